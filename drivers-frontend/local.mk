@@ -1,0 +1,1 @@
+# drivers-frontend: see Makefile.am

@@ -1,0 +1,1 @@
+# hostrpc/daemon: see Makefile.am

@@ -1,0 +1,30 @@
+# libhostrpc: rings, transports, client and server endpoints (no GLib).
+lib_LTLIBRARIES += hostrpc/libhostrpc.la
+hostrpc_libhostrpc_la_SOURCES = \
+	hostrpc/chan.h \
+	hostrpc/chan.c \
+	hostrpc/chan-shm.c \
+	hostrpc/chan-memfd.c \
+	hostrpc/chan-vport.c \
+	hostrpc/client.c \
+	hostrpc/server.c \
+	hostrpc/builtins.c \
+	hostrpc/unix.c
+hostrpc_libhostrpc_la_LDFLAGS = -version-info 0:0:0 \
+	-Wl,--version-script=$(top_srcdir)/hostrpc/libhostrpc.sym
+EXTRA_hostrpc_libhostrpc_la_DEPENDENCIES = hostrpc/libhostrpc.sym
+EXTRA_DIST += hostrpc/libhostrpc.sym
+
+hostrpcinclude_HEADERS += \
+	include/hostrpc/compat.h include/hostrpc/msg.h include/hostrpc/ring.h \
+	include/hostrpc/control.h include/hostrpc/echo.h include/hostrpc/stats.h \
+	include/hostrpc/memfd.h include/hostrpc/vport.h include/hostrpc/ivshmem.h \
+	include/hostrpc/hostrpc.h include/hostrpc/hostrpc-glib.h
+pkgconfig_DATA += hostrpc/libhostrpc.pc
+
+# GLib main-loop adapter, beside the core.
+lib_LTLIBRARIES += hostrpc/libhostrpc-glib.la
+hostrpc_libhostrpc_glib_la_SOURCES = hostrpc/glib-source.c
+hostrpc_libhostrpc_glib_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+hostrpc_libhostrpc_glib_la_LIBADD = hostrpc/libhostrpc.la $(GLIB_LIBS)
+hostrpc_libhostrpc_glib_la_LDFLAGS = -version-info 0:0:0

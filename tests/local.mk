@@ -1,0 +1,3 @@
+# Autotest suite: unit tests (tests/unit), integration with process guests
+# (tests/integration), VM tests (tests/vm), fuzz smoke runs (tests/fuzz).
+EXTRA_DIST += tests/tap-run tests/tap.h
