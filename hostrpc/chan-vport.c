@@ -35,24 +35,49 @@ struct vport_chan {
 
 #define VP(ch) ((struct vport_chan *)(ch))
 
-static int write_all(int fd, struct iovec *iov, int n)
+/*
+ * Read whatever the peer sent into the receive buffer, without parsing.
+ * Used while a write is blocked: both sides writing at once into full
+ * socket buffers would otherwise wait on each other forever.
+ */
+static void absorb_input(struct vport_chan *v)
+{
+	ssize_t n;
+
+	if (v->rpos && v->rlen == VPORT_RBUF) {
+		memmove(v->rbuf, v->rbuf + v->rpos, v->rlen - v->rpos);
+		v->rlen -= v->rpos;
+		v->rpos = 0;
+	}
+	if (v->rlen == VPORT_RBUF)
+		return;
+	n = read(v->fd, v->rbuf + v->rlen, VPORT_RBUF - v->rlen);
+	if (n > 0)
+		v->rlen += (size_t)n;
+}
+
+static int write_all(struct vport_chan *v, struct iovec *iov, int n)
 {
 	while (n) {
-		ssize_t w = writev(fd, iov, n);
+		ssize_t w = writev(v->fd, iov, n);
 
 		if (w < 0) {
-			struct pollfd p = { .fd = fd, .events = POLLOUT };
+			struct pollfd p = { .fd = v->fd, .events = POLLOUT };
 			int rc;
 
 			if (errno == EINTR)
 				continue;
 			if (errno != EAGAIN)
 				return errno == ECONNRESET ? -EPIPE : -errno;
+			if (v->rlen < VPORT_RBUF || v->rpos)
+				p.events |= POLLIN;
 			rc = poll(&p, 1, VPORT_SEND_TIMEOUT_MS);
 			if (rc == 0)
 				return -ETIMEDOUT;
 			if (rc < 0 && errno != EINTR)
 				return -errno;
+			if (rc > 0 && (p.revents & POLLIN))
+				absorb_input(v);
 			continue;
 		}
 		while (n && (size_t)w >= iov->iov_len) {
@@ -90,7 +115,7 @@ static int vport_send(hrpc_chan *ch, const struct hrpc_msg_hdr *h, const void *p
 		iov[n++] = (struct iovec){ (void *)payload, hdr.len };
 	if ((hdr.flags & HRPC_MSG_F_BULK) && hdr.bulk_len)
 		iov[n++] = (struct iovec){ (void *)bulk, hdr.bulk_len };
-	rc = write_all(v->fd, iov, n);
+	rc = write_all(v, iov, n);
 	if (rc < 0)
 		v->broken = rc;
 	return rc;

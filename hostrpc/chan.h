@@ -22,7 +22,7 @@ struct hrpc_chan_ops {
 	/*
 	 * Take the next message: header and inline payload are private copies
 	 * (payload has room for HRPC_MSG_MAX_PAYLOAD).  For stream transports
-	 * *bulk points at h->bulk_len private bytes valid until the next recv;
+	 * *bulk points at h->bulk_len private bytes valid until the next recv or send;
 	 * shm transports set it to NULL.  -EAGAIN: nothing there.  -EPROTO:
 	 * the peer broke framing.  -EPIPE: the peer hung up.
 	 */

@@ -1,0 +1,9 @@
+# Unit tests: one standalone TAP program per thing proven.
+unit_ldadd = hostrpc/libhostrpc.la -lpthread
+TESTS += tests/unit/test-ring tests/unit/test-codec tests/unit/test-endpoint tests/unit/test-malformed
+check_PROGRAMS += tests/unit/test-ring tests/unit/test-codec tests/unit/test-endpoint tests/unit/test-malformed
+tests_unit_test_ring_LDADD = -lpthread
+tests_unit_test_codec_LDADD = $(unit_ldadd)
+tests_unit_test_endpoint_LDADD = $(unit_ldadd)
+tests_unit_test_malformed_LDADD = $(unit_ldadd)
+EXTRA_DIST += tests/unit/testutil.h
