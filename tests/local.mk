@@ -3,3 +3,4 @@
 EXTRA_DIST += tests/tap-run tests/tap.h
 include tests/unit/local.mk
 include tests/integration/local.mk
+include tests/fuzz/local.mk
