@@ -36,12 +36,16 @@ static int echo_handle(void *opaque, const struct hrpc_req *req, struct hrpc_rep
 		memcpy(rep->payload, req->payload, req->len);
 		rep->len = req->len;
 		return 0;
-	case HRPC_ECHO_BULK:
 	case HRPC_ECHO_SINK:
+		/* Consumed in place, once, like a socket send would: nothing is
+		 * parsed, so a guest rewriting the bytes only changes its sum. */
 		if (!req->bulk)
 			return -EINVAL;
-		if (req->hdr->proc == HRPC_ECHO_BULK &&
-		    req->bulk_len > req->bulk_cap - req->bulk_len)
+		return put_sum(rep, req->bulk, req->bulk_len);
+	case HRPC_ECHO_BULK:
+		if (!req->bulk)
+			return -EINVAL;
+		if (req->bulk_len > req->bulk_cap - req->bulk_len)
 			return -ENOBUFS;
 		/* Private copy: what we checksum and send back is what we
 		 * read once, not what the guest may rewrite meanwhile. */
@@ -49,11 +53,9 @@ static int echo_handle(void *opaque, const struct hrpc_req *req, struct hrpc_rep
 		if (!buf)
 			return -ENOMEM;
 		memcpy(buf, req->bulk, req->bulk_len);
-		if (req->hdr->proc == HRPC_ECHO_BULK) {
-			memcpy(req->bulk + req->bulk_len, buf, req->bulk_len);
-			rep->bulk_pos = req->bulk_len;
-			rep->bulk_len = req->bulk_len;
-		}
+		memcpy(req->bulk + req->bulk_len, buf, req->bulk_len);
+		rep->bulk_pos = req->bulk_len;
+		rep->bulk_len = req->bulk_len;
 		return put_sum(rep, buf, req->bulk_len);
 	case HRPC_ECHO_SOURCE:
 		if (req->len != sizeof(*src) || !req->bulk)

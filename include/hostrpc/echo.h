@@ -16,8 +16,9 @@ enum hrpc_echo_proc {
 	 * 2*len).  Reply bulk_off/bulk_len say where; payload hrpc_echo_sum of
 	 * what the server read. */
 	HRPC_ECHO_BULK   = 2,
-	/* bulk: the server copies the request bytes out and replies with
-	 * hrpc_echo_sum of them (one-way bulk, for throughput). */
+	/* bulk: the server consumes the request bytes in place (reads them
+	 * once, as a socket send would) and replies with hrpc_echo_sum of
+	 * them (one-way bulk, for throughput). */
 	HRPC_ECHO_SINK   = 3,
 	/* hrpc_echo_source_req: the server writes `len` bytes of
 	 * hrpc_echo_pattern(seed) into the buffer; reply hrpc_echo_sum. */
