@@ -11,7 +11,9 @@
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "hostrpc/chan.h"
@@ -120,5 +122,32 @@ err:
 		munmap(map, offer.shm_size);
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);
+	return rc;
+}
+
+int hrpc_memfd_connect(const char *path, hrpc_chan **out)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	hrpc_chan *ch;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(a.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		rc = -errno;
+		goto err;
+	}
+	rc = hrpc_memfd_client_new(fd, &ch);
+	if (rc < 0)
+		goto err;
+	ch->own_fd[2] = fd;
+	*out = ch;
+	return 0;
+err:
+	close(fd);
 	return rc;
 }

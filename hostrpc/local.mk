@@ -28,3 +28,8 @@ hostrpc_libhostrpc_glib_la_SOURCES = hostrpc/glib-source.c
 hostrpc_libhostrpc_glib_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 hostrpc_libhostrpc_glib_la_LIBADD = hostrpc/libhostrpc.la $(GLIB_LIBS)
 hostrpc_libhostrpc_glib_la_LDFLAGS = -version-info 0:0:0
+
+# A process guest for demos and manual checks.
+bin_PROGRAMS += hostrpc/hostrpc-ping
+hostrpc_hostrpc_ping_SOURCES = hostrpc/ping.c
+hostrpc_hostrpc_ping_LDADD = hostrpc/libhostrpc.la

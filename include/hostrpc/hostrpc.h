@@ -72,6 +72,11 @@ void hrpc_chan_set_owned(hrpc_chan *ch, void *map, size_t map_len,
 int hrpc_memfd_server_new(int sock, size_t shm_size, hrpc_chan **out);
 int hrpc_memfd_client_new(int sock, hrpc_chan **out);
 
+/* Process guest: connect to a server's unix socket (hostrpcd's guest
+ * socket) and set up the memfd channel it offers.  The socket is owned by
+ * the channel and closed with it. */
+int hrpc_memfd_connect(const char *path, hrpc_chan **out);
+
 /* vport transport: frames over a byte-stream fd (owned by the channel
  * afterwards; closed by hrpc_chan_free). */
 int hrpc_vport_chan_new(enum hrpc_chan_role role, int fd, hrpc_chan **out);
