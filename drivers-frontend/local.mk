@@ -1,1 +1,14 @@
-# drivers-frontend: see Makefile.am
+# drivers-frontend: guest kernel modules.  They are built out of tree against
+# the guest kernel's headers by tools/guest-image (or by DKMS, see
+# drivers-frontend/core/dkms.conf), not by automake; automake only ships them.
+EXTRA_DIST += \
+	drivers-frontend/core/Kbuild \
+	drivers-frontend/core/Makefile \
+	drivers-frontend/core/dkms.conf \
+	drivers-frontend/core/hostrpc_core.h \
+	drivers-frontend/core/chan.h \
+	drivers-frontend/core/main.c \
+	drivers-frontend/core/chan.c \
+	drivers-frontend/core/bulk.c \
+	drivers-frontend/core/chardev.c \
+	drivers-frontend/core/ivshmem.c

@@ -1,0 +1,1192 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * chan.c - the transport independent Host RPC client: attach/reset state
+ * machine, calls and their in-flight table, the response ring, events.
+ *
+ * The guest is the client: it produces CALLs on the request ring and
+ * consumes REPLYs and EVENTs from the response ring (include/hostrpc/ring.h
+ * does all ring work; this file only decides when).  Everything read from
+ * shared memory is hostile: headers are copied out by hrpc_ring_get() and
+ * checked with hrpc_msg_check(), call ids are looked up in a table of
+ * never-reused 64-bit ids, and a reply's bulk reference must lie inside the
+ * buffer of its call.  A host that breaks the ring protocol fences the
+ * channel (state BROKEN, calls fail with -EPROTO) until it resets it.
+ *
+ * Interrupts: the host rings vector 0 after publishing when we asked for it
+ * (hrpc_ring_arm() sets prod_event).  We only ask while somebody sleeps on
+ * a reply, an async call is out, events are subscribed, or we attach; a
+ * polling caller that finds its reply while spinning causes no interrupt.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/delay.h>
+#include <linux/device.h>
+#include <linux/jiffies.h>
+#include <linux/ktime.h>
+#include <linux/module.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+
+#include <hostrpc/msg.h>
+
+#include "chan.h"
+
+/**
+ * struct hrpc_pending - one call in flight (core owned)
+ * @node: in chan->inflight, keyed by @id, while the host owes a reply
+ * @cnode: on a local list of async completions to run without the lock
+ * @id: wire call id; ids are never reused, so a late reply cannot match a
+ *      newer call
+ * @call: the caller's call, or NULL once a synchronous caller gave up
+ *        (timeout/signal): the entry then only keeps @bulk referenced
+ *        until the host's reply (or a reset) proves it is done with it
+ * @bulk: reference on the call's bulk buffer (or NULL)
+ * @bulk_off: private copy of the buffer geometry the reply is checked against
+ * @bulk_cap: ditto
+ * @attach_seq: chan->attach_seq at submission
+ * @err: transport error the call failed with locally (0 if a reply came)
+ * @sync: a thread waits on @done_c
+ * @done: reply (or failure) delivered; set under chan->lock
+ * @done_c: completes when @done is set (sync only)
+ * @t_start: ktime_get_ns() before publishing
+ */
+struct hrpc_pending {
+	struct hlist_node node;
+	struct list_head cnode;
+	u64 id;
+	struct hrpc_call *call;
+	struct hrpc_bulk *bulk;
+	u32 bulk_off;
+	u32 bulk_cap;
+	u32 attach_seq;
+	int err;
+	bool sync;
+	bool done;
+	struct completion done_c;
+	u64 t_start;
+};
+
+static struct kmem_cache *hrpc_pending_cache;
+
+int hrpc_chan_cache_init(void)
+{
+	hrpc_pending_cache = KMEM_CACHE(hrpc_pending, 0);
+	return hrpc_pending_cache ? 0 : -ENOMEM;
+}
+
+void hrpc_chan_cache_exit(void)
+{
+	kmem_cache_destroy(hrpc_pending_cache);
+}
+
+static void pending_free(struct hrpc_pending *p)
+{
+	if (p->bulk)
+		hrpc_bulk_free(p->bulk);
+	kmem_cache_free(hrpc_pending_cache, p);
+}
+
+static int state_errno(enum hrpc_chan_state state)
+{
+	switch (state) {
+	case HRPC_STATE_ATTACHED:
+		return 0;
+	case HRPC_STATE_BROKEN:
+		return -EPROTO;
+	case HRPC_STATE_DEAD:
+		return -ENODEV;
+	default:
+		return -ENOTCONN;
+	}
+}
+
+static bool want_irq(struct hrpc_chan *chan)
+{
+	lockdep_assert_held(&chan->lock);
+	return atomic_read(&chan->irq_users) > 0 || chan->nsubs > 0 ||
+	       chan->state == HRPC_STATE_ATTACHING;
+}
+
+static bool ring_live(enum hrpc_chan_state state)
+{
+	return state == HRPC_STATE_ATTACHED || state == HRPC_STATE_ATTACHING;
+}
+
+static void kick_locked(struct hrpc_chan *chan)
+{
+	chan->ops->kick(chan);
+	atomic64_inc(&chan->stats.doorbells);
+}
+
+/* ---- completion --------------------------------------------------------- */
+
+/*
+ * Deliver a result to the owner of @p, which is already out of the table.
+ * Sync waiters are completed here, under the lock, so that a waiter that
+ * takes the lock afterwards knows nobody touches @p any more.  Async calls
+ * go on @done_list and complete after the lock is dropped.  Orphans are
+ * freed.
+ */
+static void pending_finish_locked(struct hrpc_chan *chan,
+				  struct hrpc_pending *p,
+				  struct list_head *done_list)
+{
+	lockdep_assert_held(&chan->lock);
+	if (!p->call) {
+		pending_free(p);
+		return;
+	}
+	p->call->elapsed_ns = ktime_get_ns() - p->t_start;
+	if (p->sync) {
+		/* Release: the reply fields are visible before @done. */
+		smp_store_release(&p->done, true);
+		complete(&p->done_c);
+	} else {
+		p->done = true;
+		list_add_tail(&p->cnode, done_list);
+	}
+}
+
+static void fail_all_locked(struct hrpc_chan *chan, int err,
+			    struct list_head *done_list)
+{
+	struct hrpc_pending *p;
+	struct hlist_node *tmp;
+	unsigned int bkt;
+
+	lockdep_assert_held(&chan->lock);
+	hash_for_each_safe(chan->inflight, bkt, tmp, p, node) {
+		hash_del(&p->node);
+		p->err = err;
+		if (p->call)
+			p->call->status = err;
+		pending_finish_locked(chan, p, done_list);
+	}
+}
+
+/* Run async completions collected under the lock.  No lock held. */
+static void run_completions(struct hrpc_chan *chan, struct list_head *done_list)
+{
+	struct hrpc_pending *p, *tmp;
+
+	list_for_each_entry_safe(p, tmp, done_list, cnode) {
+		struct hrpc_call *call = p->call;
+
+		list_del(&p->cnode);
+		call->done(call);
+		atomic_dec(&chan->irq_users);
+		pending_free(p);
+	}
+}
+
+/* The host broke the ring protocol: stop using the channel until a reset. */
+static void fence_locked(struct hrpc_chan *chan, const char *why,
+			 struct list_head *done_list)
+{
+	lockdep_assert_held(&chan->lock);
+	if (!ring_live(chan->state))
+		return;
+	dev_err_ratelimited(chan->parent,
+			    "host broke the protocol (%s): channel fenced until the host resets it\n",
+			    why);
+	chan->state = HRPC_STATE_BROKEN;
+	chan->attach_seq++;
+	fail_all_locked(chan, -EPROTO, done_list);
+	smp_store_release(&chan->shm->guest_state, HRPC_SHM_STATE_CLOSED);
+}
+
+/* ---- response ring ------------------------------------------------------ */
+
+static struct hrpc_pending *inflight_find(struct hrpc_chan *chan, u64 id)
+{
+	struct hrpc_pending *p;
+
+	hash_for_each_possible(chan->inflight, p, node, id)
+		if (p->id == id)
+			return p;
+	return NULL;
+}
+
+static void handle_reply_locked(struct hrpc_chan *chan,
+				const struct hrpc_msg_hdr *h,
+				struct list_head *done_list)
+{
+	struct hrpc_pending *p = inflight_find(chan, h->call_id);
+	struct hrpc_call *call;
+	int status = h->status;
+
+	if (!p) {
+		atomic64_inc(&chan->stats.unknown_replies);
+		dev_dbg_ratelimited(chan->parent, "reply to unknown call %llx dropped\n",
+				    h->call_id);
+		return;
+	}
+	hash_del(&p->node);
+	call = p->call;
+	if (!call) {
+		atomic64_inc(&chan->stats.orphan_replies);
+		pending_free(p);
+		return;
+	}
+	atomic64_inc(&chan->stats.replies);
+
+	/* Errors are -errno; anything else from the host is a protocol error. */
+	if (status > 0 || status < -MAX_ERRNO) {
+		atomic64_inc(&chan->stats.bad_replies);
+		status = -EPROTO;
+	}
+	call->rep_bulk_pos = 0;
+	call->rep_bulk_len = 0;
+	if (h->flags & HRPC_MSG_F_BULK) {
+		/* The reply's bytes must lie in the buffer of this very call. */
+		if (!p->bulk || h->bulk_off < p->bulk_off ||
+		    (u64)h->bulk_off + h->bulk_len > (u64)p->bulk_off + p->bulk_cap) {
+			atomic64_inc(&chan->stats.bad_replies);
+			dev_warn_ratelimited(chan->parent,
+					     "reply %llx: bulk ref %u+%u outside the call's buffer\n",
+					     h->call_id, h->bulk_off, h->bulk_len);
+			status = -EPROTO;
+		} else {
+			call->rep_bulk_pos = h->bulk_off - p->bulk_off;
+			call->rep_bulk_len = h->bulk_len;
+		}
+	}
+	call->rep_len = h->len;
+	if (h->len && call->rep_cap)
+		memcpy(call->rep, chan->scratch, min(h->len, call->rep_cap));
+	call->status = status;
+	pending_finish_locked(chan, p, done_list);
+}
+
+static void handle_event_locked(struct hrpc_chan *chan,
+				const struct hrpc_msg_hdr *h)
+{
+	struct hrpc_event_sub *sub;
+
+	atomic64_inc(&chan->stats.events);
+	list_for_each_entry(sub, &chan->subs, node)
+		if (sub->service == h->service)
+			sub->fn(sub->ctx, h->service, h->proc, chan->scratch, h->len);
+}
+
+/*
+ * Consume the response ring.  Called from the ring interrupt, from polling
+ * callers and before a caller sleeps; @lock serialises them (one consumer).
+ */
+static void process_locked(struct hrpc_chan *chan, struct list_head *done_list)
+{
+	struct hrpc_msg_hdr h;
+	u32 start = chan->rsp.pvt;
+	int ret;
+
+	lockdep_assert_held(&chan->lock);
+	while (ring_live(chan->state)) {
+		if (READ_ONCE(chan->shm->host_gen) != chan->host_gen) {
+			/* The host re-initialised the channel: the rings are
+			 * not ours to read any more. */
+			queue_work(hrpc_wq, &chan->reset_work);
+			return;
+		}
+		ret = hrpc_ring_get(&chan->rsp, &h, chan->scratch,
+				    HRPC_MSG_MAX_PAYLOAD);
+		if (ret == -EAGAIN) {
+			if (!want_irq(chan) || hrpc_ring_arm(&chan->rsp))
+				break;
+			continue;	/* something arrived while arming */
+		}
+		if (ret) {
+			fence_locked(chan, "response ring index", done_list);
+			return;
+		}
+		ret = hrpc_msg_check(&h);
+		if (ret) {
+			fence_locked(chan, "response header", done_list);
+			return;
+		}
+		switch (h.kind) {
+		case HRPC_KIND_REPLY:
+			handle_reply_locked(chan, &h, done_list);
+			break;
+		case HRPC_KIND_EVENT:
+			handle_event_locked(chan, &h);
+			break;
+		default:	/* the host does not call the guest here */
+			atomic64_inc(&chan->stats.bad_replies);
+			break;
+		}
+	}
+	if (chan->rsp.pvt != start && ring_live(chan->state) &&
+	    hrpc_ring_consumed_notify(&chan->rsp, start))
+		kick_locked(chan);	/* the host waits for response space */
+}
+
+static void process(struct hrpc_chan *chan)
+{
+	LIST_HEAD(done_list);
+	unsigned long flags;
+
+	spin_lock_irqsave(&chan->lock, flags);
+	process_locked(chan, &done_list);
+	spin_unlock_irqrestore(&chan->lock, flags);
+	run_completions(chan, &done_list);
+}
+
+static bool rsp_pending(struct hrpc_chan *chan)
+{
+	/* Lockless peek; process() re-checks everything under the lock. */
+	return smp_load_acquire(&chan->shm->rsp.prod) != READ_ONCE(chan->rsp.pvt);
+}
+
+/**
+ * hrpc_chan_ring_irq() - the host rang "look at your rings"
+ * @chan: channel
+ *
+ * Hard interrupt context.  Consumes replies and events and wakes callers
+ * waiting for request ring space.
+ */
+void hrpc_chan_ring_irq(struct hrpc_chan *chan)
+{
+	atomic64_inc(&chan->stats.ring_irqs);
+	process(chan);
+	if (wq_has_sleeper(&chan->space_wq))
+		wake_up(&chan->space_wq);
+}
+
+/**
+ * hrpc_chan_reset_irq() - the host rang "channel (re)initialised"
+ * @chan: channel
+ *
+ * Hard interrupt context.  Wakes an attach in progress and schedules a
+ * re-attach.
+ */
+void hrpc_chan_reset_irq(struct hrpc_chan *chan)
+{
+	atomic64_inc(&chan->stats.reset_irqs);
+	wake_up(&chan->attach_wq);
+	if (!READ_ONCE(chan->removing))
+		queue_work(hrpc_wq, &chan->reset_work);
+}
+
+/* ---- request ring ------------------------------------------------------- */
+
+static bool req_has_space(struct hrpc_chan *chan, u32 need, u32 seq)
+{
+	u32 cons = smp_load_acquire(&chan->shm->req.cons);
+	u32 used = READ_ONCE(chan->req.pvt) - cons;
+
+	return READ_ONCE(chan->attach_seq) != seq || used > chan->req.size ||
+	       chan->req.size - used >= need;
+}
+
+/*
+ * Enter @p in the table and publish the call.  Returns 0 when the call was
+ * published or when a detach overtook it (then @p was already failed and
+ * will complete); -errno when nothing happened and @p is the caller's.
+ */
+static int submit(struct hrpc_chan *chan, struct hrpc_call *call,
+		  struct hrpc_pending *p, bool can_sleep, unsigned long deadline)
+{
+	bool oneway = call->flags & HRPC_CALL_ONEWAY;
+	struct hrpc_msg_hdr h;
+	LIST_HEAD(done_list);
+	unsigned long flags;
+	bool inserted = false;
+	bool notify = false;
+	u32 old;
+	int ret;
+
+	hrpc_msg_init(&h, HRPC_KIND_CALL, call->service, call->proc, p->id,
+		      call->req_len);
+	if (oneway)
+		h.flags |= HRPC_MSG_F_ONEWAY;
+	if (call->bulk) {
+		h.flags |= HRPC_MSG_F_BULK;
+		h.bulk_off = p->bulk_off;
+		h.bulk_len = call->bulk_len;
+		h.bulk_cap = p->bulk_cap;
+	}
+
+	spin_lock_irqsave(&chan->req_lock, flags);
+	for (;;) {
+		spin_lock(&chan->lock);
+		if (!inserted) {
+			ret = state_errno(chan->state);
+			if (chan->state == HRPC_STATE_ATTACHING &&
+			    call->service == HRPC_SVC_CONTROL)
+				ret = 0;
+			if (ret) {
+				spin_unlock(&chan->lock);
+				break;
+			}
+			p->attach_seq = chan->attach_seq;
+			if (!oneway)
+				hash_add(chan->inflight, &p->node, p->id);
+			inserted = true;
+		} else if (p->attach_seq != chan->attach_seq) {
+			/* detached while we waited for space: @p was failed */
+			spin_unlock(&chan->lock);
+			ret = oneway ? state_errno(chan->state) : 0;
+			break;
+		}
+		spin_unlock(&chan->lock);
+
+		old = chan->req.pvt;
+		p->t_start = ktime_get_ns();
+		ret = hrpc_ring_put(&chan->req, &h, call->req);
+		if (!ret) {
+			atomic64_inc(&chan->stats.calls);
+			notify = hrpc_ring_need_notify(&chan->req, old);
+			if (notify)
+				kick_locked(chan);
+			break;
+		}
+		if (ret == -EAGAIN)
+			ret = hrpc_ring_arm_space(&chan->req, HRPC_RECORD_SIZE(h.len));
+		if (ret == 0)
+			continue;	/* space appeared meanwhile */
+		if (ret < 0)
+			goto fence;
+		/* ring full: wait for the host to consume */
+		if (!can_sleep) {
+			ret = -EAGAIN;
+			goto unpublish;
+		}
+		spin_unlock_irqrestore(&chan->req_lock, flags);
+		ret = wait_event_interruptible_timeout(chan->space_wq,
+				req_has_space(chan, HRPC_RECORD_SIZE(h.len),
+					      p->attach_seq),
+				max_t(long, deadline - jiffies, 1));
+		spin_lock_irqsave(&chan->req_lock, flags);
+		if (ret == -ERESTARTSYS) {
+			ret = -EINTR;
+			goto unpublish;
+		}
+		if (ret == 0 && time_after_eq(jiffies, deadline)) {
+			ret = -ETIMEDOUT;
+			goto unpublish;
+		}
+	}
+	spin_unlock_irqrestore(&chan->req_lock, flags);
+	return ret;
+
+fence:
+	spin_lock(&chan->lock);
+	fence_locked(chan, "request ring index", &done_list);
+	spin_unlock(&chan->lock);
+	spin_unlock_irqrestore(&chan->req_lock, flags);
+	run_completions(chan, &done_list);
+	return oneway ? -EPROTO : 0;	/* @p was failed with -EPROTO */
+
+unpublish:
+	/* Never published: take it back unless a detach already failed it. */
+	spin_lock(&chan->lock);
+	if (!oneway && p->attach_seq == chan->attach_seq)
+		hash_del(&p->node);
+	else if (!oneway)
+		ret = 0;
+	spin_unlock(&chan->lock);
+	spin_unlock_irqrestore(&chan->req_lock, flags);
+	return ret;
+}
+
+static int call_check(struct hrpc_chan *chan, const struct hrpc_call *call)
+{
+	if (call->req_len > HRPC_MSG_MAX_PAYLOAD || (call->req_len && !call->req))
+		return -EINVAL;
+	if (call->rep_cap && !call->rep)
+		return -EINVAL;
+	if (call->flags & ~(HRPC_CALL_POLL | HRPC_CALL_ONEWAY))
+		return -EINVAL;
+	if (call->bulk) {
+		if (call->flags & HRPC_CALL_ONEWAY)
+			return -EINVAL;
+		if (call->bulk_len > call->bulk->cap)
+			return -EINVAL;
+		if (!hrpc_bulk_valid(chan, call->bulk))
+			return -ESTALE;
+	}
+	return 0;
+}
+
+static struct hrpc_pending *pending_new(struct hrpc_chan *chan,
+					struct hrpc_call *call, bool sync,
+					gfp_t gfp)
+{
+	struct hrpc_pending *p = kmem_cache_zalloc(hrpc_pending_cache, gfp);
+
+	if (!p)
+		return NULL;
+	INIT_HLIST_NODE(&p->node);
+	INIT_LIST_HEAD(&p->cnode);
+	p->id = atomic64_inc_return(&chan->next_id);
+	p->call = call;
+	p->sync = sync;
+	init_completion(&p->done_c);
+	if (call->bulk) {
+		p->bulk = hrpc_bulk_get(call->bulk);
+		p->bulk_off = call->bulk->off;
+		p->bulk_cap = call->bulk->cap;
+	}
+	call->status = 0;
+	call->rep_len = 0;
+	call->rep_bulk_pos = 0;
+	call->rep_bulk_len = 0;
+	call->elapsed_ns = 0;
+	return p;
+}
+
+/*
+ * Wait for @p.  Polling first if asked, then sleeping with the ring
+ * interrupt armed; the doorbell is rung again every hrpc_rekick_ms in case
+ * one was lost (live migration can drop doorbells).
+ */
+static int wait_reply(struct hrpc_chan *chan, struct hrpc_pending *p,
+		      unsigned int poll_us, unsigned long deadline, bool forever)
+{
+	unsigned long flags;
+	long left;
+	int ret = 0;
+
+	if (poll_us) {
+		u64 t0 = ktime_get_ns(), budget = (u64)poll_us * NSEC_PER_USEC;
+
+		while (!smp_load_acquire(&p->done)) {
+			if (rsp_pending(chan))
+				process(chan);
+			else if (ktime_get_ns() - t0 > budget)
+				break;
+			else
+				cpu_relax();
+		}
+		if (smp_load_acquire(&p->done)) {
+			atomic64_inc(&chan->stats.poll_hits);
+			return 0;
+		}
+		atomic64_inc(&chan->stats.poll_misses);
+	}
+
+	atomic_inc(&chan->irq_users);
+	process(chan);		/* arms the interrupt */
+	for (;;) {
+		unsigned long slice = msecs_to_jiffies(hrpc_rekick_ms ?: 1000);
+
+		if (!forever) {
+			if (time_after_eq(jiffies, deadline)) {
+				ret = -ETIMEDOUT;
+				break;
+			}
+			slice = min(slice, deadline - jiffies);
+		}
+		left = wait_for_completion_interruptible_timeout(&p->done_c, slice);
+		if (left > 0)
+			break;
+		if (left < 0) {
+			ret = -EINTR;
+			break;
+		}
+		/* slice over: re-ring in case a doorbell was lost */
+		spin_lock_irqsave(&chan->lock, flags);
+		if (ring_live(chan->state))
+			kick_locked(chan);
+		spin_unlock_irqrestore(&chan->lock, flags);
+		process(chan);
+	}
+	atomic_dec(&chan->irq_users);
+	return ret;
+}
+
+/**
+ * hrpc_chan_call() - synchronous call, transport result only
+ * @chan: channel
+ * @call: the call; results in its out fields
+ * @timeout_ms: 0 = no timeout
+ *
+ * Return: 0 when a reply arrived (its status is in @call->status), else a
+ * transport error (see hostrpc_core.h).
+ */
+int hrpc_chan_call(struct hrpc_chan *chan, struct hrpc_call *call,
+		   unsigned int timeout_ms)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(timeout_ms);
+	bool forever = !timeout_ms;
+	struct hrpc_pending *p;
+	unsigned long flags;
+	int ret;
+
+	might_sleep();
+	ret = call_check(chan, call);
+	if (ret)
+		return ret;
+	p = pending_new(chan, call, true, GFP_KERNEL);
+	if (!p)
+		return -ENOMEM;
+	if (forever)
+		deadline = jiffies + MAX_JIFFY_OFFSET;
+	ret = submit(chan, call, p, true, deadline);
+	if (ret || (call->flags & HRPC_CALL_ONEWAY)) {
+		pending_free(p);
+		return ret;
+	}
+
+	ret = wait_reply(chan, p, (call->flags & HRPC_CALL_POLL) ?
+			 (call->poll_us ?: hrpc_poll_us) : 0, deadline, forever);
+
+	spin_lock_irqsave(&chan->lock, flags);
+	if (!p->done) {
+		/* Give up, but leave the entry (and its bulk reference) in the
+		 * table until the host answers or the channel resets. */
+		p->call = NULL;
+		spin_unlock_irqrestore(&chan->lock, flags);
+		return ret ?: -ETIMEDOUT;
+	}
+	spin_unlock_irqrestore(&chan->lock, flags);
+	ret = p->err;
+	pending_free(p);
+	return ret;
+}
+
+/**
+ * hrpc_call() - make a synchronous call and wait for its reply
+ * @chan: channel from hrpc_chan_get()
+ * @call: the call; inputs are read, outputs written; may live on the stack
+ * @timeout_ms: give up after this long (0 = wait until a reply, a signal,
+ *              a reset or removal)
+ *
+ * Sleeps (interruptibly).  With HRPC_CALL_POLL in @call->flags, spins on
+ * the response ring for up to @call->poll_us (or the module's poll_us)
+ * first.  A caller that gives up may free its bulk buffer at once: the
+ * core keeps its own reference until the host is done with it.
+ *
+ * Return: the host's status (0 or -errno) when a reply arrived; -EMSGSIZE
+ * if the reply payload did not fit in @call->rep_cap (@call->rep holds the
+ * first rep_cap bytes); otherwise a transport error (see hostrpc_core.h).
+ */
+int hrpc_call(struct hrpc_chan *chan, struct hrpc_call *call,
+	      unsigned int timeout_ms)
+{
+	int ret = hrpc_chan_call(chan, call, timeout_ms);
+
+	if (ret)
+		return ret;
+	if (call->flags & HRPC_CALL_ONEWAY)
+		return 0;
+	if (call->status)
+		return call->status;
+	if (call->rep_len > call->rep_cap)
+		return -EMSGSIZE;
+	return 0;
+}
+EXPORT_SYMBOL_GPL(hrpc_call);
+
+/**
+ * hrpc_call_async() - publish a call; @call->done runs when it completes
+ * @chan: channel from hrpc_chan_get()
+ * @call: the call, with @call->done set; must stay valid until done ran
+ * @gfp: allocation flags; if they allow blocking, waits for request ring
+ *       space, else fails with -EAGAIN when the ring is full
+ *
+ * @call->done runs exactly once if this returns 0: in hard irq context or in
+ * the context of whoever processed the response ring (possibly this
+ * caller, before hrpc_call_async() returns), with @call->status set to the
+ * host's status or a transport error (-ECONNRESET, -EPROTO, -ENODEV).
+ * One-way calls are not supported here (use hrpc_call()).
+ *
+ * Return: 0 or -errno (then @call->done will not run).
+ */
+int hrpc_call_async(struct hrpc_chan *chan, struct hrpc_call *call, gfp_t gfp)
+{
+	struct hrpc_pending *p;
+	int ret;
+
+	if (!call->done || (call->flags & HRPC_CALL_ONEWAY))
+		return -EINVAL;
+	ret = call_check(chan, call);
+	if (ret)
+		return ret;
+	p = pending_new(chan, call, false, gfp);
+	if (!p)
+		return -ENOMEM;
+	atomic_inc(&chan->irq_users);	/* dropped by run_completions() */
+	ret = submit(chan, call, p, gfpflags_allow_blocking(gfp),
+		     jiffies + msecs_to_jiffies(hrpc_call_timeout_ms ?: 10000));
+	if (ret) {
+		atomic_dec(&chan->irq_users);
+		pending_free(p);
+		return ret;
+	}
+	process(chan);		/* make sure the interrupt is armed */
+	return 0;
+}
+EXPORT_SYMBOL_GPL(hrpc_call_async);
+
+/* ---- events ------------------------------------------------------------- */
+
+/**
+ * hrpc_event_subscribe() - receive the EVENTs of one service
+ * @chan: channel
+ * @sub: subscription with service, fn and ctx set; owned by the caller
+ *       until hrpc_event_unsubscribe() returned
+ *
+ * Subscriptions survive resets.  @sub->fn runs in atomic context with the
+ * channel lock held and must not call back into the channel.
+ *
+ * Return: 0, -EINVAL, or -ENODEV if the channel is gone.
+ */
+int hrpc_event_subscribe(struct hrpc_chan *chan, struct hrpc_event_sub *sub)
+{
+	LIST_HEAD(done_list);
+	unsigned long flags;
+	int ret = 0;
+
+	if (!sub->fn)
+		return -EINVAL;
+	spin_lock_irqsave(&chan->lock, flags);
+	if (chan->state == HRPC_STATE_DEAD) {
+		ret = -ENODEV;
+	} else {
+		list_add_tail(&sub->node, &chan->subs);
+		chan->nsubs++;
+		process_locked(chan, &done_list);	/* arm */
+	}
+	spin_unlock_irqrestore(&chan->lock, flags);
+	run_completions(chan, &done_list);
+	return ret;
+}
+EXPORT_SYMBOL_GPL(hrpc_event_subscribe);
+
+/**
+ * hrpc_event_unsubscribe() - stop receiving events
+ * @chan: channel
+ * @sub: a subscription made with hrpc_event_subscribe()
+ *
+ * When this returns, @sub->fn is not running and will not run again.
+ */
+void hrpc_event_unsubscribe(struct hrpc_chan *chan, struct hrpc_event_sub *sub)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&chan->lock, flags);
+	list_del_init(&sub->node);
+	chan->nsubs--;
+	spin_unlock_irqrestore(&chan->lock, flags);
+}
+EXPORT_SYMBOL_GPL(hrpc_event_unsubscribe);
+
+/* ---- attach / detach ---------------------------------------------------- */
+
+/*
+ * Leave the ring: every call in flight fails with @err.  The caller holds
+ * attach_mutex (or is the remove path).
+ */
+static void detach(struct hrpc_chan *chan, enum hrpc_chan_state new_state,
+		   int err)
+{
+	enum hrpc_chan_state was;
+	LIST_HEAD(done_list);
+	unsigned long flags;
+
+	spin_lock_irqsave(&chan->req_lock, flags);
+	spin_lock(&chan->lock);
+	was = chan->state;
+	if (was != HRPC_STATE_DEAD)
+		chan->state = new_state;
+	chan->attach_seq++;
+	fail_all_locked(chan, err, &done_list);
+	spin_unlock(&chan->lock);
+	spin_unlock_irqrestore(&chan->req_lock, flags);
+	run_completions(chan, &done_list);
+	wake_up_all(&chan->space_wq);
+	if (was == HRPC_STATE_ATTACHED)
+		hrpc_notify(chan, HRPC_CHAN_DETACHED);
+}
+
+static bool host_ready(struct hrpc_chan *chan)
+{
+	return READ_ONCE(chan->removing) ||
+	       smp_load_acquire(&chan->shm->host_state) == HRPC_SHM_STATE_READY;
+}
+
+static int hello(struct hrpc_chan *chan, unsigned long deadline)
+{
+	struct hrpc_control_welcome w = {};
+	struct hrpc_control_hello hi = {
+		.min_revision = HRPC_REVISION_MIN,
+		.max_revision = HRPC_REVISION_MAX,
+		.features = HRPC_FEAT_EVENTS | HRPC_FEAT_BULK,
+	};
+	struct hrpc_call call = {
+		.service = HRPC_SVC_CONTROL,
+		.proc = HRPC_CONTROL_HELLO,
+		.req = &hi,
+		.req_len = sizeof(hi),
+		.rep = &w,
+		.rep_cap = sizeof(w),
+	};
+	long left = (long)(deadline - jiffies);
+	int ret;
+
+	snprintf(hi.name, sizeof(hi.name), "%s %s", HRPC_CORE_NAME,
+		 dev_name(chan->parent));
+	/* At least a second for the HELLO even if waiting for READY took long. */
+	ret = hrpc_chan_call(chan, &call, left < HZ ? 1000 : jiffies_to_msecs(left));
+	if (ret)
+		return ret;
+	if (call.status)
+		return call.status;	/* e.g. -EPROTONOSUPPORT */
+	if (call.rep_len < sizeof(w))
+		return -EPROTO;
+	if (w.revision < HRPC_REVISION_MIN || w.revision > HRPC_REVISION_MAX)
+		return -EPROTONOSUPPORT;
+	chan->revision = w.revision;
+	chan->features = w.features & hi.features;
+	chan->guest_id = w.guest_id;
+	memcpy(chan->server, w.server, sizeof(chan->server));
+	chan->server[sizeof(chan->server) - 1] = '\0';
+	return 0;
+}
+
+/*
+ * Attach to the channel the host offers: wait (bounded) for READY, check a
+ * private copy of the geometry, bind the rings, announce ATTACHED, HELLO.
+ */
+static int attach(struct hrpc_chan *chan)
+{
+	unsigned long deadline = jiffies + msecs_to_jiffies(hrpc_attach_timeout_ms);
+	struct hrpc_shm_hdr *shm = chan->shm;
+	unsigned long flags;
+	int ret;
+
+	lockdep_assert_held(&chan->attach_mutex);
+	for (;;) {
+		/* Sleep-poll: the host may make the channel READY without an
+		 * interrupt; a reset interrupt wakes us early. */
+		while (!host_ready(chan)) {
+			if (time_after_eq(jiffies, deadline))
+				return -ETIMEDOUT;
+			wait_event_timeout(chan->attach_wq, host_ready(chan),
+					   msecs_to_jiffies(10));
+		}
+		if (READ_ONCE(chan->removing))
+			return -ENODEV;
+
+		/* Private copy; the shared header is never trusted again. */
+		memcpy(&chan->geo, shm, sizeof(chan->geo));
+		ret = hrpc_shm_geometry_check(&chan->geo, chan->shm_size);
+		if (ret) {
+			dev_err(chan->parent, "host offers an invalid channel geometry\n");
+			return ret;
+		}
+		ret = hrpc_bulk_pool_setup(&chan->pool, (u8 *)shm + chan->geo.data_off,
+					   chan->geo.data_off, chan->geo.data_size);
+		if (ret)
+			return ret;
+
+		spin_lock_irqsave(&chan->req_lock, flags);
+		spin_lock(&chan->lock);
+		if (chan->removing) {
+			ret = -ENODEV;
+		} else {
+			hrpc_ring_bind(&chan->req, &shm->req, (u8 *)shm + chan->geo.req_off,
+				       chan->geo.req_size, 1);
+			hrpc_ring_bind(&chan->rsp, &shm->rsp, (u8 *)shm + chan->geo.rsp_off,
+				       chan->geo.rsp_size, 0);
+			chan->host_gen = chan->geo.host_gen;
+			chan->state = HRPC_STATE_ATTACHING;
+		}
+		spin_unlock(&chan->lock);
+		spin_unlock_irqrestore(&chan->req_lock, flags);
+		if (ret)
+			return ret;
+
+		WRITE_ONCE(shm->guest_gen, chan->host_gen);
+		/* Release: guest_gen is visible before the state that covers it. */
+		smp_store_release(&shm->guest_state, HRPC_SHM_STATE_ATTACHED);
+
+		/* Raced with a re-initialisation?  Then bind again. */
+		if (READ_ONCE(shm->host_gen) == chan->host_gen)
+			break;
+		detach(chan, HRPC_STATE_DETACHED, -ECONNRESET);
+		if (time_after_eq(jiffies, deadline))
+			return -ETIMEDOUT;
+	}
+
+	ret = hello(chan, deadline);
+	if (ret) {
+		detach(chan, HRPC_STATE_DETACHED, -ECONNRESET);
+		smp_store_release(&shm->guest_state, HRPC_SHM_STATE_CLOSED);
+		return ret;
+	}
+
+	spin_lock_irqsave(&chan->lock, flags);
+	if (chan->state == HRPC_STATE_ATTACHING)
+		chan->state = HRPC_STATE_ATTACHED;
+	else
+		ret = state_errno(chan->state) ?: -ECONNRESET;
+	spin_unlock_irqrestore(&chan->lock, flags);
+	if (ret)
+		return ret;
+	dev_info(chan->parent,
+		 "attached: host_gen %u revision %u guest_id %u server '%s' data %u bytes\n",
+		 chan->host_gen, chan->revision, chan->guest_id, chan->server,
+		 chan->geo.data_size);
+	hrpc_notify(chan, HRPC_CHAN_ATTACHED);
+	return 0;
+}
+
+static int attach_logged(struct hrpc_chan *chan)
+{
+	int ret = attach(chan);
+
+	WRITE_ONCE(chan->last_error, ret);
+	if (ret == -EPROTONOSUPPORT)
+		dev_err(chan->parent, "no protocol revision in common with the host (we speak %u..%u)\n",
+			HRPC_REVISION_MIN, HRPC_REVISION_MAX);
+	else if (ret && ret != -ENODEV)
+		dev_warn(chan->parent, "attach failed: %d; waiting for a host reset\n", ret);
+	return ret;
+}
+
+static void reset_work_fn(struct work_struct *work)
+{
+	struct hrpc_chan *chan = container_of(work, struct hrpc_chan, reset_work);
+
+	mutex_lock(&chan->attach_mutex);
+	if (!READ_ONCE(chan->removing)) {
+		atomic64_inc(&chan->stats.resets);
+		dev_info(chan->parent, "host reset the channel; re-attaching\n");
+		detach(chan, HRPC_STATE_DETACHED, -ECONNRESET);
+		attach_logged(chan);
+	}
+	mutex_unlock(&chan->attach_mutex);
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+static void release_work_fn(struct work_struct *work)
+{
+	struct hrpc_chan *chan = container_of(work, struct hrpc_chan, release_work);
+
+	hrpc_bulk_pool_fini(&chan->pool);
+	kvfree(chan->scratch);
+	if (chan->ops->release)
+		chan->ops->release(chan);
+	kfree(chan);
+}
+
+static void chan_release(struct kref *ref)
+{
+	struct hrpc_chan *chan = container_of(ref, struct hrpc_chan, ref);
+
+	/* May run in irq context (last bulk reference); unmapping sleeps. */
+	queue_work(hrpc_wq, &chan->release_work);
+}
+
+/**
+ * hrpc_chan_put() - drop a channel reference
+ * @chan: channel (NULL is fine)
+ */
+void hrpc_chan_put(struct hrpc_chan *chan)
+{
+	if (chan)
+		kref_put(&chan->ref, chan_release);
+}
+EXPORT_SYMBOL_GPL(hrpc_chan_put);
+
+/**
+ * hrpc_chan_hold() - take another reference on a channel
+ * @chan: a channel the caller holds a reference on, or was handed by the
+ *        notifier chain
+ *
+ * Release with hrpc_chan_put().
+ */
+void hrpc_chan_hold(struct hrpc_chan *chan)
+{
+	kref_get(&chan->ref);
+}
+EXPORT_SYMBOL_GPL(hrpc_chan_hold);
+
+/**
+ * hrpc_chan_attached() - can calls be made right now?
+ * @chan: channel
+ *
+ * Return: true if attached (a hint: a reset can follow at any time).
+ */
+bool hrpc_chan_attached(struct hrpc_chan *chan)
+{
+	return READ_ONCE(chan->state) == HRPC_STATE_ATTACHED;
+}
+EXPORT_SYMBOL_GPL(hrpc_chan_attached);
+
+/**
+ * hrpc_chan_guest_id() - the host's number for this guest
+ * @chan: channel
+ *
+ * Return: guest id from the last WELCOME (0 before the first attach).
+ */
+u32 hrpc_chan_guest_id(struct hrpc_chan *chan)
+{
+	return READ_ONCE(chan->guest_id);
+}
+EXPORT_SYMBOL_GPL(hrpc_chan_guest_id);
+
+/**
+ * hrpc_chan_create() - make a channel over a mapped shared memory region
+ * @parent: the transport's device (for messages)
+ * @ops: transport operations
+ * @tpriv: transport private pointer
+ * @shm: the mapping (stays mapped until @ops->release)
+ * @shm_size: bytes mapped
+ *
+ * The caller owns the returned reference; interrupts may be hooked up to
+ * hrpc_chan_ring_irq()/hrpc_chan_reset_irq() right away.
+ *
+ * Return: the channel or ERR_PTR(-errno).
+ */
+struct hrpc_chan *hrpc_chan_create(struct device *parent,
+				   const struct hrpc_transport_ops *ops,
+				   void *tpriv, void *shm, u64 shm_size)
+{
+	struct hrpc_chan *chan;
+
+	if (shm_size < sizeof(struct hrpc_shm_hdr))
+		return ERR_PTR(-EINVAL);
+	chan = kzalloc(sizeof(*chan), GFP_KERNEL);
+	if (!chan)
+		return ERR_PTR(-ENOMEM);
+	chan->scratch = kvmalloc(HRPC_MSG_MAX_PAYLOAD, GFP_KERNEL);
+	if (!chan->scratch) {
+		kfree(chan);
+		return ERR_PTR(-ENOMEM);
+	}
+	kref_init(&chan->ref);
+	chan->parent = parent;
+	chan->ops = ops;
+	chan->tpriv = tpriv;
+	chan->shm = shm;
+	chan->shm_size = shm_size;
+	spin_lock_init(&chan->lock);
+	spin_lock_init(&chan->req_lock);
+	chan->state = HRPC_STATE_DETACHED;
+	hash_init(chan->inflight);
+	INIT_LIST_HEAD(&chan->subs);
+	atomic_set(&chan->irq_users, 0);
+	init_waitqueue_head(&chan->space_wq);
+	init_waitqueue_head(&chan->attach_wq);
+	atomic64_set(&chan->next_id, (u64)get_random_u32() << 16);
+	mutex_init(&chan->attach_mutex);
+	INIT_WORK(&chan->reset_work, reset_work_fn);
+	INIT_WORK(&chan->release_work, release_work_fn);
+	INIT_LIST_HEAD(&chan->node);
+	hrpc_bulk_pool_init(&chan->pool);
+	return chan;
+}
+
+/**
+ * hrpc_chan_register() - make the channel visible and attach it
+ * @chan: channel from hrpc_chan_create()
+ *
+ * Adds it to the registry (hrpc_chan_get()), creates /dev/hostrpcN, tells
+ * the notifier chain and attaches (waiting up to attach_timeout_ms for the
+ * host).  A failed attach is not an error here: the channel stays
+ * registered and re-attaches when the host resets it.
+ *
+ * Return: 0 or -errno (registration failed; call hrpc_chan_destroy()).
+ */
+int hrpc_chan_register(struct hrpc_chan *chan)
+{
+	int ret;
+
+	ret = hrpc_registry_add(chan);
+	if (ret)
+		return ret;
+	ret = hrpc_chardev_register(chan);
+	if (ret)
+		return ret;
+	hrpc_notify(chan, HRPC_CHAN_ADDED);
+
+	mutex_lock(&chan->attach_mutex);
+	attach_logged(chan);
+	mutex_unlock(&chan->attach_mutex);
+	return 0;
+}
+
+static void bye(struct hrpc_chan *chan)
+{
+	struct hrpc_call call = {
+		.service = HRPC_SVC_CONTROL,
+		.proc = HRPC_CONTROL_BYE,
+	};
+
+	if (hrpc_chan_attached(chan))
+		hrpc_chan_call(chan, &call, 1000);
+}
+
+/**
+ * hrpc_chan_destroy() - detach and unregister (mirror of register)
+ * @chan: channel; tolerates a channel that was never (fully) registered
+ *
+ * Fails every call in flight with -ENODEV, tells the host (BYE, then
+ * guest_state CLOSED) and removes /dev/hostrpcN.  Does not drop the
+ * caller's reference.  Never waits for users beyond cancelling the reset
+ * work; users still holding references get -ENODEV.
+ */
+void hrpc_chan_destroy(struct hrpc_chan *chan)
+{
+	unsigned long flags;
+
+	if (chan->registered)
+		hrpc_notify(chan, HRPC_CHAN_REMOVED);
+
+	/* No attach starts or completes after this (checked under the locks). */
+	spin_lock_irqsave(&chan->req_lock, flags);
+	spin_lock(&chan->lock);
+	WRITE_ONCE(chan->removing, true);
+	spin_unlock(&chan->lock);
+	spin_unlock_irqrestore(&chan->req_lock, flags);
+	wake_up_all(&chan->attach_wq);
+
+	bye(chan);
+	/* Fails a HELLO of a concurrent re-attach too, so the work ends soon. */
+	detach(chan, HRPC_STATE_DEAD, -ENODEV);
+	cancel_work_sync(&chan->reset_work);
+	smp_store_release(&chan->shm->guest_state, HRPC_SHM_STATE_CLOSED);
+
+	hrpc_chardev_unregister(chan);
+	hrpc_registry_del(chan);
+}
+
+/**
+ * hrpc_chan_fill_info() - snapshot for HRPC_IOC_INFO
+ * @chan: channel
+ * @info: filled in (argsz untouched)
+ */
+void hrpc_chan_fill_info(struct hrpc_chan *chan, struct hrpc_ioc_info *info)
+{
+	struct hrpc_chan_stats *s = &chan->stats;
+
+	info->state = READ_ONCE(chan->state);
+	info->last_error = READ_ONCE(chan->last_error);
+	info->guest_id = READ_ONCE(chan->guest_id);
+	info->revision = READ_ONCE(chan->revision);
+	info->host_gen = READ_ONCE(chan->host_gen);
+	info->features = READ_ONCE(chan->features);
+	info->req_size = chan->geo.req_size;
+	info->rsp_size = chan->geo.rsp_size;
+	info->data_size = chan->geo.data_size;
+	info->data_free = hrpc_bulk_pool_free_bytes(&chan->pool);
+	info->calls = atomic64_read(&s->calls);
+	info->replies = atomic64_read(&s->replies);
+	info->events = atomic64_read(&s->events);
+	info->unknown_replies = atomic64_read(&s->unknown_replies);
+	info->bad_replies = atomic64_read(&s->bad_replies);
+	info->orphan_replies = atomic64_read(&s->orphan_replies);
+	info->ring_irqs = atomic64_read(&s->ring_irqs);
+	info->reset_irqs = atomic64_read(&s->reset_irqs);
+	info->doorbells = atomic64_read(&s->doorbells);
+	info->resets = atomic64_read(&s->resets);
+	info->poll_hits = atomic64_read(&s->poll_hits);
+	info->poll_misses = atomic64_read(&s->poll_misses);
+	memcpy(info->server, chan->server, sizeof(info->server));
+	info->server[sizeof(info->server) - 1] = '\0';
+}

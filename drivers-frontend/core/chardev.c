@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * chardev.c - /dev/hostrpcN: Host RPC calls and events for guest userspace
+ * (include/hostrpc/chardev.h is the interface).
+ *
+ * One misc device per channel.  An open file holds a channel reference, so
+ * the channel outlives a removal while files are open (calls then fail with
+ * -ENODEV).  Userspace may not use the CONTROL service: HELLO/BYE belong to
+ * the core.
+ */
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "chan.h"
+
+#define HRPC_FILE_MAX_EVENTS     4096u
+#define HRPC_FILE_MAX_EVENT_BYTES (4u << 20)
+
+struct hrpc_file_event {
+	struct list_head node;
+	struct hrpc_ioc_event ev;
+	u8 payload[];
+};
+
+struct hrpc_file;
+
+struct hrpc_file_sub {
+	struct hrpc_event_sub sub;
+	struct hrpc_file *file;
+	struct list_head node;		/* in hrpc_file.subs */
+};
+
+/**
+ * struct hrpc_file - per open file
+ * @chan: reference held until release
+ * @lock: protects the event queue (taken from the event callback, i.e.
+ *        hard irq)
+ * @events: queued struct hrpc_file_event, oldest first
+ * @nevents: entries on @events
+ * @bytes: payload bytes on @events
+ * @dropped: events dropped since the last queued one
+ * @wq: readers and pollers
+ * @sub_mutex: protects @subs
+ * @subs: struct hrpc_file_sub of this file
+ */
+struct hrpc_file {
+	struct hrpc_chan *chan;
+	spinlock_t lock;
+	struct list_head events;
+	unsigned int nevents;
+	unsigned int bytes;
+	u32 dropped;
+	wait_queue_head_t wq;
+	struct mutex sub_mutex;
+	struct list_head subs;
+};
+
+static struct hrpc_chan *misc_to_chan(struct file *f)
+{
+	struct miscdevice *misc = f->private_data;
+
+	return container_of(misc, struct hrpc_chan, misc);
+}
+
+static int hrpc_open(struct inode *inode, struct file *f)
+{
+	struct hrpc_chan *chan = misc_to_chan(f);
+	struct hrpc_file *hf;
+
+	hf = kzalloc(sizeof(*hf), GFP_KERNEL);
+	if (!hf)
+		return -ENOMEM;
+	spin_lock_init(&hf->lock);
+	INIT_LIST_HEAD(&hf->events);
+	init_waitqueue_head(&hf->wq);
+	mutex_init(&hf->sub_mutex);
+	INIT_LIST_HEAD(&hf->subs);
+	/* misc_open() holds misc_mtx: the device cannot be unregistered
+	 * (and the registry reference dropped) under us. */
+	hrpc_chan_hold(chan);
+	hf->chan = chan;
+	f->private_data = hf;
+	return nonseekable_open(inode, f);
+}
+
+/* Event callback: atomic context, chan->lock held. */
+static void hrpc_file_event(void *ctx, u16 service, u16 event,
+			    const void *payload, u32 len)
+{
+	struct hrpc_file *hf = ctx;
+	struct hrpc_file_event *e;
+	unsigned long flags;
+
+	spin_lock_irqsave(&hf->lock, flags);
+	if (hf->nevents >= HRPC_FILE_MAX_EVENTS ||
+	    hf->bytes + len > HRPC_FILE_MAX_EVENT_BYTES)
+		goto drop;
+	e = kmalloc(struct_size(e, payload, len), GFP_ATOMIC);
+	if (!e)
+		goto drop;
+	e->ev.service = service;
+	e->ev.event = event;
+	e->ev.len = len;
+	e->ev.dropped = hf->dropped;
+	e->ev.reserved = 0;
+	memcpy(e->payload, payload, len);
+	hf->dropped = 0;
+	list_add_tail(&e->node, &hf->events);
+	hf->nevents++;
+	hf->bytes += len;
+	spin_unlock_irqrestore(&hf->lock, flags);
+	wake_up_interruptible(&hf->wq);
+	return;
+drop:
+	hf->dropped++;
+	spin_unlock_irqrestore(&hf->lock, flags);
+}
+
+static int hrpc_subscribe(struct hrpc_file *hf, u32 service)
+{
+	struct hrpc_file_sub *s;
+	int ret;
+
+	if (service > U16_MAX)
+		return -EINVAL;
+	mutex_lock(&hf->sub_mutex);
+	list_for_each_entry(s, &hf->subs, node) {
+		if (s->sub.service == service) {
+			ret = -EEXIST;
+			goto out;
+		}
+	}
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	s->sub.service = service;
+	s->sub.fn = hrpc_file_event;
+	s->sub.ctx = hf;
+	s->file = hf;
+	ret = hrpc_event_subscribe(hf->chan, &s->sub);
+	if (ret) {
+		kfree(s);
+		goto out;
+	}
+	list_add_tail(&s->node, &hf->subs);
+out:
+	mutex_unlock(&hf->sub_mutex);
+	return ret;
+}
+
+static int hrpc_unsubscribe(struct hrpc_file *hf, u32 service)
+{
+	struct hrpc_file_sub *s;
+
+	mutex_lock(&hf->sub_mutex);
+	list_for_each_entry(s, &hf->subs, node) {
+		if (s->sub.service == service) {
+			hrpc_event_unsubscribe(hf->chan, &s->sub);
+			list_del(&s->node);
+			kfree(s);
+			mutex_unlock(&hf->sub_mutex);
+			return 0;
+		}
+	}
+	mutex_unlock(&hf->sub_mutex);
+	return -ENOENT;
+}
+
+static int hrpc_release(struct inode *inode, struct file *f)
+{
+	struct hrpc_file *hf = f->private_data;
+	struct hrpc_file_sub *s, *stmp;
+	struct hrpc_file_event *e, *etmp;
+
+	list_for_each_entry_safe(s, stmp, &hf->subs, node) {
+		hrpc_event_unsubscribe(hf->chan, &s->sub);
+		kfree(s);
+	}
+	list_for_each_entry_safe(e, etmp, &hf->events, node)
+		kfree(e);
+	hrpc_chan_put(hf->chan);
+	kfree(hf);
+	return 0;
+}
+
+static ssize_t hrpc_read(struct file *f, char __user *buf, size_t count,
+			 loff_t *ppos)
+{
+	struct hrpc_file *hf = f->private_data;
+	struct hrpc_file_event *e;
+	size_t need;
+	int ret;
+
+	for (;;) {
+		spin_lock_irq(&hf->lock);
+		e = list_first_entry_or_null(&hf->events, struct hrpc_file_event,
+					     node);
+		if (e) {
+			need = sizeof(e->ev) + e->ev.len;
+			if (count < need) {
+				spin_unlock_irq(&hf->lock);
+				return -EMSGSIZE;
+			}
+			list_del(&e->node);
+			hf->nevents--;
+			hf->bytes -= e->ev.len;
+		}
+		spin_unlock_irq(&hf->lock);
+		if (e)
+			break;
+		if (f->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		ret = wait_event_interruptible(hf->wq,
+					       !list_empty_careful(&hf->events));
+		if (ret)
+			return ret;
+	}
+	ret = copy_to_user(buf, &e->ev, need) ? -EFAULT : (int)need;
+	kfree(e);
+	return ret;
+}
+
+static __poll_t hrpc_poll(struct file *f, poll_table *wait)
+{
+	struct hrpc_file *hf = f->private_data;
+	__poll_t mask = 0;
+
+	poll_wait(f, &hf->wq, wait);
+	if (!list_empty_careful(&hf->events))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	if (READ_ONCE(hf->chan->state) == HRPC_STATE_DEAD)
+		mask |= EPOLLHUP;
+	return mask;
+}
+
+static long hrpc_ioctl_info(struct hrpc_file *hf, void __user *argp)
+{
+	struct hrpc_ioc_info info = {};
+	u32 argsz;
+
+	if (get_user(argsz, (u32 __user *)argp))
+		return -EFAULT;
+	if (argsz < sizeof(info))
+		return -EINVAL;
+	hrpc_chan_fill_info(hf->chan, &info);
+	info.argsz = sizeof(info);
+	return copy_to_user(argp, &info, sizeof(info)) ? -EFAULT : 0;
+}
+
+static long hrpc_ioctl_call(struct hrpc_file *hf, void __user *argp)
+{
+	struct hrpc_chan *chan = hf->chan;
+	struct hrpc_ioc_call a;
+	struct hrpc_call call = {};
+	struct hrpc_bulk *bulk = NULL;
+	void *req = NULL, *rep = NULL;
+	u32 rep_cap;
+	long ret;
+
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.argsz < sizeof(a) || (a.flags & ~HRPC_IOC_CALL_FLAGS))
+		return -EINVAL;
+	if (a.service == HRPC_SVC_CONTROL)
+		return -EPERM;
+	if (a.req_len > HRPC_MSG_MAX_PAYLOAD)
+		return -E2BIG;
+	if (a.bulk_cap > HRPC_IOC_MAX_BULK || a.bulk_len > a.bulk_cap)
+		return -E2BIG;
+	rep_cap = min_t(u32, a.rep_cap, HRPC_MSG_MAX_PAYLOAD);
+
+	if (a.req_len) {
+		req = memdup_user(u64_to_user_ptr(a.req), a.req_len);
+		if (IS_ERR(req))
+			return PTR_ERR(req);
+	}
+	if (rep_cap) {
+		rep = kvmalloc(rep_cap, GFP_KERNEL);
+		if (!rep) {
+			ret = -ENOMEM;
+			goto out;
+		}
+	}
+	if (a.bulk_cap) {
+		bulk = hrpc_bulk_alloc(chan, a.bulk_cap, GFP_KERNEL);
+		if (IS_ERR(bulk)) {
+			ret = PTR_ERR(bulk);
+			bulk = NULL;
+			goto out;
+		}
+		if (copy_from_user(bulk->ptr, u64_to_user_ptr(a.bulk_in),
+				   a.bulk_len)) {
+			ret = -EFAULT;
+			goto out;
+		}
+	}
+
+	call.service = a.service;
+	call.proc = a.proc;
+	call.flags = (a.flags & HRPC_IOC_CALL_POLL) ? HRPC_CALL_POLL : 0;
+	call.poll_us = a.poll_us;
+	call.req = req;
+	call.req_len = a.req_len;
+	call.rep = rep;
+	call.rep_cap = rep_cap;
+	call.bulk = bulk;
+	call.bulk_len = a.bulk_len;
+	ret = hrpc_chan_call(chan, &call,
+			     a.timeout_ms ?: hrpc_call_timeout_ms);
+	if (ret)
+		goto out;
+
+	a.status = call.status;
+	a.rep_len = call.rep_len;
+	a.rep_bulk_pos = call.rep_bulk_pos;
+	a.rep_bulk_len = call.rep_bulk_len;
+	a.elapsed_ns = call.elapsed_ns;
+	if (call.rep_len &&
+	    copy_to_user(u64_to_user_ptr(a.rep), rep, min(call.rep_len, rep_cap))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	/* The core checked pos + len against the buffer.  The bytes are the
+	 * host's: copied as they are, never interpreted. */
+	if (bulk && call.rep_bulk_len && a.bulk_out_cap &&
+	    copy_to_user(u64_to_user_ptr(a.bulk_out),
+			 (u8 *)bulk->ptr + call.rep_bulk_pos,
+			 min(call.rep_bulk_len, a.bulk_out_cap))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	if (copy_to_user(argp, &a, sizeof(a)))
+		ret = -EFAULT;
+out:
+	hrpc_bulk_free(bulk);
+	kvfree(rep);
+	kfree(req);
+	return ret;
+}
+
+static long hrpc_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+{
+	struct hrpc_file *hf = f->private_data;
+	void __user *argp = (void __user *)arg;
+	u32 service;
+
+	switch (cmd) {
+	case HRPC_IOC_INFO:
+		return hrpc_ioctl_info(hf, argp);
+	case HRPC_IOC_CALL:
+		return hrpc_ioctl_call(hf, argp);
+	case HRPC_IOC_SUBSCRIBE:
+		if (get_user(service, (u32 __user *)argp))
+			return -EFAULT;
+		return hrpc_subscribe(hf, service);
+	case HRPC_IOC_UNSUBSCRIBE:
+		if (get_user(service, (u32 __user *)argp))
+			return -EFAULT;
+		return hrpc_unsubscribe(hf, service);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations hrpc_fops = {
+	.owner = THIS_MODULE,
+	.open = hrpc_open,
+	.release = hrpc_release,
+	.read = hrpc_read,
+	.poll = hrpc_poll,
+	.unlocked_ioctl = hrpc_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = no_llseek,
+};
+
+int hrpc_chardev_register(struct hrpc_chan *chan)
+{
+	int ret;
+
+	snprintf(chan->misc_name, sizeof(chan->misc_name), "%s%u",
+		 HRPC_CHARDEV_NAME, chan->index);
+	chan->misc.minor = MISC_DYNAMIC_MINOR;
+	chan->misc.name = chan->misc_name;
+	chan->misc.fops = &hrpc_fops;
+	chan->misc.parent = chan->parent;
+	chan->misc.mode = 0600;
+	ret = misc_register(&chan->misc);
+	if (ret)
+		return ret;
+	chan->misc_registered = true;
+	return 0;
+}
+
+void hrpc_chardev_unregister(struct hrpc_chan *chan)
+{
+	if (!chan->misc_registered)
+		return;
+	misc_deregister(&chan->misc);
+	chan->misc_registered = false;
+}
