@@ -1,0 +1,56 @@
+# tests/vm/lib.sh - shared by the VM tests (sourced; bash).
+#
+# vm_prepare: find or build the guest image and find an ivshmem server, or
+# print "1..0 # SKIP <reason>" and exit 77.
+#   HOSTRPC_GUEST_DIR        guest image (default <srcdir>/.guest, or
+#                            <builddir>/.guest if the source tree is read-only)
+#   HOSTRPC_GUEST_BUILD=0    do not run tools/guest-image (skip if no image)
+#   HOSTRPC_IVSHMEM_SERVER   server command, "{sock}" = socket path (default:
+#                            hostrpcd's ivshmem mode when it has one)
+top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+vm_run=$top_srcdir/tests/vm/vm-run
+
+vm_skip() {
+	echo "1..0 # SKIP $*"
+	exit 77
+}
+
+vm_find_server() {
+	local d
+	if [ -n "${HOSTRPC_IVSHMEM_SERVER:-}" ]; then
+		echo "$HOSTRPC_IVSHMEM_SERVER"
+		return 0
+	fi
+	d=$top_builddir/hostrpc/daemon/hostrpcd
+	if [ -x "$d" ] && "$d" --help 2>&1 | grep -q -- '--ivshmem'; then
+		echo "$d --foreground --ivshmem {sock}"
+		return 0
+	fi
+	return 1
+}
+
+vm_prepare() {
+	command -v qemu-system-x86_64 >/dev/null ||
+		vm_skip "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
+	if [ -z "${HOSTRPC_GUEST_DIR:-}" ]; then
+		HOSTRPC_GUEST_DIR=$top_srcdir/.guest
+		if [ ! -d "$HOSTRPC_GUEST_DIR" ] && [ ! -w "$top_srcdir" ]; then
+			HOSTRPC_GUEST_DIR=$top_builddir/.guest
+		fi
+	fi
+	export HOSTRPC_GUEST_DIR
+	if [ "${HOSTRPC_GUEST_BUILD:-1}" != 0 ]; then
+		"$top_srcdir/tools/guest-image" -d "$HOSTRPC_GUEST_DIR" build >&2 ||
+			vm_skip "tools/guest-image could not build the guest image (see above)"
+	fi
+	[ -f "$HOSTRPC_GUEST_DIR/initramfs.cpio.gz" ] ||
+		vm_skip "no guest image in $HOSTRPC_GUEST_DIR (run tools/guest-image)"
+	vm_server=$(vm_find_server) ||
+		vm_skip "no ivshmem server: hostrpcd has no ivshmem mode yet (set HOSTRPC_IVSHMEM_SERVER='cmd {sock}')"
+}
+
+# tap N OK DESCRIPTION
+tap() {
+	if [ "$2" = 0 ]; then echo "ok $1 - $3"; else echo "not ok $1 - $3"; fi
+}

@@ -1,0 +1,7 @@
+# VM tests: boot the Debian guest kernel under QEMU (TCG) with the project's
+# modules (image from tools/guest-image) against an ivshmem server.
+# tests/vm/vm-run is the harness; tests/vm/guest/*.c are static guest
+# programs built into the image.
+EXTRA_DIST += tests/vm/vm-run tests/vm/lib.sh tests/vm/guest/hrpc-echo.c
+dist_check_SCRIPTS += tests/vm/core-echo.sh
+TESTS += tests/vm/core-echo.sh
