@@ -1,1 +1,2 @@
-# tools: see Makefile.am
+# tools: quickstart, demo, libvirt set-up, guest image builder (scripts).
+EXTRA_DIST += tools/quickstart tools/demo tools/libvirt-setup
