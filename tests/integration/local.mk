@@ -1,0 +1,1 @@
+# integration tests (process guests against hostrpcd)
