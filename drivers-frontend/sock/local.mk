@@ -1,0 +1,1 @@
+# drivers-frontend/sock: socket frontend module (built by tools/guest-image)

@@ -1,0 +1,1 @@
+# guestrpc/: guest agent guestrpcd + host-side Guest RPC client library

@@ -1,0 +1,1 @@
+# guestsource/: hostrpc-guestmount, hostrpc-guest-exec

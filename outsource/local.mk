@@ -1,0 +1,1 @@
+# outsource/: host-side services (sock/, fs/, mem/), linked into hostrpcd's workers

@@ -1,0 +1,1 @@
+# VM tests of guest-sourcing
