@@ -7,3 +7,12 @@ tests_unit_test_codec_LDADD = $(unit_ldadd)
 tests_unit_test_endpoint_LDADD = $(unit_ldadd)
 tests_unit_test_malformed_LDADD = $(unit_ldadd)
 EXTRA_DIST += tests/unit/testutil.h
+
+if HAVE_LIBVIRT
+TESTS += tests/unit/test-libvirt-domains
+check_PROGRAMS += tests/unit/test-libvirt-domains
+tests_unit_test_libvirt_domains_SOURCES = tests/unit/test-libvirt-domains.c \
+	hostrpc/daemon/libvirt-domains.c hostrpc/daemon/libvirt-domains.h
+tests_unit_test_libvirt_domains_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(LIBVIRT_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
+tests_unit_test_libvirt_domains_LDADD = $(GLIB_LIBS) $(LIBVIRT_LIBS)
+endif
