@@ -282,9 +282,10 @@ static void process_locked(struct hrpc_chan *chan, struct list_head *done_list)
 
 	lockdep_assert_held(&chan->lock);
 	while (ring_live(chan->state)) {
-		if (READ_ONCE(chan->shm->host_gen) != chan->host_gen) {
-			/* The host re-initialised the channel: the rings are
-			 * not ours to read any more. */
+		if (READ_ONCE(chan->shm->host_gen) != chan->host_gen ||
+		    READ_ONCE(chan->shm->host_state) != HRPC_SHM_STATE_READY) {
+			/* The host re-initialises (or fenced) the channel: the
+			 * rings are not ours to read any more. */
 			queue_work(hrpc_wq, &chan->reset_work);
 			return;
 		}
@@ -952,6 +953,15 @@ static void reset_work_fn(struct work_struct *work)
 	struct hrpc_chan *chan = container_of(work, struct hrpc_chan, reset_work);
 
 	mutex_lock(&chan->attach_mutex);
+	/* Every set-up bumps host_gen, so a reset doorbell for the generation
+	 * we already attached to (we saw host_gen change before the interrupt
+	 * came) has been handled. */
+	if (READ_ONCE(chan->state) == HRPC_STATE_ATTACHED &&
+	    READ_ONCE(chan->shm->host_gen) == chan->host_gen &&
+	    smp_load_acquire(&chan->shm->host_state) == HRPC_SHM_STATE_READY) {
+		mutex_unlock(&chan->attach_mutex);
+		return;
+	}
 	if (!READ_ONCE(chan->removing)) {
 		atomic64_inc(&chan->stats.resets);
 		dev_info(chan->parent, "host reset the channel; re-attaching\n");

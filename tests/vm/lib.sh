@@ -23,14 +23,19 @@ vm_find_server() {
 		return 0
 	fi
 	d=$top_builddir/hostrpc/daemon/hostrpcd
-	if [ -x "$d" ] && "$d" --help 2>&1 | grep -q -- '--ivshmem'; then
-		echo "$d --foreground --ivshmem {sock}"
+	if [ -x "$d" ] && "$d" --help 2>&1 | grep -q -- '--ivshmem='; then
+		echo "$d --foreground --no-process-guests --admin-socket=$vm_tmp/admin.sock" \
+			"--state-dir=$vm_tmp/state --ivshmem=guest={sock}"
 		return 0
 	fi
 	return 1
 }
 
+# vm_tmp: a scratch directory removed when the test exits.
 vm_prepare() {
+	vm_tmp=$(mktemp -d "${TMPDIR:-/tmp}/hostrpc-vm.XXXXXX")
+	mkdir -p "$vm_tmp/state"
+	trap 'rm -rf "$vm_tmp"' EXIT
 	command -v qemu-system-x86_64 >/dev/null ||
 		vm_skip "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
 	if [ -z "${HOSTRPC_GUEST_DIR:-}" ]; then

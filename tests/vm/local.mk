@@ -3,5 +3,6 @@
 # tests/vm/vm-run is the harness; tests/vm/guest/*.c are static guest
 # programs built into the image.
 EXTRA_DIST += tests/vm/vm-run tests/vm/lib.sh tests/vm/guest/hrpc-echo.c
-dist_check_SCRIPTS += tests/vm/core-echo.sh
-TESTS += tests/vm/core-echo.sh
+vm_tests = tests/vm/core-echo.sh tests/vm/core-lifecycle.sh tests/vm/core-reset.sh
+dist_check_SCRIPTS += $(vm_tests)
+TESTS += $(vm_tests)

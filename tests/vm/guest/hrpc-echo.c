@@ -10,6 +10,10 @@
  *   latency: CALLS PINGs of LAT_SIZE bytes (default 64) with interrupt-
  *   driven waits, then with bounded polling; prints p50/p99/mean;
  *   events: ECHO EVENTS with EVENTS ticks (default 100), read back in order.
+ *   -R SECS: first wait up to SECS for a host reset while calling (prints
+ *   "RESET-ME" for the harness), check that calls fail only with
+ *   ECONNRESET/ENOTCONN meanwhile and work again afterwards.
+ *   -t MS: per-call timeout (default: the module's).
  * Prints "ok"/"not ok" lines and "RESULT ..." lines for the harness; exits
  * 1 on any mismatch or failed call, 77 if the device is missing.
  */
@@ -33,6 +37,7 @@
 static int fd = -1;
 static int failures;
 static int verbose = 1;
+static uint32_t timeout_ms;
 
 static uint64_t now_ns(void)
 {
@@ -74,7 +79,16 @@ static void fill(uint8_t *p, size_t n, uint64_t seed)
 static int do_call(struct hrpc_ioc_call *c)
 {
 	c->argsz = sizeof(*c);
+	if (!c->timeout_ms)
+		c->timeout_ms = timeout_ms;
 	return ioctl(fd, HRPC_IOC_CALL, c);
+}
+
+static int get_info(struct hrpc_ioc_info *i)
+{
+	memset(i, 0, sizeof(*i));
+	i->argsz = sizeof(*i);
+	return ioctl(fd, HRPC_IOC_INFO, i);
 }
 
 static int ping(uint32_t len, int poll_mode, uint32_t poll_us, uint64_t seed)
@@ -228,9 +242,9 @@ out:
 
 static void info(const char *when)
 {
-	struct hrpc_ioc_info i = { .argsz = sizeof(i) };
+	struct hrpc_ioc_info i;
 
-	if (ioctl(fd, HRPC_IOC_INFO, &i) < 0) {
+	if (get_info(&i) < 0) {
 		check(0, "INFO: %s", strerror(errno));
 		return;
 	}
@@ -248,17 +262,66 @@ static void info(const char *when)
 	fflush(stdout);
 }
 
+/* Keep calling while the host resets the channel. */
+static void reset_wait(int secs)
+{
+	uint8_t buf[64];
+	struct hrpc_ioc_info i;
+	uint64_t resets0, t0 = now_ns(), t_reset = 0;
+	unsigned int ok_before = 0, ok_after = 0, econnreset = 0, enotconn = 0, other = 0;
+
+	if (get_info(&i) < 0) {
+		check(0, "INFO: %s", strerror(errno));
+		return;
+	}
+	resets0 = i.resets;
+	printf("RESET-ME\n");
+	fflush(stdout);
+	while (now_ns() - t0 < (uint64_t)secs * 1000000000ull) {
+		struct hrpc_ioc_call c = {
+			.service = HRPC_SVC_ECHO, .proc = HRPC_ECHO_PING,
+			.req = (uintptr_t)buf, .req_len = sizeof(buf),
+			.rep = (uintptr_t)buf, .rep_cap = sizeof(buf),
+		};
+		int r = do_call(&c), err = errno;
+
+		if (get_info(&i) == 0 && i.resets > resets0 && !t_reset)
+			t_reset = now_ns();
+		if (r == 0 && c.status == 0) {
+			if (t_reset && i.state == HRPC_IOC_STATE_ATTACHED) {
+				if (++ok_after >= 20)
+					break;
+			} else {
+				ok_before++;
+			}
+			continue;
+		}
+		if (r < 0 && err == ECONNRESET)
+			econnreset++;
+		else if (r < 0 && err == ENOTCONN)
+			enotconn++;
+		else
+			other++;
+		usleep(1000);
+	}
+	printf("RESULT reset resets=%llu ok_before=%u econnreset=%u enotconn=%u other=%u ok_after=%u recover_ms=%.1f\n",
+	       (unsigned long long)(i.resets - resets0), ok_before, econnreset, enotconn, other,
+	       ok_after, t_reset ? (now_ns() - t_reset) / 1e6 : -1.0);
+	check(i.resets > resets0 && ok_after >= 20 && !other,
+	      "host reset: re-attached, calls work again, only ECONNRESET/ENOTCONN meanwhile");
+}
+
 int main(int argc, char **argv)
 {
 	const char *dev = "/dev/hostrpc0";
-	int n = 1000, opt, nev = 100;
+	int n = 1000, opt, nev = 100, reset_secs = 0;
 	uint32_t lat_size = 64, poll_us = 0, max_bulk = 1u << 20;
 	static const uint32_t inline_sizes[] = { 0, 1, 7, 8, 40, 100, 1000, 4096, 4097,
 						 32768, 65535, 65536 };
 	uint64_t seed = 1;
 	int mode;
 
-	while ((opt = getopt(argc, argv, "d:n:s:p:e:l:q")) != -1) {
+	while ((opt = getopt(argc, argv, "d:n:s:p:e:l:qR:t:")) != -1) {
 		switch (opt) {
 		case 'd': dev = optarg; break;
 		case 'n': n = atoi(optarg); break;
@@ -267,8 +330,10 @@ int main(int argc, char **argv)
 		case 'e': nev = atoi(optarg); break;
 		case 'l': max_bulk = (uint32_t)atoi(optarg); break;
 		case 'q': verbose = 0; break;
+		case 'R': reset_secs = atoi(optarg); break;
+		case 't': timeout_ms = (uint32_t)atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: %s [-d DEV] [-n CALLS] [-s SIZE] [-p POLL_US] [-e EVENTS] [-l MAX_BULK] [-q]\n",
+			fprintf(stderr, "usage: %s [-d DEV] [-n CALLS] [-s SIZE] [-p POLL_US] [-e EVENTS] [-l MAX_BULK] [-q] [-R SECS] [-t MS]\n",
 				argv[0]);
 			return 2;
 		}
@@ -280,6 +345,17 @@ int main(int argc, char **argv)
 		return 77;
 	}
 	info("start");
+	{
+		struct hrpc_ioc_info i;
+
+		if (get_info(&i) == 0 && i.state != HRPC_IOC_STATE_ATTACHED) {
+			check(0, "channel not attached (state %u, last error %d)", i.state, i.last_error);
+			printf("RESULT integrity=FAIL failures=%d\n", failures);
+			return 1;
+		}
+	}
+	if (reset_secs)
+		reset_wait(reset_secs);
 
 	for (mode = 0; mode < 2; mode++) {
 		int bad = 0, calls = 0;
