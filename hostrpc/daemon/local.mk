@@ -1,1 +1,32 @@
-# hostrpc/daemon: see Makefile.am
+# hostrpcd (per-host daemon: supervisor, per-guest workers, ivshmem endpoints,
+# admin service) and hostrpcctl.  The daemon's parts form a convenience
+# library so integration tests can run pieces (the ivshmem server) in-process.
+HRPCD_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) -DG_LOG_USE_STRUCTURED=1
+
+noinst_LTLIBRARIES += hostrpc/daemon/libhostrpcd.la
+hostrpc_daemon_libhostrpcd_la_SOURCES = \
+	hostrpc/daemon/log.h hostrpc/daemon/log.c \
+	hostrpc/daemon/listen-socket.h hostrpc/daemon/listen-socket.c \
+	hostrpc/daemon/guest-status.h hostrpc/daemon/guest-status.c \
+	hostrpc/daemon/guest-table.h hostrpc/daemon/guest-table.c \
+	hostrpc/daemon/services.h hostrpc/daemon/services.c \
+	hostrpc/daemon/worker.h hostrpc/daemon/worker.c \
+	hostrpc/daemon/ivshmem-server.h hostrpc/daemon/ivshmem-server.c \
+	hostrpc/daemon/supervisor.h hostrpc/daemon/supervisor.c \
+	hostrpc/daemon/admin.h hostrpc/daemon/admin.c
+hostrpc_daemon_libhostrpcd_la_CFLAGS = $(HRPCD_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
+hostrpc_daemon_libhostrpcd_la_LIBADD = hostrpc/libhostrpc-glib.la hostrpc/libhostrpc.la \
+	$(GLIB_LIBS)
+
+sbin_PROGRAMS += hostrpc/daemon/hostrpcd
+hostrpc_daemon_hostrpcd_SOURCES = hostrpc/daemon/hostrpcd.c
+hostrpc_daemon_hostrpcd_CFLAGS = $(HRPCD_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
+hostrpc_daemon_hostrpcd_LDADD = hostrpc/daemon/libhostrpcd.la $(GLIB_LIBS)
+
+bin_PROGRAMS += hostrpc/daemon/hostrpcctl
+hostrpc_daemon_hostrpcctl_SOURCES = hostrpc/daemon/hostrpcctl.c
+hostrpc_daemon_hostrpcctl_CFLAGS = $(HRPCD_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcctl\"
+hostrpc_daemon_hostrpcctl_LDADD = hostrpc/libhostrpc.la $(GLIB_LIBS)
+
+hostrpcinclude_HEADERS += include/hostrpc/admin.h
+EXTRA_DIST += hostrpc/daemon/README.md

@@ -1,0 +1,267 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * admin.c - the HRPC_SVC_ADMIN service on hostrpcd's admin socket.
+ *
+ * Every record is built from the supervisor's own guest table plus a
+ * sanitised copy of the worker's status page (display data only).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+
+#include "hostrpc/admin.h"
+#include "hostrpc/hostrpc-glib.h"
+#include "hostrpc/daemon/admin.h"
+#include "hostrpc/daemon/listen-socket.h"
+
+typedef struct {
+	HrpcdAdmin *adm;
+	hrpc_conn *conn;
+	guint source;
+} AdminConn;
+
+struct _HrpcdAdmin {
+	HrpcdSupervisor *sup;
+	char *path;
+	int listen_fd;
+	GSource *accept_src;
+	hrpc_server *srv;
+	GList *conns;            /* AdminConn * */
+	guint nconns;
+	gint64 started_us;
+};
+
+/* ---- procedures ------------------------------------------------------------ */
+
+static int admin_info(HrpcdAdmin *adm, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	struct hrpc_admin_info info = {
+		.version = HRPC_ADMIN_VERSION,
+		.daemon_pid = (hrpc_u32)getpid(),
+		.guests = hrpcd_guest_table_count(hrpcd_supervisor_guests(adm->sup)),
+		.endpoints = hrpcd_supervisor_endpoint_count(adm->sup),
+		.uptime_ns = (hrpc_u64)(g_get_monotonic_time() - adm->started_us) * 1000,
+	};
+
+	if (req->len)
+		return -EINVAL;
+	g_strlcpy(info.daemon, PACKAGE_NAME "d " PACKAGE_VERSION, sizeof(info.daemon));
+	memcpy(rep->payload, &info, sizeof(info));
+	rep->len = sizeof(info);
+	return 0;
+}
+
+static void fill_guest(HrpcdGuest *g, guint8 *out)
+{
+	struct hrpc_admin_guest r = { 0 };
+	struct hrpcd_status st;
+
+	r.state = hrpcd_guest_read_status(g, &st);
+	r.guest_id = g->id;
+	r.transport = g->transport;
+	r.worker_pid = (hrpc_u32)g->worker_pid;
+	r.peer_pid = (hrpc_u32)g->peer_pid;
+	r.restarts = g->restarts;
+	r.age_ns = (hrpc_u64)(g_get_monotonic_time() - g->connected_us) * 1000;
+	g_strlcpy(r.name, g->name, sizeof(r.name));
+	memcpy(out, &r, sizeof(r));
+}
+
+static void fill_channel(HrpcdGuest *g, guint8 *out)
+{
+	struct hrpc_admin_channel r = { 0 };
+	struct hrpcd_status st;
+
+	r.state = hrpcd_guest_read_status(g, &st);
+	r.guest_id = g->id;
+	r.transport = g->transport;
+	r.generation = st.generation;
+	g_strlcpy(r.name, g->name, sizeof(r.name));
+	g_strlcpy(r.peer, st.peer, sizeof(r.peer));
+	if (st.state == HRPC_ADMIN_STATE_FENCED)
+		g_strlcpy(r.fence_reason, st.fence_reason, sizeof(r.fence_reason));
+	r.stats = st.stats;
+	/* The supervisor's id, not what the worker wrote. */
+	r.stats.guest_id = g->id;
+	memcpy(out, &r, sizeof(r));
+}
+
+static int admin_page(HrpcdAdmin *adm, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	HrpcdGuestTable *t = hrpcd_supervisor_guests(adm->sup);
+	gboolean guests = req->hdr->proc == HRPC_ADMIN_GUESTS;
+	guint32 rec_size = guests ? sizeof(struct hrpc_admin_guest)
+				  : sizeof(struct hrpc_admin_channel);
+	guint32 room = (HRPC_MSG_MAX_PAYLOAD - sizeof(struct hrpc_admin_page)) / rec_size;
+	struct hrpc_admin_page page = { .record_size = rec_size };
+	guint8 *out = (guint8 *)rep->payload + sizeof(page);
+	struct hrpc_admin_query q;
+	HrpcdGuest *g;
+
+	if (req->len != sizeof(q))
+		return -EINVAL;
+	memcpy(&q, req->payload, sizeof(q));
+	if (q.reserved)
+		return -EINVAL;
+	if (q.max && q.max < room)
+		room = q.max;
+	page.total = hrpcd_guest_table_count(t);
+
+	for (g = hrpcd_guest_table_next(t, q.first_id); g;
+	     g = g->id < G_MAXUINT32 ? hrpcd_guest_table_next(t, g->id + 1) : NULL) {
+		if (q.guest_id && g->id != q.guest_id) {
+			if (g->id > q.guest_id)
+				break;
+			continue;
+		}
+		if (page.count == room) {
+			page.next_id = g->id;
+			break;
+		}
+		if (guests)
+			fill_guest(g, out + (gsize)page.count * rec_size);
+		else
+			fill_channel(g, out + (gsize)page.count * rec_size);
+		page.count++;
+	}
+	memcpy(rep->payload, &page, sizeof(page));
+	rep->len = sizeof(page) + page.count * rec_size;
+	return 0;
+}
+
+static int admin_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	HrpcdAdmin *adm = opaque;
+
+	switch (req->hdr->proc) {
+	case HRPC_ADMIN_INFO:
+		return admin_info(adm, req, rep);
+	case HRPC_ADMIN_GUESTS:
+	case HRPC_ADMIN_CHANNELS:
+		return admin_page(adm, req, rep);
+	default:
+		return -ENOSYS;
+	}
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void admin_conn_free(AdminConn *ac)
+{
+	ac->adm->conns = g_list_remove(ac->adm->conns, ac);
+	ac->adm->nconns--;
+	hrpc_conn_free(ac->conn);
+	g_free(ac);
+}
+
+static void admin_conn_done(hrpc_conn *conn, int err, gpointer user_data)
+{
+	AdminConn *ac = user_data;
+
+	if (err == -EPROTO)
+		g_warning("admin connection fenced: %s", hrpc_conn_fence_reason(conn));
+	else if (err != -EPIPE)
+		g_debug("admin connection failed: %s", g_strerror(-err));
+	/* The source removes itself after this callback and no longer looks
+	 * at the conn. */
+	admin_conn_free(ac);
+}
+
+static void admin_accept_one(HrpcdAdmin *adm, int fd)
+{
+	hrpc_chan *ch;
+	AdminConn *ac;
+	int rc;
+
+	if (adm->nconns >= HRPCD_ADMIN_MAX_CONNS) {
+		g_warning("admin socket: refusing connection, %u already open", adm->nconns);
+		close(fd);
+		return;
+	}
+	rc = hrpc_vport_chan_new(HRPC_ROLE_SERVER, fd, &ch);
+	if (rc < 0) {
+		g_warning("admin socket: %s", g_strerror(-rc));
+		close(fd);
+		return;
+	}
+	ac = g_new0(AdminConn, 1);
+	ac->adm = adm;
+	rc = hrpc_conn_new(adm->srv, ch, 0, &ac->conn);   /* frees ch on failure */
+	if (rc < 0) {
+		g_warning("admin socket: %s", g_strerror(-rc));
+		g_free(ac);
+		return;
+	}
+	adm->conns = g_list_prepend(adm->conns, ac);
+	adm->nconns++;
+	ac->source = hrpc_glib_conn_attach(ac->conn, NULL, admin_conn_done, ac);
+}
+
+static gboolean admin_accept_event(gint fd, GIOCondition cond, gpointer user_data)
+{
+	HrpcdAdmin *adm = user_data;
+	pid_t pid;
+	int c;
+
+	while ((c = hrpcd_listen_socket_accept(fd, &pid)) >= 0)
+		admin_accept_one(adm, c);
+	if (errno != EAGAIN)
+		g_warning("admin socket: accept: %s", g_strerror(errno));
+	return G_SOURCE_CONTINUE;
+}
+
+/* ---- life cycle ------------------------------------------------------------- */
+
+HrpcdAdmin *hrpcd_admin_new(HrpcdSupervisor *sup, const char *path, GError **error)
+{
+	g_autoptr(HrpcdAdmin) adm = g_new0(HrpcdAdmin, 1);
+	int rc;
+
+	adm->sup = sup;
+	adm->listen_fd = -1;
+	adm->started_us = g_get_monotonic_time();
+	adm->path = g_strdup(path);
+	adm->srv = hrpc_server_new("hostrpcd-admin");
+	if (!adm->srv) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "out of memory");
+		return NULL;
+	}
+	rc = hrpc_server_register(adm->srv, HRPC_SVC_ADMIN, "admin", admin_handle, adm);
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+			    "cannot register the admin service: %s", g_strerror(-rc));
+		return NULL;
+	}
+	adm->listen_fd = hrpcd_listen_socket_open(path, 0600, error);
+	if (adm->listen_fd < 0)
+		return NULL;
+	adm->accept_src = g_unix_fd_source_new(adm->listen_fd, G_IO_IN);
+	g_source_set_callback(adm->accept_src, G_SOURCE_FUNC(admin_accept_event), adm, NULL);
+	g_source_attach(adm->accept_src, NULL);
+	return g_steal_pointer(&adm);
+}
+
+void hrpcd_admin_free(HrpcdAdmin *adm)
+{
+	if (!adm)
+		return;
+	while (adm->conns) {
+		AdminConn *ac = adm->conns->data;
+
+		g_source_remove(ac->source);
+		admin_conn_free(ac);
+	}
+	if (adm->accept_src) {
+		g_source_destroy(adm->accept_src);
+		g_source_unref(adm->accept_src);
+	}
+	hrpcd_listen_socket_close(adm->listen_fd, adm->listen_fd >= 0 ? adm->path : NULL);
+	hrpc_server_free(adm->srv);
+	g_free(adm->path);
+	g_free(adm);
+}

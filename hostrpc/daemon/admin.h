@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * admin.h - hostrpcd's admin socket: the HRPC_SVC_ADMIN service
+ * (include/hostrpc/admin.h) over the vport transport, served by the
+ * supervisor itself.  Host-only (socket mode 0600), but its input is parsed
+ * with the same care as a guest's: a broken frame fences that admin
+ * connection and nothing else.
+ */
+#ifndef HOSTRPCD_ADMIN_H
+#define HOSTRPCD_ADMIN_H
+
+#include <glib.h>
+
+#include "hostrpc/daemon/supervisor.h"
+
+#define HRPCD_ADMIN_MAX_CONNS 16
+
+typedef struct _HrpcdAdmin HrpcdAdmin;
+
+HrpcdAdmin *hrpcd_admin_new(HrpcdSupervisor *sup, const char *path, GError **error);
+/* Drops the admin connections, closes and unlinks the socket. */
+void hrpcd_admin_free(HrpcdAdmin *adm);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdAdmin, hrpcd_admin_free)
+
+#endif /* HOSTRPCD_ADMIN_H */

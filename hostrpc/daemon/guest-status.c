@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/* guest-status.c - the worker's status page (see guest-status.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "hostrpc/daemon/guest-status.h"
+
+#define READ_TRIES 16
+
+struct hrpcd_status *hrpcd_status_new(void)
+{
+	void *p = mmap(NULL, HRPCD_STATUS_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	/* Not inherited by the workers of other guests: a worker sees no
+	 * page but its own. */
+	if (madvise(p, HRPCD_STATUS_SIZE, MADV_DONTFORK) < 0) {
+		int e = errno;
+
+		munmap(p, HRPCD_STATUS_SIZE);
+		errno = e;
+		return NULL;
+	}
+	return p;
+}
+
+void hrpcd_status_free(struct hrpcd_status *st)
+{
+	if (st)
+		munmap(st, HRPCD_STATUS_SIZE);
+}
+
+int hrpcd_status_share_next_fork(struct hrpcd_status *st, gboolean share)
+{
+	if (madvise(st, HRPCD_STATUS_SIZE, share ? MADV_DOFORK : MADV_DONTFORK) < 0)
+		return -errno;
+	return 0;
+}
+
+static void copy_str(char *dst, gsize size, const char *src)
+{
+	memset(dst, 0, size);
+	if (src)
+		g_strlcpy(dst, src, size);
+}
+
+void hrpcd_status_publish(struct hrpcd_status *st, guint32 state, guint32 generation,
+			  const struct hrpc_stats *stats, const char *peer,
+			  const char *fence_reason)
+{
+	guint32 seq = __atomic_load_n(&st->seq, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&st->seq, seq + 1, __ATOMIC_RELAXED);
+	/* Orders the odd seq before the data stores; pairs with the reader's
+	 * acquire fence after its copy. */
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	st->state = state;
+	st->generation = generation;
+	if (stats)
+		memcpy(&st->stats, stats, sizeof(st->stats));
+	copy_str(st->peer, sizeof(st->peer), peer);
+	copy_str(st->fence_reason, sizeof(st->fence_reason), fence_reason);
+	/* Release pairs with the reader's acquire load of seq. */
+	__atomic_store_n(&st->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+static void sanitize_printable(char *s, gsize size)
+{
+	s[size - 1] = 0;
+	for (gsize i = 0; s[i]; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] >= 0x7f)
+			s[i] = '?';
+}
+
+gboolean hrpcd_status_read(const struct hrpcd_status *st, struct hrpcd_status *out)
+{
+	gboolean consistent = FALSE;
+
+	for (int i = 0; i < READ_TRIES && !consistent; i++) {
+		guint32 s1 = __atomic_load_n(&st->seq, __ATOMIC_ACQUIRE), s2;
+
+		memcpy(out, st, sizeof(*out));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&st->seq, __ATOMIC_RELAXED);
+		consistent = !(s1 & 1) && s1 == s2;
+	}
+	if (out->state > HRPC_ADMIN_STATE_STOPPING)
+		out->state = HRPC_ADMIN_STATE_UNKNOWN;
+	sanitize_printable(out->peer, sizeof(out->peer));
+	sanitize_printable(out->fence_reason, sizeof(out->fence_reason));
+	return consistent;
+}
+
+gboolean hrpcd_name_sanitize(const char *s, char *out, gsize size)
+{
+	gsize n = 0;
+
+	for (; s && *s && n + 1 < size; s++) {
+		char c = *s;
+
+		if (g_ascii_isalnum(c) || c == '.' || c == '_' || c == '-')
+			out[n++] = c;
+		else if (n && out[n - 1] != '_')
+			out[n++] = '_';
+	}
+	while (n && out[n - 1] == '_')
+		n--;
+	out[n] = 0;
+	/* "." and ".." would read like paths in logs and listings. */
+	if (!strcmp(out, ".") || !strcmp(out, "..")) {
+		out[0] = 0;
+		n = 0;
+	}
+	return n > 0;
+}

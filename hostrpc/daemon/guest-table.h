@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * guest-table.h - the supervisor's guests.
+ *
+ * A guest is one process-guest connection or one QEMU attached to an ivshmem
+ * endpoint.  It has a small integer id (assigned here, ascending, not reused
+ * while the daemon runs), a name, a status page its worker publishes in, and
+ * at most one worker process at a time.  The table is the supervisor's own
+ * memory: nothing in it comes from a guest except the name, which is copied
+ * out of the status page and sanitised.
+ */
+#ifndef HOSTRPCD_GUEST_TABLE_H
+#define HOSTRPCD_GUEST_TABLE_H
+
+#include <sys/types.h>
+
+#include <glib.h>
+
+#include "hostrpc/admin.h"
+#include "hostrpc/daemon/guest-status.h"
+
+#define HRPCD_GUEST_NAME_MAX 64
+
+typedef struct _HrpcdGuest HrpcdGuest;
+struct _HrpcdGuest {
+	guint32 id;
+	char name[HRPCD_GUEST_NAME_MAX];
+	gboolean named;              /* name is final: endpoint name or HELLO label */
+	enum hrpc_admin_transport transport;
+	struct hrpcd_status *status; /* written by the worker: untrusted */
+	gint64 connected_us;         /* g_get_monotonic_time() */
+	pid_t peer_pid;              /* SO_PEERCRED of the guest process / QEMU */
+
+	/* the worker (supervisor.c keeps these) */
+	pid_t worker_pid;            /* 0: none running */
+	guint child_watch;
+	gint64 worker_started_us;
+	guint restarts;              /* workers started after the first */
+	guint quick_failures;        /* consecutive workers that died young */
+	guint respawn_timer;
+	gboolean stopping;           /* guest gone: free it once the worker is reaped */
+	gpointer endpoint;           /* ivshmem: the endpoint this guest is attached to */
+};
+
+typedef struct _HrpcdGuestTable HrpcdGuestTable;
+
+HrpcdGuestTable *hrpcd_guest_table_new(guint max_guests);
+/* Frees the remaining guests too (their workers must be gone). */
+void hrpcd_guest_table_free(HrpcdGuestTable *t);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdGuestTable, hrpcd_guest_table_free)
+
+/* New guest with the next id and a fresh status page.  `name` NULL: the
+ * guest is called "guest-ID" until its worker reports a HELLO label.  NULL
+ * with `error` set when the table is full or the page cannot be mapped. */
+HrpcdGuest *hrpcd_guest_table_add(HrpcdGuestTable *t, enum hrpc_admin_transport transport,
+				  const char *name, pid_t peer_pid, GError **error);
+/* Unmap the status page and free the guest. */
+void hrpcd_guest_table_remove(HrpcdGuestTable *t, HrpcdGuest *g);
+
+HrpcdGuest *hrpcd_guest_table_lookup(HrpcdGuestTable *t, guint32 id);
+/* The guest with the smallest id >= first_id, or NULL (for paging). */
+HrpcdGuest *hrpcd_guest_table_next(HrpcdGuestTable *t, guint32 first_id);
+guint hrpcd_guest_table_count(HrpcdGuestTable *t);
+/* The guests, in id order (borrowed; valid until the table changes). */
+GPtrArray *hrpcd_guest_table_guests(HrpcdGuestTable *t);
+
+/* Copy out the worker's status page (sanitised) and settle the guest's name
+ * from the HELLO label the first time there is one.  Returns the guest's
+ * state as the supervisor sees it: its own knowledge (stopping, no worker)
+ * overrides what the worker claims. */
+enum hrpc_admin_state hrpcd_guest_read_status(HrpcdGuest *g, struct hrpcd_status *out);
+
+#endif /* HOSTRPCD_GUEST_TABLE_H */

@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hostrpcctl - ask hostrpcd about its guests and channels.
+ *
+ * Talks HRPC_SVC_ADMIN (include/hostrpc/admin.h) to the daemon's admin
+ * socket with libhostrpc itself: the vport transport over the unix socket.
+ * Whatever the daemon answers is checked like any peer's reply before it is
+ * printed.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <glib.h>
+
+#include "hostrpc/admin.h"
+#include "hostrpc/hostrpc.h"
+
+#define DEFAULT_ADMIN_SOCKET RUNSTATEDIR "/hostrpc/admin.sock"
+#define CALL_TIMEOUT_MS 5000
+
+static char *opt_admin_socket;
+static gboolean opt_json;
+
+static GOptionEntry entries[] = {
+	{ "admin-socket", 'a', 0, G_OPTION_ARG_FILENAME, &opt_admin_socket,
+	  "hostrpcd's admin socket (default " DEFAULT_ADMIN_SOCKET ")", "PATH" },
+	{ "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json, "Print JSON", NULL },
+	{ NULL }
+};
+
+static void G_GNUC_PRINTF(1, 2) fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("hostrpcctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* ---- talking to the daemon ---------------------------------------------------- */
+
+static hrpc_client *admin_connect(const char *path)
+{
+	hrpc_client *c;
+	hrpc_chan *ch;
+	int rc;
+
+	rc = hrpc_vport_connect(path, &ch);
+	if (rc < 0)
+		fail("cannot connect to hostrpcd at %s: %s", path, g_strerror(-rc));
+	rc = hrpc_client_new(ch, "hostrpcctl", CALL_TIMEOUT_MS, &c);
+	if (rc < 0)
+		fail("hostrpcd at %s does not answer: %s", path, g_strerror(-rc));
+	return c;
+}
+
+static uint32_t admin_call(hrpc_client *c, uint16_t proc, const void *req, uint32_t req_len,
+			   void *rep, uint32_t rep_cap)
+{
+	struct hrpc_call call = {
+		.service = HRPC_SVC_ADMIN, .proc = proc,
+		.req = req, .req_len = req_len,
+		.rep = rep, .rep_cap = rep_cap, .timeout_ms = CALL_TIMEOUT_MS,
+	};
+	int rc = hrpc_client_call(c, &call);
+
+	if (rc < 0)
+		fail("admin call %u failed: %s", proc, g_strerror(-rc));
+	return call.rep_len;
+}
+
+/*
+ * Every record of a listing, each copied into `rec_size` bytes (the struct
+ * this program knows; longer records from a newer daemon are cut).
+ */
+static GByteArray *admin_list(hrpc_client *c, uint16_t proc, uint32_t guest_id, uint32_t rec_size,
+			      guint *count)
+{
+	static guint8 buf[HRPC_MSG_MAX_PAYLOAD];
+	GByteArray *out = g_byte_array_new();
+	uint32_t first = 0;
+
+	*count = 0;
+	do {
+		struct hrpc_admin_query q = { .first_id = first, .guest_id = guest_id };
+		struct hrpc_admin_page page;
+		uint32_t len = admin_call(c, proc, &q, sizeof(q), buf, sizeof(buf));
+
+		if (len < sizeof(page))
+			fail("short reply from hostrpcd");
+		memcpy(&page, buf, sizeof(page));
+		if (page.record_size < rec_size ||
+		    (uint64_t)page.count * page.record_size > len - sizeof(page))
+			fail("malformed listing from hostrpcd");
+		for (uint32_t i = 0; i < page.count; i++)
+			g_byte_array_append(out, buf + sizeof(page) + (gsize)i * page.record_size,
+					    rec_size);
+		*count += page.count;
+		/* The cursor must move forward, or we would ask forever. */
+		if (page.next_id && page.next_id <= first)
+			fail("hostrpcd sent a bad page cursor");
+		first = page.next_id;
+	} while (first);
+	return out;
+}
+
+/* ---- output helpers ------------------------------------------------------------ */
+
+static void terminate(char *s, gsize size)
+{
+	s[size - 1] = 0;
+}
+
+static void json_string(GString *j, const char *s)
+{
+	g_string_append_c(j, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':  g_string_append(j, "\\\""); break;
+		case '\\': g_string_append(j, "\\\\"); break;
+		case '\n': g_string_append(j, "\\n"); break;
+		case '\r': g_string_append(j, "\\r"); break;
+		case '\t': g_string_append(j, "\\t"); break;
+		default:
+			/* Control bytes and anything not ASCII (the daemon sends
+			 * ASCII; never emit invalid UTF-8). */
+			if (*p < 0x20 || *p >= 0x7f)
+				g_string_append_printf(j, "\\u%04x", *p);
+			else
+				g_string_append_c(j, (char)*p);
+		}
+	}
+	g_string_append_c(j, '"');
+}
+
+static void json_key(GString *j, const char *key, gboolean *first)
+{
+	if (!*first)
+		g_string_append_c(j, ',');
+	*first = FALSE;
+	json_string(j, key);
+	g_string_append_c(j, ':');
+}
+
+static void json_kv_str(GString *j, const char *key, const char *val, gboolean *first)
+{
+	json_key(j, key, first);
+	json_string(j, val);
+}
+
+static void json_kv_u64(GString *j, const char *key, guint64 val, gboolean *first)
+{
+	json_key(j, key, first);
+	g_string_append_printf(j, "%" G_GUINT64_FORMAT, val);
+}
+
+/* Rows of cells, printed as left-aligned columns. */
+static void table_print(GPtrArray *rows)
+{
+	g_autoptr(GArray) width = g_array_new(FALSE, TRUE, sizeof(guint));
+
+	for (guint r = 0; r < rows->len; r++) {
+		GStrv row = g_ptr_array_index(rows, r);
+
+		for (guint i = 0; row[i]; i++) {
+			guint w = (guint)strlen(row[i]);
+
+			if (i >= width->len)
+				g_array_set_size(width, i + 1);
+			if (w > g_array_index(width, guint, i))
+				g_array_index(width, guint, i) = w;
+		}
+	}
+	for (guint r = 0; r < rows->len; r++) {
+		GStrv row = g_ptr_array_index(rows, r);
+
+		for (guint i = 0; row[i]; i++) {
+			if (row[i + 1])
+				printf("%-*s  ", (int)g_array_index(width, guint, i), row[i]);
+			else
+				printf("%s\n", row[i]);
+		}
+	}
+}
+
+static void table_add(GPtrArray *rows, ...)
+{
+	GPtrArray *cells = g_ptr_array_new();
+	const char *s;
+	va_list ap;
+
+	va_start(ap, rows);
+	while ((s = va_arg(ap, const char *)))
+		g_ptr_array_add(cells, g_strdup(s));
+	va_end(ap);
+	g_ptr_array_add(cells, NULL);
+	g_ptr_array_add(rows, g_ptr_array_free(cells, FALSE));
+}
+
+static char *fmt_u64(guint64 v)
+{
+	return g_strdup_printf("%" G_GUINT64_FORMAT, v);
+}
+
+static char *fmt_pid(guint32 pid)
+{
+	return pid ? g_strdup_printf("%u", pid) : g_strdup("-");
+}
+
+static char *fmt_age(guint64 ns)
+{
+	guint64 s = ns / 1000000000ull;
+
+	if (s < 120)
+		return g_strdup_printf("%" G_GUINT64_FORMAT "s", s);
+	if (s < 7200)
+		return g_strdup_printf("%" G_GUINT64_FORMAT "m", s / 60);
+	if (s < 172800)
+		return g_strdup_printf("%" G_GUINT64_FORMAT "h", s / 3600);
+	return g_strdup_printf("%" G_GUINT64_FORMAT "d", s / 86400);
+}
+
+/* ---- commands ------------------------------------------------------------------- */
+
+static int cmd_info(hrpc_client *c)
+{
+	struct hrpc_admin_info info = { 0 };
+	uint32_t len = admin_call(c, HRPC_ADMIN_INFO, NULL, 0, &info, sizeof(info));
+
+	if (len < sizeof(info))
+		fail("short reply from hostrpcd");
+	terminate(info.daemon, sizeof(info.daemon));
+	if (opt_json) {
+		g_autoptr(GString) j = g_string_new("{");
+		gboolean first = TRUE;
+
+		json_kv_str(j, "daemon", info.daemon, &first);
+		json_kv_u64(j, "admin_version", info.version, &first);
+		json_kv_u64(j, "pid", info.daemon_pid, &first);
+		json_kv_u64(j, "uptime_ns", info.uptime_ns, &first);
+		json_kv_u64(j, "guests", info.guests, &first);
+		json_kv_u64(j, "endpoints", info.endpoints, &first);
+		g_string_append(j, "}");
+		puts(j->str);
+	} else {
+		g_autofree char *up = fmt_age(info.uptime_ns);
+
+		printf("%s, pid %u, up %s, %u guest(s), %u ivshmem endpoint(s)\n", info.daemon,
+		       info.daemon_pid, up, info.guests, info.endpoints);
+	}
+	return 0;
+}
+
+static int cmd_list(hrpc_client *c)
+{
+	guint n;
+	g_autoptr(GByteArray) recs = admin_list(c, HRPC_ADMIN_GUESTS, 0,
+						 sizeof(struct hrpc_admin_guest), &n);
+	struct hrpc_admin_guest *g = (struct hrpc_admin_guest *)recs->data;
+	g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+	g_autoptr(GString) j = g_string_new("{\"guests\":[");
+
+	table_add(rows, "ID", "NAME", "TRANSPORT", "STATE", "WORKER", "PEER-PID", "RESTARTS",
+		  "AGE", NULL);
+	for (guint i = 0; i < n; i++, g++) {
+		g_autofree char *id = fmt_u64(g->guest_id), *worker = fmt_pid(g->worker_pid);
+		g_autofree char *peer = fmt_pid(g->peer_pid), *restarts = fmt_u64(g->restarts);
+		g_autofree char *age = fmt_age(g->age_ns);
+		const char *transport = hrpc_admin_transport_name(g->transport);
+		const char *state = hrpc_admin_state_name(g->state);
+		gboolean first = TRUE;
+
+		terminate(g->name, sizeof(g->name));
+		table_add(rows, id, g->name, transport, state, worker, peer, restarts, age, NULL);
+		g_string_append(j, i ? ",{" : "{");
+		json_kv_u64(j, "id", g->guest_id, &first);
+		json_kv_str(j, "name", g->name, &first);
+		json_kv_str(j, "transport", transport, &first);
+		json_kv_str(j, "state", state, &first);
+		json_kv_u64(j, "worker_pid", g->worker_pid, &first);
+		json_kv_u64(j, "peer_pid", g->peer_pid, &first);
+		json_kv_u64(j, "restarts", g->restarts, &first);
+		json_kv_u64(j, "age_ns", g->age_ns, &first);
+		g_string_append_c(j, '}');
+	}
+	g_string_append(j, "]}");
+	if (opt_json)
+		puts(j->str);
+	else
+		table_print(rows);
+	return 0;
+}
+
+static void json_channel(GString *j, const struct hrpc_admin_channel *ch)
+{
+	const struct hrpc_stats *s = &ch->stats;
+	gboolean first = TRUE, sfirst = TRUE;
+
+	g_string_append_c(j, '{');
+	json_kv_u64(j, "guest_id", ch->guest_id, &first);
+	json_kv_str(j, "name", ch->name, &first);
+	json_kv_str(j, "transport", hrpc_admin_transport_name(ch->transport), &first);
+	json_kv_str(j, "state", hrpc_admin_state_name(ch->state), &first);
+	json_kv_u64(j, "generation", ch->generation, &first);
+	json_kv_str(j, "peer", ch->peer, &first);
+	json_kv_str(j, "fence_reason", ch->fence_reason, &first);
+	json_key(j, "stats", &first);
+	g_string_append_c(j, '{');
+	json_kv_u64(j, "calls", s->calls, &sfirst);
+	json_kv_u64(j, "replies", s->replies, &sfirst);
+	json_kv_u64(j, "events", s->events, &sfirst);
+	json_kv_u64(j, "errors", s->errors, &sfirst);
+	json_kv_u64(j, "bytes_in", s->bytes_in, &sfirst);
+	json_kv_u64(j, "bytes_out", s->bytes_out, &sfirst);
+	json_kv_u64(j, "doorbells_in", s->doorbells_in, &sfirst);
+	json_kv_u64(j, "doorbells_out", s->doorbells_out, &sfirst);
+	json_kv_u64(j, "uptime_ns", s->uptime_ns, &sfirst);
+	g_string_append(j, "}}");
+}
+
+static void print_channel_stats(const struct hrpc_admin_channel *ch)
+{
+	const struct hrpc_stats *s = &ch->stats;
+
+	printf("guest %u (%s): %s, %s, generation %u\n", ch->guest_id, ch->name,
+	       hrpc_admin_transport_name(ch->transport), hrpc_admin_state_name(ch->state),
+	       ch->generation);
+	printf("  %-14s %s\n", "peer label", ch->peer[0] ? ch->peer : "-");
+	printf("  %-14s %" G_GUINT64_FORMAT "\n", "calls", (guint64)s->calls);
+	printf("  %-14s %" G_GUINT64_FORMAT "\n", "replies", (guint64)s->replies);
+	printf("  %-14s %" G_GUINT64_FORMAT "\n", "events", (guint64)s->events);
+	printf("  %-14s %" G_GUINT64_FORMAT "\n", "errors", (guint64)s->errors);
+	printf("  %-14s %" G_GUINT64_FORMAT "\n", "bytes in", (guint64)s->bytes_in);
+	printf("  %-14s %" G_GUINT64_FORMAT "\n", "bytes out", (guint64)s->bytes_out);
+	printf("  %-14s %" G_GUINT64_FORMAT "\n", "doorbells in", (guint64)s->doorbells_in);
+	printf("  %-14s %" G_GUINT64_FORMAT "\n", "doorbells out", (guint64)s->doorbells_out);
+	printf("  %-14s %.3f s\n", "uptime", (double)s->uptime_ns / 1e9);
+	if (ch->fence_reason[0])
+		printf("  %-14s %s\n", "fence reason", ch->fence_reason);
+}
+
+/* `channels` (a table) and `stats [GUEST]` (every counter). */
+static int cmd_channels(hrpc_client *c, const char *guest, gboolean detailed)
+{
+	guint32 want_id = 0;
+	guint n, shown = 0;
+	g_autoptr(GByteArray) recs = NULL;
+	struct hrpc_admin_channel *ch;
+	g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+	g_autoptr(GString) j = g_string_new("{\"channels\":[");
+
+	if (guest && guest[0] && strspn(guest, "0123456789") == strlen(guest)) {
+		guint64 v = g_ascii_strtoull(guest, NULL, 10);
+
+		if (!v || v > G_MAXUINT32)
+			fail("no guest %s", guest);
+		want_id = (guint32)v;
+	}
+	recs = admin_list(c, HRPC_ADMIN_CHANNELS, want_id, sizeof(*ch), &n);
+	ch = (struct hrpc_admin_channel *)recs->data;
+	table_add(rows, "ID", "NAME", "TRANSPORT", "STATE", "GEN", "CALLS", "REPLIES", "EVENTS",
+		  "ERRORS", "BYTES-IN", "BYTES-OUT", NULL);
+	for (guint i = 0; i < n; i++, ch++) {
+		g_autofree char *id = NULL, *gen = NULL, *calls = NULL, *replies = NULL;
+		g_autofree char *events = NULL, *errors = NULL, *in = NULL, *out = NULL;
+
+		terminate(ch->name, sizeof(ch->name));
+		terminate(ch->peer, sizeof(ch->peer));
+		terminate(ch->fence_reason, sizeof(ch->fence_reason));
+		if (guest && !want_id && strcmp(guest, ch->name))
+			continue;
+		if (opt_json) {
+			if (shown)
+				g_string_append_c(j, ',');
+			json_channel(j, ch);
+		} else if (detailed) {
+			if (shown)
+				putchar('\n');
+			print_channel_stats(ch);
+		} else {
+			id = fmt_u64(ch->guest_id);
+			gen = fmt_u64(ch->generation);
+			calls = fmt_u64(ch->stats.calls);
+			replies = fmt_u64(ch->stats.replies);
+			events = fmt_u64(ch->stats.events);
+			errors = fmt_u64(ch->stats.errors);
+			in = fmt_u64(ch->stats.bytes_in);
+			out = fmt_u64(ch->stats.bytes_out);
+			table_add(rows, id, ch->name, hrpc_admin_transport_name(ch->transport),
+				  hrpc_admin_state_name(ch->state), gen, calls, replies, events,
+				  errors, in, out, NULL);
+		}
+		shown++;
+	}
+	if (guest && !shown)
+		fail("no guest %s", guest);
+	g_string_append(j, "]}");
+	if (opt_json)
+		puts(j->str);
+	else if (!detailed)
+		table_print(rows);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND [ARGS]");
+	g_autoptr(GError) error = NULL;
+	hrpc_client *c;
+	const char *cmd;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_summary(ctx,
+		"Commands:\n"
+		"  info            the daemon: version, pid, uptime, counts\n"
+		"  list            guests: id, name, transport, state, worker pid\n"
+		"  channels        one line of counters per channel\n"
+		"  stats [GUEST]   every counter of each channel (GUEST: id or name)");
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		fprintf(stderr, "hostrpcctl: %s\n", error->message);
+		return 2;
+	}
+	cmd = argc > 1 ? argv[1] : "list";
+	if (!(g_str_equal(cmd, "info") || g_str_equal(cmd, "list") ||
+	      g_str_equal(cmd, "channels") || g_str_equal(cmd, "stats")) ||
+	    argc > (g_str_equal(cmd, "stats") ? 3 : 2)) {
+		g_autofree char *help = g_option_context_get_help(ctx, TRUE, NULL);
+
+		fprintf(stderr, "%s", help);
+		return 2;
+	}
+	c = admin_connect(opt_admin_socket ? opt_admin_socket : DEFAULT_ADMIN_SOCKET);
+	if (g_str_equal(cmd, "info"))
+		rc = cmd_info(c);
+	else if (g_str_equal(cmd, "list"))
+		rc = cmd_list(c);
+	else if (g_str_equal(cmd, "channels"))
+		rc = cmd_channels(c, NULL, FALSE);
+	else
+		rc = cmd_channels(c, argc > 2 ? argv[2] : NULL, TRUE);
+	hrpc_client_free(c);
+	g_free(opt_admin_socket);
+	return rc;
+}

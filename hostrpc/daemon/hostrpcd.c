@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hostrpcd - the per-host Host RPC daemon: options, daemonising, signals.
+ * The work is done by the supervisor (supervisor.c), the per-guest workers
+ * (worker.c) and the admin service (admin.c).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+
+#include "hostrpc/daemon/admin.h"
+#include "hostrpc/daemon/ivshmem-server.h"
+#include "hostrpc/daemon/log.h"
+#include "hostrpc/daemon/supervisor.h"
+
+#define DEFAULT_SOCKET       RUNSTATEDIR "/hostrpc/hostrpcd.sock"
+#define DEFAULT_ADMIN_SOCKET RUNSTATEDIR "/hostrpc/admin.sock"
+#define DEFAULT_STATE_DIR    LOCALSTATEDIR "/lib/hostrpc"
+
+typedef struct {
+	char *socket_path;
+	char *admin_path;
+	char *state_dir;
+	char **ivshmem;      /* NAME=SOCKPATH */
+	char *ivshmem_size;
+	gint max_guests;
+	gboolean no_process_guests;
+	gboolean foreground;
+	gboolean verbose;
+	gboolean version;
+} Options;
+
+static void options_clear(Options *o)
+{
+	g_free(o->socket_path);
+	g_free(o->admin_path);
+	g_free(o->state_dir);
+	g_strfreev(o->ivshmem);
+	g_free(o->ivshmem_size);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Options, options_clear)
+
+/* "8M", "8MiB", "1G", "4096": bytes. */
+static gboolean parse_size(const char *s, guint64 *out, GError **error)
+{
+	char *end = NULL;
+	guint64 v, mul = 1;
+
+	errno = 0;
+	v = g_ascii_strtoull(s, &end, 10);
+	if (errno || end == s)
+		goto bad;
+	switch (g_ascii_toupper(*end)) {
+	case 'K': mul = 1ull << 10; end++; break;
+	case 'M': mul = 1ull << 20; end++; break;
+	case 'G': mul = 1ull << 30; end++; break;
+	default: break;
+	}
+	if (mul > 1 && (!g_ascii_strcasecmp(end, "iB") || !g_ascii_strcasecmp(end, "B")))
+		end += strlen(end);
+	if (*end || v > G_MAXUINT64 / mul)
+		goto bad;
+	*out = v * mul;
+	return TRUE;
+bad:
+	g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "invalid size \"%s\"", s);
+	return FALSE;
+}
+
+static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
+{
+	GOptionEntry entries[] = {
+		{ "socket", 's', 0, G_OPTION_ARG_FILENAME, &o->socket_path,
+		  "Process-guest socket (default " DEFAULT_SOCKET ")", "PATH" },
+		{ "no-process-guests", 0, 0, G_OPTION_ARG_NONE, &o->no_process_guests,
+		  "Do not listen for process guests", NULL },
+		{ "admin-socket", 'a', 0, G_OPTION_ARG_FILENAME, &o->admin_path,
+		  "Admin socket for hostrpcctl (default " DEFAULT_ADMIN_SOCKET ")", "PATH" },
+		{ "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->state_dir,
+		  "State directory; workers run in it (default " DEFAULT_STATE_DIR ")", "DIR" },
+		{ "ivshmem", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &o->ivshmem,
+		  "ivshmem server socket for guest NAME (repeatable; a bare SOCKPATH "
+		  "names the guest after the file)", "NAME=SOCKPATH" },
+		{ "ivshmem-size", 0, 0, G_OPTION_ARG_STRING, &o->ivshmem_size,
+		  "Shared memory per ivshmem guest, a power of two (default 8M)", "SIZE" },
+		{ "max-guests", 0, 0, G_OPTION_ARG_INT, &o->max_guests,
+		  "Refuse guests beyond this many (default 256)", "N" },
+		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &o->foreground,
+		  "Stay in the foreground and log to stderr", NULL },
+		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose, "Log debug messages", NULL },
+		{ "version", 'V', 0, G_OPTION_ARG_NONE, &o->version, "Print the version", NULL },
+		{ NULL }
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("- Host RPC daemon");
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_summary(ctx,
+		"Serves Host RPC to guests: process guests on a unix socket (memfd\n"
+		"transport) and QEMU guests through ivshmem-doorbell endpoints.\n"
+		"Each guest is served by its own worker process.");
+	if (!g_option_context_parse(ctx, &argc, &argv, error))
+		return FALSE;
+	if (argc > 1) {
+		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+			    "unexpected argument \"%s\"", argv[1]);
+		return FALSE;
+	}
+	if (o->max_guests < 0) {
+		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+				    "--max-guests must not be negative");
+		return FALSE;
+	}
+	if (!o->socket_path && !o->no_process_guests)
+		o->socket_path = g_strdup(DEFAULT_SOCKET);
+	if (!o->admin_path)
+		o->admin_path = g_strdup(DEFAULT_ADMIN_SOCKET);
+	if (!o->state_dir)
+		o->state_dir = g_strdup(DEFAULT_STATE_DIR);
+	return TRUE;
+}
+
+static gboolean add_endpoints(HrpcdSupervisor *sup, const Options *o, GError **error)
+{
+	guint64 size = HRPCD_IVSHMEM_DEFAULT_SIZE;
+
+	if (o->ivshmem_size && (!parse_size(o->ivshmem_size, &size, error) ||
+				!hrpcd_ivshmem_size_valid(size, error)))
+		return FALSE;
+	for (char **spec = o->ivshmem; spec && *spec; spec++) {
+		const char *eq = strchr(*spec, '=');
+		g_autofree char *name = NULL;
+		const char *path;
+
+		if (eq) {
+			name = g_strndup(*spec, (gsize)(eq - *spec));
+			path = eq + 1;
+		} else {
+			/* Bare SOCKPATH: the guest is named after the socket
+			 * file, without its extension. */
+			g_autofree char *base = g_path_get_basename(*spec);
+			char clean[HRPCD_GUEST_NAME_MAX];
+
+			*strchrnul(base, '.') = 0;
+			if (hrpcd_name_sanitize(base, clean, sizeof(clean)))
+				name = g_strdup(clean);
+			path = *spec;
+		}
+		if (!name || !*name || !*path) {
+			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+				    "--ivshmem wants NAME=SOCKPATH, not \"%s\"", *spec);
+			return FALSE;
+		}
+		if (!hrpcd_supervisor_add_endpoint(sup, name, path, size, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* Descriptors 0-2 must be taken, or a socket could land there and leak into
+ * every worker as its stdin/stdout/stderr. */
+static void ensure_std_fds(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)
+			_exit(1);
+}
+
+/*
+ * Fork into the background.  The parent waits until the child says it is
+ * ready (sockets bound) or failed, so start-up errors reach the caller's
+ * terminal and exit status.  Returns the fd to report readiness on.
+ */
+static int daemonize(void)
+{
+	int pfd[2];
+	pid_t pid;
+	char c = 1;
+
+	if (pipe2(pfd, O_CLOEXEC) < 0) {
+		perror("hostrpcd: pipe");
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("hostrpcd: fork");
+		exit(1);
+	}
+	if (pid > 0) {
+		close(pfd[1]);
+		if (read(pfd[0], &c, 1) != 1)
+			c = 1;
+		_exit(c);
+	}
+	close(pfd[0]);
+	setsid();
+	return pfd[1];
+}
+
+static void daemon_ready(int ready_fd)
+{
+	char ok = 0;
+	int null;
+
+	if (ready_fd < 0)
+		return;
+	null = open("/dev/null", O_RDWR);
+	if (null >= 0) {
+		dup2(null, STDIN_FILENO);
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (null > 2)
+			close(null);
+	}
+	hrpcd_log_init(HRPCD_LOG_SYSLOG, FALSE);
+	if (write(ready_fd, &ok, 1) != 1)
+		_exit(1);
+	close(ready_fd);
+}
+
+static gboolean quit_signal(gpointer user_data)
+{
+	g_main_loop_quit(user_data);
+	return G_SOURCE_CONTINUE;
+}
+
+int main(int argc, char **argv)
+{
+	g_auto(Options) o = { 0 };
+	g_autoptr(GError) error = NULL;
+	g_autoptr(HrpcdSupervisor) sup = NULL;
+	g_autoptr(HrpcdAdmin) adm = NULL;
+	g_autoptr(GMainLoop) loop = NULL;
+	HrpcdSupervisorConfig cfg = { 0 };
+	guint sig[3];
+	int ready_fd = -1;
+
+	/* Workers are forked, not exec'd, from a process with GLib's helper
+	 * thread: keep GLib's allocator out of the way (GLib < 2.76). */
+	g_setenv("G_SLICE", "always-malloc", TRUE);
+	ensure_std_fds();
+	signal(SIGPIPE, SIG_IGN);
+	g_set_prgname("hostrpcd");
+	if (!parse_options(argc, argv, &o, &error)) {
+		fprintf(stderr, "hostrpcd: %s\n", error->message);
+		return 2;
+	}
+	if (o.version) {
+		printf("hostrpcd %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	hrpcd_log_init(HRPCD_LOG_STDERR, o.verbose);
+	if (g_mkdir_with_parents(o.state_dir, 0700) < 0) {
+		g_critical("cannot create state directory %s: %s", o.state_dir, g_strerror(errno));
+		return 1;
+	}
+	if (!o.foreground)
+		ready_fd = daemonize();
+
+	/* Signals first: GLib's helper thread then exists before any worker is
+	 * forked, and the descriptor count stays flat afterwards. */
+	loop = g_main_loop_new(NULL, FALSE);
+	sig[0] = g_unix_signal_add(SIGTERM, quit_signal, loop);
+	sig[1] = g_unix_signal_add(SIGINT, quit_signal, loop);
+	sig[2] = g_unix_signal_add(SIGHUP, quit_signal, loop);
+
+	cfg.socket_path = o.socket_path;
+	cfg.state_dir = o.state_dir;
+	cfg.max_guests = (guint)o.max_guests;
+	sup = hrpcd_supervisor_new(&cfg, &error);
+	if (sup && add_endpoints(sup, &o, &error))
+		adm = hrpcd_admin_new(sup, o.admin_path, &error);
+	if (!adm) {
+		g_critical("%s", error->message);
+		return 1;
+	}
+	g_message("hostrpcd %s ready: process guests on %s, admin on %s, %u ivshmem endpoint(s)",
+		  PACKAGE_VERSION, o.socket_path ? o.socket_path : "(none)", o.admin_path,
+		  hrpcd_supervisor_endpoint_count(sup));
+	daemon_ready(ready_fd);
+
+	g_main_loop_run(loop);
+
+	g_message("stopping");
+	g_clear_pointer(&adm, hrpcd_admin_free);
+	g_clear_pointer(&sup, hrpcd_supervisor_free);
+	for (int i = G_N_ELEMENTS(sig); i-- > 0;)
+		g_source_remove(sig[i]);
+	return 0;
+}

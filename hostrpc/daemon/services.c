@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* services.c - the table of services every guest's worker offers. */
+#include "config.h"
+
+#include <string.h>
+
+#include <gio/gio.h>
+
+#include "hostrpc/daemon/services.h"
+
+static gboolean builtins_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
+			       GError **error)
+{
+	int rc = hrpc_server_register_builtins(srv);
+
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+			    "cannot register the echo and stats services: %s", g_strerror(-rc));
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Order matters only for stop (reverse of start). */
+static const HrpcdService service_table[] = {
+	{ "builtins (echo, stats)", builtins_start, NULL },
+};
+
+struct _HrpcdServices {
+	guint started;
+	gpointer state[G_N_ELEMENTS(service_table)];
+};
+
+HrpcdServices *hrpcd_services_start(hrpc_server *srv, const HrpcdWorkerSpec *spec,
+				    GError **error)
+{
+	g_autoptr(HrpcdServices) svcs = g_new0(HrpcdServices, 1);
+
+	for (guint i = 0; i < G_N_ELEMENTS(service_table); i++) {
+		if (!service_table[i].start(srv, spec, &svcs->state[i], error)) {
+			g_prefix_error(error, "%s: ", service_table[i].name);
+			return NULL;
+		}
+		svcs->started = i + 1;
+	}
+	return g_steal_pointer(&svcs);
+}
+
+void hrpcd_services_stop(HrpcdServices *svcs)
+{
+	if (!svcs)
+		return;
+	for (guint i = svcs->started; i-- > 0;)
+		if (service_table[i].stop)
+			service_table[i].stop(svcs->state[i]);
+	g_free(svcs);
+}

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * services.h - the services a worker offers its guest.  One table
+ * (services.c); an outsourced service (sock, fs, mem) plugs in by adding a
+ * row.  Services are started in table order and stopped in reverse.
+ */
+#ifndef HOSTRPCD_SERVICES_H
+#define HOSTRPCD_SERVICES_H
+
+#include <glib.h>
+
+#include "hostrpc/hostrpc.h"
+
+typedef struct _HrpcdWorkerSpec HrpcdWorkerSpec;
+
+typedef struct {
+	const char *name;
+	/* Register handlers on `srv` for the guest of `spec`; may keep per-guest
+	 * state in *state (passed to stop).  Runs in the worker process. */
+	gboolean (*start)(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
+			  GError **error);
+	/* Release what start made; NULL if nothing to release. */
+	void (*stop)(gpointer state);
+} HrpcdService;
+
+typedef struct _HrpcdServices HrpcdServices;
+
+/* Start every service of the table on `srv`.  NULL with `error` set if one
+ * failed (those already started are stopped again). */
+HrpcdServices *hrpcd_services_start(hrpc_server *srv, const HrpcdWorkerSpec *spec,
+				    GError **error);
+void hrpcd_services_stop(HrpcdServices *svcs);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdServices, hrpcd_services_stop)
+
+#endif /* HOSTRPCD_SERVICES_H */

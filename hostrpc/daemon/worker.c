@@ -1,0 +1,468 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker.c - fork a guest's worker, and everything the worker does.
+ *
+ * The parent half is hrpcd_worker_spawn(); the rest runs in the child.  The
+ * child builds the guest's channel (memfd: hrpc_memfd_server_new() on the
+ * guest's connection; ivshmem: hrpc_shm_chan_new() on the memory and
+ * eventfds the supervisor holds), then serves it with
+ * hrpc_glib_conn_attach().  Before every sleep of its main loop it publishes
+ * its counters and state in the status page.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+
+#include "hostrpc/hostrpc-glib.h"
+#include "hostrpc/ring.h"
+#include "hostrpc/daemon/log.h"
+#include "hostrpc/daemon/services.h"
+#include "hostrpc/daemon/worker.h"
+
+#define MAX_WORKER_FDS (1 + 2 * HRPC_IVSHMEM_NR_VECTORS + 1)
+
+void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char *name,
+			    enum hrpc_admin_transport transport, struct hrpcd_status *status)
+{
+	memset(spec, 0, sizeof(*spec));
+	spec->guest_id = guest_id;
+	g_strlcpy(spec->name, name, sizeof(spec->name));
+	spec->transport = transport;
+	spec->sock = spec->shm_fd = -1;
+	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
+		spec->host_fd[v] = spec->guest_fd[v] = -1;
+	spec->status = status;
+}
+
+char *hrpcd_worker_describe_exit(int wait_status)
+{
+	static const char *const meaning[] = {
+		[HRPCD_WORKER_EXIT_DONE] = "guest gone",
+		[HRPCD_WORKER_EXIT_SETUP] = "channel set-up failed",
+		[HRPCD_WORKER_EXIT_FENCED] = "guest fenced",
+		[HRPCD_WORKER_EXIT_IO] = "transport error",
+	};
+
+	if (WIFEXITED(wait_status)) {
+		int code = WEXITSTATUS(wait_status);
+		const char *what = code < (int)G_N_ELEMENTS(meaning) && meaning[code] ?
+			meaning[code] : "unexpected";
+
+		return g_strdup_printf("exited with status %d (%s)", code, what);
+	}
+	if (WIFSIGNALED(wait_status))
+		return g_strdup_printf("killed by signal %d (%s)%s", WTERMSIG(wait_status),
+				       g_strsignal(WTERMSIG(wait_status)),
+				       WCOREDUMP(wait_status) ? ", core dumped" : "");
+	return g_strdup_printf("ended with wait status 0x%x", wait_status);
+}
+
+/* ---- the worker process ------------------------------------------------- */
+
+typedef struct {
+	HrpcdWorkerSpec *spec;
+	GMainContext *ctx;
+	GMainLoop *loop;
+	hrpc_server *srv;
+	HrpcdServices *svcs;
+	hrpc_conn *conn;
+	void *map;                 /* ivshmem: the shared memory */
+	gsize map_len;
+	guint32 generation;
+	guint32 state;
+	gboolean announced;        /* "negotiated" logged */
+	char fence_reason[160];
+	int exit_code;
+	GSource *publisher;
+	GSource *watch;            /* memfd: the connection; ivshmem: the reset vector */
+} Worker;
+
+static void publish(Worker *w)
+{
+	const struct hrpc_stats *stats = w->conn ? hrpc_conn_stats(w->conn) : NULL;
+	const char *peer = w->conn ? hrpc_conn_peer_name(w->conn) : "";
+
+	if (w->state == HRPC_ADMIN_STATE_STARTING && w->conn && hrpc_conn_negotiated(w->conn)) {
+		w->state = HRPC_ADMIN_STATE_NEGOTIATED;
+		if (!w->announced) {
+			char name[sizeof(w->spec->name)];
+
+			w->announced = TRUE;
+			/* A process guest is known by its HELLO label from now
+			 * on, sanitised the way the supervisor does it. */
+			if (w->spec->transport == HRPC_ADMIN_TRANSPORT_MEMFD &&
+			    hrpcd_name_sanitize(peer, name, sizeof(name))) {
+				hrpcd_log_guest(G_LOG_LEVEL_INFO, w->spec->guest_id, w->spec->name,
+						"channel negotiated, now known as %s", name);
+				g_strlcpy(w->spec->name, name, sizeof(w->spec->name));
+			} else {
+				hrpcd_log_guest(G_LOG_LEVEL_INFO, w->spec->guest_id, w->spec->name,
+						"channel negotiated (peer label \"%s\")", peer);
+			}
+		}
+	}
+	hrpcd_status_publish(w->spec->status, w->state, w->generation, stats, peer,
+			     w->fence_reason);
+}
+
+/* A source that never fires: its prepare runs before every poll of the
+ * loop, i.e. each time the worker is about to sleep. */
+static gboolean publisher_prepare(GSource *source, gint *timeout)
+{
+	Worker **w = (Worker **)(source + 1);
+
+	publish(*w);
+	*timeout = -1;
+	return FALSE;
+}
+
+static gboolean publisher_dispatch(GSource *source, GSourceFunc cb, gpointer data)
+{
+	return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs publisher_funcs = {
+	.prepare = publisher_prepare,
+	.dispatch = publisher_dispatch,
+};
+
+static void stop(Worker *w, guint32 state, int exit_code)
+{
+	w->state = state;
+	w->exit_code = exit_code;
+	g_main_loop_quit(w->loop);
+}
+
+static void conn_done(hrpc_conn *conn, int err, gpointer user_data)
+{
+	Worker *w = user_data;
+	const HrpcdWorkerSpec *spec = w->spec;
+
+	if (err == -EPROTO) {
+		g_strlcpy(w->fence_reason, hrpc_conn_fence_reason(conn) ?: "unknown",
+			  sizeof(w->fence_reason));
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name,
+				"fenced: %s", w->fence_reason);
+		stop(w, HRPC_ADMIN_STATE_FENCED, HRPCD_WORKER_EXIT_FENCED);
+	} else if (err == -EPIPE) {
+		hrpcd_log_guest(G_LOG_LEVEL_INFO, spec->guest_id, spec->name,
+				"channel closed by the guest");
+		stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_DONE);
+	} else {
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name,
+				"channel failed: %s", g_strerror(-err));
+		stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_IO);
+	}
+}
+
+/* memfd: after the set-up message the connection carries nothing; it only
+ * tells us when the guest is gone. */
+static gboolean sock_event(gint fd, GIOCondition cond, gpointer user_data)
+{
+	Worker *w = user_data;
+	const HrpcdWorkerSpec *spec = w->spec;
+	char buf[64];
+	ssize_t n;
+
+	do
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return G_SOURCE_CONTINUE;
+	if (n > 0) {
+		g_strlcpy(w->fence_reason, "guest wrote on the set-up socket",
+			  sizeof(w->fence_reason));
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name,
+				"fenced: %s", w->fence_reason);
+		stop(w, HRPC_ADMIN_STATE_FENCED, HRPCD_WORKER_EXIT_FENCED);
+	} else {
+		hrpcd_log_guest(G_LOG_LEVEL_INFO, spec->guest_id, spec->name, "guest hung up");
+		stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_DONE);
+	}
+	w->watch = NULL;
+	return G_SOURCE_REMOVE;
+}
+
+/* ivshmem: the guest rang our reset vector (it (re)attached).  Nothing to do
+ * but drain it. */
+static gboolean reset_vector_event(gint fd, GIOCondition cond, gpointer user_data)
+{
+	Worker *w = user_data;
+	guint64 v;
+
+	if (read(fd, &v, sizeof(v)) == sizeof(v))
+		hrpcd_log_guest(G_LOG_LEVEL_DEBUG, w->spec->guest_id, w->spec->name,
+				"guest rang the reset vector");
+	return G_SOURCE_CONTINUE;
+}
+
+static GSource *watch_fd(Worker *w, int fd, GIOCondition cond, GUnixFDSourceFunc fn)
+{
+	GSource *src = g_unix_fd_source_new(fd, cond);
+
+	g_source_set_callback(src, G_SOURCE_FUNC(fn), w, NULL);
+	g_source_attach(src, w->ctx);
+	return src;
+}
+
+static gboolean chan_memfd(Worker *w, hrpc_chan **ch, GError **error)
+{
+	int rc = hrpc_memfd_server_new(w->spec->sock, w->spec->shm_size, ch);
+
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+			    "cannot offer the memfd channel: %s", g_strerror(-rc));
+		return FALSE;
+	}
+	w->generation = 1;
+	w->watch = watch_fd(w, w->spec->sock, G_IO_IN | G_IO_HUP | G_IO_ERR, sock_event);
+	return TRUE;
+}
+
+static gboolean chan_ivshmem(Worker *w, hrpc_chan **ch, GError **error)
+{
+	const HrpcdWorkerSpec *spec = w->spec;
+	guint64 one = 1;
+	struct stat st;
+	int rc;
+
+	if (fstat(spec->shm_fd, &st) < 0 || (guint64)st.st_size != spec->shm_size) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+			    "shared memory is not the %zu bytes expected", spec->shm_size);
+		return FALSE;
+	}
+	w->map = mmap(NULL, spec->shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, spec->shm_fd, 0);
+	if (w->map == MAP_FAILED) {
+		w->map = NULL;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "cannot map the shared memory: %s", g_strerror(errno));
+		return FALSE;
+	}
+	w->map_len = spec->shm_size;
+	/* A fresh layout (host_gen + 1) on the memory the guest already maps:
+	 * whatever a previous worker left there is discarded. */
+	rc = hrpc_shm_chan_new(HRPC_ROLE_SERVER, w->map, w->map_len,
+			       spec->guest_fd[HRPC_IVSHMEM_VEC_RING],
+			       spec->host_fd[HRPC_IVSHMEM_VEC_RING], false, ch);
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+			    "cannot lay out the channel: %s", g_strerror(-rc));
+		return FALSE;
+	}
+	/* Display only: the guest can write this word too. */
+	w->generation = hrpc_read_once(((struct hrpc_shm_hdr *)w->map)->host_gen);
+	w->watch = watch_fd(w, spec->host_fd[HRPC_IVSHMEM_VEC_RESET], G_IO_IN, reset_vector_event);
+	/* Tell the guest to (re)attach to the new generation. */
+	if (write(spec->guest_fd[HRPC_IVSHMEM_VEC_RESET], &one, sizeof(one)) != sizeof(one))
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name,
+				"cannot ring the guest's reset vector: %s", g_strerror(errno));
+	return TRUE;
+}
+
+static gboolean worker_start(Worker *w, GError **error)
+{
+	const HrpcdWorkerSpec *spec = w->spec;
+	hrpc_chan *ch = NULL;
+	gboolean ok;
+	int rc;
+
+	w->srv = hrpc_server_new("hostrpcd");
+	if (!w->srv) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "out of memory");
+		return FALSE;
+	}
+	w->svcs = hrpcd_services_start(w->srv, spec, error);
+	if (!w->svcs)
+		return FALSE;
+	if (spec->transport == HRPC_ADMIN_TRANSPORT_IVSHMEM)
+		ok = chan_ivshmem(w, &ch, error);
+	else
+		ok = chan_memfd(w, &ch, error);
+	if (!ok)
+		return FALSE;
+	rc = hrpc_conn_new(w->srv, ch, spec->guest_id, &w->conn);
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+			    "cannot create the connection: %s", g_strerror(-rc));
+		return FALSE;
+	}
+	hrpc_glib_conn_attach(w->conn, w->ctx, conn_done, w);
+	return TRUE;
+}
+
+/* Mirror of worker_start() and of the set-up in worker_run(). */
+static void worker_stop(Worker *w)
+{
+	if (w->watch) {
+		g_source_destroy(w->watch);
+		g_source_unref(w->watch);
+		w->watch = NULL;
+	}
+	hrpc_conn_free(w->conn);   /* frees the channel; says CLOSED unless fenced */
+	w->conn = NULL;
+	if (w->map)
+		munmap(w->map, w->map_len);
+	hrpcd_services_stop(w->svcs);
+	hrpc_server_free(w->srv);
+}
+
+static int worker_run(HrpcdWorkerSpec *spec)
+{
+	g_autoptr(GError) error = NULL;
+	Worker w = {
+		.spec = spec, .state = HRPC_ADMIN_STATE_STARTING,
+		.exit_code = HRPCD_WORKER_EXIT_SETUP,
+	};
+
+	w.ctx = g_main_context_new();
+	g_main_context_push_thread_default(w.ctx);
+	w.loop = g_main_loop_new(w.ctx, FALSE);
+	w.publisher = g_source_new(&publisher_funcs, sizeof(GSource) + sizeof(Worker *));
+	*(Worker **)(w.publisher + 1) = &w;
+	g_source_attach(w.publisher, w.ctx);
+
+	hrpcd_log_guest(G_LOG_LEVEL_DEBUG, spec->guest_id, spec->name, "worker %ld started",
+			(long)getpid());
+	if (worker_start(&w, &error))
+		g_main_loop_run(w.loop);
+	else
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name, "%s",
+				error->message);
+	publish(&w);
+	worker_stop(&w);
+
+	g_source_destroy(w.publisher);
+	g_source_unref(w.publisher);
+	g_main_loop_unref(w.loop);
+	g_main_context_pop_thread_default(w.ctx);
+	g_main_context_unref(w.ctx);
+	return w.exit_code;
+}
+
+/* ---- fork --------------------------------------------------------------- */
+
+static int close_from(int lowfd)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if (close_range((unsigned int)lowfd, ~0u, 0) == 0)
+		return 0;
+	/* Kernels before 5.9. */
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return -errno;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (fd >= lowfd && fd != dirfd(d))
+			close(fd);
+	}
+	closedir(d);
+	return 0;
+}
+
+/*
+ * Renumber the worker's descriptors to 3, 4, ... and close every other
+ * inherited one: the listening sockets, the admin connections, and above all
+ * the memory and eventfds of the other guests.
+ */
+static int keep_only(HrpcdWorkerSpec *spec)
+{
+	int *slot[MAX_WORKER_FDS], tmp[MAX_WORKER_FDS], n = 0;
+
+	if (spec->sock >= 0)
+		slot[n++] = &spec->sock;
+	if (spec->shm_fd >= 0)
+		slot[n++] = &spec->shm_fd;
+	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++) {
+		if (spec->host_fd[v] >= 0)
+			slot[n++] = &spec->host_fd[v];
+		if (spec->guest_fd[v] >= 0)
+			slot[n++] = &spec->guest_fd[v];
+	}
+	/* Copies above the target range first, so no target clobbers a source. */
+	for (int i = 0; i < n; i++) {
+		tmp[i] = fcntl(*slot[i], F_DUPFD_CLOEXEC, 3 + n);
+		if (tmp[i] < 0)
+			return -errno;
+	}
+	for (int i = 0; i < n; i++) {
+		if (dup2(tmp[i], 3 + i) < 0)
+			return -errno;
+		*slot[i] = 3 + i;
+	}
+	return close_from(3 + n);
+}
+
+static void G_GNUC_NORETURN worker_child(HrpcdWorkerSpec *spec, pid_t parent)
+{
+	static const int reset[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2, SIGQUIT };
+	char comm[16];
+	sigset_t all;
+
+	/* The supervisor's handlers (GLib's) must not run here. */
+	for (size_t i = 0; i < G_N_ELEMENTS(reset); i++)
+		signal(reset[i], SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* A worker without its supervisor is no use to anyone. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(HRPCD_WORKER_EXIT_SETUP);
+	snprintf(comm, sizeof(comm), "hrpcd-g%u", spec->guest_id);
+	prctl(PR_SET_NAME, comm);
+
+	hrpcd_log_forked();
+	if (keep_only(spec) < 0) {
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name,
+				"worker cannot drop inherited descriptors: %s", g_strerror(errno));
+		_exit(HRPCD_WORKER_EXIT_SETUP);
+	}
+	if (spec->workdir && chdir(spec->workdir) < 0)
+		hrpcd_log_guest(G_LOG_LEVEL_DEBUG, spec->guest_id, spec->name,
+				"cannot enter %s: %s", spec->workdir, g_strerror(errno));
+	_exit(worker_run(spec));
+}
+
+pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
+{
+	pid_t parent = getpid(), pid;
+	int rc, err;
+
+	rc = hrpcd_status_share_next_fork(spec->status, TRUE);
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+			    "cannot share the status page: %s", g_strerror(-rc));
+		return 0;
+	}
+	pid = fork();
+	if (pid == 0) {
+		HrpcdWorkerSpec copy = *spec;
+
+		worker_child(&copy, parent);
+	}
+	err = errno;
+	hrpcd_status_share_next_fork(spec->status, FALSE);
+	if (pid < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
+			    "cannot fork a worker: %s", g_strerror(err));
+		return 0;
+	}
+	return pid;
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * admin.h - service 512 (HRPC_SVC_ADMIN): hostrpcctl <-> hostrpcd.
+ *
+ * Host only.  hostrpcd serves it on its admin unix socket with the vport
+ * transport (vport.h: frames over the stream, no shared memory); any
+ * libhostrpc client can call it after the usual HELLO.
+ *
+ * Listing procedures are paged: a query names the lowest guest id it wants
+ * (`first_id`), the reply is a struct hrpc_admin_page followed by `count`
+ * records of `record_size` bytes each, and `next_id` is the first_id of the
+ * next page (0: this was the last).  A client reads the fields it knows from
+ * each record and skips `record_size` bytes, so later revisions may append
+ * fields.  Strings are NUL-padded and always NUL-terminated by the daemon; a
+ * client terminates its copy anyway.  All numbers are little-endian.
+ *
+ * The counters come from the per-guest worker processes and are display data
+ * only: the daemon neither trusts nor acts on them.
+ *
+ * Errors (reply status): -EINVAL for a malformed query (wrong length,
+ * reserved bits set), -ENOSYS for an unknown procedure.
+ */
+#ifndef HOSTRPC_ADMIN_H
+#define HOSTRPC_ADMIN_H
+
+#include "compat.h"
+#include "stats.h"
+
+#define HRPC_ADMIN_VERSION 1u
+
+enum hrpc_admin_proc {
+	HRPC_ADMIN_INFO     = 1, /* no payload -> struct hrpc_admin_info */
+	HRPC_ADMIN_GUESTS   = 2, /* hrpc_admin_query -> hrpc_admin_page + hrpc_admin_guest[] */
+	HRPC_ADMIN_CHANNELS = 3, /* hrpc_admin_query -> hrpc_admin_page + hrpc_admin_channel[] */
+};
+
+enum hrpc_admin_transport {
+	HRPC_ADMIN_TRANSPORT_NONE    = 0,
+	HRPC_ADMIN_TRANSPORT_MEMFD   = 1, /* process guest: memfd rings over a unix socket */
+	HRPC_ADMIN_TRANSPORT_IVSHMEM = 2, /* QEMU guest: ivshmem-doorbell */
+	HRPC_ADMIN_TRANSPORT_VPORT   = 3, /* byte stream (virtio-serial) */
+};
+
+enum hrpc_admin_state {
+	HRPC_ADMIN_STATE_UNKNOWN    = 0,
+	HRPC_ADMIN_STATE_STARTING   = 1, /* worker runs, no HELLO yet */
+	HRPC_ADMIN_STATE_NEGOTIATED = 2, /* HELLO done, serving */
+	HRPC_ADMIN_STATE_FENCED     = 3, /* guest broke the protocol; worker exits */
+	HRPC_ADMIN_STATE_CLOSED     = 4, /* guest said BYE or hung up; worker exits */
+	HRPC_ADMIN_STATE_RESTARTING = 5, /* no worker; a fresh one is due (ivshmem) */
+	HRPC_ADMIN_STATE_STOPPING   = 6, /* guest gone; its worker is being stopped */
+};
+
+/* Names used by hostrpcctl's output (and its JSON). */
+static inline const char *hrpc_admin_state_name(hrpc_u32 state)
+{
+	switch (state) {
+	case HRPC_ADMIN_STATE_STARTING:   return "starting";
+	case HRPC_ADMIN_STATE_NEGOTIATED: return "negotiated";
+	case HRPC_ADMIN_STATE_FENCED:     return "fenced";
+	case HRPC_ADMIN_STATE_CLOSED:     return "closed";
+	case HRPC_ADMIN_STATE_RESTARTING: return "restarting";
+	case HRPC_ADMIN_STATE_STOPPING:   return "stopping";
+	default:                          return "unknown";
+	}
+}
+
+static inline const char *hrpc_admin_transport_name(hrpc_u32 transport)
+{
+	switch (transport) {
+	case HRPC_ADMIN_TRANSPORT_MEMFD:   return "memfd";
+	case HRPC_ADMIN_TRANSPORT_IVSHMEM: return "ivshmem";
+	case HRPC_ADMIN_TRANSPORT_VPORT:   return "vport";
+	default:                           return "none";
+	}
+}
+
+struct hrpc_admin_info {
+	hrpc_u32 version;     /* HRPC_ADMIN_VERSION */
+	hrpc_u32 daemon_pid;
+	hrpc_u32 guests;      /* guests known now */
+	hrpc_u32 endpoints;   /* ivshmem endpoints (listening sockets for named guests) */
+	hrpc_u64 uptime_ns;
+	char     daemon[64];  /* "hostrpcd VERSION" */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_info) == 88, "admin info is 88 bytes");
+HRPC_STATIC_ASSERT(offsetof(struct hrpc_admin_info, uptime_ns) == 16, "uptime at 16");
+
+struct hrpc_admin_query {
+	hrpc_u32 first_id;    /* report guests with id >= first_id (0: from the start) */
+	hrpc_u32 guest_id;    /* 0: every guest; else only this one */
+	hrpc_u32 max;         /* at most this many records; 0: as many as fit */
+	hrpc_u32 reserved;    /* must be 0 */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_query) == 16, "admin query is 16 bytes");
+
+struct hrpc_admin_page {
+	hrpc_u32 count;       /* records following this header */
+	hrpc_u32 record_size; /* bytes per record, >= the struct this header defines */
+	hrpc_u32 next_id;     /* first_id of the next page; 0: no more */
+	hrpc_u32 total;       /* guests the daemon knows now (all pages) */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_page) == 16, "admin page is 16 bytes");
+
+/* One guest: a process guest connection or a QEMU guest on an ivshmem endpoint. */
+struct hrpc_admin_guest {
+	hrpc_u32 guest_id;    /* small integer assigned by hostrpcd, never reused while it runs */
+	hrpc_u16 transport;   /* enum hrpc_admin_transport */
+	hrpc_u16 state;       /* enum hrpc_admin_state */
+	hrpc_u32 worker_pid;  /* 0: no worker process right now */
+	hrpc_u32 peer_pid;    /* process guest or QEMU (SO_PEERCRED); 0: unknown */
+	hrpc_u32 restarts;    /* workers started for this guest after the first */
+	hrpc_u32 reserved;
+	hrpc_u64 age_ns;      /* since the guest connected */
+	char     name[64];    /* endpoint name, or the sanitized HELLO label */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_guest) == 96, "admin guest is 96 bytes");
+HRPC_STATIC_ASSERT(offsetof(struct hrpc_admin_guest, age_ns) == 24, "age at 24");
+HRPC_STATIC_ASSERT(offsetof(struct hrpc_admin_guest, name) == 32, "name at 32");
+
+/* One channel (today every guest has exactly one). */
+struct hrpc_admin_channel {
+	hrpc_u32 guest_id;
+	hrpc_u16 transport;   /* enum hrpc_admin_transport */
+	hrpc_u16 state;       /* enum hrpc_admin_state */
+	hrpc_u32 generation;  /* shm channels: host_gen of the current layout */
+	hrpc_u32 reserved;
+	char     name[64];    /* as in hrpc_admin_guest */
+	char     peer[64];    /* HELLO label as the worker saw it (printable ASCII) */
+	char     fence_reason[160]; /* empty unless state is FENCED */
+	struct hrpc_stats stats;
+};
+HRPC_STATIC_ASSERT(offsetof(struct hrpc_admin_channel, name) == 16, "name at 16");
+HRPC_STATIC_ASSERT(offsetof(struct hrpc_admin_channel, stats) == 304, "stats at 304");
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_channel) == 384, "admin channel is 384 bytes");
+
+#endif /* HOSTRPC_ADMIN_H */
