@@ -1,1 +1,16 @@
-# integration tests (process guests against hostrpcd)
+# Integration tests: process guests and fake QEMU peers against a private
+# hostrpcd each (tests/integration/itest.h); standalone TAP programs.
+# itest.o is shared by the programs (no per-program flags).
+itest_sources = tests/integration/itest.h tests/integration/itest.c
+itest_ldadd = hostrpc/libhostrpc.la
+itest_ldflags = -no-install
+
+integration_tests = \
+	tests/integration/concurrent-guests
+
+check_PROGRAMS += $(integration_tests)
+TESTS += $(integration_tests)
+
+tests_integration_concurrent_guests_SOURCES = tests/integration/concurrent-guests.c $(itest_sources)
+tests_integration_concurrent_guests_LDADD = $(itest_ldadd)
+tests_integration_concurrent_guests_LDFLAGS = $(itest_ldflags)

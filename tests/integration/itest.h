@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * itest.h - helpers for the integration tests: run a private hostrpcd,
+ * connect process guests and fake QEMU peers, query the admin service,
+ * drive echo workloads with integrity checks.
+ *
+ * Every test starts its own hostrpcd on sockets in a fresh temporary
+ * directory and must never hang: itest_watchdog() arms an alarm that kills
+ * the daemons this process started and bails out.  Helpers return 0 / -errno
+ * and print details as TAP diagnostics ("# ...").
+ */
+#ifndef HOSTRPC_ITEST_H
+#define HOSTRPC_ITEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "hostrpc/admin.h"
+#include "hostrpc/hostrpc.h"
+#include "hostrpc/ivshmem.h"
+
+struct itest_daemon {
+	char dir[256];          /* private temporary directory */
+	char guest_sock[320];
+	char admin_sock[320];
+	char state_dir[320];
+	char log[320];          /* hostrpcd's stderr */
+	pid_t pid;
+};
+
+/* Abort the test (TAP "Bail out!") after `seconds`, killing our daemons. */
+void itest_watchdog(unsigned int seconds);
+
+/* Path of a program in the build tree ($top_builddir, else "."). */
+char *itest_build_path(const char *rel);
+
+/*
+ * Start hostrpcd --foreground --verbose on private sockets, with the extra
+ * arguments `extra` (NULL-terminated, may be NULL).  "@DIR@" in an extra
+ * argument is replaced by the private directory.  Returns once the admin
+ * socket answers, or -errno.
+ */
+int itest_daemon_start(struct itest_daemon *d, const char *const *extra);
+/* SIGTERM (SIGKILL after 5 s), reap, remove the directory (kept if
+ * ITEST_KEEP is set).  Returns the wait status, -1 if it had to be killed. */
+int itest_daemon_stop(struct itest_daemon *d);
+/* Is the daemon still running (not exited, not a zombie)? */
+bool itest_daemon_alive(struct itest_daemon *d);
+
+/* The daemon's log so far (malloc'd, NUL-terminated). */
+char *itest_log(struct itest_daemon *d);
+/* Wait until one log line contains every needle (NULL-terminated list). */
+bool itest_log_wait(struct itest_daemon *d, int timeout_ms, ...);
+void itest_log_dump(struct itest_daemon *d);
+
+/* Open descriptors of `pid`, or -errno. */
+int itest_fd_count(pid_t pid);
+/* The count once it stopped moving (for a baseline). */
+int itest_fd_baseline(pid_t pid);
+/* Wait until the count is `want`; returns the last count seen. */
+int itest_fd_count_wait(pid_t pid, int want, int timeout_ms);
+/* Has `pid` been reaped (no /proc entry or not our zombie)? */
+bool itest_pid_gone(pid_t pid, int timeout_ms);
+
+/* Process guest: connect to the guest socket and say HELLO as `name`. */
+int itest_guest_connect(const char *sock, const char *name, hrpc_client **out);
+
+/*
+ * `pings` PING calls (random sizes 0..4096) and `bulks` BULK calls (random
+ * sizes up to 256 KiB), each checked byte for byte.  0 or -errno (-EILSEQ
+ * for a corrupted reply).
+ */
+int itest_echo_workload(hrpc_client *c, unsigned int seed, int pings, int bulks);
+
+/* Admin service: all guests / channels (at most `max`); returns the count. */
+int itest_admin_guests(const char *admin_sock, struct hrpc_admin_guest *out, int max);
+int itest_admin_channels(const char *admin_sock, struct hrpc_admin_channel *out, int max);
+/* The guest called `name`, or -ENOENT. */
+int itest_admin_find(const char *admin_sock, const char *name, struct hrpc_admin_guest *out);
+int itest_admin_find_channel(const char *admin_sock, const char *name,
+			     struct hrpc_admin_channel *out);
+
+/* A fake QEMU: the ivshmem client side, as QEMU's ivshmem-doorbell does it. */
+struct itest_qemu {
+	int sock;
+	int64_t version, id;
+	int shm_fd;
+	size_t shm_size;
+	void *map;
+	/* eventfds of the host peer (we write them to ring it) and our own
+	 * (they become readable when the host rings us) */
+	int host_fd[HRPC_IVSHMEM_NR_VECTORS];
+	int own_fd[HRPC_IVSHMEM_NR_VECTORS];
+	int64_t host_id;
+};
+
+/* Connect to an ivshmem server socket and take the whole set-up, checking
+ * the order and ids.  0 or -errno. */
+int itest_qemu_connect(const char *path, struct itest_qemu *q);
+/* Wait until the host rings our vector `v` (drains it). 0, -ETIMEDOUT. */
+int itest_qemu_wait_vector(struct itest_qemu *q, unsigned int v, int timeout_ms);
+/* The channel generation the host published (host_gen), or 0. */
+uint32_t itest_qemu_host_gen(struct itest_qemu *q);
+/* A libhostrpc client on the shared memory, named `name`. */
+int itest_qemu_client(struct itest_qemu *q, const char *name, hrpc_client **out);
+void itest_qemu_disconnect(struct itest_qemu *q);
+
+#endif /* HOSTRPC_ITEST_H */
