@@ -3,6 +3,7 @@
 # tests/vm/vm-run is the harness; tests/vm/guest/*.c are static guest
 # programs built into the image.
 EXTRA_DIST += tests/vm/vm-run tests/vm/lib.sh tests/vm/guest/hrpc-echo.c
-vm_tests = tests/vm/core-echo.sh tests/vm/core-lifecycle.sh tests/vm/core-reset.sh
+vm_tests = tests/vm/core-echo.sh tests/vm/core-lifecycle.sh tests/vm/core-reset.sh \
+	tests/vm/core-concurrency.sh
 dist_check_SCRIPTS += $(vm_tests)
 TESTS += $(vm_tests)
