@@ -81,7 +81,9 @@ int main(void)
 		if (kids[i] == 0) {
 			close(ready[0]);
 			close(go[1]);
-			_exit(guest_main(d.guest_sock, i, ready[1], go[0]));
+			rc = guest_main(d.guest_sock, i, ready[1], go[0]);
+			fflush(stdout);
+			_exit(rc);
 		}
 	}
 	close(ready[1]);

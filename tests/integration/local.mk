@@ -6,7 +6,8 @@ itest_ldadd = hostrpc/libhostrpc.la
 itest_ldflags = -no-install
 
 integration_tests = \
-	tests/integration/concurrent-guests
+	tests/integration/concurrent-guests \
+	tests/integration/crashed-guest
 
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
@@ -14,3 +15,7 @@ TESTS += $(integration_tests)
 tests_integration_concurrent_guests_SOURCES = tests/integration/concurrent-guests.c $(itest_sources)
 tests_integration_concurrent_guests_LDADD = $(itest_ldadd)
 tests_integration_concurrent_guests_LDFLAGS = $(itest_ldflags)
+
+tests_integration_crashed_guest_SOURCES = tests/integration/crashed-guest.c $(itest_sources)
+tests_integration_crashed_guest_LDADD = $(itest_ldadd)
+tests_integration_crashed_guest_LDFLAGS = $(itest_ldflags)
