@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * bulk.c - allocator for the bulk data area of a channel.
+ * Allocator for the bulk data area of a channel.
  *
  * The data area belongs to the guest (docs/protocol.md): the host only
  * touches the bytes a call references.  It is cut into HRPC_SHM_PAGE pages

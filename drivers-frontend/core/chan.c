@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * chan.c - the transport independent Host RPC client: attach/reset state
+ * The transport independent Host RPC client: attach/reset state
  * machine, calls and their in-flight table, the response ring, events.
  *
  * The guest is the client: it produces CALLs on the request ring and
- * consumes REPLYs and EVENTs from the response ring (include/hostrpc/ring.h
+ * consumes replies and events from the response ring (include/hostrpc/ring.h
  * does all ring work; this file only decides when).  Everything read from
  * shared memory is hostile: headers are copied out by hrpc_ring_get() and
  * checked with hrpc_msg_check(), call ids are looked up in a table of
@@ -193,6 +193,7 @@ static void fence_locked(struct hrpc_chan *chan, const char *why,
 	chan->state = HRPC_STATE_BROKEN;
 	chan->attach_seq++;
 	fail_all_locked(chan, -EPROTO, done_list);
+	/* Pairs with the host's acquire of guest_state. */
 	smp_store_release(&chan->shm->guest_state, HRPC_SHM_STATE_CLOSED);
 }
 
@@ -285,7 +286,8 @@ static void process_locked(struct hrpc_chan *chan, struct list_head *done_list)
 		if (READ_ONCE(chan->shm->host_gen) != chan->host_gen ||
 		    READ_ONCE(chan->shm->host_state) != HRPC_SHM_STATE_READY) {
 			/* The host re-initialises (or fenced) the channel: the
-			 * rings are not ours to read any more. */
+			 * rings are not ours to read any more.
+			 */
 			queue_work(hrpc_wq, &chan->reset_work);
 			return;
 		}
@@ -373,6 +375,9 @@ void hrpc_chan_reset_irq(struct hrpc_chan *chan)
 
 static bool req_has_space(struct hrpc_chan *chan, u32 need, u32 seq)
 {
+	/* Hint only (pairs with the host's release of cons); the put under
+	 * req_lock re-checks with hrpc_ring_space().
+	 */
 	u32 cons = smp_load_acquire(&chan->shm->req.cons);
 	u32 used = READ_ONCE(chan->req.pvt) - cons;
 
@@ -455,9 +460,9 @@ static int submit(struct hrpc_chan *chan, struct hrpc_call *call,
 		}
 		spin_unlock_irqrestore(&chan->req_lock, flags);
 		ret = wait_event_interruptible_timeout(chan->space_wq,
-				req_has_space(chan, HRPC_RECORD_SIZE(h.len),
-					      p->attach_seq),
-				max_t(long, deadline - jiffies, 1));
+						       req_has_space(chan, HRPC_RECORD_SIZE(h.len),
+								     p->attach_seq),
+						       max_t(long, deadline - jiffies, 1));
 		spin_lock_irqsave(&chan->req_lock, flags);
 		if (ret == -ERESTARTSYS) {
 			ret = -EINTR;
@@ -552,14 +557,17 @@ static int wait_reply(struct hrpc_chan *chan, struct hrpc_pending *p,
 	if (poll_us) {
 		u64 t0 = ktime_get_ns(), budget = (u64)poll_us * NSEC_PER_USEC;
 
+		/* Acquire pairs with the release in pending_finish_locked(). */
 		while (!smp_load_acquire(&p->done)) {
-			if (rsp_pending(chan))
+			if (rsp_pending(chan)) {
 				process(chan);
-			else if (ktime_get_ns() - t0 > budget)
+				continue;
+			}
+			if (ktime_get_ns() - t0 > budget)
 				break;
-			else
-				cpu_relax();
+			cpu_relax();
 		}
+		/* As above: the reply fields are visible once done is. */
 		if (smp_load_acquire(&p->done)) {
 			atomic64_inc(&chan->stats.poll_hits);
 			return 0;
@@ -636,7 +644,8 @@ int hrpc_chan_call(struct hrpc_chan *chan, struct hrpc_call *call,
 	spin_lock_irqsave(&chan->lock, flags);
 	if (!p->done) {
 		/* Give up, but leave the entry (and its bulk reference) in the
-		 * table until the host answers or the channel resets. */
+		 * table until the host answers or the channel resets.
+		 */
 		p->call = NULL;
 		spin_unlock_irqrestore(&chan->lock, flags);
 		return ret ?: -ETIMEDOUT;
@@ -804,8 +813,12 @@ static void detach(struct hrpc_chan *chan, enum hrpc_chan_state new_state,
 
 static bool host_ready(struct hrpc_chan *chan)
 {
-	return READ_ONCE(chan->removing) ||
-	       smp_load_acquire(&chan->shm->host_state) == HRPC_SHM_STATE_READY;
+	if (READ_ONCE(chan->removing))
+		return true;
+	/* Acquire pairs with the host's release of READY: the geometry and
+	 * the reset ring controls are visible before we copy them.
+	 */
+	return smp_load_acquire(&chan->shm->host_state) == HRPC_SHM_STATE_READY;
 }
 
 static int hello(struct hrpc_chan *chan, unsigned long deadline)
@@ -861,7 +874,8 @@ static int attach(struct hrpc_chan *chan)
 	lockdep_assert_held(&chan->attach_mutex);
 	for (;;) {
 		/* Sleep-poll: the host may make the channel READY without an
-		 * interrupt; a reset interrupt wakes us early. */
+		 * interrupt; a reset interrupt wakes us early.
+		 */
 		while (!host_ready(chan)) {
 			if (time_after_eq(jiffies, deadline))
 				return -ETIMEDOUT;
@@ -915,6 +929,7 @@ static int attach(struct hrpc_chan *chan)
 	ret = hello(chan, deadline);
 	if (ret) {
 		detach(chan, HRPC_STATE_DETACHED, -ECONNRESET);
+		/* Pairs with the host's acquire of guest_state. */
 		smp_store_release(&shm->guest_state, HRPC_SHM_STATE_CLOSED);
 		return ret;
 	}
@@ -955,9 +970,11 @@ static void reset_work_fn(struct work_struct *work)
 	mutex_lock(&chan->attach_mutex);
 	/* Every set-up bumps host_gen, so a reset doorbell for the generation
 	 * we already attached to (we saw host_gen change before the interrupt
-	 * came) has been handled. */
+	 * came) has been handled.
+	 */
 	if (READ_ONCE(chan->state) == HRPC_STATE_ATTACHED &&
 	    READ_ONCE(chan->shm->host_gen) == chan->host_gen &&
+	    /* pairs with the host's release of READY */
 	    smp_load_acquire(&chan->shm->host_state) == HRPC_SHM_STATE_READY) {
 		mutex_unlock(&chan->attach_mutex);
 		return;
@@ -1160,6 +1177,7 @@ void hrpc_chan_destroy(struct hrpc_chan *chan)
 	/* Fails a HELLO of a concurrent re-attach too, so the work ends soon. */
 	detach(chan, HRPC_STATE_DEAD, -ENODEV);
 	cancel_work_sync(&chan->reset_work);
+	/* Pairs with the host's acquire of guest_state. */
 	smp_store_release(&chan->shm->guest_state, HRPC_SHM_STATE_CLOSED);
 
 	hrpc_chardev_unregister(chan);

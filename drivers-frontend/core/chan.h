@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * chan.h - private structures of hostrpc_core: the channel (transport
+ * Private structures of hostrpc_core: the channel (transport
  * independent part of a Host RPC client), its bulk pool and the interface a
  * transport (ivshmem today, Xen next) implements.
  *
@@ -55,7 +55,8 @@ struct hrpc_transport_ops {
 	/* Ring the host's "look at your rings" doorbell.  Atomic context. */
 	void (*kick)(struct hrpc_chan *chan);
 	/* Last reference gone: unmap the shared memory, free transport state.
-	 * Process context (runs from hrpc_wq). */
+	 * Process context (runs from hrpc_wq).
+	 */
 	void (*release)(struct hrpc_chan *chan);
 };
 
@@ -69,7 +70,7 @@ enum hrpc_chan_state {
 };
 
 struct hrpc_bulk_pool {
-	spinlock_t lock;
+	spinlock_t lock;	/* protects everything below; irq-safe */
 	unsigned long *map;	/* one bit per HRPC_SHM_PAGE page, set = used */
 	u32 npages;
 	u32 nfree;

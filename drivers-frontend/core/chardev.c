@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * chardev.c - /dev/hostrpcN: Host RPC calls and events for guest userspace
+ * /dev/hostrpcN: Host RPC calls and events for guest userspace
  * (include/hostrpc/chardev.h is the interface).
  *
  * One misc device per channel.  An open file holds a channel reference, so
@@ -50,13 +50,13 @@ struct hrpc_file_sub {
  */
 struct hrpc_file {
 	struct hrpc_chan *chan;
-	spinlock_t lock;
+	spinlock_t lock;		/* event queue; irq-safe */
 	struct list_head events;
 	unsigned int nevents;
 	unsigned int bytes;
 	u32 dropped;
 	wait_queue_head_t wq;
-	struct mutex sub_mutex;
+	struct mutex sub_mutex;		/* protects subs */
 	struct list_head subs;
 };
 
@@ -81,7 +81,8 @@ static int hrpc_open(struct inode *inode, struct file *f)
 	mutex_init(&hf->sub_mutex);
 	INIT_LIST_HEAD(&hf->subs);
 	/* misc_open() holds misc_mtx: the device cannot be unregistered
-	 * (and the registry reference dropped) under us. */
+	 * (and the registry reference dropped) under us.
+	 */
 	hrpc_chan_hold(chan);
 	hf->chan = chan;
 	f->private_data = hf;
@@ -328,7 +329,8 @@ static long hrpc_ioctl_call(struct hrpc_file *hf, void __user *argp)
 		goto out;
 	}
 	/* The core checked pos + len against the buffer.  The bytes are the
-	 * host's: copied as they are, never interpreted. */
+	 * host's: copied as they are, never interpreted.
+	 */
 	if (bulk && call.rep_bulk_len && a.bulk_out_cap &&
 	    copy_to_user(u64_to_user_ptr(a.bulk_out),
 			 (u8 *)bulk->ptr + call.rep_bulk_pos,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * hostrpc_core.h - in-kernel Host RPC client API of hostrpc_core.ko, for
+ * The in-kernel Host RPC client API of hostrpc_core.ko, for
  * the frontend modules (sockets, filesystem, memory).
  *
  * A struct hrpc_chan is one channel to the host (one ivshmem device today;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ivshmem.c - the ivshmem transport: a PCI driver for QEMU's
+ * The ivshmem transport: a PCI driver for QEMU's
  * ivshmem-doorbell device (1af4:1110 revision 1) whose peer is hostrpcd.
  *
  * BAR0 holds the registers (include/hostrpc/ivshmem.h), BAR2 the shared

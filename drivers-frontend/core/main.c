@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * main.c - hostrpc_core module: parameters, the channel registry and
+ * The hostrpc_core module: parameters, the channel registry and
  * notifier chain used by frontend modules, module init/exit.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
