@@ -12,6 +12,7 @@
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/poll.h>
+#include <linux/refcount.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -255,13 +256,66 @@ static long hrpc_ioctl_info(struct hrpc_file *hf, void __user *argp)
 	return copy_to_user(argp, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
+/*
+ * HRPC_IOC_CALL_ASYNC: the call goes through hrpc_call_async() and the
+ * ioctl waits for its completion callback.  The context (with the reply
+ * buffer) is shared by the waiter and the callback; whoever drops the last
+ * reference frees it, so a waiter that gives up leaves safely.
+ */
+struct hrpc_async_ctx {
+	struct hrpc_call call;
+	struct completion done;
+	refcount_t ref;
+	void *req;
+	void *rep;
+};
+
+static void async_ctx_put(struct hrpc_async_ctx *ctx)
+{
+	if (!refcount_dec_and_test(&ctx->ref))
+		return;
+	kfree(ctx->req);
+	kvfree(ctx->rep);	/* may be hard irq: vfree defers */
+	kfree(ctx);
+}
+
+static void async_done(struct hrpc_call *call)
+{
+	struct hrpc_async_ctx *ctx = container_of(call, struct hrpc_async_ctx, call);
+
+	complete(&ctx->done);
+	async_ctx_put(ctx);
+}
+
+static int call_async_wait(struct hrpc_chan *chan, struct hrpc_async_ctx *ctx,
+			   unsigned int timeout_ms)
+{
+	long left;
+	int ret;
+
+	init_completion(&ctx->done);
+	refcount_set(&ctx->ref, 2);
+	ctx->call.done = async_done;
+	ret = hrpc_call_async(chan, &ctx->call, GFP_KERNEL);
+	if (ret) {
+		refcount_set(&ctx->ref, 1);	/* the callback will not run */
+		return ret;
+	}
+	left = wait_for_completion_interruptible_timeout(&ctx->done,
+							 msecs_to_jiffies(timeout_ms));
+	if (left > 0)
+		return 0;
+	return left ? -EINTR : -ETIMEDOUT;
+}
+
 static long hrpc_ioctl_call(struct hrpc_file *hf, void __user *argp)
 {
 	struct hrpc_chan *chan = hf->chan;
-	struct hrpc_ioc_call a;
-	struct hrpc_call call = {};
+	struct hrpc_async_ctx *ctx;
 	struct hrpc_bulk *bulk = NULL;
-	void *req = NULL, *rep = NULL;
+	struct hrpc_ioc_call a;
+	struct hrpc_call *call;
+	unsigned int timeout;
 	u32 rep_cap;
 	long ret;
 
@@ -276,15 +330,24 @@ static long hrpc_ioctl_call(struct hrpc_file *hf, void __user *argp)
 	if (a.bulk_cap > HRPC_IOC_MAX_BULK || a.bulk_len > a.bulk_cap)
 		return -E2BIG;
 	rep_cap = min_t(u32, a.rep_cap, HRPC_MSG_MAX_PAYLOAD);
+	timeout = a.timeout_ms ?: hrpc_call_timeout_ms;
 
+	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+	if (!ctx)
+		return -ENOMEM;
+	refcount_set(&ctx->ref, 1);
+	call = &ctx->call;
 	if (a.req_len) {
-		req = memdup_user(u64_to_user_ptr(a.req), a.req_len);
-		if (IS_ERR(req))
-			return PTR_ERR(req);
+		ctx->req = memdup_user(u64_to_user_ptr(a.req), a.req_len);
+		if (IS_ERR(ctx->req)) {
+			ret = PTR_ERR(ctx->req);
+			ctx->req = NULL;
+			goto out;
+		}
 	}
 	if (rep_cap) {
-		rep = kvmalloc(rep_cap, GFP_KERNEL);
-		if (!rep) {
+		ctx->rep = kvmalloc(rep_cap, GFP_KERNEL);
+		if (!ctx->rep) {
 			ret = -ENOMEM;
 			goto out;
 		}
@@ -303,47 +366,50 @@ static long hrpc_ioctl_call(struct hrpc_file *hf, void __user *argp)
 		}
 	}
 
-	call.service = a.service;
-	call.proc = a.proc;
-	call.flags = (a.flags & HRPC_IOC_CALL_POLL) ? HRPC_CALL_POLL : 0;
-	call.poll_us = a.poll_us;
-	call.req = req;
-	call.req_len = a.req_len;
-	call.rep = rep;
-	call.rep_cap = rep_cap;
-	call.bulk = bulk;
-	call.bulk_len = a.bulk_len;
-	ret = hrpc_chan_call(chan, &call,
-			     a.timeout_ms ?: hrpc_call_timeout_ms);
+	call->service = a.service;
+	call->proc = a.proc;
+	call->flags = (a.flags & HRPC_IOC_CALL_POLL) ? HRPC_CALL_POLL : 0;
+	call->poll_us = a.poll_us;
+	call->req = ctx->req;
+	call->req_len = a.req_len;
+	call->rep = ctx->rep;
+	call->rep_cap = rep_cap;
+	call->bulk = bulk;
+	call->bulk_len = a.bulk_len;
+	if (a.flags & HRPC_IOC_CALL_ASYNC)
+		ret = call_async_wait(chan, ctx, timeout);
+	else
+		ret = hrpc_chan_call(chan, call, timeout);
 	if (ret)
 		goto out;
 
-	a.status = call.status;
-	a.rep_len = call.rep_len;
-	a.rep_bulk_pos = call.rep_bulk_pos;
-	a.rep_bulk_len = call.rep_bulk_len;
-	a.elapsed_ns = call.elapsed_ns;
-	if (call.rep_len &&
-	    copy_to_user(u64_to_user_ptr(a.rep), rep, min(call.rep_len, rep_cap))) {
+	a.status = call->status;
+	a.rep_len = call->rep_len;
+	a.rep_bulk_pos = call->rep_bulk_pos;
+	a.rep_bulk_len = call->rep_bulk_len;
+	a.elapsed_ns = call->elapsed_ns;
+	if (call->rep_len &&
+	    copy_to_user(u64_to_user_ptr(a.rep), ctx->rep,
+			 min(call->rep_len, rep_cap))) {
 		ret = -EFAULT;
 		goto out;
 	}
 	/* The core checked pos + len against the buffer.  The bytes are the
 	 * host's: copied as they are, never interpreted.
 	 */
-	if (bulk && call.rep_bulk_len && a.bulk_out_cap &&
+	if (bulk && call->rep_bulk_len && a.bulk_out_cap &&
 	    copy_to_user(u64_to_user_ptr(a.bulk_out),
-			 (u8 *)bulk->ptr + call.rep_bulk_pos,
-			 min(call.rep_bulk_len, a.bulk_out_cap))) {
+			 (u8 *)bulk->ptr + call->rep_bulk_pos,
+			 min(call->rep_bulk_len, a.bulk_out_cap))) {
 		ret = -EFAULT;
 		goto out;
 	}
 	if (copy_to_user(argp, &a, sizeof(a)))
 		ret = -EFAULT;
 out:
+	/* The core keeps its own bulk reference while the host owes a reply. */
 	hrpc_bulk_free(bulk);
-	kvfree(rep);
-	kfree(req);
+	async_ctx_put(ctx);
 	return ret;
 }
 

@@ -66,7 +66,9 @@ struct hrpc_ioc_info {
 
 /* struct hrpc_ioc_call.flags */
 #define HRPC_IOC_CALL_POLL   0x1u  /* bounded polling, then sleep */
-#define HRPC_IOC_CALL_FLAGS  HRPC_IOC_CALL_POLL
+#define HRPC_IOC_CALL_ASYNC  0x2u  /* through the in-kernel async API (tests it);
+				    * a transport error then shows in `status` */
+#define HRPC_IOC_CALL_FLAGS  (HRPC_IOC_CALL_POLL | HRPC_IOC_CALL_ASYNC)
 
 /*
  * One call.  Inline request `req`/`req_len` (<= 65536), inline reply into

@@ -21,7 +21,7 @@ sed 's/^/# vm-run: /' "$log/err"
 r=0; { grep -q 'info(start): state=2 ' "$log/out"; } || r=1
 tap 1 $r "guest attached to the host (HELLO negotiated)"
 r=0; { grep -q '^RESULT integrity=PASS' "$log/out" && [ "$rc" = 0 ]; } || r=1
-tap 2 $r "echo integrity, inline and bulk, irq and poll (guest exit $rc)"
+tap 2 $r "echo integrity, inline and bulk, irq, poll and async waits (guest exit $rc)"
 r=0; { grep -q '^ok - events' "$log/out"; } || r=1
 tap 3 $r "events delivered in order"
 r=0; { grep -q '^RESULT latency mode=irq' "$log/out" && grep -q '^RESULT latency mode=poll' "$log/out"; } || r=1

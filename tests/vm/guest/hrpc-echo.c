@@ -6,7 +6,8 @@
  * usage: hrpc-echo [-d DEV] [-n CALLS] [-s LAT_SIZE] [-p POLL_US] [-e EVENTS]
  *                  [-l MAX_BULK] [-q]
  *   integrity: PING with inline payloads 0 B .. 64 KiB, BULK with bulk
- *   payloads 1 B .. MAX_BULK (default 1 MiB), each in irq and poll mode;
+ *   payloads 1 B .. MAX_BULK (default 1 MiB), each with interrupt-driven
+ *   waits, bounded polling, and through the module's async call API;
  *   latency: CALLS PINGs of LAT_SIZE bytes (default 64) with interrupt-
  *   driven waits, then with bounded polling; prints p50/p99/mean;
  *   events: ECHO EVENTS with EVENTS ticks (default 100), read back in order.
@@ -91,12 +92,15 @@ static int get_info(struct hrpc_ioc_info *i)
 	return ioctl(fd, HRPC_IOC_INFO, i);
 }
 
-static int ping(uint32_t len, int poll_mode, uint32_t poll_us, uint64_t seed)
+static const char *const mode_name[] = { "irq", "poll", "async" };
+static const uint32_t mode_flags[] = { 0, HRPC_IOC_CALL_POLL, HRPC_IOC_CALL_ASYNC };
+
+static int ping(uint32_t len, int mode, uint32_t poll_us, uint64_t seed)
 {
 	static uint8_t req[HRPC_MSG_MAX_PAYLOAD], rep[HRPC_MSG_MAX_PAYLOAD];
 	struct hrpc_ioc_call c = {
 		.service = HRPC_SVC_ECHO, .proc = HRPC_ECHO_PING,
-		.flags = poll_mode ? HRPC_IOC_CALL_POLL : 0, .poll_us = poll_us,
+		.flags = mode_flags[mode], .poll_us = poll_us,
 		.req = (uintptr_t)req, .req_len = len,
 		.rep = (uintptr_t)rep, .rep_cap = sizeof(rep),
 	};
@@ -104,25 +108,25 @@ static int ping(uint32_t len, int poll_mode, uint32_t poll_us, uint64_t seed)
 	fill(req, len, seed);
 	memset(rep, 0xa5, len);
 	if (do_call(&c) < 0) {
-		check(0, "PING %u B (%s): ioctl: %s", len, poll_mode ? "poll" : "irq", strerror(errno));
+		check(0, "PING %u B (%s): ioctl: %s", len, mode_name[mode], strerror(errno));
 		return -1;
 	}
 	if (c.status || c.rep_len != len || memcmp(req, rep, len)) {
-		check(0, "PING %u B (%s): status %d rep_len %u%s", len, poll_mode ? "poll" : "irq",
+		check(0, "PING %u B (%s): status %d rep_len %u%s", len, mode_name[mode],
 		      c.status, c.rep_len, c.rep_len == len ? " payload differs" : "");
 		return -1;
 	}
 	return 0;
 }
 
-static int bulk(uint32_t len, int poll_mode, uint64_t seed)
+static int bulk(uint32_t len, int mode, uint64_t seed)
 {
 	static uint8_t *in, *out;
 	static uint32_t have;
 	struct hrpc_echo_sum sum = { 0 };
 	struct hrpc_ioc_call c = {
 		.service = HRPC_SVC_ECHO, .proc = HRPC_ECHO_BULK,
-		.flags = poll_mode ? HRPC_IOC_CALL_POLL : 0,
+		.flags = mode_flags[mode],
 		.rep = (uintptr_t)&sum, .rep_cap = sizeof(sum),
 		.bulk_len = len, .bulk_cap = 2 * len,
 		.bulk_out_cap = len,
@@ -357,12 +361,12 @@ int main(int argc, char **argv)
 	if (reset_secs)
 		reset_wait(reset_secs);
 
-	for (mode = 0; mode < 2; mode++) {
+	for (mode = 0; mode < 3; mode++) {
 		int bad = 0, calls = 0;
 
 		for (size_t i = 0; i < sizeof(inline_sizes) / sizeof(inline_sizes[0]); i++, calls++)
 			bad += ping(inline_sizes[i], mode, poll_us, seed++) < 0;
-		check(!bad, "PING inline 0..65536 B (%s): %d calls, %d bad", mode ? "poll" : "irq",
+		check(!bad, "PING inline 0..65536 B (%s): %d calls, %d bad", mode_name[mode],
 		      calls, bad);
 		bad = calls = 0;
 		for (uint32_t len = 1; len <= max_bulk; len = len < 4096 ? len * 4 + 3 : len * 2, calls++) {
@@ -373,13 +377,14 @@ int main(int argc, char **argv)
 		}
 		bad += bulk(max_bulk, mode, seed++) < 0;
 		calls++;
-		check(!bad, "BULK 1..%u B (%s): %d calls, %d bad", max_bulk, mode ? "poll" : "irq",
+		check(!bad, "BULK 1..%u B (%s): %d calls, %d bad", max_bulk, mode_name[mode],
 		      calls, bad);
 	}
 
 	if (n > 0) {
 		latency("irq", n, lat_size, 0, 0);
 		latency("poll", n, lat_size, 1, poll_us);
+		latency("async", n, lat_size, 2, 0);
 	}
 	if (nev > 0)
 		events((uint32_t)nev);
