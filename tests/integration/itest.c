@@ -509,6 +509,27 @@ int itest_admin_find_channel(const char *admin_sock, const char *name,
 	return n < 0 ? n : -ENOENT;
 }
 
+int itest_unix_connect(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	size_t len = strlen(path);
+	int s;
+
+	if (len >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(a.sun_path, path, len + 1);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		int e = errno;
+
+		close(s);
+		return -e;
+	}
+	return s;
+}
+
 /* ---- fake QEMU ----------------------------------------------------------------- */
 
 static int recv_msg(int sock, int64_t *v, int *fd)
@@ -527,7 +548,6 @@ static int recv_msg(int sock, int64_t *v, int *fd)
 
 int itest_qemu_connect(const char *path, struct itest_qemu *q)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int64_t v;
 	struct stat st;
 	int fd, rc;
@@ -536,10 +556,9 @@ int itest_qemu_connect(const char *path, struct itest_qemu *q)
 	q->shm_fd = -1;
 	for (int i = 0; i < HRPC_IVSHMEM_NR_VECTORS; i++)
 		q->host_fd[i] = q->own_fd[i] = -1;
-	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
-	q->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (q->sock < 0 || connect(q->sock, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return -errno;
+	q->sock = itest_unix_connect(path);
+	if (q->sock < 0)
+		return q->sock;
 
 	/* version, our id, then the memory - exactly as QEMU expects them */
 	if ((rc = recv_msg(q->sock, &q->version, &fd)) < 0)

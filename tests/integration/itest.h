@@ -63,6 +63,9 @@ int itest_fd_count_wait(pid_t pid, int want, int timeout_ms);
 /* Has `pid` been reaped (no /proc entry or not our zombie)? */
 bool itest_pid_gone(pid_t pid, int timeout_ms);
 
+/* A connected unix stream socket, or -errno. */
+int itest_unix_connect(const char *path);
+
 /* Process guest: connect to the guest socket and say HELLO as `name`. */
 int itest_guest_connect(const char *sock, const char *name, hrpc_client **out);
 

@@ -7,7 +7,8 @@ itest_ldflags = -no-install
 
 integration_tests = \
 	tests/integration/concurrent-guests \
-	tests/integration/crashed-guest
+	tests/integration/crashed-guest \
+	tests/integration/hostile-guest-fenced
 
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
@@ -19,3 +20,7 @@ tests_integration_concurrent_guests_LDFLAGS = $(itest_ldflags)
 tests_integration_crashed_guest_SOURCES = tests/integration/crashed-guest.c $(itest_sources)
 tests_integration_crashed_guest_LDADD = $(itest_ldadd)
 tests_integration_crashed_guest_LDFLAGS = $(itest_ldflags)
+
+tests_integration_hostile_guest_fenced_SOURCES = tests/integration/hostile-guest-fenced.c $(itest_sources)
+tests_integration_hostile_guest_fenced_LDADD = $(itest_ldadd)
+tests_integration_hostile_guest_fenced_LDFLAGS = $(itest_ldflags)
