@@ -4,12 +4,17 @@
 # ECONNRESET (or ENOTCONN until re-attached), the module re-attaches by
 # itself, and calls work again with intact data.
 #
-# Needs a way to make the ivshmem server reset the channel:
-# HOSTRPC_IVSHMEM_RESET is run on the host ($VM_SERVER_PID = the server).
+# The reset: HOSTRPC_IVSHMEM_RESET, run on the host ($VM_SERVER_PID = the
+# server).  With hostrpcd it defaults to killing the guest's worker process:
+# the supervisor starts a fresh worker, which lays out a new generation on
+# the same memory and rings the guest's reset vector (a worker crash).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 vm_prepare
 reset_cmd=${HOSTRPC_IVSHMEM_RESET:-}
+if [ -z "$reset_cmd" ] && [ "$vm_server_is_hostrpcd" = 1 ]; then
+	reset_cmd='pkill -KILL -P "$VM_SERVER_PID"'
+fi
 [ -n "$reset_cmd" ] ||
 	vm_skip "no way to make the ivshmem server reset a channel (set HOSTRPC_IVSHMEM_RESET)"
 

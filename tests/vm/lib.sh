@@ -9,6 +9,7 @@
 #                            hostrpcd's ivshmem mode when it has one)
 top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
+vm_server_is_hostrpcd=0
 vm_run=$top_srcdir/tests/vm/vm-run
 
 vm_skip() {
@@ -24,6 +25,7 @@ vm_find_server() {
 	fi
 	d=$top_builddir/hostrpc/daemon/hostrpcd
 	if [ -x "$d" ] && "$d" --help 2>&1 | grep -q -- '--ivshmem='; then
+		vm_server_is_hostrpcd=1
 		echo "$d --foreground --no-process-guests --admin-socket=$vm_tmp/admin.sock" \
 			"--state-dir=$vm_tmp/state --ivshmem=guest={sock}"
 		return 0
@@ -51,8 +53,9 @@ vm_prepare() {
 	fi
 	[ -f "$HOSTRPC_GUEST_DIR/initramfs.cpio.gz" ] ||
 		vm_skip "no guest image in $HOSTRPC_GUEST_DIR (run tools/guest-image)"
-	vm_server=$(vm_find_server) ||
+	vm_find_server > "$vm_tmp/server" ||
 		vm_skip "no ivshmem server: hostrpcd has no ivshmem mode yet (set HOSTRPC_IVSHMEM_SERVER='cmd {sock}')"
+	vm_server=$(cat "$vm_tmp/server")
 }
 
 # tap N OK DESCRIPTION
