@@ -61,6 +61,7 @@ void hrpcd_status_publish(struct hrpcd_status *st, guint32 state, guint32 genera
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	st->state = state;
 	st->generation = generation;
+	st->published_us = g_get_monotonic_time();
 	if (stats)
 		memcpy(&st->stats, stats, sizeof(st->stats));
 	copy_str(st->peer, sizeof(st->peer), peer);
@@ -80,6 +81,7 @@ static void sanitize_printable(char *s, gsize size)
 gboolean hrpcd_status_read(const struct hrpcd_status *st, struct hrpcd_status *out)
 {
 	gboolean consistent = FALSE;
+	gint64 now;
 
 	for (int i = 0; i < READ_TRIES && !consistent; i++) {
 		guint32 s1 = __atomic_load_n(&st->seq, __ATOMIC_ACQUIRE), s2;
@@ -89,6 +91,11 @@ gboolean hrpcd_status_read(const struct hrpcd_status *st, struct hrpcd_status *o
 		s2 = __atomic_load_n(&st->seq, __ATOMIC_RELAXED);
 		consistent = !(s1 & 1) && s1 == s2;
 	}
+	/* The worker publishes when it goes idle; age the uptime to now (the
+	 * monotonic clock is the same in both processes). */
+	now = g_get_monotonic_time();
+	if (out->stats.uptime_ns && out->published_us > 0 && out->published_us <= now)
+		out->stats.uptime_ns += (guint64)(now - out->published_us) * 1000;
 	if (out->state > HRPC_ADMIN_STATE_STOPPING)
 		out->state = HRPC_ADMIN_STATE_UNKNOWN;
 	sanitize_printable(out->peer, sizeof(out->peer));

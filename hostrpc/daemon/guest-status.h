@@ -24,6 +24,7 @@ struct hrpcd_status {
 	guint32 state;              /* enum hrpc_admin_state */
 	guint32 generation;         /* shm host_gen of the worker's channel */
 	guint32 reserved;
+	gint64 published_us;        /* g_get_monotonic_time() of this snapshot */
 	struct hrpc_stats stats;
 	char peer[64];              /* HELLO label */
 	char fence_reason[160];
@@ -46,9 +47,9 @@ void hrpcd_status_publish(struct hrpcd_status *st, guint32 state, guint32 genera
 			  const struct hrpc_stats *stats, const char *peer,
 			  const char *fence_reason);
 
-/* Supervisor: a consistent-enough, sanitised private copy.  Returns FALSE if
- * the worker kept the seqlock busy (the copy is then still sanitised, just
- * possibly torn). */
+/* Supervisor: a consistent-enough, sanitised private copy, with the uptime
+ * aged to now.  Returns FALSE if the worker kept the seqlock busy (the copy
+ * is then still sanitised, just possibly torn). */
 gboolean hrpcd_status_read(const struct hrpcd_status *st, struct hrpcd_status *out);
 
 /* Reduce `s` to a guest name: [A-Za-z0-9._-], at most `size`-1 bytes.
