@@ -13,6 +13,14 @@ integration_tests = \
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
 
+# Shell tests, and the process guest they use.
+dist_check_SCRIPTS += tests/integration/hostrpcctl-shows-guests.sh
+TESTS += tests/integration/hostrpcctl-shows-guests.sh
+check_PROGRAMS += tests/integration/itest-guest
+tests_integration_itest_guest_SOURCES = tests/integration/itest-guest.c $(itest_sources)
+tests_integration_itest_guest_LDADD = $(itest_ldadd)
+tests_integration_itest_guest_LDFLAGS = $(itest_ldflags)
+
 tests_integration_concurrent_guests_SOURCES = tests/integration/concurrent-guests.c $(itest_sources)
 tests_integration_concurrent_guests_LDADD = $(itest_ldadd)
 tests_integration_concurrent_guests_LDFLAGS = $(itest_ldflags)
