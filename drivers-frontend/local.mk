@@ -2,6 +2,7 @@
 # the guest kernel's headers by tools/guest-image (or by DKMS, see
 # drivers-frontend/core/dkms.conf), not by automake; automake only ships them.
 EXTRA_DIST += \
+	drivers-frontend/core/README.md \
 	drivers-frontend/core/Kbuild \
 	drivers-frontend/core/Makefile \
 	drivers-frontend/core/dkms.conf \
