@@ -25,7 +25,7 @@ tap 2 $r "echo integrity, inline and bulk, irq, poll and async waits (guest exit
 r=0; { grep -q '^ok - events' "$log/out"; } || r=1
 tap 3 $r "events delivered in order"
 r=0; { grep -q '^RESULT latency mode=irq' "$log/out" && grep -q '^RESULT latency mode=poll' "$log/out"; } || r=1
-tap 4 $r "latency measured for both wait modes"
+tap 4 $r "latency measured for irq, poll and async waits"
 r=0; { grep -q '^dmesg-problems: 0$' "$log/out"; } || r=1
 tap 5 $r "no kernel warning, BUG or oops"
 if [ "$rc" != 0 ]; then
