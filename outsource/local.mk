@@ -1,1 +1,38 @@
 # outsource/: host-side services (sock/, fs/, mem/), linked into hostrpcd's workers
+
+# ---- sock: the guest's sockets in the host's network stack -------------------
+# Core (no GLib): the socket table, handlers, policy, audit log.
+noinst_LTLIBRARIES += outsource/sock/libhrpc-sock.la
+outsource_sock_libhrpc_sock_la_SOURCES = \
+	outsource/sock/outsource-sock.h \
+	outsource/sock/policy.h outsource/sock/policy.c \
+	outsource/sock/sock.c
+outsource_sock_libhrpc_sock_la_LIBADD = hostrpc/libhostrpc.la
+# The GLib adapter and the worker's entry points; hostrpcd links this one.
+noinst_LTLIBRARIES += outsource/sock/libhrpc-sock-glib.la
+outsource_sock_libhrpc_sock_glib_la_SOURCES = \
+	outsource/sock/outsource-sock-glib.h outsource/sock/sock-glib.c
+outsource_sock_libhrpc_sock_glib_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) \
+	-DSYSCONFDIR=\"$(sysconfdir)\" -DG_LOG_DOMAIN=\"hostrpc-sock\"
+outsource_sock_libhrpc_sock_glib_la_LIBADD = outsource/sock/libhrpc-sock.la \
+	hostrpc/libhostrpc-glib.la $(GLIB_LIBS)
+hostrpcinclude_HEADERS += include/hostrpc/sock.h
+EXTRA_DIST += outsource/sock/README.md
+
+# Process-guest tests: drive every host procedure through libhostrpc over
+# memfd rings, including hostile input.
+sock_itest_ldadd = outsource/sock/libhrpc-sock-glib.la outsource/sock/libhrpc-sock.la \
+	hostrpc/libhostrpc-glib.la hostrpc/libhostrpc.la $(GLIB_LIBS) -lpthread
+sock_itests = \
+	tests/integration/sock/test-sock-procs \
+	tests/integration/sock/test-sock-hostile \
+	tests/integration/sock/test-sock-policy
+check_PROGRAMS += $(sock_itests)
+TESTS += $(sock_itests)
+tests_integration_sock_test_sock_procs_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_integration_sock_test_sock_procs_LDADD = $(sock_itest_ldadd)
+tests_integration_sock_test_sock_hostile_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_integration_sock_test_sock_hostile_LDADD = $(sock_itest_ldadd)
+tests_integration_sock_test_sock_policy_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_integration_sock_test_sock_policy_LDADD = $(sock_itest_ldadd)
+EXTRA_DIST += tests/integration/sock/sockguest.h

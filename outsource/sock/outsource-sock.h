@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * outsource-sock.h - the host half of socket outsourcing (service 16,
+ * include/hostrpc/sock.h), run inside one guest's hostrpcd worker.
+ *
+ * The core does not depend on GLib or on any event loop: it keeps its host
+ * sockets in an epoll set of its own; outsource_sock_fd() is that set's fd.
+ * Whatever loop the caller runs watches it for readability and calls
+ * outsource_sock_dispatch(), which sends the guest its READY events.
+ * outsource-sock-glib.h is the adapter for a GMainContext.
+ *
+ * One outsource_sock serves one guest (one hrpc_server, one connection at a
+ * time).  Error convention: -errno, as in libhostrpc.  Nothing here exits or
+ * aborts on anything the guest sends.
+ */
+#ifndef OUTSOURCE_SOCK_H
+#define OUTSOURCE_SOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "hostrpc/hostrpc.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct outsource_sock outsource_sock;
+
+struct outsource_sock_config {
+	uint32_t guest_id;
+	const char *guest_name;   /* for the audit log; NULL = "guest<id>" */
+	/* Policy text (policy.h format) or a file holding it; neither = the
+	 * defaults (worker's namespace, 1024 sockets, allow all). */
+	const char *policy_text;
+	const char *policy_path;
+	/* Audit log: appended to `audit_path` (created 0640), or written to
+	 * `audit_fd` (not closed), or, with neither, nowhere. */
+	const char *audit_path;
+	int audit_fd;             /* -1: none */
+};
+
+/* Build the service (policy loaded, netns opened, audit log opened).
+ * On a policy error `err` (may be NULL) says which line and why. */
+int outsource_sock_new(const struct outsource_sock_config *cfg, outsource_sock **out,
+		       char *err, size_t errlen);
+
+/* Closes every socket (audited) and the log. NULL is fine. */
+void outsource_sock_free(outsource_sock *s);
+
+/* Register the handlers of HRPC_SVC_SOCK on `srv`. */
+int outsource_sock_register(outsource_sock *s, hrpc_server *srv);
+
+/* Readable when outsource_sock_dispatch() has work. */
+int outsource_sock_fd(outsource_sock *s);
+
+/* Look at the host sockets whose readiness changed and send the guest its
+ * READY events (within its credit).  Non-blocking.  Returns the number of
+ * sockets looked at or -errno. */
+int outsource_sock_dispatch(outsource_sock *s);
+
+/* The guest's connection went away (events have nowhere to go until the next
+ * call arrives on a new one).  Sockets stay until INIT or free. */
+void outsource_sock_detach(outsource_sock *s);
+
+/* ---- introspection (hostrpcctl sockets) --------------------------------- */
+
+struct outsource_sock_info {
+	uint64_t handle;
+	int family;                 /* AF_INET / AF_INET6 */
+	int type;                   /* SOCK_STREAM / SOCK_DGRAM */
+	const char *state;          /* "new", "bound", "listening", "connecting",
+				     * "connected", "shut-down" */
+	struct sockaddr_storage local, peer; /* family 0 if unknown */
+	uint64_t bytes_sent, bytes_received; /* by the guest */
+	uint64_t created_ns;        /* hrpc_now_ns() clock */
+	uint32_t mask;              /* last readiness told to the guest */
+};
+
+struct outsource_sock_totals {
+	uint32_t open, max_sockets;
+	uint64_t created, closed, denied, events, credit;
+	uint64_t bytes_sent, bytes_received;
+};
+
+/* Fill up to `max` entries; returns how many sockets there are in all. */
+size_t outsource_sock_list(outsource_sock *s, struct outsource_sock_info *out, size_t max);
+void outsource_sock_totals(outsource_sock *s, struct outsource_sock_totals *t);
+
+/* Print the sockets as a table or as JSON (one object: totals + "sockets"). */
+void outsource_sock_print(outsource_sock *s, FILE *f, bool json);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* OUTSOURCE_SOCK_H */

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/* sock-glib.c - the GLib adapter of the socket service (see
+ * outsource-sock-glib.h); all socket logic stays in sock.c. */
+#include "config.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+
+#include "outsource/sock/outsource-sock-glib.h"
+
+static gboolean on_ready(gint fd, GIOCondition cond, gpointer data)
+{
+	outsource_sock *s = data;
+	int rc = outsource_sock_dispatch(s);
+
+	if (rc < 0)
+		g_warning("socket service: dispatch failed: %s", g_strerror(-rc));
+	return G_SOURCE_CONTINUE;
+}
+
+GSource *outsource_sock_glib_attach(outsource_sock *s, GMainContext *ctx)
+{
+	GSource *src = g_unix_fd_source_new(outsource_sock_fd(s), G_IO_IN);
+
+	g_source_set_callback(src, (GSourceFunc)(void (*)(void))on_ready, s, NULL);
+	g_source_set_name(src, "hostrpc-sock");
+	g_source_attach(src, ctx);
+	return src;
+}
+
+struct _OutsourceSockService {
+	outsource_sock *sock;
+	GSource *src;
+};
+
+static char *safe_name(const char *name, guint32 guest_id)
+{
+	char *n;
+
+	if (!name || !*name || !strcmp(name, ".") || !strcmp(name, ".."))
+		return g_strdup_printf("guest%u", guest_id);
+	n = g_strdup(name);
+	g_strdelimit(n, "/\\ \t\n", '_');
+	return n;
+}
+
+OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 guest_id,
+						   const char *guest_name, const char *state_dir,
+						   GError **error)
+{
+	g_autofree char *name = safe_name(guest_name, guest_id);
+	const char *confdir = g_getenv("HOSTRPC_SOCK_CONF_DIR");
+	const char *auditdir = g_getenv("HOSTRPC_SOCK_AUDIT_DIR");
+	g_autofree char *defconf = g_build_filename(SYSCONFDIR, "hostrpc", "sock", NULL);
+	g_autofree char *deflog = state_dir ? g_build_filename(state_dir, "sock-audit", NULL) :
+		g_build_filename(LOCALSTATEDIR, "log", "hostrpc", NULL);
+	g_autofree char *conf = NULL, *audit = NULL;
+	struct outsource_sock_config cfg = { .guest_id = guest_id, .guest_name = name,
+					     .audit_fd = -1 };
+	OutsourceSockService *svc;
+	char err[256] = "";
+	int rc;
+
+	if (!confdir)
+		confdir = defconf;
+	if (!auditdir)
+		auditdir = deflog;
+	conf = g_strdup_printf("%s/%s.conf", confdir, name);
+	if (!g_file_test(conf, G_FILE_TEST_EXISTS)) {
+		g_free(conf);
+		conf = g_strdup_printf("%s/default.conf", confdir);
+		if (!g_file_test(conf, G_FILE_TEST_EXISTS))
+			g_clear_pointer(&conf, g_free);
+	}
+	if (g_mkdir_with_parents(auditdir, 0750) < 0) {
+		int e = errno;
+
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
+			    "cannot create the socket audit directory %s: %s", auditdir,
+			    g_strerror(e));
+		return NULL;
+	}
+	audit = g_strdup_printf("%s/%s.sock.log", auditdir, name);
+	cfg.policy_path = conf;
+	cfg.audit_path = audit;
+
+	svc = g_new0(OutsourceSockService, 1);
+	rc = outsource_sock_new(&cfg, &svc->sock, err, sizeof(err));
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+			    "socket service for %s: %s", name, err[0] ? err : g_strerror(-rc));
+		g_free(svc);
+		return NULL;
+	}
+	rc = outsource_sock_register(svc->sock, srv);
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+			    "cannot register the socket service: %s", g_strerror(-rc));
+		outsource_sock_free(svc->sock);
+		g_free(svc);
+		return NULL;
+	}
+	svc->src = outsource_sock_glib_attach(svc->sock, g_main_context_get_thread_default());
+	return svc;
+}
+
+void outsource_sock_service_stop(OutsourceSockService *svc)
+{
+	if (!svc)
+		return;
+	if (svc->src) {
+		g_source_destroy(svc->src);
+		g_source_unref(svc->src);
+	}
+	outsource_sock_free(svc->sock);
+	g_free(svc);
+}
+
+outsource_sock *outsource_sock_service_get(OutsourceSockService *svc)
+{
+	return svc->sock;
+}

@@ -1,0 +1,1389 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sock.c - service 16: the guest's sockets in the host's network stack.
+ *
+ * Every host socket is non-blocking; no handler ever sleeps.  A socket's
+ * readiness is reported in each reply (struct hrpc_sock_state) and the socket
+ * then sits in our epoll set, EPOLLONESHOT, for exactly the poll bits the
+ * guest was told are *off*; when one comes on we send a READY event and do
+ * not watch that bit again until a reply tells the guest it is off again.
+ * So a socket costs at most one event per guest call, and a guest that does
+ * not answer costs us nothing: no event credit, no event (the state is kept,
+ * coalesced, in the socket's slot).
+ *
+ * Everything in a request is the guest's word: sizes are checked, handles
+ * are table index + generation (-EBADF if stale), addresses are converted
+ * field by field, option values are copied into private memory before the
+ * host kernel sees them, and bulk bytes are only ever handed to send()
+ * (which reads each once) or written by recv().
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <linux/sockios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hostrpc/sock.h"
+#include "outsource/sock/outsource-sock.h"
+#include "outsource/sock/policy.h"
+
+#define WATCH_BITS (HRPC_POLLIN | HRPC_POLLOUT | HRPC_POLLRDHUP)
+#define MASK_BITS  (HRPC_POLLIN | HRPC_POLLPRI | HRPC_POLLOUT | HRPC_POLLERR | \
+		    HRPC_POLLHUP | HRPC_POLLRDHUP)
+#define TIMER_TAG  UINT64_MAX
+#define RETRY_NS   (2 * 1000 * 1000)
+
+enum sstate { S_FREE, S_NEW, S_BOUND, S_LISTEN, S_CONNECTING, S_CONNECTED, S_SHUT };
+
+static const char *const state_name[] = {
+	[S_FREE] = "free", [S_NEW] = "new", [S_BOUND] = "bound", [S_LISTEN] = "listening",
+	[S_CONNECTING] = "connecting", [S_CONNECTED] = "connected", [S_SHUT] = "shut-down",
+};
+
+struct hsock {
+	uint32_t gen;           /* of the current or next occupant; never 0 */
+	int fd;                 /* -1 when free */
+	uint8_t state;          /* enum sstate */
+	bool in_epoll;
+	bool pending;           /* on the pending list: state to send */
+	bool connect_open;      /* a non-blocking connect whose end is not audited */
+	bool connect_retry;     /* it ended; the guest's re-try is not a new connect */
+	uint16_t family, type;
+	uint32_t seq;
+	uint32_t reported;      /* the mask the guest was (or is being) told */
+	uint32_t watching;      /* epoll bits armed, 0 = none */
+	uint32_t next_free;
+	uint64_t created_ns;
+	uint64_t sent, received;
+	struct sockaddr_storage local, peer;
+};
+
+struct outsource_sock {
+	struct sock_policy policy;
+	uint32_t guest_id;
+	char name[64];
+	int epfd;
+	int timerfd;
+	bool timer_armed;
+	int netns_fd;           /* -1: the worker's namespace */
+	int home_ns_fd;
+	FILE *audit;
+	bool own_audit;
+	hrpc_conn *conn;
+
+	struct hsock *tab;
+	uint32_t nslots;        /* allocated */
+	uint32_t free_head;     /* UINT32_MAX = none */
+	uint32_t nopen;
+
+	uint32_t *pend;         /* indexes with pending states */
+	uint32_t npend;
+
+	uint32_t credit;
+	struct outsource_sock_totals tot;
+	struct hrpc_sock_ev_state evbuf[HRPC_SOCK_EV_MAX_STATES];
+};
+
+/* ---- audit log ------------------------------------------------------------ */
+
+static const char *fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &in->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(in->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(in6->sin6_port));
+	} else {
+		snprintf(buf, len, "-");
+	}
+	return buf;
+}
+
+/* One line per event; only host-made text (numbers and inet_ntop output)
+ * goes in, so a guest cannot forge or split lines. */
+__attribute__((format(printf, 3, 4)))
+static void audit(outsource_sock *s, uint32_t idx, const char *fmt, ...)
+{
+	struct timespec ts;
+	struct tm tm;
+	char when[32];
+	va_list ap;
+
+	if (!s->audit)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(s->audit, "%s.%03ldZ guest=%" PRIu32 " name=%s sock=%" PRIu32 " ", when,
+		ts.tv_nsec / 1000000, s->guest_id, s->name, idx);
+	va_start(ap, fmt);
+	vfprintf(s->audit, fmt, ap);
+	va_end(ap);
+	fputc('\n', s->audit);
+	fflush(s->audit);
+}
+
+/* ---- addresses -------------------------------------------------------------- */
+
+static int addr_from_wire(const struct hrpc_sock_addr *w, struct sockaddr_storage *ss,
+			  socklen_t *len)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (w->reserved)
+		return -EINVAL;
+	if (w->family == HRPC_AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+
+		for (int i = 4; i < 16; i++)
+			if (w->addr[i])
+				return -EINVAL;
+		if (w->flowinfo || w->scope_id)
+			return -EINVAL;
+		in->sin_family = AF_INET;
+		in->sin_port = htons(w->port);
+		memcpy(&in->sin_addr, w->addr, 4);
+		*len = sizeof(*in);
+		return 0;
+	}
+	if (w->family == HRPC_AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(w->port);
+		in6->sin6_flowinfo = htonl(w->flowinfo);
+		memcpy(&in6->sin6_addr, w->addr, 16);
+		in6->sin6_scope_id = w->scope_id;
+		*len = sizeof(*in6);
+		return 0;
+	}
+	return -EAFNOSUPPORT;
+}
+
+static void addr_to_wire(const struct sockaddr_storage *ss, struct hrpc_sock_addr *w)
+{
+	memset(w, 0, sizeof(*w));
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+
+		w->family = HRPC_AF_INET;
+		w->port = ntohs(in->sin_port);
+		memcpy(w->addr, &in->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+
+		w->family = HRPC_AF_INET6;
+		w->port = ntohs(in6->sin6_port);
+		w->flowinfo = ntohl(in6->sin6_flowinfo);
+		memcpy(w->addr, &in6->sin6_addr, 16);
+		w->scope_id = in6->sin6_scope_id;
+	}
+}
+
+/* ---- the table ------------------------------------------------------------- */
+
+static struct hsock *lookup(outsource_sock *s, uint64_t handle, uint32_t *idx)
+{
+	uint32_t i = hrpc_sock_handle_index(handle);
+	struct hsock *hs;
+
+	if (i >= s->nslots)
+		return NULL;
+	hs = &s->tab[i];
+	if (hs->state == S_FREE || hs->gen != hrpc_sock_handle_gen(handle))
+		return NULL;
+	if (idx)
+		*idx = i;
+	return hs;
+}
+
+static uint64_t handle_of(outsource_sock *s, const struct hsock *hs)
+{
+	return hrpc_sock_handle((uint32_t)(hs - s->tab), hs->gen);
+}
+
+static int slot_alloc(outsource_sock *s, uint32_t *out)
+{
+	uint32_t i;
+
+	if (s->nopen >= s->policy.max_sockets)
+		return -EMFILE;
+	if (s->free_head == UINT32_MAX) {
+		uint32_t n = s->nslots ? s->nslots * 2 : 64, old = s->nslots;
+		struct hsock *t;
+		uint32_t *p;
+
+		if (n > s->policy.max_sockets)
+			n = s->policy.max_sockets;
+		t = realloc(s->tab, n * sizeof(*t));
+		if (!t)
+			return -ENOMEM;
+		s->tab = t;
+		p = realloc(s->pend, n * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		s->pend = p;
+		for (i = old; i < n; i++) {
+			memset(&t[i], 0, sizeof(t[i]));
+			t[i].fd = -1;
+			t[i].gen = 1;
+			t[i].next_free = i + 1 < n ? i + 1 : UINT32_MAX;
+		}
+		s->nslots = n;
+		s->free_head = old;
+	}
+	i = s->free_head;
+	s->free_head = s->tab[i].next_free;
+	*out = i;
+	return 0;
+}
+
+static void pend_remove(outsource_sock *s, uint32_t idx)
+{
+	for (uint32_t i = 0; i < s->npend; i++)
+		if (s->pend[i] == idx) {
+			s->pend[i] = s->pend[--s->npend];
+			break;
+		}
+	s->tab[idx].pending = false;
+}
+
+static void slot_close(outsource_sock *s, uint32_t idx, const char *why)
+{
+	struct hsock *hs = &s->tab[idx];
+	char l[80], p[80];
+
+	audit(s, idx, "close %s local=%s peer=%s state=%s sent=%" PRIu64 " received=%" PRIu64 "%s%s",
+	      hs->type == SOCK_STREAM ? "tcp" : "udp",
+	      fmt_addr(&hs->local, l, sizeof(l)), fmt_addr(&hs->peer, p, sizeof(p)),
+	      state_name[hs->state], hs->sent, hs->received, why ? " reason=" : "", why ? why : "");
+	if (hs->pending)
+		pend_remove(s, idx);
+	if (hs->in_epoll)
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, hs->fd, NULL);
+	/* SO_LINGER with a timeout would make close() sleep in the worker:
+	 * let the host kernel finish the close in the background instead. */
+	if (hs->type == SOCK_STREAM) {
+		struct linger lg;
+		socklen_t ll = sizeof(lg);
+
+		if (!getsockopt(hs->fd, SOL_SOCKET, SO_LINGER, &lg, &ll) && lg.l_onoff &&
+		    lg.l_linger > 0) {
+			lg.l_onoff = 0;
+			setsockopt(hs->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
+	}
+	close(hs->fd);
+	hs->fd = -1;
+	hs->state = S_FREE;
+	hs->in_epoll = false;
+	hs->watching = 0;
+	if (++hs->gen == 0)
+		hs->gen = 1;
+	hs->next_free = s->free_head;
+	s->free_head = idx;
+	s->nopen--;
+	s->tot.closed++;
+}
+
+/* A non-blocking connect ended: audit how, once. */
+static void connect_done(outsource_sock *s, struct hsock *hs, int err)
+{
+	char a[80];
+
+	if (!hs->connect_open)
+		return;
+	hs->connect_open = false;
+	hs->state = err ? S_NEW : S_CONNECTED;
+	audit(s, (uint32_t)(hs - s->tab), "connect %s %s", fmt_addr(&hs->peer, a, sizeof(a)),
+	      err ? strerror(err < 0 ? -err : err) : "established");
+}
+
+/* ---- readiness ------------------------------------------------------------------ */
+
+static uint32_t poll_mask(struct hsock *hs)
+{
+	struct pollfd pfd = { .fd = hs->fd, .events = POLLIN | POLLPRI | POLLOUT | POLLRDHUP };
+
+	if (poll(&pfd, 1, 0) < 0)
+		return HRPC_POLLERR;
+	/* POLL* and HRPC_POLL* are the same Linux bits. */
+	return (uint32_t)pfd.revents & MASK_BITS;
+}
+
+/* Watch for the bits the guest believes are off. */
+static void rewatch(outsource_sock *s, struct hsock *hs)
+{
+	uint32_t idx = (uint32_t)(hs - s->tab);
+	uint32_t want = WATCH_BITS & ~hs->reported;
+	struct epoll_event ev;
+
+	/* Nothing further can rise after a hang-up; an error stays until the
+	 * guest collects it (its next call recomputes the watch). */
+	if (hs->reported & (HRPC_POLLHUP | HRPC_POLLERR))
+		want = 0;
+	if (hs->state == S_LISTEN)
+		want &= HRPC_POLLIN;
+	if (!want) {
+		if (hs->in_epoll && hs->watching)
+			epoll_ctl(s->epfd, EPOLL_CTL_MOD, hs->fd,
+				  &(struct epoll_event){ .events = EPOLLONESHOT,
+							 .data.u64 = handle_of(s, hs) });
+		hs->watching = 0;
+		return;
+	}
+	ev.events = want | EPOLLONESHOT;
+	ev.data.u64 = hrpc_sock_handle(idx, hs->gen);
+	if (epoll_ctl(s->epfd, hs->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, hs->fd, &ev) == 0) {
+		hs->in_epoll = true;
+		hs->watching = want;
+	}
+}
+
+/* The state to put in a reply: current mask, next seq; then watch. */
+static struct hrpc_sock_state report(outsource_sock *s, struct hsock *hs)
+{
+	struct hrpc_sock_state st;
+
+	hs->reported = poll_mask(hs);
+	st.mask = hs->reported;
+	st.seq = ++hs->seq;
+	/* A newer state supersedes a coalesced one waiting for credit. */
+	if (hs->pending)
+		pend_remove(s, (uint32_t)(hs - s->tab));
+	rewatch(s, hs);
+	return st;
+}
+
+static void timer_arm(outsource_sock *s, long ns)
+{
+	struct itimerspec its = { .it_value.tv_nsec = ns };
+
+	if (s->timer_armed)
+		return;
+	if (timerfd_settime(s->timerfd, 0, &its, NULL) == 0)
+		s->timer_armed = true;
+}
+
+/* Have dispatch() run soon.  Handlers never send events themselves: the
+ * server took their call only because the reply fits in the response ring,
+ * and an event sent first could take that room. */
+static void kick(outsource_sock *s)
+{
+	if (s->npend && s->credit)
+		timer_arm(s, 1);
+}
+
+/* Send pending states within the credit.  A full event ring: try again
+ * from the timer. */
+static void flush(outsource_sock *s)
+{
+	while (s->npend && s->credit && s->conn) {
+		uint32_t n = 0, take = s->npend < HRPC_SOCK_EV_MAX_STATES ?
+			s->npend : HRPC_SOCK_EV_MAX_STATES;
+		int rc;
+
+		for (uint32_t i = 0; i < take; i++) {
+			struct hsock *hs = &s->tab[s->pend[s->npend - 1 - i]];
+			uint32_t mask = poll_mask(hs);
+
+			/* The latest state, sent now. */
+			hs->reported = mask;
+			s->evbuf[n].handle = handle_of(s, hs);
+			s->evbuf[n].state.mask = mask;
+			s->evbuf[n].state.seq = ++hs->seq;
+			n++;
+		}
+		rc = hrpc_conn_send_event(s->conn, HRPC_SVC_SOCK, HRPC_SOCK_EV_READY, s->evbuf,
+					  n * (uint32_t)sizeof(s->evbuf[0]));
+		if (rc == -EAGAIN) {
+			timer_arm(s, RETRY_NS);
+			return;
+		}
+		if (rc < 0) {
+			/* fenced or gone: nothing more to send to this conn */
+			s->conn = NULL;
+			return;
+		}
+		s->credit--;
+		s->tot.events++;
+		for (uint32_t i = 0; i < take; i++) {
+			uint32_t idx = s->pend[--s->npend];
+
+			s->tab[idx].pending = false;
+			rewatch(s, &s->tab[idx]);
+		}
+	}
+}
+
+int outsource_sock_dispatch(outsource_sock *s)
+{
+	struct epoll_event ev[64];
+	int n, seen = 0;
+
+	do {
+		n = epoll_wait(s->epfd, ev, 64, 0);
+		if (n < 0)
+			return errno == EINTR ? 0 : -errno;
+		for (int i = 0; i < n; i++) {
+			struct hsock *hs;
+			uint32_t idx, mask;
+
+			if (ev[i].data.u64 == TIMER_TAG) {
+				uint64_t x;
+
+				if (read(s->timerfd, &x, sizeof(x)) < 0) {
+					/* nothing: the timer is re-armed below if needed */
+				}
+				s->timer_armed = false;
+				continue;
+			}
+			hs = lookup(s, ev[i].data.u64, &idx);
+			if (!hs)
+				continue; /* closed since */
+			seen++;
+			hs->watching = 0; /* EPOLLONESHOT: disarmed now */
+			mask = poll_mask(hs);
+			/* A failed connect is audited when the guest collects
+			 * its error (SO_ERROR or connect again). */
+			if (hs->connect_open && (mask & HRPC_POLLOUT) &&
+			    !(mask & (HRPC_POLLERR | HRPC_POLLHUP))) {
+				connect_done(s, hs, 0);
+				hs->connect_retry = true;
+			}
+			if ((mask & ~hs->reported) & (WATCH_BITS | HRPC_POLLERR | HRPC_POLLHUP)) {
+				hs->reported = mask;
+				if (!hs->pending) {
+					hs->pending = true;
+					s->pend[s->npend++] = idx;
+				}
+			} else {
+				hs->reported &= mask | ~(WATCH_BITS);
+				rewatch(s, hs);
+			}
+		}
+	} while (n == 64);
+	flush(s);
+	return seen;
+}
+
+/* ---- handlers -------------------------------------------------------------------- */
+
+#define REQ(type, var)                                          \
+	const type *var = req->payload;                         \
+	if (req->len != sizeof(type))                           \
+		return -EINVAL
+
+static struct hsock *get(outsource_sock *s, uint64_t handle, uint32_t reserved, uint32_t *idx)
+{
+	if (reserved)
+		return NULL;
+	return lookup(s, handle, idx);
+}
+
+static int do_init(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	REQ(struct hrpc_sock_init_req, r);
+	struct hrpc_sock_init_rep *o = rep->payload;
+
+	if (r->version != HRPC_SOCK_VERSION)
+		return -EPROTONOSUPPORT;
+	if (r->reserved || r->credit > HRPC_SOCK_MAX_CREDIT)
+		return -EINVAL;
+	/* A (re)starting guest: its old sockets are gone from its view. */
+	for (uint32_t i = 0; i < s->nslots; i++)
+		if (s->tab[i].state != S_FREE)
+			slot_close(s, i, "guest-init");
+	s->npend = 0;
+	s->credit = r->credit;
+	memset(o, 0, sizeof(*o));
+	o->version = HRPC_SOCK_VERSION;
+	o->max_sockets = s->policy.max_sockets;
+	o->max_io = HRPC_SOCK_MAX_IO;
+	o->max_credit = HRPC_SOCK_MAX_CREDIT;
+	rep->len = sizeof(*o);
+	audit(s, 0, "init credit=%" PRIu32 " max-sockets=%" PRIu32, r->credit, s->policy.max_sockets);
+	return 0;
+}
+
+static int ns_socket(outsource_sock *s, int family, int type, int proto)
+{
+	int fd, err;
+
+	if (s->netns_fd < 0) {
+		fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+		return fd < 0 ? -errno : fd;
+	}
+	if (setns(s->netns_fd, CLONE_NEWNET) < 0)
+		return -errno;
+	fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
+	err = fd < 0 ? -errno : 0;
+	if (setns(s->home_ns_fd, CLONE_NEWNET) < 0) {
+		/* Cannot happen short of a kernel bug; stay safe: refuse. */
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	return fd < 0 ? err : fd;
+}
+
+static int do_socket(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	REQ(struct hrpc_sock_socket_req, r);
+	struct hrpc_sock_handle_rep *o = rep->payload;
+	struct hsock *hs;
+	uint32_t idx;
+	int fd, rc;
+
+	if (r->flags || r->reserved)
+		return -EINVAL;
+	if (r->family != HRPC_AF_INET && r->family != HRPC_AF_INET6)
+		return -EAFNOSUPPORT;
+	if (r->type != HRPC_SOCK_STREAM && r->type != HRPC_SOCK_DGRAM)
+		return -ESOCKTNOSUPPORT;
+	if (r->protocol && r->protocol != (r->type == HRPC_SOCK_STREAM ? HRPC_IPPROTO_TCP :
+					   HRPC_IPPROTO_UDP))
+		return -EPROTONOSUPPORT;
+	rc = slot_alloc(s, &idx);
+	if (rc < 0)
+		return rc;
+	fd = ns_socket(s, r->family, r->type, (int)r->protocol);
+	if (fd < 0) {
+		s->tab[idx].next_free = s->free_head;
+		s->free_head = idx;
+		return fd;
+	}
+	hs = &s->tab[idx];
+	hs->fd = fd;
+	hs->state = S_NEW;
+	hs->family = r->family;
+	hs->type = r->type;
+	hs->in_epoll = hs->pending = hs->connect_open = hs->connect_retry = false;
+	hs->reported = hs->watching = 0;
+	hs->sent = hs->received = 0;
+	hs->created_ns = hrpc_now_ns();
+	memset(&hs->local, 0, sizeof(hs->local));
+	memset(&hs->peer, 0, sizeof(hs->peer));
+	s->nopen++;
+	s->tot.created++;
+	memset(o, 0, sizeof(*o));
+	o->handle = handle_of(s, hs);
+	o->state = report(s, hs);
+	rep->len = sizeof(*o);
+	return 0;
+}
+
+static int do_close(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	REQ(struct hrpc_sock_handle_req, r);
+	uint32_t idx;
+
+	if (!get(s, r->handle, r->reserved | r->arg, &idx))
+		return r->reserved || r->arg ? -EINVAL : -EBADF;
+	slot_close(s, idx, NULL);
+	return 0;
+}
+
+static void note_local(struct hsock *hs)
+{
+	socklen_t len = sizeof(hs->local);
+
+	if (getsockname(hs->fd, (struct sockaddr *)&hs->local, &len) < 0)
+		memset(&hs->local, 0, sizeof(hs->local));
+}
+
+static void reply_state(outsource_sock *s, struct hsock *hs, struct hrpc_reply *rep)
+{
+	struct hrpc_sock_state *st = rep->payload;
+
+	*st = report(s, hs);
+	rep->len = sizeof(*st);
+}
+
+static int do_bind_connect(outsource_sock *s, const struct hrpc_req *req,
+			   struct hrpc_reply *rep, bool is_bind)
+{
+	REQ(struct hrpc_sock_addr_req, r);
+	struct hrpc_sock_addr wa = r->addr; /* private copy */
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct hsock *hs;
+	uint32_t idx;
+	char a[80];
+	int rc;
+
+	if (r->flags || r->reserved)
+		return -EINVAL;
+	hs = lookup(s, r->handle, &idx);
+	if (!hs)
+		return -EBADF;
+	if (!is_bind && wa.family == 0) {
+		/* connect(AF_UNSPEC): dissolve the association */
+		struct sockaddr sa = { .sa_family = AF_UNSPEC };
+
+		rc = connect(hs->fd, &sa, sizeof(sa)) < 0 ? -errno : 0;
+		if (!rc) {
+			memset(&hs->peer, 0, sizeof(hs->peer));
+			if (hs->state == S_CONNECTED)
+				hs->state = hs->local.ss_family ? S_BOUND : S_NEW;
+		}
+		reply_state(s, hs, rep);
+		return rc;
+	}
+	rc = addr_from_wire(&wa, &ss, &len);
+	if (rc < 0)
+		return rc;
+	/* An AF_INET6 socket takes IPv6 addresses only; AF_INET, IPv4 only. */
+	if (ss.ss_family != hs->family)
+		return hs->family == AF_INET ? -EAFNOSUPPORT : -EINVAL;
+	if (!sock_policy_allows(&s->policy, is_bind ? SOCK_POLICY_BIND : SOCK_POLICY_CONNECT,
+				(struct sockaddr *)&ss)) {
+		s->tot.denied++;
+		audit(s, idx, "%s %s denied by policy", is_bind ? "bind" : "connect",
+		      fmt_addr(&ss, a, sizeof(a)));
+		reply_state(s, hs, rep);
+		return -EACCES;
+	}
+	if (is_bind) {
+		rc = bind(hs->fd, (struct sockaddr *)&ss, len) < 0 ? -errno : 0;
+		if (!rc) {
+			note_local(hs);
+			if (hs->state == S_NEW)
+				hs->state = S_BOUND;
+		}
+		audit(s, idx, "bind %s %s", fmt_addr(&ss, a, sizeof(a)), rc ? strerror(-rc) : "ok");
+	} else {
+		bool again = hs->state == S_CONNECTING || hs->connect_retry;
+
+		hs->connect_retry = false;
+		rc = connect(hs->fd, (struct sockaddr *)&ss, len) < 0 ? -errno : 0;
+		if (again) {
+			/* The re-try of a blocking connect: its verdict. */
+			if (rc != -EALREADY && rc != -EINPROGRESS)
+				connect_done(s, hs, rc == -EISCONN ? 0 : rc);
+		} else {
+			if (!rc || rc == -EINPROGRESS) {
+				hs->state = rc ? S_CONNECTING : S_CONNECTED;
+				hs->connect_open = rc != 0;
+				memcpy(&hs->peer, &ss, sizeof(ss));
+				note_local(hs);
+			}
+			audit(s, idx, "connect %s local=%s %s", fmt_addr(&ss, a, sizeof(a)),
+			      fmt_addr(&hs->local, (char[80]){ 0 }, 80),
+			      rc == -EINPROGRESS ? "in-progress" : rc ? strerror(-rc) : "established");
+		}
+	}
+	reply_state(s, hs, rep);
+	return rc;
+}
+
+static int do_listen(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	REQ(struct hrpc_sock_handle_req, r);
+	struct hsock *hs;
+	uint32_t idx;
+	char a[80];
+	int rc, backlog = r->arg > 4096 ? 4096 : (int)r->arg;
+
+	hs = get(s, r->handle, r->reserved, &idx);
+	if (!hs)
+		return r->reserved ? -EINVAL : -EBADF;
+	if (hs->type != SOCK_STREAM)
+		return -EOPNOTSUPP;
+	/* listen() on an unbound socket binds an ephemeral port: that is a
+	 * bind as far as the policy goes. */
+	if (!hs->local.ss_family) {
+		struct sockaddr_storage any = { .ss_family = hs->family };
+
+		if (!sock_policy_allows(&s->policy, SOCK_POLICY_BIND, (struct sockaddr *)&any)) {
+			s->tot.denied++;
+			audit(s, idx, "listen (implicit bind %s) denied by policy",
+			      fmt_addr(&any, a, sizeof(a)));
+			return -EACCES;
+		}
+	}
+	rc = listen(hs->fd, backlog) < 0 ? -errno : 0;
+	if (!rc) {
+		hs->state = S_LISTEN;
+		note_local(hs);
+	}
+	audit(s, idx, "listen %s backlog=%d %s", fmt_addr(&hs->local, a, sizeof(a)), backlog,
+	      rc ? strerror(-rc) : "ok");
+	reply_state(s, hs, rep);
+	return rc;
+}
+
+static int do_accept(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	REQ(struct hrpc_sock_handle_req, r);
+	struct hrpc_sock_accept_rep *o = rep->payload;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct hsock *ls, *hs;
+	uint32_t lidx, idx;
+	char a[80], b[80];
+	int fd, rc;
+
+	ls = get(s, r->handle, r->reserved | r->arg, &lidx);
+	if (!ls)
+		return r->reserved || r->arg ? -EINVAL : -EBADF;
+	memset(o, 0, sizeof(*o));
+	rep->len = sizeof(*o);
+	if (ls->state != S_LISTEN) {
+		o->lstate = report(s, ls);
+		return -EINVAL;
+	}
+	/* Quota first: an unaccepted connection stays in the host's backlog. */
+	rc = slot_alloc(s, &idx);
+	if (rc < 0) {
+		o->lstate = report(s, ls);
+		return rc;
+	}
+	fd = accept4(ls->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd < 0) {
+		rc = -errno;
+		s->tab[idx].next_free = s->free_head;
+		s->free_head = idx;
+		o->lstate = report(s, ls);
+		return rc;
+	}
+	ls = &s->tab[lidx]; /* the table may have moved */
+	hs = &s->tab[idx];
+	hs->fd = fd;
+	hs->state = S_CONNECTED;
+	hs->family = ls->family;
+	hs->type = SOCK_STREAM;
+	hs->in_epoll = hs->pending = hs->connect_open = hs->connect_retry = false;
+	hs->reported = hs->watching = 0;
+	hs->sent = hs->received = 0;
+	hs->created_ns = hrpc_now_ns();
+	memcpy(&hs->peer, &ss, sizeof(ss));
+	note_local(hs);
+	s->nopen++;
+	s->tot.created++;
+	audit(s, idx, "accept on sock=%" PRIu32 " local=%s peer=%s", lidx,
+	      fmt_addr(&hs->local, a, sizeof(a)), fmt_addr(&ss, b, sizeof(b)));
+	o->handle = handle_of(s, hs);
+	o->state = report(s, hs);
+	o->lstate = report(s, ls);
+	addr_to_wire(&ss, &o->peer);
+	return 0;
+}
+
+#define SEND_FLAGS (HRPC_MSG_OOB | HRPC_MSG_DONTROUTE | HRPC_MSG_DONTWAIT | HRPC_MSG_EOR | \
+		    HRPC_MSG_NOSIGNAL | HRPC_MSG_MORE)
+#define RECV_FLAGS (HRPC_MSG_OOB | HRPC_MSG_PEEK | HRPC_MSG_TRUNC | HRPC_MSG_DONTWAIT | \
+		    HRPC_MSG_WAITALL)
+
+static int do_send(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_sock_send_req *r = req->payload;
+	struct hrpc_sock_io_rep *o = rep->payload;
+	struct sockaddr_storage ss;
+	socklen_t salen = 0;
+	const void *data;
+	struct hsock *hs;
+	uint32_t idx, len;
+	ssize_t n;
+	int rc = 0;
+
+	if (req->len < sizeof(*r) || r->reserved || r->has_addr > 1)
+		return -EINVAL;
+	hs = lookup(s, r->handle, &idx);
+	if (!hs)
+		return -EBADF;
+	if (r->flags & ~SEND_FLAGS)
+		return -EOPNOTSUPP;
+	len = r->len;
+	if (req->bulk) {
+		if (req->len != sizeof(*r) || len > req->bulk_len)
+			return -EINVAL;
+		data = req->bulk;
+	} else {
+		if (len != req->len - sizeof(*r))
+			return -EINVAL;
+		data = (const uint8_t *)req->payload + sizeof(*r);
+	}
+	if (len > HRPC_SOCK_MAX_IO)
+		len = HRPC_SOCK_MAX_IO;
+	if (r->has_addr) {
+		struct hrpc_sock_addr wa = r->addr;
+		char a[80];
+
+		rc = addr_from_wire(&wa, &ss, &salen);
+		if (rc < 0)
+			return rc;
+		if (hs->type == SOCK_DGRAM &&
+		    !sock_policy_allows(&s->policy, SOCK_POLICY_CONNECT, (struct sockaddr *)&ss)) {
+			s->tot.denied++;
+			audit(s, idx, "sendto %s denied by policy", fmt_addr(&ss, a, sizeof(a)));
+			return -EACCES;
+		}
+	}
+	memset(o, 0, sizeof(*o));
+	rep->len = sizeof(*o);
+	n = sendto(hs->fd, data, len, (int)(r->flags & ~HRPC_MSG_DONTWAIT) | MSG_DONTWAIT | MSG_NOSIGNAL,
+		   r->has_addr ? (struct sockaddr *)&ss : NULL, salen);
+	if (n < 0) {
+		rc = -errno;
+	} else {
+		o->len = o->full_len = (uint32_t)n;
+		hs->sent += (uint64_t)n;
+		s->tot.bytes_sent += (uint64_t)n;
+		if (hs->type == SOCK_DGRAM && !hs->local.ss_family)
+			note_local(hs); /* auto-bound by the first datagram */
+	}
+	o->state = report(s, hs);
+	return rc;
+}
+
+static int do_recv(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	REQ(struct hrpc_sock_recv_req, r);
+	struct hrpc_sock_io_rep *o = rep->payload;
+	struct sockaddr_storage ss;
+	struct iovec iov;
+	struct msghdr mh = { .msg_name = &ss, .msg_namelen = sizeof(ss), .msg_iov = &iov,
+			     .msg_iovlen = 1 };
+	struct hsock *hs;
+	uint32_t idx, cap;
+	ssize_t n;
+	int flags, rc = 0;
+
+	hs = lookup(s, r->handle, &idx);
+	if (!hs)
+		return -EBADF;
+	if (r->flags & ~RECV_FLAGS)
+		return -EOPNOTSUPP;
+	if (req->bulk) {
+		iov.iov_base = req->bulk;
+		cap = req->bulk_cap;
+	} else {
+		iov.iov_base = (uint8_t *)rep->payload + sizeof(*o);
+		cap = HRPC_MSG_MAX_PAYLOAD - (uint32_t)sizeof(*o);
+	}
+	if (cap > HRPC_SOCK_MAX_IO)
+		cap = HRPC_SOCK_MAX_IO;
+	iov.iov_len = r->len < cap ? r->len : cap;
+	flags = (int)(r->flags & (HRPC_MSG_OOB | HRPC_MSG_PEEK | HRPC_MSG_TRUNC)) | MSG_DONTWAIT;
+	/* Datagrams: always learn the real size, to report truncation. */
+	if (hs->type == SOCK_DGRAM)
+		flags |= MSG_TRUNC;
+	memset(&ss, 0, sizeof(ss));
+	memset(o, 0, sizeof(*o));
+	rep->len = sizeof(*o);
+	n = recvmsg(hs->fd, &mh, flags);
+	if (n < 0) {
+		rc = -errno;
+	} else {
+		uint32_t got = (uint32_t)n;
+
+		o->full_len = got;
+		if (hs->type == SOCK_DGRAM && got > iov.iov_len)
+			got = (uint32_t)iov.iov_len;
+		/* TCP with MSG_TRUNC discards: nothing was written. */
+		o->len = (hs->type == SOCK_STREAM && (r->flags & HRPC_MSG_TRUNC)) ? 0 : got;
+		o->msg_flags = (uint32_t)mh.msg_flags & (HRPC_MSG_TRUNC | HRPC_MSG_CTRUNC |
+							 HRPC_MSG_OOB | HRPC_MSG_EOR);
+		if (hs->type == SOCK_DGRAM && mh.msg_namelen)
+			addr_to_wire(&ss, &o->addr);
+		if (!(r->flags & HRPC_MSG_PEEK)) {
+			hs->received += o->full_len;
+			s->tot.bytes_received += o->full_len;
+		}
+		if (req->bulk) {
+			rep->bulk_pos = 0;
+			rep->bulk_len = o->len;
+		} else {
+			rep->len += o->len;
+		}
+	}
+	o->state = report(s, hs);
+	return rc;
+}
+
+static int do_shutdown(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	REQ(struct hrpc_sock_handle_req, r);
+	struct hsock *hs;
+	uint32_t idx;
+	int rc;
+
+	hs = get(s, r->handle, r->reserved, &idx);
+	if (!hs)
+		return r->reserved ? -EINVAL : -EBADF;
+	if (r->arg > SHUT_RDWR)
+		return -EINVAL;
+	rc = shutdown(hs->fd, (int)r->arg) < 0 ? -errno : 0;
+	if (!rc && hs->type == SOCK_STREAM && hs->state == S_CONNECTED)
+		hs->state = S_SHUT;
+	reply_state(s, hs, rep);
+	return rc;
+}
+
+static int do_getname(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	REQ(struct hrpc_sock_handle_req, r);
+	struct hrpc_sock_name_rep *o = rep->payload;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct hsock *hs;
+	int rc;
+
+	hs = get(s, r->handle, r->reserved, NULL);
+	if (!hs)
+		return r->reserved ? -EINVAL : -EBADF;
+	if (r->arg > 1)
+		return -EINVAL;
+	memset(&ss, 0, sizeof(ss));
+	rc = (r->arg ? getpeername(hs->fd, (struct sockaddr *)&ss, &len) :
+	      getsockname(hs->fd, (struct sockaddr *)&ss, &len)) < 0 ? -errno : 0;
+	memset(o, 0, sizeof(*o));
+	if (!rc)
+		addr_to_wire(&ss, &o->addr);
+	o->state = report(s, hs);
+	rep->len = sizeof(*o);
+	return rc;
+}
+
+/* Options a guest may use, with the value size checks Linux would do
+ * anyway (we just refuse before the host kernel sees odd sizes). */
+enum { OPT_INT = 1, OPT_LINGER, OPT_STR, OPT_ANY };
+struct optdef {
+	int level, name;
+	uint8_t kind;
+	bool set;        /* may be set */
+};
+static const struct optdef opts[] = {
+	{ SOL_SOCKET, SO_REUSEADDR, OPT_INT, true },
+	{ SOL_SOCKET, SO_REUSEPORT, OPT_INT, true },
+	{ SOL_SOCKET, SO_KEEPALIVE, OPT_INT, true },
+	{ SOL_SOCKET, SO_BROADCAST, OPT_INT, true },
+	{ SOL_SOCKET, SO_OOBINLINE, OPT_INT, true },
+	{ SOL_SOCKET, SO_DONTROUTE, OPT_INT, true },
+	{ SOL_SOCKET, SO_RCVBUF, OPT_INT, true },
+	{ SOL_SOCKET, SO_SNDBUF, OPT_INT, true },
+	{ SOL_SOCKET, SO_RCVLOWAT, OPT_INT, true },
+	{ SOL_SOCKET, SO_LINGER, OPT_LINGER, true },
+	{ SOL_SOCKET, SO_PRIORITY, OPT_INT, true },
+	{ SOL_SOCKET, SO_TYPE, OPT_INT, false },
+	{ SOL_SOCKET, SO_ERROR, OPT_INT, false },
+	{ SOL_SOCKET, SO_ACCEPTCONN, OPT_INT, false },
+	{ SOL_SOCKET, SO_PROTOCOL, OPT_INT, false },
+	{ SOL_SOCKET, SO_DOMAIN, OPT_INT, false },
+	{ IPPROTO_TCP, TCP_NODELAY, OPT_INT, true },
+	{ IPPROTO_TCP, TCP_MAXSEG, OPT_INT, true },
+	{ IPPROTO_TCP, TCP_CORK, OPT_INT, true },
+	{ IPPROTO_TCP, TCP_KEEPIDLE, OPT_INT, true },
+	{ IPPROTO_TCP, TCP_KEEPINTVL, OPT_INT, true },
+	{ IPPROTO_TCP, TCP_KEEPCNT, OPT_INT, true },
+	{ IPPROTO_TCP, TCP_QUICKACK, OPT_INT, true },
+	{ IPPROTO_TCP, TCP_USER_TIMEOUT, OPT_INT, true },
+	{ IPPROTO_TCP, TCP_SYNCNT, OPT_INT, true },
+	{ IPPROTO_TCP, TCP_DEFER_ACCEPT, OPT_INT, true },
+	{ IPPROTO_TCP, TCP_NOTSENT_LOWAT, OPT_INT, true },
+	{ IPPROTO_TCP, TCP_INFO, OPT_ANY, false },
+	{ IPPROTO_TCP, TCP_CONGESTION, OPT_STR, false },
+	{ IPPROTO_IP, IP_TOS, OPT_INT, true },
+	{ IPPROTO_IP, IP_TTL, OPT_INT, true },
+	{ IPPROTO_IP, IP_RECVERR, OPT_INT, false },
+	{ IPPROTO_IP, IP_MTU_DISCOVER, OPT_INT, true },
+	{ IPPROTO_IPV6, IPV6_V6ONLY, OPT_INT, true },
+	{ IPPROTO_IPV6, IPV6_UNICAST_HOPS, OPT_INT, true },
+	{ IPPROTO_IPV6, IPV6_TCLASS, OPT_INT, true },
+};
+
+static const struct optdef *find_opt(int level, int name)
+{
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+		if (opts[i].level == level && opts[i].name == name)
+			return &opts[i];
+	return NULL;
+}
+
+static bool opt_denied(int level, int name)
+{
+	/* Would reach outside the guest's sandbox: host interfaces, marks,
+	 * transparent proxying. */
+	return level == SOL_SOCKET && (name == SO_BINDTODEVICE || name == SO_MARK ||
+				       name == SO_ATTACH_FILTER || name == SO_ATTACH_BPF);
+}
+
+static int do_sockopt(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep,
+		      bool set)
+{
+	REQ(struct hrpc_sock_opt, r);
+	struct hrpc_sock_opt *o = rep->payload;
+	const struct optdef *d;
+	struct hsock *hs;
+	uint8_t val[HRPC_SOCK_OPT_MAX];
+	socklen_t len;
+	int rc;
+
+	hs = get(s, r->handle, r->reserved, NULL);
+	if (!hs)
+		return r->reserved ? -EINVAL : -EBADF;
+	if (r->len > HRPC_SOCK_OPT_MAX)
+		return -EINVAL;
+	if (opt_denied((int)r->level, (int)r->name))
+		return -EPERM;
+	d = find_opt((int)r->level, (int)r->name);
+	if (!d)
+		return -ENOPROTOOPT;
+	if ((d->level == IPPROTO_IPV6 && hs->family != AF_INET6) ||
+	    (d->level == IPPROTO_TCP && hs->type != SOCK_STREAM))
+		return -EOPNOTSUPP;
+	memset(o, 0, sizeof(*o));
+	rep->len = sizeof(*o);
+	if (set) {
+		if (!d->set)
+			return -ENOPROTOOPT;
+		if ((d->kind == OPT_INT && r->len < sizeof(int)) ||
+		    (d->kind == OPT_LINGER && r->len < sizeof(struct linger)))
+			return -EINVAL;
+		memcpy(val, r->val, r->len);
+		rc = setsockopt(hs->fd, (int)r->level, (int)r->name, val, r->len) < 0 ? -errno : 0;
+	} else {
+		len = r->len;
+		rc = getsockopt(hs->fd, (int)r->level, (int)r->name, val, &len) < 0 ? -errno : 0;
+		if (!rc) {
+			o->level = r->level;
+			o->name = r->name;
+			o->len = len > HRPC_SOCK_OPT_MAX ? HRPC_SOCK_OPT_MAX : len;
+			memcpy(o->val, val, o->len);
+			/* SO_ERROR collected: a connect that failed is over. */
+			if (r->level == SOL_SOCKET && r->name == SO_ERROR && hs->connect_open) {
+				int e;
+
+				memcpy(&e, val, sizeof(e));
+				if (e)
+					connect_done(s, hs, e);
+			}
+		}
+	}
+	o->state = report(s, hs);
+	return rc;
+}
+
+static int do_ioctl(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	REQ(struct hrpc_sock_handle_req, r);
+	struct hrpc_sock_ioctl_rep *o = rep->payload;
+	struct hsock *hs;
+	int v = 0, rc;
+
+	hs = get(s, r->handle, r->reserved, NULL);
+	if (!hs)
+		return r->reserved ? -EINVAL : -EBADF;
+	switch (r->arg) {
+	case HRPC_SIOCINQ:
+	case HRPC_SIOCOUTQ:
+	case HRPC_SIOCOUTQNSD:
+	case HRPC_SIOCATMARK:
+		break;
+	default:
+		return -ENOTTY;
+	}
+	rc = ioctl(hs->fd, (unsigned long)r->arg, &v) < 0 ? -errno : 0;
+	memset(o, 0, sizeof(*o));
+	o->value = rc ? 0 : (uint64_t)(uint32_t)v;
+	o->state = report(s, hs);
+	rep->len = sizeof(*o);
+	return rc;
+}
+
+static int do_poll(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	REQ(struct hrpc_sock_handle_req, r);
+	struct hsock *hs = get(s, r->handle, r->reserved | r->arg, NULL);
+
+	if (!hs)
+		return r->reserved || r->arg ? -EINVAL : -EBADF;
+	reply_state(s, hs, rep);
+	return 0;
+}
+
+static int do_credit(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	REQ(struct hrpc_sock_credit, r);
+	struct hrpc_sock_credit *o = rep->payload;
+	int rc = 0;
+
+	if (r->reserved)
+		return -EINVAL;
+	if (r->credit > HRPC_SOCK_MAX_CREDIT - s->credit)
+		rc = -EINVAL; /* more than it may hold: grant nothing */
+	else
+		s->credit += r->credit;
+	s->tot.credit = s->credit;
+	o->credit = s->credit;
+	o->reserved = 0;
+	rep->len = sizeof(*o);
+	return rc;
+}
+
+static int handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	outsource_sock *s = opaque;
+	int rc;
+
+	/* One worker serves one guest; a re-attached guest comes back on a
+	 * new connection. */
+	s->conn = req->conn;
+	switch (req->hdr->proc) {
+	case HRPC_SOCK_INIT:       rc = do_init(s, req, rep); break;
+	case HRPC_SOCK_SOCKET:     rc = do_socket(s, req, rep); break;
+	case HRPC_SOCK_CLOSE:      rc = do_close(s, req, rep); break;
+	case HRPC_SOCK_BIND:       rc = do_bind_connect(s, req, rep, true); break;
+	case HRPC_SOCK_LISTEN:     rc = do_listen(s, req, rep); break;
+	case HRPC_SOCK_CONNECT:    rc = do_bind_connect(s, req, rep, false); break;
+	case HRPC_SOCK_ACCEPT:     rc = do_accept(s, req, rep); break;
+	case HRPC_SOCK_SEND:       rc = do_send(s, req, rep); break;
+	case HRPC_SOCK_RECV:       rc = do_recv(s, req, rep); break;
+	case HRPC_SOCK_SHUTDOWN:   rc = do_shutdown(s, req, rep); break;
+	case HRPC_SOCK_GETNAME:    rc = do_getname(s, req, rep); break;
+	case HRPC_SOCK_SETSOCKOPT: rc = do_sockopt(s, req, rep, true); break;
+	case HRPC_SOCK_GETSOCKOPT: rc = do_sockopt(s, req, rep, false); break;
+	case HRPC_SOCK_IOCTL:      rc = do_ioctl(s, req, rep); break;
+	case HRPC_SOCK_POLL:       rc = do_poll(s, req, rep); break;
+	case HRPC_SOCK_CREDIT:     rc = do_credit(s, req, rep); break;
+	default:                   rc = -ENOSYS; break;
+	}
+	/* States may be waiting for credit, or for a connection. */
+	kick(s);
+	return rc;
+}
+
+/* ---- life cycle ------------------------------------------------------------------- */
+
+int outsource_sock_new(const struct outsource_sock_config *cfg, outsource_sock **out,
+		       char *err, size_t errlen)
+{
+	outsource_sock *s = calloc(1, sizeof(*s));
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TIMER_TAG };
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	s->epfd = s->timerfd = s->netns_fd = s->home_ns_fd = -1;
+	s->free_head = UINT32_MAX;
+	s->guest_id = cfg->guest_id;
+	if (cfg->guest_name && cfg->guest_name[0]) {
+		/* Keep the name a single printable word in the log. */
+		size_t i;
+
+		for (i = 0; cfg->guest_name[i] && i < sizeof(s->name) - 1; i++) {
+			char c = cfg->guest_name[i];
+
+			s->name[i] = (c > 0x20 && c < 0x7f) ? c : '_';
+		}
+		s->name[i] = 0;
+	} else {
+		snprintf(s->name, sizeof(s->name), "guest%" PRIu32, cfg->guest_id);
+	}
+	sock_policy_init(&s->policy);
+	rc = 0;
+	if (cfg->policy_path)
+		rc = sock_policy_load(&s->policy, cfg->policy_path, err, errlen);
+	if (!rc && cfg->policy_text)
+		rc = sock_policy_parse(&s->policy, cfg->policy_text, err, errlen);
+	if (rc < 0)
+		goto fail;
+	if (s->policy.netns[0]) {
+		s->netns_fd = open(s->policy.netns, O_RDONLY | O_CLOEXEC);
+		s->home_ns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (s->netns_fd < 0 || s->home_ns_fd < 0) {
+			rc = -errno;
+			if (err && errlen)
+				snprintf(err, errlen, "netns %s: %s", s->policy.netns, strerror(-rc));
+			goto fail;
+		}
+	}
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->epfd < 0 || s->timerfd < 0 ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->timerfd, &ev) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (cfg->audit_path) {
+		int fd = open(cfg->audit_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+		if (fd < 0 || !(s->audit = fdopen(fd, "a"))) {
+			rc = -errno;
+			if (fd >= 0)
+				close(fd);
+			if (err && errlen)
+				snprintf(err, errlen, "audit log %s: %s", cfg->audit_path, strerror(-rc));
+			goto fail;
+		}
+		s->own_audit = true;
+	} else if (cfg->audit_fd >= 0) {
+		int fd = fcntl(cfg->audit_fd, F_DUPFD_CLOEXEC, 3);
+
+		if (fd < 0 || !(s->audit = fdopen(fd, "a"))) {
+			rc = -errno;
+			if (fd >= 0)
+				close(fd);
+			goto fail;
+		}
+		s->own_audit = true;
+	}
+	s->tot.max_sockets = s->policy.max_sockets;
+	audit(s, 0, "service start netns=%s max-sockets=%" PRIu32 " rules=%zu",
+	      s->policy.netns[0] ? s->policy.netns : "-", s->policy.max_sockets, s->policy.nrules);
+	*out = s;
+	return 0;
+fail:
+	outsource_sock_free(s);
+	return rc;
+}
+
+void outsource_sock_free(outsource_sock *s)
+{
+	if (!s)
+		return;
+	for (uint32_t i = 0; i < s->nslots; i++)
+		if (s->tab[i].state != S_FREE)
+			slot_close(s, i, "service-stop");
+	if (s->audit && s->epfd >= 0)
+		audit(s, 0, "service stop created=%" PRIu64 " denied=%" PRIu64
+		      " sent=%" PRIu64 " received=%" PRIu64, s->tot.created, s->tot.denied,
+		      s->tot.bytes_sent, s->tot.bytes_received);
+	if (s->audit)
+		fclose(s->audit);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->timerfd >= 0)
+		close(s->timerfd);
+	if (s->netns_fd >= 0)
+		close(s->netns_fd);
+	if (s->home_ns_fd >= 0)
+		close(s->home_ns_fd);
+	sock_policy_clear(&s->policy);
+	free(s->tab);
+	free(s->pend);
+	free(s);
+}
+
+int outsource_sock_register(outsource_sock *s, hrpc_server *srv)
+{
+	return hrpc_server_register(srv, HRPC_SVC_SOCK, "sock", handle, s);
+}
+
+int outsource_sock_fd(outsource_sock *s)
+{
+	return s->epfd;
+}
+
+void outsource_sock_detach(outsource_sock *s)
+{
+	s->conn = NULL;
+}
+
+/* ---- introspection ----------------------------------------------------------------- */
+
+size_t outsource_sock_list(outsource_sock *s, struct outsource_sock_info *out, size_t max)
+{
+	size_t n = 0;
+
+	for (uint32_t i = 0; i < s->nslots; i++) {
+		struct hsock *hs = &s->tab[i];
+
+		if (hs->state == S_FREE)
+			continue;
+		if (n < max) {
+			struct outsource_sock_info *o = &out[n];
+
+			o->handle = handle_of(s, hs);
+			o->family = hs->family;
+			o->type = hs->type;
+			o->state = state_name[hs->state];
+			o->local = hs->local;
+			o->peer = hs->peer;
+			o->bytes_sent = hs->sent;
+			o->bytes_received = hs->received;
+			o->created_ns = hs->created_ns;
+			o->mask = hs->reported;
+		}
+		n++;
+	}
+	return n;
+}
+
+void outsource_sock_totals(outsource_sock *s, struct outsource_sock_totals *t)
+{
+	*t = s->tot;
+	t->open = s->nopen;
+	t->credit = s->credit;
+	t->max_sockets = s->policy.max_sockets;
+}
+
+void outsource_sock_print(outsource_sock *s, FILE *f, bool json)
+{
+	struct outsource_sock_totals t;
+	uint64_t now = hrpc_now_ns();
+	bool first = true;
+	char l[80], p[80];
+
+	outsource_sock_totals(s, &t);
+	if (json)
+		fprintf(f, "{\"guest_id\":%" PRIu32 ",\"name\":\"%s\",\"open\":%" PRIu32
+			",\"max_sockets\":%" PRIu32 ",\"created\":%" PRIu64 ",\"closed\":%" PRIu64
+			",\"denied\":%" PRIu64 ",\"events\":%" PRIu64 ",\"credit\":%" PRIu64
+			",\"bytes_sent\":%" PRIu64 ",\"bytes_received\":%" PRIu64 ",\"sockets\":[",
+			s->guest_id, s->name, t.open, t.max_sockets, t.created, t.closed, t.denied,
+			t.events, t.credit, t.bytes_sent, t.bytes_received);
+	else
+		fprintf(f, "%-18s %-4s %-5s %-11s %-28s %-28s %12s %12s %8s\n", "HANDLE", "FAM",
+			"TYPE", "STATE", "LOCAL", "PEER", "SENT", "RECEIVED", "AGE(s)");
+	for (uint32_t i = 0; i < s->nslots; i++) {
+		struct hsock *hs = &s->tab[i];
+		const char *fam = hs->family == AF_INET ? "ipv4" : "ipv6";
+		const char *type = hs->type == SOCK_STREAM ? "tcp" : "udp";
+
+		if (hs->state == S_FREE)
+			continue;
+		fmt_addr(&hs->local, l, sizeof(l));
+		fmt_addr(&hs->peer, p, sizeof(p));
+		if (json) {
+			fprintf(f, "%s{\"handle\":%" PRIu64 ",\"family\":\"%s\",\"type\":\"%s\","
+				"\"state\":\"%s\",\"local\":\"%s\",\"peer\":\"%s\",\"sent\":%" PRIu64
+				",\"received\":%" PRIu64 ",\"age_ns\":%" PRIu64 ",\"mask\":%" PRIu32 "}",
+				first ? "" : ",", handle_of(s, hs), fam, type, state_name[hs->state], l,
+				p, hs->sent, hs->received, now - hs->created_ns, hs->reported);
+			first = false;
+		} else {
+			fprintf(f, "%#-18" PRIx64 " %-4s %-5s %-11s %-28s %-28s %12" PRIu64 " %12" PRIu64
+				" %8.1f\n", handle_of(s, hs), fam, type, state_name[hs->state], l, p,
+				hs->sent, hs->received, (double)(now - hs->created_ns) / 1e9);
+		}
+	}
+	if (json)
+		fprintf(f, "]}\n");
+	else
+		fprintf(f, "%" PRIu32 "/%" PRIu32 " sockets, %" PRIu64 " denied, credit %" PRIu64 "\n",
+			t.open, t.max_sockets, t.denied, t.credit);
+}

@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sockguest.h - a process guest of the socket service, for the integration
+ * tests and the benchmark: the host half (outsource_sock + hrpc_server +
+ * GLib loop) runs in a thread of the test; the guest half calls it through
+ * libhostrpc over memfd rings, exactly as a guest kernel would, and keeps
+ * the per-socket readiness the host reports (replies and READY events).
+ */
+#ifndef HOSTRPC_TESTS_SOCKGUEST_H
+#define HOSTRPC_TESTS_SOCKGUEST_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "hostrpc/hostrpc.h"
+#include "hostrpc/hostrpc-glib.h"
+#include "hostrpc/sock.h"
+#include "outsource/sock/outsource-sock.h"
+#include "outsource/sock/outsource-sock-glib.h"
+
+#define SG_MAX_TRACK 4096
+
+struct sg_track {
+	uint64_t handle;
+	struct hrpc_sock_state st;
+	bool known;
+};
+
+struct sguest {
+	/* host half */
+	hrpc_server *srv;
+	hrpc_conn *conn;
+	outsource_sock *sock;
+	GMainContext *ctx;
+	pthread_t thread;
+	volatile bool stop;
+	volatile int conn_done;
+	/* guest half */
+	hrpc_client *cli;
+	struct sg_track track[SG_MAX_TRACK];
+	uint64_t events, ev_states;
+};
+
+static void sg_conn_done(hrpc_conn *conn, int err, gpointer data)
+{
+	struct sguest *g = data;
+
+	g->conn_done = err ? err : -EPIPE;
+}
+
+static void *sg_serve(void *arg)
+{
+	struct sguest *g = arg;
+	GSource *src;
+
+	g_main_context_push_thread_default(g->ctx);
+	hrpc_glib_conn_attach(g->conn, g->ctx, sg_conn_done, g);
+	src = outsource_sock_glib_attach(g->sock, g->ctx);
+	while (!g->stop)
+		g_main_context_iteration(g->ctx, TRUE);
+	g_source_destroy(src);
+	g_source_unref(src);
+	g_main_context_pop_thread_default(g->ctx);
+	return NULL;
+}
+
+static struct sg_track *sg_slot(struct sguest *g, uint64_t handle)
+{
+	struct sg_track *t = &g->track[hrpc_sock_handle_index(handle) % SG_MAX_TRACK];
+
+	if (t->handle != handle) {
+		memset(t, 0, sizeof(*t));
+		t->handle = handle;
+	}
+	return t;
+}
+
+/* Apply a state only if it is newer than what we have. */
+static void sg_apply(struct sguest *g, uint64_t handle, const struct hrpc_sock_state *st)
+{
+	struct sg_track *t = sg_slot(g, handle);
+
+	if (!t->known || hrpc_sock_seq_after(st->seq, t->st.seq)) {
+		t->st = *st;
+		t->known = true;
+	}
+}
+
+static void sg_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *payload,
+		     void *opaque)
+{
+	struct sguest *g = opaque;
+	const struct hrpc_sock_ev_state *e = payload;
+
+	if (h->service != HRPC_SVC_SOCK || h->proc != HRPC_SOCK_EV_READY)
+		return;
+	g->events++;
+	for (uint32_t i = 0; i < h->len / sizeof(*e); i++) {
+		g->ev_states++;
+		sg_apply(g, e[i].handle, &e[i].state);
+	}
+}
+
+/* Start host and guest halves.  policy: text in policy.h format or NULL;
+ * audit_fd: where the audit log goes (-1: nowhere). */
+static inline int sg_start_full(struct sguest *g, const char *policy, int audit_fd,
+				bool init, uint32_t credit)
+{
+	struct outsource_sock_config cfg = { .guest_id = 7, .guest_name = "test-guest",
+					     .policy_text = policy, .audit_fd = audit_fd };
+	hrpc_chan *sch, *cch;
+	char err[256] = "";
+	int sv[2], rc;
+
+	memset(g, 0, sizeof(*g));
+	rc = outsource_sock_new(&cfg, &g->sock, err, sizeof(err));
+	if (rc < 0) {
+		fprintf(stderr, "outsource_sock_new: %s (%s)\n", strerror(-rc), err);
+		return rc;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	g->srv = hrpc_server_new("sock-test");
+	hrpc_server_register_builtins(g->srv);
+	rc = outsource_sock_register(g->sock, g->srv);
+	if (rc == 0)
+		rc = hrpc_memfd_server_new(sv[0], 0, &sch);
+	if (rc == 0)
+		rc = hrpc_memfd_client_new(sv[1], &cch);
+	close(sv[0]);
+	close(sv[1]);
+	if (rc < 0)
+		return rc;
+	rc = hrpc_conn_new(g->srv, sch, 7, &g->conn);
+	if (rc < 0)
+		return rc;
+	g->ctx = g_main_context_new();
+	pthread_create(&g->thread, NULL, sg_serve, g);
+	rc = hrpc_client_new(cch, "sock-test-guest", 5000, &g->cli);
+	if (rc < 0)
+		return rc;
+	hrpc_client_set_event_handler(g->cli, sg_event, g);
+	if (init) {
+		struct hrpc_sock_init_req r = { .version = HRPC_SOCK_VERSION, .credit = credit };
+		struct hrpc_sock_init_rep o;
+		struct hrpc_call c = { .service = HRPC_SVC_SOCK, .proc = HRPC_SOCK_INIT,
+				       .req = &r, .req_len = sizeof(r), .rep = &o,
+				       .rep_cap = sizeof(o), .timeout_ms = 5000 };
+
+		rc = hrpc_client_call(g->cli, &c);
+	}
+	return rc;
+}
+
+static inline int sg_start(struct sguest *g, const char *policy, int audit_fd)
+{
+	return sg_start_full(g, policy, audit_fd, true, 1024);
+}
+
+static inline void sg_stop(struct sguest *g)
+{
+	hrpc_client_free(g->cli);
+	g->stop = true;
+	g_main_context_wakeup(g->ctx);
+	pthread_join(g->thread, NULL);
+	hrpc_conn_free(g->conn);
+	hrpc_server_free(g->srv);
+	outsource_sock_free(g->sock);
+	g_main_context_unref(g->ctx);
+}
+
+/* A raw call: returns the status; *rep_len the reply length. */
+static inline int sg_call(struct sguest *g, uint16_t proc, const void *req, uint32_t req_len,
+			  void *rep, uint32_t rep_cap, struct hrpc_bulk *bulk, uint32_t bulk_len,
+			  struct hrpc_call *out)
+{
+	struct hrpc_call c = { .service = HRPC_SVC_SOCK, .proc = proc, .req = req,
+			       .req_len = req_len, .rep = rep, .rep_cap = rep_cap,
+			       .bulk = bulk, .bulk_len = bulk_len, .timeout_ms = 10000 };
+	int rc = hrpc_client_call(g->cli, &c);
+
+	if (out)
+		*out = c;
+	return rc;
+}
+
+static inline void sg_addr(struct hrpc_sock_addr *a, int family, const char *ip, uint16_t port)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = (uint16_t)family;
+	a->port = port;
+	inet_pton(family, ip, a->addr);
+}
+
+static inline int sg_socket(struct sguest *g, int family, int type, uint64_t *h)
+{
+	struct hrpc_sock_socket_req r = { .family = (uint16_t)family, .type = (uint16_t)type };
+	struct hrpc_sock_handle_rep o;
+	int rc = sg_call(g, HRPC_SOCK_SOCKET, &r, sizeof(r), &o, sizeof(o), NULL, 0, NULL);
+
+	if (rc == 0) {
+		*h = o.handle;
+		sg_apply(g, o.handle, &o.state);
+	}
+	return rc;
+}
+
+static inline int sg_simple(struct sguest *g, uint16_t proc, uint64_t h, uint32_t arg)
+{
+	struct hrpc_sock_handle_req r = { .handle = h, .arg = arg };
+	struct hrpc_sock_state st;
+	struct hrpc_call c;
+	int rc = sg_call(g, proc, &r, sizeof(r), &st, sizeof(st), NULL, 0, &c);
+
+	if (c.rep_len == sizeof(st) && proc != HRPC_SOCK_CLOSE)
+		sg_apply(g, h, &st);
+	return rc;
+}
+
+static inline int sg_close(struct sguest *g, uint64_t h)
+{
+	return sg_simple(g, HRPC_SOCK_CLOSE, h, 0);
+}
+
+static inline int sg_addrcall(struct sguest *g, uint16_t proc, uint64_t h,
+			      const struct hrpc_sock_addr *a)
+{
+	struct hrpc_sock_addr_req r = { .handle = h, .addr = *a };
+	struct hrpc_sock_state st;
+	struct hrpc_call c;
+	int rc = sg_call(g, proc, &r, sizeof(r), &st, sizeof(st), NULL, 0, &c);
+
+	if (c.rep_len == sizeof(st))
+		sg_apply(g, h, &st);
+	return rc;
+}
+
+static inline int sg_getname(struct sguest *g, uint64_t h, bool peer, struct hrpc_sock_addr *a)
+{
+	struct hrpc_sock_handle_req r = { .handle = h, .arg = peer };
+	struct hrpc_sock_name_rep o;
+	int rc = sg_call(g, HRPC_SOCK_GETNAME, &r, sizeof(r), &o, sizeof(o), NULL, 0, NULL);
+
+	if (rc == 0)
+		*a = o.addr;
+	return rc;
+}
+
+static inline uint32_t sg_mask(struct sguest *g, uint64_t h)
+{
+	return sg_slot(g, h)->st.mask;
+}
+
+/* Wait (processing events) until the socket's known mask has one of `bits`.
+ * Returns the mask, or 0 on timeout. */
+static inline uint32_t sg_wait(struct sguest *g, uint64_t h, uint32_t bits, int timeout_ms)
+{
+	uint64_t deadline = hrpc_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+	for (;;) {
+		uint32_t m = sg_mask(g, h);
+
+		if (m & bits)
+			return m;
+		if (hrpc_now_ns() >= deadline)
+			return 0;
+		hrpc_client_process(g->cli, 10);
+	}
+}
+
+static inline int sg_setopt_int(struct sguest *g, uint64_t h, int level, int name, int v)
+{
+	struct hrpc_sock_opt r = { .handle = h, .level = (uint32_t)level, .name = (uint32_t)name,
+				   .len = sizeof(int) };
+	struct hrpc_sock_opt o;
+
+	memcpy(r.val, &v, sizeof(v));
+	return sg_call(g, HRPC_SOCK_SETSOCKOPT, &r, sizeof(r), &o, sizeof(o), NULL, 0, NULL);
+}
+
+static inline int sg_getopt_int(struct sguest *g, uint64_t h, int level, int name, int *v)
+{
+	struct hrpc_sock_opt r = { .handle = h, .level = (uint32_t)level, .name = (uint32_t)name,
+				   .len = sizeof(int) };
+	struct hrpc_sock_opt o;
+	int rc = sg_call(g, HRPC_SOCK_GETSOCKOPT, &r, sizeof(r), &o, sizeof(o), NULL, 0, NULL);
+
+	if (rc == 0) {
+		if (o.len != sizeof(int))
+			return -EPROTO;
+		memcpy(v, o.val, sizeof(*v));
+		sg_apply(g, h, &o.state);
+	}
+	return rc;
+}
+
+/* send: inline when bulk is NULL (len <= 64 KiB - 56), else from bulk->ptr.
+ * Returns bytes sent or -errno. */
+static inline int sg_send(struct sguest *g, uint64_t h, const void *data, uint32_t len,
+			  struct hrpc_bulk *bulk, uint32_t flags, const struct hrpc_sock_addr *to)
+{
+	static uint8_t buf[HRPC_MSG_MAX_PAYLOAD];
+	struct hrpc_sock_send_req *r = (struct hrpc_sock_send_req *)buf;
+	struct hrpc_sock_io_rep o;
+	struct hrpc_call c;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->handle = h;
+	r->flags = flags;
+	r->len = len;
+	if (to) {
+		r->has_addr = 1;
+		r->addr = *to;
+	}
+	if (bulk) {
+		if (data && data != bulk->ptr)
+			memcpy(bulk->ptr, data, len);
+		rc = sg_call(g, HRPC_SOCK_SEND, r, sizeof(*r), &o, sizeof(o), bulk, len, &c);
+	} else {
+		if (len > sizeof(buf) - sizeof(*r))
+			return -EMSGSIZE;
+		memcpy(buf + sizeof(*r), data, len);
+		rc = sg_call(g, HRPC_SOCK_SEND, r, (uint32_t)sizeof(*r) + len, &o, sizeof(o), NULL, 0, &c);
+	}
+	if (c.rep_len == sizeof(o))
+		sg_apply(g, h, &o.state);
+	return rc < 0 ? rc : (int)o.len;
+}
+
+/* recv into `out` (up to cap): through bulk if given, else inline.
+ * Returns bytes or -errno; *io gets the reply. */
+static inline int sg_recv(struct sguest *g, uint64_t h, void *out, uint32_t cap,
+			  struct hrpc_bulk *bulk, uint32_t flags, struct hrpc_sock_io_rep *io)
+{
+	static uint8_t rbuf[HRPC_MSG_MAX_PAYLOAD];
+	struct hrpc_sock_recv_req r = { .handle = h, .flags = flags, .len = cap };
+	struct hrpc_sock_io_rep *o = (struct hrpc_sock_io_rep *)rbuf;
+	struct hrpc_call c;
+	int rc;
+
+	memset(o, 0, sizeof(*o));
+	rc = sg_call(g, HRPC_SOCK_RECV, &r, sizeof(r), rbuf, sizeof(rbuf), bulk, 0, &c);
+	if (c.rep_len >= sizeof(*o))
+		sg_apply(g, h, &o->state);
+	if (io)
+		*io = *o;
+	if (rc < 0)
+		return rc;
+	if (bulk) {
+		if (c.rep_bulk_len != o->len || o->len > cap)
+			return -EPROTO;
+		if (out && out != bulk->ptr)
+			memcpy(out, (uint8_t *)bulk->ptr + c.rep_bulk_pos, o->len);
+	} else {
+		if (c.rep_len != sizeof(*o) + o->len || o->len > cap)
+			return -EPROTO;
+		if (out)
+			memcpy(out, rbuf + sizeof(*o), o->len);
+	}
+	return (int)o->len;
+}
+
+/* accept, waiting for the listener's IN first if needed. */
+static inline int sg_accept(struct sguest *g, uint64_t lh, uint64_t *h,
+			    struct hrpc_sock_addr *peer, int timeout_ms)
+{
+	uint64_t deadline = hrpc_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+	for (;;) {
+		struct hrpc_sock_handle_req r = { .handle = lh };
+		struct hrpc_sock_accept_rep o;
+		struct hrpc_call c;
+		int rc = sg_call(g, HRPC_SOCK_ACCEPT, &r, sizeof(r), &o, sizeof(o), NULL, 0, &c);
+
+		if (c.rep_len == sizeof(o))
+			sg_apply(g, lh, &o.lstate);
+		if (rc == 0) {
+			*h = o.handle;
+			sg_apply(g, o.handle, &o.state);
+			if (peer)
+				*peer = o.peer;
+			return 0;
+		}
+		if (rc != -EAGAIN)
+			return rc;
+		if (hrpc_now_ns() >= deadline)
+			return -ETIMEDOUT;
+		sg_wait(g, lh, HRPC_POLLIN | HRPC_POLLERR, 100);
+	}
+}
+
+/* connect like a blocking connect(2): CONNECT, wait for OUT/ERR/HUP, CONNECT
+ * again for the verdict. */
+static inline int sg_connect(struct sguest *g, uint64_t h, const struct hrpc_sock_addr *a,
+			     int timeout_ms)
+{
+	int rc = sg_addrcall(g, HRPC_SOCK_CONNECT, h, a);
+
+	if (rc != -EINPROGRESS)
+		return rc;
+	if (!sg_wait(g, h, HRPC_POLLOUT | HRPC_POLLERR | HRPC_POLLHUP, timeout_ms))
+		return -ETIMEDOUT;
+	return sg_addrcall(g, HRPC_SOCK_CONNECT, h, a);
+}
+
+/* Receive exactly len bytes (stream). */
+static inline int sg_recv_all(struct sguest *g, uint64_t h, uint8_t *out, uint32_t len,
+			      struct hrpc_bulk *bulk, int timeout_ms)
+{
+	uint32_t got = 0;
+
+	while (got < len) {
+		uint32_t want = len - got;
+		int n;
+
+		if (bulk && want > bulk->cap)
+			want = bulk->cap;
+		n = sg_recv(g, h, out + got, want, bulk, 0, NULL);
+		if (n == -EAGAIN) {
+			if (!sg_wait(g, h, HRPC_POLLIN | HRPC_POLLERR | HRPC_POLLHUP | HRPC_POLLRDHUP,
+				     timeout_ms))
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (n < 0)
+			return n;
+		if (n == 0)
+			return -ECONNRESET;
+		got += (uint32_t)n;
+	}
+	return 0;
+}
+
+/* Send all of len bytes (stream), bulk chunks of bulk->cap. */
+static inline int sg_send_all(struct sguest *g, uint64_t h, const uint8_t *data, uint32_t len,
+			      struct hrpc_bulk *bulk, int timeout_ms)
+{
+	uint32_t done = 0;
+
+	while (done < len) {
+		uint32_t n = len - done;
+		int rc;
+
+		if (bulk && n > bulk->cap)
+			n = bulk->cap;
+		if (!bulk && n > 32768)
+			n = 32768;
+		rc = sg_send(g, h, data + done, n, bulk, 0, NULL);
+		if (rc == -EAGAIN) {
+			if (!sg_wait(g, h, HRPC_POLLOUT | HRPC_POLLERR | HRPC_POLLHUP, timeout_ms))
+				return -ETIMEDOUT;
+			continue;
+		}
+		if (rc < 0)
+			return rc;
+		done += (uint32_t)rc;
+	}
+	return 0;
+}
+
+#endif /* HOSTRPC_TESTS_SOCKGUEST_H */

@@ -1,0 +1,261 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test-sock-policy - per-guest identity and policy of the socket service:
+ * connect/sendto/bind rules (first match wins; IPv4-mapped IPv6 cannot slip
+ * past IPv4 rules), denials answered with -EACCES and written to the audit
+ * log, policy syntax errors reported by line, and a guest whose sockets
+ * live in a network namespace of their own (skipped without the privilege
+ * to make one).
+ */
+#include "config.h"
+
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+
+#include "tests/tap.h"
+#include "tests/integration/sock/sockguest.h"
+#include "outsource/sock/policy.h"
+
+static struct sguest g;
+
+static const char policy[] =
+	"# test policy\n"
+	"connect deny 127.0.0.2\n"
+	"connect allow 127.0.0.0/8 *\n"
+	"connect allow ::1\n"
+	"connect deny any\n"
+	"bind allow 127.0.0.1 0,20000-65535\n"
+	"bind allow ::1/128\n"
+	"bind deny any\n";
+
+static int host_listener(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	listen(fd, 8);
+	getsockname(fd, (struct sockaddr *)&sa, &sl);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static void test_rules(void)
+{
+	char path[] = "/tmp/sock-policy-audit.XXXXXX";
+	int afd = mkstemp(path), lfd, rc;
+	uint16_t port;
+	uint64_t h, u, h6;
+	struct hrpc_sock_addr a;
+	static char log[1 << 20];
+	ssize_t n;
+
+	rc = sg_start(&g, policy, afd);
+	if (rc < 0) {
+		printf("Bail out! cannot start: %s\n", strerror(-rc));
+		exit(1);
+	}
+	lfd = host_listener(&port);
+
+	sg_socket(&g, AF_INET, SOCK_STREAM, &h);
+	sg_addr(&a, AF_INET, "127.0.0.2", port);
+	rc = sg_addrcall(&g, HRPC_SOCK_CONNECT, h, &a);
+	tap_ok(rc == -EACCES, "connect to a denied address -> -EACCES (%d)", rc);
+	sg_addr(&a, AF_INET, "192.0.2.1", 80);
+	rc = sg_addrcall(&g, HRPC_SOCK_CONNECT, h, &a);
+	tap_ok(rc == -EACCES, "connect outside the allowed networks -> -EACCES (%d)", rc);
+	sg_addr(&a, AF_INET, "127.0.0.1", port);
+	rc = sg_connect(&g, h, &a, 5000);
+	tap_ok(rc == 0, "connect to an allowed destination works (%d)", rc);
+	sg_close(&g, h);
+
+	sg_socket(&g, AF_INET6, SOCK_STREAM, &h6);
+	sg_addr(&a, AF_INET6, "::ffff:127.0.0.2", port);
+	rc = sg_addrcall(&g, HRPC_SOCK_CONNECT, h6, &a);
+	tap_ok(rc == -EACCES, "IPv4-mapped IPv6 form of a denied address -> -EACCES (%d)", rc);
+	sg_addr(&a, AF_INET6, "::ffff:127.0.0.1", port);
+	rc = sg_connect(&g, h6, &a, 5000);
+	tap_ok(rc == 0, "IPv4-mapped IPv6 form of an allowed address works (%d)", rc);
+	sg_close(&g, h6);
+
+	sg_socket(&g, AF_INET, SOCK_DGRAM, &u);
+	sg_addr(&a, AF_INET, "127.0.0.2", 9);
+	rc = sg_send(&g, u, "x", 1, NULL, 0, &a);
+	tap_ok(rc == -EACCES, "UDP sendto a denied address -> -EACCES (%d)", rc);
+	rc = sg_addrcall(&g, HRPC_SOCK_CONNECT, u, &a);
+	tap_ok(rc == -EACCES, "UDP connect to a denied address -> -EACCES (%d)", rc);
+	sg_addr(&a, AF_INET, "0.0.0.0", 0);
+	rc = sg_addrcall(&g, HRPC_SOCK_BIND, u, &a);
+	tap_ok(rc == -EACCES, "bind to the wildcard address -> -EACCES (%d)", rc);
+	sg_addr(&a, AF_INET, "127.0.0.1", 80);
+	rc = sg_addrcall(&g, HRPC_SOCK_BIND, u, &a);
+	tap_ok(rc == -EACCES, "bind to a port outside the allowed ranges -> -EACCES (%d)", rc);
+	sg_addr(&a, AF_INET, "127.0.0.1", 0);
+	rc = sg_addrcall(&g, HRPC_SOCK_BIND, u, &a);
+	tap_ok(rc == 0, "bind to an allowed address with port 0 works (%d)", rc);
+	sg_close(&g, u);
+
+	sg_socket(&g, AF_INET, SOCK_STREAM, &h);
+	rc = sg_simple(&g, HRPC_SOCK_LISTEN, h, 4);
+	tap_ok(rc == -EACCES, "listen without bind (an implicit wildcard bind) -> -EACCES (%d)", rc);
+	sg_close(&g, h);
+	sg_stop(&g);
+
+	n = pread(afd, log, sizeof(log) - 1, 0);
+	log[n > 0 ? n : 0] = 0;
+	tap_ok(strstr(log, "connect 127.0.0.2:") && strstr(log, "denied by policy") &&
+	       strstr(log, "sendto 127.0.0.2:9 denied") && strstr(log, "bind 0.0.0.0:0 denied") &&
+	       strstr(log, "rules=7"), "denials are in the audit log with their addresses");
+	close(lfd);
+	close(afd);
+	unlink(path);
+}
+
+static void test_syntax(void)
+{
+	static const char *const bad[] = {
+		"connect allow 300.1.1.1\n",
+		"connect maybe any\n",
+		"bind allow 10.0.0.0/33\n",
+		"bind allow any 70000\n",
+		"bind allow any 5-3\n",
+		"max-sockets 0\n",
+		"netns relative/path\n",
+		"frobnicate\n",
+		"connect allow any 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17\n",
+	};
+	struct sock_policy p;
+	char err[128];
+	int wrong = 0;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		sock_policy_init(&p);
+		err[0] = 0;
+		if (sock_policy_parse(&p, bad[i], err, sizeof(err)) != -EINVAL ||
+		    strncmp(err, "line 1:", 7)) {
+			wrong++;
+			tap_diag("accepted or unexplained: %s", bad[i]);
+		}
+		sock_policy_clear(&p);
+	}
+	tap_ok(!wrong, "bad policies are refused with the line and the reason");
+	{
+		struct outsource_sock_config cfg = { .policy_text = "\n\nbind allow nowhere\n",
+						     .audit_fd = -1 };
+		outsource_sock *s = NULL;
+		int rc = outsource_sock_new(&cfg, &s, err, sizeof(err));
+
+		tap_ok(rc == -EINVAL && !s && strstr(err, "line 3"),
+		       "the service does not start with a bad policy (\"%s\")", err);
+	}
+}
+
+/* ---- a guest in its own network namespace --------------------------------- */
+
+static pid_t ns_child(int *ready)
+{
+	int pfd[2];
+	pid_t pid;
+
+	if (pipe(pfd) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		struct ifreq ifr = { 0 };
+		char ok = 'n';
+		int fd;
+
+		close(pfd[0]);
+		if (unshare(CLONE_NEWNET) == 0) {
+			fd = socket(AF_INET, SOCK_DGRAM, 0);
+			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+			if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+				ifr.ifr_flags |= IFF_UP;
+				if (ioctl(fd, SIOCSIFFLAGS, &ifr) == 0)
+					ok = 'y';
+			}
+		}
+		if (write(pfd[1], &ok, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(pfd[1]);
+	*ready = 0;
+	if (pid > 0) {
+		char c = 0;
+
+		if (read(pfd[0], &c, 1) == 1 && c == 'y')
+			*ready = 1;
+	}
+	close(pfd[0]);
+	return pid;
+}
+
+static void test_netns(void)
+{
+	char pol[128];
+	int ready = 0, lfd, rc, hfd;
+	uint16_t hport;
+	pid_t pid = ns_child(&ready);
+	uint64_t lh, ch, ah, h;
+	struct hrpc_sock_addr a, name;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+
+	if (pid <= 0 || !ready) {
+		if (pid > 0) {
+			kill(pid, SIGKILL);
+			waitpid(pid, NULL, 0);
+		}
+		for (int i = 0; i < 3; i++)
+			printf("ok %d # SKIP cannot create a network namespace (needs CAP_SYS_ADMIN)\n",
+			       ++tap_n);
+		return;
+	}
+	snprintf(pol, sizeof(pol), "netns /proc/%d/ns/net\n", (int)pid);
+	rc = sg_start(&g, pol, -1);
+	lfd = host_listener(&hport);
+
+	/* a guest server inside the namespace, a guest client reaching it */
+	sg_socket(&g, AF_INET, SOCK_STREAM, &lh);
+	sg_addr(&a, AF_INET, "127.0.0.1", 0);
+	sg_addrcall(&g, HRPC_SOCK_BIND, lh, &a);
+	sg_simple(&g, HRPC_SOCK_LISTEN, lh, 4);
+	sg_getname(&g, lh, false, &name);
+	sg_socket(&g, AF_INET, SOCK_STREAM, &ch);
+	rc = sg_connect(&g, ch, &name, 5000);
+	if (!rc)
+		rc = sg_accept(&g, lh, &ah, NULL, 5000);
+	tap_ok(rc == 0, "netns: guest client reaches a guest server on the namespace's loopback");
+
+	/* the host's loopback is another one */
+	sg_socket(&g, AF_INET, SOCK_STREAM, &h);
+	sg_addr(&a, AF_INET, "127.0.0.1", hport);
+	rc = sg_connect(&g, h, &a, 5000);
+	tap_ok(rc == -ECONNREFUSED, "netns: the host's 127.0.0.1:%u is not reachable (%d)", hport, rc);
+	sa.sin_port = htons(name.port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	hfd = socket(AF_INET, SOCK_STREAM, 0);
+	rc = connect(hfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+	tap_ok(rc == -ECONNREFUSED, "netns: the guest's listener is not on the host's loopback (%d)", rc);
+	close(hfd);
+	close(lfd);
+	sg_stop(&g);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+int main(void)
+{
+	test_rules();
+	test_syntax();
+	test_netns();
+	tap_plan(tap_n);
+	return tap_done();
+}
