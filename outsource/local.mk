@@ -36,3 +36,12 @@ tests_integration_sock_test_sock_hostile_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_policy_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_policy_LDADD = $(sock_itest_ldadd)
 EXTRA_DIST += tests/integration/sock/sockguest.h
+
+# The service inside a real hostrpcd worker (process guest over memfd).
+check_PROGRAMS += tests/integration/sock/test-sock-daemon
+TESTS += tests/integration/sock/test-sock-daemon
+tests_integration_sock_test_sock_daemon_SOURCES = tests/integration/sock/test-sock-daemon.c \
+	tests/integration/itest.h tests/integration/itest.c
+tests_integration_sock_test_sock_daemon_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_integration_sock_test_sock_daemon_LDADD = $(sock_itest_ldadd)
+tests_integration_sock_test_sock_daemon_LDFLAGS = -no-install

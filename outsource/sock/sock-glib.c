@@ -55,8 +55,11 @@ OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 gue
 	const char *confdir = g_getenv("HOSTRPC_SOCK_CONF_DIR");
 	const char *auditdir = g_getenv("HOSTRPC_SOCK_AUDIT_DIR");
 	g_autofree char *defconf = g_build_filename(SYSCONFDIR, "hostrpc", "sock", NULL);
-	g_autofree char *deflog = state_dir ? g_build_filename(state_dir, "sock-audit", NULL) :
-		g_build_filename(LOCALSTATEDIR, "log", "hostrpc", NULL);
+	g_autofree char *cwd = g_get_current_dir();
+	/* hostrpcd's worker runs inside its state directory: a relative one
+	 * is where we are now. */
+	g_autofree char *deflog = !state_dir ? g_build_filename(LOCALSTATEDIR, "log", "hostrpc", NULL) :
+		g_build_filename(g_path_is_absolute(state_dir) ? state_dir : cwd, "sock-audit", NULL);
 	g_autofree char *conf = NULL, *audit = NULL;
 	struct outsource_sock_config cfg = { .guest_id = guest_id, .guest_name = name,
 					     .audit_fd = -1 };
