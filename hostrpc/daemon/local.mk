@@ -17,6 +17,8 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 hostrpc_daemon_libhostrpcd_la_CFLAGS = $(HRPCD_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
 hostrpc_daemon_libhostrpcd_la_LIBADD = hostrpc/libhostrpc-glib.la hostrpc/libhostrpc.la \
 	$(GLIB_LIBS)
+# socket outsourcing service (outsource/sock), registered in services.c
+hostrpc_daemon_libhostrpcd_la_LIBADD += outsource/sock/libhrpc-sock-glib.la
 
 sbin_PROGRAMS += hostrpc/daemon/hostrpcd
 hostrpc_daemon_hostrpcd_SOURCES = hostrpc/daemon/hostrpcd.c

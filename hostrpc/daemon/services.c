@@ -7,6 +7,8 @@
 #include <gio/gio.h>
 
 #include "hostrpc/daemon/services.h"
+#include "hostrpc/daemon/worker.h"
+#include "outsource/sock/outsource-sock-glib.h" /* socket outsourcing (outsource/sock) */
 
 static gboolean builtins_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
 			       GError **error)
@@ -21,9 +23,24 @@ static gboolean builtins_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gp
 	return TRUE;
 }
 
+/* ---- socket outsourcing (outsource/sock, service 16) ---- */
+static gboolean sock_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
+			   GError **error)
+{
+	*state = outsource_sock_service_start(srv, spec->guest_id, spec->name, spec->workdir, error);
+	return *state != NULL;
+}
+
+static void sock_stop(gpointer state)
+{
+	outsource_sock_service_stop(state);
+}
+/* ---- end socket outsourcing ---- */
+
 /* Order matters only for stop (reverse of start). */
 static const HrpcdService service_table[] = {
 	{ "builtins (echo, stats)", builtins_start, NULL },
+	{ "sockets (outsource/sock)", sock_start, sock_stop },
 };
 
 struct _HrpcdServices {
