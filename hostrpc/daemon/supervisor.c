@@ -191,8 +191,12 @@ static void worker_exited(GPid pid, gint wait_status, gpointer user_data)
 	 * guest a fresh worker, backing off if they keep dying young. */
 	g->quick_failures = lived < WORKER_YOUNG_US ? g->quick_failures + 1 : 0;
 	delay = 0;
-	if (g->quick_failures > 1)
+	if (g->quick_failures > 1) {
 		delay = MIN(RESPAWN_MIN_MS << MIN(g->quick_failures - 2, 6u), RESPAWN_MAX_MS);
+		hrpcd_log_guest(G_LOG_LEVEL_INFO, g->id, g->name,
+				"%u workers in a row died young; next worker in %u ms",
+				g->quick_failures, delay);
+	}
 	g->respawn_timer = g_timeout_add_full(G_PRIORITY_DEFAULT, delay, respawn,
 					      guest_ref_new(sup, g), g_free);
 }
