@@ -284,9 +284,9 @@ void itest_log_dump(struct itest_daemon *d)
 
 /* ---- processes and descriptors --------------------------------------------- */
 
-int itest_fd_count(pid_t pid)
+int itest_fd_count_like(pid_t pid, const char *target_part)
 {
-	char path[64];
+	char path[64], link[400], target[256];
 	struct dirent *e;
 	int n = 0;
 	DIR *dir;
@@ -295,11 +295,60 @@ int itest_fd_count(pid_t pid)
 	dir = opendir(path);
 	if (!dir)
 		return -errno;
-	while ((e = readdir(dir)))
-		if (e->d_name[0] != '.')
+	while ((e = readdir(dir))) {
+		ssize_t len;
+
+		if (e->d_name[0] == '.')
+			continue;
+		if (!target_part) {
 			n++;
+			continue;
+		}
+		snprintf(link, sizeof(link), "%s/%s", path, e->d_name);
+		len = readlink(link, target, sizeof(target) - 1);
+		target[len > 0 ? len : 0] = 0;
+		n += strstr(target, target_part) != NULL;
+	}
 	closedir(dir);
 	return n;
+}
+
+int itest_fd_count(pid_t pid)
+{
+	return itest_fd_count_like(pid, NULL);
+}
+
+int itest_fd_held_wait(pid_t pid, int want, int timeout_ms)
+{
+	int n = itest_fd_count(pid) - itest_fd_count_like(pid, "pidfd");
+
+	for (int waited = 0; n != want && waited < timeout_ms; waited += 20) {
+		sleep_ms(20);
+		n = itest_fd_count(pid) - itest_fd_count_like(pid, "pidfd");
+	}
+	return n;
+}
+
+void itest_fd_dump(pid_t pid)
+{
+	char path[64], link[400], target[256];
+	struct dirent *e;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	dir = opendir(path);
+	while (dir && (e = readdir(dir))) {
+		ssize_t n;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(link, sizeof(link), "%s/%s", path, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		target[n > 0 ? n : 0] = 0;
+		diag("pid %ld fd %s -> %s", (long)pid, e->d_name, target);
+	}
+	if (dir)
+		closedir(dir);
 }
 
 int itest_fd_baseline(pid_t pid)

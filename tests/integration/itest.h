@@ -56,6 +56,13 @@ void itest_log_dump(struct itest_daemon *d);
 
 /* Open descriptors of `pid`, or -errno. */
 int itest_fd_count(pid_t pid);
+/* Those whose /proc link target contains `target_part` ("pidfd"). */
+int itest_fd_count_like(pid_t pid, const char *target_part);
+/* Wait until the count less GLib's pidfds (one per child it watches, on
+ * GLib versions that use them) is `want`; returns the last such count. */
+int itest_fd_held_wait(pid_t pid, int want, int timeout_ms);
+/* List them as TAP diagnostics. */
+void itest_fd_dump(pid_t pid);
 /* The count once it stopped moving (for a baseline). */
 int itest_fd_baseline(pid_t pid);
 /* Wait until the count is `want`; returns the last count seen. */

@@ -8,7 +8,10 @@ itest_ldflags = -no-install
 integration_tests = \
 	tests/integration/concurrent-guests \
 	tests/integration/crashed-guest \
-	tests/integration/hostile-guest-fenced
+	tests/integration/hostile-guest-fenced \
+	tests/integration/ivshmem-handshake \
+	tests/integration/ivshmem-echo \
+	tests/integration/ivshmem-worker-restart
 
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
@@ -32,3 +35,17 @@ tests_integration_crashed_guest_LDFLAGS = $(itest_ldflags)
 tests_integration_hostile_guest_fenced_SOURCES = tests/integration/hostile-guest-fenced.c $(itest_sources)
 tests_integration_hostile_guest_fenced_LDADD = $(itest_ldadd)
 tests_integration_hostile_guest_fenced_LDFLAGS = $(itest_ldflags)
+
+# In-process: links the daemon's own pieces.
+tests_integration_ivshmem_handshake_SOURCES = tests/integration/ivshmem-handshake.c $(itest_sources)
+tests_integration_ivshmem_handshake_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_integration_ivshmem_handshake_LDADD = hostrpc/daemon/libhostrpcd.la $(itest_ldadd) $(GLIB_LIBS)
+tests_integration_ivshmem_handshake_LDFLAGS = $(itest_ldflags)
+
+tests_integration_ivshmem_echo_SOURCES = tests/integration/ivshmem-echo.c $(itest_sources)
+tests_integration_ivshmem_echo_LDADD = $(itest_ldadd)
+tests_integration_ivshmem_echo_LDFLAGS = $(itest_ldflags)
+
+tests_integration_ivshmem_worker_restart_SOURCES = tests/integration/ivshmem-worker-restart.c $(itest_sources)
+tests_integration_ivshmem_worker_restart_LDADD = $(itest_ldadd)
+tests_integration_ivshmem_worker_restart_LDFLAGS = $(itest_ldflags)
