@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hsock.h - private interface of hostrpc_sock.ko between main.c (channel,
+ * INIT, events, credits, the family take-over) and socket.c (proto_ops).
+ *
+ * Error convention: -errno, as in the kernel.
+ */
+#ifndef HOSTRPC_HSOCK_H
+#define HOSTRPC_HSOCK_H
+
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+#include <net/sock.h>
+
+#include "hostrpc_core.h"
+#include "hostrpc/msg.h"
+#include "hostrpc/sock.h"
+
+/* One guest socket; its struct sock comes first (sk_alloc'ed). */
+struct hsk {
+	struct sock sk;
+	u64 handle;             /* host handle; 0 = none */
+	u32 gen;                /* hsock_gen when the handle was made */
+	spinlock_t slock;       /* mask, seq, known, dead */
+	u32 mask;               /* HRPC_POLL* as last reported */
+	u32 seq;
+	bool known;
+	bool dead;              /* released: no more wake-ups */
+	bool err_fetched;       /* sk_err holds the host's SO_ERROR */
+	u8 shut;                /* local RCV_SHUTDOWN | SEND_SHUTDOWN */
+	struct mutex tx_mutex;  /* one sender at a time (stream order) */
+	struct mutex rx_mutex;  /* one receiver at a time */
+	/* SOL_SOCKET options as last pushed to the host (the guest kernel's
+	 * generic code keeps them in struct sock; see hsock_sync_sol()). */
+	struct {
+		bool valid;
+		int reuse, reuseport, keepalive, broadcast, oobinline, dontroute;
+		int priority, rcvbuf, sndbuf, rcvlowat, linger_on, linger_s;
+	} sol;
+};
+
+static inline struct hsk *hsk(struct sock *sk)
+{
+	return container_of(sk, struct hsk, sk);
+}
+
+/* main.c */
+extern struct xarray hsock_table;    /* handle index -> struct hsk (RCU) */
+u32 hsock_current_gen(void);
+/* Wait until INIT is done (bounded); returns the channel with a reference
+ * (hrpc_chan_put() it) or an ERR_PTR (-ENETDOWN). */
+struct hrpc_chan *hsock_chan_get(void);
+/*
+ * A call that survives signals: the host never blocks, so calls are short;
+ * a fatal signal or the host's silence (30 s) gives up (-EINTR, -ETIMEDOUT)
+ * without the core writing into freed memory.  rep may be NULL.
+ * Returns the host's status or a transport error; *rep_len, *bulk_pos and
+ * *bulk_len (may be NULL) get the reply's sizes.
+ */
+int hsock_call(struct hrpc_chan *chan, u16 proc, const void *req, u32 req_len,
+	       void *rep, u32 rep_cap, struct hrpc_bulk *bulk, u32 bulk_len,
+	       u32 *rep_len, u32 *bulk_pos, u32 *rep_bulk_len);
+/* Apply a state (newer seq only) and wake waiters. */
+void hsock_apply(struct hsk *hs, const struct hrpc_sock_state *st);
+
+/* socket.c */
+int hsock_create4(struct net *net, struct socket *sock, int protocol, int kern);
+int hsock_create6(struct net *net, struct socket *sock, int protocol, int kern);
+int hsock_proto_register(void);
+void hsock_reset_all(void);
+
+#endif /* HOSTRPC_HSOCK_H */

@@ -1,0 +1,1009 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * socket.c - proto_ops of outsourced AF_INET/AF_INET6 sockets.
+ *
+ * Every host procedure is non-blocking; blocking, O_NONBLOCK/MSG_DONTWAIT,
+ * SO_RCVTIMEO/SO_SNDTIMEO, MSG_WAITALL and signals are done here: a call
+ * that gets -EAGAIN (-EINPROGRESS for connect) waits on the socket's wait
+ * queue for the READY event that raises the bit it needs (main.c applies
+ * states and wakes).  Host calls themselves are not interruptible
+ * (hsock_call()), so a signal never loses received bytes or hides sent ones:
+ * it is only noticed while waiting, where Linux would notice it too.
+ *
+ * SOL_SOCKET options: Linux 6.1 handles them in generic code on struct sock
+ * (sock_setsockopt/sock_getsockopt never reach proto_ops), so the guest
+ * kernel keeps them and hsock_sync_sol() pushes the ones that matter to the
+ * host before bind/connect/listen/send/recv.  SO_ERROR is the host's: poll()
+ * fetches it into sk_err when the host reports POLLERR.
+ */
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/module.h>
+#include <linux/net.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/sockios.h>
+#include <linux/uio.h>
+#include <linux/termios.h>
+#include <net/ipv6.h>
+#include <net/inet_common.h>
+#include <net/tcp_states.h>
+
+#include "hsock.h"
+
+#define IO_CHUNK    (256u << 10)  /* one SEND/RECV through a bulk buffer */
+#define INLINE_MAX  (HRPC_MSG_MAX_PAYLOAD - 64u)
+
+static struct proto hsock_proto = {
+	.name = "HRPC",
+	.owner = THIS_MODULE,
+	.obj_size = sizeof(struct hsk),
+};
+
+static const struct proto_ops hsock_ops;
+
+int hsock_proto_register(void)
+{
+	return proto_register(&hsock_proto, 0);
+}
+
+/* ---- addresses ---------------------------------------------------------------- */
+
+/* Guest sockaddr -> wire.  for_bind: no IPv4 on an IPv6 socket. */
+static int addr_to_wire(struct sock *sk, struct sockaddr *sa, int len, bool for_bind,
+			struct hrpc_sock_addr *w)
+{
+	memset(w, 0, sizeof(*w));
+	if (len < (int)sizeof(sa->sa_family))
+		return -EINVAL;
+	if (sa->sa_family == AF_UNSPEC && !for_bind)
+		return 0;	/* connect(AF_UNSPEC): dissolve */
+	if (sk->sk_family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)sa;
+
+		if (len < (int)sizeof(*in))
+			return -EINVAL;
+		/* bind(AF_UNSPEC, INADDR_ANY) is accepted by Linux for compat */
+		if (in->sin_family != AF_INET &&
+		    !(for_bind && in->sin_family == AF_UNSPEC && !in->sin_addr.s_addr))
+			return -EAFNOSUPPORT;
+		w->family = HRPC_AF_INET;
+		w->port = ntohs(in->sin_port);
+		memcpy(w->addr, &in->sin_addr, 4);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET && !for_bind) {
+		/* an IPv4 destination on an IPv6 socket: the v4-mapped form */
+		struct sockaddr_in *in = (struct sockaddr_in *)sa;
+
+		if (len < (int)sizeof(*in))
+			return -EINVAL;
+		w->family = HRPC_AF_INET6;
+		w->port = ntohs(in->sin_port);
+		w->addr[10] = w->addr[11] = 0xff;
+		memcpy(w->addr + 12, &in->sin_addr, 4);
+		return 0;
+	}
+	if (len < SIN6_LEN_RFC2133)
+		return -EINVAL;
+	if (sa->sa_family != AF_INET6)
+		return -EAFNOSUPPORT;
+	{
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+
+		w->family = HRPC_AF_INET6;
+		w->port = ntohs(in6->sin6_port);
+		w->flowinfo = ntohl(in6->sin6_flowinfo);
+		memcpy(w->addr, &in6->sin6_addr, 16);
+		if (len >= (int)sizeof(*in6))
+			w->scope_id = in6->sin6_scope_id;
+	}
+	return 0;
+}
+
+static int addr_from_wire(const struct hrpc_sock_addr *w, struct sockaddr *sa)
+{
+	if (w->family == HRPC_AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)sa;
+
+		memset(in, 0, sizeof(*in));
+		in->sin_family = AF_INET;
+		in->sin_port = htons(w->port);
+		memcpy(&in->sin_addr, w->addr, 4);
+		return sizeof(*in);
+	}
+	if (w->family == HRPC_AF_INET6) {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)sa;
+
+		memset(in6, 0, sizeof(*in6));
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(w->port);
+		in6->sin6_flowinfo = htonl(w->flowinfo);
+		memcpy(&in6->sin6_addr, w->addr, 16);
+		in6->sin6_scope_id = w->scope_id;
+		return sizeof(*in6);
+	}
+	return 0;
+}
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+static int hs_begin(struct hsk *hs, struct hrpc_chan **chan)
+{
+	struct hrpc_chan *c;
+
+	if (!hs->handle || hs->gen != hsock_current_gen())
+		return -ECONNRESET;
+	c = hsock_chan_get();
+	if (IS_ERR(c))
+		return PTR_ERR(c);
+	if (hs->gen != hsock_current_gen()) {
+		hrpc_chan_put(c);
+		return -ECONNRESET;
+	}
+	*chan = c;
+	return 0;
+}
+
+static bool hs_reset(struct hsk *hs)
+{
+	return hs->gen != hsock_current_gen();
+}
+
+static u32 hs_mask(struct hsk *hs)
+{
+	unsigned long flags;
+	u32 m;
+
+	spin_lock_irqsave(&hs->slock, flags);
+	m = hs->mask;
+	spin_unlock_irqrestore(&hs->slock, flags);
+	return m;
+}
+
+/* A call on this socket whose reply is a bare hrpc_sock_state. */
+static int hs_simple(struct hsk *hs, u16 proc, u32 arg)
+{
+	struct hrpc_sock_handle_req r = { .handle = hs->handle, .arg = arg };
+	struct hrpc_sock_state st;
+	struct hrpc_chan *chan;
+	u32 len = 0;
+	int ret = hs_begin(hs, &chan);
+
+	if (ret)
+		return ret;
+	ret = hsock_call(chan, proc, &r, sizeof(r), &st, sizeof(st), NULL, 0, &len, NULL, NULL);
+	if (len == sizeof(st))
+		hsock_apply(hs, &st);
+	hrpc_chan_put(chan);
+	return ret;
+}
+
+static int hs_setopt(struct hsk *hs, struct hrpc_chan *chan, int level, int name,
+		     const void *val, u32 len)
+{
+	struct hrpc_sock_opt *r = kzalloc(sizeof(*r), GFP_KERNEL);
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	r->handle = hs->handle;
+	r->level = level;
+	r->name = name;
+	r->len = len;
+	memcpy(r->val, val, len);
+	ret = hsock_call(chan, HRPC_SOCK_SETSOCKOPT, r, sizeof(*r), NULL, 0, NULL, 0, NULL,
+			 NULL, NULL);
+	kfree(r);
+	return ret;
+}
+
+static int hs_getopt(struct hsk *hs, struct hrpc_chan *chan, int level, int name,
+		     void *val, u32 *len)
+{
+	struct hrpc_sock_opt *r = kzalloc(sizeof(*r) * 2, GFP_KERNEL), *o;
+	u32 rlen = 0;
+	int ret;
+
+	if (!r)
+		return -ENOMEM;
+	o = r + 1;
+	r->handle = hs->handle;
+	r->level = level;
+	r->name = name;
+	r->len = min_t(u32, *len, HRPC_SOCK_OPT_MAX);
+	ret = hsock_call(chan, HRPC_SOCK_GETSOCKOPT, r, sizeof(*r), o, sizeof(*o), NULL, 0,
+			 &rlen, NULL, NULL);
+	if (!ret && rlen == sizeof(*o)) {
+		*len = min_t(u32, o->len, *len);
+		memcpy(val, o->val, *len);
+		hsock_apply(hs, &o->state);
+	} else if (!ret) {
+		ret = -EPROTO;
+	}
+	kfree(r);
+	return ret;
+}
+
+/*
+ * Push the SOL_SOCKET options the guest kernel holds in struct sock and the
+ * host must know, if they changed since the last push.  Best effort: the
+ * host refusing one (e.g. its policy) is not the caller's error.
+ */
+static void hsock_sync_sol(struct hsk *hs, struct hrpc_chan *chan)
+{
+	struct sock *sk = &hs->sk;
+	int v;
+
+#define SYNC(field, expr, level, name)                                          \
+	do {                                                                    \
+		v = (expr);                                                     \
+		if (!hs->sol.valid || hs->sol.field != v) {                     \
+			if (hs->sol.valid || v)                                 \
+				hs_setopt(hs, chan, level, name, &v, sizeof(v)); \
+			hs->sol.field = v;                                      \
+		}                                                               \
+	} while (0)
+
+	SYNC(reuse, sk->sk_reuse != SK_NO_REUSE, SOL_SOCKET, SO_REUSEADDR);
+	SYNC(reuseport, sk->sk_reuseport, SOL_SOCKET, SO_REUSEPORT);
+	SYNC(keepalive, sock_flag(sk, SOCK_KEEPOPEN), SOL_SOCKET, SO_KEEPALIVE);
+	SYNC(broadcast, sock_flag(sk, SOCK_BROADCAST), SOL_SOCKET, SO_BROADCAST);
+	SYNC(oobinline, sock_flag(sk, SOCK_URGINLINE), SOL_SOCKET, SO_OOBINLINE);
+	SYNC(dontroute, sock_flag(sk, SOCK_LOCALROUTE), SOL_SOCKET, SO_DONTROUTE);
+	SYNC(priority, sk->sk_priority, SOL_SOCKET, SO_PRIORITY);
+	SYNC(rcvlowat, sk->sk_rcvlowat > 1 ? sk->sk_rcvlowat : 0, SOL_SOCKET, SO_RCVLOWAT);
+	SYNC(rcvbuf, (sk->sk_userlocks & SOCK_RCVBUF_LOCK) ? sk->sk_rcvbuf / 2 : 0,
+	     SOL_SOCKET, SO_RCVBUF);
+	SYNC(sndbuf, (sk->sk_userlocks & SOCK_SNDBUF_LOCK) ? sk->sk_sndbuf / 2 : 0,
+	     SOL_SOCKET, SO_SNDBUF);
+#undef SYNC
+	v = sock_flag(sk, SOCK_LINGER);
+	if (!hs->sol.valid || hs->sol.linger_on != v ||
+	    hs->sol.linger_s != (int)(sk->sk_lingertime / HZ)) {
+		struct linger lg = { .l_onoff = v, .l_linger = sk->sk_lingertime / HZ };
+
+		if (hs->sol.valid || v)
+			hs_setopt(hs, chan, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		hs->sol.linger_on = v;
+		hs->sol.linger_s = lg.l_linger;
+	}
+	hs->sol.valid = true;
+}
+
+/*
+ * Wait until the host reported one of `bits` (or the socket died, or was
+ * shut down locally).  *timeo as in sock_rcvtimeo(); returns 0, -EAGAIN when
+ * the time is up (or was 0), or sock_intr_errno() on a signal.
+ */
+static int hs_wait(struct hsk *hs, u32 bits, long *timeo)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	struct sock *sk = &hs->sk;
+	int ret = 0;
+
+	add_wait_queue(sk_sleep(sk), &wait);
+	for (;;) {
+		if ((hs_mask(hs) & bits) || hs_reset(hs))
+			break;
+		if (!*timeo) {
+			ret = -EAGAIN;
+			break;
+		}
+		if (signal_pending(current)) {
+			ret = sock_intr_errno(*timeo);
+			break;
+		}
+		*timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, *timeo);
+	}
+	remove_wait_queue(sk_sleep(sk), &wait);
+	return ret;
+}
+
+/* ---- create / release ------------------------------------------------------------ */
+
+static struct hsk *hs_alloc(struct net *net, struct socket *sock, int family, int protocol,
+			    int kern)
+{
+	struct sock *sk = sk_alloc(net, family, GFP_KERNEL, &hsock_proto, kern);
+	struct hsk *hs;
+
+	if (!sk)
+		return NULL;
+	sock_init_data(sock, sk);
+	sock_set_flag(sk, SOCK_RCU_FREE);
+	sk->sk_protocol = protocol;
+	sk->sk_state = TCP_CLOSE;
+	hs = hsk(sk);
+	hs->handle = 0;
+	hs->gen = 0;
+	spin_lock_init(&hs->slock);
+	hs->mask = 0;
+	hs->seq = 0;
+	hs->known = hs->dead = hs->err_fetched = false;
+	hs->shut = 0;
+	mutex_init(&hs->tx_mutex);
+	mutex_init(&hs->rx_mutex);
+	memset(&hs->sol, 0, sizeof(hs->sol));
+	return hs;
+}
+
+/* Make the handle findable for events.  An older socket with the same
+ * index belongs to a dead generation: it is replaced. */
+static void hs_publish(struct hsk *hs, u64 handle, u32 gen)
+{
+	WRITE_ONCE(hs->handle, handle);
+	hs->gen = gen;
+	xa_store_irq(&hsock_table, hrpc_sock_handle_index(handle), hs, GFP_KERNEL);
+}
+
+static int hs_create(struct net *net, struct socket *sock, int protocol, int kern, int family)
+{
+	struct hrpc_sock_socket_req r = { 0 };
+	struct hrpc_sock_handle_rep o;
+	struct hrpc_chan *chan;
+	struct hsk *hs;
+	u32 gen, len = 0;
+	int ret;
+
+	switch (sock->type) {
+	case SOCK_STREAM:
+		if (protocol && protocol != IPPROTO_TCP)
+			return -EPROTONOSUPPORT;
+		protocol = IPPROTO_TCP;
+		break;
+	case SOCK_DGRAM:
+		if (protocol && protocol != IPPROTO_UDP)
+			return -EPROTONOSUPPORT;
+		protocol = IPPROTO_UDP;
+		break;
+	default:
+		return -ESOCKTNOSUPPORT;
+	}
+	chan = hsock_chan_get();
+	if (IS_ERR(chan))
+		return PTR_ERR(chan);
+	gen = hsock_current_gen();
+	r.family = family == AF_INET ? HRPC_AF_INET : HRPC_AF_INET6;
+	r.type = sock->type;
+	r.protocol = protocol;
+	ret = hsock_call(chan, HRPC_SOCK_SOCKET, &r, sizeof(r), &o, sizeof(o), NULL, 0, &len,
+			 NULL, NULL);
+	if (!ret && len != sizeof(o))
+		ret = -EPROTO;
+	if (ret)
+		goto out;
+	hs = hs_alloc(net, sock, family, protocol, kern);
+	if (!hs) {
+		struct hrpc_sock_handle_req c = { .handle = o.handle };
+
+		hsock_call(chan, HRPC_SOCK_CLOSE, &c, sizeof(c), NULL, 0, NULL, 0, NULL, NULL, NULL);
+		ret = -ENOMEM;
+		goto out;
+	}
+	sock->ops = &hsock_ops;
+	sock->state = SS_UNCONNECTED;
+	hs_publish(hs, o.handle, gen);
+	hsock_apply(hs, &o.state);
+out:
+	hrpc_chan_put(chan);
+	return ret;
+}
+
+int hsock_create4(struct net *net, struct socket *sock, int protocol, int kern)
+{
+	return hs_create(net, sock, protocol, kern, AF_INET);
+}
+
+int hsock_create6(struct net *net, struct socket *sock, int protocol, int kern)
+{
+	return hs_create(net, sock, protocol, kern, AF_INET6);
+}
+
+static int hsock_release(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+	struct hsk *hs;
+	unsigned long flags;
+
+	if (!sk)
+		return 0;
+	hs = hsk(sk);
+	if (hs->handle) {
+		xa_cmpxchg_irq(&hsock_table, hrpc_sock_handle_index(hs->handle), hs, NULL,
+			       GFP_KERNEL);
+		if (!hs_reset(hs)) {
+			struct hrpc_chan *chan;
+
+			if (!hs_begin(hs, &chan)) {
+				struct hrpc_sock_handle_req r = { .handle = hs->handle };
+
+				hsock_call(chan, HRPC_SOCK_CLOSE, &r, sizeof(r), NULL, 0, NULL, 0,
+					   NULL, NULL, NULL);
+				hrpc_chan_put(chan);
+			}
+		}
+	}
+	spin_lock_irqsave(&hs->slock, flags);
+	hs->dead = true;
+	spin_unlock_irqrestore(&hs->slock, flags);
+	sock_orphan(sk);
+	sock->sk = NULL;
+	sock_put(sk);
+	return 0;
+}
+
+/* The host's table is gone: wake everybody; their handles are dead
+ * (hs_reset() is true for them from now on). */
+void hsock_reset_all(void)
+{
+	struct hsk *hs;
+	unsigned long idx, flags;
+
+	xa_lock_irqsave(&hsock_table, flags);
+	xa_for_each(&hsock_table, idx, hs) {
+		spin_lock(&hs->slock);
+		hs->mask |= HRPC_POLLERR | HRPC_POLLHUP;
+		if (!hs->dead)
+			wake_up_interruptible_poll(sk_sleep(&hs->sk), EPOLLERR | EPOLLHUP);
+		spin_unlock(&hs->slock);
+		__xa_erase(&hsock_table, idx);
+	}
+	xa_unlock_irqrestore(&hsock_table, flags);
+}
+
+/* ---- bind / listen / connect / accept ----------------------------------------------- */
+
+static int hs_addr_call(struct hsk *hs, struct hrpc_chan *chan, u16 proc,
+			const struct hrpc_sock_addr *a)
+{
+	struct hrpc_sock_addr_req r = { .handle = hs->handle, .addr = *a };
+	struct hrpc_sock_state st;
+	u32 len = 0;
+	int ret;
+
+	ret = hsock_call(chan, proc, &r, sizeof(r), &st, sizeof(st), NULL, 0, &len, NULL, NULL);
+	if (len == sizeof(st))
+		hsock_apply(hs, &st);
+	return ret;
+}
+
+static int hsock_bind(struct socket *sock, struct sockaddr *uaddr, int addr_len)
+{
+	struct hsk *hs = hsk(sock->sk);
+	struct hrpc_sock_addr a;
+	struct hrpc_chan *chan;
+	int ret;
+
+	ret = addr_to_wire(sock->sk, uaddr, addr_len, true, &a);
+	if (ret)
+		return ret;
+	ret = hs_begin(hs, &chan);
+	if (ret)
+		return ret;
+	hsock_sync_sol(hs, chan);
+	ret = hs_addr_call(hs, chan, HRPC_SOCK_BIND, &a);
+	hrpc_chan_put(chan);
+	return ret;
+}
+
+static int hsock_listen(struct socket *sock, int backlog)
+{
+	struct hsk *hs = hsk(sock->sk);
+	struct hrpc_chan *chan;
+	int ret;
+
+	if (sock->type != SOCK_STREAM)
+		return -EOPNOTSUPP;
+	ret = hs_begin(hs, &chan);
+	if (ret)
+		return ret;
+	hsock_sync_sol(hs, chan);
+	hrpc_chan_put(chan);
+	ret = hs_simple(hs, HRPC_SOCK_LISTEN, backlog < 0 ? 0 : backlog);
+	if (!ret)
+		sock->sk->sk_state = TCP_LISTEN;
+	return ret;
+}
+
+static int hsock_connect(struct socket *sock, struct sockaddr *uaddr, int addr_len, int flags)
+{
+	struct sock *sk = sock->sk;
+	struct hsk *hs = hsk(sk);
+	struct hrpc_sock_addr a;
+	struct hrpc_chan *chan;
+	long timeo;
+	int ret;
+
+	ret = addr_to_wire(sk, uaddr, addr_len, false, &a);
+	if (ret)
+		return ret;
+	ret = hs_begin(hs, &chan);
+	if (ret)
+		return ret;
+	hsock_sync_sol(hs, chan);
+	ret = hs_addr_call(hs, chan, HRPC_SOCK_CONNECT, &a);
+	if (sock->type == SOCK_DGRAM || (ret != -EINPROGRESS && ret != -EALREADY))
+		goto done;
+	/* A stream connect under way: wait like inet_stream_connect(). */
+	timeo = sock_sndtimeo(sk, flags & O_NONBLOCK);
+	if (!timeo)
+		goto done;	/* -EINPROGRESS / -EALREADY */
+	ret = hs_wait(hs, HRPC_POLLOUT | HRPC_POLLERR | HRPC_POLLHUP, &timeo);
+	if (ret == -EAGAIN)
+		ret = -EINPROGRESS;	/* SO_SNDTIMEO ran out, as Linux says */
+	if (ret)
+		goto done;
+	if (hs_reset(hs)) {
+		ret = -ECONNRESET;
+		goto done;
+	}
+	/* Linux gives the verdict on the second connect: 0 or the error. */
+	ret = hs_addr_call(hs, chan, HRPC_SOCK_CONNECT, &a);
+	if (ret == -EISCONN)
+		ret = 0;
+done:
+	if (!ret) {
+		sock->state = SS_CONNECTED;
+		sk->sk_state = sock->type == SOCK_STREAM ? TCP_ESTABLISHED : sk->sk_state;
+	} else if (ret == -EINPROGRESS || ret == -EALREADY) {
+		sock->state = SS_CONNECTING;
+	}
+	hrpc_chan_put(chan);
+	return ret;
+}
+
+static int hsock_accept(struct socket *sock, struct socket *newsock, int flags, bool kern)
+{
+	struct sock *sk = sock->sk;
+	struct hsk *hs = hsk(sk), *nhs;
+	struct hrpc_sock_handle_req r = { .handle = hs->handle };
+	struct hrpc_sock_accept_rep o;
+	struct hrpc_chan *chan;
+	long timeo = sock_rcvtimeo(sk, flags & O_NONBLOCK);
+	u32 len, gen;
+	int ret;
+
+	for (;;) {
+		ret = hs_begin(hs, &chan);
+		if (ret)
+			return ret;
+		gen = hs->gen;
+		len = 0;
+		ret = hsock_call(chan, HRPC_SOCK_ACCEPT, &r, sizeof(r), &o, sizeof(o), NULL, 0,
+				 &len, NULL, NULL);
+		if (len == sizeof(o))
+			hsock_apply(hs, &o.lstate);
+		if (ret != -EAGAIN)
+			break;
+		hrpc_chan_put(chan);
+		ret = hs_wait(hs, HRPC_POLLIN | HRPC_POLLERR | HRPC_POLLHUP, &timeo);
+		if (ret)
+			return ret;
+		if (hs_reset(hs))
+			return -ECONNRESET;
+		/* after a listener's shutdown, accept gives -EINVAL as on Linux */
+	}
+	if (!ret && len != sizeof(o))
+		ret = -EPROTO;
+	if (ret)
+		goto out;
+	nhs = hs_alloc(sock_net(sk), newsock, sk->sk_family, sk->sk_protocol, kern);
+	if (!nhs) {
+		struct hrpc_sock_handle_req c = { .handle = o.handle };
+
+		hsock_call(chan, HRPC_SOCK_CLOSE, &c, sizeof(c), NULL, 0, NULL, 0, NULL, NULL, NULL);
+		ret = -ENOMEM;
+		goto out;
+	}
+	newsock->state = SS_CONNECTED;
+	nhs->sk.sk_state = TCP_ESTABLISHED;
+	/* the listener's SOL_SOCKET options were inherited by the host socket */
+	nhs->sol = hs->sol;
+	hs_publish(nhs, o.handle, gen);
+	hsock_apply(nhs, &o.state);
+out:
+	hrpc_chan_put(chan);
+	return ret;
+}
+
+static int hsock_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
+{
+	struct hsk *hs = hsk(sock->sk);
+	struct hrpc_sock_handle_req r = { .handle = hs->handle, .arg = !!peer };
+	struct hrpc_sock_name_rep o;
+	struct hrpc_chan *chan;
+	u32 len = 0;
+	int ret = hs_begin(hs, &chan);
+
+	if (ret)
+		return ret;
+	ret = hsock_call(chan, HRPC_SOCK_GETNAME, &r, sizeof(r), &o, sizeof(o), NULL, 0, &len,
+			 NULL, NULL);
+	hrpc_chan_put(chan);
+	if (ret)
+		return ret;
+	if (len != sizeof(o))
+		return -EPROTO;
+	hsock_apply(hs, &o.state);
+	ret = addr_from_wire(&o.addr, uaddr);
+	return ret ?: -ENOTCONN;
+}
+
+/* ---- poll ---------------------------------------------------------------------------- */
+
+static __poll_t hsock_poll(struct file *file, struct socket *sock, poll_table *wait)
+{
+	struct sock *sk = sock->sk;
+	struct hsk *hs = hsk(sk);
+	u32 mask;
+
+	sock_poll_wait(file, sock, wait);
+	if (hs_reset(hs))
+		return EPOLLERR | EPOLLHUP;
+	mask = hs_mask(hs);
+	/* SO_ERROR is read by generic code from sk_err: fetch the host's
+	 * pending error now, before the caller asks for it. */
+	if ((mask & HRPC_POLLERR) && !READ_ONCE(hs->err_fetched)) {
+		struct hrpc_chan *chan;
+		int err = 0;
+		u32 len = sizeof(err);
+
+		if (!hs_begin(hs, &chan)) {
+			if (!hs_getopt(hs, chan, SOL_SOCKET, SO_ERROR, &err, &len) && err) {
+				WRITE_ONCE(sk->sk_err, err);
+				WRITE_ONCE(hs->err_fetched, true);
+			}
+			hrpc_chan_put(chan);
+		}
+		/* collecting SO_ERROR may have cleared POLLERR on the host */
+		mask = hs_mask(hs) | (READ_ONCE(sk->sk_err) ? HRPC_POLLERR : 0);
+	}
+	return (__poll_t)mask;
+}
+
+/* ---- send / receive ------------------------------------------------------------------ */
+
+static int send_once(struct hsk *hs, struct hrpc_chan *chan, struct msghdr *msg, u32 n,
+		     u32 flags, const struct hrpc_sock_addr *to)
+{
+	struct hrpc_sock_send_req *r;
+	struct hrpc_sock_io_rep o;
+	struct hrpc_bulk *b = NULL;
+	u32 len = 0, rlen = sizeof(*r);
+	int ret;
+
+	if (n > IO_CHUNK || n > INLINE_MAX - sizeof(*r))
+		b = hrpc_bulk_alloc(chan, max(n, 1u), GFP_KERNEL);
+	if (IS_ERR(b))
+		b = NULL;
+	if (!b)
+		n = min_t(u32, n, INLINE_MAX - sizeof(*r));
+	r = kmalloc(sizeof(*r) + (b ? 0 : n), GFP_KERNEL);
+	if (!r) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	memset(r, 0, sizeof(*r));
+	r->handle = hs->handle;
+	r->flags = flags;
+	r->len = n;
+	if (to) {
+		r->has_addr = 1;
+		r->addr = *to;
+	}
+	if (copy_from_iter(b ? b->ptr : (void *)(r + 1), n, &msg->msg_iter) != n) {
+		ret = -EFAULT;
+		goto out;
+	}
+	if (!b)
+		rlen += n;
+	ret = hsock_call(chan, HRPC_SOCK_SEND, r, rlen, &o, sizeof(o), b, b ? n : 0, &len,
+			 NULL, NULL);
+	if (len == sizeof(o))
+		hsock_apply(hs, &o.state);
+	if (!ret)
+		ret = min(o.len, n);
+	/* what the host did not take goes back to the caller's iterator */
+	iov_iter_revert(&msg->msg_iter, n - (ret > 0 ? ret : 0));
+out:
+	kfree(r);
+	if (b)
+		hrpc_bulk_free(b);
+	return ret;
+}
+
+static int hsock_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
+{
+	struct sock *sk = sock->sk;
+	struct hsk *hs = hsk(sk);
+	struct hrpc_sock_addr to, *top = NULL;
+	struct hrpc_chan *chan;
+	u32 flags = msg->msg_flags & (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE);
+	long timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
+	size_t sent = 0;
+	int ret;
+
+	if (msg->msg_flags & ~(MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE | MSG_DONTWAIT |
+			       MSG_NOSIGNAL | MSG_CMSG_COMPAT))
+		return -EOPNOTSUPP;
+	if (msg->msg_controllen)
+		return -EOPNOTSUPP;	/* no ancillary data (README.md) */
+	if (msg->msg_name) {
+		ret = addr_to_wire(sk, msg->msg_name, msg->msg_namelen, false, &to);
+		if (ret)
+			return ret;
+		if (to.family)
+			top = &to;
+	}
+	if (sock->type == SOCK_DGRAM && size > HRPC_SOCK_MAX_IO)
+		return -EMSGSIZE;
+	ret = hs_begin(hs, &chan);
+	if (ret)
+		return ret;
+	hsock_sync_sol(hs, chan);
+	if (mutex_lock_interruptible(&hs->tx_mutex)) {
+		hrpc_chan_put(chan);
+		return sock_intr_errno(timeo);
+	}
+	do {
+		u32 n = min_t(size_t, size - sent, sock->type == SOCK_DGRAM ? size : IO_CHUNK);
+
+		ret = send_once(hs, chan, msg, n, flags, top);
+		if (ret > 0) {
+			sent += ret;
+			continue;
+		}
+		if (ret == 0 && size == 0)
+			break;
+		if (ret == -EAGAIN) {
+			ret = hs_wait(hs, HRPC_POLLOUT | HRPC_POLLERR | HRPC_POLLHUP, &timeo);
+			if (!ret && hs_reset(hs))
+				ret = -ECONNRESET;
+			if (!ret)
+				continue;
+		}
+		break;
+	} while (sent < size && sock->type == SOCK_STREAM);
+	mutex_unlock(&hs->tx_mutex);
+	hrpc_chan_put(chan);
+	if (ret == -EPIPE && !(msg->msg_flags & MSG_NOSIGNAL) && !sent)
+		send_sig(SIGPIPE, current, 0);
+	if (sent)
+		return sent;
+	return ret;
+}
+
+static int recv_once(struct hsk *hs, struct hrpc_chan *chan, struct msghdr *msg, u32 n,
+		     u32 flags, struct hrpc_sock_io_rep *io)
+{
+	struct hrpc_sock_recv_req r = { .handle = hs->handle, .flags = flags, .len = n };
+	struct hrpc_bulk *b = NULL;
+	u8 *rep = NULL;
+	u32 len = 0, pos = 0, blen = 0, got;
+	int ret;
+
+	if (n > INLINE_MAX - sizeof(*io))
+		b = hrpc_bulk_alloc(chan, min(n, IO_CHUNK), GFP_KERNEL);
+	if (IS_ERR(b))
+		b = NULL;
+	if (!b)
+		r.len = min_t(u32, n, INLINE_MAX - sizeof(*io));
+	else
+		r.len = min(n, b->cap);
+	rep = kmalloc(b ? sizeof(*io) : sizeof(*io) + r.len, GFP_KERNEL);
+	if (!rep) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = hsock_call(chan, HRPC_SOCK_RECV, &r, sizeof(r), rep,
+			 b ? sizeof(*io) : sizeof(*io) + r.len, b, 0, &len, &pos, &blen);
+	if (len < sizeof(*io)) {
+		ret = ret ?: -EPROTO;
+		goto out;
+	}
+	memcpy(io, rep, sizeof(*io));
+	hsock_apply(hs, &io->state);
+	if (ret)
+		goto out;
+	got = io->len;
+	if (got > r.len || (b ? blen != got : len != sizeof(*io) + got)) {
+		ret = -EPROTO;
+		goto out;
+	}
+	if (got && copy_to_iter(b ? (u8 *)b->ptr + pos : rep + sizeof(*io), got,
+				&msg->msg_iter) != got) {
+		ret = -EFAULT;
+		goto out;
+	}
+	ret = got;
+out:
+	kfree(rep);
+	if (b)
+		hrpc_bulk_free(b);
+	return ret;
+}
+
+static int hsock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size, int flags)
+{
+	struct sock *sk = sock->sk;
+	struct hsk *hs = hsk(sk);
+	struct hrpc_sock_io_rep io;
+	struct hrpc_chan *chan;
+	u32 hflags = flags & (MSG_OOB | MSG_PEEK | MSG_TRUNC);
+	long timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	size_t target = (flags & MSG_WAITALL) && sock->type == SOCK_STREAM ? size : 1;
+	size_t copied = 0;
+	int ret;
+
+	if (flags & ~(MSG_OOB | MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT | MSG_WAITALL |
+		      MSG_NOSIGNAL | MSG_CMSG_COMPAT | MSG_CMSG_CLOEXEC))
+		return -EOPNOTSUPP;
+	ret = hs_begin(hs, &chan);
+	if (ret)
+		return ret;
+	if (mutex_lock_interruptible(&hs->rx_mutex)) {
+		hrpc_chan_put(chan);
+		return sock_intr_errno(timeo);
+	}
+	for (;;) {
+		if (size == 0 && sock->type == SOCK_STREAM) {
+			ret = 0;
+			break;
+		}
+		ret = recv_once(hs, chan, msg, min_t(size_t, size - copied, HRPC_SOCK_MAX_IO),
+				hflags, &io);
+		if (ret > 0 || (ret == 0 && sock->type == SOCK_DGRAM)) {
+			copied += ret;
+			if (sock->type == SOCK_DGRAM) {
+				if (msg->msg_name && io.addr.family)
+					msg->msg_namelen = addr_from_wire(&io.addr, msg->msg_name);
+				if (io.full_len > io.len)
+					msg->msg_flags |= MSG_TRUNC;
+				if (flags & MSG_TRUNC)
+					copied = io.full_len;
+				break;
+			}
+			if ((flags & MSG_TRUNC) && !(flags & MSG_PEEK))
+				copied += io.full_len - ret; /* discarded, not copied */
+			if (copied >= target || (flags & MSG_PEEK))
+				break;
+			continue;
+		}
+		if (ret == 0)
+			break;	/* EOF */
+		if (ret == -EAGAIN) {
+			if (copied >= target)
+				break;
+			ret = hs_wait(hs, HRPC_POLLIN | HRPC_POLLERR | HRPC_POLLHUP |
+				      HRPC_POLLRDHUP, &timeo);
+			if (!ret && hs_reset(hs))
+				ret = -ECONNRESET;
+			if (!ret)
+				continue;
+		}
+		break;
+	}
+	mutex_unlock(&hs->rx_mutex);
+	hrpc_chan_put(chan);
+	if (copied)
+		return copied;
+	return ret;
+}
+
+/* ---- the rest --------------------------------------------------------------------------- */
+
+static int hsock_shutdown(struct socket *sock, int how)
+{
+	struct hsk *hs = hsk(sock->sk);
+	int ret;
+
+	/* SHUT_RD/WR/RDWR are 0/1/2 as syscall arguments. */
+	if (how < SHUT_RD || how > SHUT_RDWR)
+		return -EINVAL;
+	ret = hs_simple(hs, HRPC_SOCK_SHUTDOWN, how);
+	/* Wake local waiters: they re-try and see what the host says. */
+	wake_up_interruptible_all(sk_sleep(sock->sk));
+	return ret;
+}
+
+static int hsock_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
+{
+	struct hsk *hs = hsk(sock->sk);
+	struct hrpc_sock_handle_req r = { .handle = hs->handle, .arg = cmd };
+	struct hrpc_sock_ioctl_rep o;
+	struct hrpc_chan *chan;
+	u32 len = 0;
+	int ret;
+
+	switch (cmd) {
+	case SIOCINQ:
+	case SIOCOUTQ:
+	case SIOCOUTQNSD:
+	case SIOCATMARK:
+		break;
+	default:
+		/* interface ioctls (SIOCGIFFLAGS, ...) go to dev_ioctl() */
+		return -ENOIOCTLCMD;
+	}
+	ret = hs_begin(hs, &chan);
+	if (ret)
+		return ret;
+	ret = hsock_call(chan, HRPC_SOCK_IOCTL, &r, sizeof(r), &o, sizeof(o), NULL, 0, &len,
+			 NULL, NULL);
+	hrpc_chan_put(chan);
+	if (ret)
+		return ret;
+	if (len != sizeof(o))
+		return -EPROTO;
+	hsock_apply(hs, &o.state);
+	return put_user((int)o.value, (int __user *)arg);
+}
+
+static int hsock_setsockopt(struct socket *sock, int level, int optname, sockptr_t optval,
+			    unsigned int optlen)
+{
+	struct hsk *hs = hsk(sock->sk);
+	struct hrpc_chan *chan;
+	u8 val[HRPC_SOCK_OPT_MAX];
+	int ret;
+
+	if (optlen > HRPC_SOCK_OPT_MAX)
+		return -EINVAL;
+	if (copy_from_sockptr(val, optval, optlen))
+		return -EFAULT;
+	ret = hs_begin(hs, &chan);
+	if (ret)
+		return ret;
+	ret = hs_setopt(hs, chan, level, optname, val, optlen);
+	hrpc_chan_put(chan);
+	return ret;
+}
+
+static int hsock_getsockopt(struct socket *sock, int level, int optname, char __user *optval,
+			    int __user *optlen)
+{
+	struct hsk *hs = hsk(sock->sk);
+	struct hrpc_chan *chan;
+	u8 val[HRPC_SOCK_OPT_MAX];
+	int len, ret;
+	u32 ulen;
+
+	if (get_user(len, optlen))
+		return -EFAULT;
+	if (len < 0)
+		return -EINVAL;
+	ulen = min_t(u32, len, HRPC_SOCK_OPT_MAX);
+	ret = hs_begin(hs, &chan);
+	if (ret)
+		return ret;
+	ret = hs_getopt(hs, chan, level, optname, val, &ulen);
+	hrpc_chan_put(chan);
+	if (ret)
+		return ret;
+	if (copy_to_user(optval, val, ulen) || put_user((int)ulen, optlen))
+		return -EFAULT;
+	return 0;
+}
+
+static const struct proto_ops hsock_ops = {
+	.family = PF_INET,	/* informative; the sock's sk_family is what counts */
+	.owner = THIS_MODULE,
+	.release = hsock_release,
+	.bind = hsock_bind,
+	.connect = hsock_connect,
+	.socketpair = sock_no_socketpair,
+	.accept = hsock_accept,
+	.getname = hsock_getname,
+	.poll = hsock_poll,
+	.ioctl = hsock_ioctl,
+	.listen = hsock_listen,
+	.shutdown = hsock_shutdown,
+	.setsockopt = hsock_setsockopt,
+	.getsockopt = hsock_getsockopt,
+	.sendmsg = hsock_sendmsg,
+	.recvmsg = hsock_recvmsg,
+	.mmap = sock_no_mmap,
+	.sendpage = sock_no_sendpage,
+};
