@@ -28,6 +28,7 @@
 struct vport_chan {
 	hrpc_chan base;
 	int fd;
+	bool is_socket;     /* send with MSG_NOSIGNAL: a hang-up is -EPIPE, not SIGPIPE */
 	uint8_t *rbuf;
 	size_t rpos, rlen;  /* unparsed bytes are rbuf[rpos, rlen) */
 	int broken;
@@ -59,7 +60,8 @@ static void absorb_input(struct vport_chan *v)
 static int write_all(struct vport_chan *v, struct iovec *iov, int n)
 {
 	while (n) {
-		ssize_t w = writev(v->fd, iov, n);
+		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t w = v->is_socket ? sendmsg(v->fd, &m, MSG_NOSIGNAL) : writev(v->fd, iov, n);
 
 		if (w < 0) {
 			struct pollfd p = { .fd = v->fd, .events = POLLOUT };
@@ -267,6 +269,9 @@ int hrpc_vport_chan_new(enum hrpc_chan_role role, int fd, hrpc_chan **out)
 	}
 	hrpc_chan_init(&v->base, &vport_ops, role);
 	v->fd = fd;
+	/* A virtio-serial port is a character device; everything else here
+	 * is a socket, where a library must not raise SIGPIPE in its caller. */
+	v->is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &fl, &(socklen_t){ sizeof(fl) }) == 0;
 	v->base.wait_fd = fd;
 	*out = &v->base;
 	return 0;
