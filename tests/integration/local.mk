@@ -11,7 +11,8 @@ integration_tests = \
 	tests/integration/hostile-guest-fenced \
 	tests/integration/ivshmem-handshake \
 	tests/integration/ivshmem-echo \
-	tests/integration/ivshmem-worker-restart
+	tests/integration/ivshmem-worker-restart \
+	tests/integration/supervisor-killed
 
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
@@ -49,3 +50,7 @@ tests_integration_ivshmem_echo_LDFLAGS = $(itest_ldflags)
 tests_integration_ivshmem_worker_restart_SOURCES = tests/integration/ivshmem-worker-restart.c $(itest_sources)
 tests_integration_ivshmem_worker_restart_LDADD = $(itest_ldadd)
 tests_integration_ivshmem_worker_restart_LDFLAGS = $(itest_ldflags)
+
+tests_integration_supervisor_killed_SOURCES = tests/integration/supervisor-killed.c $(itest_sources)
+tests_integration_supervisor_killed_LDADD = $(itest_ldadd)
+tests_integration_supervisor_killed_LDFLAGS = $(itest_ldflags)
