@@ -1,1 +1,7 @@
-# VM tests of socket outsourcing
+# VM tests of socket outsourcing: a NIC-less guest with hostrpc_sock.ko
+# against hostrpcd's ivshmem endpoint (tests/vm/lib.sh, tests/vm/vm-run).
+# The guest program is built static by the test itself.
+sock_vm_tests = tests/vm/sock/sock-vm.sh
+dist_check_SCRIPTS += $(sock_vm_tests)
+TESTS += $(sock_vm_tests)
+EXTRA_DIST += tests/vm/sock/guest/sock-probe.c tests/vm/sock/host-echo.py

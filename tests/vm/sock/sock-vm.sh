@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# VM test: a guest with no network device (QEMU -nic none) loads
+# hostrpc_sock.ko and its unmodified programs use the host's TCP/IP stack:
+#
+#   guest (no NIC)                               host (hostrpcd worker)
+#   busybox wget ----\                           busybox httpd 127.0.0.1:H
+#   sock-probe -------+-- ivshmem / Host RPC --> host-echo.py 127.0.0.1:P, [::1]:P
+#   busybox httpd <--/                           busybox wget 127.0.0.1:G (from the host)
+#
+# Checks: wget of a 16 MiB file (checksum), a server inside the guest reached
+# from the host, TCP/UDP echo over IPv4 and IPv6, poll/epoll/select,
+# non-blocking connect to a closed port -> ECONNREFUSED via SO_ERROR, a
+# destination the guest's policy denies (EACCES + host audit log), 200
+# concurrent connections, a blocked recv interrupted by a signal,
+# SO_RCVTIMEO, shutdown waking a blocked accept, unsupported types, and no
+# kernel warnings.
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+vm_prepare
+command -v python3 >/dev/null || vm_skip "python3 missing (apt-get install python3)"
+command -v busybox >/dev/null || vm_skip "busybox missing (apt-get install busybox-static)"
+srcd=$top_srcdir/tests/vm/sock
+${CC:-gcc} -static -O2 -std=gnu11 -pthread -o "$vm_tmp/sock-probe" "$srcd/guest/sock-probe.c" \
+	2> "$vm_tmp/cc.log" || { cat "$vm_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (apt-get install libc6-dev)"; }
+
+port=$((20000 + RANDOM % 20000))
+hport=$((port + 2)) gport=$((port + 3)) dport=$((port + 4))
+pids=()
+cleanup_sock() { for p in "${pids[@]:+${pids[@]}}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$vm_tmp"; }
+trap cleanup_sock EXIT
+
+python3 "$srcd/host-echo.py" "$port" > "$vm_tmp/echo.log" 2>&1 &
+pids+=($!)
+mkdir -p "$vm_tmp/www" "$vm_tmp/conf"
+head -c $((16 << 20)) /dev/urandom > "$vm_tmp/www/big.bin"
+want=$(sha256sum "$vm_tmp/www/big.bin" | cut -d' ' -f1)
+busybox httpd -f -p "127.0.0.1:$hport" -h "$vm_tmp/www" &
+pids+=($!)
+for _ in $(seq 50); do grep -q READY "$vm_tmp/echo.log" 2>/dev/null && break; sleep 0.1; done
+# The guest's policy (hostrpcd reads <conf>/default.conf for every guest).
+echo "connect deny 127.0.0.3" > "$vm_tmp/conf/default.conf"
+export HOSTRPC_SOCK_CONF_DIR=$vm_tmp/conf
+
+guest_cmd="
+dmesg | grep hostrpc_sock
+sock-probe -p $port -n 200 -d 127.0.0.3 raw poll epoll select udp udp6 v6 nbrefused denied \
+	many sigrecv rcvtimeo shutdown-accept nonblock options getname
+t0=\$(cut -d' ' -f1 /proc/uptime)
+wget -q -O /tmp/big.bin http://127.0.0.1:$hport/big.bin; rc=\$?
+t1=\$(cut -d' ' -f1 /proc/uptime)
+echo \"WGET rc=\$rc sum=\$(sha256sum /tmp/big.bin | cut -d' ' -f1) t0=\$t0 t1=\$t1\"
+rm -f /tmp/big.bin
+mkdir -p /tmp/www && echo 'hello from the guest' > /tmp/www/index.html
+httpd -p 127.0.0.1:$gport -h /tmp/www
+echo GUEST-HTTPD-READY
+timeout 60 nc -l -p $dport > /tmp/done
+echo \"HOSTDONE \$(cat /tmp/done)\"
+echo \"dmesg-problems: \$(dmesg | grep -cE 'BUG|WARNING|Oops|general protection|refcount_t')\"
+"
+host_cmd="busybox wget -q -O $vm_tmp/fromguest http://127.0.0.1:$gport/index.html;
+python3 -c 'import socket,sys; s=socket.create_connection((\"127.0.0.1\", $dport)); s.sendall(b\"fetched\\n\")'"
+
+rc=0
+"$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-300}" -m 512 -s "$vm_server" -a hrpc.load=hostrpc_sock \
+	-f "$vm_tmp/sock-probe:/bin/sock-probe" -l "$vm_tmp/console" -L "$vm_tmp/server" \
+	-e "$host_cmd" -E GUEST-HTTPD-READY \
+	"$guest_cmd" > "$vm_tmp/out" 2> "$vm_tmp/err" || rc=$?
+sed 's/^/# /' "$vm_tmp/out"
+sed 's/^/# vm-run: /' "$vm_tmp/err"
+
+n=0
+t() { n=$((n + 1)); tap "$n" "$1" "$2"; }
+grep -q 'AF_INET and AF_INET6 sockets are now served by the host' "$vm_tmp/out"
+t $? "hostrpc_sock.ko took over AF_INET/AF_INET6 in a guest without a NIC"
+for c in raw poll epoll select udp udp6 v6 nbrefused denied many sigrecv rcvtimeo \
+	 shutdown-accept nonblock options getname; do
+	line=$(grep -m1 "^RESULT $c " "$vm_tmp/out" || echo "RESULT $c FAIL (no result)")
+	echo "$line" | grep -q "^RESULT $c PASS"
+	t $? "$c: ${line#RESULT $c PASS }"
+done
+w=$(grep -m1 '^WGET ' "$vm_tmp/out" || true)
+echo "$w" | grep -q "rc=0 sum=$want"
+st=$?
+mbs=$(echo "$w" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+	d = v["t1"] - v["t0"]; if (d > 0) printf "%.1f", 16 / d; else print "?" }')
+t $st "busybox wget of a 16 MiB file from the host, checksum equal ($mbs MiB/s)"
+grep -q 'hello from the guest' "$vm_tmp/fromguest" 2>/dev/null && grep -q '^HOSTDONE fetched' "$vm_tmp/out"
+t $? "a server inside the guest (busybox httpd) reached from the host"
+grep -q 'connect 127.0.0.3:.* denied by policy' "$vm_tmp"/state/sock-audit/*.sock.log 2>/dev/null
+t $? "the denial is in the host's audit log"
+grep -q '^dmesg-problems: 0$' "$vm_tmp/out"
+t $? "no kernel warning, BUG or oops"
+[ "$rc" = 0 ]
+t $? "guest exit status $rc"
+echo "1..$n"
+if [ "$rc" != 0 ]; then
+	echo "# ---- console (tail) ----"
+	tail -n 40 "$vm_tmp/console" 2>/dev/null | sed 's/^/# /'
+	echo "# ---- server (tail) ----"
+	tail -n 20 "$vm_tmp/server" 2>/dev/null | sed 's/^/# /'
+fi
