@@ -48,6 +48,8 @@ struct sguest {
 	hrpc_client *cli;
 	struct sg_track track[SG_MAX_TRACK];
 	uint64_t events, ev_states;
+	uint32_t credit_due;     /* events received, credit not yet returned */
+	bool no_auto_credit;     /* tests of the credit mechanism itself */
 };
 
 static void sg_conn_done(hrpc_conn *conn, int err, gpointer data)
@@ -104,6 +106,7 @@ static void sg_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *p
 	if (h->service != HRPC_SVC_SOCK || h->proc != HRPC_SOCK_EV_READY)
 		return;
 	g->events++;
+	g->credit_due++;
 	for (uint32_t i = 0; i < h->len / sizeof(*e); i++) {
 		g->ev_states++;
 		sg_apply(g, e[i].handle, &e[i].state);
@@ -178,6 +181,21 @@ static inline void sg_stop(struct sguest *g)
 	g_main_context_unref(g->ctx);
 }
 
+/* Give back the credit the host spent on events, in batches, as a guest
+ * kernel would (never from inside the event handler). */
+static inline void sg_credit_return(struct sguest *g)
+{
+	struct hrpc_sock_credit cr = { .credit = g->credit_due }, co;
+	struct hrpc_call cc = { .service = HRPC_SVC_SOCK, .proc = HRPC_SOCK_CREDIT,
+				.req = &cr, .req_len = sizeof(cr), .rep = &co,
+				.rep_cap = sizeof(co), .timeout_ms = 10000 };
+
+	if (g->credit_due < 64 || g->no_auto_credit)
+		return;
+	g->credit_due = 0;
+	hrpc_client_call(g->cli, &cc);
+}
+
 /* A raw call: returns the status; *rep_len the reply length. */
 static inline int sg_call(struct sguest *g, uint16_t proc, const void *req, uint32_t req_len,
 			  void *rep, uint32_t rep_cap, struct hrpc_bulk *bulk, uint32_t bulk_len,
@@ -186,7 +204,11 @@ static inline int sg_call(struct sguest *g, uint16_t proc, const void *req, uint
 	struct hrpc_call c = { .service = HRPC_SVC_SOCK, .proc = proc, .req = req,
 			       .req_len = req_len, .rep = rep, .rep_cap = rep_cap,
 			       .bulk = bulk, .bulk_len = bulk_len, .timeout_ms = 10000 };
-	int rc = hrpc_client_call(g->cli, &c);
+	int rc;
+
+	if (proc != HRPC_SOCK_CREDIT && proc != HRPC_SOCK_INIT)
+		sg_credit_return(g);
+	rc = hrpc_client_call(g->cli, &c);
 
 	if (out)
 		*out = c;
@@ -273,6 +295,7 @@ static inline uint32_t sg_wait(struct sguest *g, uint64_t h, uint32_t bits, int 
 			return m;
 		if (hrpc_now_ns() >= deadline)
 			return 0;
+		sg_credit_return(g);
 		hrpc_client_process(g->cli, 10);
 	}
 }

@@ -5,9 +5,9 @@
  * subcommand checks one behaviour against a host echo server (TCP and UDP,
  * 127.0.0.1 and ::1, port P) and prints "RESULT <name> PASS|FAIL <detail>".
  *
- *   sock-probe CHECK... -p PORT [-n COUNT] [-d DENIED_IP]
- *   checks: raw poll epoll select udp v6 nbrefused denied many sigrecv
- *           rcvtimeo shutdown-accept nonblock options getname
+ *   sock-probe [-p PORT] [-n COUNT] [-d DENIED_IP] [-H HOST_IPV4] CHECK...
+ *   checks: raw poll epoll select udp udp6 v6 nbrefused denied many sigrecv
+ *           rcvtimeo shutdown-accept nonblock options getname rtt
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -33,6 +33,7 @@
 static int port = 7;
 static int count = 200;
 static const char *denied_ip = "127.0.0.3";
+static const char *host4 = "127.0.0.1";   /* -H: where the host's servers are */
 static int failures;
 
 static void result(const char *name, int ok, const char *fmt, ...)
@@ -70,7 +71,7 @@ static int tcp_connect(int family, int p)
 
 		in->sin_family = AF_INET;
 		in->sin_port = htons(p);
-		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		inet_pton(AF_INET, host4, &in->sin_addr);
 		len = sizeof(*in);
 	} else {
 		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
@@ -395,6 +396,28 @@ static void check_options(void)
 	result("options", ok, "TCP_NODELAY, SO_KEEPALIVE, FIONREAD");
 }
 
+/* Request/response latency: 1-byte TCP round trips to the echo server. */
+static void check_rtt(void)
+{
+	int fd = tcp_connect(AF_INET, port), one = 1, done = 0;
+	double t0, dt;
+	char c = 'r';
+
+	if (fd >= 0) {
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		echo_roundtrip(fd, "w");	/* warm up */
+		t0 = now();
+		for (; done < count; done++)
+			if (send(fd, &c, 1, 0) != 1 || recv(fd, &c, 1, MSG_WAITALL) != 1)
+				break;
+		dt = now() - t0;
+		close(fd);
+	} else {
+		dt = 0;
+	}
+	result("rtt", done == count, "n=%d avg_us=%.1f", done, done ? dt * 1e6 / done : 0.0);
+}
+
 static void check_getname(void)
 {
 	int fd = tcp_connect(AF_INET, port), ok;
@@ -414,8 +437,9 @@ int main(int argc, char **argv)
 {
 	int opt;
 
-	while ((opt = getopt(argc, argv, "p:n:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:n:d:H:")) != -1) {
 		switch (opt) {
+		case 'H': host4 = optarg; break;
 		case 'p': port = atoi(optarg); break;
 		case 'n': count = atoi(optarg); break;
 		case 'd': denied_ip = optarg; break;
@@ -442,6 +466,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(c, "nonblock")) check_nonblock();
 		else if (!strcmp(c, "options")) check_options();
 		else if (!strcmp(c, "getname")) check_getname();
+		else if (!strcmp(c, "rtt")) check_rtt();
 		else result(c, 0, "unknown check");
 	}
 	return failures ? 1 : 0;
