@@ -31,7 +31,11 @@ struct hsk {
 	bool err_fetched;       /* sk_err holds the host's SO_ERROR */
 	u8 shut;                /* local RCV_SHUTDOWN | SEND_SHUTDOWN */
 	struct mutex tx_mutex;  /* one sender at a time (stream order) */
-	struct mutex rx_mutex;  /* one receiver at a time */
+	struct mutex rx_mutex;  /* one receiver at a time; guards rxbuf */
+	/* Stream read-ahead: small reads are served from bytes already taken
+	 * from the host in one larger RECV (poll and FIONREAD count them). */
+	u8 *rxbuf;
+	u32 rx_off, rx_len;     /* rx_len: bytes waiting at rxbuf + rx_off */
 	/* SOL_SOCKET options as last pushed to the host (the guest kernel's
 	 * generic code keeps them in struct sock; see hsock_sync_sol()). */
 	struct {

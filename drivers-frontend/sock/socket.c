@@ -33,6 +33,7 @@
 #include "hsock.h"
 
 #define IO_CHUNK    (256u << 10)  /* one SEND/RECV through a bulk buffer */
+#define RX_AHEAD    (128u << 10)  /* stream read-ahead buffer */
 #define INLINE_MAX  (HRPC_MSG_MAX_PAYLOAD - 64u)
 
 static struct proto hsock_proto = {
@@ -325,6 +326,8 @@ static struct hsk *hs_alloc(struct net *net, struct socket *sock, int family, in
 	hs->shut = 0;
 	mutex_init(&hs->tx_mutex);
 	mutex_init(&hs->rx_mutex);
+	hs->rxbuf = NULL;
+	hs->rx_off = hs->rx_len = 0;
 	memset(&hs->sol, 0, sizeof(hs->sol));
 	return hs;
 }
@@ -428,6 +431,8 @@ static int hsock_release(struct socket *sock)
 	spin_lock_irqsave(&hs->slock, flags);
 	hs->dead = true;
 	spin_unlock_irqrestore(&hs->slock, flags);
+	kvfree(hs->rxbuf);
+	hs->rxbuf = NULL;
 	sock_orphan(sk);
 	sock->sk = NULL;
 	sock_put(sk);
@@ -660,6 +665,8 @@ static __poll_t hsock_poll(struct file *file, struct socket *sock, poll_table *w
 		/* collecting SO_ERROR may have cleared POLLERR on the host */
 		mask = hs_mask(hs) | (READ_ONCE(sk->sk_err) ? HRPC_POLLERR : 0);
 	}
+	if (READ_ONCE(hs->rx_len))
+		mask |= EPOLLIN | EPOLLRDNORM;
 	return (__poll_t)mask;
 }
 
@@ -775,7 +782,7 @@ static int hsock_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	return ret;
 }
 
-static int recv_once(struct hsk *hs, struct hrpc_chan *chan, struct msghdr *msg, u32 n,
+static int recv_once(struct hsk *hs, struct hrpc_chan *chan, struct iov_iter *to, u32 n,
 		     u32 flags, struct hrpc_sock_io_rep *io)
 {
 	struct hrpc_sock_recv_req r = { .handle = hs->handle, .flags = flags, .len = n };
@@ -812,8 +819,7 @@ static int recv_once(struct hsk *hs, struct hrpc_chan *chan, struct msghdr *msg,
 		ret = -EPROTO;
 		goto out;
 	}
-	if (got && copy_to_iter(b ? (u8 *)b->ptr + pos : rep + sizeof(*io), got,
-				&msg->msg_iter) != got) {
+	if (got && copy_to_iter(b ? (u8 *)b->ptr + pos : rep + sizeof(*io), got, to) != got) {
 		ret = -EFAULT;
 		goto out;
 	}
@@ -825,6 +831,44 @@ out:
 	return ret;
 }
 
+/* Fill the read-ahead buffer with one RECV: > 0 bytes, 0 EOF, -errno. */
+static int rx_fill(struct hsk *hs, struct hrpc_chan *chan, struct hrpc_sock_io_rep *io)
+{
+	struct kvec kv;
+	struct iov_iter it;
+	int ret;
+
+	if (!hs->rxbuf) {
+		hs->rxbuf = kvmalloc(RX_AHEAD, GFP_KERNEL);
+		if (!hs->rxbuf)
+			return -ENOMEM;
+	}
+	kv.iov_base = hs->rxbuf;
+	kv.iov_len = RX_AHEAD;
+	iov_iter_kvec(&it, READ, &kv, 1, RX_AHEAD);
+	ret = recv_once(hs, chan, &it, RX_AHEAD, 0, io);
+	if (ret > 0) {
+		hs->rx_off = 0;
+		WRITE_ONCE(hs->rx_len, ret);
+	}
+	return ret;
+}
+
+/* Take up to `want` buffered bytes (all of them stay with MSG_PEEK). */
+static int rx_take(struct hsk *hs, struct msghdr *msg, size_t want, int flags)
+{
+	u32 n = min_t(size_t, want, hs->rx_len);
+
+	if (!(flags & MSG_TRUNC) &&
+	    copy_to_iter(hs->rxbuf + hs->rx_off, n, &msg->msg_iter) != n)
+		return -EFAULT;
+	if (!(flags & MSG_PEEK)) {
+		hs->rx_off += n;
+		WRITE_ONCE(hs->rx_len, hs->rx_len - n);
+	}
+	return n;
+}
+
 static int hsock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size, int flags)
 {
 	struct sock *sk = sock->sk;
@@ -834,6 +878,7 @@ static int hsock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size, i
 	u32 hflags = flags & (MSG_OOB | MSG_PEEK | MSG_TRUNC);
 	long timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
 	size_t target = (flags & MSG_WAITALL) && sock->type == SOCK_STREAM ? size : 1;
+	bool stream = sock->type == SOCK_STREAM;
 	size_t copied = 0;
 	int ret;
 
@@ -848,15 +893,33 @@ static int hsock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size, i
 		return sock_intr_errno(timeo);
 	}
 	for (;;) {
-		if (size == 0 && sock->type == SOCK_STREAM) {
+		if (size == copied && stream) {
 			ret = 0;
 			break;
 		}
-		ret = recv_once(hs, chan, msg, min_t(size_t, size - copied, HRPC_SOCK_MAX_IO),
-				hflags, &io);
-		if (ret > 0 || (ret == 0 && sock->type == SOCK_DGRAM)) {
+		/* bytes read ahead come first (not for out-of-band data) */
+		if (stream && hs->rx_len && !(flags & MSG_OOB)) {
+			ret = rx_take(hs, msg, size - copied, flags);
+			if (ret < 0)
+				break;
 			copied += ret;
-			if (sock->type == SOCK_DGRAM) {
+			if (copied >= target || (flags & MSG_PEEK))
+				break;
+			continue;
+		}
+		if (stream && !(flags & (MSG_OOB | MSG_TRUNC)) &&
+		    ((flags & MSG_PEEK) || size - copied < RX_AHEAD)) {
+			/* a small read: take a larger piece and keep the rest */
+			ret = rx_fill(hs, chan, &io);
+			if (ret > 0)
+				continue;
+		} else {
+			ret = recv_once(hs, chan, &msg->msg_iter,
+					min_t(size_t, size - copied, HRPC_SOCK_MAX_IO), hflags, &io);
+		}
+		if (ret > 0 || (ret == 0 && !stream)) {
+			copied += ret;
+			if (!stream) {
 				if (msg->msg_name && io.addr.family)
 					msg->msg_namelen = addr_from_wire(&io.addr, msg->msg_name);
 				if (io.full_len > io.len)
@@ -938,6 +1001,8 @@ static int hsock_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
 	if (len != sizeof(o))
 		return -EPROTO;
 	hsock_apply(hs, &o.state);
+	if (cmd == SIOCINQ)
+		o.value += READ_ONCE(hs->rx_len);	/* read ahead, not yet read */
 	return put_user((int)o.value, (int __user *)arg);
 }
 
