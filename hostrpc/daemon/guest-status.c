@@ -3,43 +3,57 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "hostrpc/daemon/guest-status.h"
 
 #define READ_TRIES 16
 
-struct hrpcd_status *hrpcd_status_new(void)
+struct hrpcd_status *hrpcd_status_new(int *fd)
 {
-	void *p = mmap(NULL, HRPCD_STATUS_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct hrpcd_status *st;
+	int e;
 
-	if (p == MAP_FAILED)
+	*fd = memfd_create("hostrpcd-status", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (*fd < 0)
 		return NULL;
-	/* Not inherited by the workers of other guests: a worker sees no
-	 * page but its own. */
-	if (madvise(p, HRPCD_STATUS_SIZE, MADV_DONTFORK) < 0) {
-		int e = errno;
+	if (ftruncate(*fd, HRPCD_STATUS_SIZE) < 0 ||
+	    fcntl(*fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail;
+	st = hrpcd_status_map(*fd);
+	if (st)
+		return st;
+fail:
+	e = errno;
+	close(*fd);
+	*fd = -1;
+	errno = e;
+	return NULL;
+}
 
-		munmap(p, HRPCD_STATUS_SIZE);
-		errno = e;
+struct hrpcd_status *hrpcd_status_map(int fd)
+{
+	struct stat sb;
+	void *p;
+
+	if (fstat(fd, &sb) < 0)
+		return NULL;
+	if (sb.st_size < HRPCD_STATUS_SIZE) {
+		errno = EINVAL;
 		return NULL;
 	}
-	return p;
+	p = mmap(NULL, HRPCD_STATUS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
 }
 
 void hrpcd_status_free(struct hrpcd_status *st)
 {
 	if (st)
 		munmap(st, HRPCD_STATUS_SIZE);
-}
-
-int hrpcd_status_share_next_fork(struct hrpcd_status *st, gboolean share)
-{
-	if (madvise(st, HRPCD_STATUS_SIZE, share ? MADV_DOFORK : MADV_DONTFORK) < 0)
-		return -errno;
-	return 0;
 }
 
 static void copy_str(char *dst, gsize size, const char *src)

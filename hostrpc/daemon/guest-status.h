@@ -3,13 +3,14 @@
  * guest-status.h - the page a worker publishes its channel's state and
  * counters in, for the supervisor to display.
  *
- * The supervisor maps one anonymous MAP_SHARED page per guest before it
- * forks that guest's worker; only that worker inherits it (the page is
- * MADV_DONTFORK except while its own worker is forked).  The worker writes,
- * the supervisor reads.  A worker serves a hostile guest and may itself be
- * subverted, so for the supervisor everything in the page is untrusted
- * display data: it copies it out under a bounded seqlock, clamps the state,
- * terminates and sanitises the strings, and never acts on any of it.
+ * The supervisor creates one page per guest, a sealed memfd it maps
+ * MAP_SHARED, before it starts that guest's worker; the worker gets only its
+ * own page's fd and maps it too.  The worker writes, the supervisor reads.
+ * A worker serves a hostile guest and may itself be subverted, so for the
+ * supervisor everything in the page is untrusted display data: it copies it
+ * out under a bounded seqlock, clamps the state, terminates and sanitises
+ * the strings, and never acts on any of it.  The seal keeps a worker from
+ * shrinking the page under the supervisor (SIGBUS).
  */
 #ifndef HOSTRPCD_GUEST_STATUS_H
 #define HOSTRPCD_GUEST_STATUS_H
@@ -33,14 +34,13 @@ struct hrpcd_status {
 #define HRPCD_STATUS_SIZE 4096u
 G_STATIC_ASSERT(sizeof(struct hrpcd_status) <= HRPCD_STATUS_SIZE);
 
-/* Supervisor: map a zeroed status page that forks do not inherit.  NULL on
+/* Supervisor: a zeroed status page and its fd (sealed memfd).  NULL on
  * failure (errno set). */
-struct hrpcd_status *hrpcd_status_new(void);
+struct hrpcd_status *hrpcd_status_new(int *fd);
+/* Worker: map the page behind `fd`.  NULL on failure (errno set). */
+struct hrpcd_status *hrpcd_status_map(int fd);
+/* Unmap (either side); the fd is the caller's. */
 void hrpcd_status_free(struct hrpcd_status *st);
-
-/* Supervisor, around fork(): let the next child inherit this page, then stop
- * children from inheriting it again. */
-int hrpcd_status_share_next_fork(struct hrpcd_status *st, gboolean share);
 
 /* Worker: publish a new snapshot (one writer). */
 void hrpcd_status_publish(struct hrpcd_status *st, guint32 state, guint32 generation,

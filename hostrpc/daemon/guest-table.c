@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <unistd.h>
 
 #include <gio/gio.h>
 
@@ -19,6 +20,8 @@ static void guest_free(HrpcdGuest *g)
 	if (!g)
 		return;
 	hrpcd_status_free(g->status);
+	if (g->status_fd >= 0)
+		close(g->status_fd);
 	g_free(g);
 }
 
@@ -82,7 +85,7 @@ HrpcdGuest *hrpcd_guest_table_add(HrpcdGuestTable *t, enum hrpc_admin_transport 
 		return NULL;
 	}
 	g = g_new0(HrpcdGuest, 1);
-	g->status = hrpcd_status_new();
+	g->status = hrpcd_status_new(&g->status_fd);
 	if (!g->status) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "cannot map a status page: %s", g_strerror(errno));

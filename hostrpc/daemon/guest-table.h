@@ -28,6 +28,7 @@ struct _HrpcdGuest {
 	gboolean named;              /* name is final: endpoint name or HELLO label */
 	enum hrpc_admin_transport transport;
 	struct hrpcd_status *status; /* written by the worker: untrusted */
+	int status_fd;               /* handed to each worker of this guest */
 	gint64 connected_us;         /* g_get_monotonic_time() */
 	pid_t peer_pid;              /* SO_PEERCRED of the guest process / QEMU */
 

@@ -22,6 +22,7 @@
 #include "hostrpc/daemon/ivshmem-server.h"
 #include "hostrpc/daemon/log.h"
 #include "hostrpc/daemon/supervisor.h"
+#include "hostrpc/daemon/worker.h"
 
 #define DEFAULT_SOCKET       RUNSTATEDIR "/hostrpc/hostrpcd.sock"
 #define DEFAULT_ADMIN_SOCKET RUNSTATEDIR "/hostrpc/admin.sock"
@@ -244,9 +245,9 @@ int main(int argc, char **argv)
 	guint sig[3];
 	int ready_fd = -1;
 
-	/* Workers are forked, not exec'd, from a process with GLib's helper
-	 * thread: keep GLib's allocator out of the way (GLib < 2.76). */
-	g_setenv("G_SLICE", "always-malloc", TRUE);
+	/* The supervisor runs its workers as hostrpcd --worker (worker.h). */
+	if (argc > 1 && !strcmp(argv[1], "--worker"))
+		return hrpcd_worker_main(argc, argv);
 	ensure_std_fds();
 	signal(SIGPIPE, SIG_IGN);
 	g_set_prgname("hostrpcd");
@@ -266,8 +267,8 @@ int main(int argc, char **argv)
 	if (!o.foreground)
 		ready_fd = daemonize();
 
-	/* Signals first: GLib's helper thread then exists before any worker is
-	 * forked, and the descriptor count stays flat afterwards. */
+	/* Signals first: GLib's helper thread and its descriptors then exist
+	 * before any guest comes, and the descriptor count stays flat. */
 	loop = g_main_loop_new(NULL, FALSE);
 	sig[0] = g_unix_signal_add(SIGTERM, quit_signal, loop);
 	sig[1] = g_unix_signal_add(SIGINT, quit_signal, loop);

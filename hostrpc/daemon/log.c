@@ -78,14 +78,10 @@ void hrpcd_log_init(HrpcdLogTarget target, gboolean verbose)
 	g_log_set_writer_func(writer, NULL, NULL);
 }
 
-void hrpcd_log_forked(void)
+void hrpcd_log_settings(HrpcdLogTarget *target, gboolean *verbose)
 {
-	if (log_target == HRPCD_LOG_SYSLOG) {
-		/* closelog() also forgets the tag; openlog() without LOG_NDELAY
-		 * opens nothing until the next line. */
-		closelog();
-		openlog("hostrpcd", LOG_PID, LOG_DAEMON);
-	}
+	*target = log_target;
+	*verbose = log_verbose;
 }
 
 void hrpcd_log_guest(GLogLevelFlags level, guint32 id, const char *name, const char *fmt, ...)

@@ -114,7 +114,7 @@ static gboolean worker_start_ivshmem(HrpcdSupervisor *sup, HrpcdGuest *g, GError
 				    "QEMU is no longer attached");
 		return FALSE;
 	}
-	hrpcd_worker_spec_init(&spec, g->id, g->name, HRPC_ADMIN_TRANSPORT_IVSHMEM, g->status);
+	hrpcd_worker_spec_init(&spec, g->id, g->name, HRPC_ADMIN_TRANSPORT_IVSHMEM, g->status_fd);
 	spec.shm_fd = hrpcd_ivshmem_peer_shm_fd(peer);
 	spec.shm_size = hrpcd_ivshmem_peer_shm_size(peer);
 	for (unsigned int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++) {
@@ -215,7 +215,7 @@ static void process_guest_accept(HrpcdSupervisor *sup, int sock, pid_t peer_pid)
 		close(sock);
 		return;
 	}
-	hrpcd_worker_spec_init(&spec, g->id, g->name, HRPC_ADMIN_TRANSPORT_MEMFD, g->status);
+	hrpcd_worker_spec_init(&spec, g->id, g->name, HRPC_ADMIN_TRANSPORT_MEMFD, g->status_fd);
 	spec.sock = sock;
 	spec.shm_size = sup->memfd_size;
 	if (!worker_start(sup, g, &spec, &error)) {

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * worker.c - fork a guest's worker, and everything the worker does.
+ * worker.c - start a guest's worker, and everything the worker does.
  *
- * The parent half is hrpcd_worker_spawn(); the rest runs in the child.  The
- * child builds the guest's channel (memfd: hrpc_memfd_server_new() on the
+ * The parent half is hrpcd_worker_spawn() (fork, then exec of hostrpcd
+ * --worker); the rest runs in the worker process (hrpcd_worker_main).  The
+ * worker builds the guest's channel (memfd: hrpc_memfd_server_new() on the
  * guest's connection; ivshmem: hrpc_shm_chan_new() on the memory and
  * eventfds the supervisor holds), then serves it with
  * hrpc_glib_conn_attach().  Before every sleep of its main loop it publishes
@@ -11,7 +12,6 @@
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -34,19 +34,27 @@
 #include "hostrpc/daemon/services.h"
 #include "hostrpc/daemon/worker.h"
 
-#define MAX_WORKER_FDS (1 + 2 * HRPC_IVSHMEM_NR_VECTORS + 1)
+/* Descriptor numbers in the worker (worker.h). */
+enum {
+	FD_STATUS = 3,
+	FD_SOCK = 4,                                   /* memfd */
+	FD_SHM = 4,                                    /* ivshmem */
+	FD_HOST = 5,                                   /* + vector */
+	FD_GUEST = 5 + HRPC_IVSHMEM_NR_VECTORS,        /* + vector */
+	FD_END = 5 + 2 * HRPC_IVSHMEM_NR_VECTORS,
+};
 
 void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char *name,
-			    enum hrpc_admin_transport transport, struct hrpcd_status *status)
+			    enum hrpc_admin_transport transport, int status_fd)
 {
 	memset(spec, 0, sizeof(*spec));
 	spec->guest_id = guest_id;
 	g_strlcpy(spec->name, name, sizeof(spec->name));
 	spec->transport = transport;
+	spec->status_fd = status_fd;
 	spec->sock = spec->shm_fd = -1;
 	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
 		spec->host_fd[v] = spec->guest_fd[v] = -1;
-	spec->status = status;
 }
 
 char *hrpcd_worker_describe_exit(int wait_status)
@@ -354,111 +362,164 @@ static int worker_run(HrpcdWorkerSpec *spec)
 	return w.exit_code;
 }
 
-/* ---- fork --------------------------------------------------------------- */
+/* ---- the worker process's entry point ------------------------------------ */
 
-static int close_from(int lowfd)
+static gboolean fd_ok(int fd)
 {
-	DIR *d;
-	struct dirent *e;
-
-	if (close_range((unsigned int)lowfd, ~0u, 0) == 0)
-		return 0;
-	/* Kernels before 5.9. */
-	d = opendir("/proc/self/fd");
-	if (!d)
-		return -errno;
-	while ((e = readdir(d))) {
-		int fd = atoi(e->d_name);
-
-		if (fd >= lowfd && fd != dirfd(d))
-			close(fd);
-	}
-	closedir(d);
-	return 0;
+	return fcntl(fd, F_GETFD) >= 0;
 }
 
-/*
- * Renumber the worker's descriptors to 3, 4, ... and close every other
- * inherited one: the listening sockets, the admin connections, and above all
- * the memory and eventfds of the other guests.
- */
-static int keep_only(HrpcdWorkerSpec *spec)
+int hrpcd_worker_main(int argc, char **argv)
 {
-	int *slot[MAX_WORKER_FDS], tmp[MAX_WORKER_FDS], n = 0;
-
-	if (spec->sock >= 0)
-		slot[n++] = &spec->sock;
-	if (spec->shm_fd >= 0)
-		slot[n++] = &spec->shm_fd;
-	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++) {
-		if (spec->host_fd[v] >= 0)
-			slot[n++] = &spec->host_fd[v];
-		if (spec->guest_fd[v] >= 0)
-			slot[n++] = &spec->guest_fd[v];
-	}
-	/* Copies above the target range first, so no target clobbers a source. */
-	for (int i = 0; i < n; i++) {
-		tmp[i] = fcntl(*slot[i], F_DUPFD_CLOEXEC, 3 + n);
-		if (tmp[i] < 0)
-			return -errno;
-	}
-	for (int i = 0; i < n; i++) {
-		if (dup2(tmp[i], 3 + i) < 0)
-			return -errno;
-		*slot[i] = 3 + i;
-	}
-	return close_from(3 + n);
-}
-
-static void G_GNUC_NORETURN worker_child(HrpcdWorkerSpec *spec, pid_t parent)
-{
-	static const int reset[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2, SIGQUIT };
+	gint guest_id = 0;
+	gint64 shm_size = 0;
+	g_autofree char *name = NULL, *transport = NULL, *workdir = NULL;
+	gboolean worker = FALSE, use_syslog = FALSE, verbose = FALSE;
+	GOptionEntry entries[] = {
+		{ "worker", 0, 0, G_OPTION_ARG_NONE, &worker, NULL, NULL },
+		{ "guest-id", 0, 0, G_OPTION_ARG_INT, &guest_id, NULL, NULL },
+		{ "name", 0, 0, G_OPTION_ARG_STRING, &name, NULL, NULL },
+		{ "transport", 0, 0, G_OPTION_ARG_STRING, &transport, NULL, NULL },
+		{ "shm-size", 0, 0, G_OPTION_ARG_INT64, &shm_size, NULL, NULL },
+		{ "workdir", 0, 0, G_OPTION_ARG_FILENAME, &workdir, NULL, NULL },
+		{ "syslog", 0, 0, G_OPTION_ARG_NONE, &use_syslog, NULL, NULL },
+		{ "verbose", 0, 0, G_OPTION_ARG_NONE, &verbose, NULL, NULL },
+		{ NULL }
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new(NULL);
+	g_autoptr(GError) error = NULL;
+	HrpcdWorkerSpec spec;
 	char comm[16];
-	sigset_t all;
+	gboolean ok;
 
-	/* The supervisor's handlers (GLib's) must not run here. */
-	for (size_t i = 0; i < G_N_ELEMENTS(reset); i++)
-		signal(reset[i], SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	/* A worker without its supervisor is no use to anyone. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
-		_exit(HRPCD_WORKER_EXIT_SETUP);
-	snprintf(comm, sizeof(comm), "hrpcd-g%u", spec->guest_id);
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	g_option_context_set_help_enabled(ctx, FALSE);
+	ok = g_option_context_parse(ctx, &argc, &argv, &error);
+	hrpcd_log_init(use_syslog ? HRPCD_LOG_SYSLOG : HRPCD_LOG_STDERR, verbose);
+	if (!ok || !worker || guest_id <= 0 || !name || !transport || shm_size < 0) {
+		g_critical("worker: bad invocation%s%s (hostrpcd starts its workers itself)",
+			   error ? ": " : "", error ? error->message : "");
+		return HRPCD_WORKER_EXIT_SETUP;
+	}
+	/* "hrpcd-g12345678": 15 bytes at most, the kernel's limit. */
+	g_snprintf(comm, sizeof(comm), "hrpcd-g%.8x", (guint)guest_id);
 	prctl(PR_SET_NAME, comm);
 
-	hrpcd_log_forked();
-	if (keep_only(spec) < 0) {
-		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name,
-				"worker cannot drop inherited descriptors: %s", g_strerror(errno));
-		_exit(HRPCD_WORKER_EXIT_SETUP);
+	hrpcd_worker_spec_init(&spec, (guint32)guest_id, name,
+			       g_str_equal(transport, "ivshmem") ? HRPC_ADMIN_TRANSPORT_IVSHMEM
+								 : HRPC_ADMIN_TRANSPORT_MEMFD,
+			       FD_STATUS);
+	spec.shm_size = (gsize)shm_size;
+	spec.workdir = workdir;
+	if (spec.transport == HRPC_ADMIN_TRANSPORT_IVSHMEM) {
+		spec.shm_fd = FD_SHM;
+		for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++) {
+			spec.host_fd[v] = FD_HOST + v;
+			spec.guest_fd[v] = FD_GUEST + v;
+		}
+		ok = fd_ok(FD_SHM) && fd_ok(FD_END - 1);
+	} else {
+		spec.sock = FD_SOCK;
+		ok = fd_ok(FD_SOCK);
 	}
-	if (spec->workdir && chdir(spec->workdir) < 0)
-		hrpcd_log_guest(G_LOG_LEVEL_DEBUG, spec->guest_id, spec->name,
-				"cannot enter %s: %s", spec->workdir, g_strerror(errno));
-	_exit(worker_run(spec));
+	spec.status = ok ? hrpcd_status_map(FD_STATUS) : NULL;
+	if (!spec.status) {
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec.guest_id, spec.name,
+				"worker started without its descriptors");
+		return HRPCD_WORKER_EXIT_SETUP;
+	}
+	if (spec.workdir && chdir(spec.workdir) < 0)
+		hrpcd_log_guest(G_LOG_LEVEL_DEBUG, spec.guest_id, spec.name,
+				"cannot enter %s: %s", spec.workdir, g_strerror(errno));
+	return worker_run(&spec);
+}
+
+/* ---- starting a worker (supervisor) ------------------------------------------ */
+
+/* Between fork() and execve(): async-signal-safe calls only. */
+static void G_GNUC_NORETURN exec_worker(const int *src, int n, char **argv, pid_t parent,
+					int max_fd)
+{
+	static const int reset[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2, SIGQUIT };
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	int tmp[FD_END];
+	sigset_t none;
+
+	for (size_t i = 0; i < G_N_ELEMENTS(reset); i++)
+		sigaction(reset[i], &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* A worker without its supervisor is no use to anyone. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
+	/* Copies above the target range first, so no target clobbers a source;
+	 * then only 0-2 and 3..3+n-1 survive: no listening socket, no admin
+	 * connection, none of the other guests' memory or eventfds. */
+	for (int i = 0; i < n; i++) {
+		tmp[i] = fcntl(src[i], F_DUPFD, FD_STATUS + n);
+		if (tmp[i] < 0)
+			_exit(127);
+	}
+	for (int i = 0; i < n; i++)
+		if (dup2(tmp[i], FD_STATUS + i) < 0)
+			_exit(127);
+	if (close_range(FD_STATUS + n, ~0u, 0) < 0)
+		for (int fd = FD_STATUS + n; fd < max_fd; fd++)
+			close(fd);
+	execv("/proc/self/exe", argv);
+	_exit(127);
 }
 
 pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 {
+	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
+	HrpcdLogTarget target;
+	gboolean verbose;
 	pid_t parent = getpid(), pid;
-	int rc, err;
+	int src[FD_END], n = 0, max_fd, err;
 
-	rc = hrpcd_status_share_next_fork(spec->status, TRUE);
-	if (rc < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
-			    "cannot share the status page: %s", g_strerror(-rc));
-		return 0;
+	/* Everything the child needs is prepared here: after fork() it may
+	 * not allocate. */
+	hrpcd_log_settings(&target, &verbose);
+	g_ptr_array_add(argv, g_strdup("hostrpcd-worker"));
+	g_ptr_array_add(argv, g_strdup("--worker"));
+	g_ptr_array_add(argv, g_strdup_printf("--guest-id=%u", spec->guest_id));
+	g_ptr_array_add(argv, g_strdup_printf("--name=%s", spec->name));
+	g_ptr_array_add(argv, g_strdup_printf("--transport=%s",
+					      hrpc_admin_transport_name(spec->transport)));
+	g_ptr_array_add(argv, g_strdup_printf("--shm-size=%zu", spec->shm_size));
+	if (spec->workdir)
+		g_ptr_array_add(argv, g_strdup_printf("--workdir=%s", spec->workdir));
+	if (target == HRPCD_LOG_SYSLOG)
+		g_ptr_array_add(argv, g_strdup("--syslog"));
+	if (verbose)
+		g_ptr_array_add(argv, g_strdup("--verbose"));
+	g_ptr_array_add(argv, NULL);
+
+	src[n++] = spec->status_fd;
+	if (spec->transport == HRPC_ADMIN_TRANSPORT_IVSHMEM) {
+		src[n++] = spec->shm_fd;
+		for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
+			src[n++] = spec->host_fd[v];
+		for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
+			src[n++] = spec->guest_fd[v];
+	} else {
+		src[n++] = spec->sock;
 	}
+	for (int i = 0; i < n; i++) {
+		if (src[i] < 0) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				    "worker descriptor %d missing", i);
+			return 0;
+		}
+	}
+	max_fd = (int)MIN(sysconf(_SC_OPEN_MAX), 65536);
+
 	pid = fork();
-	if (pid == 0) {
-		HrpcdWorkerSpec copy = *spec;
-
-		worker_child(&copy, parent);
-	}
+	if (pid == 0)
+		exec_worker(src, n, (char **)argv->pdata, parent, max_fd);
 	err = errno;
-	hrpcd_status_share_next_fork(spec->status, FALSE);
 	if (pid < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
 			    "cannot fork a worker: %s", g_strerror(err));

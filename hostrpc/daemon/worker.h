@@ -3,16 +3,24 @@
  * worker.h - one process per guest (the MRM principle: a guest can at worst
  * break its own worker).
  *
- * The supervisor forks a worker with exactly the descriptors of that guest's
- * channel and the guest's status page; the child drops everything else it
- * inherited (other guests' fds and pages, the listening sockets), builds the
- * channel, registers the services of services.c and serves the guest on its
- * own GLib main context until the guest hangs up, says BYE or is fenced.
+ * The supervisor starts a worker with exactly the descriptors of that
+ * guest's channel and the guest's status page.  The child does nothing
+ * between fork() and execve() but async-signal-safe calls (reset signals,
+ * ask for SIGKILL when the supervisor dies, renumber its descriptors and
+ * close all others) and then runs hostrpcd again as `hostrpcd --worker ...`:
+ * a fresh image, no copy of the supervisor's heap (other guests' state), no
+ * GLib state inherited from a threaded process (GLib's helper thread and the
+ * libvirt thread hold GLib's global locks at times; a forked-only child could
+ * deadlock on them).  The worker maps its status page, builds the channel,
+ * registers the services of services.c and serves the guest with
+ * hrpc_glib_conn_attach() until the guest hangs up, says BYE or is fenced.
  *
- * Fork safety: the child is forked from a GLib program, not exec'd (it must
- * inherit the MAP_SHARED status page).  It therefore uses only a fresh
- * GMainContext of its own, never the default context, GLib's worker thread,
- * child watches or unix signal sources, and it leaves with _exit().
+ * Descriptors of a worker (fixed numbers, so nothing about them needs to be
+ * parsed):
+ *   3  status page (guest-status.h)
+ *   memfd:   4 the guest's connection
+ *   ivshmem: 4 the shared memfd, 5-6 the daemon's vectors 0-1 (the guest
+ *            rings these), 7-8 the guest's vectors 0-1 (we ring these)
  */
 #ifndef HOSTRPCD_WORKER_H
 #define HOSTRPCD_WORKER_H
@@ -40,22 +48,26 @@ struct _HrpcdWorkerSpec {
 	/* memfd: size of the channel to create (0: default).
 	 * ivshmem: size of shm_fd. */
 	gsize shm_size;
+	int status_fd;                            /* the guest's status page */
 	int sock;                                 /* memfd: the guest's connection */
 	int shm_fd;                               /* ivshmem: the shared memfd */
 	int host_fd[HRPC_IVSHMEM_NR_VECTORS];     /* ivshmem: the guest rings these */
 	int guest_fd[HRPC_IVSHMEM_NR_VECTORS];    /* ivshmem: we ring these */
-	struct hrpcd_status *status;
 	const char *workdir;                      /* NULL: stay where we are */
+	struct hrpcd_status *status;              /* in the worker: status_fd mapped */
 };
 typedef struct _HrpcdWorkerSpec HrpcdWorkerSpec;
 
 /* Fill in the "no descriptor" defaults. */
 void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char *name,
-			    enum hrpc_admin_transport transport, struct hrpcd_status *status);
+			    enum hrpc_admin_transport transport, int status_fd);
 
-/* Fork the worker.  Returns its pid, or 0 with `error` set.  The caller keeps
- * its own copies of the descriptors and must close what it does not need. */
+/* Start the worker.  Returns its pid, or 0 with `error` set.  The caller keeps
+ * its own copies of the descriptors and closes what it does not need. */
 pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error);
+
+/* `hostrpcd --worker ...`: the worker process.  Returns its exit code. */
+int hrpcd_worker_main(int argc, char **argv);
 
 /* "exited with status 3 (guest fenced)", "killed by signal 9 (Killed)". */
 char *hrpcd_worker_describe_exit(int wait_status);

@@ -531,31 +531,58 @@ int itest_admin_channels(const char *admin_sock, struct hrpc_admin_channel *out,
 	return admin_list(admin_sock, HRPC_ADMIN_CHANNELS, out, sizeof(*out), max);
 }
 
+/* Workers publish a guest's HELLO label when their loop next goes idle: a
+ * name can lag the HELLO by a moment, so look for up to 2 s. */
+#define FIND_TRIES 100
+
 int itest_admin_find(const char *admin_sock, const char *name, struct hrpc_admin_guest *out)
+{
+	static struct hrpc_admin_guest g[256];
+	int n = 0;
+
+	for (int t = 0; t < FIND_TRIES; t++) {
+		n = itest_admin_guests(admin_sock, g, 256);
+		for (int i = 0; i < n; i++)
+			if (!strncmp(g[i].name, name, sizeof(g[i].name))) {
+				*out = g[i];
+				return 0;
+			}
+		if (n < 0)
+			return n;
+		sleep_ms(20);
+	}
+	return -ENOENT;
+}
+
+bool itest_admin_listed(const char *admin_sock, const char *name)
 {
 	static struct hrpc_admin_guest g[256];
 	int n = itest_admin_guests(admin_sock, g, 256);
 
 	for (int i = 0; i < n; i++)
-		if (!strncmp(g[i].name, name, sizeof(g[i].name))) {
-			*out = g[i];
-			return 0;
-		}
-	return n < 0 ? n : -ENOENT;
+		if (!strncmp(g[i].name, name, sizeof(g[i].name)))
+			return true;
+	return false;
 }
 
 int itest_admin_find_channel(const char *admin_sock, const char *name,
 			     struct hrpc_admin_channel *out)
 {
 	static struct hrpc_admin_channel ch[256];
-	int n = itest_admin_channels(admin_sock, ch, 256);
+	int n = 0;
 
-	for (int i = 0; i < n; i++)
-		if (!strncmp(ch[i].name, name, sizeof(ch[i].name))) {
-			*out = ch[i];
-			return 0;
-		}
-	return n < 0 ? n : -ENOENT;
+	for (int t = 0; t < FIND_TRIES; t++) {
+		n = itest_admin_channels(admin_sock, ch, 256);
+		for (int i = 0; i < n; i++)
+			if (!strncmp(ch[i].name, name, sizeof(ch[i].name))) {
+				*out = ch[i];
+				return 0;
+			}
+		if (n < 0)
+			return n;
+		sleep_ms(20);
+	}
+	return -ENOENT;
 }
 
 int itest_unix_connect(const char *path)

@@ -86,8 +86,10 @@ int itest_echo_workload(hrpc_client *c, unsigned int seed, int pings, int bulks)
 /* Admin service: all guests / channels (at most `max`); returns the count. */
 int itest_admin_guests(const char *admin_sock, struct hrpc_admin_guest *out, int max);
 int itest_admin_channels(const char *admin_sock, struct hrpc_admin_channel *out, int max);
-/* The guest called `name`, or -ENOENT. */
+/* The guest called `name` (waiting up to 2 s for it to appear), or -ENOENT. */
 int itest_admin_find(const char *admin_sock, const char *name, struct hrpc_admin_guest *out);
+/* Is a guest called `name` listed right now?  (No waiting.) */
+bool itest_admin_listed(const char *admin_sock, const char *name);
 int itest_admin_find_channel(const char *admin_sock, const char *name,
 			     struct hrpc_admin_channel *out);
 

@@ -21,7 +21,7 @@
 #include "tests/tap.h"
 #include "itest.h"
 
-#define HELD_PER_GUEST (2 + 2 * HRPC_IVSHMEM_NR_VECTORS)
+#define HELD_PER_GUEST (3 + 2 * HRPC_IVSHMEM_NR_VECTORS)
 
 static struct itest_daemon d;
 static struct itest_qemu q;
