@@ -12,8 +12,8 @@
 # non-blocking connect to a closed port -> ECONNREFUSED via SO_ERROR, a
 # destination the guest's policy denies (EACCES + host audit log), 200
 # concurrent connections, a blocked recv interrupted by a signal,
-# SO_RCVTIMEO, shutdown waking a blocked accept, unsupported types, and no
-# kernel warnings.
+# SO_RCVTIMEO, shutdown waking a blocked accept, close racing a blocked recv,
+# dup/fork sharing, unsupported types, and no kernel warnings.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 vm_prepare
@@ -44,7 +44,7 @@ export HOSTRPC_SOCK_CONF_DIR=$vm_tmp/conf
 guest_cmd="
 dmesg | grep hostrpc_sock
 sock-probe -p $port -n 200 -d 127.0.0.3 raw poll epoll select udp udp6 v6 nbrefused denied \
-	many sigrecv rcvtimeo shutdown-accept nonblock options getname
+	many sigrecv rcvtimeo shutdown-accept nonblock options getname close-race share
 t0=\$(cut -d' ' -f1 /proc/uptime)
 wget -q -O /tmp/big.bin http://127.0.0.1:$hport/big.bin; rc=\$?
 t1=\$(cut -d' ' -f1 /proc/uptime)
@@ -73,7 +73,7 @@ t() { n=$((n + 1)); tap "$n" "$1" "$2"; }
 grep -q 'AF_INET and AF_INET6 sockets are now served by the host' "$vm_tmp/out"
 t $? "hostrpc_sock.ko took over AF_INET/AF_INET6 in a guest without a NIC"
 for c in raw poll epoll select udp udp6 v6 nbrefused denied many sigrecv rcvtimeo \
-	 shutdown-accept nonblock options getname; do
+	 shutdown-accept nonblock options getname close-race share; do
 	line=$(grep -m1 "^RESULT $c " "$vm_tmp/out" || echo "RESULT $c FAIL (no result)")
 	echo "$line" | grep -q "^RESULT $c PASS"
 	t $? "$c: ${line#RESULT $c PASS }"

@@ -7,7 +7,7 @@
  *
  *   sock-probe [-p PORT] [-n COUNT] [-d DENIED_IP] [-H HOST_IPV4] CHECK...
  *   checks: raw poll epoll select udp udp6 v6 nbrefused denied many sigrecv
- *           rcvtimeo shutdown-accept nonblock options getname rtt
+ *           rcvtimeo shutdown-accept nonblock options getname rtt close-race share
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -27,6 +27,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -396,6 +397,72 @@ static void check_options(void)
 	result("options", ok, "TCP_NODELAY, SO_KEEPALIVE, FIONREAD");
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+struct blocked {
+	int fd;
+	ssize_t n;
+	int err;
+};
+
+static void *blocked_recv(void *arg)
+{
+	struct blocked *b = arg;
+	char buf[8];
+
+	b->n = recv(b->fd, buf, sizeof(buf), 0);
+	b->err = errno;
+	return NULL;
+}
+
+/* close() while another thread is blocked in recv() on the same socket:
+ * close returns at once (the blocked call keeps its file reference, as on
+ * Linux); a signal then ends the blocked recv with EINTR; nothing hangs. */
+static void check_close_race(void)
+{
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	struct blocked b = { .fd = tcp_connect(AF_INET, port), .n = -2 };
+	pthread_t th;
+	double t0, dclose;
+
+	sigaction(SIGUSR1, &sa, NULL);
+	pthread_create(&th, NULL, blocked_recv, &b);
+	usleep(300000);
+	t0 = now();
+	close(b.fd);
+	dclose = now() - t0;
+	usleep(200000);
+	pthread_kill(th, SIGUSR1);
+	pthread_join(th, NULL);
+	result("close-race", dclose < 1 && b.n < 0 && b.err == EINTR,
+	       "close with a recv blocked in another thread: close took %.3f s, the recv ended "
+	       "with %s after a signal", dclose, b.n < 0 ? strerror(b.err) : "data?");
+}
+
+/* dup and fork share one socket: both descriptors reach the same host socket. */
+static void check_share(void)
+{
+	int fd = tcp_connect(AF_INET, port), fd2, ok, st = -1;
+	pid_t pid;
+	char buf[16] = "";
+
+	fd2 = dup(fd);
+	close(fd);
+	ok = fd2 >= 0 && echo_roundtrip(fd2, "dup") == 0;
+	pid = fork();
+	if (pid == 0)
+		_exit(send(fd2, "forked", 6, 0) == 6 ? 0 : 1);
+	waitpid(pid, &st, 0);
+	ok = ok && WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+	     recv(fd2, buf, 6, MSG_WAITALL) == 6 && !memcmp(buf, "forked", 6);
+	close(fd2);
+	result("share", ok, "dup'ed descriptor works after the original is closed; a forked child "
+	       "sends on the inherited socket, the parent reads the echo");
+}
+
 /* Request/response latency: 1-byte TCP round trips to the echo server. */
 static void check_rtt(void)
 {
@@ -467,6 +534,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(c, "options")) check_options();
 		else if (!strcmp(c, "getname")) check_getname();
 		else if (!strcmp(c, "rtt")) check_rtt();
+		else if (!strcmp(c, "close-race")) check_close_race();
+		else if (!strcmp(c, "share")) check_share();
 		else result(c, 0, "unknown check");
 	}
 	return failures ? 1 : 0;
