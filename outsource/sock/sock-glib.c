@@ -7,6 +7,9 @@
 #include <sys/stat.h>
 
 #include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <glib-unix.h>
 
 #include "outsource/sock/outsource-sock-glib.h"
@@ -34,7 +37,34 @@ GSource *outsource_sock_glib_attach(outsource_sock *s, GMainContext *ctx)
 struct _OutsourceSockService {
 	outsource_sock *sock;
 	GSource *src;
+	GSource *snap;          /* writes the listing for hostrpc-sockets */
+	char *snap_base;        /* <audit dir>/<name>.sockets */
 };
+
+/* The guest's socket listing, as a table and as JSON, replaced atomically
+ * once a second: `hostrpc-sockets NAME` (and hostrpcctl) read it. */
+static void snapshot_write(OutsourceSockService *svc)
+{
+	for (int json = 0; json <= 1; json++) {
+		g_autofree char *path = g_strconcat(svc->snap_base, json ? ".json" : "", NULL);
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		if (!f)
+			return;
+		outsource_sock_print(svc->sock, f, json);
+		fclose(f);
+		g_file_set_contents(path, buf, (gssize)len, NULL);
+		free(buf);
+	}
+}
+
+static gboolean on_snapshot(gpointer data)
+{
+	snapshot_write(data);
+	return G_SOURCE_CONTINUE;
+}
 
 static char *safe_name(const char *name, guint32 guest_id)
 {
@@ -107,6 +137,12 @@ OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 gue
 		return NULL;
 	}
 	svc->src = outsource_sock_glib_attach(svc->sock, g_main_context_get_thread_default());
+	svc->snap_base = g_strdup_printf("%s/%s.sockets", auditdir, name);
+	snapshot_write(svc);
+	svc->snap = g_timeout_source_new_seconds(1);
+	g_source_set_callback(svc->snap, on_snapshot, svc, NULL);
+	g_source_set_name(svc->snap, "hostrpc-sock-snapshot");
+	g_source_attach(svc->snap, g_main_context_get_thread_default());
 	return svc;
 }
 
@@ -118,7 +154,19 @@ void outsource_sock_service_stop(OutsourceSockService *svc)
 		g_source_destroy(svc->src);
 		g_source_unref(svc->src);
 	}
+	if (svc->snap) {
+		g_source_destroy(svc->snap);
+		g_source_unref(svc->snap);
+	}
+	/* The guest's sockets are gone with its worker: say so. */
 	outsource_sock_free(svc->sock);
+	if (svc->snap_base) {
+		g_autofree char *json = g_strconcat(svc->snap_base, ".json", NULL);
+
+		g_unlink(svc->snap_base);
+		g_unlink(json);
+	}
+	g_free(svc->snap_base);
 	g_free(svc);
 }
 

@@ -162,6 +162,45 @@ int main(void)
 	sg_close(&g, h);
 	hrpc_client_bulk_free(g.cli, &bk);
 	free(buf);
+
+	/* hostrpc-sockets lists the guest's open sockets (JSON and table). */
+	{
+		struct hrpc_sock_addr any, name;
+		char cmd[1024], out[8192] = "", want[64];
+		char *tool = itest_build_path("outsource/sock/hostrpc-sockets");
+		uint64_t lh;
+		FILE *p;
+		size_t n = 0;
+
+		sg_socket(&g, AF_INET, SOCK_STREAM, &lh);
+		sg_addr(&any, AF_INET, "127.0.0.1", 0);
+		sg_addrcall(&g, HRPC_SOCK_BIND, lh, &any);
+		sg_simple(&g, HRPC_SOCK_LISTEN, lh, 4);
+		sg_getname(&g, lh, false, &name);
+		snprintf(want, sizeof(want), "\"local\":\"127.0.0.1:%u\"", name.port);
+		for (int i = 0; i < 30 && !strstr(out, want); i++) {
+			usleep(200000);
+			snprintf(cmd, sizeof(cmd), "%s --json --state-dir %s guest-1", tool, d.state_dir);
+			p = popen(cmd, "r");
+			n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+			out[n] = 0;
+			if (p)
+				pclose(p);
+		}
+		tap_ok(strstr(out, want) && strstr(out, "\"state\":\"listening\"") &&
+		       strstr(out, "\"denied\":1"),
+		       "hostrpc-sockets --json lists the guest's listening socket and its counters");
+		snprintf(cmd, sizeof(cmd), "%s --state-dir %s guest-1", tool, d.state_dir);
+		p = popen(cmd, "r");
+		n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+		out[n] = 0;
+		if (p)
+			pclose(p);
+		tap_diag("hostrpc-sockets:\n%s", out);
+		tap_ok(strstr(out, "HANDLE") && strstr(out, "listening"), "hostrpc-sockets table");
+		sg_close(&g, lh);
+		free(tool);
+	}
 	{
 		const char *log = read_audit(d.state_dir);
 		char want[64];
