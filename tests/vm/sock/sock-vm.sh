@@ -24,7 +24,23 @@ ${CC:-gcc} -static -O2 -std=gnu11 -pthread -o "$vm_tmp/sock-probe" "$srcd/guest/
 	2> "$vm_tmp/cc.log" || { cat "$vm_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (apt-get install libc6-dev)"; }
 
 port=$((20000 + RANDOM % 20000))
-hport=$((port + 2)) gport=$((port + 3)) dport=$((port + 4))
+hport=$((port + 2)) gport=$((port + 3)) dport=$((port + 4)) iport=$((port + 5))
+
+# Unmodified dynamically linked programs too: curl and iperf3 with their
+# libraries (vm-run -f), when the host has them.
+extra=()
+add_prog() {	# add_prog PATH
+	local f=$1 lib d
+	extra+=(-f "$f:/bin/$(basename "$f")")
+	for lib in $(ldd "$f" | awk '/=> \//{ print $3 } /^\t\/[^ ]* \(/{ print $1 }'); do
+		d=$lib
+		case $d in /lib64/*) d=/lib/${d#/lib64/} ;; esac	# /lib64 -> lib in the image
+		extra+=(-f "$lib:$d")
+	done
+}
+have_curl=0 have_iperf=0
+command -v curl >/dev/null && { add_prog "$(command -v curl)"; have_curl=1; }
+command -v iperf3 >/dev/null && { add_prog "$(command -v iperf3)"; have_iperf=1; }
 pids=()
 cleanup_sock() { for p in "${pids[@]:+${pids[@]}}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$vm_tmp"; }
 trap cleanup_sock EXIT
@@ -36,6 +52,10 @@ head -c $((16 << 20)) /dev/urandom > "$vm_tmp/www/big.bin"
 want=$(sha256sum "$vm_tmp/www/big.bin" | cut -d' ' -f1)
 busybox httpd -f -p "127.0.0.1:$hport" -h "$vm_tmp/www" &
 pids+=($!)
+if [ "$have_iperf" = 1 ]; then
+	iperf3 -s -B 127.0.0.1 -p "$iport" > "$vm_tmp/iperf.log" 2>&1 &
+	pids+=($!)
+fi
 for _ in $(seq 50); do grep -q READY "$vm_tmp/echo.log" 2>/dev/null && break; sleep 0.1; done
 # The guest's policy (hostrpcd reads <conf>/default.conf for every guest).
 echo "connect deny 127.0.0.3" > "$vm_tmp/conf/default.conf"
@@ -50,6 +70,11 @@ wget -q -O /tmp/big.bin http://127.0.0.1:$hport/big.bin; rc=\$?
 t1=\$(cut -d' ' -f1 /proc/uptime)
 echo \"WGET rc=\$rc sum=\$(sha256sum /tmp/big.bin | cut -d' ' -f1) t0=\$t0 t1=\$t1\"
 rm -f /tmp/big.bin
+[ -x /bin/curl ] && curl -s -o /dev/null -w 'CURL %{http_code} %{size_download} %{speed_download}\\n' http://127.0.0.1:$hport/big.bin
+if [ -x /bin/iperf3 ]; then
+	iperf3 -c 127.0.0.1 -p $iport -t 2 -f m > /tmp/ip1 2>&1; echo \"IPERF up rc=\$? \$(grep receiver /tmp/ip1 | awk '{ print \$7, \$8 }')\"
+	iperf3 -c 127.0.0.1 -p $iport -t 2 -f m -R > /tmp/ip2 2>&1; echo \"IPERF down rc=\$? \$(grep receiver /tmp/ip2 | awk '{ print \$7, \$8 }')\"
+fi
 mkdir -p /tmp/www && echo 'hello from the guest' > /tmp/www/index.html
 httpd -p 127.0.0.1:$gport -h /tmp/www
 echo GUEST-HTTPD-READY
@@ -62,7 +87,8 @@ python3 -c 'import socket,sys; s=socket.create_connection((\"127.0.0.1\", $dport
 
 rc=0
 "$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-300}" -m 512 -s "$vm_server" -a hrpc.load=hostrpc_sock \
-	-f "$vm_tmp/sock-probe:/bin/sock-probe" -l "$vm_tmp/console" -L "$vm_tmp/server" \
+	-f "$vm_tmp/sock-probe:/bin/sock-probe" "${extra[@]:+${extra[@]}}" \
+	-l "$vm_tmp/console" -L "$vm_tmp/server" \
 	-e "$host_cmd" -E GUEST-HTTPD-READY \
 	"$guest_cmd" > "$vm_tmp/out" 2> "$vm_tmp/err" || rc=$?
 sed 's/^/# /' "$vm_tmp/out"
@@ -84,6 +110,21 @@ st=$?
 mbs=$(echo "$w" | awk '{ for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
 	d = v["t1"] - v["t0"]; if (d > 0) printf "%.1f", 16 / d; else print "?" }')
 t $st "busybox wget of a 16 MiB file from the host, checksum equal ($mbs MiB/s)"
+if [ "$have_curl" = 1 ]; then
+	c=$(grep -m1 '^CURL ' "$vm_tmp/out" || true)
+	echo "$c" | grep -q "^CURL 200 $((16 << 20)) "
+	t $? "curl (dynamically linked) downloads 16 MiB ($(echo "$c" | awk '{ printf "%.1f MB/s", $4 / 1e6 }'))"
+else
+	n=$((n + 1)); echo "ok $n # SKIP curl missing on the host (apt-get install curl)"
+fi
+if [ "$have_iperf" = 1 ]; then
+	up=$(grep -m1 '^IPERF up rc=0 ' "$vm_tmp/out" || true)
+	down=$(grep -m1 '^IPERF down rc=0 ' "$vm_tmp/out" || true)
+	[ -n "$up" ] && [ -n "$down" ]
+	t $? "iperf3 guest->host ${up#IPERF up rc=0 }, host->guest ${down#IPERF down rc=0 }"
+else
+	n=$((n + 1)); echo "ok $n # SKIP iperf3 missing on the host (apt-get install iperf3)"
+fi
 grep -q 'hello from the guest' "$vm_tmp/fromguest" 2>/dev/null && grep -q '^HOSTDONE fetched' "$vm_tmp/out"
 t $? "a server inside the guest (busybox httpd) reached from the host"
 grep -q 'connect 127.0.0.3:.* denied by policy' "$vm_tmp"/state/sock-audit/*.sock.log 2>/dev/null
