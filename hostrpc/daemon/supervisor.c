@@ -42,6 +42,8 @@ typedef struct {
 	char *name;
 	HrpcdIvshmemServer *server;
 	HrpcdGuest *guest;      /* the attached QEMU's guest, or NULL */
+	gboolean removing;      /* removed while QEMU was attached: goes when QEMU does */
+	guint reap_idle;
 } Endpoint;
 
 struct _HrpcdSupervisor {
@@ -293,11 +295,24 @@ static void endpoint_peer_new(HrpcdIvshmemServer *srv, HrpcdIvshmemPeer *peer, g
 			hrpcd_ivshmem_peer_shm_size(peer), (long)g->worker_pid);
 }
 
+static gboolean endpoint_reap(gpointer user_data)
+{
+	Endpoint *ep = user_data;
+
+	ep->reap_idle = 0;
+	g_message("ivshmem endpoint for guest %s removed", ep->name);
+	g_hash_table_remove(ep->sup->endpoints, ep->name);
+	return G_SOURCE_REMOVE;
+}
+
 static void endpoint_peer_gone(HrpcdIvshmemServer *srv, HrpcdIvshmemPeer *peer, gpointer user_data)
 {
 	Endpoint *ep = user_data;
 	HrpcdGuest *g = ep->guest;
 
+	/* Not from within the server's own callback. */
+	if (ep->removing && !ep->reap_idle)
+		ep->reap_idle = g_idle_add(endpoint_reap, ep);
 	if (!g)
 		return;
 	ep->guest = NULL;
@@ -315,6 +330,9 @@ static void endpoint_free(Endpoint *ep)
 {
 	if (!ep)
 		return;
+	if (ep->reap_idle)
+		g_source_remove(ep->reap_idle);
+	ep->removing = FALSE;
 	/* Detaches the guest (peer_gone) before the memory is closed. */
 	hrpcd_ivshmem_server_free(ep->server);
 	g_free(ep->name);
@@ -332,7 +350,17 @@ gboolean hrpcd_supervisor_add_endpoint(HrpcdSupervisor *sup, const char *name,
 			    "invalid guest name \"%s\" (use letters, digits, '.', '_', '-')", name);
 		return FALSE;
 	}
-	if (g_hash_table_contains(sup->endpoints, name)) {
+	ep = g_hash_table_lookup(sup->endpoints, name);
+	if (ep && ep->removing && !g_strcmp0(hrpcd_ivshmem_server_path(ep->server), path)) {
+		/* Removed while its guest ran, and wanted again: keep it. */
+		ep->removing = FALSE;
+		if (ep->reap_idle)
+			g_source_remove(ep->reap_idle);
+		ep->reap_idle = 0;
+		g_message("ivshmem endpoint for guest %s kept", name);
+		return TRUE;
+	}
+	if (ep) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
 			    "there already is an endpoint for guest %s", name);
 		return FALSE;
@@ -356,11 +384,22 @@ gboolean hrpcd_supervisor_add_endpoint(HrpcdSupervisor *sup, const char *name,
 gboolean hrpcd_supervisor_remove_endpoint(HrpcdSupervisor *sup, const char *name,
 					  GError **error)
 {
-	if (!g_hash_table_remove(sup->endpoints, name)) {
+	Endpoint *ep = g_hash_table_lookup(sup->endpoints, name);
+
+	if (!ep || ep->removing) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
 			    "no endpoint for guest %s", name);
 		return FALSE;
 	}
+	/* QEMU never reconnects: cutting a running guest off would strand it.
+	 * Its endpoint goes when QEMU does. */
+	if (hrpcd_ivshmem_server_peer(ep->server)) {
+		ep->removing = TRUE;
+		g_message("ivshmem endpoint for guest %s will be removed when QEMU detaches", name);
+		return TRUE;
+	}
+	g_hash_table_remove(sup->endpoints, name);
+	g_message("ivshmem endpoint for guest %s removed", name);
 	return TRUE;
 }
 

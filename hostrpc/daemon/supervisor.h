@@ -43,7 +43,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdSupervisor, hrpcd_supervisor_free)
  * (`shm_size` 0: default). */
 gboolean hrpcd_supervisor_add_endpoint(HrpcdSupervisor *sup, const char *name,
 				       const char *path, gsize shm_size, GError **error);
-/* Remove it: its guest (if QEMU is attached) is stopped and freed. */
+/* Remove it.  If QEMU is attached, the endpoint stays until QEMU detaches
+ * (QEMU never reconnects: removing it under a running guest would strand
+ * the guest); adding the same name and path again meanwhile keeps it. */
 gboolean hrpcd_supervisor_remove_endpoint(HrpcdSupervisor *sup, const char *name,
 					  GError **error);
 guint hrpcd_supervisor_endpoint_count(HrpcdSupervisor *sup);
