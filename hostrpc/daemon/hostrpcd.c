@@ -19,6 +19,9 @@
 #include <glib-unix.h>
 
 #include "hostrpc/daemon/admin.h"
+#ifdef HAVE_LIBVIRT
+#include "hostrpc/daemon/libvirt-domains.h"
+#endif
 #include "hostrpc/daemon/ivshmem-server.h"
 #include "hostrpc/daemon/log.h"
 #include "hostrpc/daemon/supervisor.h"
@@ -27,6 +30,7 @@
 #define DEFAULT_SOCKET       RUNSTATEDIR "/hostrpc/hostrpcd.sock"
 #define DEFAULT_ADMIN_SOCKET RUNSTATEDIR "/hostrpc/admin.sock"
 #define DEFAULT_STATE_DIR    LOCALSTATEDIR "/lib/hostrpc"
+#define DEFAULT_ENDPOINT_DIR RUNSTATEDIR "/hostrpc/ivshmem"
 
 typedef struct {
 	char *socket_path;
@@ -34,6 +38,9 @@ typedef struct {
 	char *state_dir;
 	char **ivshmem;      /* NAME=SOCKPATH */
 	char *ivshmem_size;
+	guint64 shm_size;    /* parsed ivshmem_size */
+	char *libvirt_uri;
+	char *endpoint_dir;
 	gint max_guests;
 	gboolean no_process_guests;
 	gboolean foreground;
@@ -48,6 +55,8 @@ static void options_clear(Options *o)
 	g_free(o->state_dir);
 	g_strfreev(o->ivshmem);
 	g_free(o->ivshmem_size);
+	g_free(o->libvirt_uri);
+	g_free(o->endpoint_dir);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Options, options_clear)
 
@@ -94,6 +103,11 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		  "names the guest after the file)", "NAME=SOCKPATH" },
 		{ "ivshmem-size", 0, 0, G_OPTION_ARG_STRING, &o->ivshmem_size,
 		  "Shared memory per ivshmem guest, a power of two (default 8M)", "SIZE" },
+		{ "libvirt", 0, 0, G_OPTION_ARG_STRING, &o->libvirt_uri,
+		  "Follow the libvirt domains at URI (e.g. qemu:///system): an ivshmem endpoint "
+		  "for each hostrpc device in their XML", "URI" },
+		{ "endpoint-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->endpoint_dir,
+		  "Where libvirt domains' endpoints live (default " DEFAULT_ENDPOINT_DIR ")", "DIR" },
 		{ "max-guests", 0, 0, G_OPTION_ARG_INT, &o->max_guests,
 		  "Refuse guests beyond this many (default 256)", "N" },
 		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &o->foreground,
@@ -127,16 +141,24 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		o->admin_path = g_strdup(DEFAULT_ADMIN_SOCKET);
 	if (!o->state_dir)
 		o->state_dir = g_strdup(DEFAULT_STATE_DIR);
+	if (!o->endpoint_dir)
+		o->endpoint_dir = g_strdup(DEFAULT_ENDPOINT_DIR);
+#ifndef HAVE_LIBVIRT
+	if (o->libvirt_uri) {
+		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+				    "--libvirt: hostrpcd was built without libvirt");
+		return FALSE;
+	}
+#endif
+	o->shm_size = HRPCD_IVSHMEM_DEFAULT_SIZE;
+	if (o->ivshmem_size && (!parse_size(o->ivshmem_size, &o->shm_size, error) ||
+				!hrpcd_ivshmem_size_valid(o->shm_size, error)))
+		return FALSE;
 	return TRUE;
 }
 
 static gboolean add_endpoints(HrpcdSupervisor *sup, const Options *o, GError **error)
 {
-	guint64 size = HRPCD_IVSHMEM_DEFAULT_SIZE;
-
-	if (o->ivshmem_size && (!parse_size(o->ivshmem_size, &size, error) ||
-				!hrpcd_ivshmem_size_valid(size, error)))
-		return FALSE;
 	for (char **spec = o->ivshmem; spec && *spec; spec++) {
 		const char *eq = strchr(*spec, '=');
 		g_autofree char *name = NULL;
@@ -161,11 +183,51 @@ static gboolean add_endpoints(HrpcdSupervisor *sup, const Options *o, GError **e
 				    "--ivshmem wants NAME=SOCKPATH, not \"%s\"", *spec);
 			return FALSE;
 		}
-		if (!hrpcd_supervisor_add_endpoint(sup, name, path, size, error))
+		if (!hrpcd_supervisor_add_endpoint(sup, name, path, o->shm_size, error))
 			return FALSE;
 	}
 	return TRUE;
 }
+
+#ifdef HAVE_LIBVIRT
+/* libvirt domains: endpoint DIR/NAME.ivshmem is guest NAME. */
+typedef struct {
+	HrpcdSupervisor *sup;
+	gsize shm_size;
+} Follow;
+
+static char *endpoint_name(const char *path)
+{
+	g_autofree char *base = g_path_get_basename(path);
+	char clean[HRPCD_GUEST_NAME_MAX];
+
+	if (g_str_has_suffix(base, ".ivshmem"))
+		base[strlen(base) - strlen(".ivshmem")] = 0;
+	return hrpcd_name_sanitize(base, clean, sizeof(clean)) ? g_strdup(clean) : NULL;
+}
+
+static void libvirt_add(const char *domain, const char *path, gpointer user_data)
+{
+	Follow *f = user_data;
+	g_autofree char *name = endpoint_name(path);
+	g_autoptr(GError) error = NULL;
+
+	if (!name)
+		g_warning("libvirt: domain %s: no guest name in %s", domain, path);
+	else if (!hrpcd_supervisor_add_endpoint(f->sup, name, path, f->shm_size, &error))
+		g_warning("libvirt: domain %s: %s", domain, error->message);
+}
+
+static void libvirt_remove(const char *domain, const char *path, gpointer user_data)
+{
+	Follow *f = user_data;
+	g_autofree char *name = endpoint_name(path);
+	g_autoptr(GError) error = NULL;
+
+	if (name && !hrpcd_supervisor_remove_endpoint(f->sup, name, &error))
+		g_warning("libvirt: domain %s: %s", domain, error->message);
+}
+#endif
 
 /* Descriptors 0-2 must be taken, or a socket could land there and leak into
  * every worker as its stdin/stdout/stderr. */
@@ -241,6 +303,10 @@ int main(int argc, char **argv)
 	g_autoptr(HrpcdSupervisor) sup = NULL;
 	g_autoptr(HrpcdAdmin) adm = NULL;
 	g_autoptr(GMainLoop) loop = NULL;
+#ifdef HAVE_LIBVIRT
+	g_autoptr(HrpcdLibvirt) lv = NULL;
+	Follow follow = { 0 };
+#endif
 	HrpcdSupervisorConfig cfg = { 0 };
 	guint sig[3];
 	int ready_fd = -1;
@@ -280,6 +346,22 @@ int main(int argc, char **argv)
 	sup = hrpcd_supervisor_new(&cfg, &error);
 	if (sup && add_endpoints(sup, &o, &error))
 		adm = hrpcd_admin_new(sup, o.admin_path, &error);
+#ifdef HAVE_LIBVIRT
+	if (adm && o.libvirt_uri) {
+		follow.sup = sup;
+		follow.shm_size = o.shm_size;
+		if (g_mkdir_with_parents(o.endpoint_dir, 0755) < 0) {
+			g_set_error(&error, G_IO_ERROR, g_io_error_from_errno(errno),
+				    "cannot create %s: %s", o.endpoint_dir, g_strerror(errno));
+			g_clear_pointer(&adm, hrpcd_admin_free);
+		} else {
+			lv = hrpcd_libvirt_new(o.libvirt_uri, o.endpoint_dir, NULL, libvirt_add,
+					       libvirt_remove, &follow, &error);
+			if (!lv)
+				g_clear_pointer(&adm, hrpcd_admin_free);
+		}
+	}
+#endif
 	if (!adm) {
 		g_critical("%s", error->message);
 		return 1;
@@ -292,6 +374,9 @@ int main(int argc, char **argv)
 	g_main_loop_run(loop);
 
 	g_message("stopping");
+#ifdef HAVE_LIBVIRT
+	g_clear_pointer(&lv, hrpcd_libvirt_free);
+#endif
 	g_clear_pointer(&adm, hrpcd_admin_free);
 	g_clear_pointer(&sup, hrpcd_supervisor_free);
 	for (int i = G_N_ELEMENTS(sig); i-- > 0;)

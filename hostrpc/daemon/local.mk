@@ -17,6 +17,13 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 hostrpc_daemon_libhostrpcd_la_CFLAGS = $(HRPCD_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
 hostrpc_daemon_libhostrpcd_la_LIBADD = hostrpc/libhostrpc-glib.la hostrpc/libhostrpc.la \
 	$(GLIB_LIBS)
+# libvirt follower (--libvirt URI): endpoints from domain XML
+if HAVE_LIBVIRT
+hostrpc_daemon_libhostrpcd_la_SOURCES += \
+	hostrpc/daemon/libvirt-domains.h hostrpc/daemon/libvirt-domains.c
+hostrpc_daemon_libhostrpcd_la_CFLAGS += $(LIBVIRT_CFLAGS)
+hostrpc_daemon_libhostrpcd_la_LIBADD += $(LIBVIRT_LIBS)
+endif
 # socket outsourcing service (outsource/sock), registered in services.c
 hostrpc_daemon_libhostrpcd_la_LIBADD += outsource/sock/libhrpc-sock-glib.la
 

@@ -12,7 +12,8 @@ integration_tests = \
 	tests/integration/ivshmem-handshake \
 	tests/integration/ivshmem-echo \
 	tests/integration/ivshmem-worker-restart \
-	tests/integration/supervisor-killed
+	tests/integration/supervisor-killed \
+	tests/integration/libvirt-endpoints
 
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
@@ -54,3 +55,7 @@ tests_integration_ivshmem_worker_restart_LDFLAGS = $(itest_ldflags)
 tests_integration_supervisor_killed_SOURCES = tests/integration/supervisor-killed.c $(itest_sources)
 tests_integration_supervisor_killed_LDADD = $(itest_ldadd)
 tests_integration_supervisor_killed_LDFLAGS = $(itest_ldflags)
+
+tests_integration_libvirt_endpoints_SOURCES = tests/integration/libvirt-endpoints.c $(itest_sources)
+tests_integration_libvirt_endpoints_LDADD = $(itest_ldadd)
+tests_integration_libvirt_endpoints_LDFLAGS = $(itest_ldflags)
