@@ -8,7 +8,8 @@
 #
 # Each guest runs busybox wget of a 64 MiB file from busybox httpd on the
 # host (twice; the better run counts) and 2000 1-byte TCP round trips to an
-# echo server on the host.  Goal (issue 4): A >= 2x B in throughput.
+# echo server on the host, and iperf3 both ways when the host has it.
+# Goal (issue 4): A >= 2x B in throughput.
 # Environment: SOCK_BENCH_MIB (default 64), SOCK_BENCH_RTT (2000).
 set -euo pipefail
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -30,7 +31,17 @@ fi
 "$top_srcdir/tools/guest-image" -d "$nicdir" -m failover -m net_failover -m virtio_net -m virtio_pci build >&2 ||
 	vm_skip "cannot build the NIC guest image"
 
-port=$((20000 + RANDOM % 20000)) hport=$((port + 2))
+port=$((20000 + RANDOM % 20000)) hport=$((port + 2)) iport=$((port + 5))
+extra=()
+if command -v iperf3 >/dev/null; then
+	f=$(command -v iperf3)
+	extra+=(-f "$f:/bin/iperf3")
+	for lib in $(ldd "$f" | awk '/=> \//{ print $3 } /^\t\/[^ ]* \(/{ print $1 }'); do
+		d=$lib
+		case $d in /lib64/*) d=/lib/${d#/lib64/} ;; esac
+		extra+=(-f "$lib:$d")
+	done
+fi
 pids=()
 cleanup_bench() { for p in "${pids[@]:+${pids[@]}}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$vm_tmp"; }
 trap cleanup_bench EXIT
@@ -40,6 +51,10 @@ mkdir -p "$vm_tmp/www"
 head -c $((mib << 20)) /dev/zero > "$vm_tmp/www/big.bin"
 busybox httpd -f -p "0.0.0.0:$hport" -h "$vm_tmp/www" &
 pids+=($!)
+if [ ${#extra[@]} -gt 0 ]; then
+	iperf3 -s -p "$iport" > "$vm_tmp/iperf.log" 2>&1 &
+	pids+=($!)
+fi
 sleep 0.5
 
 guest_run() {	# guest_run HOST_IP: the measuring commands
@@ -52,15 +67,20 @@ for i in 1 2; do
 	echo "WGET rc=\$rc t0=\$t0 t1=\$t1"
 done
 sock-probe -H $2 -p $port -n $rtts rtt
+if [ -x /bin/iperf3 ]; then
+	iperf3 -c $2 -p $iport -t 3 -f m > /tmp/ip1 2>&1 && echo "IPERF up \$(grep receiver /tmp/ip1 | awk '{ print \$7 }')"
+	iperf3 -c $2 -p $iport -t 3 -f m -R > /tmp/ip2 2>&1 && echo "IPERF down \$(grep receiver /tmp/ip2 | awk '{ print \$7 }')"
+fi
 EOC
 }
 echo "# A: outsourced sockets (NIC-less guest)"
 "$vm_run" -t 600 -s "$vm_server" -a hrpc.load=hostrpc_sock -f "$vm_tmp/sock-probe:/bin/sock-probe" \
+	"${extra[@]:+${extra[@]}}" \
 	"$(guest_run ":" 127.0.0.1)" > "$vm_tmp/a.out" 2> "$vm_tmp/a.err" || true
 sed 's/^/#   /' "$vm_tmp/a.out"
 echo "# B: virtio-net + QEMU user networking"
 "$vm_run" -t 600 -S -g "$nicdir" -Q "-netdev user,id=n0 -device virtio-net-pci,netdev=n0" \
-	-f "$vm_tmp/sock-probe:/bin/sock-probe" \
+	-f "$vm_tmp/sock-probe:/bin/sock-probe" "${extra[@]:+${extra[@]}}" \
 	"$(guest_run "ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2" 10.0.2.2)" \
 	> "$vm_tmp/b.out" 2> "$vm_tmp/b.err" || true
 sed 's/^/#   /' "$vm_tmp/b.out"
@@ -78,5 +98,13 @@ printf '%-40s %12s %12s %8s\n' "wget $mib MiB from the host (MiB/s)" "$ta" "$tb"
 	"$(awk -v a="$ta" -v b="$tb" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "?" }')"
 printf '%-40s %12s %12s %8s\n' "1-byte TCP round trip (us)" "${ra:-?}" "${rb:-?}" \
 	"$(awk -v a="${ra:-0}" -v b="${rb:-0}" 'BEGIN { if (a > 0) printf "%.2fx", b / a; else print "?" }')"
+ip() { sed -n "s/^IPERF $1 \\([0-9.]*\\).*/\\1/p" "$2" | head -n 1; }
+for dir in up down; do
+	ia=$(ip $dir "$vm_tmp/a.out") ib=$(ip $dir "$vm_tmp/b.out")
+	[ -n "$ia$ib" ] || continue
+	printf '%-40s %12s %12s %8s\n' "iperf3 $([ $dir = up ] && echo guest-\>host || echo host-\>guest) (Mbit/s)" \
+		"${ia:-?}" "${ib:-?}" \
+		"$(awk -v a="${ia:-0}" -v b="${ib:-0}" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "?" }')"
+done
 awk -v a="$ta" -v b="$tb" 'BEGIN { printf "goal: in-guest throughput >= 2x the emulated NIC: %s\n",
 	(b > 0 && a >= 2 * b) ? "MET" : "NOT MET" }'
