@@ -22,25 +22,13 @@
 
 #include "hostrpc/echo.h"
 #include "hostrpc/ring.h"
+#include "tests/tap.h"
 #include "itest.h"
 
 #define MAX_DAEMONS 4
 #define CALL_TIMEOUT_MS 10000
 
 static volatile pid_t daemons[MAX_DAEMONS];
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 static void sleep_ms(int ms)
 {
@@ -160,7 +148,7 @@ int itest_daemon_start(struct itest_daemon *d, const char *const *extra)
 		int status;
 
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			diag("hostrpcd exited during start-up (wait status 0x%x)", status);
+			tap_diag("hostrpcd exited during start-up (wait status 0x%x)", status);
 			itest_log_dump(d);
 			d->pid = 0;
 			return -ECHILD;
@@ -169,7 +157,7 @@ int itest_daemon_start(struct itest_daemon *d, const char *const *extra)
 			return 0;
 		sleep_ms(50);
 	}
-	diag("hostrpcd did not answer on %s", d->admin_sock);
+	tap_diag("hostrpcd did not answer on %s", d->admin_sock);
 	itest_log_dump(d);
 	return -ETIMEDOUT;
 }
@@ -184,7 +172,7 @@ int itest_daemon_stop(struct itest_daemon *d)
 		for (int i = 0; i < 500 && waitpid(d->pid, &status, WNOHANG) == 0; i++)
 			sleep_ms(10);
 		if (kill(d->pid, 0) == 0) {
-			diag("hostrpcd ignored SIGTERM for 5 s");
+			tap_diag("hostrpcd ignored SIGTERM for 5 s");
 			kill(d->pid, SIGKILL);
 			waitpid(d->pid, NULL, 0);
 			status = -1;
@@ -197,7 +185,7 @@ int itest_daemon_stop(struct itest_daemon *d)
 	if (d->dir[0] && !getenv("ITEST_KEEP")) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
 		if (system(cmd) != 0)
-			diag("could not remove %s", d->dir);
+			tap_diag("could not remove %s", d->dir);
 	}
 	return status;
 }
@@ -272,11 +260,11 @@ void itest_log_dump(struct itest_daemon *d)
 {
 	char *log = itest_log(d), *p = log;
 
-	diag("---- hostrpcd log ----");
+	tap_diag("---- hostrpcd log ----");
 	while (*p) {
 		char *nl = strchrnul(p, '\n');
 
-		diag("%.*s", (int)(nl - p), p);
+		tap_diag("%.*s", (int)(nl - p), p);
 		p = *nl ? nl + 1 : nl;
 	}
 	free(log);
@@ -345,7 +333,7 @@ void itest_fd_dump(pid_t pid)
 		snprintf(link, sizeof(link), "%s/%s", path, e->d_name);
 		n = readlink(link, target, sizeof(target) - 1);
 		target[n > 0 ? n : 0] = 0;
-		diag("pid %ld fd %s -> %s", (long)pid, e->d_name, target);
+		tap_diag("pid %ld fd %s -> %s", (long)pid, e->d_name, target);
 	}
 	if (dir)
 		closedir(dir);
@@ -433,11 +421,11 @@ int itest_echo_workload(hrpc_client *c, unsigned int seed, int pings, int bulks)
 			in[k] = (uint8_t)xorshift(&s);
 		rc = hrpc_client_call(c, &call);
 		if (rc < 0) {
-			diag("ping %d (%u bytes) failed: %s", i, len, strerror(-rc));
+			tap_diag("ping %d (%u bytes) failed: %s", i, len, strerror(-rc));
 			return rc;
 		}
 		if (call.rep_len != len || memcmp(in, out, len)) {
-			diag("ping %d: reply of %u bytes differs from the %u sent", i, call.rep_len, len);
+			tap_diag("ping %d: reply of %u bytes differs from the %u sent", i, call.rep_len, len);
 			return -EILSEQ;
 		}
 	}
@@ -445,7 +433,7 @@ int itest_echo_workload(hrpc_client *c, unsigned int seed, int pings, int bulks)
 		return 0;
 	rc = hrpc_client_bulk_alloc(c, 2 * MAX_BULK, &b);
 	if (rc < 0) {
-		diag("no bulk buffer: %s", strerror(-rc));
+		tap_diag("no bulk buffer: %s", strerror(-rc));
 		return rc;
 	}
 	for (int i = 0; i < bulks && rc == 0; i++) {
@@ -465,13 +453,13 @@ int itest_echo_workload(hrpc_client *c, unsigned int seed, int pings, int bulks)
 		memcpy(b.ptr, orig, len);
 		rc = hrpc_client_call(c, &call);
 		if (rc < 0) {
-			diag("bulk %d (%u bytes) failed: %s", i, len, strerror(-rc));
+			tap_diag("bulk %d (%u bytes) failed: %s", i, len, strerror(-rc));
 			break;
 		}
 		if (call.rep_len != sizeof(sum) || sum.len != len ||
 		    sum.sum != hrpc_echo_sum(orig, len) || call.rep_bulk_len != len ||
 		    memcmp((uint8_t *)b.ptr + call.rep_bulk_pos, orig, len)) {
-			diag("bulk %d: %u bytes came back corrupted", i, len);
+			tap_diag("bulk %d: %u bytes came back corrupted", i, len);
 			rc = -EILSEQ;
 		}
 	}
@@ -709,6 +697,19 @@ int itest_qemu_client(struct itest_qemu *q, const char *name, hrpc_client **out)
 	if (rc < 0)
 		return rc;
 	return hrpc_client_new(ch, name, CALL_TIMEOUT_MS, out);
+}
+
+int itest_qemu_attach(const char *path, const char *name, struct itest_qemu *q,
+		      hrpc_client **out)
+{
+	int rc = itest_qemu_connect(path, q);
+
+	/* The worker lays out the channel, then rings our reset vector. */
+	if (rc == 0)
+		rc = itest_qemu_wait_vector(q, HRPC_IVSHMEM_VEC_RESET, 5000);
+	if (rc == 0)
+		rc = itest_qemu_client(q, name, out);
+	return rc;
 }
 
 void itest_qemu_disconnect(struct itest_qemu *q)

@@ -116,6 +116,9 @@ int itest_qemu_wait_vector(struct itest_qemu *q, unsigned int v, int timeout_ms)
 uint32_t itest_qemu_host_gen(struct itest_qemu *q);
 /* A libhostrpc client on the shared memory, named `name`. */
 int itest_qemu_client(struct itest_qemu *q, const char *name, hrpc_client **out);
+/* All three: connect, wait for the host's reset vector, start a client. */
+int itest_qemu_attach(const char *path, const char *name, struct itest_qemu *q,
+		      hrpc_client **out);
 void itest_qemu_disconnect(struct itest_qemu *q);
 
 #endif /* HOSTRPC_ITEST_H */

@@ -70,22 +70,13 @@ static bool holds_file(pid_t pid, int fd)
 	return found;
 }
 
-/* Attach a fake QEMU to `endpoint` and bring a client up on its memory. */
 static int attach(struct itest_daemon *d, const char *endpoint, const char *label,
 		  struct itest_qemu *q, hrpc_client **c)
 {
 	char path[400];
-	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", d->dir, endpoint);
-	rc = itest_qemu_connect(path, q);
-	if (rc < 0)
-		return rc;
-	/* The worker lays out the channel, then rings our reset vector. */
-	rc = itest_qemu_wait_vector(q, HRPC_IVSHMEM_VEC_RESET, 5000);
-	if (rc < 0)
-		return rc;
-	return itest_qemu_client(q, label, c);
+	return itest_qemu_attach(path, label, q, c);
 }
 
 int main(void)

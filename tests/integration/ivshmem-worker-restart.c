@@ -75,10 +75,9 @@ int main(void)
 	baseline = itest_fd_baseline(d.pid);
 
 	snprintf(path, sizeof(path), "%s/vm.ivshmem", d.dir);
-	rc = itest_qemu_connect(path, &q);
-	if (rc == 0)
-		rc = itest_qemu_wait_vector(&q, HRPC_IVSHMEM_VEC_RESET, 5000);
-	tap_ok(rc == 0 && reattach(1, "guest-gen1", &c), "a fake QEMU attaches; generation 1 serves");
+	rc = itest_qemu_attach(path, "guest-gen1", &q, &c);
+	tap_ok(rc == 0 && itest_qemu_host_gen(&q) == 1 && itest_echo_workload(c, 1, 500, 8) == 0,
+	       "a fake QEMU attaches; generation 1 serves");
 	w = next_worker(0, &g);
 
 	/* 1. The worker crashes. */

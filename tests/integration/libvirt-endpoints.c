@@ -96,11 +96,7 @@ int main(void)
 	tap_ok(rc == 0, "virsh define %s (tools/domain-xml)", domain);
 	tap_ok(exists_within(endpoint, true, 5000), "its endpoint appears: %s", endpoint);
 
-	rc = itest_qemu_connect(endpoint, &q);
-	if (rc == 0)
-		rc = itest_qemu_wait_vector(&q, HRPC_IVSHMEM_VEC_RESET, 5000);
-	if (rc == 0)
-		rc = itest_qemu_client(&q, "fake-qemu", &c);
+	rc = itest_qemu_attach(endpoint, "fake-qemu", &q, &c);
 	if (rc == 0)
 		rc = itest_echo_workload(c, 1, 500, 10);
 	tap_ok(rc == 0, "a QEMU attached to it is served (%s)", strerror(-rc));
