@@ -19,8 +19,11 @@ check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
 
 # Shell tests, and the process guest they use.
-dist_check_SCRIPTS += tests/integration/hostrpcctl-shows-guests.sh
-TESTS += tests/integration/hostrpcctl-shows-guests.sh
+integration_scripts = \
+	tests/integration/hostrpcctl-shows-guests.sh \
+	tests/integration/ivshmem-real-qemu.sh
+dist_check_SCRIPTS += $(integration_scripts)
+TESTS += $(integration_scripts)
 check_PROGRAMS += tests/integration/itest-guest
 tests_integration_itest_guest_SOURCES = tests/integration/itest-guest.c $(itest_sources)
 tests_integration_itest_guest_LDADD = $(itest_ldadd)
