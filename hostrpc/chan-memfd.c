@@ -11,9 +11,7 @@
 #include <fcntl.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "hostrpc/chan.h"
@@ -127,27 +125,18 @@ err:
 
 int hrpc_memfd_connect(const char *path, hrpc_chan **out)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	hrpc_chan *ch;
 	int fd, rc;
 
-	if (strlen(path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = hrpc_unix_connect(path);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		rc = -errno;
-		goto err;
-	}
+		return fd;
 	rc = hrpc_memfd_client_new(fd, &ch);
-	if (rc < 0)
-		goto err;
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
 	ch->own_fd[2] = fd;
 	*out = ch;
 	return 0;
-err:
-	close(fd);
-	return rc;
 }

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "hostrpc/chan.h"
@@ -279,20 +278,11 @@ int hrpc_vport_chan_new(enum hrpc_chan_role role, int fd, hrpc_chan **out)
 
 int hrpc_vport_connect(const char *path, hrpc_chan **out)
 {
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	int fd, rc;
 
-	if (strlen(path) >= sizeof(a.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(a.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = hrpc_unix_connect(path);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
+		return fd;
 	rc = hrpc_vport_chan_new(HRPC_ROLE_CLIENT, fd, out);
 	if (rc < 0)
 		close(fd);

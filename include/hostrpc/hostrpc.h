@@ -240,6 +240,9 @@ uint64_t hrpc_now_ns(void);
 int hrpc_unix_send(int sock, const void *buf, size_t len, const int *fds, int nfds);
 int hrpc_unix_recv(int sock, void *buf, size_t len, int *fds, int *nfds);
 
+/* Connect a unix stream socket to `path`: the fd (close-on-exec) or -errno. */
+int hrpc_unix_connect(const char *path);
+
 #ifdef __cplusplus
 }
 #endif
