@@ -137,6 +137,7 @@ int hrpc_memfd_connect(const char *path, hrpc_chan **out)
 		return rc;
 	}
 	ch->own_fd[2] = fd;
+	ch->hup_fd = fd;
 	*out = ch;
 	return 0;
 }

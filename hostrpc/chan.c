@@ -23,6 +23,7 @@ void hrpc_chan_init(hrpc_chan *ch, const struct hrpc_chan_ops *ops, enum hrpc_ch
 	ch->ops = ops;
 	ch->role = role;
 	ch->wait_fd = -1;
+	ch->hup_fd = -1;
 	ch->spin_ns = 0;
 	ch->created_ns = hrpc_now_ns();
 	ch->own_map = NULL;
@@ -100,7 +101,10 @@ static int ready(hrpc_chan *ch, uint32_t need_space)
 int hrpc_chan_wait(hrpc_chan *ch, int timeout_ms, uint32_t need_space)
 {
 	uint64_t start = hrpc_now_ns(), deadline = 0;
-	struct pollfd pfd = { .fd = ch->wait_fd, .events = POLLIN };
+	struct pollfd pfd[2] = {
+		{ .fd = ch->wait_fd, .events = POLLIN },
+		{ .fd = ch->hup_fd, .events = POLLIN },
+	};
 	int rc;
 
 	/* Bounded spin: cheap when the peer answers within microseconds, and
@@ -132,9 +136,13 @@ int hrpc_chan_wait(hrpc_chan *ch, int timeout_ms, uint32_t need_space)
 				return 0;
 			ms = (int)((deadline - now + 999999) / 1000000);
 		}
-		rc = poll(&pfd, 1, ms);
+		rc = poll(pfd, ch->hup_fd >= 0 ? 2 : 1, ms);
 		if (rc < 0 && errno != EINTR)
 			return -errno;
+		/* Nothing is ever sent on the liveness socket after set-up:
+		 * readable means hang-up. */
+		if (rc > 0 && pfd[1].revents)
+			return -EPIPE;
 		if (rc > 0) {
 			ch->ops->ack(ch);
 			ch->stats.doorbells_in++;

@@ -48,6 +48,7 @@ struct hrpc_chan {
 	const struct hrpc_chan_ops *ops;
 	enum hrpc_chan_role role;
 	int wait_fd;
+	int hup_fd;             /* hang-up means the peer is gone (-1: none) */
 	uint32_t spin_ns;
 	uint8_t *data;          /* bulk data area (shm) */
 	uint32_t data_size;

@@ -74,7 +74,8 @@ int hrpc_memfd_client_new(int sock, hrpc_chan **out);
 
 /* Process guest: connect to a server's unix socket (hostrpcd's guest
  * socket) and set up the memfd channel it offers.  The socket is owned by
- * the channel and closed with it. */
+ * the channel and closed with it; its hang-up makes waiting calls fail with
+ * -EPIPE at once instead of timing out. */
 int hrpc_memfd_connect(const char *path, hrpc_chan **out);
 
 /* vport transport: frames over a byte-stream fd (owned by the channel
