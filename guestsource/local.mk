@@ -1,1 +1,14 @@
-# guestsource/: hostrpc-guestmount, hostrpc-guest-exec
+# guestsource/: host tools that use a guest's subsystems through Guest RPC.
+bin_PROGRAMS += guestsource/hostrpc-guest-exec
+guestsource_hostrpc_guest_exec_SOURCES = guestsource/guest-exec.c
+guestsource_hostrpc_guest_exec_LDADD = guestrpc/libguestrpc-client.la -lpthread
+
+if HAVE_FUSE3
+bin_PROGRAMS += guestsource/hostrpc-guestmount
+guestsource_hostrpc_guestmount_SOURCES = guestsource/guestmount.c
+guestsource_hostrpc_guestmount_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(GLIB_CFLAGS)
+guestsource_hostrpc_guestmount_LDADD = guestrpc/libguestrpc-client.la $(FUSE3_LIBS) $(GLIB_LIBS) -lpthread
+endif
+EXTRA_DIST += guestsource/README.md
+
+include tests/integration/guestsource/local.mk

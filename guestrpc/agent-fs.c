@@ -1,0 +1,1213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * agent-fs.c - the guest filesystem service (include/hostrpc/guestfs.h).
+ *
+ * A node is an O_PATH|O_NOFOLLOW fd on one inode, reached from its parent
+ * node by one checked name (never "..", never a '/'), so nothing the host
+ * names can lead outside the tree it mounted, and symlinks are never
+ * followed by the agent.  Operations that need a path on a node use the
+ * /proc/self/fd/N magic link, which names exactly that inode (virtiofsd's
+ * approach).  Nodes are deduplicated by (st_dev, st_ino) so one inode is
+ * one handle, with a lookup count the host decrements with FORGET.
+ *
+ * Open files and directories live in a second handle table.  Only regular
+ * files are ever opened for I/O: a FIFO or device opened here could block
+ * the agent's single thread.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "hostrpc/guestfs.h"
+#include "guestrpc/agent.h"
+#include "guestrpc/handle-table.h"
+
+#ifndef RESOLVE_IN_ROOT
+struct open_how {
+	uint64_t flags;
+	uint64_t mode;
+	uint64_t resolve;
+};
+#define RESOLVE_NO_MAGICLINKS 0x02
+#define RESOLVE_IN_ROOT       0x10
+#endif
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+struct gnode {
+	int fd;              /* O_PATH */
+	dev_t dev;
+	ino_t ino;
+	mode_t type;         /* S_IFMT bits at lookup */
+	uint64_t nlookup;
+	uint64_t handle;
+	uint32_t hnext;      /* hash chain: table index + 1, 0 = end */
+};
+
+struct gfile {
+	int fd;
+	DIR *dir;            /* directories */
+	uint64_t pos;        /* directory cookie the stream is at */
+	uint64_t node;       /* node handle it was opened from */
+	bool writable;
+};
+
+struct gfs_state {
+	int export_fd;
+	int rdonly;          /* -1 = no MOUNT yet */
+	struct handle_table nodes;
+	struct handle_table files;
+	uint32_t *buckets;   /* index + 1 of the first node, 0 = empty */
+	uint32_t nbuckets;   /* power of two */
+};
+
+/* ---- nodes ---------------------------------------------------------------- */
+
+static uint32_t hash_key(dev_t dev, ino_t ino, uint32_t nb)
+{
+	uint64_t h = (uint64_t)ino * 0x9e3779b97f4a7c15ull ^ (uint64_t)dev * 0xc2b2ae3d27d4eb4full;
+
+	return (uint32_t)(h >> 32) & (nb - 1);
+}
+
+static struct gnode *node_at(struct gfs_state *s, uint32_t idx)
+{
+	return s->nodes.obj[idx];
+}
+
+static int rehash(struct gfs_state *s)
+{
+	uint32_t nb = s->nbuckets ? s->nbuckets * 2 : 1024;
+	uint32_t *b = calloc(nb, sizeof(*b));
+	uint32_t pos = 0;
+	uint64_t h;
+	struct gnode *n;
+
+	if (!b)
+		return -ENOMEM;
+	while ((n = handle_table_next(&s->nodes, &pos, &h))) {
+		uint32_t k = hash_key(n->dev, n->ino, nb);
+
+		n->hnext = b[k];
+		b[k] = HRPC_GFS_HANDLE_INDEX(h) + 1;
+	}
+	free(s->buckets);
+	s->buckets = b;
+	s->nbuckets = nb;
+	return 0;
+}
+
+static struct gnode *node_find(struct gfs_state *s, dev_t dev, ino_t ino)
+{
+	uint32_t i;
+
+	if (!s->nbuckets)
+		return NULL;
+	for (i = s->buckets[hash_key(dev, ino, s->nbuckets)]; i; i = node_at(s, i - 1)->hnext) {
+		struct gnode *n = node_at(s, i - 1);
+
+		if (n->dev == dev && n->ino == ino)
+			return n;
+	}
+	return NULL;
+}
+
+static void node_unhash(struct gfs_state *s, struct gnode *n)
+{
+	uint32_t idx = HRPC_GFS_HANDLE_INDEX(n->handle) + 1;
+	uint32_t *p = &s->buckets[hash_key(n->dev, n->ino, s->nbuckets)];
+
+	while (*p && *p != idx)
+		p = &node_at(s, *p - 1)->hnext;
+	if (*p)
+		*p = n->hnext;
+}
+
+static struct gnode *node_get(struct gfs_state *s, uint64_t h)
+{
+	return handle_table_get(&s->nodes, h);
+}
+
+static void node_drop(struct gfs_state *s, struct gnode *n)
+{
+	node_unhash(s, n);
+	handle_table_remove(&s->nodes, n->handle);
+	close(n->fd);
+	free(n);
+}
+
+/*
+ * Take ownership of `fd` (an O_PATH fd whose stat is `st`) as a node with
+ * one more lookup: an existing node of the same inode, or a new one.
+ */
+static int node_adopt(struct gfs_state *s, int fd, const struct stat *st, struct gnode **out)
+{
+	struct gnode *n = node_find(s, st->st_dev, st->st_ino);
+	uint32_t k;
+	int rc;
+
+	if (n) {
+		close(fd);
+		n->nlookup++;
+		*out = n;
+		return 0;
+	}
+	if (s->nodes.used + 1 > s->nbuckets && (rc = rehash(s)) < 0)
+		goto err;
+	n = calloc(1, sizeof(*n));
+	if (!n) {
+		rc = -ENOMEM;
+		goto err;
+	}
+	rc = handle_table_add(&s->nodes, n, &n->handle);
+	if (rc < 0) {
+		free(n);
+		goto err;
+	}
+	n->fd = fd;
+	n->dev = st->st_dev;
+	n->ino = st->st_ino;
+	n->type = st->st_mode & S_IFMT;
+	n->nlookup = 1;
+	k = hash_key(n->dev, n->ino, s->nbuckets);
+	n->hnext = s->buckets[k];
+	s->buckets[k] = HRPC_GFS_HANDLE_INDEX(n->handle) + 1;
+	*out = n;
+	return 0;
+err:
+	close(fd);
+	return rc;
+}
+
+static void attr_from_stat(struct hrpc_gfs_attr *a, const struct stat *st)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = st->st_ino;
+	a->size = (uint64_t)st->st_size;
+	a->blocks = (uint64_t)st->st_blocks;
+	a->atime = (uint64_t)st->st_atim.tv_sec;
+	a->mtime = (uint64_t)st->st_mtim.tv_sec;
+	a->ctime = (uint64_t)st->st_ctim.tv_sec;
+	a->atime_nsec = (uint32_t)st->st_atim.tv_nsec;
+	a->mtime_nsec = (uint32_t)st->st_mtim.tv_nsec;
+	a->ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
+	a->mode = st->st_mode;
+	a->nlink = (uint32_t)st->st_nlink;
+	a->uid = st->st_uid;
+	a->gid = st->st_gid;
+	a->rdev = (uint32_t)((minor(st->st_rdev) & 0xff) | (major(st->st_rdev) << 8) |
+			     ((minor(st->st_rdev) & ~0xffu) << 12));
+	a->blksize = (uint32_t)st->st_blksize;
+}
+
+static int node_stat(const struct gnode *n, struct stat *st)
+{
+	if (fstatat(n->fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	return 0;
+}
+
+static void proc_path(char *buf, size_t len, int fd)
+{
+	snprintf(buf, len, "/proc/self/fd/%d", fd);
+}
+
+/* Look `name` up in directory node `dir`: one more lookup of the result. */
+static int lookup_name(struct gfs_state *s, struct gnode *dir, const char *name,
+		       struct hrpc_gfs_entry *e)
+{
+	struct gnode *n;
+	struct stat st;
+	int fd, rc;
+
+	if (dir->type != S_IFDIR)
+		return -ENOTDIR;
+	fd = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	rc = node_adopt(s, fd, &st, &n);
+	if (rc < 0)
+		return rc;
+	e->node = n->handle;
+	attr_from_stat(&e->attr, &st);
+	return 0;
+}
+
+/* A name from the host, copied to a C string after hrpc_gfs_name_check. */
+static int take_name(const struct hrpc_gfs_name *wn, char out[HRPC_GFS_NAME_MAX + 1])
+{
+	int rc = hrpc_gfs_name_check(wn);
+
+	if (rc < 0)
+		return rc;
+	memcpy(out, wn->name, wn->len);
+	out[wn->len] = 0;
+	return 0;
+}
+
+/* ---- files ---------------------------------------------------------------- */
+
+static struct gfile *file_get(struct gfs_state *s, uint64_t h)
+{
+	return handle_table_get(&s->files, h);
+}
+
+static void file_close(struct gfile *f)
+{
+	if (f->dir)
+		closedir(f->dir);
+	else
+		close(f->fd);
+	free(f);
+}
+
+static int file_add(struct gfs_state *s, int fd, DIR *dir, uint64_t node, bool writable,
+		    uint64_t *fh)
+{
+	struct gfile *f = calloc(1, sizeof(*f));
+	int rc;
+
+	if (!f)
+		rc = -ENOMEM;
+	else if ((rc = handle_table_add(&s->files, f, fh)) == 0) {
+		f->fd = fd;
+		f->dir = dir;
+		f->node = node;
+		f->writable = writable;
+		return 0;
+	}
+	free(f);
+	if (dir)
+		closedir(dir);
+	else
+		close(fd);
+	return rc;
+}
+
+/* ---- state ------------------------------------------------------------------ */
+
+struct gfs_state *gfs_state_new(int export_root_fd)
+{
+	struct gfs_state *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->export_fd = export_root_fd;
+	s->rdonly = -1;
+	handle_table_init(&s->nodes, agent_cfg->max_nodes);
+	handle_table_init(&s->files, agent_cfg->max_files);
+	return s;
+}
+
+void gfs_state_free(struct gfs_state *s)
+{
+	uint32_t pos = 0;
+	uint64_t h;
+	void *o;
+
+	if (!s)
+		return;
+	while ((o = handle_table_next(&s->files, &pos, &h)))
+		file_close(o);
+	pos = 0;
+	while ((o = handle_table_next(&s->nodes, &pos, &h))) {
+		close(((struct gnode *)o)->fd);
+		free(o);
+	}
+	handle_table_fini(&s->files);
+	handle_table_fini(&s->nodes);
+	free(s->buckets);
+	free(s);
+}
+
+/* ---- procedures --------------------------------------------------------------- */
+
+/* Walk `path` beneath the export root without following symlinks or "..":
+ * the fallback when openat2(RESOLVE_IN_ROOT) is not available. */
+static int walk_beneath(int root, const char *path)
+{
+	char comp[HRPC_GFS_NAME_MAX + 1];
+	int fd = openat(root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	while (fd >= 0 && *path) {
+		const char *e;
+		size_t len;
+		int nfd;
+
+		while (*path == '/')
+			path++;
+		if (!*path)
+			break;
+		e = strchr(path, '/');
+		len = e ? (size_t)(e - path) : strlen(path);
+		if (len > HRPC_GFS_NAME_MAX) {
+			close(fd);
+			return -ENAMETOOLONG;
+		}
+		memcpy(comp, path, len);
+		comp[len] = 0;
+		path += len;
+		if (!strcmp(comp, "."))
+			continue;
+		if (!strcmp(comp, "..")) {
+			close(fd);
+			return -EACCES;
+		}
+		nfd = openat(fd, comp, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+		close(fd);
+		if (nfd < 0)
+			return errno == ELOOP ? -EACCES : -errno;
+		fd = nfd;
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+static int do_mount(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_mount_req *m = req->payload;
+	struct hrpc_gfs_entry *e = rep->payload;
+	char path[HRPC_GFS_PATH_MAX];
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	struct gnode *n;
+	struct stat st;
+	int ro, fd, rc;
+
+	if (req->len != sizeof(*m) || m->reserved || (m->flags & ~HRPC_GFS_MOUNT_F_RDONLY))
+		return -EINVAL;
+	if (m->path_len == 0 || m->path_len >= HRPC_GFS_PATH_MAX || m->path[0] != '/')
+		return -EINVAL;
+	if (memchr(m->path, 0, m->path_len))
+		return -EINVAL;
+	for (size_t i = m->path_len; i < sizeof(m->path); i++)
+		if (m->path[i])
+			return -EINVAL;
+	ro = !!(m->flags & HRPC_GFS_MOUNT_F_RDONLY);
+	/* One channel, one mode: a read-only mount must not become writable
+	 * because a second MOUNT on the same channel asked for it. */
+	if (s->rdonly >= 0 && s->rdonly != ro)
+		return -EBUSY;
+	memcpy(path, m->path, m->path_len);
+	path[m->path_len] = 0;
+	fd = (int)syscall(SYS_openat2, s->export_fd, path, &how, sizeof(how));
+	if (fd < 0 && (errno == ENOSYS || errno == E2BIG))
+		fd = walk_beneath(s->export_fd, path);
+	else if (fd < 0)
+		fd = -errno;
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	rc = node_adopt(s, fd, &st, &n);
+	if (rc < 0)
+		return rc;
+	s->rdonly = ro;
+	e->node = n->handle;
+	attr_from_stat(&e->attr, &st);
+	rep->len = sizeof(*e);
+	agent_log("mount %s%s (node %#llx)", path, ro ? " read-only" : "",
+		  (unsigned long long)n->handle);
+	return 0;
+}
+
+static int do_lookup(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_dir_name_req *r = req->payload;
+	char name[HRPC_GFS_NAME_MAX + 1];
+	struct gnode *dir;
+	int rc;
+
+	if (req->len != sizeof(*r))
+		return -EINVAL;
+	if ((rc = take_name(&r->name, name)) < 0)
+		return rc;
+	if (!(dir = node_get(s, r->parent)))
+		return -ESTALE;
+	rc = lookup_name(s, dir, name, rep->payload);
+	if (rc == 0)
+		rep->len = sizeof(struct hrpc_gfs_entry);
+	return rc;
+}
+
+static int do_forget(struct gfs_state *s, const struct hrpc_req *req)
+{
+	const struct hrpc_gfs_forget_req *f = req->payload;
+	int rc = 0;
+
+	if (req->len < sizeof(*f) || f->reserved || f->count == 0 ||
+	    f->count > HRPC_GFS_FORGET_MAX ||
+	    req->len != sizeof(*f) + f->count * sizeof(f->items[0]))
+		return -EINVAL;
+	for (uint32_t i = 0; i < f->count; i++) {
+		struct gnode *n = node_get(s, f->items[i].node);
+
+		if (!n) {
+			rc = -ESTALE;
+			continue;
+		}
+		/* Forgetting more than was looked up is the host's bug; the
+		 * node goes away either way. */
+		if (f->items[i].nlookup >= n->nlookup)
+			node_drop(s, n);
+		else
+			n->nlookup -= f->items[i].nlookup;
+	}
+	return rc;
+}
+
+static int do_getattr(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_node_req *r = req->payload;
+	struct gnode *n;
+	struct gfile *f = NULL;
+	struct stat st;
+
+	if (req->len != sizeof(*r))
+		return -EINVAL;
+	if (!(n = node_get(s, r->node)))
+		return -ESTALE;
+	if (r->fh && (!(f = file_get(s, r->fh)) || f->node != r->node))
+		return -EBADF;
+	if (f ? fstat(f->dir ? dirfd(f->dir) : f->fd, &st) < 0 : node_stat(n, &st) < 0)
+		return -errno;
+	attr_from_stat(rep->payload, &st);
+	rep->len = sizeof(struct hrpc_gfs_attr);
+	return 0;
+}
+
+static int do_setattr(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_setattr_req *r = req->payload;
+	char pp[64];
+	struct gnode *n;
+	struct gfile *f = NULL;
+	struct stat st;
+
+	if (req->len != sizeof(*r) || (r->valid & ~HRPC_GFS_SET_KNOWN) || (r->mode & ~07777u) ||
+	    r->size > INT64_MAX || r->atime_nsec >= 1000000000u || r->mtime_nsec >= 1000000000u)
+		return -EINVAL;
+	if (!(n = node_get(s, r->node)))
+		return -ESTALE;
+	if (r->fh && (!(f = file_get(s, r->fh)) || f->node != r->node || f->dir))
+		return -EBADF;
+	if (s->rdonly == 1)
+		return -EROFS;
+	proc_path(pp, sizeof(pp), n->fd);
+	if (r->valid & HRPC_GFS_SET_MODE) {
+		if (n->type == S_IFLNK)
+			return -EOPNOTSUPP;
+		if (chmod(pp, r->mode) < 0)
+			return -errno;
+	}
+	if (r->valid & (HRPC_GFS_SET_UID | HRPC_GFS_SET_GID)) {
+		uid_t uid = (r->valid & HRPC_GFS_SET_UID) ? r->uid : (uid_t)-1;
+		gid_t gid = (r->valid & HRPC_GFS_SET_GID) ? r->gid : (gid_t)-1;
+
+		if (fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+			return -errno;
+	}
+	if (r->valid & HRPC_GFS_SET_SIZE) {
+		if (n->type != S_IFREG)
+			return n->type == S_IFDIR ? -EISDIR : -EINVAL;
+		if (f && f->writable ? ftruncate(f->fd, (off_t)r->size) < 0
+				     : truncate(pp, (off_t)r->size) < 0)
+			return -errno;
+	}
+	if (r->valid & (HRPC_GFS_SET_ATIME | HRPC_GFS_SET_MTIME |
+			HRPC_GFS_SET_ATIME_NOW | HRPC_GFS_SET_MTIME_NOW)) {
+		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+
+		if (r->valid & HRPC_GFS_SET_ATIME_NOW)
+			ts[0].tv_nsec = UTIME_NOW;
+		else if (r->valid & HRPC_GFS_SET_ATIME)
+			ts[0] = (struct timespec){ (time_t)r->atime, r->atime_nsec };
+		if (r->valid & HRPC_GFS_SET_MTIME_NOW)
+			ts[1].tv_nsec = UTIME_NOW;
+		else if (r->valid & HRPC_GFS_SET_MTIME)
+			ts[1] = (struct timespec){ (time_t)r->mtime, r->mtime_nsec };
+		if (n->type == S_IFLNK ? utimensat(n->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0
+				       : utimensat(AT_FDCWD, pp, ts, 0) < 0)
+			return -errno;
+	}
+	if (node_stat(n, &st) < 0)
+		return -errno;
+	attr_from_stat(rep->payload, &st);
+	rep->len = sizeof(struct hrpc_gfs_attr);
+	return 0;
+}
+
+static int do_readlink(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_node_req *r = req->payload;
+	struct gnode *n;
+	ssize_t len;
+
+	if (req->len != sizeof(*r) || r->fh)
+		return -EINVAL;
+	if (!(n = node_get(s, r->node)))
+		return -ESTALE;
+	if (n->type != S_IFLNK)
+		return -EINVAL;
+	len = readlinkat(n->fd, "", rep->payload, HRPC_GFS_PATH_MAX);
+	if (len < 0)
+		return -errno;
+	if (len >= (ssize_t)HRPC_GFS_PATH_MAX)
+		return -ENAMETOOLONG;
+	rep->len = (uint32_t)len;
+	return 0;
+}
+
+static int make_check(struct gfs_state *s, const struct hrpc_gfs_make_req *r,
+		      char name[HRPC_GFS_NAME_MAX + 1], struct gnode **dir)
+{
+	int rc = take_name(&r->name, name);
+
+	if (rc < 0)
+		return rc;
+	if (!(*dir = node_get(s, r->parent)))
+		return -ESTALE;
+	if ((*dir)->type != S_IFDIR)
+		return -ENOTDIR;
+	if (s->rdonly == 1)
+		return -EROFS;
+	return 0;
+}
+
+static int do_make(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_make_req *r = req->payload;
+	char name[HRPC_GFS_NAME_MAX + 1];
+	struct gnode *dir;
+	mode_t type;
+	int rc;
+
+	if (req->len != sizeof(*r) || r->flags || (r->umask & ~07777u))
+		return -EINVAL;
+	if ((rc = make_check(s, r, name, &dir)) < 0)
+		return rc;
+	if (req->hdr->proc == HRPC_GFS_MKDIR) {
+		if (r->mode & ~07777u || r->rdev)
+			return -EINVAL;
+		if (mkdirat(dir->fd, name, r->mode & ~r->umask) < 0)
+			return -errno;
+	} else {
+		type = r->mode & S_IFMT;
+		if (type != S_IFREG && type != S_IFIFO && type != S_IFSOCK &&
+		    type != S_IFCHR && type != S_IFBLK)
+			return -EINVAL;
+		if (r->mode & ~(S_IFMT | 07777u))
+			return -EINVAL;
+		if (mknodat(dir->fd, name, type | ((r->mode & 07777u) & ~r->umask),
+			    makedev((r->rdev >> 8) & 0xfff, (r->rdev & 0xff) | ((r->rdev >> 12) & 0xfff00))) < 0)
+			return -errno;
+	}
+	rc = lookup_name(s, dir, name, rep->payload);
+	if (rc == 0)
+		rep->len = sizeof(struct hrpc_gfs_entry);
+	return rc;
+}
+
+static int do_remove(struct gfs_state *s, const struct hrpc_req *req)
+{
+	const struct hrpc_gfs_dir_name_req *r = req->payload;
+	char name[HRPC_GFS_NAME_MAX + 1];
+	struct gnode *dir;
+	int rc;
+
+	if (req->len != sizeof(*r))
+		return -EINVAL;
+	if ((rc = take_name(&r->name, name)) < 0)
+		return rc;
+	if (!(dir = node_get(s, r->parent)))
+		return -ESTALE;
+	if (dir->type != S_IFDIR)
+		return -ENOTDIR;
+	if (s->rdonly == 1)
+		return -EROFS;
+	if (unlinkat(dir->fd, name, req->hdr->proc == HRPC_GFS_RMDIR ? AT_REMOVEDIR : 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static int do_symlink(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_symlink_req *r = req->payload;
+	char name[HRPC_GFS_NAME_MAX + 1], target[HRPC_GFS_PATH_MAX];
+	struct gnode *dir;
+	int rc;
+
+	if (req->len != sizeof(*r) || r->reserved[0] || r->reserved[1] || r->reserved[2])
+		return -EINVAL;
+	if (r->target_len == 0 || r->target_len >= HRPC_GFS_PATH_MAX ||
+	    memchr(r->target, 0, r->target_len))
+		return -EINVAL;
+	for (size_t i = r->target_len; i < sizeof(r->target); i++)
+		if (r->target[i])
+			return -EINVAL;
+	if ((rc = take_name(&r->name, name)) < 0)
+		return rc;
+	if (!(dir = node_get(s, r->parent)))
+		return -ESTALE;
+	if (dir->type != S_IFDIR)
+		return -ENOTDIR;
+	if (s->rdonly == 1)
+		return -EROFS;
+	memcpy(target, r->target, r->target_len);
+	target[r->target_len] = 0;
+	/* The target is data, never resolved by the agent. */
+	if (symlinkat(target, dir->fd, name) < 0)
+		return -errno;
+	rc = lookup_name(s, dir, name, rep->payload);
+	if (rc == 0)
+		rep->len = sizeof(struct hrpc_gfs_entry);
+	return rc;
+}
+
+static int do_rename(struct gfs_state *s, const struct hrpc_req *req)
+{
+	const struct hrpc_gfs_rename_req *r = req->payload;
+	char oldname[HRPC_GFS_NAME_MAX + 1], newname[HRPC_GFS_NAME_MAX + 1];
+	struct gnode *od, *nd;
+	int rc;
+
+	if (req->len != sizeof(*r) || r->reserved ||
+	    (r->flags & ~(HRPC_GFS_RENAME_NOREPLACE | HRPC_GFS_RENAME_EXCHANGE)) ||
+	    r->flags == (HRPC_GFS_RENAME_NOREPLACE | HRPC_GFS_RENAME_EXCHANGE))
+		return -EINVAL;
+	if ((rc = take_name(&r->oldname, oldname)) < 0 || (rc = take_name(&r->newname, newname)) < 0)
+		return rc;
+	if (!(od = node_get(s, r->olddir)) || !(nd = node_get(s, r->newdir)))
+		return -ESTALE;
+	if (od->type != S_IFDIR || nd->type != S_IFDIR)
+		return -ENOTDIR;
+	if (s->rdonly == 1)
+		return -EROFS;
+	if (syscall(SYS_renameat2, od->fd, oldname, nd->fd, newname, r->flags) < 0)
+		return -errno;
+	return 0;
+}
+
+static int do_link(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_link_req *r = req->payload;
+	char name[HRPC_GFS_NAME_MAX + 1], pp[64];
+	struct gnode *n, *dir;
+	int rc;
+
+	if (req->len != sizeof(*r))
+		return -EINVAL;
+	if ((rc = take_name(&r->newname, name)) < 0)
+		return rc;
+	if (!(n = node_get(s, r->node)) || !(dir = node_get(s, r->newparent)))
+		return -ESTALE;
+	if (n->type == S_IFDIR)
+		return -EPERM;
+	if (dir->type != S_IFDIR)
+		return -ENOTDIR;
+	if (s->rdonly == 1)
+		return -EROFS;
+	if (linkat(n->fd, "", dir->fd, name, AT_EMPTY_PATH) < 0) {
+		if (errno != ENOENT && errno != EPERM)
+			return -errno;
+		/* Without CAP_DAC_READ_SEARCH: the magic link names the inode. */
+		proc_path(pp, sizeof(pp), n->fd);
+		if (linkat(AT_FDCWD, pp, dir->fd, name, AT_SYMLINK_FOLLOW) < 0)
+			return -errno;
+	}
+	rc = lookup_name(s, dir, name, rep->payload);
+	if (rc == 0)
+		rep->len = sizeof(struct hrpc_gfs_entry);
+	return rc;
+}
+
+static int open_flags(uint32_t wire, bool create, int rdonly, int *flags)
+{
+	uint32_t acc = wire & HRPC_GFS_O_ACCMODE;
+
+	if ((wire & ~HRPC_GFS_O_KNOWN) || acc == 3 || (!create && (wire & HRPC_GFS_O_EXCL)))
+		return -EINVAL;
+	if (rdonly == 1 && (acc != 0 || (wire & HRPC_GFS_O_TRUNC) || create))
+		return -EROFS;
+	/* Wire values are the x86-64 ones; say so to the compiler. */
+	_Static_assert(O_TRUNC == HRPC_GFS_O_TRUNC && O_APPEND == HRPC_GFS_O_APPEND &&
+		       O_DSYNC == HRPC_GFS_O_DSYNC && O_EXCL == HRPC_GFS_O_EXCL &&
+		       O_SYNC == HRPC_GFS_O_SYNC && O_NOATIME == HRPC_GFS_O_NOATIME,
+		       "open flags are the Linux x86-64 values");
+	*flags = (int)wire | O_CLOEXEC | O_NOCTTY;
+	return 0;
+}
+
+static int do_open(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_open_req *r = req->payload;
+	struct hrpc_gfs_fh_rep *fr = rep->payload;
+	char pp[64];
+	struct gnode *n;
+	struct stat st;
+	int flags, fd, rc;
+
+	if (req->len != sizeof(*r) || r->reserved)
+		return -EINVAL;
+	if ((rc = open_flags(r->flags, false, s->rdonly, &flags)) < 0)
+		return rc;
+	if (!(n = node_get(s, r->node)))
+		return -ESTALE;
+	if (n->type == S_IFDIR)
+		return -EISDIR;
+	if (n->type != S_IFREG)
+		return -ENXIO;  /* FIFOs and devices could block the agent */
+	proc_path(pp, sizeof(pp), n->fd);
+	fd = open(pp, flags | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? -ESTALE : -errno;
+	if (fstat(fd, &st) < 0 || st.st_ino != n->ino || st.st_dev != n->dev) {
+		close(fd);
+		return -ESTALE;
+	}
+	fcntl(fd, F_SETFL, flags & (O_APPEND | O_DSYNC | O_NOATIME));
+	rc = file_add(s, fd, NULL, n->handle, (r->flags & HRPC_GFS_O_ACCMODE) != 0, &fr->fh);
+	if (rc == 0)
+		rep->len = sizeof(*fr);
+	return rc;
+}
+
+static int do_create(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_make_req *r = req->payload;
+	struct hrpc_gfs_create_rep *cr = rep->payload;
+	char name[HRPC_GFS_NAME_MAX + 1];
+	struct gnode *dir, *n;
+	struct stat st, st2;
+	int flags, fd, pfd, rc;
+
+	if (req->len != sizeof(*r) || (r->mode & ~07777u) || (r->umask & ~07777u) || r->rdev)
+		return -EINVAL;
+	if ((rc = make_check(s, r, name, &dir)) < 0)
+		return rc;
+	if ((rc = open_flags(r->flags, true, s->rdonly, &flags)) < 0)
+		return rc;
+	fd = openat(dir->fd, name, flags | O_CREAT | O_NOFOLLOW | O_NONBLOCK, r->mode & ~r->umask);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		rc = errno ? -errno : -EEXIST;
+		close(fd);
+		return rc;
+	}
+	fcntl(fd, F_SETFL, flags & (O_APPEND | O_DSYNC | O_NOATIME));
+	/* The node: the same inode, found again by name (a guest process may
+	 * have replaced the name meanwhile - then say so rather than lie). */
+	pfd = openat(dir->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0 || fstatat(pfd, "", &st2, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st2.st_ino != st.st_ino || st2.st_dev != st.st_dev) {
+		if (pfd >= 0)
+			close(pfd);
+		close(fd);
+		return -ESTALE;
+	}
+	rc = node_adopt(s, pfd, &st2, &n);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	rc = file_add(s, fd, NULL, n->handle, (r->flags & HRPC_GFS_O_ACCMODE) != 0, &cr->fh);
+	if (rc < 0) {
+		/* Undo the lookup the host will never hear of. */
+		if (--n->nlookup == 0)
+			node_drop(s, n);
+		return rc;
+	}
+	cr->entry.node = n->handle;
+	attr_from_stat(&cr->entry.attr, &st2);
+	rep->len = sizeof(*cr);
+	return 0;
+}
+
+static int do_read(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_io_req *r = req->payload;
+	struct hrpc_gfs_io_rep *ir = rep->payload;
+	struct gfile *f;
+	uint32_t done = 0;
+
+	if (req->len != sizeof(*r) || r->reserved || r->size > HRPC_GFS_IO_MAX ||
+	    r->offset > (uint64_t)INT64_MAX - r->size)
+		return -EINVAL;
+	if (!req->bulk || req->bulk_cap < r->size)
+		return -EFAULT;
+	if (!(f = file_get(s, r->fh)) || f->dir)
+		return -EBADF;
+	while (done < r->size) {
+		ssize_t n = pread(f->fd, req->bulk + done, r->size - done, (off_t)(r->offset + done));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (done)
+				break;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += (uint32_t)n;
+	}
+	ir->size = done;
+	ir->reserved = 0;
+	rep->len = sizeof(*ir);
+	rep->bulk_pos = 0;
+	rep->bulk_len = done;
+	return 0;
+}
+
+static int do_write(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_io_req *r = req->payload;
+	struct hrpc_gfs_io_rep *ir = rep->payload;
+	struct gfile *f;
+	uint32_t done = 0;
+
+	if (req->len != sizeof(*r) || r->reserved || r->size > HRPC_GFS_IO_MAX ||
+	    r->offset > (uint64_t)INT64_MAX - r->size)
+		return -EINVAL;
+	if (r->size && (!req->bulk || req->bulk_len != r->size))
+		return -EFAULT;
+	if (!(f = file_get(s, r->fh)) || f->dir || !f->writable)
+		return -EBADF;
+	/* The bulk is the channel's private copy (vport), read once here. */
+	while (done < r->size) {
+		ssize_t n = pwrite(f->fd, req->bulk + done, r->size - done, (off_t)(r->offset + done));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (done)
+				break;
+			return -errno;
+		}
+		done += (uint32_t)n;
+	}
+	ir->size = done;
+	ir->reserved = 0;
+	rep->len = sizeof(*ir);
+	return 0;
+}
+
+static int do_release(struct gfs_state *s, const struct hrpc_req *req)
+{
+	const struct hrpc_gfs_fh_req *r = req->payload;
+	struct gfile *f;
+	bool dir = req->hdr->proc == HRPC_GFS_RELEASEDIR;
+
+	if (req->len != sizeof(*r) || r->flags || r->reserved)
+		return -EINVAL;
+	f = file_get(s, r->fh);
+	if (!f || !!f->dir != dir)
+		return -EBADF;
+	handle_table_remove(&s->files, r->fh);
+	file_close(f);
+	return 0;
+}
+
+static int do_fsync(struct gfs_state *s, const struct hrpc_req *req)
+{
+	const struct hrpc_gfs_fh_req *r = req->payload;
+	struct gfile *f;
+	int fd;
+
+	if (req->len != sizeof(*r) || (r->flags & ~HRPC_GFS_FSYNC_DATASYNC) || r->reserved)
+		return -EINVAL;
+	if (!(f = file_get(s, r->fh)))
+		return -EBADF;
+	fd = f->dir ? dirfd(f->dir) : f->fd;
+	if ((r->flags & HRPC_GFS_FSYNC_DATASYNC) ? fdatasync(fd) < 0 : fsync(fd) < 0)
+		return -errno;
+	return 0;
+}
+
+static int do_opendir(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_node_req *r = req->payload;
+	struct hrpc_gfs_fh_rep *fr = rep->payload;
+	struct gnode *n;
+	DIR *d;
+	int fd, rc;
+
+	if (req->len != sizeof(*r) || r->fh)
+		return -EINVAL;
+	if (!(n = node_get(s, r->node)))
+		return -ESTALE;
+	if (n->type != S_IFDIR)
+		return -ENOTDIR;
+	fd = openat(n->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	rc = file_add(s, -1, d, n->handle, false, &fr->fh);
+	if (rc == 0)
+		rep->len = sizeof(*fr);
+	return rc;
+}
+
+static void name_put(struct hrpc_gfs_name *wn, const char *name)
+{
+	size_t len = strlen(name);
+
+	memset(wn, 0, sizeof(*wn));
+	wn->len = (uint16_t)len;
+	memcpy(wn->name, name, len);
+}
+
+static int do_readdir(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_readdir_req *r = req->payload;
+	struct hrpc_gfs_readdir_rep *rr = rep->payload;
+	bool plus;
+	size_t esz;
+	uint32_t max, count = 0, eof = 0;
+	struct gfile *f;
+	struct gnode *dir;
+
+	if (req->len != sizeof(*r) || (r->flags & ~HRPC_GFS_READDIR_PLUS) || r->reserved)
+		return -EINVAL;
+	plus = r->flags & HRPC_GFS_READDIR_PLUS;
+	esz = plus ? sizeof(struct hrpc_gfs_dirent_plus) : sizeof(struct hrpc_gfs_dirent);
+	if (!req->bulk || req->bulk_cap < esz)
+		return -EFAULT;
+	max = (uint32_t)(req->bulk_cap / esz);
+	if (!(f = file_get(s, r->fh)) || !f->dir)
+		return -EBADF;
+	if (!(dir = node_get(s, f->node)))
+		return -ESTALE;
+	if (r->offset != f->pos) {
+		if (r->offset == 0)
+			rewinddir(f->dir);
+		else
+			seekdir(f->dir, (long)r->offset);
+		f->pos = r->offset;
+	}
+	while (count < max) {
+		struct hrpc_gfs_dirent_plus dp;
+		struct dirent *de;
+		size_t len;
+
+		errno = 0;
+		de = readdir(f->dir);
+		if (!de) {
+			if (errno && !count)
+				return -errno;
+			eof = !errno;
+			break;
+		}
+		len = strlen(de->d_name);
+		if (len == 0 || len > HRPC_GFS_NAME_MAX)
+			goto next;
+		memset(&dp, 0, sizeof(dp));
+		dp.d.off = (uint64_t)de->d_off;
+		dp.d.ino = de->d_ino;
+		dp.d.type = de->d_type;
+		name_put(&dp.d.name, de->d_name);
+		if (plus && strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+			int rc = lookup_name(s, dir, de->d_name, &dp.entry);
+
+			if (rc == -ENOENT)
+				goto next;  /* removed meanwhile */
+			if (rc < 0) {
+				/* Give back what we have; the host asks again. */
+				seekdir(f->dir, (long)f->pos);
+				if (!count)
+					return rc;
+				break;
+			}
+			dp.d.type = (dp.entry.attr.mode & S_IFMT) >> 12;
+		}
+		memcpy(req->bulk + count * esz, &dp, esz);
+		count++;
+next:
+		f->pos = (uint64_t)de->d_off;
+	}
+	rr->count = count;
+	rr->eof = eof;
+	rep->len = sizeof(*rr);
+	rep->bulk_pos = 0;
+	rep->bulk_len = (uint32_t)(count * esz);
+	return 0;
+}
+
+static int do_statfs(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_node_req *r = req->payload;
+	struct hrpc_gfs_statfs *o = rep->payload;
+	struct gnode *n;
+	struct statfs sf;
+
+	if (req->len != sizeof(*r) || r->fh)
+		return -EINVAL;
+	if (!(n = node_get(s, r->node)))
+		return -ESTALE;
+	if (fstatfs(n->fd, &sf) < 0)
+		return -errno;
+	memset(o, 0, sizeof(*o));
+	o->blocks = sf.f_blocks;
+	o->bfree = sf.f_bfree;
+	o->bavail = sf.f_bavail;
+	o->files = sf.f_files;
+	o->ffree = sf.f_ffree;
+	o->bsize = (uint32_t)sf.f_bsize;
+	o->frsize = (uint32_t)(sf.f_frsize ? sf.f_frsize : sf.f_bsize);
+	o->namemax = (uint32_t)sf.f_namelen;
+	rep->len = sizeof(*o);
+	return 0;
+}
+
+static int do_xattr(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_xattr_req *r = req->payload;
+	struct hrpc_gfs_xattr_rep *xr = rep->payload;
+	uint16_t proc = req->hdr->proc;
+	char name[HRPC_GFS_NAME_MAX + 1], pp[64];
+	struct gnode *n;
+	ssize_t len = 0;
+	int fd, rc = 0;
+
+	if (req->len != sizeof(*r) || r->name.reserved[0] || r->name.reserved[1] ||
+	    r->name.reserved[2] || r->size > HRPC_GFS_XATTR_MAX)
+		return -EINVAL;
+	if (proc == HRPC_GFS_LISTXATTR ? r->name.len != 0 :
+	    (r->name.len == 0 || r->name.len > HRPC_GFS_NAME_MAX || memchr(r->name.name, 0, r->name.len)))
+		return -EINVAL;
+	for (size_t i = r->name.len; i < sizeof(r->name.name); i++)
+		if (r->name.name[i])
+			return -EINVAL;
+	if (proc != HRPC_GFS_SETXATTR ? r->flags : (r->flags & ~3u))
+		return -EINVAL;
+	memcpy(name, r->name.name, r->name.len);
+	name[r->name.len] = 0;
+	if (!(n = node_get(s, r->node)))
+		return -ESTALE;
+	if (n->type != S_IFREG && n->type != S_IFDIR)
+		return -ENOTSUP;
+	if ((proc == HRPC_GFS_SETXATTR || proc == HRPC_GFS_REMOVEXATTR) && s->rdonly == 1)
+		return -EROFS;
+	if (r->size && (proc == HRPC_GFS_GETXATTR || proc == HRPC_GFS_LISTXATTR) &&
+	    (!req->bulk || req->bulk_cap < r->size))
+		return -EFAULT;
+	if (proc == HRPC_GFS_SETXATTR && (r->size ? !req->bulk || req->bulk_len != r->size
+						  : req->bulk_len != 0))
+		return -EFAULT;
+	proc_path(pp, sizeof(pp), n->fd);
+	fd = open(pp, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	switch (proc) {
+	case HRPC_GFS_GETXATTR:
+		len = fgetxattr(fd, name, r->size ? req->bulk : NULL, r->size);
+		break;
+	case HRPC_GFS_LISTXATTR:
+		len = flistxattr(fd, r->size ? (char *)req->bulk : NULL, r->size);
+		break;
+	case HRPC_GFS_SETXATTR:
+		len = fsetxattr(fd, name, req->bulk, r->size, (int)r->flags);
+		break;
+	default:
+		len = fremovexattr(fd, name);
+		break;
+	}
+	if (len < 0)
+		rc = -errno;
+	close(fd);
+	if (rc < 0)
+		return rc;
+	if (proc == HRPC_GFS_GETXATTR || proc == HRPC_GFS_LISTXATTR) {
+		xr->size = (uint32_t)len;
+		xr->reserved = 0;
+		rep->len = sizeof(*xr);
+		if (r->size) {
+			rep->bulk_pos = 0;
+			rep->bulk_len = (uint32_t)len;
+		}
+	}
+	return 0;
+}
+
+static int do_fallocate(struct gfs_state *s, const struct hrpc_req *req)
+{
+	const struct hrpc_gfs_fallocate_req *r = req->payload;
+	struct gfile *f;
+
+	if (req->len != sizeof(*r) || r->reserved || (r->mode & ~3u) ||
+	    r->offset > (uint64_t)INT64_MAX || r->length > (uint64_t)INT64_MAX - r->offset)
+		return -EINVAL;
+	if (!(f = file_get(s, r->fh)) || f->dir || !f->writable)
+		return -EBADF;
+	if (fallocate(f->fd, (int)r->mode, (off_t)r->offset, (off_t)r->length) < 0)
+		return -errno;
+	return 0;
+}
+
+int gfs_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	struct gfs_state *s = opaque;
+	uint16_t proc = req->hdr->proc;
+
+	if (s->rdonly < 0 && proc != HRPC_GFS_MOUNT)
+		return -ESTALE;  /* no node can exist before a MOUNT */
+	switch (proc) {
+	case HRPC_GFS_MOUNT:       return do_mount(s, req, rep);
+	case HRPC_GFS_LOOKUP:      return do_lookup(s, req, rep);
+	case HRPC_GFS_FORGET:      return do_forget(s, req);
+	case HRPC_GFS_GETATTR:     return do_getattr(s, req, rep);
+	case HRPC_GFS_SETATTR:     return do_setattr(s, req, rep);
+	case HRPC_GFS_READLINK:    return do_readlink(s, req, rep);
+	case HRPC_GFS_MKNOD:
+	case HRPC_GFS_MKDIR:       return do_make(s, req, rep);
+	case HRPC_GFS_UNLINK:
+	case HRPC_GFS_RMDIR:       return do_remove(s, req);
+	case HRPC_GFS_SYMLINK:     return do_symlink(s, req, rep);
+	case HRPC_GFS_RENAME:      return do_rename(s, req);
+	case HRPC_GFS_LINK:        return do_link(s, req, rep);
+	case HRPC_GFS_OPEN:        return do_open(s, req, rep);
+	case HRPC_GFS_CREATE:      return do_create(s, req, rep);
+	case HRPC_GFS_READ:        return do_read(s, req, rep);
+	case HRPC_GFS_WRITE:       return do_write(s, req, rep);
+	case HRPC_GFS_RELEASE:
+	case HRPC_GFS_RELEASEDIR:  return do_release(s, req);
+	case HRPC_GFS_FSYNC:       return do_fsync(s, req);
+	case HRPC_GFS_OPENDIR:     return do_opendir(s, req, rep);
+	case HRPC_GFS_READDIR:     return do_readdir(s, req, rep);
+	case HRPC_GFS_STATFS:      return do_statfs(s, req, rep);
+	case HRPC_GFS_GETXATTR:
+	case HRPC_GFS_SETXATTR:
+	case HRPC_GFS_LISTXATTR:
+	case HRPC_GFS_REMOVEXATTR: return do_xattr(s, req, rep);
+	case HRPC_GFS_FALLOCATE:   return do_fallocate(s, req);
+	default:                   return -ENOSYS;
+	}
+}

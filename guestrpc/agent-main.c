@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * guestrpcd - the Guest RPC agent: serves a guest directory tree (service
+ * 256) and command execution (service 257) to the host over virtio-serial
+ * ports named org.hostrpc.guest.N (vport framing, docs/protocol.md §4).
+ *
+ * usage: guestrpcd [-v] [-r EXPORT_ROOT] [-p PORT_DEVICE]... [--listen SOCKET] [--fd N]
+ *
+ * Without -p/--listen/--fd it serves every virtio-serial port whose name
+ * (/sys/class/virtio-ports/ * /name) starts with "org.hostrpc.guest.".
+ * --listen serves connections on a unix socket and --fd an inherited
+ * connected socket (process-level tests; --fd exits when its peer hangs up).
+ *
+ * A virtio-serial port reads end-of-file while no host is connected; the
+ * agent then waits for the host's "port open" (SIGIO, with a slow poll as a
+ * fallback) instead of spinning, and starts a fresh channel - new tables,
+ * no sessions - for every host connection.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hostrpc/hostrpc.h"
+#include "guestrpc/agent.h"
+
+#define PORT_PREFIX "org.hostrpc.guest."
+#define MAX_POLL 4096
+#define RECHECK_MS 1000
+
+enum port_kind { PORT_DEVICE, PORT_SOCKET, PORT_FD };
+
+struct port {
+	enum port_kind kind;
+	char *path;              /* device: its /dev path */
+	char name[64];           /* for the log */
+	int fd;                  /* device fd while no host is connected */
+	hrpc_server *srv;
+	hrpc_conn *conn;
+	struct gfs_state *fs;
+	struct gex_state *ex;
+	int pfd_conn, pfd_gex, n_gex;
+	struct port *next;
+};
+
+static struct agent_config cfg = {
+	.export_root = "/",
+	.max_nodes = 1u << 20,
+	.max_files = 1u << 16,
+	.max_sessions = 256,
+};
+const struct agent_config *agent_cfg = &cfg;
+
+static struct port *ports;
+static int export_fd = -1;
+
+void agent_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "guestrpcd: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ---- ports ------------------------------------------------------------------ */
+
+static void port_deactivate(struct port *p, int why)
+{
+	if (!p->conn)
+		return;
+	if (hrpc_conn_fenced(p->conn))
+		agent_log("%s: host fenced: %s", p->name, hrpc_conn_fence_reason(p->conn));
+	else
+		agent_debug("%s: host left (%s)", p->name, strerror(-why));
+	/* Sessions die with the channel: nobody could read their output. */
+	gex_state_free(p->ex);
+	gfs_state_free(p->fs);
+	hrpc_conn_free(p->conn);
+	hrpc_server_free(p->srv);
+	p->ex = NULL;
+	p->fs = NULL;
+	p->conn = NULL;
+	p->srv = NULL;
+}
+
+/* Serve `fd` (owned from here on) as a fresh channel. */
+static int port_activate(struct port *p, int fd)
+{
+	hrpc_chan *ch;
+	int rc;
+
+	p->srv = hrpc_server_new("guestrpcd");
+	p->fs = gfs_state_new(export_fd);
+	p->ex = gex_state_new();
+	if (!p->srv || !p->fs || !p->ex) {
+		rc = -ENOMEM;
+		close(fd);
+		goto err;
+	}
+	if ((rc = hrpc_server_register_builtins(p->srv)) < 0 ||
+	    (rc = hrpc_server_register(p->srv, HRPC_SVC_GUEST_FS, "guest-fs", gfs_handle, p->fs)) < 0 ||
+	    (rc = hrpc_server_register(p->srv, HRPC_SVC_GUEST_EXEC, "guest-exec", gex_handle, p->ex)) < 0) {
+		close(fd);
+		goto err;
+	}
+	rc = hrpc_vport_chan_new(HRPC_ROLE_SERVER, fd, &ch);
+	if (rc < 0) {
+		close(fd);
+		goto err;
+	}
+	rc = hrpc_conn_new(p->srv, ch, 0, &p->conn);
+	if (rc < 0)
+		goto err;
+	gex_state_set_conn(p->ex, p->conn);
+	agent_debug("%s: host connected", p->name);
+	return 0;
+err:
+	gex_state_free(p->ex);
+	gfs_state_free(p->fs);
+	hrpc_server_free(p->srv);
+	p->ex = NULL;
+	p->fs = NULL;
+	p->srv = NULL;
+	agent_log("%s: cannot serve: %s", p->name, strerror(-rc));
+	return rc;
+}
+
+static struct port *port_add(enum port_kind kind, const char *path, const char *name)
+{
+	struct port *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->kind = kind;
+	p->fd = -1;
+	p->path = path ? strdup(path) : NULL;
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->next = ports;
+	ports = p;
+	return p;
+}
+
+static void port_remove(struct port *p)
+{
+	struct port **pp = &ports;
+
+	while (*pp != p)
+		pp = &(*pp)->next;
+	*pp = p->next;
+	port_deactivate(p, 0);
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->path);
+	free(p);
+}
+
+/*
+ * A device port without a channel: open it (for SIGIO on the host's "port
+ * open") and start a channel once a host is there - poll() says POLLHUP
+ * while nobody is connected.
+ */
+static void device_check(struct port *p)
+{
+	struct pollfd pfd;
+
+	if (p->conn)
+		return;
+	if (p->fd < 0) {
+		p->fd = open(p->path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (p->fd < 0) {
+			agent_debug("%s: open %s: %s", p->name, p->path, strerror(errno));
+			return;
+		}
+		fcntl(p->fd, F_SETOWN, getpid());
+		fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) | O_ASYNC);
+	}
+	pfd = (struct pollfd){ .fd = p->fd, .events = POLLIN };
+	if (poll(&pfd, 1, 0) < 0 || (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
+		return;
+	fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) & ~O_ASYNC);
+	port_activate(p, p->fd);
+	p->fd = -1;
+}
+
+static int scan_ports(void)
+{
+	DIR *d = opendir("/sys/class/virtio-ports");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		char path[512], name[128] = "";
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/virtio-ports/%s/name", de->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (!fgets(name, sizeof(name), f))
+			name[0] = 0;
+		fclose(f);
+		name[strcspn(name, "\n")] = 0;
+		if (strncmp(name, PORT_PREFIX, strlen(PORT_PREFIX)))
+			continue;
+		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
+		if (port_add(PORT_DEVICE, path, name)) {
+			agent_log("serving port %s (%s)", name, path);
+			n++;
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(a.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 8) < 0) {
+		int rc = -errno;
+
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* ---- main loop -------------------------------------------------------------- */
+
+static void reap(void)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (struct port *p = ports; p; p = p->next)
+			if (p->ex && gex_child_exited(p->ex, pid, status))
+				break;
+	}
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: guestrpcd [-v] [-r EXPORT_ROOT] [-p PORT_DEVICE]... [--listen SOCKET] [--fd N]\n"
+		"  -r DIR        hosts may mount paths beneath DIR only (default /)\n"
+		"  -p DEV        serve this virtio-serial port device (repeatable); default:\n"
+		"                every port named " PORT_PREFIX "* in /sys/class/virtio-ports\n"
+		"  --listen PATH serve connections on a unix socket (tests)\n"
+		"  --fd N        serve one connected socket, exit when it closes (tests)\n"
+		"  -v            log every connection and command\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "root", required_argument, NULL, 'r' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "listen", required_argument, NULL, 'L' },
+		{ "fd", required_argument, NULL, 'F' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct pollfd pfd[MAX_POLL];
+	const char *listen_path = NULL;
+	int listen_fd = -1, sig_fd, inherited = -1, opt;
+	struct rlimit rl;
+	sigset_t mask;
+	bool nports = false;
+
+	while ((opt = getopt_long(argc, argv, "r:p:vh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'r':
+			cfg.export_root = optarg;
+			break;
+		case 'p':
+			if (!port_add(PORT_DEVICE, optarg, optarg))
+				return 1;
+			nports = true;
+			break;
+		case 'L':
+			listen_path = optarg;
+			break;
+		case 'F':
+			inherited = atoi(optarg);
+			break;
+		case 'v':
+			cfg.verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	export_fd = open(cfg.export_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (export_fd < 0) {
+		agent_log("export root %s: %s", cfg.export_root, strerror(errno));
+		return 1;
+	}
+	/* One O_PATH fd per node the host holds: allow many. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rlim_t want = rl.rlim_max;
+
+		rl.rlim_cur = rl.rlim_max = 1u << 20;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0) {
+			rl.rlim_cur = rl.rlim_max = want;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGIO);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sig_fd < 0) {
+		agent_log("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	if (listen_path) {
+		listen_fd = listen_unix(listen_path);
+		if (listen_fd < 0) {
+			agent_log("listen %s: %s", listen_path, strerror(-listen_fd));
+			return 1;
+		}
+		nports = true;
+	}
+	if (inherited >= 0) {
+		struct port *p = port_add(PORT_FD, NULL, "fd");
+
+		if (!p || port_activate(p, inherited) < 0)
+			return 1;
+		nports = true;
+	}
+	if (!nports && scan_ports() == 0) {
+		agent_log("no virtio-serial port named " PORT_PREFIX "* (is virtio_console loaded?)");
+		return 1;
+	}
+	for (struct port *p = ports; p; p = p->next)
+		if (p->kind == PORT_DEVICE)
+			device_check(p);
+	agent_log("ready (export root %s)", cfg.export_root);
+
+	for (;;) {
+		int n = 0, timeout = -1, rc;
+		bool waiting = false;
+		struct signalfd_siginfo si;
+		struct port *p, *pn;
+
+		pfd[n++] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
+		if (listen_fd >= 0)
+			pfd[n++] = (struct pollfd){ .fd = listen_fd, .events = POLLIN };
+		for (p = ports; p; p = p->next) {
+			p->pfd_conn = p->n_gex = -1;
+			if (!p->conn) {
+				waiting |= p->kind == PORT_DEVICE;
+				continue;
+			}
+			p->pfd_conn = n;
+			pfd[n++] = (struct pollfd){ .fd = hrpc_conn_wait_fd(p->conn), .events = POLLIN };
+			p->pfd_gex = n;
+			p->n_gex = gex_poll_fill(p->ex, pfd + n, MAX_POLL - n, &timeout);
+			n += p->n_gex;
+		}
+		if (waiting && (timeout < 0 || timeout > RECHECK_MS))
+			timeout = RECHECK_MS;
+		if (poll(pfd, (nfds_t)n, timeout) < 0 && errno != EINTR) {
+			agent_log("poll: %s", strerror(errno));
+			return 1;
+		}
+		while (read(sig_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo == SIGCHLD)
+				reap();
+			else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+				agent_log("signal %u: exiting", si.ssi_signo);
+				while (ports)
+					port_remove(ports);
+				return 0;
+			}
+		}
+		if (listen_fd >= 0 && (pfd[1].revents & POLLIN)) {
+			int cfd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (cfd >= 0) {
+				p = port_add(PORT_SOCKET, NULL, "socket");
+				if (!p || port_activate(p, cfd) < 0) {
+					if (p)
+						port_remove(p);
+				}
+			}
+		}
+		for (p = ports; p; p = pn) {
+			pn = p->next;
+			if (!p->conn) {
+				if (p->kind == PORT_DEVICE)
+					device_check(p);
+				continue;
+			}
+			if (p->n_gex < 0)
+				continue;  /* accepted in this iteration */
+			rc = gex_poll_done(p->ex, pfd + p->pfd_gex, p->n_gex);
+			/* Always: the stream may hold frames read while a write
+			 * was blocked, with nothing left on the fd to poll. */
+			if (rc >= 0)
+				rc = hrpc_conn_process(p->conn);
+			if (rc >= 0)
+				rc = gex_tick(p->ex);
+			if (rc < 0) {
+				port_deactivate(p, rc);
+				if (p->kind == PORT_SOCKET)
+					port_remove(p);
+				else if (p->kind == PORT_FD) {
+					port_remove(p);
+					return 0;
+				} else
+					device_check(p);
+			}
+		}
+	}
+}

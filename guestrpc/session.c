@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * session.c - see session.h.
+ *
+ * Lifetimes: a call's state (struct pending) is referenced by the thread
+ * that waits for it and by libhostrpc's client slot until the reply (or
+ * the channel's end) completes it; whoever drops the last reference frees
+ * it.  So a call that timed out leaves its buffers alive for a reply that
+ * may still come, exactly as hostrpc.h asks.  Everything in the session is
+ * protected by `lock`; completion callbacks run with it held.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hostrpc/hostrpc.h"
+#include "guestrpc/session.h"
+
+#define DEFAULT_TIMEOUT_MS 30000
+#define MAX_EV_SERVICES 4
+
+struct pending {
+	struct hrpc_call call;
+	struct hrpc_bulk bulk;
+	uint8_t *rep;
+	int refs;
+	bool done;
+	pthread_cond_t cond;
+};
+
+struct evq {
+	struct evq *next;
+	struct guestrpc_event *ev;
+};
+
+struct guestrpc_session {
+	pthread_mutex_t lock;
+	hrpc_client *cli;
+	pthread_t reader;
+	bool reader_started;
+	int stop_pipe[2];
+	bool dead;
+	char error[200];
+	int timeout_ms;
+	bool timeout_fatal;
+	uint16_t ev_services[MAX_EV_SERVICES];
+	int n_ev_services;
+	struct evq *ev_head, **ev_tail;
+	pthread_cond_t ev_cond;
+};
+
+static void cond_init(pthread_cond_t *c)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(c, &a);
+	pthread_condattr_destroy(&a);
+}
+
+static struct timespec deadline_after(int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+/* Caller holds the lock. */
+static void pending_put(guestrpc_session *s, struct pending *p)
+{
+	if (--p->refs)
+		return;
+	hrpc_client_bulk_free(s->cli, &p->bulk);
+	pthread_cond_destroy(&p->cond);
+	free(p->rep);
+	free(p);
+}
+
+/*
+ * Caller holds the lock.  Shutting the socket down makes the reader see the
+ * end of the stream, and libhostrpc then completes every call in flight
+ * (with -EPIPE): nobody keeps waiting on a guest that will not answer.
+ */
+static void mark_dead(guestrpc_session *s, const char *why)
+{
+	if (s->dead)
+		return;
+	s->dead = true;
+	snprintf(s->error, sizeof(s->error), "%s", why);
+	if (s->cli)
+		shutdown(hrpc_client_wait_fd(s->cli), SHUT_RDWR);
+	pthread_cond_broadcast(&s->ev_cond);
+}
+
+static void call_done(hrpc_client *c, struct hrpc_call *call, void *opaque)
+{
+	struct pending *p = opaque;
+
+	p->done = true;
+	pthread_cond_signal(&p->cond);
+	/* The slot's reference; the session lock is held by our caller. */
+	if (--p->refs == 0) {
+		hrpc_client_bulk_free(c, &p->bulk);
+		pthread_cond_destroy(&p->cond);
+		free(p->rep);
+		free(p);
+	}
+}
+
+static void on_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *payload,
+		     void *opaque)
+{
+	guestrpc_session *s = opaque;
+	struct guestrpc_event *ev;
+	struct evq *q;
+	bool want = false;
+
+	for (int i = 0; i < s->n_ev_services; i++)
+		want |= s->ev_services[i] == h->service;
+	if (!want)
+		return;
+	ev = malloc(sizeof(*ev) + h->len);
+	q = malloc(sizeof(*q));
+	if (!ev || !q) {
+		free(ev);
+		free(q);
+		mark_dead(s, "out of memory queueing a guest event");
+		return;
+	}
+	ev->service = h->service;
+	ev->proc = h->proc;
+	ev->len = h->len;
+	memcpy(ev->payload, payload, h->len);
+	q->ev = ev;
+	q->next = NULL;
+	*s->ev_tail = q;
+	s->ev_tail = &q->next;
+	pthread_cond_broadcast(&s->ev_cond);
+}
+
+/* Caller holds the lock. */
+static int process(guestrpc_session *s)
+{
+	int rc = hrpc_client_process(s->cli, 0);
+
+	if (rc < 0) {
+		char why[160];
+
+		snprintf(why, sizeof(why), rc == -EPIPE ? "the guest closed the channel" :
+			 rc == -EPROTO ? "the guest broke the protocol (channel fenced)" :
+			 "channel error: %s", strerror(-rc));
+		mark_dead(s, why);
+	}
+	return rc;
+}
+
+static void *reader_main(void *arg)
+{
+	guestrpc_session *s = arg;
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = hrpc_client_wait_fd(s->cli), .events = POLLIN },
+			{ .fd = s->stop_pipe[0], .events = POLLIN },
+		};
+		bool dead;
+
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			break;
+		pthread_mutex_lock(&s->lock);
+		if (pfd[0].revents)
+			process(s);
+		/* Once dead the client fails every call itself: stop polling a
+		 * socket that stays readable (hung up) forever. */
+		dead = s->dead;
+		if (dead)
+			process(s);
+		pthread_mutex_unlock(&s->lock);
+		if (dead)
+			break;
+	}
+	return NULL;
+}
+
+int guestrpc_session_new_fd(int fd, int hello_ms, guestrpc_session **out)
+{
+	guestrpc_session *s;
+	hrpc_chan *ch;
+	int rc;
+
+	rc = hrpc_vport_chan_new(HRPC_ROLE_CLIENT, fd, &ch);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		hrpc_chan_free(ch);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	cond_init(&s->ev_cond);
+	s->ev_tail = &s->ev_head;
+	s->timeout_ms = DEFAULT_TIMEOUT_MS;
+	s->timeout_fatal = true;
+	s->stop_pipe[0] = s->stop_pipe[1] = -1;
+	rc = hrpc_client_new(ch, "hostrpc-guestsource", hello_ms, &s->cli);
+	if (rc < 0) {
+		s->cli = NULL;
+		goto err;
+	}
+	hrpc_client_set_event_handler(s->cli, on_event, s);
+	if (pipe2(s->stop_pipe, O_CLOEXEC) < 0) {
+		rc = -errno;
+		goto err;
+	}
+	rc = -pthread_create(&s->reader, NULL, reader_main, s);
+	if (rc < 0)
+		goto err;
+	s->reader_started = true;
+	*out = s;
+	return 0;
+err:
+	guestrpc_session_free(s);
+	return rc;
+}
+
+void guestrpc_session_free(guestrpc_session *s)
+{
+	struct evq *q;
+
+	if (!s)
+		return;
+	if (s->reader_started) {
+		/* If this fails the reader still stops on the dead channel. */
+		(void)!write(s->stop_pipe[1], "x", 1);
+		pthread_join(s->reader, NULL);
+	}
+	pthread_mutex_lock(&s->lock);
+	/* Completes (and frees) every call still in flight. */
+	hrpc_client_free(s->cli);
+	s->cli = NULL;
+	pthread_mutex_unlock(&s->lock);
+	while ((q = s->ev_head)) {
+		s->ev_head = q->next;
+		free(q->ev);
+		free(q);
+	}
+	if (s->stop_pipe[0] >= 0)
+		close(s->stop_pipe[0]);
+	if (s->stop_pipe[1] >= 0)
+		close(s->stop_pipe[1]);
+	pthread_cond_destroy(&s->ev_cond);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+void guestrpc_session_set_timeout(guestrpc_session *s, int timeout_ms, bool fatal)
+{
+	pthread_mutex_lock(&s->lock);
+	s->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
+	s->timeout_fatal = fatal;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void guestrpc_session_want_events(guestrpc_session *s, uint16_t service)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->n_ev_services < MAX_EV_SERVICES)
+		s->ev_services[s->n_ev_services++] = service;
+	pthread_mutex_unlock(&s->lock);
+}
+
+bool guestrpc_session_dead(guestrpc_session *s)
+{
+	bool d;
+
+	pthread_mutex_lock(&s->lock);
+	d = s->dead;
+	pthread_mutex_unlock(&s->lock);
+	return d;
+}
+
+const char *guestrpc_session_error(guestrpc_session *s)
+{
+	return s->error;
+}
+
+int guestrpc_session_call(guestrpc_session *s, struct guestrpc_call *c)
+{
+	uint32_t cap = c->bulk_out_len > c->bulk_in_cap ? c->bulk_out_len : c->bulk_in_cap;
+	int timeout = c->timeout_ms > 0 ? c->timeout_ms : s->timeout_ms;
+	struct timespec dl = deadline_after(timeout);
+	struct pending *p;
+	int rc;
+
+	c->rep_len = c->bulk_in_len = 0;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->rep = c->rep_cap ? malloc(c->rep_cap) : NULL;
+	if (c->rep_cap && !p->rep) {
+		free(p);
+		return -ENOMEM;
+	}
+	cond_init(&p->cond);
+	p->refs = 1;
+	pthread_mutex_lock(&s->lock);
+	if (s->dead) {
+		rc = -ENOTCONN;
+		goto out;
+	}
+	if (cap) {
+		rc = hrpc_client_bulk_alloc(s->cli, cap, &p->bulk);
+		if (rc < 0)
+			goto out;
+		if (c->bulk_out_len)
+			memcpy(p->bulk.ptr, c->bulk_out, c->bulk_out_len);
+	}
+	p->call = (struct hrpc_call){
+		.service = c->service, .proc = c->proc,
+		.req = c->req, .req_len = c->req_len,
+		.rep = p->rep, .rep_cap = c->rep_cap,
+		.bulk = cap ? &p->bulk : NULL, .bulk_len = c->bulk_out_len,
+		.timeout_ms = -1,
+	};
+	p->refs = 2;
+	rc = hrpc_client_call_async(s->cli, &p->call, call_done, p);
+	if (rc < 0) {
+		p->refs = 1;
+		if (rc != -EBUSY && rc != -EMSGSIZE && rc != -EINVAL)
+			mark_dead(s, "cannot send to the guest");
+		goto out;
+	}
+	/* The send may have read replies off the stream while it waited. */
+	process(s);
+	while (!p->done) {
+		if (pthread_cond_timedwait(&p->cond, &s->lock, &dl) == ETIMEDOUT && !p->done) {
+			rc = -ETIMEDOUT;
+			if (s->timeout_fatal) {
+				char why[160];
+
+				snprintf(why, sizeof(why),
+					 "the guest did not answer within %d ms", timeout);
+				mark_dead(s, why);
+			}
+			goto out;
+		}
+	}
+	rc = p->call.status;
+	if (s->dead && (rc == -EPIPE || rc == -ECONNABORTED || rc == -EPROTO || rc == -ECONNRESET))
+		rc = -ENOTCONN;
+	if (rc < 0 && rc != -EMSGSIZE)
+		goto out;
+	c->rep_len = p->call.rep_len;
+	if (c->rep_len)
+		memcpy(c->rep, p->rep, c->rep_len);
+	if (p->call.rep_bulk_len) {
+		if (p->call.rep_bulk_len > c->bulk_in_cap) {
+			rc = -EPROTO;
+			goto out;
+		}
+		memcpy(c->bulk_in, (uint8_t *)p->bulk.ptr + p->call.rep_bulk_pos, p->call.rep_bulk_len);
+		c->bulk_in_len = p->call.rep_bulk_len;
+	}
+out:
+	pending_put(s, p);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int guestrpc_session_next_event(guestrpc_session *s, int timeout_ms, struct guestrpc_event **ev)
+{
+	struct timespec dl = deadline_after(timeout_ms < 0 ? 0 : timeout_ms);
+	struct evq *q;
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->ev_head && !s->dead) {
+		rc = timeout_ms < 0 ? pthread_cond_wait(&s->ev_cond, &s->lock)
+				    : pthread_cond_timedwait(&s->ev_cond, &s->lock, &dl);
+		if (rc == ETIMEDOUT)
+			break;
+	}
+	if ((q = s->ev_head)) {
+		s->ev_head = q->next;
+		if (!s->ev_head)
+			s->ev_tail = &s->ev_head;
+		*ev = q->ev;
+		free(q);
+		rc = 0;
+	} else {
+		rc = s->dead ? -ENOTCONN : -ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* ---- opening ------------------------------------------------------------------- */
+
+static int connect_path(const char *path, int hello_ms, guestrpc_session **out)
+{
+	hrpc_chan *ch;
+	int fd, rc;
+
+	rc = hrpc_vport_connect(path, &ch);
+	if (rc < 0)
+		return rc;
+	/* Hand the fd over to a session (the chan only wrapped it). */
+	fd = dup(hrpc_chan_wait_fd(ch));
+	hrpc_chan_free(ch);
+	if (fd < 0)
+		return -errno;
+	return guestrpc_session_new_fd(fd, hello_ms, out);
+}
+
+static char *strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *strdupf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s = NULL;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s;
+}
+
+int guestrpc_session_open(const char *target, const char *uri, int hello_ms,
+			  guestrpc_session **out, char **err)
+{
+	char **paths = NULL;
+	int n, rc = -ENOENT;
+
+	if (err)
+		*err = NULL;
+	if (strchr(target, '/')) {
+		rc = connect_path(target, hello_ms, out);
+		if (rc < 0 && err)
+			*err = strdupf("%s: %s", target, rc == -ETIMEDOUT ?
+				       "no answer from the guest agent (channel busy or agent not running)" :
+				       strerror(-rc));
+		return rc;
+	}
+	n = guestrpc_domain_channels(target, uri, &paths, err);
+	if (n < 0)
+		return n;
+	if (n == 0) {
+		if (err)
+			*err = strdupf("domain %s has no <channel type='unix'> named org.hostrpc.guest.N", target);
+		return -ENOENT;
+	}
+	for (int i = 0; i < n; i++) {
+		rc = connect_path(paths[i], hello_ms, out);
+		if (rc == 0)
+			break;
+	}
+	if (rc < 0 && err)
+		*err = strdupf("domain %s: none of its %d org.hostrpc.guest channel(s) answered: %s",
+			       target, n, rc == -ETIMEDOUT ?
+			       "busy (another tool holds it) or the agent is not running" : strerror(-rc));
+	for (int i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	return rc;
+}

@@ -1,0 +1,1564 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hostrpc-guestmount - mount a directory that a guest serves (guestrpcd,
+ * service 256) on the host with FUSE (lowlevel API, multithreaded).
+ *
+ * usage: hostrpc-guestmount [options] DOMAIN|SOCKET GUEST_PATH MOUNTPOINT
+ *
+ * Every FUSE request becomes one Guest RPC; FUSE's worker threads share
+ * one session, so many calls are in flight on the channel at once (the
+ * kernel's readahead, parallel lookups, ...).  The guest is untrusted:
+ *
+ *  - host inode numbers are our own (a table maps them to guest node
+ *    handles), so a guest cannot alias the root or another file's inode;
+ *    a handle that changes type, or a lookup that returns the root or its
+ *    own parent, is refused with EIO;
+ *  - names from readdir must be single components (no '/', no NUL, and
+ *    "."/".." never with a node); sizes, counts and lengths are checked
+ *    against what was asked; errno values are passed only if plausible;
+ *  - a guest that stops answering fails its call after --timeout and the
+ *    session is then dead: every request gets ENOTCONN at once, and the
+ *    mount can always be unmounted (fusermount3 -u).
+ */
+#define FUSE_USE_VERSION 312
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <fuse_lowlevel.h>
+#include <glib.h>
+
+#include "hostrpc/guestfs.h"
+#include "guestrpc/session.h"
+
+#define IO_MAX HRPC_GFS_IO_MAX
+#define READDIR_BULK (256u * 1024u)
+
+struct node {
+	uint64_t ino;            /* ours, as the kernel sees it */
+	uint64_t gnode;          /* the guest's handle */
+	uint32_t type;           /* S_IFMT at first sight */
+	uint64_t nlookup;        /* kernel references */
+	uint64_t grefs;          /* guest lookups not yet forgotten */
+	uint32_t pins;           /* directory listings holding it */
+};
+
+struct hfile {
+	uint64_t gfh;
+};
+
+struct dent {
+	char *name;
+	uint64_t gino;
+	uint32_t type;
+	struct node *node;       /* readdirplus: pinned; NULL otherwise */
+	struct hrpc_gfs_attr attr;
+};
+
+struct hdir {
+	uint64_t gfh;
+	pthread_mutex_t lock;
+	struct dent *ents;
+	size_t n, cap;
+	uint64_t gcookie;        /* guest cookie after the last fetched entry */
+	bool eof;
+	bool plus;               /* fetched with READDIRPLUS */
+	bool started;
+};
+
+struct gm {
+	guestrpc_session *s;
+	pthread_mutex_t lock;
+	GHashTable *by_ino;
+	GHashTable *by_gnode;
+	uint64_t next_ino;
+	struct node *root;
+	double attr_timeout;
+	double entry_timeout;
+	double negative_timeout;
+	bool keep_cache;
+	bool writeback;
+	bool ro;
+	int violations;
+	bool reported_dead;
+	char label[256];
+};
+
+static struct gm gm;
+
+__attribute__((format(printf, 1, 2)))
+static void logmsg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "hostrpc-guestmount: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* A guest broke the rules: say so (a few times), answer EIO. */
+__attribute__((format(printf, 1, 2)))
+static int violation(const char *fmt, ...)
+{
+	va_list ap;
+	int n = __atomic_add_fetch(&gm.violations, 1, __ATOMIC_RELAXED);
+
+	if (n <= 20) {
+		fprintf(stderr, "hostrpc-guestmount: guest protocol violation: ");
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	return -EIO;
+}
+
+/* ---- calls ---------------------------------------------------------------- */
+
+static int scall(struct guestrpc_call *c)
+{
+	int rc = guestrpc_session_call(gm.s, c);
+
+	if (rc == -ENOTCONN && !__atomic_exchange_n(&gm.reported_dead, true, __ATOMIC_RELAXED))
+		logmsg("%s: guest unreachable: %s; every request now fails with ENOTCONN "
+		       "(unmount with fusermount3 -u)", gm.label, guestrpc_session_error(gm.s));
+	return rc;
+}
+
+static int gcall(uint16_t proc, const void *req, uint32_t req_len, void *rep, uint32_t rep_cap,
+		 uint32_t *rep_len)
+{
+	struct guestrpc_call c = {
+		.service = HRPC_SVC_GUEST_FS, .proc = proc,
+		.req = req, .req_len = req_len, .rep = rep, .rep_cap = rep_cap,
+	};
+	int rc = scall(&c);
+
+	if (rep_len)
+		*rep_len = c.rep_len;
+	return rc;
+}
+
+/* The reply must be exactly `want` bytes. */
+static int gcall_fixed(uint16_t proc, const void *req, uint32_t req_len, void *rep, uint32_t want)
+{
+	uint32_t len = 0;
+	int rc = gcall(proc, req, req_len, rep, want, &len);
+
+	if (rc == -EMSGSIZE || (rc == 0 && len != want))
+		return violation("proc %u: reply of %u bytes, expected %u", proc, len, want);
+	return rc;
+}
+
+/* An errno from the guest goes to the kernel only if it is a real one. */
+static int errno_out(int rc)
+{
+	int e = -rc;
+
+	if (e == ENOSYS)
+		return EOPNOTSUPP;  /* ENOSYS would switch the op off in the kernel */
+	if (e <= 0 || e > 133)
+		return EIO;
+	return e;
+}
+
+static void reply_err(fuse_req_t req, int rc)
+{
+	fuse_reply_err(req, rc ? errno_out(rc) : 0);
+}
+
+static void name_put(struct hrpc_gfs_name *wn, const char *name)
+{
+	size_t len = strlen(name);
+
+	memset(wn, 0, sizeof(*wn));
+	wn->len = (uint16_t)len;
+	memcpy(wn->name, name, len);
+}
+
+/* Names from the kernel are single components already; the length is ours. */
+static int name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	return len && len <= HRPC_GFS_NAME_MAX ? 0 : -ENAMETOOLONG;
+}
+
+/* ---- attributes and nodes ------------------------------------------------- */
+
+static bool attr_ok(const struct hrpc_gfs_attr *a)
+{
+	switch (a->mode & S_IFMT) {
+	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
+	case S_IFBLK: case S_IFIFO: case S_IFSOCK:
+		break;
+	default:
+		return false;
+	}
+	return !(a->mode & ~(S_IFMT | 07777u)) && a->size <= INT64_MAX &&
+	       a->blocks <= INT64_MAX && a->atime_nsec < 1000000000u &&
+	       a->mtime_nsec < 1000000000u && a->ctime_nsec < 1000000000u && !a->reserved;
+}
+
+static void attr_to_stat(const struct hrpc_gfs_attr *a, uint64_t ino, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_rdev = makedev((a->rdev >> 8) & 0xfff, (a->rdev & 0xff) | ((a->rdev >> 12) & 0xfff00));
+	st->st_size = (off_t)a->size;
+	st->st_blksize = a->blksize ? a->blksize : 4096;
+	st->st_blocks = (blkcnt_t)a->blocks;
+	st->st_atim = (struct timespec){ (time_t)a->atime, a->atime_nsec };
+	st->st_mtim = (struct timespec){ (time_t)a->mtime, a->mtime_nsec };
+	st->st_ctim = (struct timespec){ (time_t)a->ctime, a->ctime_nsec };
+}
+
+static struct node *node_of(fuse_ino_t ino)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&gm.lock);
+	n = g_hash_table_lookup(gm.by_ino, &ino);
+	pthread_mutex_unlock(&gm.lock);
+	return n;
+}
+
+/* Guest handle of a kernel inode (0 = unknown). */
+static uint64_t gnode_of(fuse_ino_t ino)
+{
+	struct node *n = node_of(ino);
+
+	return n ? n->gnode : 0;
+}
+
+static void send_forgets(struct hrpc_gfs_forget_item *it, uint32_t n)
+{
+	uint8_t buf[sizeof(struct hrpc_gfs_forget_req) + HRPC_GFS_FORGET_MAX * sizeof(*it)];
+	struct hrpc_gfs_forget_req *f = (void *)buf;
+
+	while (n) {
+		uint32_t k = n < HRPC_GFS_FORGET_MAX ? n : HRPC_GFS_FORGET_MAX;
+
+		memset(f, 0, sizeof(*f));
+		f->count = k;
+		memcpy(f->items, it, k * sizeof(*it));
+		gcall(HRPC_GFS_FORGET, f, (uint32_t)(sizeof(*f) + k * sizeof(*it)), NULL, 0, NULL);
+		it += k;
+		n -= k;
+	}
+}
+
+/* Caller holds gm.lock; if the node is unreferenced, unlink it and queue
+ * its guest references in `out` (returns 1) for the caller to forget. */
+static int node_maybe_drop(struct node *n, struct hrpc_gfs_forget_item *out)
+{
+	if (n->nlookup || n->pins || n == gm.root)
+		return 0;
+	g_hash_table_remove(gm.by_gnode, &n->gnode);
+	g_hash_table_remove(gm.by_ino, &n->ino);
+	out->node = n->gnode;
+	out->nlookup = n->grefs;
+	free(n);
+	return out->nlookup ? 1 : 0;
+}
+
+/*
+ * Account for one guest lookup result.  kernel_ref: the kernel gets a
+ * reference now (lookup/create/...); otherwise the caller pins it (a
+ * readdirplus listing).  Returns the node or NULL (-EIO) if the guest's
+ * answer is impossible; the guest's reference is accounted either way.
+ */
+static struct node *node_take(const struct hrpc_gfs_entry *e, uint64_t parent_gnode,
+			      bool kernel_ref, int *err)
+{
+	uint32_t type = e->attr.mode & S_IFMT;
+	struct hrpc_gfs_forget_item undo = { e->node, 1 };
+	struct node *n;
+
+	*err = 0;
+	if (e->node == 0 || !attr_ok(&e->attr)) {
+		*err = violation("lookup returned node %#" PRIx64 " with impossible attributes (mode %#o)",
+				 e->node, e->attr.mode);
+		if (e->node)
+			send_forgets(&undo, 1);
+		return NULL;
+	}
+	pthread_mutex_lock(&gm.lock);
+	if (e->node == gm.root->gnode || e->node == parent_gnode) {
+		/* A directory entry naming the root or its own parent: a loop
+		 * the kernel must never see.  The guest counted a lookup. */
+		n = g_hash_table_lookup(gm.by_gnode, &e->node);
+		if (n)
+			n->grefs++;
+		pthread_mutex_unlock(&gm.lock);
+		*err = violation("lookup returned the root or the parent itself (node %#" PRIx64 ")",
+				 e->node);
+		if (!n)
+			send_forgets(&undo, 1);
+		return NULL;
+	}
+	n = g_hash_table_lookup(gm.by_gnode, &e->node);
+	if (n && n->type != type) {
+		n->grefs++;
+		pthread_mutex_unlock(&gm.lock);
+		*err = violation("node %#" PRIx64 " changed type from %#o to %#o", e->node, n->type, type);
+		return NULL;
+	}
+	if (!n) {
+		n = calloc(1, sizeof(*n));
+		if (!n) {
+			pthread_mutex_unlock(&gm.lock);
+			send_forgets(&undo, 1);
+			*err = -ENOMEM;
+			return NULL;
+		}
+		n->ino = gm.next_ino++;
+		n->gnode = e->node;
+		n->type = type;
+		g_hash_table_insert(gm.by_ino, &n->ino, n);
+		g_hash_table_insert(gm.by_gnode, &n->gnode, n);
+	}
+	n->grefs++;
+	if (kernel_ref)
+		n->nlookup++;
+	else
+		n->pins++;
+	pthread_mutex_unlock(&gm.lock);
+	return n;
+}
+
+static void fill_entry(struct fuse_entry_param *ep, const struct node *n,
+		       const struct hrpc_gfs_attr *a)
+{
+	memset(ep, 0, sizeof(*ep));
+	ep->ino = n->ino;
+	ep->generation = 1;
+	attr_to_stat(a, n->ino, &ep->attr);
+	ep->attr_timeout = gm.attr_timeout;
+	ep->entry_timeout = gm.entry_timeout;
+}
+
+/* Reply to an op that made or found an entry (kernel gets a reference). */
+static void reply_entry(fuse_req_t req, int rc, const struct hrpc_gfs_entry *e, uint64_t parent)
+{
+	struct fuse_entry_param ep;
+	struct node *n;
+
+	if (rc < 0) {
+		reply_err(req, rc);
+		return;
+	}
+	n = node_take(e, parent, true, &rc);
+	if (!n) {
+		reply_err(req, rc);
+		return;
+	}
+	fill_entry(&ep, n, &e->attr);
+	if (fuse_reply_entry(req, &ep) != 0) {
+		/* The kernel did not take it (interrupted): undo. */
+		struct hrpc_gfs_forget_item it;
+		int drop;
+
+		pthread_mutex_lock(&gm.lock);
+		n->nlookup--;
+		drop = node_maybe_drop(n, &it);
+		pthread_mutex_unlock(&gm.lock);
+		if (drop)
+			send_forgets(&it, 1);
+	}
+}
+
+/* ---- operations ------------------------------------------------------------- */
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	conn->max_write = IO_MAX;
+	conn->max_readahead = IO_MAX;
+	conn->want |= conn->capable & (FUSE_CAP_ASYNC_READ | FUSE_CAP_PARALLEL_DIROPS |
+				       FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
+				       FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_AUTO_INVAL_DATA);
+	if (gm.writeback && (conn->capable & FUSE_CAP_WRITEBACK_CACHE))
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+	/* Locks would be local to the host anyway. */
+	conn->want &= ~(FUSE_CAP_POSIX_LOCKS | FUSE_CAP_FLOCK_LOCKS);
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct hrpc_gfs_dir_name_req r = { .parent = gnode_of(parent) };
+	struct hrpc_gfs_entry e;
+	int rc = name_ok(name);
+
+	if (rc < 0 || !r.parent) {
+		reply_err(req, rc < 0 ? rc : -ESTALE);
+		return;
+	}
+	name_put(&r.name, name);
+	rc = gcall_fixed(HRPC_GFS_LOOKUP, &r, sizeof(r), &e, sizeof(e));
+	if (rc == -ENOENT && gm.negative_timeout > 0) {
+		struct fuse_entry_param ep = { .ino = 0, .entry_timeout = gm.negative_timeout };
+
+		fuse_reply_entry(req, &ep);
+		return;
+	}
+	reply_entry(req, rc, &e, r.parent);
+}
+
+static void forget_one(fuse_ino_t ino, uint64_t nlookup, struct hrpc_gfs_forget_item *it,
+		       uint32_t *n)
+{
+	struct node *nd = g_hash_table_lookup(gm.by_ino, &ino);
+
+	if (!nd)
+		return;
+	nd->nlookup = nlookup > nd->nlookup ? 0 : nd->nlookup - nlookup;
+	*n += (uint32_t)node_maybe_drop(nd, &it[*n]);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	struct hrpc_gfs_forget_item it;
+	uint32_t n = 0;
+
+	pthread_mutex_lock(&gm.lock);
+	forget_one(ino, nlookup, &it, &n);
+	pthread_mutex_unlock(&gm.lock);
+	if (n)
+		send_forgets(&it, n);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *fd)
+{
+	struct hrpc_gfs_forget_item *it = calloc(count ? count : 1, sizeof(*it));
+	uint32_t n = 0;
+
+	if (it) {
+		pthread_mutex_lock(&gm.lock);
+		for (size_t i = 0; i < count; i++)
+			forget_one(fd[i].ino, fd[i].nlookup, it, &n);
+		pthread_mutex_unlock(&gm.lock);
+		send_forgets(it, n);
+		free(it);
+	}
+	fuse_reply_none(req);
+}
+
+static void reply_attr(fuse_req_t req, fuse_ino_t ino, int rc, const struct hrpc_gfs_attr *a)
+{
+	struct node *n = node_of(ino);
+	struct stat st;
+
+	if (rc == 0 && !attr_ok(a))
+		rc = violation("getattr of node %#" PRIx64 ": impossible attributes", n ? n->gnode : 0);
+	if (rc == 0 && n && (a->mode & S_IFMT) != n->type)
+		rc = violation("node %#" PRIx64 " changed type", n->gnode);
+	if (rc < 0) {
+		reply_err(req, rc);
+		return;
+	}
+	attr_to_stat(a, ino, &st);
+	fuse_reply_attr(req, &st, gm.attr_timeout);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct hrpc_gfs_node_req r = { .node = gnode_of(ino) };
+	struct hrpc_gfs_attr a;
+	int rc;
+
+	if (!r.node) {
+		reply_err(req, -ESTALE);
+		return;
+	}
+	if (fi && fi->fh && !S_ISDIR(node_of(ino)->type))
+		r.fh = ((struct hfile *)(uintptr_t)fi->fh)->gfh;
+	rc = gcall_fixed(HRPC_GFS_GETATTR, &r, sizeof(r), &a, sizeof(a));
+	reply_attr(req, ino, rc, &a);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct hrpc_gfs_setattr_req r = { .node = gnode_of(ino) };
+	struct hrpc_gfs_attr a;
+	int rc;
+
+	if (!r.node) {
+		reply_err(req, -ESTALE);
+		return;
+	}
+	if (fi && fi->fh)
+		r.fh = ((struct hfile *)(uintptr_t)fi->fh)->gfh;
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		r.valid |= HRPC_GFS_SET_MODE;
+		r.mode = attr->st_mode & 07777;
+	}
+	if (to_set & FUSE_SET_ATTR_UID) {
+		r.valid |= HRPC_GFS_SET_UID;
+		r.uid = attr->st_uid;
+	}
+	if (to_set & FUSE_SET_ATTR_GID) {
+		r.valid |= HRPC_GFS_SET_GID;
+		r.gid = attr->st_gid;
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (attr->st_size < 0) {
+			reply_err(req, -EINVAL);
+			return;
+		}
+		r.valid |= HRPC_GFS_SET_SIZE;
+		r.size = (uint64_t)attr->st_size;
+	}
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		r.valid |= HRPC_GFS_SET_ATIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_ATIME) {
+		r.valid |= HRPC_GFS_SET_ATIME;
+		r.atime = (uint64_t)attr->st_atim.tv_sec;
+		r.atime_nsec = (uint32_t)attr->st_atim.tv_nsec;
+	}
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		r.valid |= HRPC_GFS_SET_MTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_MTIME) {
+		r.valid |= HRPC_GFS_SET_MTIME;
+		r.mtime = (uint64_t)attr->st_mtim.tv_sec;
+		r.mtime_nsec = (uint32_t)attr->st_mtim.tv_nsec;
+	}
+	rc = gcall_fixed(HRPC_GFS_SETATTR, &r, sizeof(r), &a, sizeof(a));
+	reply_attr(req, ino, rc, &a);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct hrpc_gfs_node_req r = { .node = gnode_of(ino) };
+	char buf[HRPC_GFS_PATH_MAX + 1];
+	uint32_t len = 0;
+	int rc;
+
+	if (!r.node) {
+		reply_err(req, -ESTALE);
+		return;
+	}
+	rc = gcall(HRPC_GFS_READLINK, &r, sizeof(r), buf, HRPC_GFS_PATH_MAX, &len);
+	if (rc == 0 && (len == 0 || len >= HRPC_GFS_PATH_MAX || memchr(buf, 0, len)))
+		rc = violation("readlink: target of %u bytes with a NUL or empty", len);
+	if (rc == -EMSGSIZE)
+		rc = violation("readlink: target longer than PATH_MAX");
+	if (rc < 0) {
+		reply_err(req, rc);
+		return;
+	}
+	buf[len] = 0;
+	fuse_reply_readlink(req, buf);
+}
+
+static void make(fuse_req_t req, uint16_t proc, fuse_ino_t parent, const char *name,
+		 mode_t mode, dev_t rdev)
+{
+	struct hrpc_gfs_make_req r = { .parent = gnode_of(parent) };
+	struct hrpc_gfs_entry e;
+	int rc = name_ok(name);
+
+	if (rc < 0 || !r.parent) {
+		reply_err(req, rc < 0 ? rc : -ESTALE);
+		return;
+	}
+	if (gm.ro) {
+		reply_err(req, -EROFS);
+		return;
+	}
+	r.mode = mode;
+	r.umask = fuse_req_ctx(req)->umask;
+	r.rdev = (uint32_t)((minor(rdev) & 0xff) | (major(rdev) << 8) | ((minor(rdev) & ~0xffu) << 12));
+	name_put(&r.name, name);
+	rc = gcall_fixed(proc, &r, sizeof(r), &e, sizeof(e));
+	reply_entry(req, rc, &e, r.parent);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	make(req, HRPC_GFS_MKNOD, parent, name, mode, rdev);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	make(req, HRPC_GFS_MKDIR, parent, name, mode & 07777, 0);
+}
+
+static void remove_name(fuse_req_t req, uint16_t proc, fuse_ino_t parent, const char *name)
+{
+	struct hrpc_gfs_dir_name_req r = { .parent = gnode_of(parent) };
+	int rc = name_ok(name);
+
+	if (rc == 0 && !r.parent)
+		rc = -ESTALE;
+	if (rc == 0 && gm.ro)
+		rc = -EROFS;
+	if (rc == 0) {
+		name_put(&r.name, name);
+		rc = gcall(proc, &r, sizeof(r), NULL, 0, NULL);
+	}
+	reply_err(req, rc);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_name(req, HRPC_GFS_UNLINK, parent, name);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	remove_name(req, HRPC_GFS_RMDIR, parent, name);
+}
+
+static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	struct hrpc_gfs_symlink_req *r = calloc(1, sizeof(*r));
+	struct hrpc_gfs_entry e;
+	size_t tl = strlen(link);
+	int rc = name_ok(name);
+
+	if (!r) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	r->parent = gnode_of(parent);
+	if (rc == 0 && (tl == 0 || tl >= HRPC_GFS_PATH_MAX))
+		rc = -ENAMETOOLONG;
+	if (rc == 0 && !r->parent)
+		rc = -ESTALE;
+	if (rc == 0 && gm.ro)
+		rc = -EROFS;
+	if (rc < 0) {
+		free(r);
+		reply_err(req, rc);
+		return;
+	}
+	name_put(&r->name, name);
+	r->target_len = (uint16_t)tl;
+	memcpy(r->target, link, tl);
+	rc = gcall_fixed(HRPC_GFS_SYMLINK, r, sizeof(*r), &e, sizeof(e));
+	reply_entry(req, rc, &e, r->parent);
+	free(r);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	struct hrpc_gfs_rename_req r = { .olddir = gnode_of(parent), .newdir = gnode_of(newparent) };
+	int rc = name_ok(name);
+
+	if (rc == 0)
+		rc = name_ok(newname);
+	if (rc == 0 && (!r.olddir || !r.newdir))
+		rc = -ESTALE;
+	if (rc == 0 && (flags & ~(unsigned int)(HRPC_GFS_RENAME_NOREPLACE | HRPC_GFS_RENAME_EXCHANGE)))
+		rc = -EINVAL;
+	if (rc == 0 && gm.ro)
+		rc = -EROFS;
+	if (rc == 0) {
+		r.flags = flags;
+		name_put(&r.oldname, name);
+		name_put(&r.newname, newname);
+		rc = gcall(HRPC_GFS_RENAME, &r, sizeof(r), NULL, 0, NULL);
+	}
+	reply_err(req, rc);
+}
+
+static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct hrpc_gfs_link_req r = { .node = gnode_of(ino), .newparent = gnode_of(newparent) };
+	struct hrpc_gfs_entry e;
+	int rc = name_ok(newname);
+
+	if (rc == 0 && (!r.node || !r.newparent))
+		rc = -ESTALE;
+	if (rc == 0 && gm.ro)
+		rc = -EROFS;
+	if (rc < 0) {
+		reply_err(req, rc);
+		return;
+	}
+	name_put(&r.newname, newname);
+	rc = gcall_fixed(HRPC_GFS_LINK, &r, sizeof(r), &e, sizeof(e));
+	reply_entry(req, rc, &e, r.newparent);
+}
+
+static uint32_t wire_open_flags(int flags)
+{
+	uint32_t w = (uint32_t)flags & (HRPC_GFS_O_ACCMODE | HRPC_GFS_O_TRUNC | HRPC_GFS_O_APPEND |
+					HRPC_GFS_O_DSYNC | HRPC_GFS_O_SYNC | HRPC_GFS_O_NOATIME);
+
+	if (gm.writeback) {
+		/* The kernel reads to fill partial pages and does appends itself. */
+		if ((w & HRPC_GFS_O_ACCMODE) == O_WRONLY)
+			w = (w & ~HRPC_GFS_O_ACCMODE) | O_RDWR;
+		w &= ~HRPC_GFS_O_APPEND;
+	}
+	return w;
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct hrpc_gfs_open_req r = { .node = gnode_of(ino), .flags = wire_open_flags(fi->flags) };
+	struct hrpc_gfs_fh_rep fr;
+	struct hfile *hf;
+	int rc;
+
+	if (!r.node) {
+		reply_err(req, -ESTALE);
+		return;
+	}
+	if (gm.ro && ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))) {
+		reply_err(req, -EROFS);
+		return;
+	}
+	rc = gcall_fixed(HRPC_GFS_OPEN, &r, sizeof(r), &fr, sizeof(fr));
+	if (rc < 0) {
+		reply_err(req, rc);
+		return;
+	}
+	hf = malloc(sizeof(*hf));
+	if (!hf) {
+		struct hrpc_gfs_fh_req rr = { .fh = fr.fh };
+
+		gcall(HRPC_GFS_RELEASE, &rr, sizeof(rr), NULL, 0, NULL);
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	hf->gfh = fr.fh;
+	fi->fh = (uintptr_t)hf;
+	fi->keep_cache = gm.keep_cache;
+	fi->direct_io = !!(fi->flags & O_DIRECT);
+	if (fuse_reply_open(req, fi) != 0) {
+		struct hrpc_gfs_fh_req rr = { .fh = fr.fh };
+
+		gcall(HRPC_GFS_RELEASE, &rr, sizeof(rr), NULL, 0, NULL);
+		free(hf);
+	}
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct hrpc_gfs_make_req r = { .parent = gnode_of(parent) };
+	struct hrpc_gfs_create_rep cr;
+	struct fuse_entry_param ep;
+	struct hfile *hf;
+	struct node *n;
+	int rc = name_ok(name);
+
+	if (rc == 0 && !r.parent)
+		rc = -ESTALE;
+	if (rc == 0 && gm.ro)
+		rc = -EROFS;
+	if (rc < 0) {
+		reply_err(req, rc);
+		return;
+	}
+	r.mode = mode & 07777;
+	r.umask = fuse_req_ctx(req)->umask;
+	r.flags = wire_open_flags(fi->flags) | ((uint32_t)fi->flags & HRPC_GFS_O_EXCL);
+	name_put(&r.name, name);
+	rc = gcall_fixed(HRPC_GFS_CREATE, &r, sizeof(r), &cr, sizeof(cr));
+	if (rc < 0) {
+		reply_err(req, rc);
+		return;
+	}
+	hf = malloc(sizeof(*hf));
+	n = hf ? node_take(&cr.entry, r.parent, true, &rc) : NULL;
+	if (!n) {
+		struct hrpc_gfs_fh_req rr = { .fh = cr.fh };
+
+		gcall(HRPC_GFS_RELEASE, &rr, sizeof(rr), NULL, 0, NULL);
+		free(hf);
+		reply_err(req, hf ? rc : -ENOMEM);
+		return;
+	}
+	hf->gfh = cr.fh;
+	fi->fh = (uintptr_t)hf;
+	fi->keep_cache = gm.keep_cache;
+	fill_entry(&ep, n, &cr.entry.attr);
+	fuse_reply_create(req, &ep, fi);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct hfile *hf = (struct hfile *)(uintptr_t)fi->fh;
+	struct hrpc_gfs_io_req r = { .fh = hf->gfh, .offset = (uint64_t)off };
+	struct hrpc_gfs_io_rep ir;
+	struct guestrpc_call c = {
+		.service = HRPC_SVC_GUEST_FS, .proc = HRPC_GFS_READ,
+		.req = &r, .req_len = sizeof(r), .rep = &ir, .rep_cap = sizeof(ir),
+	};
+	void *buf;
+	int rc;
+
+	if (size > IO_MAX)
+		size = IO_MAX;
+	if (off < 0) {
+		reply_err(req, -EINVAL);
+		return;
+	}
+	if (size == 0) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	buf = malloc(size);
+	if (!buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	r.size = (uint32_t)size;
+	c.bulk_in = buf;
+	c.bulk_in_cap = (uint32_t)size;
+	rc = scall(&c);
+	if (rc == 0 && (c.rep_len != sizeof(ir) || ir.size > size || ir.size != c.bulk_in_len))
+		rc = violation("read: %u bytes claimed, %u delivered, %zu asked", ir.size,
+			       c.bulk_in_len, size);
+	if (rc < 0)
+		reply_err(req, rc);
+	else
+		fuse_reply_buf(req, buf, ir.size);
+	free(buf);
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	struct hfile *hf = (struct hfile *)(uintptr_t)fi->fh;
+	struct hrpc_gfs_io_req r = { .fh = hf->gfh, .offset = (uint64_t)off };
+	struct hrpc_gfs_io_rep ir;
+	struct guestrpc_call c = {
+		.service = HRPC_SVC_GUEST_FS, .proc = HRPC_GFS_WRITE,
+		.req = &r, .req_len = sizeof(r), .rep = &ir, .rep_cap = sizeof(ir),
+		.bulk_out = data,
+	};
+	int rc;
+
+	if (size > IO_MAX || off < 0) {
+		reply_err(req, -EINVAL);
+		return;
+	}
+	r.size = (uint32_t)size;
+	c.bulk_out_len = (uint32_t)size;
+	rc = scall(&c);
+	if (rc == 0 && (c.rep_len != sizeof(ir) || ir.size > size))
+		rc = violation("write: %u bytes written of %zu", ir.size, size);
+	if (rc < 0)
+		reply_err(req, rc);
+	else
+		fuse_reply_write(req, ir.size);
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	/* Writes go through at once: nothing is buffered here. */
+	fuse_reply_err(req, 0);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct hfile *hf = (struct hfile *)(uintptr_t)fi->fh;
+	struct hrpc_gfs_fh_req r = { .fh = hf->gfh };
+
+	gcall(HRPC_GFS_RELEASE, &r, sizeof(r), NULL, 0, NULL);
+	free(hf);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	struct hfile *hf = (struct hfile *)(uintptr_t)fi->fh;
+	struct hrpc_gfs_fh_req r = { .fh = hf->gfh, .flags = datasync ? HRPC_GFS_FSYNC_DATASYNC : 0 };
+
+	reply_err(req, gcall(HRPC_GFS_FSYNC, &r, sizeof(r), NULL, 0, NULL));
+}
+
+/* ---- directories ---------------------------------------------------------------- */
+
+static void dir_clear(struct hdir *d)
+{
+	struct hrpc_gfs_forget_item *it = calloc(d->n ? d->n : 1, sizeof(*it));
+	uint32_t k = 0;
+
+	pthread_mutex_lock(&gm.lock);
+	for (size_t i = 0; i < d->n; i++) {
+		struct node *n = d->ents[i].node;
+
+		free(d->ents[i].name);
+		if (!n)
+			continue;
+		n->pins--;
+		if (it)
+			k += (uint32_t)node_maybe_drop(n, &it[k]);
+	}
+	pthread_mutex_unlock(&gm.lock);
+	if (it) {
+		send_forgets(it, k);
+		free(it);
+	}
+	free(d->ents);
+	d->ents = NULL;
+	d->n = d->cap = 0;
+	d->gcookie = 0;
+	d->eof = false;
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct hrpc_gfs_node_req r = { .node = gnode_of(ino) };
+	struct hrpc_gfs_fh_rep fr;
+	struct hdir *d;
+	int rc;
+
+	if (!r.node) {
+		reply_err(req, -ESTALE);
+		return;
+	}
+	rc = gcall_fixed(HRPC_GFS_OPENDIR, &r, sizeof(r), &fr, sizeof(fr));
+	if (rc < 0) {
+		reply_err(req, rc);
+		return;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		struct hrpc_gfs_fh_req rr = { .fh = fr.fh };
+
+		gcall(HRPC_GFS_RELEASEDIR, &rr, sizeof(rr), NULL, 0, NULL);
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	d->gfh = fr.fh;
+	pthread_mutex_init(&d->lock, NULL);
+	fi->fh = (uintptr_t)d;
+	fi->cache_readdir = 0;
+	if (fuse_reply_open(req, fi) != 0) {
+		struct hrpc_gfs_fh_req rr = { .fh = fr.fh };
+
+		gcall(HRPC_GFS_RELEASEDIR, &rr, sizeof(rr), NULL, 0, NULL);
+		free(d);
+	}
+}
+
+/*
+ * Fetch the next batch from the guest into d (d->lock held).  Every entry
+ * is checked before any is used; a bad batch is refused whole, and the
+ * lookups the guest counted for it are given back.
+ */
+static int dir_fetch(struct hdir *d, uint64_t dir_gnode)
+{
+	struct hrpc_gfs_readdir_req r = { .fh = d->gfh, .offset = d->gcookie,
+					  .flags = d->plus ? HRPC_GFS_READDIR_PLUS : 0 };
+	size_t esz = d->plus ? sizeof(struct hrpc_gfs_dirent_plus) : sizeof(struct hrpc_gfs_dirent);
+	struct hrpc_gfs_readdir_rep rr;
+	struct guestrpc_call c = {
+		.service = HRPC_SVC_GUEST_FS, .proc = HRPC_GFS_READDIR,
+		.req = &r, .req_len = sizeof(r), .rep = &rr, .rep_cap = sizeof(rr),
+		.bulk_in_cap = READDIR_BULK,
+	};
+	uint8_t *buf = malloc(READDIR_BULK);
+	const char *bad = NULL;
+	uint32_t i;
+	int rc;
+
+	if (!buf)
+		return -ENOMEM;
+	c.bulk_in = buf;
+	rc = scall(&c);
+	if (rc < 0)
+		goto out;
+	if (c.rep_len != sizeof(rr) || rr.eof > 1 || rr.count > READDIR_BULK / esz ||
+	    rr.count * esz != c.bulk_in_len) {
+		rc = violation("readdir: %u entries in %u bytes", rr.count, c.bulk_in_len);
+		/* Whatever lookups it counted, we cannot tell which: it may
+		 * keep them. */
+		goto out;
+	}
+	for (i = 0; i < rr.count && !bad; i++) {
+		struct hrpc_gfs_dirent_plus dp;
+
+		memcpy(&dp, buf + i * esz, esz);
+		if (dp.d.reserved || dp.d.type > 15)
+			bad = "bad type field";
+		else if (hrpc_gfs_name_is_dot(&dp.d.name) && dp.d.name.len <= 2) {
+			if (d->plus && dp.entry.node)
+				bad = "\".\" or \"..\" with a node";
+		} else if (hrpc_gfs_name_check(&dp.d.name) < 0)
+			bad = "a name with '/', NUL, bad length or garbage after it";
+		else if (d->plus && (!dp.entry.node || !attr_ok(&dp.entry.attr)))
+			bad = "an entry without a node or with impossible attributes";
+	}
+	if (bad) {
+		struct hrpc_gfs_forget_item *it = calloc(rr.count, sizeof(*it));
+		uint32_t k = 0;
+
+		rc = violation("readdir: %s (entry %u)", bad, i - 1);
+		for (i = 0; it && d->plus && i < rr.count; i++) {
+			struct hrpc_gfs_dirent_plus dp;
+
+			memcpy(&dp, buf + i * esz, esz);
+			if (dp.entry.node && !hrpc_gfs_name_is_dot(&dp.d.name))
+				it[k++] = (struct hrpc_gfs_forget_item){ dp.entry.node, 1 };
+		}
+		if (it)
+			send_forgets(it, k);
+		free(it);
+		goto out;
+	}
+	if (d->n + rr.count > d->cap) {
+		size_t ncap = (d->n + rr.count) * 2;
+		struct dent *ne = realloc(d->ents, ncap * sizeof(*ne));
+
+		if (!ne) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		d->ents = ne;
+		d->cap = ncap;
+	}
+	for (i = 0; i < rr.count; i++) {
+		struct hrpc_gfs_dirent_plus dp;
+		struct dent *de = &d->ents[d->n];
+		int err;
+
+		memcpy(&dp, buf + i * esz, esz);
+		d->gcookie = dp.d.off;
+		memset(de, 0, sizeof(*de));
+		de->gino = dp.d.ino;
+		de->type = dp.d.type;
+		de->name = strndup(dp.d.name.name, dp.d.name.len);
+		if (!de->name) {
+			rc = -ENOMEM;
+			break;
+		}
+		if (d->plus && dp.entry.node) {
+			de->node = node_take(&dp.entry, dir_gnode, false, &err);
+			if (!de->node) {
+				/* Listed without attributes: the kernel looks it up. */
+				free(de->name);
+				continue;
+			}
+			de->attr = dp.entry.attr;
+		}
+		d->n++;
+	}
+	d->eof = rr.eof || rr.count == 0;
+out:
+	free(buf);
+	return rc;
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
+{
+	struct hdir *d = (struct hdir *)(uintptr_t)fi->fh;
+	uint64_t dir_gnode = gnode_of(ino);
+	char *buf = malloc(size ? size : 1);
+	size_t used = 0;
+	int rc = 0;
+
+	if (!buf) {
+		reply_err(req, -ENOMEM);
+		return;
+	}
+	pthread_mutex_lock(&d->lock);
+	if (off == 0 || !d->started) {
+		/* A fresh listing (opendir or rewinddir). */
+		dir_clear(d);
+		d->plus = plus;
+		d->started = true;
+	}
+	for (size_t i = (size_t)off;; i++) {
+		struct dent *de;
+		size_t len;
+
+		if (off < 0)
+			break;
+		if (i >= d->n) {
+			if (d->eof)
+				break;
+			rc = dir_fetch(d, dir_gnode);
+			if (rc < 0 || i >= d->n) {
+				if (rc == 0 && !d->eof)
+					continue;
+				break;
+			}
+		}
+		de = &d->ents[i];
+		if (plus) {
+			struct fuse_entry_param ep = { 0 };
+
+			if (de->node) {
+				fill_entry(&ep, de->node, &de->attr);
+			} else {
+				ep.attr.st_ino = de->gino;
+				ep.attr.st_mode = de->type << 12;
+			}
+			len = fuse_add_direntry_plus(req, buf + used, size - used, de->name, &ep,
+						     (off_t)(i + 1));
+			if (len > size - used)
+				break;
+			if (de->node) {
+				pthread_mutex_lock(&gm.lock);
+				de->node->nlookup++;
+				pthread_mutex_unlock(&gm.lock);
+			}
+		} else {
+			struct stat st = { .st_ino = de->node ? de->node->ino : de->gino,
+					   .st_mode = de->type << 12 };
+
+			len = fuse_add_direntry(req, buf + used, size - used, de->name, &st,
+						(off_t)(i + 1));
+			if (len > size - used)
+				break;
+		}
+		used += len;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (rc < 0 && used == 0)
+		reply_err(req, rc);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	do_readdir(req, ino, size, off, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct hdir *d = (struct hdir *)(uintptr_t)fi->fh;
+	struct hrpc_gfs_fh_req r = { .fh = d->gfh };
+
+	gcall(HRPC_GFS_RELEASEDIR, &r, sizeof(r), NULL, 0, NULL);
+	dir_clear(d);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+	fuse_reply_err(req, 0);
+}
+
+static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+static void op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct hrpc_gfs_node_req r = { .node = gm.root->gnode };
+	struct hrpc_gfs_statfs sf;
+	struct statvfs st;
+	int rc = gcall_fixed(HRPC_GFS_STATFS, &r, sizeof(r), &sf, sizeof(sf));
+
+	if (rc == 0 && (sf.reserved || sf.bfree > sf.blocks || sf.bavail > sf.blocks ||
+			sf.ffree > sf.files || !sf.bsize))
+		rc = violation("statfs: impossible numbers");
+	if (rc < 0) {
+		reply_err(req, rc);
+		return;
+	}
+	memset(&st, 0, sizeof(st));
+	st.f_bsize = sf.bsize;
+	st.f_frsize = sf.frsize ? sf.frsize : sf.bsize;
+	st.f_blocks = sf.blocks;
+	st.f_bfree = sf.bfree;
+	st.f_bavail = sf.bavail;
+	st.f_files = sf.files;
+	st.f_ffree = sf.ffree;
+	st.f_favail = sf.ffree;
+	st.f_namemax = sf.namemax && sf.namemax <= HRPC_GFS_NAME_MAX ? sf.namemax : HRPC_GFS_NAME_MAX;
+	fuse_reply_statfs(req, &st);
+}
+
+static int xattr_name(struct hrpc_gfs_xattr_req *r, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > HRPC_GFS_NAME_MAX)
+		return -ERANGE;
+	r->name.len = (uint16_t)len;
+	memcpy(r->name.name, name, len);
+	return 0;
+}
+
+static void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct hrpc_gfs_xattr_req r = { .node = gnode_of(ino) };
+	struct hrpc_gfs_xattr_rep xr;
+	struct guestrpc_call c = {
+		.service = HRPC_SVC_GUEST_FS, .proc = name ? HRPC_GFS_GETXATTR : HRPC_GFS_LISTXATTR,
+		.req = &r, .req_len = sizeof(r), .rep = &xr, .rep_cap = sizeof(xr),
+	};
+	char *buf = NULL;
+	int rc = 0;
+
+	if (!r.node)
+		rc = -ESTALE;
+	if (rc == 0 && name)
+		rc = xattr_name(&r, name);
+	if (size > HRPC_GFS_XATTR_MAX)
+		size = HRPC_GFS_XATTR_MAX;
+	if (rc == 0 && size && !(buf = malloc(size)))
+		rc = -ENOMEM;
+	if (rc == 0) {
+		r.size = (uint32_t)size;
+		c.bulk_in = buf;
+		c.bulk_in_cap = (uint32_t)size;
+		rc = scall(&c);
+	}
+	if (rc == 0 && (c.rep_len != sizeof(xr) || xr.size > HRPC_GFS_XATTR_MAX ||
+			(size && xr.size != c.bulk_in_len) || (!size && c.bulk_in_len)))
+		rc = violation("xattr: %u bytes claimed, %u delivered", xr.size, c.bulk_in_len);
+	/* A list must be NUL-separated names. */
+	if (rc == 0 && !name && size && xr.size && buf[xr.size - 1] != 0)
+		rc = violation("listxattr: list not NUL-terminated");
+	if (rc < 0)
+		reply_err(req, rc);
+	else if (!size)
+		fuse_reply_xattr(req, xr.size);
+	else
+		fuse_reply_buf(req, buf, xr.size);
+	free(buf);
+}
+
+static void op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	xattr_get(req, ino, name, size);
+}
+
+static void op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	xattr_get(req, ino, NULL, size);
+}
+
+static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	struct hrpc_gfs_xattr_req r = { .node = gnode_of(ino), .flags = (uint32_t)flags };
+	struct guestrpc_call c = {
+		.service = HRPC_SVC_GUEST_FS, .proc = HRPC_GFS_SETXATTR,
+		.req = &r, .req_len = sizeof(r), .bulk_out = value,
+	};
+	int rc = r.node ? xattr_name(&r, name) : -ESTALE;
+
+	if (rc == 0 && (size > HRPC_GFS_XATTR_MAX || (flags & ~3)))
+		rc = size > HRPC_GFS_XATTR_MAX ? -E2BIG : -EINVAL;
+	if (rc == 0 && gm.ro)
+		rc = -EROFS;
+	if (rc == 0) {
+		r.size = (uint32_t)size;
+		c.bulk_out_len = (uint32_t)size;
+		rc = scall(&c);
+	}
+	reply_err(req, rc);
+}
+
+static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct hrpc_gfs_xattr_req r = { .node = gnode_of(ino) };
+	int rc = r.node ? xattr_name(&r, name) : -ESTALE;
+
+	if (rc == 0 && gm.ro)
+		rc = -EROFS;
+	if (rc == 0)
+		rc = gcall(HRPC_GFS_REMOVEXATTR, &r, sizeof(r), NULL, 0, NULL);
+	reply_err(req, rc);
+}
+
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+			 struct fuse_file_info *fi)
+{
+	struct hfile *hf = (struct hfile *)(uintptr_t)fi->fh;
+	struct hrpc_gfs_fallocate_req r = { .fh = hf->gfh, .offset = (uint64_t)offset,
+					    .length = (uint64_t)length, .mode = (uint32_t)mode };
+
+	if (offset < 0 || length <= 0 || (mode & ~3)) {
+		reply_err(req, mode & ~3 ? -EOPNOTSUPP : -EINVAL);
+		return;
+	}
+	reply_err(req, gcall(HRPC_GFS_FALLOCATE, &r, sizeof(r), NULL, 0, NULL));
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.symlink = op_symlink,
+	.rename = op_rename,
+	.link = op_link,
+	.open = op_open,
+	.create = op_create,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.fsync = op_fsync,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.fsyncdir = op_fsyncdir,
+	.statfs = op_statfs,
+	.getxattr = op_getxattr,
+	.listxattr = op_listxattr,
+	.setxattr = op_setxattr,
+	.removexattr = op_removexattr,
+	.fallocate = op_fallocate,
+};
+
+/* ---- main ------------------------------------------------------------------------- */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hostrpc-guestmount [options] DOMAIN|SOCKET GUEST_PATH MOUNTPOINT\n"
+		"Mount GUEST_PATH, served by the guest agent guestrpcd, at MOUNTPOINT (FUSE).\n"
+		"DOMAIN is a libvirt domain whose <channel type='unix'> is named\n"
+		"org.hostrpc.guest.N; SOCKET is such a channel's unix socket path.\n"
+		"  -c URI            libvirt URI (default $LIBVIRT_DEFAULT_URI or qemu:///system)\n"
+		"  -r, --ro          read-only (the guest agent refuses every change too)\n"
+		"  -o OPT[,OPT...]   FUSE mount options (allow_other, default_permissions, ...)\n"
+		"  --cache=MODE      none | auto (default: 1 s attribute/entry cache) |\n"
+		"                    always (60 s, keep page cache across opens: the guest's own\n"
+		"                    processes must not change the tree meanwhile)\n"
+		"  --writeback       kernel writeback cache (faster small writes)\n"
+		"  --timeout=SEC     fail a call the guest does not answer in SEC (default 30);\n"
+		"                    the mount then answers ENOTCONN until unmounted\n"
+		"  -f                stay in the foreground      -d  FUSE debug output\n"
+		"  -s                single-threaded             -h  this help\n");
+}
+
+/* Report start-up success or failure to the waiting parent (daemon mode). */
+static int ready_fd = -1;
+
+__attribute__((format(printf, 2, 3)))
+static int fail(int code, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ready_fd >= 0) {
+		(void)!write(ready_fd, msg, strlen(msg));
+		close(ready_fd);
+		ready_fd = -1;
+	} else {
+		fprintf(stderr, "hostrpc-guestmount: %s\n", msg);
+	}
+	return code;
+}
+
+static int daemonize(void)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		char msg[1024];
+		ssize_t n;
+
+		close(p[1]);
+		n = read(p[0], msg, sizeof(msg) - 1);
+		if (n > 0) {
+			msg[n] = 0;
+			fprintf(stderr, "hostrpc-guestmount: %s\n", msg);
+			_exit(1);
+		}
+		/* End of file without a message: mounted. */
+		_exit(0);
+	}
+	close(p[0]);
+	ready_fd = p[1];
+	setsid();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "ro", no_argument, NULL, 'r' },
+		{ "cache", required_argument, NULL, 'C' },
+		{ "writeback", no_argument, NULL, 'W' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	const char *uri = NULL, *cache = "auto", *target, *gpath, *mnt;
+	char *err = NULL, *fuse_opts = NULL;
+	struct hrpc_gfs_mount_req *mr;
+	struct hrpc_gfs_entry root;
+	struct fuse_session *se;
+	int foreground = 0, debug = 0, single = 0, timeout_s = 30, opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "c:ro:fdsh", lopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c': uri = optarg; break;
+		case 'r': gm.ro = true; break;
+		case 'o':
+			fuse_opts = fuse_opts ? g_strconcat(fuse_opts, ",", optarg, NULL) : g_strdup(optarg);
+			break;
+		case 'C': cache = optarg; break;
+		case 'W': gm.writeback = true; break;
+		case 'T': timeout_s = atoi(optarg); break;
+		case 'f': foreground = 1; break;
+		case 'd': debug = 1; foreground = 1; break;
+		case 's': single = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (argc - optind != 3) {
+		usage(stderr);
+		return 2;
+	}
+	target = argv[optind];
+	gpath = argv[optind + 1];
+	mnt = argv[optind + 2];
+	if (!strcmp(cache, "none")) {
+		gm.attr_timeout = gm.entry_timeout = gm.negative_timeout = 0;
+	} else if (!strcmp(cache, "auto")) {
+		gm.attr_timeout = gm.entry_timeout = 1.0;
+		gm.negative_timeout = 0;
+	} else if (!strcmp(cache, "always")) {
+		gm.attr_timeout = gm.entry_timeout = gm.negative_timeout = 60.0;
+		gm.keep_cache = true;
+	} else {
+		fprintf(stderr, "hostrpc-guestmount: --cache=none|auto|always\n");
+		return 2;
+	}
+	if (gpath[0] != '/' || strlen(gpath) >= HRPC_GFS_PATH_MAX) {
+		fprintf(stderr, "hostrpc-guestmount: GUEST_PATH must be an absolute path\n");
+		return 2;
+	}
+	if (!foreground && daemonize() < 0) {
+		perror("hostrpc-guestmount: fork");
+		return 1;
+	}
+	snprintf(gm.label, sizeof(gm.label), "%s:%s", target, gpath);
+
+	rc = guestrpc_session_open(target, uri, 10000, &gm.s, &err);
+	if (rc < 0)
+		return fail(1, "%s", err ? err : strerror(-rc));
+	guestrpc_session_set_timeout(gm.s, timeout_s * 1000, true);
+	mr = calloc(1, sizeof(*mr));
+	if (!mr)
+		return fail(1, "out of memory");
+	mr->flags = gm.ro ? HRPC_GFS_MOUNT_F_RDONLY : 0;
+	mr->path_len = (uint16_t)strlen(gpath);
+	memcpy(mr->path, gpath, mr->path_len);
+	rc = gcall_fixed(HRPC_GFS_MOUNT, mr, sizeof(*mr), &root, sizeof(root));
+	free(mr);
+	if (rc == 0 && (!root.node || !attr_ok(&root.attr) || !S_ISDIR(root.attr.mode)))
+		rc = violation("mount: the root is not a directory");
+	if (rc < 0)
+		return fail(1, "guest %s: cannot serve %s: %s", target, gpath, strerror(errno_out(rc)));
+
+	pthread_mutex_init(&gm.lock, NULL);
+	gm.by_ino = g_hash_table_new(g_int64_hash, g_int64_equal);
+	gm.by_gnode = g_hash_table_new(g_int64_hash, g_int64_equal);
+	gm.root = calloc(1, sizeof(*gm.root));
+	gm.root->ino = FUSE_ROOT_ID;
+	gm.root->gnode = root.node;
+	gm.root->type = S_IFDIR;
+	gm.root->grefs = 1;
+	gm.root->nlookup = 1;
+	gm.next_ino = FUSE_ROOT_ID + 1;
+	g_hash_table_insert(gm.by_ino, &gm.root->ino, gm.root);
+	g_hash_table_insert(gm.by_gnode, &gm.root->gnode, gm.root);
+
+	fuse_opt_add_arg(&args, argv[0]);
+	{
+		char *o = g_strdup_printf("fsname=hostrpc:%s,subtype=hostrpc%s%s%s", gm.label,
+					  gm.ro ? ",ro" : "", fuse_opts ? "," : "",
+					  fuse_opts ? fuse_opts : "");
+
+		fuse_opt_add_arg(&args, "-o");
+		fuse_opt_add_arg(&args, o);
+		g_free(o);
+	}
+	if (debug)
+		fuse_opt_add_arg(&args, "-d");
+	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
+	if (!se)
+		return fail(1, "cannot start a FUSE session (bad -o option?)");
+	if (fuse_set_signal_handlers(se) != 0)
+		return fail(1, "cannot set signal handlers");
+	if (fuse_session_mount(se, mnt) != 0)
+		return fail(1, "cannot mount on %s", mnt);
+	if (ready_fd >= 0) {
+		int nul = open("/dev/null", O_RDWR);
+
+		close(ready_fd);
+		ready_fd = -1;
+		if (nul >= 0) {
+			dup2(nul, 0);
+			dup2(nul, 1);
+			dup2(nul, 2);
+			if (nul > 2)
+				close(nul);
+		}
+		(void)!chdir("/");
+	}
+	if (single) {
+		rc = fuse_session_loop(se);
+	} else {
+		struct fuse_loop_config *lc = fuse_loop_cfg_create();
+
+		fuse_loop_cfg_set_max_threads(lc, 16);
+		fuse_loop_cfg_set_idle_threads(lc, 8);
+		rc = fuse_session_loop_mt(se, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
+	fuse_session_unmount(se);
+	fuse_remove_signal_handlers(se);
+	fuse_session_destroy(se);
+	fuse_opt_free_args(&args);
+	guestrpc_session_free(gm.s);
+	return rc ? 1 : 0;
+}

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fake-guest - a hostile guest agent for hostrpc-guestmount's tests.
+ *
+ * usage: fake-guest SOCKET
+ *
+ * Listens on SOCKET like QEMU's chardev does for a virtio-serial port and
+ * serves service 256 with libhostrpc, answering well for some names and
+ * breaking every rule the host must check for others:
+ *
+ *   /good, /dir          a plain file and directory
+ *   /evil                a directory whose listing has names with '/', NUL,
+ *                        and ".." with a node
+ *   /rootalias           lookup returns the root's handle
+ *   /dir/self            lookup returns /dir's own handle (a loop)
+ *   /typechange          a file whose GETATTR then says "directory"
+ *   /hugesize            size 2^64-1
+ *   /badmode             file type bits that are no file type
+ *   /bigread             READ claims more bytes than asked
+ *   /badlink             a symlink target with a NUL inside
+ *   /weirderrno          lookup fails with 512 (ERESTARTSYS)
+ *   /nosys               lookup fails with ENOSYS
+ *   /mute                the agent stops answering (sleeps forever)
+ *   /die                 the agent exits
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "hostrpc/guestfs.h"
+#include "hostrpc/hostrpc.h"
+
+#define H(i) HRPC_GFS_HANDLE(i, 1)
+enum { ROOT = 1, GOOD, DIR_, EVIL, TYPECHANGE, HUGE, BADMODE, BIGREAD, BADLINK, LOOPX };
+
+static void attr(struct hrpc_gfs_attr *a, uint32_t mode, uint64_t size)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = 1000 + (mode & 0xff);
+	a->mode = mode;
+	a->size = size;
+	a->nlink = 1;
+	a->blksize = 4096;
+}
+
+static int entry(struct hrpc_reply *rep, uint64_t node, uint32_t mode, uint64_t size)
+{
+	struct hrpc_gfs_entry *e = rep->payload;
+
+	e->node = node;
+	attr(&e->attr, mode, size);
+	rep->len = sizeof(*e);
+	return 0;
+}
+
+static void dirent(uint8_t *p, const char *name, size_t len, uint64_t node, uint32_t mode,
+		   uint64_t off)
+{
+	struct hrpc_gfs_dirent_plus dp;
+
+	memset(&dp, 0, sizeof(dp));
+	dp.d.off = off;
+	dp.d.ino = 100 + off;
+	dp.d.type = (mode & S_IFMT) >> 12;
+	dp.d.name.len = (uint16_t)len;
+	memcpy(dp.d.name.name, name, len);
+	dp.entry.node = node;
+	if (node)
+		attr(&dp.entry.attr, mode, 1);
+	memcpy(p, &dp, sizeof(dp));
+}
+
+static int fs(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	static int typechange_calls;
+	const struct hrpc_gfs_dir_name_req *dn = req->payload;
+	const struct hrpc_gfs_node_req *nr = req->payload;
+	char name[300] = "";
+
+	switch (req->hdr->proc) {
+	case HRPC_GFS_MOUNT:
+		return entry(rep, H(ROOT), S_IFDIR | 0755, 4096);
+	case HRPC_GFS_LOOKUP:
+		memcpy(name, dn->name.name, dn->name.len < 256 ? dn->name.len : 255);
+		if (dn->parent == H(DIR_))
+			return !strcmp(name, "self") ? entry(rep, H(DIR_), S_IFDIR | 0755, 0) : -ENOENT;
+		if (!strcmp(name, "good"))
+			return entry(rep, H(GOOD), S_IFREG | 0644, 5);
+		if (!strcmp(name, "dir"))
+			return entry(rep, H(DIR_), S_IFDIR | 0755, 0);
+		if (!strcmp(name, "evil"))
+			return entry(rep, H(EVIL), S_IFDIR | 0755, 0);
+		if (!strcmp(name, "rootalias"))
+			return entry(rep, H(ROOT), S_IFDIR | 0755, 0);
+		if (!strcmp(name, "typechange"))
+			return entry(rep, H(TYPECHANGE), S_IFREG | 0644, 1);
+		if (!strcmp(name, "hugesize"))
+			return entry(rep, H(HUGE), S_IFREG | 0644, UINT64_MAX);
+		if (!strcmp(name, "badmode"))
+			return entry(rep, H(BADMODE), 0170644, 1);
+		if (!strcmp(name, "bigread"))
+			return entry(rep, H(BIGREAD), S_IFREG | 0644, 100);
+		if (!strcmp(name, "badlink"))
+			return entry(rep, H(BADLINK), S_IFLNK | 0777, 3);
+		if (!strcmp(name, "weirderrno"))
+			return -512;
+		if (!strcmp(name, "nosys"))
+			return -ENOSYS;
+		if (!strcmp(name, "mute"))
+			for (;;)
+				pause();
+		if (!strcmp(name, "die"))
+			_exit(3);
+		return -ENOENT;
+	case HRPC_GFS_GETATTR:
+		if (nr->node == H(ROOT) || nr->node == H(DIR_) || nr->node == H(EVIL)) {
+			attr(rep->payload, S_IFDIR | 0755, 4096);
+		} else if (nr->node == H(TYPECHANGE)) {
+			attr(rep->payload, ++typechange_calls > 0 ? S_IFDIR | 0755 : S_IFREG, 1);
+		} else if (nr->node == H(GOOD)) {
+			attr(rep->payload, S_IFREG | 0644, 5);
+		} else if (nr->node == H(BIGREAD)) {
+			attr(rep->payload, S_IFREG | 0644, 100);
+		} else {
+			return -ESTALE;
+		}
+		rep->len = sizeof(struct hrpc_gfs_attr);
+		return 0;
+	case HRPC_GFS_OPENDIR:
+	case HRPC_GFS_OPEN: {
+		struct hrpc_gfs_fh_rep *f = rep->payload;
+
+		f->fh = nr->node;  /* fh = node handle: fine for a fake */
+		rep->len = sizeof(*f);
+		return 0;
+	}
+	case HRPC_GFS_RELEASE:
+	case HRPC_GFS_RELEASEDIR:
+	case HRPC_GFS_FORGET:
+		return 0;
+	case HRPC_GFS_READ: {
+		const struct hrpc_gfs_io_req *r = req->payload;
+		struct hrpc_gfs_io_rep *ir = rep->payload;
+		uint32_t n = r->size < 5 ? r->size : 5;
+
+		memcpy(req->bulk, "hello", n);
+		ir->size = r->fh == H(BIGREAD) ? r->size + 1 : n;
+		rep->len = sizeof(*ir);
+		rep->bulk_len = n;
+		return 0;
+	}
+	case HRPC_GFS_READLINK:
+		memcpy(rep->payload, "a\0b", 3);
+		rep->len = 3;
+		return 0;
+	case HRPC_GFS_READDIR: {
+		const struct hrpc_gfs_readdir_req *r = req->payload;
+		struct hrpc_gfs_readdir_rep *rr = rep->payload;
+		bool plus = r->flags & HRPC_GFS_READDIR_PLUS;
+		size_t esz = plus ? sizeof(struct hrpc_gfs_dirent_plus) : sizeof(struct hrpc_gfs_dirent);
+		uint8_t tmp[sizeof(struct hrpc_gfs_dirent_plus)];
+		uint32_t n = 0;
+
+		if (r->offset == 0) {
+			if (r->fh == H(EVIL)) {
+				dirent(tmp, "ok", 2, plus ? H(GOOD) : 0, S_IFREG, ++n);
+				memcpy(req->bulk + (n - 1) * esz, tmp, esz);
+				dirent(tmp, "sl/ash", 6, plus ? H(GOOD) : 0, S_IFREG, ++n);
+				memcpy(req->bulk + (n - 1) * esz, tmp, esz);
+				dirent(tmp, "nul\0in", 6, plus ? H(GOOD) : 0, S_IFREG, ++n);
+				memcpy(req->bulk + (n - 1) * esz, tmp, esz);
+				dirent(tmp, "..", 2, plus ? H(ROOT) : 0, S_IFDIR, ++n);
+				memcpy(req->bulk + (n - 1) * esz, tmp, esz);
+			} else {
+				dirent(tmp, ".", 1, 0, S_IFDIR, ++n);
+				memcpy(req->bulk + (n - 1) * esz, tmp, esz);
+				dirent(tmp, "good", 4, plus ? H(GOOD) : 0, S_IFREG | 0644, ++n);
+				memcpy(req->bulk + (n - 1) * esz, tmp, esz);
+				dirent(tmp, "dir", 3, plus ? H(DIR_) : 0, S_IFDIR | 0755, ++n);
+				memcpy(req->bulk + (n - 1) * esz, tmp, esz);
+			}
+		}
+		rr->count = n;
+		rr->eof = 1;
+		rep->len = sizeof(*rr);
+		rep->bulk_len = (uint32_t)(n * esz);
+		return 0;
+	}
+	case HRPC_GFS_STATFS: {
+		struct hrpc_gfs_statfs *s = rep->payload;
+
+		memset(s, 0, sizeof(*s));
+		s->blocks = 10;
+		s->bfree = 20;  /* more free than there is */
+		s->bsize = 4096;
+		rep->len = sizeof(*s);
+		return 0;
+	}
+	default:
+		return -ENOSYS;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	hrpc_server *srv;
+	hrpc_conn *conn;
+	hrpc_chan *ch;
+	int lfd, fd;
+
+	if (argc != 2 || strlen(argv[1]) >= sizeof(a.sun_path)) {
+		fprintf(stderr, "usage: fake-guest SOCKET\n");
+		return 2;
+	}
+	strcpy(a.sun_path, argv[1]);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	unlink(argv[1]);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 1) < 0) {
+		perror("fake-guest: listen");
+		return 1;
+	}
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return 1;
+	srv = hrpc_server_new("fake-guest");
+	hrpc_server_register(srv, HRPC_SVC_GUEST_FS, "guest-fs", fs, NULL);
+	if (hrpc_vport_chan_new(HRPC_ROLE_SERVER, fd, &ch) < 0 || hrpc_conn_new(srv, ch, 0, &conn) < 0)
+		return 1;
+	hrpc_conn_serve(conn, NULL);
+	hrpc_conn_free(conn);
+	hrpc_server_free(srv);
+	return 0;
+}
