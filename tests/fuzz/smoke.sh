@@ -1,28 +1,52 @@
 #!/bin/sh
 # Fuzz smoke run: a short libFuzzer session of every decoder target, from
 # seeds of valid traffic.  Any crash, leak or sanitizer report fails.
+#   fuzz-conn  the server connection: ring records, stream frames, HELLO,
+#              echo/stats (everything a guest's bytes reach first)
+#   fuzz-sock  the socket service's procedures (in a private network
+#              namespace with only loopback)
 set -u
 : "${top_builddir:=.}"
 T=$top_builddir/tests/fuzz
 secs=${HOSTRPC_FUZZ_SECONDS:-20}
-if [ ! -x "$T/fuzz-conn" ]; then
-	echo "1..0 # SKIP fuzz-conn not built (configure found no clang with -fsanitize=fuzzer; apt-get install clang)"
-	exit 77
-fi
-echo "1..1"
+targets="conn sock"
+for t in $targets; do
+	if [ ! -x "$T/fuzz-$t" ]; then
+		echo "1..0 # SKIP fuzz-$t not built (configure found no clang with -fsanitize=fuzzer; apt-get install clang libclang-rt-14-dev)"
+		exit 77
+	fi
+done
+echo "1..2"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/corpus"
-"$T/make-seeds" "$work/corpus" || { echo "not ok 1 - cannot write seeds"; exit 1; }
-if "$T/fuzz-conn" -max_total_time="$secs" -timeout=5 -rss_limit_mb=1024 \
-	-artifact_prefix="$work/" "$work/corpus" > "$work/log" 2>&1; then
-	runs=$(grep -o 'Done [0-9]* runs' "$work/log" | tail -n 1)
-	echo "ok 1 - fuzz-conn: no crash in ${secs}s ($runs)"
-else
-	sed 's/^/# /' "$work/log" | tail -n 40
-	for a in "$work"/crash-* "$work"/leak-* "$work"/timeout-*; do
-		[ -e "$a" ] && echo "# artifact: $(od -An -tx1 "$a" | head -n 4)"
-	done
-	echo "not ok 1 - fuzz-conn found a problem"
-	exit 1
-fi
+n=0
+fail=0
+for t in $targets; do
+	n=$((n + 1))
+	mkdir -p "$work/$t"
+	if ! "$T/make-seeds" "$t" "$work/$t"; then
+		echo "not ok $n - fuzz-$t: cannot write seeds"
+		fail=1
+		continue
+	fi
+	"$T/fuzz-$t" -max_total_time="$secs" -timeout=5 -rss_limit_mb=1024 \
+		-artifact_prefix="$work/$t-" "$work/$t" > "$work/$t.log" 2>&1
+	rc=$?
+	if [ "$rc" = 77 ]; then
+		sed 's/^/# /' "$work/$t.log" | tail -n 5
+		echo "not ok $n - fuzz-$t could not set up (see above)"
+		fail=1
+	elif [ "$rc" = 0 ]; then
+		runs=$(grep -o 'Done [0-9]* runs' "$work/$t.log" | tail -n 1)
+		cov=$(grep -o 'cov: [0-9]*' "$work/$t.log" | tail -n 1)
+		echo "ok $n - fuzz-$t: no crash in ${secs}s ($runs, $cov)"
+	else
+		sed 's/^/# /' "$work/$t.log" | tail -n 40
+		for a in "$work/$t"-crash-* "$work/$t"-leak-* "$work/$t"-timeout-*; do
+			[ -e "$a" ] && echo "# artifact $a: $(od -An -tx1 "$a" | head -n 4 | tr '\n' ' ')"
+		done
+		echo "not ok $n - fuzz-$t found a problem"
+		fail=1
+	fi
+done
+exit $fail
