@@ -2,7 +2,7 @@
 /*
  * hostrpcd - the per-host Host RPC daemon: options, daemonising, signals.
  * The work is done by the supervisor (supervisor.c), the per-guest workers
- * (worker.c) and the admin service (admin.c).
+ * (worker.c), the fd holder (fdstore.c) and the admin service (admin.c).
  */
 #include "config.h"
 
@@ -22,6 +22,7 @@
 #ifdef HAVE_LIBVIRT
 #include "hostrpc/daemon/libvirt-domains.h"
 #endif
+#include "hostrpc/daemon/fdstore.h"
 #include "hostrpc/daemon/ivshmem-server.h"
 #include "hostrpc/daemon/log.h"
 #include "hostrpc/daemon/supervisor.h"
@@ -311,9 +312,12 @@ int main(int argc, char **argv)
 	guint sig[3];
 	int ready_fd = -1;
 
-	/* The supervisor runs its workers as hostrpcd --worker (worker.h). */
+	/* The supervisor runs its workers as hostrpcd --worker (worker.h), and
+	 * its fd holder as hostrpcd --fdstore (fdstore.h). */
 	if (argc > 1 && !strcmp(argv[1], "--worker"))
 		return hrpcd_worker_main(argc, argv);
+	if (argc > 1 && !strcmp(argv[1], "--fdstore"))
+		return hrpcd_fdstore_main(argc, argv);
 	ensure_std_fds();
 	signal(SIGPIPE, SIG_IGN);
 	g_set_prgname("hostrpcd");

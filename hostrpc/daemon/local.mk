@@ -1,5 +1,5 @@
 # hostrpcd (per-host daemon: supervisor, per-guest workers, ivshmem endpoints,
-# admin service) and hostrpcctl.  The daemon's parts form a convenience
+# fd holder, admin service) and hostrpcctl.  The daemon's parts form a convenience
 # library so integration tests can run pieces (the ivshmem server) in-process.
 HRPCD_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) -DG_LOG_USE_STRUCTURED=1
 
@@ -12,6 +12,8 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 	hostrpc/daemon/services.h hostrpc/daemon/services.c \
 	hostrpc/daemon/worker.h hostrpc/daemon/worker.c \
 	hostrpc/daemon/ivshmem-server.h hostrpc/daemon/ivshmem-server.c \
+	hostrpc/daemon/fdstore-proto.h hostrpc/daemon/fdstore.h \
+	hostrpc/daemon/fdstore.c hostrpc/daemon/fdstore-client.c \
 	hostrpc/daemon/supervisor.h hostrpc/daemon/supervisor.c \
 	hostrpc/daemon/admin.h hostrpc/daemon/admin.c
 hostrpc_daemon_libhostrpcd_la_CFLAGS = $(HRPCD_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
