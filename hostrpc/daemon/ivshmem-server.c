@@ -11,10 +11,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -45,6 +48,7 @@ struct _HrpcdIvshmemServer {
 	HrpcdIvshmemCallbacks cb;
 	gpointer user_data;
 	int listen_fd;
+	gboolean leave_socket;     /* free() leaves the socket file (someone else listens) */
 	GSource *accept_src;
 	HrpcdIvshmemPeer *peer;
 };
@@ -183,6 +187,17 @@ static gboolean peer_event(gint fd, GIOCondition cond, gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+/* Watch for QEMU's hang-up and tell the owner. */
+static void peer_install(HrpcdIvshmemServer *srv, HrpcdIvshmemPeer *p)
+{
+	p->watch = g_unix_fd_source_new(p->sock, G_IO_IN | G_IO_HUP | G_IO_ERR);
+	g_source_set_callback(p->watch, G_SOURCE_FUNC(peer_event), srv, NULL);
+	g_source_attach(p->watch, srv->ctx);
+	srv->peer = p;
+	if (srv->cb.peer_new)
+		srv->cb.peer_new(srv, p, srv->user_data);
+}
+
 static void accept_one(HrpcdIvshmemServer *srv, int sock, pid_t pid)
 {
 	g_autoptr(GError) error = NULL;
@@ -203,14 +218,9 @@ static void accept_one(HrpcdIvshmemServer *srv, int sock, pid_t pid)
 			close(sock);
 		return;
 	}
-	p->watch = g_unix_fd_source_new(sock, G_IO_IN | G_IO_HUP | G_IO_ERR);
-	g_source_set_callback(p->watch, G_SOURCE_FUNC(peer_event), srv, NULL);
-	g_source_attach(p->watch, srv->ctx);
-	srv->peer = p;
 	g_debug("ivshmem %s: QEMU (pid %ld) attached, %zu bytes shared", srv->name, (long)pid,
 		srv->shm_size);
-	if (srv->cb.peer_new)
-		srv->cb.peer_new(srv, p, srv->user_data);
+	peer_install(srv, p);
 }
 
 static gboolean accept_event(gint fd, GIOCondition cond, gpointer user_data)
@@ -257,6 +267,111 @@ HrpcdIvshmemServer *hrpcd_ivshmem_server_new(const char *name, const char *path,
 	return g_steal_pointer(&srv);
 }
 
+/* The path a listening unix socket is bound to, or NULL. */
+static char *listening_path(int fd)
+{
+	struct sockaddr_un a;
+	socklen_t len = sizeof(a);
+	int type = 0, acc = 0;
+	socklen_t ilen = sizeof(int);
+
+	memset(&a, 0, sizeof(a));
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ilen) < 0 || type != SOCK_STREAM)
+		return NULL;
+	ilen = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &ilen) < 0 || !acc)
+		return NULL;
+	if (getsockname(fd, (struct sockaddr *)&a, &len) < 0 || a.sun_family != AF_UNIX ||
+	    len <= offsetof(struct sockaddr_un, sun_path) || !a.sun_path[0])
+		return NULL;
+	return g_strndup(a.sun_path, len - offsetof(struct sockaddr_un, sun_path));
+}
+
+HrpcdIvshmemServer *hrpcd_ivshmem_server_adopt(const char *name, int listen_fd, gsize shm_size,
+					       GMainContext *ctx,
+					       const HrpcdIvshmemCallbacks *cb,
+					       gpointer user_data, GError **error)
+{
+	g_autoptr(HrpcdIvshmemServer) srv = g_new0(HrpcdIvshmemServer, 1);
+
+	srv->listen_fd = listen_fd;
+	/* Never unlink a path we did not verify as ours. */
+	srv->leave_socket = TRUE;
+	srv->name = g_strdup(name);
+	srv->path = listening_path(listen_fd);
+	srv->shm_size = shm_size ? shm_size : HRPCD_IVSHMEM_DEFAULT_SIZE;
+	srv->ctx = ctx ? g_main_context_ref(ctx) : NULL;
+	if (cb)
+		srv->cb = *cb;
+	srv->user_data = user_data;
+	if (!srv->path) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "descriptor %d is not a listening unix stream socket with a path",
+			    listen_fd);
+		return NULL;
+	}
+	if (!hrpcd_ivshmem_size_valid(srv->shm_size, error))
+		return NULL;
+	srv->leave_socket = FALSE;
+	/* The descriptor's flags are shared with its other copies; accept
+	 * must not block, whoever set them. */
+	fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK);
+	srv->accept_src = g_unix_fd_source_new(srv->listen_fd, G_IO_IN);
+	g_source_set_callback(srv->accept_src, G_SOURCE_FUNC(accept_event), srv, NULL);
+	g_source_attach(srv->accept_src, ctx);
+	return g_steal_pointer(&srv);
+}
+
+gboolean hrpcd_ivshmem_server_adopt_peer(HrpcdIvshmemServer *srv, int sock, int shm_fd,
+					 const int *host_fd, const int *guest_fd,
+					 GError **error)
+{
+	g_autoptr(HrpcdIvshmemPeer) p = g_new0(HrpcdIvshmemPeer, 1);
+	struct pollfd pfd = { .fd = sock, .events = POLLIN | POLLRDHUP };
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct stat st;
+
+	/* From here on the peer owns (and on failure closes) every fd. */
+	p->sock = sock;
+	p->shm_fd = shm_fd;
+	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++) {
+		p->host_fd[v] = host_fd[v];
+		p->guest_fd[v] = guest_fd[v];
+	}
+	if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+		p->pid = cred.pid;
+	if (srv->peer) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+			    "QEMU pid %ld is attached already", (long)srv->peer->pid);
+		return FALSE;
+	}
+	if (sock < 0 || shm_fd < 0 || fstat(shm_fd, &st) < 0 ||
+	    !hrpcd_ivshmem_size_valid((guint64)st.st_size, NULL)) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				    "no usable shared memory");
+		return FALSE;
+	}
+	p->shm_size = (gsize)st.st_size;
+	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++) {
+		if (p->host_fd[v] < 0 || p->guest_fd[v] < 0) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				    "eventfds of vector %d missing", v);
+			return FALSE;
+		}
+	}
+	/* A QEMU that left meanwhile: nothing to adopt. */
+	if (poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLHUP | POLLRDHUP | POLLERR | POLLNVAL))) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE,
+			    "QEMU (pid %ld) is gone", (long)p->pid);
+		return FALSE;
+	}
+	g_debug("ivshmem %s: QEMU (pid %ld) adopted, %zu bytes shared", srv->name, (long)p->pid,
+		p->shm_size);
+	peer_install(srv, g_steal_pointer(&p));
+	return TRUE;
+}
+
 void hrpcd_ivshmem_server_free(HrpcdIvshmemServer *srv)
 {
 	if (!srv)
@@ -266,7 +381,8 @@ void hrpcd_ivshmem_server_free(HrpcdIvshmemServer *srv)
 		g_source_destroy(srv->accept_src);
 		g_source_unref(srv->accept_src);
 	}
-	hrpcd_listen_socket_close(srv->listen_fd, srv->listen_fd >= 0 ? srv->path : NULL);
+	hrpcd_listen_socket_close(srv->listen_fd,
+				  srv->listen_fd >= 0 && !srv->leave_socket ? srv->path : NULL);
 	if (srv->ctx)
 		g_main_context_unref(srv->ctx);
 	g_free(srv->path);
@@ -287,6 +403,27 @@ const char *hrpcd_ivshmem_server_path(HrpcdIvshmemServer *srv)
 gsize hrpcd_ivshmem_server_shm_size(HrpcdIvshmemServer *srv)
 {
 	return srv->shm_size;
+}
+
+gboolean hrpcd_ivshmem_server_set_shm_size(HrpcdIvshmemServer *srv, gsize shm_size,
+					   GError **error)
+{
+	if (!shm_size)
+		shm_size = HRPCD_IVSHMEM_DEFAULT_SIZE;
+	if (!hrpcd_ivshmem_size_valid(shm_size, error))
+		return FALSE;
+	srv->shm_size = shm_size;
+	return TRUE;
+}
+
+int hrpcd_ivshmem_server_listen_fd(HrpcdIvshmemServer *srv)
+{
+	return srv->listen_fd;
+}
+
+void hrpcd_ivshmem_server_leave_socket(HrpcdIvshmemServer *srv)
+{
+	srv->leave_socket = TRUE;
 }
 
 HrpcdIvshmemPeer *hrpcd_ivshmem_server_peer(HrpcdIvshmemServer *srv)
@@ -317,4 +454,9 @@ int hrpcd_ivshmem_peer_guest_fd(HrpcdIvshmemPeer *peer, unsigned int v)
 pid_t hrpcd_ivshmem_peer_pid(HrpcdIvshmemPeer *peer)
 {
 	return peer->pid;
+}
+
+int hrpcd_ivshmem_peer_sock(HrpcdIvshmemPeer *peer)
+{
+	return peer->sock;
 }

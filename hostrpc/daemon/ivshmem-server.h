@@ -18,6 +18,9 @@
  * the long-lived process that owns it) until QEMU hangs up: QEMU never
  * reconnects, so whoever serves the channel (a worker) gets copies and may
  * come and go.  A second connection while one QEMU is attached is refused.
+ * The owner may also keep copies elsewhere (hostrpcd's fd holder) and hand
+ * them to a server of a later daemon: hrpcd_ivshmem_server_adopt() and
+ * _adopt_peer() take over a listening socket and an attached QEMU.
  *
  * Runs on a GMainContext; independent of workers and of the guest table, so
  * tests can run it in-process.  Errors: gboolean + GError.
@@ -56,13 +59,34 @@ HrpcdIvshmemServer *hrpcd_ivshmem_server_new(const char *name, const char *path,
 					     gsize shm_size, GMainContext *ctx,
 					     const HrpcdIvshmemCallbacks *cb, gpointer user_data,
 					     GError **error);
+/* Serve on a socket that is listening already (kept by the fd holder across
+ * a daemon restart): the path stays the inode QEMU and libvirt know.  Takes
+ * `listen_fd` in all cases; its path comes from getsockname(). */
+HrpcdIvshmemServer *hrpcd_ivshmem_server_adopt(const char *name, int listen_fd, gsize shm_size,
+					       GMainContext *ctx,
+					       const HrpcdIvshmemCallbacks *cb,
+					       gpointer user_data, GError **error);
+/* Take over a QEMU that got its set-up from an earlier server (this daemon
+ * before a restart): no set-up is sent, peer_new runs as for a fresh one.
+ * Takes every descriptor in all cases.  G_IO_ERROR_BROKEN_PIPE if QEMU hung
+ * up meanwhile. */
+gboolean hrpcd_ivshmem_server_adopt_peer(HrpcdIvshmemServer *srv, int sock, int shm_fd,
+					 const int *host_fd, const int *guest_fd,
+					 GError **error);
 /* Drops an attached peer (peer_gone runs), closes and unlinks the socket. */
 void hrpcd_ivshmem_server_free(HrpcdIvshmemServer *srv);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdIvshmemServer, hrpcd_ivshmem_server_free)
+/* Let free() leave the socket file alone: another process (the fd holder)
+ * still listens on it. */
+void hrpcd_ivshmem_server_leave_socket(HrpcdIvshmemServer *srv);
 
 const char *hrpcd_ivshmem_server_name(HrpcdIvshmemServer *srv);
 const char *hrpcd_ivshmem_server_path(HrpcdIvshmemServer *srv);
 gsize hrpcd_ivshmem_server_shm_size(HrpcdIvshmemServer *srv);
+/* Size of the memory for the next QEMU (0: default). */
+gboolean hrpcd_ivshmem_server_set_shm_size(HrpcdIvshmemServer *srv, gsize shm_size,
+					   GError **error);
+int hrpcd_ivshmem_server_listen_fd(HrpcdIvshmemServer *srv);
 /* The attached peer, or NULL. */
 HrpcdIvshmemPeer *hrpcd_ivshmem_server_peer(HrpcdIvshmemServer *srv);
 
@@ -75,5 +99,7 @@ int hrpcd_ivshmem_peer_host_fd(HrpcdIvshmemPeer *peer, unsigned int v);
 int hrpcd_ivshmem_peer_guest_fd(HrpcdIvshmemPeer *peer, unsigned int v);
 /* QEMU's pid (SO_PEERCRED), 0 if unknown. */
 pid_t hrpcd_ivshmem_peer_pid(HrpcdIvshmemPeer *peer);
+/* The connection to QEMU. */
+int hrpcd_ivshmem_peer_sock(HrpcdIvshmemPeer *peer);
 
 #endif /* HOSTRPCD_IVSHMEM_SERVER_H */
