@@ -43,6 +43,9 @@ typedef struct {
 	char *libvirt_uri;
 	char *endpoint_dir;
 	gint max_guests;
+	gint fdstore_idle;
+	gboolean no_fdstore;
+	gboolean fdstore_release;
 	gboolean no_process_guests;
 	gboolean foreground;
 	gboolean verbose;
@@ -111,6 +114,14 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		  "Where libvirt domains' endpoints live (default " DEFAULT_ENDPOINT_DIR ")", "DIR" },
 		{ "max-guests", 0, 0, G_OPTION_ARG_INT, &o->max_guests,
 		  "Refuse guests beyond this many (default 256)", "N" },
+		{ "no-fdstore", 0, 0, G_OPTION_ARG_NONE, &o->no_fdstore,
+		  "No fd holder: a restart of hostrpcd strands the QEMU guests attached", NULL },
+		{ "fdstore-idle", 0, 0, G_OPTION_ARG_INT, &o->fdstore_idle,
+		  "A started fd holder exits after this long holding nothing without a daemon "
+		  "(default 30)", "SECS" },
+		{ "fdstore-release", 0, 0, G_OPTION_ARG_NONE, &o->fdstore_release,
+		  "Make the fd holder of --state-dir close all it holds (attached QEMU guests "
+		  "lose their channel for good) and exit; refused while a hostrpcd runs", NULL },
 		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &o->foreground,
 		  "Stay in the foreground and log to stderr", NULL },
 		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose, "Log debug messages", NULL },
@@ -134,6 +145,11 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 	if (o->max_guests < 0) {
 		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 				    "--max-guests must not be negative");
+		return FALSE;
+	}
+	if (o->fdstore_idle < 0) {
+		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+				    "--fdstore-idle must not be negative");
 		return FALSE;
 	}
 	if (!o->socket_path && !o->no_process_guests)
@@ -291,6 +307,27 @@ static void daemon_ready(int ready_fd)
 	close(ready_fd);
 }
 
+/* --fdstore-release */
+static int fdstore_release(const char *path)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(HrpcdFdstore) fs = hrpcd_fdstore_connect(path, &error);
+	guint held;
+
+	if (!fs && g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
+		printf("hostrpcd: no fd holder on %s\n", path);
+		return 0;
+	}
+	held = fs ? hrpcd_fdstore_held(fs) : 0;
+	if (!fs || !hrpcd_fdstore_quit(fs, &error)) {
+		fprintf(stderr, "hostrpcd: %s\n", error->message);
+		return 1;
+	}
+	printf("hostrpcd: the fd holder (pid %ld) let go of %u descriptor(s) and exits\n",
+	       (long)hrpcd_fdstore_pid(fs), held);
+	return 0;
+}
+
 static gboolean quit_signal(gpointer user_data)
 {
 	g_main_loop_quit(user_data);
@@ -309,6 +346,7 @@ int main(int argc, char **argv)
 	Follow follow = { 0 };
 #endif
 	HrpcdSupervisorConfig cfg = { 0 };
+	g_autofree char *fdstore_path = NULL;
 	guint sig[3];
 	int ready_fd = -1;
 
@@ -330,6 +368,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	hrpcd_log_init(HRPCD_LOG_STDERR, o.verbose);
+	fdstore_path = g_build_filename(o.state_dir, HRPCD_FDSTORE_SOCKET, NULL);
+	if (o.fdstore_release)
+		return fdstore_release(fdstore_path);
 	if (g_mkdir_with_parents(o.state_dir, 0700) < 0) {
 		g_critical("cannot create state directory %s: %s", o.state_dir, g_strerror(errno));
 		return 1;
@@ -347,6 +388,12 @@ int main(int argc, char **argv)
 	cfg.socket_path = o.socket_path;
 	cfg.state_dir = o.state_dir;
 	cfg.max_guests = (guint)o.max_guests;
+	/* Not the process guests' socket: they reconnect by themselves. */
+	if (!o.no_fdstore) {
+		cfg.fdstore_path = fdstore_path;
+		cfg.fdstore_idle_s = (guint)o.fdstore_idle;
+		cfg.fdstore_syslog = !o.foreground;
+	}
 	sup = hrpcd_supervisor_new(&cfg, &error);
 	if (sup && add_endpoints(sup, &o, &error))
 		adm = hrpcd_admin_new(sup, o.admin_path, &error);
@@ -370,6 +417,9 @@ int main(int argc, char **argv)
 		g_critical("%s", error->message);
 		return 1;
 	}
+	/* Every configured endpoint is there now (the libvirt follower adds
+	 * those of the domains it found before returning). */
+	hrpcd_supervisor_adoption_done(sup);
 	g_message("hostrpcd %s ready: process guests on %s, admin on %s, %u ivshmem endpoint(s)",
 		  PACKAGE_VERSION, o.socket_path ? o.socket_path : "(none)", o.admin_path,
 		  hrpcd_supervisor_endpoint_count(sup));

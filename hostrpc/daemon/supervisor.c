@@ -11,6 +11,12 @@
  *                  memory and eventfds closed.
  * The guest is freed only once its worker has been reaped, so its status
  * page and id stay valid for as long as a worker may write the page.
+ *
+ * The fd holder (fdstore.h) mirrors the endpoints: a listening socket is
+ * stored when it is bound, a QEMU's connection, memfd and eventfds as soon
+ * as QEMU has its set-up; they are forgotten when QEMU or the endpoint goes,
+ * and left there when the daemon stops.  If the holder goes away, a new one
+ * is started (or the old one reconnected) and everything stored again.
  */
 #include "config.h"
 
@@ -23,6 +29,7 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 
+#include "hostrpc/daemon/fdstore.h"
 #include "hostrpc/daemon/ivshmem-server.h"
 #include "hostrpc/daemon/listen-socket.h"
 #include "hostrpc/daemon/log.h"
@@ -36,6 +43,7 @@
 #define RESPAWN_MAX_MS      5000
 #define STOP_GRACE_MS       2000
 #define ACCEPT_PAUSE_MS     200
+#define FDSTORE_RETRY_MS    5000
 
 typedef struct {
 	HrpcdSupervisor *sup;
@@ -43,6 +51,7 @@ typedef struct {
 	HrpcdIvshmemServer *server;
 	HrpcdGuest *guest;      /* the attached QEMU's guest, or NULL */
 	gboolean removing;      /* removed while QEMU was attached: goes when QEMU does */
+	gboolean adopted;       /* from the fd holder, not claimed yet by the configuration */
 	guint reap_idle;
 } Endpoint;
 
@@ -55,6 +64,16 @@ struct _HrpcdSupervisor {
 	guint accept_pause;
 	HrpcdGuestTable *guests;
 	GHashTable *endpoints;  /* name -> Endpoint */
+
+	/* the fd holder */
+	char *fdstore_path;     /* NULL: none configured */
+	guint fdstore_idle_s;
+	gboolean fdstore_syslog;
+	HrpcdFdstore *fdstore;  /* NULL: none, or lost (then fdstore_retry runs) */
+	GSource *fdstore_watch;
+	guint fdstore_retry;
+	gboolean adopting;      /* peer_new of a QEMU adopted from the holder */
+	gboolean shutting_down; /* leave everything with the holder */
 };
 
 static void worker_exited(GPid pid, gint wait_status, gpointer user_data);
@@ -72,6 +91,192 @@ static GuestRef *guest_ref_new(HrpcdSupervisor *sup, HrpcdGuest *g)
 	r->sup = sup;
 	r->guest = g;
 	return r;
+}
+
+/* ---- the fd holder ------------------------------------------------------- */
+
+static void fdstore_lost(HrpcdSupervisor *sup, const char *why);
+
+static const guint16 peer_roles[] = {
+	HRPCD_FDSTORE_CONN, HRPCD_FDSTORE_SHM, HRPCD_FDSTORE_HOST_EVENT, HRPCD_FDSTORE_GUEST_EVENT,
+};
+
+static void item_set(HrpcdFdstoreItem *it, const char *name, guint role, guint index,
+		     guint64 value, int fd)
+{
+	memset(it, 0, sizeof(*it));
+	g_strlcpy(it->name, name, sizeof(it->name));
+	it->role = (guint16)role;
+	it->index = (guint16)index;
+	it->value = value;
+	it->fd = fd;
+}
+
+/* Is the holder there to talk to?  (Not while stopping: it keeps it all.) */
+static gboolean fdstore_up(HrpcdSupervisor *sup)
+{
+	return sup->fdstore && !sup->shutting_down;
+}
+
+static void fdstore_failed(HrpcdSupervisor *sup, const char *what, GError *error)
+{
+	g_autofree char *why = g_strdup_printf("%s: %s", what, error->message);
+
+	fdstore_lost(sup, why);
+}
+
+static gboolean fdstore_put_endpoint(HrpcdSupervisor *sup, Endpoint *ep)
+{
+	g_autoptr(GError) error = NULL;
+	HrpcdFdstoreItem it;
+
+	if (!fdstore_up(sup))
+		return FALSE;
+	item_set(&it, ep->name, HRPCD_FDSTORE_LISTEN, 0, hrpcd_ivshmem_server_shm_size(ep->server),
+		 hrpcd_ivshmem_server_listen_fd(ep->server));
+	if (!hrpcd_fdstore_store(sup->fdstore, &it, 1, &error)) {
+		fdstore_failed(sup, ep->name, error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* One message: the holder gets all of a QEMU's descriptors or none. */
+static gboolean fdstore_put_peer(HrpcdSupervisor *sup, Endpoint *ep, HrpcdIvshmemPeer *peer)
+{
+	g_autoptr(GError) error = NULL;
+	HrpcdFdstoreItem it[2 + 2 * HRPC_IVSHMEM_NR_VECTORS];
+	guint n = 0;
+
+	if (!fdstore_up(sup))
+		return FALSE;
+	item_set(&it[n++], ep->name, HRPCD_FDSTORE_SHM, 0, hrpcd_ivshmem_peer_shm_size(peer),
+		 hrpcd_ivshmem_peer_shm_fd(peer));
+	for (unsigned int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++) {
+		item_set(&it[n++], ep->name, HRPCD_FDSTORE_HOST_EVENT, v, 0,
+			 hrpcd_ivshmem_peer_host_fd(peer, v));
+		item_set(&it[n++], ep->name, HRPCD_FDSTORE_GUEST_EVENT, v, 0,
+			 hrpcd_ivshmem_peer_guest_fd(peer, v));
+	}
+	item_set(&it[n++], ep->name, HRPCD_FDSTORE_CONN, 0, (guint64)hrpcd_ivshmem_peer_pid(peer),
+		 hrpcd_ivshmem_peer_sock(peer));
+	G_STATIC_ASSERT(G_N_ELEMENTS(it) <= HRPCD_FDSTORE_BATCH);
+	if (!hrpcd_fdstore_store(sup->fdstore, it, n, &error)) {
+		fdstore_failed(sup, ep->name, error);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/* Forget a QEMU (`peer_only`) or the whole endpoint. */
+static void fdstore_forget(HrpcdSupervisor *sup, const char *name, gboolean peer_only)
+{
+	static const guint16 any = HRPCD_FDSTORE_ANY;
+	g_autoptr(GError) error = NULL;
+
+	if (!fdstore_up(sup))
+		return;
+	if (!hrpcd_fdstore_remove(sup->fdstore, name, peer_only ? peer_roles : &any,
+				  peer_only ? G_N_ELEMENTS(peer_roles) : 1, &error))
+		fdstore_failed(sup, name, error);
+}
+
+static gboolean fdstore_event(gint fd, GIOCondition cond, gpointer user_data)
+{
+	HrpcdSupervisor *sup = user_data;
+
+	/* It never speaks first: anything but silence means it is gone. */
+	g_clear_pointer(&sup->fdstore_watch, g_source_unref);
+	fdstore_lost(sup, "it hung up");
+	return G_SOURCE_REMOVE;
+}
+
+static void fdstore_attach(HrpcdSupervisor *sup, HrpcdFdstore *fs)
+{
+	sup->fdstore = fs;
+	sup->fdstore_watch = g_unix_fd_source_new(hrpcd_fdstore_socket(fs),
+						  G_IO_IN | G_IO_HUP | G_IO_ERR);
+	g_source_set_callback(sup->fdstore_watch, G_SOURCE_FUNC(fdstore_event), sup, NULL);
+	g_source_attach(sup->fdstore_watch, NULL);
+}
+
+static void fdstore_detach(HrpcdSupervisor *sup)
+{
+	if (sup->fdstore_watch) {
+		g_source_destroy(sup->fdstore_watch);
+		g_clear_pointer(&sup->fdstore_watch, g_source_unref);
+	}
+	g_clear_pointer(&sup->fdstore, hrpcd_fdstore_close);
+}
+
+/* A new session: make the holder hold exactly what we hold.  We keep our own
+ * copies throughout, so dropping its old ones strands nobody. */
+static gboolean fdstore_resync(HrpcdSupervisor *sup)
+{
+	g_autoptr(GError) error = NULL;
+	GHashTableIter iter;
+	gpointer value;
+
+	if (hrpcd_fdstore_held(sup->fdstore)) {
+		GArray *old = hrpcd_fdstore_fetch(sup->fdstore, &error);
+		g_autoptr(GHashTable) names = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+								    NULL);
+
+		for (guint i = 0; old && i < old->len; i++)
+			g_hash_table_add(names, g_strdup(g_array_index(old, HrpcdFdstoreItem, i).name));
+		hrpcd_fdstore_items_free(old);
+		if (error) {
+			fdstore_failed(sup, "fetch", error);
+			return FALSE;
+		}
+		g_hash_table_iter_init(&iter, names);
+		while (sup->fdstore && g_hash_table_iter_next(&iter, &value, NULL))
+			fdstore_forget(sup, value, FALSE);
+	}
+	g_hash_table_iter_init(&iter, sup->endpoints);
+	while (sup->fdstore && g_hash_table_iter_next(&iter, NULL, &value)) {
+		Endpoint *ep = value;
+		HrpcdIvshmemPeer *peer = hrpcd_ivshmem_server_peer(ep->server);
+
+		if (fdstore_put_endpoint(sup, ep) && peer)
+			fdstore_put_peer(sup, ep, peer);
+	}
+	return sup->fdstore != NULL;
+}
+
+static gboolean fdstore_reconnect(gpointer user_data)
+{
+	HrpcdSupervisor *sup = user_data;
+	g_autoptr(GError) error = NULL;
+	HrpcdFdstore *fs;
+
+	sup->fdstore_retry = 0;
+	fs = hrpcd_fdstore_open(sup->fdstore_path, sup->fdstore_idle_s, sup->fdstore_syslog,
+				&error);
+	if (!fs) {
+		g_warning("fd holder: %s; retrying in %u s", error->message, FDSTORE_RETRY_MS / 1000);
+		sup->fdstore_retry = g_timeout_add(FDSTORE_RETRY_MS, fdstore_reconnect, sup);
+		return G_SOURCE_REMOVE;
+	}
+	fdstore_attach(sup, fs);
+	if (fdstore_resync(sup))
+		g_message("fd holder pid %ld on %s holds the %u endpoint(s) again",
+			  (long)hrpcd_fdstore_pid(fs), sup->fdstore_path,
+			  g_hash_table_size(sup->endpoints));
+	return G_SOURCE_REMOVE;
+}
+
+/* The holder is gone or misbehaved: a daemon restart now would strand the
+ * attached guests, so get one back soon. */
+static void fdstore_lost(HrpcdSupervisor *sup, const char *why)
+{
+	if (!sup->fdstore)
+		return;
+	g_warning("lost the fd holder (pid %ld): %s; until it is back, restarting hostrpcd "
+		  "would strand attached guests", (long)hrpcd_fdstore_pid(sup->fdstore), why);
+	fdstore_detach(sup);
+	if (!sup->fdstore_retry && !sup->shutting_down)
+		sup->fdstore_retry = g_idle_add(fdstore_reconnect, sup);
 }
 
 /* ---- guests and workers --------------------------------------------------- */
@@ -274,6 +479,9 @@ static void endpoint_peer_new(HrpcdIvshmemServer *srv, HrpcdIvshmemPeer *peer, g
 	g_autoptr(GError) error = NULL;
 	HrpcdGuest *g;
 
+	/* Before anything else can fail: QEMU is committed to this memory. */
+	if (!sup->adopting)
+		fdstore_put_peer(sup, ep, peer);
 	g = hrpcd_guest_table_add(sup->guests, HRPC_ADMIN_TRANSPORT_IVSHMEM, ep->name,
 				  hrpcd_ivshmem_peer_pid(peer), &error);
 	if (!g) {
@@ -290,9 +498,10 @@ static void endpoint_peer_new(HrpcdIvshmemServer *srv, HrpcdIvshmemPeer *peer, g
 		return;
 	}
 	hrpcd_log_guest(G_LOG_LEVEL_INFO, g->id, g->name,
-			"QEMU pid %ld attached on %s (%zu bytes shared), worker %ld",
-			(long)g->peer_pid, hrpcd_ivshmem_server_path(srv),
-			hrpcd_ivshmem_peer_shm_size(peer), (long)g->worker_pid);
+			"QEMU pid %ld %s on %s (%zu bytes shared), worker %ld",
+			(long)g->peer_pid, sup->adopting ? "still attached, adopted" : "attached",
+			hrpcd_ivshmem_server_path(srv), hrpcd_ivshmem_peer_shm_size(peer),
+			(long)g->worker_pid);
 }
 
 static gboolean endpoint_reap(gpointer user_data)
@@ -310,6 +519,7 @@ static void endpoint_peer_gone(HrpcdIvshmemServer *srv, HrpcdIvshmemPeer *peer, 
 	Endpoint *ep = user_data;
 	HrpcdGuest *g = ep->guest;
 
+	fdstore_forget(ep->sup, ep->name, TRUE);
 	/* Not from within the server's own callback. */
 	if (ep->removing && !ep->reap_idle)
 		ep->reap_idle = g_idle_add(endpoint_reap, ep);
@@ -333,6 +543,11 @@ static void endpoint_free(Endpoint *ep)
 	if (ep->reap_idle)
 		g_source_remove(ep->reap_idle);
 	ep->removing = FALSE;
+	if (ep->server && ep->sup->shutting_down && ep->sup->fdstore)
+		/* The holder keeps listening on it for the next daemon. */
+		hrpcd_ivshmem_server_leave_socket(ep->server);
+	else if (ep->server)
+		fdstore_forget(ep->sup, ep->name, FALSE);
 	/* Detaches the guest (peer_gone) before the memory is closed. */
 	hrpcd_ivshmem_server_free(ep->server);
 	g_free(ep->name);
@@ -351,6 +566,25 @@ gboolean hrpcd_supervisor_add_endpoint(HrpcdSupervisor *sup, const char *name,
 		return FALSE;
 	}
 	ep = g_hash_table_lookup(sup->endpoints, name);
+	if (ep && ep->adopted && !g_strcmp0(hrpcd_ivshmem_server_path(ep->server), path)) {
+		/* Left by the daemon before us: same socket, same inode. */
+		ep->adopted = FALSE;
+		if (shm_size && shm_size != hrpcd_ivshmem_server_shm_size(ep->server)) {
+			if (!hrpcd_ivshmem_server_set_shm_size(ep->server, shm_size, error))
+				return FALSE;
+			fdstore_put_endpoint(sup, ep);
+		}
+		g_message("ivshmem endpoint for guest %s on %s (%zu bytes), kept from before",
+			  name, path, hrpcd_ivshmem_server_shm_size(ep->server));
+		return TRUE;
+	}
+	if (ep && ep->adopted && !hrpcd_ivshmem_server_peer(ep->server)) {
+		/* It moved: let the old socket go. */
+		g_message("ivshmem endpoint for guest %s moves from %s to %s", name,
+			  hrpcd_ivshmem_server_path(ep->server), path);
+		g_hash_table_remove(sup->endpoints, name);
+		ep = NULL;
+	}
 	if (ep && ep->removing && !g_strcmp0(hrpcd_ivshmem_server_path(ep->server), path)) {
 		/* Removed while its guest ran, and wanted again: keep it. */
 		ep->removing = FALSE;
@@ -376,6 +610,7 @@ gboolean hrpcd_supervisor_add_endpoint(HrpcdSupervisor *sup, const char *name,
 		return FALSE;
 	}
 	g_hash_table_insert(sup->endpoints, ep->name, ep);
+	fdstore_put_endpoint(sup, ep);
 	g_message("ivshmem endpoint for guest %s on %s (%zu bytes)", name, path,
 		  hrpcd_ivshmem_server_shm_size(ep->server));
 	return TRUE;
@@ -391,6 +626,7 @@ gboolean hrpcd_supervisor_remove_endpoint(HrpcdSupervisor *sup, const char *name
 			    "no endpoint for guest %s", name);
 		return FALSE;
 	}
+	ep->adopted = FALSE;
 	/* QEMU never reconnects: cutting a running guest off would strand it.
 	 * Its endpoint goes when QEMU does. */
 	if (hrpcd_ivshmem_server_peer(ep->server)) {
@@ -413,6 +649,239 @@ HrpcdGuestTable *hrpcd_supervisor_guests(HrpcdSupervisor *sup)
 	return sup->guests;
 }
 
+void hrpcd_supervisor_adoption_done(HrpcdSupervisor *sup)
+{
+	g_autoptr(GPtrArray) unclaimed = g_ptr_array_new_with_free_func(g_free);
+	GHashTableIter iter;
+	gpointer value;
+
+	g_hash_table_iter_init(&iter, sup->endpoints);
+	while (g_hash_table_iter_next(&iter, NULL, &value)) {
+		Endpoint *ep = value;
+
+		if (ep->adopted)
+			g_ptr_array_add(unclaimed, g_strdup(ep->name));
+	}
+	for (guint i = 0; i < unclaimed->len; i++) {
+		const char *name = g_ptr_array_index(unclaimed, i);
+		g_autoptr(GError) error = NULL;
+
+		g_message("ivshmem endpoint for guest %s is no longer configured", name);
+		if (!hrpcd_supervisor_remove_endpoint(sup, name, &error))
+			g_warning("%s", error->message);
+	}
+}
+
+pid_t hrpcd_supervisor_fdstore_pid(HrpcdSupervisor *sup)
+{
+	return sup->fdstore ? hrpcd_fdstore_pid(sup->fdstore) : 0;
+}
+
+/* ---- adoption: what an earlier daemon left with the holder ------------------- */
+
+typedef struct {
+	char name[HRPCD_FDSTORE_NAME_MAX];
+	int listen_fd;
+	guint64 listen_size;
+	int conn, shm;
+	int host[HRPC_IVSHMEM_NR_VECTORS], guest[HRPC_IVSHMEM_NR_VECTORS];
+} Adopted;
+
+static Adopted *adopted_new(const char *name)
+{
+	Adopted *a = g_new(Adopted, 1);
+
+	g_strlcpy(a->name, name, sizeof(a->name));
+	a->listen_fd = a->conn = a->shm = -1;
+	a->listen_size = 0;
+	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
+		a->host[v] = a->guest[v] = -1;
+	return a;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+static void adopted_close_peer(Adopted *a)
+{
+	close_fd(&a->conn);
+	close_fd(&a->shm);
+	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++) {
+		close_fd(&a->host[v]);
+		close_fd(&a->guest[v]);
+	}
+}
+
+static void adopted_free(Adopted *a)
+{
+	close_fd(&a->listen_fd);
+	adopted_close_peer(a);
+	g_free(a);
+}
+
+/* The slot an item belongs in, or NULL (then it is dropped). */
+static int *adopted_slot(Adopted *a, const HrpcdFdstoreItem *it)
+{
+	unsigned int v = it->index;
+
+	switch (it->role) {
+	case HRPCD_FDSTORE_LISTEN:
+		a->listen_size = it->value;
+		return it->index ? NULL : &a->listen_fd;
+	case HRPCD_FDSTORE_CONN:
+		return it->index ? NULL : &a->conn;
+	case HRPCD_FDSTORE_SHM:
+		return it->index ? NULL : &a->shm;
+	case HRPCD_FDSTORE_HOST_EVENT:
+		return v < HRPC_IVSHMEM_NR_VECTORS ? &a->host[v] : NULL;
+	case HRPCD_FDSTORE_GUEST_EVENT:
+		return v < HRPC_IVSHMEM_NR_VECTORS ? &a->guest[v] : NULL;
+	default:
+		return NULL;
+	}
+}
+
+static gboolean adopted_peer_complete(const Adopted *a)
+{
+	if (a->conn < 0 || a->shm < 0)
+		return FALSE;
+	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
+		if (a->host[v] < 0 || a->guest[v] < 0)
+			return FALSE;
+	return TRUE;
+}
+
+static gboolean adopted_has_peer_part(const Adopted *a)
+{
+	gboolean any = a->conn >= 0 || a->shm >= 0;
+
+	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
+		any |= a->host[v] >= 0 || a->guest[v] >= 0;
+	return any;
+}
+
+static void adopt_endpoint(HrpcdSupervisor *sup, Adopted *a)
+{
+	char clean[HRPCD_GUEST_NAME_MAX];
+	g_autoptr(GError) error = NULL;
+	Endpoint *ep;
+
+	if (!hrpcd_name_sanitize(a->name, clean, sizeof(clean)) || strcmp(clean, a->name) ||
+	    g_hash_table_contains(sup->endpoints, a->name) || a->listen_fd < 0) {
+		g_warning("fd holder: dropping what it held for \"%s\" (no endpoint to adopt)",
+			  a->name);
+		fdstore_forget(sup, a->name, FALSE);
+		return;
+	}
+	ep = g_new0(Endpoint, 1);
+	ep->sup = sup;
+	ep->name = g_strdup(a->name);
+	ep->adopted = TRUE;
+	ep->server = hrpcd_ivshmem_server_adopt(a->name, a->listen_fd, (gsize)a->listen_size, NULL,
+						&endpoint_callbacks, ep, &error);
+	a->listen_fd = -1;   /* the server's now, in all cases */
+	if (!ep->server) {
+		g_warning("fd holder: cannot adopt the endpoint for guest %s: %s", a->name,
+			  error->message);
+		fdstore_forget(sup, a->name, FALSE);
+		endpoint_free(ep);
+		return;
+	}
+	g_hash_table_insert(sup->endpoints, ep->name, ep);
+	g_message("ivshmem endpoint for guest %s on %s adopted from the fd holder", ep->name,
+		  hrpcd_ivshmem_server_path(ep->server));
+	if (!adopted_has_peer_part(a))
+		return;
+	if (!adopted_peer_complete(a)) {
+		g_warning("ivshmem %s: the fd holder has only part of an attached QEMU; dropping it",
+			  ep->name);
+		fdstore_forget(sup, ep->name, TRUE);
+		return;
+	}
+	/* The peer takes the descriptors whatever happens. */
+	sup->adopting = TRUE;
+	if (!hrpcd_ivshmem_server_adopt_peer(ep->server, a->conn, a->shm, a->host, a->guest,
+					     &error)) {
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+			g_message("ivshmem %s: %s: it left while hostrpcd was down", ep->name,
+				  error->message);
+		else
+			g_warning("ivshmem %s: cannot adopt the attached QEMU: %s", ep->name,
+				  error->message);
+		fdstore_forget(sup, ep->name, TRUE);
+	}
+	sup->adopting = FALSE;
+	a->conn = a->shm = -1;
+	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
+		a->host[v] = a->guest[v] = -1;
+}
+
+/*
+ * Find the holder (or start one) and adopt what it holds.  FALSE only when
+ * another daemon is using it; any other trouble leaves us running without
+ * a holder for now (and retrying).
+ */
+static gboolean fdstore_start(HrpcdSupervisor *sup, GError **error)
+{
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GHashTable) by_name = NULL;
+	HrpcdFdstore *fs;
+	GArray *items;
+	GHashTableIter iter;
+	gpointer value;
+
+	fs = hrpcd_fdstore_open(sup->fdstore_path, sup->fdstore_idle_s, sup->fdstore_syslog, &err);
+	if (!fs) {
+		if (g_error_matches(err, G_IO_ERROR, G_IO_ERROR_BUSY)) {
+			g_propagate_error(error, g_steal_pointer(&err));
+			return FALSE;
+		}
+		g_warning("fd holder: %s; retrying in %u s", err->message, FDSTORE_RETRY_MS / 1000);
+		sup->fdstore_retry = g_timeout_add(FDSTORE_RETRY_MS, fdstore_reconnect, sup);
+		return TRUE;
+	}
+	g_message("fd holder pid %ld on %s (%s), %u descriptor(s) to adopt",
+		  (long)hrpcd_fdstore_pid(fs), sup->fdstore_path,
+		  hrpcd_fdstore_started(fs) ? "started" : "found", hrpcd_fdstore_held(fs));
+	fdstore_attach(sup, fs);
+	if (!hrpcd_fdstore_held(fs))
+		return TRUE;
+	items = hrpcd_fdstore_fetch(fs, &err);
+	if (!items) {
+		/* Going on without them would strand those guests for good;
+		 * they stay with the holder for a daemon that can take them. */
+		g_propagate_prefixed_error(error, g_steal_pointer(&err),
+					   "cannot take over what the fd holder holds: ");
+		return FALSE;
+	}
+	by_name = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)adopted_free);
+	for (guint i = 0; i < items->len; i++) {
+		HrpcdFdstoreItem *it = &g_array_index(items, HrpcdFdstoreItem, i);
+		Adopted *a = g_hash_table_lookup(by_name, it->name);
+		int *slot;
+
+		if (!a) {
+			a = adopted_new(it->name);
+			g_hash_table_insert(by_name, a->name, a);
+		}
+		slot = adopted_slot(a, it);
+		if (slot && *slot < 0) {
+			*slot = it->fd;
+			it->fd = -1;
+		}
+		/* else: a stray; closed with the array */
+	}
+	hrpcd_fdstore_items_free(items);
+	g_hash_table_iter_init(&iter, by_name);
+	while (g_hash_table_iter_next(&iter, NULL, &value))
+		adopt_endpoint(sup, value);
+	return TRUE;
+}
+
 /* ---- life cycle ------------------------------------------------------------- */
 
 HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError **error)
@@ -426,6 +895,9 @@ HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError *
 							    : HRPCD_DEFAULT_MAX_GUESTS);
 	sup->endpoints = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 					       (GDestroyNotify)endpoint_free);
+	sup->fdstore_path = g_strdup(cfg->fdstore_path);
+	sup->fdstore_idle_s = cfg->fdstore_idle_s;
+	sup->fdstore_syslog = cfg->fdstore_syslog;
 	if (cfg->socket_path) {
 		sup->socket_path = g_strdup(cfg->socket_path);
 		sup->listen_fd = hrpcd_listen_socket_open(cfg->socket_path, 0660, error);
@@ -435,6 +907,8 @@ HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError *
 		g_source_set_callback(sup->accept_src, G_SOURCE_FUNC(accept_event), sup, NULL);
 		g_source_attach(sup->accept_src, NULL);
 	}
+	if (sup->fdstore_path && !fdstore_start(sup, error))
+		return NULL;
 	return g_steal_pointer(&sup);
 }
 
@@ -478,9 +952,19 @@ static void reap_all(HrpcdSupervisor *sup)
 void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 {
 	GPtrArray *guests;
+	guint n_endpoints;
 
 	if (!sup)
 		return;
+	/* From here on nothing is forgotten by the holder: the next daemon
+	 * adopts it all. */
+	sup->shutting_down = TRUE;
+	if (sup->fdstore_retry)
+		g_source_remove(sup->fdstore_retry);
+	if (sup->fdstore_watch) {
+		g_source_destroy(sup->fdstore_watch);
+		g_clear_pointer(&sup->fdstore_watch, g_source_unref);
+	}
 	if (sup->accept_pause)
 		g_source_remove(sup->accept_pause);
 	if (sup->accept_src) {
@@ -489,6 +973,7 @@ void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 	}
 	hrpcd_listen_socket_close(sup->listen_fd, sup->socket_path);
 	/* Endpoints first: their guests stop as if QEMU had left. */
+	n_endpoints = g_hash_table_size(sup->endpoints);
 	g_clear_pointer(&sup->endpoints, g_hash_table_unref);
 
 	guests = hrpcd_guest_table_guests(sup->guests);
@@ -508,6 +993,13 @@ void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 			kill(g->worker_pid, SIGTERM);
 	}
 	reap_all(sup);
+	/* Last: a next daemon gets the holder's session only once our workers
+	 * are gone and cannot touch the channels any more. */
+	if (sup->fdstore && n_endpoints)
+		g_message("the fd holder (pid %ld) keeps %u ivshmem endpoint(s) for the next hostrpcd",
+			  (long)hrpcd_fdstore_pid(sup->fdstore), n_endpoints);
+	g_clear_pointer(&sup->fdstore, hrpcd_fdstore_close);
+	g_free(sup->fdstore_path);
 	hrpcd_guest_table_free(sup->guests);
 	g_free(sup->socket_path);
 	g_free(sup->state_dir);

@@ -14,6 +14,16 @@
  *   - the guest table and every worker's status page.
  * Endpoints can be added and removed while the daemon runs (the libvirt
  * integration will do so on domain start/stop).
+ *
+ * With an fd holder (cfg.fdstore_path, fdstore.h) the supervisor also
+ * stores a duplicate of each endpoint's listening socket and of each
+ * attached QEMU's connection, memfd and eventfds there the moment it has
+ * them, and forgets them when the endpoint or QEMU goes.  On start-up it
+ * fetches what an earlier daemon left there and adopts it: the endpoints
+ * come back on the same listening sockets, and each QEMU still attached gets
+ * a worker on its memory that re-initialises the channel and rings the
+ * guest's reset vector.  When the daemon stops, everything stays with the
+ * holder.
  */
 #ifndef HOSTRPCD_SUPERVISOR_H
 #define HOSTRPCD_SUPERVISOR_H
@@ -27,6 +37,9 @@ typedef struct {
 	const char *state_dir;    /* workers run in it; NULL: stay put */
 	guint max_guests;         /* 0: default */
 	gsize memfd_size;         /* process guests' channel size; 0: default */
+	const char *fdstore_path; /* the fd holder's socket (fdstore.h); NULL: none */
+	guint fdstore_idle_s;     /* a holder we start: its --idle-exit (0: default) */
+	gboolean fdstore_syslog;  /* a holder we start logs to syslog */
 } HrpcdSupervisorConfig;
 
 #define HRPCD_DEFAULT_MAX_GUESTS 256
@@ -35,12 +48,15 @@ typedef struct _HrpcdSupervisor HrpcdSupervisor;
 
 HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError **error);
 /* Removes the endpoints, stops every worker (SIGTERM, then SIGKILL after a
- * grace period), reaps them and frees all guests. */
+ * grace period), reaps them and frees all guests.  What the fd holder holds
+ * stays there (and the endpoints' socket files stay in place) for the next
+ * daemon. */
 void hrpcd_supervisor_free(HrpcdSupervisor *sup);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdSupervisor, hrpcd_supervisor_free)
 
 /* Create an ivshmem endpoint for the guest `name` listening on `path`
- * (`shm_size` 0: default). */
+ * (`shm_size` 0: default).  An endpoint adopted from the fd holder with the
+ * same name and path is kept instead (claimed). */
 gboolean hrpcd_supervisor_add_endpoint(HrpcdSupervisor *sup, const char *name,
 				       const char *path, gsize shm_size, GError **error);
 /* Remove it.  If QEMU is attached, the endpoint stays until QEMU detaches
@@ -49,6 +65,12 @@ gboolean hrpcd_supervisor_add_endpoint(HrpcdSupervisor *sup, const char *name,
 gboolean hrpcd_supervisor_remove_endpoint(HrpcdSupervisor *sup, const char *name,
 					  GError **error);
 guint hrpcd_supervisor_endpoint_count(HrpcdSupervisor *sup);
+/* Start-up is over: endpoints adopted from the fd holder that no
+ * configuration claimed (hrpcd_supervisor_add_endpoint()) are removed, as by
+ * hrpcd_supervisor_remove_endpoint(). */
+void hrpcd_supervisor_adoption_done(HrpcdSupervisor *sup);
+/* The fd holder's pid, 0 if there is none. */
+pid_t hrpcd_supervisor_fdstore_pid(HrpcdSupervisor *sup);
 
 HrpcdGuestTable *hrpcd_supervisor_guests(HrpcdSupervisor *sup);
 
