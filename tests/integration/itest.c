@@ -96,20 +96,22 @@ static char *subst_dir(const char *arg, const char *dir)
 	return out;
 }
 
-int itest_daemon_start(struct itest_daemon *d, const char *const *extra)
+void itest_kill_on_bailout(pid_t pid)
+{
+	for (int i = 0; i < MAX_DAEMONS; i++) {
+		if (!daemons[i]) {
+			daemons[i] = pid;
+			return;
+		}
+	}
+}
+
+/* Start hostrpcd on the sockets and directories in `d`. */
+static int daemon_spawn(struct itest_daemon *d, const char *const *extra)
 {
 	char *argv[64];
 	char *prog = itest_build_path("hostrpc/daemon/hostrpcd");
 	int argc = 0, slot = -1;
-
-	memset(d, 0, sizeof(*d));
-	snprintf(d->dir, sizeof(d->dir), "/tmp/hostrpc-itest.XXXXXX");
-	if (!mkdtemp(d->dir))
-		return -errno;
-	snprintf(d->guest_sock, sizeof(d->guest_sock), "%s/guests.sock", d->dir);
-	snprintf(d->admin_sock, sizeof(d->admin_sock), "%s/admin.sock", d->dir);
-	snprintf(d->state_dir, sizeof(d->state_dir), "%s/state", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/hostrpcd.log", d->dir);
 
 	argv[argc++] = prog;
 	argv[argc++] = "--foreground";
@@ -144,6 +146,7 @@ int itest_daemon_start(struct itest_daemon *d, const char *const *extra)
 	if (slot >= 0)
 		daemons[slot] = d->pid;
 	free(prog);
+	d->starts++;
 	for (int i = 0; i < 200; i++) {
 		int status;
 
@@ -160,6 +163,49 @@ int itest_daemon_start(struct itest_daemon *d, const char *const *extra)
 	tap_diag("hostrpcd did not answer on %s", d->admin_sock);
 	itest_log_dump(d);
 	return -ETIMEDOUT;
+}
+
+int itest_daemon_start(struct itest_daemon *d, const char *const *extra)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->dir, sizeof(d->dir), "/tmp/hostrpc-itest.XXXXXX");
+	if (!mkdtemp(d->dir))
+		return -errno;
+	snprintf(d->guest_sock, sizeof(d->guest_sock), "%s/guests.sock", d->dir);
+	snprintf(d->admin_sock, sizeof(d->admin_sock), "%s/admin.sock", d->dir);
+	snprintf(d->state_dir, sizeof(d->state_dir), "%s/state", d->dir);
+	snprintf(d->log, sizeof(d->log), "%s/hostrpcd.log", d->dir);
+	return daemon_spawn(d, extra);
+}
+
+int itest_daemon_restart(struct itest_daemon *d, const char *const *extra)
+{
+	if (d->pid > 0)
+		return -EBUSY;
+	snprintf(d->log, sizeof(d->log), "%s/hostrpcd.%d.log", d->dir, d->starts + 1);
+	return daemon_spawn(d, extra);
+}
+
+int itest_daemon_kill(struct itest_daemon *d, int sig)
+{
+	int status = -1;
+
+	if (d->pid <= 0)
+		return -1;
+	kill(d->pid, sig);
+	for (int i = 0; i < 500 && waitpid(d->pid, &status, WNOHANG) == 0; i++)
+		sleep_ms(10);
+	if (kill(d->pid, 0) == 0) {
+		tap_diag("hostrpcd outlived signal %d for 5 s", sig);
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, NULL, 0);
+		status = -1;
+	}
+	for (int i = 0; i < MAX_DAEMONS; i++)
+		if (daemons[i] == d->pid)
+			daemons[i] = 0;
+	d->pid = 0;
+	return status;
 }
 
 int itest_daemon_stop(struct itest_daemon *d)

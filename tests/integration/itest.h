@@ -25,8 +25,9 @@ struct itest_daemon {
 	char guest_sock[320];
 	char admin_sock[320];
 	char state_dir[320];
-	char log[320];          /* hostrpcd's stderr */
+	char log[320];          /* hostrpcd's stderr (of the latest start) */
 	pid_t pid;
+	int starts;
 };
 
 /* Abort the test (TAP "Bail out!") after `seconds`, killing our daemons. */
@@ -42,6 +43,15 @@ char *itest_build_path(const char *rel);
  * socket answers, or -errno.
  */
 int itest_daemon_start(struct itest_daemon *d, const char *const *extra);
+/* Start it again after itest_daemon_kill(), on the same sockets and state
+ * directory; its log goes to a new file (d->log). */
+int itest_daemon_restart(struct itest_daemon *d, const char *const *extra);
+/* Send `sig` and reap it (SIGKILL after 5 s); the directory stays.  Returns
+ * the wait status, -1 if it had to be killed. */
+int itest_daemon_kill(struct itest_daemon *d, int sig);
+/* The watchdog kills `pid` too (a process the daemon started that outlives
+ * it, such as its fd holder). */
+void itest_kill_on_bailout(pid_t pid);
 /* SIGTERM (SIGKILL after 5 s), reap, remove the directory (kept if
  * ITEST_KEEP is set).  Returns the wait status, -1 if it had to be killed. */
 int itest_daemon_stop(struct itest_daemon *d);

@@ -12,6 +12,7 @@ integration_tests = \
 	tests/integration/ivshmem-handshake \
 	tests/integration/ivshmem-echo \
 	tests/integration/ivshmem-worker-restart \
+	tests/integration/ivshmem-daemon-restart \
 	tests/integration/supervisor-killed \
 	tests/integration/libvirt-endpoints
 
@@ -54,6 +55,10 @@ tests_integration_ivshmem_echo_LDFLAGS = $(itest_ldflags)
 tests_integration_ivshmem_worker_restart_SOURCES = tests/integration/ivshmem-worker-restart.c $(itest_sources)
 tests_integration_ivshmem_worker_restart_LDADD = $(itest_ldadd)
 tests_integration_ivshmem_worker_restart_LDFLAGS = $(itest_ldflags)
+
+tests_integration_ivshmem_daemon_restart_SOURCES = tests/integration/ivshmem-daemon-restart.c $(itest_sources)
+tests_integration_ivshmem_daemon_restart_LDADD = $(itest_ldadd) -lpthread
+tests_integration_ivshmem_daemon_restart_LDFLAGS = $(itest_ldflags)
 
 tests_integration_supervisor_killed_SOURCES = tests/integration/supervisor-killed.c $(itest_sources)
 tests_integration_supervisor_killed_LDADD = $(itest_ldadd)
