@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +47,7 @@ struct evq {
 
 struct guestrpc_session {
 	pthread_mutex_t lock;
+	int lock_fd;             /* flock on the channel (-1: none) */
 	hrpc_client *cli;
 	pthread_t reader;
 	bool reader_started;
@@ -224,6 +227,7 @@ int guestrpc_session_new_fd(int fd, int hello_ms, guestrpc_session **out)
 	s->timeout_ms = DEFAULT_TIMEOUT_MS;
 	s->timeout_fatal = true;
 	s->stop_pipe[0] = s->stop_pipe[1] = -1;
+	s->lock_fd = -1;
 	rc = hrpc_client_new(ch, "hostrpc-guestsource", hello_ms, &s->cli);
 	if (rc < 0) {
 		s->cli = NULL;
@@ -266,6 +270,8 @@ void guestrpc_session_free(guestrpc_session *s)
 		free(q->ev);
 		free(q);
 	}
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	if (s->stop_pipe[0] >= 0)
 		close(s->stop_pipe[0]);
 	if (s->stop_pipe[1] >= 0)
@@ -418,20 +424,68 @@ int guestrpc_session_next_event(guestrpc_session *s, int timeout_ms, struct gues
 
 /* ---- opening ------------------------------------------------------------------- */
 
-static int connect_path(const char *path, int hello_ms, guestrpc_session **out)
+/*
+ * A QEMU chardev serves one connection at a time and leaves a second one
+ * unanswered: the host tools mark the domain channel they hold with a lock file
+ * so that the next tool skips it at once instead of waiting for HELLO.
+ * (A holder that does not lock is still detected by the HELLO timeout.)
+ */
+static int channel_lock(const char *path)
+{
+	const char *dirs[] = { "/run/hostrpc", getenv("XDG_RUNTIME_DIR"), "/tmp" };
+	uint64_t h = 0xcbf29ce484222325ull;
+	char lp[512];
+	int fd;
+
+	for (const char *p = path; *p; p++)
+		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if (!dirs[i])
+			continue;
+		if (i == 0)
+			mkdir(dirs[i], 0755);
+		snprintf(lp, sizeof(lp), "%s/guestrpc-channel-%016llx.lock", dirs[i],
+			 (unsigned long long)h);
+		fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			close(fd);
+			return -EBUSY;
+		}
+		return fd;
+	}
+	return -1;  /* nowhere to lock: rely on the HELLO timeout */
+}
+
+static int connect_path(const char *path, int hello_ms, bool use_lock, guestrpc_session **out)
 {
 	hrpc_chan *ch;
-	int fd, rc;
+	int fd, lock = -1, rc;
 
+	if (use_lock)
+		lock = channel_lock(path);
+	if (lock == -EBUSY)
+		return -EBUSY;
 	rc = hrpc_vport_connect(path, &ch);
 	if (rc < 0)
-		return rc;
+		goto err;
 	/* Hand the fd over to a session (the chan only wrapped it). */
 	fd = dup(hrpc_chan_wait_fd(ch));
 	hrpc_chan_free(ch);
-	if (fd < 0)
-		return -errno;
-	return guestrpc_session_new_fd(fd, hello_ms, out);
+	if (fd < 0) {
+		rc = -errno;
+		goto err;
+	}
+	rc = guestrpc_session_new_fd(fd, hello_ms, out);
+	if (rc < 0)
+		goto err;
+	(*out)->lock_fd = lock;
+	return 0;
+err:
+	if (lock >= 0)
+		close(lock);
+	return rc;
 }
 
 static char *strdupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -456,11 +510,11 @@ int guestrpc_session_open(const char *target, const char *uri, int hello_ms,
 	if (err)
 		*err = NULL;
 	if (strchr(target, '/')) {
-		rc = connect_path(target, hello_ms, out);
+		rc = connect_path(target, hello_ms, false, out);
 		if (rc < 0 && err)
 			*err = strdupf("%s: %s", target, rc == -ETIMEDOUT ?
 				       "no answer from the guest agent (channel busy or agent not running)" :
-				       strerror(-rc));
+					       strerror(-rc));
 		return rc;
 	}
 	n = guestrpc_domain_channels(target, uri, &paths, err);
@@ -472,14 +526,17 @@ int guestrpc_session_open(const char *target, const char *uri, int hello_ms,
 		return -ENOENT;
 	}
 	for (int i = 0; i < n; i++) {
-		rc = connect_path(paths[i], hello_ms, out);
+		/* A busy channel that is not locked never answers: do not wait
+		 * long for it while another channel is left to try. */
+		rc = connect_path(paths[i], i + 1 < n && hello_ms > 3000 ? 3000 : hello_ms, true, out);
 		if (rc == 0)
 			break;
 	}
 	if (rc < 0 && err)
 		*err = strdupf("domain %s: none of its %d org.hostrpc.guest channel(s) answered: %s",
 			       target, n, rc == -ETIMEDOUT ?
-			       "busy (another tool holds it) or the agent is not running" : strerror(-rc));
+			       "busy (another tool holds it) or the agent is not running" :
+			       rc == -EBUSY ? "all in use by other hostrpc tools" : strerror(-rc));
 	for (int i = 0; i < n; i++)
 		free(paths[i]);
 	free(paths);

@@ -41,6 +41,7 @@ gs_cleanup() {
 		kill -KILL "$p" 2>/dev/null || true
 		wait "$p" 2>/dev/null || true
 	done
+	[ -n "${gs_domain:-}" ] && virsh -q -c qemu:///system destroy "$gs_domain" > /dev/null 2>&1
 	if [ -n "${GS_KEEP_LOGS:-}" ]; then
 		cp "$gs_work"/*.log "$GS_KEEP_LOGS"/ 2>/dev/null || true
 	fi
@@ -88,17 +89,11 @@ gs_virtio_mods="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/
 	drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci drivers/char/virtio_console"
 gs_disk_mods="drivers/block/virtio_blk lib/crc16 fs/mbcache fs/jbd2 crypto/crc32c_generic fs/ext4"
 
-gs_vm_start() {
-	local disk="" mem=1024 extras=() opt m
-	OPTIND=1
-	while getopts "d:m:x:" opt; do
-		case $opt in
-		d) disk=$OPTARG ;;
-		m) mem=$OPTARG ;;
-		x) extras+=("$OPTARG") ;;
-		*) return 2 ;;
-		esac
-	done
+# gs_initrd DISK(or "") EXTRA...: the image's initramfs + our cpio -> $gs_work/initrd
+gs_initrd() {
+	local disk=$1 m
+	shift
+	local extras=("$@")
 	local x=$gs_work/extra
 	rm -rf "$x"
 	mkdir -p "$x/hostrpc/mod" "$x/bin"
@@ -111,8 +106,7 @@ gs_vm_start() {
 		echo "$(basename "$m").ko" >> "$x/hostrpc/modules"
 	done
 	for m in "${extras[@]:+${extras[@]}}"; do
-		mkdir -p "$x$(dirname "${m#*:}")"
-		cp -L "${m%%:*}" "$x${m#*:}"
+		gs_copy_with_libs "${m%%:*}" "${m#*:}" "$x"
 	done
 	cat > "$x/hostrpc/cmd" <<'EOF'
 #!/bin/sh
@@ -126,6 +120,14 @@ else
 	mount -t tmpfs -o size=600m srv /srv
 fi
 /bin/guestrpcd -v > /tmp/guestrpcd.log 2>&1 &
+if [ -x /bin/qemu-ga ]; then
+	mkdir -p /dev/virtio-ports /var/run
+	for p in /sys/class/virtio-ports/*; do
+		ln -sf /dev/${p##*/} /dev/virtio-ports/$(cat $p/name)
+	done
+	/bin/qemu-ga -m virtio-serial -p /dev/virtio-ports/org.qemu.guest_agent.0 -t /var/run \
+		> /tmp/qemu-ga.log 2>&1 &
+fi
 i=0
 while ! grep -q ready /tmp/guestrpcd.log 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 cat /tmp/guestrpcd.log
@@ -138,6 +140,46 @@ echo GUESTRPC-DONE
 EOF
 	(cd "$x" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 > "$gs_work/extra.cpio.gz"
 	cat "$HOSTRPC_GUEST_DIR/initramfs.cpio.gz" "$gs_work/extra.cpio.gz" > "$gs_work/initrd"
+}
+
+# gs_copy_with_libs FILE DEST STAGE: a host binary and the libraries ldd names.
+gs_copy_with_libs() {
+	local f=$1 dest=$2 stage=$3 lib
+	mkdir -p "$stage$(dirname "$dest")"
+	cp -L "$f" "$stage$dest"
+	for lib in $(ldd "$f" 2>/dev/null | awk '/=> \//{ print $3 } /^\t\/[^ ]* \(/{ print $1 }'); do
+		[ -e "$stage$lib" ] && continue
+		mkdir -p "$stage$(dirname "$lib")"
+		cp -L "$lib" "$stage$lib"
+	done
+	[ -e "$stage/lib64" ] || ln -s lib "$stage/lib64"
+}
+
+# gs_wait_ready: until the guest's command said GUESTRPC-READY (or died).
+gs_wait_ready() {
+	local alive=$1
+	if ! wait_for "grep -q GUESTRPC-READY '$gs_work/out.log' 2>/dev/null || ! $alive" 1200 ||
+	   ! grep -q GUESTRPC-READY "$gs_work/out.log" 2>/dev/null; then
+		echo "# guest did not come up; console:"
+		tail -n 20 "$gs_work/console.log" 2>/dev/null | sed 's/^/# /'
+		sed 's/^/# out: /' "$gs_work/out.log" 2>/dev/null
+		return 1
+	fi
+	grep -q "guestrpcd: ready" "$gs_work/out.log"
+}
+
+gs_vm_start() {
+	local disk="" mem=1024 extras=() opt
+	OPTIND=1
+	while getopts "d:m:x:" opt; do
+		case $opt in
+		d) disk=$OPTARG ;;
+		m) mem=$OPTARG ;;
+		x) extras+=("$OPTARG") ;;
+		*) return 2 ;;
+		esac
+	done
+	gs_initrd "$disk" "${extras[@]:+${extras[@]}}"
 	gs_sock0=$gs_work/gs0.sock
 	gs_sock1=$gs_work/gs1.sock
 	local diskargs=()
@@ -155,14 +197,66 @@ EOF
 		"${diskargs[@]}" \
 		< /dev/null > "$gs_work/console.log" 2>&1 &
 	gs_qemu_pid=$!
-	if ! wait_for "grep -q GUESTRPC-READY '$gs_work/out.log' || ! kill -0 $gs_qemu_pid 2>/dev/null" 1200 ||
-	   ! grep -q GUESTRPC-READY "$gs_work/out.log"; then
-		echo "# guest did not come up; console:"
-		tail -n 20 "$gs_work/console.log" | sed 's/^/# /'
-		sed 's/^/# out: /' "$gs_work/out.log"
+	gs_wait_ready "kill -0 $gs_qemu_pid 2>/dev/null"
+}
+
+# gs_libvirt_start NAME [-d DISK] [-x FILE:DEST]...: the same guest as a
+# transient libvirt domain (<domain type='qemu'>, direct kernel boot) with
+# channels org.hostrpc.guest.0/.1 and org.qemu.guest_agent.0.
+gs_libvirt_start() {
+	local name=$1 disk="" extras=() opt
+	shift
+	OPTIND=1
+	while getopts "d:x:" opt; do
+		case $opt in
+		d) disk=$OPTARG ;;
+		x) extras+=("$OPTARG") ;;
+		*) return 2 ;;
+		esac
+	done
+	gs_initrd "$disk" "${extras[@]:+${extras[@]}}"
+	gs_sock0=$gs_work/gs0.sock
+	gs_sock1=$gs_work/gs1.sock
+	gs_domain=$name
+	local diskxml=""
+	[ -n "$disk" ] && diskxml="<disk type='file' device='disk'><driver name='qemu' type='raw' cache='unsafe'/><source file='$disk'/><target dev='vda' bus='virtio'/></disk>"
+	cat > "$gs_work/domain.xml" <<EOX
+<domain type='qemu'>
+  <name>$name</name>
+  <memory unit='MiB'>1024</memory>
+  <vcpu>${GS_VM_SMP:-2}</vcpu>
+  <os>
+    <type arch='x86_64' machine='pc'>hvm</type>
+    <kernel>$HOSTRPC_GUEST_DIR/vmlinuz</kernel>
+    <initrd>$gs_work/initrd</initrd>
+    <cmdline>console=ttyS0 panic=-1 quiet loglevel=4 hrpc.out=ttyS1 hrpc.noload=1</cmdline>
+  </os>
+  <on_poweroff>destroy</on_poweroff>
+  <on_reboot>destroy</on_reboot>
+  <on_crash>destroy</on_crash>
+  <devices>
+    <emulator>$(command -v qemu-system-x86_64)</emulator>
+    $diskxml
+    <serial type='file'><source path='$gs_work/console.log'/><target port='0'/></serial>
+    <serial type='file'><source path='$gs_work/out.log'/><target port='1'/></serial>
+    <channel type='unix'><source mode='bind' path='$gs_sock0'/><target type='virtio' name='org.hostrpc.guest.0'/></channel>
+    <channel type='unix'><source mode='bind' path='$gs_sock1'/><target type='virtio' name='org.hostrpc.guest.1'/></channel>
+    <channel type='unix'><source mode='bind'/><target type='virtio' name='org.qemu.guest_agent.0'/></channel>
+    <memballoon model='none'/>
+  </devices>
+</domain>
+EOX
+	virsh -q -c qemu:///system create "$gs_work/domain.xml" > "$gs_work/virsh.log" 2>&1 || {
+		sed 's/^/# virsh: /' "$gs_work/virsh.log"
 		return 1
-	fi
-	grep -q "guestrpcd: ready" "$gs_work/out.log"
+	}
+	gs_wait_ready "virsh -q -c qemu:///system domstate '$name' 2>/dev/null | grep -q running"
+}
+
+gs_libvirt_stop() {
+	[ -n "${gs_domain:-}" ] || return 0
+	virsh -q -c qemu:///system destroy "$gs_domain" > /dev/null 2>&1
+	gs_domain=""
 }
 
 gs_vm_stop() {
