@@ -14,14 +14,24 @@ typedef struct {
 	gpointer user_data;
 } HrpcConnSource;
 
-/* Process until the guest has nothing more and is armed to ring us. */
+/*
+ * Process until the guest has nothing more and is armed to ring us.
+ * Adaptive polling: only right after serving calls (a guest in a
+ * request/response loop sends the next one within microseconds) do we spin
+ * for the channel's budget before arming; an idle guest costs nothing, and
+ * the spin is bounded so a loaded host still makes progress.
+ */
 static int drain(hrpc_conn *conn)
 {
+	uint32_t spin = hrpc_conn_spin(conn);
+
 	for (;;) {
 		int rc = hrpc_conn_process(conn);
 
 		if (rc < 0)
 			return rc;
+		if (rc > 0 && spin && hrpc_conn_poll(conn, spin))
+			continue;
 		if (hrpc_conn_arm(conn))
 			return 0;
 	}

@@ -362,6 +362,30 @@ int hrpc_conn_arm(hrpc_conn *c)
 	return c->ch->ops->arm(c->ch) != 0;
 }
 
+int hrpc_conn_poll(hrpc_conn *c, uint32_t spin_ns)
+{
+	uint64_t end;
+	unsigned int n = 0;
+
+	if (c->fenced || c->closed || c->blocked)
+		return 0;
+	end = hrpc_now_ns() + spin_ns;
+	for (;;) {
+		if (c->ch->ops->pending(c->ch))
+			return 1;
+		if (++n % 64 == 0 && hrpc_now_ns() >= end)
+			return 0;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+}
+
+uint32_t hrpc_conn_spin(hrpc_conn *c)
+{
+	return c->ch->spin_ns;
+}
+
 void hrpc_conn_ack(hrpc_conn *c)
 {
 	c->ch->ops->ack(c->ch);

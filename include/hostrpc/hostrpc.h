@@ -221,6 +221,13 @@ void *hrpc_conn_scratch(hrpc_conn *conn, size_t len);
  * costs the guest no doorbells. */
 int hrpc_conn_arm(hrpc_conn *conn);
 
+/* Spin up to spin_ns for the next call (shared-memory channels: no
+ * syscall, no doorbell).  Returns 1 if one is pending, 0 if not. */
+int hrpc_conn_poll(hrpc_conn *conn, uint32_t spin_ns);
+
+/* The channel's spin budget (hrpc_chan_set_spin()), in ns. */
+uint32_t hrpc_conn_spin(hrpc_conn *conn);
+
 /* Drain the doorbell after wait_fd became readable. */
 void hrpc_conn_ack(hrpc_conn *conn);
 bool hrpc_conn_fenced(hrpc_conn *conn);
