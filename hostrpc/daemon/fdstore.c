@@ -68,6 +68,19 @@ static gboolean has_session(Holder *h)
 	return FALSE;
 }
 
+/* Does anything held belong to a guest that is attached?  (Listening
+ * sockets alone only spare a next daemon a bind; kept for ever they would
+ * make QEMUs started meanwhile wait in the backlog for a daemon that may
+ * never come.)  The role is the daemon's label: nothing is asked of the
+ * descriptor itself. */
+static gboolean holds_guest(Holder *h)
+{
+	for (guint i = 0; i < h->n_entries; i++)
+		if (h->entries[i].e.role != HRPCD_FDSTORE_LISTEN)
+			return TRUE;
+	return FALSE;
+}
+
 /* ---- the table ------------------------------------------------------------ */
 
 static gboolean entry_same(const struct hrpcd_fdstore_entry *a, const struct hrpcd_fdstore_entry *b)
@@ -381,12 +394,16 @@ static void run(Holder *h)
 				  h->path, h->n_entries);
 			return;
 		}
-		if (h->n_entries || has_session(h)) {
+		if (holds_guest(h) || has_session(h)) {
 			h->idle_since = 0;
 		} else if (!h->idle_since) {
 			h->idle_since = now_s();
 		} else if (now_s() - h->idle_since >= h->idle_exit_s) {
-			g_debug("nothing held and no daemon for %u s", h->idle_exit_s);
+			if (h->n_entries)
+				g_message("no daemon for %u s and no guest attached: letting go of %u "
+					  "listening socket(s)", h->idle_exit_s, h->n_entries);
+			else
+				g_debug("nothing held and no daemon for %u s", h->idle_exit_s);
 			return;
 		}
 	}

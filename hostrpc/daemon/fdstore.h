@@ -12,8 +12,9 @@
  * parses nothing but its own fixed-size messages (fdstore-proto.h), never
  * maps guest memory and never reads from a guest's descriptor.
  *
- * It exits by itself when it holds nothing and no daemon has been connected
- * for `--idle-exit` seconds, when its socket file is removed or replaced
+ * It exits by itself when no daemon has been connected for `--idle-exit`
+ * seconds and it holds nothing of an attached guest (nothing at all, or only
+ * endpoints' listening sockets), when its socket file is removed or replaced
  * (nobody could reach it any more), on a QUIT request, and on SIGTERM or
  * SIGKILL (then every QEMU still attached through it is stranded: do not
  * kill it while guests run and no daemon is up).

@@ -117,8 +117,8 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		{ "no-fdstore", 0, 0, G_OPTION_ARG_NONE, &o->no_fdstore,
 		  "No fd holder: a restart of hostrpcd strands the QEMU guests attached", NULL },
 		{ "fdstore-idle", 0, 0, G_OPTION_ARG_INT, &o->fdstore_idle,
-		  "A started fd holder exits after this long holding nothing without a daemon "
-		  "(default 30)", "SECS" },
+		  "A started fd holder exits after this long without a daemon when no guest "
+		  "is attached (default 30)", "SECS" },
 		{ "fdstore-release", 0, 0, G_OPTION_ARG_NONE, &o->fdstore_release,
 		  "Make the fd holder of --state-dir close all it holds (attached QEMU guests "
 		  "lose their channel for good) and exit; refused while a hostrpcd runs", NULL },

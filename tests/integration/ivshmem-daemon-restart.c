@@ -204,7 +204,7 @@ int main(void)
 	int base, n, rc;
 
 	itest_watchdog(150);
-	tap_plan(21);
+	tap_plan(22);
 	rc = itest_daemon_start(&d, args);
 	if (!tap_ok(rc == 0, "hostrpcd starts with two ivshmem endpoints"))
 		return 1;
@@ -306,8 +306,19 @@ int main(void)
 		itest_log_dump(&d);
 	tap_ok(itest_daemon_kill(&d, SIGTERM) == 0 && kill(holder, 0) == 0 && inode_of(path) == ino,
 	       "hostrpcd exits cleanly; the holder keeps its endpoints (socket in place)");
+	tap_ok(itest_pid_gone(holder, 6000),
+	       "no daemon and no guest attached for --fdstore-idle (2 s): the holder lets go of "
+	       "the listening sockets and exits");
 
-	/* 5. Explicit release, then a holder that holds nothing goes by itself. */
+	/* 5. Explicit release; a holder that holds nothing goes by itself. */
+	{
+		static const char *const keep[] = { "--ivshmem", "vm=@DIR@/vm.ivshmem", NULL };
+
+		rc = itest_daemon_restart(&d, keep);
+	}
+	holder = rc == 0 ? holder_pid() : 0;
+	if (holder > 0)
+		itest_kill_on_bailout(holder);
 	snprintf(state, sizeof(state), "%s", d.state_dir);
 	{
 		char *prog = itest_build_path("hostrpc/daemon/hostrpcd");
@@ -316,8 +327,9 @@ int main(void)
 			 prog, state);
 		free(prog);
 	}
-	rc = system(cmd);
-	tap_ok(rc == 0 && itest_pid_gone(holder, 3000), "--fdstore-release: the holder exits");
+	rc = holder > 0 && itest_daemon_kill(&d, SIGTERM) == 0 && kill(holder, 0) == 0 ? system(cmd) : -1;
+	tap_ok(rc == 0 && itest_pid_gone(holder, 3000),
+	       "--fdstore-release: a holder with an endpoint (default idle time) exits at once");
 	{
 		static const char *const none[] = { "--fdstore-idle", "1", NULL };
 
