@@ -70,12 +70,19 @@ static GLogWriterOutput writer(GLogLevelFlags level, const GLogField *fields, gs
 
 void hrpcd_log_init(HrpcdLogTarget target, gboolean verbose)
 {
+	static gsize writer_set;
+
 	log_target = target;
 	log_verbose = verbose;
 	if (target == HRPCD_LOG_SYSLOG)
 		openlog("hostrpcd", LOG_PID, LOG_DAEMON);
 	setvbuf(stderr, NULL, _IOLBF, 0);
-	g_log_set_writer_func(writer, NULL, NULL);
+	/* GLib aborts (SIGTRAP) if the writer is set twice, and the daemon
+	 * calls this again when it switches to syslog after daemonising. */
+	if (g_once_init_enter(&writer_set)) {
+		g_log_set_writer_func(writer, NULL, NULL);
+		g_once_init_leave(&writer_set, 1);
+	}
 }
 
 void hrpcd_log_settings(HrpcdLogTarget *target, gboolean *verbose)
