@@ -48,7 +48,13 @@ vm_prepare() {
 	fi
 	export HOSTRPC_GUEST_DIR
 	if [ "${HOSTRPC_GUEST_BUILD:-1}" != 0 ]; then
-		"$top_srcdir/tools/guest-image" -d "$HOSTRPC_GUEST_DIR" build >&2 ||
+		# make -j runs VM tests side by side: one build at a time, the
+		# others then find the image up to date.
+		mkdir -p "$HOSTRPC_GUEST_DIR"
+		(
+			command -v flock >/dev/null && flock 9
+			"$top_srcdir/tools/guest-image" -d "$HOSTRPC_GUEST_DIR" build >&2
+		) 9> "$HOSTRPC_GUEST_DIR/.build-lock" ||
 			vm_skip "tools/guest-image could not build the guest image (see above)"
 	fi
 	[ -f "$HOSTRPC_GUEST_DIR/initramfs.cpio.gz" ] ||
