@@ -815,6 +815,9 @@ static bool host_ready(struct hrpc_chan *chan)
 {
 	if (READ_ONCE(chan->removing))
 		return true;
+	/* The generation a previous life used is not ours to adopt. */
+	if (chan->want_fresh && READ_ONCE(chan->shm->host_gen) == chan->stale_gen)
+		return false;
 	/* Acquire pairs with the host's release of READY: the geometry and
 	 * the reset ring controls are visible before we copy them.
 	 */
@@ -884,6 +887,7 @@ static int attach(struct hrpc_chan *chan)
 		}
 		if (READ_ONCE(chan->removing))
 			return -ENODEV;
+		chan->want_fresh = false;
 
 		/* Private copy; the shared header is never trusted again. */
 		memcpy(&chan->geo, shm, sizeof(chan->geo));
@@ -948,6 +952,36 @@ static int attach(struct hrpc_chan *chan)
 		 chan->geo.data_size);
 	hrpc_notify(chan, HRPC_CHAN_ATTACHED);
 	return 0;
+}
+
+/*
+ * A channel that a previous life of this guest attached to (the guest
+ * rebooted without detaching, or the module came back before the host
+ * noticed the BYE) still holds that life's ring contents, replies and
+ * host-side objects.  Never adopt it: ring the host's reset request
+ * (protocol 3.3) and let attach() wait for the next generation.  While the
+ * host is not READY a fresh generation is on its way anyway.
+ */
+static void request_fresh_channel(struct hrpc_chan *chan)
+{
+	struct hrpc_shm_hdr *shm = chan->shm;
+	u32 guest_state;
+
+	lockdep_assert_held(&chan->attach_mutex);
+	if (!chan->ops->request_reset)
+		return;
+	/* Acquire pairs with the host's release of READY. */
+	if (smp_load_acquire(&shm->host_state) != HRPC_SHM_STATE_READY)
+		return;
+	guest_state = READ_ONCE(shm->guest_state);
+	if (guest_state == HRPC_SHM_STATE_NONE)
+		return;
+	chan->stale_gen = READ_ONCE(shm->host_gen);
+	chan->want_fresh = true;
+	dev_info(chan->parent,
+		 "channel generation %u was used before (guest_state %u): asking the host for a fresh one\n",
+		 chan->stale_gen, guest_state);
+	chan->ops->request_reset(chan);
 }
 
 static int attach_logged(struct hrpc_chan *chan)
@@ -1133,6 +1167,7 @@ int hrpc_chan_register(struct hrpc_chan *chan)
 	hrpc_notify(chan, HRPC_CHAN_ADDED);
 
 	mutex_lock(&chan->attach_mutex);
+	request_fresh_channel(chan);
 	attach_logged(chan);
 	mutex_unlock(&chan->attach_mutex);
 	return 0;
@@ -1218,3 +1253,4 @@ void hrpc_chan_fill_info(struct hrpc_chan *chan, struct hrpc_ioc_info *info)
 	memcpy(info->server, chan->server, sizeof(info->server));
 	info->server[sizeof(info->server) - 1] = '\0';
 }
+

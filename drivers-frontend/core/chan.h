@@ -54,6 +54,10 @@ struct hrpc_transport_ops {
 	const char *name;
 	/* Ring the host's "look at your rings" doorbell.  Atomic context. */
 	void (*kick)(struct hrpc_chan *chan);
+	/* Ask the host for a fresh channel generation (reset request).
+	 * Optional.  Only called from probe, under attach_mutex.
+	 */
+	void (*request_reset)(struct hrpc_chan *chan);
 	/* Last reference gone: unmap the shared memory, free transport state.
 	 * Process context (runs from hrpc_wq).
 	 */
@@ -132,6 +136,8 @@ struct hrpc_chan {
 	struct work_struct reset_work;
 	wait_queue_head_t attach_wq;
 	bool removing;
+	bool want_fresh;		/* never adopt generation stale_gen */
+	u32 stale_gen;
 	int last_error;
 	u16 revision;
 	u64 features;

@@ -6,7 +6,8 @@
  * BAR0 holds the registers (include/hostrpc/ivshmem.h), BAR2 the shared
  * memory the host laid out as a Host RPC channel.  MSI-X vector 0 means
  * "look at your rings", vector 1 "the channel was (re)initialised".  We
- * ring the host with a write of (host peer id << 16 | vector) to DOORBELL.
+ * ring the host with a write of (host peer id << 16 | vector) to DOORBELL:
+ * vector 0 "look at your rings", vector 1 "reset request".
  *
  * Teardown: remove() mirrors probe() and tolerates every half-built state
  * (probe failure calls it).  Registers, interrupts and the PCI device go in
@@ -47,6 +48,15 @@ static void ivs_kick(struct hrpc_chan *chan)
 		  ivs->regs + HRPC_IVSHMEM_REG_DOORBELL);
 }
 
+/* Vector 1 towards the host: "this channel is stale, lay out a fresh one". */
+static void ivs_request_reset(struct hrpc_chan *chan)
+{
+	struct hrpc_ivshmem *ivs = chan->tpriv;
+
+	iowrite32((HRPC_IVSHMEM_HOST_ID << 16) | HRPC_IVSHMEM_VEC_RESET,
+		  ivs->regs + HRPC_IVSHMEM_REG_DOORBELL);
+}
+
 /* Last channel reference: the mapping and our state go. */
 static void ivs_release(struct hrpc_chan *chan)
 {
@@ -59,6 +69,7 @@ static void ivs_release(struct hrpc_chan *chan)
 static const struct hrpc_transport_ops ivs_ops = {
 	.name = "ivshmem",
 	.kick = ivs_kick,
+	.request_reset = ivs_request_reset,
 	.release = ivs_release,
 };
 

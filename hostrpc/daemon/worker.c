@@ -64,6 +64,7 @@ char *hrpcd_worker_describe_exit(int wait_status)
 		[HRPCD_WORKER_EXIT_SETUP] = "channel set-up failed",
 		[HRPCD_WORKER_EXIT_FENCED] = "guest fenced",
 		[HRPCD_WORKER_EXIT_IO] = "transport error",
+		[HRPCD_WORKER_EXIT_RESET] = "guest asked for a channel reset",
 	};
 
 	if (WIFEXITED(wait_status)) {
@@ -206,16 +207,20 @@ static gboolean sock_event(gint fd, GIOCondition cond, gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
-/* ivshmem: the guest rang our reset vector (it (re)attached).  Nothing to do
- * but drain it. */
+/* ivshmem: the guest rang our vector 1, the reset request (its module found
+ * the channel used by a previous life: the guest rebooted).  Our connection,
+ * services and objects belong to that life: end them all; the supervisor's
+ * next worker lays out host_gen + 1 and rings the guest's reset vector. */
 static gboolean reset_vector_event(gint fd, GIOCondition cond, gpointer user_data)
 {
 	Worker *w = user_data;
 	guint64 v;
 
-	if (read(fd, &v, sizeof(v)) == sizeof(v))
-		hrpcd_log_guest(G_LOG_LEVEL_DEBUG, w->spec->guest_id, w->spec->name,
-				"guest rang the reset vector");
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return G_SOURCE_CONTINUE;
+	hrpcd_log_guest(G_LOG_LEVEL_INFO, w->spec->guest_id, w->spec->name,
+			"guest asked for a channel reset; ending this worker");
+	stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_RESET);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -245,7 +250,7 @@ static gboolean chan_memfd(Worker *w, hrpc_chan **ch, GError **error)
 static gboolean chan_ivshmem(Worker *w, hrpc_chan **ch, GError **error)
 {
 	const HrpcdWorkerSpec *spec = w->spec;
-	guint64 one = 1;
+	guint64 one = 1, stale;
 	struct stat st;
 	int rc;
 
@@ -262,6 +267,9 @@ static gboolean chan_ivshmem(Worker *w, hrpc_chan **ch, GError **error)
 		return FALSE;
 	}
 	w->map_len = spec->shm_size;
+	/* Reset requests rung before now are answered by the layout below. */
+	while (read(spec->host_fd[HRPC_IVSHMEM_VEC_RESET], &stale, sizeof(stale)) == sizeof(stale))
+		;
 	/* A fresh layout (host_gen + 1) on the memory the guest already maps:
 	 * whatever a previous worker left there is discarded. */
 	rc = hrpc_shm_chan_new(HRPC_ROLE_SERVER, w->map, w->map_len,

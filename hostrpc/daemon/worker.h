@@ -13,7 +13,9 @@
  * libvirt thread hold GLib's global locks at times; a forked-only child could
  * deadlock on them).  The worker maps its status page, builds the channel,
  * registers the services of services.c and serves the guest with
- * hrpc_glib_conn_attach() until the guest hangs up, says BYE or is fenced.
+ * hrpc_glib_conn_attach() until the guest hangs up, says BYE or is fenced,
+ * or (ivshmem) rings the reset request: the supervisor's next worker lays
+ * out a fresh channel, so nothing of the guest's previous life survives.
  *
  * Descriptors of a worker (fixed numbers, so nothing about them needs to be
  * parsed):
@@ -39,6 +41,7 @@ enum {
 	HRPCD_WORKER_EXIT_SETUP  = 1, /* the channel could not be set up */
 	HRPCD_WORKER_EXIT_FENCED = 3, /* guest broke the protocol */
 	HRPCD_WORKER_EXIT_IO     = 4, /* transport error */
+	HRPCD_WORKER_EXIT_RESET  = 5, /* ivshmem guest asked for a fresh channel */
 };
 
 struct _HrpcdWorkerSpec {

@@ -27,7 +27,9 @@
 /* Vectors (the same count on both peers; QEMU's `vectors=` must match). */
 enum hrpc_ivshmem_vector {
 	HRPC_IVSHMEM_VEC_RING  = 0, /* "look at your rings" */
-	HRPC_IVSHMEM_VEC_RESET = 1, /* "the channel was (re)initialised" */
+	HRPC_IVSHMEM_VEC_RESET = 1, /* to the guest: "the channel was (re)initialised";
+				     * to the host: "reset request, give me a
+				     * fresh channel" (docs/protocol.md 3.3) */
 	HRPC_IVSHMEM_NR_VECTORS = 2,
 };
 

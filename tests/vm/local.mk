@@ -6,5 +6,6 @@ EXTRA_DIST += tests/vm/vm-run tests/vm/lib.sh tests/vm/guest/hrpc-echo.c
 vm_tests = tests/vm/core-echo.sh tests/vm/core-lifecycle.sh tests/vm/core-reset.sh \
 	tests/vm/core-concurrency.sh
 vm_tests += tests/vm/core-daemon-restart.sh
+vm_tests += tests/vm/guest-reboot.sh
 dist_check_SCRIPTS += $(vm_tests)
 TESTS += $(vm_tests)
