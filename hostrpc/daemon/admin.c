@@ -8,7 +8,10 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -134,6 +137,94 @@ static int admin_page(HrpcdAdmin *adm, const struct hrpc_req *req, struct hrpc_r
 	return 0;
 }
 
+static HrpcdGuest *find_guest(HrpcdAdmin *adm, guint32 id, const char *name)
+{
+	HrpcdGuestTable *t = hrpcd_supervisor_guests(adm->sup);
+	g_autoptr(GPtrArray) all = NULL;
+
+	if (id)
+		return hrpcd_guest_table_lookup(t, id);
+	all = hrpcd_guest_table_guests(t);
+	for (guint i = 0; i < all->len; i++) {
+		HrpcdGuest *g = g_ptr_array_index(all, i);
+
+		if (!strcmp(g->name, name))
+			return g;
+	}
+	return NULL;
+}
+
+/*
+ * The worker of a guest with the socket service refreshes its listing once
+ * a second in <state dir>/sock-audit/<name>.sockets[.json] (outsource/sock),
+ * under the name the worker started with: the endpoint name of a QEMU
+ * guest, "guest-<id>" for a process guest (its HELLO label comes later).
+ * Written by a worker, so display data: bounded, and only printable ASCII
+ * goes out.
+ */
+static int admin_sockets(HrpcdAdmin *adm, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_admin_sockets_query *q = req->payload;
+	struct hrpc_admin_sockets_reply *r = rep->payload;
+	const char *dir = g_getenv("HOSTRPC_SOCK_AUDIT_DIR");
+	g_autofree char *audit = NULL;
+	g_autofree char *idname = NULL;
+	const char *names[2];
+	struct stat st;
+	HrpcdGuest *g;
+	ssize_t n = -1;
+	int fd = -1;
+
+	if (req->len != sizeof(*q) || (q->flags & ~HRPC_ADMIN_SOCKETS_F_JSON) ||
+	    (!q->guest_id && !memchr(q->name, 0, sizeof(q->name))))
+		return -EINVAL;
+	if (!req->bulk || !req->bulk_cap)
+		return -ENOBUFS;
+	g = find_guest(adm, q->guest_id, q->name);
+	if (!g)
+		return -ENOENT;
+	if (!dir) {
+		const char *state = hrpcd_supervisor_state_dir(adm->sup);
+
+		audit = g_build_filename(state ? state : ".", "sock-audit", NULL);
+		dir = audit;
+	}
+	idname = g_strdup_printf("guest-%u", g->id);
+	names[0] = g->name;
+	names[1] = idname;
+	for (int i = 0; i < 2 && fd < 0; i++) {
+		g_autofree char *path = NULL;
+
+		if (strchr(names[i], '/') || names[i][0] == '.' || !names[i][0])
+			continue;
+		path = g_strdup_printf("%s/%s.sockets%s", dir, names[i],
+				       (q->flags & HRPC_ADMIN_SOCKETS_F_JSON) ? ".json" : "");
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	}
+	if (fd < 0)
+		return -ENODATA;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		n = read(fd, req->bulk, req->bulk_cap);
+	close(fd);
+	if (n < 0)
+		return -ENODATA;
+	for (ssize_t i = 0; i < n; i++) {
+		guint8 c = req->bulk[i];
+
+		if ((c < 0x20 && c != '\n' && c != '\t') || c > 0x7e)
+			req->bulk[i] = '?';
+	}
+	memset(r, 0, sizeof(*r));
+	r->guest_id = g->id;
+	r->age_ms = (hrpc_u32)MIN((guint64)MAX(0, (gint64)time(NULL) - (gint64)st.st_mtime) * 1000,
+				  G_MAXUINT32);
+	g_strlcpy(r->name, g->name, sizeof(r->name));
+	rep->len = sizeof(*r);
+	rep->bulk_pos = 0;
+	rep->bulk_len = (uint32_t)n;
+	return 0;
+}
+
 static int admin_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	HrpcdAdmin *adm = opaque;
@@ -144,6 +235,8 @@ static int admin_handle(void *opaque, const struct hrpc_req *req, struct hrpc_re
 	case HRPC_ADMIN_GUESTS:
 	case HRPC_ADMIN_CHANNELS:
 		return admin_page(adm, req, rep);
+	case HRPC_ADMIN_SOCKETS:
+		return admin_sockets(adm, req, rep);
 	default:
 		return -ENOSYS;
 	}

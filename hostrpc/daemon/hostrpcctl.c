@@ -410,6 +410,49 @@ static int cmd_channels(hrpc_client *c, const char *guest, gboolean detailed)
 	return 0;
 }
 
+/* The guest's outsourced sockets, as its worker last listed them. */
+static int cmd_sockets(hrpc_client *c, const char *guest)
+{
+	struct hrpc_admin_sockets_query q = { 0 };
+	struct hrpc_admin_sockets_reply r;
+	struct hrpc_bulk b;
+	struct hrpc_call call = {
+		.service = HRPC_SVC_ADMIN, .proc = HRPC_ADMIN_SOCKETS,
+		.req = &q, .req_len = sizeof(q), .rep = &r, .rep_cap = sizeof(r),
+		.timeout_ms = CALL_TIMEOUT_MS,
+	};
+	char *end;
+	int rc;
+
+	q.guest_id = (uint32_t)strtoul(guest, &end, 10);
+	if (*end || !*guest) {
+		q.guest_id = 0;
+		if (strlen(guest) >= sizeof(q.name))
+			fail("no guest %s", guest);
+		strcpy(q.name, guest);
+	}
+	q.flags = opt_json ? HRPC_ADMIN_SOCKETS_F_JSON : 0;
+	rc = hrpc_client_bulk_alloc(c, 1u << 20, &b);
+	if (rc < 0)
+		fail("cannot allocate a buffer: %s", g_strerror(-rc));
+	call.bulk = &b;
+	rc = hrpc_client_call(c, &call);
+	if (rc == -ENOENT)
+		fail("no guest %s", guest);
+	if (rc == -ENODATA)
+		fail("guest %s has no socket listing (no socket service, or its worker is not running)",
+		     guest);
+	if (rc < 0)
+		fail("admin call %u failed: %s", HRPC_ADMIN_SOCKETS, g_strerror(-rc));
+	if (call.rep_len != sizeof(r))
+		fail("hostrpcd sent a malformed sockets reply");
+	if (r.age_ms > 5000 && !opt_json)
+		fprintf(stderr, "hostrpcctl: the listing is %u s old\n", r.age_ms / 1000);
+	fwrite((char *)b.ptr + call.rep_bulk_pos, 1, call.rep_bulk_len, stdout);
+	hrpc_client_bulk_free(c, &b);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND [ARGS]");
@@ -425,15 +468,18 @@ int main(int argc, char **argv)
 		"  info            the daemon: version, pid, uptime, counts\n"
 		"  list            guests: id, name, transport, state, worker pid\n"
 		"  channels        one line of counters per channel\n"
-		"  stats [GUEST]   every counter of each channel (GUEST: id or name)");
+		"  stats [GUEST]   every counter of each channel (GUEST: id or name)\n"
+		"  sockets GUEST   the guest's outsourced sockets: state, addresses, bytes");
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
 		fprintf(stderr, "hostrpcctl: %s\n", error->message);
 		return 2;
 	}
 	cmd = argc > 1 ? argv[1] : "list";
 	if (!(g_str_equal(cmd, "info") || g_str_equal(cmd, "list") ||
-	      g_str_equal(cmd, "channels") || g_str_equal(cmd, "stats")) ||
-	    argc > (g_str_equal(cmd, "stats") ? 3 : 2)) {
+	      g_str_equal(cmd, "channels") || g_str_equal(cmd, "stats") ||
+	      g_str_equal(cmd, "sockets")) ||
+	    argc > (g_str_equal(cmd, "stats") || g_str_equal(cmd, "sockets") ? 3 : 2) ||
+	    (g_str_equal(cmd, "sockets") && argc != 3)) {
 		g_autofree char *help = g_option_context_get_help(ctx, TRUE, NULL);
 
 		fprintf(stderr, "%s", help);
@@ -446,6 +492,8 @@ int main(int argc, char **argv)
 		rc = cmd_list(c);
 	else if (g_str_equal(cmd, "channels"))
 		rc = cmd_channels(c, NULL, FALSE);
+	else if (g_str_equal(cmd, "sockets"))
+		rc = cmd_sockets(c, argv[2]);
 	else
 		rc = cmd_channels(c, argc > 2 ? argv[2] : NULL, TRUE);
 	hrpc_client_free(c);

@@ -1005,3 +1005,8 @@ void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 	g_free(sup->state_dir);
 	g_free(sup);
 }
+
+const char *hrpcd_supervisor_state_dir(HrpcdSupervisor *sup)
+{
+	return sup->state_dir;
+}

@@ -74,4 +74,7 @@ pid_t hrpcd_supervisor_fdstore_pid(HrpcdSupervisor *sup);
 
 HrpcdGuestTable *hrpcd_supervisor_guests(HrpcdSupervisor *sup);
 
+/* The directory workers run in (NULL: the daemon's working directory). */
+const char *hrpcd_supervisor_state_dir(HrpcdSupervisor *sup);
+
 #endif /* HOSTRPCD_SUPERVISOR_H */

@@ -32,6 +32,11 @@ enum hrpc_admin_proc {
 	HRPC_ADMIN_INFO     = 1, /* no payload -> struct hrpc_admin_info */
 	HRPC_ADMIN_GUESTS   = 2, /* hrpc_admin_query -> hrpc_admin_page + hrpc_admin_guest[] */
 	HRPC_ADMIN_CHANNELS = 3, /* hrpc_admin_query -> hrpc_admin_page + hrpc_admin_channel[] */
+	/* hrpc_admin_sockets_query + a bulk buffer -> hrpc_admin_sockets_reply,
+	 * the guest's outsourced-socket listing (text or JSON) as reply bulk;
+	 * -ENOENT: no such guest; -ENODATA: it has no listing (no socket service
+	 * or no worker running). */
+	HRPC_ADMIN_SOCKETS  = 4,
 };
 
 enum hrpc_admin_transport {
@@ -133,5 +138,21 @@ struct hrpc_admin_channel {
 HRPC_STATIC_ASSERT(offsetof(struct hrpc_admin_channel, name) == 16, "name at 16");
 HRPC_STATIC_ASSERT(offsetof(struct hrpc_admin_channel, stats) == 304, "stats at 304");
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_channel) == 384, "admin channel is 384 bytes");
+
+#define HRPC_ADMIN_SOCKETS_F_JSON 0x1u
+
+struct hrpc_admin_sockets_query {
+	hrpc_u32 guest_id;    /* 0: look the guest up by name */
+	hrpc_u32 flags;       /* HRPC_ADMIN_SOCKETS_F_* */
+	char     name[64];    /* NUL-terminated when guest_id is 0 */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_sockets_query) == 72, "sockets query is 72 bytes");
+
+struct hrpc_admin_sockets_reply {
+	hrpc_u32 guest_id;
+	hrpc_u32 age_ms;      /* since the worker last refreshed the listing */
+	char     name[64];
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_sockets_reply) == 72, "sockets reply is 72 bytes");
 
 #endif /* HOSTRPC_ADMIN_H */

@@ -198,6 +198,24 @@ int main(void)
 			pclose(p);
 		tap_diag("hostrpc-sockets:\n%s", out);
 		tap_ok(strstr(out, "HANDLE") && strstr(out, "listening"), "hostrpc-sockets table");
+		/* The same listing through hostrpcd's admin service. */
+		free(tool);
+		tool = itest_build_path("hostrpc/daemon/hostrpcctl");
+		snprintf(cmd, sizeof(cmd), "%s --admin-socket %s --json sockets 1", tool, d.admin_sock);
+		p = popen(cmd, "r");
+		n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+		out[n] = 0;
+		if (p)
+			pclose(p);
+		tap_ok(strstr(out, want) && strstr(out, "\"state\":\"listening\""),
+		       "hostrpcctl --json sockets GUEST-ID shows the listening socket");
+		snprintf(cmd, sizeof(cmd), "%s --admin-socket %s sockets no-such-guest 2>&1", tool,
+			 d.admin_sock);
+		p = popen(cmd, "r");
+		n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+		out[n] = 0;
+		tap_ok(p && pclose(p) != 0 && strstr(out, "no guest no-such-guest"),
+		       "hostrpcctl sockets of an unknown guest: a clear error");
 		sg_close(&g, lh);
 		free(tool);
 	}
