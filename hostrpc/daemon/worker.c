@@ -34,6 +34,12 @@
 #include "hostrpc/daemon/services.h"
 #include "hostrpc/daemon/worker.h"
 
+/* ivshmem: a fenced guest stays fenced this long before the supervisor's
+ * next worker resets its channel.  Meanwhile hostrpcctl shows the guest
+ * fenced, with the reason; and a guest that breaks its channel over and
+ * over gets at most one fresh worker a second. */
+#define FENCE_HOLD_MS 1000
+
 /* Descriptor numbers in the worker (worker.h). */
 enum {
 	FD_STATUS = 3,
@@ -361,6 +367,9 @@ static int worker_run(HrpcdWorkerSpec *spec)
 				error->message);
 	publish(&w);
 	worker_stop(&w);
+	if (w.exit_code == HRPCD_WORKER_EXIT_FENCED &&
+	    spec->transport == HRPC_ADMIN_TRANSPORT_IVSHMEM)
+		g_usleep(FENCE_HOLD_MS * 1000);
 
 	g_source_destroy(w.publisher);
 	g_source_unref(w.publisher);
