@@ -1254,3 +1254,66 @@ void hrpc_chan_fill_info(struct hrpc_chan *chan, struct hrpc_ioc_info *info)
 	info->server[sizeof(info->server) - 1] = '\0';
 }
 
+/**
+ * hrpc_chan_debug_forge() - break the request ring on purpose
+ * @chan: channel
+ * @what: HRPC_IOC_FORGE_REQ_PROD or HRPC_IOC_FORGE_REC_LEN
+ * @value: forged distance of prod from our index, or forged record length;
+ *         0 for the defaults (more than the ring holds; a maximal payload
+ *         of which only the header is published)
+ *
+ * For the host's fencing tests (module parameter debug_forge, checked by
+ * the caller).  Writes what a hostile guest would, rings the doorbell and
+ * leaves the channel BROKEN (calls fail with -EPROTO) so that no honest
+ * call publishes over the forgery; the host fences us and its restarted
+ * worker's reset vector re-attaches the channel.
+ *
+ * Return: 0, -EINVAL for an unknown @what, or the state's errno when not
+ * attached.
+ */
+int hrpc_chan_debug_forge(struct hrpc_chan *chan, u32 what, u32 value)
+{
+	struct hrpc_msg_hdr h;
+	LIST_HEAD(done_list);
+	unsigned long flags;
+	int ret = 0;
+
+	spin_lock_irqsave(&chan->req_lock, flags);
+	spin_lock(&chan->lock);
+	if (chan->state != HRPC_STATE_ATTACHED) {
+		ret = state_errno(chan->state) ?: -ENOTCONN;
+		goto out;
+	}
+	switch (what) {
+	case HRPC_IOC_FORGE_REQ_PROD:
+		/* Pairs with the host's acquire of prod, like a real put. */
+		smp_store_release(&chan->shm->req.prod,
+				  chan->req.pvt + (value ?: chan->req.size + 8));
+		break;
+	case HRPC_IOC_FORGE_REC_LEN:
+		/* A well-formed header whose payload was never published. */
+		hrpc_msg_init(&h, HRPC_KIND_CALL, HRPC_SVC_ECHO, 0,
+			      atomic64_inc_return(&chan->next_id),
+			      value ?: HRPC_MSG_MAX_PAYLOAD);
+		hrpc_ring_copy_in(&chan->req, chan->req.pvt, &h, sizeof(h));
+		/* The header is visible before the index (host's acquire). */
+		smp_store_release(&chan->shm->req.prod,
+				  chan->req.pvt + HRPC_MSG_HDR_SIZE);
+		break;
+	default:
+		ret = -EINVAL;
+		goto out;
+	}
+	kick_locked(chan);
+	dev_warn(chan->parent,
+		 "debug_forge: forged %s published; channel unusable until the host resets it\n",
+		 what == HRPC_IOC_FORGE_REQ_PROD ? "request ring index" : "record length");
+	chan->state = HRPC_STATE_BROKEN;
+	chan->attach_seq++;
+	fail_all_locked(chan, -EPROTO, &done_list);
+out:
+	spin_unlock(&chan->lock);
+	spin_unlock_irqrestore(&chan->req_lock, flags);
+	run_completions(chan, &done_list);
+	return ret;
+}

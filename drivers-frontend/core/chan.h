@@ -48,6 +48,7 @@ extern unsigned int hrpc_poll_us;
 extern unsigned int hrpc_attach_timeout_ms;
 extern unsigned int hrpc_call_timeout_ms;
 extern unsigned int hrpc_rekick_ms;
+extern bool hrpc_debug_forge;
 extern struct workqueue_struct *hrpc_wq;
 
 struct hrpc_transport_ops {
@@ -174,6 +175,7 @@ void hrpc_chan_cache_exit(void);
 int hrpc_chan_call(struct hrpc_chan *chan, struct hrpc_call *call,
 		   unsigned int timeout_ms);
 void hrpc_chan_fill_info(struct hrpc_chan *chan, struct hrpc_ioc_info *info);
+int hrpc_chan_debug_forge(struct hrpc_chan *chan, u32 what, u32 value);
 
 /* main.c: registry */
 int hrpc_registry_add(struct hrpc_chan *chan);

@@ -413,6 +413,20 @@ out:
 	return ret;
 }
 
+/* Testing only, see hrpc_chan_debug_forge(). */
+static long hrpc_ioctl_forge(struct hrpc_file *hf, void __user *argp)
+{
+	struct hrpc_ioc_forge a;
+
+	if (!hrpc_debug_forge)
+		return -EPERM;
+	if (copy_from_user(&a, argp, sizeof(a)))
+		return -EFAULT;
+	if (a.argsz < sizeof(a) || a.reserved)
+		return -EINVAL;
+	return hrpc_chan_debug_forge(hf->chan, a.what, a.value);
+}
+
 static long hrpc_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 {
 	struct hrpc_file *hf = f->private_data;
@@ -432,6 +446,8 @@ static long hrpc_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 		if (get_user(service, (u32 __user *)argp))
 			return -EFAULT;
 		return hrpc_unsubscribe(hf, service);
+	case HRPC_IOC_DEBUG_FORGE:
+		return hrpc_ioctl_forge(hf, argp);
 	default:
 		return -ENOTTY;
 	}

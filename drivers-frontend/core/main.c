@@ -28,6 +28,10 @@ unsigned int hrpc_rekick_ms = 1000;
 module_param_named(rekick_ms, hrpc_rekick_ms, uint, 0644);
 MODULE_PARM_DESC(rekick_ms, "Re-ring the doorbell this often while a call waits (lost doorbells; default 1000)");
 
+bool hrpc_debug_forge;
+module_param_named(debug_forge, hrpc_debug_forge, bool, 0444);
+MODULE_PARM_DESC(debug_forge, "Testing only: allow HRPC_IOC_DEBUG_FORGE to break the request ring on purpose (default off)");
+
 struct workqueue_struct *hrpc_wq;
 
 /* Registry: channels by index, for hrpc_chan_get() and notifier replay. */

@@ -110,13 +110,34 @@ struct hrpc_ioc_event {
 	__u32 reserved;
 };
 
+/*
+ * Testing only: HRPC_IOC_DEBUG_FORGE writes into shared memory what a hostile
+ * guest would, rings the doorbell and leaves the channel BROKEN until the
+ * host resets it.  EPERM unless the module was loaded with debug_forge=1.
+ */
+enum hrpc_ioc_forge_what {
+	HRPC_IOC_FORGE_REQ_PROD = 1, /* request ring prod = ours + value
+				      * (0: ring size + 8, more than it holds) */
+	HRPC_IOC_FORGE_REC_LEN = 2,  /* publish only the header of a record
+				      * claiming `value` payload bytes (0: 65536) */
+};
+
+struct hrpc_ioc_forge {
+	__u32 argsz;
+	__u32 what;          /* enum hrpc_ioc_forge_what */
+	__u32 value;
+	__u32 reserved;
+};
+
 _Static_assert(sizeof(struct hrpc_ioc_info) == 208, "hrpc_ioc_info is 208 bytes");
 _Static_assert(sizeof(struct hrpc_ioc_call) == 96, "hrpc_ioc_call is 96 bytes");
 _Static_assert(sizeof(struct hrpc_ioc_event) == 16, "hrpc_ioc_event is 16 bytes");
+_Static_assert(sizeof(struct hrpc_ioc_forge) == 16, "hrpc_ioc_forge is 16 bytes");
 
 #define HRPC_IOC_INFO        _IOWR(HRPC_IOC_TYPE, 0x00, struct hrpc_ioc_info)
 #define HRPC_IOC_CALL        _IOWR(HRPC_IOC_TYPE, 0x01, struct hrpc_ioc_call)
 #define HRPC_IOC_SUBSCRIBE   _IOW(HRPC_IOC_TYPE, 0x02, __u32)
 #define HRPC_IOC_UNSUBSCRIBE _IOW(HRPC_IOC_TYPE, 0x03, __u32)
+#define HRPC_IOC_DEBUG_FORGE _IOW(HRPC_IOC_TYPE, 0x04, struct hrpc_ioc_forge)
 
 #endif /* HOSTRPC_CHARDEV_H */
