@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ struct gex_state *gex_state_new(void)
 	struct gex_state *s = calloc(1, sizeof(*s));
 
 	if (s)
-		handle_table_init(&s->sessions, agent_cfg->max_sessions);
+		handle_table_init(&s->sessions, agent_cfg->max_sessions, agent_gen_base());
 	return s;
 }
 
@@ -153,64 +154,49 @@ static void set_nonblock(int fd)
 }
 
 /*
- * fork + exec with an error pipe: the child writes its exec errno there;
- * end-of-file (close-on-exec) means the exec worked.
+ * posix_spawn (vfork-like in glibc: no page-table copy, which matters under
+ * TCG) into a new session, with the pipes as stdio.  glibc reports exec
+ * failures (ENOENT, EACCES, ...) as the return value.
  */
 static int spawn(struct session *ss, char **argv, char **envp, const char *cwd, uint32_t flags)
 {
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, ep[2] = { -1, -1 };
-	int child_err = 0, rc = 0;
-	ssize_t n;
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, def;
 	pid_t pid;
+	int rc;
 
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(ep, O_CLOEXEC) < 0 ||
+	if (pipe2(out, O_CLOEXEC) < 0 ||
 	    (!(flags & HRPC_GEX_F_MERGE_STDERR) && pipe2(err, O_CLOEXEC) < 0) ||
 	    ((flags & HRPC_GEX_F_STDIN) && pipe2(in, O_CLOEXEC) < 0)) {
 		rc = -errno;
 		goto out;
 	}
-	pid = fork();
-	if (pid < 0) {
-		rc = -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	if (flags & HRPC_GEX_F_STDIN)
+		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, (flags & HRPC_GEX_F_MERGE_STDERR) ? out[1] : err[1], 2);
+	if (cwd)
+		posix_spawn_file_actions_addchdir_np(&fa, cwd);
+	/* The agent blocks the signals its signalfd takes and ignores SIGPIPE:
+	 * the command starts with an empty mask and default dispositions. */
+	sigemptyset(&none);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setsigdefault(&at, &def);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+				 POSIX_SPAWN_SETSIGDEF);
+	rc = -posix_spawnp(&pid, argv[0], &fa, &at, argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	if (rc < 0)
 		goto out;
-	}
-	if (pid == 0) {
-		sigset_t all;
-		int devnull;
-
-		sigemptyset(&all);
-		sigprocmask(SIG_SETMASK, &all, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		setsid();
-		if (flags & HRPC_GEX_F_STDIN) {
-			dup2(in[0], 0);
-		} else if ((devnull = open("/dev/null", O_RDONLY)) >= 0) {
-			dup2(devnull, 0);
-			if (devnull > 2)
-				close(devnull);
-		}
-		dup2(out[1], 1);
-		dup2((flags & HRPC_GEX_F_MERGE_STDERR) ? out[1] : err[1], 2);
-		if (cwd && chdir(cwd) < 0) {
-			child_err = errno;
-		} else {
-			execvpe(argv[0], argv, envp);
-			child_err = errno;
-		}
-		if (write(ep[1], &child_err, sizeof(child_err)) < 0)
-			_exit(127);
-		_exit(127);
-	}
-	close_fd(&ep[1]);
-	do
-		n = read(ep[0], &child_err, sizeof(child_err));
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)sizeof(child_err)) {
-		/* Never started: reap it now, it is ours and already gone. */
-		waitpid(pid, NULL, 0);
-		rc = -(child_err ? child_err : ENOEXEC);
-		goto out;
-	}
 	ss->pid = pid;
 	ss->out_fd[1] = out[0];
 	out[0] = -1;
@@ -230,8 +216,6 @@ out:
 	close_fd(&out[1]);
 	close_fd(&err[0]);
 	close_fd(&err[1]);
-	close_fd(&ep[0]);
-	close_fd(&ep[1]);
 	return rc;
 }
 

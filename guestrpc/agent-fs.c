@@ -312,8 +312,8 @@ struct gfs_state *gfs_state_new(int export_root_fd)
 		return NULL;
 	s->export_fd = export_root_fd;
 	s->rdonly = -1;
-	handle_table_init(&s->nodes, agent_cfg->max_nodes);
-	handle_table_init(&s->files, agent_cfg->max_files);
+	handle_table_init(&s->nodes, agent_cfg->max_nodes, agent_gen_base());
+	handle_table_init(&s->files, agent_cfg->max_files, agent_gen_base());
 	return s;
 }
 

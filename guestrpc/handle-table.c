@@ -9,11 +9,12 @@
 #include "hostrpc/guestfs.h"
 #include "guestrpc/handle-table.h"
 
-void handle_table_init(struct handle_table *t, uint32_t max)
+void handle_table_init(struct handle_table *t, uint32_t max, uint32_t first_gen)
 {
 	memset(t, 0, sizeof(*t));
 	t->max = max;
 	t->free_head = UINT32_MAX;
+	t->first_gen = first_gen ? first_gen : 1;
 }
 
 void handle_table_fini(struct handle_table *t)
@@ -21,7 +22,7 @@ void handle_table_fini(struct handle_table *t)
 	free(t->obj);
 	free(t->gen);
 	free(t->next_free);
-	handle_table_init(t, t->max);
+	handle_table_init(t, t->max, t->first_gen);
 }
 
 static int grow(struct handle_table *t)
@@ -48,7 +49,7 @@ static int grow(struct handle_table *t)
 	/* New slots go on the free list in index order. */
 	for (uint32_t i = ncap; i-- > t->cap;) {
 		t->obj[i] = NULL;
-		t->gen[i] = 1;
+		t->gen[i] = t->first_gen;
 		t->next_free[i] = t->free_head;
 		t->free_head = i;
 	}
@@ -95,7 +96,7 @@ void *handle_table_remove(struct handle_table *t, uint64_t handle)
 	t->obj[i] = NULL;
 	/* Generation 0 is never handed out: handle 0 stays invalid. */
 	if (++t->gen[i] == 0)
-		t->gen[i] = 1;
+		t->gen[i] = t->first_gen;
 	t->next_free[i] = t->free_head;
 	t->free_head = i;
 	t->used--;

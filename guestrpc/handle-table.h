@@ -20,9 +20,13 @@ struct handle_table {
 	uint32_t used;
 	uint32_t max;       /* most live entries allowed */
 	uint32_t free_head; /* UINT32_MAX = none */
+	uint32_t first_gen; /* generation of a new slot */
 };
 
-void handle_table_init(struct handle_table *t, uint32_t max);
+/* Generations of new slots start at first_gen (0 -> 1): give every table
+ * a different start so that a handle of an earlier channel never names an
+ * object of a later one (a stale event or reply that crossed a reconnect). */
+void handle_table_init(struct handle_table *t, uint32_t max, uint32_t first_gen);
 /* Frees the table's arrays, not the objects. */
 void handle_table_fini(struct handle_table *t);
 /* -ENFILE when `max` entries are live, -ENOMEM. */

@@ -395,6 +395,48 @@ out:
 	return rc;
 }
 
+int guestrpc_session_send(guestrpc_session *s, const struct guestrpc_call *c)
+{
+	struct pending *p;
+	int rc;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	cond_init(&p->cond);
+	p->refs = 1;  /* the client slot's only: call_done frees it */
+	pthread_mutex_lock(&s->lock);
+	if (s->dead) {
+		rc = -ENOTCONN;
+		goto err;
+	}
+	if (c->bulk_out_len) {
+		rc = hrpc_client_bulk_alloc(s->cli, c->bulk_out_len, &p->bulk);
+		if (rc < 0)
+			goto err;
+		memcpy(p->bulk.ptr, c->bulk_out, c->bulk_out_len);
+	}
+	p->call = (struct hrpc_call){
+		.service = c->service, .proc = c->proc,
+		.req = c->req, .req_len = c->req_len,
+		.bulk = c->bulk_out_len ? &p->bulk : NULL, .bulk_len = c->bulk_out_len,
+		.timeout_ms = -1,
+	};
+	rc = hrpc_client_call_async(s->cli, &p->call, call_done, p);
+	if (rc < 0) {
+		if (rc != -EBUSY && rc != -EMSGSIZE && rc != -EINVAL)
+			mark_dead(s, "cannot send to the guest");
+		goto err;
+	}
+	process(s);
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+err:
+	pending_put(s, p);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
 int guestrpc_session_next_event(guestrpc_session *s, int timeout_ms, struct guestrpc_event **ev)
 {
 	struct timespec dl = deadline_after(timeout_ms < 0 ? 0 : timeout_ms);

@@ -71,6 +71,11 @@ void guestrpc_session_set_timeout(guestrpc_session *s, int timeout_ms, bool fata
  * larger than rep_cap). */
 int guestrpc_session_call(guestrpc_session *s, struct guestrpc_call *c);
 
+/* Send without waiting for the answer (RELEASE, FORGET: nothing the reply
+ * says would change what the caller does).  The call still occupies a slot
+ * until the guest answers; calls made after it reach the guest after it. */
+int guestrpc_session_send(guestrpc_session *s, const struct guestrpc_call *c);
+
 /* Queue events of `service` for guestrpc_session_next_event (others are
  * dropped).  Call before the calls that cause them. */
 void guestrpc_session_want_events(guestrpc_session *s, uint16_t service);

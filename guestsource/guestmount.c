@@ -155,6 +155,18 @@ static int gcall(uint16_t proc, const void *req, uint32_t req_len, void *rep, ui
 	return rc;
 }
 
+/* Fire and forget (RELEASE, RELEASEDIR, FORGET): the guest's answer would
+ * change nothing, and a close should not wait a round trip. */
+static void gsend(uint16_t proc, const void *req, uint32_t req_len)
+{
+	struct guestrpc_call c = {
+		.service = HRPC_SVC_GUEST_FS, .proc = proc, .req = req, .req_len = req_len,
+	};
+
+	if (guestrpc_session_send(gm.s, &c) == -EBUSY)
+		gcall(proc, req, req_len, NULL, 0, NULL);  /* every slot in flight: wait */
+}
+
 /* The reply must be exactly `want` bytes. */
 static int gcall_fixed(uint16_t proc, const void *req, uint32_t req_len, void *rep, uint32_t want)
 {
@@ -262,7 +274,7 @@ static void send_forgets(struct hrpc_gfs_forget_item *it, uint32_t n)
 		memset(f, 0, sizeof(*f));
 		f->count = k;
 		memcpy(f->items, it, k * sizeof(*it));
-		gcall(HRPC_GFS_FORGET, f, (uint32_t)(sizeof(*f) + k * sizeof(*it)), NULL, 0, NULL);
+		gsend(HRPC_GFS_FORGET, f, (uint32_t)(sizeof(*f) + k * sizeof(*it)));
 		it += k;
 		n -= k;
 	}
@@ -883,7 +895,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct hfile *hf = (struct hfile *)(uintptr_t)fi->fh;
 	struct hrpc_gfs_fh_req r = { .fh = hf->gfh };
 
-	gcall(HRPC_GFS_RELEASE, &r, sizeof(r), NULL, 0, NULL);
+	gsend(HRPC_GFS_RELEASE, &r, sizeof(r));
 	free(hf);
 	fuse_reply_err(req, 0);
 }
@@ -1161,7 +1173,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	struct hdir *d = (struct hdir *)(uintptr_t)fi->fh;
 	struct hrpc_gfs_fh_req r = { .fh = d->gfh };
 
-	gcall(HRPC_GFS_RELEASEDIR, &r, sizeof(r), NULL, 0, NULL);
+	gsend(HRPC_GFS_RELEASEDIR, &r, sizeof(r));
 	dir_clear(d);
 	pthread_mutex_destroy(&d->lock);
 	free(d);

@@ -12,3 +12,4 @@ endif
 EXTRA_DIST += guestsource/README.md
 
 include tests/integration/guestsource/local.mk
+EXTRA_DIST += guestsource/demo.sh

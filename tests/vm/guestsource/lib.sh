@@ -87,7 +87,7 @@ gs_vm_prepare() {
 # Modules in load order (dependencies first).
 gs_virtio_mods="drivers/virtio/virtio_ring drivers/virtio/virtio drivers/virtio/virtio_pci_legacy_dev
 	drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci drivers/char/virtio_console"
-gs_disk_mods="drivers/block/virtio_blk lib/crc16 fs/mbcache fs/jbd2 crypto/crc32c_generic fs/ext4"
+gs_disk_mods="drivers/block/virtio_blk lib/crc16 fs/mbcache fs/jbd2/jbd2 crypto/crc32c_generic fs/ext4/ext4"
 
 # gs_initrd DISK(or "") EXTRA...: the image's initramfs + our cpio -> $gs_work/initrd
 gs_initrd() {
