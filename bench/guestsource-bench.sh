@@ -30,9 +30,9 @@ FILES=${GS_BENCH_FILES:-5000}
 
 say() { echo "guestsource-bench: $*" >&2; }
 now() { date +%s.%N; }
-dt() { echo "$2 - $1" | bc; }
+dt() { calc "$2 - $1"; }
 num() { [[ $1 =~ ^[0-9]*\.?[0-9]+$ ]]; }
-ratio() { num "${1:-}" && num "${2:-}" && echo "scale=2; $1 / $2" | bc 2>/dev/null || echo "-"; }
+ratio() { num "${1:-}" && num "${2:-}" && calc "$1 / $2" || echo "-"; }
 row() {  # row NAME HOSTRPC PEER UNIT [higher-is-better]
 	local r
 	if [ "${5:-}" = hib ]; then r=$(ratio "$2" "$3"); else r=$(ratio "$3" "$2"); fi
@@ -100,7 +100,7 @@ if [ $lg_ok = 1 ]; then
 	t0=$(now)
 	guestmount --ro -a "$img" -m /dev/sda "$lm" && L[ready]=$(dt "$t0" "$(now)")
 	drop
-	t0=$(now); cat "$lm/big" > /dev/null; L[read]=$(echo "scale=1; $BIG / $(dt "$t0" "$(now)")" | bc)
+	t0=$(now); cat "$lm/big" > /dev/null; L[read]=$(calc "$BIG / $(dt "$t0" "$(now)")")
 	drop
 	t0=$(now); L[findn]=$(find "$lm/tree" | wc -l); L[find]=$(dt "$t0" "$(now)")
 	drop
@@ -128,7 +128,7 @@ mkdir -p "$hm"
 t0=$(now)
 "$gmount" --ro "$dom" /srv "$hm" && H[ready]=$(dt "$t0" "$(now)")
 drop
-t0=$(now); cat "$hm/big" > /dev/null; H[read]=$(echo "scale=1; $BIG / $(dt "$t0" "$(now)")" | bc)
+t0=$(now); cat "$hm/big" > /dev/null; H[read]=$(calc "$BIG / $(dt "$t0" "$(now)")")
 drop
 t0=$(now); H[findn]=$(find "$hm/tree" | wc -l); H[find]=$(dt "$t0" "$(now)")
 drop
@@ -143,14 +143,14 @@ say "exec: $N round trips each"
 for i in $(seq "$N"); do
 	t0=$(now); "$gexec" -n "$dom" -- /bin/true; dt "$t0" "$(now)"
 done | median > "$gs_work/h-rt"
-H[rt]=$(echo "$(cat "$gs_work/h-rt") * 1000" | bc)
+H[rt]=$(calc "$(cat "$gs_work/h-rt") * 1000")
 t0=$(now)
 for i in 1 2 3 4 5 6 7 8; do "$gexec" -n "$dom" -- head -c 2097152 /dev/zero | wc -c; done > "$gs_work/h-out"
-H[out]=$(echo "scale=2; 16 / $(dt "$t0" "$(now)")" | bc)
+H[out]=$(calc "16 / $(dt "$t0" "$(now)")")
 [ "$(sort -u "$gs_work/h-out")" = 2097152 ] || say "hostrpc exec output came back short: $(sort -u "$gs_work/h-out" | tr '\n' ' ')"
 t0=$(now)
 got=$("$gexec" -n "$dom" -- dd if=/dev/zero bs=1M count=256 2>/dev/null | wc -c)
-H[out256]=$(echo "scale=2; 256 / $(dt "$t0" "$(now)")" | bc)
+H[out256]=$(calc "256 / $(dt "$t0" "$(now)")")
 [ "$got" = 268435456 ] || say "hostrpc 256 MiB output came back short: $got"
 
 ga() { virsh -q -c qemu:///system qemu-agent-command "$dom" "$1" 2>&1; }
@@ -171,11 +171,11 @@ if [ ${#extra[@]} -gt 0 ] && ga '{"execute":"guest-ping"}' | grep -q return; the
 		t0=$(now); ga_exec /bin/true > /dev/null || { say "qemu-ga guest-exec failed"; break; }
 		dt "$t0" "$(now)"
 	done | median > "$gs_work/g-rt"
-	[ -s "$gs_work/g-rt" ] && L[grt]=$(echo "$(cat "$gs_work/g-rt") * 1000" | bc)
+	[ -s "$gs_work/g-rt" ] && L[grt]=$(calc "$(cat "$gs_work/g-rt") * 1000")
 	t0=$(now)
 	for i in 1 2 3 4 5 6 7 8; do ga_exec /bin/head -c 2097152 /dev/zero; done > "$gs_work/g-out"
 	[ "$(sort -u "$gs_work/g-out")" = 2097152 ] &&
-		L[gout]=$(echo "scale=2; 16 / $(dt "$t0" "$(now)")" | bc) ||
+		L[gout]=$(calc "16 / $(dt "$t0" "$(now)")") ||
 		say "qemu-ga output came back short: $(sort -u "$gs_work/g-out" | tr '\n' ' ')"
 else
 	say "qemu-guest-agent not available in the guest: exec peer skipped"

@@ -21,14 +21,14 @@ want=$(head -c 75497472 /dev/zero | md5sum | cut -d' ' -f1)
 t0=$(date +%s.%N)
 got=$(x -n "$gs_sock0" -- dd if=/dev/zero bs=1M count=72 2>/dev/null | md5sum | cut -d' ' -f1)
 t1=$(date +%s.%N)
-ok $([ "$got" = "$want" ]; echo $?) "72 MiB of output streamed intact ($(echo "scale=1; 72 / ($t1 - $t0)" | bc) MiB/s)"
+ok $([ "$got" = "$want" ]; echo $?) "72 MiB of output streamed intact ($(calc "72 / ($t1 - $t0)") MiB/s)"
 
 head -c 16777216 /dev/urandom > "$gs_work/in"
 t0=$(date +%s.%N)
 got=$(x "$gs_sock0" -- md5sum < "$gs_work/in" | cut -d' ' -f1)
 t1=$(date +%s.%N)
 ok $([ "$got" = "$(md5sum < "$gs_work/in" | cut -d' ' -f1)" ]; echo $?) \
-	"16 MiB of stdin passed through ($(echo "scale=1; 16 / ($t1 - $t0)" | bc) MiB/s)"
+	"16 MiB of stdin passed through ($(calc "16 / ($t1 - $t0)") MiB/s)"
 
 x -n "$gs_sock0" -- sh -c 'exit 3'
 ok $([ $? = 3 ]; echo $?) "exit code 3"
@@ -48,8 +48,8 @@ pb=$!
 t0=$(date +%s.%N)
 wait $pa $pb
 t1=$(date +%s.%N)
-ok $([ "$(cat "$gs_work/a")" = A ] && [ "$(cat "$gs_work/b")" = B ] && [ "$(echo "$t1 - $t0 < 3.9" | bc)" = 1 ]; echo $?) \
-	"two commands at once on the two channels ($(echo "$t1 - $t0" | bc) s for 2x2 s)"
+ok $([ "$(cat "$gs_work/a")" = A ] && [ "$(cat "$gs_work/b")" = B ] && lt "$t1 - $t0" 3.9; echo $?) \
+	"two commands at once on the two channels ($(calc "$t1 - $t0") s for 2x2 s)"
 
 # A host that goes away mid-command: the agent kills the command's group.
 "$gexec" -n "$gs_sock0" -- sh -c 'echo $$ > /tmp/victim; exec sleep 600' &

@@ -32,8 +32,8 @@ echo via-mount > "$m/file"
 t0=$(date +%s.%N)
 out=$("$gexec" -n "$dom" -- cat /srv/file)
 t1=$(date +%s.%N)
-ok $([ "$out" = via-mount ] && [ "$(echo "$t1 - $t0 < 2" | bc)" = 1 ]; echo $?) \
-	"with .0 held by the mount, guest-exec takes .1 at once ($(echo "$t1 - $t0" | bc) s) and sees the file"
+ok $([ "$out" = via-mount ] && lt "$t1 - $t0" 2; echo $?) \
+	"with .0 held by the mount, guest-exec takes .1 at once ($(calc "$t1 - $t0") s) and sees the file"
 
 if [ ${#extra[@]} -gt 0 ]; then
 	virsh -c qemu:///system qemu-agent-command "$dom" '{"execute":"guest-ping"}' > "$gs_work/ga" 2>&1
