@@ -8,6 +8,7 @@ vm_tests = tests/vm/core-echo.sh tests/vm/core-lifecycle.sh tests/vm/core-reset.
 vm_tests += tests/vm/core-daemon-restart.sh
 vm_tests += tests/vm/guest-reboot.sh
 vm_tests += tests/vm/guest-forged-ring.sh
+vm_tests += tests/vm/guest-killed.sh
 vm_tests += tests/vm/virsh-guest.sh
 EXTRA_DIST += tests/vm/guest/hrpc-forge.c
 dist_check_SCRIPTS += $(vm_tests)
