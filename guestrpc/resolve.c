@@ -24,6 +24,7 @@
 struct parse {
 	int depth_channel;      /* element depth of the open <channel>, 0 = none */
 	int depth;
+	bool in_devices;        /* inside /domain/devices */
 	bool unix_type;
 	char *source;
 	char *target;
@@ -45,9 +46,11 @@ static void start_el(GMarkupParseContext *ctx, const gchar *el, const gchar **na
 	const char *v;
 
 	p->depth++;
+	if (p->depth == 2)
+		p->in_devices = !strcmp(el, "devices");
 	if (!p->depth_channel) {
-		/* Only the domain's own devices, not e.g. a <channel> elsewhere. */
-		if (!strcmp(el, "channel") && p->depth == 3) {
+		/* Only the domain's own devices, not e.g. a <channel> in <metadata>. */
+		if (!strcmp(el, "channel") && p->depth == 3 && p->in_devices) {
 			p->depth_channel = p->depth;
 			v = attr(names, values, "type");
 			p->unix_type = v && !strcmp(v, "unix");

@@ -59,6 +59,8 @@ struct guestrpc_session {
 	uint16_t ev_services[MAX_EV_SERVICES];
 	int n_ev_services;
 	struct evq *ev_head, **ev_tail;
+	size_t ev_bytes;         /* payload bytes queued */
+	size_t ev_limit;
 	pthread_cond_t ev_cond;
 };
 
@@ -138,8 +140,14 @@ static void on_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *p
 
 	for (int i = 0; i < s->n_ev_services; i++)
 		want |= s->ev_services[i] == h->service;
-	if (!want)
+	if (!want || s->dead)
 		return;
+	/* A guest that ignores flow control must not make us buffer without
+	 * end: past the limit the session is dead. */
+	if (s->ev_bytes + h->len > s->ev_limit) {
+		mark_dead(s, "the guest sent more events than flow control allows");
+		return;
+	}
 	ev = malloc(sizeof(*ev) + h->len);
 	q = malloc(sizeof(*q));
 	if (!ev || !q) {
@@ -156,6 +164,7 @@ static void on_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *p
 	q->next = NULL;
 	*s->ev_tail = q;
 	s->ev_tail = &q->next;
+	s->ev_bytes += h->len;
 	pthread_cond_broadcast(&s->ev_cond);
 }
 
@@ -226,6 +235,7 @@ int guestrpc_session_new_fd(int fd, int hello_ms, guestrpc_session **out)
 	s->ev_tail = &s->ev_head;
 	s->timeout_ms = DEFAULT_TIMEOUT_MS;
 	s->timeout_fatal = true;
+	s->ev_limit = 256u << 20;
 	s->stop_pipe[0] = s->stop_pipe[1] = -1;
 	s->lock_fd = -1;
 	rc = hrpc_client_new(ch, "hostrpc-guestsource", hello_ms, &s->cli);
@@ -286,6 +296,13 @@ void guestrpc_session_set_timeout(guestrpc_session *s, int timeout_ms, bool fata
 	pthread_mutex_lock(&s->lock);
 	s->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
 	s->timeout_fatal = fatal;
+	pthread_mutex_unlock(&s->lock);
+}
+
+void guestrpc_session_set_event_limit(guestrpc_session *s, size_t bytes)
+{
+	pthread_mutex_lock(&s->lock);
+	s->ev_limit = bytes;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -455,6 +472,7 @@ int guestrpc_session_next_event(guestrpc_session *s, int timeout_ms, struct gues
 		if (!s->ev_head)
 			s->ev_tail = &s->ev_head;
 		*ev = q->ev;
+		s->ev_bytes -= q->ev->len;
 		free(q);
 		rc = 0;
 	} else {

@@ -79,6 +79,10 @@ int guestrpc_session_send(guestrpc_session *s, const struct guestrpc_call *c);
 /* Queue events of `service` for guestrpc_session_next_event (others are
  * dropped).  Call before the calls that cause them. */
 void guestrpc_session_want_events(guestrpc_session *s, uint16_t service);
+/* At most `bytes` of event payload queued (default 256 MiB); a guest that
+ * sends more than that unread kills the session.  Flow-controlled streams
+ * set it to what their window allows. */
+void guestrpc_session_set_event_limit(guestrpc_session *s, size_t bytes);
 /* Wait up to timeout_ms (-1 forever) for an event: 0 and *ev, -ETIMEDOUT,
  * or -ENOTCONN once the session died and the queue is empty. */
 int guestrpc_session_next_event(guestrpc_session *s, int timeout_ms, struct guestrpc_event **ev);

@@ -247,10 +247,14 @@ int main(int argc, char **argv)
 	/* Calls answer quickly; a command runs as long as it likes. */
 	guestrpc_session_set_timeout(sess, 30000, true);
 	guestrpc_session_want_events(sess, HRPC_SVC_GUEST_EXEC);
+	/* The agent may have `window` bytes beyond our last credit in flight;
+	 * the rest is headers and small events. */
+	guestrpc_session_set_event_limit(sess, (size_t)sr.window * 2 + (1u << 20));
 	rc = gex_call(HRPC_GEX_START, &sr, sizeof(sr), &st, sizeof(st), strings, (uint32_t)slen);
 	free(strings);
 	if (rc < 0) {
-		fprintf(stderr, "hostrpc-guest-exec: %s: %s\n", argv[optind], strerror(-rc));
+		fprintf(stderr, "hostrpc-guest-exec: %s: %s\n", argv[optind],
+			rc == -ENOTCONN || rc == -ETIMEDOUT ? guestrpc_session_error(sess) : strerror(-rc));
 		guestrpc_session_free(sess);
 		return rc == -ENOENT ? 127 : (rc == -EACCES || rc == -ENOEXEC || rc == -EPERM) ? 126 : 125;
 	}
@@ -318,6 +322,6 @@ int main(int argc, char **argv)
 		_exit(124);
 	}
 	if (ex.signal)
-		_exit(128 + (int)(ex.signal & 0x7f));
+		_exit(ex.signal <= 64 ? 128 + (int)ex.signal : 125);
 	_exit(ex.code >= 0 && ex.code <= 255 ? ex.code : 125);
 }

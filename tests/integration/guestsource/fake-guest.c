@@ -22,10 +22,18 @@
  *   /nosys               lookup fails with ENOSYS
  *   /mute                the agent stops answering (sleeps forever)
  *   /die                 the agent exits
+ *
+ * and service 257, by the command's name:
+ *   forged    OUTPUT for another handle, with a size that is not the
+ *             payload's, on stream 3, an EXIT for another handle; then
+ *             "ok\n" and exit code 5 for the real one
+ *   flood     OUTPUT far beyond the flow-control window
+ *   badexit   EXIT with code 999;  badsig  EXIT with signal 200
  */
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +42,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "hostrpc/guestexec.h"
 #include "hostrpc/guestfs.h"
 #include "hostrpc/hostrpc.h"
 
@@ -208,6 +217,60 @@ static int fs(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	}
 }
 
+static void ev_out(hrpc_conn *c, uint64_t h, uint32_t stream, uint32_t size, uint32_t len,
+		   const char *data)
+{
+	static uint8_t buf[HRPC_MSG_MAX_PAYLOAD];
+	struct hrpc_gex_output o = { .handle = h, .stream = stream, .size = size };
+
+	memcpy(buf, &o, sizeof(o));
+	memcpy(buf + sizeof(o), data, len);
+	hrpc_conn_send_event(c, HRPC_SVC_GUEST_EXEC, HRPC_GEX_EV_OUTPUT, buf, (uint32_t)sizeof(o) + len);
+}
+
+static void ev_exit(hrpc_conn *c, uint64_t h, int32_t code, uint32_t sig)
+{
+	struct hrpc_gex_status st = { .handle = h, .state = HRPC_GEX_EXITED, .code = code, .signal = sig };
+
+	hrpc_conn_send_event(c, HRPC_SVC_GUEST_EXEC, HRPC_GEX_EV_EXIT, &st, sizeof(st));
+}
+
+static int gex(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const uint64_t h = H(77);
+	static char zeros[HRPC_GEX_OUTPUT_MAX];
+	const char *cmd;
+
+	if (req->hdr->proc != HRPC_GEX_START)
+		return 0;  /* CREDIT, RELEASE, WRITE, KILL: fine */
+	if (!req->bulk || !req->bulk_len || req->bulk[req->bulk_len - 1])
+		return -EINVAL;
+	cmd = (const char *)req->bulk;
+	if (!strcmp(cmd, "forged")) {
+		ev_out(req->conn, h + 1, 1, 6, 6, "forged");
+		ev_out(req->conn, h, 1, 100, 6, "forged");
+		ev_out(req->conn, h, 3, 6, 6, "forged");
+		ev_exit(req->conn, h + 1, 9, 0);
+		ev_out(req->conn, h, 1, 3, 3, "ok\n");
+		ev_exit(req->conn, h, 5, 0);
+	} else if (!strcmp(cmd, "flood")) {
+		for (int i = 0; i < 2048; i++)
+			if (hrpc_conn_fenced(req->conn))
+				break;
+			else
+				ev_out(req->conn, h, 1, sizeof(zeros), sizeof(zeros), zeros);
+	} else if (!strcmp(cmd, "badexit")) {
+		ev_exit(req->conn, h, 999, 0);
+	} else if (!strcmp(cmd, "badsig")) {
+		ev_exit(req->conn, h, -1, 200);
+	} else {
+		return -ENOENT;
+	}
+	((struct hrpc_gex_started *)rep->payload)->handle = h;
+	rep->len = sizeof(struct hrpc_gex_started);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -221,21 +284,24 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	strcpy(a.sun_path, argv[1]);
+	signal(SIGPIPE, SIG_IGN);
 	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	unlink(argv[1]);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 1) < 0) {
 		perror("fake-guest: listen");
 		return 1;
 	}
-	fd = accept(lfd, NULL, NULL);
-	if (fd < 0)
-		return 1;
 	srv = hrpc_server_new("fake-guest");
 	hrpc_server_register(srv, HRPC_SVC_GUEST_FS, "guest-fs", fs, NULL);
-	if (hrpc_vport_chan_new(HRPC_ROLE_SERVER, fd, &ch) < 0 || hrpc_conn_new(srv, ch, 0, &conn) < 0)
-		return 1;
-	hrpc_conn_serve(conn, NULL);
-	hrpc_conn_free(conn);
+	hrpc_server_register(srv, HRPC_SVC_GUEST_EXEC, "guest-exec", gex, NULL);
+	/* One host after another, as a QEMU chardev serves them. */
+	while ((fd = accept(lfd, NULL, NULL)) >= 0) {
+		if (hrpc_vport_chan_new(HRPC_ROLE_SERVER, fd, &ch) < 0 ||
+		    hrpc_conn_new(srv, ch, 0, &conn) < 0)
+			return 1;
+		hrpc_conn_serve(conn, NULL);
+		hrpc_conn_free(conn);
+	}
 	hrpc_server_free(srv);
 	return 0;
 }

@@ -2,12 +2,16 @@
 # and the host tools over unix sockets, no VM.
 gs_itests = \
 	tests/integration/guestsource/exec-streams.sh \
+	tests/integration/guestsource/exec-hostile-guest.sh \
 	tests/integration/guestsource/mount-ops.sh \
 	tests/integration/guestsource/mount-hostile-guest.sh
-TESTS += tests/integration/guestsource/test-agent-hostile-host $(gs_itests)
+TESTS += tests/integration/guestsource/test-agent-hostile-host \
+	tests/integration/guestsource/test-channels-xml $(gs_itests)
 dist_check_SCRIPTS += $(gs_itests)
 check_PROGRAMS += tests/integration/guestsource/fake-guest \
-	tests/integration/guestsource/test-agent-hostile-host
+	tests/integration/guestsource/test-agent-hostile-host \
+	tests/integration/guestsource/test-channels-xml
 tests_integration_guestsource_fake_guest_LDADD = hostrpc/libhostrpc.la
 tests_integration_guestsource_test_agent_hostile_host_LDADD = hostrpc/libhostrpc.la
 EXTRA_DIST += tests/integration/guestsource/lib.sh
+tests_integration_guestsource_test_channels_xml_LDADD = guestrpc/libguestrpc-client.la

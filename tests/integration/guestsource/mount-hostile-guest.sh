@@ -59,8 +59,13 @@ rc=$?
 t=$(calc "$(date +%s.%N) - $start")
 ok $([ $rc != 0 ] && grep -q "not connected" "$work/out" && lt "$t" 1; echo $?) \
 	"then every call is ENOTCONN at once (${t}s)"
+t0=$(date +%s.%N)
 fusermount3 -u "$mnt"
 ok $? "unmount works"
-wait_for "! kill -0 $mount_pid 2>/dev/null" 50
-ok $? "hostrpc-guestmount exited after the unmount"
+wait_for "! kill -0 $mount_pid 2>/dev/null" 300
+ok $? "hostrpc-guestmount exited after the unmount ($(calc "$(date +%s.%N) - $t0") s)"
+if kill -0 $mount_pid 2>/dev/null; then
+	for t in /proc/$mount_pid/task/*; do echo "# thread ${t##*/}: $(cat $t/wchan 2>/dev/null) $(cat $t/stat 2>/dev/null | cut -d' ' -f3)"; done
+	sed 's/^/# /' "$work/mount.log"
+fi
 [ $failed = 0 ]
