@@ -32,6 +32,7 @@
 #define MAX_EV_SERVICES 4
 
 struct pending {
+	guestrpc_session *s;
 	struct hrpc_call call;
 	struct hrpc_bulk bulk;
 	uint8_t *rep;
@@ -47,6 +48,12 @@ struct evq {
 
 struct guestrpc_session {
 	pthread_mutex_t lock;
+	/* Calls wait for their reply on wait_lock, not on `lock`: a thread
+	 * whose send blocks (a guest that stopped reading) holds `lock`, and a
+	 * waiter's time-out must still fire - it shuts the socket down without
+	 * any lock, which fails the blocked send.  Order: lock, then wait_lock. */
+	pthread_mutex_t wait_lock;
+	int fd;
 	int lock_fd;             /* flock on the channel (-1: none) */
 	hrpc_client *cli;
 	pthread_t reader;
@@ -119,8 +126,10 @@ static void call_done(hrpc_client *c, struct hrpc_call *call, void *opaque)
 {
 	struct pending *p = opaque;
 
+	pthread_mutex_lock(&p->s->wait_lock);
 	p->done = true;
 	pthread_cond_signal(&p->cond);
+	pthread_mutex_unlock(&p->s->wait_lock);
 	/* The slot's reference; the session lock is held by our caller. */
 	if (--p->refs == 0) {
 		hrpc_client_bulk_free(c, &p->bulk);
@@ -231,6 +240,8 @@ int guestrpc_session_new_fd(int fd, int hello_ms, guestrpc_session **out)
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->wait_lock, NULL);
+	s->fd = fd;
 	cond_init(&s->ev_cond);
 	s->ev_tail = &s->ev_head;
 	s->timeout_ms = DEFAULT_TIMEOUT_MS;
@@ -287,6 +298,7 @@ void guestrpc_session_free(guestrpc_session *s)
 	if (s->stop_pipe[1] >= 0)
 		close(s->stop_pipe[1]);
 	pthread_cond_destroy(&s->ev_cond);
+	pthread_mutex_destroy(&s->wait_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -347,6 +359,7 @@ int guestrpc_session_call(guestrpc_session *s, struct guestrpc_call *c)
 		return -ENOMEM;
 	}
 	cond_init(&p->cond);
+	p->s = s;
 	p->refs = 1;
 	pthread_mutex_lock(&s->lock);
 	if (s->dead) {
@@ -377,18 +390,23 @@ int guestrpc_session_call(guestrpc_session *s, struct guestrpc_call *c)
 	}
 	/* The send may have read replies off the stream while it waited. */
 	process(s);
-	while (!p->done) {
-		if (pthread_cond_timedwait(&p->cond, &s->lock, &dl) == ETIMEDOUT && !p->done) {
+	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_lock(&s->wait_lock);
+	while (!p->done && rc != -ETIMEDOUT)
+		if (pthread_cond_timedwait(&p->cond, &s->wait_lock, &dl) == ETIMEDOUT && !p->done)
 			rc = -ETIMEDOUT;
-			if (s->timeout_fatal) {
-				char why[160];
+	pthread_mutex_unlock(&s->wait_lock);
+	if (rc == -ETIMEDOUT && s->timeout_fatal)
+		shutdown(s->fd, SHUT_RDWR);  /* unblocks a send stuck under `lock` */
+	pthread_mutex_lock(&s->lock);
+	if (rc == -ETIMEDOUT) {
+		if (s->timeout_fatal) {
+			char why[160];
 
-				snprintf(why, sizeof(why),
-					 "the guest did not answer within %d ms", timeout);
-				mark_dead(s, why);
-			}
-			goto out;
+			snprintf(why, sizeof(why), "the guest did not answer within %d ms", timeout);
+			mark_dead(s, why);
 		}
+		goto out;
 	}
 	rc = p->call.status;
 	if (s->dead && (rc == -EPIPE || rc == -ECONNABORTED || rc == -EPROTO || rc == -ECONNRESET))
@@ -421,6 +439,7 @@ int guestrpc_session_send(guestrpc_session *s, const struct guestrpc_call *c)
 	if (!p)
 		return -ENOMEM;
 	cond_init(&p->cond);
+	p->s = s;
 	p->refs = 1;  /* the client slot's only: call_done frees it */
 	pthread_mutex_lock(&s->lock);
 	if (s->dead) {

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 need_fuse
 [ -x "$fake" ] || skip_all "fake-guest not built"
-echo "1..19"
+echo "1..20"
 
 sock=$work/guest.sock
 mnt=$work/mnt
@@ -47,12 +47,20 @@ stat "$mnt/nosys" > "$work/out" 2>&1
 ok $(grep -q "Operation not supported" "$work/out"; echo $?) "ENOSYS from the guest becomes EOPNOTSUPP"
 ok $(grep -q "protocol violation" "$work/mount.log"; echo $?) "violations are logged"
 
-# The guest stops answering.
+# The guest stops answering - and stops reading, so a big write blocks in
+# send: the other call's time-out must still end it (no lock held across).
+( exec 3<>"$mnt/good"; sleep 1; dd if=/dev/zero bs=1M count=16 >&3 2>/dev/null ) &
+wp=$!
+sleep 0.3
 start=$(date +%s.%N)
 stat "$mnt/mute" > "$work/out" 2>&1
 rc=$?
 t=$(calc "$(date +%s.%N) - $start")
 ok $([ $rc != 0 ] && lt "$t" 8; echo $?) "a mute guest: the call fails after the timeout (${t}s: $(head -c 80 "$work/out"))"
+wait $wp
+wrc=$?
+t=$(calc "$(date +%s.%N) - $start")
+ok $([ $wrc != 0 ] && lt "$t" 8; echo $?) "a 16 MiB write stuck in send behind it fails too (${t}s, rc $wrc)"
 start=$(date +%s.%N)
 stat "$mnt/good" > "$work/out" 2>&1
 rc=$?
