@@ -29,6 +29,11 @@
  *             "ok\n" and exit code 5 for the real one
  *   flood     OUTPUT far beyond the flow-control window
  *   badexit   EXIT with code 999;  badsig  EXIT with signal 200
+ *
+ * With FAKE_GUEST_RANDOM=seed every filesystem call but MOUNT gets random
+ * bytes: a random status, inline reply of random length (often exactly the
+ * expected size, so the checks behind the length check run too) and a
+ * random reply bulk.
  */
 #include "config.h"
 
@@ -86,6 +91,39 @@ static void dirent(uint8_t *p, const char *name, size_t len, uint64_t node, uint
 	memcpy(p, &dp, sizeof(dp));
 }
 
+static uint64_t rnd_state;
+
+static uint32_t rnd(void)
+{
+	rnd_state = rnd_state * 6364136223846793005ull + 1442695040888963407ull;
+	return (uint32_t)(rnd_state >> 33);
+}
+
+static const uint32_t rep_sizes[] = { 0, 8, 56, 88, 96, 104, 8, 4095 };
+
+static int random_reply(const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	uint8_t *p = rep->payload;
+	uint32_t k = rnd() % 16;
+
+	rep->len = k < 8 ? rep_sizes[k] : rnd() % 700;
+	for (uint32_t i = 0; i < rep->len; i++)
+		p[i] = (uint8_t)rnd();
+	/* Often plausible: small values where sizes and modes live. */
+	if (rep->len >= 88 && rnd() % 2)
+		memset(p + 8, 0, 16);
+	if (req->bulk && req->bulk_cap && rnd() % 2) {
+		rep->bulk_len = rnd() % (req->bulk_cap + 1);
+		for (uint32_t i = 0; i < rep->bulk_len; i++)
+			req->bulk[i] = (uint8_t)rnd();
+	}
+	switch (rnd() % 8) {
+	case 0: return -(int)(rnd() % 600) - 1;
+	case 1: return -ENOENT;
+	default: return 0;
+	}
+}
+
 static int fs(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	static int typechange_calls;
@@ -93,6 +131,8 @@ static int fs(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	const struct hrpc_gfs_node_req *nr = req->payload;
 	char name[300] = "";
 
+	if (rnd_state && req->hdr->proc != HRPC_GFS_MOUNT)
+		return random_reply(req, rep);
 	switch (req->hdr->proc) {
 	case HRPC_GFS_MOUNT:
 		return entry(rep, H(ROOT), S_IFDIR | 0755, 4096);
@@ -285,6 +325,8 @@ int main(int argc, char **argv)
 	}
 	strcpy(a.sun_path, argv[1]);
 	signal(SIGPIPE, SIG_IGN);
+	if (getenv("FAKE_GUEST_RANDOM"))
+		rnd_state = strtoull(getenv("FAKE_GUEST_RANDOM"), NULL, 0) | 1;
 	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	unlink(argv[1]);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 1) < 0) {

@@ -4,7 +4,8 @@ gs_itests = \
 	tests/integration/guestsource/exec-streams.sh \
 	tests/integration/guestsource/exec-hostile-guest.sh \
 	tests/integration/guestsource/mount-ops.sh \
-	tests/integration/guestsource/mount-hostile-guest.sh
+	tests/integration/guestsource/mount-hostile-guest.sh \
+	tests/integration/guestsource/mount-random-guest.sh
 TESTS += tests/integration/guestsource/test-agent-hostile-host \
 	tests/integration/guestsource/test-channels-xml $(gs_itests)
 dist_check_SCRIPTS += $(gs_itests)
