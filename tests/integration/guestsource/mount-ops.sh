@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 need_fuse
 [ -x "$agent" ] || skip_all "guestrpcd not built"
-echo "1..24"
+echo "1..26"
 
 sock=$work/agent.sock
 exp=$work/export
@@ -51,6 +51,23 @@ rm "$m/hard" "$m/sym" && rmdir "$m/d/e" && rm -r "$m/d" && [ ! -e "$s/d" ] && [ 
 ok $? "unlink + rmdir"
 df "$m" > /dev/null
 ok $? "statfs"
+echo a > "$m/x1"; echo b > "$m/x2"
+python3 - "$m/x1" "$m/x2" <<'PY'
+import ctypes, errno, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+def renameat2(a, b, flags):
+    r = libc.syscall(316, -100, a.encode(), -100, b.encode(), flags)
+    return 0 if r == 0 else ctypes.get_errno()
+assert renameat2(sys.argv[1], sys.argv[2], 1) == errno.EEXIST      # RENAME_NOREPLACE
+assert renameat2(sys.argv[1], sys.argv[2], 2) == 0                 # RENAME_EXCHANGE
+assert open(sys.argv[1]).read() == "b\n" and open(sys.argv[2]).read() == "a\n"
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+os.write(fd, b"c\n"); os.fsync(fd); os.fdatasync(fd); os.close(fd)
+PY
+ok $([ $? = 0 ] && [ "$(cat "$s/x1")" = "$(printf 'b\nc')" ]; echo $?) "rename with NOREPLACE (EEXIST) and EXCHANGE; fsync, fdatasync"
+mkfifo "$m/fifo" && [ -p "$s/fifo" ] && [ -p "$m/fifo" ] && ! timeout 5 sh -c "echo x > '$m/fifo'" 2>/dev/null
+ok $? "mknod of a FIFO works; opening it is refused (the agent never opens what could block)"
+rm -f "$m/x1" "$m/x2" "$m/fifo"
 # A symlink in the served tree is the guest's data, never followed by the agent.
 [ -L "$m/etc-link" ] && [ "$(readlink "$m/etc-link")" = /etc ]
 ok $? "a symlink to /etc is served as a symlink (the agent never follows it)"
