@@ -80,6 +80,8 @@ const struct hrpc_stats *hrpc_chan_stats(hrpc_chan *ch)
 void hrpc_chan_set_spin(hrpc_chan *ch, uint32_t spin_ns)
 {
 	ch->spin_ns = spin_ns;
+	ch->spin_cur = spin_ns;
+	ch->spin_probe = 0;
 }
 
 static inline void cpu_relax(void)
@@ -107,19 +109,34 @@ int hrpc_chan_wait(hrpc_chan *ch, int timeout_ms, uint32_t need_space)
 	};
 	int rc;
 
-	/* Bounded spin: cheap when the peer answers within microseconds, and
-	 * never longer than spin_ns so a loaded host still makes progress. */
+	/*
+	 * Bounded, adaptive spin.  Cheap when the peer answers within
+	 * microseconds and has a core of its own; but when cores are scarce
+	 * our spinning only delays the peer it waits for.  So the budget
+	 * doubles (up to spin_ns) after a wait that spinning satisfied and
+	 * halves after one it did not, down to 0; with 0, every 64th wait
+	 * probes with a small budget to notice when spinning pays again.
+	 */
 	if (ch->spin_ns) {
-		uint64_t spin_end = start + ch->spin_ns;
+		uint32_t budget = ch->spin_cur;
 		unsigned int n = 0;
+		uint64_t spin_end;
 
-		while (!ready(ch, need_space)) {
+		if (!budget && ++ch->spin_probe % 64 == 0)
+			budget = ch->spin_ns / 16 ? ch->spin_ns / 16 : 1;
+		spin_end = start + budget;
+		while (budget && !ready(ch, need_space)) {
 			cpu_relax();
 			if (++n % 64 == 0 && hrpc_now_ns() >= spin_end)
 				break;
 		}
-		if (ready(ch, need_space))
+		if (budget && ready(ch, need_space)) {
+			budget = budget < 1000 ? 2000 : budget * 2;
+			ch->spin_cur = budget < ch->spin_ns ? budget : ch->spin_ns;
 			return 1;
+		}
+		if (budget)
+			ch->spin_cur = budget / 2 < 500 ? 0 : budget / 2;
 	}
 	if (timeout_ms >= 0)
 		deadline = start + (uint64_t)timeout_ms * 1000000ull;

@@ -49,7 +49,9 @@ struct hrpc_chan {
 	enum hrpc_chan_role role;
 	int wait_fd;
 	int hup_fd;             /* hang-up means the peer is gone (-1: none) */
-	uint32_t spin_ns;
+	uint32_t spin_ns;       /* spin budget ceiling (hrpc_chan_set_spin) */
+	uint32_t spin_cur;      /* adaptive budget now, 0..spin_ns */
+	uint32_t spin_probe;    /* waits since spinning was given up */
 	uint8_t *data;          /* bulk data area (shm) */
 	uint32_t data_size;
 	struct hrpc_stats stats;
