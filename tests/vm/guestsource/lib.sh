@@ -27,7 +27,7 @@ failed=0
 ok() { n=$((n + 1)); if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=$((failed + 1)); fi; }
 skip_one() { n=$((n + 1)); echo "ok $n - # SKIP $*"; }
 # Arithmetic on fractional seconds without bc: calc EXPR, lt A B.
-calc() { awk "BEGIN { printf \"%.3f\", $* }"; }
+calc() { awk "BEGIN { printf \"%.3f\\n\", $* }"; }
 lt() { awk "BEGIN { exit !($1 < $2) }"; }
 skip_all() { echo "1..0 # SKIP $*"; exit 77; }
 
