@@ -773,6 +773,9 @@ static int do_open(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_
 		return -EINVAL;
 	if ((rc = open_flags(r->flags, false, s->rdonly, &flags)) < 0)
 		return rc;
+	if (req->hdr->proc == HRPC_GFS_OPEN_READ &&
+	    ((r->flags & (HRPC_GFS_O_ACCMODE | HRPC_GFS_O_TRUNC)) || !req->bulk))
+		return -EINVAL;
 	if (!(n = node_get(s, r->node)))
 		return -ESTALE;
 	if (n->type == S_IFDIR)
@@ -788,6 +791,36 @@ static int do_open(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_
 		return -ESTALE;
 	}
 	fcntl(fd, F_SETFL, flags & (O_APPEND | O_DSYNC | O_NOATIME));
+	if (req->hdr->proc == HRPC_GFS_OPEN_READ) {
+		struct hrpc_gfs_open_read_rep *orr = rep->payload;
+		uint32_t cap = req->bulk_cap < HRPC_GFS_IO_MAX ? req->bulk_cap : HRPC_GFS_IO_MAX;
+		uint32_t done = 0;
+		ssize_t got = 1;
+
+		while (done < cap && got > 0) {
+			got = pread(fd, req->bulk + done, cap - done, (off_t)done);
+			if (got < 0 && errno == EINTR)
+				got = 1;
+			else if (got > 0)
+				done += (uint32_t)got;
+		}
+		if (got < 0) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+		rc = file_add(s, fd, NULL, n->handle, false, &orr->fh);
+		if (rc < 0)
+			return rc;
+		/* Fewer bytes than room: the file ended (or an error we report
+		 * on the next READ, which is then not skipped). */
+		orr->size = done;
+		orr->eof = got == 0 && done < cap;
+		rep->len = sizeof(*orr);
+		rep->bulk_pos = 0;
+		rep->bulk_len = done;
+		return 0;
+	}
 	rc = file_add(s, fd, NULL, n->handle, (r->flags & HRPC_GFS_O_ACCMODE) != 0, &fr->fh);
 	if (rc == 0)
 		rep->len = sizeof(*fr);
@@ -1193,7 +1226,8 @@ int gfs_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	case HRPC_GFS_SYMLINK:     return do_symlink(s, req, rep);
 	case HRPC_GFS_RENAME:      return do_rename(s, req);
 	case HRPC_GFS_LINK:        return do_link(s, req, rep);
-	case HRPC_GFS_OPEN:        return do_open(s, req, rep);
+	case HRPC_GFS_OPEN:
+	case HRPC_GFS_OPEN_READ:   return do_open(s, req, rep);
 	case HRPC_GFS_CREATE:      return do_create(s, req, rep);
 	case HRPC_GFS_READ:        return do_read(s, req, rep);
 	case HRPC_GFS_WRITE:       return do_write(s, req, rep);

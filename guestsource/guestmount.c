@@ -55,11 +55,25 @@ struct node {
 	uint64_t nlookup;        /* kernel references */
 	uint64_t grefs;          /* guest lookups not yet forgotten */
 	uint32_t pins;           /* directory listings holding it */
+	uint32_t wgen;           /* bumped by every change made through us */
 };
 
+/*
+ * An open file.  Read-only opens use OPEN_READ, which brings the file's
+ * first PREREAD bytes along: the read that follows almost every open is
+ * served from them without a second round trip - once, and only if nothing
+ * was written to the node through this mount meanwhile (wgen).
+ */
 struct hfile {
 	uint64_t gfh;
+	pthread_mutex_t lock;
+	uint8_t *pre;
+	uint32_t pre_len;
+	bool pre_eof;
+	uint32_t wgen;
 };
+
+#define PREREAD (128u * 1024u)
 
 struct dent {
 	char *name;
@@ -95,6 +109,7 @@ struct gm {
 	bool ro;
 	int violations;
 	bool reported_dead;
+	bool no_open_read;       /* the agent predates OPEN_READ */
 	char label[256];
 };
 
@@ -261,6 +276,32 @@ static uint64_t gnode_of(fuse_ino_t ino)
 	struct node *n = node_of(ino);
 
 	return n ? n->gnode : 0;
+}
+
+static void node_changed(fuse_ino_t ino)
+{
+	struct node *n = node_of(ino);
+
+	if (n)
+		__atomic_add_fetch(&n->wgen, 1, __ATOMIC_RELAXED);
+}
+
+static struct hfile *hfile_new(uint64_t gfh)
+{
+	struct hfile *hf = calloc(1, sizeof(*hf));
+
+	if (hf) {
+		hf->gfh = gfh;
+		pthread_mutex_init(&hf->lock, NULL);
+	}
+	return hf;
+}
+
+static void hfile_free(struct hfile *hf)
+{
+	pthread_mutex_destroy(&hf->lock);
+	free(hf->pre);
+	free(hf);
 }
 
 static void send_forgets(struct hrpc_gfs_forget_item *it, uint32_t n)
@@ -556,6 +597,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		r.mtime = (uint64_t)attr->st_mtim.tv_sec;
 		r.mtime_nsec = (uint32_t)attr->st_mtim.tv_nsec;
 	}
+	node_changed(ino);
 	rc = gcall_fixed(HRPC_GFS_SETATTR, &r, sizeof(r), &a, sizeof(a));
 	reply_attr(req, ino, rc, &a);
 }
@@ -733,7 +775,17 @@ static uint32_t wire_open_flags(int flags)
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct hrpc_gfs_open_req r = { .node = gnode_of(ino), .flags = wire_open_flags(fi->flags) };
-	struct hrpc_gfs_fh_rep fr;
+	bool preread = (r.flags & (HRPC_GFS_O_ACCMODE | HRPC_GFS_O_TRUNC)) == 0 &&
+		       !(fi->flags & O_DIRECT) && !__atomic_load_n(&gm.no_open_read, __ATOMIC_RELAXED);
+	struct hrpc_gfs_open_read_rep orr = { 0 };
+	struct guestrpc_call c = {
+		.service = HRPC_SVC_GUEST_FS, .proc = preread ? HRPC_GFS_OPEN_READ : HRPC_GFS_OPEN,
+		.req = &r, .req_len = sizeof(r), .rep = &orr,
+		.rep_cap = preread ? sizeof(orr) : sizeof(struct hrpc_gfs_fh_rep),
+	};
+	struct node *n = node_of(ino);
+	uint32_t wgen = n ? __atomic_load_n(&n->wgen, __ATOMIC_RELAXED) : 0;
+	uint8_t *pre = NULL;
 	struct hfile *hf;
 	int rc;
 
@@ -745,28 +797,60 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		reply_err(req, -EROFS);
 		return;
 	}
-	rc = gcall_fixed(HRPC_GFS_OPEN, &r, sizeof(r), &fr, sizeof(fr));
+	if (preread && !(pre = malloc(PREREAD)))
+		preread = false;
+	if (preread) {
+		c.bulk_in = pre;
+		c.bulk_in_cap = PREREAD;
+	} else {
+		c.proc = HRPC_GFS_OPEN;
+		c.rep_cap = sizeof(struct hrpc_gfs_fh_rep);
+	}
+	rc = scall(&c);
+	if (rc == -ENOSYS && preread) {
+		/* An older agent: plain OPEN from now on. */
+		__atomic_store_n(&gm.no_open_read, true, __ATOMIC_RELAXED);
+		preread = false;
+		free(pre);
+		pre = NULL;
+		c.proc = HRPC_GFS_OPEN;
+		c.rep_cap = sizeof(struct hrpc_gfs_fh_rep);
+		c.bulk_in = NULL;
+		c.bulk_in_cap = 0;
+		rc = scall(&c);
+	}
+	if (rc == 0 && (c.rep_len != c.rep_cap ||
+			(preread && (orr.size != c.bulk_in_len || orr.size > PREREAD || orr.eof > 1))))
+		rc = violation("open: reply of %u bytes, %u of %u pre-read bytes", c.rep_len,
+			       c.bulk_in_len, orr.size);
 	if (rc < 0) {
+		free(pre);
 		reply_err(req, rc);
 		return;
 	}
-	hf = malloc(sizeof(*hf));
+	hf = hfile_new(orr.fh);
 	if (!hf) {
-		struct hrpc_gfs_fh_req rr = { .fh = fr.fh };
+		struct hrpc_gfs_fh_req rr = { .fh = orr.fh };
 
-		gcall(HRPC_GFS_RELEASE, &rr, sizeof(rr), NULL, 0, NULL);
+		free(pre);
+		gsend(HRPC_GFS_RELEASE, &rr, sizeof(rr));
 		reply_err(req, -ENOMEM);
 		return;
 	}
-	hf->gfh = fr.fh;
+	if (preread) {
+		hf->pre = pre;
+		hf->pre_len = orr.size;
+		hf->pre_eof = orr.eof;
+		hf->wgen = wgen;
+	}
 	fi->fh = (uintptr_t)hf;
 	fi->keep_cache = gm.keep_cache;
 	fi->direct_io = !!(fi->flags & O_DIRECT);
 	if (fuse_reply_open(req, fi) != 0) {
-		struct hrpc_gfs_fh_req rr = { .fh = fr.fh };
+		struct hrpc_gfs_fh_req rr = { .fh = orr.fh };
 
-		gcall(HRPC_GFS_RELEASE, &rr, sizeof(rr), NULL, 0, NULL);
-		free(hf);
+		gsend(HRPC_GFS_RELEASE, &rr, sizeof(rr));
+		hfile_free(hf);
 	}
 }
 
@@ -797,17 +881,18 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		reply_err(req, rc);
 		return;
 	}
-	hf = malloc(sizeof(*hf));
+	hf = hfile_new(cr.fh);
 	n = hf ? node_take(&cr.entry, r.parent, true, &rc) : NULL;
 	if (!n) {
 		struct hrpc_gfs_fh_req rr = { .fh = cr.fh };
 
-		gcall(HRPC_GFS_RELEASE, &rr, sizeof(rr), NULL, 0, NULL);
-		free(hf);
+		gsend(HRPC_GFS_RELEASE, &rr, sizeof(rr));
+		if (hf)
+			hfile_free(hf);
 		reply_err(req, hf ? rc : -ENOMEM);
 		return;
 	}
-	hf->gfh = cr.fh;
+	__atomic_add_fetch(&n->wgen, 1, __ATOMIC_RELAXED);
 	fi->fh = (uintptr_t)hf;
 	fi->keep_cache = gm.keep_cache;
 	fill_entry(&ep, n, &cr.entry.attr);
@@ -818,13 +903,14 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct hfile *hf = (struct hfile *)(uintptr_t)fi->fh;
-	struct hrpc_gfs_io_req r = { .fh = hf->gfh, .offset = (uint64_t)off };
-	struct hrpc_gfs_io_rep ir;
+	struct hrpc_gfs_io_req r = { .fh = hf->gfh };
+	struct hrpc_gfs_io_rep ir = { 0 };
 	struct guestrpc_call c = {
 		.service = HRPC_SVC_GUEST_FS, .proc = HRPC_GFS_READ,
 		.req = &r, .req_len = sizeof(r), .rep = &ir, .rep_cap = sizeof(ir),
 	};
-	void *buf;
+	size_t have = 0;
+	uint8_t *pre, *buf;
 	int rc;
 
 	if (size > IO_MAX)
@@ -842,17 +928,41 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_err(req, -ENOMEM);
 		return;
 	}
-	r.size = (uint32_t)size;
-	c.bulk_in = buf;
-	c.bulk_in_cap = (uint32_t)size;
+	/* The bytes OPEN_READ brought: used once (the kernel caches what it
+	 * read), and only if nothing was written through us since. */
+	pthread_mutex_lock(&hf->lock);
+	pre = hf->pre;
+	hf->pre = NULL;
+	pthread_mutex_unlock(&hf->lock);
+	if (pre) {
+		struct node *n = node_of(ino);
+
+		if (n && __atomic_load_n(&n->wgen, __ATOMIC_RELAXED) == hf->wgen &&
+		    (uint64_t)off <= hf->pre_len) {
+			have = hf->pre_len - (size_t)off < size ? hf->pre_len - (size_t)off : size;
+			memcpy(buf, pre + off, have);
+			if (have == size || hf->pre_eof) {
+				free(pre);
+				fuse_reply_buf(req, (const char *)buf, have);
+				free(buf);
+				return;
+			}
+		}
+		free(pre);
+	}
+	/* A short reply means end of file to the kernel: fetch the rest. */
+	r.offset = (uint64_t)off + have;
+	r.size = (uint32_t)(size - have);
+	c.bulk_in = buf + have;
+	c.bulk_in_cap = r.size;
 	rc = scall(&c);
-	if (rc == 0 && (c.rep_len != sizeof(ir) || ir.size > size || ir.size != c.bulk_in_len))
-		rc = violation("read: %u bytes claimed, %u delivered, %zu asked", ir.size,
-			       c.bulk_in_len, size);
+	if (rc == 0 && (c.rep_len != sizeof(ir) || ir.size > r.size || ir.size != c.bulk_in_len))
+		rc = violation("read: %u bytes claimed, %u delivered, %u asked", ir.size,
+			       c.bulk_in_len, r.size);
 	if (rc < 0)
 		reply_err(req, rc);
 	else
-		fuse_reply_buf(req, buf, ir.size);
+		fuse_reply_buf(req, (const char *)buf, have + ir.size);
 	free(buf);
 }
 
@@ -875,6 +985,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 	}
 	r.size = (uint32_t)size;
 	c.bulk_out_len = (uint32_t)size;
+	node_changed(ino);
 	rc = scall(&c);
 	if (rc == 0 && (c.rep_len != sizeof(ir) || ir.size > size))
 		rc = violation("write: %u bytes written of %zu", ir.size, size);
@@ -896,7 +1007,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct hrpc_gfs_fh_req r = { .fh = hf->gfh };
 
 	gsend(HRPC_GFS_RELEASE, &r, sizeof(r));
-	free(hf);
+	hfile_free(hf);
 	fuse_reply_err(req, 0);
 }
 
@@ -1318,6 +1429,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		reply_err(req, mode & ~3 ? -EOPNOTSUPP : -EINVAL);
 		return;
 	}
+	node_changed(ino);
 	reply_err(req, gcall(HRPC_GFS_FALLOCATE, &r, sizeof(r), NULL, 0, NULL));
 }
 

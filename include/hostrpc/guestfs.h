@@ -69,6 +69,7 @@ enum hrpc_gfs_proc {
 	HRPC_GFS_LISTXATTR   = 26, /* xattr_req (no name) -> xattr_rep (+ bulk)     */
 	HRPC_GFS_REMOVEXATTR = 27, /* xattr_req -> -                                */
 	HRPC_GFS_FALLOCATE   = 28, /* fallocate_req -> -                            */
+	HRPC_GFS_OPEN_READ   = 29, /* open_req (read-only) -> open_read_rep + bulk  */
 };
 
 /* A single path component, checked by the receiver with hrpc_gfs_name_check. */
@@ -258,6 +259,16 @@ struct hrpc_gfs_open_req {
 	hrpc_u32 reserved;
 };
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_gfs_open_req) == 16, "gfs open req is 16 bytes");
+
+/* OPEN_READ: OPEN for reading that also returns the file's first bytes
+ * (up to the call's bulk_cap, at most HRPC_GFS_IO_MAX) as reply bulk: the
+ * read that follows almost every open costs no second round trip. */
+struct hrpc_gfs_open_read_rep {
+	hrpc_u64 fh;
+	hrpc_u32 size;           /* bytes from offset 0 in the reply bulk */
+	hrpc_u32 eof;            /* 1: the file ended within them */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_gfs_open_read_rep) == 16, "gfs open read rep is 16 bytes");
 
 struct hrpc_gfs_fh_req {
 	hrpc_u64 fh;

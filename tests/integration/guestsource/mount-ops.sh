@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 need_fuse
 [ -x "$agent" ] || skip_all "guestrpcd not built"
-echo "1..26"
+echo "1..27"
 
 sock=$work/agent.sock
 exp=$work/export
@@ -65,6 +65,20 @@ fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
 os.write(fd, b"c\n"); os.fsync(fd); os.fdatasync(fd); os.close(fd)
 PY
 ok $([ $? = 0 ] && [ "$(cat "$s/x1")" = "$(printf 'b\nc')" ]; echo $?) "rename with NOREPLACE (EEXIST) and EXCHANGE; fsync, fdatasync"
+printf 'old contents, long enough' > "$m/pr"
+python3 - "$m/pr" <<'PY'
+import os, sys
+f = sys.argv[1]
+r = os.open(f, os.O_RDONLY)          # OPEN_READ brings the first bytes along
+w = os.open(f, os.O_WRONLY)
+os.pwrite(w, b"NEW", 4)              # ... now stale: must not be served
+assert os.pread(r, 100, 0) == b"old NEWtents, long enough", os.pread(r, 100, 0)
+os.close(w); os.close(r)
+r = os.open(f, os.O_RDONLY)
+assert os.read(r, 5) == b"old N" and os.read(r, 100) == b"EWtents, long enough"
+os.close(r)
+PY
+ok $? "pre-read bytes of an open are never served after a write through the mount"
 mkfifo "$m/fifo" && [ -p "$s/fifo" ] && [ -p "$m/fifo" ] && ! timeout 5 sh -c "echo x > '$m/fifo'" 2>/dev/null
 ok $? "mknod of a FIFO works; opening it is refused (the agent never opens what could block)"
 rm -f "$m/x1" "$m/x2" "$m/fifo"

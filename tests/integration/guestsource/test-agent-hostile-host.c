@@ -50,8 +50,9 @@ static int call(uint16_t svc, uint16_t proc, const void *req, uint32_t len, void
 	}
 	rc = hrpc_client_call(cli, &c);
 	rep_len = c.rep_len;
-	if (bulk_cap && rep && rc == 0 && c.rep_bulk_len && cap >= c.rep_bulk_len + 8)
-		memcpy((char *)rep + 8, (char *)b.ptr + c.rep_bulk_pos, c.rep_bulk_len);
+	/* Reply bulk lands right after the inline reply, if there is room. */
+	if (bulk_cap && rep && rc == 0 && c.rep_bulk_len && cap >= c.rep_len + c.rep_bulk_len)
+		memcpy((char *)rep + c.rep_len, (char *)b.ptr + c.rep_bulk_pos, c.rep_bulk_len);
 	hrpc_client_bulk_free(cli, &b);
 	return rc;
 }
@@ -132,7 +133,7 @@ int main(void)
 	if (hrpc_vport_chan_new(HRPC_ROLE_CLIENT, sv[0], &ch) < 0 ||
 	    hrpc_client_new(ch, "hostile-host", 5000, &cli) < 0)
 		tap_skip_all("cannot talk to guestrpcd");
-	tap_plan(34);
+	tap_plan(36);
 
 	/* ---- MOUNT paths ---- */
 	tap_ok(fs(HRPC_GFS_LOOKUP, big, 272, big, 96) == -ESTALE, "no node before a MOUNT");
@@ -240,6 +241,17 @@ int main(void)
 		       "a released file handle: EBADF");
 	}
 	tap_ok(fs(HRPC_GFS_GETATTR, &nr, 15, big, 88) == -EINVAL, "payload one byte short: EINVAL");
+	{
+		struct hrpc_gfs_open_req o = { .node = f.node, .flags = 2 };
+
+		tap_ok(call(HRPC_SVC_GUEST_FS, HRPC_GFS_OPEN_READ, &o, sizeof(o), big, 16, NULL, 0, 64) == -EINVAL,
+		       "OPEN_READ for writing: EINVAL");
+		o.flags = 0;
+		rc = call(HRPC_SVC_GUEST_FS, HRPC_GFS_OPEN_READ, &o, sizeof(o), big, 64, NULL, 0, 2);
+		tap_ok(rc == 0 && rep_len == 16 && ((struct hrpc_gfs_open_read_rep *)big)->size == 2 &&
+		       ((struct hrpc_gfs_open_read_rep *)big)->eof == 0 && !memcmp(big + 16, "ab", 2),
+		       "OPEN_READ returns the first bytes, no more than the buffer offered (rc %d)", rc);
+	}
 
 	/* ---- exec ---- */
 	{
