@@ -140,18 +140,8 @@ static int admin_page(HrpcdAdmin *adm, const struct hrpc_req *req, struct hrpc_r
 static HrpcdGuest *find_guest(HrpcdAdmin *adm, guint32 id, const char *name)
 {
 	HrpcdGuestTable *t = hrpcd_supervisor_guests(adm->sup);
-	g_autoptr(GPtrArray) all = NULL;
 
-	if (id)
-		return hrpcd_guest_table_lookup(t, id);
-	all = hrpcd_guest_table_guests(t);
-	for (guint i = 0; i < all->len; i++) {
-		HrpcdGuest *g = g_ptr_array_index(all, i);
-
-		if (!strcmp(g->name, name))
-			return g;
-	}
-	return NULL;
+	return id ? hrpcd_guest_table_lookup(t, id) : hrpcd_guest_table_find_name(t, name);
 }
 
 /*

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -239,6 +240,7 @@ static gboolean spawn(const char *path, guint idle_exit_s, gboolean quiet, GErro
 	gboolean verbose;
 	struct pollfd p;
 	int pfd[2], status, err;
+	sigset_t all, old;
 	pid_t pid;
 	char c = 1;
 
@@ -257,6 +259,10 @@ static gboolean spawn(const char *path, guint idle_exit_s, gboolean quiet, GErro
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return set_io_error(error, errno, "pipe");
+	/* As for workers (worker.c): no signal runs our handlers in the child;
+	 * exec_holder() unblocks them once they are back to the defaults. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid == 0) {
 		pid_t grandchild;
@@ -269,6 +275,7 @@ static gboolean spawn(const char *path, guint idle_exit_s, gboolean quiet, GErro
 		_exit(grandchild < 0 ? 1 : 0);
 	}
 	err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(pfd[1]);
 	if (pid < 0) {
 		close(pfd[0]);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -15,9 +16,19 @@ struct _HrpcdGuestTable {
 	guint32 next_id;
 };
 
-static void guest_free(HrpcdGuest *g)
+HrpcdGuest *hrpcd_guest_ref(HrpcdGuest *g)
+{
+	g_return_val_if_fail(g && g->refs > 0, g);
+	g->refs++;
+	return g;
+}
+
+void hrpcd_guest_unref(HrpcdGuest *g)
 {
 	if (!g)
+		return;
+	g_return_if_fail(g->refs > 0);
+	if (--g->refs)
 		return;
 	hrpcd_status_free(g->status);
 	if (g->status_fd >= 0)
@@ -25,11 +36,23 @@ static void guest_free(HrpcdGuest *g)
 	g_free(g);
 }
 
+gboolean hrpcd_guest_removed(const HrpcdGuest *g)
+{
+	return g->removed;
+}
+
+/* The table's reference, dropped as the guest leaves it. */
+static void guest_leave(HrpcdGuest *g)
+{
+	g->removed = TRUE;
+	hrpcd_guest_unref(g);
+}
+
 HrpcdGuestTable *hrpcd_guest_table_new(guint max_guests)
 {
 	HrpcdGuestTable *t = g_new0(HrpcdGuestTable, 1);
 
-	t->guests = g_ptr_array_new_with_free_func((GDestroyNotify)guest_free);
+	t->guests = g_ptr_array_new_with_free_func((GDestroyNotify)guest_leave);
 	t->max = max_guests;
 	t->next_id = 1;
 	return t;
@@ -85,6 +108,7 @@ HrpcdGuest *hrpcd_guest_table_add(HrpcdGuestTable *t, enum hrpc_admin_transport 
 		return NULL;
 	}
 	g = g_new0(HrpcdGuest, 1);
+	g->refs = 1;
 	g->status = hrpcd_status_new(&g->status_fd);
 	if (!g->status) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
@@ -108,7 +132,10 @@ HrpcdGuest *hrpcd_guest_table_add(HrpcdGuestTable *t, enum hrpc_admin_transport 
 
 void hrpcd_guest_table_remove(HrpcdGuestTable *t, HrpcdGuest *g)
 {
-	g_ptr_array_remove(t->guests, g);
+	guint i = lower_bound(t, g->id);
+
+	g_return_if_fail(i < t->guests->len && g_ptr_array_index(t->guests, i) == g);
+	g_ptr_array_remove_index(t->guests, i);   /* guest_leave() */
 }
 
 HrpcdGuest *hrpcd_guest_table_lookup(HrpcdGuestTable *t, guint32 id)
@@ -125,14 +152,20 @@ HrpcdGuest *hrpcd_guest_table_next(HrpcdGuestTable *t, guint32 first_id)
 	return i < t->guests->len ? g_ptr_array_index(t->guests, i) : NULL;
 }
 
+HrpcdGuest *hrpcd_guest_table_find_name(HrpcdGuestTable *t, const char *name)
+{
+	for (guint i = 0; i < t->guests->len; i++) {
+		HrpcdGuest *g = g_ptr_array_index(t->guests, i);
+
+		if (!strcmp(g->name, name))
+			return g;
+	}
+	return NULL;
+}
+
 guint hrpcd_guest_table_count(HrpcdGuestTable *t)
 {
 	return t->guests->len;
-}
-
-GPtrArray *hrpcd_guest_table_guests(HrpcdGuestTable *t)
-{
-	return t->guests;
 }
 
 enum hrpc_admin_state hrpcd_guest_read_status(HrpcdGuest *g, struct hrpcd_status *out)

@@ -8,6 +8,17 @@
  * at most one worker process at a time.  The table is the supervisor's own
  * memory: nothing in it comes from a guest except the name, which is copied
  * out of the status page and sanitised.
+ *
+ * Lifetime.  A guest is reference-counted.  The table holds one reference
+ * from hrpcd_guest_table_add() to hrpcd_guest_table_remove(); whoever keeps
+ * a guest beyond the current main-loop callback (a GLib source's closure,
+ * an endpoint's link to its attached guest) holds one of its own and drops
+ * it with hrpcd_guest_unref() - for a source, in its GDestroyNotify.  The
+ * status page is unmapped and its fd closed with the last reference, so a
+ * holder may always read it.  Once removed, a guest is no longer in the
+ * table (hrpcd_guest_removed()): callbacks still holding it must leave it
+ * alone.  The table is reached only through lookups and id-ordered
+ * iteration; it never lends out its container.
  */
 #ifndef HOSTRPCD_GUEST_TABLE_H
 #define HOSTRPCD_GUEST_TABLE_H
@@ -41,29 +52,45 @@ struct _HrpcdGuest {
 	guint respawn_timer;
 	gboolean stopping;           /* guest gone: free it once the worker is reaped */
 	gpointer endpoint;           /* ivshmem: the endpoint this guest is attached to */
+
+	/* guest-table.c keeps these */
+	guint refs;
+	gboolean removed;            /* out of the table: callbacks leave it alone */
 };
+
+HrpcdGuest *hrpcd_guest_ref(HrpcdGuest *g);
+/* Drop a reference; the last one unmaps the status page and frees `g`.
+ * NULL-safe. */
+void hrpcd_guest_unref(HrpcdGuest *g);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdGuest, hrpcd_guest_unref)
+/* Has it left the table? */
+gboolean hrpcd_guest_removed(const HrpcdGuest *g);
 
 typedef struct _HrpcdGuestTable HrpcdGuestTable;
 
 HrpcdGuestTable *hrpcd_guest_table_new(guint max_guests);
-/* Frees the remaining guests too (their workers must be gone). */
+/* Removes the remaining guests too (their workers must be gone). */
 void hrpcd_guest_table_free(HrpcdGuestTable *t);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdGuestTable, hrpcd_guest_table_free)
 
 /* New guest with the next id and a fresh status page.  `name` NULL: the
  * guest is called "guest-ID" until its worker reports a HELLO label.  NULL
- * with `error` set when the table is full or the page cannot be mapped. */
+ * with `error` set when the table is full or the page cannot be mapped.
+ * The guest is borrowed from the table: take a reference to keep it. */
 HrpcdGuest *hrpcd_guest_table_add(HrpcdGuestTable *t, enum hrpc_admin_transport transport,
 				  const char *name, pid_t peer_pid, GError **error);
-/* Unmap the status page and free the guest. */
+/* Take `g` out of the table and drop the table's reference (the guest
+ * lives on while others hold references, marked removed). */
 void hrpcd_guest_table_remove(HrpcdGuestTable *t, HrpcdGuest *g);
 
+/* Lookups return a borrowed guest: valid until the table changes. */
 HrpcdGuest *hrpcd_guest_table_lookup(HrpcdGuestTable *t, guint32 id);
-/* The guest with the smallest id >= first_id, or NULL (for paging). */
+/* The guest with the smallest id >= first_id, or NULL (for paging and for
+ * iterating: next(t, 0), then next(t, g->id + 1) while g->id < G_MAXUINT32). */
 HrpcdGuest *hrpcd_guest_table_next(HrpcdGuestTable *t, guint32 first_id);
+/* The guest with the smallest id whose name is `name`, or NULL. */
+HrpcdGuest *hrpcd_guest_table_find_name(HrpcdGuestTable *t, const char *name);
 guint hrpcd_guest_table_count(HrpcdGuestTable *t);
-/* The guests, in id order (borrowed; valid until the table changes). */
-GPtrArray *hrpcd_guest_table_guests(HrpcdGuestTable *t);
 
 /* Copy out the worker's status page (sanitised) and settle the guest's name
  * from the HELLO label the first time there is one.  Returns the guest's

@@ -198,11 +198,30 @@ static void peer_install(HrpcdIvshmemServer *srv, HrpcdIvshmemPeer *p)
 		srv->cb.peer_new(srv, p, srv->user_data);
 }
 
+/* Has the attached QEMU hung up, even if its watch has not run yet?  It
+ * sends nothing after the set-up, so anything readable is the end. */
+static gboolean peer_hung_up(HrpcdIvshmemPeer *p)
+{
+	char c;
+	ssize_t n;
+
+	do
+		n = recv(p->sock, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 static void accept_one(HrpcdIvshmemServer *srv, int sock, pid_t pid)
 {
 	g_autoptr(GError) error = NULL;
 	HrpcdIvshmemPeer *p;
 
+	/* A QEMU restarted at once can connect before the main loop got to the
+	 * old one's hang-up: let the old one go first. */
+	if (srv->peer && peer_hung_up(srv->peer)) {
+		g_debug("ivshmem %s: QEMU (pid %ld) disconnected", srv->name, (long)srv->peer->pid);
+		drop_peer(srv);
+	}
 	if (srv->peer) {
 		g_warning("ivshmem %s: refusing a second connection (pid %ld) while QEMU pid %ld "
 			  "is attached", srv->name, (long)pid, (long)srv->peer->pid);

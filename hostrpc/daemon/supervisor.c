@@ -9,8 +9,13 @@
  *                  fresh worker (after a back-off if they keep dying young)
  *                  ... -> QEMU hangs up -> worker stopped -> guest freed,
  *                  memory and eventfds closed.
- * The guest is freed only once its worker has been reaped, so its status
- * page and id stay valid for as long as a worker may write the page.
+ * A guest leaves the table only once its worker has been reaped (or, when
+ * the daemon stops, is being reaped by reap_all()), and only through
+ * guest_free(), which first cancels every source the guest owns.  Each of
+ * those sources holds a reference on the guest (GuestRef) and an attached
+ * endpoint holds one in ep->guest, so no callback and no endpoint can reach
+ * a freed guest in any order of QEMU detach, worker exit, endpoint removal
+ * and daemon stop (guest-table.h).
  *
  * The fd holder (fdstore.h) mirrors the endpoints: a listening socket is
  * stored when it is bound, a QEMU's connection, memfd and eventfds as soon
@@ -49,7 +54,7 @@ typedef struct {
 	HrpcdSupervisor *sup;
 	char *name;
 	HrpcdIvshmemServer *server;
-	HrpcdGuest *guest;      /* the attached QEMU's guest, or NULL */
+	HrpcdGuest *guest;      /* the attached QEMU's guest (a reference), or NULL */
 	gboolean removing;      /* removed while QEMU was attached: goes when QEMU does */
 	gboolean adopted;       /* from the fd holder, not claimed yet by the configuration */
 	guint reap_idle;
@@ -78,7 +83,8 @@ struct _HrpcdSupervisor {
 
 static void worker_exited(GPid pid, gint wait_status, gpointer user_data);
 
-/* The guest's closure for callbacks: guests do not point back at us. */
+/* The closure of a guest's sources: guests do not point back at us.  It
+ * holds a reference on the guest, dropped when the source is destroyed. */
 typedef struct {
 	HrpcdSupervisor *sup;
 	HrpcdGuest *guest;
@@ -89,8 +95,21 @@ static GuestRef *guest_ref_new(HrpcdSupervisor *sup, HrpcdGuest *g)
 	GuestRef *r = g_new(GuestRef, 1);
 
 	r->sup = sup;
-	r->guest = g;
+	r->guest = hrpcd_guest_ref(g);
 	return r;
+}
+
+static void guest_ref_free(gpointer data)
+{
+	GuestRef *r = data;
+
+	hrpcd_guest_unref(r->guest);
+	g_free(r);
+}
+
+static guint guest_timeout_add(HrpcdSupervisor *sup, HrpcdGuest *g, guint ms, GSourceFunc fn)
+{
+	return g_timeout_add_full(G_PRIORITY_DEFAULT, ms, fn, guest_ref_new(sup, g), guest_ref_free);
 }
 
 /* ---- the fd holder ------------------------------------------------------- */
@@ -281,14 +300,28 @@ static void fdstore_lost(HrpcdSupervisor *sup, const char *why)
 
 /* ---- guests and workers --------------------------------------------------- */
 
-static void guest_free(HrpcdSupervisor *sup, HrpcdGuest *g)
+/* Endpoint and guest forget each other (ep->guest's reference goes). */
+static void guest_unlink_endpoint(HrpcdGuest *g)
 {
 	Endpoint *ep = g->endpoint;
 
+	g->endpoint = NULL;
 	if (ep && ep->guest == g)
-		ep->guest = NULL;
-	if (g->respawn_timer)
-		g_source_remove(g->respawn_timer);
+		g_clear_pointer(&ep->guest, hrpcd_guest_unref);
+}
+
+/*
+ * The one way a guest leaves: cancel every source it owns, unlink it from
+ * its endpoint, take it out of the table.  Its worker must have been reaped
+ * already - except while the daemon stops, when reap_all() waits for the
+ * workers whose watches were cancelled here.
+ */
+static void guest_free(HrpcdSupervisor *sup, HrpcdGuest *g)
+{
+	g_warn_if_fail(!g->worker_pid || sup->shutting_down);
+	g_clear_handle_id(&g->respawn_timer, g_source_remove);
+	g_clear_handle_id(&g->child_watch, g_source_remove);
+	guest_unlink_endpoint(g);
 	hrpcd_log_guest(G_LOG_LEVEL_DEBUG, g->id, g->name, "freed");
 	hrpcd_guest_table_remove(sup->guests, g);
 }
@@ -305,7 +338,7 @@ static gboolean worker_start(HrpcdSupervisor *sup, HrpcdGuest *g, HrpcdWorkerSpe
 	g->worker_pid = pid;
 	g->worker_started_us = g_get_monotonic_time();
 	g->child_watch = g_child_watch_add_full(G_PRIORITY_DEFAULT, pid, worker_exited,
-						guest_ref_new(sup, g), g_free);
+						guest_ref_new(sup, g), guest_ref_free);
 	return TRUE;
 }
 
@@ -335,10 +368,7 @@ static gboolean worker_start_ivshmem(HrpcdSupervisor *sup, HrpcdGuest *g, GError
 static void guest_stop(HrpcdSupervisor *sup, HrpcdGuest *g)
 {
 	g->stopping = TRUE;
-	if (g->respawn_timer) {
-		g_source_remove(g->respawn_timer);
-		g->respawn_timer = 0;
-	}
+	g_clear_handle_id(&g->respawn_timer, g_source_remove);
 	if (!g->worker_pid) {
 		guest_free(sup, g);
 		return;
@@ -356,13 +386,14 @@ static gboolean respawn(gpointer user_data)
 	g_autoptr(GError) error = NULL;
 
 	g->respawn_timer = 0;
+	/* guest_free() destroys this source: a removed guest cannot get here. */
+	g_return_val_if_fail(!hrpcd_guest_removed(g), G_SOURCE_REMOVE);
 	/* Stale counters of the dead worker must not show as the new one's. */
 	memset(g->status, 0, sizeof(*g->status));
 	if (!worker_start_ivshmem(r->sup, g, &error)) {
 		hrpcd_log_guest(G_LOG_LEVEL_WARNING, g->id, g->name,
 				"cannot restart the worker, retrying: %s", error->message);
-		g->respawn_timer = g_timeout_add_full(G_PRIORITY_DEFAULT, RESPAWN_MAX_MS, respawn,
-						      guest_ref_new(r->sup, g), g_free);
+		g->respawn_timer = guest_timeout_add(r->sup, g, RESPAWN_MAX_MS, respawn);
 		return G_SOURCE_REMOVE;
 	}
 	g->restarts++;
@@ -385,6 +416,8 @@ static void worker_exited(GPid pid, gint wait_status, gpointer user_data)
 
 	g_spawn_close_pid(pid);
 	g->child_watch = 0;
+	/* guest_free() destroys this source: a removed guest cannot get here. */
+	g_return_if_fail(!hrpcd_guest_removed(g));
 	g->worker_pid = 0;
 	hrpcd_guest_read_status(g, &st);   /* settles the name for the log line */
 	hrpcd_log_guest(clean || g->stopping ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_WARNING,
@@ -404,8 +437,7 @@ static void worker_exited(GPid pid, gint wait_status, gpointer user_data)
 				"%u workers in a row died young; next worker in %u ms",
 				g->quick_failures, delay);
 	}
-	g->respawn_timer = g_timeout_add_full(G_PRIORITY_DEFAULT, delay, respawn,
-					      guest_ref_new(sup, g), g_free);
+	g->respawn_timer = guest_timeout_add(sup, g, delay, respawn);
 }
 
 /* ---- process guests --------------------------------------------------------- */
@@ -489,12 +521,15 @@ static void endpoint_peer_new(HrpcdIvshmemServer *srv, HrpcdIvshmemPeer *peer, g
 			  (long)hrpcd_ivshmem_peer_pid(peer), error->message);
 		return;
 	}
+	/* QEMU attaches only while none is (ivshmem-server.c), and
+	 * peer_gone unlinks the guest before the next can. */
+	g_warn_if_fail(!ep->guest);
+	g_clear_pointer(&ep->guest, hrpcd_guest_unref);
 	g->endpoint = ep;
-	ep->guest = g;
+	ep->guest = hrpcd_guest_ref(g);
 	if (!worker_start_ivshmem(sup, g, &error)) {
 		hrpcd_log_guest(G_LOG_LEVEL_WARNING, g->id, g->name, "%s; retrying", error->message);
-		g->respawn_timer = g_timeout_add_full(G_PRIORITY_DEFAULT, RESPAWN_MAX_MS, respawn,
-						      guest_ref_new(sup, g), g_free);
+		g->respawn_timer = guest_timeout_add(sup, g, RESPAWN_MAX_MS, respawn);
 		return;
 	}
 	hrpcd_log_guest(G_LOG_LEVEL_INFO, g->id, g->name,
@@ -517,7 +552,7 @@ static gboolean endpoint_reap(gpointer user_data)
 static void endpoint_peer_gone(HrpcdIvshmemServer *srv, HrpcdIvshmemPeer *peer, gpointer user_data)
 {
 	Endpoint *ep = user_data;
-	HrpcdGuest *g = ep->guest;
+	g_autoptr(HrpcdGuest) g = g_steal_pointer(&ep->guest);
 
 	fdstore_forget(ep->sup, ep->name, TRUE);
 	/* Not from within the server's own callback. */
@@ -525,7 +560,6 @@ static void endpoint_peer_gone(HrpcdIvshmemServer *srv, HrpcdIvshmemPeer *peer, 
 		ep->reap_idle = g_idle_add(endpoint_reap, ep);
 	if (!g)
 		return;
-	ep->guest = NULL;
 	g->endpoint = NULL;
 	hrpcd_log_guest(G_LOG_LEVEL_INFO, g->id, g->name, "QEMU detached; stopping the guest");
 	guest_stop(ep->sup, g);
@@ -550,6 +584,8 @@ static void endpoint_free(Endpoint *ep)
 		fdstore_forget(ep->sup, ep->name, FALSE);
 	/* Detaches the guest (peer_gone) before the memory is closed. */
 	hrpcd_ivshmem_server_free(ep->server);
+	if (ep->guest)
+		guest_unlink_endpoint(ep->guest);
 	g_free(ep->name);
 	g_free(ep);
 }
@@ -912,18 +948,22 @@ HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError *
 	return g_steal_pointer(&sup);
 }
 
+static HrpcdGuest *guest_next(HrpcdSupervisor *sup, HrpcdGuest *g)
+{
+	return g->id < G_MAXUINT32 ? hrpcd_guest_table_next(sup->guests, g->id + 1) : NULL;
+}
+
 /* Wait for the stopped workers; SIGKILL those that outstay the grace period. */
 static void reap_all(HrpcdSupervisor *sup)
 {
-	GPtrArray *guests = hrpcd_guest_table_guests(sup->guests);
 	gint64 deadline = g_get_monotonic_time() + STOP_GRACE_MS * 1000;
 	gboolean killed = FALSE;
+	HrpcdGuest *g;
 
 	for (;;) {
 		guint running = 0;
 
-		for (guint i = 0; i < guests->len; i++) {
-			HrpcdGuest *g = g_ptr_array_index(guests, i);
+		for (g = hrpcd_guest_table_next(sup->guests, 0); g; g = guest_next(sup, g)) {
 			int status;
 
 			if (!g->worker_pid)
@@ -937,12 +977,9 @@ static void reap_all(HrpcdSupervisor *sup)
 		if (!running)
 			return;
 		if (!killed && g_get_monotonic_time() >= deadline) {
-			for (guint i = 0; i < guests->len; i++) {
-				HrpcdGuest *g = g_ptr_array_index(guests, i);
-
+			for (g = hrpcd_guest_table_next(sup->guests, 0); g; g = guest_next(sup, g))
 				if (g->worker_pid)
 					kill(g->worker_pid, SIGKILL);
-			}
 			killed = TRUE;
 		}
 		g_usleep(10000);
@@ -951,7 +988,7 @@ static void reap_all(HrpcdSupervisor *sup)
 
 void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 {
-	GPtrArray *guests;
+	HrpcdGuest *g, *next;
 	guint n_endpoints;
 
 	if (!sup)
@@ -976,23 +1013,18 @@ void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 	n_endpoints = g_hash_table_size(sup->endpoints);
 	g_clear_pointer(&sup->endpoints, g_hash_table_unref);
 
-	guests = hrpcd_guest_table_guests(sup->guests);
-	for (guint i = 0; i < guests->len; i++) {
-		HrpcdGuest *g = g_ptr_array_index(guests, i);
-
-		if (g->child_watch) {
-			g_source_remove(g->child_watch);
-			g->child_watch = 0;
-		}
-		if (g->respawn_timer) {
-			g_source_remove(g->respawn_timer);
-			g->respawn_timer = 0;
-		}
+	for (g = hrpcd_guest_table_next(sup->guests, 0); g; g = guest_next(sup, g)) {
 		g->stopping = TRUE;
+		g_clear_handle_id(&g->respawn_timer, g_source_remove);
+		g_clear_handle_id(&g->child_watch, g_source_remove);
 		if (g->worker_pid)
 			kill(g->worker_pid, SIGTERM);
 	}
 	reap_all(sup);
+	for (g = hrpcd_guest_table_next(sup->guests, 0); g; g = next) {
+		next = guest_next(sup, g);
+		guest_free(sup, g);
+	}
 	/* Last: a next daemon gets the holder's session only once our workers
 	 * are gone and cannot touch the channels any more. */
 	if (sup->fdstore && n_endpoints)

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -454,7 +455,9 @@ int hrpcd_worker_main(int argc, char **argv)
 
 /* ---- starting a worker (supervisor) ------------------------------------------ */
 
-/* Between fork() and execve(): async-signal-safe calls only. */
+/* Between fork() and execve(): async-signal-safe calls only.  Signals are
+ * blocked on entry (hrpcd_worker_spawn()); unblocked once their handlers are
+ * back to the defaults. */
 static void G_GNUC_NORETURN exec_worker(const int *src, int n, char **argv, pid_t parent,
 					int max_fd)
 {
@@ -495,6 +498,7 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	gboolean verbose;
 	pid_t parent = getpid(), pid;
 	int src[FD_END], n = 0, max_fd, err;
+	sigset_t all, old;
 
 	/* Everything the child needs is prepared here: after fork() it may
 	 * not allocate. */
@@ -533,10 +537,17 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	}
 	max_fd = (int)MIN(sysconf(_SC_OPEN_MAX), 65536);
 
+	/* Signals stay blocked until the child has reset their handlers: a
+	 * SIGTERM from guest_stop() right after the fork would otherwise run
+	 * the daemon's handler in the child and be lost, leaving a worker
+	 * that never stops.  Blocked, it stays pending and ends the child. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid == 0)
 		exec_worker(src, n, (char **)argv->pdata, parent, max_fd);
 	err = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
 			    "cannot fork a worker: %s", g_strerror(err));

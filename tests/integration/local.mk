@@ -14,7 +14,8 @@ integration_tests = \
 	tests/integration/ivshmem-worker-restart \
 	tests/integration/ivshmem-daemon-restart \
 	tests/integration/supervisor-killed \
-	tests/integration/libvirt-endpoints
+	tests/integration/libvirt-endpoints \
+	tests/integration/guest-lifetime-churn
 
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
@@ -67,3 +68,7 @@ tests_integration_supervisor_killed_LDFLAGS = $(itest_ldflags)
 tests_integration_libvirt_endpoints_SOURCES = tests/integration/libvirt-endpoints.c $(itest_sources)
 tests_integration_libvirt_endpoints_LDADD = $(itest_ldadd)
 tests_integration_libvirt_endpoints_LDFLAGS = $(itest_ldflags)
+
+tests_integration_guest_lifetime_churn_SOURCES = tests/integration/guest-lifetime-churn.c $(itest_sources)
+tests_integration_guest_lifetime_churn_LDADD = $(itest_ldadd)
+tests_integration_guest_lifetime_churn_LDFLAGS = $(itest_ldflags)
