@@ -208,6 +208,48 @@ int itest_daemon_kill(struct itest_daemon *d, int sig)
 	return status;
 }
 
+/* Sanitizer reports in one log: printed as diagnostics, counted. */
+static int log_reports(const char *path)
+{
+	static const char *const marks[] = {
+		"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+	};
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	int n = 0, echo = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+			if (strstr(line, marks[i])) {
+				n++;
+				echo = 40;   /* the report's stack */
+			}
+		if (echo && echo--)
+			tap_diag("%s: %.*s", path, (int)strcspn(line, "\n"), line);
+	}
+	fclose(f);
+	return n;
+}
+
+int itest_sanitizer_reports(struct itest_daemon *d)
+{
+	char path[400];
+	int n = 0;
+
+	if (!d->dir[0])
+		return 0;
+	for (int i = 1; i <= (d->starts ? d->starts : 1); i++) {
+		if (i == 1)
+			snprintf(path, sizeof(path), "%s/hostrpcd.log", d->dir);
+		else
+			snprintf(path, sizeof(path), "%s/hostrpcd.%d.log", d->dir, i);
+		n += log_reports(path);
+	}
+	return n;
+}
+
 int itest_daemon_stop(struct itest_daemon *d)
 {
 	int status = -1;
@@ -227,6 +269,12 @@ int itest_daemon_stop(struct itest_daemon *d)
 			if (daemons[i] == d->pid)
 				daemons[i] = 0;
 		d->pid = 0;
+	}
+	/* A worker that tripped a sanitizer was just restarted; the daemon
+	 * looks fine, so the log has to say it. */
+	if (itest_sanitizer_reports(d)) {
+		tap_diag("sanitizer reports in hostrpcd's logs (above)");
+		status = -2;
 	}
 	if (d->dir[0] && !getenv("ITEST_KEEP")) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);

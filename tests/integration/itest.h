@@ -53,8 +53,12 @@ int itest_daemon_kill(struct itest_daemon *d, int sig);
  * it, such as its fd holder). */
 void itest_kill_on_bailout(pid_t pid);
 /* SIGTERM (SIGKILL after 5 s), reap, remove the directory (kept if
- * ITEST_KEEP is set).  Returns the wait status, -1 if it had to be killed. */
+ * ITEST_KEEP is set).  Returns the wait status, -1 if it had to be killed,
+ * -2 if its logs hold sanitizer reports (of the daemon or a worker). */
 int itest_daemon_stop(struct itest_daemon *d);
+/* ASan/UBSan reports in the logs of every start of `d` (printed as
+ * diagnostics); 0 in a build without sanitizers. */
+int itest_sanitizer_reports(struct itest_daemon *d);
 /* Is the daemon still running (not exited, not a zombie)? */
 bool itest_daemon_alive(struct itest_daemon *d);
 
