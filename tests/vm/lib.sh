@@ -68,3 +68,31 @@ vm_prepare() {
 tap() {
 	if [ "$2" = 0 ]; then echo "ok $1 - $3"; else echo "not ok $1 - $3"; fi
 }
+
+# wait_for SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds;
+# 1 if it never did.
+wait_for() {
+	local t=$(( $1 * 10 )); shift
+	until "$@"; do
+		t=$((t - 1))
+		[ "$t" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# Open descriptors / resident memory (KiB) of a process.
+vm_fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+vm_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# A TCP port free on the host's loopback right now.
+vm_free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# vm_sanitizer_reports LOG: print ASan/UBSan reports found in LOG (a
+# --enable-sanitizers build's daemon and workers) as TAP diagnostics;
+# success if there was one.
+vm_sanitizer_reports() {
+	grep -A 30 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1" 2>/dev/null |
+		sed 's/^/# sanitizer: /' | grep .
+}
