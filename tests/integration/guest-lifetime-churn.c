@@ -385,7 +385,7 @@ int main(void)
 	if (getenv("ASAN_OPTIONS")) {
 		char opts[512];
 
-		snprintf(opts, sizeof(opts), "%s:quarantine_size_mb=8", getenv("ASAN_OPTIONS"));
+		snprintf(opts, sizeof(opts), "%s:quarantine_size_mb=2", getenv("ASAN_OPTIONS"));
 		setenv("ASAN_OPTIONS", opts, 1);
 	}
 	hostrpcctl = itest_build_path("hostrpc/daemon/hostrpcctl");

@@ -23,14 +23,6 @@ gsock=$vm_tmp/guests.sock
 ivs=$vm_tmp/vm.ivshmem
 state=$vm_tmp/state
 ctl() { "$hostrpcctl" --admin-socket="$admin" "$@"; }
-wait_for() {	# wait_for SECONDS COMMAND...: poll every 0.1 s
-	local t=$(( $1 * 10 )); shift
-	until "$@"; do
-		t=$((t - 1))
-		[ "$t" -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
 
 daemon=""
 bg=()

@@ -96,3 +96,16 @@ vm_sanitizer_reports() {
 	grep -A 30 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$1" 2>/dev/null |
 		sed 's/^/# sanitizer: /' | grep .
 }
+
+# vm_watchdog SECONDS: send this test SIGTERM after SECONDS (its EXIT trap
+# still runs).  The cleanup kills $vm_watchdog_pid, and its sleep goes with
+# it: nothing is left holding the TAP pipe open.
+vm_watchdog() {
+	(
+		trap 'kill "$s" 2> /dev/null; exit 0' TERM
+		sleep "$1" < /dev/null > /dev/null 2>&1 &
+		s=$!
+		wait "$s" && { echo "# timeout after $1 s" >&2; kill -TERM $$; }
+	) &
+	vm_watchdog_pid=$!
+}

@@ -36,15 +36,6 @@ daemon=""
 watchdog=""
 virsh() { command virsh -q -c "$uri" "$@"; }
 ctl() { "$hostrpcctl" --admin-socket="$admin" "$@"; }
-# wait_for SECONDS COMMAND...: poll every 0.1 s
-wait_for() {
-	local t=$(( $1 * 10 )); shift
-	until "$@"; do
-		t=$((t - 1))
-		[ "$t" -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
 cleanup() {
 	set +e
 	[ -n "$watchdog" ] && kill "$watchdog" 2> /dev/null
@@ -63,8 +54,8 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 # A hard limit for the whole test; cleanup still runs.
-( sleep "${HOSTRPC_VM_TIMEOUT:-240}"; echo "# virsh-guest: timeout" >&2; kill -TERM $$ ) &
-watchdog=$!
+vm_watchdog "${HOSTRPC_VM_TIMEOUT:-240}"
+watchdog=$vm_watchdog_pid
 
 # The initrd: the image's initramfs plus a cpio with the command (as vm-run
 # does).  The command's output goes to ttyS1, the domain's second serial

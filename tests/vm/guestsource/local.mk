@@ -5,5 +5,5 @@
 gs_vm_tests = tests/vm/guestsource/gs-vm-exec.sh tests/vm/guestsource/gs-vm-mount.sh \
 	tests/vm/guestsource/gs-vm-libvirt.sh
 dist_check_SCRIPTS += $(gs_vm_tests)
-TESTS += $(gs_vm_tests)
+
 EXTRA_DIST += tests/vm/guestsource/lib.sh
