@@ -6,7 +6,7 @@
  * asks about the guests by name and by id the whole time.
  *
  * One ivshmem endpoint ("vm") sees CYCLES successive fake QEMUs, each a
- * process of its own that ends in one of these ways (cycle % 5):
+ * process of its own that ends in one of these ways (cycle % 6):
  *   0  powered off during calls (SIGKILL while pings are on the ring);
  *   1  the guest asks for a channel reset (its worker exits), QEMU leaves
  *      at once, while the fresh worker is still pending;
@@ -15,7 +15,10 @@
  *   3  its worker is killed under calls, QEMU leaves at once;
  *   4  its worker is killed, the fresh worker serves, then power off -
  *      and the next QEMU connects at once, maybe before the daemon has
- *      seen the hang-up.
+ *      seen the hang-up;
+ *   5  the guest forges its ring index: the worker fences the channel and
+ *      holds the fence for a second; the guest powers off before, during
+ *      or after that hold.
  * Meanwhile a churner connects and drops process guests (some killed
  * mid-call) and a querier runs hostrpcctl list / stats / sockets vm
  * (the name lookup that used to free the whole guest table) in a loop.
@@ -39,10 +42,11 @@
 #include <unistd.h>
 
 #include "hostrpc/echo.h"
+#include "hostrpc/ring.h"
 #include "tests/tap.h"
 #include "itest.h"
 
-#define CYCLES         40
+#define CYCLES         42
 #define WARMUP         5
 #define MAPS_SLACK     8          /* lines of /proc/PID/maps */
 #define RSS_SLACK_KB   (4 << 10)
@@ -173,7 +177,7 @@ static int qemu_life(int cycle, int ready)
 	    itest_echo_workload(c, (unsigned int)cycle, 50, 1) < 0)
 		return 1;
 	say(ready, 'R');
-	switch (cycle % 5) {
+	switch (cycle % 6) {
 	case 0:
 		do
 			pings_in_flight(c, 32);
@@ -194,6 +198,18 @@ static int qemu_life(int cycle, int ready)
 		break;
 	case 3:
 		break;
+	case 5: {
+		struct hrpc_shm_hdr *h = q.map;
+		uint64_t one = 1;
+
+		/* Three rings' worth of requests that are not there. */
+		hrpc_store_release(&h->req.prod, hrpc_read_once(h->req.cons) + 3 * h->req_size);
+		if (write(q.host_fd[HRPC_IVSHMEM_VEC_RING], &one, sizeof(one)) != sizeof(one))
+			return 5;
+		say(ready, 'D');
+		pause();
+		return 0;
+	}
 	default:
 		pings_in_flight(c, 32);
 		say(ready, 'K');
@@ -334,19 +350,23 @@ static bool run_cycle(int cycle, pid_t *prev)
 		close(pipefd[0]);
 		return false;
 	}
-	switch (cycle % 5) {
+	switch (cycle % 6) {
+	case 5:          /* fenced: power off before, during or after the hold */
+		ok = read(pipefd[0], &b, 1) == 1 && b == 'D';
+		usleep(600000u * (unsigned int)(cycle % 3));
+		break;
 	case 0:          /* powered off during calls, after a moment */
 		usleep(1000u * (unsigned int)(cycle % 20));
 		break;
 	case 3:          /* worker killed under calls, then QEMU leaves at once */
 	case 4:          /* worker killed, the fresh one serves, then power off */
-		ok = read(pipefd[0], &b, 1) == 1 && b == (cycle % 5 == 3 ? 'D' : 'K');
+		ok = read(pipefd[0], &b, 1) == 1 && b == (cycle % 6 == 3 ? 'D' : 'K');
 		w = ok ? vm_worker(0, 5000) : 0;
 		if (!w || kill((pid_t)w, SIGKILL) < 0) {
 			tap_diag("cycle %d: no worker to kill", cycle);
 			ok = false;
 		}
-		if (cycle % 5 == 4)
+		if (cycle % 6 == 4)
 			ok = ok && read(pipefd[0], &b, 1) == 1 && b == 'D';
 		break;
 	default:
@@ -355,8 +375,8 @@ static bool run_cycle(int cycle, pid_t *prev)
 	}
 	close(pipefd[0]);
 	if (!ok)
-		tap_diag("cycle %d (order %d) failed its own steps", cycle, cycle % 5);
-	if (cycle % 5 == 4) {
+		tap_diag("cycle %d (order %d) failed its own steps", cycle, cycle % 6);
+	if (cycle % 6 == 4) {
 		*prev = pid;     /* goes while the next QEMU attaches */
 		return ok;
 	}
@@ -418,8 +438,9 @@ int main(void)
 		usleep(10000);
 	tap_ok(served == CYCLES, "%d of %d successive QEMUs on one endpoint attached and were served",
 	       served, CYCLES);
-	tap_ok(log_count("QEMU detached") == CYCLES,
-	       "every QEMU's detach was seen (%d)", log_count("QEMU detached"));
+	tap_ok(log_count("QEMU detached") == CYCLES && log_count("(vm): fenced:") == CYCLES / 6,
+	       "every QEMU's detach was seen (%d), every forged ring fenced (%d)",
+	       log_count("QEMU detached"), log_count("(vm): fenced:"));
 
 	close(stop_pipe[1]);
 	waitpid(churn, &st_churn, 0);
