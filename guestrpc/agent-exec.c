@@ -49,7 +49,7 @@ struct session {
 struct gex_state {
 	struct handle_table sessions;
 	hrpc_conn *conn;
-	uint8_t ev[HRPC_MSG_MAX_PAYLOAD];
+	_Alignas(8) uint8_t ev[HRPC_MSG_MAX_PAYLOAD];
 };
 
 struct gex_state *gex_state_new(void)

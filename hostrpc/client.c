@@ -44,7 +44,8 @@ struct hrpc_client {
 	void *ev_opaque;
 	uint8_t *page_used;   /* one byte per data-area page: run length at run start */
 	uint32_t npages;
-	uint8_t payload[HRPC_MSG_MAX_PAYLOAD];
+	/* Payload structs hold u64 fields: event handlers cast this. */
+	_Alignas(8) uint8_t payload[HRPC_MSG_MAX_PAYLOAD];
 };
 
 static int is_shm(hrpc_client *c)

@@ -50,8 +50,9 @@ struct hrpc_conn {
 	uint8_t *vport_bulk; /* private bulk buffer on stream transports */
 	uint8_t *scratch;
 	size_t scratch_cap;
-	uint8_t req[HRPC_MSG_MAX_PAYLOAD];
-	uint8_t rep[HRPC_MSG_MAX_PAYLOAD];
+	/* Payload structs hold u64 fields: services cast these. */
+	_Alignas(8) uint8_t req[HRPC_MSG_MAX_PAYLOAD];
+	_Alignas(8) uint8_t rep[HRPC_MSG_MAX_PAYLOAD];
 };
 
 /* ---- registry ----------------------------------------------------------- */

@@ -757,6 +757,7 @@ static int do_accept(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	}
 	/* Quota first: an unaccepted connection stays in the host's backlog. */
 	rc = slot_alloc(s, &idx);
+	ls = &s->tab[lidx]; /* slot_alloc() may have moved the table */
 	if (rc < 0) {
 		o->lstate = report(s, ls);
 		return rc;
@@ -769,7 +770,6 @@ static int do_accept(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 		o->lstate = report(s, ls);
 		return rc;
 	}
-	ls = &s->tab[lidx]; /* the table may have moved */
 	hs = &s->tab[idx];
 	hs->fd = fd;
 	hs->state = S_CONNECTED;

@@ -24,47 +24,22 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 vm_prepare
 [ "$vm_server_is_hostrpcd" = 1 ] || vm_skip "needs hostrpcd as the ivshmem server"
-hostrpcd=$top_builddir/hostrpc/daemon/hostrpcd
 hostrpcctl=$top_builddir/hostrpc/daemon/hostrpcctl
-ping=$top_builddir/hostrpc/hostrpc-ping
-[ -x "$ping" ] || vm_skip "hostrpc-ping not built"
+[ -x "$vm_ping" ] || vm_skip "hostrpc-ping not built"
 command -v python3 >/dev/null || vm_skip "python3 missing (the host's web server)"
 boots=${HOSTRPC_CHURN_BOOTS:-20}
 log=$vm_tmp
-admin=$vm_tmp/admin.sock
-gsock=$vm_tmp/guests.sock
 ivs=$vm_tmp/vm.ivshmem
-state=$vm_tmp/state
-ctl() { "$hostrpcctl" --admin-socket="$admin" "$@"; }
-
-daemon=""
-bg=()
-cleanup() {
-	local p
-	set +e
-	touch "$vm_tmp/stop"
-	for p in "${bg[@]:+${bg[@]}}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	if [ -n "$daemon" ]; then
-		kill -KILL "$daemon" 2>/dev/null
-		wait "$daemon" 2>/dev/null
-	fi
-	"$hostrpcd" --fdstore-release --state-dir="$state" >/dev/null 2>&1
-	rm -rf "$vm_tmp"
-}
-trap cleanup EXIT
-
+trap vm_hostrpcd_cleanup EXIT
 # In a sanitizer build, memory ASan holds back after a free (its quarantine)
 # would read as growth; a small one still catches a use right after a free.
 [ -z "${ASAN_OPTIONS:-}" ] || export ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=2"
-"$hostrpcd" --foreground --verbose --socket="$gsock" --admin-socket="$admin" \
-	--state-dir="$state" --ivshmem="vm=$ivs" > "$log/hostrpcd.log" 2>&1 &
-daemon=$!
+vm_hostrpcd_start --ivshmem="vm=$ivs"
+daemon=$vm_daemon
+admin=$vm_admin
+gsock=$vm_gsock
+ctl() { "$hostrpcctl" --admin-socket="$admin" "$@"; }
 echo "1..9"
-if ! wait_for 20 grep -q 'ready:' "$log/hostrpcd.log"; then
-	sed 's/^/# hostrpcd: /' "$log/hostrpcd.log"
-	echo "Bail out! hostrpcd did not start"
-	exit 1
-fi
 tap 1 0 "hostrpcd starts with the ivshmem endpoint vm"
 sleep 0.5
 base=$(vm_fd_count "$daemon")
@@ -74,7 +49,7 @@ mkdir -p "$vm_tmp/www"
 echo "churn-page-ok" > "$vm_tmp/www/hello.txt"
 port=$(vm_free_port)
 python3 -m http.server --bind 127.0.0.1 --directory "$vm_tmp/www" "$port" > /dev/null 2>&1 &
-bg+=($!)
+vm_bg+=($!)
 wait_for 10 eval "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null || true
 
 # Process guests connecting and leaving until the test is done.
@@ -82,7 +57,7 @@ wait_for 10 eval "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null || true
 	n=0
 	while [ ! -e "$vm_tmp/stop" ]; do
 		n=$((n + 1))
-		if "$ping" --socket "$gsock" --name "churn-$n" --count 50 --interval-ms 2 \
+		if "$vm_ping" --socket "$gsock" --name "churn-$n" --count 50 --interval-ms 2 \
 			> "$vm_tmp/ping.out" 2>&1; then
 			echo "run ok"
 		else
@@ -91,7 +66,7 @@ wait_for 10 eval "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null || true
 	done > "$log/ping.log"
 	touch "$vm_tmp/churn-done"
 ) &
-bg+=($!)
+vm_bg+=($!)
 # hostrpcctl by name and by id, over and over.
 (
 	while [ ! -e "$vm_tmp/stop" ]; do
@@ -99,7 +74,7 @@ bg+=($!)
 		sleep 0.05
 	done > /dev/null 2>&1
 ) &
-bg+=($!)
+vm_bg+=($!)
 
 # Hooks run on the host once the guest says so (vm-run -e/-E).
 cat > "$vm_tmp/kill-qemu.sh" <<HOOK
@@ -187,7 +162,7 @@ kill -TERM "$daemon"
 st=0
 wait_for 10 eval '! kill -0 $daemon 2>/dev/null' || true
 wait "$daemon" || st=$?
-daemon=""
+vm_daemon=""
 vm_sanitizer_reports "$log/hostrpcd.log" && st=sanitizer
 tap 9 "$st" "hostrpcd exits cleanly on SIGTERM (status $st)"
 { grep -E '\(vm\)' "$log/hostrpcd.log" || true; } | { grep -v debug || true; } | tail -n 12 |

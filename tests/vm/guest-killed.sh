@@ -13,44 +13,18 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 vm_prepare
 [ "$vm_server_is_hostrpcd" = 1 ] || vm_skip "needs hostrpcd as the ivshmem server"
-hostrpcd=$top_builddir/hostrpc/daemon/hostrpcd
 hostrpcctl=$top_builddir/hostrpc/daemon/hostrpcctl
-ping=$top_builddir/hostrpc/hostrpc-ping
-[ -x "$ping" ] || vm_skip "hostrpc-ping not built"
+[ -x "$vm_ping" ] || vm_skip "hostrpc-ping not built"
 log=$vm_tmp
-admin=$vm_tmp/admin.sock
-gsock=$vm_tmp/guests.sock
 ivs=$vm_tmp/vm.ivshmem
-state=$vm_tmp/state
+trap vm_hostrpcd_cleanup EXIT
+vm_hostrpcd_start --ivshmem="vm=$ivs"
+daemon=$vm_daemon
+admin=$vm_admin
+state=$vm_state
 ctl() { "$hostrpcctl" --admin-socket="$admin" "$@"; }
-
-daemon=""
-bg=()
-cleanup() {
-	local p
-	set +e
-	touch "$vm_tmp/stop"
-	for p in "${bg[@]:+${bg[@]}}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	if [ -n "$daemon" ]; then
-		kill -TERM "$daemon" 2>/dev/null
-		wait_for 10 eval '! kill -0 $daemon 2>/dev/null' || kill -KILL "$daemon" 2>/dev/null
-		wait "$daemon" 2>/dev/null
-	fi
-	"$hostrpcd" --fdstore-release --state-dir="$state" >/dev/null 2>&1
-	rm -rf "$vm_tmp"
-}
-trap cleanup EXIT
-
-"$hostrpcd" --foreground --verbose --socket="$gsock" --admin-socket="$admin" \
-	--state-dir="$state" --ivshmem="vm=$ivs" > "$log/hostrpcd.log" 2>&1 &
-daemon=$!
+fds() { vm_fd_count "$1"; }
 echo "1..6"
-if ! wait_for 20 grep -q 'ready:' "$log/hostrpcd.log"; then
-	sed 's/^/# hostrpcd: /' "$log/hostrpcd.log"
-	echo "Bail out! hostrpcd did not start"
-	exit 1
-fi
-fds() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 holder=""
 for p in $(pgrep -f -- "--fdstore --socket=$state/fdstore.sock" || true); do holder=$p; done
 sleep 0.5
@@ -59,18 +33,7 @@ hbase=$([ -n "$holder" ] && fds "$holder" || echo 0)
 
 # The bystander: process guests calling back to back (about a second each)
 # until the test is done; every run must succeed.
-(
-	while [ ! -e "$vm_tmp/stop" ]; do
-		if "$ping" --socket "$gsock" --name bystander --count 200 --interval-ms 5 \
-			> "$vm_tmp/ping.out" 2>&1; then
-			echo "run ok: $(cat "$vm_tmp/ping.out")"
-		else
-			echo "run FAILED: $(cat "$vm_tmp/ping.out")"
-		fi
-	done > "$log/ping.log"
-	touch "$vm_tmp/bystander-done"
-) &
-bg+=($!)
+vm_bystander bystander
 
 # On the host once the guest hammers: note what hostrpcctl shows, then
 # SIGKILL QEMU (the peer pid of guest "vm").
@@ -118,12 +81,13 @@ r=0; { wait_for 10 eval '[ ! -d "/proc/$worker" ]' &&
 tap 2 $r "hostrpcd stopped and reaped the guest's worker and freed the guest"
 r=0; { wait_for 5 eval '! ctl list | awk "\$2 == \"vm\"" | grep -q .'; } || r=1
 tap 3 $r "hostrpcctl no longer lists guest vm"
+# The bystander stops here: its own worker would blur the count.
+touch "$vm_tmp/stop"
+wait_for 10 test -e "$vm_tmp/bystander-done" || true
 r=0; { wait_for 10 eval '[ "$(fds "$daemon")" = "$base" ]'; } || r=1
 tap 4 $r "the supervisor holds its $base descriptors again ($(cat "$log/fds.attached" 2>/dev/null || echo ?) with QEMU attached, $(fds "$daemon") now)"
 r=0; { [ -n "$holder" ] && wait_for 10 eval '[ "$(fds "$holder")" = "$hbase" ]'; } || r=1
 tap 5 $r "the fd holder forgot the guest's socket, memory and eventfds ($hbase descriptors, $(fds "${holder:-0}") now)"
-touch "$vm_tmp/stop"
-wait_for 10 test -e "$vm_tmp/bystander-done" || true
 sed 's/^/# bystander: /' "$log/ping.log"
 r=0; { [ -e "$vm_tmp/bystander-done" ] && [ "$(grep -c '^run ok' "$log/ping.log")" -ge 2 ] &&
        ! grep -q '^run FAILED' "$log/ping.log" && kill -0 "$daemon"; } || r=1

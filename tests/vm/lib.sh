@@ -109,3 +109,59 @@ vm_watchdog() {
 	) &
 	vm_watchdog_pid=$!
 }
+
+# A private hostrpcd for the VM tests that start their own:
+#   vm_hostrpcd_start ARGS...  hostrpcd --foreground --verbose, process
+#       guests on $vm_gsock, admin socket $vm_admin, state in $vm_state, log
+#       $vm_tmp/hostrpcd.log, plus ARGS; sets $vm_daemon.  "Bail out!" and
+#       exit if it does not get ready.
+#   vm_bystander NAME  process guests NAME calling back to back until
+#       $vm_tmp/stop exists; a "run ok" / "run FAILED" line each in
+#       $vm_tmp/ping.log, then $vm_tmp/bystander-done.  Its pid joins vm_bg.
+#   vm_hostrpcd_cleanup  (from the test's EXIT trap) stop the helpers in
+#       vm_bg and the daemon (TERM, KILL after 10 s), release its fd holder,
+#       remove $vm_tmp.
+vm_hostrpcd=$top_builddir/hostrpc/daemon/hostrpcd
+vm_ping=$top_builddir/hostrpc/hostrpc-ping
+vm_daemon=""
+vm_bg=()
+vm_hostrpcd_start() {
+	vm_gsock=$vm_tmp/guests.sock
+	vm_admin=$vm_tmp/admin.sock
+	vm_state=$vm_tmp/state
+	"$vm_hostrpcd" --foreground --verbose --socket="$vm_gsock" --admin-socket="$vm_admin" \
+		--state-dir="$vm_state" "$@" > "$vm_tmp/hostrpcd.log" 2>&1 &
+	vm_daemon=$!
+	if ! wait_for 20 grep -q 'ready:' "$vm_tmp/hostrpcd.log"; then
+		sed 's/^/# hostrpcd: /' "$vm_tmp/hostrpcd.log"
+		echo "Bail out! hostrpcd did not start"
+		exit 1
+	fi
+}
+vm_bystander() {
+	(
+		while [ ! -e "$vm_tmp/stop" ]; do
+			if "$vm_ping" --socket "$vm_gsock" --name "$1" --count 200 --interval-ms 5 \
+				> "$vm_tmp/ping.out" 2>&1; then
+				echo "run ok: $(cat "$vm_tmp/ping.out")"
+			else
+				echo "run FAILED: $(cat "$vm_tmp/ping.out")"
+			fi
+		done > "$vm_tmp/ping.log"
+		touch "$vm_tmp/bystander-done"
+	) &
+	vm_bg+=($!)
+}
+vm_hostrpcd_cleanup() {
+	local p
+	set +e
+	touch "$vm_tmp/stop"
+	for p in "${vm_bg[@]:+${vm_bg[@]}}"; do kill "$p" 2> /dev/null; wait "$p" 2> /dev/null; done
+	if [ -n "$vm_daemon" ]; then
+		kill -TERM "$vm_daemon" 2> /dev/null
+		wait_for 10 eval '! kill -0 $vm_daemon 2>/dev/null' || kill -KILL "$vm_daemon" 2> /dev/null
+		wait "$vm_daemon" 2> /dev/null
+	fi
+	"$vm_hostrpcd" --fdstore-release --state-dir="$vm_state" > /dev/null 2>&1
+	rm -rf "$vm_tmp"
+}

@@ -44,7 +44,8 @@ static int call(uint16_t svc, uint16_t proc, const void *req, uint32_t len, void
 	if (bulk_cap) {
 		if (hrpc_client_bulk_alloc(cli, bulk_cap, &b) < 0)
 			return -ENOMEM;
-		memcpy(b.ptr, out, out_len);
+		if (out_len)
+			memcpy(b.ptr, out, out_len);
 		c.bulk = &b;
 		c.bulk_len = out_len;
 	}
