@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -24,6 +23,7 @@
 #include "hostrpc/hostrpc.h"
 #include "hostrpc/daemon/fdstore.h"
 #include "hostrpc/daemon/log.h"
+#include "hostrpc/daemon/spawn.h"
 
 #define IO_TIMEOUT_S   2
 #define READY_WAIT_MS  5000
@@ -198,15 +198,10 @@ static void G_GNUC_NORETURN exec_holder(int ready, char **argv, gboolean quiet)
 {
 	static const int reset[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGPIPE, SIGUSR1, SIGUSR2,
 				     SIGQUIT };
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	struct stat st;
-	sigset_t none;
 	int null, tmp;
 
-	for (size_t i = 0; i < G_N_ELEMENTS(reset); i++)
-		sigaction(reset[i], &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	hrpcd_spawn_child_signals(reset, G_N_ELEMENTS(reset));
 	/* stdin and stdout: nothing.  stderr stays our log file, unless we
 	 * log to syslog or it is a pipe someone waits on for EOF (the holder
 	 * would keep it open for as long as it lives). */
@@ -240,7 +235,6 @@ static gboolean spawn(const char *path, guint idle_exit_s, gboolean quiet, GErro
 	gboolean verbose;
 	struct pollfd p;
 	int pfd[2], status, err;
-	sigset_t all, old;
 	pid_t pid;
 	char c = 1;
 
@@ -259,11 +253,7 @@ static gboolean spawn(const char *path, guint idle_exit_s, gboolean quiet, GErro
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return set_io_error(error, errno, "pipe");
-	/* As for workers (worker.c): no signal runs our handlers in the child;
-	 * exec_holder() unblocks them once they are back to the defaults. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
+	pid = hrpcd_spawn_fork();
 	if (pid == 0) {
 		pid_t grandchild;
 
@@ -275,7 +265,6 @@ static gboolean spawn(const char *path, guint idle_exit_s, gboolean quiet, GErro
 		_exit(grandchild < 0 ? 1 : 0);
 	}
 	err = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	close(pfd[1]);
 	if (pid < 0) {
 		close(pfd[0]);

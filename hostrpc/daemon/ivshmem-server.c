@@ -198,8 +198,8 @@ static void peer_install(HrpcdIvshmemServer *srv, HrpcdIvshmemPeer *p)
 		srv->cb.peer_new(srv, p, srv->user_data);
 }
 
-/* Has the attached QEMU hung up, even if its watch has not run yet?  It
- * sends nothing after the set-up, so anything readable is the end. */
+/* Has the attached QEMU hung up (EOF or a socket error), even if its watch
+ * has not run yet?  Stray bytes are peer_event()'s to drop, not a hang-up. */
 static gboolean peer_hung_up(HrpcdIvshmemPeer *p)
 {
 	char c;

@@ -9,6 +9,7 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 	hostrpc/daemon/listen-socket.h hostrpc/daemon/listen-socket.c \
 	hostrpc/daemon/guest-status.h hostrpc/daemon/guest-status.c \
 	hostrpc/daemon/guest-table.h hostrpc/daemon/guest-table.c \
+	hostrpc/daemon/spawn.h hostrpc/daemon/spawn.c \
 	hostrpc/daemon/services.h hostrpc/daemon/services.c \
 	hostrpc/daemon/worker.h hostrpc/daemon/worker.c \
 	hostrpc/daemon/ivshmem-server.h hostrpc/daemon/ivshmem-server.c \

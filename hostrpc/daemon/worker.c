@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include "hostrpc/ring.h"
 #include "hostrpc/daemon/log.h"
 #include "hostrpc/daemon/services.h"
+#include "hostrpc/daemon/spawn.h"
 #include "hostrpc/daemon/worker.h"
 
 /* ivshmem: a fenced guest stays fenced this long before the supervisor's
@@ -455,21 +455,14 @@ int hrpcd_worker_main(int argc, char **argv)
 
 /* ---- starting a worker (supervisor) ------------------------------------------ */
 
-/* Between fork() and execve(): async-signal-safe calls only.  Signals are
- * blocked on entry (hrpcd_worker_spawn()); unblocked once their handlers are
- * back to the defaults. */
+/* Between fork() and execve(): async-signal-safe calls only. */
 static void G_GNUC_NORETURN exec_worker(const int *src, int n, char **argv, pid_t parent,
 					int max_fd)
 {
 	static const int reset[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2, SIGQUIT };
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	int tmp[FD_END];
-	sigset_t none;
 
-	for (size_t i = 0; i < G_N_ELEMENTS(reset); i++)
-		sigaction(reset[i], &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	hrpcd_spawn_child_signals(reset, G_N_ELEMENTS(reset));
 	/* A worker without its supervisor is no use to anyone. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(127);
@@ -498,7 +491,6 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	gboolean verbose;
 	pid_t parent = getpid(), pid;
 	int src[FD_END], n = 0, max_fd, err;
-	sigset_t all, old;
 
 	/* Everything the child needs is prepared here: after fork() it may
 	 * not allocate. */
@@ -537,17 +529,12 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	}
 	max_fd = (int)MIN(sysconf(_SC_OPEN_MAX), 65536);
 
-	/* Signals stay blocked until the child has reset their handlers: a
-	 * SIGTERM from guest_stop() right after the fork would otherwise run
-	 * the daemon's handler in the child and be lost, leaving a worker
-	 * that never stops.  Blocked, it stays pending and ends the child. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
+	/* A SIGTERM from guest_stop() right after the fork must end the child,
+	 * not run the daemon's handler there (spawn.h). */
+	pid = hrpcd_spawn_fork();
 	if (pid == 0)
 		exec_worker(src, n, (char **)argv->pdata, parent, max_fd);
 	err = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
 			    "cannot fork a worker: %s", g_strerror(err));
