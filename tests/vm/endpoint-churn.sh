@@ -37,7 +37,6 @@ trap vm_hostrpcd_cleanup EXIT
 vm_hostrpcd_start --ivshmem="vm=$ivs"
 daemon=$vm_daemon
 admin=$vm_admin
-gsock=$vm_gsock
 ctl() { "$hostrpcctl" --admin-socket="$admin" "$@"; }
 echo "1..9"
 tap 1 0 "hostrpcd starts with the ivshmem endpoint vm"
@@ -53,20 +52,7 @@ vm_bg+=($!)
 wait_for 10 eval "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null || true
 
 # Process guests connecting and leaving until the test is done.
-(
-	n=0
-	while [ ! -e "$vm_tmp/stop" ]; do
-		n=$((n + 1))
-		if "$vm_ping" --socket "$gsock" --name "churn-$n" --count 50 --interval-ms 2 \
-			> "$vm_tmp/ping.out" 2>&1; then
-			echo "run ok"
-		else
-			echo "run FAILED: $(tail -n 2 "$vm_tmp/ping.out")"
-		fi
-	done > "$log/ping.log"
-	touch "$vm_tmp/churn-done"
-) &
-vm_bg+=($!)
+vm_bystander churn 50 2
 # hostrpcctl by name and by id, over and over.
 (
 	while [ ! -e "$vm_tmp/stop" ]; do
@@ -141,11 +127,11 @@ tap 2 $r "$boots successive QEMUs on one endpoint (5 kinds of life, core and soc
 r=0; { [ "${#detach_missed[@]}" = 0 ] && kill -0 "$daemon" 2>/dev/null; } || r=1
 tap 3 $r "hostrpcd's supervisor survived them all and saw every detach (missed: ${detach_missed[*]:-none})"
 touch "$vm_tmp/stop"
-wait_for 20 test -e "$vm_tmp/churn-done" || true
+wait_for 20 test -e "$vm_tmp/bystander-done" || true
 runs=$(grep -c '^run ok' "$log/ping.log" || true)
 bad=$(grep -c '^run FAILED' "$log/ping.log" || true)
 { grep '^run FAILED' "$log/ping.log" || true; } | head -n 5 | sed 's/^/# /'
-r=0; { [ -e "$vm_tmp/churn-done" ] && [ "$runs" -ge 5 ] && [ "$bad" = 0 ]; } || r=1
+r=0; { [ -e "$vm_tmp/bystander-done" ] && [ "$runs" -ge 5 ] && [ "$bad" = 0 ]; } || r=1
 tap 4 $r "process guests coming and going meanwhile were all served ($runs runs, $bad failed)"
 r=0; wait_for 10 eval '[ -z "$(ctl list | awk "NR > 1")" ]' || r=1
 tap 5 $r "no guest is left listed"

@@ -16,41 +16,18 @@ vm_prepare
 [ "$vm_server_is_hostrpcd" = 1 ] || vm_skip "needs hostrpcd as the ivshmem server"
 hostrpcd=$top_builddir/hostrpc/daemon/hostrpcd
 hostrpcctl=$top_builddir/hostrpc/daemon/hostrpcctl
-ping=$top_builddir/hostrpc/hostrpc-ping
-[ -x "$ping" ] || vm_skip "hostrpc-ping not built"
+[ -x "$vm_ping" ] || vm_skip "hostrpc-ping not built"
 log=$vm_tmp
-admin=$vm_tmp/admin.sock
-gsock=$vm_tmp/guests.sock
-server="$hostrpcd --foreground --verbose --socket=$gsock --admin-socket=$admin \
---state-dir=$vm_tmp/state --ivshmem=vm={sock}"
-
-bg=()
-cleanup() {
-	local p
-	touch "$vm_tmp/stop"
-	for p in "${bg[@]:+${bg[@]}}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${bg[@]:+${bg[@]}}"; do wait "$p" 2>/dev/null || true; done
-	"$hostrpcd" --fdstore-release --state-dir="$vm_tmp/state" >/dev/null 2>&1 || true
-	rm -rf "$vm_tmp"
-}
-trap cleanup EXIT
+admin=$vm_admin
+# vm-run starts this hostrpcd (and stops it); the helpers are ours.
+server="$hostrpcd --foreground --verbose --socket=$vm_gsock --admin-socket=$admin \
+--state-dir=$vm_state --ivshmem=vm={sock}"
+trap vm_hostrpcd_cleanup EXIT
 
 # The bystander: process guests calling back to back (about a second each)
 # until the guest says STOP-BYSTANDER (it then idles for a few seconds so
 # the last run ends while hostrpcd still runs); every run must succeed.
-(
-	until [ -S "$gsock" ] || [ -e "$vm_tmp/stop" ]; do sleep 0.05; done
-	while [ ! -e "$vm_tmp/stop" ]; do
-		if "$ping" --socket "$gsock" --name bystander --count 200 --interval-ms 5 \
-			> "$vm_tmp/ping.out" 2>&1; then
-			echo "run ok: $(cat "$vm_tmp/ping.out")"
-		else
-			echo "run FAILED: $(cat "$vm_tmp/ping.out")"
-		fi
-	done > "$log/ping.log"
-	touch "$vm_tmp/bystander-done"
-) &
-bg+=($!)
+vm_bystander bystander
 # What hostrpcctl shows, ten times a second.
 (
 	until [ -S "$admin" ] || [ -e "$vm_tmp/stop" ]; do sleep 0.05; done
@@ -60,7 +37,7 @@ bg+=($!)
 		sleep 0.1
 	done > "$log/admin.log"
 ) &
-bg+=($!)
+vm_bg+=($!)
 
 echo "1..7"
 rc=0
@@ -87,8 +64,8 @@ sleep 5
 echo "dmesg-problems: $(dmesg | grep -cE "BUG|WARNING|Oops|general protection|refcount_t")"
 ' > "$log/out" 2> "$log/err" || rc=$?
 touch "$vm_tmp/stop"
-for p in "${bg[@]}"; do wait "$p" 2>/dev/null || true; done
-bg=()
+for p in "${vm_bg[@]}"; do wait "$p" 2>/dev/null || true; done
+vm_bg=()
 sed 's/^/# /' "$log/out"
 sed 's/^/# vm-run: /' "$log/err"
 grep -E 'fenced|fresh worker|exited with status|process guest' "$log/server" | sed 's/^/# server: /'

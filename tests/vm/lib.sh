@@ -33,10 +33,14 @@ vm_find_server() {
 	return 1
 }
 
-# vm_tmp: a scratch directory removed when the test exits.
+# vm_tmp: a scratch directory removed when the test exits; a test's own
+# hostrpcd listens on $vm_gsock and $vm_admin and keeps its state in $vm_state.
 vm_prepare() {
 	vm_tmp=$(mktemp -d "${TMPDIR:-/tmp}/hostrpc-vm.XXXXXX")
-	mkdir -p "$vm_tmp/state"
+	vm_gsock=$vm_tmp/guests.sock
+	vm_admin=$vm_tmp/admin.sock
+	vm_state=$vm_tmp/state
+	mkdir -p "$vm_state"
 	trap 'rm -rf "$vm_tmp"' EXIT
 	command -v qemu-system-x86_64 >/dev/null ||
 		vm_skip "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
@@ -115,20 +119,19 @@ vm_watchdog() {
 #       guests on $vm_gsock, admin socket $vm_admin, state in $vm_state, log
 #       $vm_tmp/hostrpcd.log, plus ARGS; sets $vm_daemon.  "Bail out!" and
 #       exit if it does not get ready.
-#   vm_bystander NAME  process guests NAME calling back to back until
-#       $vm_tmp/stop exists; a "run ok" / "run FAILED" line each in
-#       $vm_tmp/ping.log, then $vm_tmp/bystander-done.  Its pid joins vm_bg.
+#   vm_bystander NAME [COUNT [INTERVAL_MS]]  once $vm_gsock exists, process
+#       guests NAME making COUNT calls (200) INTERVAL_MS apart (5), back to
+#       back until $vm_tmp/stop exists; a "run ok" / "run FAILED" line each
+#       in $vm_tmp/ping.log, then $vm_tmp/bystander-done.  Joins vm_bg.
+#   vm_stop_pid PID  SIGTERM, SIGKILL after 10 s, reap.
 #   vm_hostrpcd_cleanup  (from the test's EXIT trap) stop the helpers in
-#       vm_bg and the daemon (TERM, KILL after 10 s), release its fd holder,
+#       vm_bg and the daemon, if it started one, release the fd holder,
 #       remove $vm_tmp.
 vm_hostrpcd=$top_builddir/hostrpc/daemon/hostrpcd
 vm_ping=$top_builddir/hostrpc/hostrpc-ping
 vm_daemon=""
 vm_bg=()
 vm_hostrpcd_start() {
-	vm_gsock=$vm_tmp/guests.sock
-	vm_admin=$vm_tmp/admin.sock
-	vm_state=$vm_tmp/state
 	"$vm_hostrpcd" --foreground --verbose --socket="$vm_gsock" --admin-socket="$vm_admin" \
 		--state-dir="$vm_state" "$@" > "$vm_tmp/hostrpcd.log" 2>&1 &
 	vm_daemon=$!
@@ -140,9 +143,10 @@ vm_hostrpcd_start() {
 }
 vm_bystander() {
 	(
+		until [ -S "$vm_gsock" ] || [ -e "$vm_tmp/stop" ]; do sleep 0.05; done
 		while [ ! -e "$vm_tmp/stop" ]; do
-			if "$vm_ping" --socket "$vm_gsock" --name "$1" --count 200 --interval-ms 5 \
-				> "$vm_tmp/ping.out" 2>&1; then
+			if "$vm_ping" --socket "$vm_gsock" --name "$1" --count "${2:-200}" \
+				--interval-ms "${3:-5}" > "$vm_tmp/ping.out" 2>&1; then
 				echo "run ok: $(cat "$vm_tmp/ping.out")"
 			else
 				echo "run FAILED: $(cat "$vm_tmp/ping.out")"
@@ -152,16 +156,17 @@ vm_bystander() {
 	) &
 	vm_bg+=($!)
 }
+vm_stop_pid() {
+	kill -TERM "$1" 2> /dev/null
+	wait_for 10 eval "! kill -0 $1 2>/dev/null" || kill -KILL "$1" 2> /dev/null
+	wait "$1" 2> /dev/null
+}
 vm_hostrpcd_cleanup() {
 	local p
 	set +e
 	touch "$vm_tmp/stop"
 	for p in "${vm_bg[@]:+${vm_bg[@]}}"; do kill "$p" 2> /dev/null; wait "$p" 2> /dev/null; done
-	if [ -n "$vm_daemon" ]; then
-		kill -TERM "$vm_daemon" 2> /dev/null
-		wait_for 10 eval '! kill -0 $vm_daemon 2>/dev/null' || kill -KILL "$vm_daemon" 2> /dev/null
-		wait "$vm_daemon" 2> /dev/null
-	fi
+	[ -z "$vm_daemon" ] || vm_stop_pid "$vm_daemon"
 	"$vm_hostrpcd" --fdstore-release --state-dir="$vm_state" > /dev/null 2>&1
 	rm -rf "$vm_tmp"
 }

@@ -41,11 +41,7 @@ cleanup() {
 	[ -n "$watchdog" ] && kill "$watchdog" 2> /dev/null
 	virsh destroy "$dom" > /dev/null 2>&1
 	virsh undefine "$dom" > /dev/null 2>&1
-	if [ -n "$daemon" ]; then
-		kill -TERM "$daemon" 2> /dev/null
-		wait_for 10 eval '! kill -0 $daemon 2>/dev/null' || kill -KILL "$daemon" 2> /dev/null
-		wait "$daemon" 2> /dev/null
-	fi
+	[ -z "$daemon" ] || vm_stop_pid "$daemon"
 	# The fd holder keeps a stopped daemon's endpoints; let it go.
 	"$hostrpcd" --fdstore-release --state-dir="$vm_tmp/state" > /dev/null 2>&1
 	rm -rf "$vm_tmp"
