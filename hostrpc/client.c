@@ -57,6 +57,7 @@ static int is_shm(hrpc_client *c)
 
 int hrpc_client_bulk_alloc(hrpc_client *c, uint32_t cap, struct hrpc_bulk *out)
 {
+	uint64_t need64;
 	uint32_t need, run = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -71,7 +72,12 @@ int hrpc_client_bulk_alloc(hrpc_client *c, uint32_t cap, struct hrpc_bulk *out)
 		out->cap = cap;
 		return 0;
 	}
-	need = (cap + PAGE - 1) / PAGE;
+	/* In 64 bits: cap + PAGE - 1 wraps in 32 (cap near UINT32_MAX gave
+	 * need = 0, a "success" with a 4 GiB cap over a used page). */
+	need64 = ((uint64_t)cap + PAGE - 1) / PAGE;
+	if (need64 > c->npages)
+		return -ENOSPC;
+	need = (uint32_t)need64;
 	for (uint32_t i = 0; i < c->npages; i++) {
 		run = c->page_used[i] ? 0 : run + 1;
 		if (run == need) {
@@ -92,7 +98,7 @@ void hrpc_client_bulk_free(hrpc_client *c, struct hrpc_bulk *b)
 	if (!b || !b->ptr)
 		return;
 	if (is_shm(c))
-		memset(c->page_used + b->off / PAGE, 0, (b->cap + PAGE - 1) / PAGE);
+		memset(c->page_used + b->off / PAGE, 0, (size_t)(((uint64_t)b->cap + PAGE - 1) / PAGE));
 	else
 		free(b->ptr);
 	memset(b, 0, sizeof(*b));

@@ -2,6 +2,9 @@
 unit_ldadd = hostrpc/libhostrpc.la -lpthread
 TESTS += tests/unit/test-ring tests/unit/test-codec tests/unit/test-endpoint tests/unit/test-malformed
 check_PROGRAMS += tests/unit/test-ring tests/unit/test-codec tests/unit/test-endpoint tests/unit/test-malformed
+TESTS += tests/unit/test-bulk-alloc-wrap
+check_PROGRAMS += tests/unit/test-bulk-alloc-wrap
+tests_unit_test_bulk_alloc_wrap_LDADD = $(unit_ldadd)
 tests_unit_test_ring_LDADD = -lpthread
 tests_unit_test_codec_LDADD = $(unit_ldadd)
 tests_unit_test_endpoint_LDADD = $(unit_ldadd)
