@@ -11,6 +11,7 @@
 
 #include "hostrpc/chan.h"
 #include "hostrpc/echo.h"
+#include "hostrpc/ring.h"
 
 static int put_sum(struct hrpc_reply *rep, const void *p, uint32_t len)
 {
@@ -27,6 +28,7 @@ static int echo_handle(void *opaque, const struct hrpc_req *req, struct hrpc_rep
 {
 	const struct hrpc_echo_source_req *src;
 	const struct hrpc_echo_events_req *evr;
+	hrpc_chan *ch;
 	uint8_t *buf;
 	uint32_t i;
 	int rc;
@@ -76,11 +78,21 @@ static int echo_handle(void *opaque, const struct hrpc_req *req, struct hrpc_rep
 		if (req->len != sizeof(*evr))
 			return -EINVAL;
 		evr = req->payload;
-		if (evr->count > HRPC_ECHO_MAX_EVENTS)
+		if (evr->count > HRPC_ECHO_MAX_EVENTS || evr->reserved)
 			return -EINVAL;
+		ch = hrpc_conn_chan(req->conn);
 		for (i = 0; i < evr->count; i++) {
 			uint64_t seq = i;
+			long space = ch->ops->space(ch);
 
+			/* The server took this call because its reply fits;
+			 * events must not eat that room, or the reply could
+			 * not be sent and the guest would have fenced its own
+			 * channel by asking for more than it drains. */
+			if (space < 0)
+				return (int)space;
+			if (space < (long)(HRPC_RECORD_SIZE(sizeof(seq)) + HRPC_RECORD_SIZE(sizeof(i))))
+				break;
 			rc = hrpc_conn_send_event(req->conn, HRPC_SVC_ECHO, HRPC_ECHO_EV_TICK,
 						  &seq, sizeof(seq));
 			if (rc == -EAGAIN)

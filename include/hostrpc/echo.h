@@ -23,8 +23,12 @@ enum hrpc_echo_proc {
 	/* hrpc_echo_source_req: the server writes `len` bytes of
 	 * hrpc_echo_pattern(seed) into the buffer; reply hrpc_echo_sum. */
 	HRPC_ECHO_SOURCE = 4,
-	/* hrpc_echo_events_req: the server sends `count` HRPC_ECHO_EV_TICK
-	 * events, then replies. */
+	/* hrpc_echo_events_req: the server sends up to `count`
+	 * HRPC_ECHO_EV_TICK events, then replies with the number sent (u32).
+	 * It stops early when the response ring has no room left beside the
+	 * reply's: a guest that asks for more than it drains gets fewer
+	 * events, never a fenced channel.  count > HRPC_ECHO_MAX_EVENTS or a
+	 * non-zero reserved field: -EINVAL. */
 	HRPC_ECHO_EVENTS = 5,
 };
 
@@ -48,7 +52,7 @@ HRPC_STATIC_ASSERT(sizeof(struct hrpc_echo_source_req) == 16, "source req is 16 
 
 struct hrpc_echo_events_req {
 	hrpc_u32 count;   /* at most HRPC_ECHO_MAX_EVENTS */
-	hrpc_u32 reserved;
+	hrpc_u32 reserved;   /* 0 */
 };
 #define HRPC_ECHO_MAX_EVENTS 4096u
 

@@ -2,9 +2,10 @@
 unit_ldadd = hostrpc/libhostrpc.la -lpthread
 TESTS += tests/unit/test-ring tests/unit/test-codec tests/unit/test-endpoint tests/unit/test-malformed
 check_PROGRAMS += tests/unit/test-ring tests/unit/test-codec tests/unit/test-endpoint tests/unit/test-malformed
-TESTS += tests/unit/test-bulk-alloc-wrap
-check_PROGRAMS += tests/unit/test-bulk-alloc-wrap
+TESTS += tests/unit/test-bulk-alloc-wrap tests/unit/test-echo-events-bounded
+check_PROGRAMS += tests/unit/test-bulk-alloc-wrap tests/unit/test-echo-events-bounded
 tests_unit_test_bulk_alloc_wrap_LDADD = $(unit_ldadd)
+tests_unit_test_echo_events_bounded_LDADD = $(unit_ldadd)
 tests_unit_test_ring_LDADD = -lpthread
 tests_unit_test_codec_LDADD = $(unit_ldadd)
 tests_unit_test_endpoint_LDADD = $(unit_ldadd)
