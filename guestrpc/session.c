@@ -7,7 +7,18 @@
  * the channel's end) completes it; whoever drops the last reference frees
  * it.  So a call that timed out leaves its buffers alive for a reply that
  * may still come, exactly as hostrpc.h asks.  Everything in the session is
- * protected by `lock`; completion callbacks run with it held.
+ * protected by `lock`; completion callbacks run with it held.  The event
+ * queue has its own lock (ev_lock, taken under `lock`), so a thread waiting
+ * for events never waits on `lock`.
+ *
+ * Deadlines.  A call has one absolute deadline, set when it starts, that
+ * covers all of it: taking `lock`, the send, the wait for the reply.  A
+ * guest cannot extend it by trickling: libhostrpc's send restarts its own
+ * time-out whenever the peer takes a byte, and its HELLO loop checks its
+ * deadline only between messages, so both run under the watchdog - a
+ * thread that shuts the socket down when the deadline armed for them
+ * passes, which fails the send (or the read) at once.  A partly sent frame
+ * leaves the stream unusable anyway, so this always kills the session.
  */
 #include "config.h"
 
@@ -48,12 +59,14 @@ struct evq {
 
 struct guestrpc_session {
 	pthread_mutex_t lock;
+	pthread_mutex_t ev_lock;  /* the event queue: ev_*, below */
 	/* Calls wait for their reply on wait_lock, not on `lock`: a thread
 	 * whose send blocks (a guest that stopped reading) holds `lock`, and a
 	 * waiter's time-out must still fire - it shuts the socket down without
 	 * any lock, which fails the blocked send.  Order: lock, then wait_lock. */
 	pthread_mutex_t wait_lock;
-	int fd;
+	int fd;                  /* the channel's (closed with it) */
+	int wd_fd;               /* a dup of it, to shut down without `lock` */
 	int lock_fd;             /* flock on the channel (-1: none) */
 	hrpc_client *cli;
 	pthread_t reader;
@@ -63,12 +76,24 @@ struct guestrpc_session {
 	char error[200];
 	int timeout_ms;
 	bool timeout_fatal;
-	uint16_t ev_services[MAX_EV_SERVICES];
+	uint16_t ev_services[MAX_EV_SERVICES];  /* under `lock` */
 	int n_ev_services;
 	struct evq *ev_head, **ev_tail;
 	size_t ev_bytes;         /* payload bytes queued */
 	size_t ev_limit;
+	bool ev_dead;            /* `dead`, as the event queue sees it */
 	pthread_cond_t ev_cond;
+	/* The watchdog (see the top): one deadline armed at a time - sends
+	 * run under `lock`, HELLO before anyone else uses the session. */
+	pthread_mutex_t wd_lock;
+	pthread_cond_t wd_cond;
+	pthread_t wd_thread;
+	bool wd_started;
+	bool wd_stop;
+	bool wd_armed;
+	bool wd_fired;           /* it shut the socket down */
+	struct timespec wd_dl;
+	char kill_why[160];      /* why the socket was shut down without `lock` */
 };
 
 static void cond_init(pthread_cond_t *c)
@@ -95,6 +120,105 @@ static struct timespec deadline_after(int ms)
 	return ts;
 }
 
+static bool passed(const struct timespec *dl)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > dl->tv_sec || (now.tv_sec == dl->tv_sec && now.tv_nsec >= dl->tv_nsec);
+}
+
+/*
+ * Take `m` before the monotonic deadline `dl`: 0 or ETIMEDOUT.  (timedlock
+ * wants CLOCK_REALTIME: convert, and re-check against the monotonic clock so
+ * that a jump of the wall clock can only shorten the wait, never extend it.)
+ */
+static int lock_until(pthread_mutex_t *m, const struct timespec *dl)
+{
+	for (;;) {
+		struct timespec now, rt;
+		long long ns;
+		int rc;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		ns = (long long)(dl->tv_sec - now.tv_sec) * 1000000000LL + (dl->tv_nsec - now.tv_nsec);
+		if (ns <= 0)
+			return pthread_mutex_trylock(m) == 0 ? 0 : ETIMEDOUT;
+		if (ns > 1000000000LL)
+			ns = 1000000000LL;  /* re-check once a second */
+		clock_gettime(CLOCK_REALTIME, &rt);
+		rt.tv_sec += ns / 1000000000LL;
+		rt.tv_nsec += ns % 1000000000LL;
+		if (rt.tv_nsec >= 1000000000L) {
+			rt.tv_sec++;
+			rt.tv_nsec -= 1000000000L;
+		}
+		rc = pthread_mutex_timedlock(m, &rt);
+		if (rc != ETIMEDOUT)
+			return rc;
+	}
+}
+
+/*
+ * Shut the channel down without holding `lock` (a time-out, the watchdog):
+ * the reader then sees the end of the stream and every call in flight
+ * fails.  `why` is what mark_dead reports.
+ */
+static void kill_unlocked(guestrpc_session *s, const char *why)
+{
+	pthread_mutex_lock(&s->wd_lock);
+	if (!s->kill_why[0])
+		snprintf(s->kill_why, sizeof(s->kill_why), "%s", why);
+	pthread_mutex_unlock(&s->wd_lock);
+	shutdown(s->wd_fd, SHUT_RDWR);
+}
+
+static void *watchdog_main(void *arg)
+{
+	guestrpc_session *s = arg;
+
+	pthread_mutex_lock(&s->wd_lock);
+	while (!s->wd_stop) {
+		if (!s->wd_armed) {
+			pthread_cond_wait(&s->wd_cond, &s->wd_lock);
+			continue;
+		}
+		if (!passed(&s->wd_dl)) {
+			pthread_cond_timedwait(&s->wd_cond, &s->wd_lock, &s->wd_dl);
+			continue;
+		}
+		s->wd_armed = false;
+		s->wd_fired = true;
+		if (!s->kill_why[0])
+			snprintf(s->kill_why, sizeof(s->kill_why),
+				 "the guest did not take a request (or finish HELLO) in time");
+		shutdown(s->wd_fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&s->wd_lock);
+	return NULL;
+}
+
+static void wd_arm(guestrpc_session *s, const struct timespec *dl)
+{
+	pthread_mutex_lock(&s->wd_lock);
+	s->wd_dl = *dl;
+	s->wd_armed = true;
+	pthread_cond_signal(&s->wd_cond);
+	pthread_mutex_unlock(&s->wd_lock);
+}
+
+/* Returns whether the deadline passed (the socket is shut down then). */
+static bool wd_disarm(guestrpc_session *s)
+{
+	bool fired;
+
+	pthread_mutex_lock(&s->wd_lock);
+	s->wd_armed = false;
+	fired = s->wd_fired;
+	pthread_mutex_unlock(&s->wd_lock);
+	return fired;
+}
+
 /* Caller holds the lock. */
 static void pending_put(guestrpc_session *s, struct pending *p)
 {
@@ -116,10 +240,17 @@ static void mark_dead(guestrpc_session *s, const char *why)
 	if (s->dead)
 		return;
 	s->dead = true;
-	snprintf(s->error, sizeof(s->error), "%s", why);
+	/* If the socket was shut down without the lock, that is the cause;
+	 * the end of stream the reader saw after it is only its effect. */
+	pthread_mutex_lock(&s->wd_lock);
+	snprintf(s->error, sizeof(s->error), "%s", s->kill_why[0] ? s->kill_why : why);
+	pthread_mutex_unlock(&s->wd_lock);
 	if (s->cli)
 		shutdown(hrpc_client_wait_fd(s->cli), SHUT_RDWR);
+	pthread_mutex_lock(&s->ev_lock);
+	s->ev_dead = true;
 	pthread_cond_broadcast(&s->ev_cond);
+	pthread_mutex_unlock(&s->ev_lock);
 }
 
 static void call_done(hrpc_client *c, struct hrpc_call *call, void *opaque)
@@ -145,7 +276,7 @@ static void on_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *p
 	guestrpc_session *s = opaque;
 	struct guestrpc_event *ev;
 	struct evq *q;
-	bool want = false;
+	bool want = false, over;
 
 	for (int i = 0; i < s->n_ev_services; i++)
 		want |= s->ev_services[i] == h->service;
@@ -153,7 +284,10 @@ static void on_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *p
 		return;
 	/* A guest that ignores flow control must not make us buffer without
 	 * end: past the limit the session is dead. */
-	if (s->ev_bytes + h->len > s->ev_limit) {
+	pthread_mutex_lock(&s->ev_lock);
+	over = s->ev_bytes + h->len > s->ev_limit;
+	pthread_mutex_unlock(&s->ev_lock);
+	if (over) {
 		mark_dead(s, "the guest sent more events than flow control allows");
 		return;
 	}
@@ -171,10 +305,12 @@ static void on_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *p
 	memcpy(ev->payload, payload, h->len);
 	q->ev = ev;
 	q->next = NULL;
+	pthread_mutex_lock(&s->ev_lock);
 	*s->ev_tail = q;
 	s->ev_tail = &q->next;
 	s->ev_bytes += h->len;
 	pthread_cond_broadcast(&s->ev_cond);
+	pthread_mutex_unlock(&s->ev_lock);
 }
 
 /* Caller holds the lock. */
@@ -241,6 +377,9 @@ int guestrpc_session_new_fd(int fd, int hello_ms, guestrpc_session **out)
 	}
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_mutex_init(&s->wait_lock, NULL);
+	pthread_mutex_init(&s->ev_lock, NULL);
+	pthread_mutex_init(&s->wd_lock, NULL);
+	cond_init(&s->wd_cond);
 	s->fd = fd;
 	cond_init(&s->ev_cond);
 	s->ev_tail = &s->ev_head;
@@ -249,7 +388,30 @@ int guestrpc_session_new_fd(int fd, int hello_ms, guestrpc_session **out)
 	s->ev_limit = 256u << 20;
 	s->stop_pipe[0] = s->stop_pipe[1] = -1;
 	s->lock_fd = -1;
+	s->wd_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (s->wd_fd < 0) {
+		rc = -errno;
+		hrpc_chan_free(ch);
+		goto err;
+	}
+	rc = -pthread_create(&s->wd_thread, NULL, watchdog_main, s);
+	if (rc < 0) {
+		hrpc_chan_free(ch);
+		goto err;
+	}
+	s->wd_started = true;
+	/* HELLO as a whole within hello_ms, however the guest trickles it. */
+	if (hello_ms > 0) {
+		struct timespec dl = deadline_after(hello_ms);
+
+		wd_arm(s, &dl);
+	}
 	rc = hrpc_client_new(ch, "hostrpc-guestsource", hello_ms, &s->cli);
+	if (wd_disarm(s)) {
+		if (rc >= 0)
+			hrpc_client_free(s->cli);
+		rc = -ETIMEDOUT;
+	}
 	if (rc < 0) {
 		s->cli = NULL;
 		goto err;
@@ -277,10 +439,22 @@ void guestrpc_session_free(guestrpc_session *s)
 	if (!s)
 		return;
 	if (s->reader_started) {
-		/* If this fails the reader still stops on the dead channel. */
+		/* If this fails the reader still stops on the dead channel.  The
+		 * shutdown ends a reader busy with a guest that floods us. */
 		(void)!write(s->stop_pipe[1], "x", 1);
+		if (s->wd_fd >= 0)
+			shutdown(s->wd_fd, SHUT_RDWR);
 		pthread_join(s->reader, NULL);
 	}
+	if (s->wd_started) {
+		pthread_mutex_lock(&s->wd_lock);
+		s->wd_stop = true;
+		pthread_cond_signal(&s->wd_cond);
+		pthread_mutex_unlock(&s->wd_lock);
+		pthread_join(s->wd_thread, NULL);
+	}
+	if (s->wd_fd >= 0)
+		close(s->wd_fd);
 	pthread_mutex_lock(&s->lock);
 	/* Completes (and frees) every call still in flight. */
 	hrpc_client_free(s->cli);
@@ -298,6 +472,9 @@ void guestrpc_session_free(guestrpc_session *s)
 	if (s->stop_pipe[1] >= 0)
 		close(s->stop_pipe[1]);
 	pthread_cond_destroy(&s->ev_cond);
+	pthread_cond_destroy(&s->wd_cond);
+	pthread_mutex_destroy(&s->wd_lock);
+	pthread_mutex_destroy(&s->ev_lock);
 	pthread_mutex_destroy(&s->wait_lock);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
@@ -313,9 +490,9 @@ void guestrpc_session_set_timeout(guestrpc_session *s, int timeout_ms, bool fata
 
 void guestrpc_session_set_event_limit(guestrpc_session *s, size_t bytes)
 {
-	pthread_mutex_lock(&s->lock);
+	pthread_mutex_lock(&s->ev_lock);
 	s->ev_limit = bytes;
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->ev_lock);
 }
 
 void guestrpc_session_want_events(guestrpc_session *s, uint16_t service)
@@ -330,9 +507,10 @@ bool guestrpc_session_dead(guestrpc_session *s)
 {
 	bool d;
 
-	pthread_mutex_lock(&s->lock);
-	d = s->dead;
-	pthread_mutex_unlock(&s->lock);
+	/* Not under `lock`: a caller must not wait on a busy channel for this. */
+	pthread_mutex_lock(&s->ev_lock);
+	d = s->ev_dead;
+	pthread_mutex_unlock(&s->ev_lock);
 	return d;
 }
 
@@ -361,7 +539,21 @@ int guestrpc_session_call(guestrpc_session *s, struct guestrpc_call *c)
 	cond_init(&p->cond);
 	p->s = s;
 	p->refs = 1;
-	pthread_mutex_lock(&s->lock);
+	/* `lock` is held by a send (bounded by the watchdog) or by the reader
+	 * (bounded by the socket's buffer once it is shut down): wait for it
+	 * no longer than for the reply. */
+	if (lock_until(&s->lock, &dl) != 0) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "the channel stayed busy for %d ms", timeout);
+		if (s->timeout_fatal)
+			kill_unlocked(s, why);
+		pthread_mutex_lock(&s->lock);
+		rc = -ETIMEDOUT;
+		if (s->timeout_fatal)
+			mark_dead(s, why);
+		goto out;
+	}
 	if (s->dead) {
 		rc = -ENOTCONN;
 		goto out;
@@ -381,7 +573,23 @@ int guestrpc_session_call(guestrpc_session *s, struct guestrpc_call *c)
 		.timeout_ms = -1,
 	};
 	p->refs = 2;
+	wd_arm(s, &dl);
 	rc = hrpc_client_call_async(s->cli, &p->call, call_done, p);
+	if (wd_disarm(s)) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "the guest did not take a request within %d ms", timeout);
+		mark_dead(s, why);
+		if (rc >= 0) {
+			/* Sent in the nick of time; the reply cannot come now. */
+			rc = -ETIMEDOUT;
+			process(s);
+			goto out;
+		}
+		p->refs = 1;
+		rc = -ETIMEDOUT;
+		goto out;
+	}
 	if (rc < 0) {
 		p->refs = 1;
 		if (rc != -EBUSY && rc != -EMSGSIZE && rc != -EINVAL)
@@ -396,8 +604,13 @@ int guestrpc_session_call(guestrpc_session *s, struct guestrpc_call *c)
 		if (pthread_cond_timedwait(&p->cond, &s->wait_lock, &dl) == ETIMEDOUT && !p->done)
 			rc = -ETIMEDOUT;
 	pthread_mutex_unlock(&s->wait_lock);
-	if (rc == -ETIMEDOUT && s->timeout_fatal)
-		shutdown(s->fd, SHUT_RDWR);  /* unblocks a send stuck under `lock` */
+	if (rc == -ETIMEDOUT && s->timeout_fatal) {
+		char why[160];
+
+		/* Unblocks a send stuck under `lock`, at once. */
+		snprintf(why, sizeof(why), "the guest did not answer within %d ms", timeout);
+		kill_unlocked(s, why);
+	}
 	pthread_mutex_lock(&s->lock);
 	if (rc == -ETIMEDOUT) {
 		if (s->timeout_fatal) {
@@ -432,8 +645,9 @@ out:
 
 int guestrpc_session_send(guestrpc_session *s, const struct guestrpc_call *c)
 {
+	struct timespec dl;
 	struct pending *p;
-	int rc;
+	int timeout, rc;
 
 	p = calloc(1, sizeof(*p));
 	if (!p)
@@ -442,6 +656,18 @@ int guestrpc_session_send(guestrpc_session *s, const struct guestrpc_call *c)
 	p->s = s;
 	p->refs = 1;  /* the client slot's only: call_done frees it */
 	pthread_mutex_lock(&s->lock);
+	timeout = c->timeout_ms > 0 ? c->timeout_ms : s->timeout_ms;
+	pthread_mutex_unlock(&s->lock);
+	/* Nobody waits for the answer, but taking the lock and the send itself
+	 * are bounded as a call's are. */
+	dl = deadline_after(timeout);
+	if (lock_until(&s->lock, &dl) != 0) {
+		kill_unlocked(s, "the channel stayed busy past a send's deadline");
+		pthread_mutex_lock(&s->lock);
+		mark_dead(s, "the channel stayed busy past a send's deadline");
+		rc = -ETIMEDOUT;
+		goto err;
+	}
 	if (s->dead) {
 		rc = -ENOTCONN;
 		goto err;
@@ -458,7 +684,18 @@ int guestrpc_session_send(guestrpc_session *s, const struct guestrpc_call *c)
 		.bulk = c->bulk_out_len ? &p->bulk : NULL, .bulk_len = c->bulk_out_len,
 		.timeout_ms = -1,
 	};
+	wd_arm(s, &dl);
 	rc = hrpc_client_call_async(s->cli, &p->call, call_done, p);
+	if (wd_disarm(s)) {
+		mark_dead(s, "the guest did not take a request in time");
+		if (rc >= 0) {
+			process(s);
+			pthread_mutex_unlock(&s->lock);
+			return -ETIMEDOUT;
+		}
+		rc = -ETIMEDOUT;
+		goto err;
+	}
 	if (rc < 0) {
 		if (rc != -EBUSY && rc != -EMSGSIZE && rc != -EINVAL)
 			mark_dead(s, "cannot send to the guest");
@@ -479,10 +716,10 @@ int guestrpc_session_next_event(guestrpc_session *s, int timeout_ms, struct gues
 	struct evq *q;
 	int rc = 0;
 
-	pthread_mutex_lock(&s->lock);
-	while (!s->ev_head && !s->dead) {
-		rc = timeout_ms < 0 ? pthread_cond_wait(&s->ev_cond, &s->lock)
-				    : pthread_cond_timedwait(&s->ev_cond, &s->lock, &dl);
+	pthread_mutex_lock(&s->ev_lock);
+	while (!s->ev_head && !s->ev_dead) {
+		rc = timeout_ms < 0 ? pthread_cond_wait(&s->ev_cond, &s->ev_lock)
+				    : pthread_cond_timedwait(&s->ev_cond, &s->ev_lock, &dl);
 		if (rc == ETIMEDOUT)
 			break;
 	}
@@ -495,9 +732,9 @@ int guestrpc_session_next_event(guestrpc_session *s, int timeout_ms, struct gues
 		free(q);
 		rc = 0;
 	} else {
-		rc = s->dead ? -ENOTCONN : -ETIMEDOUT;
+		rc = s->ev_dead ? -ENOTCONN : -ETIMEDOUT;
 	}
-	pthread_mutex_unlock(&s->lock);
+	pthread_mutex_unlock(&s->ev_lock);
 	return rc;
 }
 
