@@ -23,6 +23,7 @@
 
 #include "hostrpc/hostrpc.h"
 #include "hostrpc/daemon/fdstore.h"
+#include "hostrpc/daemon/listen-socket.h"
 #include "hostrpc/daemon/log.h"
 
 #define MAX_CONNS      8      /* one session + a few waiting to be told "busy" */
@@ -340,7 +341,7 @@ static int listen_on(const char *path, struct stat *st)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || chmod(path, 0600) < 0 ||
+	if (hrpcd_unix_bind(fd, &a, 0600) < 0 ||
 	    listen(fd, MAX_CONNS) < 0 || stat(path, st) < 0) {
 		int e = errno;
 

@@ -61,6 +61,13 @@ static gboolean clear_stale(const struct sockaddr_un *a, GError **error)
 	return TRUE;
 }
 
+int hrpcd_unix_bind(int fd, const struct sockaddr_un *a, mode_t mode)
+{
+	if (fchmod(fd, mode) < 0 || bind(fd, (const struct sockaddr *)a, sizeof(*a)) < 0)
+		return -1;
+	return chmod(a->sun_path, mode);
+}
+
 int hrpcd_listen_socket_open(const char *path, mode_t mode, GError **error)
 {
 	g_autofree char *dir = NULL;
@@ -83,13 +90,13 @@ int hrpcd_listen_socket_open(const char *path, mode_t mode, GError **error)
 			    "socket: %s", g_strerror(errno));
 		return -1;
 	}
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+	if (hrpcd_unix_bind(fd, &a, mode) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "cannot bind %s: %s", path, g_strerror(errno));
 		close(fd);
 		return -1;
 	}
-	if (chmod(path, mode) < 0 || listen(fd, 64) < 0) {
+	if (listen(fd, 64) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "cannot listen on %s: %s", path, g_strerror(errno));
 		hrpcd_listen_socket_close(fd, path);

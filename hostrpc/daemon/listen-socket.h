@@ -4,6 +4,7 @@
 #define HOSTRPCD_LISTEN_SOCKET_H
 
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include <glib.h>
 
@@ -15,6 +16,15 @@
  * -1 with `error` set.
  */
 int hrpcd_listen_socket_open(const char *path, mode_t mode, GError **error);
+
+/*
+ * bind() a unix socket `fd` to `a` so that its file never exists with a mode
+ * wider than `mode`: the socket inode gets `mode` before bind() (the kernel
+ * creates the file with the socket's mode less the umask), then the file
+ * gets exactly `mode` (only ever narrower before).  A chmod() after a plain
+ * bind() leaves a window in which anyone may connect.  0 or -1 with errno.
+ */
+int hrpcd_unix_bind(int fd, const struct sockaddr_un *a, mode_t mode);
 
 /* Close the socket and remove its file. */
 void hrpcd_listen_socket_close(int fd, const char *path);

@@ -6,6 +6,12 @@ TESTS += tests/unit/test-bulk-alloc-wrap tests/unit/test-echo-events-bounded
 check_PROGRAMS += tests/unit/test-bulk-alloc-wrap tests/unit/test-echo-events-bounded
 tests_unit_test_bulk_alloc_wrap_LDADD = $(unit_ldadd)
 tests_unit_test_echo_events_bounded_LDADD = $(unit_ldadd)
+TESTS += tests/unit/test-socket-mode
+check_PROGRAMS += tests/unit/test-socket-mode
+tests_unit_test_socket_mode_SOURCES = tests/unit/test-socket-mode.c \
+	hostrpc/daemon/listen-socket.c hostrpc/daemon/listen-socket.h
+tests_unit_test_socket_mode_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
+tests_unit_test_socket_mode_LDADD = $(GLIB_LIBS)
 tests_unit_test_ring_LDADD = -lpthread
 tests_unit_test_codec_LDADD = $(unit_ldadd)
 tests_unit_test_endpoint_LDADD = $(unit_ldadd)
