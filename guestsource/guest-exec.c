@@ -11,6 +11,13 @@
  * pumped by a second thread; signals (INT, TERM, HUP, QUIT) are forwarded
  * to the command's process group in the guest.
  *
+ * The guest is untrusted, so this tool never waits on it without end:
+ * every call has a deadline (--call-timeout) the guest cannot extend by
+ * trickling; with --timeout the host gives up GRACE_MS after the guest
+ * should have killed the command (exit 124) even if it never says so; and
+ * after a forwarded signal it exits 128+N once GRACE_MS passed without the
+ * command's end, or at once on a second signal - whatever the guest does.
+ *
  * Exit status: the command's; 128+N if a signal N ended it; 124 if the
  * guest-side --timeout killed it; 125 if the channel failed; 126 if the
  * command cannot be executed, 127 if it was not found (as env(1)).
@@ -24,20 +31,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hostrpc/guestexec.h"
 #include "guestrpc/session.h"
 
 #define STDIN_CHUNK (256u * 1024u)
+/* How long after the guest should have ended the command (its --timeout,
+ * or a forwarded signal) the host stops waiting for it. */
+#define GRACE_MS 3000
+/* The main loop's longest wait, so that it sees a signal's deadline. */
+#define TICK_MS 100
 
 static guestrpc_session *sess;
-static uint64_t handle;
+static uint64_t handle;        /* 0 until START answered (atomic) */
+static int call_timeout_ms = 30000;
+/* Set by the signal thread: the first forwarded signal, and when the
+ * host stops waiting for the command's end because of it (ns, monotonic). */
+static int sig_first;
+static uint64_t sig_deadline;
 
 /* stdin pump <-> main thread: the agent's buffer has room again. */
 static pthread_mutex_t room_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t room_cond = PTHREAD_COND_INITIALIZER;
 static bool room;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 static int gex_call(uint16_t proc, const void *req, uint32_t len, void *rep, uint32_t rep_cap,
 		    const void *bulk, uint32_t bulk_len)
@@ -48,6 +74,18 @@ static int gex_call(uint16_t proc, const void *req, uint32_t len, void *rep, uin
 	};
 
 	return guestrpc_session_call(sess, &c);
+}
+
+/* A call whose answer changes nothing (CREDIT, KILL, RELEASE): do not wait
+ * for it, unless every slot is in flight. */
+static void gex_send(uint16_t proc, const void *req, uint32_t len)
+{
+	struct guestrpc_call c = {
+		.service = HRPC_SVC_GUEST_EXEC, .proc = proc, .req = req, .req_len = len,
+	};
+
+	if (guestrpc_session_send(sess, &c) == -EBUSY)
+		gex_call(proc, req, len, NULL, 0, NULL, 0);
 }
 
 static int write_all(int fd, const uint8_t *p, size_t n)
@@ -108,17 +146,33 @@ out:
 	return NULL;
 }
 
+/*
+ * Forward signals to the command; the main loop gives up GRACE_MS later
+ * if the guest does not report its end.  A signal before the command
+ * started, or a second one, ends this tool at once.
+ */
 static void *signal_main(void *arg)
 {
 	sigset_t *set = arg;
 	int sig;
 
 	for (;;) {
+		uint64_t h;
+
 		if (sigwait(set, &sig) != 0)
 			continue;
-		struct hrpc_gex_kill_req k = { .handle = handle, .signal = (uint32_t)sig };
+		h = __atomic_load_n(&handle, __ATOMIC_ACQUIRE);
+		if (!h || __atomic_load_n(&sig_first, __ATOMIC_ACQUIRE)) {
+			fprintf(stderr, "hostrpc-guest-exec: %s: not waiting for the guest\n",
+				strsignal(sig));
+			_exit(128 + sig);
+		}
+		__atomic_store_n(&sig_deadline, now_ns() + GRACE_MS * 1000000ull, __ATOMIC_RELAXED);
+		__atomic_store_n(&sig_first, sig, __ATOMIC_RELEASE);
 
-		gex_call(HRPC_GEX_KILL, &k, sizeof(k), NULL, 0, NULL, 0);
+		struct hrpc_gex_kill_req k = { .handle = h, .signal = (uint32_t)sig };
+
+		gex_send(HRPC_GEX_KILL, &k, sizeof(k));
 	}
 	return NULL;
 }
@@ -133,7 +187,10 @@ static void usage(FILE *f)
 		"  -e NAME=VALUE     set an environment variable (repeatable)\n"
 		"  --clear-env       start from an empty environment\n"
 		"  -C, --cwd=DIR     working directory in the guest\n"
-		"  -t, --timeout=SEC kill the command (process group) after SEC seconds\n"
+		"  -t, --timeout=SEC kill the command (process group) after SEC seconds; if\n"
+		"                    the guest does not report its end 3 s later, exit 124\n"
+		"  --call-timeout=SEC  fail (exit 125) if the guest does not answer a request\n"
+		"                    in SEC (default 30)\n"
 		"  -n, --no-stdin    the command's stdin is /dev/null\n"
 		"  --merge-stderr    send stderr to stdout in the guest (2>&1)\n"
 		"  --window=BYTES    output flow-control window (default 8 MiB)\n");
@@ -148,6 +205,7 @@ int main(int argc, char **argv)
 		{ "no-stdin", no_argument, NULL, 'n' },
 		{ "merge-stderr", no_argument, NULL, 'M' },
 		{ "window", required_argument, NULL, 'w' },
+		{ "call-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -158,7 +216,7 @@ int main(int argc, char **argv)
 	char **envs = calloc((size_t)argc + 1, sizeof(char *));
 	char *err = NULL, *strings;
 	size_t slen = 0, pos = 0;
-	uint64_t consumed = 0;
+	uint64_t consumed = 0, host_deadline = 0;
 	bool stdin_on = true, out_broken = false, exited = false;
 	pthread_t t_in, t_sig;
 	static sigset_t sigs;
@@ -183,10 +241,23 @@ int main(int argc, char **argv)
 				break;
 			case 'E': sr.flags |= HRPC_GEX_F_CLEAR_ENV; break;
 			case 'C': cwd = optarg; break;
-			case 't': sr.timeout_ms = (uint32_t)(atof(optarg) * 1000); break;
+			case 't':
+				if (atof(optarg) < 0 || atof(optarg) > 4000000) {
+					fprintf(stderr, "hostrpc-guest-exec: --timeout wants 0..4000000 seconds\n");
+					return 125;
+				}
+				sr.timeout_ms = (uint32_t)(atof(optarg) * 1000);
+				break;
 			case 'n': stdin_on = false; break;
 			case 'M': sr.flags |= HRPC_GEX_F_MERGE_STDERR; break;
 			case 'w': sr.window = (uint32_t)strtoul(optarg, NULL, 0); break;
+			case 'T':
+				call_timeout_ms = (int)(atof(optarg) * 1000);
+				if (call_timeout_ms <= 0 || call_timeout_ms > 86400000) {
+					fprintf(stderr, "hostrpc-guest-exec: --call-timeout wants 0.001..86400 seconds\n");
+					return 125;
+				}
+				break;
 			case 'h': usage(stdout); return 0;
 			default: usage(stderr); return 125;
 			}
@@ -238,6 +309,9 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	sigaddset(&sigs, SIGQUIT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	/* From here on a signal ends us even while the guest does not answer. */
+	pthread_create(&t_sig, NULL, signal_main, &sigs);
+	pthread_detach(t_sig);
 
 	rc = guestrpc_session_open(target, uri, 10000, &sess, &err);
 	if (rc < 0) {
@@ -245,22 +319,27 @@ int main(int argc, char **argv)
 		return 125;
 	}
 	/* Calls answer quickly; a command runs as long as it likes. */
-	guestrpc_session_set_timeout(sess, 30000, true);
+	guestrpc_session_set_timeout(sess, call_timeout_ms, true);
 	guestrpc_session_want_events(sess, HRPC_SVC_GUEST_EXEC);
 	/* The agent may have `window` bytes beyond our last credit in flight;
 	 * the rest is headers and small events. */
 	guestrpc_session_set_event_limit(sess, (size_t)sr.window * 2 + (1u << 20));
 	rc = gex_call(HRPC_GEX_START, &sr, sizeof(sr), &st, sizeof(st), strings, (uint32_t)slen);
 	free(strings);
+	if (sr.timeout_ms)
+		host_deadline = now_ns() + ((uint64_t)sr.timeout_ms + GRACE_MS) * 1000000ull;
 	if (rc < 0) {
 		fprintf(stderr, "hostrpc-guest-exec: %s: %s\n", argv[optind],
 			rc == -ENOTCONN || rc == -ETIMEDOUT ? guestrpc_session_error(sess) : strerror(-rc));
 		guestrpc_session_free(sess);
 		return rc == -ENOENT ? 127 : (rc == -EACCES || rc == -ENOEXEC || rc == -EPERM) ? 126 : 125;
 	}
-	handle = st.handle;
-	pthread_create(&t_sig, NULL, signal_main, &sigs);
-	pthread_detach(t_sig);
+	if (!st.handle) {
+		fprintf(stderr, "hostrpc-guest-exec: %s: the guest returned handle 0\n", argv[optind]);
+		guestrpc_session_free(sess);
+		return 125;
+	}
+	__atomic_store_n(&handle, st.handle, __ATOMIC_RELEASE);
 	if (stdin_on) {
 		pthread_create(&t_in, NULL, stdin_main, NULL);
 		pthread_detach(t_in);
@@ -268,8 +347,29 @@ int main(int argc, char **argv)
 
 	while (!exited) {
 		struct guestrpc_event *ev;
+		uint64_t now = now_ns();
+		int sig = __atomic_load_n(&sig_first, __ATOMIC_ACQUIRE);
+		int wait_ms = -1;
 
-		rc = guestrpc_session_next_event(sess, -1, &ev);
+		if (sig && now >= __atomic_load_n(&sig_deadline, __ATOMIC_RELAXED)) {
+			fprintf(stderr, "hostrpc-guest-exec: %s: the guest did not end the command "
+				"within %d ms of %s; not waiting longer\n", argv[optind], GRACE_MS,
+				strsignal(sig));
+			_exit(128 + sig);
+		}
+		if (host_deadline && now >= host_deadline) {
+			fprintf(stderr, "hostrpc-guest-exec: %s: timed out (the guest did not end "
+				"the command within %d ms of its --timeout)\n", argv[optind], GRACE_MS);
+			_exit(124);
+		}
+		if (host_deadline)
+			wait_ms = (int)((host_deadline - now + 999999) / 1000000);
+		/* Wake up now and then to see a signal's deadline. */
+		if (wait_ms < 0 || wait_ms > TICK_MS)
+			wait_ms = TICK_MS;
+		rc = guestrpc_session_next_event(sess, wait_ms, &ev);
+		if (rc == -ETIMEDOUT)
+			continue;
 		if (rc < 0) {
 			fprintf(stderr, "hostrpc-guest-exec: lost the guest: %s\n",
 				guestrpc_session_error(sess));
@@ -288,7 +388,7 @@ int main(int argc, char **argv)
 					struct hrpc_gex_kill_req k = { .handle = handle, .signal = SIGPIPE };
 
 					out_broken = true;
-					gex_call(HRPC_GEX_KILL, &k, sizeof(k), NULL, 0, NULL, 0);
+					gex_send(HRPC_GEX_KILL, &k, sizeof(k));
 				}
 				consumed += o.size;
 				if (consumed >= sr.window / 4) {
@@ -296,7 +396,7 @@ int main(int argc, char **argv)
 									 .bytes = (uint32_t)consumed };
 
 					consumed = 0;
-					gex_call(HRPC_GEX_CREDIT, &c, sizeof(c), NULL, 0, NULL, 0);
+					gex_send(HRPC_GEX_CREDIT, &c, sizeof(c));
 				}
 			}
 		} else if (ev->proc == HRPC_GEX_EV_EXIT && ev->len == sizeof(ex)) {
@@ -313,7 +413,7 @@ int main(int argc, char **argv)
 	{
 		struct hrpc_gex_handle_req r = { .handle = handle };
 
-		gex_call(HRPC_GEX_RELEASE, &r, sizeof(r), NULL, 0, NULL, 0);
+		gex_send(HRPC_GEX_RELEASE, &r, sizeof(r));
 	}
 	/* The stdin thread may sit in read(0): do not wait for it. */
 	fflush(stdout);

@@ -18,7 +18,18 @@
  *    against what was asked; errno values are passed only if plausible;
  *  - a guest that stops answering fails its call after --timeout and the
  *    session is then dead: every request gets ENOTCONN at once, and the
- *    mount can always be unmounted (fusermount3 -u).
+ *    mount can always be unmounted (fusermount3 -u);
+ *  - a directory listing holds at most --max-dir-entries entries, and its
+ *    cookies must advance (none 0, none seen before in the listing): a
+ *    guest that lists forever or in a loop gets EIO, not our memory;
+ *  - the mount cannot be turned against the host: the label (DOMAIN or
+ *    SOCKET, GUEST_PATH) reaches the mount options only as the fsname,
+ *    escaped as libfuse's option parser expects (',' and '\' get a
+ *    backslash), so it can never add an option; the mount is always nosuid
+ *    and nodev (-o suid / -o dev are refused) unless --allow-suid /
+ *    --allow-dev; and without those, setuid/setgid bits of non-directories
+ *    are not reported, and device nodes are reported as device 0:0, so
+ *    that even on a mount that lost nodev one opens no host device.
  */
 #define FUSE_USE_VERSION 312
 #include "config.h"
@@ -47,6 +58,9 @@
 
 #define IO_MAX HRPC_GFS_IO_MAX
 #define READDIR_BULK (256u * 1024u)
+/* Default --max-dir-entries: at most ~400 bytes each (a struct dent, a
+ * 255-byte name, the cookie), so a listing takes at most ~400 MiB. */
+#define MAX_DIR_ENTRIES (1u << 20)
 
 struct node {
 	uint64_t ino;            /* ours, as the kernel sees it */
@@ -83,11 +97,18 @@ struct dent {
 	struct hrpc_gfs_attr attr;
 };
 
+/* The cookies a listing gave so far (open addressing; 0 never stored). */
+struct cookie_set {
+	uint64_t *slot;
+	size_t cap, n;
+};
+
 struct hdir {
 	uint64_t gfh;
 	pthread_mutex_t lock;
 	struct dent *ents;
 	size_t n, cap;
+	struct cookie_set seen;
 	uint64_t gcookie;        /* guest cookie after the last fetched entry */
 	bool eof;
 	bool plus;               /* fetched with READDIRPLUS */
@@ -110,6 +131,9 @@ struct gm {
 	int violations;
 	bool reported_dead;
 	bool no_open_read;       /* the agent predates OPEN_READ */
+	bool allow_suid;         /* --allow-suid: report and honour S_ISUID/S_ISGID */
+	bool allow_dev;          /* --allow-dev: report device numbers, mount with dev */
+	size_t max_dir_entries;  /* --max-dir-entries */
 	char label[256];
 };
 
@@ -248,10 +272,18 @@ static void attr_to_stat(const struct hrpc_gfs_attr *a, uint64_t ino, struct sta
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
 	st->st_mode = a->mode;
+	/* The guest chooses modes and device numbers: on the host they must
+	 * not become a setuid program or a way into a host device (on top of
+	 * nosuid,nodev - see the top).  A directory's setgid bit only says how
+	 * the guest assigns groups: keep it. */
+	if (!gm.allow_suid && !S_ISDIR(a->mode))
+		st->st_mode &= ~(mode_t)(S_ISUID | S_ISGID);
 	st->st_nlink = a->nlink;
 	st->st_uid = a->uid;
 	st->st_gid = a->gid;
-	st->st_rdev = makedev((a->rdev >> 8) & 0xfff, (a->rdev & 0xff) | ((a->rdev >> 12) & 0xfff00));
+	if (gm.allow_dev)
+		st->st_rdev = makedev((a->rdev >> 8) & 0xfff,
+				      (a->rdev & 0xff) | ((a->rdev >> 12) & 0xfff00));
 	st->st_size = (off_t)a->size;
 	st->st_blksize = a->blksize ? a->blksize : 4096;
 	st->st_blocks = (blkcnt_t)a->blocks;
@@ -1021,6 +1053,47 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 
 /* ---- directories ---------------------------------------------------------------- */
 
+static size_t cookie_slot(const struct cookie_set *cs, uint64_t c)
+{
+	size_t i = (size_t)((c * 0x9e3779b97f4a7c15ull) >> 17) & (cs->cap - 1);
+
+	while (cs->slot[i] && cs->slot[i] != c)
+		i = (i + 1) & (cs->cap - 1);
+	return i;
+}
+
+/* 1: added, 0: seen before, -ENOMEM.  `c` is not 0. */
+static int cookie_set_add(struct cookie_set *cs, uint64_t c)
+{
+	size_t i;
+
+	if ((cs->n + 1) * 2 > cs->cap) {
+		struct cookie_set big = { .cap = cs->cap ? cs->cap * 2 : 1024 };
+
+		big.slot = calloc(big.cap, sizeof(*big.slot));
+		if (!big.slot)
+			return -ENOMEM;
+		for (i = 0; i < cs->cap; i++)
+			if (cs->slot[i])
+				big.slot[cookie_slot(&big, cs->slot[i])] = cs->slot[i];
+		big.n = cs->n;
+		free(cs->slot);
+		*cs = big;
+	}
+	i = cookie_slot(cs, c);
+	if (cs->slot[i])
+		return 0;
+	cs->slot[i] = c;
+	cs->n++;
+	return 1;
+}
+
+static void cookie_set_clear(struct cookie_set *cs)
+{
+	free(cs->slot);
+	*cs = (struct cookie_set){ 0 };
+}
+
 static void dir_clear(struct hdir *d)
 {
 	struct hrpc_gfs_forget_item *it = calloc(d->n ? d->n : 1, sizeof(*it));
@@ -1047,6 +1120,7 @@ static void dir_clear(struct hdir *d)
 	d->n = d->cap = 0;
 	d->gcookie = 0;
 	d->eof = false;
+	cookie_set_clear(&d->seen);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1119,11 +1193,27 @@ static int dir_fetch(struct hdir *d, uint64_t dir_gnode)
 		 * keep them. */
 		goto out;
 	}
+	/* A listing without end would take all our memory: it ends at the cap
+	 * (EIO; the guest's lookups for this batch are given back below). */
+	if (d->n + rr.count > gm.max_dir_entries)
+		bad = "the listing is longer than --max-dir-entries";
 	for (i = 0; i < rr.count && !bad; i++) {
 		struct hrpc_gfs_dirent_plus dp;
+		int added;
 
 		memcpy(&dp, buf + i * esz, esz);
-		if (dp.d.reserved || dp.d.type > 15)
+		/* Every cookie must lead somewhere new: one that is 0 or that
+		 * this listing gave before would list the same entries again,
+		 * forever.  (Cookies are opaque - hashes on ext4 - so "new" is
+		 * all we can ask, not "larger".) */
+		added = dp.d.off ? cookie_set_add(&d->seen, dp.d.off) : 0;
+		if (added < 0) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		if (!added || dp.d.off == r.offset)
+			bad = "a cookie that does not advance (0, or one the listing gave before)";
+		else if (dp.d.reserved || dp.d.type > 15)
 			bad = "bad type field";
 		else if (hrpc_gfs_name_is_dot(&dp.d.name) && dp.d.name.len <= 2) {
 			if (d->plus && dp.entry.node)
@@ -1137,7 +1227,7 @@ static int dir_fetch(struct hdir *d, uint64_t dir_gnode)
 		struct hrpc_gfs_forget_item *it = calloc(rr.count, sizeof(*it));
 		uint32_t k = 0;
 
-		rc = violation("readdir: %s (entry %u)", bad, i - 1);
+		rc = violation("readdir: %s (entry %u)", bad, i ? i - 1 : 0);
 		for (i = 0; it && d->plus && i < rr.count; i++) {
 			struct hrpc_gfs_dirent_plus dp;
 
@@ -1479,7 +1569,16 @@ static void usage(FILE *f)
 		"org.hostrpc.guest.N; SOCKET is such a channel's unix socket path.\n"
 		"  -c URI            libvirt URI (default $LIBVIRT_DEFAULT_URI or qemu:///system)\n"
 		"  -r, --ro          read-only (the guest agent refuses every change too)\n"
-		"  -o OPT[,OPT...]   FUSE mount options (allow_other, default_permissions, ...)\n"
+		"  -o OPT[,OPT...]   FUSE mount options (allow_other, default_permissions, ...);\n"
+		"                    the mount is always nosuid,nodev: -o suid / -o dev are\n"
+		"                    refused, see --allow-suid / --allow-dev\n"
+		"  --allow-suid      trust the guest's setuid/setgid bits: report them and mount\n"
+		"                    with suid (anyone who can run a file from the mount can then\n"
+		"                    become any user the guest names, root included)\n"
+		"  --allow-dev       trust the guest's device nodes: report their numbers and\n"
+		"                    mount with dev (they open the HOST's devices)\n"
+		"  --max-dir-entries=N  longest directory listing accepted (default 1048576);\n"
+		"                    a longer one fails with EIO"
 		"  --cache=MODE      none | auto (default: 1 s attribute/entry cache) |\n"
 		"                    always (60 s, keep page cache across opens: the guest's own\n"
 		"                    processes must not change the tree meanwhile)\n"
@@ -1488,6 +1587,74 @@ static void usage(FILE *f)
 		"                    the mount then answers ENOTCONN until unmounted\n"
 		"  -f                stay in the foreground      -d  FUSE debug output\n"
 		"  -s                single-threaded             -h  this help\n");
+}
+
+/*
+ * The operator's -o options, split as libfuse splits them (',' separates,
+ * '\' escapes the next character): suid and dev are refused - they need
+ * --allow-suid / --allow-dev, which say what they cost.
+ */
+static int opts_check(const char *opts)
+{
+	size_t len = strlen(opts);
+	char *tok = malloc(len + 1);
+	const char *p = opts;
+
+	if (!tok)
+		return -ENOMEM;
+	for (;;) {
+		size_t k = 0;
+
+		while (*p && *p != ',') {
+			if (*p == '\\' && p[1])
+				p++;
+			tok[k++] = *p++;
+		}
+		tok[k] = 0;
+		if ((!strcmp(tok, "suid") && !gm.allow_suid) || (!strcmp(tok, "dev") && !gm.allow_dev)) {
+			fprintf(stderr, "hostrpc-guestmount: -o %s: refused; the mount is nosuid,nodev "
+				"unless you give --allow-%s\n", tok, tok);
+			free(tok);
+			return -EPERM;
+		}
+		if (!*p++)
+			break;
+	}
+	free(tok);
+	return 0;
+}
+
+/*
+ * The -o string for libfuse.  Only the label (DOMAIN or SOCKET, and
+ * GUEST_PATH: anything the caller or a domain's name says) goes in as a
+ * value, and it is escaped with libfuse's own fuse_opt_add_opt_escaped():
+ * a ',' in it cannot end the fsname and start an option.  nosuid,nodev
+ * come last, so nothing before them can undo them.  NULL: out of memory.
+ */
+static char *mount_opts(const char *user_opts)
+{
+	char *fsname = g_strdup_printf("fsname=hostrpc:%s", gm.label);
+	char *o = NULL;
+	int rc;
+
+	rc = fuse_opt_add_opt_escaped(&o, fsname);
+	g_free(fsname);
+	if (rc == 0)
+		rc = fuse_opt_add_opt(&o, "subtype=hostrpc");
+	if (rc == 0 && gm.ro)
+		rc = fuse_opt_add_opt(&o, "ro");
+	/* Already split and checked by opts_check(): the operator's own. */
+	if (rc == 0 && user_opts)
+		rc = fuse_opt_add_opt(&o, user_opts);
+	if (rc == 0)
+		rc = fuse_opt_add_opt(&o, gm.allow_suid ? "suid" : "nosuid");
+	if (rc == 0)
+		rc = fuse_opt_add_opt(&o, gm.allow_dev ? "dev" : "nodev");
+	if (rc != 0) {
+		free(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* Report start-up success or failure to the waiting parent (daemon mode). */
@@ -1549,6 +1716,9 @@ int main(int argc, char **argv)
 		{ "cache", required_argument, NULL, 'C' },
 		{ "writeback", no_argument, NULL, 'W' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "allow-suid", no_argument, NULL, 'S' },
+		{ "allow-dev", no_argument, NULL, 'D' },
+		{ "max-dir-entries", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1570,6 +1740,20 @@ int main(int argc, char **argv)
 		case 'C': cache = optarg; break;
 		case 'W': gm.writeback = true; break;
 		case 'T': timeout_s = atoi(optarg); break;
+		case 'S': gm.allow_suid = true; break;
+		case 'D': gm.allow_dev = true; break;
+		case 'N': {
+			char *end;
+			unsigned long long v = strtoull(optarg, &end, 0);
+
+			if (*end || !v || v > (1ull << 30)) {
+				fprintf(stderr, "hostrpc-guestmount: --max-dir-entries wants 1..%llu\n",
+					1ull << 30);
+				return 2;
+			}
+			gm.max_dir_entries = (size_t)v;
+			break;
+		}
 		case 'f': foreground = 1; break;
 		case 'd': debug = 1; foreground = 1; break;
 		case 's': single = 1; break;
@@ -1581,6 +1765,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	if (timeout_s <= 0 || timeout_s > 86400) {
+		fprintf(stderr, "hostrpc-guestmount: --timeout wants 1..86400 seconds\n");
+		return 2;
+	}
+	if (!gm.max_dir_entries)
+		gm.max_dir_entries = MAX_DIR_ENTRIES;
+	if (fuse_opts && (rc = opts_check(fuse_opts)) < 0)
+		return 2;
 	target = argv[optind];
 	gpath = argv[optind + 1];
 	mnt = argv[optind + 2];
@@ -1638,13 +1830,13 @@ int main(int argc, char **argv)
 
 	fuse_opt_add_arg(&args, argv[0]);
 	{
-		char *o = g_strdup_printf("fsname=hostrpc:%s,subtype=hostrpc%s%s%s", gm.label,
-					  gm.ro ? ",ro" : "", fuse_opts ? "," : "",
-					  fuse_opts ? fuse_opts : "");
+		char *o = mount_opts(fuse_opts);
 
+		if (!o)
+			return fail(1, "out of memory");
 		fuse_opt_add_arg(&args, "-o");
 		fuse_opt_add_arg(&args, o);
-		g_free(o);
+		free(o);
 	}
 	if (debug)
 		fuse_opt_add_arg(&args, "-d");
