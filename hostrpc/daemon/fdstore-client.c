@@ -151,8 +151,34 @@ static int hello(HrpcdFdstore *fs, GError **error)
 	return 0;
 }
 
+/*
+ * Is the process on the other end of `fs->sock` an fd holder of ours?  It is
+ * handed every guest's memory and eventfds, so the kernel's word counts, not
+ * the socket file's place: it must run as our effective uid, its HELLO must
+ * name its own pid, and a holder we just started must be the very process we
+ * forked (`expect_pid`, 0: found, not started).
+ */
+static gboolean peer_trusted(HrpcdFdstore *fs, const char *path, pid_t expect_pid,
+			     GError **error)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fs->sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return set_io_error(error, errno, "SO_PEERCRED");
+	if (cred.uid != geteuid() || cred.pid != fs->pid || (expect_pid && cred.pid != expect_pid)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "the process on %s (pid %ld, uid %lu, says pid %ld) is not an fd holder "
+			    "hostrpcd (uid %lu) started%s; it gets no guest descriptors", path,
+			    (long)cred.pid, (unsigned long)cred.uid, (long)fs->pid,
+			    (unsigned long)geteuid(), expect_pid ? " just now" : "");
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /* Open a session on a holder that listens on `path`; retry while it is busy. */
-static HrpcdFdstore *session(const char *path, GError **error)
+static HrpcdFdstore *session(const char *path, pid_t expect_pid, GError **error)
 {
 	g_autoptr(HrpcdFdstore) fs = g_new0(HrpcdFdstore, 1);
 	gint64 deadline = g_get_monotonic_time() + BUSY_WAIT_MS * 1000;
@@ -171,6 +197,8 @@ static HrpcdFdstore *session(const char *path, GError **error)
 			return NULL;
 		}
 		rc = hello(fs, &err);
+		if (rc == 0 && !peer_trusted(fs, path, expect_pid, error))
+			return NULL;
 		if (rc == 0)
 			return g_steal_pointer(&fs);
 		close(fs->sock);
@@ -190,7 +218,7 @@ static HrpcdFdstore *session(const char *path, GError **error)
 
 HrpcdFdstore *hrpcd_fdstore_connect(const char *path, GError **error)
 {
-	return session(path, error);
+	return session(path, 0, error);
 }
 
 /* Between fork() and execve(): async-signal-safe calls only. */
@@ -228,7 +256,8 @@ static void G_GNUC_NORETURN exec_holder(int ready, char **argv, gboolean quiet)
  * fork again (init adopts it; it dies with none of our deaths) and exec
  * `hostrpcd --fdstore`.  Wait until it listens.
  */
-static gboolean spawn(const char *path, guint idle_exit_s, gboolean quiet, GError **error)
+static gboolean spawn(const char *path, guint idle_exit_s, gboolean quiet, pid_t *holder,
+		      GError **error)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
 	HrpcdLogTarget target;
@@ -262,6 +291,11 @@ static gboolean spawn(const char *path, guint idle_exit_s, gboolean quiet, GErro
 		grandchild = fork();
 		if (grandchild == 0)
 			exec_holder(pfd[1], (char **)argv->pdata, quiet);
+		/* Its pid first (a pipe write this small is atomic), then
+		 * its ready byte. */
+		if (grandchild > 0 &&
+		    write(pfd[1], &grandchild, sizeof(grandchild)) != sizeof(grandchild))
+			_exit(1);
 		_exit(grandchild < 0 ? 1 : 0);
 	}
 	err = errno;
@@ -272,11 +306,14 @@ static gboolean spawn(const char *path, guint idle_exit_s, gboolean quiet, GErro
 	}
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	/* The intermediate child has exited: its write is in the pipe. */
+	if (read(pfd[0], holder, sizeof(*holder)) != sizeof(*holder))
+		*holder = 0;
 	/* One byte when it listens; EOF if it exited (another holder may have
 	 * won a race: the caller just connects). */
 	p = (struct pollfd){ .fd = pfd[0], .events = POLLIN };
-	if (poll(&p, 1, READY_WAIT_MS) == 1 && read(pfd[0], &c, 1) < 0)
-		c = 1;
+	if (poll(&p, 1, READY_WAIT_MS) != 1 || read(pfd[0], &c, 1) != 1)
+		*holder = 0;
 	close(pfd[0]);
 	if (!WIFEXITED(status) || WEXITSTATUS(status))
 		return set_io_error(error, ECHILD, "cannot start it");
@@ -288,17 +325,20 @@ HrpcdFdstore *hrpcd_fdstore_open(const char *path, guint idle_exit_s, gboolean q
 {
 	g_autoptr(GError) err = NULL;
 	HrpcdFdstore *fs;
+	pid_t holder = 0;
 
-	fs = session(path, &err);
+	fs = session(path, 0, &err);
 	if (fs)
 		return fs;
 	if (!g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND)) {
 		g_propagate_error(error, g_steal_pointer(&err));
 		return NULL;
 	}
-	if (!spawn(path, idle_exit_s, quiet, error))
+	if (!spawn(path, idle_exit_s, quiet, &holder, error))
 		return NULL;
-	fs = session(path, error);
+	/* holder 0: ours exited at once (another holder won a race); that
+	 * one must pass the uid and pid checks alone. */
+	fs = session(path, holder, error);
 	if (fs)
 		fs->started = TRUE;
 	return fs;

@@ -15,7 +15,8 @@ integration_tests = \
 	tests/integration/ivshmem-daemon-restart \
 	tests/integration/supervisor-killed \
 	tests/integration/libvirt-endpoints \
-	tests/integration/guest-lifetime-churn
+	tests/integration/guest-lifetime-churn \
+	tests/integration/fdstore-impostor
 
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
@@ -72,3 +73,7 @@ tests_integration_libvirt_endpoints_LDFLAGS = $(itest_ldflags)
 tests_integration_guest_lifetime_churn_SOURCES = tests/integration/guest-lifetime-churn.c $(itest_sources)
 tests_integration_guest_lifetime_churn_LDADD = $(itest_ldadd)
 tests_integration_guest_lifetime_churn_LDFLAGS = $(itest_ldflags)
+
+tests_integration_fdstore_impostor_SOURCES = tests/integration/fdstore-impostor.c $(itest_sources)
+tests_integration_fdstore_impostor_LDADD = $(itest_ldadd)
+tests_integration_fdstore_impostor_LDFLAGS = $(itest_ldflags)
