@@ -22,6 +22,22 @@
  *   /nosys               lookup fails with ENOSYS
  *   /mute                the agent stops answering (sleeps forever)
  *   /die                 the agent exits
+ *   /suidbin             mode 04755, owner root; its bytes are those of the
+ *                        host file $FAKE_GUEST_EXE (a program to run)
+ *   /sgid                mode 02755;   /devnode  char device 1:3 (/dev/null)
+ *   /loopdir             a listing whose cookie never advances (always 1)
+ *   /hugedir             a listing without end (cookies advance forever)
+ *
+ * With FAKE_GUEST_RELAY=1 the channel runs through a relay in this process
+ * (one thread per direction), so the agent can misbehave below the
+ * protocol - set by looking up (or running, on service 257) a name:
+ *   trickle   from this reply on, bytes to the host go 1 per 100 ms
+ *   deaf      after this reply, nothing more is read from the host
+ *   sip       after this reply, 4 KiB are read from the host per 100 ms
+ *
+ * Service 257 also knows "ignore": started, then never an EXIT, whatever
+ * the host sends (KILL included); and "trickle", "deaf", "sip" as above,
+ * which then behave as "ignore".
  *
  * and service 257, by the command's name:
  *   forged    OUTPUT for another handle, with a size that is not the
@@ -29,6 +45,7 @@
  *             "ok\n" and exit code 5 for the real one
  *   flood     OUTPUT far beyond the flow-control window
  *   badexit   EXIT with code 999;  badsig  EXIT with signal 200
+ *   ignore, trickle, deaf, sip   (above)
  *
  * With FAKE_GUEST_RANDOM=seed every filesystem call but MOUNT gets random
  * bytes: a random status, inline reply of random length (often exactly the
@@ -38,6 +55,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +72,24 @@
 #include "hostrpc/hostrpc.h"
 
 #define H(i) HRPC_GFS_HANDLE(i, 1)
-enum { ROOT = 1, GOOD, DIR_, EVIL, TYPECHANGE, HUGE, BADMODE, BIGREAD, BADLINK, LOOPX };
+enum { ROOT = 1, GOOD, DIR_, EVIL, TYPECHANGE, HUGE, BADMODE, BIGREAD, BADLINK, LOOPX,
+       SUIDBIN, SGID, DEVNODE, LOOPDIR, HUGEDIR, TRICKLE };
+
+/* Relay modes (FAKE_GUEST_RELAY): what the relay threads do now. */
+enum { RELAY_NORMAL, RELAY_TRICKLE, RELAY_DEAF, RELAY_SIP };
+static int relay_mode;
+static int exe_fd = -1;
+
+static void set_mode(const char *name)
+{
+	int m = !strcmp(name, "trickle") ? RELAY_TRICKLE : !strcmp(name, "deaf") ? RELAY_DEAF :
+		!strcmp(name, "sip") ? RELAY_SIP : -1;
+
+	if (m >= 0) {
+		fprintf(stderr, "fake-guest: relay mode %s\n", name);
+		__atomic_store_n(&relay_mode, m, __ATOMIC_RELEASE);
+	}
+}
 
 static void attr(struct hrpc_gfs_attr *a, uint32_t mode, uint64_t size)
 {
@@ -167,6 +204,29 @@ static int fs(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 				pause();
 		if (!strcmp(name, "die"))
 			_exit(3);
+		if (!strcmp(name, "suidbin")) {
+			struct stat st;
+
+			if (exe_fd < 0 || fstat(exe_fd, &st) < 0)
+				return -ENOENT;
+			entry(rep, H(SUIDBIN), S_IFREG | 04755, (uint64_t)st.st_size);
+			return 0;
+		}
+		if (!strcmp(name, "sgid"))
+			return entry(rep, H(SGID), S_IFREG | 02755, 1);
+		if (!strcmp(name, "devnode")) {
+			entry(rep, H(DEVNODE), S_IFCHR | 0666, 0);
+			((struct hrpc_gfs_entry *)rep->payload)->attr.rdev = (1u << 8) | 3u;
+			return 0;
+		}
+		if (!strcmp(name, "loopdir"))
+			return entry(rep, H(LOOPDIR), S_IFDIR | 0755, 0);
+		if (!strcmp(name, "hugedir"))
+			return entry(rep, H(HUGEDIR), S_IFDIR | 0755, 0);
+		if (!strcmp(name, "trickle") || !strcmp(name, "deaf") || !strcmp(name, "sip")) {
+			set_mode(name);
+			return entry(rep, H(TRICKLE), S_IFREG | 0644, 1);
+		}
 		return -ENOENT;
 	case HRPC_GFS_GETATTR:
 		if (nr->node == H(ROOT) || nr->node == H(DIR_) || nr->node == H(EVIL)) {
@@ -177,6 +237,21 @@ static int fs(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 			attr(rep->payload, S_IFREG | 0644, 5);
 		} else if (nr->node == H(BIGREAD)) {
 			attr(rep->payload, S_IFREG | 0644, 100);
+		} else if (nr->node == H(SUIDBIN)) {
+			struct stat st;
+
+			if (exe_fd < 0 || fstat(exe_fd, &st) < 0)
+				return -ESTALE;
+			attr(rep->payload, S_IFREG | 04755, (uint64_t)st.st_size);
+		} else if (nr->node == H(SGID)) {
+			attr(rep->payload, S_IFREG | 02755, 1);
+		} else if (nr->node == H(DEVNODE)) {
+			attr(rep->payload, S_IFCHR | 0666, 0);
+			((struct hrpc_gfs_attr *)rep->payload)->rdev = (1u << 8) | 3u;
+		} else if (nr->node == H(LOOPDIR) || nr->node == H(HUGEDIR)) {
+			attr(rep->payload, S_IFDIR | 0755, 4096);
+		} else if (nr->node == H(TRICKLE)) {
+			attr(rep->payload, S_IFREG | 0644, 1);
 		} else {
 			return -ESTALE;
 		}
@@ -199,10 +274,29 @@ static int fs(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 		struct hrpc_gfs_io_rep *ir = rep->payload;
 		uint32_t n = r->size < 5 ? r->size : 5;
 
+		if (r->fh == H(SUIDBIN)) {
+			ssize_t k = pread(exe_fd, req->bulk, r->size < req->bulk_cap ? r->size : req->bulk_cap,
+					  (off_t)r->offset);
+
+			if (k < 0)
+				return -EIO;
+			ir->size = (uint32_t)k;
+			rep->len = sizeof(*ir);
+			rep->bulk_len = (uint32_t)k;
+			return 0;
+		}
 		memcpy(req->bulk, "hello", n);
 		ir->size = r->fh == H(BIGREAD) ? r->size + 1 : n;
 		rep->len = sizeof(*ir);
 		rep->bulk_len = n;
+		return 0;
+	}
+	case HRPC_GFS_WRITE: {
+		const struct hrpc_gfs_io_req *r = req->payload;
+		struct hrpc_gfs_io_rep *ir = rep->payload;
+
+		ir->size = r->size;
+		rep->len = sizeof(*ir);
 		return 0;
 	}
 	case HRPC_GFS_READLINK:
@@ -217,6 +311,25 @@ static int fs(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 		uint8_t tmp[sizeof(struct hrpc_gfs_dirent_plus)];
 		uint32_t n = 0;
 
+		if (r->fh == H(LOOPDIR) || r->fh == H(HUGEDIR)) {
+			/* Never at the end: the same cookie again and again, or
+			 * new ones without end. */
+			uint32_t k = r->fh == H(LOOPDIR) ? 1 : 500;
+
+			for (; n < k; n++) {
+				char nm[32];
+				uint64_t off = r->fh == H(LOOPDIR) ? 1 : r->offset + n + 1;
+
+				snprintf(nm, sizeof(nm), "f%llu", (unsigned long long)(r->offset + n + 1));
+				dirent(tmp, nm, strlen(nm), plus ? H(GOOD) : 0, S_IFREG | 0644, off);
+				memcpy(req->bulk + n * esz, tmp, esz);
+			}
+			rr->count = n;
+			rr->eof = 0;
+			rep->len = sizeof(*rr);
+			rep->bulk_len = (uint32_t)(n * esz);
+			return 0;
+		}
 		if (r->offset == 0) {
 			if (r->fh == H(EVIL)) {
 				dirent(tmp, "ok", 2, plus ? H(GOOD) : 0, S_IFREG, ++n);
@@ -303,12 +416,104 @@ static int gex(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 		ev_exit(req->conn, h, 999, 0);
 	} else if (!strcmp(cmd, "badsig")) {
 		ev_exit(req->conn, h, -1, 200);
+	} else if (!strcmp(cmd, "ignore") || !strcmp(cmd, "trickle") || !strcmp(cmd, "deaf") ||
+		   !strcmp(cmd, "sip")) {
+		fprintf(stderr, "fake-guest: START %s\n", cmd);
+		set_mode(cmd);
 	} else {
 		return -ENOENT;
 	}
 	((struct hrpc_gex_started *)rep->payload)->handle = h;
 	rep->len = sizeof(struct hrpc_gex_started);
 	return 0;
+}
+
+/* ---- relay ---------------------------------------------------------------- */
+
+struct pipe_dir {
+	int from, to;
+	bool to_host;
+};
+
+static int write_full(int fd, const uint8_t *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void *pump(void *arg)
+{
+	struct pipe_dir *pd = arg;
+	static __thread uint8_t buf[65536];
+
+	for (;;) {
+		int mode = __atomic_load_n(&relay_mode, __ATOMIC_ACQUIRE);
+		size_t want = sizeof(buf);
+		ssize_t n;
+
+		if (!pd->to_host && mode == RELAY_DEAF) {
+			/* The host's bytes stay unread; only its hang-up is seen. */
+			struct pollfd p = { .fd = pd->from, .events = POLLRDHUP };
+
+			if (poll(&p, 1, 100) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+				break;
+			continue;
+		}
+		if (pd->to_host && mode == RELAY_TRICKLE)
+			want = 1;
+		if (!pd->to_host && mode == RELAY_SIP)
+			want = 4096;
+		n = read(pd->from, buf, want);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || write_full(pd->to, buf, (size_t)n) < 0)
+			break;
+		if ((pd->to_host && mode == RELAY_TRICKLE) || (!pd->to_host && mode == RELAY_SIP))
+			usleep(100000);
+	}
+	/* One direction ended: end both, so that nobody waits on the other. */
+	shutdown(pd->to, SHUT_RDWR);
+	shutdown(pd->from, SHUT_RDWR);
+	return NULL;
+}
+
+/* Serve one host connection through the relay: host <-> sp[1] | sp[0] <-> agent. */
+static void serve_relayed(hrpc_server *srv, int hfd)
+{
+	struct pipe_dir up, down;
+	pthread_t t_up, t_down;
+	hrpc_conn *conn;
+	hrpc_chan *ch;
+	int sp[2];
+
+	__atomic_store_n(&relay_mode, RELAY_NORMAL, __ATOMIC_RELEASE);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0)
+		exit(1);
+	down = (struct pipe_dir){ .from = hfd, .to = sp[1], .to_host = false };
+	up = (struct pipe_dir){ .from = sp[1], .to = hfd, .to_host = true };
+	pthread_create(&t_down, NULL, pump, &down);
+	pthread_create(&t_up, NULL, pump, &up);
+	if (hrpc_vport_chan_new(HRPC_ROLE_SERVER, sp[0], &ch) < 0 ||
+	    hrpc_conn_new(srv, ch, 0, &conn) < 0)
+		exit(1);
+	hrpc_conn_serve(conn, NULL);
+	hrpc_conn_free(conn);  /* closes sp[0]: the up pump sees the end */
+	/* The host may be gone or deaf: do not wait for the pumps to drain. */
+	shutdown(hfd, SHUT_RDWR);
+	shutdown(sp[1], SHUT_RDWR);
+	pthread_join(t_up, NULL);
+	pthread_join(t_down, NULL);
+	close(sp[1]);
+	close(hfd);
 }
 
 int main(int argc, char **argv)
@@ -327,6 +532,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (getenv("FAKE_GUEST_RANDOM"))
 		rnd_state = strtoull(getenv("FAKE_GUEST_RANDOM"), NULL, 0) | 1;
+	if (getenv("FAKE_GUEST_EXE"))
+		exe_fd = open(getenv("FAKE_GUEST_EXE"), O_RDONLY | O_CLOEXEC);
 	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
 	unlink(argv[1]);
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 1) < 0) {
@@ -338,6 +545,10 @@ int main(int argc, char **argv)
 	hrpc_server_register(srv, HRPC_SVC_GUEST_EXEC, "guest-exec", gex, NULL);
 	/* One host after another, as a QEMU chardev serves them. */
 	while ((fd = accept(lfd, NULL, NULL)) >= 0) {
+		if (getenv("FAKE_GUEST_RELAY")) {
+			serve_relayed(srv, fd);
+			continue;
+		}
 		if (hrpc_vport_chan_new(HRPC_ROLE_SERVER, fd, &ch) < 0 ||
 		    hrpc_conn_new(srv, ch, 0, &conn) < 0)
 			return 1;

@@ -5,8 +5,10 @@
 top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 agent=$top_builddir/guestrpc/guestrpcd
-gmount=$top_builddir/guestsource/hostrpc-guestmount
-gexec=$top_builddir/guestsource/hostrpc-guest-exec
+# The host tools under test; overridable to run a test against another
+# build (e.g. to show that a hostile test fails on an older one).
+gmount=${HOSTRPC_GUESTMOUNT:-$top_builddir/guestsource/hostrpc-guestmount}
+gexec=${HOSTRPC_GUEST_EXEC:-$top_builddir/guestsource/hostrpc-guest-exec}
 fake=$top_builddir/tests/integration/guestsource/fake-guest
 
 n=0

@@ -5,6 +5,7 @@ gs_itests = \
 	tests/integration/guestsource/exec-hostile-guest.sh \
 	tests/integration/guestsource/mount-ops.sh \
 	tests/integration/guestsource/mount-hostile-guest.sh \
+	tests/integration/guestsource/mount-hostile-options.sh \
 	tests/integration/guestsource/mount-random-guest.sh
 TESTS += tests/integration/guestsource/test-agent-hostile-host \
 	tests/integration/guestsource/test-channels-xml $(gs_itests)
@@ -12,7 +13,7 @@ dist_check_SCRIPTS += $(gs_itests)
 check_PROGRAMS += tests/integration/guestsource/fake-guest \
 	tests/integration/guestsource/test-agent-hostile-host \
 	tests/integration/guestsource/test-channels-xml
-tests_integration_guestsource_fake_guest_LDADD = hostrpc/libhostrpc.la
+tests_integration_guestsource_fake_guest_LDADD = hostrpc/libhostrpc.la -lpthread
 tests_integration_guestsource_test_agent_hostile_host_LDADD = hostrpc/libhostrpc.la
 EXTRA_DIST += tests/integration/guestsource/lib.sh
 tests_integration_guestsource_test_channels_xml_LDADD = guestrpc/libguestrpc-client.la
