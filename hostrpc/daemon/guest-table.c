@@ -9,9 +9,11 @@
 #include <gio/gio.h>
 
 #include "hostrpc/daemon/guest-table.h"
+#include "hostrpc/daemon/log.h"
 
 struct _HrpcdGuestTable {
 	GPtrArray *guests;   /* HrpcdGuest *, ascending id */
+	GHashTable *reserved; /* VM (endpoint) names */
 	guint max;
 	guint32 next_id;
 };
@@ -45,6 +47,7 @@ gboolean hrpcd_guest_removed(const HrpcdGuest *g)
 static void guest_leave(HrpcdGuest *g)
 {
 	g->removed = TRUE;
+	g->table = NULL;
 	hrpcd_guest_unref(g);
 }
 
@@ -53,6 +56,7 @@ HrpcdGuestTable *hrpcd_guest_table_new(guint max_guests)
 	HrpcdGuestTable *t = g_new0(HrpcdGuestTable, 1);
 
 	t->guests = g_ptr_array_new_with_free_func((GDestroyNotify)guest_leave);
+	t->reserved = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	t->max = max_guests;
 	t->next_id = 1;
 	return t;
@@ -63,6 +67,7 @@ void hrpcd_guest_table_free(HrpcdGuestTable *t)
 	if (!t)
 		return;
 	g_ptr_array_unref(t->guests);
+	g_hash_table_unref(t->reserved);
 	g_free(t);
 }
 
@@ -81,6 +86,11 @@ static guint lower_bound(HrpcdGuestTable *t, guint32 id)
 			hi = mid;
 	}
 	return lo;
+}
+
+static void default_name(HrpcdGuest *g)
+{
+	g_snprintf(g->name, sizeof(g->name), "guest-%u", g->id);
 }
 
 static guint32 take_id(HrpcdGuestTable *t)
@@ -117,6 +127,7 @@ HrpcdGuest *hrpcd_guest_table_add(HrpcdGuestTable *t, enum hrpc_admin_transport 
 		return NULL;
 	}
 	g->id = take_id(t);
+	g->table = t;
 	g->transport = transport;
 	g->peer_pid = peer_pid;
 	g->connected_us = g_get_monotonic_time();
@@ -124,7 +135,7 @@ HrpcdGuest *hrpcd_guest_table_add(HrpcdGuestTable *t, enum hrpc_admin_transport 
 		g_strlcpy(g->name, name, sizeof(g->name));
 		g->named = TRUE;
 	} else {
-		g_snprintf(g->name, sizeof(g->name), "guest-%u", g->id);
+		default_name(g);
 	}
 	g_ptr_array_insert(t->guests, (gint)lower_bound(t, g->id), g);
 	return g;
@@ -163,6 +174,56 @@ HrpcdGuest *hrpcd_guest_table_find_name(HrpcdGuestTable *t, const char *name)
 	return NULL;
 }
 
+gboolean hrpcd_guest_name_is_default(const char *name)
+{
+	const char *d = g_str_has_prefix(name, "guest-") ? name + strlen("guest-") : NULL;
+	guint64 id;
+	char *end;
+
+	if (!d || !g_ascii_isdigit(*d) || (*d == '0' && d[1]))
+		return FALSE;
+	id = g_ascii_strtoull(d, &end, 10);
+	return !*end && id && id <= G_MAXUINT32;
+}
+
+void hrpcd_guest_table_reserve_name(HrpcdGuestTable *t, const char *name)
+{
+	g_hash_table_add(t->reserved, g_strdup(name));
+	for (guint i = 0; i < t->guests->len; i++) {
+		HrpcdGuest *g = g_ptr_array_index(t->guests, i);
+
+		if (g->transport != HRPC_ADMIN_TRANSPORT_IVSHMEM && !strcmp(g->name, name)) {
+			default_name(g);
+			hrpcd_log_guest(G_LOG_LEVEL_WARNING, g->id, g->name,
+					"process guest loses the name %s: a VM endpoint has it now",
+					name);
+		}
+	}
+}
+
+void hrpcd_guest_table_release_name(HrpcdGuestTable *t, const char *name)
+{
+	g_hash_table_remove(t->reserved, name);
+}
+
+const char *hrpcd_guest_table_name_taken(HrpcdGuestTable *t, const char *name, guint32 id)
+{
+	char own[HRPCD_GUEST_NAME_MAX];
+
+	if (g_hash_table_contains(t->reserved, name))
+		return "a VM endpoint's name";
+	for (guint i = 0; i < t->guests->len; i++) {
+		HrpcdGuest *g = g_ptr_array_index(t->guests, i);
+
+		if (g->transport == HRPC_ADMIN_TRANSPORT_IVSHMEM && !strcmp(g->name, name))
+			return "a VM guest's name";
+	}
+	g_snprintf(own, sizeof(own), "guest-%u", id);
+	if (hrpcd_guest_name_is_default(name) && strcmp(name, own))
+		return "another guest's default name";
+	return NULL;
+}
+
 guint hrpcd_guest_table_count(HrpcdGuestTable *t)
 {
 	return t->guests->len;
@@ -171,12 +232,20 @@ guint hrpcd_guest_table_count(HrpcdGuestTable *t)
 enum hrpc_admin_state hrpcd_guest_read_status(HrpcdGuest *g, struct hrpcd_status *out)
 {
 	hrpcd_status_read(g->status, out);
-	if (!g->named && out->peer[0]) {
+	/* Out of the table: nobody looks it up by name any more. */
+	if (!g->named && out->peer[0] && g->table) {
 		char name[HRPCD_GUEST_NAME_MAX];
+		const char *why = NULL;
 
-		/* The label is the guest's word: take it once, sanitised. */
-		if (hrpcd_name_sanitize(out->peer, name, sizeof(name)))
+		/* The label is the guest's word: take it once, sanitised, and
+		 * never a name that belongs to another guest (Names). */
+		if (hrpcd_name_sanitize(out->peer, name, sizeof(name)) &&
+		    !(why = hrpcd_guest_table_name_taken(g->table, name, g->id)))
 			g_strlcpy(g->name, name, sizeof(g->name));
+		else if (why)
+			hrpcd_log_guest(G_LOG_LEVEL_WARNING, g->id, g->name,
+					"process guest said HELLO as \"%s\", %s; it stays %s", name,
+					why, g->name);
 		g->named = TRUE;
 	}
 	if (g->stopping)

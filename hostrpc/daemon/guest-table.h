@@ -33,6 +33,7 @@
 #define HRPCD_GUEST_NAME_MAX 64
 
 typedef struct _HrpcdGuest HrpcdGuest;
+typedef struct _HrpcdGuestTable HrpcdGuestTable;
 struct _HrpcdGuest {
 	guint32 id;
 	char name[HRPCD_GUEST_NAME_MAX];
@@ -53,9 +54,12 @@ struct _HrpcdGuest {
 	gboolean stopping;           /* guest gone: free it once the worker is reaped */
 	gpointer endpoint;           /* ivshmem: the endpoint this guest is attached to */
 
+	guint hello_timer;           /* process guest: its HELLO deadline (supervisor.c) */
+
 	/* guest-table.c keeps these */
 	guint refs;
 	gboolean removed;            /* out of the table: callbacks leave it alone */
+	HrpcdGuestTable *table;      /* while in it */
 };
 
 HrpcdGuest *hrpcd_guest_ref(HrpcdGuest *g);
@@ -65,8 +69,6 @@ void hrpcd_guest_unref(HrpcdGuest *g);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdGuest, hrpcd_guest_unref)
 /* Has it left the table? */
 gboolean hrpcd_guest_removed(const HrpcdGuest *g);
-
-typedef struct _HrpcdGuestTable HrpcdGuestTable;
 
 HrpcdGuestTable *hrpcd_guest_table_new(guint max_guests);
 /* Removes the remaining guests too (their workers must be gone). */
@@ -92,8 +94,29 @@ HrpcdGuest *hrpcd_guest_table_next(HrpcdGuestTable *t, guint32 first_id);
 HrpcdGuest *hrpcd_guest_table_find_name(HrpcdGuestTable *t, const char *name);
 guint hrpcd_guest_table_count(HrpcdGuestTable *t);
 
+/*
+ * Names.  A name belongs to one guest: its policy, network namespace, audit
+ * log and admin listing go by it.  VM (ivshmem) guests are named by the
+ * configuration: their endpoint names are reserved here for as long as the
+ * endpoint exists, whether or not a QEMU is attached.  A process guest is
+ * "guest-ID" until its HELLO, then its sanitised label - unless that label
+ * is reserved, is the name of a VM guest in the table, or is "guest-N" for
+ * another guest's id N: then it stays "guest-ID" (a warning says why) and
+ * is served as before.  Two process guests may say the same label (the id
+ * tells them apart; neither gets a VM's name).  Reserving a name a process
+ * guest holds takes it back: that guest becomes "guest-ID" again.
+ */
+void hrpcd_guest_table_reserve_name(HrpcdGuestTable *t, const char *name);
+void hrpcd_guest_table_release_name(HrpcdGuestTable *t, const char *name);
+/* Would `name` be refused as a process guest's HELLO label (for guest `id`)?
+ * Returns why (static text), or NULL if it is free. */
+const char *hrpcd_guest_table_name_taken(HrpcdGuestTable *t, const char *name, guint32 id);
+/* Is `name` of the form process guests get before their HELLO ("guest-N",
+ * N a canonical decimal)?  Such names cannot be endpoint names. */
+gboolean hrpcd_guest_name_is_default(const char *name);
+
 /* Copy out the worker's status page (sanitised) and settle the guest's name
- * from the HELLO label the first time there is one.  Returns the guest's
+ * from the HELLO label the first time there is one (see Names above).  Returns the guest's
  * state as the supervisor sees it: its own knowledge (stopping, no worker)
  * overrides what the worker claims. */
 enum hrpc_admin_state hrpcd_guest_read_status(HrpcdGuest *g, struct hrpcd_status *out);

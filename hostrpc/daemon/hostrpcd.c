@@ -43,6 +43,7 @@ typedef struct {
 	char *libvirt_uri;
 	char *endpoint_dir;
 	gint max_guests;
+	gint hello_timeout;
 	gint fdstore_idle;
 	gboolean no_fdstore;
 	gboolean fdstore_release;
@@ -114,6 +115,8 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		  "Where libvirt domains' endpoints live (default " DEFAULT_ENDPOINT_DIR ")", "DIR" },
 		{ "max-guests", 0, 0, G_OPTION_ARG_INT, &o->max_guests,
 		  "Refuse guests beyond this many (default 256)", "N" },
+		{ "hello-timeout", 0, 0, G_OPTION_ARG_INT, &o->hello_timeout,
+		  "Drop a process guest that has not said HELLO after SECS (default 10)", "SECS" },
 		{ "no-fdstore", 0, 0, G_OPTION_ARG_NONE, &o->no_fdstore,
 		  "No fd holder: a restart of hostrpcd strands the QEMU guests attached", NULL },
 		{ "fdstore-idle", 0, 0, G_OPTION_ARG_INT, &o->fdstore_idle,
@@ -145,6 +148,11 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 	if (o->max_guests < 0) {
 		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 				    "--max-guests must not be negative");
+		return FALSE;
+	}
+	if (o->hello_timeout < 0) {
+		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+				    "--hello-timeout must not be negative");
 		return FALSE;
 	}
 	if (o->fdstore_idle < 0) {
@@ -213,6 +221,9 @@ typedef struct {
 	gsize shm_size;
 } Follow;
 
+/* The guest name is the file name as it is: one that would need sanitising
+ * ("a b", or longer than a name) is refused, so two endpoint files never
+ * share a name (and its policy, audit log, fd holder entries). */
 static char *endpoint_name(const char *path)
 {
 	g_autofree char *base = g_path_get_basename(path);
@@ -220,7 +231,9 @@ static char *endpoint_name(const char *path)
 
 	if (g_str_has_suffix(base, ".ivshmem"))
 		base[strlen(base) - strlen(".ivshmem")] = 0;
-	return hrpcd_name_sanitize(base, clean, sizeof(clean)) ? g_strdup(clean) : NULL;
+	if (!hrpcd_name_sanitize(base, clean, sizeof(clean)) || strcmp(clean, base))
+		return NULL;
+	return g_strdup(clean);
 }
 
 static void libvirt_add(const char *domain, const char *path, gpointer user_data)
@@ -230,7 +243,9 @@ static void libvirt_add(const char *domain, const char *path, gpointer user_data
 	g_autoptr(GError) error = NULL;
 
 	if (!name)
-		g_warning("libvirt: domain %s: no guest name in %s", domain, path);
+		g_warning("libvirt: domain %s: endpoint %s refused: a guest name is up to %d "
+			  "letters, digits, '.', '_', '-' before .ivshmem", domain, path,
+			  HRPCD_GUEST_NAME_MAX - 1);
 	else if (!hrpcd_supervisor_add_endpoint(f->sup, name, path, f->shm_size, &error))
 		g_warning("libvirt: domain %s: %s", domain, error->message);
 }
@@ -241,7 +256,9 @@ static void libvirt_remove(const char *domain, const char *path, gpointer user_d
 	g_autofree char *name = endpoint_name(path);
 	g_autoptr(GError) error = NULL;
 
-	if (name && !hrpcd_supervisor_remove_endpoint(f->sup, name, &error))
+	/* Only the endpoint this path made: never another's of the same name. */
+	if (name && !g_strcmp0(hrpcd_supervisor_endpoint_path(f->sup, name), path) &&
+	    !hrpcd_supervisor_remove_endpoint(f->sup, name, &error))
 		g_warning("libvirt: domain %s: %s", domain, error->message);
 }
 #endif
@@ -388,6 +405,7 @@ int main(int argc, char **argv)
 	cfg.socket_path = o.socket_path;
 	cfg.state_dir = o.state_dir;
 	cfg.max_guests = (guint)o.max_guests;
+	cfg.hello_timeout_s = (guint)o.hello_timeout;
 	/* Not the process guests' socket: they reconnect by themselves. */
 	if (!o.no_fdstore) {
 		cfg.fdstore_path = fdstore_path;

@@ -49,6 +49,10 @@
 #define STOP_GRACE_MS       2000
 #define ACCEPT_PAUSE_MS     200
 #define FDSTORE_RETRY_MS    5000
+/* Process guests: a connection that has not said HELLO by the deadline is
+ * dropped, and at most a quarter of the table (at least 1) may be waiting
+ * for theirs, so silent connections cannot fill it. */
+#define HELLO_TIMEOUT_S_DEFAULT 10
 
 typedef struct {
 	HrpcdSupervisor *sup;
@@ -57,6 +61,7 @@ typedef struct {
 	HrpcdGuest *guest;      /* the attached QEMU's guest (a reference), or NULL */
 	gboolean removing;      /* removed while QEMU was attached: goes when QEMU does */
 	gboolean adopted;       /* from the fd holder, not claimed yet by the configuration */
+	gboolean name_reserved; /* in the guest table's reserved names */
 	guint reap_idle;
 } Endpoint;
 
@@ -79,6 +84,8 @@ struct _HrpcdSupervisor {
 	guint fdstore_retry;
 	gboolean adopting;      /* peer_new of a QEMU adopted from the holder */
 	gboolean shutting_down; /* leave everything with the holder */
+	guint hello_timeout_s;  /* process guests' HELLO deadline */
+	guint max_guests;
 };
 
 static void worker_exited(GPid pid, gint wait_status, gpointer user_data);
@@ -321,6 +328,7 @@ static void guest_free(HrpcdSupervisor *sup, HrpcdGuest *g)
 	g_warn_if_fail(!g->worker_pid || sup->shutting_down);
 	g_clear_handle_id(&g->respawn_timer, g_source_remove);
 	g_clear_handle_id(&g->child_watch, g_source_remove);
+	g_clear_handle_id(&g->hello_timer, g_source_remove);
 	guest_unlink_endpoint(g);
 	hrpcd_log_guest(G_LOG_LEVEL_DEBUG, g->id, g->name, "freed");
 	hrpcd_guest_table_remove(sup->guests, g);
@@ -442,12 +450,77 @@ static void worker_exited(GPid pid, gint wait_status, gpointer user_data)
 
 /* ---- process guests --------------------------------------------------------- */
 
+/* Has the process guest said HELLO?  (Its worker publishes it.) */
+static gboolean process_guest_greeted(HrpcdGuest *g)
+{
+	struct hrpcd_status st;
+	enum hrpc_admin_state state = hrpcd_guest_read_status(g, &st);
+
+	return state != HRPC_ADMIN_STATE_STARTING && state != HRPC_ADMIN_STATE_RESTARTING;
+}
+
+static gboolean hello_deadline(gpointer user_data)
+{
+	GuestRef *r = user_data;
+	HrpcdGuest *g = r->guest;
+
+	g->hello_timer = 0;
+	/* guest_free() destroys this source: a removed guest cannot get here. */
+	g_return_val_if_fail(!hrpcd_guest_removed(g), G_SOURCE_REMOVE);
+	if (!g->stopping && !process_guest_greeted(g)) {
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, g->id, g->name,
+				"process guest pid %ld said no HELLO within %u s; disconnecting it",
+				(long)g->peer_pid, r->sup->hello_timeout_s);
+		guest_stop(r->sup, g);
+	}
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * May one more process guest in?  Not into the slots of VM endpoints no QEMU
+ * is attached to yet (a VM must never find the table full of process
+ * guests), and not while a quarter of the table already waits for HELLOs.
+ * NULL, or why not.
+ */
+static const char *process_guest_room(HrpcdSupervisor *sup)
+{
+	guint reserved = 0, waiting = 0, used = hrpcd_guest_table_count(sup->guests);
+	GHashTableIter iter;
+	gpointer value;
+	HrpcdGuest *g;
+
+	g_hash_table_iter_init(&iter, sup->endpoints);
+	while (g_hash_table_iter_next(&iter, NULL, &value))
+		reserved += !((Endpoint *)value)->guest;
+	if (used + reserved >= sup->max_guests)
+		return "no room beside the slots kept for VM endpoints";
+	for (g = hrpcd_guest_table_next(sup->guests, 0); g;
+	     g = g->id < G_MAXUINT32 ? hrpcd_guest_table_next(sup->guests, g->id + 1) : NULL) {
+		if (!g->hello_timer)
+			continue;
+		if (process_guest_greeted(g))
+			g_clear_handle_id(&g->hello_timer, g_source_remove);
+		else
+			waiting++;
+	}
+	if (waiting >= MAX(sup->max_guests / 4, 1u))
+		return "too many connections have not said HELLO yet";
+	return NULL;
+}
+
 static void process_guest_accept(HrpcdSupervisor *sup, int sock, pid_t peer_pid)
 {
 	g_autoptr(GError) error = NULL;
 	HrpcdWorkerSpec spec;
+	const char *full;
 	HrpcdGuest *g;
 
+	full = process_guest_room(sup);
+	if (full) {
+		g_warning("refusing process guest (pid %ld): %s", (long)peer_pid, full);
+		close(sock);
+		return;
+	}
 	g = hrpcd_guest_table_add(sup->guests, HRPC_ADMIN_TRANSPORT_MEMFD, NULL, peer_pid, &error);
 	if (!g) {
 		g_warning("refusing process guest (pid %ld): %s", (long)peer_pid, error->message);
@@ -464,6 +537,8 @@ static void process_guest_accept(HrpcdSupervisor *sup, int sock, pid_t peer_pid)
 		hrpcd_log_guest(G_LOG_LEVEL_INFO, g->id, g->name,
 				"process guest pid %ld connected, worker %ld", (long)peer_pid,
 				(long)g->worker_pid);
+		g->hello_timer = guest_timeout_add(sup, g, sup->hello_timeout_s * 1000,
+						   hello_deadline);
 	}
 	/* The connection is the worker's now. */
 	close(sock);
@@ -586,6 +661,8 @@ static void endpoint_free(Endpoint *ep)
 	hrpcd_ivshmem_server_free(ep->server);
 	if (ep->guest)
 		guest_unlink_endpoint(ep->guest);
+	if (ep->name_reserved)
+		hrpcd_guest_table_release_name(ep->sup->guests, ep->name);
 	g_free(ep->name);
 	g_free(ep);
 }
@@ -599,6 +676,11 @@ gboolean hrpcd_supervisor_add_endpoint(HrpcdSupervisor *sup, const char *name,
 	if (!hrpcd_name_sanitize(name, clean, sizeof(clean)) || strcmp(clean, name)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
 			    "invalid guest name \"%s\" (use letters, digits, '.', '_', '-')", name);
+		return FALSE;
+	}
+	if (hrpcd_guest_name_is_default(name)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+			    "invalid guest name \"%s\" (guest-N names process guests)", name);
 		return FALSE;
 	}
 	ep = g_hash_table_lookup(sup->endpoints, name);
@@ -646,6 +728,8 @@ gboolean hrpcd_supervisor_add_endpoint(HrpcdSupervisor *sup, const char *name,
 		return FALSE;
 	}
 	g_hash_table_insert(sup->endpoints, ep->name, ep);
+	hrpcd_guest_table_reserve_name(sup->guests, ep->name);
+	ep->name_reserved = TRUE;
 	fdstore_put_endpoint(sup, ep);
 	g_message("ivshmem endpoint for guest %s on %s (%zu bytes)", name, path,
 		  hrpcd_ivshmem_server_shm_size(ep->server));
@@ -673,6 +757,13 @@ gboolean hrpcd_supervisor_remove_endpoint(HrpcdSupervisor *sup, const char *name
 	g_hash_table_remove(sup->endpoints, name);
 	g_message("ivshmem endpoint for guest %s removed", name);
 	return TRUE;
+}
+
+const char *hrpcd_supervisor_endpoint_path(HrpcdSupervisor *sup, const char *name)
+{
+	Endpoint *ep = g_hash_table_lookup(sup->endpoints, name);
+
+	return ep && !ep->removing ? hrpcd_ivshmem_server_path(ep->server) : NULL;
 }
 
 guint hrpcd_supervisor_endpoint_count(HrpcdSupervisor *sup)
@@ -807,6 +898,7 @@ static void adopt_endpoint(HrpcdSupervisor *sup, Adopted *a)
 	Endpoint *ep;
 
 	if (!hrpcd_name_sanitize(a->name, clean, sizeof(clean)) || strcmp(clean, a->name) ||
+	    hrpcd_guest_name_is_default(a->name) ||
 	    g_hash_table_contains(sup->endpoints, a->name) || a->listen_fd < 0) {
 		g_warning("fd holder: dropping what it held for \"%s\" (no endpoint to adopt)",
 			  a->name);
@@ -828,6 +920,8 @@ static void adopt_endpoint(HrpcdSupervisor *sup, Adopted *a)
 		return;
 	}
 	g_hash_table_insert(sup->endpoints, ep->name, ep);
+	hrpcd_guest_table_reserve_name(sup->guests, ep->name);
+	ep->name_reserved = TRUE;
 	g_message("ivshmem endpoint for guest %s on %s adopted from the fd holder", ep->name,
 		  hrpcd_ivshmem_server_path(ep->server));
 	if (!adopted_has_peer_part(a))
@@ -927,8 +1021,10 @@ HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError *
 	sup->listen_fd = -1;
 	sup->state_dir = g_strdup(cfg->state_dir);
 	sup->memfd_size = cfg->memfd_size;
-	sup->guests = hrpcd_guest_table_new(cfg->max_guests ? cfg->max_guests
-							    : HRPCD_DEFAULT_MAX_GUESTS);
+	sup->max_guests = cfg->max_guests ? cfg->max_guests : HRPCD_DEFAULT_MAX_GUESTS;
+	sup->hello_timeout_s = cfg->hello_timeout_s ? cfg->hello_timeout_s
+						    : HELLO_TIMEOUT_S_DEFAULT;
+	sup->guests = hrpcd_guest_table_new(sup->max_guests);
 	sup->endpoints = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 					       (GDestroyNotify)endpoint_free);
 	sup->fdstore_path = g_strdup(cfg->fdstore_path);

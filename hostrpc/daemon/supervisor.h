@@ -40,6 +40,7 @@ typedef struct {
 	const char *fdstore_path; /* the fd holder's socket (fdstore.h); NULL: none */
 	guint fdstore_idle_s;     /* a holder we start: its --idle-exit (0: default) */
 	gboolean fdstore_syslog;  /* a holder we start logs to syslog */
+	guint hello_timeout_s;    /* process guests' HELLO deadline (0: default, 10 s) */
 } HrpcdSupervisorConfig;
 
 #define HRPCD_DEFAULT_MAX_GUESTS 256
@@ -65,6 +66,9 @@ gboolean hrpcd_supervisor_add_endpoint(HrpcdSupervisor *sup, const char *name,
 gboolean hrpcd_supervisor_remove_endpoint(HrpcdSupervisor *sup, const char *name,
 					  GError **error);
 guint hrpcd_supervisor_endpoint_count(HrpcdSupervisor *sup);
+/* The socket path of the endpoint for guest `name`, or NULL if there is none
+ * (or it goes when its QEMU detaches).  Valid until the endpoint changes. */
+const char *hrpcd_supervisor_endpoint_path(HrpcdSupervisor *sup, const char *name);
 /* Start-up is over: endpoints adopted from the fd holder that no
  * configuration claimed (hrpcd_supervisor_add_endpoint()) are removed, as by
  * hrpcd_supervisor_remove_endpoint(). */

@@ -16,7 +16,8 @@ integration_tests = \
 	tests/integration/supervisor-killed \
 	tests/integration/libvirt-endpoints \
 	tests/integration/guest-lifetime-churn \
-	tests/integration/fdstore-impostor
+	tests/integration/fdstore-impostor \
+	tests/integration/guest-identity
 
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
@@ -77,3 +78,7 @@ tests_integration_guest_lifetime_churn_LDFLAGS = $(itest_ldflags)
 tests_integration_fdstore_impostor_SOURCES = tests/integration/fdstore-impostor.c $(itest_sources)
 tests_integration_fdstore_impostor_LDADD = $(itest_ldadd)
 tests_integration_fdstore_impostor_LDFLAGS = $(itest_ldflags)
+
+tests_integration_guest_identity_SOURCES = tests/integration/guest-identity.c $(itest_sources)
+tests_integration_guest_identity_LDADD = $(itest_ldadd)
+tests_integration_guest_identity_LDFLAGS = $(itest_ldflags)
