@@ -104,6 +104,7 @@ struct _HrpcdLibvirt {
 	HrpcdEndpointFunc add, remove;
 	gpointer user_data;
 	GHashTable *domains;      /* name -> GPtrArray of paths (main loop only) */
+	GHashTable *owners;       /* path -> the domain whose endpoint it is (main loop only) */
 	GThread *thread;
 	gint stop;
 	virConnectPtr conn;       /* libvirt thread only, after start-up */
@@ -132,23 +133,66 @@ static gboolean contains(GPtrArray *a, const char *p)
 	return FALSE;
 }
 
+/*
+ * An endpoint path belongs to the first domain that asks for it.  Another
+ * domain naming the same path is refused (logged) and gets it only when the
+ * owner lets it go; undefining or redefining a domain removes only the
+ * endpoints it owns, never another domain's.
+ */
+static void claim(HrpcdLibvirt *lv, const char *domain, const char *path)
+{
+	const char *owner = g_hash_table_lookup(lv->owners, path);
+
+	if (owner) {
+		if (strcmp(owner, domain))
+			g_warning("libvirt: domain %s: endpoint %s belongs to domain %s; refused",
+				  domain, path, owner);
+		return;
+	}
+	g_hash_table_insert(lv->owners, g_strdup(path), g_strdup(domain));
+	lv->add(domain, path, lv->user_data);
+}
+
+/* `domain` no longer wants `path`: remove it if it was its own, then hand it
+ * to a domain still waiting for it. */
+static void release(HrpcdLibvirt *lv, const char *domain, const char *path)
+{
+	GHashTableIter iter;
+	gpointer name, paths;
+
+	if (g_strcmp0(g_hash_table_lookup(lv->owners, path), domain))
+		return;
+	lv->remove(domain, path, lv->user_data);
+	g_hash_table_remove(lv->owners, path);
+	g_hash_table_iter_init(&iter, lv->domains);
+	while (g_hash_table_iter_next(&iter, &name, &paths)) {
+		if (strcmp(name, domain) && contains(paths, path)) {
+			claim(lv, name, path);
+			break;
+		}
+	}
+}
+
 /* Main loop: make the endpoints of one domain match its XML. */
 static gboolean apply_update(gpointer data)
 {
 	Update *u = data;
 	HrpcdLibvirt *lv = u->lv;
-	GPtrArray *old = g_hash_table_lookup(lv->domains, u->domain);
+	g_autoptr(GPtrArray) old = g_hash_table_lookup(lv->domains, u->domain);
 
-	for (guint i = 0; old && i < old->len; i++)
-		if (!contains(u->paths, g_ptr_array_index(old, i)))
-			lv->remove(u->domain, g_ptr_array_index(old, i), lv->user_data);
-	for (guint i = 0; u->paths && i < u->paths->len; i++)
-		if (!contains(old, g_ptr_array_index(u->paths, i)))
-			lv->add(u->domain, g_ptr_array_index(u->paths, i), lv->user_data);
+	if (old)
+		g_ptr_array_ref(old);
+	/* The domain's new wishes first, so a hand-over never goes back to it. */
 	if (u->paths && u->paths->len)
 		g_hash_table_replace(lv->domains, g_strdup(u->domain), g_ptr_array_ref(u->paths));
 	else
 		g_hash_table_remove(lv->domains, u->domain);
+	for (guint i = 0; old && i < old->len; i++)
+		if (!contains(u->paths, g_ptr_array_index(old, i)))
+			release(lv, u->domain, g_ptr_array_index(old, i));
+	for (guint i = 0; u->paths && i < u->paths->len; i++)
+		if (!contains(old, g_ptr_array_index(u->paths, i)))
+			claim(lv, u->domain, g_ptr_array_index(u->paths, i));
 	return G_SOURCE_REMOVE;
 }
 
@@ -298,6 +342,7 @@ HrpcdLibvirt *hrpcd_libvirt_new(const char *uri, const char *endpoint_dir, GMain
 	lv->cb_id = -1;
 	lv->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					    (GDestroyNotify)g_ptr_array_unref);
+	lv->owners = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	/* Connect once synchronously so a bad URI is reported at start-up. */
 	if (!lv_connect(lv, error)) {
 		lv_disconnect(lv);
@@ -318,6 +363,7 @@ void hrpcd_libvirt_free(HrpcdLibvirt *lv)
 	}
 	lv_disconnect(lv);
 	g_hash_table_unref(lv->domains);
+	g_hash_table_unref(lv->owners);
 	g_main_context_unref(lv->ctx);
 	g_free(lv->dir);
 	g_free(lv->uri);

@@ -33,8 +33,10 @@ typedef void (*HrpcdEndpointFunc)(const char *domain, const char *path, gpointer
  * Connect to `uri` (e.g. qemu:///system; test:///default in tests), create
  * endpoints for every domain already defined, then follow lifecycle events:
  * DEFINED (new or changed XML) adds/removes endpoints to match, UNDEFINED
- * removes the domain's endpoints.  A lost connection is retried every
- * 2 seconds; endpoints stay while it is down.
+ * removes the domain's endpoints.  A path is one domain's: the first to ask
+ * for it; another domain naming it is refused (logged) until the owner lets
+ * it go, and `remove` is only ever called by the owner.  A lost connection
+ * is retried every 2 seconds; endpoints stay while it is down.
  */
 HrpcdLibvirt *hrpcd_libvirt_new(const char *uri, const char *endpoint_dir, GMainContext *ctx,
 				HrpcdEndpointFunc add, HrpcdEndpointFunc remove,

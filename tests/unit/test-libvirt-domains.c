@@ -4,7 +4,9 @@
  * devices of a domain XML become endpoints (and which are refused), and
  * the live path through libvirt's test driver: defining a domain creates
  * its endpoint, redefining without the device removes it, undefining
- * removes everything.
+ * removes everything.  Two domains naming one endpoint path: the second is
+ * refused, undefining it leaves the first one's endpoint alone, and the
+ * path passes to it only once the first lets go.
  */
 #include "config.h"
 
@@ -78,6 +80,81 @@ static const char *test_domain(gboolean with_shmem)
 	return buf;
 }
 
+static const char *named_domain(const char *name, int uuid_tail, const char *file)
+{
+	static char buf[2048];
+
+	snprintf(buf, sizeof(buf),
+		 "<domain type='test'><name>%s</name><uuid>6a1f3b3e-1d2c-4c55-9a35-%012d</uuid>"
+		 "<memory>65536</memory><os><type>hvm</type></os><devices>"
+		 "<shmem name='hostrpc'><model type='ivshmem-doorbell'/><size unit='M'>8</size>"
+		 "<server path='" DIR "/%s'/><msi vectors='2' ioeventfd='on'/></shmem>"
+		 "</devices></domain>", name, uuid_tail, file);
+	return buf;
+}
+
+static gboolean has(GPtrArray *a, const char *entry)
+{
+	for (guint i = 0; i < a->len; i++)
+		if (!strcmp(g_ptr_array_index(a, i), entry))
+			return TRUE;
+	return FALSE;
+}
+
+/* Events arrive in order: once a fresh domain's endpoint is added, every
+ * update before it has been applied. */
+static gboolean sync_events(virConnectPtr conn)
+{
+	static int n;
+	char name[32], file[48];
+	virDomainPtr dom;
+	gboolean ok;
+
+	n++;
+	snprintf(name, sizeof(name), "hrpc-sync-%d", n);
+	snprintf(file, sizeof(file), "sync-%d.ivshmem", n);
+	dom = virDomainDefineXML(conn, named_domain(name, 900 + n, file));
+	ok = dom && wait_for(added, added->len + 1) &&
+	     g_str_has_prefix(g_ptr_array_index(added, added->len - 1), name);
+	if (dom) {
+		virDomainUndefine(dom);
+		virDomainFree(dom);
+	}
+	return ok;
+}
+
+static void shared_path(virConnectPtr conn)
+{
+	const char *a_entry = "hrpc-a " DIR "/shared.ivshmem", *b_entry = "hrpc-b " DIR "/shared.ivshmem";
+	virDomainPtr a, b;
+
+	g_ptr_array_set_size(added, 0);
+	g_ptr_array_set_size(removed, 0);
+	a = virDomainDefineXML(conn, named_domain("hrpc-a", 1, "shared.ivshmem"));
+	b = virDomainDefineXML(conn, named_domain("hrpc-b", 2, "shared.ivshmem"));
+	tap_ok(a && b && sync_events(conn) && has(added, a_entry) && !has(added, b_entry),
+	       "a second domain naming the same endpoint path is refused");
+	if (b) {
+		virDomainUndefine(b);
+		virDomainFree(b);
+	}
+	tap_ok(sync_events(conn) && !has(removed, a_entry) && !has(removed, b_entry),
+	       "undefining it leaves the first domain's endpoint alone");
+	b = virDomainDefineXML(conn, named_domain("hrpc-b", 2, "shared.ivshmem"));
+	if (a) {
+		virDomainUndefine(a);
+		virDomainFree(a);
+	}
+	tap_ok(b && sync_events(conn) && has(removed, a_entry) && has(added, b_entry),
+	       "once the first domain lets go, the path passes to the one still asking");
+	if (b) {
+		virDomainUndefine(b);
+		virDomainFree(b);
+	}
+	tap_ok(sync_events(conn) && has(removed, b_entry),
+	       "and its undefine removes it");
+}
+
 int main(void)
 {
 	g_autoptr(GError) err = NULL;
@@ -85,7 +162,7 @@ int main(void)
 	virConnectPtr conn;
 	virDomainPtr dom;
 
-	tap_plan(10);
+	tap_plan(14);
 	tap_ok(count(shmem("ivshmem-doorbell", DIR "/g.ivshmem")) == 1, "doorbell shmem in our directory: one endpoint");
 	tap_ok(count(shmem("ivshmem-plain", DIR "/g.ivshmem")) == 0, "ivshmem-plain is not ours");
 	tap_ok(count(shmem("ivshmem-doorbell", "/tmp/g.ivshmem")) == 0, "a server path outside the endpoint directory is refused");
@@ -115,6 +192,7 @@ int main(void)
 		virDomainFree(dom);
 	}
 	tap_ok(wait_for(removed, 2) && added->len == 2, "undefining it removes the endpoint again");
+	shared_path(conn);
 	hrpcd_libvirt_free(lv);
 	virConnectClose(conn);
 	return tap_done();
