@@ -231,7 +231,7 @@ int main(int argc, char **argv)
 		else if (opt == 'n')
 			rounds = atoi(optarg);
 	}
-	if (sg_start(&g, NULL, -1) < 0) {
+	if (sg_start(&g, SG_LOOPBACK_POLICY, -1) < 0) {
 		fprintf(stderr, "sock-bench: cannot start the service\n");
 		return 1;
 	}

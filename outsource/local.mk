@@ -29,7 +29,8 @@ sock_itest_ldadd = outsource/sock/libhrpc-sock-glib.la outsource/sock/libhrpc-so
 sock_itests = \
 	tests/integration/sock/test-sock-procs \
 	tests/integration/sock/test-sock-hostile \
-	tests/integration/sock/test-sock-policy
+	tests/integration/sock/test-sock-policy \
+	tests/integration/sock/test-sock-default-policy
 check_PROGRAMS += $(sock_itests)
 TESTS += $(sock_itests)
 tests_integration_sock_test_sock_procs_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
@@ -38,6 +39,8 @@ tests_integration_sock_test_sock_hostile_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_hostile_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_policy_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_policy_LDADD = $(sock_itest_ldadd)
+tests_integration_sock_test_sock_default_policy_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_integration_sock_test_sock_default_policy_LDADD = $(sock_itest_ldadd)
 EXTRA_DIST += tests/integration/sock/sockguest.h
 
 # The service inside a real hostrpcd worker (process guest over memfd).

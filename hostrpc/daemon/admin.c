@@ -145,8 +145,9 @@ static HrpcdGuest *find_guest(HrpcdAdmin *adm, guint32 id, const char *name)
 }
 
 /*
- * The worker of a guest with the socket service refreshes its listing once
- * a second in <state dir>/sock-audit/<name>.sockets[.json] (outsource/sock),
+ * The worker of a guest with the socket service refreshes its listing (the
+ * effective policy, then the sockets) once a second in
+ * <state dir>/sock-audit/<name>.sockets[.json] (outsource/sock),
  * under the name the worker started with: the endpoint name of a QEMU
  * guest, "guest-<id>" for a process guest (its HELLO label comes later).
  * Written by a worker, so display data: bounded, and only printable ASCII

@@ -410,7 +410,8 @@ static int cmd_channels(hrpc_client *c, const char *guest, gboolean detailed)
 	return 0;
 }
 
-/* The guest's outsourced sockets, as its worker last listed them. */
+/* The guest's effective socket policy and outsourced sockets, as its worker
+ * last listed them. */
 static int cmd_sockets(hrpc_client *c, const char *guest)
 {
 	struct hrpc_admin_sockets_query q = { 0 };
@@ -469,7 +470,8 @@ int main(int argc, char **argv)
 		"  list            guests: id, name, transport, state, worker pid\n"
 		"  channels        one line of counters per channel\n"
 		"  stats [GUEST]   every counter of each channel (GUEST: id or name)\n"
-		"  sockets GUEST   the guest's outsourced sockets: state, addresses, bytes");
+		"  sockets GUEST   the guest's socket policy (its source and rules, as in\n"
+		"                  force) and outsourced sockets: state, addresses, bytes");
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
 		fprintf(stderr, "hostrpcctl: %s\n", error->message);
 		return 2;

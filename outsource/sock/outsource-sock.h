@@ -34,7 +34,9 @@ struct outsource_sock_config {
 	uint32_t guest_id;
 	const char *guest_name;   /* for the audit log; NULL = "guest<id>" */
 	/* Policy text (policy.h format) or a file holding it; neither = the
-	 * defaults (worker's namespace, 1024 sockets, allow all). */
+	 * built-in default (worker's namespace, 1024 sockets, the built-in
+	 * rules of policy.h: nothing of the host's, no port below 1024).  The
+	 * built-in rules follow a given policy's own rules too. */
 	const char *policy_text;
 	const char *policy_path;
 	/* Audit log: appended to `audit_path` (created 0640), or written to
@@ -90,7 +92,8 @@ struct outsource_sock_totals {
 size_t outsource_sock_list(outsource_sock *s, struct outsource_sock_info *out, size_t max);
 void outsource_sock_totals(outsource_sock *s, struct outsource_sock_totals *t);
 
-/* Print the sockets as a table or as JSON (one object: totals + "sockets"). */
+/* Print the effective policy and the sockets as a table, or as JSON (one
+ * object: totals, "sockets", "policy"). */
 void outsource_sock_print(outsource_sock *s, FILE *f, bool json);
 
 #ifdef __cplusplus

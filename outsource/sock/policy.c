@@ -18,12 +18,32 @@
 #define MAX_POLICY_BYTES (1u << 20)
 #define MAX_RULES 4096
 
+/*
+ * What the host keeps from every guest unless its policy says otherwise
+ * (README.md, "Policy").  A socket guest runs in a root worker in the
+ * host's network namespace: without these it could serve DHCP or DNS on
+ * the host's LAN, or reach services that trust the host's own addresses
+ * (127.0.0.1, the host's LAN address) or the cloud metadata service.
+ */
+const char SOCK_POLICY_BUILTIN[] =
+	"connect deny loopback      # 0.0.0.0 and :: connect to loopback too\n"
+	"connect deny unspecified   # 0.0.0.0/8\n"
+	"connect deny link-local    # 169.254.169.254 (metadata), fe80::/10\n"
+	"connect deny fd00:ec2::254 # the IPv6 metadata service of EC2\n"
+	"connect deny multicast\n"
+	"connect deny broadcast\n"
+	"connect deny host          # the host's own addresses\n"
+	"bind deny any 1-1023       # no DHCP, DNS, SSH... server on the host\n"
+	"bind deny multicast\n"
+	"bind deny broadcast\n";
+
 void sock_policy_init(struct sock_policy *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->max_sockets = 1024;
 	p->default_allow[SOCK_POLICY_CONNECT] = true;
 	p->default_allow[SOCK_POLICY_BIND] = true;
+	snprintf(p->source, sizeof(p->source), "built-in default (no policy file)");
 }
 
 void sock_policy_clear(struct sock_policy *p)
@@ -86,6 +106,18 @@ static int parse_net(struct sock_policy_rule *r, const char *s)
 	return 0;
 }
 
+/* Named address classes: one rule per prefix, labelled with the name. */
+static const struct {
+	const char *name;
+	const char *nets[2];
+} classes[] = {
+	{ "loopback", { "127.0.0.0/8", "::1" } },
+	{ "unspecified", { "0.0.0.0/8", "::" } },
+	{ "link-local", { "169.254.0.0/16", "fe80::/10" } },
+	{ "multicast", { "224.0.0.0/4", "ff00::/8" } },
+	{ "broadcast", { "255.255.255.255" } },
+};
+
 static int parse_port(const char *s, const char **end, uint16_t *out)
 {
 	char *e;
@@ -145,15 +177,19 @@ static int parse_action(const char *s)
 	return -1;
 }
 
-int sock_policy_parse(struct sock_policy *p, const char *text, char *err, size_t errlen)
+static int parse(struct sock_policy *p, const char *text, bool builtin, char *err, size_t errlen)
 {
 	unsigned int lineno = 0;
 	const char *pos = text;
 
+	/* A policy's own rules come before the built-in ones. */
+	if (!builtin && p->nbuiltin)
+		return -EINVAL;
 	while (*pos) {
 		char line[512], *w[6], *save = NULL, *hash;
 		size_t n = strcspn(pos, "\n");
 		int nw = 0, dir, act;
+		struct sock_policy_rule *nr;
 
 		lineno++;
 		if (n >= sizeof(line))
@@ -187,27 +223,58 @@ int sock_policy_parse(struct sock_policy *p, const char *text, char *err, size_t
 				return bad(err, errlen, lineno, "usage: default connect|bind allow|deny");
 			p->default_allow[dir] = act;
 		} else if ((dir = parse_dir(w[0])) >= 0) {
-			struct sock_policy_rule r = { .dir = (uint8_t)dir }, *nr;
+			struct sock_policy_rule r = { .dir = (uint8_t)dir, .builtin = builtin };
+			const char *const *nets = (const char *const[]){ w[2], NULL };
+			size_t nnets = 1;
 
 			if (nw < 3 || nw > 4 || (act = parse_action(w[1])) < 0)
 				return bad(err, errlen, lineno, "usage: %s allow|deny NET [PORTS]", w[0]);
 			r.allow = act;
-			if (parse_net(&r, w[2]) < 0)
-				return bad(err, errlen, lineno, "bad address or prefix '%s'", w[2]);
 			if (parse_ports(&r, nw == 4 ? w[3] : NULL) < 0)
 				return bad(err, errlen, lineno, "bad port list '%s'", w[3]);
-			if (p->nrules == MAX_RULES)
-				return bad(err, errlen, lineno, "more than %d rules", MAX_RULES);
-			nr = realloc(p->rules, (p->nrules + 1) * sizeof(*nr));
-			if (!nr)
-				return -ENOMEM;
-			p->rules = nr;
-			p->rules[p->nrules++] = r;
+			for (size_t c = 0; c < sizeof(classes) / sizeof(classes[0]); c++)
+				if (!strcmp(w[2], classes[c].name)) {
+					r.cls = classes[c].name;
+					nets = classes[c].nets;
+					nnets = classes[c].nets[1] ? 2 : 1;
+				}
+			if (!strcmp(w[2], "host")) {
+				r.cls = "host";
+				r.host = true;
+				nnets = 1;
+			}
+			for (size_t k = 0; k < nnets; k++) {
+				if (!r.host && parse_net(&r, nets[k]) < 0)
+					return bad(err, errlen, lineno, "bad address or prefix '%s'", w[2]);
+				if (!builtin && p->nrules - p->nbuiltin >= MAX_RULES)
+					return bad(err, errlen, lineno, "more than %d rules", MAX_RULES);
+				nr = realloc(p->rules, (p->nrules + 1) * sizeof(*nr));
+				if (!nr)
+					return -ENOMEM;
+				p->rules = nr;
+				p->rules[p->nrules++] = r;
+				if (builtin)
+					p->nbuiltin++;
+			}
 		} else {
 			return bad(err, errlen, lineno, "unknown directive '%s'", w[0]);
 		}
 	}
 	return 0;
+}
+
+int sock_policy_parse(struct sock_policy *p, const char *text, char *err, size_t errlen)
+{
+	return parse(p, text, false, err, errlen);
+}
+
+int sock_policy_add_builtin(struct sock_policy *p)
+{
+	char err[128];
+
+	if (p->nbuiltin)
+		return 0;
+	return parse(p, SOCK_POLICY_BUILTIN, true, err, sizeof(err));
 }
 
 int sock_policy_load(struct sock_policy *p, const char *path, char *err, size_t errlen)
@@ -236,6 +303,8 @@ int sock_policy_load(struct sock_policy *p, const char *path, char *err, size_t 
 	buf[len] = 0;
 	rc = sock_policy_parse(p, buf, err, errlen);
 	free(buf);
+	if (!rc)
+		snprintf(p->source, sizeof(p->source), "%s", path);
 	return rc;
 }
 
@@ -264,46 +333,187 @@ static bool port_match(const struct sock_policy_rule *r, uint16_t port)
 	return false;
 }
 
-bool sock_policy_allows(const struct sock_policy *p, enum sock_policy_dir dir,
-			const struct sockaddr *sa)
+static bool all_zero(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
+
+int sock_addr_normalize(const struct sockaddr *sa, socklen_t len, enum sock_policy_dir dir,
+			struct sock_addr_norm *out)
 {
 	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-	uint8_t addr[16];
-	int family;
-	uint16_t port;
+	static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b };
 
+	memset(out, 0, sizeof(*out));
+	if (len < sizeof(sa->sa_family))
+		return -EINVAL;
 	if (sa->sa_family == AF_INET) {
 		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
 
-		family = AF_INET;
-		memcpy(addr, &in->sin_addr, 4);
-		port = ntohs(in->sin_port);
+		if (len < sizeof(*in))
+			return -EINVAL;
+		out->family = AF_INET;
+		memcpy(out->addr, &in->sin_addr, 4);
+		out->port = ntohs(in->sin_port);
 	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		const uint8_t *a = in6->sin6_addr.s6_addr;
 
-		port = ntohs(in6->sin6_port);
-		if (!memcmp(in6->sin6_addr.s6_addr, mapped, 12)) {
-			family = AF_INET;
-			memcpy(addr, in6->sin6_addr.s6_addr + 12, 4);
+		if (len < sizeof(*in6))
+			return -EINVAL;
+		out->port = ntohs(in6->sin6_port);
+		/*
+		 * IPv4 in IPv6 clothing is checked as the IPv4 address: mapped
+		 * (a dual-stack socket speaks IPv4 to it), compatible (sit
+		 * tunnels carry it to the IPv4 address; :: and ::1 are not
+		 * compatible addresses) and the NAT64 well-known prefix (a
+		 * translator on the host's path turns it into IPv4).
+		 */
+		if (!memcmp(a, mapped, 12) || !memcmp(a, nat64, 12) ||
+		    (all_zero(a, 12) && !all_zero(a + 12, 3))) {
+			out->family = AF_INET;
+			memcpy(out->addr, a + 12, 4);
 		} else {
-			family = AF_INET6;
-			memcpy(addr, in6->sin6_addr.s6_addr, 16);
+			out->family = AF_INET6;
+			memcpy(out->addr, a, 16);
+			/* Linux reads the scope id of link-scope addresses only. */
+			if ((a[0] == 0xfe && (a[1] & 0xc0) == 0x80) || a[0] == 0xff)
+				out->scope_id = in6->sin6_scope_id;
 		}
 	} else {
-		return false;
+		return -EAFNOSUPPORT;
 	}
+	/* connect/sendto to 0.0.0.0 or :: reach this host's loopback (Linux
+	 * picks 127.0.0.1 / ::1, or the socket's own bound address). */
+	if (dir == SOCK_POLICY_CONNECT && all_zero(out->addr, out->family == AF_INET ? 4 : 16)) {
+		if (out->family == AF_INET) {
+			out->addr[0] = 127;
+			out->addr[3] = 1;
+		} else {
+			out->addr[15] = 1;
+		}
+	}
+	return 0;
+}
+
+bool sock_policy_allows(const struct sock_policy *p, enum sock_policy_dir dir,
+			const struct sock_addr_norm *a, sock_policy_host_fn host, void *ctx)
+{
+	int is_host = -1; /* not asked yet */
+
+	if (a->family != AF_INET && a->family != AF_INET6)
+		return false;
 	for (size_t i = 0; i < p->nrules; i++) {
 		const struct sock_policy_rule *r = &p->rules[i];
 
-		if (r->dir != dir)
+		if (r->dir != dir || !port_match(r, a->port))
 			continue;
-		if (r->family && r->family != family)
+		if (r->host) {
+			if (is_host < 0)
+				is_host = host ? host(ctx, a) : -EOPNOTSUPP;
+			if (is_host < 0)
+				return false; /* cannot tell: fail closed */
+			if (!is_host)
+				continue;
+			return r->allow;
+		}
+		if (r->family && r->family != a->family)
 			continue;
-		if (r->family && !prefix_match(addr, r->addr, r->plen))
-			continue;
-		if (!port_match(r, port))
+		if (r->family && !prefix_match(a->addr, r->addr, r->plen))
 			continue;
 		return r->allow;
 	}
 	return p->default_allow[dir];
+}
+
+static void format_net(const struct sock_policy_rule *r, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (r->host)
+		snprintf(buf, len, "host");
+	else if (!r->family)
+		snprintf(buf, len, "any");
+	else
+		snprintf(buf, len, "%s/%u", inet_ntop(r->family, r->addr, a, sizeof(a)) ?: "?",
+			 r->plen);
+}
+
+static void format_ports(const struct sock_policy_rule *r, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	snprintf(buf, len, "*");
+	for (unsigned int i = 0; i < r->nranges && off < len; i++) {
+		int n = r->ranges[i].lo == r->ranges[i].hi ?
+			snprintf(buf + off, len - off, "%s%u", i ? "," : "", r->ranges[i].lo) :
+			snprintf(buf + off, len - off, "%s%u-%u", i ? "," : "", r->ranges[i].lo,
+				 r->ranges[i].hi);
+
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+/* A JSON string from host-made text (a path: quotes and controls escaped). */
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20 || c > 0x7e)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+void sock_policy_print(const struct sock_policy *p, FILE *f, bool json)
+{
+	static const char *const dirs[] = { "connect", "bind" };
+	char net[64], ports[128];
+
+	if (json) {
+		fprintf(f, "{\"source\":");
+		json_str(f, p->source);
+		fprintf(f, ",\"netns\":");
+		json_str(f, p->netns);
+		fprintf(f, ",\"max_sockets\":%u,\"rules\":[", (unsigned int)p->max_sockets);
+	} else {
+		fprintf(f, "POLICY %s\n", p->source);
+		fprintf(f, "  netns %s, max-sockets %u; first match wins:\n",
+			p->netns[0] ? p->netns : "- (the worker's)", (unsigned int)p->max_sockets);
+	}
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct sock_policy_rule *r = &p->rules[i];
+		const char *origin = r->builtin ? "built-in" : "policy";
+		const char *cls = r->host ? NULL : r->cls; /* `host` says it already */
+
+		format_net(r, net, sizeof(net));
+		format_ports(r, ports, sizeof(ports));
+		if (json)
+			fprintf(f, "%s{\"dir\":\"%s\",\"action\":\"%s\",\"net\":\"%s\",\"ports\":\"%s\","
+				"\"class\":\"%s\",\"origin\":\"%s\"}", i ? "," : "", dirs[r->dir],
+				r->allow ? "allow" : "deny", net, ports, r->cls ? r->cls : "", origin);
+		else
+			fprintf(f, "  %-7s %-5s %-24s %-16s %s%s%s%s\n", dirs[r->dir],
+				r->allow ? "allow" : "deny", net, ports, origin, cls ? " (" : "",
+				cls ? cls : "", cls ? ")" : "");
+	}
+	if (json) {
+		fprintf(f, "],\"default\":{\"connect\":\"%s\",\"bind\":\"%s\"}}",
+			p->default_allow[0] ? "allow" : "deny", p->default_allow[1] ? "allow" : "deny");
+	} else {
+		for (int d = 0; d < 2; d++)
+			fprintf(f, "  %-7s %-5s %-24s %-16s default\n", dirs[d],
+				p->default_allow[d] ? "allow" : "deny", "any", "*");
+	}
 }

@@ -35,6 +35,8 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sockios.h>
 #include <time.h>
 #include <unistd.h>
@@ -83,6 +85,8 @@ struct outsource_sock {
 	bool timer_armed;
 	int netns_fd;           /* -1: the worker's namespace */
 	int home_ns_fd;
+	int rtfd;               /* NETLINK_ROUTE in the sockets' namespace */
+	uint32_t rtseq;
 	FILE *audit;
 	bool own_audit;
 	hrpc_conn *conn;
@@ -489,6 +493,123 @@ int outsource_sock_dispatch(outsource_sock *s)
 	return seen;
 }
 
+/* ---- policy ---------------------------------------------------------------------- */
+
+/*
+ * `host` rules: is `a` one of the addresses of the namespace the guest's
+ * sockets live in?  Asked of the kernel's routing (RTM_GETROUTE, what
+ * `ip route get` does) at decision time: a local, broadcast, multicast or
+ * anycast route is "the host".  rtnetlink answers inside send(), so the
+ * reply is queued when recv() runs: this never waits.  1, 0 or -errno.
+ */
+static int host_addr(void *ctx, const struct sock_addr_norm *a)
+{
+	outsource_sock *s = ctx;
+	size_t alen = a->family == AF_INET ? 4 : 16;
+	struct {
+		struct nlmsghdr nh;
+		struct rtmsg rt;
+		uint8_t attrs[RTA_SPACE(16) + RTA_SPACE(4)];
+	} req;
+	union {
+		struct nlmsghdr nh;
+		uint8_t b[8192];
+	} buf;
+	struct rtattr *rta;
+	uint32_t seq = ++s->rtseq;
+
+	if (s->rtfd < 0)
+		return -EBADF;
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_type = RTM_GETROUTE;
+	req.nh.nlmsg_flags = NLM_F_REQUEST;
+	req.nh.nlmsg_seq = seq;
+	req.rt.rtm_family = (unsigned char)a->family;
+	req.rt.rtm_dst_len = (unsigned char)(alen * 8);
+	rta = (struct rtattr *)req.attrs;
+	rta->rta_type = RTA_DST;
+	rta->rta_len = RTA_LENGTH(alen);
+	memcpy(RTA_DATA(rta), a->addr, alen);
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.rt)) + RTA_SPACE(alen);
+	if (a->scope_id) {
+		rta = (struct rtattr *)(req.attrs + RTA_SPACE(alen));
+		rta->rta_type = RTA_OIF;
+		rta->rta_len = RTA_LENGTH(4);
+		memcpy(RTA_DATA(rta), &a->scope_id, 4);
+		req.nh.nlmsg_len += RTA_SPACE(4);
+	}
+	if (send(s->rtfd, &req, req.nh.nlmsg_len, 0) < 0)
+		return -errno;
+	for (int tries = 0; tries < 8; tries++) {
+		ssize_t n = recv(s->rtfd, buf.b, sizeof(buf.b), 0);
+		int len = (int)n;
+
+		if (n < 0)
+			return -errno;
+		for (struct nlmsghdr *nh = &buf.nh; NLMSG_OK(nh, len); nh = NLMSG_NEXT(nh, len)) {
+			if (nh->nlmsg_seq != seq)
+				continue; /* an answer to an earlier question */
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(nh);
+
+				/* No route (or a blackhole/prohibit one): the
+				 * kernel will not deliver it here either. */
+				if (e->error == -ENETUNREACH || e->error == -EHOSTUNREACH ||
+				    e->error == -EACCES || e->error == -EINVAL)
+					return 0;
+				return e->error ? e->error : -EPROTO;
+			}
+			if (nh->nlmsg_type == RTM_NEWROUTE) {
+				const struct rtmsg *rt = NLMSG_DATA(nh);
+
+				return rt->rtm_type == RTN_LOCAL || rt->rtm_type == RTN_BROADCAST ||
+				       rt->rtm_type == RTN_MULTICAST || rt->rtm_type == RTN_ANYCAST;
+			}
+		}
+	}
+	return -EPROTO;
+}
+
+/*
+ * The policy's verdict on `ss` for `hs`: 0, or -EACCES (counted and
+ * audited as "<what> <address> denied by policy"), or the normaliser's
+ * -errno.  Every policy decision comes through here, and so through
+ * sock_addr_normalize().
+ */
+static int policy_check(outsource_sock *s, struct hsock *hs, uint32_t idx,
+			enum sock_policy_dir dir, const struct sockaddr_storage *ss, socklen_t len,
+			const char *what)
+{
+	static const uint8_t zero[16];
+	struct sock_addr_norm n;
+	char a[80];
+	bool ok;
+	int rc;
+
+	rc = sock_addr_normalize((const struct sockaddr *)ss, len, dir, &n);
+	if (rc < 0)
+		return rc;
+	ok = sock_policy_allows(&s->policy, dir, &n, host_addr, s);
+	/* An IPv6 socket bound to :: without IPV6_V6ONLY takes IPv4 too: that
+	 * bind must also be allowed as 0.0.0.0 (V6ONLY cannot change once
+	 * bound, so the answer read now holds). */
+	if (ok && dir == SOCK_POLICY_BIND && n.family == AF_INET6 && !memcmp(n.addr, zero, 16)) {
+		int v6only = 0;
+		socklen_t ol = sizeof(v6only);
+
+		if (getsockopt(hs->fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol) < 0 || !v6only) {
+			struct sock_addr_norm v4 = { .family = AF_INET, .port = n.port };
+
+			ok = sock_policy_allows(&s->policy, dir, &v4, host_addr, s);
+		}
+	}
+	if (ok)
+		return 0;
+	s->tot.denied++;
+	audit(s, idx, "%s %s denied by policy", what, fmt_addr(ss, a, sizeof(a)));
+	return -EACCES;
+}
+
 /* ---- handlers -------------------------------------------------------------------- */
 
 #define REQ(type, var)                                          \
@@ -658,13 +779,11 @@ static int do_bind_connect(outsource_sock *s, const struct hrpc_req *req,
 	/* An AF_INET6 socket takes IPv6 addresses only; AF_INET, IPv4 only. */
 	if (ss.ss_family != hs->family)
 		return hs->family == AF_INET ? -EAFNOSUPPORT : -EINVAL;
-	if (!sock_policy_allows(&s->policy, is_bind ? SOCK_POLICY_BIND : SOCK_POLICY_CONNECT,
-				(struct sockaddr *)&ss)) {
-		s->tot.denied++;
-		audit(s, idx, "%s %s denied by policy", is_bind ? "bind" : "connect",
-		      fmt_addr(&ss, a, sizeof(a)));
+	rc = policy_check(s, hs, idx, is_bind ? SOCK_POLICY_BIND : SOCK_POLICY_CONNECT, &ss, len,
+			  is_bind ? "bind" : "connect");
+	if (rc < 0) {
 		reply_state(s, hs, rep);
-		return -EACCES;
+		return rc;
 	}
 	if (is_bind) {
 		rc = bind(hs->fd, (struct sockaddr *)&ss, len) < 0 ? -errno : 0;
@@ -717,12 +836,10 @@ static int do_listen(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	if (!hs->local.ss_family) {
 		struct sockaddr_storage any = { .ss_family = hs->family };
 
-		if (!sock_policy_allows(&s->policy, SOCK_POLICY_BIND, (struct sockaddr *)&any)) {
-			s->tot.denied++;
-			audit(s, idx, "listen (implicit bind %s) denied by policy",
-			      fmt_addr(&any, a, sizeof(a)));
-			return -EACCES;
-		}
+		rc = policy_check(s, hs, idx, SOCK_POLICY_BIND, &any, sizeof(any),
+				  "listen (implicit bind)");
+		if (rc < 0)
+			return rc;
 	}
 	rc = listen(hs->fd, backlog) < 0 ? -errno : 0;
 	if (!rc) {
@@ -830,22 +947,35 @@ static int do_send(outsource_sock *s, const struct hrpc_req *req, struct hrpc_re
 		len = HRPC_SOCK_MAX_IO;
 	if (r->has_addr) {
 		struct hrpc_sock_addr wa = r->addr;
-		char a[80];
 
 		rc = addr_from_wire(&wa, &ss, &salen);
 		if (rc < 0)
 			return rc;
-		if (hs->type == SOCK_DGRAM &&
-		    !sock_policy_allows(&s->policy, SOCK_POLICY_CONNECT, (struct sockaddr *)&ss)) {
-			s->tot.denied++;
-			audit(s, idx, "sendto %s denied by policy", fmt_addr(&ss, a, sizeof(a)));
-			return -EACCES;
+		if (hs->type == SOCK_DGRAM)
+			rc = policy_check(s, hs, idx, SOCK_POLICY_CONNECT, &ss, salen, "sendto");
+		else
+			salen = 0;
+		if (rc < 0)
+			return rc;
+	} else if (hs->type == SOCK_DGRAM) {
+		/* A connected UDP socket: its peer is checked again at every
+		 * send (the host's own addresses may have changed since the
+		 * connect).  Not connected: the kernel answers EDESTADDRREQ. */
+		socklen_t pl = sizeof(ss);
+
+		if (getpeername(hs->fd, (struct sockaddr *)&ss, &pl) == 0) {
+			rc = policy_check(s, hs, idx, SOCK_POLICY_CONNECT, &ss, pl, "send");
+			if (rc < 0)
+				return rc;
 		}
 	}
+	/* A stream socket sends to its peer, checked at connect; an address
+	 * given with it is not passed on (sendto() on TCP ignores it today,
+	 * and must not start to mean anything later, e.g. fast open). */
 	memset(o, 0, sizeof(*o));
 	rep->len = sizeof(*o);
 	n = sendto(hs->fd, data, len, (int)(r->flags & ~HRPC_MSG_DONTWAIT) | MSG_DONTWAIT | MSG_NOSIGNAL,
-		   r->has_addr ? (struct sockaddr *)&ss : NULL, salen);
+		   salen ? (struct sockaddr *)&ss : NULL, salen);
 	if (n < 0) {
 		rc = -errno;
 	} else {
@@ -1023,12 +1153,53 @@ static const struct optdef *find_opt(int level, int name)
 	return NULL;
 }
 
+#ifndef SO_BINDTOIFINDEX
+#define SO_BINDTOIFINDEX 62
+#endif
+#ifndef SO_DETACH_REUSEPORT_BPF
+#define SO_DETACH_REUSEPORT_BPF 68
+#endif
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78
+#endif
+
 static bool opt_denied(int level, int name)
 {
 	/* Would reach outside the guest's sandbox: host interfaces, marks,
-	 * transparent proxying. */
-	return level == SOL_SOCKET && (name == SO_BINDTODEVICE || name == SO_MARK ||
-				       name == SO_ATTACH_FILTER || name == SO_ATTACH_BPF);
+	 * socket filters, transparent proxying, binding addresses the host
+	 * does not have (a host service that binds one later would find it
+	 * taken), steering a host port's reuse group. */
+	if (level == SOL_SOCKET)
+		return name == SO_BINDTODEVICE || name == SO_BINDTOIFINDEX || name == SO_MARK ||
+		       name == SO_ATTACH_FILTER || name == SO_ATTACH_BPF ||
+		       name == SO_ATTACH_REUSEPORT_CBPF || name == SO_ATTACH_REUSEPORT_EBPF ||
+		       name == SO_DETACH_REUSEPORT_BPF;
+	if (level == IPPROTO_IP)
+		return name == IP_TRANSPARENT || name == IP_FREEBIND;
+	if (level == IPPROTO_IPV6)
+		return name == IPV6_TRANSPARENT || name == IPV6_FREEBIND;
+	return false;
+}
+
+/*
+ * Setting these would let a guest share a port with a host service and
+ * receive its connections or datagrams: SO_REUSEPORT joins a host socket's
+ * reuse group (the worker runs as the same user as host services), and
+ * SO_REUSEADDR on UDP lets a second socket bind a port in use (unicast
+ * goes to the newest).  SO_REUSEADDR on TCP stays: Linux never lets it
+ * bind over a listening socket, and guest servers restart with it.
+ * Turning an option off is always fine.
+ */
+static bool opt_shares_port(const struct hsock *hs, int level, int name, const uint8_t *val)
+{
+	int v;
+
+	if (level != SOL_SOCKET || (name != SO_REUSEPORT && name != SO_REUSEADDR))
+		return false;
+	memcpy(&v, val, sizeof(v));
+	if (!v)
+		return false;
+	return name == SO_REUSEPORT || hs->type == SOCK_DGRAM;
 }
 
 static int do_sockopt(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep,
@@ -1064,6 +1235,10 @@ static int do_sockopt(outsource_sock *s, const struct hrpc_req *req, struct hrpc
 		    (d->kind == OPT_LINGER && r->len < sizeof(struct linger)))
 			return -EINVAL;
 		memcpy(val, r->val, r->len);
+		if (opt_shares_port(hs, (int)r->level, (int)r->name, val)) {
+			rc = -EPERM;
+			goto out;
+		}
 		rc = setsockopt(hs->fd, (int)r->level, (int)r->name, val, r->len) < 0 ? -errno : 0;
 	} else {
 		len = r->len;
@@ -1083,6 +1258,7 @@ static int do_sockopt(outsource_sock *s, const struct hrpc_req *req, struct hrpc
 			}
 		}
 	}
+out:
 	o->state = report(s, hs);
 	return rc;
 }
@@ -1187,7 +1363,7 @@ int outsource_sock_new(const struct outsource_sock_config *cfg, outsource_sock *
 
 	if (!s)
 		return -ENOMEM;
-	s->epfd = s->timerfd = s->netns_fd = s->home_ns_fd = -1;
+	s->epfd = s->timerfd = s->netns_fd = s->home_ns_fd = s->rtfd = -1;
 	s->free_head = UINT32_MAX;
 	s->guest_id = cfg->guest_id;
 	if (cfg->guest_name && cfg->guest_name[0]) {
@@ -1207,8 +1383,16 @@ int outsource_sock_new(const struct outsource_sock_config *cfg, outsource_sock *
 	rc = 0;
 	if (cfg->policy_path)
 		rc = sock_policy_load(&s->policy, cfg->policy_path, err, errlen);
-	if (!rc && cfg->policy_text)
+	if (!rc && cfg->policy_text) {
 		rc = sock_policy_parse(&s->policy, cfg->policy_text, err, errlen);
+		if (!cfg->policy_path)
+			snprintf(s->policy.source, sizeof(s->policy.source),
+				 "policy text from the service's configuration");
+	}
+	/* Fail closed: what the policy does not decide, the built-in rules
+	 * keep from the host (a guest without a policy gets only them). */
+	if (!rc)
+		rc = sock_policy_add_builtin(&s->policy);
 	if (rc < 0)
 		goto fail;
 	if (s->policy.netns[0]) {
@@ -1220,6 +1404,15 @@ int outsource_sock_new(const struct outsource_sock_config *cfg, outsource_sock *
 				snprintf(err, errlen, "netns %s: %s", s->policy.netns, strerror(-rc));
 			goto fail;
 		}
+	}
+	/* `host` rules ask the routing of the sockets' own namespace. */
+	s->rtfd = ns_socket(s, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+	if (s->rtfd < 0) {
+		rc = s->rtfd;
+		if (err && errlen)
+			snprintf(err, errlen, "routing socket for the policy's host rules: %s",
+				 strerror(-rc));
+		goto fail;
 	}
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	s->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -1252,8 +1445,9 @@ int outsource_sock_new(const struct outsource_sock_config *cfg, outsource_sock *
 		s->own_audit = true;
 	}
 	s->tot.max_sockets = s->policy.max_sockets;
-	audit(s, 0, "service start netns=%s max-sockets=%" PRIu32 " rules=%zu",
-	      s->policy.netns[0] ? s->policy.netns : "-", s->policy.max_sockets, s->policy.nrules);
+	audit(s, 0, "service start netns=%s max-sockets=%" PRIu32 " rules=%zu builtin-rules=%zu",
+	      s->policy.netns[0] ? s->policy.netns : "-", s->policy.max_sockets,
+	      s->policy.nrules - s->policy.nbuiltin, s->policy.nbuiltin);
 	*out = s;
 	return 0;
 fail:
@@ -1282,6 +1476,8 @@ void outsource_sock_free(outsource_sock *s)
 		close(s->netns_fd);
 	if (s->home_ns_fd >= 0)
 		close(s->home_ns_fd);
+	if (s->rtfd >= 0)
+		close(s->rtfd);
 	sock_policy_clear(&s->policy);
 	free(s->tab);
 	free(s->pend);
@@ -1357,6 +1553,8 @@ void outsource_sock_print(outsource_sock *s, FILE *f, bool json)
 			s->guest_id, s->name, t.open, t.max_sockets, t.created, t.closed, t.denied,
 			t.events, t.credit, t.bytes_sent, t.bytes_received);
 	else
+		sock_policy_print(&s->policy, f, false);
+	if (!json)
 		fprintf(f, "%-18s %-4s %-5s %-11s %-28s %-28s %12s %12s %8s\n", "HANDLE", "FAM",
 			"TYPE", "STATE", "LOCAL", "PEER", "SENT", "RECEIVED", "AGE(s)");
 	for (uint32_t i = 0; i < s->nslots; i++) {
@@ -1381,8 +1579,12 @@ void outsource_sock_print(outsource_sock *s, FILE *f, bool json)
 				hs->sent, hs->received, (double)(now - hs->created_ns) / 1e9);
 		}
 	}
-	if (json)
-		fprintf(f, "]}\n");
+	if (json) {
+		/* The effective policy, last: listings cut short keep the sockets. */
+		fprintf(f, "],\"policy\":");
+		sock_policy_print(&s->policy, f, true);
+		fprintf(f, "}\n");
+	}
 	else
 		fprintf(f, "%" PRIu32 "/%" PRIu32 " sockets, %" PRIu64 " denied, credit %" PRIu64 "\n",
 			t.open, t.max_sockets, t.denied, t.credit);

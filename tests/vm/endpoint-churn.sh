@@ -34,6 +34,12 @@ trap vm_hostrpcd_cleanup EXIT
 # In a sanitizer build, memory ASan holds back after a free (its quarantine)
 # would read as growth; a small one still catches a use right after a free.
 [ -z "${ASAN_OPTIONS:-}" ] || export ASAN_OPTIONS="$ASAN_OPTIONS:quarantine_size_mb=2"
+# The host's web server's port.  The built-in socket rules keep the host's
+# loopback from a guest: the guest's policy allows that port.
+port=$(vm_free_port)
+mkdir -p "$vm_tmp/sock-conf"
+echo "connect allow 127.0.0.1 $port" > "$vm_tmp/sock-conf/vm.conf"
+export HOSTRPC_SOCK_CONF_DIR=$vm_tmp/sock-conf
 vm_hostrpcd_start --ivshmem="vm=$ivs"
 daemon=$vm_daemon
 admin=$vm_admin
@@ -46,7 +52,6 @@ base=$(vm_fd_count "$daemon")
 # The host's web server for the socket guests.
 mkdir -p "$vm_tmp/www"
 echo "churn-page-ok" > "$vm_tmp/www/hello.txt"
-port=$(vm_free_port)
 python3 -m http.server --bind 127.0.0.1 --directory "$vm_tmp/www" "$port" > /dev/null 2>&1 &
 vm_bg+=($!)
 wait_for 10 eval "exec 3<>/dev/tcp/127.0.0.1/$port" 2>/dev/null || true

@@ -100,7 +100,8 @@ int main(void)
 		tap_skip_all("cannot make a temporary directory");
 	snprintf(path, sizeof(path), "%s/default.conf", conf);
 	f = fopen(path, "w");
-	fprintf(f, "connect deny 127.0.0.2\n");
+	/* the host's loopback server is what this guest may reach */
+	fprintf(f, "connect deny 127.0.0.2\nconnect allow 127.0.0.1\n");
 	fclose(f);
 	setenv("HOSTRPC_SOCK_CONF_DIR", conf, 1);
 	unsetenv("HOSTRPC_SOCK_AUDIT_DIR");
@@ -166,7 +167,7 @@ int main(void)
 	/* hostrpc-sockets lists the guest's open sockets (JSON and table). */
 	{
 		struct hrpc_sock_addr any, name;
-		char cmd[1024], out[8192] = "", want[64];
+		char cmd[1024], out[8192] = "", want[600];
 		char *tool = itest_build_path("outsource/sock/hostrpc-sockets");
 		uint64_t lh;
 		FILE *p;
@@ -209,6 +210,20 @@ int main(void)
 			pclose(p);
 		tap_ok(strstr(out, want) && strstr(out, "\"state\":\"listening\""),
 		       "hostrpcctl --json sockets GUEST-ID shows the listening socket");
+		/* The effective policy heads the listing: its file, its own
+		 * rules, then the built-in ones. */
+		snprintf(cmd, sizeof(cmd), "%s --admin-socket %s sockets 1", tool, d.admin_sock);
+		p = popen(cmd, "r");
+		n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+		out[n] = 0;
+		if (p)
+			pclose(p);
+		snprintf(want, sizeof(want), "POLICY %s\n", path);
+		tap_ok(strstr(out, want) && strstr(out, "connect deny  127.0.0.2/32") &&
+		       strstr(out, "connect allow 127.0.0.1/32") &&
+		       strstr(out, "built-in (loopback)") && strstr(out, "connect deny  host") &&
+		       strstr(out, "HANDLE"),
+		       "hostrpcctl sockets GUEST prints the effective policy: source, rules, built-ins");
 		snprintf(cmd, sizeof(cmd), "%s --admin-socket %s sockets no-such-guest 2>&1", tool,
 			 d.admin_sock);
 		p = popen(cmd, "r");

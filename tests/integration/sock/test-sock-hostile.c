@@ -451,7 +451,7 @@ int main(void)
 	uint64_t h;
 	int rc;
 
-	rc = sg_start(&g, NULL, -1);
+	rc = sg_start(&g, SG_LOOPBACK_POLICY, -1);
 	if (rc < 0) {
 		printf("Bail out! cannot start the service: %s\n", strerror(-rc));
 		return 1;
@@ -470,7 +470,7 @@ int main(void)
 	sg_stop(&g);
 
 	/* Quota: a guest with max-sockets 16. */
-	rc = sg_start(&g, "max-sockets 16\n", -1);
+	rc = sg_start(&g, "max-sockets 16\n" SG_LOOPBACK_POLICY, -1);
 	{
 		uint64_t s[17], lh, ah;
 		struct hrpc_sock_addr any, name;

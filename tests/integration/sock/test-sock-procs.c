@@ -435,7 +435,7 @@ int main(void)
 	int afd = mkstemp(path), rc;
 	bool v6 = have_ipv6();
 
-	rc = sg_start(&g, NULL, afd);
+	rc = sg_start(&g, SG_LOOPBACK_POLICY, afd);
 	if (rc < 0) {
 		printf("Bail out! cannot start the service: %s\n", strerror(-rc));
 		return 1;

@@ -57,8 +57,10 @@ if [ "$have_iperf" = 1 ]; then
 	pids+=($!)
 fi
 for _ in $(seq 50); do grep -q READY "$vm_tmp/echo.log" 2>/dev/null && break; sleep 0.1; done
-# The guest's policy (hostrpcd reads <conf>/default.conf for every guest).
-echo "connect deny 127.0.0.3" > "$vm_tmp/conf/default.conf"
+# The guest's policy (hostrpcd reads <conf>/default.conf for every guest):
+# the host's servers are on its loopback, which the built-in rules keep
+# from a guest without a policy; 127.0.0.3 stays denied (the "denied" probe).
+printf 'connect deny 127.0.0.3\nconnect allow loopback\n' > "$vm_tmp/conf/default.conf"
 export HOSTRPC_SOCK_CONF_DIR=$vm_tmp/conf
 
 guest_cmd="
