@@ -35,6 +35,7 @@
 #define IO_CHUNK    (256u << 10)  /* one SEND/RECV through a bulk buffer */
 #define RX_AHEAD    (128u << 10)  /* stream read-ahead buffer */
 #define INLINE_MAX  (HRPC_MSG_MAX_PAYLOAD - 64u)
+#define HSOCK_DGRAM_MAX 65535u  /* no UDP datagram is larger (no jumbograms) */
 
 static struct proto hsock_proto = {
 	.name = "HRPC",
@@ -816,6 +817,15 @@ static int recv_once(struct hsk *hs, struct hrpc_chan *chan, struct iov_iter *to
 		goto out;
 	got = io->len;
 	if (got > r.len || (b ? blen != got : len != sizeof(*io) + got)) {
+		ret = -EPROTO;
+		goto out;
+	}
+	/* full_len is the host's word as well, and recvmsg() returns it
+	 * (MSG_TRUNC): at least what came, never more than this call could
+	 * have seen (a stream: the length asked for; a datagram: the largest
+	 * UDP payload).  Anything else is a protocol error, not a length. */
+	if (io->full_len < got ||
+	    io->full_len > (hs->sk.sk_type == SOCK_STREAM ? r.len : HSOCK_DGRAM_MAX)) {
 		ret = -EPROTO;
 		goto out;
 	}
