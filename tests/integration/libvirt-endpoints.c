@@ -4,8 +4,11 @@
  * domain with a hostrpc ivshmem device (tools/domain-xml) creates its
  * endpoint, a QEMU attaching there is served, undefining the domain while
  * that QEMU is attached keeps the endpoint (QEMU never reconnects) until
- * QEMU detaches, and undefining an idle domain removes it at once.  No VM is
- * started: a fake QEMU attaches to the endpoint.
+ * QEMU detaches, and undefining an idle domain removes it at once.  Two
+ * domains whose endpoint files would sanitise to one guest name ("a_b" and
+ * "a b"): the second is refused with a clear error, and undefining it leaves
+ * the first one's endpoint in place.  No VM is started: a fake QEMU attaches
+ * to the endpoint.
  *
  * Needs libvirtd answering on qemu:///system (tools/libvirt-setup start);
  * skips (77) otherwise.
@@ -26,7 +29,7 @@
 
 #define URI "qemu:///system"
 
-static char domain[64], xml[400], endpoint[400];
+static char domain[64], xml[400], endpoint[400], twin[64], twin_b[64];
 
 static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int sh(const char *fmt, ...)
@@ -61,6 +64,48 @@ static void undefine(void)
 {
 	if (domain[0])
 		sh("virsh -q -c " URI " undefine %s > /dev/null 2>&1", domain);
+	if (twin[0])
+		sh("virsh -q -c " URI " undefine %s > /dev/null 2>&1", twin);
+	if (twin_b[0])
+		sh("virsh -q -c " URI " undefine %s > /dev/null 2>&1", twin_b);
+}
+
+/* hrpc_twin_PID.ivshmem and, for another domain, "hrpc twin_PID.ivshmem":
+ * the same guest name once sanitised. */
+static void twins(struct itest_daemon *d, const char *srcdir)
+{
+	char txml[400], bxml[400], tep[400];
+	int rc;
+
+	snprintf(twin, sizeof(twin), "hrpc_twin_%ld", (long)getpid());
+	snprintf(twin_b, sizeof(twin_b), "hrpc-twin-b-%ld", (long)getpid());
+	snprintf(txml, sizeof(txml), "%s/%s.xml", d->dir, twin);
+	snprintf(bxml, sizeof(bxml), "%s/%s.xml", d->dir, twin_b);
+	snprintf(tep, sizeof(tep), "%s/endpoints/%s.ivshmem", d->dir, twin);
+	rc = sh("'%s/tools/domain-xml' %s --endpoint-dir '%s/endpoints' > '%s' && "
+		"virsh -q -c " URI " define '%s' > /dev/null", srcdir ? srcdir : ".", twin,
+		d->dir, txml, txml);
+	tap_ok(rc == 0 && exists_within(tep, true, 5000), "domain %s: its endpoint appears", twin);
+	/* The twin: another name and uuid, its endpoint file with a space. */
+	rc = sh("sed -e 's|<name>%s</name>|<name>%s</name>|' -e '/<uuid>/d' "
+		"-e 's|/%s.ivshmem|/hrpc twin_%ld.ivshmem|' '%s' > '%s' && "
+		"virsh -q -c " URI " define '%s' > /dev/null", twin, twin_b, twin, (long)getpid(),
+		txml, bxml, bxml);
+	tap_ok(rc == 0 && itest_log_wait(d, 5000, twin_b, "refused", NULL),
+	       "domain %s with endpoint file \"hrpc twin_%ld.ivshmem\" is refused, with a clear error",
+	       twin_b, (long)getpid());
+	sh("virsh -q -c " URI " undefine %s > /dev/null 2>&1", twin_b);
+	twin_b[0] = 0;
+	/* Events are applied in order: once the first domain, defined again,
+	 * has its endpoint back, the twin's undefine has been applied. */
+	rc = sh("virsh -q -c " URI " define '%s' > /dev/null", xml);
+	tap_ok(rc == 0 && exists_within(endpoint, true, 5000) && exists_within(tep, true, 0) &&
+	       !itest_log_wait(d, 0, "endpoint for guest", twin, "removed", NULL),
+	       "undefining the twin left %s's endpoint alone", twin);
+	sh("virsh -q -c " URI " undefine %s > /dev/null 2>&1", domain);
+	sh("virsh -q -c " URI " undefine %s > /dev/null 2>&1", twin);
+	exists_within(tep, false, 5000);
+	twin[0] = 0;
 }
 
 int main(void)
@@ -81,7 +126,7 @@ int main(void)
 	if (sh("virsh -q -c " URI " version > /dev/null 2>&1") != 0)
 		tap_skip_all("libvirtd does not answer on " URI " (tools/libvirt-setup start)");
 	itest_watchdog(120);
-	tap_plan(11);
+	tap_plan(14);
 	rc = itest_daemon_start(&d, args);
 	if (!tap_ok(rc == 0, "hostrpcd --libvirt " URI " starts"))
 		return 1;
@@ -119,6 +164,7 @@ int main(void)
 	tap_ok(rc == 0 && exists_within(endpoint, true, 5000), "defined again: the endpoint is back");
 	undefine();
 	tap_ok(exists_within(endpoint, false, 5000), "undefined while idle: removed at once");
+	twins(&d, srcdir);
 	domain[0] = 0;
 
 	tap_ok(itest_daemon_alive(&d) && !itest_log_wait(&d, 0, "critical", NULL),
