@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test-sock-policy - per-guest identity and policy of the socket service:
- * connect/sendto/bind rules (first match wins; IPv4-mapped IPv6 cannot slip
- * past IPv4 rules), denials answered with -EACCES and written to the audit
+ * connect/sendto/bind rules (first match wins; IPv4-mapped, -compatible and
+ * NAT64 IPv6 cannot slip past IPv4 rules; the normaliser's readings), denials answered with -EACCES and written to the audit
  * log, policy syntax errors reported by line, and a guest whose sockets
  * live in a network namespace of their own (skipped without the privilege
  * to make one).
@@ -156,6 +156,84 @@ static void test_syntax(void)
 	}
 }
 
+/* sock_addr_normalize(): what the kernel will use, and a policy file's
+ * deny rule that no other spelling of its address gets past. */
+static void test_normalize(void)
+{
+	static const struct {
+		int family;
+		const char *in;
+		int dir;
+		int out_family;
+		const char *out;
+	} cases[] = {
+		{ AF_INET, "0.0.0.0", SOCK_POLICY_CONNECT, AF_INET, "127.0.0.1" },
+		{ AF_INET, "0.0.0.0", SOCK_POLICY_BIND, AF_INET, "0.0.0.0" },
+		{ AF_INET6, "::", SOCK_POLICY_CONNECT, AF_INET6, "::1" },
+		{ AF_INET6, "::", SOCK_POLICY_BIND, AF_INET6, "::" },
+		{ AF_INET6, "::1", SOCK_POLICY_CONNECT, AF_INET6, "::1" },
+		{ AF_INET6, "::ffff:0.0.0.0", SOCK_POLICY_CONNECT, AF_INET, "127.0.0.1" },
+		{ AF_INET6, "::ffff:10.1.2.3", SOCK_POLICY_CONNECT, AF_INET, "10.1.2.3" },
+		{ AF_INET6, "::10.1.2.3", SOCK_POLICY_CONNECT, AF_INET, "10.1.2.3" },
+		{ AF_INET6, "64:ff9b::10.1.2.3", SOCK_POLICY_CONNECT, AF_INET, "10.1.2.3" },
+		{ AF_INET6, "2001:db8::1", SOCK_POLICY_CONNECT, AF_INET6, "2001:db8::1" },
+	};
+	static const char *const spellings[] = {
+		"::ffff:10.1.2.3", "::10.1.2.3", "64:ff9b::a01:203",
+	};
+	struct sock_policy p;
+	char err[128];
+	int wrong = 0;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage ss = { .ss_family = (sa_family_t)cases[i].family };
+		struct sock_addr_norm n;
+		uint8_t want[16] = { 0 };
+		int rc;
+
+		if (cases[i].family == AF_INET)
+			inet_pton(AF_INET, cases[i].in, &((struct sockaddr_in *)&ss)->sin_addr);
+		else
+			inet_pton(AF_INET6, cases[i].in, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+		inet_pton(cases[i].out_family, cases[i].out, want);
+		rc = sock_addr_normalize((struct sockaddr *)&ss, sizeof(ss), cases[i].dir, &n);
+		if (rc || n.family != cases[i].out_family ||
+		    memcmp(n.addr, want, cases[i].out_family == AF_INET ? 4 : 16)) {
+			wrong++;
+			tap_diag("%s (%s) not read as %s", cases[i].in,
+				 cases[i].dir == SOCK_POLICY_BIND ? "bind" : "connect", cases[i].out);
+		}
+	}
+	{
+		struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_scope_id = 7 };
+		struct sock_addr_norm n;
+
+		inet_pton(AF_INET6, "2001:db8::1", &s6.sin6_addr);
+		sock_addr_normalize((struct sockaddr *)&s6, sizeof(s6), SOCK_POLICY_CONNECT, &n);
+		wrong += n.scope_id != 0;  /* Linux ignores it for a global address */
+		wrong += sock_addr_normalize((struct sockaddr *)&s6, 8, SOCK_POLICY_CONNECT, &n) != -EINVAL;
+	}
+	tap_ok(!wrong, "addresses normalise to what the kernel will use (%d wrong)", wrong);
+
+	sock_policy_init(&p);
+	sock_policy_parse(&p, "connect deny 10.1.2.3\nconnect allow any\n", err, sizeof(err));
+	wrong = 0;
+	for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+		struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(80) };
+		struct sock_addr_norm n;
+
+		inet_pton(AF_INET6, spellings[i], &s6.sin6_addr);
+		sock_addr_normalize((struct sockaddr *)&s6, sizeof(s6), SOCK_POLICY_CONNECT, &n);
+		if (sock_policy_allows(&p, SOCK_POLICY_CONNECT, &n, NULL, NULL)) {
+			wrong++;
+			tap_diag("%s gets past 'connect deny 10.1.2.3'", spellings[i]);
+		}
+	}
+	sock_policy_clear(&p);
+	tap_ok(!wrong, "a deny rule for 10.1.2.3 holds for its mapped, compatible and NAT64 "
+	       "spellings (%d wrong)", wrong);
+}
+
 /* ---- a guest in its own network namespace --------------------------------- */
 
 static pid_t ns_child(int *ready)
@@ -256,6 +334,7 @@ int main(void)
 {
 	test_rules();
 	test_syntax();
+	test_normalize();
 	test_netns();
 	tap_plan(tap_n);
 	return tap_done();
