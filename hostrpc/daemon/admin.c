@@ -183,13 +183,18 @@ static int admin_sockets(HrpcdAdmin *adm, const struct hrpc_req *req, struct hrp
 	idname = g_strdup_printf("guest-%u", g->id);
 	names[0] = g->name;
 	names[1] = idname;
-	for (int i = 0; i < 2 && fd < 0; i++) {
+	/* A sandboxed worker writes in its own directory .guests/<name>
+	 * (sandbox.h); <name>.sockets is only a link there (not followed). */
+	for (int i = 0; i < 4 && fd < 0; i++) {
+		const char *name = names[i / 2];
 		g_autofree char *path = NULL;
 
-		if (strchr(names[i], '/') || names[i][0] == '.' || !names[i][0])
+		if (strchr(name, '/') || name[0] == '.' || !name[0])
 			continue;
-		path = g_strdup_printf("%s/%s.sockets%s", dir, names[i],
-				       (q->flags & HRPC_ADMIN_SOCKETS_F_JSON) ? ".json" : "");
+		path = i % 2 ? g_strdup_printf("%s/%s.sockets%s", dir, name,
+					       (q->flags & HRPC_ADMIN_SOCKETS_F_JSON) ? ".json" : "")
+			     : g_strdup_printf("%s/.guests/%s/%s.sockets%s", dir, name, name,
+					       (q->flags & HRPC_ADMIN_SOCKETS_F_JSON) ? ".json" : "");
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	}
 	if (fd < 0)

@@ -25,6 +25,7 @@
 #include "hostrpc/daemon/fdstore.h"
 #include "hostrpc/daemon/ivshmem-server.h"
 #include "hostrpc/daemon/log.h"
+#include "hostrpc/daemon/sandbox.h"
 #include "hostrpc/daemon/supervisor.h"
 #include "hostrpc/daemon/worker.h"
 
@@ -43,6 +44,10 @@ typedef struct {
 	char *libvirt_uri;
 	char *endpoint_dir;
 	gint max_guests;
+	gint64 worker_uid_base;  /* -1: the default (sandbox.h) when root */
+	char *audit_max;
+	guint64 audit_max_bytes; /* parsed audit_max */
+	gint audit_rate;
 	gint hello_timeout;
 	gint fdstore_idle;
 	gboolean no_fdstore;
@@ -58,6 +63,7 @@ static void options_clear(Options *o)
 	g_free(o->socket_path);
 	g_free(o->admin_path);
 	g_free(o->state_dir);
+	g_free(o->audit_max);
 	g_strfreev(o->ivshmem);
 	g_free(o->ivshmem_size);
 	g_free(o->libvirt_uri);
@@ -117,6 +123,13 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		  "Refuse guests beyond this many (default 256)", "N" },
 		{ "hello-timeout", 0, 0, G_OPTION_ARG_INT, &o->hello_timeout,
 		  "Drop a process guest that has not said HELLO after SECS (default 10)", "SECS" },
+		{ "worker-uid-base", 0, 0, G_OPTION_ARG_INT64, &o->worker_uid_base,
+		  "Guest N's worker runs as uid and gid BASE + N % 65536 (default 2130706432 "
+		  "when run as root; 0: the daemon's own)", "BASE" },
+		{ "audit-log-max", 0, 0, G_OPTION_ARG_STRING, &o->audit_max,
+		  "Rotate a guest's socket audit log at this size (default 1M)", "SIZE" },
+		{ "audit-rate", 0, 0, G_OPTION_ARG_INT, &o->audit_rate,
+		  "Socket audit lines a second per guest; the rest are counted (default 100)", "N" },
 		{ "no-fdstore", 0, 0, G_OPTION_ARG_NONE, &o->no_fdstore,
 		  "No fd holder: a restart of hostrpcd strands the QEMU guests attached", NULL },
 		{ "fdstore-idle", 0, 0, G_OPTION_ARG_INT, &o->fdstore_idle,
@@ -133,6 +146,7 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("- Host RPC daemon");
 
+	o->worker_uid_base = -1;
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_summary(ctx,
 		"Serves Host RPC to guests: process guests on a unix socket (memfd\n"
@@ -155,6 +169,21 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 				    "--hello-timeout must not be negative");
 		return FALSE;
 	}
+	if (o->worker_uid_base == -1)
+		o->worker_uid_base = geteuid() == 0 ? HRPCD_SANDBOX_UID_BASE : 0;
+	if (o->worker_uid_base < 0 ||
+	    o->worker_uid_base > (gint64)G_MAXUINT32 - HRPCD_SANDBOX_UID_SPAN) {
+		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+				    "--worker-uid-base is out of range");
+		return FALSE;
+	}
+	if (o->audit_rate < 0) {
+		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+				    "--audit-rate must not be negative");
+		return FALSE;
+	}
+	if (o->audit_max && !parse_size(o->audit_max, &o->audit_max_bytes, error))
+		return FALSE;
 	if (o->fdstore_idle < 0) {
 		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 				    "--fdstore-idle must not be negative");
@@ -405,6 +434,9 @@ int main(int argc, char **argv)
 	cfg.socket_path = o.socket_path;
 	cfg.state_dir = o.state_dir;
 	cfg.max_guests = (guint)o.max_guests;
+	cfg.worker_uid_base = (guint32)o.worker_uid_base;
+	cfg.audit_max_bytes = (gsize)o.audit_max_bytes;
+	cfg.audit_rate = (guint)o.audit_rate;
 	cfg.hello_timeout_s = (guint)o.hello_timeout;
 	/* Not the process guests' socket: they reconnect by themselves. */
 	if (!o.no_fdstore) {

@@ -10,6 +10,8 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 	hostrpc/daemon/guest-status.h hostrpc/daemon/guest-status.c \
 	hostrpc/daemon/guest-table.h hostrpc/daemon/guest-table.c \
 	hostrpc/daemon/spawn.h hostrpc/daemon/spawn.c \
+	hostrpc/daemon/sandbox.h hostrpc/daemon/sandbox.c \
+	hostrpc/daemon/audit-sink.h hostrpc/daemon/audit-sink.c \
 	hostrpc/daemon/services.h hostrpc/daemon/services.c \
 	hostrpc/daemon/worker.h hostrpc/daemon/worker.c \
 	hostrpc/daemon/ivshmem-server.h hostrpc/daemon/ivshmem-server.c \
@@ -17,9 +19,9 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 	hostrpc/daemon/fdstore.c hostrpc/daemon/fdstore-client.c \
 	hostrpc/daemon/supervisor.h hostrpc/daemon/supervisor.c \
 	hostrpc/daemon/admin.h hostrpc/daemon/admin.c
-hostrpc_daemon_libhostrpcd_la_CFLAGS = $(HRPCD_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
+hostrpc_daemon_libhostrpcd_la_CFLAGS = $(HRPCD_CFLAGS) $(SECCOMP_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
 hostrpc_daemon_libhostrpcd_la_LIBADD = hostrpc/libhostrpc-glib.la hostrpc/libhostrpc.la \
-	$(GLIB_LIBS)
+	$(GLIB_LIBS) $(SECCOMP_LIBS)
 # libvirt follower (--libvirt URI): endpoints from domain XML
 if HAVE_LIBVIRT
 hostrpc_daemon_libhostrpcd_la_SOURCES += \

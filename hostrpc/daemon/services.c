@@ -27,7 +27,8 @@ static gboolean builtins_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gp
 static gboolean sock_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
 			   GError **error)
 {
-	*state = outsource_sock_service_start(srv, spec->guest_id, spec->name, spec->workdir, error);
+	*state = outsource_sock_service_start(srv, spec->guest_id, spec->name, spec->workdir,
+					      spec->audit_fd, error);
 	return *state != NULL;
 }
 

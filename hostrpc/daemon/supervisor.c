@@ -34,10 +34,12 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 
+#include "hostrpc/daemon/audit-sink.h"
 #include "hostrpc/daemon/fdstore.h"
 #include "hostrpc/daemon/ivshmem-server.h"
 #include "hostrpc/daemon/listen-socket.h"
 #include "hostrpc/daemon/log.h"
+#include "hostrpc/daemon/sandbox.h"
 #include "hostrpc/daemon/supervisor.h"
 #include "hostrpc/daemon/worker.h"
 
@@ -84,6 +86,10 @@ struct _HrpcdSupervisor {
 	guint fdstore_retry;
 	gboolean adopting;      /* peer_new of a QEMU adopted from the holder */
 	gboolean shutting_down; /* leave everything with the holder */
+
+	/* workers' confinement (sandbox.h) and audit logs (audit-sink.h) */
+	guint32 worker_uid_base;
+	HrpcdAuditSinks *audit;
 	guint hello_timeout_s;  /* process guests' HELLO deadline */
 	guint max_guests;
 };
@@ -330,6 +336,7 @@ static void guest_free(HrpcdSupervisor *sup, HrpcdGuest *g)
 	g_clear_handle_id(&g->child_watch, g_source_remove);
 	g_clear_handle_id(&g->hello_timer, g_source_remove);
 	guest_unlink_endpoint(g);
+	hrpcd_audit_sinks_release(sup->audit, g->id);
 	hrpcd_log_guest(G_LOG_LEVEL_DEBUG, g->id, g->name, "freed");
 	hrpcd_guest_table_remove(sup->guests, g);
 }
@@ -340,7 +347,13 @@ static gboolean worker_start(HrpcdSupervisor *sup, HrpcdGuest *g, HrpcdWorkerSpe
 	pid_t pid;
 
 	spec->workdir = sup->state_dir;
+	spec->uid = hrpcd_sandbox_guest_uid(sup->worker_uid_base, g->id);
+	spec->audit_fd = hrpcd_audit_sinks_open(sup->audit, g->id, g->name, error);
+	if (spec->audit_fd < 0)
+		return FALSE;
 	pid = hrpcd_worker_spawn(spec, error);
+	close(spec->audit_fd);   /* the worker's now */
+	spec->audit_fd = -1;
 	if (!pid)
 		return FALSE;
 	g->worker_pid = pid;
@@ -1021,6 +1034,13 @@ HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError *
 	sup->listen_fd = -1;
 	sup->state_dir = g_strdup(cfg->state_dir);
 	sup->memfd_size = cfg->memfd_size;
+	sup->worker_uid_base = cfg->worker_uid_base;
+	{
+		g_autofree char *audit_dir = hrpcd_audit_dir(cfg->state_dir);
+
+		sup->audit = hrpcd_audit_sinks_new(audit_dir, cfg->audit_max_bytes,
+						   cfg->audit_rate, NULL);
+	}
 	sup->max_guests = cfg->max_guests ? cfg->max_guests : HRPCD_DEFAULT_MAX_GUESTS;
 	sup->hello_timeout_s = cfg->hello_timeout_s ? cfg->hello_timeout_s
 						    : HELLO_TIMEOUT_S_DEFAULT;
@@ -1129,6 +1149,7 @@ void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 	g_clear_pointer(&sup->fdstore, hrpcd_fdstore_close);
 	g_free(sup->fdstore_path);
 	hrpcd_guest_table_free(sup->guests);
+	hrpcd_audit_sinks_free(sup->audit);
 	g_free(sup->socket_path);
 	g_free(sup->state_dir);
 	g_free(sup);

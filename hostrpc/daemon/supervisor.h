@@ -40,6 +40,9 @@ typedef struct {
 	const char *fdstore_path; /* the fd holder's socket (fdstore.h); NULL: none */
 	guint fdstore_idle_s;     /* a holder we start: its --idle-exit (0: default) */
 	gboolean fdstore_syslog;  /* a holder we start logs to syslog */
+	guint32 worker_uid_base;  /* workers' uids (sandbox.h); 0: the daemon's */
+	gsize audit_max_bytes;    /* socket audit log cap (audit-sink.h); 0: default */
+	guint audit_rate;         /* audit lines a second per guest; 0: default */
 	guint hello_timeout_s;    /* process guests' HELLO deadline (0: default, 10 s) */
 } HrpcdSupervisorConfig;
 

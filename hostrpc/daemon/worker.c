@@ -30,7 +30,9 @@
 
 #include "hostrpc/hostrpc-glib.h"
 #include "hostrpc/ring.h"
+#include "hostrpc/daemon/audit-sink.h"
 #include "hostrpc/daemon/log.h"
+#include "hostrpc/daemon/sandbox.h"
 #include "hostrpc/daemon/services.h"
 #include "hostrpc/daemon/spawn.h"
 #include "hostrpc/daemon/worker.h"
@@ -49,6 +51,8 @@ enum {
 	FD_HOST = 5,                                   /* + vector */
 	FD_GUEST = 5 + HRPC_IVSHMEM_NR_VECTORS,        /* + vector */
 	FD_END = 5 + 2 * HRPC_IVSHMEM_NR_VECTORS,
+	FD_AUDIT = FD_END,                             /* both */
+	FD_MAX = FD_AUDIT + 1,
 };
 
 void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char *name,
@@ -59,7 +63,8 @@ void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char 
 	g_strlcpy(spec->name, name, sizeof(spec->name));
 	spec->transport = transport;
 	spec->status_fd = status_fd;
-	spec->sock = spec->shm_fd = -1;
+	spec->sock = spec->shm_fd = spec->audit_fd = -1;
+	spec->uid = (uid_t)-1;
 	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
 		spec->host_fd[v] = spec->guest_fd[v] = -1;
 }
@@ -344,6 +349,21 @@ static void worker_stop(Worker *w)
 	hrpc_server_free(w->srv);
 }
 
+/* After set-up: nothing left that the guest could turn against the host
+ * (sandbox.h, steps 2 and 3). */
+static gboolean sandbox_lock(const HrpcdWorkerSpec *spec, GError **error)
+{
+	char err[256] = "";
+
+	if (hrpcd_sandbox_drop(spec->uid, getppid(), err, sizeof(err)) < 0 ||
+	    hrpcd_sandbox_seccomp(err, sizeof(err)) < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "cannot confine the worker: %s", err);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static int worker_run(HrpcdWorkerSpec *spec)
 {
 	g_autoptr(GError) error = NULL;
@@ -361,7 +381,7 @@ static int worker_run(HrpcdWorkerSpec *spec)
 
 	hrpcd_log_guest(G_LOG_LEVEL_DEBUG, spec->guest_id, spec->name, "worker %ld started",
 			(long)getpid());
-	if (worker_start(&w, &error))
+	if (worker_start(&w, &error) && sandbox_lock(spec, &error))
 		g_main_loop_run(w.loop);
 	else
 		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name, "%s",
@@ -382,6 +402,27 @@ static int worker_run(HrpcdWorkerSpec *spec)
 
 /* ---- the worker process's entry point ------------------------------------ */
 
+/* Before the services start (sandbox.h, step 1): the socket service then
+ * finds its directory where it always was, and only its own files in it.
+ * Only root can; a daemon of another uid has nothing of root's to hide. */
+static gboolean sandbox_mount(HrpcdWorkerSpec *spec)
+{
+	g_autofree char *state = NULL, *audit = NULL;
+	char file[64], err[512] = "";
+
+	if (geteuid() != 0 || !spec->workdir)
+		return TRUE;
+	state = g_get_current_dir();   /* the state directory, absolute */
+	audit = hrpcd_audit_dir(state);
+	hrpcd_sandbox_file_name(spec->name, spec->guest_id, file, sizeof(file));
+	if (hrpcd_sandbox_mount(state, audit, file, spec->uid, err, sizeof(err)) < 0) {
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name,
+				"cannot confine the worker: %s", err);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean fd_ok(int fd)
 {
 	return fcntl(fd, F_GETFD) >= 0;
@@ -390,7 +431,7 @@ static gboolean fd_ok(int fd)
 int hrpcd_worker_main(int argc, char **argv)
 {
 	gint guest_id = 0;
-	gint64 shm_size = 0;
+	gint64 shm_size = 0, uid = -1;
 	g_autofree char *name = NULL, *transport = NULL, *workdir = NULL;
 	gboolean worker = FALSE, use_syslog = FALSE, verbose = FALSE;
 	GOptionEntry entries[] = {
@@ -400,6 +441,7 @@ int hrpcd_worker_main(int argc, char **argv)
 		{ "transport", 0, 0, G_OPTION_ARG_STRING, &transport, NULL, NULL },
 		{ "shm-size", 0, 0, G_OPTION_ARG_INT64, &shm_size, NULL, NULL },
 		{ "workdir", 0, 0, G_OPTION_ARG_FILENAME, &workdir, NULL, NULL },
+		{ "uid", 0, 0, G_OPTION_ARG_INT64, &uid, NULL, NULL },
 		{ "syslog", 0, 0, G_OPTION_ARG_NONE, &use_syslog, NULL, NULL },
 		{ "verbose", 0, 0, G_OPTION_ARG_NONE, &verbose, NULL, NULL },
 		{ NULL }
@@ -415,7 +457,8 @@ int hrpcd_worker_main(int argc, char **argv)
 	g_option_context_set_help_enabled(ctx, FALSE);
 	ok = g_option_context_parse(ctx, &argc, &argv, &error);
 	hrpcd_log_init(use_syslog ? HRPCD_LOG_SYSLOG : HRPCD_LOG_STDERR, verbose);
-	if (!ok || !worker || guest_id <= 0 || !name || !transport || shm_size < 0) {
+	if (!ok || !worker || guest_id <= 0 || !name || !transport || shm_size < 0 ||
+	    uid < -1 || uid > G_MAXUINT32 - 1) {
 		g_critical("worker: bad invocation%s%s (hostrpcd starts its workers itself)",
 			   error ? ": " : "", error ? error->message : "");
 		return HRPCD_WORKER_EXIT_SETUP;
@@ -441,44 +484,57 @@ int hrpcd_worker_main(int argc, char **argv)
 		spec.sock = FD_SOCK;
 		ok = fd_ok(FD_SOCK);
 	}
+	if (fd_ok(FD_AUDIT))
+		spec.audit_fd = FD_AUDIT;
+	spec.uid = (uid_t)uid;
 	spec.status = ok ? hrpcd_status_map(FD_STATUS) : NULL;
 	if (!spec.status) {
 		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec.guest_id, spec.name,
 				"worker started without its descriptors");
 		return HRPCD_WORKER_EXIT_SETUP;
 	}
-	if (spec.workdir && chdir(spec.workdir) < 0)
-		hrpcd_log_guest(G_LOG_LEVEL_DEBUG, spec.guest_id, spec.name,
+	if (spec.workdir && chdir(spec.workdir) < 0) {
+		/* Without it no state directory to hide: fail closed. */
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec.guest_id, spec.name,
 				"cannot enter %s: %s", spec.workdir, g_strerror(errno));
+		return HRPCD_WORKER_EXIT_SETUP;
+	}
+	if (!sandbox_mount(&spec))
+		return HRPCD_WORKER_EXIT_SETUP;
 	return worker_run(&spec);
 }
 
 /* ---- starting a worker (supervisor) ------------------------------------------ */
 
 /* Between fork() and execve(): async-signal-safe calls only. */
-static void G_GNUC_NORETURN exec_worker(const int *src, int n, char **argv, pid_t parent,
-					int max_fd)
+static void G_GNUC_NORETURN exec_worker(const int *src, const int *dst, int n, char **argv,
+					pid_t parent, int max_fd)
 {
 	static const int reset[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2, SIGQUIT };
-	int tmp[FD_END];
+	int tmp[FD_MAX];
 
 	hrpcd_spawn_child_signals(reset, G_N_ELEMENTS(reset));
 	/* A worker without its supervisor is no use to anyone. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(127);
 	/* Copies above the target range first, so no target clobbers a source;
-	 * then only 0-2 and 3..3+n-1 survive: no listening socket, no admin
+	 * then only 0-2 and the targets survive: no listening socket, no admin
 	 * connection, none of the other guests' memory or eventfds. */
 	for (int i = 0; i < n; i++) {
-		tmp[i] = fcntl(src[i], F_DUPFD, FD_STATUS + n);
+		tmp[i] = fcntl(src[i], F_DUPFD, FD_MAX);
 		if (tmp[i] < 0)
 			_exit(127);
 	}
-	for (int i = 0; i < n; i++)
-		if (dup2(tmp[i], FD_STATUS + i) < 0)
+	/* Targets ascend: close the gaps between them, and all above. */
+	for (int i = 0, fd = FD_STATUS; i < n; i++) {
+		for (; fd < dst[i]; fd++)
+			close(fd);
+		if (dup2(tmp[i], dst[i]) < 0)
 			_exit(127);
-	if (close_range(FD_STATUS + n, ~0u, 0) < 0)
-		for (int fd = FD_STATUS + n; fd < max_fd; fd++)
+		fd = dst[i] + 1;
+	}
+	if (close_range(dst[n - 1] + 1, ~0u, 0) < 0)
+		for (int fd = dst[n - 1] + 1; fd < max_fd; fd++)
 			close(fd);
 	execv("/proc/self/exe", argv);
 	_exit(127);
@@ -490,7 +546,7 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	HrpcdLogTarget target;
 	gboolean verbose;
 	pid_t parent = getpid(), pid;
-	int src[FD_END], n = 0, max_fd, err;
+	int src[FD_MAX], dst[FD_MAX], n = 0, max_fd, err;
 
 	/* Everything the child needs is prepared here: after fork() it may
 	 * not allocate. */
@@ -504,6 +560,8 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	g_ptr_array_add(argv, g_strdup_printf("--shm-size=%zu", spec->shm_size));
 	if (spec->workdir)
 		g_ptr_array_add(argv, g_strdup_printf("--workdir=%s", spec->workdir));
+	if (spec->uid != (uid_t)-1)
+		g_ptr_array_add(argv, g_strdup_printf("--uid=%u", (unsigned)spec->uid));
 	if (target == HRPCD_LOG_SYSLOG)
 		g_ptr_array_add(argv, g_strdup("--syslog"));
 	if (verbose)
@@ -520,6 +578,12 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	} else {
 		src[n++] = spec->sock;
 	}
+	for (int i = 0; i < n; i++)
+		dst[i] = FD_STATUS + i;
+	if (spec->audit_fd >= 0) {
+		src[n] = spec->audit_fd;
+		dst[n++] = FD_AUDIT;
+	}
 	for (int i = 0; i < n; i++) {
 		if (src[i] < 0) {
 			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -533,7 +597,7 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	 * not run the daemon's handler there (spawn.h). */
 	pid = hrpcd_spawn_fork();
 	if (pid == 0)
-		exec_worker(src, n, (char **)argv->pdata, parent, max_fd);
+		exec_worker(src, dst, n, (char **)argv->pdata, parent, max_fd);
 	err = errno;
 	if (pid < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),

@@ -23,6 +23,11 @@
  *   memfd:   4 the guest's connection
  *   ivshmem: 4 the shared memfd, 5-6 the daemon's vectors 0-1 (the guest
  *            rings these), 7-8 the guest's vectors 0-1 (we ring these)
+ *   9  the audit channel (audit-sink.h), both transports
+ *
+ * Once the channel and services are set up the worker confines itself
+ * (sandbox.h): private mount namespace, the guest's own uid, no
+ * capabilities, no_new_privs, a seccomp allow-list.
  */
 #ifndef HOSTRPCD_WORKER_H
 #define HOSTRPCD_WORKER_H
@@ -57,6 +62,8 @@ struct _HrpcdWorkerSpec {
 	int host_fd[HRPC_IVSHMEM_NR_VECTORS];     /* ivshmem: the guest rings these */
 	int guest_fd[HRPC_IVSHMEM_NR_VECTORS];    /* ivshmem: we ring these */
 	const char *workdir;                      /* NULL: stay where we are */
+	int audit_fd;                             /* audit-sink.h; -1: none */
+	uid_t uid;                                /* sandbox.h; (uid_t)-1: keep */
 	struct hrpcd_status *status;              /* in the worker: status_fd mapped */
 };
 typedef struct _HrpcdWorkerSpec HrpcdWorkerSpec;

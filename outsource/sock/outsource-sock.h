@@ -43,12 +43,21 @@ struct outsource_sock_config {
 	 * `audit_fd` (not closed), or, with neither, nowhere. */
 	const char *audit_path;
 	int audit_fd;             /* -1: none */
+	/* Records without time, guest id and name ("sock=N ..."): a collector
+	 * that knows the guest adds them (hostrpcd's supervisor, audit-sink.h). */
+	bool audit_bare;
 };
 
 /* Build the service (policy loaded, netns opened, audit log opened).
  * On a policy error `err` (may be NULL) says which line and why. */
 int outsource_sock_new(const struct outsource_sock_config *cfg, outsource_sock **out,
 		       char *err, size_t errlen);
+
+/* Move the calling process into the policy's network namespace for good
+ * (no-op without one), so that sockets can later be made there without
+ * CAP_SYS_ADMIN: hostrpcd's worker calls it before it drops its
+ * privileges.  0 or -errno. */
+int outsource_sock_enter_netns(outsource_sock *s);
 
 /* Closes every socket (audited) and the log. NULL is fine. */
 void outsource_sock_free(outsource_sock *s);

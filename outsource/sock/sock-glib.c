@@ -79,7 +79,7 @@ static char *safe_name(const char *name, guint32 guest_id)
 
 OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 guest_id,
 						   const char *guest_name, const char *state_dir,
-						   GError **error)
+						   int audit_fd, GError **error)
 {
 	g_autofree char *name = safe_name(guest_name, guest_id);
 	const char *confdir = g_getenv("HOSTRPC_SOCK_CONF_DIR");
@@ -116,15 +116,32 @@ OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 gue
 			    g_strerror(e));
 		return NULL;
 	}
-	audit = g_strdup_printf("%s/%s.sock.log", auditdir, name);
 	cfg.policy_path = conf;
-	cfg.audit_path = audit;
+	if (audit_fd >= 0) {
+		/* hostrpcd's supervisor writes the log (audit-sink.h). */
+		cfg.audit_fd = audit_fd;
+		cfg.audit_bare = true;
+	} else {
+		audit = g_strdup_printf("%s/%s.sock.log", auditdir, name);
+		cfg.audit_path = audit;
+	}
 
 	svc = g_new0(OutsourceSockService, 1);
 	rc = outsource_sock_new(&cfg, &svc->sock, err, sizeof(err));
 	if (rc < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
 			    "socket service for %s: %s", name, err[0] ? err : g_strerror(-rc));
+		g_free(svc);
+		return NULL;
+	}
+	/* Sockets are made in the policy's namespace after the worker has
+	 * dropped the privileges setns() takes: enter it now, for good. */
+	rc = outsource_sock_enter_netns(svc->sock);
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+			    "cannot enter the network namespace of %s's policy: %s", name,
+			    g_strerror(-rc));
+		outsource_sock_free(svc->sock);
 		g_free(svc);
 		return NULL;
 	}

@@ -89,6 +89,7 @@ struct outsource_sock {
 	uint32_t rtseq;
 	FILE *audit;
 	bool own_audit;
+	bool audit_bare;        /* the collector adds time and guest */
 	hrpc_conn *conn;
 
 	struct hsock *tab;
@@ -141,8 +142,11 @@ static void audit(outsource_sock *s, uint32_t idx, const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	fprintf(s->audit, "%s.%03ldZ guest=%" PRIu32 " name=%s sock=%" PRIu32 " ", when,
-		ts.tv_nsec / 1000000, s->guest_id, s->name, idx);
+	if (s->audit_bare)
+		fprintf(s->audit, "sock=%" PRIu32 " ", idx);
+	else
+		fprintf(s->audit, "%s.%03ldZ guest=%" PRIu32 " name=%s sock=%" PRIu32 " ", when,
+			ts.tv_nsec / 1000000, s->guest_id, s->name, idx);
 	va_start(ap, fmt);
 	vfprintf(s->audit, fmt, ap);
 	va_end(ap);
@@ -1443,6 +1447,7 @@ int outsource_sock_new(const struct outsource_sock_config *cfg, outsource_sock *
 			goto fail;
 		}
 		s->own_audit = true;
+		s->audit_bare = cfg->audit_bare;
 	}
 	s->tot.max_sockets = s->policy.max_sockets;
 	audit(s, 0, "service start netns=%s max-sockets=%" PRIu32 " rules=%zu builtin-rules=%zu",
@@ -1453,6 +1458,19 @@ int outsource_sock_new(const struct outsource_sock_config *cfg, outsource_sock *
 fail:
 	outsource_sock_free(s);
 	return rc;
+}
+
+int outsource_sock_enter_netns(outsource_sock *s)
+{
+	if (s->netns_fd < 0)
+		return 0;
+	if (setns(s->netns_fd, CLONE_NEWNET) < 0)
+		return -errno;
+	/* ns_socket() now makes its sockets where we are. */
+	close(s->netns_fd);
+	close(s->home_ns_fd);
+	s->netns_fd = s->home_ns_fd = -1;
+	return 0;
 }
 
 void outsource_sock_free(outsource_sock *s)

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: MIT */
+/* sandbox.c - confining a guest's worker (sandbox.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sched.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
+#include <seccomp.h>
+
+#include "hostrpc/daemon/sandbox.h"
+
+#define FAIL(rc_, ...) do { if (err && errlen) snprintf(err, errlen, __VA_ARGS__); \
+		return (rc_); } while (0)
+
+uid_t hrpcd_sandbox_guest_uid(uint32_t base, uint32_t guest_id)
+{
+	if (!base)
+		return (uid_t)-1;
+	return (uid_t)(base + guest_id % HRPCD_SANDBOX_UID_SPAN);
+}
+
+void hrpcd_sandbox_file_name(const char *name, uint32_t guest_id, char *out, size_t len)
+{
+	size_t i;
+
+	if (!name || !*name || !strcmp(name, ".") || !strcmp(name, "..")) {
+		snprintf(out, len, "guest%u", guest_id);
+		return;
+	}
+	for (i = 0; name[i] && i + 1 < len; i++)
+		out[i] = strchr("/\\ \t\n", name[i]) ? '_' : name[i];
+	out[i] = 0;
+}
+
+/* ---- 1. mount namespace ------------------------------------------------ */
+
+/* Is `path` `dir` or below it?  (Both absolute, no "..".) */
+static bool below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return !strncmp(path, dir, n) && (path[n] == 0 || path[n] == '/');
+}
+
+/* Where the tmpfs goes: the state directory, or its highest ancestor that
+ * `uid` could not pass through (a private 0700 directory around it, as in
+ * the tests): the guest's directory must be reachable by its path once the
+ * worker has its own uid.  `out` gets a prefix of `state_dir`. */
+static void cover_point(const char *state_dir, uid_t uid, char *out, size_t len)
+{
+	size_t n = strlen(state_dir);
+
+	snprintf(out, len, "%s", state_dir);
+	if (uid == (uid_t)-1 || n >= len)
+		return;
+	for (size_t i = 1; i <= n; i++) {
+		struct stat st;
+
+		if (state_dir[i] != '/' && state_dir[i] != 0)
+			continue;
+		out[i] = 0;
+		if (stat(out, &st) == 0 && !(st.st_mode & S_IXOTH) &&
+		    !(st.st_uid == uid && (st.st_mode & S_IXUSR)) &&
+		    !(st.st_gid == (gid_t)uid && (st.st_mode & S_IXGRP)))
+			return;
+		out[i] = state_dir[i];
+	}
+}
+
+/* mkdir -p below a fresh tmpfs (only there: everything else exists). */
+static int mkdirs(const char *path)
+{
+	char p[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(p))
+		return -ENAMETOOLONG;
+	memcpy(p, path, n + 1);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = 0;
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (mkdir(p, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The guest's own directory in the host's audit directory, owned by its
+ * uid, and the links the host's readers follow into it.  Opened O_PATH
+ * (in the new namespace: a bind mount takes its source from there) before
+ * the tmpfs hides it. */
+static int guest_dir_open(const char *audit_dir, const char *name, uid_t uid,
+			  char *err, size_t errlen)
+{
+	char path[4096], link[4096], target[4096];
+	struct stat st;
+	int fd;
+
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		FAIL(-EINVAL, "bad guest file name");
+	snprintf(path, sizeof(path), "%s/.guests", audit_dir);
+	if (mkdir(audit_dir, 0750) < 0 && errno != EEXIST)
+		FAIL(-errno, "cannot create %s: %s", audit_dir, strerror(errno));
+	if (mkdir(path, 0711) < 0 && errno != EEXIST)
+		FAIL(-errno, "cannot create %s: %s", path, strerror(errno));
+	snprintf(path, sizeof(path), "%s/.guests/%s", audit_dir, name);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		FAIL(-errno, "cannot create %s: %s", path, strerror(errno));
+	fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		FAIL(-errno, "cannot open %s: %s", path, strerror(errno));
+	/* The directory is the guest's: a previous worker of this name (or
+	 * another uid) may have left it with other owners. */
+	if (fstat(fd, &st) < 0 ||
+	    (uid != (uid_t)-1 && fchownat(fd, "", uid, uid, AT_EMPTY_PATH) < 0) ||
+	    fchmodat(AT_FDCWD, path, 0700, 0) < 0) {
+		int e = errno;
+
+		close(fd);
+		FAIL(-e, "cannot own %s: %s", path, strerror(e));
+	}
+	for (int json = 0; json <= 1; json++) {
+		const char *ext = json ? ".sockets.json" : ".sockets";
+
+		snprintf(link, sizeof(link), "%s/%s%s", audit_dir, name, ext);
+		snprintf(target, sizeof(target), ".guests/%s/%s%s", name, name, ext);
+		if (unlink(link) < 0 && errno != ENOENT)
+			continue;
+		if (symlink(target, link) < 0)
+			continue;   /* only the listing is lost */
+	}
+	return fd;
+}
+
+int hrpcd_sandbox_mount(const char *state_dir, const char *audit_dir, const char *name,
+			uid_t uid, char *err, size_t errlen)
+{
+	char src[64], cover[4096];
+	int fd, rc;
+
+	if (unshare(CLONE_NEWNS) < 0)
+		FAIL(-errno, "cannot make a mount namespace: %s", strerror(errno));
+	/* Nothing we mount goes back to the host's namespace. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		FAIL(-errno, "cannot make / private: %s", strerror(errno));
+	fd = guest_dir_open(audit_dir, name, uid, err, errlen);
+	if (fd < 0)
+		return fd;
+	rc = -EIO;
+	cover_point(state_dir, uid, cover, sizeof(cover));
+	if (mount("hostrpc-worker", cover, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=0755,size=64k") < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot cover %s: %s", cover, strerror(errno));
+		goto out;
+	}
+	if ((rc = mkdirs(state_dir)) < 0 ||
+	    (below(audit_dir, cover) && (rc = mkdirs(audit_dir)) < 0)) {
+		snprintf(err, errlen, "cannot make %s: %s", audit_dir, strerror(-rc));
+		goto out;
+	}
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	if (mount(src, audit_dir, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, audit_dir, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot bind the guest's directory on %s: %s", audit_dir,
+			 strerror(errno));
+		goto out;
+	}
+	if (mount(NULL, cover, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=0755,size=64k") < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot make %s read-only: %s", cover, strerror(errno));
+		goto out;
+	}
+	/* Our working directory still is the host's state directory, under
+	 * the tmpfs: enter the covered one. */
+	if (chdir(state_dir) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot enter %s: %s", state_dir, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
+
+/* ---- 2. capabilities and uid ------------------------------------------- */
+
+int hrpcd_sandbox_drop(uid_t uid, pid_t parent, char *err, size_t errlen)
+{
+	bool root = geteuid() == 0;
+
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		FAIL(-errno, "cannot clear the ambient capabilities: %s", strerror(errno));
+	for (int cap = 0; cap <= CAP_LAST_CAP + 8; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL && root)
+			FAIL(-errno, "cannot drop capability %d: %s", cap, strerror(errno));
+	if (uid != (uid_t)-1 && root) {
+		gid_t gid = (gid_t)uid;
+
+		/* Groups first: setresuid() takes CAP_SETGID with the rest. */
+		if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 ||
+		    setresuid(uid, uid, uid) < 0)
+			FAIL(-errno, "cannot become uid %u: %s", (unsigned)uid, strerror(errno));
+		if (getuid() != uid || geteuid() != uid || getegid() != gid)
+			FAIL(-EPERM, "still not uid %u", (unsigned)uid);
+		/* A uid change clears the parent-death signal. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			FAIL(-errno, "cannot arm the parent-death signal: %s", strerror(errno));
+		if (getppid() != parent)
+			FAIL(-ESRCH, "the supervisor is gone");
+	}
+	return 0;
+}
+
+/* ---- 3. seccomp -------------------------------------------------------- */
+
+/*
+ * What a worker does after set-up (collected with strace -f over the
+ * integration tests and a VM guest; README.md lists it too):
+ *  - its loop: poll/ppoll, epoll (the socket service), eventfds and timerfds,
+ *    futex, clocks, GLib's wakeups;
+ *  - memory: mmap/munmap/mremap/mprotect/madvise/brk (malloc, bulk buffers);
+ *  - the socket service: socket, connect, bind, listen, accept4, send/recv
+ *    families, socket options, shutdown, ioctl (SIOCINQ and friends, checked
+ *    in sock.c), getsockname/getpeername;
+ *  - its socket listing: openat, write, fsync, rename, unlink, fstat (only
+ *    its own directory is there to touch);
+ *  - logging: write to stderr, or socket + connect + sendto to /dev/log;
+ *  - exit, signals to itself (abort), prctl (GLib thread names).
+ * Everything else - ptrace, mount, setns, unshare, clone of a new process,
+ * execve, kexec_load, bpf, keyctl, perf_event_open, module loading,
+ * process_vm_*, setuid... - kills the worker.
+ */
+static const char *const allowed[] = {
+	/* I/O on what we hold */
+	"read", "readv", "write", "writev", "pread64", "pwrite64", "close", "lseek",
+	"dup", "dup2", "dup3", "fcntl", "fstat", "newfstatat", "statx", "stat", "lstat",
+	"ioctl", "pipe2", "eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime",
+	"poll", "ppoll", "select", "pselect6",
+	"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
+	/* files in its own directory */
+	"openat", "open", "rename", "renameat", "renameat2", "unlink", "unlinkat",
+	"fsync", "fdatasync", "fchmod", "ftruncate", "fallocate", "getdents64",
+	"access", "faccessat", "faccessat2", "readlink", "readlinkat", "getcwd", "umask",
+	/* memory */
+	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "memfd_create",
+	/* threads, time, identity */
+	"futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq", "set_tid_address",
+	"sched_yield", "sched_getaffinity", "clock_gettime", "clock_getres", "clock_nanosleep",
+	"nanosleep", "gettimeofday", "time", "getrandom", "uname", "sysinfo",
+	"getpid", "gettid", "getppid", "getuid", "geteuid", "getgid", "getegid", "getgroups",
+	"getresuid", "getresgid", "getrlimit", "prlimit64", "getrusage", "times",
+	"restart_syscall", "exit", "exit_group",
+	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "sigaltstack",
+	/* sockets (outsource/sock; syslog) */
+	"socket", "connect", "bind", "listen", "accept", "accept4", "shutdown",
+	"getsockname", "getpeername", "getsockopt", "setsockopt",
+	"sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg",
+};
+
+/* Extra for ASan/UBSan (configure --enable-sanitizers): what their run
+ * time and reports use (/proc/self/maps through openat, prctl, signals to
+ * itself...).  LeakSanitizer cannot run in a worker (it ptraces its own
+ * threads, and a worker is not dumpable after its uid change): the tests'
+ * environment sets detect_leaks=0. */
+static const char *const allowed_sanitizers[] = {
+	"prctl", "arch_prctl", "sched_getparam", "sched_setaffinity", "getpgid", "getpgrp",
+	"msync", "mincore", "kill", "tgkill", "tkill", "setrlimit", "personality", "wait4",
+};
+
+#ifdef HRPC_SANITIZERS
+static const bool relaxed = true;
+#else
+static const bool relaxed = false;
+#endif
+
+bool hrpcd_sandbox_relaxed(void)
+{
+	return relaxed;
+}
+
+static int allow(scmp_filter_ctx ctx, const char *const *names, size_t n,
+		 char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		int nr = seccomp_syscall_resolve_name(names[i]);
+		int rc;
+
+		if (nr == __NR_SCMP_ERROR)
+			continue;   /* not on this architecture */
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+		if (rc < 0)
+			FAIL(rc, "seccomp: cannot allow %s: %s", names[i], strerror(-rc));
+	}
+	return 0;
+}
+
+int hrpcd_sandbox_seccomp(char *err, size_t errlen)
+{
+	uint32_t deny = relaxed ? SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_KILL_PROCESS;
+	scmp_filter_ctx ctx;
+	int rc;
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		FAIL(-errno, "cannot set no_new_privs: %s", strerror(errno));
+	ctx = seccomp_init(deny);
+	if (!ctx)
+		FAIL(-ENOMEM, "seccomp: cannot build the filter");
+	rc = allow(ctx, allowed, sizeof(allowed) / sizeof(allowed[0]), err, errlen);
+	/* Signals to ourselves only (abort(), raise()): tgkill with our pid. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+				      SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));
+	/* GLib names its threads; nothing else of prctl. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				      SCMP_A0(SCMP_CMP_EQ, PR_SET_NAME));
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+				      SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
+	/* A thread, never a process (GLib's worker threads, if any). */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+				      SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	/* clone3 passes its flags in memory, out of the filter's reach: say
+	 * it does not exist, and glibc falls back to clone. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	if (!rc && relaxed)
+		rc = allow(ctx, allowed_sanitizers,
+			   sizeof(allowed_sanitizers) / sizeof(allowed_sanitizers[0]), err, errlen);
+	if (rc < 0) {
+		seccomp_release(ctx);
+		if (err && errlen && !*err)
+			snprintf(err, errlen, "seccomp: cannot build the filter: %s", strerror(-rc));
+		return rc;
+	}
+	rc = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (rc < 0)
+		FAIL(rc, "seccomp: cannot load the filter: %s", strerror(-rc));
+	return 0;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sandbox.h - confine a guest's worker (the virtiofsd model).
+ *
+ * A worker parses everything its guest sends, so it is treated as the
+ * guest's: once its channel and services are set up it keeps nothing that
+ * a compromised worker could turn against the host or another guest.  In
+ * order (hostrpcd --worker, worker.c):
+ *
+ *  1. hrpcd_sandbox_mount() (root only, before the services start): a
+ *     private mount namespace.  The state directory is covered by an empty,
+ *     read-only tmpfs (fd holder socket, other guests' files: gone); the
+ *     socket service's directory (<state>/sock-audit or
+ *     $HOSTRPC_SOCK_AUDIT_DIR) shows only this guest's own directory
+ *     <audit dir>/.guests/<name>, owned by the guest's uid, where the
+ *     service writes its socket listing.  <audit dir>/<name>.sockets{,.json}
+ *     are symbolic links into it for the host's readers.  The audit log
+ *     itself is written by the supervisor (audit-sink.h).
+ *  2. hrpcd_sandbox_drop() (after set-up): every capability out of the
+ *     bounding and ambient sets, then the guest's own uid and gid
+ *     (hrpcd_sandbox_guest_uid(); supplementary groups cleared), which
+ *     empties the permitted and effective sets.  The parent-death signal,
+ *     which a uid change clears, is armed again.
+ *  3. hrpcd_sandbox_seccomp(): no_new_privs and the allow-list in sandbox.c;
+ *     any other system call kills the worker (SIGSYS; the supervisor logs
+ *     it like any crash).  A sanitizer build (configure
+ *     --enable-sanitizers) allows what ASan/UBSan's reports need as well,
+ *     and answers EPERM instead of killing, so a report is not cut short.
+ *
+ * A hostrpcd that does not run as root cannot change uid or mount anything:
+ * its workers keep its uid and mount namespace and still get 2 and 3.
+ *
+ * Error convention: 0 or -errno, with a message in `err` (non-GLib core).
+ */
+#ifndef HOSTRPCD_SANDBOX_H
+#define HOSTRPCD_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Default first uid of the workers' range (0x7f000000: above systemd's
+ * DynamicUser and container ranges, below its "foreign" range) and its
+ * length.  Guest N runs as base + N % HRPCD_SANDBOX_UID_SPAN, gid the same
+ * number; ids are not reused while the daemon runs, so two live guests
+ * share a uid only if one of them outlived 65535 later guests. */
+#define HRPCD_SANDBOX_UID_BASE 0x7f000000u
+#define HRPCD_SANDBOX_UID_SPAN 65536u
+
+/* The worker uid of guest `guest_id`; (uid_t)-1 when `base` is 0 (keep the
+ * daemon's uid). */
+uid_t hrpcd_sandbox_guest_uid(uint32_t base, uint32_t guest_id);
+
+/* The socket service's file name for a guest (the same rule as
+ * outsource/sock/sock-glib.c): `name`, or "guest<ID>" when it is empty,
+ * "." or ".."; '/', '\\' and blanks become '_'. */
+void hrpcd_sandbox_file_name(const char *name, uint32_t guest_id, char *out, size_t len);
+
+/* Step 1.  `state_dir` and `audit_dir` absolute; `name` from
+ * hrpcd_sandbox_file_name(). */
+int hrpcd_sandbox_mount(const char *state_dir, const char *audit_dir, const char *name,
+			uid_t uid, char *err, size_t errlen);
+/* Step 2; `uid` (uid_t)-1: keep the uid, only drop what can be dropped. */
+int hrpcd_sandbox_drop(uid_t uid, pid_t parent, char *err, size_t errlen);
+/* Step 3. */
+int hrpcd_sandbox_seccomp(char *err, size_t errlen);
+/* Did hrpcd_sandbox_seccomp() build the relaxed (sanitizer) filter? */
+bool hrpcd_sandbox_relaxed(void);
+
+#endif /* HOSTRPCD_SANDBOX_H */

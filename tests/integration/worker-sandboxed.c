@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker-sandboxed - hostrpcd's workers are confined (sandbox.h): two
+ * process guests and one ivshmem guest each get a worker that runs with
+ * no_new_privs, a seccomp filter, no capabilities at all, a uid and gid of
+ * its own (not root, not the daemon's, not another guest's), and a mount
+ * namespace of its own in which the daemon's sockets, the fd holder and the
+ * other guests' listings and audit logs do not exist.  The guests are
+ * still served (echo, checked byte for byte).  The filter itself is tested
+ * by worker-seccomp-filter.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/tap.h"
+#include "itest.h"
+
+#define N 3
+
+static struct itest_daemon d;
+
+/* "Field:\tvalue" of /proc/PID/status, first word of the value. */
+static bool status_field(pid_t pid, const char *field, char *out, size_t len)
+{
+	char path[64], line[256];
+	size_t fl = strlen(field);
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, field, fl) || line[fl] != ':')
+			continue;
+		found = sscanf(line + fl + 1, " %255s", out) == 1;
+		(void)len;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+static bool status_is(pid_t pid, const char *field, const char *want)
+{
+	char v[256] = "";
+
+	return status_field(pid, field, v, sizeof(v)) && !strcmp(v, want);
+}
+
+/* Real, effective, saved uid (or gid) all equal: the first of them. */
+static long id_of(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long r = -1, e = -2, s = -3;
+	size_t fl = strlen(field);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, fl) && line[fl] == ':')
+			sscanf(line + fl + 1, "%ld %ld %ld", &r, &e, &s);
+	if (f)
+		fclose(f);
+	return r == e && e == s ? r : -1;
+}
+
+static bool ns_of(pid_t pid, char *out, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	n = readlink(path, out, len - 1);
+	if (n < 0)
+		return false;
+	out[n] = 0;
+	return true;
+}
+
+/* Does `path` exist as the worker `pid` sees it? */
+static bool visible_to(pid_t pid, const char *path)
+{
+	char p[1024];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "/proc/%d/root%s", (int)pid, path);
+	return lstat(p, &st) == 0;
+}
+
+/* Entries of `dir` in the worker's view that do not start with `prefix`. */
+static int foreign_entries(pid_t pid, const char *dir, const char *prefix)
+{
+	char p[1024];
+	struct dirent *e;
+	int n = 0;
+	DIR *dh;
+
+	snprintf(p, sizeof(p), "/proc/%d/root%s", (int)pid, dir);
+	dh = opendir(p);
+	if (!dh)
+		return -1;
+	while ((e = readdir(dh))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (strncmp(e->d_name, prefix, strlen(prefix))) {
+			tap_diag("worker %d sees %s/%s", (int)pid, dir, e->d_name);
+			n++;
+		}
+	}
+	closedir(dh);
+	return n;
+}
+
+int main(void)
+{
+	const char *const extra[] = { "--ivshmem", "vm-s=@DIR@/vm-s.sock", NULL };
+	const char *names[N] = { "sbx-a", "sbx-b", "vm-s" };
+	hrpc_client *cli[N] = { NULL };
+	struct hrpc_admin_guest g[N];
+	struct itest_qemu q;
+	bool qemu_up = false;
+	pid_t w[N] = { 0 };
+	long uid[N], gid[N];
+	char path[600], ns[N][64], dns[64];
+	bool ok;
+	int rc;
+
+	if (geteuid() != 0)
+		tap_skip_all("hostrpcd confines its workers fully only as root (uid, mounts)");
+	tap_plan(14);
+	itest_watchdog(90);
+	rc = itest_daemon_start(&d, extra);
+	if (rc < 0) {
+		printf("Bail out! hostrpcd did not start: %s\n", strerror(-rc));
+		return 1;
+	}
+	rc = itest_guest_connect(d.guest_sock, names[0], &cli[0]);
+	if (!rc)
+		rc = itest_guest_connect(d.guest_sock, names[1], &cli[1]);
+	snprintf(path, sizeof(path), "%s/vm-s.sock", d.dir);
+	if (!rc) {
+		rc = itest_qemu_attach(path, names[2], &q, &cli[2]);
+		qemu_up = !rc;
+	}
+	ok = !rc;
+	for (int i = 0; i < N && ok; i++) {
+		ok = itest_echo_workload(cli[i], 11 + i, 20, 2) == 0 &&
+		     itest_admin_find(d.admin_sock, names[i], &g[i]) == 0 && g[i].worker_pid;
+		w[i] = ok ? (pid_t)g[i].worker_pid : 0;
+	}
+	tap_ok(ok, "two process guests and an ivshmem guest served by confined workers "
+	       "(echo checked; workers %d %d %d)", w[0], w[1], w[2]);
+	if (!ok) {
+		itest_log_dump(&d);
+		goto out;
+	}
+
+	ok = true;
+	for (int i = 0; i < N; i++)
+		ok = ok && status_is(w[i], "NoNewPrivs", "1");
+	tap_ok(ok, "every worker has NoNewPrivs: 1");
+	ok = true;
+	for (int i = 0; i < N; i++)
+		ok = ok && status_is(w[i], "Seccomp", "2");
+	tap_ok(ok, "every worker runs under a seccomp filter (Seccomp: 2)");
+	ok = true;
+	for (int i = 0; i < N; i++)
+		ok = ok && status_is(w[i], "CapEff", "0000000000000000") &&
+		     status_is(w[i], "CapPrm", "0000000000000000") &&
+		     status_is(w[i], "CapInh", "0000000000000000") &&
+		     status_is(w[i], "CapAmb", "0000000000000000");
+	tap_ok(ok, "no worker has a capability: effective, permitted, inheritable, ambient");
+	ok = true;
+	for (int i = 0; i < N; i++)
+		ok = ok && status_is(w[i], "CapBnd", "0000000000000000");
+	tap_ok(ok, "and none can regain one: bounding set empty");
+
+	for (int i = 0; i < N; i++) {
+		uid[i] = id_of(w[i], "Uid");
+		gid[i] = id_of(w[i], "Gid");
+		tap_diag("worker %d (%s): uid %ld gid %ld", (int)w[i], names[i], uid[i], gid[i]);
+	}
+	ok = true;
+	for (int i = 0; i < N; i++)
+		ok = ok && uid[i] > 0 && gid[i] > 0 && uid[i] != id_of(d.pid, "Uid") &&
+		     gid[i] != id_of(d.pid, "Gid");
+	tap_ok(ok, "no worker runs as root or as the daemon (uid and gid, real = effective = saved)");
+	tap_ok(uid[0] != uid[1] && uid[0] != uid[2] && uid[1] != uid[2] &&
+	       gid[0] != gid[1] && gid[0] != gid[2] && gid[1] != gid[2],
+	       "each guest's worker has a uid and gid of its own");
+
+	ok = ns_of(d.pid, dns, sizeof(dns));
+	for (int i = 0; i < N; i++)
+		ok = ok && ns_of(w[i], ns[i], sizeof(ns[i])) && strcmp(ns[i], dns);
+	tap_ok(ok && strcmp(ns[0], ns[1]) && strcmp(ns[0], ns[2]),
+	       "each worker has a mount namespace of its own (daemon %s, worker %s)", dns, ns[0]);
+
+	snprintf(path, sizeof(path), "%s/fdstore.sock", d.state_dir);
+	tap_ok(visible_to(d.pid, path) && !visible_to(w[0], path) && !visible_to(w[2], path),
+	       "the fd holder's socket (every ivshmem guest's memory) does not exist for workers");
+	tap_ok(!visible_to(w[0], d.admin_sock) && !visible_to(w[0], d.guest_sock) &&
+	       !visible_to(w[0], d.log), "nor do the daemon's admin and guest sockets and its log");
+
+	/* Workers start under the names guest-1, guest-2 (process guests,
+	 * before HELLO) and vm-s; their listings and audit logs are
+	 * guest-N.sockets and guest-N.sock.log in <state>/sock-audit. */
+	snprintf(path, sizeof(path), "%s/sock-audit/guest-2.sock.log", d.state_dir);
+	ok = itest_log_wait(&d, 0, "guest 2", NULL) && access(path, F_OK) == 0;
+	snprintf(path, sizeof(path), "%s/sock-audit/guest-2.sockets", d.state_dir);
+	ok = ok && access(path, F_OK) == 0;
+	tap_ok(ok, "the host has guest 2's listing and audit log in <state>/sock-audit");
+	snprintf(path, sizeof(path), "%s/sock-audit", d.state_dir);
+	rc = foreign_entries(w[0], path, "guest-1.");
+	tap_ok(rc == 0, "guest 1's worker sees only its own files there: no other guest's "
+	       "listing, no audit log at all (%d foreign)", rc);
+	rc = foreign_entries(w[2], path, "vm-s.");
+	tap_ok(rc == 0, "the same for the ivshmem guest's worker (%d foreign)", rc);
+	tap_ok(!itest_log_wait(&d, 0, "cannot confine", NULL),
+	       "no worker failed to confine itself");
+
+out:
+	for (int i = 0; i < N; i++)
+		if (cli[i])
+			hrpc_client_free(cli[i]);
+	if (qemu_up)
+		itest_qemu_disconnect(&q);
+	rc = itest_daemon_stop(&d);
+	if (rc != 0)
+		tap_diag("hostrpcd stop: %d", rc);
+	return tap_done();
+}
