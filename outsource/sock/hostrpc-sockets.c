@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * hostrpc-sockets - list a guest's outsourced sockets: handle, family, type,
- * state, local and peer address, bytes each way, age; with --json one JSON
- * object (totals + "sockets").  Reads the listing the guest's hostrpcd
+ * hostrpc-sockets - list a guest's effective socket policy (source, rules in
+ * the order tried) and outsourced sockets: handle, family, type, state, local
+ * and peer address, bytes each way, age; with --json one JSON object
+ * (totals, "sockets", "policy").  Reads the listing the guest's hostrpcd
  * worker refreshes once a second in <state-dir>/sock-audit/<name>.sockets.
  *
  * usage: hostrpc-sockets [--json] [--state-dir DIR] NAME
