@@ -6,6 +6,7 @@ gs_itests = \
 	tests/integration/guestsource/mount-ops.sh \
 	tests/integration/guestsource/mount-hostile-guest.sh \
 	tests/integration/guestsource/mount-hostile-options.sh \
+	tests/integration/guestsource/mount-hostile-deadlines.sh \
 	tests/integration/guestsource/mount-random-guest.sh
 TESTS += tests/integration/guestsource/test-agent-hostile-host \
 	tests/integration/guestsource/test-channels-xml $(gs_itests)
