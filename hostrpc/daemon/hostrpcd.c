@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,8 @@ typedef struct {
 	guint64 audit_max_bytes; /* parsed audit_max */
 	gint audit_rate;
 	gint hello_timeout;
+	char *endpoint_group;
+	gid_t endpoint_gid;      /* resolved endpoint_group; 0: none */
 	gint fdstore_idle;
 	gboolean no_fdstore;
 	gboolean fdstore_release;
@@ -67,6 +70,7 @@ static void options_clear(Options *o)
 	g_strfreev(o->ivshmem);
 	g_free(o->ivshmem_size);
 	g_free(o->libvirt_uri);
+	g_free(o->endpoint_group);
 	g_free(o->endpoint_dir);
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Options, options_clear)
@@ -123,6 +127,9 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		  "Refuse guests beyond this many (default 256)", "N" },
 		{ "hello-timeout", 0, 0, G_OPTION_ARG_INT, &o->hello_timeout,
 		  "Drop a process guest that has not said HELLO after SECS (default 10)", "SECS" },
+		{ "endpoint-group", 0, 0, G_OPTION_ARG_STRING, &o->endpoint_group,
+		  "ivshmem endpoint sockets are 0660 for GROUP (QEMU's group under libvirt), "
+		  "not owner-only", "GROUP" },
 		{ "worker-uid-base", 0, 0, G_OPTION_ARG_INT64, &o->worker_uid_base,
 		  "Guest N's worker runs as uid and gid BASE + N % 65536 (default 2130706432 "
 		  "when run as root; 0: the daemon's own)", "BASE" },
@@ -163,6 +170,17 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 				    "--max-guests must not be negative");
 		return FALSE;
+	}
+	if (o->endpoint_group) {
+		struct group *gr = getgrnam(o->endpoint_group);
+
+		if (!gr || !gr->gr_gid) {
+			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+				    "--endpoint-group: no group \"%s\" (or it is root's)",
+				    o->endpoint_group);
+			return FALSE;
+		}
+		o->endpoint_gid = gr->gr_gid;
 	}
 	if (o->hello_timeout < 0) {
 		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -438,6 +456,7 @@ int main(int argc, char **argv)
 	cfg.audit_max_bytes = (gsize)o.audit_max_bytes;
 	cfg.audit_rate = (guint)o.audit_rate;
 	cfg.hello_timeout_s = (guint)o.hello_timeout;
+	cfg.endpoint_gid = o.endpoint_gid;
 	/* Not the process guests' socket: they reconnect by themselves. */
 	if (!o.no_fdstore) {
 		cfg.fdstore_path = fdstore_path;

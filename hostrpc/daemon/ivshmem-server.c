@@ -275,8 +275,7 @@ HrpcdIvshmemServer *hrpcd_ivshmem_server_new(const char *name, const char *path,
 	if (!hrpcd_ivshmem_size_valid(srv->shm_size, error))
 		return NULL;
 	/* Whoever connects gets the guest's memory: owner only.  (Under
-	 * libvirt QEMU runs as another user; the libvirt integration will
-	 * hand the socket to that user.) */
+	 * libvirt QEMU may run as another user: see share_group().) */
 	srv->listen_fd = hrpcd_listen_socket_open(path, 0600, error);
 	if (srv->listen_fd < 0)
 		return NULL;
@@ -284,6 +283,18 @@ HrpcdIvshmemServer *hrpcd_ivshmem_server_new(const char *name, const char *path,
 	g_source_set_callback(srv->accept_src, G_SOURCE_FUNC(accept_event), srv, NULL);
 	g_source_attach(srv->accept_src, ctx);
 	return g_steal_pointer(&srv);
+}
+
+gboolean hrpcd_ivshmem_server_share_group(HrpcdIvshmemServer *srv, gid_t gid, GError **error)
+{
+	/* Never group-accessible while it is another group's. */
+	if (chown(srv->path, (uid_t)-1, gid) < 0 || chmod(srv->path, 0660) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "cannot give %s to group %lu: %s", srv->path, (unsigned long)gid,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /* The path a listening unix socket is bound to, or NULL. */

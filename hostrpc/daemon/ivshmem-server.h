@@ -82,6 +82,10 @@ void hrpcd_ivshmem_server_leave_socket(HrpcdIvshmemServer *srv);
 
 const char *hrpcd_ivshmem_server_name(HrpcdIvshmemServer *srv);
 const char *hrpcd_ivshmem_server_path(HrpcdIvshmemServer *srv);
+/* Let group `gid` connect too (QEMU run by libvirt as an unprivileged user
+ * in that group): the socket, created owner-only, becomes the group's and
+ * only then 0660. */
+gboolean hrpcd_ivshmem_server_share_group(HrpcdIvshmemServer *srv, gid_t gid, GError **error);
 gsize hrpcd_ivshmem_server_shm_size(HrpcdIvshmemServer *srv);
 /* Size of the memory for the next QEMU (0: default). */
 gboolean hrpcd_ivshmem_server_set_shm_size(HrpcdIvshmemServer *srv, gsize shm_size,

@@ -91,6 +91,7 @@ struct _HrpcdSupervisor {
 	guint32 worker_uid_base;
 	HrpcdAuditSinks *audit;
 	guint hello_timeout_s;  /* process guests' HELLO deadline */
+	gid_t endpoint_gid;     /* 0: endpoints are owner-only */
 	guint max_guests;
 };
 
@@ -735,7 +736,8 @@ gboolean hrpcd_supervisor_add_endpoint(HrpcdSupervisor *sup, const char *name,
 	ep->name = g_strdup(name);
 	ep->server = hrpcd_ivshmem_server_new(name, path, shm_size, NULL, &endpoint_callbacks,
 					      ep, error);
-	if (!ep->server) {
+	if (!ep->server || (sup->endpoint_gid &&
+			    !hrpcd_ivshmem_server_share_group(ep->server, sup->endpoint_gid, error))) {
 		g_prefix_error(error, "ivshmem endpoint %s: ", name);
 		endpoint_free(ep);
 		return FALSE;
@@ -1044,6 +1046,7 @@ HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError *
 	sup->max_guests = cfg->max_guests ? cfg->max_guests : HRPCD_DEFAULT_MAX_GUESTS;
 	sup->hello_timeout_s = cfg->hello_timeout_s ? cfg->hello_timeout_s
 						    : HELLO_TIMEOUT_S_DEFAULT;
+	sup->endpoint_gid = cfg->endpoint_gid;
 	sup->guests = hrpcd_guest_table_new(sup->max_guests);
 	sup->endpoints = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 					       (GDestroyNotify)endpoint_free);

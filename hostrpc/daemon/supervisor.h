@@ -44,6 +44,7 @@ typedef struct {
 	gsize audit_max_bytes;    /* socket audit log cap (audit-sink.h); 0: default */
 	guint audit_rate;         /* audit lines a second per guest; 0: default */
 	guint hello_timeout_s;    /* process guests' HELLO deadline (0: default, 10 s) */
+	gid_t endpoint_gid;       /* new ivshmem endpoints: 0660 for this group (0: 0600) */
 } HrpcdSupervisorConfig;
 
 #define HRPCD_DEFAULT_MAX_GUESTS 256

@@ -30,6 +30,15 @@ fi
 
 dom=hrpc-virsh-$$
 ep=$vm_tmp/ep
+# QEMU as an unprivileged user (HOSTRPC_QEMU_USER=libvirt-qemu
+# tools/libvirt-setup start): the endpoint is its group's, and the files the
+# domain names must be reachable.
+qgroup=$("$top_srcdir/tools/libvirt-setup" qemu-group)
+group_arg=()
+if [ "$qgroup" != root ]; then
+	chmod 0711 "$vm_tmp"
+	group_arg=(--endpoint-group="$qgroup")
+fi
 log=$vm_tmp
 admin=$vm_tmp/admin.sock
 daemon=""
@@ -76,7 +85,7 @@ if command -v virt-xml-validate > /dev/null; then
 		sed 's/^/# virt-xml-validate: /' "$vm_tmp/validate.log"
 fi
 
-"$hostrpcd" --foreground --verbose --libvirt="$uri" --endpoint-dir="$ep" \
+"$hostrpcd" --foreground --verbose --libvirt="$uri" --endpoint-dir="$ep" "${group_arg[@]}" \
 	--socket="$vm_tmp/guests.sock" --admin-socket="$admin" --state-dir="$vm_tmp/state" \
 	> "$log/hostrpcd.log" 2>&1 &
 daemon=$!
@@ -122,6 +131,8 @@ worker=$(echo "$row" | awk '{ print $5 }')
 r=0; { echo "$row" | grep -qE " ivshmem +negotiated +[0-9]+ +$qpid " &&
        [ -d "/proc/$worker" ]; } || r=1
 tap 4 $r "hostrpcctl list: $dom, ivshmem, negotiated, worker ${worker:-?}, QEMU pid $qpid"
+echo "# QEMU runs as uid $(awk '/^Uid:/ { print $2 }' "/proc/$qpid/status" 2>/dev/null || echo '?');" \
+	"endpoint $(stat -c '%A %U:%G' "$ep/$dom.ivshmem" 2>/dev/null)"
 
 # 4. destroy: hostrpcd frees the guest.
 virsh destroy "$dom" >> "$log/virsh.log" 2>&1 || sed 's/^/# virsh: /' "$log/virsh.log"
