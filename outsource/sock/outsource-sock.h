@@ -39,6 +39,9 @@ struct outsource_sock_config {
 	 * built-in rules follow a given policy's own rules too. */
 	const char *policy_text;
 	const char *policy_path;
+	/* Where the policy came from, for people (NULL: the path, or "built-in
+	 * default (no policy file)"); the listing prints it. */
+	const char *policy_source;
 	/* Audit log: appended to `audit_path` (created 0640), or written to
 	 * `audit_fd` (not closed), or, with neither, nowhere. */
 	const char *audit_path;

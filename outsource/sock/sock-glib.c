@@ -90,7 +90,7 @@ OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 gue
 	 * is where we are now. */
 	g_autofree char *deflog = !state_dir ? g_build_filename(LOCALSTATEDIR, "log", "hostrpc", NULL) :
 		g_build_filename(g_path_is_absolute(state_dir) ? state_dir : cwd, "sock-audit", NULL);
-	g_autofree char *conf = NULL, *audit = NULL;
+	g_autofree char *conf = NULL, *audit = NULL, *nopolicy = NULL;
 	struct outsource_sock_config cfg = { .guest_id = guest_id, .guest_name = name,
 					     .audit_fd = -1 };
 	OutsourceSockService *svc;
@@ -108,6 +108,11 @@ OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 gue
 		if (!g_file_test(conf, G_FILE_TEST_EXISTS))
 			g_clear_pointer(&conf, g_free);
 	}
+	/* Say where a policy was looked for: a file that is not where the
+	 * operator thinks gives the built-in default, and the listing shows it. */
+	if (!conf)
+		nopolicy = g_strdup_printf("built-in default (no %s/%s.conf, no %s/default.conf)",
+					   confdir, name, confdir);
 	if (g_mkdir_with_parents(auditdir, 0750) < 0) {
 		int e = errno;
 
@@ -117,6 +122,7 @@ OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 gue
 		return NULL;
 	}
 	cfg.policy_path = conf;
+	cfg.policy_source = nopolicy;
 	if (audit_fd >= 0) {
 		/* hostrpcd's supervisor writes the log (audit-sink.h). */
 		cfg.audit_fd = audit_fd;

@@ -1397,6 +1397,8 @@ int outsource_sock_new(const struct outsource_sock_config *cfg, outsource_sock *
 	 * keep from the host (a guest without a policy gets only them). */
 	if (!rc)
 		rc = sock_policy_add_builtin(&s->policy);
+	if (cfg->policy_source)
+		snprintf(s->policy.source, sizeof(s->policy.source), "%s", cfg->policy_source);
 	if (rc < 0)
 		goto fail;
 	if (s->policy.netns[0]) {
