@@ -5,13 +5,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sched.h>
-#include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
@@ -137,10 +139,17 @@ static int guest_dir_open(const char *audit_dir, const char *name, uid_t uid,
 	}
 	for (int json = 0; json <= 1; json++) {
 		const char *ext = json ? ".sockets.json" : ".sockets";
+		char moved[8200];
+		struct stat ls;
 
 		snprintf(link, sizeof(link), "%s/%s%s", audit_dir, name, ext);
 		snprintf(target, sizeof(target), ".guests/%s/%s%s", name, name, ext);
-		if (unlink(link) < 0 && errno != ENOENT)
+		snprintf(moved, sizeof(moved), "%s/%s", audit_dir, target);
+		/* The service's first listing, written before we came here,
+		 * moves into the guest's directory; anything else goes. */
+		if (lstat(link, &ls) == 0 && S_ISREG(ls.st_mode) && rename(link, moved) == 0)
+			fchownat(AT_FDCWD, moved, uid, uid, AT_SYMLINK_NOFOLLOW);
+		else if (unlink(link) < 0 && errno != ENOENT)
 			continue;
 		if (symlink(target, link) < 0)
 			continue;   /* only the listing is lost */
@@ -228,6 +237,13 @@ int hrpcd_sandbox_drop(uid_t uid, pid_t parent, char *err, size_t errlen)
 			FAIL(-errno, "cannot arm the parent-death signal: %s", strerror(errno));
 		if (getppid() != parent)
 			FAIL(-ESRCH, "the supervisor is gone");
+	} else {
+		/* Same uid (--worker-uid-base=0): at least no capability. */
+		struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+		struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
+
+		if (syscall(SYS_capset, &h, none) < 0)
+			FAIL(-errno, "cannot drop the capabilities: %s", strerror(errno));
 	}
 	return 0;
 }
@@ -240,12 +256,13 @@ int hrpcd_sandbox_drop(uid_t uid, pid_t parent, char *err, size_t errlen)
  *  - its loop: poll/ppoll, epoll (the socket service), eventfds and timerfds,
  *    futex, clocks, GLib's wakeups;
  *  - memory: mmap/munmap/mremap/mprotect/madvise/brk (malloc, bulk buffers);
- *  - the socket service: socket, connect, bind, listen, accept4, send/recv
- *    families, socket options, shutdown, ioctl (SIOCINQ and friends, checked
- *    in sock.c), getsockname/getpeername;
+ *  - the socket service: socket (AF_INET and AF_INET6 only), connect, bind,
+ *    listen, accept4, send/recv families, socket options, shutdown, ioctl
+ *    (SIOCINQ and friends, checked in sock.c), getsockname/getpeername;
  *  - its socket listing: openat, write, fsync, rename, unlink, fstat (only
  *    its own directory is there to touch);
- *  - logging: write to stderr, or socket + connect + sendto to /dev/log;
+ *  - logging: write to stderr, or sendto on the syslog socket connected
+ *    before the filter;
  *  - exit, signals to itself (abort), prctl (GLib thread names).
  * Everything else - ptrace, mount, setns, unshare, clone of a new process,
  * execve, kexec_load, bpf, keyctl, perf_event_open, module loading,
@@ -272,8 +289,8 @@ static const char *const allowed[] = {
 	"getresuid", "getresgid", "getrlimit", "prlimit64", "getrusage", "times",
 	"restart_syscall", "exit", "exit_group",
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "sigaltstack",
-	/* sockets (outsource/sock; syslog) */
-	"socket", "connect", "bind", "listen", "accept", "accept4", "shutdown",
+	/* sockets (outsource/sock; syslog); socket() itself below */
+	"connect", "bind", "listen", "accept", "accept4", "shutdown",
 	"getsockname", "getpeername", "getsockopt", "setsockopt",
 	"sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg",
 };
@@ -338,6 +355,19 @@ int hrpcd_sandbox_seccomp(char *err, size_t errlen)
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
 				      SCMP_A0(SCMP_CMP_EQ, PR_GET_NAME));
+	/* New sockets: the guest's, IPv4 and IPv6 only.  Not AF_UNIX: in
+	 * the host's namespaces a worker could reach abstract sockets of
+	 * host services.  The syslog socket is connected before the filter
+	 * (worker.c); should syslog need a new one, it fails, not the worker. */
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				      SCMP_A0(SCMP_CMP_EQ, AF_INET));
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+				      SCMP_A0(SCMP_CMP_EQ, AF_INET6));
+	if (!rc)
+		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+				      SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 	/* A thread, never a process (GLib's worker threads, if any). */
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,

@@ -5,17 +5,22 @@
  * A worker parses everything its guest sends, so it is treated as the
  * guest's: once its channel and services are set up it keeps nothing that
  * a compromised worker could turn against the host or another guest.  In
- * order (hostrpcd --worker, worker.c):
+ * order, after set-up and before its main loop (hostrpcd --worker, worker.c):
  *
- *  1. hrpcd_sandbox_mount() (root only, before the services start): a
- *     private mount namespace.  The state directory is covered by an empty,
- *     read-only tmpfs (fd holder socket, other guests' files: gone); the
- *     socket service's directory (<state>/sock-audit or
- *     $HOSTRPC_SOCK_AUDIT_DIR) shows only this guest's own directory
- *     <audit dir>/.guests/<name>, owned by the guest's uid, where the
- *     service writes its socket listing.  <audit dir>/<name>.sockets{,.json}
- *     are symbolic links into it for the host's readers.  The audit log
- *     itself is written by the supervisor (audit-sink.h).
+ *  1. hrpcd_sandbox_mount() (root only): a private mount namespace.  The
+ *     state directory - or, if the guest's uid could not pass through one
+ *     of its parents (a private 0700 directory around it), the highest such
+ *     parent - is covered by an empty, read-only tmpfs: the fd holder's
+ *     socket, the daemon's sockets and every other guest's files are gone.
+ *     The socket service's directory (<state>/sock-audit or
+ *     $HOSTRPC_SOCK_AUDIT_DIR) shows only the guest's own directory
+ *     <audit dir>/.guests/<name>, owned by its uid, where the service
+ *     writes its socket listing; <audit dir>/<name>.sockets{,.json} become
+ *     symbolic links into it for the host's readers (hostrpcd's admin
+ *     service reads .guests/<name>/ itself and follows no link).  The
+ *     audit log is written by the supervisor (audit-sink.h).  This comes
+ *     after the services have read their configuration (which may live
+ *     under the covered directory) and opened their network namespace.
  *  2. hrpcd_sandbox_drop() (after set-up): every capability out of the
  *     bounding and ambient sets, then the guest's own uid and gid
  *     (hrpcd_sandbox_guest_uid(); supplementary groups cleared), which

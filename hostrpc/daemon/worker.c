@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -349,12 +350,43 @@ static void worker_stop(Worker *w)
 	hrpc_server_free(w->srv);
 }
 
+/* Step 1 (sandbox.h), once the services have read their configuration
+ * (which may live next to the state directory, in what gets covered): the
+ * socket service finds its directory where it always was, with only its
+ * own files in it.  Only root can; a daemon of another uid has nothing of
+ * root's to hide. */
+static gboolean sandbox_mount(const HrpcdWorkerSpec *spec, GError **error)
+{
+	g_autofree char *state = NULL, *audit = NULL;
+	char file[64], err[512] = "";
+
+	if (geteuid() != 0 || !spec->workdir)
+		return TRUE;
+	state = g_get_current_dir();   /* the state directory, absolute */
+	audit = hrpcd_audit_dir(state);
+	hrpcd_sandbox_file_name(spec->name, spec->guest_id, file, sizeof(file));
+	if (hrpcd_sandbox_mount(state, audit, file, spec->uid, err, sizeof(err)) < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "cannot confine the worker: %s", err);
+		return FALSE;
+	}
+	return TRUE;
+}
+
 /* After set-up: nothing left that the guest could turn against the host
- * (sandbox.h, steps 2 and 3). */
+ * (sandbox.h, steps 1 to 3). */
 static gboolean sandbox_lock(const HrpcdWorkerSpec *spec, GError **error)
 {
 	char err[256] = "";
+	HrpcdLogTarget target;
+	gboolean verbose;
 
+	if (!sandbox_mount(spec, error))
+		return FALSE;
+	/* The filter lets no AF_UNIX socket be made: syslog's now. */
+	hrpcd_log_settings(&target, &verbose);
+	if (target == HRPCD_LOG_SYSLOG)
+		openlog("hostrpcd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	if (hrpcd_sandbox_drop(spec->uid, getppid(), err, sizeof(err)) < 0 ||
 	    hrpcd_sandbox_seccomp(err, sizeof(err)) < 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
@@ -402,26 +434,6 @@ static int worker_run(HrpcdWorkerSpec *spec)
 
 /* ---- the worker process's entry point ------------------------------------ */
 
-/* Before the services start (sandbox.h, step 1): the socket service then
- * finds its directory where it always was, and only its own files in it.
- * Only root can; a daemon of another uid has nothing of root's to hide. */
-static gboolean sandbox_mount(HrpcdWorkerSpec *spec)
-{
-	g_autofree char *state = NULL, *audit = NULL;
-	char file[64], err[512] = "";
-
-	if (geteuid() != 0 || !spec->workdir)
-		return TRUE;
-	state = g_get_current_dir();   /* the state directory, absolute */
-	audit = hrpcd_audit_dir(state);
-	hrpcd_sandbox_file_name(spec->name, spec->guest_id, file, sizeof(file));
-	if (hrpcd_sandbox_mount(state, audit, file, spec->uid, err, sizeof(err)) < 0) {
-		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name,
-				"cannot confine the worker: %s", err);
-		return FALSE;
-	}
-	return TRUE;
-}
 
 static gboolean fd_ok(int fd)
 {
@@ -499,8 +511,6 @@ int hrpcd_worker_main(int argc, char **argv)
 				"cannot enter %s: %s", spec.workdir, g_strerror(errno));
 		return HRPCD_WORKER_EXIT_SETUP;
 	}
-	if (!sandbox_mount(&spec))
-		return HRPCD_WORKER_EXIT_SETUP;
 	return worker_run(&spec);
 }
 

@@ -32,7 +32,7 @@
 #include "tests/tap.h"
 #include "hostrpc/daemon/sandbox.h"
 
-enum { ALLOWED = 0, REFUSED = 1 };
+enum { ALLOWED = 0, REFUSED = 1, ERRNO = 2 /* refused with an errno, not killed */ };
 
 static void *thread_fn(void *arg)
 {
@@ -96,6 +96,16 @@ static int try(int which)
 	case 17: return outcome(syscall(SYS_init_module, NULL, 0, ""));
 	case 18: return outcome(syscall(SYS_keyctl, 0, 0, 0, 0, 0));
 	case 19: return outcome(chroot("/"));
+	case 20: {
+		int fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		if (fd >= 0)
+			close(fd);
+		return outcome(fd);
+	}
+	case 21: return socket(AF_UNIX, SOCK_STREAM, 0) < 0 && errno == EAFNOSUPPORT ? 1 : 2;
+	case 22: return outcome(socket(AF_NETLINK, SOCK_RAW, 0));
+	case 23: return outcome(socket(AF_PACKET, SOCK_RAW, 0));
 	}
 	return 2;
 }
@@ -111,7 +121,9 @@ static const struct {
 	{ "fork", REFUSED }, { "setuid(0)", REFUSED }, { "kill(1)", REFUSED },
 	{ "process_vm_readv on the parent", REFUSED }, { "bpf", REFUSED },
 	{ "prctl(PR_SET_DUMPABLE)", REFUSED }, { "init_module", REFUSED }, { "keyctl", REFUSED },
-	{ "chroot", REFUSED },
+	{ "chroot", REFUSED }, { "socket(AF_INET6)", ALLOWED },
+	{ "socket(AF_UNIX): EAFNOSUPPORT, no abstract sockets of the host", ERRNO },
+	{ "socket(AF_NETLINK)", REFUSED }, { "socket(AF_PACKET)", REFUSED },
 };
 
 int main(void)
@@ -164,6 +176,8 @@ int main(void)
 		waitpid(p, &st, 0);
 		if (cases[i].expect == ALLOWED)
 			ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+		else if (cases[i].expect == ERRNO)
+			ok = WIFEXITED(st) && WEXITSTATUS(st) == 1;
 		else if (hrpcd_sandbox_relaxed())
 			ok = (WIFEXITED(st) && WEXITSTATUS(st) == 1) ||
 			     (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS);
