@@ -394,6 +394,9 @@ static int gex(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	static char zeros[HRPC_GEX_OUTPUT_MAX];
 	const char *cmd;
 
+	if (req->hdr->proc == HRPC_GEX_KILL && req->len >= sizeof(struct hrpc_gex_kill_req))
+		fprintf(stderr, "fake-guest: KILL %u\n",
+			((const struct hrpc_gex_kill_req *)req->payload)->signal);
 	if (req->hdr->proc != HRPC_GEX_START)
 		return 0;  /* CREDIT, RELEASE, WRITE, KILL: fine */
 	if (!req->bulk || !req->bulk_len || req->bulk[req->bulk_len - 1])
@@ -456,9 +459,16 @@ static void *pump(void *arg)
 	static __thread uint8_t buf[65536];
 
 	for (;;) {
-		int mode = __atomic_load_n(&relay_mode, __ATOMIC_ACQUIRE);
+		struct pollfd pf = { .fd = pd->from, .events = POLLIN };
 		size_t want = sizeof(buf);
 		ssize_t n;
+		int mode;
+
+		/* The mode is read once bytes are there: a reply that set it is
+		 * already relayed the new way. */
+		if (poll(&pf, 1, 100) == 0)
+			continue;
+		mode = __atomic_load_n(&relay_mode, __ATOMIC_ACQUIRE);
 
 		if (!pd->to_host && mode == RELAY_DEAF) {
 			/* The host's bytes stay unread; only its hang-up is seen. */

@@ -3,6 +3,7 @@
 gs_itests = \
 	tests/integration/guestsource/exec-streams.sh \
 	tests/integration/guestsource/exec-hostile-guest.sh \
+	tests/integration/guestsource/exec-hostile-deadlines.sh \
 	tests/integration/guestsource/mount-ops.sh \
 	tests/integration/guestsource/mount-hostile-guest.sh \
 	tests/integration/guestsource/mount-hostile-options.sh \
