@@ -10,6 +10,9 @@
  * guest is untrusted: every reply is bounded by the caller's buffers, and a
  * guest that stops answering turns into -ETIMEDOUT for that call and
  * -ENOTCONN for every call after it (the session is "dead"), never a hang.
+ * A call's time-out is one deadline for all of it (the wait for the
+ * channel, the send, the reply), which a guest cannot extend by reading or
+ * writing a byte now and then; HELLO's likewise.
  *
  * Error convention: -errno.
  */
@@ -63,7 +66,9 @@ int guestrpc_session_new_fd(int fd, int hello_ms, guestrpc_session **out);
 void guestrpc_session_free(guestrpc_session *s);
 
 /* Default per-call timeout (ms), and whether a time-out kills the session
- * (default yes: a guest that did not answer in time is not trusted to). */
+ * (default yes: a guest that did not answer in time is not trusted to).  A
+ * send that outlives its deadline kills the session either way: the frame
+ * is half sent. */
 void guestrpc_session_set_timeout(guestrpc_session *s, int timeout_ms, bool fatal);
 
 /* Thread-safe.  Returns the guest's status (0 / -errno), or a transport
@@ -73,7 +78,9 @@ int guestrpc_session_call(guestrpc_session *s, struct guestrpc_call *c);
 
 /* Send without waiting for the answer (RELEASE, FORGET: nothing the reply
  * says would change what the caller does).  The call still occupies a slot
- * until the guest answers; calls made after it reach the guest after it. */
+ * until the guest answers; calls made after it reach the guest after it.
+ * Waiting for the channel and the send itself are bounded by the timeout
+ * (c->timeout_ms or the default): -ETIMEDOUT, and the session is dead. */
 int guestrpc_session_send(guestrpc_session *s, const struct guestrpc_call *c);
 
 /* Queue events of `service` for guestrpc_session_next_event (others are
