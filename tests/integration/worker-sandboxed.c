@@ -6,17 +6,22 @@
  * its own (not root, not the daemon's, not another guest's), and a mount
  * namespace of its own in which the daemon's sockets, the fd holder and the
  * other guests' listings and audit logs do not exist.  The guests are
- * still served (echo, checked byte for byte).  The filter itself is tested
- * by worker-seccomp-filter.
+ * still served (echo, checked byte for byte).  A guest whose socket policy
+ * names a network namespace has its worker in that namespace, entered
+ * before the worker gave up the capability setns() needs.  The filter
+ * itself is tested by worker-seccomp-filter.
  */
 #include "config.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/tap.h"
@@ -72,17 +77,50 @@ static long id_of(pid_t pid, const char *field)
 	return r == e && e == s ? r : -1;
 }
 
-static bool ns_of(pid_t pid, char *out, size_t len)
+static bool ns_of_kind(pid_t pid, const char *kind, char *out, size_t len)
 {
 	char path[64];
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, kind);
 	n = readlink(path, out, len - 1);
 	if (n < 0)
 		return false;
 	out[n] = 0;
 	return true;
+}
+
+static bool ns_of(pid_t pid, char *out, size_t len)
+{
+	return ns_of_kind(pid, "mnt", out, len);
+}
+
+/* A process sitting in a fresh network namespace: guest 2's. */
+static pid_t netns_holder(void)
+{
+	int p[2];
+	char c;
+	pid_t pid;
+
+	if (pipe(p) < 0)
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		if (unshare(CLONE_NEWNET) < 0)
+			_exit(1);
+		if (write(p[1], "x", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	if (pid < 0 || read(p[0], &c, 1) != 1) {
+		close(p[0]);
+		return -1;
+	}
+	close(p[0]);
+	return pid;
 }
 
 /* Does `path` exist as the worker `pid` sees it? */
@@ -129,14 +167,29 @@ int main(void)
 	bool qemu_up = false;
 	pid_t w[N] = { 0 };
 	long uid[N], gid[N];
-	char path[600], ns[N][64], dns[64];
+	char path[600], ns[N][64], dns[64], conf[64] = "/tmp/worker-sandboxed.XXXXXX";
+	char net_want[64] = "", net_w[64] = "";
+	pid_t holder;
+	FILE *f;
 	bool ok;
 	int rc;
 
 	if (geteuid() != 0)
 		tap_skip_all("hostrpcd confines its workers fully only as root (uid, mounts)");
-	tap_plan(14);
+	tap_plan(15);
 	itest_watchdog(90);
+	/* Guest 2 (a process guest is "guest-2" until its HELLO) gets a
+	 * policy with a network namespace of its own. */
+	holder = netns_holder();
+	if (holder <= 0 || !mkdtemp(conf))
+		tap_skip_all("cannot make a network namespace or a directory");
+	itest_kill_on_bailout(holder);
+	snprintf(path, sizeof(path), "%s/guest-2.conf", conf);
+	f = fopen(path, "w");
+	fprintf(f, "netns /proc/%d/ns/net\n", (int)holder);
+	fclose(f);
+	setenv("HOSTRPC_SOCK_CONF_DIR", conf, 1);
+	unsetenv("HOSTRPC_SOCK_AUDIT_DIR");
 	rc = itest_daemon_start(&d, extra);
 	if (rc < 0) {
 		printf("Bail out! hostrpcd did not start: %s\n", strerror(-rc));
@@ -225,6 +278,11 @@ int main(void)
 	tap_ok(rc == 0, "the same for the ivshmem guest's worker (%d foreign)", rc);
 	tap_ok(!itest_log_wait(&d, 0, "cannot confine", NULL),
 	       "no worker failed to confine itself");
+	ok = ns_of_kind(holder, "net", net_want, sizeof(net_want)) &&
+	     ns_of_kind(w[1], "net", net_w, sizeof(net_w)) && !strcmp(net_want, net_w) &&
+	     ns_of_kind(w[0], "net", net_w, sizeof(net_w)) && strcmp(net_want, net_w);
+	tap_ok(ok, "guest 2's worker lives in its policy's network namespace (%s), guest 1's "
+	       "does not: entered before the worker dropped CAP_SYS_ADMIN", net_want);
 
 out:
 	for (int i = 0; i < N; i++)
@@ -235,5 +293,10 @@ out:
 	rc = itest_daemon_stop(&d);
 	if (rc != 0)
 		tap_diag("hostrpcd stop: %d", rc);
+	kill(holder, SIGKILL);
+	waitpid(holder, NULL, 0);
+	snprintf(path, sizeof(path), "%s/guest-2.conf", conf);
+	unlink(path);
+	rmdir(conf);
 	return tap_done();
 }
