@@ -28,8 +28,9 @@
  *    backslash), so it can never add an option; the mount is always nosuid
  *    and nodev (-o suid / -o dev are refused) unless --allow-suid /
  *    --allow-dev; and without those, setuid/setgid bits of non-directories
- *    are not reported, and device nodes are reported as device 0:0, so
- *    that even on a mount that lost nodev one opens no host device.
+ *    and file capabilities (security.capability) are not reported, and
+ *    device nodes are reported as device 0:0, so that even on a mount that
+ *    lost nodev one opens no host device.
  */
 #define FUSE_USE_VERSION 312
 #include "config.h"
@@ -1424,6 +1425,33 @@ static int xattr_name(struct hrpc_gfs_xattr_req *r, const char *name)
 	return 0;
 }
 
+/*
+ * File capabilities make a program gain privilege when it runs, as a setuid
+ * bit does: the guest's are not shown without --allow-suid (the mount is
+ * nosuid, where the kernel ignores them too - this is the second wall).
+ */
+static bool xattr_privileged(const char *name)
+{
+	return !gm.allow_suid && !strcmp(name, "security.capability");
+}
+
+/* Drop the privileged names from a NUL-separated list; its new length. */
+static uint32_t xattr_list_filter(char *list, uint32_t len)
+{
+	uint32_t in = 0, out = 0;
+
+	while (in < len) {
+		uint32_t n = (uint32_t)strnlen(list + in, len - in) + 1;
+
+		if (!xattr_privileged(list + in)) {
+			memmove(list + out, list + in, n);
+			out += n;
+		}
+		in += n;
+	}
+	return out;
+}
+
 static void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct hrpc_gfs_xattr_req r = { .node = gnode_of(ino) };
@@ -1437,6 +1465,8 @@ static void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t s
 
 	if (!r.node)
 		rc = -ESTALE;
+	if (rc == 0 && name && xattr_privileged(name))
+		rc = -ENODATA;
 	if (rc == 0 && name)
 		rc = xattr_name(&r, name);
 	if (size > HRPC_GFS_XATTR_MAX)
@@ -1455,6 +1485,9 @@ static void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t s
 	/* A list must be NUL-separated names. */
 	if (rc == 0 && !name && size && xr.size && buf[xr.size - 1] != 0)
 		rc = violation("listxattr: list not NUL-terminated");
+	/* (A size query keeps the guest's number: an upper bound is enough.) */
+	if (rc == 0 && !name && size)
+		xr.size = xattr_list_filter(buf, xr.size);
 	if (rc < 0)
 		reply_err(req, rc);
 	else if (!size)

@@ -24,6 +24,8 @@
  *   /die                 the agent exits
  *   /suidbin             mode 04755, owner root; its bytes are those of the
  *                        host file $FAKE_GUEST_EXE (a program to run)
+ *                        and the file capability cap_setuid+ep (xattr
+ *                        security.capability; user.ok is a harmless one)
  *   /sgid                mode 02755;   /devnode  char device 1:3 (/dev/null)
  *   /loopdir             a listing whose cookie never advances (always 1)
  *   /hugedir             a listing without end (cookies advance forever)
@@ -353,6 +355,42 @@ static int fs(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 		rr->eof = 1;
 		rep->len = sizeof(*rr);
 		rep->bulk_len = (uint32_t)(n * esz);
+		return 0;
+	}
+	case HRPC_GFS_GETXATTR:
+	case HRPC_GFS_LISTXATTR: {
+		/* vfs_cap_data v2, effective: CAP_SETUID (7) permitted. */
+		static const uint8_t cap[20] = { 0x01, 0x00, 0x00, 0x02, 0x80 };
+		static const char list[] = "security.capability\0user.ok";
+		const struct hrpc_gfs_xattr_req *x = req->payload;
+		struct hrpc_gfs_xattr_rep *xr = rep->payload;
+		const void *val;
+		uint32_t len;
+
+		if (x->node != H(SUIDBIN))
+			return req->hdr->proc == HRPC_GFS_GETXATTR ? -ENODATA : 0;
+		memcpy(name, x->name.name, x->name.len < 256 ? x->name.len : 255);
+		if (req->hdr->proc == HRPC_GFS_LISTXATTR) {
+			val = list;
+			len = sizeof(list);
+		} else if (!strcmp(name, "security.capability")) {
+			val = cap;
+			len = sizeof(cap);
+		} else if (!strcmp(name, "user.ok")) {
+			val = "1";
+			len = 1;
+		} else {
+			return -ENODATA;
+		}
+		memset(xr, 0, sizeof(*xr));
+		xr->size = len;
+		rep->len = sizeof(*xr);
+		if (x->size) {
+			if (x->size < len || !req->bulk || req->bulk_cap < len)
+				return -ERANGE;
+			memcpy(req->bulk, val, len);
+			rep->bulk_len = len;
+		}
 		return 0;
 	}
 	case HRPC_GFS_STATFS: {

@@ -10,9 +10,10 @@
 #  - a socket path or GUEST_PATH with ",suid,dev,allow_other,fsname=x":
 #    the mount is still nosuid,nodev, without allow_other, and its fsname
 #    is the whole label;
-#  - setuid/setgid bits are not reported, device nodes are 0:0 and cannot
-#    be opened, and user nobody gets no euid 0 from the setuid program -
-#    not even when the operator asks for allow_other;
+#  - setuid/setgid bits and file capabilities (security.capability) are
+#    not reported, device nodes are 0:0 and cannot be opened, and user
+#    nobody gets no euid 0 from the setuid program - not even when the
+#    operator asks for allow_other;
 #  - -o suid / -o dev are refused; --allow-suid / --allow-dev give them.
 # Needs root: root's mounts are made with mount(2) by libfuse itself, and
 # that is where the options came through (for a user, fusermount3 forces
@@ -22,9 +23,10 @@ need_fuse
 [ -x "$fake" ] || skip_all "fake-guest not built"
 [ "$(id -u)" = 0 ] || skip_all "needs root (the hole is in mounts made by root)"
 command -v setpriv >/dev/null || skip_all "setpriv missing (util-linux)"
+command -v getfattr >/dev/null || skip_all "getfattr missing (apt-get install attr)"
 idbin=$(command -v id)
 nobody=$(id -u nobody 2>/dev/null) || skip_all "no user nobody"
-echo "1..19"
+echo "1..22"
 
 evil=",suid,dev,allow_other,fsname=x"
 sock="$work/g$evil.sock"
@@ -61,6 +63,12 @@ echo x 2>"$work/err" > "$mnt/devnode"
 ok $([ $? != 0 ]; echo $?) "a device node cannot be opened ($(head -c 80 "$work/err"))"
 out=$(as_nobody "$mnt/suidbin" -u 2>&1)
 ok $([ "$out" != 0 ]; echo $?) "user nobody gets no euid 0 from the setuid program ($(echo $out | head -c 80))"
+getfattr -n security.capability "$mnt/suidbin" > "$work/out" 2>&1
+ok $([ $? != 0 ] && grep -q "No such attribute" "$work/out"; echo $?) \
+	"its file capability (cap_setuid+ep) is not shown ($(tail -1 "$work/out" | head -c 80))"
+getfattr -d -m - "$mnt/suidbin" > "$work/out" 2>&1
+ok $(grep -q user.ok "$work/out" && ! grep -q security.capability "$work/out"; echo $?) \
+	"nor listed; the harmless user.ok is ($(grep = "$work/out" | tr '\n' ' '))"
 unmount
 
 mount_guest "$sock" "/x$evil" "$mnt" --cache=none --timeout=5
@@ -108,5 +116,7 @@ ok $([ "$(stat -c %a "$mnt/suidbin")" = 4755 ]; echo $?) \
 	"--allow-suid: the setuid bit is shown ($(stat -c %A "$mnt/suidbin"))"
 ok $([ "$(stat -c %t:%T "$mnt/devnode")" = 1:3 ]; echo $?) \
 	"--allow-dev: the device number is shown ($(stat -c %t:%T "$mnt/devnode"))"
+getfattr -n security.capability "$mnt/suidbin" > "$work/out" 2>&1
+ok $? "--allow-suid: the file capability is shown"
 unmount
 [ $failed = 0 ]
