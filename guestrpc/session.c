@@ -93,6 +93,7 @@ struct guestrpc_session {
 	bool wd_armed;
 	bool wd_fired;           /* it shut the socket down */
 	struct timespec wd_dl;
+	char wd_why[160];        /* what kill_why says if it fires */
 	char kill_why[160];      /* why the socket was shut down without `lock` */
 };
 
@@ -190,17 +191,22 @@ static void *watchdog_main(void *arg)
 		s->wd_armed = false;
 		s->wd_fired = true;
 		if (!s->kill_why[0])
-			snprintf(s->kill_why, sizeof(s->kill_why),
-				 "the guest did not take a request (or finish HELLO) in time");
+			snprintf(s->kill_why, sizeof(s->kill_why), "%s", s->wd_why);
 		shutdown(s->wd_fd, SHUT_RDWR);
 	}
 	pthread_mutex_unlock(&s->wd_lock);
 	return NULL;
 }
 
-static void wd_arm(guestrpc_session *s, const struct timespec *dl)
+__attribute__((format(printf, 3, 4)))
+static void wd_arm(guestrpc_session *s, const struct timespec *dl, const char *fmt, ...)
 {
+	va_list ap;
+
 	pthread_mutex_lock(&s->wd_lock);
+	va_start(ap, fmt);
+	vsnprintf(s->wd_why, sizeof(s->wd_why), fmt, ap);
+	va_end(ap);
 	s->wd_dl = *dl;
 	s->wd_armed = true;
 	pthread_cond_signal(&s->wd_cond);
@@ -404,7 +410,7 @@ int guestrpc_session_new_fd(int fd, int hello_ms, guestrpc_session **out)
 	if (hello_ms > 0) {
 		struct timespec dl = deadline_after(hello_ms);
 
-		wd_arm(s, &dl);
+		wd_arm(s, &dl, "the guest did not finish HELLO within %d ms", hello_ms);
 	}
 	rc = hrpc_client_new(ch, "hostrpc-guestsource", hello_ms, &s->cli);
 	if (wd_disarm(s)) {
@@ -573,7 +579,7 @@ int guestrpc_session_call(guestrpc_session *s, struct guestrpc_call *c)
 		.timeout_ms = -1,
 	};
 	p->refs = 2;
-	wd_arm(s, &dl);
+	wd_arm(s, &dl, "the guest did not take a request within %d ms", timeout);
 	rc = hrpc_client_call_async(s->cli, &p->call, call_done, p);
 	if (wd_disarm(s)) {
 		char why[160];
@@ -684,7 +690,7 @@ int guestrpc_session_send(guestrpc_session *s, const struct guestrpc_call *c)
 		.bulk = c->bulk_out_len ? &p->bulk : NULL, .bulk_len = c->bulk_out_len,
 		.timeout_ms = -1,
 	};
-	wd_arm(s, &dl);
+	wd_arm(s, &dl, "the guest did not take a request within %d ms", timeout);
 	rc = hrpc_client_call_async(s->cli, &p->call, call_done, p);
 	if (wd_disarm(s)) {
 		mark_dead(s, "the guest did not take a request in time");
