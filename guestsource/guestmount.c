@@ -39,6 +39,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -98,7 +99,7 @@ struct dent {
 	struct hrpc_gfs_attr attr;
 };
 
-/* The cookies a listing gave so far (open addressing; 0 never stored). */
+/* The cookies a listing continued from (open addressing; 0 never stored). */
 struct cookie_set {
 	uint64_t *slot;
 	size_t cap, n;
@@ -1198,23 +1199,29 @@ static int dir_fetch(struct hdir *d, uint64_t dir_gnode)
 	 * (EIO; the guest's lookups for this batch are given back below). */
 	if (d->n + rr.count > gm.max_dir_entries)
 		bad = "the listing is longer than --max-dir-entries";
-	for (i = 0; i < rr.count && !bad; i++) {
-		struct hrpc_gfs_dirent_plus dp;
+	/* The cookie we continue from must lead somewhere new: 0, or one
+	 * this listing continued from before, would list the same entries
+	 * again, forever.  (Cookies are opaque - hashes on ext4 - so "new" is
+	 * all we can ask, not "larger"; only this one is ever sent back.) */
+	if (!bad && rr.count && !rr.eof) {
+		uint64_t next;
 		int added;
 
-		memcpy(&dp, buf + i * esz, esz);
-		/* Every cookie must lead somewhere new: one that is 0 or that
-		 * this listing gave before would list the same entries again,
-		 * forever.  (Cookies are opaque - hashes on ext4 - so "new" is
-		 * all we can ask, not "larger".) */
-		added = dp.d.off ? cookie_set_add(&d->seen, dp.d.off) : 0;
+		memcpy(&next, buf + (rr.count - 1) * esz + offsetof(struct hrpc_gfs_dirent, off),
+		       sizeof(next));
+		added = next && next != r.offset ? cookie_set_add(&d->seen, next) : 0;
 		if (added < 0) {
 			rc = -ENOMEM;
 			goto out;
 		}
-		if (!added || dp.d.off == r.offset)
+		if (!added)
 			bad = "a cookie that does not advance (0, or one the listing gave before)";
-		else if (dp.d.reserved || dp.d.type > 15)
+	}
+	for (i = 0; i < rr.count && !bad; i++) {
+		struct hrpc_gfs_dirent_plus dp;
+
+		memcpy(&dp, buf + i * esz, esz);
+		if (dp.d.reserved || dp.d.type > 15)
 			bad = "bad type field";
 		else if (hrpc_gfs_name_is_dot(&dp.d.name) && dp.d.name.len <= 2) {
 			if (d->plus && dp.entry.node)
