@@ -13,9 +13,9 @@
  *
  * The guest is untrusted, so this tool never waits on it without end:
  * every call has a deadline (--call-timeout) the guest cannot extend by
- * trickling; with --timeout the host gives up GRACE_MS after the guest
+ * trickling; with --timeout the host gives up --grace after the guest
  * should have killed the command (exit 124) even if it never says so; and
- * after a forwarded signal it exits 128+N once GRACE_MS passed without the
+ * after a forwarded signal it exits 128+N once --grace passed without the
  * command's end, or at once on a second signal - whatever the guest does.
  *
  * Exit status: the command's; 128+N if a signal N ended it; 124 if the
@@ -39,7 +39,7 @@
 
 #define STDIN_CHUNK (256u * 1024u)
 /* How long after the guest should have ended the command (its --timeout,
- * or a forwarded signal) the host stops waiting for it. */
+ * or a forwarded signal) the host stops waiting for it (--grace). */
 #define GRACE_MS 3000
 /* The main loop's longest wait, so that it sees a signal's deadline. */
 #define TICK_MS 100
@@ -47,6 +47,7 @@
 static guestrpc_session *sess;
 static uint64_t handle;        /* 0 until START answered (atomic) */
 static int call_timeout_ms = 30000;
+static int grace_ms = GRACE_MS;
 /* Set by the signal thread: the first forwarded signal, and when the
  * host stops waiting for the command's end because of it (ns, monotonic). */
 static int sig_first;
@@ -147,7 +148,7 @@ out:
 }
 
 /*
- * Forward signals to the command; the main loop gives up GRACE_MS later
+ * Forward signals to the command; the main loop gives up grace_ms later
  * if the guest does not report its end.  A signal before the command
  * started, or a second one, ends this tool at once.
  */
@@ -167,7 +168,7 @@ static void *signal_main(void *arg)
 				strsignal(sig));
 			_exit(128 + sig);
 		}
-		__atomic_store_n(&sig_deadline, now_ns() + GRACE_MS * 1000000ull, __ATOMIC_RELAXED);
+		__atomic_store_n(&sig_deadline, now_ns() + (uint64_t)grace_ms * 1000000ull, __ATOMIC_RELAXED);
 		__atomic_store_n(&sig_first, sig, __ATOMIC_RELEASE);
 
 		struct hrpc_gex_kill_req k = { .handle = h, .signal = (uint32_t)sig };
@@ -188,7 +189,10 @@ static void usage(FILE *f)
 		"  --clear-env       start from an empty environment\n"
 		"  -C, --cwd=DIR     working directory in the guest\n"
 		"  -t, --timeout=SEC kill the command (process group) after SEC seconds; if\n"
-		"                    the guest does not report its end 3 s later, exit 124\n"
+		"                    the guest does not report its end --grace later, exit 124\n"
+		"  --grace=SEC       how long to wait for the guest to end the command after\n"
+		"                    --timeout or a forwarded signal (default 3); then exit\n"
+		"                    124 or 128+N; a second signal exits at once\n"
 		"  --call-timeout=SEC  fail (exit 125) if the guest does not answer a request\n"
 		"                    in SEC (default 30)\n"
 		"  -n, --no-stdin    the command's stdin is /dev/null\n"
@@ -206,6 +210,7 @@ int main(int argc, char **argv)
 		{ "merge-stderr", no_argument, NULL, 'M' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "call-timeout", required_argument, NULL, 'T' },
+		{ "grace", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -251,6 +256,13 @@ int main(int argc, char **argv)
 			case 'n': stdin_on = false; break;
 			case 'M': sr.flags |= HRPC_GEX_F_MERGE_STDERR; break;
 			case 'w': sr.window = (uint32_t)strtoul(optarg, NULL, 0); break;
+			case 'G':
+				grace_ms = (int)(atof(optarg) * 1000);
+				if (grace_ms < 0 || grace_ms > 86400000) {
+					fprintf(stderr, "hostrpc-guest-exec: --grace wants 0..86400 seconds\n");
+					return 125;
+				}
+				break;
 			case 'T':
 				call_timeout_ms = (int)(atof(optarg) * 1000);
 				if (call_timeout_ms <= 0 || call_timeout_ms > 86400000) {
@@ -327,7 +339,7 @@ int main(int argc, char **argv)
 	rc = gex_call(HRPC_GEX_START, &sr, sizeof(sr), &st, sizeof(st), strings, (uint32_t)slen);
 	free(strings);
 	if (sr.timeout_ms)
-		host_deadline = now_ns() + ((uint64_t)sr.timeout_ms + GRACE_MS) * 1000000ull;
+		host_deadline = now_ns() + ((uint64_t)sr.timeout_ms + (uint64_t)grace_ms) * 1000000ull;
 	if (rc < 0) {
 		fprintf(stderr, "hostrpc-guest-exec: %s: %s\n", argv[optind],
 			rc == -ENOTCONN || rc == -ETIMEDOUT ? guestrpc_session_error(sess) : strerror(-rc));
@@ -353,13 +365,13 @@ int main(int argc, char **argv)
 
 		if (sig && now >= __atomic_load_n(&sig_deadline, __ATOMIC_RELAXED)) {
 			fprintf(stderr, "hostrpc-guest-exec: %s: the guest did not end the command "
-				"within %d ms of %s; not waiting longer\n", argv[optind], GRACE_MS,
+				"within %d ms of %s; not waiting longer\n", argv[optind], grace_ms,
 				strsignal(sig));
 			_exit(128 + sig);
 		}
 		if (host_deadline && now >= host_deadline) {
 			fprintf(stderr, "hostrpc-guest-exec: %s: timed out (the guest did not end "
-				"the command within %d ms of its --timeout)\n", argv[optind], GRACE_MS);
+				"the command within %d ms of its --timeout)\n", argv[optind], grace_ms);
 			_exit(124);
 		}
 		if (host_deadline)

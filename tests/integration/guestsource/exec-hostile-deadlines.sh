@@ -4,14 +4,14 @@
 # 1 byte per 100 ms, a guest that stops reading (or sips 4 KiB per 100 ms)
 # while stdin is pumped to it.  The host tool must end by its own clock:
 #  - --timeout=1: exit 124 once the guest's kill is 3 s late;
-#  - SIGTERM / SIGINT: 128+N once the forwarded signal is 3 s late, at once
-#    on a second signal or before the command started;
+#  - SIGTERM / SIGINT: 128+N once the forwarded signal is 3 s (--grace)
+#    late, at once on a second signal or before the command started;
 #  - --call-timeout=2: a trickled reply or a stuck send ends it (exit 125)
 #    by then, however the guest trickles.
 # Each bound is checked; a tool still running past it is killed (and fails).
 . "$(dirname "$0")/lib.sh"
 [ -x "$gexec" ] && [ -x "$fake" ] || skip_all "hostrpc-guest-exec or fake-guest not built"
-echo "1..10"
+echo "1..11"
 
 sock=$work/guest.sock
 FAKE_GUEST_RELAY=1 "$fake" "$sock" 2>"$work/fake.log" &
@@ -57,6 +57,14 @@ for s in TERM INT; do
 	ok $([ $rc = $want ] && lt "$t" 4.5; echo $?) \
 		"SIG$s, a guest that ignores it: exit $want in ${t}s (rc $rc: $(head -c 80 "$work/e"))"
 done
+
+run_bg -n --grace=0.5 "$sock" -- ignore
+wait_started
+t0=$(now)
+kill -TERM $gpid
+reap 50
+t=$(since "$t0")
+ok $([ $rc = 143 ] && lt "$t" 1.5; echo $?) "--grace=0.5: exit 143 in ${t}s (rc $rc)"
 
 run_bg -n "$sock" -- ignore
 wait_started
