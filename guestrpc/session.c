@@ -74,8 +74,8 @@ struct guestrpc_session {
 	int stop_pipe[2];
 	bool dead;
 	char error[200];
-	int timeout_ms;
-	bool timeout_fatal;
+	int timeout_ms;          /* atomic: read before taking `lock` */
+	bool timeout_fatal;      /* atomic */
 	uint16_t ev_services[MAX_EV_SERVICES];  /* under `lock` */
 	int n_ev_services;
 	struct evq *ev_head, **ev_tail;
@@ -488,10 +488,9 @@ void guestrpc_session_free(guestrpc_session *s)
 
 void guestrpc_session_set_timeout(guestrpc_session *s, int timeout_ms, bool fatal)
 {
-	pthread_mutex_lock(&s->lock);
-	s->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS;
-	s->timeout_fatal = fatal;
-	pthread_mutex_unlock(&s->lock);
+	__atomic_store_n(&s->timeout_ms, timeout_ms > 0 ? timeout_ms : DEFAULT_TIMEOUT_MS,
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&s->timeout_fatal, fatal, __ATOMIC_RELAXED);
 }
 
 void guestrpc_session_set_event_limit(guestrpc_session *s, size_t bytes)
@@ -528,7 +527,8 @@ const char *guestrpc_session_error(guestrpc_session *s)
 int guestrpc_session_call(guestrpc_session *s, struct guestrpc_call *c)
 {
 	uint32_t cap = c->bulk_out_len > c->bulk_in_cap ? c->bulk_out_len : c->bulk_in_cap;
-	int timeout = c->timeout_ms > 0 ? c->timeout_ms : s->timeout_ms;
+	int timeout = c->timeout_ms > 0 ? c->timeout_ms : __atomic_load_n(&s->timeout_ms, __ATOMIC_RELAXED);
+	bool fatal = __atomic_load_n(&s->timeout_fatal, __ATOMIC_RELAXED);
 	struct timespec dl = deadline_after(timeout);
 	struct pending *p;
 	int rc;
@@ -552,11 +552,11 @@ int guestrpc_session_call(guestrpc_session *s, struct guestrpc_call *c)
 		char why[160];
 
 		snprintf(why, sizeof(why), "the channel stayed busy for %d ms", timeout);
-		if (s->timeout_fatal)
+		if (fatal)
 			kill_unlocked(s, why);
 		pthread_mutex_lock(&s->lock);
 		rc = -ETIMEDOUT;
-		if (s->timeout_fatal)
+		if (fatal)
 			mark_dead(s, why);
 		goto out;
 	}
@@ -610,7 +610,7 @@ int guestrpc_session_call(guestrpc_session *s, struct guestrpc_call *c)
 		if (pthread_cond_timedwait(&p->cond, &s->wait_lock, &dl) == ETIMEDOUT && !p->done)
 			rc = -ETIMEDOUT;
 	pthread_mutex_unlock(&s->wait_lock);
-	if (rc == -ETIMEDOUT && s->timeout_fatal) {
+	if (rc == -ETIMEDOUT && fatal) {
 		char why[160];
 
 		/* Unblocks a send stuck under `lock`, at once. */
@@ -619,7 +619,7 @@ int guestrpc_session_call(guestrpc_session *s, struct guestrpc_call *c)
 	}
 	pthread_mutex_lock(&s->lock);
 	if (rc == -ETIMEDOUT) {
-		if (s->timeout_fatal) {
+		if (fatal) {
 			char why[160];
 
 			snprintf(why, sizeof(why), "the guest did not answer within %d ms", timeout);
@@ -661,9 +661,7 @@ int guestrpc_session_send(guestrpc_session *s, const struct guestrpc_call *c)
 	cond_init(&p->cond);
 	p->s = s;
 	p->refs = 1;  /* the client slot's only: call_done frees it */
-	pthread_mutex_lock(&s->lock);
-	timeout = c->timeout_ms > 0 ? c->timeout_ms : s->timeout_ms;
-	pthread_mutex_unlock(&s->lock);
+	timeout = c->timeout_ms > 0 ? c->timeout_ms : __atomic_load_n(&s->timeout_ms, __ATOMIC_RELAXED);
 	/* Nobody waits for the answer, but taking the lock and the send itself
 	 * are bounded as a call's are. */
 	dl = deadline_after(timeout);
