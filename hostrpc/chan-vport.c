@@ -77,6 +77,14 @@ static int write_all(struct vport_chan *v, struct iovec *iov, int n)
 				return -ETIMEDOUT;
 			if (rc < 0 && errno != EINTR)
 				return -errno;
+			/* The peer is gone: a virtio-serial port whose host
+			 * closed its end polls POLLHUP (never POLLOUT) and its
+			 * write keeps saying EAGAIN - without this the loop spins
+			 * and the other channels of a single-threaded server
+			 * starve. */
+			if (rc > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) &&
+			    !(p.revents & POLLOUT))
+				return -EPIPE;
 			if (rc > 0 && (p.revents & POLLIN))
 				absorb_input(v);
 			continue;
