@@ -34,7 +34,9 @@
  * (one thread per direction), so the agent can misbehave below the
  * protocol - set by looking up (or running, on service 257) a name:
  *   trickle   from this reply on, bytes to the host go 1 per 100 ms
- *   deaf      after this reply, nothing more is read from the host
+ *   deaf      after this reply, 256 KiB more are read from the host (the
+ *             host's small calls get through, a big WRITE stops midway),
+ *             then nothing
  *   sip       after this reply, 4 KiB are read from the host per 100 ms
  *
  * Service 257 also knows "ignore": started, then never an EXIT, whatever
@@ -80,6 +82,7 @@ enum { ROOT = 1, GOOD, DIR_, EVIL, TYPECHANGE, HUGE, BADMODE, BIGREAD, BADLINK, 
 /* Relay modes (FAKE_GUEST_RELAY): what the relay threads do now. */
 enum { RELAY_NORMAL, RELAY_TRICKLE, RELAY_DEAF, RELAY_SIP };
 static int relay_mode;
+static long relay_budget;      /* RELAY_DEAF: bytes still read first */
 static int exe_fd = -1;
 
 static void set_mode(const char *name)
@@ -89,6 +92,7 @@ static void set_mode(const char *name)
 
 	if (m >= 0) {
 		fprintf(stderr, "fake-guest: relay mode %s\n", name);
+		__atomic_store_n(&relay_budget, 256 * 1024, __ATOMIC_RELEASE);
 		__atomic_store_n(&relay_mode, m, __ATOMIC_RELEASE);
 	}
 }
@@ -508,7 +512,8 @@ static void *pump(void *arg)
 			continue;
 		mode = __atomic_load_n(&relay_mode, __ATOMIC_ACQUIRE);
 
-		if (!pd->to_host && mode == RELAY_DEAF) {
+		if (!pd->to_host && mode == RELAY_DEAF &&
+		    __atomic_load_n(&relay_budget, __ATOMIC_ACQUIRE) <= 0) {
 			/* The host's bytes stay unread; only its hang-up is seen. */
 			struct pollfd p = { .fd = pd->from, .events = POLLRDHUP };
 
@@ -520,11 +525,16 @@ static void *pump(void *arg)
 			want = 1;
 		if (!pd->to_host && mode == RELAY_SIP)
 			want = 4096;
+		if (!pd->to_host && mode == RELAY_DEAF &&
+		    (long)want > __atomic_load_n(&relay_budget, __ATOMIC_ACQUIRE))
+			want = (size_t)__atomic_load_n(&relay_budget, __ATOMIC_ACQUIRE);
 		n = read(pd->from, buf, want);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0 || write_full(pd->to, buf, (size_t)n) < 0)
 			break;
+		if (!pd->to_host && mode == RELAY_DEAF)
+			__atomic_sub_fetch(&relay_budget, n, __ATOMIC_ACQ_REL);
 		if ((pd->to_host && mode == RELAY_TRICKLE) || (!pd->to_host && mode == RELAY_SIP))
 			usleep(100000);
 	}
