@@ -598,8 +598,13 @@ int guestrpc_session_call(guestrpc_session *s, struct guestrpc_call *c)
 	}
 	if (rc < 0) {
 		p->refs = 1;
-		if (rc != -EBUSY && rc != -EMSGSIZE && rc != -EINVAL)
+		if (rc != -EBUSY && rc != -EMSGSIZE && rc != -EINVAL) {
 			mark_dead(s, "cannot send to the guest");
+			/* As for a call the channel's end failed after its send:
+			 * a dead session answers ENOTCONN, whichever of the
+			 * reader (end of stream) and this send saw it first. */
+			rc = -ENOTCONN;
+		}
 		goto out;
 	}
 	/* The send may have read replies off the stream while it waited. */
@@ -701,8 +706,10 @@ int guestrpc_session_send(guestrpc_session *s, const struct guestrpc_call *c)
 		goto err;
 	}
 	if (rc < 0) {
-		if (rc != -EBUSY && rc != -EMSGSIZE && rc != -EINVAL)
+		if (rc != -EBUSY && rc != -EMSGSIZE && rc != -EINVAL) {
 			mark_dead(s, "cannot send to the guest");
+			rc = -ENOTCONN;  /* as in guestrpc_session_call() */
+		}
 		goto err;
 	}
 	process(s);
