@@ -89,7 +89,7 @@ fi
 	--socket="$vm_tmp/guests.sock" --admin-socket="$admin" --state-dir="$vm_tmp/state" \
 	> "$log/hostrpcd.log" 2>&1 &
 daemon=$!
-echo "1..9"
+echo "1..10"
 if ! wait_for 20 grep -q 'ready:' "$log/hostrpcd.log"; then
 	sed 's/^/# hostrpcd: /' "$log/hostrpcd.log"
 	echo "Bail out! hostrpcd --libvirt $uri did not start"
@@ -131,8 +131,9 @@ worker=$(echo "$row" | awk '{ print $5 }')
 r=0; { echo "$row" | grep -qE " ivshmem +negotiated +[0-9]+ +$qpid " &&
        [ -d "/proc/$worker" ]; } || r=1
 tap 4 $r "hostrpcctl list: $dom, ivshmem, negotiated, worker ${worker:-?}, QEMU pid $qpid"
-echo "# QEMU runs as uid $(awk '/^Uid:/ { print $2 }' "/proc/$qpid/status" 2>/dev/null || echo '?');" \
-	"endpoint $(stat -c '%A %U:%G' "$ep/$dom.ivshmem" 2>/dev/null)"
+quid=$(awk '/^Uid:/ { print $2 }' "/proc/$qpid/status" 2>/dev/null || echo '?')
+qmode="$(stat -c '%A %U:%G' "$ep/$dom.ivshmem" 2>/dev/null)"
+echo "# QEMU runs as uid $quid; endpoint $qmode"
 
 # 4. destroy: hostrpcd frees the guest.
 virsh destroy "$dom" >> "$log/virsh.log" 2>&1 || sed 's/^/# virsh: /' "$log/virsh.log"
@@ -154,4 +155,14 @@ r=0; { wait_for 10 eval '[ ! -e "$ep/$dom.ivshmem" ]' &&
 tap 8 $r "virsh undefine: hostrpcd removed the endpoint"
 r=0; { kill -0 "$daemon" && ! grep -qE 'critical|fenced' "$log/hostrpcd.log"; } || r=1
 tap 9 $r "hostrpcd still runs; nothing critical, nothing fenced"
+# What tools/libvirt-setup configured: QEMU as libvirt-qemu by default, then
+# the endpoint is 0660 for that group and not the world's.
+if [ "$qgroup" = root ]; then
+	r=0; [ "$quid" = 0 ] || r=1
+	tap 10 $r "QEMU ran as root, as HOSTRPC_QEMU_USER=root asked (uid $quid)"
+else
+	r=0; { [ "$quid" != 0 ] && [ "$quid" = "$(id -u libvirt-qemu)" ] &&
+	       [ "$qmode" = "srw-rw---- root:$qgroup" ]; } || r=1
+	tap 10 $r "QEMU ran unprivileged (uid $quid = libvirt-qemu), endpoint $qmode"
+fi
 grep -E "($dom|endpoint|libvirt)" "$log/hostrpcd.log" | sed 's/^/# hostrpcd: /'

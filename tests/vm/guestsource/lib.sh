@@ -32,6 +32,9 @@ lt() { awk "BEGIN { exit !($1 < $2) }"; }
 skip_all() { echo "1..0 # SKIP $*"; exit 77; }
 
 gs_work=$(mktemp -d "${TMPDIR:-/tmp}/gs-vm.XXXXXX")
+# A libvirt domain's QEMU may run as an unprivileged user (tools/libvirt-setup):
+# it must reach the initrd and log files libvirt hands it from here.
+chmod 0711 "$gs_work"
 gs_qemu_pid=""
 gs_pids=()
 gs_mnts=()
