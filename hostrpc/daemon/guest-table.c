@@ -240,9 +240,11 @@ enum hrpc_admin_state hrpcd_guest_read_status(HrpcdGuest *g, struct hrpcd_status
 		/* The label is the guest's word: take it once, sanitised, and
 		 * never a name that belongs to another guest (Names). */
 		if (hrpcd_name_sanitize(out->peer, name, sizeof(name)) &&
-		    !(why = hrpcd_guest_table_name_taken(g->table, name, g->id)))
+		    !(why = hrpcd_guest_table_name_taken(g->table, name, g->id))) {
+			hrpcd_log_guest(G_LOG_LEVEL_INFO, g->id, g->name,
+					"known as %s from now on (its HELLO label)", name);
 			g_strlcpy(g->name, name, sizeof(g->name));
-		else if (why)
+		} else if (why)
 			hrpcd_log_guest(G_LOG_LEVEL_WARNING, g->id, g->name,
 					"process guest said HELLO as \"%s\", %s; it stays %s", name,
 					why, g->name);

@@ -122,20 +122,12 @@ static void publish(Worker *w)
 	if (w->state == HRPC_ADMIN_STATE_STARTING && w->conn && hrpc_conn_negotiated(w->conn)) {
 		w->state = HRPC_ADMIN_STATE_NEGOTIATED;
 		if (!w->announced) {
-			char name[sizeof(w->spec->name)];
-
 			w->announced = TRUE;
-			/* A process guest is known by its HELLO label from now
-			 * on, sanitised the way the supervisor does it. */
-			if (w->spec->transport == HRPC_ADMIN_TRANSPORT_MEMFD &&
-			    hrpcd_name_sanitize(peer, name, sizeof(name))) {
-				hrpcd_log_guest(G_LOG_LEVEL_INFO, w->spec->guest_id, w->spec->name,
-						"channel negotiated, now known as %s", name);
-				g_strlcpy(w->spec->name, name, sizeof(w->spec->name));
-			} else {
-				hrpcd_log_guest(G_LOG_LEVEL_INFO, w->spec->guest_id, w->spec->name,
-						"channel negotiated (peer label \"%s\")", peer);
-			}
+			/* Only the label: which name the guest gets (a process
+			 * guest may not take a VM's) is the supervisor's call,
+			 * and it logs it. */
+			hrpcd_log_guest(G_LOG_LEVEL_INFO, w->spec->guest_id, w->spec->name,
+					"channel negotiated (peer label \"%s\")", peer);
 		}
 	}
 	hrpcd_status_publish(w->spec->status, w->state, w->generation, stats, peer,
