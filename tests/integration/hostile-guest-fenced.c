@@ -112,7 +112,10 @@ static void expect_fenced(struct itest_daemon *d, struct raw_guest *g, const cha
 	tap_ok(hrpc_load_acquire(&g->shm->host_state) == shm_state,
 	       "%s: the shared header says %s", g->name,
 	       shm_state == HRPC_SHM_STATE_FENCED ? "FENCED" : "CLOSED");
-	snprintf(who, sizeof(who), "guest %u (%s): fenced:", g->info.guest_id, g->name);
+	/* The worker logs under the name it started with (guest-ID): a
+	 * process guest's HELLO label is the supervisor's to accept. */
+	snprintf(who, sizeof(who), "guest %u (guest-%u): fenced:", g->info.guest_id,
+		 g->info.guest_id);
 	tap_ok(itest_log_wait(d, 2000, who, reason, NULL), "%s: the worker logged \"%s %s\"",
 	       g->name, who, reason);
 	snprintf(pidstr, sizeof(pidstr), "worker %u exited", g->info.worker_pid);
