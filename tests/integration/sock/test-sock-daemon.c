@@ -106,6 +106,7 @@ int main(void)
 	setenv("HOSTRPC_SOCK_CONF_DIR", conf, 1);
 	unsetenv("HOSTRPC_SOCK_AUDIT_DIR");
 
+	tap_plan(10);
 	rc = itest_daemon_start(&d, NULL);
 	if (rc < 0) {
 		printf("Bail out! hostrpcd did not start: %s\n", strerror(-rc));
@@ -248,6 +249,5 @@ out:
 	itest_daemon_stop(&d);
 	unlink(path);
 	rmdir(conf);
-	tap_plan(tap_n);
 	return tap_done();
 }

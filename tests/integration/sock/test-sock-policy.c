@@ -332,10 +332,10 @@ static void test_netns(void)
 
 int main(void)
 {
+	tap_plan(19);
 	test_rules();
 	test_syntax();
 	test_normalize();
 	test_netns();
-	tap_plan(tap_n);
 	return tap_done();
 }
