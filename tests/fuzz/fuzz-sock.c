@@ -13,9 +13,12 @@
  *
  * Each input gets a fresh service and channel (HELLO and INIT done).  The
  * process runs in its own network namespace with only loopback, and the
- * policy allows loopback only: nothing leaves the machine.
+ * policy allows loopback only: nothing leaves the machine.  Without root it
+ * makes a user namespace of its own to hold that network namespace.
  */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
@@ -66,10 +69,54 @@ static void lo_up(void)
 		close(fd);
 }
 
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* A network namespace with only loopback.  root makes one directly; anyone
+ * else makes it inside a user namespace of their own, which gives them
+ * CAP_NET_ADMIN over it (that needs a single-threaded process: libFuzzer
+ * calls this before it starts its threads). */
+static int private_netns(void)
+{
+	char map[64];
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	int rc;
+
+	if (unshare(CLONE_NEWNET) == 0)
+		return 0;
+	if (errno != EPERM)
+		return -errno;
+	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
+		return -errno;
+	/* Our own ids map to root inside; setgroups must be denied first. */
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
+	rc = write_file("/proc/self/uid_map", map);
+	if (rc < 0)
+		return rc;
+	rc = write_file("/proc/self/setgroups", "deny");
+	if (rc < 0)
+		return rc;
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
+	return write_file("/proc/self/gid_map", map);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	if (unshare(CLONE_NEWNET) < 0) {
-		perror("fuzz-sock: unshare(CLONE_NEWNET) (needs root)");
+	int rc = private_netns();
+
+	if (rc < 0) {
+		fprintf(stderr, "fuzz-sock: cannot make a private network namespace "
+			"(root, or unprivileged user namespaces): %s\n", strerror(-rc));
 		exit(77);
 	}
 	lo_up();

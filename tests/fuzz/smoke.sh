@@ -4,7 +4,8 @@
 #   fuzz-conn  the server connection: ring records, stream frames, HELLO,
 #              echo/stats (everything a guest's bytes reach first)
 #   fuzz-sock  the socket service's procedures (in a private network
-#              namespace with only loopback)
+#              namespace with only loopback; without root, inside a user
+#              namespace it makes itself, so it runs for any user)
 set -u
 : "${top_builddir:=.}"
 T=$top_builddir/tests/fuzz
