@@ -26,6 +26,7 @@
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -333,35 +334,76 @@ static void check_rcvtimeo(void)
 	       "SO_RCVTIMEO 0.5 s: %s after %.2f s", strerror(e), dt);
 }
 
+/* The syscall thread `tid` of this process sleeps in (-1 while it runs or
+ * cannot be read).  /proc/PID/task/TID/syscall names it only for a task
+ * that is not running: a number there means the thread is blocked. */
+static long blocked_in(pid_t tid)
+{
+	char path[64], buf[64] = "";
+	FILE *f;
+	long nr = -1;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%ld", &nr) != 1)
+			nr = -1;
+		fclose(f);
+	}
+	return nr;
+}
+
+/* Wait up to 5 s until the thread that stores its id in *tid is blocked in
+ * syscall a or b (an accept or a recv may be either of two).  1 if it is. */
+static int wait_blocked(volatile pid_t *tid, long a, long b)
+{
+	for (int i = 0; i < 5000; i++) {
+		long nr = *tid ? blocked_in(*tid) : -1;
+
+		if (nr == a || nr == b)
+			return 1;
+		usleep(1000);
+	}
+	return 0;
+}
+
+struct acceptor {
+	int fd;
+	volatile pid_t tid;
+};
+
 static void *acceptor(void *arg)
 {
-	int fd = *(int *)arg;
-	int c = accept(fd, NULL, NULL);
+	struct acceptor *a = arg;
+	int c;
 
-	*(int *)arg = c < 0 ? -errno : c;
+	a->tid = (pid_t)syscall(SYS_gettid);
+	c = accept(a->fd, NULL, NULL);
+	a->fd = c < 0 ? -errno : c;
 	return NULL;
 }
 
 static void check_shutdown_accept(void)
 {
 	struct sockaddr_in in = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, SOCK_STREAM, 0), arg;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), blocked;
+	struct acceptor arg = { .fd = fd };
 	pthread_t th;
 	double t0;
 
 	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	bind(fd, (struct sockaddr *)&in, sizeof(in));
 	listen(fd, 4);
-	arg = fd;
 	pthread_create(&th, NULL, acceptor, &arg);
-	usleep(300000);     /* let it block in accept */
+	blocked = wait_blocked(&arg.tid, SYS_accept, SYS_accept4);
 	t0 = now();
 	shutdown(fd, SHUT_RDWR);
 	pthread_join(th, NULL);
 	close(fd);
-	result("shutdown-accept", arg == -EINVAL && now() - t0 < 5,
-	       "shutdown() of a listener wakes a thread blocked in accept: %s",
-	       arg < 0 ? strerror(-arg) : "accepted?");
+	result("shutdown-accept", blocked && arg.fd == -EINVAL && now() - t0 < 5,
+	       "shutdown() of a listener wakes a thread blocked in accept (%s): %s",
+	       blocked ? "seen blocked" : "never seen blocked",
+	       arg.fd < 0 ? strerror(-arg.fd) : "accepted?");
 }
 
 static void check_nonblock(void)
@@ -406,6 +448,7 @@ struct blocked {
 	int fd;
 	ssize_t n;
 	int err;
+	volatile pid_t tid;
 };
 
 static void *blocked_recv(void *arg)
@@ -413,6 +456,7 @@ static void *blocked_recv(void *arg)
 	struct blocked *b = arg;
 	char buf[8];
 
+	b->tid = (pid_t)syscall(SYS_gettid);
 	b->n = recv(b->fd, buf, sizeof(buf), 0);
 	b->err = errno;
 	return NULL;
@@ -427,19 +471,29 @@ static void check_close_race(void)
 	struct blocked b = { .fd = tcp_connect(AF_INET, port), .n = -2 };
 	pthread_t th;
 	double t0, dclose;
+	int before, after = 1;
 
 	sigaction(SIGUSR1, &sa, NULL);
 	pthread_create(&th, NULL, blocked_recv, &b);
-	usleep(300000);
+	before = wait_blocked(&b.tid, SYS_recvfrom, SYS_recvmsg);
 	t0 = now();
 	close(b.fd);
 	dclose = now() - t0;
-	usleep(200000);
+	/* Not a wait but the claim itself: for 0.2 s after the close the
+	 * recv is still blocked (the close did not end it). */
+	for (int i = 0; i < 200 && after; i++) {
+		long nr = blocked_in(b.tid);
+
+		after = nr == SYS_recvfrom || nr == SYS_recvmsg;
+		usleep(1000);
+	}
 	pthread_kill(th, SIGUSR1);
 	pthread_join(th, NULL);
-	result("close-race", dclose < 1 && b.n < 0 && b.err == EINTR,
-	       "close with a recv blocked in another thread: close took %.3f s, the recv ended "
-	       "with %s after a signal", dclose, b.n < 0 ? strerror(b.err) : "data?");
+	result("close-race", before && after && dclose < 1 && b.n < 0 && b.err == EINTR,
+	       "close with a recv blocked in another thread (%s): close took %.3f s, the recv "
+	       "stayed blocked (%s) and ended with %s after a signal",
+	       before ? "seen blocked" : "never seen blocked", dclose, after ? "yes" : "no",
+	       b.n < 0 ? strerror(b.err) : "data?");
 }
 
 /* dup and fork share one socket: both descriptors reach the same host socket. */
