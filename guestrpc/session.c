@@ -756,10 +756,25 @@ int guestrpc_session_next_event(guestrpc_session *s, int timeout_ms, struct gues
  * unanswered: the host tools mark the domain channel they hold with a lock file
  * so that the next tool skips it at once instead of waiting for HELLO.
  * (A holder that does not lock is still detected by the HELLO timeout.)
+ *
+ * The lock lives only in a directory that no one else can write (root's
+ * /run/hostrpc, or the caller's own XDG_RUNTIME_DIR), never in /tmp: there
+ * another user could plant the predictable name as a symlink (a file created
+ * where it points) or hold the lock to keep the tools off a channel.
+ * O_NOFOLLOW refuses a symlink even there.
  */
+static bool lock_dir_private(const char *dir)
+{
+	struct stat st;
+
+	return lstat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	       (st.st_uid == 0 || st.st_uid == geteuid()) &&
+	       !(st.st_mode & (S_IWGRP | S_IWOTH));
+}
+
 static int channel_lock(const char *path)
 {
-	const char *dirs[] = { "/run/hostrpc", getenv("XDG_RUNTIME_DIR"), "/tmp" };
+	const char *dirs[] = { "/run/hostrpc", getenv("XDG_RUNTIME_DIR") };
 	uint64_t h = 0xcbf29ce484222325ull;
 	char lp[512];
 	int fd;
@@ -767,13 +782,15 @@ static int channel_lock(const char *path)
 	for (const char *p = path; *p; p++)
 		h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		if (!dirs[i])
+		if (!dirs[i] || dirs[i][0] != '/')
 			continue;
-		if (i == 0)
+		if (i == 0 && geteuid() == 0)
 			mkdir(dirs[i], 0755);
+		if (!lock_dir_private(dirs[i]))
+			continue;
 		snprintf(lp, sizeof(lp), "%s/guestrpc-channel-%016llx.lock", dirs[i],
 			 (unsigned long long)h);
-		fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		fd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
 			continue;
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -782,7 +799,7 @@ static int channel_lock(const char *path)
 		}
 		return fd;
 	}
-	return -1;  /* nowhere to lock: rely on the HELLO timeout */
+	return -1;  /* nowhere private to lock: rely on the HELLO timeout */
 }
 
 static int connect_path(const char *path, int hello_ms, bool use_lock, guestrpc_session **out)
