@@ -9,6 +9,8 @@ hostrpc_libhostrpc_la_SOURCES = \
 	hostrpc/client.c \
 	hostrpc/server.c \
 	hostrpc/builtins.c \
+	hostrpc/handle-table.h \
+	hostrpc/handle-table.c \
 	hostrpc/unix.c
 hostrpc_libhostrpc_la_LDFLAGS = -version-info 0:0:0 \
 	-Wl,--version-script=$(top_srcdir)/hostrpc/libhostrpc.sym
