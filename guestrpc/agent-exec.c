@@ -22,8 +22,8 @@
 #include <unistd.h>
 
 #include "hostrpc/guestexec.h"
+#include "hostrpc/handle-table.h"
 #include "guestrpc/agent.h"
-#include "guestrpc/handle-table.h"
 
 extern char **environ;
 
@@ -47,7 +47,7 @@ struct session {
 };
 
 struct gex_state {
-	struct handle_table sessions;
+	struct hrpc_handle_table sessions;
 	hrpc_conn *conn;
 	_Alignas(8) uint8_t ev[HRPC_MSG_MAX_PAYLOAD];
 };
@@ -57,7 +57,7 @@ struct gex_state *gex_state_new(void)
 	struct gex_state *s = calloc(1, sizeof(*s));
 
 	if (s)
-		handle_table_init(&s->sessions, agent_cfg->max_sessions, agent_gen_base());
+		hrpc_handle_table_init(&s->sessions, agent_cfg->max_sessions, 0);
 	return s;
 }
 
@@ -94,9 +94,9 @@ void gex_state_free(struct gex_state *s)
 
 	if (!s)
 		return;
-	while ((ss = handle_table_next(&s->sessions, &pos, &h)))
+	while ((ss = hrpc_handle_table_next(&s->sessions, &pos, &h)))
 		session_free(ss);
-	handle_table_fini(&s->sessions);
+	hrpc_handle_table_fini(&s->sessions);
 	free(s);
 }
 
@@ -276,7 +276,7 @@ static int do_start(struct gex_state *s, const struct hrpc_req *req, struct hrpc
 			goto out;
 		}
 	}
-	rc = handle_table_add(&s->sessions, ss, &ss->handle);
+	rc = hrpc_handle_table_add(&s->sessions, ss, &ss->handle);
 	if (rc < 0)
 		goto out;
 	{
@@ -287,7 +287,7 @@ static int do_start(struct gex_state *s, const struct hrpc_req *req, struct hrpc
 		rc = spawn(ss, argv_nt, envp, r->cwd_len ? strs[nstr - 1] : NULL, r->flags);
 	}
 	if (rc < 0) {
-		handle_table_remove(&s->sessions, ss->handle);
+		hrpc_handle_table_remove(&s->sessions, ss->handle);
 		goto out;
 	}
 	if (r->timeout_ms)
@@ -351,7 +351,7 @@ static int do_write(struct gex_state *s, const struct hrpc_req *req, struct hrpc
 		return -EINVAL;
 	if (r->size && (!req->bulk || req->bulk_len != r->size))
 		return -EFAULT;
-	if (!(ss = handle_table_get(&s->sessions, r->handle)))
+	if (!(ss = hrpc_handle_table_get(&s->sessions, r->handle)))
 		return -ESRCH;
 	if (!ss->in_buf)
 		return -EBADF;
@@ -409,7 +409,7 @@ static int do_misc(struct gex_state *s, const struct hrpc_req *req, struct hrpc_
 
 		if (req->len != sizeof(*r) || r->reserved)
 			return -EINVAL;
-		if (!(ss = handle_table_get(&s->sessions, r->handle)))
+		if (!(ss = hrpc_handle_table_get(&s->sessions, r->handle)))
 			return -ESRCH;
 		/* A host that grants more than it ever could have consumed only
 		 * lets the command run ahead; cap it so the counter stays sane. */
@@ -423,7 +423,7 @@ static int do_misc(struct gex_state *s, const struct hrpc_req *req, struct hrpc_
 
 		if (req->len != sizeof(*r) || r->reserved || r->signal < 1 || r->signal > 64)
 			return -EINVAL;
-		if (!(ss = handle_table_get(&s->sessions, r->handle)))
+		if (!(ss = hrpc_handle_table_get(&s->sessions, r->handle)))
 			return -ESRCH;
 		if (!ss->exited && kill(-ss->pid, (int)r->signal) < 0 && errno != ESRCH)
 			return -errno;
@@ -435,14 +435,14 @@ static int do_misc(struct gex_state *s, const struct hrpc_req *req, struct hrpc_
 
 		if (req->len != sizeof(*r))
 			return -EINVAL;
-		if (!(ss = handle_table_get(&s->sessions, r->handle)))
+		if (!(ss = hrpc_handle_table_get(&s->sessions, r->handle)))
 			return -ESRCH;
 		if (req->hdr->proc == HRPC_GEX_STATUS) {
 			fill_status(ss, rep->payload);
 			rep->len = sizeof(struct hrpc_gex_status);
 			return 0;
 		}
-		handle_table_remove(&s->sessions, r->handle);
+		hrpc_handle_table_remove(&s->sessions, r->handle);
 		session_free(ss);
 		return 0;
 	}
@@ -474,7 +474,7 @@ int gex_poll_fill(struct gex_state *s, struct pollfd *pfd, int max, int *timeout
 	struct session *ss;
 	int n = 0;
 
-	while ((ss = handle_table_next(&s->sessions, &pos, &h))) {
+	while ((ss = hrpc_handle_table_next(&s->sessions, &pos, &h))) {
 		if (ss->deadline_ns && !ss->exited) {
 			uint64_t left = ss->deadline_ns > now ? ss->deadline_ns - now : 0;
 			int ms = (int)((left + 999999) / 1000000);
@@ -498,7 +498,7 @@ static struct session *session_by_fd(struct gex_state *s, int fd, int *which)
 	uint64_t h;
 	struct session *ss;
 
-	while ((ss = handle_table_next(&s->sessions, &pos, &h))) {
+	while ((ss = hrpc_handle_table_next(&s->sessions, &pos, &h))) {
 		for (int k = 1; k <= 2; k++)
 			if (ss->out_fd[k] == fd) {
 				*which = k;
@@ -571,7 +571,7 @@ bool gex_child_exited(struct gex_state *s, pid_t pid, int status)
 	uint64_t h;
 	struct session *ss;
 
-	while ((ss = handle_table_next(&s->sessions, &pos, &h))) {
+	while ((ss = hrpc_handle_table_next(&s->sessions, &pos, &h))) {
 		if (ss->pid == pid && !ss->exited) {
 			ss->exited = true;
 			ss->wstatus = status;
@@ -590,7 +590,7 @@ int gex_tick(struct gex_state *s)
 	struct hrpc_gex_status st;
 	int rc;
 
-	while ((ss = handle_table_next(&s->sessions, &pos, &h))) {
+	while ((ss = hrpc_handle_table_next(&s->sessions, &pos, &h))) {
 		if (ss->deadline_ns && !ss->exited && now >= ss->deadline_ns && !ss->timed_out) {
 			ss->timed_out = true;
 			kill(-ss->pid, SIGKILL);

@@ -31,8 +31,8 @@
 #include <unistd.h>
 
 #include "hostrpc/guestfs.h"
+#include "hostrpc/handle-table.h"
 #include "guestrpc/agent.h"
-#include "guestrpc/handle-table.h"
 
 #ifndef RESOLVE_IN_ROOT
 struct open_how {
@@ -68,8 +68,8 @@ struct gfile {
 struct gfs_state {
 	int export_fd;
 	int rdonly;          /* -1 = no MOUNT yet */
-	struct handle_table nodes;
-	struct handle_table files;
+	struct hrpc_handle_table nodes;
+	struct hrpc_handle_table files;
 	uint32_t *buckets;   /* index + 1 of the first node, 0 = empty */
 	uint32_t nbuckets;   /* power of two */
 };
@@ -85,7 +85,7 @@ static uint32_t hash_key(dev_t dev, ino_t ino, uint32_t nb)
 
 static struct gnode *node_at(struct gfs_state *s, uint32_t idx)
 {
-	return s->nodes.obj[idx];
+	return hrpc_handle_table_at(&s->nodes, idx);
 }
 
 static int rehash(struct gfs_state *s)
@@ -98,11 +98,11 @@ static int rehash(struct gfs_state *s)
 
 	if (!b)
 		return -ENOMEM;
-	while ((n = handle_table_next(&s->nodes, &pos, &h))) {
+	while ((n = hrpc_handle_table_next(&s->nodes, &pos, &h))) {
 		uint32_t k = hash_key(n->dev, n->ino, nb);
 
 		n->hnext = b[k];
-		b[k] = HRPC_GFS_HANDLE_INDEX(h) + 1;
+		b[k] = hrpc_handle_index(h) + 1;
 	}
 	free(s->buckets);
 	s->buckets = b;
@@ -127,7 +127,7 @@ static struct gnode *node_find(struct gfs_state *s, dev_t dev, ino_t ino)
 
 static void node_unhash(struct gfs_state *s, struct gnode *n)
 {
-	uint32_t idx = HRPC_GFS_HANDLE_INDEX(n->handle) + 1;
+	uint32_t idx = hrpc_handle_index(n->handle) + 1;
 	uint32_t *p = &s->buckets[hash_key(n->dev, n->ino, s->nbuckets)];
 
 	while (*p && *p != idx)
@@ -138,13 +138,13 @@ static void node_unhash(struct gfs_state *s, struct gnode *n)
 
 static struct gnode *node_get(struct gfs_state *s, uint64_t h)
 {
-	return handle_table_get(&s->nodes, h);
+	return hrpc_handle_table_get(&s->nodes, h);
 }
 
 static void node_drop(struct gfs_state *s, struct gnode *n)
 {
 	node_unhash(s, n);
-	handle_table_remove(&s->nodes, n->handle);
+	hrpc_handle_table_remove(&s->nodes, n->handle);
 	close(n->fd);
 	free(n);
 }
@@ -165,14 +165,14 @@ static int node_adopt(struct gfs_state *s, int fd, const struct stat *st, struct
 		*out = n;
 		return 0;
 	}
-	if (s->nodes.used + 1 > s->nbuckets && (rc = rehash(s)) < 0)
+	if (hrpc_handle_table_count(&s->nodes) + 1 > s->nbuckets && (rc = rehash(s)) < 0)
 		goto err;
 	n = calloc(1, sizeof(*n));
 	if (!n) {
 		rc = -ENOMEM;
 		goto err;
 	}
-	rc = handle_table_add(&s->nodes, n, &n->handle);
+	rc = hrpc_handle_table_add(&s->nodes, n, &n->handle);
 	if (rc < 0) {
 		free(n);
 		goto err;
@@ -184,7 +184,7 @@ static int node_adopt(struct gfs_state *s, int fd, const struct stat *st, struct
 	n->nlookup = 1;
 	k = hash_key(n->dev, n->ino, s->nbuckets);
 	n->hnext = s->buckets[k];
-	s->buckets[k] = HRPC_GFS_HANDLE_INDEX(n->handle) + 1;
+	s->buckets[k] = hrpc_handle_index(n->handle) + 1;
 	*out = n;
 	return 0;
 err:
@@ -267,7 +267,7 @@ static int take_name(const struct hrpc_gfs_name *wn, char out[HRPC_GFS_NAME_MAX 
 
 static struct gfile *file_get(struct gfs_state *s, uint64_t h)
 {
-	return handle_table_get(&s->files, h);
+	return hrpc_handle_table_get(&s->files, h);
 }
 
 static void file_close(struct gfile *f)
@@ -287,7 +287,7 @@ static int file_add(struct gfs_state *s, int fd, DIR *dir, uint64_t node, bool w
 
 	if (!f)
 		rc = -ENOMEM;
-	else if ((rc = handle_table_add(&s->files, f, fh)) == 0) {
+	else if ((rc = hrpc_handle_table_add(&s->files, f, fh)) == 0) {
 		f->fd = fd;
 		f->dir = dir;
 		f->node = node;
@@ -312,8 +312,8 @@ struct gfs_state *gfs_state_new(int export_root_fd)
 		return NULL;
 	s->export_fd = export_root_fd;
 	s->rdonly = -1;
-	handle_table_init(&s->nodes, agent_cfg->max_nodes, agent_gen_base());
-	handle_table_init(&s->files, agent_cfg->max_files, agent_gen_base());
+	hrpc_handle_table_init(&s->nodes, agent_cfg->max_nodes, 0);
+	hrpc_handle_table_init(&s->files, agent_cfg->max_files, 0);
 	return s;
 }
 
@@ -325,15 +325,15 @@ void gfs_state_free(struct gfs_state *s)
 
 	if (!s)
 		return;
-	while ((o = handle_table_next(&s->files, &pos, &h)))
+	while ((o = hrpc_handle_table_next(&s->files, &pos, &h)))
 		file_close(o);
 	pos = 0;
-	while ((o = handle_table_next(&s->nodes, &pos, &h))) {
+	while ((o = hrpc_handle_table_next(&s->nodes, &pos, &h))) {
 		close(((struct gnode *)o)->fd);
 		free(o);
 	}
-	handle_table_fini(&s->files);
-	handle_table_fini(&s->nodes);
+	hrpc_handle_table_fini(&s->files);
+	hrpc_handle_table_fini(&s->nodes);
 	free(s->buckets);
 	free(s);
 }
@@ -959,7 +959,7 @@ static int do_release(struct gfs_state *s, const struct hrpc_req *req)
 	f = file_get(s, r->fh);
 	if (!f || !!f->dir != dir)
 		return -EBADF;
-	handle_table_remove(&s->files, r->fh);
+	hrpc_handle_table_remove(&s->files, r->fh);
 	file_close(f);
 	return 0;
 }

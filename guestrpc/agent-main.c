@@ -80,15 +80,6 @@ void agent_log(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-uint32_t agent_gen_base(void)
-{
-	static uint32_t n;
-
-	/* 65536 generations per table per channel before bases repeat. */
-	n = (n + 1) & 0xffff;
-	return (n << 16) | 1;
-}
-
 /* ---- ports ------------------------------------------------------------------ */
 
 static void port_deactivate(struct port *p, int why)

@@ -36,8 +36,6 @@ extern const struct agent_config *agent_cfg;
 
 __attribute__((format(printf, 1, 2)))
 void agent_log(const char *fmt, ...);
-/* A fresh generation base for each channel's handle tables. */
-uint32_t agent_gen_base(void);
 #define agent_debug(...) do { if (agent_cfg->verbose) agent_log(__VA_ARGS__); } while (0)
 
 /* ---- filesystem service (agent-fs.c) ---------------------------------- */

@@ -6,9 +6,9 @@
 sbin_PROGRAMS += guestrpc/guestrpcd
 guestrpc_guestrpcd_SOURCES = \
 	guestrpc/agent-main.c guestrpc/agent-fs.c guestrpc/agent-exec.c guestrpc/agent.h \
-	guestrpc/handle-table.c guestrpc/handle-table.h \
 	hostrpc/chan.c hostrpc/chan-shm.c hostrpc/chan-memfd.c hostrpc/chan-vport.c \
-	hostrpc/client.c hostrpc/server.c hostrpc/builtins.c hostrpc/unix.c
+	hostrpc/client.c hostrpc/server.c hostrpc/builtins.c hostrpc/unix.c \
+	hostrpc/handle-table.c hostrpc/handle-table.h
 guestrpc_guestrpcd_CFLAGS = $(AM_CFLAGS) -O2
 if ENABLE_SANITIZERS
 # ASan cannot link statically: in a sanitizer build the agent is dynamic,
