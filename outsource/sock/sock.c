@@ -41,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hostrpc/handle-table.h"
 #include "hostrpc/sock.h"
 #include "outsource/sock/outsource-sock.h"
 #include "outsource/sock/policy.h"
@@ -59,8 +60,8 @@ static const char *const state_name[] = {
 };
 
 struct hsock {
-	uint32_t gen;           /* of the current or next occupant; never 0 */
-	int fd;                 /* -1 when free */
+	uint64_t handle;        /* its name in outsource_sock.socks */
+	int fd;                 /* -1 until made */
 	uint8_t state;          /* enum sstate */
 	bool in_epoll;
 	bool pending;           /* on the pending list: state to send */
@@ -70,7 +71,6 @@ struct hsock {
 	uint32_t seq;
 	uint32_t reported;      /* the mask the guest was (or is being) told */
 	uint32_t watching;      /* epoll bits armed, 0 = none */
-	uint32_t next_free;
 	uint64_t created_ns;
 	uint64_t sent, received;
 	struct sockaddr_storage local, peer;
@@ -92,13 +92,11 @@ struct outsource_sock {
 	bool audit_bare;        /* the collector adds time and guest */
 	hrpc_conn *conn;
 
-	struct hsock *tab;
-	uint32_t nslots;        /* allocated */
-	uint32_t free_head;     /* UINT32_MAX = none */
-	uint32_t nopen;
+	struct hrpc_handle_table socks; /* of struct hsock, max = policy.max_sockets */
 
-	uint32_t *pend;         /* indexes with pending states */
+	struct hsock **pend;    /* sockets with pending states */
 	uint32_t npend;
+	uint32_t pend_cap;      /* >= the number of sockets */
 
 	uint32_t credit;
 	struct outsource_sock_totals tot;
@@ -212,83 +210,88 @@ static void addr_to_wire(const struct sockaddr_storage *ss, struct hrpc_sock_add
 
 /* ---- the table ------------------------------------------------------------- */
 
+/* The socket `handle` names, or NULL: the only way from a guest's handle to
+ * a socket.  *idx (may be NULL): its table index, the audit log's sock=. */
 static struct hsock *lookup(outsource_sock *s, uint64_t handle, uint32_t *idx)
 {
-	uint32_t i = hrpc_sock_handle_index(handle);
-	struct hsock *hs;
+	struct hsock *hs = hrpc_handle_table_get(&s->socks, handle);
 
-	if (i >= s->nslots)
-		return NULL;
-	hs = &s->tab[i];
-	if (hs->state == S_FREE || hs->gen != hrpc_sock_handle_gen(handle))
-		return NULL;
-	if (idx)
-		*idx = i;
+	if (hs && idx)
+		*idx = hrpc_handle_index(handle);
 	return hs;
 }
 
-static uint64_t handle_of(outsource_sock *s, const struct hsock *hs)
+static uint32_t idx_of(const struct hsock *hs)
 {
-	return hrpc_sock_handle((uint32_t)(hs - s->tab), hs->gen);
+	return hrpc_handle_index(hs->handle);
 }
 
-static int slot_alloc(outsource_sock *s, uint32_t *out)
+/* A new socket, in the table but not made yet (fd -1): the caller makes
+ * it or hands it back with slot_discard().  -EMFILE at the quota. */
+static int slot_alloc(outsource_sock *s, struct hsock **out)
 {
-	uint32_t i;
+	struct hsock *hs = calloc(1, sizeof(*hs));
+	uint32_t n = hrpc_handle_table_count(&s->socks) + 1;
+	int rc;
 
-	if (s->nopen >= s->policy.max_sockets)
-		return -EMFILE;
-	if (s->free_head == UINT32_MAX) {
-		uint32_t n = s->nslots ? s->nslots * 2 : 64, old = s->nslots;
-		struct hsock *t;
-		uint32_t *p;
-
-		if (n > s->policy.max_sockets)
-			n = s->policy.max_sockets;
-		t = realloc(s->tab, n * sizeof(*t));
-		if (!t)
-			return -ENOMEM;
-		s->tab = t;
-		p = realloc(s->pend, n * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		s->pend = p;
-		for (i = old; i < n; i++) {
-			memset(&t[i], 0, sizeof(t[i]));
-			t[i].fd = -1;
-			t[i].gen = 1;
-			t[i].next_free = i + 1 < n ? i + 1 : UINT32_MAX;
-		}
-		s->nslots = n;
-		s->free_head = old;
+	if (!hs)
+		return -ENOMEM;
+	hs->fd = -1;
+	rc = hrpc_handle_table_add(&s->socks, hs, &hs->handle);
+	if (rc < 0) {
+		free(hs);
+		return rc;
 	}
-	i = s->free_head;
-	s->free_head = s->tab[i].next_free;
-	*out = i;
+	/* Room on the pending list for every socket, so that dispatch()
+	 * never has to allocate. */
+	if (n > s->pend_cap) {
+		uint32_t cap = s->pend_cap ? s->pend_cap * 2 : 64;
+		struct hsock **p;
+
+		if (cap > s->policy.max_sockets)
+			cap = s->policy.max_sockets;
+		p = realloc(s->pend, cap * sizeof(*p));
+		if (!p) {
+			hrpc_handle_table_remove(&s->socks, hs->handle);
+			free(hs);
+			return -ENOMEM;
+		}
+		s->pend = p;
+		s->pend_cap = cap;
+	}
+	*out = hs;
 	return 0;
 }
 
-static void pend_remove(outsource_sock *s, uint32_t idx)
+/* Hand back a socket of slot_alloc() that was never made. */
+static void slot_discard(outsource_sock *s, struct hsock *hs)
+{
+	hrpc_handle_table_remove(&s->socks, hs->handle);
+	free(hs);
+}
+
+static void pend_remove(outsource_sock *s, struct hsock *hs)
 {
 	for (uint32_t i = 0; i < s->npend; i++)
-		if (s->pend[i] == idx) {
+		if (s->pend[i] == hs) {
 			s->pend[i] = s->pend[--s->npend];
 			break;
 		}
-	s->tab[idx].pending = false;
+	hs->pending = false;
 }
 
-static void slot_close(outsource_sock *s, uint32_t idx, const char *why)
+/* Close `hs` (audited: `why` says why when the guest did not ask) and
+ * free it: its handle, and every earlier one of its slot, stays dead. */
+static void slot_close(outsource_sock *s, struct hsock *hs, const char *why)
 {
-	struct hsock *hs = &s->tab[idx];
 	char l[80], p[80];
 
-	audit(s, idx, "close %s local=%s peer=%s state=%s sent=%" PRIu64 " received=%" PRIu64 "%s%s",
+	audit(s, idx_of(hs), "close %s local=%s peer=%s state=%s sent=%" PRIu64 " received=%" PRIu64 "%s%s",
 	      hs->type == SOCK_STREAM ? "tcp" : "udp",
 	      fmt_addr(&hs->local, l, sizeof(l)), fmt_addr(&hs->peer, p, sizeof(p)),
 	      state_name[hs->state], hs->sent, hs->received, why ? " reason=" : "", why ? why : "");
 	if (hs->pending)
-		pend_remove(s, idx);
+		pend_remove(s, hs);
 	if (hs->in_epoll)
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, hs->fd, NULL);
 	/* SO_LINGER with a timeout would make close() sleep in the worker:
@@ -304,15 +307,8 @@ static void slot_close(outsource_sock *s, uint32_t idx, const char *why)
 		}
 	}
 	close(hs->fd);
-	hs->fd = -1;
-	hs->state = S_FREE;
-	hs->in_epoll = false;
-	hs->watching = 0;
-	if (++hs->gen == 0)
-		hs->gen = 1;
-	hs->next_free = s->free_head;
-	s->free_head = idx;
-	s->nopen--;
+	hrpc_handle_table_remove(&s->socks, hs->handle);
+	free(hs);
 	s->tot.closed++;
 }
 
@@ -325,7 +321,7 @@ static void connect_done(outsource_sock *s, struct hsock *hs, int err)
 		return;
 	hs->connect_open = false;
 	hs->state = err ? S_NEW : S_CONNECTED;
-	audit(s, (uint32_t)(hs - s->tab), "connect %s %s", fmt_addr(&hs->peer, a, sizeof(a)),
+	audit(s, idx_of(hs), "connect %s %s", fmt_addr(&hs->peer, a, sizeof(a)),
 	      err ? strerror(err < 0 ? -err : err) : "established");
 }
 
@@ -344,7 +340,6 @@ static uint32_t poll_mask(struct hsock *hs)
 /* Watch for the bits the guest believes are off. */
 static void rewatch(outsource_sock *s, struct hsock *hs)
 {
-	uint32_t idx = (uint32_t)(hs - s->tab);
 	uint32_t want = WATCH_BITS & ~hs->reported;
 	struct epoll_event ev;
 
@@ -358,12 +353,12 @@ static void rewatch(outsource_sock *s, struct hsock *hs)
 		if (hs->in_epoll && hs->watching)
 			epoll_ctl(s->epfd, EPOLL_CTL_MOD, hs->fd,
 				  &(struct epoll_event){ .events = EPOLLONESHOT,
-							 .data.u64 = handle_of(s, hs) });
+							 .data.u64 = hs->handle });
 		hs->watching = 0;
 		return;
 	}
 	ev.events = want | EPOLLONESHOT;
-	ev.data.u64 = hrpc_sock_handle(idx, hs->gen);
+	ev.data.u64 = hs->handle;
 	if (epoll_ctl(s->epfd, hs->in_epoll ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, hs->fd, &ev) == 0) {
 		hs->in_epoll = true;
 		hs->watching = want;
@@ -380,7 +375,7 @@ static struct hrpc_sock_state report(outsource_sock *s, struct hsock *hs)
 	st.seq = ++hs->seq;
 	/* A newer state supersedes a coalesced one waiting for credit. */
 	if (hs->pending)
-		pend_remove(s, (uint32_t)(hs - s->tab));
+		pend_remove(s, hs);
 	rewatch(s, hs);
 	return st;
 }
@@ -414,12 +409,12 @@ static void flush(outsource_sock *s)
 		int rc;
 
 		for (uint32_t i = 0; i < take; i++) {
-			struct hsock *hs = &s->tab[s->pend[s->npend - 1 - i]];
+			struct hsock *hs = s->pend[s->npend - 1 - i];
 			uint32_t mask = poll_mask(hs);
 
 			/* The latest state, sent now. */
 			hs->reported = mask;
-			s->evbuf[n].handle = handle_of(s, hs);
+			s->evbuf[n].handle = hs->handle;
 			s->evbuf[n].state.mask = mask;
 			s->evbuf[n].state.seq = ++hs->seq;
 			n++;
@@ -438,10 +433,10 @@ static void flush(outsource_sock *s)
 		s->credit--;
 		s->tot.events++;
 		for (uint32_t i = 0; i < take; i++) {
-			uint32_t idx = s->pend[--s->npend];
+			struct hsock *hs = s->pend[--s->npend];
 
-			s->tab[idx].pending = false;
-			rewatch(s, &s->tab[idx]);
+			hs->pending = false;
+			rewatch(s, hs);
 		}
 	}
 }
@@ -457,7 +452,7 @@ int outsource_sock_dispatch(outsource_sock *s)
 			return errno == EINTR ? 0 : -errno;
 		for (int i = 0; i < n; i++) {
 			struct hsock *hs;
-			uint32_t idx, mask;
+			uint32_t mask;
 
 			if (ev[i].data.u64 == TIMER_TAG) {
 				uint64_t x;
@@ -468,7 +463,7 @@ int outsource_sock_dispatch(outsource_sock *s)
 				s->timer_armed = false;
 				continue;
 			}
-			hs = lookup(s, ev[i].data.u64, &idx);
+			hs = lookup(s, ev[i].data.u64, NULL);
 			if (!hs)
 				continue; /* closed since */
 			seen++;
@@ -485,7 +480,7 @@ int outsource_sock_dispatch(outsource_sock *s)
 				hs->reported = mask;
 				if (!hs->pending) {
 					hs->pending = true;
-					s->pend[s->npend++] = idx;
+					s->pend[s->npend++] = hs;
 				}
 			} else {
 				hs->reported &= mask | ~(WATCH_BITS);
@@ -632,15 +627,16 @@ static int do_init(outsource_sock *s, const struct hrpc_req *req, struct hrpc_re
 {
 	REQ(struct hrpc_sock_init_req, r);
 	struct hrpc_sock_init_rep *o = rep->payload;
+	struct hsock *hs;
+	uint32_t pos = 0;
 
 	if (r->version != HRPC_SOCK_VERSION)
 		return -EPROTONOSUPPORT;
 	if (r->reserved || r->credit > HRPC_SOCK_MAX_CREDIT)
 		return -EINVAL;
 	/* A (re)starting guest: its old sockets are gone from its view. */
-	for (uint32_t i = 0; i < s->nslots; i++)
-		if (s->tab[i].state != S_FREE)
-			slot_close(s, i, "guest-init");
+	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL)))
+		slot_close(s, hs, "guest-init");
 	s->npend = 0;
 	s->credit = r->credit;
 	memset(o, 0, sizeof(*o));
@@ -679,7 +675,6 @@ static int do_socket(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	REQ(struct hrpc_sock_socket_req, r);
 	struct hrpc_sock_handle_rep *o = rep->payload;
 	struct hsock *hs;
-	uint32_t idx;
 	int fd, rc;
 
 	if (r->flags || r->reserved)
@@ -691,30 +686,22 @@ static int do_socket(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	if (r->protocol && r->protocol != (r->type == HRPC_SOCK_STREAM ? HRPC_IPPROTO_TCP :
 					   HRPC_IPPROTO_UDP))
 		return -EPROTONOSUPPORT;
-	rc = slot_alloc(s, &idx);
+	rc = slot_alloc(s, &hs);
 	if (rc < 0)
 		return rc;
 	fd = ns_socket(s, r->family, r->type, (int)r->protocol);
 	if (fd < 0) {
-		s->tab[idx].next_free = s->free_head;
-		s->free_head = idx;
+		slot_discard(s, hs);
 		return fd;
 	}
-	hs = &s->tab[idx];
 	hs->fd = fd;
 	hs->state = S_NEW;
 	hs->family = r->family;
 	hs->type = r->type;
-	hs->in_epoll = hs->pending = hs->connect_open = hs->connect_retry = false;
-	hs->reported = hs->watching = 0;
-	hs->sent = hs->received = 0;
 	hs->created_ns = hrpc_now_ns();
-	memset(&hs->local, 0, sizeof(hs->local));
-	memset(&hs->peer, 0, sizeof(hs->peer));
-	s->nopen++;
 	s->tot.created++;
 	memset(o, 0, sizeof(*o));
-	o->handle = handle_of(s, hs);
+	o->handle = hs->handle;
 	o->state = report(s, hs);
 	rep->len = sizeof(*o);
 	return 0;
@@ -723,11 +710,11 @@ static int do_socket(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 static int do_close(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	REQ(struct hrpc_sock_handle_req, r);
-	uint32_t idx;
+	struct hsock *hs = get(s, r->handle, r->reserved | r->arg, NULL);
 
-	if (!get(s, r->handle, r->reserved | r->arg, &idx))
+	if (!hs)
 		return r->reserved || r->arg ? -EINVAL : -EBADF;
-	slot_close(s, idx, NULL);
+	slot_close(s, hs, NULL);
 	return 0;
 }
 
@@ -863,7 +850,7 @@ static int do_accept(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct hsock *ls, *hs;
-	uint32_t lidx, idx;
+	uint32_t lidx;
 	char a[80], b[80];
 	int fd, rc;
 
@@ -877,8 +864,7 @@ static int do_accept(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 		return -EINVAL;
 	}
 	/* Quota first: an unaccepted connection stays in the host's backlog. */
-	rc = slot_alloc(s, &idx);
-	ls = &s->tab[lidx]; /* slot_alloc() may have moved the table */
+	rc = slot_alloc(s, &hs);
 	if (rc < 0) {
 		o->lstate = report(s, ls);
 		return rc;
@@ -886,27 +872,21 @@ static int do_accept(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	fd = accept4(ls->fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		s->tab[idx].next_free = s->free_head;
-		s->free_head = idx;
+		slot_discard(s, hs);
 		o->lstate = report(s, ls);
 		return rc;
 	}
-	hs = &s->tab[idx];
 	hs->fd = fd;
 	hs->state = S_CONNECTED;
 	hs->family = ls->family;
 	hs->type = SOCK_STREAM;
-	hs->in_epoll = hs->pending = hs->connect_open = hs->connect_retry = false;
-	hs->reported = hs->watching = 0;
-	hs->sent = hs->received = 0;
 	hs->created_ns = hrpc_now_ns();
 	memcpy(&hs->peer, &ss, sizeof(ss));
 	note_local(hs);
-	s->nopen++;
 	s->tot.created++;
-	audit(s, idx, "accept on sock=%" PRIu32 " local=%s peer=%s", lidx,
+	audit(s, idx_of(hs), "accept on sock=%" PRIu32 " local=%s peer=%s", lidx,
 	      fmt_addr(&hs->local, a, sizeof(a)), fmt_addr(&ss, b, sizeof(b)));
-	o->handle = handle_of(s, hs);
+	o->handle = hs->handle;
 	o->state = report(s, hs);
 	o->lstate = report(s, ls);
 	addr_to_wire(&ss, &o->peer);
@@ -1368,7 +1348,6 @@ int outsource_sock_new(const struct outsource_sock_config *cfg, outsource_sock *
 	if (!s)
 		return -ENOMEM;
 	s->epfd = s->timerfd = s->netns_fd = s->home_ns_fd = s->rtfd = -1;
-	s->free_head = UINT32_MAX;
 	s->guest_id = cfg->guest_id;
 	if (cfg->guest_name && cfg->guest_name[0]) {
 		/* Keep the name a single printable word in the log. */
@@ -1451,6 +1430,9 @@ int outsource_sock_new(const struct outsource_sock_config *cfg, outsource_sock *
 		s->own_audit = true;
 		s->audit_bare = cfg->audit_bare;
 	}
+	/* A random generation base: a handle of a previous worker of this
+	 * guest does not name one of this worker's sockets. */
+	hrpc_handle_table_init(&s->socks, s->policy.max_sockets, 0);
 	s->tot.max_sockets = s->policy.max_sockets;
 	audit(s, 0, "service start netns=%s max-sockets=%" PRIu32 " rules=%zu builtin-rules=%zu",
 	      s->policy.netns[0] ? s->policy.netns : "-", s->policy.max_sockets,
@@ -1477,11 +1459,13 @@ int outsource_sock_enter_netns(outsource_sock *s)
 
 void outsource_sock_free(outsource_sock *s)
 {
+	struct hsock *hs;
+	uint32_t pos = 0;
+
 	if (!s)
 		return;
-	for (uint32_t i = 0; i < s->nslots; i++)
-		if (s->tab[i].state != S_FREE)
-			slot_close(s, i, "service-stop");
+	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL)))
+		slot_close(s, hs, "service-stop");
 	if (s->audit && s->epfd >= 0)
 		audit(s, 0, "service stop created=%" PRIu64 " denied=%" PRIu64
 		      " sent=%" PRIu64 " received=%" PRIu64, s->tot.created, s->tot.denied,
@@ -1499,7 +1483,7 @@ void outsource_sock_free(outsource_sock *s)
 	if (s->rtfd >= 0)
 		close(s->rtfd);
 	sock_policy_clear(&s->policy);
-	free(s->tab);
+	hrpc_handle_table_fini(&s->socks);
 	free(s->pend);
 	free(s);
 }
@@ -1523,17 +1507,15 @@ void outsource_sock_detach(outsource_sock *s)
 
 size_t outsource_sock_list(outsource_sock *s, struct outsource_sock_info *out, size_t max)
 {
+	struct hsock *hs;
+	uint32_t pos = 0;
 	size_t n = 0;
 
-	for (uint32_t i = 0; i < s->nslots; i++) {
-		struct hsock *hs = &s->tab[i];
-
-		if (hs->state == S_FREE)
-			continue;
+	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL))) {
 		if (n < max) {
 			struct outsource_sock_info *o = &out[n];
 
-			o->handle = handle_of(s, hs);
+			o->handle = hs->handle;
 			o->family = hs->family;
 			o->type = hs->type;
 			o->state = state_name[hs->state];
@@ -1552,7 +1534,7 @@ size_t outsource_sock_list(outsource_sock *s, struct outsource_sock_info *out, s
 void outsource_sock_totals(outsource_sock *s, struct outsource_sock_totals *t)
 {
 	*t = s->tot;
-	t->open = s->nopen;
+	t->open = hrpc_handle_table_count(&s->socks);
 	t->credit = s->credit;
 	t->max_sockets = s->policy.max_sockets;
 }
@@ -1563,6 +1545,8 @@ void outsource_sock_print(outsource_sock *s, FILE *f, bool json)
 	uint64_t now = hrpc_now_ns();
 	bool first = true;
 	char l[80], p[80];
+	struct hsock *hs;
+	uint32_t pos = 0;
 
 	outsource_sock_totals(s, &t);
 	if (json)
@@ -1577,25 +1561,22 @@ void outsource_sock_print(outsource_sock *s, FILE *f, bool json)
 	if (!json)
 		fprintf(f, "%-18s %-4s %-5s %-11s %-28s %-28s %12s %12s %8s\n", "HANDLE", "FAM",
 			"TYPE", "STATE", "LOCAL", "PEER", "SENT", "RECEIVED", "AGE(s)");
-	for (uint32_t i = 0; i < s->nslots; i++) {
-		struct hsock *hs = &s->tab[i];
+	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL))) {
 		const char *fam = hs->family == AF_INET ? "ipv4" : "ipv6";
 		const char *type = hs->type == SOCK_STREAM ? "tcp" : "udp";
 
-		if (hs->state == S_FREE)
-			continue;
 		fmt_addr(&hs->local, l, sizeof(l));
 		fmt_addr(&hs->peer, p, sizeof(p));
 		if (json) {
 			fprintf(f, "%s{\"handle\":%" PRIu64 ",\"family\":\"%s\",\"type\":\"%s\","
 				"\"state\":\"%s\",\"local\":\"%s\",\"peer\":\"%s\",\"sent\":%" PRIu64
 				",\"received\":%" PRIu64 ",\"age_ns\":%" PRIu64 ",\"mask\":%" PRIu32 "}",
-				first ? "" : ",", handle_of(s, hs), fam, type, state_name[hs->state], l,
+				first ? "" : ",", hs->handle, fam, type, state_name[hs->state], l,
 				p, hs->sent, hs->received, now - hs->created_ns, hs->reported);
 			first = false;
 		} else {
 			fprintf(f, "%#-18" PRIx64 " %-4s %-5s %-11s %-28s %-28s %12" PRIu64 " %12" PRIu64
-				" %8.1f\n", handle_of(s, hs), fam, type, state_name[hs->state], l, p,
+				" %8.1f\n", hs->handle, fam, type, state_name[hs->state], l, p,
 				hs->sent, hs->received, (double)(now - hs->created_ns) / 1e9);
 		}
 	}

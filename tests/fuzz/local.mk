@@ -1,7 +1,7 @@
 # libFuzzer targets for every decoder the host exposes to guests, built with
 # clang (FUZZ_CC) and ASan/UBSan straight from the library sources.
 fuzz_lib_sources = hostrpc/chan.c hostrpc/chan-shm.c hostrpc/chan-memfd.c hostrpc/chan-vport.c \
-	hostrpc/client.c hostrpc/server.c hostrpc/builtins.c hostrpc/unix.c
+	hostrpc/client.c hostrpc/server.c hostrpc/builtins.c hostrpc/unix.c hostrpc/handle-table.c
 fuzz_cflags = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-I$(top_builddir) -I$(top_srcdir)/include -I$(top_srcdir)
 EXTRA_DIST += tests/fuzz/fuzz-conn.c tests/fuzz/fuzz-sock.c tests/fuzz/make-seeds.c
