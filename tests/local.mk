@@ -1,6 +1,6 @@
 # Autotest suite: unit tests (tests/unit), integration with process guests
 # (tests/integration), VM tests (tests/vm), fuzz smoke runs (tests/fuzz).
-EXTRA_DIST += tests/tap-run tests/tap.h
+EXTRA_DIST += tests/tap-run tests/tap.h tests/lib.sh
 include tests/unit/local.mk
 include tests/integration/local.mk
 include tests/fuzz/local.mk

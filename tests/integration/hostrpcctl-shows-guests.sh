@@ -5,6 +5,8 @@
 # fails cleanly for one that does not exist.
 set -u
 top_builddir=${top_builddir:-.}
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$top_srcdir/tests/lib.sh"   # wait_for
 hostrpcd=$top_builddir/hostrpc/daemon/hostrpcd
 hostrpcctl=$top_builddir/hostrpc/daemon/hostrpcctl
 guest=$top_builddir/tests/integration/itest-guest
@@ -38,15 +40,6 @@ ok() {	# ok COND-STATUS DESCRIPTION
 }
 failed=0
 ctl() { timeout 10 "$hostrpcctl" --admin-socket "$dir/admin.sock" "$@"; }
-# retry N CMD...: the counters are published when a worker goes idle
-retry() {
-	tries=$1; shift
-	while ! "$@" >/dev/null 2>&1; do
-		tries=$((tries - 1))
-		[ "$tries" -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
 py() { python3 -c "$@"; }
 # check DESCRIPTION PYTHON FILE: run a python check, its complaints as diagnostics
 check() {
@@ -60,14 +53,15 @@ echo "1..14"
 "$hostrpcd" --foreground --verbose --socket "$dir/guests.sock" --admin-socket "$dir/admin.sock" \
 	--state-dir "$dir/state" > "$dir/hostrpcd.log" 2>&1 &
 daemon=$!
-retry 100 ctl info
+wait_for 10 ctl info > /dev/null 2>&1
 ok $? "hostrpcd answers hostrpcctl info"
 
 "$guest" "$dir/guests.sock" alpha 50 > "$dir/alpha.out" 2>&1 &
 guests="$guests $!"
 "$guest" "$dir/guests.sock" beta 7 > "$dir/beta.out" 2>&1 &
 guests="$guests $!"
-retry 100 grep -q ready "$dir/alpha.out" && retry 100 grep -q ready "$dir/beta.out"
+wait_for 10 grep -qs ready "$dir/alpha.out" &&
+	wait_for 10 grep -qs ready "$dir/beta.out"
 ok $? "two process guests connected and made their calls"
 alpha_id=$(sed -n 's/^ready //p' "$dir/alpha.out")
 
@@ -107,7 +101,8 @@ assert s["bytes_in"] > 0 and s["bytes_out"] > 0, s
 assert ch[0]["state"] == "negotiated" and ch[0]["generation"] == 1, ch
 assert ch[0]["peer"] == "alpha" and ch[0]["fence_reason"] == "", ch
 '
-retry 50 sh -c "timeout 10 '$hostrpcctl' --admin-socket '$dir/admin.sock' --json stats alpha > '$dir/alpha.json' && python3 -c '$check_alpha' < '$dir/alpha.json'"
+# the counters are published when a worker goes idle
+wait_for 5 sh -c "timeout 10 '$hostrpcctl' --admin-socket '$dir/admin.sock' --json stats alpha > '$dir/alpha.json' && python3 -c '$check_alpha' < '$dir/alpha.json'" > /dev/null 2>&1
 check "stats alpha --json: HELLO + 50 calls counted, no errors" "$check_alpha" /dev/null < "$dir/alpha.json"
 
 ctl --json stats "$alpha_id" | py 'import json,sys; d=json.load(sys.stdin); assert [c["name"] for c in d["channels"]] == ["alpha"], d'
@@ -148,7 +143,7 @@ ok $? "no daemon: a clear error and exit status 1"
 for p in $guests; do kill "$p"; done
 wait $guests 2>/dev/null
 guests=
-retry 50 sh -c "timeout 10 '$hostrpcctl' --admin-socket '$dir/admin.sock' --json list | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"guests\"] == []'"
+wait_for 5 sh -c "timeout 10 '$hostrpcctl' --admin-socket '$dir/admin.sock' --json list | python3 -c 'import json,sys; assert json.load(sys.stdin)[\"guests\"] == []'" > /dev/null 2>&1
 ok $? "list --json is empty once the guests are gone"
 
 [ "$failed" = 0 ] || sed 's/^/# /' "$dir/hostrpcd.log"

@@ -6,6 +6,8 @@
 # quits its worker is stopped and the guest freed.
 set -u
 top_builddir=${top_builddir:-.}
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+. "$top_srcdir/tests/lib.sh"   # wait_for
 hostrpcd=$top_builddir/hostrpc/daemon/hostrpcd
 hostrpcctl=$top_builddir/hostrpc/daemon/hostrpcctl
 qemu=${QEMU:-qemu-system-x86_64}
@@ -30,12 +32,6 @@ ok() {
 	if [ "$1" = 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; failed=1; fi
 }
 ctl() { timeout 10 "$hostrpcctl" --admin-socket "$dir/admin.sock" "$@"; }
-retry() {	# retry TRIES CMD...: every 0.1 s
-	tries=$1; shift
-	while ! "$@" >/dev/null 2>&1; do
-		tries=$((tries - 1)); [ "$tries" -gt 0 ] || return 1; sleep 0.1
-	done
-}
 # guests_json PYTHON-CONDITION: on `hostrpcctl --json list` as g (list of guests)
 guests() {
 	ctl --json list | python3 -c "import json,sys; g=json.load(sys.stdin)['guests']; sys.exit(0 if ($1) else 1)"
@@ -45,15 +41,15 @@ echo "1..5"
 "$hostrpcd" --foreground --verbose --no-process-guests --admin-socket "$dir/admin.sock" \
 	--state-dir "$dir/state" --ivshmem "vmq=$dir/vmq.ivshmem" > "$dir/hostrpcd.log" 2>&1 &
 daemon=$!
-retry 100 ctl info
+wait_for 10 ctl info > /dev/null 2>&1
 ok $? "hostrpcd runs with an ivshmem endpoint"
 
 "$qemu" -M pc -S -nographic -nodefaults -display none -pidfile "$dir/qemu.pid" \
 	-chardev socket,id=hrpc,path="$dir/vmq.ivshmem" \
 	-device ivshmem-doorbell,chardev=hrpc,vectors=2,master=on > "$dir/qemu.log" 2>&1 &
 qpid=$!
-retry 100 test -s "$dir/qemu.pid"
-retry 50 guests 'len(g) == 1'
+wait_for 10 test -s "$dir/qemu.pid" > /dev/null 2>&1
+wait_for 5 guests 'len(g) == 1' > /dev/null 2>&1
 sleep 0.5
 # Wrong version, id or memory make QEMU exit at start-up; a wrong number
 # of eventfds only makes it complain ("Too many eventfd received").
@@ -67,7 +63,7 @@ ok $? "hostrpcctl lists guest vmq: ivshmem, QEMU's pid $qemu_pid, a worker"
 ctl list | sed 's/^/# /'
 
 kill "$qpid"; wait "$qpid" 2>/dev/null; qpid=
-retry 50 guests 'g == []'
+wait_for 5 guests 'g == []' > /dev/null 2>&1
 ok $? "QEMU quit: the guest is gone"
 grep -q 'guest 1 (vmq): worker [0-9]* killed by signal 15' "$dir/hostrpcd.log"
 ok $? "its worker was stopped and reaped"

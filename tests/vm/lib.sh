@@ -9,6 +9,7 @@
 #                            hostrpcd's ivshmem mode when it has one)
 top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
+. "$top_srcdir/tests/lib.sh"   # wait_for
 vm_server_is_hostrpcd=0
 vm_run=$top_srcdir/tests/vm/vm-run
 
@@ -71,17 +72,6 @@ vm_prepare() {
 # tap N OK DESCRIPTION
 tap() {
 	if [ "$2" = 0 ]; then echo "ok $1 - $3"; else echo "not ok $1 - $3"; fi
-}
-
-# wait_for SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds;
-# 1 if it never did.
-wait_for() {
-	local t=$(( $1 * 10 )); shift
-	until "$@"; do
-		t=$((t - 1))
-		[ "$t" -gt 0 ] || return 1
-		sleep 0.1
-	done
 }
 
 # Open descriptors / resident memory (KiB) of a process.

@@ -16,7 +16,7 @@ echo "1..11"
 sock=$work/guest.sock
 FAKE_GUEST_RELAY=1 "$fake" "$sock" 2>"$work/fake.log" &
 pids+=($!)
-wait_for "[ -S '$sock' ]"
+wait_for 5 eval "[ -S '$sock' ]"
 
 now() { date +%s.%N; }
 since() { calc "$(now) - $1"; }
@@ -30,17 +30,17 @@ run_bg() {
 	gpid=$!
 	pids+=($gpid)
 }
-wait_started() { wait_for "[ \$(starts) -gt $before ]" 100; }
-# reap TENTHS: wait for $gpid to end (killing it after TENTHS); sets $rc.
+wait_started() { wait_for 10 eval "[ \$(starts) -gt $before ]"; }
+# reap SECONDS: wait for $gpid to end (killing it after SECONDS); sets $rc.
 reap() {
-	wait_for "! kill -0 $gpid 2>/dev/null" "$1" || kill -KILL $gpid 2>/dev/null
+	wait_for "$1" eval "! kill -0 $gpid 2>/dev/null" || kill -KILL $gpid 2>/dev/null
 	wait $gpid
 	rc=$?
 }
 
 t0=$(now)
 run_bg -n -t 1 "$sock" -- ignore
-reap 150
+reap 15
 t=$(since "$t0")
 ok $([ $rc = 124 ] && lt "$t" 5.5; echo $?) \
 	"--timeout=1, a guest that never ends the command: exit 124 in ${t}s (rc $rc)"
@@ -51,7 +51,7 @@ for s in TERM INT; do
 	wait_started
 	t0=$(now)
 	kill -$s $gpid
-	reap 100
+	reap 10
 	t=$(since "$t0")
 	want=$((128 + $(kill -l $s)))
 	ok $([ $rc = $want ] && lt "$t" 4.5; echo $?) \
@@ -62,7 +62,7 @@ run_bg -n --grace=0.5 "$sock" -- ignore
 wait_started
 t0=$(now)
 kill -TERM $gpid
-reap 50
+reap 5
 t=$(since "$t0")
 ok $([ $rc = 143 ] && lt "$t" 1.5; echo $?) "--grace=0.5: exit 143 in ${t}s (rc $rc)"
 
@@ -70,10 +70,10 @@ run_bg -n "$sock" -- ignore
 wait_started
 kills=$(grep -c KILL "$work/fake.log")
 kill -TERM $gpid
-wait_for "[ \$(grep -c KILL '$work/fake.log') -gt $kills ]"  # the first one was forwarded
+wait_for 5 eval "[ \$(grep -c KILL '$work/fake.log') -gt $kills ]"  # the first one was forwarded
 t0=$(now)
 kill -TERM $gpid
-reap 50
+reap 5
 t=$(since "$t0")
 ok $([ $rc = 143 ] && lt "$t" 1; echo $?) "a second SIGTERM: exit 143 at once (${t}s, rc $rc)"
 
@@ -81,14 +81,14 @@ run_bg -n "$sock" -- trickle
 wait_started
 t0=$(now)
 kill -TERM $gpid
-reap 50
+reap 5
 t=$(since "$t0")
 ok $([ $rc = 143 ] && lt "$t" 1; echo $?) \
 	"SIGTERM while the guest trickles the START reply: exit 143 at once (${t}s, rc $rc)"
 
 t0=$(now)
 run_bg -n --call-timeout=2 "$sock" -- trickle
-reap 150
+reap 15
 t=$(since "$t0")
 ok $([ $rc = 125 ] && lt "$t" 4 && grep -q "did not" "$work/e"; echo $?) \
 	"a START reply trickled 1 byte per 100 ms: exit 125 in ${t}s (rc $rc: $(head -c 80 "$work/e"))"
@@ -97,7 +97,7 @@ stdin=/dev/zero
 for mode in deaf sip; do
 	t0=$(now)
 	run_bg --call-timeout=2 "$sock" -- $mode
-	reap 150
+	reap 15
 	t=$(since "$t0")
 	ok $([ $rc = 125 ] && lt "$t" 4.5 && grep -q "did not" "$work/e"; echo $?) \
 		"stdin pumped to a guest that is $mode: exit 125 in ${t}s (rc $rc: $(head -c 80 "$work/e"))"

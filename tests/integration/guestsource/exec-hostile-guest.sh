@@ -12,7 +12,7 @@ echo "1..6"
 sock=$work/guest.sock
 "$fake" "$sock" 2>"$work/fake.log" &
 pids+=($!)
-wait_for "[ -S '$sock' ]"
+wait_for 5 eval "[ -S '$sock' ]"
 
 "$gexec" -n "$sock" -- forged > "$work/o" 2> "$work/e"
 rc=$?

@@ -4,6 +4,7 @@
 # chardev would offer it.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
+. "$top_srcdir/tests/lib.sh"   # wait_for
 agent=$top_builddir/guestrpc/guestrpcd
 # The host tools under test; overridable to run a test against another
 # build (e.g. to show that a hostile test fails on an older one).
@@ -40,16 +41,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for TEST-EXPRESSION [tenths of a second]
-wait_for() {
-	local i
-	for i in $(seq 1 "${2:-50}"); do
-		eval "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # start_agent SOCKET [guestrpcd args...]: the real agent on a unix socket.
 start_agent() {
 	local sock=$1
@@ -57,7 +48,7 @@ start_agent() {
 	"$agent" --listen "$sock" "$@" 2>>"$work/agent.log" &
 	agent_pid=$!
 	pids+=("$agent_pid")
-	wait_for "[ -S '$sock' ]"
+	wait_for 5 eval "[ -S '$sock' ]"
 }
 
 # mount_guest SOCKET GUEST_PATH MOUNTPOINT [options]: foreground mount in
@@ -70,7 +61,7 @@ mount_guest() {
 	mount_pid=$!
 	pids+=("$mount_pid")
 	mnts+=("$mnt")
-	wait_for "grep -q ' $mnt fuse' /proc/mounts"
+	wait_for 5 eval "grep -q ' $mnt fuse' /proc/mounts"
 }
 
 is_mounted() { grep -q " $1 fuse" /proc/mounts; }

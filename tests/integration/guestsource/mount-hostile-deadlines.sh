@@ -20,13 +20,13 @@ sock=$work/guest.sock
 mnt=$work/mnt
 FAKE_GUEST_RELAY=1 "$fake" "$sock" 2>"$work/fake.log" &
 pids+=($!)
-wait_for "[ -S '$sock' ]"
+wait_for 5 eval "[ -S '$sock' ]"
 
 now() { date +%s.%N; }
 since() { calc "$(now) - $1"; }
 unmount() {
 	fusermount3 -u "$mnt"
-	wait_for "! kill -0 $mount_pid 2>/dev/null" 100
+	wait_for 10 eval "! kill -0 $mount_pid 2>/dev/null"
 }
 
 mount_guest "$sock" / "$mnt" --cache=none --timeout=2

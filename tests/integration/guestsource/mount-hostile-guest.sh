@@ -16,7 +16,7 @@ mnt=$work/mnt
 "$fake" "$sock" 2>"$work/fake.log" &
 fake_pid=$!
 pids+=("$fake_pid")
-wait_for "[ -S '$sock' ]"
+wait_for 5 eval "[ -S '$sock' ]"
 mount_guest "$sock" / "$mnt" --cache=none --timeout=2
 ok $? "mounted the fake guest"
 
@@ -70,7 +70,7 @@ ok $([ $rc != 0 ] && grep -q "not connected" "$work/out" && lt "$t" 1; echo $?) 
 t0=$(date +%s.%N)
 fusermount3 -u "$mnt"
 ok $? "unmount works"
-wait_for "! kill -0 $mount_pid 2>/dev/null" 300
+wait_for 30 eval "! kill -0 $mount_pid 2>/dev/null"
 ok $? "hostrpc-guestmount exited after the unmount ($(calc "$(date +%s.%N) - $t0") s)"
 if kill -0 $mount_pid 2>/dev/null; then
 	for t in /proc/$mount_pid/task/*; do echo "# thread ${t##*/}: $(cat $t/wchan 2>/dev/null) $(cat $t/stat 2>/dev/null | cut -d' ' -f3)"; done

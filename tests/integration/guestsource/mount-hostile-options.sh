@@ -33,7 +33,7 @@ sock="$work/g$evil.sock"
 mnt=$work/mnt
 FAKE_GUEST_EXE=$idbin "$fake" "$sock" 2>"$work/fake.log" &
 pids+=($!)
-wait_for "[ -S '$sock' ]"
+wait_for 5 eval "[ -S '$sock' ]"
 
 # mountinfo MOUNTPOINT: "MOUNT_OPTIONS SOURCE SUPER_OPTIONS" of that mount.
 mountinfo() {
@@ -43,7 +43,7 @@ mountinfo() {
 has_opt() { case ",$1," in *",$2,"*) return 0;; esac; return 1; }
 unmount() {
 	fusermount3 -u "$mnt"
-	wait_for "! kill -0 $mount_pid 2>/dev/null" 100
+	wait_for 10 eval "! kill -0 $mount_pid 2>/dev/null"
 }
 as_nobody() { setpriv --reuid="$nobody" --regid="$nobody" --clear-groups "$@"; }
 
@@ -101,7 +101,7 @@ ok $([ $rc = 2 ] && grep -q -- --allow-dev "$work/out" && ! is_mounted "$mnt"; e
 mount_pid=$!
 pids+=($mount_pid)
 mnts+=("$mnt")
-wait_for "is_mounted '$mnt'"
+wait_for 5 eval "is_mounted '$mnt'"
 read -r mopts src sopts <<< "$(mountinfo "$mnt")"
 ok $(has_opt "$mopts" nosuid && [ "$src" = "a,suid" ]; echo $?) \
 	"an escaped ',' in the operator's -o stays in its value ($src, $mopts)"

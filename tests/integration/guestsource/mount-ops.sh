@@ -119,7 +119,7 @@ mkdir -p "$work/mnt2"
 "$gmount" -f "$sock" /../outside/../../ "$work/mnt2" 2>"$work/esc.log" &
 p=$!
 pids+=("$p")
-wait_for "grep -q ' $work/mnt2 fuse' /proc/mounts || ! kill -0 $p 2>/dev/null"
+wait_for 5 eval "grep -q ' $work/mnt2 fuse' /proc/mounts || ! kill -0 $p 2>/dev/null"
 if grep -q " $work/mnt2 fuse" /proc/mounts; then
 	# ".." at the export root stays there: the tree is the export root.
 	[ ! -e "$work/mnt2/etc/passwd" ] && [ -d "$work/mnt2/srv" ]

@@ -13,7 +13,7 @@ for seed in 1 77 4242; do
 	mnt=$work/mnt$seed
 	FAKE_GUEST_RANDOM=$seed "$fake" "$sock" 2>"$work/fake$seed.log" &
 	pids+=($!)
-	wait_for "[ -S '$sock' ]"
+	wait_for 5 eval "[ -S '$sock' ]"
 	mount_guest "$sock" / "$mnt" --cache=none --timeout=5
 	timeout 60 sh -c "for i in \$(seq 1 150); do
 		ls -la '$mnt' '$mnt/d\$i' ; stat '$mnt/a\$i'; cat '$mnt/b\$i'; readlink '$mnt/l\$i'
@@ -23,7 +23,7 @@ for seed in 1 77 4242; do
 	rc=$?
 	ok $([ $rc != 124 ]; echo $?) "seed $seed: 150 rounds of calls finish (no hang)"
 	ok $(kill -0 $mount_pid 2>/dev/null; echo $?) "seed $seed: hostrpc-guestmount is still running (no crash)"
-	fusermount3 -u "$mnt" && wait_for "! kill -0 $mount_pid 2>/dev/null" 100
+	fusermount3 -u "$mnt" && wait_for 10 eval "! kill -0 $mount_pid 2>/dev/null"
 	ok $? "seed $seed: unmounted, the tool exited ($(grep -c 'protocol violation' "$work/mount.log") violations logged so far)"
 done
 [ $failed = 0 ]

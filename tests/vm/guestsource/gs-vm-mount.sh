@@ -99,7 +99,7 @@ ok $(grep -q "not connected" "$gs_work/out"; echo $?) "and keeps failing with EN
 t0=$(date +%s.%N)
 fusermount3 -u "$m"
 ok $? "clean unmount"
-wait_for "! kill -0 $gs_mount_pid 2>/dev/null" 300
+wait_for 30 eval "! kill -0 $gs_mount_pid 2>/dev/null"
 ok $? "hostrpc-guestmount exited ($(calc "$(date +%s.%N) - $t0") s after the unmount)"
 kill -0 $gs_mount_pid 2>/dev/null && sed 's/^/# /' "$gs_work/mount.log"
 [ $failed = 0 ]

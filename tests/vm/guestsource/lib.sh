@@ -18,6 +18,7 @@
 # the image itself needs nothing for these tests.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
+. "$top_srcdir/tests/lib.sh"   # wait_for
 agent=$top_builddir/guestrpc/guestrpcd
 gmount=$top_builddir/guestsource/hostrpc-guestmount
 gexec=$top_builddir/guestsource/hostrpc-guest-exec
@@ -54,15 +55,6 @@ gs_cleanup() {
 	rm -rf "$gs_work"
 }
 trap gs_cleanup EXIT
-
-wait_for() {
-	local i
-	for i in $(seq 1 "${2:-50}"); do
-		eval "$1" && return 0
-		sleep 0.1
-	done
-	return 1
-}
 
 gs_vm_prepare() {
 	command -v qemu-system-x86_64 >/dev/null ||
@@ -164,7 +156,7 @@ gs_copy_with_libs() {
 # gs_wait_ready: until the guest's command said GUESTRPC-READY (or died).
 gs_wait_ready() {
 	local alive=$1
-	if ! wait_for "grep -q GUESTRPC-READY '$gs_work/out.log' 2>/dev/null || ! $alive" 1200 ||
+	if ! wait_for 120 eval "grep -q GUESTRPC-READY '$gs_work/out.log' 2>/dev/null || ! $alive" ||
 	   ! grep -q GUESTRPC-READY "$gs_work/out.log" 2>/dev/null; then
 		echo "# guest did not come up; console:"
 		tail -n 20 "$gs_work/console.log" 2>/dev/null | sed 's/^/# /'
@@ -269,7 +261,7 @@ gs_vm_stop() {
 	[ -n "$gs_qemu_pid" ] || return 0
 	"$gexec" -n "$gs_sock1" -- touch /tmp/hrpc-poweroff >/dev/null 2>&1 ||
 		"$gexec" -n "$gs_sock0" -- touch /tmp/hrpc-poweroff >/dev/null 2>&1
-	wait_for "! kill -0 $gs_qemu_pid 2>/dev/null" 300 || kill -KILL "$gs_qemu_pid" 2>/dev/null
+	wait_for 30 eval "! kill -0 $gs_qemu_pid 2>/dev/null" || kill -KILL "$gs_qemu_pid" 2>/dev/null
 	wait "$gs_qemu_pid" 2>/dev/null
 	gs_qemu_pid=""
 }
@@ -283,6 +275,6 @@ gs_mount() {
 	gs_mount_pid=$!
 	gs_pids+=("$gs_mount_pid")
 	gs_mnts+=("$mnt")
-	wait_for "grep -q ' $mnt fuse' /proc/mounts || ! kill -0 $gs_mount_pid 2>/dev/null" 300
+	wait_for 30 eval "grep -q ' $mnt fuse' /proc/mounts || ! kill -0 $gs_mount_pid 2>/dev/null"
 	grep -q " $mnt fuse" /proc/mounts
 }

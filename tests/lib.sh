@@ -1,0 +1,26 @@
+# tests/lib.sh - shell helpers shared by every script test (sourced; POSIX
+# sh, so the /bin/sh tests can use it as well as the bash ones).  The other
+# libraries (tests/vm/lib.sh, tests/vm/guestsource/lib.sh,
+# tests/integration/guestsource/lib.sh) source it; a test without one
+# sources it from $top_srcdir, which make check exports.
+#
+# wait_for SECONDS COMMAND [ARG...]
+#     Run COMMAND every 0.1 s until it succeeds, for at most SECONDS
+#     (fractions allowed: 0.5).  0 once it succeeded, 1 if it never did.
+#     COMMAND's output is left alone: redirect the call to silence it.  A
+#     shell expression goes through eval:
+#         wait_for 5 test -S "$sock"
+#         wait_for 10 eval '[ "$(fd_count "$pid")" = "$base" ]'
+#     Tests wait for the condition they need this way, never for a fixed
+#     time.
+
+wait_for() {
+	local wait_for_tenths
+	wait_for_tenths=$(awk -v s="$1" 'BEGIN { t = int(s * 10 + 0.5); print (t > 0 ? t : 1) }')
+	shift
+	until "$@"; do
+		wait_for_tenths=$((wait_for_tenths - 1))
+		[ "$wait_for_tenths" -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
