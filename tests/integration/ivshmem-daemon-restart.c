@@ -127,6 +127,18 @@ static void caller_start(struct caller *k, hrpc_client *c)
 	pthread_create(&k->thread, NULL, caller_run, k);
 }
 
+/* Wait (up to 5 s) until the caller has had `n` calls answered: the daemon
+ * then goes down with calls in flight, not before the first was made. */
+static bool caller_wait_ok(struct caller *k, unsigned int n)
+{
+	for (int ms = 0; atomic_load(&k->ok) < n; ms++) {
+		if (ms >= 5000)
+			return false;
+		usleep(1000);
+	}
+	return true;
+}
+
 static void caller_stop(struct caller *k)
 {
 	atomic_store(&k->stop, true);
@@ -153,7 +165,7 @@ static bool restart_under_calls(int sig, hrpc_client **c, uint32_t gen, pid_t ho
 	rc = itest_admin_find(d.admin_sock, "vm", &g);
 	worker = rc == 0 ? g.worker_pid : 0;
 	caller_start(&k, *c);
-	usleep(200 * 1000);
+	good &= caller_wait_ok(&k, 20);
 	status = itest_daemon_kill(&d, sig);
 	tap_diag("%s: %u calls answered before, wait status 0x%x", strsignal(sig),
 		 atomic_load(&k.ok), status);
