@@ -5,7 +5,7 @@
  * The data area belongs to the guest (docs/protocol.md): the host only
  * touches the bytes a call references.  It is cut into HRPC_SHM_PAGE pages
  * tracked by a bitmap under a spinlock; allocation is first fit of
- * contiguous pages.  Buffers are reference counted (struct hrpc_bulk): a
+ * contiguous pages.  Buffers are reference counted (struct hrpck_bulk): a
  * call in flight holds a reference, so pages return to the pool only when
  * neither the user nor the host can still be using them.
  *
@@ -20,7 +20,7 @@
 
 #include "chan.h"
 
-void hrpc_bulk_pool_init(struct hrpc_bulk_pool *pool)
+void hrpck_bulk_pool_init(struct hrpck_bulk_pool *pool)
 {
 	spin_lock_init(&pool->lock);
 	pool->map = NULL;
@@ -33,8 +33,8 @@ void hrpc_bulk_pool_init(struct hrpc_bulk_pool *pool)
  * (Re)make the pool for a data area.  Process context.  Keeps the pool
  * (and every outstanding buffer) if the geometry did not change.
  */
-int hrpc_bulk_pool_setup(struct hrpc_bulk_pool *pool, u8 *base, u32 data_off,
-			 u32 data_size)
+int hrpck_bulk_pool_setup(struct hrpck_bulk_pool *pool, u8 *base, u32 data_off,
+			  u32 data_size)
 {
 	u32 npages = data_size / HRPC_SHM_PAGE;
 	unsigned long *map, *old;
@@ -66,37 +66,38 @@ int hrpc_bulk_pool_setup(struct hrpc_bulk_pool *pool, u8 *base, u32 data_off,
 	return 0;
 }
 
-void hrpc_bulk_pool_fini(struct hrpc_bulk_pool *pool)
+void hrpck_bulk_pool_fini(struct hrpck_bulk_pool *pool)
 {
 	bitmap_free(pool->map);
 	pool->map = NULL;
 }
 
-u32 hrpc_bulk_pool_free_bytes(struct hrpc_bulk_pool *pool)
+u32 hrpck_bulk_pool_free_bytes(struct hrpck_bulk_pool *pool)
 {
 	return READ_ONCE(pool->nfree) * HRPC_SHM_PAGE;
 }
 
-bool hrpc_bulk_valid(struct hrpc_chan *chan, const struct hrpc_bulk *bulk)
+bool hrpck_bulk_valid(struct hrpck_chan *chan, const struct hrpck_bulk *bulk)
 {
 	return bulk->chan == chan && bulk->pool_gen == READ_ONCE(chan->pool.gen);
 }
 
 /**
- * hrpc_bulk_alloc() - allocate a buffer in the bulk data area
+ * hrpck_bulk_alloc() - allocate a buffer in the bulk data area
  * @chan: channel
  * @size: bytes wanted (rounded up to whole pages; 0 is invalid)
  * @gfp: for the descriptor; the data area itself never blocks
  *
- * The buffer holds a reference on @chan.  Free it with hrpc_bulk_free().
+ * The buffer holds a reference on @chan; the caller owns one reference on
+ * the buffer and drops it with hrpck_bulk_put().
  *
  * Return: the buffer, or ERR_PTR(-EINVAL / -ENOMEM / -ENOTCONN (no data
  * area yet) / -ENOSPC (data area full or too small)).
  */
-struct hrpc_bulk *hrpc_bulk_alloc(struct hrpc_chan *chan, u32 size, gfp_t gfp)
+struct hrpck_bulk *hrpck_bulk_alloc(struct hrpck_chan *chan, u32 size, gfp_t gfp)
 {
-	struct hrpc_bulk_pool *pool = &chan->pool;
-	struct hrpc_bulk *b;
+	struct hrpck_bulk_pool *pool = &chan->pool;
+	struct hrpck_bulk *b;
 	unsigned long flags, first;
 	u32 npages;
 
@@ -134,30 +135,30 @@ struct hrpc_bulk *hrpc_bulk_alloc(struct hrpc_chan *chan, u32 size, gfp_t gfp)
 
 	b->cap = npages * HRPC_SHM_PAGE;
 	kref_init(&b->ref);
-	hrpc_chan_hold(chan);
+	hrpck_chan_hold(chan);
 	b->chan = chan;
 	return b;
 }
-EXPORT_SYMBOL_GPL(hrpc_bulk_alloc);
+EXPORT_SYMBOL_GPL(hrpck_bulk_alloc);
 
 /**
- * hrpc_bulk_get() - take another reference on a buffer
+ * hrpck_bulk_get() - take another reference on a buffer
  * @bulk: buffer
  *
  * Return: @bulk
  */
-struct hrpc_bulk *hrpc_bulk_get(struct hrpc_bulk *bulk)
+struct hrpck_bulk *hrpck_bulk_get(struct hrpck_bulk *bulk)
 {
 	kref_get(&bulk->ref);
 	return bulk;
 }
-EXPORT_SYMBOL_GPL(hrpc_bulk_get);
+EXPORT_SYMBOL_GPL(hrpck_bulk_get);
 
 static void bulk_release(struct kref *ref)
 {
-	struct hrpc_bulk *b = container_of(ref, struct hrpc_bulk, ref);
-	struct hrpc_chan *chan = b->chan;
-	struct hrpc_bulk_pool *pool = &chan->pool;
+	struct hrpck_bulk *b = container_of(ref, struct hrpck_bulk, ref);
+	struct hrpck_chan *chan = b->chan;
+	struct hrpck_bulk_pool *pool = &chan->pool;
 	unsigned long flags;
 
 	spin_lock_irqsave(&pool->lock, flags);
@@ -167,19 +168,19 @@ static void bulk_release(struct kref *ref)
 	}
 	spin_unlock_irqrestore(&pool->lock, flags);
 	kfree(b);
-	hrpc_chan_put(chan);
+	hrpck_chan_put(chan);
 }
 
 /**
- * hrpc_bulk_free() - drop a reference on a buffer
+ * hrpck_bulk_put() - drop a reference on a buffer
  * @bulk: buffer (NULL or an ERR_PTR is fine)
  *
  * Any context.  The pages return to the pool when the last reference
  * (the caller's or that of a call still owed a reply) is gone.
  */
-void hrpc_bulk_free(struct hrpc_bulk *bulk)
+void hrpck_bulk_put(struct hrpck_bulk *bulk)
 {
 	if (!IS_ERR_OR_NULL(bulk))
 		kref_put(&bulk->ref, bulk_release);
 }
-EXPORT_SYMBOL_GPL(hrpc_bulk_free);
+EXPORT_SYMBOL_GPL(hrpck_bulk_put);

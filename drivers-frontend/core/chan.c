@@ -33,7 +33,7 @@
 #include "chan.h"
 
 /**
- * struct hrpc_pending - one call in flight (core owned)
+ * struct hrpck_pending - one call in flight (core owned)
  * @node: in chan->inflight, keyed by @id, while the host owes a reply
  * @cnode: on a local list of async completions to run without the lock
  * @id: wire call id; ids are never reused, so a late reply cannot match a
@@ -51,12 +51,12 @@
  * @done_c: completes when @done is set (sync only)
  * @t_start: ktime_get_ns() before publishing
  */
-struct hrpc_pending {
+struct hrpck_pending {
 	struct hlist_node node;
 	struct list_head cnode;
 	u64 id;
-	struct hrpc_call *call;
-	struct hrpc_bulk *bulk;
+	struct hrpck_call *call;
+	struct hrpck_bulk *bulk;
 	u32 bulk_off;
 	u32 bulk_cap;
 	u32 attach_seq;
@@ -67,53 +67,53 @@ struct hrpc_pending {
 	u64 t_start;
 };
 
-static struct kmem_cache *hrpc_pending_cache;
+static struct kmem_cache *hrpck_pending_cache;
 
-int hrpc_chan_cache_init(void)
+int hrpck_chan_cache_init(void)
 {
-	hrpc_pending_cache = KMEM_CACHE(hrpc_pending, 0);
-	return hrpc_pending_cache ? 0 : -ENOMEM;
+	hrpck_pending_cache = KMEM_CACHE(hrpck_pending, 0);
+	return hrpck_pending_cache ? 0 : -ENOMEM;
 }
 
-void hrpc_chan_cache_exit(void)
+void hrpck_chan_cache_exit(void)
 {
-	kmem_cache_destroy(hrpc_pending_cache);
+	kmem_cache_destroy(hrpck_pending_cache);
 }
 
-static void pending_free(struct hrpc_pending *p)
+static void pending_free(struct hrpck_pending *p)
 {
 	if (p->bulk)
-		hrpc_bulk_free(p->bulk);
-	kmem_cache_free(hrpc_pending_cache, p);
+		hrpck_bulk_put(p->bulk);
+	kmem_cache_free(hrpck_pending_cache, p);
 }
 
-static int state_errno(enum hrpc_chan_state state)
+static int state_errno(enum hrpck_chan_state state)
 {
 	switch (state) {
-	case HRPC_STATE_ATTACHED:
+	case HRPCK_STATE_ATTACHED:
 		return 0;
-	case HRPC_STATE_BROKEN:
+	case HRPCK_STATE_BROKEN:
 		return -EPROTO;
-	case HRPC_STATE_DEAD:
+	case HRPCK_STATE_DEAD:
 		return -ENODEV;
 	default:
 		return -ENOTCONN;
 	}
 }
 
-static bool want_irq(struct hrpc_chan *chan)
+static bool want_irq(struct hrpck_chan *chan)
 {
 	lockdep_assert_held(&chan->lock);
 	return atomic_read(&chan->irq_users) > 0 || chan->nsubs > 0 ||
-	       chan->state == HRPC_STATE_ATTACHING;
+	       chan->state == HRPCK_STATE_ATTACHING;
 }
 
-static bool ring_live(enum hrpc_chan_state state)
+static bool ring_live(enum hrpck_chan_state state)
 {
-	return state == HRPC_STATE_ATTACHED || state == HRPC_STATE_ATTACHING;
+	return state == HRPCK_STATE_ATTACHED || state == HRPCK_STATE_ATTACHING;
 }
 
-static void kick_locked(struct hrpc_chan *chan)
+static void kick_locked(struct hrpck_chan *chan)
 {
 	chan->ops->kick(chan);
 	atomic64_inc(&chan->stats.doorbells);
@@ -128,8 +128,8 @@ static void kick_locked(struct hrpc_chan *chan)
  * go on @done_list and complete after the lock is dropped.  Orphans are
  * freed.
  */
-static void pending_finish_locked(struct hrpc_chan *chan,
-				  struct hrpc_pending *p,
+static void pending_finish_locked(struct hrpck_chan *chan,
+				  struct hrpck_pending *p,
 				  struct list_head *done_list)
 {
 	lockdep_assert_held(&chan->lock);
@@ -148,10 +148,10 @@ static void pending_finish_locked(struct hrpc_chan *chan,
 	}
 }
 
-static void fail_all_locked(struct hrpc_chan *chan, int err,
+static void fail_all_locked(struct hrpck_chan *chan, int err,
 			    struct list_head *done_list)
 {
-	struct hrpc_pending *p;
+	struct hrpck_pending *p;
 	struct hlist_node *tmp;
 	unsigned int bkt;
 
@@ -166,12 +166,12 @@ static void fail_all_locked(struct hrpc_chan *chan, int err,
 }
 
 /* Run async completions collected under the lock.  No lock held. */
-static void run_completions(struct hrpc_chan *chan, struct list_head *done_list)
+static void run_completions(struct hrpck_chan *chan, struct list_head *done_list)
 {
-	struct hrpc_pending *p, *tmp;
+	struct hrpck_pending *p, *tmp;
 
 	list_for_each_entry_safe(p, tmp, done_list, cnode) {
-		struct hrpc_call *call = p->call;
+		struct hrpck_call *call = p->call;
 
 		list_del(&p->cnode);
 		call->done(call);
@@ -181,7 +181,7 @@ static void run_completions(struct hrpc_chan *chan, struct list_head *done_list)
 }
 
 /* The host broke the ring protocol: stop using the channel until a reset. */
-static void fence_locked(struct hrpc_chan *chan, const char *why,
+static void fence_locked(struct hrpck_chan *chan, const char *why,
 			 struct list_head *done_list)
 {
 	lockdep_assert_held(&chan->lock);
@@ -190,7 +190,7 @@ static void fence_locked(struct hrpc_chan *chan, const char *why,
 	dev_err_ratelimited(chan->parent,
 			    "host broke the protocol (%s): channel fenced until the host resets it\n",
 			    why);
-	chan->state = HRPC_STATE_BROKEN;
+	chan->state = HRPCK_STATE_BROKEN;
 	chan->attach_seq++;
 	fail_all_locked(chan, -EPROTO, done_list);
 	/* Pairs with the host's acquire of guest_state. */
@@ -199,9 +199,9 @@ static void fence_locked(struct hrpc_chan *chan, const char *why,
 
 /* ---- response ring ------------------------------------------------------ */
 
-static struct hrpc_pending *inflight_find(struct hrpc_chan *chan, u64 id)
+static struct hrpck_pending *inflight_find(struct hrpck_chan *chan, u64 id)
 {
-	struct hrpc_pending *p;
+	struct hrpck_pending *p;
 
 	hash_for_each_possible(chan->inflight, p, node, id)
 		if (p->id == id)
@@ -209,12 +209,12 @@ static struct hrpc_pending *inflight_find(struct hrpc_chan *chan, u64 id)
 	return NULL;
 }
 
-static void handle_reply_locked(struct hrpc_chan *chan,
+static void handle_reply_locked(struct hrpck_chan *chan,
 				const struct hrpc_msg_hdr *h,
 				struct list_head *done_list)
 {
-	struct hrpc_pending *p = inflight_find(chan, h->call_id);
-	struct hrpc_call *call;
+	struct hrpck_pending *p = inflight_find(chan, h->call_id);
+	struct hrpck_call *call;
 	int status = h->status;
 
 	if (!p) {
@@ -260,10 +260,10 @@ static void handle_reply_locked(struct hrpc_chan *chan,
 	pending_finish_locked(chan, p, done_list);
 }
 
-static void handle_event_locked(struct hrpc_chan *chan,
+static void handle_event_locked(struct hrpck_chan *chan,
 				const struct hrpc_msg_hdr *h)
 {
-	struct hrpc_event_sub *sub;
+	struct hrpck_event_sub *sub;
 
 	atomic64_inc(&chan->stats.events);
 	list_for_each_entry(sub, &chan->subs, node)
@@ -275,7 +275,7 @@ static void handle_event_locked(struct hrpc_chan *chan,
  * Consume the response ring.  Called from the ring interrupt, from polling
  * callers and before a caller sleeps; @lock serialises them (one consumer).
  */
-static void process_locked(struct hrpc_chan *chan, struct list_head *done_list)
+static void process_locked(struct hrpck_chan *chan, struct list_head *done_list)
 {
 	struct hrpc_msg_hdr h;
 	u32 start = chan->rsp.pvt;
@@ -288,7 +288,7 @@ static void process_locked(struct hrpc_chan *chan, struct list_head *done_list)
 			/* The host re-initialises (or fenced) the channel: the
 			 * rings are not ours to read any more.
 			 */
-			queue_work(hrpc_wq, &chan->reset_work);
+			queue_work(hrpck_wq, &chan->reset_work);
 			return;
 		}
 		ret = hrpc_ring_get(&chan->rsp, &h, chan->scratch,
@@ -324,7 +324,7 @@ static void process_locked(struct hrpc_chan *chan, struct list_head *done_list)
 		kick_locked(chan);	/* the host waits for response space */
 }
 
-static void process(struct hrpc_chan *chan)
+static void process(struct hrpck_chan *chan)
 {
 	LIST_HEAD(done_list);
 	unsigned long flags;
@@ -335,20 +335,20 @@ static void process(struct hrpc_chan *chan)
 	run_completions(chan, &done_list);
 }
 
-static bool rsp_pending(struct hrpc_chan *chan)
+static bool rsp_pending(struct hrpck_chan *chan)
 {
 	/* Lockless peek; process() re-checks everything under the lock. */
 	return smp_load_acquire(&chan->shm->rsp.prod) != READ_ONCE(chan->rsp.pvt);
 }
 
 /**
- * hrpc_chan_ring_irq() - the host rang "look at your rings"
+ * hrpck_chan_ring_irq() - the host rang "look at your rings"
  * @chan: channel
  *
  * Hard interrupt context.  Consumes replies and events and wakes callers
  * waiting for request ring space.
  */
-void hrpc_chan_ring_irq(struct hrpc_chan *chan)
+void hrpck_chan_ring_irq(struct hrpck_chan *chan)
 {
 	atomic64_inc(&chan->stats.ring_irqs);
 	process(chan);
@@ -357,23 +357,23 @@ void hrpc_chan_ring_irq(struct hrpc_chan *chan)
 }
 
 /**
- * hrpc_chan_reset_irq() - the host rang "channel (re)initialised"
+ * hrpck_chan_reset_irq() - the host rang "channel (re)initialised"
  * @chan: channel
  *
  * Hard interrupt context.  Wakes an attach in progress and schedules a
  * re-attach.
  */
-void hrpc_chan_reset_irq(struct hrpc_chan *chan)
+void hrpck_chan_reset_irq(struct hrpck_chan *chan)
 {
 	atomic64_inc(&chan->stats.reset_irqs);
 	wake_up(&chan->attach_wq);
 	if (!READ_ONCE(chan->removing))
-		queue_work(hrpc_wq, &chan->reset_work);
+		queue_work(hrpck_wq, &chan->reset_work);
 }
 
 /* ---- request ring ------------------------------------------------------- */
 
-static bool req_has_space(struct hrpc_chan *chan, u32 need, u32 seq)
+static bool req_has_space(struct hrpck_chan *chan, u32 need, u32 seq)
 {
 	/* Hint only (pairs with the host's release of cons); the put under
 	 * req_lock re-checks with hrpc_ring_space().
@@ -390,10 +390,10 @@ static bool req_has_space(struct hrpc_chan *chan, u32 need, u32 seq)
  * published or when a detach overtook it (then @p was already failed and
  * will complete); -errno when nothing happened and @p is the caller's.
  */
-static int submit(struct hrpc_chan *chan, struct hrpc_call *call,
-		  struct hrpc_pending *p, bool can_sleep, unsigned long deadline)
+static int submit(struct hrpck_chan *chan, struct hrpck_call *call,
+		  struct hrpck_pending *p, bool can_sleep, unsigned long deadline)
 {
-	bool oneway = call->flags & HRPC_CALL_ONEWAY;
+	bool oneway = call->flags & HRPCK_CALL_ONEWAY;
 	struct hrpc_msg_hdr h;
 	LIST_HEAD(done_list);
 	unsigned long flags;
@@ -418,7 +418,7 @@ static int submit(struct hrpc_chan *chan, struct hrpc_call *call,
 		spin_lock(&chan->lock);
 		if (!inserted) {
 			ret = state_errno(chan->state);
-			if (chan->state == HRPC_STATE_ATTACHING &&
+			if (chan->state == HRPCK_STATE_ATTACHING &&
 			    call->service == HRPC_SVC_CONTROL)
 				ret = 0;
 			if (ret) {
@@ -496,30 +496,30 @@ unpublish:
 	return ret;
 }
 
-static int call_check(struct hrpc_chan *chan, const struct hrpc_call *call)
+static int call_check(struct hrpck_chan *chan, const struct hrpck_call *call)
 {
 	if (call->req_len > HRPC_MSG_MAX_PAYLOAD || (call->req_len && !call->req))
 		return -EINVAL;
 	if (call->rep_cap && !call->rep)
 		return -EINVAL;
-	if (call->flags & ~(HRPC_CALL_POLL | HRPC_CALL_ONEWAY))
+	if (call->flags & ~(HRPCK_CALL_POLL | HRPCK_CALL_ONEWAY))
 		return -EINVAL;
 	if (call->bulk) {
-		if (call->flags & HRPC_CALL_ONEWAY)
+		if (call->flags & HRPCK_CALL_ONEWAY)
 			return -EINVAL;
 		if (call->bulk_len > call->bulk->cap)
 			return -EINVAL;
-		if (!hrpc_bulk_valid(chan, call->bulk))
+		if (!hrpck_bulk_valid(chan, call->bulk))
 			return -ESTALE;
 	}
 	return 0;
 }
 
-static struct hrpc_pending *pending_new(struct hrpc_chan *chan,
-					struct hrpc_call *call, bool sync,
-					gfp_t gfp)
+static struct hrpck_pending *pending_new(struct hrpck_chan *chan,
+					 struct hrpck_call *call, bool sync,
+					 gfp_t gfp)
 {
-	struct hrpc_pending *p = kmem_cache_zalloc(hrpc_pending_cache, gfp);
+	struct hrpck_pending *p = kmem_cache_zalloc(hrpck_pending_cache, gfp);
 
 	if (!p)
 		return NULL;
@@ -530,7 +530,7 @@ static struct hrpc_pending *pending_new(struct hrpc_chan *chan,
 	p->sync = sync;
 	init_completion(&p->done_c);
 	if (call->bulk) {
-		p->bulk = hrpc_bulk_get(call->bulk);
+		p->bulk = hrpck_bulk_get(call->bulk);
 		p->bulk_off = call->bulk->off;
 		p->bulk_cap = call->bulk->cap;
 	}
@@ -544,10 +544,10 @@ static struct hrpc_pending *pending_new(struct hrpc_chan *chan,
 
 /*
  * Wait for @p.  Polling first if asked, then sleeping with the ring
- * interrupt armed; the doorbell is rung again every hrpc_rekick_ms in case
+ * interrupt armed; the doorbell is rung again every hrpck_rekick_ms in case
  * one was lost (live migration can drop doorbells).
  */
-static int wait_reply(struct hrpc_chan *chan, struct hrpc_pending *p,
+static int wait_reply(struct hrpck_chan *chan, struct hrpck_pending *p,
 		      unsigned int poll_us, unsigned long deadline, bool forever)
 {
 	unsigned long flags;
@@ -578,7 +578,7 @@ static int wait_reply(struct hrpc_chan *chan, struct hrpc_pending *p,
 	atomic_inc(&chan->irq_users);
 	process(chan);		/* arms the interrupt */
 	for (;;) {
-		unsigned long slice = msecs_to_jiffies(hrpc_rekick_ms ?: 1000);
+		unsigned long slice = msecs_to_jiffies(hrpck_rekick_ms ?: 1000);
 
 		if (!forever) {
 			if (time_after_eq(jiffies, deadline)) {
@@ -606,7 +606,7 @@ static int wait_reply(struct hrpc_chan *chan, struct hrpc_pending *p,
 }
 
 /**
- * hrpc_chan_call() - synchronous call, transport result only
+ * hrpck_chan_call() - synchronous call, transport result only
  * @chan: channel
  * @call: the call; results in its out fields
  * @timeout_ms: 0 = no timeout
@@ -614,12 +614,12 @@ static int wait_reply(struct hrpc_chan *chan, struct hrpc_pending *p,
  * Return: 0 when a reply arrived (its status is in @call->status), else a
  * transport error (see hostrpc_core.h).
  */
-int hrpc_chan_call(struct hrpc_chan *chan, struct hrpc_call *call,
-		   unsigned int timeout_ms)
+int hrpck_chan_call(struct hrpck_chan *chan, struct hrpck_call *call,
+		    unsigned int timeout_ms)
 {
 	unsigned long deadline = jiffies + msecs_to_jiffies(timeout_ms);
 	bool forever = !timeout_ms;
-	struct hrpc_pending *p;
+	struct hrpck_pending *p;
 	unsigned long flags;
 	int ret;
 
@@ -633,13 +633,13 @@ int hrpc_chan_call(struct hrpc_chan *chan, struct hrpc_call *call,
 	if (forever)
 		deadline = jiffies + MAX_JIFFY_OFFSET;
 	ret = submit(chan, call, p, true, deadline);
-	if (ret || (call->flags & HRPC_CALL_ONEWAY)) {
+	if (ret || (call->flags & HRPCK_CALL_ONEWAY)) {
 		pending_free(p);
 		return ret;
 	}
 
-	ret = wait_reply(chan, p, (call->flags & HRPC_CALL_POLL) ?
-			 (call->poll_us ?: hrpc_poll_us) : 0, deadline, forever);
+	ret = wait_reply(chan, p, (call->flags & HRPCK_CALL_POLL) ?
+			 (call->poll_us ?: hrpck_poll_us) : 0, deadline, forever);
 
 	spin_lock_irqsave(&chan->lock, flags);
 	if (!p->done) {
@@ -657,13 +657,13 @@ int hrpc_chan_call(struct hrpc_chan *chan, struct hrpc_call *call,
 }
 
 /**
- * hrpc_call() - make a synchronous call and wait for its reply
- * @chan: channel from hrpc_chan_get()
+ * hrpck_call() - make a synchronous call and wait for its reply
+ * @chan: channel from hrpck_chan_get()
  * @call: the call; inputs are read, outputs written; may live on the stack
  * @timeout_ms: give up after this long (0 = wait until a reply, a signal,
  *              a reset or removal)
  *
- * Sleeps (interruptibly).  With HRPC_CALL_POLL in @call->flags, spins on
+ * Sleeps (interruptibly).  With HRPCK_CALL_POLL in @call->flags, spins on
  * the response ring for up to @call->poll_us (or the module's poll_us)
  * first.  A caller that gives up may free its bulk buffer at once: the
  * core keeps its own reference until the host is done with it.
@@ -672,14 +672,14 @@ int hrpc_chan_call(struct hrpc_chan *chan, struct hrpc_call *call,
  * if the reply payload did not fit in @call->rep_cap (@call->rep holds the
  * first rep_cap bytes); otherwise a transport error (see hostrpc_core.h).
  */
-int hrpc_call(struct hrpc_chan *chan, struct hrpc_call *call,
-	      unsigned int timeout_ms)
+int hrpck_call(struct hrpck_chan *chan, struct hrpck_call *call,
+	       unsigned int timeout_ms)
 {
-	int ret = hrpc_chan_call(chan, call, timeout_ms);
+	int ret = hrpck_chan_call(chan, call, timeout_ms);
 
 	if (ret)
 		return ret;
-	if (call->flags & HRPC_CALL_ONEWAY)
+	if (call->flags & HRPCK_CALL_ONEWAY)
 		return 0;
 	if (call->status)
 		return call->status;
@@ -687,29 +687,29 @@ int hrpc_call(struct hrpc_chan *chan, struct hrpc_call *call,
 		return -EMSGSIZE;
 	return 0;
 }
-EXPORT_SYMBOL_GPL(hrpc_call);
+EXPORT_SYMBOL_GPL(hrpck_call);
 
 /**
- * hrpc_call_async() - publish a call; @call->done runs when it completes
- * @chan: channel from hrpc_chan_get()
+ * hrpck_call_async() - publish a call; @call->done runs when it completes
+ * @chan: channel from hrpck_chan_get()
  * @call: the call, with @call->done set; must stay valid until done ran
  * @gfp: allocation flags; if they allow blocking, waits for request ring
  *       space, else fails with -EAGAIN when the ring is full
  *
  * @call->done runs exactly once if this returns 0: in hard irq context or in
  * the context of whoever processed the response ring (possibly this
- * caller, before hrpc_call_async() returns), with @call->status set to the
+ * caller, before hrpck_call_async() returns), with @call->status set to the
  * host's status or a transport error (-ECONNRESET, -EPROTO, -ENODEV).
- * One-way calls are not supported here (use hrpc_call()).
+ * One-way calls are not supported here (use hrpck_call()).
  *
  * Return: 0 or -errno (then @call->done will not run).
  */
-int hrpc_call_async(struct hrpc_chan *chan, struct hrpc_call *call, gfp_t gfp)
+int hrpck_call_async(struct hrpck_chan *chan, struct hrpck_call *call, gfp_t gfp)
 {
-	struct hrpc_pending *p;
+	struct hrpck_pending *p;
 	int ret;
 
-	if (!call->done || (call->flags & HRPC_CALL_ONEWAY))
+	if (!call->done || (call->flags & HRPCK_CALL_ONEWAY))
 		return -EINVAL;
 	ret = call_check(chan, call);
 	if (ret)
@@ -719,7 +719,7 @@ int hrpc_call_async(struct hrpc_chan *chan, struct hrpc_call *call, gfp_t gfp)
 		return -ENOMEM;
 	atomic_inc(&chan->irq_users);	/* dropped by run_completions() */
 	ret = submit(chan, call, p, gfpflags_allow_blocking(gfp),
-		     jiffies + msecs_to_jiffies(hrpc_call_timeout_ms ?: 10000));
+		     jiffies + msecs_to_jiffies(hrpck_call_timeout_ms ?: 10000));
 	if (ret) {
 		atomic_dec(&chan->irq_users);
 		pending_free(p);
@@ -728,22 +728,22 @@ int hrpc_call_async(struct hrpc_chan *chan, struct hrpc_call *call, gfp_t gfp)
 	process(chan);		/* make sure the interrupt is armed */
 	return 0;
 }
-EXPORT_SYMBOL_GPL(hrpc_call_async);
+EXPORT_SYMBOL_GPL(hrpck_call_async);
 
 /* ---- events ------------------------------------------------------------- */
 
 /**
- * hrpc_event_subscribe() - receive the EVENTs of one service
+ * hrpck_event_subscribe() - receive the EVENTs of one service
  * @chan: channel
  * @sub: subscription with service, fn and ctx set; owned by the caller
- *       until hrpc_event_unsubscribe() returned
+ *       until hrpck_event_unsubscribe() returned
  *
  * Subscriptions survive resets.  @sub->fn runs in atomic context with the
  * channel lock held and must not call back into the channel.
  *
  * Return: 0, -EINVAL, or -ENODEV if the channel is gone.
  */
-int hrpc_event_subscribe(struct hrpc_chan *chan, struct hrpc_event_sub *sub)
+int hrpck_event_subscribe(struct hrpck_chan *chan, struct hrpck_event_sub *sub)
 {
 	LIST_HEAD(done_list);
 	unsigned long flags;
@@ -752,7 +752,7 @@ int hrpc_event_subscribe(struct hrpc_chan *chan, struct hrpc_event_sub *sub)
 	if (!sub->fn)
 		return -EINVAL;
 	spin_lock_irqsave(&chan->lock, flags);
-	if (chan->state == HRPC_STATE_DEAD) {
+	if (chan->state == HRPCK_STATE_DEAD) {
 		ret = -ENODEV;
 	} else {
 		list_add_tail(&sub->node, &chan->subs);
@@ -763,16 +763,16 @@ int hrpc_event_subscribe(struct hrpc_chan *chan, struct hrpc_event_sub *sub)
 	run_completions(chan, &done_list);
 	return ret;
 }
-EXPORT_SYMBOL_GPL(hrpc_event_subscribe);
+EXPORT_SYMBOL_GPL(hrpck_event_subscribe);
 
 /**
- * hrpc_event_unsubscribe() - stop receiving events
+ * hrpck_event_unsubscribe() - stop receiving events
  * @chan: channel
- * @sub: a subscription made with hrpc_event_subscribe()
+ * @sub: a subscription made with hrpck_event_subscribe()
  *
  * When this returns, @sub->fn is not running and will not run again.
  */
-void hrpc_event_unsubscribe(struct hrpc_chan *chan, struct hrpc_event_sub *sub)
+void hrpck_event_unsubscribe(struct hrpck_chan *chan, struct hrpck_event_sub *sub)
 {
 	unsigned long flags;
 
@@ -781,7 +781,7 @@ void hrpc_event_unsubscribe(struct hrpc_chan *chan, struct hrpc_event_sub *sub)
 	chan->nsubs--;
 	spin_unlock_irqrestore(&chan->lock, flags);
 }
-EXPORT_SYMBOL_GPL(hrpc_event_unsubscribe);
+EXPORT_SYMBOL_GPL(hrpck_event_unsubscribe);
 
 /* ---- attach / detach ---------------------------------------------------- */
 
@@ -789,17 +789,17 @@ EXPORT_SYMBOL_GPL(hrpc_event_unsubscribe);
  * Leave the ring: every call in flight fails with @err.  The caller holds
  * attach_mutex (or is the remove path).
  */
-static void detach(struct hrpc_chan *chan, enum hrpc_chan_state new_state,
+static void detach(struct hrpck_chan *chan, enum hrpck_chan_state new_state,
 		   int err)
 {
-	enum hrpc_chan_state was;
+	enum hrpck_chan_state was;
 	LIST_HEAD(done_list);
 	unsigned long flags;
 
 	spin_lock_irqsave(&chan->req_lock, flags);
 	spin_lock(&chan->lock);
 	was = chan->state;
-	if (was != HRPC_STATE_DEAD)
+	if (was != HRPCK_STATE_DEAD)
 		chan->state = new_state;
 	chan->attach_seq++;
 	fail_all_locked(chan, err, &done_list);
@@ -807,11 +807,11 @@ static void detach(struct hrpc_chan *chan, enum hrpc_chan_state new_state,
 	spin_unlock_irqrestore(&chan->req_lock, flags);
 	run_completions(chan, &done_list);
 	wake_up_all(&chan->space_wq);
-	if (was == HRPC_STATE_ATTACHED)
-		hrpc_notify(chan, HRPC_CHAN_DETACHED);
+	if (was == HRPCK_STATE_ATTACHED)
+		hrpck_notify(chan, HRPCK_CHAN_DETACHED);
 }
 
-static bool host_ready(struct hrpc_chan *chan)
+static bool host_ready(struct hrpck_chan *chan)
 {
 	if (READ_ONCE(chan->removing))
 		return true;
@@ -824,7 +824,7 @@ static bool host_ready(struct hrpc_chan *chan)
 	return smp_load_acquire(&chan->shm->host_state) == HRPC_SHM_STATE_READY;
 }
 
-static int hello(struct hrpc_chan *chan, unsigned long deadline)
+static int hello(struct hrpck_chan *chan, unsigned long deadline)
 {
 	struct hrpc_control_welcome w = {};
 	struct hrpc_control_hello hi = {
@@ -832,7 +832,7 @@ static int hello(struct hrpc_chan *chan, unsigned long deadline)
 		.max_revision = HRPC_REVISION_MAX,
 		.features = HRPC_FEAT_EVENTS | HRPC_FEAT_BULK,
 	};
-	struct hrpc_call call = {
+	struct hrpck_call call = {
 		.service = HRPC_SVC_CONTROL,
 		.proc = HRPC_CONTROL_HELLO,
 		.req = &hi,
@@ -843,10 +843,10 @@ static int hello(struct hrpc_chan *chan, unsigned long deadline)
 	long left = (long)(deadline - jiffies);
 	int ret;
 
-	snprintf(hi.name, sizeof(hi.name), "%s %s", HRPC_CORE_NAME,
+	snprintf(hi.name, sizeof(hi.name), "%s %s", HRPCK_CORE_NAME,
 		 dev_name(chan->parent));
 	/* At least a second for the HELLO even if waiting for READY took long. */
-	ret = hrpc_chan_call(chan, &call, left < HZ ? 1000 : jiffies_to_msecs(left));
+	ret = hrpck_chan_call(chan, &call, left < HZ ? 1000 : jiffies_to_msecs(left));
 	if (ret)
 		return ret;
 	if (call.status)
@@ -867,9 +867,9 @@ static int hello(struct hrpc_chan *chan, unsigned long deadline)
  * Attach to the channel the host offers: wait (bounded) for READY, check a
  * private copy of the geometry, bind the rings, announce ATTACHED, HELLO.
  */
-static int attach(struct hrpc_chan *chan)
+static int attach(struct hrpck_chan *chan)
 {
-	unsigned long deadline = jiffies + msecs_to_jiffies(hrpc_attach_timeout_ms);
+	unsigned long deadline = jiffies + msecs_to_jiffies(hrpck_attach_timeout_ms);
 	struct hrpc_shm_hdr *shm = chan->shm;
 	unsigned long flags;
 	int ret;
@@ -896,8 +896,8 @@ static int attach(struct hrpc_chan *chan)
 			dev_err(chan->parent, "host offers an invalid channel geometry\n");
 			return ret;
 		}
-		ret = hrpc_bulk_pool_setup(&chan->pool, (u8 *)shm + chan->geo.data_off,
-					   chan->geo.data_off, chan->geo.data_size);
+		ret = hrpck_bulk_pool_setup(&chan->pool, (u8 *)shm + chan->geo.data_off,
+					    chan->geo.data_off, chan->geo.data_size);
 		if (ret)
 			return ret;
 
@@ -911,7 +911,7 @@ static int attach(struct hrpc_chan *chan)
 			hrpc_ring_bind(&chan->rsp, &shm->rsp, (u8 *)shm + chan->geo.rsp_off,
 				       chan->geo.rsp_size, 0);
 			chan->host_gen = chan->geo.host_gen;
-			chan->state = HRPC_STATE_ATTACHING;
+			chan->state = HRPCK_STATE_ATTACHING;
 		}
 		spin_unlock(&chan->lock);
 		spin_unlock_irqrestore(&chan->req_lock, flags);
@@ -925,22 +925,22 @@ static int attach(struct hrpc_chan *chan)
 		/* Raced with a re-initialisation?  Then bind again. */
 		if (READ_ONCE(shm->host_gen) == chan->host_gen)
 			break;
-		detach(chan, HRPC_STATE_DETACHED, -ECONNRESET);
+		detach(chan, HRPCK_STATE_DETACHED, -ECONNRESET);
 		if (time_after_eq(jiffies, deadline))
 			return -ETIMEDOUT;
 	}
 
 	ret = hello(chan, deadline);
 	if (ret) {
-		detach(chan, HRPC_STATE_DETACHED, -ECONNRESET);
+		detach(chan, HRPCK_STATE_DETACHED, -ECONNRESET);
 		/* Pairs with the host's acquire of guest_state. */
 		smp_store_release(&shm->guest_state, HRPC_SHM_STATE_CLOSED);
 		return ret;
 	}
 
 	spin_lock_irqsave(&chan->lock, flags);
-	if (chan->state == HRPC_STATE_ATTACHING)
-		chan->state = HRPC_STATE_ATTACHED;
+	if (chan->state == HRPCK_STATE_ATTACHING)
+		chan->state = HRPCK_STATE_ATTACHED;
 	else
 		ret = state_errno(chan->state) ?: -ECONNRESET;
 	spin_unlock_irqrestore(&chan->lock, flags);
@@ -950,7 +950,7 @@ static int attach(struct hrpc_chan *chan)
 		 "attached: host_gen %u revision %u guest_id %u server '%s' data %u bytes\n",
 		 chan->host_gen, chan->revision, chan->guest_id, chan->server,
 		 chan->geo.data_size);
-	hrpc_notify(chan, HRPC_CHAN_ATTACHED);
+	hrpck_notify(chan, HRPCK_CHAN_ATTACHED);
 	return 0;
 }
 
@@ -962,7 +962,7 @@ static int attach(struct hrpc_chan *chan)
  * (protocol 3.3) and let attach() wait for the next generation.  While the
  * host is not READY a fresh generation is on its way anyway.
  */
-static void request_fresh_channel(struct hrpc_chan *chan)
+static void request_fresh_channel(struct hrpck_chan *chan)
 {
 	struct hrpc_shm_hdr *shm = chan->shm;
 	u32 guest_state;
@@ -984,7 +984,7 @@ static void request_fresh_channel(struct hrpc_chan *chan)
 	chan->ops->request_reset(chan);
 }
 
-static int attach_logged(struct hrpc_chan *chan)
+static int attach_logged(struct hrpck_chan *chan)
 {
 	int ret = attach(chan);
 
@@ -999,14 +999,14 @@ static int attach_logged(struct hrpc_chan *chan)
 
 static void reset_work_fn(struct work_struct *work)
 {
-	struct hrpc_chan *chan = container_of(work, struct hrpc_chan, reset_work);
+	struct hrpck_chan *chan = container_of(work, struct hrpck_chan, reset_work);
 
 	mutex_lock(&chan->attach_mutex);
 	/* Every set-up bumps host_gen, so a reset doorbell for the generation
 	 * we already attached to (we saw host_gen change before the interrupt
 	 * came) has been handled.
 	 */
-	if (READ_ONCE(chan->state) == HRPC_STATE_ATTACHED &&
+	if (READ_ONCE(chan->state) == HRPCK_STATE_ATTACHED &&
 	    READ_ONCE(chan->shm->host_gen) == chan->host_gen &&
 	    /* pairs with the host's release of READY */
 	    smp_load_acquire(&chan->shm->host_state) == HRPC_SHM_STATE_READY) {
@@ -1016,7 +1016,7 @@ static void reset_work_fn(struct work_struct *work)
 	if (!READ_ONCE(chan->removing)) {
 		atomic64_inc(&chan->stats.resets);
 		dev_info(chan->parent, "host reset the channel; re-attaching\n");
-		detach(chan, HRPC_STATE_DETACHED, -ECONNRESET);
+		detach(chan, HRPCK_STATE_DETACHED, -ECONNRESET);
 		attach_logged(chan);
 	}
 	mutex_unlock(&chan->attach_mutex);
@@ -1026,9 +1026,9 @@ static void reset_work_fn(struct work_struct *work)
 
 static void release_work_fn(struct work_struct *work)
 {
-	struct hrpc_chan *chan = container_of(work, struct hrpc_chan, release_work);
+	struct hrpck_chan *chan = container_of(work, struct hrpck_chan, release_work);
 
-	hrpc_bulk_pool_fini(&chan->pool);
+	hrpck_bulk_pool_fini(&chan->pool);
 	kvfree(chan->scratch);
 	if (chan->ops->release)
 		chan->ops->release(chan);
@@ -1037,62 +1037,62 @@ static void release_work_fn(struct work_struct *work)
 
 static void chan_release(struct kref *ref)
 {
-	struct hrpc_chan *chan = container_of(ref, struct hrpc_chan, ref);
+	struct hrpck_chan *chan = container_of(ref, struct hrpck_chan, ref);
 
 	/* May run in irq context (last bulk reference); unmapping sleeps. */
-	queue_work(hrpc_wq, &chan->release_work);
+	queue_work(hrpck_wq, &chan->release_work);
 }
 
 /**
- * hrpc_chan_put() - drop a channel reference
+ * hrpck_chan_put() - drop a channel reference
  * @chan: channel (NULL is fine)
  */
-void hrpc_chan_put(struct hrpc_chan *chan)
+void hrpck_chan_put(struct hrpck_chan *chan)
 {
 	if (chan)
 		kref_put(&chan->ref, chan_release);
 }
-EXPORT_SYMBOL_GPL(hrpc_chan_put);
+EXPORT_SYMBOL_GPL(hrpck_chan_put);
 
 /**
- * hrpc_chan_hold() - take another reference on a channel
+ * hrpck_chan_hold() - take another reference on a channel
  * @chan: a channel the caller holds a reference on, or was handed by the
  *        notifier chain
  *
- * Release with hrpc_chan_put().
+ * Release with hrpck_chan_put().
  */
-void hrpc_chan_hold(struct hrpc_chan *chan)
+void hrpck_chan_hold(struct hrpck_chan *chan)
 {
 	kref_get(&chan->ref);
 }
-EXPORT_SYMBOL_GPL(hrpc_chan_hold);
+EXPORT_SYMBOL_GPL(hrpck_chan_hold);
 
 /**
- * hrpc_chan_attached() - can calls be made right now?
+ * hrpck_chan_attached() - can calls be made right now?
  * @chan: channel
  *
  * Return: true if attached (a hint: a reset can follow at any time).
  */
-bool hrpc_chan_attached(struct hrpc_chan *chan)
+bool hrpck_chan_attached(struct hrpck_chan *chan)
 {
-	return READ_ONCE(chan->state) == HRPC_STATE_ATTACHED;
+	return READ_ONCE(chan->state) == HRPCK_STATE_ATTACHED;
 }
-EXPORT_SYMBOL_GPL(hrpc_chan_attached);
+EXPORT_SYMBOL_GPL(hrpck_chan_attached);
 
 /**
- * hrpc_chan_guest_id() - the host's number for this guest
+ * hrpck_chan_guest_id() - the host's number for this guest
  * @chan: channel
  *
  * Return: guest id from the last WELCOME (0 before the first attach).
  */
-u32 hrpc_chan_guest_id(struct hrpc_chan *chan)
+u32 hrpck_chan_guest_id(struct hrpck_chan *chan)
 {
 	return READ_ONCE(chan->guest_id);
 }
-EXPORT_SYMBOL_GPL(hrpc_chan_guest_id);
+EXPORT_SYMBOL_GPL(hrpck_chan_guest_id);
 
 /**
- * hrpc_chan_create() - make a channel over a mapped shared memory region
+ * hrpck_chan_create() - make a channel over a mapped shared memory region
  * @parent: the transport's device (for messages)
  * @ops: transport operations
  * @tpriv: transport private pointer
@@ -1100,15 +1100,15 @@ EXPORT_SYMBOL_GPL(hrpc_chan_guest_id);
  * @shm_size: bytes mapped
  *
  * The caller owns the returned reference; interrupts may be hooked up to
- * hrpc_chan_ring_irq()/hrpc_chan_reset_irq() right away.
+ * hrpck_chan_ring_irq()/hrpck_chan_reset_irq() right away.
  *
  * Return: the channel or ERR_PTR(-errno).
  */
-struct hrpc_chan *hrpc_chan_create(struct device *parent,
-				   const struct hrpc_transport_ops *ops,
-				   void *tpriv, void *shm, u64 shm_size)
+struct hrpck_chan *hrpck_chan_create(struct device *parent,
+				     const struct hrpck_transport_ops *ops,
+				     void *tpriv, void *shm, u64 shm_size)
 {
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 
 	if (shm_size < sizeof(struct hrpc_shm_hdr))
 		return ERR_PTR(-EINVAL);
@@ -1128,7 +1128,7 @@ struct hrpc_chan *hrpc_chan_create(struct device *parent,
 	chan->shm_size = shm_size;
 	spin_lock_init(&chan->lock);
 	spin_lock_init(&chan->req_lock);
-	chan->state = HRPC_STATE_DETACHED;
+	chan->state = HRPCK_STATE_DETACHED;
 	hash_init(chan->inflight);
 	INIT_LIST_HEAD(&chan->subs);
 	atomic_set(&chan->irq_users, 0);
@@ -1139,32 +1139,32 @@ struct hrpc_chan *hrpc_chan_create(struct device *parent,
 	INIT_WORK(&chan->reset_work, reset_work_fn);
 	INIT_WORK(&chan->release_work, release_work_fn);
 	INIT_LIST_HEAD(&chan->node);
-	hrpc_bulk_pool_init(&chan->pool);
+	hrpck_bulk_pool_init(&chan->pool);
 	return chan;
 }
 
 /**
- * hrpc_chan_register() - make the channel visible and attach it
- * @chan: channel from hrpc_chan_create()
+ * hrpck_chan_register() - make the channel visible and attach it
+ * @chan: channel from hrpck_chan_create()
  *
- * Adds it to the registry (hrpc_chan_get()), creates /dev/hostrpcN, tells
+ * Adds it to the registry (hrpck_chan_get()), creates /dev/hostrpcN, tells
  * the notifier chain and attaches (waiting up to attach_timeout_ms for the
  * host).  A failed attach is not an error here: the channel stays
  * registered and re-attaches when the host resets it.
  *
- * Return: 0 or -errno (registration failed; call hrpc_chan_destroy()).
+ * Return: 0 or -errno (registration failed; call hrpck_chan_destroy()).
  */
-int hrpc_chan_register(struct hrpc_chan *chan)
+int hrpck_chan_register(struct hrpck_chan *chan)
 {
 	int ret;
 
-	ret = hrpc_registry_add(chan);
+	ret = hrpck_registry_add(chan);
 	if (ret)
 		return ret;
-	ret = hrpc_chardev_register(chan);
+	ret = hrpck_chardev_register(chan);
 	if (ret)
 		return ret;
-	hrpc_notify(chan, HRPC_CHAN_ADDED);
+	hrpck_notify(chan, HRPCK_CHAN_ADDED);
 
 	mutex_lock(&chan->attach_mutex);
 	request_fresh_channel(chan);
@@ -1173,19 +1173,19 @@ int hrpc_chan_register(struct hrpc_chan *chan)
 	return 0;
 }
 
-static void bye(struct hrpc_chan *chan)
+static void bye(struct hrpck_chan *chan)
 {
-	struct hrpc_call call = {
+	struct hrpck_call call = {
 		.service = HRPC_SVC_CONTROL,
 		.proc = HRPC_CONTROL_BYE,
 	};
 
-	if (hrpc_chan_attached(chan))
-		hrpc_chan_call(chan, &call, 1000);
+	if (hrpck_chan_attached(chan))
+		hrpck_chan_call(chan, &call, 1000);
 }
 
 /**
- * hrpc_chan_destroy() - detach and unregister (mirror of register)
+ * hrpck_chan_destroy() - detach and unregister (mirror of register)
  * @chan: channel; tolerates a channel that was never (fully) registered
  *
  * Fails every call in flight with -ENODEV, tells the host (BYE, then
@@ -1193,12 +1193,12 @@ static void bye(struct hrpc_chan *chan)
  * caller's reference.  Never waits for users beyond cancelling the reset
  * work; users still holding references get -ENODEV.
  */
-void hrpc_chan_destroy(struct hrpc_chan *chan)
+void hrpck_chan_destroy(struct hrpck_chan *chan)
 {
 	unsigned long flags;
 
 	if (chan->registered)
-		hrpc_notify(chan, HRPC_CHAN_REMOVED);
+		hrpck_notify(chan, HRPCK_CHAN_REMOVED);
 
 	/* No attach starts or completes after this (checked under the locks). */
 	spin_lock_irqsave(&chan->req_lock, flags);
@@ -1210,23 +1210,23 @@ void hrpc_chan_destroy(struct hrpc_chan *chan)
 
 	bye(chan);
 	/* Fails a HELLO of a concurrent re-attach too, so the work ends soon. */
-	detach(chan, HRPC_STATE_DEAD, -ENODEV);
+	detach(chan, HRPCK_STATE_DEAD, -ENODEV);
 	cancel_work_sync(&chan->reset_work);
 	/* Pairs with the host's acquire of guest_state. */
 	smp_store_release(&chan->shm->guest_state, HRPC_SHM_STATE_CLOSED);
 
-	hrpc_chardev_unregister(chan);
-	hrpc_registry_del(chan);
+	hrpck_chardev_unregister(chan);
+	hrpck_registry_del(chan);
 }
 
 /**
- * hrpc_chan_fill_info() - snapshot for HRPC_IOC_INFO
+ * hrpck_chan_fill_info() - snapshot for HRPC_IOC_INFO
  * @chan: channel
  * @info: filled in (argsz untouched)
  */
-void hrpc_chan_fill_info(struct hrpc_chan *chan, struct hrpc_ioc_info *info)
+void hrpck_chan_fill_info(struct hrpck_chan *chan, struct hrpc_ioc_info *info)
 {
-	struct hrpc_chan_stats *s = &chan->stats;
+	struct hrpck_chan_stats *s = &chan->stats;
 
 	info->state = READ_ONCE(chan->state);
 	info->last_error = READ_ONCE(chan->last_error);
@@ -1237,7 +1237,7 @@ void hrpc_chan_fill_info(struct hrpc_chan *chan, struct hrpc_ioc_info *info)
 	info->req_size = chan->geo.req_size;
 	info->rsp_size = chan->geo.rsp_size;
 	info->data_size = chan->geo.data_size;
-	info->data_free = hrpc_bulk_pool_free_bytes(&chan->pool);
+	info->data_free = hrpck_bulk_pool_free_bytes(&chan->pool);
 	info->calls = atomic64_read(&s->calls);
 	info->replies = atomic64_read(&s->replies);
 	info->events = atomic64_read(&s->events);
@@ -1255,7 +1255,7 @@ void hrpc_chan_fill_info(struct hrpc_chan *chan, struct hrpc_ioc_info *info)
 }
 
 /**
- * hrpc_chan_debug_forge() - break the request ring on purpose
+ * hrpck_chan_debug_forge() - break the request ring on purpose
  * @chan: channel
  * @what: HRPC_IOC_FORGE_REQ_PROD or HRPC_IOC_FORGE_REC_LEN
  * @value: forged distance of prod from our index, or forged record length;
@@ -1271,7 +1271,7 @@ void hrpc_chan_fill_info(struct hrpc_chan *chan, struct hrpc_ioc_info *info)
  * Return: 0, -EINVAL for an unknown @what, or the state's errno when not
  * attached.
  */
-int hrpc_chan_debug_forge(struct hrpc_chan *chan, u32 what, u32 value)
+int hrpck_chan_debug_forge(struct hrpck_chan *chan, u32 what, u32 value)
 {
 	struct hrpc_msg_hdr h;
 	LIST_HEAD(done_list);
@@ -1280,7 +1280,7 @@ int hrpc_chan_debug_forge(struct hrpc_chan *chan, u32 what, u32 value)
 
 	spin_lock_irqsave(&chan->req_lock, flags);
 	spin_lock(&chan->lock);
-	if (chan->state != HRPC_STATE_ATTACHED) {
+	if (chan->state != HRPCK_STATE_ATTACHED) {
 		ret = state_errno(chan->state) ?: -ENOTCONN;
 		goto out;
 	}
@@ -1308,7 +1308,7 @@ int hrpc_chan_debug_forge(struct hrpc_chan *chan, u32 what, u32 value)
 	dev_warn(chan->parent,
 		 "debug_forge: forged %s published; channel unusable until the host resets it\n",
 		 what == HRPC_IOC_FORGE_REQ_PROD ? "request ring index" : "record length");
-	chan->state = HRPC_STATE_BROKEN;
+	chan->state = HRPCK_STATE_BROKEN;
 	chan->attach_seq++;
 	fail_all_locked(chan, -EPROTO, &done_list);
 out:

@@ -15,10 +15,10 @@
  *                 reference is dropped under lock)
  * Both spinlocks are irq-safe.  The transport's kick() is only called with
  * req_lock or lock held and the state checked, so it never runs after
- * hrpc_chan_destroy() marked the channel dead.
+ * hrpck_chan_destroy() marked the channel dead.
  *
- * Lifetime: struct hrpc_chan is reference counted (kref).  The transport
- * holds one reference from hrpc_chan_create() to after hrpc_chan_destroy();
+ * Lifetime: struct hrpck_chan is reference counted (kref).  The transport
+ * holds one reference from hrpck_chan_create() to after hrpck_chan_destroy();
  * open files, bulk buffers and frontends hold others.  The shared memory
  * mapping stays until the last reference is gone (ops->release), so a bulk
  * pointer never points into unmapped memory.
@@ -41,40 +41,40 @@
 
 #include "hostrpc_core.h"
 
-#define HRPC_CORE_NAME "hostrpc_core"
+#define HRPCK_CORE_NAME "hostrpc_core"
 
 /* Module parameters (main.c). */
-extern unsigned int hrpc_poll_us;
-extern unsigned int hrpc_attach_timeout_ms;
-extern unsigned int hrpc_call_timeout_ms;
-extern unsigned int hrpc_rekick_ms;
-extern bool hrpc_debug_forge;
-extern struct workqueue_struct *hrpc_wq;
+extern unsigned int hrpck_poll_us;
+extern unsigned int hrpck_attach_timeout_ms;
+extern unsigned int hrpck_call_timeout_ms;
+extern unsigned int hrpck_rekick_ms;
+extern bool hrpck_debug_forge;
+extern struct workqueue_struct *hrpck_wq;
 
-struct hrpc_transport_ops {
+struct hrpck_transport_ops {
 	const char *name;
 	/* Ring the host's "look at your rings" doorbell.  Atomic context. */
-	void (*kick)(struct hrpc_chan *chan);
+	void (*kick)(struct hrpck_chan *chan);
 	/* Ask the host for a fresh channel generation (reset request).
 	 * Optional.  Only called from probe, under attach_mutex.
 	 */
-	void (*request_reset)(struct hrpc_chan *chan);
+	void (*request_reset)(struct hrpck_chan *chan);
 	/* Last reference gone: unmap the shared memory, free transport state.
-	 * Process context (runs from hrpc_wq).
+	 * Process context (runs from hrpck_wq).
 	 */
-	void (*release)(struct hrpc_chan *chan);
+	void (*release)(struct hrpck_chan *chan);
 };
 
 /* Same numbers as enum hrpc_ioc_state of the uapi header. */
-enum hrpc_chan_state {
-	HRPC_STATE_DETACHED = HRPC_IOC_STATE_DETACHED,
-	HRPC_STATE_ATTACHING = HRPC_IOC_STATE_ATTACHING,
-	HRPC_STATE_ATTACHED = HRPC_IOC_STATE_ATTACHED,
-	HRPC_STATE_BROKEN = HRPC_IOC_STATE_BROKEN,
-	HRPC_STATE_DEAD = HRPC_IOC_STATE_DEAD,
+enum hrpck_chan_state {
+	HRPCK_STATE_DETACHED = HRPC_IOC_STATE_DETACHED,
+	HRPCK_STATE_ATTACHING = HRPC_IOC_STATE_ATTACHING,
+	HRPCK_STATE_ATTACHED = HRPC_IOC_STATE_ATTACHED,
+	HRPCK_STATE_BROKEN = HRPC_IOC_STATE_BROKEN,
+	HRPCK_STATE_DEAD = HRPC_IOC_STATE_DEAD,
 };
 
-struct hrpc_bulk_pool {
+struct hrpck_bulk_pool {
 	spinlock_t lock;	/* protects everything below; irq-safe */
 	unsigned long *map;	/* one bit per HRPC_SHM_PAGE page, set = used */
 	u32 npages;
@@ -85,7 +85,7 @@ struct hrpc_bulk_pool {
 	u32 data_size;
 };
 
-struct hrpc_chan_stats {
+struct hrpck_chan_stats {
 	atomic64_t calls;
 	atomic64_t replies;
 	atomic64_t events;
@@ -100,13 +100,13 @@ struct hrpc_chan_stats {
 	atomic64_t poll_misses;
 };
 
-#define HRPC_INFLIGHT_BITS 8
+#define HRPCK_INFLIGHT_BITS 8
 
-struct hrpc_chan {
+struct hrpck_chan {
 	struct kref ref;
-	unsigned int index;		/* /dev/hostrpc<index>, hrpc_chan_get() */
+	unsigned int index;		/* /dev/hostrpc<index>, hrpck_chan_get() */
 	struct device *parent;
-	const struct hrpc_transport_ops *ops;
+	const struct hrpck_transport_ops *ops;
 	void *tpriv;			/* transport private */
 
 	struct hrpc_shm_hdr *shm;	/* shared, hostile */
@@ -115,10 +115,10 @@ struct hrpc_chan {
 
 	/* protected by lock */
 	spinlock_t lock;
-	enum hrpc_chan_state state;
+	enum hrpck_chan_state state;
 	u32 attach_seq;			/* bumped at every detach/fence */
 	u32 host_gen;			/* generation attached to */
-	DECLARE_HASHTABLE(inflight, HRPC_INFLIGHT_BITS);
+	DECLARE_HASHTABLE(inflight, HRPCK_INFLIGHT_BITS);
 	struct hrpc_ring rsp;
 	struct list_head subs;
 	unsigned int nsubs;
@@ -145,8 +145,8 @@ struct hrpc_chan {
 	u32 guest_id;
 	char server[64];
 
-	struct hrpc_bulk_pool pool;
-	struct hrpc_chan_stats stats;
+	struct hrpck_bulk_pool pool;
+	struct hrpck_chan_stats stats;
 
 	/* char device and registry */
 	struct miscdevice misc;
@@ -159,43 +159,43 @@ struct hrpc_chan {
 };
 
 /* chan.c: transport side */
-struct hrpc_chan *hrpc_chan_create(struct device *parent,
-				   const struct hrpc_transport_ops *ops,
-				   void *tpriv, void *shm, u64 shm_size);
-int hrpc_chan_register(struct hrpc_chan *chan);
-void hrpc_chan_destroy(struct hrpc_chan *chan);
-void hrpc_chan_ring_irq(struct hrpc_chan *chan);
-void hrpc_chan_reset_irq(struct hrpc_chan *chan);
+struct hrpck_chan *hrpck_chan_create(struct device *parent,
+				     const struct hrpck_transport_ops *ops,
+				     void *tpriv, void *shm, u64 shm_size);
+int hrpck_chan_register(struct hrpck_chan *chan);
+void hrpck_chan_destroy(struct hrpck_chan *chan);
+void hrpck_chan_ring_irq(struct hrpck_chan *chan);
+void hrpck_chan_reset_irq(struct hrpck_chan *chan);
 
 /* chan.c: module-wide */
-int hrpc_chan_cache_init(void);
-void hrpc_chan_cache_exit(void);
+int hrpck_chan_cache_init(void);
+void hrpck_chan_cache_exit(void);
 
 /* chan.c: helpers for the char device */
-int hrpc_chan_call(struct hrpc_chan *chan, struct hrpc_call *call,
-		   unsigned int timeout_ms);
-void hrpc_chan_fill_info(struct hrpc_chan *chan, struct hrpc_ioc_info *info);
-int hrpc_chan_debug_forge(struct hrpc_chan *chan, u32 what, u32 value);
+int hrpck_chan_call(struct hrpck_chan *chan, struct hrpck_call *call,
+		    unsigned int timeout_ms);
+void hrpck_chan_fill_info(struct hrpck_chan *chan, struct hrpc_ioc_info *info);
+int hrpck_chan_debug_forge(struct hrpck_chan *chan, u32 what, u32 value);
 
 /* main.c: registry */
-int hrpc_registry_add(struct hrpc_chan *chan);
-void hrpc_registry_del(struct hrpc_chan *chan);
-void hrpc_notify(struct hrpc_chan *chan, enum hrpc_chan_event ev);
+int hrpck_registry_add(struct hrpck_chan *chan);
+void hrpck_registry_del(struct hrpck_chan *chan);
+void hrpck_notify(struct hrpck_chan *chan, enum hrpck_chan_event ev);
 
 /* bulk.c */
-void hrpc_bulk_pool_init(struct hrpc_bulk_pool *pool);
-int hrpc_bulk_pool_setup(struct hrpc_bulk_pool *pool, u8 *base, u32 data_off,
-			 u32 data_size);
-void hrpc_bulk_pool_fini(struct hrpc_bulk_pool *pool);
-bool hrpc_bulk_valid(struct hrpc_chan *chan, const struct hrpc_bulk *bulk);
-u32 hrpc_bulk_pool_free_bytes(struct hrpc_bulk_pool *pool);
+void hrpck_bulk_pool_init(struct hrpck_bulk_pool *pool);
+int hrpck_bulk_pool_setup(struct hrpck_bulk_pool *pool, u8 *base, u32 data_off,
+			  u32 data_size);
+void hrpck_bulk_pool_fini(struct hrpck_bulk_pool *pool);
+bool hrpck_bulk_valid(struct hrpck_chan *chan, const struct hrpck_bulk *bulk);
+u32 hrpck_bulk_pool_free_bytes(struct hrpck_bulk_pool *pool);
 
 /* chardev.c */
-int hrpc_chardev_register(struct hrpc_chan *chan);
-void hrpc_chardev_unregister(struct hrpc_chan *chan);
+int hrpck_chardev_register(struct hrpck_chan *chan);
+void hrpck_chardev_unregister(struct hrpck_chan *chan);
 
 /* ivshmem.c */
-int hrpc_ivshmem_init(void);
-void hrpc_ivshmem_exit(void);
+int hrpck_ivshmem_init(void);
+void hrpck_ivshmem_exit(void);
 
 #endif /* HOSTRPC_CORE_CHAN_H */

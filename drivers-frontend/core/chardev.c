@@ -19,38 +19,38 @@
 
 #include "chan.h"
 
-#define HRPC_FILE_MAX_EVENTS     4096u
-#define HRPC_FILE_MAX_EVENT_BYTES (4u << 20)
+#define HRPCK_FILE_MAX_EVENTS     4096u
+#define HRPCK_FILE_MAX_EVENT_BYTES (4u << 20)
 
-struct hrpc_file_event {
+struct hrpck_file_event {
 	struct list_head node;
 	struct hrpc_ioc_event ev;
 	u8 payload[];
 };
 
-struct hrpc_file;
+struct hrpck_file;
 
-struct hrpc_file_sub {
-	struct hrpc_event_sub sub;
-	struct hrpc_file *file;
-	struct list_head node;		/* in hrpc_file.subs */
+struct hrpck_file_sub {
+	struct hrpck_event_sub sub;
+	struct hrpck_file *file;
+	struct list_head node;		/* in hrpck_file.subs */
 };
 
 /**
- * struct hrpc_file - per open file
+ * struct hrpck_file - per open file
  * @chan: reference held until release
  * @lock: protects the event queue (taken from the event callback, i.e.
  *        hard irq)
- * @events: queued struct hrpc_file_event, oldest first
+ * @events: queued struct hrpck_file_event, oldest first
  * @nevents: entries on @events
  * @bytes: payload bytes on @events
  * @dropped: events dropped since the last queued one
  * @wq: readers and pollers
  * @sub_mutex: protects @subs
- * @subs: struct hrpc_file_sub of this file
+ * @subs: struct hrpck_file_sub of this file
  */
-struct hrpc_file {
-	struct hrpc_chan *chan;
+struct hrpck_file {
+	struct hrpck_chan *chan;
 	spinlock_t lock;		/* event queue; irq-safe */
 	struct list_head events;
 	unsigned int nevents;
@@ -61,17 +61,17 @@ struct hrpc_file {
 	struct list_head subs;
 };
 
-static struct hrpc_chan *misc_to_chan(struct file *f)
+static struct hrpck_chan *misc_to_chan(struct file *f)
 {
 	struct miscdevice *misc = f->private_data;
 
-	return container_of(misc, struct hrpc_chan, misc);
+	return container_of(misc, struct hrpck_chan, misc);
 }
 
-static int hrpc_open(struct inode *inode, struct file *f)
+static int hrpck_open(struct inode *inode, struct file *f)
 {
-	struct hrpc_chan *chan = misc_to_chan(f);
-	struct hrpc_file *hf;
+	struct hrpck_chan *chan = misc_to_chan(f);
+	struct hrpck_file *hf;
 
 	hf = kzalloc(sizeof(*hf), GFP_KERNEL);
 	if (!hf)
@@ -84,23 +84,23 @@ static int hrpc_open(struct inode *inode, struct file *f)
 	/* misc_open() holds misc_mtx: the device cannot be unregistered
 	 * (and the registry reference dropped) under us.
 	 */
-	hrpc_chan_hold(chan);
+	hrpck_chan_hold(chan);
 	hf->chan = chan;
 	f->private_data = hf;
 	return nonseekable_open(inode, f);
 }
 
 /* Event callback: atomic context, chan->lock held. */
-static void hrpc_file_event(void *ctx, u16 service, u16 event,
-			    const void *payload, u32 len)
+static void hrpck_file_event(void *ctx, u16 service, u16 event,
+			     const void *payload, u32 len)
 {
-	struct hrpc_file *hf = ctx;
-	struct hrpc_file_event *e;
+	struct hrpck_file *hf = ctx;
+	struct hrpck_file_event *e;
 	unsigned long flags;
 
 	spin_lock_irqsave(&hf->lock, flags);
-	if (hf->nevents >= HRPC_FILE_MAX_EVENTS ||
-	    hf->bytes + len > HRPC_FILE_MAX_EVENT_BYTES)
+	if (hf->nevents >= HRPCK_FILE_MAX_EVENTS ||
+	    hf->bytes + len > HRPCK_FILE_MAX_EVENT_BYTES)
 		goto drop;
 	e = kmalloc(struct_size(e, payload, len), GFP_ATOMIC);
 	if (!e)
@@ -123,9 +123,9 @@ drop:
 	spin_unlock_irqrestore(&hf->lock, flags);
 }
 
-static int hrpc_subscribe(struct hrpc_file *hf, u32 service)
+static int hrpck_subscribe(struct hrpck_file *hf, u32 service)
 {
-	struct hrpc_file_sub *s;
+	struct hrpck_file_sub *s;
 	int ret;
 
 	if (service > U16_MAX)
@@ -143,10 +143,10 @@ static int hrpc_subscribe(struct hrpc_file *hf, u32 service)
 		goto out;
 	}
 	s->sub.service = service;
-	s->sub.fn = hrpc_file_event;
+	s->sub.fn = hrpck_file_event;
 	s->sub.ctx = hf;
 	s->file = hf;
-	ret = hrpc_event_subscribe(hf->chan, &s->sub);
+	ret = hrpck_event_subscribe(hf->chan, &s->sub);
 	if (ret) {
 		kfree(s);
 		goto out;
@@ -157,14 +157,14 @@ out:
 	return ret;
 }
 
-static int hrpc_unsubscribe(struct hrpc_file *hf, u32 service)
+static int hrpck_unsubscribe(struct hrpck_file *hf, u32 service)
 {
-	struct hrpc_file_sub *s;
+	struct hrpck_file_sub *s;
 
 	mutex_lock(&hf->sub_mutex);
 	list_for_each_entry(s, &hf->subs, node) {
 		if (s->sub.service == service) {
-			hrpc_event_unsubscribe(hf->chan, &s->sub);
+			hrpck_event_unsubscribe(hf->chan, &s->sub);
 			list_del(&s->node);
 			kfree(s);
 			mutex_unlock(&hf->sub_mutex);
@@ -175,34 +175,34 @@ static int hrpc_unsubscribe(struct hrpc_file *hf, u32 service)
 	return -ENOENT;
 }
 
-static int hrpc_release(struct inode *inode, struct file *f)
+static int hrpck_release(struct inode *inode, struct file *f)
 {
-	struct hrpc_file *hf = f->private_data;
-	struct hrpc_file_sub *s, *stmp;
-	struct hrpc_file_event *e, *etmp;
+	struct hrpck_file *hf = f->private_data;
+	struct hrpck_file_sub *s, *stmp;
+	struct hrpck_file_event *e, *etmp;
 
 	list_for_each_entry_safe(s, stmp, &hf->subs, node) {
-		hrpc_event_unsubscribe(hf->chan, &s->sub);
+		hrpck_event_unsubscribe(hf->chan, &s->sub);
 		kfree(s);
 	}
 	list_for_each_entry_safe(e, etmp, &hf->events, node)
 		kfree(e);
-	hrpc_chan_put(hf->chan);
+	hrpck_chan_put(hf->chan);
 	kfree(hf);
 	return 0;
 }
 
-static ssize_t hrpc_read(struct file *f, char __user *buf, size_t count,
-			 loff_t *ppos)
+static ssize_t hrpck_read(struct file *f, char __user *buf, size_t count,
+			  loff_t *ppos)
 {
-	struct hrpc_file *hf = f->private_data;
-	struct hrpc_file_event *e;
+	struct hrpck_file *hf = f->private_data;
+	struct hrpck_file_event *e;
 	size_t need;
 	int ret;
 
 	for (;;) {
 		spin_lock_irq(&hf->lock);
-		e = list_first_entry_or_null(&hf->events, struct hrpc_file_event,
+		e = list_first_entry_or_null(&hf->events, struct hrpck_file_event,
 					     node);
 		if (e) {
 			need = sizeof(e->ev) + e->ev.len;
@@ -229,20 +229,37 @@ static ssize_t hrpc_read(struct file *f, char __user *buf, size_t count,
 	return ret;
 }
 
-static __poll_t hrpc_poll(struct file *f, poll_table *wait)
+static __poll_t hrpck_poll(struct file *f, poll_table *wait)
 {
-	struct hrpc_file *hf = f->private_data;
+	struct hrpck_file *hf = f->private_data;
 	__poll_t mask = 0;
 
 	poll_wait(f, &hf->wq, wait);
 	if (!list_empty_careful(&hf->events))
 		mask |= EPOLLIN | EPOLLRDNORM;
-	if (READ_ONCE(hf->chan->state) == HRPC_STATE_DEAD)
+	if (READ_ONCE(hf->chan->state) == HRPCK_STATE_DEAD)
 		mask |= EPOLLHUP;
 	return mask;
 }
 
-static long hrpc_ioctl_info(struct hrpc_file *hf, void __user *argp)
+/*
+ * Copy an ioctl argument that starts with `argsz`.  There is no older,
+ * shorter layout, so argsz must cover ours; a newer caller's longer struct
+ * is accepted when the fields we do not know are zero (E2BIG otherwise), so
+ * fields can be appended without breaking either side.
+ */
+static int copy_ioc_arg(void *dst, size_t ksize, const void __user *argp)
+{
+	u32 argsz;
+
+	if (get_user(argsz, (const u32 __user *)argp))
+		return -EFAULT;
+	if (argsz < ksize)
+		return -EINVAL;
+	return copy_struct_from_user(dst, ksize, argp, argsz);
+}
+
+static long hrpck_ioctl_info(struct hrpck_file *hf, void __user *argp)
 {
 	struct hrpc_ioc_info info = {};
 	u32 argsz;
@@ -251,26 +268,26 @@ static long hrpc_ioctl_info(struct hrpc_file *hf, void __user *argp)
 		return -EFAULT;
 	if (argsz < sizeof(info))
 		return -EINVAL;
-	hrpc_chan_fill_info(hf->chan, &info);
+	hrpck_chan_fill_info(hf->chan, &info);
 	info.argsz = sizeof(info);
 	return copy_to_user(argp, &info, sizeof(info)) ? -EFAULT : 0;
 }
 
 /*
- * HRPC_IOC_CALL_ASYNC: the call goes through hrpc_call_async() and the
+ * HRPC_IOC_CALL_ASYNC: the call goes through hrpck_call_async() and the
  * ioctl waits for its completion callback.  The context (with the reply
  * buffer) is shared by the waiter and the callback; whoever drops the last
  * reference frees it, so a waiter that gives up leaves safely.
  */
-struct hrpc_async_ctx {
-	struct hrpc_call call;
+struct hrpck_async_ctx {
+	struct hrpck_call call;
 	struct completion done;
 	refcount_t ref;
 	void *req;
 	void *rep;
 };
 
-static void async_ctx_put(struct hrpc_async_ctx *ctx)
+static void async_ctx_put(struct hrpck_async_ctx *ctx)
 {
 	if (!refcount_dec_and_test(&ctx->ref))
 		return;
@@ -279,15 +296,15 @@ static void async_ctx_put(struct hrpc_async_ctx *ctx)
 	kfree(ctx);
 }
 
-static void async_done(struct hrpc_call *call)
+static void async_done(struct hrpck_call *call)
 {
-	struct hrpc_async_ctx *ctx = container_of(call, struct hrpc_async_ctx, call);
+	struct hrpck_async_ctx *ctx = container_of(call, struct hrpck_async_ctx, call);
 
 	complete(&ctx->done);
 	async_ctx_put(ctx);
 }
 
-static int call_async_wait(struct hrpc_chan *chan, struct hrpc_async_ctx *ctx,
+static int call_async_wait(struct hrpck_chan *chan, struct hrpck_async_ctx *ctx,
 			   unsigned int timeout_ms)
 {
 	long left;
@@ -296,7 +313,7 @@ static int call_async_wait(struct hrpc_chan *chan, struct hrpc_async_ctx *ctx,
 	init_completion(&ctx->done);
 	refcount_set(&ctx->ref, 2);
 	ctx->call.done = async_done;
-	ret = hrpc_call_async(chan, &ctx->call, GFP_KERNEL);
+	ret = hrpck_call_async(chan, &ctx->call, GFP_KERNEL);
 	if (ret) {
 		refcount_set(&ctx->ref, 1);	/* the callback will not run */
 		return ret;
@@ -308,20 +325,21 @@ static int call_async_wait(struct hrpc_chan *chan, struct hrpc_async_ctx *ctx,
 	return left ? -EINTR : -ETIMEDOUT;
 }
 
-static long hrpc_ioctl_call(struct hrpc_file *hf, void __user *argp)
+static long hrpck_ioctl_call(struct hrpck_file *hf, void __user *argp)
 {
-	struct hrpc_chan *chan = hf->chan;
-	struct hrpc_async_ctx *ctx;
-	struct hrpc_bulk *bulk = NULL;
+	struct hrpck_chan *chan = hf->chan;
+	struct hrpck_async_ctx *ctx;
+	struct hrpck_bulk *bulk = NULL;
 	struct hrpc_ioc_call a;
-	struct hrpc_call *call;
+	struct hrpck_call *call;
 	unsigned int timeout;
 	u32 rep_cap;
 	long ret;
 
-	if (copy_from_user(&a, argp, sizeof(a)))
-		return -EFAULT;
-	if (a.argsz < sizeof(a) || (a.flags & ~HRPC_IOC_CALL_FLAGS))
+	ret = copy_ioc_arg(&a, sizeof(a), argp);
+	if (ret)
+		return ret;
+	if (a.flags & ~HRPC_IOC_CALL_FLAGS)
 		return -EINVAL;
 	if (a.service == HRPC_SVC_CONTROL)
 		return -EPERM;
@@ -330,7 +348,7 @@ static long hrpc_ioctl_call(struct hrpc_file *hf, void __user *argp)
 	if (a.bulk_cap > HRPC_IOC_MAX_BULK || a.bulk_len > a.bulk_cap)
 		return -E2BIG;
 	rep_cap = min_t(u32, a.rep_cap, HRPC_MSG_MAX_PAYLOAD);
-	timeout = a.timeout_ms ?: hrpc_call_timeout_ms;
+	timeout = a.timeout_ms ?: hrpck_call_timeout_ms;
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
 	if (!ctx)
@@ -353,7 +371,7 @@ static long hrpc_ioctl_call(struct hrpc_file *hf, void __user *argp)
 		}
 	}
 	if (a.bulk_cap) {
-		bulk = hrpc_bulk_alloc(chan, a.bulk_cap, GFP_KERNEL);
+		bulk = hrpck_bulk_alloc(chan, a.bulk_cap, GFP_KERNEL);
 		if (IS_ERR(bulk)) {
 			ret = PTR_ERR(bulk);
 			bulk = NULL;
@@ -368,7 +386,7 @@ static long hrpc_ioctl_call(struct hrpc_file *hf, void __user *argp)
 
 	call->service = a.service;
 	call->proc = a.proc;
-	call->flags = (a.flags & HRPC_IOC_CALL_POLL) ? HRPC_CALL_POLL : 0;
+	call->flags = (a.flags & HRPC_IOC_CALL_POLL) ? HRPCK_CALL_POLL : 0;
 	call->poll_us = a.poll_us;
 	call->req = ctx->req;
 	call->req_len = a.req_len;
@@ -379,7 +397,7 @@ static long hrpc_ioctl_call(struct hrpc_file *hf, void __user *argp)
 	if (a.flags & HRPC_IOC_CALL_ASYNC)
 		ret = call_async_wait(chan, ctx, timeout);
 	else
-		ret = hrpc_chan_call(chan, call, timeout);
+		ret = hrpck_chan_call(chan, call, timeout);
 	if (ret)
 		goto out;
 
@@ -408,63 +426,68 @@ static long hrpc_ioctl_call(struct hrpc_file *hf, void __user *argp)
 		ret = -EFAULT;
 out:
 	/* The core keeps its own bulk reference while the host owes a reply. */
-	hrpc_bulk_free(bulk);
+	hrpck_bulk_put(bulk);
 	async_ctx_put(ctx);
 	return ret;
 }
 
-/* Testing only, see hrpc_chan_debug_forge(). */
-static long hrpc_ioctl_forge(struct hrpc_file *hf, void __user *argp)
+/* Testing only, see hrpck_chan_debug_forge(). */
+static long hrpck_ioctl_forge(struct hrpck_file *hf, void __user *argp)
 {
 	struct hrpc_ioc_forge a;
+	int ret;
 
-	if (!hrpc_debug_forge)
+	if (!hrpck_debug_forge)
 		return -EPERM;
-	if (copy_from_user(&a, argp, sizeof(a)))
-		return -EFAULT;
-	if (a.argsz < sizeof(a) || a.reserved)
+	ret = copy_ioc_arg(&a, sizeof(a), argp);
+	if (ret)
+		return ret;
+	if (a.reserved)
 		return -EINVAL;
-	return hrpc_chan_debug_forge(hf->chan, a.what, a.value);
+	return hrpck_chan_debug_forge(hf->chan, a.what, a.value);
 }
 
-static long hrpc_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
+static long hrpck_ioctl(struct file *f, unsigned int cmd, unsigned long arg)
 {
-	struct hrpc_file *hf = f->private_data;
+	struct hrpck_file *hf = f->private_data;
 	void __user *argp = (void __user *)arg;
 	u32 service;
 
-	switch (cmd) {
-	case HRPC_IOC_INFO:
-		return hrpc_ioctl_info(hf, argp);
-	case HRPC_IOC_CALL:
-		return hrpc_ioctl_call(hf, argp);
-	case HRPC_IOC_SUBSCRIBE:
+	/* The size in the command number is that of the caller's header;
+	 * argsz carries it (copy_ioc_arg()), so a caller built against a
+	 * header with appended fields still reaches the same command. */
+	switch (cmd & ~IOCSIZE_MASK) {
+	case HRPC_IOC_INFO & ~IOCSIZE_MASK:
+		return hrpck_ioctl_info(hf, argp);
+	case HRPC_IOC_CALL & ~IOCSIZE_MASK:
+		return hrpck_ioctl_call(hf, argp);
+	case HRPC_IOC_SUBSCRIBE & ~IOCSIZE_MASK:
 		if (get_user(service, (u32 __user *)argp))
 			return -EFAULT;
-		return hrpc_subscribe(hf, service);
-	case HRPC_IOC_UNSUBSCRIBE:
+		return hrpck_subscribe(hf, service);
+	case HRPC_IOC_UNSUBSCRIBE & ~IOCSIZE_MASK:
 		if (get_user(service, (u32 __user *)argp))
 			return -EFAULT;
-		return hrpc_unsubscribe(hf, service);
-	case HRPC_IOC_DEBUG_FORGE:
-		return hrpc_ioctl_forge(hf, argp);
+		return hrpck_unsubscribe(hf, service);
+	case HRPC_IOC_DEBUG_FORGE & ~IOCSIZE_MASK:
+		return hrpck_ioctl_forge(hf, argp);
 	default:
 		return -ENOTTY;
 	}
 }
 
-static const struct file_operations hrpc_fops = {
+static const struct file_operations hrpck_fops = {
 	.owner = THIS_MODULE,
-	.open = hrpc_open,
-	.release = hrpc_release,
-	.read = hrpc_read,
-	.poll = hrpc_poll,
-	.unlocked_ioctl = hrpc_ioctl,
+	.open = hrpck_open,
+	.release = hrpck_release,
+	.read = hrpck_read,
+	.poll = hrpck_poll,
+	.unlocked_ioctl = hrpck_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = no_llseek,
 };
 
-int hrpc_chardev_register(struct hrpc_chan *chan)
+int hrpck_chardev_register(struct hrpck_chan *chan)
 {
 	int ret;
 
@@ -472,7 +495,7 @@ int hrpc_chardev_register(struct hrpc_chan *chan)
 		 HRPC_CHARDEV_NAME, chan->index);
 	chan->misc.minor = MISC_DYNAMIC_MINOR;
 	chan->misc.name = chan->misc_name;
-	chan->misc.fops = &hrpc_fops;
+	chan->misc.fops = &hrpck_fops;
 	chan->misc.parent = chan->parent;
 	chan->misc.mode = 0600;
 	ret = misc_register(&chan->misc);
@@ -482,7 +505,7 @@ int hrpc_chardev_register(struct hrpc_chan *chan)
 	return 0;
 }
 
-void hrpc_chardev_unregister(struct hrpc_chan *chan)
+void hrpck_chardev_unregister(struct hrpck_chan *chan)
 {
 	if (!chan->misc_registered)
 		return;

@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The in-kernel Host RPC client API of hostrpc_core.ko, for
- * the frontend modules (sockets, filesystem, memory).
+ * the frontend modules (sockets today; filesystem and memory are planned).
  *
- * A struct hrpc_chan is one channel to the host (one ivshmem device today;
- * the transport is pluggable).  Users find channels with hrpc_chan_get() and
+ * Prefix hrpck_ (HRPCK_ for constants): the kernel's own API, apart from
+ * libhostrpc's hrpc_ (include/hostrpc/hostrpc.h), whose struct hrpc_call and
+ * hrpc_chan are different things.  The wire formats both sides share keep
+ * hrpc_/HRPC_ (include/hostrpc/msg.h, ring.h, ...).
+ *
+ * A struct hrpck_chan is one channel to the host (one ivshmem device today;
+ * the transport is pluggable).  Users find channels with hrpck_chan_get() and
  * hold a reference while they use them.  Every call returns 0 or a negative
  * errno; the status the host returned is in call->status and is also the
- * return value of hrpc_call() when the transport worked.
+ * return value of hrpck_call() when the transport worked.
  *
  * Transport errors:
  *   -ENOTCONN     channel not attached (host not ready yet, or re-attaching)
@@ -20,7 +25,7 @@
  * Contexts: completion and event callbacks run in hard interrupt context or
  * in the context of a thread that polls the channel, with no channel lock
  * held for completions and the channel lock held for events; they must not
- * sleep.  hrpc_call() sleeps.  hrpc_call_async() sleeps only if its gfp
+ * sleep.  hrpck_call() sleeps.  hrpck_call_async() sleeps only if its gfp
  * allows it.
  */
 #ifndef HOSTRPC_CORE_H
@@ -32,10 +37,10 @@
 #include <linux/notifier.h>
 #include <linux/gfp.h>
 
-struct hrpc_chan;
+struct hrpck_chan;
 
 /**
- * struct hrpc_bulk - a buffer in the channel's bulk data area
+ * struct hrpck_bulk - a buffer in the channel's bulk data area
  * @ptr: kernel address of the buffer (in shared memory: the host can read
  *       and write it while a call that references it is out)
  * @off: offset of the buffer in the data area (what travels on the wire)
@@ -46,39 +51,39 @@ struct hrpc_chan;
  * gives up on a call (timeout, signal) can free the buffer at once without
  * the host writing into memory that was reused.
  */
-struct hrpc_bulk {
+struct hrpck_bulk {
 	void *ptr;
 	u32 off;
 	u32 cap;
 	/* private */
 	struct kref ref;
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	u32 first_page;
 	u32 npages;
 	u32 pool_gen;
 };
 
-/* hrpc_call.flags */
-#define HRPC_CALL_POLL   0x1u /* spin on the response ring before sleeping */
-#define HRPC_CALL_ONEWAY 0x2u /* no reply wanted (no bulk allowed) */
+/* hrpck_call.flags */
+#define HRPCK_CALL_POLL   0x1u /* spin on the response ring before sleeping */
+#define HRPCK_CALL_ONEWAY 0x2u /* no reply wanted (no bulk allowed) */
 
-struct hrpc_call;
-typedef void (*hrpc_call_done_t)(struct hrpc_call *call);
+struct hrpck_call;
+typedef void (*hrpck_call_done_t)(struct hrpck_call *call);
 
 /**
- * struct hrpc_call - one call
+ * struct hrpck_call - one call
  * @service: enum hrpc_service
  * @proc: procedure within the service
- * @flags: HRPC_CALL_*
- * @poll_us: spin budget in microseconds with HRPC_CALL_POLL; 0 = the
+ * @flags: HRPCK_CALL_*
+ * @poll_us: spin budget in microseconds with HRPCK_CALL_POLL; 0 = the
  *           module parameter poll_us
  * @req: inline request payload
  * @req_len: bytes at @req, at most HRPC_MSG_MAX_PAYLOAD
  * @rep: inline reply buffer (may be NULL if @rep_cap is 0)
  * @rep_cap: bytes at @rep
- * @bulk: optional bulk buffer (from hrpc_bulk_alloc() on the same channel)
+ * @bulk: optional bulk buffer (from hrpck_bulk_alloc() on the same channel)
  * @bulk_len: request bytes at @bulk->ptr
- * @done: completion callback of hrpc_call_async()
+ * @done: completion callback of hrpck_call_async()
  * @ctx: for the user of @done
  * @status: out: 0 or the host's -errno, or a transport error (async)
  * @rep_len: out: inline reply length as sent by the host
@@ -86,7 +91,7 @@ typedef void (*hrpc_call_done_t)(struct hrpc_call *call);
  * @rep_bulk_len: out: reply bulk bytes
  * @elapsed_ns: out: from publishing the call to processing its reply
  */
-struct hrpc_call {
+struct hrpck_call {
 	u16 service;
 	u16 proc;
 	u32 flags;
@@ -95,9 +100,9 @@ struct hrpc_call {
 	u32 req_len;
 	u32 rep_cap;
 	void *rep;
-	struct hrpc_bulk *bulk;
+	struct hrpck_bulk *bulk;
 	u32 bulk_len;
-	hrpc_call_done_t done;
+	hrpck_call_done_t done;
 	void *ctx;
 	int status;
 	u32 rep_len;
@@ -106,52 +111,52 @@ struct hrpc_call {
 	u64 elapsed_ns;
 };
 
-typedef void (*hrpc_event_fn_t)(void *ctx, u16 service, u16 event,
-				const void *payload, u32 len);
+typedef void (*hrpck_event_fn_t)(void *ctx, u16 service, u16 event,
+				 const void *payload, u32 len);
 
 /**
- * struct hrpc_event_sub - an event subscription
+ * struct hrpck_event_sub - an event subscription
  * @service: events of this service are delivered
  * @fn: called with the channel lock held, in atomic context; @payload is
  *      a private copy valid only during the call
  * @ctx: passed to @fn
  */
-struct hrpc_event_sub {
+struct hrpck_event_sub {
 	u16 service;
-	hrpc_event_fn_t fn;
+	hrpck_event_fn_t fn;
 	void *ctx;
 	/* private */
 	struct list_head node;
 };
 
-/* Channel notifier actions; data is the struct hrpc_chan * (no reference). */
-enum hrpc_chan_event {
-	HRPC_CHAN_ADDED = 1,  /* a channel appeared (maybe not attached yet) */
-	HRPC_CHAN_ATTACHED,   /* HELLO done: calls can be made */
-	HRPC_CHAN_DETACHED,   /* host state lost (reset) or detached */
-	HRPC_CHAN_REMOVED,    /* channel going away: drop references */
+/* Channel notifier actions; data is the struct hrpck_chan * (no reference). */
+enum hrpck_chan_event {
+	HRPCK_CHAN_ADDED = 1,  /* a channel appeared (maybe not attached yet) */
+	HRPCK_CHAN_ATTACHED,   /* HELLO done: calls can be made */
+	HRPCK_CHAN_DETACHED,   /* host state lost (reset) or detached */
+	HRPCK_CHAN_REMOVED,    /* channel going away: drop references */
 };
 
-struct hrpc_chan *hrpc_chan_get(unsigned int index);
-void hrpc_chan_hold(struct hrpc_chan *chan);
-void hrpc_chan_put(struct hrpc_chan *chan);
-bool hrpc_chan_attached(struct hrpc_chan *chan);
-u32 hrpc_chan_guest_id(struct hrpc_chan *chan);
-int hrpc_register_notifier(struct notifier_block *nb);
-int hrpc_unregister_notifier(struct notifier_block *nb);
+struct hrpck_chan *hrpck_chan_get(unsigned int index);
+void hrpck_chan_hold(struct hrpck_chan *chan);
+void hrpck_chan_put(struct hrpck_chan *chan);
+bool hrpck_chan_attached(struct hrpck_chan *chan);
+u32 hrpck_chan_guest_id(struct hrpck_chan *chan);
+int hrpck_register_notifier(struct notifier_block *nb);
+int hrpck_unregister_notifier(struct notifier_block *nb);
 
-int hrpc_call(struct hrpc_chan *chan, struct hrpc_call *call,
-	      unsigned int timeout_ms);
-int hrpc_call_async(struct hrpc_chan *chan, struct hrpc_call *call,
-		    gfp_t gfp);
+int hrpck_call(struct hrpck_chan *chan, struct hrpck_call *call,
+	       unsigned int timeout_ms);
+int hrpck_call_async(struct hrpck_chan *chan, struct hrpck_call *call,
+		     gfp_t gfp);
 
-int hrpc_event_subscribe(struct hrpc_chan *chan, struct hrpc_event_sub *sub);
-void hrpc_event_unsubscribe(struct hrpc_chan *chan,
-			    struct hrpc_event_sub *sub);
+int hrpck_event_subscribe(struct hrpck_chan *chan, struct hrpck_event_sub *sub);
+void hrpck_event_unsubscribe(struct hrpck_chan *chan,
+			     struct hrpck_event_sub *sub);
 
-struct hrpc_bulk *hrpc_bulk_alloc(struct hrpc_chan *chan, u32 size,
-				  gfp_t gfp);
-struct hrpc_bulk *hrpc_bulk_get(struct hrpc_bulk *bulk);
-void hrpc_bulk_free(struct hrpc_bulk *bulk);
+struct hrpck_bulk *hrpck_bulk_alloc(struct hrpck_chan *chan, u32 size,
+				    gfp_t gfp);
+struct hrpck_bulk *hrpck_bulk_get(struct hrpck_bulk *bulk);
+void hrpck_bulk_put(struct hrpck_bulk *bulk);
 
 #endif /* HOSTRPC_CORE_H */

@@ -28,45 +28,45 @@
 #define IVS_BAR_SHM  2
 #define IVS_REGS_LEN 16
 
-struct hrpc_ivshmem {
+struct hrpck_ivshmem {
 	struct pci_dev *pdev;
 	void __iomem *regs;
 	void *shm;
 	resource_size_t shm_len;
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	bool enabled;
 	bool regions;
 	bool vectors;
 	bool irq[HRPC_IVSHMEM_NR_VECTORS];
 };
 
-static void ivs_kick(struct hrpc_chan *chan)
+static void ivs_kick(struct hrpck_chan *chan)
 {
-	struct hrpc_ivshmem *ivs = chan->tpriv;
+	struct hrpck_ivshmem *ivs = chan->tpriv;
 
 	iowrite32((HRPC_IVSHMEM_HOST_ID << 16) | HRPC_IVSHMEM_VEC_RING,
 		  ivs->regs + HRPC_IVSHMEM_REG_DOORBELL);
 }
 
 /* Vector 1 towards the host: "this channel is stale, lay out a fresh one". */
-static void ivs_request_reset(struct hrpc_chan *chan)
+static void ivs_request_reset(struct hrpck_chan *chan)
 {
-	struct hrpc_ivshmem *ivs = chan->tpriv;
+	struct hrpck_ivshmem *ivs = chan->tpriv;
 
 	iowrite32((HRPC_IVSHMEM_HOST_ID << 16) | HRPC_IVSHMEM_VEC_RESET,
 		  ivs->regs + HRPC_IVSHMEM_REG_DOORBELL);
 }
 
 /* Last channel reference: the mapping and our state go. */
-static void ivs_release(struct hrpc_chan *chan)
+static void ivs_release(struct hrpck_chan *chan)
 {
-	struct hrpc_ivshmem *ivs = chan->tpriv;
+	struct hrpck_ivshmem *ivs = chan->tpriv;
 
 	memunmap(ivs->shm);
 	kfree(ivs);
 }
 
-static const struct hrpc_transport_ops ivs_ops = {
+static const struct hrpck_transport_ops ivs_ops = {
 	.name = "ivshmem",
 	.kick = ivs_kick,
 	.request_reset = ivs_request_reset,
@@ -75,13 +75,13 @@ static const struct hrpc_transport_ops ivs_ops = {
 
 static irqreturn_t ivs_ring_irq(int irq, void *data)
 {
-	hrpc_chan_ring_irq(data);
+	hrpck_chan_ring_irq(data);
 	return IRQ_HANDLED;
 }
 
 static irqreturn_t ivs_reset_irq(int irq, void *data)
 {
-	hrpc_chan_reset_irq(data);
+	hrpck_chan_reset_irq(data);
 	return IRQ_HANDLED;
 }
 
@@ -92,13 +92,13 @@ static const irq_handler_t ivs_handlers[HRPC_IVSHMEM_NR_VECTORS] = {
 
 static void ivs_remove(struct pci_dev *pdev)
 {
-	struct hrpc_ivshmem *ivs = pci_get_drvdata(pdev);
+	struct hrpck_ivshmem *ivs = pci_get_drvdata(pdev);
 	int i;
 
 	if (!ivs)
 		return;
 	if (ivs->chan)
-		hrpc_chan_destroy(ivs->chan);
+		hrpck_chan_destroy(ivs->chan);
 	for (i = HRPC_IVSHMEM_NR_VECTORS - 1; i >= 0; i--)
 		if (ivs->irq[i])
 			free_irq(pci_irq_vector(pdev, i), ivs->chan);
@@ -113,7 +113,7 @@ static void ivs_remove(struct pci_dev *pdev)
 		pci_disable_device(pdev);
 	pci_set_drvdata(pdev, NULL);
 	if (ivs->chan) {
-		hrpc_chan_put(ivs->chan);	/* ivs_release() frees ivs */
+		hrpck_chan_put(ivs->chan);	/* ivs_release() frees ivs */
 	} else {
 		if (ivs->shm)
 			memunmap(ivs->shm);
@@ -123,8 +123,8 @@ static void ivs_remove(struct pci_dev *pdev)
 
 static int ivs_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
-	struct hrpc_ivshmem *ivs;
-	struct hrpc_chan *chan;
+	struct hrpck_ivshmem *ivs;
+	struct hrpck_chan *chan;
 	int ret, i;
 
 	if (pdev->revision != HRPC_IVSHMEM_REVISION) {
@@ -142,7 +142,7 @@ static int ivs_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	if (ret)
 		goto err;
 	ivs->enabled = true;
-	ret = pci_request_regions(pdev, HRPC_CORE_NAME);
+	ret = pci_request_regions(pdev, HRPCK_CORE_NAME);
 	if (ret)
 		goto err;
 	ivs->regions = true;
@@ -170,7 +170,7 @@ static int ivs_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	}
 	pci_set_master(pdev);
 
-	chan = hrpc_chan_create(&pdev->dev, &ivs_ops, ivs, ivs->shm, ivs->shm_len);
+	chan = hrpck_chan_create(&pdev->dev, &ivs_ops, ivs, ivs->shm, ivs->shm_len);
 	if (IS_ERR(chan)) {
 		ret = PTR_ERR(chan);
 		goto err;
@@ -187,13 +187,13 @@ static int ivs_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ivs->vectors = true;
 	for (i = 0; i < HRPC_IVSHMEM_NR_VECTORS; i++) {
 		ret = request_irq(pci_irq_vector(pdev, i), ivs_handlers[i], 0,
-				  HRPC_CORE_NAME, chan);
+				  HRPCK_CORE_NAME, chan);
 		if (ret)
 			goto err;
 		ivs->irq[i] = true;
 	}
 
-	ret = hrpc_chan_register(chan);
+	ret = hrpck_chan_register(chan);
 	if (ret)
 		goto err;
 	dev_info(&pdev->dev, "ivshmem peer %u, %llu bytes shared, /dev/%s\n",
@@ -213,18 +213,18 @@ static const struct pci_device_id ivs_ids[] = {
 MODULE_DEVICE_TABLE(pci, ivs_ids);
 
 static struct pci_driver ivs_driver = {
-	.name = HRPC_CORE_NAME,
+	.name = HRPCK_CORE_NAME,
 	.id_table = ivs_ids,
 	.probe = ivs_probe,
 	.remove = ivs_remove,
 };
 
-int hrpc_ivshmem_init(void)
+int hrpck_ivshmem_init(void)
 {
 	return pci_register_driver(&ivs_driver);
 }
 
-void hrpc_ivshmem_exit(void)
+void hrpck_ivshmem_exit(void)
 {
 	pci_unregister_driver(&ivs_driver);
 }

@@ -54,18 +54,38 @@ static inline struct hsk *hsk(struct sock *sk)
 extern struct xarray hsock_table;    /* handle index -> struct hsk (RCU) */
 u32 hsock_current_gen(void);
 /* Wait until INIT is done (bounded); returns the channel with a reference
- * (hrpc_chan_put() it) or an ERR_PTR (-ENETDOWN). */
-struct hrpc_chan *hsock_chan_get(void);
+ * (hrpck_chan_put() it) or an ERR_PTR (-ENETDOWN). */
+struct hrpck_chan *hsock_chan_get(void);
+/**
+ * struct hsock_call_args - one call to the host's socket service
+ * @proc: HRPC_SOCK_*
+ * @req: request payload, @req_len bytes
+ * @rep: reply buffer, @rep_cap bytes (may be NULL when @rep_cap is 0)
+ * @bulk: bulk buffer or NULL; @bulk_len request bytes in it
+ * @rep_len: out: reply bytes copied to @rep (0 when no reply came)
+ * @rep_bulk_pos: out: reply bulk bytes start at @bulk->ptr + @rep_bulk_pos
+ * @rep_bulk_len: out: reply bulk bytes
+ */
+struct hsock_call_args {
+	u16 proc;
+	const void *req;
+	u32 req_len;
+	void *rep;
+	u32 rep_cap;
+	struct hrpck_bulk *bulk;
+	u32 bulk_len;
+	u32 rep_len;
+	u32 rep_bulk_pos;
+	u32 rep_bulk_len;
+};
 /*
  * A call that survives signals: the host never blocks, so calls are short;
  * a fatal signal or the host's silence (30 s) gives up (-EINTR, -ETIMEDOUT)
- * without the core writing into freed memory.  rep may be NULL.
- * Returns the host's status or a transport error; *rep_len, *bulk_pos and
- * *bulk_len (may be NULL) get the reply's sizes.
+ * without the core writing into freed memory.
+ * Returns the host's status or a transport error; the out fields of @args
+ * are set in every case.
  */
-int hsock_call(struct hrpc_chan *chan, u16 proc, const void *req, u32 req_len,
-	       void *rep, u32 rep_cap, struct hrpc_bulk *bulk, u32 bulk_len,
-	       u32 *rep_len, u32 *bulk_pos, u32 *rep_bulk_len);
+int hsock_call(struct hrpck_chan *chan, struct hsock_call_args *args);
 /* Apply a state (newer seq only) and wake waiters. */
 void hsock_apply(struct hsk *hs, const struct hrpc_sock_state *st);
 
@@ -73,6 +93,7 @@ void hsock_apply(struct hsk *hs, const struct hrpc_sock_state *st);
 int hsock_create4(struct net *net, struct socket *sock, int protocol, int kern);
 int hsock_create6(struct net *net, struct socket *sock, int protocol, int kern);
 int hsock_proto_register(void);
+void hsock_proto_unregister(void);
 void hsock_reset_all(void);
 
 #endif /* HOSTRPC_HSOCK_H */

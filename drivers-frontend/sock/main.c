@@ -35,13 +35,13 @@ MODULE_PARM_DESC(credit, "READY event credits granted to the host (<= 4096)");
 DEFINE_XARRAY_FLAGS(hsock_table, XA_FLAGS_LOCK_IRQ);
 
 static DEFINE_MUTEX(hsock_lock);        /* chan, subscription, ready */
-static struct hrpc_chan *hsock_chan;    /* referenced */
+static struct hrpck_chan *hsock_chan;    /* referenced */
 static bool hsock_ready;                /* INIT done on hsock_chan */
 static bool hsock_failed;               /* the host refused INIT: fail fast */
 static u32 hsock_gen = 1;
 static DECLARE_WAIT_QUEUE_HEAD(hsock_ready_wq);
 static atomic_t hsock_ev_used = ATOMIC_INIT(0);
-static struct hrpc_event_sub hsock_sub;
+static struct hrpck_event_sub hsock_sub;
 static bool hsock_subscribed;
 
 static void hsock_init_fn(struct work_struct *w);
@@ -54,9 +54,9 @@ u32 hsock_current_gen(void)
 	return READ_ONCE(hsock_gen);
 }
 
-struct hrpc_chan *hsock_chan_get(void)
+struct hrpck_chan *hsock_chan_get(void)
 {
-	struct hrpc_chan *chan = NULL;
+	struct hrpck_chan *chan = NULL;
 
 	/* Attaching (or re-attaching after a host reset): wait a little. */
 	if (READ_ONCE(hsock_chan) && !READ_ONCE(hsock_failed))
@@ -66,7 +66,7 @@ struct hrpc_chan *hsock_chan_get(void)
 	mutex_lock(&hsock_lock);
 	if (hsock_ready && hsock_chan) {
 		chan = hsock_chan;
-		hrpc_chan_hold(chan);
+		hrpck_chan_hold(chan);
 	}
 	mutex_unlock(&hsock_lock);
 	return chan ?: ERR_PTR(-ENETDOWN);
@@ -75,7 +75,7 @@ struct hrpc_chan *hsock_chan_get(void)
 /* ---- calls that signals cannot tear in half --------------------------------- */
 
 struct hsock_ctx {
-	struct hrpc_call call;
+	struct hrpck_call call;
 	struct completion done;
 	refcount_t ref;
 	u32 rep_cap;
@@ -88,7 +88,7 @@ static void ctx_put(struct hsock_ctx *c)
 		kfree(c);
 }
 
-static void ctx_done(struct hrpc_call *call)
+static void ctx_done(struct hrpck_call *call)
 {
 	struct hsock_ctx *c = container_of(call, struct hsock_ctx, call);
 
@@ -96,30 +96,32 @@ static void ctx_done(struct hrpc_call *call)
 	ctx_put(c);
 }
 
-int hsock_call(struct hrpc_chan *chan, u16 proc, const void *req, u32 req_len,
-	       void *rep, u32 rep_cap, struct hrpc_bulk *bulk, u32 bulk_len,
-	       u32 *rep_len, u32 *bulk_pos, u32 *rep_bulk_len)
+int hsock_call(struct hrpck_chan *chan, struct hsock_call_args *args)
 {
-	struct hsock_ctx *c = kmalloc(sizeof(*c) + rep_cap, GFP_KERNEL);
+	struct hsock_ctx *c;
 	long left;
 	int ret;
 
+	args->rep_len = 0;
+	args->rep_bulk_pos = 0;
+	args->rep_bulk_len = 0;
+	c = kmalloc(sizeof(*c) + args->rep_cap, GFP_KERNEL);
 	if (!c)
 		return -ENOMEM;
 	memset(&c->call, 0, sizeof(c->call));
 	init_completion(&c->done);
 	refcount_set(&c->ref, 2);   /* ours + the completion's */
-	c->rep_cap = rep_cap;
+	c->rep_cap = args->rep_cap;
 	c->call.service = HRPC_SVC_SOCK;
-	c->call.proc = proc;
-	c->call.req = req;
-	c->call.req_len = req_len;
-	c->call.rep = rep_cap ? c->rep : NULL;
-	c->call.rep_cap = rep_cap;
-	c->call.bulk = bulk;
-	c->call.bulk_len = bulk_len;
+	c->call.proc = args->proc;
+	c->call.req = args->req;
+	c->call.req_len = args->req_len;
+	c->call.rep = args->rep_cap ? c->rep : NULL;
+	c->call.rep_cap = args->rep_cap;
+	c->call.bulk = args->bulk;
+	c->call.bulk_len = args->bulk_len;
 	c->call.done = ctx_done;
-	ret = hrpc_call_async(chan, &c->call, GFP_KERNEL);
+	ret = hrpck_call_async(chan, &c->call, GFP_KERNEL);
 	if (ret) {
 		kfree(c);
 		return ret;
@@ -132,14 +134,11 @@ int hsock_call(struct hrpc_chan *chan, u16 proc, const void *req, u32 req_len,
 		return left ? -EINTR : -ETIMEDOUT;
 	}
 	ret = c->call.status;
-	if (rep_len)
-		*rep_len = min(c->call.rep_len, rep_cap);
-	if (rep && rep_cap)
-		memcpy(rep, c->rep, min(c->call.rep_len, rep_cap));
-	if (bulk_pos)
-		*bulk_pos = c->call.rep_bulk_pos;
-	if (rep_bulk_len)
-		*rep_bulk_len = c->call.rep_bulk_len;
+	args->rep_len = min(c->call.rep_len, args->rep_cap);
+	if (args->rep && args->rep_len)
+		memcpy(args->rep, c->rep, args->rep_len);
+	args->rep_bulk_pos = c->call.rep_bulk_pos;
+	args->rep_bulk_len = c->call.rep_bulk_len;
 	ctx_put(c);
 	return ret;
 }
@@ -188,24 +187,26 @@ static void hsock_event(void *ctx, u16 service, u16 event, const void *payload, 
 static void hsock_credit_fn(struct work_struct *w)
 {
 	struct hrpc_sock_credit r = { 0 }, o;
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	int used;
 
 	mutex_lock(&hsock_lock);
 	chan = hsock_ready ? hsock_chan : NULL;
 	if (chan)
-		hrpc_chan_hold(chan);
+		hrpck_chan_hold(chan);
 	mutex_unlock(&hsock_lock);
 	if (!chan)
 		return;
 	used = atomic_xchg(&hsock_ev_used, 0);
 	if (used > 0) {
 		r.credit = used;
-		if (hsock_call(chan, HRPC_SOCK_CREDIT, &r, sizeof(r), &o, sizeof(o), NULL, 0,
-			       NULL, NULL, NULL))
+		if (hsock_call(chan, &(struct hsock_call_args){
+				.proc = HRPC_SOCK_CREDIT, .req = &r, .req_len = sizeof(r),
+				.rep = &o, .rep_cap = sizeof(o),
+			}))
 			atomic_add(used, &hsock_ev_used); /* try again with the next batch */
 	}
-	hrpc_chan_put(chan);
+	hrpck_chan_put(chan);
 }
 
 /* ---- channel life cycle ------------------------------------------------------------ */
@@ -215,23 +216,25 @@ static void hsock_init_fn(struct work_struct *w)
 	struct hrpc_sock_init_req r = { .version = HRPC_SOCK_VERSION,
 					.credit = min(credit, HRPC_SOCK_MAX_CREDIT) };
 	struct hrpc_sock_init_rep o;
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	int ret;
 
 	mutex_lock(&hsock_lock);
 	chan = hsock_chan;
 	if (chan)
-		hrpc_chan_hold(chan);
+		hrpck_chan_hold(chan);
 	mutex_unlock(&hsock_lock);
 	if (!chan)
 		return;
-	if (!hrpc_chan_attached(chan)) {
-		hrpc_chan_put(chan);
+	if (!hrpck_chan_attached(chan)) {
+		hrpck_chan_put(chan);
 		return;
 	}
 	atomic_set(&hsock_ev_used, 0);
-	ret = hsock_call(chan, HRPC_SOCK_INIT, &r, sizeof(r), &o, sizeof(o), NULL, 0, NULL,
-			 NULL, NULL);
+	ret = hsock_call(chan, &(struct hsock_call_args){
+		.proc = HRPC_SOCK_INIT, .req = &r, .req_len = sizeof(r),
+		.rep = &o, .rep_cap = sizeof(o),
+	});
 	if (ret) {
 		pr_warn("hostrpc_sock: host refused INIT: %d (no outsourced sockets)\n", ret);
 		WRITE_ONCE(hsock_failed, true);
@@ -247,32 +250,32 @@ static void hsock_init_fn(struct work_struct *w)
 			o.max_sockets, r.credit);
 		wake_up_all(&hsock_ready_wq);
 	}
-	hrpc_chan_put(chan);
+	hrpck_chan_put(chan);
 }
 
 static int hsock_notify(struct notifier_block *nb, unsigned long ev, void *data)
 {
-	struct hrpc_chan *chan = data;
+	struct hrpck_chan *chan = data;
 
 	switch (ev) {
-	case HRPC_CHAN_ADDED:
+	case HRPCK_CHAN_ADDED:
 		mutex_lock(&hsock_lock);
 		if (!hsock_chan) {
-			hrpc_chan_hold(chan);
+			hrpck_chan_hold(chan);
 			hsock_chan = chan;
 			hsock_sub.service = HRPC_SVC_SOCK;
 			hsock_sub.fn = hsock_event;
 			hsock_sub.ctx = NULL;
-			hsock_subscribed = !hrpc_event_subscribe(chan, &hsock_sub);
+			hsock_subscribed = !hrpck_event_subscribe(chan, &hsock_sub);
 		}
 		mutex_unlock(&hsock_lock);
 		break;
-	case HRPC_CHAN_ATTACHED:
+	case HRPCK_CHAN_ATTACHED:
 		if (chan == READ_ONCE(hsock_chan))
 			schedule_work(&hsock_init_work);
 		break;
-	case HRPC_CHAN_DETACHED:
-	case HRPC_CHAN_REMOVED:
+	case HRPCK_CHAN_DETACHED:
+	case HRPCK_CHAN_REMOVED:
 		if (chan != READ_ONCE(hsock_chan))
 			break;
 		mutex_lock(&hsock_lock);
@@ -281,14 +284,14 @@ static int hsock_notify(struct notifier_block *nb, unsigned long ev, void *data)
 		mutex_unlock(&hsock_lock);
 		/* The host's table is gone with its worker: every socket. */
 		hsock_reset_all();
-		if (ev == HRPC_CHAN_REMOVED) {
+		if (ev == HRPCK_CHAN_REMOVED) {
 			mutex_lock(&hsock_lock);
 			if (hsock_subscribed)
-				hrpc_event_unsubscribe(chan, &hsock_sub);
+				hrpck_event_unsubscribe(chan, &hsock_sub);
 			hsock_subscribed = false;
 			hsock_chan = NULL;
 			mutex_unlock(&hsock_lock);
-			hrpc_chan_put(chan);
+			hrpck_chan_put(chan);
 		}
 		break;
 	}
@@ -316,9 +319,9 @@ static int __init hsock_init(void)
 	ret = hsock_proto_register();
 	if (ret)
 		return ret;
-	ret = hrpc_register_notifier(&hsock_nb);
+	ret = hrpck_register_notifier(&hsock_nb);
 	if (ret)
-		return ret;	/* the proto stays registered: harmless, and we are permanent */
+		goto err_proto;
 	/* Point of no return: the built-in families cannot be restored. */
 	sock_unregister(PF_INET);
 	ret = sock_register(&hsock_family4);
@@ -330,6 +333,12 @@ static int __init hsock_init(void)
 		pr_err("hostrpc_sock: cannot register PF_INET6: %d\n", ret);
 	pr_info("hostrpc_sock: AF_INET and AF_INET6 sockets are now served by the host\n");
 	return 0;
+
+	/* Before the point of no return, unwind in reverse: a failed load
+	 * frees the module, so nothing may keep pointing into it. */
+err_proto:
+	hsock_proto_unregister();
+	return ret;
 }
 module_init(hsock_init);
 /* No module_exit: the module is permanent (see the top of this file). */

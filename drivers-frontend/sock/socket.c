@@ -50,6 +50,11 @@ int hsock_proto_register(void)
 	return proto_register(&hsock_proto, 0);
 }
 
+void hsock_proto_unregister(void)
+{
+	proto_unregister(&hsock_proto);
+}
+
 /* ---- addresses ---------------------------------------------------------------- */
 
 /* Guest sockaddr -> wire.  for_bind: no IPv4 on an IPv6 socket. */
@@ -131,9 +136,9 @@ static int addr_from_wire(const struct hrpc_sock_addr *w, struct sockaddr *sa)
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
-static int hs_begin(struct hsk *hs, struct hrpc_chan **chan)
+static int hs_begin(struct hsk *hs, struct hrpck_chan **chan)
 {
-	struct hrpc_chan *c;
+	struct hrpck_chan *c;
 
 	if (!hs->handle || hs->gen != hsock_current_gen())
 		return -ECONNRESET;
@@ -141,7 +146,7 @@ static int hs_begin(struct hsk *hs, struct hrpc_chan **chan)
 	if (IS_ERR(c))
 		return PTR_ERR(c);
 	if (hs->gen != hsock_current_gen()) {
-		hrpc_chan_put(c);
+		hrpck_chan_put(c);
 		return -ECONNRESET;
 	}
 	*chan = c;
@@ -167,22 +172,28 @@ static u32 hs_mask(struct hsk *hs)
 /* A call on this socket whose reply is a bare hrpc_sock_state. */
 static int hs_simple(struct hsk *hs, u16 proc, u32 arg)
 {
+	struct hsock_call_args args;
 	struct hrpc_sock_handle_req r = { .handle = hs->handle, .arg = arg };
 	struct hrpc_sock_state st;
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	u32 len = 0;
 	int ret = hs_begin(hs, &chan);
 
 	if (ret)
 		return ret;
-	ret = hsock_call(chan, proc, &r, sizeof(r), &st, sizeof(st), NULL, 0, &len, NULL, NULL);
+	args = (struct hsock_call_args){
+		.proc = proc, .req = &r, .req_len = sizeof(r),
+		.rep = &st, .rep_cap = sizeof(st),
+	};
+	ret = hsock_call(chan, &args);
+	len = args.rep_len;
 	if (len == sizeof(st))
 		hsock_apply(hs, &st);
-	hrpc_chan_put(chan);
+	hrpck_chan_put(chan);
 	return ret;
 }
 
-static int hs_setopt(struct hsk *hs, struct hrpc_chan *chan, int level, int name,
+static int hs_setopt(struct hsk *hs, struct hrpck_chan *chan, int level, int name,
 		     const void *val, u32 len)
 {
 	struct hrpc_sock_opt *r = kzalloc(sizeof(*r), GFP_KERNEL);
@@ -195,15 +206,17 @@ static int hs_setopt(struct hsk *hs, struct hrpc_chan *chan, int level, int name
 	r->name = name;
 	r->len = len;
 	memcpy(r->val, val, len);
-	ret = hsock_call(chan, HRPC_SOCK_SETSOCKOPT, r, sizeof(*r), NULL, 0, NULL, 0, NULL,
-			 NULL, NULL);
+	ret = hsock_call(chan, &(struct hsock_call_args){
+		.proc = HRPC_SOCK_SETSOCKOPT, .req = r, .req_len = sizeof(*r),
+	});
 	kfree(r);
 	return ret;
 }
 
-static int hs_getopt(struct hsk *hs, struct hrpc_chan *chan, int level, int name,
+static int hs_getopt(struct hsk *hs, struct hrpck_chan *chan, int level, int name,
 		     void *val, u32 *len)
 {
+	struct hsock_call_args args;
 	struct hrpc_sock_opt *r = kzalloc(sizeof(*r) * 2, GFP_KERNEL), *o;
 	u32 rlen = 0;
 	int ret;
@@ -215,8 +228,12 @@ static int hs_getopt(struct hsk *hs, struct hrpc_chan *chan, int level, int name
 	r->level = level;
 	r->name = name;
 	r->len = min_t(u32, *len, HRPC_SOCK_OPT_MAX);
-	ret = hsock_call(chan, HRPC_SOCK_GETSOCKOPT, r, sizeof(*r), o, sizeof(*o), NULL, 0,
-			 &rlen, NULL, NULL);
+	args = (struct hsock_call_args){
+		.proc = HRPC_SOCK_GETSOCKOPT, .req = r, .req_len = sizeof(*r),
+		.rep = o, .rep_cap = sizeof(*o),
+	};
+	ret = hsock_call(chan, &args);
+	rlen = args.rep_len;
 	if (!ret && rlen == sizeof(*o)) {
 		*len = min_t(u32, o->len, *len);
 		memcpy(val, o->val, *len);
@@ -233,7 +250,7 @@ static int hs_getopt(struct hsk *hs, struct hrpc_chan *chan, int level, int name
  * host must know, if they changed since the last push.  Best effort: the
  * host refusing one (e.g. its policy) is not the caller's error.
  */
-static void hsock_sync_sol(struct hsk *hs, struct hrpc_chan *chan)
+static void hsock_sync_sol(struct hsk *hs, struct hrpck_chan *chan)
 {
 	struct sock *sk = &hs->sk;
 	int v;
@@ -344,9 +361,10 @@ static void hs_publish(struct hsk *hs, u64 handle, u32 gen)
 
 static int hs_create(struct net *net, struct socket *sock, int protocol, int kern, int family)
 {
+	struct hsock_call_args args;
 	struct hrpc_sock_socket_req r = { 0 };
 	struct hrpc_sock_handle_rep o;
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	struct hsk *hs;
 	u32 gen, len = 0;
 	int ret;
@@ -372,8 +390,12 @@ static int hs_create(struct net *net, struct socket *sock, int protocol, int ker
 	r.family = family == AF_INET ? HRPC_AF_INET : HRPC_AF_INET6;
 	r.type = sock->type;
 	r.protocol = protocol;
-	ret = hsock_call(chan, HRPC_SOCK_SOCKET, &r, sizeof(r), &o, sizeof(o), NULL, 0, &len,
-			 NULL, NULL);
+	args = (struct hsock_call_args){
+		.proc = HRPC_SOCK_SOCKET, .req = &r, .req_len = sizeof(r),
+		.rep = &o, .rep_cap = sizeof(o),
+	};
+	ret = hsock_call(chan, &args);
+	len = args.rep_len;
 	if (!ret && len != sizeof(o))
 		ret = -EPROTO;
 	if (ret)
@@ -382,7 +404,9 @@ static int hs_create(struct net *net, struct socket *sock, int protocol, int ker
 	if (!hs) {
 		struct hrpc_sock_handle_req c = { .handle = o.handle };
 
-		hsock_call(chan, HRPC_SOCK_CLOSE, &c, sizeof(c), NULL, 0, NULL, 0, NULL, NULL, NULL);
+		hsock_call(chan, &(struct hsock_call_args){
+			.proc = HRPC_SOCK_CLOSE, .req = &c, .req_len = sizeof(c),
+		});
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -391,7 +415,7 @@ static int hs_create(struct net *net, struct socket *sock, int protocol, int ker
 	hs_publish(hs, o.handle, gen);
 	hsock_apply(hs, &o.state);
 out:
-	hrpc_chan_put(chan);
+	hrpck_chan_put(chan);
 	return ret;
 }
 
@@ -418,14 +442,15 @@ static int hsock_release(struct socket *sock)
 		xa_cmpxchg_irq(&hsock_table, hrpc_sock_handle_index(hs->handle), hs, NULL,
 			       GFP_KERNEL);
 		if (!hs_reset(hs)) {
-			struct hrpc_chan *chan;
+			struct hrpck_chan *chan;
 
 			if (!hs_begin(hs, &chan)) {
 				struct hrpc_sock_handle_req r = { .handle = hs->handle };
 
-				hsock_call(chan, HRPC_SOCK_CLOSE, &r, sizeof(r), NULL, 0, NULL, 0,
-					   NULL, NULL, NULL);
-				hrpc_chan_put(chan);
+				hsock_call(chan, &(struct hsock_call_args){
+					.proc = HRPC_SOCK_CLOSE, .req = &r, .req_len = sizeof(r),
+				});
+				hrpck_chan_put(chan);
 			}
 		}
 	}
@@ -461,15 +486,21 @@ void hsock_reset_all(void)
 
 /* ---- bind / listen / connect / accept ----------------------------------------------- */
 
-static int hs_addr_call(struct hsk *hs, struct hrpc_chan *chan, u16 proc,
+static int hs_addr_call(struct hsk *hs, struct hrpck_chan *chan, u16 proc,
 			const struct hrpc_sock_addr *a)
 {
+	struct hsock_call_args args;
 	struct hrpc_sock_addr_req r = { .handle = hs->handle, .addr = *a };
 	struct hrpc_sock_state st;
 	u32 len = 0;
 	int ret;
 
-	ret = hsock_call(chan, proc, &r, sizeof(r), &st, sizeof(st), NULL, 0, &len, NULL, NULL);
+	args = (struct hsock_call_args){
+		.proc = proc, .req = &r, .req_len = sizeof(r),
+		.rep = &st, .rep_cap = sizeof(st),
+	};
+	ret = hsock_call(chan, &args);
+	len = args.rep_len;
 	if (len == sizeof(st))
 		hsock_apply(hs, &st);
 	return ret;
@@ -479,7 +510,7 @@ static int hsock_bind(struct socket *sock, struct sockaddr *uaddr, int addr_len)
 {
 	struct hsk *hs = hsk(sock->sk);
 	struct hrpc_sock_addr a;
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	int ret;
 
 	ret = addr_to_wire(sock->sk, uaddr, addr_len, true, &a);
@@ -490,14 +521,14 @@ static int hsock_bind(struct socket *sock, struct sockaddr *uaddr, int addr_len)
 		return ret;
 	hsock_sync_sol(hs, chan);
 	ret = hs_addr_call(hs, chan, HRPC_SOCK_BIND, &a);
-	hrpc_chan_put(chan);
+	hrpck_chan_put(chan);
 	return ret;
 }
 
 static int hsock_listen(struct socket *sock, int backlog)
 {
 	struct hsk *hs = hsk(sock->sk);
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	int ret;
 
 	if (sock->type != SOCK_STREAM)
@@ -506,7 +537,7 @@ static int hsock_listen(struct socket *sock, int backlog)
 	if (ret)
 		return ret;
 	hsock_sync_sol(hs, chan);
-	hrpc_chan_put(chan);
+	hrpck_chan_put(chan);
 	ret = hs_simple(hs, HRPC_SOCK_LISTEN, backlog < 0 ? 0 : backlog);
 	if (!ret)
 		sock->sk->sk_state = TCP_LISTEN;
@@ -518,7 +549,7 @@ static int hsock_connect(struct socket *sock, struct sockaddr *uaddr, int addr_l
 	struct sock *sk = sock->sk;
 	struct hsk *hs = hsk(sk);
 	struct hrpc_sock_addr a;
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	long timeo;
 	int ret;
 
@@ -556,17 +587,18 @@ done:
 	} else if (ret == -EINPROGRESS || ret == -EALREADY) {
 		sock->state = SS_CONNECTING;
 	}
-	hrpc_chan_put(chan);
+	hrpck_chan_put(chan);
 	return ret;
 }
 
 static int hsock_accept(struct socket *sock, struct socket *newsock, int flags, bool kern)
 {
+	struct hsock_call_args args;
 	struct sock *sk = sock->sk;
 	struct hsk *hs = hsk(sk), *nhs;
 	struct hrpc_sock_handle_req r = { .handle = hs->handle };
 	struct hrpc_sock_accept_rep o;
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	long timeo = sock_rcvtimeo(sk, flags & O_NONBLOCK);
 	u32 len, gen;
 	int ret;
@@ -576,14 +608,17 @@ static int hsock_accept(struct socket *sock, struct socket *newsock, int flags, 
 		if (ret)
 			return ret;
 		gen = hs->gen;
-		len = 0;
-		ret = hsock_call(chan, HRPC_SOCK_ACCEPT, &r, sizeof(r), &o, sizeof(o), NULL, 0,
-				 &len, NULL, NULL);
+		args = (struct hsock_call_args){
+			.proc = HRPC_SOCK_ACCEPT, .req = &r, .req_len = sizeof(r),
+			.rep = &o, .rep_cap = sizeof(o),
+		};
+		ret = hsock_call(chan, &args);
+		len = args.rep_len;
 		if (len == sizeof(o))
 			hsock_apply(hs, &o.lstate);
 		if (ret != -EAGAIN)
 			break;
-		hrpc_chan_put(chan);
+		hrpck_chan_put(chan);
 		ret = hs_wait(hs, HRPC_POLLIN | HRPC_POLLERR | HRPC_POLLHUP, &timeo);
 		if (ret)
 			return ret;
@@ -599,7 +634,9 @@ static int hsock_accept(struct socket *sock, struct socket *newsock, int flags, 
 	if (!nhs) {
 		struct hrpc_sock_handle_req c = { .handle = o.handle };
 
-		hsock_call(chan, HRPC_SOCK_CLOSE, &c, sizeof(c), NULL, 0, NULL, 0, NULL, NULL, NULL);
+		hsock_call(chan, &(struct hsock_call_args){
+			.proc = HRPC_SOCK_CLOSE, .req = &c, .req_len = sizeof(c),
+		});
 		ret = -ENOMEM;
 		goto out;
 	}
@@ -610,24 +647,29 @@ static int hsock_accept(struct socket *sock, struct socket *newsock, int flags, 
 	hs_publish(nhs, o.handle, gen);
 	hsock_apply(nhs, &o.state);
 out:
-	hrpc_chan_put(chan);
+	hrpck_chan_put(chan);
 	return ret;
 }
 
 static int hsock_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 {
+	struct hsock_call_args args;
 	struct hsk *hs = hsk(sock->sk);
 	struct hrpc_sock_handle_req r = { .handle = hs->handle, .arg = !!peer };
 	struct hrpc_sock_name_rep o;
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	u32 len = 0;
 	int ret = hs_begin(hs, &chan);
 
 	if (ret)
 		return ret;
-	ret = hsock_call(chan, HRPC_SOCK_GETNAME, &r, sizeof(r), &o, sizeof(o), NULL, 0, &len,
-			 NULL, NULL);
-	hrpc_chan_put(chan);
+	args = (struct hsock_call_args){
+		.proc = HRPC_SOCK_GETNAME, .req = &r, .req_len = sizeof(r),
+		.rep = &o, .rep_cap = sizeof(o),
+	};
+	ret = hsock_call(chan, &args);
+	len = args.rep_len;
+	hrpck_chan_put(chan);
 	if (ret)
 		return ret;
 	if (len != sizeof(o))
@@ -652,7 +694,7 @@ static __poll_t hsock_poll(struct file *file, struct socket *sock, poll_table *w
 	/* SO_ERROR is read by generic code from sk_err: fetch the host's
 	 * pending error now, before the caller asks for it. */
 	if ((mask & HRPC_POLLERR) && !READ_ONCE(hs->err_fetched)) {
-		struct hrpc_chan *chan;
+		struct hrpck_chan *chan;
 		int err = 0;
 		u32 len = sizeof(err);
 
@@ -661,7 +703,7 @@ static __poll_t hsock_poll(struct file *file, struct socket *sock, poll_table *w
 				WRITE_ONCE(sk->sk_err, err);
 				WRITE_ONCE(hs->err_fetched, true);
 			}
-			hrpc_chan_put(chan);
+			hrpck_chan_put(chan);
 		}
 		/* collecting SO_ERROR may have cleared POLLERR on the host */
 		mask = hs_mask(hs) | (READ_ONCE(sk->sk_err) ? HRPC_POLLERR : 0);
@@ -673,17 +715,18 @@ static __poll_t hsock_poll(struct file *file, struct socket *sock, poll_table *w
 
 /* ---- send / receive ------------------------------------------------------------------ */
 
-static int send_once(struct hsk *hs, struct hrpc_chan *chan, struct msghdr *msg, u32 n,
+static int send_once(struct hsk *hs, struct hrpck_chan *chan, struct msghdr *msg, u32 n,
 		     u32 flags, const struct hrpc_sock_addr *to)
 {
+	struct hsock_call_args args;
 	struct hrpc_sock_send_req *r;
 	struct hrpc_sock_io_rep o;
-	struct hrpc_bulk *b = NULL;
+	struct hrpck_bulk *b = NULL;
 	u32 len = 0, rlen = sizeof(*r);
 	int ret;
 
 	if (n > IO_CHUNK || n > INLINE_MAX - sizeof(*r))
-		b = hrpc_bulk_alloc(chan, max(n, 1u), GFP_KERNEL);
+		b = hrpck_bulk_alloc(chan, max(n, 1u), GFP_KERNEL);
 	if (IS_ERR(b))
 		b = NULL;
 	if (!b)
@@ -707,8 +750,13 @@ static int send_once(struct hsk *hs, struct hrpc_chan *chan, struct msghdr *msg,
 	}
 	if (!b)
 		rlen += n;
-	ret = hsock_call(chan, HRPC_SOCK_SEND, r, rlen, &o, sizeof(o), b, b ? n : 0, &len,
-			 NULL, NULL);
+	args = (struct hsock_call_args){
+		.proc = HRPC_SOCK_SEND, .req = r, .req_len = rlen,
+		.rep = &o, .rep_cap = sizeof(o),
+		.bulk = b, .bulk_len = b ? n : 0,
+	};
+	ret = hsock_call(chan, &args);
+	len = args.rep_len;
 	if (len == sizeof(o))
 		hsock_apply(hs, &o.state);
 	if (!ret)
@@ -718,7 +766,7 @@ static int send_once(struct hsk *hs, struct hrpc_chan *chan, struct msghdr *msg,
 out:
 	kfree(r);
 	if (b)
-		hrpc_bulk_free(b);
+		hrpck_bulk_put(b);
 	return ret;
 }
 
@@ -727,7 +775,7 @@ static int hsock_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	struct sock *sk = sock->sk;
 	struct hsk *hs = hsk(sk);
 	struct hrpc_sock_addr to, *top = NULL;
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	u32 flags = msg->msg_flags & (MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE);
 	long timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
 	size_t sent = 0;
@@ -752,7 +800,7 @@ static int hsock_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 		return ret;
 	hsock_sync_sol(hs, chan);
 	if (mutex_lock_interruptible(&hs->tx_mutex)) {
-		hrpc_chan_put(chan);
+		hrpck_chan_put(chan);
 		return sock_intr_errno(timeo);
 	}
 	do {
@@ -775,7 +823,7 @@ static int hsock_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 		break;
 	} while (sent < size && sock->type == SOCK_STREAM);
 	mutex_unlock(&hs->tx_mutex);
-	hrpc_chan_put(chan);
+	hrpck_chan_put(chan);
 	if (ret == -EPIPE && !(msg->msg_flags & MSG_NOSIGNAL) && !sent)
 		send_sig(SIGPIPE, current, 0);
 	if (sent)
@@ -783,17 +831,18 @@ static int hsock_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	return ret;
 }
 
-static int recv_once(struct hsk *hs, struct hrpc_chan *chan, struct iov_iter *to, u32 n,
+static int recv_once(struct hsk *hs, struct hrpck_chan *chan, struct iov_iter *to, u32 n,
 		     u32 flags, struct hrpc_sock_io_rep *io)
 {
+	struct hsock_call_args args;
 	struct hrpc_sock_recv_req r = { .handle = hs->handle, .flags = flags, .len = n };
-	struct hrpc_bulk *b = NULL;
+	struct hrpck_bulk *b = NULL;
 	u8 *rep = NULL;
 	u32 len = 0, pos = 0, blen = 0, got;
 	int ret;
 
 	if (n > INLINE_MAX - sizeof(*io))
-		b = hrpc_bulk_alloc(chan, min(n, IO_CHUNK), GFP_KERNEL);
+		b = hrpck_bulk_alloc(chan, min(n, IO_CHUNK), GFP_KERNEL);
 	if (IS_ERR(b))
 		b = NULL;
 	if (!b)
@@ -805,8 +854,15 @@ static int recv_once(struct hsk *hs, struct hrpc_chan *chan, struct iov_iter *to
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = hsock_call(chan, HRPC_SOCK_RECV, &r, sizeof(r), rep,
-			 b ? sizeof(*io) : sizeof(*io) + r.len, b, 0, &len, &pos, &blen);
+	args = (struct hsock_call_args){
+		.proc = HRPC_SOCK_RECV, .req = &r, .req_len = sizeof(r),
+		.rep = rep, .rep_cap = b ? sizeof(*io) : sizeof(*io) + r.len,
+		.bulk = b,
+	};
+	ret = hsock_call(chan, &args);
+	len = args.rep_len;
+	pos = args.rep_bulk_pos;
+	blen = args.rep_bulk_len;
 	if (len < sizeof(*io)) {
 		ret = ret ?: -EPROTO;
 		goto out;
@@ -837,12 +893,12 @@ static int recv_once(struct hsk *hs, struct hrpc_chan *chan, struct iov_iter *to
 out:
 	kfree(rep);
 	if (b)
-		hrpc_bulk_free(b);
+		hrpck_bulk_put(b);
 	return ret;
 }
 
 /* Fill the read-ahead buffer with one RECV: > 0 bytes, 0 EOF, -errno. */
-static int rx_fill(struct hsk *hs, struct hrpc_chan *chan, struct hrpc_sock_io_rep *io)
+static int rx_fill(struct hsk *hs, struct hrpck_chan *chan, struct hrpc_sock_io_rep *io)
 {
 	struct kvec kv;
 	struct iov_iter it;
@@ -884,7 +940,7 @@ static int hsock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size, i
 	struct sock *sk = sock->sk;
 	struct hsk *hs = hsk(sk);
 	struct hrpc_sock_io_rep io;
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	u32 hflags = flags & (MSG_OOB | MSG_PEEK | MSG_TRUNC);
 	long timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
 	size_t target = (flags & MSG_WAITALL) && sock->type == SOCK_STREAM ? size : 1;
@@ -899,7 +955,7 @@ static int hsock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size, i
 	if (ret)
 		return ret;
 	if (mutex_lock_interruptible(&hs->rx_mutex)) {
-		hrpc_chan_put(chan);
+		hrpck_chan_put(chan);
 		return sock_intr_errno(timeo);
 	}
 	for (;;) {
@@ -959,7 +1015,7 @@ static int hsock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size, i
 		break;
 	}
 	mutex_unlock(&hs->rx_mutex);
-	hrpc_chan_put(chan);
+	hrpck_chan_put(chan);
 	if (copied)
 		return copied;
 	return ret;
@@ -983,10 +1039,11 @@ static int hsock_shutdown(struct socket *sock, int how)
 
 static int hsock_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
 {
+	struct hsock_call_args args;
 	struct hsk *hs = hsk(sock->sk);
 	struct hrpc_sock_handle_req r = { .handle = hs->handle, .arg = cmd };
 	struct hrpc_sock_ioctl_rep o;
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	u32 len = 0;
 	int ret;
 
@@ -1003,9 +1060,13 @@ static int hsock_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
 	ret = hs_begin(hs, &chan);
 	if (ret)
 		return ret;
-	ret = hsock_call(chan, HRPC_SOCK_IOCTL, &r, sizeof(r), &o, sizeof(o), NULL, 0, &len,
-			 NULL, NULL);
-	hrpc_chan_put(chan);
+	args = (struct hsock_call_args){
+		.proc = HRPC_SOCK_IOCTL, .req = &r, .req_len = sizeof(r),
+		.rep = &o, .rep_cap = sizeof(o),
+	};
+	ret = hsock_call(chan, &args);
+	len = args.rep_len;
+	hrpck_chan_put(chan);
 	if (ret)
 		return ret;
 	if (len != sizeof(o))
@@ -1020,7 +1081,7 @@ static int hsock_setsockopt(struct socket *sock, int level, int optname, sockptr
 			    unsigned int optlen)
 {
 	struct hsk *hs = hsk(sock->sk);
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	u8 val[HRPC_SOCK_OPT_MAX];
 	int ret;
 
@@ -1032,7 +1093,7 @@ static int hsock_setsockopt(struct socket *sock, int level, int optname, sockptr
 	if (ret)
 		return ret;
 	ret = hs_setopt(hs, chan, level, optname, val, optlen);
-	hrpc_chan_put(chan);
+	hrpck_chan_put(chan);
 	return ret;
 }
 
@@ -1040,7 +1101,7 @@ static int hsock_getsockopt(struct socket *sock, int level, int optname, char __
 			    int __user *optlen)
 {
 	struct hsk *hs = hsk(sock->sk);
-	struct hrpc_chan *chan;
+	struct hrpck_chan *chan;
 	u8 val[HRPC_SOCK_OPT_MAX];
 	int len, ret;
 	u32 ulen;
@@ -1054,7 +1115,7 @@ static int hsock_getsockopt(struct socket *sock, int level, int optname, char __
 	if (ret)
 		return ret;
 	ret = hs_getopt(hs, chan, level, optname, val, &ulen);
-	hrpc_chan_put(chan);
+	hrpck_chan_put(chan);
 	if (ret)
 		return ret;
 	if (copy_to_user(optval, val, ulen) || put_user((int)ulen, optlen))

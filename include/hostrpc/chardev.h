@@ -5,8 +5,11 @@
  * userspace; uses only the uapi types of <linux/types.h>.
  *
  * Conventions: pointers travel as __u64; every struct starts with `argsz`
- * (the caller's sizeof) so fields can be appended later; reserved fields
- * and unknown flags must be 0 (else EINVAL).  ioctl() returns 0 when the
+ * (the caller's sizeof) so fields can be appended later: the module takes
+ * an argsz larger than its own struct when the bytes it does not know are 0
+ * (else E2BIG), one smaller is EINVAL, and the size encoded in the command
+ * number is ignored (argsz says it).  Reserved fields and unknown flags must
+ * be 0 (else EINVAL).  ioctl() returns 0 when the
  * transport worked - the host's own result is in `status` - and -1 with
  * errno for local and transport errors (ENOTCONN, ECONNRESET, ETIMEDOUT,
  * EINTR, EPROTO, ENODEV, EFAULT, EINVAL, ENOSPC, E2BIG).
