@@ -36,6 +36,7 @@
 
 #include "hostrpc/guestexec.h"
 #include "guestrpc/session.h"
+#include "gex-decode.h"
 
 #define STDIN_CHUNK (256u * 1024u)
 /* How long after the guest should have ended the command (its --timeout,
@@ -359,6 +360,7 @@ int main(int argc, char **argv)
 
 	while (!exited) {
 		struct guestrpc_event *ev;
+		struct gex_ev gev;
 		uint64_t now = now_ns();
 		int sig = __atomic_load_n(&sig_first, __ATOMIC_ACQUIRE);
 		int wait_ms = -1;
@@ -387,38 +389,37 @@ int main(int argc, char **argv)
 				guestrpc_session_error(sess));
 			_exit(125);
 		}
-		if (ev->proc == HRPC_GEX_EV_OUTPUT && ev->len >= sizeof(struct hrpc_gex_output)) {
-			struct hrpc_gex_output o;
+		switch (gex_event_parse(handle, ev->proc, ev->payload, ev->len, &gev)) {
+		case GEX_EV_OUTPUT:
+			if (!out_broken && write_all(gev.stream, gev.data, gev.size) == -EPIPE &&
+			    gev.stream == HRPC_GEX_STDOUT) {
+				/* Like a pipe: the writer gets SIGPIPE. */
+				struct hrpc_gex_kill_req k = { .handle = handle, .signal = SIGPIPE };
 
-			memcpy(&o, ev->payload, sizeof(o));
-			if (o.handle == handle && o.size == ev->len - sizeof(o) &&
-			    (o.stream == HRPC_GEX_STDOUT || o.stream == HRPC_GEX_STDERR)) {
-				if (!out_broken &&
-				    write_all(o.stream, ev->payload + sizeof(o), o.size) == -EPIPE &&
-				    o.stream == HRPC_GEX_STDOUT) {
-					/* Like a pipe: the writer gets SIGPIPE. */
-					struct hrpc_gex_kill_req k = { .handle = handle, .signal = SIGPIPE };
-
-					out_broken = true;
-					gex_send(HRPC_GEX_KILL, &k, sizeof(k));
-				}
-				consumed += o.size;
-				if (consumed >= sr.window / 4) {
-					struct hrpc_gex_credit_req c = { .handle = handle,
-									 .bytes = (uint32_t)consumed };
-
-					consumed = 0;
-					gex_send(HRPC_GEX_CREDIT, &c, sizeof(c));
-				}
+				out_broken = true;
+				gex_send(HRPC_GEX_KILL, &k, sizeof(k));
 			}
-		} else if (ev->proc == HRPC_GEX_EV_EXIT && ev->len == sizeof(ex)) {
-			memcpy(&ex, ev->payload, sizeof(ex));
-			exited = ex.handle == handle;
-		} else if (ev->proc == HRPC_GEX_EV_STDIN) {
+			consumed += gev.size;
+			if (consumed >= sr.window / 4) {
+				struct hrpc_gex_credit_req c = { .handle = handle,
+								 .bytes = (uint32_t)consumed };
+
+				consumed = 0;
+				gex_send(HRPC_GEX_CREDIT, &c, sizeof(c));
+			}
+			break;
+		case GEX_EV_EXIT:
+			ex = gev.status;
+			exited = true;
+			break;
+		case GEX_EV_STDIN:
 			pthread_mutex_lock(&room_lock);
 			room = true;
 			pthread_cond_signal(&room_cond);
 			pthread_mutex_unlock(&room_lock);
+			break;
+		case GEX_EV_IGNORE:
+			break;
 		}
 		free(ev);
 	}
@@ -429,11 +430,7 @@ int main(int argc, char **argv)
 	}
 	/* The stdin thread may sit in read(0): do not wait for it. */
 	fflush(stdout);
-	if (ex.flags & HRPC_GEX_X_TIMEDOUT) {
+	if (ex.flags & HRPC_GEX_X_TIMEDOUT)
 		fprintf(stderr, "hostrpc-guest-exec: %s: timed out\n", argv[optind]);
-		_exit(124);
-	}
-	if (ex.signal)
-		_exit(ex.signal <= 64 ? 128 + (int)ex.signal : 125);
-	_exit(ex.code >= 0 && ex.code <= 255 ? ex.code : 125);
+	_exit(gex_exit_code(&ex));
 }

@@ -57,9 +57,10 @@
 
 #include "hostrpc/guestfs.h"
 #include "guestrpc/session.h"
+#include "gfs-decode.h"
 
 #define IO_MAX HRPC_GFS_IO_MAX
-#define READDIR_BULK (256u * 1024u)
+#define READDIR_BULK GFS_READDIR_BULK
 /* Default --max-dir-entries: at most ~400 bytes each (a struct dent, a
  * 255-byte name, the cookie), so a listing takes at most ~400 MiB. */
 #define MAX_DIR_ENTRIES (1u << 20)
@@ -99,18 +100,12 @@ struct dent {
 	struct hrpc_gfs_attr attr;
 };
 
-/* The cookies a listing continued from (open addressing; 0 never stored). */
-struct cookie_set {
-	uint64_t *slot;
-	size_t cap, n;
-};
-
 struct hdir {
 	uint64_t gfh;
 	pthread_mutex_t lock;
 	struct dent *ents;
 	size_t n, cap;
-	struct cookie_set seen;
+	struct gfs_cookie_set seen;
 	uint64_t gcookie;        /* guest cookie after the last fetched entry */
 	bool eof;
 	bool plus;               /* fetched with READDIRPLUS */
@@ -170,6 +165,12 @@ static int violation(const char *fmt, ...)
 	return -EIO;
 }
 
+/* A decoder (gfs-decode.h) refused a reply: its message is the violation. */
+static int refused(int rc, const char *err)
+{
+	return rc == -EIO ? violation("%s", err) : rc;
+}
+
 /* ---- calls ---------------------------------------------------------------- */
 
 static int scall(struct guestrpc_call *c)
@@ -219,16 +220,9 @@ static int gcall_fixed(uint16_t proc, const void *req, uint32_t req_len, void *r
 	return rc;
 }
 
-/* An errno from the guest goes to the kernel only if it is a real one. */
 static int errno_out(int rc)
 {
-	int e = -rc;
-
-	if (e == ENOSYS)
-		return EOPNOTSUPP;  /* ENOSYS would switch the op off in the kernel */
-	if (e <= 0 || e > 133)
-		return EIO;
-	return e;
+	return gfs_errno_out(rc);
 }
 
 static void reply_err(fuse_req_t req, int rc)
@@ -257,41 +251,15 @@ static int name_ok(const char *name)
 
 static bool attr_ok(const struct hrpc_gfs_attr *a)
 {
-	switch (a->mode & S_IFMT) {
-	case S_IFREG: case S_IFDIR: case S_IFLNK: case S_IFCHR:
-	case S_IFBLK: case S_IFIFO: case S_IFSOCK:
-		break;
-	default:
-		return false;
-	}
-	return !(a->mode & ~(S_IFMT | 07777u)) && a->size <= INT64_MAX &&
-	       a->blocks <= INT64_MAX && a->atime_nsec < 1000000000u &&
-	       a->mtime_nsec < 1000000000u && a->ctime_nsec < 1000000000u && !a->reserved;
+	return gfs_attr_ok(a);
 }
 
+/* The guest chooses modes and device numbers: on the host they must not
+ * become a setuid program or a way into a host device (on top of
+ * nosuid,nodev - see the top). */
 static void attr_to_stat(const struct hrpc_gfs_attr *a, uint64_t ino, struct stat *st)
 {
-	memset(st, 0, sizeof(*st));
-	st->st_ino = ino;
-	st->st_mode = a->mode;
-	/* The guest chooses modes and device numbers: on the host they must
-	 * not become a setuid program or a way into a host device (on top of
-	 * nosuid,nodev - see the top).  A directory's setgid bit only says how
-	 * the guest assigns groups: keep it. */
-	if (!gm.allow_suid && !S_ISDIR(a->mode))
-		st->st_mode &= ~(mode_t)(S_ISUID | S_ISGID);
-	st->st_nlink = a->nlink;
-	st->st_uid = a->uid;
-	st->st_gid = a->gid;
-	if (gm.allow_dev)
-		st->st_rdev = makedev((a->rdev >> 8) & 0xfff,
-				      (a->rdev & 0xff) | ((a->rdev >> 12) & 0xfff00));
-	st->st_size = (off_t)a->size;
-	st->st_blksize = a->blksize ? a->blksize : 4096;
-	st->st_blocks = (blkcnt_t)a->blocks;
-	st->st_atim = (struct timespec){ (time_t)a->atime, a->atime_nsec };
-	st->st_mtim = (struct timespec){ (time_t)a->mtime, a->mtime_nsec };
-	st->st_ctim = (struct timespec){ (time_t)a->ctime, a->ctime_nsec };
+	gfs_attr_to_stat(a, ino, gm.allow_suid, gm.allow_dev, st);
 }
 
 static struct node *node_of(fuse_ino_t ino)
@@ -554,12 +522,12 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static void reply_attr(fuse_req_t req, fuse_ino_t ino, int rc, const struct hrpc_gfs_attr *a)
 {
 	struct node *n = node_of(ino);
+	char err[256];
 	struct stat st;
 
-	if (rc == 0 && !attr_ok(a))
-		rc = violation("getattr of node %#" PRIx64 ": impossible attributes", n ? n->gnode : 0);
-	if (rc == 0 && n && (a->mode & S_IFMT) != n->type)
-		rc = violation("node %#" PRIx64 " changed type", n->gnode);
+	if (rc == 0)
+		rc = refused(gfs_attr_reply_check(a, n ? n->type : 0, n ? n->gnode : 0,
+						  err, sizeof(err)), err);
 	if (rc < 0) {
 		reply_err(req, rc);
 		return;
@@ -639,7 +607,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct hrpc_gfs_node_req r = { .node = gnode_of(ino) };
-	char buf[HRPC_GFS_PATH_MAX + 1];
+	char buf[HRPC_GFS_PATH_MAX + 1], err[256];
 	uint32_t len = 0;
 	int rc;
 
@@ -648,8 +616,8 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 		return;
 	}
 	rc = gcall(HRPC_GFS_READLINK, &r, sizeof(r), buf, HRPC_GFS_PATH_MAX, &len);
-	if (rc == 0 && (len == 0 || len >= HRPC_GFS_PATH_MAX || memchr(buf, 0, len)))
-		rc = violation("readlink: target of %u bytes with a NUL or empty", len);
+	if (rc == 0)
+		rc = refused(gfs_readlink_check(buf, len, err, sizeof(err)), err);
 	if (rc == -EMSGSIZE)
 		rc = violation("readlink: target longer than PATH_MAX");
 	if (rc < 0) {
@@ -821,6 +789,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	uint32_t wgen = n ? __atomic_load_n(&n->wgen, __ATOMIC_RELAXED) : 0;
 	uint8_t *pre = NULL;
 	struct hfile *hf;
+	char err[256];
 	int rc;
 
 	if (!r.node) {
@@ -853,10 +822,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		c.bulk_in_cap = 0;
 		rc = scall(&c);
 	}
-	if (rc == 0 && (c.rep_len != c.rep_cap ||
-			(preread && (orr.size != c.bulk_in_len || orr.size > PREREAD || orr.eof > 1))))
-		rc = violation("open: reply of %u bytes, %u of %u pre-read bytes", c.rep_len,
-			       c.bulk_in_len, orr.size);
+	if (rc == 0)
+		rc = refused(gfs_open_reply_check(c.rep_len, c.rep_cap, preread, &orr, c.bulk_in_len,
+						  PREREAD, err, sizeof(err)), err);
 	if (rc < 0) {
 		free(pre);
 		reply_err(req, rc);
@@ -945,6 +913,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	};
 	size_t have = 0;
 	uint8_t *pre, *buf;
+	char err[256];
 	int rc;
 
 	if (size > IO_MAX)
@@ -990,9 +959,9 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	c.bulk_in = buf + have;
 	c.bulk_in_cap = r.size;
 	rc = scall(&c);
-	if (rc == 0 && (c.rep_len != sizeof(ir) || ir.size > r.size || ir.size != c.bulk_in_len))
-		rc = violation("read: %u bytes claimed, %u delivered, %u asked", ir.size,
-			       c.bulk_in_len, r.size);
+	if (rc == 0)
+		rc = refused(gfs_read_reply_check(c.rep_len, &ir, r.size, c.bulk_in_len,
+						  err, sizeof(err)), err);
 	if (rc < 0)
 		reply_err(req, rc);
 	else
@@ -1011,6 +980,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 		.req = &r, .req_len = sizeof(r), .rep = &ir, .rep_cap = sizeof(ir),
 		.bulk_out = data,
 	};
+	char err[256];
 	int rc;
 
 	if (size > IO_MAX || off < 0) {
@@ -1021,8 +991,8 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 	c.bulk_out_len = (uint32_t)size;
 	node_changed(ino);
 	rc = scall(&c);
-	if (rc == 0 && (c.rep_len != sizeof(ir) || ir.size > size))
-		rc = violation("write: %u bytes written of %zu", ir.size, size);
+	if (rc == 0)
+		rc = refused(gfs_write_reply_check(c.rep_len, &ir, size, err, sizeof(err)), err);
 	if (rc < 0)
 		reply_err(req, rc);
 	else
@@ -1055,47 +1025,6 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 
 /* ---- directories ---------------------------------------------------------------- */
 
-static size_t cookie_slot(const struct cookie_set *cs, uint64_t c)
-{
-	size_t i = (size_t)((c * 0x9e3779b97f4a7c15ull) >> 17) & (cs->cap - 1);
-
-	while (cs->slot[i] && cs->slot[i] != c)
-		i = (i + 1) & (cs->cap - 1);
-	return i;
-}
-
-/* 1: added, 0: seen before, -ENOMEM.  `c` is not 0. */
-static int cookie_set_add(struct cookie_set *cs, uint64_t c)
-{
-	size_t i;
-
-	if ((cs->n + 1) * 2 > cs->cap) {
-		struct cookie_set big = { .cap = cs->cap ? cs->cap * 2 : 1024 };
-
-		big.slot = calloc(big.cap, sizeof(*big.slot));
-		if (!big.slot)
-			return -ENOMEM;
-		for (i = 0; i < cs->cap; i++)
-			if (cs->slot[i])
-				big.slot[cookie_slot(&big, cs->slot[i])] = cs->slot[i];
-		big.n = cs->n;
-		free(cs->slot);
-		*cs = big;
-	}
-	i = cookie_slot(cs, c);
-	if (cs->slot[i])
-		return 0;
-	cs->slot[i] = c;
-	cs->n++;
-	return 1;
-}
-
-static void cookie_set_clear(struct cookie_set *cs)
-{
-	free(cs->slot);
-	*cs = (struct cookie_set){ 0 };
-}
-
 static void dir_clear(struct hdir *d)
 {
 	struct hrpc_gfs_forget_item *it = calloc(d->n ? d->n : 1, sizeof(*it));
@@ -1122,7 +1051,7 @@ static void dir_clear(struct hdir *d)
 	d->n = d->cap = 0;
 	d->gcookie = 0;
 	d->eof = false;
-	cookie_set_clear(&d->seen);
+	gfs_cookie_set_clear(&d->seen);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1170,7 +1099,6 @@ static int dir_fetch(struct hdir *d, uint64_t dir_gnode)
 {
 	struct hrpc_gfs_readdir_req r = { .fh = d->gfh, .offset = d->gcookie,
 					  .flags = d->plus ? HRPC_GFS_READDIR_PLUS : 0 };
-	size_t esz = d->plus ? sizeof(struct hrpc_gfs_dirent_plus) : sizeof(struct hrpc_gfs_dirent);
 	struct hrpc_gfs_readdir_rep rr;
 	struct guestrpc_call c = {
 		.service = HRPC_SVC_GUEST_FS, .proc = HRPC_GFS_READDIR,
@@ -1178,7 +1106,7 @@ static int dir_fetch(struct hdir *d, uint64_t dir_gnode)
 		.bulk_in_cap = READDIR_BULK,
 	};
 	uint8_t *buf = malloc(READDIR_BULK);
-	const char *bad = NULL;
+	char err[256];
 	uint32_t i;
 	int rc;
 
@@ -1188,66 +1116,28 @@ static int dir_fetch(struct hdir *d, uint64_t dir_gnode)
 	rc = scall(&c);
 	if (rc < 0)
 		goto out;
-	if (c.rep_len != sizeof(rr) || rr.eof > 1 || rr.count > READDIR_BULK / esz ||
-	    rr.count * esz != c.bulk_in_len) {
-		rc = violation("readdir: %u entries in %u bytes", rr.count, c.bulk_in_len);
+	rc = gfs_readdir_frame_check(c.rep_len, &rr, c.bulk_in_len, d->plus, err, sizeof(err));
+	if (rc < 0) {
 		/* Whatever lookups it counted, we cannot tell which: it may
 		 * keep them. */
+		rc = refused(rc, err);
 		goto out;
 	}
-	/* A listing without end would take all our memory: it ends at the cap
-	 * (EIO; the guest's lookups for this batch are given back below). */
-	if (d->n + rr.count > gm.max_dir_entries)
-		bad = "the listing is longer than --max-dir-entries";
-	/* The cookie we continue from must lead somewhere new: 0, or one
-	 * this listing continued from before, would list the same entries
-	 * again, forever.  (Cookies are opaque - hashes on ext4 - so "new" is
-	 * all we can ask, not "larger"; only this one is ever sent back.) */
-	if (!bad && rr.count && !rr.eof) {
-		uint64_t next;
-		int added;
-
-		memcpy(&next, buf + (rr.count - 1) * esz + offsetof(struct hrpc_gfs_dirent, off),
-		       sizeof(next));
-		added = next && next != r.offset ? cookie_set_add(&d->seen, next) : 0;
-		if (added < 0) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		if (!added)
-			bad = "a cookie that does not advance (0, or one the listing gave before)";
-	}
-	for (i = 0; i < rr.count && !bad; i++) {
-		struct hrpc_gfs_dirent_plus dp;
-
-		memcpy(&dp, buf + i * esz, esz);
-		if (dp.d.reserved || dp.d.type > 15)
-			bad = "bad type field";
-		else if (hrpc_gfs_name_is_dot(&dp.d.name) && dp.d.name.len <= 2) {
-			if (d->plus && dp.entry.node)
-				bad = "\".\" or \"..\" with a node";
-		} else if (hrpc_gfs_name_check(&dp.d.name) < 0)
-			bad = "a name with '/', NUL, bad length or garbage after it";
-		else if (d->plus && (!dp.entry.node || !attr_ok(&dp.entry.attr)))
-			bad = "an entry without a node or with impossible attributes";
-	}
-	if (bad) {
+	/* A bad batch is refused whole (EIO; the guest's lookups for it are
+	 * given back). */
+	rc = gfs_readdir_batch_check(buf, &rr, d->plus, r.offset, d->n, gm.max_dir_entries,
+				     &d->seen, err, sizeof(err));
+	if (rc == -EIO) {
 		struct hrpc_gfs_forget_item *it = calloc(rr.count, sizeof(*it));
-		uint32_t k = 0;
 
-		rc = violation("readdir: %s (entry %u)", bad, i ? i - 1 : 0);
-		for (i = 0; it && d->plus && i < rr.count; i++) {
-			struct hrpc_gfs_dirent_plus dp;
-
-			memcpy(&dp, buf + i * esz, esz);
-			if (dp.entry.node && !hrpc_gfs_name_is_dot(&dp.d.name))
-				it[k++] = (struct hrpc_gfs_forget_item){ dp.entry.node, 1 };
-		}
+		rc = violation("%s", err);
 		if (it)
-			send_forgets(it, k);
+			send_forgets(it, gfs_readdir_refs(buf, rr.count, d->plus, it));
 		free(it);
 		goto out;
 	}
+	if (rc < 0)
+		goto out;
 	if (d->n + rr.count > d->cap) {
 		size_t ncap = (d->n + rr.count) * 2;
 		struct dent *ne = realloc(d->ents, ncap * sizeof(*ne));
@@ -1262,9 +1152,9 @@ static int dir_fetch(struct hdir *d, uint64_t dir_gnode)
 	for (i = 0; i < rr.count; i++) {
 		struct hrpc_gfs_dirent_plus dp;
 		struct dent *de = &d->ents[d->n];
-		int err;
+		int nerr;
 
-		memcpy(&dp, buf + i * esz, esz);
+		gfs_dirent_get(buf, i, d->plus, &dp);
 		d->gcookie = dp.d.off;
 		memset(de, 0, sizeof(*de));
 		de->gino = dp.d.ino;
@@ -1275,7 +1165,7 @@ static int dir_fetch(struct hdir *d, uint64_t dir_gnode)
 			break;
 		}
 		if (d->plus && dp.entry.node) {
-			de->node = node_take(&dp.entry, dir_gnode, false, &err);
+			de->node = node_take(&dp.entry, dir_gnode, false, &nerr);
 			if (!de->node) {
 				/* Listed without attributes: the kernel looks it up. */
 				free(de->name);
@@ -1399,25 +1289,16 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct hrpc_gfs_node_req r = { .node = gm.root->gnode };
 	struct hrpc_gfs_statfs sf;
 	struct statvfs st;
+	char err[256];
 	int rc = gcall_fixed(HRPC_GFS_STATFS, &r, sizeof(r), &sf, sizeof(sf));
 
-	if (rc == 0 && (sf.reserved || sf.bfree > sf.blocks || sf.bavail > sf.blocks ||
-			sf.ffree > sf.files || !sf.bsize))
-		rc = violation("statfs: impossible numbers");
+	if (rc == 0)
+		rc = refused(gfs_statfs_check(&sf, err, sizeof(err)), err);
 	if (rc < 0) {
 		reply_err(req, rc);
 		return;
 	}
-	memset(&st, 0, sizeof(st));
-	st.f_bsize = sf.bsize;
-	st.f_frsize = sf.frsize ? sf.frsize : sf.bsize;
-	st.f_blocks = sf.blocks;
-	st.f_bfree = sf.bfree;
-	st.f_bavail = sf.bavail;
-	st.f_files = sf.files;
-	st.f_ffree = sf.ffree;
-	st.f_favail = sf.ffree;
-	st.f_namemax = sf.namemax && sf.namemax <= HRPC_GFS_NAME_MAX ? sf.namemax : HRPC_GFS_NAME_MAX;
+	gfs_statfs_to_statvfs(&sf, &st);
 	fuse_reply_statfs(req, &st);
 }
 
@@ -1432,31 +1313,9 @@ static int xattr_name(struct hrpc_gfs_xattr_req *r, const char *name)
 	return 0;
 }
 
-/*
- * File capabilities make a program gain privilege when it runs, as a setuid
- * bit does: the guest's are not shown without --allow-suid (the mount is
- * nosuid, where the kernel ignores them too - this is the second wall).
- */
 static bool xattr_privileged(const char *name)
 {
-	return !gm.allow_suid && !strcmp(name, "security.capability");
-}
-
-/* Drop the privileged names from a NUL-separated list; its new length. */
-static uint32_t xattr_list_filter(char *list, uint32_t len)
-{
-	uint32_t in = 0, out = 0;
-
-	while (in < len) {
-		uint32_t n = (uint32_t)strnlen(list + in, len - in) + 1;
-
-		if (!xattr_privileged(list + in)) {
-			memmove(list + out, list + in, n);
-			out += n;
-		}
-		in += n;
-	}
-	return out;
+	return gfs_xattr_privileged(name, gm.allow_suid);
 }
 
 static void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
@@ -1467,7 +1326,7 @@ static void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t s
 		.service = HRPC_SVC_GUEST_FS, .proc = name ? HRPC_GFS_GETXATTR : HRPC_GFS_LISTXATTR,
 		.req = &r, .req_len = sizeof(r), .rep = &xr, .rep_cap = sizeof(xr),
 	};
-	char *buf = NULL;
+	char *buf = NULL, err[256];
 	int rc = 0;
 
 	if (!r.node)
@@ -1486,15 +1345,12 @@ static void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t s
 		c.bulk_in_cap = (uint32_t)size;
 		rc = scall(&c);
 	}
-	if (rc == 0 && (c.rep_len != sizeof(xr) || xr.size > HRPC_GFS_XATTR_MAX ||
-			(size && xr.size != c.bulk_in_len) || (!size && c.bulk_in_len)))
-		rc = violation("xattr: %u bytes claimed, %u delivered", xr.size, c.bulk_in_len);
-	/* A list must be NUL-separated names. */
-	if (rc == 0 && !name && size && xr.size && buf[xr.size - 1] != 0)
-		rc = violation("listxattr: list not NUL-terminated");
+	if (rc == 0)
+		rc = refused(gfs_xattr_reply_check(c.rep_len, &xr, size, c.bulk_in_len, !name, buf,
+						   err, sizeof(err)), err);
 	/* (A size query keeps the guest's number: an upper bound is enough.) */
 	if (rc == 0 && !name && size)
-		xr.size = xattr_list_filter(buf, xr.size);
+		xr.size = gfs_xattr_list_filter(buf, xr.size, gm.allow_suid);
 	if (rc < 0)
 		reply_err(req, rc);
 	else if (!size)
@@ -1764,7 +1620,7 @@ int main(int argc, char **argv)
 	};
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	const char *uri = NULL, *cache = "auto", *target, *gpath, *mnt;
-	char *err = NULL, *fuse_opts = NULL;
+	char *err = NULL, *fuse_opts = NULL, verr[256];
 	struct hrpc_gfs_mount_req *mr;
 	struct hrpc_gfs_entry root;
 	struct fuse_session *se;
@@ -1850,8 +1706,8 @@ int main(int argc, char **argv)
 	memcpy(mr->path, gpath, mr->path_len);
 	rc = gcall_fixed(HRPC_GFS_MOUNT, mr, sizeof(*mr), &root, sizeof(root));
 	free(mr);
-	if (rc == 0 && (!root.node || !attr_ok(&root.attr) || !S_ISDIR(root.attr.mode)))
-		rc = violation("mount: the root is not a directory");
+	if (rc == 0)
+		rc = refused(gfs_mount_root_check(&root, verr, sizeof(verr)), verr);
 	if (rc < 0)
 		return fail(1, "guest %s: cannot serve %s: %s", target, gpath, strerror(errno_out(rc)));
 
