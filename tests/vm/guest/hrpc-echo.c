@@ -315,6 +315,45 @@ static void reset_wait(int secs)
 	      "host reset: re-attached, calls work again, only ECONNRESET/ENOTCONN meanwhile");
 }
 
+/*
+ * argsz: a caller built against a header with fields appended to
+ * struct hrpc_ioc_call (a longer argsz, and so another size in the command
+ * number) is served while the fields the module does not know are 0, and
+ * refused with E2BIG when one is not; a shorter argsz is EINVAL.
+ */
+static void argsz_checks(void)
+{
+	struct {
+		struct hrpc_ioc_call c;
+		uint64_t appended;
+	} big;
+	static uint8_t req[8] = "argsz!!", rep[8];
+	unsigned long cmd_big = _IOWR(HRPC_IOC_TYPE, 0x01, big);
+	int rc, e;
+
+	memset(&big, 0, sizeof(big));
+	big.c = (struct hrpc_ioc_call){
+		.argsz = sizeof(big), .service = HRPC_SVC_ECHO, .proc = HRPC_ECHO_PING,
+		.timeout_ms = timeout_ms, .req = (uintptr_t)req, .req_len = sizeof(req),
+		.rep = (uintptr_t)rep, .rep_cap = sizeof(rep),
+	};
+	rc = ioctl(fd, cmd_big, &big);
+	e = errno;
+	check(rc == 0 && big.c.status == 0 && big.c.rep_len == sizeof(req) &&
+	      !memcmp(req, rep, sizeof(req)),
+	      "argsz %zu (appended field 0): PING served (rc %d %s, status %d)",
+	      sizeof(big), rc, rc ? strerror(e) : "", big.c.status);
+	big.c.argsz = sizeof(big);
+	big.appended = 1;
+	rc = ioctl(fd, cmd_big, &big);
+	check(rc < 0 && errno == E2BIG, "argsz %zu (appended field not 0): E2BIG (rc %d %s)",
+	      sizeof(big), rc, rc ? strerror(errno) : "");
+	big.c.argsz = sizeof(big.c) - 4;
+	rc = ioctl(fd, HRPC_IOC_CALL, &big.c);
+	check(rc < 0 && errno == EINVAL, "argsz %zu (shorter): EINVAL (rc %d %s)",
+	      sizeof(big.c) - 4, rc, rc ? strerror(errno) : "");
+}
+
 int main(int argc, char **argv)
 {
 	const char *dev = "/dev/hostrpc0";
@@ -360,6 +399,8 @@ int main(int argc, char **argv)
 	}
 	if (reset_secs)
 		reset_wait(reset_secs);
+	else
+		argsz_checks();
 
 	for (mode = 0; mode < 3; mode++) {
 		int bad = 0, calls = 0;
