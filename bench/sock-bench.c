@@ -24,8 +24,7 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 
-#include "tests/tap.h"
-#include "tests/integration/sock/sockguest.h"
+#include "outsource/sock/sockguest.h"
 
 #define CHUNK (1u << 20)
 

@@ -3,9 +3,10 @@
 #   make sock-vm-bench   NIC-less guest with hostrpc_sock vs the same guest
 #                        kernel with virtio-net on QEMU user networking
 noinst_PROGRAMS += bench/sock-bench
-bench_sock_bench_SOURCES = bench/sock-bench.c tests/integration/sock/sockguest.h
+bench_sock_bench_SOURCES = bench/sock-bench.c
 bench_sock_bench_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) -O2
-bench_sock_bench_LDADD = outsource/sock/libhrpc-sock-glib.la outsource/sock/libhrpc-sock.la \
+bench_sock_bench_LDADD = outsource/sock/libhrpc-sock-guest.la \
+	outsource/sock/libhrpc-sock-glib.la outsource/sock/libhrpc-sock.la \
 	hostrpc/libhostrpc-glib.la hostrpc/libhostrpc.la $(GLIB_LIBS) -lpthread
 EXTRA_DIST += bench/sock-vm-bench.sh
 

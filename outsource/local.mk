@@ -22,9 +22,18 @@ bin_PROGRAMS += outsource/sock/hostrpc-sockets
 outsource_sock_hostrpc_sockets_SOURCES = outsource/sock/hostrpc-sockets.c
 EXTRA_DIST += outsource/sock/README.md
 
+# A process guest of the service in one process (host half in a thread, guest
+# half through libhostrpc over memfd rings), built once for the tests below
+# and bench/sock-bench.
+noinst_LTLIBRARIES += outsource/sock/libhrpc-sock-guest.la
+outsource_sock_libhrpc_sock_guest_la_SOURCES = \
+	outsource/sock/sockguest.h outsource/sock/sockguest.c
+outsource_sock_libhrpc_sock_guest_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+
 # Process-guest tests: drive every host procedure through libhostrpc over
 # memfd rings, including hostile input.
-sock_itest_ldadd = outsource/sock/libhrpc-sock-glib.la outsource/sock/libhrpc-sock.la \
+sock_itest_ldadd = outsource/sock/libhrpc-sock-guest.la \
+	outsource/sock/libhrpc-sock-glib.la outsource/sock/libhrpc-sock.la \
 	hostrpc/libhostrpc-glib.la hostrpc/libhostrpc.la $(GLIB_LIBS) -lpthread
 sock_itests = \
 	tests/integration/sock/test-sock-procs \
@@ -41,7 +50,6 @@ tests_integration_sock_test_sock_policy_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_policy_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_default_policy_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_default_policy_LDADD = $(sock_itest_ldadd)
-EXTRA_DIST += tests/integration/sock/sockguest.h
 
 # The service inside a real hostrpcd worker (process guest over memfd).
 check_PROGRAMS += tests/integration/sock/test-sock-daemon

@@ -15,7 +15,7 @@
 
 #include "tests/tap.h"
 #include "tests/integration/itest.h"
-#include "tests/integration/sock/sockguest.h"
+#include "outsource/sock/sockguest.h"
 #include "hostrpc/echo.h"
 
 #define SIZE (16u << 20)

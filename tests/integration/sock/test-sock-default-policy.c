@@ -30,7 +30,7 @@
 #include <sys/wait.h>
 
 #include "tests/tap.h"
-#include "tests/integration/sock/sockguest.h"
+#include "outsource/sock/sockguest.h"
 
 #define PLAN 32
 

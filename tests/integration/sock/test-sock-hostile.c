@@ -14,7 +14,7 @@
 #include <sys/resource.h>
 
 #include "tests/tap.h"
-#include "tests/integration/sock/sockguest.h"
+#include "outsource/sock/sockguest.h"
 
 static struct sguest g;
 

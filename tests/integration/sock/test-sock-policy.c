@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 
 #include "tests/tap.h"
-#include "tests/integration/sock/sockguest.h"
+#include "outsource/sock/sockguest.h"
 #include "outsource/sock/policy.h"
 
 static struct sguest g;

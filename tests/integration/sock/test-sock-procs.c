@@ -15,7 +15,7 @@
 #include <sys/mman.h>
 
 #include "tests/tap.h"
-#include "tests/integration/sock/sockguest.h"
+#include "outsource/sock/sockguest.h"
 #include "hostrpc/echo.h"
 
 static struct sguest g;

@@ -1,56 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sockguest.h - a process guest of the socket service, for the integration
- * tests and the benchmark: the host half (outsource_sock + hrpc_server +
- * GLib loop) runs in a thread of the test; the guest half calls it through
- * libhostrpc over memfd rings, exactly as a guest kernel would, and keeps
- * the per-socket readiness the host reports (replies and READY events).
+ * sockguest.c - a process guest of the socket service (see sockguest.h).
  */
-#ifndef HOSTRPC_TESTS_SOCKGUEST_H
-#define HOSTRPC_TESTS_SOCKGUEST_H
+#include "config.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <glib.h>
-
-#include "hostrpc/hostrpc.h"
-#include "hostrpc/hostrpc-glib.h"
-#include "hostrpc/sock.h"
-#include "outsource/sock/outsource-sock.h"
-#include "outsource/sock/outsource-sock-glib.h"
-
-#define SG_MAX_TRACK 4096
-
-struct sg_track {
-	uint64_t handle;
-	struct hrpc_sock_state st;
-	bool known;
-};
-
-struct sguest {
-	/* host half */
-	hrpc_server *srv;
-	hrpc_conn *conn;
-	outsource_sock *sock;
-	GMainContext *ctx;
-	pthread_t thread;
-	volatile bool stop;
-	volatile int conn_done;
-	/* guest half */
-	hrpc_client *cli;
-	struct sg_track track[SG_MAX_TRACK];
-	uint64_t events, ev_states;
-	uint32_t credit_due;     /* events received, credit not yet returned */
-	bool no_auto_credit;     /* tests of the credit mechanism itself */
-};
+#include "outsource/sock/sockguest.h"
 
 static void sg_conn_done(hrpc_conn *conn, int err, gpointer data)
 {
@@ -97,8 +51,8 @@ static void sg_apply(struct sguest *g, uint64_t handle, const struct hrpc_sock_s
 	}
 }
 
-static void sg_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *payload,
-		     void *opaque)
+void sg_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *payload,
+	      void *opaque)
 {
 	struct sguest *g = opaque;
 	const struct hrpc_sock_ev_state *e = payload;
@@ -115,8 +69,8 @@ static void sg_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *p
 
 /* Start host and guest halves.  policy: text in policy.h format or NULL;
  * audit_fd: where the audit log goes (-1: nowhere). */
-static inline int sg_start_full(struct sguest *g, const char *policy, int audit_fd,
-				bool init, uint32_t credit)
+int sg_start_full(struct sguest *g, const char *policy, int audit_fd,
+		  bool init, uint32_t credit)
 {
 	struct outsource_sock_config cfg = { .guest_id = 7, .guest_name = "test-guest",
 					     .policy_text = policy, .audit_fd = audit_fd };
@@ -164,16 +118,12 @@ static inline int sg_start_full(struct sguest *g, const char *policy, int audit_
 	return rc;
 }
 
-/* The policy of tests whose host peers listen on the host's loopback
- * (which the built-in rules keep from a guest). */
-#define SG_LOOPBACK_POLICY "connect allow loopback\n"
-
-static inline int sg_start(struct sguest *g, const char *policy, int audit_fd)
+int sg_start(struct sguest *g, const char *policy, int audit_fd)
 {
 	return sg_start_full(g, policy, audit_fd, true, 1024);
 }
 
-static inline void sg_stop(struct sguest *g)
+void sg_stop(struct sguest *g)
 {
 	hrpc_client_free(g->cli);
 	g->stop = true;
@@ -187,7 +137,7 @@ static inline void sg_stop(struct sguest *g)
 
 /* Give back the credit the host spent on events, in batches, as a guest
  * kernel would (never from inside the event handler). */
-static inline void sg_credit_return(struct sguest *g)
+void sg_credit_return(struct sguest *g)
 {
 	struct hrpc_sock_credit cr = { .credit = g->credit_due }, co;
 	struct hrpc_call cc = { .service = HRPC_SVC_SOCK, .proc = HRPC_SOCK_CREDIT,
@@ -201,9 +151,9 @@ static inline void sg_credit_return(struct sguest *g)
 }
 
 /* A raw call: returns the status; *rep_len the reply length. */
-static inline int sg_call(struct sguest *g, uint16_t proc, const void *req, uint32_t req_len,
-			  void *rep, uint32_t rep_cap, struct hrpc_bulk *bulk, uint32_t bulk_len,
-			  struct hrpc_call *out)
+int sg_call(struct sguest *g, uint16_t proc, const void *req, uint32_t req_len,
+	    void *rep, uint32_t rep_cap, struct hrpc_bulk *bulk, uint32_t bulk_len,
+	    struct hrpc_call *out)
 {
 	struct hrpc_call c = { .service = HRPC_SVC_SOCK, .proc = proc, .req = req,
 			       .req_len = req_len, .rep = rep, .rep_cap = rep_cap,
@@ -219,7 +169,7 @@ static inline int sg_call(struct sguest *g, uint16_t proc, const void *req, uint
 	return rc;
 }
 
-static inline void sg_addr(struct hrpc_sock_addr *a, int family, const char *ip, uint16_t port)
+void sg_addr(struct hrpc_sock_addr *a, int family, const char *ip, uint16_t port)
 {
 	memset(a, 0, sizeof(*a));
 	a->family = (uint16_t)family;
@@ -227,7 +177,7 @@ static inline void sg_addr(struct hrpc_sock_addr *a, int family, const char *ip,
 	inet_pton(family, ip, a->addr);
 }
 
-static inline int sg_socket(struct sguest *g, int family, int type, uint64_t *h)
+int sg_socket(struct sguest *g, int family, int type, uint64_t *h)
 {
 	struct hrpc_sock_socket_req r = { .family = (uint16_t)family, .type = (uint16_t)type };
 	struct hrpc_sock_handle_rep o;
@@ -240,7 +190,7 @@ static inline int sg_socket(struct sguest *g, int family, int type, uint64_t *h)
 	return rc;
 }
 
-static inline int sg_simple(struct sguest *g, uint16_t proc, uint64_t h, uint32_t arg)
+int sg_simple(struct sguest *g, uint16_t proc, uint64_t h, uint32_t arg)
 {
 	struct hrpc_sock_handle_req r = { .handle = h, .arg = arg };
 	struct hrpc_sock_state st;
@@ -252,13 +202,13 @@ static inline int sg_simple(struct sguest *g, uint16_t proc, uint64_t h, uint32_
 	return rc;
 }
 
-static inline int sg_close(struct sguest *g, uint64_t h)
+int sg_close(struct sguest *g, uint64_t h)
 {
 	return sg_simple(g, HRPC_SOCK_CLOSE, h, 0);
 }
 
-static inline int sg_addrcall(struct sguest *g, uint16_t proc, uint64_t h,
-			      const struct hrpc_sock_addr *a)
+int sg_addrcall(struct sguest *g, uint16_t proc, uint64_t h,
+		const struct hrpc_sock_addr *a)
 {
 	struct hrpc_sock_addr_req r = { .handle = h, .addr = *a };
 	struct hrpc_sock_state st;
@@ -270,7 +220,7 @@ static inline int sg_addrcall(struct sguest *g, uint16_t proc, uint64_t h,
 	return rc;
 }
 
-static inline int sg_getname(struct sguest *g, uint64_t h, bool peer, struct hrpc_sock_addr *a)
+int sg_getname(struct sguest *g, uint64_t h, bool peer, struct hrpc_sock_addr *a)
 {
 	struct hrpc_sock_handle_req r = { .handle = h, .arg = peer };
 	struct hrpc_sock_name_rep o;
@@ -281,14 +231,14 @@ static inline int sg_getname(struct sguest *g, uint64_t h, bool peer, struct hrp
 	return rc;
 }
 
-static inline uint32_t sg_mask(struct sguest *g, uint64_t h)
+uint32_t sg_mask(struct sguest *g, uint64_t h)
 {
 	return sg_slot(g, h)->st.mask;
 }
 
 /* Wait (processing events) until the socket's known mask has one of `bits`.
  * Returns the mask, or 0 on timeout. */
-static inline uint32_t sg_wait(struct sguest *g, uint64_t h, uint32_t bits, int timeout_ms)
+uint32_t sg_wait(struct sguest *g, uint64_t h, uint32_t bits, int timeout_ms)
 {
 	uint64_t deadline = hrpc_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 
@@ -304,7 +254,7 @@ static inline uint32_t sg_wait(struct sguest *g, uint64_t h, uint32_t bits, int 
 	}
 }
 
-static inline int sg_setopt_int(struct sguest *g, uint64_t h, int level, int name, int v)
+int sg_setopt_int(struct sguest *g, uint64_t h, int level, int name, int v)
 {
 	struct hrpc_sock_opt r = { .handle = h, .level = (uint32_t)level, .name = (uint32_t)name,
 				   .len = sizeof(int) };
@@ -314,7 +264,7 @@ static inline int sg_setopt_int(struct sguest *g, uint64_t h, int level, int nam
 	return sg_call(g, HRPC_SOCK_SETSOCKOPT, &r, sizeof(r), &o, sizeof(o), NULL, 0, NULL);
 }
 
-static inline int sg_getopt_int(struct sguest *g, uint64_t h, int level, int name, int *v)
+int sg_getopt_int(struct sguest *g, uint64_t h, int level, int name, int *v)
 {
 	struct hrpc_sock_opt r = { .handle = h, .level = (uint32_t)level, .name = (uint32_t)name,
 				   .len = sizeof(int) };
@@ -332,8 +282,8 @@ static inline int sg_getopt_int(struct sguest *g, uint64_t h, int level, int nam
 
 /* send: inline when bulk is NULL (len <= 64 KiB - 56), else from bulk->ptr.
  * Returns bytes sent or -errno. */
-static inline int sg_send(struct sguest *g, uint64_t h, const void *data, uint32_t len,
-			  struct hrpc_bulk *bulk, uint32_t flags, const struct hrpc_sock_addr *to)
+int sg_send(struct sguest *g, uint64_t h, const void *data, uint32_t len,
+	    struct hrpc_bulk *bulk, uint32_t flags, const struct hrpc_sock_addr *to)
 {
 	static uint8_t buf[HRPC_MSG_MAX_PAYLOAD];
 	struct hrpc_sock_send_req *r = (struct hrpc_sock_send_req *)buf;
@@ -366,8 +316,8 @@ static inline int sg_send(struct sguest *g, uint64_t h, const void *data, uint32
 
 /* recv into `out` (up to cap): through bulk if given, else inline.
  * Returns bytes or -errno; *io gets the reply. */
-static inline int sg_recv(struct sguest *g, uint64_t h, void *out, uint32_t cap,
-			  struct hrpc_bulk *bulk, uint32_t flags, struct hrpc_sock_io_rep *io)
+int sg_recv(struct sguest *g, uint64_t h, void *out, uint32_t cap,
+	    struct hrpc_bulk *bulk, uint32_t flags, struct hrpc_sock_io_rep *io)
 {
 	static uint8_t rbuf[HRPC_MSG_MAX_PAYLOAD];
 	struct hrpc_sock_recv_req r = { .handle = h, .flags = flags, .len = cap };
@@ -398,8 +348,8 @@ static inline int sg_recv(struct sguest *g, uint64_t h, void *out, uint32_t cap,
 }
 
 /* accept, waiting for the listener's IN first if needed. */
-static inline int sg_accept(struct sguest *g, uint64_t lh, uint64_t *h,
-			    struct hrpc_sock_addr *peer, int timeout_ms)
+int sg_accept(struct sguest *g, uint64_t lh, uint64_t *h,
+	      struct hrpc_sock_addr *peer, int timeout_ms)
 {
 	uint64_t deadline = hrpc_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 
@@ -428,8 +378,8 @@ static inline int sg_accept(struct sguest *g, uint64_t lh, uint64_t *h,
 
 /* connect like a blocking connect(2): CONNECT, wait for OUT/ERR/HUP, CONNECT
  * again for the verdict. */
-static inline int sg_connect(struct sguest *g, uint64_t h, const struct hrpc_sock_addr *a,
-			     int timeout_ms)
+int sg_connect(struct sguest *g, uint64_t h, const struct hrpc_sock_addr *a,
+	       int timeout_ms)
 {
 	int rc = sg_addrcall(g, HRPC_SOCK_CONNECT, h, a);
 
@@ -441,8 +391,8 @@ static inline int sg_connect(struct sguest *g, uint64_t h, const struct hrpc_soc
 }
 
 /* Receive exactly len bytes (stream). */
-static inline int sg_recv_all(struct sguest *g, uint64_t h, uint8_t *out, uint32_t len,
-			      struct hrpc_bulk *bulk, int timeout_ms)
+int sg_recv_all(struct sguest *g, uint64_t h, uint8_t *out, uint32_t len,
+		struct hrpc_bulk *bulk, int timeout_ms)
 {
 	uint32_t got = 0;
 
@@ -469,8 +419,8 @@ static inline int sg_recv_all(struct sguest *g, uint64_t h, uint8_t *out, uint32
 }
 
 /* Send all of len bytes (stream), bulk chunks of bulk->cap. */
-static inline int sg_send_all(struct sguest *g, uint64_t h, const uint8_t *data, uint32_t len,
-			      struct hrpc_bulk *bulk, int timeout_ms)
+int sg_send_all(struct sguest *g, uint64_t h, const uint8_t *data, uint32_t len,
+		struct hrpc_bulk *bulk, int timeout_ms)
 {
 	uint32_t done = 0;
 
@@ -494,5 +444,3 @@ static inline int sg_send_all(struct sguest *g, uint64_t h, const uint8_t *data,
 	}
 	return 0;
 }
-
-#endif /* HOSTRPC_TESTS_SOCKGUEST_H */

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sockguest.h - a process guest of the socket service, for the integration
+ * tests (tests/integration/sock) and the benchmark (bench/sock-bench): the
+ * host half (outsource_sock + hrpc_server + GLib loop) runs in a thread of
+ * the caller; the guest half calls it through libhostrpc over memfd rings,
+ * exactly as a guest kernel would, and keeps the per-socket readiness the
+ * host reports (replies and READY events).  Built once as the noinst
+ * library libhrpc-sock-guest.la; not part of the service.
+ *
+ * Errors: -errno, as libhostrpc's (sg_wait and sg_mask return a mask).
+ */
+#ifndef HOSTRPC_OUTSOURCE_SOCK_SOCKGUEST_H
+#define HOSTRPC_OUTSOURCE_SOCK_SOCKGUEST_H
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "hostrpc/hostrpc.h"
+#include "hostrpc/hostrpc-glib.h"
+#include "hostrpc/sock.h"
+#include "outsource/sock/outsource-sock.h"
+#include "outsource/sock/outsource-sock-glib.h"
+
+#define SG_MAX_TRACK 4096
+
+struct sg_track {
+	uint64_t handle;
+	struct hrpc_sock_state st;
+	bool known;
+};
+
+struct sguest {
+	/* host half */
+	hrpc_server *srv;
+	hrpc_conn *conn;
+	outsource_sock *sock;
+	GMainContext *ctx;
+	pthread_t thread;
+	volatile bool stop;
+	volatile int conn_done;
+	/* guest half */
+	hrpc_client *cli;
+	struct sg_track track[SG_MAX_TRACK];
+	uint64_t events, ev_states;
+	uint32_t credit_due;     /* events received, credit not yet returned */
+	bool no_auto_credit;     /* tests of the credit mechanism itself */
+};
+
+/* The policy of tests whose host peers listen on the host's loopback
+ * (which the built-in rules keep from a guest). */
+#define SG_LOOPBACK_POLICY "connect allow loopback\n"
+
+void sg_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *payload,
+	      void *opaque);
+
+/* Start host and guest halves.  policy: text in policy.h format or NULL;
+ * audit_fd: where the audit log goes (-1: nowhere). */
+int sg_start_full(struct sguest *g, const char *policy, int audit_fd,
+		  bool init, uint32_t credit);
+
+int sg_start(struct sguest *g, const char *policy, int audit_fd);
+
+void sg_stop(struct sguest *g);
+
+/* Give back the credit the host spent on events, in batches, as a guest
+ * kernel would (never from inside the event handler). */
+void sg_credit_return(struct sguest *g);
+
+/* A raw call: returns the status; *rep_len the reply length. */
+int sg_call(struct sguest *g, uint16_t proc, const void *req, uint32_t req_len,
+	    void *rep, uint32_t rep_cap, struct hrpc_bulk *bulk, uint32_t bulk_len,
+	    struct hrpc_call *out);
+
+void sg_addr(struct hrpc_sock_addr *a, int family, const char *ip, uint16_t port);
+
+int sg_socket(struct sguest *g, int family, int type, uint64_t *h);
+
+int sg_simple(struct sguest *g, uint16_t proc, uint64_t h, uint32_t arg);
+
+int sg_close(struct sguest *g, uint64_t h);
+
+int sg_addrcall(struct sguest *g, uint16_t proc, uint64_t h,
+		const struct hrpc_sock_addr *a);
+
+int sg_getname(struct sguest *g, uint64_t h, bool peer, struct hrpc_sock_addr *a);
+
+uint32_t sg_mask(struct sguest *g, uint64_t h);
+
+/* Wait (processing events) until the socket's known mask has one of `bits`.
+ * Returns the mask, or 0 on timeout. */
+uint32_t sg_wait(struct sguest *g, uint64_t h, uint32_t bits, int timeout_ms);
+
+int sg_setopt_int(struct sguest *g, uint64_t h, int level, int name, int v);
+
+int sg_getopt_int(struct sguest *g, uint64_t h, int level, int name, int *v);
+
+/* send: inline when bulk is NULL (len <= 64 KiB - 56), else from bulk->ptr.
+ * Returns bytes sent or -errno. */
+int sg_send(struct sguest *g, uint64_t h, const void *data, uint32_t len,
+	    struct hrpc_bulk *bulk, uint32_t flags, const struct hrpc_sock_addr *to);
+
+/* recv into `out` (up to cap): through bulk if given, else inline.
+ * Returns bytes or -errno; *io gets the reply. */
+int sg_recv(struct sguest *g, uint64_t h, void *out, uint32_t cap,
+	    struct hrpc_bulk *bulk, uint32_t flags, struct hrpc_sock_io_rep *io);
+
+/* accept, waiting for the listener's IN first if needed. */
+int sg_accept(struct sguest *g, uint64_t lh, uint64_t *h,
+	      struct hrpc_sock_addr *peer, int timeout_ms);
+
+/* connect like a blocking connect(2): CONNECT, wait for OUT/ERR/HUP, CONNECT
+ * again for the verdict. */
+int sg_connect(struct sguest *g, uint64_t h, const struct hrpc_sock_addr *a,
+	       int timeout_ms);
+
+/* Receive exactly len bytes (stream). */
+int sg_recv_all(struct sguest *g, uint64_t h, uint8_t *out, uint32_t len,
+		struct hrpc_bulk *bulk, int timeout_ms);
+
+/* Send all of len bytes (stream), bulk chunks of bulk->cap. */
+int sg_send_all(struct sguest *g, uint64_t h, const uint8_t *data, uint32_t len,
+		struct hrpc_bulk *bulk, int timeout_ms);
+
+#endif /* HOSTRPC_OUTSOURCE_SOCK_SOCKGUEST_H */
