@@ -5,6 +5,8 @@ fuzz_lib_sources = hostrpc/chan.c hostrpc/chan-shm.c hostrpc/chan-memfd.c hostrp
 fuzz_cflags = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	-I$(top_builddir) -I$(top_srcdir)/include -I$(top_srcdir)
 EXTRA_DIST += tests/fuzz/fuzz-conn.c tests/fuzz/fuzz-sock.c tests/fuzz/make-seeds.c
+EXTRA_DIST += tests/fuzz/fuzz-gm.c tests/fuzz/fuzz-gex.c tests/fuzz/fuzz-client.c \
+	tests/fuzz/fuzz-session.c
 fuzz_sock_sources = outsource/sock/sock.c outsource/sock/policy.c
 TESTS += tests/fuzz/smoke.sh
 dist_check_SCRIPTS += tests/fuzz/smoke.sh
@@ -13,6 +15,22 @@ check_PROGRAMS += tests/fuzz/make-seeds
 tests_fuzz_make_seeds_SOURCES = tests/fuzz/make-seeds.c
 check_SCRIPTS += tests/fuzz/fuzz-conn tests/fuzz/fuzz-sock
 CLEANFILES += tests/fuzz/fuzz-conn tests/fuzz/fuzz-sock
+# The host's client side: guestmount's and guest-exec's decoders, the
+# libhostrpc client and the Guest RPC session, against a hostile guest.
+check_SCRIPTS += tests/fuzz/fuzz-gm tests/fuzz/fuzz-gex tests/fuzz/fuzz-client tests/fuzz/fuzz-session
+CLEANFILES += tests/fuzz/fuzz-gm tests/fuzz/fuzz-gex tests/fuzz/fuzz-client tests/fuzz/fuzz-session
+tests/fuzz/fuzz-gm: $(top_srcdir)/tests/fuzz/fuzz-gm.c $(top_srcdir)/guestsource/gfs-decode.c $(top_srcdir)/guestsource/gfs-decode.h config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-gm.c \
+		$(top_srcdir)/guestsource/gfs-decode.c
+tests/fuzz/fuzz-gex: $(top_srcdir)/tests/fuzz/fuzz-gex.c $(top_srcdir)/guestsource/gex-decode.c $(top_srcdir)/guestsource/gex-decode.h config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-gex.c \
+		$(top_srcdir)/guestsource/gex-decode.c
+tests/fuzz/fuzz-client: $(top_srcdir)/tests/fuzz/fuzz-client.c $(addprefix $(top_srcdir)/,$(fuzz_lib_sources)) config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-client.c \
+		$(addprefix $(top_srcdir)/,$(fuzz_lib_sources)) -lpthread
+tests/fuzz/fuzz-session: $(top_srcdir)/tests/fuzz/fuzz-session.c $(top_srcdir)/guestrpc/session.c $(addprefix $(top_srcdir)/,$(fuzz_lib_sources)) config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-session.c \
+		$(top_srcdir)/guestrpc/session.c $(addprefix $(top_srcdir)/,$(fuzz_lib_sources)) -lpthread
 tests/fuzz/fuzz-conn: $(top_srcdir)/tests/fuzz/fuzz-conn.c $(addprefix $(top_srcdir)/,$(fuzz_lib_sources)) config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-conn.c \
 		$(addprefix $(top_srcdir)/,$(fuzz_lib_sources))

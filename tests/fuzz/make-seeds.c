@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* make-seeds conn|sock DIR - write a few valid inputs: for fuzz-conn a HELLO
- * followed by echo calls, as shm ring bytes and as a vport stream; for
- * fuzz-sock a script of socket calls in its input format. */
+/* make-seeds conn|sock|gm|gex|client|session DIR - write a few valid
+ * inputs: for fuzz-conn a HELLO followed by echo calls, as shm ring bytes
+ * and as a vport stream; for fuzz-sock a script of socket calls in its
+ * input format; for the host-side targets (fuzz-gm, fuzz-gex, fuzz-client,
+ * fuzz-session) valid guest replies and events in theirs. */
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "hostrpc/control.h"
 #include "hostrpc/echo.h"
+#include "hostrpc/guestexec.h"
+#include "hostrpc/guestfs.h"
 #include "hostrpc/ring.h"
 #include "hostrpc/sock.h"
 #include "hostrpc/stats.h"
@@ -73,6 +78,115 @@ static int sock_seeds(const char *dir)
 	return write_file(dir, "seed-sock", buf, n);
 }
 
+/* [kind u8][len u16 LE][bytes]: the chunk format of the host-side targets. */
+static size_t chunk(uint8_t *out, uint8_t kind, const void *a, size_t alen, const void *b,
+		    size_t blen)
+{
+	out[0] = kind;
+	out[1] = (uint8_t)(alen + blen);
+	out[2] = (uint8_t)((alen + blen) >> 8);
+	if (alen)
+		memcpy(out + 3, a, alen);
+	if (blen)
+		memcpy(out + 3 + alen, b, blen);
+	return 3 + alen + blen;
+}
+
+static struct hrpc_gfs_attr file_attr(uint32_t mode)
+{
+	return (struct hrpc_gfs_attr){ .ino = 12, .size = 5, .blocks = 8, .mode = mode,
+				       .nlink = 1, .blksize = 4096 };
+}
+
+/* fuzz-gm: a READDIRPLUS listing in two batches, then one of each reply. */
+static int gm_seeds(const char *dir)
+{
+	static uint8_t buf[8192], bulk[2 * sizeof(struct hrpc_gfs_dirent_plus)];
+	static const char *names[] = { "a", "b", "..", "c" };
+	struct hrpc_gfs_dirent_plus dp[2];
+	struct hrpc_gfs_readdir_rep rr = { .count = 2 };
+	struct hrpc_gfs_attr a = file_attr(S_IFREG | 0644);
+	struct hrpc_gfs_entry root = { .node = 1, .attr = file_attr(S_IFDIR | 0755) };
+	struct hrpc_gfs_statfs sf = { .blocks = 100, .bfree = 50, .bavail = 40, .files = 10,
+				      .ffree = 5, .bsize = 4096, .namemax = 255 };
+	struct hrpc_gfs_open_read_rep orr = { .fh = 7, .size = 5, .eof = 1 };
+	struct hrpc_gfs_io_rep ir = { .size = 5 };
+	struct hrpc_gfs_xattr_rep xr;
+	static const char xl[] = "user.a\0security.capability\0user.b";
+	size_t n = 0;
+
+	for (int batch = 0; batch < 2; batch++) {
+		memset(dp, 0, sizeof(dp));
+		for (int i = 0; i < 2; i++) {
+			const char *nm = names[batch * 2 + i];
+
+			dp[i].d.off = (uint64_t)(batch * 2 + i + 1);
+			dp[i].d.ino = 20u + (uint64_t)i;
+			dp[i].d.type = nm[0] == '.' ? 4 : 8;
+			dp[i].d.name.len = (uint16_t)strlen(nm);
+			memcpy(dp[i].d.name.name, nm, strlen(nm));
+			if (nm[0] != '.') {
+				dp[i].entry.node = 100u + (uint64_t)(batch * 2 + i);
+				dp[i].entry.attr = a;
+			}
+		}
+		rr.eof = (uint32_t)batch;
+		memcpy(bulk, dp, sizeof(dp));
+		n += chunk(buf + n, 0 | 8 | 64 | (batch ? 0 : 16), &rr, sizeof(rr), bulk, sizeof(bulk));
+	}
+	n += chunk(buf + n, 1 | 8, &a, sizeof(a), NULL, 0);
+	n += chunk(buf + n, 2, "target", 6, NULL, 0);
+	n += chunk(buf + n, 3, &sf, sizeof(sf), NULL, 0);
+	n += chunk(buf + n, 4 | 8, &orr, sizeof(orr), "hello", 5);
+	n += chunk(buf + n, 5 | 8, &ir, sizeof(ir), "hello", 5);
+	xr = (struct hrpc_gfs_xattr_rep){ .size = sizeof(xl) };
+	n += chunk(buf + n, 6 | 16, &xr, sizeof(xr), xl, sizeof(xl));
+	n += chunk(buf + n, 7, &root, sizeof(root), NULL, 0);
+	return write_file(dir, "seed-gm", buf, n);
+}
+
+#define GEX_SEED_HANDLE 0x1122334455667788ull
+
+/* fuzz-gex: output on both streams, stdin room, the exit. */
+static int gex_seeds(const char *dir)
+{
+	static uint8_t buf[1024];
+	struct hrpc_gex_output o = { .handle = GEX_SEED_HANDLE, .stream = HRPC_GEX_STDOUT, .size = 6 };
+	struct hrpc_gex_stdin_room room = { .handle = GEX_SEED_HANDLE, .room = 4096 };
+	struct hrpc_gex_status st = { .handle = GEX_SEED_HANDLE, .state = HRPC_GEX_EXITED, .code = 3 };
+	size_t n = 0;
+
+	n += chunk(buf + n, HRPC_GEX_EV_OUTPUT, &o, sizeof(o), "hello\n", 6);
+	o.stream = HRPC_GEX_STDERR;
+	n += chunk(buf + n, HRPC_GEX_EV_OUTPUT, &o, sizeof(o), "oops!\n", 6);
+	n += chunk(buf + n, HRPC_GEX_EV_STDIN, &room, sizeof(room), NULL, 0);
+	n += chunk(buf + n, HRPC_GEX_EV_EXIT, &st, sizeof(st), NULL, 0);
+	return write_file(dir, "seed-gex", buf, n);
+}
+
+/* fuzz-client and fuzz-session share a script: a call, its reply with a
+ * bulk (the call's id put in by the harness), an event, processing. */
+static int peer_seeds(const char *dir, const char *name, uint16_t ev_service)
+{
+	static uint8_t buf[2048];
+	struct hrpc_msg_hdr h;
+	uint8_t body[16 + 64], call[2] = { 4, 1 };
+	size_t n = 1;
+
+	buf[0] = 0;
+	n += chunk(buf + n, 2, call, sizeof(call), NULL, 0);
+	hrpc_msg_init(&h, HRPC_KIND_REPLY, HRPC_SVC_GUEST_FS, 1, 0, 16);
+	h.flags = HRPC_MSG_F_BULK;
+	memset(body, 'r', sizeof(body));
+	/* bits: 4 valid magic, 8 the call's id (call 0), 16 lengths from the body */
+	n += chunk(buf + n, 1 | 4 | 8 | 16, &h, sizeof(h), body, 32);
+	n += chunk(buf + n, 3, NULL, 0, NULL, 0);
+	hrpc_msg_init(&h, HRPC_KIND_EVENT, ev_service, HRPC_GEX_EV_OUTPUT, 0, sizeof(body));
+	n += chunk(buf + n, 1 | 4 | 16, &h, sizeof(h), body, sizeof(body));
+	n += chunk(buf + n, 3, NULL, 0, NULL, 0);
+	return write_file(dir, name, buf, n);
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t buf[8192];
@@ -80,11 +194,19 @@ int main(int argc, char **argv)
 	struct hrpc_echo_source_req sr = { .seed = 1, .len = 64 };
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: make-seeds conn|sock DIR\n");
+		fprintf(stderr, "usage: make-seeds conn|sock|gm|gex|client|session DIR\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "sock"))
 		return sock_seeds(argv[2]);
+	if (!strcmp(argv[1], "gm"))
+		return gm_seeds(argv[2]);
+	if (!strcmp(argv[1], "gex"))
+		return gex_seeds(argv[2]);
+	if (!strcmp(argv[1], "client"))
+		return peer_seeds(argv[2], "seed-client", HRPC_SVC_GUEST_EXEC);
+	if (!strcmp(argv[1], "session"))
+		return peer_seeds(argv[2], "seed-session", HRPC_SVC_GUEST_EXEC);
 	for (int mode = 0; mode < 2; mode++) {
 		size_t n = 1 + (mode ? 0 : 8);
 

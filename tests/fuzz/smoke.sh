@@ -6,18 +6,22 @@
 #   fuzz-sock  the socket service's procedures (in a private network
 #              namespace with only loopback; without root, inside a user
 #              namespace it makes itself, so it runs for any user)
+#   fuzz-gm      hostrpc-guestmount's checks of guest replies (gfs-decode)
+#   fuzz-gex     hostrpc-guest-exec's reading of guest events (gex-decode)
+#   fuzz-client  libhostrpc's client: replies and events from a hostile peer
+#   fuzz-session the host's Guest RPC session (reader thread, calls, events)
 set -u
 : "${top_builddir:=.}"
 T=$top_builddir/tests/fuzz
 secs=${HOSTRPC_FUZZ_SECONDS:-20}
-targets="conn sock"
+targets="conn sock gm gex client session"
 for t in $targets; do
 	if [ ! -x "$T/fuzz-$t" ]; then
 		echo "1..0 # SKIP fuzz-$t not built (configure found no clang with -fsanitize=fuzzer; apt-get install clang libclang-rt-14-dev)"
 		exit 77
 	fi
 done
-echo "1..2"
+echo "1..$(echo $targets | wc -w)"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 n=0
