@@ -1768,6 +1768,11 @@ int main(int argc, char **argv)
 		fuse_loop_cfg_destroy(lc);
 	}
 	fuse_session_unmount(se);
+	/* Only the first 20 are logged one by one: the total tells an
+	 * operator (and the tests) how hostile the guest was. */
+	if (gm.violations)
+		logmsg("%s: %d guest protocol violations, each refused with EIO", gm.label,
+		       __atomic_load_n(&gm.violations, __ATOMIC_RELAXED));
 	fuse_remove_signal_handlers(se);
 	fuse_session_destroy(se);
 	fuse_opt_free_args(&args);
