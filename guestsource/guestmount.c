@@ -31,6 +31,10 @@
  *    and file capabilities (security.capability) are not reported, and
  *    device nodes are reported as device 0:0, so that even on a mount that
  *    lost nodev one opens no host device.
+ *
+ * Files: gfs-decode.c checks every guest reply (pure functions, fuzzed by
+ * tests/fuzz/fuzz-gm), inode-table.c maps kernel inodes to guest nodes,
+ * this file has the FUSE operations and main().
  */
 #define FUSE_USE_VERSION 312
 #include "config.h"
@@ -58,22 +62,13 @@
 #include "hostrpc/guestfs.h"
 #include "guestrpc/session.h"
 #include "gfs-decode.h"
+#include "inode-table.h"
 
 #define IO_MAX HRPC_GFS_IO_MAX
 #define READDIR_BULK GFS_READDIR_BULK
 /* Default --max-dir-entries: at most ~400 bytes each (a struct dent, a
  * 255-byte name, the cookie), so a listing takes at most ~400 MiB. */
 #define MAX_DIR_ENTRIES (1u << 20)
-
-struct node {
-	uint64_t ino;            /* ours, as the kernel sees it */
-	uint64_t gnode;          /* the guest's handle */
-	uint32_t type;           /* S_IFMT at first sight */
-	uint64_t nlookup;        /* kernel references */
-	uint64_t grefs;          /* guest lookups not yet forgotten */
-	uint32_t pins;           /* directory listings holding it */
-	uint32_t wgen;           /* bumped by every change made through us */
-};
 
 /*
  * An open file.  Read-only opens use OPEN_READ, which brings the file's
@@ -96,7 +91,7 @@ struct dent {
 	char *name;
 	uint64_t gino;
 	uint32_t type;
-	struct node *node;       /* readdirplus: pinned; NULL otherwise */
+	struct itab_node *node;       /* readdirplus: pinned; NULL otherwise */
 	struct hrpc_gfs_attr attr;
 };
 
@@ -114,11 +109,7 @@ struct hdir {
 
 struct gm {
 	guestrpc_session *s;
-	pthread_mutex_t lock;
-	GHashTable *by_ino;
-	GHashTable *by_gnode;
-	uint64_t next_ino;
-	struct node *root;
+	struct inode_table itab;  /* kernel inodes <-> guest nodes */
 	double attr_timeout;
 	double entry_timeout;
 	double negative_timeout;
@@ -249,11 +240,6 @@ static int name_ok(const char *name)
 
 /* ---- attributes and nodes ------------------------------------------------- */
 
-static bool attr_ok(const struct hrpc_gfs_attr *a)
-{
-	return gfs_attr_ok(a);
-}
-
 /* The guest chooses modes and device numbers: on the host they must not
  * become a setuid program or a way into a host device (on top of
  * nosuid,nodev - see the top). */
@@ -262,30 +248,20 @@ static void attr_to_stat(const struct hrpc_gfs_attr *a, uint64_t ino, struct sta
 	gfs_attr_to_stat(a, ino, gm.allow_suid, gm.allow_dev, st);
 }
 
-static struct node *node_of(fuse_ino_t ino)
+static struct itab_node *node_of(fuse_ino_t ino)
 {
-	struct node *n;
-
-	pthread_mutex_lock(&gm.lock);
-	n = g_hash_table_lookup(gm.by_ino, &ino);
-	pthread_mutex_unlock(&gm.lock);
-	return n;
+	return itab_get(&gm.itab, ino);
 }
 
 /* Guest handle of a kernel inode (0 = unknown). */
 static uint64_t gnode_of(fuse_ino_t ino)
 {
-	struct node *n = node_of(ino);
-
-	return n ? n->gnode : 0;
+	return itab_gnode(&gm.itab, ino);
 }
 
 static void node_changed(fuse_ino_t ino)
 {
-	struct node *n = node_of(ino);
-
-	if (n)
-		__atomic_add_fetch(&n->wgen, 1, __ATOMIC_RELAXED);
+	itab_changed(&gm.itab, ino);
 }
 
 static struct hfile *hfile_new(uint64_t gfh)
@@ -323,86 +299,34 @@ static void send_forgets(struct hrpc_gfs_forget_item *it, uint32_t n)
 	}
 }
 
-/* Caller holds gm.lock; if the node is unreferenced, unlink it and queue
- * its guest references in `out` (returns 1) for the caller to forget. */
-static int node_maybe_drop(struct node *n, struct hrpc_gfs_forget_item *out)
+/* Caller holds gm.itab.lock; 1: a FORGET item for the guest in *out. */
+static int node_maybe_drop(struct itab_node *n, struct hrpc_gfs_forget_item *out)
 {
-	if (n->nlookup || n->pins || n == gm.root)
-		return 0;
-	g_hash_table_remove(gm.by_gnode, &n->gnode);
-	g_hash_table_remove(gm.by_ino, &n->ino);
-	out->node = n->gnode;
-	out->nlookup = n->grefs;
-	free(n);
-	return out->nlookup ? 1 : 0;
+	return itab_maybe_drop_locked(&gm.itab, n, out);
 }
 
 /*
- * Account for one guest lookup result.  kernel_ref: the kernel gets a
- * reference now (lookup/create/...); otherwise the caller pins it (a
- * readdirplus listing).  Returns the node or NULL (-EIO) if the guest's
- * answer is impossible; the guest's reference is accounted either way.
+ * Account for one guest lookup result (itab_take): an impossible answer is
+ * a protocol violation (EIO), and a lookup the guest counted that no node
+ * keeps is given back at once.
  */
-static struct node *node_take(const struct hrpc_gfs_entry *e, uint64_t parent_gnode,
-			      bool kernel_ref, int *err)
+static struct itab_node *node_take(const struct hrpc_gfs_entry *e, uint64_t parent_gnode,
+				   bool kernel_ref, int *err)
 {
-	uint32_t type = e->attr.mode & S_IFMT;
 	struct hrpc_gfs_forget_item undo = { e->node, 1 };
-	struct node *n;
+	struct itab_node *n;
+	bool forget;
+	char why[256];
 
-	*err = 0;
-	if (e->node == 0 || !attr_ok(&e->attr)) {
-		*err = violation("lookup returned node %#" PRIx64 " with impossible attributes (mode %#o)",
-				 e->node, e->attr.mode);
-		if (e->node)
-			send_forgets(&undo, 1);
-		return NULL;
-	}
-	pthread_mutex_lock(&gm.lock);
-	if (e->node == gm.root->gnode || e->node == parent_gnode) {
-		/* A directory entry naming the root or its own parent: a loop
-		 * the kernel must never see.  The guest counted a lookup. */
-		n = g_hash_table_lookup(gm.by_gnode, &e->node);
-		if (n)
-			n->grefs++;
-		pthread_mutex_unlock(&gm.lock);
-		*err = violation("lookup returned the root or the parent itself (node %#" PRIx64 ")",
-				 e->node);
-		if (!n)
-			send_forgets(&undo, 1);
-		return NULL;
-	}
-	n = g_hash_table_lookup(gm.by_gnode, &e->node);
-	if (n && n->type != type) {
-		n->grefs++;
-		pthread_mutex_unlock(&gm.lock);
-		*err = violation("node %#" PRIx64 " changed type from %#o to %#o", e->node, n->type, type);
-		return NULL;
-	}
-	if (!n) {
-		n = calloc(1, sizeof(*n));
-		if (!n) {
-			pthread_mutex_unlock(&gm.lock);
-			send_forgets(&undo, 1);
-			*err = -ENOMEM;
-			return NULL;
-		}
-		n->ino = gm.next_ino++;
-		n->gnode = e->node;
-		n->type = type;
-		g_hash_table_insert(gm.by_ino, &n->ino, n);
-		g_hash_table_insert(gm.by_gnode, &n->gnode, n);
-	}
-	n->grefs++;
-	if (kernel_ref)
-		n->nlookup++;
-	else
-		n->pins++;
-	pthread_mutex_unlock(&gm.lock);
+	n = itab_take(&gm.itab, e, parent_gnode, kernel_ref, err, &forget, why, sizeof(why));
+	if (*err == -EIO)
+		*err = violation("%s", why);
+	if (forget)
+		send_forgets(&undo, 1);
 	return n;
 }
 
-static void fill_entry(struct fuse_entry_param *ep, const struct node *n,
+static void fill_entry(struct fuse_entry_param *ep, const struct itab_node *n,
 		       const struct hrpc_gfs_attr *a)
 {
 	memset(ep, 0, sizeof(*ep));
@@ -417,7 +341,7 @@ static void fill_entry(struct fuse_entry_param *ep, const struct node *n,
 static void reply_entry(fuse_req_t req, int rc, const struct hrpc_gfs_entry *e, uint64_t parent)
 {
 	struct fuse_entry_param ep;
-	struct node *n;
+	struct itab_node *n;
 
 	if (rc < 0) {
 		reply_err(req, rc);
@@ -434,10 +358,10 @@ static void reply_entry(fuse_req_t req, int rc, const struct hrpc_gfs_entry *e, 
 		struct hrpc_gfs_forget_item it;
 		int drop;
 
-		pthread_mutex_lock(&gm.lock);
+		pthread_mutex_lock(&gm.itab.lock);
 		n->nlookup--;
 		drop = node_maybe_drop(n, &it);
-		pthread_mutex_unlock(&gm.lock);
+		pthread_mutex_unlock(&gm.itab.lock);
 		if (drop)
 			send_forgets(&it, 1);
 	}
@@ -482,12 +406,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void forget_one(fuse_ino_t ino, uint64_t nlookup, struct hrpc_gfs_forget_item *it,
 		       uint32_t *n)
 {
-	struct node *nd = g_hash_table_lookup(gm.by_ino, &ino);
-
-	if (!nd)
-		return;
-	nd->nlookup = nlookup > nd->nlookup ? 0 : nd->nlookup - nlookup;
-	*n += (uint32_t)node_maybe_drop(nd, &it[*n]);
+	*n += (uint32_t)itab_forget_locked(&gm.itab, ino, nlookup, &it[*n]);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -495,9 +414,9 @@ static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	struct hrpc_gfs_forget_item it;
 	uint32_t n = 0;
 
-	pthread_mutex_lock(&gm.lock);
+	pthread_mutex_lock(&gm.itab.lock);
 	forget_one(ino, nlookup, &it, &n);
-	pthread_mutex_unlock(&gm.lock);
+	pthread_mutex_unlock(&gm.itab.lock);
 	if (n)
 		send_forgets(&it, n);
 	fuse_reply_none(req);
@@ -509,10 +428,10 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	uint32_t n = 0;
 
 	if (it) {
-		pthread_mutex_lock(&gm.lock);
+		pthread_mutex_lock(&gm.itab.lock);
 		for (size_t i = 0; i < count; i++)
 			forget_one(fd[i].ino, fd[i].nlookup, it, &n);
-		pthread_mutex_unlock(&gm.lock);
+		pthread_mutex_unlock(&gm.itab.lock);
 		send_forgets(it, n);
 		free(it);
 	}
@@ -521,7 +440,7 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 static void reply_attr(fuse_req_t req, fuse_ino_t ino, int rc, const struct hrpc_gfs_attr *a)
 {
-	struct node *n = node_of(ino);
+	struct itab_node *n = node_of(ino);
 	char err[256];
 	struct stat st;
 
@@ -785,7 +704,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		.req = &r, .req_len = sizeof(r), .rep = &orr,
 		.rep_cap = preread ? sizeof(orr) : sizeof(struct hrpc_gfs_fh_rep),
 	};
-	struct node *n = node_of(ino);
+	struct itab_node *n = node_of(ino);
 	uint32_t wgen = n ? __atomic_load_n(&n->wgen, __ATOMIC_RELAXED) : 0;
 	uint8_t *pre = NULL;
 	struct hfile *hf;
@@ -863,7 +782,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct hrpc_gfs_create_rep cr;
 	struct fuse_entry_param ep;
 	struct hfile *hf;
-	struct node *n;
+	struct itab_node *n;
 	int rc = name_ok(name);
 
 	if (rc == 0 && !r.parent)
@@ -938,7 +857,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	hf->pre = NULL;
 	pthread_mutex_unlock(&hf->lock);
 	if (pre) {
-		struct node *n = node_of(ino);
+		struct itab_node *n = node_of(ino);
 
 		if (n && __atomic_load_n(&n->wgen, __ATOMIC_RELAXED) == hf->wgen &&
 		    (uint64_t)off <= hf->pre_len) {
@@ -1030,9 +949,9 @@ static void dir_clear(struct hdir *d)
 	struct hrpc_gfs_forget_item *it = calloc(d->n ? d->n : 1, sizeof(*it));
 	uint32_t k = 0;
 
-	pthread_mutex_lock(&gm.lock);
+	pthread_mutex_lock(&gm.itab.lock);
 	for (size_t i = 0; i < d->n; i++) {
-		struct node *n = d->ents[i].node;
+		struct itab_node *n = d->ents[i].node;
 
 		free(d->ents[i].name);
 		if (!n)
@@ -1041,7 +960,7 @@ static void dir_clear(struct hdir *d)
 		if (it)
 			k += (uint32_t)node_maybe_drop(n, &it[k]);
 	}
-	pthread_mutex_unlock(&gm.lock);
+	pthread_mutex_unlock(&gm.itab.lock);
 	if (it) {
 		send_forgets(it, k);
 		free(it);
@@ -1232,9 +1151,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			if (len > size - used)
 				break;
 			if (de->node) {
-				pthread_mutex_lock(&gm.lock);
+				pthread_mutex_lock(&gm.itab.lock);
 				de->node->nlookup++;
-				pthread_mutex_unlock(&gm.lock);
+				pthread_mutex_unlock(&gm.itab.lock);
 			}
 		} else {
 			struct stat st = { .st_ino = de->node ? de->node->ino : de->gino,
@@ -1286,7 +1205,7 @@ static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 
 static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
-	struct hrpc_gfs_node_req r = { .node = gm.root->gnode };
+	struct hrpc_gfs_node_req r = { .node = gm.itab.root->gnode };
 	struct hrpc_gfs_statfs sf;
 	struct statvfs st;
 	char err[256];
@@ -1711,18 +1630,8 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		return fail(1, "guest %s: cannot serve %s: %s", target, gpath, strerror(errno_out(rc)));
 
-	pthread_mutex_init(&gm.lock, NULL);
-	gm.by_ino = g_hash_table_new(g_int64_hash, g_int64_equal);
-	gm.by_gnode = g_hash_table_new(g_int64_hash, g_int64_equal);
-	gm.root = calloc(1, sizeof(*gm.root));
-	gm.root->ino = FUSE_ROOT_ID;
-	gm.root->gnode = root.node;
-	gm.root->type = S_IFDIR;
-	gm.root->grefs = 1;
-	gm.root->nlookup = 1;
-	gm.next_ino = FUSE_ROOT_ID + 1;
-	g_hash_table_insert(gm.by_ino, &gm.root->ino, gm.root);
-	g_hash_table_insert(gm.by_gnode, &gm.root->gnode, gm.root);
+	if (itab_init(&gm.itab, root.node, FUSE_ROOT_ID) < 0)
+		return fail(1, "out of memory");
 
 	fuse_opt_add_arg(&args, argv[0]);
 	{

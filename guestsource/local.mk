@@ -7,7 +7,8 @@ guestsource_hostrpc_guest_exec_LDADD = guestrpc/libguestrpc-client.la -lpthread
 if HAVE_FUSE3
 bin_PROGRAMS += guestsource/hostrpc-guestmount
 guestsource_hostrpc_guestmount_SOURCES = guestsource/guestmount.c \
-	guestsource/gfs-decode.c guestsource/gfs-decode.h
+	guestsource/gfs-decode.c guestsource/gfs-decode.h \
+	guestsource/inode-table.c guestsource/inode-table.h
 guestsource_hostrpc_guestmount_CFLAGS = $(AM_CFLAGS) $(FUSE3_CFLAGS) $(GLIB_CFLAGS)
 guestsource_hostrpc_guestmount_LDADD = guestrpc/libguestrpc-client.la $(FUSE3_LIBS) $(GLIB_LIBS) -lpthread
 endif

@@ -29,3 +29,8 @@ tests_unit_test_libvirt_domains_SOURCES = tests/unit/test-libvirt-domains.c \
 tests_unit_test_libvirt_domains_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(LIBVIRT_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
 tests_unit_test_libvirt_domains_LDADD = $(GLIB_LIBS) $(LIBVIRT_LIBS)
 endif
+# guestmount's and guest-exec's checks of guest replies (pure functions).
+TESTS += tests/unit/test-gfs-decode
+check_PROGRAMS += tests/unit/test-gfs-decode
+tests_unit_test_gfs_decode_SOURCES = tests/unit/test-gfs-decode.c \
+	guestsource/gfs-decode.c guestsource/gex-decode.c
