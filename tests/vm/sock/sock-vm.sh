@@ -56,7 +56,7 @@ if [ "$have_iperf" = 1 ]; then
 	iperf3 -s -B 127.0.0.1 -p "$iport" > "$vm_tmp/iperf.log" 2>&1 &
 	pids+=($!)
 fi
-for _ in $(seq 50); do grep -q READY "$vm_tmp/echo.log" 2>/dev/null && break; sleep 0.1; done
+wait_for 5 grep -qs READY "$vm_tmp/echo.log"
 # The guest's policy (hostrpcd reads <conf>/default.conf for every guest):
 # the host's servers are on its loopback, which the built-in rules keep
 # from a guest without a policy; 127.0.0.3 stays denied (the "denied" probe).
@@ -64,10 +64,12 @@ printf 'connect deny 127.0.0.3\nconnect allow loopback\n' > "$vm_tmp/conf/defaul
 # hostrpcd --sock-policy-dir, as the shared VM server line (../lib.sh) takes it.
 export HOSTRPC_SOCK_CONF_DIR=$vm_tmp/conf
 
+# sock-probe's checks, one TAP line each.
+probes="raw poll epoll select udp udp6 v6 nbrefused denied many sigrecv rcvtimeo
+	shutdown-accept nonblock options getname close-race share"
 guest_cmd="
 dmesg | grep hostrpc_sock
-sock-probe -p $port -n 200 -d 127.0.0.3 raw poll epoll select udp udp6 v6 nbrefused denied \
-	many sigrecv rcvtimeo shutdown-accept nonblock options getname close-race share
+sock-probe -p $port -n 200 -d 127.0.0.3 $(echo $probes)
 t0=\$(cut -d' ' -f1 /proc/uptime)
 wget -q -O /tmp/big.bin http://127.0.0.1:$hport/big.bin; rc=\$?
 t1=\$(cut -d' ' -f1 /proc/uptime)
@@ -89,6 +91,8 @@ host_cmd="busybox wget -q -O $vm_tmp/fromguest http://127.0.0.1:$gport/index.htm
 $top_builddir/hostrpc/daemon/hostrpcctl --admin-socket $vm_tmp/admin.sock sockets guest > $vm_tmp/ctl-sockets 2>&1;
 python3 -c 'import socket,sys; s=socket.create_connection((\"127.0.0.1\", $dport)); s.sendall(b\"fetched\\n\")'"
 
+# The probes and 10 checks around them, declared before anything runs.
+echo "1..$(($(echo $probes | wc -w) + 10))"
 rc=0
 "$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-300}" -m 512 -s "$vm_server" -a hrpc.load=hostrpc_sock \
 	-f "$vm_tmp/sock-probe:/bin/sock-probe" "${extra[@]:+${extra[@]}}" \
@@ -102,8 +106,7 @@ n=0
 t() { n=$((n + 1)); tap "$n" "$1" "$2"; }
 grep -q 'AF_INET and AF_INET6 sockets are now served by the host' "$vm_tmp/out"
 t $? "hostrpc_sock.ko took over AF_INET/AF_INET6 in a guest without a NIC"
-for c in raw poll epoll select udp udp6 v6 nbrefused denied many sigrecv rcvtimeo \
-	 shutdown-accept nonblock options getname close-race share; do
+for c in $probes; do
 	line=$(grep -m1 "^RESULT $c " "$vm_tmp/out" || echo "RESULT $c FAIL (no result)")
 	echo "$line" | grep -q "^RESULT $c PASS"
 	t $? "$c: ${line#RESULT $c PASS }"
@@ -143,7 +146,6 @@ grep -q '^dmesg-problems: 0$' "$vm_tmp/out"
 t $? "no kernel warning, BUG or oops"
 [ "$rc" = 0 ]
 t $? "guest exit status $rc"
-echo "1..$n"
 if [ "$rc" != 0 ]; then
 	echo "# ---- console (tail) ----"
 	tail -n 40 "$vm_tmp/console" 2>/dev/null | sed 's/^/# /'
