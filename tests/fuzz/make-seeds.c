@@ -184,7 +184,11 @@ static int peer_seeds(const char *dir, const char *name, uint16_t ev_service)
 	hrpc_msg_init(&h, HRPC_KIND_EVENT, ev_service, HRPC_GEX_EV_OUTPUT, 0, sizeof(body));
 	n += chunk(buf + n, 1 | 4 | 16, &h, sizeof(h), body, sizeof(body));
 	n += chunk(buf + n, 3, NULL, 0, NULL, 0);
-	return write_file(dir, name, buf, n);
+	if (write_file(dir, name, buf, n))
+		return 1;
+	/* fuzz-client: the same over shared memory (first byte, bit 1). */
+	buf[0] = 2;
+	return strcmp(name, "seed-client") ? 0 : write_file(dir, "seed-client-shm", buf, n);
 }
 
 int main(int argc, char **argv)
