@@ -1018,7 +1018,7 @@ static int dir_fetch(struct hdir *d, uint64_t dir_gnode)
 {
 	struct hrpc_gfs_readdir_req r = { .fh = d->gfh, .offset = d->gcookie,
 					  .flags = d->plus ? HRPC_GFS_READDIR_PLUS : 0 };
-	struct hrpc_gfs_readdir_rep rr;
+	struct hrpc_gfs_readdir_rep rr = { 0 };
 	struct guestrpc_call c = {
 		.service = HRPC_SVC_GUEST_FS, .proc = HRPC_GFS_READDIR,
 		.req = &r, .req_len = sizeof(r), .rep = &rr, .rep_cap = sizeof(rr),
