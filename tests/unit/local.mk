@@ -34,3 +34,10 @@ TESTS += tests/unit/test-gfs-decode
 check_PROGRAMS += tests/unit/test-gfs-decode
 tests_unit_test_gfs_decode_SOURCES = tests/unit/test-gfs-decode.c \
 	guestsource/gfs-decode.c guestsource/gex-decode.c
+# guestmount's inode table (no FUSE needed: GLib only).
+TESTS += tests/unit/test-inode-table
+check_PROGRAMS += tests/unit/test-inode-table
+tests_unit_test_inode_table_SOURCES = tests/unit/test-inode-table.c \
+	guestsource/inode-table.c guestsource/gfs-decode.c
+tests_unit_test_inode_table_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_unit_test_inode_table_LDADD = $(GLIB_LIBS) -lpthread
