@@ -166,10 +166,9 @@ int hrpcd_sandbox_drop(uid_t uid, pid_t parent, char *err, size_t errlen)
  *  - the socket service: socket (AF_INET and AF_INET6 only), connect, bind,
  *    listen, accept4, send/recv families, socket options, shutdown, ioctl
  *    (SIOCINQ and friends, checked in sock.c), getsockname/getpeername;
- *  - files: openat, getdents64, access, readlink, getcwd to read (GLib,
- *    /proc/self); no rename, unlink, fsync, fchmod, ftruncate: no worker
- *    writes a file (the supervisor asks it for its socket listing,
- *    worker-ctl.h, and writes its audit log, audit-sink.h);
+ *  - files: openat, write, fsync, rename, unlink, fstat (what the socket
+ *    listing file needed; no worker writes a file any more and nothing is
+ *    writable to it, so this list is due to shrink);
  *  - logging: write to stderr, or sendto on the syslog socket connected
  *    before the filter;
  *  - exit, signals to itself (abort), prctl (GLib thread names).
@@ -184,9 +183,10 @@ static const char *const allowed[] = {
 	"ioctl", "pipe2", "eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime",
 	"poll", "ppoll", "select", "pselect6",
 	"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
-	/* reading files (GLib, /proc/self); nothing is writable to a worker */
-	"openat", "open", "getdents64",
-	"access", "faccessat", "faccessat2", "readlink", "readlinkat", "getcwd",
+	/* files in its own directory */
+	"openat", "open", "rename", "renameat", "renameat2", "unlink", "unlinkat",
+	"fsync", "fdatasync", "fchmod", "ftruncate", "fallocate", "getdents64",
+	"access", "faccessat", "faccessat2", "readlink", "readlinkat", "getcwd", "umask",
 	/* memory */
 	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "memfd_create",
 	/* threads, time, identity */
