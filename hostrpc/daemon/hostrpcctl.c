@@ -500,9 +500,6 @@ static int cmd_sockets(hrpc_client *c, const char *guest)
 	if (a.status == -ENODATA)
 		fail("guest %s has no socket listing (no socket service, or its worker is gone)",
 		     guest);
-	if (a.status == -EFBIG)
-		fail("guest %s's socket listing is larger than one message (%u bytes) as JSON; "
-		     "the table form shows its head", guest, HRPC_ADMIN_SOCKETS_TEXT_MAX);
 	if (a.status < 0)
 		fail("guest %s's worker could not list its sockets: %s", guest,
 		     g_strerror(-a.status));

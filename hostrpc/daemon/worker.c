@@ -267,14 +267,7 @@ static gboolean ctl_event(gint fd, GIOCondition cond, gpointer user_data)
 	r.seq = m.seq;
 	rc = hrpcd_services_list_sockets(w->svcs, (m.status & HRPCD_CTL_F_JSON) != 0, &text,
 					 &len);
-	if (rc == 0 && len > HRPCD_CTL_LISTING_MAX && !(m.status & HRPCD_CTL_F_JSON)) {
-		/* The table's head (the policy, the first sockets) and a mark. */
-		len = HRPCD_CTL_LISTING_MAX - (sizeof(HRPCD_CTL_TRUNCATED) - 1);
-		memcpy(text + len, HRPCD_CTL_TRUNCATED, sizeof(HRPCD_CTL_TRUNCATED) - 1);
-		len = HRPCD_CTL_LISTING_MAX;
-	}
 	if (rc < 0 || len > HRPCD_CTL_LISTING_MAX) {
-		/* Cut JSON would not parse: say it is too big instead. */
 		r.status = rc < 0 ? rc : -EFBIG;
 		len = 0;
 	}

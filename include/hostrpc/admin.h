@@ -181,9 +181,7 @@ HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_sockets_ticket) == 80, "sockets tick
 
 struct hrpc_admin_sockets_event {
 	hrpc_u32 ticket;
-	hrpc_s32 status;      /* 0, or -ETIMEDOUT, -ENODATA, -EIO (the worker's answer was
-			       * bad), -EFBIG (JSON longer than HRPC_ADMIN_SOCKETS_TEXT_MAX;
-			       * the text form is cut instead) */
+	hrpc_s32 status;      /* 0, or -ETIMEDOUT, -ENODATA, -EIO (the worker's answer was bad) */
 	hrpc_u32 guest_id;
 	hrpc_u32 len;         /* bytes of listing following; 0 unless status is 0 */
 };
