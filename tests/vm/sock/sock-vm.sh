@@ -89,8 +89,8 @@ echo \"dmesg-problems: \$(dmesg | grep -cE 'BUG|WARNING|Oops|general protection|
 host_cmd="busybox wget -q -O $vm_tmp/fromguest http://127.0.0.1:$gport/index.html;
 python3 -c 'import socket,sys; s=socket.create_connection((\"127.0.0.1\", $dport)); s.sendall(b\"fetched\\n\")'"
 
-# The probes and 10 checks around them, declared before anything runs.
-echo "1..$(($(echo $probes | wc -w) + 10))"
+# The probes and 8 checks around them, declared before anything runs.
+echo "1..$(($(echo $probes | wc -w) + 8))"
 rc=0
 "$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-300}" -m 512 -s "$vm_server" -a hrpc.load=hostrpc_sock \
 	-f "$vm_tmp/sock-probe:/bin/sock-probe" "${extra[@]:+${extra[@]}}" \
