@@ -17,9 +17,6 @@ outsource_sock_libhrpc_sock_glib_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) \
 outsource_sock_libhrpc_sock_glib_la_LIBADD = outsource/sock/libhrpc-sock.la \
 	hostrpc/libhostrpc-glib.la $(GLIB_LIBS)
 hostrpcinclude_HEADERS += include/hostrpc/sock.h
-# A guest's sockets as its worker lists them (hostrpcctl sockets reads the same).
-bin_PROGRAMS += outsource/sock/hostrpc-sockets
-outsource_sock_hostrpc_sockets_SOURCES = outsource/sock/hostrpc-sockets.c
 EXTRA_DIST += outsource/sock/README.md
 
 # A process guest of the service in one process (host half in a thread, guest

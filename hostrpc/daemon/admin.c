@@ -8,10 +8,7 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -21,12 +18,28 @@
 #include "hostrpc/hostrpc-glib.h"
 #include "hostrpc/daemon/admin.h"
 #include "hostrpc/daemon/listen-socket.h"
+#include "hostrpc/daemon/worker-ctl.h"
+
+_Static_assert(HRPCD_CTL_LISTING_MAX <= HRPC_ADMIN_SOCKETS_TEXT_MAX,
+	       "a worker's listing fits one admin event");
+_Static_assert(sizeof(struct hrpc_admin_sockets_event) + HRPC_ADMIN_SOCKETS_TEXT_MAX <=
+	       HRPC_MSG_MAX_PAYLOAD, "an admin event fits one message");
 
 typedef struct {
 	HrpcdAdmin *adm;
 	hrpc_conn *conn;
 	guint source;
+	guint32 next_ticket;
+	GSList *asks;            /* Ask *, waiting for a worker */
 } AdminConn;
+
+/* A question to a worker on behalf of one admin connection; outlives the
+ * connection if need be (then `ac` is NULL and the answer is dropped). */
+typedef struct {
+	AdminConn *ac;
+	guint32 ticket;
+	guint32 guest_id;
+} Ask;
 
 struct _HrpcdAdmin {
 	HrpcdSupervisor *sup;
@@ -36,6 +49,7 @@ struct _HrpcdAdmin {
 	hrpc_server *srv;
 	GList *conns;            /* AdminConn * */
 	guint nconns;
+	guint ctl_timeout_ms;    /* what a worker gets to answer (worker-ctl.h) */
 	gint64 started_us;
 };
 
@@ -140,90 +154,99 @@ static int admin_page(HrpcdAdmin *adm, const struct hrpc_req *req, struct hrpc_r
 static HrpcdGuest *find_guest(HrpcdAdmin *adm, guint32 id, const char *name)
 {
 	HrpcdGuestTable *t = hrpcd_supervisor_guests(adm->sup);
+	struct hrpcd_status st;
 
-	return id ? hrpcd_guest_table_lookup(t, id) : hrpcd_guest_table_find_name(t, name);
+	if (id)
+		return hrpcd_guest_table_lookup(t, id);
+	/* A process guest takes its HELLO label as its name when its status
+	 * is read: settle every name before looking one up. */
+	for (HrpcdGuest *g = hrpcd_guest_table_next(t, 0); g;
+	     g = g->id < G_MAXUINT32 ? hrpcd_guest_table_next(t, g->id + 1) : NULL)
+		hrpcd_guest_read_status(g, &st);
+	return hrpcd_guest_table_find_name(t, name);
 }
 
 /*
- * The worker of a guest with the socket service refreshes its listing (the
- * effective policy, then the sockets) once a second in
- * <state dir>/sock-audit/<name>.sockets[.json] (outsource/sock),
- * under the name the worker started with: the endpoint name of a QEMU
- * guest, "guest-<id>" for a process guest (its HELLO label comes later).
- * Written by a worker, so display data: bounded, and only printable ASCII
- * goes out.
+ * The socket listing is the worker's (worker-ctl.h): the supervisor asks,
+ * and the answer goes out as an event when the worker gives it (already
+ * cut and made printable), or -ETIMEDOUT / -ENODATA when it does not.
  */
-static int admin_sockets(HrpcdAdmin *adm, const struct hrpc_req *req, struct hrpc_reply *rep)
+static void sockets_answered(int status, const char *text, gsize len, gpointer data)
 {
-	const struct hrpc_admin_sockets_query *q = req->payload;
-	struct hrpc_admin_sockets_reply *r = rep->payload;
-	const char *dir = g_getenv("HOSTRPC_SOCK_AUDIT_DIR");
-	g_autofree char *audit = NULL;
-	g_autofree char *idname = NULL;
-	const char *names[2];
-	struct stat st;
-	HrpcdGuest *g;
-	ssize_t n = -1;
-	int fd = -1;
+	g_autofree Ask *ask = data;
+	g_autofree guint8 *buf = NULL;
+	struct hrpc_admin_sockets_event ev = {
+		.ticket = ask->ticket, .status = status, .guest_id = ask->guest_id,
+	};
+	int rc;
 
-	if (req->len != sizeof(*q) || (q->flags & ~HRPC_ADMIN_SOCKETS_F_JSON) ||
-	    (!q->guest_id && !memchr(q->name, 0, sizeof(q->name))))
+	if (!ask->ac)
+		return;   /* hostrpcctl left */
+	ask->ac->asks = g_slist_remove(ask->ac->asks, ask);
+	if (status < 0 || len > HRPC_ADMIN_SOCKETS_TEXT_MAX)
+		len = 0;
+	ev.len = (hrpc_u32)len;
+	buf = g_malloc(sizeof(ev) + len);
+	memcpy(buf, &ev, sizeof(ev));
+	if (len)
+		memcpy(buf + sizeof(ev), text, len);
+	rc = hrpc_conn_send_event(ask->ac->conn, HRPC_SVC_ADMIN, HRPC_ADMIN_EV_SOCKETS, buf,
+				  (uint32_t)(sizeof(ev) + len));
+	if (rc < 0)
+		g_debug("admin connection: cannot send the socket listing: %s", g_strerror(-rc));
+}
+
+static int admin_sockets_ask(HrpcdAdmin *adm, AdminConn *ac, const struct hrpc_req *req,
+			     struct hrpc_reply *rep)
+{
+	struct hrpc_admin_sockets_query q;
+	struct hrpc_admin_sockets_ticket t = { 0 };
+	HrpcdGuest *g;
+	Ask *ask;
+	int rc;
+
+	if (req->len != sizeof(q))
 		return -EINVAL;
-	if (!req->bulk || !req->bulk_cap)
-		return -ENOBUFS;
-	g = find_guest(adm, q->guest_id, q->name);
+	memcpy(&q, req->payload, sizeof(q));
+	if ((q.flags & ~HRPC_ADMIN_SOCKETS_F_JSON) ||
+	    (!q.guest_id && !memchr(q.name, 0, sizeof(q.name))))
+		return -EINVAL;
+	g = find_guest(adm, q.guest_id, q.name);
 	if (!g)
 		return -ENOENT;
-	if (!dir) {
-		const char *state = hrpcd_supervisor_state_dir(adm->sup);
-
-		audit = g_build_filename(state ? state : ".", "sock-audit", NULL);
-		dir = audit;
+	ask = g_new0(Ask, 1);
+	ask->ac = ac;
+	ask->ticket = ++ac->next_ticket;
+	ask->guest_id = g->id;
+	rc = hrpcd_worker_ctl_list_sockets(hrpcd_supervisor_worker_ctl(adm->sup), g->id,
+					   (q.flags & HRPC_ADMIN_SOCKETS_F_JSON) != 0,
+					   sockets_answered, ask);
+	if (rc < 0) {
+		g_free(ask);
+		return rc;
 	}
-	idname = g_strdup_printf("guest-%u", g->id);
-	names[0] = g->name;
-	names[1] = idname;
-	/* A sandboxed worker writes in its own directory .guests/<name>
-	 * (sandbox.h); <name>.sockets is only a link there (not followed). */
-	for (int i = 0; i < 4 && fd < 0; i++) {
-		const char *name = names[i / 2];
-		g_autofree char *path = NULL;
-
-		if (strchr(name, '/') || name[0] == '.' || !name[0])
-			continue;
-		path = i % 2 ? g_strdup_printf("%s/%s.sockets%s", dir, name,
-					       (q->flags & HRPC_ADMIN_SOCKETS_F_JSON) ? ".json" : "")
-			     : g_strdup_printf("%s/.guests/%s/%s.sockets%s", dir, name, name,
-					       (q->flags & HRPC_ADMIN_SOCKETS_F_JSON) ? ".json" : "");
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	}
-	if (fd < 0)
-		return -ENODATA;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		n = read(fd, req->bulk, req->bulk_cap);
-	close(fd);
-	if (n < 0)
-		return -ENODATA;
-	for (ssize_t i = 0; i < n; i++) {
-		guint8 c = req->bulk[i];
-
-		if ((c < 0x20 && c != '\n' && c != '\t') || c > 0x7e)
-			req->bulk[i] = '?';
-	}
-	memset(r, 0, sizeof(*r));
-	r->guest_id = g->id;
-	r->age_ms = (hrpc_u32)MIN((guint64)MAX(0, (gint64)time(NULL) - (gint64)st.st_mtime) * 1000,
-				  G_MAXUINT32);
-	g_strlcpy(r->name, g->name, sizeof(r->name));
-	rep->len = sizeof(*r);
-	rep->bulk_pos = 0;
-	rep->bulk_len = (uint32_t)n;
+	ac->asks = g_slist_prepend(ac->asks, ask);
+	t.ticket = ask->ticket;
+	t.guest_id = g->id;
+	t.timeout_ms = adm->ctl_timeout_ms;
+	g_strlcpy(t.name, g->name, sizeof(t.name));
+	memcpy(rep->payload, &t, sizeof(t));
+	rep->len = sizeof(t);
 	return 0;
+}
+
+static AdminConn *conn_of(HrpcdAdmin *adm, hrpc_conn *conn)
+{
+	for (GList *l = adm->conns; l; l = l->next)
+		if (((AdminConn *)l->data)->conn == conn)
+			return l->data;
+	return NULL;
 }
 
 static int admin_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	HrpcdAdmin *adm = opaque;
+	AdminConn *ac;
 
 	switch (req->hdr->proc) {
 	case HRPC_ADMIN_INFO:
@@ -231,8 +254,9 @@ static int admin_handle(void *opaque, const struct hrpc_req *req, struct hrpc_re
 	case HRPC_ADMIN_GUESTS:
 	case HRPC_ADMIN_CHANNELS:
 		return admin_page(adm, req, rep);
-	case HRPC_ADMIN_SOCKETS:
-		return admin_sockets(adm, req, rep);
+	case HRPC_ADMIN_SOCKETS_ASK:
+		ac = conn_of(adm, req->conn);
+		return ac ? admin_sockets_ask(adm, ac, req, rep) : -EIO;
 	default:
 		return -ENOSYS;
 	}
@@ -242,6 +266,10 @@ static int admin_handle(void *opaque, const struct hrpc_req *req, struct hrpc_re
 
 static void admin_conn_free(AdminConn *ac)
 {
+	/* Answers still to come find no connection. */
+	for (GSList *l = ac->asks; l; l = l->next)
+		((Ask *)l->data)->ac = NULL;
+	g_slist_free(ac->asks);
 	ac->adm->conns = g_list_remove(ac->adm->conns, ac);
 	ac->adm->nconns--;
 	hrpc_conn_free(ac->conn);
@@ -306,12 +334,14 @@ static gboolean admin_accept_event(gint fd, GIOCondition cond, gpointer user_dat
 
 /* ---- life cycle ------------------------------------------------------------- */
 
-HrpcdAdmin *hrpcd_admin_new(HrpcdSupervisor *sup, const char *path, GError **error)
+HrpcdAdmin *hrpcd_admin_new(HrpcdSupervisor *sup, const char *path, guint ctl_timeout_ms,
+			    GError **error)
 {
 	g_autoptr(HrpcdAdmin) adm = g_new0(HrpcdAdmin, 1);
 	int rc;
 
 	adm->sup = sup;
+	adm->ctl_timeout_ms = ctl_timeout_ms ? ctl_timeout_ms : HRPCD_CTL_DEFAULT_TIMEOUT_MS;
 	adm->listen_fd = -1;
 	adm->started_us = g_get_monotonic_time();
 	adm->path = g_strdup(path);

@@ -17,7 +17,11 @@
 
 typedef struct _HrpcdAdmin HrpcdAdmin;
 
-HrpcdAdmin *hrpcd_admin_new(HrpcdSupervisor *sup, const char *path, GError **error);
+/* `ctl_timeout_ms`: what the supervisor gives a worker to answer
+ * (HrpcdSupervisorConfig.worker_ctl_timeout_ms; 0: the default), told to
+ * hostrpcctl with each ticket. */
+HrpcdAdmin *hrpcd_admin_new(HrpcdSupervisor *sup, const char *path, guint ctl_timeout_ms,
+			    GError **error);
 /* Drops the admin connections, closes and unlinks the socket. */
 void hrpcd_admin_free(HrpcdAdmin *adm);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdAdmin, hrpcd_admin_free)

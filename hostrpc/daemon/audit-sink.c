@@ -55,11 +55,8 @@ struct _HrpcdAuditSinks {
 
 char *hrpcd_audit_dir(const char *state_dir)
 {
-	const char *env = g_getenv("HOSTRPC_SOCK_AUDIT_DIR");
 	g_autofree char *cwd = NULL;
 
-	if (env && *env)
-		return g_strdup(env);
 	if (!state_dir)
 		return g_build_filename(LOCALSTATEDIR, "log", "hostrpc", NULL);
 	if (g_path_is_absolute(state_dir))

@@ -50,8 +50,8 @@ int hrpcd_audit_sinks_open(HrpcdAuditSinks *sinks, guint32 guest_id, const char 
  * was suppressed, close its file. */
 void hrpcd_audit_sinks_release(HrpcdAuditSinks *sinks, guint32 guest_id);
 
-/* The default directory: $HOSTRPC_SOCK_AUDIT_DIR, else <state_dir>/sock-audit,
- * else LOCALSTATEDIR/log/hostrpc (as outsource/sock/sock-glib.c). */
+/* The default directory (hostrpcd without --sock-audit-dir): absolute
+ * <state_dir>/sock-audit, or LOCALSTATEDIR/log/hostrpc without one. */
 char *hrpcd_audit_dir(const char *state_dir);
 
 /* One record made printable (pure; exposed for tests): at most `size` - 1

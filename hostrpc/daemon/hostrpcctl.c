@@ -410,18 +410,51 @@ static int cmd_channels(hrpc_client *c, const char *guest, gboolean detailed)
 	return 0;
 }
 
-/* The guest's effective socket policy and outsourced sockets, as its worker
- * last listed them. */
+/* The answer to a socket listing question (an event, admin.h). */
+typedef struct {
+	uint32_t ticket;
+	uint32_t got;
+	gboolean done;
+	int status;
+	GByteArray *text;
+} SocketsAnswer;
+
+static void sockets_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *payload,
+			  void *opaque)
+{
+	SocketsAnswer *a = opaque;
+	struct hrpc_admin_sockets_event ev;
+
+	if (h->service != HRPC_SVC_ADMIN || h->proc != HRPC_ADMIN_EV_SOCKETS ||
+	    h->len < sizeof(ev) || a->done)
+		return;
+	memcpy(&ev, payload, sizeof(ev));
+	/* Ticket 0: the reply with ours is still being read (the event may
+	 * come in the same read); cmd_sockets() checks it then. */
+	if (a->ticket && ev.ticket != a->ticket)
+		return;
+	if (ev.len != h->len - sizeof(ev) || ev.len > HRPC_ADMIN_SOCKETS_TEXT_MAX ||
+	    ev.status > 0 || ev.status < -4095 || (ev.status && ev.len))
+		fail("hostrpcd sent a malformed socket listing");
+	a->done = TRUE;
+	a->got = ev.ticket;
+	a->status = ev.status;
+	g_byte_array_append(a->text, (const guint8 *)payload + sizeof(ev), ev.len);
+}
+
+/* The guest's effective socket policy and outsourced sockets: hostrpcd asks
+ * the guest's worker and sends its answer as an event. */
 static int cmd_sockets(hrpc_client *c, const char *guest)
 {
 	struct hrpc_admin_sockets_query q = { 0 };
-	struct hrpc_admin_sockets_reply r;
-	struct hrpc_bulk b;
+	struct hrpc_admin_sockets_ticket t;
+	SocketsAnswer a = { .text = g_byte_array_new() };
 	struct hrpc_call call = {
-		.service = HRPC_SVC_ADMIN, .proc = HRPC_ADMIN_SOCKETS,
-		.req = &q, .req_len = sizeof(q), .rep = &r, .rep_cap = sizeof(r),
+		.service = HRPC_SVC_ADMIN, .proc = HRPC_ADMIN_SOCKETS_ASK,
+		.req = &q, .req_len = sizeof(q), .rep = &t, .rep_cap = sizeof(t),
 		.timeout_ms = CALL_TIMEOUT_MS,
 	};
+	gint64 deadline;
 	char *end;
 	int rc;
 
@@ -433,24 +466,48 @@ static int cmd_sockets(hrpc_client *c, const char *guest)
 		strcpy(q.name, guest);
 	}
 	q.flags = opt_json ? HRPC_ADMIN_SOCKETS_F_JSON : 0;
-	rc = hrpc_client_bulk_alloc(c, 1u << 20, &b);
-	if (rc < 0)
-		fail("cannot allocate a buffer: %s", g_strerror(-rc));
-	call.bulk = &b;
+	hrpc_client_set_event_handler(c, sockets_event, &a);
 	rc = hrpc_client_call(c, &call);
 	if (rc == -ENOENT)
 		fail("no guest %s", guest);
 	if (rc == -ENODATA)
-		fail("guest %s has no socket listing (no socket service, or its worker is not running)",
-		     guest);
+		fail("guest %s has no worker running", guest);
+	if (rc == -ENOSYS)
+		fail("this hostrpcd lists sockets the old way (admin version 1); upgrade it");
 	if (rc < 0)
-		fail("admin call %u failed: %s", HRPC_ADMIN_SOCKETS, g_strerror(-rc));
-	if (call.rep_len != sizeof(r))
-		fail("hostrpcd sent a malformed sockets reply");
-	if (r.age_ms > 5000 && !opt_json)
-		fprintf(stderr, "hostrpcctl: the listing is %u s old\n", r.age_ms / 1000);
-	fwrite((char *)b.ptr + call.rep_bulk_pos, 1, call.rep_bulk_len, stdout);
-	hrpc_client_bulk_free(c, &b);
+		fail("admin call %u failed: %s", HRPC_ADMIN_SOCKETS_ASK, g_strerror(-rc));
+	if (call.rep_len != sizeof(t))
+		fail("hostrpcd sent a malformed sockets ticket");
+	/* The event may have come with the reply already. */
+	a.ticket = t.ticket;
+	if (a.done && a.got != a.ticket) {
+		a.done = FALSE;
+		g_byte_array_set_size(a.text, 0);
+	}
+	deadline = g_get_monotonic_time() +
+		   ((gint64)MIN(t.timeout_ms, 60000u) + CALL_TIMEOUT_MS) * 1000;
+	while (!a.done) {
+		gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+
+		if (left <= 0)
+			fail("hostrpcd did not send guest %s's socket listing", guest);
+		rc = hrpc_client_process(c, (int)left);
+		if (rc < 0)
+			fail("lost hostrpcd: %s", g_strerror(-rc));
+	}
+	if (a.status == -ETIMEDOUT)
+		fail("guest %s's worker did not answer within %u ms", guest, t.timeout_ms);
+	if (a.status == -ENODATA)
+		fail("guest %s has no socket listing (no socket service, or its worker is gone)",
+		     guest);
+	if (a.status == -EFBIG)
+		fail("guest %s's socket listing is larger than one message (%u bytes) as JSON; "
+		     "the table form shows its head", guest, HRPC_ADMIN_SOCKETS_TEXT_MAX);
+	if (a.status < 0)
+		fail("guest %s's worker could not list its sockets: %s", guest,
+		     g_strerror(-a.status));
+	fwrite(a.text->data, 1, a.text->len, stdout);
+	g_byte_array_unref(a.text);
 	return 0;
 }
 

@@ -49,6 +49,8 @@ typedef struct {
 	char *audit_max;
 	guint64 audit_max_bytes; /* parsed audit_max */
 	gint audit_rate;
+	char *sock_policy_dir;
+	char *sock_audit_dir;
 	gint hello_timeout;
 	char *endpoint_group;
 	gid_t endpoint_gid;      /* resolved endpoint_group; 0: none */
@@ -67,6 +69,8 @@ static void options_clear(Options *o)
 	g_free(o->admin_path);
 	g_free(o->state_dir);
 	g_free(o->audit_max);
+	g_free(o->sock_policy_dir);
+	g_free(o->sock_audit_dir);
 	g_strfreev(o->ivshmem);
 	g_free(o->ivshmem_size);
 	g_free(o->libvirt_uri);
@@ -100,6 +104,19 @@ static gboolean parse_size(const char *s, guint64 *out, GError **error)
 bad:
 	g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "invalid size \"%s\"", s);
 	return FALSE;
+}
+
+static void absolutize(char **path)
+{
+	g_autofree char *cwd = NULL;
+	char *abs;
+
+	if (!*path || g_path_is_absolute(*path))
+		return;
+	cwd = g_get_current_dir();
+	abs = g_build_filename(cwd, *path, NULL);
+	g_free(*path);
+	*path = abs;
 }
 
 static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
@@ -137,6 +154,12 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		  "Rotate a guest's socket audit log at this size (default 1M)", "SIZE" },
 		{ "audit-rate", 0, 0, G_OPTION_ARG_INT, &o->audit_rate,
 		  "Socket audit lines a second per guest; the rest are counted (default 100)", "N" },
+		{ "sock-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->sock_policy_dir,
+		  "Socket policies: DIR/NAME.conf, else DIR/default.conf, else the built-in "
+		  "default (default " SYSCONFDIR "/hostrpc/sock)", "DIR" },
+		{ "sock-audit-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->sock_audit_dir,
+		  "Socket audit logs DIR/NAME.sock.log, written by the daemon (default "
+		  "STATE_DIR/sock-audit)", "DIR" },
 		{ "no-fdstore", 0, 0, G_OPTION_ARG_NONE, &o->no_fdstore,
 		  "No fd holder: a restart of hostrpcd strands the QEMU guests attached", NULL },
 		{ "fdstore-idle", 0, 0, G_OPTION_ARG_INT, &o->fdstore_idle,
@@ -207,6 +230,14 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 				    "--fdstore-idle must not be negative");
 		return FALSE;
 	}
+	/* Test conveniences only (tests/, tools/demo): the options win. */
+	if (!o->sock_policy_dir && g_getenv("HOSTRPC_SOCK_CONF_DIR"))
+		o->sock_policy_dir = g_strdup(g_getenv("HOSTRPC_SOCK_CONF_DIR"));
+	if (!o->sock_audit_dir && g_getenv("HOSTRPC_SOCK_AUDIT_DIR"))
+		o->sock_audit_dir = g_strdup(g_getenv("HOSTRPC_SOCK_AUDIT_DIR"));
+	/* Before daemonize() leaves the directory they are relative to. */
+	absolutize(&o->sock_policy_dir);
+	absolutize(&o->sock_audit_dir);
 	if (!o->socket_path && !o->no_process_guests)
 		o->socket_path = g_strdup(DEFAULT_SOCKET);
 	if (!o->admin_path)
@@ -455,6 +486,8 @@ int main(int argc, char **argv)
 	cfg.worker_uid_base = (guint32)o.worker_uid_base;
 	cfg.audit_max_bytes = (gsize)o.audit_max_bytes;
 	cfg.audit_rate = (guint)o.audit_rate;
+	cfg.sock_policy_dir = o.sock_policy_dir;
+	cfg.sock_audit_dir = o.sock_audit_dir;
 	cfg.hello_timeout_s = (guint)o.hello_timeout;
 	cfg.endpoint_gid = o.endpoint_gid;
 	/* Not the process guests' socket: they reconnect by themselves. */
@@ -465,7 +498,7 @@ int main(int argc, char **argv)
 	}
 	sup = hrpcd_supervisor_new(&cfg, &error);
 	if (sup && add_endpoints(sup, &o, &error))
-		adm = hrpcd_admin_new(sup, o.admin_path, &error);
+		adm = hrpcd_admin_new(sup, o.admin_path, cfg.worker_ctl_timeout_ms, &error);
 #ifdef HAVE_LIBVIRT
 	if (adm && o.libvirt_uri) {
 		follow.sup = sup;

@@ -12,6 +12,7 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 	hostrpc/daemon/spawn.h hostrpc/daemon/spawn.c \
 	hostrpc/daemon/sandbox.h hostrpc/daemon/sandbox.c \
 	hostrpc/daemon/audit-sink.h hostrpc/daemon/audit-sink.c \
+	hostrpc/daemon/worker-ctl.h hostrpc/daemon/worker-ctl.c \
 	hostrpc/daemon/services.h hostrpc/daemon/services.c \
 	hostrpc/daemon/worker.h hostrpc/daemon/worker.c \
 	hostrpc/daemon/ivshmem-server.h hostrpc/daemon/ivshmem-server.c \
@@ -19,7 +20,8 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 	hostrpc/daemon/fdstore.c hostrpc/daemon/fdstore-client.c \
 	hostrpc/daemon/supervisor.h hostrpc/daemon/supervisor.c \
 	hostrpc/daemon/admin.h hostrpc/daemon/admin.c
-hostrpc_daemon_libhostrpcd_la_CFLAGS = $(HRPCD_CFLAGS) $(SECCOMP_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
+hostrpc_daemon_libhostrpcd_la_CFLAGS = $(HRPCD_CFLAGS) $(SECCOMP_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\" \
+	-DSYSCONFDIR=\"$(sysconfdir)\"
 hostrpc_daemon_libhostrpcd_la_LIBADD = hostrpc/libhostrpc-glib.la hostrpc/libhostrpc.la \
 	$(GLIB_LIBS) $(SECCOMP_LIBS)
 # libvirt follower (--libvirt URI): endpoints from domain XML
@@ -34,7 +36,8 @@ hostrpc_daemon_libhostrpcd_la_LIBADD += outsource/sock/libhrpc-sock-glib.la
 
 sbin_PROGRAMS += hostrpc/daemon/hostrpcd
 hostrpc_daemon_hostrpcd_SOURCES = hostrpc/daemon/hostrpcd.c
-hostrpc_daemon_hostrpcd_CFLAGS = $(HRPCD_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
+hostrpc_daemon_hostrpcd_CFLAGS = $(HRPCD_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\" \
+	-DSYSCONFDIR=\"$(sysconfdir)\"
 hostrpc_daemon_hostrpcd_LDADD = hostrpc/daemon/libhostrpcd.la $(GLIB_LIBS)
 
 bin_PROGRAMS += hostrpc/daemon/hostrpcctl

@@ -46,16 +46,6 @@ void hrpcd_sandbox_file_name(const char *name, uint32_t guest_id, char *out, siz
 
 /* ---- 1. mount namespace ------------------------------------------------ */
 
-/* Is `path` `dir` or below it?  (Both absolute, no "..".) */
-static bool below(const char *path, const char *dir)
-{
-	size_t n = strlen(dir);
-
-	while (n > 1 && dir[n - 1] == '/')
-		n--;
-	return !strncmp(path, dir, n) && (path[n] == 0 || path[n] == '/');
-}
-
 /* Where the tmpfs goes: the state directory, or its highest ancestor that
  * `uid` could not pass through (a private 0700 directory around it, as in
  * the tests): the guest's directory must be reachable by its path once the
@@ -103,113 +93,30 @@ static int mkdirs(const char *path)
 	return 0;
 }
 
-/* The guest's own directory in the host's audit directory, owned by its
- * uid, and the links the host's readers follow into it.  Opened O_PATH
- * (in the new namespace: a bind mount takes its source from there) before
- * the tmpfs hides it. */
-static int guest_dir_open(const char *audit_dir, const char *name, uid_t uid,
-			  char *err, size_t errlen)
+int hrpcd_sandbox_mount(const char *state_dir, uid_t uid, char *err, size_t errlen)
 {
-	char path[4096], link[4096], target[4096];
-	struct stat st;
-	int fd;
-
-	if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
-		FAIL(-EINVAL, "bad guest file name");
-	snprintf(path, sizeof(path), "%s/.guests", audit_dir);
-	if (mkdir(audit_dir, 0750) < 0 && errno != EEXIST)
-		FAIL(-errno, "cannot create %s: %s", audit_dir, strerror(errno));
-	if (mkdir(path, 0711) < 0 && errno != EEXIST)
-		FAIL(-errno, "cannot create %s: %s", path, strerror(errno));
-	snprintf(path, sizeof(path), "%s/.guests/%s", audit_dir, name);
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		FAIL(-errno, "cannot create %s: %s", path, strerror(errno));
-	fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		FAIL(-errno, "cannot open %s: %s", path, strerror(errno));
-	/* The directory is the guest's: a previous worker of this name (or
-	 * another uid) may have left it with other owners. */
-	if (fstat(fd, &st) < 0 ||
-	    (uid != (uid_t)-1 && fchownat(fd, "", uid, uid, AT_EMPTY_PATH) < 0) ||
-	    fchmodat(AT_FDCWD, path, 0700, 0) < 0) {
-		int e = errno;
-
-		close(fd);
-		FAIL(-e, "cannot own %s: %s", path, strerror(e));
-	}
-	for (int json = 0; json <= 1; json++) {
-		const char *ext = json ? ".sockets.json" : ".sockets";
-		char moved[8200];
-		struct stat ls;
-
-		snprintf(link, sizeof(link), "%s/%s%s", audit_dir, name, ext);
-		snprintf(target, sizeof(target), ".guests/%s/%s%s", name, name, ext);
-		snprintf(moved, sizeof(moved), "%s/%s", audit_dir, target);
-		/* The service's first listing, written before we came here,
-		 * moves into the guest's directory; anything else goes. */
-		if (lstat(link, &ls) == 0 && S_ISREG(ls.st_mode) && rename(link, moved) == 0)
-			fchownat(AT_FDCWD, moved, uid, uid, AT_SYMLINK_NOFOLLOW);
-		else if (unlink(link) < 0 && errno != ENOENT)
-			continue;
-		if (symlink(target, link) < 0)
-			continue;   /* only the listing is lost */
-	}
-	return fd;
-}
-
-int hrpcd_sandbox_mount(const char *state_dir, const char *audit_dir, const char *name,
-			uid_t uid, char *err, size_t errlen)
-{
-	char src[64], cover[4096];
-	int fd, rc;
+	char cover[4096];
+	int rc;
 
 	if (unshare(CLONE_NEWNS) < 0)
 		FAIL(-errno, "cannot make a mount namespace: %s", strerror(errno));
 	/* Nothing we mount goes back to the host's namespace. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		FAIL(-errno, "cannot make / private: %s", strerror(errno));
-	fd = guest_dir_open(audit_dir, name, uid, err, errlen);
-	if (fd < 0)
-		return fd;
-	rc = -EIO;
 	cover_point(state_dir, uid, cover, sizeof(cover));
 	if (mount("hostrpc-worker", cover, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "mode=0755,size=64k") < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot cover %s: %s", cover, strerror(errno));
-		goto out;
-	}
-	if ((rc = mkdirs(state_dir)) < 0 ||
-	    (below(audit_dir, cover) && (rc = mkdirs(audit_dir)) < 0)) {
-		snprintf(err, errlen, "cannot make %s: %s", audit_dir, strerror(-rc));
-		goto out;
-	}
-	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
-	if (mount(src, audit_dir, NULL, MS_BIND, NULL) < 0 ||
-	    mount(NULL, audit_dir, NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  NULL) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot bind the guest's directory on %s: %s", audit_dir,
-			 strerror(errno));
-		goto out;
-	}
+		  "mode=0755,size=64k") < 0)
+		FAIL(-errno, "cannot cover %s: %s", cover, strerror(errno));
+	if ((rc = mkdirs(state_dir)) < 0)
+		FAIL(rc, "cannot make %s: %s", state_dir, strerror(-rc));
 	if (mount(NULL, cover, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  "mode=0755,size=64k") < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot make %s read-only: %s", cover, strerror(errno));
-		goto out;
-	}
+		  "mode=0755,size=64k") < 0)
+		FAIL(-errno, "cannot make %s read-only: %s", cover, strerror(errno));
 	/* Our working directory still is the host's state directory, under
 	 * the tmpfs: enter the covered one. */
-	if (chdir(state_dir) < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "cannot enter %s: %s", state_dir, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
-	close(fd);
-	return rc;
+	if (chdir(state_dir) < 0)
+		FAIL(-errno, "cannot enter %s: %s", state_dir, strerror(errno));
+	return 0;
 }
 
 /* ---- 2. capabilities and uid ------------------------------------------- */
@@ -259,8 +166,10 @@ int hrpcd_sandbox_drop(uid_t uid, pid_t parent, char *err, size_t errlen)
  *  - the socket service: socket (AF_INET and AF_INET6 only), connect, bind,
  *    listen, accept4, send/recv families, socket options, shutdown, ioctl
  *    (SIOCINQ and friends, checked in sock.c), getsockname/getpeername;
- *  - its socket listing: openat, write, fsync, rename, unlink, fstat (only
- *    its own directory is there to touch);
+ *  - files: openat, getdents64, access, readlink, getcwd to read (GLib,
+ *    /proc/self); no rename, unlink, fsync, fchmod, ftruncate: no worker
+ *    writes a file (the supervisor asks it for its socket listing,
+ *    worker-ctl.h, and writes its audit log, audit-sink.h);
  *  - logging: write to stderr, or sendto on the syslog socket connected
  *    before the filter;
  *  - exit, signals to itself (abort), prctl (GLib thread names).
@@ -275,10 +184,9 @@ static const char *const allowed[] = {
 	"ioctl", "pipe2", "eventfd2", "timerfd_create", "timerfd_settime", "timerfd_gettime",
 	"poll", "ppoll", "select", "pselect6",
 	"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2",
-	/* files in its own directory */
-	"openat", "open", "rename", "renameat", "renameat2", "unlink", "unlinkat",
-	"fsync", "fdatasync", "fchmod", "ftruncate", "fallocate", "getdents64",
-	"access", "faccessat", "faccessat2", "readlink", "readlinkat", "getcwd", "umask",
+	/* reading files (GLib, /proc/self); nothing is writable to a worker */
+	"openat", "open", "getdents64",
+	"access", "faccessat", "faccessat2", "readlink", "readlinkat", "getcwd",
 	/* memory */
 	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "memfd_create",
 	/* threads, time, identity */

@@ -11,14 +11,11 @@
  *     state directory - or, if the guest's uid could not pass through one
  *     of its parents (a private 0700 directory around it), the highest such
  *     parent - is covered by an empty, read-only tmpfs: the fd holder's
- *     socket, the daemon's sockets and every other guest's files are gone.
- *     The socket service's directory (<state>/sock-audit or
- *     $HOSTRPC_SOCK_AUDIT_DIR) shows only the guest's own directory
- *     <audit dir>/.guests/<name>, owned by its uid, where the service
- *     writes its socket listing; <audit dir>/<name>.sockets{,.json} become
- *     symbolic links into it for the host's readers (hostrpcd's admin
- *     service reads .guests/<name>/ itself and follows no link).  The
- *     audit log is written by the supervisor (audit-sink.h).  This comes
+ *     socket, the daemon's sockets, every guest's audit log (when the
+ *     audit directory is below it, as by default) are gone, and nothing
+ *     there is writable: a worker keeps no file of its own (the supervisor
+ *     asks it for its socket listing over its control channel,
+ *     worker-ctl.h; it writes its audit log, audit-sink.h).  This comes
  *     after the services have read their configuration (which may live
  *     under the covered directory) and opened their network namespace.
  *  2. hrpcd_sandbox_drop() (after set-up): every capability out of the
@@ -57,15 +54,13 @@
  * daemon's uid). */
 uid_t hrpcd_sandbox_guest_uid(uint32_t base, uint32_t guest_id);
 
-/* The socket service's file name for a guest (the same rule as
- * outsource/sock/sock-glib.c): `name`, or "guest<ID>" when it is empty,
+/* A guest's file name in the socket audit directory (audit-sink.h) and its
+ * policy's (outsource/sock/sock-glib.c): `name`, or "guest<ID>" when it is empty,
  * "." or ".."; '/', '\\' and blanks become '_'. */
 void hrpcd_sandbox_file_name(const char *name, uint32_t guest_id, char *out, size_t len);
 
-/* Step 1.  `state_dir` and `audit_dir` absolute; `name` from
- * hrpcd_sandbox_file_name(). */
-int hrpcd_sandbox_mount(const char *state_dir, const char *audit_dir, const char *name,
-			uid_t uid, char *err, size_t errlen);
+/* Step 1.  `state_dir` absolute. */
+int hrpcd_sandbox_mount(const char *state_dir, uid_t uid, char *err, size_t errlen);
 /* Step 2; `uid` (uid_t)-1: keep the uid, only drop what can be dropped. */
 int hrpcd_sandbox_drop(uid_t uid, pid_t parent, char *err, size_t errlen);
 /* Step 3. */

@@ -2,6 +2,7 @@
 /* services.c - the table of services every guest's worker offers. */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include <gio/gio.h>
@@ -27,8 +28,8 @@ static gboolean builtins_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gp
 static gboolean sock_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
 			   GError **error)
 {
-	*state = outsource_sock_service_start(srv, spec->guest_id, spec->name, spec->workdir,
-					      spec->audit_fd, error);
+	*state = outsource_sock_service_start(srv, spec->guest_id, spec->name,
+					      spec->sock_policy_dir, spec->audit_fd, error);
 	return *state != NULL;
 }
 
@@ -72,4 +73,18 @@ void hrpcd_services_stop(HrpcdServices *svcs)
 		if (service_table[i].stop)
 			service_table[i].stop(svcs->state[i]);
 	g_free(svcs);
+}
+
+int hrpcd_services_list_sockets(HrpcdServices *svcs, gboolean json, char **text, gsize *len)
+{
+	*text = NULL;
+	*len = 0;
+	if (!svcs)
+		return -ENODATA;
+	for (guint i = 0; i < svcs->started; i++)
+		if (service_table[i].start == sock_start && svcs->state[i]) {
+			*text = outsource_sock_service_listing(svcs->state[i], json, len);
+			return *text ? 0 : -ENOMEM;
+		}
+	return -ENODATA;
 }

@@ -35,6 +35,7 @@
 #include <glib-unix.h>
 
 #include "hostrpc/daemon/audit-sink.h"
+#include "hostrpc/daemon/worker-ctl.h"
 #include "hostrpc/daemon/fdstore.h"
 #include "hostrpc/daemon/ivshmem-server.h"
 #include "hostrpc/daemon/listen-socket.h"
@@ -90,6 +91,8 @@ struct _HrpcdSupervisor {
 	/* workers' confinement (sandbox.h) and audit logs (audit-sink.h) */
 	guint32 worker_uid_base;
 	HrpcdAuditSinks *audit;
+	char *sock_policy_dir;  /* absolute */
+	HrpcdWorkerCtl *ctl;    /* each worker's control channel (worker-ctl.h) */
 	guint hello_timeout_s;  /* process guests' HELLO deadline */
 	gid_t endpoint_gid;     /* 0: endpoints are owner-only */
 	guint max_guests;
@@ -338,6 +341,7 @@ static void guest_free(HrpcdSupervisor *sup, HrpcdGuest *g)
 	g_clear_handle_id(&g->hello_timer, g_source_remove);
 	guest_unlink_endpoint(g);
 	hrpcd_audit_sinks_release(sup->audit, g->id);
+	hrpcd_worker_ctl_release(sup->ctl, g->id);
 	hrpcd_log_guest(G_LOG_LEVEL_DEBUG, g->id, g->name, "freed");
 	hrpcd_guest_table_remove(sup->guests, g);
 }
@@ -349,12 +353,20 @@ static gboolean worker_start(HrpcdSupervisor *sup, HrpcdGuest *g, HrpcdWorkerSpe
 
 	spec->workdir = sup->state_dir;
 	spec->uid = hrpcd_sandbox_guest_uid(sup->worker_uid_base, g->id);
+	spec->sock_policy_dir = sup->sock_policy_dir;
 	spec->audit_fd = hrpcd_audit_sinks_open(sup->audit, g->id, g->name, error);
 	if (spec->audit_fd < 0)
 		return FALSE;
+	spec->ctl_fd = hrpcd_worker_ctl_open(sup->ctl, g->id, error);
+	if (spec->ctl_fd < 0) {
+		close(spec->audit_fd);
+		spec->audit_fd = -1;
+		return FALSE;
+	}
 	pid = hrpcd_worker_spawn(spec, error);
 	close(spec->audit_fd);   /* the worker's now */
-	spec->audit_fd = -1;
+	close(spec->ctl_fd);
+	spec->audit_fd = spec->ctl_fd = -1;
 	if (!pid)
 		return FALSE;
 	g->worker_pid = pid;
@@ -1029,6 +1041,16 @@ static gboolean fdstore_start(HrpcdSupervisor *sup, GError **error)
 
 /* ---- life cycle ------------------------------------------------------------- */
 
+static char *absolute(const char *path)
+{
+	g_autofree char *cwd = NULL;
+
+	if (g_path_is_absolute(path))
+		return g_strdup(path);
+	cwd = g_get_current_dir();
+	return g_build_filename(cwd, path, NULL);
+}
+
 HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError **error)
 {
 	g_autoptr(HrpcdSupervisor) sup = g_new0(HrpcdSupervisor, 1);
@@ -1038,11 +1060,16 @@ HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError *
 	sup->memfd_size = cfg->memfd_size;
 	sup->worker_uid_base = cfg->worker_uid_base;
 	{
-		g_autofree char *audit_dir = hrpcd_audit_dir(cfg->state_dir);
+		g_autofree char *audit_dir = cfg->sock_audit_dir ? absolute(cfg->sock_audit_dir)
+					     : hrpcd_audit_dir(cfg->state_dir);
 
 		sup->audit = hrpcd_audit_sinks_new(audit_dir, cfg->audit_max_bytes,
 						   cfg->audit_rate, NULL);
 	}
+	/* Workers run in the state directory: no relative path reaches them. */
+	sup->sock_policy_dir = cfg->sock_policy_dir ? absolute(cfg->sock_policy_dir)
+		: g_build_filename(SYSCONFDIR, "hostrpc", "sock", NULL);
+	sup->ctl = hrpcd_worker_ctl_new(cfg->worker_ctl_timeout_ms, NULL);
 	sup->max_guests = cfg->max_guests ? cfg->max_guests : HRPCD_DEFAULT_MAX_GUESTS;
 	sup->hello_timeout_s = cfg->hello_timeout_s ? cfg->hello_timeout_s
 						    : HELLO_TIMEOUT_S_DEFAULT;
@@ -1153,9 +1180,16 @@ void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 	g_free(sup->fdstore_path);
 	hrpcd_guest_table_free(sup->guests);
 	hrpcd_audit_sinks_free(sup->audit);
+	hrpcd_worker_ctl_free(sup->ctl);
+	g_free(sup->sock_policy_dir);
 	g_free(sup->socket_path);
 	g_free(sup->state_dir);
 	g_free(sup);
+}
+
+HrpcdWorkerCtl *hrpcd_supervisor_worker_ctl(HrpcdSupervisor *sup)
+{
+	return sup->ctl;
 }
 
 const char *hrpcd_supervisor_state_dir(HrpcdSupervisor *sup)

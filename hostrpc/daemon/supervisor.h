@@ -43,6 +43,9 @@ typedef struct {
 	guint32 worker_uid_base;  /* workers' uids (sandbox.h); 0: the daemon's */
 	gsize audit_max_bytes;    /* socket audit log cap (audit-sink.h); 0: default */
 	guint audit_rate;         /* audit lines a second per guest; 0: default */
+	const char *sock_policy_dir; /* socket policies; NULL: SYSCONFDIR/hostrpc/sock */
+	const char *sock_audit_dir;  /* socket audit logs; NULL: <state_dir>/sock-audit */
+	guint worker_ctl_timeout_ms; /* a worker's answer (worker-ctl.h); 0: default */
 	guint hello_timeout_s;    /* process guests' HELLO deadline (0: default, 10 s) */
 	gid_t endpoint_gid;       /* new ivshmem endpoints: 0660 for this group (0: 0600) */
 } HrpcdSupervisorConfig;
@@ -84,5 +87,8 @@ HrpcdGuestTable *hrpcd_supervisor_guests(HrpcdSupervisor *sup);
 
 /* The directory workers run in (NULL: the daemon's working directory). */
 const char *hrpcd_supervisor_state_dir(HrpcdSupervisor *sup);
+/* The workers' control channels (worker-ctl.h), for the admin service. */
+typedef struct _HrpcdWorkerCtl HrpcdWorkerCtl;
+HrpcdWorkerCtl *hrpcd_supervisor_worker_ctl(HrpcdSupervisor *sup);
 
 #endif /* HOSTRPCD_SUPERVISOR_H */

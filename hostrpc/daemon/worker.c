@@ -37,6 +37,7 @@
 #include "hostrpc/daemon/services.h"
 #include "hostrpc/daemon/spawn.h"
 #include "hostrpc/daemon/worker.h"
+#include "hostrpc/daemon/worker-ctl.h"
 
 /* ivshmem: a fenced guest stays fenced this long before the supervisor's
  * next worker resets its channel.  Meanwhile hostrpcctl shows the guest
@@ -53,7 +54,8 @@ enum {
 	FD_GUEST = 5 + HRPC_IVSHMEM_NR_VECTORS,        /* + vector */
 	FD_END = 5 + 2 * HRPC_IVSHMEM_NR_VECTORS,
 	FD_AUDIT = FD_END,                             /* both */
-	FD_MAX = FD_AUDIT + 1,
+	FD_CTL = FD_AUDIT + 1,                         /* both */
+	FD_MAX = FD_CTL + 1,
 };
 
 void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char *name,
@@ -64,7 +66,7 @@ void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char 
 	g_strlcpy(spec->name, name, sizeof(spec->name));
 	spec->transport = transport;
 	spec->status_fd = status_fd;
-	spec->sock = spec->shm_fd = spec->audit_fd = -1;
+	spec->sock = spec->shm_fd = spec->audit_fd = spec->ctl_fd = -1;
 	spec->uid = (uid_t)-1;
 	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
 		spec->host_fd[v] = spec->guest_fd[v] = -1;
@@ -112,6 +114,7 @@ typedef struct {
 	int exit_code;
 	GSource *publisher;
 	GSource *watch;            /* memfd: the connection; ivshmem: the reset vector */
+	GSource *ctl;              /* the supervisor's requests (worker-ctl.h) */
 } Worker;
 
 static void publish(Worker *w)
@@ -238,6 +241,57 @@ static GSource *watch_fd(Worker *w, int fd, GIOCondition cond, GUnixFDSourceFunc
 	return src;
 }
 
+/* The supervisor asks (worker-ctl.h); we answer at once, never block. */
+static gboolean ctl_event(gint fd, GIOCondition cond, gpointer user_data)
+{
+	Worker *w = user_data;
+	struct hrpcd_ctl_msg m, r = { .type = HRPCD_CTL_LIST_SOCKETS_REPLY };
+	g_autofree char *text = NULL;
+	gsize len = 0;
+	ssize_t n;
+	int rc;
+
+	do
+		n = recv(fd, &m, sizeof(m), MSG_DONTWAIT | MSG_TRUNC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == EAGAIN)
+		return G_SOURCE_CONTINUE;
+	if (n <= 0) {
+		/* The supervisor is gone or closed it: nothing to answer. */
+		g_source_unref(w->ctl);
+		w->ctl = NULL;
+		return G_SOURCE_REMOVE;
+	}
+	if (n != sizeof(m) || m.type != HRPCD_CTL_LIST_SOCKETS)
+		return G_SOURCE_CONTINUE;
+	r.seq = m.seq;
+	rc = hrpcd_services_list_sockets(w->svcs, (m.status & HRPCD_CTL_F_JSON) != 0, &text,
+					 &len);
+	if (rc == 0 && len > HRPCD_CTL_LISTING_MAX && !(m.status & HRPCD_CTL_F_JSON)) {
+		/* The table's head (the policy, the first sockets) and a mark. */
+		len = HRPCD_CTL_LISTING_MAX - (sizeof(HRPCD_CTL_TRUNCATED) - 1);
+		memcpy(text + len, HRPCD_CTL_TRUNCATED, sizeof(HRPCD_CTL_TRUNCATED) - 1);
+		len = HRPCD_CTL_LISTING_MAX;
+	}
+	if (rc < 0 || len > HRPCD_CTL_LISTING_MAX) {
+		/* Cut JSON would not parse: say it is too big instead. */
+		r.status = rc < 0 ? rc : -EFBIG;
+		len = 0;
+	}
+	r.len = (guint32)len;
+	{
+		struct iovec iov[2] = {
+			{ .iov_base = &r, .iov_len = sizeof(r) },
+			{ .iov_base = text, .iov_len = len },
+		};
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = len ? 2 : 1 };
+
+		if (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			g_debug("cannot answer the supervisor: %s", g_strerror(errno));
+	}
+	return G_SOURCE_CONTINUE;
+}
+
 static gboolean chan_memfd(Worker *w, hrpc_chan **ch, GError **error)
 {
 	int rc = hrpc_memfd_server_new(w->spec->sock, w->spec->shm_size, ch);
@@ -323,12 +377,19 @@ static gboolean worker_start(Worker *w, GError **error)
 		return FALSE;
 	}
 	hrpc_glib_conn_attach(w->conn, w->ctx, conn_done, w);
+	if (spec->ctl_fd >= 0)
+		w->ctl = watch_fd(w, spec->ctl_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, ctl_event);
 	return TRUE;
 }
 
 /* Mirror of worker_start() and of the set-up in worker_run(). */
 static void worker_stop(Worker *w)
 {
+	if (w->ctl) {
+		g_source_destroy(w->ctl);
+		g_source_unref(w->ctl);
+		w->ctl = NULL;
+	}
 	if (w->watch) {
 		g_source_destroy(w->watch);
 		g_source_unref(w->watch);
@@ -343,21 +404,17 @@ static void worker_stop(Worker *w)
 }
 
 /* Step 1 (sandbox.h), once the services have read their configuration
- * (which may live next to the state directory, in what gets covered): the
- * socket service finds its directory where it always was, with only its
- * own files in it.  Only root can; a daemon of another uid has nothing of
- * root's to hide. */
+ * (which may live next to the state directory, in what gets covered).
+ * Only root can; a daemon of another uid has nothing of root's to hide. */
 static gboolean sandbox_mount(const HrpcdWorkerSpec *spec, GError **error)
 {
-	g_autofree char *state = NULL, *audit = NULL;
-	char file[64], err[512] = "";
+	g_autofree char *state = NULL;
+	char err[512] = "";
 
 	if (geteuid() != 0 || !spec->workdir)
 		return TRUE;
 	state = g_get_current_dir();   /* the state directory, absolute */
-	audit = hrpcd_audit_dir(state);
-	hrpcd_sandbox_file_name(spec->name, spec->guest_id, file, sizeof(file));
-	if (hrpcd_sandbox_mount(state, audit, file, spec->uid, err, sizeof(err)) < 0) {
+	if (hrpcd_sandbox_mount(state, spec->uid, err, sizeof(err)) < 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
 			    "cannot confine the worker: %s", err);
 		return FALSE;
@@ -436,7 +493,7 @@ int hrpcd_worker_main(int argc, char **argv)
 {
 	gint guest_id = 0;
 	gint64 shm_size = 0, uid = -1;
-	g_autofree char *name = NULL, *transport = NULL, *workdir = NULL;
+	g_autofree char *name = NULL, *transport = NULL, *workdir = NULL, *policy_dir = NULL;
 	gboolean worker = FALSE, use_syslog = FALSE, verbose = FALSE;
 	GOptionEntry entries[] = {
 		{ "worker", 0, 0, G_OPTION_ARG_NONE, &worker, NULL, NULL },
@@ -445,6 +502,7 @@ int hrpcd_worker_main(int argc, char **argv)
 		{ "transport", 0, 0, G_OPTION_ARG_STRING, &transport, NULL, NULL },
 		{ "shm-size", 0, 0, G_OPTION_ARG_INT64, &shm_size, NULL, NULL },
 		{ "workdir", 0, 0, G_OPTION_ARG_FILENAME, &workdir, NULL, NULL },
+		{ "sock-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &policy_dir, NULL, NULL },
 		{ "uid", 0, 0, G_OPTION_ARG_INT64, &uid, NULL, NULL },
 		{ "syslog", 0, 0, G_OPTION_ARG_NONE, &use_syslog, NULL, NULL },
 		{ "verbose", 0, 0, G_OPTION_ARG_NONE, &verbose, NULL, NULL },
@@ -477,6 +535,7 @@ int hrpcd_worker_main(int argc, char **argv)
 			       FD_STATUS);
 	spec.shm_size = (gsize)shm_size;
 	spec.workdir = workdir;
+	spec.sock_policy_dir = policy_dir;
 	if (spec.transport == HRPC_ADMIN_TRANSPORT_IVSHMEM) {
 		spec.shm_fd = FD_SHM;
 		for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++) {
@@ -490,6 +549,8 @@ int hrpcd_worker_main(int argc, char **argv)
 	}
 	if (fd_ok(FD_AUDIT))
 		spec.audit_fd = FD_AUDIT;
+	if (fd_ok(FD_CTL))
+		spec.ctl_fd = FD_CTL;
 	spec.uid = (uid_t)uid;
 	spec.status = ok ? hrpcd_status_map(FD_STATUS) : NULL;
 	if (!spec.status) {
@@ -562,6 +623,9 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	g_ptr_array_add(argv, g_strdup_printf("--shm-size=%zu", spec->shm_size));
 	if (spec->workdir)
 		g_ptr_array_add(argv, g_strdup_printf("--workdir=%s", spec->workdir));
+	if (spec->sock_policy_dir)
+		g_ptr_array_add(argv, g_strdup_printf("--sock-policy-dir=%s",
+						      spec->sock_policy_dir));
 	if (spec->uid != (uid_t)-1)
 		g_ptr_array_add(argv, g_strdup_printf("--uid=%u", (unsigned)spec->uid));
 	if (target == HRPCD_LOG_SYSLOG)
@@ -585,6 +649,10 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	if (spec->audit_fd >= 0) {
 		src[n] = spec->audit_fd;
 		dst[n++] = FD_AUDIT;
+	}
+	if (spec->ctl_fd >= 0) {
+		src[n] = spec->ctl_fd;
+		dst[n++] = FD_CTL;
 	}
 	for (int i = 0; i < n; i++) {
 		if (src[i] < 0) {

@@ -24,6 +24,7 @@
  *   ivshmem: 4 the shared memfd, 5-6 the daemon's vectors 0-1 (the guest
  *            rings these), 7-8 the guest's vectors 0-1 (we ring these)
  *   9  the audit channel (audit-sink.h), both transports
+ *  10  the control channel (worker-ctl.h): the supervisor's requests
  *
  * Once the channel and services are set up the worker confines itself
  * (sandbox.h): private mount namespace, the guest's own uid, no
@@ -62,7 +63,9 @@ struct _HrpcdWorkerSpec {
 	int host_fd[HRPC_IVSHMEM_NR_VECTORS];     /* ivshmem: the guest rings these */
 	int guest_fd[HRPC_IVSHMEM_NR_VECTORS];    /* ivshmem: we ring these */
 	const char *workdir;                      /* NULL: stay where we are */
+	const char *sock_policy_dir;              /* socket policies; NULL: default */
 	int audit_fd;                             /* audit-sink.h; -1: none */
+	int ctl_fd;                               /* worker-ctl.h; -1: none */
 	uid_t uid;                                /* sandbox.h; (uid_t)-1: keep */
 	struct hrpcd_status *status;              /* in the worker: status_fd mapped */
 };

@@ -19,6 +19,17 @@
  *
  * Errors (reply status): -EINVAL for a malformed query (wrong length,
  * reserved bits set), -ENOSYS for an unknown procedure.
+ *
+ * What only a guest's worker knows (its socket listing) is asked of the
+ * worker, and the daemon does not wait for it while serving others: the
+ * call (HRPC_ADMIN_SOCKETS_ASK) answers at once with a ticket, and the
+ * answer follows as one event (HRPC_ADMIN_EV_SOCKETS) on the same
+ * connection naming that ticket - the listing, or the worker's failure:
+ * -ETIMEDOUT when it did not answer within `timeout_ms`, -ENODATA when it
+ * went first or runs no socket service.  The text comes from a worker
+ * (the guest's, hostrpc/daemon/sandbox.h): the daemon cuts it at
+ * HRPC_ADMIN_SOCKETS_TEXT_MAX bytes (ending "[listing truncated]") and
+ * sends only printable ASCII, newline and tab.
  */
 #ifndef HOSTRPC_ADMIN_H
 #define HOSTRPC_ADMIN_H
@@ -26,17 +37,28 @@
 #include "compat.h"
 #include "stats.h"
 
-#define HRPC_ADMIN_VERSION 1u
+/* 2: HRPC_ADMIN_SOCKETS (4) retired for HRPC_ADMIN_SOCKETS_ASK (5) and its
+ * event; 1 otherwise the same. */
+#define HRPC_ADMIN_VERSION 2u
 
 enum hrpc_admin_proc {
 	HRPC_ADMIN_INFO     = 1, /* no payload -> struct hrpc_admin_info */
 	HRPC_ADMIN_GUESTS   = 2, /* hrpc_admin_query -> hrpc_admin_page + hrpc_admin_guest[] */
 	HRPC_ADMIN_CHANNELS = 3, /* hrpc_admin_query -> hrpc_admin_page + hrpc_admin_channel[] */
-	/* hrpc_admin_sockets_query + a bulk buffer -> hrpc_admin_sockets_reply,
-	 * the guest's outsourced-socket listing (text or JSON) as reply bulk;
-	 * -ENOENT: no such guest; -ENODATA: it has no listing (no socket service
-	 * or no worker running). */
+	/* Version 1 only (the listing from a file the worker wrote); a version
+	 * 2 daemon answers -ENOSYS. */
 	HRPC_ADMIN_SOCKETS  = 4,
+	/* hrpc_admin_sockets_query -> hrpc_admin_sockets_ticket, then one
+	 * HRPC_ADMIN_EV_SOCKETS event with the guest's outsourced-socket
+	 * listing (text or JSON).  -ENOENT: no such guest; -ENODATA: no worker
+	 * running; -EBUSY: too many questions to that worker in flight. */
+	HRPC_ADMIN_SOCKETS_ASK = 5,
+};
+
+/* Events (daemon -> hostrpcctl), service HRPC_SVC_ADMIN. */
+enum hrpc_admin_event {
+	/* struct hrpc_admin_sockets_event + `len` bytes of listing */
+	HRPC_ADMIN_EV_SOCKETS = 1,
 };
 
 enum hrpc_admin_transport {
@@ -148,11 +170,26 @@ struct hrpc_admin_sockets_query {
 };
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_sockets_query) == 72, "sockets query is 72 bytes");
 
-struct hrpc_admin_sockets_reply {
+struct hrpc_admin_sockets_ticket {
+	hrpc_u32 ticket;      /* named by the event that answers; unique per connection */
 	hrpc_u32 guest_id;
-	hrpc_u32 age_ms;      /* since the worker last refreshed the listing */
+	hrpc_u32 timeout_ms;  /* the event comes within this (plus delivery) */
+	hrpc_u32 reserved;
 	char     name[64];
 };
-HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_sockets_reply) == 72, "sockets reply is 72 bytes");
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_sockets_ticket) == 80, "sockets ticket is 80 bytes");
+
+struct hrpc_admin_sockets_event {
+	hrpc_u32 ticket;
+	hrpc_s32 status;      /* 0, or -ETIMEDOUT, -ENODATA, -EIO (the worker's answer was
+			       * bad), -EFBIG (JSON longer than HRPC_ADMIN_SOCKETS_TEXT_MAX;
+			       * the text form is cut instead) */
+	hrpc_u32 guest_id;
+	hrpc_u32 len;         /* bytes of listing following; 0 unless status is 0 */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_sockets_event) == 16, "sockets event is 16 bytes");
+
+/* The most listing text one event carries. */
+#define HRPC_ADMIN_SOCKETS_TEXT_MAX (65536u - 64u)
 
 #endif /* HOSTRPC_ADMIN_H */

@@ -22,18 +22,18 @@ GSource *outsource_sock_glib_attach(outsource_sock *s, GMainContext *ctx);
  * The worker's service: build the guest's socket service, register it on
  * `srv` and hook it into the thread-default main context.
  *
- * Configuration (per guest, by name):
- *   policy  $HOSTRPC_SOCK_CONF_DIR/<name>.conf, else .../default.conf, else
- *           built-in defaults; HOSTRPC_SOCK_CONF_DIR defaults to
- *           SYSCONFDIR/hostrpc/sock
- *   audit   records to `audit_fd` (hostrpcd: its supervisor writes the log,
- *           audit-sink.h), or with -1: $HOSTRPC_SOCK_AUDIT_DIR/<name>.sock.log
- *           (created, appended); default <state_dir>/sock-audit
- *           (hostrpcd's --state-dir), or LOCALSTATEDIR/log/hostrpc when
- *           state_dir is NULL.  The socket listing <name>.sockets goes to
- *           that directory either way.
+ * Configuration (per guest, by name; hostrpcd's options decide it):
+ *   policy  <policy_dir>/<name>.conf, else <policy_dir>/default.conf, else
+ *           built-in defaults; `policy_dir` NULL: SYSCONFDIR/hostrpc/sock
+ *           (hostrpcd --sock-policy-dir)
+ *   audit   records to `audit_fd` (hostrpcd: its supervisor writes the log
+ *           in --sock-audit-dir, audit-sink.h), or with -1:
+ *           LOCALSTATEDIR/log/hostrpc/<name>.sock.log (created, appended)
  *   netns   the policy's network namespace is entered for good by the
  *           calling process (outsource_sock_enter_netns()).
+ * The service writes no listing file: its owner asks for one
+ * (outsource_sock_service_listing(); hostrpcd's supervisor does so over
+ * the worker's control channel, hostrpc/daemon/worker-ctl.h).
  * A policy that does not parse, or an audit log that cannot be opened,
  * fails the start: the guest gets no sockets rather than sockets without
  * its policy or its audit trail.
@@ -41,10 +41,15 @@ GSource *outsource_sock_glib_attach(outsource_sock *s, GMainContext *ctx);
 typedef struct _OutsourceSockService OutsourceSockService;
 
 OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 guest_id,
-						   const char *guest_name, const char *state_dir,
+						   const char *guest_name, const char *policy_dir,
 						   int audit_fd, GError **error);
 void outsource_sock_service_stop(OutsourceSockService *svc);
 outsource_sock *outsource_sock_service_get(OutsourceSockService *svc);
+/* The effective policy (its source, every rule in the order tried) and the
+ * sockets, as outsource_sock_print() renders them: text, or one JSON object
+ * with `json`.  Returns a NUL-terminated copy (g_free) of `*len` bytes, or
+ * NULL when out of memory. */
+char *outsource_sock_service_listing(OutsourceSockService *svc, gboolean json, gsize *len);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OutsourceSockService, outsource_sock_service_stop)
 
 G_END_DECLS

@@ -37,33 +37,28 @@ GSource *outsource_sock_glib_attach(outsource_sock *s, GMainContext *ctx)
 struct _OutsourceSockService {
 	outsource_sock *sock;
 	GSource *src;
-	GSource *snap;          /* writes the listing for hostrpc-sockets */
-	char *snap_base;        /* <audit dir>/<name>.sockets */
 };
 
-/* The guest's socket listing, as a table and as JSON, replaced atomically
- * once a second: `hostrpc-sockets NAME` (and hostrpcctl) read it. */
-static void snapshot_write(OutsourceSockService *svc)
+char *outsource_sock_service_listing(OutsourceSockService *svc, gboolean json, gsize *len)
 {
-	for (int json = 0; json <= 1; json++) {
-		g_autofree char *path = g_strconcat(svc->snap_base, json ? ".json" : "", NULL);
-		char *buf = NULL;
-		size_t len = 0;
-		FILE *f = open_memstream(&buf, &len);
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+	char *out;
 
-		if (!f)
-			return;
-		outsource_sock_print(svc->sock, f, json);
-		fclose(f);
-		g_file_set_contents(path, buf, (gssize)len, NULL);
+	*len = 0;
+	if (!f)
+		return NULL;
+	outsource_sock_print(svc->sock, f, json);
+	if (fclose(f) != 0 || !buf) {
 		free(buf);
+		return NULL;
 	}
-}
-
-static gboolean on_snapshot(gpointer data)
-{
-	snapshot_write(data);
-	return G_SOURCE_CONTINUE;
+	/* g_free()-able, whatever malloc open_memstream used. */
+	out = g_memdup2(buf, n + 1);
+	free(buf);
+	*len = n;
+	return out;
 }
 
 static char *safe_name(const char *name, guint32 guest_id)
@@ -78,18 +73,12 @@ static char *safe_name(const char *name, guint32 guest_id)
 }
 
 OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 guest_id,
-						   const char *guest_name, const char *state_dir,
+						   const char *guest_name, const char *policy_dir,
 						   int audit_fd, GError **error)
 {
 	g_autofree char *name = safe_name(guest_name, guest_id);
-	const char *confdir = g_getenv("HOSTRPC_SOCK_CONF_DIR");
-	const char *auditdir = g_getenv("HOSTRPC_SOCK_AUDIT_DIR");
 	g_autofree char *defconf = g_build_filename(SYSCONFDIR, "hostrpc", "sock", NULL);
-	g_autofree char *cwd = g_get_current_dir();
-	/* hostrpcd's worker runs inside its state directory: a relative one
-	 * is where we are now. */
-	g_autofree char *deflog = !state_dir ? g_build_filename(LOCALSTATEDIR, "log", "hostrpc", NULL) :
-		g_build_filename(g_path_is_absolute(state_dir) ? state_dir : cwd, "sock-audit", NULL);
+	const char *confdir = policy_dir ? policy_dir : defconf;
 	g_autofree char *conf = NULL, *audit = NULL, *nopolicy = NULL;
 	struct outsource_sock_config cfg = { .guest_id = guest_id, .guest_name = name,
 					     .audit_fd = -1 };
@@ -97,10 +86,6 @@ OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 gue
 	char err[256] = "";
 	int rc;
 
-	if (!confdir)
-		confdir = defconf;
-	if (!auditdir)
-		auditdir = deflog;
 	conf = g_strdup_printf("%s/%s.conf", confdir, name);
 	if (!g_file_test(conf, G_FILE_TEST_EXISTS)) {
 		g_free(conf);
@@ -113,14 +98,6 @@ OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 gue
 	if (!conf)
 		nopolicy = g_strdup_printf("built-in default (no %s/%s.conf, no %s/default.conf)",
 					   confdir, name, confdir);
-	if (g_mkdir_with_parents(auditdir, 0750) < 0) {
-		int e = errno;
-
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
-			    "cannot create the socket audit directory %s: %s", auditdir,
-			    g_strerror(e));
-		return NULL;
-	}
 	cfg.policy_path = conf;
 	cfg.policy_source = nopolicy;
 	if (audit_fd >= 0) {
@@ -128,7 +105,17 @@ OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 gue
 		cfg.audit_fd = audit_fd;
 		cfg.audit_bare = true;
 	} else {
-		audit = g_strdup_printf("%s/%s.sock.log", auditdir, name);
+		g_autofree char *dir = g_build_filename(LOCALSTATEDIR, "log", "hostrpc", NULL);
+
+		if (g_mkdir_with_parents(dir, 0750) < 0) {
+			int e = errno;
+
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e),
+				    "cannot create the socket audit directory %s: %s", dir,
+				    g_strerror(e));
+			return NULL;
+		}
+		audit = g_strdup_printf("%s/%s.sock.log", dir, name);
 		cfg.audit_path = audit;
 	}
 
@@ -160,12 +147,6 @@ OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 gue
 		return NULL;
 	}
 	svc->src = outsource_sock_glib_attach(svc->sock, g_main_context_get_thread_default());
-	svc->snap_base = g_strdup_printf("%s/%s.sockets", auditdir, name);
-	snapshot_write(svc);
-	svc->snap = g_timeout_source_new_seconds(1);
-	g_source_set_callback(svc->snap, on_snapshot, svc, NULL);
-	g_source_set_name(svc->snap, "hostrpc-sock-snapshot");
-	g_source_attach(svc->snap, g_main_context_get_thread_default());
 	return svc;
 }
 
@@ -177,19 +158,7 @@ void outsource_sock_service_stop(OutsourceSockService *svc)
 		g_source_destroy(svc->src);
 		g_source_unref(svc->src);
 	}
-	if (svc->snap) {
-		g_source_destroy(svc->snap);
-		g_source_unref(svc->snap);
-	}
-	/* The guest's sockets are gone with its worker: say so. */
 	outsource_sock_free(svc->sock);
-	if (svc->snap_base) {
-		g_autofree char *json = g_strconcat(svc->snap_base, ".json", NULL);
-
-		g_unlink(svc->snap_base);
-		g_unlink(json);
-	}
-	g_free(svc->snap_base);
 	g_free(svc);
 }
 

@@ -25,10 +25,10 @@
 #include "itest.h"
 
 /* Per attached QEMU the supervisor holds: connection, memfd, 2 x 2 eventfds,
- * the guest's status page, its worker's audit channel (audit-sink.h) (and,
- * with GLib >= 2.74 on Linux, a pidfd per running worker: counted apart, as
- * GLib's business). */
-#define HELD_PER_GUEST (4 + 2 * HRPC_IVSHMEM_NR_VECTORS)
+ * the guest's status page, its worker's audit channel (audit-sink.h) and
+ * control channel (worker-ctl.h) (and, with GLib >= 2.74 on Linux, a pidfd
+ * per running worker: counted apart, as GLib's business). */
+#define HELD_PER_GUEST (5 + 2 * HRPC_IVSHMEM_NR_VECTORS)
 
 struct events {
 	uint64_t next;

@@ -21,8 +21,9 @@
 #include "tests/tap.h"
 #include "itest.h"
 
-/* + 1: the worker's audit channel (audit-sink.h) */
-#define HELD_PER_GUEST (4 + 2 * HRPC_IVSHMEM_NR_VECTORS)
+/* + 1: the worker's audit channel (audit-sink.h); + 1: its control channel
+ * (worker-ctl.h) */
+#define HELD_PER_GUEST (5 + 2 * HRPC_IVSHMEM_NR_VECTORS)
 
 static struct itest_daemon d;
 static struct itest_qemu q;

@@ -84,11 +84,13 @@ tests_integration_guest_identity_LDADD = $(itest_ldadd)
 tests_integration_guest_identity_LDFLAGS = $(itest_ldflags)
 
 # Workers' sandbox (hostrpc/daemon/sandbox.h) and the supervisor's audit
-# log (audit-sink.h).  The last three run pieces of the daemon in-process.
+# log (audit-sink.h) and control channel (worker-ctl.h).  The last four run
+# pieces of the daemon in-process.
 sandbox_tests = \
 	tests/integration/worker-sandboxed \
 	tests/integration/worker-seccomp-filter \
 	tests/integration/audit-sink-hostile \
+	tests/integration/worker-ctl-hostile \
 	tests/integration/sock/test-sock-audit-flood
 check_PROGRAMS += $(sandbox_tests)
 TESTS += $(sandbox_tests)
@@ -103,6 +105,10 @@ tests_integration_audit_sink_hostile_SOURCES = tests/integration/audit-sink-host
 tests_integration_audit_sink_hostile_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_audit_sink_hostile_LDADD = hostrpc/daemon/libhostrpcd.la $(GLIB_LIBS)
 tests_integration_audit_sink_hostile_LDFLAGS = $(itest_ldflags)
+tests_integration_worker_ctl_hostile_SOURCES = tests/integration/worker-ctl-hostile.c
+tests_integration_worker_ctl_hostile_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_integration_worker_ctl_hostile_LDADD = hostrpc/daemon/libhostrpcd.la $(GLIB_LIBS)
+tests_integration_worker_ctl_hostile_LDFLAGS = $(itest_ldflags)
 tests_integration_sock_test_sock_audit_flood_SOURCES = \
 	tests/integration/sock/test-sock-audit-flood.c $(itest_sources)
 tests_integration_sock_test_sock_audit_flood_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)

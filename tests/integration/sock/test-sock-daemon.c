@@ -3,19 +3,24 @@
  * test-sock-daemon - the socket service as hostrpcd's workers run it: a
  * process guest connects to a private hostrpcd, downloads 16 MiB from a
  * server on the host's loopback through outsourced sockets (checksummed),
- * is refused a destination its policy (HOSTRPC_SOCK_CONF_DIR/default.conf)
- * denies, and the worker's audit log (<state-dir>/sock-audit/) shows the
- * connection with its byte count and the denial.
+ * is refused a destination its policy (--sock-policy-dir DIR/default.conf)
+ * denies, and the audit log the supervisor writes (--sock-audit-dir) shows
+ * the connection with its byte count and the denial.  hostrpcctl sockets
+ * asks the worker through the daemon (no listing file exists anywhere); a
+ * worker that never answers (stopped) gives hostrpcctl a timeout error while
+ * the daemon keeps serving, and its late answer is dropped.
  */
 #include "config.h"
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
 #include "tests/tap.h"
 #include "tests/integration/itest.h"
 #include "outsource/sock/sockguest.h"
+#include "hostrpc/admin.h"
 #include "hostrpc/echo.h"
 
 #define SIZE (16u << 20)
@@ -49,14 +54,49 @@ static void *serve(void *arg)
 	return NULL;
 }
 
-static char *read_audit(const char *state_dir)
+/* `cmd` through the shell; its output (stdout and stderr) in `out`,
+ * its exit status returned. */
+static int run(const char *cmd, char *out, size_t size)
 {
-	char dir[512], path[1024];
+	FILE *p = popen(cmd, "r");
+	size_t n = p ? fread(out, 1, size - 1, p) : 0;
+
+	out[n] = 0;
+	return p ? pclose(p) : -1;
+}
+
+/* Files whose name has ".sockets" in `dir` and one level below it. */
+static int listing_files(const char *dir, int depth)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		char sub[1024];
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (strstr(e->d_name, ".sockets")) {
+			tap_diag("listing file: %s/%s", dir, e->d_name);
+			n++;
+		}
+		snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+		if (depth < 2 && e->d_type == DT_DIR)
+			n += listing_files(sub, depth + 1);
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static char *read_audit(const char *dir)
+{
+	char path[1024];
 	struct dirent *e;
 	static char buf[1 << 20];
 	DIR *d;
 
-	snprintf(dir, sizeof(dir), "%s/sock-audit", state_dir);
 	d = opendir(dir);
 	buf[0] = 0;
 	while (d && (e = readdir(d))) {
@@ -82,7 +122,9 @@ static char *read_audit(const char *state_dir)
 int main(void)
 {
 	struct itest_daemon d;
-	char conf[300], path[400];
+	char conf[300], path[400], audit[400];
+	const char *extra[] = { "--sock-policy-dir", conf, "--sock-audit-dir", "@DIR@/audit",
+				NULL };
 	struct srv s = { 0 };
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sa);
@@ -103,16 +145,18 @@ int main(void)
 	/* the host's loopback server is what this guest may reach */
 	fprintf(f, "connect deny 127.0.0.2\nconnect allow 127.0.0.1\n");
 	fclose(f);
-	setenv("HOSTRPC_SOCK_CONF_DIR", conf, 1);
+	/* The options decide, not what the environment says. */
+	unsetenv("HOSTRPC_SOCK_CONF_DIR");
 	unsetenv("HOSTRPC_SOCK_AUDIT_DIR");
 
-	tap_plan(10);
-	rc = itest_daemon_start(&d, NULL);
+	tap_plan(13);
+	rc = itest_daemon_start(&d, extra);
 	if (rc < 0) {
 		printf("Bail out! hostrpcd did not start: %s\n", strerror(-rc));
 		return 1;
 	}
 	memset(&g, 0, sizeof(g));
+	snprintf(audit, sizeof(audit), "%s/audit", d.dir);
 	rc = itest_guest_connect(d.guest_sock, "sock-daemon-guest", &g.cli);
 	tap_ok(rc == 0, "process guest connected to hostrpcd (%d)", rc);
 	if (rc)
@@ -165,84 +209,125 @@ int main(void)
 	hrpc_client_bulk_free(g.cli, &bk);
 	free(buf);
 
-	/* hostrpc-sockets lists the guest's open sockets (JSON and table). */
+	/* hostrpcctl sockets: the daemon asks the guest's worker. */
 	{
 		struct hrpc_sock_addr any, name;
-		char cmd[1024], out[8192] = "", want[600];
-		char *tool = itest_build_path("outsource/sock/hostrpc-sockets");
-		uint64_t lh;
+		struct hrpc_admin_guest ag;
+		char cmd[1024], out[8192] = "", want[600], sock_want[64];
+		char *tool = itest_build_path("hostrpc/daemon/hostrpcctl");
+		uint64_t lh, t;
 		FILE *p;
-		size_t n = 0;
+		int st;
 
 		sg_socket(&g, AF_INET, SOCK_STREAM, &lh);
 		sg_addr(&any, AF_INET, "127.0.0.1", 0);
 		sg_addrcall(&g, HRPC_SOCK_BIND, lh, &any);
 		sg_simple(&g, HRPC_SOCK_LISTEN, lh, 4);
 		sg_getname(&g, lh, false, &name);
-		snprintf(want, sizeof(want), "\"local\":\"127.0.0.1:%u\"", name.port);
-		for (int i = 0; i < 30 && !strstr(out, want); i++) {
-			usleep(200000);
-			snprintf(cmd, sizeof(cmd), "%s --json --state-dir %s guest-1", tool, d.state_dir);
-			p = popen(cmd, "r");
-			n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-			out[n] = 0;
-			if (p)
-				pclose(p);
-		}
-		tap_ok(strstr(out, want) && strstr(out, "\"state\":\"listening\"") &&
-		       strstr(out, "\"denied\":1"),
-		       "hostrpc-sockets --json lists the guest's listening socket and its counters");
-		snprintf(cmd, sizeof(cmd), "%s --state-dir %s guest-1", tool, d.state_dir);
-		p = popen(cmd, "r");
-		n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-		out[n] = 0;
-		if (p)
-			pclose(p);
-		tap_diag("hostrpc-sockets:\n%s", out);
-		tap_ok(strstr(out, "HANDLE") && strstr(out, "listening"), "hostrpc-sockets table");
-		/* The same listing through hostrpcd's admin service. */
-		free(tool);
-		tool = itest_build_path("hostrpc/daemon/hostrpcctl");
+		/* Asked now, answered now: no refresh to wait for. */
+		snprintf(sock_want, sizeof(sock_want), "\"local\":\"127.0.0.1:%u\"", name.port);
 		snprintf(cmd, sizeof(cmd), "%s --admin-socket %s --json sockets 1", tool, d.admin_sock);
-		p = popen(cmd, "r");
-		n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-		out[n] = 0;
-		if (p)
-			pclose(p);
-		tap_ok(strstr(out, want) && strstr(out, "\"state\":\"listening\""),
-		       "hostrpcctl --json sockets GUEST-ID shows the listening socket");
+		st = run(cmd, out, sizeof(out));
+		tap_ok(st == 0 && strstr(out, sock_want) && strstr(out, "\"state\":\"listening\"") &&
+		       strstr(out, "\"denied\":1"),
+		       "hostrpcctl --json sockets GUEST-ID: the worker's listing, at once");
 		/* The effective policy heads the listing: its file, its own
 		 * rules, then the built-in ones. */
-		snprintf(cmd, sizeof(cmd), "%s --admin-socket %s sockets 1", tool, d.admin_sock);
-		p = popen(cmd, "r");
-		n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-		out[n] = 0;
-		if (p)
-			pclose(p);
+		snprintf(cmd, sizeof(cmd), "%s --admin-socket %s sockets sock-daemon-guest", tool,
+			 d.admin_sock);
+		run(cmd, out, sizeof(out));
+		tap_diag("hostrpcctl sockets:\n%s", out);
 		snprintf(want, sizeof(want), "POLICY %s\n", path);
 		tap_ok(strstr(out, want) && strstr(out, "connect deny  127.0.0.2/32") &&
 		       strstr(out, "connect allow 127.0.0.1/32") &&
 		       strstr(out, "built-in (loopback)") && strstr(out, "connect deny  host") &&
-		       strstr(out, "HANDLE"),
-		       "hostrpcctl sockets GUEST prints the effective policy: source, rules, built-ins");
+		       strstr(out, "HANDLE") && strstr(out, "listening"),
+		       "hostrpcctl sockets NAME prints the effective policy (source, rules, "
+		       "built-ins) and the sockets");
+		rc = listing_files(d.dir, 0);
+		tap_ok(rc == 0, "no listing file anywhere: not in the state directory, not in "
+		       "the audit directory (%d)", rc);
 		snprintf(cmd, sizeof(cmd), "%s --admin-socket %s sockets no-such-guest 2>&1", tool,
 			 d.admin_sock);
-		p = popen(cmd, "r");
-		n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
-		out[n] = 0;
-		tap_ok(p && pclose(p) != 0 && strstr(out, "no guest no-such-guest"),
+		st = run(cmd, out, sizeof(out));
+		tap_ok(st != 0 && strstr(out, "no guest no-such-guest"),
 		       "hostrpcctl sockets of an unknown guest: a clear error");
+
+		/* More sockets than one message can list: the table is cut
+		 * and says so; JSON, which would not parse cut, is refused. */
+		{
+			static uint64_t many[600];
+			static char big[HRPC_MSG_MAX_PAYLOAD * 2];
+			int opened = 0, st2;
+
+			for (int i = 0; i < 600; i++)
+				opened += sg_socket(&g, AF_INET, SOCK_DGRAM, &many[i]) == 0;
+			snprintf(cmd, sizeof(cmd), "%s --admin-socket %s sockets 1", tool,
+				 d.admin_sock);
+			st = run(cmd, big, sizeof(big));
+			snprintf(cmd, sizeof(cmd), "%s --admin-socket %s --json sockets 1 2>&1", tool,
+				 d.admin_sock);
+			st2 = run(cmd, out, sizeof(out));
+			tap_ok(opened == 600 && st == 0 && !strncmp(big, "POLICY ", 7) &&
+			       strlen(big) <= HRPC_ADMIN_SOCKETS_TEXT_MAX &&
+			       strstr(big, "\n[listing truncated]\n") && st2 != 0 &&
+			       strstr(out, "larger than one message"),
+			       "601 sockets: the table is cut at %zu bytes and marked, JSON is "
+			       "refused with a clear error", strlen(big));
+			for (int i = 0; i < 600; i++)
+				sg_close(&g, many[i]);
+		}
+
+		/* A worker that never answers (stopped): hostrpcctl gets a
+		 * timeout error, and the daemon serves others meanwhile. */
+		rc = itest_admin_find(d.admin_sock, "sock-daemon-guest", &ag);
+		if (rc == 0 && ag.worker_pid)
+			kill((pid_t)ag.worker_pid, SIGSTOP);
+		t = hrpc_now_ns();
+		snprintf(cmd, sizeof(cmd), "%s --admin-socket %s sockets 1 2>&1", tool, d.admin_sock);
+		p = popen(cmd, "r");
+		{
+			char out2[4096];
+			uint64_t t2 = hrpc_now_ns();
+
+			snprintf(cmd, sizeof(cmd), "%s --admin-socket %s list", tool, d.admin_sock);
+			st = run(cmd, out2, sizeof(out2));
+			t2 = hrpc_now_ns() - t2;
+			tap_ok(st == 0 && strstr(out2, "sock-daemon-guest") && t2 < 1000000000ull,
+			       "while the worker keeps hostrpcctl sockets waiting, hostrpcctl list "
+			       "answers (%.2f s)", t2 / 1e9);
+		}
+		{
+			size_t n = p ? fread(out, 1, sizeof(out) - 1, p) : 0;
+
+			out[n] = 0;
+			st = p ? pclose(p) : -1;
+		}
+		t = hrpc_now_ns() - t;
+		tap_ok(rc == 0 && ag.worker_pid && st != 0 && strstr(out, "did not answer") &&
+		       t < 10000000000ull,
+		       "a stopped worker: hostrpcctl sockets fails with a timeout (%.1f s): %s",
+		       t / 1e9, out);
+		if (rc == 0 && ag.worker_pid)
+			kill((pid_t)ag.worker_pid, SIGCONT);
+		/* Its late answer to the old question is dropped; the next
+		 * question gets its own. */
+		snprintf(cmd, sizeof(cmd), "%s --admin-socket %s --json sockets 1", tool, d.admin_sock);
+		st = run(cmd, out, sizeof(out));
+		tap_ok(st == 0 && strstr(out, sock_want) && itest_daemon_alive(&d),
+		       "woken again, the worker answers the next question; the daemon lives");
 		sg_close(&g, lh);
 		free(tool);
 	}
 	{
-		const char *log = read_audit(d.state_dir);
+		const char *log = read_audit(audit);
 		char want[64];
 
 		snprintf(want, sizeof(want), "connect 127.0.0.1:%u", s.port);
 		tap_ok(strstr(log, want) && strstr(log, "received=16777216") &&
 		       strstr(log, "connect 127.0.0.2:") && strstr(log, "denied by policy"),
-		       "the worker's audit log has the connection, its bytes and the denial");
+		       "the audit log in --sock-audit-dir has the connection, its bytes and the "
+		       "denial");
 	}
 	hrpc_client_free(g.cli);
 out:

@@ -61,6 +61,7 @@ wait_for 5 grep -qs READY "$vm_tmp/echo.log"
 # the host's servers are on its loopback, which the built-in rules keep
 # from a guest without a policy; 127.0.0.3 stays denied (the "denied" probe).
 printf 'connect deny 127.0.0.3\nconnect allow loopback\n' > "$vm_tmp/conf/default.conf"
+# hostrpcd --sock-policy-dir, as the shared VM server line (../lib.sh) takes it.
 export HOSTRPC_SOCK_CONF_DIR=$vm_tmp/conf
 
 # sock-probe's checks, one TAP line each.
@@ -87,10 +88,11 @@ echo \"HOSTDONE \$(cat /tmp/done)\"
 echo \"dmesg-problems: \$(dmesg | grep -cE 'BUG|WARNING|Oops|general protection|refcount_t')\"
 "
 host_cmd="busybox wget -q -O $vm_tmp/fromguest http://127.0.0.1:$gport/index.html;
+$top_builddir/hostrpc/daemon/hostrpcctl --admin-socket $vm_tmp/admin.sock sockets guest > $vm_tmp/ctl-sockets 2>&1;
 python3 -c 'import socket,sys; s=socket.create_connection((\"127.0.0.1\", $dport)); s.sendall(b\"fetched\\n\")'"
 
-# The probes and 8 checks around them, declared before anything runs.
-echo "1..$(($(echo $probes | wc -w) + 8))"
+# The probes and 10 checks around them, declared before anything runs.
+echo "1..$(($(echo $probes | wc -w) + 10))"
 rc=0
 "$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-300}" -m 512 -s "$vm_server" -a hrpc.load=hostrpc_sock \
 	-f "$vm_tmp/sock-probe:/bin/sock-probe" "${extra[@]:+${extra[@]}}" \
@@ -134,6 +136,12 @@ grep -q 'hello from the guest' "$vm_tmp/fromguest" 2>/dev/null && grep -q '^HOST
 t $? "a server inside the guest (busybox httpd) reached from the host"
 grep -q 'connect 127.0.0.3:.* denied by policy' "$vm_tmp"/state/sock-audit/*.sock.log 2>/dev/null
 t $? "the denial is in the host's audit log"
+sed 's/^/# hostrpcctl sockets guest: /' "$vm_tmp/ctl-sockets" 2>/dev/null || true
+grep -q "^POLICY $vm_tmp/conf/default.conf" "$vm_tmp/ctl-sockets" 2>/dev/null &&
+	grep -Eq "listening +127\.0\.0\.1:$gport " "$vm_tmp/ctl-sockets"
+t $? "hostrpcctl sockets guest: the worker's policy and the guest's listening server"
+[ -z "$(find "$vm_tmp/state" -name '*.sockets*' 2>/dev/null)" ]
+t $? "no socket listing file in the state directory"
 grep -q '^dmesg-problems: 0$' "$vm_tmp/out"
 t $? "no kernel warning, BUG or oops"
 [ "$rc" = 0 ]

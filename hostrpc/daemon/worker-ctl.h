@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker-ctl.h - the supervisor's control channel to each worker.
+ *
+ * The daemon asks a worker what only the worker knows (today: its socket
+ * service's listing) instead of reading files the worker writes
+ * (STYLE.md, habit 12).  Each worker gets the end of a SOCK_SEQPACKET pair
+ * at spawn (worker.h, descriptor 10) next to the one-way audit pair
+ * (descriptor 9, audit-sink.h); this one carries requests one way and
+ * replies the other.  One message is one datagram:
+ *
+ *   supervisor -> worker   struct hrpcd_ctl_msg { type, seq, flags, 0 }
+ *   worker -> supervisor   struct hrpcd_ctl_msg { type, seq, status, len }
+ *                          followed by `len` bytes
+ *
+ * Native endianness (both ends are the same binary).  `seq` is the
+ * supervisor's: a reply whose seq names no pending request is dropped.
+ *
+ * The worker is the guest's (sandbox.h), so its replies are display data:
+ * the supervisor cuts them at HRPCD_CTL_LISTING_MAX bytes (marked), turns
+ * every byte outside printable ASCII, newline and tab into '?', and never
+ * waits for them: a request fails with -ETIMEDOUT after `timeout_ms`, with
+ * -ENODATA when the worker goes (or is replaced) first, and the
+ * supervisor's loop keeps serving meanwhile.  A worker that sends garbage
+ * (short, unknown type) has that datagram dropped and nothing else.
+ *
+ * Error convention: -errno (callbacks), -1 + GError (set-up).
+ */
+#ifndef HOSTRPCD_WORKER_CTL_H
+#define HOSTRPCD_WORKER_CTL_H
+
+#include <stdint.h>
+
+#include <glib.h>
+
+enum hrpcd_ctl_type {
+	HRPCD_CTL_LIST_SOCKETS = 1,       /* flags: HRPCD_CTL_F_JSON */
+	HRPCD_CTL_LIST_SOCKETS_REPLY = 2, /* status 0 + the listing, or -errno */
+};
+
+#define HRPCD_CTL_F_JSON 0x1u
+
+struct hrpcd_ctl_msg {
+	uint32_t type;
+	uint32_t seq;
+	int32_t  status;  /* requests: flags */
+	uint32_t len;     /* bytes following (replies) */
+};
+_Static_assert(sizeof(struct hrpcd_ctl_msg) == 16, "ctl message header is 16 bytes");
+
+/* The most listing text that goes out (it must fit an admin event,
+ * include/hostrpc/admin.h, with its header). */
+#define HRPCD_CTL_LISTING_MAX (65536u - 64u)
+#define HRPCD_CTL_TRUNCATED "\n[listing truncated]\n"
+/* Requests in flight per guest; more answer -EBUSY. */
+#define HRPCD_CTL_MAX_PENDING 8
+#define HRPCD_CTL_DEFAULT_TIMEOUT_MS 2000
+
+typedef struct _HrpcdWorkerCtl HrpcdWorkerCtl;
+
+/* `status` 0: `text` (`len` bytes, printable, not NUL-terminated) is the
+ * listing; else -errno and no text.  Called exactly once per request, from
+ * the main loop (never from inside hrpcd_worker_ctl_list_sockets()). */
+typedef void (*HrpcdWorkerCtlDone)(int status, const char *text, gsize len, gpointer data);
+
+/* Sources go on `ctx` (NULL: the default context). */
+HrpcdWorkerCtl *hrpcd_worker_ctl_new(guint timeout_ms, GMainContext *ctx);
+/* Fails what is pending with -ECANCELED. */
+void hrpcd_worker_ctl_free(HrpcdWorkerCtl *ctl);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdWorkerCtl, hrpcd_worker_ctl_free)
+
+/* A new worker of guest `guest_id`: replaces the previous worker's channel
+ * (its pending requests fail with -ENODATA).  Returns the worker's end
+ * (close it once the worker is forked), or -1 with `error` set. */
+int hrpcd_worker_ctl_open(HrpcdWorkerCtl *ctl, guint32 guest_id, GError **error);
+/* The guest is gone: pending requests fail with -ENODATA. */
+void hrpcd_worker_ctl_release(HrpcdWorkerCtl *ctl, guint32 guest_id);
+
+/* Ask the worker of `guest_id` for its socket listing.  Returns 0 (`done`
+ * will be called), -ENODATA (no worker channel) or -EBUSY. */
+int hrpcd_worker_ctl_list_sockets(HrpcdWorkerCtl *ctl, guint32 guest_id, gboolean json,
+				  HrpcdWorkerCtlDone done, gpointer data);
+
+/* A worker's listing made safe to print (pure; exposed for tests): every
+ * byte outside 0x20-0x7e, '\n' and '\t' becomes '?' in place, and text
+ * longer than HRPCD_CTL_LISTING_MAX is cut there and ends with
+ * HRPCD_CTL_TRUNCATED.  `buf` has room for HRPCD_CTL_LISTING_MAX bytes.
+ * Returns the new length. */
+gsize hrpcd_worker_ctl_sanitize(char *buf, gsize len, gboolean truncated);
+
+#endif /* HOSTRPCD_WORKER_CTL_H */
