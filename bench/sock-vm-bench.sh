@@ -58,7 +58,7 @@ fi
 # The built-in socket rules keep the host's loopback from a guest: allow it.
 mkdir -p "$vm_tmp/conf"
 echo "connect allow loopback" > "$vm_tmp/conf/default.conf"
-export HOSTRPC_SOCK_CONF_DIR=$vm_tmp/conf
+vm_server="$vm_server --sock-policy-dir=$vm_tmp/conf"
 sleep 0.5
 
 guest_run() {	# guest_run HOST_IP: the measuring commands

@@ -230,11 +230,6 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 				    "--fdstore-idle must not be negative");
 		return FALSE;
 	}
-	/* Test conveniences only (tests/, tools/demo): the options win. */
-	if (!o->sock_policy_dir && g_getenv("HOSTRPC_SOCK_CONF_DIR"))
-		o->sock_policy_dir = g_strdup(g_getenv("HOSTRPC_SOCK_CONF_DIR"));
-	if (!o->sock_audit_dir && g_getenv("HOSTRPC_SOCK_AUDIT_DIR"))
-		o->sock_audit_dir = g_strdup(g_getenv("HOSTRPC_SOCK_AUDIT_DIR"));
 	/* Before daemonize() leaves the directory they are relative to. */
 	absolutize(&o->sock_policy_dir);
 	absolutize(&o->sock_audit_dir);

@@ -159,7 +159,9 @@ static int foreign_entries(pid_t pid, const char *dir, const char *prefix)
 
 int main(void)
 {
-	const char *const extra[] = { "--ivshmem", "vm-s=@DIR@/vm-s.sock", NULL };
+	char conf[64] = "/tmp/worker-sandboxed.XXXXXX";
+	const char *const extra[] = { "--ivshmem", "vm-s=@DIR@/vm-s.sock",
+				      "--sock-policy-dir", conf, NULL };
 	const char *names[N] = { "sbx-a", "sbx-b", "vm-s" };
 	hrpc_client *cli[N] = { NULL };
 	struct hrpc_admin_guest g[N];
@@ -167,7 +169,7 @@ int main(void)
 	bool qemu_up = false;
 	pid_t w[N] = { 0 };
 	long uid[N], gid[N];
-	char path[600], ns[N][64], dns[64], conf[64] = "/tmp/worker-sandboxed.XXXXXX";
+	char path[600], ns[N][64], dns[64];
 	char net_want[64] = "", net_w[64] = "";
 	pid_t holder;
 	FILE *f;
@@ -188,8 +190,6 @@ int main(void)
 	f = fopen(path, "w");
 	fprintf(f, "netns /proc/%d/ns/net\n", (int)holder);
 	fclose(f);
-	setenv("HOSTRPC_SOCK_CONF_DIR", conf, 1);
-	unsetenv("HOSTRPC_SOCK_AUDIT_DIR");
 	rc = itest_daemon_start(&d, extra);
 	if (rc < 0) {
 		printf("Bail out! hostrpcd did not start: %s\n", strerror(-rc));

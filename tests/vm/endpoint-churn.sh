@@ -39,8 +39,7 @@ trap vm_hostrpcd_cleanup EXIT
 port=$(vm_free_port)
 mkdir -p "$vm_tmp/sock-conf"
 echo "connect allow 127.0.0.1 $port" > "$vm_tmp/sock-conf/vm.conf"
-export HOSTRPC_SOCK_CONF_DIR=$vm_tmp/sock-conf
-vm_hostrpcd_start --ivshmem="vm=$ivs"
+vm_hostrpcd_start --ivshmem="vm=$ivs" --sock-policy-dir="$vm_tmp/sock-conf"
 daemon=$vm_daemon
 admin=$vm_admin
 ctl() { "$hostrpcctl" --admin-socket="$admin" "$@"; }

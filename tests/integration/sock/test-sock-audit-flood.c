@@ -40,9 +40,11 @@ static char *slurp(const char *path)
 
 int main(void)
 {
-	const char *const extra[] = { "--audit-log-max=4K", "--audit-rate=200", NULL };
+	char conf[300] = "";
+	const char *const extra[] = { "--audit-log-max=4K", "--audit-rate=200",
+				      "--sock-policy-dir", conf, NULL };
 	struct itest_daemon d;
-	char conf[300], path[400], log[600], log1[610], log2[610];
+	char path[400], log[600], log1[610], log2[610];
 	g_autofree char *text = NULL, *text1 = NULL;
 	struct hrpc_sock_addr a;
 	int denied = 0, rc;
@@ -58,8 +60,6 @@ int main(void)
 	f = fopen(path, "w");
 	fprintf(f, "connect deny 192.0.2.0/24\n");
 	fclose(f);
-	setenv("HOSTRPC_SOCK_CONF_DIR", conf, 1);
-	unsetenv("HOSTRPC_SOCK_AUDIT_DIR");
 
 	rc = itest_daemon_start(&d, extra);
 	if (rc < 0) {

@@ -61,8 +61,7 @@ wait_for 5 grep -qs READY "$vm_tmp/echo.log"
 # the host's servers are on its loopback, which the built-in rules keep
 # from a guest without a policy; 127.0.0.3 stays denied (the "denied" probe).
 printf 'connect deny 127.0.0.3\nconnect allow loopback\n' > "$vm_tmp/conf/default.conf"
-# hostrpcd --sock-policy-dir, as the shared VM server line (../lib.sh) takes it.
-export HOSTRPC_SOCK_CONF_DIR=$vm_tmp/conf
+vm_server="$vm_server --sock-policy-dir=$vm_tmp/conf"
 
 # sock-probe's checks, one TAP line each.
 probes="raw poll epoll select udp udp6 v6 nbrefused denied many sigrecv rcvtimeo
