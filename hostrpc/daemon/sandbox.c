@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
@@ -114,6 +115,84 @@ int hrpcd_sandbox_mount(const char *state_dir, uid_t uid, char *err, size_t errl
 		FAIL(-errno, "cannot make %s read-only: %s", cover, strerror(errno));
 	/* Our working directory still is the host's state directory, under
 	 * the tmpfs: enter the covered one. */
+	if (chdir(state_dir) < 0)
+		FAIL(-errno, "cannot enter %s: %s", state_dir, strerror(errno));
+	return 0;
+}
+
+struct ns_verdict {
+	int rc;
+	char err[256];
+};
+
+int hrpcd_sandbox_mount_ns_new(const char *state_dir, uid_t uid, char *err, size_t errlen)
+{
+	struct ns_verdict v = { .rc = -EIO };
+	int up[2], down[2], fd = -1, status;
+	char path[64];
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(up, O_CLOEXEC) < 0)
+		FAIL(-errno, "cannot make a pipe: %s", strerror(errno));
+	if (pipe2(down, O_CLOEXEC) < 0) {
+		int e = errno;
+
+		close(up[0]);
+		close(up[1]);
+		FAIL(-e, "cannot make a pipe: %s", strerror(e));
+	}
+	pid = fork();
+	if (pid == 0) {
+		/* Mounts, then wait until the parent holds the namespace. */
+		char c;
+
+		close(up[0]);
+		close(down[1]);
+		v.rc = hrpcd_sandbox_mount(state_dir, uid, v.err, sizeof(v.err));
+		if (write(up[1], &v, sizeof(v)) == (ssize_t)sizeof(v) && v.rc == 0)
+			while (read(down[0], &c, 1) < 0 && errno == EINTR)
+				;
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	if (pid < 0) {
+		v.rc = -errno;
+		snprintf(v.err, sizeof(v.err), "cannot fork: %s", strerror(errno));
+	} else {
+		do
+			n = read(up[0], &v, sizeof(v));
+		while (n < 0 && errno == EINTR);
+		if (n != (ssize_t)sizeof(v)) {
+			v.rc = -EIO;
+			snprintf(v.err, sizeof(v.err), "the namespace's maker died");
+		}
+		v.err[sizeof(v.err) - 1] = 0;
+		if (v.rc == 0) {
+			snprintf(path, sizeof(path), "/proc/%ld/ns/mnt", (long)pid);
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+			if (fd < 0) {
+				v.rc = -errno;
+				snprintf(v.err, sizeof(v.err), "cannot open %s: %s", path,
+					 strerror(errno));
+			}
+		}
+	}
+	close(down[1]);   /* the child exits; the namespace stays with fd */
+	close(up[0]);
+	if (pid > 0)
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	if (v.rc < 0)
+		FAIL(v.rc, "%s", v.err);
+	return fd;
+}
+
+int hrpcd_sandbox_mount_enter(int ns_fd, const char *state_dir, char *err, size_t errlen)
+{
+	if (setns(ns_fd, CLONE_NEWNS) < 0)
+		FAIL(-errno, "cannot enter the workers' mount namespace: %s", strerror(errno));
 	if (chdir(state_dir) < 0)
 		FAIL(-errno, "cannot enter %s: %s", state_dir, strerror(errno));
 	return 0;

@@ -7,7 +7,9 @@
  * a compromised worker could turn against the host or another guest.  In
  * order, after set-up and before its main loop (hostrpcd --worker, worker.c):
  *
- *  1. hrpcd_sandbox_mount() (root only): a private mount namespace.  The
+ *  1. hrpcd_sandbox_mount_enter() (root only): the workers' mount namespace,
+ *     made once by the daemon (hrpcd_sandbox_mount_ns_new(); a worker
+ *     started alone makes its own, hrpcd_sandbox_mount()).  The
  *     state directory - or, if the guest's uid could not pass through one
  *     of its parents (a private 0700 directory around it), the highest such
  *     parent - is covered by an empty, read-only tmpfs: the fd holder's
@@ -59,8 +61,23 @@ uid_t hrpcd_sandbox_guest_uid(uint32_t base, uint32_t guest_id);
  * "." or ".."; '/', '\\' and blanks become '_'. */
 void hrpcd_sandbox_file_name(const char *name, uint32_t guest_id, char *out, size_t len);
 
-/* Step 1.  `state_dir` absolute. */
+/* Step 1 in the calling process.  `state_dir` absolute. */
 int hrpcd_sandbox_mount(const char *state_dir, uid_t uid, char *err, size_t errlen);
+/*
+ * Step 1 made once, for every worker of a daemon: a short-lived child does
+ * hrpcd_sandbox_mount() and the caller keeps its namespace.  Returns an
+ * O_CLOEXEC descriptor of that namespace or -errno.  A worker then only
+ * enters it (hrpcd_sandbox_mount_enter()): starting or ending a worker
+ * mounts and unmounts nothing.  (The last process of a private mount
+ * namespace tears it down as it exits and waits for an expedited RCU grace
+ * period there, seconds on a loaded host, while its guest stays listed.)
+ * `uid`: any worker uid; the cover point is the same for all of them, as
+ * none owns a directory above the state directory.
+ */
+int hrpcd_sandbox_mount_ns_new(const char *state_dir, uid_t uid, char *err, size_t errlen);
+/* Enter such a namespace (setns) and the state directory, `state_dir`
+ * absolute, as hrpcd_sandbox_mount() leaves a worker. */
+int hrpcd_sandbox_mount_enter(int ns_fd, const char *state_dir, char *err, size_t errlen);
 /* Step 2; `uid` (uid_t)-1: keep the uid, only drop what can be dropped. */
 int hrpcd_sandbox_drop(uid_t uid, pid_t parent, char *err, size_t errlen);
 /* Step 3. */

@@ -93,6 +93,7 @@ struct _HrpcdSupervisor {
 	HrpcdAuditSinks *audit;
 	char *sock_policy_dir;  /* absolute */
 	HrpcdWorkerCtl *ctl;    /* each worker's control channel (worker-ctl.h) */
+	int mntns_fd;           /* the workers' mount namespace (sandbox.h); -1: none */
 	guint hello_timeout_s;  /* process guests' HELLO deadline */
 	gid_t endpoint_gid;     /* 0: endpoints are owner-only */
 	guint max_guests;
@@ -353,6 +354,7 @@ static gboolean worker_start(HrpcdSupervisor *sup, HrpcdGuest *g, HrpcdWorkerSpe
 
 	spec->workdir = sup->state_dir;
 	spec->uid = hrpcd_sandbox_guest_uid(sup->worker_uid_base, g->id);
+	spec->mntns_fd = sup->mntns_fd;   /* stays ours */
 	spec->sock_policy_dir = sup->sock_policy_dir;
 	spec->audit_fd = hrpcd_audit_sinks_open(sup->audit, g->id, g->name, error);
 	if (spec->audit_fd < 0)
@@ -1051,11 +1053,35 @@ static char *absolute(const char *path)
 	return g_build_filename(cwd, path, NULL);
 }
 
+/* The workers' mount namespace, made once (sandbox.h): before any worker
+ * or thread exists, as it forks. */
+static gboolean mntns_make(HrpcdSupervisor *sup, GError **error)
+{
+	g_autofree char *state = realpath(sup->state_dir, NULL);
+	char err[512] = "";
+	uid_t uid = hrpcd_sandbox_guest_uid(sup->worker_uid_base, 1);
+
+	if (!state) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "cannot resolve the state directory %s: %s", sup->state_dir,
+			    g_strerror(errno));
+		return FALSE;
+	}
+	sup->mntns_fd = hrpcd_sandbox_mount_ns_new(state, uid, err, sizeof(err));
+	if (sup->mntns_fd < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+			    "cannot make the workers' mount namespace: %s", err);
+		sup->mntns_fd = -1;
+		return FALSE;
+	}
+	return TRUE;
+}
+
 HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError **error)
 {
 	g_autoptr(HrpcdSupervisor) sup = g_new0(HrpcdSupervisor, 1);
 
-	sup->listen_fd = -1;
+	sup->listen_fd = sup->mntns_fd = -1;
 	sup->state_dir = g_strdup(cfg->state_dir);
 	sup->memfd_size = cfg->memfd_size;
 	sup->worker_uid_base = cfg->worker_uid_base;
@@ -1090,6 +1116,8 @@ HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError *
 		g_source_attach(sup->accept_src, NULL);
 	}
 	if (sup->fdstore_path && !fdstore_start(sup, error))
+		return NULL;
+	if (geteuid() == 0 && !mntns_make(sup, error))
 		return NULL;
 	return g_steal_pointer(&sup);
 }
@@ -1181,6 +1209,8 @@ void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 	hrpcd_guest_table_free(sup->guests);
 	hrpcd_audit_sinks_free(sup->audit);
 	hrpcd_worker_ctl_free(sup->ctl);
+	if (sup->mntns_fd >= 0)
+		close(sup->mntns_fd);
 	g_free(sup->sock_policy_dir);
 	g_free(sup->socket_path);
 	g_free(sup->state_dir);

@@ -55,7 +55,8 @@ enum {
 	FD_END = 5 + 2 * HRPC_IVSHMEM_NR_VECTORS,
 	FD_AUDIT = FD_END,                             /* both */
 	FD_CTL = FD_AUDIT + 1,                         /* both */
-	FD_MAX = FD_CTL + 1,
+	FD_MNTNS = FD_CTL + 1,                         /* both */
+	FD_MAX = FD_MNTNS + 1,
 };
 
 void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char *name,
@@ -66,7 +67,7 @@ void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char 
 	g_strlcpy(spec->name, name, sizeof(spec->name));
 	spec->transport = transport;
 	spec->status_fd = status_fd;
-	spec->sock = spec->shm_fd = spec->audit_fd = spec->ctl_fd = -1;
+	spec->sock = spec->shm_fd = spec->audit_fd = spec->ctl_fd = spec->mntns_fd = -1;
 	spec->uid = (uid_t)-1;
 	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
 		spec->host_fd[v] = spec->guest_fd[v] = -1;
@@ -404,17 +405,25 @@ static void worker_stop(Worker *w)
 }
 
 /* Step 1 (sandbox.h), once the services have read their configuration
- * (which may live next to the state directory, in what gets covered).
- * Only root can; a daemon of another uid has nothing of root's to hide. */
+ * (which may live next to the state directory, in what gets covered): the
+ * daemon's namespace for its workers, or one of our own.  Only root can; a
+ * daemon of another uid has nothing of root's to hide. */
 static gboolean sandbox_mount(const HrpcdWorkerSpec *spec, GError **error)
 {
 	g_autofree char *state = NULL;
 	char err[512] = "";
+	int rc;
 
 	if (geteuid() != 0 || !spec->workdir)
 		return TRUE;
 	state = g_get_current_dir();   /* the state directory, absolute */
-	if (hrpcd_sandbox_mount(state, spec->uid, err, sizeof(err)) < 0) {
+	if (spec->mntns_fd >= 0) {
+		rc = hrpcd_sandbox_mount_enter(spec->mntns_fd, state, err, sizeof(err));
+		close(spec->mntns_fd);
+	} else {
+		rc = hrpcd_sandbox_mount(state, spec->uid, err, sizeof(err));
+	}
+	if (rc < 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
 			    "cannot confine the worker: %s", err);
 		return FALSE;
@@ -551,6 +560,8 @@ int hrpcd_worker_main(int argc, char **argv)
 		spec.audit_fd = FD_AUDIT;
 	if (fd_ok(FD_CTL))
 		spec.ctl_fd = FD_CTL;
+	if (fd_ok(FD_MNTNS))
+		spec.mntns_fd = FD_MNTNS;
 	spec.uid = (uid_t)uid;
 	spec.status = ok ? hrpcd_status_map(FD_STATUS) : NULL;
 	if (!spec.status) {
@@ -653,6 +664,10 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	if (spec->ctl_fd >= 0) {
 		src[n] = spec->ctl_fd;
 		dst[n++] = FD_CTL;
+	}
+	if (spec->mntns_fd >= 0) {
+		src[n] = spec->mntns_fd;
+		dst[n++] = FD_MNTNS;
 	}
 	for (int i = 0; i < n; i++) {
 		if (src[i] < 0) {

@@ -25,9 +25,10 @@
  *            rings these), 7-8 the guest's vectors 0-1 (we ring these)
  *   9  the audit channel (audit-sink.h), both transports
  *  10  the control channel (worker-ctl.h): the supervisor's requests
+ *  11  the workers' mount namespace (sandbox.h), when the daemon has one
  *
  * Once the channel and services are set up the worker confines itself
- * (sandbox.h): private mount namespace, the guest's own uid, no
+ * (sandbox.h): the workers' mount namespace, the guest's own uid, no
  * capabilities, no_new_privs, a seccomp allow-list.
  */
 #ifndef HOSTRPCD_WORKER_H
@@ -66,6 +67,7 @@ struct _HrpcdWorkerSpec {
 	const char *sock_policy_dir;              /* socket policies; NULL: default */
 	int audit_fd;                             /* audit-sink.h; -1: none */
 	int ctl_fd;                               /* worker-ctl.h; -1: none */
+	int mntns_fd;                             /* sandbox.h's shared namespace; -1: own */
 	uid_t uid;                                /* sandbox.h; (uid_t)-1: keep */
 	struct hrpcd_status *status;              /* in the worker: status_fd mapped */
 };
