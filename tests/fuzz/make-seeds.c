@@ -191,6 +191,31 @@ static int peer_seeds(const char *dir, const char *name, uint16_t ev_service)
 	return strcmp(name, "seed-client") ? 0 : write_file(dir, "seed-client-shm", buf, n);
 }
 
+/* fuzz-sockring: a guest that sends and reads honestly (a stream script
+ * and a datagram script; op byte, then a 4-byte argument). */
+static int sockring_seeds(const char *dir)
+{
+	static const struct { uint8_t op; uint32_t arg; } script[] = {
+		{ 0, 100 }, { 3, 60 }, { 4, 1 << 30 }, { 5, 300 }, { 1, 300 },
+		{ 6, 0 }, { 1, 300 + 8192 }, { 0, 5000 }, { 4, 4097 }, { 3, 9000 },
+	};
+	uint8_t buf[1 + sizeof(script) / sizeof(script[0]) * 5];
+
+	for (int dgram = 0; dgram < 2; dgram++) {
+		size_t n = 0;
+
+		buf[n++] = (uint8_t)dgram;
+		for (size_t i = 0; i < sizeof(script) / sizeof(script[0]); i++) {
+			buf[n++] = script[i].op;
+			memcpy(buf + n, &script[i].arg, 4);
+			n += 4;
+		}
+		if (write_file(dir, dgram ? "seed-sockring-dgram" : "seed-sockring-stream", buf, n))
+			return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t buf[8192];
@@ -198,13 +223,15 @@ int main(int argc, char **argv)
 	struct hrpc_echo_source_req sr = { .seed = 1, .len = 64 };
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: make-seeds conn|sock|gm|gex|client|session DIR\n");
+		fprintf(stderr, "usage: make-seeds conn|sock|sockring|gm|gex|client|session DIR\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "sock"))
 		return sock_seeds(argv[2]);
 	if (!strcmp(argv[1], "gm"))
 		return gm_seeds(argv[2]);
+	if (!strcmp(argv[1], "sockring"))
+		return sockring_seeds(argv[2]);
 	if (!strcmp(argv[1], "gex"))
 		return gex_seeds(argv[2]);
 	if (!strcmp(argv[1], "client"))

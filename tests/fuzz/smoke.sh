@@ -10,11 +10,12 @@
 #   fuzz-gex     hostrpc-guest-exec's reading of guest events (gex-decode)
 #   fuzz-client  libhostrpc's client: replies and events from a hostile peer
 #   fuzz-session the host's Guest RPC session (reader thread, calls, events)
+#   fuzz-sockring the host's side of a sockets v2 socket area (sockring.h)
 set -u
 : "${top_builddir:=.}"
 T=$top_builddir/tests/fuzz
 secs=${HOSTRPC_FUZZ_SECONDS:-20}
-targets="conn sock gm gex client session"
+targets="conn sock gm gex client session sockring"
 for t in $targets; do
 	if [ ! -x "$T/fuzz-$t" ]; then
 		echo "1..0 # SKIP fuzz-$t not built (configure found no clang with -fsanitize=fuzzer; apt-get install clang libclang-rt-14-dev)"
