@@ -2,6 +2,9 @@
 # against hostrpcd's ivshmem endpoint (tests/vm/lib.sh, tests/vm/vm-run).
 # The guest program is built static by the test itself.
 sock_vm_tests = tests/vm/sock/sock-vm.sh
+# The socket benchmarks (bench/sock-vm-bench.sh) in their quick mode: every
+# number measured in both guests (outsourced sockets and virtio-net).
+sock_vm_tests += tests/vm/sock/sock-bench-smoke.sh
 dist_check_SCRIPTS += $(sock_vm_tests)
 
 EXTRA_DIST += tests/vm/sock/guest/sock-probe.c tests/vm/sock/host-echo.py
