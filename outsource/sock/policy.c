@@ -49,6 +49,7 @@ void sock_policy_init(struct sock_policy *p)
 void sock_policy_clear(struct sock_policy *p)
 {
 	free(p->rules);
+	free(p->xlat);
 	sock_policy_init(p);
 }
 
@@ -222,6 +223,19 @@ static int parse(struct sock_policy *p, const char *text, bool builtin, char *er
 			if (nw != 3 || (dir = parse_dir(w[1])) < 0 || (act = parse_action(w[2])) < 0)
 				return bad(err, errlen, lineno, "usage: default connect|bind allow|deny");
 			p->default_allow[dir] = act;
+		} else if (!strcmp(w[0], "translate") && !builtin) {
+			struct sock_xlat_rule xr, *nx;
+			char why[160];
+
+			if (sock_xlat_parse((const char *const *)w + 1, nw - 1, &xr, why, sizeof(why)) < 0 ||
+			    sock_xlat_check(p->xlat, p->nxlat, &xr, why, sizeof(why)) < 0)
+				return bad(err, errlen, lineno, "%s", why);
+			xr.line = lineno;
+			nx = realloc(p->xlat, (p->nxlat + 1) * sizeof(*nx));
+			if (!nx)
+				return -ENOMEM;
+			p->xlat = nx;
+			p->xlat[p->nxlat++] = xr;
 		} else if ((dir = parse_dir(w[0])) >= 0) {
 			struct sock_policy_rule r = { .dir = (uint8_t)dir, .builtin = builtin };
 			const char *const *nets = (const char *const[]){ w[2], NULL };
@@ -509,11 +523,26 @@ void sock_policy_print(const struct sock_policy *p, FILE *f, bool json)
 				cls ? cls : "", cls ? ")" : "");
 	}
 	if (json) {
-		fprintf(f, "],\"default\":{\"connect\":\"%s\",\"bind\":\"%s\"}}",
+		fprintf(f, "],\"default\":{\"connect\":\"%s\",\"bind\":\"%s\"},\"translate\":[",
 			p->default_allow[0] ? "allow" : "deny", p->default_allow[1] ? "allow" : "deny");
 	} else {
 		for (int d = 0; d < 2; d++)
 			fprintf(f, "  %-7s %-5s %-24s %-16s default\n", dirs[d],
 				p->default_allow[d] ? "allow" : "deny", "any", "*");
 	}
+	/* Translation happens before the rules above see an address. */
+	for (size_t i = 0; i < p->nxlat; i++) {
+		const struct sock_xlat_rule *x = &p->xlat[i];
+		char rule[128];
+
+		sock_xlat_format(x, rule, sizeof(rule));
+		if (json)
+			fprintf(f, "%s{\"rule\":\"%s\",\"name\":\"%s\",\"line\":%u}", i ? "," : "",
+				rule, x->name ? x->name : "", x->line);
+		else
+			fprintf(f, "  translate %-44s policy line %u%s%s%s\n", rule, x->line,
+				x->name ? " (" : "", x->name ? x->name : "", x->name ? ")" : "");
+	}
+	if (json)
+		fprintf(f, "]}");
 }

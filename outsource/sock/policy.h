@@ -12,6 +12,28 @@
  *   connect allow|deny NET [PORTS]
  *   bind allow|deny NET [PORTS]
  *   default connect|bind allow|deny   (default: allow)
+ *   translate FROM -> TO        IPv4/IPv6 translation of destinations
+ *   translate nat64             = translate 64:ff9b::/96 -> 0.0.0.0/0
+ *   translate mapped            = translate ::ffff:0:0/96 -> 0.0.0.0/0
+ *
+ * translate: a guest's connect/sendto destination in prefix FROM is
+ * reached at the address in prefix TO of the other family, the host bits
+ * carried over: `translate 10.64.0.0/16 -> 2001:db8:1::/112` lets an
+ * IPv4-only program reach 2001:db8:1::102 as 10.64.1.2; `translate nat64`
+ * lets an IPv6-only program (IPV6_V6ONLY, or IPv6 addresses only) reach
+ * IPv4 a.b.c.d as 64:ff9b::a.b.c.d, and `translate mapped` as
+ * ::ffff:a.b.c.d even on a socket it made IPV6_V6ONLY.  A keyword reads
+ * better than the spelled-out rule and says which RFC form is meant; both
+ * are accepted.  FROM and TO: an address or prefix, of different
+ * families, with as many host bits each and none set; no two rules' FROM
+ * prefixes may overlap, nor two TO prefixes unless equal (translate.h).
+ * The guest is shown the addresses it used (getpeername, getsockname,
+ * recvfrom, accept).  Translation comes first: the connect rules below
+ * decide on the address the host really uses (write them for TO, e.g.
+ * `connect allow ::1 8080` for `translate 10.64.0.1 -> ::1`), and the
+ * built-in rules hold for it as for any other.  Every translated
+ * connection, and each UDP destination the first time a socket uses it,
+ * is written to the audit log.
  *
  * NET is `any`, an address (127.0.0.1, ::1), a prefix (10.0.0.0/8,
  * fd00::/8) or a class:
@@ -34,8 +56,9 @@
  * still kept from the host.  A guest with no policy at all gets the
  * built-in rules and `default ... allow`: the built-in default.
  *
- * Every address is normalised first (sock_addr_normalize(), the one place
- * that knows how the kernel reads an address): an IPv4-mapped
+ * Every address is translated (translate rules) and then normalised
+ * (sock_addr_normalize(), the one place that knows how the kernel reads
+ * an address) before a rule sees it: an IPv4-mapped
  * (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) or NAT64 (64:ff9b::a.b.c.d)
  * IPv6 address is checked as the IPv4 address it carries; a connect or
  * sendto to the unspecified address (0.0.0.0, ::) is checked as the
@@ -54,6 +77,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/socket.h>
+
+#include "outsource/sock/translate.h"
 
 enum sock_policy_dir { SOCK_POLICY_CONNECT = 0, SOCK_POLICY_BIND = 1 };
 
@@ -86,6 +111,8 @@ struct sock_policy {
 	struct sock_policy_rule *rules;
 	size_t nrules;
 	size_t nbuiltin;    /* the last nbuiltin rules are the built-in ones */
+	struct sock_xlat_rule *xlat; /* `translate` rules, in file order */
+	size_t nxlat;
 	char source[512];   /* where it came from, for people (sock_policy_print) */
 };
 

@@ -45,3 +45,11 @@ tests_unit_test_inode_table_SOURCES = tests/unit/test-inode-table.c \
 	guestsource/inode-table.c guestsource/gfs-decode.c
 tests_unit_test_inode_table_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_unit_test_inode_table_LDADD = $(GLIB_LIBS) -lpthread
+# The socket service's IPv4/IPv6 translation and its policy rules (pure functions).
+TESTS += tests/unit/test-sock-translate
+check_PROGRAMS += tests/unit/test-sock-translate
+tests_unit_test_sock_translate_SOURCES = tests/unit/test-sock-translate.c \
+	outsource/sock/translate.c outsource/sock/translate.h \
+	outsource/sock/policy.c outsource/sock/policy.h
+# (own object names: the same sources are in libhrpc-sock.la)
+tests_unit_test_sock_translate_CFLAGS = $(AM_CFLAGS)

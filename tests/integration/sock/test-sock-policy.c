@@ -129,6 +129,14 @@ static void test_syntax(void)
 		"netns relative/path\n",
 		"frobnicate\n",
 		"connect allow any 1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17\n",
+		"translate 10.64.0.0/16 -> 2001:db8::/64\n",      /* 16 vs 64 host bits */
+		"translate 10.64.0.0/16 -> 11.64.0.0/16\n",       /* IPv4 both sides */
+		"translate 10.64.1.0/16 -> 2001:db8::/112\n",     /* host bits set */
+		"translate 10.64.0.0/40 -> 2001:db8::/112\n",     /* length does not fit */
+		"translate 10.64.0.0/16 -> ::ffff:10.0.0.0/112\n", /* IPv4-mapped is IPv4 */
+		"translate 10.64.0.0/16 2001:db8::/112\n",        /* no arrow */
+		"translate nat64 64:ff9b::/96\n",
+		"translate\n",
 	};
 	struct sock_policy p;
 	char err[128];
@@ -145,6 +153,32 @@ static void test_syntax(void)
 		sock_policy_clear(&p);
 	}
 	tap_ok(!wrong, "bad policies are refused with the line and the reason");
+	{
+		static const char *const overlapping[] = {
+			"translate 10.64.0.0/16 -> 2001:db8:1::/112\ntranslate 10.64.5.0/24 -> 2001:db8:2::/120\n",
+			"translate 10.64.0.0/16 -> 2001:db8:1::/112\ntranslate 10.65.0.0/24 -> 2001:db8:1::/120\n",
+			"translate nat64\ntranslate 64:ff9b::/120 -> 10.0.0.0/24\n",
+		};
+		int w2 = 0;
+
+		for (size_t i = 0; i < sizeof(overlapping) / sizeof(overlapping[0]); i++) {
+			sock_policy_init(&p);
+			err[0] = 0;
+			if (sock_policy_parse(&p, overlapping[i], err, sizeof(err)) != -EINVAL ||
+			    strncmp(err, "line 2:", 7) || !strstr(err, "line 1")) {
+				w2++;
+				tap_diag("overlap accepted or unexplained (\"%s\"): %s", err, overlapping[i]);
+			}
+			sock_policy_clear(&p);
+		}
+		sock_policy_init(&p);
+		w2 += sock_policy_parse(&p, "translate nat64\ntranslate mapped\n"
+					"translate 0.0.0.0/0 -> 2001:db8:46::/96\n", err, sizeof(err)) != 0;
+		w2 += p.nxlat != 3;
+		sock_policy_clear(&p);
+		tap_ok(!w2, "overlapping translate rules are refused with both lines; nat64, mapped and "
+		       "a 4->6 rule of all IPv4 live together (%d wrong)", w2);
+	}
 	{
 		struct outsource_sock_config cfg = { .policy_text = "\n\nbind allow nowhere\n",
 						     .audit_fd = -1 };
@@ -332,7 +366,7 @@ static void test_netns(void)
 
 int main(void)
 {
-	tap_plan(19);
+	tap_plan(20);
 	test_rules();
 	test_syntax();
 	test_normalize();
