@@ -37,7 +37,8 @@ sock_itests = \
 	tests/integration/sock/test-sock-procs \
 	tests/integration/sock/test-sock-hostile \
 	tests/integration/sock/test-sock-policy \
-	tests/integration/sock/test-sock-default-policy
+	tests/integration/sock/test-sock-default-policy \
+	tests/integration/sock/test-sock-translate
 check_PROGRAMS += $(sock_itests)
 TESTS += $(sock_itests)
 tests_integration_sock_test_sock_procs_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
@@ -48,6 +49,8 @@ tests_integration_sock_test_sock_policy_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_policy_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_default_policy_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_default_policy_LDADD = $(sock_itest_ldadd)
+tests_integration_sock_test_sock_translate_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_integration_sock_test_sock_translate_LDADD = $(sock_itest_ldadd)
 
 # The service inside a real hostrpcd worker (process guest over memfd).
 check_PROGRAMS += tests/integration/sock/test-sock-daemon

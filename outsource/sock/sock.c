@@ -45,6 +45,7 @@
 #include "hostrpc/sock.h"
 #include "outsource/sock/outsource-sock.h"
 #include "outsource/sock/policy.h"
+#include "outsource/sock/translate.h"
 
 #define WATCH_BITS (HRPC_POLLIN | HRPC_POLLOUT | HRPC_POLLRDHUP)
 #define MASK_BITS  (HRPC_POLLIN | HRPC_POLLPRI | HRPC_POLLOUT | HRPC_POLLERR | \
@@ -73,7 +74,8 @@ struct hsock {
 	uint32_t watching;      /* epoll bits armed, 0 = none */
 	uint64_t created_ns;
 	uint64_t sent, received;
-	struct sockaddr_storage local, peer;
+	struct sockaddr_storage local, peer;   /* the host's view */
+	struct sock_xlat_sock xl;       /* IPv4/IPv6 translation (translate.h) */
 };
 
 struct outsource_sock {
@@ -670,6 +672,81 @@ static int ns_socket(outsource_sock *s, int family, int type, int proto)
 	return fd < 0 ? err : fd;
 }
 
+/* ---- translation (translate.h) -------------------------------------------- */
+
+/*
+ * A guest's address `ss` (in place) becomes the one the host uses, and the
+ * policy decides on that one (policy_check(): `what` is `verb`).  A
+ * translated destination may need another host socket: an AF_INET one is
+ * made again as IPv6 while it is unbound (else -ENETUNREACH), an AF_INET6
+ * one drops IPV6_V6ONLY (the guest still reads 1).  Each translated
+ * destination is audited the first time the socket uses it.
+ */
+static int xlat_dest(outsource_sock *s, struct hsock *hs, uint32_t idx, enum sock_policy_dir dir,
+		     const char *verb, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sock_xlat_dest d;
+	char what[128], a[80], b[80], rule[128];
+	int rc, fd;
+
+	rc = sock_xlat_to_host(s->policy.xlat, s->policy.nxlat, hs->family, &hs->xl,
+			       dir == SOCK_POLICY_CONNECT, ss, &d);
+	if (rc < 0)
+		return rc;
+	if (d.rule < 0)
+		snprintf(what, sizeof(what), "%s", verb);
+	else
+		snprintf(what, sizeof(what), "%s %s translated to", verb, fmt_addr(ss, a, sizeof(a)));
+	rc = policy_check(s, hs, idx, dir, &d.addr, d.len, what);
+	if (rc < 0)
+		return rc;
+	if (d.need_v6 && hs->xl.host_family != AF_INET6) {
+		rc = hs->state == S_NEW && sock_xlat_unbound(hs->fd) ? 0 : -ENETUNREACH;
+		fd = rc ? -1 : ns_socket(s, AF_INET6, hs->type, 0);
+		if (!rc && fd < 0)
+			rc = fd;
+		if (!rc && (rc = sock_xlat_respawn(hs->fd, fd, hs->type)) < 0)
+			close(fd);
+		if (!rc) {
+			if (hs->in_epoll)
+				epoll_ctl(s->epfd, EPOLL_CTL_DEL, hs->fd, NULL);
+			close(hs->fd);
+			hs->fd = fd;
+			hs->in_epoll = false;
+			hs->watching = 0;
+			hs->xl.host_family = AF_INET6;
+		}
+	} else if (d.need_dual) {
+		rc = sock_xlat_dual(hs->fd, &hs->xl);
+	}
+	if (d.rule >= 0) {
+		sock_xlat_format(&s->policy.xlat[d.rule], rule, sizeof(rule));
+		fmt_addr(ss, a, sizeof(a));
+		fmt_addr(&d.addr, b, sizeof(b));
+		if (rc < 0) {
+			audit(s, idx, "translate %s %s -> %s rule %s refused: %s", verb, a, b, rule,
+			      rc == -ENETUNREACH ? "the socket is bound already" : strerror(-rc));
+		} else {
+			hs->xl.rule = (uint16_t)(d.rule + 1);
+			if (sock_xlat_first_use(&hs->xl, &d.addr))
+				audit(s, idx, "translate %s %s %s -> %s rule %s",
+				      hs->type == SOCK_STREAM ? "tcp" : "udp", verb, a, b, rule);
+		}
+	}
+	if (rc < 0)
+		return rc;
+	*ss = d.addr;
+	*len = d.len;
+	return 0;
+}
+
+/* The host's address `ss` (in place) as the guest is shown it; false when
+ * the guest's family cannot show it (`ss` is then its wildcard). */
+static bool xlat_guest(outsource_sock *s, struct hsock *hs, struct sockaddr_storage *ss)
+{
+	return sock_xlat_to_guest(s->policy.xlat, s->policy.nxlat, hs->family, &hs->xl, ss, ss) == 0;
+}
+
 static int do_socket(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	REQ(struct hrpc_sock_socket_req, r);
@@ -770,8 +847,8 @@ static int do_bind_connect(outsource_sock *s, const struct hrpc_req *req,
 	/* An AF_INET6 socket takes IPv6 addresses only; AF_INET, IPv4 only. */
 	if (ss.ss_family != hs->family)
 		return hs->family == AF_INET ? -EAFNOSUPPORT : -EINVAL;
-	rc = policy_check(s, hs, idx, is_bind ? SOCK_POLICY_BIND : SOCK_POLICY_CONNECT, &ss, len,
-			  is_bind ? "bind" : "connect");
+	rc = xlat_dest(s, hs, idx, is_bind ? SOCK_POLICY_BIND : SOCK_POLICY_CONNECT,
+		       is_bind ? "bind" : "connect", &ss, &len);
 	if (rc < 0) {
 		reply_state(s, hs, rep);
 		return rc;
@@ -825,7 +902,7 @@ static int do_listen(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	/* listen() on an unbound socket binds an ephemeral port: that is a
 	 * bind as far as the policy goes. */
 	if (!hs->local.ss_family) {
-		struct sockaddr_storage any = { .ss_family = hs->family };
+		struct sockaddr_storage any = { .ss_family = hs->xl.host_family ?: hs->family };
 
 		rc = policy_check(s, hs, idx, SOCK_POLICY_BIND, &any, sizeof(any),
 				  "listen (implicit bind)");
@@ -879,6 +956,7 @@ static int do_accept(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	hs->fd = fd;
 	hs->state = S_CONNECTED;
 	hs->family = ls->family;
+	hs->xl.host_family = ls->xl.host_family;
 	hs->type = SOCK_STREAM;
 	hs->created_ns = hrpc_now_ns();
 	memcpy(&hs->peer, &ss, sizeof(ss));
@@ -889,6 +967,7 @@ static int do_accept(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	o->handle = hs->handle;
 	o->state = report(s, hs);
 	o->lstate = report(s, ls);
+	xlat_guest(s, hs, &ss);
 	addr_to_wire(&ss, &o->peer);
 	return 0;
 }
@@ -936,7 +1015,7 @@ static int do_send(outsource_sock *s, const struct hrpc_req *req, struct hrpc_re
 		if (rc < 0)
 			return rc;
 		if (hs->type == SOCK_DGRAM)
-			rc = policy_check(s, hs, idx, SOCK_POLICY_CONNECT, &ss, salen, "sendto");
+			rc = xlat_dest(s, hs, idx, SOCK_POLICY_CONNECT, "sendto", &ss, &salen);
 		else
 			salen = 0;
 		if (rc < 0)
@@ -1011,6 +1090,13 @@ static int do_recv(outsource_sock *s, const struct hrpc_req *req, struct hrpc_re
 	n = recvmsg(hs->fd, &mh, flags);
 	if (n < 0) {
 		rc = -errno;
+	} else if (hs->type == SOCK_DGRAM && mh.msg_namelen && !xlat_guest(s, hs, &ss)) {
+		/* A sender the guest's family cannot show (IPv6 on a guest
+		 * AF_INET socket the host made IPv6, no rule for it): dropped,
+		 * as a firewall would. */
+		if (r->flags & HRPC_MSG_PEEK)
+			(void)recv(hs->fd, NULL, 0, MSG_DONTWAIT | MSG_TRUNC);
+		rc = -EAGAIN;
 	} else {
 		uint32_t got = (uint32_t)n;
 
@@ -1075,8 +1161,10 @@ static int do_getname(outsource_sock *s, const struct hrpc_req *req, struct hrpc
 	rc = (r->arg ? getpeername(hs->fd, (struct sockaddr *)&ss, &len) :
 	      getsockname(hs->fd, (struct sockaddr *)&ss, &len)) < 0 ? -errno : 0;
 	memset(o, 0, sizeof(*o));
-	if (!rc)
+	if (!rc) {
+		xlat_guest(s, hs, &ss);
 		addr_to_wire(&ss, &o->addr);
+	}
 	o->state = report(s, hs);
 	rep->len = sizeof(*o);
 	return rc;
@@ -1224,10 +1312,16 @@ static int do_sockopt(outsource_sock *s, const struct hrpc_req *req, struct hrpc
 			goto out;
 		}
 		rc = setsockopt(hs->fd, (int)r->level, (int)r->name, val, r->len) < 0 ? -errno : 0;
+		if (!rc) {
+			sock_xlat_setopt_mirror(hs->fd, &hs->xl, (int)r->level, (int)r->name, val, r->len);
+			if (r->level == IPPROTO_IPV6 && r->name == IPV6_V6ONLY)
+				hs->xl.v6only = false; /* the host holds the guest's value again */
+		}
 	} else {
 		len = r->len;
 		rc = getsockopt(hs->fd, (int)r->level, (int)r->name, val, &len) < 0 ? -errno : 0;
 		if (!rc) {
+			sock_xlat_getopt(&hs->xl, hs->family, (int)r->level, (int)r->name, val, len);
 			o->level = r->level;
 			o->name = r->name;
 			o->len = len > HRPC_SOCK_OPT_MAX ? HRPC_SOCK_OPT_MAX : len;
