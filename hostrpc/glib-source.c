@@ -2,6 +2,8 @@
 /* glib-source.c - serve an hrpc_conn from a GLib main context. */
 #include "config.h"
 
+#include <string.h>
+
 #include <glib-unix.h>
 
 #include "hostrpc/hostrpc-glib.h"
@@ -12,28 +14,101 @@ typedef struct {
 	gpointer tag;
 	HrpcConnDoneFunc done;
 	gpointer user_data;
+	gboolean adaptive;
+	HrpcGlibPolling pol;
+	HrpcGlibPollStats st;
+	guint64 slept_at;       /* when it armed and slept; 0: not sleeping */
 } HrpcConnSource;
+
+/* Take a place among the spinners; FALSE if the gate is full. */
+static gboolean gate_enter(HrpcConnSource *s)
+{
+	guint32 n;
+
+	if (!s->pol.gate)
+		return TRUE;
+	n = __atomic_load_n(s->pol.gate, __ATOMIC_RELAXED);
+	do {
+		if (n >= s->pol.gate_max)
+			return FALSE;
+	} while (!__atomic_compare_exchange_n(s->pol.gate, &n, n + 1, TRUE, __ATOMIC_ACQ_REL,
+					      __ATOMIC_RELAXED));
+	return TRUE;
+}
+
+static void gate_leave(HrpcConnSource *s)
+{
+	guint32 n;
+
+	if (!s->pol.gate)
+		return;
+	/* Never below 0, whatever another writer did to the count. */
+	n = __atomic_load_n(s->pol.gate, __ATOMIC_RELAXED);
+	while (n && !__atomic_compare_exchange_n(s->pol.gate, &n, n - 1, TRUE, __ATOMIC_ACQ_REL,
+						 __ATOMIC_RELAXED))
+		;
+}
+
+/* Spin up to the current budget for the next call: TRUE if one came. */
+static gboolean poll_next(HrpcConnSource *s)
+{
+	guint32 budget = s->adaptive ? s->st.budget_ns : hrpc_conn_spin(s->conn);
+	gboolean hit;
+
+	if (!budget)
+		return FALSE;
+	if (!gate_enter(s)) {
+		s->st.gated++;
+		return FALSE;
+	}
+	s->st.spins++;
+	hit = hrpc_conn_poll(s->conn, budget) != 0;
+	gate_leave(s);
+	if (hit)
+		s->st.spin_hits++;
+	return hit;
+}
+
+/* Woken by the guest after a sleep of `gap` ns: adapt the budget. */
+static void adapt(HrpcConnSource *s, guint64 gap)
+{
+	guint32 b = s->st.budget_ns, start = s->pol.start_ns;
+
+	if (gap <= s->pol.max_ns) {
+		if (gap > b) {
+			b = b < start ? start : (b > s->pol.max_ns / 2 ? s->pol.max_ns : b * 2);
+			if (b > s->pol.max_ns)
+				b = s->pol.max_ns;
+		}
+	} else {
+		b /= 2;
+		if (b < start)
+			b = 0;
+	}
+	s->st.budget_ns = b;
+}
 
 /*
  * Process until the guest has nothing more and is armed to ring us.
- * Adaptive polling: only right after serving calls (a guest in a
- * request/response loop sends the next one within microseconds) do we spin
- * for the channel's budget before arming; an idle guest costs nothing, and
- * the spin is bounded so a loaded host still makes progress.
+ * Polling: only right after serving calls (a guest in a request/response
+ * loop sends the next one within microseconds) do we spin before arming;
+ * an idle guest costs nothing, and the spin is bounded so a loaded host
+ * still makes progress.
  */
-static int drain(hrpc_conn *conn)
+static int drain(HrpcConnSource *s)
 {
-	uint32_t spin = hrpc_conn_spin(conn);
-
 	for (;;) {
-		int rc = hrpc_conn_process(conn);
+		int rc = hrpc_conn_process(s->conn);
 
 		if (rc < 0)
 			return rc;
-		if (rc > 0 && spin && hrpc_conn_poll(conn, spin))
+		if (rc > 0 && poll_next(s))
 			continue;
-		if (hrpc_conn_arm(conn))
+		if (hrpc_conn_arm(s->conn)) {
+			s->st.sleeps++;
+			s->slept_at = hrpc_now_ns();
 			return 0;
+		}
 	}
 }
 
@@ -43,9 +118,13 @@ static gboolean conn_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 	int rc;
 
 	g_source_set_ready_time(source, -1);
-	if (g_source_query_unix_fd(source, s->tag) & (G_IO_IN | G_IO_HUP | G_IO_ERR))
+	if (g_source_query_unix_fd(source, s->tag) & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
 		hrpc_conn_ack(s->conn);
-	rc = drain(s->conn);
+		if (s->adaptive && s->slept_at)
+			adapt(s, hrpc_now_ns() - s->slept_at);
+	}
+	s->slept_at = 0;
+	rc = drain(s);
 	if (rc < 0) {
 		if (s->done)
 			s->done(s->conn, rc, s->user_data);
@@ -61,10 +140,26 @@ static GSourceFuncs conn_funcs = {
 guint hrpc_glib_conn_attach(hrpc_conn *conn, GMainContext *ctx,
 			    HrpcConnDoneFunc done, gpointer user_data)
 {
+	return hrpc_glib_conn_attach_polling(conn, ctx, done, user_data, NULL);
+}
+
+guint hrpc_glib_conn_attach_polling(hrpc_conn *conn, GMainContext *ctx,
+				    HrpcConnDoneFunc done, gpointer user_data,
+				    const HrpcGlibPolling *p)
+{
 	GSource *src = g_source_new(&conn_funcs, sizeof(HrpcConnSource));
 	HrpcConnSource *s = (HrpcConnSource *)src;
 	guint id;
 
+	if (p && p->max_ns) {
+		s->adaptive = TRUE;
+		s->pol = *p;
+		if (!s->pol.start_ns || s->pol.start_ns > s->pol.max_ns)
+			s->pol.start_ns = s->pol.max_ns / 8 ? s->pol.max_ns / 8 : 1;
+		if (s->pol.gate && !s->pol.gate_max)
+			s->pol.gate = NULL;
+		s->st.budget_ns = s->pol.start_ns;
+	}
 	s->conn = conn;
 	s->done = done;
 	s->user_data = user_data;
@@ -75,4 +170,15 @@ guint hrpc_glib_conn_attach(hrpc_conn *conn, GMainContext *ctx,
 	id = g_source_attach(src, ctx);
 	g_source_unref(src);
 	return id;
+}
+
+gboolean hrpc_glib_conn_poll_stats(GMainContext *ctx, guint id, HrpcGlibPollStats *out)
+{
+	GSource *src = g_main_context_find_source_by_id(ctx, id);
+
+	if (!src || g_source_get_name(src) == NULL ||
+	    strcmp(g_source_get_name(src), "hostrpc-conn"))
+		return FALSE;
+	*out = ((HrpcConnSource *)src)->st;
+	return TRUE;
 }

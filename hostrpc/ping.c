@@ -129,9 +129,12 @@ int main(int argc, char **argv)
 			usleep((useconds_t)interval * 1000);
 	}
 	qsort(lat, (size_t)count, sizeof(*lat), cmp_u64);
-	printf("%s: guest %u, %ld calls of %ld bytes (%s), %ld corrupted, p50 %.2f us, p99 %.2f us\n",
+	/* doorbells: how often we had to wake the server (it slept) */
+	printf("%s: guest %u, %ld calls of %ld bytes (%s), %ld corrupted, p50 %.2f us, p99 %.2f us, "
+	       "doorbells %llu\n",
 	       name, hrpc_client_guest_id(cli), count, size, bulk ? "bulk" : "inline", bad,
-	       lat[count / 2] / 1000.0, lat[count * 99 / 100] / 1000.0);
+	       lat[count / 2] / 1000.0, lat[count * 99 / 100] / 1000.0,
+	       (unsigned long long)hrpc_chan_stats(ch)->doorbells_out);
 	hrpc_client_bulk_free(cli, &b);
 	hrpc_client_free(cli);
 	free(lat);

@@ -52,6 +52,11 @@ typedef struct {
 	char *sock_policy_dir;
 	char *sock_audit_dir;
 	gint hello_timeout;
+	char *poll;              /* auto, off or microseconds */
+	gint poll_spinners;
+	guint32 poll_max_ns;     /* parsed poll */
+	guint32 poll_spinners_n; /* resolved */
+	long online_cpus;
 	char *endpoint_group;
 	gid_t endpoint_gid;      /* resolved endpoint_group; 0: none */
 	gint fdstore_idle;
@@ -71,6 +76,7 @@ static void options_clear(Options *o)
 	g_free(o->audit_max);
 	g_free(o->sock_policy_dir);
 	g_free(o->sock_audit_dir);
+	g_free(o->poll);
 	g_strfreev(o->ivshmem);
 	g_free(o->ivshmem_size);
 	g_free(o->libvirt_uri);
@@ -80,6 +86,48 @@ static void options_clear(Options *o)
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Options, options_clear)
 
 /* "8M", "8MiB", "1G", "4096": bytes. */
+/*
+ * --poll: a worker's spin budget after activity (worker.h, "Polling").
+ * auto: on with 4 or more online CPUs; with fewer, a spinning worker takes
+ * the core a guest's vCPU thread needs (the 2-core case measured in
+ * issue 11), so it stays off unless asked for.
+ */
+#define POLL_AUTO_US 200
+#define POLL_AUTO_MIN_CPUS 4
+
+static gboolean poll_resolve(Options *o, GError **error)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	gint64 us;
+	char *end;
+
+	o->online_cpus = cpus > 0 ? cpus : 1;
+	if (o->poll_spinners < 0) {
+		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+				    "--poll-spinners must not be negative");
+		return FALSE;
+	}
+	if (!o->poll || g_str_equal(o->poll, "auto")) {
+		us = o->online_cpus >= POLL_AUTO_MIN_CPUS ? POLL_AUTO_US : 0;
+	} else if (g_str_equal(o->poll, "off")) {
+		us = 0;
+	} else {
+		errno = 0;
+		us = g_ascii_strtoll(o->poll, &end, 10);
+		if (errno || end == o->poll || *end || us < 0 ||
+		    us > HRPCD_POLL_MAX_NS / 1000) {
+			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+				    "--poll: \"%s\" is not auto, off or 0..%u microseconds", o->poll,
+				    HRPCD_POLL_MAX_NS / 1000);
+			return FALSE;
+		}
+	}
+	o->poll_max_ns = (guint32)us * 1000;
+	o->poll_spinners_n = o->poll_spinners ? (guint32)o->poll_spinners
+			     : (guint32)MAX(1, o->online_cpus / 2 - 1);
+	return TRUE;
+}
+
 static gboolean parse_size(const char *s, guint64 *out, GError **error)
 {
 	char *end = NULL;
@@ -160,6 +208,13 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		{ "sock-audit-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->sock_audit_dir,
 		  "Socket audit logs DIR/NAME.sock.log, written by the daemon (default "
 		  "STATE_DIR/sock-audit)", "DIR" },
+		{ "poll", 0, 0, G_OPTION_ARG_STRING, &o->poll,
+		  "After serving calls a worker spins this long at most (adaptive) for the "
+		  "guest's next call before it sleeps: auto (default: 200 on hosts with 4 or "
+		  "more online CPUs, else off), off, or microseconds", "auto|off|US" },
+		{ "poll-spinners", 0, 0, G_OPTION_ARG_INT, &o->poll_spinners,
+		  "Most workers spinning at once (default: online CPUs / 2 - 1, at least 1)",
+		  "N" },
 		{ "no-fdstore", 0, 0, G_OPTION_ARG_NONE, &o->no_fdstore,
 		  "No fd holder: a restart of hostrpcd strands the QEMU guests attached", NULL },
 		{ "fdstore-idle", 0, 0, G_OPTION_ARG_INT, &o->fdstore_idle,
@@ -218,6 +273,8 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 				    "--worker-uid-base is out of range");
 		return FALSE;
 	}
+	if (!poll_resolve(o, error))
+		return FALSE;
 	if (o->audit_rate < 0) {
 		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 				    "--audit-rate must not be negative");
@@ -485,6 +542,8 @@ int main(int argc, char **argv)
 	cfg.sock_audit_dir = o.sock_audit_dir;
 	cfg.hello_timeout_s = (guint)o.hello_timeout;
 	cfg.endpoint_gid = o.endpoint_gid;
+	cfg.poll_max_ns = o.poll_max_ns;
+	cfg.poll_spinners = o.poll_spinners_n;
 	/* Not the process guests' socket: they reconnect by themselves. */
 	if (!o.no_fdstore) {
 		cfg.fdstore_path = fdstore_path;
@@ -517,6 +576,14 @@ int main(int argc, char **argv)
 	/* Every configured endpoint is there now (the libvirt follower adds
 	 * those of the domains it found before returning). */
 	hrpcd_supervisor_adoption_done(sup);
+	if (o.poll_max_ns)
+		g_message("polling: a worker spins up to %u us after serving calls, at most %u "
+			  "at once (%ld online CPUs)", o.poll_max_ns / 1000, o.poll_spinners_n,
+			  o.online_cpus);
+	else
+		g_message("polling: off (%ld online CPUs%s)", o.online_cpus,
+			  o.poll && !g_str_equal(o.poll, "auto") ? ""
+			  : "; auto needs " G_STRINGIFY(POLL_AUTO_MIN_CPUS));
 	g_message("hostrpcd %s ready: process guests on %s, admin on %s, %u ivshmem endpoint(s)",
 		  PACKAGE_VERSION, o.socket_path ? o.socket_path : "(none)", o.admin_path,
 		  hrpcd_supervisor_endpoint_count(sup));

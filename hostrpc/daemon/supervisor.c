@@ -28,6 +28,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -94,6 +95,8 @@ struct _HrpcdSupervisor {
 	char *sock_policy_dir;  /* absolute */
 	HrpcdWorkerCtl *ctl;    /* each worker's control channel (worker-ctl.h) */
 	int mntns_fd;           /* the workers' mount namespace (sandbox.h); -1: none */
+	int gate_fd;            /* the workers' spinner count page (worker.h); -1: none */
+	guint32 poll_max_ns, poll_spinners;
 	guint hello_timeout_s;  /* process guests' HELLO deadline */
 	gid_t endpoint_gid;     /* 0: endpoints are owner-only */
 	guint max_guests;
@@ -355,6 +358,9 @@ static gboolean worker_start(HrpcdSupervisor *sup, HrpcdGuest *g, HrpcdWorkerSpe
 	spec->workdir = sup->state_dir;
 	spec->uid = hrpcd_sandbox_guest_uid(sup->worker_uid_base, g->id);
 	spec->mntns_fd = sup->mntns_fd;   /* stays ours */
+	spec->gate_fd = sup->gate_fd;     /* stays ours */
+	spec->poll_max_ns = sup->poll_max_ns;
+	spec->poll_spinners = sup->poll_spinners;
 	spec->sock_policy_dir = sup->sock_policy_dir;
 	spec->audit_fd = hrpcd_audit_sinks_open(sup->audit, g->id, g->name, error);
 	if (spec->audit_fd < 0)
@@ -1077,11 +1083,25 @@ static gboolean mntns_make(HrpcdSupervisor *sup, GError **error)
 	return TRUE;
 }
 
+/* The page all workers count their spinners in (worker.h, "Polling"). */
+static gboolean gate_make(HrpcdSupervisor *sup, const HrpcdSupervisorConfig *cfg, GError **error)
+{
+	sup->gate_fd = memfd_create("hostrpcd-spinners", MFD_CLOEXEC);
+	if (sup->gate_fd < 0 || ftruncate(sup->gate_fd, HRPCD_GATE_SIZE) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "cannot make the workers' spinner page: %s", g_strerror(errno));
+		return FALSE;
+	}
+	sup->poll_max_ns = MIN(cfg->poll_max_ns, HRPCD_POLL_MAX_NS);
+	sup->poll_spinners = cfg->poll_spinners ? cfg->poll_spinners : 1;
+	return TRUE;
+}
+
 HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError **error)
 {
 	g_autoptr(HrpcdSupervisor) sup = g_new0(HrpcdSupervisor, 1);
 
-	sup->listen_fd = sup->mntns_fd = -1;
+	sup->listen_fd = sup->mntns_fd = sup->gate_fd = -1;
 	sup->state_dir = g_strdup(cfg->state_dir);
 	sup->memfd_size = cfg->memfd_size;
 	sup->worker_uid_base = cfg->worker_uid_base;
@@ -1118,6 +1138,8 @@ HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError *
 	if (sup->fdstore_path && !fdstore_start(sup, error))
 		return NULL;
 	if (geteuid() == 0 && !mntns_make(sup, error))
+		return NULL;
+	if (cfg->poll_max_ns && !gate_make(sup, cfg, error))
 		return NULL;
 	return g_steal_pointer(&sup);
 }
@@ -1211,6 +1233,8 @@ void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 	hrpcd_worker_ctl_free(sup->ctl);
 	if (sup->mntns_fd >= 0)
 		close(sup->mntns_fd);
+	if (sup->gate_fd >= 0)
+		close(sup->gate_fd);
 	g_free(sup->sock_policy_dir);
 	g_free(sup->socket_path);
 	g_free(sup->state_dir);

@@ -48,6 +48,8 @@ typedef struct {
 	guint worker_ctl_timeout_ms; /* a worker's answer (worker-ctl.h); 0: default */
 	guint hello_timeout_s;    /* process guests' HELLO deadline (0: default, 10 s) */
 	gid_t endpoint_gid;       /* new ivshmem endpoints: 0660 for this group (0: 0600) */
+	guint32 poll_max_ns;      /* workers' adaptive polling (worker.h); 0: off */
+	guint32 poll_spinners;    /* most workers spinning at once (with poll_max_ns) */
 } HrpcdSupervisorConfig;
 
 #define HRPCD_DEFAULT_MAX_GUESTS 256

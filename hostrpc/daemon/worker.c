@@ -56,7 +56,8 @@ enum {
 	FD_AUDIT = FD_END,                             /* both */
 	FD_CTL = FD_AUDIT + 1,                         /* both */
 	FD_MNTNS = FD_CTL + 1,                         /* both */
-	FD_MAX = FD_MNTNS + 1,
+	FD_GATE = FD_MNTNS + 1,                        /* both */
+	FD_MAX = FD_GATE + 1,
 };
 
 void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char *name,
@@ -68,6 +69,7 @@ void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char 
 	spec->transport = transport;
 	spec->status_fd = status_fd;
 	spec->sock = spec->shm_fd = spec->audit_fd = spec->ctl_fd = spec->mntns_fd = -1;
+	spec->gate_fd = -1;
 	spec->uid = (uid_t)-1;
 	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
 		spec->host_fd[v] = spec->guest_fd[v] = -1;
@@ -116,6 +118,8 @@ typedef struct {
 	GSource *publisher;
 	GSource *watch;            /* memfd: the connection; ivshmem: the reset vector */
 	GSource *ctl;              /* the supervisor's requests (worker-ctl.h) */
+	guint conn_src;            /* serving the channel (hostrpc-glib.h) */
+	void *gate;                /* the spinner count page, mapped; NULL: none */
 } Worker;
 
 static void publish(Worker *w)
@@ -377,7 +381,24 @@ static gboolean worker_start(Worker *w, GError **error)
 			    "cannot create the connection: %s", g_strerror(-rc));
 		return FALSE;
 	}
-	hrpc_glib_conn_attach(w->conn, w->ctx, conn_done, w);
+	if (spec->poll_max_ns) {
+		HrpcGlibPolling pol = { .max_ns = spec->poll_max_ns };
+
+		if (spec->gate_fd >= 0) {
+			void *p = mmap(NULL, HRPCD_GATE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+				       spec->gate_fd, 0);
+
+			if (p != MAP_FAILED) {
+				w->gate = p;
+				pol.gate = p;
+				pol.gate_max = spec->poll_spinners;
+			}
+			close(spec->gate_fd);   /* the mapping stays */
+		}
+		w->conn_src = hrpc_glib_conn_attach_polling(w->conn, w->ctx, conn_done, w, &pol);
+	} else {
+		w->conn_src = hrpc_glib_conn_attach(w->conn, w->ctx, conn_done, w);
+	}
 	if (spec->ctl_fd >= 0)
 		w->ctl = watch_fd(w, spec->ctl_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, ctl_event);
 	return TRUE;
@@ -487,6 +508,8 @@ static int worker_run(HrpcdWorkerSpec *spec)
 	g_main_loop_unref(w.loop);
 	g_main_context_pop_thread_default(w.ctx);
 	g_main_context_unref(w.ctx);
+	if (w.gate)
+		munmap(w.gate, HRPCD_GATE_SIZE);
 	return w.exit_code;
 }
 
@@ -501,7 +524,7 @@ static gboolean fd_ok(int fd)
 int hrpcd_worker_main(int argc, char **argv)
 {
 	gint guest_id = 0;
-	gint64 shm_size = 0, uid = -1;
+	gint64 shm_size = 0, uid = -1, poll_max_ns = 0, poll_spinners = 0;
 	g_autofree char *name = NULL, *transport = NULL, *workdir = NULL, *policy_dir = NULL;
 	gboolean worker = FALSE, use_syslog = FALSE, verbose = FALSE;
 	GOptionEntry entries[] = {
@@ -512,6 +535,8 @@ int hrpcd_worker_main(int argc, char **argv)
 		{ "shm-size", 0, 0, G_OPTION_ARG_INT64, &shm_size, NULL, NULL },
 		{ "workdir", 0, 0, G_OPTION_ARG_FILENAME, &workdir, NULL, NULL },
 		{ "sock-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &policy_dir, NULL, NULL },
+		{ "poll-max-ns", 0, 0, G_OPTION_ARG_INT64, &poll_max_ns, NULL, NULL },
+		{ "poll-spinners", 0, 0, G_OPTION_ARG_INT64, &poll_spinners, NULL, NULL },
 		{ "uid", 0, 0, G_OPTION_ARG_INT64, &uid, NULL, NULL },
 		{ "syslog", 0, 0, G_OPTION_ARG_NONE, &use_syslog, NULL, NULL },
 		{ "verbose", 0, 0, G_OPTION_ARG_NONE, &verbose, NULL, NULL },
@@ -562,6 +587,10 @@ int hrpcd_worker_main(int argc, char **argv)
 		spec.ctl_fd = FD_CTL;
 	if (fd_ok(FD_MNTNS))
 		spec.mntns_fd = FD_MNTNS;
+	if (fd_ok(FD_GATE))
+		spec.gate_fd = FD_GATE;
+	spec.poll_max_ns = (guint32)CLAMP(poll_max_ns, 0, HRPCD_POLL_MAX_NS);
+	spec.poll_spinners = (guint32)CLAMP(poll_spinners, 0, G_MAXINT32);
 	spec.uid = (uid_t)uid;
 	spec.status = ok ? hrpcd_status_map(FD_STATUS) : NULL;
 	if (!spec.status) {
@@ -637,6 +666,10 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	if (spec->sock_policy_dir)
 		g_ptr_array_add(argv, g_strdup_printf("--sock-policy-dir=%s",
 						      spec->sock_policy_dir));
+	if (spec->poll_max_ns) {
+		g_ptr_array_add(argv, g_strdup_printf("--poll-max-ns=%u", spec->poll_max_ns));
+		g_ptr_array_add(argv, g_strdup_printf("--poll-spinners=%u", spec->poll_spinners));
+	}
 	if (spec->uid != (uid_t)-1)
 		g_ptr_array_add(argv, g_strdup_printf("--uid=%u", (unsigned)spec->uid));
 	if (target == HRPCD_LOG_SYSLOG)
@@ -668,6 +701,10 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	if (spec->mntns_fd >= 0) {
 		src[n] = spec->mntns_fd;
 		dst[n++] = FD_MNTNS;
+	}
+	if (spec->gate_fd >= 0) {
+		src[n] = spec->gate_fd;
+		dst[n++] = FD_GATE;
 	}
 	for (int i = 0; i < n; i++) {
 		if (src[i] < 0) {

@@ -26,6 +26,14 @@
  *   9  the audit channel (audit-sink.h), both transports
  *  10  the control channel (worker-ctl.h): the supervisor's requests
  *  11  the workers' mount namespace (sandbox.h), when the daemon has one
+ *  12  the spinner count page (polling, below), when the daemon polls
+ *
+ * Polling (hostrpcd --poll): after serving calls a worker spins on its
+ * guest's rings for an adaptive budget (HrpcGlibPolling, hostrpc-glib.h)
+ * before it arms the doorbell and sleeps, so a guest in a request/response
+ * loop finds the worker awake: no doorbell exit, no wake-up.  All workers
+ * share one count of spinners (a page the supervisor made) and spin only
+ * while it is below poll_spinners, so spinning takes spare cores only.
  *
  * Once the channel and services are set up the worker confines itself
  * (sandbox.h): the workers' mount namespace, the guest's own uid, no
@@ -51,6 +59,10 @@ enum {
 	HRPCD_WORKER_EXIT_RESET  = 5, /* ivshmem guest asked for a fresh channel */
 };
 
+/* The spinner count page (one u32 used) and the largest budget. */
+#define HRPCD_GATE_SIZE   4096u
+#define HRPCD_POLL_MAX_NS (10u * 1000 * 1000)
+
 struct _HrpcdWorkerSpec {
 	guint32 guest_id;
 	char name[64];
@@ -68,6 +80,9 @@ struct _HrpcdWorkerSpec {
 	int audit_fd;                             /* audit-sink.h; -1: none */
 	int ctl_fd;                               /* worker-ctl.h; -1: none */
 	int mntns_fd;                             /* sandbox.h's shared namespace; -1: own */
+	int gate_fd;                              /* the spinner count page; -1: none */
+	guint32 poll_max_ns;                      /* adaptive polling; 0: off */
+	guint32 poll_spinners;                    /* the gate's limit */
 	uid_t uid;                                /* sandbox.h; (uid_t)-1: keep */
 	struct hrpcd_status *status;              /* in the worker: status_fd mapped */
 };

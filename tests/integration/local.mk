@@ -25,6 +25,7 @@ TESTS += $(integration_tests)
 # Shell tests, and the process guest they use.
 integration_scripts = \
 	tests/integration/hostrpcctl-shows-guests.sh \
+	tests/integration/worker-polling.sh \
 	tests/integration/ivshmem-real-qemu.sh
 dist_check_SCRIPTS += $(integration_scripts)
 TESTS += $(integration_scripts)
