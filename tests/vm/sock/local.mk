@@ -5,6 +5,10 @@ sock_vm_tests = tests/vm/sock/sock-vm.sh
 # The socket benchmarks (bench/sock-vm-bench.sh) in their quick mode: every
 # number measured in both guests (outsourced sockets and virtio-net).
 sock_vm_tests += tests/vm/sock/sock-bench-smoke.sh
+# IPv4/IPv6 translation (policy `translate` rules) seen from unmodified guest
+# programs; its guest program is built static by the test.
+sock_vm_tests += tests/vm/sock/sock-translate-vm.sh
+EXTRA_DIST += tests/vm/sock/guest/xlat-probe.c
 dist_check_SCRIPTS += $(sock_vm_tests)
 
 EXTRA_DIST += tests/vm/sock/guest/sock-probe.c tests/vm/sock/host-echo.py
