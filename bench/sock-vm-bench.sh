@@ -113,14 +113,17 @@ vm_server="$vm_server --sock-policy-dir=$vm_tmp/conf"
 guest_run() {	# guest_run SETUP HOST_IP: the measuring commands
 	cat <<EOC
 $1
-sock-rr -H $2 -p $port -t $secs rr:50:1 rr:50:16 tcp-pp udp-pp
+fail=0
+sock-rr -H $2 -p $port -t $secs rr:50:1 rr:50:16 tcp-pp udp-pp || fail=1
 for i in 1 2; do
-	curl -s -o /dev/null -w 'CURL %{http_code} %{size_download} %{time_total}\n' http://$2:$hport/big.bin
+	curl -s --max-time 60 -o /dev/null -w 'CURL %{http_code} %{size_download} %{time_total}\n' http://$2:$hport/big.bin || fail=1
 done
-iperf3 -c $2 -p $iport -t $secs -f m > /tmp/ip1 2>&1
-echo "IPERF up rc=\$? \$(grep receiver /tmp/ip1 | awk '{ print \$7 }')"
-iperf3 -c $2 -p $iport -t $secs -f m -R > /tmp/ip2 2>&1
-echo "IPERF down rc=\$? \$(grep receiver /tmp/ip2 | awk '{ print \$7 }')"
+iperf3 --connect-timeout 10000 -c $2 -p $iport -t $secs -f m > /tmp/ip1 2>&1; rc=\$?; [ \$rc = 0 ] || fail=1
+echo "IPERF up rc=\$rc \$(grep receiver /tmp/ip1 | awk '{ print \$7 }')"
+iperf3 --connect-timeout 10000 -c $2 -p $iport -t $secs -f m -R > /tmp/ip2 2>&1; rc=\$?; [ \$rc = 0 ] || fail=1
+echo "IPERF down rc=\$rc \$(grep receiver /tmp/ip2 | awk '{ print \$7 }')"
+# the guest kernel's own account when something failed
+[ \$fail = 0 ] || dmesg | tail -n 30 | sed 's/^/DMESG /'
 EOC
 }
 kver=$(sed -n 's/^KVER=//p' "$HOSTRPC_GUEST_DIR/env" 2>/dev/null || echo "?")
@@ -128,6 +131,7 @@ echo "sock-vm-bench: guest kernel $kver, 1 vCPU, QEMU TCG; $secs s per measureme
 t0=$(date +%s)
 rca=0
 "$vm_run" -t "$vm_timeout" -s "$vm_server" -a hrpc.load=hostrpc_sock "${files[@]}" \
+	-l "$vm_tmp/a.console" -L "$vm_tmp/a.server" \
 	"$(guest_run ":" 127.0.0.1)" > "$vm_tmp/a.out" 2> "$vm_tmp/a.err" || rca=$?
 echo "# A: outsourced sockets (NIC-less guest), exit $rca"
 sed 's/^/#   /' "$vm_tmp/a.out"
@@ -135,7 +139,7 @@ sed 's/^/#   /' "$vm_tmp/a.out"
 t1=$(date +%s)
 rcb=0
 "$vm_run" -t "$vm_timeout" -S -g "$nicdir" -Q "-netdev user,id=n0 -device virtio-net-pci,netdev=n0" \
-	"${files[@]}" \
+	"${files[@]}" -l "$vm_tmp/b.console" \
 	"$(guest_run "ip link set lo up; ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0; ip route add default via 10.0.2.2" 10.0.2.2)" \
 	> "$vm_tmp/b.out" 2> "$vm_tmp/b.err" || rcb=$?
 echo "# B: virtio-net + QEMU user networking, exit $rcb"
@@ -177,10 +181,12 @@ row d-curl "(d) curl $mib MiB over HTTP (MB/s)" "$(curl_mbs "$o_a")" "$(curl_mbs
 row e-up "(e) iperf3 guest->host (Mbit/s)" "$(iperf up "$o_a")" "$(iperf up "$o_b")" ">=3"
 row e-down "    iperf3 host->guest (Mbit/s)" "$(iperf down "$o_a")" "$(iperf down "$o_b")" ">=3"
 
-missing=0
+missing=0 missing_a=0 missing_b=0
 printf '%-44s %11s %11s %7s  %-8s %s\n' "" outsourced virtio-net ratio goal ""
 for r in "${rows[@]}"; do
 	IFS='|' read -r key label a b goal <<< "$r"
+	[ "$a" != - ] || missing_a=$((missing_a + 1))
+	[ "$b" != - ] || missing_b=$((missing_b + 1))
 	[ "$a" != - ] && [ "$b" != - ] || missing=$((missing + 1))
 	awk -v label="$label" -v a="$a" -v b="$b" -v goal="$goal" 'BEGIN {
 		ok = (a != "-" && b != "-" && b + 0 > 0)
@@ -203,6 +209,17 @@ echo "ratio = outsourced / virtio-net (for latencies lower is better); guest A r
 if [ -n "${SOCK_BENCH_RESULTS:-}" ]; then
 	echo "guest-A $rca" >> "$SOCK_BENCH_RESULTS"
 	echo "guest-B $rcb" >> "$SOCK_BENCH_RESULTS"
+fi
+# What the guest kernel and the host said, where something is missing.
+if [ "$rca" != 0 ] || [ "$missing_a" != 0 ]; then
+	echo "# A: guest console (tail):"
+	tail -n 40 "$vm_tmp/a.console" 2>/dev/null | sed 's/^/#   /'
+	echo "# A: hostrpcd (tail):"
+	tail -n 40 "$vm_tmp/a.server" 2>/dev/null | sed 's/^/#   /'
+fi
+if [ "$rcb" != 0 ] || [ "$missing_b" != 0 ]; then
+	echo "# B: guest console (tail):"
+	tail -n 40 "$vm_tmp/b.console" 2>/dev/null | sed 's/^/#   /'
 fi
 if [ "$rca" != 0 ] || [ "$rcb" != 0 ] || [ "$missing" != 0 ]; then
 	echo "sock-vm-bench: incomplete: guest A exit $rca, guest B exit $rcb, $missing rows missing a number" >&2
