@@ -7,6 +7,7 @@ outsource_sock_libhrpc_sock_la_SOURCES = \
 	outsource/sock/outsource-sock.h \
 	outsource/sock/policy.h outsource/sock/policy.c \
 	outsource/sock/translate.h outsource/sock/translate.c \
+	outsource/sock/sockarea.h outsource/sock/sockarea.c \
 	outsource/sock/sock.c
 outsource_sock_libhrpc_sock_la_LIBADD = hostrpc/libhostrpc.la
 # The GLib adapter and the worker's entry points; hostrpcd links this one.

@@ -53,3 +53,10 @@ tests_unit_test_sock_translate_SOURCES = tests/unit/test-sock-translate.c \
 	outsource/sock/policy.c outsource/sock/policy.h
 # (own object names: the same sources are in libhrpc-sock.la)
 tests_unit_test_sock_translate_CFLAGS = $(AM_CFLAGS)
+# The host's pumps of a sockets v2 socket area (outsource/sock/sockarea.h),
+# against a socketpair (own object names, as above).
+TESTS += tests/unit/test-sock-area
+check_PROGRAMS += tests/unit/test-sock-area
+tests_unit_test_sock_area_SOURCES = tests/unit/test-sock-area.c \
+	outsource/sock/sockarea.c outsource/sock/sockarea.h
+tests_unit_test_sock_area_CFLAGS = $(AM_CFLAGS)

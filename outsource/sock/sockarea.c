@@ -1,0 +1,331 @@
+/* SPDX-License-Identifier: MIT */
+/* sockarea.c - the host's pumps of a sockets v2 socket area (sockarea.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "outsource/sock/sockarea.h"
+
+/* One datagram at a time (the service is single-threaded per worker; a
+ * thread-local buffer keeps the tests' threads apart all the same). */
+static __thread uint8_t dbuf[HRPC_SOCK_DGRAM_MAX];
+
+int sock_area_bind(struct sock_area *a, void *data, uint32_t data_size,
+		   const struct hrpc_sock_area *ref, bool dgram)
+{
+	struct hrpc_sock_area r = *ref;
+	uint8_t *base;
+
+	if (hrpc_sock_area_check(&r, data_size) < 0)
+		return -EINVAL;
+	memset(a, 0, sizeof(*a));
+	a->ref = r;
+	a->dgram = dgram;
+	base = (uint8_t *)data + r.off;
+	a->hdr = (struct hrpc_sock_area_hdr *)base;
+	/* A new socket starts empty, whatever the guest left in the area: the
+	 * host owns the socket's start (the guest may not touch the area
+	 * before the reply that names it). */
+	hrpc_ring_ctl_reset(&a->hdr->out);
+	hrpc_ring_ctl_reset(&a->hdr->in);
+	hrpc_sock_area_bind(&a->out, &a->in, base, &r, 0);
+	sock_area_publish(a);
+	return 0;
+}
+
+void sock_area_publish(struct sock_area *a)
+{
+	a->host_seq++;
+	hrpc_write_once(a->hdr->host_mask, a->host_mask);
+	hrpc_write_once(a->hdr->host_err, a->host_err);
+	hrpc_write_once(a->hdr->host_flags, a->host_flags);
+	/* Release: the words above are visible before the seq that covers them. */
+	hrpc_store_release(&a->hdr->host_seq, a->host_seq);
+}
+
+/* The host socket failed with `err`: the socket's pending error. */
+static void fail(struct sock_area *a, int err, uint32_t flags, uint32_t *ev)
+{
+	a->host_err = err;
+	a->host_flags |= flags;
+	a->host_mask |= HRPC_POLLERR;
+	sock_area_publish(a);
+	*ev |= SOCK_AREA_EV_NOTIFY;
+}
+
+/* The in ring has no room for `need` bytes: ask the guest for a doorbell
+ * when it frees some.  1: idle now; 0: room appeared; -EPROTO. */
+static int in_full(struct sock_area *a, uint32_t need, uint32_t *ev)
+{
+	int r = hrpc_ring_arm_space(&a->in, need);
+
+	if (r < 0)
+		return -EPROTO;
+	if (r)
+		*ev |= SOCK_AREA_EV_IDLE;
+	return r;
+}
+
+static long push_stream(struct sock_area *a, int fd, uint32_t *ev)
+{
+	long total = 0;
+
+	for (;;) {
+		void *p0, *p1;
+		uint32_t n0, n1;
+		long space = hrpc_sring_free_spans(&a->in, &p0, &n0, &p1, &n1);
+		struct iovec iov[2] = { { p0, n0 }, { p1, n1 } };
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n1 ? 2 : 1 };
+		ssize_t n;
+		int r;
+
+		if (space < 0)
+			return -EPROTO;
+		if (space == 0) {
+			r = in_full(a, 1, ev);
+			if (r < 0)
+				return r;
+			if (r)
+				break;
+			continue;
+		}
+		n = recvmsg(fd, &mh, MSG_DONTWAIT);
+		if (n > 0) {
+			hrpc_sring_produce(&a->in, (uint32_t)n);
+			total += n;
+			a->pushed += (uint64_t)n;
+			continue;
+		}
+		if (n == 0) {
+			/* The peer's FIN: after the bytes already in the ring. */
+			a->host_flags |= HRPC_SOCK_AREA_H_EOF;
+			a->host_mask |= HRPC_POLLRDHUP;
+			sock_area_publish(a);
+			*ev |= SOCK_AREA_EV_NOTIFY;
+			break;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			*ev |= SOCK_AREA_EV_WANT_IN;
+			break;
+		}
+		fail(a, -errno, HRPC_SOCK_AREA_H_EOF, ev);
+		break;
+	}
+	return total;
+}
+
+static long push_dgram(struct sock_area *a, int fd, sock_area_src_fn src, void *ctx,
+		       uint32_t *ev)
+{
+	const uint32_t maxpay = hrpc_dring_max_payload(a->in.size);
+	long total = 0;
+
+	for (;;) {
+		struct sockaddr_storage from;
+		socklen_t fl = sizeof(from);
+		struct hrpc_sock_dgram h;
+		ssize_t full, n;
+		uint32_t len;
+		long space;
+		int r;
+
+		full = recv(fd, NULL, 0, MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT);
+		if (full < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				*ev |= SOCK_AREA_EV_WANT_IN;
+				break;
+			}
+			/* An ICMP error (ECONNREFUSED...), cleared by reading it:
+			 * the guest's pending error; look again when woken. */
+			fail(a, -errno, 0, ev);
+			*ev |= SOCK_AREA_EV_WANT_IN;
+			break;
+		}
+		len = (uint64_t)full < maxpay ? (uint32_t)full : maxpay;
+		space = hrpc_ring_space(&a->in);
+		if (space < 0)
+			return -EPROTO;
+		if ((uint32_t)space < HRPC_SOCK_DGRAM_REC(len)) {
+			r = in_full(a, HRPC_SOCK_DGRAM_REC(len), ev);
+			if (r < 0)
+				return r;
+			if (r)
+				break;
+			continue;
+		}
+		n = recvfrom(fd, dbuf, len, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from, &fl);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				fail(a, -errno, 0, ev);
+			*ev |= SOCK_AREA_EV_WANT_IN;
+			break;
+		}
+		memset(&h, 0, sizeof(h));
+		h.len = (uint32_t)n < len ? (uint32_t)n : len;
+		h.full_len = (uint64_t)n < HRPC_SOCK_DGRAM_MAX ? (uint32_t)n : HRPC_SOCK_DGRAM_MAX;
+		if (src && src(ctx, &from, fl, &h.addr) < 0) {
+			a->dropped++;
+			continue;
+		}
+		if (hrpc_dring_put(&a->in, &h, dbuf) < 0)
+			return -EPROTO;   /* the room checked above went away: forged */
+		total += h.len;
+		a->pushed += h.len;
+	}
+	return total;
+}
+
+long sock_area_push(struct sock_area *a, int fd, sock_area_src_fn src, void *ctx, uint32_t *ev)
+{
+	uint32_t old = a->in.pvt;
+	long total;
+
+	*ev = 0;
+	if (!a->dgram && (a->host_flags & HRPC_SOCK_AREA_H_EOF))
+		return 0;   /* nothing follows the end */
+	total = a->dgram ? push_dgram(a, fd, src, ctx, ev) : push_stream(a, fd, ev);
+	if (total > 0 && hrpc_ring_need_notify(&a->in, old))
+		*ev |= SOCK_AREA_EV_NOTIFY;
+	return total;
+}
+
+/* The out ring is empty: shut down writing if the guest asked to once its
+ * bytes were out, and ask for a doorbell on its next write.  1: idle now;
+ * 0: bytes appeared; -EPROTO. */
+static int out_empty(struct sock_area *a, int fd, uint32_t *ev)
+{
+	int r;
+
+	if (!a->dgram && !a->shut_sent &&
+	    (hrpc_read_once(a->hdr->guest_flags) & HRPC_SOCK_AREA_G_SHUTWR)) {
+		a->shut_sent = true;
+		if (shutdown(fd, SHUT_WR) < 0 && errno != ENOTCONN)
+			fail(a, -errno, HRPC_SOCK_AREA_H_WRSHUT, ev);
+	}
+	r = hrpc_ring_arm(&a->out);
+	if (r < 0)
+		return -EPROTO;
+	if (r)
+		*ev |= SOCK_AREA_EV_IDLE;
+	return r;
+}
+
+static long drain_stream(struct sock_area *a, int fd, uint32_t *ev)
+{
+	long total = 0;
+
+	for (;;) {
+		const void *p0, *p1;
+		uint32_t n0, n1;
+		long avail = hrpc_sring_data_spans(&a->out, UINT32_MAX, &p0, &n0, &p1, &n1);
+		struct iovec iov[2] = { { (void *)p0, n0 }, { (void *)p1, n1 } };
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = n1 ? 2 : 1 };
+		int flags = MSG_DONTWAIT | MSG_NOSIGNAL, r;
+		ssize_t n;
+
+		if (avail < 0)
+			return -EPROTO;
+		if (avail == 0) {
+			r = out_empty(a, fd, ev);
+			if (r < 0)
+				return r;
+			if (r)
+				break;
+			continue;
+		}
+		if (a->host_flags & HRPC_SOCK_AREA_H_WRSHUT) {
+			/* Nothing takes them any more (the error is pending):
+			 * drop them, as a reset connection does. */
+			hrpc_sring_consume(&a->out, (uint32_t)avail);
+			continue;
+		}
+		if (hrpc_read_once(a->hdr->guest_flags) & HRPC_SOCK_AREA_G_MORE)
+			flags |= MSG_MORE;
+		n = sendmsg(fd, &mh, flags);
+		if (n > 0) {
+			hrpc_sring_consume(&a->out, (uint32_t)n);
+			total += n;
+			a->drained += (uint64_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			*ev |= SOCK_AREA_EV_WANT_OUT;
+			break;
+		}
+		fail(a, n < 0 ? -errno : -EPIPE, HRPC_SOCK_AREA_H_WRSHUT, ev);
+	}
+	return total;
+}
+
+static long drain_dgram(struct sock_area *a, int fd, sock_area_dest_fn dest, void *ctx,
+			uint32_t *ev)
+{
+	long total = 0;
+
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t sl = 0;
+		struct hrpc_sock_dgram h;
+		long n = hrpc_dring_get(&a->out, &h, dbuf, sizeof(dbuf), 1);
+		ssize_t sent;
+		int r;
+
+		if (n == -EAGAIN) {
+			r = out_empty(a, fd, ev);
+			if (r < 0)
+				return r;
+			if (r)
+				break;
+			continue;
+		}
+		if (n < 0)
+			return -EPROTO;
+		/* What the record says is copied out and checked; the address
+		 * is the service's to judge. */
+		r = dest ? dest(ctx, &h.addr, &ss, &sl) : (h.addr.family ? -EINVAL : 0);
+		if (r < 0) {
+			hrpc_sring_consume(&a->out, HRPC_SOCK_DGRAM_REC(h.len));
+			a->dropped++;
+			fail(a, r, 0, ev);
+			continue;
+		}
+		sent = sendto(fd, dbuf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL,
+			      sl ? (struct sockaddr *)&ss : NULL, sl);
+		if (sent < 0 && errno == EINTR)
+			continue;
+		if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+			*ev |= SOCK_AREA_EV_WANT_OUT;
+			break;   /* the record stays for the next try */
+		}
+		hrpc_sring_consume(&a->out, HRPC_SOCK_DGRAM_REC(h.len));
+		if (sent < 0) {
+			fail(a, -errno, 0, ev);
+			continue;
+		}
+		total += sent;
+		a->drained += (uint64_t)sent;
+	}
+	return total;
+}
+
+long sock_area_drain(struct sock_area *a, int fd, sock_area_dest_fn dest, void *ctx, uint32_t *ev)
+{
+	uint32_t old = a->out.pvt;
+	long total;
+
+	*ev = 0;
+	total = a->dgram ? drain_dgram(a, fd, dest, ctx, ev) : drain_stream(a, fd, ev);
+	if (a->out.pvt != old && hrpc_ring_consumed_notify(&a->out, old))
+		*ev |= SOCK_AREA_EV_NOTIFY;
+	return total;
+}
