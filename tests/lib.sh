@@ -24,3 +24,16 @@ wait_for() {
 		sleep 0.1
 	done
 }
+
+# watchdog_start SECONDS
+#     "Bail out! watchdog" and exit 1 when the test is still running after
+#     SECONDS; sets $watchdog (the guard's pid: kill it in the EXIT trap).
+watchdog_start() {
+	trap 'echo "Bail out! watchdog"; exit 1' ALRM
+	(
+		sleep "$1" & s=$!
+		trap 'kill $s; exit 0' TERM
+		wait $s && kill -ALRM $$
+	) > /dev/null 2>&1 &
+	watchdog=$!
+}

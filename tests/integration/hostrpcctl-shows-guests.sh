@@ -6,7 +6,7 @@
 set -u
 top_builddir=${top_builddir:-.}
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$top_srcdir/tests/lib.sh"   # wait_for
+. "$top_srcdir/tests/lib.sh"   # wait_for, watchdog_start
 hostrpcd=$top_builddir/hostrpc/daemon/hostrpcd
 hostrpcctl=$top_builddir/hostrpc/daemon/hostrpcctl
 guest=$top_builddir/tests/integration/itest-guest
@@ -25,13 +25,7 @@ cleanup() {
 	[ -n "${ITEST_KEEP:-}" ] || rm -rf "$dir"
 }
 trap cleanup EXIT
-trap 'echo "Bail out! watchdog"; exit 1' ALRM
-(
-	sleep 120 & s=$!
-	trap 'kill $s; exit 0' TERM
-	wait $s && kill -ALRM $$
-) > /dev/null 2>&1 &
-watchdog=$!
+watchdog_start 120
 
 n=0
 ok() {	# ok COND-STATUS DESCRIPTION

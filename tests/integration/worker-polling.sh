@@ -11,7 +11,7 @@
 set -u
 top_builddir=${top_builddir:-.}
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
-. "$top_srcdir/tests/lib.sh"   # wait_for
+. "$top_srcdir/tests/lib.sh"   # wait_for, watchdog_start
 hostrpcd=$top_builddir/hostrpc/daemon/hostrpcd
 ping=$top_builddir/hostrpc/hostrpc-ping
 calls=3000
@@ -25,13 +25,7 @@ cleanup() {
 	[ -n "${ITEST_KEEP:-}" ] || rm -rf "$dir"
 }
 trap cleanup EXIT
-trap 'echo "Bail out! watchdog"; exit 1' ALRM
-(
-	sleep 120 & s=$!
-	trap 'kill $s; exit 0' TERM
-	wait $s && kill -ALRM $$
-) > /dev/null 2>&1 &
-watchdog=$!
+watchdog_start 120
 
 n=0
 failed=0
@@ -47,7 +41,9 @@ start() {
 		--admin-socket "$dir/admin.sock" --state-dir "$dir/state" "$@" \
 		> "$dir/hostrpcd.log" 2>&1 &
 	daemon=$!
-	wait_for 10 grep -q 'ready:' "$dir/hostrpcd.log"
+	wait_for 30 eval 'grep -q "ready:" "$dir/hostrpcd.log" && [ -S "$dir/guests.sock" ]' && return 0
+	sed 's/^/# hostrpcd: /' "$dir/hostrpcd.log"
+	return 1
 }
 stop() {
 	kill "$daemon" 2>/dev/null
