@@ -56,9 +56,9 @@
  * still kept from the host.  A guest with no policy at all gets the
  * built-in rules and `default ... allow`: the built-in default.
  *
- * Every address is translated (translate rules) and then normalised
- * (sock_addr_normalize(), the one place that knows how the kernel reads
- * an address) before a rule sees it: an IPv4-mapped
+ * Every destination is translated (translate rules), and every address
+ * then normalised (sock_addr_normalize(), the one place that knows how the
+ * kernel reads an address), before a rule sees it: an IPv4-mapped
  * (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) or NAT64 (64:ff9b::a.b.c.d)
  * IPv6 address is checked as the IPv4 address it carries; a connect or
  * sendto to the unspecified address (0.0.0.0, ::) is checked as the
@@ -157,7 +157,8 @@ bool sock_policy_allows(const struct sock_policy *p, enum sock_policy_dir dir,
 			const struct sock_addr_norm *a, sock_policy_host_fn host, void *ctx);
 
 /* The effective policy, for people: source, namespace, quota, every rule
- * in the order tried, the defaults.  A table, or one JSON object. */
+ * in the order tried, the defaults, the translate rules.  A table, or one
+ * JSON object ("translate": [{"rule", "name", "line"}...]). */
 void sock_policy_print(const struct sock_policy *p, FILE *f, bool json);
 
 #endif /* OUTSOURCE_SOCK_POLICY_H */
