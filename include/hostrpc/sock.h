@@ -55,6 +55,29 @@
  * HRPC_SOCK_MAX_IO bytes; larger lengths are clamped (not an error), as
  * Linux clamps large writes.
  *
+ * Version 2: data rings.  A guest that says version 2 in INIT (and gets it
+ * back, with HRPC_SOCK_FEAT_AREAS) may give a socket a socket area in the
+ * channel's data area (include/hostrpc/sockring.h): SOCKET with
+ * HRPC_SOCK_F_AREA and a struct hrpc_sock_area after the request, ACCEPT
+ * with arg = HRPC_SOCK_F_AREA and the new socket's area after the request.
+ * Such a socket's bytes never travel in calls (SEND and RECV on it are
+ * -EINVAL): the guest writes into the out ring and reads the in ring, and
+ * the host's worker drains and fills them (outsource/sock/sockarea.h).
+ * Doorbells only where the other side asked (event indexes):
+ *   - guest -> host: KICK, a one-way call naming up to HRPC_SOCK_KICK_MAX
+ *     handles whose out ring got bytes (or in ring got room) while the host
+ *     had asked for a doorbell (hrpc_ring_need_notify() /
+ *     hrpc_ring_consumed_notify() said so); a busy host is never kicked;
+ *   - host -> guest: a READY event for the socket when a ring moved that
+ *     the guest had armed, or the host's words in the area header changed
+ *     (error, EOF).  For an area socket the guest takes its poll mask from
+ *     the rings and the header (POLLIN: in ring not empty or EOF; POLLOUT:
+ *     out ring not full), the event's mask only as a wake-up.
+ * SHUT_WR on an area socket is the guest's HRPC_SOCK_AREA_G_SHUTWR flag and
+ * a KICK (the FIN goes after the bytes still in the ring); SHUTDOWN with
+ * SHUT_RD works as in version 1.  Listening sockets need no area (one given
+ * stays unused).  Version 1 guests are served as before.
+ *
  * Policy.  The host may refuse a bind, connect or sendto destination:
  * -EACCES (bind: also below port 1024 when the policy says so) and the
  * refusal is written to the guest's audit log on the host.  Quota of
@@ -66,6 +89,11 @@
 #include "compat.h"
 
 #define HRPC_SOCK_VERSION     1
+#define HRPC_SOCK_VERSION_2   2   /* data rings (see "Version 2") */
+/* hrpc_sock_init_rep.features */
+#define HRPC_SOCK_FEAT_AREAS  0x1ull
+/* Most handles in one KICK. */
+#define HRPC_SOCK_KICK_MAX    256u
 
 /* Largest byte count of one SEND or RECV. */
 #define HRPC_SOCK_MAX_IO      (4u << 20)
@@ -93,7 +121,8 @@ enum hrpc_sock_proc {
 	HRPC_SOCK_IOCTL      = 14, /* hrpc_sock_handle_req (arg = cmd) -> hrpc_sock_ioctl_rep */
 	HRPC_SOCK_POLL       = 15, /* hrpc_sock_handle_req -> hrpc_sock_state */
 	HRPC_SOCK_CREDIT     = 16, /* hrpc_sock_credit -> hrpc_sock_credit */
-	HRPC_SOCK_PROC_MAX   = 16,
+	HRPC_SOCK_KICK       = 17, /* one-way (version 2): 1..KICK_MAX x u64 handle */
+	HRPC_SOCK_PROC_MAX   = 17,
 };
 
 enum hrpc_sock_event {
@@ -136,7 +165,8 @@ enum hrpc_sock_event {
 #define HRPC_SIOCATMARK       0x8905u
 
 /* hrpc_sock_socket_req.flags */
-#define HRPC_SOCK_F_KNOWN     0u
+#define HRPC_SOCK_F_AREA      0x1u /* version 2: a struct hrpc_sock_area follows */
+#define HRPC_SOCK_F_KNOWN     HRPC_SOCK_F_AREA
 
 static inline hrpc_u64 hrpc_sock_handle(hrpc_u32 index, hrpc_u32 gen)
 {
@@ -181,7 +211,7 @@ struct hrpc_sock_init_rep {
 	hrpc_u32 max_sockets; /* this guest's quota */
 	hrpc_u32 max_io;      /* HRPC_SOCK_MAX_IO */
 	hrpc_u32 max_credit;  /* HRPC_SOCK_MAX_CREDIT */
-	hrpc_u64 features;    /* 0 in version 1 */
+	hrpc_u64 features;    /* 0 in version 1; version 2: HRPC_SOCK_FEAT_AREAS */
 };
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_sock_init_rep) == 24, "init rep is 24 bytes");
 
