@@ -689,6 +689,38 @@ int hrpck_call(struct hrpck_chan *chan, struct hrpck_call *call,
 }
 EXPORT_SYMBOL_GPL(hrpck_call);
 
+/* Queue the rekick work (with a channel reference) unless it is queued. */
+static void rekick_arm(struct hrpck_chan *chan)
+{
+	hrpck_chan_hold(chan);
+	if (!queue_delayed_work(hrpck_wq, &chan->rekick_work,
+				msecs_to_jiffies(hrpck_rekick_ms ?: 1000)))
+		hrpck_chan_put(chan);   /* already queued, with its own */
+}
+
+/*
+ * Async callers do not sleep in chan_wait(), which rings again every
+ * slice in case a doorbell was lost: do it for them while any call is out
+ * (irq_users counts them), and process the response ring in case an
+ * interrupt was lost.
+ */
+static void rekick_work_fn(struct work_struct *work)
+{
+	struct hrpck_chan *chan = container_of(to_delayed_work(work), struct hrpck_chan,
+					       rekick_work);
+	unsigned long flags;
+
+	if (atomic_read(&chan->irq_users) && !READ_ONCE(chan->removing)) {
+		spin_lock_irqsave(&chan->lock, flags);
+		if (ring_live(chan->state))
+			kick_locked(chan);
+		spin_unlock_irqrestore(&chan->lock, flags);
+		process(chan);
+		rekick_arm(chan);
+	}
+	hrpck_chan_put(chan);   /* this instance's reference */
+}
+
 /**
  * hrpck_call_async() - publish a call; @call->done runs when it completes
  * @chan: channel from hrpck_chan_get()
@@ -726,6 +758,7 @@ int hrpck_call_async(struct hrpck_chan *chan, struct hrpck_call *call, gfp_t gfp
 		return ret;
 	}
 	process(chan);		/* make sure the interrupt is armed */
+	rekick_arm(chan);
 	return 0;
 }
 EXPORT_SYMBOL_GPL(hrpck_call_async);
@@ -1137,6 +1170,7 @@ struct hrpck_chan *hrpck_chan_create(struct device *parent,
 	atomic64_set(&chan->next_id, (u64)get_random_u32() << 16);
 	mutex_init(&chan->attach_mutex);
 	INIT_WORK(&chan->reset_work, reset_work_fn);
+	INIT_DELAYED_WORK(&chan->rekick_work, rekick_work_fn);
 	INIT_WORK(&chan->release_work, release_work_fn);
 	INIT_LIST_HEAD(&chan->node);
 	hrpck_bulk_pool_init(&chan->pool);
@@ -1212,6 +1246,8 @@ void hrpck_chan_destroy(struct hrpck_chan *chan)
 	/* Fails a HELLO of a concurrent re-attach too, so the work ends soon. */
 	detach(chan, HRPCK_STATE_DEAD, -ENODEV);
 	cancel_work_sync(&chan->reset_work);
+	if (cancel_delayed_work_sync(&chan->rekick_work))
+		hrpck_chan_put(chan);   /* the queued instance's reference */
 	/* Pairs with the host's acquire of guest_state. */
 	smp_store_release(&chan->shm->guest_state, HRPC_SHM_STATE_CLOSED);
 

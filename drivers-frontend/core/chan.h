@@ -135,6 +135,11 @@ struct hrpck_chan {
 	/* attach state, protected by attach_mutex (read locklessly for info) */
 	struct mutex attach_mutex;
 	struct work_struct reset_work;
+	/* While calls are out: ring again and look at the response ring every
+	 * hrpck_rekick_ms, as a sleeping caller does (a lost doorbell or
+	 * interrupt costs a slice, not the call's timeout).  Holds a channel
+	 * reference while queued. */
+	struct delayed_work rekick_work;
 	wait_queue_head_t attach_wq;
 	bool removing;
 	bool want_fresh;		/* never adopt generation stale_gen */
