@@ -154,6 +154,11 @@ static int fence(hrpc_conn *c, const char *why, int err)
 	return c->fenced;
 }
 
+int hrpc_conn_fence(hrpc_conn *c, const char *why)
+{
+	return fence(c, why, -EPROTO);
+}
+
 static int send_reply(hrpc_conn *c, const struct hrpc_msg_hdr *call, int status,
 		      const struct hrpc_reply *rep, const uint8_t *bulk)
 {

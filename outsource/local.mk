@@ -39,10 +39,13 @@ sock_itests = \
 	tests/integration/sock/test-sock-hostile \
 	tests/integration/sock/test-sock-policy \
 	tests/integration/sock/test-sock-default-policy \
-	tests/integration/sock/test-sock-translate
+	tests/integration/sock/test-sock-translate \
+	tests/integration/sock/test-sock-v2
 check_PROGRAMS += $(sock_itests)
 TESTS += $(sock_itests)
 tests_integration_sock_test_sock_procs_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_integration_sock_test_sock_v2_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_integration_sock_test_sock_v2_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_procs_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_hostile_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_hostile_LDADD = $(sock_itest_ldadd)

@@ -231,6 +231,10 @@ uint32_t hrpc_conn_spin(hrpc_conn *conn);
 /* Drain the doorbell after wait_fd became readable. */
 void hrpc_conn_ack(hrpc_conn *conn);
 bool hrpc_conn_fenced(hrpc_conn *conn);
+/* A service found its peer breaking the protocol outside a call's payload
+ * (in shared memory the service reads, e.g. a socket's data rings): fence
+ * the conn as the transport would.  Returns -EPROTO. */
+int hrpc_conn_fence(hrpc_conn *conn, const char *why);
 const char *hrpc_conn_fence_reason(hrpc_conn *conn);
 uint32_t hrpc_conn_guest_id(hrpc_conn *conn);
 const struct hrpc_stats *hrpc_conn_stats(hrpc_conn *conn);

@@ -45,6 +45,7 @@
 #include "hostrpc/sock.h"
 #include "outsource/sock/outsource-sock.h"
 #include "outsource/sock/policy.h"
+#include "outsource/sock/sockarea.h"
 #include "outsource/sock/translate.h"
 
 #define WATCH_BITS (HRPC_POLLIN | HRPC_POLLOUT | HRPC_POLLRDHUP)
@@ -76,12 +77,15 @@ struct hsock {
 	uint64_t sent, received;
 	struct sockaddr_storage local, peer;   /* the host's view */
 	struct sock_xlat_sock xl;       /* IPv4/IPv6 translation (translate.h) */
+	struct sock_area *area;         /* version 2: its data rings; NULL: version 1 */
+	bool want_in, want_out;         /* area: the pumps wait for the host socket */
 };
 
 struct outsource_sock {
 	struct sock_policy policy;
 	uint32_t guest_id;
 	char name[64];
+	uint32_t version;       /* the guest's INIT: 1, or 2 (data rings) */
 	int epfd;
 	int timerfd;
 	bool timer_armed;
@@ -104,6 +108,8 @@ struct outsource_sock {
 	struct outsource_sock_totals tot;
 	struct hrpc_sock_ev_state evbuf[HRPC_SOCK_EV_MAX_STATES];
 };
+
+static void pump(outsource_sock *s, struct hsock *hs);
 
 /* ---- audit log ------------------------------------------------------------ */
 
@@ -269,6 +275,7 @@ static int slot_alloc(outsource_sock *s, struct hsock **out)
 static void slot_discard(outsource_sock *s, struct hsock *hs)
 {
 	hrpc_handle_table_remove(&s->socks, hs->handle);
+	free(hs->area);
 	free(hs);
 }
 
@@ -310,6 +317,7 @@ static void slot_close(outsource_sock *s, struct hsock *hs, const char *why)
 	}
 	close(hs->fd);
 	hrpc_handle_table_remove(&s->socks, hs->handle);
+	free(hs->area);   /* the host stops touching it with the CLOSE reply */
 	free(hs);
 	s->tot.closed++;
 }
@@ -339,11 +347,23 @@ static uint32_t poll_mask(struct hsock *hs)
 	return (uint32_t)pfd.revents & MASK_BITS;
 }
 
-/* Watch for the bits the guest believes are off. */
+/* Does an area socket move data now (its pumps run)?  A stream once
+ * connected; a datagram socket always. */
+static bool area_live(const struct hsock *hs)
+{
+	return hs->area && (hs->type == SOCK_DGRAM || hs->state == S_CONNECTED ||
+			    hs->state == S_SHUT);
+}
+
+/* Watch for the bits the guest believes are off; a live area socket, for
+ * what its pumps wait for. */
 static void rewatch(outsource_sock *s, struct hsock *hs)
 {
 	uint32_t want = WATCH_BITS & ~hs->reported;
 	struct epoll_event ev;
+
+	if (area_live(hs))
+		want = (hs->want_in ? HRPC_POLLIN : 0) | (hs->want_out ? HRPC_POLLOUT : 0);
 
 	/* Nothing further can rise after a hang-up; an error stays until the
 	 * guest collects it (its next call recomputes the watch). */
@@ -401,6 +421,15 @@ static void kick(outsource_sock *s)
 		timer_arm(s, 1);
 }
 
+/* The guest is to hear about `hs` (a READY event, sent by flush()). */
+static void queue_ready(outsource_sock *s, struct hsock *hs)
+{
+	if (!hs->pending) {
+		hs->pending = true;
+		s->pend[s->npend++] = hs;
+	}
+}
+
 /* Send pending states within the credit.  A full event ring: try again
  * from the timer. */
 static void flush(outsource_sock *s)
@@ -455,6 +484,7 @@ int outsource_sock_dispatch(outsource_sock *s)
 		for (int i = 0; i < n; i++) {
 			struct hsock *hs;
 			uint32_t mask;
+			bool connected = false;
 
 			if (ev[i].data.u64 == TIMER_TAG) {
 				uint64_t x;
@@ -477,6 +507,17 @@ int outsource_sock_dispatch(outsource_sock *s)
 			    !(mask & (HRPC_POLLERR | HRPC_POLLHUP))) {
 				connect_done(s, hs, 0);
 				hs->connect_retry = true;
+				connected = true;
+			}
+			if (area_live(hs)) {
+				/* The host socket can move data: pump (which
+				 * tells the guest what it asked to hear).  The
+				 * connect's end and errors are news as well. */
+				if (connected || ((mask & ~hs->reported) & (HRPC_POLLERR | HRPC_POLLHUP)))
+					queue_ready(s, hs);
+				hs->reported = mask;
+				pump(s, hs);
+				continue;
 			}
 			if ((mask & ~hs->reported) & (WATCH_BITS | HRPC_POLLERR | HRPC_POLLHUP)) {
 				hs->reported = mask;
@@ -632,22 +673,28 @@ static int do_init(outsource_sock *s, const struct hrpc_req *req, struct hrpc_re
 	struct hsock *hs;
 	uint32_t pos = 0;
 
-	if (r->version != HRPC_SOCK_VERSION)
+	if (r->version != HRPC_SOCK_VERSION && r->version != HRPC_SOCK_VERSION_2)
 		return -EPROTONOSUPPORT;
 	if (r->reserved || r->credit > HRPC_SOCK_MAX_CREDIT)
 		return -EINVAL;
+	/* Data rings need shared memory (not the stream transport). */
+	if (r->version == HRPC_SOCK_VERSION_2 && !hrpc_chan_data(hrpc_conn_chan(req->conn), NULL))
+		return -EPROTONOSUPPORT;
 	/* A (re)starting guest: its old sockets are gone from its view. */
 	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL)))
 		slot_close(s, hs, "guest-init");
 	s->npend = 0;
 	s->credit = r->credit;
+	s->version = r->version;
 	memset(o, 0, sizeof(*o));
-	o->version = HRPC_SOCK_VERSION;
+	o->version = r->version;
+	o->features = r->version == HRPC_SOCK_VERSION_2 ? HRPC_SOCK_FEAT_AREAS : 0;
 	o->max_sockets = s->policy.max_sockets;
 	o->max_io = HRPC_SOCK_MAX_IO;
 	o->max_credit = HRPC_SOCK_MAX_CREDIT;
 	rep->len = sizeof(*o);
-	audit(s, 0, "init credit=%" PRIu32 " max-sockets=%" PRIu32, r->credit, s->policy.max_sockets);
+	audit(s, 0, "init version=%" PRIu32 " credit=%" PRIu32 " max-sockets=%" PRIu32, r->version,
+	      r->credit, s->policy.max_sockets);
 	return 0;
 }
 
@@ -747,14 +794,62 @@ static bool xlat_guest(outsource_sock *s, struct hsock *hs, struct sockaddr_stor
 	return sock_xlat_to_guest(s->policy.xlat, s->policy.nxlat, hs->family, &hs->xl, ss, ss) == 0;
 }
 
+/*
+ * Version 2: a socket area the guest names after its request (sock.h).  The
+ * reference is copied out of the call and checked against the channel's
+ * data area; *ref gets the copy.  0, or -EINVAL (also for a version 1
+ * guest, or a transport without shared memory).
+ */
+static int area_ref(outsource_sock *s, const struct hrpc_req *req, size_t head,
+		    struct hrpc_sock_area *ref)
+{
+	uint32_t size = 0;
+
+	if (s->version != HRPC_SOCK_VERSION_2 || req->len != head + sizeof(*ref))
+		return -EINVAL;
+	memcpy(ref, (const uint8_t *)req->payload + head, sizeof(*ref));
+	if (!hrpc_chan_data(hrpc_conn_chan(req->conn), &size))
+		return -EINVAL;
+	return hrpc_sock_area_check(ref, size);
+}
+
+/* Give `hs` the area `ref` (checked by area_ref()). */
+static int area_attach(outsource_sock *s, const struct hrpc_req *req, struct hsock *hs,
+		       const struct hrpc_sock_area *ref)
+{
+	uint32_t size = 0;
+	void *data = hrpc_chan_data(hrpc_conn_chan(req->conn), &size);
+	int rc;
+
+	(void)s;
+	hs->area = calloc(1, sizeof(*hs->area));
+	if (!hs->area)
+		return -ENOMEM;
+	rc = sock_area_bind(hs->area, data, size, ref, hs->type == SOCK_DGRAM);
+	if (rc < 0) {
+		free(hs->area);
+		hs->area = NULL;
+	}
+	/* Once it moves data, the first thing to wait for is the host
+	 * socket's bytes (the guest's first write kicks us: its ring starts
+	 * with a doorbell asked for). */
+	hs->want_in = true;
+	return rc;
+}
+
 static int do_socket(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
-	REQ(struct hrpc_sock_socket_req, r);
+	const struct hrpc_sock_socket_req *r = req->payload;
 	struct hrpc_sock_handle_rep *o = rep->payload;
+	struct hrpc_sock_area ref;
+	bool with_area;
 	struct hsock *hs;
 	int fd, rc;
 
-	if (r->flags || r->reserved)
+	if (req->len < sizeof(*r) || (r->flags & ~HRPC_SOCK_F_KNOWN) || r->reserved)
+		return -EINVAL;
+	with_area = r->flags & HRPC_SOCK_F_AREA;
+	if (with_area ? area_ref(s, req, sizeof(*r), &ref) < 0 : req->len != sizeof(*r))
 		return -EINVAL;
 	if (r->family != HRPC_AF_INET && r->family != HRPC_AF_INET6)
 		return -EAFNOSUPPORT;
@@ -776,6 +871,11 @@ static int do_socket(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	hs->family = r->family;
 	hs->type = r->type;
 	hs->created_ns = hrpc_now_ns();
+	if (with_area && (rc = area_attach(s, req, hs, &ref)) < 0) {
+		close(fd);
+		slot_discard(s, hs);
+		return rc;
+	}
 	s->tot.created++;
 	memset(o, 0, sizeof(*o));
 	o->handle = hs->handle;
@@ -922,18 +1022,26 @@ static int do_listen(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 
 static int do_accept(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
-	REQ(struct hrpc_sock_handle_req, r);
+	const struct hrpc_sock_handle_req *r = req->payload;
 	struct hrpc_sock_accept_rep *o = rep->payload;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+	struct hrpc_sock_area ref;
 	struct hsock *ls, *hs;
+	bool with_area;
 	uint32_t lidx;
 	char a[80], b[80];
 	int fd, rc;
 
-	ls = get(s, r->handle, r->reserved | r->arg, &lidx);
+	if (req->len < sizeof(*r))
+		return -EINVAL;
+	with_area = req->len != sizeof(*r);
+	if (with_area ? r->arg != HRPC_SOCK_F_AREA || area_ref(s, req, sizeof(*r), &ref) < 0
+		      : r->arg != 0)
+		return -EINVAL;
+	ls = get(s, r->handle, r->reserved, &lidx);
 	if (!ls)
-		return r->reserved || r->arg ? -EINVAL : -EBADF;
+		return r->reserved ? -EINVAL : -EBADF;
 	memset(o, 0, sizeof(*o));
 	rep->len = sizeof(*o);
 	if (ls->state != S_LISTEN) {
@@ -942,6 +1050,14 @@ static int do_accept(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	}
 	/* Quota first: an unaccepted connection stays in the host's backlog. */
 	rc = slot_alloc(s, &hs);
+	if (rc == 0 && with_area) {
+		/* Before the accept: a connection taken is never lost to a
+		 * failure after it. */
+		hs->type = SOCK_STREAM;
+		rc = area_attach(s, req, hs, &ref);
+		if (rc < 0)
+			slot_discard(s, hs);
+	}
 	if (rc < 0) {
 		o->lstate = report(s, ls);
 		return rc;
@@ -969,6 +1085,7 @@ static int do_accept(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	o->lstate = report(s, ls);
 	xlat_guest(s, hs, &ss);
 	addr_to_wire(&ss, &o->peer);
+	pump(s, hs);   /* bytes may be there already */
 	return 0;
 }
 
@@ -994,6 +1111,8 @@ static int do_send(outsource_sock *s, const struct hrpc_req *req, struct hrpc_re
 	hs = lookup(s, r->handle, &idx);
 	if (!hs)
 		return -EBADF;
+	if (hs->area)
+		return -EINVAL;   /* its bytes go through its rings */
 	if (r->flags & ~SEND_FLAGS)
 		return -EOPNOTSUPP;
 	len = r->len;
@@ -1068,6 +1187,8 @@ static int do_recv(outsource_sock *s, const struct hrpc_req *req, struct hrpc_re
 	hs = lookup(s, r->handle, &idx);
 	if (!hs)
 		return -EBADF;
+	if (hs->area)
+		return -EINVAL;   /* its bytes go through its rings */
 	if (r->flags & ~RECV_FLAGS)
 		return -EOPNOTSUPP;
 	if (req->bulk) {
@@ -1136,6 +1257,9 @@ static int do_shutdown(outsource_sock *s, const struct hrpc_req *req, struct hrp
 		return r->reserved ? -EINVAL : -EBADF;
 	if (r->arg > SHUT_RDWR)
 		return -EINVAL;
+	/* An area socket's bytes still in its out ring go out first (the
+	 * guest's own way is HRPC_SOCK_AREA_G_SHUTWR and a KICK). */
+	pump(s, hs);
 	rc = shutdown(hs->fd, (int)r->arg) < 0 ? -errno : 0;
 	if (!rc && hs->type == SOCK_STREAM && hs->state == S_CONNECTED)
 		hs->state = S_SHUT;
@@ -1398,6 +1522,109 @@ static int do_credit(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	return rc;
 }
 
+/* ---- version 2: data rings (sockarea.h) -------------------------------------------- */
+
+struct area_ctx {
+	outsource_sock *s;
+	struct hsock *hs;
+};
+
+/* A datagram's destination from the guest's out ring: converted, translated
+ * and judged by the policy as a SEND's would be. */
+static int area_dest(void *ctx, const struct hrpc_sock_addr *w, struct sockaddr_storage *ss,
+		     socklen_t *len, int *fd)
+{
+	struct area_ctx *c = ctx;
+	struct hsock *hs = c->hs;
+	uint32_t idx = idx_of(hs);
+	struct hrpc_sock_addr wa = *w;
+	int rc;
+
+	*len = 0;
+	if (!wa.family) {
+		socklen_t pl = sizeof(*ss);
+
+		/* Connected: the peer, checked again at every send. */
+		if (getpeername(hs->fd, (struct sockaddr *)ss, &pl) == 0)
+			rc = policy_check(c->s, hs, idx, SOCK_POLICY_CONNECT, ss, pl, "send");
+		else
+			rc = -EDESTADDRREQ;
+		return rc;
+	}
+	rc = addr_from_wire(&wa, ss, len);
+	if (rc == 0)
+		rc = xlat_dest(c->s, hs, idx, SOCK_POLICY_CONNECT, "sendto", ss, len);
+	*fd = hs->fd;   /* translation may have made it anew */
+	return rc;
+}
+
+/* A datagram's sender, as the guest is to see it. */
+static int area_src(void *ctx, const struct sockaddr_storage *from, socklen_t len,
+		    struct hrpc_sock_addr *out)
+{
+	struct area_ctx *c = ctx;
+	struct sockaddr_storage ss = { 0 };
+
+	memcpy(&ss, from, len < sizeof(ss) ? len : sizeof(ss));
+	if (!xlat_guest(c->s, c->hs, &ss))
+		return -EAFNOSUPPORT;   /* a sender the guest's family cannot show */
+	addr_to_wire(&ss, out);
+	return 0;
+}
+
+/*
+ * Move what can move between a live area socket's rings and its host
+ * socket, tell the guest what it asked to hear, and watch what the pumps
+ * wait for.  A forged ring index fences the guest's channel (and only its).
+ */
+static void pump(outsource_sock *s, struct hsock *hs)
+{
+	struct area_ctx c = { .s = s, .hs = hs };
+	uint32_t ev_out = 0, ev_in = 0;
+	long out, in = 0;
+
+	if (!area_live(hs) || !s->conn)
+		return;
+	out = sock_area_drain(hs->area, hs->fd, hs->type == SOCK_DGRAM ? area_dest : NULL, &c,
+			      &ev_out);
+	if (out >= 0)
+		in = sock_area_push(hs->area, hs->fd, hs->type == SOCK_DGRAM ? area_src : NULL, &c,
+				    &ev_in);
+	if (out < 0 || in < 0) {
+		audit(s, idx_of(hs), "fenced: guest forged a data ring index or record");
+		hrpc_conn_fence(s->conn, "guest forged a socket's data ring index or record");
+		s->conn = NULL;
+		return;
+	}
+	hs->sent += (uint64_t)out;
+	hs->received += (uint64_t)in;
+	hs->want_out = (ev_out & SOCK_AREA_EV_WANT_OUT) != 0;
+	hs->want_in = (ev_in & SOCK_AREA_EV_WANT_IN) != 0;
+	if ((ev_out | ev_in) & SOCK_AREA_EV_NOTIFY)
+		queue_ready(s, hs);
+	rewatch(s, hs);
+}
+
+/* KICK: the guest wrote into these sockets' out rings or freed room in
+ * their in rings while we had asked for a doorbell.  One-way: nothing to
+ * answer; a handle that is gone (closed meanwhile) is no error. */
+static int do_kick(outsource_sock *s, const struct hrpc_req *req)
+{
+	uint64_t h[HRPC_SOCK_KICK_MAX];
+	uint32_t n = req->len / (uint32_t)sizeof(h[0]);
+
+	if (!req->len || req->len % sizeof(h[0]) || n > HRPC_SOCK_KICK_MAX)
+		return -EINVAL;
+	memcpy(h, req->payload, req->len);
+	for (uint32_t i = 0; i < n && s->conn; i++) {
+		struct hsock *hs = lookup(s, h[i], NULL);
+
+		if (hs)
+			pump(s, hs);
+	}
+	return 0;   /* the READY events go out from dispatch() (kick()) */
+}
+
 static int handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	outsource_sock *s = opaque;
@@ -1423,6 +1650,7 @@ static int handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *r
 	case HRPC_SOCK_IOCTL:      rc = do_ioctl(s, req, rep); break;
 	case HRPC_SOCK_POLL:       rc = do_poll(s, req, rep); break;
 	case HRPC_SOCK_CREDIT:     rc = do_credit(s, req, rep); break;
+	case HRPC_SOCK_KICK:       rc = do_kick(s, req); break;
 	default:                   rc = -ENOSYS; break;
 	}
 	/* States may be waiting for credit, or for a connection. */

@@ -292,7 +292,7 @@ static long drain_dgram(struct sock_area *a, int fd, sock_area_dest_fn dest, voi
 			return -EPROTO;
 		/* What the record says is copied out and checked; the address
 		 * is the service's to judge. */
-		r = dest ? dest(ctx, &h.addr, &ss, &sl) : (h.addr.family ? -EINVAL : 0);
+		r = dest ? dest(ctx, &h.addr, &ss, &sl, &fd) : (h.addr.family ? -EINVAL : 0);
 		if (r < 0) {
 			hrpc_sring_consume(&a->out, HRPC_SOCK_DGRAM_REC(h.len));
 			a->dropped++;

@@ -58,9 +58,11 @@ typedef int (*sock_area_src_fn)(void *ctx, const struct sockaddr_storage *ss, so
 
 /* The destination of a datagram the guest queued (family 0: the connected
  * peer, *len = 0).  Returns 0 or -errno; an error drops that datagram and
- * becomes the socket's pending error (as a failed sendto would be). */
+ * becomes the socket's pending error (as a failed sendto would be).  The
+ * service may have to replace the host socket for it (IPv4/IPv6
+ * translation): then it sets *fd to the new one, used from then on. */
 typedef int (*sock_area_dest_fn)(void *ctx, const struct hrpc_sock_addr *a,
-				 struct sockaddr_storage *ss, socklen_t *len);
+				 struct sockaddr_storage *ss, socklen_t *len, int *fd);
 
 struct sock_area {
 	struct hrpc_sock_area ref;        /* checked copy of the guest's reference */

@@ -4,6 +4,8 @@
  */
 #include "config.h"
 
+#include <stdlib.h>
+
 #include "outsource/sock/sockguest.h"
 
 static void sg_conn_done(hrpc_conn *conn, int err, gpointer data)
@@ -443,4 +445,269 @@ int sg_send_all(struct sguest *g, uint64_t h, const uint8_t *data, uint32_t len,
 		done += (uint32_t)rc;
 	}
 	return 0;
+}
+
+/* ---- version 2: data rings ------------------------------------------------- */
+
+int sg_init(struct sguest *g, uint32_t version, uint32_t credit, struct hrpc_sock_init_rep *o)
+{
+	struct hrpc_sock_init_req r = { .version = version, .credit = credit };
+	struct hrpc_sock_init_rep rep;
+
+	return sg_call(g, HRPC_SOCK_INIT, &r, sizeof(r), o ? o : &rep, sizeof(rep), NULL, 0, NULL);
+}
+
+static int area_alloc(struct sguest *g, struct sg_area *a, uint32_t out_size, uint32_t in_size)
+{
+	memset(a, 0, sizeof(*a));
+	a->ref.out_size = out_size;
+	a->ref.in_size = in_size;
+	if (hrpc_client_bulk_alloc(g->cli, hrpc_sock_area_bytes(&a->ref), &a->bulk) < 0)
+		return -ENOMEM;
+	a->ref.off = a->bulk.off;
+	return 0;
+}
+
+/* After the host's reply: it reset the rings; take our indexes from there. */
+static void area_bind(struct sg_area *a)
+{
+	a->hdr = (struct hrpc_sock_area_hdr *)a->bulk.ptr;
+	hrpc_sock_area_bind(&a->out, &a->in, a->bulk.ptr, &a->ref, 1);
+}
+
+void sg_area_free(struct sguest *g, struct sg_area *a)
+{
+	if (a->bulk.ptr)
+		hrpc_client_bulk_free(g->cli, &a->bulk);
+	memset(a, 0, sizeof(*a));
+}
+
+int sg_socket_area(struct sguest *g, int family, int type, uint32_t out_size, uint32_t in_size,
+		   struct sg_area *a, uint64_t *h)
+{
+	struct {
+		struct hrpc_sock_socket_req r;
+		struct hrpc_sock_area ref;
+	} req = { .r = { .family = (uint16_t)family, .type = (uint16_t)type,
+			 .flags = HRPC_SOCK_F_AREA } };
+	struct hrpc_sock_handle_rep o;
+	int rc = area_alloc(g, a, out_size, in_size);
+
+	if (rc < 0)
+		return rc;
+	req.ref = a->ref;
+	rc = sg_call(g, HRPC_SOCK_SOCKET, &req, sizeof(req), &o, sizeof(o), NULL, 0, NULL);
+	if (rc < 0) {
+		sg_area_free(g, a);
+		return rc;
+	}
+	*h = o.handle;
+	sg_apply(g, o.handle, &o.state);
+	area_bind(a);
+	return 0;
+}
+
+int sg_accept_area(struct sguest *g, uint64_t lh, uint32_t out_size, uint32_t in_size,
+		   struct sg_area *a, uint64_t *h, struct hrpc_sock_addr *peer, int timeout_ms)
+{
+	uint64_t deadline = hrpc_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	int rc = area_alloc(g, a, out_size, in_size);
+
+	if (rc < 0)
+		return rc;
+	for (;;) {
+		struct {
+			struct hrpc_sock_handle_req r;
+			struct hrpc_sock_area ref;
+		} req = { .r = { .handle = lh, .arg = HRPC_SOCK_F_AREA }, .ref = a->ref };
+		struct hrpc_sock_accept_rep o;
+		struct hrpc_call c;
+
+		rc = sg_call(g, HRPC_SOCK_ACCEPT, &req, sizeof(req), &o, sizeof(o), NULL, 0, &c);
+		if (c.rep_len == sizeof(o))
+			sg_apply(g, lh, &o.lstate);
+		if (rc == 0) {
+			*h = o.handle;
+			sg_apply(g, o.handle, &o.state);
+			if (peer)
+				*peer = o.peer;
+			area_bind(a);
+			return 0;
+		}
+		if (rc != -EAGAIN || hrpc_now_ns() >= deadline)
+			break;
+		sg_wait(g, lh, HRPC_POLLIN | HRPC_POLLERR, 100);
+	}
+	sg_area_free(g, a);
+	return rc == -EAGAIN ? -ETIMEDOUT : rc;
+}
+
+struct sg_kick_call {
+	struct hrpc_call c;
+	uint64_t h;
+};
+
+static void kick_done(hrpc_client *c, struct hrpc_call *call, void *opaque)
+{
+	(void)c;
+	(void)call;
+	free(opaque);
+}
+
+int sg_kick(struct sguest *g, uint64_t h)
+{
+	/* Without waiting, as a guest kernel's one-way KICK (libhostrpc's
+	 * client has no one-way calls: the host answers it with nothing, and
+	 * the answer is reaped later). */
+	struct sg_kick_call *k = calloc(1, sizeof(*k));
+	int rc;
+
+	if (!k)
+		return -ENOMEM;
+	hrpc_client_process(g->cli, 0);
+	k->h = h;
+	k->c = (struct hrpc_call){ .service = HRPC_SVC_SOCK, .proc = HRPC_SOCK_KICK,
+				   .req = &k->h, .req_len = sizeof(k->h), .timeout_ms = 5000 };
+	rc = hrpc_client_call_async(g->cli, &k->c, kick_done, k);
+	if (rc < 0)
+		free(k);
+	return rc;
+}
+
+/* The host's pending error, if it published one. */
+static int area_err(const struct sg_area *a)
+{
+	return hrpc_load_acquire(&a->hdr->host_err);
+}
+
+long sg_area_send(struct sguest *g, uint64_t h, struct sg_area *a, const void *data,
+		  uint32_t len)
+{
+	uint32_t old = a->out.pvt;
+	long n;
+
+	if (area_err(a))
+		return area_err(a);
+	n = hrpc_sring_write(&a->out, data, len);
+	if (n > 0 && hrpc_ring_need_notify(&a->out, old)) {
+		a->kicks++;
+		sg_kick(g, h);
+	}
+	return n;
+}
+
+/* Wait for a READY event (any), at most until `deadline`. */
+static bool area_sleep(struct sguest *g, uint64_t deadline)
+{
+	uint64_t now = hrpc_now_ns();
+
+	if (now >= deadline)
+		return false;
+	sg_credit_return(g);
+	hrpc_client_process(g->cli, (int)((deadline - now) / 1000000ull) < 10 ?
+				    (int)((deadline - now) / 1000000ull) + 1 : 10);
+	return true;
+}
+
+long sg_area_send_all(struct sguest *g, uint64_t h, struct sg_area *a, const void *data,
+		      uint32_t len, int timeout_ms)
+{
+	uint64_t deadline = hrpc_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+	uint32_t done = 0;
+
+	while (done < len) {
+		long n = sg_area_send(g, h, a, (const uint8_t *)data + done, len - done);
+
+		if (n < 0)
+			return done ? (long)done : n;
+		done += (uint32_t)n;
+		if (n == 0) {
+			int r = hrpc_ring_arm_space(&a->out, 1);
+
+			if (r < 0)
+				return -EPROTO;
+			if (r && !area_sleep(g, deadline))
+				return done ? (long)done : -EAGAIN;
+		}
+	}
+	return (long)done;
+}
+
+long sg_area_recv(struct sguest *g, uint64_t h, struct sg_area *a, void *buf, uint32_t len,
+		  bool peek, int timeout_ms)
+{
+	uint64_t deadline = hrpc_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+	for (;;) {
+		uint32_t old = a->in.pvt;
+		long n = peek ? hrpc_sring_peek(&a->in, 0, buf, len) : hrpc_sring_read(&a->in, buf, len);
+		int r;
+
+		if (n < 0)
+			return n;
+		if (n > 0) {
+			if (!peek && hrpc_ring_consumed_notify(&a->in, old)) {
+				a->kicks++;
+				sg_kick(g, h);
+			}
+			return n;
+		}
+		if (hrpc_load_acquire(&a->hdr->host_flags) & HRPC_SOCK_AREA_H_EOF) {
+			/* EOF comes after the bytes: look once more */
+			if (hrpc_sring_avail(&a->in) == 0)
+				return area_err(a) ? area_err(a) : 0;
+			continue;
+		}
+		if (area_err(a))
+			return area_err(a);
+		r = hrpc_ring_arm(&a->in);
+		if (r < 0)
+			return -EPROTO;
+		if (r && !area_sleep(g, deadline))
+			return -EAGAIN;
+	}
+}
+
+int sg_area_sendto(struct sguest *g, uint64_t h, struct sg_area *a, const void *data,
+		   uint32_t len, const struct hrpc_sock_addr *to)
+{
+	struct hrpc_sock_dgram d = { .len = len, .full_len = len };
+	uint32_t old = a->out.pvt;
+	int rc;
+
+	if (to)
+		d.addr = *to;
+	rc = hrpc_dring_put(&a->out, &d, data);
+	if (rc == 0 && hrpc_ring_need_notify(&a->out, old)) {
+		a->kicks++;
+		sg_kick(g, h);
+	}
+	return rc;
+}
+
+long sg_area_recvfrom(struct sguest *g, uint64_t h, struct sg_area *a, void *buf, uint32_t cap,
+		      struct hrpc_sock_dgram *d, int timeout_ms)
+{
+	uint64_t deadline = hrpc_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+
+	for (;;) {
+		uint32_t old = a->in.pvt;
+		long n = hrpc_dring_get(&a->in, d, buf, cap, 0);
+		int r;
+
+		if (n >= 0) {
+			if (hrpc_ring_consumed_notify(&a->in, old)) {
+				a->kicks++;
+				sg_kick(g, h);
+			}
+			return n;
+		}
+		if (n != -EAGAIN)
+			return n;
+		r = hrpc_ring_arm(&a->in);
+		if (r < 0)
+			return -EPROTO;
+		if (r && !area_sleep(g, deadline))
+			return -EAGAIN;
+	}
 }

@@ -28,6 +28,7 @@
 #include "hostrpc/hostrpc.h"
 #include "hostrpc/hostrpc-glib.h"
 #include "hostrpc/sock.h"
+#include "hostrpc/sockring.h"
 #include "outsource/sock/outsource-sock.h"
 #include "outsource/sock/outsource-sock-glib.h"
 
@@ -130,5 +131,49 @@ int sg_recv_all(struct sguest *g, uint64_t h, uint8_t *out, uint32_t len,
 /* Send all of len bytes (stream), bulk chunks of bulk->cap. */
 int sg_send_all(struct sguest *g, uint64_t h, const uint8_t *data, uint32_t len,
 		struct hrpc_bulk *bulk, int timeout_ms);
+
+/* ---- version 2: data rings (sock.h, sockring.h) ------------------------- */
+
+/* (Re)INIT with `version`; *o (may be NULL) gets the reply. */
+int sg_init(struct sguest *g, uint32_t version, uint32_t credit, struct hrpc_sock_init_rep *o);
+
+/* A socket's area, as the guest keeps it. */
+struct sg_area {
+	struct hrpc_bulk bulk;          /* the area's memory in the data area */
+	struct hrpc_sock_area ref;      /* what the host was told */
+	struct hrpc_sock_area_hdr *hdr;
+	struct hrpc_ring out, in;       /* the guest produces out, consumes in */
+	uint64_t kicks;                 /* KICKs sent for it */
+};
+
+/* SOCKET with an area of the given ring sizes (a->bulk allocated here;
+ * sg_area_free() it after the socket's CLOSE). */
+int sg_socket_area(struct sguest *g, int family, int type, uint32_t out_size, uint32_t in_size,
+		   struct sg_area *a, uint64_t *h);
+/* ACCEPT with an area for the new socket (waits for the listener's IN). */
+int sg_accept_area(struct sguest *g, uint64_t lh, uint32_t out_size, uint32_t in_size,
+		   struct sg_area *a, uint64_t *h, struct hrpc_sock_addr *peer, int timeout_ms);
+void sg_area_free(struct sguest *g, struct sg_area *a);
+/* KICK the host for `h`. */
+int sg_kick(struct sguest *g, uint64_t h);
+/* Stream send into the out ring: bytes written (short when it is full; 0
+ * when full), the host's pending error, or -EPROTO.  Kicks the host when
+ * it asked for a doorbell. */
+long sg_area_send(struct sguest *g, uint64_t h, struct sg_area *a, const void *data,
+		  uint32_t len);
+/* ... all of it, waiting for room (READY events) up to timeout_ms. */
+long sg_area_send_all(struct sguest *g, uint64_t h, struct sg_area *a, const void *data,
+		      uint32_t len, int timeout_ms);
+/* Stream receive from the in ring: bytes, 0 at the peer's EOF, -EAGAIN
+ * when nothing came within timeout_ms (0: do not wait), the host's pending
+ * error, or -EPROTO.  `peek`: leave the bytes there. */
+long sg_area_recv(struct sguest *g, uint64_t h, struct sg_area *a, void *buf, uint32_t len,
+		  bool peek, int timeout_ms);
+/* Datagrams: queue one for `to` (NULL: the connected peer); take one
+ * (*d gets its header: sender, sizes). */
+int sg_area_sendto(struct sguest *g, uint64_t h, struct sg_area *a, const void *data,
+		   uint32_t len, const struct hrpc_sock_addr *to);
+long sg_area_recvfrom(struct sguest *g, uint64_t h, struct sg_area *a, void *buf, uint32_t cap,
+		      struct hrpc_sock_dgram *d, int timeout_ms);
 
 #endif /* HOSTRPC_OUTSOURCE_SOCK_SOCKGUEST_H */

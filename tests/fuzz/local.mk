@@ -7,7 +7,7 @@ fuzz_cflags = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=u
 EXTRA_DIST += tests/fuzz/fuzz-conn.c tests/fuzz/fuzz-sock.c tests/fuzz/make-seeds.c
 EXTRA_DIST += tests/fuzz/fuzz-gm.c tests/fuzz/fuzz-gex.c tests/fuzz/fuzz-client.c \
 	tests/fuzz/fuzz-session.c tests/fuzz/fuzz-sockring.c
-fuzz_sock_sources = outsource/sock/sock.c outsource/sock/policy.c outsource/sock/translate.c
+fuzz_sock_sources = outsource/sock/sock.c outsource/sock/policy.c outsource/sock/sockarea.c outsource/sock/translate.c
 TESTS += tests/fuzz/smoke.sh
 dist_check_SCRIPTS += tests/fuzz/smoke.sh
 if HAVE_FUZZ

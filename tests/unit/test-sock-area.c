@@ -197,10 +197,11 @@ static void test_errors(void)
 }
 
 static int dest_only_port_9(void *ctx, const struct hrpc_sock_addr *w, struct sockaddr_storage *ss,
-			    socklen_t *len)
+			    socklen_t *len, int *fd)
 {
 	(void)ctx;
 	(void)ss;
+	(void)fd;
 	*len = 0;   /* a connected socketpair: no address to give */
 	return w->port == 9 ? 0 : -EACCES;
 }
