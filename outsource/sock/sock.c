@@ -1869,6 +1869,8 @@ void outsource_sock_print(outsource_sock *s, FILE *f, bool json)
 	char l[80], p[80];
 	struct hsock *hs;
 	uint32_t pos = 0;
+	uint64_t ring_bytes = 0;
+	uint32_t nring = 0;
 
 	outsource_sock_totals(s, &t);
 	if (json)
@@ -1881,34 +1883,50 @@ void outsource_sock_print(outsource_sock *s, FILE *f, bool json)
 	else
 		sock_policy_print(&s->policy, f, false);
 	if (!json)
-		fprintf(f, "%-18s %-4s %-5s %-11s %-28s %-28s %12s %12s %8s\n", "HANDLE", "FAM",
-			"TYPE", "STATE", "LOCAL", "PEER", "SENT", "RECEIVED", "AGE(s)");
+		fprintf(f, "%-18s %-4s %-5s %-11s %-28s %-28s %12s %12s %8s %s\n", "HANDLE", "FAM",
+			"TYPE", "STATE", "LOCAL", "PEER", "SENT", "RECEIVED", "AGE(s)",
+			"RINGS(out/in KiB)");
 	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL))) {
 		const char *fam = hs->family == AF_INET ? "ipv4" : "ipv6";
 		const char *type = hs->type == SOCK_STREAM ? "tcp" : "udp";
 
+		/* version 2: its rings, in the guest's channel memory */
+		uint32_t ro = hs->area ? hs->area->ref.out_size : 0;
+		uint32_t ri = hs->area ? hs->area->ref.in_size : 0;
+		char rings[32] = "-";
+
 		fmt_addr(&hs->local, l, sizeof(l));
 		fmt_addr(&hs->peer, p, sizeof(p));
+		if (hs->area) {
+			ring_bytes += (uint64_t)ro + ri;
+			nring++;
+			snprintf(rings, sizeof(rings), "%" PRIu32 "/%" PRIu32, ro >> 10, ri >> 10);
+		}
 		if (json) {
 			fprintf(f, "%s{\"handle\":%" PRIu64 ",\"family\":\"%s\",\"type\":\"%s\","
 				"\"state\":\"%s\",\"local\":\"%s\",\"peer\":\"%s\",\"sent\":%" PRIu64
-				",\"received\":%" PRIu64 ",\"age_ns\":%" PRIu64 ",\"mask\":%" PRIu32 "}",
+				",\"received\":%" PRIu64 ",\"age_ns\":%" PRIu64 ",\"mask\":%" PRIu32
+				",\"ring_out\":%" PRIu32 ",\"ring_in\":%" PRIu32 "}",
 				first ? "" : ",", hs->handle, fam, type, state_name[hs->state], l,
-				p, hs->sent, hs->received, now - hs->created_ns, hs->reported);
+				p, hs->sent, hs->received, now - hs->created_ns, hs->reported, ro, ri);
 			first = false;
 		} else {
 			fprintf(f, "%#-18" PRIx64 " %-4s %-5s %-11s %-28s %-28s %12" PRIu64 " %12" PRIu64
-				" %8.1f\n", hs->handle, fam, type, state_name[hs->state], l, p,
-				hs->sent, hs->received, (double)(now - hs->created_ns) / 1e9);
+				" %8.1f %s\n", hs->handle, fam, type, state_name[hs->state], l, p,
+				hs->sent, hs->received, (double)(now - hs->created_ns) / 1e9, rings);
 		}
 	}
 	if (json) {
 		/* The effective policy, last: listings cut short keep the sockets. */
-		fprintf(f, "],\"policy\":");
+		fprintf(f, "],\"version\":%" PRIu32 ",\"ring_bytes\":%" PRIu64 ",\"policy\":",
+			s->version, ring_bytes);
 		sock_policy_print(&s->policy, f, true);
 		fprintf(f, "}\n");
 	}
 	else
-		fprintf(f, "%" PRIu32 "/%" PRIu32 " sockets, %" PRIu64 " denied, credit %" PRIu64 "\n",
-			t.open, t.max_sockets, t.denied, t.credit);
+		fprintf(f, "%" PRIu32 "/%" PRIu32 " sockets, %" PRIu64 " denied, credit %" PRIu64
+			"; protocol version %" PRIu32 ", %" PRIu32 " with data rings (%" PRIu64
+			" KiB of the guest's channel memory; the host buffers no more than each "
+			"socket's kernel buffers)\n",
+			t.open, t.max_sockets, t.denied, t.credit, s->version, nring, ring_bytes >> 10);
 }
