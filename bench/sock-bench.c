@@ -18,6 +18,10 @@
  *                  (outsource/sock/sockguest.c).  Not hostrpcd: no worker
  *                  process, no sandbox, no supervisor; the same service
  *                  code and ring protocol.
+ *   worker v2      the same worker, the guest speaking version 2 of the
+ *                  protocol (sock.h): the bytes go through each socket's
+ *                  data rings (256 KiB each way), no call per send/recv;
+ *                  a doorbell (KICK) only when the worker asked for one.
  *   worker         with -D HOSTRPCD (what `make sock-bench` runs): a
  *                  private hostrpcd is started (its own directory under
  *                  /tmp, policy "connect allow loopback", no fd holder) and
@@ -51,7 +55,9 @@
 #include "outsource/sock/sockguest.h"
 
 #define CHUNK (1u << 20)
-#define MAX_PATHS 2
+#define MAX_PATHS 3
+/* version 2: each ring of a socket's area */
+#define V2_RING (256u << 10)
 
 static size_t total = 256u << 20;
 static int rounds = 2000;
@@ -318,6 +324,101 @@ static double run_guest(struct sguest *g, int mode, struct res *r)
 	}
 }
 
+/* The same three runs through a version 2 socket's data rings. */
+static double run_guest2(struct sguest *g, int mode, struct res *r)
+{
+	static uint8_t app[CHUNK];
+	struct hrpc_sock_addr a;
+	struct sg_area ar;
+	struct peer p;
+	pthread_t th;
+	uint64_t t0, h = 0;
+	size_t done = 0;
+	long k;
+	int rc, n = 0;
+
+	peer_listen(&p, mode);
+	pthread_create(&th, NULL, peer_run, &p);
+	rc = sg_socket_area(g, AF_INET, SOCK_STREAM, V2_RING, V2_RING, &ar, &h);
+	if (rc == 0) {
+		sg_setopt_int(g, h, IPPROTO_TCP, TCP_NODELAY, 1);
+		sg_addr(&a, AF_INET, "127.0.0.1", p.port);
+		rc = sg_connect(g, h, &a, 5000);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "sock-bench: %s: cannot connect: %s\n", r->name, strerror(-rc));
+		r->ok = false;
+		if (h)
+			sg_close(g, h);
+		sg_area_free(g, &ar);
+		shutdown(p.lfd, SHUT_RDWR);
+		pthread_join(th, NULL);
+		close(p.lfd);
+		return 0;
+	}
+
+	memset(app, 'y', sizeof(app));
+	t0 = hrpc_now_ns();
+	if (mode == 0) {
+		while (done < total) {
+			uint32_t want = total - done < CHUNK ? (uint32_t)(total - done) : CHUNK;
+
+			k = sg_area_send_all(g, h, &ar, app, want, 5000);
+			if (k <= 0)
+				break;
+			done += (size_t)k;
+		}
+		r->ok &= done == total;
+		hrpc_write_once(ar.hdr->guest_flags, HRPC_SOCK_AREA_G_SHUTWR);
+		sg_kick(g, h);
+	} else if (mode == 1) {
+		while ((k = sg_area_recv(g, h, &ar, app, CHUNK, false, 5000)) > 0)
+			done += (size_t)k;
+		r->ok &= done == total;
+	} else {
+		uint64_t *rt = calloc((size_t)rounds, sizeof(*rt));
+
+		for (; n < rounds; n++) {
+			uint64_t t = hrpc_now_ns();
+			uint8_t c = 'p';
+
+			long sn = sg_area_send(g, h, &ar, &c, 1), rn = sn == 1 ?
+				sg_area_recv(g, h, &ar, &c, 1, false, 5000) : 0;
+
+			if (sn != 1 || rn != 1) {
+				fprintf(stderr, "sock-bench: %s: round trip %d: send %ld, recv %ld\n",
+					r->name, n, sn, rn);
+				break;
+			}
+			rt[n] = hrpc_now_ns() - t;
+		}
+		r->ok &= n == rounds;
+		rtt_stats(rt, n, r);
+		free(rt);
+		hrpc_write_once(ar.hdr->guest_flags, HRPC_SOCK_AREA_G_SHUTWR);
+		sg_kick(g, h);
+	}
+	pthread_join(th, NULL);
+	{
+		double s = (hrpc_now_ns() - t0) / 1e9;
+
+		sg_close(g, h);
+		sg_area_free(g, &ar);
+		close(p.lfd);
+		return (mode == 0 ? p.bytes : done) / s / 1e6;
+	}
+}
+
+static void measure2(struct sguest *g, struct res *r)
+{
+	r->ok = true;
+	r->tx = run_guest2(g, 0, r);
+	if (r->ok)
+		r->rx = run_guest2(g, 1, r);
+	if (r->ok)
+		run_guest2(g, 2, r);
+}
+
 static void measure(struct sguest *g, struct res *r)
 {
 	r->ok = true;
@@ -399,9 +500,9 @@ static int daemon_start(const char *prog, char *sock, size_t size)
 }
 
 /* Connect to a hostrpcd's process-guest socket as a guest: HELLO, INIT. */
-static int worker_connect(struct sguest *g, const char *sock)
+static int worker_connect(struct sguest *g, const char *sock, uint32_t version)
 {
-	struct hrpc_sock_init_req r = { .version = HRPC_SOCK_VERSION, .credit = 1024 };
+	struct hrpc_sock_init_req r = { .version = version, .credit = 1024 };
 	struct hrpc_sock_init_rep o;
 	hrpc_chan *ch = NULL;
 	int rc = -ENOENT;
@@ -498,7 +599,7 @@ int main(int argc, char **argv)
 			sock = dsock;
 		}
 		if (rc == 0)
-			rc = worker_connect(g, sock);
+			rc = worker_connect(g, sock, HRPC_SOCK_VERSION);
 		if (rc < 0) {
 			fprintf(stderr, "sock-bench: no hostrpcd worker at %s: %s\n", sock,
 				strerror(-rc));
@@ -515,6 +616,21 @@ int main(int argc, char **argv)
 		}
 		if (g->cli)
 			hrpc_client_free(g->cli);
+		/* the same worker path, version 2 (a new guest of the same daemon) */
+		if (rc >= 0) {
+			struct res *r2 = &res[npaths++];
+
+			memset(r2, 0, sizeof(*r2));
+			r2->name = "worker v2";
+			memset(g, 0, sizeof(*g));
+			rc = worker_connect(g, sock, HRPC_SOCK_VERSION_2);
+			if (rc < 0)
+				fprintf(stderr, "sock-bench: version 2: %s\n", strerror(-rc));
+			else
+				measure2(g, r2);
+			if (g->cli)
+				hrpc_client_free(g->cli);
+		}
 		free(g);
 		daemon_stop();
 	}

@@ -24,6 +24,8 @@
  *   HRPC_SOCK_AREA_HDR     out ring bytes, out_size (guest -> host)
  *   + out_size             in ring bytes, in_size (host -> guest)
  *
+ * The host zeroes the whole header when it takes the area (rings, its own
+ * and the guest's words): a socket never inherits an earlier one's flags.
  * Until the host's CLOSE reply the area is the host's to read and write:
  * the guest must not reuse it before then.  Areas overlapping each other or
  * a bulk buffer hurt only the guest that made them: everything the host

@@ -25,11 +25,11 @@ int sock_area_bind(struct sock_area *a, void *data, uint32_t data_size,
 	a->dgram = dgram;
 	base = (uint8_t *)data + r.off;
 	a->hdr = (struct hrpc_sock_area_hdr *)base;
-	/* A new socket starts empty, whatever the guest left in the area: the
+	/* A new socket starts empty and with no flags, whatever the area held
+	 * before (an earlier socket's SHUTWR would shut this one down): the
 	 * host owns the socket's start (the guest may not touch the area
 	 * before the reply that names it). */
-	hrpc_ring_ctl_reset(&a->hdr->out);
-	hrpc_ring_ctl_reset(&a->hdr->in);
+	memset(a->hdr, 0, sizeof(*a->hdr));   /* rings, host words, guest words */
 	hrpc_sock_area_bind(&a->out, &a->in, base, &r, 0);
 	sock_area_publish(a);
 	return 0;

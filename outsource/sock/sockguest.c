@@ -389,7 +389,10 @@ int sg_connect(struct sguest *g, uint64_t h, const struct hrpc_sock_addr *a,
 		return rc;
 	if (!sg_wait(g, h, HRPC_POLLOUT | HRPC_POLLERR | HRPC_POLLHUP, timeout_ms))
 		return -ETIMEDOUT;
-	return sg_addrcall(g, HRPC_SOCK_CONNECT, h, a);
+	/* The verdict; "already connected" is success (as the guest module
+	 * takes it). */
+	rc = sg_addrcall(g, HRPC_SOCK_CONNECT, h, a);
+	return rc == -EISCONN ? 0 : rc;
 }
 
 /* Receive exactly len bytes (stream). */

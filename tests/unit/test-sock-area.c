@@ -155,6 +155,18 @@ static void test_stream(void)
 	       "drain: SHUTWR from the guest reaches the peer after its last bytes");
 	close(sv[0]);
 	close(sv[1]);
+	/* the same memory for a new socket: no flag of the old one survives */
+	pair(SOCK_STREAM, sv);
+	sock_area_bind(&a, data, DATA, &ref, false);
+	guest_bind(&g, &ref);
+	hrpc_sring_write(&g.out, "new", 3);
+	sock_area_drain(&a, sv[0], NULL, NULL, &ev);
+	n = read(sv[1], buf, sizeof(buf));
+	tap_ok(n == 3 && g.hdr->guest_flags == 0 && a.host_flags == 0 &&
+	       recv(sv[1], buf, 1, MSG_DONTWAIT) < 0,
+	       "bind: an area reused after SHUTWR starts with no flags (no stray shutdown)");
+	close(sv[0]);
+	close(sv[1]);
 }
 
 static void test_errors(void)
@@ -282,7 +294,7 @@ static void test_dgram(void)
 
 int main(void)
 {
-	tap_plan(21);
+	tap_plan(22);
 	test_refs();
 	test_stream();
 	test_errors();
