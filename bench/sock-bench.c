@@ -20,7 +20,7 @@
  *                  code and ring protocol.
  *   worker v2      the same worker, the guest speaking version 2 of the
  *                  protocol (sock.h): the bytes go through each socket's
- *                  data rings (256 KiB each way), no call per send/recv;
+ *                  data rings (1 MiB each way), no call per send/recv;
  *                  a doorbell (KICK) only when the worker asked for one.
  *   worker         with -D HOSTRPCD (what `make sock-bench` runs): a
  *                  private hostrpcd is started (its own directory under
@@ -57,7 +57,7 @@
 #define CHUNK (1u << 20)
 #define MAX_PATHS 3
 /* version 2: each ring of a socket's area */
-#define V2_RING (256u << 10)
+#define V2_RING (1u << 20)
 
 static size_t total = 256u << 20;
 static int rounds = 2000;
