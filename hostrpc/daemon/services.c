@@ -28,8 +28,11 @@ static gboolean builtins_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gp
 static gboolean sock_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
 			   GError **error)
 {
+	/* A worker uid of the guest's own (sandbox.h): SO_REUSEPORT can only
+	 * group the guest's own sockets. */
 	*state = outsource_sock_service_start(srv, spec->guest_id, spec->name,
-					      spec->sock_policy_dir, spec->audit_fd, error);
+					      spec->sock_policy_dir, spec->audit_fd,
+					      spec->uid != (uid_t)-1, error);
 	return *state != NULL;
 }
 

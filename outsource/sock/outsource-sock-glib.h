@@ -40,9 +40,11 @@ GSource *outsource_sock_glib_attach(outsource_sock *s, GMainContext *ctx);
  */
 typedef struct _OutsourceSockService OutsourceSockService;
 
+/* own_uid: the worker will run as a uid of this guest alone
+ * (outsource_sock_config.own_uid). */
 OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 guest_id,
 						   const char *guest_name, const char *policy_dir,
-						   int audit_fd, GError **error);
+						   int audit_fd, gboolean own_uid, GError **error);
 void outsource_sock_service_stop(OutsourceSockService *svc);
 outsource_sock *outsource_sock_service_get(OutsourceSockService *svc);
 /* The effective policy (its source, every rule in the order tried) and the

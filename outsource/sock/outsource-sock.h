@@ -49,6 +49,11 @@ struct outsource_sock_config {
 	/* Records without time, guest id and name ("sock=N ..."): a collector
 	 * that knows the guest adds them (hostrpcd's supervisor, audit-sink.h). */
 	bool audit_bare;
+	/* The worker runs as a uid of this guest alone (hostrpcd's sandbox):
+	 * Linux groups SO_REUSEPORT sockets of one uid only, so the option can
+	 * only share a port among the guest's own sockets and is allowed.
+	 * Without it SO_REUSEPORT could join a host service's group: -EPERM. */
+	bool own_uid;
 };
 
 /* Build the service (policy loaded, netns opened, audit log opened).

@@ -74,14 +74,14 @@ static char *safe_name(const char *name, guint32 guest_id)
 
 OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 guest_id,
 						   const char *guest_name, const char *policy_dir,
-						   int audit_fd, GError **error)
+						   int audit_fd, gboolean own_uid, GError **error)
 {
 	g_autofree char *name = safe_name(guest_name, guest_id);
 	g_autofree char *defconf = g_build_filename(SYSCONFDIR, "hostrpc", "sock", NULL);
 	const char *confdir = policy_dir ? policy_dir : defconf;
 	g_autofree char *conf = NULL, *audit = NULL, *nopolicy = NULL;
 	struct outsource_sock_config cfg = { .guest_id = guest_id, .guest_name = name,
-					     .audit_fd = -1 };
+					     .audit_fd = -1, .own_uid = own_uid };
 	OutsourceSockService *svc;
 	char err[256] = "";
 	int rc;

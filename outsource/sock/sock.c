@@ -86,6 +86,7 @@ struct outsource_sock {
 	uint32_t guest_id;
 	char name[64];
 	uint32_t version;       /* the guest's INIT: 1, or 2 (data rings) */
+	bool own_uid;           /* outsource_sock_config.own_uid */
 	int epfd;
 	int timerfd;
 	bool timer_armed;
@@ -1380,13 +1381,16 @@ static bool opt_denied(int level, int name)
 /*
  * Setting these would let a guest share a port with a host service and
  * receive its connections or datagrams: SO_REUSEPORT joins a host socket's
- * reuse group (the worker runs as the same user as host services), and
- * SO_REUSEADDR on UDP lets a second socket bind a port in use (unicast
- * goes to the newest).  SO_REUSEADDR on TCP stays: Linux never lets it
- * bind over a listening socket, and guest servers restart with it.
- * Turning an option off is always fine.
+ * reuse group when the worker runs as the same user as host services
+ * (Linux groups only sockets of one uid: with a uid of the guest's own,
+ * s->own_uid, the group can only hold the guest's sockets, and the option
+ * is allowed), and SO_REUSEADDR on UDP lets a second socket bind a port in
+ * use whoever owns it (unicast goes to the newest).  SO_REUSEADDR on TCP
+ * stays: Linux never lets it bind over a listening socket, and guest
+ * servers restart with it.  Turning an option off is always fine.
  */
-static bool opt_shares_port(const struct hsock *hs, int level, int name, const uint8_t *val)
+static bool opt_shares_port(const outsource_sock *s, const struct hsock *hs, int level, int name,
+			    const uint8_t *val)
 {
 	int v;
 
@@ -1395,7 +1399,9 @@ static bool opt_shares_port(const struct hsock *hs, int level, int name, const u
 	memcpy(&v, val, sizeof(v));
 	if (!v)
 		return false;
-	return name == SO_REUSEPORT || hs->type == SOCK_DGRAM;
+	if (name == SO_REUSEPORT)
+		return !s->own_uid;
+	return hs->type == SOCK_DGRAM;
 }
 
 static int do_sockopt(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep,
@@ -1431,7 +1437,7 @@ static int do_sockopt(outsource_sock *s, const struct hrpc_req *req, struct hrpc
 		    (d->kind == OPT_LINGER && r->len < sizeof(struct linger)))
 			return -EINVAL;
 		memcpy(val, r->val, r->len);
-		if (opt_shares_port(hs, (int)r->level, (int)r->name, val)) {
+		if (opt_shares_port(s, hs, (int)r->level, (int)r->name, val)) {
 			rc = -EPERM;
 			goto out;
 		}
@@ -1752,6 +1758,7 @@ int outsource_sock_new(const struct outsource_sock_config *cfg, outsource_sock *
 		s->own_audit = true;
 		s->audit_bare = cfg->audit_bare;
 	}
+	s->own_uid = cfg->own_uid;
 	/* A random generation base: a handle of a previous worker of this
 	 * guest does not name one of this worker's sockets. */
 	hrpc_handle_table_init(&s->socks, s->policy.max_sockets, 0);

@@ -146,7 +146,7 @@ int main(void)
 	fprintf(f, "connect deny 127.0.0.2\nconnect allow 127.0.0.1\n");
 	fclose(f);
 
-	tap_plan(13);
+	tap_plan(15);
 	rc = itest_daemon_start(&d, extra);
 	if (rc < 0) {
 		printf("Bail out! hostrpcd did not start: %s\n", strerror(-rc));
@@ -203,6 +203,46 @@ int main(void)
 	rc = sg_addrcall(&g, HRPC_SOCK_CONNECT, h, &a);
 	tap_ok(rc == -EACCES, "destination denied by the guest's policy file -> -EACCES (%d)", rc);
 	sg_close(&g, h);
+
+	/* SO_REUSEPORT: a worker of root's hostrpcd has a uid of the guest's
+	 * own, and Linux groups only sockets of one uid, so the option shares
+	 * a port among the guest's sockets and never with a host service's. */
+	{
+		struct sockaddr_in ha = { .sin_family = AF_INET,
+					  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		struct hrpc_sock_addr b, nm;
+		socklen_t hl = sizeof(ha);
+		uint64_t u1 = 0, u2 = 0, u3 = 0;
+		int one = 1, hfd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), r1, r2, r3;
+
+		sg_socket(&g, AF_INET, SOCK_DGRAM, &u1);
+		sg_socket(&g, AF_INET, SOCK_DGRAM, &u2);
+		r1 = sg_setopt_int(&g, u1, SOL_SOCKET, SO_REUSEPORT, 1);
+		sg_setopt_int(&g, u2, SOL_SOCKET, SO_REUSEPORT, 1);
+		sg_addr(&b, AF_INET, "127.0.0.1", 0);
+		sg_addrcall(&g, HRPC_SOCK_BIND, u1, &b);
+		sg_getname(&g, u1, false, &nm);
+		r2 = sg_addrcall(&g, HRPC_SOCK_BIND, u2, &nm);
+		if (geteuid() == 0)
+			tap_ok(r1 == 0 && r2 == 0, "SO_REUSEPORT: two of the guest's own sockets share "
+			       "a port (%d, %d)", r1, r2);
+		else
+			tap_ok(r1 == -EPERM, "SO_REUSEPORT without a worker uid of the guest's own is "
+			       "refused (%d)", r1);
+		setsockopt(hfd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+		bind(hfd, (struct sockaddr *)&ha, sizeof(ha));
+		getsockname(hfd, (struct sockaddr *)&ha, &hl);
+		sg_socket(&g, AF_INET, SOCK_DGRAM, &u3);
+		sg_setopt_int(&g, u3, SOL_SOCKET, SO_REUSEPORT, 1);
+		sg_addr(&b, AF_INET, "127.0.0.1", ntohs(ha.sin_port));
+		r3 = sg_addrcall(&g, HRPC_SOCK_BIND, u3, &b);
+		tap_ok(r3 == -EADDRINUSE, "SO_REUSEPORT never joins a host service's port, even one "
+		       "with SO_REUSEPORT set (%d)", r3);
+		sg_close(&g, u1);
+		sg_close(&g, u2);
+		sg_close(&g, u3);
+		close(hfd);
+	}
 	hrpc_client_bulk_free(g.cli, &bk);
 	free(buf);
 

@@ -227,7 +227,7 @@ static void test_addrs_opts(void)
 		tap_ok(!bad, "ioctl/shutdown/getname/listen/accept with bad arguments (%d wrong)", bad);
 	}
 	{
-		struct hrpc_sock_init_req in = { .version = 2, .credit = 1 };
+		struct hrpc_sock_init_req in = { .version = HRPC_SOCK_VERSION_2 + 1, .credit = 1 };
 		struct hrpc_sock_recv_req rr = { .handle = h, .flags = 0x2000 /* MSG_ERRQUEUE */ };
 
 		bad = 0;
