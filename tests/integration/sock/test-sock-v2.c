@@ -328,7 +328,7 @@ int main(void)
 {
 	struct hrpc_sock_init_rep o;
 
-	tap_plan(23);
+	tap_plan(22);
 	if (sg_start(&g, SG_LOOPBACK_POLICY, -1) < 0) {
 		printf("Bail out! cannot start the service\n");
 		return 1;
