@@ -17,6 +17,29 @@
 #include "hostrpc_core.h"
 #include "hostrpc/msg.h"
 #include "hostrpc/sock.h"
+#include "hostrpc/sockring.h"
+
+/*
+ * Version 2: a socket's data rings in the channel's data area (sockring.h).
+ * The guest produces `out` and consumes `in`; everything read from the area
+ * (the host's indexes, datagram headers, the host's words) is the host's
+ * word and checked before use (sockring.h); a violation makes the socket
+ * `broken` (-ECONNRESET, POLLERR|POLLHUP), never a crash or a loop.
+ */
+struct hsk_area {
+	struct hrpck_bulk *bulk;        /* the area's pages, held until the host's CLOSE reply */
+	struct hrpc_sock_area ref;      /* private copy of what the host was told */
+	struct hrpc_sock_area_hdr *hdr; /* shared */
+	struct hrpc_ring out, in;       /* private views (own index, checked geometry) */
+	/* Arming (prod_event, cons_event) and the in ring's consumer index:
+	 * a poller's arm never overwrites a newer one with a stale index. */
+	spinlock_t lock;
+	u32 guest_flags;                /* HRPC_SOCK_AREA_G_*, the truth (published to hdr) */
+	u32 seen_seq;                   /* host_seq whose error went to sk_err */
+	s32 seen_err;
+	bool live;                      /* the rings carry the data (connected stream / UDP) */
+	bool broken;                    /* the host broke the rings: reset */
+};
 
 /* One guest socket; its struct sock comes first (sk_alloc'ed). */
 struct hsk {
@@ -43,6 +66,8 @@ struct hsk {
 		int reuse, reuseport, keepalive, broadcast, oobinline, dontroute;
 		int priority, rcvbuf, sndbuf, rcvlowat, linger_on, linger_s;
 	} sol;
+	struct hsk_area *area;  /* version 2 socket; NULL: version 1 calls */
+	struct hrpc_sock_addr conn_addr; /* a stream's last connect() destination */
 };
 
 static inline struct hsk *hsk(struct sock *sk)
@@ -53,6 +78,8 @@ static inline struct hsk *hsk(struct sock *sk)
 /* main.c */
 extern struct xarray hsock_table;    /* handle index -> struct hsk (RCU) */
 u32 hsock_current_gen(void);
+/* The host said version 2 with areas at the last INIT (and v2 is not off). */
+bool hsock_areas(void);
 /* Wait until INIT is done (bounded); returns the channel with a reference
  * (hrpck_chan_put() it) or an ERR_PTR (-ENETDOWN). */
 struct hrpck_chan *hsock_chan_get(void);
@@ -65,6 +92,9 @@ struct hrpck_chan *hsock_chan_get(void);
  * @rep_len: out: reply bytes copied to @rep (0 when no reply came)
  * @rep_bulk_pos: out: reply bulk bytes start at @bulk->ptr + @rep_bulk_pos
  * @rep_bulk_len: out: reply bulk bytes
+ * @hold: a bulk reference handed over to the call: dropped when the host
+ *        answered (or the channel reset), whatever the caller does meanwhile
+ *        (a socket area stays the host's until the CLOSE reply)
  */
 struct hsock_call_args {
 	u16 proc;
@@ -77,6 +107,7 @@ struct hsock_call_args {
 	u32 rep_len;
 	u32 rep_bulk_pos;
 	u32 rep_bulk_len;
+	struct hrpck_bulk *hold;
 };
 /*
  * A call that survives signals: the host never blocks, so calls are short;
@@ -95,5 +126,25 @@ int hsock_create6(struct net *net, struct socket *sock, int protocol, int kern);
 int hsock_proto_register(void);
 void hsock_proto_unregister(void);
 void hsock_reset_all(void);
+int hsock_begin(struct hsk *hs, struct hrpck_chan **chan);
+bool hsock_is_reset(struct hsk *hs);
+int hsock_addr_from_wire(const struct hrpc_sock_addr *w, struct sockaddr *sa);
+int hsock_addr_to_wire(struct sock *sk, struct sockaddr *sa, int len, bool for_bind,
+		       struct hrpc_sock_addr *w);
+
+/* area.c */
+struct hsk_area *hsock_area_alloc(struct hrpck_chan *chan, int type, int sndbuf, int rcvbuf);
+void hsock_area_bind(struct hsk_area *a);
+void hsock_area_free(struct hsk_area *a);
+struct hrpck_bulk *hsock_area_give(struct hsk_area *a);
+bool hsock_area_live(struct hsk *hs);
+void hsock_area_set_live(struct hsk *hs);
+__poll_t hsock_area_poll(struct hsk *hs);
+int hsock_area_sendmsg(struct hsk *hs, struct msghdr *msg, size_t size,
+		       const struct hrpc_sock_addr *to);
+int hsock_area_recvmsg(struct hsk *hs, struct msghdr *msg, size_t size, int flags);
+int hsock_area_shutdown_wr(struct hsk *hs);
+int hsock_area_inq(struct hsk *hs);
+int hsock_area_outq(struct hsk *hs);
 
 #endif /* HOSTRPC_HSOCK_H */

@@ -32,12 +32,17 @@ static unsigned int credit = INIT_CREDIT;
 module_param(credit, uint, 0444);
 MODULE_PARM_DESC(credit, "READY event credits granted to the host (<= 4096)");
 
+static bool v2 = true;
+module_param(v2, bool, 0444);
+MODULE_PARM_DESC(v2, "ask for version 2 (data rings per socket); 0: every send/recv is a call");
+
 DEFINE_XARRAY_FLAGS(hsock_table, XA_FLAGS_LOCK_IRQ);
 
 static DEFINE_MUTEX(hsock_lock);        /* chan, subscription, ready */
 static struct hrpck_chan *hsock_chan;    /* referenced */
 static bool hsock_ready;                /* INIT done on hsock_chan */
 static bool hsock_failed;               /* the host refused INIT: fail fast */
+static bool hsock_v2;                   /* the last INIT gave version 2 with areas */
 static u32 hsock_gen = 1;
 static DECLARE_WAIT_QUEUE_HEAD(hsock_ready_wq);
 static atomic_t hsock_ev_used = ATOMIC_INIT(0);
@@ -52,6 +57,11 @@ static DECLARE_WORK(hsock_credit_work, hsock_credit_fn);
 u32 hsock_current_gen(void)
 {
 	return READ_ONCE(hsock_gen);
+}
+
+bool hsock_areas(void)
+{
+	return READ_ONCE(hsock_v2);
 }
 
 struct hrpck_chan *hsock_chan_get(void)
@@ -78,6 +88,7 @@ struct hsock_ctx {
 	struct hrpck_call call;
 	struct completion done;
 	refcount_t ref;
+	struct hrpck_bulk *hold;  /* dropped when the call completes */
 	u32 rep_cap;
 	u8 rep[];
 };
@@ -92,8 +103,29 @@ static void ctx_done(struct hrpck_call *call)
 {
 	struct hsock_ctx *c = container_of(call, struct hsock_ctx, call);
 
+	/* The host answered (or the channel reset): it no longer touches
+	 * what the call handed over.  Any context may drop a bulk. */
+	hrpck_bulk_put(c->hold);
 	complete(&c->done);
 	ctx_put(c);
+}
+
+/*
+ * A call that was to carry a held bulk never went out.  If the channel is
+ * gone the host's side of it is gone too and the bulk can go; else (a
+ * signal or no memory while the host still serves the socket) the host may
+ * still write there, so the pages are left to it: a bounded leak on a rare
+ * path, never memory that two users share.
+ */
+static void hold_failed(struct hrpck_bulk *hold, int err)
+{
+	if (!hold)
+		return;
+	if (err == -ENOTCONN || err == -ECONNRESET || err == -ENODEV || err == -EPROTO)
+		hrpck_bulk_put(hold);
+	else
+		pr_warn_ratelimited("hostrpc_sock: a socket area stays allocated (call failed: %d)\n",
+				    err);
 }
 
 int hsock_call(struct hrpck_chan *chan, struct hsock_call_args *args)
@@ -106,8 +138,11 @@ int hsock_call(struct hrpck_chan *chan, struct hsock_call_args *args)
 	args->rep_bulk_pos = 0;
 	args->rep_bulk_len = 0;
 	c = kmalloc(sizeof(*c) + args->rep_cap, GFP_KERNEL);
-	if (!c)
+	if (!c) {
+		hold_failed(args->hold, -ENOMEM);
 		return -ENOMEM;
+	}
+	c->hold = args->hold;
 	memset(&c->call, 0, sizeof(c->call));
 	init_completion(&c->done);
 	refcount_set(&c->ref, 2);   /* ours + the completion's */
@@ -123,6 +158,7 @@ int hsock_call(struct hrpck_chan *chan, struct hsock_call_args *args)
 	c->call.done = ctx_done;
 	ret = hrpck_call_async(chan, &c->call, GFP_KERNEL);
 	if (ret) {
+		hold_failed(args->hold, ret);
 		kfree(c);
 		return ret;
 	}
@@ -159,8 +195,14 @@ void hsock_apply(struct hsk *hs, const struct hrpc_sock_state *st)
 			hs->err_fetched = false;
 		wake = !hs->dead;
 	}
-	if (wake)
+	if (hs->area && !hs->dead) {
+		/* A ring moved or the host's words changed: the mask is only a
+		 * wake-up (the rings say what is ready), and every waiter is
+		 * woken, whatever it waits for, and whatever the seq says. */
+		wake_up_interruptible_all(sk_sleep(&hs->sk));
+	} else if (wake) {
 		wake_up_interruptible_poll(sk_sleep(&hs->sk), (__poll_t)st->mask);
+	}
 	spin_unlock_irqrestore(&hs->slock, flags);
 }
 
@@ -213,7 +255,7 @@ static void hsock_credit_fn(struct work_struct *w)
 
 static void hsock_init_fn(struct work_struct *w)
 {
-	struct hrpc_sock_init_req r = { .version = HRPC_SOCK_VERSION,
+	struct hrpc_sock_init_req r = { .version = v2 ? HRPC_SOCK_VERSION_2 : HRPC_SOCK_VERSION,
 					.credit = min(credit, HRPC_SOCK_MAX_CREDIT) };
 	struct hrpc_sock_init_rep o;
 	struct hrpck_chan *chan;
@@ -231,10 +273,24 @@ static void hsock_init_fn(struct work_struct *w)
 		return;
 	}
 	atomic_set(&hsock_ev_used, 0);
+	WRITE_ONCE(hsock_v2, false);
+	memset(&o, 0, sizeof(o));
 	ret = hsock_call(chan, &(struct hsock_call_args){
 		.proc = HRPC_SOCK_INIT, .req = &r, .req_len = sizeof(r),
 		.rep = &o, .rep_cap = sizeof(o),
 	});
+	if (ret == -EPROTONOSUPPORT && r.version == HRPC_SOCK_VERSION_2) {
+		/* A version 1 host (or a transport without shared memory). */
+		r.version = HRPC_SOCK_VERSION;
+		memset(&o, 0, sizeof(o));
+		ret = hsock_call(chan, &(struct hsock_call_args){
+			.proc = HRPC_SOCK_INIT, .req = &r, .req_len = sizeof(r),
+			.rep = &o, .rep_cap = sizeof(o),
+		});
+	}
+	if (!ret && r.version == HRPC_SOCK_VERSION_2 && o.version == HRPC_SOCK_VERSION_2 &&
+	    (o.features & HRPC_SOCK_FEAT_AREAS))
+		WRITE_ONCE(hsock_v2, true);
 	if (ret) {
 		pr_warn("hostrpc_sock: host refused INIT: %d (no outsourced sockets)\n", ret);
 		WRITE_ONCE(hsock_failed, true);
@@ -246,7 +302,8 @@ static void hsock_init_fn(struct work_struct *w)
 			WRITE_ONCE(hsock_failed, false);
 		}
 		mutex_unlock(&hsock_lock);
-		pr_info("hostrpc_sock: host sockets ready (quota %u, credit %u)\n",
+		pr_info("hostrpc_sock: host sockets ready (version %u%s, quota %u, credit %u)\n",
+			READ_ONCE(hsock_v2) ? 2 : 1, READ_ONCE(hsock_v2) ? ", data rings" : "",
 			o.max_sockets, r.credit);
 		wake_up_all(&hsock_ready_wq);
 	}

@@ -58,7 +58,7 @@ void hsock_proto_unregister(void)
 /* ---- addresses ---------------------------------------------------------------- */
 
 /* Guest sockaddr -> wire.  for_bind: no IPv4 on an IPv6 socket. */
-static int addr_to_wire(struct sock *sk, struct sockaddr *sa, int len, bool for_bind,
+int hsock_addr_to_wire(struct sock *sk, struct sockaddr *sa, int len, bool for_bind,
 			struct hrpc_sock_addr *w)
 {
 	memset(w, 0, sizeof(*w));
@@ -109,7 +109,7 @@ static int addr_to_wire(struct sock *sk, struct sockaddr *sa, int len, bool for_
 	return 0;
 }
 
-static int addr_from_wire(const struct hrpc_sock_addr *w, struct sockaddr *sa)
+int hsock_addr_from_wire(const struct hrpc_sock_addr *w, struct sockaddr *sa)
 {
 	if (w->family == HRPC_AF_INET) {
 		struct sockaddr_in *in = (struct sockaddr_in *)sa;
@@ -136,7 +136,7 @@ static int addr_from_wire(const struct hrpc_sock_addr *w, struct sockaddr *sa)
 
 /* ---- helpers ---------------------------------------------------------------------- */
 
-static int hs_begin(struct hsk *hs, struct hrpck_chan **chan)
+int hsock_begin(struct hsk *hs, struct hrpck_chan **chan)
 {
 	struct hrpck_chan *c;
 
@@ -153,7 +153,7 @@ static int hs_begin(struct hsk *hs, struct hrpck_chan **chan)
 	return 0;
 }
 
-static bool hs_reset(struct hsk *hs)
+bool hsock_is_reset(struct hsk *hs)
 {
 	return hs->gen != hsock_current_gen();
 }
@@ -177,7 +177,7 @@ static int hs_simple(struct hsk *hs, u16 proc, u32 arg)
 	struct hrpc_sock_state st;
 	struct hrpck_chan *chan;
 	u32 len = 0;
-	int ret = hs_begin(hs, &chan);
+	int ret = hsock_begin(hs, &chan);
 
 	if (ret)
 		return ret;
@@ -304,7 +304,7 @@ static int hs_wait(struct hsk *hs, u32 bits, long *timeo)
 
 	add_wait_queue(sk_sleep(sk), &wait);
 	for (;;) {
-		if ((hs_mask(hs) & bits) || hs_reset(hs))
+		if ((hs_mask(hs) & bits) || hsock_is_reset(hs))
 			break;
 		if (!*timeo) {
 			ret = -EAGAIN;
@@ -347,6 +347,7 @@ static struct hsk *hs_alloc(struct net *net, struct socket *sock, int family, in
 	hs->rxbuf = NULL;
 	hs->rx_off = hs->rx_len = 0;
 	memset(&hs->sol, 0, sizeof(hs->sol));
+	hs->area = NULL;
 	return hs;
 }
 
@@ -359,14 +360,55 @@ static void hs_publish(struct hsk *hs, u64 handle, u32 gen)
 	xa_store_irq(&hsock_table, hrpc_sock_handle_index(handle), hs, GFP_KERNEL);
 }
 
+/* A call that named an area ended: does the host use the area now?
+ * Refused: free it.  Abandoned (signal, timeout: the reply is still to
+ * come, the host may have taken the area): leave it to the host, never
+ * reuse it (hsock_call()'s hold_failed() says why). */
+static void area_after_refusal(struct hsk_area *a, int ret)
+{
+	if (ret == -EINTR || ret == -ETIMEDOUT) {
+		pr_warn_ratelimited("hostrpc_sock: a socket area stays allocated (call gave up: %d)\n",
+				    ret);
+		hsock_area_give(a);	/* the reference stays unput */
+		return;
+	}
+	hsock_area_free(a);
+}
+
+/* SOCKET, with an area after the request when @a is given. */
+static int socket_call(struct hrpck_chan *chan, struct hrpc_sock_socket_req *r,
+		       struct hsk_area *a, struct hrpc_sock_handle_rep *o)
+{
+	struct {
+		struct hrpc_sock_socket_req r;
+		struct hrpc_sock_area a;
+	} req = { .r = *r };
+	struct hsock_call_args args;
+	int ret;
+
+	if (a) {
+		req.r.flags = HRPC_SOCK_F_AREA;
+		req.a = a->ref;
+	}
+	args = (struct hsock_call_args){
+		.proc = HRPC_SOCK_SOCKET, .req = &req,
+		.req_len = a ? sizeof(req) : sizeof(req.r),
+		.rep = o, .rep_cap = sizeof(*o),
+	};
+	ret = hsock_call(chan, &args);
+	if (!ret && args.rep_len != sizeof(*o))
+		ret = -EPROTO;
+	return ret;
+}
+
 static int hs_create(struct net *net, struct socket *sock, int protocol, int kern, int family)
 {
-	struct hsock_call_args args;
 	struct hrpc_sock_socket_req r = { 0 };
 	struct hrpc_sock_handle_rep o;
+	struct hsk_area *area = NULL;
 	struct hrpck_chan *chan;
 	struct hsk *hs;
-	u32 gen, len = 0;
+	u32 gen;
 	int ret;
 
 	switch (sock->type) {
@@ -390,14 +432,18 @@ static int hs_create(struct net *net, struct socket *sock, int protocol, int ker
 	r.family = family == AF_INET ? HRPC_AF_INET : HRPC_AF_INET6;
 	r.type = sock->type;
 	r.protocol = protocol;
-	args = (struct hsock_call_args){
-		.proc = HRPC_SOCK_SOCKET, .req = &r, .req_len = sizeof(r),
-		.rep = &o, .rep_cap = sizeof(o),
-	};
-	ret = hsock_call(chan, &args);
-	len = args.rep_len;
-	if (!ret && len != sizeof(o))
-		ret = -EPROTO;
+	/* Version 2: every TCP and UDP socket gets an area (a listener's stays
+	 * unused: nobody knows yet what the socket becomes).  No room in the
+	 * data area: a version 1 socket. */
+	if (hsock_areas())
+		area = hsock_area_alloc(chan, sock->type, 0, 0);
+	ret = socket_call(chan, &r, area, &o);
+	if (ret && area) {
+		area_after_refusal(area, ret);
+		area = NULL;
+		if (ret == -EINVAL || ret == -ENOSPC)	/* the host would not take it */
+			ret = socket_call(chan, &r, NULL, &o);
+	}
 	if (ret)
 		goto out;
 	hs = hs_alloc(net, sock, family, protocol, kern);
@@ -406,12 +452,19 @@ static int hs_create(struct net *net, struct socket *sock, int protocol, int ker
 
 		hsock_call(chan, &(struct hsock_call_args){
 			.proc = HRPC_SOCK_CLOSE, .req = &c, .req_len = sizeof(c),
+			.hold = hsock_area_give(area),
 		});
 		ret = -ENOMEM;
 		goto out;
 	}
 	sock->ops = &hsock_ops;
 	sock->state = SS_UNCONNECTED;
+	if (area) {
+		hsock_area_bind(area);
+		hs->area = area;
+		if (sock->type == SOCK_DGRAM)
+			hsock_area_set_live(hs);	/* no connection to wait for */
+	}
 	hs_publish(hs, o.handle, gen);
 	hsock_apply(hs, &o.state);
 out:
@@ -432,31 +485,39 @@ int hsock_create6(struct net *net, struct socket *sock, int protocol, int kern)
 static int hsock_release(struct socket *sock)
 {
 	struct sock *sk = sock->sk;
+	struct hsk_area *area;
 	struct hsk *hs;
 	unsigned long flags;
 
 	if (!sk)
 		return 0;
 	hs = hsk(sk);
+	area = hs->area;
 	if (hs->handle) {
 		xa_cmpxchg_irq(&hsock_table, hrpc_sock_handle_index(hs->handle), hs, NULL,
 			       GFP_KERNEL);
-		if (!hs_reset(hs)) {
+		if (!hsock_is_reset(hs)) {
 			struct hrpck_chan *chan;
 
-			if (!hs_begin(hs, &chan)) {
+			if (!hsock_begin(hs, &chan)) {
 				struct hrpc_sock_handle_req r = { .handle = hs->handle };
 
+				/* The area is the host's until this reply: the
+				 * call holds it from here on. */
 				hsock_call(chan, &(struct hsock_call_args){
 					.proc = HRPC_SOCK_CLOSE, .req = &r, .req_len = sizeof(r),
+					.hold = hsock_area_give(area),
 				});
 				hrpck_chan_put(chan);
+				area = NULL;
 			}
 		}
 	}
 	spin_lock_irqsave(&hs->slock, flags);
 	hs->dead = true;
 	spin_unlock_irqrestore(&hs->slock, flags);
+	/* Not closed above: the channel reset, and the area died with it. */
+	hsock_area_free(area);
 	kvfree(hs->rxbuf);
 	hs->rxbuf = NULL;
 	sock_orphan(sk);
@@ -466,7 +527,7 @@ static int hsock_release(struct socket *sock)
 }
 
 /* The host's table is gone: wake everybody; their handles are dead
- * (hs_reset() is true for them from now on). */
+ * (hsock_is_reset() is true for them from now on). */
 void hsock_reset_all(void)
 {
 	struct hsk *hs;
@@ -513,10 +574,10 @@ static int hsock_bind(struct socket *sock, struct sockaddr *uaddr, int addr_len)
 	struct hrpck_chan *chan;
 	int ret;
 
-	ret = addr_to_wire(sock->sk, uaddr, addr_len, true, &a);
+	ret = hsock_addr_to_wire(sock->sk, uaddr, addr_len, true, &a);
 	if (ret)
 		return ret;
-	ret = hs_begin(hs, &chan);
+	ret = hsock_begin(hs, &chan);
 	if (ret)
 		return ret;
 	hsock_sync_sol(hs, chan);
@@ -533,7 +594,7 @@ static int hsock_listen(struct socket *sock, int backlog)
 
 	if (sock->type != SOCK_STREAM)
 		return -EOPNOTSUPP;
-	ret = hs_begin(hs, &chan);
+	ret = hsock_begin(hs, &chan);
 	if (ret)
 		return ret;
 	hsock_sync_sol(hs, chan);
@@ -553,13 +614,14 @@ static int hsock_connect(struct socket *sock, struct sockaddr *uaddr, int addr_l
 	long timeo;
 	int ret;
 
-	ret = addr_to_wire(sk, uaddr, addr_len, false, &a);
+	ret = hsock_addr_to_wire(sk, uaddr, addr_len, false, &a);
 	if (ret)
 		return ret;
-	ret = hs_begin(hs, &chan);
+	ret = hsock_begin(hs, &chan);
 	if (ret)
 		return ret;
 	hsock_sync_sol(hs, chan);
+	hs->conn_addr = a;
 	ret = hs_addr_call(hs, chan, HRPC_SOCK_CONNECT, &a);
 	if (sock->type == SOCK_DGRAM || (ret != -EINPROGRESS && ret != -EALREADY))
 		goto done;
@@ -572,7 +634,7 @@ static int hsock_connect(struct socket *sock, struct sockaddr *uaddr, int addr_l
 		ret = -EINPROGRESS;	/* SO_SNDTIMEO ran out, as Linux says */
 	if (ret)
 		goto done;
-	if (hs_reset(hs)) {
+	if (hsock_is_reset(hs)) {
 		ret = -ECONNRESET;
 		goto done;
 	}
@@ -582,8 +644,11 @@ static int hsock_connect(struct socket *sock, struct sockaddr *uaddr, int addr_l
 		ret = 0;
 done:
 	if (!ret) {
-		sock->state = SS_CONNECTED;
+		/* connect(AF_UNSPEC) dissolves a UDP association */
+		sock->state = a.family ? SS_CONNECTED : SS_UNCONNECTED;
 		sk->sk_state = sock->type == SOCK_STREAM ? TCP_ESTABLISHED : sk->sk_state;
+		if (sock->type == SOCK_STREAM)
+			hsock_area_set_live(hs);	/* the host's pumps run from now on */
 	} else if (ret == -EINPROGRESS || ret == -EALREADY) {
 		sock->state = SS_CONNECTING;
 	}
@@ -596,46 +661,69 @@ static int hsock_accept(struct socket *sock, struct socket *newsock, int flags, 
 	struct hsock_call_args args;
 	struct sock *sk = sock->sk;
 	struct hsk *hs = hsk(sk), *nhs;
-	struct hrpc_sock_handle_req r = { .handle = hs->handle };
+	struct {
+		struct hrpc_sock_handle_req r;
+		struct hrpc_sock_area a;
+	} req = { .r = { .handle = hs->handle } };
 	struct hrpc_sock_accept_rep o;
+	struct hsk_area *area = NULL;
 	struct hrpck_chan *chan;
 	long timeo = sock_rcvtimeo(sk, flags & O_NONBLOCK);
 	u32 len, gen;
 	int ret;
 
 	for (;;) {
-		ret = hs_begin(hs, &chan);
+		ret = hsock_begin(hs, &chan);
 		if (ret)
-			return ret;
+			goto out_area;
 		gen = hs->gen;
+		/* Version 2: the new socket's area, sized from the listener's
+		 * buffers (which the new socket inherits), made once for all
+		 * tries (each try that fails leaves it unused). */
+		if (!area && hsock_areas())
+			area = hsock_area_alloc(chan, SOCK_STREAM, sk->sk_sndbuf, sk->sk_rcvbuf);
+		req.r.arg = area ? HRPC_SOCK_F_AREA : 0;
+		if (area)
+			req.a = area->ref;
 		args = (struct hsock_call_args){
-			.proc = HRPC_SOCK_ACCEPT, .req = &r, .req_len = sizeof(r),
+			.proc = HRPC_SOCK_ACCEPT, .req = &req,
+			.req_len = area ? sizeof(req) : sizeof(req.r),
 			.rep = &o, .rep_cap = sizeof(o),
 		};
 		ret = hsock_call(chan, &args);
 		len = args.rep_len;
 		if (len == sizeof(o))
 			hsock_apply(hs, &o.lstate);
+		if (ret == -EINTR || ret == -ETIMEDOUT) {
+			if (area)
+				area_after_refusal(area, ret);
+			area = NULL;
+			break;
+		}
 		if (ret != -EAGAIN)
 			break;
 		hrpck_chan_put(chan);
 		ret = hs_wait(hs, HRPC_POLLIN | HRPC_POLLERR | HRPC_POLLHUP, &timeo);
+		if (!ret && hsock_is_reset(hs))
+			ret = -ECONNRESET;
 		if (ret)
-			return ret;
-		if (hs_reset(hs))
-			return -ECONNRESET;
+			goto out_area;
 		/* after a listener's shutdown, accept gives -EINVAL as on Linux */
 	}
 	if (!ret && len != sizeof(o))
 		ret = -EPROTO;
-	if (ret)
+	if (ret) {
+		/* refused: the host did not take the area */
+		hsock_area_free(area);
 		goto out;
+	}
 	nhs = hs_alloc(sock_net(sk), newsock, sk->sk_family, sk->sk_protocol, kern);
 	if (!nhs) {
 		struct hrpc_sock_handle_req c = { .handle = o.handle };
 
 		hsock_call(chan, &(struct hsock_call_args){
 			.proc = HRPC_SOCK_CLOSE, .req = &c, .req_len = sizeof(c),
+			.hold = hsock_area_give(area),
 		});
 		ret = -ENOMEM;
 		goto out;
@@ -644,10 +732,18 @@ static int hsock_accept(struct socket *sock, struct socket *newsock, int flags, 
 	nhs->sk.sk_state = TCP_ESTABLISHED;
 	/* the listener's SOL_SOCKET options were inherited by the host socket */
 	nhs->sol = hs->sol;
+	if (area) {
+		hsock_area_bind(area);
+		nhs->area = area;
+		hsock_area_set_live(nhs);
+	}
 	hs_publish(nhs, o.handle, gen);
 	hsock_apply(nhs, &o.state);
 out:
 	hrpck_chan_put(chan);
+	return ret;
+out_area:
+	hsock_area_free(area);
 	return ret;
 }
 
@@ -659,7 +755,7 @@ static int hsock_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 	struct hrpc_sock_name_rep o;
 	struct hrpck_chan *chan;
 	u32 len = 0;
-	int ret = hs_begin(hs, &chan);
+	int ret = hsock_begin(hs, &chan);
 
 	if (ret)
 		return ret;
@@ -675,11 +771,91 @@ static int hsock_getname(struct socket *sock, struct sockaddr *uaddr, int peer)
 	if (len != sizeof(o))
 		return -EPROTO;
 	hsock_apply(hs, &o.state);
-	ret = addr_from_wire(&o.addr, uaddr);
+	ret = hsock_addr_from_wire(&o.addr, uaddr);
 	return ret ?: -ENOTCONN;
 }
 
 /* ---- poll ---------------------------------------------------------------------------- */
+
+/*
+ * Is this an area socket whose rings carry the data?  A stream is once it
+ * is connected.  A non-blocking connect's end shows as POLLOUT without an
+ * error in the host's state; then the guest asks for the verdict as a
+ * second connect() would, which also tells the host the connection is up
+ * (its pumps run from then on: the host does not otherwise notice a
+ * connect whose reply already showed POLLOUT).
+ */
+static bool hs_area_promote(struct hsk *hs, struct socket *sock)
+{
+	struct hrpck_chan *chan;
+	u32 m;
+	int ret;
+
+	if (!hs->area)
+		return false;
+	if (hsock_area_live(hs))
+		return true;
+	if (sock->type != SOCK_STREAM || sock->state != SS_CONNECTING)
+		return false;
+	m = hs_mask(hs);
+	if (!(m & HRPC_POLLOUT) || (m & (HRPC_POLLERR | HRPC_POLLHUP)))
+		return false;
+	if (hsock_begin(hs, &chan))
+		return false;
+	ret = hs_addr_call(hs, chan, HRPC_SOCK_CONNECT, &hs->conn_addr);
+	hrpck_chan_put(chan);
+	if (ret == -EALREADY || ret == -EINPROGRESS)
+		return false;
+	if (ret && ret != -EISCONN) {
+		/* it failed after all: the error, once, as SO_ERROR */
+		WRITE_ONCE(hs->sk.sk_err, -ret);
+		sock->state = SS_UNCONNECTED;
+		return false;
+	}
+	sock->state = SS_CONNECTED;
+	hs->sk.sk_state = TCP_ESTABLISHED;
+	hsock_area_set_live(hs);
+	return true;
+}
+
+/*
+ * send/recv on an area stream that is not live: wait for a connect under
+ * way (or -EAGAIN), report its failure, or say it is not connected.
+ * 0 when it is live now.
+ */
+static int hs_area_await(struct hsk *hs, struct socket *sock, long *timeo, bool tx)
+{
+	for (;;) {
+		u32 m;
+		int ret;
+
+		if (hs_area_promote(hs, sock))
+			return 0;
+		if (hsock_is_reset(hs))
+			return -ECONNRESET;
+		if (sock->state != SS_CONNECTING)
+			return tx ? -EPIPE : -ENOTCONN;
+		m = hs_mask(hs);
+		if (m & (HRPC_POLLERR | HRPC_POLLHUP)) {
+			struct hrpck_chan *chan;
+			int err = 0;
+			u32 len = sizeof(err);
+
+			/* the connect failed: its error, once (SO_ERROR) */
+			ret = hsock_begin(hs, &chan);
+			if (ret)
+				return ret;
+			if (hs_getopt(hs, chan, SOL_SOCKET, SO_ERROR, &err, &len) || !err)
+				err = ECONNREFUSED;
+			hrpck_chan_put(chan);
+			sock->state = SS_UNCONNECTED;
+			return -err;
+		}
+		ret = hs_wait(hs, HRPC_POLLOUT | HRPC_POLLERR | HRPC_POLLHUP, timeo);
+		if (ret)
+			return ret;
+	}
+}
 
 static __poll_t hsock_poll(struct file *file, struct socket *sock, poll_table *wait)
 {
@@ -688,8 +864,10 @@ static __poll_t hsock_poll(struct file *file, struct socket *sock, poll_table *w
 	u32 mask;
 
 	sock_poll_wait(file, sock, wait);
-	if (hs_reset(hs))
+	if (hsock_is_reset(hs))
 		return EPOLLERR | EPOLLHUP;
+	if (hs_area_promote(hs, sock))
+		return hsock_area_poll(hs);
 	mask = hs_mask(hs);
 	/* SO_ERROR is read by generic code from sk_err: fetch the host's
 	 * pending error now, before the caller asks for it. */
@@ -698,7 +876,7 @@ static __poll_t hsock_poll(struct file *file, struct socket *sock, poll_table *w
 		int err = 0;
 		u32 len = sizeof(err);
 
-		if (!hs_begin(hs, &chan)) {
+		if (!hsock_begin(hs, &chan)) {
 			if (!hs_getopt(hs, chan, SOL_SOCKET, SO_ERROR, &err, &len) && err) {
 				WRITE_ONCE(sk->sk_err, err);
 				WRITE_ONCE(hs->err_fetched, true);
@@ -787,7 +965,7 @@ static int hsock_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	if (msg->msg_controllen)
 		return -EOPNOTSUPP;	/* no ancillary data (README.md) */
 	if (msg->msg_name) {
-		ret = addr_to_wire(sk, msg->msg_name, msg->msg_namelen, false, &to);
+		ret = hsock_addr_to_wire(sk, msg->msg_name, msg->msg_namelen, false, &to);
 		if (ret)
 			return ret;
 		if (to.family)
@@ -795,10 +973,19 @@ static int hsock_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	}
 	if (sock->type == SOCK_DGRAM && size > HRPC_SOCK_MAX_IO)
 		return -EMSGSIZE;
-	ret = hs_begin(hs, &chan);
+	ret = hsock_begin(hs, &chan);
 	if (ret)
 		return ret;
 	hsock_sync_sol(hs, chan);
+	if (hs->area) {
+		hrpck_chan_put(chan);
+		ret = hs_area_await(hs, sock, &timeo, true);
+		if (ret == -EPIPE && !(msg->msg_flags & MSG_NOSIGNAL))
+			send_sig(SIGPIPE, current, 0);
+		if (ret)
+			return ret;
+		return hsock_area_sendmsg(hs, msg, size, top);
+	}
 	if (mutex_lock_interruptible(&hs->tx_mutex)) {
 		hrpck_chan_put(chan);
 		return sock_intr_errno(timeo);
@@ -815,7 +1002,7 @@ static int hsock_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 			break;
 		if (ret == -EAGAIN) {
 			ret = hs_wait(hs, HRPC_POLLOUT | HRPC_POLLERR | HRPC_POLLHUP, &timeo);
-			if (!ret && hs_reset(hs))
+			if (!ret && hsock_is_reset(hs))
 				ret = -ECONNRESET;
 			if (!ret)
 				continue;
@@ -951,7 +1138,13 @@ static int hsock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size, i
 	if (flags & ~(MSG_OOB | MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT | MSG_WAITALL |
 		      MSG_NOSIGNAL | MSG_CMSG_COMPAT | MSG_CMSG_CLOEXEC))
 		return -EOPNOTSUPP;
-	ret = hs_begin(hs, &chan);
+	if (hs->area) {
+		if (hsock_is_reset(hs))
+			return -ECONNRESET;
+		ret = hs_area_await(hs, sock, &timeo, false);
+		return ret ?: hsock_area_recvmsg(hs, msg, size, flags);
+	}
+	ret = hsock_begin(hs, &chan);
 	if (ret)
 		return ret;
 	if (mutex_lock_interruptible(&hs->rx_mutex)) {
@@ -987,7 +1180,7 @@ static int hsock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size, i
 			copied += ret;
 			if (!stream) {
 				if (msg->msg_name && io.addr.family)
-					msg->msg_namelen = addr_from_wire(&io.addr, msg->msg_name);
+					msg->msg_namelen = hsock_addr_from_wire(&io.addr, msg->msg_name);
 				if (io.full_len > io.len)
 					msg->msg_flags |= MSG_TRUNC;
 				if (flags & MSG_TRUNC)
@@ -1007,7 +1200,7 @@ static int hsock_recvmsg(struct socket *sock, struct msghdr *msg, size_t size, i
 				break;
 			ret = hs_wait(hs, HRPC_POLLIN | HRPC_POLLERR | HRPC_POLLHUP |
 				      HRPC_POLLRDHUP, &timeo);
-			if (!ret && hs_reset(hs))
+			if (!ret && hsock_is_reset(hs))
 				ret = -ECONNRESET;
 			if (!ret)
 				continue;
@@ -1031,7 +1224,23 @@ static int hsock_shutdown(struct socket *sock, int how)
 	/* SHUT_RD/WR/RDWR are 0/1/2 as syscall arguments. */
 	if (how < SHUT_RD || how > SHUT_RDWR)
 		return -EINVAL;
+	if (hs_area_promote(hs, sock) && sock->type == SOCK_STREAM) {
+		/* The FIN goes after the bytes in the out ring: the guest's
+		 * flag, not a call; SHUT_RD is the host's as in version 1. */
+		ret = 0;
+		if (how != SHUT_WR) {
+			ret = hs_simple(hs, HRPC_SOCK_SHUTDOWN, SHUT_RD);
+			if (!ret)
+				hs->shut |= RCV_SHUTDOWN;
+		}
+		if (!ret && how != SHUT_RD)
+			ret = hsock_area_shutdown_wr(hs);
+		wake_up_interruptible_all(sk_sleep(sock->sk));
+		return ret;
+	}
 	ret = hs_simple(hs, HRPC_SOCK_SHUTDOWN, how);
+	if (!ret && hs->area)
+		hs->shut |= (how != SHUT_WR ? RCV_SHUTDOWN : 0) | (how != SHUT_RD ? SEND_SHUTDOWN : 0);
 	/* Wake local waiters: they re-try and see what the host says. */
 	wake_up_interruptible_all(sk_sleep(sock->sk));
 	return ret;
@@ -1057,7 +1266,12 @@ static int hsock_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
 		/* interface ioctls (SIOCGIFFLAGS, ...) go to dev_ioctl() */
 		return -ENOIOCTLCMD;
 	}
-	ret = hs_begin(hs, &chan);
+	if (hsock_area_live(hs) && cmd == SIOCINQ) {
+		/* what the in ring holds: a memory read */
+		ret = hsock_area_inq(hs);
+		return ret < 0 ? ret : put_user(ret, (int __user *)arg);
+	}
+	ret = hsock_begin(hs, &chan);
 	if (ret)
 		return ret;
 	args = (struct hsock_call_args){
@@ -1074,6 +1288,13 @@ static int hsock_ioctl(struct socket *sock, unsigned int cmd, unsigned long arg)
 	hsock_apply(hs, &o.state);
 	if (cmd == SIOCINQ)
 		o.value += READ_ONCE(hs->rx_len);	/* read ahead, not yet read */
+	if ((cmd == SIOCOUTQ || cmd == SIOCOUTQNSD) && hsock_area_live(hs)) {
+		/* plus what the host has not taken from the out ring yet */
+		ret = hsock_area_outq(hs);
+		if (ret < 0)
+			return ret;
+		o.value += ret;
+	}
 	return put_user((int)o.value, (int __user *)arg);
 }
 
@@ -1089,7 +1310,7 @@ static int hsock_setsockopt(struct socket *sock, int level, int optname, sockptr
 		return -EINVAL;
 	if (copy_from_sockptr(val, optval, optlen))
 		return -EFAULT;
-	ret = hs_begin(hs, &chan);
+	ret = hsock_begin(hs, &chan);
 	if (ret)
 		return ret;
 	ret = hs_setopt(hs, chan, level, optname, val, optlen);
@@ -1111,7 +1332,7 @@ static int hsock_getsockopt(struct socket *sock, int level, int optname, char __
 	if (len < 0)
 		return -EINVAL;
 	ulen = min_t(u32, len, HRPC_SOCK_OPT_MAX);
-	ret = hs_begin(hs, &chan);
+	ret = hsock_begin(hs, &chan);
 	if (ret)
 		return ret;
 	ret = hs_getopt(hs, chan, level, optname, val, &ulen);

@@ -7,13 +7,19 @@
 #   sock-probe -------+-- ivshmem / Host RPC --> host-echo.py 127.0.0.1:P, [::1]:P
 #   busybox httpd <--/                           busybox wget 127.0.0.1:G (from the host)
 #
+# SOCK_VM_V2=0 loads the module with v2=0 (every send/recv a call, version 1)
+# to compare; by default the module asks for version 2 (data rings).
+#
 # Checks: wget of a 16 MiB file (checksum), a server inside the guest reached
 # from the host, TCP/UDP echo over IPv4 and IPv6, poll/epoll/select,
 # non-blocking connect to a closed port -> ECONNREFUSED via SO_ERROR, a
 # destination the guest's policy denies (EACCES + host audit log), 200
 # concurrent connections, a blocked recv interrupted by a signal,
 # SO_RCVTIMEO, shutdown waking a blocked accept, close racing a blocked recv,
-# dup/fork sharing, unsupported types, and no kernel warnings.
+# dup/fork sharing, unsupported types, buffer semantics (partial writes,
+# back-pressure from a reader that does not read, a reader that never reads,
+# MSG_PEEK, MSG_WAITALL, SO_RCVLOWAT, FIONREAD, MSG_OOB, shutdown(SHUT_WR)
+# after a large write, EPIPE/SIGPIPE, UDP MSG_TRUNC) and no kernel warnings.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 vm_prepare
@@ -65,7 +71,8 @@ vm_server="$vm_server --sock-policy-dir=$vm_tmp/conf"
 
 # sock-probe's checks, one TAP line each.
 probes="raw poll epoll select udp udp6 v6 nbrefused denied many sigrecv rcvtimeo
-	shutdown-accept nonblock options getname close-race share"
+	shutdown-accept nonblock options getname close-race share
+	partial backpressure neverread peek waitall rcvlowat fionread oob shutwr epipe udptrunc"
 guest_cmd="
 dmesg | grep hostrpc_sock
 sock-probe -p $port -n 200 -d 127.0.0.3 $(echo $probes)
@@ -93,14 +100,18 @@ python3 -c 'import socket,sys; s=socket.create_connection((\"127.0.0.1\", $dport
 # The probes and 10 checks around them, declared before anything runs.
 echo "1..$(($(echo $probes | wc -w) + 10))"
 rc=0
-"$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-300}" -m 512 -s "$vm_server" -a hrpc.load=hostrpc_sock \
+"$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-400}" -m 512 -s "$vm_server" \
+	-a "hrpc.load=hostrpc_sock${SOCK_VM_V2:+ hostrpc_sock.v2=$SOCK_VM_V2}" \
 	-f "$vm_tmp/sock-probe:/bin/sock-probe" "${extra[@]:+${extra[@]}}" \
 	-l "$vm_tmp/console" -L "$vm_tmp/server" \
 	-e "$host_cmd" -E GUEST-HTTPD-READY \
 	"$guest_cmd" > "$vm_tmp/out" 2> "$vm_tmp/err" || rc=$?
 sed 's/^/# /' "$vm_tmp/out"
 sed 's/^/# vm-run: /' "$vm_tmp/err"
+echo "# data path: $(grep -o 'host sockets ready (version [0-9]*[^)]*' "$vm_tmp/out" | head -1)"
 
+# Every check is reported, a failing one too (no set -e from here on).
+set +e
 n=0
 t() { n=$((n + 1)); tap "$n" "$1" "$2"; }
 grep -q 'AF_INET and AF_INET6 sockets are now served by the host' "$vm_tmp/out"

@@ -8,6 +8,12 @@
  *   sock-probe [-p PORT] [-n COUNT] [-d DENIED_IP] [-H HOST_IPV4] CHECK...
  *   checks: raw poll epoll select udp udp6 v6 nbrefused denied many sigrecv
  *           rcvtimeo shutdown-accept nonblock options getname rtt close-race share
+ *           partial backpressure neverread peek waitall rcvlowat fionread oob
+ *           shutwr epipe udptrunc
+ *
+ * The buffer checks (partial ... udptrunc) use a connection from the guest
+ * to a listener of its own on 127.0.0.1: both ends are host sockets, so a
+ * guest socket that does not read is a host peer that does not read.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -517,6 +523,467 @@ static void check_share(void)
 	       "sends on the inherited socket, the parent reads the echo");
 }
 
+/* ---- buffer semantics (the data rings of version 2, and version 1 alike) ---- */
+
+/* A connection to ourselves through the host: *c the connecting end (with
+ * SO_RCVLOWAT `lowat` set before connect when > 0), *s the accepted end. */
+static int loop_pair(int *c, int *s, int lowat)
+{
+	struct sockaddr_in in = { .sin_family = AF_INET };
+	socklen_t l = sizeof(in);
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	*c = *s = -1;
+	in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&in, sizeof(in)) < 0 || listen(lfd, 4) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&in, &l) < 0)
+		goto fail;
+	*c = socket(AF_INET, SOCK_STREAM, 0);
+	if (*c < 0)
+		goto fail;
+	if (lowat > 0)
+		setsockopt(*c, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof(lowat));
+	if (connect(*c, (struct sockaddr *)&in, sizeof(in)) < 0)
+		goto fail;
+	*s = accept(lfd, NULL, NULL);
+	if (*s < 0)
+		goto fail;
+	close(lfd);
+	/* a check that goes wrong fails, it does not hang the guest */
+	for (int i = 0; i < 2; i++) {
+		struct timeval rt = { 30, 0 }, st = { 60, 0 };
+		int fd = i ? *s : *c;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &rt, sizeof(rt));
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &st, sizeof(st));
+	}
+	return 0;
+fail:
+	if (lfd >= 0)
+		close(lfd);
+	if (*c >= 0)
+		close(*c);
+	*c = -1;
+	return -1;
+}
+
+/* The test stream: byte i of a connection is pat(i). */
+static unsigned char pat(size_t i)
+{
+	return (unsigned char)(i % 251 + (i >> 16));
+}
+
+static void fill(unsigned char *b, size_t off, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		b[i] = pat(off + i);
+}
+
+/* Read exactly `want` bytes of the test stream starting at `off`; 0 if
+ * they came, in order, within 60 s. */
+static int drain_check(int fd, size_t off, size_t want)
+{
+	static unsigned char buf[256 << 10];
+	struct timeval tv = { 60, 0 };
+	size_t got = 0;
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while (got < want) {
+		size_t n = want - got < sizeof(buf) ? want - got : sizeof(buf);
+		ssize_t r = recv(fd, buf, n, 0);
+
+		if (r <= 0)
+			return -1;
+		for (ssize_t i = 0; i < r; i++)
+			if (buf[i] != pat(off + got + i))
+				return -2;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/* Non-blocking sends into a connection whose reader does not read, until
+ * EAGAIN (at most `limit` bytes).  *first: what the first send took;
+ * *shorts: sends that took less than asked (and more than 0). */
+#define BIG (1u << 20)
+static size_t fill_until_eagain(int fd, size_t limit, ssize_t *first, int *shorts, int *err)
+{
+	static unsigned char buf[BIG];
+	size_t total = 0;
+	double t0 = now();
+
+	*first = -2;
+	*shorts = 0;
+	*err = 0;
+	while (total < limit && now() - t0 < 60) {
+		ssize_t n;
+
+		fill(buf, total, BIG);
+		n = send(fd, buf, BIG, MSG_DONTWAIT);
+		if (*first == -2)
+			*first = n;
+		if (n < 0) {
+			*err = errno;
+			if (errno != EAGAIN)
+				break;
+			/* EAGAIN once the host's buffers are full too: wait a
+			 * little and make sure it stays so */
+			usleep(200000);
+			n = send(fd, buf, BIG, MSG_DONTWAIT);
+			if (n < 0) {
+				*err = errno;
+				break;
+			}
+		}
+		if (n > 0 && (size_t)n < BIG)
+			(*shorts)++;
+		total += (size_t)n;
+	}
+	return total;
+}
+
+static void check_partial(void)
+{
+	int c, s, shorts = 0, err = 0, rc = -3;
+	ssize_t first = -2;
+	size_t total = 0;
+
+	if (loop_pair(&c, &s, 0) == 0) {
+		total = fill_until_eagain(c, 256u << 20, &first, &shorts, &err);
+		rc = drain_check(s, 0, total);
+		close(c);
+		close(s);
+	}
+	result("partial", first > 0 && shorts > 0 && err == EAGAIN && rc == 0,
+	       "non-blocking sends of 1 MiB to a reader that does not read: first took %zd, "
+	       "%d short counts, then %s after %zu bytes; all %zu read back in order (%d)",
+	       first, shorts, strerror(err), total, total, rc);
+}
+
+struct sender {
+	int fd;
+	size_t off, len;
+	ssize_t sent;
+	int err;
+	volatile pid_t tid;
+};
+
+static void *blocking_send(void *arg)
+{
+	struct sender *sd = arg;
+	unsigned char *buf = malloc(sd->len);
+
+	fill(buf, sd->off, sd->len);
+	sd->tid = (pid_t)syscall(SYS_gettid);
+	sd->sent = send(sd->fd, buf, sd->len, 0);
+	sd->err = errno;
+	free(buf);
+	return NULL;
+}
+
+/* A reader that does not read: the writer's sends stop (EAGAIN, then a
+ * blocking send blocks); once it reads, the blocked send completes and not a
+ * byte is lost. */
+static void check_backpressure(void)
+{
+	struct sender sd = { .len = 4u << 20, .sent = -2 };
+	int c, s, shorts, err = 0, blocked = 0, rc = -3;
+	ssize_t first;
+	size_t total = 0;
+	pthread_t th;
+
+	if (loop_pair(&c, &s, 0) == 0) {
+		total = fill_until_eagain(c, 256u << 20, &first, &shorts, &err);
+		sd.fd = c;
+		sd.off = total;
+		pthread_create(&th, NULL, blocking_send, &sd);
+		blocked = wait_blocked(&sd.tid, SYS_sendto, SYS_sendmsg);
+		/* blocked, and it stays so while nobody reads */
+		usleep(300000);
+		blocked = blocked && sd.sent == -2;
+		rc = drain_check(s, 0, total + sd.len);
+		pthread_join(th, NULL);
+		close(c);
+		close(s);
+	}
+	result("backpressure", err == EAGAIN && blocked && sd.sent == (ssize_t)sd.len && rc == 0,
+	       "full after %zu bytes (%s); a blocking send of 4 MiB %s; after reading it "
+	       "returned %zd, %zu bytes in order (%d)", total, strerror(err),
+	       blocked ? "blocked" : "did not block", sd.sent, total + sd.len, rc);
+}
+
+/* A reader that never reads: what waits for it is bounded (the writer gets
+ * EAGAIN), FIONREAD stays within reason, and closing both ends unread
+ * leaves the service working. */
+static void check_neverread(void)
+{
+	int c, s, shorts, err = 0, inq = -1, ok;
+	ssize_t first;
+	size_t total = 0;
+
+	if (loop_pair(&c, &s, 0) == 0) {
+		total = fill_until_eagain(c, 256u << 20, &first, &shorts, &err);
+		ioctl(s, FIONREAD, &inq);
+		close(s);
+		close(c);
+	}
+	ok = err == EAGAIN && total < (64u << 20) && inq > 0 && inq <= (int)(16u << 20);
+	c = tcp_connect(AF_INET, port);
+	ok = ok && c >= 0 && echo_roundtrip(c, "still there") == 0;
+	if (c >= 0)
+		close(c);
+	result("neverread", ok, "writer stopped (%s) after %zu bytes; the reader's FIONREAD %d; "
+	       "closed unread, the next connection echoes", strerror(err), total, inq);
+}
+
+/* Wait until `fd` has at least `n` bytes to read (FIONREAD), up to 10 s. */
+static int wait_inq(int fd, int n)
+{
+	for (int i = 0; i < 10000; i++) {
+		int v = -1;
+
+		if (ioctl(fd, FIONREAD, &v) == 0 && v >= n)
+			return v;
+		usleep(1000);
+	}
+	return -1;
+}
+
+static void check_peek(void)
+{
+	char buf[32] = "";
+	int c, s, ok = 0;
+	ssize_t a = -2, b = -2, e;
+	int ee;
+
+	if (loop_pair(&c, &s, 0) == 0) {
+		e = recv(c, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+		ee = errno;
+		send(s, "hello world", 11, 0);
+		wait_inq(c, 11);
+		a = recv(c, buf, 5, MSG_PEEK);
+		ok = e < 0 && ee == EAGAIN && a == 5 && !memcmp(buf, "hello", 5);
+		memset(buf, 0, sizeof(buf));
+		b = recv(c, buf, sizeof(buf), 0);
+		ok = ok && b == 11 && !memcmp(buf, "hello world", 11);
+		close(c);
+		close(s);
+	}
+	result("peek", ok, "MSG_PEEK on nothing: EAGAIN; peek 5 of 11: %zd, then a read takes all: %zd",
+	       a, b);
+}
+
+struct trickle {
+	int fd, pieces;
+	size_t piece;
+};
+
+static void *trickle(void *arg)
+{
+	struct trickle *t = arg;
+	unsigned char *buf = malloc(t->piece);
+
+	for (int i = 0; i < t->pieces; i++) {
+		usleep(100000);
+		fill(buf, (size_t)i * t->piece, t->piece);
+		send(t->fd, buf, t->piece, 0);
+	}
+	free(buf);
+	return NULL;
+}
+
+static void check_waitall(void)
+{
+	struct trickle t = { .pieces = 4, .piece = 3000 };
+	static unsigned char buf[12000];
+	int c, s, ok = 0, bad = 0;
+	ssize_t n = -2;
+	double t0 = now(), dt = 0;
+	pthread_t th;
+
+	if (loop_pair(&c, &s, 0) == 0) {
+		t.fd = s;
+		pthread_create(&th, NULL, trickle, &t);
+		n = recv(c, buf, sizeof(buf), MSG_WAITALL);
+		dt = now() - t0;
+		pthread_join(th, NULL);
+		for (ssize_t i = 0; i < n; i++)
+			bad += buf[i] != pat((size_t)i);
+		ok = n == (ssize_t)sizeof(buf) && !bad && dt > 0.3;
+		close(c);
+		close(s);
+	}
+	result("waitall", ok, "MSG_WAITALL over 4 pieces 0.1 s apart: %zd bytes after %.2f s", n, dt);
+}
+
+static void check_rcvlowat(void)
+{
+	struct pollfd p;
+	char buf[256];
+	int c, s, ok = 0, p1 = -2, p2 = -2;
+	ssize_t n = -2;
+
+	memset(buf, 'l', sizeof(buf));
+	if (loop_pair(&c, &s, 100) == 0) {
+		p.fd = c;
+		p.events = POLLIN;
+		send(s, buf, 50, 0);
+		p1 = poll(&p, 1, 500);           /* 50 < 100: not readable */
+		send(s, buf, 60, 0);
+		p2 = poll(&p, 1, 5000);          /* 110 >= 100 */
+		n = recv(c, buf, sizeof(buf), 0);
+		ok = p1 == 0 && p2 == 1 && (p.revents & POLLIN) && n == 110;
+		close(c);
+		close(s);
+	}
+	result("rcvlowat", ok, "SO_RCVLOWAT 100: poll with 50 bytes %d, with 110 bytes %d; recv %zd",
+	       p1, p2, n);
+}
+
+static void check_fionread(void)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
+	char buf[2048];
+	int c, s, u, v = -1, ud = -1, ok = 0, zero = -1;
+
+	memset(buf, 'f', sizeof(buf));
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (loop_pair(&c, &s, 0) == 0) {
+		ioctl(c, FIONREAD, &zero);
+		send(s, buf, 1234, 0);
+		v = wait_inq(c, 1234);
+		ok = zero == 0 && v == 1234 && recv(c, buf, sizeof(buf), 0) == 1234;
+		ioctl(c, FIONREAD, &zero);
+		ok = ok && zero == 0;
+		close(c);
+		close(s);
+	}
+	/* UDP: the size of the next datagram */
+	u = socket(AF_INET, SOCK_DGRAM, 0);
+	if (u >= 0) {
+		sendto(u, buf, 100, 0, (struct sockaddr *)&to, sizeof(to));
+		sendto(u, buf, 200, 0, (struct sockaddr *)&to, sizeof(to));
+		ud = wait_inq(u, 1);
+		close(u);
+	}
+	result("fionread", ok && ud == 100, "FIONREAD: 0 when empty, %d after 1234 bytes, 0 after "
+	       "reading; UDP: %d (next datagram of 100 and 200)", v, ud);
+}
+
+static void check_oob(void)
+{
+	int fd = tcp_connect(AF_INET, port), e = 0;
+	ssize_t n = -2;
+	char b;
+
+	if (fd >= 0) {
+		n = recv(fd, &b, 1, MSG_OOB | MSG_DONTWAIT);
+		e = errno;
+		close(fd);
+	}
+	result("oob", n < 0 && (e == EINVAL || e == EOPNOTSUPP),
+	       "recv(MSG_OOB) without urgent data: %s", n < 0 ? strerror(e) : "data?");
+}
+
+/* shutdown(SHUT_WR) right after a large write: the peer gets every byte,
+ * then EOF; our side still reads what the peer sends afterwards. */
+static void check_shutwr(void)
+{
+	size_t len = 512u << 10;
+	unsigned char *buf = malloc(len);
+	struct pollfd p;
+	int c, s, ok = 0, rc = -3, rdhup = 0;
+	ssize_t eof = -2, back = -2;
+	char r[8];
+
+	struct timeval tv = { 20, 0 };
+
+	fill(buf, 0, len);
+	if (loop_pair(&c, &s, 0) == 0) {
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		ok = send(c, buf, len, 0) == (ssize_t)len && shutdown(c, SHUT_WR) == 0;
+		rc = drain_check(s, 0, len);
+		eof = recv(s, r, sizeof(r), 0);
+		p.fd = s;
+		p.events = POLLIN | POLLRDHUP;
+		rdhup = poll(&p, 1, 1000) == 1 && (p.revents & POLLRDHUP);
+		send(s, "late", 4, 0);
+		back = recv(c, r, 4, MSG_WAITALL);
+		ok = ok && rc == 0 && eof == 0 && rdhup && back == 4;
+		close(c);
+		close(s);
+	}
+	free(buf);
+	result("shutwr", ok, "512 KiB then shutdown(SHUT_WR): all read (%d), then EOF (%zd), "
+	       "POLLRDHUP %s; the other way still works (%zd)", rc, eof, rdhup ? "yes" : "no", back);
+}
+
+static volatile int sigpipes;
+
+static void on_pipe(int sig)
+{
+	(void)sig;
+	sigpipes++;
+}
+
+/* Writing to a connection the peer closed: EPIPE (maybe ECONNRESET first)
+ * and SIGPIPE, none with MSG_NOSIGNAL. */
+static void check_epipe(void)
+{
+	struct sigaction sa = { .sa_handler = on_pipe }, old;
+	int c, s, e = 0, resets = 0, before;
+	char buf[4096] = "";
+	double t0 = now();
+
+	sigaction(SIGPIPE, &sa, &old);
+	if (loop_pair(&c, &s, 0) == 0) {
+		close(s);
+		while (now() - t0 < 10) {
+			if (send(c, buf, sizeof(buf), MSG_NOSIGNAL) < 0) {
+				e = errno;
+				if (e != ECONNRESET)
+					break;
+				resets++;
+			}
+			usleep(10000);
+		}
+		before = sigpipes;
+		if (e == EPIPE)
+			e = send(c, buf, sizeof(buf), 0) < 0 ? errno : 0;
+		close(c);
+	} else {
+		before = 0;
+	}
+	sigaction(SIGPIPE, &old, NULL);
+	result("epipe", e == EPIPE && before == 0 && sigpipes == 1,
+	       "send after the peer closed: %s (%d ECONNRESET first), SIGPIPE %d with MSG_NOSIGNAL, "
+	       "%d without", strerror(e), resets, before, sigpipes - before);
+}
+
+static void check_udptrunc(void)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct timeval tv = { 5, 0 };
+	char big[3000], buf[1000];
+	struct msghdr mh = { 0 };
+	struct iovec iov = { buf, sizeof(buf) };
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	ssize_t n = -2;
+
+	memset(big, 'u', sizeof(big));
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	if (u >= 0) {
+		setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		sendto(u, big, sizeof(big), 0, (struct sockaddr *)&to, sizeof(to));
+		n = recvmsg(u, &mh, MSG_TRUNC);
+		close(u);
+	}
+	result("udptrunc", n == (ssize_t)sizeof(big) && (mh.msg_flags & MSG_TRUNC),
+	       "a 3000-byte datagram into 1000 bytes with MSG_TRUNC: %zd, flags %#x", n, mh.msg_flags);
+}
+
 /* Request/response latency: 1-byte TCP round trips to the echo server. */
 static void check_rtt(void)
 {
@@ -590,6 +1057,17 @@ int main(int argc, char **argv)
 		else if (!strcmp(c, "rtt")) check_rtt();
 		else if (!strcmp(c, "close-race")) check_close_race();
 		else if (!strcmp(c, "share")) check_share();
+		else if (!strcmp(c, "partial")) check_partial();
+		else if (!strcmp(c, "backpressure")) check_backpressure();
+		else if (!strcmp(c, "neverread")) check_neverread();
+		else if (!strcmp(c, "peek")) check_peek();
+		else if (!strcmp(c, "waitall")) check_waitall();
+		else if (!strcmp(c, "rcvlowat")) check_rcvlowat();
+		else if (!strcmp(c, "fionread")) check_fionread();
+		else if (!strcmp(c, "oob")) check_oob();
+		else if (!strcmp(c, "shutwr")) check_shutwr();
+		else if (!strcmp(c, "epipe")) check_epipe();
+		else if (!strcmp(c, "udptrunc")) check_udptrunc();
 		else result(c, 0, "unknown check");
 	}
 	return failures ? 1 : 0;
