@@ -36,10 +36,10 @@
 
 #include "hsock.h"
 
-/* Rings: half the socket buffer (Linux doubles SO_SNDBUF/SO_RCVBUF),
- * 64 KiB with the defaults, at most AREA_RING_CAP: the data area (about
- * 7.5 MiB with hostrpcd's default 8 MiB region) is shared by all sockets. */
-#define AREA_RING_DEFAULT (64u << 10)
+/* Rings: ring_kb (64 KiB) by default; half the socket buffer (Linux
+ * doubles SO_SNDBUF/SO_RCVBUF) where an accepted socket inherits a larger
+ * one, up to AREA_RING_CAP: the data area (about 7.5 MiB with hostrpcd's
+ * default 8 MiB region) is shared by all sockets. */
 #define AREA_RING_CAP     (256u << 10)
 /* A UDP in ring holds a whole largest datagram. */
 #define AREA_UDP_IN_MIN   (128u << 10)
@@ -47,6 +47,9 @@
 
 /* The data area also carries bulk buffers (version 1 sockets, other
  * frontends): areas together stay below this. */
+static unsigned int ring_kb = 64;
+module_param(ring_kb, uint, 0644);
+MODULE_PARM_DESC(ring_kb, "KiB of each ring of a new socket's area (a power of two, 4..4096)");
 static unsigned int area_kb = 5120;
 module_param(area_kb, uint, 0644);
 MODULE_PARM_DESC(area_kb, "most KiB of the data area all socket areas together may take");
@@ -68,12 +71,13 @@ static bool budget_take(u32 pages)
 
 static u32 ring_size_for(int buf)
 {
-	u32 n = buf > 0 ? (u32)buf / 2 : AREA_RING_DEFAULT;
+	u32 def = clamp_t(u32, READ_ONCE(ring_kb), 4, HRPC_SOCK_RING_MAX >> 10) << 10;
+	u32 n = buf > 0 ? (u32)buf / 2 : 0;
 
-	if (n < HRPC_SOCK_RING_MIN)
-		return HRPC_SOCK_RING_MIN;
-	n = rounddown_pow_of_two(n);
-	return min(n, AREA_RING_CAP);
+	def = rounddown_pow_of_two(def);
+	if (n <= def)
+		return def;
+	return min(rounddown_pow_of_two(n), max(def, AREA_RING_CAP));
 }
 
 /**
@@ -92,11 +96,21 @@ static u32 ring_size_for(int buf)
 struct hsk_area *hsock_area_alloc(struct hrpck_chan *chan, int type, int sndbuf, int rcvbuf)
 {
 	u32 out = ring_size_for(sndbuf), in = ring_size_for(rcvbuf);
+	u32 budget = READ_ONCE(area_kb) / 4, used = (u32)atomic_read(&area_pages);
+	u32 share = used < budget ? (budget - used) / 8 : 0;
 	struct hsk_area *a;
 	struct hrpck_bulk *b;
 
 	if (type == SOCK_DGRAM)
 		in = max(in, AREA_UDP_IN_MIN);
+	/* A socket takes at most an eighth of what is left: the first ones
+	 * get full rings, later ones smaller and smaller rings rather than
+	 * none (a server with many connections stays on version 2). */
+	while (pages_of(out, in) > share &&
+	       (out > HRPC_SOCK_RING_MIN || in > HRPC_SOCK_RING_MIN)) {
+		out = max(out / 2, HRPC_SOCK_RING_MIN);
+		in = max(in / 2, HRPC_SOCK_RING_MIN);
+	}
 	a = kzalloc(sizeof(*a), GFP_KERNEL);
 	if (!a)
 		return NULL;

@@ -7,8 +7,8 @@
 #   sock-probe -------+-- ivshmem / Host RPC --> host-echo.py 127.0.0.1:P, [::1]:P
 #   busybox httpd <--/                           busybox wget 127.0.0.1:G (from the host)
 #
-# SOCK_VM_V2=0 loads the module with v2=0 (every send/recv a call, version 1)
-# to compare; by default the module asks for version 2 (data rings).
+# The module is loaded with hostrpc_sock.v2=1 (version 2, data rings: the
+# module's default is still version 1); SOCK_VM_V2=0 checks version 1.
 #
 # Checks: wget of a 16 MiB file (checksum), a server inside the guest reached
 # from the host, TCP/UDP echo over IPv4 and IPv6, poll/epoll/select,
@@ -101,7 +101,7 @@ python3 -c 'import socket,sys; s=socket.create_connection((\"127.0.0.1\", $dport
 echo "1..$(($(echo $probes | wc -w) + 10))"
 rc=0
 "$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-400}" -m 512 -s "$vm_server" \
-	-a "hrpc.load=hostrpc_sock${SOCK_VM_V2:+ hostrpc_sock.v2=$SOCK_VM_V2}" \
+	-a "hrpc.load=hostrpc_sock hostrpc_sock.v2=${SOCK_VM_V2:-1}" \
 	-f "$vm_tmp/sock-probe:/bin/sock-probe" "${extra[@]:+${extra[@]}}" \
 	-l "$vm_tmp/console" -L "$vm_tmp/server" \
 	-e "$host_cmd" -E GUEST-HTTPD-READY \
