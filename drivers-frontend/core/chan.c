@@ -113,6 +113,8 @@ static bool ring_live(enum hrpck_chan_state state)
 	return state == HRPCK_STATE_ATTACHED || state == HRPCK_STATE_ATTACHING;
 }
 
+static void rekick_arm(struct hrpck_chan *chan);
+
 static void kick_locked(struct hrpck_chan *chan)
 {
 	chan->ops->kick(chan);
@@ -635,6 +637,8 @@ int hrpck_chan_call(struct hrpck_chan *chan, struct hrpck_call *call,
 	ret = submit(chan, call, p, true, deadline);
 	if (ret || (call->flags & HRPCK_CALL_ONEWAY)) {
 		pending_free(p);
+		if (!ret)
+			rekick_arm(chan);   /* nobody waits for a one-way call */
 		return ret;
 	}
 
@@ -689,6 +693,15 @@ int hrpck_call(struct hrpck_chan *chan, struct hrpck_call *call,
 }
 EXPORT_SYMBOL_GPL(hrpck_call);
 
+/* Calls the host has not taken yet (one-way ones too, which no one waits
+ * for): the host asked for no doorbell, or one was lost. */
+static bool req_pending(struct hrpck_chan *chan)
+{
+	long space = hrpc_ring_space(&chan->req);
+
+	return space >= 0 && (u32)space < chan->req.size;
+}
+
 /* Queue the rekick work (with a channel reference) unless it is queued. */
 static void rekick_arm(struct hrpck_chan *chan)
 {
@@ -701,8 +714,9 @@ static void rekick_arm(struct hrpck_chan *chan)
 /*
  * Async callers do not sleep in chan_wait(), which rings again every
  * slice in case a doorbell was lost: do it for them while any call is out
- * (irq_users counts them), and process the response ring in case an
- * interrupt was lost.
+ * (irq_users counts them) or a call sits in the request ring untaken (a
+ * one-way call: hostrpc_sock's KICK), and process the response ring in
+ * case an interrupt was lost.
  */
 static void rekick_work_fn(struct work_struct *work)
 {
@@ -710,7 +724,7 @@ static void rekick_work_fn(struct work_struct *work)
 					       rekick_work);
 	unsigned long flags;
 
-	if (atomic_read(&chan->irq_users) && !READ_ONCE(chan->removing)) {
+	if ((atomic_read(&chan->irq_users) || req_pending(chan)) && !READ_ONCE(chan->removing)) {
 		spin_lock_irqsave(&chan->lock, flags);
 		if (ring_live(chan->state))
 			kick_locked(chan);

@@ -394,6 +394,15 @@ static struct hrpc_sock_state report(outsource_sock *s, struct hsock *hs)
 	struct hrpc_sock_state st;
 
 	hs->reported = poll_mask(hs);
+	/* A connect that ended before this reply (loopback is that fast): the
+	 * guest learns it from this mask, and OUT is not watched any more, so
+	 * dispatch() would never see it end: end it here (a socket with data
+	 * rings starts moving data). */
+	if (hs->connect_open && (hs->reported & HRPC_POLLOUT) &&
+	    !(hs->reported & (HRPC_POLLERR | HRPC_POLLHUP))) {
+		connect_done(s, hs, 0);
+		hs->connect_retry = true;
+	}
 	st.mask = hs->reported;
 	st.seq = ++hs->seq;
 	/* A newer state supersedes a coalesced one waiting for credit. */
