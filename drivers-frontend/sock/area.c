@@ -255,6 +255,26 @@ static void area_kick(struct hsk *hs)
 	hrpck_chan_put(chan);
 }
 
+/*
+ * Sleep on the socket's wait queue (`wait` added, a ring armed) until a
+ * wake-up: 0, or -EAGAIN when no time is left, or the signal's errno.
+ * Owed news (*kick, may be NULL) goes to the host first: it must know about
+ * our bytes (or our room) before we wait for it.
+ */
+static int area_sleep(struct hsk *hs, struct wait_queue_entry *wait, long *timeo, bool *kick)
+{
+	if (!*timeo)
+		return -EAGAIN;
+	if (signal_pending(current))
+		return sock_intr_errno(*timeo);
+	if (kick && *kick) {
+		area_kick(hs);
+		*kick = false;
+	}
+	*timeo = wait_woken(wait, TASK_INTERRUPTIBLE, *timeo);
+	return 0;
+}
+
 /* The in ring wakes a reader once `need` bytes are there (event index:
  * prod_event = cons + need - 1). */
 static u32 in_need(struct hsk *hs)
@@ -534,21 +554,11 @@ static int send_stream(struct hsk *hs, struct msghdr *msg, size_t size, bool *ki
 		}
 		if (!r)
 			continue;	/* room came meanwhile */
-		if (!timeo) {
-			err = -EAGAIN;
-			break;
-		}
-		if (signal_pending(current)) {
-			err = sock_intr_errno(timeo);
-			break;
-		}
 		/* The host must know about our bytes before we wait for it
 		 * to make room. */
-		if (*kick) {
-			area_kick(hs);
-			*kick = false;
-		}
-		timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, timeo);
+		err = area_sleep(hs, &wait, &timeo, kick);
+		if (err)
+			break;
 	}
 	remove_wait_queue(sk_sleep(sk), &wait);
 	return sent ? (int)sent : err;
@@ -612,15 +622,9 @@ static int send_dgram(struct hsk *hs, struct msghdr *msg, size_t size,
 		}
 		if (!r)
 			continue;
-		if (!timeo) {
-			err = -EAGAIN;
+		err = area_sleep(hs, &wait, &timeo, NULL);
+		if (err)
 			break;
-		}
-		if (signal_pending(current)) {
-			err = sock_intr_errno(timeo);
-			break;
-		}
-		timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, timeo);
 	}
 	remove_wait_queue(sk_sleep(sk), &wait);
 	return err;
@@ -742,21 +746,11 @@ static int recv_stream(struct hsk *hs, struct msghdr *msg, size_t size, int flag
 		if (!r)
 			continue;
 		drained = false;	/* armed just now */
-		if (!timeo) {
-			err = -EAGAIN;
-			break;
-		}
-		if (signal_pending(current)) {
-			err = sock_intr_errno(timeo);
-			break;
-		}
 		/* Room made for a host that waits for it: say so before
 		 * sleeping on what it is to send. */
-		if (*kick) {
-			area_kick(hs);
-			*kick = false;
-		}
-		timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, timeo);
+		err = area_sleep(hs, &wait, &timeo, kick);
+		if (err)
+			break;
 	}
 	remove_wait_queue(sk_sleep(sk), &wait);
 	/* Emptied the ring: the next byte is news (an edge-triggered epoll
@@ -825,19 +819,9 @@ static int recv_dgram(struct hsk *hs, struct msghdr *msg, size_t size, int flags
 		}
 		if (!r)
 			continue;
-		if (!timeo) {
-			err = -EAGAIN;
+		err = area_sleep(hs, &wait, &timeo, kick);
+		if (err)
 			break;
-		}
-		if (signal_pending(current)) {
-			err = sock_intr_errno(timeo);
-			break;
-		}
-		if (*kick) {
-			area_kick(hs);
-			*kick = false;
-		}
-		timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, timeo);
 	}
 	remove_wait_queue(sk_sleep(sk), &wait);
 	return err;
