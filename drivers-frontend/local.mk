@@ -12,4 +12,5 @@ EXTRA_DIST += \
 	drivers-frontend/core/chan.c \
 	drivers-frontend/core/bulk.c \
 	drivers-frontend/core/chardev.c \
+	drivers-frontend/core/fence.c \
 	drivers-frontend/core/ivshmem.c

@@ -200,6 +200,8 @@ int hrpck_chardev_register(struct hrpck_chan *chan);
 void hrpck_chardev_unregister(struct hrpck_chan *chan);
 
 /* ivshmem.c */
+void hrpck_fence_init(void);
+void hrpck_fence_exit(void);
 int hrpck_ivshmem_init(void);
 void hrpck_ivshmem_exit(void);
 

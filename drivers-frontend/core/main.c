@@ -146,6 +146,7 @@ static int __init hrpck_core_init(void)
 	hrpck_wq = alloc_workqueue("hostrpc", WQ_MEM_RECLAIM, 0);
 	if (!hrpck_wq)
 		return -ENOMEM;
+	hrpck_fence_init();
 	ret = hrpck_chan_cache_init();
 	if (ret)
 		goto err_wq;
@@ -157,6 +158,7 @@ static int __init hrpck_core_init(void)
 err_cache:
 	hrpck_chan_cache_exit();
 err_wq:
+	hrpck_fence_exit();
 	destroy_workqueue(hrpck_wq);
 	return ret;
 }
@@ -167,6 +169,7 @@ static void __exit hrpck_core_exit(void)
 	/* Runs the release work of channels whose last reference just went. */
 	destroy_workqueue(hrpck_wq);
 	hrpck_chan_cache_exit();
+	hrpck_fence_exit();
 	ida_destroy(&hrpck_ida);
 }
 

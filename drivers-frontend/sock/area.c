@@ -347,7 +347,7 @@ static int arm_in(struct hsk_area *a, u32 need)
 	spin_unlock(&a->lock);
 	/* Store prod_event, then load prod: pairs with the barrier in the
 	 * host's hrpc_ring_need_notify() (store prod, then load prod_event). */
-	smp_mb();
+	hrpc_mb();
 	avail = in_avail_snap(a);
 	if (avail < 0)
 		return -EPROTO;
@@ -364,7 +364,7 @@ static int arm_out(struct hsk_area *a, u32 need)
 	WRITE_ONCE(a->out.ctl->cons_event, READ_ONCE(a->out.ctl->cons));
 	spin_unlock(&a->lock);
 	/* Pairs with the barrier in the host's hrpc_ring_consumed_notify(). */
-	smp_mb();
+	hrpc_mb();
 	space = out_space_snap(a);
 	if (space < 0)
 		return -EPROTO;

@@ -24,6 +24,7 @@
 #include <linux/errno.h>
 #include <linux/compiler.h>
 #include <asm/barrier.h>
+#include <linux/jump_label.h>
 
 typedef __u8  hrpc_u8;
 typedef __u16 hrpc_u16;
@@ -35,7 +36,16 @@ typedef __s32 hrpc_s32;
 #define hrpc_store_release(p, v)  smp_store_release(p, v)
 #define hrpc_read_once(x)         READ_ONCE(x)
 #define hrpc_write_once(x, v)     WRITE_ONCE(x, v)
-#define hrpc_mb()                 smp_mb()
+/* A full barrier the host sees.  smp_mb() is one on hardware and KVM; QEMU's
+ * TCG before 8.1 drops it when the guest has one possible CPU, and then
+ * hostrpc_core.ko adds one (drivers-frontend/core/fence.c). */
+DECLARE_STATIC_KEY_FALSE(hrpck_host_fence_on);
+void hrpck_host_fence(void);
+#define hrpc_mb() do {						\
+		smp_mb();					\
+		if (static_branch_unlikely(&hrpck_host_fence_on))	\
+			hrpck_host_fence();			\
+	} while (0)
 #define hrpc_likely(x)            likely(x)
 #define hrpc_unlikely(x)          unlikely(x)
 

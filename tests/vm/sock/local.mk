@@ -8,6 +8,8 @@ sock_vm_tests += tests/vm/sock/sock-bench-smoke.sh
 # IPv4/IPv6 translation (policy `translate` rules) seen from unmodified guest
 # programs; its guest program is built static by the test.
 sock_vm_tests += tests/vm/sock/sock-translate-vm.sh
+# No lost wake-up on a one-CPU TCG guest (drivers-frontend/core/fence.c).
+sock_vm_tests += tests/vm/sock/sock-wakeups.sh
 EXTRA_DIST += tests/vm/sock/guest/xlat-probe.c
 dist_check_SCRIPTS += $(sock_vm_tests)
 
