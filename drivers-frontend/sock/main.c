@@ -33,14 +33,12 @@ module_param(credit, uint, 0444);
 MODULE_PARM_DESC(credit, "READY event credits granted to the host (<= 4096)");
 
 /*
- * Version 2 (data rings, area.c) is asked for only with v2=1 for now: under
- * load (sock-rr rr:50:1) a one-way KICK can stay in the request ring
- * without waking the host until some other call rings (README.md, "Data
- * path"), which stalls the sockets that wait for it.
+ * Version 2 (data rings per socket, area.c) unless v2=0: a host that does
+ * not speak it refuses INIT version 2 and the module falls back to 1.
  */
-static bool v2;
+static bool v2 = true;
 module_param(v2, bool, 0444);
-MODULE_PARM_DESC(v2, "ask for version 2 (data rings per socket); default 0: every send/recv is a call");
+MODULE_PARM_DESC(v2, "ask for version 2 (data rings per socket; default 1); 0: every send/recv is a call");
 
 DEFINE_XARRAY_FLAGS(hsock_table, XA_FLAGS_LOCK_IRQ);
 

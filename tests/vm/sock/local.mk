@@ -2,6 +2,8 @@
 # against hostrpcd's ivshmem endpoint (tests/vm/lib.sh, tests/vm/vm-run).
 # The guest program is built static by the test itself.
 sock_vm_tests = tests/vm/sock/sock-vm.sh
+# The same with version 1 of the data path (hostrpc_sock.v2=0).
+sock_vm_tests += tests/vm/sock/sock-vm-v1.sh
 # The socket benchmarks (bench/sock-vm-bench.sh) in their quick mode: every
 # number measured in both guests (outsourced sockets and virtio-net).
 sock_vm_tests += tests/vm/sock/sock-bench-smoke.sh

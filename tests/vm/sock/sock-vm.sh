@@ -7,8 +7,9 @@
 #   sock-probe -------+-- ivshmem / Host RPC --> host-echo.py 127.0.0.1:P, [::1]:P
 #   busybox httpd <--/                           busybox wget 127.0.0.1:G (from the host)
 #
-# The module is loaded with hostrpc_sock.v2=1 (version 2, data rings: the
-# module's default is still version 1); SOCK_VM_V2=0 checks version 1.
+# The module runs version 2 (data rings per socket, its default);
+# SOCK_VM_V2=0 checks version 1 (every send/recv a call), which make check
+# runs too (tests/vm/sock/sock-vm-v1.sh).
 #
 # Checks: wget of a 16 MiB file (checksum), a server inside the guest reached
 # from the host, TCP/UDP echo over IPv4 and IPv6, poll/epoll/select,
