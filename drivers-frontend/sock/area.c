@@ -54,6 +54,13 @@ static unsigned int area_kb = 5120;
 module_param(area_kb, uint, 0644);
 MODULE_PARM_DESC(area_kb, "most KiB of the data area all socket areas together may take");
 static atomic_t area_pages = ATOMIC_INIT(0);
+/* A blocking receive watches the in ring a while before it sleeps, as
+ * net.core.busy_read does for a NIC: a reply within microseconds then costs
+ * no READY event, interrupt and wake-up (the 1-byte ping-pong of
+ * bench/sock-vm-bench.sh).  Per socket and adaptive (in_busy_wait()). */
+static unsigned int busy_poll_us = 100;
+module_param(busy_poll_us, uint, 0644);
+MODULE_PARM_DESC(busy_poll_us, "most microseconds a blocking recv spins on the in ring before it sleeps (adaptive; 0: never)");
 
 static u32 pages_of(u32 out, u32 in)
 {
@@ -114,6 +121,7 @@ struct hsk_area *hsock_area_alloc(struct hrpck_chan *chan, int type, int sndbuf,
 	a = kzalloc(sizeof(*a), GFP_KERNEL);
 	if (!a)
 		return NULL;
+	a->busy_ns = READ_ONCE(busy_poll_us) * NSEC_PER_USEC / 8;	/* a first guess */
 	for (;;) {
 		b = ERR_PTR(-ENOSPC);
 		if (budget_take(pages_of(out, in))) {
@@ -352,6 +360,63 @@ static int arm_in(struct hsk_area *a, u32 need)
 	if (avail < 0)
 		return -EPROTO;
 	return (u32)avail < need;
+}
+
+/*
+ * A blocking reader found fewer than `need` bytes: spin for them (or for
+ * news in the host's words, `seq`) within the socket's budget.  True when
+ * something came.  *t0 keeps when the first spin of this wait began, for
+ * busy_learn().  Gives up at once for a signal or another task that wants
+ * the CPU.  With a budget of 0 every 32nd wait probes with an eighth of the
+ * maximum, so a socket whose replies became fast finds out.
+ */
+static bool in_busy_wait(struct hsk_area *a, u32 need, u32 seq, u64 *t0)
+{
+	u32 max = min(READ_ONCE(busy_poll_us), 10000u) * NSEC_PER_USEC;
+	u32 budget = min(a->busy_ns, max);
+	u64 now, end;
+
+	if (!max)
+		return false;
+	if (!budget) {
+		if (++a->busy_probe % 32)
+			return false;
+		budget = max / 8;
+	}
+	now = ktime_get_ns();
+	if (!*t0)
+		*t0 = now;
+	end = now + budget;
+	for (;;) {
+		long avail = in_avail(a);
+
+		if (avail < 0 || (u32)avail >= need ||
+		    smp_load_acquire(&a->hdr->host_seq) != seq)
+			return true;
+		if (need_resched() || signal_pending(current) || ktime_get_ns() >= end)
+			return false;
+		cpu_relax();
+	}
+}
+
+/*
+ * Woken after the spin gave up (t0: when it began): learn from how long the
+ * wait really was, as KVM's halt polling does.  A wait the maximum would
+ * have covered sets the budget a quarter above it; a longer one halves the
+ * budget, down to 0 below a sixteenth of the maximum.
+ */
+static void busy_learn(struct hsk_area *a, u64 t0)
+{
+	u32 max = min(READ_ONCE(busy_poll_us), 10000u) * NSEC_PER_USEC;
+	u64 waited;
+
+	if (!t0 || !max)
+		return;
+	waited = ktime_get_ns() - t0;
+	if (waited <= max)
+		a->busy_ns = min_t(u64, waited + waited / 4, max);
+	else
+		a->busy_ns = a->busy_ns / 2 < max / 16 ? 0 : a->busy_ns / 2;
 }
 
 /* About to sleep for `need` bytes of room in the out ring.  As arm_in()
@@ -675,7 +740,8 @@ static int recv_stream(struct hsk *hs, struct msghdr *msg, size_t size, int flag
 	bool peek = flags & MSG_PEEK, drained = false;
 	struct host_words w;
 	size_t copied = 0;
-	u32 peek_need;
+	u32 peek_need, want;
+	u64 t0 = 0;
 	int err = 0, r;
 
 	if (!size)
@@ -738,7 +804,16 @@ static int recv_stream(struct hsk *hs, struct msghdr *msg, size_t size, int flag
 			break;	/* EOF after the last byte */
 		/* wake for SO_RCVLOWAT's bytes, never for more than the
 		 * target still lacks */
-		r = arm_in(a, peek ? peek_need : min_t(size_t, need, target - copied));
+		want = peek ? peek_need : min_t(size_t, need, target - copied);
+		if (timeo && !area_dead(hs)) {
+			if (*kick) {	/* the host may wait for our room */
+				area_kick(hs);
+				*kick = false;
+			}
+			if (in_busy_wait(a, want, w.seq, &t0))
+				continue;
+		}
+		r = arm_in(a, want);
 		if (r < 0) {
 			err = area_break(hs, "in");
 			break;
@@ -749,6 +824,10 @@ static int recv_stream(struct hsk *hs, struct msghdr *msg, size_t size, int flag
 		/* Room made for a host that waits for it: say so before
 		 * sleeping on what it is to send. */
 		err = area_sleep(hs, &wait, &timeo, kick);
+		if (!err) {
+			busy_learn(a, t0);
+			t0 = 0;
+		}
 		if (err)
 			break;
 	}
@@ -769,6 +848,7 @@ static int recv_dgram(struct hsk *hs, struct msghdr *msg, size_t size, int flags
 	struct sock *sk = &hs->sk;
 	long timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
 	struct hrpc_sock_dgram h;
+	u64 t0 = 0;
 	int err = 0, r;
 
 	add_wait_queue(sk_sleep(sk), &wait);
@@ -812,6 +892,14 @@ static int recv_dgram(struct hsk *hs, struct msghdr *msg, size_t size, int flags
 			err = 0;
 			break;
 		}
+		if (timeo) {
+			if (*kick) {
+				area_kick(hs);
+				*kick = false;
+			}
+			if (in_busy_wait(a, 1, w.seq, &t0))
+				continue;
+		}
 		r = arm_in(a, 1);
 		if (r < 0) {
 			err = area_break(hs, "in");
@@ -820,6 +908,10 @@ static int recv_dgram(struct hsk *hs, struct msghdr *msg, size_t size, int flags
 		if (!r)
 			continue;
 		err = area_sleep(hs, &wait, &timeo, kick);
+		if (!err) {
+			busy_learn(a, t0);
+			t0 = 0;
+		}
 		if (err)
 			break;
 	}

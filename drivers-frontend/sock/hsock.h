@@ -39,6 +39,8 @@ struct hsk_area {
 	s32 seen_err;
 	bool live;                      /* the rings carry the data (connected stream / UDP) */
 	bool broken;                    /* the host broke the rings: reset */
+	u32 busy_ns;                    /* a blocking recv's spin budget (rx_mutex) */
+	u32 busy_probe;                 /* waits since the budget fell to 0 */
 };
 
 /* One guest socket; its struct sock comes first (sk_alloc'ed). */
