@@ -26,6 +26,8 @@
  * an event index" atomic against the in ring's consumer, so a poller's arm
  * never publishes an index older than one a reader published after it.
  */
+#include <linux/in.h>
+#include <linux/ipv6.h>
 #include <linux/log2.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
@@ -729,6 +731,60 @@ int hsock_area_sendmsg(struct hsk *hs, struct msghdr *msg, size_t size,
 
 /* ---- receive ---------------------------------------------------------------------- */
 
+/*
+ * A datagram's control messages, as Linux's UDP would give them: IP_PKTINFO
+ * / IPV6_PKTINFO from the host's (the host socket has the option when the
+ * guest set it; the interface index is the host's), and SO_TIMESTAMP,
+ * SO_TIMESTAMPNS (old or new layout) with the host's receive time, or ours
+ * when the datagram came before the host was asked.  put_cmsg() sets
+ * MSG_CTRUNC when the caller's buffer is short.  64-bit callers only: a
+ * compat task's timestamps are not converted.
+ */
+static void dgram_cmsgs(struct hsk *hs, struct msghdr *msg,
+			const struct hrpc_sock_dgram_meta *m)
+{
+	struct sock *sk = &hs->sk;
+
+	if (!msg->msg_control)
+		return;
+	if ((m->have & HRPC_SOCK_META_PKTINFO) && m->dst.family == HRPC_AF_INET) {
+		struct in_pktinfo pi = { .ipi_ifindex = (int)m->ifindex };
+
+		memcpy(&pi.ipi_addr, m->dst.addr, 4);
+		if (m->spec_dst.family == HRPC_AF_INET)
+			memcpy(&pi.ipi_spec_dst, m->spec_dst.addr, 4);
+		put_cmsg(msg, SOL_IP, IP_PKTINFO, sizeof(pi), &pi);
+	} else if ((m->have & HRPC_SOCK_META_PKTINFO) && m->dst.family == HRPC_AF_INET6) {
+		struct in6_pktinfo pi = { .ipi6_ifindex = (int)m->ifindex };
+
+		memcpy(&pi.ipi6_addr, m->dst.addr, 16);
+		put_cmsg(msg, SOL_IPV6, IPV6_PKTINFO, sizeof(pi), &pi);
+	}
+	if (sock_flag(sk, SOCK_RCVTSTAMP)) {
+		u64 ns = (m->have & HRPC_SOCK_META_TSTAMP) ? m->ts_ns : ktime_get_real_ns();
+		struct timespec64 ts = ns_to_timespec64((s64)ns);
+		bool new = sock_flag(sk, SOCK_TSTAMP_NEW);
+
+		if (!sock_flag(sk, SOCK_RCVTSTAMPNS) && new) {
+			struct __kernel_sock_timeval tv = { ts.tv_sec, ts.tv_nsec / NSEC_PER_USEC };
+
+			put_cmsg(msg, SOL_SOCKET, SO_TIMESTAMP_NEW, sizeof(tv), &tv);
+		} else if (!sock_flag(sk, SOCK_RCVTSTAMPNS)) {
+			struct __kernel_old_timeval tv = { ts.tv_sec, ts.tv_nsec / NSEC_PER_USEC };
+
+			put_cmsg(msg, SOL_SOCKET, SO_TIMESTAMP_OLD, sizeof(tv), &tv);
+		} else if (new) {
+			struct __kernel_timespec kts = { ts.tv_sec, ts.tv_nsec };
+
+			put_cmsg(msg, SOL_SOCKET, SO_TIMESTAMPNS_NEW, sizeof(kts), &kts);
+		} else {
+			struct __kernel_old_timespec kts = { ts.tv_sec, ts.tv_nsec };
+
+			put_cmsg(msg, SOL_SOCKET, SO_TIMESTAMPNS_OLD, sizeof(kts), &kts);
+		}
+	}
+}
+
 static int recv_stream(struct hsk *hs, struct msghdr *msg, size_t size, int flags, bool *kick)
 {
 	DEFINE_WAIT_FUNC(wait, woken_wake_function);
@@ -848,9 +904,13 @@ static int recv_dgram(struct hsk *hs, struct msghdr *msg, size_t size, int flags
 	struct sock *sk = &hs->sk;
 	long timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
 	struct hrpc_sock_dgram h;
+	struct hrpc_sock_dgram_meta meta;
 	u64 t0 = 0;
 	int err = 0, r;
 
+	/* SO_TIMESTAMP*: the host stamps datagrams from now on */
+	if (sock_flag(sk, SOCK_RCVTSTAMP) && !(a->guest_flags & HRPC_SOCK_AREA_G_TSTAMP))
+		publish_guest_flags(a, HRPC_SOCK_AREA_G_TSTAMP, 0);
 	add_wait_queue(sk_sleep(sk), &wait);
 	for (;;) {
 		struct host_words w;
@@ -861,17 +921,20 @@ static int recv_dgram(struct hsk *hs, struct msghdr *msg, size_t size, int flags
 			break;
 		}
 		host_words(hs, &w);
-		/* header only, copied out and checked (payload: below) */
-		n = hrpc_dring_get(&a->in, &h, NULL, 0, 1);
+		/* header and ancillary data only, copied out and checked
+		 * (payload: below) */
+		n = hrpc_dring_get_meta(&a->in, &h, &meta, NULL, 0, 1);
 		if (n >= 0) {
 			u32 len = min_t(size_t, h.len, size);
-			size_t c = ring_to_iter(&a->in, a->in.pvt + sizeof(h), len, &msg->msg_iter);
+			size_t c = ring_to_iter(&a->in, a->in.pvt + hrpc_sock_dgram_lead(&h), len,
+						&msg->msg_iter);
 
 			if (c != len) {
 				err = -EFAULT;
 				break;
 			}
-			if (!(flags & MSG_PEEK) && in_consume(a, HRPC_SOCK_DGRAM_REC(h.len)))
+			dgram_cmsgs(hs, msg, &meta);
+			if (!(flags & MSG_PEEK) && in_consume(a, hrpc_sock_dgram_rec(&h)))
 				*kick = true;
 			if (msg->msg_name && h.addr.family)
 				msg->msg_namelen = hsock_addr_from_wire(&h.addr, msg->msg_name);

@@ -1308,6 +1308,11 @@ static int hsock_setsockopt(struct socket *sock, int level, int optname, sockptr
 
 	if (optlen > HRPC_SOCK_OPT_MAX)
 		return -EINVAL;
+	/* Packet info comes with a datagram in the in ring (version 2);
+	 * version 1's RECVFROM has no room for it: refuse, never ignore. */
+	if (!hs->area && ((level == SOL_IP && optname == IP_PKTINFO) ||
+			  (level == SOL_IPV6 && optname == IPV6_RECVPKTINFO)))
+		return -ENOPROTOOPT;
 	if (copy_from_sockptr(val, optval, optlen))
 		return -EFAULT;
 	ret = hsock_begin(hs, &chan);

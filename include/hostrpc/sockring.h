@@ -70,6 +70,7 @@
 /* hrpc_sock_area_hdr.guest_flags */
 #define HRPC_SOCK_AREA_G_SHUTWR 0x1u /* shut down writing once the out ring is drained */
 #define HRPC_SOCK_AREA_G_MORE  0x2u  /* MSG_MORE / TCP_CORK: more bytes follow soon */
+#define HRPC_SOCK_AREA_G_TSTAMP 0x4u /* datagram receive timestamps wanted (SO_TIMESTAMP*) */
 
 struct hrpc_sock_area_hdr {
 	struct hrpc_ring_ctl out;  /* guest produces, host consumes */
@@ -101,18 +102,53 @@ struct hrpc_sock_area {
 };
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_sock_area) == 16, "socket area ref is 16 bytes");
 
-/* One datagram in a ring; the payload (len bytes) follows. */
+/* One datagram in a ring; its ancillary data (with HRPC_SOCK_DGRAM_F_META)
+ * and then the payload (len bytes) follow. */
 struct hrpc_sock_dgram {
 	hrpc_u32 len;              /* payload bytes in the ring */
 	hrpc_u32 full_len;         /* the datagram's real size (>= len) */
-	hrpc_u32 flags;            /* 0 */
+	hrpc_u32 flags;            /* HRPC_SOCK_DGRAM_F_* */
 	hrpc_u32 reserved;         /* 0 */
 	struct hrpc_sock_addr addr; /* out: destination (family 0: the connected peer); in: sender */
 };
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_sock_dgram) == 48, "datagram header is 48 bytes");
 
+#define HRPC_SOCK_DGRAM_F_META  1u /* a struct hrpc_sock_dgram_meta follows the header */
+
+/*
+ * A datagram's ancillary data (in the in ring only, for now): what the
+ * host's recvmsg() reported for it, which the guest hands its program as
+ * control messages.  The host asks for it on its socket when the guest does
+ * (IP_PKTINFO and IPV6_RECVPKTINFO are options of the host socket; the
+ * guest's SO_TIMESTAMP* shows as HRPC_SOCK_AREA_G_TSTAMP).
+ */
+struct hrpc_sock_dgram_meta {
+	hrpc_u32 have;             /* HRPC_SOCK_META_* */
+	hrpc_u32 ifindex;          /* PKTINFO: the host's interface index */
+	hrpc_u64 ts_ns;            /* TSTAMP: host receive time, CLOCK_REALTIME ns */
+	struct hrpc_sock_addr dst; /* PKTINFO: the datagram's destination address */
+	struct hrpc_sock_addr spec_dst; /* PKTINFO (IPv4): the local address a reply goes from */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_sock_dgram_meta) == 80, "datagram meta is 80 bytes");
+
+#define HRPC_SOCK_META_PKTINFO  1u /* ifindex, dst (and spec_dst for IPv4) */
+#define HRPC_SOCK_META_TSTAMP   2u /* ts_ns */
+#define HRPC_SOCK_META_ALL      (HRPC_SOCK_META_PKTINFO | HRPC_SOCK_META_TSTAMP)
+
 #define HRPC_SOCK_DGRAM_REC(len) \
 	HRPC_ALIGN((hrpc_u32)sizeof(struct hrpc_sock_dgram) + (hrpc_u32)(len), 8u)
+
+/* Bytes before the payload, and the whole record, of a (checked) header. */
+static inline hrpc_u32 hrpc_sock_dgram_lead(const struct hrpc_sock_dgram *h)
+{
+	return (hrpc_u32)sizeof(*h) +
+	       ((h->flags & HRPC_SOCK_DGRAM_F_META) ? (hrpc_u32)sizeof(struct hrpc_sock_dgram_meta) : 0u);
+}
+
+static inline hrpc_u32 hrpc_sock_dgram_rec(const struct hrpc_sock_dgram *h)
+{
+	return HRPC_ALIGN(hrpc_sock_dgram_lead(h) + h->len, 8u);
+}
 
 static inline hrpc_u32 hrpc_sock_area_bytes(const struct hrpc_sock_area *a)
 {
@@ -286,44 +322,64 @@ static inline hrpc_u32 hrpc_dring_max_payload(hrpc_u32 size)
 }
 
 /*
- * Producer: append one datagram.  h->len must equal `len`; a payload larger
- * than the ring can hold is the caller's to cut first (full_len keeps the
- * real size).  Returns 0, -EAGAIN (no room now), -EMSGSIZE or -EPROTO.
+ * Producer: append one datagram, with its ancillary data when `meta` is not
+ * NULL (then h->flags gets HRPC_SOCK_DGRAM_F_META).  h->len must equal the
+ * payload's length; a payload larger than the ring can hold is the caller's
+ * to cut first (full_len keeps the real size; hrpc_dring_max_payload() less
+ * the meta's size with meta).  Returns 0, -EAGAIN (no room now), -EMSGSIZE
+ * or -EPROTO.
  */
-static inline int hrpc_dring_put(struct hrpc_ring *r, const struct hrpc_sock_dgram *h,
-				 const void *payload)
+static inline int hrpc_dring_put_meta(struct hrpc_ring *r, const struct hrpc_sock_dgram *h,
+				      const struct hrpc_sock_dgram_meta *meta,
+				      const void *payload)
 {
-	hrpc_u32 rec;
+	struct hrpc_sock_dgram c = *h;
+	hrpc_u32 rec, lead, max = hrpc_dring_max_payload(r->size);
 	long space;
 
-	if (h->len > hrpc_dring_max_payload(r->size) || h->full_len < h->len ||
-	    h->full_len > HRPC_SOCK_DGRAM_MAX)
+	c.flags = meta ? HRPC_SOCK_DGRAM_F_META : 0;
+	lead = hrpc_sock_dgram_lead(&c);
+	if (meta)
+		max = max > (hrpc_u32)sizeof(*meta) ? max - (hrpc_u32)sizeof(*meta) : 0;
+	if (c.len > max || c.full_len < c.len || c.full_len > HRPC_SOCK_DGRAM_MAX)
 		return -EMSGSIZE;
-	rec = HRPC_SOCK_DGRAM_REC(h->len);
+	rec = hrpc_sock_dgram_rec(&c);
 	space = hrpc_ring_space(r);
 	if (space < 0)
 		return (int)space;
 	if ((hrpc_u32)space < rec)
 		return -EAGAIN;
-	hrpc_ring_copy_in(r, r->pvt, h, sizeof(*h));
-	if (h->len)
-		hrpc_ring_copy_in(r, r->pvt + sizeof(*h), payload, h->len);
+	hrpc_ring_copy_in(r, r->pvt, &c, sizeof(c));
+	if (meta)
+		hrpc_ring_copy_in(r, r->pvt + sizeof(c), meta, sizeof(*meta));
+	if (c.len)
+		hrpc_ring_copy_in(r, r->pvt + lead, payload, c.len);
 	hrpc_sring_produce(r, rec);
 	return 0;
 }
 
+static inline int hrpc_dring_put(struct hrpc_ring *r, const struct hrpc_sock_dgram *h,
+				 const void *payload)
+{
+	return hrpc_dring_put_meta(r, h, NULL, payload);
+}
+
 /*
- * Consumer: copy the next datagram's header into *h and up to `cap` bytes
- * of its payload into dst; consume it unless `peek`.  Returns the payload
- * bytes copied (h->len may be larger: the reader's buffer was short, which
- * is MSG_TRUNC for it), -EAGAIN when empty, -EPROTO when the record cannot
- * be (lengths, alignment, a record past the producer index).
+ * Consumer: copy the next datagram's header into *h, its ancillary data
+ * into *meta (have = 0 when the record has none; `meta` may be NULL) and up
+ * to `cap` bytes of its payload into dst; consume it unless `peek` (a peeker
+ * consumes hrpc_sock_dgram_rec(h) bytes later).  Returns the payload bytes
+ * copied (h->len may be larger: the reader's buffer was short, which is
+ * MSG_TRUNC for it), -EAGAIN when empty, -EPROTO when the record cannot be
+ * (lengths, flags, meta, alignment, a record past the producer index).
  */
-static inline long hrpc_dring_get(struct hrpc_ring *r, struct hrpc_sock_dgram *h, void *dst,
-				  hrpc_u32 cap, int peek)
+static inline long hrpc_dring_get_meta(struct hrpc_ring *r, struct hrpc_sock_dgram *h,
+				       struct hrpc_sock_dgram_meta *meta, void *dst,
+				       hrpc_u32 cap, int peek)
 {
 	long avail = hrpc_sring_avail(r);
-	hrpc_u32 rec, n;
+	hrpc_u32 rec, n, lead, max = hrpc_dring_max_payload(r->size);
+	struct hrpc_sock_dgram_meta m;
 
 	if (avail < 0)
 		return avail;
@@ -332,18 +388,37 @@ static inline long hrpc_dring_get(struct hrpc_ring *r, struct hrpc_sock_dgram *h
 	if (hrpc_unlikely((hrpc_u32)avail < sizeof(*h) || (avail & 7)))
 		return -EPROTO;
 	hrpc_ring_copy_out(r, r->pvt, h, sizeof(*h));
-	if (hrpc_unlikely(h->len > hrpc_dring_max_payload(r->size) || h->full_len < h->len ||
-			  h->full_len > HRPC_SOCK_DGRAM_MAX || h->flags || h->reserved))
+	if (hrpc_unlikely((h->flags & ~HRPC_SOCK_DGRAM_F_META) || h->reserved))
 		return -EPROTO;
-	rec = HRPC_SOCK_DGRAM_REC(h->len);
+	if (h->flags & HRPC_SOCK_DGRAM_F_META)
+		max = max > (hrpc_u32)sizeof(m) ? max - (hrpc_u32)sizeof(m) : 0;
+	if (hrpc_unlikely(h->len > max || h->full_len < h->len ||
+			  h->full_len > HRPC_SOCK_DGRAM_MAX))
+		return -EPROTO;
+	lead = hrpc_sock_dgram_lead(h);
+	rec = hrpc_sock_dgram_rec(h);
 	if (hrpc_unlikely(rec > (hrpc_u32)avail))
 		return -EPROTO;
+	memset(&m, 0, sizeof(m));
+	if (h->flags & HRPC_SOCK_DGRAM_F_META) {
+		hrpc_ring_copy_out(r, r->pvt + sizeof(*h), &m, sizeof(m));
+		if (hrpc_unlikely(!m.have || (m.have & ~HRPC_SOCK_META_ALL)))
+			return -EPROTO;
+	}
+	if (meta)
+		*meta = m;
 	n = h->len < cap ? h->len : cap;
 	if (n)
-		hrpc_ring_copy_out(r, r->pvt + sizeof(*h), dst, n);
+		hrpc_ring_copy_out(r, r->pvt + lead, dst, n);
 	if (!peek)
 		hrpc_sring_consume(r, rec);
 	return (long)n;
+}
+
+static inline long hrpc_dring_get(struct hrpc_ring *r, struct hrpc_sock_dgram *h, void *dst,
+				  hrpc_u32 cap, int peek)
+{
+	return hrpc_dring_get_meta(r, h, NULL, dst, cap, peek);
 }
 
 #endif /* HOSTRPC_SOCKRING_H */

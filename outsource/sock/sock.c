@@ -1346,6 +1346,8 @@ static const struct optdef opts[] = {
 	{ IPPROTO_IP, IP_TTL, OPT_INT, true },
 	{ IPPROTO_IP, IP_RECVERR, OPT_INT, false },
 	{ IPPROTO_IP, IP_MTU_DISCOVER, OPT_INT, true },
+	{ IPPROTO_IP, IP_PKTINFO, OPT_INT, true },          /* version 2: the in ring's meta */
+	{ IPPROTO_IPV6, IPV6_RECVPKTINFO, OPT_INT, true },  /* likewise */
 	{ IPPROTO_IPV6, IPV6_V6ONLY, OPT_INT, true },
 	{ IPPROTO_IPV6, IPV6_UNICAST_HOPS, OPT_INT, true },
 	{ IPPROTO_IPV6, IPV6_TCLASS, OPT_INT, true },

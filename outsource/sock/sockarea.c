@@ -4,7 +4,10 @@
 
 #include <errno.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #include "outsource/sock/sockarea.h"
 
@@ -118,18 +121,88 @@ static long push_stream(struct sock_area *a, int fd, uint32_t *ev)
 	return total;
 }
 
+/* An address of the host's control messages, on the wire. */
+static void meta_addr4(struct hrpc_sock_addr *w, const struct in_addr *a)
+{
+	memset(w, 0, sizeof(*w));
+	w->family = HRPC_AF_INET;
+	memcpy(w->addr, a, 4);
+}
+
+static void meta_addr6(struct hrpc_sock_addr *w, const struct in6_addr *a, uint32_t ifindex)
+{
+	memset(w, 0, sizeof(*w));
+	w->family = HRPC_AF_INET6;
+	memcpy(w->addr, a, 16);
+	/* a link-local destination is only meaningful with its interface */
+	if (IN6_IS_ADDR_LINKLOCAL(a))
+		w->scope_id = ifindex;
+}
+
+/* The ancillary data recvmsg() gave for one datagram; false if none. */
+static bool meta_from_cmsgs(struct msghdr *mh, struct hrpc_sock_dgram_meta *m)
+{
+	memset(m, 0, sizeof(*m));
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct in_pktinfo))) {
+			struct in_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			m->have |= HRPC_SOCK_META_PKTINFO;
+			m->ifindex = (uint32_t)pi.ipi_ifindex;
+			meta_addr4(&m->dst, &pi.ipi_addr);
+			meta_addr4(&m->spec_dst, &pi.ipi_spec_dst);
+		} else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(struct in6_pktinfo))) {
+			struct in6_pktinfo pi;
+
+			memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+			m->have |= HRPC_SOCK_META_PKTINFO;
+			m->ifindex = pi.ipi6_ifindex;
+			meta_addr6(&m->dst, &pi.ipi6_addr, pi.ipi6_ifindex);
+		} else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+			   c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+			struct timespec ts;
+
+			memcpy(&ts, CMSG_DATA(c), sizeof(ts));
+			m->have |= HRPC_SOCK_META_TSTAMP;
+			m->ts_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+		}
+	}
+	return m->have != 0;
+}
+
 static long push_dgram(struct sock_area *a, int fd, sock_area_src_fn src, void *ctx,
 		       uint32_t *ev)
 {
 	const uint32_t maxpay = hrpc_dring_max_payload(a->in.size);
+	const uint32_t meta_sz = (uint32_t)sizeof(struct hrpc_sock_dgram_meta);
 	long total = 0;
 
+	/* The guest's SO_TIMESTAMP*: the host kernel stamps what arrives from
+	 * now on (earlier datagrams get the guest's time of reading). */
+	if (!a->tstamp_on && (hrpc_read_once(a->hdr->guest_flags) & HRPC_SOCK_AREA_G_TSTAMP)) {
+		int one = 1;
+
+		a->tstamp_on = true;
+		(void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+	}
 	for (;;) {
+		union {
+			struct cmsghdr align;
+			uint8_t buf[CMSG_SPACE(sizeof(struct in_pktinfo)) +
+				    CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+				    CMSG_SPACE(sizeof(struct timespec)) + 64];
+		} ctl;
 		struct sockaddr_storage from;
-		socklen_t fl = sizeof(from);
 		struct hrpc_sock_dgram h;
+		struct hrpc_sock_dgram_meta meta;
+		struct iovec iov;
+		struct msghdr mh;
 		ssize_t full, n;
-		uint32_t len;
+		uint32_t len, need;
+		bool has_meta;
 		long space;
 		int r;
 
@@ -151,15 +224,27 @@ static long push_dgram(struct sock_area *a, int fd, sock_area_src_fn src, void *
 		space = hrpc_ring_space(&a->in);
 		if (space < 0)
 			return -EPROTO;
-		if ((uint32_t)space < HRPC_SOCK_DGRAM_REC(len)) {
-			r = in_full(a, HRPC_SOCK_DGRAM_REC(len), ev);
+		/* room for the record as it may come: with ancillary data (and
+		 * then at most maxpay - meta_sz bytes of payload, see below) */
+		need = HRPC_SOCK_DGRAM_REC(len < maxpay - meta_sz ? len : maxpay - meta_sz) + meta_sz;
+		if ((uint32_t)space < need) {
+			r = in_full(a, need, ev);
 			if (r < 0)
 				return r;
 			if (r)
 				break;
 			continue;
 		}
-		n = recvfrom(fd, dbuf, len, MSG_DONTWAIT | MSG_TRUNC, (struct sockaddr *)&from, &fl);
+		iov.iov_base = dbuf;
+		iov.iov_len = len;
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_name = &from;
+		mh.msg_namelen = sizeof(from);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = sizeof(ctl.buf);
+		n = recvmsg(fd, &mh, MSG_DONTWAIT | MSG_TRUNC);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -168,14 +253,19 @@ static long push_dgram(struct sock_area *a, int fd, sock_area_src_fn src, void *
 			*ev |= SOCK_AREA_EV_WANT_IN;
 			break;
 		}
+		has_meta = meta_from_cmsgs(&mh, &meta);
 		memset(&h, 0, sizeof(h));
 		h.len = (uint32_t)n < len ? (uint32_t)n : len;
+		/* a largest datagram with ancillary data loses its tail, as
+		 * MSG_TRUNC tells the guest (full_len keeps the real size) */
+		if (has_meta && h.len > maxpay - meta_sz)
+			h.len = maxpay - meta_sz;
 		h.full_len = (uint64_t)n < HRPC_SOCK_DGRAM_MAX ? (uint32_t)n : HRPC_SOCK_DGRAM_MAX;
-		if (src && src(ctx, &from, fl, &h.addr) < 0) {
+		if (src && src(ctx, &from, mh.msg_namelen, &h.addr) < 0) {
 			a->dropped++;
 			continue;
 		}
-		if (hrpc_dring_put(&a->in, &h, dbuf) < 0)
+		if (hrpc_dring_put_meta(&a->in, &h, has_meta ? &meta : NULL, dbuf) < 0)
 			return -EPROTO;   /* the room checked above went away: forged */
 		total += h.len;
 		a->pushed += h.len;
@@ -294,7 +384,7 @@ static long drain_dgram(struct sock_area *a, int fd, sock_area_dest_fn dest, voi
 		 * is the service's to judge. */
 		r = dest ? dest(ctx, &h.addr, &ss, &sl, &fd) : (h.addr.family ? -EINVAL : 0);
 		if (r < 0) {
-			hrpc_sring_consume(&a->out, HRPC_SOCK_DGRAM_REC(h.len));
+			hrpc_sring_consume(&a->out, hrpc_sock_dgram_rec(&h));
 			a->dropped++;
 			fail(a, r, 0, ev);
 			continue;
@@ -307,7 +397,7 @@ static long drain_dgram(struct sock_area *a, int fd, sock_area_dest_fn dest, voi
 			*ev |= SOCK_AREA_EV_WANT_OUT;
 			break;   /* the record stays for the next try */
 		}
-		hrpc_sring_consume(&a->out, HRPC_SOCK_DGRAM_REC(h.len));
+		hrpc_sring_consume(&a->out, hrpc_sock_dgram_rec(&h));
 		if (sent < 0) {
 			fail(a, -errno, 0, ev);
 			continue;

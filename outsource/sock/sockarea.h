@@ -75,6 +75,7 @@ struct sock_area {
 	uint32_t host_mask;               /* HRPC_POLLERR/HUP/RDHUP/PRI */
 	uint32_t host_seq;
 	bool shut_sent;                   /* the guest's SHUTWR reached the socket */
+	bool tstamp_on;                   /* SO_TIMESTAMPNS set on the host socket */
 	uint64_t pushed, drained;         /* bytes, for people */
 	uint64_t dropped;                 /* datagrams refused by dest() */
 };

@@ -224,7 +224,7 @@ static void test_dgram_forged(void)
 	tap_ok(hrpc_dring_get(&x.h_out, &g, buf, sizeof(buf), 0) == -EPROTO,
 	       "forged: full_len below len is -EPROTO");
 	((struct hrpc_sock_dgram *)(x.base + HRPC_SOCK_AREA_HDR))->full_len = 64;
-	((struct hrpc_sock_dgram *)(x.base + HRPC_SOCK_AREA_HDR))->flags = 1;
+	((struct hrpc_sock_dgram *)(x.base + HRPC_SOCK_AREA_HDR))->flags = 2;
 	tap_ok(hrpc_dring_get(&x.h_out, &g, buf, sizeof(buf), 0) == -EPROTO,
 	       "forged: unknown flags are -EPROTO");
 	((struct hrpc_sock_dgram *)(x.base + HRPC_SOCK_AREA_HDR))->flags = 0;
@@ -237,6 +237,54 @@ static void test_dgram_forged(void)
 	hdr(&x)->out.prod = x.h_out.pvt + HRPC_SOCK_DGRAM_REC(64);
 	tap_ok(hrpc_dring_get(&x.h_out, &g, buf, sizeof(buf), 0) == 64,
 	       "forged: the repaired record is read again");
+	free(x.base);
+}
+
+/* Datagrams with ancillary data (HRPC_SOCK_DGRAM_F_META). */
+static void test_dgram_meta(void)
+{
+	static uint8_t src[4096], dst[4096];
+	struct hrpc_sock_dgram h, g;
+	struct hrpc_sock_dgram_meta m, mg;
+	struct hrpc_sock_dgram_meta *shared;
+	uint32_t max = hrpc_dring_max_payload(RING);
+	struct area x;
+	long n;
+
+	for (uint32_t i = 0; i < sizeof(src); i++)
+		src[i] = pat(i);
+	area_init(&x, RING, RING);
+	memset(&m, 0, sizeof(m));
+	m.have = HRPC_SOCK_META_PKTINFO | HRPC_SOCK_META_TSTAMP;
+	m.ifindex = 7;
+	m.ts_ns = 1234567890123456789ull;
+	m.dst.family = HRPC_AF_INET;
+	m.dst.addr[0] = 10;
+	dgram(&h, 300, 99);
+	tap_ok(hrpc_dring_put_meta(&x.g_out, &h, &m, src) == 0, "meta: a datagram with meta goes in");
+	n = hrpc_dring_get_meta(&x.h_out, &g, &mg, dst, sizeof(dst), 1);
+	tap_ok(n == 300 && (g.flags & HRPC_SOCK_DGRAM_F_META) && !memcmp(&mg, &m, sizeof(m)) &&
+	       !memcmp(dst, src, 300) && hrpc_sock_dgram_rec(&g) == HRPC_SOCK_DGRAM_REC(300) + sizeof(m),
+	       "meta: peek gives header, meta and payload; the record counts the meta");
+	n = hrpc_dring_get(&x.h_out, &g, dst, sizeof(dst), 0);
+	tap_ok(n == 300 && !memcmp(dst, src, 300) && hrpc_sring_avail(&x.h_out) == 0,
+	       "meta: a reader that does not want it still gets the payload, and the whole record goes");
+	dgram(&h, max, 1);
+	tap_ok(hrpc_dring_put_meta(&x.g_out, &h, &m, src) == -EMSGSIZE &&
+	       (dgram(&h, max - (uint32_t)sizeof(m), 1),
+		hrpc_dring_put_meta(&x.g_out, &h, &m, src) == 0) &&
+	       hrpc_dring_get_meta(&x.h_out, &g, &mg, NULL, 0, 0) == 0 && g.len == h.len,
+	       "meta: it takes its size off the largest payload");
+	/* forged: F_META with nothing in it, or with unknown bits */
+	dgram(&h, 16, 1);
+	hrpc_dring_put_meta(&x.g_out, &h, &m, src);
+	shared = (struct hrpc_sock_dgram_meta *)(x.base + HRPC_SOCK_AREA_HDR +
+						 (x.h_out.pvt & (RING - 1)) + sizeof(h));
+	shared->have = 0;
+	n = hrpc_dring_get_meta(&x.h_out, &g, &mg, dst, sizeof(dst), 0);
+	shared->have = 8;
+	tap_ok(n == -EPROTO && hrpc_dring_get_meta(&x.h_out, &g, &mg, dst, sizeof(dst), 0) == -EPROTO,
+	       "forged: meta announced but empty, or with unknown bits, is -EPROTO");
 	free(x.base);
 }
 
@@ -356,12 +404,13 @@ static void test_threads(int dgram_mode)
 
 int main(void)
 {
-	tap_plan(42);
+	tap_plan(47);
 	test_area_check();
 	test_stream();
 	test_stream_forged();
 	test_dgram();
 	test_dgram_forged();
+	test_dgram_meta();
 	test_threads(0);
 	test_threads(1);
 	return tap_done();

@@ -12,6 +12,9 @@ sock_vm_tests += tests/vm/sock/sock-bench-smoke.sh
 sock_vm_tests += tests/vm/sock/sock-translate-vm.sh
 # No lost wake-up on a one-CPU TCG guest (drivers-frontend/core/fence.c).
 sock_vm_tests += tests/vm/sock/sock-wakeups.sh
+# UDP ancillary data: IP_PKTINFO, IPV6_PKTINFO, SO_TIMESTAMP(NS).
+sock_vm_tests += tests/vm/sock/sock-ancillary.sh
+EXTRA_DIST += tests/vm/sock/guest/ancil-probe.c
 EXTRA_DIST += tests/vm/sock/guest/xlat-probe.c
 dist_check_SCRIPTS += $(sock_vm_tests)
 
