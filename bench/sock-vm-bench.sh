@@ -34,6 +34,8 @@
 #   SOCK_BENCH_MIB         download size in MiB (default 16)
 #   SOCK_BENCH_RESULTS=F   also write the numbers to F, one "KEY A B" line
 #                          each ("-" = missing), and "guest-A RC"/"guest-B RC"
+#   SOCK_BENCH_GUEST_ARGS  extra kernel command line of guest A (e.g.
+#                          "hostrpc_sock.ring_kb=256" or "hostrpc_sock.v2=0")
 set -euo pipefail
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
@@ -130,7 +132,7 @@ kver=$(sed -n 's/^KVER=//p' "$HOSTRPC_GUEST_DIR/env" 2>/dev/null || echo "?")
 echo "sock-vm-bench: guest kernel $kver, 1 vCPU, QEMU TCG; $secs s per measurement, $mib MiB download"
 t0=$(date +%s)
 rca=0
-"$vm_run" -t "$vm_timeout" -s "$vm_server" -a hrpc.load=hostrpc_sock "${files[@]}" \
+"$vm_run" -t "$vm_timeout" -s "$vm_server" -a "hrpc.load=hostrpc_sock ${SOCK_BENCH_GUEST_ARGS:-}" "${files[@]}" \
 	-l "$vm_tmp/a.console" -L "$vm_tmp/a.server" \
 	"$(guest_run ":" 127.0.0.1)" > "$vm_tmp/a.out" 2> "$vm_tmp/a.err" || rca=$?
 echo "# A: outsourced sockets (NIC-less guest), exit $rca"

@@ -38,21 +38,27 @@
 
 #include "hsock.h"
 
-/* Rings: ring_kb (64 KiB) by default; half the socket buffer (Linux
- * doubles SO_SNDBUF/SO_RCVBUF) where an accepted socket inherits a larger
- * one, up to AREA_RING_CAP: the data area (about 7.5 MiB with hostrpcd's
- * default 8 MiB region) is shared by all sockets. */
+/* Rings: out_kb (64 KiB) out and in_kb (256 KiB) in by default: a
+ * receiver's ring is where bulk transfers gain (curl's 16 MiB download in
+ * bench/sock-vm-bench.sh: 300 MB/s with 64 KiB, 575 with 256); half the
+ * socket buffer (Linux doubles SO_SNDBUF/SO_RCVBUF) where an accepted
+ * socket inherits a larger one, up to AREA_RING_CAP.  The data area (about
+ * 31 MiB with hostrpcd's default 32 MiB region) is shared by all sockets. */
 #define AREA_RING_CAP     (256u << 10)
 /* A UDP in ring holds a whole largest datagram. */
 #define AREA_UDP_IN_MIN   (128u << 10)
 #define KICK_TIMEOUT_MS   5000u
 
-/* The data area also carries bulk buffers (version 1 sockets, other
- * frontends): areas together stay below this. */
 static unsigned int ring_kb = 64;
 module_param(ring_kb, uint, 0644);
-MODULE_PARM_DESC(ring_kb, "KiB of each ring of a new socket's area (a power of two, 4..4096)");
-static unsigned int area_kb = 5120;
+MODULE_PARM_DESC(ring_kb, "KiB of the out ring of a new socket's area (a power of two, 4..4096)");
+static unsigned int in_kb = 256;
+module_param(in_kb, uint, 0644);
+MODULE_PARM_DESC(in_kb, "KiB of the in ring of a new socket's area (a power of two, 4..4096)");
+/* The data area also carries bulk buffers (version 1 sockets, other
+ * frontends): areas together stay below this.  50 connections with
+ * default rings take 16 MiB. */
+static unsigned int area_kb = 24576;
 module_param(area_kb, uint, 0644);
 MODULE_PARM_DESC(area_kb, "most KiB of the data area all socket areas together may take");
 static atomic_t area_pages = ATOMIC_INIT(0);
@@ -78,9 +84,9 @@ static bool budget_take(u32 pages)
 	return false;
 }
 
-static u32 ring_size_for(int buf)
+static u32 ring_size_for(int buf, unsigned int kb)
 {
-	u32 def = clamp_t(u32, READ_ONCE(ring_kb), 4, HRPC_SOCK_RING_MAX >> 10) << 10;
+	u32 def = clamp_t(u32, kb, 4, HRPC_SOCK_RING_MAX >> 10) << 10;
 	u32 n = buf > 0 ? (u32)buf / 2 : 0;
 
 	def = rounddown_pow_of_two(def);
@@ -104,7 +110,7 @@ static u32 ring_size_for(int buf)
  */
 struct hsk_area *hsock_area_alloc(struct hrpck_chan *chan, int type, int sndbuf, int rcvbuf)
 {
-	u32 out = ring_size_for(sndbuf), in = ring_size_for(rcvbuf);
+	u32 out = ring_size_for(sndbuf, READ_ONCE(ring_kb)), in = ring_size_for(rcvbuf, READ_ONCE(in_kb));
 	u32 budget = READ_ONCE(area_kb) / 4, used = (u32)atomic_read(&area_pages);
 	u32 share = used < budget ? (budget - used) / 8 : 0;
 	struct hsk_area *a;

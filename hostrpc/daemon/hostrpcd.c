@@ -182,7 +182,7 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		  "ivshmem server socket for guest NAME (repeatable; a bare SOCKPATH "
 		  "names the guest after the file)", "NAME=SOCKPATH" },
 		{ "ivshmem-size", 0, 0, G_OPTION_ARG_STRING, &o->ivshmem_size,
-		  "Shared memory per ivshmem guest, a power of two (default 8M)", "SIZE" },
+		  "Shared memory per ivshmem guest, a power of two (default 32M)", "SIZE" },
 		{ "libvirt", 0, 0, G_OPTION_ARG_STRING, &o->libvirt_uri,
 		  "Follow the libvirt domains at URI (e.g. qemu:///system): an ivshmem endpoint "
 		  "for each hostrpc device in their XML", "URI" },

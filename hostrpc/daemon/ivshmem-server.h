@@ -34,7 +34,7 @@
 
 #include "hostrpc/ivshmem.h"
 
-#define HRPCD_IVSHMEM_DEFAULT_SIZE (8u << 20)
+#define HRPCD_IVSHMEM_DEFAULT_SIZE (32u << 20)
 #define HRPCD_IVSHMEM_MIN_SIZE     (1u << 20)
 #define HRPCD_IVSHMEM_MAX_SIZE     (1u << 30)
 
