@@ -39,7 +39,12 @@
  * loopback's.  MET / NOT MET is printed per path, not enforced.
  *
  * usage: sock-bench [-s MiB] [-n round-trips] [-D HOSTRPCD | -c SOCKET] [-W]
+ *                   [-P POLL] [-B US]
  *   -W  the worker path only (with -D or -c)
+ *   -P  hostrpcd's --poll (with -D; default: hostrpcd's own, auto: 200 us
+ *       with 4 CPUs or more, else off)
+ *   -B  the guest's receive spin on a v2 area, as hostrpc_sock.ko's
+ *       busy_poll_us (default 50; 0: never)
  */
 #include "config.h"
 
@@ -459,6 +464,8 @@ static void daemon_stop(void)
 
 /* Start HOSTRPCD in a directory of its own; its process-guest socket path
  * in sock. */
+static char poll_arg[64];
+
 static int daemon_start(const char *prog, char *sock, size_t size)
 {
 	char path[128], sockarg[160], admin[128], state[128], policy[128];
@@ -493,7 +500,7 @@ static int daemon_start(const char *prog, char *sock, size_t size)
 		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
 			_exit(127);
 		execl(prog, prog, "--foreground", "--no-fdstore", sockarg, admin, state, policy,
-		      (char *)NULL);
+		      poll_arg[0] ? poll_arg : NULL, (char *)NULL);
 		_exit(127);
 	}
 	return 0;
@@ -547,7 +554,7 @@ int main(int argc, char **argv)
 	bool worker_only = false;
 	int opt, npaths = 0, status = 0;
 
-	while ((opt = getopt(argc, argv, "s:n:D:c:W")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:D:c:WP:B:")) != -1) {
 		if (opt == 's')
 			total = (size_t)atol(optarg) << 20;
 		else if (opt == 'n')
@@ -558,9 +565,13 @@ int main(int argc, char **argv)
 			sock = optarg;
 		else if (opt == 'W')
 			worker_only = true;
+		else if (opt == 'P')
+			snprintf(poll_arg, sizeof(poll_arg), "--poll=%s", optarg);
+		else if (opt == 'B')
+			sg_busy_poll_ns = (uint32_t)atoi(optarg) * 1000u;
 		else {
 			fprintf(stderr, "usage: sock-bench [-s MiB] [-n round-trips] "
-				"[-D HOSTRPCD | -c SOCKET] [-W]\n");
+				"[-D HOSTRPCD | -c SOCKET] [-W] [-P POLL] [-B US]\n");
 			return 2;
 		}
 	}

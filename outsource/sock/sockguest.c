@@ -463,6 +463,7 @@ int sg_init(struct sguest *g, uint32_t version, uint32_t credit, struct hrpc_soc
 static int area_alloc(struct sguest *g, struct sg_area *a, uint32_t out_size, uint32_t in_size)
 {
 	memset(a, 0, sizeof(*a));
+	a->busy_ns = sg_busy_poll_ns / 8;	/* a first guess */
 	a->ref.out_size = out_size;
 	a->ref.in_size = in_size;
 	if (hrpc_client_bulk_alloc(g->cli, hrpc_sock_area_bytes(&a->ref), &a->bulk) < 0)
@@ -636,9 +637,61 @@ long sg_area_send_all(struct sguest *g, uint64_t h, struct sg_area *a, const voi
 	return (long)done;
 }
 
+uint32_t sg_busy_poll_ns = 50000;
+
+/*
+ * Before waiting for `need` bytes (or records) in the in ring: spin within
+ * the area's budget.  True if they came.  *t0: when this wait's first spin
+ * began, for busy_learn().  The rules of hostrpc_sock.ko's in_busy_wait().
+ */
+static bool busy_wait(struct sg_area *a, uint64_t *t0)
+{
+	uint32_t max = sg_busy_poll_ns, budget = a->busy_ns < max ? a->busy_ns : max;
+	uint64_t now, end;
+	unsigned int n = 0;
+
+	if (!max)
+		return false;
+	if (!budget) {
+		if (++a->busy_probe % 32)
+			return false;
+		budget = max / 8;
+	}
+	now = hrpc_now_ns();
+	if (!*t0)
+		*t0 = now;
+	end = now + budget;
+	for (;;) {
+		if (hrpc_sring_avail(&a->in) != 0 ||
+		    (hrpc_load_acquire(&a->hdr->host_flags) & HRPC_SOCK_AREA_H_EOF))
+			return true;
+		if (++n % 64 == 0 && hrpc_now_ns() >= end)
+			return false;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+}
+
+/* Woken after the spin gave up: learn from how long the wait was. */
+static void busy_learn(struct sg_area *a, uint64_t t0)
+{
+	uint32_t max = sg_busy_poll_ns;
+	uint64_t waited;
+
+	if (!t0 || !max)
+		return;
+	waited = hrpc_now_ns() - t0;
+	if (waited <= max)
+		a->busy_ns = (uint32_t)(waited + waited / 4 < max ? waited + waited / 4 : max);
+	else
+		a->busy_ns = a->busy_ns / 2 < max / 16 ? 0 : a->busy_ns / 2;
+}
+
 long sg_area_recv(struct sguest *g, uint64_t h, struct sg_area *a, void *buf, uint32_t len,
 		  bool peek, int timeout_ms)
 {
+	uint64_t t0 = 0;
 	uint64_t deadline = hrpc_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 
 	for (;;) {
@@ -663,11 +716,17 @@ long sg_area_recv(struct sguest *g, uint64_t h, struct sg_area *a, void *buf, ui
 		}
 		if (area_err(a))
 			return area_err(a);
+		if (busy_wait(a, &t0))
+			continue;
 		r = hrpc_ring_arm(&a->in);
 		if (r < 0)
 			return -EPROTO;
 		if (r && !area_sleep(g, deadline))
 			return -EAGAIN;
+		if (r) {
+			busy_learn(a, t0);
+			t0 = 0;
+		}
 	}
 }
 
@@ -691,6 +750,7 @@ int sg_area_sendto(struct sguest *g, uint64_t h, struct sg_area *a, const void *
 long sg_area_recvfrom(struct sguest *g, uint64_t h, struct sg_area *a, void *buf, uint32_t cap,
 		      struct hrpc_sock_dgram *d, int timeout_ms)
 {
+	uint64_t t0 = 0;
 	uint64_t deadline = hrpc_now_ns() + (uint64_t)timeout_ms * 1000000ull;
 
 	for (;;) {
@@ -707,10 +767,16 @@ long sg_area_recvfrom(struct sguest *g, uint64_t h, struct sg_area *a, void *buf
 		}
 		if (n != -EAGAIN)
 			return n;
+		if (busy_wait(a, &t0))
+			continue;
 		r = hrpc_ring_arm(&a->in);
 		if (r < 0)
 			return -EPROTO;
 		if (r && !area_sleep(g, deadline))
 			return -EAGAIN;
+		if (r) {
+			busy_learn(a, t0);
+			t0 = 0;
+		}
 	}
 }

@@ -144,7 +144,14 @@ struct sg_area {
 	struct hrpc_sock_area_hdr *hdr;
 	struct hrpc_ring out, in;       /* the guest produces out, consumes in */
 	uint64_t kicks;                 /* KICKs sent for it */
+	uint32_t busy_ns;               /* receive spin budget (as hostrpc_sock.ko's busy_poll_us) */
+	uint32_t busy_probe;
 };
+
+/* Most a receive on an area spins on the in ring before it waits for a
+ * READY event (adaptive per area, as hostrpc_sock.ko does; 0: never).
+ * Default 50 us. */
+extern uint32_t sg_busy_poll_ns;
 
 /* SOCKET with an area of the given ring sizes (a->bulk allocated here;
  * sg_area_free() it after the socket's CLOSE). */
