@@ -40,12 +40,15 @@ sock_itests = \
 	tests/integration/sock/test-sock-policy \
 	tests/integration/sock/test-sock-default-policy \
 	tests/integration/sock/test-sock-translate \
-	tests/integration/sock/test-sock-v2
+	tests/integration/sock/test-sock-v2 \
+	tests/integration/sock/test-sock-close
 check_PROGRAMS += $(sock_itests)
 TESTS += $(sock_itests)
 tests_integration_sock_test_sock_procs_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_v2_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_v2_LDADD = $(sock_itest_ldadd)
+tests_integration_sock_test_sock_close_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_integration_sock_test_sock_close_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_procs_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_hostile_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_hostile_LDADD = $(sock_itest_ldadd)

@@ -656,6 +656,32 @@ done:
 	return ret;
 }
 
+/* The SOL_SOCKET options an accepted socket takes from its listener (the
+ * guest kernel's generic code keeps them in struct sock). */
+static void hs_inherit(struct sock *nsk, const struct sock *lsk)
+{
+	static const enum sock_flags flags[] = {
+		SOCK_KEEPOPEN, SOCK_BROADCAST, SOCK_URGINLINE, SOCK_LOCALROUTE, SOCK_LINGER,
+	};
+	u32 locks = lsk->sk_userlocks & (SOCK_SNDBUF_LOCK | SOCK_RCVBUF_LOCK);
+	unsigned int i;
+
+	nsk->sk_reuse = lsk->sk_reuse;
+	nsk->sk_reuseport = lsk->sk_reuseport;
+	nsk->sk_priority = READ_ONCE(lsk->sk_priority);
+	WRITE_ONCE(nsk->sk_rcvlowat, READ_ONCE(lsk->sk_rcvlowat));
+	nsk->sk_lingertime = READ_ONCE(lsk->sk_lingertime);
+	WRITE_ONCE(nsk->sk_rcvtimeo, READ_ONCE(lsk->sk_rcvtimeo));
+	WRITE_ONCE(nsk->sk_sndtimeo, READ_ONCE(lsk->sk_sndtimeo));
+	nsk->sk_userlocks |= locks;
+	if (locks & SOCK_SNDBUF_LOCK)
+		WRITE_ONCE(nsk->sk_sndbuf, READ_ONCE(lsk->sk_sndbuf));
+	if (locks & SOCK_RCVBUF_LOCK)
+		WRITE_ONCE(nsk->sk_rcvbuf, READ_ONCE(lsk->sk_rcvbuf));
+	for (i = 0; i < ARRAY_SIZE(flags); i++)
+		sock_valbool_flag(nsk, flags[i], sock_flag(lsk, flags[i]));
+}
+
 static int hsock_accept(struct socket *sock, struct socket *newsock, int flags, bool kern)
 {
 	struct hsock_call_args args;
@@ -730,7 +756,12 @@ static int hsock_accept(struct socket *sock, struct socket *newsock, int flags, 
 	}
 	newsock->state = SS_CONNECTED;
 	nhs->sk.sk_state = TCP_ESTABLISHED;
-	/* the listener's SOL_SOCKET options were inherited by the host socket */
+	/* The host socket inherited what was pushed to the listener (sol);
+	 * the guest's socket inherits the listener's options as sk_clone_lock()
+	 * would, else the next push would take them back on the host (an
+	 * accepted socket without SO_REUSEADDR leaves a TIME_WAIT that keeps a
+	 * restarted server from its port). */
+	hs_inherit(&nhs->sk, sk);
 	nhs->sol = hs->sol;
 	if (area) {
 		hsock_area_bind(area);

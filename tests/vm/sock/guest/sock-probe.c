@@ -9,7 +9,7 @@
  *   checks: raw poll epoll select udp udp6 v6 nbrefused denied many sigrecv
  *           rcvtimeo shutdown-accept nonblock options getname rtt close-race share
  *           partial backpressure neverread peek waitall rcvlowat fionread oob
- *           shutwr epipe udptrunc
+ *           shutwr epipe udptrunc rebind
  *
  * The buffer checks (partial ... udptrunc) use a connection from the guest
  * to a listener of its own on 127.0.0.1: both ends are host sockets, so a
@@ -984,6 +984,111 @@ static void check_udptrunc(void)
 	       "a 3000-byte datagram into 1000 bytes with MSG_TRUNC: %zd, flags %#x", n, mh.msg_flags);
 }
 
+/* ---- a server's restart on its port ---- */
+
+/*
+ * One round of a guest server on a port of `family` loopback: listen with
+ * SO_REUSEADDR (when `reuse`), take one connection from a client of ours,
+ * exchange a line, close the connection first (its host socket goes to
+ * TIME_WAIT when the client closed too, `client_closes`) and the listener.
+ * *port_io: 0 = any (the port taken is returned). 0 or -errno of the
+ * step that failed; *step names it.
+ */
+static int server_round(int family, int *port_io, int reuse, int client_closes,
+			const char **step)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+	int l = -1, c = -1, s = -1, rc = 0;
+	char b[8];
+
+#define STEP(name, cond) do { *step = name; if (!(cond)) { rc = -errno; goto out; } } while (0)
+	if (family == AF_INET) {
+		struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+
+		in->sin_family = AF_INET;
+		in->sin_port = htons(*port_io);
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		len = sizeof(*in);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(*port_io);
+		in6->sin6_addr = in6addr_loopback;
+		len = sizeof(*in6);
+	}
+	STEP("socket", (l = socket(family, SOCK_STREAM, 0)) >= 0);
+	STEP("SO_REUSEADDR", !reuse || setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &reuse,
+						  sizeof(reuse)) == 0);
+	STEP("bind", bind(l, (struct sockaddr *)&ss, len) == 0);
+	STEP("listen", listen(l, 4) == 0);
+	STEP("getsockname", getsockname(l, (struct sockaddr *)&ss, &len) == 0);
+	*port_io = ntohs(((struct sockaddr_in *)&ss)->sin_port); /* same offset in sin6 */
+	STEP("socket (client)", (c = socket(family, SOCK_STREAM, 0)) >= 0);
+	STEP("connect", connect(c, (struct sockaddr *)&ss, len) == 0);
+	STEP("accept", (s = accept(l, NULL, NULL)) >= 0);
+	STEP("exchange", send(c, "hi", 2, 0) == 2 && recv(s, b, 2, MSG_WAITALL) == 2 &&
+			 send(s, "ho", 2, 0) == 2 && recv(c, b, 2, MSG_WAITALL) == 2);
+	close(s);       /* the server closes first */
+	s = -1;
+	if (client_closes) {
+		STEP("client EOF", recv(c, b, 1, 0) == 0);
+		close(c);
+		c = -1;
+	}
+out:
+#undef STEP
+	if (s >= 0)
+		close(s);
+	if (l >= 0)
+		close(l);
+	if (c >= 0 && !rc && !client_closes) {
+		/* the server's end waits in FIN_WAIT2 while this stays open */
+		usleep(100000);
+	}
+	if (c >= 0)
+		close(c);
+	return rc;
+}
+
+/*
+ * A guest server restarts on its port right after a connection as Linux
+ * lets it with SO_REUSEADDR (over the old connection's TIME_WAIT or
+ * FIN_WAIT2), IPv4 and IPv6; without SO_REUSEADDR the same bind is
+ * EADDRINUSE (so the port really was still held).
+ */
+static void check_rebind(void)
+{
+	static const int fam[2] = { AF_INET, AF_INET6 };
+	char detail[512] = "";
+	size_t off = 0;
+	int ok = 1;
+
+	for (int i = 0; i < 2; i++) {
+		const char *step = "", *step2 = "", *step3 = "";
+		int p = 0, r1, r2, r3, p3;
+
+		r1 = server_round(fam[i], &p, 1, 1, &step);
+		/* no SO_REUSEADDR: the port's TIME_WAIT is in the way */
+		p3 = p;
+		r3 = r1 ? 0 : server_round(fam[i], &p3, 0, 1, &step3);
+		r2 = r1 ? 0 : server_round(fam[i], &p, 1, 0, &step2);
+		/* and once more, over the FIN_WAIT2 the round before left */
+		if (!r1 && !r2)
+			r2 = server_round(fam[i], &p, 1, 1, &step2);
+		ok = ok && !r1 && !r2 && r3 == -EADDRINUSE && !strcmp(step3, "bind");
+		off += (size_t)snprintf(detail + off, sizeof(detail) - off,
+					"%s%s port %d: first %s%s%s, restarts %s%s%s, "
+					"without SO_REUSEADDR %s at %s", i ? "; " : "",
+					fam[i] == AF_INET ? "IPv4" : "IPv6", p,
+					r1 ? step : "ok", r1 ? " " : "", r1 ? strerror(-r1) : "",
+					r2 ? step2 : "ok", r2 ? " " : "", r2 ? strerror(-r2) : "",
+					r3 ? strerror(-r3) : "ok", r3 ? step3 : "-");
+	}
+	result("rebind", ok, "%s", detail);
+}
+
 /* Request/response latency: 1-byte TCP round trips to the echo server. */
 static void check_rtt(void)
 {
@@ -1068,6 +1173,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(c, "shutwr")) check_shutwr();
 		else if (!strcmp(c, "epipe")) check_epipe();
 		else if (!strcmp(c, "udptrunc")) check_udptrunc();
+		else if (!strcmp(c, "rebind")) check_rebind();
 		else result(c, 0, "unknown check");
 	}
 	return failures ? 1 : 0;
