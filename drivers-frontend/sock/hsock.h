@@ -11,6 +11,7 @@
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <net/sock.h>
 
@@ -70,6 +71,11 @@ struct hsk {
 	} sol;
 	struct hsk_area *area;  /* version 2 socket; NULL: version 1 calls */
 	struct hrpc_sock_addr conn_addr; /* a stream's last connect() destination */
+	/* Released with bytes still in the out ring: the CLOSE waits for the
+	 * host to take them (socket.c, hs_close_later()). */
+	struct delayed_work close_work;
+	unsigned long close_by;         /* jiffies: CLOSE then, taken or not */
+	unsigned long close_nap;        /* jiffies until the next look */
 };
 
 static inline struct hsk *hsk(struct sock *sk)

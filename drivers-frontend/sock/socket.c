@@ -24,8 +24,10 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/sockios.h>
+#include <linux/tcp.h>
 #include <linux/uio.h>
 #include <linux/termios.h>
+#include <linux/workqueue.h>
 #include <net/ipv6.h>
 #include <net/inet_common.h>
 #include <net/tcp_states.h>
@@ -482,46 +484,196 @@ int hsock_create6(struct net *net, struct socket *sock, int protocol, int kern)
 	return hs_create(net, sock, protocol, kern, AF_INET6);
 }
 
+/*
+ * Bytes of a version 2 stream's out ring the host has not taken yet.  Read
+ * here rather than with hsock_area_outq(): a released socket has no wait
+ * queue, and a ring the host broke must not wake one.  Only the releasing
+ * task produces, so our index stands still; the host's is clamped (a
+ * forged one: nothing left to wait for).
+ */
+static u32 out_pending(struct hsk *hs)
+{
+	struct hsk_area *a = hs->area;
+	u32 n;
+
+	if (!a || !READ_ONCE(a->live) || READ_ONCE(a->broken) || hsock_is_reset(hs))
+		return 0;
+	/* Acquire pairs with the host's release of cons. */
+	n = READ_ONCE(a->out.pvt) - smp_load_acquire(&a->out.ctl->cons);
+	return n > a->out.size ? 0 : n;
+}
+
+/* The host socket's TCP state (TCP_INFO's first byte, Linux's numbers),
+ * or -errno. */
+static int hs_tcp_state(struct hsk *hs)
+{
+	struct hrpck_chan *chan;
+	u8 info[8];
+	u32 len = sizeof(info);
+	int ret = hsock_begin(hs, &chan);
+
+	if (ret)
+		return ret;
+	ret = hs_getopt(hs, chan, IPPROTO_TCP, TCP_INFO, info, &len);
+	hrpck_chan_put(chan);
+	if (ret)
+		return ret;
+	return len ? info[0] : -EPROTO;
+}
+
+/* Is a lingering close over: every byte and the FIN acknowledged, as
+ * sk_stream_wait_close() decides (the state left FIN_WAIT1, CLOSING and
+ * LAST_ACK), or nothing more to wait for? */
+static bool linger_done(struct hsk *hs)
+{
+	if (hsock_is_reset(hs))
+		return true;
+	if (out_pending(hs))
+		return false;
+	switch (hs_tcp_state(hs)) {
+	case TCP_ESTABLISHED:
+	case TCP_CLOSE_WAIT:	/* version 2: the host sends the FIN once the ring is empty */
+	case TCP_SYN_SENT:
+	case TCP_SYN_RECV:
+	case TCP_FIN_WAIT1:
+	case TCP_CLOSING:
+	case TCP_LAST_ACK:
+		return false;
+	default:		/* acknowledged, closed, reset, or the host cannot tell */
+		return true;
+	}
+}
+
+static bool hs_area_promote(struct hsk *hs, struct socket *sock);
+
+#define LINGER_NAP_MAX_MS 64
+
+/*
+ * close() of a stream with SO_LINGER and a timeout, as inet_release() and
+ * tcp_close() do it: the FIN goes out after the unsent bytes, and close
+ * waits until it is acknowledged, the time is up or a signal comes; then
+ * the host closes in the background, as without the option (Linux does not
+ * reset a connection whose linger time ran out).  The host never waits: the
+ * guest looks at its out ring and the host socket's state (TCP_INFO), with
+ * a backoff from 1 to 64 ms.
+ */
+static void hs_linger(struct hsk *hs, struct socket *sock)
+{
+	long timeo = (long)min_t(unsigned long, hs->sk.sk_lingertime, MAX_SCHEDULE_TIMEOUT);
+	unsigned int nap = 1;
+	int ret;
+
+	if (sock->state != SS_CONNECTED && sock->state != SS_CONNECTING)
+		return;
+	if (hs_area_promote(hs, sock))
+		ret = (hs->shut & SEND_SHUTDOWN) ? 0 : hsock_area_shutdown_wr(hs);
+	else
+		ret = hs_simple(hs, HRPC_SOCK_SHUTDOWN, SHUT_WR);
+	if (ret)
+		return;		/* not connected (any more): nothing to wait for */
+	while (timeo && !signal_pending(current) && !linger_done(hs)) {
+		long t = min_t(long, timeo, msecs_to_jiffies(nap));
+
+		timeo -= t - schedule_timeout_interruptible(t);
+		nap = min(nap * 2, LINGER_NAP_MAX_MS);
+	}
+}
+
+/* CLOSE: the host closes its socket; the area is the host's until this
+ * reply (the call holds it from here on).  After a channel reset the area
+ * died with the channel. */
+static void hs_close(struct hsk *hs)
+{
+	struct hsk_area *area = hs->area;
+	struct hrpck_chan *chan;
+
+	hs->area = NULL;
+	if (hs->handle && !hsock_is_reset(hs) && !hsock_begin(hs, &chan)) {
+		struct hrpc_sock_handle_req r = { .handle = hs->handle };
+
+		hsock_call(chan, &(struct hsock_call_args){
+			.proc = HRPC_SOCK_CLOSE, .req = &r, .req_len = sizeof(r),
+			.hold = hsock_area_give(area),
+		});
+		hrpck_chan_put(chan);
+		area = NULL;
+	}
+	hsock_area_free(area);
+}
+
+#define CLOSE_FLUSH_S   60
+#define CLOSE_NAP_MAX   (HZ / 10)
+
+static void hs_close_work(struct work_struct *work)
+{
+	struct hsk *hs = container_of(to_delayed_work(work), struct hsk, close_work);
+
+	if (out_pending(hs) && time_before(jiffies, hs->close_by)) {
+		hs->close_nap = min_t(unsigned long, hs->close_nap * 2, CLOSE_NAP_MAX);
+		queue_delayed_work(system_wq, &hs->close_work, hs->close_nap);
+		return;
+	}
+	hs_close(hs);
+	sock_put(&hs->sk);
+}
+
+/*
+ * Released with bytes in the out ring: they are the guest's unsent data,
+ * which Linux still delivers after close().  The host drains the ring as
+ * its socket takes them; the CLOSE follows once the ring is empty (or
+ * CLOSE_FLUSH_S passed: a peer that never reads), from a work item that
+ * holds the socket's last reference.
+ */
+static void hs_close_later(struct hsk *hs)
+{
+	hs->close_by = jiffies + CLOSE_FLUSH_S * HZ;
+	hs->close_nap = 1;
+	INIT_DELAYED_WORK(&hs->close_work, hs_close_work);
+	queue_delayed_work(system_wq, &hs->close_work, hs->close_nap);
+}
+
 static int hsock_release(struct socket *sock)
 {
 	struct sock *sk = sock->sk;
-	struct hsk_area *area;
 	struct hsk *hs;
 	unsigned long flags;
+	bool reset_close;
 
 	if (!sk)
 		return 0;
 	hs = hsk(sk);
-	area = hs->area;
-	if (hs->handle) {
+	/* SO_LINGER as the guest set it reaches the host first: with l_linger
+	 * 0 the host's close resets the connection, as tcp_close() does. */
+	if (hs->handle && !hsock_is_reset(hs) && sk->sk_type == SOCK_STREAM &&
+	    (sock_flag(sk, SOCK_LINGER) || hs->sol.linger_on)) {
+		struct hrpck_chan *chan;
+
+		if (!hsock_begin(hs, &chan)) {
+			hsock_sync_sol(hs, chan);
+			hrpck_chan_put(chan);
+		}
+		/* an exiting task does not linger (inet_release()) */
+		if (sock_flag(sk, SOCK_LINGER) && sk->sk_lingertime &&
+		    !(current->flags & PF_EXITING))
+			hs_linger(hs, sock);
+	}
+	reset_close = sock_flag(sk, SOCK_LINGER) && !sk->sk_lingertime;
+	if (hs->handle)
 		xa_cmpxchg_irq(&hsock_table, hrpc_sock_handle_index(hs->handle), hs, NULL,
 			       GFP_KERNEL);
-		if (!hsock_is_reset(hs)) {
-			struct hrpck_chan *chan;
-
-			if (!hsock_begin(hs, &chan)) {
-				struct hrpc_sock_handle_req r = { .handle = hs->handle };
-
-				/* The area is the host's until this reply: the
-				 * call holds it from here on. */
-				hsock_call(chan, &(struct hsock_call_args){
-					.proc = HRPC_SOCK_CLOSE, .req = &r, .req_len = sizeof(r),
-					.hold = hsock_area_give(area),
-				});
-				hrpck_chan_put(chan);
-				area = NULL;
-			}
-		}
-	}
 	spin_lock_irqsave(&hs->slock, flags);
 	hs->dead = true;
 	spin_unlock_irqrestore(&hs->slock, flags);
-	/* Not closed above: the channel reset, and the area died with it. */
-	hsock_area_free(area);
 	kvfree(hs->rxbuf);
 	hs->rxbuf = NULL;
 	sock_orphan(sk);
 	sock->sk = NULL;
+	/* A reset drops the unsent bytes; otherwise they go out first. */
+	if (!reset_close && out_pending(hs)) {
+		hs_close_later(hs);	/* takes our reference */
+		return 0;
+	}
+	hs_close(hs);
 	sock_put(sk);
 	return 0;
 }

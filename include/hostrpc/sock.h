@@ -78,6 +78,18 @@
  * SHUT_RD works as in version 1.  Listening sockets need no area (one given
  * stays unused).  Version 1 guests are served as before.
  *
+ * Closing.  CLOSE never waits on the host: SO_LINGER with a timeout is
+ * cleared before the host closes, and the host kernel finishes the close in
+ * the background.  A guest that honours SO_LINGER does the waiting itself
+ * (drivers-frontend/sock/README.md): SHUTDOWN(SHUT_WR) (an area socket:
+ * HRPC_SOCK_AREA_G_SHUTWR), then it polls GETSOCKOPT(IPPROTO_TCP, TCP_INFO)
+ * (the first byte is the host socket's TCP state, Linux's numbers) until
+ * the FIN is acknowledged or its linger time is up, then CLOSE.  SO_LINGER
+ * {1, 0} set before CLOSE makes the CLOSE a reset.  An area socket's out
+ * ring is not drained by CLOSE: bytes the guest wants delivered must be
+ * taken by the host first (the guest waits for cons == prod before CLOSE).
+ * No procedure was added for this: older hosts serve it as well.
+ *
  * Policy.  The host may refuse a bind, connect or sendto destination:
  * -EACCES (bind: also below port 1024 when the policy says so) and the
  * refusal is written to the guest's audit log on the host.  Quota of

@@ -305,7 +305,9 @@ static void slot_close(outsource_sock *s, struct hsock *hs, const char *why)
 	if (hs->in_epoll)
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, hs->fd, NULL);
 	/* SO_LINGER with a timeout would make close() sleep in the worker:
-	 * let the host kernel finish the close in the background instead. */
+	 * let the host kernel finish the close in the background instead (a
+	 * guest that lingers has waited before its CLOSE: sock.h "Closing").
+	 * {1, 0} stays: the close resets, as the guest asked. */
 	if (hs->type == SOCK_STREAM) {
 		struct linger lg;
 		socklen_t ll = sizeof(lg);

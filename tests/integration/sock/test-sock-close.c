@@ -4,11 +4,18 @@
  * with a process guest against the host's real TCP/IP stack.
  * Checks: a guest server restarts on its port right after a connection
  * (SO_REUSEADDR over the old connection's TIME_WAIT, IPv4 and IPv6), and
- * without SO_REUSEADDR the same bind is EADDRINUSE.
+ * without SO_REUSEADDR the same bind is EADDRINUSE; SO_LINGER {1, 0}: the
+ * CLOSE resets the connection (the host peer reads ECONNRESET); SO_LINGER
+ * with a timeout never makes the worker wait: CLOSE of a socket whose peer
+ * does not read returns at once, and the peer still gets every byte, then
+ * EOF (the host closes in the background); after SHUTDOWN(SHUT_WR) the
+ * host socket's TCP state (TCP_INFO, what a lingering guest close polls)
+ * leaves FIN_WAIT1 once the peer acknowledged the FIN.
  */
 #include "config.h"
 
 #include <inttypes.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdlib.h>
 
@@ -102,15 +109,112 @@ static void test_rebind(int family, const char *name)
 	       strerror(-r3));
 }
 
+/* A guest socket connected to a host peer: *peer the host's end. */
+static int guest_to_host(uint64_t *h, int *peer)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+	struct hrpc_sock_addr to;
+	int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc;
+
+	bind(lfd, (struct sockaddr *)&a, sizeof(a));
+	listen(lfd, 1);
+	getsockname(lfd, (struct sockaddr *)&a, &l);
+	*peer = -1;
+	rc = sg_socket(&g, AF_INET, SOCK_STREAM, h);
+	sg_addr(&to, AF_INET, "127.0.0.1", ntohs(a.sin_port));
+	if (!rc)
+		rc = sg_connect(&g, *h, &to, 5000);
+	if (!rc)
+		*peer = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	close(lfd);
+	return rc ? rc : *peer < 0 ? -errno : 0;
+}
+
+static int set_linger(uint64_t h, int on, int secs)
+{
+	struct hrpc_sock_opt r = { .handle = h, .level = SOL_SOCKET, .name = SO_LINGER,
+				   .len = sizeof(struct linger) };
+	struct linger lg = { .l_onoff = on, .l_linger = secs };
+	struct hrpc_sock_opt o;
+
+	memcpy(r.val, &lg, sizeof(lg));
+	return sg_call(&g, HRPC_SOCK_SETSOCKOPT, &r, sizeof(r), &o, sizeof(o), NULL, 0, NULL);
+}
+
+static void test_linger(void)
+{
+	static uint8_t buf[60000];
+	uint64_t h, total = 0, got = 0;
+	double t = -1;
+	int peer, rc, n, st = -1;
+	ssize_t r = -2;
+
+	/* l_linger 0: the CLOSE resets */
+	rc = guest_to_host(&h, &peer);
+	if (!rc) {
+		rc = set_linger(h, 1, 0);
+		sg_send(&g, h, "x", 1, NULL, 0, NULL);
+		sg_close(&g, h);
+		do
+			r = recv(peer, buf, sizeof(buf), 0);
+		while (r > 0);
+		close(peer);
+	}
+	tap_ok(!rc && r < 0 && errno == ECONNRESET,
+	       "SO_LINGER {1, 0}: the CLOSE resets the connection (the host peer: %s)",
+	       r < 0 ? strerror(errno) : "EOF");
+
+	/* l_linger 5 and a peer that does not read: the worker does not wait */
+	rc = guest_to_host(&h, &peer);
+	if (!rc) {
+		for (int i = 0; i < 4096; i++) {
+			n = sg_send(&g, h, buf, sizeof(buf), NULL, 0, NULL);
+			if (n <= 0)
+				break;
+			total += (uint64_t)n;
+		}
+		rc = set_linger(h, 1, 5);
+		t = (double)hrpc_now_ns();
+		sg_close(&g, h);
+		t = ((double)hrpc_now_ns() - t) / 1e9;
+		while ((r = recv(peer, buf, sizeof(buf), 0)) > 0)
+			got += (uint64_t)r;
+		close(peer);
+	}
+	tap_ok(!rc && t < 0.5 && total > 0 && got == total && r == 0,
+	       "SO_LINGER {1, 5}: CLOSE with %" PRIu64 " bytes unread by the peer took %.3f s; "
+	       "the host closed in the background: the peer got %" PRIu64 " bytes, then %s",
+	       total, t, got, r == 0 ? "EOF" : strerror(errno));
+
+	/* what a lingering guest close polls: the FIN acknowledged */
+	rc = guest_to_host(&h, &peer);
+	if (!rc) {
+		rc = sg_simple(&g, HRPC_SOCK_SHUTDOWN, h, SHUT_WR);
+		for (int i = 0; i < 500 && !rc; i++) {
+			rc = sg_getopt_int(&g, h, IPPROTO_TCP, TCP_INFO, &st);
+			st &= 0xff;	/* tcpi_state, the first byte */
+			if (st != TCP_FIN_WAIT1)
+				break;
+			usleep(1000);
+		}
+		sg_close(&g, h);
+		close(peer);
+	}
+	tap_ok(!rc && st == TCP_FIN_WAIT2,
+	       "after SHUTDOWN(SHUT_WR) TCP_INFO's state goes from FIN_WAIT1 to FIN_WAIT2 (%d)", st);
+}
+
 int main(void)
 {
-	tap_plan(4);
+	tap_plan(7);
 	if (sg_start(&g, "bind allow loopback\n" SG_LOOPBACK_POLICY, -1) < 0) {
 		printf("Bail out! cannot start the service\n");
 		return 1;
 	}
 	test_rebind(AF_INET, "IPv4");
 	test_rebind(AF_INET6, "IPv6");
+	test_linger();
 	sg_stop(&g);
 	return tap_done();
 }

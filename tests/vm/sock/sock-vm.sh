@@ -20,8 +20,10 @@
 # dup/fork sharing, unsupported types, buffer semantics (partial writes,
 # back-pressure from a reader that does not read, a reader that never reads,
 # MSG_PEEK, MSG_WAITALL, SO_RCVLOWAT, FIONREAD, MSG_OOB, shutdown(SHUT_WR)
-# after a large write, EPIPE/SIGPIPE, UDP MSG_TRUNC), a server restarting on
-# its port with SO_REUSEADDR and no kernel warnings.
+# after a large write, EPIPE/SIGPIPE, UDP MSG_TRUNC), close semantics
+# (SO_LINGER with a timeout and 0, every byte delivered after a close without
+# it, a server restarting on its port with SO_REUSEADDR) and no kernel
+# warnings.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 vm_prepare
@@ -75,7 +77,7 @@ vm_server="$vm_server --sock-policy-dir=$vm_tmp/conf"
 probes="raw poll epoll select udp udp6 v6 nbrefused denied many sigrecv rcvtimeo
 	shutdown-accept nonblock options getname close-race share
 	partial backpressure neverread peek waitall rcvlowat fionread oob shutwr epipe udptrunc
-	rebind"
+	linger closeflush rebind"
 guest_cmd="
 dmesg | grep hostrpc_sock
 sock-probe -p $port -n 200 -d 127.0.0.3 $(echo $probes)

@@ -9,7 +9,7 @@
  *   checks: raw poll epoll select udp udp6 v6 nbrefused denied many sigrecv
  *           rcvtimeo shutdown-accept nonblock options getname rtt close-race share
  *           partial backpressure neverread peek waitall rcvlowat fionread oob
- *           shutwr epipe udptrunc rebind
+ *           shutwr epipe udptrunc linger closeflush rebind
  *
  * The buffer checks (partial ... udptrunc) use a connection from the guest
  * to a listener of its own on 127.0.0.1: both ends are host sockets, so a
@@ -984,7 +984,140 @@ static void check_udptrunc(void)
 	       "a 3000-byte datagram into 1000 bytes with MSG_TRUNC: %zd, flags %#x", n, mh.msg_flags);
 }
 
-/* ---- a server's restart on its port ---- */
+/* ---- close semantics: SO_LINGER, a server's restart on its port ---- */
+
+struct reader {
+	int fd;
+	double delay;           /* s before it starts reading */
+	size_t got;
+	ssize_t last;           /* the recv that ended it: 0 EOF, -1 error */
+	int err;
+};
+
+/* Reads the test stream until EOF or an error, after `delay` seconds. */
+static void *reader(void *arg)
+{
+	struct reader *r = arg;
+	static unsigned char buf[64 << 10];
+
+	usleep((useconds_t)(r->delay * 1e6));
+	for (;;) {
+		ssize_t n = recv(r->fd, buf, sizeof(buf), 0);
+
+		if (n <= 0) {
+			r->last = n;
+			r->err = n < 0 ? errno : 0;
+			return NULL;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != pat(r->got + i)) {
+				r->last = -1;
+				r->err = EILSEQ;
+				return NULL;
+			}
+		r->got += (size_t)n;
+	}
+}
+
+/*
+ * SO_LINGER as Linux's close() honours it (tcp_close(), checked against the
+ * host's kernel): with l_linger 2 and a peer that does not read, close()
+ * returns after about 2 s and the connection goes on in the background
+ * (not reset: the peer reads every byte, then EOF); with a peer that reads,
+ * close() returns once the data (and the FIN) are acknowledged; with
+ * l_linger 0, close() returns at once and the peer sees ECONNRESET.
+ */
+static void check_linger(void)
+{
+	struct linger lg = { 1, 2 };
+	struct reader r1 = { .delay = 3.5 }, r2 = { .delay = 0.5 }, r3 = { .delay = 0.2 };
+	int c, s, shorts, err;
+	size_t total = 0, total2 = 3u << 20;
+	ssize_t first;
+	double t0, t2 = 0, d1 = -1, d2 = -1, d2r = -1, d3 = -1;
+	unsigned char *buf = malloc(total2);
+	pthread_t th;
+
+	/* a peer that does not read (for 3.5 s) */
+	if (loop_pair(&c, &s, 0) == 0) {
+		total = fill_until_eagain(c, 256u << 20, &first, &shorts, &err);
+		r1.fd = s;
+		pthread_create(&th, NULL, reader, &r1);
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		t0 = now();
+		close(c);
+		d1 = now() - t0;
+		pthread_join(th, NULL);
+		close(s);
+	}
+	/* a peer that reads, after 0.5 s: close waits for it */
+	fill(buf, 0, total2);
+	if (loop_pair(&c, &s, 0) == 0) {
+		r2.fd = s;
+		t2 = now();
+		pthread_create(&th, NULL, reader, &r2);
+		send(c, buf, total2, 0);
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		t0 = now();
+		close(c);
+		d2 = now() - t0;
+		d2r = now() - t2;       /* not before the reader began */
+		pthread_join(th, NULL);
+		close(s);
+	}
+	/* l_linger 0: a reset at once */
+	lg.l_linger = 0;
+	if (loop_pair(&c, &s, 0) == 0) {
+		r3.fd = s;
+		pthread_create(&th, NULL, reader, &r3);
+		send(c, buf, 1000, 0);
+		usleep(100000);
+		setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		t0 = now();
+		close(c);
+		d3 = now() - t0;
+		pthread_join(th, NULL);
+		close(s);
+	}
+	free(buf);
+	result("linger", d1 > 1.8 && d1 < 3.2 && r1.got == total && r1.last == 0 &&
+	       d2 < 1.9 && d2r > 0.45 && r2.got == total2 && r2.last == 0 &&
+	       d3 >= 0 && d3 < 0.5 && r3.last < 0 && r3.err == ECONNRESET,
+	       "l_linger 2, peer not reading: close took %.2f s, then the peer read %zu of %zu "
+	       "bytes and %s; peer reading after 0.5 s: close took %.2f s (returned %.2f s after the "
+	       "reader's start), %zu of %zu bytes, %s; "
+	       "l_linger 0: close took %.3f s, the peer got %s",
+	       d1, r1.got, total, r1.last == 0 ? "EOF" : strerror(r1.err), d2, d2r, r2.got, total2,
+	       r2.last == 0 ? "EOF" : strerror(r2.err), d3,
+	       r3.last == 0 ? "EOF" : strerror(r3.err));
+}
+
+/* Without SO_LINGER, close() returns at once and still delivers every byte
+ * the peer has not taken yet (version 2: the out ring's too), then EOF. */
+static void check_closeflush(void)
+{
+	struct reader r = { .delay = 0.5 };
+	int c, s, shorts, err = 0;
+	size_t total = 0;
+	ssize_t first;
+	pthread_t th;
+	double t0, dt = -1;
+
+	if (loop_pair(&c, &s, 0) == 0) {
+		total = fill_until_eagain(c, 256u << 20, &first, &shorts, &err);
+		r.fd = s;
+		pthread_create(&th, NULL, reader, &r);
+		t0 = now();
+		close(c);
+		dt = now() - t0;
+		pthread_join(th, NULL);
+		close(s);
+	}
+	result("closeflush", err == EAGAIN && dt < 0.3 && r.got == total && r.last == 0,
+	       "%zu bytes sent to a peer that does not read (then %s), close at once (%.3f s): "
+	       "the peer, reading 0.5 s later, got %zu bytes and %s", total, strerror(err), dt,
+	       r.got, r.last == 0 ? "EOF" : strerror(r.err));
+}
 
 /*
  * One round of a guest server on a port of `family` loopback: listen with
@@ -1173,6 +1306,8 @@ int main(int argc, char **argv)
 		else if (!strcmp(c, "shutwr")) check_shutwr();
 		else if (!strcmp(c, "epipe")) check_epipe();
 		else if (!strcmp(c, "udptrunc")) check_udptrunc();
+		else if (!strcmp(c, "linger")) check_linger();
+		else if (!strcmp(c, "closeflush")) check_closeflush();
 		else if (!strcmp(c, "rebind")) check_rebind();
 		else result(c, 0, "unknown check");
 	}
