@@ -1061,6 +1061,27 @@ int hsock_area_inq(struct hsk *hs)
 	return n < 0 ? area_break(hs, "in") : (int)h.len;
 }
 
+/**
+ * hsock_area_out_pending() - bytes of the out ring the host has not taken
+ * @hs: the socket (an area or none: 0)
+ *
+ * For a closer that waits for its bytes to leave (SO_LINGER, the delayed
+ * CLOSE): unlike hsock_area_outq() it never wakes the socket's wait queue,
+ * which may be gone after release.  A dead or broken area, or an index the
+ * host forged, has nothing pending.
+ */
+u32 hsock_area_out_pending(struct hsk *hs)
+{
+	struct hsk_area *a = hs->area;
+	u32 n;
+
+	if (!a || !READ_ONCE(a->live) || READ_ONCE(a->broken) || hsock_is_reset(hs))
+		return 0;
+	/* Acquire pairs with the host's release of cons. */
+	n = READ_ONCE(a->out.pvt) - smp_load_acquire(&a->out.ctl->cons);
+	return n > a->out.size ? 0 : n;
+}
+
 /* SIOCOUTQ (local part): bytes in the out ring the host has not taken. */
 int hsock_area_outq(struct hsk *hs)
 {

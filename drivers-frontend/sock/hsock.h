@@ -153,6 +153,7 @@ int hsock_area_sendmsg(struct hsk *hs, struct msghdr *msg, size_t size,
 int hsock_area_recvmsg(struct hsk *hs, struct msghdr *msg, size_t size, int flags);
 int hsock_area_shutdown_wr(struct hsk *hs);
 int hsock_area_inq(struct hsk *hs);
+u32 hsock_area_out_pending(struct hsk *hs);
 int hsock_area_outq(struct hsk *hs);
 
 #endif /* HOSTRPC_HSOCK_H */

@@ -491,18 +491,6 @@ int hsock_create6(struct net *net, struct socket *sock, int protocol, int kern)
  * task produces, so our index stands still; the host's is clamped (a
  * forged one: nothing left to wait for).
  */
-static u32 out_pending(struct hsk *hs)
-{
-	struct hsk_area *a = hs->area;
-	u32 n;
-
-	if (!a || !READ_ONCE(a->live) || READ_ONCE(a->broken) || hsock_is_reset(hs))
-		return 0;
-	/* Acquire pairs with the host's release of cons. */
-	n = READ_ONCE(a->out.pvt) - smp_load_acquire(&a->out.ctl->cons);
-	return n > a->out.size ? 0 : n;
-}
-
 /* The host socket's TCP state (TCP_INFO's first byte, Linux's numbers),
  * or -errno. */
 static int hs_tcp_state(struct hsk *hs)
@@ -528,7 +516,7 @@ static bool linger_done(struct hsk *hs)
 {
 	if (hsock_is_reset(hs))
 		return true;
-	if (out_pending(hs))
+	if (hsock_area_out_pending(hs))
 		return false;
 	switch (hs_tcp_state(hs)) {
 	case TCP_ESTABLISHED:
@@ -608,7 +596,7 @@ static void hs_close_work(struct work_struct *work)
 {
 	struct hsk *hs = container_of(to_delayed_work(work), struct hsk, close_work);
 
-	if (out_pending(hs) && time_before(jiffies, hs->close_by)) {
+	if (hsock_area_out_pending(hs) && time_before(jiffies, hs->close_by)) {
 		hs->close_nap = min_t(unsigned long, hs->close_nap * 2, CLOSE_NAP_MAX);
 		queue_delayed_work(system_wq, &hs->close_work, hs->close_nap);
 		return;
@@ -669,7 +657,7 @@ static int hsock_release(struct socket *sock)
 	sock_orphan(sk);
 	sock->sk = NULL;
 	/* A reset drops the unsent bytes; otherwise they go out first. */
-	if (!reset_close && out_pending(hs)) {
+	if (!reset_close && hsock_area_out_pending(hs)) {
 		hs_close_later(hs);	/* takes our reference */
 		return 0;
 	}
