@@ -345,6 +345,14 @@ int hrpc_conn_process(hrpc_conn *c)
 			break;
 		} else {
 			rc = handle_call(c, &h, bulk);
+			/* The service fenced us (hrpc_conn_fence(): the guest
+			 * forged shared memory it reads, e.g. in a socket KICK).
+			 * Stop now: the guest sees FENCED and rings no more, so
+			 * a caller that armed and slept would never learn it. */
+			if (!rc && c->fenced) {
+				rc = c->fenced;
+				break;
+			}
 		}
 		if (rc < 0) {
 			rc = fence(c, "cannot send reply", rc);

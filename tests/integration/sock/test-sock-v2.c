@@ -321,6 +321,13 @@ static void test_forged(void)
 	tap_ok(hrpc_conn_fenced(g.conn) && strstr(hrpc_conn_fence_reason(g.conn), "data ring"),
 	       "a forged ring index fences the guest's channel (%s)",
 	       hrpc_conn_fenced(g.conn) ? hrpc_conn_fence_reason(g.conn) : "not fenced");
+	/* The fence came inside the KICK: serving must end there (a worker
+	 * exits and is restarted), not wait for a doorbell the guest, seeing
+	 * FENCED, never rings. */
+	for (int i = 0; i < 50 && !g.conn_done; i++)
+		usleep(10000);
+	tap_ok(g.conn_done == -EPROTO, "the conn stops being served at once, fenced (%d)",
+	       g.conn_done);
 	close(pfd);
 }
 
@@ -328,7 +335,7 @@ int main(void)
 {
 	struct hrpc_sock_init_rep o;
 
-	tap_plan(22);
+	tap_plan(23);
 	if (sg_start(&g, SG_LOOPBACK_POLICY, -1) < 0) {
 		printf("Bail out! cannot start the service\n");
 		return 1;
