@@ -19,3 +19,7 @@ EXTRA_DIST += tests/vm/sock/guest/xlat-probe.c
 dist_check_SCRIPTS += $(sock_vm_tests)
 
 EXTRA_DIST += tests/vm/sock/guest/sock-probe.c tests/vm/sock/host-echo.py
+# A guest forging its socket data rings (hostrpc_sock.debug_forge_area) is
+# fenced alone; its guest program is built static by the test.
+sock_vm_tests += tests/vm/sock/sock-forged-area.sh
+EXTRA_DIST += tests/vm/sock/guest/area-forge-probe.c
