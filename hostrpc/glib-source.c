@@ -112,6 +112,18 @@ static int drain(HrpcConnSource *s)
 	}
 }
 
+/* A service fenced the conn outside our dispatch: dispatch now, which
+ * sees the fence and ends (the guest rings no more).  The conn holds a
+ * reference on the source (g_source_unref is its destroy), so the source
+ * outlives the conn's word, whichever of the two its owner frees first. */
+static void conn_fenced(void *data)
+{
+	GSource *src = data;
+
+	if (!g_source_is_destroyed(src))
+		g_source_set_ready_time(src, 0);
+}
+
 static gboolean conn_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 {
 	HrpcConnSource *s = (HrpcConnSource *)source;
@@ -126,6 +138,8 @@ static gboolean conn_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 	s->slept_at = 0;
 	rc = drain(s);
 	if (rc < 0) {
+		/* no more news wanted (drops the conn's reference on us) */
+		hrpc_conn_set_fence_notify(s->conn, NULL, NULL, NULL);
 		if (s->done)
 			s->done(s->conn, rc, s->user_data);
 		return G_SOURCE_REMOVE;
@@ -164,6 +178,8 @@ guint hrpc_glib_conn_attach_polling(hrpc_conn *conn, GMainContext *ctx,
 	s->done = done;
 	s->user_data = user_data;
 	s->tag = g_source_add_unix_fd(src, hrpc_conn_wait_fd(conn), G_IO_IN | G_IO_HUP | G_IO_ERR);
+	hrpc_conn_set_fence_notify(conn, conn_fenced, g_source_ref(src),
+				   (void (*)(void *))g_source_unref);
 	g_source_set_name(src, "hostrpc-conn");
 	/* Calls may have arrived before we were attached: look once now. */
 	g_source_set_ready_time(src, 0);

@@ -46,6 +46,9 @@ struct hrpc_conn {
 	uint64_t features;
 	int fenced;
 	char reason[160];
+	void (*fence_fn)(void *data); /* hrpc_conn_set_fence_notify() */
+	void *fence_data;             /* ours: fence_destroy() when done */
+	void (*fence_destroy)(void *data);
 	char peer[64];
 	uint8_t *vport_bulk; /* private bulk buffer on stream transports */
 	uint8_t *scratch;
@@ -138,6 +141,7 @@ void hrpc_conn_free(hrpc_conn *c)
 		return;
 	if (!c->fenced && c->ch->ops->set_state)
 		c->ch->ops->set_state(c->ch, HRPC_SHM_STATE_CLOSED);
+	hrpc_conn_set_fence_notify(c, NULL, NULL, NULL);
 	hrpc_chan_free(c->ch);
 	free(c->vport_bulk);
 	free(c->scratch);
@@ -150,8 +154,25 @@ static int fence(hrpc_conn *c, const char *why, int err)
 		c->fenced = -EPROTO;
 		snprintf(c->reason, sizeof(c->reason), "%s (%s)", why, strerror(-err));
 		c->ch->ops->set_state(c->ch, HRPC_SHM_STATE_FENCED);
+		if (c->fence_fn)
+			c->fence_fn(c->fence_data);
 	}
 	return c->fenced;
+}
+
+void hrpc_conn_set_fence_notify(hrpc_conn *c, void (*fn)(void *data), void *data,
+				void (*destroy)(void *data))
+{
+	void (*old_destroy)(void *data) = c->fence_destroy;
+	void *old_data = c->fence_data;
+
+	c->fence_fn = fn;
+	c->fence_data = fn ? data : NULL;
+	c->fence_destroy = fn ? destroy : NULL;
+	if (old_destroy)
+		old_destroy(old_data);
+	if (!fn && destroy)
+		destroy(data);
 }
 
 int hrpc_conn_fence(hrpc_conn *c, const char *why)

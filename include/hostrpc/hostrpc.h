@@ -235,6 +235,14 @@ bool hrpc_conn_fenced(hrpc_conn *conn);
  * (in shared memory the service reads, e.g. a socket's data rings): fence
  * the conn as the transport would.  Returns -EPROTO. */
 int hrpc_conn_fence(hrpc_conn *conn, const char *why);
+/* Who serves the conn (hostrpc-glib's source) hears of a fence that came
+ * outside hrpc_conn_process() - a service's own event loop found the
+ * guest's shared memory forged - since the guest, seeing FENCED, rings no
+ * more: `fn(data)` runs once, at the fence.  One listener: the conn owns
+ * `data` from here and calls `destroy(data)` (if not NULL) when the
+ * listener is replaced (fn NULL removes it) or the conn is freed. */
+void hrpc_conn_set_fence_notify(hrpc_conn *conn, void (*fn)(void *data), void *data,
+				void (*destroy)(void *data));
 const char *hrpc_conn_fence_reason(hrpc_conn *conn);
 uint32_t hrpc_conn_guest_id(hrpc_conn *conn);
 const struct hrpc_stats *hrpc_conn_stats(hrpc_conn *conn);

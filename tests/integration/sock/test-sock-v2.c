@@ -331,11 +331,50 @@ static void test_forged(void)
 	close(pfd);
 }
 
+/* A forgery the service finds in its own event loop, not in a call: the
+ * guest's in ring consumer index is impossible when a datagram arrives.
+ * The conn's source must still learn of the fence and end (the guest,
+ * seeing FENCED, rings no more). */
+static void test_forged_event(void)
+{
+	struct sguest g2;
+	struct sg_area ar;
+	struct hrpc_sock_addr a, me;
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	uint64_t h = 0;
+	int pfd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	memset(&g2, 0, sizeof(g2));
+	if (sg_start(&g2, SG_LOOPBACK_POLICY, -1) < 0 ||
+	    sg_init(&g2, HRPC_SOCK_VERSION_2, 1024, NULL) < 0 ||
+	    sg_socket_area(&g2, AF_INET, SOCK_DGRAM, RING, RING, &ar, &h) < 0) {
+		tap_ok(0, "event loop: a second guest starts");
+		tap_ok(0, "event loop: (skipped)");
+		return;
+	}
+	sg_addr(&a, AF_INET, "127.0.0.1", 0);
+	sg_addrcall(&g2, HRPC_SOCK_BIND, h, &a);
+	sg_getname(&g2, h, false, &me);
+	hrpc_write_once(ar.hdr->in.cons, ar.in.pvt + 3 * RING);	/* forged */
+	to.sin_port = htons(me.port);
+	sendto(pfd, "x", 1, 0, (struct sockaddr *)&to, sizeof(to));
+	for (int i = 0; i < 100 && !g2.conn_done; i++)
+		usleep(10000);
+	tap_ok(hrpc_conn_fenced(g2.conn) && strstr(hrpc_conn_fence_reason(g2.conn), "ring"),
+	       "event loop: a forged in ring index found while pushing a datagram fences (%s)",
+	       hrpc_conn_fenced(g2.conn) ? hrpc_conn_fence_reason(g2.conn) : "not fenced");
+	tap_ok(g2.conn_done == -EPROTO,
+	       "event loop: the conn stops being served at once, no doorbell needed (%d)",
+	       g2.conn_done);
+	close(pfd);
+	sg_stop(&g2);
+}
+
 int main(void)
 {
 	struct hrpc_sock_init_rep o;
 
-	tap_plan(23);
+	tap_plan(25);
 	if (sg_start(&g, SG_LOOPBACK_POLICY, -1) < 0) {
 		printf("Bail out! cannot start the service\n");
 		return 1;
@@ -354,6 +393,7 @@ int main(void)
 	test_stream();
 	test_udp();
 	test_forged();
+	test_forged_event();
 	sg_stop(&g);
 	return tap_done();
 }
