@@ -114,6 +114,7 @@ static bool ring_live(enum hrpck_chan_state state)
 }
 
 static void rekick_arm(struct hrpck_chan *chan);
+static void lazy_work_arm(struct hrpck_chan *chan);
 
 static void kick_locked(struct hrpck_chan *chan)
 {
@@ -401,6 +402,7 @@ static int submit(struct hrpck_chan *chan, struct hrpck_call *call,
 	unsigned long flags;
 	bool inserted = false;
 	bool notify = false;
+	bool lazy_arm = false;
 	u32 old;
 	int ret;
 
@@ -444,6 +446,21 @@ static int submit(struct hrpck_chan *chan, struct hrpck_call *call,
 		ret = hrpc_ring_put(&chan->req, &h, call->req);
 		if (!ret) {
 			atomic64_inc(&chan->stats.calls);
+			if (call->flags & HRPCK_CALL_LAZY) {
+				/* the decision waits for the batch to end */
+				if (!chan->lazy) {
+					chan->lazy = true;
+					chan->lazy_from = old;
+					lazy_arm = true;
+				}
+				break;
+			}
+			/* A lazy batch before us: did the host ask for a
+			 * doorbell anywhere since its start? */
+			if (chan->lazy) {
+				old = chan->lazy_from;
+				chan->lazy = false;
+			}
 			notify = hrpc_ring_need_notify(&chan->req, old);
 			if (notify)
 				kick_locked(chan);
@@ -455,6 +472,12 @@ static int submit(struct hrpck_chan *chan, struct hrpck_call *call,
 			continue;	/* space appeared meanwhile */
 		if (ret < 0)
 			goto fence;
+		/* ring full: a lazy batch must not wait for a doorbell
+		 * nobody rings */
+		if (chan->lazy) {
+			chan->lazy = false;
+			kick_locked(chan);
+		}
 		/* ring full: wait for the host to consume */
 		if (!can_sleep) {
 			ret = -EAGAIN;
@@ -476,6 +499,8 @@ static int submit(struct hrpck_chan *chan, struct hrpck_call *call,
 		}
 	}
 	spin_unlock_irqrestore(&chan->req_lock, flags);
+	if (lazy_arm)
+		lazy_work_arm(chan);
 	return ret;
 
 fence:
@@ -504,7 +529,7 @@ static int call_check(struct hrpck_chan *chan, const struct hrpck_call *call)
 		return -EINVAL;
 	if (call->rep_cap && !call->rep)
 		return -EINVAL;
-	if (call->flags & ~(HRPCK_CALL_POLL | HRPCK_CALL_ONEWAY))
+	if (call->flags & ~(HRPCK_CALL_POLL | HRPCK_CALL_ONEWAY | HRPCK_CALL_LAZY))
 		return -EINVAL;
 	if (call->bulk) {
 		if (call->flags & HRPCK_CALL_ONEWAY)
@@ -626,6 +651,8 @@ int hrpck_chan_call(struct hrpck_chan *chan, struct hrpck_call *call,
 	int ret;
 
 	might_sleep();
+	if (call->flags & HRPCK_CALL_LAZY)
+		return -EINVAL;	/* a waiter wants its doorbell now */
 	ret = call_check(chan, call);
 	if (ret)
 		return ret;
@@ -700,6 +727,33 @@ static bool req_pending(struct hrpck_chan *chan)
 	long space = hrpc_ring_space(&chan->req);
 
 	return space >= 0 && (u32)space < chan->req.size;
+}
+
+/* A lazy batch began: decide about its doorbell a jiffy from now (with a
+ * channel reference) unless a later call decides first. */
+static void lazy_work_arm(struct hrpck_chan *chan)
+{
+	hrpck_chan_hold(chan);
+	if (!queue_delayed_work(hrpck_wq, &chan->lazy_work, 1))
+		hrpck_chan_put(chan);   /* already queued, with its own */
+}
+
+static void lazy_work_fn(struct work_struct *work)
+{
+	struct hrpck_chan *chan = container_of(to_delayed_work(work), struct hrpck_chan,
+					       lazy_work);
+	unsigned long flags;
+
+	spin_lock_irqsave(&chan->req_lock, flags);
+	spin_lock(&chan->lock);
+	if (chan->lazy) {
+		chan->lazy = false;
+		if (ring_live(chan->state) && hrpc_ring_need_notify(&chan->req, chan->lazy_from))
+			kick_locked(chan);
+	}
+	spin_unlock(&chan->lock);
+	spin_unlock_irqrestore(&chan->req_lock, flags);
+	hrpck_chan_put(chan);   /* this instance's reference */
 }
 
 /* Queue the rekick work (with a channel reference) unless it is queued. */
@@ -955,6 +1009,7 @@ static int attach(struct hrpck_chan *chan)
 		} else {
 			hrpc_ring_bind(&chan->req, &shm->req, (u8 *)shm + chan->geo.req_off,
 				       chan->geo.req_size, 1);
+			chan->lazy = false;
 			hrpc_ring_bind(&chan->rsp, &shm->rsp, (u8 *)shm + chan->geo.rsp_off,
 				       chan->geo.rsp_size, 0);
 			chan->host_gen = chan->geo.host_gen;
@@ -1185,6 +1240,7 @@ struct hrpck_chan *hrpck_chan_create(struct device *parent,
 	mutex_init(&chan->attach_mutex);
 	INIT_WORK(&chan->reset_work, reset_work_fn);
 	INIT_DELAYED_WORK(&chan->rekick_work, rekick_work_fn);
+	INIT_DELAYED_WORK(&chan->lazy_work, lazy_work_fn);
 	INIT_WORK(&chan->release_work, release_work_fn);
 	INIT_LIST_HEAD(&chan->node);
 	hrpck_bulk_pool_init(&chan->pool);
@@ -1262,6 +1318,8 @@ void hrpck_chan_destroy(struct hrpck_chan *chan)
 	cancel_work_sync(&chan->reset_work);
 	if (cancel_delayed_work_sync(&chan->rekick_work))
 		hrpck_chan_put(chan);   /* the queued instance's reference */
+	if (cancel_delayed_work_sync(&chan->lazy_work))
+		hrpck_chan_put(chan);
 	/* Pairs with the host's acquire of guest_state. */
 	smp_store_release(&chan->shm->guest_state, HRPC_SHM_STATE_CLOSED);
 

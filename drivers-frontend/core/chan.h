@@ -140,6 +140,11 @@ struct hrpck_chan {
 	 * interrupt costs a slice, not the call's timeout).  Holds a channel
 	 * reference while queued. */
 	struct delayed_work rekick_work;
+	/* HRPCK_CALL_LAZY calls published since the last doorbell decision
+	 * (req_lock): the next decision looks back to lazy_from. */
+	bool lazy;
+	u32 lazy_from;
+	struct delayed_work lazy_work;
 	wait_queue_head_t attach_wq;
 	bool removing;
 	bool want_fresh;		/* never adopt generation stale_gen */

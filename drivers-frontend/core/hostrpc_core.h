@@ -66,6 +66,11 @@ struct hrpck_bulk {
 /* hrpck_call.flags */
 #define HRPCK_CALL_POLL   0x1u /* spin on the response ring before sleeping */
 #define HRPCK_CALL_ONEWAY 0x2u /* no reply wanted (no bulk allowed) */
+/* Published without a doorbell of its own (hrpck_call_async() only): the
+ * next call that rings covers it, else one doorbell a jiffy later covers
+ * every lazy call published meanwhile - a batch (many sockets' CLOSE) costs
+ * one exit, not one each.  For calls whose caller does not wait. */
+#define HRPCK_CALL_LAZY   0x4u
 
 struct hrpck_call;
 typedef void (*hrpck_call_done_t)(struct hrpck_call *call);

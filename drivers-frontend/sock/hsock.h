@@ -116,6 +116,9 @@ struct hsock_call_args {
 	u32 rep_bulk_pos;
 	u32 rep_bulk_len;
 	struct hrpck_bulk *hold;
+	/* Do not wait for the reply (its status is lost; the hold is dropped
+	 * when it comes) and publish lazily (HRPCK_CALL_LAZY): CLOSE. */
+	bool nowait;
 };
 /*
  * A call that survives signals: the host never blocks, so calls are short;

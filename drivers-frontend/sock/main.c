@@ -160,11 +160,17 @@ int hsock_call(struct hrpck_chan *chan, struct hsock_call_args *args)
 	c->call.bulk = args->bulk;
 	c->call.bulk_len = args->bulk_len;
 	c->call.done = ctx_done;
+	if (args->nowait)
+		c->call.flags = HRPCK_CALL_LAZY;
 	ret = hrpck_call_async(chan, &c->call, GFP_KERNEL);
 	if (ret) {
 		hold_failed(args->hold, ret);
 		kfree(c);
 		return ret;
+	}
+	if (args->nowait) {
+		ctx_put(c);	/* the completion's reference finishes it */
+		return 0;
 	}
 	/* The request was copied into the ring by now; only the reply is
 	 * still to come. */

@@ -579,9 +579,11 @@ static void hs_close(struct hsk *hs)
 	if (hs->handle && !hsock_is_reset(hs) && !hsock_begin(hs, &chan)) {
 		struct hrpc_sock_handle_req r = { .handle = hs->handle };
 
+		/* close() does not wait for the host: many sockets' CLOSEs
+		 * go out as one batch, one doorbell */
 		hsock_call(chan, &(struct hsock_call_args){
 			.proc = HRPC_SOCK_CLOSE, .req = &r, .req_len = sizeof(r),
-			.hold = hsock_area_give(area),
+			.hold = hsock_area_give(area), .nowait = true,
 		});
 		hrpck_chan_put(chan);
 		area = NULL;

@@ -30,7 +30,7 @@ vm_prepare
 command -v python3 >/dev/null || vm_skip "python3 missing (apt-get install python3)"
 command -v busybox >/dev/null || vm_skip "busybox missing (apt-get install busybox-static)"
 srcd=$top_srcdir/tests/vm/sock
-${CC:-gcc} -static -O2 -std=gnu11 -pthread -o "$vm_tmp/sock-probe" "$srcd/guest/sock-probe.c" \
+${CC:-gcc} -static -O2 -std=gnu11 -pthread -I "$top_srcdir/include" -o "$vm_tmp/sock-probe" "$srcd/guest/sock-probe.c" \
 	2> "$vm_tmp/cc.log" || { cat "$vm_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (apt-get install libc6-dev)"; }
 
 port=$((20000 + RANDOM % 20000))
@@ -77,7 +77,7 @@ vm_server="$vm_server --sock-policy-dir=$vm_tmp/conf"
 probes="raw poll epoll select udp udp6 v6 nbrefused denied many sigrecv rcvtimeo
 	shutdown-accept nonblock options getname close-race share
 	partial backpressure neverread peek waitall rcvlowat fionread oob shutwr epipe udptrunc
-	linger closeflush rebind"
+	linger closeflush rebind closemany"
 guest_cmd="
 dmesg | grep hostrpc_sock
 sock-probe -p $port -n 200 -d 127.0.0.3 $(echo $probes)

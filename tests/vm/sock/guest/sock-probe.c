@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hostrpc/chardev.h"
+
 static int port = 7;
 static int count = 200;
 static const char *denied_ip = "127.0.0.3";
@@ -1222,6 +1224,67 @@ static void check_rebind(void)
 	result("rebind", ok, "%s", detail);
 }
 
+/* The core's counters (/dev/hostrpc0), or all zero. */
+static struct hrpc_ioc_info core_info(void)
+{
+	struct hrpc_ioc_info i;
+	int fd = open("/dev/hostrpc0", O_RDWR | O_CLOEXEC);
+
+	memset(&i, 0, sizeof(i));
+	i.argsz = sizeof(i);
+	if (fd >= 0) {
+		if (ioctl(fd, HRPC_IOC_INFO, &i) < 0)
+			memset(&i, 0, sizeof(i));
+		close(fd);
+	}
+	return i;
+}
+
+/*
+ * close() of many sockets is one batch: each CLOSE is published without a
+ * doorbell of its own (HRPCK_CALL_LAZY), so 200 closes ring the host a few
+ * times, not 200 (the SOCKET calls before, which wait for their replies,
+ * ring about once each).  The host did close them all: the first one's
+ * port binds again without SO_REUSEADDR right after.
+ */
+static void check_closemany(void)
+{
+	enum { N = 200 };
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	struct hrpc_ioc_info i0, i1, i2;
+	int fds[N], n = 0, s, rebound;
+	double t0, t1;
+
+	i0 = core_info();
+	for (; n < N; n++) {
+		fds[n] = socket(AF_INET, SOCK_DGRAM, 0);
+		if (fds[n] < 0)
+			break;
+	}
+	if (n == N && (bind(fds[0], (struct sockaddr *)&a, sizeof(a)) < 0 ||
+		       getsockname(fds[0], (struct sockaddr *)&a, &al) < 0))
+		n = -1;
+	i1 = core_info();
+	t0 = now();
+	for (int k = 0; k < (n > 0 ? n : 0); k++)
+		close(fds[k]);
+	t1 = now();
+	i2 = core_info();
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	rebound = s >= 0 && bind(s, (struct sockaddr *)&a, sizeof(a)) == 0;
+	if (s >= 0)
+		close(s);
+	result("closemany", n == N && i2.calls - i1.calls >= N && i2.doorbells - i1.doorbells <= N / 10 &&
+	       rebound,
+	       "%d sockets: opening rang %llu doorbells; %llu closes took %.0f us and rang %llu; "
+	       "the first one's port %u bound again: %s", n,
+	       (unsigned long long)(i1.doorbells - i0.doorbells),
+	       (unsigned long long)(i2.calls - i1.calls), (t1 - t0) * 1e6,
+	       (unsigned long long)(i2.doorbells - i1.doorbells), ntohs(a.sin_port),
+	       rebound ? "yes" : "no");
+}
+
 /* Request/response latency: 1-byte TCP round trips to the echo server. */
 static void check_rtt(void)
 {
@@ -1309,6 +1372,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(c, "linger")) check_linger();
 		else if (!strcmp(c, "closeflush")) check_closeflush();
 		else if (!strcmp(c, "rebind")) check_rebind();
+		else if (!strcmp(c, "closemany")) check_closemany();
 		else result(c, 0, "unknown check");
 	}
 	return failures ? 1 : 0;
