@@ -213,6 +213,7 @@ static void host_words(struct hsk *hs, struct host_words *w)
 {
 	struct hsk_area *a = hs->area;
 	struct hrpc_sock_area_hdr *h = a->hdr;
+	u32 err_seq;
 
 	/* Acquire pairs with the host's release of host_seq in
 	 * sock_area_publish(): the words are at least that new. */
@@ -222,11 +223,14 @@ static void host_words(struct hsk *hs, struct host_words *w)
 	w->flags = READ_ONCE(h->host_flags);
 	if (w->seq == READ_ONCE(a->seen_seq))
 		return;
+	err_seq = READ_ONCE(h->host_err_seq);
 	spin_lock(&a->lock);
 	if (w->seq != a->seen_seq) {
 		a->seen_seq = w->seq;
-		if (w->err != a->seen_err) {
-			a->seen_err = w->err;
+		/* a new error, even the same errno again (a second ICMP
+		 * port unreachable is a second ECONNREFUSED) */
+		if (err_seq != a->seen_err_seq) {
+			a->seen_err_seq = err_seq;
 			/* an errno, or the host's nonsense read as a reset */
 			if (w->err < 0)
 				WRITE_ONCE(hs->sk.sk_err, w->err >= -MAX_ERRNO ? -w->err : ECONNRESET);

@@ -37,7 +37,7 @@ struct hsk_area {
 	spinlock_t lock;
 	u32 guest_flags;                /* HRPC_SOCK_AREA_G_*, the truth (published to hdr) */
 	u32 seen_seq;                   /* host_seq whose error went to sk_err */
-	s32 seen_err;
+	u32 seen_err_seq;               /* host_err_seq likewise */
 	bool live;                      /* the rings carry the data (connected stream / UDP) */
 	bool broken;                    /* the host broke the rings: reset */
 	u32 busy_ns;                    /* a blocking recv's spin budget (rx_mutex) */

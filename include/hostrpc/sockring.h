@@ -80,7 +80,9 @@ struct hrpc_sock_area_hdr {
 	hrpc_u32 host_seq;         /* bumped with every change of the host's words */
 	hrpc_s32 host_err;         /* pending SO_ERROR, -errno, or 0 */
 	hrpc_u32 host_flags;       /* HRPC_SOCK_AREA_H_* */
-	hrpc_u8  pad0[48];
+	hrpc_u32 host_err_seq;     /* bumped with every new pending error (the
+	                            * same errno twice is two errors) */
+	hrpc_u8  pad0[44];
 	/* written by the guest only */
 	hrpc_u32 guest_flags;      /* HRPC_SOCK_AREA_G_* */
 	hrpc_u32 guest_reserved;   /* 0 */

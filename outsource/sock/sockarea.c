@@ -44,6 +44,7 @@ void sock_area_publish(struct sock_area *a)
 	hrpc_write_once(a->hdr->host_mask, a->host_mask);
 	hrpc_write_once(a->hdr->host_err, a->host_err);
 	hrpc_write_once(a->hdr->host_flags, a->host_flags);
+	hrpc_write_once(a->hdr->host_err_seq, a->host_err_seq);
 	/* Release: the words above are visible before the seq that covers them. */
 	hrpc_store_release(&a->hdr->host_seq, a->host_seq);
 }
@@ -52,6 +53,7 @@ void sock_area_publish(struct sock_area *a)
 static void fail(struct sock_area *a, int err, uint32_t flags, uint32_t *ev)
 {
 	a->host_err = err;
+	a->host_err_seq++;
 	a->host_flags |= flags;
 	a->host_mask |= HRPC_POLLERR;
 	sock_area_publish(a);

@@ -74,6 +74,7 @@ struct sock_area {
 	int32_t host_err;                 /* pending error, -errno */
 	uint32_t host_mask;               /* HRPC_POLLERR/HUP/RDHUP/PRI */
 	uint32_t host_seq;
+	uint32_t host_err_seq;            /* one per fail() */
 	bool shut_sent;                   /* the guest's SHUTWR reached the socket */
 	bool tstamp_on;                   /* SO_TIMESTAMPNS set on the host socket */
 	uint64_t pushed, drained;         /* bytes, for people */

@@ -1224,6 +1224,44 @@ static void check_rebind(void)
 	result("rebind", ok, "%s", detail);
 }
 
+/* A connected UDP socket aimed at a closed port: every datagram's ICMP
+ * port unreachable is an ECONNREFUSED of its own, the same errno three
+ * times in a row (the area's host_err_seq), as on Linux. */
+static void check_udprefused(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { 3, 0 };
+	socklen_t al = sizeof(a);
+	char detail[256] = "", b[8];
+	size_t off = 0;
+	int s, t, refused = 0;
+
+	t = socket(AF_INET, SOCK_DGRAM, 0);	/* find a port, then free it */
+	if (t < 0 || bind(t, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(t, (struct sockaddr *)&a, &al) < 0) {
+		result("udprefused", 0, "set-up: %s", strerror(errno));
+		return;
+	}
+	close(t);
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		result("udprefused", 0, "connect: %s", strerror(errno));
+		return;
+	}
+	for (int i = 0; i < 3; i++) {
+		ssize_t r = send(s, "x", 1, 0);
+
+		if (r == 1)
+			r = recv(s, b, sizeof(b), 0);
+		refused += r < 0 && errno == ECONNREFUSED;
+		off += (size_t)snprintf(detail + off, sizeof(detail) - off, "%sround %d: %s",
+					i ? ", " : "", i + 1, r < 0 ? strerror(errno) : "data?");
+	}
+	close(s);
+	result("udprefused", refused == 3, "port %u: %s", ntohs(a.sin_port), detail);
+}
+
 /* The core's counters (/dev/hostrpc0), or all zero. */
 static struct hrpc_ioc_info core_info(void)
 {
@@ -1373,6 +1411,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(c, "closeflush")) check_closeflush();
 		else if (!strcmp(c, "rebind")) check_rebind();
 		else if (!strcmp(c, "closemany")) check_closemany();
+		else if (!strcmp(c, "udprefused")) check_udprefused();
 		else result(c, 0, "unknown check");
 	}
 	return failures ? 1 : 0;
