@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # host-echo.py PORT - TCP and UDP echo servers on 127.0.0.1:PORT and
-# [::1]:PORT for the socket-outsourcing VM tests; prints "READY" once all
-# listen, runs until killed.
+# [::1]:PORT for the socket-outsourcing VM tests, and a host service that
+# shares its UDP port 127.0.0.1:PORT+6 with SO_REUSEPORT (which a guest must
+# never join); prints "READY" once all listen, runs until killed.
 import socket, sys, threading
 
 port = int(sys.argv[1])
@@ -48,5 +49,10 @@ try:
     udp_server(socket.AF_INET6, "::1")
 except OSError as e:
     print("no IPv6 loopback:", e, file=sys.stderr)
+# A host service using SO_REUSEPORT: the kernel groups sockets of one user
+# only, and a guest's sockets belong to its worker's user.
+rp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+rp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+rp.bind(("127.0.0.1", port + 6))
 print("READY", flush=True)
 threading.Event().wait()

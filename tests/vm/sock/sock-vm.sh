@@ -77,7 +77,7 @@ vm_server="$vm_server --sock-policy-dir=$vm_tmp/conf"
 probes="raw poll epoll select udp udp6 v6 nbrefused denied many sigrecv rcvtimeo
 	shutdown-accept nonblock options getname close-race share
 	partial backpressure neverread peek waitall rcvlowat fionread oob shutwr epipe udptrunc
-	linger closeflush rebind closemany udprefused"
+	linger closeflush rebind closemany udprefused reuseport"
 guest_cmd="
 dmesg | grep hostrpc_sock
 sock-probe -p $port -n 200 -d 127.0.0.3 $(echo $probes)

@@ -1262,6 +1262,70 @@ static void check_udprefused(void)
 	result("udprefused", refused == 3, "port %u: %s", ntohs(a.sin_port), detail);
 }
 
+/* A UDP socket with SO_REUSEPORT bound to `port` on 127.0.0.1: 0 or -errno. */
+static int reuseport_bind(int type, uint16_t port, int *fd)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1;
+
+	*fd = socket(AF_INET, type, 0);
+	if (*fd < 0)
+		return -errno;
+	if (setsockopt(*fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0 ||
+	    bind(*fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * SO_REUSEPORT among the guest's own sockets: two TCP listeners on one
+ * port, and connections to it are accepted; but never with a host service
+ * (host-echo.py holds UDP port+6 with SO_REUSEPORT as another user):
+ * EADDRINUSE there.
+ */
+static void check_reuseport(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+	int l1, l2 = -1, h = -1, r1, r2 = -1, rh, accepted = 0;
+	uint16_t p = 0;
+
+	r1 = reuseport_bind(SOCK_STREAM, 0, &l1);
+	if (!r1 && getsockname(l1, (struct sockaddr *)&a, &al) == 0) {
+		p = ntohs(a.sin_port);
+		r2 = reuseport_bind(SOCK_STREAM, p, &l2);
+	}
+	if (!r1 && !r2 && !listen(l1, 8) && !listen(l2, 8)) {
+		for (int i = 0; i < 4; i++) {
+			int c = socket(AF_INET, SOCK_STREAM, 0);
+			struct pollfd pf[2] = { { .fd = l1, .events = POLLIN },
+						{ .fd = l2, .events = POLLIN } };
+
+			if (c >= 0 && connect(c, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+			    poll(pf, 2, 3000) > 0) {
+				int s = accept(pf[0].revents ? l1 : l2, NULL, NULL);
+
+				accepted += s >= 0;
+				if (s >= 0)
+					close(s);
+			}
+			if (c >= 0)
+				close(c);
+		}
+	}
+	rh = reuseport_bind(SOCK_DGRAM, (uint16_t)(port + 6), &h);
+	result("reuseport", !r1 && !r2 && accepted == 4 && rh == -EADDRINUSE,
+	       "two guest listeners on port %u: %s, %s, %d of 4 connections accepted; "
+	       "the host service's SO_REUSEPORT port %d: %s", p, r1 ? strerror(-r1) : "ok",
+	       r2 ? strerror(-r2) : "ok", accepted, port + 6, rh ? strerror(-rh) : "joined!");
+	close(l1);
+	if (l2 >= 0)
+		close(l2);
+	if (h >= 0)
+		close(h);
+}
+
 /* The core's counters (/dev/hostrpc0), or all zero. */
 static struct hrpc_ioc_info core_info(void)
 {
@@ -1412,6 +1476,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(c, "rebind")) check_rebind();
 		else if (!strcmp(c, "closemany")) check_closemany();
 		else if (!strcmp(c, "udprefused")) check_udprefused();
+		else if (!strcmp(c, "reuseport")) check_reuseport();
 		else result(c, 0, "unknown check");
 	}
 	return failures ? 1 : 0;
