@@ -641,6 +641,54 @@ static int send_stream(struct hsk *hs, struct msghdr *msg, size_t size, bool *ki
 	return sent ? (int)sent : err;
 }
 
+/*
+ * The source a sender asks for with IP_PKTINFO / IPV6_PKTINFO control
+ * messages (the local address; the interface index is left to the host's
+ * routing), as the datagram's meta.  The other family's level is ignored,
+ * as Linux does; any other control message is refused.  1: meta to send,
+ * 0: none, -EINVAL: a malformed one, -EOPNOTSUPP.
+ */
+static int dgram_meta_from_msg(struct msghdr *msg, int family, struct hrpc_sock_dgram_meta *m)
+{
+	struct cmsghdr *cmsg;
+
+	memset(m, 0, sizeof(*m));
+	if (!msg->msg_controllen || msg->msg_control_is_user)
+		return 0;
+	for_each_cmsghdr(cmsg, msg) {
+		if (!CMSG_OK(msg, cmsg))
+			return -EINVAL;
+		/* each family's own, as ip_cmsg_send()/ip6_datagram_send_ctl() */
+		if (family == AF_INET && cmsg->cmsg_level == SOL_IP &&
+		    cmsg->cmsg_type == IP_PKTINFO) {
+			struct in_pktinfo pi;
+
+			if (cmsg->cmsg_len != CMSG_LEN(sizeof(pi)))
+				return -EINVAL;
+			memcpy(&pi, CMSG_DATA(cmsg), sizeof(pi));
+			m->have = HRPC_SOCK_META_PKTINFO;
+			memset(&m->spec_dst, 0, sizeof(m->spec_dst));
+			m->spec_dst.family = HRPC_AF_INET;
+			memcpy(m->spec_dst.addr, &pi.ipi_spec_dst, 4);
+		} else if (family == AF_INET6 && cmsg->cmsg_level == SOL_IPV6 &&
+			   cmsg->cmsg_type == IPV6_PKTINFO) {
+			struct in6_pktinfo pi;
+
+			if (cmsg->cmsg_len != CMSG_LEN(sizeof(pi)))
+				return -EINVAL;
+			memcpy(&pi, CMSG_DATA(cmsg), sizeof(pi));
+			m->have = HRPC_SOCK_META_PKTINFO;
+			memset(&m->spec_dst, 0, sizeof(m->spec_dst));
+			m->spec_dst.family = HRPC_AF_INET6;
+			memcpy(m->spec_dst.addr, &pi.ipi6_addr, 16);
+		} else if (!(family == AF_INET && cmsg->cmsg_level == SOL_IPV6) &&
+			   !(family == AF_INET6 && cmsg->cmsg_level == SOL_IP)) {
+			return -EOPNOTSUPP;	/* not served: refused, never ignored */
+		}
+	}
+	return m->have ? 1 : 0;
+}
+
 static int send_dgram(struct hsk *hs, struct msghdr *msg, size_t size,
 		      const struct hrpc_sock_addr *to, bool *kick)
 {
@@ -649,10 +697,20 @@ static int send_dgram(struct hsk *hs, struct msghdr *msg, size_t size,
 	struct sock *sk = &hs->sk;
 	long timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
 	struct hrpc_sock_dgram h = { .len = size, .full_len = size };
-	u32 rec = HRPC_SOCK_DGRAM_REC(size);
+	struct hrpc_sock_dgram_meta meta;
+	u32 rec, lead, max = hrpc_dring_max_payload(a->out.size);
 	int err = 0, r;
 
-	if (size > hrpc_dring_max_payload(a->out.size))
+	r = dgram_meta_from_msg(msg, sk->sk_family, &meta);
+	if (r < 0)
+		return r;
+	if (r) {
+		h.flags = HRPC_SOCK_DGRAM_F_META;
+		max -= sizeof(meta);
+	}
+	lead = hrpc_sock_dgram_lead(&h);
+	rec = hrpc_sock_dgram_rec(&h);
+	if (size > max)
 		return -EMSGSIZE;
 	if (to)
 		h.addr = *to;	/* else family 0: the connected peer */
@@ -680,7 +738,9 @@ static int send_dgram(struct hsk *hs, struct msghdr *msg, size_t size,
 		if ((u32)space >= rec) {
 			old = a->out.pvt;
 			hrpc_ring_copy_in(&a->out, old, &h, sizeof(h));
-			c = iter_to_ring(&a->out, old + sizeof(h), size, &msg->msg_iter);
+			if (h.flags & HRPC_SOCK_DGRAM_F_META)
+				hrpc_ring_copy_in(&a->out, old + sizeof(h), &meta, sizeof(meta));
+			c = iter_to_ring(&a->out, old + lead, size, &msg->msg_iter);
 			if (c != size) {
 				iov_iter_revert(&msg->msg_iter, c);
 				err = -EFAULT;

@@ -1135,8 +1135,10 @@ static int hsock_sendmsg(struct socket *sock, struct msghdr *msg, size_t size)
 	if (msg->msg_flags & ~(MSG_OOB | MSG_DONTROUTE | MSG_EOR | MSG_MORE | MSG_DONTWAIT |
 			       MSG_NOSIGNAL | MSG_CMSG_COMPAT))
 		return -EOPNOTSUPP;
-	if (msg->msg_controllen)
-		return -EOPNOTSUPP;	/* no ancillary data (README.md) */
+	/* ancillary data: IP_PKTINFO / IPV6_PKTINFO on a version 2 datagram
+	 * socket (area.c), nothing else (README.md) */
+	if (msg->msg_controllen && !(sock->type == SOCK_DGRAM && hsock_area_live(hs)))
+		return -EOPNOTSUPP;
 	if (msg->msg_name) {
 		ret = hsock_addr_to_wire(sk, msg->msg_name, msg->msg_namelen, false, &to);
 		if (ret)

@@ -118,9 +118,11 @@ HRPC_STATIC_ASSERT(sizeof(struct hrpc_sock_dgram) == 48, "datagram header is 48 
 #define HRPC_SOCK_DGRAM_F_META  1u /* a struct hrpc_sock_dgram_meta follows the header */
 
 /*
- * A datagram's ancillary data (in the in ring only, for now): what the
- * host's recvmsg() reported for it, which the guest hands its program as
- * control messages.  The host asks for it on its socket when the guest does
+ * A datagram's ancillary data.  In the in ring: what the host's recvmsg()
+ * reported for it, which the guest hands its program as control messages.
+ * In the out ring: PKTINFO only, spec_dst the source address the guest's
+ * program chose (IP_PKTINFO's ipi_spec_dst, IPV6_PKTINFO's ipi6_addr),
+ * which the host's policy judges as a bind.  The host asks for it on its socket when the guest does
  * (IP_PKTINFO and IPV6_RECVPKTINFO are options of the host socket; the
  * guest's SO_TIMESTAMP* shows as HRPC_SOCK_AREA_G_TSTAMP).
  */

@@ -1550,7 +1550,39 @@ struct area_ctx {
 
 /* A datagram's destination from the guest's out ring: converted, translated
  * and judged by the policy as a SEND's would be. */
-static int area_dest(void *ctx, const struct hrpc_sock_addr *w, struct sockaddr_storage *ss,
+/*
+ * The source address a guest's IP_PKTINFO / IPV6_PKTINFO asks for: of the
+ * host socket's family, and one the guest could bind this socket's port to
+ * (the policy's bind rules), or unspecified (then only the interface was
+ * asked for, which the host's routing picks anyway).
+ */
+static int area_source(struct area_ctx *c, const struct hrpc_sock_dgram_meta *m)
+{
+	struct hsock *hs = c->hs;
+	struct sockaddr_storage local, src;
+	socklen_t ll = sizeof(local), sl;
+	struct hrpc_sock_addr w = m->spec_dst;
+	static const uint8_t zero[16];
+	int rc;
+
+	if (getsockname(hs->fd, (struct sockaddr *)&local, &ll) < 0)
+		return -errno;
+	if ((w.family == HRPC_AF_INET) != (local.ss_family == AF_INET) ||
+	    (w.family != HRPC_AF_INET && w.family != HRPC_AF_INET6))
+		return -EINVAL;
+	if (!memcmp(w.addr, zero, 16))
+		return 0;
+	w.port = local.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&local)->sin_port) :
+					      ntohs(((struct sockaddr_in6 *)&local)->sin6_port);
+	w.flowinfo = w.scope_id = w.reserved = 0;
+	rc = addr_from_wire(&w, &src, &sl);
+	if (rc == 0)
+		rc = policy_check(c->s, hs, idx_of(hs), SOCK_POLICY_BIND, &src, sl, "sendmsg source");
+	return rc;
+}
+
+static int area_dest(void *ctx, const struct hrpc_sock_addr *w,
+		     const struct hrpc_sock_dgram_meta *m, struct sockaddr_storage *ss,
 		     socklen_t *len, int *fd)
 {
 	struct area_ctx *c = ctx;
@@ -1560,6 +1592,11 @@ static int area_dest(void *ctx, const struct hrpc_sock_addr *w, struct sockaddr_
 	int rc;
 
 	*len = 0;
+	if (m) {
+		rc = area_source(c, m);
+		if (rc < 0)
+			return rc;
+	}
 	if (!wa.family) {
 		socklen_t pl = sizeof(*ss);
 

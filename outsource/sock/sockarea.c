@@ -368,7 +368,15 @@ static long drain_dgram(struct sock_area *a, int fd, sock_area_dest_fn dest, voi
 		struct sockaddr_storage ss;
 		socklen_t sl = 0;
 		struct hrpc_sock_dgram h;
-		long n = hrpc_dring_get(&a->out, &h, dbuf, sizeof(dbuf), 1);
+		struct hrpc_sock_dgram_meta m;
+		long n = hrpc_dring_get_meta(&a->out, &h, &m, dbuf, sizeof(dbuf), 1);
+		const struct hrpc_sock_dgram_meta *mp;
+		union {
+			struct cmsghdr align;
+			uint8_t buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		} ctl;
+		struct iovec iov;
+		struct msghdr mh;
 		ssize_t sent;
 		int r;
 
@@ -382,17 +390,55 @@ static long drain_dgram(struct sock_area *a, int fd, sock_area_dest_fn dest, voi
 		}
 		if (n < 0)
 			return -EPROTO;
-		/* What the record says is copied out and checked; the address
-		 * is the service's to judge. */
-		r = dest ? dest(ctx, &h.addr, &ss, &sl, &fd) : (h.addr.family ? -EINVAL : 0);
+		/* What the record says is copied out and checked; the
+		 * addresses are the service's to judge. */
+		mp = (m.have & HRPC_SOCK_META_PKTINFO) ? &m : NULL;
+		r = dest ? dest(ctx, &h.addr, mp, &ss, &sl, &fd) :
+			   (h.addr.family || mp ? -EINVAL : 0);
 		if (r < 0) {
 			hrpc_sring_consume(&a->out, hrpc_sock_dgram_rec(&h));
 			a->dropped++;
 			fail(a, r, 0, ev);
 			continue;
 		}
-		sent = sendto(fd, dbuf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL,
-			      sl ? (struct sockaddr *)&ss : NULL, sl);
+		iov.iov_base = dbuf;
+		iov.iov_len = (size_t)n;
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_name = sl ? &ss : NULL;
+		mh.msg_namelen = sl;
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		if (mp) {
+			/* the source the guest chose (the service allowed it);
+			 * the interface is the host's routing's to pick */
+			struct cmsghdr *c;
+
+			memset(&ctl, 0, sizeof(ctl));
+			mh.msg_control = ctl.buf;
+			c = (struct cmsghdr *)ctl.buf;
+			if (mp->spec_dst.family == HRPC_AF_INET) {
+				struct in_pktinfo pi;
+
+				memset(&pi, 0, sizeof(pi));
+				memcpy(&pi.ipi_spec_dst, mp->spec_dst.addr, 4);
+				c->cmsg_level = IPPROTO_IP;
+				c->cmsg_type = IP_PKTINFO;
+				c->cmsg_len = CMSG_LEN(sizeof(pi));
+				memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+				mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+			} else {
+				struct in6_pktinfo pi;
+
+				memset(&pi, 0, sizeof(pi));
+				memcpy(&pi.ipi6_addr, mp->spec_dst.addr, 16);
+				c->cmsg_level = IPPROTO_IPV6;
+				c->cmsg_type = IPV6_PKTINFO;
+				c->cmsg_len = CMSG_LEN(sizeof(pi));
+				memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+				mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+			}
+		}
+		sent = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (sent < 0 && errno == EINTR)
 			continue;
 		if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {

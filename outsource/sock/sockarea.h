@@ -57,11 +57,14 @@ typedef int (*sock_area_src_fn)(void *ctx, const struct sockaddr_storage *ss, so
 				struct hrpc_sock_addr *out);
 
 /* The destination of a datagram the guest queued (family 0: the connected
- * peer, *len = 0).  Returns 0 or -errno; an error drops that datagram and
- * becomes the socket's pending error (as a failed sendto would be).  The
- * service may have to replace the host socket for it (IPv4/IPv6
- * translation): then it sets *fd to the new one, used from then on. */
+ * peer, *len = 0), and the source address it asked for (`m`: its
+ * IP_PKTINFO / IPV6_PKTINFO, NULL when none).  Returns 0 or -errno; an
+ * error drops that datagram and becomes the socket's pending error (as a
+ * failed sendto would be).  The service may have to replace the host socket
+ * for it (IPv4/IPv6 translation): then it sets *fd to the new one, used
+ * from then on. */
 typedef int (*sock_area_dest_fn)(void *ctx, const struct hrpc_sock_addr *a,
+				 const struct hrpc_sock_dgram_meta *m,
 				 struct sockaddr_storage *ss, socklen_t *len, int *fd);
 
 struct sock_area {

@@ -208,10 +208,12 @@ static void test_errors(void)
 	close(sv[1]);
 }
 
-static int dest_only_port_9(void *ctx, const struct hrpc_sock_addr *w, struct sockaddr_storage *ss,
+static int dest_only_port_9(void *ctx, const struct hrpc_sock_addr *w,
+			    const struct hrpc_sock_dgram_meta *m, struct sockaddr_storage *ss,
 			    socklen_t *len, int *fd)
 {
 	(void)ctx;
+	(void)m;
 	(void)ss;
 	(void)fd;
 	*len = 0;   /* a connected socketpair: no address to give */

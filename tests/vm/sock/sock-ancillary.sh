@@ -12,13 +12,14 @@
 # host's own stack): IP_PKTINFO (address, spec_dst, interface), IPV6_PKTINFO,
 # SO_TIMESTAMP and SO_TIMESTAMPNS (within 5 s of the guest's clock; with
 # IP_PKTINFO at once), MSG_CTRUNC for a short control buffer, MSG_PEEK
-# giving them too; and, with version 1 (hostrpc_sock.v2=0, whose RECVFROM
+# giving them too; sendmsg's IP_PKTINFO choosing the source address (the
+# policy's bind rules judge it); and, with version 1 (hostrpc_sock.v2=0, whose RECVFROM
 # has no room for them), IP_PKTINFO refused with ENOPROTOOPT instead of
 # silently ignored.  No kernel warnings.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 vm_prepare
-probes="pktinfo4 tstampns ctrunc peek tstamp pktinfo6"
+probes="pktinfo4 tstampns ctrunc peek tstamp srcinfo pktinfo6"
 ${CC:-gcc} -static -O2 -std=gnu11 -o "$vm_tmp/ancil-probe" "$top_srcdir/tests/vm/sock/guest/ancil-probe.c" \
 	2> "$vm_tmp/cc.log" || { cat "$vm_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (apt-get install libc6-dev)"; }
 cleanup_ancil() {
@@ -36,7 +37,7 @@ rc=0
 "$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-200}" -s "$vm_server --sock-policy-dir=$vm_tmp/conf" \
 	-a "hrpc.load=hostrpc_sock" -f "$vm_tmp/ancil-probe:/bin/ancil-probe" \
 	-l "$vm_tmp/console" -L "$vm_tmp/server" \
-	"ancil-probe; echo \"dmesg-problems: \$(dmesg | grep -cE 'BUG|WARNING|Oops|general protection|refcount_t')\"" \
+	"ancil-probe; r=\$?; echo \"dmesg-problems: \$(dmesg | grep -cE 'BUG|WARNING|Oops|general protection|refcount_t')\"; exit \$r" \
 	> "$vm_tmp/out" 2> "$vm_tmp/err" || rc=$?
 sed 's/^/# /' "$vm_tmp/out"
 [ "$rc" = 0 ] || sed 's/^/# vm-run: /' "$vm_tmp/err"

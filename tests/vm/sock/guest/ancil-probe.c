@@ -11,6 +11,10 @@
  *   ctrunc     a control buffer too short for the timestamp: MSG_CTRUNC
  *   peek       MSG_PEEK gives the control messages too, and the datagram
  *              stays for the next recvmsg
+ *   srcinfo    sendmsg with IP_PKTINFO's ipi_spec_dst 127.0.0.3 to a
+ *              receiver on 127.0.0.2: it sees the datagram come from
+ *              127.0.0.3 (and IPV6_PKTINFO on an IPv4 socket is ignored,
+ *              as Linux does)
  *
  * Prints "RESULT name PASS|FAIL detail" per probe; exit 0 when all pass.
  */
@@ -193,6 +197,58 @@ int main(void)
 	}
 	close(rx);
 	close(tx);
+
+	/* srcinfo: the source address chosen per datagram */
+	{
+		struct sockaddr_in ra = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000002) };
+		struct sockaddr_in from;
+		socklen_t rl = sizeof(ra), fl = sizeof(from);
+		union { struct cmsghdr a; char b[CMSG_SPACE(sizeof(struct in6_pktinfo)) * 2]; } sc;
+		struct in_pktinfo pi;
+		struct in6_pktinfo pi6;
+		struct iovec iov = { "si", 2 };
+		struct msghdr mh = { .msg_name = &ra, .msg_namelen = sizeof(ra), .msg_iov = &iov,
+				     .msg_iovlen = 1, .msg_control = sc.b };
+		struct cmsghdr *c;
+		struct timeval tv = { 5, 0 };
+		char fa[INET_ADDRSTRLEN] = "?";
+		ssize_t n = -1, sent = -1;
+
+		rx = socket(AF_INET, SOCK_DGRAM, 0);
+		tx = socket(AF_INET, SOCK_DGRAM, 0);
+		setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		memset(&sc, 0, sizeof(sc));
+		memset(&pi, 0, sizeof(pi));
+		memset(&pi6, 0, sizeof(pi6));
+		pi.ipi_spec_dst.s_addr = htonl(0x7f000003);
+		pi6.ipi6_addr = in6addr_loopback;
+		mh.msg_controllen = CMSG_SPACE(sizeof(pi)) + CMSG_SPACE(sizeof(pi6));
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		c = CMSG_NXTHDR(&mh, c);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(pi6));
+		memcpy(CMSG_DATA(c), &pi6, sizeof(pi6));
+		if (rx >= 0 && tx >= 0 && bind(rx, (struct sockaddr *)&ra, sizeof(ra)) == 0 &&
+		    getsockname(rx, (struct sockaddr *)&ra, &rl) == 0) {
+			sent = sendmsg(tx, &mh, 0);
+			if (sent < 0)
+				snprintf(fa, sizeof(fa), "sendmsg: %d", errno);
+			n = recvfrom(rx, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+			if (n >= 0)
+				inet_ntop(AF_INET, &from.sin_addr, fa, sizeof(fa));
+		}
+		snprintf(d, sizeof(d), "sendmsg=%zd recv=%zd from %s (%s)", sent, n, fa,
+			 n < 0 ? strerror(errno) : "");
+		result("srcinfo", sent == 2 && n == 2 && from.sin_addr.s_addr == htonl(0x7f000003),
+		       d, NULL);
+		close(rx);
+		close(tx);
+	}
 
 	/* pktinfo6 */
 	if (pair(AF_INET6, &rx, &tx) < 0 ||
