@@ -8,6 +8,7 @@ outsource_sock_libhrpc_sock_la_SOURCES = \
 	outsource/sock/policy.h outsource/sock/policy.c \
 	outsource/sock/translate.h outsource/sock/translate.c \
 	outsource/sock/sockarea.h outsource/sock/sockarea.c \
+	outsource/sock/tcprepair.h outsource/sock/tcprepair.c \
 	outsource/sock/sock.c
 outsource_sock_libhrpc_sock_la_LIBADD = hostrpc/libhostrpc.la
 # The GLib adapter and the worker's entry points; hostrpcd links this one.
@@ -18,7 +19,8 @@ outsource_sock_libhrpc_sock_glib_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) \
 	-DSYSCONFDIR=\"$(sysconfdir)\" -DG_LOG_DOMAIN=\"hostrpc-sock\"
 outsource_sock_libhrpc_sock_glib_la_LIBADD = outsource/sock/libhrpc-sock.la \
 	hostrpc/libhostrpc-glib.la $(GLIB_LIBS)
-hostrpcinclude_HEADERS += include/hostrpc/sock.h include/hostrpc/sockring.h
+hostrpcinclude_HEADERS += include/hostrpc/sock.h include/hostrpc/sockring.h \
+	include/hostrpc/sockstate.h
 EXTRA_DIST += outsource/sock/README.md
 
 # A process guest of the service in one process (host half in a thread, guest
@@ -41,7 +43,8 @@ sock_itests = \
 	tests/integration/sock/test-sock-default-policy \
 	tests/integration/sock/test-sock-translate \
 	tests/integration/sock/test-sock-v2 \
-	tests/integration/sock/test-sock-close
+	tests/integration/sock/test-sock-close \
+	tests/integration/sock/test-tcp-repair
 check_PROGRAMS += $(sock_itests)
 TESTS += $(sock_itests)
 tests_integration_sock_test_sock_procs_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
@@ -49,6 +52,8 @@ tests_integration_sock_test_sock_v2_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_v2_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_close_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_close_LDADD = $(sock_itest_ldadd)
+# TCP_REPAIR freeze and restore of real loopback connections (issue 12).
+tests_integration_sock_test_tcp_repair_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_procs_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_hostile_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_hostile_LDADD = $(sock_itest_ldadd)
