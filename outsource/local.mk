@@ -54,6 +54,10 @@ tests_integration_sock_test_sock_close_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_close_LDADD = $(sock_itest_ldadd)
 # TCP_REPAIR freeze and restore of real loopback connections (issue 12).
 tests_integration_sock_test_tcp_repair_LDADD = $(sock_itest_ldadd)
+# The same connection moving between network namespaces with its address
+# and MAC, a migration's network switch (runs test-tcp-repair).
+dist_check_SCRIPTS += tests/integration/sock/tcp-move-netns.sh
+TESTS += tests/integration/sock/tcp-move-netns.sh
 tests_integration_sock_test_sock_procs_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_hostile_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_hostile_LDADD = $(sock_itest_ldadd)

@@ -10,6 +10,13 @@
  * Hostile images are refused before anything is made from them.
  *
  * Needs CAP_NET_ADMIN (TCP_REPAIR): skips (77) without it.
+ *
+ * Across network namespaces (tests/integration/sock/tcp-move-netns.sh sets
+ * them up and the environment names them): TCP_MOVE_NS="W A B" - the peer
+ * listens in W at TCP_MOVE_PEER (an IPv4 address), our socket connects from
+ * A, and after the freeze TCP_MOVE_SWITCH (a shell command) moves the
+ * guest's address (and MAC) from A to B, where the connection is made
+ * again: a migration's network switch, with the peer on another "host".
  */
 #include "config.h"
 
@@ -20,6 +27,9 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sched.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,16 +48,33 @@ static uint8_t pat(uint64_t i, uint8_t salt)
 	return (uint8_t)(i * 131u + (i >> 9) + salt);
 }
 
-/* A connected pair on 127.0.0.1: *ours (non-blocking) and *peer. */
+/* TCP_MOVE_NS: the namespaces of the peer (0), our socket (1) and where
+ * it moves (2); -1: stay in ours. */
+static int ns_fd[3] = { -1, -1, -1 };
+
+static void enter(int which)
+{
+	if (ns_fd[which] >= 0 && setns(ns_fd[which], CLONE_NEWNET) < 0)
+		bail("setns");
+}
+
+/* A connected pair: *ours (non-blocking) and *peer, on 127.0.0.1 or, across
+ * namespaces, from A to the peer's address in W. */
 static int pair(int *ours, int *peer)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t al = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	const char *pa = getenv("TCP_MOVE_PEER");
+	int l;
 
+	if (ns_fd[0] >= 0 && pa && inet_pton(AF_INET, pa, &a.sin_addr) != 1)
+		return -1;
+	enter(0);
+	l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(l, 1) < 0 ||
 	    getsockname(l, (struct sockaddr *)&a, &al) < 0)
 		return -1;
+	enter(1);
 	*ours = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (*ours < 0 || connect(*ours, (struct sockaddr *)&a, sizeof(a)) < 0)
 		return -1;
@@ -148,6 +175,14 @@ static void test_move(void)
 	       "options %#x, wscale %u/%u (%s)", len, h.inq_len, h.outq_len, h.unsq_len, h.opts,
 	       h.snd_wscale, h.rcv_wscale, rc ? strerror(-rc) : "ok");
 	close(ours);	/* in repair mode: no FIN, no RST */
+	if (ns_fd[2] >= 0) {
+		/* the network switch: the guest's address and MAC move */
+		const char *sw = getenv("TCP_MOVE_SWITCH");
+
+		if (sw && system(sw) != 0)
+			tap_diag("the switch command failed: %s", sw);
+		enter(2);
+	}
 	rc = sock_tcp_restore(img, len, &fresh);
 	tap_ok(rc == 0 && fresh >= 0, "restore: a new socket has the connection (%s)",
 	       rc ? strerror(-rc) : "ok");
@@ -189,6 +224,11 @@ static void test_move(void)
 static void test_thaw(void)
 {
 	int ours, peer, rc;
+
+	if (ns_fd[2] >= 0) {
+		/* back where the guest is now: the peer in W, ours from B */
+		ns_fd[1] = ns_fd[2];
+	}
 	uint64_t a_sent = 0, a_read = 0;
 	void *img = NULL;
 	size_t len = 0;
@@ -274,7 +314,24 @@ static void test_hostile(void)
 
 int main(void)
 {
-	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	const char *ns = getenv("TCP_MOVE_NS");
+	int fd, one = 1;
+
+	if (ns && *ns) {
+		char names[3][64];
+
+		if (sscanf(ns, "%63s %63s %63s", names[0], names[1], names[2]) != 3)
+			bail("TCP_MOVE_NS is not \"W A B\"");
+		for (int i = 0; i < 3; i++) {
+			char path[128];
+
+			snprintf(path, sizeof(path), "/var/run/netns/%s", names[i]);
+			ns_fd[i] = open(path, O_RDONLY | O_CLOEXEC);
+			if (ns_fd[i] < 0)
+				bail(path);
+		}
+	}
+	fd = socket(AF_INET, SOCK_STREAM, 0);
 
 	if (fd < 0 || setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &one, sizeof(one)) < 0)
 		tap_skip_all("TCP_REPAIR needs CAP_NET_ADMIN (%s): run as root",
