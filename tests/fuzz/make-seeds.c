@@ -14,6 +14,7 @@
 #include "hostrpc/guestfs.h"
 #include "hostrpc/ring.h"
 #include "hostrpc/sock.h"
+#include "hostrpc/sockstate.h"
 #include "hostrpc/stats.h"
 
 static size_t rec(uint8_t *out, uint16_t svc, uint16_t proc, const void *p, uint32_t len,
@@ -216,6 +217,41 @@ static int sockring_seeds(const char *dir)
 	return 0;
 }
 
+/* fuzz-sockstate: an honest image of an IPv4 and an IPv6 connection with
+ * a few bytes queued each way. */
+static int sockstate_seeds(const char *dir)
+{
+	uint8_t buf[sizeof(struct hrpc_tcp_image) + 24];
+
+	for (int v6 = 0; v6 < 2; v6++) {
+		struct hrpc_tcp_image h;
+
+		memset(&h, 0, sizeof(h));
+		h.magic = HRPC_TCP_IMAGE_MAGIC;
+		h.size = sizeof(buf);
+		h.state = HRPC_TCP_ESTABLISHED;
+		h.local.family = h.peer.family = v6 ? HRPC_AF_INET6 : HRPC_AF_INET;
+		h.local.port = 40000;
+		h.peer.port = 80;
+		h.local.addr[0] = h.peer.addr[0] = v6 ? 0xfd : 10;
+		h.peer.addr[3] = 1;
+		h.snd_seq = 1000;
+		h.rcv_seq = 5000;
+		h.inq_len = 8;
+		h.outq_len = 16;
+		h.unsq_len = 4;
+		h.mss = 1460;
+		h.opts = HRPC_TCP_OPT_ALL;
+		h.snd_wscale = h.rcv_wscale = 7;
+		h.snd_wnd = h.rcv_wnd = h.max_window = 65535;
+		memcpy(buf, &h, sizeof(h));
+		memset(buf + sizeof(h), 'q', 24);
+		if (write_file(dir, v6 ? "seed-sockstate-6" : "seed-sockstate-4", buf, sizeof(buf)))
+			return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t buf[8192];
@@ -223,7 +259,7 @@ int main(int argc, char **argv)
 	struct hrpc_echo_source_req sr = { .seed = 1, .len = 64 };
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: make-seeds conn|sock|sockring|gm|gex|client|session DIR\n");
+		fprintf(stderr, "usage: make-seeds conn|sock|sockring|sockstate|gm|gex|client|session DIR\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "sock"))
@@ -232,6 +268,8 @@ int main(int argc, char **argv)
 		return gm_seeds(argv[2]);
 	if (!strcmp(argv[1], "sockring"))
 		return sockring_seeds(argv[2]);
+	if (!strcmp(argv[1], "sockstate"))
+		return sockstate_seeds(argv[2]);
 	if (!strcmp(argv[1], "gex"))
 		return gex_seeds(argv[2]);
 	if (!strcmp(argv[1], "client"))
