@@ -650,6 +650,10 @@ static int send_stream(struct hsk *hs, struct msghdr *msg, size_t size, bool *ki
  */
 static int dgram_meta_from_msg(struct msghdr *msg, int family, struct hrpc_sock_dgram_meta *m)
 {
+	bool v4 = family == AF_INET;
+	size_t plen = v4 ? sizeof(struct in_pktinfo) : sizeof(struct in6_pktinfo);
+	size_t aoff = v4 ? offsetof(struct in_pktinfo, ipi_spec_dst) :
+			   offsetof(struct in6_pktinfo, ipi6_addr);
 	struct cmsghdr *cmsg;
 
 	memset(m, 0, sizeof(*m));
@@ -659,30 +663,15 @@ static int dgram_meta_from_msg(struct msghdr *msg, int family, struct hrpc_sock_
 		if (!CMSG_OK(msg, cmsg))
 			return -EINVAL;
 		/* each family's own, as ip_cmsg_send()/ip6_datagram_send_ctl() */
-		if (family == AF_INET && cmsg->cmsg_level == SOL_IP &&
-		    cmsg->cmsg_type == IP_PKTINFO) {
-			struct in_pktinfo pi;
-
-			if (cmsg->cmsg_len != CMSG_LEN(sizeof(pi)))
+		if (cmsg->cmsg_level == (v4 ? SOL_IP : SOL_IPV6) &&
+		    cmsg->cmsg_type == (v4 ? IP_PKTINFO : IPV6_PKTINFO)) {
+			if (cmsg->cmsg_len != CMSG_LEN(plen))
 				return -EINVAL;
-			memcpy(&pi, CMSG_DATA(cmsg), sizeof(pi));
 			m->have = HRPC_SOCK_META_PKTINFO;
 			memset(&m->spec_dst, 0, sizeof(m->spec_dst));
-			m->spec_dst.family = HRPC_AF_INET;
-			memcpy(m->spec_dst.addr, &pi.ipi_spec_dst, 4);
-		} else if (family == AF_INET6 && cmsg->cmsg_level == SOL_IPV6 &&
-			   cmsg->cmsg_type == IPV6_PKTINFO) {
-			struct in6_pktinfo pi;
-
-			if (cmsg->cmsg_len != CMSG_LEN(sizeof(pi)))
-				return -EINVAL;
-			memcpy(&pi, CMSG_DATA(cmsg), sizeof(pi));
-			m->have = HRPC_SOCK_META_PKTINFO;
-			memset(&m->spec_dst, 0, sizeof(m->spec_dst));
-			m->spec_dst.family = HRPC_AF_INET6;
-			memcpy(m->spec_dst.addr, &pi.ipi6_addr, 16);
-		} else if (!(family == AF_INET && cmsg->cmsg_level == SOL_IPV6) &&
-			   !(family == AF_INET6 && cmsg->cmsg_level == SOL_IP)) {
+			m->spec_dst.family = v4 ? HRPC_AF_INET : HRPC_AF_INET6;
+			memcpy(m->spec_dst.addr, (u8 *)CMSG_DATA(cmsg) + aoff, v4 ? 4 : 16);
+		} else if (cmsg->cmsg_level != (v4 ? SOL_IPV6 : SOL_IP)) {
 			return -EOPNOTSUPP;	/* not served: refused, never ignored */
 		}
 	}

@@ -411,32 +411,27 @@ static long drain_dgram(struct sock_area *a, int fd, sock_area_dest_fn dest, voi
 		if (mp) {
 			/* the source the guest chose (the service allowed it);
 			 * the interface is the host's routing's to pick */
+			bool v4 = mp->spec_dst.family == HRPC_AF_INET;
+			union {
+				struct in_pktinfo p4;
+				struct in6_pktinfo p6;
+			} pi;
+			size_t plen = v4 ? sizeof(pi.p4) : sizeof(pi.p6);
 			struct cmsghdr *c;
 
 			memset(&ctl, 0, sizeof(ctl));
+			memset(&pi, 0, sizeof(pi));
+			if (v4)
+				memcpy(&pi.p4.ipi_spec_dst, mp->spec_dst.addr, 4);
+			else
+				memcpy(&pi.p6.ipi6_addr, mp->spec_dst.addr, 16);
 			mh.msg_control = ctl.buf;
+			mh.msg_controllen = CMSG_SPACE(plen);
 			c = (struct cmsghdr *)ctl.buf;
-			if (mp->spec_dst.family == HRPC_AF_INET) {
-				struct in_pktinfo pi;
-
-				memset(&pi, 0, sizeof(pi));
-				memcpy(&pi.ipi_spec_dst, mp->spec_dst.addr, 4);
-				c->cmsg_level = IPPROTO_IP;
-				c->cmsg_type = IP_PKTINFO;
-				c->cmsg_len = CMSG_LEN(sizeof(pi));
-				memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-				mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-			} else {
-				struct in6_pktinfo pi;
-
-				memset(&pi, 0, sizeof(pi));
-				memcpy(&pi.ipi6_addr, mp->spec_dst.addr, 16);
-				c->cmsg_level = IPPROTO_IPV6;
-				c->cmsg_type = IPV6_PKTINFO;
-				c->cmsg_len = CMSG_LEN(sizeof(pi));
-				memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-				mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-			}
+			c->cmsg_level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+			c->cmsg_type = v4 ? IP_PKTINFO : IPV6_PKTINFO;
+			c->cmsg_len = CMSG_LEN(plen);
+			memcpy(CMSG_DATA(c), &pi, plen);
 		}
 		sent = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (sent < 0 && errno == EINTR)
