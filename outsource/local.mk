@@ -8,6 +8,7 @@ outsource_sock_libhrpc_sock_la_SOURCES = \
 	outsource/sock/policy.h outsource/sock/policy.c \
 	outsource/sock/translate.h outsource/sock/translate.c \
 	outsource/sock/sockarea.h outsource/sock/sockarea.c \
+	outsource/sock/sockaddr.h \
 	outsource/sock/tcprepair.h outsource/sock/tcprepair.c \
 	outsource/sock/sock.c
 outsource_sock_libhrpc_sock_la_LIBADD = hostrpc/libhostrpc.la

@@ -45,6 +45,7 @@
 #include "hostrpc/sock.h"
 #include "outsource/sock/outsource-sock.h"
 #include "outsource/sock/policy.h"
+#include "outsource/sock/sockaddr.h"
 #include "outsource/sock/sockarea.h"
 #include "outsource/sock/translate.h"
 
@@ -163,8 +164,8 @@ static void audit(outsource_sock *s, uint32_t idx, const char *fmt, ...)
 
 /* ---- addresses -------------------------------------------------------------- */
 
-static int addr_from_wire(const struct hrpc_sock_addr *w, struct sockaddr_storage *ss,
-			  socklen_t *len)
+int sock_addr_from_wire(const struct hrpc_sock_addr *w, struct sockaddr_storage *ss,
+			socklen_t *len)
 {
 	memset(ss, 0, sizeof(*ss));
 	if (w->reserved)
@@ -197,7 +198,7 @@ static int addr_from_wire(const struct hrpc_sock_addr *w, struct sockaddr_storag
 	return -EAFNOSUPPORT;
 }
 
-static void addr_to_wire(const struct sockaddr_storage *ss, struct hrpc_sock_addr *w)
+void sock_addr_to_wire(const struct sockaddr_storage *ss, struct hrpc_sock_addr *w)
 {
 	memset(w, 0, sizeof(*w));
 	if (ss->ss_family == AF_INET) {
@@ -953,7 +954,7 @@ static int do_bind_connect(outsource_sock *s, const struct hrpc_req *req,
 		reply_state(s, hs, rep);
 		return rc;
 	}
-	rc = addr_from_wire(&wa, &ss, &len);
+	rc = sock_addr_from_wire(&wa, &ss, &len);
 	if (rc < 0)
 		return rc;
 	/* An AF_INET6 socket takes IPv6 addresses only; AF_INET, IPv4 only. */
@@ -1096,7 +1097,7 @@ static int do_accept(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	o->state = report(s, hs);
 	o->lstate = report(s, ls);
 	xlat_guest(s, hs, &ss);
-	addr_to_wire(&ss, &o->peer);
+	sock_addr_to_wire(&ss, &o->peer);
 	pump(s, hs);   /* bytes may be there already */
 	return 0;
 }
@@ -1142,7 +1143,7 @@ static int do_send(outsource_sock *s, const struct hrpc_req *req, struct hrpc_re
 	if (r->has_addr) {
 		struct hrpc_sock_addr wa = r->addr;
 
-		rc = addr_from_wire(&wa, &ss, &salen);
+		rc = sock_addr_from_wire(&wa, &ss, &salen);
 		if (rc < 0)
 			return rc;
 		if (hs->type == SOCK_DGRAM)
@@ -1241,7 +1242,7 @@ static int do_recv(outsource_sock *s, const struct hrpc_req *req, struct hrpc_re
 		o->msg_flags = (uint32_t)mh.msg_flags & (HRPC_MSG_TRUNC | HRPC_MSG_CTRUNC |
 							 HRPC_MSG_OOB | HRPC_MSG_EOR);
 		if (hs->type == SOCK_DGRAM && mh.msg_namelen)
-			addr_to_wire(&ss, &o->addr);
+			sock_addr_to_wire(&ss, &o->addr);
 		if (!(r->flags & HRPC_MSG_PEEK)) {
 			hs->received += o->full_len;
 			s->tot.bytes_received += o->full_len;
@@ -1299,7 +1300,7 @@ static int do_getname(outsource_sock *s, const struct hrpc_req *req, struct hrpc
 	memset(o, 0, sizeof(*o));
 	if (!rc) {
 		xlat_guest(s, hs, &ss);
-		addr_to_wire(&ss, &o->addr);
+		sock_addr_to_wire(&ss, &o->addr);
 	}
 	o->state = report(s, hs);
 	rep->len = sizeof(*o);
@@ -1575,7 +1576,7 @@ static int area_source(struct area_ctx *c, const struct hrpc_sock_dgram_meta *m)
 	w.port = local.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&local)->sin_port) :
 					      ntohs(((struct sockaddr_in6 *)&local)->sin6_port);
 	w.flowinfo = w.scope_id = w.reserved = 0;
-	rc = addr_from_wire(&w, &src, &sl);
+	rc = sock_addr_from_wire(&w, &src, &sl);
 	if (rc == 0)
 		rc = policy_check(c->s, hs, idx_of(hs), SOCK_POLICY_BIND, &src, sl, "sendmsg source");
 	return rc;
@@ -1607,7 +1608,7 @@ static int area_dest(void *ctx, const struct hrpc_sock_addr *w,
 			rc = -EDESTADDRREQ;
 		return rc;
 	}
-	rc = addr_from_wire(&wa, ss, len);
+	rc = sock_addr_from_wire(&wa, ss, len);
 	if (rc == 0)
 		rc = xlat_dest(c->s, hs, idx, SOCK_POLICY_CONNECT, "sendto", ss, len);
 	*fd = hs->fd;   /* translation may have made it anew */
@@ -1624,7 +1625,7 @@ static int area_src(void *ctx, const struct sockaddr_storage *from, socklen_t le
 	memcpy(&ss, from, len < sizeof(ss) ? len : sizeof(ss));
 	if (!xlat_guest(c->s, c->hs, &ss))
 		return -EAFNOSUPPORT;   /* a sender the guest's family cannot show */
-	addr_to_wire(&ss, out);
+	sock_addr_to_wire(&ss, out);
 	return 0;
 }
 

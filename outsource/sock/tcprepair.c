@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "hostrpc/sockstate.h"
+#include "outsource/sock/sockaddr.h"
 #include "outsource/sock/tcprepair.h"
 
 #ifndef SIOCOUTQNSD
@@ -85,48 +86,6 @@ static int queue_get(int fd, int queue, uint32_t *seq, uint8_t *buf, uint32_t le
 	return rc;
 }
 
-static void to_wire(const struct sockaddr_storage *ss, struct hrpc_sock_addr *w)
-{
-	memset(w, 0, sizeof(*w));
-	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *s4 = (const void *)ss;
-
-		w->family = HRPC_AF_INET;
-		w->port = ntohs(s4->sin_port);
-		memcpy(w->addr, &s4->sin_addr, 4);
-	} else {
-		const struct sockaddr_in6 *s6 = (const void *)ss;
-
-		w->family = HRPC_AF_INET6;
-		w->port = ntohs(s6->sin6_port);
-		w->flowinfo = ntohl(s6->sin6_flowinfo);
-		w->scope_id = s6->sin6_scope_id;
-		memcpy(w->addr, &s6->sin6_addr, 16);
-	}
-}
-
-static socklen_t from_wire(const struct hrpc_sock_addr *w, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (w->family == HRPC_AF_INET) {
-		struct sockaddr_in *s4 = (void *)ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons(w->port);
-		memcpy(&s4->sin_addr, w->addr, 4);
-		return sizeof(*s4);
-	} else {
-		struct sockaddr_in6 *s6 = (void *)ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons(w->port);
-		s6->sin6_flowinfo = htonl(w->flowinfo);
-		s6->sin6_scope_id = w->scope_id;
-		memcpy(&s6->sin6_addr, w->addr, 16);
-		return sizeof(*s6);
-	}
-}
-
 /* The socket's own address or its peer's, on the wire. */
 static int name_of(int fd, bool peer, struct hrpc_sock_addr *w)
 {
@@ -137,7 +96,7 @@ static int name_of(int fd, bool peer, struct hrpc_sock_addr *w)
 
 	if (rc < 0)
 		return -errno;
-	to_wire(&ss, w);
+	sock_addr_to_wire(&ss, w);
 	return 0;
 }
 
@@ -276,17 +235,15 @@ int sock_tcp_restore(const void *image, size_t len, int *out)
 		rc = sint(fd, TCP_REPAIR_QUEUE, TCP_SEND_QUEUE);
 	if (!rc)
 		rc = sint(fd, TCP_QUEUE_SEQ, (int)(h.snd_seq - h.outq_len));
-	if (!rc) {
-		sl = from_wire(&h.local, &ss);
-		if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
-			rc = -errno;
-	}
-	if (!rc) {
-		/* in repair mode: no SYN, the socket is ESTABLISHED at once */
-		sl = from_wire(&h.peer, &ss);
-		if (connect(fd, (struct sockaddr *)&ss, sl) < 0)
-			rc = -errno;
-	}
+	if (!rc)
+		rc = sock_addr_from_wire(&h.local, &ss, &sl);
+	if (!rc && bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		rc = -errno;
+	if (!rc)
+		rc = sock_addr_from_wire(&h.peer, &ss, &sl);
+	/* in repair mode: no SYN, the socket is ESTABLISHED at once */
+	if (!rc && connect(fd, (struct sockaddr *)&ss, sl) < 0)
+		rc = -errno;
 	if (!rc) {
 		opt[nopt].opt_code = TCPOPT_MAXSEG;
 		opt[nopt++].opt_val = h.mss;
