@@ -111,6 +111,33 @@ int hrpc_handle_table_add(struct hrpc_handle_table *t, void *obj, uint64_t *hand
 	return 0;
 }
 
+int hrpc_handle_table_put(struct hrpc_handle_table *t, void *obj, uint64_t handle)
+{
+	uint32_t i = hrpc_handle_index(handle), gen = hrpc_handle_gen(handle);
+	uint32_t *link;
+	int rc;
+
+	if (!obj || !gen)
+		return -EINVAL;
+	if (i >= t->max || t->used >= t->max)
+		return -EMFILE;
+	while (i >= t->cap)
+		if ((rc = grow(t)) < 0)
+			return rc;
+	if (t->slot[i].obj)
+		return -EEXIST;
+	/* Off the free list (it holds every free slot below cap). */
+	for (link = &t->free_head; *link != NONE; link = &t->slot[*link].next_free)
+		if (*link == i) {
+			*link = t->slot[i].next_free;
+			break;
+		}
+	t->slot[i].obj = obj;
+	t->slot[i].gen = gen;
+	t->used++;
+	return 0;
+}
+
 void *hrpc_handle_table_get(const struct hrpc_handle_table *t, uint64_t handle)
 {
 	uint32_t i = hrpc_handle_index(handle);

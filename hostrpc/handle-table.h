@@ -75,6 +75,11 @@ void hrpc_handle_table_fini(struct hrpc_handle_table *t);
  * are live, -ENOMEM, -EINVAL for a NULL object. */
 int hrpc_handle_table_add(struct hrpc_handle_table *t, void *obj, uint64_t *handle);
 
+/* Enter `obj` under exactly `handle` (a table that moved with a migrating
+ * guest: the guest keeps its handles).  -EINVAL for generation 0, -EMFILE
+ * for an index at or past `max`, -EEXIST when the slot is taken. */
+int hrpc_handle_table_put(struct hrpc_handle_table *t, void *obj, uint64_t handle);
+
 /* The object `handle` names, or NULL if it names none: the only way from a
  * peer's handle to an object. */
 void *hrpc_handle_table_get(const struct hrpc_handle_table *t, uint64_t handle);

@@ -506,6 +506,27 @@ hrpc_chan *hrpc_conn_chan(hrpc_conn *c)
 	return c->ch;
 }
 
+void hrpc_conn_session(hrpc_conn *c, uint16_t *revision, uint64_t *features)
+{
+	*revision = c->revision;
+	*features = c->features;
+}
+
+int hrpc_conn_adopt_session(hrpc_conn *c, uint16_t revision, uint64_t features, const char *peer)
+{
+	if (revision < HRPC_REVISION_MIN || revision > HRPC_REVISION_MAX ||
+	    (features & ~(uint64_t)(HRPC_FEAT_EVENTS | HRPC_FEAT_BULK)))
+		return -EINVAL;
+	c->revision = revision;
+	c->features = features;
+	snprintf(c->peer, sizeof(c->peer), "%s", peer ? peer : "");
+	for (char *p = c->peer; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			*p = '?';
+	c->negotiated = true;
+	return 0;
+}
+
 bool hrpc_conn_negotiated(hrpc_conn *c)
 {
 	return c->negotiated;

@@ -248,6 +248,12 @@ uint32_t hrpc_conn_guest_id(hrpc_conn *conn);
 const struct hrpc_stats *hrpc_conn_stats(hrpc_conn *conn);
 hrpc_chan *hrpc_conn_chan(hrpc_conn *conn);
 bool hrpc_conn_negotiated(hrpc_conn *conn);
+/* A live migration: what the guest's HELLO negotiated, and a connection at
+ * the destination that takes it over without a HELLO (the guest said it
+ * at the source).  -EINVAL for a revision or features this host lacks. */
+void hrpc_conn_session(hrpc_conn *conn, uint16_t *revision, uint64_t *features);
+int hrpc_conn_adopt_session(hrpc_conn *conn, uint16_t revision, uint64_t features,
+			    const char *peer);
 const char *hrpc_conn_peer_name(hrpc_conn *conn);
 
 /* ---- helpers -------------------------------------------------------------- */

@@ -106,6 +106,27 @@ struct outsource_sock_totals {
 };
 
 /* Fill up to `max` entries; returns how many sockets there are in all. */
+/*
+ * Migration (hostrpc-migrate; include/hostrpc/sockstate.h).  Source:
+ * quiesce (the caller stops serving the channel and dispatching us), export
+ * the table (malloc'ed; *fds gets each record's host socket, ours: the
+ * caller may pass copies on but must not close them), then either the guest
+ * moved (free the service: a frozen TCP socket closes silently) or resume
+ * (a rollback).  Destination, in the guest's netns, privileged (TCP_REPAIR):
+ * import the table before the switch (every socket made; all or nothing),
+ * attach once the guest's memory has arrived and the channel is adopted.
+ * 0 or -errno; `err` says what was wrong with a table.
+ */
+int outsource_sock_mig_quiesce(outsource_sock *s);
+/* The policy's `identity` interface, or NULL. */
+const char *outsource_sock_identity(outsource_sock *s);
+void outsource_sock_mig_resume(outsource_sock *s);
+int outsource_sock_mig_export(outsource_sock *s, void **table, size_t *len, int **fds,
+			      uint32_t *nfds);
+int outsource_sock_mig_import(outsource_sock *s, const void *table, size_t len, char *err,
+			      size_t errlen);
+int outsource_sock_mig_attach(outsource_sock *s, hrpc_conn *conn);
+
 size_t outsource_sock_list(outsource_sock *s, struct outsource_sock_info *out, size_t max);
 void outsource_sock_totals(outsource_sock *s, struct outsource_sock_totals *t);
 

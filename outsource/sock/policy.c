@@ -208,6 +208,13 @@ static int parse(struct sock_policy *p, const char *text, bool builtin, char *er
 		}
 		if (!nw)
 			continue;
+		if (!strcmp(w[0], "identity")) {
+			if (nw != 2 || !w[1][0] || strlen(w[1]) >= sizeof(p->identity) ||
+			    strchr(w[1], '/'))
+				return bad(err, errlen, lineno, "identity wants one interface name");
+			snprintf(p->identity, sizeof(p->identity), "%s", w[1]);
+			continue;
+		}
 		if (!strcmp(w[0], "netns")) {
 			if (nw != 2 || w[1][0] != '/' || strlen(w[1]) >= sizeof(p->netns))
 				return bad(err, errlen, lineno, "netns wants one absolute path");

@@ -8,6 +8,9 @@
  *   netns PATH                  sockets live in this network namespace
  *                               (e.g. /run/netns/guest1); default: the
  *                               worker's own
+ *   identity IFACE              the interface of that namespace whose MAC
+ *                               and addresses are the guest's: they move
+ *                               with it when it migrates (hostrpc-migrate)
  *   max-sockets N               quota (1..65536, default 1024)
  *   connect allow|deny NET [PORTS]
  *   bind allow|deny NET [PORTS]
@@ -106,6 +109,8 @@ struct sock_policy_rule {
 
 struct sock_policy {
 	char netns[256];    /* "" = the worker's namespace */
+	char identity[16];  /* the interface whose MAC and addresses move with
+			     * the guest (hostrpc-migrate); "" = none */
 	uint32_t max_sockets;
 	bool default_allow[2];
 	struct sock_policy_rule *rules;

@@ -43,10 +43,12 @@
 
 #include "hostrpc/handle-table.h"
 #include "hostrpc/sock.h"
+#include "hostrpc/sockstate.h"
 #include "outsource/sock/outsource-sock.h"
 #include "outsource/sock/policy.h"
 #include "outsource/sock/sockaddr.h"
 #include "outsource/sock/sockarea.h"
+#include "outsource/sock/tcprepair.h"
 #include "outsource/sock/translate.h"
 
 #define WATCH_BITS (HRPC_POLLIN | HRPC_POLLOUT | HRPC_POLLRDHUP)
@@ -80,6 +82,10 @@ struct hsock {
 	struct sock_xlat_sock xl;       /* IPv4/IPv6 translation (translate.h) */
 	struct sock_area *area;         /* version 2: its data rings; NULL: version 1 */
 	bool want_in, want_out;         /* area: the pumps wait for the host socket */
+	uint32_t backlog;               /* listen()'s, for a migration's replay */
+	uint8_t njopt;                  /* the options the guest set (journal_put()) */
+	struct hrpc_sock_mig_opt *jopt; /* HRPC_SOCK_MIG_OPTS entries, or NULL */
+	struct hrpc_sock_mig *mig;      /* arrived with a migration, until attached */
 };
 
 struct outsource_sock {
@@ -107,6 +113,7 @@ struct outsource_sock {
 	uint32_t pend_cap;      /* >= the number of sockets */
 
 	uint32_t credit;
+	bool quiesced;          /* a migration stopped us (outsource_sock_mig_quiesce) */
 	struct outsource_sock_totals tot;
 	struct hrpc_sock_ev_state evbuf[HRPC_SOCK_EV_MAX_STATES];
 };
@@ -278,6 +285,8 @@ static void slot_discard(outsource_sock *s, struct hsock *hs)
 {
 	hrpc_handle_table_remove(&s->socks, hs->handle);
 	free(hs->area);
+	free(hs->jopt);
+	free(hs->mig);
 	free(hs);
 }
 
@@ -322,6 +331,8 @@ static void slot_close(outsource_sock *s, struct hsock *hs, const char *why)
 	close(hs->fd);
 	hrpc_handle_table_remove(&s->socks, hs->handle);
 	free(hs->area);   /* the host stops touching it with the CLOSE reply */
+	free(hs->jopt);
+	free(hs->mig);
 	free(hs);
 	s->tot.closed++;
 }
@@ -1025,6 +1036,7 @@ static int do_listen(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	rc = listen(hs->fd, backlog) < 0 ? -errno : 0;
 	if (!rc) {
 		hs->state = S_LISTEN;
+		hs->backlog = (uint32_t)backlog;
 		note_local(hs);
 	}
 	audit(s, idx, "listen %s backlog=%d %s", fmt_addr(&hs->local, a, sizeof(a)), backlog,
@@ -1418,6 +1430,31 @@ static bool opt_shares_port(const outsource_sock *s, const struct hsock *hs, int
 	return hs->type == SOCK_DGRAM;
 }
 
+/* The value the guest set last, for a migration's replay (an option set
+ * cannot always be read back as it was given: SO_RCVBUF reads double). */
+static void journal_put(struct hsock *hs, int level, int name, const uint8_t *val, uint32_t len)
+{
+	uint32_t i;
+
+	if (len > sizeof(hs->jopt[0].val))
+		len = sizeof(hs->jopt[0].val);   /* every settable option fits */
+	if (!hs->jopt && !(hs->jopt = calloc(HRPC_SOCK_MIG_OPTS, sizeof(*hs->jopt))))
+		return;
+	for (i = 0; i < hs->njopt; i++)
+		if (hs->jopt[i].level == level && hs->jopt[i].name == name)
+			break;
+	if (i == hs->njopt) {
+		if (i == HRPC_SOCK_MIG_OPTS)
+			return;   /* more distinct options than the table has */
+		hs->njopt++;
+	}
+	hs->jopt[i].level = level;
+	hs->jopt[i].name = name;
+	hs->jopt[i].len = len;
+	memset(hs->jopt[i].val, 0, sizeof(hs->jopt[i].val));
+	memcpy(hs->jopt[i].val, val, len);
+}
+
 static int do_sockopt(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep,
 		      bool set)
 {
@@ -1457,6 +1494,7 @@ static int do_sockopt(outsource_sock *s, const struct hrpc_req *req, struct hrpc
 		}
 		rc = setsockopt(hs->fd, (int)r->level, (int)r->name, val, r->len) < 0 ? -errno : 0;
 		if (!rc) {
+			journal_put(hs, (int)r->level, (int)r->name, val, r->len);
 			sock_xlat_setopt_mirror(hs->fd, &hs->xl, (int)r->level, (int)r->name, val, r->len);
 			if (r->level == IPPROTO_IPV6 && r->name == IPV6_V6ONLY)
 				hs->xl.v6only = false; /* the host holds the guest's value again */
@@ -1713,6 +1751,406 @@ static int handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *r
 	/* States may be waiting for credit, or for a connection. */
 	kick(s);
 	return rc;
+}
+
+/* ---- migration (sockstate.h) ---------------------------------------------------- */
+
+const char *outsource_sock_identity(outsource_sock *s)
+{
+	return s->policy.identity[0] ? s->policy.identity : NULL;
+}
+
+int outsource_sock_mig_quiesce(outsource_sock *s)
+{
+	/* Nothing more moves: no pump runs until outsource_sock_mig_resume()
+	 * (the caller stops dispatching us and serving the channel).  What the
+	 * guest queued in its out rings stays there: guest memory moves with
+	 * the guest, and the out ring's consumer index with our table. */
+	s->quiesced = true;
+	return 0;
+}
+
+void outsource_sock_mig_resume(outsource_sock *s)
+{
+	struct hsock *hs;
+	uint32_t pos = 0;
+
+	s->quiesced = false;
+	/* A migration that failed before the switch: go on where we stopped. */
+	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL)))
+		pump(s, hs);
+	kick(s);
+}
+
+static void mig_addr_out(const struct sockaddr_storage *ss, struct hrpc_sock_addr *w)
+{
+	memset(w, 0, sizeof(*w));
+	if (ss->ss_family == AF_INET || ss->ss_family == AF_INET6)
+		sock_addr_to_wire(ss, w);
+}
+
+int outsource_sock_mig_export(outsource_sock *s, void **out, size_t *out_len, int **out_fds,
+			      uint32_t *nfds)
+{
+	uint32_t n = hrpc_handle_table_count(&s->socks), i = 0, pos = 0;
+	struct hrpc_sock_mig_table *t;
+	struct hrpc_sock_mig *m;
+	size_t len = sizeof(*t) + (size_t)n * sizeof(*m);
+	struct hsock *hs;
+	int *fds;
+
+	if (!s->quiesced)
+		return -EBUSY;
+	t = calloc(1, len);
+	fds = calloc(n ? n : 1, sizeof(*fds));
+	if (!t || !fds) {
+		free(t);
+		free(fds);
+		return -ENOMEM;
+	}
+	t->magic = HRPC_SOCK_MIG_MAGIC;
+	t->nsock = n;
+	t->size = len;
+	t->version = s->version;
+	t->credit = s->credit;
+	m = (struct hrpc_sock_mig *)(t + 1);
+	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL)) && i < n) {
+		struct hrpc_sock_mig *r = &m[i];
+
+		r->handle = hs->handle;
+		r->state = hs->state;
+		r->family = hs->family;
+		r->type = hs->type;
+		r->host_family = hs->xl.host_family == AF_INET6 ? HRPC_AF_INET6 : 0;
+		r->xl_rule = hs->xl.rule;
+		r->backlog = hs->backlog;
+		r->seq = hs->seq;
+		r->reported = hs->reported;
+		r->sent = hs->sent;
+		r->received = hs->received;
+		mig_addr_out(&hs->local, &r->local);
+		mig_addr_out(&hs->peer, &r->peer);
+		r->flags = (hs->want_in ? HRPC_SOCK_MIG_F_WANT_IN : 0) |
+			   (hs->want_out ? HRPC_SOCK_MIG_F_WANT_OUT : 0) |
+			   (hs->connect_open ? HRPC_SOCK_MIG_F_CONNECT_OPEN : 0) |
+			   (hs->connect_retry ? HRPC_SOCK_MIG_F_CONNECT_RETRY : 0) |
+			   (hs->xl.v6only ? HRPC_SOCK_MIG_F_V6ONLY : 0) |
+			   (hs->pending ? HRPC_SOCK_MIG_F_PENDING : 0);
+		if (hs->area) {
+			struct sock_area *a = hs->area;
+
+			r->flags |= HRPC_SOCK_MIG_F_AREA |
+				    (a->shut_sent ? HRPC_SOCK_MIG_F_SHUT_SENT : 0) |
+				    (a->tstamp_on ? HRPC_SOCK_MIG_F_TSTAMP : 0);
+			r->area = a->ref;
+			r->host_flags = a->host_flags;
+			r->host_mask = a->host_mask;
+			r->host_seq = a->host_seq;
+			r->host_err_seq = a->host_err_seq;
+			r->host_err = a->host_err;
+			r->in_prod = a->in.pvt;
+			r->out_cons = a->out.pvt;
+			r->pushed = a->pushed;
+			r->drained = a->drained;
+			r->dropped = a->dropped;
+		}
+		r->nopt = hs->njopt;
+		if (hs->njopt)
+			memcpy(r->opt, hs->jopt, hs->njopt * sizeof(r->opt[0]));
+		fds[i++] = hs->fd;
+	}
+	*out = t;
+	*out_len = len;
+	*out_fds = fds;
+	*nfds = i;
+	return 0;
+}
+
+static int sopt_int(int fd, int level, int name, int v)
+{
+	return setsockopt(fd, level, name, &v, sizeof(v)) < 0 ? -errno : 0;
+}
+
+/* Make one migrated socket's host socket (the destination's netns is ours
+ * by now: outsource_sock_enter_netns()). */
+static int mig_make(outsource_sock *s, struct hsock *hs, const struct hrpc_sock_mig *m,
+		    const void *img)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, rc = 0;
+	int fam = m->host_family == HRPC_AF_INET6 ? AF_INET6 : m->family;
+	bool stream = m->type == HRPC_SOCK_STREAM;
+
+	if (stream && m->tcp_len) {
+		rc = sock_tcp_restore(img, m->tcp_len, &fd);
+		if (rc < 0)
+			return rc;
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+			rc = -errno;
+			close(fd);
+			return rc;
+		}
+	} else {
+		fd = ns_socket(s, fam, stream ? SOCK_STREAM : SOCK_DGRAM, 0);
+		if (fd < 0)
+			return fd;
+	}
+	hs->fd = fd;
+	/* The guest's options first: SO_REUSEADDR and friends matter to bind. */
+	for (unsigned int i = 0; i < m->nopt; i++) {
+		const struct hrpc_sock_mig_opt *o = &m->opt[i];
+		const struct optdef *d = find_opt(o->level, o->name);
+
+		if (!d || !d->set || opt_denied(o->level, o->name))
+			return -EPROTO;   /* nothing a guest could have set here */
+		if (setsockopt(fd, o->level, o->name, o->val, o->len) < 0)
+			return -errno;
+	}
+	if (fam == AF_INET6 && (m->host_family || (m->flags & HRPC_SOCK_MIG_F_V6ONLY)) &&
+	    (rc = sopt_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0)) < 0)
+		return rc;
+	if (stream && m->tcp_len)
+		return 0;
+	if (m->state == HRPC_SOCK_MIG_CONNECTED || m->state == HRPC_SOCK_MIG_SHUT) {
+		/* A connection with no image (the source could not freeze it):
+		 * the guest learns it was reset (mig_attach_one()). */
+		return 0;
+	}
+	if (m->local.family && (m->state != HRPC_SOCK_MIG_NEW)) {
+		rc = sock_addr_from_wire(&m->local, &ss, &sl);
+		/* The guest's address comes up on this host's interface with the
+		 * switch (netident): bind before it is there. */
+		if (!rc)
+			rc = fam == AF_INET ? sopt_int(fd, IPPROTO_IP, IP_FREEBIND, 1) :
+					      sopt_int(fd, IPPROTO_IPV6, IPV6_FREEBIND, 1);
+		if (!rc && bind(fd, (struct sockaddr *)&ss, sl) < 0)
+			rc = -errno;
+		if (rc < 0)
+			return rc;
+	}
+	if (m->state == HRPC_SOCK_MIG_LISTEN && listen(fd, (int)m->backlog) < 0)
+		return -errno;
+	if (m->peer.family && (m->type == HRPC_SOCK_DGRAM || m->state == HRPC_SOCK_MIG_CONNECTING)) {
+		rc = sock_addr_from_wire(&m->peer, &ss, &sl);
+		if (!rc && connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS)
+			rc = -errno;
+	}
+	return rc;
+}
+
+static void mig_addr_in(const struct hrpc_sock_addr *w, struct sockaddr_storage *ss)
+{
+	socklen_t sl;
+
+	memset(ss, 0, sizeof(*ss));
+	if (w->family)
+		sock_addr_from_wire(w, ss, &sl);
+}
+
+int outsource_sock_mig_import(outsource_sock *s, const void *buf, size_t len, char *err,
+			      size_t errlen)
+{
+	struct hrpc_sock_mig_table t;
+	const uint8_t *p = buf, *end = p + len;
+	struct hsock *hs;
+	uint32_t pos = 0;
+	int rc = 0;
+
+	if (len < sizeof(t))
+		return -EPROTO;
+	memcpy(&t, buf, sizeof(t));
+	if (t.magic != HRPC_SOCK_MIG_MAGIC || t.size != len || t.reserved ||
+	    t.nsock > HRPC_SOCK_MIG_MAX || t.credit > HRPC_SOCK_MAX_CREDIT ||
+	    (t.version && t.version != HRPC_SOCK_VERSION && t.version != HRPC_SOCK_VERSION_2)) {
+		snprintf(err, errlen, "socket table: bad header");
+		return -EPROTO;
+	}
+	if (t.nsock > s->policy.max_sockets) {
+		snprintf(err, errlen, "%u sockets, this host's policy allows %u", t.nsock,
+			 s->policy.max_sockets);
+		return -EMFILE;
+	}
+	if (hrpc_handle_table_count(&s->socks)) {
+		snprintf(err, errlen, "the service has sockets already");
+		return -EBUSY;
+	}
+	p += sizeof(t);
+	for (uint32_t i = 0; i < t.nsock; i++) {
+		struct hrpc_sock_mig *m = malloc(sizeof(*m));
+
+		if (!m) {
+			rc = -ENOMEM;
+			break;
+		}
+		if ((size_t)(end - p) < sizeof(*m)) {
+			free(m);
+			rc = -EPROTO;
+			snprintf(err, errlen, "socket table: record %u cut short", i);
+			break;
+		}
+		memcpy(m, p, sizeof(*m));
+		p += sizeof(*m);
+		rc = hrpc_sock_mig_check(m);
+		if (!rc && (size_t)(end - p) < m->tcp_len)
+			rc = -EPROTO;
+		if (!rc && m->tcp_len && (m->type != HRPC_SOCK_STREAM ||
+					  (m->state != HRPC_SOCK_MIG_CONNECTED &&
+					   m->state != HRPC_SOCK_MIG_SHUT)))
+			rc = -EPROTO;
+		if (!rc && (m->flags & HRPC_SOCK_MIG_F_AREA) && t.version != HRPC_SOCK_VERSION_2)
+			rc = -EPROTO;
+		if (rc < 0) {
+			free(m);
+			snprintf(err, errlen, "socket table: record %u is not one a host sends", i);
+			break;
+		}
+		hs = calloc(1, sizeof(*hs));
+		if (!hs || (rc = hrpc_handle_table_put(&s->socks, hs, m->handle)) < 0) {
+			rc = hs ? rc : -ENOMEM;
+			snprintf(err, errlen, "socket table: record %u: handle %#" PRIx64 ": %s", i,
+				 m->handle, strerror(-rc));
+			free(hs);
+			free(m);
+			break;
+		}
+		hs->handle = m->handle;
+		hs->fd = -1;
+		hs->mig = m;
+		rc = mig_make(s, hs, m, p);
+		p += m->tcp_len;
+		if (rc < 0) {
+			char a[80];
+
+			mig_addr_in(&m->local, &hs->local);
+			snprintf(err, errlen, "socket %#" PRIx64 " (%s %s): %s", m->handle,
+				 m->type == HRPC_SOCK_STREAM ? "tcp" : "udp",
+				 fmt_addr(&hs->local, a, sizeof(a)), strerror(-rc));
+			break;
+		}
+		hs->state = m->state;
+		hs->family = m->family;
+		hs->type = m->type;
+		hs->seq = m->seq;
+		hs->reported = m->reported;
+		hs->sent = m->sent;
+		hs->received = m->received;
+		hs->backlog = m->backlog;
+		hs->created_ns = hrpc_now_ns();
+		mig_addr_in(&m->local, &hs->local);
+		mig_addr_in(&m->peer, &hs->peer);
+		hs->xl.host_family = m->host_family ? AF_INET6 : 0;
+		hs->xl.rule = m->xl_rule <= s->policy.nxlat ? m->xl_rule : 0;
+		hs->xl.v6only = (m->flags & HRPC_SOCK_MIG_F_V6ONLY) != 0;
+		hs->connect_open = (m->flags & HRPC_SOCK_MIG_F_CONNECT_OPEN) != 0;
+		hs->connect_retry = (m->flags & HRPC_SOCK_MIG_F_CONNECT_RETRY) != 0;
+		hs->want_in = (m->flags & HRPC_SOCK_MIG_F_WANT_IN) != 0;
+		hs->want_out = (m->flags & HRPC_SOCK_MIG_F_WANT_OUT) != 0;
+		if (m->nopt && (hs->jopt = calloc(HRPC_SOCK_MIG_OPTS, sizeof(*hs->jopt)))) {
+			memcpy(hs->jopt, m->opt, m->nopt * sizeof(*hs->jopt));
+			hs->njopt = m->nopt;
+		}
+	}
+	if (!rc && p != end) {
+		rc = -EPROTO;
+		snprintf(err, errlen, "socket table: %zu bytes after the last record",
+			 (size_t)(end - p));
+	}
+	if (rc < 0) {
+		/* All or nothing: the source still has every socket. */
+		while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL))) {
+			if (hs->fd >= 0)
+				close(hs->fd);
+			slot_discard(s, hs);
+		}
+		return rc;
+	}
+	/* Room on the pending list for every socket (slot_alloc()'s rule). */
+	if (t.nsock > s->pend_cap) {
+		struct hsock **np = realloc(s->pend, t.nsock * sizeof(*np));
+
+		if (!np)
+			return -ENOMEM;
+		s->pend = np;
+		s->pend_cap = t.nsock;
+	}
+	s->version = t.version;
+	s->credit = t.credit;
+	audit(s, 0, "migrated in: %u sockets, version %u", t.nsock, t.version);
+	return 0;
+}
+
+/* Phase 2: guest memory is here, the channel adopted. */
+static int mig_attach_one(outsource_sock *s, struct hsock *hs, void *data, uint32_t size)
+{
+	struct hrpc_sock_mig *m = hs->mig;
+	int rc;
+
+	if (m->flags & HRPC_SOCK_MIG_F_AREA) {
+		struct sock_area *a = calloc(1, sizeof(*a));
+
+		if (!a)
+			return -ENOMEM;
+		a->host_flags = m->host_flags;
+		a->host_err = m->host_err;
+		a->host_mask = m->host_mask;
+		a->host_seq = m->host_seq;
+		a->host_err_seq = m->host_err_seq;
+		a->shut_sent = (m->flags & HRPC_SOCK_MIG_F_SHUT_SENT) != 0;
+		a->tstamp_on = (m->flags & HRPC_SOCK_MIG_F_TSTAMP) != 0;
+		a->pushed = m->pushed;
+		a->drained = m->drained;
+		a->dropped = m->dropped;
+		rc = sock_area_adopt(a, data, size, &m->area, hs->type == SOCK_DGRAM, m->in_prod,
+				     m->out_cons);
+		if (rc < 0) {
+			free(a);
+			return rc;
+		}
+		hs->area = a;
+	}
+	if (hs->type == SOCK_STREAM && !m->tcp_len &&
+	    (hs->state == S_CONNECTED || hs->state == S_SHUT)) {
+		/* Lost on the way: the guest sees a reset, as after a network
+		 * failure. */
+		if (hs->area) {
+			hs->area->host_err = -ECONNRESET;
+			hs->area->host_err_seq++;
+			hs->area->host_flags |= HRPC_SOCK_AREA_H_EOF;
+			hs->area->host_mask |= HRPC_POLLERR | HRPC_POLLHUP;
+			sock_area_publish(hs->area);
+		}
+		hs->state = S_NEW;
+		audit(s, idx_of(hs), "migrated connection lost: reset");
+	}
+	if (m->flags & HRPC_SOCK_MIG_F_PENDING)
+		queue_ready(s, hs);
+	free(m);
+	hs->mig = NULL;
+	rewatch(s, hs);
+	pump(s, hs);
+	return 0;
+}
+
+int outsource_sock_mig_attach(outsource_sock *s, hrpc_conn *conn)
+{
+	uint32_t size = 0, pos = 0;
+	void *data = hrpc_chan_data(hrpc_conn_chan(conn), &size);
+	struct hsock *hs;
+	int rc;
+
+	s->conn = conn;
+	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL))) {
+		if (!hs->mig)
+			continue;
+		if ((hs->mig->flags & HRPC_SOCK_MIG_F_AREA) && !data)
+			return -EPROTO;
+		rc = mig_attach_one(s, hs, data, size);
+		if (rc < 0)
+			return rc;
+	}
+	kick(s);
+	return 0;
 }
 
 /* ---- life cycle ------------------------------------------------------------------- */

@@ -38,6 +38,27 @@ int sock_area_bind(struct sock_area *a, void *data, uint32_t data_size,
 	return 0;
 }
 
+int sock_area_adopt(struct sock_area *a, void *data, uint32_t data_size,
+		    const struct hrpc_sock_area *ref, bool dgram, uint32_t in_prod, uint32_t out_cons)
+{
+	struct hrpc_sock_area r = *ref;
+	uint8_t *base;
+
+	if (hrpc_sock_area_check(&r, data_size) < 0)
+		return -EINVAL;
+	base = (uint8_t *)data + r.off;
+	a->ref = r;
+	a->dgram = dgram;
+	a->hdr = (struct hrpc_sock_area_hdr *)base;
+	hrpc_sock_area_bind(&a->out, &a->in, base, &r, 0);
+	/* Our own indexes are the source host's word, not the guest memory's
+	 * (which the guest could have rewritten meanwhile). */
+	a->in.pvt = in_prod;
+	a->out.pvt = out_cons;
+	sock_area_publish(a);
+	return 0;
+}
+
 void sock_area_publish(struct sock_area *a)
 {
 	a->host_seq++;

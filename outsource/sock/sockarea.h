@@ -90,6 +90,13 @@ struct sock_area {
 int sock_area_bind(struct sock_area *a, void *data, uint32_t data_size,
 		   const struct hrpc_sock_area *ref, bool dgram);
 
+/* A migrated socket's area (hostrpc-migrate): bind the rings over the
+ * bytes that arrived in guest memory without touching them, with the
+ * host's own indexes and words (set in `a` by the caller beforehand) as the
+ * source host had them; then publish the words.  -EINVAL for a bad ref. */
+int sock_area_adopt(struct sock_area *a, void *data, uint32_t data_size,
+		    const struct hrpc_sock_area *ref, bool dgram, uint32_t in_prod, uint32_t out_cons);
+
 /* host socket -> in ring (`src`: datagram sockets only).  Returns bytes
  * moved or -EPROTO. */
 long sock_area_push(struct sock_area *a, int fd, sock_area_src_fn src, void *ctx, uint32_t *ev);

@@ -237,6 +237,11 @@ int sock_tcp_restore(const void *image, size_t len, int *out)
 		rc = sint(fd, TCP_QUEUE_SEQ, (int)(h.snd_seq - h.outq_len));
 	if (!rc)
 		rc = sock_addr_from_wire(&h.local, &ss, &sl);
+	/* A migration may restore before the guest's address is up here. */
+	if (!rc)
+		rc = setsockopt(fd, h.local.family == HRPC_AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
+				h.local.family == HRPC_AF_INET ? IP_FREEBIND : IPV6_FREEBIND, &one,
+				sizeof(one)) < 0 ? -errno : 0;
 	if (!rc && bind(fd, (struct sockaddr *)&ss, sl) < 0)
 		rc = -errno;
 	if (!rc)
