@@ -6,7 +6,8 @@ fuzz_cflags = -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=u
 	-I$(top_builddir) -I$(top_srcdir)/include -I$(top_srcdir)
 EXTRA_DIST += tests/fuzz/fuzz-conn.c tests/fuzz/fuzz-sock.c tests/fuzz/make-seeds.c
 EXTRA_DIST += tests/fuzz/fuzz-gm.c tests/fuzz/fuzz-gex.c tests/fuzz/fuzz-client.c \
-	tests/fuzz/fuzz-session.c tests/fuzz/fuzz-sockring.c tests/fuzz/fuzz-sockstate.c
+	tests/fuzz/fuzz-session.c tests/fuzz/fuzz-sockring.c tests/fuzz/fuzz-sockstate.c \
+	tests/fuzz/fuzz-miglink.c
 fuzz_sock_sources = outsource/sock/sock.c outsource/sock/policy.c outsource/sock/sockarea.c outsource/sock/translate.c
 TESTS += tests/fuzz/smoke.sh
 dist_check_SCRIPTS += tests/fuzz/smoke.sh
@@ -29,6 +30,11 @@ check_SCRIPTS += tests/fuzz/fuzz-sockstate
 CLEANFILES += tests/fuzz/fuzz-sockstate
 tests/fuzz/fuzz-sockstate: $(top_srcdir)/tests/fuzz/fuzz-sockstate.c $(top_srcdir)/include/hostrpc/sockstate.h $(top_srcdir)/include/hostrpc/sock.h config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-sockstate.c
+# The migration link's messages before authentication (miglink.h).
+check_SCRIPTS += tests/fuzz/fuzz-miglink
+CLEANFILES += tests/fuzz/fuzz-miglink
+tests/fuzz/fuzz-miglink: $(top_srcdir)/tests/fuzz/fuzz-miglink.c $(top_srcdir)/include/hostrpc/miglink.h config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-miglink.c
 tests/fuzz/fuzz-gm: $(top_srcdir)/tests/fuzz/fuzz-gm.c $(top_srcdir)/guestsource/gfs-decode.c $(top_srcdir)/guestsource/gfs-decode.h config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-gm.c \
 		$(top_srcdir)/guestsource/gfs-decode.c

@@ -14,6 +14,7 @@
 #include "hostrpc/guestfs.h"
 #include "hostrpc/ring.h"
 #include "hostrpc/sock.h"
+#include "hostrpc/miglink.h"
 #include "hostrpc/sockstate.h"
 #include "hostrpc/stats.h"
 
@@ -252,6 +253,41 @@ static int sockstate_seeds(const char *dir)
 	return 0;
 }
 
+/* fuzz-miglink: one honest message of each kind, behind its selector byte
+ * (0 intro, 1 challenge, 2 proof, 3 frame header and the receiver's limit). */
+static int miglink_seeds(const char *dir)
+{
+	struct hrpc_mig_intro in = { .magic = HRPC_MIG_INTRO_MAGIC, .version = HRPC_MIG_VERSION,
+				     .guest = "vm-01.prod_a" };
+	struct hrpc_mig_challenge ch = { .magic = HRPC_MIG_CHALLENGE_MAGIC,
+					 .version = HRPC_MIG_VERSION };
+	struct hrpc_mig_proof pr = { .magic = HRPC_MIG_PROOF_MAGIC };
+	struct hrpc_mig_frame fr = { .magic = HRPC_MIG_FRAME_MAGIC, .type = 1, .seq = 3, .len = 4096 };
+	uint64_t max = 1u << 20;
+	uint8_t buf[1 + sizeof(in)];
+
+	memset(in.nonce, 0x11, sizeof(in.nonce));
+	memset(ch.nonce, 0x22, sizeof(ch.nonce));
+	memset(ch.proof, 0x33, sizeof(ch.proof));
+	memset(pr.proof, 0x44, sizeof(pr.proof));
+	buf[0] = 0;
+	memcpy(buf + 1, &in, sizeof(in));
+	if (write_file(dir, "seed-miglink-intro", buf, 1 + sizeof(in)))
+		return 1;
+	buf[0] = 1;
+	memcpy(buf + 1, &ch, sizeof(ch));
+	if (write_file(dir, "seed-miglink-challenge", buf, 1 + sizeof(ch)))
+		return 1;
+	buf[0] = 2;
+	memcpy(buf + 1, &pr, sizeof(pr));
+	if (write_file(dir, "seed-miglink-proof", buf, 1 + sizeof(pr)))
+		return 1;
+	buf[0] = 3;
+	memcpy(buf + 1, &fr, sizeof(fr));
+	memcpy(buf + 1 + sizeof(fr), &max, sizeof(max));
+	return write_file(dir, "seed-miglink-frame", buf, 1 + sizeof(fr) + sizeof(max));
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t buf[8192];
@@ -259,7 +295,7 @@ int main(int argc, char **argv)
 	struct hrpc_echo_source_req sr = { .seed = 1, .len = 64 };
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: make-seeds conn|sock|sockring|sockstate|gm|gex|client|session DIR\n");
+		fprintf(stderr, "usage: make-seeds conn|sock|sockring|sockstate|miglink|gm|gex|client|session DIR\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "sock"))
@@ -270,6 +306,8 @@ int main(int argc, char **argv)
 		return sockring_seeds(argv[2]);
 	if (!strcmp(argv[1], "sockstate"))
 		return sockstate_seeds(argv[2]);
+	if (!strcmp(argv[1], "miglink"))
+		return miglink_seeds(argv[2]);
 	if (!strcmp(argv[1], "gex"))
 		return gex_seeds(argv[2]);
 	if (!strcmp(argv[1], "client"))
