@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * link.h - the authenticated host-to-host link of a live migration
+ * (wire format and handshake: include/hostrpc/miglink.h).
+ *
+ * hostrpc-migrate is the client, hostrpcd on the destination the server.
+ * Both use the link sequentially, so it is plain blocking sockets with
+ * poll() timeouts and no main loop.  The link authenticates, it does not
+ * encrypt (see miglink.h).
+ *
+ * Errors are -errno.  Nothing the peer sends ends the process: a bad frame
+ * breaks the link (every later call returns that first error again) and
+ * the caller drops it.  A timeout before any byte of a frame arrived is
+ * the one error that leaves the link usable.
+ */
+#ifndef HOSTRPC_MIGRATE_LINK_H
+#define HOSTRPC_MIGRATE_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include <glib.h>
+
+#include "hostrpc/miglink.h"
+
+typedef struct mig_link mig_link;
+
+#define MIG_KEY_SIZE 32
+
+/* A key file: 64 hex digits and an optional newline; a regular file owned
+ * by the caller's euid or root, with no group/other permissions (-EPERM),
+ * otherwise -EINVAL; -errno from open/read.  *why (may be NULL) gets a
+ * sentence for people on every failure. */
+int mig_key_load(const char *path, uint8_t key[MIG_KEY_SIZE], const char **why);
+
+/* Client: connect to HOST:PORT ("[v6]:port" for an IPv6 literal), send the
+ * intro for `guest`, check the server's proof, send ours.  timeout_ms
+ * bounds the whole call (< 0: no limit).  -EINVAL (guest name, hostport),
+ * -ENOENT (no such host; -EAGAIN: the resolver did not answer), -EACCES
+ * (the server does not know the key), -EPROTO, -ETIMEDOUT, -ECONNRESET,
+ * or connect()'s error. */
+int mig_link_connect(const char *hostport, const uint8_t key[MIG_KEY_SIZE], const char *guest,
+		     int timeout_ms, mig_link **out);
+
+/* Server, step 1: read and check the intro (fixed size) from an accepted
+ * socket; the caller may pick the key by intro->guest.  The intro is not
+ * authenticated yet.  hrpc_mig_intro_check()'s errors, -ETIMEDOUT,
+ * -ECONNRESET. */
+int mig_link_read_intro(int fd, struct hrpc_mig_intro *intro, int timeout_ms);
+
+/* Server, step 2: authenticate; takes ownership of fd on success only.
+ * -EACCES on a wrong proof, -EPROTO, -ETIMEDOUT, -ECONNRESET. */
+int mig_link_accept(int fd, const struct hrpc_mig_intro *intro, const uint8_t key[MIG_KEY_SIZE],
+		    int timeout_ms, mig_link **out);
+
+/* Send one frame (type != 0, else -EINVAL).  A frame that makes no
+ * progress for 30 s breaks the link with -ETIMEDOUT. */
+int mig_link_send(mig_link *l, uint32_t type, const void *buf, size_t len);
+int mig_link_sendv(mig_link *l, uint32_t type, const struct iovec *iov, int iovcnt);
+
+/* Receive one frame; *buf is g_malloc'ed (caller g_free; NULL for an empty
+ * payload); never more than `max` bytes are allocated: the header is
+ * checked first (-EMSGSIZE).  timeout_ms bounds the whole frame (< 0: no
+ * limit).  -ETIMEDOUT, -ECONNRESET on EOF, -EBADMSG on a bad tag, sequence
+ * number or header. */
+int mig_link_recv(mig_link *l, uint32_t *type, void **buf, size_t *len, size_t max,
+		  int timeout_ms);
+
+int mig_link_fd(const mig_link *l);
+/* Frame bytes (headers, payloads, tags) since the handshake. */
+uint64_t mig_link_bytes_sent(const mig_link *l);
+uint64_t mig_link_bytes_received(const mig_link *l);
+/* NULL-safe; closes the socket and wipes the session keys. */
+void mig_link_free(mig_link *l);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(mig_link, mig_link_free)
+
+#endif /* HOSTRPC_MIGRATE_LINK_H */
