@@ -2,7 +2,8 @@
 /*
  * test-netident-check - the destination's check of a network identity that
  * another host sent (include/hostrpc/netident.h): good records pass, and a
- * record forged against each rule fails with -EINVAL.
+ * record forged against each rule fails with -EINVAL; netident_format()
+ * renders the log line and stays in its buffer on a forged record.
  */
 #include "config.h"
 
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "hostrpc/netident.h"
+#include "migrate/netident.h"
 #include "tests/tap.h"
 
 static void set_addr(struct hrpc_netident_addr *a, int family, const char *s, unsigned int plen)
@@ -146,11 +148,33 @@ static void test_addr(void)
 	       "IPv6 next to the forbidden ranges passes (fec0::1, ::2)");
 }
 
+static void test_format(void)
+{
+	struct hrpc_netident id = good();
+	char buf[128], small[16];
+
+	netident_format(&id, buf, sizeof(buf));
+	tap_ok(!strcmp(buf, "02:78:00:00:00:10 mtu 1500 10.78.0.10/24 fd78::10/64"),
+	       "format: %s", buf);
+	id.mtu = 0;
+	id.naddr = 0xffff;           /* forged: only the 8 entries are read */
+	id.addr[2].family = 99;
+	id.addr[2].prefixlen = 200;
+	netident_format(&id, buf, sizeof(buf));
+	tap_ok(!strcmp(buf, "02:78:00:00:00:10 10.78.0.10/24 fd78::10/64 ?/200 ?/0 ?/0 ?/0 ?/0 ?/0"),
+	       "format of a forged record: no mtu, unknown family as ?, 8 entries: %s", buf);
+	memset(small, 'x', sizeof(small));
+	netident_format(&id, small, 12);
+	tap_ok(!memcmp(small, "02:78:00:00\0xxxx", 16),
+	       "format into a 12-byte buffer stops there, terminated, nothing past it");
+}
+
 int main(void)
 {
-	tap_plan(39);
+	tap_plan(42);
 	test_good();
 	test_header();
 	test_addr();
+	test_format();
 	return tap_done();
 }
