@@ -13,3 +13,9 @@ TESTS += tests/unit/test-netident-check
 check_PROGRAMS += tests/unit/test-netident-check
 tests_unit_test_netident_check_LDADD = migrate/libhrpc-netident.la
 
+# The identity moving between two namespaces on one bridge, as between two
+# hosts on one LAN (root; the script drives test-netident).
+check_PROGRAMS += tests/integration/migrate/test-netident
+tests_integration_migrate_test_netident_LDADD = migrate/libhrpc-netident.la
+dist_check_SCRIPTS += tests/integration/migrate/netident.sh
+TESTS += tests/integration/migrate/netident.sh
