@@ -10,7 +10,7 @@
 
 #include "hostrpc/hostrpc.h"
 
-#define MAX_FDS 8
+#define MAX_FDS HRPC_UNIX_MAX_FDS
 
 int hrpc_unix_send(int sock, const void *buf, size_t len, const int *fds, int nfds)
 {
@@ -98,6 +98,57 @@ int hrpc_unix_recv(int sock, void *buf, size_t len, int *fds, int *nfds)
 		return -EBADMSG;
 	}
 	return 0;
+}
+
+long hrpc_unix_recv_msg(int sock, void *buf, size_t cap, int *fds, int *nfds, int flags)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+		struct cmsghdr align;
+	} cbuf;
+	struct msghdr m = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
+	};
+	int want = nfds ? *nfds : 0, got = 0;
+	struct cmsghdr *c;
+	ssize_t n;
+
+	do
+		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC | flags);
+	while (n < 0 && errno == EINTR);
+	if (nfds)
+		*nfds = 0;
+	if (n < 0)
+		return -errno;
+	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+		int k, *p;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		p = (int *)CMSG_DATA(c);
+		for (int i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, p + i, sizeof(fd));
+			if (got < want)
+				fds[got++] = fd;
+			else
+				close(fd);
+		}
+	}
+	if (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+		for (int i = 0; i < got; i++)
+			close(fds[i]);
+		return -EMSGSIZE;
+	}
+	if (nfds)
+		*nfds = got;
+	if (n == 0 && !got)
+		return -EPIPE;
+	return (long)n;
 }
 
 int hrpc_unix_connect(const char *path)

@@ -665,3 +665,95 @@ void netident_format(const struct hrpc_netident *id, char *buf, size_t len)
 		append(buf, len, &n, " %s/%u", s, a->prefixlen);
 	}
 }
+
+/* ---- a migration's two-step switch ------------------------------------------ */
+
+static int link_set_flag(struct nl *nl, int index, unsigned int flag, bool on)
+{
+	union nlreq req;
+	struct ifinfomsg *ifi = req_init(&req, RTM_NEWLINK, 0, sizeof(*ifi));
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = index;
+	ifi->ifi_change = flag;
+	ifi->ifi_flags = on ? flag : 0;
+	return nl_call(nl, &req, NULL, NULL);
+}
+
+static int link_set_mtu(struct nl *nl, int index, unsigned int mtu)
+{
+	union nlreq req;
+	struct ifinfomsg *ifi = req_init(&req, RTM_NEWLINK, 0, sizeof(*ifi));
+
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = index;
+	req_attr(&req, IFLA_MTU, &mtu, sizeof(mtu));
+	return nl_call(nl, &req, NULL, NULL);
+}
+
+int netident_apply_quiet(const char *ifname, const struct hrpc_netident *idp)
+{
+	struct hrpc_netident id;
+	struct nl nl, mon;
+	struct link l;
+	unsigned int i;
+	int err;
+
+	memcpy(&id, idp, sizeof(id));
+	err = hrpc_netident_check(&id);
+	if (err)
+		return err;
+	err = nl_open(&nl, 0);
+	if (err)
+		return err;
+	err = nl_open(&mon, RTMGRP_LINK | RTMGRP_IPV6_IFADDR);
+	if (err) {
+		close(nl.fd);
+		return err;
+	}
+	err = link_get(&nl, 0, ifname, &l);
+	if (!err)
+		err = link_set_up(&nl, l.index, false);
+	/* No ARP / neighbour discovery, and still the interface's own MAC:
+	 * nobody on the LAN reaches the guest's addresses here yet. */
+	if (!err)
+		err = link_set_flag(&nl, l.index, IFF_NOARP, true);
+	if (!err && id.mtu)
+		err = link_set_mtu(&nl, l.index, id.mtu);
+	for (i = 0; !err && i < id.naddr; i++)
+		err = addr_add(&nl, l.index, &id.addr[i]);
+	if (!err)
+		err = link_set_up(&nl, l.index, true);
+	if (!err)
+		err = link_wait_ready(&nl, &mon, l.index);
+	close(mon.fd);
+	close(nl.fd);
+	return err;
+}
+
+int netident_go_live(const char *ifname, const struct hrpc_netident *idp)
+{
+	struct hrpc_netident id;
+	struct nl nl;
+	struct link l;
+	int err;
+
+	memcpy(&id, idp, sizeof(id));
+	err = hrpc_netident_check(&id);
+	if (err)
+		return err;
+	err = nl_open(&nl, 0);
+	if (err)
+		return err;
+	err = link_get(&nl, 0, ifname, &l);
+	/* ARP on, then the guest's MAC while up (veth, macvlan and most
+	 * virtual links take it live): the address change flushes the
+	 * neighbour entries made while ARP was off, and the addresses stay
+	 * (IPv6 ones would go with a link down). */
+	if (!err)
+		err = link_set_flag(&nl, l.index, IFF_NOARP, false);
+	if (!err)
+		err = link_set_mac_mtu(&nl, l.index, id.mac, 0);
+	close(nl.fd);
+	return err;
+}

@@ -63,4 +63,16 @@ int netident_in_netns(int nsfd, int (*fn)(void *), void *arg);
  * (no "mtu" when 0).  Safe on an unchecked record; always terminates buf. */
 void netident_format(const struct hrpc_netident *id, char *buf, size_t len);
 
+
+/*
+ * A migration's switch in two steps.  Before it (the source still serves
+ * the guest): the addresses and MTU on IFNAME, the link up, but ARP and
+ * neighbour discovery off and the interface's own MAC, so routes exist
+ * (TCP_REPAIR restores need them) and nobody reaches the addresses here.
+ * At it: ARP on and the guest's MAC, live (veth, macvlan and most virtual
+ * links take a MAC while up); then netident_announce().
+ */
+int netident_apply_quiet(const char *ifname, const struct hrpc_netident *id);
+int netident_go_live(const char *ifname, const struct hrpc_netident *id);
+
 #endif /* HOSTRPC_MIGRATE_NETIDENT_H */

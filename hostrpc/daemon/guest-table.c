@@ -35,6 +35,9 @@ void hrpcd_guest_unref(HrpcdGuest *g)
 	hrpcd_status_free(g->status);
 	if (g->status_fd >= 0)
 		close(g->status_fd);
+	if (g->mig_fd >= 0)
+		close(g->mig_fd);
+	g_free(g->mig_intro);
 	g_free(g);
 }
 
@@ -119,6 +122,7 @@ HrpcdGuest *hrpcd_guest_table_add(HrpcdGuestTable *t, enum hrpc_admin_transport 
 	}
 	g = g_new0(HrpcdGuest, 1);
 	g->refs = 1;
+	g->mig_fd = -1;
 	g->status = hrpcd_status_new(&g->status_fd);
 	if (!g->status) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),

@@ -56,6 +56,12 @@ struct _HrpcdGuest {
 
 	guint hello_timer;           /* process guest: its HELLO deadline (supervisor.c) */
 
+	/* a live migration (supervisor.c, migrate-doors.c) */
+	int mig_fd;                  /* an incoming link for the next worker; -1: none */
+	char *mig_intro;             /* its intro, hex */
+	gboolean mig_worker;         /* the running worker took an incoming migration */
+	gboolean migrated;           /* the guest moved away: no more workers */
+
 	/* guest-table.c keeps these */
 	guint refs;
 	gboolean removed;            /* out of the table: callbacks leave it alone */

@@ -26,6 +26,8 @@
 #include "hostrpc/daemon/fdstore.h"
 #include "hostrpc/daemon/ivshmem-server.h"
 #include "hostrpc/daemon/log.h"
+#include "hostrpc/daemon/migrate-doors.h"
+#include "migrate/link.h"
 #include "hostrpc/daemon/sandbox.h"
 #include "hostrpc/daemon/supervisor.h"
 #include "hostrpc/daemon/worker.h"
@@ -51,6 +53,9 @@ typedef struct {
 	gint audit_rate;
 	char *sock_policy_dir;
 	char *sock_audit_dir;
+	char *migrate_socket;    /* the port for hostrpc-migrate (migrate-doors.h) */
+	char *migrate_listen;    /* HOST:PORT for incoming migrations */
+	char *migrate_key;       /* their per-pair key */
 	gint hello_timeout;
 	char *poll;              /* auto, off or microseconds */
 	gint poll_spinners;
@@ -76,6 +81,9 @@ static void options_clear(Options *o)
 	g_free(o->audit_max);
 	g_free(o->sock_policy_dir);
 	g_free(o->sock_audit_dir);
+	g_free(o->migrate_socket);
+	g_free(o->migrate_listen);
+	g_free(o->migrate_key);
 	g_free(o->poll);
 	g_strfreev(o->ivshmem);
 	g_free(o->ivshmem_size);
@@ -167,6 +175,22 @@ static void absolutize(char **path)
 	*path = abs;
 }
 
+/* A key that does not load fails the start, not the first migration. */
+static gboolean check_migrate_key(const char *path, GError **error)
+{
+	guint8 key[MIG_KEY_SIZE];
+	const char *why = NULL;
+	int rc = mig_key_load(path, key, &why);
+
+	memset(key, 0, sizeof(key));
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc), "--migrate-key %s: %s",
+			    path, why ? why : g_strerror(-rc));
+		return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 {
 	GOptionEntry entries[] = {
@@ -208,6 +232,15 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		{ "sock-audit-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->sock_audit_dir,
 		  "Socket audit logs DIR/NAME.sock.log, written by the daemon (default "
 		  "STATE_DIR/sock-audit)", "DIR" },
+		{ "migrate-socket", 0, 0, G_OPTION_ARG_FILENAME, &o->migrate_socket,
+		  "Where hostrpc-migrate reaches a guest's worker on this (source) host "
+		  "(default STATE_DIR/migrate.sock, mode 0600)", "PATH" },
+		{ "migrate-listen", 0, 0, G_OPTION_ARG_STRING, &o->migrate_listen,
+		  "Accept incoming migrations of guests whose QEMU waits here (-incoming) on "
+		  "this TCP address; needs --migrate-key", "HOST:PORT" },
+		{ "migrate-key", 0, 0, G_OPTION_ARG_FILENAME, &o->migrate_key,
+		  "The per-pair key the source host's hostrpc-migrate must prove (64 hex "
+		  "digits, a file of mode 0600)", "FILE" },
 		{ "poll", 0, 0, G_OPTION_ARG_STRING, &o->poll,
 		  "After serving calls a worker spins this long at most (adaptive) for the "
 		  "guest's next call before it sleeps: auto (default: 200 on hosts with 4 or "
@@ -290,6 +323,13 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 	/* Before daemonize() leaves the directory they are relative to. */
 	absolutize(&o->sock_policy_dir);
 	absolutize(&o->sock_audit_dir);
+	absolutize(&o->migrate_socket);
+	absolutize(&o->migrate_key);
+	if (o->migrate_listen && !o->migrate_key) {
+		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+				    "--migrate-listen needs --migrate-key");
+		return FALSE;
+	}
 	if (!o->socket_path && !o->no_process_guests)
 		o->socket_path = g_strdup(DEFAULT_SOCKET);
 	if (!o->admin_path)
@@ -487,6 +527,7 @@ int main(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	g_autoptr(HrpcdSupervisor) sup = NULL;
 	g_autoptr(HrpcdAdmin) adm = NULL;
+	g_autoptr(HrpcdMigrateDoors) doors = NULL;
 	g_autoptr(GMainLoop) loop = NULL;
 #ifdef HAVE_LIBVIRT
 	g_autoptr(HrpcdLibvirt) lv = NULL;
@@ -544,6 +585,7 @@ int main(int argc, char **argv)
 	cfg.endpoint_gid = o.endpoint_gid;
 	cfg.poll_max_ns = o.poll_max_ns;
 	cfg.poll_spinners = o.poll_spinners_n;
+	cfg.migrate_key = o.migrate_key;
 	/* Not the process guests' socket: they reconnect by themselves. */
 	if (!o.no_fdstore) {
 		cfg.fdstore_path = fdstore_path;
@@ -551,8 +593,16 @@ int main(int argc, char **argv)
 		cfg.fdstore_syslog = !o.foreground;
 	}
 	sup = hrpcd_supervisor_new(&cfg, &error);
-	if (sup && add_endpoints(sup, &o, &error))
-		adm = hrpcd_admin_new(sup, o.admin_path, cfg.worker_ctl_timeout_ms, &error);
+	if (sup && o.migrate_key && !check_migrate_key(o.migrate_key, &error))
+		g_clear_pointer(&sup, hrpcd_supervisor_free);
+	if (sup && add_endpoints(sup, &o, &error)) {
+		g_autofree char *port = o.migrate_socket ? g_strdup(o.migrate_socket) :
+			g_build_filename(o.state_dir, "migrate.sock", NULL);
+
+		doors = hrpcd_migrate_doors_new(sup, port, o.migrate_listen, &error);
+		if (doors)
+			adm = hrpcd_admin_new(sup, o.admin_path, cfg.worker_ctl_timeout_ms, &error);
+	}
 #ifdef HAVE_LIBVIRT
 	if (adm && o.libvirt_uri) {
 		follow.sup = sup;
@@ -596,6 +646,7 @@ int main(int argc, char **argv)
 	g_clear_pointer(&lv, hrpcd_libvirt_free);
 #endif
 	g_clear_pointer(&adm, hrpcd_admin_free);
+	g_clear_pointer(&doors, hrpcd_migrate_doors_free);
 	g_clear_pointer(&sup, hrpcd_supervisor_free);
 	for (int i = G_N_ELEMENTS(sig); i-- > 0;)
 		g_source_remove(sig[i]);

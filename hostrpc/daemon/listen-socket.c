@@ -27,7 +27,7 @@ static gboolean fill_addr(struct sockaddr_un *a, const char *path, GError **erro
 }
 
 /* Remove a socket file nobody listens on any more. */
-static gboolean clear_stale(const struct sockaddr_un *a, GError **error)
+static gboolean clear_stale(const struct sockaddr_un *a, int type, GError **error)
 {
 	struct stat st;
 	int fd, rc, e;
@@ -39,7 +39,7 @@ static gboolean clear_stale(const struct sockaddr_un *a, GError **error)
 			    "%s exists and is not a socket", a->sun_path);
 		return FALSE;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "socket: %s", g_strerror(errno));
@@ -70,6 +70,11 @@ int hrpcd_unix_bind(int fd, const struct sockaddr_un *a, mode_t mode)
 
 int hrpcd_listen_socket_open(const char *path, mode_t mode, GError **error)
 {
+	return hrpcd_listen_socket_open_type(path, SOCK_STREAM, mode, error);
+}
+
+int hrpcd_listen_socket_open_type(const char *path, int type, mode_t mode, GError **error)
+{
 	g_autofree char *dir = NULL;
 	struct sockaddr_un a;
 	int fd;
@@ -82,9 +87,9 @@ int hrpcd_listen_socket_open(const char *path, mode_t mode, GError **error)
 			    "cannot create %s: %s", dir, g_strerror(errno));
 		return -1;
 	}
-	if (!clear_stale(&a, error))
+	if (!clear_stale(&a, type, error))
 		return -1;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "socket: %s", g_strerror(errno));

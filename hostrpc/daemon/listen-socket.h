@@ -24,6 +24,9 @@ int hrpcd_listen_socket_open(const char *path, mode_t mode, GError **error);
  * gets exactly `mode` (only ever narrower before).  A chmod() after a plain
  * bind() leaves a window in which anyone may connect.  0 or -1 with errno.
  */
+/* The same for another socket type (SOCK_SEQPACKET). */
+int hrpcd_listen_socket_open_type(const char *path, int type, mode_t mode, GError **error);
+
 int hrpcd_unix_bind(int fd, const struct sockaddr_un *a, mode_t mode);
 
 /* Close the socket and remove its file. */

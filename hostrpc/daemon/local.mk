@@ -15,6 +15,8 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 	hostrpc/daemon/worker-ctl.h hostrpc/daemon/worker-ctl.c \
 	hostrpc/daemon/services.h hostrpc/daemon/services.c \
 	hostrpc/daemon/worker.h hostrpc/daemon/worker.c \
+	hostrpc/daemon/worker-priv.h hostrpc/daemon/worker-migrate.c \
+	hostrpc/daemon/migrate-doors.h hostrpc/daemon/migrate-doors.c \
 	hostrpc/daemon/ivshmem-server.h hostrpc/daemon/ivshmem-server.c \
 	hostrpc/daemon/fdstore-proto.h hostrpc/daemon/fdstore.h \
 	hostrpc/daemon/fdstore.c hostrpc/daemon/fdstore-client.c \
@@ -33,6 +35,9 @@ hostrpc_daemon_libhostrpcd_la_LIBADD += $(LIBVIRT_LIBS)
 endif
 # socket outsourcing service (outsource/sock), registered in services.c
 hostrpc_daemon_libhostrpcd_la_LIBADD += outsource/sock/libhrpc-sock-glib.la
+# live migration (worker-migrate.c, migrate-doors.c): the link and the
+# guest's network identity (migrate/)
+hostrpc_daemon_libhostrpcd_la_LIBADD += migrate/libhrpc-miglink.la migrate/libhrpc-netident.la
 
 sbin_PROGRAMS += hostrpc/daemon/hostrpcd
 hostrpc_daemon_hostrpcd_SOURCES = hostrpc/daemon/hostrpcd.c

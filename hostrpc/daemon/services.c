@@ -78,6 +78,16 @@ void hrpcd_services_stop(HrpcdServices *svcs)
 	g_free(svcs);
 }
 
+OutsourceSockService *hrpcd_services_sock(HrpcdServices *svcs)
+{
+	if (!svcs)
+		return NULL;
+	for (guint i = 0; i < svcs->started; i++)
+		if (service_table[i].start == sock_start)
+			return svcs->state[i];
+	return NULL;
+}
+
 int hrpcd_services_list_sockets(HrpcdServices *svcs, gboolean json, char **text, gsize *len)
 {
 	*text = NULL;

@@ -35,6 +35,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdServices, hrpcd_services_stop)
 /* The socket service's listing (its effective policy, then the sockets),
  * as text or JSON, for the supervisor's request (worker-ctl.h).  0 with
  * `*text` (g_free) and `*len`, or -ENODATA when no socket service runs. */
+/* The socket service, for a migration (NULL: not started). */
+typedef struct _OutsourceSockService OutsourceSockService;
+OutsourceSockService *hrpcd_services_sock(HrpcdServices *svcs);
+
 int hrpcd_services_list_sockets(HrpcdServices *svcs, gboolean json, char **text, gsize *len);
 
 #endif /* HOSTRPCD_SERVICES_H */

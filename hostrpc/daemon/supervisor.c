@@ -100,9 +100,11 @@ struct _HrpcdSupervisor {
 	guint hello_timeout_s;  /* process guests' HELLO deadline */
 	gid_t endpoint_gid;     /* 0: endpoints are owner-only */
 	guint max_guests;
+	char *migrate_key;      /* the per-pair key incoming migrations prove; NULL: none */
 };
 
 static void worker_exited(GPid pid, gint wait_status, gpointer user_data);
+static gboolean respawn(gpointer user_data);
 
 /* The closure of a guest's sources: guests do not point back at us.  It
  * holds a reference on the guest, dropped when the source is destroyed. */
@@ -403,7 +405,62 @@ static gboolean worker_start_ivshmem(HrpcdSupervisor *sup, HrpcdGuest *g, GError
 		spec.host_fd[v] = hrpcd_ivshmem_peer_host_fd(peer, v);
 		spec.guest_fd[v] = hrpcd_ivshmem_peer_guest_fd(peer, v);
 	}
-	return worker_start(sup, g, &spec, error);
+	g->mig_worker = FALSE;
+	if (g->mig_fd >= 0) {
+		/* This worker takes the incoming migration (worker-migrate.c). */
+		spec.mig_fd = g->mig_fd;
+		spec.mig_intro = g->mig_intro;
+		spec.mig_key = sup->migrate_key;
+	}
+	if (!worker_start(sup, g, &spec, error))
+		return FALSE;
+	if (g->mig_fd >= 0) {
+		close(g->mig_fd);   /* the worker's now */
+		g->mig_fd = -1;
+		g_clear_pointer(&g->mig_intro, g_free);
+		g->mig_worker = TRUE;
+	}
+	return TRUE;
+}
+
+gboolean hrpcd_supervisor_migrate_in(HrpcdSupervisor *sup, HrpcdGuest *g, int fd,
+				     const char *intro_hex, GError **error)
+{
+	struct hrpcd_status st;
+	Endpoint *ep = g->endpoint;
+
+	if (!sup->migrate_key) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+				    "no --migrate-key: incoming migrations are off");
+		return FALSE;
+	}
+	if (g->transport != HRPC_ADMIN_TRANSPORT_IVSHMEM || !ep ||
+	    !hrpcd_ivshmem_server_peer(ep->server)) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+				    "no QEMU attached for this guest");
+		return FALSE;
+	}
+	/* Only a QEMU that waits for a migration: its guest never ran here.
+	 * A running guest's channel is not anyone's to take over. */
+	if (hrpcd_guest_read_status(g, &st) == HRPC_ADMIN_STATE_NEGOTIATED || g->mig_worker ||
+	    g->mig_fd >= 0 || g->stopping || g->migrated) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_BUSY,
+				    "the guest runs here already, or a migration is under way");
+		return FALSE;
+	}
+	g->mig_fd = fd;
+	g->mig_intro = g_strdup(intro_hex);
+	g->quick_failures = 0;
+	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, g->id, g->name,
+			"incoming migration: replacing worker %ld", (long)g->worker_pid);
+	if (g->worker_pid) {
+		/* Its exit starts the incoming worker (worker_exited). */
+		kill(g->worker_pid, SIGTERM);
+		return TRUE;
+	}
+	g_clear_handle_id(&g->respawn_timer, g_source_remove);
+	g->respawn_timer = guest_timeout_add(sup, g, 0, respawn);
+	return TRUE;
 }
 
 /* The guest is gone: stop its worker; the guest is freed when it is reaped. */
@@ -467,6 +524,15 @@ static void worker_exited(GPid pid, gint wait_status, gpointer user_data)
 
 	if (g->stopping || g->transport != HRPC_ADMIN_TRANSPORT_IVSHMEM) {
 		guest_free(sup, g);
+		return;
+	}
+	if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == HRPCD_WORKER_EXIT_MIGRATED) {
+		/* The guest runs elsewhere; its QEMU here ends soon (the
+		 * endpoint's hang-up frees the guest).  A fresh worker would
+		 * lay a fresh channel over what the destination took. */
+		g->migrated = TRUE;
+		hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, g->id, g->name,
+				"guest migrated away; no new worker");
 		return;
 	}
 	/* ivshmem: QEMU is still attached and will not reconnect; give the
@@ -1113,6 +1179,7 @@ HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError *
 						   cfg->audit_rate, NULL);
 	}
 	/* Workers run in the state directory: no relative path reaches them. */
+	sup->migrate_key = cfg->migrate_key ? absolute(cfg->migrate_key) : NULL;
 	sup->sock_policy_dir = cfg->sock_policy_dir ? absolute(cfg->sock_policy_dir)
 		: g_build_filename(SYSCONFDIR, "hostrpc", "sock", NULL);
 	sup->ctl = hrpcd_worker_ctl_new(cfg->worker_ctl_timeout_ms, NULL);
@@ -1236,6 +1303,7 @@ void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 	if (sup->gate_fd >= 0)
 		close(sup->gate_fd);
 	g_free(sup->sock_policy_dir);
+	g_free(sup->migrate_key);
 	g_free(sup->socket_path);
 	g_free(sup->state_dir);
 	g_free(sup);

@@ -50,6 +50,7 @@ typedef struct {
 	gid_t endpoint_gid;       /* new ivshmem endpoints: 0660 for this group (0: 0600) */
 	guint32 poll_max_ns;      /* workers' adaptive polling (worker.h); 0: off */
 	guint32 poll_spinners;    /* most workers spinning at once (with poll_max_ns) */
+	const char *migrate_key;  /* incoming migrations' per-pair key file; NULL: none */
 } HrpcdSupervisorConfig;
 
 #define HRPCD_DEFAULT_MAX_GUESTS 256
@@ -89,6 +90,12 @@ HrpcdGuestTable *hrpcd_supervisor_guests(HrpcdSupervisor *sup);
 
 /* The directory workers run in (NULL: the daemon's working directory). */
 const char *hrpcd_supervisor_state_dir(HrpcdSupervisor *sup);
+
+/* An incoming migration for ivshmem guest `g` (whose QEMU, started with
+ * -incoming, is attached and never ran the guest here): its next worker
+ * gets the link `fd` (ours on success) and the intro (hex) the door read. */
+gboolean hrpcd_supervisor_migrate_in(HrpcdSupervisor *sup, HrpcdGuest *g, int fd,
+				     const char *intro_hex, GError **error);
 /* The workers' control channels (worker-ctl.h), for the admin service. */
 typedef struct _HrpcdWorkerCtl HrpcdWorkerCtl;
 HrpcdWorkerCtl *hrpcd_supervisor_worker_ctl(HrpcdSupervisor *sup);

@@ -11,6 +11,7 @@
 #include <gio/gio.h>
 #include <glib-unix.h>
 
+#include "hostrpc/hostrpc.h"
 #include "hostrpc/daemon/worker-ctl.h"
 
 typedef struct Chan Chan;
@@ -251,6 +252,20 @@ void hrpcd_worker_ctl_release(HrpcdWorkerCtl *ctl, guint32 guest_id)
 {
 	if (ctl)
 		g_hash_table_remove(ctl->chans, GUINT_TO_POINTER(guest_id));
+}
+
+int hrpcd_worker_ctl_pass_port(HrpcdWorkerCtl *ctl, guint32 guest_id, int fd)
+{
+	Chan *c = g_hash_table_lookup(ctl->chans, GUINT_TO_POINTER(guest_id));
+	struct hrpcd_ctl_msg m = { .type = HRPCD_CTL_MIGRATE_PORT };
+	int rc;
+
+	if (!c || !c->src)
+		return -ENODATA;
+	m.seq = ++ctl->next_seq;
+	/* No answer: the worker speaks to hostrpc-migrate on the port. */
+	rc = hrpc_unix_send(c->fd, &m, sizeof(m), &fd, 1);
+	return rc < 0 ? rc : 0;
 }
 
 int hrpcd_worker_ctl_list_sockets(HrpcdWorkerCtl *ctl, guint32 guest_id, gboolean json,

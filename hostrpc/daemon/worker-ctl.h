@@ -36,6 +36,7 @@
 enum hrpcd_ctl_type {
 	HRPCD_CTL_LIST_SOCKETS = 1,       /* flags: HRPCD_CTL_F_JSON */
 	HRPCD_CTL_LIST_SOCKETS_REPLY = 2, /* status 0 + the listing, or -errno */
+	HRPCD_CTL_MIGRATE_PORT = 3,       /* + one fd: hostrpc-migrate's port (migrate.h) */
 };
 
 #define HRPCD_CTL_F_JSON 0x1u
@@ -75,6 +76,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdWorkerCtl, hrpcd_worker_ctl_free)
 int hrpcd_worker_ctl_open(HrpcdWorkerCtl *ctl, guint32 guest_id, GError **error);
 /* The guest is gone: pending requests fail with -ENODATA. */
 void hrpcd_worker_ctl_release(HrpcdWorkerCtl *ctl, guint32 guest_id);
+
+/* Hand hostrpc-migrate's port `fd` (a copy goes; the caller closes its
+ * own) to the worker of `guest_id`.  0, -ENODATA (no worker), -errno. */
+int hrpcd_worker_ctl_pass_port(HrpcdWorkerCtl *ctl, guint32 guest_id, int fd);
 
 /* Ask the worker of `guest_id` for its socket listing.  Returns 0 (`done`
  * will be called), -ENODATA (no worker channel) or -EBUSY. */

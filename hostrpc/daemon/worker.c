@@ -38,6 +38,7 @@
 #include "hostrpc/daemon/spawn.h"
 #include "hostrpc/daemon/worker.h"
 #include "hostrpc/daemon/worker-ctl.h"
+#include "hostrpc/daemon/worker-priv.h"
 
 /* ivshmem: a fenced guest stays fenced this long before the supervisor's
  * next worker resets its channel.  Meanwhile hostrpcctl shows the guest
@@ -57,7 +58,8 @@ enum {
 	FD_CTL = FD_AUDIT + 1,                         /* both */
 	FD_MNTNS = FD_CTL + 1,                         /* both */
 	FD_GATE = FD_MNTNS + 1,                        /* both */
-	FD_MAX = FD_GATE + 1,
+	FD_MIG = FD_GATE + 1,                          /* ivshmem: an incoming migration */
+	FD_MAX = FD_MIG + 1,
 };
 
 void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char *name,
@@ -69,7 +71,7 @@ void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char 
 	spec->transport = transport;
 	spec->status_fd = status_fd;
 	spec->sock = spec->shm_fd = spec->audit_fd = spec->ctl_fd = spec->mntns_fd = -1;
-	spec->gate_fd = -1;
+	spec->gate_fd = spec->mig_fd = -1;
 	spec->uid = (uid_t)-1;
 	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
 		spec->host_fd[v] = spec->guest_fd[v] = -1;
@@ -83,6 +85,7 @@ char *hrpcd_worker_describe_exit(int wait_status)
 		[HRPCD_WORKER_EXIT_FENCED] = "guest fenced",
 		[HRPCD_WORKER_EXIT_IO] = "transport error",
 		[HRPCD_WORKER_EXIT_RESET] = "guest asked for a channel reset",
+		[HRPCD_WORKER_EXIT_MIGRATED] = "guest migrated to another host",
 	};
 
 	if (WIFEXITED(wait_status)) {
@@ -101,26 +104,6 @@ char *hrpcd_worker_describe_exit(int wait_status)
 
 /* ---- the worker process ------------------------------------------------- */
 
-typedef struct {
-	HrpcdWorkerSpec *spec;
-	GMainContext *ctx;
-	GMainLoop *loop;
-	hrpc_server *srv;
-	HrpcdServices *svcs;
-	hrpc_conn *conn;
-	void *map;                 /* ivshmem: the shared memory */
-	gsize map_len;
-	guint32 generation;
-	guint32 state;
-	gboolean announced;        /* "negotiated" logged */
-	char fence_reason[160];
-	int exit_code;
-	GSource *publisher;
-	GSource *watch;            /* memfd: the connection; ivshmem: the reset vector */
-	GSource *ctl;              /* the supervisor's requests (worker-ctl.h) */
-	guint conn_src;            /* serving the channel (hostrpc-glib.h) */
-	void *gate;                /* the spinner count page, mapped; NULL: none */
-} Worker;
 
 static void publish(Worker *w)
 {
@@ -163,7 +146,7 @@ static GSourceFuncs publisher_funcs = {
 	.dispatch = publisher_dispatch,
 };
 
-static void stop(Worker *w, guint32 state, int exit_code)
+void hrpcd_worker_stop(Worker *w, guint32 state, int exit_code)
 {
 	w->state = state;
 	w->exit_code = exit_code;
@@ -180,15 +163,15 @@ static void conn_done(hrpc_conn *conn, int err, gpointer user_data)
 			  sizeof(w->fence_reason));
 		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name,
 				"fenced: %s", w->fence_reason);
-		stop(w, HRPC_ADMIN_STATE_FENCED, HRPCD_WORKER_EXIT_FENCED);
+		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_FENCED, HRPCD_WORKER_EXIT_FENCED);
 	} else if (err == -EPIPE) {
 		hrpcd_log_guest(G_LOG_LEVEL_INFO, spec->guest_id, spec->name,
 				"channel closed by the guest");
-		stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_DONE);
+		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_DONE);
 	} else {
 		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name,
 				"channel failed: %s", g_strerror(-err));
-		stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_IO);
+		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_IO);
 	}
 }
 
@@ -211,10 +194,10 @@ static gboolean sock_event(gint fd, GIOCondition cond, gpointer user_data)
 			  sizeof(w->fence_reason));
 		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name,
 				"fenced: %s", w->fence_reason);
-		stop(w, HRPC_ADMIN_STATE_FENCED, HRPCD_WORKER_EXIT_FENCED);
+		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_FENCED, HRPCD_WORKER_EXIT_FENCED);
 	} else {
 		hrpcd_log_guest(G_LOG_LEVEL_INFO, spec->guest_id, spec->name, "guest hung up");
-		stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_DONE);
+		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_DONE);
 	}
 	w->watch = NULL;
 	return G_SOURCE_REMOVE;
@@ -233,7 +216,7 @@ static gboolean reset_vector_event(gint fd, GIOCondition cond, gpointer user_dat
 		return G_SOURCE_CONTINUE;
 	hrpcd_log_guest(G_LOG_LEVEL_INFO, w->spec->guest_id, w->spec->name,
 			"guest asked for a channel reset; ending this worker");
-	stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_RESET);
+	hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_RESET);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -253,21 +236,25 @@ static gboolean ctl_event(gint fd, GIOCondition cond, gpointer user_data)
 	struct hrpcd_ctl_msg m, r = { .type = HRPCD_CTL_LIST_SOCKETS_REPLY };
 	g_autofree char *text = NULL;
 	gsize len = 0;
-	ssize_t n;
-	int rc;
+	int rc, passed = -1, nfds = 1;
 
-	do
-		n = recv(fd, &m, sizeof(m), MSG_DONTWAIT | MSG_TRUNC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0 && errno == EAGAIN)
+	rc = (int)hrpc_unix_recv_msg(fd, &m, sizeof(m), &passed, &nfds, MSG_DONTWAIT);
+	if (rc == -EAGAIN || rc == -EMSGSIZE)
 		return G_SOURCE_CONTINUE;
-	if (n <= 0) {
+	if (rc < 0) {
 		/* The supervisor is gone or closed it: nothing to answer. */
 		g_source_unref(w->ctl);
 		w->ctl = NULL;
 		return G_SOURCE_REMOVE;
 	}
-	if (n != sizeof(m) || m.type != HRPCD_CTL_LIST_SOCKETS)
+	if (rc == sizeof(m) && m.type == HRPCD_CTL_MIGRATE_PORT && nfds == 1) {
+		/* hostrpc-migrate's port to us (the source side). */
+		hrpcd_worker_mig_port_open(w, passed);
+		return G_SOURCE_CONTINUE;
+	}
+	if (nfds > 0 && passed >= 0)
+		close(passed);
+	if (rc != sizeof(m) || m.type != HRPCD_CTL_LIST_SOCKETS)
 		return G_SOURCE_CONTINUE;
 	r.seq = m.seq;
 	rc = hrpcd_services_list_sockets(w->svcs, (m.status & HRPCD_CTL_F_JSON) != 0, &text,
@@ -369,6 +356,18 @@ static gboolean worker_start(Worker *w, GError **error)
 	w->svcs = hrpcd_services_start(w->srv, spec, error);
 	if (!w->svcs)
 		return FALSE;
+	if (spec->ctl_fd >= 0)
+		w->ctl = watch_fd(w, spec->ctl_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, ctl_event);
+	if (spec->mig_fd >= 0) {
+		/* A guest migrating in: its channel, sockets and memory come
+		 * from the source host (worker-migrate.c), not a fresh layout. */
+		if (!hrpcd_worker_mig_incoming(w, error))
+			return FALSE;
+		w->watch = watch_fd(w, spec->host_fd[HRPC_IVSHMEM_VEC_RESET], G_IO_IN,
+				    reset_vector_event);
+		hrpcd_worker_conn_attach(w);
+		return TRUE;
+	}
 	if (spec->transport == HRPC_ADMIN_TRANSPORT_IVSHMEM)
 		ok = chan_ivshmem(w, &ch, error);
 	else
@@ -381,32 +380,53 @@ static gboolean worker_start(Worker *w, GError **error)
 			    "cannot create the connection: %s", g_strerror(-rc));
 		return FALSE;
 	}
+	hrpcd_worker_conn_attach(w);
+	return TRUE;
+}
+
+void hrpcd_worker_conn_attach(Worker *w)
+{
+	HrpcdWorkerSpec *spec = w->spec;
+
+	if (w->conn_src)
+		return;
 	if (spec->poll_max_ns) {
 		HrpcGlibPolling pol = { .max_ns = spec->poll_max_ns };
 
-		if (spec->gate_fd >= 0) {
+		if (!w->gate && spec->gate_fd >= 0) {
 			void *p = mmap(NULL, HRPCD_GATE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 				       spec->gate_fd, 0);
 
-			if (p != MAP_FAILED) {
+			if (p != MAP_FAILED)
 				w->gate = p;
-				pol.gate = p;
-				pol.gate_max = spec->poll_spinners;
-			}
 			close(spec->gate_fd);   /* the mapping stays */
+			spec->gate_fd = -1;
+		}
+		if (w->gate) {
+			pol.gate = w->gate;
+			pol.gate_max = spec->poll_spinners;
 		}
 		w->conn_src = hrpc_glib_conn_attach_polling(w->conn, w->ctx, conn_done, w, &pol);
 	} else {
 		w->conn_src = hrpc_glib_conn_attach(w->conn, w->ctx, conn_done, w);
 	}
-	if (spec->ctl_fd >= 0)
-		w->ctl = watch_fd(w, spec->ctl_fd, G_IO_IN | G_IO_HUP | G_IO_ERR, ctl_event);
-	return TRUE;
+}
+
+void hrpcd_worker_conn_detach(Worker *w)
+{
+	GSource *src = w->conn_src ? g_main_context_find_source_by_id(w->ctx, w->conn_src) : NULL;
+
+	/* The conn's fence notice holds the source: let go of it first. */
+	hrpc_conn_set_fence_notify(w->conn, NULL, NULL, NULL);
+	if (src)
+		g_source_destroy(src);
+	w->conn_src = 0;
 }
 
 /* Mirror of worker_start() and of the set-up in worker_run(). */
 static void worker_stop(Worker *w)
 {
+	hrpcd_worker_mig_port_close(w);
 	if (w->ctl) {
 		g_source_destroy(w->ctl);
 		g_source_unref(w->ctl);
@@ -526,6 +546,7 @@ int hrpcd_worker_main(int argc, char **argv)
 	gint guest_id = 0;
 	gint64 shm_size = 0, uid = -1, poll_max_ns = 0, poll_spinners = 0;
 	g_autofree char *name = NULL, *transport = NULL, *workdir = NULL, *policy_dir = NULL;
+	g_autofree char *mig_intro = NULL, *mig_key = NULL;
 	gboolean worker = FALSE, use_syslog = FALSE, verbose = FALSE;
 	GOptionEntry entries[] = {
 		{ "worker", 0, 0, G_OPTION_ARG_NONE, &worker, NULL, NULL },
@@ -538,6 +559,8 @@ int hrpcd_worker_main(int argc, char **argv)
 		{ "poll-max-ns", 0, 0, G_OPTION_ARG_INT64, &poll_max_ns, NULL, NULL },
 		{ "poll-spinners", 0, 0, G_OPTION_ARG_INT64, &poll_spinners, NULL, NULL },
 		{ "uid", 0, 0, G_OPTION_ARG_INT64, &uid, NULL, NULL },
+		{ "migrate-in", 0, 0, G_OPTION_ARG_STRING, &mig_intro, NULL, NULL },
+		{ "migrate-key", 0, 0, G_OPTION_ARG_FILENAME, &mig_key, NULL, NULL },
 		{ "syslog", 0, 0, G_OPTION_ARG_NONE, &use_syslog, NULL, NULL },
 		{ "verbose", 0, 0, G_OPTION_ARG_NONE, &verbose, NULL, NULL },
 		{ NULL }
@@ -577,6 +600,12 @@ int hrpcd_worker_main(int argc, char **argv)
 			spec.guest_fd[v] = FD_GUEST + v;
 		}
 		ok = fd_ok(FD_SHM) && fd_ok(FD_END - 1);
+		if (mig_intro) {
+			spec.mig_fd = FD_MIG;
+			spec.mig_intro = mig_intro;
+			spec.mig_key = mig_key;
+			ok = ok && fd_ok(FD_MIG) && mig_key;
+		}
 	} else {
 		spec.sock = FD_SOCK;
 		ok = fd_ok(FD_SOCK);
@@ -672,6 +701,10 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	}
 	if (spec->uid != (uid_t)-1)
 		g_ptr_array_add(argv, g_strdup_printf("--uid=%u", (unsigned)spec->uid));
+	if (spec->mig_fd >= 0) {
+		g_ptr_array_add(argv, g_strdup_printf("--migrate-in=%s", spec->mig_intro));
+		g_ptr_array_add(argv, g_strdup_printf("--migrate-key=%s", spec->mig_key));
+	}
 	if (target == HRPCD_LOG_SYSLOG)
 		g_ptr_array_add(argv, g_strdup("--syslog"));
 	if (verbose)
@@ -705,6 +738,10 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	if (spec->gate_fd >= 0) {
 		src[n] = spec->gate_fd;
 		dst[n++] = FD_GATE;
+	}
+	if (spec->mig_fd >= 0) {
+		src[n] = spec->mig_fd;
+		dst[n++] = FD_MIG;
 	}
 	for (int i = 0; i < n; i++) {
 		if (src[i] < 0) {

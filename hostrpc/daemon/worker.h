@@ -57,6 +57,7 @@ enum {
 	HRPCD_WORKER_EXIT_FENCED = 3, /* guest broke the protocol */
 	HRPCD_WORKER_EXIT_IO     = 4, /* transport error */
 	HRPCD_WORKER_EXIT_RESET  = 5, /* ivshmem guest asked for a fresh channel */
+	HRPCD_WORKER_EXIT_MIGRATED = 6, /* the guest runs on another host now */
 };
 
 /* The spinner count page (one u32 used) and the largest budget. */
@@ -84,6 +85,9 @@ struct _HrpcdWorkerSpec {
 	guint32 poll_max_ns;                      /* adaptive polling; 0: off */
 	guint32 poll_spinners;                    /* the gate's limit */
 	uid_t uid;                                /* sandbox.h; (uid_t)-1: keep */
+	int mig_fd;                               /* incoming migration link; -1: none */
+	const char *mig_intro;                    /* its intro (hex), read by the supervisor */
+	const char *mig_key;                      /* the per-pair key file */
 	struct hrpcd_status *status;              /* in the worker: status_fd mapped */
 };
 typedef struct _HrpcdWorkerSpec HrpcdWorkerSpec;

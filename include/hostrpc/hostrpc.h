@@ -262,12 +262,19 @@ const char *hrpc_conn_peer_name(hrpc_conn *conn);
 uint64_t hrpc_now_ns(void);
 
 /* Send/receive int64 + optional fds over a unix socket (SCM_RIGHTS).
- * recv returns -EPIPE on orderly hang-up; *nfds in/out. */
+ * recv returns -EPIPE on orderly hang-up; *nfds in/out.  At most
+ * HRPC_UNIX_MAX_FDS descriptors a message. */
+#define HRPC_UNIX_MAX_FDS 250
 int hrpc_unix_send(int sock, const void *buf, size_t len, const int *fds, int nfds);
 int hrpc_unix_recv(int sock, void *buf, size_t len, int *fds, int *nfds);
 
 /* Connect a unix stream socket to `path`: the fd (close-on-exec) or -errno. */
 int hrpc_unix_connect(const char *path);
+/* One message of any length up to `cap` on a datagram or seqpacket socket
+ * (recvmsg flags: e.g. MSG_DONTWAIT): its length, or -errno; -EPIPE on
+ * hang-up; -EMSGSIZE (descriptors closed) when it did not fit.  *nfds in:
+ * room in fds; out: descriptors received (extra ones are closed). */
+long hrpc_unix_recv_msg(int sock, void *buf, size_t cap, int *fds, int *nfds, int flags);
 
 #ifdef __cplusplus
 }

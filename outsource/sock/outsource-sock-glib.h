@@ -47,6 +47,10 @@ OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 gue
 						   int audit_fd, gboolean own_uid, GError **error);
 void outsource_sock_service_stop(OutsourceSockService *svc);
 outsource_sock *outsource_sock_service_get(OutsourceSockService *svc);
+/* A migration: stop dispatching and pumping (outsource_sock_mig_quiesce),
+ * and go on again after a rollback. */
+void outsource_sock_service_pause(OutsourceSockService *svc);
+void outsource_sock_service_resume(OutsourceSockService *svc);
 /* The effective policy (its source, every rule in the order tried) and the
  * sockets, as outsource_sock_print() renders them: text, or one JSON object
  * with `json`.  Returns a NUL-terminated copy (g_free) of `*len` bytes, or

@@ -162,6 +162,23 @@ void outsource_sock_service_stop(OutsourceSockService *svc)
 	g_free(svc);
 }
 
+void outsource_sock_service_pause(OutsourceSockService *svc)
+{
+	if (svc->src) {
+		g_source_destroy(svc->src);
+		g_source_unref(svc->src);
+		svc->src = NULL;
+	}
+	outsource_sock_mig_quiesce(svc->sock);
+}
+
+void outsource_sock_service_resume(OutsourceSockService *svc)
+{
+	outsource_sock_mig_resume(svc->sock);
+	if (!svc->src)
+		svc->src = outsource_sock_glib_attach(svc->sock, g_main_context_get_thread_default());
+}
+
 outsource_sock *outsource_sock_service_get(OutsourceSockService *svc)
 {
 	return svc->sock;

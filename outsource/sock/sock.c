@@ -1828,7 +1828,18 @@ int outsource_sock_mig_export(outsource_sock *s, void **out, size_t *out_len, in
 		r->reported = hs->reported;
 		r->sent = hs->sent;
 		r->received = hs->received;
-		mig_addr_out(&hs->local, &r->local);
+		/* The kernel's word for the local address: a send or connect
+		 * may have bound the socket without the service noting it. */
+		{
+			struct sockaddr_storage ss;
+			socklen_t sl = sizeof(ss);
+
+			if (getsockname(hs->fd, (struct sockaddr *)&ss, &sl) == 0 &&
+			    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+				mig_addr_out(&ss, &r->local);
+			else
+				mig_addr_out(&hs->local, &r->local);
+		}
 		mig_addr_out(&hs->peer, &r->peer);
 		r->flags = (hs->want_in ? HRPC_SOCK_MIG_F_WANT_IN : 0) |
 			   (hs->want_out ? HRPC_SOCK_MIG_F_WANT_OUT : 0) |
@@ -1871,6 +1882,19 @@ static int sopt_int(int fd, int level, int name, int v)
 	return setsockopt(fd, level, name, &v, sizeof(v)) < 0 ? -errno : 0;
 }
 
+/* The value the journal has for an int option, else 0 (Linux's default
+ * for those we look up). */
+static int mig_opt_int(const struct hrpc_sock_mig *m, int level, int name)
+{
+	int v = 0;
+
+	for (unsigned int i = 0; i < m->nopt; i++)
+		if (m->opt[i].level == level && m->opt[i].name == name &&
+		    m->opt[i].len >= sizeof(v))
+			memcpy(&v, m->opt[i].val, sizeof(v));
+	return v;
+}
+
 /* Make one migrated socket's host socket (the destination's netns is ours
  * by now: outsource_sock_enter_netns()). */
 static int mig_make(outsource_sock *s, struct hsock *hs, const struct hrpc_sock_mig *m,
@@ -1886,7 +1910,11 @@ static int mig_make(outsource_sock *s, struct hsock *hs, const struct hrpc_sock_
 		rc = sock_tcp_restore(img, m->tcp_len, &fd);
 		if (rc < 0)
 			return rc;
-		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+		/* Leaving repair mode took the port's sharing away: a listener
+		 * of this port, made next, could not bind (mig_import() gives
+		 * the guest's value back once it has). */
+		if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int)) < 0) {
 			rc = -errno;
 			close(fd);
 			return rc;
@@ -1912,25 +1940,36 @@ static int mig_make(outsource_sock *s, struct hsock *hs, const struct hrpc_sock_
 		return rc;
 	if (stream && m->tcp_len)
 		return 0;
-	if (m->state == HRPC_SOCK_MIG_CONNECTED || m->state == HRPC_SOCK_MIG_SHUT) {
+	if (stream && (m->state == HRPC_SOCK_MIG_CONNECTED || m->state == HRPC_SOCK_MIG_SHUT)) {
 		/* A connection with no image (the source could not freeze it):
 		 * the guest learns it was reset (mig_attach_one()). */
 		return 0;
 	}
-	if (m->local.family && (m->state != HRPC_SOCK_MIG_NEW)) {
+	/* Bound, explicitly or by a send, listen or connect: the same port. */
+	if (m->local.family && m->local.port) {
 		rc = sock_addr_from_wire(&m->local, &ss, &sl);
 		/* The guest's address comes up on this host's interface with the
 		 * switch (netident): bind before it is there. */
 		if (!rc)
 			rc = fam == AF_INET ? sopt_int(fd, IPPROTO_IP, IP_FREEBIND, 1) :
 					      sopt_int(fd, IPPROTO_IPV6, IPV6_FREEBIND, 1);
+		/* A listener shares its port with its accepted connections,
+		 * made already: SO_REUSEADDR for the bind, then the guest's. */
+		if (!rc && m->state == HRPC_SOCK_MIG_LISTEN)
+			rc = sopt_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 		if (!rc && bind(fd, (struct sockaddr *)&ss, sl) < 0)
 			rc = -errno;
 		if (rc < 0)
 			return rc;
 	}
-	if (m->state == HRPC_SOCK_MIG_LISTEN && listen(fd, (int)m->backlog) < 0)
-		return -errno;
+	if (m->state == HRPC_SOCK_MIG_LISTEN) {
+		if (listen(fd, (int)m->backlog) < 0)
+			return -errno;
+		rc = sopt_int(fd, SOL_SOCKET, SO_REUSEADDR,
+			      mig_opt_int(m, SOL_SOCKET, SO_REUSEADDR));
+		if (rc < 0)
+			return rc;
+	}
 	if (m->peer.family && (m->type == HRPC_SOCK_DGRAM || m->state == HRPC_SOCK_MIG_CONNECTING)) {
 		rc = sock_addr_from_wire(&m->peer, &ss, &sl);
 		if (!rc && connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS)
@@ -1953,7 +1992,8 @@ int outsource_sock_mig_import(outsource_sock *s, const void *buf, size_t len, ch
 {
 	struct hrpc_sock_mig_table t;
 	const uint8_t *p = buf, *end = p + len;
-	struct hsock *hs;
+	const uint8_t **imgs = NULL;
+	struct hsock *hs, **order = NULL;
 	uint32_t pos = 0;
 	int rc = 0;
 
@@ -1976,6 +2016,13 @@ int outsource_sock_mig_import(outsource_sock *s, const void *buf, size_t len, ch
 		return -EBUSY;
 	}
 	p += sizeof(t);
+	order = calloc(t.nsock ? t.nsock : 1, sizeof(*order));
+	imgs = calloc(t.nsock ? t.nsock : 1, sizeof(*imgs));
+	if (!order || !imgs) {
+		free(order);
+		free(imgs);
+		return -ENOMEM;
+	}
 	for (uint32_t i = 0; i < t.nsock; i++) {
 		struct hrpc_sock_mig *m = malloc(sizeof(*m));
 
@@ -2017,17 +2064,9 @@ int outsource_sock_mig_import(outsource_sock *s, const void *buf, size_t len, ch
 		hs->handle = m->handle;
 		hs->fd = -1;
 		hs->mig = m;
-		rc = mig_make(s, hs, m, p);
+		imgs[i] = p;
+		order[i] = hs;
 		p += m->tcp_len;
-		if (rc < 0) {
-			char a[80];
-
-			mig_addr_in(&m->local, &hs->local);
-			snprintf(err, errlen, "socket %#" PRIx64 " (%s %s): %s", m->handle,
-				 m->type == HRPC_SOCK_STREAM ? "tcp" : "udp",
-				 fmt_addr(&hs->local, a, sizeof(a)), strerror(-rc));
-			break;
-		}
 		hs->state = m->state;
 		hs->family = m->family;
 		hs->type = m->type;
@@ -2056,6 +2095,27 @@ int outsource_sock_mig_import(outsource_sock *s, const void *buf, size_t len, ch
 		snprintf(err, errlen, "socket table: %zu bytes after the last record",
 			 (size_t)(end - p));
 	}
+	/* Connections first: a repaired socket cannot bind a port a listener
+	 * holds, a listener (SO_REUSEADDR) can bind one they hold. */
+	for (int pass = 0; pass < 2 && !rc; pass++)
+		for (uint32_t i = 0; i < t.nsock && !rc; i++) {
+			char a[80];
+
+			hs = order[i];
+			if ((hs->mig->tcp_len != 0) != (pass == 0))
+				continue;
+			rc = mig_make(s, hs, hs->mig, imgs[i]);
+			if (rc < 0)
+				snprintf(err, errlen, "socket %#" PRIx64 " (%s %s): %s", hs->handle,
+					 hs->type == SOCK_STREAM ? "tcp" : "udp",
+					 fmt_addr(&hs->local, a, sizeof(a)), strerror(-rc));
+		}
+	for (uint32_t i = 0; i < t.nsock && !rc; i++)
+		if (order[i]->mig->tcp_len)
+			rc = sopt_int(order[i]->fd, SOL_SOCKET, SO_REUSEADDR,
+				      mig_opt_int(order[i]->mig, SOL_SOCKET, SO_REUSEADDR));
+	free(order);
+	free(imgs);
 	if (rc < 0) {
 		/* All or nothing: the source still has every socket. */
 		while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL))) {

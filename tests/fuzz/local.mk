@@ -8,7 +8,8 @@ EXTRA_DIST += tests/fuzz/fuzz-conn.c tests/fuzz/fuzz-sock.c tests/fuzz/make-seed
 EXTRA_DIST += tests/fuzz/fuzz-gm.c tests/fuzz/fuzz-gex.c tests/fuzz/fuzz-client.c \
 	tests/fuzz/fuzz-session.c tests/fuzz/fuzz-sockring.c tests/fuzz/fuzz-sockstate.c \
 	tests/fuzz/fuzz-miglink.c
-fuzz_sock_sources = outsource/sock/sock.c outsource/sock/policy.c outsource/sock/sockarea.c outsource/sock/translate.c
+fuzz_sock_sources = outsource/sock/sock.c outsource/sock/policy.c outsource/sock/sockarea.c outsource/sock/translate.c \
+	outsource/sock/tcprepair.c
 TESTS += tests/fuzz/smoke.sh
 dist_check_SCRIPTS += tests/fuzz/smoke.sh
 if HAVE_FUZZ

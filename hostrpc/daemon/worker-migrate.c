@@ -1,0 +1,675 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker-migrate.c - a worker's part in its guest's live migration
+ * (include/hostrpc/migrate.h, migrate/README.md).
+ *
+ * Source: hostrpc-migrate's port arrives through the supervisor
+ * (HRPCD_CTL_MIGRATE_PORT).  QUIESCE stops serving the channel once the
+ * calls the paused guest queued are answered, pauses the socket service and
+ * hands over the worker's state (the socket table, the network identity)
+ * with the guest's host sockets, which the tool freezes (TCP_REPAIR needs
+ * privileges we dropped).  DIFF answers with the pages of shared memory the
+ * destination lacks.  RESUME is a rollback; DONE ends us (the guest runs
+ * elsewhere).  A port that hangs up before the switch is a rollback, after
+ * it (DIFF seen) the end.
+ *
+ * Destination: a fresh worker of a QEMU started with -incoming gets the
+ * migration link the supervisor accepted.  Before it confines itself (it
+ * needs CAP_NET_ADMIN for TCP_REPAIR and the interface), it authenticates
+ * the link, makes the guest's sockets again from the table (before the
+ * switch, while the guest still runs at the source), and once QEMU has
+ * brought the guest's memory, writes the pages the source host changed
+ * behind QEMU's back, adopts the channel as it is in that memory, gives the
+ * guest's interface its identity and serves.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+
+#include "hostrpc/hostrpc-glib.h"
+#include "hostrpc/migrate.h"
+#include "hostrpc/miglink.h"
+#include "hostrpc/sockstate.h"
+#include "hostrpc/daemon/log.h"
+#include "hostrpc/daemon/worker-priv.h"
+#include "migrate/link.h"
+#include "migrate/netident.h"
+#include "outsource/sock/outsource-sock-glib.h"
+
+/* The most a link frame may carry: a socket table with its TCP queues. */
+#define LINK_MAX        ((size_t)1 << 30)
+/* Pre-copy runs between PREPARE and the switch: minutes for a large guest. */
+#define LINK_TIMEOUT_MS (15 * 60 * 1000)
+/* Socket descriptors per message on the port (SCM_MAX_FD is 253). */
+#define PORT_FDS_MAX    HRPC_UNIX_MAX_FDS
+
+struct _WorkerMigPort {
+	int fd;
+	GSource *src;
+	gboolean quiesced;
+	gboolean switched;     /* DIFF seen: the guest's memory is at the destination */
+};
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+/* A sealed memfd holding a then b. */
+static int memfd_of(const void *a, size_t alen, const void *b, size_t blen)
+{
+	int fd = memfd_create("hostrpc-migrate", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -errno;
+	if ((alen && pwrite(fd, a, alen, 0) != (ssize_t)alen) ||
+	    (blen && pwrite(fd, b, blen, (off_t)alen) != (ssize_t)blen) ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0) {
+		int e = errno ? errno : EIO;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+static void status_fill(struct hrpc_mig_status *st, int status, const char *fmt, va_list ap)
+{
+	memset(st, 0, sizeof(*st));
+	st->status = status;
+	g_vsnprintf(st->message, sizeof(st->message), fmt, ap);
+	for (char *p = st->message; *p; p++)
+		if (*p < 0x20 || *p >= 0x7f)
+			*p = '?';
+}
+
+static int port_send(int fd, guint32 type, const void *payload, gsize len, const int *fds,
+		     int nfds, guint64 announced_len)
+{
+	struct hrpc_mig_msg m = { .type = type, .nfds = (guint32)nfds,
+				  .len = payload ? len : announced_len };
+	g_autofree guint8 *buf = g_malloc(sizeof(m) + len);
+	int rc;
+
+	memcpy(buf, &m, sizeof(m));
+	if (len)
+		memcpy(buf + sizeof(m), payload, len);
+	rc = hrpc_unix_send(fd, buf, sizeof(m) + len, fds, nfds);
+	return rc < 0 ? rc : 0;
+}
+
+G_GNUC_PRINTF(3, 4)
+static void port_status(WorkerMigPort *p, int status, const char *fmt, ...)
+{
+	struct hrpc_mig_status st;
+	va_list ap;
+
+	va_start(ap, fmt);
+	status_fill(&st, status, fmt, ap);
+	va_end(ap);
+	if (port_send(p->fd, HRPC_MIG_STATUS, &st, sizeof(st), NULL, 0, 0) < 0)
+		g_debug("migration port: cannot answer");
+}
+
+/* ---- source ---------------------------------------------------------------------- */
+
+static void resume(Worker *w, const char *why)
+{
+	WorkerMigPort *p = w->port;
+	OutsourceSockService *ss = hrpcd_services_sock(w->svcs);
+
+	if (!p->quiesced)
+		return;
+	p->quiesced = FALSE;
+	if (ss)
+		outsource_sock_service_resume(ss);
+	hrpcd_worker_conn_attach(w);
+	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+			"migration rolled back (%s): serving again", why);
+}
+
+static void quiesce(Worker *w)
+{
+	WorkerMigPort *p = w->port;
+	OutsourceSockService *ss = hrpcd_services_sock(w->svcs);
+	outsource_sock *sock = ss ? outsource_sock_service_get(ss) : NULL;
+	struct hrpc_mig_state st = { .magic = HRPC_MIG_STATE_MAGIC };
+	g_autofree void *table = NULL;
+	g_autofree int *fds = NULL;
+	size_t tlen = 0;
+	guint32 nfds = 0;
+	int rc, memfd, nsfd, pass[2];
+	const char *iface;
+
+	if (p->quiesced) {
+		port_status(p, -EALREADY, "already quiesced");
+		return;
+	}
+	if (!w->conn || w->spec->transport != HRPC_ADMIN_TRANSPORT_IVSHMEM) {
+		port_status(p, -EOPNOTSUPP, "only a VM guest's channel migrates");
+		return;
+	}
+	/* The guest is paused: answer what it queued before, then nothing
+	 * moves until DONE or RESUME.  A call held because the reply ring is
+	 * full stays in the request ring: the destination answers it. */
+	hrpcd_worker_conn_detach(w);
+	for (int i = 0; i < 4096; i++) {
+		rc = hrpc_conn_process(w->conn);
+		if (rc <= 0)
+			break;
+	}
+	if (rc < 0) {
+		port_status(p, -EPROTO, "the guest broke its channel during the quiesce: %s",
+			    hrpc_conn_fence_reason(w->conn) ?: g_strerror(-rc));
+		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_FENCED, HRPCD_WORKER_EXIT_FENCED);
+		return;
+	}
+	if (ss)
+		outsource_sock_service_pause(ss);
+	p->quiesced = TRUE;
+
+	if (hrpc_conn_negotiated(w->conn)) {
+		st.flags |= HRPC_MIG_STATE_F_NEGOTIATED;
+		hrpc_conn_session(w->conn, &st.revision, &st.features);
+		g_strlcpy(st.peer, hrpc_conn_peer_name(w->conn), sizeof(st.peer));
+	}
+	/* The identity itself the tool reads in our namespace (netlink is
+	 * not ours to use once confined): we name the interface. */
+	iface = sock ? outsource_sock_identity(sock) : NULL;
+	if (iface) {
+		st.flags |= HRPC_MIG_STATE_F_IDENT;
+		g_strlcpy(st.ifname, iface, sizeof(st.ifname));
+	}
+	if (sock) {
+		rc = outsource_sock_mig_export(sock, &table, &tlen, &fds, &nfds);
+		if (rc < 0) {
+			port_status(p, rc, "cannot export the socket table: %s", g_strerror(-rc));
+			resume(w, "export failed");
+			return;
+		}
+		st.flags |= HRPC_MIG_STATE_F_SOCK;
+	}
+	memfd = memfd_of(&st, sizeof(st), table, tlen);
+	nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (memfd < 0 || nsfd < 0) {
+		rc = memfd < 0 ? memfd : -errno;
+		port_status(p, rc, "cannot pass the state: %s", g_strerror(-rc));
+		if (memfd >= 0)
+			close(memfd);
+		if (nsfd >= 0)
+			close(nsfd);
+		resume(w, "cannot pass the state");
+		return;
+	}
+	pass[0] = memfd;
+	pass[1] = nsfd;
+	rc = port_send(p->fd, HRPC_MIG_STATE_OUT, NULL, 0, pass, 2, sizeof(st) + tlen);
+	close(memfd);
+	close(nsfd);
+	/* Then the host sockets, in table order (ours stay open: until DONE
+	 * they are still the guest's, and a rollback goes on with them). */
+	for (guint32 i = 0; rc == 0 && i < nfds; i += PORT_FDS_MAX)
+		rc = port_send(p->fd, HRPC_MIG_STATE_OUT, NULL, 0, fds + i,
+			       (int)MIN(nfds - i, (guint32)PORT_FDS_MAX), 0);
+	if (rc < 0) {
+		resume(w, "port failed");
+		return;
+	}
+	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+			"quiesced for migration: %u sockets handed over", nfds);
+}
+
+/* The destination's page hashes in, the pages it lacks out. */
+static void diff(Worker *w, int memfd, guint64 len)
+{
+	WorkerMigPort *p = w->port;
+	gsize npages = w->map_len / HRPC_MIG_PAGE_SIZE;
+	g_autofree guint64 *theirs = NULL;
+	g_autofree struct hrpc_mig_page *out = NULL;
+	guint64 head[2];
+	gsize nout = 0;
+	struct stat sb;
+	int fd;
+
+	if (!p->quiesced) {
+		port_status(p, -EINVAL, "not quiesced");
+		return;
+	}
+	if (fstat(memfd, &sb) < 0 || !S_ISREG(sb.st_mode) || (guint64)sb.st_size != len ||
+	    len != sizeof(head) + npages * sizeof(guint64) ||
+	    pread(memfd, head, sizeof(head), 0) != sizeof(head) || head[1] != npages) {
+		port_status(p, -EINVAL, "page hashes do not fit this guest's %zu pages", npages);
+		return;
+	}
+	theirs = g_new(guint64, npages);
+	if (pread(memfd, theirs, npages * sizeof(guint64), sizeof(head)) !=
+	    (ssize_t)(npages * sizeof(guint64))) {
+		port_status(p, -EIO, "cannot read the page hashes");
+		return;
+	}
+	p->switched = TRUE;
+	for (gsize i = 0; i < npages; i++) {
+		const guint8 *page = (const guint8 *)w->map + i * HRPC_MIG_PAGE_SIZE;
+
+		if (hrpc_mig_page_hash(page, head[0]) == theirs[i])
+			continue;
+		if (!out)
+			out = g_new(struct hrpc_mig_page, npages);
+		out[nout].index = (guint32)i;
+		out[nout].reserved = 0;
+		memcpy(out[nout].bytes, page, HRPC_MIG_PAGE_SIZE);
+		nout++;
+	}
+	fd = memfd_of(out, nout * sizeof(*out), NULL, 0);
+	if (fd < 0) {
+		port_status(p, fd, "cannot pass the pages: %s", g_strerror(-fd));
+		return;
+	}
+	port_send(p->fd, HRPC_MIG_PAGES_OUT, NULL, 0, &fd, 1, nout * sizeof(*out));
+	close(fd);
+	hrpcd_log_guest(G_LOG_LEVEL_INFO, w->spec->guest_id, w->spec->name,
+			"migration: %zu of %zu shared pages changed since QEMU sent them", nout,
+			npages);
+}
+
+static gboolean port_event(gint fd, GIOCondition cond, gpointer user_data)
+{
+	Worker *w = user_data;
+	WorkerMigPort *p = w->port;
+	struct hrpc_mig_msg m;
+	int passed[4], nfds = G_N_ELEMENTS(passed), rc;
+
+	rc = (int)hrpc_unix_recv_msg(fd, &m, sizeof(m), passed, &nfds, MSG_DONTWAIT);
+	if (rc == -EAGAIN)
+		return G_SOURCE_CONTINUE;
+	if (rc != sizeof(m)) {
+		for (int i = 0; i < nfds; i++)
+			close(passed[i]);
+		if (p->switched) {
+			/* The guest's memory is at the destination: so is the guest. */
+			hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+					"hostrpc-migrate left after the switch: ending");
+			hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_MIGRATED);
+		} else {
+			resume(w, "hostrpc-migrate went away");
+		}
+		hrpcd_worker_mig_port_close(w);
+		return G_SOURCE_REMOVE;
+	}
+	switch (m.type) {
+	case HRPC_MIG_QUIESCE:
+		quiesce(w);
+		break;
+	case HRPC_MIG_DIFF:
+		if (nfds == 1)
+			diff(w, passed[0], m.len);
+		else
+			port_status(p, -EINVAL, "DIFF wants one memfd");
+		break;
+	case HRPC_MIG_RESUME:
+		resume(w, "hostrpc-migrate asked");
+		port_status(p, 0, "serving again");
+		break;
+	case HRPC_MIG_DONE:
+		port_status(p, 0, "done");
+		hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+				"migrated to another host");
+		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_MIGRATED);
+		break;
+	default:
+		port_status(p, -ENOSYS, "unknown request %u", m.type);
+		break;
+	}
+	for (int i = 0; i < nfds; i++)
+		close(passed[i]);
+	return G_SOURCE_CONTINUE;
+}
+
+void hrpcd_worker_mig_port_open(Worker *w, int fd)
+{
+	if (w->port) {
+		/* One migration at a time. */
+		struct hrpc_mig_status st = { .status = -EBUSY };
+
+		g_strlcpy(st.message, "a migration of this guest is under way", sizeof(st.message));
+		port_send(fd, HRPC_MIG_STATUS, &st, sizeof(st), NULL, 0, 0);
+		close(fd);
+		return;
+	}
+	w->port = g_new0(WorkerMigPort, 1);
+	w->port->fd = fd;
+	w->port->src = g_unix_fd_source_new(fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+	g_source_set_callback(w->port->src, G_SOURCE_FUNC(port_event), w, NULL);
+	g_source_attach(w->port->src, w->ctx);
+	{
+		struct hrpc_mig_hello h = { .shm_size = w->map_len, .pid = (guint32)getpid() };
+
+		g_strlcpy(h.guest, w->spec->name, sizeof(h.guest));
+		port_send(fd, HRPC_MIG_HELLO, &h, sizeof(h), NULL, 0, 0);
+	}
+}
+
+void hrpcd_worker_mig_port_close(Worker *w)
+{
+	WorkerMigPort *p = w->port;
+
+	if (!p)
+		return;
+	w->port = NULL;
+	g_source_destroy(p->src);
+	g_source_unref(p->src);
+	close(p->fd);
+	g_free(p);
+}
+
+/* ---- destination ----------------------------------------------------------------- */
+
+G_GNUC_PRINTF(3, 4)
+static void link_status(mig_link *l, int status, const char *fmt, ...)
+{
+	struct hrpc_mig_status st;
+	va_list ap;
+
+	va_start(ap, fmt);
+	status_fill(&st, status, fmt, ap);
+	va_end(ap);
+	mig_link_send(l, HRPC_MIG_STATUS, &st, sizeof(st));
+}
+
+static gboolean intro_decode(const char *hex, struct hrpc_mig_intro *intro)
+{
+	guint8 *b = (guint8 *)intro;
+
+	if (!hex || strlen(hex) != 2 * sizeof(*intro))
+		return FALSE;
+	for (gsize i = 0; i < sizeof(*intro); i++) {
+		int hi = g_ascii_xdigit_value(hex[2 * i]), lo = g_ascii_xdigit_value(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return FALSE;
+		b[i] = (guint8)(hi << 4 | lo);
+	}
+	return hrpc_mig_intro_check(intro) == 0;
+}
+
+typedef struct {
+	Worker *w;
+	mig_link *link;
+	outsource_sock *sock;
+	struct hrpc_mig_state st;
+	gboolean have_state;
+	const char *iface;
+} Incoming;
+
+static int in_state(Incoming *in, const guint8 *buf, gsize len, char *err, gsize errlen)
+{
+	struct hrpc_mig_state st;
+	int rc;
+
+	if (len < sizeof(st))
+		return -EPROTO;
+	memcpy(&st, buf, sizeof(st));
+	if (st.magic != HRPC_MIG_STATE_MAGIC || (st.flags & ~HRPC_MIG_STATE_F_ALL) ||
+	    st.reserved0 || st.reserved1 || !memchr(st.peer, 0, sizeof(st.peer)) ||
+	    (!(st.flags & HRPC_MIG_STATE_F_SOCK) && len != sizeof(st))) {
+		g_strlcpy(err, "state header is not one a host sends", errlen);
+		return -EPROTO;
+	}
+	if (st.flags & HRPC_MIG_STATE_F_IDENT) {
+		if (hrpc_netident_check(&st.ident) < 0) {
+			g_strlcpy(err, "network identity is not one a host sends", errlen);
+			return -EPROTO;
+		}
+		if (!in->iface) {
+			g_strlcpy(err, "the guest has a network identity, but this host's "
+				  "policy names no 'identity' interface", errlen);
+			return -EINVAL;
+		}
+		/* Addresses and routes here (the TCP restores need them), but
+		 * not reachable yet: the source still serves the address. */
+		rc = netident_apply_quiet(in->iface, &st.ident);
+		if (rc < 0) {
+			g_snprintf(err, errlen, "cannot prepare %s: %s", in->iface, g_strerror(-rc));
+			return rc;
+		}
+	}
+	if (st.flags & HRPC_MIG_STATE_F_SOCK) {
+		if (!in->sock) {
+			g_strlcpy(err, "no socket service here", errlen);
+			return -EPROTO;
+		}
+		rc = outsource_sock_mig_import(in->sock, buf + sizeof(st), len - sizeof(st), err,
+					       errlen);
+		if (rc < 0)
+			return rc;
+	}
+	in->st = st;
+	in->have_state = TRUE;
+	return 0;
+}
+
+static int in_hashes(Incoming *in, const guint8 *buf, gsize len)
+{
+	Worker *w = in->w;
+	struct hrpc_mig_hash_req req;
+	gsize npages = w->map_len / HRPC_MIG_PAGE_SIZE;
+	g_autofree guint64 *h = NULL;
+
+	if (len != sizeof(req))
+		return -EPROTO;
+	memcpy(&req, buf, sizeof(req));
+	h = g_new(guint64, npages + 2);
+	h[0] = req.seed;
+	h[1] = npages;
+	for (gsize i = 0; i < npages; i++)
+		h[2 + i] = hrpc_mig_page_hash((const guint8 *)w->map + i * HRPC_MIG_PAGE_SIZE,
+					      req.seed);
+	return mig_link_send(in->link, HRPC_MIG_HASHES, h, (npages + 2) * sizeof(guint64));
+}
+
+static int in_pages(Incoming *in, const guint8 *buf, gsize len)
+{
+	Worker *w = in->w;
+	gsize npages = w->map_len / HRPC_MIG_PAGE_SIZE;
+	struct hrpc_mig_page pg;
+
+	if (len % sizeof(pg))
+		return -EPROTO;
+	/* Check all before writing any: a bad record changes nothing. */
+	for (gsize off = 0; off < len; off += sizeof(pg)) {
+		memcpy(&pg, buf + off, offsetof(struct hrpc_mig_page, bytes));
+		if (pg.index >= npages || pg.reserved)
+			return -EPROTO;
+	}
+	for (gsize off = 0; off < len; off += sizeof(pg)) {
+		memcpy(&pg, buf + off, sizeof(pg));
+		memcpy((guint8 *)w->map + (gsize)pg.index * HRPC_MIG_PAGE_SIZE, pg.bytes,
+		       HRPC_MIG_PAGE_SIZE);
+	}
+	return 0;
+}
+
+static int in_go(Incoming *in, char *err, gsize errlen)
+{
+	Worker *w = in->w;
+	const HrpcdWorkerSpec *spec = w->spec;
+	hrpc_chan *ch = NULL;
+	guint64 one = 1, stale;
+	int rc;
+
+	if (!in->have_state) {
+		g_strlcpy(err, "GO before the state", errlen);
+		return -EPROTO;
+	}
+	while (read(spec->host_fd[HRPC_IVSHMEM_VEC_RESET], &stale, sizeof(stale)) == sizeof(stale))
+		;
+	/* The channel as the guest left it: indexes, replies not yet read,
+	 * calls not yet answered (adopt: checked, never trusted). */
+	rc = hrpc_shm_chan_new(HRPC_ROLE_SERVER, w->map, w->map_len,
+			       spec->guest_fd[HRPC_IVSHMEM_VEC_RING],
+			       spec->host_fd[HRPC_IVSHMEM_VEC_RING], true, &ch);
+	if (rc < 0) {
+		g_snprintf(err, errlen, "cannot adopt the channel: %s", g_strerror(-rc));
+		return rc;
+	}
+	rc = hrpc_conn_new(w->srv, ch, spec->guest_id, &w->conn);
+	if (rc < 0) {
+		hrpc_chan_free(ch);
+		g_snprintf(err, errlen, "cannot create the connection: %s", g_strerror(-rc));
+		return rc;
+	}
+	if ((in->st.flags & HRPC_MIG_STATE_F_NEGOTIATED) &&
+	    (rc = hrpc_conn_adopt_session(w->conn, in->st.revision, in->st.features,
+					  in->st.peer)) < 0) {
+		g_strlcpy(err, "the guest's protocol revision or features are not served here",
+			  errlen);
+		return rc;
+	}
+	if (in->sock && (rc = outsource_sock_mig_attach(in->sock, w->conn)) < 0) {
+		g_snprintf(err, errlen, "cannot attach the sockets: %s", g_strerror(-rc));
+		return rc;
+	}
+	if (in->st.flags & HRPC_MIG_STATE_F_IDENT) {
+		rc = netident_go_live(in->iface, &in->st.ident);
+		if (!rc)
+			rc = netident_announce(in->iface, &in->st.ident);
+		if (rc < 0) {
+			g_snprintf(err, errlen, "cannot bring up %s: %s", in->iface, g_strerror(-rc));
+			return rc;
+		}
+	}
+	w->generation = hrpc_read_once(((struct hrpc_shm_hdr *)w->map)->host_gen);
+	/* Replies may wait for an interrupt the source's QEMU took. */
+	if (write(spec->guest_fd[HRPC_IVSHMEM_VEC_RING], &one, sizeof(one)) != sizeof(one))
+		g_debug("cannot ring the guest: %s", g_strerror(errno));
+	return 0;
+}
+
+gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error)
+{
+	HrpcdWorkerSpec *spec = w->spec;
+	OutsourceSockService *ss = hrpcd_services_sock(w->svcs);
+	struct hrpc_mig_intro intro;
+	guint8 key[MIG_KEY_SIZE];
+	Incoming in = { .w = w };
+	const char *why = NULL;
+	char err[256];
+	int rc;
+
+	in.sock = ss ? outsource_sock_service_get(ss) : NULL;
+	in.iface = in.sock ? outsource_sock_identity(in.sock) : NULL;
+	if (!intro_decode(spec->mig_intro, &intro)) {
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				    "migration: bad intro");
+		return FALSE;
+	}
+	rc = mig_key_load(spec->mig_key, key, &why);
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+			    "migration key %s: %s", spec->mig_key, why ? why : g_strerror(-rc));
+		return FALSE;
+	}
+	rc = mig_link_accept(spec->mig_fd, &intro, key, 10000, &in.link);
+	memset(key, 0, sizeof(key));
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+			    "migration link from hostrpc-migrate refused: %s", g_strerror(-rc));
+		return FALSE;
+	}
+	spec->mig_fd = -1;   /* the link's now */
+	w->map = mmap(NULL, spec->shm_size, PROT_READ | PROT_WRITE, MAP_SHARED, spec->shm_fd, 0);
+	if (w->map == MAP_FAILED) {
+		w->map = NULL;
+		rc = -errno;
+		link_status(in.link, rc, "cannot map the shared memory");
+		mig_link_free(in.link);
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+			    "cannot map the shared memory: %s", g_strerror(-rc));
+		return FALSE;
+	}
+	w->map_len = spec->shm_size;
+	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, spec->guest_id, spec->name,
+			"incoming migration: link authenticated");
+
+	for (;;) {
+		g_autofree guint8 *buf = NULL;
+		gsize len = 0;
+		guint32 type = 0;
+
+		err[0] = 0;
+		rc = mig_link_recv(in.link, &type, (void **)&buf, &len, LINK_MAX, LINK_TIMEOUT_MS);
+		if (rc < 0) {
+			g_strlcpy(err, "link lost", sizeof(err));
+			break;
+		}
+		if (type == HRPC_MIG_PREPARE) {
+			struct hrpc_mig_prepare pr;
+
+			if (len != sizeof(pr)) {
+				rc = -EPROTO;
+				break;
+			}
+			memcpy(&pr, buf, sizeof(pr));
+			if (pr.shm_size != spec->shm_size || pr.flags || pr.reserved) {
+				rc = -EINVAL;
+				g_snprintf(err, sizeof(err),
+					   "the guest has %" G_GUINT64_FORMAT " bytes of shared memory, "
+					   "this QEMU %zu", pr.shm_size, spec->shm_size);
+				break;
+			}
+			link_status(in.link, 0, "prepared: worker %ld", (long)getpid());
+		} else if (type == HRPC_MIG_STATE_IN) {
+			rc = in_state(&in, buf, len, err, sizeof(err));
+			if (rc < 0)
+				break;
+			hrpcd_log_guest(G_LOG_LEVEL_INFO, spec->guest_id, spec->name,
+					"incoming migration: state replayed (%zu bytes)", len);
+			link_status(in.link, 0, "state replayed");
+		} else if (type == HRPC_MIG_HASH) {
+			rc = in_hashes(&in, buf, len);
+			if (rc < 0)
+				break;
+		} else if (type == HRPC_MIG_PAGES_IN) {
+			rc = in_pages(&in, buf, len);
+			if (rc < 0) {
+				g_strlcpy(err, "page records are not ones a host sends", sizeof(err));
+				break;
+			}
+			link_status(in.link, 0, "%zu pages written", len / sizeof(struct hrpc_mig_page));
+		} else if (type == HRPC_MIG_GO) {
+			rc = in_go(&in, err, sizeof(err));
+			if (rc < 0)
+				break;
+			link_status(in.link, 0, "guest %s served here", spec->name);
+			mig_link_free(in.link);
+			hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, spec->guest_id, spec->name,
+					"migrated in: channel adopted, serving");
+			return TRUE;
+		} else if (type == HRPC_MIG_ABORT) {
+			rc = -ECANCELED;
+			g_strlcpy(err, "aborted by hostrpc-migrate", sizeof(err));
+			break;
+		} else {
+			rc = -EPROTO;
+			g_snprintf(err, sizeof(err), "unexpected message %u", type);
+			break;
+		}
+	}
+	if (!err[0])
+		g_strlcpy(err, g_strerror(-rc), sizeof(err));
+	/* The source still serves the guest's address: leave it to it. */
+	if (in.have_state && (in.st.flags & HRPC_MIG_STATE_F_IDENT))
+		netident_set_up(in.iface, false);
+	link_status(in.link, rc, "%s", err);
+	mig_link_free(in.link);
+	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc), "incoming migration: %s", err);
+	return FALSE;
+}

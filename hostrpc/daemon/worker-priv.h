@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * worker-priv.h - the worker process's state, shared by worker.c and
+ * worker-migrate.c (its part in a live migration).  Worker process only.
+ */
+#ifndef HOSTRPCD_WORKER_PRIV_H
+#define HOSTRPCD_WORKER_PRIV_H
+
+#include <glib.h>
+
+#include "hostrpc/hostrpc.h"
+#include "hostrpc/daemon/services.h"
+#include "hostrpc/daemon/worker.h"
+
+typedef struct _WorkerMigPort WorkerMigPort;
+
+typedef struct {
+	HrpcdWorkerSpec *spec;
+	GMainContext *ctx;
+	GMainLoop *loop;
+	hrpc_server *srv;
+	HrpcdServices *svcs;
+	hrpc_conn *conn;
+	void *map;                 /* ivshmem: the shared memory */
+	gsize map_len;
+	guint32 generation;
+	guint32 state;
+	gboolean announced;        /* "negotiated" logged */
+	char fence_reason[160];
+	int exit_code;
+	GSource *publisher;
+	GSource *watch;            /* memfd: the connection; ivshmem: the reset vector */
+	GSource *ctl;              /* the supervisor's requests (worker-ctl.h) */
+	guint conn_src;            /* serving the channel (hostrpc-glib.h) */
+	void *gate;                /* the spinner count page, mapped; NULL: none */
+	WorkerMigPort *port;       /* a migration's source side (worker-migrate.c) */
+} Worker;
+
+/* worker.c */
+void hrpcd_worker_stop(Worker *w, guint32 state, int exit_code);
+/* Serve the channel from the loop / stop serving it (a migration's quiesce). */
+void hrpcd_worker_conn_attach(Worker *w);
+void hrpcd_worker_conn_detach(Worker *w);
+
+/* worker-migrate.c */
+/* The supervisor handed us hostrpc-migrate's port (the source side). */
+void hrpcd_worker_mig_port_open(Worker *w, int fd);
+void hrpcd_worker_mig_port_close(Worker *w);
+/* The destination side: authenticate the link, take the guest's state,
+ * memory and channel; on success w->conn serves the adopted channel. */
+gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error);
+
+#endif /* HOSTRPCD_WORKER_PRIV_H */

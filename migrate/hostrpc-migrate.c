@@ -1,0 +1,761 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hostrpc-migrate - move a running guest to another host; its outsourced
+ * sockets move with it (migrate/README.md has the sequence and why).
+ *
+ *   hostrpc-migrate --qmp SRC.qmp --dest-qmp DST.qmp --uri tcp:HOST:PORT
+ *                   [--key FILE] [--migrate-socket PATH] [--json] GUEST DEST
+ *
+ * GUEST is the guest's name in the source hostrpcd; DEST the destination
+ * hostrpcd's --migrate-listen address.  Runs on the source host as root
+ * (it freezes the guest's TCP connections with TCP_REPAIR).
+ *
+ * One error convention: -errno from every step, a message in `m->why`
+ * (reported once, at the top).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "hostrpc/hostrpc.h"
+#include "hostrpc/migrate.h"
+#include "hostrpc/sockstate.h"
+#include "migrate/link.h"
+#include "migrate/netident.h"
+#include "migrate/qmp.h"
+#include "outsource/sock/tcprepair.h"
+
+#define DEFAULT_KEY        SYSCONFDIR "/hostrpc/migrate.key"
+#define DEFAULT_PORT       LOCALSTATEDIR "/lib/hostrpc/migrate.sock"
+#define QMP_TIMEOUT_MS     10000
+#define STEP_TIMEOUT_MS    30000
+#define LINK_MAX           ((size_t)1 << 30)
+
+enum phase { P_PREPARE, P_PRECOPY, P_QUIESCE, P_SHIP, P_SWITCH, P_PAGES, P_RESUME, P_N };
+static const char *const phase_name[P_N] = {
+	"prepare", "pre-copy", "quiesce", "ship-state", "switch", "pages", "resume",
+};
+
+typedef struct {
+	/* options */
+	const char *guest, *dest, *qmp_path, *dest_qmp_path, *uri, *key_path, *port_path;
+	gboolean json, keep_source, tty;
+	int timeout_s;
+
+	/* the conversation */
+	int port;                  /* the source worker's */
+	mig_link *link;            /* the destination worker's */
+	qmp *src, *dst;
+	guint64 shm_size;
+
+	/* what the source handed over */
+	struct hrpc_mig_state st;
+	guint8 *table;             /* socket table as exported (no images) */
+	gsize table_len;
+	int *fds;                  /* the guest's host sockets, table order */
+	guint32 nfds;
+	int netns_fd;
+	gboolean *frozen;          /* per fd: in repair mode (thaw on rollback) */
+	gboolean quiesced, link_down, switched;
+
+	/* report */
+	gint64 t0, t_phase[P_N + 1];
+	gint64 t_paused, t_resumed;
+	guint64 state_bytes, page_bytes, pages, ram_total, ram_transferred;
+	guint32 tcp_moved, tcp_lost, sockets;
+	char why[512];
+} Mig;
+
+static gint64 now_us(void)
+{
+	return g_get_monotonic_time();
+}
+
+G_GNUC_PRINTF(2, 3)
+static int fail(Mig *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	g_vsnprintf(m->why, sizeof(m->why), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void phase(Mig *m, enum phase p)
+{
+	m->t_phase[p] = now_us();
+	fprintf(stderr, "%s[%7.3f s] %s\n", m->tty ? "\r\033[K" : "",
+			(double)(m->t_phase[p] - m->t0) / 1e6, phase_name[p]);
+}
+
+/* ---- the source worker's port --------------------------------------------------- */
+
+static int port_open(Mig *m)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct hrpc_mig_open o = { .magic = HRPC_MIG_PORT_MAGIC, .version = HRPC_MIG_VERSION };
+	struct {
+		struct hrpc_mig_msg h;
+		union {
+			struct hrpc_mig_hello hello;
+			struct hrpc_mig_status st;
+		};
+	} r;
+	struct timeval tv = { .tv_sec = STEP_TIMEOUT_MS / 1000 };
+	ssize_t n;
+
+	if (strlen(m->port_path) >= sizeof(a.sun_path) || strlen(m->guest) >= sizeof(o.guest))
+		return fail(m, "path or guest name too long");
+	strcpy(a.sun_path, m->port_path);
+	g_strlcpy(o.guest, m->guest, sizeof(o.guest));
+	m->port = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (m->port < 0 || connect(m->port, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return fail(m, "cannot reach the source hostrpcd at %s: %s", m->port_path,
+			    g_strerror(errno));
+	setsockopt(m->port, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (send(m->port, &o, sizeof(o), MSG_NOSIGNAL) != sizeof(o))
+		return fail(m, "source hostrpcd: %s", g_strerror(errno));
+	n = recv(m->port, &r, sizeof(r), 0);
+	if (n == (ssize_t)(sizeof(r.h) + sizeof(r.st)) && r.h.type == HRPC_MIG_STATUS) {
+		r.st.message[sizeof(r.st.message) - 1] = 0;
+		return fail(m, "source hostrpcd: %s", r.st.message);
+	}
+	if (n != (ssize_t)(sizeof(r.h) + sizeof(r.hello)) || r.h.type != HRPC_MIG_HELLO)
+		return fail(m, "source hostrpcd: no answer from the guest's worker");
+	m->shm_size = r.hello.shm_size;
+	if (!m->shm_size || m->shm_size % HRPC_MIG_PAGE_SIZE)
+		return fail(m, "source worker: odd shared memory size %" PRIu64, m->shm_size);
+	return 0;
+}
+
+/* One message: header, payload (into buf, up to cap) and descriptors. */
+static int port_recv(Mig *m, struct hrpc_mig_msg *h, void *buf, gsize cap, gsize *len,
+		     int *fds, int *nfds)
+{
+	g_autofree guint8 *b = g_malloc(sizeof(*h) + cap);
+	long rc = hrpc_unix_recv_msg(m->port, b, sizeof(*h) + cap, fds, nfds, 0);
+
+	if (rc < (long)sizeof(*h)) {
+		for (int i = 0; nfds && i < *nfds; i++)
+			close(fds[i]);
+		return fail(m, "source worker: port %s",
+			    rc < 0 ? g_strerror((int)-rc) : "message cut short");
+	}
+	memcpy(h, b, sizeof(*h));
+	*len = (gsize)rc - sizeof(*h);
+	if (*len)
+		memcpy(buf, b + sizeof(*h), *len);
+	if (h->type == HRPC_MIG_STATUS && *len == sizeof(struct hrpc_mig_status)) {
+		struct hrpc_mig_status *st = buf;
+
+		st->message[sizeof(st->message) - 1] = 0;
+		if (st->status < 0)
+			return fail(m, "source worker: %s", st->message);
+	}
+	return 0;
+}
+
+static int port_send(Mig *m, guint32 type, int fd, guint64 len)
+{
+	struct hrpc_mig_msg h = { .type = type, .nfds = fd >= 0, .len = len };
+	int rc = hrpc_unix_send(m->port, &h, sizeof(h), fd >= 0 ? &fd : NULL, fd >= 0);
+
+	return rc < 0 ? fail(m, "source worker: %s", g_strerror(-rc)) : 0;
+}
+
+static int port_status(Mig *m, guint32 type)
+{
+	struct hrpc_mig_msg h;
+	struct hrpc_mig_status st;
+	gsize len = 0;
+	int nfds = 0;
+
+	if (port_send(m, type, -1, 0) < 0 ||
+	    port_recv(m, &h, &st, sizeof(st), &len, NULL, &nfds) < 0)
+		return -1;
+	return h.type == HRPC_MIG_STATUS ? 0 : fail(m, "source worker: unexpected answer");
+}
+
+static guint8 *memfd_read(int fd, guint64 len)
+{
+	struct stat sb;
+	guint8 *b;
+
+	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (guint64)sb.st_size != len ||
+	    len > LINK_MAX)
+		return NULL;
+	b = g_malloc(len ? len : 1);
+	if (len && pread(fd, b, len, 0) != (ssize_t)len) {
+		g_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* QUIESCE: the worker's state, the netns, then the sockets in batches. */
+static int quiesce(Mig *m)
+{
+	struct hrpc_mig_msg h;
+	struct hrpc_mig_status st;
+	struct hrpc_sock_mig_table t = { 0 };
+	int fds[HRPC_UNIX_MAX_FDS], nfds = 2;
+	gsize len = 0;
+	g_autofree guint8 *blob = NULL;
+	guint32 want = 0;
+
+	if (port_send(m, HRPC_MIG_QUIESCE, -1, 0) < 0 ||
+	    port_recv(m, &h, &st, sizeof(st), &len, fds, &nfds) < 0)
+		return -1;
+	if (h.type != HRPC_MIG_STATE_OUT || nfds != 2)
+		return fail(m, "source worker: no state");
+	m->quiesced = TRUE;
+	m->netns_fd = fds[1];
+	blob = memfd_read(fds[0], h.len);
+	close(fds[0]);
+	if (!blob || h.len < sizeof(m->st))
+		return fail(m, "source worker: state unreadable");
+	memcpy(&m->st, blob, sizeof(m->st));
+	if (m->st.flags & HRPC_MIG_STATE_F_SOCK) {
+		m->table_len = h.len - sizeof(m->st);
+		if (m->table_len < sizeof(t))
+			return fail(m, "source worker: socket table cut short");
+		m->table = g_memdup2(blob + sizeof(m->st), m->table_len);
+		memcpy(&t, m->table, sizeof(t));
+		if (t.magic != HRPC_SOCK_MIG_MAGIC || t.size != m->table_len ||
+		    m->table_len != sizeof(t) + (gsize)t.nsock * sizeof(struct hrpc_sock_mig))
+			return fail(m, "source worker: bad socket table");
+		want = t.nsock;
+	}
+	m->fds = g_new(int, want ? want : 1);
+	m->frozen = g_new0(gboolean, want ? want : 1);
+	while (m->nfds < want) {
+		nfds = G_N_ELEMENTS(fds);
+		if (port_recv(m, &h, &st, sizeof(st), &len, fds, &nfds) < 0)
+			return -1;
+		if (h.type != HRPC_MIG_STATE_OUT || !nfds || m->nfds + (guint32)nfds > want) {
+			for (int i = 0; i < nfds; i++)
+				close(fds[i]);
+			return fail(m, "source worker: sockets missing");
+		}
+		memcpy(m->fds + m->nfds, fds, (gsize)nfds * sizeof(int));
+		m->nfds += (guint32)nfds;
+	}
+	m->sockets = want;
+	return 0;
+}
+
+/* ---- the network identity and the sockets ------------------------------------------- */
+
+typedef struct {
+	const char *ifname;
+	gboolean up;
+	const struct hrpc_netident *id;
+} LinkArg;
+
+static int link_set(void *arg)
+{
+	LinkArg *a = arg;
+
+	/* Down drops the IPv6 addresses (keep_addr_on_down is 0): back up,
+	 * the whole identity goes on again. */
+	if (a->up && a->id)
+		return netident_apply(a->ifname, a->id);
+	return netident_set_up(a->ifname, a->up);
+}
+
+typedef struct {
+	const char *ifname;
+	struct hrpc_netident *id;
+} ReadArg;
+
+static int ident_read(void *arg)
+{
+	ReadArg *a = arg;
+
+	return netident_read(a->ifname, a->id);
+}
+
+/* The guest's network identity, as its interface at the source has it. */
+static int source_ident(Mig *m)
+{
+	char ifname[sizeof(m->st.ifname) + 1];
+	ReadArg a = { .ifname = ifname, .id = &m->st.ident };
+	int rc;
+
+	if (!(m->st.flags & HRPC_MIG_STATE_F_IDENT))
+		return 0;
+	g_strlcpy(ifname, m->st.ifname, sizeof(ifname));
+	rc = netident_in_netns(m->netns_fd, ident_read, &a);
+	if (rc < 0)
+		return fail(m, "cannot read the guest's identity on %s: %s", ifname, g_strerror(-rc));
+	return 0;
+}
+
+/* The guest's interface at the source: down at the switch (peers' packets
+ * then wait for the destination), up again at a rollback. */
+static int source_link(Mig *m, gboolean up)
+{
+	LinkArg a = { .up = up, .id = m->st.ident.magic ? &m->st.ident : NULL };
+	char ifname[sizeof(m->st.ifname) + 1];
+	int rc;
+
+	if (!(m->st.flags & HRPC_MIG_STATE_F_IDENT) || m->netns_fd < 0)
+		return 0;
+	g_strlcpy(ifname, m->st.ifname, sizeof(ifname));
+	a.ifname = ifname;
+	rc = netident_in_netns(m->netns_fd, link_set, &a);
+	if (rc < 0)
+		return fail(m, "cannot take the guest's interface %s %s: %s", ifname,
+			    up ? "up" : "down", g_strerror(-rc));
+	m->link_down = !up;
+	return 0;
+}
+
+/* The table to ship: each record, with its TCP image when it has one. */
+static int freeze(Mig *m, GByteArray *out)
+{
+	struct hrpc_sock_mig_table t;
+	struct hrpc_sock_mig *recs;
+
+	memcpy(&t, m->table, sizeof(t));
+	recs = (struct hrpc_sock_mig *)(m->table + sizeof(t));
+	g_byte_array_append(out, (const guint8 *)&t, sizeof(t));
+	for (guint32 i = 0; i < t.nsock; i++) {
+		struct hrpc_sock_mig r;
+		void *img = NULL;
+		size_t ilen = 0;
+
+		memcpy(&r, &recs[i], sizeof(r));
+		r.tcp_len = 0;
+		if (r.type == HRPC_SOCK_STREAM &&
+		    (r.state == HRPC_SOCK_MIG_CONNECTED || r.state == HRPC_SOCK_MIG_SHUT)) {
+			int rc = sock_tcp_freeze(m->fds[i], &img, &ilen);
+
+			if (rc == 0) {
+				m->frozen[i] = TRUE;
+				r.tcp_len = (guint32)ilen;
+				m->tcp_moved++;
+			} else {
+				/* Not established (a half-closed connection): the
+				 * guest sees a reset at the destination. */
+				r.flags |= HRPC_SOCK_MIG_F_LOST;
+				m->tcp_lost++;
+			}
+		}
+		g_byte_array_append(out, (const guint8 *)&r, sizeof(r));
+		if (img)
+			g_byte_array_append(out, img, (guint)ilen);
+		free(img);
+	}
+	t.size = out->len;
+	memcpy(out->data, &t, sizeof(t));
+	return 0;
+}
+
+static void thaw_all(Mig *m)
+{
+	for (guint32 i = 0; i < m->nfds; i++)
+		if (m->frozen[i] && sock_tcp_thaw(m->fds[i]) == 0)
+			m->frozen[i] = FALSE;
+}
+
+/* ---- the destination's link -------------------------------------------------------- */
+
+static int link_status(Mig *m, const char *what)
+{
+	g_autofree void *buf = NULL;
+	struct hrpc_mig_status st;
+	guint32 type;
+	gsize len;
+	int rc = mig_link_recv(m->link, &type, &buf, &len, sizeof(st), m->timeout_s * 1000);
+
+	if (rc < 0)
+		return fail(m, "destination (%s): link %s", what, g_strerror(-rc));
+	if (type != HRPC_MIG_STATUS || len != sizeof(st))
+		return fail(m, "destination (%s): unexpected answer", what);
+	memcpy(&st, buf, sizeof(st));
+	st.message[sizeof(st.message) - 1] = 0;
+	if (st.status < 0)
+		return fail(m, "destination (%s): %s", what, st.message);
+	return 0;
+}
+
+static int link_call(Mig *m, guint32 type, const void *buf, gsize len, const char *what)
+{
+	int rc = mig_link_send(m->link, type, buf, len);
+
+	if (rc < 0)
+		return fail(m, "destination (%s): %s", what, g_strerror(-rc));
+	return link_status(m, what);
+}
+
+/* The pages the source host wrote after QEMU sent them (QEMU does not see
+ * another process's writes to shared memory): compare keyed page hashes,
+ * send only those that differ. */
+static int pages(Mig *m)
+{
+	struct hrpc_mig_hash_req req;
+	g_autofree guint8 *hashes = NULL, *recs = NULL;
+	struct hrpc_mig_msg h;
+	struct hrpc_mig_status st;
+	guint32 type;
+	gsize len = 0;
+	int fd, nfds = 1, rc;
+
+	if (getrandom(&req.seed, sizeof(req.seed), 0) != sizeof(req.seed))
+		return fail(m, "getrandom: %s", g_strerror(errno));
+	rc = mig_link_send(m->link, HRPC_MIG_HASH, &req, sizeof(req));
+	if (rc == 0)
+		rc = mig_link_recv(m->link, &type, (void **)&hashes, &len,
+				   16 + m->shm_size / HRPC_MIG_PAGE_SIZE * 8, STEP_TIMEOUT_MS);
+	if (rc < 0)
+		return fail(m, "destination (page hashes): %s", g_strerror(-rc));
+	if (type != HRPC_MIG_HASHES || len != 16 + m->shm_size / HRPC_MIG_PAGE_SIZE * 8)
+		return fail(m, "destination (page hashes): unexpected answer");
+	fd = memfd_create("hostrpc-migrate-hashes", MFD_CLOEXEC);
+	if (fd < 0 || pwrite(fd, hashes, len, 0) != (ssize_t)len)
+		return fail(m, "memfd: %s", g_strerror(errno));
+	rc = port_send(m, HRPC_MIG_DIFF, fd, len);
+	close(fd);
+	if (rc < 0 || port_recv(m, &h, &st, sizeof(st), &len, &fd, &nfds) < 0)
+		return -1;
+	if (h.type != HRPC_MIG_PAGES_OUT || nfds != 1)
+		return fail(m, "source worker: no pages");
+	recs = memfd_read(fd, h.len);
+	close(fd);
+	if (!recs)
+		return fail(m, "source worker: pages unreadable");
+	m->pages = h.len / sizeof(struct hrpc_mig_page);
+	m->page_bytes = h.len;
+	return link_call(m, HRPC_MIG_PAGES_IN, recs, h.len, "pages");
+}
+
+/* ---- QMP --------------------------------------------------------------------------- */
+
+static int qmp_do(Mig *m, qmp *q, const char *which, const char *cmd, const char *args)
+{
+	char err[256] = "";
+
+	if (qmp_call(q, cmd, args, NULL, QMP_TIMEOUT_MS, err, sizeof(err)) < 0)
+		return fail(m, "%s QEMU: %s: %s", which, cmd, err);
+	return 0;
+}
+
+static void progress(const struct qmp_migrate_info *mi, void *data)
+{
+	Mig *m = data;
+	double done = mi->ram_total ? 100.0 * (double)mi->ram_transferred / (double)mi->ram_total
+				    : 0;
+
+	m->ram_total = mi->ram_total;
+	m->ram_transferred = mi->ram_transferred;
+	if (m->json || !m->tty)
+		return;
+	fprintf(stderr, "\r\033[K  pre-copy: %s, %" PRIu64 " of %" PRIu64 " MiB sent (%.0f%%), "
+		"%" PRIu64 " MiB left, dirty %" PRIu64 " pages/s, expected downtime %" PRIu64 " ms",
+		mi->status, mi->ram_transferred >> 20, mi->ram_total >> 20, done,
+		mi->ram_remaining >> 20, mi->ram_dirty_rate, mi->expected_downtime_ms);
+	fflush(stderr);
+}
+
+/* ---- the whole ------------------------------------------------------------------------ */
+
+static void rollback(Mig *m)
+{
+	char err[256];
+
+	if (m->link)
+		mig_link_send(m->link, HRPC_MIG_ABORT, NULL, 0);
+	thaw_all(m);
+	if (m->link_down)
+		source_link(m, TRUE);
+	if (m->quiesced && m->port >= 0 && port_status(m, HRPC_MIG_RESUME) == 0)
+		m->quiesced = FALSE;
+	if (m->src) {
+		struct qmp_migrate_info mi;
+
+		qmp_call(m->src, "migrate_cancel", NULL, NULL, QMP_TIMEOUT_MS, err, sizeof(err));
+		qmp_wait_migration(m->src, "cancelled|failed|completed|none", QMP_TIMEOUT_MS, 50,
+				   NULL, NULL, &mi, err, sizeof(err));
+		/* A source paused for the switch runs again. */
+		qmp_call(m->src, "cont", NULL, NULL, QMP_TIMEOUT_MS, err, sizeof(err));
+	}
+	if (m->dst)
+		qmp_call(m->dst, "quit", NULL, NULL, QMP_TIMEOUT_MS, err, sizeof(err));
+}
+
+static int migrate(Mig *m)
+{
+	struct hrpc_mig_prepare pr = { 0 };
+	struct qmp_migrate_info mi;
+	g_autoptr(GByteArray) state = g_byte_array_new();
+	guint8 key[MIG_KEY_SIZE];
+	const char *why = NULL;
+	char err[256] = "";
+	g_autofree char *args = NULL;
+	int rc;
+
+	m->t0 = now_us();
+	phase(m, P_PREPARE);
+	rc = mig_key_load(m->key_path, key, &why);
+	if (rc < 0)
+		return fail(m, "key %s: %s", m->key_path, why ? why : g_strerror(-rc));
+	if (port_open(m) < 0)
+		return -1;
+	if (qmp_open(m->qmp_path, QMP_TIMEOUT_MS, &m->src, err, sizeof(err)) < 0)
+		return fail(m, "source QEMU (%s): %s", m->qmp_path, err);
+	if (qmp_open(m->dest_qmp_path, QMP_TIMEOUT_MS, &m->dst, err, sizeof(err)) < 0)
+		return fail(m, "destination QEMU (%s): %s", m->dest_qmp_path, err);
+	rc = mig_link_connect(m->dest, key, m->guest, STEP_TIMEOUT_MS, &m->link);
+	memset(key, 0, sizeof(key));
+	if (rc < 0)
+		return fail(m, "destination hostrpcd %s: %s", m->dest,
+			    rc == -EACCES ? "authentication failed (not the same key?)" :
+			    g_strerror(-rc));
+	pr.shm_size = m->shm_size;
+	if (link_call(m, HRPC_MIG_PREPARE, &pr, sizeof(pr), "prepare") < 0)
+		return -1;
+
+	phase(m, P_PRECOPY);
+	if (qmp_do(m, m->src, "source", "migrate-set-capabilities",
+		   "{\"capabilities\":[{\"capability\":\"pause-before-switchover\",\"state\":true},"
+		   "{\"capability\":\"events\",\"state\":true}]}") < 0 ||
+	    qmp_do(m, m->dst, "destination", "migrate-set-capabilities",
+		   "{\"capabilities\":[{\"capability\":\"pause-before-switchover\",\"state\":true},"
+		   "{\"capability\":\"events\",\"state\":true}]}") < 0)
+		return -1;
+	args = g_strdup_printf("{\"uri\":\"%s\"}", m->uri);
+	if (qmp_do(m, m->dst, "destination", "migrate-incoming", args) < 0 ||
+	    qmp_do(m, m->src, "source", "migrate", args) < 0)
+		return -1;
+	rc = qmp_wait_migration(m->src, "pre-switchover|failed|cancelled|completed",
+				m->timeout_s * 1000, 100, progress, m, &mi, err, sizeof(err));
+	if (rc < 0)
+		return fail(m, "source QEMU: %s", err);
+	if (strcmp(mi.status, "pre-switchover"))
+		return fail(m, "QEMU's migration %s%s%s", mi.status, mi.error[0] ? ": " : "",
+			    mi.error);
+	m->t_paused = now_us();   /* the guest's vCPUs stopped */
+	m->ram_total = mi.ram_total;
+
+	phase(m, P_QUIESCE);
+	if (quiesce(m) < 0 || source_ident(m) < 0)
+		return -1;
+	if (source_link(m, FALSE) < 0)
+		return -1;
+	freeze(m, state);
+	{
+		g_autoptr(GByteArray) msg = g_byte_array_new();
+
+		g_byte_array_append(msg, (const guint8 *)&m->st, sizeof(m->st));
+		if (m->st.flags & HRPC_MIG_STATE_F_SOCK)
+			g_byte_array_append(msg, state->data, state->len);
+		m->state_bytes = msg->len;
+		phase(m, P_SHIP);
+		if (link_call(m, HRPC_MIG_STATE_IN, msg->data, msg->len, "state") < 0)
+			return -1;
+	}
+
+	phase(m, P_SWITCH);
+	if (qmp_do(m, m->src, "source", "migrate-continue", "{\"state\":\"pre-switchover\"}") < 0)
+		return -1;
+	rc = qmp_wait_migration(m->src, "completed|failed|cancelled", STEP_TIMEOUT_MS, 5, NULL,
+				NULL, &mi, err, sizeof(err));
+	if (rc < 0)
+		return fail(m, "source QEMU: %s", err);
+	if (strcmp(mi.status, "completed"))
+		return fail(m, "QEMU's migration %s%s%s", mi.status, mi.error[0] ? ": " : "",
+			    mi.error);
+	m->ram_transferred = mi.ram_transferred;
+	/* The destination QEMU has the memory once its side completes too. */
+	rc = qmp_wait_migration(m->dst, "completed|failed", STEP_TIMEOUT_MS, 5, NULL, NULL, &mi,
+				err, sizeof(err));
+	if (rc < 0 || strcmp(mi.status, "completed"))
+		return fail(m, "destination QEMU: %s", rc < 0 ? err : mi.status);
+	m->switched = TRUE;
+
+	phase(m, P_PAGES);
+	if (pages(m) < 0)
+		return -1;
+	phase(m, P_RESUME);
+	if (link_call(m, HRPC_MIG_GO, NULL, 0, "go") < 0)
+		return -1;
+	if (qmp_do(m, m->dst, "destination", "cont", NULL) < 0)
+		return -1;
+	m->t_resumed = now_us();
+	m->t_phase[P_N] = m->t_resumed;
+	/* The guest runs at the destination: the source lets go. */
+	port_status(m, HRPC_MIG_DONE);
+	for (guint32 i = 0; i < m->nfds; i++) {
+		close(m->fds[i]);   /* frozen: silently */
+		m->frozen[i] = FALSE;
+	}
+	m->nfds = 0;
+	if (!m->keep_source)
+		qmp_call(m->src, "quit", NULL, NULL, QMP_TIMEOUT_MS, err, sizeof(err));
+	return 0;
+}
+
+static void report(Mig *m, int rc)
+{
+	double down = m->t_resumed ? (double)(m->t_resumed - m->t_paused) / 1000.0 : 0;
+
+	if (m->json) {
+		g_autoptr(JsonBuilder) b = json_builder_new();
+		g_autoptr(JsonGenerator) gen = json_generator_new();
+		g_autoptr(JsonNode) root = NULL;
+		g_autofree char *text = NULL;
+
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "guest");
+		json_builder_add_string_value(b, m->guest);
+		json_builder_set_member_name(b, "result");
+		json_builder_add_string_value(b, rc == 0 ? "migrated" : "failed");
+		if (rc) {
+			json_builder_set_member_name(b, "error");
+			json_builder_add_string_value(b, m->why);
+		}
+		json_builder_set_member_name(b, "downtime_ms");
+		json_builder_add_double_value(b, down);
+		json_builder_set_member_name(b, "total_ms");
+		json_builder_add_double_value(b, (double)(now_us() - m->t0) / 1000.0);
+		json_builder_set_member_name(b, "guest_ram_bytes");
+		json_builder_add_int_value(b, (gint64)m->ram_total);
+		json_builder_set_member_name(b, "qemu_bytes");
+		json_builder_add_int_value(b, (gint64)m->ram_transferred);
+		json_builder_set_member_name(b, "host_state_bytes");
+		json_builder_add_int_value(b, (gint64)m->state_bytes);
+		json_builder_set_member_name(b, "shared_pages");
+		json_builder_add_int_value(b, (gint64)m->pages);
+		json_builder_set_member_name(b, "shared_page_bytes");
+		json_builder_add_int_value(b, (gint64)m->page_bytes);
+		json_builder_set_member_name(b, "sockets");
+		json_builder_add_int_value(b, m->sockets);
+		json_builder_set_member_name(b, "tcp_moved");
+		json_builder_add_int_value(b, m->tcp_moved);
+		json_builder_set_member_name(b, "tcp_lost");
+		json_builder_add_int_value(b, m->tcp_lost);
+		json_builder_set_member_name(b, "phases_ms");
+		json_builder_begin_object(b);
+		for (int p = 0; p < P_N; p++) {
+			gint64 end = 0;
+
+			if (!m->t_phase[p])
+				continue;
+			for (int q = p + 1; q <= P_N && !end; q++)
+				end = m->t_phase[q];
+			json_builder_set_member_name(b, phase_name[p]);
+			json_builder_add_double_value(b, end ? (double)(end - m->t_phase[p]) / 1000.0
+							     : -1);
+		}
+		json_builder_end_object(b);
+		json_builder_end_object(b);
+		root = json_builder_get_root(b);
+		json_generator_set_root(gen, root);
+		text = json_generator_to_data(gen, NULL);
+		printf("%s\n", text);
+		return;
+	}
+	if (rc) {
+		fprintf(stderr, "%shostrpc-migrate: %s: %s; the guest stays at the source\n",
+			m->tty ? "\r\033[K" : "", m->guest, m->why);
+		return;
+	}
+	fprintf(stderr, "%shostrpc-migrate: %s migrated to %s: downtime %.1f ms; host state "
+		"%" PRIu64 " bytes (%u sockets, %u TCP connections moved, %u lost), %" PRIu64
+		" shared pages resent, guest RAM %" PRIu64 " MiB\n", m->tty ? "\r\033[K" : "",
+		m->guest, m->dest, down, m->state_bytes, m->sockets, m->tcp_moved, m->tcp_lost,
+		m->pages, m->ram_total >> 20);
+}
+
+int main(int argc, char **argv)
+{
+	Mig m = { .port = -1, .netns_fd = -1, .timeout_s = 600 };
+	g_autofree char *qmp_path = NULL, *dest_qmp_path = NULL, *uri = NULL, *key = NULL,
+		*port = NULL;
+	GOptionEntry entries[] = {
+		{ "qmp", 0, 0, G_OPTION_ARG_FILENAME, &qmp_path,
+		  "The source QEMU's QMP socket", "PATH" },
+		{ "dest-qmp", 0, 0, G_OPTION_ARG_FILENAME, &dest_qmp_path,
+		  "The destination QEMU's QMP socket (started with -incoming defer -S)", "PATH" },
+		{ "uri", 0, 0, G_OPTION_ARG_STRING, &uri,
+		  "QEMU's migration stream, e.g. tcp:HOST:PORT", "URI" },
+		{ "key", 0, 0, G_OPTION_ARG_FILENAME, &key,
+		  "The per-pair key shared with the destination (default " DEFAULT_KEY ")",
+		  "FILE" },
+		{ "migrate-socket", 0, 0, G_OPTION_ARG_FILENAME, &port,
+		  "The source hostrpcd's migration socket (default " DEFAULT_PORT ")", "PATH" },
+		{ "json", 0, 0, G_OPTION_ARG_NONE, &m.json, "Report as JSON on stdout", NULL },
+		{ "keep-source", 0, 0, G_OPTION_ARG_NONE, &m.keep_source,
+		  "Leave the source QEMU paused instead of ending it", NULL },
+		{ "timeout", 0, 0, G_OPTION_ARG_INT, &m.timeout_s,
+		  "Give up (and roll back) after this long in pre-copy (default 600)", "SECS" },
+		{ NULL }
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new("GUEST DEST");
+	g_autoptr(GError) error = NULL;
+	int rc;
+
+	g_option_context_set_summary(ctx,
+		"Move a running guest to the host whose hostrpcd listens for migrations at DEST\n"
+		"(HOST:PORT); its outsourced sockets move with it.  Run as root on the source.");
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
+		fprintf(stderr, "hostrpc-migrate: %s\n", error->message);
+		return 2;
+	}
+	if (argc != 3 || !qmp_path || !dest_qmp_path || !uri) {
+		fprintf(stderr, "hostrpc-migrate: want GUEST DEST, --qmp, --dest-qmp and --uri "
+			"(see --help)\n");
+		return 2;
+	}
+	if (m.timeout_s <= 0) {
+		fprintf(stderr, "hostrpc-migrate: --timeout must be positive\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	m.guest = argv[1];
+	m.dest = argv[2];
+	m.qmp_path = qmp_path;
+	m.dest_qmp_path = dest_qmp_path;
+	m.uri = uri;
+	m.key_path = key ? key : DEFAULT_KEY;
+	m.port_path = port ? port : DEFAULT_PORT;
+	m.tty = isatty(STDERR_FILENO);
+
+	rc = migrate(&m);
+	if (rc < 0)
+		rollback(&m);
+	report(&m, rc);
+	mig_link_free(m.link);
+	qmp_close(m.src);
+	qmp_close(m.dst);
+	for (guint32 i = 0; i < m.nfds; i++)
+		close(m.fds[i]);
+	if (m.netns_fd >= 0)
+		close(m.netns_fd);
+	if (m.port >= 0)
+		close(m.port);
+	g_free(m.fds);
+	g_free(m.frozen);
+	g_free(m.table);
+	return rc < 0 ? 1 : 0;
+}

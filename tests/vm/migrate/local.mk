@@ -1,0 +1,8 @@
+# VM tests of hostrpc-migrate: two hosts on one machine (tools/two-hosts),
+# a real guest moved between them by QEMU live migration with its
+# outsourced sockets (tests/vm/migrate/lib.sh).  Root only (network
+# namespaces, TCP_REPAIR); the guest program is built static by the test.
+mig_vm_tests = tests/vm/migrate/migrate-vm.sh
+dist_check_SCRIPTS += $(mig_vm_tests)
+EXTRA_DIST += tests/vm/migrate/lib.sh tests/vm/migrate/world.py \
+	tests/vm/migrate/guest/mig-stream.c
