@@ -58,6 +58,8 @@ typedef struct {
 	const char *guest, *dest, *qmp_path, *dest_qmp_path, *uri, *key_path, *port_path;
 	gboolean json, keep_source, tty;
 	int timeout_s;
+	int max_bandwidth;         /* MiB/s for QEMU's stream; 0: QEMU's default */
+	int hold_phase, hold_s;    /* --hold: stop this long at the start of a phase */
 
 	/* the conversation */
 	int port;                  /* the source worker's */
@@ -101,6 +103,12 @@ static int fail(Mig *m, const char *fmt, ...)
 
 static void phase(Mig *m, enum phase p)
 {
+	if ((int)p == m->hold_phase && m->hold_s) {
+		/* A failure injected by a test (or a person) lands here. */
+		fprintf(stderr, "hostrpc-migrate: holding %d s before %s\n", m->hold_s,
+			phase_name[p]);
+		g_usleep((gulong)m->hold_s * G_USEC_PER_SEC);
+	}
 	m->t_phase[p] = now_us();
 	fprintf(stderr, "%s[%7.3f s] %s\n", m->tty ? "\r\033[K" : "",
 			(double)(m->t_phase[p] - m->t0) / 1e6, phase_name[p]);
@@ -542,6 +550,13 @@ static int migrate(Mig *m)
 		   "{\"capabilities\":[{\"capability\":\"pause-before-switchover\",\"state\":true},"
 		   "{\"capability\":\"events\",\"state\":true}]}") < 0)
 		return -1;
+	if (m->max_bandwidth) {
+		g_autofree char *bw = g_strdup_printf("{\"max-bandwidth\":%lld}",
+						      (long long)m->max_bandwidth << 20);
+
+		if (qmp_do(m, m->src, "source", "migrate-set-parameters", bw) < 0)
+			return -1;
+	}
 	args = g_strdup_printf("{\"uri\":\"%s\"}", m->uri);
 	if (qmp_do(m, m->dst, "destination", "migrate-incoming", args) < 0 ||
 	    qmp_do(m, m->src, "source", "migrate", args) < 0)
@@ -690,7 +705,7 @@ int main(int argc, char **argv)
 {
 	Mig m = { .port = -1, .netns_fd = -1, .timeout_s = 600 };
 	g_autofree char *qmp_path = NULL, *dest_qmp_path = NULL, *uri = NULL, *key = NULL,
-		*port = NULL;
+		*port = NULL, *hold = NULL;
 	GOptionEntry entries[] = {
 		{ "qmp", 0, 0, G_OPTION_ARG_FILENAME, &qmp_path,
 		  "The source QEMU's QMP socket", "PATH" },
@@ -708,6 +723,11 @@ int main(int argc, char **argv)
 		  "Leave the source QEMU paused instead of ending it", NULL },
 		{ "timeout", 0, 0, G_OPTION_ARG_INT, &m.timeout_s,
 		  "Give up (and roll back) after this long in pre-copy (default 600)", "SECS" },
+		{ "max-bandwidth", 0, 0, G_OPTION_ARG_INT, &m.max_bandwidth,
+		  "Limit QEMU's migration stream to this many MiB/s", "MIB" },
+		{ "hold", 0, 0, G_OPTION_ARG_STRING, &hold,
+		  "Stop SECONDS before PHASE (prepare, pre-copy, quiesce, ship-state, switch, "
+		  "pages, resume): to inject failures in tests or watch a phase", "PHASE=SECONDS" },
 		{ NULL }
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new("GUEST DEST");
@@ -725,6 +745,24 @@ int main(int argc, char **argv)
 	if (argc != 3 || !qmp_path || !dest_qmp_path || !uri) {
 		fprintf(stderr, "hostrpc-migrate: want GUEST DEST, --qmp, --dest-qmp and --uri "
 			"(see --help)\n");
+		return 2;
+	}
+	m.hold_phase = -1;
+	if (hold) {
+		char *eq = strchr(hold, '=');
+
+		for (int p = 0; eq && p < P_N; p++)
+			if ((size_t)(eq - hold) == strlen(phase_name[p]) &&
+			    !strncmp(hold, phase_name[p], (size_t)(eq - hold)))
+				m.hold_phase = p;
+		m.hold_s = eq ? atoi(eq + 1) : 0;
+		if (m.hold_phase < 0 || m.hold_s <= 0) {
+			fprintf(stderr, "hostrpc-migrate: --hold wants PHASE=SECONDS\n");
+			return 2;
+		}
+	}
+	if (m.max_bandwidth < 0) {
+		fprintf(stderr, "hostrpc-migrate: --max-bandwidth must not be negative\n");
 		return 2;
 	}
 	if (m.timeout_s <= 0) {

@@ -23,6 +23,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -714,10 +715,20 @@ int netident_apply_quiet(const char *ifname, const struct hrpc_netident *idp)
 	err = link_get(&nl, 0, ifname, &l);
 	if (!err)
 		err = link_set_up(&nl, l.index, false);
-	/* No ARP / neighbour discovery, and still the interface's own MAC:
-	 * nobody on the LAN reaches the guest's addresses here yet. */
+	/* No ARP / neighbour discovery, and a MAC that is not the guest's
+	 * (an interface the guest left earlier has it still): nobody on the
+	 * LAN reaches the guest's addresses here yet. */
 	if (!err)
 		err = link_set_flag(&nl, l.index, IFF_NOARP, true);
+	if (!err && l.maclen == 6 && !memcmp(l.mac, id.mac, 6)) {
+		unsigned char mac[6];
+
+		if (getrandom(mac, sizeof(mac), 0) != sizeof(mac))
+			err = -EIO;
+		mac[0] = (unsigned char)((mac[0] & 0xfe) | 0x02);   /* unicast, local */
+		if (!err)
+			err = link_set_mac_mtu(&nl, l.index, mac, 0);
+	}
 	if (!err && id.mtu)
 		err = link_set_mtu(&nl, l.index, id.mtu);
 	for (i = 0; !err && i < id.naddr; i++)

@@ -4,10 +4,16 @@
 #   mig_setup          namespaces (tools/two-hosts), the key, both hosts'
 #                      policies; sets $mig_p (prefix), $mig_key, $A and $B
 #                      (each host's directory)
-#   mig_hostrpcd H     start host H's (A or B) hostrpcd in its namespace
-#   mig_qemu H CMD [QEMU ARGS...]  start a guest QEMU on host H that runs CMD
-#                      (B: waits for a migration, -incoming defer -S)
-#   mig_migrate [ARGS...]  hostrpc-migrate g1 from A to B, JSON in $mig_tmp/mig.json
+#   mig_hostrpcd H     start host H's (A or B) hostrpcd in its namespace, with
+#                      its migration port and --migrate-listen 10.77.0.{2,3}:7000
+#   mig_initrd CMD FILE...  the guest's command and files
+#   mig_qemu NAME H [incoming]  start guest QEMU NAME on host H (incoming:
+#                      waits for a migration, -incoming defer -S); its files are
+#                      $mig_tmp/NAME.{out,console,qemu}.log and NAME.qmp, its
+#                      pid $mig_qemu_NAME
+#   mig_migrate FROM TO [ARGS...]  hostrpc-migrate g1 from QEMU FROM to QEMU TO
+#                      (run on FROM's host), JSON in $mig_tmp/mig.json, stderr
+#                      in $mig_tmp/mig.err
 #   mig_cleanup        (EXIT trap) everything stops, namespaces go
 #
 # Everything of one test is in $vm_tmp; names carry the test's pid.
@@ -37,14 +43,14 @@ mig_setup() {
 }
 
 mig_hostrpcd() {
-	local h=$1 d ns extra=()
+	local h=$1 d ns
 	d=$mig_tmp/$h
 	ns=$mig_p-h$h
-	[ "$h" = B ] && extra=(--migrate-listen=10.77.0.3:7000 --migrate-key="$mig_key")
 	ip netns exec "$ns" "$mig_hostrpcd_bin" --foreground --verbose --no-process-guests \
 		--admin-socket="$d/admin.sock" --state-dir="$d/state" --ivshmem="g1=$d/g1.ivshmem" \
 		--sock-policy-dir="$d/policy" --sock-audit-dir="$d" \
-		--migrate-socket="$d/migrate.sock" "${extra[@]}" > "$d/hostrpcd.log" 2>&1 &
+		--migrate-socket="$d/migrate.sock" --migrate-listen="$(mig_ip "$h"):7000" \
+		--migrate-key="$mig_key" > "$d/hostrpcd.log" 2>&1 &
 	mig_pids+=($!)
 	eval "mig_daemon_$h=$!"
 	if ! wait_for 20 grep -q 'ready:' "$d/hostrpcd.log"; then
@@ -66,31 +72,42 @@ mig_initrd() {	# mig_initrd CMD FILE...
 	cat "$HOSTRPC_GUEST_DIR/initramfs.cpio.gz" "$mig_tmp/extra.cpio.gz" > "$mig_tmp/initrd"
 }
 
-mig_qemu() {	# mig_qemu A|B [QEMU ARGS...]
-	local h=$1 d ns
-	shift
-	d=$mig_tmp/$h
+mig_ip() { [ "$1" = A ] && echo 10.77.0.2 || echo 10.77.0.3; }
+
+declare -A mig_host
+mig_qemu() {	# mig_qemu NAME A|B [incoming]
+	local n=$1 h=$2 ns extra=()
 	ns=$mig_p-h$h
-	[ "$h" = B ] && set -- -incoming defer -S "$@"
-	: > "$d/out.log"
+	mig_host[$n]=$h
+	[ "${3:-}" = incoming ] && extra=(-incoming defer -S)
+	: > "$mig_tmp/$n.out.log"
 	ip netns exec "$ns" qemu-system-x86_64 -accel tcg -m "$mig_mem" -smp 1 -nographic \
 		-no-reboot -kernel "$HOSTRPC_GUEST_DIR/vmlinuz" -initrd "$mig_tmp/initrd" \
 		-append "console=ttyS0 panic=-1 quiet loglevel=4 hrpc.out=ttyS1 hrpc.load=hostrpc_sock" \
-		-serial "file:$d/console.log" -serial "file:$d/out.log" -monitor none \
-		-qmp "unix:$d/qmp.sock,server=on,wait=off" -nic none \
-		-chardev "socket,path=$d/g1.ivshmem,id=ivs" \
-		-device ivshmem-doorbell,chardev=ivs,vectors=2,master=on "$@" \
-		< /dev/null > "$d/qemu.log" 2>&1 &
+		-serial "file:$mig_tmp/$n.console.log" -serial "file:$mig_tmp/$n.out.log" \
+		-monitor none -qmp "unix:$mig_tmp/$n.qmp,server=on,wait=off" -nic none \
+		-chardev "socket,path=$mig_tmp/$h/g1.ivshmem,id=ivs" \
+		-device ivshmem-doorbell,chardev=ivs,vectors=2,master=on "${extra[@]}" \
+		< /dev/null > "$mig_tmp/$n.qemu.log" 2>&1 &
 	mig_pids+=($!)
-	eval "mig_qemu_$h=$!"
-	wait_for 20 test -S "$d/qmp.sock" || { cat "$d/qemu.log" >&2; echo "Bail out! QEMU $h"; exit 1; }
+	eval "mig_qemu_$n=$!"
+	wait_for 20 test -S "$mig_tmp/$n.qmp" ||
+		{ cat "$mig_tmp/$n.qemu.log" >&2; echo "Bail out! QEMU $n"; exit 1; }
 }
 
-mig_migrate() {
-	ip netns exec "$mig_p-hA" "$mig_tool" --qmp "$A/qmp.sock" --dest-qmp "$B/qmp.sock" \
-		--uri tcp:10.77.0.3:4444 --key "$mig_key" --migrate-socket "$A/migrate.sock" \
-		--json "$@" g1 10.77.0.3:7000 > "$mig_tmp/mig.json" 2> "$mig_tmp/mig.err"
+mig_migrate() {	# mig_migrate FROM TO [ARGS...]
+	local from=$1 to=$2 h t
+	shift 2
+	h=${mig_host[$from]}
+	t=${mig_host[$to]}
+	ip netns exec "$mig_p-h$h" "$mig_tool" --qmp "$mig_tmp/$from.qmp" \
+		--dest-qmp "$mig_tmp/$to.qmp" --uri "tcp:$(mig_ip "$t"):4444" --key "$mig_key" \
+		--migrate-socket "$mig_tmp/$h/migrate.sock" --json "$@" g1 "$(mig_ip "$t"):7000" \
+		> "$mig_tmp/mig.json" 2> "$mig_tmp/mig.err"
 }
+
+# Everything the guest printed, wherever it ran.
+mig_guest_out() { cat "$mig_tmp"/*.out.log 2> /dev/null | tr -d '\r'; }
 
 # A JSON field of a file: mig_json FILE EXPR (python expression on `d`)
 mig_json() {
