@@ -3,6 +3,9 @@
 # outsourced sockets (tests/vm/migrate/lib.sh).  Root only (network
 # namespaces, TCP_REPAIR); the guest program is built static by the test.
 mig_vm_tests = tests/vm/migrate/migrate-vm.sh
+# Failures before the switch (QEMU, the destination hostrpcd, the network)
+# leave the guest at the source with every socket intact.
+mig_vm_tests += tests/vm/migrate/migrate-rollback.sh
 dist_check_SCRIPTS += $(mig_vm_tests)
 EXTRA_DIST += tests/vm/migrate/lib.sh tests/vm/migrate/world.py \
 	tests/vm/migrate/guest/mig-stream.c
