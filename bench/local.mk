@@ -7,3 +7,12 @@ bench_hrpc_bench_CFLAGS = $(AM_CFLAGS) -O2
 .PHONY: bench
 bench: bench/hrpc-bench
 	$(builddir)/bench/hrpc-bench
+
+# Issue 12: a live migration with 100 streaming connections, hostrpc-migrate
+# vs a plain QEMU migration with virtio-net + slirp (root; two hosts as
+# network namespaces).
+EXTRA_DIST += bench/migrate-bench.sh
+.PHONY: migrate-bench
+migrate-bench: hostrpc/daemon/hostrpcd migrate/hostrpc-migrate
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+		$(SHELL) $(top_srcdir)/bench/migrate-bench.sh

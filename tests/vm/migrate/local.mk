@@ -6,6 +6,8 @@ mig_vm_tests = tests/vm/migrate/migrate-vm.sh
 # Failures before the switch (QEMU, the destination hostrpcd, the network)
 # leave the guest at the source with every socket intact.
 mig_vm_tests += tests/vm/migrate/migrate-rollback.sh
+# The migration benchmark (bench/migrate-bench.sh) in its quick mode.
+mig_vm_tests += tests/vm/migrate/migrate-bench-smoke.sh
 dist_check_SCRIPTS += $(mig_vm_tests)
 EXTRA_DIST += tests/vm/migrate/lib.sh tests/vm/migrate/world.py \
 	tests/vm/migrate/guest/mig-stream.c
