@@ -34,6 +34,7 @@
 #include "hostrpc/hostrpc.h"
 #include "hostrpc/ring.h"
 #include "hostrpc/sock.h"
+#include "tests/fuzz/fuzz-netns.h"
 #include "outsource/sock/outsource-sock.h"
 
 #define SHM_SIZE (2u << 20)
@@ -54,61 +55,6 @@ static int efd[2];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void lo_up(void)
-{
-	struct ifreq ifr = { 0 };
-	int fd = socket(AF_INET, SOCK_DGRAM, 0);
-
-	strcpy(ifr.ifr_name, "lo");
-	if (fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	if (fd >= 0)
-		close(fd);
-}
-
-static int write_file(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), rc = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
-/* A network namespace with only loopback.  root makes one directly; anyone
- * else makes it inside a user namespace of their own, which gives them
- * CAP_NET_ADMIN over it (that needs a single-threaded process: libFuzzer
- * calls this before it starts its threads). */
-static int private_netns(void)
-{
-	char map[64];
-	uid_t uid = getuid();
-	gid_t gid = getgid();
-	int rc;
-
-	if (unshare(CLONE_NEWNET) == 0)
-		return 0;
-	if (errno != EPERM)
-		return -errno;
-	if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0)
-		return -errno;
-	/* Our own ids map to root inside; setgroups must be denied first. */
-	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
-	rc = write_file("/proc/self/uid_map", map);
-	if (rc < 0)
-		return rc;
-	rc = write_file("/proc/self/setgroups", "deny");
-	if (rc < 0)
-		return rc;
-	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
-	return write_file("/proc/self/gid_map", map);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

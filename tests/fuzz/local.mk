@@ -26,6 +26,14 @@ check_SCRIPTS += tests/fuzz/fuzz-sockring
 CLEANFILES += tests/fuzz/fuzz-sockring
 tests/fuzz/fuzz-sockring: $(top_srcdir)/tests/fuzz/fuzz-sockring.c $(top_srcdir)/include/hostrpc/sockring.h $(top_srcdir)/include/hostrpc/ring.h config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-sockring.c
+# A migrating guest's socket table as another host ships it (sockstate.h),
+# replayed by the socket service.
+check_SCRIPTS += tests/fuzz/fuzz-socktable
+CLEANFILES += tests/fuzz/fuzz-socktable
+EXTRA_DIST += tests/fuzz/fuzz-socktable.c tests/fuzz/fuzz-netns.h
+tests/fuzz/fuzz-socktable: $(top_srcdir)/tests/fuzz/fuzz-socktable.c $(top_srcdir)/tests/fuzz/fuzz-netns.h $(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(fuzz_sock_sources)) config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-socktable.c \
+		$(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(fuzz_sock_sources)) -lpthread
 # A TCP connection's image as another host ships it (sockstate.h).
 check_SCRIPTS += tests/fuzz/fuzz-sockstate
 CLEANFILES += tests/fuzz/fuzz-sockstate

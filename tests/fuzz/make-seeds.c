@@ -253,6 +253,68 @@ static int sockstate_seeds(const char *dir)
 	return 0;
 }
 
+/* fuzz-socktable: an honest table of a listener, a connected UDP socket
+ * and a TCP connection with its image, all on loopback. */
+static int socktable_seeds(const char *dir)
+{
+	uint8_t buf[sizeof(struct hrpc_sock_mig_table) + 3 * sizeof(struct hrpc_sock_mig) +
+		    sizeof(struct hrpc_tcp_image) + 24];
+	struct hrpc_sock_mig_table t = { .magic = HRPC_SOCK_MIG_MAGIC, .nsock = 3,
+					 .size = sizeof(buf), .version = 1, .credit = 16 };
+	struct hrpc_sock_mig r[3];
+	struct hrpc_tcp_image h;
+	uint8_t *p = buf;
+
+	memset(r, 0, sizeof(r));
+	for (int i = 0; i < 3; i++) {
+		r[i].handle = ((uint64_t)7 << 32) | (uint64_t)i;
+		r[i].family = HRPC_AF_INET;
+		r[i].local.family = HRPC_AF_INET;
+		r[i].local.addr[0] = 127;
+		r[i].local.addr[3] = 1;
+	}
+	r[0].state = HRPC_SOCK_MIG_LISTEN;
+	r[0].type = HRPC_SOCK_STREAM;
+	r[0].local.port = 39100;
+	r[0].backlog = 16;
+	r[0].nopt = 1;
+	r[0].opt[0].level = 1;   /* SOL_SOCKET, SO_REUSEADDR */
+	r[0].opt[0].name = 2;
+	r[0].opt[0].len = 4;
+	r[0].opt[0].val[0] = 1;
+	r[1].state = HRPC_SOCK_MIG_CONNECTED;
+	r[1].type = HRPC_SOCK_DGRAM;
+	r[1].local.port = 39101;
+	r[1].peer = r[1].local;
+	r[1].peer.port = 39102;
+	r[2].state = HRPC_SOCK_MIG_CONNECTED;
+	r[2].type = HRPC_SOCK_STREAM;
+	r[2].local.port = 39103;
+	r[2].peer = r[2].local;
+	r[2].peer.port = 39100;
+	r[2].tcp_len = sizeof(h) + 24;
+	memset(&h, 0, sizeof(h));
+	h.magic = HRPC_TCP_IMAGE_MAGIC;
+	h.size = sizeof(h) + 24;
+	h.state = HRPC_TCP_ESTABLISHED;
+	h.local = r[2].local;
+	h.peer = r[2].peer;
+	h.snd_seq = 1000;
+	h.rcv_seq = 5000;
+	h.inq_len = 8;
+	h.outq_len = 16;
+	h.unsq_len = 4;
+	h.mss = 1460;
+	h.snd_wnd = h.rcv_wnd = h.max_window = 65535;
+	memcpy(p, &t, sizeof(t));
+	p += sizeof(t);
+	memcpy(p, r, sizeof(r));
+	p += sizeof(r);
+	memcpy(p, &h, sizeof(h));
+	memset(p + sizeof(h), 'q', 24);
+	return write_file(dir, "seed-socktable", buf, sizeof(buf));
+}
+
 /* fuzz-miglink: one honest message of each kind, behind its selector byte
  * (0 intro, 1 challenge, 2 proof, 3 frame header and the receiver's limit). */
 static int miglink_seeds(const char *dir)
@@ -295,7 +357,7 @@ int main(int argc, char **argv)
 	struct hrpc_echo_source_req sr = { .seed = 1, .len = 64 };
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: make-seeds conn|sock|sockring|sockstate|miglink|gm|gex|client|session DIR\n");
+		fprintf(stderr, "usage: make-seeds conn|sock|sockring|sockstate|socktable|miglink|gm|gex|client|session DIR\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "sock"))
@@ -306,6 +368,8 @@ int main(int argc, char **argv)
 		return sockring_seeds(argv[2]);
 	if (!strcmp(argv[1], "sockstate"))
 		return sockstate_seeds(argv[2]);
+	if (!strcmp(argv[1], "socktable"))
+		return socktable_seeds(argv[2]);
 	if (!strcmp(argv[1], "miglink"))
 		return miglink_seeds(argv[2]);
 	if (!strcmp(argv[1], "gex"))
