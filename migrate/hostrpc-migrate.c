@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -617,8 +618,16 @@ static int migrate(Mig *m)
 		return -1;
 	m->t_resumed = now_us();
 	m->t_phase[P_N] = m->t_resumed;
-	/* The guest runs at the destination: the source lets go. */
-	port_status(m, HRPC_MIG_DONE);
+	/* The guest runs at the destination: the source lets go.  Its worker
+	 * ends (and closes the port) before its QEMU does, so that the source
+	 * hostrpcd sees why it ended. */
+	if (port_status(m, HRPC_MIG_DONE) == 0) {
+		struct pollfd pfd = { .fd = m->port, .events = POLLIN };
+		char b;
+
+		while (poll(&pfd, 1, 5000) == 1 && recv(m->port, &b, 1, 0) > 0)
+			;
+	}
 	for (guint32 i = 0; i < m->nfds; i++) {
 		close(m->fds[i]);   /* frozen: silently */
 		m->frozen[i] = FALSE;

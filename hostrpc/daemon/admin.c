@@ -243,6 +243,22 @@ static AdminConn *conn_of(HrpcdAdmin *adm, hrpc_conn *conn)
 	return NULL;
 }
 
+static int admin_migrations(HrpcdAdmin *adm, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	struct hrpc_admin_page page = { .record_size = sizeof(struct hrpc_admin_migration) };
+	guint room = (HRPC_MSG_MAX_PAYLOAD - sizeof(page)) / sizeof(struct hrpc_admin_migration);
+	g_autofree struct hrpc_admin_migration *recs = g_new0(struct hrpc_admin_migration, room);
+
+	if (req->len)
+		return -EINVAL;
+	page.count = hrpcd_supervisor_migrations(adm->sup, recs, room);
+	page.total = page.count;
+	memcpy(rep->payload, &page, sizeof(page));
+	memcpy((guint8 *)rep->payload + sizeof(page), recs, page.count * sizeof(*recs));
+	rep->len = (guint32)(sizeof(page) + page.count * sizeof(*recs));
+	return 0;
+}
+
 static int admin_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	HrpcdAdmin *adm = opaque;
@@ -257,6 +273,8 @@ static int admin_handle(void *opaque, const struct hrpc_req *req, struct hrpc_re
 	case HRPC_ADMIN_SOCKETS_ASK:
 		ac = conn_of(adm, req->conn);
 		return ac ? admin_sockets_ask(adm, ac, req, rep) : -EIO;
+	case HRPC_ADMIN_MIGRATIONS:
+		return admin_migrations(adm, req, rep);
 	default:
 		return -ENOSYS;
 	}

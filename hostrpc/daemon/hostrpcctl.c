@@ -410,6 +410,71 @@ static int cmd_channels(hrpc_client *c, const char *guest, gboolean detailed)
 	return 0;
 }
 
+/* The migrations this daemon took part in (admin.h). */
+static int cmd_migrations(hrpc_client *c)
+{
+	g_autofree guint8 *buf = g_malloc(HRPC_MSG_MAX_PAYLOAD);
+	struct hrpc_call call = {
+		.service = HRPC_SVC_ADMIN, .proc = HRPC_ADMIN_MIGRATIONS,
+		.rep = buf, .rep_cap = HRPC_MSG_MAX_PAYLOAD, .timeout_ms = CALL_TIMEOUT_MS,
+	};
+	g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
+	g_autoptr(GString) j = g_string_new("{\"migrations\":[");
+	struct hrpc_admin_page page;
+	int rc = hrpc_client_call(c, &call);
+
+	if (rc == -ENOSYS)
+		fail("this hostrpcd keeps no migrations (upgrade it)");
+	if (rc < 0)
+		fail("MIGRATIONS: %s", g_strerror(-rc));
+	if (call.rep_len < sizeof(page))
+		fail("hostrpcd sent a short reply");
+	memcpy(&page, buf, sizeof(page));
+	if (page.record_size < sizeof(struct hrpc_admin_migration) ||
+	    page.count > (call.rep_len - sizeof(page)) / page.record_size)
+		fail("hostrpcd sent a malformed reply");
+	table_add(rows, "ID", "GUEST", "DIRECTION", "STATE", "STARTED", "DURATION(ms)", "DETAIL",
+		  NULL);
+	for (guint32 i = 0; i < page.count; i++) {
+		struct hrpc_admin_migration m;
+		g_autofree char *id = NULL, *dur = NULL, *when = NULL;
+		g_autoptr(GDateTime) t = NULL;
+		gboolean first = TRUE;
+
+		memcpy(&m, buf + sizeof(page) + (gsize)i * page.record_size, sizeof(m));
+		terminate(m.guest, sizeof(m.guest));
+		terminate(m.detail, sizeof(m.detail));
+		t = g_date_time_new_from_unix_utc((gint64)(m.started_unix_ns / 1000000000ull));
+		when = t ? g_date_time_format(t, "%Y-%m-%dT%H:%M:%SZ") : g_strdup("-");
+		if (opt_json) {
+			if (i)
+				g_string_append_c(j, ',');
+			g_string_append_c(j, '{');
+			json_kv_u64(j, "id", m.id, &first);
+			json_kv_u64(j, "guest_id", m.guest_id, &first);
+			json_kv_str(j, "guest", m.guest, &first);
+			json_kv_str(j, "direction", m.direction == HRPC_ADMIN_MIG_IN ? "in" : "out",
+				    &first);
+			json_kv_str(j, "state", hrpc_admin_mig_state_name(m.state), &first);
+			json_kv_str(j, "started", when, &first);
+			json_kv_u64(j, "duration_ns", m.duration_ns, &first);
+			json_kv_str(j, "detail", m.detail, &first);
+			g_string_append_c(j, '}');
+			continue;
+		}
+		id = fmt_u64(m.id);
+		dur = g_strdup_printf("%.1f", (double)m.duration_ns / 1e6);
+		table_add(rows, id, m.guest, m.direction == HRPC_ADMIN_MIG_IN ? "in" : "out",
+			  hrpc_admin_mig_state_name(m.state), when, dur, m.detail, NULL);
+	}
+	g_string_append(j, "]}");
+	if (opt_json)
+		puts(j->str);
+	else
+		table_print(rows);
+	return 0;
+}
+
 /* The answer to a socket listing question (an event, admin.h). */
 typedef struct {
 	uint32_t ticket;
@@ -528,7 +593,9 @@ int main(int argc, char **argv)
 		"  channels        one line of counters per channel\n"
 		"  stats [GUEST]   every counter of each channel (GUEST: id or name)\n"
 		"  sockets GUEST   the guest's socket policy (its source and rules, as in\n"
-		"                  force) and outsourced sockets: state, addresses, bytes");
+		"                  force) and outsourced sockets: state, addresses, bytes\n"
+		"  migrations      the live migrations this host took part in (hostrpc-migrate):\n"
+		"                  guest, direction, state, start, duration, how it ended");
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
 		fprintf(stderr, "hostrpcctl: %s\n", error->message);
 		return 2;
@@ -536,7 +603,7 @@ int main(int argc, char **argv)
 	cmd = argc > 1 ? argv[1] : "list";
 	if (!(g_str_equal(cmd, "info") || g_str_equal(cmd, "list") ||
 	      g_str_equal(cmd, "channels") || g_str_equal(cmd, "stats") ||
-	      g_str_equal(cmd, "sockets")) ||
+	      g_str_equal(cmd, "sockets") || g_str_equal(cmd, "migrations")) ||
 	    argc > (g_str_equal(cmd, "stats") || g_str_equal(cmd, "sockets") ? 3 : 2) ||
 	    (g_str_equal(cmd, "sockets") && argc != 3)) {
 		g_autofree char *help = g_option_context_get_help(ctx, TRUE, NULL);
@@ -553,6 +620,8 @@ int main(int argc, char **argv)
 		rc = cmd_channels(c, NULL, FALSE);
 	else if (g_str_equal(cmd, "sockets"))
 		rc = cmd_sockets(c, argv[2]);
+	else if (g_str_equal(cmd, "migrations"))
+		rc = cmd_migrations(c);
 	else
 		rc = cmd_channels(c, argc > 2 ? argv[2] : NULL, TRUE);
 	hrpc_client_free(c);

@@ -103,6 +103,7 @@ static void port_route(Waiting *wt)
 	} else {
 		hrpcd_log_guest(G_LOG_LEVEL_INFO, g->id, g->name,
 				"hostrpc-migrate connected: port handed to the worker");
+		hrpcd_supervisor_migration_begin(wt->doors->sup, g, FALSE);
 		waiting_free(wt, TRUE);
 		return;
 	}
@@ -143,6 +144,7 @@ static void link_route(Waiting *wt)
 		waiting_free(wt, TRUE);
 		return;
 	}
+	hrpcd_supervisor_migration_begin(wt->doors->sup, g, TRUE);
 	waiting_free(wt, FALSE);   /* the guest's next worker has it */
 }
 

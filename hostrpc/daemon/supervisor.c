@@ -101,7 +101,106 @@ struct _HrpcdSupervisor {
 	gid_t endpoint_gid;     /* 0: endpoints are owner-only */
 	guint max_guests;
 	char *migrate_key;      /* the per-pair key incoming migrations prove; NULL: none */
+	GQueue migrations;      /* of MigRecord, the last MIGRATIONS_KEPT, oldest first */
+	guint32 next_mig_id;
 };
+
+/* ---- migrations (hostrpcctl migrations) ------------------------------------- */
+
+#define MIGRATIONS_KEPT 64
+
+typedef struct {
+	guint32 id, guest_id;
+	guint16 direction, state;
+	gint64 started_real_us, started_us, ended_us;
+	char guest[64];
+	char detail[128];
+} MigRecord;
+
+void hrpcd_supervisor_migration_begin(HrpcdSupervisor *sup, HrpcdGuest *g, gboolean incoming)
+{
+	MigRecord *r = g_new0(MigRecord, 1);
+
+	r->id = ++sup->next_mig_id;
+	r->guest_id = g->id;
+	r->direction = incoming ? HRPC_ADMIN_MIG_IN : HRPC_ADMIN_MIG_OUT;
+	r->state = HRPC_ADMIN_MIG_UNDER_WAY;
+	r->started_real_us = g_get_real_time();
+	r->started_us = g_get_monotonic_time();
+	g_strlcpy(r->guest, g->name, sizeof(r->guest));
+	g_strlcpy(r->detail, incoming ? "waiting for the source's state" :
+		  "hostrpc-migrate talks to the worker", sizeof(r->detail));
+	g_queue_push_tail(&sup->migrations, r);
+	while (g_queue_get_length(&sup->migrations) > MIGRATIONS_KEPT)
+		g_free(g_queue_pop_head(&sup->migrations));
+}
+
+/* The guest's migration under way in that direction ends (0: any). */
+static void migration_end(HrpcdSupervisor *sup, guint32 guest_id, guint16 direction,
+			  guint16 state, const char *detail)
+{
+	for (GList *l = sup->migrations.tail; l; l = l->prev) {
+		MigRecord *r = l->data;
+
+		if (r->guest_id != guest_id || r->state != HRPC_ADMIN_MIG_UNDER_WAY ||
+		    (direction && r->direction != direction))
+			continue;
+		r->state = state;
+		r->ended_us = g_get_monotonic_time();
+		g_strlcpy(r->detail, detail, sizeof(r->detail));
+		return;
+	}
+}
+
+static void migration_news(guint32 guest_id, guint32 event, int status, const char *text,
+			   gpointer data)
+{
+	HrpcdSupervisor *sup = data;
+
+	switch (event) {
+	case HRPCD_CTL_MIG_OUT_ROLLBACK:
+		migration_end(sup, guest_id, HRPC_ADMIN_MIG_OUT, HRPC_ADMIN_MIG_ROLLED_BACK, text);
+		break;
+	case HRPCD_CTL_MIG_IN_DONE: {
+		HrpcdGuest *g = hrpcd_guest_table_lookup(sup->guests, guest_id);
+
+		migration_end(sup, guest_id, HRPC_ADMIN_MIG_IN, HRPC_ADMIN_MIG_MIGRATED, text);
+		/* From now on an ordinary worker of a guest that runs here. */
+		if (g)
+			g->mig_worker = FALSE;
+		break;
+	}
+	case HRPCD_CTL_MIG_IN_FAILED:
+		migration_end(sup, guest_id, HRPC_ADMIN_MIG_IN, HRPC_ADMIN_MIG_FAILED, text);
+		break;
+	default:
+		break;
+	}
+	(void)status;
+}
+
+guint hrpcd_supervisor_migrations(HrpcdSupervisor *sup, struct hrpc_admin_migration *out,
+				  guint max)
+{
+	guint n = 0;
+	gint64 now = g_get_monotonic_time();
+
+	for (GList *l = sup->migrations.head; l && n < max; l = l->next, n++) {
+		MigRecord *r = l->data;
+		struct hrpc_admin_migration *o = &out[n];
+
+		memset(o, 0, sizeof(*o));
+		o->id = r->id;
+		o->guest_id = r->guest_id;
+		o->direction = r->direction;
+		o->state = r->state;
+		o->started_unix_ns = (guint64)r->started_real_us * 1000u;
+		o->duration_ns = (guint64)((r->ended_us ? r->ended_us : now) - r->started_us) * 1000u;
+		g_strlcpy(o->guest, r->guest, sizeof(o->guest));
+		g_strlcpy(o->detail, r->detail, sizeof(o->detail));
+	}
+	return n;
+}
 
 static void worker_exited(GPid pid, gint wait_status, gpointer user_data);
 static gboolean respawn(gpointer user_data);
@@ -348,6 +447,7 @@ static void guest_free(HrpcdSupervisor *sup, HrpcdGuest *g)
 	guest_unlink_endpoint(g);
 	hrpcd_audit_sinks_release(sup->audit, g->id);
 	hrpcd_worker_ctl_release(sup->ctl, g->id);
+	migration_end(sup, g->id, 0, HRPC_ADMIN_MIG_FAILED, "the guest went away");
 	hrpcd_log_guest(G_LOG_LEVEL_DEBUG, g->id, g->name, "freed");
 	hrpcd_guest_table_remove(sup->guests, g);
 }
@@ -522,6 +622,15 @@ static void worker_exited(GPid pid, gint wait_status, gpointer user_data)
 	hrpcd_log_guest(clean || g->stopping ? G_LOG_LEVEL_INFO : G_LOG_LEVEL_WARNING,
 			g->id, g->name, "worker %ld %s", (long)pid, how);
 
+	/* A worker that ends during a migration ends its part in it: the
+	 * source's with status 6 when the guest moved, an incoming one that
+	 * did not report success failed. */
+	if (WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == HRPCD_WORKER_EXIT_MIGRATED)
+		migration_end(sup, g->id, HRPC_ADMIN_MIG_OUT, HRPC_ADMIN_MIG_MIGRATED,
+			      "the guest runs at the destination; this worker ended");
+	else
+		migration_end(sup, g->id, g->mig_worker ? HRPC_ADMIN_MIG_IN : HRPC_ADMIN_MIG_OUT,
+			      HRPC_ADMIN_MIG_FAILED, how);
 	if (g->stopping || g->transport != HRPC_ADMIN_TRANSPORT_IVSHMEM) {
 		guest_free(sup, g);
 		return;
@@ -1183,6 +1292,7 @@ HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError *
 	sup->sock_policy_dir = cfg->sock_policy_dir ? absolute(cfg->sock_policy_dir)
 		: g_build_filename(SYSCONFDIR, "hostrpc", "sock", NULL);
 	sup->ctl = hrpcd_worker_ctl_new(cfg->worker_ctl_timeout_ms, NULL);
+	hrpcd_worker_ctl_set_migration_cb(sup->ctl, migration_news, sup);
 	sup->max_guests = cfg->max_guests ? cfg->max_guests : HRPCD_DEFAULT_MAX_GUESTS;
 	sup->hello_timeout_s = cfg->hello_timeout_s ? cfg->hello_timeout_s
 						    : HELLO_TIMEOUT_S_DEFAULT;
@@ -1304,6 +1414,7 @@ void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 		close(sup->gate_fd);
 	g_free(sup->sock_policy_dir);
 	g_free(sup->migrate_key);
+	g_queue_clear_full(&sup->migrations, g_free);
 	g_free(sup->socket_path);
 	g_free(sup->state_dir);
 	g_free(sup);

@@ -94,6 +94,13 @@ const char *hrpcd_supervisor_state_dir(HrpcdSupervisor *sup);
 /* An incoming migration for ivshmem guest `g` (whose QEMU, started with
  * -incoming, is attached and never ran the guest here): its next worker
  * gets the link `fd` (ours on success) and the intro (hex) the door read. */
+/* hostrpcctl migrations: a record per migration (migrate-doors.c begins
+ * one when it hands a connection on; the worker's news and exit end it). */
+struct hrpc_admin_migration;
+void hrpcd_supervisor_migration_begin(HrpcdSupervisor *sup, HrpcdGuest *g, gboolean incoming);
+guint hrpcd_supervisor_migrations(HrpcdSupervisor *sup, struct hrpc_admin_migration *out,
+				  guint max);
+
 gboolean hrpcd_supervisor_migrate_in(HrpcdSupervisor *sup, HrpcdGuest *g, int fd,
 				     const char *intro_hex, GError **error);
 /* The workers' control channels (worker-ctl.h), for the admin service. */

@@ -39,6 +39,8 @@ struct _HrpcdWorkerCtl {
 	GHashTable *chans;      /* guest id -> Chan */
 	guint32 next_seq;
 	char *buf;              /* HRPCD_CTL_LISTING_MAX + header */
+	HrpcdWorkerCtlMigFn mig_fn;
+	gpointer mig_data;
 };
 
 gsize hrpcd_worker_ctl_sanitize(char *buf, gsize len, gboolean truncated)
@@ -154,6 +156,22 @@ static gboolean chan_read_one(Chan *c)
 		return TRUE;
 	}
 	memcpy(&h, buf, sizeof(h));
+	if (h.type == HRPCD_CTL_MIGRATION) {
+		char text[HRPCD_CTL_MIG_TEXT_MAX + 1];
+		gsize tl = MIN(MIN((gsize)n, cap) - sizeof(h), (gsize)HRPCD_CTL_MIG_TEXT_MAX);
+
+		memcpy(text, buf + sizeof(h), tl);
+		tl = hrpcd_worker_ctl_sanitize(text, tl, FALSE);
+		text[tl] = 0;
+		for (gsize i = 0; i < tl; i++)
+			if (text[i] == '\n' || text[i] == '\t')
+				text[i] = ' ';
+		if (c->ctl->mig_fn)
+			c->ctl->mig_fn(c->guest_id, h.seq,
+				       h.status > 0 || h.status < -4095 ? -EIO : h.status, text,
+				       c->ctl->mig_data);
+		return TRUE;
+	}
 	r = h.type == HRPCD_CTL_LIST_SOCKETS_REPLY ? chan_find(c, h.seq) : NULL;
 	if (!r) {
 		g_debug("guest %u: unexpected control message dropped", c->guest_id);
@@ -252,6 +270,12 @@ void hrpcd_worker_ctl_release(HrpcdWorkerCtl *ctl, guint32 guest_id)
 {
 	if (ctl)
 		g_hash_table_remove(ctl->chans, GUINT_TO_POINTER(guest_id));
+}
+
+void hrpcd_worker_ctl_set_migration_cb(HrpcdWorkerCtl *ctl, HrpcdWorkerCtlMigFn fn, gpointer data)
+{
+	ctl->mig_fn = fn;
+	ctl->mig_data = data;
 }
 
 int hrpcd_worker_ctl_pass_port(HrpcdWorkerCtl *ctl, guint32 guest_id, int fd)

@@ -37,9 +37,19 @@ enum hrpcd_ctl_type {
 	HRPCD_CTL_LIST_SOCKETS = 1,       /* flags: HRPCD_CTL_F_JSON */
 	HRPCD_CTL_LIST_SOCKETS_REPLY = 2, /* status 0 + the listing, or -errno */
 	HRPCD_CTL_MIGRATE_PORT = 3,       /* + one fd: hostrpc-migrate's port (migrate.h) */
+	/* Worker -> supervisor, unasked: a migration's news.  seq: enum
+	 * hrpcd_ctl_mig_event; status: 0 or -errno; a short text follows. */
+	HRPCD_CTL_MIGRATION = 4,
 };
 
 #define HRPCD_CTL_F_JSON 0x1u
+
+enum hrpcd_ctl_mig_event {
+	HRPCD_CTL_MIG_OUT_ROLLBACK = 1,   /* source: serving again */
+	HRPCD_CTL_MIG_IN_DONE = 2,        /* destination: the guest is served here */
+	HRPCD_CTL_MIG_IN_FAILED = 3,      /* destination: gave up (text: why) */
+};
+#define HRPCD_CTL_MIG_TEXT_MAX 120
 
 struct hrpcd_ctl_msg {
 	uint32_t type;
@@ -69,6 +79,12 @@ HrpcdWorkerCtl *hrpcd_worker_ctl_new(guint timeout_ms, GMainContext *ctx);
 /* Fails what is pending with -ECANCELED. */
 void hrpcd_worker_ctl_free(HrpcdWorkerCtl *ctl);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdWorkerCtl, hrpcd_worker_ctl_free)
+
+/* A worker's migration news (HRPCD_CTL_MIGRATION): `text` is printable,
+ * at most HRPCD_CTL_MIG_TEXT_MAX bytes; status 0 or -errno (clamped). */
+typedef void (*HrpcdWorkerCtlMigFn)(guint32 guest_id, guint32 event, int status,
+				    const char *text, gpointer data);
+void hrpcd_worker_ctl_set_migration_cb(HrpcdWorkerCtl *ctl, HrpcdWorkerCtlMigFn fn, gpointer data);
 
 /* A new worker of guest `guest_id`: replaces the previous worker's channel
  * (its pending requests fail with -ENODATA).  Returns the worker's end

@@ -42,6 +42,7 @@
 #include "hostrpc/miglink.h"
 #include "hostrpc/sockstate.h"
 #include "hostrpc/daemon/log.h"
+#include "hostrpc/daemon/worker-ctl.h"
 #include "hostrpc/daemon/worker-priv.h"
 #include "migrate/link.h"
 #include "migrate/netident.h"
@@ -59,6 +60,7 @@ struct _WorkerMigPort {
 	GSource *src;
 	gboolean quiesced;
 	gboolean switched;     /* DIFF seen: the guest's memory is at the destination */
+	gboolean done;         /* DONE: we end */
 };
 
 /* ---- helpers ------------------------------------------------------------------- */
@@ -119,6 +121,27 @@ static void port_status(WorkerMigPort *p, int status, const char *fmt, ...)
 		g_debug("migration port: cannot answer");
 }
 
+/* The supervisor's record of the migration (hostrpcctl migrations). */
+G_GNUC_PRINTF(4, 5)
+static void tell_supervisor(Worker *w, guint32 event, int status, const char *fmt, ...)
+{
+	struct hrpcd_ctl_msg m = { .type = HRPCD_CTL_MIGRATION, .seq = event, .status = status };
+	char buf[sizeof(m) + HRPCD_CTL_MIG_TEXT_MAX + 1];
+	va_list ap;
+	int n;
+
+	if (w->spec->ctl_fd < 0)
+		return;
+	va_start(ap, fmt);
+	n = g_vsnprintf(buf + sizeof(m), HRPCD_CTL_MIG_TEXT_MAX + 1, fmt, ap);
+	va_end(ap);
+	n = CLAMP(n, 0, (int)HRPCD_CTL_MIG_TEXT_MAX);
+	m.len = (guint32)n;
+	memcpy(buf, &m, sizeof(m));
+	if (send(w->spec->ctl_fd, buf, sizeof(m) + (gsize)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		g_debug("cannot tell the supervisor: %s", g_strerror(errno));
+}
+
 /* ---- source ---------------------------------------------------------------------- */
 
 static void resume(Worker *w, const char *why)
@@ -126,14 +149,18 @@ static void resume(Worker *w, const char *why)
 	WorkerMigPort *p = w->port;
 	OutsourceSockService *ss = hrpcd_services_sock(w->svcs);
 
-	if (!p->quiesced)
+	if (!p->quiesced) {
+		/* Nothing stopped yet (the migration failed in pre-copy). */
+		tell_supervisor(w, HRPCD_CTL_MIG_OUT_ROLLBACK, 0, "not migrated: %s", why);
 		return;
+	}
 	p->quiesced = FALSE;
 	if (ss)
 		outsource_sock_service_resume(ss);
 	hrpcd_worker_conn_attach(w);
 	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
 			"migration rolled back (%s): serving again", why);
+	tell_supervisor(w, HRPCD_CTL_MIG_OUT_ROLLBACK, 0, "rolled back: %s", why);
 }
 
 static void quiesce(Worker *w)
@@ -319,6 +346,7 @@ static gboolean port_event(gint fd, GIOCondition cond, gpointer user_data)
 		port_status(p, 0, "serving again");
 		break;
 	case HRPC_MIG_DONE:
+		p->done = TRUE;
 		port_status(p, 0, "done");
 		hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
 				"migrated to another host");
@@ -366,7 +394,11 @@ void hrpcd_worker_mig_port_close(Worker *w)
 	w->port = NULL;
 	g_source_destroy(p->src);
 	g_source_unref(p->src);
-	close(p->fd);
+	/* After DONE the descriptor stays open until we exit: hostrpc-migrate
+	 * waits for its end before it ends the source QEMU, so that we end
+	 * with our own status (6, migrated), not QEMU's hang-up's SIGTERM. */
+	if (!p->done)
+		close(p->fd);
 	g_free(p);
 }
 
@@ -649,6 +681,9 @@ gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error)
 			if (rc < 0)
 				break;
 			link_status(in.link, 0, "guest %s served here", spec->name);
+			tell_supervisor(w, HRPCD_CTL_MIG_IN_DONE, 0, "%s",
+					in.sock ? "sockets, channel and session adopted" :
+						  "channel and session adopted");
 			mig_link_free(in.link);
 			hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, spec->guest_id, spec->name,
 					"migrated in: channel adopted, serving");
@@ -670,6 +705,7 @@ gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error)
 		netident_set_up(in.iface, false);
 	link_status(in.link, rc, "%s", err);
 	mig_link_free(in.link);
+	tell_supervisor(w, HRPCD_CTL_MIG_IN_FAILED, rc, "%s", err);
 	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc), "incoming migration: %s", err);
 	return FALSE;
 }

@@ -53,6 +53,10 @@ enum hrpc_admin_proc {
 	 * listing (text or JSON).  -ENOENT: no such guest; -ENODATA: no worker
 	 * running; -EBUSY: too many questions to that worker in flight. */
 	HRPC_ADMIN_SOCKETS_ASK = 5,
+	/* No payload -> hrpc_admin_page + hrpc_admin_migration[]: the
+	 * migrations this daemon took part in (the last 64, oldest first).
+	 * A daemon without migrations answers -ENOSYS. */
+	HRPC_ADMIN_MIGRATIONS = 6,
 };
 
 /* Events (daemon -> hostrpcctl), service HRPC_SVC_ADMIN. */
@@ -144,6 +148,40 @@ struct hrpc_admin_guest {
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_guest) == 96, "admin guest is 96 bytes");
 HRPC_STATIC_ASSERT(offsetof(struct hrpc_admin_guest, age_ns) == 24, "age at 24");
 HRPC_STATIC_ASSERT(offsetof(struct hrpc_admin_guest, name) == 32, "name at 32");
+
+/* hrpc_admin_migration.direction / .state */
+#define HRPC_ADMIN_MIG_OUT         1u   /* the guest left this host */
+#define HRPC_ADMIN_MIG_IN          2u   /* the guest came to this host */
+#define HRPC_ADMIN_MIG_UNDER_WAY   1u
+#define HRPC_ADMIN_MIG_MIGRATED    2u
+#define HRPC_ADMIN_MIG_ROLLED_BACK 3u   /* the guest runs on at the source */
+#define HRPC_ADMIN_MIG_FAILED      4u
+
+static inline const char *hrpc_admin_mig_state_name(hrpc_u32 state)
+{
+	switch (state) {
+	case HRPC_ADMIN_MIG_UNDER_WAY:   return "under-way";
+	case HRPC_ADMIN_MIG_MIGRATED:    return "migrated";
+	case HRPC_ADMIN_MIG_ROLLED_BACK: return "rolled-back";
+	case HRPC_ADMIN_MIG_FAILED:      return "failed";
+	default:                         return "unknown";
+	}
+}
+
+/* One migration of one guest, as this daemon saw it. */
+struct hrpc_admin_migration {
+	hrpc_u32 id;          /* ascending, this daemon's */
+	hrpc_u32 guest_id;    /* the guest's id here */
+	hrpc_u16 direction;   /* HRPC_ADMIN_MIG_OUT / _IN */
+	hrpc_u16 state;       /* HRPC_ADMIN_MIG_* */
+	hrpc_u32 reserved;
+	hrpc_u64 started_unix_ns;
+	hrpc_u64 duration_ns; /* to its end, or so far */
+	char     guest[64];
+	char     detail[128]; /* printable: how it ended, from the worker or the supervisor */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_migration) == 224, "admin migration is 224 bytes");
+HRPC_STATIC_ASSERT(offsetof(struct hrpc_admin_migration, guest) == 32, "guest at 32");
 
 /* One channel (today every guest has exactly one). */
 struct hrpc_admin_channel {

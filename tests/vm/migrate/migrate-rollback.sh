@@ -29,7 +29,7 @@ ${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/mig-stream" \
 	"$top_srcdir/tests/vm/migrate/guest/mig-stream.c" 2> "$mig_tmp/cc.log" ||
 	{ cat "$mig_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (libc6-dev)"; }
 
-echo "1..12"
+echo "1..13"
 mig_hostrpcd A
 mig_hostrpcd B
 ip netns exec "$mig_p-W" python3 "$top_srcdir/tests/vm/migrate/world.py" 10.77.0.10 "$port" \
@@ -127,3 +127,10 @@ ok=0
 kill -0 "$mig_daemon_A" 2> /dev/null || ok=1
 grep -E 'CRITICAL|fenced' "$A/hostrpcd.log" | sed 's/^/# /' && ok=1
 tap 12 "$ok" "A's hostrpcd up throughout, nothing fenced"
+
+ok=0
+"$top_builddir/hostrpc/daemon/hostrpcctl" --admin-socket "$A/admin.sock" migrations | sed 's/^/# A: /'
+ma=$("$top_builddir/hostrpc/daemon/hostrpcctl" --admin-socket "$A/admin.sock" --json migrations |
+	python3 -c "import json,sys; print(' '.join(m['state'] for m in json.load(sys.stdin)['migrations']))")
+[ "$ma" = "rolled-back rolled-back rolled-back migrated" ] || ok=1
+tap 13 "$ok" "hostrpcctl migrations at A: $ma"

@@ -36,7 +36,7 @@ ${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/mig-stream" \
 	"$top_srcdir/tests/vm/migrate/guest/mig-stream.c" 2> "$mig_tmp/cc.log" ||
 	{ cat "$mig_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (libc6-dev)"; }
 
-echo "1..11"
+echo "1..12"
 mig_hostrpcd A
 mig_hostrpcd B
 ip netns exec "$mig_p-W" python3 "$top_srcdir/tests/vm/migrate/world.py" 10.77.0.10 "$port" \
@@ -142,6 +142,17 @@ echo "# the longest silence a world peer saw: ${gap} ms"
 tap 10 "$ok" "hostrpc-migrate reported downtime, bytes and phases"
 
 ok=0
+ctl=$top_builddir/hostrpc/daemon/hostrpcctl
+"$ctl" --admin-socket "$A/admin.sock" migrations | sed 's/^/# A: /'
+"$ctl" --admin-socket "$B/admin.sock" migrations | sed 's/^/# B: /'
+ma=$("$ctl" --admin-socket "$A/admin.sock" --json migrations | python3 -c \
+	"import json,sys; print(' '.join(m['direction'] + ':' + m['state'] for m in json.load(sys.stdin)['migrations']))")
+mb=$("$ctl" --admin-socket "$B/admin.sock" --json migrations | python3 -c \
+	"import json,sys; print(' '.join(m['direction'] + ':' + m['state'] for m in json.load(sys.stdin)['migrations']))")
+[ "$ma" = "out:migrated in:migrated" ] && [ "$mb" = "in:migrated out:migrated" ] || ok=1
+tap 11 "$ok" "hostrpcctl migrations: A '$ma', B '$mb'"
+
+ok=0
 # the source's frozen sockets closed silently: no reset reached the world
 grep -q 'Connection reset' "$mig_tmp/world.log" && ok=1
-tap 11 "$ok" "no connection of the guest was reset by a host it left"
+tap 12 "$ok" "no connection of the guest was reset by a host it left"
