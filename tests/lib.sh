@@ -14,6 +14,22 @@
 #     Tests wait for the condition they need this way, never for a fixed
 #     time.
 
+# vm_load_lock shared|exclusive
+#     make -j runs VM tests side by side on a small machine.  Tests whose
+#     checks have deadlines (guest-sourcing: a guest must answer in so many
+#     seconds) take this lock shared; tests that load every core for a
+#     minute (live migrations: two QEMUs, hostrpcd on two hosts, streams
+#     both ways) take it exclusive, so the two never run together.  Held on
+#     descriptor 8 until the test and what it started have exited.
+vm_load_lock() {
+	command -v flock > /dev/null || return 0
+	exec 8>> "${top_builddir:-.}/.vm-load.lock" || return 0
+	case $1 in
+	shared) flock -s 8 ;;
+	*) flock -x 8 ;;
+	esac
+}
+
 wait_for() {
 	local wait_for_tenths
 	wait_for_tenths=$(awk -v s="$1" 'BEGIN { t = int(s * 10 + 0.5); print (t > 0 ? t : 1) }')

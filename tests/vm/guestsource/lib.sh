@@ -57,6 +57,7 @@ gs_cleanup() {
 trap gs_cleanup EXIT
 
 gs_vm_prepare() {
+	vm_load_lock shared
 	command -v qemu-system-x86_64 >/dev/null ||
 		skip_all "qemu-system-x86_64 missing (apt-get install qemu-system-x86)"
 	command -v cpio >/dev/null || skip_all "cpio missing"

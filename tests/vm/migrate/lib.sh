@@ -32,6 +32,7 @@ mig_setup() {
 	[ "$(id -u)" = 0 ] || vm_skip "migration tests need root (network namespaces, TCP_REPAIR)"
 	command -v ip > /dev/null || vm_skip "ip missing (apt-get install iproute2)"
 	[ -x "$mig_tool" ] || vm_skip "hostrpc-migrate not built"
+	vm_load_lock exclusive
 	"$top_srcdir/tools/two-hosts" up "$mig_p" ||
 		vm_skip "cannot make the two hosts' namespaces"
 	mkdir -p "$A/state" "$B/state" "$A/policy" "$B/policy"

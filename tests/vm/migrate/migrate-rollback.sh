@@ -23,7 +23,7 @@ trap mig_cleanup EXIT
 SECS=${MIG_SECS:-75}
 vm_watchdog $((SECS + 150))
 
-NOUT=3 NIN=3 RATE=32768
+NOUT=3 NIN=3 RATE=16384
 port=$((20000 + RANDOM % 20000))
 ${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/mig-stream" \
 	"$top_srcdir/tests/vm/migrate/guest/mig-stream.c" 2> "$mig_tmp/cc.log" ||

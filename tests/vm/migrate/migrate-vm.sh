@@ -30,7 +30,7 @@ mig_setup
 trap mig_cleanup EXIT
 vm_watchdog $(( ${MIG_SECS:-45} + 150 ))
 
-NOUT=${MIG_NOUT:-4} NIN=${MIG_NIN:-4} SECS=${MIG_SECS:-45} RATE=${MIG_RATE:-65536}
+NOUT=${MIG_NOUT:-4} NIN=${MIG_NIN:-4} SECS=${MIG_SECS:-40} RATE=${MIG_RATE:-16384}
 port=$((20000 + RANDOM % 20000))
 ${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/mig-stream" \
 	"$top_srcdir/tests/vm/migrate/guest/mig-stream.c" 2> "$mig_tmp/cc.log" ||
