@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -41,6 +42,7 @@
 #include "migrate/link.h"
 #include "migrate/netident.h"
 #include "migrate/qmp.h"
+#include "outsource/sock/sockaddr.h"
 #include "outsource/sock/tcprepair.h"
 
 #define DEFAULT_KEY        SYSCONFDIR "/hostrpc/migrate.key"
@@ -338,6 +340,35 @@ static int source_link(Mig *m, gboolean up)
 	return 0;
 }
 
+/* Is `fd` the TCP connection record `r` says?  The worker that passed it
+ * is the guest's (sandboxed, but parsing what the guest sends): we put
+ * only that connection into repair mode, not a socket of its choosing. */
+static gboolean is_connection(int fd, const struct hrpc_sock_mig *r)
+{
+	struct sockaddr_storage ss;
+	struct hrpc_sock_addr w;
+	socklen_t sl = sizeof(int);
+	int type = 0, proto = 0;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &sl) < 0 || type != SOCK_STREAM)
+		return FALSE;
+	sl = sizeof(int);
+	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &sl) < 0 || proto != IPPROTO_TCP)
+		return FALSE;
+	sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return FALSE;
+	sock_addr_to_wire(&ss, &w);
+	if (memcmp(&w, &r->local, sizeof(w)))
+		return FALSE;
+	sl = sizeof(ss);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return FALSE;
+	sock_addr_to_wire(&ss, &w);
+	/* the service's peer may be unset (an accepted socket's is); the kernel's is what moves */
+	return !r->peer.family || !memcmp(&w, &r->peer, sizeof(w));
+}
+
 /* The table to ship: each record, with its TCP image when it has one. */
 static int freeze(Mig *m, GByteArray *out)
 {
@@ -356,7 +387,12 @@ static int freeze(Mig *m, GByteArray *out)
 		r.tcp_len = 0;
 		if (r.type == HRPC_SOCK_STREAM &&
 		    (r.state == HRPC_SOCK_MIG_CONNECTED || r.state == HRPC_SOCK_MIG_SHUT)) {
-			int rc = sock_tcp_freeze(m->fds[i], &img, &ilen);
+			int rc;
+
+			if (!is_connection(m->fds[i], &r))
+				return fail(m, "source worker: socket %u is not the connection its "
+					    "record names", i);
+			rc = sock_tcp_freeze(m->fds[i], &img, &ilen);
 
 			if (rc == 0) {
 				m->frozen[i] = TRUE;
@@ -577,7 +613,8 @@ static int migrate(Mig *m)
 		return -1;
 	if (source_link(m, FALSE) < 0)
 		return -1;
-	freeze(m, state);
+	if (freeze(m, state) < 0)
+		return -1;
 	{
 		g_autoptr(GByteArray) msg = g_byte_array_new();
 
