@@ -51,51 +51,22 @@ int hrpc_unix_send(int sock, const void *buf, size_t len, const int *fds, int nf
  */
 int hrpc_unix_recv(int sock, void *buf, size_t len, int *fds, int *nfds)
 {
-	struct iovec iov = { .iov_base = buf, .iov_len = len };
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
-		struct cmsghdr align;
-	} cbuf;
-	struct msghdr m = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
-	};
-	int want = nfds ? *nfds : 0, got = 0;
-	struct cmsghdr *c;
-	ssize_t n;
+	int got = nfds ? *nfds : 0;
+	long n = hrpc_unix_recv_msg(sock, buf, len, fds, &got, 0);
 
-	do
-		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-		int k, *p;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		k = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-		p = (int *)CMSG_DATA(c);
-		for (int i = 0; i < k; i++) {
-			int fd;
-
-			memcpy(&fd, p + i, sizeof(fd));
-			if (got < want && n == (ssize_t)len)
-				fds[got++] = fd;
-			else
-				close(fd);
-		}
-	}
 	if (nfds)
-		*nfds = got;
-	if (n == 0)
-		return -EPIPE;
-	if ((size_t)n != len || (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) {
+		*nfds = n < 0 ? 0 : got;
+	if (n == -EMSGSIZE)
+		return -EBADMSG;
+	if (n < 0)
+		return (int)n;
+	/* One message of exactly `len` bytes, or none of its descriptors. */
+	if ((size_t)n != len) {
 		for (int i = 0; i < got; i++)
 			close(fds[i]);
 		if (nfds)
 			*nfds = 0;
-		return -EBADMSG;
+		return n ? -EBADMSG : -EPIPE;
 	}
 	return 0;
 }

@@ -193,18 +193,25 @@ static int link_get(struct nl *nl, int index, const char *ifname, struct link *l
 	return err;
 }
 
-static int link_set_up(struct nl *nl, int index, bool up)
+/* Turn interface flag FLAG (IFF_UP, IFF_NOARP) on or off. */
+static int link_set_flag(struct nl *nl, int index, unsigned int flag, bool on)
 {
 	union nlreq req;
 	struct ifinfomsg *ifi = req_init(&req, RTM_NEWLINK, 0, sizeof(*ifi));
 
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = index;
-	ifi->ifi_change = IFF_UP;
-	ifi->ifi_flags = up ? IFF_UP : 0;
+	ifi->ifi_change = flag;
+	ifi->ifi_flags = on ? flag : 0;
 	return nl_call(nl, &req, NULL, NULL);
 }
 
+static int link_set_up(struct nl *nl, int index, bool up)
+{
+	return link_set_flag(nl, index, IFF_UP, up);
+}
+
+/* MAC (NULL: keep) and MTU (0: keep). */
 static int link_set_mac_mtu(struct nl *nl, int index, const unsigned char mac[6], unsigned int mtu)
 {
 	union nlreq req;
@@ -212,7 +219,8 @@ static int link_set_mac_mtu(struct nl *nl, int index, const unsigned char mac[6]
 
 	ifi->ifi_family = AF_UNSPEC;
 	ifi->ifi_index = index;
-	req_attr(&req, IFLA_ADDRESS, mac, 6);
+	if (mac)
+		req_attr(&req, IFLA_ADDRESS, mac, 6);
 	if (mtu)
 		req_attr(&req, IFLA_MTU, &mtu, sizeof(mtu));
 	return nl_call(nl, &req, NULL, NULL);
@@ -423,7 +431,12 @@ static int link_wait_ready(struct nl *nl, struct nl *mon, int index)
 	}
 }
 
-int netident_apply(const char *ifname, const struct hrpc_netident *idp)
+/*
+ * Give IFNAME the identity and bring it up.  Quiet (a migration before its
+ * switch): ARP and neighbour discovery off and a MAC that is not the
+ * guest's, so routes exist but nobody on the LAN reaches the addresses here.
+ */
+static int apply(const char *ifname, const struct hrpc_netident *idp, bool quiet)
 {
 	struct hrpc_netident id;
 	struct nl nl, mon;
@@ -448,8 +461,20 @@ int netident_apply(const char *ifname, const struct hrpc_netident *idp)
 	/* Down first: the MAC changes while nothing is sent with either. */
 	if (!err)
 		err = link_set_up(&nl, l.index, false);
+	if (!err && quiet)
+		err = link_set_flag(&nl, l.index, IFF_NOARP, true);
+	if (!err && quiet && l.maclen == 6 && !memcmp(l.mac, id.mac, 6)) {
+		/* an interface the guest left earlier has its MAC still */
+		unsigned char mac[6];
+
+		if (getrandom(mac, sizeof(mac), 0) != sizeof(mac))
+			err = -EIO;
+		mac[0] = (unsigned char)((mac[0] & 0xfe) | 0x02);   /* unicast, local */
+		if (!err)
+			err = link_set_mac_mtu(&nl, l.index, mac, 0);
+	}
 	if (!err)
-		err = link_set_mac_mtu(&nl, l.index, id.mac, id.mtu);
+		err = link_set_mac_mtu(&nl, l.index, quiet ? NULL : id.mac, id.mtu);
 	for (i = 0; !err && i < id.naddr; i++)
 		err = addr_add(&nl, l.index, &id.addr[i]);
 	if (!err)
@@ -459,6 +484,16 @@ int netident_apply(const char *ifname, const struct hrpc_netident *idp)
 	close(mon.fd);
 	close(nl.fd);
 	return err;
+}
+
+int netident_apply(const char *ifname, const struct hrpc_netident *id)
+{
+	return apply(ifname, id, false);
+}
+
+int netident_apply_quiet(const char *ifname, const struct hrpc_netident *id)
+{
+	return apply(ifname, id, true);
 }
 
 /* ---- announce ------------------------------------------------------- */
@@ -667,80 +702,7 @@ void netident_format(const struct hrpc_netident *id, char *buf, size_t len)
 	}
 }
 
-/* ---- a migration's two-step switch ------------------------------------------ */
-
-static int link_set_flag(struct nl *nl, int index, unsigned int flag, bool on)
-{
-	union nlreq req;
-	struct ifinfomsg *ifi = req_init(&req, RTM_NEWLINK, 0, sizeof(*ifi));
-
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = index;
-	ifi->ifi_change = flag;
-	ifi->ifi_flags = on ? flag : 0;
-	return nl_call(nl, &req, NULL, NULL);
-}
-
-static int link_set_mtu(struct nl *nl, int index, unsigned int mtu)
-{
-	union nlreq req;
-	struct ifinfomsg *ifi = req_init(&req, RTM_NEWLINK, 0, sizeof(*ifi));
-
-	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = index;
-	req_attr(&req, IFLA_MTU, &mtu, sizeof(mtu));
-	return nl_call(nl, &req, NULL, NULL);
-}
-
-int netident_apply_quiet(const char *ifname, const struct hrpc_netident *idp)
-{
-	struct hrpc_netident id;
-	struct nl nl, mon;
-	struct link l;
-	unsigned int i;
-	int err;
-
-	memcpy(&id, idp, sizeof(id));
-	err = hrpc_netident_check(&id);
-	if (err)
-		return err;
-	err = nl_open(&nl, 0);
-	if (err)
-		return err;
-	err = nl_open(&mon, RTMGRP_LINK | RTMGRP_IPV6_IFADDR);
-	if (err) {
-		close(nl.fd);
-		return err;
-	}
-	err = link_get(&nl, 0, ifname, &l);
-	if (!err)
-		err = link_set_up(&nl, l.index, false);
-	/* No ARP / neighbour discovery, and a MAC that is not the guest's
-	 * (an interface the guest left earlier has it still): nobody on the
-	 * LAN reaches the guest's addresses here yet. */
-	if (!err)
-		err = link_set_flag(&nl, l.index, IFF_NOARP, true);
-	if (!err && l.maclen == 6 && !memcmp(l.mac, id.mac, 6)) {
-		unsigned char mac[6];
-
-		if (getrandom(mac, sizeof(mac), 0) != sizeof(mac))
-			err = -EIO;
-		mac[0] = (unsigned char)((mac[0] & 0xfe) | 0x02);   /* unicast, local */
-		if (!err)
-			err = link_set_mac_mtu(&nl, l.index, mac, 0);
-	}
-	if (!err && id.mtu)
-		err = link_set_mtu(&nl, l.index, id.mtu);
-	for (i = 0; !err && i < id.naddr; i++)
-		err = addr_add(&nl, l.index, &id.addr[i]);
-	if (!err)
-		err = link_set_up(&nl, l.index, true);
-	if (!err)
-		err = link_wait_ready(&nl, &mon, l.index);
-	close(mon.fd);
-	close(nl.fd);
-	return err;
-}
+/* ---- a migration's switch ------------------------------------------------- */
 
 int netident_go_live(const char *ifname, const struct hrpc_netident *idp)
 {
