@@ -36,11 +36,8 @@ mig_setup
 trap mig_cleanup EXIT
 
 N=${MIG_BENCH_CONNS:-100} RATE=${MIG_BENCH_RATE:-8192} SECS=${MIG_BENCH_SECS:-40}
-port=$((20000 + RANDOM % 20000))
 vm_watchdog $((2 * SECS + 300))
-${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/mig-stream" \
-	"$top_srcdir/tests/vm/migrate/guest/mig-stream.c" 2> "$mig_tmp/cc.log" ||
-	{ cat "$mig_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (libc6-dev)"; }
+mig_stream_build
 
 # The NIC guest: the same kernel plus virtio-net (as bench/sock-vm-bench.sh).
 nicdir=${HOSTRPC_GUEST_NIC_DIR:-$top_builddir/.guest-nic}
@@ -55,15 +52,7 @@ fi
 ) 9> "$nicdir/.build-lock" || vm_skip "cannot build the NIC guest image"
 
 # ---- A: outsourced sockets, hostrpc-migrate ---------------------------------------
-mig_hostrpcd A
-mig_hostrpcd B
-ip netns exec "$mig_p-W" python3 "$top_srcdir/tests/vm/migrate/world.py" 10.77.0.10 "$port" \
-	0 "$RATE" "$mig_tmp/stop" "$mig_tmp/world.json" > "$mig_tmp/world.log" 2>&1 &
-mig_pids+=($!)
-mig_initrd "/hostrpc/mig-stream 10.77.0.1 $port $N 0 $SECS $RATE" "$mig_tmp/mig-stream"
-mig_qemu A1 A
-wait_for 90 grep -q 'mig-stream up' "$mig_tmp/A1.out.log" ||
-	{ tail -20 "$mig_tmp/A1.out.log" "$mig_tmp/A1.console.log"; echo "guest A did not start" >&2; exit 1; }
+mig_streams_start "$N" 0 "$SECS" "$RATE"
 mig_qemu B1 B incoming
 sleep 10
 rca=0
@@ -76,7 +65,7 @@ wait_for 20 test -s "$mig_tmp/world.json" || true
 mig_guest_out | grep -a 'mig-stream \(ok\|FAILED\)' > "$mig_tmp/a-guest.txt" || true
 
 # ---- B: virtio-net + slirp, plain QEMU migration -----------------------------------
-bport=$((port + 10))
+bport=$((mig_port + 10))
 rm -f "$mig_tmp/stop"
 ip netns exec "$mig_p-hA" python3 "$top_srcdir/tests/vm/migrate/world.py" 10.0.2.15 "$bport" \
 	0 "$RATE" "$mig_tmp/stop" "$mig_tmp/world-b.json" > "$mig_tmp/world-b.log" 2>&1 &

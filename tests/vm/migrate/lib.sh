@@ -11,6 +11,11 @@
 #                      waits for a migration, -incoming defer -S); its files are
 #                      $mig_tmp/NAME.{out,console,qemu}.log and NAME.qmp, its
 #                      pid $mig_qemu_NAME
+#   mig_stream_build   the guest's stream program (static), or skip
+#   mig_streams_start NOUT NIN SECS RATE  hostrpcd on both hosts, the world
+#                      (world.py on port $mig_port, results in
+#                      $mig_tmp/world.json) and guest A1 on host A running
+#                      mig-stream; returns once its streams run both ways
 #   mig_migrate FROM TO [ARGS...]  hostrpc-migrate g1 from QEMU FROM to QEMU TO
 #                      (run on FROM's host), JSON in $mig_tmp/mig.json, stderr
 #                      in $mig_tmp/mig.err
@@ -105,6 +110,30 @@ mig_migrate() {	# mig_migrate FROM TO [ARGS...]
 		--dest-qmp "$mig_tmp/$to.qmp" --uri "tcp:$(mig_ip "$t"):4444" --key "$mig_key" \
 		--migrate-socket "$mig_tmp/$h/migrate.sock" --json "$@" g1 "$(mig_ip "$t"):7000" \
 		> "$mig_tmp/mig.json" 2> "$mig_tmp/mig.err"
+}
+
+mig_stream_build() {
+	${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/mig-stream" \
+		"$top_srcdir/tests/vm/migrate/guest/mig-stream.c" 2> "$mig_tmp/cc.log" ||
+		{ cat "$mig_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (libc6-dev)"; }
+}
+
+mig_port=$((20000 + RANDOM % 20000))
+mig_streams_start() {	# mig_streams_start NOUT NIN SECS RATE
+	mig_hostrpcd A
+	mig_hostrpcd B
+	ip netns exec "$mig_p-W" python3 "$top_srcdir/tests/vm/migrate/world.py" 10.77.0.10 \
+		"$mig_port" "$2" "$4" "$mig_tmp/stop" "$mig_tmp/world.json" "$mig_tmp/start-in" \
+		> "$mig_tmp/world.log" 2>&1 &
+	mig_pids+=($!)
+	mig_initrd "/hostrpc/mig-stream 10.77.0.1 $mig_port $1 $2 $3 $4" "$mig_tmp/mig-stream"
+	mig_qemu A1 A
+	if ! wait_for 90 grep -q 'mig-stream up' "$mig_tmp/A1.out.log"; then
+		sed 's/^/# guest: /' "$mig_tmp/A1.out.log" "$mig_tmp/A1.console.log" | tail -30
+		echo "Bail out! the guest's streams did not start"
+		exit 1
+	fi
+	touch "$mig_tmp/start-in"
 }
 
 # Everything the guest printed, wherever it ran.

@@ -24,26 +24,10 @@ SECS=${MIG_SECS:-75}
 vm_watchdog $((SECS + 150))
 
 NOUT=3 NIN=3 RATE=16384
-port=$((20000 + RANDOM % 20000))
-${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/mig-stream" \
-	"$top_srcdir/tests/vm/migrate/guest/mig-stream.c" 2> "$mig_tmp/cc.log" ||
-	{ cat "$mig_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (libc6-dev)"; }
+mig_stream_build
 
 echo "1..13"
-mig_hostrpcd A
-mig_hostrpcd B
-ip netns exec "$mig_p-W" python3 "$top_srcdir/tests/vm/migrate/world.py" 10.77.0.10 "$port" \
-	"$NIN" "$RATE" "$mig_tmp/stop" "$mig_tmp/world.json" "$mig_tmp/start-in" \
-	> "$mig_tmp/world.log" 2>&1 &
-mig_pids+=($!)
-mig_initrd "/hostrpc/mig-stream 10.77.0.1 $port $NOUT $NIN $SECS $RATE" "$mig_tmp/mig-stream"
-mig_qemu A1 A
-if ! wait_for 60 grep -q 'mig-stream up' "$mig_tmp/A1.out.log"; then
-	sed 's/^/# guest: /' "$mig_tmp/A1.out.log" "$mig_tmp/A1.console.log" | tail -30
-	echo "Bail out! the guest's streams did not start"
-	exit 1
-fi
-touch "$mig_tmp/start-in"
+mig_streams_start "$NOUT" "$NIN" "$SECS" "$RATE"
 sleep 4
 
 # still_at_a N WHAT: the attempt failed, said why, and the guest runs at A
