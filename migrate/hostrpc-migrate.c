@@ -5,10 +5,14 @@
  *
  *   hostrpc-migrate --qmp SRC.qmp --dest-qmp DST.qmp --uri tcp:HOST:PORT
  *                   [--key FILE] [--migrate-socket PATH] [--json] GUEST DEST
+ *   hostrpc-migrate --libvirt SRC_URI [--dest-xml FILE] --uri tcp:HOST:PORT
+ *                   [...] DST_URI DOMAIN DEST
  *
- * GUEST is the guest's name in the source hostrpcd; DEST the destination
- * hostrpcd's --migrate-listen address.  Runs on the source host as root
- * (it freezes the guest's TCP connections with TCP_REPAIR).
+ * GUEST is the guest's name in the source hostrpcd (a libvirt domain's is
+ * its name); DEST the destination hostrpcd's --migrate-listen address.
+ * Runs on the source host as root (it freezes the guest's TCP connections
+ * with TCP_REPAIR).  QEMU itself is driven through migrate/hv.h: by QMP, or
+ * by libvirt.
  *
  * One error convention: -errno from every step, a message in `m->why`
  * (reported once, at the top).
@@ -39,16 +43,16 @@
 #include "hostrpc/hostrpc.h"
 #include "hostrpc/migrate.h"
 #include "hostrpc/sockstate.h"
+#include "migrate/hv.h"
 #include "migrate/link.h"
 #include "migrate/netident.h"
-#include "migrate/qmp.h"
 #include "outsource/sock/sockaddr.h"
 #include "outsource/sock/tcprepair.h"
 
 #define DEFAULT_KEY        SYSCONFDIR "/hostrpc/migrate.key"
 #define DEFAULT_PORT       LOCALSTATEDIR "/lib/hostrpc/migrate.sock"
-#define QMP_TIMEOUT_MS     10000
 #define STEP_TIMEOUT_MS    30000
+#define LINK_RETRY_MS      10000
 #define LINK_MAX           ((size_t)1 << 30)
 
 enum phase { P_PREPARE, P_PRECOPY, P_QUIESCE, P_SHIP, P_SWITCH, P_PAGES, P_RESUME, P_N };
@@ -58,7 +62,7 @@ static const char *const phase_name[P_N] = {
 
 typedef struct {
 	/* options */
-	const char *guest, *dest, *qmp_path, *dest_qmp_path, *uri, *key_path, *port_path;
+	const char *guest, *dest, *uri, *key_path, *port_path;
 	gboolean json, keep_source, tty;
 	int timeout_s;
 	int max_bandwidth;         /* MiB/s for QEMU's stream; 0: QEMU's default */
@@ -67,7 +71,7 @@ typedef struct {
 	/* the conversation */
 	int port;                  /* the source worker's */
 	mig_link *link;            /* the destination worker's */
-	qmp *src, *dst;
+	mig_hv *hv;                /* QEMU's half (QMP or libvirt) */
 	guint64 shm_size;
 
 	/* what the source handed over */
@@ -79,6 +83,7 @@ typedef struct {
 	int netns_fd;
 	gboolean *frozen;          /* per fd: in repair mode (thaw on rollback) */
 	gboolean quiesced, link_down, switched;
+	gboolean stranded;         /* rolled back too late: paused at the destination */
 
 	/* report */
 	gint64 t0, t_phase[P_N + 1];
@@ -493,18 +498,9 @@ static int pages(Mig *m)
 	return link_call(m, HRPC_MIG_PAGES_IN, recs, h.len, "pages");
 }
 
-/* ---- QMP --------------------------------------------------------------------------- */
+/* ---- QEMU ---------------------------------------------------------------------------- */
 
-static int qmp_do(Mig *m, qmp *q, const char *which, const char *cmd, const char *args)
-{
-	char err[256] = "";
-
-	if (qmp_call(q, cmd, args, NULL, QMP_TIMEOUT_MS, err, sizeof(err)) < 0)
-		return fail(m, "%s QEMU: %s: %s", which, cmd, err);
-	return 0;
-}
-
-static void progress(const struct qmp_migrate_info *mi, void *data)
+static void progress(const struct mig_hv_progress *mi, void *data)
 {
 	Mig *m = data;
 	double done = mi->ram_total ? 100.0 * (double)mi->ram_transferred / (double)mi->ram_total
@@ -517,7 +513,7 @@ static void progress(const struct qmp_migrate_info *mi, void *data)
 	fprintf(stderr, "\r\033[K  pre-copy: %s, %" PRIu64 " of %" PRIu64 " MiB sent (%.0f%%), "
 		"%" PRIu64 " MiB left, dirty %" PRIu64 " pages/s, expected downtime %" PRIu64 " ms",
 		mi->status, mi->ram_transferred >> 20, mi->ram_total >> 20, done,
-		mi->ram_remaining >> 20, mi->ram_dirty_rate, mi->expected_downtime_ms);
+		mi->ram_remaining >> 20, mi->dirty_pages_rate, mi->expected_downtime_ms);
 	fflush(stderr);
 }
 
@@ -525,8 +521,6 @@ static void progress(const struct qmp_migrate_info *mi, void *data)
 
 static void rollback(Mig *m)
 {
-	char err[256];
-
 	if (m->link)
 		mig_link_send(m->link, HRPC_MIG_ABORT, NULL, 0);
 	thaw_all(m);
@@ -534,28 +528,45 @@ static void rollback(Mig *m)
 		source_link(m, TRUE);
 	if (m->quiesced && m->port >= 0 && port_status(m, HRPC_MIG_RESUME) == 0)
 		m->quiesced = FALSE;
-	if (m->src) {
-		struct qmp_migrate_info mi;
+	/* The worker serves again before the guest runs again. */
+	if (m->hv && m->hv->ops->rollback(m->hv) < 0)
+		m->stranded = TRUE;
+}
 
-		qmp_call(m->src, "migrate_cancel", NULL, NULL, QMP_TIMEOUT_MS, err, sizeof(err));
-		qmp_wait_migration(m->src, "cancelled|failed|completed|none", QMP_TIMEOUT_MS, 50,
-				   NULL, NULL, &mi, err, sizeof(err));
-		/* A source paused for the switch runs again. */
-		qmp_call(m->src, "cont", NULL, NULL, QMP_TIMEOUT_MS, err, sizeof(err));
+/* The destination hostrpcd routes the link to the guest's worker once its
+ * QEMU has attached there; a QEMU libvirt has just started may not have. */
+static int link_open(Mig *m, const guint8 *key)
+{
+	gint64 deadline = now_us() + (gint64)LINK_RETRY_MS * 1000;
+	struct hrpc_mig_prepare pr = { .shm_size = m->shm_size };
+	int rc;
+
+	for (;;) {
+		rc = mig_link_connect(m->dest, key, m->guest, STEP_TIMEOUT_MS, &m->link);
+		if (rc == 0 || rc == -EACCES || rc == -ECONNREFUSED || now_us() > deadline)
+			break;
+		g_usleep(100 * 1000);
 	}
-	if (m->dst)
-		qmp_call(m->dst, "quit", NULL, NULL, QMP_TIMEOUT_MS, err, sizeof(err));
+	if (rc < 0)
+		return fail(m, "destination hostrpcd %s: %s", m->dest,
+			    rc == -EACCES ? "authentication failed (not the same key?)" :
+			    g_strerror(-rc));
+	return link_call(m, HRPC_MIG_PREPARE, &pr, sizeof(pr), "prepare");
+}
+
+static int hv_fail(Mig *m, int rc, const char *err)
+{
+	return rc < 0 ? fail(m, "%s", err) : 0;
 }
 
 static int migrate(Mig *m)
 {
-	struct hrpc_mig_prepare pr = { 0 };
-	struct qmp_migrate_info mi;
+	const struct mig_hv_ops *hv = m->hv->ops;
 	g_autoptr(GByteArray) state = g_byte_array_new();
 	guint8 key[MIG_KEY_SIZE];
 	const char *why = NULL;
 	char err[256] = "";
-	g_autofree char *args = NULL;
+	guint64 ram_sent = 0;
 	int rc;
 
 	m->t0 = now_us();
@@ -563,50 +574,23 @@ static int migrate(Mig *m)
 	rc = mig_key_load(m->key_path, key, &why);
 	if (rc < 0)
 		return fail(m, "key %s: %s", m->key_path, why ? why : g_strerror(-rc));
-	if (port_open(m) < 0)
+	if (port_open(m) < 0 ||
+	    hv_fail(m, hv->incoming(m->hv, STEP_TIMEOUT_MS, err, sizeof(err)), err) < 0) {
+		memset(key, 0, sizeof(key));
 		return -1;
-	if (qmp_open(m->qmp_path, QMP_TIMEOUT_MS, &m->src, err, sizeof(err)) < 0)
-		return fail(m, "source QEMU (%s): %s", m->qmp_path, err);
-	if (qmp_open(m->dest_qmp_path, QMP_TIMEOUT_MS, &m->dst, err, sizeof(err)) < 0)
-		return fail(m, "destination QEMU (%s): %s", m->dest_qmp_path, err);
-	rc = mig_link_connect(m->dest, key, m->guest, STEP_TIMEOUT_MS, &m->link);
+	}
+	rc = link_open(m, key);
 	memset(key, 0, sizeof(key));
 	if (rc < 0)
-		return fail(m, "destination hostrpcd %s: %s", m->dest,
-			    rc == -EACCES ? "authentication failed (not the same key?)" :
-			    g_strerror(-rc));
-	pr.shm_size = m->shm_size;
-	if (link_call(m, HRPC_MIG_PREPARE, &pr, sizeof(pr), "prepare") < 0)
 		return -1;
 
 	phase(m, P_PRECOPY);
-	if (qmp_do(m, m->src, "source", "migrate-set-capabilities",
-		   "{\"capabilities\":[{\"capability\":\"pause-before-switchover\",\"state\":true},"
-		   "{\"capability\":\"events\",\"state\":true}]}") < 0 ||
-	    qmp_do(m, m->dst, "destination", "migrate-set-capabilities",
-		   "{\"capabilities\":[{\"capability\":\"pause-before-switchover\",\"state\":true},"
-		   "{\"capability\":\"events\",\"state\":true}]}") < 0)
+	if (hv_fail(m, hv->precopy(m->hv, err, sizeof(err)), err) < 0 ||
+	    hv_fail(m, hv->wait_paused(m->hv, m->timeout_s * 1000,
+				       m->tty && !m->json ? progress : NULL, m, &m->ram_total,
+				       err, sizeof(err)), err) < 0)
 		return -1;
-	if (m->max_bandwidth) {
-		g_autofree char *bw = g_strdup_printf("{\"max-bandwidth\":%lld}",
-						      (long long)m->max_bandwidth << 20);
-
-		if (qmp_do(m, m->src, "source", "migrate-set-parameters", bw) < 0)
-			return -1;
-	}
-	args = g_strdup_printf("{\"uri\":\"%s\"}", m->uri);
-	if (qmp_do(m, m->dst, "destination", "migrate-incoming", args) < 0 ||
-	    qmp_do(m, m->src, "source", "migrate", args) < 0)
-		return -1;
-	rc = qmp_wait_migration(m->src, "pre-switchover|failed|cancelled|completed",
-				m->timeout_s * 1000, 100, progress, m, &mi, err, sizeof(err));
-	if (rc < 0)
-		return fail(m, "source QEMU: %s", err);
-	if (strcmp(mi.status, "pre-switchover"))
-		return fail(m, "QEMU's migration %s%s%s", mi.status, mi.error[0] ? ": " : "",
-			    mi.error);
 	m->t_paused = now_us();   /* the guest's vCPUs stopped */
-	m->ram_total = mi.ram_total;
 
 	phase(m, P_QUIESCE);
 	if (quiesce(m) < 0 || source_ident(m) < 0)
@@ -628,21 +612,10 @@ static int migrate(Mig *m)
 	}
 
 	phase(m, P_SWITCH);
-	if (qmp_do(m, m->src, "source", "migrate-continue", "{\"state\":\"pre-switchover\"}") < 0)
-		return -1;
-	rc = qmp_wait_migration(m->src, "completed|failed|cancelled", STEP_TIMEOUT_MS, 5, NULL,
-				NULL, &mi, err, sizeof(err));
+	rc = hv->switch_over(m->hv, STEP_TIMEOUT_MS, &ram_sent, err, sizeof(err));
+	m->ram_transferred = ram_sent;
 	if (rc < 0)
-		return fail(m, "source QEMU: %s", err);
-	if (strcmp(mi.status, "completed"))
-		return fail(m, "QEMU's migration %s%s%s", mi.status, mi.error[0] ? ": " : "",
-			    mi.error);
-	m->ram_transferred = mi.ram_transferred;
-	/* The destination QEMU has the memory once its side completes too. */
-	rc = qmp_wait_migration(m->dst, "completed|failed", STEP_TIMEOUT_MS, 5, NULL, NULL, &mi,
-				err, sizeof(err));
-	if (rc < 0 || strcmp(mi.status, "completed"))
-		return fail(m, "destination QEMU: %s", rc < 0 ? err : mi.status);
+		return fail(m, "%s", err);
 	m->switched = TRUE;
 
 	phase(m, P_PAGES);
@@ -651,7 +624,7 @@ static int migrate(Mig *m)
 	phase(m, P_RESUME);
 	if (link_call(m, HRPC_MIG_GO, NULL, 0, "go") < 0)
 		return -1;
-	if (qmp_do(m, m->dst, "destination", "cont", NULL) < 0)
+	if (hv_fail(m, hv->resume(m->hv, err, sizeof(err)), err) < 0)
 		return -1;
 	m->t_resumed = now_us();
 	m->t_phase[P_N] = m->t_resumed;
@@ -670,8 +643,7 @@ static int migrate(Mig *m)
 		m->frozen[i] = FALSE;
 	}
 	m->nfds = 0;
-	if (!m->keep_source)
-		qmp_call(m->src, "quit", NULL, NULL, QMP_TIMEOUT_MS, err, sizeof(err));
+	hv->end_source(m->hv);
 	return 0;
 }
 
@@ -693,6 +665,8 @@ static void report(Mig *m, int rc)
 		if (rc) {
 			json_builder_set_member_name(b, "error");
 			json_builder_add_string_value(b, m->why);
+			json_builder_set_member_name(b, "guest_at");
+			json_builder_add_string_value(b, m->stranded ? "destination-paused" : "source");
 		}
 		json_builder_set_member_name(b, "downtime_ms");
 		json_builder_add_double_value(b, down);
@@ -736,8 +710,10 @@ static void report(Mig *m, int rc)
 		return;
 	}
 	if (rc) {
-		fprintf(stderr, "%shostrpc-migrate: %s: %s; the guest stays at the source\n",
-			m->tty ? "\r\033[K" : "", m->guest, m->why);
+		fprintf(stderr, "%shostrpc-migrate: %s: %s; %s\n", m->tty ? "\r\033[K" : "",
+			m->guest, m->why, m->stranded ?
+			"the source QEMU has gone and the guest waits, paused, at the destination "
+			"(resume it there, e.g. virsh resume)" : "the guest stays at the source");
 		return;
 	}
 	fprintf(stderr, "%shostrpc-migrate: %s migrated to %s: downtime %.1f ms; host state "
@@ -751,8 +727,15 @@ int main(int argc, char **argv)
 {
 	Mig m = { .port = -1, .netns_fd = -1, .timeout_s = 600 };
 	g_autofree char *qmp_path = NULL, *dest_qmp_path = NULL, *uri = NULL, *key = NULL,
-		*port = NULL, *hold = NULL;
+		*port = NULL, *hold = NULL, *libvirt = NULL, *dest_xml_path = NULL,
+		*dest_xml = NULL;
 	GOptionEntry entries[] = {
+		{ "libvirt", 0, 0, G_OPTION_ARG_STRING, &libvirt,
+		  "A libvirt domain: the source's libvirt URI; the destination's comes before "
+		  "DOMAIN", "SRC_URI" },
+		{ "dest-xml", 0, 0, G_OPTION_ARG_FILENAME, &dest_xml_path,
+		  "With --libvirt: the domain's XML at the destination (default: the source's)",
+		  "FILE" },
 		{ "qmp", 0, 0, G_OPTION_ARG_FILENAME, &qmp_path,
 		  "The source QEMU's QMP socket", "PATH" },
 		{ "dest-qmp", 0, 0, G_OPTION_ARG_FILENAME, &dest_qmp_path,
@@ -776,8 +759,9 @@ int main(int argc, char **argv)
 		  "pages, resume): to inject failures in tests or watch a phase", "PHASE=SECONDS" },
 		{ NULL }
 	};
-	g_autoptr(GOptionContext) ctx = g_option_context_new("GUEST DEST");
+	g_autoptr(GOptionContext) ctx = g_option_context_new("[DST_URI] GUEST DEST");
 	g_autoptr(GError) error = NULL;
+	char err[256] = "";
 	int rc;
 
 	g_option_context_set_summary(ctx,
@@ -788,9 +772,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hostrpc-migrate: %s\n", error->message);
 		return 2;
 	}
-	if (argc != 3 || !qmp_path || !dest_qmp_path || !uri) {
-		fprintf(stderr, "hostrpc-migrate: want GUEST DEST, --qmp, --dest-qmp and --uri "
-			"(see --help)\n");
+	if (libvirt ? argc != 4 || qmp_path || dest_qmp_path || !uri || m.keep_source
+		    : argc != 3 || !qmp_path || !dest_qmp_path || !uri || dest_xml_path) {
+		fprintf(stderr, "hostrpc-migrate: want --qmp, --dest-qmp, --uri and GUEST DEST, "
+			"or --libvirt SRC_URI, --uri and DST_URI DOMAIN DEST (no --keep-source: "
+			"libvirt ends the source) (see --help)\n");
+		return 2;
+	}
+	if (dest_xml_path && !g_file_get_contents(dest_xml_path, &dest_xml, NULL, &error)) {
+		fprintf(stderr, "hostrpc-migrate: %s\n", error->message);
 		return 2;
 	}
 	m.hold_phase = -1;
@@ -816,22 +806,31 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	m.guest = argv[1];
-	m.dest = argv[2];
-	m.qmp_path = qmp_path;
-	m.dest_qmp_path = dest_qmp_path;
+	m.guest = argv[argc - 2];
+	m.dest = argv[argc - 1];
 	m.uri = uri;
 	m.key_path = key ? key : DEFAULT_KEY;
 	m.port_path = port ? port : DEFAULT_PORT;
 	m.tty = isatty(STDERR_FILENO);
 
-	rc = migrate(&m);
-	if (rc < 0)
-		rollback(&m);
+	if (libvirt)
+		rc = mig_hv_libvirt_open(libvirt, argv[1], m.guest, uri, dest_xml,
+					 m.max_bandwidth, &m.hv, err, sizeof(err));
+	else
+		rc = mig_hv_qmp_open(qmp_path, dest_qmp_path, uri, m.max_bandwidth,
+				     m.keep_source, &m.hv, err, sizeof(err));
+	if (rc < 0) {
+		m.t0 = now_us();
+		fail(&m, "%s", err);
+	} else {
+		rc = migrate(&m);
+		if (rc < 0)
+			rollback(&m);
+	}
 	report(&m, rc);
 	mig_link_free(m.link);
-	qmp_close(m.src);
-	qmp_close(m.dst);
+	if (m.hv)
+		m.hv->ops->free(m.hv);
 	for (guint32 i = 0; i < m.nfds; i++)
 		close(m.fds[i]);
 	if (m.netns_fd >= 0)

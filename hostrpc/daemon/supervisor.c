@@ -152,15 +152,35 @@ static void migration_end(HrpcdSupervisor *sup, guint32 guest_id, guint16 direct
 	}
 }
 
+/* Is the guest's migration in that direction under way? */
+static gboolean migration_under_way(HrpcdSupervisor *sup, guint32 guest_id, guint16 direction)
+{
+	for (GList *l = sup->migrations.tail; l; l = l->prev) {
+		MigRecord *r = l->data;
+
+		if (r->guest_id == guest_id && r->direction == direction &&
+		    r->state == HRPC_ADMIN_MIG_UNDER_WAY)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static void migration_news(guint32 guest_id, guint32 event, int status, const char *text,
 			   gpointer data)
 {
 	HrpcdSupervisor *sup = data;
 
 	switch (event) {
-	case HRPCD_CTL_MIG_OUT_ROLLBACK:
+	case HRPCD_CTL_MIG_OUT_ROLLBACK: {
+		HrpcdGuest *g = hrpcd_guest_table_lookup(sup->guests, guest_id);
+
 		migration_end(sup, guest_id, HRPC_ADMIN_MIG_OUT, HRPC_ADMIN_MIG_ROLLED_BACK, text);
+		/* Its QEMU left during the migration (guest_stop): the worker
+		 * that serves again has no guest to serve. */
+		if (g && g->stopping && g->worker_pid)
+			kill(g->worker_pid, SIGTERM);
 		break;
+	}
 	case HRPCD_CTL_MIG_IN_DONE: {
 		HrpcdGuest *g = hrpcd_guest_table_lookup(sup->guests, guest_id);
 
@@ -570,6 +590,15 @@ static void guest_stop(HrpcdSupervisor *sup, HrpcdGuest *g)
 	g_clear_handle_id(&g->respawn_timer, g_source_remove);
 	if (!g->worker_pid) {
 		guest_free(sup, g);
+		return;
+	}
+	if (migration_under_way(sup, g->id, HRPC_ADMIN_MIG_OUT)) {
+		/* libvirt ends the source QEMU as soon as the destination has
+		 * the memory; the worker still owes hostrpc-migrate the pages
+		 * it wrote behind QEMU's back.  It ends by itself (DONE, or the
+		 * port's hang-up after the switch); a rollback ends it. */
+		hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, g->id, g->name,
+				"QEMU left during the guest's migration; the worker ends with it");
 		return;
 	}
 	/* The worker has nothing to save: its default SIGTERM action ends it. */

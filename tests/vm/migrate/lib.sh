@@ -19,6 +19,14 @@
 #   mig_migrate FROM TO [ARGS...]  hostrpc-migrate g1 from QEMU FROM to QEMU TO
 #                      (run on FROM's host), JSON in $mig_tmp/mig.json, stderr
 #                      in $mig_tmp/mig.err
+#   mig_host_ns H      host H's own mount namespace too (in its network
+#                      namespace): /run/hostrpc ($H/run) and libvirt's
+#                      /etc/libvirt, /run/libvirt, /var/lib/libvirt, ... are
+#                      its own, as on a machine of its own; $(mig_in H) CMD
+#                      runs CMD there
+#   mig_libvirtd H...  each host's libvirtd (own config, sockets in $H/lv, own
+#                      host_uuid, QEMU as root, no cgroups); its URI is
+#                      $(mig_virt_uri H)
 #   mig_cleanup        (EXIT trap) everything stops, namespaces go
 #
 # Everything of one test is in $vm_tmp; names carry the test's pid.
@@ -48,12 +56,18 @@ mig_setup() {
 	printf 'netns /run/netns/%s-gB\nidentity eth0\n' "$mig_p" > "$B/policy/g1.conf"
 }
 
-mig_hostrpcd() {
-	local h=$1 d ns
+mig_hostrpcd() {	# mig_hostrpcd H: in H's network namespace, or its own host (mig_host_ns)
+	local h=$1 d ns run=() ep
 	d=$mig_tmp/$h
 	ns=$mig_p-h$h
-	ip netns exec "$ns" "$mig_hostrpcd_bin" --foreground --verbose --no-process-guests \
-		--admin-socket="$d/admin.sock" --state-dir="$d/state" --ivshmem="g1=$d/g1.ivshmem" \
+	run=(ip netns exec "$ns")
+	ep=$d/g1.ivshmem
+	if [ -n "$(eval "echo \${mig_ns_$h:-}")" ]; then
+		read -ra run <<< "$(mig_in "$h")"
+		ep=/run/hostrpc/g1.ivshmem
+	fi
+	"${run[@]}" "$mig_hostrpcd_bin" --foreground --verbose --no-process-guests \
+		--admin-socket="$d/admin.sock" --state-dir="$d/state" --ivshmem="g1=$ep" \
 		--sock-policy-dir="$d/policy" --sock-audit-dir="$d" \
 		--migrate-socket="$d/migrate.sock" --migrate-listen="$(mig_ip "$h"):7000" \
 		--migrate-key="$mig_key" > "$d/hostrpcd.log" 2>&1 &
@@ -64,6 +78,72 @@ mig_hostrpcd() {
 		echo "Bail out! hostrpcd $h did not start"
 		exit 1
 	fi
+}
+
+mig_host_ns() {	# mig_host_ns H
+	local h=$1 d=$mig_tmp/$1 m
+	mkdir -p "$d/run" "$d/etc" "$d/lv"
+	cp -a /etc/libvirt/libvirt.conf /etc/libvirt/qemu.conf "$d/etc/" 2> /dev/null || true
+	ip netns exec "$mig_p-h$h" unshare -m --propagation private sh -c '
+		d=$1
+		mount --bind "$d/run" /run/hostrpc 2> /dev/null ||
+			{ mkdir -p /run/hostrpc && mount --bind "$d/run" /run/hostrpc; } || exit 1
+		mount --bind "$d/etc" /etc/libvirt || exit 1
+		for m in /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
+			mkdir -p "$m" && mount -t tmpfs tmpfs "$m" || exit 1
+		done
+		mkdir -p /var/lib/libvirt/qemu /var/log/libvirt/qemu /var/cache/libvirt/qemu
+		touch "$d/ns-ready"
+		exec sleep 100000' sh "$d" > "$d/ns.log" 2>&1 8>&- &
+	mig_pids+=($!)
+	wait_for 10 test -e "$d/ns-ready" || { cat "$d/ns.log" >&2; vm_skip "cannot make host $h's mount namespace"; }
+	eval "mig_ns_$h=$!"
+}
+
+# The command that enters host H (words): $(mig_in H) CMD... runs CMD there,
+# as its own process (a background job's $! is CMD's pid).
+mig_in() { echo "nsenter -t $(eval "echo \$mig_ns_$1") -m -n"; }
+
+mig_virt_uri() { echo "qemu+unix:///system?socket=$mig_tmp/$1/lv/libvirt-sock"; }
+
+mig_libvirtd() {	# mig_libvirtd H...: start them, then wait for each
+	local h d
+	command -v libvirtd > /dev/null && command -v virsh > /dev/null ||
+		vm_skip "libvirtd or virsh missing (apt-get install libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)"
+	for h in "$@"; do
+		d=$mig_tmp/$h
+		cat > "$d/etc/libvirtd.conf" <<-CONF
+		unix_sock_dir = "$d/lv"
+		unix_sock_group = "root"
+		unix_sock_rw_perms = "0700"
+		unix_sock_ro_perms = "0700"
+		auth_unix_rw = "none"
+		auth_unix_ro = "none"
+		host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
+		log_outputs = "3:file:$d/libvirtd.log"
+		CONF
+		# QEMU as root (the test's files stay root's), no cgroups (the
+		# two hosts' domains would meet there), QEMU's output to files.
+		cat > "$d/etc/qemu.conf" <<-CONF
+		user = "root"
+		group = "root"
+		security_driver = "none"
+		dynamic_ownership = 0
+		stdio_handler = "file"
+		cgroup_controllers = [ ]
+		CONF
+		$(mig_in "$h") libvirtd -f /etc/libvirt/libvirtd.conf -p "$d/libvirtd.pid" \
+			> "$d/libvirtd.out" 2>&1 8>&- &
+		mig_pids+=($!)
+	done
+	for h in "$@"; do
+		d=$mig_tmp/$h
+		if ! wait_for 90 virsh -q -c "$(mig_virt_uri "$h")" version > /dev/null 2>&1; then
+			tail -5 "$d/libvirtd.out" "$d/libvirtd.log" >&2
+			echo "Bail out! libvirtd $h did not start"
+			exit 1
+		fi
+	done
 }
 
 # The guest's command and files go in a second initramfs archive (as vm-run).
@@ -137,7 +217,7 @@ mig_streams_start() {	# mig_streams_start NOUT NIN SECS RATE
 }
 
 # Everything the guest printed, wherever it ran.
-mig_guest_out() { cat "$mig_tmp"/*.out.log 2> /dev/null | tr -d '\r'; }
+mig_guest_out() { cat "$mig_tmp"/*.out.log "$mig_tmp"/?/run/*.out.log 2> /dev/null | tr -d '\r'; }
 
 # A JSON field of a file: mig_json FILE EXPR (python expression on `d`)
 mig_json() {
@@ -149,6 +229,14 @@ mig_cleanup() {
 	set +e
 	touch "$mig_tmp/stop"
 	[ -z "${vm_watchdog_pid:-}" ] || kill "$vm_watchdog_pid" 2> /dev/null
+	# libvirtd leaves its domains running when it stops
+	for h in A B; do
+		[ -S "$mig_tmp/$h/lv/libvirt-sock" ] || continue
+		for p in $(virsh -q -c "$(mig_virt_uri "$h")" list --name 2> /dev/null); do
+			virsh -q -c "$(mig_virt_uri "$h")" destroy "$p" > /dev/null 2>&1
+		done
+	done
+	pkill -KILL -f "qemu-system-x86_64.*$mig_tmp/initrd" 2> /dev/null
 	for p in "${mig_pids[@]:+${mig_pids[@]}}"; do kill -TERM "$p" 2> /dev/null; done
 	for p in "${mig_pids[@]:+${mig_pids[@]}}"; do
 		wait_for 10 eval "! kill -0 $p 2>/dev/null" || kill -KILL "$p" 2> /dev/null
