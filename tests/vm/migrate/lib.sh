@@ -7,10 +7,12 @@
 #   mig_hostrpcd H     start host H's (A or B) hostrpcd in its namespace, with
 #                      its migration port and --migrate-listen 10.77.0.{2,3}:7000
 #   mig_initrd CMD FILE...  the guest's command and files
-#   mig_qemu NAME H [incoming]  start guest QEMU NAME on host H (incoming:
-#                      waits for a migration, -incoming defer -S); its files are
-#                      $mig_tmp/NAME.{out,console,qemu}.log and NAME.qmp, its
-#                      pid $mig_qemu_NAME
+#   mig_qemu NAME H [incoming] [guestrpc]  start guest QEMU NAME on host H
+#                      (incoming: waits for a migration, -incoming defer -S;
+#                      guestrpc: a virtio-serial-pci with the Guest RPC ports
+#                      org.hostrpc.guest.0/.1/.2 on sockets $(mig_gs_sock NAME N));
+#                      its files are $mig_tmp/NAME.{out,console,qemu}.log and
+#                      NAME.qmp, its pid $mig_qemu_NAME
 #   mig_stream_build   the guest's stream program (static), or skip
 #   mig_streams_start NOUT NIN SECS RATE  hostrpcd on both hosts, the world
 #                      (world.py on port $mig_port, results in
@@ -160,12 +162,28 @@ mig_initrd() {	# mig_initrd CMD FILE...
 
 mig_ip() { [ "$1" = A ] && echo 10.77.0.2 || echo 10.77.0.3; }
 
+# The host end of QEMU NAME's Guest RPC port org.hostrpc.guest.N.
+mig_gs_sock() { echo "$mig_tmp/$1.gs$2.sock"; }
+
 declare -A mig_host
-mig_qemu() {	# mig_qemu NAME A|B [incoming]
-	local n=$1 h=$2 ns extra=()
+mig_qemu() {	# mig_qemu NAME A|B [incoming] [guestrpc]
+	local n=$1 h=$2 ns extra=() opt i
 	ns=$mig_p-h$h
 	mig_host[$n]=$h
-	[ "${3:-}" = incoming ] && extra=(-incoming defer -S)
+	for opt in "${@:3}"; do
+		case $opt in
+		incoming) extra+=(-incoming defer -S) ;;
+		guestrpc)
+			# As tests/vm/guestsource/lib.sh: one host tool per port.
+			extra+=(-device virtio-serial-pci)
+			for i in 0 1 2; do
+				extra+=(-chardev "socket,path=$(mig_gs_sock "$n" $i),server=on,wait=off,id=gs$i"
+					-device "virtserialport,chardev=gs$i,name=org.hostrpc.guest.$i")
+			done
+			;;
+		*) echo "Bail out! mig_qemu: unknown option $opt"; exit 1 ;;
+		esac
+	done
 	: > "$mig_tmp/$n.out.log"
 	ip netns exec "$ns" qemu-system-x86_64 -accel tcg -m "$mig_mem" -smp 1 -nographic \
 		-no-reboot -kernel "$HOSTRPC_GUEST_DIR/vmlinuz" -initrd "$mig_tmp/initrd" \
