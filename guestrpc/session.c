@@ -802,6 +802,19 @@ static int channel_lock(const char *path)
 	return -1;  /* nowhere private to lock: rely on the HELLO timeout */
 }
 
+/*
+ * The callers try a channel whose HELLO timed out once more, on a fresh
+ * connection, because our hang-up is what unsticks a port QEMU left stuck
+ * after a live migration: if the source's host tool had not read all the
+ * guest wrote (the port throttled, part of a buffer sent) when the device
+ * state was saved, the destination QEMU restores the port throttled with
+ * no host to unthrottle it, and a host that connects there gets nothing
+ * the guest writes - its HELLO answer included.  When that host hangs up,
+ * QEMU discards the stale output and resets the throttle
+ * (virtio_serial_close), and the next host is served.  A channel that is
+ * merely busy or an agent that is not running costs a second time-out.
+ */
+
 static int connect_path(const char *path, int hello_ms, bool use_lock, guestrpc_session **out)
 {
 	hrpc_chan *ch;
@@ -849,12 +862,15 @@ int guestrpc_session_open(const char *target, const char *uri, int hello_ms,
 			  guestrpc_session **out, char **err)
 {
 	char **paths = NULL;
+	bool *timed_out;
 	int n, rc = -ENOENT;
 
 	if (err)
 		*err = NULL;
 	if (strchr(target, '/')) {
 		rc = connect_path(target, hello_ms, false, out);
+		if (rc == -ETIMEDOUT)
+			rc = connect_path(target, hello_ms, false, out);  /* see connect_path */
 		if (rc < 0 && err)
 			*err = strdupf("%s: %s", target, rc == -ETIMEDOUT ?
 				       "no answer from the guest agent (channel busy or agent not running)" :
@@ -869,13 +885,24 @@ int guestrpc_session_open(const char *target, const char *uri, int hello_ms,
 			*err = strdupf("domain %s has no <channel type='unix'> named org.hostrpc.guest.N", target);
 		return -ENOENT;
 	}
-	for (int i = 0; i < n; i++) {
-		/* A busy channel that is not locked never answers: do not wait
-		 * long for it while another channel is left to try. */
-		rc = connect_path(paths[i], i + 1 < n && hello_ms > 3000 ? 3000 : hello_ms, true, out);
-		if (rc == 0)
-			break;
+	/* Channels whose HELLO timed out get a second pass (see connect_path). */
+	timed_out = calloc((size_t)n, sizeof(*timed_out));
+	for (int pass = 0; pass < 2 && rc < 0 && timed_out; pass++) {
+		for (int i = 0; i < n; i++) {
+			if (pass && !timed_out[i])
+				continue;
+			/* A busy channel that is not locked never answers: do not
+			 * wait long for it while another channel is left to try. */
+			rc = connect_path(paths[i], i + 1 < n && hello_ms > 3000 ? 3000 : hello_ms,
+					  true, out);
+			if (rc == 0)
+				break;
+			timed_out[i] = rc == -ETIMEDOUT;
+		}
 	}
+	if (!timed_out)
+		rc = -ENOMEM;
+	free(timed_out);
 	if (rc < 0 && err)
 		*err = strdupf("domain %s: none of its %d org.hostrpc.guest channel(s) answered: %s",
 			       target, n, rc == -ETIMEDOUT ?

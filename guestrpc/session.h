@@ -55,7 +55,9 @@ struct guestrpc_event {
  * Connect to `target`: a unix socket path (anything containing '/'), or a
  * libvirt domain name/UUID whose <channel type='unix'> targets are named
  * org.hostrpc.guest.N (tried in order: a channel another tool holds does
- * not answer HELLO within `hello_ms`).  `uri` is the libvirt URI (NULL =
+ * not answer HELLO within `hello_ms`).  A channel whose HELLO timed out is
+ * tried once more: the hang-up resets a port a live migration left stuck
+ * (session.c, connect_path).  `uri` is the libvirt URI (NULL =
  * $LIBVIRT_DEFAULT_URI or qemu:///system).  On failure *err (if given) gets
  * a malloc'ed message.
  */
