@@ -8,6 +8,7 @@ mig_vm_tests = tests/vm/migrate/migrate-vm.sh
 mig_vm_tests += tests/vm/migrate/migrate-rollback.sh
 # The migration benchmark (bench/migrate-bench.sh) in its quick mode.
 mig_vm_tests += tests/vm/migrate/migrate-bench-smoke.sh
+mig_vm_tests += tests/vm/migrate/migrate-guestsource.sh
 dist_check_SCRIPTS += $(mig_vm_tests)
 # By hand (not in make check yet: migrate/README.md "With libvirt").
 EXTRA_DIST += tests/vm/migrate/migrate-libvirt.sh
