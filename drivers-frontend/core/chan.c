@@ -1369,17 +1369,21 @@ void hrpck_chan_fill_info(struct hrpck_chan *chan, struct hrpc_ioc_info *info)
  * @value: forged distance of prod from our index, or forged record length;
  *         0 for the defaults (more than the ring holds; a maximal payload
  *         of which only the header is published)
+ * @forge_flags: HRPC_IOC_FORGE_F_QUIET: ring no doorbell
  *
  * For the host's fencing tests (module parameter debug_forge, checked by
  * the caller).  Writes what a hostile guest would, rings the doorbell and
  * leaves the channel BROKEN (calls fail with -EPROTO) so that no honest
  * call publishes over the forgery; the host fences us and its restarted
- * worker's reset vector re-attaches the channel.
+ * worker's reset vector re-attaches the channel.  Quiet, the forgery waits
+ * in shared memory until the host looks on its own (a migration's quiesce
+ * drains the ring without a doorbell); BROKEN rings nothing meanwhile
+ * (rekick_work_fn() and process() stop at !ring_live()).
  *
  * Return: 0, -EINVAL for an unknown @what, or the state's errno when not
  * attached.
  */
-int hrpck_chan_debug_forge(struct hrpck_chan *chan, u32 what, u32 value)
+int hrpck_chan_debug_forge(struct hrpck_chan *chan, u32 what, u32 value, u32 forge_flags)
 {
 	struct hrpc_msg_hdr h;
 	LIST_HEAD(done_list);
@@ -1412,10 +1416,12 @@ int hrpck_chan_debug_forge(struct hrpck_chan *chan, u32 what, u32 value)
 		ret = -EINVAL;
 		goto out;
 	}
-	kick_locked(chan);
+	if (!(forge_flags & HRPC_IOC_FORGE_F_QUIET))
+		kick_locked(chan);
 	dev_warn(chan->parent,
-		 "debug_forge: forged %s published; channel unusable until the host resets it\n",
-		 what == HRPC_IOC_FORGE_REQ_PROD ? "request ring index" : "record length");
+		 "debug_forge: forged %s published%s; channel unusable until the host resets it\n",
+		 what == HRPC_IOC_FORGE_REQ_PROD ? "request ring index" : "record length",
+		 forge_flags & HRPC_IOC_FORGE_F_QUIET ? " without a doorbell" : "");
 	chan->state = HRPCK_STATE_BROKEN;
 	chan->attach_seq++;
 	fail_all_locked(chan, -EPROTO, &done_list);

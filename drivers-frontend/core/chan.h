@@ -185,7 +185,7 @@ void hrpck_chan_cache_exit(void);
 int hrpck_chan_call(struct hrpck_chan *chan, struct hrpck_call *call,
 		    unsigned int timeout_ms);
 void hrpck_chan_fill_info(struct hrpck_chan *chan, struct hrpc_ioc_info *info);
-int hrpck_chan_debug_forge(struct hrpck_chan *chan, u32 what, u32 value);
+int hrpck_chan_debug_forge(struct hrpck_chan *chan, u32 what, u32 value, u32 forge_flags);
 
 /* main.c: registry */
 int hrpck_registry_add(struct hrpck_chan *chan);

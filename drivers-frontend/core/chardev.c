@@ -442,9 +442,9 @@ static long hrpck_ioctl_forge(struct hrpck_file *hf, void __user *argp)
 	ret = copy_ioc_arg(&a, sizeof(a), argp);
 	if (ret)
 		return ret;
-	if (a.reserved)
+	if (a.flags & ~HRPC_IOC_FORGE_FLAGS)
 		return -EINVAL;
-	return hrpck_chan_debug_forge(hf->chan, a.what, a.value);
+	return hrpck_chan_debug_forge(hf->chan, a.what, a.value, a.flags);
 }
 
 static long hrpck_ioctl(struct file *f, unsigned int cmd, unsigned long arg)

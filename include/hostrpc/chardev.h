@@ -115,8 +115,9 @@ struct hrpc_ioc_event {
 
 /*
  * Testing only: HRPC_IOC_DEBUG_FORGE writes into shared memory what a hostile
- * guest would, rings the doorbell and leaves the channel BROKEN until the
- * host resets it.  EPERM unless the module was loaded with debug_forge=1.
+ * guest would, rings the doorbell (unless HRPC_IOC_FORGE_F_QUIET) and leaves
+ * the channel BROKEN until the host resets it.  EPERM unless the module was
+ * loaded with debug_forge=1.
  */
 enum hrpc_ioc_forge_what {
 	HRPC_IOC_FORGE_REQ_PROD = 1, /* request ring prod = ours + value
@@ -125,17 +126,26 @@ enum hrpc_ioc_forge_what {
 				      * claiming `value` payload bytes (0: 65536) */
 };
 
+/* struct hrpc_ioc_forge.flags */
+#define HRPC_IOC_FORGE_F_QUIET 0x1u  /* publish only, ring no doorbell: the host
+				      * finds the forgery whenever it next looks
+				      * (its next doorbell, a migration's quiesce) */
+#define HRPC_IOC_FORGE_FLAGS   HRPC_IOC_FORGE_F_QUIET
+
 struct hrpc_ioc_forge {
 	__u32 argsz;
 	__u32 what;          /* enum hrpc_ioc_forge_what */
 	__u32 value;
-	__u32 reserved;
+	__u32 flags;         /* HRPC_IOC_FORGE_F_*; was `reserved` (must be 0):
+			      * a module without flags refuses one (EINVAL) */
 };
 
 _Static_assert(sizeof(struct hrpc_ioc_info) == 208, "hrpc_ioc_info is 208 bytes");
 _Static_assert(sizeof(struct hrpc_ioc_call) == 96, "hrpc_ioc_call is 96 bytes");
 _Static_assert(sizeof(struct hrpc_ioc_event) == 16, "hrpc_ioc_event is 16 bytes");
 _Static_assert(sizeof(struct hrpc_ioc_forge) == 16, "hrpc_ioc_forge is 16 bytes");
+_Static_assert(__builtin_offsetof(struct hrpc_ioc_forge, flags) == 12,
+	       "hrpc_ioc_forge.flags is where `reserved` was");
 
 #define HRPC_IOC_INFO        _IOWR(HRPC_IOC_TYPE, 0x00, struct hrpc_ioc_info)
 #define HRPC_IOC_CALL        _IOWR(HRPC_IOC_TYPE, 0x01, struct hrpc_ioc_call)

@@ -5,7 +5,9 @@
  * impossible record length into shared memory and ring the doorbell, so
  * that the host must fence this guest (docs/protocol.md section 5).
  *
- * usage: hrpc-forge [-d DEV] prod|len [VALUE]
+ * usage: hrpc-forge [-d DEV] [-q] prod|len [VALUE]
+ *   -q:   quiet: publish the forgery but ring no doorbell; the host finds it
+ *         only when it looks on its own (e.g. hostrpc-migrate's quiesce)
  *   prod: the request ring's prod index runs VALUE bytes ahead of ours
  *         (default: ring size + 8, more than the ring holds)
  *   len:  a record header claiming VALUE payload bytes (default 65536) of
@@ -29,12 +31,16 @@ int main(int argc, char **argv)
 	struct hrpc_ioc_forge f = { .argsz = sizeof(f) };
 	int fd, arg = 1;
 
-	if (argc > 2 && !strcmp(argv[1], "-d")) {
-		dev = argv[2];
-		arg = 3;
+	if (argc > arg + 1 && !strcmp(argv[arg], "-d")) {
+		dev = argv[arg + 1];
+		arg += 2;
+	}
+	if (argc > arg && !strcmp(argv[arg], "-q")) {
+		f.flags |= HRPC_IOC_FORGE_F_QUIET;
+		arg++;
 	}
 	if (arg >= argc || argc > arg + 2) {
-		fprintf(stderr, "usage: %s [-d DEV] prod|len [VALUE]\n", argv[0]);
+		fprintf(stderr, "usage: %s [-d DEV] [-q] prod|len [VALUE]\n", argv[0]);
 		return 2;
 	}
 	if (!strcmp(argv[arg], "prod"))
@@ -60,7 +66,8 @@ int main(int argc, char **argv)
 		       err == EPERM ? "hostrpc_core was loaded without debug_forge=1" : strerror(err));
 		return err == EPERM ? 77 : 1;
 	}
-	printf("ok - forged %s published, doorbell rung\n", argv[arg]);
+	printf("ok - forged %s published, %s\n", argv[arg],
+	       f.flags & HRPC_IOC_FORGE_F_QUIET ? "no doorbell" : "doorbell rung");
 	close(fd);
 	return 0;
 }
