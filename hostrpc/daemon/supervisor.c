@@ -193,6 +193,9 @@ static void migration_news(guint32 guest_id, guint32 event, int status, const ch
 	case HRPCD_CTL_MIG_IN_FAILED:
 		migration_end(sup, guest_id, HRPC_ADMIN_MIG_IN, HRPC_ADMIN_MIG_FAILED, text);
 		break;
+	case HRPCD_CTL_MIG_OUT_FAILED:
+		migration_end(sup, guest_id, HRPC_ADMIN_MIG_OUT, HRPC_ADMIN_MIG_FAILED, text);
+		break;
 	default:
 		break;
 	}

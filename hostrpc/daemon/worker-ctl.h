@@ -48,6 +48,8 @@ enum hrpcd_ctl_mig_event {
 	HRPCD_CTL_MIG_OUT_ROLLBACK = 1,   /* source: serving again */
 	HRPCD_CTL_MIG_IN_DONE = 2,        /* destination: the guest is served here */
 	HRPCD_CTL_MIG_IN_FAILED = 3,      /* destination: gave up (text: why) */
+	HRPCD_CTL_MIG_OUT_FAILED = 4,     /* source: not serving again, the guest
+					   * stays (fenced at the quiesce; text: why) */
 };
 #define HRPCD_CTL_MIG_TEXT_MAX 120
 

@@ -163,6 +163,38 @@ static void resume(Worker *w, const char *why)
 	tell_supervisor(w, HRPCD_CTL_MIG_OUT_ROLLBACK, 0, "rolled back: %s", why);
 }
 
+/*
+ * The drain at the quiesce found the channel broken: the guest published
+ * forged ring state without a doorbell before it was paused (or closed its
+ * channel).  No rollback to serving: fenced is fenced, whenever the host
+ * finds out.  The tool rolls the migration back (the guest stays here,
+ * paused until it `cont`s it) and the supervisor's next worker resets the
+ * channel, as after any fence; nothing went to the destination.
+ */
+static void quiesce_failed(Worker *w, int rc)
+{
+	const char *reason = hrpc_conn_fence_reason(w->conn);
+
+	if (!reason) {
+		port_status(w->port, rc, "the guest's channel ended during the quiesce: %s",
+			    g_strerror(-rc));
+		tell_supervisor(w, HRPCD_CTL_MIG_OUT_FAILED, rc, "channel ended at the quiesce");
+		hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+				"channel ended at the quiesce for migration: %s", g_strerror(-rc));
+		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, rc == -EPIPE ?
+				  HRPCD_WORKER_EXIT_DONE : HRPCD_WORKER_EXIT_IO);
+		return;
+	}
+	g_strlcpy(w->fence_reason, reason, sizeof(w->fence_reason));
+	hrpcd_log_guest(G_LOG_LEVEL_WARNING, w->spec->guest_id, w->spec->name,
+			"fenced at the quiesce for migration: %s", w->fence_reason);
+	port_status(w->port, -EPROTO, "the guest broke its channel during the quiesce: %s",
+		    w->fence_reason);
+	tell_supervisor(w, HRPCD_CTL_MIG_OUT_FAILED, -EPROTO, "guest fenced at the quiesce: %s",
+			w->fence_reason);
+	hrpcd_worker_stop(w, HRPC_ADMIN_STATE_FENCED, HRPCD_WORKER_EXIT_FENCED);
+}
+
 static void quiesce(Worker *w)
 {
 	WorkerMigPort *p = w->port;
@@ -194,9 +226,7 @@ static void quiesce(Worker *w)
 			break;
 	}
 	if (rc < 0) {
-		port_status(p, -EPROTO, "the guest broke its channel during the quiesce: %s",
-			    hrpc_conn_fence_reason(w->conn) ?: g_strerror(-rc));
-		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_FENCED, HRPCD_WORKER_EXIT_FENCED);
+		quiesce_failed(w, rc);
 		return;
 	}
 	if (ss)
