@@ -4,8 +4,14 @@
 #   mig_setup          namespaces (tools/two-hosts), the key, both hosts'
 #                      policies; sets $mig_p (prefix), $mig_key, $A and $B
 #                      (each host's directory)
-#   mig_hostrpcd H     start host H's (A or B) hostrpcd in its namespace, with
-#                      its migration port and --migrate-listen 10.77.0.{2,3}:7000
+#   mig_hostrpcd H [process-guests]  start host H's (A or B) hostrpcd in its
+#                      namespace, with its migration port and --migrate-listen
+#                      10.77.0.{2,3}:7000; process-guests: it also serves
+#                      process guests on $mig_tmp/H/guests.sock
+#   mig_bystander H    (after mig_hostrpcd H process-guests) process guest
+#                      "bystander" on host H: runs of 200 calls back to back
+#                      until $mig_tmp/stop, a "run ok" / "run FAILED" line each
+#                      in $mig_tmp/H/ping.log
 #   mig_initrd CMD FILE...  the guest's command and files
 #   mig_qemu NAME H [incoming] [guestrpc]  start guest QEMU NAME on host H
 #                      (incoming: waits for a migration, -incoming defer -S;
@@ -13,6 +19,11 @@
 #                      org.hostrpc.guest.0/.1/.2 on sockets $(mig_gs_sock NAME N));
 #                      its files are $mig_tmp/NAME.{out,console,qemu}.log and
 #                      NAME.qmp, its pid $mig_qemu_NAME
+#   mig_append         more words for the guest kernel's command line (e.g.
+#                      hostrpc_core.debug_forge=1), for every QEMU
+#   mig_qemu_args      more QEMU arguments (an array), for every QEMU alike,
+#                      as migration wants the same machine on both ends;
+#                      @NAME@ in them becomes the QEMU's NAME
 #   mig_stream_build   the guest's stream program (static), or skip
 #   mig_streams_start NOUT NIN SECS RATE  hostrpcd on both hosts, the world
 #                      (world.py on port $mig_port, results in
@@ -42,6 +53,8 @@ mig_pids=()
 mig_hostrpcd_bin=$top_builddir/hostrpc/daemon/hostrpcd
 mig_tool=$top_builddir/migrate/hostrpc-migrate
 mig_mem=${MIG_MEM:-256}
+mig_append=""
+mig_qemu_args=()
 
 mig_setup() {
 	[ "$(id -u)" = 0 ] || vm_skip "migration tests need root (network namespaces, TCP_REPAIR)"
@@ -58,17 +71,18 @@ mig_setup() {
 	printf 'netns /run/netns/%s-gB\nidentity eth0\n' "$mig_p" > "$B/policy/g1.conf"
 }
 
-mig_hostrpcd() {	# mig_hostrpcd H: in H's network namespace, or its own host (mig_host_ns)
-	local h=$1 d ns run=() ep
+mig_hostrpcd() {	# mig_hostrpcd H [process-guests]: in H's network namespace, or its own host (mig_host_ns)
+	local h=$1 d ns run=() ep pg=--no-process-guests
 	d=$mig_tmp/$h
 	ns=$mig_p-h$h
+	[ "${2:-}" = process-guests ] && pg=--socket=$d/guests.sock
 	run=(ip netns exec "$ns")
 	ep=$d/g1.ivshmem
 	if [ -n "$(eval "echo \${mig_ns_$h:-}")" ]; then
 		read -ra run <<< "$(mig_in "$h")"
 		ep=/run/hostrpc/g1.ivshmem
 	fi
-	"${run[@]}" "$mig_hostrpcd_bin" --foreground --verbose --no-process-guests \
+	"${run[@]}" "$mig_hostrpcd_bin" --foreground --verbose "$pg" \
 		--admin-socket="$d/admin.sock" --state-dir="$d/state" --ivshmem="g1=$ep" \
 		--sock-policy-dir="$d/policy" --sock-audit-dir="$d" \
 		--migrate-socket="$d/migrate.sock" --migrate-listen="$(mig_ip "$h"):7000" \
@@ -165,6 +179,21 @@ mig_ip() { [ "$1" = A ] && echo 10.77.0.2 || echo 10.77.0.3; }
 # The host end of QEMU NAME's Guest RPC port org.hostrpc.guest.N.
 mig_gs_sock() { echo "$mig_tmp/$1.gs$2.sock"; }
 
+mig_bystander() {	# mig_bystander A|B
+	local d=$mig_tmp/$1
+	(
+		while [ ! -e "$mig_tmp/stop" ]; do
+			if "$top_builddir/hostrpc/hostrpc-ping" --socket "$d/guests.sock" \
+				--name bystander --count 200 --interval-ms 5 > "$d/ping.out" 2>&1; then
+				echo "run ok: $(cat "$d/ping.out")"
+			else
+				echo "run FAILED: $(cat "$d/ping.out")"
+			fi
+		done > "$d/ping.log"
+	) &
+	mig_pids+=($!)
+}
+
 declare -A mig_host
 mig_qemu() {	# mig_qemu NAME A|B [incoming] [guestrpc]
 	local n=$1 h=$2 ns extra=() opt i
@@ -187,11 +216,12 @@ mig_qemu() {	# mig_qemu NAME A|B [incoming] [guestrpc]
 	: > "$mig_tmp/$n.out.log"
 	ip netns exec "$ns" qemu-system-x86_64 -accel tcg -m "$mig_mem" -smp 1 -nographic \
 		-no-reboot -kernel "$HOSTRPC_GUEST_DIR/vmlinuz" -initrd "$mig_tmp/initrd" \
-		-append "console=ttyS0 panic=-1 quiet loglevel=4 hrpc.out=ttyS1 hrpc.load=hostrpc_sock" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=4 hrpc.out=ttyS1 hrpc.load=hostrpc_sock${mig_append:+ $mig_append}" \
 		-serial "file:$mig_tmp/$n.console.log" -serial "file:$mig_tmp/$n.out.log" \
 		-monitor none -qmp "unix:$mig_tmp/$n.qmp,server=on,wait=off" -nic none \
 		-chardev "socket,path=$mig_tmp/$h/g1.ivshmem,id=ivs" \
-		-device ivshmem-doorbell,chardev=ivs,vectors=2,master=on "${extra[@]}" \
+		-device ivshmem-doorbell,chardev=ivs,vectors=2,master=on \
+		"${mig_qemu_args[@]//@NAME@/$n}" "${extra[@]}" \
 		< /dev/null > "$mig_tmp/$n.qemu.log" 2>&1 &
 	mig_pids+=($!)
 	eval "mig_qemu_$n=$!"
