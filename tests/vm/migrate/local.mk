@@ -6,6 +6,7 @@ mig_vm_tests = tests/vm/migrate/migrate-vm.sh
 # Failures before the switch (QEMU, the destination hostrpcd, the network)
 # leave the guest at the source with every socket intact.
 mig_vm_tests += tests/vm/migrate/migrate-rollback.sh
+mig_vm_tests += tests/vm/migrate/migrate-forged.sh
 # The migration benchmark (bench/migrate-bench.sh) in its quick mode.
 mig_vm_tests += tests/vm/migrate/migrate-bench-smoke.sh
 mig_vm_tests += tests/vm/migrate/migrate-guestsource.sh
