@@ -265,7 +265,8 @@ mig_streams_start() {	# mig_streams_start NOUT NIN SECS RATE
 }
 
 # Everything the guest printed, wherever it ran.
-mig_guest_out() { cat "$mig_tmp"/*.out.log "$mig_tmp"/?/run/*.out.log 2> /dev/null | tr -d '\r'; }
+# (QEMU's logs, and libvirt's in each host's /run/hostrpc; none may exist.)
+mig_guest_out() { { cat "$mig_tmp"/*.out.log "$mig_tmp"/?/run/*.out.log 2> /dev/null || true; } | tr -d '\r'; }
 
 # A JSON field of a file: mig_json FILE EXPR (python expression on `d`)
 mig_json() {
