@@ -29,6 +29,8 @@
 #                      (world.py on port $mig_port, results in
 #                      $mig_tmp/world.json) and guest A1 on host A running
 #                      mig-stream; returns once its streams run both ways
+#   mig_world_start NIN RATE, mig_streams_up OUT CONSOLE  the parts of it
+#   mig_migrations H [EXPR]  host H's migrations, a word each (hostrpcctl)
 #   mig_migrate FROM TO [ARGS...]  hostrpc-migrate g1 from QEMU FROM to QEMU TO
 #                      (run on FROM's host), JSON in $mig_tmp/mig.json, stderr
 #                      in $mig_tmp/mig.err
@@ -247,21 +249,41 @@ mig_stream_build() {
 }
 
 mig_port=$((20000 + RANDOM % 20000))
-mig_streams_start() {	# mig_streams_start NOUT NIN SECS RATE
-	mig_hostrpcd A
-	mig_hostrpcd B
+mig_world_start() {	# mig_world_start NIN RATE: world.py, and the guest's command
 	ip netns exec "$mig_p-W" python3 "$top_srcdir/tests/vm/migrate/world.py" 10.77.0.10 \
-		"$mig_port" "$2" "$4" "$mig_tmp/stop" "$mig_tmp/world.json" "$mig_tmp/start-in" \
+		"$mig_port" "$1" "$2" "$mig_tmp/stop" "$mig_tmp/world.json" "$mig_tmp/start-in" \
 		> "$mig_tmp/world.log" 2>&1 &
 	mig_pids+=($!)
-	mig_initrd "/hostrpc/mig-stream 10.77.0.1 $mig_port $1 $2 $3 $4" "$mig_tmp/mig-stream"
-	mig_qemu A1 A
-	if ! wait_for 90 grep -q 'mig-stream up' "$mig_tmp/A1.out.log"; then
-		sed 's/^/# guest: /' "$mig_tmp/A1.out.log" "$mig_tmp/A1.console.log" | tail -30
+}
+
+# Once the guest's streams run (its output in OUT, console in CONSOLE), the
+# world starts its inbound ones.
+mig_streams_up() {	# mig_streams_up OUT CONSOLE
+	if ! wait_for 90 grep -q 'mig-stream up' "$1"; then
+		sed 's/^/# guest: /' "$1" "$2" | tail -30
 		echo "Bail out! the guest's streams did not start"
 		exit 1
 	fi
 	touch "$mig_tmp/start-in"
+}
+
+mig_streams_start() {	# mig_streams_start NOUT NIN SECS RATE
+	mig_hostrpcd A
+	mig_hostrpcd B
+	mig_world_start "$2" "$4"
+	mig_initrd "/hostrpc/mig-stream 10.77.0.1 $mig_port $1 $2 $3 $4" "$mig_tmp/mig-stream"
+	mig_qemu A1 A
+	mig_streams_up "$mig_tmp/A1.out.log" "$mig_tmp/A1.console.log"
+}
+
+# Host H's hostrpcd's migrations, one word each: EXPR (python on `m`, one
+# record of hostrpcctl --json migrations; default direction:state).
+mig_migrations() {	# mig_migrations H [EXPR]
+	local expr=${2:-}
+	[ -n "$expr" ] || expr="m['direction'] + ':' + m['state']"
+	"$top_builddir/hostrpc/daemon/hostrpcctl" --admin-socket "$mig_tmp/$1/admin.sock" \
+		--json migrations | python3 -c "import json,sys
+print(' '.join($expr for m in json.load(sys.stdin)['migrations']))"
 }
 
 # Everything the guest printed, wherever it ran.

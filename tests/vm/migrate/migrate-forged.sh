@@ -158,12 +158,9 @@ tap 5 "$ok" "the guest ran on at A; a fresh worker reset its channel and calls w
 ok=0
 "$ctl" --admin-socket "$A/admin.sock" migrations | sed 's/^/# A: /'
 "$ctl" --admin-socket "$B/admin.sock" migrations | sed 's/^/# B: /'
-ma=$("$ctl" --admin-socket "$A/admin.sock" --json migrations | python3 -c \
-	"import json,sys; print(' '.join(m['direction'] + ':' + m['state'] for m in json.load(sys.stdin)['migrations']))")
-mb=$("$ctl" --admin-socket "$B/admin.sock" --json migrations | python3 -c \
-	"import json,sys; print(' '.join(m['direction'] + ':' + m['state'] for m in json.load(sys.stdin)['migrations']))")
-da=$("$ctl" --admin-socket "$A/admin.sock" --json migrations | python3 -c \
-	"import json,sys; print(json.load(sys.stdin)['migrations'][0]['detail'])")
+ma=$(mig_migrations A)
+mb=$(mig_migrations B)
+da=$(mig_migrations A "m['detail']")
 [ "$ma" = "out:failed" ] && [ "$mb" = "in:failed" ] || ok=1
 case $da in "guest fenced at the quiesce: "*) ;; *) ok=1 ;; esac
 tap 6 "$ok" "hostrpcctl migrations: A '$ma' ($da), B '$mb'"
@@ -189,10 +186,8 @@ grep -aq 'HOSTRPC-GUEST-EXIT 0' "$mig_tmp/B2.out.log" || ok=1
 tap 8 "$ok" "then the guest migrated to B (exit $rc) and its calls work there"
 
 ok=0
-ma=$("$ctl" --admin-socket "$A/admin.sock" --json migrations | python3 -c \
-	"import json,sys; print(' '.join(m['direction'] + ':' + m['state'] for m in json.load(sys.stdin)['migrations']))")
-mb=$("$ctl" --admin-socket "$B/admin.sock" --json migrations | python3 -c \
-	"import json,sys; print(' '.join(m['direction'] + ':' + m['state'] for m in json.load(sys.stdin)['migrations']))")
+ma=$(mig_migrations A)
+mb=$(mig_migrations B)
 [ "$ma" = "out:failed out:migrated" ] && [ "$mb" = "in:failed in:migrated" ] || ok=1
 tap 9 "$ok" "hostrpcctl migrations: A '$ma', B '$mb'"
 

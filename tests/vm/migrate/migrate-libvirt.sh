@@ -37,10 +37,7 @@ mig_host_ns B
 mig_libvirtd A B
 mig_hostrpcd A
 mig_hostrpcd B
-ip netns exec "$mig_p-W" python3 "$top_srcdir/tests/vm/migrate/world.py" 10.77.0.10 \
-	"$mig_port" "$NIN" "$RATE" "$mig_tmp/stop" "$mig_tmp/world.json" "$mig_tmp/start-in" \
-	> "$mig_tmp/world.log" 2>&1 &
-mig_pids+=($!)
+mig_world_start "$NIN" "$RATE"
 mig_initrd "/hostrpc/mig-stream 10.77.0.1 $mig_port $NOUT $NIN $SECS $RATE" "$mig_tmp/mig-stream"
 "$top_srcdir/tools/domain-xml" g1 --kernel "$HOSTRPC_GUEST_DIR/vmlinuz" --initrd "$mig_tmp/initrd" \
 	--cmdline "console=ttyS0 panic=-1 quiet loglevel=4 hrpc.out=ttyS1 hrpc.load=hostrpc_sock" \
@@ -48,12 +45,7 @@ mig_initrd "/hostrpc/mig-stream 10.77.0.1 $mig_port $NOUT $NIN $SECS $RATE" "$mi
 	--output /run/hostrpc/g1.out.log --memory "$mig_mem" > "$mig_tmp/g1.xml"
 va=$(mig_virt_uri A) vb=$(mig_virt_uri B)
 virsh -q -c "$va" create "$mig_tmp/g1.xml" > /dev/null
-if ! wait_for 90 grep -q 'mig-stream up' "$A/run/g1.out.log"; then
-	sed 's/^/# guest: /' "$A/run/g1.out.log" "$A/run/g1.console.log" | tail -30
-	echo "Bail out! the guest's streams did not start"
-	exit 1
-fi
-touch "$mig_tmp/start-in"
+mig_streams_up "$A/run/g1.out.log" "$A/run/g1.console.log"
 sleep 6
 
 lv_migrate() {	# lv_migrate FROM TO [ARGS...]
@@ -150,7 +142,6 @@ tap 9 "$ok" "hostrpc-migrate reported downtime and bytes"
 ok=0
 ctl=$top_builddir/hostrpc/daemon/hostrpcctl
 "$ctl" --admin-socket "$B/admin.sock" migrations | sed 's/^/# B: /'
-mb=$("$ctl" --admin-socket "$B/admin.sock" --json migrations | python3 -c \
-	"import json,sys; print(' '.join(m['direction'] + ':' + m['state'] for m in json.load(sys.stdin)['migrations']))")
+mb=$(mig_migrations B)
 [ "$mb" = "in:migrated out:rolled-back" ] || ok=1
 tap 10 "$ok" "hostrpcctl migrations at B: '$mb'"

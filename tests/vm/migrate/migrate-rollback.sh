@@ -114,7 +114,6 @@ tap 12 "$ok" "A's hostrpcd up throughout, nothing fenced"
 
 ok=0
 "$top_builddir/hostrpc/daemon/hostrpcctl" --admin-socket "$A/admin.sock" migrations | sed 's/^/# A: /'
-ma=$("$top_builddir/hostrpc/daemon/hostrpcctl" --admin-socket "$A/admin.sock" --json migrations |
-	python3 -c "import json,sys; print(' '.join(m['state'] for m in json.load(sys.stdin)['migrations']))")
+ma=$(mig_migrations A "m['state']")
 [ "$ma" = "rolled-back rolled-back rolled-back migrated" ] || ok=1
 tap 13 "$ok" "hostrpcctl migrations at A: $ma"

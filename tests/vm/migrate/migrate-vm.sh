@@ -129,10 +129,8 @@ ok=0
 ctl=$top_builddir/hostrpc/daemon/hostrpcctl
 "$ctl" --admin-socket "$A/admin.sock" migrations | sed 's/^/# A: /'
 "$ctl" --admin-socket "$B/admin.sock" migrations | sed 's/^/# B: /'
-ma=$("$ctl" --admin-socket "$A/admin.sock" --json migrations | python3 -c \
-	"import json,sys; print(' '.join(m['direction'] + ':' + m['state'] for m in json.load(sys.stdin)['migrations']))")
-mb=$("$ctl" --admin-socket "$B/admin.sock" --json migrations | python3 -c \
-	"import json,sys; print(' '.join(m['direction'] + ':' + m['state'] for m in json.load(sys.stdin)['migrations']))")
+ma=$(mig_migrations A)
+mb=$(mig_migrations B)
 [ "$ma" = "out:migrated in:migrated" ] && [ "$mb" = "in:migrated out:migrated" ] || ok=1
 tap 11 "$ok" "hostrpcctl migrations: A '$ma', B '$mb'"
 
