@@ -25,7 +25,11 @@
  * Threads: the libvirt call blocks for the whole migration, so it runs in a
  * thread of its own; the relay in another.  Both belong to the HvLibvirt
  * that started them, which joins them in free(); what they share is under
- * `lock`.
+ * `lock`.  The call has the two connections (sconn, dconn) to itself while
+ * it runs: the steps ask the source libvirtd on a third one (qconn).  With
+ * one connection shared, libvirt 9.0's client now and then never hands a
+ * second thread its reply while the first waits in virDomainMigrate3 (seen:
+ * virDomainGetInfo blocked until the migration ended, the guest paused).
  */
 #include "config.h"
 
@@ -52,8 +56,11 @@
 
 typedef struct {
 	mig_hv base;
-	virConnectPtr sconn, dconn;
-	virDomainPtr dom, ddom;
+	virConnectPtr sconn, dconn;   /* the libvirt call's */
+	virDomainPtr dom, ddom;       /* dom on sconn; ddom, its result, on dconn */
+	virConnectPtr qconn;          /* the steps' (this thread's) */
+	virDomainPtr qdom;            /* on qconn */
+	uint64_t ram_total;           /* the domain's maximum memory, bytes */
 	char *name, *host, *port, *dest_xml;
 	int max_bandwidth;
 
@@ -395,7 +402,7 @@ static void stats(HvLibvirt *h, mig_hv_progress_fn fn, void *data, uint64_t *ram
 	unsigned long long v;
 	struct mig_hv_progress p = { .status = "active" };
 
-	if (virDomainGetJobStats(h->dom, &type, &params, &n, 0) < 0)
+	if (virDomainGetJobStats(h->qdom, &type, &params, &n, 0) < 0)
 		return;
 	if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_MEMORY_TOTAL, &v) == 1)
 		p.ram_total = v;
@@ -433,15 +440,12 @@ static int hvl_wait_paused(mig_hv *hv, int timeout_ms, mig_hv_progress_fn fn, vo
 		g_mutex_unlock(&h->lock);
 		if (done)
 			return -1;
-		if (virDomainGetState(h->dom, &state, &reason, 0) < 0) {
+		if (virDomainGetState(h->qdom, &state, &reason, 0) < 0) {
 			snprintf(err, errlen, "libvirt: source domain: %s", lv_why());
 			return -1;
 		}
 		if (state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_MIGRATION) {
-			virDomainInfo info;
-
-			if (virDomainGetInfo(h->dom, &info) == 0)
-				*ram_total = (uint64_t)info.maxMem << 10;
+			*ram_total = h->ram_total;
 			return 0;
 		}
 		/* Job statistics take libvirt's query job and QEMU's monitor:
@@ -511,7 +515,7 @@ static void call_end(HvLibvirt *h)
 		/* Before libvirt's finish: the stream cut, the destination's
 		 * incoming migration fails, libvirt resumes the source. */
 		relay_order(h, TRUE);
-		virDomainAbortJob(h->dom);
+		virDomainAbortJob(h->qdom);
 	}
 	if (h->call) {
 		g_thread_join(h->call);
@@ -536,9 +540,9 @@ static int hvl_rollback(mig_hv *hv)
 		return -1;
 	}
 	/* libvirt runs a source it paused for the migration again; make sure. */
-	if (virDomainGetState(h->dom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
+	if (virDomainGetState(h->qdom, &state, &reason, 0) == 0 && state == VIR_DOMAIN_PAUSED &&
 	    reason == VIR_DOMAIN_PAUSED_MIGRATION)
-		virDomainResume(h->dom);
+		virDomainResume(h->qdom);
 	return 0;
 }
 
@@ -555,6 +559,10 @@ static void hvl_free(mig_hv *hv)
 		virDomainFree(h->ddom);
 	if (h->dom)
 		virDomainFree(h->dom);
+	if (h->qdom)
+		virDomainFree(h->qdom);
+	if (h->qconn)
+		virConnectClose(h->qconn);
 	if (h->dconn)
 		virConnectClose(h->dconn);
 	if (h->sconn)
@@ -648,10 +656,17 @@ int mig_hv_libvirt_open(const char *src_uri, const char *dst_uri, const char *do
 		snprintf(err, errlen, "libvirt %s: %s", src_uri, lv_why());
 		goto fail;
 	}
-	if (virDomainGetState(h->dom, &state, &reason, 0) < 0 || state != VIR_DOMAIN_RUNNING) {
+	h->qconn = virConnectOpen(src_uri);
+	h->qdom = h->qconn ? virDomainLookupByName(h->qconn, domain) : NULL;
+	if (!h->qdom) {
+		snprintf(err, errlen, "libvirt %s: %s", src_uri, lv_why());
+		goto fail;
+	}
+	if (virDomainGetState(h->qdom, &state, &reason, 0) < 0 || state != VIR_DOMAIN_RUNNING) {
 		snprintf(err, errlen, "domain %s is not running at the source", domain);
 		goto fail;
 	}
+	h->ram_total = (uint64_t)virDomainGetMaxMemory(h->qdom) << 10;
 	*out = &h->base;
 	return 0;
 fail:

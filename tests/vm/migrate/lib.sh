@@ -100,16 +100,17 @@ mig_hostrpcd() {	# mig_hostrpcd H [process-guests]: in H's network namespace, or
 
 mig_host_ns() {	# mig_host_ns H
 	local h=$1 d=$mig_tmp/$1 m
-	mkdir -p "$d/run" "$d/etc" "$d/lv"
+	mkdir -p "$d/run" "$d/etc" "$d/lv" "$d/log"
 	cp -a /etc/libvirt/libvirt.conf /etc/libvirt/qemu.conf "$d/etc/" 2> /dev/null || true
 	ip netns exec "$mig_p-h$h" unshare -m --propagation private sh -c '
 		d=$1
 		mount --bind "$d/run" /run/hostrpc 2> /dev/null ||
 			{ mkdir -p /run/hostrpc && mount --bind "$d/run" /run/hostrpc; } || exit 1
 		mount --bind "$d/etc" /etc/libvirt || exit 1
-		for m in /run/libvirt /var/lib/libvirt /var/cache/libvirt /var/log/libvirt; do
+		for m in /run/libvirt /var/lib/libvirt /var/cache/libvirt; do
 			mkdir -p "$m" && mount -t tmpfs tmpfs "$m" || exit 1
 		done
+		mkdir -p /var/log/libvirt && mount --bind "$d/log" /var/log/libvirt || exit 1
 		mkdir -p /var/lib/libvirt/qemu /var/log/libvirt/qemu /var/cache/libvirt/qemu
 		touch "$d/ns-ready"
 		exec sleep 100000' sh "$d" > "$d/ns.log" 2>&1 8>&- &
@@ -138,7 +139,8 @@ mig_libvirtd() {	# mig_libvirtd H...: start them, then wait for each
 		auth_unix_rw = "none"
 		auth_unix_ro = "none"
 		host_uuid = "$(cat /proc/sys/kernel/random/uuid)"
-		log_outputs = "3:file:$d/libvirtd.log"
+		log_outputs = "${MIG_LIBVIRT_LOG:-3}:file:$d/libvirtd.log"
+		log_filters = "${MIG_LIBVIRT_FILTERS:-}"
 		CONF
 		# QEMU as root (the test's files stay root's), no cgroups (the
 		# two hosts' domains would meet there), QEMU's output to files.
