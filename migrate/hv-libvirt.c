@@ -21,12 +21,17 @@
  * The destination stays paused after libvirt's finish (VIR_MIGRATE_PAUSED):
  * resume runs it once hostrpcd's worker there has adopted the channel.
  * libvirt ends the source QEMU in its confirm step, right after the switch.
+ * That takes QEMU's exit (1-2 s under TCG), so switch_over does not wait
+ * for the call: it returns once the destination libvirtd has finished
+ * (the domain there paused by "user", no longer by the migration), and
+ * resume runs the domain there while the source's confirm goes on;
+ * end_source waits for it.
  *
  * Threads: the libvirt call blocks for the whole migration, so it runs in a
  * thread of its own; the relay in another.  Both belong to the HvLibvirt
  * that started them, which joins them in free(); what they share is under
  * `lock`.  The call has the two connections (sconn, dconn) to itself while
- * it runs: the steps ask the source libvirtd on a third one (qconn).  With
+ * it runs: the steps ask the two libvirtds on their own (qconn, qdconn).  With
  * one connection shared, libvirt 9.0's client now and then never hands a
  * second thread its reply while the first waits in virDomainMigrate3 (seen:
  * virDomainGetInfo blocked until the migration ended, the guest paused).
@@ -58,9 +63,10 @@ typedef struct {
 	mig_hv base;
 	virConnectPtr sconn, dconn;   /* the libvirt call's */
 	virDomainPtr dom, ddom;       /* dom on sconn; ddom, its result, on dconn */
-	virConnectPtr qconn;          /* the steps' (this thread's) */
-	virDomainPtr qdom;            /* on qconn */
+	virConnectPtr qconn, qdconn;  /* the steps' (this thread's) */
+	virDomainPtr qdom, qddom;     /* the domain on each (qddom once it is there) */
 	uint64_t ram_total;           /* the domain's maximum memory, bytes */
+	gboolean dest_done;           /* the destination libvirtd finished (switched) */
 	char *name, *host, *port, *dest_xml;
 	int max_bandwidth;
 
@@ -344,11 +350,6 @@ static gboolean is_accepted_or_done(HvLibvirt *h)
 	return h->accepted || h->call_done || h->relay_done;
 }
 
-static gboolean is_call_done(HvLibvirt *h)
-{
-	return h->call_done;
-}
-
 /* ---- the steps ------------------------------------------------------------------------ */
 
 static int hvl_incoming(mig_hv *hv, int timeout_ms, char *err, size_t errlen)
@@ -462,27 +463,56 @@ static int hvl_wait_paused(mig_hv *hv, int timeout_ms, mig_hv_progress_fn fn, vo
 	}
 }
 
+/* The destination libvirtd has finished its part: the domain there is
+ * paused by "user" (VIR_MIGRATE_PAUSED), no longer by the migration. */
+static gboolean dest_finished(HvLibvirt *h)
+{
+	int state = 0, reason = 0;
+
+	if (!h->qddom) {
+		h->qddom = virDomainLookupByName(h->qdconn, h->name);
+		if (!h->qddom)
+			return FALSE;
+	}
+	return virDomainGetState(h->qddom, &state, &reason, 0) == 0 &&
+	       state == VIR_DOMAIN_PAUSED && reason == VIR_DOMAIN_PAUSED_USER;
+}
+
 static int hvl_switch_over(mig_hv *hv, int timeout_ms, uint64_t *ram_sent, char *err,
 			   size_t errlen)
 {
 	HvLibvirt *h = (HvLibvirt *)hv;
-	int rc = 0;
+	gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+	int rc = 1;
 
 	relay_order(h, FALSE);
-	g_mutex_lock(&h->lock);
-	if (!wait_until(h, is_call_done, g_get_monotonic_time() + (gint64)timeout_ms * 1000)) {
-		snprintf(err, errlen, "libvirt did not finish the migration within %d s",
-			 timeout_ms / 1000);
-		rc = -1;
-	} else if (!h->call_result) {
-		snprintf(err, errlen, "libvirt: %s", h->call_err);
-		rc = -1;
-	} else {
-		h->ddom = h->call_result;
-		h->call_result = NULL;
+	while (rc > 0) {
+		g_mutex_lock(&h->lock);
+		if (h->call_done) {
+			if (h->call_result) {
+				h->ddom = h->call_result;
+				h->call_result = NULL;
+				rc = 0;
+			} else {
+				snprintf(err, errlen, "libvirt: %s", h->call_err);
+				rc = -1;
+			}
+		}
+		*ram_sent = h->relayed;
+		g_mutex_unlock(&h->lock);
+		if (rc <= 0)
+			break;
+		if (dest_finished(h)) {
+			h->dest_done = TRUE;
+			return 0;   /* the call goes on: the source's confirm */
+		}
+		if (g_get_monotonic_time() > deadline) {
+			snprintf(err, errlen, "libvirt did not finish the migration within %d s",
+				 timeout_ms / 1000);
+			return -1;
+		}
+		g_usleep(POLL_MS * 1000);
 	}
-	*ram_sent = h->relayed;
-	g_mutex_unlock(&h->lock);
 	return rc;
 }
 
@@ -490,7 +520,7 @@ static int hvl_resume(mig_hv *hv, char *err, size_t errlen)
 {
 	HvLibvirt *h = (HvLibvirt *)hv;
 
-	if (virDomainResume(h->ddom) < 0) {
+	if (virDomainResume(h->qddom ? h->qddom : h->ddom) < 0) {
 		snprintf(err, errlen, "libvirt: cannot resume %s at the destination: %s", h->name,
 			 lv_why());
 		return -1;
@@ -500,7 +530,20 @@ static int hvl_resume(mig_hv *hv, char *err, size_t errlen)
 
 static void hvl_end_source(mig_hv *hv)
 {
-	(void)hv;   /* libvirt's confirm step ended it */
+	HvLibvirt *h = (HvLibvirt *)hv;
+
+	/* libvirt's confirm step ends it: wait for the call. */
+	if (h->call) {
+		g_thread_join(h->call);
+		h->call = NULL;
+	}
+	if (h->call_result) {
+		h->ddom = h->call_result;
+		h->call_result = NULL;
+	} else if (!h->ddom) {
+		g_printerr("hostrpc-migrate: warning: libvirt, after the switch: %s\n",
+			   h->call_err);
+	}
 }
 
 /* The libvirt call ends (cutting the stream if it must), then returns. */
@@ -511,7 +554,7 @@ static void call_end(HvLibvirt *h)
 	g_mutex_lock(&h->lock);
 	done = h->call_done;
 	g_mutex_unlock(&h->lock);
-	if (h->call && !done) {
+	if (h->call && !done && !h->dest_done) {
 		/* Before libvirt's finish: the stream cut, the destination's
 		 * incoming migration fails, libvirt resumes the source. */
 		relay_order(h, TRUE);
@@ -534,7 +577,7 @@ static int hvl_rollback(mig_hv *hv)
 	int state = 0, reason = 0;
 
 	call_end(h);
-	if (h->call_result || h->ddom) {
+	if (h->call_result || h->ddom || h->dest_done) {
 		/* libvirt finished: the source QEMU is gone, the guest waits,
 		 * paused, at the destination (hostrpc-migrate says so). */
 		return -1;
@@ -561,6 +604,10 @@ static void hvl_free(mig_hv *hv)
 		virDomainFree(h->dom);
 	if (h->qdom)
 		virDomainFree(h->qdom);
+	if (h->qddom)
+		virDomainFree(h->qddom);
+	if (h->qdconn)
+		virConnectClose(h->qdconn);
 	if (h->qconn)
 		virConnectClose(h->qconn);
 	if (h->dconn)
@@ -660,6 +707,11 @@ int mig_hv_libvirt_open(const char *src_uri, const char *dst_uri, const char *do
 	h->qdom = h->qconn ? virDomainLookupByName(h->qconn, domain) : NULL;
 	if (!h->qdom) {
 		snprintf(err, errlen, "libvirt %s: %s", src_uri, lv_why());
+		goto fail;
+	}
+	h->qdconn = virConnectOpen(dst_uri);
+	if (!h->qdconn) {
+		snprintf(err, errlen, "libvirt %s: %s", dst_uri, lv_why());
 		goto fail;
 	}
 	if (virDomainGetState(h->qdom, &state, &reason, 0) < 0 || state != VIR_DOMAIN_RUNNING) {

@@ -10,8 +10,8 @@ mig_vm_tests += tests/vm/migrate/migrate-forged.sh
 # The migration benchmark (bench/migrate-bench.sh) in its quick mode.
 mig_vm_tests += tests/vm/migrate/migrate-bench-smoke.sh
 mig_vm_tests += tests/vm/migrate/migrate-guestsource.sh
+# The virsh path: two libvirtds side by side, hostrpc-migrate --libvirt.
+mig_vm_tests += tests/vm/migrate/migrate-libvirt.sh
 dist_check_SCRIPTS += $(mig_vm_tests)
-# By hand (not in make check yet: migrate/README.md "With libvirt").
-EXTRA_DIST += tests/vm/migrate/migrate-libvirt.sh
 EXTRA_DIST += tests/vm/migrate/lib.sh tests/vm/migrate/world.py \
 	tests/vm/migrate/guest/mig-stream.c
