@@ -13,6 +13,13 @@
  * Open files and directories live in a second handle table.  Only regular
  * files are ever opened for I/O: a FIFO or device opened here could block
  * the agent's single thread.
+ *
+ * Each call runs as its caller (struct hrpc_gfs_cred, first in the
+ * payload): the agent's one thread takes the caller's supplementary groups,
+ * fsgid and fsuid for the call and its own back after it (virtiofsd's
+ * approach, per thread there), so the guest kernel checks permissions, and
+ * owns new files, as for the caller.  An agent that is not root cannot
+ * switch and acts as itself.
  */
 #include "config.h"
 
@@ -68,6 +75,11 @@ struct gfile {
 struct gfs_state {
 	int export_fd;
 	int rdonly;          /* -1 = no MOUNT yet */
+	bool switch_ids;     /* the agent is root: calls run as their callers */
+	uid_t uid;           /* the agent's own fsuid, fsgid and groups */
+	gid_t gid;
+	int ngroups;
+	gid_t groups[HRPC_GFS_GROUPS_MAX];
 	struct hrpc_handle_table nodes;
 	struct hrpc_handle_table files;
 	uint32_t *buckets;   /* index + 1 of the first node, 0 = empty */
@@ -312,6 +324,10 @@ struct gfs_state *gfs_state_new(int export_root_fd)
 		return NULL;
 	s->export_fd = export_root_fd;
 	s->rdonly = -1;
+	s->uid = geteuid();
+	s->gid = getegid();
+	s->ngroups = getgroups(HRPC_GFS_GROUPS_MAX, s->groups);
+	s->switch_ids = s->uid == 0 && s->ngroups >= 0;
 	hrpc_handle_table_init(&s->nodes, agent_cfg->max_nodes, 0);
 	hrpc_handle_table_init(&s->files, agent_cfg->max_files, 0);
 	return s;
@@ -1205,9 +1221,8 @@ static int do_fallocate(struct gfs_state *s, const struct hrpc_req *req)
 	return 0;
 }
 
-int gfs_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int dispatch(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
-	struct gfs_state *s = opaque;
 	uint16_t proc = req->hdr->proc;
 
 	if (s->rdonly < 0 && proc != HRPC_GFS_MOUNT)
@@ -1244,4 +1259,59 @@ int gfs_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	case HRPC_GFS_FALLOCATE:   return do_fallocate(s, req);
 	default:                   return -ENOSYS;
 	}
+}
+
+/* ---- credentials ------------------------------------------------------------- */
+
+/* Take the caller's identity for one call (the kernel's setfs*id return
+ * the previous value whatever happens: read back to be sure). */
+static int cred_enter(struct gfs_state *s, const struct hrpc_gfs_cred *c, mode_t *umask_was)
+{
+	gid_t groups[HRPC_GFS_GROUPS_MAX];
+
+	*umask_was = umask(0);   /* requests carry the caller's umask, applied here */
+	if (!s->switch_ids || (c->uid == s->uid && c->gid == s->gid && c->ngroups == 0))
+		return 0;
+	for (uint32_t i = 0; i < c->ngroups; i++)
+		groups[i] = c->groups[i];
+	/* Raw system calls: glibc's setgroups() would apply to every thread. */
+	if (syscall(SYS_setgroups, (int)c->ngroups, groups) < 0)
+		return -errno;
+	syscall(SYS_setfsgid, c->gid);
+	syscall(SYS_setfsuid, c->uid);
+	if ((uid_t)syscall(SYS_setfsuid, -1) != c->uid || (gid_t)syscall(SYS_setfsgid, -1) != c->gid)
+		return -EPERM;
+	return 1;
+}
+
+static void cred_leave(struct gfs_state *s, int entered, mode_t umask_was)
+{
+	if (entered != 0) {
+		syscall(SYS_setfsuid, s->uid);   /* first: the privileges come back */
+		syscall(SYS_setfsgid, s->gid);
+		syscall(SYS_setgroups, s->ngroups, s->groups);
+	}
+	umask(umask_was);
+}
+
+int gfs_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	struct gfs_state *s = opaque;
+	struct hrpc_gfs_cred cred;
+	struct hrpc_req call;
+	mode_t umask_was;
+	int rc, entered;
+
+	if (req->len < sizeof(cred))
+		return -EINVAL;
+	memcpy(&cred, req->payload, sizeof(cred));
+	if ((rc = hrpc_gfs_cred_check(&cred)) < 0)
+		return rc;
+	call = *req;
+	call.payload = (const uint8_t *)req->payload + sizeof(cred);
+	call.len = req->len - (uint32_t)sizeof(cred);
+	entered = cred_enter(s, &cred, &umask_was);
+	rc = entered < 0 ? entered : dispatch(s, &call, rep);
+	cred_leave(s, entered, umask_was);
+	return rc;
 }

@@ -60,6 +60,7 @@
 #include <glib.h>
 
 #include "hostrpc/guestfs.h"
+#include "hostrpc/idmap.h"
 #include "guestrpc/session.h"
 #include "gfs-decode.h"
 #include "inode-table.h"
@@ -122,6 +123,7 @@ struct gm {
 	bool allow_suid;         /* --allow-suid: report and honour S_ISUID/S_ISGID */
 	bool allow_dev;          /* --allow-dev: report device numbers, mount with dev */
 	size_t max_dir_entries;  /* --max-dir-entries */
+	struct hrpc_idmap ids;   /* --ids: host callers <-> the guest's ids */
 	char label[256];
 };
 
@@ -164,9 +166,60 @@ static int refused(int rc, const char *err)
 
 /* ---- calls ---------------------------------------------------------------- */
 
-static int scall(struct guestrpc_call *c)
+/* Who this thread is serving: the FUSE request's caller, first in every
+ * call's payload (guestfs.h), so the agent acts as them.  Set by each
+ * operation before its first call (cred_set). */
+static __thread struct hrpc_gfs_cred tl_cred;
+
+static void cred_set(fuse_req_t req)
 {
-	int rc = guestrpc_session_call(gm.s, c);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	gid_t groups[HRPC_GFS_GROUPS_MAX];
+	int n = 0;
+
+	memset(&tl_cred, 0, sizeof(tl_cred));
+	tl_cred.uid = ctx->uid;
+	tl_cred.gid = ctx->gid;
+	/* Root needs none (and asking costs a read of /proc). */
+	if (ctx->uid != 0 && gm.ids.kind != HRPC_IDMAP_SQUASH)
+		n = fuse_req_getgroups(req, HRPC_GFS_GROUPS_MAX, groups);
+	if (n > (int)HRPC_GFS_GROUPS_MAX)
+		n = HRPC_GFS_GROUPS_MAX;   /* fewer groups: fewer rights, never more */
+	for (int i = 0; i < n; i++)
+		if (groups[i] != (gid_t)-1)
+			tl_cred.groups[tl_cred.ngroups++] = groups[i];
+	/* As the guest knows them (--ids); outside a map: the overflow id. */
+	hrpc_idmap_uid_out(&gm.ids, &tl_cred.uid);
+	hrpc_idmap_gid_out(&gm.ids, &tl_cred.gid);
+	tl_cred.ngroups = (uint16_t)hrpc_idmap_groups_out(&gm.ids, tl_cred.groups, tl_cred.ngroups);
+	memset(tl_cred.groups + tl_cred.ngroups, 0,
+	       (HRPC_GFS_GROUPS_MAX - tl_cred.ngroups) * sizeof(tl_cred.groups[0]));
+}
+
+/* c's payload with this thread's caller in front, in buf. */
+#define CALL_REQ_MAX 8192u
+static int with_cred(struct guestrpc_call *c, uint8_t *buf)
+{
+	if (c->req_len > CALL_REQ_MAX)
+		return -EINVAL;
+	memcpy(buf, &tl_cred, sizeof(tl_cred));
+	if (c->req_len)
+		memcpy(buf + sizeof(tl_cred), c->req, c->req_len);
+	c->req = buf;
+	c->req_len += (uint32_t)sizeof(tl_cred);
+	return 0;
+}
+
+static int scall(struct guestrpc_call *c0)
+{
+	uint8_t buf[sizeof(struct hrpc_gfs_cred) + CALL_REQ_MAX];
+	struct guestrpc_call call = *c0, *c = &call;
+	int rc = with_cred(c, buf);
+
+	if (rc == 0)
+		rc = guestrpc_session_call(gm.s, c);
+	c0->rep_len = c->rep_len;
+	c0->bulk_in_len = c->bulk_in_len;
 
 	if (rc == -ENOTCONN && !__atomic_exchange_n(&gm.reported_dead, true, __ATOMIC_RELAXED))
 		logmsg("%s: guest unreachable: %s; every request now fails with ENOTCONN "
@@ -196,7 +249,12 @@ static void gsend(uint16_t proc, const void *req, uint32_t req_len)
 		.service = HRPC_SVC_GUEST_FS, .proc = proc, .req = req, .req_len = req_len,
 	};
 
-	if (guestrpc_session_send(gm.s, &c) == -EBUSY)
+	uint8_t buf[sizeof(struct hrpc_gfs_cred) + CALL_REQ_MAX];
+	struct guestrpc_call cc = c;
+
+	if (with_cred(&cc, buf) < 0)
+		return;
+	if (guestrpc_session_send(gm.s, &cc) == -EBUSY)
 		gcall(proc, req, req_len, NULL, 0, NULL);  /* every slot in flight: wait */
 }
 
@@ -246,6 +304,8 @@ static int name_ok(const char *name)
 static void attr_to_stat(const struct hrpc_gfs_attr *a, uint64_t ino, struct stat *st)
 {
 	gfs_attr_to_stat(a, ino, gm.allow_suid, gm.allow_dev, st);
+	st->st_uid = hrpc_idmap_uid_back(&gm.ids, a->uid);
+	st->st_gid = hrpc_idmap_gid_back(&gm.ids, a->gid);
 }
 
 static struct itab_node *node_of(fuse_ino_t ino)
@@ -388,6 +448,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct hrpc_gfs_entry e;
 	int rc = name_ok(name);
 
+	cred_set(req);
 	if (rc < 0 || !r.parent) {
 		reply_err(req, rc < 0 ? rc : -ESTALE);
 		return;
@@ -414,6 +475,7 @@ static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 	struct hrpc_gfs_forget_item it;
 	uint32_t n = 0;
 
+	cred_set(req);
 	pthread_mutex_lock(&gm.itab.lock);
 	forget_one(ino, nlookup, &it, &n);
 	pthread_mutex_unlock(&gm.itab.lock);
@@ -427,6 +489,7 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	struct hrpc_gfs_forget_item *it = calloc(count ? count : 1, sizeof(*it));
 	uint32_t n = 0;
 
+	cred_set(req);
 	if (it) {
 		pthread_mutex_lock(&gm.itab.lock);
 		for (size_t i = 0; i < count; i++)
@@ -461,6 +524,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct hrpc_gfs_attr a;
 	int rc;
 
+	cred_set(req);
 	if (!r.node) {
 		reply_err(req, -ESTALE);
 		return;
@@ -478,6 +542,7 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	struct hrpc_gfs_attr a;
 	int rc;
 
+	cred_set(req);
 	if (!r.node) {
 		reply_err(req, -ESTALE);
 		return;
@@ -491,10 +556,19 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	if (to_set & FUSE_SET_ATTR_UID) {
 		r.valid |= HRPC_GFS_SET_UID;
 		r.uid = attr->st_uid;
+		/* An id the map does not cover has no name in the guest. */
+		if (gm.ids.kind == HRPC_IDMAP_MAP && !hrpc_idmap_uid_out(&gm.ids, &r.uid)) {
+			reply_err(req, -EINVAL);
+			return;
+		}
 	}
 	if (to_set & FUSE_SET_ATTR_GID) {
 		r.valid |= HRPC_GFS_SET_GID;
 		r.gid = attr->st_gid;
+		if (gm.ids.kind == HRPC_IDMAP_MAP && !hrpc_idmap_gid_out(&gm.ids, &r.gid)) {
+			reply_err(req, -EINVAL);
+			return;
+		}
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		if (attr->st_size < 0) {
@@ -530,6 +604,7 @@ static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 	uint32_t len = 0;
 	int rc;
 
+	cred_set(req);
 	if (!r.node) {
 		reply_err(req, -ESTALE);
 		return;
@@ -554,6 +629,7 @@ static void make(fuse_req_t req, uint16_t proc, fuse_ino_t parent, const char *n
 	struct hrpc_gfs_entry e;
 	int rc = name_ok(name);
 
+	cred_set(req);
 	if (rc < 0 || !r.parent) {
 		reply_err(req, rc < 0 ? rc : -ESTALE);
 		return;
@@ -585,6 +661,7 @@ static void remove_name(fuse_req_t req, uint16_t proc, fuse_ino_t parent, const 
 	struct hrpc_gfs_dir_name_req r = { .parent = gnode_of(parent) };
 	int rc = name_ok(name);
 
+	cred_set(req);
 	if (rc == 0 && !r.parent)
 		rc = -ESTALE;
 	if (rc == 0 && gm.ro)
@@ -613,6 +690,7 @@ static void op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 	size_t tl = strlen(link);
 	int rc = name_ok(name);
 
+	cred_set(req);
 	if (!r) {
 		reply_err(req, -ENOMEM);
 		return;
@@ -643,6 +721,7 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct hrpc_gfs_rename_req r = { .olddir = gnode_of(parent), .newdir = gnode_of(newparent) };
 	int rc = name_ok(name);
 
+	cred_set(req);
 	if (rc == 0)
 		rc = name_ok(newname);
 	if (rc == 0 && (!r.olddir || !r.newdir))
@@ -666,6 +745,7 @@ static void op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 	struct hrpc_gfs_entry e;
 	int rc = name_ok(newname);
 
+	cred_set(req);
 	if (rc == 0 && (!r.node || !r.newparent))
 		rc = -ESTALE;
 	if (rc == 0 && gm.ro)
@@ -711,6 +791,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	char err[256];
 	int rc;
 
+	cred_set(req);
 	if (!r.node) {
 		reply_err(req, -ESTALE);
 		return;
@@ -785,6 +866,7 @@ static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct itab_node *n;
 	int rc = name_ok(name);
 
+	cred_set(req);
 	if (rc == 0 && !r.parent)
 		rc = -ESTALE;
 	if (rc == 0 && gm.ro)
@@ -835,6 +917,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	char err[256];
 	int rc;
 
+	cred_set(req);
 	if (size > IO_MAX)
 		size = IO_MAX;
 	if (off < 0) {
@@ -902,6 +985,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 	char err[256];
 	int rc;
 
+	cred_set(req);
 	if (size > IO_MAX || off < 0) {
 		reply_err(req, -EINVAL);
 		return;
@@ -920,6 +1004,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *data, size_t si
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	cred_set(req);
 	/* Writes go through at once: nothing is buffered here. */
 	fuse_reply_err(req, 0);
 }
@@ -929,6 +1014,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct hfile *hf = (struct hfile *)(uintptr_t)fi->fh;
 	struct hrpc_gfs_fh_req r = { .fh = hf->gfh };
 
+	cred_set(req);
 	gsend(HRPC_GFS_RELEASE, &r, sizeof(r));
 	hfile_free(hf);
 	fuse_reply_err(req, 0);
@@ -939,6 +1025,7 @@ static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_f
 	struct hfile *hf = (struct hfile *)(uintptr_t)fi->fh;
 	struct hrpc_gfs_fh_req r = { .fh = hf->gfh, .flags = datasync ? HRPC_GFS_FSYNC_DATASYNC : 0 };
 
+	cred_set(req);
 	reply_err(req, gcall(HRPC_GFS_FSYNC, &r, sizeof(r), NULL, 0, NULL));
 }
 
@@ -980,6 +1067,7 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct hdir *d;
 	int rc;
 
+	cred_set(req);
 	if (!r.node) {
 		reply_err(req, -ESTALE);
 		return;
@@ -1109,6 +1197,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t used = 0;
 	int rc = 0;
 
+	cred_set(req);
 	if (!buf) {
 		reply_err(req, -ENOMEM);
 		return;
@@ -1191,6 +1280,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 	struct hdir *d = (struct hdir *)(uintptr_t)fi->fh;
 	struct hrpc_gfs_fh_req r = { .fh = d->gfh };
 
+	cred_set(req);
 	gsend(HRPC_GFS_RELEASEDIR, &r, sizeof(r));
 	dir_clear(d);
 	pthread_mutex_destroy(&d->lock);
@@ -1200,6 +1290,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 
 static void op_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	cred_set(req);
 	fuse_reply_err(req, 0);
 }
 
@@ -1209,8 +1300,10 @@ static void op_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct hrpc_gfs_statfs sf;
 	struct statvfs st;
 	char err[256];
-	int rc = gcall_fixed(HRPC_GFS_STATFS, &r, sizeof(r), &sf, sizeof(sf));
+	int rc;
 
+	cred_set(req);
+	rc = gcall_fixed(HRPC_GFS_STATFS, &r, sizeof(r), &sf, sizeof(sf));
 	if (rc == 0)
 		rc = refused(gfs_statfs_check(&sf, err, sizeof(err)), err);
 	if (rc < 0) {
@@ -1248,6 +1341,7 @@ static void xattr_get(fuse_req_t req, fuse_ino_t ino, const char *name, size_t s
 	char *buf = NULL, err[256];
 	int rc = 0;
 
+	cred_set(req);
 	if (!r.node)
 		rc = -ESTALE;
 	if (rc == 0 && name && xattr_privileged(name))
@@ -1299,6 +1393,7 @@ static void op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 	};
 	int rc = r.node ? xattr_name(&r, name) : -ESTALE;
 
+	cred_set(req);
 	if (rc == 0 && (size > HRPC_GFS_XATTR_MAX || (flags & ~3)))
 		rc = size > HRPC_GFS_XATTR_MAX ? -E2BIG : -EINVAL;
 	if (rc == 0 && gm.ro)
@@ -1316,6 +1411,7 @@ static void op_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct hrpc_gfs_xattr_req r = { .node = gnode_of(ino) };
 	int rc = r.node ? xattr_name(&r, name) : -ESTALE;
 
+	cred_set(req);
 	if (rc == 0 && gm.ro)
 		rc = -EROFS;
 	if (rc == 0)
@@ -1330,6 +1426,7 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	struct hrpc_gfs_fallocate_req r = { .fh = hf->gfh, .offset = (uint64_t)offset,
 					    .length = (uint64_t)length, .mode = (uint32_t)mode };
 
+	cred_set(req);
 	if (offset < 0 || length <= 0 || (mode & ~3)) {
 		reply_err(req, mode & ~3 ? -EOPNOTSUPP : -EINVAL);
 		return;
@@ -1393,7 +1490,12 @@ static void usage(FILE *f)
 		"  --allow-dev       trust the guest's device nodes: report their numbers and\n"
 		"                    mount with dev (they open the HOST's devices)\n"
 		"  --max-dir-entries=N  longest directory listing accepted (default 1048576);\n"
-		"                    a longer one fails with EIO"
+		"                    a longer one fails with EIO\n"
+		"  --ids=POLICY      who a host caller is in the guest: passthrough (default,\n"
+		"                    the same ids) | squash:UID:GID (every caller is UID:GID,\n"
+		"                    no supplementary groups) | map:HOST:GUEST:COUNT (host ids\n"
+		"                    HOST.. are GUEST.., others are 65534; the guest's ids are\n"
+		"                    shown back the same way)\n"
 		"  --cache=MODE      none | auto (default: 1 s attribute/entry cache) |\n"
 		"                    always (60 s, keep page cache across opens: the guest's own\n"
 		"                    processes must not change the tree meanwhile)\n"
@@ -1534,6 +1636,7 @@ int main(int argc, char **argv)
 		{ "allow-suid", no_argument, NULL, 'S' },
 		{ "allow-dev", no_argument, NULL, 'D' },
 		{ "max-dir-entries", required_argument, NULL, 'N' },
+		{ "ids", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1557,6 +1660,12 @@ int main(int argc, char **argv)
 		case 'T': timeout_s = atoi(optarg); break;
 		case 'S': gm.allow_suid = true; break;
 		case 'D': gm.allow_dev = true; break;
+		case 'I':
+			if (hrpc_idmap_parse(optarg, &gm.ids, verr, sizeof(verr)) < 0) {
+				fprintf(stderr, "hostrpc-guestmount: --ids %s\n", verr);
+				return 2;
+			}
+			break;
 		case 'N': {
 			char *end;
 			unsigned long long v = strtoull(optarg, &end, 0);

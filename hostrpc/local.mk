@@ -11,6 +11,7 @@ hostrpc_libhostrpc_la_SOURCES = \
 	hostrpc/builtins.c \
 	hostrpc/handle-table.h \
 	hostrpc/handle-table.c \
+	hostrpc/idmap.c hostrpc/idmap.h \
 	hostrpc/unix.c
 hostrpc_libhostrpc_la_LDFLAGS = -version-info 0:0:0 \
 	-Wl,--version-script=$(top_srcdir)/hostrpc/libhostrpc.sym

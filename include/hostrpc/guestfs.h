@@ -9,6 +9,11 @@
  * whose payload has the wrong size or a reserved field set is answered
  * -EINVAL.  Errors are negative Linux errno values.
  *
+ * Every CALL's payload starts with the caller's credentials (struct
+ * hrpc_gfs_cred), the procedure's struct follows: the agent runs the call
+ * as that user (fsuid, fsgid, supplementary groups), so the guest kernel
+ * checks permissions and owns new files as for a local process.
+ *
  * Handles (nodes, open files, open directories) are table indexes with a
  * generation number: handle = (u64)generation << 32 | index, generation
  * >= 1, so 0 is never a valid handle.  A handle that does not name a live
@@ -107,6 +112,37 @@ static inline int hrpc_gfs_name_check(const struct hrpc_gfs_name *n)
 static inline int hrpc_gfs_name_is_dot(const struct hrpc_gfs_name *n)
 {
 	return n->name[0] == '.' && (n->len == 1 || (n->len == 2 && n->name[1] == '.'));
+}
+
+/* Who makes a call: the first bytes of every CALL's payload.  A root
+ * caller (uid 0) keeps the agent's privileges; anyone else has exactly
+ * their own (the agent drops CAP_DAC_OVERRIDE, CAP_CHOWN, CAP_FOWNER, ...
+ * with the fsuid, as the kernel does).  FORGET, RELEASE and RELEASEDIR
+ * check no permission and carry whatever credentials the client has. */
+#define HRPC_GFS_GROUPS_MAX 32u   /* supplementary groups carried per call */
+struct hrpc_gfs_cred {
+	hrpc_u32 uid;
+	hrpc_u32 gid;
+	hrpc_u16 ngroups;        /* 0..HRPC_GFS_GROUPS_MAX */
+	hrpc_u16 reserved[3];    /* 0 */
+	hrpc_u32 groups[HRPC_GFS_GROUPS_MAX]; /* ngroups of them; the rest 0 */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_gfs_cred) == 144, "gfs cred is 144 bytes");
+
+/* 0 if `c` is well formed, else -EINVAL.  (uid_t)-1 and (gid_t)-1 are
+ * refused: they mean "no change" to the kernel's set*id calls. */
+static inline int hrpc_gfs_cred_check(const struct hrpc_gfs_cred *c)
+{
+	hrpc_u32 i;
+
+	if (c->reserved[0] || c->reserved[1] || c->reserved[2])
+		return -EINVAL;
+	if (c->ngroups > HRPC_GFS_GROUPS_MAX || c->uid == 0xffffffffu || c->gid == 0xffffffffu)
+		return -EINVAL;
+	for (i = 0; i < HRPC_GFS_GROUPS_MAX; i++)
+		if (i < c->ngroups ? c->groups[i] == 0xffffffffu : c->groups[i] != 0)
+			return -EINVAL;
+	return 0;
 }
 
 /* File attributes, as stat(2) says them in the guest. */

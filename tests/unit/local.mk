@@ -60,3 +60,6 @@ check_PROGRAMS += tests/unit/test-sock-area
 tests_unit_test_sock_area_SOURCES = tests/unit/test-sock-area.c \
 	outsource/sock/sockarea.c outsource/sock/sockarea.h
 tests_unit_test_sock_area_CFLAGS = $(AM_CFLAGS)
+TESTS += tests/unit/test-idmap
+check_PROGRAMS += tests/unit/test-idmap
+tests_unit_test_idmap_LDADD = $(unit_ldadd)

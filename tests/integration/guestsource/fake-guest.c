@@ -167,7 +167,25 @@ static int random_reply(const struct hrpc_req *req, struct hrpc_reply *rep)
 	}
 }
 
-static int fs(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int fs_call(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep);
+
+/* Every call starts with its caller (guestfs.h): checked, then skipped. */
+static int fs(void *opaque, const struct hrpc_req *req0, struct hrpc_reply *rep)
+{
+	struct hrpc_gfs_cred c;
+	struct hrpc_req req = *req0;
+
+	if (req0->len < sizeof(c))
+		return -EINVAL;
+	memcpy(&c, req0->payload, sizeof(c));
+	if (hrpc_gfs_cred_check(&c) < 0)
+		return -EINVAL;
+	req.payload = (const uint8_t *)req0->payload + sizeof(c);
+	req.len -= (uint32_t)sizeof(c);
+	return fs_call(opaque, &req, rep);
+}
+
+static int fs_call(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	static int typechange_calls;
 	const struct hrpc_gfs_dir_name_req *dn = req->payload;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -29,17 +30,29 @@
 
 static hrpc_client *cli;
 static uint32_t rep_len;
+/* Who the filesystem calls say they come from (root unless a test says). */
+static struct hrpc_gfs_cred cred;
+static bool raw_fs;         /* send a filesystem call's payload as it is */
 
 /* One call; bulk_cap > 0 allocates a bulk buffer with `out` copied in. */
 static int call(uint16_t svc, uint16_t proc, const void *req, uint32_t len, void *rep,
 		uint32_t cap, const void *out, uint32_t out_len, uint32_t bulk_cap)
 {
+	static uint8_t with_cred[sizeof(struct hrpc_gfs_cred) + HRPC_MSG_MAX_PAYLOAD];
 	struct hrpc_bulk b = { 0 };
 	struct hrpc_call c = {
 		.service = svc, .proc = proc, .req = req, .req_len = len,
 		.rep = rep, .rep_cap = cap, .timeout_ms = 5000,
 	};
 	int rc;
+
+	if (svc == HRPC_SVC_GUEST_FS && !raw_fs) {
+		/* The caller first (guestfs.h), as every client sends it. */
+		memcpy(with_cred, &cred, sizeof(cred));
+		memcpy(with_cred + sizeof(cred), req, len);
+		c.req = with_cred;
+		c.req_len = (uint32_t)sizeof(cred) + len;
+	}
 
 	if (bulk_cap) {
 		if (hrpc_client_bulk_alloc(cli, bulk_cap, &b) < 0)
@@ -121,6 +134,11 @@ int main(void)
 	mkdir(path, 0755);
 	snprintf(path, sizeof(path), "%s/srv/file", root);
 	close(open(path, O_CREAT | O_WRONLY, 0644));
+	snprintf(path, sizeof(path), "%s/srv/private", root);
+	close(open(path, O_CREAT | O_WRONLY, 0600));
+	snprintf(path, sizeof(path), "%s/srv/pub", root);
+	mkdir(path, 0777);
+	chmod(path, 0777);
 	snprintf(path, sizeof(path), "%s/srv/escape", root);
 	if (symlink("/etc", path) < 0)
 		tap_skip_all("symlink failed");
@@ -134,7 +152,7 @@ int main(void)
 	if (hrpc_vport_chan_new(HRPC_ROLE_CLIENT, sv[0], &ch) < 0 ||
 	    hrpc_client_new(ch, "hostile-host", 5000, &cli) < 0)
 		tap_skip_all("cannot talk to guestrpcd");
-	tap_plan(36);
+	tap_plan(46);
 
 	/* ---- MOUNT paths ---- */
 	tap_ok(fs(HRPC_GFS_LOOKUP, big, 272, big, 96) == -ESTALE, "no node before a MOUNT");
@@ -252,6 +270,64 @@ int main(void)
 		tap_ok(rc == 0 && rep_len == 16 && ((struct hrpc_gfs_open_read_rep *)big)->size == 2 &&
 		       ((struct hrpc_gfs_open_read_rep *)big)->eof == 0 && !memcmp(big + 16, "ab", 2),
 		       "OPEN_READ returns the first bytes, no more than the buffer offered (rc %d)", rc);
+	}
+
+	/* ---- credentials ---- */
+	{
+		struct hrpc_gfs_node_req g = { .node = rootn.node };
+		struct hrpc_gfs_open_req o = { .node = 0 };
+		struct hrpc_gfs_make_req m = { .mode = 0755 };
+		struct hrpc_gfs_fh_rep fh;
+		struct hrpc_gfs_entry pub, pr, made;
+		bool as_root = geteuid() == 0;
+
+		raw_fs = true;
+		tap_ok(fs(HRPC_GFS_GETATTR, &g, 16, big, 88) == -EINVAL,
+		       "a call without the caller's credentials: EINVAL");
+		raw_fs = false;
+		cred.ngroups = HRPC_GFS_GROUPS_MAX + 1;
+		tap_ok(fs(HRPC_GFS_GETATTR, &g, 16, big, 88) == -EINVAL, "33 groups: EINVAL");
+		cred.ngroups = 1;
+		cred.groups[1] = 7;
+		tap_ok(fs(HRPC_GFS_GETATTR, &g, 16, big, 88) == -EINVAL, "a group past ngroups: EINVAL");
+		memset(&cred, 0, sizeof(cred));
+		cred.uid = 0xffffffffu;
+		tap_ok(fs(HRPC_GFS_GETATTR, &g, 16, big, 88) == -EINVAL, "uid -1: EINVAL");
+		memset(&cred, 0, sizeof(cred));
+		cred.reserved[1] = 1;
+		tap_ok(fs(HRPC_GFS_GETATTR, &g, 16, big, 88) == -EINVAL, "reserved bits set: EINVAL");
+		memset(&cred, 0, sizeof(cred));
+
+		/* As another user: the guest kernel checks, the agent owns nothing. */
+		lookup(rootn.node, "private", 7, &pr);
+		lookup(rootn.node, "pub", 3, &pub);
+		cred.uid = 4321;
+		cred.gid = 4321;
+		o.node = pr.node;
+		rc = fs(HRPC_GFS_OPEN, &o, sizeof(o), &fh, sizeof(fh));
+		if (as_root)
+			tap_ok(rc == -EACCES, "uid 4321 opens root's 0600 file: EACCES (rc %d)", rc);
+		else
+			tap_ok(1, "# SKIP not root: the agent cannot act as others");
+		m.parent = pub.node;
+		set_name(&m.name, "mine", 4);
+		rc = fs(HRPC_GFS_MKDIR, &m, sizeof(m), &made, sizeof(made));
+		tap_ok(rc == 0 && (!as_root || (made.attr.uid == 4321 && made.attr.gid == 4321)),
+		       "uid 4321 makes a directory: it is 4321's (rc %d, %u:%u)", rc,
+		       made.attr.uid, made.attr.gid);
+		m.parent = rootn.node;
+		rc = fs(HRPC_GFS_MKDIR, &m, sizeof(m), &made, sizeof(made));
+		tap_ok(!as_root || rc == -EACCES, "uid 4321 in root's 0755 directory: EACCES (rc %d)", rc);
+		cred.groups[0] = 0;
+		cred.ngroups = 1;
+		cred.uid = cred.gid = 0;
+		o.node = pr.node;
+		o.flags = 0;
+		rc = fs(HRPC_GFS_OPEN, &o, sizeof(o), &fh, sizeof(fh));
+		tap_ok(rc == 0, "root opens it (rc %d)", rc);
+		memset(&cred, 0, sizeof(cred));
+		tap_ok(fs(HRPC_GFS_GETATTR, &g, 16, big, 88) == 0,
+		       "the agent is itself again after the calls as 4321");
 	}
 
 	/* ---- exec ---- */

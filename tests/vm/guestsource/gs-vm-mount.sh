@@ -2,7 +2,8 @@
 # A QEMU (TCG) guest serves a tmpfs that only it has mounted (/srv); the
 # host mounts it with hostrpc-guestmount over the virtio-serial channel and
 # works through it: create, read, write, rename, delete, mkdir, chmod,
-# symlink; a 64 MiB file copied in and out with checksums; a source tree
+# symlink; another host user (setpriv, -o allow_other) held to the guest's
+# permissions; a 64 MiB file copied in and out with checksums; a source tree
 # (/usr/include/linux) untarred and listed; concurrent readers; an external
 # workload (fio with verify) passes; guest-exec on the second channel at the
 # same time sees the files; then the guest is killed while mounted: the
@@ -11,12 +12,12 @@
 [ -x "$gmount" ] || skip_all "hostrpc-guestmount not built (configure found no fuse3)"
 [ -c /dev/fuse ] && command -v fusermount3 >/dev/null || skip_all "no /dev/fuse or fusermount3"
 gs_vm_prepare
-echo "1..21"
+echo "1..22"
 
 gs_vm_start
 ok $? "guest booted, guestrpcd ready on org.hostrpc.guest.0/.1"
 m=$gs_work/mnt
-gs_mount "$gs_sock0" /srv "$m"
+gs_mount "$gs_sock0" /srv "$m" -o allow_other
 ok $? "guest's /srv (tmpfs only the guest has) mounted on the host"
 g() { "$gexec" -n "$gs_sock1" -- "$@"; }
 
@@ -32,6 +33,19 @@ ln -s g "$m/s" && [ "$(g readlink /srv/s)" = g ] && [ "$(cat "$m/s")" = hello ]
 ok $? "symlink"
 rm "$m/s" && rmdir "$m/d/e" "$m/d" && [ "$(g ls /srv)" = g ]
 ok $? "delete (unlink, rmdir)"
+
+# Another host user: each call runs in the guest as its caller.
+chmod 755 "$gs_work"
+as4321() { setpriv --reuid=4321 --regid=4321 --clear-groups "$@"; }
+g sh -c 'echo secret > /srv/private && chmod 600 /srv/private && mkdir -m 1777 /srv/pub &&
+	echo r > /srv/pub/roots && chmod 666 /srv/pub/roots'
+! as4321 cat "$m/private" > /dev/null 2>&1 && as4321 sh -c "umask 027; echo x > '$m/pub/mine'" &&
+	[ "$(g stat -c %u:%g:%a /srv/pub/mine)" = 4321:4321:640 ] &&
+	! as4321 rm -f "$m/pub/roots" 2> /dev/null && g test -e /srv/pub/roots &&
+	[ "$(cat "$m/private")" = secret ]
+ok $? "uid 4321 on the host: root's 0600 file refused, its new file is 4321's with its umask \
+($(g stat -c %u:%g:%a /srv/pub/mine 2>&1)), root's file in a sticky directory stays; root reads all"
+rm -rf "$m/pub" "$m/private"
 
 head -c 67108864 /dev/urandom > "$gs_work/big"
 sum=$(md5sum < "$gs_work/big" | cut -d' ' -f1)
