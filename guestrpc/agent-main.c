@@ -38,6 +38,7 @@
 
 #include "hostrpc/hostrpc.h"
 #include "guestrpc/agent.h"
+#include "fs-server/server.h"
 
 #define PORT_PREFIX "org.hostrpc.guest."
 #define MAX_POLL 4096
@@ -52,7 +53,7 @@ struct port {
 	int fd;                  /* device fd while no host is connected */
 	hrpc_server *srv;
 	hrpc_conn *conn;
-	struct gfs_state *fs;
+	struct fss *fs;
 	struct gex_state *ex;
 	int pfd_conn, pfd_gex, n_gex;
 	struct port *next;
@@ -68,6 +69,7 @@ const struct agent_config *agent_cfg = &cfg;
 
 static struct port *ports;
 static int export_fd = -1;
+static struct fss_config fs_cfg;
 
 void agent_log(const char *fmt, ...)
 {
@@ -78,6 +80,12 @@ void agent_log(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+static void fs_log(void *data, const char *msg)
+{
+	(void)data;
+	agent_log("%s", msg);
 }
 
 /* ---- ports ------------------------------------------------------------------ */
@@ -92,7 +100,7 @@ static void port_deactivate(struct port *p, int why)
 		agent_debug("%s: host left (%s)", p->name, strerror(-why));
 	/* Sessions die with the channel: nobody could read their output. */
 	gex_state_free(p->ex);
-	gfs_state_free(p->fs);
+	fss_free(p->fs);
 	hrpc_conn_free(p->conn);
 	hrpc_server_free(p->srv);
 	p->ex = NULL;
@@ -108,7 +116,7 @@ static int port_activate(struct port *p, int fd)
 	int rc;
 
 	p->srv = hrpc_server_new("guestrpcd");
-	p->fs = gfs_state_new(export_fd);
+	p->fs = fss_new(export_fd, &fs_cfg);
 	p->ex = gex_state_new();
 	if (!p->srv || !p->fs || !p->ex) {
 		rc = -ENOMEM;
@@ -116,7 +124,7 @@ static int port_activate(struct port *p, int fd)
 		goto err;
 	}
 	if ((rc = hrpc_server_register_builtins(p->srv)) < 0 ||
-	    (rc = hrpc_server_register(p->srv, HRPC_SVC_GUEST_FS, "guest-fs", gfs_handle, p->fs)) < 0 ||
+	    (rc = hrpc_server_register(p->srv, HRPC_SVC_GUEST_FS, "guest-fs", fss_handle, p->fs)) < 0 ||
 	    (rc = hrpc_server_register(p->srv, HRPC_SVC_GUEST_EXEC, "guest-exec", gex_handle, p->ex)) < 0) {
 		close(fd);
 		goto err;
@@ -134,7 +142,7 @@ static int port_activate(struct port *p, int fd)
 	return 0;
 err:
 	gex_state_free(p->ex);
-	gfs_state_free(p->fs);
+	fss_free(p->fs);
 	hrpc_server_free(p->srv);
 	p->ex = NULL;
 	p->fs = NULL;
@@ -333,6 +341,8 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	fs_cfg = (struct fss_config){ .max_nodes = cfg.max_nodes, .max_files = cfg.max_files,
+				      .log = fs_log };
 	export_fd = open(cfg.export_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (export_fd < 0) {
 		agent_log("export root %s: %s", cfg.export_root, strerror(errno));

@@ -38,11 +38,7 @@ __attribute__((format(printf, 1, 2)))
 void agent_log(const char *fmt, ...);
 #define agent_debug(...) do { if (agent_cfg->verbose) agent_log(__VA_ARGS__); } while (0)
 
-/* ---- filesystem service (agent-fs.c) ---------------------------------- */
-struct gfs_state;
-struct gfs_state *gfs_state_new(int export_root_fd);
-void gfs_state_free(struct gfs_state *s);
-int gfs_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep);
+/* The filesystem service is fs-server/server.h's, one per port. */
 
 /* ---- exec service (agent-exec.c) --------------------------------------- */
 struct gex_state;

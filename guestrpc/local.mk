@@ -5,7 +5,8 @@
 # statically, with libhostrpc's sources compiled in.
 sbin_PROGRAMS += guestrpc/guestrpcd
 guestrpc_guestrpcd_SOURCES = \
-	guestrpc/agent-main.c guestrpc/agent-fs.c guestrpc/agent-exec.c guestrpc/agent.h \
+	guestrpc/agent-main.c guestrpc/agent-exec.c guestrpc/agent.h \
+	fs-server/server.c fs-server/server.h \
 	hostrpc/chan.c hostrpc/chan-shm.c hostrpc/chan-memfd.c hostrpc/chan-vport.c \
 	hostrpc/client.c hostrpc/server.c hostrpc/builtins.c hostrpc/unix.c \
 	hostrpc/handle-table.c hostrpc/handle-table.h

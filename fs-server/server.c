@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * agent-fs.c - the guest filesystem service (include/hostrpc/guestfs.h).
+ * server.c - the filesystem protocol's server (include/hostrpc/guestfs.h)
+ * over one directory tree (fs-server/server.h).
  *
  * A node is an O_PATH|O_NOFOLLOW fd on one inode, reached from its parent
  * node by one checked name (never "..", never a '/'), so nothing the host
@@ -27,6 +28,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +41,7 @@
 
 #include "hostrpc/guestfs.h"
 #include "hostrpc/handle-table.h"
-#include "guestrpc/agent.h"
+#include "fs-server/server.h"
 
 #ifndef RESOLVE_IN_ROOT
 struct open_how {
@@ -72,7 +74,8 @@ struct gfile {
 	bool writable;
 };
 
-struct gfs_state {
+struct fss {
+	struct fss_config cfg;
 	int export_fd;
 	int rdonly;          /* -1 = no MOUNT yet */
 	bool switch_ids;     /* the agent is root: calls run as their callers */
@@ -86,6 +89,20 @@ struct gfs_state {
 	uint32_t nbuckets;   /* power of two */
 };
 
+__attribute__((format(printf, 2, 3)))
+static void fss_log(const struct fss *s, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!s->cfg.log)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->cfg.log(s->cfg.log_data, msg);
+}
+
 /* ---- nodes ---------------------------------------------------------------- */
 
 static uint32_t hash_key(dev_t dev, ino_t ino, uint32_t nb)
@@ -95,12 +112,12 @@ static uint32_t hash_key(dev_t dev, ino_t ino, uint32_t nb)
 	return (uint32_t)(h >> 32) & (nb - 1);
 }
 
-static struct gnode *node_at(struct gfs_state *s, uint32_t idx)
+static struct gnode *node_at(struct fss *s, uint32_t idx)
 {
 	return hrpc_handle_table_at(&s->nodes, idx);
 }
 
-static int rehash(struct gfs_state *s)
+static int rehash(struct fss *s)
 {
 	uint32_t nb = s->nbuckets ? s->nbuckets * 2 : 1024;
 	uint32_t *b = calloc(nb, sizeof(*b));
@@ -122,7 +139,7 @@ static int rehash(struct gfs_state *s)
 	return 0;
 }
 
-static struct gnode *node_find(struct gfs_state *s, dev_t dev, ino_t ino)
+static struct gnode *node_find(struct fss *s, dev_t dev, ino_t ino)
 {
 	uint32_t i;
 
@@ -137,7 +154,7 @@ static struct gnode *node_find(struct gfs_state *s, dev_t dev, ino_t ino)
 	return NULL;
 }
 
-static void node_unhash(struct gfs_state *s, struct gnode *n)
+static void node_unhash(struct fss *s, struct gnode *n)
 {
 	uint32_t idx = hrpc_handle_index(n->handle) + 1;
 	uint32_t *p = &s->buckets[hash_key(n->dev, n->ino, s->nbuckets)];
@@ -148,12 +165,12 @@ static void node_unhash(struct gfs_state *s, struct gnode *n)
 		*p = n->hnext;
 }
 
-static struct gnode *node_get(struct gfs_state *s, uint64_t h)
+static struct gnode *node_get(struct fss *s, uint64_t h)
 {
 	return hrpc_handle_table_get(&s->nodes, h);
 }
 
-static void node_drop(struct gfs_state *s, struct gnode *n)
+static void node_drop(struct fss *s, struct gnode *n)
 {
 	node_unhash(s, n);
 	hrpc_handle_table_remove(&s->nodes, n->handle);
@@ -165,7 +182,7 @@ static void node_drop(struct gfs_state *s, struct gnode *n)
  * Take ownership of `fd` (an O_PATH fd whose stat is `st`) as a node with
  * one more lookup: an existing node of the same inode, or a new one.
  */
-static int node_adopt(struct gfs_state *s, int fd, const struct stat *st, struct gnode **out)
+static int node_adopt(struct fss *s, int fd, const struct stat *st, struct gnode **out)
 {
 	struct gnode *n = node_find(s, st->st_dev, st->st_ino);
 	uint32_t k;
@@ -238,7 +255,7 @@ static void proc_path(char *buf, size_t len, int fd)
 }
 
 /* Look `name` up in directory node `dir`: one more lookup of the result. */
-static int lookup_name(struct gfs_state *s, struct gnode *dir, const char *name,
+static int lookup_name(struct fss *s, struct gnode *dir, const char *name,
 		       struct hrpc_gfs_entry *e)
 {
 	struct gnode *n;
@@ -277,7 +294,7 @@ static int take_name(const struct hrpc_gfs_name *wn, char out[HRPC_GFS_NAME_MAX 
 
 /* ---- files ---------------------------------------------------------------- */
 
-static struct gfile *file_get(struct gfs_state *s, uint64_t h)
+static struct gfile *file_get(struct fss *s, uint64_t h)
 {
 	return hrpc_handle_table_get(&s->files, h);
 }
@@ -291,7 +308,7 @@ static void file_close(struct gfile *f)
 	free(f);
 }
 
-static int file_add(struct gfs_state *s, int fd, DIR *dir, uint64_t node, bool writable,
+static int file_add(struct fss *s, int fd, DIR *dir, uint64_t node, bool writable,
 		    uint64_t *fh)
 {
 	struct gfile *f = calloc(1, sizeof(*f));
@@ -316,24 +333,25 @@ static int file_add(struct gfs_state *s, int fd, DIR *dir, uint64_t node, bool w
 
 /* ---- state ------------------------------------------------------------------ */
 
-struct gfs_state *gfs_state_new(int export_root_fd)
+struct fss *fss_new(int export_root_fd, const struct fss_config *cfg)
 {
-	struct gfs_state *s = calloc(1, sizeof(*s));
+	struct fss *s = calloc(1, sizeof(*s));
 
 	if (!s)
 		return NULL;
+	s->cfg = *cfg;
 	s->export_fd = export_root_fd;
 	s->rdonly = -1;
 	s->uid = geteuid();
 	s->gid = getegid();
 	s->ngroups = getgroups(HRPC_GFS_GROUPS_MAX, s->groups);
 	s->switch_ids = s->uid == 0 && s->ngroups >= 0;
-	hrpc_handle_table_init(&s->nodes, agent_cfg->max_nodes, 0);
-	hrpc_handle_table_init(&s->files, agent_cfg->max_files, 0);
+	hrpc_handle_table_init(&s->nodes, cfg->max_nodes, 0);
+	hrpc_handle_table_init(&s->files, cfg->max_files, 0);
 	return s;
 }
 
-void gfs_state_free(struct gfs_state *s)
+void fss_free(struct fss *s)
 {
 	uint32_t pos = 0;
 	uint64_t h;
@@ -396,7 +414,7 @@ static int walk_beneath(int root, const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
-static int do_mount(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_mount(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_mount_req *m = req->payload;
 	struct hrpc_gfs_entry *e = rep->payload;
@@ -444,12 +462,12 @@ static int do_mount(struct gfs_state *s, const struct hrpc_req *req, struct hrpc
 	e->node = n->handle;
 	attr_from_stat(&e->attr, &st);
 	rep->len = sizeof(*e);
-	agent_log("mount %s%s (node %#llx)", path, ro ? " read-only" : "",
+	fss_log(s, "mount %s%s (node %#llx)", path, ro ? " read-only" : "",
 		  (unsigned long long)n->handle);
 	return 0;
 }
 
-static int do_lookup(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_lookup(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_dir_name_req *r = req->payload;
 	char name[HRPC_GFS_NAME_MAX + 1];
@@ -468,7 +486,7 @@ static int do_lookup(struct gfs_state *s, const struct hrpc_req *req, struct hrp
 	return rc;
 }
 
-static int do_forget(struct gfs_state *s, const struct hrpc_req *req)
+static int do_forget(struct fss *s, const struct hrpc_req *req)
 {
 	const struct hrpc_gfs_forget_req *f = req->payload;
 	int rc = 0;
@@ -494,7 +512,7 @@ static int do_forget(struct gfs_state *s, const struct hrpc_req *req)
 	return rc;
 }
 
-static int do_getattr(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_getattr(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_node_req *r = req->payload;
 	struct gnode *n;
@@ -514,7 +532,7 @@ static int do_getattr(struct gfs_state *s, const struct hrpc_req *req, struct hr
 	return 0;
 }
 
-static int do_setattr(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_setattr(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_setattr_req *r = req->payload;
 	char pp[64];
@@ -575,7 +593,7 @@ static int do_setattr(struct gfs_state *s, const struct hrpc_req *req, struct hr
 	return 0;
 }
 
-static int do_readlink(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_readlink(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_node_req *r = req->payload;
 	struct gnode *n;
@@ -596,7 +614,7 @@ static int do_readlink(struct gfs_state *s, const struct hrpc_req *req, struct h
 	return 0;
 }
 
-static int make_check(struct gfs_state *s, const struct hrpc_gfs_make_req *r,
+static int make_check(struct fss *s, const struct hrpc_gfs_make_req *r,
 		      char name[HRPC_GFS_NAME_MAX + 1], struct gnode **dir)
 {
 	int rc = take_name(&r->name, name);
@@ -612,7 +630,7 @@ static int make_check(struct gfs_state *s, const struct hrpc_gfs_make_req *r,
 	return 0;
 }
 
-static int do_make(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_make(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_make_req *r = req->payload;
 	char name[HRPC_GFS_NAME_MAX + 1];
@@ -646,7 +664,7 @@ static int do_make(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_
 	return rc;
 }
 
-static int do_remove(struct gfs_state *s, const struct hrpc_req *req)
+static int do_remove(struct fss *s, const struct hrpc_req *req)
 {
 	const struct hrpc_gfs_dir_name_req *r = req->payload;
 	char name[HRPC_GFS_NAME_MAX + 1];
@@ -668,7 +686,7 @@ static int do_remove(struct gfs_state *s, const struct hrpc_req *req)
 	return 0;
 }
 
-static int do_symlink(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_symlink(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_symlink_req *r = req->payload;
 	char name[HRPC_GFS_NAME_MAX + 1], target[HRPC_GFS_PATH_MAX];
@@ -702,7 +720,7 @@ static int do_symlink(struct gfs_state *s, const struct hrpc_req *req, struct hr
 	return rc;
 }
 
-static int do_rename(struct gfs_state *s, const struct hrpc_req *req)
+static int do_rename(struct fss *s, const struct hrpc_req *req)
 {
 	const struct hrpc_gfs_rename_req *r = req->payload;
 	char oldname[HRPC_GFS_NAME_MAX + 1], newname[HRPC_GFS_NAME_MAX + 1];
@@ -726,7 +744,7 @@ static int do_rename(struct gfs_state *s, const struct hrpc_req *req)
 	return 0;
 }
 
-static int do_link(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_link(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_link_req *r = req->payload;
 	char name[HRPC_GFS_NAME_MAX + 1], pp[64];
@@ -776,7 +794,7 @@ static int open_flags(uint32_t wire, bool create, int rdonly, int *flags)
 	return 0;
 }
 
-static int do_open(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_open(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_open_req *r = req->payload;
 	struct hrpc_gfs_fh_rep *fr = rep->payload;
@@ -843,7 +861,7 @@ static int do_open(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_
 	return rc;
 }
 
-static int do_create(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_create(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_make_req *r = req->payload;
 	struct hrpc_gfs_create_rep *cr = rep->payload;
@@ -895,7 +913,7 @@ static int do_create(struct gfs_state *s, const struct hrpc_req *req, struct hrp
 	return 0;
 }
 
-static int do_read(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_read(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_io_req *r = req->payload;
 	struct hrpc_gfs_io_rep *ir = rep->payload;
@@ -931,7 +949,7 @@ static int do_read(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_
 	return 0;
 }
 
-static int do_write(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_write(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_io_req *r = req->payload;
 	struct hrpc_gfs_io_rep *ir = rep->payload;
@@ -964,7 +982,7 @@ static int do_write(struct gfs_state *s, const struct hrpc_req *req, struct hrpc
 	return 0;
 }
 
-static int do_release(struct gfs_state *s, const struct hrpc_req *req)
+static int do_release(struct fss *s, const struct hrpc_req *req)
 {
 	const struct hrpc_gfs_fh_req *r = req->payload;
 	struct gfile *f;
@@ -980,7 +998,7 @@ static int do_release(struct gfs_state *s, const struct hrpc_req *req)
 	return 0;
 }
 
-static int do_fsync(struct gfs_state *s, const struct hrpc_req *req)
+static int do_fsync(struct fss *s, const struct hrpc_req *req)
 {
 	const struct hrpc_gfs_fh_req *r = req->payload;
 	struct gfile *f;
@@ -996,7 +1014,7 @@ static int do_fsync(struct gfs_state *s, const struct hrpc_req *req)
 	return 0;
 }
 
-static int do_opendir(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_opendir(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_node_req *r = req->payload;
 	struct hrpc_gfs_fh_rep *fr = rep->payload;
@@ -1034,7 +1052,7 @@ static void name_put(struct hrpc_gfs_name *wn, const char *name)
 	memcpy(wn->name, name, len);
 }
 
-static int do_readdir(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_readdir(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_readdir_req *r = req->payload;
 	struct hrpc_gfs_readdir_rep *rr = rep->payload;
@@ -1110,7 +1128,7 @@ next:
 	return 0;
 }
 
-static int do_statfs(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_statfs(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_node_req *r = req->payload;
 	struct hrpc_gfs_statfs *o = rep->payload;
@@ -1136,7 +1154,7 @@ static int do_statfs(struct gfs_state *s, const struct hrpc_req *req, struct hrp
 	return 0;
 }
 
-static int do_xattr(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int do_xattr(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_xattr_req *r = req->payload;
 	struct hrpc_gfs_xattr_rep *xr = rep->payload;
@@ -1206,7 +1224,7 @@ static int do_xattr(struct gfs_state *s, const struct hrpc_req *req, struct hrpc
 	return 0;
 }
 
-static int do_fallocate(struct gfs_state *s, const struct hrpc_req *req)
+static int do_fallocate(struct fss *s, const struct hrpc_req *req)
 {
 	const struct hrpc_gfs_fallocate_req *r = req->payload;
 	struct gfile *f;
@@ -1221,7 +1239,7 @@ static int do_fallocate(struct gfs_state *s, const struct hrpc_req *req)
 	return 0;
 }
 
-static int dispatch(struct gfs_state *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+static int dispatch(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	uint16_t proc = req->hdr->proc;
 
@@ -1265,7 +1283,7 @@ static int dispatch(struct gfs_state *s, const struct hrpc_req *req, struct hrpc
 
 /* Take the caller's identity for one call (the kernel's setfs*id return
  * the previous value whatever happens: read back to be sure). */
-static int cred_enter(struct gfs_state *s, const struct hrpc_gfs_cred *c, mode_t *umask_was)
+static int cred_enter(struct fss *s, const struct hrpc_gfs_cred *c, mode_t *umask_was)
 {
 	gid_t groups[HRPC_GFS_GROUPS_MAX];
 
@@ -1284,7 +1302,7 @@ static int cred_enter(struct gfs_state *s, const struct hrpc_gfs_cred *c, mode_t
 	return 1;
 }
 
-static void cred_leave(struct gfs_state *s, int entered, mode_t umask_was)
+static void cred_leave(struct fss *s, int entered, mode_t umask_was)
 {
 	if (entered != 0) {
 		syscall(SYS_setfsuid, s->uid);   /* first: the privileges come back */
@@ -1294,9 +1312,9 @@ static void cred_leave(struct gfs_state *s, int entered, mode_t umask_was)
 	umask(umask_was);
 }
 
-int gfs_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
+int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
-	struct gfs_state *s = opaque;
+	struct fss *s = opaque;
 	struct hrpc_gfs_cred cred;
 	struct hrpc_req call;
 	mode_t umask_was;

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * server.h - the filesystem protocol's server: one directory tree served
+ * by the procedures of include/hostrpc/guestfs.h.  One set of semantics
+ * for both directions of the design:
+ *
+ *   guest -> host   guestrpcd, the guest agent, serves a guest directory to
+ *                   the host's hostrpc-guestmount (FUSE), service 256
+ *   host -> guest   hostrpcd's per-guest worker serves a host directory to
+ *                   the guest kernel's filesystem (outsource/fs, service 17;
+ *                   not built yet)
+ *
+ * What it promises, whoever the client is (the client is hostile):
+ *  - nothing a client names leads outside the tree it mounted: MOUNT
+ *    resolves beneath the export root (openat2 RESOLVE_IN_ROOT, or a walk
+ *    that refuses ".." and symlinks), every other name is one checked
+ *    component from a node the server holds, and symlinks are never
+ *    followed by the server;
+ *  - handles are table indexes with generations (hostrpc/handle-table.h):
+ *    a forged, stale or released one names nothing (-ESTALE / -EBADF);
+ *  - each call runs as its caller (struct hrpc_gfs_cred): the kernel checks
+ *    permissions and owns new files as for that user (the server must run
+ *    as root to switch; otherwise it acts as itself);
+ *  - at most max_nodes nodes and max_files open files and directories
+ *    (-EMFILE / -ENFILE past them);
+ *  - only regular files are opened for I/O, so no call blocks the thread.
+ *
+ * Threads: a server is used from one thread (it switches that thread's
+ * fsuid, fsgid and groups around each call).  Error convention: -errno,
+ * the reply status.
+ */
+#ifndef HOSTRPC_FS_SERVER_H
+#define HOSTRPC_FS_SERVER_H
+
+#include <stdint.h>
+
+#include "hostrpc/hostrpc.h"
+
+struct fss_config {
+	uint32_t max_nodes;        /* nodes (looked-up inodes) */
+	uint32_t max_files;        /* open files + directories */
+	/* One line per notable event (a MOUNT), or NULL. */
+	void (*log)(void *data, const char *msg);
+	void *log_data;
+};
+
+struct fss;
+
+/* A server of the tree at export_root_fd (an O_PATH directory the caller
+ * keeps open for the server's lifetime). */
+struct fss *fss_new(int export_root_fd, const struct fss_config *cfg);
+/* Closes every node and open file. */
+void fss_free(struct fss *s);
+/* hrpc_server handler for the filesystem service (opaque: the fss). */
+int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep);
+
+#endif
