@@ -103,6 +103,26 @@ static void fss_log(const struct fss *s, const char *fmt, ...)
 	s->cfg.log(s->cfg.log_data, msg);
 }
 
+/* A mode the export takes: setuid, and setgid on a non-directory (a
+ * directory's setgid only says how groups are inherited), only where the
+ * export allows them. */
+static int mode_allowed(const struct fss *s, mode_t type, uint32_t mode)
+{
+	if (s->cfg.flags & FSS_ALLOW_SUID)
+		return 0;
+	if ((mode & S_ISUID) || ((mode & S_ISGID) && type != S_IFDIR))
+		return -EPERM;
+	return 0;
+}
+
+/* security.* (file capabilities, LSM labels) and trusted.* are the
+ * system's, not the client's: hidden and refused unless allowed. */
+static bool xattr_hidden(const struct fss *s, const char *name)
+{
+	return !(s->cfg.flags & FSS_ALLOW_PRIV_XATTRS) &&
+	       (!strncmp(name, "security.", 9) || !strncmp(name, "trusted.", 8));
+}
+
 /* ---- nodes ---------------------------------------------------------------- */
 
 static uint32_t hash_key(dev_t dev, ino_t ino, uint32_t nb)
@@ -553,6 +573,8 @@ static int do_setattr(struct fss *s, const struct hrpc_req *req, struct hrpc_rep
 	if (r->valid & HRPC_GFS_SET_MODE) {
 		if (n->type == S_IFLNK)
 			return -EOPNOTSUPP;
+		if (mode_allowed(s, n->type, r->mode) < 0)
+			return -EPERM;
 		if (chmod(pp, r->mode) < 0)
 			return -errno;
 	}
@@ -645,6 +667,8 @@ static int do_make(struct fss *s, const struct hrpc_req *req, struct hrpc_reply 
 	if (req->hdr->proc == HRPC_GFS_MKDIR) {
 		if (r->mode & ~07777u || r->rdev)
 			return -EINVAL;
+		if (mode_allowed(s, S_IFDIR, r->mode & ~r->umask) < 0)
+			return -EPERM;
 		if (mkdirat(dir->fd, name, r->mode & ~r->umask) < 0)
 			return -errno;
 	} else {
@@ -654,6 +678,10 @@ static int do_make(struct fss *s, const struct hrpc_req *req, struct hrpc_reply 
 			return -EINVAL;
 		if (r->mode & ~(S_IFMT | 07777u))
 			return -EINVAL;
+		if ((type == S_IFCHR || type == S_IFBLK) && !(s->cfg.flags & FSS_ALLOW_DEV))
+			return -EPERM;
+		if (mode_allowed(s, type, r->mode & ~r->umask) < 0)
+			return -EPERM;
 		if (mknodat(dir->fd, name, type | ((r->mode & 07777u) & ~r->umask),
 			    makedev((r->rdev >> 8) & 0xfff, (r->rdev & 0xff) | ((r->rdev >> 12) & 0xfff00))) < 0)
 			return -errno;
@@ -876,6 +904,8 @@ static int do_create(struct fss *s, const struct hrpc_req *req, struct hrpc_repl
 		return rc;
 	if ((rc = open_flags(r->flags, true, s->rdonly, &flags)) < 0)
 		return rc;
+	if (mode_allowed(s, S_IFREG, r->mode & ~r->umask) < 0)
+		return -EPERM;
 	fd = openat(dir->fd, name, flags | O_CREAT | O_NOFOLLOW | O_NONBLOCK, r->mode & ~r->umask);
 	if (fd < 0)
 		return -errno;
@@ -1154,6 +1184,40 @@ static int do_statfs(struct fss *s, const struct hrpc_req *req, struct hrpc_repl
 	return 0;
 }
 
+/* flistxattr without the hidden names: into out (size bytes; NULL: only
+ * the length), or -errno. */
+static ssize_t list_shown(const struct fss *s, int fd, char *out, size_t size)
+{
+	char *all = malloc(HRPC_GFS_XATTR_MAX);
+	ssize_t len = all ? flistxattr(fd, all, HRPC_GFS_XATTR_MAX) : -1;
+	size_t kept = 0;
+
+	if (len < 0) {
+		len = all ? (errno == ERANGE ? -E2BIG : -errno) : -ENOMEM;
+		free(all);
+		return len;
+	}
+	for (ssize_t i = 0; i < len;) {
+		size_t n = strnlen(all + i, (size_t)(len - i));
+
+		if (i + (ssize_t)n >= len)
+			break;   /* no NUL: not a name */
+		if (!xattr_hidden(s, all + i)) {
+			memmove(all + kept, all + i, n + 1);
+			kept += n + 1;
+		}
+		i += (ssize_t)n + 1;
+	}
+	if (out && kept > size)
+		len = -ERANGE;
+	else if (out)
+		memcpy(out, all, kept);
+	if (len >= 0)
+		len = (ssize_t)kept;
+	free(all);
+	return len;
+}
+
 static int do_xattr(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_gfs_xattr_req *r = req->payload;
@@ -1181,6 +1245,8 @@ static int do_xattr(struct fss *s, const struct hrpc_req *req, struct hrpc_reply
 		return -ESTALE;
 	if (n->type != S_IFREG && n->type != S_IFDIR)
 		return -ENOTSUP;
+	if (proc != HRPC_GFS_LISTXATTR && xattr_hidden(s, name))
+		return proc == HRPC_GFS_GETXATTR ? -ENODATA : -EPERM;
 	if ((proc == HRPC_GFS_SETXATTR || proc == HRPC_GFS_REMOVEXATTR) && s->rdonly == 1)
 		return -EROFS;
 	if (r->size && (proc == HRPC_GFS_GETXATTR || proc == HRPC_GFS_LISTXATTR) &&
@@ -1198,7 +1264,15 @@ static int do_xattr(struct fss *s, const struct hrpc_req *req, struct hrpc_reply
 		len = fgetxattr(fd, name, r->size ? req->bulk : NULL, r->size);
 		break;
 	case HRPC_GFS_LISTXATTR:
-		len = flistxattr(fd, r->size ? (char *)req->bulk : NULL, r->size);
+		if (s->cfg.flags & FSS_ALLOW_PRIV_XATTRS) {
+			len = flistxattr(fd, r->size ? (char *)req->bulk : NULL, r->size);
+			break;
+		}
+		len = list_shown(s, fd, r->size ? (char *)req->bulk : NULL, r->size);
+		if (len < 0) {
+			errno = (int)-len;
+			len = -1;
+		}
 		break;
 	case HRPC_GFS_SETXATTR:
 		len = fsetxattr(fd, name, req->bulk, r->size, (int)r->flags);

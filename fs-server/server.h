@@ -23,7 +23,12 @@
  *    as root to switch; otherwise it acts as itself);
  *  - at most max_nodes nodes and max_files open files and directories
  *    (-EMFILE / -ENFILE past them);
- *  - only regular files are opened for I/O, so no call blocks the thread.
+ *  - only regular files are opened for I/O, so no call blocks the thread;
+ *  - what would give the client (or whoever runs the files) more than
+ *    their own rights is refused unless the export allows it
+ *    (FSS_ALLOW_*): setuid and file-setgid modes, device nodes, the
+ *    security.* and trusted.* xattrs (file capabilities: hidden from
+ *    listings, ENODATA to read, EPERM to change).
  *
  * Threads: a server is used from one thread (it switches that thread's
  * fsuid, fsgid and groups around each call).  Error convention: -errno,
@@ -36,9 +41,14 @@
 
 #include "hostrpc/hostrpc.h"
 
+#define FSS_ALLOW_SUID        0x1u  /* setuid bits, setgid on files (else EPERM) */
+#define FSS_ALLOW_DEV         0x2u  /* MKNOD of character and block devices */
+#define FSS_ALLOW_PRIV_XATTRS 0x4u  /* security.* and trusted.* (else hidden, EPERM) */
+
 struct fss_config {
 	uint32_t max_nodes;        /* nodes (looked-up inodes) */
 	uint32_t max_files;        /* open files + directories */
+	uint32_t flags;            /* FSS_ALLOW_* */
 	/* One line per notable event (a MOUNT), or NULL. */
 	void (*log)(void *data, const char *msg);
 	void *log_data;

@@ -283,8 +283,13 @@ static void reap(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: guestrpcd [-v] [-r EXPORT_ROOT] [-p PORT_DEVICE]... [--listen SOCKET] [--fd N]\n"
+		"usage: guestrpcd [-v] [-r EXPORT_ROOT] [--restrict] [-p PORT_DEVICE]... [--listen SOCKET]\n"
+		"                 [--fd N]\n"
 		"  -r DIR        hosts may mount paths beneath DIR only (default /)\n"
+		"  --restrict    hosts may not make setuid files (setgid ones but directories),\n"
+		"                device nodes, nor see or change security.* and trusted.*\n"
+		"                xattrs (file capabilities, LSM labels); default: they may,\n"
+		"                the host being root over the guest anyway\n"
 		"  -p DEV        serve this virtio-serial port device (repeatable); default:\n"
 		"                every port named " PORT_PREFIX "* in /sys/class/virtio-ports\n"
 		"  --listen PATH serve connections on a unix socket (tests)\n"
@@ -300,6 +305,7 @@ int main(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'L' },
 		{ "fd", required_argument, NULL, 'F' },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "restrict", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -308,7 +314,7 @@ int main(int argc, char **argv)
 	int listen_fd = -1, sig_fd, inherited = -1, opt;
 	struct rlimit rl;
 	sigset_t mask;
-	bool nports = false;
+	bool nports = false, restrict_fs = false;
 
 	while ((opt = getopt_long(argc, argv, "r:p:vh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -329,6 +335,9 @@ int main(int argc, char **argv)
 		case 'v':
 			cfg.verbose++;
 			break;
+		case 'R':
+			restrict_fs = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -341,8 +350,10 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	fs_cfg = (struct fss_config){ .max_nodes = cfg.max_nodes, .max_files = cfg.max_files,
-				      .log = fs_log };
+	fs_cfg = (struct fss_config){
+		.max_nodes = cfg.max_nodes, .max_files = cfg.max_files, .log = fs_log,
+		.flags = restrict_fs ? 0 : FSS_ALLOW_SUID | FSS_ALLOW_DEV | FSS_ALLOW_PRIV_XATTRS,
+	};
 	export_fd = open(cfg.export_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (export_fd < 0) {
 		agent_log("export root %s: %s", cfg.export_root, strerror(errno));
