@@ -41,6 +41,7 @@
 
 #include "hostrpc/guestfs.h"
 #include "hostrpc/handle-table.h"
+#include "hostrpc/idmap.h"
 #include "fs-server/server.h"
 
 #ifndef RESOLVE_IN_ROOT
@@ -241,7 +242,9 @@ err:
 	return rc;
 }
 
-static void attr_from_stat(struct hrpc_gfs_attr *a, const struct stat *st)
+/* Attributes as the client is shown them: ids through the export's id
+ * policy (fss_config.ids), back from the server's. */
+static void attr_from_stat(const struct fss *s, struct hrpc_gfs_attr *a, const struct stat *st)
 {
 	memset(a, 0, sizeof(*a));
 	a->ino = st->st_ino;
@@ -255,8 +258,8 @@ static void attr_from_stat(struct hrpc_gfs_attr *a, const struct stat *st)
 	a->ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
 	a->mode = st->st_mode;
 	a->nlink = (uint32_t)st->st_nlink;
-	a->uid = st->st_uid;
-	a->gid = st->st_gid;
+	a->uid = hrpc_idmap_uid_back(&s->cfg.ids, st->st_uid);
+	a->gid = hrpc_idmap_gid_back(&s->cfg.ids, st->st_gid);
 	a->rdev = (uint32_t)((minor(st->st_rdev) & 0xff) | (major(st->st_rdev) << 8) |
 			     ((minor(st->st_rdev) & ~0xffu) << 12));
 	a->blksize = (uint32_t)st->st_blksize;
@@ -296,7 +299,7 @@ static int lookup_name(struct fss *s, struct gnode *dir, const char *name,
 	if (rc < 0)
 		return rc;
 	e->node = n->handle;
-	attr_from_stat(&e->attr, &st);
+	attr_from_stat(s, &e->attr, &st);
 	return 0;
 }
 
@@ -480,7 +483,7 @@ static int do_mount(struct fss *s, const struct hrpc_req *req, struct hrpc_reply
 		return rc;
 	s->rdonly = ro;
 	e->node = n->handle;
-	attr_from_stat(&e->attr, &st);
+	attr_from_stat(s, &e->attr, &st);
 	rep->len = sizeof(*e);
 	fss_log(s, "mount %s%s (node %#llx)", path, ro ? " read-only" : "",
 		  (unsigned long long)n->handle);
@@ -547,7 +550,7 @@ static int do_getattr(struct fss *s, const struct hrpc_req *req, struct hrpc_rep
 		return -EBADF;
 	if (f ? fstat(f->dir ? dirfd(f->dir) : f->fd, &st) < 0 : node_stat(n, &st) < 0)
 		return -errno;
-	attr_from_stat(rep->payload, &st);
+	attr_from_stat(s, rep->payload, &st);
 	rep->len = sizeof(struct hrpc_gfs_attr);
 	return 0;
 }
@@ -579,8 +582,23 @@ static int do_setattr(struct fss *s, const struct hrpc_req *req, struct hrpc_rep
 			return -errno;
 	}
 	if (r->valid & (HRPC_GFS_SET_UID | HRPC_GFS_SET_GID)) {
-		uid_t uid = (r->valid & HRPC_GFS_SET_UID) ? r->uid : (uid_t)-1;
-		gid_t gid = (r->valid & HRPC_GFS_SET_GID) ? r->gid : (gid_t)-1;
+		uint32_t wuid = r->uid, wgid = r->gid;
+		uid_t uid = (uid_t)-1;
+		gid_t gid = (gid_t)-1;
+
+		/* The client names its own ids: under a map they are translated,
+		 * and one the map does not cover has no name here (EINVAL, as
+		 * in a user namespace).  A squash maps callers, not owners. */
+		if (r->valid & HRPC_GFS_SET_UID) {
+			if (s->cfg.ids.kind == HRPC_IDMAP_MAP && !hrpc_idmap_uid_out(&s->cfg.ids, &wuid))
+				return -EINVAL;
+			uid = wuid;
+		}
+		if (r->valid & HRPC_GFS_SET_GID) {
+			if (s->cfg.ids.kind == HRPC_IDMAP_MAP && !hrpc_idmap_gid_out(&s->cfg.ids, &wgid))
+				return -EINVAL;
+			gid = wgid;
+		}
 
 		if (fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
@@ -610,7 +628,7 @@ static int do_setattr(struct fss *s, const struct hrpc_req *req, struct hrpc_rep
 	}
 	if (node_stat(n, &st) < 0)
 		return -errno;
-	attr_from_stat(rep->payload, &st);
+	attr_from_stat(s, rep->payload, &st);
 	rep->len = sizeof(struct hrpc_gfs_attr);
 	return 0;
 }
@@ -938,7 +956,7 @@ static int do_create(struct fss *s, const struct hrpc_req *req, struct hrpc_repl
 		return rc;
 	}
 	cr->entry.node = n->handle;
-	attr_from_stat(&cr->entry.attr, &st2);
+	attr_from_stat(s, &cr->entry.attr, &st2);
 	rep->len = sizeof(*cr);
 	return 0;
 }
@@ -1399,6 +1417,11 @@ int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	memcpy(&cred, req->payload, sizeof(cred));
 	if ((rc = hrpc_gfs_cred_check(&cred)) < 0)
 		return rc;
+	/* Who the caller is here: the export's id policy (a map's outsider is
+	 * the overflow id; squash drops the groups). */
+	hrpc_idmap_uid_out(&s->cfg.ids, &cred.uid);
+	hrpc_idmap_gid_out(&s->cfg.ids, &cred.gid);
+	cred.ngroups = (uint16_t)hrpc_idmap_groups_out(&s->cfg.ids, cred.groups, cred.ngroups);
 	call = *req;
 	call.payload = (const uint8_t *)req->payload + sizeof(cred);
 	call.len = req->len - (uint32_t)sizeof(cred);

@@ -18,9 +18,11 @@
  *    followed by the server;
  *  - handles are table indexes with generations (hostrpc/handle-table.h):
  *    a forged, stale or released one names nothing (-ESTALE / -EBADF);
- *  - each call runs as its caller (struct hrpc_gfs_cred): the kernel checks
- *    permissions and owns new files as for that user (the server must run
- *    as root to switch; otherwise it acts as itself);
+ *  - each call runs as its caller (struct hrpc_gfs_cred) as the export's
+ *    id policy maps it (cfg.ids: passthrough, squash, a mapped range): the
+ *    kernel checks permissions and owns new files as for that user (the
+ *    server must run as root to switch; otherwise it acts as itself), and
+ *    ids go back to the client through the same policy;
  *  - at most max_nodes nodes and max_files open files and directories
  *    (-EMFILE / -ENFILE past them);
  *  - only regular files are opened for I/O, so no call blocks the thread;
@@ -40,6 +42,7 @@
 #include <stdint.h>
 
 #include "hostrpc/hostrpc.h"
+#include "hostrpc/idmap.h"
 
 #define FSS_ALLOW_SUID        0x1u  /* setuid bits, setgid on files (else EPERM) */
 #define FSS_ALLOW_DEV         0x2u  /* MKNOD of character and block devices */
@@ -49,6 +52,9 @@ struct fss_config {
 	uint32_t max_nodes;        /* nodes (looked-up inodes) */
 	uint32_t max_files;        /* open files + directories */
 	uint32_t flags;            /* FSS_ALLOW_* */
+	/* Who a client's caller is here, and whose ids it is shown
+	 * (hostrpc/idmap.h; zero: passthrough). */
+	struct hrpc_idmap ids;
 	/* One line per notable event (a MOUNT), or NULL. */
 	void (*log)(void *data, const char *msg);
 	void *log_data;

@@ -283,13 +283,17 @@ static void reap(void)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: guestrpcd [-v] [-r EXPORT_ROOT] [--restrict] [-p PORT_DEVICE]... [--listen SOCKET]\n"
-		"                 [--fd N]\n"
+		"usage: guestrpcd [-v] [-r EXPORT_ROOT] [--restrict] [--ids POLICY] [-p PORT_DEVICE]...\n"
+		"                 [--listen SOCKET] [--fd N]\n"
 		"  -r DIR        hosts may mount paths beneath DIR only (default /)\n"
 		"  --restrict    hosts may not make setuid files (setgid ones but directories),\n"
 		"                device nodes, nor see or change security.* and trusted.*\n"
 		"                xattrs (file capabilities, LSM labels); default: they may,\n"
 		"                the host being root over the guest anyway\n"
+		"  --ids POLICY  who the host's callers are in the guest: passthrough (default)\n"
+		"                | squash:UID:GID (all of them that user, no groups) |\n"
+		"                map:HOST:GUEST:COUNT (host ids HOST.. are GUEST.., others\n"
+		"                65534; the guest's ids shown back the same way)\n"
 		"  -p DEV        serve this virtio-serial port device (repeatable); default:\n"
 		"                every port named " PORT_PREFIX "* in /sys/class/virtio-ports\n"
 		"  --listen PATH serve connections on a unix socket (tests)\n"
@@ -306,6 +310,7 @@ int main(int argc, char **argv)
 		{ "fd", required_argument, NULL, 'F' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "restrict", no_argument, NULL, 'R' },
+		{ "ids", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -315,6 +320,7 @@ int main(int argc, char **argv)
 	struct rlimit rl;
 	sigset_t mask;
 	bool nports = false, restrict_fs = false;
+	struct hrpc_idmap ids = { .kind = HRPC_IDMAP_PASSTHROUGH };
 
 	while ((opt = getopt_long(argc, argv, "r:p:vh", opts, NULL)) != -1) {
 		switch (opt) {
@@ -338,6 +344,15 @@ int main(int argc, char **argv)
 		case 'R':
 			restrict_fs = true;
 			break;
+		case 'I': {
+			char why[256];
+
+			if (hrpc_idmap_parse(optarg, &ids, why, sizeof(why)) < 0) {
+				agent_log("--ids %s", why);
+				return 2;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -353,6 +368,7 @@ int main(int argc, char **argv)
 	fs_cfg = (struct fss_config){
 		.max_nodes = cfg.max_nodes, .max_files = cfg.max_files, .log = fs_log,
 		.flags = restrict_fs ? 0 : FSS_ALLOW_SUID | FSS_ALLOW_DEV | FSS_ALLOW_PRIV_XATTRS,
+		.ids = ids,
 	};
 	export_fd = open(cfg.export_root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (export_fd < 0) {

@@ -6,7 +6,7 @@
 sbin_PROGRAMS += guestrpc/guestrpcd
 guestrpc_guestrpcd_SOURCES = \
 	guestrpc/agent-main.c guestrpc/agent-exec.c guestrpc/agent.h \
-	fs-server/server.c fs-server/server.h \
+	fs-server/server.c fs-server/server.h hostrpc/idmap.c hostrpc/idmap.h \
 	hostrpc/chan.c hostrpc/chan-shm.c hostrpc/chan-memfd.c hostrpc/chan-vport.c \
 	hostrpc/client.c hostrpc/server.c hostrpc/builtins.c hostrpc/unix.c \
 	hostrpc/handle-table.c hostrpc/handle-table.h

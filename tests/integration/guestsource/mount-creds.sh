@@ -8,13 +8,15 @@
 # through a supplementary group, the owner and mode of what a user creates
 # (umask included), and root still allowed everything.  Then the id
 # policies (--ids): a map (host 4321.. are the guest's 1000..; root, outside
-# it, is 65534 there) and a squash (everyone is one user).
+# it, is 65534 there) and a squash (everyone is one user), in
+# hostrpc-guestmount; and the agent's own (guestrpcd --ids: the guest says
+# who the host's callers are).
 . "$(dirname "$0")/lib.sh"
 need_fuse
 [ -x "$agent" ] || skip_all "guestrpcd not built"
 [ "$(id -u)" = 0 ] || skip_all "needs root (the agent acts as other users; setpriv)"
 command -v setpriv > /dev/null || skip_all "setpriv missing (util-linux)"
-echo "1..18"
+echo "1..21"
 
 sock=$work/agent.sock
 exp=$work/export
@@ -97,5 +99,20 @@ mount_guest "$sock" /srv "$mnt2" -o allow_other --ids=squash:2000:2001
 touch "$mnt2/pub/squashed" && [ "$(stat -c %u:%g "$s/pub/squashed")" = 2000:2001 ] &&
 	! cat "$mnt2/private" > /dev/null 2>&1
 ok $? "squash:2000:2001: host root creates as 2000:2001 and cannot read a 0600 file"
+fusermount3 -u "$mnt2"
+
+# guestrpcd --ids=map:0:100000:65536: the host's root is the guest's 100000.
+start_agent "$work/map.sock" -r "$exp" --ids=map:0:100000:65536
+mount_guest "$work/map.sock" /srv "$mnt2" -o allow_other
+touch "$mnt2/pub/agentmap" && [ "$(stat -c %u:%g "$s/pub/agentmap")" = 100000:100000 ] &&
+	[ "$(stat -c %u:%g "$mnt2/pub/agentmap")" = 0:0 ] &&
+	[ "$(stat -c %u "$mnt2/rootdir")" = 65534 ]
+ok $? "agent map: host root creates as the guest's 100000 and sees it as its own; the guest's root files show as 65534"
+! cat "$mnt2/group" > /dev/null 2>&1 && ! touch "$mnt2/rootdir/x" 2> /dev/null
+ok $? "agent map: host root has no rights over the guest root's files"
+! chown 70000 "$mnt2/pub/agentmap" 2> "$work/as.err" && denied 'Invalid argument' &&
+	! chown 5 "$mnt2/pub/agentmap" 2> "$work/as.err" && denied 'Operation not permitted' &&
+	[ "$(stat -c %u "$s/pub/agentmap")" = 100000 ]
+ok $? "agent map: chown to an unmapped 70000: EINVAL; to 5: EPERM (the guest's 100000 is no root there)"
 fusermount3 -u "$mnt2"
 exit $((failed > 0))
