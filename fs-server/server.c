@@ -56,6 +56,9 @@ struct open_how {
 #ifndef SYS_openat2
 #define SYS_openat2 437
 #endif
+#ifndef SYS_faccessat2
+#define SYS_faccessat2 439
+#endif
 
 struct gnode {
 	int fd;              /* O_PATH */
@@ -1316,6 +1319,27 @@ static int do_xattr(struct fss *s, const struct hrpc_req *req, struct hrpc_reply
 	return 0;
 }
 
+static int do_access(struct fss *s, const struct hrpc_req *req)
+{
+	const struct hrpc_gfs_access_req *r = req->payload;
+	struct gnode *n;
+
+	if (req->len != sizeof(*r) || r->reserved ||
+	    (r->mask & ~(HRPC_GFS_ACCESS_R | HRPC_GFS_ACCESS_W | HRPC_GFS_ACCESS_X)))
+		return -EINVAL;
+	if (!(n = node_get(s, r->node)))
+		return -ESTALE;
+	if (n->type == S_IFLNK)
+		return 0;
+	if ((r->mask & HRPC_GFS_ACCESS_W) && s->rdonly == 1)
+		return -EROFS;
+	/* On the node's own fd (never a path), with the caller's fsuid and
+	 * groups (AT_EACCESS: not the real uid, which is the server's). */
+	if (syscall(SYS_faccessat2, n->fd, "", (int)r->mask, AT_EACCESS | AT_EMPTY_PATH) < 0)
+		return -errno;
+	return 0;
+}
+
 static int do_fallocate(struct fss *s, const struct hrpc_req *req)
 {
 	const struct hrpc_gfs_fallocate_req *r = req->payload;
@@ -1367,6 +1391,7 @@ static int dispatch(struct fss *s, const struct hrpc_req *req, struct hrpc_reply
 	case HRPC_GFS_LISTXATTR:
 	case HRPC_GFS_REMOVEXATTR: return do_xattr(s, req, rep);
 	case HRPC_GFS_FALLOCATE:   return do_fallocate(s, req);
+	case HRPC_GFS_ACCESS:      return do_access(s, req);
 	default:                   return -ENOSYS;
 	}
 }

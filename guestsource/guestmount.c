@@ -1435,6 +1435,27 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 	reply_err(req, gcall(HRPC_GFS_FALLOCATE, &r, sizeof(r), NULL, 0, NULL));
 }
 
+/* Only without -o default_permissions does the kernel ask: the guest
+ * answers for the caller (access(2), chdir).  An agent without ACCESS says
+ * ENOSYS, and the kernel then stops asking (and allows, as before). */
+static void op_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct hrpc_gfs_access_req r = { .node = gnode_of(ino) };
+	int rc;
+
+	cred_set(req);
+	if (!r.node) {
+		reply_err(req, -ESTALE);
+		return;
+	}
+	r.mask = (uint32_t)mask & (HRPC_GFS_ACCESS_R | HRPC_GFS_ACCESS_W | HRPC_GFS_ACCESS_X);
+	rc = gcall(HRPC_GFS_ACCESS, &r, sizeof(r), NULL, 0, NULL);
+	if (rc == -ENOSYS)
+		fuse_reply_err(req, ENOSYS);   /* as it says: the kernel stops asking */
+	else
+		reply_err(req, rc);
+}
+
 static const struct fuse_lowlevel_ops ops = {
 	.init = op_init,
 	.lookup = op_lookup,
@@ -1463,6 +1484,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.releasedir = op_releasedir,
 	.fsyncdir = op_fsyncdir,
 	.statfs = op_statfs,
+	.access = op_access,
 	.getxattr = op_getxattr,
 	.listxattr = op_listxattr,
 	.setxattr = op_setxattr,

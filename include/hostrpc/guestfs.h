@@ -75,6 +75,7 @@ enum hrpc_gfs_proc {
 	HRPC_GFS_REMOVEXATTR = 27, /* xattr_req -> -                                */
 	HRPC_GFS_FALLOCATE   = 28, /* fallocate_req -> -                            */
 	HRPC_GFS_OPEN_READ   = 29, /* open_req (read-only) -> open_read_rep + bulk  */
+	HRPC_GFS_ACCESS      = 30, /* access_req -> -  (0 or -EACCES, as access(2)) */
 };
 
 /* A single path component, checked by the receiver with hrpc_gfs_name_check. */
@@ -191,6 +192,19 @@ struct hrpc_gfs_node_req {
 	hrpc_u64 fh;             /* GETATTR: an open file of that node, or 0 */
 };
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_gfs_node_req) == 16, "gfs node req is 16 bytes");
+
+/* ACCESS: may the caller (struct hrpc_gfs_cred) read, write or search the
+ * node, as access(2) with AT_EACCESS says.  A symlink node is always
+ * accessible (its own permission bits mean nothing). */
+#define HRPC_GFS_ACCESS_R 4u
+#define HRPC_GFS_ACCESS_W 2u
+#define HRPC_GFS_ACCESS_X 1u
+struct hrpc_gfs_access_req {
+	hrpc_u64 node;
+	hrpc_u32 mask;           /* HRPC_GFS_ACCESS_*; 0: exists */
+	hrpc_u32 reserved;
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_gfs_access_req) == 16, "gfs access req is 16 bytes");
 
 struct hrpc_gfs_dir_name_req {
 	hrpc_u64 parent;

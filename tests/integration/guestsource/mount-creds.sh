@@ -16,7 +16,7 @@ need_fuse
 [ -x "$agent" ] || skip_all "guestrpcd not built"
 [ "$(id -u)" = 0 ] || skip_all "needs root (the agent acts as other users; setpriv)"
 command -v setpriv > /dev/null || skip_all "setpriv missing (util-linux)"
-echo "1..21"
+echo "1..23"
 
 sock=$work/agent.sock
 exp=$work/export
@@ -72,6 +72,12 @@ ok $? "uid 4321 can chmod its own file"
 ok $? "uid 4321 cannot give its file to root ($(cat "$work/as.err"))"
 ! as 4321 - rm -f "$m/sticky/roots" && denied 'Operation not permitted' && [ -e "$s/sticky/roots" ]
 ok $? "uid 4321 cannot remove root's file from a sticky directory ($(cat "$work/as.err"))"
+# access(2) (test -r/-w, chdir): the guest answers for the caller.
+! as 4321 - test -r "$m/private" && as 4321 - test -r "$m/public" && ! as 4321 - test -w "$m/public" &&
+	as 4321 - test -w "$m/pub" && ! as 4321 - test -w "$m/rootdir" && test -w "$m/private"
+ok $? "access(2) as uid 4321: root's 0600 file not readable, 0644 readable not writable, its 0777 dir writable, root's 0755 dir not; root may write"
+as 4321 555 test -r "$m/group" && ! as 4321 - test -r "$m/group"
+ok $? "access(2) with and without the supplementary group"
 [ "$(as 4321 555 cat "$m/group")" = group ]
 ok $? "uid 4321 in supplementary group 555 reads the group's 0640 file"
 ! as 4321 - cat "$m/group" > /dev/null && denied 'Permission denied'

@@ -152,7 +152,7 @@ int main(void)
 	if (hrpc_vport_chan_new(HRPC_ROLE_CLIENT, sv[0], &ch) < 0 ||
 	    hrpc_client_new(ch, "hostile-host", 5000, &cli) < 0)
 		tap_skip_all("cannot talk to guestrpcd");
-	tap_plan(46);
+	tap_plan(49);
 
 	/* ---- MOUNT paths ---- */
 	tap_ok(fs(HRPC_GFS_LOOKUP, big, 272, big, 96) == -ESTALE, "no node before a MOUNT");
@@ -328,6 +328,22 @@ int main(void)
 		memset(&cred, 0, sizeof(cred));
 		tap_ok(fs(HRPC_GFS_GETATTR, &g, 16, big, 88) == 0,
 		       "the agent is itself again after the calls as 4321");
+		{
+			struct hrpc_gfs_access_req a = { .node = pr.node, .mask = HRPC_GFS_ACCESS_R };
+
+			cred.uid = cred.gid = 4321;
+			rc = fs(HRPC_GFS_ACCESS, &a, sizeof(a), NULL, 0);
+			tap_ok(!as_root || rc == -EACCES, "ACCESS R of root's 0600 file as 4321: EACCES (rc %d)", rc);
+			memset(&cred, 0, sizeof(cred));
+			a.mask = 8;
+			tap_ok(fs(HRPC_GFS_ACCESS, &a, sizeof(a), NULL, 0) == -EINVAL,
+			       "ACCESS with an unknown mask bit: EINVAL");
+			lookup(rootn.node, "escape", 6, &e);
+			a.node = e.node;
+			a.mask = HRPC_GFS_ACCESS_R;
+			tap_ok(fs(HRPC_GFS_ACCESS, &a, sizeof(a), NULL, 0) == 0,
+			       "ACCESS of a symlink node (to /etc): 0, and its target is never looked at");
+		}
 	}
 
 	/* ---- exec ---- */
