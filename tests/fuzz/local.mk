@@ -47,6 +47,14 @@ tests/fuzz/fuzz-miglink: $(top_srcdir)/tests/fuzz/fuzz-miglink.c $(top_srcdir)/i
 tests/fuzz/fuzz-gm: $(top_srcdir)/tests/fuzz/fuzz-gm.c $(top_srcdir)/guestsource/gfs-decode.c $(top_srcdir)/guestsource/gfs-decode.h config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-gm.c \
 		$(top_srcdir)/guestsource/gfs-decode.c
+# The filesystem server (fs-server/) against a hostile client, on a private
+# tree (tests/fuzz/fuzz-fss.c says what it checks).
+check_SCRIPTS += tests/fuzz/fuzz-fss
+CLEANFILES += tests/fuzz/fuzz-fss
+EXTRA_DIST += tests/fuzz/fuzz-fss.c
+tests/fuzz/fuzz-fss: $(top_srcdir)/tests/fuzz/fuzz-fss.c $(top_srcdir)/fs-server/server.c $(top_srcdir)/fs-server/server.h $(top_srcdir)/include/hostrpc/guestfs.h config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-fss.c \
+		$(top_srcdir)/fs-server/server.c $(top_srcdir)/hostrpc/handle-table.c $(top_srcdir)/hostrpc/idmap.c
 tests/fuzz/fuzz-gex: $(top_srcdir)/tests/fuzz/fuzz-gex.c $(top_srcdir)/guestsource/gex-decode.c $(top_srcdir)/guestsource/gex-decode.h config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-gex.c \
 		$(top_srcdir)/guestsource/gex-decode.c

@@ -149,6 +149,91 @@ static int gm_seeds(const char *dir)
 
 #define GEX_SEED_HANDLE 0x1122334455667788ull
 
+/* fuzz-fss: one call of its script, credentials first (fuzz-fss.c). */
+static size_t fss_call(uint8_t *out, uint8_t proc, uint32_t uid, const void *p, uint16_t len,
+		       const void *bulk, uint16_t blen)
+{
+	struct hrpc_gfs_cred c = { .uid = uid, .gid = uid };
+	uint16_t total = (uint16_t)(sizeof(c) + len);
+
+	out[0] = proc;
+	out[1] = (uint8_t)total;
+	out[2] = (uint8_t)(total >> 8);
+	out[3] = (uint8_t)blen;
+	out[4] = (uint8_t)(blen >> 8);
+	memcpy(out + 5, &c, sizeof(c));
+	memcpy(out + 5 + sizeof(c), p, len);
+	if (blen)
+		memcpy(out + 5 + total, bulk, blen);
+	return 5u + total + blen;
+}
+
+static void fss_name(struct hrpc_gfs_name *n, const char *s)
+{
+	memset(n, 0, sizeof(*n));
+	n->len = (uint16_t)strlen(s);
+	memcpy(n->name, s, n->len);
+}
+
+/* fuzz-fss: mount, look up, open, read, create, write, mkdir, list,
+ * xattrs, rename, link, access, unlink, as root and as uid 1000; and a
+ * MOUNT through a symlink that leads out.  In the harness a handle field
+ * below 32 is the handle that many replies ago (0: the root). */
+static int fss_seeds(const char *dir)
+{
+	static uint8_t buf[32768];
+	static struct hrpc_gfs_mount_req m;
+	struct hrpc_gfs_dir_name_req dn = { .parent = 0 };
+	struct hrpc_gfs_open_req o = { .node = 1, .flags = 2 };
+	struct hrpc_gfs_io_req io = { .fh = 2, .size = 5 };
+	struct hrpc_gfs_make_req mk = { .parent = 0, .mode = 0644, .umask = 022, .flags = 2 };
+	struct hrpc_gfs_node_req nr = { .node = 1 };
+	struct hrpc_gfs_xattr_req x = { .node = 1, .size = 1 };
+	struct hrpc_gfs_rename_req rn = { .olddir = 0, .newdir = 0 };
+	struct hrpc_gfs_link_req ln = { .node = 1, .newparent = 0 };
+	struct hrpc_gfs_access_req ac = { .node = 1, .mask = HRPC_GFS_ACCESS_R };
+	struct hrpc_gfs_readdir_req rd = { .flags = 0 };
+	size_t n = 0;
+
+	m.path_len = 4;
+	memcpy(m.path, "/srv", 4);
+	n += fss_call(buf + n, HRPC_GFS_MOUNT, 0, &m, sizeof(m), NULL, 0);          /* h0 root */
+	fss_name(&dn.name, "f");
+	n += fss_call(buf + n, HRPC_GFS_LOOKUP, 0, &dn, sizeof(dn), NULL, 0);       /* h1 f */
+	n += fss_call(buf + n, HRPC_GFS_OPEN, 0, &o, sizeof(o), NULL, 0);           /* h2 fh */
+	n += fss_call(buf + n, HRPC_GFS_READ, 0, &io, sizeof(io), NULL, 0);
+	n += fss_call(buf + n, HRPC_GFS_WRITE, 0, &io, sizeof(io), "world", 5);
+	n += fss_call(buf + n, HRPC_GFS_GETATTR, 0, &nr, sizeof(nr), NULL, 0);
+	fss_name(&mk.name, "g");
+	n += fss_call(buf + n, HRPC_GFS_CREATE, 0, &mk, sizeof(mk), NULL, 0);      /* h3 g, h4 fh */
+	mk.mode = 0755;
+	mk.flags = 0;
+	fss_name(&mk.name, "sub");
+	n += fss_call(buf + n, HRPC_GFS_MKDIR, 0, &mk, sizeof(mk), NULL, 0);        /* h5 sub */
+	nr.node = 0;
+	n += fss_call(buf + n, HRPC_GFS_OPENDIR, 0, &nr, sizeof(nr), NULL, 0);      /* h6 dir fh */
+	rd.fh = 6;
+	n += fss_call(buf + n, HRPC_GFS_READDIR, 0, &rd, sizeof(rd), NULL, 0);
+	fss_name(&x.name, "user.k");
+	n += fss_call(buf + n, HRPC_GFS_SETXATTR, 0, &x, sizeof(x), "v", 1);
+	n += fss_call(buf + n, HRPC_GFS_GETXATTR, 0, &x, sizeof(x), NULL, 0);
+	fss_name(&rn.oldname, "g");
+	fss_name(&rn.newname, "h");
+	n += fss_call(buf + n, HRPC_GFS_RENAME, 0, &rn, sizeof(rn), NULL, 0);
+	fss_name(&ln.newname, "f2");
+	n += fss_call(buf + n, HRPC_GFS_LINK, 0, &ln, sizeof(ln), NULL, 0);
+	n += fss_call(buf + n, HRPC_GFS_ACCESS, 1000, &ac, sizeof(ac), NULL, 0);
+	fss_name(&dn.name, "f2");
+	n += fss_call(buf + n, HRPC_GFS_UNLINK, 0, &dn, sizeof(dn), NULL, 0);
+	fss_name(&dn.name, "etc");
+	n += fss_call(buf + n, HRPC_GFS_LOOKUP, 0, &dn, sizeof(dn), NULL, 0);
+	memset(&m, 0, sizeof(m));
+	m.path_len = 3;
+	memcpy(m.path, "/up", 3);
+	n += fss_call(buf + n, HRPC_GFS_MOUNT, 0, &m, sizeof(m), NULL, 0);
+	return write_file(dir, "seed-fss", buf, n);
+}
+
 /* fuzz-gex: output on both streams, stdin room, the exit. */
 static int gex_seeds(const char *dir)
 {
@@ -357,7 +442,7 @@ int main(int argc, char **argv)
 	struct hrpc_echo_source_req sr = { .seed = 1, .len = 64 };
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: make-seeds conn|sock|sockring|sockstate|socktable|miglink|gm|gex|client|session DIR\n");
+		fprintf(stderr, "usage: make-seeds conn|sock|sockring|sockstate|socktable|miglink|gm|gex|fss|client|session DIR\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "sock"))
@@ -374,6 +459,8 @@ int main(int argc, char **argv)
 		return miglink_seeds(argv[2]);
 	if (!strcmp(argv[1], "gex"))
 		return gex_seeds(argv[2]);
+	if (!strcmp(argv[1], "fss"))
+		return fss_seeds(argv[2]);
 	if (!strcmp(argv[1], "client"))
 		return peer_seeds(argv[2], "seed-client", HRPC_SVC_GUEST_EXEC);
 	if (!strcmp(argv[1], "session"))

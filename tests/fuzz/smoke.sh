@@ -8,6 +8,8 @@
 #              namespace it makes itself, so it runs for any user)
 #   fuzz-gm      hostrpc-guestmount's checks of guest replies (gfs-decode)
 #   fuzz-gex     hostrpc-guest-exec's reading of guest events (gex-decode)
+#   fuzz-fss     the filesystem server (fs-server/) against a hostile client,
+#                on a private tree it must not get out of
 #   fuzz-client  libhostrpc's client: replies and events from a hostile peer
 #   fuzz-session the host's Guest RPC session (reader thread, calls, events)
 #   fuzz-sockring the host's side of a sockets v2 socket area (sockring.h)
@@ -18,7 +20,7 @@ set -u
 : "${top_builddir:=.}"
 T=$top_builddir/tests/fuzz
 secs=${HOSTRPC_FUZZ_SECONDS:-20}
-targets="conn sock gm gex client session sockring sockstate miglink socktable"
+targets="conn sock gm gex fss client session sockring sockstate miglink socktable"
 for t in $targets; do
 	if [ ! -x "$T/fuzz-$t" ]; then
 		echo "1..0 # SKIP fuzz-$t not built (configure found no clang with -fsanitize=fuzzer; apt-get install clang libclang-rt-14-dev)"
