@@ -77,3 +77,4 @@ tests_integration_sock_test_sock_daemon_SOURCES = tests/integration/sock/test-so
 tests_integration_sock_test_sock_daemon_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_daemon_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_daemon_LDFLAGS = -no-install
+EXTRA_DIST += outsource/fs/README.md
