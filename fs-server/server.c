@@ -1437,6 +1437,12 @@ int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	mode_t umask_was;
 	int rc, entered;
 
+	/* A MOUNT of exactly the old size: a client from before credentials. */
+	if (req->hdr->proc == HRPC_GFS_MOUNT && req->len == sizeof(struct hrpc_gfs_mount_req)) {
+		fss_log(s, "refused a MOUNT without the caller's credentials: the client "
+			"(hostrpc-guestmount) is older than this server");
+		return -EPROTONOSUPPORT;
+	}
 	if (req->len < sizeof(cred))
 		return -EINVAL;
 	memcpy(&cred, req->payload, sizeof(cred));

@@ -1758,6 +1758,10 @@ int main(int argc, char **argv)
 	free(mr);
 	if (rc == 0)
 		rc = refused(gfs_mount_root_check(&root, verr, sizeof(verr)), verr);
+	if (rc == -EINVAL || rc == -EPROTONOSUPPORT)
+		return fail(1, "guest %s: cannot serve %s: %s (an older guestrpcd, "
+			    "whose calls do not carry the caller's credentials? update the guest "
+			    "agent)", target, gpath, strerror(errno_out(rc)));
 	if (rc < 0)
 		return fail(1, "guest %s: cannot serve %s: %s", target, gpath, strerror(errno_out(rc)));
 

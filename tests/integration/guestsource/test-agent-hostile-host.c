@@ -152,7 +152,7 @@ int main(void)
 	if (hrpc_vport_chan_new(HRPC_ROLE_CLIENT, sv[0], &ch) < 0 ||
 	    hrpc_client_new(ch, "hostile-host", 5000, &cli) < 0)
 		tap_skip_all("cannot talk to guestrpcd");
-	tap_plan(49);
+	tap_plan(50);
 
 	/* ---- MOUNT paths ---- */
 	tap_ok(fs(HRPC_GFS_LOOKUP, big, 272, big, 96) == -ESTALE, "no node before a MOUNT");
@@ -284,6 +284,11 @@ int main(void)
 		raw_fs = true;
 		tap_ok(fs(HRPC_GFS_GETATTR, &g, 16, big, 88) == -EINVAL,
 		       "a call without the caller's credentials: EINVAL");
+		memset(big, 0, sizeof(struct hrpc_gfs_mount_req));
+		big[4] = 1;
+		big[8] = '/';
+		tap_ok(fs(HRPC_GFS_MOUNT, big, sizeof(struct hrpc_gfs_mount_req), big, 96) ==
+		       -EPROTONOSUPPORT, "a MOUNT from a client older than credentials: EPROTONOSUPPORT");
 		raw_fs = false;
 		cred.ngroups = HRPC_GFS_GROUPS_MAX + 1;
 		tap_ok(fs(HRPC_GFS_GETATTR, &g, 16, big, 88) == -EINVAL, "33 groups: EINVAL");
