@@ -1521,6 +1521,10 @@ static void usage(FILE *f)
 		"  --cache=MODE      none | auto (default: 1 s attribute/entry cache) |\n"
 		"                    always (60 s, keep page cache across opens: the guest's own\n"
 		"                    processes must not change the tree meanwhile)\n"
+		"  --attr-timeout=SEC, --entry-timeout=SEC, --negative-timeout=SEC\n"
+		"                    how long the kernel may trust attributes, names and\n"
+		"                    absent names (0..86400, fractions allowed); default: the\n"
+		"                    --cache mode's\n"
 		"  --writeback       kernel writeback cache (faster small writes)\n"
 		"  --timeout=SEC     fail a call the guest does not answer in SEC (default 30);\n"
 		"                    the mount then answers ENOTCONN until unmounted\n"
@@ -1659,6 +1663,9 @@ int main(int argc, char **argv)
 		{ "allow-dev", no_argument, NULL, 'D' },
 		{ "max-dir-entries", required_argument, NULL, 'N' },
 		{ "ids", required_argument, NULL, 'I' },
+		{ "attr-timeout", required_argument, NULL, 'A' },
+		{ "entry-timeout", required_argument, NULL, 'E' },
+		{ "negative-timeout", required_argument, NULL, 'G' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1669,6 +1676,7 @@ int main(int argc, char **argv)
 	struct hrpc_gfs_entry root;
 	struct fuse_session *se;
 	int foreground = 0, debug = 0, single = 0, timeout_s = 30, opt, rc;
+	double timeouts[3] = { -1, -1, -1 };   /* --attr/entry/negative-timeout */
 
 	while ((opt = getopt_long(argc, argv, "c:ro:fdsh", lopts, NULL)) != -1) {
 		switch (opt) {
@@ -1688,6 +1696,22 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case 'A':
+		case 'E':
+		case 'G': {
+			char *end;
+			double v = strtod(optarg, &end);
+
+			/* NaN fails both comparisons: refused too. */
+			if (end == optarg || *end || !(v >= 0 && v <= 86400)) {
+				fprintf(stderr, "hostrpc-guestmount: --%s wants seconds, 0..86400\n",
+					opt == 'A' ? "attr-timeout" : opt == 'E' ? "entry-timeout" :
+					"negative-timeout");
+				return 2;
+			}
+			timeouts[opt == 'A' ? 0 : opt == 'E' ? 1 : 2] = v;
+			break;
+		}
 		case 'N': {
 			char *end;
 			unsigned long long v = strtoull(optarg, &end, 0);
@@ -1734,6 +1758,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hostrpc-guestmount: --cache=none|auto|always\n");
 		return 2;
 	}
+	/* The cache mode's values, unless said otherwise. */
+	if (timeouts[0] >= 0)
+		gm.attr_timeout = timeouts[0];
+	if (timeouts[1] >= 0)
+		gm.entry_timeout = timeouts[1];
+	if (timeouts[2] >= 0)
+		gm.negative_timeout = timeouts[2];
 	if (gpath[0] != '/' || strlen(gpath) >= HRPC_GFS_PATH_MAX) {
 		fprintf(stderr, "hostrpc-guestmount: GUEST_PATH must be an absolute path\n");
 		return 2;

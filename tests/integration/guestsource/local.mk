@@ -7,6 +7,7 @@ gs_itests = \
 	tests/integration/guestsource/mount-ops.sh \
 	tests/integration/guestsource/mount-creds.sh \
 	tests/integration/guestsource/mount-restrict.sh \
+	tests/integration/guestsource/mount-timeouts.sh \
 	tests/integration/guestsource/mount-hostile-guest.sh \
 	tests/integration/guestsource/mount-hostile-options.sh \
 	tests/integration/guestsource/mount-hostile-deadlines.sh \
