@@ -19,7 +19,7 @@ vm_prepare
 [ "$vm_server_is_hostrpcd" = 1 ] || vm_skip "needs hostrpcd as the ivshmem server (reset request)"
 mkdir -p "$vm_tmp/conf"
 vm_server="$vm_server --sock-policy-dir=$vm_tmp/conf"
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))   # below the ephemeral ports (32768-)
 # The guest fetches from its own server on the host's loopback, which the
 # built-in rules keep from a guest without a policy: allow that port.
 echo "connect allow 127.0.0.1 $port" > "$vm_tmp/conf/default.conf"

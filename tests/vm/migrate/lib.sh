@@ -250,7 +250,7 @@ mig_stream_build() {
 		{ cat "$mig_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (libc6-dev)"; }
 }
 
-mig_port=$((20000 + RANDOM % 20000))
+mig_port=$((20000 + RANDOM % 12000))   # below the ephemeral ports (32768-)
 mig_world_start() {	# mig_world_start NIN RATE: world.py, and the guest's command
 	ip netns exec "$mig_p-W" python3 "$top_srcdir/tests/vm/migrate/world.py" 10.77.0.10 \
 		"$mig_port" "$1" "$2" "$mig_tmp/stop" "$mig_tmp/world.json" "$mig_tmp/start-in" \

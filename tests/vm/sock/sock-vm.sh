@@ -33,7 +33,7 @@ srcd=$top_srcdir/tests/vm/sock
 ${CC:-gcc} -static -O2 -std=gnu11 -pthread -I "$top_srcdir/include" -o "$vm_tmp/sock-probe" "$srcd/guest/sock-probe.c" \
 	2> "$vm_tmp/cc.log" || { cat "$vm_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (apt-get install libc6-dev)"; }
 
-port=$((20000 + RANDOM % 20000))
+port=$((20000 + RANDOM % 12000))   # below the ephemeral ports (32768-)
 hport=$((port + 2)) gport=$((port + 3)) dport=$((port + 4)) iport=$((port + 5))
 
 # Unmodified dynamically linked programs too: curl and iperf3 with their
