@@ -76,6 +76,14 @@ enum hrpc_gfs_proc {
 	HRPC_GFS_FALLOCATE   = 28, /* fallocate_req -> -                            */
 	HRPC_GFS_OPEN_READ   = 29, /* open_req (read-only) -> open_read_rep + bulk  */
 	HRPC_GFS_ACCESS      = 30, /* access_req -> -  (0 or -EACCES, as access(2)) */
+	HRPC_GFS_LOCK        = 31, /* lock_req -> lock_req (GETLK: the conflict)   */
+};
+
+/* Events (server -> client, outsource/fs only): the host changed something
+ * the client may cache.  HRPC_GFS_EVT_INVAL carries struct
+ * hrpc_gfs_inval_event. */
+enum hrpc_gfs_event {
+	HRPC_GFS_EVT_INVAL = 1,
 };
 
 /* A single path component, checked by the receiver with hrpc_gfs_name_check. */
@@ -431,5 +439,46 @@ struct hrpc_gfs_fallocate_req {
 	hrpc_u32 reserved;
 };
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_gfs_fallocate_req) == 32, "gfs fallocate req is 32 bytes");
+
+/* LOCK: a byte-range (POSIX) or whole-file (flock) lock on an open file,
+ * held on the server as an open file description lock of that file
+ * (F_OFD_SETLK, flock(2)), so the server's other users see it and a
+ * RELEASE drops it.  Never blocks: a conflict is -EAGAIN (SETLK) and the
+ * client waits and retries for a blocking request; GETLK answers with the
+ * request rewritten (type F_UNLCK if nothing conflicts). */
+#define HRPC_GFS_LOCK_GET   0u   /* F_GETLK */
+#define HRPC_GFS_LOCK_SET   1u   /* F_SETLK (F_SETLKW: retried by the client) */
+#define HRPC_GFS_LOCK_FLOCK 2u   /* flock(2): LOCK_SH/EX/UN by `type` */
+#define HRPC_GFS_LOCK_RD    0u   /* F_RDLCK */
+#define HRPC_GFS_LOCK_WR    1u   /* F_WRLCK */
+#define HRPC_GFS_LOCK_UN    2u   /* F_UNLCK */
+struct hrpc_gfs_lock_req {
+	hrpc_u64 fh;
+	hrpc_u64 start;          /* <= INT64_MAX */
+	hrpc_u64 len;            /* 0: to the end of the file; start + len <= INT64_MAX */
+	hrpc_u32 cmd;            /* HRPC_GFS_LOCK_GET / _SET / _FLOCK */
+	hrpc_u32 type;           /* HRPC_GFS_LOCK_RD / _WR / _UN */
+	hrpc_u32 pid;            /* GETLK reply: -1 (a lock of another file description) */
+	hrpc_u32 reserved;
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_gfs_lock_req) == 40, "gfs lock req is 40 bytes");
+
+/* HRPC_GFS_EVT_INVAL: a node's data or attributes changed on the server by
+ * someone else than this client (a host process), or a name in a directory
+ * node appeared, went or was replaced.  The client drops what it cached:
+ * ATTR its attributes, DATA its cached pages as well, ENTRY the dentry
+ * `name` of directory `node` (and that directory's attributes).  Nodes the
+ * client has forgotten are never named; a node the client does not know
+ * (a race with FORGET) is ignored. */
+#define HRPC_GFS_INVAL_ATTR  0x1u
+#define HRPC_GFS_INVAL_DATA  0x2u
+#define HRPC_GFS_INVAL_ENTRY 0x4u
+struct hrpc_gfs_inval_event {
+	hrpc_u64 node;
+	hrpc_u32 what;           /* HRPC_GFS_INVAL_* */
+	hrpc_u32 reserved;
+	struct hrpc_gfs_name name; /* ENTRY: the name; else len 0, all zero */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_gfs_inval_event) == 280, "gfs inval event is 280 bytes");
 
 #endif /* HOSTRPC_GUESTFS_H */
