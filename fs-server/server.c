@@ -81,6 +81,13 @@ struct gfile {
 	uint64_t node;       /* node handle it was opened from (as the client sees it) */
 	bool writable;
 	uint32_t flags;      /* open flags as asked (HRPC_GFS_O_*) */
+	/* The locks the client holds through it (for the open-file table):
+	 * byte ranges [start, end) (end UINT64_MAX: to the end of the file),
+	 * and its flock. */
+	struct fss_lock locks[FSS_LOCKS_MAX];
+	uint32_t nlocks;
+	bool locks_overflow;
+	uint32_t flock_type; /* HRPC_GFS_LOCK_RD / _WR / _UN */
 };
 
 struct fss {
@@ -393,6 +400,7 @@ static int file_add(struct fss *s, int fd, DIR *dir, uint64_t node, bool writabl
 		f->node = wire_handle(s, node);
 		f->writable = writable;
 		f->flags = flags;
+		f->flock_type = HRPC_GFS_LOCK_UN;
 		*fh = wire_handle(s, *fh);
 		audit_open(s, dir ? dirfd(dir) : fd, flags, dir != NULL, 0);
 		return 0;
@@ -1417,6 +1425,44 @@ static int do_fallocate(struct fss *s, const struct hrpc_req *req)
 	return 0;
 }
 
+/* Keep the open-file table's record of f's byte-range locks after the
+ * server took [start, end) as `type` (the kernel's own merge rules: what
+ * the new range covers is replaced). */
+static void lock_record(struct gfile *f, uint64_t start, uint64_t end, uint32_t type)
+{
+	struct fss_lock out[FSS_LOCKS_MAX];
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < f->nlocks; i++) {
+		struct fss_lock l = f->locks[i];
+
+		if (l.end <= start || l.start >= end) {
+			if (n < FSS_LOCKS_MAX) out[n++] = l; else f->locks_overflow = true;
+			continue;
+		}
+		if (l.start < start) {
+			if (n < FSS_LOCKS_MAX)
+				out[n++] = (struct fss_lock){ l.start, start, l.type };
+			else
+				f->locks_overflow = true;
+		}
+		if (l.end > end) {
+			if (n < FSS_LOCKS_MAX)
+				out[n++] = (struct fss_lock){ end, l.end, l.type };
+			else
+				f->locks_overflow = true;
+		}
+	}
+	if (type != HRPC_GFS_LOCK_UN) {
+		if (n < FSS_LOCKS_MAX)
+			out[n++] = (struct fss_lock){ start, end, type };
+		else
+			f->locks_overflow = true;
+	}
+	memcpy(f->locks, out, n * sizeof(out[0]));
+	f->nlocks = n;
+}
+
 /* LOCK: open file description locks (F_OFD_*), flock(2); never blocking. */
 static int do_lock(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
@@ -1435,17 +1481,22 @@ static int do_lock(struct fss *s, const struct hrpc_req *req, struct hrpc_reply 
 	if (r->cmd == HRPC_GFS_LOCK_FLOCK) {
 		static const int ops[] = { LOCK_SH, LOCK_EX, LOCK_UN };
 
-		return flock(f->fd, ops[r->type] | LOCK_NB) < 0 ?
-			(errno == EWOULDBLOCK ? -EAGAIN : -errno) : 0;
+		if (flock(f->fd, ops[r->type] | LOCK_NB) < 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		f->flock_type = r->type;
+		return 0;
 	}
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = types[r->type];
 	fl.l_whence = SEEK_SET;
 	fl.l_start = (off_t)r->start;
 	fl.l_len = (off_t)r->len;
-	if (r->cmd == HRPC_GFS_LOCK_SET)
-		return fcntl(f->fd, F_OFD_SETLK, &fl) < 0 ?
-			(errno == EACCES ? -EAGAIN : -errno) : 0;
+	if (r->cmd == HRPC_GFS_LOCK_SET) {
+		if (fcntl(f->fd, F_OFD_SETLK, &fl) < 0)
+			return errno == EACCES ? -EAGAIN : -errno;
+		lock_record(f, r->start, r->len ? r->start + r->len : UINT64_MAX, r->type);
+		return 0;
+	}
 	if (r->type == HRPC_GFS_LOCK_UN)
 		return -EINVAL;
 	if (fcntl(f->fd, F_OFD_GETLK, &fl) < 0)
@@ -1766,6 +1817,26 @@ int fss_file_next(struct fss *s, uint32_t *pos, struct fss_file_info *info)
 	info->dir = f->dir != NULL;
 	info->flags = f->flags;
 	fd_path(f->dir ? dirfd(f->dir) : f->fd, info->path, sizeof(info->path));
+	memcpy(info->locks, f->locks, f->nlocks * sizeof(f->locks[0]));
+	info->nlocks = f->nlocks;
+	info->locks_overflow = f->locks_overflow;
+	info->flock_type = f->flock_type;
+	{
+		struct gnode *n = node_get(s, f->node);
+		union {
+			struct file_handle fh;
+			char space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+		} hb;
+		int mnt;
+
+		hb.fh.handle_bytes = MAX_HANDLE_SZ;
+		if (n && name_to_handle_at(n->fd, "", &hb.fh, &mnt, AT_EMPTY_PATH) == 0 &&
+		    hb.fh.handle_bytes <= sizeof(info->handle)) {
+			info->handle_type = hb.fh.handle_type;
+			info->handle_len = hb.fh.handle_bytes;
+			memcpy(info->handle, hb.fh.f_handle, hb.fh.handle_bytes);
+		}
+	}
 	return 1;
 }
 

@@ -92,12 +92,28 @@ void fss_watch_dispatch(struct fss *s);
 
 /* The open files and directories, for listings and the migration table:
  * 1 and the next one at or after *pos (start at 0), 0 at the end. */
+#define FSS_LOCKS_MAX 16
+struct fss_lock {
+	uint64_t start, end;       /* [start, end); end UINT64_MAX: to the end */
+	uint32_t type;             /* HRPC_GFS_LOCK_RD / _WR */
+};
 struct fss_file_info {
 	uint64_t fh;
 	uint64_t node;
 	bool dir;
 	uint32_t flags;            /* HRPC_GFS_O_* as opened */
 	char path[4096];           /* host path (the kernel's name for the fd) */
+	/* The inode's file handle (name_to_handle_at; len 0: none), which
+	 * survives renames: what a migration re-opens by, the path as the
+	 * fallback.  The client's locks through this file: byte ranges
+	 * (overflow: more than FSS_LOCKS_MAX were held) and its flock. */
+	int handle_type;
+	uint32_t handle_len;
+	unsigned char handle[128];
+	struct fss_lock locks[FSS_LOCKS_MAX];
+	uint32_t nlocks;
+	bool locks_overflow;
+	uint32_t flock_type;       /* HRPC_GFS_LOCK_RD / _WR / _UN */
 };
 int fss_file_next(struct fss *s, uint32_t *pos, struct fss_file_info *info);
 uint32_t fss_node_count(const struct fss *s);

@@ -333,7 +333,7 @@ static const char *const allowed_fs[] = {
 	"fchmodat", "fchownat", "truncate", "ftruncate", "utimensat", "fsync", "fdatasync",
 	"fallocate", "fgetxattr", "flistxattr", "fsetxattr", "fremovexattr", "fstatfs",
 	"statfs", "openat2", "umask", "setfsuid", "setfsgid", "setgroups", "flock",
-	"inotify_init1", "inotify_add_watch", "inotify_rm_watch",
+	"inotify_init1", "inotify_add_watch", "inotify_rm_watch", "name_to_handle_at",
 };
 
 /* Extra for ASan/UBSan (configure --enable-sanitizers): a report reads

@@ -361,6 +361,11 @@ static void json_str(GString *o, const char *s)
 	g_string_append_c(o, '"');
 }
 
+static const char *lock_name(guint32 type)
+{
+	return type == HRPC_GFS_LOCK_RD ? "read" : type == HRPC_GFS_LOCK_WR ? "write" : "none";
+}
+
 char *outsource_fs_service_listing(OutsourceFsService *svc, gboolean json, gsize *len)
 {
 	GString *o = g_string_new(NULL);
@@ -398,11 +403,38 @@ char *outsource_fs_service_listing(OutsourceFsService *svc, gboolean json, gsize
 						       "\"path\":", first ? "" : ",", fi->fh, fi->node,
 						       fi->dir ? "true" : "false", fi->flags);
 				json_str(o, fi->path);
-				g_string_append_c(o, '}');
+				g_string_append_printf(o, ",\"handle_type\":%d,\"handle\":\"",
+						       fi->handle_type);
+				for (guint k = 0; k < fi->handle_len; k++)
+					g_string_append_printf(o, "%02x", fi->handle[k]);
+				g_string_append_printf(o, "\",\"flock\":\"%s\",\"locks\":[",
+						       lock_name(fi->flock_type));
+				for (guint k = 0; k < fi->nlocks; k++)
+					g_string_append_printf(o, "%s{\"type\":\"%s\",\"start\":%"
+							       G_GUINT64_FORMAT ",\"end\":%" G_GINT64_FORMAT "}",
+							       k ? "," : "", lock_name(fi->locks[k].type),
+							       fi->locks[k].start,
+							       fi->locks[k].end == G_MAXUINT64 ? (gint64)-1 :
+							       (gint64)fi->locks[k].end);
+				g_string_append_printf(o, "],\"locks_overflow\":%s}",
+						       fi->locks_overflow ? "true" : "false");
 			} else {
-				g_string_append_printf(o, "  %-4s fh=%#" G_GINT64_MODIFIER "x flags=%#o %s\n",
+				g_string_append_printf(o, "  %-4s fh=%#" G_GINT64_MODIFIER "x flags=%#o %s",
 						       fi->dir ? "dir" : "file", fi->fh, fi->flags,
 						       fi->path);
+				if (fi->flock_type != HRPC_GFS_LOCK_UN)
+					g_string_append_printf(o, " flock=%s", lock_name(fi->flock_type));
+				for (guint k = 0; k < fi->nlocks; k++) {
+					char end[32] = "eof";
+
+					if (fi->locks[k].end != G_MAXUINT64)
+						g_snprintf(end, sizeof(end), "%" G_GUINT64_FORMAT,
+							   fi->locks[k].end);
+					g_string_append_printf(o, " lock=%s:%" G_GUINT64_FORMAT "-%s",
+							       lock_name(fi->locks[k].type),
+							       fi->locks[k].start, end);
+				}
+				g_string_append(o, fi->locks_overflow ? " locks+\n" : "\n");
 			}
 			first = FALSE;
 		}

@@ -285,7 +285,15 @@ int main(void)
 	       "a host write to the file: INVAL DATA|ATTR of its node");
 	tap_ok(have_event(ra.node, HRPC_GFS_INVAL_ENTRY, "new"),
 	       "a file the host creates: INVAL ENTRY 'new' in the export's root");
-	/* Listing. */
+	/* Listing, with a byte-range lock held. */
+	{
+		struct hrpc_gfs_lock_req l = { .fh = cf.fh, .cmd = HRPC_GFS_LOCK_SET,
+					       .type = HRPC_GFS_LOCK_WR, .start = 0, .len = 10 };
+		struct hrpc_gfs_lock_req out;
+
+		if (fs_call(HRPC_GFS_LOCK, 0, &l, sizeof(l), &out, sizeof(out), 0, NULL) < 0)
+			tap_diag("LOCK SET failed");
+	}
 	snprintf(cmd, sizeof(cmd), "%s --admin-socket %s files fsguest",
 		 itest_build_path("hostrpc/daemon/hostrpcctl"), d.admin_sock);
 	{
@@ -297,15 +305,17 @@ int main(void)
 			pclose(p);
 		out[n] = 0;
 		snprintf(path, sizeof(path), "%s/a/f", top);
-		tap_ok(strstr(out, "EXPORT a ") && strstr(out, path) && strstr(out, "EXPORT b "),
-		       "hostrpcctl files: the exports and the open file");
+		tap_ok(strstr(out, "EXPORT a ") && strstr(out, path) && strstr(out, "EXPORT b ") &&
+		       strstr(out, "lock=write:0-10"),
+		       "hostrpcctl files: the exports, the open file and its lock");
 		if (!strstr(out, path))
 			tap_diag("%s", out);
 	}
 	snprintf(cmd, sizeof(cmd), "%s --json --admin-socket %s files fsguest | python3 -c "
-		 "'import json,sys; j=json.load(sys.stdin); sys.exit(0 if j[\"exports\"][0][\"files\"] else 1)'",
+		 "'import json,sys; f=json.load(sys.stdin)[\"exports\"][0][\"files\"]; "
+		 "sys.exit(0 if f and f[0][\"handle\"] and f[0][\"locks\"][0][\"end\"] == 10 else 1)'",
 		 itest_build_path("hostrpc/daemon/hostrpcctl"), d.admin_sock);
-	tap_ok(system(cmd) == 0, "hostrpcctl --json files parses, with the open files");
+	tap_ok(system(cmd) == 0, "hostrpcctl --json files: the open file with its file handle (for a migration) and lock");
 	/* A hostile FORGET, then the worker still serves. */
 	{
 		struct { struct hrpc_gfs_forget_req f; struct hrpc_gfs_forget_item it[2]; } fg = {
