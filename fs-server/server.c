@@ -109,7 +109,7 @@ struct fss {
 	 * events are the client's own doing), nodes still to be watched. */
 	int ino_fd;
 	uint32_t wbuckets[256];
-	int self_wd[2];
+	int self_wd[3];
 	uint32_t unwatched[64];
 	uint32_t nunwatched;
 	bool unwatched_overflow;
@@ -430,7 +430,7 @@ struct fss *fss_new(int export_root_fd, const struct fss_config *cfg)
 	s->switch_ids = s->uid == 0 && s->ngroups >= 0;
 	s->tag = (uint64_t)cfg->handle_tag << 24;
 	s->ino_fd = -1;
-	s->self_wd[0] = s->self_wd[1] = -1;
+	s->self_wd[0] = s->self_wd[1] = s->self_wd[2] = -1;
 	if (cfg->watch) {
 		s->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 		if (s->ino_fd < 0)
@@ -1753,7 +1753,8 @@ static void watch_drain(struct fss *s)
 				watch_unlink(s, n);
 				continue;
 			}
-			if (e->wd == s->self_wd[0] || e->wd == s->self_wd[1] || !s->cfg.inval)
+			if (e->wd == s->self_wd[0] || e->wd == s->self_wd[1] ||
+			    e->wd == s->self_wd[2] || !s->cfg.inval)
 				continue;
 			if (n->type == S_IFDIR && nlen &&
 			    (e->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)))
@@ -1778,15 +1779,31 @@ void fss_watch_dispatch(struct fss *s)
 }
 
 /* The watches of the nodes a call names (its first handle, and RENAME's
- * and LINK's second): what happens to them during the call is the
- * client's own doing. */
+ * and LINK's second, and what UNLINK and RMDIR remove): what happens to
+ * them during the call is the client's own doing. */
 static void watch_self(struct fss *s, uint16_t proc, const void *payload, uint32_t len)
 {
 	uint64_t h[2] = { 0, 0 };
 	struct gnode *n;
 	struct gfile *f;
 
-	s->self_wd[0] = s->self_wd[1] = -1;
+	s->self_wd[0] = s->self_wd[1] = s->self_wd[2] = -1;
+	if ((proc == HRPC_GFS_UNLINK || proc == HRPC_GFS_RMDIR) &&
+	    len == sizeof(struct hrpc_gfs_dir_name_req)) {
+		const struct hrpc_gfs_dir_name_req *r = payload;
+		char name[HRPC_GFS_NAME_MAX + 1];
+		struct stat st;
+
+		/* The removed inode's nlink change (IN_ATTRIB) is the client's. */
+		if ((n = node_get(s, r->parent)) && n->type == S_IFDIR &&
+		    take_name(&r->name, name) == 0 &&
+		    fstatat(n->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			struct gnode *c = node_find(s, st.st_dev, st.st_ino);
+
+			if (c)
+				s->self_wd[2] = c->wd;
+		}
+	}
 	if (proc == HRPC_GFS_MOUNT || proc == HRPC_GFS_FORGET || len < 16)
 		return;
 	memcpy(h, payload, sizeof(h));
@@ -1914,7 +1931,7 @@ int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 		audit_denied(s, req->hdr->proc, &cred, call.payload, call.len, rc);
 	if (s->ino_fd >= 0) {
 		watch_drain(s);    /* this call's own events, and any before */
-		s->self_wd[0] = s->self_wd[1] = -1;
+		s->self_wd[0] = s->self_wd[1] = s->self_wd[2] = -1;
 		watch_pending(s);
 	}
 	return rc;

@@ -169,7 +169,7 @@ int main(void)
 
 	if (geteuid() != 0)
 		tap_skip_all("needs root (the worker switches to its callers' ids)");
-	tap_plan(22);
+	tap_plan(23);
 	itest_watchdog(120);
 	snprintf(top, sizeof(top), "%s/hostrpc-fs.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(top))
@@ -285,6 +285,21 @@ int main(void)
 	       "a host write to the file: INVAL DATA|ATTR of its node");
 	tap_ok(have_event(ra.node, HRPC_GFS_INVAL_ENTRY, "new"),
 	       "a file the host creates: INVAL ENTRY 'new' in the export's root");
+	/* The guest's own UNLINK of a file it holds: no event (its nlink
+	 * change is the guest's doing). */
+	{
+		struct hrpc_gfs_dir_name_req l = { .parent = ra.node };
+		struct hrpc_gfs_entry ne;
+
+		set_name(&l.name, "new");
+		rc = fs_call(HRPC_GFS_LOOKUP, 0, &l, sizeof(l), &ne, sizeof(ne), 0, NULL);
+		pump(100);
+		evs.n = 0;
+		rc = rc ? rc : fs_call(HRPC_GFS_UNLINK, 0, &l, sizeof(l), NULL, 0, 0, NULL);
+		pump(300);
+		tap_ok(rc == 0 && evs.n == 0, "the guest's own UNLINK sends it no INVAL (%d events)",
+		       evs.n);
+	}
 	/* Listing, with a byte-range lock held. */
 	{
 		struct hrpc_gfs_lock_req l = { .fh = cf.fh, .cmd = HRPC_GFS_LOCK_SET,
