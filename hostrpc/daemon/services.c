@@ -10,6 +10,7 @@
 #include "hostrpc/daemon/services.h"
 #include "hostrpc/daemon/worker.h"
 #include "outsource/sock/outsource-sock-glib.h" /* socket outsourcing (outsource/sock) */
+#include "outsource/fs/outsource-fs.h"           /* filesystem outsourcing (outsource/fs) */
 
 static gboolean builtins_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
 			       GError **error)
@@ -42,10 +43,26 @@ static void sock_stop(gpointer state)
 }
 /* ---- end socket outsourcing ---- */
 
+/* ---- filesystem outsourcing (outsource/fs, service 17) ---- */
+static gboolean fs_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
+			 GError **error)
+{
+	*state = outsource_fs_service_start(srv, spec->guest_id, spec->name,
+					    spec->fs_policy_dir, spec->audit_fd, error);
+	return *state != NULL;
+}
+
+static void fs_stop(gpointer state)
+{
+	outsource_fs_service_stop(state);
+}
+/* ---- end filesystem outsourcing ---- */
+
 /* Order matters only for stop (reverse of start). */
 static const HrpcdService service_table[] = {
 	{ "builtins (echo, stats)", builtins_start, NULL },
 	{ "sockets (outsource/sock)", sock_start, sock_stop },
+	{ "filesystems (outsource/fs)", fs_start, fs_stop },
 };
 
 struct _HrpcdServices {
@@ -86,6 +103,27 @@ OutsourceSockService *hrpcd_services_sock(HrpcdServices *svcs)
 		if (service_table[i].start == sock_start)
 			return svcs->state[i];
 	return NULL;
+}
+
+guint hrpcd_services_fs_exports(HrpcdServices *svcs, guint32 *allow)
+{
+	*allow = 0;
+	for (guint i = 0; svcs && i < svcs->started; i++)
+		if (service_table[i].start == fs_start)
+			return outsource_fs_service_exports(svcs->state[i], allow);
+	return 0;
+}
+
+int hrpcd_services_list_files(HrpcdServices *svcs, gboolean json, char **text, gsize *len)
+{
+	*text = NULL;
+	*len = 0;
+	for (guint i = 0; svcs && i < svcs->started; i++)
+		if (service_table[i].start == fs_start && svcs->state[i]) {
+			*text = outsource_fs_service_listing(svcs->state[i], json, len);
+			return *text ? 0 : -ENOMEM;
+		}
+	return -ENODATA;
 }
 
 int hrpcd_services_list_sockets(HrpcdServices *svcs, gboolean json, char **text, gsize *len)
