@@ -470,6 +470,10 @@ static int hfs_writepages(struct address_space *mapping, struct writeback_contro
 	struct wb_ctx w = { .inode = inode };
 	int ret;
 
+	/* An inode dirty for its times only (atime, file_update_time) comes
+	 * here too: nothing to write then. */
+	if (!mapping_tagged(mapping, PAGECACHE_TAG_DIRTY))
+		return 0;
 	w.f = hfs_fh_pick(inode, NULL, FMODE_WRITE);
 	if (!w.f) {
 		pr_warn_ratelimited(HFS_NAME ": dirty pages of node %llx but no writable handle\n",

@@ -263,6 +263,8 @@ struct inode *hfs_iget(struct super_block *sb, const struct hrpc_gfs_entry *e)
 		inode->i_ino = e->attr.ino ?: (unsigned long)node;
 		inode->i_rdev = new_decode_dev(e->attr.rdev);
 		hi->nlookup = 1;
+		/* atime is the host's business (its reads update it). */
+		inode->i_flags |= S_NOATIME;
 		hfs_inode_init_ops(inode);
 		hfs_attr_apply(inode, &e->attr, 0);
 		unlock_new_inode(inode);

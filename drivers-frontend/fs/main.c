@@ -327,6 +327,17 @@ static int hfs_fill_super(struct super_block *sb, struct fs_context *fc)
 	spin_unlock(&hfs_mounts_lock);
 
 	ret = hfs_mount_root(fs, fc->source, &e);
+	if (ret == -EBUSY && fs->rdonly) {
+		/* The host fixes one mode per export and guest at the first
+		 * MOUNT: a read-only mount beside a writable one is refused.
+		 * The guest's VFS enforces this one (SB_RDONLY, and remount
+		 * cannot lift it: hfs_reconfigure()). */
+		pr_info(HFS_NAME ": %s: read-only enforced by the guest (the host has it writable)\n",
+			fc->source);
+		fs->rdonly = false;
+		ret = hfs_mount_root(fs, fc->source, &e);
+		fs->rdonly = true;
+	}
 	if (ret) {
 		errorf(fc, "hostrpcfs: the host refused MOUNT of %s: %d", fc->source, ret);
 		return ret;
@@ -354,10 +365,27 @@ static void hfs_free_fc(struct fs_context *fc)
 	kfree(fc->fs_private);
 }
 
+/* remount: new timeouts; read-only stays what MOUNT told the host. */
+static int hfs_reconfigure(struct fs_context *fc)
+{
+	struct super_block *sb = fc->root->d_sb;
+	struct hfs_sb *fs = HFS_SB(sb);
+	struct hfs_fc *ctx = fc->fs_private;
+
+	if ((fc->sb_flags ^ sb->s_flags) & SB_RDONLY)
+		return invalfc(fc, "hostrpcfs cannot switch between ro and rw: umount and mount");
+	fs->attr_timeout_s = ctx->attr_timeout;
+	fs->entry_timeout_s = ctx->entry_timeout;
+	WRITE_ONCE(fs->attr_jiffies, (unsigned long)ctx->attr_timeout * HZ);
+	WRITE_ONCE(fs->entry_jiffies, (unsigned long)ctx->entry_timeout * HZ);
+	return 0;
+}
+
 static const struct fs_context_operations hfs_context_ops = {
 	.free = hfs_free_fc,
 	.parse_param = hfs_parse_param,
 	.get_tree = hfs_get_tree,
+	.reconfigure = hfs_reconfigure,
 };
 
 static int hfs_init_fs_context(struct fs_context *fc)
@@ -368,6 +396,11 @@ static int hfs_init_fs_context(struct fs_context *fc)
 		return -ENOMEM;
 	ctx->attr_timeout = 1;
 	ctx->entry_timeout = 1;
+	if (fc->purpose == FS_CONTEXT_FOR_RECONFIGURE) {
+		/* remount: what is not given stays as it is */
+		ctx->attr_timeout = HFS_SB(fc->root->d_sb)->attr_timeout_s;
+		ctx->entry_timeout = HFS_SB(fc->root->d_sb)->entry_timeout_s;
+	}
 	fc->fs_private = ctx;
 	fc->ops = &hfs_context_ops;
 	/* Asked for as superblock flags too (the kernel shows mount flags

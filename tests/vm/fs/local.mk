@@ -1,0 +1,6 @@
+# VM tests of filesystem outsourcing: hostrpcfs.ko (drivers-frontend/fs) in
+# a guest against hostrpcd's fs service (outsource/fs).  The static guest
+# program is built by the test itself.
+fs_vm_tests = tests/vm/fs/fs-vm.sh
+EXTRA_DIST += tests/vm/fs/guest/fs-probe.c
+dist_check_SCRIPTS += $(fs_vm_tests)
