@@ -19,7 +19,8 @@
 # RENAME_NOREPLACE and RENAME_WHITEOUT, a host edit seen in the guest (time
 # measured, long timeouts so only the INVAL event can make it quick), a
 # host flock seen by the guest, a read-only mount, umount, and no kernel
-# warning.
+# warning; after the umounts the host holds only what a fresh mount holds
+# (FORGET and RELEASE complete).
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 vm_prepare
@@ -107,15 +108,21 @@ umount /tmp/m2; echo \"R umount2 \$?\"
 mount -t hostrpcfs -o ro e /tmp/ro; echo \"R romount \$? \$(fs-probe errno-open /tmp/ro/newfile excl) \$(cat /tmp/ro/fs.txt)\"
 umount /tmp/ro
 umount \$M; echo \"R umount \$?\"
+mkdir -p /tmp/m3; mount -t hostrpcfs e /tmp/m3 && : > /tmp/m3/step2
+echo \"R listed \$(fs-probe waitfile /tmp/m3/step2-done 20000)\"
+umount /tmp/m3; echo \"R umount3 \$?\"
 echo \"R dmesg \$(dmesg | grep -cE 'BUG|WARNING|Oops|general protection|refcount_t|hostrpcfs: .*(bogus|no writable)')\"
 dmesg | grep -E 'hostrpcfs|BUG|WARNING|Oops' | tail -n 20
 "
 # The host edits a file the guest holds cached and takes a flock.
 host_cmd="printf version-2 > $exp/coh.txt
 flock -x $exp/lockf -c 'touch $exp/locked; sleep 60' > /dev/null 2>&1 &
-echo \$! > $vm_tmp/flock.pid"
+echo \$! > $vm_tmp/flock.pid
+( for i in \$(seq 400); do [ -e $exp/step2 ] && break; sleep 0.05; done
+  $top_builddir/hostrpc/daemon/hostrpcctl --admin-socket $vm_admin files guest > $vm_tmp/files.txt 2>&1
+  touch $exp/step2-done ) &"
 
-echo "1..35"
+echo "1..36"
 rc=0
 t_start=$(date +%s)
 "$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-600}" -m 768 -s "$vm_server" \
@@ -184,7 +191,11 @@ is flock EWOULDBLOCK && r hostlock | grep -q '^seen'
 t $? "a host flock(1) makes the guest's LOCK_NB fail: $(r flock) (the lock's marker $(r hostlock))"
 set -- $(r romount)
 [ "${1:-}" = 0 ] && [ "${2:-}" = EROFS ] && [ "${3:-}" = fsync-data ]; t $? "-o ro: reads work, creation is EROFS ($(r romount))"
-is umount 0 && is umount2 0; t $? "umount of both mounts"
+is umount 0 && is umount2 0 && is umount3 0; t $? "umount of every mount"
+sed 's/^/# hostrpcctl files guest: /' "$vm_tmp/files.txt" 2>/dev/null
+nodes=$(sed -n 's/^EXPORT e .* nodes=\([0-9]*\).*/\1/p' "$vm_tmp/files.txt" 2>/dev/null)
+[ -n "$nodes" ] && [ "$nodes" -le 2 ] && ! grep -qE '^ +(file|dir) ' "$vm_tmp/files.txt"
+t $? "after the umounts the host holds ${nodes:-?} nodes (a fresh mount's root and one file) and no open file: every lookup was forgotten, every fh released"
 is dmesg 0; t $? "no kernel BUG, WARNING, oops or bogus reply in dmesg"
 [ "$rc" = 0 ]; t $? "guest exit status $rc"
 if [ "$rc" != 0 ]; then
