@@ -2,5 +2,7 @@
 # a guest against hostrpcd's fs service (outsource/fs).  The static guest
 # program is built by the test itself.
 fs_vm_tests = tests/vm/fs/fs-vm.sh
+# The host side reset under a mount: EIO, no hang, umount, a new mount works.
+fs_vm_tests += tests/vm/fs/fs-reset.sh
 EXTRA_DIST += tests/vm/fs/guest/fs-probe.c
 dist_check_SCRIPTS += $(fs_vm_tests)
