@@ -71,6 +71,7 @@ struct hfs_sb {
 	struct list_head inval_list;
 	u32 ninval;
 	struct work_struct inval_work;
+	bool inval_all;                 /* the queue overflowed: expire everything */
 	bool shutting_down;             /* under inval_lock: queue nothing more */
 };
 

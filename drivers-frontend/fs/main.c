@@ -68,19 +68,21 @@ static void hfs_event(void *ctx, u16 service, u16 event, const void *payload, u3
 	if (event != HRPC_GFS_EVT_INVAL || len != sizeof(iv->ev))
 		return;
 	spin_lock_irqsave(&fs->inval_lock, flags);
-	if (fs->shutting_down || fs->ninval >= HFS_INVAL_QUEUE) {
+	if (fs->shutting_down) {
 		spin_unlock_irqrestore(&fs->inval_lock, flags);
-		/* Lost: the timeouts still bound how long a cache is stale. */
-		pr_warn_ratelimited(HFS_NAME ": invalidation queue full, event dropped\n");
 		return;
 	}
-	iv = kmalloc(sizeof(*iv), GFP_ATOMIC);
+	iv = fs->ninval < HFS_INVAL_QUEUE ? kmalloc(sizeof(*iv), GFP_ATOMIC) : NULL;
 	if (iv) {
 		memcpy(&iv->ev, payload, sizeof(iv->ev));
 		list_add_tail(&iv->link, &fs->inval_list);
 		fs->ninval++;
-		queue_work(system_wq, &fs->inval_work);
+	} else {
+		/* A burst (the host's inotify overflowed and it names every
+		 * node) or no memory: expire everything instead. */
+		fs->inval_all = true;
 	}
+	queue_work(system_wq, &fs->inval_work);
 	spin_unlock_irqrestore(&fs->inval_lock, flags);
 }
 
@@ -127,12 +129,25 @@ static void hfs_inval_work_fn(struct work_struct *w)
 {
 	struct hfs_sb *fs = container_of(w, struct hfs_sb, inval_work);
 	struct hfs_inval *iv, *tmp;
+	struct inode *inode;
 	LIST_HEAD(list);
+	bool all;
 
 	spin_lock_irq(&fs->inval_lock);
 	list_splice_init(&fs->inval_list, &list);
 	fs->ninval = 0;
+	all = fs->inval_all;
+	fs->inval_all = false;
 	spin_unlock_irq(&fs->inval_lock);
+	if (all) {
+		/* Every attribute expires (a changed size or mtime then drops
+		 * a file's pages), every unused dentry goes. */
+		spin_lock(&fs->sb->s_inode_list_lock);
+		list_for_each_entry(inode, &fs->sb->s_inodes, i_sb_list)
+			hfs_attr_expire(inode);
+		spin_unlock(&fs->sb->s_inode_list_lock);
+		shrink_dcache_sb(fs->sb);
+	}
 	list_for_each_entry_safe(iv, tmp, &list, link) {
 		inval_apply(fs, &iv->ev);
 		list_del(&iv->link);

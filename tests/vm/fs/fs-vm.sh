@@ -44,10 +44,12 @@ head -c $((4 << 20)) /dev/urandom > "$exp/hostfile.bin"
 host_sum=$(sha256sum "$exp/hostfile.bin" | cut -d' ' -f1)
 printf version-1 > "$exp/coh.txt"
 : > "$exp/lockf"
+: > "$exp/lockp"
 lock_pid=""
 cleanup_fs() {
 	[ -z "$lock_pid" ] || kill "$lock_pid" 2>/dev/null || true
 	[ ! -f "$vm_tmp/flock.pid" ] || kill "$(cat "$vm_tmp/flock.pid")" 2>/dev/null || true
+	[ ! -f "$vm_tmp/plock.pid" ] || kill "$(cat "$vm_tmp/plock.pid")" 2>/dev/null || true
 	rm -rf "$vm_tmp"
 }
 trap cleanup_fs EXIT
@@ -104,6 +106,9 @@ echo HOST-STEP
 echo \"R coherence \$(fs-probe watch /tmp/m2/coh.txt version-2 5000)\"
 echo \"R hostlock \$(fs-probe waitfile /tmp/m2/locked 5000)\"
 echo \"R flock \$(fs-probe flocknb /tmp/m2/lockf)\"
+echo \"R hostplock \$(fs-probe waitfile /tmp/m2/plocked 5000)\"
+echo \"R setlk \$(fs-probe setlk /tmp/m2/lockp)\"
+echo \"R setlkw \$(fs-probe setlkw /tmp/m2/lockp 1)\"
 umount /tmp/m2; echo \"R umount2 \$?\"
 mount -t hostrpcfs -o ro e /tmp/ro; echo \"R romount \$? \$(fs-probe errno-open /tmp/ro/newfile excl) \$(cat /tmp/ro/fs.txt)\"
 umount /tmp/ro
@@ -118,11 +123,13 @@ dmesg | grep -E 'hostrpcfs|BUG|WARNING|Oops' | tail -n 20
 host_cmd="printf version-2 > $exp/coh.txt
 flock -x $exp/lockf -c 'touch $exp/locked; sleep 60' > /dev/null 2>&1 &
 echo \$! > $vm_tmp/flock.pid
+python3 -c 'import fcntl, time; f = open(\"$exp/lockp\", \"r+\"); fcntl.lockf(f, fcntl.LOCK_EX); open(\"$exp/plocked\", \"w\"); time.sleep(60)' > /dev/null 2>&1 &
+echo \$! > $vm_tmp/plock.pid
 ( for i in \$(seq 400); do [ -e $exp/step2 ] && break; sleep 0.05; done
   $top_builddir/hostrpc/daemon/hostrpcctl --admin-socket $vm_admin files guest > $vm_tmp/files.txt 2>&1
   touch $exp/step2-done ) &"
 
-echo "1..36"
+echo "1..37"
 rc=0
 t_start=$(date +%s)
 "$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-600}" -m 768 -s "$vm_server" \
@@ -189,6 +196,10 @@ ms=$(r coherence | awk '$1 == "seen" { print $2 }')
 t $? "a host edit of a cached file is seen in the guest in ${ms:-no} ms (INVAL event; includes vm-run's 100 ms poll)"
 is flock EWOULDBLOCK && r hostlock | grep -q '^seen'
 t $? "a host flock(1) makes the guest's LOCK_NB fail: $(r flock) (the lock's marker $(r hostlock))"
+w=$(r setlkw)
+set -- $w
+is setlk EWOULDBLOCK && r hostplock | grep -q '^seen' && [ "${1:-}" = EINTR ] && [ "${2:-0}" -ge 900 ]
+t $? "a host POSIX lock: the guest's F_SETLK is $(r setlk) (EAGAIN), F_SETLKW retries until a signal: ${w:-none}"
 set -- $(r romount)
 [ "${1:-}" = 0 ] && [ "${2:-}" = EROFS ] && [ "${3:-}" = fsync-data ]; t $? "-o ro: reads work, creation is EROFS ($(r romount))"
 is umount 0 && is umount2 0 && is umount3 0; t $? "umount of every mount"

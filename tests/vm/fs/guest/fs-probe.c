@@ -21,6 +21,7 @@
  *   watch PATH TEXT MS         reread PATH until it starts with TEXT: "seen N ms"
  *   waitfile PATH MS           until PATH exists: "seen N ms"
  *   setlk PATH                 F_SETLK write lock: "ok" or errno name
+ *   setlkw PATH SECS           F_SETLKW with alarm(SECS): "ok"/errno name, "N ms"
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,6 +38,12 @@
 #include <unistd.h>
 #include <linux/fs.h>
 #include <sys/syscall.h>
+#include <signal.h>
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
 
 static const char *ename(int e)
 {
@@ -53,6 +60,7 @@ static const char *ename(int e)
 	case EROFS: return "EROFS";
 	case EBADF: return "EBADF";
 	case ENOTSUP: return "ENOTSUP";
+	case EINTR: return "EINTR";
 	default: return strerror(e);
 	}
 }
@@ -149,6 +157,22 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			return say(-1);
 		return say(fcntl(fd, F_SETLK, &l));
+	}
+	if (!strcmp(cmd, "setlkw") && argc > 3) {
+		struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+		long t0;
+		int ret;
+
+		fd = open(argv[2], O_RDWR);
+		if (fd < 0)
+			return say(-1);
+		sigaction(SIGALRM, &sa, NULL);
+		alarm(atoi(argv[3]));
+		t0 = ms_now();
+		ret = fcntl(fd, F_SETLKW, &l);
+		printf("%s %ld ms\n", ret ? ename(errno) : "ok", ms_now() - t0);
+		return 0;
 	}
 	if (!strcmp(cmd, "fsyncw") && argc > 3) {
 		size_t len = strlen(argv[3]);
