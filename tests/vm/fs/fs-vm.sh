@@ -32,7 +32,7 @@ vm_prepare
 command -v flock >/dev/null || vm_skip "flock(1) missing on the host (apt-get install util-linux)"
 command -v python3 >/dev/null || vm_skip "python3 missing (apt-get install python3)"
 srcd=$top_srcdir/tests/vm/fs
-${CC:-gcc} -static -O2 -std=gnu11 -o "$vm_tmp/fs-probe" "$srcd/guest/fs-probe.c" \
+${CC:-gcc} -static -O2 -std=gnu11 -I "$top_srcdir/include" -o "$vm_tmp/fs-probe" "$srcd/guest/fs-probe.c" \
 	2> "$vm_tmp/cc.log" || { cat "$vm_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (apt-get install libc6-dev)"; }
 
 exp=$vm_tmp/exp
@@ -57,6 +57,7 @@ trap cleanup_fs EXIT
 M=/tmp/m
 guest_cmd="
 M=$M; mkdir -p \$M /tmp/m2 /tmp/ro
+echo \"R bulk0 \$(fs-probe bulkfree)\"
 gone() { [ -e \"\$1\" ] && echo exists || echo gone; }
 mount -t hostrpcfs e \$M; echo \"R mount \$?\"
 echo \"R mountline \$(grep \" \$M \" /proc/mounts)\"
@@ -116,6 +117,7 @@ umount \$M; echo \"R umount \$?\"
 mkdir -p /tmp/m3; mount -t hostrpcfs e /tmp/m3 && : > /tmp/m3/step2
 echo \"R listed \$(fs-probe waitfile /tmp/m3/step2-done 20000)\"
 umount /tmp/m3; echo \"R umount3 \$?\"
+echo \"R bulk1 \$(fs-probe bulkfree)\"
 echo \"R dmesg \$(dmesg | grep -cE 'BUG|WARNING|Oops|general protection|refcount_t|hostrpcfs: .*(bogus|no writable)')\"
 dmesg | grep -E 'hostrpcfs|BUG|WARNING|Oops' | tail -n 20
 "
@@ -129,7 +131,7 @@ echo \$! > $vm_tmp/plock.pid
   $top_builddir/hostrpc/daemon/hostrpcctl --admin-socket $vm_admin files guest > $vm_tmp/files.txt 2>&1
   touch $exp/step2-done ) &"
 
-echo "1..37"
+echo "1..38"
 rc=0
 t_start=$(date +%s)
 "$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-600}" -m 768 -s "$vm_server" \
@@ -207,6 +209,8 @@ sed 's/^/# hostrpcctl files guest: /' "$vm_tmp/files.txt" 2>/dev/null
 nodes=$(sed -n 's/^EXPORT e .* nodes=\([0-9]*\).*/\1/p' "$vm_tmp/files.txt" 2>/dev/null)
 [ -n "$nodes" ] && [ "$nodes" -le 2 ] && ! grep -qE '^ +(file|dir) ' "$vm_tmp/files.txt"
 t $? "after the umounts the host holds ${nodes:-?} nodes (a fresh mount's root and one file) and no open file: every lookup was forgotten, every fh released"
+[ -n "$(r bulk0)" ] && [ "$(r bulk0)" = "$(r bulk1)" ]
+t $? "no bulk buffer leaked: the data area has $(r bulk1) bytes free after the umounts, $(r bulk0) before the mounts"
 is dmesg 0; t $? "no kernel BUG, WARNING, oops or bogus reply in dmesg"
 [ "$rc" = 0 ]; t $? "guest exit status $rc"
 if [ "$rc" != 0 ]; then

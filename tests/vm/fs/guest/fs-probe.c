@@ -22,6 +22,7 @@
  *   waitfile PATH MS           until PATH exists: "seen N ms"
  *   setlk PATH                 F_SETLK write lock: "ok" or errno name
  *   setlkw PATH SECS           F_SETLKW with alarm(SECS): "ok"/errno name, "N ms"
+ *   bulkfree                   free bytes of /dev/hostrpc0's bulk data area
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,6 +40,8 @@
 #include <linux/fs.h>
 #include <sys/syscall.h>
 #include <signal.h>
+#include <sys/ioctl.h>
+#include "hostrpc/chardev.h"
 
 static void on_alarm(int sig)
 {
@@ -172,6 +175,15 @@ int main(int argc, char **argv)
 		t0 = ms_now();
 		ret = fcntl(fd, F_SETLKW, &l);
 		printf("%s %ld ms\n", ret ? ename(errno) : "ok", ms_now() - t0);
+		return 0;
+	}
+	if (!strcmp(cmd, "bulkfree")) {
+		struct hrpc_ioc_info i = { .argsz = sizeof(i) };
+
+		fd = open("/dev/hostrpc0", O_RDWR);
+		if (fd < 0 || ioctl(fd, HRPC_IOC_INFO, &i) < 0)
+			return say(-1);
+		printf("%u\n", i.data_free);
 		return 0;
 	}
 	if (!strcmp(cmd, "fsyncw") && argc > 3) {
