@@ -25,6 +25,7 @@
 #include <linux/uio.h>
 #include <linux/highmem.h>
 #include <linux/delay.h>
+#include <linux/falloc.h>
 #include <linux/sched/signal.h>
 
 #include "hfs.h"
@@ -633,10 +634,14 @@ static ssize_t hfs_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	if (iocb->ki_flags & IOCB_DIRECT) {
 		ret = direct_write(iocb, from);
 	} else {
+		loff_t pos = iocb->ki_pos;
+
 		current->backing_dev_info = inode_to_bdi(inode);
 		ret = generic_perform_write(iocb, from);
 		current->backing_dev_info = NULL;
-		if (ret > 0)
+		/* Upstream 6.1 leaves ki_pos to the caller, Debian's 6.1
+		 * (a stable backport) advances it itself: once, either way. */
+		if (ret > 0 && iocb->ki_pos == pos)
 			iocb->ki_pos += ret;
 	}
 out:
@@ -671,6 +676,41 @@ static loff_t hfs_llseek(struct file *file, loff_t off, int whence)
 			return ret;
 	}
 	return generic_file_llseek(file, off, whence);
+}
+
+static long hfs_fallocate(struct file *file, int mode, loff_t off, loff_t len)
+{
+	struct inode *inode = file_inode(file);
+	struct hfs_fh *f = file->private_data;
+	struct hrpc_gfs_fallocate_req r = { .offset = off, .length = len, .mode = mode };
+	long ret;
+
+	if (mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE))
+		return -EOPNOTSUPP;
+	if (!f)
+		return -EBADF;
+	r.fh = f->fh;
+	inode_lock(inode);
+	if (mode & FALLOC_FL_PUNCH_HOLE) {
+		/* Ours first, or a later writeback would fill the hole again. */
+		ret = filemap_write_and_wait_range(inode->i_mapping, off, off + len - 1);
+		if (ret)
+			goto out;
+	}
+	ret = hfs_call(f->fs, &(struct hfs_args){
+		.proc = HRPC_GFS_FALLOCATE, .in = &r, .in_len = sizeof(r),
+	});
+	if (ret)
+		goto out;
+	if (mode & FALLOC_FL_PUNCH_HOLE)
+		truncate_pagecache_range(inode, off, off + len - 1);
+	if (!(mode & FALLOC_FL_KEEP_SIZE) && off + len > i_size_read(inode))
+		i_size_write(inode, off + len);
+	hfs_attr_changed(inode);
+	hfs_attr_expire(inode);
+out:
+	inode_unlock(inode);
+	return ret;
 }
 
 /* ---- locks ----------------------------------------------------------------------------- */
@@ -786,6 +826,7 @@ const struct file_operations hfs_file_fops = {
 	.fsync = hfs_fsync,
 	.lock = hfs_lock,
 	.flock = hfs_flock,
+	.fallocate = hfs_fallocate,
 	.splice_read = generic_file_splice_read,
 	.splice_write = iter_file_splice_write,
 };

@@ -62,7 +62,11 @@ gone() { [ -e \"\$1\" ] && echo exists || echo gone; }
 mount -t hostrpcfs e \$M; echo \"R mount \$?\"
 echo \"R mountline \$(grep \" \$M \" /proc/mounts)\"
 echo \"R hostfile \$(sha256sum \$M/hostfile.bin | cut -d' ' -f1)\"
-dd if=/dev/urandom of=\$M/big.bin bs=1M count=64 2>/dev/null; echo \"R bigdd \$?\"
+dd if=/dev/urandom of=/tmp/big.src bs=1M count=64 2>/dev/null
+echo \"R bigsrc \$(sha256sum /tmp/big.src | cut -d' ' -f1)\"
+dd if=/tmp/big.src of=\$M/big.bin bs=1M 2>/dev/null; echo \"R bigdd \$? \$(stat -c %s \$M/big.bin)\"
+rm -f /tmp/big.src
+for bs in 1 4k 64k 200k; do dd if=/dev/zero of=\$M/dd\$bs bs=\$bs count=3 2>/dev/null; echo \"R dd\$bs \$(stat -c %s \$M/dd\$bs)\"; done
 echo \"R bigsum1 \$(sha256sum \$M/big.bin | cut -d' ' -f1)\"
 sync; echo 3 > /proc/sys/vm/drop_caches
 echo \"R bigsum2 \$(sha256sum \$M/big.bin | cut -d' ' -f1)\"
@@ -97,6 +101,8 @@ printf AAAAAAAAAAAAAAAAAAAA > \$M/mm; echo \"R mmap \$(fs-probe mmapw \$M/mm 5 H
 echo \"R statfs \$(stat -f -c '%b %S' \$M)\"
 echo x > \$M/xa; echo \"R xattr \$(fs-probe xattr \$M/xa)\"
 echo \"R fsync \$(fs-probe fsyncw \$M/fs.txt fsync-data)\"
+dd if=/dev/urandom of=\$M/punch bs=64k count=4 2>/dev/null; cat \$M/punch > /dev/null
+echo \"R punch \$(fs-probe punch \$M/punch 65536 65536) \$(stat -c %s \$M/punch)\"
 echo a > \$M/nr1; echo b > \$M/nr2
 echo \"R noreplace \$(fs-probe noreplace \$M/nr1 \$M/nr2) \$(cat \$M/nr2)\"
 echo \"R whiteout \$(fs-probe whiteout \$M/nr1 \$M/nr3)\"
@@ -131,10 +137,10 @@ echo \$! > $vm_tmp/plock.pid
   $top_builddir/hostrpc/daemon/hostrpcctl --admin-socket $vm_admin files guest > $vm_tmp/files.txt 2>&1
   touch $exp/step2-done ) &"
 
-echo "1..38"
+echo "1..40"
 rc=0
 t_start=$(date +%s)
-"$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-600}" -m 768 -s "$vm_server" \
+"$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-600}" -m 768 -c "${FS_VM_CPUS:-1}" -s "$vm_server" \
 	-a "hrpc.load=hostrpcfs" \
 	-f "$vm_tmp/fs-probe:/bin/fs-probe" \
 	-l "$vm_tmp/console" -L "$vm_tmp/server" \
@@ -157,8 +163,11 @@ r mountline | grep -q 'nosuid' && r mountline | grep -q 'nodev'
 t $? "/proc/mounts shows nosuid,nodev: $(r mountline)"
 is hostfile "$host_sum"; t $? "a 4 MiB file written on the host reads the same in the guest"
 big=$(sha256sum "$exp/big.bin" 2>/dev/null | cut -d' ' -f1)
-[ -n "$big" ] && is bigsum1 "$big" && is bigdd 0
-t $? "64 MiB written in the guest (dd): the host's sha256 equals the guest's"
+[ -n "$big" ] && is bigsrc "$big" && is bigsum1 "$big" && is bigdd "0 $((64 << 20))" &&
+	[ "$(hstat %s "$exp/big.bin")" = $((64 << 20)) ]
+t $? "64 MiB copied into the mount in the guest (dd bs=1M): the host's file has the source's sha256 and size"
+is dd1 3 && is dd4k 12288 && is dd64k 196608 && is dd200k 614400 && [ "$(hstat %s "$exp/dd200k")" = 614400 ]
+t $? "dd of 3 blocks of 1, 4k, 64k, 200k: sizes $(r dd1) $(r dd4k) $(r dd64k) $(r dd200k)"
 is bigsum2 "$big"; t $? "... and again after the guest dropped its page cache (read from the host)"
 is direct "$host_sum"; t $? "O_DIRECT read of the host's file"
 is unlinkopen "unlinked-data gone"; t $? "unlink while open: still readable ($(r unlinkopen))"
@@ -189,6 +198,9 @@ kept=$(python3 -c 'import os,sys; print(os.getxattr(sys.argv[1], "user.kept").de
 is xattr "ok set/get/list/ERANGE/remove" && [ "$kept" = kept-value ]
 t $? "xattrs: $(r xattr); the host reads user.kept=$kept"
 is fsync ok && [ "$(cat "$exp/fs.txt" 2>/dev/null)" = fsync-data ]; t $? "write + fsync reach the host"
+is punch "ok zeros 262144" &&
+	[ "$(python3 -c 'import sys; d = open(sys.argv[1], "rb").read(); print(len(d), d[65536:131072].count(0))' "$exp/punch")" = "262144 65536" ]
+t $? "fallocate PUNCH_HOLE: the cached range reads as zeros in the guest and on the host ($(r punch))"
 is noreplace "EEXIST b"; t $? "RENAME_NOREPLACE over an existing name: $(r noreplace)"
 is whiteout EINVAL; t $? "RENAME_WHITEOUT: $(r whiteout)"
 is fifo "0 fifo" && [ -p "$exp/fifo" ]; t $? "mkfifo (a FIFO on the host too)"

@@ -23,6 +23,8 @@
  *   setlk PATH                 F_SETLK write lock: "ok" or errno name
  *   setlkw PATH SECS           F_SETLKW with alarm(SECS): "ok"/errno name, "N ms"
  *   bulkfree                   free bytes of /dev/hostrpc0's bulk data area
+ *   punch PATH OFF LEN         fallocate(PUNCH_HOLE|KEEP_SIZE), then read it back:
+ *                              "ok zeros" when the range reads as zeros
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -176,6 +178,21 @@ int main(int argc, char **argv)
 		ret = fcntl(fd, F_SETLKW, &l);
 		printf("%s %ld ms\n", ret ? ename(errno) : "ok", ms_now() - t0);
 		return 0;
+	}
+	if (!strcmp(cmd, "punch") && argc > 4) {
+		off_t off = atol(argv[3]);
+		size_t len = atol(argv[4]), i;
+		char *p = malloc(len);
+
+		fd = open(argv[2], O_RDWR);
+		if (fd < 0 || !p || fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off, len))
+			return say(-1);
+		if (pread(fd, p, len, off) != (ssize_t)len)
+			return say(-1);
+		for (i = 0; i < len && !p[i]; i++)
+			;
+		printf("%s\n", i == len ? "ok zeros" : "not zeros");
+		return i != len;
 	}
 	if (!strcmp(cmd, "bulkfree")) {
 		struct hrpc_ioc_info i = { .argsz = sizeof(i) };
