@@ -6,3 +6,7 @@ fs_vm_tests = tests/vm/fs/fs-vm.sh
 fs_vm_tests += tests/vm/fs/fs-reset.sh
 EXTRA_DIST += tests/vm/fs/guest/fs-probe.c
 dist_check_SCRIPTS += $(fs_vm_tests)
+# The shared POSIX credential checks (tests/posix/creds.sh) in a guest
+# through hostrpcfs, as mount-posix.sh runs them through
+# hostrpc-guestmount; its static runas is built by the test.
+fs_vm_tests += tests/vm/fs/fs-posix.sh
