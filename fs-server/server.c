@@ -1740,11 +1740,13 @@ static void watch_drain(struct fss *s)
 
 			p += sizeof(*e) + e->len;
 			if (e->mask & IN_Q_OVERFLOW) {
-				uint32_t pos = 0;
+				struct hrpc_gfs_inval_event all;
 
 				/* Lost events: everything may have changed. */
-				while (s->cfg.inval && (n = hrpc_handle_table_next(&s->nodes, &pos, NULL)))
-					inval(s, n, HRPC_GFS_INVAL_ATTR | HRPC_GFS_INVAL_DATA, NULL, 0);
+				memset(&all, 0, sizeof(all));
+				all.what = HRPC_GFS_INVAL_ATTR | HRPC_GFS_INVAL_DATA | HRPC_GFS_INVAL_ENTRY;
+				if (s->cfg.inval)
+					s->cfg.inval(s->cfg.inval_data, &all);
 				continue;
 			}
 			if (!(n = watch_node(s, e->wd)))

@@ -72,14 +72,16 @@ static void hfs_event(void *ctx, u16 service, u16 event, const void *payload, u3
 		spin_unlock_irqrestore(&fs->inval_lock, flags);
 		return;
 	}
-	iv = fs->ninval < HFS_INVAL_QUEUE ? kmalloc(sizeof(*iv), GFP_ATOMIC) : NULL;
+	/* Node 0: the host lost track (its inotify queue overflowed). */
+	iv = fs->ninval < HFS_INVAL_QUEUE && ((const struct hrpc_gfs_inval_event *)payload)->node ?
+		kmalloc(sizeof(*iv), GFP_ATOMIC) : NULL;
 	if (iv) {
 		memcpy(&iv->ev, payload, sizeof(iv->ev));
 		list_add_tail(&iv->link, &fs->inval_list);
 		fs->ninval++;
 	} else {
-		/* A burst (the host's inotify overflowed and it names every
-		 * node) or no memory: expire everything instead. */
+		/* Node 0 (everything), a burst or no memory: expire
+		 * everything instead. */
 		fs->inval_all = true;
 	}
 	queue_work(system_wq, &fs->inval_work);

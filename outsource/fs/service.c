@@ -23,9 +23,17 @@ typedef struct {
 	OutsourceFsService *svc;
 	const struct fs_export_policy *pol;
 	int root_fd;             /* O_PATH directory */
-	struct fss *fss;
-	GSource *watch_src;      /* inotify, on the thread-default context; NULL = none */
 } FsExport;
+
+/* One fs-server per export and mode (read-write, read-only: a read-only
+ * MOUNT beside a writable one of the same export), made at its first
+ * MOUNT; handle tag = 2 * export index + ro. */
+typedef struct {
+	FsExport *exp;
+	gboolean ro;
+	struct fss *fss;         /* NULL: not made yet */
+	GSource *watch_src;      /* inotify, on the thread-default context; NULL = none */
+} FsServer;
 
 struct _OutsourceFsService {
 	guint32 guest_id;
@@ -34,6 +42,7 @@ struct _OutsourceFsService {
 	struct fs_policy policy;
 	FsExport exports[FS_POLICY_EXPORTS_MAX];
 	guint nexports;
+	FsServer servers[2 * FS_POLICY_EXPORTS_MAX];
 	int audit_fd;
 	hrpc_conn *conn;         /* the guest's, from its first call (events) */
 };
@@ -43,6 +52,7 @@ struct _OutsourceFsService {
 static void export_audit(void *data, const char *line)
 {
 	FsExport *e = data;
+
 	char rec[1024];
 	int n;
 
@@ -55,39 +65,81 @@ static void export_audit(void *data, const char *line)
 			    MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
-static void export_log(void *data, const char *msg)
+static void server_audit(void *data, const char *line)
 {
-	FsExport *e = data;
+	FsServer *v = data;
+	g_autofree char *l = g_strdup_printf("%s%s", v->ro ? "mount=ro " : "", line);
 
-	g_info("guest %u: fs export %s: %s", e->svc->guest_id, e->pol->name, msg);
+	export_audit(v->exp, l);
 }
 
-static void export_inval(void *data, const struct hrpc_gfs_inval_event *ev)
+static void server_log(void *data, const char *msg)
 {
-	FsExport *e = data;
+	FsServer *v = data;
+
+	g_info("guest %u: fs export %s%s: %s", v->exp->svc->guest_id, v->exp->pol->name,
+	       v->ro ? " (read-only)" : "", msg);
+}
+
+static void server_inval(void *data, const struct hrpc_gfs_inval_event *ev)
+{
+	FsServer *v = data;
 
 	/* Best effort: a full event ring loses one invalidation, which the
 	 * guest's attribute timeout covers. */
-	if (e->svc->conn)
-		(void)hrpc_conn_send_event(e->svc->conn, HRPC_SVC_FS, HRPC_GFS_EVT_INVAL, ev,
+	if (v->exp->svc->conn)
+		(void)hrpc_conn_send_event(v->exp->svc->conn, HRPC_SVC_FS, HRPC_GFS_EVT_INVAL, ev,
 					   sizeof(*ev));
 }
 
-static gboolean export_watch_ready(gint fd, GIOCondition cond, gpointer data)
+static gboolean server_watch_ready(gint fd, GIOCondition cond, gpointer data)
 {
-	FsExport *e = data;
+	FsServer *v = data;
 
-	fss_watch_dispatch(e->fss);
+	fss_watch_dispatch(v->fss);
 	return G_SOURCE_CONTINUE;
+}
+
+/* The server of export `e` in mode `ro`, made now if need be (NULL: out of
+ * memory). */
+static FsServer *server_get(OutsourceFsService *svc, FsExport *e, gboolean ro)
+{
+	guint tag = 2 * (guint)(e - svc->exports) + (ro ? 1 : 0);
+	FsServer *v = &svc->servers[tag];
+	struct fss_config cfg = {
+		.max_nodes = svc->policy.max_nodes,
+		.max_files = svc->policy.max_files,
+		.flags = e->pol->allow,
+		.ids = e->pol->ids,
+		.log = server_log, .log_data = v,
+		.audit = server_audit, .audit_data = v,
+		.handle_tag = (guint8)tag,
+		.watch = TRUE,
+		.inval = server_inval, .inval_data = v,
+	};
+
+	if (v->fss)
+		return v;
+	v->exp = e;
+	v->ro = ro;
+	v->fss = fss_new(e->root_fd, &cfg);
+	if (!v->fss)
+		return NULL;
+	if (fss_watch_fd(v->fss) >= 0) {
+		v->watch_src = g_unix_fd_source_new(fss_watch_fd(v->fss), G_IO_IN);
+		g_source_set_callback(v->watch_src, G_SOURCE_FUNC(server_watch_ready), v, NULL);
+		g_source_attach(v->watch_src, g_main_context_get_thread_default());
+	}
+	return v;
 }
 
 /* ---- routing --------------------------------------------------------------- */
 
-static FsExport *export_of_handle(OutsourceFsService *svc, guint64 h)
+static FsServer *server_of_handle(OutsourceFsService *svc, guint64 h)
 {
 	guint tag = (guint)(h >> 24) & 0xff;
 
-	return tag < svc->nexports ? &svc->exports[tag] : NULL;
+	return tag < 2 * svc->nexports && svc->servers[tag].fss ? &svc->servers[tag] : NULL;
 }
 
 static int route_mount(OutsourceFsService *svc, const struct hrpc_req *req,
@@ -100,6 +152,7 @@ static int route_mount(OutsourceFsService *svc, const struct hrpc_req *req,
 	const char *p, *slash;
 	struct hrpc_req call = *req;
 	FsExport *e = NULL;
+	FsServer *v;
 	size_t nlen;
 
 	if (req->len != sizeof(out) || in->m.path_len == 0 ||
@@ -136,7 +189,9 @@ static int route_mount(OutsourceFsService *svc, const struct hrpc_req *req,
 		if (in->m.path[i])
 			return -EINVAL;
 	call.payload = &out;
-	return fss_handle(e->fss, &call, rep);
+	if (!(v = server_get(svc, e, (out.m.flags & HRPC_GFS_MOUNT_F_RDONLY) != 0)))
+		return -ENOMEM;
+	return fss_handle(v->fss, &call, rep);
 }
 
 /* FORGET: each item to its export's server. */
@@ -159,7 +214,7 @@ static int route_forget(OutsourceFsService *svc, const struct hrpc_req *req,
 	    req->len != sizeof(out.cred) + sizeof(f) + f.count * sizeof(out.items[0]))
 		return -EINVAL;
 	memcpy(&out.cred, pl, sizeof(out.cred));
-	for (guint x = 0; x < svc->nexports; x++) {
+	for (guint x = 0; x < 2 * svc->nexports; x++) {
 		struct hrpc_req call = *req;
 		guint n = 0;
 		int r;
@@ -168,7 +223,7 @@ static int route_forget(OutsourceFsService *svc, const struct hrpc_req *req,
 			struct hrpc_gfs_forget_item it;
 
 			memcpy(&it, pl + sizeof(out.cred) + sizeof(f) + i * sizeof(it), sizeof(it));
-			if (export_of_handle(svc, it.node) == &svc->exports[x])
+			if (server_of_handle(svc, it.node) == &svc->servers[x])
 				out.items[n++] = it;
 		}
 		if (!n)
@@ -177,7 +232,7 @@ static int route_forget(OutsourceFsService *svc, const struct hrpc_req *req,
 		out.f.reserved = 0;
 		call.payload = &out;
 		call.len = (guint32)(sizeof(out.cred) + sizeof(out.f) + n * sizeof(out.items[0]));
-		if ((r = fss_handle(svc->exports[x].fss, &call, rep)) < 0)
+		if ((r = fss_handle(svc->servers[x].fss, &call, rep)) < 0)
 			rc = r;
 	}
 	return rc;
@@ -188,7 +243,7 @@ static int fs_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply
 	OutsourceFsService *svc = opaque;
 	const size_t cl = sizeof(struct hrpc_gfs_cred);
 	guint64 h[2];
-	FsExport *e;
+	FsServer *v;
 
 	svc->conn = req->conn;
 	if (req->hdr->proc == HRPC_GFS_MOUNT)
@@ -198,16 +253,17 @@ static int fs_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply
 	if (req->len < cl + sizeof(h[0]))
 		return -EINVAL;
 	memcpy(&h[0], (const guint8 *)req->payload + cl, sizeof(h[0]));
-	if (!(e = export_of_handle(svc, h[0])))
+	if (!(v = server_of_handle(svc, h[0])))
 		return h[0] ? -ESTALE : -EINVAL;
 	if (req->hdr->proc == HRPC_GFS_RENAME || req->hdr->proc == HRPC_GFS_LINK) {
 		if (req->len < cl + sizeof(h))
 			return -EINVAL;
 		memcpy(&h[1], (const guint8 *)req->payload + cl + sizeof(h[0]), sizeof(h[1]));
-		if (export_of_handle(svc, h[1]) != e)
+		/* Another export, or the same one mounted read-only. */
+		if (server_of_handle(svc, h[1]) != v)
 			return -EXDEV;
 	}
-	return fss_handle(e->fss, req, rep);
+	return fss_handle(v->fss, req, rep);
 }
 
 /* ---- start and stop -------------------------------------------------------- */
@@ -267,17 +323,6 @@ OutsourceFsService *outsource_fs_service_start(hrpc_server *srv, guint32 guest_i
 	for (guint i = 0; i < svc->policy.nexports; i++) {
 		const struct fs_export_policy *pol = &svc->policy.exports[i];
 		FsExport *e = &svc->exports[i];
-		struct fss_config cfg = {
-			.max_nodes = svc->policy.max_nodes,
-			.max_files = svc->policy.max_files,
-			.flags = pol->allow,
-			.ids = pol->ids,
-			.log = export_log, .log_data = e,
-			.audit = export_audit, .audit_data = e,
-			.handle_tag = (guint8)i,
-			.watch = TRUE,
-			.inval = export_inval, .inval_data = e,
-		};
 		struct stat st;
 
 		e->svc = svc;
@@ -290,17 +335,6 @@ OutsourceFsService *outsource_fs_service_start(hrpc_server *srv, guint32 guest_i
 			return NULL;
 		}
 		svc->nexports = i + 1;
-		e->fss = fss_new(e->root_fd, &cfg);
-		if (!e->fss) {
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "out of memory");
-			return NULL;
-		}
-		if (fss_watch_fd(e->fss) >= 0) {
-			e->watch_src = g_unix_fd_source_new(fss_watch_fd(e->fss), G_IO_IN);
-			g_source_set_callback(e->watch_src, G_SOURCE_FUNC(export_watch_ready), e,
-					      NULL);
-			g_source_attach(e->watch_src, g_main_context_get_thread_default());
-		}
 		export_audit(e, pol->ro ? "exported read-only" : "exported");
 	}
 	rc = hrpc_server_register(srv, HRPC_SVC_FS, "fs", fs_handle, svc);
@@ -316,17 +350,18 @@ void outsource_fs_service_stop(OutsourceFsService *svc)
 {
 	if (!svc)
 		return;
-	for (guint i = svc->nexports; i-- > 0;) {
-		FsExport *e = &svc->exports[i];
+	for (guint i = 2 * svc->nexports; i-- > 0;) {
+		FsServer *v = &svc->servers[i];
 
-		if (e->watch_src) {
-			g_source_destroy(e->watch_src);
-			g_source_unref(e->watch_src);
+		if (v->watch_src) {
+			g_source_destroy(v->watch_src);
+			g_source_unref(v->watch_src);
 		}
-		fss_free(e->fss);
-		if (e->root_fd >= 0)
-			close(e->root_fd);
+		fss_free(v->fss);
 	}
+	for (guint i = svc->nexports; i-- > 0;)
+		if (svc->exports[i].root_fd >= 0)
+			close(svc->exports[i].root_fd);
 	if (svc->audit_fd >= 0)
 		close(svc->audit_fd);
 	fs_policy_clear(&svc->policy);
@@ -380,8 +415,12 @@ char *outsource_fs_service_listing(OutsourceFsService *svc, gboolean json, gsize
 	}
 	for (guint i = 0; i < svc->nexports; i++) {
 		FsExport *e = &svc->exports[i];
-		guint32 pos = 0;
+		FsServer *vs[2] = { &svc->servers[2 * i], &svc->servers[2 * i + 1] };
+		guint nodes = 0;
 		gboolean first = TRUE;
+
+		for (int k = 0; k < 2; k++)
+			nodes += vs[k]->fss ? fss_node_count(vs[k]->fss) : 0;
 
 		if (json) {
 			g_string_append_printf(o, "%s{\"name\":", i ? "," : "");
@@ -390,13 +429,14 @@ char *outsource_fs_service_listing(OutsourceFsService *svc, gboolean json, gsize
 			json_str(o, e->pol->path);
 			g_string_append_printf(o, ",\"ro\":%s,\"ids\":", e->pol->ro ? "true" : "false");
 			json_str(o, e->pol->ids_spec);
-			g_string_append_printf(o, ",\"nodes\":%u,\"files\":[", fss_node_count(e->fss));
+			g_string_append_printf(o, ",\"nodes\":%u,\"files\":[", nodes);
 		} else {
 			g_string_append_printf(o, "EXPORT %s %s%s ids=%s nodes=%u\n", e->pol->name,
 					       e->pol->path, e->pol->ro ? " ro" : "", e->pol->ids_spec,
-					       fss_node_count(e->fss));
+					       nodes);
 		}
-		while (fss_file_next(e->fss, &pos, fi)) {
+		for (guint32 m = 0, pos = 0; m < 2; m++, pos = 0)
+		while (vs[m]->fss && fss_file_next(vs[m]->fss, &pos, fi)) {
 			if (json) {
 				g_string_append_printf(o, "%s{\"fh\":%" G_GUINT64_FORMAT ",\"node\":%"
 						       G_GUINT64_FORMAT ",\"dir\":%s,\"flags\":%u,"

@@ -102,7 +102,7 @@ static void setup(void)
 /* An event names a node of this server and, for ENTRY, a valid name. */
 static void on_inval(void *data, const struct hrpc_gfs_inval_event *ev)
 {
-	check(ev->node && (ev->node >> 24 & 0xff) == 3 && !ev->reserved &&
+	check((ev->node ? (ev->node >> 24 & 0xff) == 3 : ev->what == 7) && !ev->reserved &&
 	      ev->what && !(ev->what & ~(HRPC_GFS_INVAL_ATTR | HRPC_GFS_INVAL_DATA |
 					HRPC_GFS_INVAL_ENTRY)));
 	check(ev->what & HRPC_GFS_INVAL_ENTRY ? hrpc_gfs_name_check(&ev->name) == 0

@@ -169,7 +169,7 @@ int main(void)
 
 	if (geteuid() != 0)
 		tap_skip_all("needs root (the worker switches to its callers' ids)");
-	tap_plan(23);
+	tap_plan(24);
 	itest_watchdog(120);
 	snprintf(top, sizeof(top), "%s/hostrpc-fs.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(top))
@@ -206,6 +206,17 @@ int main(void)
 	tap_ok(do_mount("/b", &rb) == 0 && (rb.node >> 24 & 0xff) != (ra.node >> 24 & 0xff),
 	       "MOUNT /b: a second export, its handles tagged apart");
 	tap_ok(do_mount("/nope", &e) == -ENOENT, "MOUNT of an export the policy lacks: ENOENT");
+	{
+		struct hrpc_gfs_mount_req m = { .flags = HRPC_GFS_MOUNT_F_RDONLY, .path_len = 2 };
+		struct hrpc_gfs_entry ro;
+		struct hrpc_gfs_create_rep c2;
+
+		memcpy(m.path, "/a", 2);
+		rc = fs_call(HRPC_GFS_MOUNT, 0, &m, sizeof(m), &ro, sizeof(ro), 0, NULL);
+		tap_ok(rc == 0 && ro.node != ra.node && do_create(0, ro.node, "r", 0644, &c2) == -EROFS &&
+		       do_mount("/a", &e) == 0,
+		       "a read-only MOUNT of export a beside the writable one: EROFS there only (%d)", rc);
+	}
 	rc = do_create(0, ra.node, "f", 0644, &cf);
 	tap_ok(rc == 0 && do_write(cf.fh, 0, "hello") == 0, "CREATE and WRITE in export a (%d)", rc);
 	snprintf(path, sizeof(path), "%s/a/f", top);
@@ -297,8 +308,14 @@ int main(void)
 		evs.n = 0;
 		rc = rc ? rc : fs_call(HRPC_GFS_UNLINK, 0, &l, sizeof(l), NULL, 0, 0, NULL);
 		pump(300);
-		tap_ok(rc == 0 && evs.n == 0, "the guest's own UNLINK sends it no INVAL (%d events)",
-		       evs.n);
+		int own = 0;
+
+		/* (The read-only mount of the same export holds the directory
+		 * too: it is told, as another view of the change.) */
+		for (int i = 0; i < evs.n; i++)
+			own += (evs.ev[i].node >> 24 & 0xff) == (ra.node >> 24 & 0xff);
+		tap_ok(rc == 0 && own == 0, "the guest's own UNLINK sends its mount no INVAL "
+		       "(%d events, %d to the read-only mount)", own, evs.n - own);
 	}
 	/* Listing, with a byte-range lock held. */
 	{
@@ -345,7 +362,7 @@ int main(void)
 	}
 	/* Audit and sandbox. */
 	snprintf(cmd, sizeof(cmd), "grep -h 'fs export=a open .*/a/f' %s/sock-audit/*.log >/dev/null && "
-		 "grep -h 'fs export=b denied create' %s/sock-audit/*.log > /dev/null",
+		 "grep -h 'fs export=b .*denied create' %s/sock-audit/*.log > /dev/null",
 		 d.state_dir, d.state_dir);
 	tap_ok(system(cmd) == 0, "the audit log has the open and the refusal");
 	rc = itest_admin_find(d.admin_sock, "fsguest", &g);
