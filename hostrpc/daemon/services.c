@@ -58,11 +58,13 @@ static void fs_stop(gpointer state)
 }
 /* ---- end filesystem outsourcing ---- */
 
-/* Order matters only for stop (reverse of start). */
+/* Stopped in reverse.  Filesystems before sockets: a guest with exports
+ * keeps its worker uid 0 (sandbox.h), which the socket service must know
+ * (SO_REUSEPORT groups only the worker's own uid's sockets). */
 static const HrpcdService service_table[] = {
 	{ "builtins (echo, stats)", builtins_start, NULL },
-	{ "sockets (outsource/sock)", sock_start, sock_stop },
 	{ "filesystems (outsource/fs)", fs_start, fs_stop },
+	{ "sockets (outsource/sock)", sock_start, sock_stop },
 };
 
 struct _HrpcdServices {
@@ -74,9 +76,15 @@ HrpcdServices *hrpcd_services_start(hrpc_server *srv, const HrpcdWorkerSpec *spe
 				    GError **error)
 {
 	g_autoptr(HrpcdServices) svcs = g_new0(HrpcdServices, 1);
+	HrpcdWorkerSpec s = *spec;
 
 	for (guint i = 0; i < G_N_ELEMENTS(service_table); i++) {
-		if (!service_table[i].start(srv, spec, &svcs->state[i], error)) {
+		guint32 allow;
+
+		/* What the worker will be: uid 0 kept for a guest with exports. */
+		if (service_table[i].start == sock_start && hrpcd_services_fs_exports(svcs, &allow))
+			s.uid = (uid_t)-1;
+		if (!service_table[i].start(srv, &s, &svcs->state[i], error)) {
 			g_prefix_error(error, "%s: ", service_table[i].name);
 			return NULL;
 		}
