@@ -29,6 +29,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -537,7 +538,12 @@ static int do_mount(struct fss *s, const struct hrpc_req *req, struct hrpc_reply
 		return -EBUSY;
 	memcpy(path, m->path, m->path_len);
 	path[m->path_len] = 0;
-	fd = (int)syscall(SYS_openat2, s->export_fd, path, &how, sizeof(how));
+	/* EAGAIN: a rename or mount anywhere raced a ".." step (the kernel
+	 * cannot vouch for staying in the root then); try again. */
+	for (int tries = 0; (fd = (int)syscall(SYS_openat2, s->export_fd, path, &how,
+					       sizeof(how))) < 0 && errno == EAGAIN && tries < 100;
+	     tries++)
+		;
 	if (fd < 0 && (errno == ENOSYS || errno == E2BIG))
 		fd = walk_beneath(s->export_fd, path);
 	else if (fd < 0)
@@ -1609,6 +1615,53 @@ static void audit_open(struct fss *s, int fd, uint32_t flags, bool dir, int rc)
 		  rc ? " " : "", rc ? strerror(-rc) : "");
 }
 
+/* A name that is not one component ("..", "a/b", NUL, too long) in a call
+ * that takes names: a client trying to leave the tree, or a broken one. */
+static void audit_bad_name(struct fss *s, uint16_t proc, const void *payload, uint32_t len,
+			   const struct hrpc_gfs_cred *c)
+{
+	size_t at[2] = { 0, 0 };
+
+	switch (proc) {
+	case HRPC_GFS_LOOKUP: case HRPC_GFS_UNLINK: case HRPC_GFS_RMDIR:
+		if (len == sizeof(struct hrpc_gfs_dir_name_req))
+			at[0] = offsetof(struct hrpc_gfs_dir_name_req, name);
+		break;
+	case HRPC_GFS_MKNOD: case HRPC_GFS_MKDIR: case HRPC_GFS_CREATE:
+		if (len == sizeof(struct hrpc_gfs_make_req))
+			at[0] = offsetof(struct hrpc_gfs_make_req, name);
+		break;
+	case HRPC_GFS_SYMLINK:
+		if (len == sizeof(struct hrpc_gfs_symlink_req))
+			at[0] = offsetof(struct hrpc_gfs_symlink_req, name);
+		break;
+	case HRPC_GFS_LINK:
+		if (len == sizeof(struct hrpc_gfs_link_req))
+			at[0] = offsetof(struct hrpc_gfs_link_req, newname);
+		break;
+	case HRPC_GFS_RENAME:
+		if (len == sizeof(struct hrpc_gfs_rename_req)) {
+			at[0] = offsetof(struct hrpc_gfs_rename_req, oldname);
+			at[1] = offsetof(struct hrpc_gfs_rename_req, newname);
+		}
+		break;
+	default:
+		return;
+	}
+	for (int i = 0; i < 2 && at[i]; i++) {
+		struct hrpc_gfs_name n;
+
+		memcpy(&n, (const char *)payload + at[i], sizeof(n));
+		if (hrpc_gfs_name_check(&n) < 0) {
+			fss_audit(s, "refused %s: a name that is not one path component "
+				  "(length %u%s) uid=%u gid=%u", proc_names[proc], n.len,
+				  n.len == 2 && n.name[0] == '.' && n.name[1] == '.' ? ", \"..\"" : "",
+				  c->uid, c->gid);
+			return;
+		}
+	}
+}
+
 /* A refusal: the node the call named (its first handle), who asked, why. */
 static void audit_denied(struct fss *s, uint16_t proc, const struct hrpc_gfs_cred *c,
 			 const void *payload, uint32_t len, int rc)
@@ -1931,6 +1984,8 @@ int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	cred_leave(s, entered, umask_was);
 	if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
 		audit_denied(s, req->hdr->proc, &cred, call.payload, call.len, rc);
+	else if ((rc == -EINVAL || rc == -ENAMETOOLONG) && s->cfg.audit)
+		audit_bad_name(s, req->hdr->proc, call.payload, call.len, &cred);
 	if (s->ino_fd >= 0) {
 		watch_drain(s);    /* this call's own events, and any before */
 		s->self_wd[0] = s->self_wd[1] = s->self_wd[2] = -1;

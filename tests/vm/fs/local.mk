@@ -10,3 +10,8 @@ dist_check_SCRIPTS += $(fs_vm_tests)
 # through hostrpcfs, as mount-posix.sh runs them through
 # hostrpc-guestmount; its static runas is built by the test.
 fs_vm_tests += tests/vm/fs/fs-posix.sh
+# A hostile guest program speaking the protocol itself (escape-probe, built
+# static by the test) tries to leave its export: "..", symlinks out, a
+# magic link, a directory swapped with a link to / during lookups.
+fs_vm_tests += tests/vm/fs/fs-escape.sh
+EXTRA_DIST += tests/vm/fs/guest/escape-probe.c
