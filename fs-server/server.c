@@ -105,6 +105,7 @@ struct fss {
 	uint32_t *buckets;   /* index + 1 of the first node, 0 = empty */
 	uint32_t nbuckets;   /* power of two */
 	uint64_t tag;        /* cfg.handle_tag in the index's top byte */
+	uint64_t written;    /* bytes written (cfg.max_write_bytes) */
 	/* Host-side changes (cfg.watch): an inotify instance, its watches
 	 * hashed by descriptor, the watches of this call's own nodes (their
 	 * events are the client's own doing), nodes still to be watched. */
@@ -1090,6 +1091,8 @@ static int do_write(struct fss *s, const struct hrpc_req *req, struct hrpc_reply
 		return -EFAULT;
 	if (!(f = file_get(s, r->fh)) || f->dir || !f->writable)
 		return -EBADF;
+	if (s->cfg.max_write_bytes && r->size > s->cfg.max_write_bytes - s->written)
+		return -EDQUOT;
 	/* The bulk is the channel's private copy (vport), read once here. */
 	while (done < r->size) {
 		ssize_t n = pwrite(f->fd, req->bulk + done, r->size - done, (off_t)(r->offset + done));
@@ -1103,6 +1106,7 @@ static int do_write(struct fss *s, const struct hrpc_req *req, struct hrpc_reply
 		}
 		done += (uint32_t)n;
 	}
+	s->written += done;
 	ir->size = done;
 	ir->reserved = 0;
 	rep->len = sizeof(*ir);
@@ -1426,8 +1430,14 @@ static int do_fallocate(struct fss *s, const struct hrpc_req *req)
 		return -EINVAL;
 	if (!(f = file_get(s, r->fh)) || f->dir || !f->writable)
 		return -EBADF;
+	/* Allocating counts as writing; punching a hole frees. */
+	if (!(r->mode & FALLOC_FL_PUNCH_HOLE) && s->cfg.max_write_bytes &&
+	    r->length > s->cfg.max_write_bytes - s->written)
+		return -EDQUOT;
 	if (fallocate(f->fd, (int)r->mode, (off_t)r->offset, (off_t)r->length) < 0)
 		return -errno;
+	if (!(r->mode & FALLOC_FL_PUNCH_HOLE))
+		s->written += r->length;
 	return 0;
 }
 
@@ -1912,6 +1922,11 @@ int fss_file_next(struct fss *s, uint32_t *pos, struct fss_file_info *info)
 	return 1;
 }
 
+uint64_t fss_written(const struct fss *s)
+{
+	return s->written;
+}
+
 uint32_t fss_node_count(const struct fss *s)
 {
 	return hrpc_handle_table_count(&s->nodes);
@@ -1982,7 +1997,7 @@ int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	entered = cred_enter(s, &cred, &umask_was);
 	rc = entered < 0 ? entered : dispatch(s, &call, rep);
 	cred_leave(s, entered, umask_was);
-	if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
+	if (rc == -EACCES || rc == -EPERM || rc == -EROFS || rc == -EDQUOT)
 		audit_denied(s, req->hdr->proc, &cred, call.payload, call.len, rc);
 	else if ((rc == -EINVAL || rc == -ENAMETOOLONG) && s->cfg.audit)
 		audit_bad_name(s, req->hdr->proc, call.payload, call.len, &cred);

@@ -54,6 +54,9 @@ struct fss_config {
 	uint32_t max_nodes;        /* nodes (looked-up inodes) */
 	uint32_t max_files;        /* open files + directories */
 	uint32_t flags;            /* FSS_ALLOW_* */
+	/* Bytes the client may write (WRITE, FALLOCATE that allocates) over
+	 * the server's life, 0: no limit; past it -EDQUOT. */
+	uint64_t max_write_bytes;
 	/* Who a client's caller is here, and whose ids it is shown
 	 * (hostrpc/idmap.h; zero: passthrough). */
 	struct hrpc_idmap ids;
@@ -117,5 +120,7 @@ struct fss_file_info {
 };
 int fss_file_next(struct fss *s, uint32_t *pos, struct fss_file_info *info);
 uint32_t fss_node_count(const struct fss *s);
+/* Bytes written so far (what max_write_bytes counts). */
+uint64_t fss_written(const struct fss *s);
 
 #endif

@@ -48,6 +48,28 @@ static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
 	return 0;
 }
 
+static int parse_size(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || s[0] == '-')
+		return -EINVAL;
+	switch (*end) {
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
+	case 'T': shift = 40; end++; break;
+	}
+	if (*end || v == 0 || v > (UINT64_MAX >> shift))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
 static int parse_allow(const char *list, uint32_t *out)
 {
 	char buf[128], *save = NULL;
@@ -77,7 +99,7 @@ static int parse_export(char **tok, int ntok, const char *source, unsigned int l
 
 	if (ntok < 3)
 		return fail(err, errlen, source, line, "usage: export NAME PATH [ro] [ids=POLICY] "
-			    "[allow=suid,dev,xattrs]");
+			    "[allow=suid,dev,xattrs] [quota=SIZE]");
 	if (!name_ok(tok[1]))
 		return fail(err, errlen, source, line, "bad export name '%s' (1..%d of A-Z a-z 0-9 . _ -)",
 			    tok[1], FS_POLICY_NAME_MAX);
@@ -98,6 +120,10 @@ static int parse_export(char **tok, int ntok, const char *source, unsigned int l
 			if (strlen(tok[i] + 4) >= sizeof(e->ids_spec))
 				return fail(err, errlen, source, line, "ids= too long");
 			strcpy(e->ids_spec, tok[i] + 4);
+		} else if (!strncmp(tok[i], "quota=", 6)) {
+			if (parse_size(tok[i] + 6, &e->quota) < 0)
+				return fail(err, errlen, source, line,
+					    "bad quota= '%s' (bytes, with K, M, G or T)", tok[i] + 6);
 		} else if (!strncmp(tok[i], "allow=", 6)) {
 			if (parse_allow(tok[i] + 6, &e->allow) < 0)
 				return fail(err, errlen, source, line,

@@ -5,7 +5,7 @@
  * No file, no exports: the guest gets no filesystem.
  *
  *   # comment
- *   export NAME PATH [ro] [ids=POLICY] [allow=suid,dev,xattrs]
+ *   export NAME PATH [ro] [ids=POLICY] [allow=suid,dev,xattrs] [quota=SIZE]
  *   max-files N          open files and directories per export (default 4096)
  *   max-nodes N          inodes the guest holds per export (default 65536)
  *
@@ -15,6 +15,8 @@
  * ids: hostrpc/idmap.h (passthrough, squash:UID:GID, map:FROM:TO:COUNT);
  * the default is squash:65534:65534 - never the guest's root as the
  * host's.  allow: what fs-server refuses otherwise (FSS_ALLOW_*).
+ * quota: bytes the guest may write through that export while its worker
+ * runs (SIZE: a number with an optional K, M, G or T; EDQUOT past it).
  *
  * Error convention: 0 or -errno with a message in `err` naming the line.
  */
@@ -38,6 +40,7 @@ struct fs_export_policy {
 	char ids_spec[64];       /* as written (for listings) */
 	struct hrpc_idmap ids;
 	uint32_t allow;          /* FSS_ALLOW_* */
+	uint64_t quota;          /* bytes written at most; 0: no limit */
 };
 
 struct fs_policy {

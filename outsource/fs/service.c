@@ -110,6 +110,7 @@ static FsServer *server_get(OutsourceFsService *svc, FsExport *e, gboolean ro)
 		.max_nodes = svc->policy.max_nodes,
 		.max_files = svc->policy.max_files,
 		.flags = e->pol->allow,
+		.max_write_bytes = e->pol->quota,
 		.ids = e->pol->ids,
 		.log = server_log, .log_data = v,
 		.audit = server_audit, .audit_data = v,
@@ -417,6 +418,7 @@ char *outsource_fs_service_listing(OutsourceFsService *svc, gboolean json, gsize
 		FsExport *e = &svc->exports[i];
 		FsServer *vs[2] = { &svc->servers[2 * i], &svc->servers[2 * i + 1] };
 		guint nodes = 0;
+		guint64 written = vs[0]->fss ? fss_written(vs[0]->fss) : 0;
 		gboolean first = TRUE;
 
 		for (int k = 0; k < 2; k++)
@@ -429,11 +431,16 @@ char *outsource_fs_service_listing(OutsourceFsService *svc, gboolean json, gsize
 			json_str(o, e->pol->path);
 			g_string_append_printf(o, ",\"ro\":%s,\"ids\":", e->pol->ro ? "true" : "false");
 			json_str(o, e->pol->ids_spec);
-			g_string_append_printf(o, ",\"nodes\":%u,\"files\":[", nodes);
+			g_string_append_printf(o, ",\"nodes\":%u,\"written\":%" G_GUINT64_FORMAT
+					       ",\"quota\":%" G_GUINT64_FORMAT ",\"files\":[", nodes,
+					       written, e->pol->quota);
 		} else {
-			g_string_append_printf(o, "EXPORT %s %s%s ids=%s nodes=%u\n", e->pol->name,
-					       e->pol->path, e->pol->ro ? " ro" : "", e->pol->ids_spec,
-					       nodes);
+			g_string_append_printf(o, "EXPORT %s %s%s ids=%s nodes=%u written=%"
+					       G_GUINT64_FORMAT, e->pol->name, e->pol->path,
+					       e->pol->ro ? " ro" : "", e->pol->ids_spec, nodes, written);
+			if (e->pol->quota)
+				g_string_append_printf(o, " quota=%" G_GUINT64_FORMAT, e->pol->quota);
+			g_string_append_c(o, '\n');
 		}
 		for (guint32 m = 0, pos = 0; m < 2; m++, pos = 0)
 		while (vs[m]->fss && fss_file_next(vs[m]->fss, &pos, fi)) {

@@ -21,6 +21,8 @@ int main(void)
 		"export . /srv\n", "export a/b /srv\n", "export a /srv bogus\n",
 		"export a /srv ids=squash\n", "export a /srv allow=root\n",
 		"export a /srv\nexport a /tmp\n", "max-files 0\n", "max-files -1\n",
+		"export a /srv quota=0\n", "export a /srv quota=1X\n", "export a /srv quota=-5\n",
+		"export a /srv quota=99999999999T\n",
 		"max-nodes 99999999999\n", "max-files\n", "exports a /srv\n",
 		"export aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa /srv\n",
 	};
@@ -28,7 +30,7 @@ int main(void)
 		"# the guest's exports\n"
 		"export data /srv/data\n"
 		"export ro-1 /srv/ro   ro ids=passthrough   # comment\n"
-		"\texport m.x /srv/m ids=map:0:100000:65536 allow=suid,dev,xattrs\n"
+		"\texport m.x /srv/m ids=map:0:100000:65536 allow=suid,dev,xattrs quota=3G\n"
 		"max-files 100\n"
 		"max-nodes 5000\n";
 	struct fs_policy p;
@@ -63,8 +65,9 @@ int main(void)
 	e = fs_policy_find(&p, "m.x", 3);
 	id = 5;
 	tap_ok(e && e->allow == (FSS_ALLOW_SUID | FSS_ALLOW_DEV | FSS_ALLOW_PRIV_XATTRS) &&
+	       e->quota == 3ull << 30 &&
 	       hrpc_idmap_uid_out(&e->ids, &id) && id == 100005,
-	       "allow= and an id map");
+	       "allow=, quota= and an id map");
 	tap_ok(p.max_files == 100 && p.max_nodes == 5000 && !fs_policy_find(&p, "dat", 3),
 	       "limits; names match whole");
 	fs_policy_clear(&p);

@@ -169,7 +169,7 @@ int main(void)
 
 	if (geteuid() != 0)
 		tap_skip_all("needs root (the worker switches to its callers' ids)");
-	tap_plan(24);
+	tap_plan(25);
 	itest_watchdog(120);
 	snprintf(top, sizeof(top), "%s/hostrpc-fs.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(top))
@@ -183,8 +183,11 @@ int main(void)
 	chmod(path, 0777);
 	snprintf(path, sizeof(path), "%s/b", top);
 	mkdir(path, 0755);
+	snprintf(path, sizeof(path), "%s/q", top);
+	mkdir(path, 0755);
 	snprintf(conf, sizeof(conf), "# test\nexport a %s/a ids=passthrough\n"
-		 "export b %s/b ro ids=passthrough\nmax-files 64\n", top, top);
+		 "export b %s/b ro ids=passthrough\nexport q %s/q ids=passthrough quota=8\n"
+		 "max-files 64\n", top, top, top);
 	snprintf(path, sizeof(path), "%s/default.conf", pol);
 	write_file(path, conf);
 	snprintf(arg, sizeof(arg), "--fs-policy-dir=%s", pol);
@@ -261,6 +264,17 @@ int main(void)
 		snprintf(path, sizeof(path), "%s/a/pub/u", top);
 		tap_ok(rc == 0 && stat(path, &st) == 0 && st.st_uid == 1000 && st.st_gid == 1000,
 		       "a file uid 1000 creates in a 0777 directory is the host's uid 1000's");
+	}
+	/* A quota on bytes written. */
+	{
+		struct hrpc_gfs_entry rq;
+		struct hrpc_gfs_create_rep cq;
+
+		rc = do_mount("/q", &rq);
+		rc = rc ? rc : do_create(0, rq.node, "f", 0644, &cq);
+		tap_ok(rc == 0 && do_write(cq.fh, 0, "12345") == 0 &&
+		       do_write(cq.fh, 5, "6789") == -EDQUOT && do_write(cq.fh, 5, "678") == 0,
+		       "quota=8: 5 bytes, then 4 more refused EDQUOT, 3 more fit");
 	}
 	/* Locks: the guest's flock is the host's. */
 	{
@@ -362,9 +376,10 @@ int main(void)
 	}
 	/* Audit and sandbox. */
 	snprintf(cmd, sizeof(cmd), "grep -h 'fs export=a open .*/a/f' %s/sock-audit/*.log >/dev/null && "
-		 "grep -h 'fs export=b .*denied create' %s/sock-audit/*.log > /dev/null",
-		 d.state_dir, d.state_dir);
-	tap_ok(system(cmd) == 0, "the audit log has the open and the refusal");
+		 "grep -h 'fs export=b .*denied create' %s/sock-audit/*.log > /dev/null && "
+		 "grep -h 'fs export=q denied write .*quota' %s/sock-audit/*.log > /dev/null",
+		 d.state_dir, d.state_dir, d.state_dir);
+	tap_ok(system(cmd) == 0, "the audit log has the open and the refusals (read-only, quota)");
 	rc = itest_admin_find(d.admin_sock, "fsguest", &g);
 	{
 		char st_path[64], line[256];
