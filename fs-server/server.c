@@ -1500,6 +1500,8 @@ static int do_lock(struct fss *s, const struct hrpc_req *req, struct hrpc_reply 
 		if (flock(f->fd, ops[r->type] | LOCK_NB) < 0)
 			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 		f->flock_type = r->type;
+		*out = *r;   /* every LOCK answers a lock_req (guestfs.h) */
+		rep->len = sizeof(*out);
 		return 0;
 	}
 	memset(&fl, 0, sizeof(fl));
@@ -1511,6 +1513,8 @@ static int do_lock(struct fss *s, const struct hrpc_req *req, struct hrpc_reply 
 		if (fcntl(f->fd, F_OFD_SETLK, &fl) < 0)
 			return errno == EACCES ? -EAGAIN : -errno;
 		lock_record(f, r->start, r->len ? r->start + r->len : UINT64_MAX, r->type);
+		*out = *r;
+		rep->len = sizeof(*out);
 		return 0;
 	}
 	if (r->type == HRPC_GFS_LOCK_UN)

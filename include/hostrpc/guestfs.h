@@ -459,7 +459,8 @@ HRPC_STATIC_ASSERT(sizeof(struct hrpc_gfs_fallocate_req) == 32, "gfs fallocate r
  * held on the server as an open file description lock of that file
  * (F_OFD_SETLK, flock(2)), so the server's other users see it and a
  * RELEASE drops it.  Never blocks: a conflict is -EAGAIN (SETLK) and the
- * client waits and retries for a blocking request; GETLK answers with the
+ * client waits and retries for a blocking request.  Every LOCK that
+ * succeeds answers a lock_req: SET and FLOCK the request as taken, GET the
  * request rewritten (type F_UNLCK if nothing conflicts). */
 #define HRPC_GFS_LOCK_GET   0u   /* F_GETLK */
 #define HRPC_GFS_LOCK_SET   1u   /* F_SETLK (F_SETLKW: retried by the client) */

@@ -282,10 +282,13 @@ int main(void)
 					       .type = HRPC_GFS_LOCK_WR };
 		struct hrpc_gfs_lock_req out;
 
-		rc = fs_call(HRPC_GFS_LOCK, 0, &l, sizeof(l), &out, sizeof(out), 0, NULL);
+		uint32_t rl = 0;
+
+		rc = fs_call(HRPC_GFS_LOCK, 0, &l, sizeof(l), &out, sizeof(out), 0, &rl);
 		snprintf(path, sizeof(path), "%s/a/f", top);
 		hfd = open(path, O_RDONLY);
-		tap_ok(rc == 0 && flock(hfd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK,
+		tap_ok(rc == 0 && rl == sizeof(out) && flock(hfd, LOCK_EX | LOCK_NB) < 0 &&
+		       errno == EWOULDBLOCK,
 		       "the guest's flock holds the host's file: a host flock fails");
 		l.type = HRPC_GFS_LOCK_UN;
 		fs_call(HRPC_GFS_LOCK, 0, &l, sizeof(l), &out, sizeof(out), 0, NULL);

@@ -116,6 +116,7 @@ echo \"R flock \$(fs-probe flocknb /tmp/m2/lockf)\"
 echo \"R hostplock \$(fs-probe waitfile /tmp/m2/plocked 5000)\"
 echo \"R setlk \$(fs-probe setlk /tmp/m2/lockp)\"
 echo \"R setlkw \$(fs-probe setlkw /tmp/m2/lockp 1)\"
+: > /tmp/m/locktwo; echo \"R locktwo \$(fs-probe locktwo /tmp/m/locktwo)\"
 umount /tmp/m2; echo \"R umount2 \$?\"
 mount -t hostrpcfs -o ro e /tmp/ro; echo \"R romount \$? \$(fs-probe errno-open /tmp/ro/newfile excl) \$(cat /tmp/ro/fs.txt)\"
 umount /tmp/ro
@@ -137,7 +138,7 @@ echo \$! > $vm_tmp/plock.pid
   $top_builddir/hostrpc/daemon/hostrpcctl --admin-socket $vm_admin files guest > $vm_tmp/files.txt 2>&1
   touch $exp/step2-done ) &"
 
-echo "1..40"
+echo "1..41"
 rc=0
 t_start=$(date +%s)
 "$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-600}" -m 768 -c "${FS_VM_CPUS:-1}" -s "$vm_server" \
@@ -214,6 +215,8 @@ w=$(r setlkw)
 set -- $w
 is setlk EWOULDBLOCK && r hostplock | grep -q '^seen' && [ "${1:-}" = EINTR ] && [ "${2:-0}" -ge 900 ]
 t $? "a host POSIX lock: the guest's F_SETLK is $(r setlk) (EAGAIN), F_SETLKW retries until a signal: ${w:-none}"
+is locktwo ok
+t $? "granted locks, and conflicts between two guest opens (flock) and processes (F_SETLK byte ranges): $(r locktwo)"
 set -- $(r romount)
 [ "${1:-}" = 0 ] && [ "${2:-}" = EROFS ] && [ "${3:-}" = fsync-data ]; t $? "-o ro: reads work, creation is EROFS ($(r romount))"
 is umount 0 && is umount2 0 && is umount3 0; t $? "umount of every mount"

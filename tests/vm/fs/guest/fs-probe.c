@@ -21,6 +21,9 @@
  *   watch PATH TEXT MS         reread PATH until it starts with TEXT: "seen N ms"
  *   waitfile PATH MS           until PATH exists: "seen N ms"
  *   setlk PATH                 F_SETLK write lock: "ok" or errno name
+ *   locktwo PATH               locks that are granted, and conflicts between
+ *                              two opens (flock) and two processes (F_SETLK):
+ *                              "ok" or what went wrong
  *   setlkw PATH SECS           F_SETLKW with alarm(SECS): "ok"/errno name, "N ms"
  *   bulkfree                   free bytes of /dev/hostrpc0's bulk data area
  *   punch PATH OFF LEN         fallocate(PUNCH_HOLE|KEEP_SIZE), then read it back:
@@ -36,6 +39,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,6 +158,45 @@ int main(int argc, char **argv)
 		if (fd < 0)
 			return say(-1);
 		return say(flock(fd, LOCK_EX | LOCK_NB));
+	}
+	if (!strcmp(cmd, "locktwo") && argc > 2) {
+		struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 10,
+				   .l_len = 5 };
+		int a = open(argv[2], O_RDWR), b = open(argv[2], O_RDWR), p[2], q[2];
+		char c;
+		pid_t pid;
+
+		if (a < 0 || b < 0 || pipe(p) < 0 || pipe(q) < 0)
+			return say(-1);
+		if (flock(a, LOCK_EX | LOCK_NB) < 0)
+			return printf("flock granted: %s\n", ename(errno)), 1;
+		if (flock(b, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK)
+			return printf("second open's flock not refused\n"), 1;
+		if (flock(a, LOCK_UN) < 0 || flock(b, LOCK_SH | LOCK_NB) < 0)
+			return printf("flock after unlock: %s\n", ename(errno)), 1;
+		flock(b, LOCK_UN);
+		pid = fork();
+		if (pid == 0) {
+			int fd = open(argv[2], O_RDWR);
+
+			c = fcntl(fd, F_SETLK, &l) == 0 ? 'y' : 'n';
+			(void)!write(p[1], &c, 1);
+			(void)!read(q[0], &c, 1);   /* hold until the parent tried */
+			_exit(0);
+		}
+		if (read(p[0], &c, 1) != 1 || c != 'y')
+			return printf("child's F_SETLK [10,15) not granted\n"), 1;
+		l.l_start = 12;
+		l.l_len = 1;
+		if (fcntl(a, F_SETLK, &l) == 0 || (errno != EAGAIN && errno != EACCES))
+			return printf("overlapping F_SETLK not refused: %s\n", ename(errno)), 1;
+		l.l_start = 20;
+		if (fcntl(a, F_SETLK, &l) < 0)
+			return printf("disjoint F_SETLK: %s\n", ename(errno)), 1;
+		(void)!write(q[1], "x", 1);
+		waitpid(pid, NULL, 0);
+		l.l_start = 12;
+		return say(fcntl(a, F_SETLK, &l));   /* the child's lock went with it */
 	}
 	if (!strcmp(cmd, "setlk") && argc > 2) {
 		struct flock l = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
