@@ -130,7 +130,9 @@ end find
 begin
 i=0
 while [ "$i" -lt "$passes" ]; do
-	xargs stat -c %s < /hostrpc/paths || bad "stat: xargs stat failed"
+	# A pipe, not a redirect: busybox xargs run by busybox sh rereads
+	# parts of a seekable stdin (seen as extra and garbled paths).
+	cat /hostrpc/paths | xargs stat -c %s || bad "stat: xargs stat failed"
 	i=$((i + 1))
 done > /tmp/sizes 2> /tmp/err
 end stat
