@@ -62,7 +62,7 @@ fss=${FS_BENCH_FS:-9p virtiofs hostrpcfs}
 nfs=$(echo $fss | wc -w)
 vm_watchdog $(( runs * nfs * (guest_timeout + 30) + 300 ))
 # The watchdog's subshell holds our stdout: it goes when we do.
-trap 'kill "$vm_watchdog_pid" 2> /dev/null; rm -rf "$vm_tmp"' EXIT
+trap 'kill "$vm_watchdog_pid" 2> /dev/null; fsp_cleanup' EXIT
 fsp_image
 
 # ---- the host's files ------------------------------------------------------------

@@ -26,6 +26,8 @@
 #                      backend for all three (virtio-fs needs it); logs
 #                      $vm_tmp/NAME.{console,server,virtiofsd}.log; returns
 #                      vm-run's status
+#   fsp_cleanup        (from the EXIT trap) release the fd holder the
+#                      hostrpcfs boots' hostrpcd left, remove $vm_tmp
 fsp_dir=${HOSTRPC_GUEST_FS_DIR:-$top_builddir/.guest-fs}
 fsp_mem=${FS_MEM:-1024}
 fsp_virtiofsd=${FS_VIRTIOFSD:-/usr/lib/qemu/virtiofsd}
@@ -122,4 +124,11 @@ fsp_run() {
 		wait "$vfs_pid" 2> /dev/null || true
 	fi
 	return "$rc"
+}
+
+fsp_cleanup() {
+	# hostrpcd's fd holder outlives the daemon on purpose (tests/tap-run)
+	[ "$vm_server_is_hostrpcd" != 1 ] ||
+		"$vm_hostrpcd" --fdstore-release --state-dir="$vm_state" > /dev/null 2>&1 || true
+	rm -rf "$vm_tmp"
 }
