@@ -29,10 +29,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -66,16 +69,26 @@ struct gnode {
 	ino_t ino;
 	mode_t type;         /* S_IFMT bits at lookup */
 	uint64_t nlookup;
-	uint64_t handle;
+	uint64_t handle;     /* the table's; the client sees wire_handle() */
 	uint32_t hnext;      /* hash chain: table index + 1, 0 = end */
+	int wd;              /* inotify watch (fss_config.watch), -1 = none */
+	uint32_t wnext;      /* watch chain: table index + 1, 0 = end */
 };
 
 struct gfile {
 	int fd;
 	DIR *dir;            /* directories */
 	uint64_t pos;        /* directory cookie the stream is at */
-	uint64_t node;       /* node handle it was opened from */
+	uint64_t node;       /* node handle it was opened from (as the client sees it) */
 	bool writable;
+	uint32_t flags;      /* open flags as asked (HRPC_GFS_O_*) */
+	/* The locks the client holds through it (for the open-file table):
+	 * byte ranges [start, end) (end UINT64_MAX: to the end of the file),
+	 * and its flock. */
+	struct fss_lock locks[FSS_LOCKS_MAX];
+	uint32_t nlocks;
+	bool locks_overflow;
+	uint32_t flock_type; /* HRPC_GFS_LOCK_RD / _WR / _UN */
 };
 
 struct fss {
@@ -91,7 +104,33 @@ struct fss {
 	struct hrpc_handle_table files;
 	uint32_t *buckets;   /* index + 1 of the first node, 0 = empty */
 	uint32_t nbuckets;   /* power of two */
+	uint64_t tag;        /* cfg.handle_tag in the index's top byte */
+	/* Host-side changes (cfg.watch): an inotify instance, its watches
+	 * hashed by descriptor, the watches of this call's own nodes (their
+	 * events are the client's own doing), nodes still to be watched. */
+	int ino_fd;
+	uint32_t wbuckets[256];
+	int self_wd[3];
+	uint32_t unwatched[64];
+	uint32_t nunwatched;
+	bool unwatched_overflow;
 };
+
+/* Handles as the client sees them: the table's, with the server's tag in
+ * the top byte of the index (fss_config.handle_tag; tables hold at most
+ * 2^24 entries).  A handle with another tag names nothing here. */
+static uint64_t wire_handle(const struct fss *s, uint64_t h)
+{
+	return h | s->tag;
+}
+
+static bool wire_untag(const struct fss *s, uint64_t *h)
+{
+	if ((*h & 0xff000000ull) != s->tag)
+		return false;
+	*h &= ~0xff000000ull;
+	return true;
+}
 
 __attribute__((format(printf, 2, 3)))
 static void fss_log(const struct fss *s, const char *fmt, ...)
@@ -191,11 +230,14 @@ static void node_unhash(struct fss *s, struct gnode *n)
 
 static struct gnode *node_get(struct fss *s, uint64_t h)
 {
-	return hrpc_handle_table_get(&s->nodes, h);
+	return wire_untag(s, &h) ? hrpc_handle_table_get(&s->nodes, h) : NULL;
 }
+
+static void watch_forget(struct fss *s, struct gnode *n);
 
 static void node_drop(struct fss *s, struct gnode *n)
 {
+	watch_forget(s, n);
 	node_unhash(s, n);
 	hrpc_handle_table_remove(&s->nodes, n->handle);
 	close(n->fd);
@@ -235,6 +277,15 @@ static int node_adopt(struct fss *s, int fd, const struct stat *st, struct gnode
 	n->ino = st->st_ino;
 	n->type = st->st_mode & S_IFMT;
 	n->nlookup = 1;
+	n->wd = -1;
+	/* Watched once the call is over (the caller's identity may not
+	 * read it); a call makes at most a few nodes but READDIRPLUS. */
+	if (s->ino_fd >= 0 && n->type != S_IFLNK) {
+		if (s->nunwatched < sizeof(s->unwatched) / sizeof(s->unwatched[0]))
+			s->unwatched[s->nunwatched++] = hrpc_handle_index(n->handle);
+		else
+			s->unwatched_overflow = true;
+	}
 	k = hash_key(n->dev, n->ino, s->nbuckets);
 	n->hnext = s->buckets[k];
 	s->buckets[k] = hrpc_handle_index(n->handle) + 1;
@@ -301,7 +352,7 @@ static int lookup_name(struct fss *s, struct gnode *dir, const char *name,
 	rc = node_adopt(s, fd, &st, &n);
 	if (rc < 0)
 		return rc;
-	e->node = n->handle;
+	e->node = wire_handle(s, n->handle);
 	attr_from_stat(s, &e->attr, &st);
 	return 0;
 }
@@ -322,7 +373,7 @@ static int take_name(const struct hrpc_gfs_name *wn, char out[HRPC_GFS_NAME_MAX 
 
 static struct gfile *file_get(struct fss *s, uint64_t h)
 {
-	return hrpc_handle_table_get(&s->files, h);
+	return wire_untag(s, &h) ? hrpc_handle_table_get(&s->files, h) : NULL;
 }
 
 static void file_close(struct gfile *f)
@@ -334,8 +385,10 @@ static void file_close(struct gfile *f)
 	free(f);
 }
 
+static void audit_open(struct fss *s, int fd, uint32_t flags, bool dir, int rc);
+
 static int file_add(struct fss *s, int fd, DIR *dir, uint64_t node, bool writable,
-		    uint64_t *fh)
+		    uint32_t flags, uint64_t *fh)
 {
 	struct gfile *f = calloc(1, sizeof(*f));
 	int rc;
@@ -345,8 +398,12 @@ static int file_add(struct fss *s, int fd, DIR *dir, uint64_t node, bool writabl
 	else if ((rc = hrpc_handle_table_add(&s->files, f, fh)) == 0) {
 		f->fd = fd;
 		f->dir = dir;
-		f->node = node;
+		f->node = wire_handle(s, node);
 		f->writable = writable;
+		f->flags = flags;
+		f->flock_type = HRPC_GFS_LOCK_UN;
+		*fh = wire_handle(s, *fh);
+		audit_open(s, dir ? dirfd(dir) : fd, flags, dir != NULL, 0);
 		return 0;
 	}
 	free(f);
@@ -372,8 +429,18 @@ struct fss *fss_new(int export_root_fd, const struct fss_config *cfg)
 	s->gid = getegid();
 	s->ngroups = getgroups(HRPC_GFS_GROUPS_MAX, s->groups);
 	s->switch_ids = s->uid == 0 && s->ngroups >= 0;
-	hrpc_handle_table_init(&s->nodes, cfg->max_nodes, 0);
-	hrpc_handle_table_init(&s->files, cfg->max_files, 0);
+	s->tag = (uint64_t)cfg->handle_tag << 24;
+	s->ino_fd = -1;
+	s->self_wd[0] = s->self_wd[1] = s->self_wd[2] = -1;
+	if (cfg->watch) {
+		s->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (s->ino_fd < 0)
+			fss_log(s, "host-side changes are not watched: inotify: %s",
+				strerror(errno));
+	}
+	/* The index's top byte is the tag. */
+	hrpc_handle_table_init(&s->nodes, cfg->max_nodes < (1u << 24) ? cfg->max_nodes : (1u << 24) - 1, 0);
+	hrpc_handle_table_init(&s->files, cfg->max_files < (1u << 24) ? cfg->max_files : (1u << 24) - 1, 0);
 	return s;
 }
 
@@ -395,6 +462,8 @@ void fss_free(struct fss *s)
 	hrpc_handle_table_fini(&s->files);
 	hrpc_handle_table_fini(&s->nodes);
 	free(s->buckets);
+	if (s->ino_fd >= 0)
+		close(s->ino_fd);
 	free(s);
 }
 
@@ -469,7 +538,12 @@ static int do_mount(struct fss *s, const struct hrpc_req *req, struct hrpc_reply
 		return -EBUSY;
 	memcpy(path, m->path, m->path_len);
 	path[m->path_len] = 0;
-	fd = (int)syscall(SYS_openat2, s->export_fd, path, &how, sizeof(how));
+	/* EAGAIN: a rename or mount anywhere raced a ".." step (the kernel
+	 * cannot vouch for staying in the root then); try again. */
+	for (int tries = 0; (fd = (int)syscall(SYS_openat2, s->export_fd, path, &how,
+					       sizeof(how))) < 0 && errno == EAGAIN && tries < 100;
+	     tries++)
+		;
 	if (fd < 0 && (errno == ENOSYS || errno == E2BIG))
 		fd = walk_beneath(s->export_fd, path);
 	else if (fd < 0)
@@ -485,7 +559,7 @@ static int do_mount(struct fss *s, const struct hrpc_req *req, struct hrpc_reply
 	if (rc < 0)
 		return rc;
 	s->rdonly = ro;
-	e->node = n->handle;
+	e->node = wire_handle(s, n->handle);
 	attr_from_stat(s, &e->attr, &st);
 	rep->len = sizeof(*e);
 	fss_log(s, "mount %s%s (node %#llx)", path, ro ? " read-only" : "",
@@ -892,7 +966,7 @@ static int do_open(struct fss *s, const struct hrpc_req *req, struct hrpc_reply 
 			close(fd);
 			return rc;
 		}
-		rc = file_add(s, fd, NULL, n->handle, false, &orr->fh);
+		rc = file_add(s, fd, NULL, n->handle, false, r->flags, &orr->fh);
 		if (rc < 0)
 			return rc;
 		/* Fewer bytes than room: the file ended (or an error we report
@@ -904,7 +978,8 @@ static int do_open(struct fss *s, const struct hrpc_req *req, struct hrpc_reply 
 		rep->bulk_len = done;
 		return 0;
 	}
-	rc = file_add(s, fd, NULL, n->handle, (r->flags & HRPC_GFS_O_ACCMODE) != 0, &fr->fh);
+	rc = file_add(s, fd, NULL, n->handle, (r->flags & HRPC_GFS_O_ACCMODE) != 0, r->flags,
+		      &fr->fh);
 	if (rc == 0)
 		rep->len = sizeof(*fr);
 	return rc;
@@ -951,14 +1026,15 @@ static int do_create(struct fss *s, const struct hrpc_req *req, struct hrpc_repl
 		close(fd);
 		return rc;
 	}
-	rc = file_add(s, fd, NULL, n->handle, (r->flags & HRPC_GFS_O_ACCMODE) != 0, &cr->fh);
+	rc = file_add(s, fd, NULL, n->handle, (r->flags & HRPC_GFS_O_ACCMODE) != 0, r->flags,
+		      &cr->fh);
 	if (rc < 0) {
 		/* Undo the lookup the host will never hear of. */
 		if (--n->nlookup == 0)
 			node_drop(s, n);
 		return rc;
 	}
-	cr->entry.node = n->handle;
+	cr->entry.node = wire_handle(s, n->handle);
 	attr_from_stat(s, &cr->entry.attr, &st2);
 	rep->len = sizeof(*cr);
 	return 0;
@@ -1044,7 +1120,7 @@ static int do_release(struct fss *s, const struct hrpc_req *req)
 	f = file_get(s, r->fh);
 	if (!f || !!f->dir != dir)
 		return -EBADF;
-	hrpc_handle_table_remove(&s->files, r->fh);
+	hrpc_handle_table_remove(&s->files, r->fh & ~0xff000000ull);
 	file_close(f);
 	return 0;
 }
@@ -1088,7 +1164,7 @@ static int do_opendir(struct fss *s, const struct hrpc_req *req, struct hrpc_rep
 		close(fd);
 		return rc;
 	}
-	rc = file_add(s, -1, d, n->handle, false, &fr->fh);
+	rc = file_add(s, -1, d, n->handle, false, 0, &fr->fh);
 	if (rc == 0)
 		rep->len = sizeof(*fr);
 	return rc;
@@ -1355,6 +1431,92 @@ static int do_fallocate(struct fss *s, const struct hrpc_req *req)
 	return 0;
 }
 
+/* Keep the open-file table's record of f's byte-range locks after the
+ * server took [start, end) as `type` (the kernel's own merge rules: what
+ * the new range covers is replaced). */
+static void lock_record(struct gfile *f, uint64_t start, uint64_t end, uint32_t type)
+{
+	struct fss_lock out[FSS_LOCKS_MAX];
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < f->nlocks; i++) {
+		struct fss_lock l = f->locks[i];
+
+		if (l.end <= start || l.start >= end) {
+			if (n < FSS_LOCKS_MAX) out[n++] = l; else f->locks_overflow = true;
+			continue;
+		}
+		if (l.start < start) {
+			if (n < FSS_LOCKS_MAX)
+				out[n++] = (struct fss_lock){ l.start, start, l.type };
+			else
+				f->locks_overflow = true;
+		}
+		if (l.end > end) {
+			if (n < FSS_LOCKS_MAX)
+				out[n++] = (struct fss_lock){ end, l.end, l.type };
+			else
+				f->locks_overflow = true;
+		}
+	}
+	if (type != HRPC_GFS_LOCK_UN) {
+		if (n < FSS_LOCKS_MAX)
+			out[n++] = (struct fss_lock){ start, end, type };
+		else
+			f->locks_overflow = true;
+	}
+	memcpy(f->locks, out, n * sizeof(out[0]));
+	f->nlocks = n;
+}
+
+/* LOCK: open file description locks (F_OFD_*), flock(2); never blocking. */
+static int do_lock(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	const struct hrpc_gfs_lock_req *r = req->payload;
+	struct hrpc_gfs_lock_req *out = rep->payload;
+	static const short types[] = { F_RDLCK, F_WRLCK, F_UNLCK };
+	struct flock fl;
+	struct gfile *f;
+
+	if (req->len != sizeof(*r) || r->reserved || r->pid || r->cmd > HRPC_GFS_LOCK_FLOCK ||
+	    r->type > HRPC_GFS_LOCK_UN || r->start > (uint64_t)INT64_MAX ||
+	    r->len > (uint64_t)INT64_MAX - r->start)
+		return -EINVAL;
+	if (!(f = file_get(s, r->fh)) || f->dir)
+		return -EBADF;
+	if (r->cmd == HRPC_GFS_LOCK_FLOCK) {
+		static const int ops[] = { LOCK_SH, LOCK_EX, LOCK_UN };
+
+		if (flock(f->fd, ops[r->type] | LOCK_NB) < 0)
+			return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+		f->flock_type = r->type;
+		return 0;
+	}
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = types[r->type];
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)r->start;
+	fl.l_len = (off_t)r->len;
+	if (r->cmd == HRPC_GFS_LOCK_SET) {
+		if (fcntl(f->fd, F_OFD_SETLK, &fl) < 0)
+			return errno == EACCES ? -EAGAIN : -errno;
+		lock_record(f, r->start, r->len ? r->start + r->len : UINT64_MAX, r->type);
+		return 0;
+	}
+	if (r->type == HRPC_GFS_LOCK_UN)
+		return -EINVAL;
+	if (fcntl(f->fd, F_OFD_GETLK, &fl) < 0)
+		return -errno;
+	*out = *r;
+	out->type = fl.l_type == F_RDLCK ? HRPC_GFS_LOCK_RD :
+		    fl.l_type == F_WRLCK ? HRPC_GFS_LOCK_WR : HRPC_GFS_LOCK_UN;
+	out->start = (uint64_t)fl.l_start;
+	out->len = (uint64_t)fl.l_len;
+	out->pid = 0xffffffffu;
+	rep->len = sizeof(*out);
+	return 0;
+}
+
 static int dispatch(struct fss *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	uint16_t proc = req->hdr->proc;
@@ -1392,8 +1554,367 @@ static int dispatch(struct fss *s, const struct hrpc_req *req, struct hrpc_reply
 	case HRPC_GFS_REMOVEXATTR: return do_xattr(s, req, rep);
 	case HRPC_GFS_FALLOCATE:   return do_fallocate(s, req);
 	case HRPC_GFS_ACCESS:      return do_access(s, req);
+	case HRPC_GFS_LOCK:        return do_lock(s, req, rep);
 	default:                   return -ENOSYS;
 	}
+}
+
+/* ---- audit ------------------------------------------------------------------- */
+
+static const char *const proc_names[] = {
+	[HRPC_GFS_MOUNT] = "mount", [HRPC_GFS_LOOKUP] = "lookup", [HRPC_GFS_FORGET] = "forget",
+	[HRPC_GFS_GETATTR] = "getattr", [HRPC_GFS_SETATTR] = "setattr",
+	[HRPC_GFS_READLINK] = "readlink", [HRPC_GFS_MKNOD] = "mknod", [HRPC_GFS_MKDIR] = "mkdir",
+	[HRPC_GFS_UNLINK] = "unlink", [HRPC_GFS_RMDIR] = "rmdir", [HRPC_GFS_SYMLINK] = "symlink",
+	[HRPC_GFS_RENAME] = "rename", [HRPC_GFS_LINK] = "link", [HRPC_GFS_OPEN] = "open",
+	[HRPC_GFS_CREATE] = "create", [HRPC_GFS_READ] = "read", [HRPC_GFS_WRITE] = "write",
+	[HRPC_GFS_RELEASE] = "release", [HRPC_GFS_FSYNC] = "fsync", [HRPC_GFS_OPENDIR] = "opendir",
+	[HRPC_GFS_READDIR] = "readdir", [HRPC_GFS_RELEASEDIR] = "releasedir",
+	[HRPC_GFS_STATFS] = "statfs", [HRPC_GFS_GETXATTR] = "getxattr",
+	[HRPC_GFS_SETXATTR] = "setxattr", [HRPC_GFS_LISTXATTR] = "listxattr",
+	[HRPC_GFS_REMOVEXATTR] = "removexattr", [HRPC_GFS_FALLOCATE] = "fallocate",
+	[HRPC_GFS_OPEN_READ] = "open", [HRPC_GFS_ACCESS] = "access", [HRPC_GFS_LOCK] = "lock",
+};
+
+/* The host path of an fd (the kernel's name for it, " (deleted)" and all). */
+static void fd_path(int fd, char *buf, size_t len)
+{
+	char pp[64];
+	ssize_t n;
+
+	proc_path(pp, sizeof(pp), fd);
+	n = readlink(pp, buf, len - 1);
+	if (n < 0)
+		snprintf(buf, len, "?");
+	else
+		buf[n] = 0;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void fss_audit(const struct fss *s, const char *fmt, ...)
+{
+	char msg[HRPC_GFS_PATH_MAX + 256];
+	va_list ap;
+
+	if (!s->cfg.audit)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	s->cfg.audit(s->cfg.audit_data, msg);
+}
+
+static void audit_open(struct fss *s, int fd, uint32_t flags, bool dir, int rc)
+{
+	char path[PATH_MAX];
+
+	if (!s->cfg.audit)
+		return;
+	fd_path(fd, path, sizeof(path));
+	fss_audit(s, "%s %s flags=%#o%s%s", dir ? "opendir" : "open", path, flags,
+		  rc ? " " : "", rc ? strerror(-rc) : "");
+}
+
+/* A name that is not one component ("..", "a/b", NUL, too long) in a call
+ * that takes names: a client trying to leave the tree, or a broken one. */
+static void audit_bad_name(struct fss *s, uint16_t proc, const void *payload, uint32_t len,
+			   const struct hrpc_gfs_cred *c)
+{
+	size_t at[2] = { 0, 0 };
+
+	switch (proc) {
+	case HRPC_GFS_LOOKUP: case HRPC_GFS_UNLINK: case HRPC_GFS_RMDIR:
+		if (len == sizeof(struct hrpc_gfs_dir_name_req))
+			at[0] = offsetof(struct hrpc_gfs_dir_name_req, name);
+		break;
+	case HRPC_GFS_MKNOD: case HRPC_GFS_MKDIR: case HRPC_GFS_CREATE:
+		if (len == sizeof(struct hrpc_gfs_make_req))
+			at[0] = offsetof(struct hrpc_gfs_make_req, name);
+		break;
+	case HRPC_GFS_SYMLINK:
+		if (len == sizeof(struct hrpc_gfs_symlink_req))
+			at[0] = offsetof(struct hrpc_gfs_symlink_req, name);
+		break;
+	case HRPC_GFS_LINK:
+		if (len == sizeof(struct hrpc_gfs_link_req))
+			at[0] = offsetof(struct hrpc_gfs_link_req, newname);
+		break;
+	case HRPC_GFS_RENAME:
+		if (len == sizeof(struct hrpc_gfs_rename_req)) {
+			at[0] = offsetof(struct hrpc_gfs_rename_req, oldname);
+			at[1] = offsetof(struct hrpc_gfs_rename_req, newname);
+		}
+		break;
+	default:
+		return;
+	}
+	for (int i = 0; i < 2 && at[i]; i++) {
+		struct hrpc_gfs_name n;
+
+		memcpy(&n, (const char *)payload + at[i], sizeof(n));
+		if (hrpc_gfs_name_check(&n) < 0) {
+			fss_audit(s, "refused %s: a name that is not one path component "
+				  "(length %u%s) uid=%u gid=%u", proc_names[proc], n.len,
+				  n.len == 2 && n.name[0] == '.' && n.name[1] == '.' ? ", \"..\"" : "",
+				  c->uid, c->gid);
+			return;
+		}
+	}
+}
+
+/* A refusal: the node the call named (its first handle), who asked, why. */
+static void audit_denied(struct fss *s, uint16_t proc, const struct hrpc_gfs_cred *c,
+			 const void *payload, uint32_t len, int rc)
+{
+	char path[PATH_MAX] = "-";
+	uint64_t h;
+
+	if (!s->cfg.audit)
+		return;
+	if (proc != HRPC_GFS_MOUNT && proc != HRPC_GFS_FORGET && len >= sizeof(h)) {
+		struct gnode *n;
+		struct gfile *f;
+
+		memcpy(&h, payload, sizeof(h));
+		if ((n = node_get(s, h)))
+			fd_path(n->fd, path, sizeof(path));
+		else if ((f = file_get(s, h)) && (n = node_get(s, f->node)))
+			fd_path(n->fd, path, sizeof(path));
+	}
+	fss_audit(s, "denied %s %s uid=%u gid=%u: %s",
+		  proc < sizeof(proc_names) / sizeof(proc_names[0]) && proc_names[proc] ?
+		  proc_names[proc] : "?", path, c->uid, c->gid, strerror(-rc));
+}
+
+/* ---- host-side changes (fss_config.watch) ------------------------------------- */
+
+#define WATCH_FILE (IN_MODIFY | IN_ATTRIB)
+#define WATCH_DIR  (IN_ATTRIB | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
+
+static uint32_t *wbucket(struct fss *s, int wd)
+{
+	return &s->wbuckets[(uint32_t)wd * 2654435761u >> 24];
+}
+
+static struct gnode *watch_node(struct fss *s, int wd)
+{
+	for (uint32_t i = *wbucket(s, wd); i; i = node_at(s, i - 1)->wnext)
+		if (node_at(s, i - 1)->wd == wd)
+			return node_at(s, i - 1);
+	return NULL;
+}
+
+static void watch_unlink(struct fss *s, struct gnode *n)
+{
+	uint32_t idx = hrpc_handle_index(n->handle) + 1, *p = wbucket(s, n->wd);
+
+	while (*p && *p != idx)
+		p = &node_at(s, *p - 1)->wnext;
+	if (*p)
+		*p = n->wnext;
+	n->wd = -1;
+}
+
+static void watch_forget(struct fss *s, struct gnode *n)
+{
+	if (n->wd < 0)
+		return;
+	/* Another node may hold the same watch (inotify keys by inode; a
+	 * node is per inode, so only after the inode was reused). */
+	inotify_rm_watch(s->ino_fd, n->wd);
+	watch_unlink(s, n);
+}
+
+static void watch_add(struct fss *s, struct gnode *n)
+{
+	char pp[64];
+	struct gnode *old;
+	int wd;
+
+	if (n->wd >= 0 || n->type == S_IFLNK)
+		return;
+	proc_path(pp, sizeof(pp), n->fd);
+	wd = inotify_add_watch(s->ino_fd, pp, n->type == S_IFDIR ? WATCH_DIR : WATCH_FILE);
+	if (wd < 0)
+		return;   /* out of watches: that node's host-side changes wait for the timeouts */
+	if ((old = watch_node(s, wd)))
+		watch_unlink(s, old);   /* a deleted inode's number came back */
+	n->wd = wd;
+	n->wnext = *wbucket(s, wd);
+	*wbucket(s, wd) = hrpc_handle_index(n->handle) + 1;
+}
+
+static void watch_pending(struct fss *s)
+{
+	if (s->unwatched_overflow) {
+		uint32_t pos = 0;
+		struct gnode *n;
+
+		while ((n = hrpc_handle_table_next(&s->nodes, &pos, NULL)))
+			watch_add(s, n);
+	} else {
+		for (uint32_t i = 0; i < s->nunwatched; i++) {
+			struct gnode *n = node_at(s, s->unwatched[i]);
+
+			if (n)
+				watch_add(s, n);
+		}
+	}
+	s->nunwatched = 0;
+	s->unwatched_overflow = false;
+}
+
+static void inval(struct fss *s, struct gnode *n, uint32_t what, const char *name, size_t len)
+{
+	struct hrpc_gfs_inval_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.node = wire_handle(s, n->handle);
+	ev.what = what;
+	if (name && len && len <= HRPC_GFS_NAME_MAX) {
+		ev.name.len = (uint16_t)len;
+		memcpy(ev.name.name, name, len);
+	}
+	s->cfg.inval(s->cfg.inval_data, &ev);
+}
+
+/* Read what inotify has; events on the watches in self_wd are the
+ * client's own call's and are dropped. */
+static void watch_drain(struct fss *s)
+{
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t len;
+
+	while ((len = read(s->ino_fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + len;) {
+			const struct inotify_event *e = (const struct inotify_event *)p;
+			size_t nlen = e->len ? strnlen(e->name, e->len) : 0;
+			struct gnode *n;
+
+			p += sizeof(*e) + e->len;
+			if (e->mask & IN_Q_OVERFLOW) {
+				struct hrpc_gfs_inval_event all;
+
+				/* Lost events: everything may have changed. */
+				memset(&all, 0, sizeof(all));
+				all.what = HRPC_GFS_INVAL_ATTR | HRPC_GFS_INVAL_DATA | HRPC_GFS_INVAL_ENTRY;
+				if (s->cfg.inval)
+					s->cfg.inval(s->cfg.inval_data, &all);
+				continue;
+			}
+			if (!(n = watch_node(s, e->wd)))
+				continue;
+			if (e->mask & IN_IGNORED) {
+				watch_unlink(s, n);
+				continue;
+			}
+			if (e->wd == s->self_wd[0] || e->wd == s->self_wd[1] ||
+			    e->wd == s->self_wd[2] || !s->cfg.inval)
+				continue;
+			if (n->type == S_IFDIR && nlen &&
+			    (e->mask & (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO)))
+				inval(s, n, HRPC_GFS_INVAL_ENTRY | HRPC_GFS_INVAL_ATTR, e->name, nlen);
+			else if (!nlen && (e->mask & IN_MODIFY))
+				inval(s, n, HRPC_GFS_INVAL_DATA | HRPC_GFS_INVAL_ATTR, NULL, 0);
+			else if (!nlen && (e->mask & IN_ATTRIB))
+				inval(s, n, HRPC_GFS_INVAL_ATTR, NULL, 0);
+		}
+	}
+}
+
+int fss_watch_fd(const struct fss *s)
+{
+	return s->ino_fd;
+}
+
+void fss_watch_dispatch(struct fss *s)
+{
+	if (s->ino_fd >= 0)
+		watch_drain(s);
+}
+
+/* The watches of the nodes a call names (its first handle, and RENAME's
+ * and LINK's second, and what UNLINK and RMDIR remove): what happens to
+ * them during the call is the client's own doing. */
+static void watch_self(struct fss *s, uint16_t proc, const void *payload, uint32_t len)
+{
+	uint64_t h[2] = { 0, 0 };
+	struct gnode *n;
+	struct gfile *f;
+
+	s->self_wd[0] = s->self_wd[1] = s->self_wd[2] = -1;
+	if ((proc == HRPC_GFS_UNLINK || proc == HRPC_GFS_RMDIR) &&
+	    len == sizeof(struct hrpc_gfs_dir_name_req)) {
+		const struct hrpc_gfs_dir_name_req *r = payload;
+		char name[HRPC_GFS_NAME_MAX + 1];
+		struct stat st;
+
+		/* The removed inode's nlink change (IN_ATTRIB) is the client's. */
+		if ((n = node_get(s, r->parent)) && n->type == S_IFDIR &&
+		    take_name(&r->name, name) == 0 &&
+		    fstatat(n->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			struct gnode *c = node_find(s, st.st_dev, st.st_ino);
+
+			if (c)
+				s->self_wd[2] = c->wd;
+		}
+	}
+	if (proc == HRPC_GFS_MOUNT || proc == HRPC_GFS_FORGET || len < 16)
+		return;
+	memcpy(h, payload, sizeof(h));
+	if (proc != HRPC_GFS_RENAME && proc != HRPC_GFS_LINK)
+		h[1] = 0;
+	for (int i = 0; i < 2; i++) {
+		if (!h[i])
+			continue;
+		if (!(n = node_get(s, h[i])) && (f = file_get(s, h[i])))
+			n = node_get(s, f->node);
+		if (n)
+			s->self_wd[i] = n->wd;
+	}
+}
+
+/* ---- open files (fss_file_next) ------------------------------------------------ */
+
+int fss_file_next(struct fss *s, uint32_t *pos, struct fss_file_info *info)
+{
+	uint64_t h;
+	struct gfile *f = hrpc_handle_table_next(&s->files, pos, &h);
+
+	if (!f)
+		return 0;
+	memset(info, 0, sizeof(*info));
+	info->fh = wire_handle(s, h);
+	info->node = f->node;
+	info->dir = f->dir != NULL;
+	info->flags = f->flags;
+	fd_path(f->dir ? dirfd(f->dir) : f->fd, info->path, sizeof(info->path));
+	memcpy(info->locks, f->locks, f->nlocks * sizeof(f->locks[0]));
+	info->nlocks = f->nlocks;
+	info->locks_overflow = f->locks_overflow;
+	info->flock_type = f->flock_type;
+	{
+		struct gnode *n = node_get(s, f->node);
+		union {
+			struct file_handle fh;
+			char space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+		} hb;
+		int mnt;
+
+		hb.fh.handle_bytes = MAX_HANDLE_SZ;
+		if (n && name_to_handle_at(n->fd, "", &hb.fh, &mnt, AT_EMPTY_PATH) == 0 &&
+		    hb.fh.handle_bytes <= sizeof(info->handle)) {
+			info->handle_type = hb.fh.handle_type;
+			info->handle_len = hb.fh.handle_bytes;
+			memcpy(info->handle, hb.fh.f_handle, hb.fh.handle_bytes);
+		}
+	}
+	return 1;
+}
+
+uint32_t fss_node_count(const struct fss *s)
+{
+	return hrpc_handle_table_count(&s->nodes);
 }
 
 /* ---- credentials ------------------------------------------------------------- */
@@ -1456,8 +1977,19 @@ int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	call = *req;
 	call.payload = (const uint8_t *)req->payload + sizeof(cred);
 	call.len = req->len - (uint32_t)sizeof(cred);
+	if (s->ino_fd >= 0)
+		watch_self(s, req->hdr->proc, call.payload, call.len);
 	entered = cred_enter(s, &cred, &umask_was);
 	rc = entered < 0 ? entered : dispatch(s, &call, rep);
 	cred_leave(s, entered, umask_was);
+	if (rc == -EACCES || rc == -EPERM || rc == -EROFS)
+		audit_denied(s, req->hdr->proc, &cred, call.payload, call.len, rc);
+	else if ((rc == -EINVAL || rc == -ENAMETOOLONG) && s->cfg.audit)
+		audit_bad_name(s, req->hdr->proc, call.payload, call.len, &cred);
+	if (s->ino_fd >= 0) {
+		watch_drain(s);    /* this call's own events, and any before */
+		s->self_wd[0] = s->self_wd[1] = s->self_wd[2] = -1;
+		watch_pending(s);
+	}
 	return rc;
 }

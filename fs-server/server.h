@@ -39,9 +39,11 @@
 #ifndef HOSTRPC_FS_SERVER_H
 #define HOSTRPC_FS_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hostrpc/hostrpc.h"
+#include "hostrpc/guestfs.h"
 #include "hostrpc/idmap.h"
 
 #define FSS_ALLOW_SUID        0x1u  /* setuid bits, setgid on files (else EPERM) */
@@ -58,6 +60,19 @@ struct fss_config {
 	/* One line per notable event (a MOUNT), or NULL. */
 	void (*log)(void *data, const char *msg);
 	void *log_data;
+	/* One line per open and per refusal (EACCES, EPERM, EROFS), host-made
+	 * text but for the file names in paths, or NULL. */
+	void (*audit)(void *data, const char *line);
+	void *audit_data;
+	/* Handles carry this byte (top byte of the index): several servers,
+	 * one per export, behind one service tell theirs apart. */
+	uint8_t handle_tag;
+	/* Watch the nodes the client holds (inotify) and report changes made
+	 * by anyone but the client's own calls through `inval`, from
+	 * fss_handle() and fss_watch_dispatch(). */
+	bool watch;
+	void (*inval)(void *data, const struct hrpc_gfs_inval_event *ev);
+	void *inval_data;
 };
 
 struct fss;
@@ -69,5 +84,38 @@ struct fss *fss_new(int export_root_fd, const struct fss_config *cfg);
 void fss_free(struct fss *s);
 /* hrpc_server handler for the filesystem service (opaque: the fss). */
 int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep);
+
+/* With cfg.watch: the inotify descriptor to poll for input (-1: none), and
+ * what to call when it has some. */
+int fss_watch_fd(const struct fss *s);
+void fss_watch_dispatch(struct fss *s);
+
+/* The open files and directories, for listings and the migration table:
+ * 1 and the next one at or after *pos (start at 0), 0 at the end. */
+#define FSS_LOCKS_MAX 16
+struct fss_lock {
+	uint64_t start, end;       /* [start, end); end UINT64_MAX: to the end */
+	uint32_t type;             /* HRPC_GFS_LOCK_RD / _WR */
+};
+struct fss_file_info {
+	uint64_t fh;
+	uint64_t node;
+	bool dir;
+	uint32_t flags;            /* HRPC_GFS_O_* as opened */
+	char path[4096];           /* host path (the kernel's name for the fd) */
+	/* The inode's file handle (name_to_handle_at; len 0: none), which
+	 * survives renames: what a migration re-opens by, the path as the
+	 * fallback.  The client's locks through this file: byte ranges
+	 * (overflow: more than FSS_LOCKS_MAX were held) and its flock. */
+	int handle_type;
+	uint32_t handle_len;
+	unsigned char handle[128];
+	struct fss_lock locks[FSS_LOCKS_MAX];
+	uint32_t nlocks;
+	bool locks_overflow;
+	uint32_t flock_type;       /* HRPC_GFS_LOCK_RD / _WR / _UN */
+};
+int fss_file_next(struct fss *s, uint32_t *pos, struct fss_file_info *info);
+uint32_t fss_node_count(const struct fss *s);
 
 #endif

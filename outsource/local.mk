@@ -78,3 +78,16 @@ tests_integration_sock_test_sock_daemon_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_daemon_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_daemon_LDFLAGS = -no-install
 EXTRA_DIST += outsource/fs/README.md
+
+# ---- fs: a host directory mounted in the guest (hostrpcfs) -------------------
+# The routing service over fs-server/ (one server per export), its policy,
+# the GLib entry points hostrpcd's worker calls.
+noinst_LTLIBRARIES += outsource/fs/libhrpc-fs.la
+outsource_fs_libhrpc_fs_la_SOURCES = \
+	outsource/fs/outsource-fs.h outsource/fs/service.c \
+	outsource/fs/policy.h outsource/fs/policy.c \
+	fs-server/server.h fs-server/server.c
+outsource_fs_libhrpc_fs_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) \
+	-DSYSCONFDIR=\"$(sysconfdir)\" -DG_LOG_DOMAIN=\"hostrpc-fs\"
+outsource_fs_libhrpc_fs_la_LIBADD = hostrpc/libhostrpc.la $(GLIB_LIBS)
+EXTRA_DIST += outsource/fs/README.md

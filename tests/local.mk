@@ -3,9 +3,11 @@
 EXTRA_DIST += tests/tap-run tests/tap.h tests/lib.sh
 include tests/unit/local.mk
 include tests/integration/local.mk
+include tests/posix/local.mk
 include tests/fuzz/local.mk
 include tests/vm/local.mk
 include tests/vm/sock/local.mk
+include tests/vm/fs/local.mk
 include tests/vm/guestsource/local.mk
 include tests/vm/migrate/local.mk
 include tests/vm/fs/workloads.mk
@@ -15,6 +17,6 @@ include tests/vm/fs/workloads.mk
 # the daemon-lifetime ones - the sanitizer pass of tools/quickstart check
 # (make distcheck with --enable-sanitizers), so that the rest run once.
 vm_lifetime_tests = tests/vm/endpoint-churn.sh
-VM_TESTS = $(vm_tests) $(sock_vm_tests) $(gs_vm_tests) $(mig_vm_tests)
+VM_TESTS = $(vm_tests) $(sock_vm_tests) $(fs_vm_tests) $(gs_vm_tests) $(mig_vm_tests)
 VM_TESTS += $(fs_workload_vm_tests)
 TESTS += $(VM_TESTS)

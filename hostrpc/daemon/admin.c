@@ -208,7 +208,7 @@ static int admin_sockets_ask(HrpcdAdmin *adm, AdminConn *ac, const struct hrpc_r
 	if (req->len != sizeof(q))
 		return -EINVAL;
 	memcpy(&q, req->payload, sizeof(q));
-	if ((q.flags & ~HRPC_ADMIN_SOCKETS_F_JSON) ||
+	if ((q.flags & ~(HRPC_ADMIN_SOCKETS_F_JSON | HRPC_ADMIN_SOCKETS_F_FILES)) ||
 	    (!q.guest_id && !memchr(q.name, 0, sizeof(q.name))))
 		return -EINVAL;
 	g = find_guest(adm, q.guest_id, q.name);
@@ -219,7 +219,8 @@ static int admin_sockets_ask(HrpcdAdmin *adm, AdminConn *ac, const struct hrpc_r
 	ask->ticket = ++ac->next_ticket;
 	ask->guest_id = g->id;
 	rc = hrpcd_worker_ctl_list_sockets(hrpcd_supervisor_worker_ctl(adm->sup), g->id,
-					   (q.flags & HRPC_ADMIN_SOCKETS_F_JSON) != 0,
+					   ((q.flags & HRPC_ADMIN_SOCKETS_F_JSON) ? HRPCD_CTL_F_JSON : 0) |
+					   ((q.flags & HRPC_ADMIN_SOCKETS_F_FILES) ? HRPCD_CTL_F_FILES : 0),
 					   sockets_answered, ask);
 	if (rc < 0) {
 		g_free(ask);

@@ -507,10 +507,13 @@ static void sockets_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const vo
 	g_byte_array_append(a->text, (const guint8 *)payload + sizeof(ev), ev.len);
 }
 
-/* The guest's effective socket policy and outsourced sockets: hostrpcd asks
- * the guest's worker and sends its answer as an event. */
-static int cmd_sockets(hrpc_client *c, const char *guest)
+/* The guest's effective socket policy and outsourced sockets (files: its
+ * filesystem exports and open files): hostrpcd asks the guest's worker and
+ * sends its answer as an event. */
+static int cmd_sockets(hrpc_client *c, const char *guest, gboolean files)
 {
+	const char *what = files ? "file" : "socket";
+
 	struct hrpc_admin_sockets_query q = { 0 };
 	struct hrpc_admin_sockets_ticket t;
 	SocketsAnswer a = { .text = g_byte_array_new() };
@@ -530,7 +533,7 @@ static int cmd_sockets(hrpc_client *c, const char *guest)
 			fail("no guest %s", guest);
 		strcpy(q.name, guest);
 	}
-	q.flags = opt_json ? HRPC_ADMIN_SOCKETS_F_JSON : 0;
+	q.flags = (opt_json ? HRPC_ADMIN_SOCKETS_F_JSON : 0) | (files ? HRPC_ADMIN_SOCKETS_F_FILES : 0);
 	hrpc_client_set_event_handler(c, sockets_event, &a);
 	rc = hrpc_client_call(c, &call);
 	if (rc == -ENOENT)
@@ -555,7 +558,7 @@ static int cmd_sockets(hrpc_client *c, const char *guest)
 		gint64 left = (deadline - g_get_monotonic_time()) / 1000;
 
 		if (left <= 0)
-			fail("hostrpcd did not send guest %s's socket listing", guest);
+			fail("hostrpcd did not send guest %s's %s listing", guest, what);
 		rc = hrpc_client_process(c, (int)left);
 		if (rc < 0)
 			fail("lost hostrpcd: %s", g_strerror(-rc));
@@ -563,13 +566,13 @@ static int cmd_sockets(hrpc_client *c, const char *guest)
 	if (a.status == -ETIMEDOUT)
 		fail("guest %s's worker did not answer within %u ms", guest, t.timeout_ms);
 	if (a.status == -ENODATA)
-		fail("guest %s has no socket listing (no socket service, or its worker is gone)",
-		     guest);
+		fail("guest %s has no %s listing (no %s service, or its worker is gone)",
+		     guest, what, what);
 	if (a.status == -EFBIG)
-		fail("guest %s's socket listing is larger than one message (%u bytes) as JSON; "
-		     "the table form shows its head", guest, HRPC_ADMIN_SOCKETS_TEXT_MAX);
+		fail("guest %s's %s listing is larger than one message (%u bytes) as JSON; "
+		     "the table form shows its head", guest, what, HRPC_ADMIN_SOCKETS_TEXT_MAX);
 	if (a.status < 0)
-		fail("guest %s's worker could not list its sockets: %s", guest,
+		fail("guest %s's worker could not list its %ss: %s", guest, what,
 		     g_strerror(-a.status));
 	fwrite(a.text->data, 1, a.text->len, stdout);
 	g_byte_array_unref(a.text);
@@ -594,6 +597,8 @@ int main(int argc, char **argv)
 		"  stats [GUEST]   every counter of each channel (GUEST: id or name)\n"
 		"  sockets GUEST   the guest's socket policy (its source and rules, as in\n"
 		"                  force) and outsourced sockets: state, addresses, bytes\n"
+		"  files GUEST     the guest's filesystem exports (policy, path, ids) and\n"
+		"                  the files and directories it has open\n"
 		"  migrations      the live migrations this host took part in (hostrpc-migrate):\n"
 		"                  guest, direction, state, start, duration, how it ended");
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
@@ -603,9 +608,11 @@ int main(int argc, char **argv)
 	cmd = argc > 1 ? argv[1] : "list";
 	if (!(g_str_equal(cmd, "info") || g_str_equal(cmd, "list") ||
 	      g_str_equal(cmd, "channels") || g_str_equal(cmd, "stats") ||
-	      g_str_equal(cmd, "sockets") || g_str_equal(cmd, "migrations")) ||
-	    argc > (g_str_equal(cmd, "stats") || g_str_equal(cmd, "sockets") ? 3 : 2) ||
-	    (g_str_equal(cmd, "sockets") && argc != 3)) {
+	      g_str_equal(cmd, "sockets") || g_str_equal(cmd, "files") ||
+	      g_str_equal(cmd, "migrations")) ||
+	    argc > (g_str_equal(cmd, "stats") || g_str_equal(cmd, "sockets") ||
+		    g_str_equal(cmd, "files") ? 3 : 2) ||
+	    ((g_str_equal(cmd, "sockets") || g_str_equal(cmd, "files")) && argc != 3)) {
 		g_autofree char *help = g_option_context_get_help(ctx, TRUE, NULL);
 
 		fprintf(stderr, "%s", help);
@@ -619,7 +626,9 @@ int main(int argc, char **argv)
 	else if (g_str_equal(cmd, "channels"))
 		rc = cmd_channels(c, NULL, FALSE);
 	else if (g_str_equal(cmd, "sockets"))
-		rc = cmd_sockets(c, argv[2]);
+		rc = cmd_sockets(c, argv[2], FALSE);
+	else if (g_str_equal(cmd, "files"))
+		rc = cmd_sockets(c, argv[2], TRUE);
 	else if (g_str_equal(cmd, "migrations"))
 		rc = cmd_migrations(c);
 	else

@@ -52,6 +52,7 @@ typedef struct {
 	guint64 audit_max_bytes; /* parsed audit_max */
 	gint audit_rate;
 	char *sock_policy_dir;
+	char *fs_policy_dir;
 	char *sock_audit_dir;
 	char *migrate_socket;    /* the port for hostrpc-migrate (migrate-doors.h) */
 	char *migrate_listen;    /* HOST:PORT for incoming migrations */
@@ -80,6 +81,7 @@ static void options_clear(Options *o)
 	g_free(o->state_dir);
 	g_free(o->audit_max);
 	g_free(o->sock_policy_dir);
+	g_free(o->fs_policy_dir);
 	g_free(o->sock_audit_dir);
 	g_free(o->migrate_socket);
 	g_free(o->migrate_listen);
@@ -229,6 +231,9 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		{ "sock-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->sock_policy_dir,
 		  "Socket policies: DIR/NAME.conf, else DIR/default.conf, else the built-in "
 		  "default (default " SYSCONFDIR "/hostrpc/sock)", "DIR" },
+		{ "fs-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->fs_policy_dir,
+		  "Filesystem exports (outsource/fs/policy.h): DIR/NAME.conf, else "
+		  "DIR/default.conf, else none (default " SYSCONFDIR "/hostrpc/fs)", "DIR" },
 		{ "sock-audit-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->sock_audit_dir,
 		  "Socket audit logs DIR/NAME.sock.log, written by the daemon (default "
 		  "STATE_DIR/sock-audit)", "DIR" },
@@ -322,6 +327,7 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 	}
 	/* Before daemonize() leaves the directory they are relative to. */
 	absolutize(&o->sock_policy_dir);
+	absolutize(&o->fs_policy_dir);
 	absolutize(&o->sock_audit_dir);
 	absolutize(&o->migrate_socket);
 	absolutize(&o->migrate_key);
@@ -580,6 +586,7 @@ int main(int argc, char **argv)
 	cfg.audit_max_bytes = (gsize)o.audit_max_bytes;
 	cfg.audit_rate = (guint)o.audit_rate;
 	cfg.sock_policy_dir = o.sock_policy_dir;
+	cfg.fs_policy_dir = o.fs_policy_dir;
 	cfg.sock_audit_dir = o.sock_audit_dir;
 	cfg.hello_timeout_s = (guint)o.hello_timeout;
 	cfg.endpoint_gid = o.endpoint_gid;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <linux/capability.h>
+#include <linux/securebits.h>
 #include <seccomp.h>
 
 #include "hostrpc/daemon/sandbox.h"
@@ -234,6 +235,49 @@ int hrpcd_sandbox_drop(uid_t uid, pid_t parent, char *err, size_t errlen)
 	return 0;
 }
 
+/* A worker that serves filesystem exports (outsource/fs) acts as each of
+ * its guest's callers (fs-server's setfsuid/setfsgid/setgroups per call), as
+ * virtiofsd does: it stays uid 0 with these capabilities only.  The kernel
+ * drops the file ones from the effective set while the fsuid is not 0. */
+static const int fs_caps[] = {
+	CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_SETUID, CAP_SETGID,
+};
+
+int hrpcd_sandbox_drop_fs(bool mknod, char *err, size_t errlen)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
+	uint64_t keep = 0;
+
+	if (geteuid() != 0)
+		return hrpcd_sandbox_drop((uid_t)-1, getppid(), err, errlen);
+	for (size_t i = 0; i < sizeof(fs_caps) / sizeof(fs_caps[0]); i++)
+		keep |= 1ull << fs_caps[i];
+	if (mknod)
+		keep |= 1ull << CAP_MKNOD;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+		FAIL(-errno, "cannot clear the ambient capabilities: %s", strerror(errno));
+	for (int cap = 0; cap <= CAP_LAST_CAP + 8; cap++)
+		if (!(cap < 64 && (keep & (1ull << cap))) &&
+		    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			FAIL(-errno, "cannot drop capability %d: %s", cap, strerror(errno));
+	/* Groups of its own: none (the callers' come per call). */
+	if (setgroups(0, NULL) < 0)
+		FAIL(-errno, "cannot clear the groups: %s", strerror(errno));
+	/* The bounding set caps what any transition could give back; uid 0
+	 * grants nothing more at an execve (which step 3 forbids anyway).
+	 * The set*id fixups stay on: they are what takes CAP_DAC_OVERRIDE
+	 * and the other file capabilities away while a caller's fsuid is not
+	 * 0.  (Before capset: it takes CAP_SETPCAP.) */
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, 0, 0, 0) < 0)
+		FAIL(-errno, "cannot lock the securebits: %s", strerror(errno));
+	d[0].permitted = d[0].effective = (uint32_t)keep;
+	d[1].permitted = d[1].effective = (uint32_t)(keep >> 32);
+	if (syscall(SYS_capset, &h, d) < 0)
+		FAIL(-errno, "cannot keep only the filesystem capabilities: %s", strerror(errno));
+	return 0;
+}
+
 /* ---- 3. seccomp -------------------------------------------------------- */
 
 /*
@@ -282,6 +326,16 @@ static const char *const allowed[] = {
 	"sendto", "recvfrom", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg",
 };
 
+/* Extra for a worker that serves filesystem exports (fs-server acting as
+ * its callers on the export trees it opened before the filter). */
+static const char *const allowed_fs[] = {
+	"mkdirat", "mknodat", "unlinkat", "renameat2", "linkat", "symlinkat", "chmod",
+	"fchmodat", "fchownat", "truncate", "ftruncate", "utimensat", "fsync", "fdatasync",
+	"fallocate", "fgetxattr", "flistxattr", "fsetxattr", "fremovexattr", "fstatfs",
+	"statfs", "openat2", "umask", "setfsuid", "setfsgid", "setgroups", "flock",
+	"inotify_init1", "inotify_add_watch", "inotify_rm_watch", "name_to_handle_at",
+};
+
 /* Extra for ASan/UBSan (configure --enable-sanitizers): a report reads
  * /proc/self/maps and the binary (openat, read, mmap: allowed anyway) and
  * probes memory; the relaxed filter answers EPERM to everything else
@@ -321,6 +375,11 @@ static int allow(scmp_filter_ctx ctx, const char *const *names, size_t n,
 }
 
 int hrpcd_sandbox_seccomp(char *err, size_t errlen)
+{
+	return hrpcd_sandbox_seccomp_fs(false, err, errlen);
+}
+
+int hrpcd_sandbox_seccomp_fs(bool fs, char *err, size_t errlen)
 {
 	uint32_t deny = relaxed ? SCMP_ACT_ERRNO(EPERM) : SCMP_ACT_KILL_PROCESS;
 	scmp_filter_ctx ctx;
@@ -364,6 +423,8 @@ int hrpcd_sandbox_seccomp(char *err, size_t errlen)
 	 * it does not exist, and glibc falls back to clone. */
 	if (!rc)
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	if (!rc && fs)
+		rc = allow(ctx, allowed_fs, sizeof(allowed_fs) / sizeof(allowed_fs[0]), err, errlen);
 	if (!rc && relaxed)
 		rc = allow(ctx, allowed_sanitizers,
 			   sizeof(allowed_sanitizers) / sizeof(allowed_sanitizers[0]), err, errlen);

@@ -80,8 +80,19 @@ int hrpcd_sandbox_mount_ns_new(const char *state_dir, uid_t uid, char *err, size
 int hrpcd_sandbox_mount_enter(int ns_fd, const char *state_dir, char *err, size_t errlen);
 /* Step 2; `uid` (uid_t)-1: keep the uid, only drop what can be dropped. */
 int hrpcd_sandbox_drop(uid_t uid, pid_t parent, char *err, size_t errlen);
+/* Step 2 for a worker that serves filesystem exports (outsource/fs): it
+ * acts as its guest's callers, so it stays uid 0 with CAP_CHOWN,
+ * CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_FSETID, CAP_SETUID and CAP_SETGID
+ * (and CAP_MKNOD when an export allows device nodes) and nothing else, the
+ * securebits locked so no set*id brings the rest back (virtiofsd's model;
+ * what guest callers may do is fs-server's id policy).  Not root: as
+ * hrpcd_sandbox_drop() with the uid kept. */
+int hrpcd_sandbox_drop_fs(bool mknod, char *err, size_t errlen);
 /* Step 3. */
 int hrpcd_sandbox_seccomp(char *err, size_t errlen);
+/* Step 3 with, for `fs`, the calls fs-server makes (writing files,
+ * xattrs, setfsuid/setfsgid/setgroups, inotify). */
+int hrpcd_sandbox_seccomp_fs(bool fs, char *err, size_t errlen);
 /* Did hrpcd_sandbox_seccomp() build the relaxed (sanitizer) filter? */
 bool hrpcd_sandbox_relaxed(void);
 

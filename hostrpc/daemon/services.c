@@ -10,6 +10,7 @@
 #include "hostrpc/daemon/services.h"
 #include "hostrpc/daemon/worker.h"
 #include "outsource/sock/outsource-sock-glib.h" /* socket outsourcing (outsource/sock) */
+#include "outsource/fs/outsource-fs.h"           /* filesystem outsourcing (outsource/fs) */
 
 static gboolean builtins_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
 			       GError **error)
@@ -42,9 +43,27 @@ static void sock_stop(gpointer state)
 }
 /* ---- end socket outsourcing ---- */
 
-/* Order matters only for stop (reverse of start). */
+/* ---- filesystem outsourcing (outsource/fs, service 17) ---- */
+static gboolean fs_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
+			 GError **error)
+{
+	*state = outsource_fs_service_start(srv, spec->guest_id, spec->name,
+					    spec->fs_policy_dir, spec->audit_fd, error);
+	return *state != NULL;
+}
+
+static void fs_stop(gpointer state)
+{
+	outsource_fs_service_stop(state);
+}
+/* ---- end filesystem outsourcing ---- */
+
+/* Stopped in reverse.  Filesystems before sockets: a guest with exports
+ * keeps its worker uid 0 (sandbox.h), which the socket service must know
+ * (SO_REUSEPORT groups only the worker's own uid's sockets). */
 static const HrpcdService service_table[] = {
 	{ "builtins (echo, stats)", builtins_start, NULL },
+	{ "filesystems (outsource/fs)", fs_start, fs_stop },
 	{ "sockets (outsource/sock)", sock_start, sock_stop },
 };
 
@@ -57,9 +76,15 @@ HrpcdServices *hrpcd_services_start(hrpc_server *srv, const HrpcdWorkerSpec *spe
 				    GError **error)
 {
 	g_autoptr(HrpcdServices) svcs = g_new0(HrpcdServices, 1);
+	HrpcdWorkerSpec s = *spec;
 
 	for (guint i = 0; i < G_N_ELEMENTS(service_table); i++) {
-		if (!service_table[i].start(srv, spec, &svcs->state[i], error)) {
+		guint32 allow;
+
+		/* What the worker will be: uid 0 kept for a guest with exports. */
+		if (service_table[i].start == sock_start && hrpcd_services_fs_exports(svcs, &allow))
+			s.uid = (uid_t)-1;
+		if (!service_table[i].start(srv, &s, &svcs->state[i], error)) {
 			g_prefix_error(error, "%s: ", service_table[i].name);
 			return NULL;
 		}
@@ -86,6 +111,27 @@ OutsourceSockService *hrpcd_services_sock(HrpcdServices *svcs)
 		if (service_table[i].start == sock_start)
 			return svcs->state[i];
 	return NULL;
+}
+
+guint hrpcd_services_fs_exports(HrpcdServices *svcs, guint32 *allow)
+{
+	*allow = 0;
+	for (guint i = 0; svcs && i < svcs->started; i++)
+		if (service_table[i].start == fs_start)
+			return outsource_fs_service_exports(svcs->state[i], allow);
+	return 0;
+}
+
+int hrpcd_services_list_files(HrpcdServices *svcs, gboolean json, char **text, gsize *len)
+{
+	*text = NULL;
+	*len = 0;
+	for (guint i = 0; svcs && i < svcs->started; i++)
+		if (service_table[i].start == fs_start && svcs->state[i]) {
+			*text = outsource_fs_service_listing(svcs->state[i], json, len);
+			return *text ? 0 : -ENOMEM;
+		}
+	return -ENODATA;
 }
 
 int hrpcd_services_list_sockets(HrpcdServices *svcs, gboolean json, char **text, gsize *len)

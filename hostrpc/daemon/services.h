@@ -40,5 +40,11 @@ typedef struct _OutsourceSockService OutsourceSockService;
 OutsourceSockService *hrpcd_services_sock(HrpcdServices *svcs);
 
 int hrpcd_services_list_sockets(HrpcdServices *svcs, gboolean json, char **text, gsize *len);
+/* The same for the filesystem service: its exports and open files. */
+int hrpcd_services_list_files(HrpcdServices *svcs, gboolean json, char **text, gsize *len);
+/* How many exports the guest's filesystem policy gives it (the sandbox
+ * keeps what serving them takes only for such guests), and in *allow what
+ * they allow together (FSS_ALLOW_*). */
+guint hrpcd_services_fs_exports(HrpcdServices *svcs, guint32 *allow);
 
 #endif /* HOSTRPCD_SERVICES_H */

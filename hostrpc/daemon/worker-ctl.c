@@ -292,7 +292,7 @@ int hrpcd_worker_ctl_pass_port(HrpcdWorkerCtl *ctl, guint32 guest_id, int fd)
 	return rc < 0 ? rc : 0;
 }
 
-int hrpcd_worker_ctl_list_sockets(HrpcdWorkerCtl *ctl, guint32 guest_id, gboolean json,
+int hrpcd_worker_ctl_list_sockets(HrpcdWorkerCtl *ctl, guint32 guest_id, guint flags,
 				  HrpcdWorkerCtlDone done, gpointer data)
 {
 	Chan *c = g_hash_table_lookup(ctl->chans, GUINT_TO_POINTER(guest_id));
@@ -305,7 +305,7 @@ int hrpcd_worker_ctl_list_sockets(HrpcdWorkerCtl *ctl, guint32 guest_id, gboolea
 	if (c->pending.length >= HRPCD_CTL_MAX_PENDING)
 		return -EBUSY;
 	m.seq = ++ctl->next_seq;
-	m.status = json ? HRPCD_CTL_F_JSON : 0;
+	m.status = (gint32)(flags & (HRPCD_CTL_F_JSON | HRPCD_CTL_F_FILES));
 	r = g_new0(Request, 1);
 	r->seq = m.seq;
 	r->done = done;

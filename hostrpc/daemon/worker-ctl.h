@@ -42,7 +42,8 @@ enum hrpcd_ctl_type {
 	HRPCD_CTL_MIGRATION = 4,
 };
 
-#define HRPCD_CTL_F_JSON 0x1u
+#define HRPCD_CTL_F_JSON  0x1u
+#define HRPCD_CTL_F_FILES 0x2u /* the filesystem service's listing instead */
 
 enum hrpcd_ctl_mig_event {
 	HRPCD_CTL_MIG_OUT_ROLLBACK = 1,   /* source: serving again */
@@ -99,9 +100,10 @@ void hrpcd_worker_ctl_release(HrpcdWorkerCtl *ctl, guint32 guest_id);
  * own) to the worker of `guest_id`.  0, -ENODATA (no worker), -errno. */
 int hrpcd_worker_ctl_pass_port(HrpcdWorkerCtl *ctl, guint32 guest_id, int fd);
 
-/* Ask the worker of `guest_id` for its socket listing.  Returns 0 (`done`
+/* Ask the worker of `guest_id` for its socket listing (flags: HRPCD_CTL_F_*;
+ * F_FILES: its filesystem listing).  Returns 0 (`done`
  * will be called), -ENODATA (no worker channel) or -EBUSY. */
-int hrpcd_worker_ctl_list_sockets(HrpcdWorkerCtl *ctl, guint32 guest_id, gboolean json,
+int hrpcd_worker_ctl_list_sockets(HrpcdWorkerCtl *ctl, guint32 guest_id, guint flags,
 				  HrpcdWorkerCtlDone done, gpointer data);
 
 /* A worker's listing made safe to print (pure; exposed for tests): every

@@ -34,6 +34,7 @@
 #include "hostrpc/daemon/audit-sink.h"
 #include "hostrpc/daemon/log.h"
 #include "hostrpc/daemon/sandbox.h"
+#include "fs-server/server.h"          /* FSS_ALLOW_DEV */
 #include "hostrpc/daemon/services.h"
 #include "hostrpc/daemon/spawn.h"
 #include "hostrpc/daemon/worker.h"
@@ -257,8 +258,12 @@ static gboolean ctl_event(gint fd, GIOCondition cond, gpointer user_data)
 	if (rc != sizeof(m) || m.type != HRPCD_CTL_LIST_SOCKETS)
 		return G_SOURCE_CONTINUE;
 	r.seq = m.seq;
-	rc = hrpcd_services_list_sockets(w->svcs, (m.status & HRPCD_CTL_F_JSON) != 0, &text,
-					 &len);
+	if (m.status & HRPCD_CTL_F_FILES)
+		rc = hrpcd_services_list_files(w->svcs, (m.status & HRPCD_CTL_F_JSON) != 0, &text,
+					       &len);
+	else
+		rc = hrpcd_services_list_sockets(w->svcs, (m.status & HRPCD_CTL_F_JSON) != 0,
+						 &text, &len);
 	if (rc == 0 && len > HRPCD_CTL_LISTING_MAX && !(m.status & HRPCD_CTL_F_JSON)) {
 		/* The table's head (the policy, the first sockets) and a mark. */
 		len = HRPCD_CTL_LISTING_MAX - (sizeof(HRPCD_CTL_TRUNCATED) - 1);
@@ -474,7 +479,8 @@ static gboolean sandbox_mount(const HrpcdWorkerSpec *spec, GError **error)
 
 /* After set-up: nothing left that the guest could turn against the host
  * (sandbox.h, steps 1 to 3). */
-static gboolean sandbox_lock(const HrpcdWorkerSpec *spec, GError **error)
+static gboolean sandbox_lock(const HrpcdWorkerSpec *spec, gboolean fs, gboolean fs_mknod,
+			     GError **error)
 {
 	char err[256] = "";
 	HrpcdLogTarget target;
@@ -486,8 +492,9 @@ static gboolean sandbox_lock(const HrpcdWorkerSpec *spec, GError **error)
 	hrpcd_log_settings(&target, &verbose);
 	if (target == HRPCD_LOG_SYSLOG)
 		openlog("hostrpcd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	if (hrpcd_sandbox_drop(spec->uid, getppid(), err, sizeof(err)) < 0 ||
-	    hrpcd_sandbox_seccomp(err, sizeof(err)) < 0) {
+	if ((fs ? hrpcd_sandbox_drop_fs(fs_mknod, err, sizeof(err))
+		: hrpcd_sandbox_drop(spec->uid, getppid(), err, sizeof(err))) < 0 ||
+	    hrpcd_sandbox_seccomp_fs(fs, err, sizeof(err)) < 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
 			    "cannot confine the worker: %s", err);
 		return FALSE;
@@ -498,6 +505,7 @@ static gboolean sandbox_lock(const HrpcdWorkerSpec *spec, GError **error)
 static int worker_run(HrpcdWorkerSpec *spec)
 {
 	g_autoptr(GError) error = NULL;
+	guint32 fs_allow = 0;
 	Worker w = {
 		.spec = spec, .state = HRPC_ADMIN_STATE_STARTING,
 		.exit_code = HRPCD_WORKER_EXIT_SETUP,
@@ -512,7 +520,9 @@ static int worker_run(HrpcdWorkerSpec *spec)
 
 	hrpcd_log_guest(G_LOG_LEVEL_DEBUG, spec->guest_id, spec->name, "worker %ld started",
 			(long)getpid());
-	if (worker_start(&w, &error) && sandbox_lock(spec, &error))
+	if (worker_start(&w, &error) &&
+	    sandbox_lock(spec, hrpcd_services_fs_exports(w.svcs, &fs_allow) > 0,
+			 (fs_allow & FSS_ALLOW_DEV) != 0, &error))
 		g_main_loop_run(w.loop);
 	else
 		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name, "%s",
@@ -546,7 +556,7 @@ int hrpcd_worker_main(int argc, char **argv)
 	gint guest_id = 0;
 	gint64 shm_size = 0, uid = -1, poll_max_ns = 0, poll_spinners = 0;
 	g_autofree char *name = NULL, *transport = NULL, *workdir = NULL, *policy_dir = NULL;
-	g_autofree char *mig_intro = NULL, *mig_key = NULL;
+	g_autofree char *mig_intro = NULL, *mig_key = NULL, *fs_policy_dir = NULL;
 	gboolean worker = FALSE, use_syslog = FALSE, verbose = FALSE;
 	GOptionEntry entries[] = {
 		{ "worker", 0, 0, G_OPTION_ARG_NONE, &worker, NULL, NULL },
@@ -556,6 +566,7 @@ int hrpcd_worker_main(int argc, char **argv)
 		{ "shm-size", 0, 0, G_OPTION_ARG_INT64, &shm_size, NULL, NULL },
 		{ "workdir", 0, 0, G_OPTION_ARG_FILENAME, &workdir, NULL, NULL },
 		{ "sock-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &policy_dir, NULL, NULL },
+		{ "fs-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &fs_policy_dir, NULL, NULL },
 		{ "poll-max-ns", 0, 0, G_OPTION_ARG_INT64, &poll_max_ns, NULL, NULL },
 		{ "poll-spinners", 0, 0, G_OPTION_ARG_INT64, &poll_spinners, NULL, NULL },
 		{ "uid", 0, 0, G_OPTION_ARG_INT64, &uid, NULL, NULL },
@@ -593,6 +604,7 @@ int hrpcd_worker_main(int argc, char **argv)
 	spec.shm_size = (gsize)shm_size;
 	spec.workdir = workdir;
 	spec.sock_policy_dir = policy_dir;
+	spec.fs_policy_dir = fs_policy_dir;
 	if (spec.transport == HRPC_ADMIN_TRANSPORT_IVSHMEM) {
 		spec.shm_fd = FD_SHM;
 		for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++) {
@@ -695,6 +707,8 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	if (spec->sock_policy_dir)
 		g_ptr_array_add(argv, g_strdup_printf("--sock-policy-dir=%s",
 						      spec->sock_policy_dir));
+	if (spec->fs_policy_dir)
+		g_ptr_array_add(argv, g_strdup_printf("--fs-policy-dir=%s", spec->fs_policy_dir));
 	if (spec->poll_max_ns) {
 		g_ptr_array_add(argv, g_strdup_printf("--poll-max-ns=%u", spec->poll_max_ns));
 		g_ptr_array_add(argv, g_strdup_printf("--poll-spinners=%u", spec->poll_spinners));

@@ -199,7 +199,9 @@ HRPC_STATIC_ASSERT(offsetof(struct hrpc_admin_channel, name) == 16, "name at 16"
 HRPC_STATIC_ASSERT(offsetof(struct hrpc_admin_channel, stats) == 304, "stats at 304");
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_channel) == 384, "admin channel is 384 bytes");
 
-#define HRPC_ADMIN_SOCKETS_F_JSON 0x1u
+#define HRPC_ADMIN_SOCKETS_F_JSON  0x1u
+/* The filesystem service's exports and open files instead (hostrpcctl files). */
+#define HRPC_ADMIN_SOCKETS_F_FILES 0x2u
 
 struct hrpc_admin_sockets_query {
 	hrpc_u32 guest_id;    /* 0: look the guest up by name */

@@ -1,9 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * guestfs.h - service 256 (HRPC_SVC_GUEST_FS): a guest's filesystem served
- * to the host by the guest agent (guestrpcd), Guest RPC direction: the HOST
- * is the client, the GUEST is the server.  guestrpc/PROTOCOL.md is the prose
- * specification; this header is its machine-readable form.
+ * guestfs.h - the filesystem protocol, one for both directions (one server,
+ * fs-server/):
+ *
+ *  - service 256 (HRPC_SVC_GUEST_FS), Guest RPC: a guest's filesystem served
+ *    to the host by the guest agent (guestrpcd); the HOST is the client
+ *    (hostrpc-guestmount), the GUEST the server.  guestrpc/PROTOCOL.md is
+ *    the prose specification;
+ *  - service 17 (HRPC_SVC_FS), Host RPC: a host directory served to the
+ *    guest kernel by the guest's hostrpcd worker (outsource/fs); the GUEST
+ *    is the client (hostrpcfs.ko, drivers-frontend/fs), the HOST the
+ *    server.  MOUNT names an export of the guest's policy as the first
+ *    component of its path ("/EXPORT/sub/dir"); the server sends
+ *    HRPC_GFS_EVT_INVAL events for changes made by others.
+ *
+ * This header is the machine-readable form; it compiles in the guest
+ * kernel too.
  *
  * Every payload is a fixed-size little-endian struct (checked below); a CALL
  * whose payload has the wrong size or a reserved field set is answered
@@ -224,6 +236,8 @@ struct hrpc_gfs_forget_item {
 	hrpc_u64 node;
 	hrpc_u64 nlookup;        /* >= 1, <= the lookups not yet forgotten */
 };
+/* FORGET answers nothing the client needs: it may be sent one-way (an item
+ * naming no node is skipped). */
 struct hrpc_gfs_forget_req {
 	hrpc_u32 count;          /* 1..HRPC_GFS_FORGET_MAX; payload = 8 + 16 * count */
 	hrpc_u32 reserved;
@@ -348,7 +362,8 @@ struct hrpc_gfs_create_rep {
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_gfs_create_rep) == 104, "gfs create rep is 104 bytes");
 
 /* READ: up to `size` bytes at `offset` come back as reply bulk (the call's
- * bulk_cap must be >= size).  WRITE: the request bulk holds exactly `size`
+ * bulk_cap must be >= size); fewer than asked means the file ended there
+ * (at the time of the read).  WRITE: the request bulk holds exactly `size`
  * bytes. */
 struct hrpc_gfs_io_req {
 	hrpc_u64 fh;
@@ -469,7 +484,9 @@ HRPC_STATIC_ASSERT(sizeof(struct hrpc_gfs_lock_req) == 40, "gfs lock req is 40 b
  * ATTR its attributes, DATA its cached pages as well, ENTRY the dentry
  * `name` of directory `node` (and that directory's attributes).  Nodes the
  * client has forgotten are never named; a node the client does not know
- * (a race with FORGET) is ignored. */
+ * (a race with FORGET) is ignored.  Node 0 (with all three bits): the
+ * server lost track of changes (its watch queue overflowed) - everything
+ * the client cached from this channel may be stale. */
 #define HRPC_GFS_INVAL_ATTR  0x1u
 #define HRPC_GFS_INVAL_DATA  0x2u
 #define HRPC_GFS_INVAL_ENTRY 0x4u

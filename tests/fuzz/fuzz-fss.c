@@ -99,6 +99,21 @@ static void setup(void)
 	out_mtime = mtime_of(out_dir);
 }
 
+/* An event names a node of this server and, for ENTRY, a valid name. */
+static void on_inval(void *data, const struct hrpc_gfs_inval_event *ev)
+{
+	check((ev->node ? (ev->node >> 24 & 0xff) == 3 : ev->what == 7) && !ev->reserved &&
+	      ev->what && !(ev->what & ~(HRPC_GFS_INVAL_ATTR | HRPC_GFS_INVAL_DATA |
+					HRPC_GFS_INVAL_ENTRY)));
+	check(ev->what & HRPC_GFS_INVAL_ENTRY ? hrpc_gfs_name_check(&ev->name) == 0
+					      : ev->name.len == 0);
+}
+
+static void on_audit(void *data, const char *line)
+{
+	check(strlen(line) < 8192);   /* names may hold newlines: the sink makes them '?' */
+}
+
 static void remember(uint64_t *handles, unsigned *nh, uint64_t h)
 {
 	if (h)
@@ -109,7 +124,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 {
 	static uint8_t bulk[HRPC_GFS_IO_MAX];
 	static uint8_t rep_buf[HRPC_MSG_MAX_PAYLOAD];
-	const struct fss_config cfg = { .max_nodes = 64, .max_files = 16 };
+	/* As outsource/fs runs it: a tag, inotify, events and audit lines. */
+	const struct fss_config cfg = { .max_nodes = 64, .max_files = 16, .handle_tag = 3,
+					.watch = true, .inval = on_inval, .audit = on_audit };
 	uint64_t handles[32] = { 0 };
 	unsigned nh = 0;
 	struct fss *s;

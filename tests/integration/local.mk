@@ -115,3 +115,11 @@ tests_integration_sock_test_sock_audit_flood_SOURCES = \
 tests_integration_sock_test_sock_audit_flood_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_sock_audit_flood_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_audit_flood_LDFLAGS = $(itest_ldflags)
+
+# Filesystem outsourcing's host half in a real worker (issue 13).
+check_PROGRAMS += tests/integration/fs/test-fs-service
+TESTS += tests/integration/fs/test-fs-service
+tests_integration_fs_test_fs_service_SOURCES = tests/integration/fs/test-fs-service.c $(itest_sources)
+tests_integration_fs_test_fs_service_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
+tests_integration_fs_test_fs_service_LDADD = $(itest_ldadd)
+tests_integration_fs_test_fs_service_LDFLAGS = $(itest_ldflags)

@@ -63,3 +63,10 @@ tests_unit_test_sock_area_CFLAGS = $(AM_CFLAGS)
 TESTS += tests/unit/test-idmap
 check_PROGRAMS += tests/unit/test-idmap
 tests_unit_test_idmap_LDADD = $(unit_ldadd)
+# A guest's filesystem exports (outsource/fs/policy.h).
+TESTS += tests/unit/test-fs-policy
+check_PROGRAMS += tests/unit/test-fs-policy
+tests_unit_test_fs_policy_SOURCES = tests/unit/test-fs-policy.c \
+	outsource/fs/policy.c outsource/fs/policy.h
+tests_unit_test_fs_policy_CFLAGS = $(AM_CFLAGS)
+tests_unit_test_fs_policy_LDADD = $(unit_ldadd)

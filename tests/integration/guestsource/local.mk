@@ -6,6 +6,7 @@ gs_itests = \
 	tests/integration/guestsource/exec-hostile-deadlines.sh \
 	tests/integration/guestsource/mount-ops.sh \
 	tests/integration/guestsource/mount-creds.sh \
+	tests/integration/guestsource/mount-posix.sh \
 	tests/integration/guestsource/mount-restrict.sh \
 	tests/integration/guestsource/mount-timeouts.sh \
 	tests/integration/guestsource/mount-hostile-guest.sh \

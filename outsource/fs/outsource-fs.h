@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * outsource-fs.h - filesystem outsourcing, host half: a host directory
+ * mounted in the guest (mount -t hostrpcfs EXPORT /mnt,
+ * drivers-frontend/fs/), served by the guest's hostrpcd worker as Host RPC
+ * service 17 (HRPC_SVC_FS) with the protocol of include/hostrpc/guestfs.h
+ * and the server of fs-server/ - the one the guest agent runs for the
+ * other direction.
+ *
+ * One fs-server per export of the guest's policy (policy.h), each with its
+ * own handle tag, id policy, read-only mode and limits; this service routes
+ * each call to its export by the tag of the call's first handle, MOUNT by
+ * the first component of its path ("/NAME/sub/dir"), FORGET item by item.
+ * RENAME and LINK across exports are EXDEV.  Changes made on the host by
+ * anyone but the guest reach the guest as HRPC_GFS_EVT_INVAL events
+ * (inotify on the nodes it holds).  Every open and every refusal goes to
+ * the guest's audit log ("fs" records).
+ *
+ * Lifetime: the service and its servers are the worker's, from
+ * outsource_fs_service_start() (before the sandbox: export directories are
+ * opened then) to outsource_fs_service_stop(); their GLib sources are on
+ * the thread-default main context and go with the service.
+ *
+ * Error convention: gboolean/NULL + GError (GLib layer).
+ */
+#ifndef OUTSOURCE_FS_H
+#define OUTSOURCE_FS_H
+
+#include <glib.h>
+
+#include "hostrpc/hostrpc.h"
+
+G_BEGIN_DECLS
+
+typedef struct _OutsourceFsService OutsourceFsService;
+
+/*
+ * The policy: <policy_dir>/<name>.conf, else <policy_dir>/default.conf;
+ * none: no exports (every MOUNT is -ENOENT).  `policy_dir` NULL:
+ * SYSCONFDIR/hostrpc/fs.  A policy that does not parse, or an export path
+ * that is not a directory, fails the start.  audit_fd: the worker's audit
+ * channel (audit-sink.h), -1: no audit.
+ */
+OutsourceFsService *outsource_fs_service_start(hrpc_server *srv, guint32 guest_id,
+					       const char *guest_name, const char *policy_dir,
+					       int audit_fd, GError **error);
+void outsource_fs_service_stop(OutsourceFsService *svc);
+/* The exports, and what they allow together (FSS_ALLOW_*) in *allow. */
+guint outsource_fs_service_exports(OutsourceFsService *svc, guint32 *allow);
+/* The exports and the open files, as text or one JSON object; g_free. */
+char *outsource_fs_service_listing(OutsourceFsService *svc, gboolean json, gsize *len);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(OutsourceFsService, outsource_fs_service_stop)
+
+G_END_DECLS
+
+#endif

@@ -1,0 +1,489 @@
+/* SPDX-License-Identifier: MIT */
+/* service.c - filesystem outsourcing, host half (outsource-fs.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+
+#include "fs-server/server.h"
+#include "hostrpc/guestfs.h"
+#include "hostrpc/msg.h"
+#include "outsource/fs/outsource-fs.h"
+#include "outsource/fs/policy.h"
+
+typedef struct {
+	OutsourceFsService *svc;
+	const struct fs_export_policy *pol;
+	int root_fd;             /* O_PATH directory */
+} FsExport;
+
+/* One fs-server per export and mode (read-write, read-only: a read-only
+ * MOUNT beside a writable one of the same export), made at its first
+ * MOUNT; handle tag = 2 * export index + ro. */
+typedef struct {
+	FsExport *exp;
+	gboolean ro;
+	struct fss *fss;         /* NULL: not made yet */
+	GSource *watch_src;      /* inotify, on the thread-default context; NULL = none */
+} FsServer;
+
+struct _OutsourceFsService {
+	guint32 guest_id;
+	char *name;
+	char *policy_source;     /* the file, or why there is none */
+	struct fs_policy policy;
+	FsExport exports[FS_POLICY_EXPORTS_MAX];
+	guint nexports;
+	FsServer servers[2 * FS_POLICY_EXPORTS_MAX];
+	int audit_fd;
+	hrpc_conn *conn;         /* the guest's, from its first call (events) */
+};
+
+/* ---- audit and events ---------------------------------------------------- */
+
+static void export_audit(void *data, const char *line)
+{
+	FsExport *e = data;
+
+	char rec[1024];
+	int n;
+
+	if (e->svc->audit_fd < 0)
+		return;
+	/* One record per datagram; the supervisor adds time and guest. */
+	n = snprintf(rec, sizeof(rec), "fs export=%s %s", e->pol->name, line);
+	if (n > 0)
+		(void)!send(e->svc->audit_fd, rec, MIN((size_t)n, sizeof(rec) - 1),
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static void server_audit(void *data, const char *line)
+{
+	FsServer *v = data;
+	g_autofree char *l = g_strdup_printf("%s%s", v->ro ? "mount=ro " : "", line);
+
+	export_audit(v->exp, l);
+}
+
+static void server_log(void *data, const char *msg)
+{
+	FsServer *v = data;
+
+	g_info("guest %u: fs export %s%s: %s", v->exp->svc->guest_id, v->exp->pol->name,
+	       v->ro ? " (read-only)" : "", msg);
+}
+
+static void server_inval(void *data, const struct hrpc_gfs_inval_event *ev)
+{
+	FsServer *v = data;
+
+	/* Best effort: a full event ring loses one invalidation, which the
+	 * guest's attribute timeout covers. */
+	if (v->exp->svc->conn)
+		(void)hrpc_conn_send_event(v->exp->svc->conn, HRPC_SVC_FS, HRPC_GFS_EVT_INVAL, ev,
+					   sizeof(*ev));
+}
+
+static gboolean server_watch_ready(gint fd, GIOCondition cond, gpointer data)
+{
+	FsServer *v = data;
+
+	fss_watch_dispatch(v->fss);
+	return G_SOURCE_CONTINUE;
+}
+
+/* The server of export `e` in mode `ro`, made now if need be (NULL: out of
+ * memory). */
+static FsServer *server_get(OutsourceFsService *svc, FsExport *e, gboolean ro)
+{
+	guint tag = 2 * (guint)(e - svc->exports) + (ro ? 1 : 0);
+	FsServer *v = &svc->servers[tag];
+	struct fss_config cfg = {
+		.max_nodes = svc->policy.max_nodes,
+		.max_files = svc->policy.max_files,
+		.flags = e->pol->allow,
+		.ids = e->pol->ids,
+		.log = server_log, .log_data = v,
+		.audit = server_audit, .audit_data = v,
+		.handle_tag = (guint8)tag,
+		.watch = TRUE,
+		.inval = server_inval, .inval_data = v,
+	};
+
+	if (v->fss)
+		return v;
+	v->exp = e;
+	v->ro = ro;
+	v->fss = fss_new(e->root_fd, &cfg);
+	if (!v->fss)
+		return NULL;
+	if (fss_watch_fd(v->fss) >= 0) {
+		v->watch_src = g_unix_fd_source_new(fss_watch_fd(v->fss), G_IO_IN);
+		g_source_set_callback(v->watch_src, G_SOURCE_FUNC(server_watch_ready), v, NULL);
+		g_source_attach(v->watch_src, g_main_context_get_thread_default());
+	}
+	return v;
+}
+
+/* ---- routing --------------------------------------------------------------- */
+
+static FsServer *server_of_handle(OutsourceFsService *svc, guint64 h)
+{
+	guint tag = (guint)(h >> 24) & 0xff;
+
+	return tag < 2 * svc->nexports && svc->servers[tag].fss ? &svc->servers[tag] : NULL;
+}
+
+static int route_mount(OutsourceFsService *svc, const struct hrpc_req *req,
+		       struct hrpc_reply *rep)
+{
+	struct {
+		struct hrpc_gfs_cred cred;
+		struct hrpc_gfs_mount_req m;
+	} *in = (void *)req->payload, out;
+	const char *p, *slash;
+	struct hrpc_req call = *req;
+	FsExport *e = NULL;
+	FsServer *v;
+	size_t nlen;
+
+	if (req->len != sizeof(out) || in->m.path_len == 0 ||
+	    in->m.path_len >= HRPC_GFS_PATH_MAX || in->m.path[0] != '/')
+		return -EINVAL;
+	/* "/NAME" or "/NAME/rest": the rest is resolved inside the export. */
+	p = in->m.path + 1;
+	slash = memchr(p, '/', in->m.path_len - 1);
+	nlen = slash ? (size_t)(slash - p) : in->m.path_len - 1u;
+	for (guint i = 0; i < svc->nexports; i++)
+		if (strlen(svc->exports[i].pol->name) == nlen &&
+		    !memcmp(svc->exports[i].pol->name, p, nlen))
+			e = &svc->exports[i];
+	if (!e) {
+		g_info("guest %u: MOUNT of an export the policy (%s) does not have", svc->guest_id,
+		       svc->policy_source);
+		return -ENOENT;
+	}
+	memcpy(&out.cred, &in->cred, sizeof(out.cred));
+	memset(&out.m, 0, sizeof(out.m));
+	out.m.flags = in->m.flags | (e->pol->ro ? HRPC_GFS_MOUNT_F_RDONLY : 0);
+	out.m.reserved = in->m.reserved;
+	if (slash) {
+		out.m.path_len = (guint16)(in->m.path_len - 1 - nlen);
+		memcpy(out.m.path, slash, out.m.path_len);
+	} else {
+		out.m.path_len = 1;
+		out.m.path[0] = '/';
+	}
+	/* The rest of the request is checked by the server (zero padding). */
+	if (memchr(in->m.path, 0, in->m.path_len))
+		return -EINVAL;
+	for (size_t i = in->m.path_len; i < sizeof(in->m.path); i++)
+		if (in->m.path[i])
+			return -EINVAL;
+	call.payload = &out;
+	if (!(v = server_get(svc, e, (out.m.flags & HRPC_GFS_MOUNT_F_RDONLY) != 0)))
+		return -ENOMEM;
+	return fss_handle(v->fss, &call, rep);
+}
+
+/* FORGET: each item to its export's server. */
+static int route_forget(OutsourceFsService *svc, const struct hrpc_req *req,
+			struct hrpc_reply *rep)
+{
+	const guint8 *pl = req->payload;
+	struct hrpc_gfs_forget_req f;
+	struct {
+		struct hrpc_gfs_cred cred;
+		struct hrpc_gfs_forget_req f;
+		struct hrpc_gfs_forget_item items[HRPC_GFS_FORGET_MAX];
+	} out;
+	int rc = 0;
+
+	if (req->len < sizeof(out.cred) + sizeof(f))
+		return -EINVAL;
+	memcpy(&f, pl + sizeof(out.cred), sizeof(f));
+	if (f.count == 0 || f.count > HRPC_GFS_FORGET_MAX || f.reserved ||
+	    req->len != sizeof(out.cred) + sizeof(f) + f.count * sizeof(out.items[0]))
+		return -EINVAL;
+	memcpy(&out.cred, pl, sizeof(out.cred));
+	for (guint x = 0; x < 2 * svc->nexports; x++) {
+		struct hrpc_req call = *req;
+		guint n = 0;
+		int r;
+
+		for (guint i = 0; i < f.count; i++) {
+			struct hrpc_gfs_forget_item it;
+
+			memcpy(&it, pl + sizeof(out.cred) + sizeof(f) + i * sizeof(it), sizeof(it));
+			if (server_of_handle(svc, it.node) == &svc->servers[x])
+				out.items[n++] = it;
+		}
+		if (!n)
+			continue;
+		out.f.count = n;
+		out.f.reserved = 0;
+		call.payload = &out;
+		call.len = (guint32)(sizeof(out.cred) + sizeof(out.f) + n * sizeof(out.items[0]));
+		if ((r = fss_handle(svc->servers[x].fss, &call, rep)) < 0)
+			rc = r;
+	}
+	return rc;
+}
+
+static int fs_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	OutsourceFsService *svc = opaque;
+	const size_t cl = sizeof(struct hrpc_gfs_cred);
+	guint64 h[2];
+	FsServer *v;
+
+	svc->conn = req->conn;
+	if (req->hdr->proc == HRPC_GFS_MOUNT)
+		return route_mount(svc, req, rep);
+	if (req->hdr->proc == HRPC_GFS_FORGET)
+		return route_forget(svc, req, rep);
+	if (req->len < cl + sizeof(h[0]))
+		return -EINVAL;
+	memcpy(&h[0], (const guint8 *)req->payload + cl, sizeof(h[0]));
+	if (!(v = server_of_handle(svc, h[0])))
+		return h[0] ? -ESTALE : -EINVAL;
+	if (req->hdr->proc == HRPC_GFS_RENAME || req->hdr->proc == HRPC_GFS_LINK) {
+		if (req->len < cl + sizeof(h))
+			return -EINVAL;
+		memcpy(&h[1], (const guint8 *)req->payload + cl + sizeof(h[0]), sizeof(h[1]));
+		/* Another export, or the same one mounted read-only. */
+		if (server_of_handle(svc, h[1]) != v)
+			return -EXDEV;
+	}
+	return fss_handle(v->fss, req, rep);
+}
+
+/* ---- start and stop -------------------------------------------------------- */
+
+static gboolean load_policy(OutsourceFsService *svc, const char *policy_dir, GError **error)
+{
+	g_autofree char *defdir = g_build_filename(SYSCONFDIR, "hostrpc", "fs", NULL);
+	const char *dir = policy_dir ? policy_dir : defdir;
+	g_autofree char *conf = g_strdup_printf("%s/%s.conf", dir, svc->name);
+	g_autofree char *text = NULL;
+	char err[512];
+	int rc;
+
+	if (!g_file_test(conf, G_FILE_TEST_EXISTS)) {
+		g_free(conf);
+		conf = g_strdup_printf("%s/default.conf", dir);
+	}
+	if (!g_file_test(conf, G_FILE_TEST_EXISTS)) {
+		svc->policy_source = g_strdup_printf("none (no %s/%s.conf, no %s/default.conf): "
+						     "no exports", dir, svc->name, dir);
+		return TRUE;
+	}
+	if (!g_file_get_contents(conf, &text, NULL, error))
+		return FALSE;
+	rc = fs_policy_parse(text, conf, &svc->policy, err, sizeof(err));
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc), "%s", err);
+		return FALSE;
+	}
+	svc->policy_source = g_steal_pointer(&conf);
+	return TRUE;
+}
+
+OutsourceFsService *outsource_fs_service_start(hrpc_server *srv, guint32 guest_id,
+					       const char *guest_name, const char *policy_dir,
+					       int audit_fd, GError **error)
+{
+	g_autoptr(OutsourceFsService) svc = g_new0(OutsourceFsService, 1);
+	int rc;
+
+	svc->guest_id = guest_id;
+	svc->audit_fd = -1;
+	svc->name = g_strdup(guest_name && *guest_name && strcmp(guest_name, ".") &&
+			     strcmp(guest_name, "..") && !strchr(guest_name, '/') ?
+			     guest_name : "");
+	if (!*svc->name) {
+		g_free(svc->name);
+		svc->name = g_strdup_printf("guest%u", guest_id);
+	}
+	if (!load_policy(svc, policy_dir, error))
+		return NULL;
+	if (audit_fd >= 0 && (svc->audit_fd = fcntl(audit_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+			    "cannot keep the audit channel: %s", g_strerror(errno));
+		return NULL;
+	}
+	for (guint i = 0; i < svc->policy.nexports; i++) {
+		const struct fs_export_policy *pol = &svc->policy.exports[i];
+		FsExport *e = &svc->exports[i];
+		struct stat st;
+
+		e->svc = svc;
+		e->pol = pol;
+		e->root_fd = open(pol->path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (e->root_fd < 0 || fstat(e->root_fd, &st) < 0) {
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+				    "%s: export %s: cannot open %s: %s", svc->policy_source,
+				    pol->name, pol->path, g_strerror(errno));
+			return NULL;
+		}
+		svc->nexports = i + 1;
+		export_audit(e, pol->ro ? "exported read-only" : "exported");
+	}
+	rc = hrpc_server_register(srv, HRPC_SVC_FS, "fs", fs_handle, svc);
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+			    "cannot register the filesystem service: %s", g_strerror(-rc));
+		return NULL;
+	}
+	return g_steal_pointer(&svc);
+}
+
+void outsource_fs_service_stop(OutsourceFsService *svc)
+{
+	if (!svc)
+		return;
+	for (guint i = 2 * svc->nexports; i-- > 0;) {
+		FsServer *v = &svc->servers[i];
+
+		if (v->watch_src) {
+			g_source_destroy(v->watch_src);
+			g_source_unref(v->watch_src);
+		}
+		fss_free(v->fss);
+	}
+	for (guint i = svc->nexports; i-- > 0;)
+		if (svc->exports[i].root_fd >= 0)
+			close(svc->exports[i].root_fd);
+	if (svc->audit_fd >= 0)
+		close(svc->audit_fd);
+	fs_policy_clear(&svc->policy);
+	g_free(svc->policy_source);
+	g_free(svc->name);
+	g_free(svc);
+}
+
+guint outsource_fs_service_exports(OutsourceFsService *svc, guint32 *allow)
+{
+	*allow = 0;
+	for (guint i = 0; svc && i < svc->nexports; i++)
+		*allow |= svc->exports[i].pol->allow;
+	return svc ? svc->nexports : 0;
+}
+
+/* ---- listing --------------------------------------------------------------- */
+
+static void json_str(GString *o, const char *s)
+{
+	g_string_append_c(o, '"');
+	for (; *s; s++) {
+		guchar c = (guchar)*s;
+
+		if (c == '"' || c == '\\')
+			g_string_append_printf(o, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			g_string_append_printf(o, "\\u%04x", c);
+		else
+			g_string_append_c(o, (char)c);
+	}
+	g_string_append_c(o, '"');
+}
+
+static const char *lock_name(guint32 type)
+{
+	return type == HRPC_GFS_LOCK_RD ? "read" : type == HRPC_GFS_LOCK_WR ? "write" : "none";
+}
+
+char *outsource_fs_service_listing(OutsourceFsService *svc, gboolean json, gsize *len)
+{
+	GString *o = g_string_new(NULL);
+	struct fss_file_info *fi = g_new0(struct fss_file_info, 1);
+
+	if (json) {
+		g_string_append(o, "{\"policy\":");
+		json_str(o, svc->policy_source);
+		g_string_append(o, ",\"exports\":[");
+	} else {
+		g_string_append_printf(o, "POLICY %s\n", svc->policy_source);
+	}
+	for (guint i = 0; i < svc->nexports; i++) {
+		FsExport *e = &svc->exports[i];
+		FsServer *vs[2] = { &svc->servers[2 * i], &svc->servers[2 * i + 1] };
+		guint nodes = 0;
+		gboolean first = TRUE;
+
+		for (int k = 0; k < 2; k++)
+			nodes += vs[k]->fss ? fss_node_count(vs[k]->fss) : 0;
+
+		if (json) {
+			g_string_append_printf(o, "%s{\"name\":", i ? "," : "");
+			json_str(o, e->pol->name);
+			g_string_append(o, ",\"path\":");
+			json_str(o, e->pol->path);
+			g_string_append_printf(o, ",\"ro\":%s,\"ids\":", e->pol->ro ? "true" : "false");
+			json_str(o, e->pol->ids_spec);
+			g_string_append_printf(o, ",\"nodes\":%u,\"files\":[", nodes);
+		} else {
+			g_string_append_printf(o, "EXPORT %s %s%s ids=%s nodes=%u\n", e->pol->name,
+					       e->pol->path, e->pol->ro ? " ro" : "", e->pol->ids_spec,
+					       nodes);
+		}
+		for (guint32 m = 0, pos = 0; m < 2; m++, pos = 0)
+		while (vs[m]->fss && fss_file_next(vs[m]->fss, &pos, fi)) {
+			if (json) {
+				g_string_append_printf(o, "%s{\"fh\":%" G_GUINT64_FORMAT ",\"node\":%"
+						       G_GUINT64_FORMAT ",\"dir\":%s,\"flags\":%u,"
+						       "\"path\":", first ? "" : ",", fi->fh, fi->node,
+						       fi->dir ? "true" : "false", fi->flags);
+				json_str(o, fi->path);
+				g_string_append_printf(o, ",\"handle_type\":%d,\"handle\":\"",
+						       fi->handle_type);
+				for (guint k = 0; k < fi->handle_len; k++)
+					g_string_append_printf(o, "%02x", fi->handle[k]);
+				g_string_append_printf(o, "\",\"flock\":\"%s\",\"locks\":[",
+						       lock_name(fi->flock_type));
+				for (guint k = 0; k < fi->nlocks; k++)
+					g_string_append_printf(o, "%s{\"type\":\"%s\",\"start\":%"
+							       G_GUINT64_FORMAT ",\"end\":%" G_GINT64_FORMAT "}",
+							       k ? "," : "", lock_name(fi->locks[k].type),
+							       fi->locks[k].start,
+							       fi->locks[k].end == G_MAXUINT64 ? (gint64)-1 :
+							       (gint64)fi->locks[k].end);
+				g_string_append_printf(o, "],\"locks_overflow\":%s}",
+						       fi->locks_overflow ? "true" : "false");
+			} else {
+				g_string_append_printf(o, "  %-4s fh=%#" G_GINT64_MODIFIER "x flags=%#o %s",
+						       fi->dir ? "dir" : "file", fi->fh, fi->flags,
+						       fi->path);
+				if (fi->flock_type != HRPC_GFS_LOCK_UN)
+					g_string_append_printf(o, " flock=%s", lock_name(fi->flock_type));
+				for (guint k = 0; k < fi->nlocks; k++) {
+					char end[32] = "eof";
+
+					if (fi->locks[k].end != G_MAXUINT64)
+						g_snprintf(end, sizeof(end), "%" G_GUINT64_FORMAT,
+							   fi->locks[k].end);
+					g_string_append_printf(o, " lock=%s:%" G_GUINT64_FORMAT "-%s",
+							       lock_name(fi->locks[k].type),
+							       fi->locks[k].start, end);
+				}
+				g_string_append(o, fi->locks_overflow ? " locks+\n" : "\n");
+			}
+			first = FALSE;
+		}
+		if (json)
+			g_string_append(o, "]}");
+	}
+	if (json)
+		g_string_append(o, "]}\n");
+	g_free(fi);
+	*len = o->len;
+	return g_string_free(o, FALSE);
+}
