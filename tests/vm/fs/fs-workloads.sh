@@ -90,7 +90,8 @@ cat > "$vm_tmp/workloads.sh" <<'EOF'
 #!/bin/sh
 # workloads.sh TREE MOUNT-COMMAND
 tname=$1 mountcmd=$2
-r() { echo "R $1 $2 ${3:-}"; }
+failed=0
+r() { echo "R $1 $2 ${3:-}"; [ "$2" = 0 ] || failed=1; }
 drop() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 mkdir -p /mnt
 if ! $mountcmd 2> /tmp/err; then
@@ -162,6 +163,9 @@ rm -rf /mnt/dbench
 
 umount /mnt 2> /tmp/err
 r umount $? "$(cat /tmp/err)"
+# What the guest kernel said, where something failed (the console has
+# only errors: loglevel=4).
+[ $failed = 0 ] || dmesg | tail -n 15 | sed 's/^/KMSG /'
 EOF
 
 checks="mount fio-write fio-verify untar listing diff sqlite-fill sqlite-check dbench umount"
@@ -212,7 +216,7 @@ for c in $checks; do
 		[ -z "$detail" ] || echo "#   $detail"
 	fi
 done
-grep -E '^(FIO|LISTING|DBENCH) ' "$vm_tmp/res" | sed 's/^/# /'
+grep -E '^(FIO|LISTING|DBENCH|KMSG) ' "$vm_tmp/res" | sed 's/^/# /'
 [ ! -s "$vm_tmp/diff" ] || head -n 20 "$vm_tmp/diff" | sed 's/^/# diff: /'
 if [ "$rc" != 0 ]; then
 	echo "# guest exit $rc"
