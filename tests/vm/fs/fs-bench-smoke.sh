@@ -39,7 +39,7 @@ ok=0; [ "$rc" = 0 ] || ok=1
 echo "$( [ $ok = 0 ] && echo ok || echo not ok ) 1 - the benchmark ran every step on 9p, virtio-fs and hostrpcfs, every check right (exit $rc)"
 ok=0
 for row in 'seq write' 'seq read' 'untar' 'find' 'stat storm' 'rm -rf'; do
-	grep -qE "^$row .* [0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+x +[0-9.]+x " "$tmp/out" ||
+	grep -qE "^$row[ ,].* [0-9.]+ +[0-9.]+ +[0-9.]+ +[0-9.]+x +[0-9.]+x " "$tmp/out" ||
 		{ echo "# missing a number: $row"; ok=1; }
 done
 echo "$( [ $ok = 0 ] && echo ok || echo not ok ) 2 - every row has three times and both ratios"
