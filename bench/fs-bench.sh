@@ -20,7 +20,9 @@
 #     rm     rm -rf /mnt/t, then sync
 #   and checked: the read file's sha256 (guest), the file and entry counts
 #   and the stat sizes' sum (guest), /mnt/t gone after rm (guest), the
-#   written file's size and zeros (host), a clean umount.
+#   written file's size and zeros (host), a clean umount within 30 s (a
+#   peer's hung umount is noted, not failed: QEMU 7.2's C virtiofsd once
+#   left it blocked; the guest powers off anyway).
 #
 # The table: seconds for each filesystem (medians of BENCH_RUNS boots
 # each; the boots' order rotates from run to run), and hostrpcfs' speedups
@@ -145,7 +147,17 @@ begin
 end rm
 [ ! -e /mnt/t ] || bad "rm: /mnt/t is still there"
 
-umount /mnt || bad "umount"
+# Not a step: a hung umount (C virtiofsd once left the guest's umount
+# blocked in FUSE_DESTROY) is reported and the guest powers off anyway.
+umount /mnt 2> /tmp/err &
+u=$!
+i=0
+while kill -0 "$u" 2> /dev/null && [ "$i" -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+if kill -0 "$u" 2> /dev/null; then
+	echo "HUNG umount: not done after 30 s"
+else
+	wait "$u" || bad "umount: $(cat /tmp/err)"
+fi
 echo "DONE fail=$fail"
 exit "$fail"
 EOF
@@ -180,6 +192,15 @@ bench_one() {
 		echo "FAIL write: the host's copy of the file is not all zeros" >> "$vm_tmp/$name.out"
 	fi
 	[ ! -e "$exp/t" ] || echo "FAIL rm: the host still has the tree" >> "$vm_tmp/$name.out"
+	# A peer's hung umount is the peer's (its numbers and checks stand);
+	# hostrpcfs' is a failure.
+	if grep -q '^HUNG umount' "$vm_tmp/$name.out"; then
+		if [ "$fs" = hostrpcfs ]; then
+			echo "FAIL umount: hung (more than 30 s)" >> "$vm_tmp/$name.out"
+		else
+			echo "# note: $fs, run $run: the guest's umount hung (more than 30 s); its numbers stand"
+		fi
+	fi
 	rm -rf "$exp"
 	tr -d '\r' < "$vm_tmp/$name.out" | awk -v fs="$fs" -v run="$run" '$1 == "T" { print fs, $2, run, $3 }' >> "$results"
 	if [ "$rc" != 0 ] || grep -q '^FAIL' "$vm_tmp/$name.out"; then
