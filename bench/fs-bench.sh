@@ -27,7 +27,7 @@
 # The table: seconds for each filesystem (medians of BENCH_RUNS boots
 # each; the boots' order rotates from run to run), and hostrpcfs' speedups
 # (virtio-fs s / hostrpcfs s, 9p s / hostrpcfs s; > 1 = hostrpcfs faster).
-# Goals (issue 13), reported MET / NOT MET, never enforced: >= 1.0x against
+# Goals (issue 13), reported met / NOT MET, never enforced: >= 1.0x against
 # virtio-fs on every row, >= 5x against 9p on the metadata rows (untar,
 # find, stat, rm).  Until the guest's hostrpcfs.ko and hostrpcd's fs
 # service are in the tree, the hostrpcfs column reads "n/a" and a line
@@ -50,7 +50,6 @@ top_builddir=${top_builddir:-$top_srcdir}
 vm_prepare
 . "$top_srcdir/tests/vm/fs/fs-peers.sh"
 command -v python3 > /dev/null || vm_skip "python3 missing (apt-get install python3)"
-command -v busybox > /dev/null || vm_skip "busybox missing (apt-get install busybox-static)"
 
 if [ "${FS_BENCH_SMALL:-0}" = 1 ]; then
 	mib=${FS_BENCH_MIB:-16} nfiles=${FS_BENCH_FILES:-300} guest_timeout=240

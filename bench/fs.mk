@@ -4,7 +4,7 @@
 #                    run: dd write/read, untar, find, a stat storm, rm -rf
 #                    (BENCH_RUNS=N: medians of N boots each; FS_BENCH_SMALL=1:
 #                    the smoke run of tests/vm/fs/fs-bench-smoke.sh)
-EXTRA_DIST += bench/fs-bench.sh bench/fs.mk
+EXTRA_DIST += bench/fs-bench.sh
 .PHONY: fs-bench
 fs-bench: hostrpc/daemon/hostrpcd
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \

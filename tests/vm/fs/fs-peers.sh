@@ -50,9 +50,9 @@ fsp_image() {
 fsp_hostrpcfs_missing() {
 	local why=""
 	[ -f "$fsp_dir/modules/hostrpcfs.ko" ] ||
-		why="the guest image has no hostrpcfs.ko (the guest filesystem, branch fs-kernel, is not in this tree)"
+		why="the guest image $fsp_dir has no hostrpcfs.ko (tools/guest-image builds it from drivers-frontend/fs)"
 	if ! "$vm_hostrpcd" --help 2>&1 | grep -q -- '--fs-policy-dir'; then
-		why="${why:+$why; }hostrpcd has no --fs-policy-dir (the host's fs service is not in this tree)"
+		why="${why:+$why; }hostrpcd has no --fs-policy-dir (no host fs service, outsource/fs)"
 	elif [ "$vm_server_is_hostrpcd" != 1 ]; then
 		why="${why:+$why; }the VM tests' server is not hostrpcd (HOSTRPC_IVSHMEM_SERVER is set)"
 	fi

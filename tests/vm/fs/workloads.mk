@@ -8,4 +8,4 @@
 #   fs-bench-smoke.sh  bench/fs-bench.sh in its small mode
 fs_workload_vm_tests = tests/vm/fs/fs-workloads.sh tests/vm/fs/fs-bench-smoke.sh
 dist_check_SCRIPTS += $(fs_workload_vm_tests)
-EXTRA_DIST += tests/vm/fs/fs-peers.sh tests/vm/fs/workloads.mk
+EXTRA_DIST += tests/vm/fs/fs-peers.sh
