@@ -16,3 +16,5 @@ EXTRA_DIST += bench/migrate-bench.sh
 migrate-bench: hostrpc/daemon/hostrpcd migrate/hostrpc-migrate
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 		$(SHELL) $(top_srcdir)/bench/migrate-bench.sh
+
+include $(top_srcdir)/bench/fs.mk

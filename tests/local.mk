@@ -10,6 +10,7 @@ include tests/vm/sock/local.mk
 include tests/vm/fs/local.mk
 include tests/vm/guestsource/local.mk
 include tests/vm/migrate/local.mk
+include tests/vm/fs/workloads.mk
 
 # The VM tests (real guest kernels under QEMU) that `make check` runs: all of
 # them by default.  `make check VM_TESTS='$$(vm_lifetime_tests)'` runs only
@@ -17,4 +18,5 @@ include tests/vm/migrate/local.mk
 # (make distcheck with --enable-sanitizers), so that the rest run once.
 vm_lifetime_tests = tests/vm/endpoint-churn.sh
 VM_TESTS = $(vm_tests) $(sock_vm_tests) $(fs_vm_tests) $(gs_vm_tests) $(mig_vm_tests)
+VM_TESTS += $(fs_workload_vm_tests)
 TESTS += $(VM_TESTS)
