@@ -703,6 +703,43 @@ int hrpck_chan_call(struct hrpck_chan *chan, struct hrpck_call *call,
  * if the reply payload did not fit in @call->rep_cap (@call->rep holds the
  * first rep_cap bytes); otherwise a transport error (see hostrpc_core.h).
  */
+/**
+ * hrpck_chan_poll() - spin on the response ring until a condition holds
+ * @chan: channel from hrpck_chan_get()
+ * @cond: checked before each step; true ends the spin
+ * @arg: for @cond
+ * @poll_us: spin budget in microseconds (0: the module's poll_us)
+ *
+ * For a caller of hrpck_call_async() about to sleep on its completion:
+ * replies are processed here (their completion callbacks run in this
+ * context) until @cond(@arg) or the budget is spent, so a fast host costs
+ * no interrupt and no wake-up.  Process context; never sleeps.
+ *
+ * Return: @cond(@arg) at the end.
+ */
+bool hrpck_chan_poll(struct hrpck_chan *chan, bool (*cond)(void *arg), void *arg,
+		     unsigned int poll_us)
+{
+	u64 t0 = ktime_get_ns(), budget = (u64)(poll_us ?: hrpck_poll_us) * NSEC_PER_USEC;
+
+	while (!cond(arg)) {
+		if (rsp_pending(chan)) {
+			process(chan);
+			continue;
+		}
+		if (ktime_get_ns() - t0 > budget) {
+			bool hit = cond(arg);
+
+			atomic64_inc(hit ? &chan->stats.poll_hits : &chan->stats.poll_misses);
+			return hit;
+		}
+		cpu_relax();
+	}
+	atomic64_inc(&chan->stats.poll_hits);
+	return true;
+}
+EXPORT_SYMBOL_GPL(hrpck_chan_poll);
+
 int hrpck_call(struct hrpck_chan *chan, struct hrpck_call *call,
 	       unsigned int timeout_ms)
 {

@@ -154,6 +154,8 @@ int hrpck_call(struct hrpck_chan *chan, struct hrpck_call *call,
 	       unsigned int timeout_ms);
 int hrpck_call_async(struct hrpck_chan *chan, struct hrpck_call *call,
 		     gfp_t gfp);
+bool hrpck_chan_poll(struct hrpck_chan *chan, bool (*cond)(void *arg), void *arg,
+		     unsigned int poll_us);
 
 int hrpck_event_subscribe(struct hrpck_chan *chan, struct hrpck_event_sub *sub);
 void hrpck_event_unsubscribe(struct hrpck_chan *chan,

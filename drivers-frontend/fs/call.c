@@ -43,6 +43,11 @@ static void ctx_done(struct hrpck_call *call)
 	ctx_put(c);
 }
 
+static bool ctx_done_p(void *done)
+{
+	return completion_done(done);
+}
+
 static void cred_fill(struct hrpc_gfs_cred *w, const struct cred *cred)
 {
 	const struct group_info *gi = cred->group_info;
@@ -116,6 +121,18 @@ int hfs_call(struct hfs_sb *fs, struct hfs_args *a)
 		cred_fill(buf, a->cred ?: current_cred());
 	if (a->in_len)
 		memcpy(buf + sizeof(struct hrpc_gfs_cred), a->in, a->in_len);
+	if (a->oneway) {
+		/* Nothing to wait for: the host handles the ring in order,
+		 * so every later call sees its effect. */
+		struct hrpck_call oc = {
+			.service = HRPC_SVC_FS, .proc = a->proc, .flags = HRPCK_CALL_ONEWAY,
+			.req = buf, .req_len = len,
+		};
+
+		ret = hrpck_call(fs->chan, &oc, hfs_call_timeout_s * 1000);
+		kfree(buf);
+		return map_status(ret);
+	}
 
 	c = kmalloc(struct_size(c, rep, a->out_len), GFP_NOFS);
 	if (!c) {
@@ -141,6 +158,10 @@ int hfs_call(struct hfs_sb *fs, struct hfs_args *a)
 		kfree(c);
 		return map_status(ret);
 	}
+	/* The host answers most calls within tens of microseconds: spin for
+	 * the reply first (no interrupt, no wake-up), then sleep. */
+	if (hfs_poll_us)
+		hrpck_chan_poll(fs->chan, ctx_done_p, &c->done, hfs_poll_us);
 	left = wait_for_completion_killable_timeout(&c->done,
 						    (long)hfs_call_timeout_s * HZ);
 	if (left <= 0) {
@@ -210,7 +231,7 @@ static void forget_send(struct hfs_sb *fs, const struct hrpc_gfs_forget_item *it
 	r->reserved = 0;
 	memcpy(r->items, items, n * sizeof(*items));
 	ret = hfs_call(fs, &(struct hfs_args){
-		.proc = HRPC_GFS_FORGET, .nocred = true, .in = r, .in_len = len,
+		.proc = HRPC_GFS_FORGET, .nocred = true, .oneway = true, .in = r, .in_len = len,
 	});
 	if (ret && ret != -EIO)
 		pr_warn_ratelimited(HFS_NAME ": FORGET of %u nodes: %d\n", n, ret);

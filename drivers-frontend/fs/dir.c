@@ -59,7 +59,7 @@ static int hfs_releasedir(struct inode *inode, struct file *file)
 		return 0;
 	r = (struct hrpc_gfs_fh_req){ .fh = d->fh };
 	hfs_call(d->fs, &(struct hfs_args){
-		.proc = HRPC_GFS_RELEASEDIR, .nocred = true, .in = &r, .in_len = sizeof(r),
+		.proc = HRPC_GFS_RELEASEDIR, .nocred = true, .oneway = true, .in = &r, .in_len = sizeof(r),
 	});
 	kfree(d);
 	return 0;

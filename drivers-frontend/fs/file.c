@@ -47,7 +47,7 @@ void hfs_fh_put(struct hfs_fh *f)
 		return;
 	r = (struct hrpc_gfs_fh_req){ .fh = f->fh };
 	hfs_call(f->fs, &(struct hfs_args){
-		.proc = HRPC_GFS_RELEASE, .nocred = true, .in = &r, .in_len = sizeof(r),
+		.proc = HRPC_GFS_RELEASE, .nocred = true, .oneway = true, .in = &r, .in_len = sizeof(r),
 	});
 	put_cred(f->cred);
 	kfree(f);
@@ -147,7 +147,7 @@ static int hfs_open(struct inode *inode, struct file *file)
 		struct hrpc_gfs_fh_req q = { .fh = o.fh };
 
 		hfs_call(fs, &(struct hfs_args){
-			.proc = HRPC_GFS_RELEASE, .nocred = true, .in = &q, .in_len = sizeof(q),
+			.proc = HRPC_GFS_RELEASE, .nocred = true, .oneway = true, .in = &q, .in_len = sizeof(q),
 		});
 		return ret;
 	}
@@ -595,12 +595,32 @@ static ssize_t direct_write(struct kiocb *iocb, struct iov_iter *from)
 
 /* ---- file operations ---------------------------------------------------------------- */
 
+/*
+ * Streaming: a read or write of at least stream_kb on a file of which
+ * nothing is cached and that nobody maps goes between the caller's buffer
+ * and the host directly, as O_DIRECT does: one copy through the bulk area
+ * instead of two (into the page cache, then into the bulk area), and
+ * nothing cached that the host could make stale.  Small I/O, and any file
+ * with cached pages or a mapping, keeps the page cache.
+ */
+static unsigned int hfs_stream_kb = 128;
+module_param_named(stream_kb, hfs_stream_kb, uint, 0644);
+MODULE_PARM_DESC(stream_kb, "reads and writes of at least this many KiB on an uncached, unmapped file bypass the page cache (0: never)");
+
+static bool hfs_streaming(struct file *file, size_t count)
+{
+	struct address_space *m = file->f_mapping;
+	unsigned int kb = READ_ONCE(hfs_stream_kb);
+
+	return kb && count >= (size_t)kb << 10 && !READ_ONCE(m->nrpages) && !mapping_mapped(m);
+}
+
 static ssize_t hfs_read_iter(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct inode *inode = file_inode(iocb->ki_filp);
 	int ret;
 
-	if (iocb->ki_flags & IOCB_DIRECT)
+	if ((iocb->ki_flags & IOCB_DIRECT) || hfs_streaming(iocb->ki_filp, iov_iter_count(to)))
 		return direct_read(iocb, to);
 	/* The host may have changed the file: its size bounds what we read. */
 	ret = hfs_attr_refresh(inode, false);
@@ -631,7 +651,8 @@ static ssize_t hfs_write_iter(struct kiocb *iocb, struct iov_iter *from)
 	ret = file_update_time(file);
 	if (ret)
 		goto out;
-	if (iocb->ki_flags & IOCB_DIRECT) {
+	/* i_rwsem held: no buffered writer can add pages meanwhile. */
+	if ((iocb->ki_flags & IOCB_DIRECT) || hfs_streaming(file, iov_iter_count(from))) {
 		ret = direct_write(iocb, from);
 	} else {
 		loff_t pos = iocb->ki_pos;

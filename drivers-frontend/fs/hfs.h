@@ -36,6 +36,7 @@
 /* Module parameters (main.c). */
 extern unsigned int hfs_io_kb;          /* READ/WRITE bytes per call, KiB */
 extern unsigned int hfs_call_timeout_s; /* a call's reply, seconds */
+extern unsigned int hfs_poll_us;        /* spin for a reply first, microseconds */
 extern bool hfs_readdirplus;
 
 /*
@@ -133,6 +134,7 @@ static inline u64 hfs_node(struct inode *inode)
 struct hfs_args {
 	u16 proc;
 	bool nocred;
+	bool oneway;    /* no reply wanted (RELEASE, RELEASEDIR, FORGET): returns once published */
 	bool out_var;
 	const struct cred *cred;
 	const void *in;

@@ -522,7 +522,7 @@ release:
 		struct hrpc_gfs_fh_req q = { .fh = rep.fh };
 
 		hfs_call(fs, &(struct hfs_args){
-			.proc = HRPC_GFS_RELEASE, .nocred = true, .in = &q, .in_len = sizeof(q),
+			.proc = HRPC_GFS_RELEASE, .nocred = true, .oneway = true, .in = &q, .in_len = sizeof(q),
 		});
 	}
 out:

@@ -42,6 +42,9 @@ MODULE_PARM_DESC(io_kb, "bytes per READ/WRITE call, KiB (4..1024; default 1024)"
 
 unsigned int hfs_call_timeout_s = 60;
 module_param_named(call_timeout, hfs_call_timeout_s, uint, 0644);
+unsigned int hfs_poll_us = 100;
+module_param_named(poll_us, hfs_poll_us, uint, 0644);
+MODULE_PARM_DESC(poll_us, "microseconds a call spins for its reply before it sleeps (0: never)");
 MODULE_PARM_DESC(call_timeout, "seconds a call waits for its reply before EIO (default 60)");
 
 bool hfs_readdirplus = true;
