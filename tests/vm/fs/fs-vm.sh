@@ -43,6 +43,7 @@ vm_server="$vm_server --fs-policy-dir=$vm_tmp/conf"
 head -c $((4 << 20)) /dev/urandom > "$exp/hostfile.bin"
 host_sum=$(sha256sum "$exp/hostfile.bin" | cut -d' ' -f1)
 printf version-1 > "$exp/coh.txt"
+printf mmap-v1xx > "$exp/mmh.txt"
 : > "$exp/lockf"
 : > "$exp/lockp"
 lock_pid=""
@@ -109,8 +110,11 @@ echo \"R whiteout \$(fs-probe whiteout \$M/nr1 \$M/nr3)\"
 mkfifo \$M/fifo; echo \"R fifo \$? \$(stat -c %F \$M/fifo)\"
 mount -t hostrpcfs -o attr_timeout=60,entry_timeout=60 e /tmp/m2; echo \"R mount2 \$?\"
 echo \"R cached \$(cat /tmp/m2/coh.txt) \$(gone /tmp/m2/locked)\"
+fs-probe mmapwatch /tmp/m2/mmh.txt mmap-v2xx 5000 > /tmp/mmw & mmw=\$!
+sleep 0.3
 echo HOST-STEP
 echo \"R coherence \$(fs-probe watch /tmp/m2/coh.txt version-2 5000)\"
+wait \$mmw; echo \"R mmapcoh \$(cat /tmp/mmw)\"
 echo \"R hostlock \$(fs-probe waitfile /tmp/m2/locked 5000)\"
 echo \"R flock \$(fs-probe flocknb /tmp/m2/lockf)\"
 echo \"R hostplock \$(fs-probe waitfile /tmp/m2/plocked 5000)\"
@@ -130,6 +134,7 @@ dmesg | grep -E 'hostrpcfs|BUG|WARNING|Oops' | tail -n 20
 "
 # The host edits a file the guest holds cached and takes a flock.
 host_cmd="printf version-2 > $exp/coh.txt
+printf mmap-v2xx > $exp/mmh.txt
 flock -x $exp/lockf -c 'touch $exp/locked; sleep 60' > /dev/null 2>&1 &
 echo \$! > $vm_tmp/flock.pid
 python3 -c 'import fcntl, time; f = open(\"$exp/lockp\", \"r+\"); fcntl.lockf(f, fcntl.LOCK_EX); open(\"$exp/plocked\", \"w\"); time.sleep(60)' > /dev/null 2>&1 &
@@ -138,7 +143,7 @@ echo \$! > $vm_tmp/plock.pid
   $top_builddir/hostrpc/daemon/hostrpcctl --admin-socket $vm_admin files guest > $vm_tmp/files.txt 2>&1
   touch $exp/step2-done ) &"
 
-echo "1..41"
+echo "1..42"
 rc=0
 t_start=$(date +%s)
 "$vm_run" -t "${HOSTRPC_VM_TIMEOUT:-600}" -m 768 -c "${FS_VM_CPUS:-1}" -s "$vm_server" \
@@ -215,6 +220,9 @@ w=$(r setlkw)
 set -- $w
 is setlk EWOULDBLOCK && r hostplock | grep -q '^seen' && [ "${1:-}" = EINTR ] && [ "${2:-0}" -ge 900 ]
 t $? "a host POSIX lock: the guest's F_SETLK is $(r setlk) (EAGAIN), F_SETLKW retries until a signal: ${w:-none}"
+ms=$(r mmapcoh | awk '$1 == "seen" { print $2 }')
+[ -n "$ms" ] && [ "$ms" -lt 1000 ]
+t $? "a host edit of a file the guest has mapped shows in the mapping in ${ms:-no} ms (mmap coherence host -> guest)"
 is locktwo ok
 t $? "granted locks, and conflicts between two guest opens (flock) and processes (F_SETLK byte ranges): $(r locktwo)"
 set -- $(r romount)

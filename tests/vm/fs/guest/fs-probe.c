@@ -19,6 +19,8 @@
  *   xattr PATH                 set user.hrpc=v1, get, list (size probe), ERANGE
  *   pwrite PATH OFF TEXT       pwrite TEXT at OFF, fsync
  *   watch PATH TEXT MS         reread PATH until it starts with TEXT: "seen N ms"
+ *   mmapwatch PATH TEXT MS     map PATH shared, read it, then watch the mapping
+ *                              until it starts with TEXT: "seen N ms"
  *   waitfile PATH MS           until PATH exists: "seen N ms"
  *   setlk PATH                 F_SETLK write lock: "ok" or errno name
  *   locktwo PATH               locks that are granted, and conflicts between
@@ -358,6 +360,37 @@ int main(int argc, char **argv)
 				close(fd);
 			}
 			if (n >= (ssize_t)len && !memcmp(buf, argv[3], len)) {
+				printf("seen %ld ms\n", ms_now() - t0);
+				return 0;
+			}
+			if (ms_now() - t0 > limit) {
+				printf("not seen in %ld ms\n", limit);
+				return 1;
+			}
+			usleep(5000);
+		}
+	}
+	if (!strcmp(cmd, "mmapwatch") && argc > 4) {
+		size_t len = strlen(argv[3]);
+		long t0, limit = atol(argv[4]);
+		volatile char *p;
+		char first;
+
+		fd = open(argv[2], O_RDONLY);
+		if (fd < 0)
+			return say(-1);
+		p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			return say(-1);
+		first = p[0];   /* the page is in, with what the file held */
+		(void)first;
+		t0 = ms_now();
+		for (;;) {
+			size_t i;
+
+			for (i = 0; i < len && p[i] == argv[3][i]; i++)
+				;
+			if (i == len) {
 				printf("seen %ld ms\n", ms_now() - t0);
 				return 0;
 			}
