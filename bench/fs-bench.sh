@@ -48,6 +48,8 @@ top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 . "$top_srcdir/tests/vm/lib.sh"
 vm_prepare
+# make -j: it loads every core for a minute; alone (tests/lib.sh)
+vm_load_lock exclusive
 . "$top_srcdir/tests/vm/fs/fs-peers.sh"
 command -v python3 > /dev/null || vm_skip "python3 missing (apt-get install python3)"
 

@@ -11,6 +11,8 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 vm_prepare
+# make -j: its checks have deadlines (tests/lib.sh)
+vm_load_lock shared
 ${CC:-gcc} -static -O2 -I "$top_srcdir/include" -o "$vm_tmp/escape-probe" \
 	"$top_srcdir/tests/vm/fs/guest/escape-probe.c" 2> "$vm_tmp/cc.log" ||
 	{ cat "$vm_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (apt-get install libc6-dev)"; }

@@ -10,6 +10,8 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 vm_prepare
+# make -j: its checks have deadlines (tests/lib.sh)
+vm_load_lock shared
 [ -f "$HOSTRPC_GUEST_DIR/modules/hostrpcfs.ko" ] ||
 	vm_skip "the guest image has no hostrpcfs.ko (drivers-frontend/fs)"
 ${CC:-gcc} -static -O2 -o "$vm_tmp/runas" "$top_srcdir/tests/posix/runas.c" 2> "$vm_tmp/cc.log" ||

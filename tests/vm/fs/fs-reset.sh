@@ -8,6 +8,8 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 vm_prepare
+# make -j: its checks have deadlines (tests/lib.sh)
+vm_load_lock shared
 [ "$vm_server_is_hostrpcd" = 1 ] || vm_skip "the fs service needs hostrpcd's ivshmem mode"
 "$top_builddir/hostrpc/daemon/hostrpcd" --help 2>&1 | grep -q -- '--fs-policy-dir' ||
 	vm_skip "hostrpcd has no --fs-policy-dir (no outsource/fs)"

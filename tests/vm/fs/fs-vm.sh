@@ -24,6 +24,8 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 vm_prepare
+# make -j: its checks have deadlines (tests/lib.sh)
+vm_load_lock shared
 [ "$vm_server_is_hostrpcd" = 1 ] || vm_skip "the fs service needs hostrpcd's ivshmem mode"
 "$top_builddir/hostrpc/daemon/hostrpcd" --help 2>&1 | grep -q -- '--fs-policy-dir' ||
 	vm_skip "hostrpcd has no --fs-policy-dir (no outsource/fs)"
@@ -132,10 +134,11 @@ echo \"R bulk1 \$(fs-probe bulkfree)\"
 echo \"R dmesg \$(dmesg | grep -cE 'BUG|WARNING|Oops|general protection|refcount_t|hostrpcfs: .*(bogus|no writable)')\"
 dmesg | grep -E 'hostrpcfs|BUG|WARNING|Oops' | tail -n 20
 "
-# The host edits a file the guest holds cached and takes a flock.
+# The host edits a file the guest holds cached and takes a flock (one
+# process each, so the test's cleanup leaves nothing running).
 host_cmd="printf version-2 > $exp/coh.txt
 printf mmap-v2xx > $exp/mmh.txt
-flock -x $exp/lockf -c 'touch $exp/locked; sleep 60' > /dev/null 2>&1 &
+python3 -c 'import fcntl, time; f = open(\"$exp/lockf\"); fcntl.flock(f, fcntl.LOCK_EX); open(\"$exp/locked\", \"w\"); time.sleep(60)' > /dev/null 2>&1 &
 echo \$! > $vm_tmp/flock.pid
 python3 -c 'import fcntl, time; f = open(\"$exp/lockp\", \"r+\"); fcntl.lockf(f, fcntl.LOCK_EX); open(\"$exp/plocked\", \"w\"); time.sleep(60)' > /dev/null 2>&1 &
 echo \$! > $vm_tmp/plock.pid

@@ -42,6 +42,8 @@ done
 [ -f "$loadfile" ] || vm_skip "no dbench loadfile $loadfile (apt-get install dbench)"
 [ -d "$tree" ] || vm_skip "no tree to unpack at $tree (apt-get install libc6-dev)"
 vm_prepare
+# make -j: it loads every core for a minute; alone (tests/lib.sh)
+vm_load_lock exclusive
 . "$top_srcdir/tests/vm/fs/fs-peers.sh"
 vm_watchdog 900
 trap 'kill "$vm_watchdog_pid" 2> /dev/null; fsp_cleanup' EXIT
