@@ -235,6 +235,38 @@ int hrpcd_sandbox_drop(uid_t uid, pid_t parent, char *err, size_t errlen)
 	return 0;
 }
 
+/* A worker that serves filesystem exports keeps CAP_DAC_OVERRIDE: what it
+ * can see is only what it must.  A mount namespace of its own whose root is
+ * an empty tmpfs holding /proc (fs-server names its descriptors through
+ * /proc/self/fd; sanitizer reports read /proc/self/maps), the old root
+ * detached: the exports stay reachable through the descriptors opened
+ * before, nothing else of the host's tree is.  The mount point of the new
+ * root is /tmp of the old tree, covered in this namespace only. */
+int hrpcd_sandbox_fs_root(char *err, size_t errlen)
+{
+	if (geteuid() != 0)
+		return 0;
+	if (unshare(CLONE_NEWNS) < 0)
+		FAIL(-errno, "cannot make the worker's own mount namespace: %s", strerror(errno));
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		FAIL(-errno, "cannot make the mounts private: %s", strerror(errno));
+	if (mount("hostrpc-fs-root", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "size=16k,mode=0755") < 0)
+		FAIL(-errno, "cannot mount the new root: %s", strerror(errno));
+	if (mkdir("/tmp/proc", 0555) < 0 || mkdir("/tmp/old", 0700) < 0)
+		FAIL(-errno, "cannot make the new root's directories: %s", strerror(errno));
+	if (mount("/proc", "/tmp/proc", NULL, MS_BIND | MS_REC, NULL) < 0)
+		FAIL(-errno, "cannot bind /proc into the new root: %s", strerror(errno));
+	if (syscall(SYS_pivot_root, "/tmp", "/tmp/old") < 0)
+		FAIL(-errno, "cannot pivot to the new root: %s", strerror(errno));
+	if (chdir("/") < 0 || umount2("/old", MNT_DETACH) < 0 || rmdir("/old") < 0)
+		FAIL(-errno, "cannot let go of the old root: %s", strerror(errno));
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0)
+		FAIL(-errno, "cannot make the new root read-only: %s", strerror(errno));
+	return 0;
+}
+
 /* A worker that serves filesystem exports (outsource/fs) acts as each of
  * its guest's callers (fs-server's setfsuid/setfsgid/setgroups per call), as
  * virtiofsd does: it stays uid 0 with these capabilities only.  The kernel

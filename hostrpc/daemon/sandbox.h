@@ -88,6 +88,11 @@ int hrpcd_sandbox_drop(uid_t uid, pid_t parent, char *err, size_t errlen);
  * what guest callers may do is fs-server's id policy).  Not root: as
  * hrpcd_sandbox_drop() with the uid kept. */
 int hrpcd_sandbox_drop_fs(bool mknod, char *err, size_t errlen);
+/* Before it, for such a worker (root only; else nothing): a mount
+ * namespace of its own whose root is an empty read-only tmpfs with /proc
+ * bound in, the old root detached - the exports stay reachable through the
+ * descriptors opened at set-up, nothing else of the host's tree is. */
+int hrpcd_sandbox_fs_root(char *err, size_t errlen);
 /* Step 3. */
 int hrpcd_sandbox_seccomp(char *err, size_t errlen);
 /* Step 3 with, for `fs`, the calls fs-server makes (writing files,

@@ -492,7 +492,8 @@ static gboolean sandbox_lock(const HrpcdWorkerSpec *spec, gboolean fs, gboolean 
 	hrpcd_log_settings(&target, &verbose);
 	if (target == HRPCD_LOG_SYSLOG)
 		openlog("hostrpcd", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	if ((fs ? hrpcd_sandbox_drop_fs(fs_mknod, err, sizeof(err))
+	if ((fs && hrpcd_sandbox_fs_root(err, sizeof(err)) < 0) ||
+	    (fs ? hrpcd_sandbox_drop_fs(fs_mknod, err, sizeof(err))
 		: hrpcd_sandbox_drop(spec->uid, getppid(), err, sizeof(err))) < 0 ||
 	    hrpcd_sandbox_seccomp_fs(fs, err, sizeof(err)) < 0) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,

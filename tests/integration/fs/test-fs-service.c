@@ -22,6 +22,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,7 +170,7 @@ int main(void)
 
 	if (geteuid() != 0)
 		tap_skip_all("needs root (the worker switches to its callers' ids)");
-	tap_plan(25);
+	tap_plan(26);
 	itest_watchdog(120);
 	snprintf(top, sizeof(top), "%s/hostrpc-fs.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(top))
@@ -399,6 +400,25 @@ int main(void)
 		/* CHOWN 0, DAC_OVERRIDE 1, FOWNER 3, FSETID 4, SETGID 6, SETUID 7 */
 		tap_ok(eff == 0xdbull, "the worker keeps only the filesystem capabilities (CapEff %llx)",
 		       eff);
+	}
+	{
+		char root[64], names[256] = "";
+		struct dirent *de;
+		DIR *dir;
+
+		snprintf(root, sizeof(root), "/proc/%u/root", rc == 0 ? g.worker_pid : 0);
+		dir = opendir(root);
+		while (dir && (de = readdir(dir)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+			    strlen(names) + strlen(de->d_name) + 2 < sizeof(names)) {
+				strcat(names, de->d_name);
+				strcat(names, " ");
+			}
+		if (dir)
+			closedir(dir);
+		tap_ok(dir && !strcmp(names, "proc "),
+		       "the worker's root holds only /proc (its exports: the descriptors it opened): %s",
+		       names);
 	}
 	tap_ok(itest_daemon_alive(&d) && itest_sanitizer_reports(&d) == 0,
 	       "hostrpcd alive, no sanitizer report");
