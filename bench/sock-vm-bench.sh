@@ -73,17 +73,8 @@ fi
 
 # Dynamically linked host programs travel with their libraries (vm-run -f).
 files=(-f "$vm_tmp/sock-rr:/bin/sock-rr")
-add_prog() {	# add_prog PATH
-	local lib d
-	files+=(-f "$1:/bin/$(basename "$1")")
-	for lib in $(ldd "$1" | awk '/=> \//{ print $3 } /^\t\/[^ ]* \(/{ print $1 }'); do
-		d=$lib
-		case $d in /lib64/*) d=/lib/${d#/lib64/} ;; esac	# /lib64 -> lib in the image
-		files+=(-f "$lib:$d")
-	done
-}
-add_prog "$(command -v curl)"
-add_prog "$(command -v iperf3)"
+vm_add_prog files "$(command -v curl)"
+vm_add_prog files "$(command -v iperf3)"
 
 pids=()
 cleanup_bench() {

@@ -74,6 +74,20 @@ tap() {
 	if [ "$2" = 0 ]; then echo "ok $1 - $3"; else echo "not ok $1 - $3"; fi
 }
 
+# vm_add_prog ARRAY PATH: vm-run -f arguments that bring the dynamically
+# linked host program PATH (as /bin/NAME) and its libraries into the guest,
+# appended to the array called ARRAY.
+vm_add_prog() {
+	local -n vm_ap_files=$1
+	local lib d
+	vm_ap_files+=(-f "$2:/bin/$(basename "$2")")
+	for lib in $(ldd "$2" | awk '/=> \//{ print $3 } /^\t\/[^ ]* \(/{ print $1 }'); do
+		d=$lib
+		case $d in /lib64/*) d=/lib/${d#/lib64/} ;; esac	# /lib64 -> lib in the image
+		vm_ap_files+=(-f "$lib:$d")
+	done
+}
+
 # Open descriptors / resident memory (KiB) of a process.
 vm_fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 vm_rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }

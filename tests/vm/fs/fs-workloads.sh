@@ -53,21 +53,11 @@ if [ "$fs" = hostrpcfs ]; then
 fi
 fsp_available "$fs" || vm_skip "$fs cannot run here ($fsp_virtiofsd missing? apt-get install qemu-system-x86)"
 
-# Dynamically linked host programs travel with their libraries (as
-# tests/vm/sock/sock-vm.sh's).
+# Dynamically linked host programs travel with their libraries (vm_add_prog).
 files=()
-add_prog() {	# add_prog PATH
-	local lib d
-	files+=(-f "$1:/bin/$(basename "$1")")
-	for lib in $(ldd "$1" | awk '/=> \//{ print $3 } /^\t\/[^ ]* \(/{ print $1 }'); do
-		d=$lib
-		case $d in /lib64/*) d=/lib/${d#/lib64/} ;; esac	# /lib64 -> lib in the image
-		files+=(-f "$lib:$d")
-	done
-}
-add_prog "$(command -v fio)"
-add_prog "$(command -v sqlite3)"
-add_prog "$(command -v dbench)"
+vm_add_prog files "$(command -v fio)"
+vm_add_prog files "$(command -v sqlite3)"
+vm_add_prog files "$(command -v dbench)"
 files+=(-f "$loadfile:/hostrpc/client.txt")
 
 tname=$(basename "$tree")

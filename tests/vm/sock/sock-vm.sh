@@ -39,18 +39,9 @@ hport=$((port + 2)) gport=$((port + 3)) dport=$((port + 4)) iport=$((port + 5))
 # Unmodified dynamically linked programs too: curl and iperf3 with their
 # libraries (vm-run -f), when the host has them.
 extra=()
-add_prog() {	# add_prog PATH
-	local f=$1 lib d
-	extra+=(-f "$f:/bin/$(basename "$f")")
-	for lib in $(ldd "$f" | awk '/=> \//{ print $3 } /^\t\/[^ ]* \(/{ print $1 }'); do
-		d=$lib
-		case $d in /lib64/*) d=/lib/${d#/lib64/} ;; esac	# /lib64 -> lib in the image
-		extra+=(-f "$lib:$d")
-	done
-}
 have_curl=0 have_iperf=0
-command -v curl >/dev/null && { add_prog "$(command -v curl)"; have_curl=1; }
-command -v iperf3 >/dev/null && { add_prog "$(command -v iperf3)"; have_iperf=1; }
+command -v curl >/dev/null && { vm_add_prog extra "$(command -v curl)"; have_curl=1; }
+command -v iperf3 >/dev/null && { vm_add_prog extra "$(command -v iperf3)"; have_iperf=1; }
 pids=()
 cleanup_sock() { for p in "${pids[@]:+${pids[@]}}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$vm_tmp"; }
 trap cleanup_sock EXIT
