@@ -503,24 +503,32 @@ static int hfs_writepages(struct address_space *mapping, struct writeback_contro
 
 /* ---- O_DIRECT ------------------------------------------------------------------------ */
 
+/* What the page cache holds dirty in the range goes first (the host then
+ * has it), and a bulk buffer for the transfer. */
+static struct hrpck_bulk *direct_begin(struct file *file, loff_t pos, size_t count)
+{
+	struct hfs_fh *f = file->private_data;
+	int ret;
+
+	ret = filemap_write_and_wait_range(file_inode(file)->i_mapping, pos, pos + count - 1);
+	if (ret)
+		return ERR_PTR(ret);
+	return hfs_bulk_alloc(f->fs, min_t(size_t, round_up(count, PAGE_SIZE), io_max()), PAGE_SIZE);
+}
+
 static ssize_t direct_read(struct kiocb *iocb, struct iov_iter *to)
 {
 	struct file *file = iocb->ki_filp;
-	struct inode *inode = file_inode(file);
 	struct hfs_fh *f = file->private_data;
 	struct hrpck_bulk *b;
 	loff_t pos = iocb->ki_pos;
 	size_t count = iov_iter_count(to);
 	ssize_t total = 0;
-	int ret;
+	int ret = 0;
 
 	if (!count)
 		return 0;
-	/* What the page cache holds dirty goes first, so the read sees it. */
-	ret = filemap_write_and_wait_range(inode->i_mapping, pos, pos + count - 1);
-	if (ret)
-		return ret;
-	b = hfs_bulk_alloc(f->fs, min_t(size_t, round_up(count, PAGE_SIZE), io_max()), PAGE_SIZE);
+	b = direct_begin(file, pos, count);
 	if (IS_ERR(b))
 		return PTR_ERR(b);
 	while (count) {
@@ -555,14 +563,11 @@ static ssize_t direct_write(struct kiocb *iocb, struct iov_iter *from)
 	size_t count = iov_iter_count(from);
 	struct hrpck_bulk *b;
 	ssize_t total = 0;
-	int ret;
+	int ret = 0;
 
 	if (!count)
 		return 0;
-	ret = filemap_write_and_wait_range(inode->i_mapping, pos, pos + count - 1);
-	if (ret)
-		return ret;
-	b = hfs_bulk_alloc(f->fs, min_t(size_t, round_up(count, PAGE_SIZE), io_max()), PAGE_SIZE);
+	b = direct_begin(file, pos, count);
 	if (IS_ERR(b))
 		return PTR_ERR(b);
 	while (count) {
