@@ -1847,6 +1847,22 @@ void fss_watch_dispatch(struct fss *s)
 		watch_drain(s);
 }
 
+/* Can the call change what inotify watches?  Only those leave events of
+ * the client's own to drop; after the others nothing needs draining (the
+ * host's events wait for fss_watch_dispatch()). */
+static bool proc_modifies(uint16_t proc)
+{
+	switch (proc) {
+	case HRPC_GFS_SETATTR: case HRPC_GFS_MKNOD: case HRPC_GFS_MKDIR: case HRPC_GFS_UNLINK:
+	case HRPC_GFS_RMDIR: case HRPC_GFS_SYMLINK: case HRPC_GFS_RENAME: case HRPC_GFS_LINK:
+	case HRPC_GFS_OPEN: case HRPC_GFS_CREATE: case HRPC_GFS_WRITE: case HRPC_GFS_SETXATTR:
+	case HRPC_GFS_REMOVEXATTR: case HRPC_GFS_FALLOCATE:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* The watches of the nodes a call names (its first handle, and RENAME's
  * and LINK's second, and what UNLINK and RMDIR remove): what happens to
  * them during the call is the client's own doing. */
@@ -1975,6 +1991,7 @@ int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	struct hrpc_gfs_cred cred;
 	struct hrpc_req call;
 	mode_t umask_was;
+	bool watching;
 	int rc, entered;
 
 	/* A MOUNT of exactly the old size: a client from before credentials. */
@@ -1996,7 +2013,8 @@ int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	call = *req;
 	call.payload = (const uint8_t *)req->payload + sizeof(cred);
 	call.len = req->len - (uint32_t)sizeof(cred);
-	if (s->ino_fd >= 0)
+	watching = s->ino_fd >= 0 && proc_modifies(req->hdr->proc);
+	if (watching)
 		watch_self(s, req->hdr->proc, call.payload, call.len);
 	entered = cred_enter(s, &cred, &umask_was);
 	rc = entered < 0 ? entered : dispatch(s, &call, rep);
@@ -2005,10 +2023,11 @@ int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 		audit_denied(s, req->hdr->proc, &cred, call.payload, call.len, rc);
 	else if ((rc == -EINVAL || rc == -ENAMETOOLONG) && s->cfg.audit)
 		audit_bad_name(s, req->hdr->proc, call.payload, call.len, &cred);
-	if (s->ino_fd >= 0) {
+	if (watching) {
 		watch_drain(s);    /* this call's own events, and any before */
 		s->self_wd[0] = s->self_wd[1] = s->self_wd[2] = -1;
-		watch_pending(s);
 	}
+	if (s->ino_fd >= 0 && (s->nunwatched || s->unwatched_overflow))
+		watch_pending(s);
 	return rc;
 }
