@@ -1849,15 +1849,24 @@ void fss_watch_dispatch(struct fss *s)
 
 /* Can the call change what inotify watches?  Only those leave events of
  * the client's own to drop; after the others nothing needs draining (the
- * host's events wait for fss_watch_dispatch()). */
-static bool proc_modifies(uint16_t proc)
+ * host's events wait for fss_watch_dispatch()).  An OPEN changes the
+ * file only when it truncates. */
+static bool proc_modifies(uint16_t proc, const void *payload, uint32_t len)
 {
 	switch (proc) {
 	case HRPC_GFS_SETATTR: case HRPC_GFS_MKNOD: case HRPC_GFS_MKDIR: case HRPC_GFS_UNLINK:
 	case HRPC_GFS_RMDIR: case HRPC_GFS_SYMLINK: case HRPC_GFS_RENAME: case HRPC_GFS_LINK:
-	case HRPC_GFS_OPEN: case HRPC_GFS_CREATE: case HRPC_GFS_WRITE: case HRPC_GFS_SETXATTR:
+	case HRPC_GFS_CREATE: case HRPC_GFS_WRITE: case HRPC_GFS_SETXATTR:
 	case HRPC_GFS_REMOVEXATTR: case HRPC_GFS_FALLOCATE:
 		return true;
+	case HRPC_GFS_OPEN: {
+		struct hrpc_gfs_open_req r;
+
+		if (len != sizeof(r))
+			return false;
+		memcpy(&r, payload, sizeof(r));
+		return (r.flags & HRPC_GFS_O_TRUNC) != 0;
+	}
 	default:
 		return false;
 	}
@@ -2013,9 +2022,13 @@ int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	call = *req;
 	call.payload = (const uint8_t *)req->payload + sizeof(cred);
 	call.len = req->len - (uint32_t)sizeof(cred);
-	watching = s->ino_fd >= 0 && proc_modifies(req->hdr->proc);
-	if (watching)
+	watching = s->ino_fd >= 0 && proc_modifies(req->hdr->proc, call.payload, call.len);
+	if (watching) {
+		/* What inotify holds now is the host's doing, even on the
+		 * watches this call names: pass it on before the call's own. */
+		watch_drain(s);
 		watch_self(s, req->hdr->proc, call.payload, call.len);
+	}
 	entered = cred_enter(s, &cred, &umask_was);
 	rc = entered < 0 ? entered : dispatch(s, &call, rep);
 	cred_leave(s, entered, umask_was);
@@ -2024,7 +2037,7 @@ int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	else if ((rc == -EINVAL || rc == -ENAMETOOLONG) && s->cfg.audit)
 		audit_bad_name(s, req->hdr->proc, call.payload, call.len, &cred);
 	if (watching) {
-		watch_drain(s);    /* this call's own events, and any before */
+		watch_drain(s);    /* this call's own events */
 		s->self_wd[0] = s->self_wd[1] = s->self_wd[2] = -1;
 	}
 	if (s->ino_fd >= 0 && (s->nunwatched || s->unwatched_overflow))

@@ -70,3 +70,10 @@ tests_unit_test_fs_policy_SOURCES = tests/unit/test-fs-policy.c \
 	outsource/fs/policy.c outsource/fs/policy.h
 tests_unit_test_fs_policy_CFLAGS = $(AM_CFLAGS)
 tests_unit_test_fs_policy_LDADD = $(unit_ldadd)
+# fs-server's INVAL events: the host's edits, never the client's own.
+TESTS += tests/unit/test-fss-watch
+check_PROGRAMS += tests/unit/test-fss-watch
+tests_unit_test_fss_watch_SOURCES = tests/unit/test-fss-watch.c \
+	fs-server/server.c fs-server/server.h hostrpc/idmap.c
+tests_unit_test_fss_watch_CFLAGS = $(AM_CFLAGS)
+tests_unit_test_fss_watch_LDADD = $(unit_ldadd)
