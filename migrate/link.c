@@ -464,6 +464,76 @@ int mig_link_recv(mig_link *l, uint32_t *type, void **buf, size_t *len, size_t m
 	return 0;
 }
 
+int mig_link_seal(mig_link *l, uint32_t type, const struct iovec *iov, int iovcnt,
+		  GByteArray *out)
+{
+	struct hrpc_mig_frame h = { .magic = HRPC_MIG_FRAME_MAGIC, .type = type, .seq = l->seq_send };
+	uint8_t tag[HRPC_MIG_MAC_SIZE];
+	GHmac *mac;
+	gsize tlen = sizeof(tag);
+
+	if (type == 0 || iovcnt < 0)
+		return -EINVAL;
+	if (l->err)
+		return l->err;
+	for (int i = 0; i < iovcnt; i++)
+		h.len += iov[i].iov_len;
+	mac = g_hmac_new(G_CHECKSUM_SHA256, l->k_send, HRPC_MIG_MAC_SIZE);
+	g_hmac_update(mac, (const guchar *)&h, sizeof(h));
+	g_byte_array_append(out, (const guint8 *)&h, sizeof(h));
+	for (int i = 0; i < iovcnt; i++) {
+		g_hmac_update(mac, iov[i].iov_base, (gssize)iov[i].iov_len);
+		g_byte_array_append(out, iov[i].iov_base, (guint)iov[i].iov_len);
+	}
+	g_hmac_get_digest(mac, tag, &tlen);
+	g_hmac_unref(mac);
+	g_byte_array_append(out, tag, sizeof(tag));
+	l->seq_send++;
+	l->bytes_sent += sizeof(h) + h.len + sizeof(tag);
+	return 0;
+}
+
+int mig_link_unseal(mig_link *l, GByteArray *in, uint32_t *type, void **buf, size_t *len,
+		    size_t max)
+{
+	struct hrpc_mig_frame h;
+	uint8_t want[HRPC_MIG_MAC_SIZE];
+	struct iovec v[2];
+	int r;
+
+	*type = 0, *buf = NULL, *len = 0;
+	if (l->err)
+		return l->err;
+	if (in->len < sizeof(h))
+		return 0;
+	memcpy(&h, in->data, sizeof(h));
+	r = hrpc_mig_frame_check(&h, max);
+	if (r == 0 && h.seq != l->seq_recv)
+		r = -EBADMSG;
+	if (r < 0)
+		return l->err = r;
+	if (in->len - sizeof(h) < h.len + HRPC_MIG_MAC_SIZE)
+		return 0;
+	v[0] = (struct iovec){ &h, sizeof(h) };
+	v[1] = (struct iovec){ in->data + sizeof(h), h.len };
+	mac_iov(l->k_recv, want, v, 2);
+	if (!mac_equal(want, in->data + sizeof(h) + h.len))
+		return l->err = -EBADMSG;
+	*buf = h.len ? g_memdup2(in->data + sizeof(h), h.len) : NULL;
+	*type = h.type;
+	*len = h.len;
+	g_byte_array_remove_range(in, 0, (guint)(sizeof(h) + h.len + HRPC_MIG_MAC_SIZE));
+	l->seq_recv++;
+	l->bytes_received += sizeof(h) + h.len + HRPC_MIG_MAC_SIZE;
+	return 1;
+}
+
+void mig_link_break(mig_link *l, int err)
+{
+	if (!l->err)
+		l->err = err < 0 ? err : -EPIPE;
+}
+
 int mig_link_fd(const mig_link *l)
 {
 	return l->fd;

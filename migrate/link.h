@@ -67,6 +67,28 @@ int mig_link_sendv(mig_link *l, uint32_t type, const struct iovec *iov, int iovc
 int mig_link_recv(mig_link *l, uint32_t *type, void **buf, size_t *len, size_t max,
 		  int timeout_ms);
 
+/*
+ * The same frames for a caller with a main loop (migrate/forward.c), who
+ * moves the bytes itself, never blocking:
+ *  - mig_link_seal() appends one sealed frame (header, pieces, tag) to
+ *    `out` and advances the send sequence.  -EINVAL (type 0), or the
+ *    link's error.
+ *  - mig_link_unseal() takes one frame from the front of `in`: 1 and the
+ *    frame (*buf g_malloc'ed, NULL for an empty payload), 0 while `in`
+ *    does not hold a whole frame, or an error that breaks the link
+ *    (hrpc_mig_frame_check()'s, -EMSGSIZE past `max`, -EBADMSG for a bad
+ *    tag or sequence number).  A frame's header is checked as soon as it
+ *    is there, so a peer cannot make the caller buffer more than `max`.
+ *  - mig_link_break() records what broke the link (the caller's socket
+ *    failed): every later call returns it.
+ * Do not mix them with the blocking calls on one link in one direction.
+ */
+int mig_link_seal(mig_link *l, uint32_t type, const struct iovec *iov, int iovcnt,
+		  GByteArray *out);
+int mig_link_unseal(mig_link *l, GByteArray *in, uint32_t *type, void **buf, size_t *len,
+		    size_t max);
+void mig_link_break(mig_link *l, int err);
+
 int mig_link_fd(const mig_link *l);
 /* Frame bytes (headers, payloads, tags) since the handshake. */
 uint64_t mig_link_bytes_sent(const mig_link *l);

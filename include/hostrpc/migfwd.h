@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * migfwd.h - forwarding to objects that stayed on another host (issue 14,
+ * DESIGN.md "Migration" step 4).
+ *
+ * After a migration some of a guest's objects cannot move: a connection
+ * to a service only the source host reaches (its loopback, an address
+ * only it routes to).  They stay in a small remnant at the source; the
+ * worker now serving the guest enters each in its location table and
+ * forwards every operation on it over a forward link: the authenticated
+ * host-to-host link of miglink.h (per-pair key, HMAC tag and sequence
+ * number on every frame), whose frame types are the ones below.
+ *
+ * An object is a byte stream both ways (a connected TCP socket), named by
+ * the guest's handle for it, which both ends know from the migration's
+ * socket table.  Each direction of each object is its own flow:
+ *
+ *   DATA   bytes, in order; at most HRPC_FWD_WINDOW bytes a receiver has
+ *          not acknowledged (ACK) may be under way: more breaks the link.
+ *   ACK    the receiver passed that many more bytes on (credit back).
+ *   SHUT   no more DATA this way (a FIN: the writer shut down or the
+ *          reader at the far end saw end of file).
+ *   RESET  the object failed or was abandoned at the sender's end (the
+ *          errno says how: ECONNRESET, EPIPE...): both directions end at
+ *          once, data not yet passed on is dropped; the receiver resets
+ *          its end too, so a program sees a reset connection.
+ *
+ * An object ends when both directions are SHUT and every byte was passed
+ * on, or at a RESET.  Frames about an object that ended are ignored (they
+ * were under way).  BYE ends the link in order; a link that breaks in
+ * any other way (cut, a bad frame) resets every object it carried.
+ *
+ * Numbers are little-endian, as everywhere in hostrpc (compat.h).  Every
+ * payload has a fixed size (DATA: a header, then 1..HRPC_FWD_DATA_MAX
+ * bytes); hrpc_fwd_check() is the one check, on the receiver's private
+ * copy, before anything is used.
+ */
+#ifndef HOSTRPC_MIGFWD_H
+#define HOSTRPC_MIGFWD_H
+
+#include "compat.h"
+
+/* Frame types on a forward link (the migration link's are below 64). */
+enum hrpc_fwd_type {
+	HRPC_FWD_HELLO = 64,       /* struct hrpc_fwd_hello, first frame each way */
+	HRPC_FWD_DATA  = 65,       /* struct hrpc_fwd_obj + 1..HRPC_FWD_DATA_MAX bytes */
+	HRPC_FWD_ACK   = 66,       /* struct hrpc_fwd_ack */
+	HRPC_FWD_SHUT  = 67,       /* struct hrpc_fwd_obj */
+	HRPC_FWD_RESET = 68,       /* struct hrpc_fwd_reset */
+	HRPC_FWD_BYE   = 69,       /* empty: the sender ends the link */
+};
+
+#define HRPC_FWD_MAGIC     0x44574648u   /* "HFWD" */
+#define HRPC_FWD_VERSION   1u
+#define HRPC_FWD_DATA_MAX  (64u << 10)   /* bytes in one DATA frame */
+#define HRPC_FWD_WINDOW    (256u << 10)  /* unacknowledged bytes per object and direction */
+/* The largest frame payload a receiver accepts. */
+#define HRPC_FWD_FRAME_MAX (8u + HRPC_FWD_DATA_MAX)
+
+struct hrpc_fwd_hello {
+	hrpc_u32 magic;            /* HRPC_FWD_MAGIC */
+	hrpc_u32 version;          /* HRPC_FWD_VERSION */
+	char     guest[64];        /* the guest's name, as miglink.h's */
+	hrpc_u32 nobj;             /* objects the sender holds for this link */
+	hrpc_u32 reserved;         /* 0 */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_fwd_hello) == 80, "fwd hello is 80 bytes");
+
+struct hrpc_fwd_obj {
+	hrpc_u64 object;           /* the guest's handle; never 0 */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_fwd_obj) == 8, "fwd object is 8 bytes");
+
+struct hrpc_fwd_ack {
+	hrpc_u64 object;
+	hrpc_u32 bytes;            /* 1..HRPC_FWD_WINDOW */
+	hrpc_u32 reserved;         /* 0 */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_fwd_ack) == 16, "fwd ack is 16 bytes");
+
+struct hrpc_fwd_reset {
+	hrpc_u64 object;
+	hrpc_s32 error;            /* a positive errno, 1..4095 */
+	hrpc_u32 reserved;         /* 0 */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_fwd_reset) == 16, "fwd reset is 16 bytes");
+
+/*
+ * Check one frame's payload (type, len bytes at p: the receiver's copy).
+ * 0, or -EPROTO for anything a sane host would not send.  What it cannot
+ * see (a window overrun, an object the receiver does not know) is the
+ * receiver's to check.
+ */
+static inline int hrpc_fwd_check(hrpc_u32 type, const void *p, hrpc_u64 len)
+{
+	switch (type) {
+	case HRPC_FWD_HELLO: {
+		struct hrpc_fwd_hello h;
+		int n = 0;
+
+		if (len != sizeof(h))
+			return -EPROTO;
+		memcpy(&h, p, sizeof(h));
+		if (h.magic != HRPC_FWD_MAGIC || h.version != HRPC_FWD_VERSION || h.reserved)
+			return -EPROTO;
+		while (n < (int)sizeof(h.guest) && h.guest[n])
+			n++;
+		if (n == 0 || n == (int)sizeof(h.guest))
+			return -EPROTO;
+		for (; n < (int)sizeof(h.guest); n++)
+			if (h.guest[n])
+				return -EPROTO;
+		return 0;
+	}
+	case HRPC_FWD_DATA: {
+		struct hrpc_fwd_obj o;
+
+		if (len <= sizeof(o) || len > sizeof(o) + HRPC_FWD_DATA_MAX)
+			return -EPROTO;
+		memcpy(&o, p, sizeof(o));
+		return o.object ? 0 : -EPROTO;
+	}
+	case HRPC_FWD_SHUT: {
+		struct hrpc_fwd_obj o;
+
+		if (len != sizeof(o))
+			return -EPROTO;
+		memcpy(&o, p, sizeof(o));
+		return o.object ? 0 : -EPROTO;
+	}
+	case HRPC_FWD_ACK: {
+		struct hrpc_fwd_ack a;
+
+		if (len != sizeof(a))
+			return -EPROTO;
+		memcpy(&a, p, sizeof(a));
+		return a.object && a.bytes && a.bytes <= HRPC_FWD_WINDOW && !a.reserved ?
+			       0 : -EPROTO;
+	}
+	case HRPC_FWD_RESET: {
+		struct hrpc_fwd_reset r;
+
+		if (len != sizeof(r))
+			return -EPROTO;
+		memcpy(&r, p, sizeof(r));
+		return r.object && r.error > 0 && r.error < 4096 && !r.reserved ? 0 : -EPROTO;
+	}
+	case HRPC_FWD_BYE:
+		return len == 0 ? 0 : -EPROTO;
+	default:
+		return -EPROTO;
+	}
+}
+
+#endif /* HOSTRPC_MIGFWD_H */

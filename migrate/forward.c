@@ -1,0 +1,538 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * forward.c - one end of a forward link (forward.h; wire: migfwd.h).
+ *
+ * One GSource polls the link's socket and every object's descriptor.
+ * Bytes move in three bounded buffers:
+ *  - out: sealed frames for the link.  While it holds more than OUT_HIGH
+ *    no descriptor is read, so a slow link slows the objects' writers
+ *    instead of growing it.
+ *  - in: what the link brought, until it holds a whole frame (at most one
+ *    frame, HRPC_FWD_FRAME_MAX, beyond what was taken).
+ *  - each object's pend: DATA for its descriptor, at most HRPC_FWD_WINDOW
+ *    (the peer may not send more before our ACK; more breaks the link).
+ * Every dispatch ends with update(), which asks for exactly the events
+ * that can make progress.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "hostrpc/migfwd.h"
+#include "migrate/forward.h"
+
+#define OUT_HIGH   ((gsize)1 << 20)
+#define READ_CHUNK ((gsize)64 << 10)
+
+typedef struct {
+	uint64_t id;
+	int fd;
+	gpointer tag;
+	GByteArray *pend;          /* from the link, for fd */
+	uint32_t unacked;          /* sent, not yet acknowledged by the peer */
+	uint32_t to_ack;           /* written to fd, not yet acknowledged to the peer */
+	bool eof_local;            /* fd said end of file: SHUT sent */
+	bool shut_remote;          /* the peer's SHUT: shut fd down once pend is out */
+	bool wr_shut;              /* done */
+	uint64_t bytes_in, bytes_out;
+} Obj;
+
+typedef struct {
+	GSource base;
+	mig_fwd *f;
+} FwdSource;
+
+struct mig_fwd {
+	mig_link *link;
+	int fd;
+	char guest[64];
+	GSource *src;
+	gpointer link_tag;
+	GByteArray *out, *in;
+	GHashTable *objs;          /* id -> Obj* */
+	GPtrArray *order;          /* Obj*, in the order added (listings) */
+	bool hello_seen;
+	bool ended;
+	int err;
+	mig_fwd_end_fn on_end;
+	void *data;
+};
+
+/* ---- objects --------------------------------------------------------------------- */
+
+/* Close fd so that its peer reads ECONNRESET. */
+static void close_reset(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+static void obj_drop(mig_fwd *f, Obj *o, bool reset)
+{
+	if (o->tag)
+		g_source_remove_unix_fd(f->src, o->tag);
+	if (reset)
+		close_reset(o->fd);
+	else
+		close(o->fd);
+	g_ptr_array_remove(f->order, o);
+	g_hash_table_remove(f->objs, &o->id);
+	g_byte_array_unref(o->pend);
+	g_free(o);
+}
+
+static void seal(mig_fwd *f, uint32_t type, const void *a, size_t alen, const void *b,
+		 size_t blen)
+{
+	struct iovec v[2] = { { (void *)a, alen }, { (void *)b, blen } };
+
+	if (!f->ended)
+		(void)mig_link_seal(f->link, type, v, blen ? 2 : 1, f->out);
+}
+
+/* Tell the peer and reset our end. */
+static void obj_reset(mig_fwd *f, Obj *o, int err)
+{
+	struct hrpc_fwd_reset r = { .object = o->id, .error = err > 0 && err < 4096 ? err : EIO };
+
+	seal(f, HRPC_FWD_RESET, &r, sizeof(r), NULL, 0);
+	obj_drop(f, o, true);
+}
+
+/* Both ways at their end and everything passed on: a clean close. */
+static bool obj_done(mig_fwd *f, Obj *o)
+{
+	if (o->eof_local && o->wr_shut) {
+		obj_drop(f, o, false);
+		return true;
+	}
+	return false;
+}
+
+static void obj_ack(mig_fwd *f, Obj *o, bool all)
+{
+	if (o->to_ack && (all || o->to_ack >= HRPC_FWD_WINDOW / 4)) {
+		struct hrpc_fwd_ack a = { .object = o->id, .bytes = o->to_ack };
+
+		seal(f, HRPC_FWD_ACK, &a, sizeof(a), NULL, 0);
+		o->to_ack = 0;
+	}
+}
+
+/* Write what the link brought; then, once the peer said SHUT, shut down. */
+static bool obj_write(mig_fwd *f, Obj *o)
+{
+	while (o->pend->len) {
+		ssize_t n = send(o->fd, o->pend->data, o->pend->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			obj_reset(f, o, errno);
+			return false;
+		}
+		g_byte_array_remove_range(o->pend, 0, (guint)n);
+		o->to_ack += (uint32_t)n;
+		o->bytes_in += (uint64_t)n;
+	}
+	obj_ack(f, o, false);
+	if (!o->pend->len && o->shut_remote && !o->wr_shut) {
+		o->wr_shut = true;
+		if (shutdown(o->fd, SHUT_WR) < 0 && errno != ENOTCONN) {
+			obj_reset(f, o, errno);
+			return false;
+		}
+		return !obj_done(f, o);
+	}
+	return true;
+}
+
+/* Read what the window allows and send it; end of file is SHUT. */
+static bool obj_read(mig_fwd *f, Obj *o)
+{
+	static uint8_t buf[HRPC_FWD_DATA_MAX];
+
+	while (!o->eof_local && o->unacked < HRPC_FWD_WINDOW && f->out->len < OUT_HIGH) {
+		size_t room = MIN(sizeof(buf), HRPC_FWD_WINDOW - o->unacked);
+		ssize_t n = recv(o->fd, buf, room, MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			obj_reset(f, o, errno);
+			return false;
+		}
+		if (n == 0) {
+			struct hrpc_fwd_obj s = { .object = o->id };
+
+			o->eof_local = true;
+			seal(f, HRPC_FWD_SHUT, &s, sizeof(s), NULL, 0);
+			return !obj_done(f, o);
+		}
+		{
+			struct hrpc_fwd_obj h = { .object = o->id };
+
+			seal(f, HRPC_FWD_DATA, &h, sizeof(h), buf, (size_t)n);
+		}
+		o->unacked += (uint32_t)n;
+		o->bytes_out += (uint64_t)n;
+	}
+	return true;
+}
+
+/* poll() reports ERR and HUP whatever was asked: a failed descriptor is
+ * reset; one that is closed both ways and has nothing to write is parked
+ * (out of the poll set) until the peer sends something for it. */
+static void obj_hangup(mig_fwd *f, Obj *o)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(o->fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err) {
+		obj_reset(f, o, err);
+		return;
+	}
+	if (!o->pend->len && o->eof_local) {
+		g_source_remove_unix_fd(f->src, o->tag);
+		o->tag = NULL;
+	}
+}
+
+/* ---- the link -------------------------------------------------------------------- */
+
+static void end(mig_fwd *f, int err)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	if (f->ended)
+		return;
+	if (err < 0)
+		mig_link_break(f->link, err);
+	f->ended = true;
+	f->err = err;
+	/* Every object still here failed with the link. */
+	g_hash_table_iter_init(&it, f->objs);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		Obj *o = v;
+
+		if (o->tag)
+			g_source_remove_unix_fd(f->src, o->tag);
+		close_reset(o->fd);
+		g_byte_array_unref(o->pend);
+		g_free(o);
+		g_hash_table_iter_remove(&it);
+	}
+	g_ptr_array_set_size(f->order, 0);
+	if (f->link_tag) {
+		g_source_remove_unix_fd(f->src, f->link_tag);
+		f->link_tag = NULL;
+	}
+}
+
+/* One frame from the peer: 0, or -EPROTO (the link breaks). */
+static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
+{
+	Obj *o = NULL;
+	uint64_t id;
+
+	if (hrpc_fwd_check(type, p, len) < 0)
+		return -EPROTO;
+	if (type == HRPC_FWD_HELLO) {
+		struct hrpc_fwd_hello h;
+
+		memcpy(&h, p, sizeof(h));
+		if (f->hello_seen || strcmp(h.guest, f->guest))
+			return -EPROTO;
+		f->hello_seen = true;
+		return 0;
+	}
+	if (!f->hello_seen)
+		return -EPROTO;
+	if (type == HRPC_FWD_BYE)
+		return 1;
+	memcpy(&id, p, sizeof(id));
+	o = g_hash_table_lookup(f->objs, &id);
+	if (!o)
+		return 0;   /* it ended here; the frame was under way */
+	switch (type) {
+	case HRPC_FWD_DATA:
+		/* Unacknowledged: what waits for fd and what fd took since our last ACK. */
+		if (o->shut_remote || o->pend->len + o->to_ack + (len - 8) > HRPC_FWD_WINDOW)
+			return -EPROTO;
+		g_byte_array_append(o->pend, p + 8, (guint)(len - 8));
+		obj_write(f, o);
+		break;
+	case HRPC_FWD_ACK: {
+		struct hrpc_fwd_ack a;
+
+		memcpy(&a, p, sizeof(a));
+		if (a.bytes > o->unacked)
+			return -EPROTO;
+		o->unacked -= a.bytes;
+		break;
+	}
+	case HRPC_FWD_SHUT:
+		if (o->shut_remote)
+			return -EPROTO;
+		o->shut_remote = true;
+		obj_write(f, o);
+		break;
+	case HRPC_FWD_RESET:
+		obj_drop(f, o, true);
+		break;
+	}
+	return 0;
+}
+
+static int link_read(mig_fwd *f)
+{
+	/* A bounded share per dispatch: the objects' writes come next. */
+	for (int round = 0; round < 16; round++) {
+		guint old = f->in->len;
+		ssize_t n;
+
+		/* Never more than one frame beyond what was taken. */
+		if (old >= HRPC_FWD_FRAME_MAX + 128)
+			return 0;
+		g_byte_array_set_size(f->in, old + READ_CHUNK);
+		n = recv(f->fd, f->in->data + old, READ_CHUNK, MSG_DONTWAIT);
+		g_byte_array_set_size(f->in, old + (n > 0 ? (guint)n : 0));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n <= 0)
+			return n == 0 ? -ECONNRESET : -errno;
+		for (;;) {
+			g_autofree uint8_t *p = NULL;
+			size_t len;
+			uint32_t type;
+			int rc = mig_link_unseal(f->link, f->in, &type, (void **)&p, &len,
+						 HRPC_FWD_FRAME_MAX);
+
+			if (rc < 0)
+				return rc;
+			if (rc == 0)
+				break;
+			rc = frame(f, type, p, len);
+			if (rc != 0)
+				return rc;   /* 1: BYE */
+		}
+	}
+	return 0;
+}
+
+static int link_write(mig_fwd *f)
+{
+	while (f->out->len) {
+		ssize_t n = send(f->fd, f->out->data, f->out->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n < 0)
+			return -errno;
+		g_byte_array_remove_range(f->out, 0, (guint)n);
+	}
+	return 0;
+}
+
+/* Ask for the events that can make progress. */
+static void update(mig_fwd *f)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	if (f->ended)
+		return;
+	g_source_modify_unix_fd(f->src, f->link_tag,
+				G_IO_IN | G_IO_ERR | G_IO_HUP | (f->out->len ? G_IO_OUT : 0));
+	g_hash_table_iter_init(&it, f->objs);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		Obj *o = v;
+		GIOCondition c = 0;
+
+		if (!o->tag) {
+			if (o->pend->len)   /* parked, and now there is data for it */
+				o->tag = g_source_add_unix_fd(f->src, o->fd, G_IO_OUT);
+			continue;
+		}
+		if (!o->eof_local && o->unacked < HRPC_FWD_WINDOW && f->out->len < OUT_HIGH)
+			c |= G_IO_IN;
+		if (o->pend->len)
+			c |= G_IO_OUT;
+		/* HUP and ERR always come: a reset shows as readable anyway. */
+		g_source_modify_unix_fd(f->src, o->tag, c);
+	}
+}
+
+static gboolean fwd_dispatch(GSource *src, GSourceFunc cb, gpointer data)
+{
+	mig_fwd *f = ((FwdSource *)src)->f;
+	int rc = 0;
+
+	(void)cb, (void)data;
+	if (f->ended)
+		return G_SOURCE_CONTINUE;
+	if (g_source_query_unix_fd(src, f->link_tag) & (G_IO_IN | G_IO_ERR | G_IO_HUP))
+		rc = link_read(f);
+	if (rc == 0) {
+		g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+		GHashTableIter it;
+		gpointer v;
+
+		/* Objects may go while we walk: walk a copy of their ids. */
+		g_hash_table_iter_init(&it, f->objs);
+		while (g_hash_table_iter_next(&it, NULL, &v))
+			g_array_append_val(ids, ((Obj *)v)->id);
+		for (guint i = 0; i < ids->len; i++) {
+			Obj *o = g_hash_table_lookup(f->objs, &g_array_index(ids, uint64_t, i));
+			GIOCondition c;
+
+			if (!o || !o->tag)
+				continue;
+			c = g_source_query_unix_fd(src, o->tag);
+			if ((c & (G_IO_OUT | G_IO_ERR | G_IO_HUP)) && o->pend->len && !obj_write(f, o))
+				continue;
+			if ((c & (G_IO_IN | G_IO_ERR | G_IO_HUP)) && !obj_read(f, o))
+				continue;
+			if (c & (G_IO_ERR | G_IO_HUP))
+				obj_hangup(f, o);
+		}
+		rc = link_write(f);
+	}
+	if (rc != 0) {
+		int err = rc == 1 ? 0 : rc;
+
+		end(f, err);
+		if (f->on_end)
+			f->on_end(f->data, err);   /* may free f */
+		return G_SOURCE_CONTINUE;
+	}
+	update(f);
+	return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs fwd_funcs = { .dispatch = fwd_dispatch };
+
+/* ---- API ------------------------------------------------------------------------- */
+
+mig_fwd *mig_fwd_new(mig_link *link, const char *guest, GMainContext *ctx,
+		     mig_fwd_end_fn on_end, void *data)
+{
+	mig_fwd *f = g_new0(mig_fwd, 1);
+	struct hrpc_fwd_hello h = { .magic = HRPC_FWD_MAGIC, .version = HRPC_FWD_VERSION };
+	int fl;
+
+	f->link = link;
+	f->fd = mig_link_fd(link);
+	fl = fcntl(f->fd, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(f->fd, F_SETFL, fl | O_NONBLOCK);
+	g_strlcpy(f->guest, guest, sizeof(f->guest));
+	f->out = g_byte_array_new();
+	f->in = g_byte_array_new();
+	f->objs = g_hash_table_new(g_int64_hash, g_int64_equal);
+	f->order = g_ptr_array_new();
+	f->on_end = on_end;
+	f->data = data;
+	f->src = g_source_new(&fwd_funcs, sizeof(FwdSource));
+	((FwdSource *)f->src)->f = f;
+	g_source_set_name(f->src, "hostrpc forward link");
+	f->link_tag = g_source_add_unix_fd(f->src, f->fd, G_IO_IN | G_IO_ERR | G_IO_HUP);
+	g_strlcpy(h.guest, guest, sizeof(h.guest));
+	seal(f, HRPC_FWD_HELLO, &h, sizeof(h), NULL, 0);
+	update(f);
+	g_source_attach(f->src, ctx);
+	return f;
+}
+
+int mig_fwd_add(mig_fwd *f, uint64_t object, int fd)
+{
+	Obj *o;
+	int fl;
+
+	if (f->ended) {
+		close_reset(fd);
+		return f->err < 0 ? f->err : -EPIPE;
+	}
+	if (!object || fd < 0 || g_hash_table_contains(f->objs, &object)) {
+		if (fd >= 0)
+			close_reset(fd);
+		return object && fd >= 0 ? -EEXIST : -EINVAL;
+	}
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	o = g_new0(Obj, 1);
+	o->id = object;
+	o->fd = fd;
+	o->pend = g_byte_array_new();
+	o->tag = g_source_add_unix_fd(f->src, fd, G_IO_IN);
+	g_hash_table_insert(f->objs, &o->id, o);
+	g_ptr_array_add(f->order, o);
+	update(f);
+	return 0;
+}
+
+int mig_fwd_next(mig_fwd *f, uint32_t *pos, struct mig_fwd_info *info)
+{
+	Obj *o;
+
+	if (*pos >= f->order->len)
+		return 0;
+	o = f->order->pdata[(*pos)++];
+	memset(info, 0, sizeof(*info));
+	info->object = o->id;
+	info->bytes_in = o->bytes_in;
+	info->bytes_out = o->bytes_out;
+	info->shut_in = o->shut_remote;
+	info->shut_out = o->eof_local;
+	return 1;
+}
+
+uint32_t mig_fwd_count(const mig_fwd *f)
+{
+	return f->order->len;
+}
+
+int mig_fwd_error(const mig_fwd *f)
+{
+	return f->ended ? (f->err ? f->err : -EPIPE) : 0;
+}
+
+const mig_link *mig_fwd_link(const mig_fwd *f)
+{
+	return f->link;
+}
+
+void mig_fwd_free(mig_fwd *f)
+{
+	if (!f)
+		return;
+	if (!f->ended) {
+		seal(f, HRPC_FWD_BYE, NULL, 0, NULL, 0);
+		(void)link_write(f);
+		end(f, 0);
+	}
+	g_source_destroy(f->src);
+	g_source_unref(f->src);
+	mig_link_free(f->link);
+	g_hash_table_unref(f->objs);
+	g_ptr_array_unref(f->order);
+	g_byte_array_unref(f->out);
+	g_byte_array_unref(f->in);
+	g_free(f);
+}

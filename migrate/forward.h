@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * forward.h - one end of a forward link (include/hostrpc/migfwd.h): the
+ * byte streams of a guest's objects that stayed on another host, relayed
+ * between local stream sockets and the authenticated link, on a GLib main
+ * context, never blocking.
+ *
+ * The same code runs at both ends.  At the remnant (the source host) an
+ * object's descriptor is the guest's real socket; where the guest runs,
+ * it is the far end of a local socket pair whose near end the socket
+ * service serves as the guest's socket.  What one end reads from its
+ * descriptor the other writes to its own: data, end of file (shutdown),
+ * and a reset (the descriptor is closed with SO_LINGER 0, so its peer
+ * reads ECONNRESET).  When the link ends other than by a BYE (cut, a bad
+ * frame, the far host gone) every object is reset: a program sees a
+ * connection that failed, never one that hangs.
+ *
+ * Ownership: the forwarder owns the link and every descriptor it was
+ * given; its GSource lives on `ctx` until mig_fwd_free().  on_end runs
+ * once, from the main loop, when the link has ended (0 after the peer's
+ * BYE, else -errno); it may free the forwarder.
+ */
+#ifndef HOSTRPC_MIGRATE_FORWARD_H
+#define HOSTRPC_MIGRATE_FORWARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "migrate/link.h"
+
+typedef struct mig_fwd mig_fwd;
+
+struct mig_fwd_info {
+	uint64_t object;           /* the guest's handle */
+	uint64_t bytes_in;         /* from the link, passed to the descriptor */
+	uint64_t bytes_out;        /* read from the descriptor, sent */
+	bool shut_in, shut_out;    /* end of file seen each way */
+};
+
+typedef void (*mig_fwd_end_fn)(void *data, int err);
+
+/* Takes the link (its socket becomes non-blocking) and says HELLO with
+ * `guest`; the peer's HELLO must name the same guest. */
+mig_fwd *mig_fwd_new(mig_link *link, const char *guest, GMainContext *ctx,
+		     mig_fwd_end_fn on_end, void *data);
+/* Forward `object` (non-zero) through fd, a connected stream socket
+ * (taken, also on failure: then closed with a reset).  -EEXIST, -EINVAL,
+ * or the link's error once it has ended. */
+int mig_fwd_add(mig_fwd *f, uint64_t object, int fd);
+/* The objects: 1 and the next one at or after *pos (start at 0), 0 at
+ * the end. */
+int mig_fwd_next(mig_fwd *f, uint32_t *pos, struct mig_fwd_info *info);
+uint32_t mig_fwd_count(const mig_fwd *f);
+/* 0 while the link works, else what ended it. */
+int mig_fwd_error(const mig_fwd *f);
+const mig_link *mig_fwd_link(const mig_fwd *f);
+/* NULL-safe.  Says BYE (best effort: what the socket takes now) and
+ * closes everything; objects still open are reset. */
+void mig_fwd_free(mig_fwd *f);
+
+#endif /* HOSTRPC_MIGRATE_FORWARD_H */
