@@ -528,6 +528,26 @@ int mig_link_unseal(mig_link *l, GByteArray *in, uint32_t *type, void **buf, siz
 	return 1;
 }
 
+void mig_link_session_get(const mig_link *l, struct mig_link_session *s)
+{
+	memcpy(s->k_send, l->k_send, sizeof(s->k_send));
+	memcpy(s->k_recv, l->k_recv, sizeof(s->k_recv));
+	s->seq_send = l->seq_send;
+	s->seq_recv = l->seq_recv;
+}
+
+mig_link *mig_link_adopt(int fd, const struct mig_link_session *s)
+{
+	mig_link *l = g_new0(mig_link, 1);
+
+	l->fd = fd;
+	memcpy(l->k_send, s->k_send, sizeof(l->k_send));
+	memcpy(l->k_recv, s->k_recv, sizeof(l->k_recv));
+	l->seq_send = s->seq_send;
+	l->seq_recv = s->seq_recv;
+	return l;
+}
+
 void mig_link_break(mig_link *l, int err)
 {
 	if (!l->err)

@@ -89,6 +89,20 @@ int mig_link_unseal(mig_link *l, GByteArray *in, uint32_t *type, void **buf, siz
 		    size_t max);
 void mig_link_break(mig_link *l, int err);
 
+/*
+ * A link's session, to hand a working link to another process (the
+ * worker that serves a forward link, migrate.h): the socket travels
+ * separately.  mig_link_session_get() copies it out (the caller wipes it
+ * after use); mig_link_adopt() makes a link of fd (taken, also on
+ * failure) with it.
+ */
+struct mig_link_session {
+	uint8_t k_send[HRPC_MIG_MAC_SIZE], k_recv[HRPC_MIG_MAC_SIZE];
+	uint64_t seq_send, seq_recv;
+};
+void mig_link_session_get(const mig_link *l, struct mig_link_session *s);
+mig_link *mig_link_adopt(int fd, const struct mig_link_session *s);
+
 int mig_link_fd(const mig_link *l);
 /* Frame bytes (headers, payloads, tags) since the handshake. */
 uint64_t mig_link_bytes_sent(const mig_link *l);

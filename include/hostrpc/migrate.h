@@ -40,6 +40,9 @@ enum hrpc_mig_type {
 	HRPC_MIG_RESUME     = 5,  /* a rollback: serve again where we stopped */
 	HRPC_MIG_DONE       = 6,  /* the guest runs at the destination: end */
 	HRPC_MIG_HELLO      = 7,  /* the worker's greeting on a new port: struct hrpc_mig_hello */
+	HRPC_MIG_FWD_LINK   = 8,  /* struct hrpc_mig_fwd_link + handles, the link's socket;
+	                           * reply STATUS.  At DONE the worker stays as the
+	                           * remnant of those objects (issue 14) */
 	/* link (destination worker) */
 	HRPC_MIG_PREPARE    = 16, /* struct hrpc_mig_prepare; reply STATUS */
 	HRPC_MIG_STATE_IN   = 17, /* struct hrpc_mig_state + socket table with TCP images */
@@ -48,6 +51,9 @@ enum hrpc_mig_type {
 	HRPC_MIG_PAGES_IN   = 20, /* struct hrpc_mig_page records; reply STATUS */
 	HRPC_MIG_GO         = 21, /* adopt the channel, attach, announce, serve; reply STATUS */
 	HRPC_MIG_ABORT      = 22, /* give up: the worker ends, nothing of the guest kept */
+	HRPC_MIG_FWD_OPEN   = 23, /* empty: listen for the forward link; reply
+	                           * HRPC_MIG_FWD_PORT, then STATUS once it is up */
+	HRPC_MIG_FWD_PORT   = 24, /* struct hrpc_mig_fwd_port */
 	/* both */
 	HRPC_MIG_STATUS     = 32, /* struct hrpc_mig_status */
 };
@@ -110,6 +116,29 @@ struct hrpc_mig_state {
 	struct hrpc_netident ident;
 };
 HRPC_STATIC_ASSERT(offsetof(struct hrpc_mig_state, ident) == 104, "ident at 104");
+
+/*
+ * The forward link (migfwd.h) of the objects that stay at the source.  The
+ * destination's worker listens (FWD_OPEN, on the address the migration
+ * link came to), hostrpc-migrate connects and authenticates as on the
+ * migration link, and hands the link's socket and session (never the
+ * pair's key) to the source's worker with the objects' handles.
+ */
+struct hrpc_mig_fwd_port {
+	hrpc_u16 port;             /* TCP, on the migration link's address */
+	hrpc_u16 reserved[3];      /* 0 */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_mig_fwd_port) == 8, "fwd port is 8 bytes");
+
+#define HRPC_MIG_FWD_MAX 256u      /* objects one migration leaves behind */
+
+struct hrpc_mig_fwd_link {
+	hrpc_u32 nobj;             /* 1..HRPC_MIG_FWD_MAX handles (u64) follow */
+	hrpc_u32 reserved;         /* 0 */
+	hrpc_u8  k_send[32], k_recv[32];   /* the session, as the client (this end) */
+	hrpc_u64 seq_send, seq_recv;
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_mig_fwd_link) == 88, "fwd link is 88 bytes");
 
 struct hrpc_mig_hash_req {
 	hrpc_u64 seed;             /* keys the page hash (a fresh random value) */

@@ -138,7 +138,11 @@ static inline int hrpc_tcp_image_check(const void *image, hrpc_u64 len)
 #define HRPC_SOCK_MIG_F_V6ONLY        0x80u  /* the guest reads IPV6_V6ONLY 1 */
 #define HRPC_SOCK_MIG_F_LOST          0x100u /* a connection the source could not freeze */
 #define HRPC_SOCK_MIG_F_PENDING       0x200u /* a state waited for event credit */
-#define HRPC_SOCK_MIG_F_ALL           0x3ffu
+/* An established connection that stays at the source (issue 14): no
+ * image; the destination serves the guest a local stand-in and forwards
+ * its bytes over the forward link (migfwd.h). */
+#define HRPC_SOCK_MIG_F_FORWARD       0x400u
+#define HRPC_SOCK_MIG_F_ALL           0x7ffu
 
 struct hrpc_sock_mig_opt {
 	hrpc_s32 level, name;      /* as the guest set them (sock.c's table) */
@@ -213,6 +217,10 @@ static inline int hrpc_sock_mig_check(const struct hrpc_sock_mig *m)
 	if (m->host_family && (m->host_family != HRPC_AF_INET6 || m->family != HRPC_AF_INET))
 		return -EPROTO;
 	if (m->type == HRPC_SOCK_DGRAM && (m->state == HRPC_SOCK_MIG_LISTEN || m->tcp_len))
+		return -EPROTO;
+	if ((m->flags & HRPC_SOCK_MIG_F_FORWARD) &&
+	    (m->type != HRPC_SOCK_STREAM || m->tcp_len || (m->flags & HRPC_SOCK_MIG_F_LOST) ||
+	     (m->state != HRPC_SOCK_MIG_CONNECTED && m->state != HRPC_SOCK_MIG_SHUT)))
 		return -EPROTO;
 	if (m->tcp_len > sizeof(struct hrpc_tcp_image) + 2ull * HRPC_TCP_IMAGE_QUEUE_MAX ||
 	    m->backlog > 65535)

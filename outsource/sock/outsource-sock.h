@@ -126,6 +126,21 @@ int outsource_sock_mig_export(outsource_sock *s, void **table, size_t *len, int 
 int outsource_sock_mig_import(outsource_sock *s, const void *table, size_t len, char *err,
 			      size_t errlen);
 int outsource_sock_mig_attach(outsource_sock *s, hrpc_conn *conn);
+/*
+ * Connections that stay at the source (issue 14, HRPC_SOCK_MIG_F_FORWARD).
+ * Destination: import made each a local stand-in; this hands over the far
+ * ends (the caller owns the array, malloc'ed, and the descriptors; NULL
+ * and *n 0 when there are none) for the forward link to relay.  Source,
+ * after the switch: take the host sockets of `handles` out of the service
+ * (fds[i], the caller's now; -1 where a handle is not a connection here)
+ * and close every other socket.  Returns how many were taken.
+ */
+struct outsource_sock_fwd {
+	uint64_t handle;
+	int fd;
+};
+struct outsource_sock_fwd *outsource_sock_mig_forwards(outsource_sock *s, uint32_t *n);
+int outsource_sock_mig_remnant(outsource_sock *s, const uint64_t *handles, uint32_t n, int *fds);
 
 size_t outsource_sock_list(outsource_sock *s, struct outsource_sock_info *out, size_t max);
 void outsource_sock_totals(outsource_sock *s, struct outsource_sock_totals *t);

@@ -86,6 +86,9 @@ struct hsock {
 	uint8_t njopt;                  /* the options the guest set (journal_put()) */
 	struct hrpc_sock_mig_opt *jopt; /* HRPC_SOCK_MIG_OPTS entries, or NULL */
 	struct hrpc_sock_mig *mig;      /* arrived with a migration, until attached */
+	bool forwarded;                 /* fd is a local stand-in for a connection that
+	                                 * stayed on another host (migfwd.h): its
+	                                 * addresses are local/peer, not the fd's */
 };
 
 struct outsource_sock {
@@ -114,6 +117,10 @@ struct outsource_sock {
 
 	uint32_t credit;
 	bool quiesced;          /* a migration stopped us (outsource_sock_mig_quiesce) */
+	/* Imported forwarded connections: the far ends of their stand-ins,
+	 * until outsource_sock_mig_forwards() hands them on. */
+	struct outsource_sock_fwd *fwd;
+	uint32_t nfwd;
 	struct outsource_sock_totals tot;
 	struct hrpc_sock_ev_state evbuf[HRPC_SOCK_EV_MAX_STATES];
 };
@@ -1299,7 +1306,7 @@ static int do_getname(outsource_sock *s, const struct hrpc_req *req, struct hrpc
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct hsock *hs;
-	int rc;
+	int rc = 0;
 
 	hs = get(s, r->handle, r->reserved, NULL);
 	if (!hs)
@@ -1307,8 +1314,11 @@ static int do_getname(outsource_sock *s, const struct hrpc_req *req, struct hrpc
 	if (r->arg > 1)
 		return -EINVAL;
 	memset(&ss, 0, sizeof(ss));
-	rc = (r->arg ? getpeername(hs->fd, (struct sockaddr *)&ss, &len) :
-	      getsockname(hs->fd, (struct sockaddr *)&ss, &len)) < 0 ? -errno : 0;
+	if (hs->forwarded)   /* the connection as it is at the other host */
+		memcpy(&ss, r->arg ? &hs->peer : &hs->local, sizeof(ss));
+	else
+		rc = (r->arg ? getpeername(hs->fd, (struct sockaddr *)&ss, &len) :
+		      getsockname(hs->fd, (struct sockaddr *)&ss, &len)) < 0 ? -errno : 0;
 	memset(o, 0, sizeof(*o));
 	if (!rc) {
 		xlat_guest(s, hs, &ss);
@@ -1846,7 +1856,9 @@ int outsource_sock_mig_export(outsource_sock *s, void **out, size_t *out_len, in
 			   (hs->connect_open ? HRPC_SOCK_MIG_F_CONNECT_OPEN : 0) |
 			   (hs->connect_retry ? HRPC_SOCK_MIG_F_CONNECT_RETRY : 0) |
 			   (hs->xl.v6only ? HRPC_SOCK_MIG_F_V6ONLY : 0) |
-			   (hs->pending ? HRPC_SOCK_MIG_F_PENDING : 0);
+			   (hs->pending ? HRPC_SOCK_MIG_F_PENDING : 0) |
+			   /* A forward does not follow a second move yet. */
+			   (hs->forwarded ? HRPC_SOCK_MIG_F_LOST : 0);
 		if (hs->area) {
 			struct sock_area *a = hs->area;
 
@@ -1897,6 +1909,57 @@ static int mig_opt_int(const struct hrpc_sock_mig *m, int level, int name)
 
 /* Make one migrated socket's host socket (the destination's netns is ours
  * by now: outsource_sock_enter_netns()). */
+/*
+ * A connection that stayed at the source: the guest's socket here is one
+ * end of a TCP connection on the loopback of the sockets' namespace (so
+ * it behaves as TCP: options, shutdown, a reset reads ECONNRESET); the
+ * forward link relays the other end.  Its addresses stay the ones it has
+ * at the source (do_getname()).
+ */
+static int mig_make_forward(outsource_sock *s, struct hsock *hs)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	struct outsource_sock_fwd *nf;
+	int lfd, cfd = -1, afd = -1, rc = 0;
+
+	nf = realloc(s->fwd, (s->nfwd + 1) * sizeof(*nf));
+	if (!nf)
+		return -ENOMEM;
+	s->fwd = nf;
+	lfd = ns_socket(s, AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0)
+		return lfd;
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &sl) < 0)
+		rc = -errno;
+	if (!rc && (cfd = ns_socket(s, AF_INET, SOCK_STREAM, 0)) < 0)
+		rc = cfd;
+	if (!rc && connect(cfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS)
+		rc = -errno;
+	if (!rc) {
+		/* The loopback handshake is done by now; wait a little if not. */
+		struct pollfd p = { .fd = lfd, .events = POLLIN };
+
+		if (poll(&p, 1, 1000) != 1)
+			rc = -ETIMEDOUT;
+		else if ((afd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+			rc = -errno;
+	}
+	close(lfd);
+	if (rc < 0) {
+		if (cfd >= 0)
+			close(cfd);
+		return rc == -ENETUNREACH ? -ENETDOWN : rc;
+	}
+	hs->fd = cfd;
+	hs->forwarded = true;
+	s->fwd[s->nfwd].handle = hs->handle;
+	s->fwd[s->nfwd].fd = afd;
+	s->nfwd++;
+	return 0;
+}
+
 static int mig_make(outsource_sock *s, struct hsock *hs, const struct hrpc_sock_mig *m,
 		    const void *img)
 {
@@ -1906,6 +1969,8 @@ static int mig_make(outsource_sock *s, struct hsock *hs, const struct hrpc_sock_
 	int fam = m->host_family == HRPC_AF_INET6 ? AF_INET6 : m->family;
 	bool stream = m->type == HRPC_SOCK_STREAM;
 
+	if (m->flags & HRPC_SOCK_MIG_F_FORWARD)
+		return mig_make_forward(s, hs);
 	if (stream && m->tcp_len) {
 		rc = sock_tcp_restore(img, m->tcp_len, &fd);
 		if (rc < 0)
@@ -2123,6 +2188,9 @@ int outsource_sock_mig_import(outsource_sock *s, const void *buf, size_t len, ch
 				close(hs->fd);
 			slot_discard(s, hs);
 		}
+		for (uint32_t i = 0; i < s->nfwd; i++)
+			close(s->fwd[i].fd);
+		s->nfwd = 0;
 		return rc;
 	}
 	/* Room on the pending list for every socket (slot_alloc()'s rule). */
@@ -2169,7 +2237,7 @@ static int mig_attach_one(outsource_sock *s, struct hsock *hs, void *data, uint3
 		}
 		hs->area = a;
 	}
-	if (hs->type == SOCK_STREAM && !m->tcp_len &&
+	if (hs->type == SOCK_STREAM && !m->tcp_len && !hs->forwarded &&
 	    (hs->state == S_CONNECTED || hs->state == S_SHUT)) {
 		/* Lost on the way: the guest sees a reset, as after a network
 		 * failure. */
@@ -2335,6 +2403,47 @@ int outsource_sock_enter_netns(outsource_sock *s)
 	return 0;
 }
 
+struct outsource_sock_fwd *outsource_sock_mig_forwards(outsource_sock *s, uint32_t *n)
+{
+	struct outsource_sock_fwd *f = s->fwd;
+
+	*n = s->nfwd;
+	s->fwd = NULL;
+	s->nfwd = 0;
+	if (!*n) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+int outsource_sock_mig_remnant(outsource_sock *s, const uint64_t *handles, uint32_t n, int *fds)
+{
+	struct hsock *hs;
+	uint32_t pos = 0;
+	int kept = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		fds[i] = -1;
+		hs = hrpc_handle_table_get(&s->socks, handles[i]);
+		if (!hs || hs->type != SOCK_STREAM || hs->fd < 0 ||
+		    (hs->state != S_CONNECTED && hs->state != S_SHUT))
+			continue;
+		if (hs->in_epoll)
+			(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, hs->fd, NULL);
+		if (hs->pending)
+			pend_remove(s, hs);
+		audit(s, idx_of(hs), "stays here after the migration: forwarded to the guest");
+		fds[i] = hs->fd;
+		slot_discard(s, hs);
+		kept++;
+	}
+	/* The rest moved (frozen: they close silently) or were lost. */
+	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL)))
+		slot_close(s, hs, "migrated");
+	return kept;
+}
+
 void outsource_sock_free(outsource_sock *s)
 {
 	struct hsock *hs;
@@ -2342,6 +2451,9 @@ void outsource_sock_free(outsource_sock *s)
 
 	if (!s)
 		return;
+	for (uint32_t i = 0; i < s->nfwd; i++)
+		close(s->fwd[i].fd);
+	free(s->fwd);
 	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL)))
 		slot_close(s, hs, "service-stop");
 	if (s->audit && s->epfd >= 0)
