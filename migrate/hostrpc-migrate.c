@@ -45,6 +45,7 @@
 #include "hostrpc/sockstate.h"
 #include "migrate/hv.h"
 #include "migrate/link.h"
+#include "migrate/location-rule.h"
 #include "migrate/netident.h"
 #include "outsource/sock/sockaddr.h"
 #include "outsource/sock/tcprepair.h"
@@ -67,6 +68,9 @@ typedef struct {
 	int timeout_s;
 	int max_bandwidth;         /* MiB/s for QEMU's stream; 0: QEMU's default */
 	int hold_phase, hold_s;    /* --hold: stop this long at the start of a phase */
+	struct mig_loc_rule *keep_rules, *fwd_rules;   /* --keep-local, --forward */
+	unsigned nkeep, nfwd_rules;
+	guint8 key[MIG_KEY_SIZE];  /* the pair's, until the forward link is made */
 
 	/* the conversation */
 	int port;                  /* the source worker's */
@@ -82,6 +86,8 @@ typedef struct {
 	guint32 nfds;
 	int netns_fd;
 	gboolean *frozen;          /* per fd: in repair mode (thaw on rollback) */
+	guint64 *fwd;              /* handles of the connections that stay here */
+	guint32 nfwd;
 	gboolean quiesced, link_down, switched;
 	gboolean stranded;         /* rolled back too late: paused at the destination */
 
@@ -89,7 +95,7 @@ typedef struct {
 	gint64 t0, t_phase[P_N + 1];
 	gint64 t_paused, t_resumed;
 	guint64 state_bytes, page_bytes, pages, ram_total, ram_transferred;
-	guint32 tcp_moved, tcp_lost, sockets;
+	guint32 tcp_moved, tcp_lost, tcp_forwarded, sockets;
 	char why[512];
 } Mig;
 
@@ -262,6 +268,7 @@ static int quiesce(Mig *m)
 	}
 	m->fds = g_new(int, want ? want : 1);
 	m->frozen = g_new0(gboolean, want ? want : 1);
+	m->fwd = g_new0(guint64, MIN(want, HRPC_MIG_FWD_MAX) + 1);
 	while (m->nfds < want) {
 		nfds = G_N_ELEMENTS(fds);
 		if (port_recv(m, &h, &st, sizeof(st), &len, fds, &nfds) < 0)
@@ -392,11 +399,35 @@ static int freeze(Mig *m, GByteArray *out)
 		r.tcp_len = 0;
 		if (r.type == HRPC_SOCK_STREAM &&
 		    (r.state == HRPC_SOCK_MIG_CONNECTED || r.state == HRPC_SOCK_MIG_SHUT)) {
+			struct sockaddr_storage ss;
+			struct hrpc_sock_addr peer = { 0 };
+			socklen_t sl = sizeof(ss);
 			int rc;
 
+			if (r.flags & HRPC_SOCK_MIG_F_LOST) {
+				/* A connection forwarded here from an earlier host: it
+				 * does not follow a second move (yet): reset. */
+				m->tcp_lost++;
+				g_byte_array_append(out, (const guint8 *)&r, sizeof(r));
+				continue;
+			}
 			if (!is_connection(m->fds[i], &r))
 				return fail(m, "source worker: socket %u is not the connection its "
 					    "record names", i);
+			if (getpeername(m->fds[i], (struct sockaddr *)&ss, &sl) == 0)
+				sock_addr_to_wire(&ss, &peer);
+			if (mig_loc_forward(m->keep_rules, m->nkeep, m->fwd_rules, m->nfwd_rules,
+					    &peer)) {
+				/* Stays here, in the worker that becomes its remnant. */
+				if (m->nfwd == HRPC_MIG_FWD_MAX)
+					return fail(m, "more than %u connections would stay at the "
+						    "source", HRPC_MIG_FWD_MAX);
+				r.flags |= HRPC_SOCK_MIG_F_FORWARD;
+				m->fwd[m->nfwd++] = r.handle;
+				m->tcp_forwarded++;
+				g_byte_array_append(out, (const guint8 *)&r, sizeof(r));
+				continue;
+			}
 			rc = sock_tcp_freeze(m->fds[i], &img, &ilen);
 
 			if (rc == 0) {
@@ -455,6 +486,78 @@ static int link_call(Mig *m, guint32 type, const void *buf, gsize len, const cha
 	if (rc < 0)
 		return fail(m, "destination (%s): %s", what, g_strerror(-rc));
 	return link_status(m, what);
+}
+
+/*
+ * Connections that stay here need a forward link between this host and
+ * the destination (include/hostrpc/migfwd.h): the destination's worker
+ * listens, we connect and authenticate with the pair's key, and hand the
+ * link (its socket and session, not the key) to the source's worker,
+ * which becomes their remnant at DONE.
+ */
+static int forward_link(Mig *m)
+{
+	g_autofree void *buf = NULL;
+	struct {
+		struct hrpc_mig_msg h;
+		struct hrpc_mig_fwd_link f;
+		guint64 handles[HRPC_MIG_FWD_MAX];
+	} msg;
+	struct hrpc_mig_fwd_port fp;
+	struct mig_link_session ses;
+	struct hrpc_mig_status st;
+	mig_link *fl = NULL;
+	const char *colon = strrchr(m->dest, ':');
+	g_autofree char *hp = NULL;
+	guint32 type;
+	gsize len = 0, mlen;
+	int rc, fd, nfds = 0;
+
+	rc = mig_link_send(m->link, HRPC_MIG_FWD_OPEN, NULL, 0);
+	if (rc == 0)
+		rc = mig_link_recv(m->link, &type, &buf, &len, sizeof(st), STEP_TIMEOUT_MS);
+	if (rc < 0)
+		return fail(m, "destination (forward link): %s", g_strerror(-rc));
+	if (type == HRPC_MIG_STATUS && len == sizeof(st)) {
+		memcpy(&st, buf, sizeof(st));
+		st.message[sizeof(st.message) - 1] = 0;
+		return fail(m, "destination (forward link): %s", st.message);
+	}
+	if (type != HRPC_MIG_FWD_PORT || len != sizeof(fp))
+		return fail(m, "destination (forward link): unexpected answer");
+	memcpy(&fp, buf, sizeof(fp));
+	if (!fp.port || fp.reserved[0] || fp.reserved[1] || fp.reserved[2] || !colon)
+		return fail(m, "destination (forward link): bad port");
+	hp = g_strdup_printf("%.*s:%u", (int)(colon - m->dest), m->dest, fp.port);
+	rc = mig_link_connect(hp, m->key, m->guest, STEP_TIMEOUT_MS, &fl);
+	if (rc < 0)
+		return fail(m, "forward link to %s: %s", hp, g_strerror(-rc));
+	if (link_status(m, "forward link") < 0) {
+		mig_link_free(fl);
+		return -1;
+	}
+	memset(&msg, 0, sizeof(msg));
+	mig_link_session_get(fl, &ses);
+	msg.h.type = HRPC_MIG_FWD_LINK;
+	msg.h.nfds = 1;
+	msg.f.nobj = m->nfwd;
+	memcpy(msg.f.k_send, ses.k_send, sizeof(msg.f.k_send));
+	memcpy(msg.f.k_recv, ses.k_recv, sizeof(msg.f.k_recv));
+	msg.f.seq_send = ses.seq_send;
+	msg.f.seq_recv = ses.seq_recv;
+	memcpy(msg.handles, m->fwd, m->nfwd * sizeof(guint64));
+	mlen = sizeof(msg.h) + sizeof(msg.f) + m->nfwd * sizeof(guint64);
+	msg.h.len = mlen - sizeof(msg.h);
+	fd = mig_link_fd(fl);
+	rc = hrpc_unix_send(m->port, &msg, mlen, &fd, 1);
+	explicit_bzero(&ses, sizeof(ses));
+	explicit_bzero(&msg.f, sizeof(msg.f));
+	mig_link_free(fl);   /* our copy: the worker has its own */
+	if (rc < 0)
+		return fail(m, "source worker: %s", g_strerror(-rc));
+	if (port_recv(m, &msg.h, &st, sizeof(st), &len, NULL, &nfds) < 0)
+		return -1;
+	return msg.h.type == HRPC_MIG_STATUS ? 0 : fail(m, "source worker: unexpected answer");
 }
 
 /* The pages the source host wrote after QEMU sent them (QEMU does not see
@@ -563,7 +666,6 @@ static int migrate(Mig *m)
 {
 	const struct mig_hv_ops *hv = m->hv->ops;
 	g_autoptr(GByteArray) state = g_byte_array_new();
-	guint8 key[MIG_KEY_SIZE];
 	const char *why = NULL;
 	char err[256] = "";
 	guint64 ram_sent = 0;
@@ -571,17 +673,13 @@ static int migrate(Mig *m)
 
 	m->t0 = now_us();
 	phase(m, P_PREPARE);
-	rc = mig_key_load(m->key_path, key, &why);
+	rc = mig_key_load(m->key_path, m->key, &why);
 	if (rc < 0)
 		return fail(m, "key %s: %s", m->key_path, why ? why : g_strerror(-rc));
 	if (port_open(m) < 0 ||
-	    hv_fail(m, hv->incoming(m->hv, STEP_TIMEOUT_MS, err, sizeof(err)), err) < 0) {
-		memset(key, 0, sizeof(key));
+	    hv_fail(m, hv->incoming(m->hv, STEP_TIMEOUT_MS, err, sizeof(err)), err) < 0)
 		return -1;
-	}
-	rc = link_open(m, key);
-	memset(key, 0, sizeof(key));
-	if (rc < 0)
+	if (link_open(m, m->key) < 0)
 		return -1;
 
 	phase(m, P_PRECOPY);
@@ -599,6 +697,9 @@ static int migrate(Mig *m)
 		return -1;
 	if (freeze(m, state) < 0)
 		return -1;
+	if (m->nfwd && forward_link(m) < 0)
+		return -1;
+	explicit_bzero(m->key, sizeof(m->key));
 	{
 		g_autoptr(GByteArray) msg = g_byte_array_new();
 
@@ -688,6 +789,8 @@ static void report(Mig *m, int rc)
 		json_builder_add_int_value(b, m->tcp_moved);
 		json_builder_set_member_name(b, "tcp_lost");
 		json_builder_add_int_value(b, m->tcp_lost);
+		json_builder_set_member_name(b, "tcp_forwarded");
+		json_builder_add_int_value(b, m->tcp_forwarded);
 		json_builder_set_member_name(b, "phases_ms");
 		json_builder_begin_object(b);
 		for (int p = 0; p < P_N; p++) {
@@ -717,10 +820,10 @@ static void report(Mig *m, int rc)
 		return;
 	}
 	fprintf(stderr, "%shostrpc-migrate: %s migrated to %s: downtime %.1f ms; host state "
-		"%" PRIu64 " bytes (%u sockets, %u TCP connections moved, %u lost), %" PRIu64
-		" shared pages resent, guest RAM %" PRIu64 " MiB\n", m->tty ? "\r\033[K" : "",
-		m->guest, m->dest, down, m->state_bytes, m->sockets, m->tcp_moved, m->tcp_lost,
-		m->pages, m->ram_total >> 20);
+		"%" PRIu64 " bytes (%u sockets, %u TCP connections moved, %u lost, %u stay here, "
+		"forwarded), %" PRIu64 " shared pages resent, guest RAM %" PRIu64 " MiB\n",
+		m->tty ? "\r\033[K" : "", m->guest, m->dest, down, m->state_bytes, m->sockets,
+		m->tcp_moved, m->tcp_lost, m->tcp_forwarded, m->pages, m->ram_total >> 20);
 }
 
 int main(int argc, char **argv)
@@ -729,6 +832,7 @@ int main(int argc, char **argv)
 	g_autofree char *qmp_path = NULL, *dest_qmp_path = NULL, *uri = NULL, *key = NULL,
 		*port = NULL, *hold = NULL, *libvirt = NULL, *dest_xml_path = NULL,
 		*dest_xml = NULL;
+	g_auto(GStrv) fwd_specs = NULL, keep_specs = NULL;
 	GOptionEntry entries[] = {
 		{ "libvirt", 0, 0, G_OPTION_ARG_STRING, &libvirt,
 		  "A libvirt domain: the source's libvirt URI; the destination's comes before "
@@ -747,6 +851,12 @@ int main(int argc, char **argv)
 		  "FILE" },
 		{ "migrate-socket", 0, 0, G_OPTION_ARG_FILENAME, &port,
 		  "The source hostrpcd's migration socket (default " DEFAULT_PORT ")", "PATH" },
+		{ "forward", 0, 0, G_OPTION_ARG_STRING_ARRAY, &fwd_specs,
+		  "Connections to SPEC stay at the source and are forwarded (repeatable; default: "
+		  "loopback peers)", "SPEC" },
+		{ "keep-local", 0, 0, G_OPTION_ARG_STRING_ARRAY, &keep_specs,
+		  "Connections to SPEC move with the guest even if --forward or the default "
+		  "would keep them here (repeatable)", "SPEC" },
 		{ "json", 0, 0, G_OPTION_ARG_NONE, &m.json, "Report as JSON on stdout", NULL },
 		{ "keep-source", 0, 0, G_OPTION_ARG_NONE, &m.keep_source,
 		  "Leave the source QEMU paused instead of ending it", NULL },
@@ -805,6 +915,26 @@ int main(int argc, char **argv)
 		fprintf(stderr, "hostrpc-migrate: --timeout must be positive\n");
 		return 2;
 	}
+	for (int k = 0; k < 2; k++) {
+		GStrv specs = k ? keep_specs : fwd_specs;
+		guint n = specs ? g_strv_length(specs) : 0;
+		struct mig_loc_rule *r = g_new0(struct mig_loc_rule, n + 1);
+
+		for (guint i = 0; i < n; i++)
+			if (mig_loc_rule_parse(specs[i], &r[i], err, sizeof(err)) < 0) {
+				fprintf(stderr, "hostrpc-migrate: --%s: %s\n",
+					k ? "keep-local" : "forward", err);
+				g_free(r);
+				return 2;
+			}
+		if (k) {
+			m.keep_rules = r;
+			m.nkeep = n;
+		} else {
+			m.fwd_rules = r;
+			m.nfwd_rules = n;
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 	m.guest = argv[argc - 2];
 	m.dest = argv[argc - 1];
@@ -837,8 +967,12 @@ int main(int argc, char **argv)
 		close(m.netns_fd);
 	if (m.port >= 0)
 		close(m.port);
+	explicit_bzero(m.key, sizeof(m.key));
 	g_free(m.fds);
 	g_free(m.frozen);
+	g_free(m.fwd);
+	g_free(m.keep_rules);
+	g_free(m.fwd_rules);
 	g_free(m.table);
 	return rc < 0 ? 1 : 0;
 }

@@ -208,7 +208,9 @@ static int admin_sockets_ask(HrpcdAdmin *adm, AdminConn *ac, const struct hrpc_r
 	if (req->len != sizeof(q))
 		return -EINVAL;
 	memcpy(&q, req->payload, sizeof(q));
-	if ((q.flags & ~(HRPC_ADMIN_SOCKETS_F_JSON | HRPC_ADMIN_SOCKETS_F_FILES)) ||
+	if ((q.flags & ~(HRPC_ADMIN_SOCKETS_F_JSON | HRPC_ADMIN_SOCKETS_F_FILES |
+			 HRPC_ADMIN_SOCKETS_F_LOCATIONS)) ||
+	    (q.flags & HRPC_ADMIN_SOCKETS_F_FILES && q.flags & HRPC_ADMIN_SOCKETS_F_LOCATIONS) ||
 	    (!q.guest_id && !memchr(q.name, 0, sizeof(q.name))))
 		return -EINVAL;
 	g = find_guest(adm, q.guest_id, q.name);
@@ -220,7 +222,9 @@ static int admin_sockets_ask(HrpcdAdmin *adm, AdminConn *ac, const struct hrpc_r
 	ask->guest_id = g->id;
 	rc = hrpcd_worker_ctl_list_sockets(hrpcd_supervisor_worker_ctl(adm->sup), g->id,
 					   ((q.flags & HRPC_ADMIN_SOCKETS_F_JSON) ? HRPCD_CTL_F_JSON : 0) |
-					   ((q.flags & HRPC_ADMIN_SOCKETS_F_FILES) ? HRPCD_CTL_F_FILES : 0),
+					   ((q.flags & HRPC_ADMIN_SOCKETS_F_FILES) ? HRPCD_CTL_F_FILES : 0) |
+					   ((q.flags & HRPC_ADMIN_SOCKETS_F_LOCATIONS) ?
+					    HRPCD_CTL_F_LOCATIONS : 0),
 					   sockets_answered, ask);
 	if (rc < 0) {
 		g_free(ask);

@@ -61,6 +61,8 @@ struct _HrpcdGuest {
 	char *mig_intro;             /* its intro, hex */
 	gboolean mig_worker;         /* the running worker took an incoming migration */
 	gboolean migrated;           /* the guest moved away: no more workers */
+	gboolean remnant;            /* moved away; its worker relays connections that
+	                              * stayed here (issue 14) until they end */
 
 	/* guest-table.c keeps these */
 	guint refs;

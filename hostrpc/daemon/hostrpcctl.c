@@ -510,9 +510,10 @@ static void sockets_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const vo
 /* The guest's effective socket policy and outsourced sockets (files: its
  * filesystem exports and open files): hostrpcd asks the guest's worker and
  * sends its answer as an event. */
-static int cmd_sockets(hrpc_client *c, const char *guest, gboolean files)
+static int cmd_sockets(hrpc_client *c, const char *guest, guint32 listing)
 {
-	const char *what = files ? "file" : "socket";
+	const char *what = listing == HRPC_ADMIN_SOCKETS_F_FILES ? "file" :
+			   listing == HRPC_ADMIN_SOCKETS_F_LOCATIONS ? "location" : "socket";
 
 	struct hrpc_admin_sockets_query q = { 0 };
 	struct hrpc_admin_sockets_ticket t;
@@ -533,7 +534,7 @@ static int cmd_sockets(hrpc_client *c, const char *guest, gboolean files)
 			fail("no guest %s", guest);
 		strcpy(q.name, guest);
 	}
-	q.flags = (opt_json ? HRPC_ADMIN_SOCKETS_F_JSON : 0) | (files ? HRPC_ADMIN_SOCKETS_F_FILES : 0);
+	q.flags = (opt_json ? HRPC_ADMIN_SOCKETS_F_JSON : 0) | listing;
 	hrpc_client_set_event_handler(c, sockets_event, &a);
 	rc = hrpc_client_call(c, &call);
 	if (rc == -ENOENT)
@@ -599,6 +600,9 @@ int main(int argc, char **argv)
 		"                  force) and outsourced sockets: state, addresses, bytes\n"
 		"  files GUEST     the guest's filesystem exports (policy, path, ids) and\n"
 		"                  the files and directories it has open\n"
+		"  locations GUEST the guest's objects that live on another host (a migration\n"
+		"                  left them there and forwards to them), or that stayed here\n"
+		"                  after it left: connection, where, bytes each way\n"
 		"  migrations      the live migrations this host took part in (hostrpc-migrate):\n"
 		"                  guest, direction, state, start, duration, how it ended");
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
@@ -609,10 +613,11 @@ int main(int argc, char **argv)
 	if (!(g_str_equal(cmd, "info") || g_str_equal(cmd, "list") ||
 	      g_str_equal(cmd, "channels") || g_str_equal(cmd, "stats") ||
 	      g_str_equal(cmd, "sockets") || g_str_equal(cmd, "files") ||
-	      g_str_equal(cmd, "migrations")) ||
+	      g_str_equal(cmd, "locations") || g_str_equal(cmd, "migrations")) ||
 	    argc > (g_str_equal(cmd, "stats") || g_str_equal(cmd, "sockets") ||
-		    g_str_equal(cmd, "files") ? 3 : 2) ||
-	    ((g_str_equal(cmd, "sockets") || g_str_equal(cmd, "files")) && argc != 3)) {
+		    g_str_equal(cmd, "files") || g_str_equal(cmd, "locations") ? 3 : 2) ||
+	    ((g_str_equal(cmd, "sockets") || g_str_equal(cmd, "files") ||
+	      g_str_equal(cmd, "locations")) && argc != 3)) {
 		g_autofree char *help = g_option_context_get_help(ctx, TRUE, NULL);
 
 		fprintf(stderr, "%s", help);
@@ -626,9 +631,11 @@ int main(int argc, char **argv)
 	else if (g_str_equal(cmd, "channels"))
 		rc = cmd_channels(c, NULL, FALSE);
 	else if (g_str_equal(cmd, "sockets"))
-		rc = cmd_sockets(c, argv[2], FALSE);
+		rc = cmd_sockets(c, argv[2], 0);
 	else if (g_str_equal(cmd, "files"))
-		rc = cmd_sockets(c, argv[2], TRUE);
+		rc = cmd_sockets(c, argv[2], HRPC_ADMIN_SOCKETS_F_FILES);
+	else if (g_str_equal(cmd, "locations"))
+		rc = cmd_sockets(c, argv[2], HRPC_ADMIN_SOCKETS_F_LOCATIONS);
 	else if (g_str_equal(cmd, "migrations"))
 		rc = cmd_migrations(c);
 	else

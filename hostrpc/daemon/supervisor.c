@@ -197,6 +197,18 @@ static void migration_news(guint32 guest_id, guint32 event, int status, const ch
 	case HRPCD_CTL_MIG_OUT_FAILED:
 		migration_end(sup, guest_id, HRPC_ADMIN_MIG_OUT, HRPC_ADMIN_MIG_FAILED, text);
 		break;
+	case HRPCD_CTL_MIG_OUT_REMNANT: {
+		HrpcdGuest *g = hrpcd_guest_table_lookup(sup->guests, guest_id);
+
+		migration_end(sup, guest_id, HRPC_ADMIN_MIG_OUT, HRPC_ADMIN_MIG_MIGRATED, text);
+		/* The guest runs elsewhere; its worker stays until the
+		 * connections it relays end (guest_stop() lets it). */
+		if (g) {
+			g->migrated = TRUE;
+			g->remnant = TRUE;
+		}
+		break;
+	}
 	default:
 		break;
 	}
@@ -595,6 +607,12 @@ static void guest_stop(HrpcdSupervisor *sup, HrpcdGuest *g)
 	g_clear_handle_id(&g->respawn_timer, g_source_remove);
 	if (!g->worker_pid) {
 		guest_free(sup, g);
+		return;
+	}
+	if (g->remnant) {
+		hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, g->id, g->name,
+				"QEMU left; worker %ld stays as the remnant of the connections "
+				"forwarded to the guest's new host", (long)g->worker_pid);
 		return;
 	}
 	if (migration_under_way(sup, g->id, HRPC_ADMIN_MIG_OUT)) {

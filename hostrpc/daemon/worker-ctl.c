@@ -305,7 +305,7 @@ int hrpcd_worker_ctl_list_sockets(HrpcdWorkerCtl *ctl, guint32 guest_id, guint f
 	if (c->pending.length >= HRPCD_CTL_MAX_PENDING)
 		return -EBUSY;
 	m.seq = ++ctl->next_seq;
-	m.status = (gint32)(flags & (HRPCD_CTL_F_JSON | HRPCD_CTL_F_FILES));
+	m.status = (gint32)(flags & (HRPCD_CTL_F_JSON | HRPCD_CTL_F_FILES | HRPCD_CTL_F_LOCATIONS));
 	r = g_new0(Request, 1);
 	r->seq = m.seq;
 	r->done = done;

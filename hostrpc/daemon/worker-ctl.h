@@ -44,6 +44,7 @@ enum hrpcd_ctl_type {
 
 #define HRPCD_CTL_F_JSON  0x1u
 #define HRPCD_CTL_F_FILES 0x2u /* the filesystem service's listing instead */
+#define HRPCD_CTL_F_LOCATIONS 0x4u /* the location table instead (issue 14) */
 
 enum hrpcd_ctl_mig_event {
 	HRPCD_CTL_MIG_OUT_ROLLBACK = 1,   /* source: serving again */
@@ -51,6 +52,8 @@ enum hrpcd_ctl_mig_event {
 	HRPCD_CTL_MIG_IN_FAILED = 3,      /* destination: gave up (text: why) */
 	HRPCD_CTL_MIG_OUT_FAILED = 4,     /* source: not serving again, the guest
 					   * stays (fenced at the quiesce; text: why) */
+	HRPCD_CTL_MIG_OUT_REMNANT = 5,    /* source: migrated; the worker stays as the
+					   * remnant of connections forwarded to it */
 };
 #define HRPCD_CTL_MIG_TEXT_MAX 120
 

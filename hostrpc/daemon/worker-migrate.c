@@ -29,6 +29,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -44,6 +47,8 @@
 #include "hostrpc/daemon/log.h"
 #include "hostrpc/daemon/worker-ctl.h"
 #include "hostrpc/daemon/worker-priv.h"
+#include "hostrpc/migfwd.h"
+#include "migrate/forward.h"
 #include "migrate/link.h"
 #include "migrate/netident.h"
 #include "outsource/sock/outsource-sock-glib.h"
@@ -61,6 +66,11 @@ struct _WorkerMigPort {
 	gboolean quiesced;
 	gboolean switched;     /* DIFF seen: the guest's memory is at the destination */
 	gboolean done;         /* DONE: we end */
+	/* FWD_LINK: connections that stay here when the guest leaves, and
+	 * the link to the destination that will forward to them. */
+	mig_link *fwd_link;
+	guint64 *fwd_handles;
+	guint32 nfwd;
 };
 
 /* ---- helpers ------------------------------------------------------------------- */
@@ -142,6 +152,218 @@ static void tell_supervisor(Worker *w, guint32 event, int status, const char *fm
 		g_debug("cannot tell the supervisor: %s", g_strerror(errno));
 }
 
+/* ---- the location table (issue 14) ---------------------------------------------- */
+
+static void location_add(Worker *w, guint64 handle, const char *what)
+{
+	WorkerLocation loc = { .handle = handle };
+
+	if (!w->locations)
+		w->locations = g_array_new(FALSE, TRUE, sizeof(WorkerLocation));
+	g_strlcpy(loc.what, what, sizeof(loc.what));
+	g_array_append_val(w->locations, loc);
+}
+
+static const char *location_what(Worker *w, guint64 handle)
+{
+	for (guint i = 0; w->locations && i < w->locations->len; i++) {
+		WorkerLocation *l = &g_array_index(w->locations, WorkerLocation, i);
+
+		if (l->handle == handle)
+			return l->what;
+	}
+	return "?";
+}
+
+static void fwd_peer_name(Worker *w, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char a[64] = "?";
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, a, sizeof(a));
+		else if (ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a, sizeof(a));
+	}
+	g_strlcpy(w->fwd_peer, a, sizeof(w->fwd_peer));
+}
+
+char *hrpcd_worker_locations(Worker *w, gboolean json, gsize *len)
+{
+	GString *out = g_string_new(NULL);
+	struct mig_fwd_info info;
+	const char *role = w->remnant ? "remnant" : "forwarding";
+	int err = w->fwd ? mig_fwd_error(w->fwd) : 0;
+	uint32_t pos = 0;
+
+	if (json) {
+		g_string_append_printf(out, "{\"guest\":\"%s\",\"role\":\"%s\"", w->spec->name,
+				       w->fwd ? role : "none");
+		if (w->fwd) {
+			const mig_link *l = mig_fwd_link(w->fwd);
+
+			g_string_append_printf(out, ",\"link\":{\"peer\":\"%s\",\"state\":\"%s\","
+					       "\"sent\":%" G_GUINT64_FORMAT ",\"received\":%"
+					       G_GUINT64_FORMAT "}", w->fwd_peer,
+					       err ? g_strerror(-err) : "up",
+					       mig_link_bytes_sent(l), mig_link_bytes_received(l));
+		}
+		g_string_append(out, ",\"objects\":[");
+		while (w->fwd && mig_fwd_next(w->fwd, &pos, &info))
+			g_string_append_printf(out, "%s{\"handle\":\"%#" G_GINT64_MODIFIER "x\","
+					       "\"what\":\"%s\",\"lives\":\"%s\",\"bytes_in\":%"
+					       G_GUINT64_FORMAT ",\"bytes_out\":%" G_GUINT64_FORMAT
+					       "}", pos > 1 ? "," : "", info.object,
+					       location_what(w, info.object),
+					       w->remnant ? "here" : w->fwd_peer, info.bytes_in,
+					       info.bytes_out);
+		g_string_append(out, "]}\n");
+	} else if (!w->fwd) {
+		g_string_append_printf(out, "no object of %s lives on another host\n",
+				       w->spec->name);
+	} else {
+		g_string_append_printf(out, "%s: %s; forward link to %s: %s\n", w->spec->name,
+				       w->remnant ? "remnant (the guest runs elsewhere; these "
+						    "objects stayed here)" :
+						    "objects that live on another host",
+				       w->fwd_peer, err ? g_strerror(-err) : "up");
+		g_string_append_printf(out, "%-20s %-52s %-16s %12s %12s\n", "OBJECT", "CONNECTION",
+				       "LIVES AT", "TO GUEST", "FROM GUEST");
+		while (mig_fwd_next(w->fwd, &pos, &info)) {
+			/* bytes_in: from the link; at the remnant that is the guest's */
+			guint64 to_guest = w->remnant ? info.bytes_out : info.bytes_in;
+			guint64 from_guest = w->remnant ? info.bytes_in : info.bytes_out;
+
+			g_string_append_printf(out, "%#-20" G_GINT64_MODIFIER "x %-52s %-16s %12"
+					       G_GUINT64_FORMAT " %12" G_GUINT64_FORMAT "\n",
+					       info.object, location_what(w, info.object),
+					       w->remnant ? "here" : w->fwd_peer, to_guest, from_guest);
+		}
+	}
+	*len = out->len;
+	return g_string_free(out, FALSE);
+}
+
+void hrpcd_worker_locations_free(Worker *w)
+{
+	g_clear_handle_id(&w->remnant_timer, g_source_remove);
+	g_clear_pointer(&w->fwd, mig_fwd_free);
+	if (w->locations) {
+		g_array_unref(w->locations);
+		w->locations = NULL;
+	}
+}
+
+/* The link to the other host ended: its objects were reset (forward.c). */
+static void fwd_ended(void *data, int err)
+{
+	Worker *w = data;
+
+	hrpcd_log_guest(err ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE, w->spec->guest_id,
+			w->spec->name, "forward link to %s %s: %u forwarded connections %s",
+			w->fwd_peer, err ? "lost" : "ended", mig_fwd_count(w->fwd),
+			err ? "reset" : "closed");
+	if (w->remnant)   /* nobody to forward for: the remnant ends */
+		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_MIGRATED);
+}
+
+/* A remnant whose connections all ended says BYE and ends. */
+static gboolean remnant_check(gpointer data)
+{
+	Worker *w = data;
+
+	if (w->fwd && mig_fwd_count(w->fwd) && !mig_fwd_error(w->fwd))
+		return G_SOURCE_CONTINUE;
+	w->remnant_timer = 0;
+	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+			"remnant: every forwarded connection ended");
+	g_clear_pointer(&w->fwd, mig_fwd_free);
+	hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_MIGRATED);
+	return G_SOURCE_REMOVE;
+}
+
+/*
+ * DONE with connections that stay here: this worker becomes their
+ * remnant.  It stops being the guest's (the channel is the destination's
+ * now), keeps those sockets, closes the rest, and relays them over the
+ * forward link until the link ends or they all do.
+ */
+static void become_remnant(Worker *w)
+{
+	WorkerMigPort *p = w->port;
+	OutsourceSockService *ss = hrpcd_services_sock(w->svcs);
+	outsource_sock *sock = ss ? outsource_sock_service_get(ss) : NULL;
+	g_autofree int *fds = g_new(int, p->nfwd);
+	guint32 kept = 0;
+
+	fwd_peer_name(w, mig_link_fd(p->fwd_link));
+	for (guint32 i = 0; sock && i < p->nfwd; i++) {
+		char what[160];
+
+		if (outsource_sock_describe(sock, p->fwd_handles[i], what, sizeof(what)) == 0)
+			location_add(w, p->fwd_handles[i], what);
+	}
+	if (sock)
+		outsource_sock_mig_remnant(sock, p->fwd_handles, p->nfwd, fds);
+	else
+		for (guint32 i = 0; i < p->nfwd; i++)
+			fds[i] = -1;
+	w->remnant = TRUE;
+	w->fwd = mig_fwd_new(g_steal_pointer(&p->fwd_link), w->spec->name, w->ctx, fwd_ended, w);
+	for (guint32 i = 0; i < p->nfwd; i++)
+		if (fds[i] >= 0 && mig_fwd_add(w->fwd, p->fwd_handles[i], fds[i]) == 0)
+			kept++;
+	w->remnant_timer = g_timeout_add_seconds(1, remnant_check, w);
+	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+			"migrated to another host; %u connections stay here, forwarded over the "
+			"link from %s", kept, w->fwd_peer);
+	tell_supervisor(w, HRPCD_CTL_MIG_OUT_REMNANT, 0, "%u connections stay here, forwarded",
+			kept);
+}
+
+static void fwd_link_take(Worker *w, const guint8 *payload, gsize len, int fd)
+{
+	WorkerMigPort *p = w->port;
+	struct hrpc_mig_fwd_link f;
+	struct mig_link_session ses;
+	guint32 nobj;
+
+	if (fd < 0 || len < sizeof(f)) {
+		port_status(p, -EINVAL, "FWD_LINK wants the link's socket and its session");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	memcpy(&f, payload, sizeof(f));
+	nobj = f.nobj;
+	if (!f.nobj || f.nobj > HRPC_MIG_FWD_MAX || f.reserved ||
+	    len != sizeof(f) + (gsize)f.nobj * sizeof(guint64) || p->fwd_link || !p->quiesced) {
+		port_status(p, -EINVAL, "FWD_LINK: bad session, or not quiesced");
+		close(fd);
+		explicit_bzero(&f, sizeof(f));
+		return;
+	}
+	memcpy(ses.k_send, f.k_send, sizeof(ses.k_send));
+	memcpy(ses.k_recv, f.k_recv, sizeof(ses.k_recv));
+	ses.seq_send = f.seq_send;
+	ses.seq_recv = f.seq_recv;
+	p->fwd_link = mig_link_adopt(fd, &ses);
+	explicit_bzero(&ses, sizeof(ses));
+	explicit_bzero(&f, sizeof(f));
+	p->nfwd = nobj;
+	p->fwd_handles = g_memdup2(payload + sizeof(f), p->nfwd * sizeof(guint64));
+	port_status(p, 0, "%u connections will stay here", p->nfwd);
+}
+
+static void fwd_link_drop(WorkerMigPort *p)
+{
+	g_clear_pointer(&p->fwd_link, mig_link_free);
+	g_clear_pointer(&p->fwd_handles, g_free);
+	p->nfwd = 0;
+}
+
 /* ---- source ---------------------------------------------------------------------- */
 
 static void resume(Worker *w, const char *why)
@@ -149,6 +371,7 @@ static void resume(Worker *w, const char *why)
 	WorkerMigPort *p = w->port;
 	OutsourceSockService *ss = hrpcd_services_sock(w->svcs);
 
+	fwd_link_drop(p);
 	if (!p->quiesced) {
 		/* Nothing stopped yet (the migration failed in pre-copy). */
 		tell_supervisor(w, HRPCD_CTL_MIG_OUT_ROLLBACK, 0, "not migrated: %s", why);
@@ -342,12 +565,20 @@ static gboolean port_event(gint fd, GIOCondition cond, gpointer user_data)
 	Worker *w = user_data;
 	WorkerMigPort *p = w->port;
 	struct hrpc_mig_msg m;
+	struct {
+		struct hrpc_mig_msg m;
+		guint8 payload[sizeof(struct hrpc_mig_fwd_link) + HRPC_MIG_FWD_MAX * sizeof(guint64)];
+	} in;
 	int passed[4], nfds = G_N_ELEMENTS(passed), rc;
+	gsize plen;
 
-	rc = (int)hrpc_unix_recv_msg(fd, &m, sizeof(m), passed, &nfds, MSG_DONTWAIT);
+	rc = (int)hrpc_unix_recv_msg(fd, &in, sizeof(in), passed, &nfds, MSG_DONTWAIT);
 	if (rc == -EAGAIN)
 		return G_SOURCE_CONTINUE;
-	if (rc != sizeof(m)) {
+	if (rc >= (int)sizeof(m))
+		memcpy(&m, &in.m, sizeof(m));
+	plen = rc >= (int)sizeof(m) ? (gsize)rc - sizeof(m) : 0;
+	if (rc < (int)sizeof(m) || (plen && m.type != HRPC_MIG_FWD_LINK)) {
 		for (int i = 0; i < nfds; i++)
 			close(passed[i]);
 		if (p->switched) {
@@ -376,18 +607,33 @@ static gboolean port_event(gint fd, GIOCondition cond, gpointer user_data)
 		port_status(p, 0, "serving again");
 		break;
 	case HRPC_MIG_DONE:
+		if (p->fwd_link && p->switched) {
+			/* The port closes now: hostrpc-migrate must not wait for
+			 * our end, which comes with the forwarded connections'. */
+			port_status(p, 0, "done; this worker stays as the remnant of %u "
+				    "connections", p->nfwd);
+			become_remnant(w);
+			hrpcd_worker_mig_port_close(w);
+			return G_SOURCE_REMOVE;
+		}
 		p->done = TRUE;
 		port_status(p, 0, "done");
 		hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
 				"migrated to another host");
 		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_MIGRATED);
 		break;
+	case HRPC_MIG_FWD_LINK:
+		fwd_link_take(w, in.payload, plen, nfds == 1 ? passed[0] : -1);
+		if (nfds == 1)
+			passed[0] = -1;   /* the link's now (or closed) */
+		break;
 	default:
 		port_status(p, -ENOSYS, "unknown request %u", m.type);
 		break;
 	}
 	for (int i = 0; i < nfds; i++)
-		close(passed[i]);
+		if (passed[i] >= 0)
+			close(passed[i]);
 	return G_SOURCE_CONTINUE;
 }
 
@@ -422,6 +668,7 @@ void hrpcd_worker_mig_port_close(Worker *w)
 	if (!p)
 		return;
 	w->port = NULL;
+	fwd_link_drop(p);
 	g_source_destroy(p->src);
 	g_source_unref(p->src);
 	/* After DONE the descriptor stays open until we exit: hostrpc-migrate
@@ -469,7 +716,118 @@ typedef struct {
 	struct hrpc_mig_state st;
 	gboolean have_state;
 	const char *iface;
+	guint8 key[MIG_KEY_SIZE];  /* the pair's: the forward link authenticates with it */
+	mig_link *fwd_link;        /* FWD_OPEN: to the source's remnant */
 } Incoming;
+
+/*
+ * FWD_OPEN: connections will stay at the source.  Listen on the address
+ * the migration link came to, say the port, and take one connection that
+ * authenticates with the pair's key for this guest: the forward link.
+ * hostrpc-migrate hands its other end to the source's worker.
+ */
+int hrpcd_worker_mig_fwd_listener(int link_fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int lfd;
+
+	if (getsockname(link_fd, (struct sockaddr *)&ss, &sl) < 0 ||
+	    (ss.ss_family != AF_INET && ss.ss_family != AF_INET6))
+		return -1;
+	if (ss.ss_family == AF_INET)
+		((struct sockaddr_in *)&ss)->sin_port = 0;
+	else
+		((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+	lfd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd >= 0 && (bind(lfd, (struct sockaddr *)&ss, sl) < 0 || listen(lfd, 1) < 0)) {
+		close(lfd);
+		lfd = -1;
+	}
+	return lfd;
+}
+
+static int in_fwd_open(Incoming *in, char *err, gsize errlen)
+{
+	Worker *w = in->w;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct hrpc_mig_fwd_port fp = { 0 };
+	struct hrpc_mig_intro intro;
+	struct pollfd pfd;
+	int lfd = w->fwd_lfd, fd, rc;
+
+	if (in->fwd_link) {
+		g_strlcpy(err, "a second forward link", errlen);
+		return -EPROTO;
+	}
+	if (lfd < 0 || getsockname(lfd, (struct sockaddr *)&ss, &sl) < 0) {
+		g_strlcpy(err, "cannot listen for the forward link", errlen);
+		return -EADDRNOTAVAIL;
+	}
+	w->fwd_lfd = -1;   /* one link: the listener goes once it came */
+	fp.port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+						  ((struct sockaddr_in6 *)&ss)->sin6_port);
+	rc = mig_link_send(in->link, HRPC_MIG_FWD_PORT, &fp, sizeof(fp));
+	if (rc < 0) {
+		close(lfd);
+		return rc;
+	}
+	pfd = (struct pollfd){ .fd = lfd, .events = POLLIN };
+	rc = poll(&pfd, 1, 10000);
+	fd = rc == 1 ? accept4(lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
+	rc = rc == 1 ? (fd < 0 ? -errno : 0) : -ETIMEDOUT;
+	close(lfd);
+	if (rc == 0)
+		rc = mig_link_read_intro(fd, &intro, 10000);
+	if (rc == 0 && strcmp(intro.guest, w->spec->name))
+		rc = -EACCES;
+	if (rc == 0)
+		rc = mig_link_accept(fd, &intro, in->key, 10000, &in->fwd_link);
+	if (rc < 0) {
+		if (fd >= 0)
+			close(fd);
+		g_snprintf(err, errlen, "forward link: %s", g_strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
+/* GO with connections that stayed at the source: forward to them. */
+static int in_fwd_start(Incoming *in, char *err, gsize errlen)
+{
+	Worker *w = in->w;
+	g_autofree struct outsource_sock_fwd *fw = NULL;
+	guint32 n = 0;
+
+	if (w->fwd_lfd >= 0) {   /* no forward link came: none will */
+		close(w->fwd_lfd);
+		w->fwd_lfd = -1;
+	}
+	if (in->sock)
+		fw = outsource_sock_mig_forwards(in->sock, &n);
+	if (!n && !in->fwd_link)
+		return 0;
+	if (!in->fwd_link) {
+		for (guint32 i = 0; i < n; i++)
+			close(fw[i].fd);
+		g_snprintf(err, errlen, "%u connections stayed at the source, but there is no "
+			   "forward link", n);
+		return -EPROTO;
+	}
+	fwd_peer_name(w, mig_link_fd(in->fwd_link));
+	w->fwd = mig_fwd_new(g_steal_pointer(&in->fwd_link), w->spec->name, w->ctx, fwd_ended, w);
+	for (guint32 i = 0; i < n; i++) {
+		char what[160];
+
+		if (outsource_sock_describe(in->sock, fw[i].handle, what, sizeof(what)) == 0)
+			location_add(w, fw[i].handle, what);
+		mig_fwd_add(w->fwd, fw[i].handle, fw[i].fd);
+	}
+	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+			"%u connections live at %s: forwarded", n, w->fwd_peer);
+	return 0;
+}
 
 static int in_state(Incoming *in, const guint8 *buf, gsize len, char *err, gsize errlen)
 {
@@ -599,6 +957,8 @@ static int in_go(Incoming *in, char *err, gsize errlen)
 		g_snprintf(err, errlen, "cannot attach the sockets: %s", g_strerror(-rc));
 		return rc;
 	}
+	if ((rc = in_fwd_start(in, err, errlen)) < 0)
+		return rc;
 	if (in->st.flags & HRPC_MIG_STATE_F_IDENT) {
 		rc = netident_go_live(in->iface, &in->st.ident);
 		if (!rc)
@@ -640,7 +1000,9 @@ gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error)
 		return FALSE;
 	}
 	rc = mig_link_accept(spec->mig_fd, &intro, key, 10000, &in.link);
-	memset(key, 0, sizeof(key));
+	if (rc == 0)
+		memcpy(in.key, key, sizeof(key));
+	explicit_bzero(key, sizeof(key));
 	if (rc < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
 			    "migration link from hostrpc-migrate refused: %s", g_strerror(-rc));
@@ -653,6 +1015,7 @@ gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error)
 		rc = -errno;
 		link_status(in.link, rc, "cannot map the shared memory");
 		mig_link_free(in.link);
+		explicit_bzero(in.key, sizeof(in.key));
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
 			    "cannot map the shared memory: %s", g_strerror(-rc));
 		return FALSE;
@@ -699,6 +1062,11 @@ gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error)
 			rc = in_hashes(&in, buf, len);
 			if (rc < 0)
 				break;
+		} else if (type == HRPC_MIG_FWD_OPEN) {
+			rc = len ? -EPROTO : in_fwd_open(&in, err, sizeof(err));
+			if (rc < 0)
+				break;
+			link_status(in.link, 0, "forward link up");
 		} else if (type == HRPC_MIG_PAGES_IN) {
 			rc = in_pages(&in, buf, len);
 			if (rc < 0) {
@@ -715,6 +1083,7 @@ gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error)
 					in.sock ? "sockets, channel and session adopted" :
 						  "channel and session adopted");
 			mig_link_free(in.link);
+			explicit_bzero(in.key, sizeof(in.key));
 			hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, spec->guest_id, spec->name,
 					"migrated in: channel adopted, serving");
 			return TRUE;
@@ -735,6 +1104,8 @@ gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error)
 		netident_set_up(in.iface, false);
 	link_status(in.link, rc, "%s", err);
 	mig_link_free(in.link);
+	mig_link_free(in.fwd_link);
+	explicit_bzero(in.key, sizeof(in.key));
 	tell_supervisor(w, HRPCD_CTL_MIG_IN_FAILED, rc, "%s", err);
 	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc), "incoming migration: %s", err);
 	return FALSE;

@@ -34,7 +34,23 @@ typedef struct {
 	guint conn_src;            /* serving the channel (hostrpc-glib.h) */
 	void *gate;                /* the spinner count page, mapped; NULL: none */
 	WorkerMigPort *port;       /* a migration's source side (worker-migrate.c) */
+	/* The location table (issue 14): the guest's objects that live on
+	 * another host and the forward link to them (here, where the guest
+	 * runs), or those that stayed here after it left (remnant). */
+	struct mig_fwd *fwd;
+	gboolean remnant;
+	GArray *locations;         /* of WorkerLocation, for hostrpcctl locations */
+	char fwd_peer[80];         /* the other host, as the link's peer address */
+	guint remnant_timer;
+	int fwd_lfd;               /* incoming: a listener for a forward link, made in
+	                            * the host's network namespace (before the socket
+	                            * service enters the guest's), -1: none */
 } Worker;
+
+typedef struct {
+	guint64 handle;
+	char what[160];            /* "tcp LOCAL -> PEER" */
+} WorkerLocation;
 
 /* worker.c */
 void hrpcd_worker_stop(Worker *w, guint32 state, int exit_code);
@@ -49,5 +65,12 @@ void hrpcd_worker_mig_port_close(Worker *w);
 /* The destination side: authenticate the link, take the guest's state,
  * memory and channel; on success w->conn serves the adopted channel. */
 gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error);
+/* A listener on the migration link's local address, port 0 (-1 if none
+ * can be made): where a forward link may come. */
+int hrpcd_worker_mig_fwd_listener(int link_fd);
+/* hostrpcctl locations: the table as text or JSON (g_malloc'ed). */
+char *hrpcd_worker_locations(Worker *w, gboolean json, gsize *len);
+/* Tear down what the location table holds (the worker ends). */
+void hrpcd_worker_locations_free(Worker *w);
 
 #endif /* HOSTRPCD_WORKER_PRIV_H */

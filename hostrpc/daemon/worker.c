@@ -258,7 +258,10 @@ static gboolean ctl_event(gint fd, GIOCondition cond, gpointer user_data)
 	if (rc != sizeof(m) || m.type != HRPCD_CTL_LIST_SOCKETS)
 		return G_SOURCE_CONTINUE;
 	r.seq = m.seq;
-	if (m.status & HRPCD_CTL_F_FILES)
+	if (m.status & HRPCD_CTL_F_LOCATIONS) {
+		text = hrpcd_worker_locations(w, (m.status & HRPCD_CTL_F_JSON) != 0, &len);
+		rc = 0;
+	} else if (m.status & HRPCD_CTL_F_FILES)
 		rc = hrpcd_services_list_files(w->svcs, (m.status & HRPCD_CTL_F_JSON) != 0, &text,
 					       &len);
 	else
@@ -358,6 +361,10 @@ static gboolean worker_start(Worker *w, GError **error)
 		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_FAILED, "out of memory");
 		return FALSE;
 	}
+	/* A forward link may come to an incoming guest (worker-migrate.c):
+	 * listen in the host's namespace while we are in it. */
+	if (spec->mig_fd >= 0)
+		w->fwd_lfd = hrpcd_worker_mig_fwd_listener(spec->mig_fd);
 	w->svcs = hrpcd_services_start(w->srv, spec, error);
 	if (!w->svcs)
 		return FALSE;
@@ -432,6 +439,11 @@ void hrpcd_worker_conn_detach(Worker *w)
 static void worker_stop(Worker *w)
 {
 	hrpcd_worker_mig_port_close(w);
+	hrpcd_worker_locations_free(w);
+	if (w->fwd_lfd >= 0) {
+		close(w->fwd_lfd);
+		w->fwd_lfd = -1;
+	}
 	if (w->ctl) {
 		g_source_destroy(w->ctl);
 		g_source_unref(w->ctl);
@@ -509,7 +521,7 @@ static int worker_run(HrpcdWorkerSpec *spec)
 	guint32 fs_allow = 0;
 	Worker w = {
 		.spec = spec, .state = HRPC_ADMIN_STATE_STARTING,
-		.exit_code = HRPCD_WORKER_EXIT_SETUP,
+		.exit_code = HRPCD_WORKER_EXIT_SETUP, .fwd_lfd = -1,
 	};
 
 	w.ctx = g_main_context_new();

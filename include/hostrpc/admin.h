@@ -202,6 +202,8 @@ HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_channel) == 384, "admin channel is 3
 #define HRPC_ADMIN_SOCKETS_F_JSON  0x1u
 /* The filesystem service's exports and open files instead (hostrpcctl files). */
 #define HRPC_ADMIN_SOCKETS_F_FILES 0x2u
+/* The location table instead (hostrpcctl locations; issue 14). */
+#define HRPC_ADMIN_SOCKETS_F_LOCATIONS 0x4u
 
 struct hrpc_admin_sockets_query {
 	hrpc_u32 guest_id;    /* 0: look the guest up by name */

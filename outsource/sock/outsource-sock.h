@@ -140,6 +140,8 @@ struct outsource_sock_fwd {
 	int fd;
 };
 struct outsource_sock_fwd *outsource_sock_mig_forwards(outsource_sock *s, uint32_t *n);
+/* "tcp LOCAL -> PEER" (the host's view) of a socket, for listings. */
+int outsource_sock_describe(outsource_sock *s, uint64_t handle, char *buf, size_t len);
 int outsource_sock_mig_remnant(outsource_sock *s, const uint64_t *handles, uint32_t n, int *fds);
 
 size_t outsource_sock_list(outsource_sock *s, struct outsource_sock_info *out, size_t max);

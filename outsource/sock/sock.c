@@ -1850,7 +1850,19 @@ int outsource_sock_mig_export(outsource_sock *s, void **out, size_t *out_len, in
 			else
 				mig_addr_out(&hs->local, &r->local);
 		}
-		mig_addr_out(&hs->peer, &r->peer);
+		/* An accepted connection's peer the service never noted: the
+		 * kernel's (a forwarded connection answers with it later). */
+		{
+			struct sockaddr_storage ss;
+			socklen_t sl = sizeof(ss);
+
+			if (!hs->peer.ss_family && !hs->forwarded && hs->type == SOCK_STREAM &&
+			    getpeername(hs->fd, (struct sockaddr *)&ss, &sl) == 0 &&
+			    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
+				mig_addr_out(&ss, &r->peer);
+			else
+				mig_addr_out(&hs->peer, &r->peer);
+		}
 		r->flags = (hs->want_in ? HRPC_SOCK_MIG_F_WANT_IN : 0) |
 			   (hs->want_out ? HRPC_SOCK_MIG_F_WANT_OUT : 0) |
 			   (hs->connect_open ? HRPC_SOCK_MIG_F_CONNECT_OPEN : 0) |
@@ -2400,6 +2412,18 @@ int outsource_sock_enter_netns(outsource_sock *s)
 	close(s->netns_fd);
 	close(s->home_ns_fd);
 	s->netns_fd = s->home_ns_fd = -1;
+	return 0;
+}
+
+int outsource_sock_describe(outsource_sock *s, uint64_t handle, char *buf, size_t len)
+{
+	struct hsock *hs = hrpc_handle_table_get(&s->socks, handle);
+	char l[80], p[80];
+
+	if (!hs)
+		return -EBADF;
+	snprintf(buf, len, "%s %s -> %s", hs->type == SOCK_STREAM ? "tcp" : "udp",
+		 fmt_addr(&hs->local, l, sizeof(l)), fmt_addr(&hs->peer, p, sizeof(p)));
 	return 0;
 }
 

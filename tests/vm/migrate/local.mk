@@ -12,6 +12,9 @@ mig_vm_tests += tests/vm/migrate/migrate-bench-smoke.sh
 mig_vm_tests += tests/vm/migrate/migrate-guestsource.sh
 # The virsh path: two libvirtds side by side, hostrpc-migrate --libvirt.
 mig_vm_tests += tests/vm/migrate/migrate-libvirt.sh
+# Connections that stay at the source, forwarded (the location table).
+mig_vm_tests += tests/vm/migrate/migrate-forward.sh
 dist_check_SCRIPTS += $(mig_vm_tests)
 EXTRA_DIST += tests/vm/migrate/lib.sh tests/vm/migrate/world.py \
-	tests/vm/migrate/guest/mig-stream.c
+	tests/vm/migrate/guest/mig-stream.c tests/vm/migrate/guest/fwd-probe.c \
+	tests/vm/migrate/echo.py
