@@ -39,6 +39,14 @@ check_SCRIPTS += tests/fuzz/fuzz-sockstate
 CLEANFILES += tests/fuzz/fuzz-sockstate
 tests/fuzz/fuzz-sockstate: $(top_srcdir)/tests/fuzz/fuzz-sockstate.c $(top_srcdir)/include/hostrpc/sockstate.h $(top_srcdir)/include/hostrpc/sock.h config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-sockstate.c
+# One end of a forward link (migrate/forward.c) against a hostile peer host
+# that holds the link's keys (migfwd.h).
+check_SCRIPTS += tests/fuzz/fuzz-migfwd
+CLEANFILES += tests/fuzz/fuzz-migfwd
+EXTRA_DIST += tests/fuzz/fuzz-migfwd.c
+tests/fuzz/fuzz-migfwd: $(top_srcdir)/tests/fuzz/fuzz-migfwd.c $(top_srcdir)/migrate/forward.c $(top_srcdir)/migrate/forward.h $(top_srcdir)/migrate/link.c $(top_srcdir)/migrate/link.h $(top_srcdir)/include/hostrpc/migfwd.h $(top_srcdir)/include/hostrpc/miglink.h config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) $(GLIB_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz-migfwd.c \
+		$(top_srcdir)/migrate/forward.c $(top_srcdir)/migrate/link.c $(GLIB_LIBS)
 # The migration link's messages before authentication (miglink.h).
 check_SCRIPTS += tests/fuzz/fuzz-miglink
 CLEANFILES += tests/fuzz/fuzz-miglink

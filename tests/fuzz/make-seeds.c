@@ -4,6 +4,7 @@
  * and as a vport stream; for fuzz-sock a script of socket calls in its
  * input format; for the host-side targets (fuzz-gm, fuzz-gex, fuzz-client,
  * fuzz-session) valid guest replies and events in theirs. */
+#include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include "hostrpc/guestfs.h"
 #include "hostrpc/ring.h"
 #include "hostrpc/sock.h"
+#include "hostrpc/migfwd.h"
 #include "hostrpc/miglink.h"
 #include "hostrpc/sockstate.h"
 #include "hostrpc/stats.h"
@@ -435,6 +437,47 @@ static int miglink_seeds(const char *dir)
 	return write_file(dir, "seed-miglink-frame", buf, 1 + sizeof(fr) + sizeof(max));
 }
 
+/* fuzz-migfwd: scripts of frames ([type - 63][len u16][payload]) an honest
+ * peer sends: HELLO, data both objects, acknowledgements, a shutdown, a
+ * reset, BYE. */
+static size_t fwd_frame(uint8_t *out, uint32_t type, const void *p, uint16_t len)
+{
+	out[0] = (uint8_t)(type - (HRPC_FWD_HELLO - 1));
+	out[1] = (uint8_t)len;
+	out[2] = (uint8_t)(len >> 8);
+	memcpy(out + 3, p, len);
+	return 3u + len;
+}
+
+static int migfwd_seeds(const char *dir)
+{
+	static uint8_t buf[8192];
+	struct hrpc_fwd_hello h = { .magic = HRPC_FWD_MAGIC, .version = HRPC_FWD_VERSION,
+				    .guest = "g1", .nobj = 2 };
+	struct hrpc_fwd_ack a = { .object = 1, .bytes = 100 };
+	struct hrpc_fwd_obj o = { .object = 2 };
+	struct hrpc_fwd_reset r = { .object = 1, .error = ECONNRESET };
+	uint8_t data[8 + 200];
+	size_t n = 0;
+
+	memset(data, 'x', sizeof(data));
+	n += fwd_frame(buf + n, HRPC_FWD_HELLO, &h, sizeof(h));
+	data[0] = 1;
+	memset(data + 1, 0, 7);
+	n += fwd_frame(buf + n, HRPC_FWD_DATA, data, sizeof(data));
+	data[0] = 2;
+	n += fwd_frame(buf + n, HRPC_FWD_DATA, data, sizeof(data));
+	if (write_file(dir, "seed-migfwd-data", buf, n))
+		return 1;
+	n += fwd_frame(buf + n, HRPC_FWD_ACK, &a, sizeof(a));
+	n += fwd_frame(buf + n, HRPC_FWD_SHUT, &o, sizeof(o));
+	n += fwd_frame(buf + n, HRPC_FWD_RESET, &r, sizeof(r));
+	if (write_file(dir, "seed-migfwd-all", buf, n))
+		return 1;
+	n += fwd_frame(buf + n, HRPC_FWD_BYE, NULL, 0);
+	return write_file(dir, "seed-migfwd-bye", buf, n);
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t buf[8192];
@@ -442,7 +485,7 @@ int main(int argc, char **argv)
 	struct hrpc_echo_source_req sr = { .seed = 1, .len = 64 };
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: make-seeds conn|sock|sockring|sockstate|socktable|miglink|gm|gex|fss|client|session DIR\n");
+		fprintf(stderr, "usage: make-seeds conn|sock|sockring|sockstate|socktable|miglink|migfwd|gm|gex|fss|client|session DIR\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "sock"))
@@ -457,6 +500,8 @@ int main(int argc, char **argv)
 		return socktable_seeds(argv[2]);
 	if (!strcmp(argv[1], "miglink"))
 		return miglink_seeds(argv[2]);
+	if (!strcmp(argv[1], "migfwd"))
+		return migfwd_seeds(argv[2]);
 	if (!strcmp(argv[1], "gex"))
 		return gex_seeds(argv[2]);
 	if (!strcmp(argv[1], "fss"))
