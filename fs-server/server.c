@@ -42,6 +42,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "hostrpc/fsstate.h"
 #include "hostrpc/guestfs.h"
 #include "hostrpc/handle-table.h"
 #include "hostrpc/idmap.h"
@@ -55,6 +56,9 @@ struct open_how {
 };
 #define RESOLVE_NO_MAGICLINKS 0x02
 #define RESOLVE_IN_ROOT       0x10
+#endif
+#ifndef RESOLVE_BENEATH
+#define RESOLVE_BENEATH       0x08
 #endif
 #ifndef SYS_openat2
 #define SYS_openat2 437
@@ -2042,5 +2046,322 @@ int fss_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply *rep)
 	}
 	if (s->ino_fd >= 0 && (s->nunwatched || s->unwatched_overflow))
 		watch_pending(s);
+	return rc;
+}
+
+/* ---- migration (fsstate.h) ------------------------------------------------------ */
+
+int fss_mode(const struct fss *s)
+{
+	return s->rdonly;
+}
+
+/* fd's path relative to the export root ("" for the root itself) into
+ * rel; -1 if it is not beneath it any more (deleted, moved out). */
+static int rel_path(const struct fss *s, int fd, char *rel, size_t len)
+{
+	char pp[64], root[PATH_MAX], path[PATH_MAX];
+	ssize_t rl, pl;
+
+	proc_path(pp, sizeof(pp), s->export_fd);
+	rl = readlink(pp, root, sizeof(root) - 1);
+	proc_path(pp, sizeof(pp), fd);
+	pl = readlink(pp, path, sizeof(path) - 1);
+	if (rl <= 0 || pl <= 0)
+		return -1;
+	root[rl] = path[pl] = 0;
+	if (pl >= 10 && !strcmp(path + pl - 10, " (deleted)"))
+		return -1;
+	if (!strcmp(path, root)) {
+		rel[0] = 0;
+		return 0;
+	}
+	/* "/" as the root: every path is beneath it */
+	if (!strcmp(root, "/"))
+		rl = 0;
+	if (strncmp(path, root, (size_t)rl) || path[rl] != '/' || strlen(path + rl + 1) >= len)
+		return -1;
+	strcpy(rel, path + rl + 1);
+	return hrpc_fs_mig_path_check(rel, (uint32_t)strlen(rel)) == 0 ? 0 : -1;
+}
+
+int fss_mig_export(struct fss *s, FILE *out, uint32_t *nnodes, uint32_t *nfiles)
+{
+	static const uint8_t zero[8];
+	uint32_t pos = 0, nn = 0, nf = 0, cap = hrpc_handle_table_count(&s->nodes) + 1;
+	uint64_t *named = calloc(cap, sizeof(*named));
+	struct gnode *n;
+	struct gfile *f;
+	uint64_t h;
+	char rel[HRPC_FS_MIG_PATH_MAX + 1];
+
+	if (!named)
+		return -ENOMEM;
+	while ((n = hrpc_handle_table_next(&s->nodes, &pos, &h))) {
+		struct hrpc_fs_mig_node r = { .handle = h, .nlookup = n->nlookup,
+					      .type = (uint16_t)(n->type >> 12) };
+
+		if (rel_path(s, n->fd, rel, sizeof(rel)) < 0)
+			continue;   /* the client's next call on it: ESTALE */
+		r.path_len = (uint16_t)strlen(rel);
+		fwrite(&r, sizeof(r), 1, out);
+		fwrite(rel, 1, r.path_len, out);
+		fwrite(zero, 1, (8 - r.path_len % 8) % 8, out);
+		if (nn < cap)
+			named[nn] = h;
+		nn++;
+	}
+	pos = 0;
+	while ((f = hrpc_handle_table_next(&s->files, &pos, &h))) {
+		struct hrpc_fs_mig_file r = { .handle = h, .node = f->node & ~0xff000000ull,
+					      .flags = f->flags, .dir = f->dir != NULL,
+					      .flock_type = (uint8_t)f->flock_type };
+		bool ok = false;
+
+		for (uint32_t i = 0; i < nn && !ok; i++)
+			ok = named[i] == r.node;
+		if (!ok)
+			continue;
+		r.nlocks = (uint8_t)(f->nlocks < HRPC_FS_MIG_LOCKS ? f->nlocks : HRPC_FS_MIG_LOCKS);
+		for (uint32_t i = 0; i < r.nlocks; i++) {
+			r.locks[i].start = f->locks[i].start;
+			r.locks[i].end = f->locks[i].end;
+			r.locks[i].type = f->locks[i].type;
+		}
+		fwrite(&r, sizeof(r), 1, out);
+		nf++;
+	}
+	free(named);
+	*nnodes = nn;
+	*nfiles = nf;
+	return ferror(out) ? -EIO : 0;
+}
+
+static int lock_apply(int fd, uint64_t start, uint64_t end, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = (off_t)start,
+			    .l_len = end == UINT64_MAX ? 0 : (off_t)(end - start) };
+
+	return fcntl(fd, F_OFD_SETLK, &fl) < 0 ? -errno : 0;
+}
+
+static int file_locks(struct gfile *f, bool take)
+{
+	static const int fops[] = { LOCK_SH, LOCK_EX };
+	int rc = 0;
+
+	if (f->dir)
+		return 0;
+	for (uint32_t i = 0; i < f->nlocks; i++) {
+		int r = lock_apply(f->fd, f->locks[i].start, f->locks[i].end,
+				   !take ? F_UNLCK :
+				   f->locks[i].type == HRPC_GFS_LOCK_RD ? F_RDLCK : F_WRLCK);
+
+		rc = rc ? rc : r;
+	}
+	if (f->flock_type == HRPC_GFS_LOCK_RD || f->flock_type == HRPC_GFS_LOCK_WR) {
+		if (flock(f->fd, (take ? fops[f->flock_type] : LOCK_UN) | LOCK_NB) < 0 && !rc)
+			rc = -errno;
+	}
+	return rc;
+}
+
+void fss_mig_quiesce(struct fss *s)
+{
+	uint32_t pos = 0;
+	struct gfile *f;
+
+	while ((f = hrpc_handle_table_next(&s->files, &pos, NULL)))
+		(void)file_locks(f, false);
+}
+
+int fss_mig_resume(struct fss *s)
+{
+	uint32_t pos = 0;
+	struct gfile *f;
+	int rc = 0, r;
+
+	while ((f = hrpc_handle_table_next(&s->files, &pos, NULL)))
+		if ((r = file_locks(f, true)) < 0 && !rc)
+			rc = r;
+	return rc;
+}
+
+/* Undo a failed import: everything it made goes. */
+static void import_undo(struct fss *s)
+{
+	uint32_t pos = 0;
+	uint64_t h;
+	void *o;
+
+	while ((o = hrpc_handle_table_next(&s->files, &pos, &h))) {
+		struct gfile *f = o;
+
+		(void)file_locks(f, false);
+		hrpc_handle_table_remove(&s->files, h);
+		file_close(f);
+	}
+	pos = 0;
+	while ((o = hrpc_handle_table_next(&s->nodes, &pos, NULL)))
+		node_drop(s, o);
+	s->rdonly = -1;
+	s->written = 0;
+}
+
+#define IMPORT_FAIL(code, ...) do { \
+		snprintf(err, errlen, __VA_ARGS__); \
+		rc = (code); \
+		goto fail; \
+	} while (0)
+
+int fss_mig_import(struct fss *s, const uint8_t *p, size_t len, uint32_t nnodes,
+		   uint32_t nfiles, bool ro, uint64_t written, char *err, size_t errlen)
+{
+	const uint8_t *end = p + len;
+	char path[HRPC_FS_MIG_PATH_MAX + 1];
+	int rc = 0;
+
+	if (s->rdonly >= 0 || hrpc_handle_table_count(&s->nodes) ||
+	    hrpc_handle_table_count(&s->files)) {
+		snprintf(err, errlen, "the server has served already");
+		return -EBUSY;
+	}
+	if (nnodes > HRPC_FS_MIG_NODES || nfiles > HRPC_FS_MIG_NODES) {
+		snprintf(err, errlen, "too many nodes or files");
+		return -EPROTO;
+	}
+	s->rdonly = ro ? 1 : 0;
+	s->written = written;
+	for (uint32_t i = 0; i < nnodes; i++) {
+		struct hrpc_fs_mig_node r;
+		struct open_how how = {
+			.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+		};
+		struct gnode *n;
+		struct stat st;
+		size_t padded;
+		uint32_t k;
+		int fd;
+
+		if ((size_t)(end - p) < sizeof(r))
+			IMPORT_FAIL(-EPROTO, "node record %u cut short", i);
+		memcpy(&r, p, sizeof(r));
+		p += sizeof(r);
+		padded = ((size_t)r.path_len + 7) & ~(size_t)7;
+		if (r.reserved || !r.nlookup || !r.handle || (r.handle & 0xff000000ull) ||
+		    !(r.handle >> 32) || (size_t)(end - p) < padded ||
+		    hrpc_fs_mig_path_check((const char *)p, r.path_len) < 0)
+			IMPORT_FAIL(-EPROTO, "node record %u is not one a host sends", i);
+		for (size_t j = r.path_len; j < padded; j++)
+			if (p[j])
+				IMPORT_FAIL(-EPROTO, "node record %u is not one a host sends", i);
+		memcpy(path, p, r.path_len);
+		path[r.path_len] = 0;
+		p += padded;
+		fd = (int)syscall(SYS_openat2, s->export_fd, r.path_len ? path : ".", &how,
+				  sizeof(how));
+		if (fd < 0)
+			IMPORT_FAIL(errno == ENOENT ? -ESTALE : -errno, "'%s': %s", path,
+				    strerror(errno));
+		if (fstatat(fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (st.st_mode & S_IFMT) >> 12 != r.type || node_find(s, st.st_dev, st.st_ino)) {
+			close(fd);
+			IMPORT_FAIL(-ESTALE, "'%s' is not the kind of file it was at the source",
+				    path);
+		}
+		if (hrpc_handle_table_count(&s->nodes) + 1 > s->nbuckets && (rc = rehash(s)) < 0) {
+			close(fd);
+			IMPORT_FAIL(rc, "out of memory");
+		}
+		n = calloc(1, sizeof(*n));
+		if (!n || (rc = hrpc_handle_table_put(&s->nodes, n, r.handle)) < 0) {
+			rc = n ? rc : -ENOMEM;
+			free(n);
+			close(fd);
+			IMPORT_FAIL(rc, "node %u: %s", i, strerror(-rc));
+		}
+		n->fd = fd;
+		n->dev = st.st_dev;
+		n->ino = st.st_ino;
+		n->type = st.st_mode & S_IFMT;
+		n->nlookup = r.nlookup;
+		n->handle = r.handle;
+		n->wd = -1;
+		k = hash_key(n->dev, n->ino, s->nbuckets);
+		n->hnext = s->buckets[k];
+		s->buckets[k] = hrpc_handle_index(n->handle) + 1;
+	}
+	for (uint32_t i = 0; i < nfiles; i++) {
+		struct hrpc_fs_mig_file r;
+		struct gfile *f;
+		struct gnode *n;
+		char pp[64];
+		int fd, flags = 0;
+		DIR *d = NULL;
+
+		if ((size_t)(end - p) < sizeof(r))
+			IMPORT_FAIL(-EPROTO, "file record %u cut short", i);
+		memcpy(&r, p, sizeof(r));
+		p += sizeof(r);
+		if (r.reserved || r.dir > 1 || r.nlocks > HRPC_FS_MIG_LOCKS || !r.handle ||
+		    (r.handle & 0xff000000ull) || !(r.handle >> 32) ||
+		    r.flock_type > HRPC_GFS_LOCK_UN ||
+		    (r.dir ? r.flags != 0 : open_flags(r.flags, false, s->rdonly, &flags) < 0) ||
+		    !(n = hrpc_handle_table_get(&s->nodes, r.node)) ||
+		    (r.dir ? n->type != S_IFDIR : n->type != S_IFREG))
+			IMPORT_FAIL(-EPROTO, "file record %u is not one a host sends", i);
+		for (uint32_t j = 0; j < r.nlocks; j++)
+			if (r.locks[j].reserved || r.locks[j].type > HRPC_GFS_LOCK_WR ||
+			    r.locks[j].start > (uint64_t)INT64_MAX || r.locks[j].end <= r.locks[j].start ||
+			    (r.locks[j].end != UINT64_MAX && r.locks[j].end > (uint64_t)INT64_MAX))
+				IMPORT_FAIL(-EPROTO, "file record %u is not one a host sends", i);
+		if (r.dir) {
+			fd = openat(n->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd >= 0 && !(d = fdopendir(fd))) {
+				close(fd);
+				fd = -1;
+			}
+		} else {
+			proc_path(pp, sizeof(pp), n->fd);
+			fd = open(pp, (flags & ~(O_TRUNC | O_CREAT | O_EXCL)) | O_NONBLOCK);
+			if (fd >= 0)
+				fcntl(fd, F_SETFL, flags & (O_APPEND | O_DSYNC | O_NOATIME));
+		}
+		if (fd < 0)
+			IMPORT_FAIL(-errno, "cannot open file %u again: %s", i, strerror(errno));
+		f = calloc(1, sizeof(*f));
+		if (!f || (rc = hrpc_handle_table_put(&s->files, f, r.handle)) < 0) {
+			rc = f ? rc : -ENOMEM;
+			free(f);
+			if (d)
+				closedir(d);
+			else
+				close(fd);
+			IMPORT_FAIL(rc, "file %u: %s", i, strerror(-rc));
+		}
+		f->fd = d ? -1 : fd;
+		f->dir = d;
+		f->node = wire_handle(s, n->handle);
+		f->writable = (r.flags & HRPC_GFS_O_ACCMODE) != 0;
+		f->flags = r.flags;
+		f->nlocks = r.nlocks;
+		for (uint32_t j = 0; j < r.nlocks; j++) {
+			f->locks[j].start = r.locks[j].start;
+			f->locks[j].end = r.locks[j].end;
+			f->locks[j].type = r.locks[j].type;
+		}
+		f->flock_type = r.flock_type;
+		if ((rc = file_locks(f, true)) < 0)
+			IMPORT_FAIL(rc, "a lock the guest held (file %u) is held by another "
+				    "process here", i);
+	}
+	if (p != end)
+		IMPORT_FAIL(-EPROTO, "%zu bytes after the last record", (size_t)(end - p));
+	/* Every node is watched from the first call on (watch_pending()). */
+	s->unwatched_overflow = s->ino_fd >= 0;
+	return 0;
+fail:
+	import_undo(s);
 	return rc;
 }

@@ -41,6 +41,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "hostrpc/hostrpc.h"
 #include "hostrpc/guestfs.h"
@@ -119,6 +120,31 @@ struct fss_file_info {
 	uint32_t flock_type;       /* HRPC_GFS_LOCK_RD / _WR / _UN */
 };
 int fss_file_next(struct fss *s, uint32_t *pos, struct fss_file_info *info);
+
+/*
+ * A migrating guest (include/hostrpc/fsstate.h), host side.
+ *  - fss_mig_export() writes this server's node and file records to `out`
+ *    and how many of each to *nnodes, *nfiles; nodes it cannot name any
+ *    more (deleted) are left out, and the files open through them.  -errno.
+ *  - fss_mig_quiesce() lets go of the client's locks on the host (the
+ *    destination takes them: the same files, if the hosts share them);
+ *    fss_mig_resume() takes them again (a rollback; -errno if another
+ *    process took one meanwhile: the lock is lost, the rest are taken).
+ *  - fss_mig_import() makes `nnodes` node and `nfiles` file records (p,
+ *    len bytes: exactly those) again, under the same handles, in a server
+ *    that has served nothing yet, in the mode `ro`; the client's locks are
+ *    taken.  All or nothing: on failure the server is as before.  -EPROTO
+ *    for records a host would not send, -ESTALE for a path that is not
+ *    there or not the same kind of file, or the errno of what failed;
+ *    `err` says which.
+ */
+int fss_mig_export(struct fss *s, FILE *out, uint32_t *nnodes, uint32_t *nfiles);
+void fss_mig_quiesce(struct fss *s);
+int fss_mig_resume(struct fss *s);
+int fss_mig_import(struct fss *s, const uint8_t *p, size_t len, uint32_t nnodes,
+		   uint32_t nfiles, bool ro, uint64_t written, char *err, size_t errlen);
+/* The mode of its MOUNTs: 0 read-write, 1 read-only, -1 none yet. */
+int fss_mode(const struct fss *s);
 uint32_t fss_node_count(const struct fss *s);
 /* Bytes written so far (what max_write_bytes counts). */
 uint64_t fss_written(const struct fss *s);

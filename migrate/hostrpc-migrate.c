@@ -82,6 +82,8 @@ typedef struct {
 	struct hrpc_mig_state st;
 	guint8 *table;             /* socket table as exported (no images) */
 	gsize table_len;
+	guint8 *fs_table;          /* filesystem table (fsstate.h), passed on as is */
+	gsize fs_table_len;
 	int *fds;                  /* the guest's host sockets, table order */
 	guint32 nfds;
 	int netns_fd;
@@ -239,7 +241,7 @@ static int quiesce(Mig *m)
 	struct hrpc_mig_status st;
 	struct hrpc_sock_mig_table t = { 0 };
 	int fds[HRPC_UNIX_MAX_FDS], nfds = 2;
-	gsize len = 0;
+	gsize len = 0, rest;
 	g_autofree guint8 *blob = NULL;
 	guint32 want = 0;
 
@@ -255,16 +257,25 @@ static int quiesce(Mig *m)
 	if (!blob || h.len < sizeof(m->st))
 		return fail(m, "source worker: state unreadable");
 	memcpy(&m->st, blob, sizeof(m->st));
+	rest = h.len - sizeof(m->st);
 	if (m->st.flags & HRPC_MIG_STATE_F_SOCK) {
-		m->table_len = h.len - sizeof(m->st);
-		if (m->table_len < sizeof(t))
+		if (rest < sizeof(t))
 			return fail(m, "source worker: socket table cut short");
-		m->table = g_memdup2(blob + sizeof(m->st), m->table_len);
-		memcpy(&t, m->table, sizeof(t));
-		if (t.magic != HRPC_SOCK_MIG_MAGIC || t.size != m->table_len ||
-		    m->table_len != sizeof(t) + (gsize)t.nsock * sizeof(struct hrpc_sock_mig))
+		memcpy(&t, blob + sizeof(m->st), sizeof(t));
+		if (t.magic != HRPC_SOCK_MIG_MAGIC || t.size > rest ||
+		    t.size != sizeof(t) + (gsize)t.nsock * sizeof(struct hrpc_sock_mig))
 			return fail(m, "source worker: bad socket table");
+		m->table_len = t.size;
+		m->table = g_memdup2(blob + sizeof(m->st), m->table_len);
+		rest -= m->table_len;
 		want = t.nsock;
+	}
+	/* The filesystem table goes to the destination as it is (fsstate.h). */
+	if ((m->st.flags & HRPC_MIG_STATE_F_FS) ? !rest : rest != 0)
+		return fail(m, "source worker: bad state");
+	if (rest) {
+		m->fs_table = g_memdup2(blob + h.len - rest, rest);
+		m->fs_table_len = rest;
 	}
 	m->fds = g_new(int, want ? want : 1);
 	m->frozen = g_new0(gboolean, want ? want : 1);
@@ -706,6 +717,8 @@ static int migrate(Mig *m)
 		g_byte_array_append(msg, (const guint8 *)&m->st, sizeof(m->st));
 		if (m->st.flags & HRPC_MIG_STATE_F_SOCK)
 			g_byte_array_append(msg, state->data, state->len);
+		if (m->fs_table)
+			g_byte_array_append(msg, m->fs_table, (guint)m->fs_table_len);
 		m->state_bytes = msg->len;
 		phase(m, P_SHIP);
 		if (link_call(m, HRPC_MIG_STATE_IN, msg->data, msg->len, "state") < 0)
@@ -974,5 +987,6 @@ int main(int argc, char **argv)
 	g_free(m.keep_rules);
 	g_free(m.fwd_rules);
 	g_free(m.table);
+	g_free(m.fs_table);
 	return rc < 0 ? 1 : 0;
 }

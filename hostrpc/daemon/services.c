@@ -113,6 +113,14 @@ OutsourceSockService *hrpcd_services_sock(HrpcdServices *svcs)
 	return NULL;
 }
 
+OutsourceFsService *hrpcd_services_fs(HrpcdServices *svcs)
+{
+	for (guint i = 0; svcs && i < svcs->started; i++)
+		if (service_table[i].start == fs_start)
+			return svcs->state[i];
+	return NULL;
+}
+
 guint hrpcd_services_fs_exports(HrpcdServices *svcs, guint32 *allow)
 {
 	*allow = 0;

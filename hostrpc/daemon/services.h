@@ -46,5 +46,8 @@ int hrpcd_services_list_files(HrpcdServices *svcs, gboolean json, char **text, g
  * keeps what serving them takes only for such guests), and in *allow what
  * they allow together (FSS_ALLOW_*). */
 guint hrpcd_services_fs_exports(HrpcdServices *svcs, guint32 *allow);
+/* The filesystem service, for a migration (NULL: not started). */
+typedef struct _OutsourceFsService OutsourceFsService;
+OutsourceFsService *hrpcd_services_fs(HrpcdServices *svcs);
 
 #endif /* HOSTRPCD_SERVICES_H */

@@ -51,6 +51,7 @@
 #include "migrate/forward.h"
 #include "migrate/link.h"
 #include "migrate/netident.h"
+#include "outsource/fs/outsource-fs.h"
 #include "outsource/sock/outsource-sock-glib.h"
 
 /* The most a link frame may carry: a socket table with its TCP queues. */
@@ -370,6 +371,7 @@ static void resume(Worker *w, const char *why)
 {
 	WorkerMigPort *p = w->port;
 	OutsourceSockService *ss = hrpcd_services_sock(w->svcs);
+	int rc;
 
 	fwd_link_drop(p);
 	if (!p->quiesced) {
@@ -380,6 +382,11 @@ static void resume(Worker *w, const char *why)
 	p->quiesced = FALSE;
 	if (ss)
 		outsource_sock_service_resume(ss);
+	if (hrpcd_services_fs(w->svcs) &&
+	    (rc = outsource_fs_service_mig_resume(hrpcd_services_fs(w->svcs))) < 0)
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, w->spec->guest_id, w->spec->name,
+				"rolled back, but a file lock the guest held was taken meanwhile: "
+				"%s", g_strerror(-rc));
 	hrpcd_worker_conn_attach(w);
 	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
 			"migration rolled back (%s): serving again", why);
@@ -424,9 +431,10 @@ static void quiesce(Worker *w)
 	OutsourceSockService *ss = hrpcd_services_sock(w->svcs);
 	outsource_sock *sock = ss ? outsource_sock_service_get(ss) : NULL;
 	struct hrpc_mig_state st = { .magic = HRPC_MIG_STATE_MAGIC };
-	g_autofree void *table = NULL;
+	g_autofree void *table = NULL, *fstable = NULL;
 	g_autofree int *fds = NULL;
-	size_t tlen = 0;
+	OutsourceFsService *fs = hrpcd_services_fs(w->svcs);
+	size_t tlen = 0, fslen = 0;
 	guint32 nfds = 0;
 	int rc, memfd, nsfd, pass[2];
 	const char *iface;
@@ -476,6 +484,21 @@ static void quiesce(Worker *w)
 			return;
 		}
 		st.flags |= HRPC_MIG_STATE_F_SOCK;
+	}
+	if (fs) {
+		/* The destination takes the guest's locks; a rollback takes
+		 * them back here. */
+		outsource_fs_service_mig_quiesce(fs);
+		rc = outsource_fs_service_mig_export(fs, &fstable, &fslen);
+		if (rc < 0) {
+			port_status(p, rc, "cannot export the filesystem table: %s", g_strerror(-rc));
+			resume(w, "export failed");
+			return;
+		}
+		st.flags |= HRPC_MIG_STATE_F_FS;
+		table = g_realloc(table, tlen + fslen);
+		memcpy((guint8 *)table + tlen, fstable, fslen);
+		tlen += fslen;
 	}
 	memfd = memfd_of(&st, sizeof(st), table, tlen);
 	nsfd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -832,6 +855,7 @@ static int in_fwd_start(Incoming *in, char *err, gsize errlen)
 static int in_state(Incoming *in, const guint8 *buf, gsize len, char *err, gsize errlen)
 {
 	struct hrpc_mig_state st;
+	gsize off;
 	int rc;
 
 	if (len < sizeof(st))
@@ -839,7 +863,7 @@ static int in_state(Incoming *in, const guint8 *buf, gsize len, char *err, gsize
 	memcpy(&st, buf, sizeof(st));
 	if (st.magic != HRPC_MIG_STATE_MAGIC || (st.flags & ~HRPC_MIG_STATE_F_ALL) ||
 	    st.reserved0 || st.reserved1 || !memchr(st.peer, 0, sizeof(st.peer)) ||
-	    (!(st.flags & HRPC_MIG_STATE_F_SOCK) && len != sizeof(st))) {
+	    (!(st.flags & (HRPC_MIG_STATE_F_SOCK | HRPC_MIG_STATE_F_FS)) && len != sizeof(st))) {
 		g_strlcpy(err, "state header is not one a host sends", errlen);
 		return -EPROTO;
 	}
@@ -861,13 +885,38 @@ static int in_state(Incoming *in, const guint8 *buf, gsize len, char *err, gsize
 			return rc;
 		}
 	}
+	off = sizeof(st);
 	if (st.flags & HRPC_MIG_STATE_F_SOCK) {
+		struct hrpc_sock_mig_table t;
+
 		if (!in->sock) {
 			g_strlcpy(err, "no socket service here", errlen);
 			return -EPROTO;
 		}
-		rc = outsource_sock_mig_import(in->sock, buf + sizeof(st), len - sizeof(st), err,
-					       errlen);
+		/* Its header says its size; the filesystem table follows. */
+		if (len - off < sizeof(t)) {
+			g_strlcpy(err, "socket table cut short", errlen);
+			return -EPROTO;
+		}
+		memcpy(&t, buf + off, sizeof(t));
+		if (t.size > len - off || ((st.flags & HRPC_MIG_STATE_F_FS) ? 0 : t.size != len - off)) {
+			g_strlcpy(err, "socket table: bad size", errlen);
+			return -EPROTO;
+		}
+		rc = outsource_sock_mig_import(in->sock, buf + off, (size_t)t.size, err, errlen);
+		if (rc < 0)
+			return rc;
+		off += (gsize)t.size;
+	}
+	if (st.flags & HRPC_MIG_STATE_F_FS) {
+		OutsourceFsService *fs = hrpcd_services_fs(in->w->svcs);
+
+		if (!fs) {
+			g_strlcpy(err, "the guest has outsourced filesystems mounted; no filesystem "
+				  "service here", errlen);
+			return -EPROTO;
+		}
+		rc = outsource_fs_service_mig_import(fs, buf + off, len - off, err, errlen);
 		if (rc < 0)
 			return rc;
 	}

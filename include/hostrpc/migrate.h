@@ -99,10 +99,12 @@ HRPC_STATIC_ASSERT(sizeof(struct hrpc_mig_prepare) == 16, "prepare is 16 bytes")
 #define HRPC_MIG_STATE_F_NEGOTIATED 0x1u   /* the guest said HELLO */
 #define HRPC_MIG_STATE_F_IDENT      0x2u   /* `ident` is the guest's network identity */
 #define HRPC_MIG_STATE_F_SOCK       0x4u   /* a socket table follows */
-#define HRPC_MIG_STATE_F_ALL        0x7u
+#define HRPC_MIG_STATE_F_FS         0x8u   /* then a filesystem table (fsstate.h) */
+#define HRPC_MIG_STATE_F_ALL        0xfu
 #define HRPC_MIG_STATE_MAGIC        0x5453474du  /* "MGST" */
 
-/* The worker's state; the socket table (sockstate.h) follows. */
+/* The worker's state; the socket table (sockstate.h; its header says its
+ * size) and the filesystem table (fsstate.h) follow, each if its flag says. */
 struct hrpc_mig_state {
 	hrpc_u32 magic;            /* HRPC_MIG_STATE_MAGIC */
 	hrpc_u32 flags;            /* HRPC_MIG_STATE_F_* */

@@ -49,6 +49,21 @@ void outsource_fs_service_stop(OutsourceFsService *svc);
 guint outsource_fs_service_exports(OutsourceFsService *svc, guint32 *allow);
 /* The exports and the open files, as text or one JSON object; g_free. */
 char *outsource_fs_service_listing(OutsourceFsService *svc, gboolean json, gsize *len);
+/*
+ * A migrating guest (include/hostrpc/fsstate.h).  Source: quiesce lets go
+ * of the guest's locks on the host, export writes every mounted server's
+ * nodes and open files (malloc'ed), resume is a rollback (the locks taken
+ * again).  Destination, before the worker confines itself: import makes
+ * them again under the same handles from this host's exports of the same
+ * names (their paths may differ), all or nothing; -ENOENT when an export
+ * the guest has mounted is not in this host's policy.  0 or -errno, `err`
+ * says why.
+ */
+int outsource_fs_service_mig_export(OutsourceFsService *svc, void **table, size_t *len);
+void outsource_fs_service_mig_quiesce(OutsourceFsService *svc);
+int outsource_fs_service_mig_resume(OutsourceFsService *svc);
+int outsource_fs_service_mig_import(OutsourceFsService *svc, const void *table, size_t len,
+				    char *err, size_t errlen);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OutsourceFsService, outsource_fs_service_stop)
 
 G_END_DECLS

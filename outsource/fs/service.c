@@ -15,6 +15,8 @@
 
 #include "fs-server/server.h"
 #include "hostrpc/guestfs.h"
+#include "hostrpc/fsstate.h"
+#include "hostrpc/miglink.h"
 #include "hostrpc/msg.h"
 #include "outsource/fs/outsource-fs.h"
 #include "outsource/fs/policy.h"
@@ -27,7 +29,9 @@ typedef struct {
 
 /* One fs-server per export and mode (read-write, read-only: a read-only
  * MOUNT beside a writable one of the same export), made at its first
- * MOUNT; handle tag = 2 * export index + ro. */
+ * MOUNT; its handle tag is its slot in servers[]: 2 * export index + ro,
+ * unless a migration brought that export's server with another tag (the
+ * source host's policy may list its exports in another order). */
 typedef struct {
 	FsExport *exp;
 	gboolean ro;
@@ -100,11 +104,12 @@ static gboolean server_watch_ready(gint fd, GIOCondition cond, gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
-/* The server of export `e` in mode `ro`, made now if need be (NULL: out of
+#define NSERVERS G_N_ELEMENTS(((OutsourceFsService *)0)->servers)
+
+/* Make the server of export `e` in mode `ro` in slot `tag` (NULL: out of
  * memory). */
-static FsServer *server_get(OutsourceFsService *svc, FsExport *e, gboolean ro)
+static FsServer *server_make(OutsourceFsService *svc, FsExport *e, gboolean ro, guint tag)
 {
-	guint tag = 2 * (guint)(e - svc->exports) + (ro ? 1 : 0);
 	FsServer *v = &svc->servers[tag];
 	struct fss_config cfg = {
 		.max_nodes = svc->policy.max_nodes,
@@ -134,13 +139,34 @@ static FsServer *server_get(OutsourceFsService *svc, FsExport *e, gboolean ro)
 	return v;
 }
 
+static FsServer *server_find(OutsourceFsService *svc, FsExport *e, gboolean ro)
+{
+	for (guint t = 0; t < NSERVERS; t++)
+		if (svc->servers[t].fss && svc->servers[t].exp == e && svc->servers[t].ro == ro)
+			return &svc->servers[t];
+	return NULL;
+}
+
+/* The server of export `e` in mode `ro`, made now if need be. */
+static FsServer *server_get(OutsourceFsService *svc, FsExport *e, gboolean ro)
+{
+	guint tag = 2 * (guint)(e - svc->exports) + (ro ? 1 : 0);
+	FsServer *v = server_find(svc, e, ro);
+
+	if (v)
+		return v;
+	for (guint t = 0; svc->servers[tag].fss && t < NSERVERS; t++)
+		tag = t;   /* its slot holds a migrated server: the first free one */
+	return svc->servers[tag].fss ? NULL : server_make(svc, e, ro, tag);
+}
+
 /* ---- routing --------------------------------------------------------------- */
 
 static FsServer *server_of_handle(OutsourceFsService *svc, guint64 h)
 {
 	guint tag = (guint)(h >> 24) & 0xff;
 
-	return tag < 2 * svc->nexports && svc->servers[tag].fss ? &svc->servers[tag] : NULL;
+	return tag < NSERVERS && svc->servers[tag].fss ? &svc->servers[tag] : NULL;
 }
 
 static int route_mount(OutsourceFsService *svc, const struct hrpc_req *req,
@@ -215,7 +241,7 @@ static int route_forget(OutsourceFsService *svc, const struct hrpc_req *req,
 	    req->len != sizeof(out.cred) + sizeof(f) + f.count * sizeof(out.items[0]))
 		return -EINVAL;
 	memcpy(&out.cred, pl, sizeof(out.cred));
-	for (guint x = 0; x < 2 * svc->nexports; x++) {
+	for (guint x = 0; x < NSERVERS; x++) {
 		struct hrpc_req call = *req;
 		guint n = 0;
 		int r;
@@ -351,7 +377,7 @@ void outsource_fs_service_stop(OutsourceFsService *svc)
 {
 	if (!svc)
 		return;
-	for (guint i = 2 * svc->nexports; i-- > 0;) {
+	for (guint i = NSERVERS; i-- > 0;) {
 		FsServer *v = &svc->servers[i];
 
 		if (v->watch_src) {
@@ -416,13 +442,16 @@ char *outsource_fs_service_listing(OutsourceFsService *svc, gboolean json, gsize
 	}
 	for (guint i = 0; i < svc->nexports; i++) {
 		FsExport *e = &svc->exports[i];
-		FsServer *vs[2] = { &svc->servers[2 * i], &svc->servers[2 * i + 1] };
+		FsServer none = { 0 }, *vs[2] = { server_find(svc, e, FALSE), server_find(svc, e, TRUE) };
 		guint nodes = 0;
-		guint64 written = vs[0]->fss ? fss_written(vs[0]->fss) : 0;
+		guint64 written;
 		gboolean first = TRUE;
 
-		for (int k = 0; k < 2; k++)
+		for (int k = 0; k < 2; k++) {
+			vs[k] = vs[k] ? vs[k] : &none;
 			nodes += vs[k]->fss ? fss_node_count(vs[k]->fss) : 0;
+		}
+		written = vs[0]->fss ? fss_written(vs[0]->fss) : 0;
 
 		if (json) {
 			g_string_append_printf(o, "%s{\"name\":", i ? "," : "");
@@ -493,4 +522,177 @@ char *outsource_fs_service_listing(OutsourceFsService *svc, gboolean json, gsize
 	g_free(fi);
 	*len = o->len;
 	return g_string_free(o, FALSE);
+}
+
+/* ---- migration (include/hostrpc/fsstate.h) ------------------------------------- */
+
+int outsource_fs_service_mig_export(OutsourceFsService *svc, void **table, size_t *len)
+{
+	struct hrpc_fs_mig_table t = { .magic = HRPC_FS_MIG_MAGIC };
+	char *buf = NULL;
+	size_t blen = 0;
+	FILE *out = open_memstream(&buf, &blen);
+	int rc = 0;
+
+	if (!out)
+		return -errno;
+	fwrite(&t, sizeof(t), 1, out);
+	for (guint tag = 0; tag < NSERVERS && rc == 0; tag++) {
+		FsServer *v = &svc->servers[tag];
+		struct hrpc_fs_mig_server r = { .tag = (guint8)tag, .ro = v->ro ? 1 : 0 };
+		char *nb = NULL;
+		size_t nlen = 0;
+		FILE *nf;
+
+		if (!v->fss || fss_mode(v->fss) < 0)
+			continue;   /* never mounted: nothing of it to move */
+		if (!(nf = open_memstream(&nb, &nlen))) {
+			rc = -errno;
+			break;
+		}
+		g_strlcpy(r.export_name, v->exp->pol->name, sizeof(r.export_name));
+		rc = fss_mig_export(v->fss, nf, &r.nnodes, &r.nfiles);
+		fclose(nf);
+		r.written = fss_written(v->fss);
+		if (rc == 0) {
+			fwrite(&r, sizeof(r), 1, out);
+			fwrite(nb, 1, nlen, out);
+			t.nserv++;
+		}
+		free(nb);
+	}
+	if (fclose(out) != 0 && rc == 0)
+		rc = -EIO;
+	if (rc < 0) {
+		free(buf);
+		return rc;
+	}
+	t.size = blen;
+	memcpy(buf, &t, sizeof(t));
+	*table = buf;
+	*len = blen;
+	return 0;
+}
+
+void outsource_fs_service_mig_quiesce(OutsourceFsService *svc)
+{
+	for (guint tag = 0; tag < NSERVERS; tag++)
+		if (svc->servers[tag].fss)
+			fss_mig_quiesce(svc->servers[tag].fss);
+}
+
+int outsource_fs_service_mig_resume(OutsourceFsService *svc)
+{
+	int rc = 0, r;
+
+	for (guint tag = 0; tag < NSERVERS; tag++)
+		if (svc->servers[tag].fss && (r = fss_mig_resume(svc->servers[tag].fss)) < 0 && !rc)
+			rc = r;
+	return rc;
+}
+
+int outsource_fs_service_mig_import(OutsourceFsService *svc, const void *table, size_t len,
+				    char *err, size_t errlen)
+{
+	const guint8 *p = table, *end = p + len;
+	struct hrpc_fs_mig_table t;
+	int rc = 0;
+
+	if (len < sizeof(t))
+		return -EPROTO;
+	memcpy(&t, p, sizeof(t));
+	if (t.magic != HRPC_FS_MIG_MAGIC || t.size != len || t.nserv > HRPC_FS_MIG_SERVERS) {
+		g_strlcpy(err, "filesystem table: bad header", errlen);
+		return -EPROTO;
+	}
+	p += sizeof(t);
+	for (guint32 i = 0; i < t.nserv; i++) {
+		struct hrpc_fs_mig_server r;
+		const guint8 *recs;
+		FsExport *e = NULL;
+		FsServer *v;
+		char sub[200];
+
+		if ((size_t)(end - p) < sizeof(r)) {
+			g_strlcpy(err, "filesystem table cut short", errlen);
+			rc = -EPROTO;
+			break;
+		}
+		memcpy(&r, p, sizeof(r));
+		p += sizeof(r);
+		if (r.ro > 1 || r.reserved0 || r.reserved1 || r.tag >= NSERVERS ||
+		    hrpc_mig_name_check(r.export_name) < 0 ||
+		    r.nnodes > HRPC_FS_MIG_NODES || r.nfiles > HRPC_FS_MIG_NODES) {
+			g_strlcpy(err, "filesystem table: a server record a host would not send",
+				  errlen);
+			rc = -EPROTO;
+			break;
+		}
+		/* Its records: walk them for their length (fss checks them). */
+		recs = p;
+		for (guint32 k = 0; k < r.nnodes && rc == 0; k++) {
+			struct hrpc_fs_mig_node nr;
+
+			if ((size_t)(end - p) < sizeof(nr)) {
+				rc = -EPROTO;
+				break;
+			}
+			memcpy(&nr, p, sizeof(nr));
+			if ((size_t)(end - p) - sizeof(nr) < (((size_t)nr.path_len + 7) & ~(size_t)7)) {
+				rc = -EPROTO;
+				break;
+			}
+			p += sizeof(nr) + (((size_t)nr.path_len + 7) & ~(size_t)7);
+		}
+		if (rc == 0 && (size_t)(end - p) / sizeof(struct hrpc_fs_mig_file) < r.nfiles)
+			rc = -EPROTO;
+		if (rc < 0) {
+			g_strlcpy(err, "filesystem table cut short", errlen);
+			break;
+		}
+		p += (size_t)r.nfiles * sizeof(struct hrpc_fs_mig_file);
+		for (guint k = 0; k < svc->nexports; k++)
+			if (!strcmp(svc->exports[k].pol->name, r.export_name))
+				e = &svc->exports[k];
+		if (!e) {
+			g_snprintf(err, errlen, "the guest has export %s mounted; this host's policy "
+				   "(%s) has no such export", r.export_name, svc->policy_source);
+			rc = -ENOENT;
+			break;
+		}
+		if (svc->servers[r.tag].fss || server_find(svc, e, r.ro || e->pol->ro)) {
+			g_strlcpy(err, "filesystem table: a server twice", errlen);
+			rc = -EPROTO;
+			break;
+		}
+		if (!(v = server_make(svc, e, r.ro || e->pol->ro, r.tag))) {
+			rc = -ENOMEM;
+			break;
+		}
+		rc = fss_mig_import(v->fss, recs, (size_t)(p - recs), r.nnodes, r.nfiles, v->ro,
+				    r.written, sub, sizeof(sub));
+		if (rc < 0) {
+			g_snprintf(err, errlen, "export %s (%s here): %s", r.export_name, e->pol->path,
+				   sub);
+			break;
+		}
+	}
+	if (rc == 0 && p != end) {
+		g_strlcpy(err, "filesystem table: bytes after the last record", errlen);
+		rc = -EPROTO;
+	}
+	if (rc < 0) {
+		/* All or nothing: the servers made here go. */
+		for (guint tag = 0; tag < NSERVERS; tag++) {
+			FsServer *v = &svc->servers[tag];
+
+			if (v->watch_src) {
+				g_source_destroy(v->watch_src);
+				g_source_unref(v->watch_src);
+				v->watch_src = NULL;
+			}
+			g_clear_pointer(&v->fss, fss_free);
+		}
+	}
+	return rc;
 }
