@@ -17,4 +17,12 @@ migrate-bench: hostrpc/daemon/hostrpcd migrate/hostrpc-migrate
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 		$(SHELL) $(top_srcdir)/bench/migrate-bench.sh
 
+# Issue 14: the latency a forwarded call adds (a connection that stayed at
+# the source), and the downtime with and without --prepare.
+EXTRA_DIST += bench/migrate-forward-bench.sh
+.PHONY: migrate-forward-bench
+migrate-forward-bench: hostrpc/daemon/hostrpcd migrate/hostrpc-migrate
+	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+		$(SHELL) $(top_srcdir)/bench/migrate-forward-bench.sh
+
 include $(top_srcdir)/bench/fs.mk

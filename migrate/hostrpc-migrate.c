@@ -65,6 +65,7 @@ typedef struct {
 	/* options */
 	const char *guest, *dest, *uri, *key_path, *port_path;
 	gboolean json, keep_source, tty;
+	gboolean prepare;          /* --prepare: the forward link before pre-copy */
 	int timeout_s;
 	int max_bandwidth;         /* MiB/s for QEMU's stream; 0: QEMU's default */
 	int hold_phase, hold_s;    /* --hold: stop this long at the start of a phase */
@@ -91,6 +92,7 @@ typedef struct {
 	guint64 *fwd;              /* handles of the connections that stay here */
 	guint32 nfwd;
 	gboolean quiesced, link_down, switched;
+	gboolean fwd_link_up;      /* the source's worker holds a forward link */
 	gboolean stranded;         /* rolled back too late: paused at the destination */
 
 	/* report */
@@ -504,7 +506,9 @@ static int link_call(Mig *m, guint32 type, const void *buf, gsize len, const cha
  * the destination (include/hostrpc/migfwd.h): the destination's worker
  * listens, we connect and authenticate with the pair's key, and hand the
  * link (its socket and session, not the key) to the source's worker,
- * which becomes their remnant at DONE.
+ * which becomes their remnant at DONE.  Made at the quiesce when some
+ * connection stays, or before pre-copy with --prepare (out of the
+ * downtime, whether or not one will).
  */
 static int forward_link(Mig *m)
 {
@@ -512,7 +516,6 @@ static int forward_link(Mig *m)
 	struct {
 		struct hrpc_mig_msg h;
 		struct hrpc_mig_fwd_link f;
-		guint64 handles[HRPC_MIG_FWD_MAX];
 	} msg;
 	struct hrpc_mig_fwd_port fp;
 	struct mig_link_session ses;
@@ -551,19 +554,42 @@ static int forward_link(Mig *m)
 	mig_link_session_get(fl, &ses);
 	msg.h.type = HRPC_MIG_FWD_LINK;
 	msg.h.nfds = 1;
-	msg.f.nobj = m->nfwd;
 	memcpy(msg.f.k_send, ses.k_send, sizeof(msg.f.k_send));
 	memcpy(msg.f.k_recv, ses.k_recv, sizeof(msg.f.k_recv));
 	msg.f.seq_send = ses.seq_send;
 	msg.f.seq_recv = ses.seq_recv;
-	memcpy(msg.handles, m->fwd, m->nfwd * sizeof(guint64));
-	mlen = sizeof(msg.h) + sizeof(msg.f) + m->nfwd * sizeof(guint64);
-	msg.h.len = mlen - sizeof(msg.h);
+	mlen = sizeof(msg);
+	msg.h.len = sizeof(msg.f);
 	fd = mig_link_fd(fl);
 	rc = hrpc_unix_send(m->port, &msg, mlen, &fd, 1);
 	explicit_bzero(&ses, sizeof(ses));
 	explicit_bzero(&msg.f, sizeof(msg.f));
 	mig_link_free(fl);   /* our copy: the worker has its own */
+	if (rc < 0)
+		return fail(m, "source worker: %s", g_strerror(-rc));
+	if (port_recv(m, &msg.h, &st, sizeof(st), &len, NULL, &nfds) < 0)
+		return -1;
+	if (msg.h.type != HRPC_MIG_STATUS)
+		return fail(m, "source worker: unexpected answer");
+	m->fwd_link_up = TRUE;
+	return 0;
+}
+
+/* The connections that stay here, to the source's worker (quiesced). */
+static int forward_keep(Mig *m)
+{
+	struct {
+		struct hrpc_mig_msg h;
+		guint64 handles[HRPC_MIG_FWD_MAX];
+	} msg = { .h = { .type = HRPC_MIG_FWD_KEEP, .len = m->nfwd * sizeof(guint64) } };
+	struct hrpc_mig_status st;
+	gsize len = 0;
+	int rc, nfds = 0;
+
+	if (!m->fwd_link_up && forward_link(m) < 0)
+		return -1;
+	memcpy(msg.handles, m->fwd, m->nfwd * sizeof(guint64));
+	rc = hrpc_unix_send(m->port, &msg, sizeof(msg.h) + m->nfwd * sizeof(guint64), NULL, 0);
 	if (rc < 0)
 		return fail(m, "source worker: %s", g_strerror(-rc));
 	if (port_recv(m, &msg.h, &st, sizeof(st), &len, NULL, &nfds) < 0)
@@ -692,6 +718,8 @@ static int migrate(Mig *m)
 		return -1;
 	if (link_open(m, m->key) < 0)
 		return -1;
+	if (m->prepare && forward_link(m) < 0)
+		return -1;
 
 	phase(m, P_PRECOPY);
 	if (hv_fail(m, hv->precopy(m->hv, err, sizeof(err)), err) < 0 ||
@@ -708,7 +736,7 @@ static int migrate(Mig *m)
 		return -1;
 	if (freeze(m, state) < 0)
 		return -1;
-	if (m->nfwd && forward_link(m) < 0)
+	if (m->nfwd && forward_keep(m) < 0)
 		return -1;
 	explicit_bzero(m->key, sizeof(m->key));
 	{
@@ -870,6 +898,9 @@ int main(int argc, char **argv)
 		{ "keep-local", 0, 0, G_OPTION_ARG_STRING_ARRAY, &keep_specs,
 		  "Connections to SPEC move with the guest even if --forward or the default "
 		  "would keep them here (repeatable)", "SPEC" },
+		{ "prepare", 0, 0, G_OPTION_ARG_NONE, &m.prepare,
+		  "Prepare the destination fully before pre-copy (the forward link for "
+		  "connections that may stay here), so that the switch is shorter", NULL },
 		{ "json", 0, 0, G_OPTION_ARG_NONE, &m.json, "Report as JSON on stdout", NULL },
 		{ "keep-source", 0, 0, G_OPTION_ARG_NONE, &m.keep_source,
 		  "Leave the source QEMU paused instead of ending it", NULL },

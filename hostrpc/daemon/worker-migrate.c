@@ -329,19 +329,16 @@ static void fwd_link_take(Worker *w, const guint8 *payload, gsize len, int fd)
 	WorkerMigPort *p = w->port;
 	struct hrpc_mig_fwd_link f;
 	struct mig_link_session ses;
-	guint32 nobj;
 
-	if (fd < 0 || len < sizeof(f)) {
+	if (fd < 0 || len != sizeof(f)) {
 		port_status(p, -EINVAL, "FWD_LINK wants the link's socket and its session");
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
 	memcpy(&f, payload, sizeof(f));
-	nobj = f.nobj;
-	if (!f.nobj || f.nobj > HRPC_MIG_FWD_MAX || f.reserved ||
-	    len != sizeof(f) + (gsize)f.nobj * sizeof(guint64) || p->fwd_link || !p->quiesced) {
-		port_status(p, -EINVAL, "FWD_LINK: bad session, or not quiesced");
+	if (f.reserved[0] || f.reserved[1] || p->fwd_link || p->switched) {
+		port_status(p, -EINVAL, "FWD_LINK: a second one, after the switch, or bad");
 		close(fd);
 		explicit_bzero(&f, sizeof(f));
 		return;
@@ -353,8 +350,21 @@ static void fwd_link_take(Worker *w, const guint8 *payload, gsize len, int fd)
 	p->fwd_link = mig_link_adopt(fd, &ses);
 	explicit_bzero(&ses, sizeof(ses));
 	explicit_bzero(&f, sizeof(f));
-	p->nfwd = nobj;
-	p->fwd_handles = g_memdup2(payload + sizeof(f), p->nfwd * sizeof(guint64));
+	port_status(p, 0, "forward link taken");
+}
+
+/* FWD_KEEP: the connections that stay here when the guest leaves. */
+static void fwd_keep(Worker *w, const guint8 *payload, gsize len)
+{
+	WorkerMigPort *p = w->port;
+
+	if (!p->fwd_link || !p->quiesced || p->fwd_handles || !len || len % sizeof(guint64) ||
+	    len / sizeof(guint64) > HRPC_MIG_FWD_MAX) {
+		port_status(p, -EINVAL, "FWD_KEEP: not quiesced, no forward link, or bad");
+		return;
+	}
+	p->nfwd = (guint32)(len / sizeof(guint64));
+	p->fwd_handles = g_memdup2(payload, len);
 	port_status(p, 0, "%u connections will stay here", p->nfwd);
 }
 
@@ -601,7 +611,8 @@ static gboolean port_event(gint fd, GIOCondition cond, gpointer user_data)
 	if (rc >= (int)sizeof(m))
 		memcpy(&m, &in.m, sizeof(m));
 	plen = rc >= (int)sizeof(m) ? (gsize)rc - sizeof(m) : 0;
-	if (rc < (int)sizeof(m) || (plen && m.type != HRPC_MIG_FWD_LINK)) {
+	if (rc < (int)sizeof(m) ||
+	    (plen && m.type != HRPC_MIG_FWD_LINK && m.type != HRPC_MIG_FWD_KEEP)) {
 		for (int i = 0; i < nfds; i++)
 			close(passed[i]);
 		if (p->switched) {
@@ -630,7 +641,7 @@ static gboolean port_event(gint fd, GIOCondition cond, gpointer user_data)
 		port_status(p, 0, "serving again");
 		break;
 	case HRPC_MIG_DONE:
-		if (p->fwd_link && p->switched) {
+		if (p->fwd_link && p->nfwd && p->switched) {
 			/* The port closes now: hostrpc-migrate must not wait for
 			 * our end, which comes with the forwarded connections'. */
 			port_status(p, 0, "done; this worker stays as the remnant of %u "
@@ -649,6 +660,9 @@ static gboolean port_event(gint fd, GIOCondition cond, gpointer user_data)
 		fwd_link_take(w, in.payload, plen, nfds == 1 ? passed[0] : -1);
 		if (nfds == 1)
 			passed[0] = -1;   /* the link's now (or closed) */
+		break;
+	case HRPC_MIG_FWD_KEEP:
+		fwd_keep(w, in.payload, plen);
 		break;
 	default:
 		port_status(p, -ENOSYS, "unknown request %u", m.type);
@@ -829,8 +843,11 @@ static int in_fwd_start(Incoming *in, char *err, gsize errlen)
 	}
 	if (in->sock)
 		fw = outsource_sock_mig_forwards(in->sock, &n);
-	if (!n && !in->fwd_link)
+	if (!n) {
+		/* A link made ahead (--prepare) that nothing needed. */
+		g_clear_pointer(&in->fwd_link, mig_link_free);
 		return 0;
+	}
 	if (!in->fwd_link) {
 		for (guint32 i = 0; i < n; i++)
 			close(fw[i].fd);

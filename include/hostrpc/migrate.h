@@ -40,9 +40,11 @@ enum hrpc_mig_type {
 	HRPC_MIG_RESUME     = 5,  /* a rollback: serve again where we stopped */
 	HRPC_MIG_DONE       = 6,  /* the guest runs at the destination: end */
 	HRPC_MIG_HELLO      = 7,  /* the worker's greeting on a new port: struct hrpc_mig_hello */
-	HRPC_MIG_FWD_LINK   = 8,  /* struct hrpc_mig_fwd_link + handles, the link's socket;
-	                           * reply STATUS.  At DONE the worker stays as the
-	                           * remnant of those objects (issue 14) */
+	HRPC_MIG_FWD_LINK   = 8,  /* struct hrpc_mig_fwd_link, the link's socket; reply
+	                           * STATUS (any time before the switch) */
+	HRPC_MIG_FWD_KEEP   = 9,  /* u64 handles (1..HRPC_MIG_FWD_MAX), quiesced, after
+	                           * FWD_LINK; reply STATUS.  At DONE the worker stays
+	                           * as the remnant of those objects (issue 14) */
 	/* link (destination worker) */
 	HRPC_MIG_PREPARE    = 16, /* struct hrpc_mig_prepare; reply STATUS */
 	HRPC_MIG_STATE_IN   = 17, /* struct hrpc_mig_state + socket table with TCP images */
@@ -124,7 +126,9 @@ HRPC_STATIC_ASSERT(offsetof(struct hrpc_mig_state, ident) == 104, "ident at 104"
  * destination's worker listens (FWD_OPEN, on the address the migration
  * link came to), hostrpc-migrate connects and authenticates as on the
  * migration link, and hands the link's socket and session (never the
- * pair's key) to the source's worker with the objects' handles.
+ * pair's key) to the source's worker (FWD_LINK), then at the quiesce the
+ * handles of the objects that stay (FWD_KEEP).  With --prepare the link
+ * is made before pre-copy, out of the guest's downtime.
  */
 struct hrpc_mig_fwd_port {
 	hrpc_u16 port;             /* TCP, on the migration link's address */
@@ -135,8 +139,7 @@ HRPC_STATIC_ASSERT(sizeof(struct hrpc_mig_fwd_port) == 8, "fwd port is 8 bytes")
 #define HRPC_MIG_FWD_MAX 256u      /* objects one migration leaves behind */
 
 struct hrpc_mig_fwd_link {
-	hrpc_u32 nobj;             /* 1..HRPC_MIG_FWD_MAX handles (u64) follow */
-	hrpc_u32 reserved;         /* 0 */
+	hrpc_u32 reserved[2];      /* 0 */
 	hrpc_u8  k_send[32], k_recv[32];   /* the session, as the client (this end) */
 	hrpc_u64 seq_send, seq_recv;
 };

@@ -7,7 +7,10 @@
 #   mig_hostrpcd H [process-guests]  start host H's (A or B) hostrpcd in its
 #                      namespace, with its migration port and --migrate-listen
 #                      10.77.0.{2,3}:7000; process-guests: it also serves
-#                      process guests on $mig_tmp/H/guests.sock
+#                      process guests on $mig_tmp/H/guests.sock; with
+#                      --fs-policy-dir=$mig_tmp/H/fspolicy if that exists, and
+#                      the words of $mig_hostrpcd_args_H (a host configured
+#                      otherwise)
 #   mig_bystander H    (after mig_hostrpcd H process-guests) process guest
 #                      "bystander" on host H: runs of 200 calls back to back
 #                      until $mig_tmp/stop, a "run ok" / "run FAILED" line each
@@ -21,6 +24,7 @@
 #                      NAME.qmp, its pid $mig_qemu_NAME
 #   mig_append         more words for the guest kernel's command line (e.g.
 #                      hostrpc_core.debug_forge=1), for every QEMU
+#   mig_load           the guest modules to load (hrpc.load=, default hostrpc_sock)
 #   mig_qemu_args      more QEMU arguments (an array), for every QEMU alike,
 #                      as migration wants the same machine on both ends;
 #                      @NAME@ in them becomes the QEMU's NAME
@@ -56,6 +60,7 @@ mig_hostrpcd_bin=$top_builddir/hostrpc/daemon/hostrpcd
 mig_tool=$top_builddir/migrate/hostrpc-migrate
 mig_mem=${MIG_MEM:-256}
 mig_append=""
+mig_load=hostrpc_sock
 mig_qemu_args=()
 
 mig_setup() {
@@ -74,10 +79,13 @@ mig_setup() {
 }
 
 mig_hostrpcd() {	# mig_hostrpcd H [process-guests]: in H's network namespace, or its own host (mig_host_ns)
-	local h=$1 d ns run=() ep pg=--no-process-guests
+	local h=$1 d ns run=() ep pg=--no-process-guests extra=() more=()
 	d=$mig_tmp/$h
 	ns=$mig_p-h$h
 	[ "${2:-}" = process-guests ] && pg=--socket=$d/guests.sock
+	[ -d "$d/fspolicy" ] && extra+=(--fs-policy-dir="$d/fspolicy")
+	read -ra more <<< "$(eval "echo \${mig_hostrpcd_args_$h:-}")"
+	extra+=("${more[@]}")
 	run=(ip netns exec "$ns")
 	ep=$d/g1.ivshmem
 	if [ -n "$(eval "echo \${mig_ns_$h:-}")" ]; then
@@ -88,7 +96,7 @@ mig_hostrpcd() {	# mig_hostrpcd H [process-guests]: in H's network namespace, or
 		--admin-socket="$d/admin.sock" --state-dir="$d/state" --ivshmem="g1=$ep" \
 		--sock-policy-dir="$d/policy" --sock-audit-dir="$d" \
 		--migrate-socket="$d/migrate.sock" --migrate-listen="$(mig_ip "$h"):7000" \
-		--migrate-key="$mig_key" > "$d/hostrpcd.log" 2>&1 &
+		--migrate-key="$mig_key" "${extra[@]}" > "$d/hostrpcd.log" 2>&1 &
 	mig_pids+=($!)
 	eval "mig_daemon_$h=$!"
 	if ! wait_for 20 grep -q 'ready:' "$d/hostrpcd.log"; then
@@ -220,7 +228,7 @@ mig_qemu() {	# mig_qemu NAME A|B [incoming] [guestrpc]
 	: > "$mig_tmp/$n.out.log"
 	ip netns exec "$ns" qemu-system-x86_64 -accel tcg -m "$mig_mem" -smp 1 -nographic \
 		-no-reboot -kernel "$HOSTRPC_GUEST_DIR/vmlinuz" -initrd "$mig_tmp/initrd" \
-		-append "console=ttyS0 panic=-1 quiet loglevel=4 hrpc.out=ttyS1 hrpc.load=hostrpc_sock${mig_append:+ $mig_append}" \
+		-append "console=ttyS0 panic=-1 quiet loglevel=4 hrpc.out=ttyS1 hrpc.load=$mig_load${mig_append:+ $mig_append}" \
 		-serial "file:$mig_tmp/$n.console.log" -serial "file:$mig_tmp/$n.out.log" \
 		-monitor none -qmp "unix:$mig_tmp/$n.qmp,server=on,wait=off" -nic none \
 		-chardev "socket,path=$mig_tmp/$h/g1.ivshmem,id=ivs" \

@@ -14,7 +14,12 @@ mig_vm_tests += tests/vm/migrate/migrate-guestsource.sh
 mig_vm_tests += tests/vm/migrate/migrate-libvirt.sh
 # Connections that stay at the source, forwarded (the location table).
 mig_vm_tests += tests/vm/migrate/migrate-forward.sh
+# Issue 14's benchmark (bench/migrate-forward-bench.sh) in its quick mode.
+mig_vm_tests += tests/vm/migrate/migrate-forward-bench-smoke.sh
+# A destination configured otherwise (uplink name, export path and order,
+# hostrpcd options); the guest's hostrpcfs files move with it.
+mig_vm_tests += tests/vm/migrate/migrate-hosts-differ.sh
 dist_check_SCRIPTS += $(mig_vm_tests)
 EXTRA_DIST += tests/vm/migrate/lib.sh tests/vm/migrate/world.py \
 	tests/vm/migrate/guest/mig-stream.c tests/vm/migrate/guest/fwd-probe.c \
-	tests/vm/migrate/echo.py
+	tests/vm/migrate/echo.py tests/vm/migrate/guest/fs-mig-probe.c
