@@ -58,6 +58,7 @@ struct mig_fwd {
 	bool hello_seen;
 	bool ended;
 	int err;
+	uint32_t lost;             /* objects still open when the link ended */
 	mig_fwd_end_fn on_end;
 	void *data;
 };
@@ -221,6 +222,7 @@ static void end(mig_fwd *f, int err)
 		mig_link_break(f->link, err);
 	f->ended = true;
 	f->err = err;
+	f->lost = g_hash_table_size(f->objs);
 	/* Every object still here failed with the link. */
 	g_hash_table_iter_init(&it, f->objs);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
@@ -506,6 +508,11 @@ int mig_fwd_next(mig_fwd *f, uint32_t *pos, struct mig_fwd_info *info)
 uint32_t mig_fwd_count(const mig_fwd *f)
 {
 	return f->order->len;
+}
+
+uint32_t mig_fwd_lost(const mig_fwd *f)
+{
+	return f->lost;
 }
 
 int mig_fwd_error(const mig_fwd *f)

@@ -53,6 +53,8 @@ int mig_fwd_add(mig_fwd *f, uint64_t object, int fd);
  * the end. */
 int mig_fwd_next(mig_fwd *f, uint32_t *pos, struct mig_fwd_info *info);
 uint32_t mig_fwd_count(const mig_fwd *f);
+/* Once the link ended: how many objects were still open (and reset). */
+uint32_t mig_fwd_lost(const mig_fwd *f);
 /* 0 while the link works, else what ended it. */
 int mig_fwd_error(const mig_fwd *f);
 const mig_link *mig_fwd_link(const mig_fwd *f);

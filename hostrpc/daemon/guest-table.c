@@ -169,13 +169,19 @@ HrpcdGuest *hrpcd_guest_table_next(HrpcdGuestTable *t, guint32 first_id)
 
 HrpcdGuest *hrpcd_guest_table_find_name(HrpcdGuestTable *t, const char *name)
 {
+	HrpcdGuest *remnant = NULL;
+
 	for (guint i = 0; i < t->guests->len; i++) {
 		HrpcdGuest *g = g_ptr_array_index(t->guests, i);
 
-		if (!strcmp(g->name, name))
+		if (strcmp(g->name, name))
+			continue;
+		if (!g->remnant)
 			return g;
+		remnant = remnant ? remnant : g;
 	}
-	return NULL;
+	/* Only the remnant of a guest that moved away has the name. */
+	return remnant;
 }
 
 gboolean hrpcd_guest_name_is_default(const char *name)

@@ -99,6 +99,8 @@ HrpcdGuest *hrpcd_guest_table_lookup(HrpcdGuestTable *t, guint32 id);
  * iterating: next(t, 0), then next(t, g->id + 1) while g->id < G_MAXUINT32). */
 HrpcdGuest *hrpcd_guest_table_next(HrpcdGuestTable *t, guint32 first_id);
 /* The guest with the smallest id whose name is `name`, or NULL. */
+/* The guest of that name; one that runs (or waits for its QEMU) before the
+ * remnant of one that moved away and came back (supervisor.c). */
 HrpcdGuest *hrpcd_guest_table_find_name(HrpcdGuestTable *t, const char *name);
 guint hrpcd_guest_table_count(HrpcdGuestTable *t);
 

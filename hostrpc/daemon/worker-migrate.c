@@ -264,8 +264,8 @@ static void fwd_ended(void *data, int err)
 
 	hrpcd_log_guest(err ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE, w->spec->guest_id,
 			w->spec->name, "forward link to %s %s: %u forwarded connections %s",
-			w->fwd_peer, err ? "lost" : "ended", mig_fwd_count(w->fwd),
-			err ? "reset" : "closed");
+			w->fwd_peer, err ? "lost" : "ended", mig_fwd_lost(w->fwd),
+			"reset");
 	if (w->remnant)   /* nobody to forward for: the remnant ends */
 		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_MIGRATED);
 }

@@ -14,6 +14,8 @@ mig_vm_tests += tests/vm/migrate/migrate-guestsource.sh
 mig_vm_tests += tests/vm/migrate/migrate-libvirt.sh
 # Connections that stay at the source, forwarded (the location table).
 mig_vm_tests += tests/vm/migrate/migrate-forward.sh
+# ... and the guest coming back to the source while its remnant relays.
+mig_vm_tests += tests/vm/migrate/migrate-forward-return.sh
 # Issue 14's benchmark (bench/migrate-forward-bench.sh) in its quick mode.
 mig_vm_tests += tests/vm/migrate/migrate-forward-bench-smoke.sh
 # A destination configured otherwise (uplink name, export path and order,
