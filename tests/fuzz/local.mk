@@ -39,6 +39,14 @@ check_SCRIPTS += tests/fuzz/fuzz-sockstate
 CLEANFILES += tests/fuzz/fuzz-sockstate
 tests/fuzz/fuzz-sockstate: $(top_srcdir)/tests/fuzz/fuzz-sockstate.c $(top_srcdir)/include/hostrpc/sockstate.h $(top_srcdir)/include/hostrpc/sock.h config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-sockstate.c
+# A migrating guest's filesystem state as another host ships it (fsstate.h),
+# made again by fs-server on a private tree.
+check_SCRIPTS += tests/fuzz/fuzz-fsstate
+CLEANFILES += tests/fuzz/fuzz-fsstate
+EXTRA_DIST += tests/fuzz/fuzz-fsstate.c
+tests/fuzz/fuzz-fsstate: $(top_srcdir)/tests/fuzz/fuzz-fsstate.c $(top_srcdir)/fs-server/server.c $(top_srcdir)/fs-server/server.h $(top_srcdir)/include/hostrpc/fsstate.h config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-fsstate.c \
+		$(top_srcdir)/fs-server/server.c $(top_srcdir)/hostrpc/handle-table.c $(top_srcdir)/hostrpc/idmap.c
 # One end of a forward link (migrate/forward.c) against a hostile peer host
 # that holds the link's keys (migfwd.h).
 check_SCRIPTS += tests/fuzz/fuzz-migfwd

@@ -15,6 +15,7 @@
 #include "hostrpc/guestfs.h"
 #include "hostrpc/ring.h"
 #include "hostrpc/sock.h"
+#include "hostrpc/fsstate.h"
 #include "hostrpc/migfwd.h"
 #include "hostrpc/miglink.h"
 #include "hostrpc/sockstate.h"
@@ -478,6 +479,48 @@ static int migfwd_seeds(const char *dir)
 	return write_file(dir, "seed-migfwd-bye", buf, n);
 }
 
+/* fuzz-fsstate: [nnodes][nfiles][ro], the root, d, d/f and f open for
+ * reading with a read lock, as a source host exports them. */
+static size_t fs_node(uint8_t *out, uint64_t h, uint16_t type, const char *path)
+{
+	struct hrpc_fs_mig_node r = { .handle = h, .nlookup = 1, .type = type,
+				      .path_len = (uint16_t)strlen(path) };
+	size_t padded = (r.path_len + 7u) & ~7u;
+
+	memcpy(out, &r, sizeof(r));
+	memset(out + sizeof(r), 0, padded);
+	memcpy(out + sizeof(r), path, r.path_len);
+	return sizeof(r) + padded;
+}
+
+static int fsstate_seeds(const char *dir)
+{
+	static uint8_t buf[4096];
+	struct hrpc_fs_mig_file f = { .handle = 1ull << 32, .node = 1ull << 32 | 2, .flags = 0,
+				      .nlocks = 1, .flock_type = 2 };
+	size_t n = 3;
+
+	buf[0] = 3;
+	buf[1] = 1;
+	buf[2] = 0;
+	n += fs_node(buf + n, 1ull << 32 | 0, 4, "");
+	n += fs_node(buf + n, 1ull << 32 | 1, 4, "d");
+	n += fs_node(buf + n, 1ull << 32 | 2, 8, "d/f");
+	f.locks[0].start = 0;
+	f.locks[0].end = 10;
+	f.locks[0].type = 0;
+	memcpy(buf + n, &f, sizeof(f));
+	n += sizeof(f);
+	if (write_file(dir, "seed-fsstate-tree", buf, n))
+		return 1;
+	buf[0] = 2;
+	buf[1] = 0;
+	n = 3;
+	n += fs_node(buf + n, 1ull << 32 | 0, 4, "d/e");
+	n += fs_node(buf + n, 2ull << 32 | 5, 10, "up");
+	return write_file(dir, "seed-fsstate-links", buf, n);
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t buf[8192];
@@ -485,7 +528,7 @@ int main(int argc, char **argv)
 	struct hrpc_echo_source_req sr = { .seed = 1, .len = 64 };
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: make-seeds conn|sock|sockring|sockstate|socktable|miglink|migfwd|gm|gex|fss|client|session DIR\n");
+		fprintf(stderr, "usage: make-seeds conn|sock|sockring|sockstate|socktable|miglink|migfwd|fsstate|gm|gex|fss|client|session DIR\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "sock"))
@@ -502,6 +545,8 @@ int main(int argc, char **argv)
 		return miglink_seeds(argv[2]);
 	if (!strcmp(argv[1], "migfwd"))
 		return migfwd_seeds(argv[2]);
+	if (!strcmp(argv[1], "fsstate"))
+		return fsstate_seeds(argv[2]);
 	if (!strcmp(argv[1], "gex"))
 		return gex_seeds(argv[2]);
 	if (!strcmp(argv[1], "fss"))

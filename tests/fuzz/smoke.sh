@@ -17,11 +17,12 @@
 #   fuzz-miglink the checks of the migration link's messages (miglink.h)
 #   fuzz-socktable the socket service's replay of a migrating guest's table
 #   fuzz-migfwd  one end of a forward link against a hostile peer host
+#   fuzz-fsstate the import of a migrating guest's filesystem state
 set -u
 : "${top_builddir:=.}"
 T=$top_builddir/tests/fuzz
 secs=${HOSTRPC_FUZZ_SECONDS:-20}
-targets="conn sock gm gex fss client session sockring sockstate miglink socktable migfwd"
+targets="conn sock gm gex fss client session sockring sockstate miglink socktable migfwd fsstate"
 for t in $targets; do
 	if [ ! -x "$T/fuzz-$t" ]; then
 		echo "1..0 # SKIP fuzz-$t not built (configure found no clang with -fsanitize=fuzzer; apt-get install clang libclang-rt-14-dev)"
