@@ -38,37 +38,14 @@ trap mig_cleanup EXIT
 
 SECS=${FWD_BENCH_SECS:-25}
 vm_watchdog $((2 * SECS + 300))
-${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/fwd-probe" \
-	"$top_srcdir/tests/vm/migrate/guest/fwd-probe.c" 2> "$mig_tmp/cc.log" ||
-	{ cat "$mig_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (libc6-dev)"; }
-lport=$((20000 + RANDOM % 5000))
-wport=$((lport + 7))
-printf 'connect allow loopback\n' >> "$A/policy/g1.conf"
-printf 'connect allow loopback\n' >> "$B/policy/g1.conf"
-mig_hostrpcd A
-mig_hostrpcd B
-for h in A B; do
-	ip netns exec "$mig_p-g$h" python3 "$top_srcdir/tests/vm/migrate/echo.py" 127.0.0.1 "$lport" \
-		"$mig_tmp/local-$h.log" > "$mig_tmp/local-$h.err" 2>&1 &
-	mig_pids+=($!)
-done
-ip netns exec "$mig_p-W" python3 "$top_srcdir/tests/vm/migrate/echo.py" 10.77.0.1 "$wport" \
-	"$mig_tmp/world-echo.log" > "$mig_tmp/world-echo.err" 2>&1 &
-mig_pids+=($!)
-sleep 0.5
-mig_initrd "/hostrpc/fwd-probe $lport 10.77.0.1 $wport $SECS" "$mig_tmp/fwd-probe"
+mig_fwd_prepare A B
 
 # run R FROM H1 TO H2 [ARGS]: a guest on host H1, moved to host H2; its
 # results in R.*
 run() {
 	local r=$1 from=$2 h1=$3 to=$4 h2=$5
 	shift 5
-	mig_qemu "$from" "$h1"
-	if ! wait_for 90 grep -q 'fwd up' "$mig_tmp/$from.out.log"; then
-		tail -n 20 "$mig_tmp/$from.out.log" "$mig_tmp/$from.console.log" >&2
-		echo "run $r: the guest did not start" >&2
-		return 1
-	fi
+	mig_fwd_guest "$from" "$h1" "$SECS"
 	mig_qemu "$to" "$h2" incoming
 	sleep 6   # round trips at A
 	mig_migrate "$from" "$to" "$@" || { cat "$mig_tmp/mig.err" >&2; return 1; }

@@ -23,7 +23,7 @@ tests_unit_test_ring_LDADD = -lpthread
 tests_unit_test_codec_LDADD = $(unit_ldadd)
 tests_unit_test_endpoint_LDADD = $(unit_ldadd)
 tests_unit_test_malformed_LDADD = $(unit_ldadd)
-EXTRA_DIST += tests/unit/testutil.h
+EXTRA_DIST += tests/unit/testutil.h tests/unit/fss-call.h
 
 if HAVE_LIBVIRT
 TESTS += tests/unit/test-libvirt-domains

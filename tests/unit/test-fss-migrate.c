@@ -23,35 +23,8 @@
 #include "hostrpc/guestfs.h"
 #include "hostrpc/msg.h"
 #include "tests/tap.h"
+#include "tests/unit/fss-call.h"
 
-static int call(struct fss *s, uint16_t proc, const void *p, size_t len, const void *bulk,
-		uint32_t blen, void *out, size_t outlen, void *rbulk)
-{
-	static uint8_t rep_buf[HRPC_MSG_MAX_PAYLOAD], bulk_buf[HRPC_GFS_IO_MAX];
-	struct hrpc_msg_hdr hdr = { .kind = HRPC_KIND_CALL, .service = HRPC_SVC_FS, .proc = proc };
-	struct hrpc_reply rep = { .payload = rep_buf };
-	struct hrpc_req req = { .hdr = &hdr };
-	struct hrpc_gfs_cred cred = { 0 };
-	uint8_t *buf = calloc(1, sizeof(cred) + len);
-	int rc;
-
-	memcpy(buf + sizeof(cred), p, len);
-	if (blen)
-		memcpy(bulk_buf, bulk, blen);
-	req.payload = buf;
-	req.len = (uint32_t)(sizeof(cred) + len);
-	hdr.len = req.len;
-	req.bulk = bulk_buf;
-	req.bulk_len = blen;
-	req.bulk_cap = sizeof(bulk_buf);
-	rc = fss_handle(s, &req, &rep);
-	if (rc == 0 && out)
-		memcpy(out, rep_buf, outlen < rep.len ? outlen : rep.len);
-	if (rc == 0 && rbulk)
-		memcpy(rbulk, bulk_buf + rep.bulk_pos, rep.bulk_len);
-	free(buf);
-	return rc;
-}
 
 static uint64_t lookup(struct fss *s, uint64_t parent, const char *name)
 {
@@ -60,7 +33,7 @@ static uint64_t lookup(struct fss *s, uint64_t parent, const char *name)
 
 	l.name.len = (uint16_t)strlen(name);
 	memcpy(l.name.name, name, l.name.len);
-	return call(s, HRPC_GFS_LOOKUP, &l, sizeof(l), NULL, 0, &e, sizeof(e), NULL) == 0 ? e.node
+	return fss_call(s, HRPC_GFS_LOOKUP, &l, sizeof(l), NULL, 0, &e, sizeof(e), NULL) == 0 ? e.node
 											   : 0;
 }
 
@@ -117,16 +90,16 @@ int main(void)
 	ra = open(a, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	rb = open(b, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	sa = fss_new(ra, &cfg);
-	rc = call(sa, HRPC_GFS_MOUNT, &m, sizeof(m), NULL, 0, &root, sizeof(root), NULL);
+	rc = fss_call(sa, HRPC_GFS_MOUNT, &m, sizeof(m), NULL, 0, &root, sizeof(root), NULL);
 	d = lookup(sa, root.node, "d");
 	f = lookup(sa, d, "f");
 	gone = lookup(sa, d, "gone");
 	o.node = f;
-	rc = rc ?: call(sa, HRPC_GFS_OPEN, &o, sizeof(o), NULL, 0, &fh, sizeof(fh), NULL);
+	rc = rc ?: fss_call(sa, HRPC_GFS_OPEN, &o, sizeof(o), NULL, 0, &fh, sizeof(fh), NULL);
 	lk.fh = fh.fh;
-	rc = rc ?: call(sa, HRPC_GFS_LOCK, &lk, sizeof(lk), NULL, 0, NULL, 0, NULL);
+	rc = rc ?: fss_call(sa, HRPC_GFS_LOCK, &lk, sizeof(lk), NULL, 0, NULL, 0, NULL);
 	nr.node = d;
-	rc = rc ?: call(sa, HRPC_GFS_OPENDIR, &nr, sizeof(nr), NULL, 0, &dfh, sizeof(dfh), NULL);
+	rc = rc ?: fss_call(sa, HRPC_GFS_OPENDIR, &nr, sizeof(nr), NULL, 0, &dfh, sizeof(dfh), NULL);
 	snprintf(p, sizeof(p), "%s/d/f", a);
 	tap_ok(rc == 0 && d && f && gone && locked(p),
 	       "server A: a mount, 3 lookups, an open file with a lock, a directory stream");
@@ -149,24 +122,24 @@ int main(void)
 	       "(%s)", rc ? err : "ok");
 	nr.node = f;
 	nr.fh = 0;
-	rc = call(sb, HRPC_GFS_GETATTR, &nr, sizeof(nr), NULL, 0, &at, sizeof(at), NULL);
+	rc = fss_call(sb, HRPC_GFS_GETATTR, &nr, sizeof(nr), NULL, 0, &at, sizeof(at), NULL);
 	tap_ok(rc == 0 && at.size == 13, "the node's handle works at B: size %llu (B's copy)",
 	       (unsigned long long)at.size);
 	{
 		struct hrpc_gfs_io_req io = { .fh = fh.fh, .offset = 0, .size = 12 };
 		char data[32] = "";
 
-		rc = call(sb, HRPC_GFS_READ, &io, sizeof(io), NULL, 0, NULL, 0, data);
+		rc = fss_call(sb, HRPC_GFS_READ, &io, sizeof(io), NULL, 0, NULL, 0, data);
 		tap_ok(rc == 0 && !memcmp(data, "hello-from-B", 12),
 		       "the open file's handle reads B's file: '%.12s'", data);
 		io.offset = 13;
 		io.size = 6;
-		rc = call(sb, HRPC_GFS_WRITE, &io, sizeof(io), "moved\n", 6, NULL, 0, NULL);
+		rc = fss_call(sb, HRPC_GFS_WRITE, &io, sizeof(io), "moved\n", 6, NULL, 0, NULL);
 		snprintf(p, sizeof(p), "cat %s/d/f | tail -n 1 | grep -qx moved", b);
 		tap_ok(rc == 0 && system(p) == 0, "and writes to it");
 	}
 	nr.node = gone;
-	tap_ok(call(sb, HRPC_GFS_GETATTR, &nr, sizeof(nr), NULL, 0, &at, sizeof(at), NULL) ==
+	tap_ok(fss_call(sb, HRPC_GFS_GETATTR, &nr, sizeof(nr), NULL, 0, &at, sizeof(at), NULL) ==
 	       -ESTALE, "the node deleted at A is stale at B");
 
 	fss_free(sb);

@@ -20,6 +20,7 @@
 #include "hostrpc/guestfs.h"
 #include "hostrpc/msg.h"
 #include "tests/tap.h"
+#include "tests/unit/fss-call.h"
 
 static struct fss *srv;
 static struct {
@@ -50,33 +51,6 @@ static int events_for(uint64_t node, uint32_t what)
 
 /* One call as root, the payload after the credentials; the reply's first
  * bytes into out.  Returns the server's status. */
-static int call(uint16_t proc, const void *p, size_t len, const void *bulk, uint32_t blen,
-		void *out, size_t outlen)
-{
-	static uint8_t rep_buf[HRPC_MSG_MAX_PAYLOAD], bulk_buf[HRPC_GFS_IO_MAX];
-	struct hrpc_msg_hdr hdr = { .kind = HRPC_KIND_CALL, .service = HRPC_SVC_FS, .proc = proc };
-	struct hrpc_reply rep = { .payload = rep_buf };
-	struct hrpc_req req = { .hdr = &hdr };
-	struct hrpc_gfs_cred cred = { 0 };
-	uint8_t *buf = calloc(1, sizeof(cred) + len);
-	int rc;
-
-	memcpy(buf, &cred, sizeof(cred));
-	memcpy(buf + sizeof(cred), p, len);
-	if (blen)
-		memcpy(bulk_buf, bulk, blen);
-	req.payload = buf;
-	req.len = (uint32_t)(sizeof(cred) + len);
-	hdr.len = req.len;
-	req.bulk = bulk_buf;
-	req.bulk_len = blen;
-	req.bulk_cap = sizeof(bulk_buf);
-	rc = fss_handle(srv, &req, &rep);
-	if (rc == 0 && out)
-		memcpy(out, rep_buf, outlen < rep.len ? outlen : rep.len);
-	free(buf);
-	return rc;
-}
 
 static void host_write(const char *path, const char *text)
 {
@@ -93,7 +67,7 @@ static uint64_t open_file(uint64_t node, uint32_t flags)
 	struct hrpc_gfs_open_req o = { .node = node, .flags = flags };
 	struct hrpc_gfs_fh_rep fh = { 0 };
 
-	return call(HRPC_GFS_OPEN, &o, sizeof(o), NULL, 0, &fh, sizeof(fh)) == 0 ? fh.fh : 0;
+	return fss_call(srv, HRPC_GFS_OPEN, &o, sizeof(o), NULL, 0, &fh, sizeof(fh), NULL) == 0 ? fh.fh : 0;
 }
 
 int main(void)
@@ -118,9 +92,9 @@ int main(void)
 	srv = fss_new(root_fd, &cfg);
 	if (!srv || fss_watch_fd(srv) < 0)
 		tap_skip_all("no fs-server with inotify here");
-	rc = call(HRPC_GFS_MOUNT, &m, sizeof(m), NULL, 0, &root, sizeof(root));
+	rc = fss_call(srv, HRPC_GFS_MOUNT, &m, sizeof(m), NULL, 0, &root, sizeof(root), NULL);
 	l.parent = root.node;
-	rc = rc ?: call(HRPC_GFS_LOOKUP, &l, sizeof(l), NULL, 0, &f, sizeof(f));
+	rc = rc ?: fss_call(srv, HRPC_GFS_LOOKUP, &l, sizeof(l), NULL, 0, &f, sizeof(f), NULL);
 	tap_ok(rc == 0 && f.node, "MOUNT and LOOKUP of a file: node %#llx",
 	       (unsigned long long)f.node);
 
@@ -143,7 +117,7 @@ int main(void)
 	w.fh = fh;
 	w.offset = 100;
 	w.size = 5;
-	rc = call(HRPC_GFS_WRITE, &w, sizeof(w), "guest", 5, NULL, 0);
+	rc = fss_call(srv, HRPC_GFS_WRITE, &w, sizeof(w), "guest", 5, NULL, 0, NULL);
 	fss_watch_dispatch(srv);
 	tap_ok(fh && rc == 0 && events_for(f.node, data) == 1,
 	       "a host write, then the client's OPEN and WRITE of that file: the host's edit "
@@ -154,7 +128,7 @@ int main(void)
 	fh = open_file(f.node, O_WRONLY | HRPC_GFS_O_TRUNC);
 	w.fh = fh;
 	w.offset = 0;
-	rc = call(HRPC_GFS_WRITE, &w, sizeof(w), "guest", 5, NULL, 0);
+	rc = fss_call(srv, HRPC_GFS_WRITE, &w, sizeof(w), "guest", 5, NULL, 0, NULL);
 	fss_watch_dispatch(srv);
 	tap_ok(fh && rc == 0 && nev == 0,
 	       "the client's own truncating OPEN and WRITE: no INVAL (%d events)", nev);

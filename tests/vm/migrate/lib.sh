@@ -34,6 +34,18 @@
 #                      $mig_tmp/world.json) and guest A1 on host A running
 #                      mig-stream; returns once its streams run both ways
 #   mig_world_start NIN RATE, mig_streams_up OUT CONSOLE  the parts of it
+#   mig_fwd_prepare HOSTS...  for the forwarding tests: builds the guest's
+#                      fwd-probe (or skips), picks $mig_lport and $mig_wport,
+#                      lets g1 reach its namespace's loopback on HOSTS (their
+#                      policies), starts both hostrpcds, an echo service on
+#                      127.0.0.1:$mig_lport in each HOSTS' guest namespace
+#                      (log $mig_tmp/local-H.log; $mig_tmp/close-l1 makes it
+#                      shut its first connection down) and one in the world on
+#                      10.77.0.1:$mig_wport
+#   mig_fwd_guest NAME H SECS  guest NAME on host H running fwd-probe for SECS
+#                      against them; returns once its connections are up
+#   mig_up NAME WORD   wait for the guest's WORD on QEMU NAME's output, or bail
+#                      out with its output
 #   mig_migrations H [EXPR]  host H's migrations, a word each (hostrpcctl)
 #   mig_migrate FROM TO [ARGS...]  hostrpc-migrate g1 from QEMU FROM to QEMU TO
 #                      (run on FROM's host), JSON in $mig_tmp/mig.json, stderr
@@ -284,6 +296,44 @@ mig_streams_start() {	# mig_streams_start NOUT NIN SECS RATE
 	mig_initrd "/hostrpc/mig-stream 10.77.0.1 $mig_port $1 $2 $3 $4" "$mig_tmp/mig-stream"
 	mig_qemu A1 A
 	mig_streams_up "$mig_tmp/A1.out.log" "$mig_tmp/A1.console.log"
+}
+
+mig_up() {	# mig_up NAME WORD
+	if ! wait_for 90 grep -q "$2" "$mig_tmp/$1.out.log"; then
+		sed 's/^/# guest: /' "$mig_tmp/$1.out.log" "$mig_tmp/$1.console.log" | tail -30
+		echo "Bail out! guest $1 did not start ('$2')"
+		exit 1
+	fi
+}
+
+mig_fwd_prepare() {	# mig_fwd_prepare HOSTS...
+	local h
+	${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/fwd-probe" \
+		"$top_srcdir/tests/vm/migrate/guest/fwd-probe.c" 2> "$mig_tmp/cc.log" ||
+		{ cat "$mig_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (libc6-dev)"; }
+	mig_lport=$((20000 + RANDOM % 5000))
+	mig_wport=$((mig_lport + 7))
+	for h in "$@"; do
+		printf 'connect allow loopback\n' >> "$mig_tmp/$h/policy/g1.conf"
+	done
+	mig_hostrpcd A
+	mig_hostrpcd B
+	for h in "$@"; do
+		ip netns exec "$mig_p-g$h" python3 "$top_srcdir/tests/vm/migrate/echo.py" 127.0.0.1 \
+			"$mig_lport" "$mig_tmp/local-$h.log" "$mig_tmp/close-l1" \
+			> "$mig_tmp/local-$h.err" 2>&1 &
+		mig_pids+=($!)
+	done
+	ip netns exec "$mig_p-W" python3 "$top_srcdir/tests/vm/migrate/echo.py" 10.77.0.1 \
+		"$mig_wport" "$mig_tmp/world-echo.log" > "$mig_tmp/world-echo.err" 2>&1 &
+	mig_pids+=($!)
+	sleep 0.5
+}
+
+mig_fwd_guest() {	# mig_fwd_guest NAME H SECS
+	mig_initrd "/hostrpc/fwd-probe $mig_lport 10.77.0.1 $mig_wport $3" "$mig_tmp/fwd-probe"
+	mig_qemu "$1" "$2"
+	mig_up "$1" 'fwd up'
 }
 
 # Host H's hostrpcd's migrations, one word each: EXPR (python on `m`, one

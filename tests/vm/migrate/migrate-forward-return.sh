@@ -21,32 +21,12 @@ mig_setup
 trap mig_cleanup EXIT
 vm_watchdog 240
 
-${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/fwd-probe" \
-	"$top_srcdir/tests/vm/migrate/guest/fwd-probe.c" 2> "$mig_tmp/cc.log" ||
-	{ cat "$mig_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (libc6-dev)"; }
-lport=$((20000 + RANDOM % 5000))
-wport=$((lport + 7))
 SECS=${FWD_SECS:-40}
 ctl=$top_builddir/hostrpc/daemon/hostrpcctl
 
 echo "1..6"
-printf 'connect allow loopback\n' >> "$A/policy/g1.conf"
-mig_hostrpcd A
-mig_hostrpcd B
-ip netns exec "$mig_p-gA" python3 "$top_srcdir/tests/vm/migrate/echo.py" 127.0.0.1 "$lport" \
-	"$mig_tmp/local.log" > "$mig_tmp/local.err" 2>&1 &
-mig_pids+=($!)
-ip netns exec "$mig_p-W" python3 "$top_srcdir/tests/vm/migrate/echo.py" 10.77.0.1 "$wport" \
-	"$mig_tmp/world-echo.log" > "$mig_tmp/world-echo.err" 2>&1 &
-mig_pids+=($!)
-sleep 0.5
-mig_initrd "/hostrpc/fwd-probe $lport 10.77.0.1 $wport $SECS" "$mig_tmp/fwd-probe"
-mig_qemu A1 A
-if ! wait_for 90 grep -q 'fwd up' "$mig_tmp/A1.out.log"; then
-	sed 's/^/# guest: /' "$mig_tmp/A1.out.log" "$mig_tmp/A1.console.log" | tail -30
-	echo "Bail out! the guest's connections did not start"
-	exit 1
-fi
+mig_fwd_prepare A
+mig_fwd_guest A1 A "$SECS"
 mig_qemu B1 B incoming
 sleep 3
 rc=0

@@ -29,33 +29,14 @@ mig_setup
 trap mig_cleanup EXIT
 vm_watchdog 300
 
-${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/fwd-probe" \
-	"$top_srcdir/tests/vm/migrate/guest/fwd-probe.c" 2> "$mig_tmp/cc.log" ||
-	{ cat "$mig_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (libc6-dev)"; }
-lport=$((20000 + RANDOM % 5000))
-wport=$((lport + 7))
 SECS=${FWD_SECS:-60}
 ctl=$top_builddir/hostrpc/daemon/hostrpcctl
 
 echo "1..13"
 # A lets g1 reach its own namespace's loopback; B has no such service.
-printf 'connect allow loopback\n' >> "$A/policy/g1.conf"
-mig_hostrpcd A
-mig_hostrpcd B
-ip netns exec "$mig_p-gA" python3 "$top_srcdir/tests/vm/migrate/echo.py" 127.0.0.1 "$lport" \
-	"$mig_tmp/local.log" "$mig_tmp/close-l1" > "$mig_tmp/local.err" 2>&1 &
-mig_pids+=($!)
-ip netns exec "$mig_p-W" python3 "$top_srcdir/tests/vm/migrate/echo.py" 10.77.0.1 "$wport" \
-	"$mig_tmp/world-echo.log" > "$mig_tmp/world-echo.err" 2>&1 &
-mig_pids+=($!)
-sleep 0.5
-mig_initrd "/hostrpc/fwd-probe $lport 10.77.0.1 $wport $SECS" "$mig_tmp/fwd-probe"
-mig_qemu A1 A
-if ! wait_for 90 grep -q 'fwd up' "$mig_tmp/A1.out.log"; then
-	sed 's/^/# guest: /' "$mig_tmp/A1.out.log" "$mig_tmp/A1.console.log" | tail -30
-	echo "Bail out! the guest's connections did not start"
-	exit 1
-fi
+mig_fwd_prepare A
+lport=$mig_lport wport=$mig_wport
+mig_fwd_guest A1 A "$SECS"
 sleep 3   # round trips on all three, locally at A
 # A rollback first: B's QEMU dies while the state ships, after the forward
 # link was made and A's worker was told which connections stay.
@@ -127,8 +108,8 @@ tap 6 "$ok" "forwarded calls work; they add $((lb - la)) us per 64-byte round tr
 touch "$mig_tmp/close-l1"
 ok=0
 wait_for 20 grep -aq 'fwd L1 eof' "$mig_tmp/B1.out.log" || ok=1
-wait_for 20 grep -qs 'conn 1 .*end=closed-after-shutdown' "$mig_tmp/local.log" || ok=1
-sed 's/^/# service: /' "$mig_tmp/local.log" 2> /dev/null || true
+wait_for 20 grep -qs 'conn 1 .*end=closed-after-shutdown' "$mig_tmp/local-A.log" || ok=1
+sed 's/^/# service: /' "$mig_tmp/local-A.log" 2> /dev/null || true
 grep -a 'fwd L1' "$mig_tmp/B1.out.log" | sed 's/^/# guest: /'
 tap 7 "$ok" "a shutdown by the service at A reaches the guest at B as end of file, and its close reaches the service"
 
