@@ -109,6 +109,7 @@ print(row % ("connections forwarded / moved (run 2)", r2.get("tcp_forwarded", -1
 print("phases (ms) run 1:", json.dumps(r1.get("phases_ms", {})))
 print("phases (ms) run 2:", json.dumps(r2.get("phases_ms", {})))
 EOF
+echo "remnants that ended by themselves once their connections did: $(cat "$A/hostrpcd.log" "$B/hostrpcd.log" | grep -c 'remnant: every forwarded connection ended')"
 for g in B1 A2; do
 	echo "guest $g: $(grep -a 'fwd done' "$mig_tmp/$g.out.log" 2> /dev/null | tr -d '\r')"
 done

@@ -18,6 +18,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -26,6 +28,8 @@
 #include "migrate/forward.h"
 
 #define OUT_HIGH   ((gsize)1 << 20)
+/* A peer that acknowledges nothing for this long is gone (TCP_USER_TIMEOUT). */
+#define LINK_DEAD_MS 15000
 #define READ_CHUNK ((gsize)64 << 10)
 
 typedef struct {
@@ -443,6 +447,20 @@ mig_fwd *mig_fwd_new(mig_link *link, const char *guest, GMainContext *ctx,
 	fl = fcntl(f->fd, F_GETFL);
 	if (fl >= 0)
 		(void)fcntl(f->fd, F_SETFL, fl | O_NONBLOCK);
+	/* A host that vanishes without a word (a cut, a crash) must end the
+	 * link in seconds, not after TCP's minutes: keep-alives on an idle
+	 * link, a bound on unacknowledged data on a busy one.  Best effort
+	 * (a test's socketpair has no such options). */
+	{
+		int one = 1, idle = 5, intvl = 2, cnt = 3;
+		unsigned int ut = LINK_DEAD_MS;
+
+		(void)setsockopt(f->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		(void)setsockopt(f->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+		(void)setsockopt(f->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+		(void)setsockopt(f->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+		(void)setsockopt(f->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ut, sizeof(ut));
+	}
 	g_strlcpy(f->guest, guest, sizeof(f->guest));
 	f->out = g_byte_array_new();
 	f->in = g_byte_array_new();

@@ -249,7 +249,10 @@ char *hrpcd_worker_locations(Worker *w, gboolean json, gsize *len)
 
 void hrpcd_worker_locations_free(Worker *w)
 {
-	g_clear_handle_id(&w->remnant_timer, g_source_remove);
+	if (w->remnant_timer) {
+		g_source_destroy(w->remnant_timer);
+		g_clear_pointer(&w->remnant_timer, g_source_unref);
+	}
 	g_clear_pointer(&w->fwd, mig_fwd_free);
 	if (w->locations) {
 		g_array_unref(w->locations);
@@ -277,7 +280,7 @@ static gboolean remnant_check(gpointer data)
 
 	if (w->fwd && mig_fwd_count(w->fwd) && !mig_fwd_error(w->fwd))
 		return G_SOURCE_CONTINUE;
-	w->remnant_timer = 0;
+	g_clear_pointer(&w->remnant_timer, g_source_unref);
 	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
 			"remnant: every forwarded connection ended");
 	g_clear_pointer(&w->fwd, mig_fwd_free);
@@ -316,7 +319,11 @@ static void become_remnant(Worker *w)
 	for (guint32 i = 0; i < p->nfwd; i++)
 		if (fds[i] >= 0 && mig_fwd_add(w->fwd, p->fwd_handles[i], fds[i]) == 0)
 			kept++;
-	w->remnant_timer = g_timeout_add_seconds(1, remnant_check, w);
+	/* On the worker's own context (g_timeout_add() would use the global
+	 * default one, which nobody runs here). */
+	w->remnant_timer = g_timeout_source_new_seconds(1);
+	g_source_set_callback(w->remnant_timer, remnant_check, w, NULL);
+	g_source_attach(w->remnant_timer, w->ctx);
 	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
 			"migrated to another host; %u connections stay here, forwarded over the "
 			"link from %s", kept, w->fwd_peer);

@@ -41,7 +41,7 @@ typedef struct {
 	gboolean remnant;
 	GArray *locations;         /* of WorkerLocation, for hostrpcctl locations */
 	char fwd_peer[80];         /* the other host, as the link's peer address */
-	guint remnant_timer;
+	GSource *remnant_timer;    /* the remnant checks whether anything is left */
 	int fwd_lfd;               /* incoming: a listener for a forward link, made in
 	                            * the host's network namespace (before the socket
 	                            * service enters the guest's), -1: none */

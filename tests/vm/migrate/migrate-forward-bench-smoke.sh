@@ -21,7 +21,7 @@ if [ "$rc" = 77 ]; then
 	grep -m1 '^1\.\.0 # SKIP' "$tmp/out" || echo "1..0 # SKIP the benchmark cannot run here"
 	exit 77
 fi
-echo "1..4"
+echo "1..5"
 sed 's/^/# /' "$tmp/out"
 [ "$rc" = 0 ] || tail -20 "$tmp/err" | sed 's/^/# stderr: /'
 ok=0; [ "$rc" = 0 ] || ok=1
@@ -37,3 +37,6 @@ echo "$( [ $ok = 0 ] && echo ok || echo not ok ) 3 - in both runs 2 connections 
 ok=0
 [ "$(grep -c 'fwd done L1=ok L2=ok W=ok' "$tmp/out")" = 2 ] || ok=1
 echo "$( [ $ok = 0 ] && echo ok || echo not ok ) 4 - both guests' connections worked to the end, every byte right"
+ok=0
+grep -q '^remnants that ended by themselves once their connections did: 2$' "$tmp/out" || ok=1
+echo "$( [ $ok = 0 ] && echo ok || echo not ok ) 5 - each run's remnant ended by itself once the guest closed its forwarded connections"

@@ -18,8 +18,8 @@
  * close it too; "error=...": ECONNRESET and friends), and the others go
  * on.  At the start and the end: each live connection's peer address
  * (getpeername), which must not change when the guest moves.  Last line:
- * "fwd done L1=STATUS L2=STATUS W=STATUS".  Exits 0 unless a byte was
- * wrong.
+ * "fwd done L1=STATUS L2=STATUS W=STATUS"; then it closes them and waits
+ * 3 s before it exits.  Exits 0 unless a byte was wrong.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -209,5 +209,11 @@ int main(int argc, char **argv)
 		bad |= !strcmp(c[i].status, "BAD-BYTES");
 	}
 	printf("fwd done L1=%s L2=%s W=%s\n", c[0].status, c[1].status, c[2].status);
+	/* Closed, and a moment for whatever relays them to see it before the
+	 * guest (and its QEMU) goes. */
+	for (int i = 0; i < NR; i++)
+		if (c[i].fd >= 0)
+			close(c[i].fd);
+	sleep(3);
 	return bad;
 }
