@@ -260,6 +260,8 @@ enum hrpc_admin_state hrpcd_guest_read_status(HrpcdGuest *g, struct hrpcd_status
 					why, g->name);
 		g->named = TRUE;
 	}
+	if (g->remnant && g->worker_pid)
+		return HRPC_ADMIN_STATE_REMNANT;
 	if (g->stopping)
 		return HRPC_ADMIN_STATE_STOPPING;
 	if (!g->worker_pid)

@@ -80,6 +80,9 @@ enum hrpc_admin_state {
 	HRPC_ADMIN_STATE_CLOSED     = 4, /* guest said BYE or hung up; worker exits */
 	HRPC_ADMIN_STATE_RESTARTING = 5, /* no worker; a fresh one is due (ivshmem) */
 	HRPC_ADMIN_STATE_STOPPING   = 6, /* guest gone; its worker is being stopped */
+	HRPC_ADMIN_STATE_REMNANT    = 7, /* the guest moved away; its worker relays the
+	                                  * connections that stayed here (hostrpcctl
+	                                  * locations) */
 };
 
 /* Names used by hostrpcctl's output (and its JSON). */
@@ -92,6 +95,7 @@ static inline const char *hrpc_admin_state_name(hrpc_u32 state)
 	case HRPC_ADMIN_STATE_CLOSED:     return "closed";
 	case HRPC_ADMIN_STATE_RESTARTING: return "restarting";
 	case HRPC_ADMIN_STATE_STOPPING:   return "stopping";
+	case HRPC_ADMIN_STATE_REMNANT:    return "remnant";
 	default:                          return "unknown";
 	}
 }

@@ -74,7 +74,9 @@ grep -q 'connections stay here, forwarded' "$A/hostrpcd.log" || ok=1
 grep -q 'connections live at 10.77.0.2: forwarded' "$B/hostrpcd.log" || ok=1
 wait_for 10 eval "! kill -0 $mig_qemu_A1 2>/dev/null" || ok=1
 grep -E 'remnant|forward' "$A/hostrpcd.log" "$B/hostrpcd.log" | sed 's/^/# /'
-tap 4 "$ok" "A's worker stays as the remnant (A's QEMU ended), B's worker forwards to it"
+"$ctl" --admin-socket "$A/admin.sock" list | sed 's/^/# A: /'
+"$ctl" --admin-socket "$A/admin.sock" list | grep -q ' remnant ' || ok=1
+tap 4 "$ok" "A's worker stays as the remnant (A's QEMU ended; hostrpcctl list says remnant), B's worker forwards to it"
 
 sleep 6   # round trips at B: W local, L1 and L2 through the forward link
 ok=0
