@@ -3,7 +3,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -76,8 +75,8 @@ int hrpcd_listen_socket_open(const char *path, mode_t mode, GError **error)
 
 int hrpcd_listen_socket_open_type(const char *path, int type, mode_t mode, GError **error)
 {
-	g_autofree char *dir = NULL, *tmp = NULL;
-	struct sockaddr_un a, t, *bound = &a;
+	g_autofree char *dir = NULL;
+	struct sockaddr_un a;
 	int fd;
 
 	if (!fill_addr(&a, path, error))
@@ -96,28 +95,16 @@ int hrpcd_listen_socket_open_type(const char *path, int type, mode_t mode, GErro
 			    "socket: %s", g_strerror(errno));
 		return -1;
 	}
-	/* Bound under a temporary name, listening, then renamed into place:
-	 * whoever sees the path can connect (between bind(), which makes
-	 * the file, and listen() a connect is refused).  A path with no room
-	 * for the suffix is bound directly. */
-	tmp = g_strdup_printf("%s.%ld.tmp", path, (long)getpid());
-	if (strlen(tmp) < sizeof(t.sun_path)) {
-		t = a;
-		strcpy(t.sun_path, tmp);
-		unlink(tmp);
-		bound = &t;
-	}
-	if (hrpcd_unix_bind(fd, bound, mode) < 0) {
+	if (hrpcd_unix_bind(fd, &a, mode) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "cannot bind %s: %s", path, g_strerror(errno));
 		close(fd);
 		return -1;
 	}
-	if ((type != SOCK_DGRAM && listen(fd, 64) < 0) ||
-	    (bound != &a && rename(bound->sun_path, path) < 0)) {
+	if (listen(fd, 64) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
 			    "cannot listen on %s: %s", path, g_strerror(errno));
-		hrpcd_listen_socket_close(fd, bound->sun_path);
+		hrpcd_listen_socket_close(fd, path);
 		return -1;
 	}
 	return fd;
