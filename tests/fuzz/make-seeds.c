@@ -446,7 +446,8 @@ static size_t fwd_frame(uint8_t *out, uint32_t type, const void *p, uint16_t len
 	out[0] = (uint8_t)(type - (HRPC_FWD_HELLO - 1));
 	out[1] = (uint8_t)len;
 	out[2] = (uint8_t)(len >> 8);
-	memcpy(out + 3, p, len);
+	if (len)
+		memcpy(out + 3, p, len);
 	return 3u + len;
 }
 
