@@ -72,7 +72,14 @@ gs_vm_prepare() {
 	fi
 	export HOSTRPC_GUEST_DIR
 	if [ "${HOSTRPC_GUEST_BUILD:-1}" != 0 ]; then
-		"$top_srcdir/tools/guest-image" -d "$HOSTRPC_GUEST_DIR" build >&2 ||
+		# One build at a time, under the lock tests/vm/lib.sh takes too:
+		# two at once raced on the image's files (CI: "mv: cannot stat
+		# initramfs.inputs.new").
+		mkdir -p "$HOSTRPC_GUEST_DIR"
+		(
+			command -v flock > /dev/null && flock 9
+			"$top_srcdir/tools/guest-image" -d "$HOSTRPC_GUEST_DIR" build >&2
+		) 9> "$HOSTRPC_GUEST_DIR/.build-lock" ||
 			skip_all "tools/guest-image could not build the guest image (see above)"
 	fi
 	[ -f "$HOSTRPC_GUEST_DIR/vmlinuz" ] && [ -f "$HOSTRPC_GUEST_DIR/initramfs.cpio.gz" ] ||
