@@ -77,6 +77,7 @@ struct gnode {
 	uint32_t hnext;      /* hash chain: table index + 1, 0 = end */
 	int wd;              /* inotify watch (fss_config.watch), -1 = none */
 	uint32_t wnext;      /* watch chain: table index + 1, 0 = end */
+	bool mig_unnamed;    /* fss_mig_export(): no path beneath the export */
 };
 
 struct gfile {
@@ -2056,20 +2057,19 @@ int fss_mode(const struct fss *s)
 	return s->rdonly;
 }
 
-/* fd's path relative to the export root ("" for the root itself) into
- * rel; -1 if it is not beneath it any more (deleted, moved out). */
-static int rel_path(const struct fss *s, int fd, char *rel, size_t len)
+/* fd's path relative to the export root (`root`, rl bytes, read once by
+ * the caller; "" for the root itself) into rel; -1 if it is not beneath it
+ * any more (deleted, moved out). */
+static int rel_path(const char *root, ssize_t rl, int fd, char *rel, size_t len)
 {
-	char pp[64], root[PATH_MAX], path[PATH_MAX];
-	ssize_t rl, pl;
+	char pp[64], path[PATH_MAX];
+	ssize_t pl;
 
-	proc_path(pp, sizeof(pp), s->export_fd);
-	rl = readlink(pp, root, sizeof(root) - 1);
 	proc_path(pp, sizeof(pp), fd);
 	pl = readlink(pp, path, sizeof(path) - 1);
-	if (rl <= 0 || pl <= 0)
+	if (pl <= 0)
 		return -1;
-	root[rl] = path[pl] = 0;
+	path[pl] = 0;
 	if (pl >= 10 && !strcmp(path + pl - 10, " (deleted)"))
 		return -1;
 	if (!strcmp(path, root)) {
@@ -2088,27 +2088,29 @@ static int rel_path(const struct fss *s, int fd, char *rel, size_t len)
 int fss_mig_export(struct fss *s, FILE *out, uint32_t *nnodes, uint32_t *nfiles)
 {
 	static const uint8_t zero[8];
-	uint32_t pos = 0, nn = 0, nf = 0, cap = hrpc_handle_table_count(&s->nodes) + 1;
-	uint64_t *named = calloc(cap, sizeof(*named));
+	uint32_t pos = 0, nn = 0, nf = 0;
 	struct gnode *n;
 	struct gfile *f;
 	uint64_t h;
-	char rel[HRPC_FS_MIG_PATH_MAX + 1];
+	char pp[64], root[PATH_MAX], rel[HRPC_FS_MIG_PATH_MAX + 1];
+	ssize_t rl;
 
-	if (!named)
-		return -ENOMEM;
+	proc_path(pp, sizeof(pp), s->export_fd);
+	rl = readlink(pp, root, sizeof(root) - 1);
+	if (rl <= 0)
+		return -EIO;
+	root[rl] = 0;
 	while ((n = hrpc_handle_table_next(&s->nodes, &pos, &h))) {
 		struct hrpc_fs_mig_node r = { .handle = h, .nlookup = n->nlookup,
 					      .type = (uint16_t)(n->type >> 12) };
 
-		if (rel_path(s, n->fd, rel, sizeof(rel)) < 0)
+		n->mig_unnamed = rel_path(root, rl, n->fd, rel, sizeof(rel)) < 0;
+		if (n->mig_unnamed)
 			continue;   /* the client's next call on it: ESTALE */
 		r.path_len = (uint16_t)strlen(rel);
 		fwrite(&r, sizeof(r), 1, out);
 		fwrite(rel, 1, r.path_len, out);
 		fwrite(zero, 1, (8 - r.path_len % 8) % 8, out);
-		if (nn < cap)
-			named[nn] = h;
 		nn++;
 	}
 	pos = 0;
@@ -2116,12 +2118,9 @@ int fss_mig_export(struct fss *s, FILE *out, uint32_t *nnodes, uint32_t *nfiles)
 		struct hrpc_fs_mig_file r = { .handle = h, .node = f->node & ~0xff000000ull,
 					      .flags = f->flags, .dir = f->dir != NULL,
 					      .flock_type = (uint8_t)f->flock_type };
-		bool ok = false;
-
-		for (uint32_t i = 0; i < nn && !ok; i++)
-			ok = named[i] == r.node;
-		if (!ok)
-			continue;
+		n = hrpc_handle_table_get(&s->nodes, r.node);
+		if (!n || n->mig_unnamed)
+			continue;   /* its node did not travel */
 		r.nlocks = (uint8_t)(f->nlocks < HRPC_FS_MIG_LOCKS ? f->nlocks : HRPC_FS_MIG_LOCKS);
 		for (uint32_t i = 0; i < r.nlocks; i++) {
 			r.locks[i].start = f->locks[i].start;
@@ -2131,7 +2130,6 @@ int fss_mig_export(struct fss *s, FILE *out, uint32_t *nnodes, uint32_t *nfiles)
 		fwrite(&r, sizeof(r), 1, out);
 		nf++;
 	}
-	free(named);
 	*nnodes = nn;
 	*nfiles = nf;
 	return ferror(out) ? -EIO : 0;
