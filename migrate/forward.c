@@ -42,8 +42,17 @@ typedef struct {
 	bool eof_local;            /* fd said end of file: SHUT sent */
 	bool shut_remote;          /* the peer's SHUT: shut fd down once pend is out */
 	bool wr_shut;              /* done */
+	bool hold_parked;          /* out of the poll set while we hold */
 	uint64_t bytes_in, bytes_out;
 } Obj;
+
+/* HOLD (migfwd.h): who asked, and how far it got. */
+enum hold {
+	HOLD_NONE,
+	HOLD_ASKED,                /* we said HOLD: our descriptors rest */
+	HOLD_DONE,                 /* and the peer said HELD */
+	HOLD_BY_PEER,              /* the peer said HOLD: no more DATA from us */
+};
 
 typedef struct {
 	GSource base;
@@ -63,9 +72,18 @@ struct mig_fwd {
 	bool ended;
 	int err;
 	uint32_t lost;             /* objects still open when the link ended */
+	enum hold hold;
+	mig_fwd_held_fn held_fn;   /* HOLD_ASKED: once, at HELD or the link's end */
+	void *held_data;
 	mig_fwd_end_fn on_end;
 	void *data;
 };
+
+/* Our descriptors rest: we asked the peer to hold. */
+static bool resting(const mig_fwd *f)
+{
+	return f->hold == HOLD_ASKED || f->hold == HOLD_DONE;
+}
 
 /* ---- objects --------------------------------------------------------------------- */
 
@@ -165,7 +183,8 @@ static bool obj_read(mig_fwd *f, Obj *o)
 {
 	static uint8_t buf[HRPC_FWD_DATA_MAX];
 
-	while (!o->eof_local && o->unacked < HRPC_FWD_WINDOW && f->out->len < OUT_HIGH) {
+	while (!o->eof_local && o->unacked < HRPC_FWD_WINDOW && f->out->len < OUT_HIGH &&
+	       f->hold != HOLD_BY_PEER) {
 		size_t room = MIN(sizeof(buf), HRPC_FWD_WINDOW - o->unacked);
 		ssize_t n = recv(o->fd, buf, room, MSG_DONTWAIT);
 
@@ -227,6 +246,12 @@ static void end(mig_fwd *f, int err)
 	f->ended = true;
 	f->err = err;
 	f->lost = g_hash_table_size(f->objs);
+	if (f->hold == HOLD_ASKED && f->held_fn) {
+		mig_fwd_held_fn fn = f->held_fn;
+
+		f->held_fn = NULL;
+		fn(f->held_data, err < 0 ? err : -EPIPE);
+	}
 	/* Every object still here failed with the link. */
 	g_hash_table_iter_init(&it, f->objs);
 	while (g_hash_table_iter_next(&it, NULL, &v)) {
@@ -267,6 +292,31 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 		return -EPROTO;
 	if (type == HRPC_FWD_BYE)
 		return 1;
+	if (type == HRPC_FWD_HOLD) {
+		if (f->hold != HOLD_NONE)
+			return -EPROTO;
+		/* Every DATA we sent is ahead of this in f->out. */
+		f->hold = HOLD_BY_PEER;
+		seal(f, HRPC_FWD_HELD, NULL, 0, NULL, 0);
+		return 0;
+	}
+	if (type == HRPC_FWD_HELD) {
+		mig_fwd_held_fn fn = f->held_fn;
+
+		if (f->hold != HOLD_ASKED)
+			return -EPROTO;
+		f->hold = HOLD_DONE;
+		f->held_fn = NULL;
+		if (fn)
+			fn(f->held_data, 0);
+		return 0;
+	}
+	if (type == HRPC_FWD_RESUME) {
+		if (f->hold != HOLD_BY_PEER)
+			return -EPROTO;
+		f->hold = HOLD_NONE;
+		return 0;
+	}
 	memcpy(&id, p, sizeof(id));
 	o = g_hash_table_lookup(f->objs, &id);
 	if (!o)
@@ -277,7 +327,8 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 		if (o->shut_remote || o->pend->len + o->to_ack + (len - 8) > HRPC_FWD_WINDOW)
 			return -EPROTO;
 		g_byte_array_append(o->pend, p + 8, (guint)(len - 8));
-		obj_write(f, o);
+		if (!resting(f))
+			obj_write(f, o);
 		break;
 	case HRPC_FWD_ACK: {
 		struct hrpc_fwd_ack a;
@@ -292,7 +343,8 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 		if (o->shut_remote)
 			return -EPROTO;
 		o->shut_remote = true;
-		obj_write(f, o);
+		if (!resting(f))
+			obj_write(f, o);
 		break;
 	case HRPC_FWD_RESET:
 		obj_drop(f, o, true);
@@ -370,12 +422,19 @@ static void update(mig_fwd *f)
 		Obj *o = v;
 		GIOCondition c = 0;
 
+		if (resting(f))
+			continue;   /* out of the poll set (mig_fwd_hold) */
+		if (!o->tag && o->hold_parked) {   /* back from a hold */
+			o->hold_parked = false;
+			o->tag = g_source_add_unix_fd(f->src, o->fd, 0);
+		}
 		if (!o->tag) {
 			if (o->pend->len)   /* parked, and now there is data for it */
 				o->tag = g_source_add_unix_fd(f->src, o->fd, G_IO_OUT);
 			continue;
 		}
-		if (!o->eof_local && o->unacked < HRPC_FWD_WINDOW && f->out->len < OUT_HIGH)
+		if (!o->eof_local && o->unacked < HRPC_FWD_WINDOW && f->out->len < OUT_HIGH &&
+		    f->hold != HOLD_BY_PEER)
 			c |= G_IO_IN;
 		if (o->pend->len)
 			c |= G_IO_OUT;
@@ -407,7 +466,7 @@ static gboolean fwd_dispatch(GSource *src, GSourceFunc cb, gpointer data)
 			Obj *o = g_hash_table_lookup(f->objs, &g_array_index(ids, uint64_t, i));
 			GIOCondition c;
 
-			if (!o || !o->tag)
+			if (!o || !o->tag || resting(f))
 				continue;
 			c = g_source_query_unix_fd(src, o->tag);
 			if ((c & (G_IO_OUT | G_IO_ERR | G_IO_HUP)) && o->pend->len && !obj_write(f, o))
@@ -560,4 +619,93 @@ void mig_fwd_free(mig_fwd *f)
 	g_byte_array_unref(f->out);
 	g_byte_array_unref(f->in);
 	g_free(f);
+}
+
+/* ---- the guest moves on (HOLD, HELD, RESUME) ---------------------------------------- */
+
+int mig_fwd_hold(mig_fwd *f, mig_fwd_held_fn fn, void *data)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	if (f->ended)
+		return f->err < 0 ? f->err : -EPIPE;
+	if (f->hold != HOLD_NONE)
+		return -EBUSY;
+	/* Our descriptors rest from now on: out of the poll set, so that
+	 * neither their bytes nor a hang-up moves anything until RESUME. */
+	g_hash_table_iter_init(&it, f->objs);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		Obj *o = v;
+
+		if (o->tag) {
+			g_source_remove_unix_fd(f->src, o->tag);
+			o->tag = NULL;
+			o->hold_parked = true;
+		}
+	}
+	f->hold = HOLD_ASKED;
+	f->held_fn = fn;
+	f->held_data = data;
+	seal(f, HRPC_FWD_HOLD, NULL, 0, NULL, 0);
+	update(f);
+	return 0;
+}
+
+void mig_fwd_resume(mig_fwd *f)
+{
+	if (!resting(f))
+		return;
+	f->hold = HOLD_NONE;
+	f->held_fn = NULL;
+	seal(f, HRPC_FWD_RESUME, NULL, 0, NULL, 0);
+	/* What came while we rested goes out now. */
+	update(f);
+}
+
+bool mig_fwd_held(const mig_fwd *f)
+{
+	return !f->ended && f->hold == HOLD_DONE;
+}
+
+bool mig_fwd_held_by_peer(const mig_fwd *f)
+{
+	return !f->ended && f->hold == HOLD_BY_PEER;
+}
+
+int mig_fwd_pending(const mig_fwd *f, uint64_t object, struct mig_fwd_pending *p)
+{
+	Obj *o;
+
+	if (!mig_fwd_held(f))
+		return -EBUSY;
+	o = g_hash_table_lookup(f->objs, &object);
+	if (!o)
+		return -ENOENT;
+	p->fd = o->fd;
+	p->pend = o->pend->data;
+	p->pend_len = o->pend->len;
+	p->shut = o->eof_local || o->shut_remote || o->wr_shut;
+	return 0;
+}
+
+int mig_fwd_take(mig_fwd *f, uint64_t object, int *fd, GByteArray **pend)
+{
+	Obj *o;
+
+	if (!mig_fwd_held_by_peer(f))
+		return -EBUSY;
+	o = g_hash_table_lookup(f->objs, &object);
+	if (!o)
+		return -ENOENT;
+	if (o->eof_local || o->shut_remote || o->wr_shut)
+		return -ESHUTDOWN;   /* half closed: it cannot be made again */
+	if (o->tag)
+		g_source_remove_unix_fd(f->src, o->tag);
+	*fd = o->fd;
+	*pend = o->pend;
+	g_ptr_array_remove(f->order, o);
+	g_hash_table_remove(f->objs, &o->id);
+	g_free(o);
+	return 0;
 }

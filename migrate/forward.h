@@ -58,6 +58,37 @@ uint32_t mig_fwd_lost(const mig_fwd *f);
 /* 0 while the link works, else what ended it. */
 int mig_fwd_error(const mig_fwd *f);
 const mig_link *mig_fwd_link(const mig_fwd *f);
+/*
+ * The guest moves on from the host where this end runs (migfwd.h, HOLD).
+ * mig_fwd_hold(): our descriptors rest (nothing read from them or written
+ * to them) and we say HOLD; `fn` runs once, from the main loop: 0 when the
+ * peer said HELD (nothing is under way any more: mig_fwd_pending() tells
+ * each object's bytes), or -errno when the link ended first.  -EBUSY: a
+ * hold is under way; or the link's error.  mig_fwd_resume(): the move
+ * failed, both ends go on (RESUME); what came meanwhile is passed on.
+ */
+typedef void (*mig_fwd_held_fn)(void *data, int err);
+int mig_fwd_hold(mig_fwd *f, mig_fwd_held_fn fn, void *data);
+void mig_fwd_resume(mig_fwd *f);
+bool mig_fwd_held(const mig_fwd *f);
+
+struct mig_fwd_pending {
+	int fd;                    /* the object's descriptor (still ours) */
+	const uint8_t *pend;       /* came from the link, not yet written to fd */
+	size_t pend_len;
+	bool shut;                 /* half closed either way */
+};
+/* Held: one object as it stands.  -EBUSY (not held), -ENOENT. */
+int mig_fwd_pending(const mig_fwd *f, uint64_t object, struct mig_fwd_pending *p);
+
+/* The remnant's side: the peer said HOLD (and no RESUME since). */
+bool mig_fwd_held_by_peer(const mig_fwd *f);
+/* Take `object` away from the forwarder without a word to the peer: *fd
+ * (the caller's now) and *pend, what the peer sent that is not yet
+ * written to it (the caller's; g_byte_array_unref()).  -EBUSY (not held
+ * by the peer), -ENOENT, -ESHUTDOWN (half closed: stays here). */
+int mig_fwd_take(mig_fwd *f, uint64_t object, int *fd, GByteArray **pend);
+
 /* NULL-safe.  Says BYE (best effort: what the socket takes now) and
  * closes everything; objects still open are reset. */
 void mig_fwd_free(mig_fwd *f);

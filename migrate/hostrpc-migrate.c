@@ -41,6 +41,7 @@
 #include <json-glib/json-glib.h>
 
 #include "hostrpc/hostrpc.h"
+#include "hostrpc/migfwd.h"
 #include "hostrpc/migrate.h"
 #include "hostrpc/sockstate.h"
 #include "migrate/hv.h"
@@ -91,6 +92,16 @@ typedef struct {
 	gboolean *frozen;          /* per fd: in repair mode (thaw on rollback) */
 	guint64 *fwd;              /* handles of the connections that stay here */
 	guint32 nfwd;
+	/* FWD_HOLD: the source's stand-ins of connections at a remnant
+	 * elsewhere, as held (struct hrpc_mig_fwd_held) */
+	struct held {
+		guint64 handle;
+		guint32 flags;
+		GByteArray *pend;
+		int fd;            /* the stand-in's far end */
+		gboolean frozen;
+	} *held;
+	guint32 nheld;
 	gboolean quiesced, link_down, switched;
 	gboolean fwd_link_up;      /* the source's worker holds a forward link */
 	gboolean stranded;         /* rolled back too late: paused at the destination */
@@ -99,7 +110,7 @@ typedef struct {
 	gint64 t0, t_phase[P_N + 1];
 	gint64 t_paused, t_resumed;
 	guint64 state_bytes, page_bytes, pages, ram_total, ram_transferred;
-	guint32 tcp_moved, tcp_lost, tcp_forwarded, sockets;
+	guint32 tcp_moved, tcp_lost, tcp_forwarded, tcp_refwd, sockets;
 	char why[512];
 } Mig;
 
@@ -368,6 +379,155 @@ static int source_link(Mig *m, gboolean up)
 /* Is `fd` the TCP connection record `r` says?  The worker that passed it
  * is the guest's (sandboxed, but parsing what the guest sends): we put
  * only that connection into repair mode, not a socket of its choosing. */
+/*
+ * FWD_HOLD: the worker's stand-ins (connections forwarded here from a
+ * remnant on another host) are held: the remnant sends nothing more, and
+ * the worker tells what came that its stand-ins have not passed on, and
+ * hands us their far ends to freeze with the near ones (freeze()).
+ */
+static int fwd_hold(Mig *m)
+{
+	struct hrpc_mig_msg h;
+	struct hrpc_mig_status st;
+	int fds[HRPC_UNIX_MAX_FDS], nfds = 1;
+	g_autofree guint8 *blob = NULL;
+	gsize len = 0, off = 0;
+	guint32 got = 0;
+
+	if (port_send(m, HRPC_MIG_FWD_HOLD, -1, 0) < 0 ||
+	    port_recv(m, &h, &st, sizeof(st), &len, fds, &nfds) < 0)
+		return -1;
+	if (h.type != HRPC_MIG_FWD_HELD || nfds != 1) {
+		for (int i = 0; i < nfds; i++)
+			close(fds[i]);
+		return fail(m, "source worker: no held connections");
+	}
+	blob = memfd_read(fds[0], h.len);
+	close(fds[0]);
+	if (!blob)
+		return fail(m, "source worker: held connections unreadable");
+	m->held = g_new0(struct held, HRPC_MIG_FWD_MAX);
+	while (off < h.len) {
+		struct hrpc_mig_fwd_held r;
+
+		if (h.len - off < sizeof(r) || m->nheld == HRPC_MIG_FWD_MAX)
+			return fail(m, "source worker: bad held connections");
+		memcpy(&r, blob + off, sizeof(r));
+		off += sizeof(r);
+		if (r.pend_len > HRPC_FWD_WINDOW || h.len - off < r.pend_len ||
+		    (r.flags & ~HRPC_MIG_FWD_HELD_F_SHUT))
+			return fail(m, "source worker: bad held connections");
+		m->held[m->nheld].handle = r.handle;
+		m->held[m->nheld].flags = r.flags;
+		m->held[m->nheld].pend = g_byte_array_new();
+		g_byte_array_append(m->held[m->nheld].pend, blob + off, r.pend_len);
+		m->held[m->nheld].fd = -1;
+		m->nheld++;
+		off += r.pend_len;
+	}
+	while (got < m->nheld) {
+		nfds = G_N_ELEMENTS(fds);
+		if (port_recv(m, &h, &st, sizeof(st), &len, fds, &nfds) < 0)
+			return -1;
+		if (h.type != HRPC_MIG_FWD_HELD || !nfds || got + (guint32)nfds > m->nheld) {
+			for (int i = 0; i < nfds; i++)
+				close(fds[i]);
+			return fail(m, "source worker: held connections' sockets missing");
+		}
+		for (int i = 0; i < nfds; i++)
+			m->held[got++].fd = fds[i];
+	}
+	return 0;
+}
+
+/* Does the worker serve stand-ins of connections at a remnant elsewhere? */
+static gboolean has_standins(Mig *m)
+{
+	const struct hrpc_sock_mig *recs;
+	struct hrpc_sock_mig_table t;
+
+	if (!m->table)
+		return FALSE;
+	memcpy(&t, m->table, sizeof(t));
+	recs = (const struct hrpc_sock_mig *)(m->table + sizeof(t));
+	for (guint32 i = 0; i < t.nsock; i++) {
+		struct hrpc_sock_mig r;
+
+		memcpy(&r, &recs[i], sizeof(r));
+		if (r.flags & HRPC_SOCK_MIG_F_FORWARD)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+static struct held *held_find(Mig *m, guint64 handle)
+{
+	for (guint32 i = 0; i < m->nheld; i++)
+		if (m->held[i].handle == handle)
+			return &m->held[i];
+	return NULL;
+}
+
+/* The first `skip` bytes of run b are the last ones of run a (mod 2^32). */
+static guint32 overlap(guint32 a_end, guint32 b_start, guint32 b_len)
+{
+	guint32 d = a_end - b_start;
+
+	return (gint32)d <= 0 ? 0 : MIN(d, b_len);
+}
+
+/*
+ * A stand-in's forward image (sockstate.h): its two ends are frozen (the
+ * guest's near end g, the far end f that the forwarder served), so every
+ * byte between the guest and the remnant is in one of: g's receive queue,
+ * f's send queue (less what g has), the forwarder's pending bytes (from
+ * the remnant); f's receive queue, g's send queue (less what f has).
+ */
+static int fwd_image(int gfd, struct held *hd, GByteArray *out, const char **why)
+{
+	g_autofree void *gimg = NULL, *fimg = NULL;
+	struct hrpc_tcp_image g, f;
+	struct hrpc_sock_fwd_image fi = { .magic = HRPC_SOCK_FWD_IMAGE_MAGIC };
+	size_t glen = 0, flen = 0;
+	const guint8 *gq, *fq;
+	guint32 skip_f, skip_g;
+	guint start = out->len;
+
+	if (hd->flags & HRPC_MIG_FWD_HELD_F_SHUT) {
+		*why = "half closed";
+		return -1;
+	}
+	if (sock_tcp_freeze(gfd, &gimg, &glen) < 0) {
+		*why = "the guest's end is not established";
+		return -1;
+	}
+	if (sock_tcp_freeze(hd->fd, &fimg, &flen) < 0) {
+		sock_tcp_thaw(gfd);
+		*why = "the forwarder's end is not established";
+		return -1;
+	}
+	hd->frozen = TRUE;
+	memcpy(&g, gimg, sizeof(g));
+	memcpy(&f, fimg, sizeof(f));
+	gq = (const guint8 *)gimg + sizeof(g);
+	fq = (const guint8 *)fimg + sizeof(f);
+	skip_f = overlap(g.rcv_seq, f.snd_seq - f.outq_len, f.outq_len);
+	skip_g = overlap(f.rcv_seq, g.snd_seq - g.outq_len, g.outq_len);
+	g_byte_array_append(out, (const guint8 *)&fi, sizeof(fi));
+	/* for the guest */
+	g_byte_array_append(out, gq, g.inq_len);
+	g_byte_array_append(out, fq + f.inq_len + skip_f, f.outq_len - skip_f);
+	g_byte_array_append(out, hd->pend->data, hd->pend->len);
+	fi.in_len = out->len - start - (guint)sizeof(fi);
+	/* from the guest */
+	g_byte_array_append(out, fq, f.inq_len);
+	g_byte_array_append(out, gq + g.inq_len + skip_g, g.outq_len - skip_g);
+	fi.out_len = out->len - start - (guint)sizeof(fi) - fi.in_len;
+	fi.size = (guint32)(out->len - start);
+	memcpy(out->data + start, &fi, sizeof(fi));
+	return 0;
+}
+
 static gboolean is_connection(int fd, const struct hrpc_sock_mig *r)
 {
 	struct sockaddr_storage ss;
@@ -417,6 +577,29 @@ static int freeze(Mig *m, GByteArray *out)
 			socklen_t sl = sizeof(ss);
 			int rc;
 
+			if (r.flags & HRPC_SOCK_MIG_F_FORWARD) {
+				/* A stand-in here: its connection lives at a remnant
+				 * elsewhere; its bytes under way go with it. */
+				struct held *hd = held_find(m, r.handle);
+				const char *why = "not held";
+				guint at = out->len;
+
+				g_byte_array_append(out, (const guint8 *)&r, sizeof(r));
+				if (hd && hd->fd >= 0 &&
+				    fwd_image(m->fds[i], hd, out, &why) == 0) {
+					m->frozen[i] = TRUE;
+					r.tcp_len = out->len - at - (guint)sizeof(r);
+					memcpy(out->data + at, &r, sizeof(r));
+					m->tcp_refwd++;
+				} else {
+					r.flags = (guint16)((r.flags & ~HRPC_SOCK_MIG_F_FORWARD) |
+							    HRPC_SOCK_MIG_F_LOST);
+					memcpy(out->data + at, &r, sizeof(r));
+					(void)why;   /* the guest sees a reset */
+					m->tcp_lost++;
+				}
+				continue;
+			}
 			if (r.flags & HRPC_SOCK_MIG_F_LOST) {
 				/* A connection forwarded here from an earlier host: it
 				 * does not follow a second move (yet): reset. */
@@ -466,6 +649,9 @@ static int freeze(Mig *m, GByteArray *out)
 
 static void thaw_all(Mig *m)
 {
+	for (guint32 i = 0; i < m->nheld; i++)
+		if (m->held[i].frozen && sock_tcp_thaw(m->held[i].fd) == 0)
+			m->held[i].frozen = FALSE;
 	for (guint32 i = 0; i < m->nfds; i++)
 		if (m->frozen[i] && sock_tcp_thaw(m->fds[i]) == 0)
 			m->frozen[i] = FALSE;
@@ -732,6 +918,8 @@ static int migrate(Mig *m)
 	phase(m, P_QUIESCE);
 	if (quiesce(m) < 0 || source_ident(m) < 0)
 		return -1;
+	if (has_standins(m) && fwd_hold(m) < 0)
+		return -1;
 	if (source_link(m, FALSE) < 0)
 		return -1;
 	if (freeze(m, state) < 0)
@@ -832,6 +1020,8 @@ static void report(Mig *m, int rc)
 		json_builder_add_int_value(b, m->tcp_lost);
 		json_builder_set_member_name(b, "tcp_forwarded");
 		json_builder_add_int_value(b, m->tcp_forwarded);
+		json_builder_set_member_name(b, "tcp_from_remnant");
+		json_builder_add_int_value(b, m->tcp_refwd);
 		json_builder_set_member_name(b, "phases_ms");
 		json_builder_begin_object(b);
 		for (int p = 0; p < P_N; p++) {
@@ -1007,6 +1197,12 @@ int main(int argc, char **argv)
 		m.hv->ops->free(m.hv);
 	for (guint32 i = 0; i < m.nfds; i++)
 		close(m.fds[i]);
+	for (guint32 i = 0; i < m.nheld; i++) {
+		if (m.held[i].fd >= 0)
+			close(m.held[i].fd);   /* frozen (moved): silently */
+		g_byte_array_unref(m.held[i].pend);
+	}
+	g_free(m.held);
 	if (m.netns_fd >= 0)
 		close(m.netns_fd);
 	if (m.port >= 0)

@@ -29,6 +29,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -523,6 +524,35 @@ static gboolean worker_start(HrpcdSupervisor *sup, HrpcdGuest *g, HrpcdWorkerSpe
 	return TRUE;
 }
 
+/*
+ * A guest migrating in whose earlier worker here stayed as the remnant of
+ * connections forwarded to it (issue 14): a channel between the two
+ * workers, so that the new one can take those connections back (they
+ * become local again).  Our end for the incoming worker, or -1 (none).
+ */
+static int remnant_channel(HrpcdSupervisor *sup, HrpcdGuest *g)
+{
+	HrpcdGuest *r = NULL;
+	int sv[2];
+
+	for (HrpcdGuest *o = hrpcd_guest_table_next(sup->guests, 0); o;
+	     o = o->id < G_MAXUINT32 ? hrpcd_guest_table_next(sup->guests, o->id + 1) : NULL)
+		if (o != g && o->remnant && o->worker_pid && !strcmp(o->name, g->name))
+			r = o;
+	if (!r || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -1;
+	if (hrpcd_worker_ctl_pass_fd(sup->ctl, r->id, HRPCD_CTL_REMNANT_PEER, sv[1]) < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	close(sv[1]);
+	hrpcd_log_guest(G_LOG_LEVEL_INFO, g->id, g->name,
+			"the remnant of this guest (worker %ld) may hand its connections back",
+			(long)r->worker_pid);
+	return sv[0];
+}
+
 /* ivshmem: a worker on the memory and eventfds the endpoint holds. */
 static gboolean worker_start_ivshmem(HrpcdSupervisor *sup, HrpcdGuest *g, GError **error)
 {
@@ -548,9 +578,15 @@ static gboolean worker_start_ivshmem(HrpcdSupervisor *sup, HrpcdGuest *g, GError
 		spec.mig_fd = g->mig_fd;
 		spec.mig_intro = g->mig_intro;
 		spec.mig_key = sup->migrate_key;
+		spec.remnant_fd = remnant_channel(sup, g);
 	}
-	if (!worker_start(sup, g, &spec, error))
+	if (!worker_start(sup, g, &spec, error)) {
+		if (spec.remnant_fd >= 0)
+			close(spec.remnant_fd);
 		return FALSE;
+	}
+	if (spec.remnant_fd >= 0)
+		close(spec.remnant_fd);   /* the worker's now */
 	if (g->mig_fd >= 0) {
 		close(g->mig_fd);   /* the worker's now */
 		g->mig_fd = -1;

@@ -280,8 +280,13 @@ void hrpcd_worker_ctl_set_migration_cb(HrpcdWorkerCtl *ctl, HrpcdWorkerCtlMigFn 
 
 int hrpcd_worker_ctl_pass_port(HrpcdWorkerCtl *ctl, guint32 guest_id, int fd)
 {
+	return hrpcd_worker_ctl_pass_fd(ctl, guest_id, HRPCD_CTL_MIGRATE_PORT, fd);
+}
+
+int hrpcd_worker_ctl_pass_fd(HrpcdWorkerCtl *ctl, guint32 guest_id, guint32 type, int fd)
+{
 	Chan *c = g_hash_table_lookup(ctl->chans, GUINT_TO_POINTER(guest_id));
-	struct hrpcd_ctl_msg m = { .type = HRPCD_CTL_MIGRATE_PORT };
+	struct hrpcd_ctl_msg m = { .type = type };
 	int rc;
 
 	if (!c || !c->src)

@@ -40,6 +40,9 @@ enum hrpcd_ctl_type {
 	/* Worker -> supervisor, unasked: a migration's news.  seq: enum
 	 * hrpcd_ctl_mig_event; status: 0 or -errno; a short text follows. */
 	HRPCD_CTL_MIGRATION = 4,
+	/* Supervisor -> a remnant, + one fd: the guest migrates back here;
+	 * its incoming worker holds the other end (worker-priv.h).  No answer. */
+	HRPCD_CTL_REMNANT_PEER = 5,
 };
 
 #define HRPCD_CTL_F_JSON  0x1u
@@ -102,6 +105,8 @@ void hrpcd_worker_ctl_release(HrpcdWorkerCtl *ctl, guint32 guest_id);
 /* Hand hostrpc-migrate's port `fd` (a copy goes; the caller closes its
  * own) to the worker of `guest_id`.  0, -ENODATA (no worker), -errno. */
 int hrpcd_worker_ctl_pass_port(HrpcdWorkerCtl *ctl, guint32 guest_id, int fd);
+/* The same for any one-way request with a descriptor (HRPCD_CTL_REMNANT_PEER). */
+int hrpcd_worker_ctl_pass_fd(HrpcdWorkerCtl *ctl, guint32 guest_id, guint32 type, int fd);
 
 /* Ask the worker of `guest_id` for its socket listing (flags: HRPCD_CTL_F_*;
  * F_FILES: its filesystem listing).  Returns 0 (`done`

@@ -53,6 +53,7 @@
 #include "migrate/netident.h"
 #include "outsource/fs/outsource-fs.h"
 #include "outsource/sock/outsource-sock-glib.h"
+#include "outsource/sock/tcprepair.h"
 
 /* The most a link frame may carry: a socket table with its TCP queues. */
 #define LINK_MAX        ((size_t)1 << 30)
@@ -253,11 +254,101 @@ void hrpcd_worker_locations_free(Worker *w)
 		g_source_destroy(w->remnant_timer);
 		g_clear_pointer(&w->remnant_timer, g_source_unref);
 	}
+	if (w->remnant_peer) {
+		g_source_destroy(w->remnant_peer);
+		g_clear_pointer(&w->remnant_peer, g_source_unref);
+	}
 	g_clear_pointer(&w->fwd, mig_fwd_free);
 	if (w->locations) {
 		g_array_unref(w->locations);
 		w->locations = NULL;
 	}
+}
+
+static void location_remove(Worker *w, guint64 handle)
+{
+	for (guint i = 0; w->locations && i < w->locations->len; i++)
+		if (g_array_index(w->locations, WorkerLocation, i).handle == handle) {
+			g_array_remove_index(w->locations, i);
+			return;
+		}
+}
+
+/* ---- the remnant hands connections back (worker-priv.h, REMNANT_TAKE) ---------- */
+
+static void took_send(int fd, guint64 handle, int status, int sfd, GByteArray *pend)
+{
+	struct hrpcd_remnant_took t = { .handle = handle, .status = status };
+	int fds[2], n = 0, mfd = -1;
+
+	if (sfd >= 0) {
+		fds[n++] = sfd;
+		if (pend && pend->len) {
+			mfd = memfd_of(pend->data, pend->len, NULL, 0);
+			if (mfd < 0) {
+				t.status = mfd;
+				n = 0;
+			} else {
+				t.pend_len = pend->len;
+				fds[n++] = mfd;
+			}
+		}
+	}
+	if (hrpc_unix_send(fd, &t, sizeof(t), n ? fds : NULL, n) < 0)
+		g_debug("remnant: cannot answer the incoming worker");
+	if (mfd >= 0)
+		close(mfd);
+}
+
+static gboolean remnant_peer_event(gint fd, GIOCondition cond, gpointer data)
+{
+	Worker *w = data;
+	struct {
+		struct hrpcd_remnant_take h;
+		guint64 handles[HRPC_MIG_FWD_MAX];
+	} req;
+	ssize_t n = recv(fd, &req, sizeof(req), MSG_DONTWAIT);
+	guint32 taken = 0;
+
+	(void)cond;
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return G_SOURCE_CONTINUE;
+	if (n < (ssize_t)sizeof(req.h) || req.h.type != HRPCD_REMNANT_TAKE || !req.h.n ||
+	    req.h.n > HRPC_MIG_FWD_MAX || (gsize)n != sizeof(req.h) + req.h.n * sizeof(guint64)) {
+		/* The incoming worker ended (or spoke nonsense): done with it. */
+		g_clear_pointer(&w->remnant_peer, g_source_unref);
+		close(fd);
+		return G_SOURCE_REMOVE;
+	}
+	for (guint32 i = 0; i < req.h.n; i++) {
+		g_autoptr(GByteArray) pend = NULL;
+		int sfd = -1, rc = w->fwd ? mig_fwd_take(w->fwd, req.handles[i], &sfd, &pend) :
+					    -ENOENT;
+
+		took_send(fd, req.handles[i], rc, sfd, pend);
+		if (sfd >= 0)
+			close(sfd);   /* before the end: the taker makes it again */
+		if (rc == 0) {
+			location_remove(w, req.handles[i]);
+			taken++;
+		}
+	}
+	took_send(fd, 0, 0, -1, NULL);
+	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+			"remnant: the guest came back; %u of %u connections handed to its "
+			"new worker", taken, req.h.n);
+	return G_SOURCE_CONTINUE;
+}
+
+void hrpcd_worker_remnant_peer(Worker *w, int fd)
+{
+	if (!w->remnant || w->remnant_peer) {
+		close(fd);
+		return;
+	}
+	w->remnant_peer = g_unix_fd_source_new(fd, G_IO_IN | G_IO_HUP | G_IO_ERR);
+	g_source_set_callback(w->remnant_peer, G_SOURCE_FUNC(remnant_peer_event), w, NULL);
+	g_source_attach(w->remnant_peer, w->ctx);
 }
 
 /* The link to the other host ended: its objects were reset (forward.c). */
@@ -302,6 +393,11 @@ static void become_remnant(Worker *w)
 	g_autofree int *fds = g_new(int, p->nfwd);
 	guint32 kept = 0;
 
+	/* Forwarding to a remnant elsewhere ends here (BYE): what it held
+	 * went on with the guest (FWD_HOLD). */
+	g_clear_pointer(&w->fwd, mig_fwd_free);
+	if (w->locations)
+		g_array_set_size(w->locations, 0);
 	fwd_peer_name(w, mig_link_fd(p->fwd_link));
 	for (guint32 i = 0; sock && i < p->nfwd; i++) {
 		char what[160];
@@ -360,6 +456,71 @@ static void fwd_link_take(Worker *w, const guint8 *payload, gsize len, int fd)
 	port_status(p, 0, "forward link taken");
 }
 
+/* The remnant said HELD: what each stand-in has not passed on, and their
+ * far ends, to hostrpc-migrate (migrate.h FWD_HOLD). */
+static void fwd_held_send(Worker *w)
+{
+	WorkerMigPort *p = w->port;
+	g_autoptr(GByteArray) buf = g_byte_array_new();
+	g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
+	struct mig_fwd_info info;
+	guint32 pos = 0;
+	int memfd, rc;
+
+	while (w->fwd && mig_fwd_held(w->fwd) && mig_fwd_next(w->fwd, &pos, &info)) {
+		struct mig_fwd_pending pd;
+		struct hrpc_mig_fwd_held r = { .handle = info.object };
+
+		if (mig_fwd_pending(w->fwd, info.object, &pd) < 0 || fds->len == HRPC_MIG_FWD_MAX)
+			continue;
+		r.pend_len = (guint32)pd.pend_len;
+		r.flags = pd.shut ? HRPC_MIG_FWD_HELD_F_SHUT : 0;
+		g_byte_array_append(buf, (const guint8 *)&r, sizeof(r));
+		g_byte_array_append(buf, pd.pend, (guint)pd.pend_len);
+		g_array_append_val(fds, pd.fd);
+	}
+	memfd = memfd_of(buf->data, buf->len, NULL, 0);
+	if (memfd < 0) {
+		port_status(p, memfd, "cannot pass the held connections: %s", g_strerror(-memfd));
+		return;
+	}
+	rc = port_send(p->fd, HRPC_MIG_FWD_HELD, NULL, 0, &memfd, 1, buf->len);
+	close(memfd);
+	for (guint i = 0; rc == 0 && i < fds->len; i += PORT_FDS_MAX)
+		rc = port_send(p->fd, HRPC_MIG_FWD_HELD, NULL, 0, &g_array_index(fds, int, i),
+			       (int)MIN(fds->len - i, (guint)PORT_FDS_MAX), 0);
+	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+			"%u forwarded connections held at %s for the move", fds->len, w->fwd_peer);
+}
+
+static void fwd_held(void *data, int err)
+{
+	Worker *w = data;
+
+	if (!w->port)
+		return;
+	if (err < 0) {
+		/* The link ended: its connections were reset, none follows. */
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, w->spec->guest_id, w->spec->name,
+				"forward link to %s ended during the hold: %s", w->fwd_peer,
+				g_strerror(-err));
+	}
+	fwd_held_send(w);
+}
+
+/* FWD_HOLD: the connections forwarded to us are to go on with the guest. */
+static void fwd_hold(Worker *w)
+{
+	WorkerMigPort *p = w->port;
+
+	if (!p->quiesced || p->switched) {
+		port_status(p, -EINVAL, "FWD_HOLD: not quiesced, or after the switch");
+		return;
+	}
+	if (w->remnant || !w->fwd || mig_fwd_hold(w->fwd, fwd_held, w) < 0)
+		fwd_held_send(w);   /* nothing to hold (the link ended): none follows */
+}
+
 /* FWD_KEEP: the connections that stay here when the guest leaves. */
 static void fwd_keep(Worker *w, const guint8 *payload, gsize len)
 {
@@ -391,6 +552,8 @@ static void resume(Worker *w, const char *why)
 	int rc;
 
 	fwd_link_drop(p);
+	if (w->fwd && !w->remnant)
+		mig_fwd_resume(w->fwd);   /* a hold, if any, ends: the remnant goes on */
 	if (!p->quiesced) {
 		/* Nothing stopped yet (the migration failed in pre-copy). */
 		tell_supervisor(w, HRPCD_CTL_MIG_OUT_ROLLBACK, 0, "not migrated: %s", why);
@@ -671,6 +834,9 @@ static gboolean port_event(gint fd, GIOCondition cond, gpointer user_data)
 	case HRPC_MIG_FWD_KEEP:
 		fwd_keep(w, in.payload, plen);
 		break;
+	case HRPC_MIG_FWD_HOLD:
+		fwd_hold(w);
+		break;
 	default:
 		port_status(p, -ENOSYS, "unknown request %u", m.type);
 		break;
@@ -835,6 +1001,185 @@ static int in_fwd_open(Incoming *in, char *err, gsize errlen)
 		return rc;
 	}
 	return 0;
+}
+
+/* Close fd so that its peer reads ECONNRESET. */
+static void close_reset(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/*
+ * The remnant's socket `real` (frozen here) made again with the bytes that
+ * were under way: those the source's stand-in had for the guest go ahead of
+ * its receive queue; those the remnant had not written yet (pend) and the
+ * guest's last ones from the source (the forward image) after its send
+ * queue, as unsent.  *out: the connection, in normal mode.
+ */
+static int local_again(int *realp, const guint8 *fimg, GByteArray *pend, int *out)
+{
+	int real = *realp;
+	g_autofree guint8 *img = NULL, *nimg = NULL;
+	struct hrpc_sock_fwd_image fi;
+	struct hrpc_tcp_image h;
+	size_t ilen = 0;
+	guint64 extra, nlen;
+	const guint8 *rq;
+	int rc;
+
+	rc = sock_tcp_freeze(real, (void **)&img, &ilen);
+	if (rc < 0)
+		return rc;
+	memcpy(&fi, fimg, sizeof(fi));   /* checked at the import */
+	memcpy(&h, img, sizeof(h));
+	rq = img + sizeof(h);
+	extra = (guint64)(pend ? pend->len : 0) + fi.out_len;
+	if ((guint64)h.inq_len + fi.in_len > HRPC_TCP_IMAGE_QUEUE_MAX ||
+	    (guint64)h.outq_len + extra > HRPC_TCP_IMAGE_QUEUE_MAX) {
+		sock_tcp_thaw(real);
+		return -EFBIG;
+	}
+	nlen = ilen + fi.in_len + extra;
+	nimg = g_malloc(nlen);
+	{
+		guint8 *q = nimg + sizeof(h);
+
+		memcpy(q, fimg + sizeof(fi), fi.in_len);
+		q += fi.in_len;
+		memcpy(q, rq, h.inq_len + h.outq_len);
+		q += h.inq_len + h.outq_len;
+		if (pend && pend->len) {
+			memcpy(q, pend->data, pend->len);
+			q += pend->len;
+		}
+		memcpy(q, fimg + sizeof(fi) + fi.in_len, fi.out_len);
+	}
+	h.inq_len += fi.in_len;
+	h.outq_len += (guint32)extra;
+	h.unsq_len += (guint32)extra;
+	h.snd_seq += (guint32)extra;
+	h.size = (guint32)nlen;
+	memcpy(nimg, &h, sizeof(h));
+	/* Frozen, ours alone (the remnant closed its copy): silently gone, so
+	 * that the same connection can be made again. */
+	close(real);
+	*realp = -1;
+	return sock_tcp_restore(nimg, nlen, out);
+}
+
+/* Read one answer of the remnant: its record and descriptors. */
+static int took_recv(int fd, struct hrpcd_remnant_took *t, int *fds, int *nfds)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	long n;
+
+	if (poll(&pfd, 1, 5000) != 1)
+		return -ETIMEDOUT;
+	n = hrpc_unix_recv_msg(fd, t, sizeof(*t), fds, nfds, MSG_DONTWAIT);
+	if (n != (long)sizeof(*t)) {
+		for (int i = 0; i < *nfds; i++)
+			close(fds[i]);
+		return n < 0 ? (int)n : -EPROTO;
+	}
+	return 0;
+}
+
+/*
+ * GO, before the sockets are attached: connections that lived at a remnant
+ * (their stand-ins came with a forward image).  The guest came back to
+ * their remnant's host: take each from the remnant and make it again here,
+ * a local connection under the same handle.  Elsewhere (or when the
+ * remnant cannot hand it over) the guest sees a reset.
+ */
+static void in_fwd_local(Incoming *in)
+{
+	Worker *w = in->w;
+	int rfd = w->spec->remnant_fd;
+	g_autofree struct outsource_sock_fwd *mv = NULL;
+	g_autofree int *real = NULL;
+	g_autoptr(GPtrArray) pends = NULL;
+	guint32 n = 0, local = 0;
+
+	if (in->sock)
+		mv = outsource_sock_mig_moved(in->sock, &n);
+	if (!n)
+		return;
+	real = g_new(int, n);
+	pends = g_ptr_array_new_full(n, (GDestroyNotify)g_byte_array_unref);
+	for (guint32 i = 0; i < n; i++) {
+		real[i] = -1;
+		g_ptr_array_add(pends, g_byte_array_new());
+	}
+	if (rfd >= 0) {
+		struct {
+			struct hrpcd_remnant_take h;
+			guint64 handles[HRPC_MIG_FWD_MAX];
+		} req = { .h = { .type = HRPCD_REMNANT_TAKE, .n = MIN(n, HRPC_MIG_FWD_MAX) } };
+
+		for (guint32 i = 0; i < req.h.n; i++)
+			req.handles[i] = mv[i].handle;
+		if (send(rfd, &req, sizeof(req.h) + req.h.n * sizeof(guint64), MSG_NOSIGNAL) < 0)
+			rfd = -1;
+	}
+	while (rfd >= 0) {
+		struct hrpcd_remnant_took t;
+		int fds[2], nfds = 2, rc = took_recv(rfd, &t, fds, &nfds);
+		guint32 i;
+
+		if (rc < 0 || !t.handle)
+			break;
+		for (i = 0; i < n && mv[i].handle != t.handle; i++)
+			;
+		if (i == n || real[i] >= 0 || t.status || nfds != (t.pend_len ? 2 : 1) ||
+		    t.pend_len > HRPC_FWD_WINDOW) {
+			for (int k = 0; k < nfds; k++) {
+				if (t.status == 0 && k == 0)
+					close_reset(fds[k]);   /* the service sees the end */
+				else
+					close(fds[k]);
+			}
+			continue;
+		}
+		real[i] = fds[0];
+		if (t.pend_len) {
+			GByteArray *pb = g_ptr_array_index(pends, i);
+
+			g_byte_array_set_size(pb, t.pend_len);
+			if (pread(fds[1], pb->data, t.pend_len, 0) != (ssize_t)t.pend_len) {
+				close_reset(real[i]);
+				real[i] = -1;
+			}
+			close(fds[1]);
+		}
+	}
+	for (guint32 i = 0; i < n; i++) {
+		int fd = -1, rc = real[i] < 0 ? -ENOENT :
+				  local_again(&real[i], mv[i].img, g_ptr_array_index(pends, i), &fd);
+
+		if (rc == 0 && (rc = outsource_sock_mig_localize(in->sock, mv[i].handle, fd)) < 0)
+			close_reset(fd);
+		if (rc == 0) {
+			close(mv[i].fd);   /* the stand-in's far end: its near one went */
+			local++;
+		} else {
+			if (real[i] >= 0) {
+				sock_tcp_thaw(real[i]);
+				close_reset(real[i]);   /* the service sees the end */
+			}
+			close_reset(mv[i].fd);   /* the guest reads ECONNRESET */
+			hrpcd_log_guest(G_LOG_LEVEL_WARNING, w->spec->guest_id, w->spec->name,
+					"connection %#" G_GINT64_MODIFIER "x lived at a remnant that "
+					"cannot hand it over here: reset (%s)", mv[i].handle,
+					g_strerror(-rc));
+		}
+		g_free(mv[i].img);
+	}
+	if (local)
+		hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+				"%u forwarded connections are local again", local);
 }
 
 /* GO with connections that stayed at the source: forward to them. */
@@ -1026,6 +1371,7 @@ static int in_go(Incoming *in, char *err, gsize errlen)
 			  errlen);
 		return rc;
 	}
+	in_fwd_local(in);
 	if (in->sock && (rc = outsource_sock_mig_attach(in->sock, w->conn)) < 0) {
 		g_snprintf(err, errlen, "cannot attach the sockets: %s", g_strerror(-rc));
 		return rc;

@@ -42,6 +42,8 @@ typedef struct {
 	GArray *locations;         /* of WorkerLocation, for hostrpcctl locations */
 	char fwd_peer[80];         /* the other host, as the link's peer address */
 	GSource *remnant_timer;    /* the remnant checks whether anything is left */
+	GSource *remnant_peer;     /* the remnant: an incoming worker of the guest may
+	                            * take its connections back (REMNANT_TAKE) */
 	int fwd_lfd;               /* incoming: a listener for a forward link, made in
 	                            * the host's network namespace (before the socket
 	                            * service enters the guest's), -1: none */
@@ -51,6 +53,33 @@ typedef struct {
 	guint64 handle;
 	char what[160];            /* "tcp LOCAL -> PEER" */
 } WorkerLocation;
+
+/*
+ * A guest comes back to a host where its remnant still holds connections
+ * forwarded to it: the incoming worker takes them (they become local
+ * again) over a SOCK_SEQPACKET pair the supervisor made (worker-ctl.h
+ * HRPCD_CTL_REMNANT_PEER; spec->remnant_fd).  Both ends are hostrpcd
+ * workers of the same guest, so native layout; each still checks sizes.
+ *
+ *   incoming -> remnant   struct hrpcd_remnant_take + u64 handles[n]
+ *   remnant -> incoming   per handle: struct hrpcd_remnant_took, with the
+ *                         socket and (pend_len > 0) a memfd of the bytes
+ *                         the guest sent that the socket has not taken;
+ *                         then one with handle 0: the end (the remnant has
+ *                         closed its copies of the sockets by then).
+ */
+#define HRPCD_REMNANT_TAKE 1u
+
+struct hrpcd_remnant_take {
+	guint32 type;              /* HRPCD_REMNANT_TAKE */
+	guint32 n;                 /* 1..HRPC_MIG_FWD_MAX */
+};
+
+struct hrpcd_remnant_took {
+	guint64 handle;            /* 0: the end */
+	gint32 status;             /* 0 (a socket follows), or -errno */
+	guint32 pend_len;
+};
 
 /* worker.c */
 void hrpcd_worker_stop(Worker *w, guint32 state, int exit_code);
@@ -72,5 +101,7 @@ int hrpcd_worker_mig_fwd_listener(int link_fd);
 char *hrpcd_worker_locations(Worker *w, gboolean json, gsize *len);
 /* Tear down what the location table holds (the worker ends). */
 void hrpcd_worker_locations_free(Worker *w);
+/* The remnant: the supervisor's end of a channel to an incoming worker. */
+void hrpcd_worker_remnant_peer(Worker *w, int fd);
 
 #endif /* HOSTRPCD_WORKER_PRIV_H */

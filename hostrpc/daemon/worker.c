@@ -60,7 +60,8 @@ enum {
 	FD_MNTNS = FD_CTL + 1,                         /* both */
 	FD_GATE = FD_MNTNS + 1,                        /* both */
 	FD_MIG = FD_GATE + 1,                          /* ivshmem: an incoming migration */
-	FD_MAX = FD_MIG + 1,
+	FD_REMNANT = FD_MIG + 1,                       /* with FD_MIG: the remnant here */
+	FD_MAX = FD_REMNANT + 1,
 };
 
 void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char *name,
@@ -72,7 +73,7 @@ void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char 
 	spec->transport = transport;
 	spec->status_fd = status_fd;
 	spec->sock = spec->shm_fd = spec->audit_fd = spec->ctl_fd = spec->mntns_fd = -1;
-	spec->gate_fd = spec->mig_fd = -1;
+	spec->gate_fd = spec->mig_fd = spec->remnant_fd = -1;
 	spec->uid = (uid_t)-1;
 	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
 		spec->host_fd[v] = spec->guest_fd[v] = -1;
@@ -251,6 +252,11 @@ static gboolean ctl_event(gint fd, GIOCondition cond, gpointer user_data)
 	if (rc == sizeof(m) && m.type == HRPCD_CTL_MIGRATE_PORT && nfds == 1) {
 		/* hostrpc-migrate's port to us (the source side). */
 		hrpcd_worker_mig_port_open(w, passed);
+		return G_SOURCE_CONTINUE;
+	}
+	if (rc == sizeof(m) && m.type == HRPCD_CTL_REMNANT_PEER && nfds == 1) {
+		/* The guest comes back: its incoming worker may take ours. */
+		hrpcd_worker_remnant_peer(w, passed);
 		return G_SOURCE_CONTINUE;
 	}
 	if (nfds > 0 && passed >= 0)
@@ -630,6 +636,8 @@ int hrpcd_worker_main(int argc, char **argv)
 			spec.mig_intro = mig_intro;
 			spec.mig_key = mig_key;
 			ok = ok && fd_ok(FD_MIG) && mig_key;
+			if (fd_ok(FD_REMNANT))
+				spec.remnant_fd = FD_REMNANT;
 		}
 	} else {
 		spec.sock = FD_SOCK;
@@ -769,6 +777,10 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	if (spec->mig_fd >= 0) {
 		src[n] = spec->mig_fd;
 		dst[n++] = FD_MIG;
+		if (spec->remnant_fd >= 0) {
+			src[n] = spec->remnant_fd;
+			dst[n++] = FD_REMNANT;
+		}
 	}
 	for (int i = 0; i < n; i++) {
 		if (src[i] < 0) {

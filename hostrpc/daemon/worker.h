@@ -89,6 +89,8 @@ struct _HrpcdWorkerSpec {
 	int mig_fd;                               /* incoming migration link; -1: none */
 	const char *mig_intro;                    /* its intro (hex), read by the supervisor */
 	const char *mig_key;                      /* the per-pair key file */
+	int remnant_fd;                           /* with mig_fd: to this host's remnant of
+						   * the guest (worker-priv.h); -1: none */
 	struct hrpcd_status *status;              /* in the worker: status_fd mapped */
 };
 typedef struct _HrpcdWorkerSpec HrpcdWorkerSpec;

@@ -25,6 +25,17 @@
  *          once, data not yet passed on is dropped; the receiver resets
  *          its end too, so a program sees a reset connection.
  *
+ * The guest moves on (issue 14 item 2).  The end where the guest runs
+ * says HOLD: from then on it reads and writes none of its descriptors,
+ * and the far end (the remnant) sends no more DATA; the remnant answers
+ * HELD once every DATA it sent is ahead of it on the link.  After HELD
+ * nothing of any object is under way: the guest's end knows every byte
+ * that came (what it has not passed on), the remnant every byte it has
+ * not yet written.  Then either the guest moved (the objects are taken
+ * from the remnant, forward.h) or the move failed and RESUME (guest's end
+ * to remnant) lets both ends go on where they were.  HOLD while held,
+ * and RESUME or HELD when not, break the link.
+ *
  * An object ends when both directions are SHUT and every byte was passed
  * on, or at a RESET.  Frames about an object that ended are ignored (they
  * were under way).  BYE ends the link in order; a link that breaks in
@@ -48,6 +59,9 @@ enum hrpc_fwd_type {
 	HRPC_FWD_SHUT  = 67,       /* struct hrpc_fwd_obj */
 	HRPC_FWD_RESET = 68,       /* struct hrpc_fwd_reset */
 	HRPC_FWD_BYE   = 69,       /* empty: the sender ends the link */
+	HRPC_FWD_HOLD  = 70,       /* empty: guest's end -> remnant, the guest moves on */
+	HRPC_FWD_HELD  = 71,       /* empty: remnant -> guest's end, after its last DATA */
+	HRPC_FWD_RESUME = 72,      /* empty: guest's end -> remnant, the move failed */
 };
 
 #define HRPC_FWD_MAGIC     0x44574648u   /* "HFWD" */
@@ -146,6 +160,9 @@ static inline int hrpc_fwd_check(hrpc_u32 type, const void *p, hrpc_u64 len)
 		return r.object && r.error > 0 && r.error < 4096 && !r.reserved ? 0 : -EPROTO;
 	}
 	case HRPC_FWD_BYE:
+	case HRPC_FWD_HOLD:
+	case HRPC_FWD_HELD:
+	case HRPC_FWD_RESUME:
 		return len == 0 ? 0 : -EPROTO;
 	default:
 		return -EPROTO;

@@ -45,6 +45,13 @@ enum hrpc_mig_type {
 	HRPC_MIG_FWD_KEEP   = 9,  /* u64 handles (1..HRPC_MIG_FWD_MAX), quiesced, after
 	                           * FWD_LINK; reply STATUS.  At DONE the worker stays
 	                           * as the remnant of those objects (issue 14) */
+	HRPC_MIG_FWD_HOLD   = 10, /* empty, quiesced: the connections this worker
+	                           * forwards to a remnant elsewhere are held there
+	                           * (migfwd.h HOLD); reply FWD_HELD + memfd of
+	                           * struct hrpc_mig_fwd_held records, then (FWD_HELD,
+	                           * no memfd) the stand-ins' far ends in record order.
+	                           * A RESUME lets the remnant go on. */
+	HRPC_MIG_FWD_HELD   = 11,
 	/* link (destination worker) */
 	HRPC_MIG_PREPARE    = 16, /* struct hrpc_mig_prepare; reply STATUS */
 	HRPC_MIG_STATE_IN   = 17, /* struct hrpc_mig_state + socket table with TCP images */
@@ -144,6 +151,16 @@ struct hrpc_mig_fwd_link {
 	hrpc_u64 seq_send, seq_recv;
 };
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_mig_fwd_link) == 88, "fwd link is 88 bytes");
+
+/* One held connection: the bytes the remnant sent that its stand-in here
+ * has not passed on (pend_len of them follow the record). */
+struct hrpc_mig_fwd_held {
+	hrpc_u64 handle;
+	hrpc_u32 pend_len;         /* <= HRPC_FWD_WINDOW */
+	hrpc_u32 flags;            /* HRPC_MIG_FWD_HELD_F_* */
+};
+#define HRPC_MIG_FWD_HELD_F_SHUT 0x1u   /* half closed: it cannot become local again */
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_mig_fwd_held) == 16, "fwd held is 16 bytes");
 
 struct hrpc_mig_hash_req {
 	hrpc_u64 seed;             /* keys the page hash (a fresh random value) */

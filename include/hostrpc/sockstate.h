@@ -138,11 +138,43 @@ static inline int hrpc_tcp_image_check(const void *image, hrpc_u64 len)
 #define HRPC_SOCK_MIG_F_V6ONLY        0x80u  /* the guest reads IPV6_V6ONLY 1 */
 #define HRPC_SOCK_MIG_F_LOST          0x100u /* a connection the source could not freeze */
 #define HRPC_SOCK_MIG_F_PENDING       0x200u /* a state waited for event credit */
-/* An established connection that stays at the source (issue 14): no
- * image; the destination serves the guest a local stand-in and forwards
- * its bytes over the forward link (migfwd.h). */
+/* An established connection that lives at a remnant, not where the guest
+ * runs (issue 14); the destination serves the guest a local stand-in.
+ *  - no image (tcp_len 0): it stays at this migration's source, which
+ *    forwards its bytes over the forward link (migfwd.h);
+ *  - a forward image (struct hrpc_sock_fwd_image): it was already
+ *    forwarded to the source from a remnant on another host; the image
+ *    carries the bytes that were under way at the source (the HOLD of
+ *    migfwd.h).  On the remnant's own host the connection becomes local
+ *    again; elsewhere it is reset (re-pointing the remnant is not built). */
 #define HRPC_SOCK_MIG_F_FORWARD       0x400u
 #define HRPC_SOCK_MIG_F_ALL           0x7ffu
+
+#define HRPC_SOCK_FWD_IMAGE_MAGIC     0x31445746u  /* "FWD1" */
+
+struct hrpc_sock_fwd_image {
+	hrpc_u32 magic;            /* HRPC_SOCK_FWD_IMAGE_MAGIC */
+	hrpc_u32 size;             /* this header and both runs of bytes */
+	hrpc_u32 in_len;           /* for the guest, oldest first: ahead of any byte
+	                            * the remnant's socket still holds */
+	hrpc_u32 out_len;          /* from the guest: after every byte the remnant
+	                            * still has to write */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_sock_fwd_image) == 16, "forward image is 16 bytes");
+
+static inline int hrpc_sock_fwd_image_check(const void *image, hrpc_u64 len)
+{
+	struct hrpc_sock_fwd_image h;
+
+	if (len < sizeof(h))
+		return -EPROTO;
+	memcpy(&h, image, sizeof(h));
+	if (h.magic != HRPC_SOCK_FWD_IMAGE_MAGIC || h.size != len ||
+	    h.in_len > HRPC_TCP_IMAGE_QUEUE_MAX || h.out_len > HRPC_TCP_IMAGE_QUEUE_MAX ||
+	    (hrpc_u64)sizeof(h) + h.in_len + h.out_len != len)
+		return -EPROTO;
+	return 0;
+}
 
 struct hrpc_sock_mig_opt {
 	hrpc_s32 level, name;      /* as the guest set them (sock.c's table) */
@@ -219,7 +251,8 @@ static inline int hrpc_sock_mig_check(const struct hrpc_sock_mig *m)
 	if (m->type == HRPC_SOCK_DGRAM && (m->state == HRPC_SOCK_MIG_LISTEN || m->tcp_len))
 		return -EPROTO;
 	if ((m->flags & HRPC_SOCK_MIG_F_FORWARD) &&
-	    (m->type != HRPC_SOCK_STREAM || m->tcp_len || (m->flags & HRPC_SOCK_MIG_F_LOST) ||
+	    (m->type != HRPC_SOCK_STREAM || (m->flags & HRPC_SOCK_MIG_F_LOST) ||
+	     (m->tcp_len && m->tcp_len < sizeof(struct hrpc_sock_fwd_image)) ||
 	     (m->state != HRPC_SOCK_MIG_CONNECTED && m->state != HRPC_SOCK_MIG_SHUT)))
 		return -EPROTO;
 	if (m->tcp_len > sizeof(struct hrpc_tcp_image) + 2ull * HRPC_TCP_IMAGE_QUEUE_MAX ||

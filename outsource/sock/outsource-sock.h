@@ -138,8 +138,22 @@ int outsource_sock_mig_attach(outsource_sock *s, hrpc_conn *conn);
 struct outsource_sock_fwd {
 	uint64_t handle;
 	int fd;
+	/* moved: the record's forward image (sockstate.h, checked; malloc'ed,
+	 * the caller's to free); NULL for a connection that stays at the source */
+	void *img;
+	size_t img_len;
 };
 struct outsource_sock_fwd *outsource_sock_mig_forwards(outsource_sock *s, uint32_t *n);
+/*
+ * Destination: stand-ins of connections that lived at a remnant on a
+ * third host or on this one (a record with a forward image): the far ends
+ * and images, handed on as above.  Before outsource_sock_mig_attach(), a
+ * connection the caller made again from the remnant's socket replaces the
+ * stand-in (localize: `fd` is the service's now, the guest's options are
+ * set on it; the stand-in's far end stays the caller's).  0, -ENOENT, -errno.
+ */
+struct outsource_sock_fwd *outsource_sock_mig_moved(outsource_sock *s, uint32_t *n);
+int outsource_sock_mig_localize(outsource_sock *s, uint64_t handle, int fd);
 /* "tcp LOCAL -> PEER" (the host's view) of a socket, for listings. */
 int outsource_sock_describe(outsource_sock *s, uint64_t handle, char *buf, size_t len);
 int outsource_sock_mig_remnant(outsource_sock *s, const uint64_t *handles, uint32_t n, int *fds);

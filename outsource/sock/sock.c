@@ -1844,7 +1844,8 @@ int outsource_sock_mig_export(outsource_sock *s, void **out, size_t *out_len, in
 			struct sockaddr_storage ss;
 			socklen_t sl = sizeof(ss);
 
-			if (getsockname(hs->fd, (struct sockaddr *)&ss, &sl) == 0 &&
+			/* (a stand-in's kernel address is its loopback one) */
+			if (!hs->forwarded && getsockname(hs->fd, (struct sockaddr *)&ss, &sl) == 0 &&
 			    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6))
 				mig_addr_out(&ss, &r->local);
 			else
@@ -1869,8 +1870,9 @@ int outsource_sock_mig_export(outsource_sock *s, void **out, size_t *out_len, in
 			   (hs->connect_retry ? HRPC_SOCK_MIG_F_CONNECT_RETRY : 0) |
 			   (hs->xl.v6only ? HRPC_SOCK_MIG_F_V6ONLY : 0) |
 			   (hs->pending ? HRPC_SOCK_MIG_F_PENDING : 0) |
-			   /* A forward does not follow a second move yet. */
-			   (hs->forwarded ? HRPC_SOCK_MIG_F_LOST : 0);
+			   /* A stand-in: hostrpc-migrate makes its forward image
+			    * (sockstate.h) or, if it cannot, marks it lost. */
+			   (hs->forwarded ? HRPC_SOCK_MIG_F_FORWARD : 0);
 		if (hs->area) {
 			struct sock_area *a = hs->area;
 
@@ -1928,7 +1930,7 @@ static int mig_opt_int(const struct hrpc_sock_mig *m, int level, int name)
  * forward link relays the other end.  Its addresses stay the ones it has
  * at the source (do_getname()).
  */
-static int mig_make_forward(outsource_sock *s, struct hsock *hs)
+static int mig_make_forward(outsource_sock *s, struct hsock *hs, const void *img, size_t img_len)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sa);
@@ -1968,6 +1970,18 @@ static int mig_make_forward(outsource_sock *s, struct hsock *hs)
 	hs->forwarded = true;
 	s->fwd[s->nfwd].handle = hs->handle;
 	s->fwd[s->nfwd].fd = afd;
+	s->fwd[s->nfwd].img = NULL;
+	s->fwd[s->nfwd].img_len = 0;
+	if (img_len) {
+		/* It lived at a remnant elsewhere: its bytes under way came along. */
+		s->fwd[s->nfwd].img = malloc(img_len);
+		if (!s->fwd[s->nfwd].img) {
+			close(afd);
+			return -ENOMEM;
+		}
+		memcpy(s->fwd[s->nfwd].img, img, img_len);
+		s->fwd[s->nfwd].img_len = img_len;
+	}
 	s->nfwd++;
 	return 0;
 }
@@ -1982,7 +1996,7 @@ static int mig_make(outsource_sock *s, struct hsock *hs, const struct hrpc_sock_
 	bool stream = m->type == HRPC_SOCK_STREAM;
 
 	if (m->flags & HRPC_SOCK_MIG_F_FORWARD)
-		return mig_make_forward(s, hs);
+		return mig_make_forward(s, hs, img, m->tcp_len);
 	if (stream && m->tcp_len) {
 		rc = sock_tcp_restore(img, m->tcp_len, &fd);
 		if (rc < 0)
@@ -2122,6 +2136,10 @@ int outsource_sock_mig_import(outsource_sock *s, const void *buf, size_t len, ch
 					  (m->state != HRPC_SOCK_MIG_CONNECTED &&
 					   m->state != HRPC_SOCK_MIG_SHUT)))
 			rc = -EPROTO;
+		/* (a TCP image is checked where it is used: sock_tcp_restore()) */
+		if (!rc && m->tcp_len && (m->flags & HRPC_SOCK_MIG_F_FORWARD) &&
+		    hrpc_sock_fwd_image_check(p, m->tcp_len) < 0)
+			rc = -EPROTO;
 		if (!rc && (m->flags & HRPC_SOCK_MIG_F_AREA) && t.version != HRPC_SOCK_VERSION_2)
 			rc = -EPROTO;
 		if (rc < 0) {
@@ -2200,8 +2218,10 @@ int outsource_sock_mig_import(outsource_sock *s, const void *buf, size_t len, ch
 				close(hs->fd);
 			slot_discard(s, hs);
 		}
-		for (uint32_t i = 0; i < s->nfwd; i++)
+		for (uint32_t i = 0; i < s->nfwd; i++) {
 			close(s->fwd[i].fd);
+			free(s->fwd[i].img);
+		}
 		s->nfwd = 0;
 		return rc;
 	}
@@ -2427,18 +2447,65 @@ int outsource_sock_describe(outsource_sock *s, uint64_t handle, char *buf, size_
 	return 0;
 }
 
+/* Hand on the stand-ins with (moved) or without a forward image. */
+static struct outsource_sock_fwd *fwd_take(outsource_sock *s, bool moved, uint32_t *n)
+{
+	struct outsource_sock_fwd *f = NULL;
+	uint32_t keep = 0;
+
+	*n = 0;
+	for (uint32_t i = 0; i < s->nfwd; i++) {
+		if ((s->fwd[i].img != NULL) != moved) {
+			s->fwd[keep++] = s->fwd[i];
+			continue;
+		}
+		if (!f && !(f = calloc(s->nfwd, sizeof(*f)))) {
+			/* cannot hand them on: they fail as a reset would */
+			close(s->fwd[i].fd);
+			free(s->fwd[i].img);
+			continue;
+		}
+		f[(*n)++] = s->fwd[i];
+	}
+	s->nfwd = keep;
+	return f;
+}
+
 struct outsource_sock_fwd *outsource_sock_mig_forwards(outsource_sock *s, uint32_t *n)
 {
-	struct outsource_sock_fwd *f = s->fwd;
+	return fwd_take(s, false, n);
+}
 
-	*n = s->nfwd;
-	s->fwd = NULL;
-	s->nfwd = 0;
-	if (!*n) {
-		free(f);
-		return NULL;
+struct outsource_sock_fwd *outsource_sock_mig_moved(outsource_sock *s, uint32_t *n)
+{
+	return fwd_take(s, true, n);
+}
+
+int outsource_sock_mig_localize(outsource_sock *s, uint64_t handle, int fd)
+{
+	struct hsock *hs = hrpc_handle_table_get(&s->socks, handle);
+	int fl;
+
+	if (!hs || !hs->forwarded)
+		return -ENOENT;
+	/* The guest's options, as a moved connection's get them. */
+	for (unsigned int i = 0; i < hs->njopt; i++) {
+		const struct hrpc_sock_mig_opt *o = &hs->jopt[i];
+		const struct optdef *d = find_opt(o->level, o->name);
+
+		if (!d || !d->set || opt_denied(o->level, o->name))
+			continue;
+		if (setsockopt(fd, o->level, o->name, o->val, o->len) < 0)
+			return -errno;
 	}
-	return f;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	close(hs->fd);   /* the stand-in's end: its peer is the caller's to close */
+	hs->fd = fd;
+	hs->forwarded = false;
+	audit(s, idx_of(hs), "local again: the connection lived at a remnant on this host");
+	return 0;
 }
 
 int outsource_sock_mig_remnant(outsource_sock *s, const uint64_t *handles, uint32_t n, int *fds)
@@ -2475,8 +2542,10 @@ void outsource_sock_free(outsource_sock *s)
 
 	if (!s)
 		return;
-	for (uint32_t i = 0; i < s->nfwd; i++)
+	for (uint32_t i = 0; i < s->nfwd; i++) {
 		close(s->fwd[i].fd);
+		free(s->fwd[i].img);
+	}
 	free(s->fwd);
 	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL)))
 		slot_close(s, hs, "service-stop");
