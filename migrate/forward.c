@@ -43,6 +43,10 @@ typedef struct {
 	bool shut_remote;          /* the peer's SHUT: shut fd down once pend is out */
 	bool wr_shut;              /* done */
 	bool hold_parked;          /* out of the poll set while we hold */
+	uint32_t extra;            /* pend's first bytes that this link's peer did not
+	                            * send (a move brought them): not in its window */
+	GByteArray *pre_out;       /* a move's bytes from the guest: sent before any
+	                            * read from fd; NULL: none */
 	uint64_t bytes_in, bytes_out;
 } Obj;
 
@@ -73,8 +77,13 @@ struct mig_fwd {
 	int err;
 	uint32_t lost;             /* objects still open when the link ended */
 	enum hold hold;
+	uint32_t stale_held;       /* HELDs still to come for holds we resumed early */
 	mig_fwd_held_fn held_fn;   /* HOLD_ASKED: once, at HELD or the link's end */
 	void *held_data;
+	mig_fwd_move_fn move_fn;   /* the remnant: the peer said MOVE */
+	void *move_data;
+	mig_fwd_moved_fn moved_fn; /* MOVE said: once, at MOVED or the link's end */
+	void *moved_data;
 	mig_fwd_end_fn on_end;
 	void *data;
 };
@@ -107,6 +116,8 @@ static void obj_drop(mig_fwd *f, Obj *o, bool reset)
 	g_ptr_array_remove(f->order, o);
 	g_hash_table_remove(f->objs, &o->id);
 	g_byte_array_unref(o->pend);
+	if (o->pre_out)
+		g_byte_array_unref(o->pre_out);
 	g_free(o);
 }
 
@@ -163,7 +174,12 @@ static bool obj_write(mig_fwd *f, Obj *o)
 			return false;
 		}
 		g_byte_array_remove_range(o->pend, 0, (guint)n);
-		o->to_ack += (uint32_t)n;
+		{
+			uint32_t mine = MIN((uint32_t)n, o->extra);
+
+			o->extra -= mine;   /* not the peer's: no ACK for those */
+			o->to_ack += (uint32_t)n - mine;
+		}
 		o->bytes_in += (uint64_t)n;
 	}
 	obj_ack(f, o, false);
@@ -183,6 +199,20 @@ static bool obj_read(mig_fwd *f, Obj *o)
 {
 	static uint8_t buf[HRPC_FWD_DATA_MAX];
 
+	/* A move's bytes from the guest go first, in the window as any. */
+	while (o->pre_out && o->pre_out->len && o->unacked < HRPC_FWD_WINDOW &&
+	       f->out->len < OUT_HIGH && f->hold != HOLD_BY_PEER) {
+		struct hrpc_fwd_obj h = { .object = o->id };
+		size_t n = MIN((size_t)o->pre_out->len,
+			       MIN((size_t)HRPC_FWD_DATA_MAX, (size_t)(HRPC_FWD_WINDOW - o->unacked)));
+
+		seal(f, HRPC_FWD_DATA, &h, sizeof(h), o->pre_out->data, n);
+		g_byte_array_remove_range(o->pre_out, 0, (guint)n);
+		o->unacked += (uint32_t)n;
+		o->bytes_out += (uint64_t)n;
+	}
+	if (o->pre_out && o->pre_out->len)
+		return true;
 	while (!o->eof_local && o->unacked < HRPC_FWD_WINDOW && f->out->len < OUT_HIGH &&
 	       f->hold != HOLD_BY_PEER) {
 		size_t room = MIN(sizeof(buf), HRPC_FWD_WINDOW - o->unacked);
@@ -261,10 +291,18 @@ static void end(mig_fwd *f, int err)
 			g_source_remove_unix_fd(f->src, o->tag);
 		close_reset(o->fd);
 		g_byte_array_unref(o->pend);
+		if (o->pre_out)
+			g_byte_array_unref(o->pre_out);
 		g_free(o);
 		g_hash_table_iter_remove(&it);
 	}
 	g_ptr_array_set_size(f->order, 0);
+	if (f->moved_fn) {
+		mig_fwd_moved_fn fn = f->moved_fn;
+
+		f->moved_fn = NULL;
+		fn(f->moved_data, err < 0 ? err : -EPIPE, 0);
+	}
 	if (f->link_tag) {
 		g_source_remove_unix_fd(f->src, f->link_tag);
 		f->link_tag = NULL;
@@ -303,6 +341,12 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 	if (type == HRPC_FWD_HELD) {
 		mig_fwd_held_fn fn = f->held_fn;
 
+		if (f->stale_held) {
+			/* The answer to a hold we resumed before it came (FIFO:
+			 * every HOLD gets its HELD in order). */
+			f->stale_held--;
+			return 0;
+		}
 		if (f->hold != HOLD_ASKED)
 			return -EPROTO;
 		f->hold = HOLD_DONE;
@@ -317,6 +361,29 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 		f->hold = HOLD_NONE;
 		return 0;
 	}
+	if (type == HRPC_FWD_MOVE) {
+		struct hrpc_fwd_move mv;
+
+		if (f->hold != HOLD_BY_PEER)
+			return -EPROTO;
+		memcpy(&mv, p, sizeof(mv));
+		if (f->move_fn)
+			f->move_fn(f->move_data, mv.host, mv.port);
+		else
+			mig_fwd_moved(f, -EOPNOTSUPP, 0);
+		return 0;
+	}
+	if (type == HRPC_FWD_MOVED) {
+		struct hrpc_fwd_moved md;
+		mig_fwd_moved_fn fn = f->moved_fn;
+
+		if (f->hold != HOLD_DONE || !fn)
+			return -EPROTO;
+		memcpy(&md, p, sizeof(md));
+		f->moved_fn = NULL;
+		fn(f->moved_data, md.status, md.nobj);
+		return 0;
+	}
 	memcpy(&id, p, sizeof(id));
 	o = g_hash_table_lookup(f->objs, &id);
 	if (!o)
@@ -324,7 +391,8 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 	switch (type) {
 	case HRPC_FWD_DATA:
 		/* Unacknowledged: what waits for fd and what fd took since our last ACK. */
-		if (o->shut_remote || o->pend->len + o->to_ack + (len - 8) > HRPC_FWD_WINDOW)
+		if (o->shut_remote ||
+		    (o->pend->len - o->extra) + o->to_ack + (len - 8) > HRPC_FWD_WINDOW)
 			return -EPROTO;
 		g_byte_array_append(o->pend, p + 8, (guint)(len - 8));
 		if (!resting(f))
@@ -337,6 +405,8 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 		if (a.bytes > o->unacked)
 			return -EPROTO;
 		o->unacked -= a.bytes;
+		if (o->pre_out && o->pre_out->len && !resting(f))
+			obj_read(f, o);   /* room for more of a move's bytes */
 		break;
 	}
 	case HRPC_FWD_SHUT:
@@ -559,7 +629,10 @@ int mig_fwd_add(mig_fwd *f, uint64_t object, int fd)
 	o->id = object;
 	o->fd = fd;
 	o->pend = g_byte_array_new();
-	o->tag = g_source_add_unix_fd(f->src, fd, G_IO_IN);
+	if (resting(f))
+		o->hold_parked = true;   /* polled again at RESUME */
+	else
+		o->tag = g_source_add_unix_fd(f->src, fd, G_IO_IN);
 	g_hash_table_insert(f->objs, &o->id, o);
 	g_ptr_array_add(f->order, o);
 	update(f);
@@ -654,12 +727,25 @@ int mig_fwd_hold(mig_fwd *f, mig_fwd_held_fn fn, void *data)
 
 void mig_fwd_resume(mig_fwd *f)
 {
+	GHashTableIter it;
+	gpointer v;
+
 	if (!resting(f))
 		return;
+	if (f->hold == HOLD_ASKED)
+		f->stale_held++;   /* its HELD is still to come: not an answer to the next */
 	f->hold = HOLD_NONE;
 	f->held_fn = NULL;
+	f->moved_fn = NULL;
 	seal(f, HRPC_FWD_RESUME, NULL, 0, NULL, 0);
-	/* What came while we rested goes out now. */
+	/* What came while we rested goes out now (an end of file too). */
+	g_hash_table_iter_init(&it, f->objs);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		Obj *o = v;
+
+		if ((o->pend->len || (o->shut_remote && !o->wr_shut)) && !obj_write(f, o))
+			g_hash_table_iter_init(&it, f->objs);   /* it went: walk again */
+	}
 	update(f);
 }
 
@@ -707,5 +793,106 @@ int mig_fwd_take(mig_fwd *f, uint64_t object, int *fd, GByteArray **pend)
 	g_ptr_array_remove(f->order, o);
 	g_hash_table_remove(f->objs, &o->id);
 	g_free(o);
+	return 0;
+}
+
+/* ---- the guest moves on to a third host (MOVE, MOVED) ------------------------------- */
+
+void mig_fwd_set_move_fn(mig_fwd *f, mig_fwd_move_fn fn, void *data)
+{
+	f->move_fn = fn;
+	f->move_data = data;
+}
+
+int mig_fwd_move(mig_fwd *f, const char *host, uint16_t port, mig_fwd_moved_fn fn, void *data)
+{
+	struct hrpc_fwd_move mv = { .port = port };
+
+	if (!mig_fwd_held(f))
+		return f->ended ? (f->err < 0 ? f->err : -EPIPE) : -EBUSY;
+	if (f->moved_fn || !port || !host[0] || strlen(host) >= sizeof(mv.host))
+		return -EINVAL;
+	memcpy(mv.host, host, strlen(host));
+	if (hrpc_fwd_check(HRPC_FWD_MOVE, &mv, sizeof(mv)) < 0)
+		return -EINVAL;
+	f->moved_fn = fn;
+	f->moved_data = data;
+	seal(f, HRPC_FWD_MOVE, &mv, sizeof(mv), NULL, 0);
+	update(f);
+	return 0;
+}
+
+void mig_fwd_moved(mig_fwd *f, int status, uint32_t nobj)
+{
+	struct hrpc_fwd_moved md = { .status = status < 0 && status >= -4095 ? status :
+					      (status ? -EIO : 0),
+				     .nobj = status ? 0 : nobj };
+
+	seal(f, HRPC_FWD_MOVED, &md, sizeof(md), NULL, 0);
+	if (!f->ended)
+		update(f);
+}
+
+uint32_t mig_fwd_transfer(mig_fwd *from, mig_fwd *to)
+{
+	g_autoptr(GPtrArray) objs = g_ptr_array_new();
+	uint32_t moved = 0;
+
+	if (!mig_fwd_held_by_peer(from) || to->ended)
+		return 0;
+	for (guint i = 0; i < from->order->len; i++)
+		g_ptr_array_add(objs, from->order->pdata[i]);
+	for (guint i = 0; i < objs->len; i++) {
+		Obj *o = objs->pdata[i];
+
+		if (o->eof_local || o->shut_remote || o->wr_shut ||
+		    g_hash_table_contains(to->objs, &o->id)) {
+			/* Half closed: the next host has no stand-in for it. */
+			obj_reset(from, o, ECONNRESET);
+			continue;
+		}
+		if (o->tag)
+			g_source_remove_unix_fd(from->src, o->tag);
+		g_ptr_array_remove(from->order, o);
+		g_hash_table_remove(from->objs, &o->id);
+		/* A new peer: nothing of this link under way yet; what the old
+		 * peer sent and fd has not taken is not in the new one's window. */
+		o->unacked = 0;
+		o->to_ack = 0;
+		o->extra = o->pend->len;
+		o->hold_parked = false;
+		o->tag = g_source_add_unix_fd(to->src, o->fd, G_IO_IN);
+		g_hash_table_insert(to->objs, &o->id, o);
+		g_ptr_array_add(to->order, o);
+		moved++;
+	}
+	update(to);
+	update(from);
+	return moved;
+}
+
+int mig_fwd_add_moved(mig_fwd *f, uint64_t object, int fd, const void *in, size_t in_len,
+		      const void *out, size_t out_len)
+{
+	Obj *o;
+	int rc = mig_fwd_add(f, object, fd);
+
+	if (rc < 0)
+		return rc;
+	o = g_hash_table_lookup(f->objs, &object);
+	if (in_len) {
+		g_byte_array_append(o->pend, in, (guint)in_len);
+		o->extra = (uint32_t)in_len;
+	}
+	if (out_len) {
+		o->pre_out = g_byte_array_new();
+		g_byte_array_append(o->pre_out, out, (guint)out_len);
+	}
+	if (!resting(f)) {
+		if (o->pend->len && !obj_write(f, o))
+			return 0;
+		obj_read(f, o);
+	}
+	update(f);
 	return 0;
 }

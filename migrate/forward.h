@@ -89,6 +89,27 @@ bool mig_fwd_held_by_peer(const mig_fwd *f);
  * by the peer), -ENOENT, -ESHUTDOWN (half closed: stays here). */
 int mig_fwd_take(mig_fwd *f, uint64_t object, int *fd, GByteArray **pend);
 
+/*
+ * The guest moves on to a third host (migfwd.h, MOVE).  Its old end, held:
+ * mig_fwd_move() says MOVE (host: numeric address; port: the next host's
+ * forward listener); `fn` runs once: the MOVED status and count, or
+ * -errno when the link ended first.  The remnant: `fn` of
+ * mig_fwd_set_move_fn() gets MOVE's address; the owner makes the new link,
+ * mig_fwd_transfer() moves every held object onto its forwarder (half
+ * closed ones are reset instead) and returns how many, and mig_fwd_moved()
+ * answers.  The next host: mig_fwd_add_moved() is mig_fwd_add() with the
+ * bytes that were under way (forward image): `in` for the descriptor
+ * first, `out` for the link first.
+ */
+typedef void (*mig_fwd_move_fn)(void *data, const char *host, uint16_t port);
+typedef void (*mig_fwd_moved_fn)(void *data, int status, uint32_t nobj);
+void mig_fwd_set_move_fn(mig_fwd *f, mig_fwd_move_fn fn, void *data);
+int mig_fwd_move(mig_fwd *f, const char *host, uint16_t port, mig_fwd_moved_fn fn, void *data);
+void mig_fwd_moved(mig_fwd *f, int status, uint32_t nobj);
+uint32_t mig_fwd_transfer(mig_fwd *from, mig_fwd *to);
+int mig_fwd_add_moved(mig_fwd *f, uint64_t object, int fd, const void *in, size_t in_len,
+		      const void *out, size_t out_len);
+
 /* NULL-safe.  Says BYE (best effort: what the socket takes now) and
  * closes everything; objects still open are reset. */
 void mig_fwd_free(mig_fwd *f);

@@ -97,6 +97,8 @@ typedef struct {
 	struct held {
 		guint64 handle;
 		guint32 flags;
+		guint16 link;      /* which of the worker's forward links */
+		gboolean imaged;   /* its forward image went in the state */
 		GByteArray *pend;
 		int fd;            /* the stand-in's far end */
 		gboolean frozen;
@@ -110,7 +112,8 @@ typedef struct {
 	gint64 t0, t_phase[P_N + 1];
 	gint64 t_paused, t_resumed;
 	guint64 state_bytes, page_bytes, pages, ram_total, ram_transferred;
-	guint32 tcp_moved, tcp_lost, tcp_forwarded, tcp_refwd, sockets;
+	guint32 tcp_moved, tcp_lost, tcp_forwarded, tcp_refwd, tcp_repointed, sockets;
+	gboolean remnant_there;    /* the destination holds their remnant: local again */
 	char why[512];
 } Mig;
 
@@ -419,6 +422,7 @@ static int fwd_hold(Mig *m)
 			return fail(m, "source worker: bad held connections");
 		m->held[m->nheld].handle = r.handle;
 		m->held[m->nheld].flags = r.flags;
+		m->held[m->nheld].link = r.link;
 		m->held[m->nheld].pend = g_byte_array_new();
 		g_byte_array_append(m->held[m->nheld].pend, blob + off, r.pend_len);
 		m->held[m->nheld].fd = -1;
@@ -588,6 +592,7 @@ static int freeze(Mig *m, GByteArray *out)
 				if (hd && hd->fd >= 0 &&
 				    fwd_image(m->fds[i], hd, out, &why) == 0) {
 					m->frozen[i] = TRUE;
+					hd->imaged = TRUE;
 					r.tcp_len = out->len - at - (guint)sizeof(r);
 					memcpy(out->data + at, &r, sizeof(r));
 					m->tcp_refwd++;
@@ -783,6 +788,79 @@ static int forward_keep(Mig *m)
 	return msg.h.type == HRPC_MIG_STATUS ? 0 : fail(m, "source worker: unexpected answer");
 }
 
+/*
+ * Connections that were forwarded here from remnants on other hosts went
+ * in the state with their forward images.  The destination has their
+ * remnant (they become local again at GO: it says so at once), or each
+ * remnant links to the destination's forward listener: we ask the
+ * destination to take that link (FWD_REMOTE), and our worker to have the
+ * remnant make it (FWD_MOVE: migfwd.h MOVE), one remnant at a time.
+ * After the pages, so nothing here can roll back: a connection whose
+ * remnant does not follow is reset at the destination.
+ */
+static void repoint(Mig *m)
+{
+	const char *colon = strrchr(m->dest, ':');
+	guint32 done_links = 0;
+
+	for (guint32 i = 0; i < m->nheld; i++) {
+		g_autofree guint64 *handles = g_new(guint64, m->nheld);
+		g_autofree void *buf = NULL;
+		struct {
+			struct hrpc_mig_msg h;
+			struct hrpc_mig_fwd_move mv;
+		} msg = { .h = { .type = HRPC_MIG_FWD_MOVE, .len = sizeof(msg.mv) } };
+		struct hrpc_mig_status st;
+		struct hrpc_mig_fwd_port fp;
+		struct hrpc_mig_msg h;
+		guint32 n = 0, type;
+		gsize len = 0;
+		int nfds = 0, rc;
+
+		if (!m->held[i].imaged || (done_links & (1u << MIN(m->held[i].link, 31))))
+			continue;
+		done_links |= 1u << MIN(m->held[i].link, 31);
+		for (guint32 j = i; j < m->nheld; j++)
+			if (m->held[j].imaged && m->held[j].link == m->held[i].link)
+				handles[n++] = m->held[j].handle;
+		rc = mig_link_send(m->link, HRPC_MIG_FWD_REMOTE, handles, n * sizeof(guint64));
+		if (rc == 0)
+			rc = mig_link_recv(m->link, &type, &buf, &len, sizeof(st), STEP_TIMEOUT_MS);
+		if (rc < 0)
+			return;   /* GO says what became of the link */
+		if (type == HRPC_MIG_STATUS && len == sizeof(st)) {
+			memcpy(&st, buf, sizeof(st));
+			if (st.status >= 0)
+				m->remnant_there = TRUE;   /* all of them: local again */
+			return;
+		}
+		if (type != HRPC_MIG_FWD_PORT || len != sizeof(fp) || !colon ||
+		    colon - m->dest >= (gssize)sizeof(msg.mv.host))
+			return;
+		memcpy(&fp, buf, sizeof(fp));
+		msg.mv.link = m->held[i].link;
+		msg.mv.port = fp.port;
+		memcpy(msg.mv.host, m->dest, (gsize)(colon - m->dest));
+		if (msg.mv.host[0] == '[') {   /* [v6]:port */
+			memmove(msg.mv.host, msg.mv.host + 1, strlen(msg.mv.host));
+			msg.mv.host[strcspn(msg.mv.host, "]")] = 0;
+		}
+		rc = hrpc_unix_send(m->port, &msg, sizeof(msg), NULL, 0);
+		/* The worker answers once the remnant said MOVED. */
+		if (rc == 0) {
+			struct hrpc_mig_status pst = { 0 };
+
+			rc = port_recv(m, &h, &pst, sizeof(pst), &len, NULL, &nfds);
+			if (rc == 0 && h.type == HRPC_MIG_STATUS && pst.status > 0)
+				m->tcp_repointed += (guint32)pst.status;
+		}
+		/* ... and the destination once the link came (or did not). */
+		g_clear_pointer(&buf, g_free);
+		if (mig_link_recv(m->link, &type, &buf, &len, sizeof(st), STEP_TIMEOUT_MS) < 0)
+			return;
+	}
+}
+
 /* The pages the source host wrote after QEMU sent them (QEMU does not see
  * another process's writes to shared memory): compare keyed page hashes,
  * send only those that differ. */
@@ -951,6 +1029,8 @@ static int migrate(Mig *m)
 	phase(m, P_PAGES);
 	if (pages(m) < 0)
 		return -1;
+	if (m->tcp_refwd)
+		repoint(m);
 	phase(m, P_RESUME);
 	if (link_call(m, HRPC_MIG_GO, NULL, 0, "go") < 0)
 		return -1;
@@ -1022,6 +1102,10 @@ static void report(Mig *m, int rc)
 		json_builder_add_int_value(b, m->tcp_forwarded);
 		json_builder_set_member_name(b, "tcp_from_remnant");
 		json_builder_add_int_value(b, m->tcp_refwd);
+		json_builder_set_member_name(b, "tcp_repointed");
+		json_builder_add_int_value(b, m->tcp_repointed);
+		json_builder_set_member_name(b, "remnant_at_destination");
+		json_builder_add_boolean_value(b, m->remnant_there);
 		json_builder_set_member_name(b, "phases_ms");
 		json_builder_begin_object(b);
 		for (int p = 0; p < P_N; p++) {

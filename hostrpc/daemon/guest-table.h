@@ -63,6 +63,8 @@ struct _HrpcdGuest {
 	gboolean migrated;           /* the guest moved away: no more workers */
 	gboolean remnant;            /* moved away; its worker relays connections that
 	                              * stayed here (issue 14) until they end */
+	gboolean fwd_connecting;     /* the remnant's link to the guest's next host is
+	                              * being made (supervisor.c, fwd_connect) */
 
 	/* guest-table.c keeps these */
 	guint refs;

@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -45,6 +46,8 @@
 #include "hostrpc/daemon/sandbox.h"
 #include "hostrpc/daemon/supervisor.h"
 #include "hostrpc/daemon/worker.h"
+#include "hostrpc/migrate.h"
+#include "migrate/link.h"
 
 /* A worker that lived shorter than this counts as a quick failure; respawns
  * after quick failures back off from RESPAWN_MIN_MS to RESPAWN_MAX_MS. */
@@ -167,6 +170,118 @@ static gboolean migration_under_way(HrpcdSupervisor *sup, guint32 guest_id, guin
 	return FALSE;
 }
 
+/*
+ * A remnant's guest moved on to a third host (issue 14, migfwd.h MOVE):
+ * its worker lives in the guest's namespace and holds no key, so we open
+ * the forward link to the next host for it, with our migration key, in a
+ * thread (a connect and a handshake, up to 10 s), and hand it the link's
+ * socket and session (HRPCD_CTL_FWD_LINK).  Owned by the GTask; the answer
+ * goes only to the worker that asked (same guest id and pid).
+ */
+typedef struct {
+	HrpcdSupervisor *sup;
+	guint32 guest_id;
+	pid_t pid;
+	char name[64];
+	char hostport[96];
+	char *key_path;
+	int rc;
+	int fd;
+	struct hrpc_mig_fwd_link f;
+} FwdConnect;
+
+static void fwd_connect_free(gpointer p)
+{
+	FwdConnect *fc = p;
+
+	if (fc->fd >= 0)
+		close(fc->fd);
+	explicit_bzero(&fc->f, sizeof(fc->f));
+	g_free(fc->key_path);
+	g_free(fc);
+}
+
+static void fwd_connect_thread(GTask *task, gpointer src, gpointer data, GCancellable *c)
+{
+	FwdConnect *fc = data;
+	guint8 key[MIG_KEY_SIZE];
+	const char *why = NULL;
+	mig_link *l = NULL;
+
+	(void)src, (void)c;
+	fc->rc = mig_key_load(fc->key_path, key, &why);
+	if (fc->rc == 0)
+		fc->rc = mig_link_connect(fc->hostport, key, fc->name, 10000, &l);
+	explicit_bzero(key, sizeof(key));
+	if (fc->rc == 0) {
+		struct mig_link_session ses;
+
+		mig_link_session_get(l, &ses);
+		memcpy(fc->f.k_send, ses.k_send, sizeof(fc->f.k_send));
+		memcpy(fc->f.k_recv, ses.k_recv, sizeof(fc->f.k_recv));
+		fc->f.seq_send = ses.seq_send;
+		fc->f.seq_recv = ses.seq_recv;
+		explicit_bzero(&ses, sizeof(ses));
+		fc->fd = dup(mig_link_fd(l));
+		if (fc->fd < 0)
+			fc->rc = -errno;
+	}
+	mig_link_free(l);
+	g_task_return_boolean(task, TRUE);
+}
+
+static void fwd_connect_done(GObject *src, GAsyncResult *res, gpointer data)
+{
+	FwdConnect *fc = g_task_get_task_data(G_TASK(res));
+	HrpcdGuest *g = hrpcd_guest_table_lookup(fc->sup->guests, fc->guest_id);
+
+	(void)src, (void)data;
+	if (!g || g->worker_pid != fc->pid)
+		return;   /* the worker that asked is gone */
+	g->fwd_connecting = FALSE;
+	hrpcd_log_guest(fc->rc ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE, g->id, g->name,
+			"remnant: forward link to the guest's next host %s: %s", fc->hostport,
+			fc->rc ? g_strerror(-fc->rc) : "up");
+	if (hrpcd_worker_ctl_send(fc->sup->ctl, fc->guest_id, HRPCD_CTL_FWD_LINK, fc->rc,
+				  fc->rc ? NULL : &fc->f, fc->rc ? 0 : sizeof(fc->f), fc->fd) < 0)
+		g_debug("guest %u: cannot hand the forward link over", fc->guest_id);
+}
+
+static void fwd_connect(HrpcdSupervisor *sup, guint32 guest_id, const char *text)
+{
+	HrpcdGuest *g = hrpcd_guest_table_lookup(sup->guests, guest_id);
+	char host[64];
+	unsigned int port = 0;
+	FwdConnect *fc;
+	GTask *task;
+	int rc = 0;
+
+	if (!g || !g->worker_pid)
+		return;
+	if (!g->remnant || !sup->migrate_key || g->fwd_connecting)
+		rc = -EPERM;   /* only a remnant, one at a time, with a key */
+	else if (sscanf(text, "%63s %u", host, &port) != 2 || !port || port > 65535 ||
+		 !g_hostname_is_ip_address(host))
+		rc = -EINVAL;
+	if (rc < 0) {
+		hrpcd_worker_ctl_send(sup->ctl, guest_id, HRPCD_CTL_FWD_LINK, rc, NULL, 0, -1);
+		return;
+	}
+	fc = g_new0(FwdConnect, 1);
+	fc->sup = sup;
+	fc->guest_id = guest_id;
+	fc->pid = g->worker_pid;
+	fc->fd = -1;
+	g_strlcpy(fc->name, g->name, sizeof(fc->name));
+	g_snprintf(fc->hostport, sizeof(fc->hostport), "%s:%u", host, port);
+	fc->key_path = g_strdup(sup->migrate_key);
+	g->fwd_connecting = TRUE;
+	task = g_task_new(NULL, NULL, fwd_connect_done, NULL);
+	g_task_set_task_data(task, fc, fwd_connect_free);
+	g_task_run_in_thread(task, fwd_connect_thread);
+	g_object_unref(task);
+}
+
 static void migration_news(guint32 guest_id, guint32 event, int status, const char *text,
 			   gpointer data)
 {
@@ -197,6 +312,9 @@ static void migration_news(guint32 guest_id, guint32 event, int status, const ch
 		break;
 	case HRPCD_CTL_MIG_OUT_FAILED:
 		migration_end(sup, guest_id, HRPC_ADMIN_MIG_OUT, HRPC_ADMIN_MIG_FAILED, text);
+		break;
+	case HRPCD_CTL_MIG_FWD_CONNECT:
+		fwd_connect(sup, guest_id, text);
 		break;
 	case HRPCD_CTL_MIG_OUT_REMNANT: {
 		HrpcdGuest *g = hrpcd_guest_table_lookup(sup->guests, guest_id);

@@ -297,6 +297,25 @@ int hrpcd_worker_ctl_pass_fd(HrpcdWorkerCtl *ctl, guint32 guest_id, guint32 type
 	return rc < 0 ? rc : 0;
 }
 
+int hrpcd_worker_ctl_send(HrpcdWorkerCtl *ctl, guint32 guest_id, guint32 type, int status,
+			  const void *payload, gsize len, int fd)
+{
+	Chan *c = g_hash_table_lookup(ctl->chans, GUINT_TO_POINTER(guest_id));
+	struct hrpcd_ctl_msg m = { .type = type, .status = status, .len = (guint32)len };
+	g_autofree guint8 *buf = g_malloc(sizeof(m) + len);
+	int rc;
+
+	if (!c || !c->src)
+		return -ENODATA;
+	m.seq = ++ctl->next_seq;
+	memcpy(buf, &m, sizeof(m));
+	if (len)
+		memcpy(buf + sizeof(m), payload, len);
+	rc = hrpc_unix_send(c->fd, buf, sizeof(m) + len, fd >= 0 ? &fd : NULL, fd >= 0);
+	explicit_bzero(buf, sizeof(m) + len);
+	return rc < 0 ? rc : 0;
+}
+
 int hrpcd_worker_ctl_list_sockets(HrpcdWorkerCtl *ctl, guint32 guest_id, guint flags,
 				  HrpcdWorkerCtlDone done, gpointer data)
 {

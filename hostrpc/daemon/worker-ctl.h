@@ -43,6 +43,10 @@ enum hrpcd_ctl_type {
 	/* Supervisor -> a remnant, + one fd: the guest migrates back here;
 	 * its incoming worker holds the other end (worker-priv.h).  No answer. */
 	HRPCD_CTL_REMNANT_PEER = 5,
+	/* Supervisor -> a remnant, the answer to its HRPCD_CTL_MIG_FWD_CONNECT:
+	 * status 0, len sizeof(struct hrpc_mig_fwd_link) (the session, as the
+	 * client) and the link's socket; or status -errno and nothing. */
+	HRPCD_CTL_FWD_LINK = 6,
 };
 
 #define HRPCD_CTL_F_JSON  0x1u
@@ -57,6 +61,9 @@ enum hrpcd_ctl_mig_event {
 					   * stays (fenced at the quiesce; text: why) */
 	HRPCD_CTL_MIG_OUT_REMNANT = 5,    /* source: migrated; the worker stays as the
 					   * remnant of connections forwarded to it */
+	HRPCD_CTL_MIG_FWD_CONNECT = 6,    /* a remnant: its guest moved on; open a
+					   * forward link to "HOST PORT" (the text) for
+					   * it (answer: HRPCD_CTL_FWD_LINK) */
 };
 #define HRPCD_CTL_MIG_TEXT_MAX 120
 
@@ -107,6 +114,10 @@ void hrpcd_worker_ctl_release(HrpcdWorkerCtl *ctl, guint32 guest_id);
 int hrpcd_worker_ctl_pass_port(HrpcdWorkerCtl *ctl, guint32 guest_id, int fd);
 /* The same for any one-way request with a descriptor (HRPCD_CTL_REMNANT_PEER). */
 int hrpcd_worker_ctl_pass_fd(HrpcdWorkerCtl *ctl, guint32 guest_id, guint32 type, int fd);
+/* A one-way message with a status, `len` bytes and an optional descriptor
+ * (HRPCD_CTL_FWD_LINK).  0, -ENODATA (no worker), -errno. */
+int hrpcd_worker_ctl_send(HrpcdWorkerCtl *ctl, guint32 guest_id, guint32 type, int status,
+			  const void *payload, gsize len, int fd);
 
 /* Ask the worker of `guest_id` for its socket listing (flags: HRPCD_CTL_F_*;
  * F_FILES: its filesystem listing).  Returns 0 (`done`

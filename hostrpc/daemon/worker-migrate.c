@@ -177,7 +177,7 @@ static const char *location_what(Worker *w, guint64 handle)
 	return "?";
 }
 
-static void fwd_peer_name(Worker *w, int fd)
+static void fwd_peer_name(WorkerFwd *wf, int fd)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -189,7 +189,68 @@ static void fwd_peer_name(Worker *w, int fd)
 		else if (ss.ss_family == AF_INET6)
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, a, sizeof(a));
 	}
-	g_strlcpy(w->fwd_peer, a, sizeof(w->fwd_peer));
+	g_strlcpy(wf->peer, a, sizeof(wf->peer));
+}
+
+static void fwd_ended(void *data, int err);
+static void remnant_move(void *data, const char *host, uint16_t port);
+
+static void wf_free(gpointer p)
+{
+	WorkerFwd *wf = p;
+
+	if (wf->w->moving == wf)
+		wf->w->moving = NULL;
+	mig_fwd_free(wf->fwd);   /* BYE, if the link still works */
+	g_free(wf);
+}
+
+/* A forward link becomes one of ours (w->fwds owns it). */
+static WorkerFwd *wf_new(Worker *w, mig_link *link)
+{
+	WorkerFwd *wf = g_new0(WorkerFwd, 1);
+
+	wf->w = w;
+	fwd_peer_name(wf, mig_link_fd(link));
+	wf->fwd = mig_fwd_new(link, w->spec->name, w->ctx, fwd_ended, wf);
+	mig_fwd_set_move_fn(wf->fwd, remnant_move, wf);
+	if (!w->fwds)
+		w->fwds = g_ptr_array_new_with_free_func(wf_free);
+	g_ptr_array_add(w->fwds, wf);
+	return wf;
+}
+
+static guint fwd_count(Worker *w)
+{
+	return w->fwds ? w->fwds->len : 0;
+}
+
+static WorkerFwd *fwd_at(Worker *w, guint i)
+{
+	return g_ptr_array_index(w->fwds, i);
+}
+
+static void json_str(GString *out, const char *s)
+{
+	g_string_append_c(out, '"');
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\' || (guchar)*s < 0x20)
+			g_string_append_printf(out, "\\u%04x", (guchar)*s);
+		else
+			g_string_append_c(out, *s);
+	g_string_append_c(out, '"');
+}
+
+static void link_json(GString *out, WorkerFwd *wf)
+{
+	const mig_link *l = mig_fwd_link(wf->fwd);
+	int err = mig_fwd_error(wf->fwd);
+
+	g_string_append_printf(out, "{\"peer\":\"%s\",\"state\":", wf->peer);
+	json_str(out, err ? g_strerror(-err) : "up");
+	g_string_append_printf(out, ",\"sent\":%" G_GUINT64_FORMAT ",\"received\":%"
+			       G_GUINT64_FORMAT "}", mig_link_bytes_sent(l),
+			       mig_link_bytes_received(l));
 }
 
 char *hrpcd_worker_locations(Worker *w, gboolean json, gsize *len)
@@ -197,51 +258,73 @@ char *hrpcd_worker_locations(Worker *w, gboolean json, gsize *len)
 	GString *out = g_string_new(NULL);
 	struct mig_fwd_info info;
 	const char *role = w->remnant ? "remnant" : "forwarding";
-	int err = w->fwd ? mig_fwd_error(w->fwd) : 0;
-	uint32_t pos = 0;
+	guint n = fwd_count(w);
 
 	if (json) {
 		g_string_append_printf(out, "{\"guest\":\"%s\",\"role\":\"%s\"", w->spec->name,
-				       w->fwd ? role : "none");
-		if (w->fwd) {
-			const mig_link *l = mig_fwd_link(w->fwd);
-
-			g_string_append_printf(out, ",\"link\":{\"peer\":\"%s\",\"state\":\"%s\","
-					       "\"sent\":%" G_GUINT64_FORMAT ",\"received\":%"
-					       G_GUINT64_FORMAT "}", w->fwd_peer,
-					       err ? g_strerror(-err) : "up",
-					       mig_link_bytes_sent(l), mig_link_bytes_received(l));
+				       n ? role : "none");
+		/* "link": the first (what older readers read); "links": each */
+		if (n) {
+			g_string_append(out, ",\"link\":");
+			link_json(out, fwd_at(w, 0));
+			g_string_append(out, ",\"links\":[");
+			for (guint k = 0; k < n; k++) {
+				if (k)
+					g_string_append_c(out, ',');
+				link_json(out, fwd_at(w, k));
+			}
+			g_string_append_c(out, ']');
 		}
 		g_string_append(out, ",\"objects\":[");
-		while (w->fwd && mig_fwd_next(w->fwd, &pos, &info))
-			g_string_append_printf(out, "%s{\"handle\":\"%#" G_GINT64_MODIFIER "x\","
-					       "\"what\":\"%s\",\"lives\":\"%s\",\"bytes_in\":%"
-					       G_GUINT64_FORMAT ",\"bytes_out\":%" G_GUINT64_FORMAT
-					       "}", pos > 1 ? "," : "", info.object,
-					       location_what(w, info.object),
-					       w->remnant ? "here" : w->fwd_peer, info.bytes_in,
-					       info.bytes_out);
+		for (guint k = 0, first = 1; k < n; k++) {
+			WorkerFwd *wf = fwd_at(w, k);
+			uint32_t pos = 0;
+
+			while (mig_fwd_next(wf->fwd, &pos, &info)) {
+				g_string_append_printf(out, "%s{\"handle\":\"%#" G_GINT64_MODIFIER
+						       "x\",\"what\":\"%s\",\"lives\":\"%s\","
+						       "\"bytes_in\":%" G_GUINT64_FORMAT
+						       ",\"bytes_out\":%" G_GUINT64_FORMAT "}",
+						       first ? "" : ",", info.object,
+						       location_what(w, info.object),
+						       w->remnant ? "here" : wf->peer, info.bytes_in,
+						       info.bytes_out);
+				first = 0;
+			}
+		}
 		g_string_append(out, "]}\n");
-	} else if (!w->fwd) {
+	} else if (!n) {
 		g_string_append_printf(out, "no object of %s lives on another host\n",
 				       w->spec->name);
 	} else {
-		g_string_append_printf(out, "%s: %s; forward link to %s: %s\n", w->spec->name,
+		g_string_append_printf(out, "%s: %s\n", w->spec->name,
 				       w->remnant ? "remnant (the guest runs elsewhere; these "
 						    "objects stayed here)" :
-						    "objects that live on another host",
-				       w->fwd_peer, err ? g_strerror(-err) : "up");
+						    "objects that live on another host");
+		for (guint k = 0; k < n; k++) {
+			WorkerFwd *wf = fwd_at(w, k);
+			int err = mig_fwd_error(wf->fwd);
+
+			g_string_append_printf(out, "forward link to %s: %s\n", wf->peer,
+					       err ? g_strerror(-err) : "up");
+		}
 		g_string_append_printf(out, "%-20s %-52s %-16s %12s %12s\n", "OBJECT", "CONNECTION",
 				       "LIVES AT", "TO GUEST", "FROM GUEST");
-		while (mig_fwd_next(w->fwd, &pos, &info)) {
-			/* bytes_in: from the link; at the remnant that is the guest's */
-			guint64 to_guest = w->remnant ? info.bytes_out : info.bytes_in;
-			guint64 from_guest = w->remnant ? info.bytes_in : info.bytes_out;
+		for (guint k = 0; k < n; k++) {
+			WorkerFwd *wf = fwd_at(w, k);
+			uint32_t pos = 0;
 
-			g_string_append_printf(out, "%#-20" G_GINT64_MODIFIER "x %-52s %-16s %12"
-					       G_GUINT64_FORMAT " %12" G_GUINT64_FORMAT "\n",
-					       info.object, location_what(w, info.object),
-					       w->remnant ? "here" : w->fwd_peer, to_guest, from_guest);
+			while (mig_fwd_next(wf->fwd, &pos, &info)) {
+				/* bytes_in: from the link; at the remnant that is the guest's */
+				guint64 to_guest = w->remnant ? info.bytes_out : info.bytes_in;
+				guint64 from_guest = w->remnant ? info.bytes_in : info.bytes_out;
+
+				g_string_append_printf(out, "%#-20" G_GINT64_MODIFIER "x %-52s %-16s %12"
+						       G_GUINT64_FORMAT " %12" G_GUINT64_FORMAT "\n",
+						       info.object, location_what(w, info.object),
+						       w->remnant ? "here" : wf->peer, to_guest,
+						       from_guest);
+			}
 		}
 	}
 	*len = out->len;
@@ -258,7 +341,7 @@ void hrpcd_worker_locations_free(Worker *w)
 		g_source_destroy(w->remnant_peer);
 		g_clear_pointer(&w->remnant_peer, g_source_unref);
 	}
-	g_clear_pointer(&w->fwd, mig_fwd_free);
+	g_clear_pointer(&w->fwds, g_ptr_array_unref);
 	if (w->locations) {
 		g_array_unref(w->locations);
 		w->locations = NULL;
@@ -322,9 +405,10 @@ static gboolean remnant_peer_event(gint fd, GIOCondition cond, gpointer data)
 	}
 	for (guint32 i = 0; i < req.h.n; i++) {
 		g_autoptr(GByteArray) pend = NULL;
-		int sfd = -1, rc = w->fwd ? mig_fwd_take(w->fwd, req.handles[i], &sfd, &pend) :
-					    -ENOENT;
+		int sfd = -1, rc = -ENOENT;
 
+		for (guint k = 0; k < fwd_count(w) && rc == -ENOENT; k++)
+			rc = mig_fwd_take(fwd_at(w, k)->fwd, req.handles[i], &sfd, &pend);
 		took_send(fd, req.handles[i], rc, sfd, pend);
 		if (sfd >= 0)
 			close(sfd);   /* before the end: the taker makes it again */
@@ -351,16 +435,27 @@ void hrpcd_worker_remnant_peer(Worker *w, int fd)
 	g_source_attach(w->remnant_peer, w->ctx);
 }
 
-/* The link to the other host ended: its objects were reset (forward.c). */
+/* A remnant with nothing left to relay ends. */
+static gboolean remnant_idle(Worker *w)
+{
+	for (guint k = 0; k < fwd_count(w); k++)
+		if (mig_fwd_count(fwd_at(w, k)->fwd) && !mig_fwd_error(fwd_at(w, k)->fwd))
+			return FALSE;
+	return w->moving == NULL;
+}
+
+/* A link to another host ended: its objects were reset (forward.c). */
 static void fwd_ended(void *data, int err)
 {
-	Worker *w = data;
+	WorkerFwd *wf = data;
+	Worker *w = wf->w;
 
 	hrpcd_log_guest(err ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE, w->spec->guest_id,
 			w->spec->name, "forward link to %s %s: %u forwarded connections %s",
-			w->fwd_peer, err ? "lost" : "ended", mig_fwd_lost(w->fwd),
-			"reset");
-	if (w->remnant)   /* nobody to forward for: the remnant ends */
+			wf->peer, err ? "lost" : "ended", mig_fwd_lost(wf->fwd), "reset");
+	if (w->moving == wf)
+		w->moving = NULL;   /* the answer, when it comes, has nobody to go to */
+	if (w->remnant && remnant_idle(w))   /* nobody to forward for: the remnant ends */
 		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_MIGRATED);
 }
 
@@ -369,14 +464,77 @@ static gboolean remnant_check(gpointer data)
 {
 	Worker *w = data;
 
-	if (w->fwd && mig_fwd_count(w->fwd) && !mig_fwd_error(w->fwd))
+	if (!remnant_idle(w))
 		return G_SOURCE_CONTINUE;
 	g_clear_pointer(&w->remnant_timer, g_source_unref);
 	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
 			"remnant: every forwarded connection ended");
-	g_clear_pointer(&w->fwd, mig_fwd_free);
+	g_clear_pointer(&w->fwds, g_ptr_array_unref);
 	hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_MIGRATED);
 	return G_SOURCE_REMOVE;
+}
+
+/*
+ * The remnant: the guest moved on again and its old host asks us (MOVE)
+ * to relay to the next one instead.  Only our supervisor can open a
+ * link there (we live in the guest's namespace and hold no key): we ask
+ * it, and its answer comes as HRPCD_CTL_FWD_LINK.
+ */
+static void remnant_move(void *data, const char *host, uint16_t port)
+{
+	WorkerFwd *wf = data;
+	Worker *w = wf->w;
+
+	if (!w->remnant || w->moving) {
+		mig_fwd_moved(wf->fwd, -EBUSY, 0);
+		return;
+	}
+	w->moving = wf;
+	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+			"remnant: the guest moves on; its connections go to %s port %u", host,
+			port);
+	tell_supervisor(w, HRPCD_CTL_MIG_FWD_CONNECT, 0, "%s %u", host, port);
+}
+
+void hrpcd_worker_fwd_link_in(Worker *w, int status, const void *payload, gsize len, int fd)
+{
+	WorkerFwd *old = w->moving, *nwf;
+	struct hrpc_mig_fwd_link f;
+	struct mig_link_session ses;
+	mig_link *link;
+	guint32 n;
+
+	w->moving = NULL;
+	if (!old) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (status == 0 && (fd < 0 || len != sizeof(f)))
+		status = -EPROTO;
+	if (status < 0) {
+		if (fd >= 0)
+			close(fd);
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, w->spec->guest_id, w->spec->name,
+				"remnant: no link to the guest's next host: %s", g_strerror(-status));
+		mig_fwd_moved(old->fwd, status, 0);
+		return;
+	}
+	memcpy(&f, payload, sizeof(f));
+	memcpy(ses.k_send, f.k_send, sizeof(ses.k_send));
+	memcpy(ses.k_recv, f.k_recv, sizeof(ses.k_recv));
+	ses.seq_send = f.seq_send;
+	ses.seq_recv = f.seq_recv;
+	link = mig_link_adopt(fd, &ses);
+	explicit_bzero(&ses, sizeof(ses));
+	explicit_bzero(&f, sizeof(f));
+	nwf = wf_new(w, link);
+	n = mig_fwd_transfer(old->fwd, nwf->fwd);
+	mig_fwd_moved(old->fwd, 0, n);
+	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+			"remnant: %u connections now forwarded to %s (no longer to %s)", n,
+			nwf->peer, old->peer);
+	g_ptr_array_remove(w->fwds, old);   /* BYE to the old host */
 }
 
 /*
@@ -391,14 +549,14 @@ static void become_remnant(Worker *w)
 	OutsourceSockService *ss = hrpcd_services_sock(w->svcs);
 	outsource_sock *sock = ss ? outsource_sock_service_get(ss) : NULL;
 	g_autofree int *fds = g_new(int, p->nfwd);
+	WorkerFwd *wf;
 	guint32 kept = 0;
 
-	/* Forwarding to a remnant elsewhere ends here (BYE): what it held
-	 * went on with the guest (FWD_HOLD). */
-	g_clear_pointer(&w->fwd, mig_fwd_free);
+	/* Forwarding to remnants elsewhere ends here (BYE): what they hold
+	 * went on with the guest (FWD_HOLD, FWD_MOVE). */
+	g_clear_pointer(&w->fwds, g_ptr_array_unref);
 	if (w->locations)
 		g_array_set_size(w->locations, 0);
-	fwd_peer_name(w, mig_link_fd(p->fwd_link));
 	for (guint32 i = 0; sock && i < p->nfwd; i++) {
 		char what[160];
 
@@ -411,9 +569,9 @@ static void become_remnant(Worker *w)
 		for (guint32 i = 0; i < p->nfwd; i++)
 			fds[i] = -1;
 	w->remnant = TRUE;
-	w->fwd = mig_fwd_new(g_steal_pointer(&p->fwd_link), w->spec->name, w->ctx, fwd_ended, w);
+	wf = wf_new(w, g_steal_pointer(&p->fwd_link));
 	for (guint32 i = 0; i < p->nfwd; i++)
-		if (fds[i] >= 0 && mig_fwd_add(w->fwd, p->fwd_handles[i], fds[i]) == 0)
+		if (fds[i] >= 0 && mig_fwd_add(wf->fwd, p->fwd_handles[i], fds[i]) == 0)
 			kept++;
 	/* On the worker's own context (g_timeout_add() would use the global
 	 * default one, which nobody runs here). */
@@ -422,7 +580,7 @@ static void become_remnant(Worker *w)
 	g_source_attach(w->remnant_timer, w->ctx);
 	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
 			"migrated to another host; %u connections stay here, forwarded over the "
-			"link from %s", kept, w->fwd_peer);
+			"link from %s", kept, wf->peer);
 	tell_supervisor(w, HRPCD_CTL_MIG_OUT_REMNANT, 0, "%u connections stay here, forwarded",
 			kept);
 }
@@ -456,7 +614,7 @@ static void fwd_link_take(Worker *w, const guint8 *payload, gsize len, int fd)
 	port_status(p, 0, "forward link taken");
 }
 
-/* The remnant said HELD: what each stand-in has not passed on, and their
+/* The remnants said HELD: what each stand-in has not passed on, and their
  * far ends, to hostrpc-migrate (migrate.h FWD_HOLD). */
 static void fwd_held_send(Worker *w)
 {
@@ -464,20 +622,25 @@ static void fwd_held_send(Worker *w)
 	g_autoptr(GByteArray) buf = g_byte_array_new();
 	g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
 	struct mig_fwd_info info;
-	guint32 pos = 0;
 	int memfd, rc;
 
-	while (w->fwd && mig_fwd_held(w->fwd) && mig_fwd_next(w->fwd, &pos, &info)) {
-		struct mig_fwd_pending pd;
-		struct hrpc_mig_fwd_held r = { .handle = info.object };
+	for (guint k = 0; k < fwd_count(w); k++) {
+		struct mig_fwd *fwd = fwd_at(w, k)->fwd;
+		guint32 pos = 0;
 
-		if (mig_fwd_pending(w->fwd, info.object, &pd) < 0 || fds->len == HRPC_MIG_FWD_MAX)
-			continue;
-		r.pend_len = (guint32)pd.pend_len;
-		r.flags = pd.shut ? HRPC_MIG_FWD_HELD_F_SHUT : 0;
-		g_byte_array_append(buf, (const guint8 *)&r, sizeof(r));
-		g_byte_array_append(buf, pd.pend, (guint)pd.pend_len);
-		g_array_append_val(fds, pd.fd);
+		while (mig_fwd_held(fwd) && mig_fwd_next(fwd, &pos, &info)) {
+			struct mig_fwd_pending pd;
+			struct hrpc_mig_fwd_held r = { .handle = info.object, .link = (guint16)k };
+
+			if (mig_fwd_pending(fwd, info.object, &pd) < 0 ||
+			    fds->len == HRPC_MIG_FWD_MAX)
+				continue;
+			r.pend_len = (guint32)pd.pend_len;
+			r.flags = pd.shut ? HRPC_MIG_FWD_HELD_F_SHUT : 0;
+			g_byte_array_append(buf, (const guint8 *)&r, sizeof(r));
+			g_byte_array_append(buf, pd.pend, (guint)pd.pend_len);
+			g_array_append_val(fds, pd.fd);
+		}
 	}
 	memfd = memfd_of(buf->data, buf->len, NULL, 0);
 	if (memfd < 0) {
@@ -490,22 +653,21 @@ static void fwd_held_send(Worker *w)
 		rc = port_send(p->fd, HRPC_MIG_FWD_HELD, NULL, 0, &g_array_index(fds, int, i),
 			       (int)MIN(fds->len - i, (guint)PORT_FDS_MAX), 0);
 	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
-			"%u forwarded connections held at %s for the move", fds->len, w->fwd_peer);
+			"%u forwarded connections held at their remnants for the move", fds->len);
 }
 
 static void fwd_held(void *data, int err)
 {
-	Worker *w = data;
+	WorkerFwd *wf = data;
+	Worker *w = wf->w;
 
-	if (!w->port)
-		return;
-	if (err < 0) {
+	if (err < 0)
 		/* The link ended: its connections were reset, none follows. */
 		hrpcd_log_guest(G_LOG_LEVEL_WARNING, w->spec->guest_id, w->spec->name,
-				"forward link to %s ended during the hold: %s", w->fwd_peer,
+				"forward link to %s ended during the hold: %s", wf->peer,
 				g_strerror(-err));
-	}
-	fwd_held_send(w);
+	if (w->holding && --w->holding == 0 && w->port)
+		fwd_held_send(w);
 }
 
 /* FWD_HOLD: the connections forwarded to us are to go on with the guest. */
@@ -513,12 +675,64 @@ static void fwd_hold(Worker *w)
 {
 	WorkerMigPort *p = w->port;
 
-	if (!p->quiesced || p->switched) {
-		port_status(p, -EINVAL, "FWD_HOLD: not quiesced, or after the switch");
+	if (!p->quiesced || p->switched || w->holding) {
+		port_status(p, -EINVAL, "FWD_HOLD: not quiesced, after the switch, or twice");
 		return;
 	}
-	if (w->remnant || !w->fwd || mig_fwd_hold(w->fwd, fwd_held, w) < 0)
-		fwd_held_send(w);   /* nothing to hold (the link ended): none follows */
+	/* One more than the links: the last answer sends, however they come. */
+	w->holding = 1;
+	for (guint k = 0; !w->remnant && k < fwd_count(w); k++)
+		if (mig_fwd_hold(fwd_at(w, k)->fwd, fwd_held, fwd_at(w, k)) == 0)
+			w->holding++;
+	if (--w->holding == 0)
+		fwd_held_send(w);   /* nothing to wait for (none, or the links ended) */
+}
+
+static void fwd_moved(void *data, int status, uint32_t nobj)
+{
+	WorkerFwd *wf = data;
+	Worker *w = wf->w;
+
+	if (!w->moves)
+		return;
+	w->moves = 0;
+	hrpcd_log_guest(status ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE, w->spec->guest_id,
+			w->spec->name, "the remnant at %s %s", wf->peer,
+			status ? "could not follow the guest" : "follows the guest");
+	if (!w->port)
+		return;
+	if (status < 0)
+		port_status(w->port, status, "the remnant at %s could not move its connections: "
+			    "%s", wf->peer, g_strerror(-status));
+	else
+		port_status(w->port, (int)nobj, "%u connections at %s now forwarded to the "
+			    "destination", nobj, wf->peer);
+}
+
+/* FWD_MOVE: after the pages, a held remnant relays to the destination. */
+static void fwd_move(Worker *w, const guint8 *payload, gsize len)
+{
+	WorkerMigPort *p = w->port;
+	struct hrpc_mig_fwd_move mv;
+	int rc;
+
+	if (len != sizeof(mv)) {
+		port_status(p, -EINVAL, "FWD_MOVE: bad request");
+		return;
+	}
+	memcpy(&mv, payload, sizeof(mv));
+	mv.host[sizeof(mv.host) - 1] = 0;
+	if (!p->switched || w->moves || mv.link >= fwd_count(w) || mv.reserved) {
+		port_status(p, -EINVAL, "FWD_MOVE: before the switch, twice, or no such link");
+		return;
+	}
+	rc = mig_fwd_move(fwd_at(w, mv.link)->fwd, mv.host, mv.port, fwd_moved,
+			  fwd_at(w, mv.link));
+	if (rc < 0) {
+		port_status(p, rc, "FWD_MOVE: %s", g_strerror(-rc));
+		return;
+	}
+	w->moves = 1;
 }
 
 /* FWD_KEEP: the connections that stay here when the guest leaves. */
@@ -552,8 +766,10 @@ static void resume(Worker *w, const char *why)
 	int rc;
 
 	fwd_link_drop(p);
-	if (w->fwd && !w->remnant)
-		mig_fwd_resume(w->fwd);   /* a hold, if any, ends: the remnant goes on */
+	w->holding = 0;
+	w->moves = 0;
+	for (guint k = 0; !w->remnant && k < fwd_count(w); k++)
+		mig_fwd_resume(fwd_at(w, k)->fwd);   /* a hold ends: the remnants go on */
 	if (!p->quiesced) {
 		/* Nothing stopped yet (the migration failed in pre-copy). */
 		tell_supervisor(w, HRPCD_CTL_MIG_OUT_ROLLBACK, 0, "not migrated: %s", why);
@@ -782,7 +998,8 @@ static gboolean port_event(gint fd, GIOCondition cond, gpointer user_data)
 		memcpy(&m, &in.m, sizeof(m));
 	plen = rc >= (int)sizeof(m) ? (gsize)rc - sizeof(m) : 0;
 	if (rc < (int)sizeof(m) ||
-	    (plen && m.type != HRPC_MIG_FWD_LINK && m.type != HRPC_MIG_FWD_KEEP)) {
+	    (plen && m.type != HRPC_MIG_FWD_LINK && m.type != HRPC_MIG_FWD_KEEP &&
+	     m.type != HRPC_MIG_FWD_MOVE)) {
 		for (int i = 0; i < nfds; i++)
 			close(passed[i]);
 		if (p->switched) {
@@ -836,6 +1053,9 @@ static gboolean port_event(gint fd, GIOCondition cond, gpointer user_data)
 		break;
 	case HRPC_MIG_FWD_HOLD:
 		fwd_hold(w);
+		break;
+	case HRPC_MIG_FWD_MOVE:
+		fwd_move(w, in.payload, plen);
 		break;
 	default:
 		port_status(p, -ENOSYS, "unknown request %u", m.type);
@@ -928,7 +1148,25 @@ typedef struct {
 	const char *iface;
 	guint8 key[MIG_KEY_SIZE];  /* the pair's: the forward link authenticates with it */
 	mig_link *fwd_link;        /* FWD_OPEN: to the source's remnant */
+	GPtrArray *far;            /* FWD_REMOTE: of FarLink, remnants on other hosts */
 } Incoming;
+
+/* A remnant on a third host linked here for these stand-ins (FWD_REMOTE). */
+typedef struct {
+	mig_link *link;            /* until GO: then wf's */
+	guint64 *handles;
+	guint32 n;
+	WorkerFwd *wf;             /* GO: its forwarder (w->fwds owns it) */
+} FarLink;
+
+static void far_free(gpointer p)
+{
+	FarLink *fl = p;
+
+	mig_link_free(fl->link);
+	g_free(fl->handles);
+	g_free(fl);
+}
 
 /*
  * FWD_OPEN: connections will stay at the source.  Listen on the address
@@ -957,15 +1195,35 @@ int hrpcd_worker_mig_fwd_listener(int link_fd)
 	return lfd;
 }
 
+/* Take one connection on the forward listener that authenticates with the
+ * pair's key for this guest. */
+static int fwd_accept(Incoming *in, int lfd, mig_link **out)
+{
+	struct hrpc_mig_intro intro;
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+	int fd, rc;
+
+	rc = poll(&pfd, 1, 10000);
+	fd = rc == 1 ? accept4(lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
+	rc = rc == 1 ? (fd < 0 ? -errno : 0) : -ETIMEDOUT;
+	if (rc == 0)
+		rc = mig_link_read_intro(fd, &intro, 10000);
+	if (rc == 0 && strcmp(intro.guest, in->w->spec->name))
+		rc = -EACCES;
+	if (rc == 0)
+		rc = mig_link_accept(fd, &intro, in->key, 10000, out);
+	if (rc < 0 && fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static int in_fwd_open(Incoming *in, char *err, gsize errlen)
 {
 	Worker *w = in->w;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct hrpc_mig_fwd_port fp = { 0 };
-	struct hrpc_mig_intro intro;
-	struct pollfd pfd;
-	int lfd = w->fwd_lfd, fd, rc;
+	int lfd = w->fwd_lfd, rc;
 
 	if (in->fwd_link) {
 		g_strlcpy(err, "a second forward link", errlen);
@@ -975,31 +1233,67 @@ static int in_fwd_open(Incoming *in, char *err, gsize errlen)
 		g_strlcpy(err, "cannot listen for the forward link", errlen);
 		return -EADDRNOTAVAIL;
 	}
-	w->fwd_lfd = -1;   /* one link: the listener goes once it came */
 	fp.port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
 						  ((struct sockaddr_in6 *)&ss)->sin6_port);
 	rc = mig_link_send(in->link, HRPC_MIG_FWD_PORT, &fp, sizeof(fp));
-	if (rc < 0) {
-		close(lfd);
+	if (rc < 0)
 		return rc;
-	}
-	pfd = (struct pollfd){ .fd = lfd, .events = POLLIN };
-	rc = poll(&pfd, 1, 10000);
-	fd = rc == 1 ? accept4(lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
-	rc = rc == 1 ? (fd < 0 ? -errno : 0) : -ETIMEDOUT;
-	close(lfd);
-	if (rc == 0)
-		rc = mig_link_read_intro(fd, &intro, 10000);
-	if (rc == 0 && strcmp(intro.guest, w->spec->name))
-		rc = -EACCES;
-	if (rc == 0)
-		rc = mig_link_accept(fd, &intro, in->key, 10000, &in->fwd_link);
+	rc = fwd_accept(in, lfd, &in->fwd_link);
 	if (rc < 0) {
-		if (fd >= 0)
-			close(fd);
 		g_snprintf(err, errlen, "forward link: %s", g_strerror(-rc));
 		return rc;
 	}
+	return 0;
+}
+
+/*
+ * FWD_REMOTE: stand-ins whose remnant is on a third host (their records
+ * have forward images).  If the remnant is here, they become local again
+ * at GO (in_fwd_local); else the remnant's host links to our listener
+ * (the source's worker asked it: FWD_MOVE) and we keep that link for them.
+ */
+static int in_fwd_remote(Incoming *in, const guint8 *buf, gsize len, char *err, gsize errlen)
+{
+	Worker *w = in->w;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct hrpc_mig_fwd_port fp = { 0 };
+	FarLink *fl;
+	int rc;
+
+	if (!len || len % sizeof(guint64) || len / sizeof(guint64) > HRPC_MIG_FWD_MAX) {
+		g_strlcpy(err, "FWD_REMOTE: bad request", errlen);
+		return -EPROTO;
+	}
+	if (w->spec->remnant_fd >= 0) {
+		link_status(in->link, 0, "the remnant is here: they become local again");
+		return 0;
+	}
+	if (w->fwd_lfd < 0 || getsockname(w->fwd_lfd, (struct sockaddr *)&ss, &sl) < 0) {
+		g_strlcpy(err, "cannot listen for a forward link", errlen);
+		return -EADDRNOTAVAIL;
+	}
+	fp.port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+						  ((struct sockaddr_in6 *)&ss)->sin6_port);
+	rc = mig_link_send(in->link, HRPC_MIG_FWD_PORT, &fp, sizeof(fp));
+	if (rc < 0)
+		return rc;
+	fl = g_new0(FarLink, 1);
+	rc = fwd_accept(in, w->fwd_lfd, &fl->link);
+	if (rc < 0) {
+		g_free(fl);
+		/* Not fatal: those connections are reset at GO. */
+		link_status(in->link, rc, "no forward link came from their remnant: %s",
+			    g_strerror(-rc));
+		return 0;
+	}
+	fl->n = (guint32)(len / sizeof(guint64));
+	fl->handles = g_memdup2(buf, len);
+	if (!in->far)
+		in->far = g_ptr_array_new_with_free_func(far_free);
+	g_ptr_array_add(in->far, fl);
+	link_status(in->link, 0, "a remnant on another host links here for %u connections",
+		    fl->n);
 	return 0;
 }
 
@@ -1068,6 +1362,38 @@ static int local_again(int *realp, const guint8 *fimg, GByteArray *pend, int *ou
 	close(real);
 	*realp = -1;
 	return sock_tcp_restore(nimg, nlen, out);
+}
+
+/*
+ * A stand-in whose remnant on a third host linked here (FWD_REMOTE): it
+ * is forwarded again, starting with the bytes that were under way.  0, or
+ * -ENOENT (no link for it: the caller resets it); the far end is taken.
+ */
+static int far_forward(Incoming *in, struct outsource_sock_fwd *mv)
+{
+	Worker *w = in->w;
+	struct hrpc_sock_fwd_image fi;
+	const guint8 *b = mv->img;
+	char what[160];
+
+	for (guint k = 0; in->far && k < in->far->len; k++) {
+		FarLink *fl = g_ptr_array_index(in->far, k);
+		guint32 i;
+
+		for (i = 0; i < fl->n && fl->handles[i] != mv->handle; i++)
+			;
+		if (i == fl->n)
+			continue;
+		if (!fl->wf)   /* the link becomes one of our forwarders */
+			fl->wf = wf_new(w, g_steal_pointer(&fl->link));
+		memcpy(&fi, b, sizeof(fi));   /* checked at the import */
+		if (outsource_sock_describe(in->sock, mv->handle, what, sizeof(what)) == 0)
+			location_add(w, mv->handle, what);
+		mig_fwd_add_moved(fl->wf->fwd, mv->handle, mv->fd, b + sizeof(fi), fi.in_len,
+				  b + sizeof(fi) + fi.in_len, fi.out_len);
+		return 0;
+	}
+	return -ENOENT;
 }
 
 /* Read one answer of the remnant: its record and descriptors. */
@@ -1156,8 +1482,14 @@ static void in_fwd_local(Incoming *in)
 		}
 	}
 	for (guint32 i = 0; i < n; i++) {
-		int fd = -1, rc = real[i] < 0 ? -ENOENT :
-				  local_again(&real[i], mv[i].img, g_ptr_array_index(pends, i), &fd);
+		int fd = -1, rc;
+
+		if (rfd < 0 && far_forward(in, &mv[i]) == 0) {
+			g_free(mv[i].img);
+			continue;
+		}
+		rc = real[i] < 0 ? -ENOENT :
+		     local_again(&real[i], mv[i].img, g_ptr_array_index(pends, i), &fd);
 
 		if (rc == 0 && (rc = outsource_sock_mig_localize(in->sock, mv[i].handle, fd)) < 0)
 			close_reset(fd);
@@ -1187,6 +1519,7 @@ static int in_fwd_start(Incoming *in, char *err, gsize errlen)
 {
 	Worker *w = in->w;
 	g_autofree struct outsource_sock_fwd *fw = NULL;
+	WorkerFwd *wf;
 	guint32 n = 0;
 
 	if (w->fwd_lfd >= 0) {   /* no forward link came: none will */
@@ -1207,17 +1540,16 @@ static int in_fwd_start(Incoming *in, char *err, gsize errlen)
 			   "forward link", n);
 		return -EPROTO;
 	}
-	fwd_peer_name(w, mig_link_fd(in->fwd_link));
-	w->fwd = mig_fwd_new(g_steal_pointer(&in->fwd_link), w->spec->name, w->ctx, fwd_ended, w);
+	wf = wf_new(w, g_steal_pointer(&in->fwd_link));
 	for (guint32 i = 0; i < n; i++) {
 		char what[160];
 
 		if (outsource_sock_describe(in->sock, fw[i].handle, what, sizeof(what)) == 0)
 			location_add(w, fw[i].handle, what);
-		mig_fwd_add(w->fwd, fw[i].handle, fw[i].fd);
+		mig_fwd_add(wf->fwd, fw[i].handle, fw[i].fd);
 	}
 	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
-			"%u connections live at %s: forwarded", n, w->fwd_peer);
+			"%u connections live at %s: forwarded", n, wf->peer);
 	return 0;
 }
 
@@ -1486,6 +1818,11 @@ gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error)
 			if (rc < 0)
 				break;
 			link_status(in.link, 0, "forward link up");
+		} else if (type == HRPC_MIG_FWD_REMOTE) {
+			rc = in.have_state ? in_fwd_remote(&in, buf, len, err, sizeof(err)) :
+					     -EPROTO;
+			if (rc < 0)
+				break;
 		} else if (type == HRPC_MIG_PAGES_IN) {
 			rc = in_pages(&in, buf, len);
 			if (rc < 0) {
@@ -1524,6 +1861,8 @@ gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error)
 	link_status(in.link, rc, "%s", err);
 	mig_link_free(in.link);
 	mig_link_free(in.fwd_link);
+	if (in.far)
+		g_ptr_array_unref(in.far);
 	explicit_bzero(in.key, sizeof(in.key));
 	tell_supervisor(w, HRPCD_CTL_MIG_IN_FAILED, rc, "%s", err);
 	g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc), "incoming migration: %s", err);

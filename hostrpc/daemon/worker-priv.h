@@ -37,10 +37,12 @@ typedef struct {
 	/* The location table (issue 14): the guest's objects that live on
 	 * another host and the forward link to them (here, where the guest
 	 * runs), or those that stayed here after it left (remnant). */
-	struct mig_fwd *fwd;
+	GPtrArray *fwds;           /* of WorkerFwd: one per forward link (remnant host) */
 	gboolean remnant;
 	GArray *locations;         /* of WorkerLocation, for hostrpcctl locations */
-	char fwd_peer[80];         /* the other host, as the link's peer address */
+	struct _WorkerFwd *moving; /* the remnant: the link whose objects move on */
+	guint holding;             /* FWD_HOLD: forward links yet to say HELD */
+	guint moves;               /* FWD_MOVE: MOVED answers awaited */
 	GSource *remnant_timer;    /* the remnant checks whether anything is left */
 	GSource *remnant_peer;     /* the remnant: an incoming worker of the guest may
 	                            * take its connections back (REMNANT_TAKE) */
@@ -53,6 +55,13 @@ typedef struct {
 	guint64 handle;
 	char what[160];            /* "tcp LOCAL -> PEER" */
 } WorkerLocation;
+
+/* One forward link and its objects; owned by w->fwds. */
+typedef struct _WorkerFwd {
+	Worker *w;
+	struct mig_fwd *fwd;
+	char peer[80];             /* the other host, as the link's peer address */
+} WorkerFwd;
 
 /*
  * A guest comes back to a host where its remnant still holds connections
@@ -103,5 +112,8 @@ char *hrpcd_worker_locations(Worker *w, gboolean json, gsize *len);
 void hrpcd_worker_locations_free(Worker *w);
 /* The remnant: the supervisor's end of a channel to an incoming worker. */
 void hrpcd_worker_remnant_peer(Worker *w, int fd);
+/* The remnant: the supervisor's answer to a MOVE (worker-ctl.h
+ * HRPCD_CTL_FWD_LINK): the new link's socket and session, or -errno. */
+void hrpcd_worker_fwd_link_in(Worker *w, int status, const void *payload, gsize len, int fd);
 
 #endif /* HOSTRPCD_WORKER_PRIV_H */

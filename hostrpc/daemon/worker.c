@@ -31,6 +31,7 @@
 
 #include "hostrpc/hostrpc-glib.h"
 #include "hostrpc/ring.h"
+#include "hostrpc/migrate.h"          /* struct hrpc_mig_fwd_link */
 #include "hostrpc/daemon/audit-sink.h"
 #include "hostrpc/daemon/log.h"
 #include "hostrpc/daemon/sandbox.h"
@@ -236,13 +237,19 @@ static gboolean ctl_event(gint fd, GIOCondition cond, gpointer user_data)
 {
 	Worker *w = user_data;
 	struct hrpcd_ctl_msg m, r = { .type = HRPCD_CTL_LIST_SOCKETS_REPLY };
+	struct {
+		struct hrpcd_ctl_msg m;
+		guint8 payload[sizeof(struct hrpc_mig_fwd_link)];
+	} in;
 	g_autofree char *text = NULL;
 	gsize len = 0;
 	int rc, passed = -1, nfds = 1;
 
-	rc = (int)hrpc_unix_recv_msg(fd, &m, sizeof(m), &passed, &nfds, MSG_DONTWAIT);
+	rc = (int)hrpc_unix_recv_msg(fd, &in, sizeof(in), &passed, &nfds, MSG_DONTWAIT);
 	if (rc == -EAGAIN || rc == -EMSGSIZE)
 		return G_SOURCE_CONTINUE;
+	if (rc >= (int)sizeof(m))
+		memcpy(&m, &in.m, sizeof(m));
 	if (rc < 0) {
 		/* The supervisor is gone or closed it: nothing to answer. */
 		g_source_unref(w->ctl);
@@ -252,6 +259,13 @@ static gboolean ctl_event(gint fd, GIOCondition cond, gpointer user_data)
 	if (rc == sizeof(m) && m.type == HRPCD_CTL_MIGRATE_PORT && nfds == 1) {
 		/* hostrpc-migrate's port to us (the source side). */
 		hrpcd_worker_mig_port_open(w, passed);
+		return G_SOURCE_CONTINUE;
+	}
+	if (rc >= (int)sizeof(m) && m.type == HRPCD_CTL_FWD_LINK) {
+		/* The supervisor's answer to our MOVE (the remnant). */
+		hrpcd_worker_fwd_link_in(w, m.status, in.payload, (gsize)rc - sizeof(m),
+					 nfds == 1 ? passed : -1);
+		explicit_bzero(&in, sizeof(in));
 		return G_SOURCE_CONTINUE;
 	}
 	if (rc == sizeof(m) && m.type == HRPCD_CTL_REMNANT_PEER && nfds == 1) {

@@ -36,6 +36,16 @@
  * to remnant) lets both ends go on where they were.  HOLD while held,
  * and RESUME or HELD when not, break the link.
  *
+ * A guest that moves on to a third host takes its forwards along, with no
+ * chain (item 2): while held, the guest's end says MOVE with the address
+ * of the next host's forward listener; the remnant's host opens a new
+ * forward link there (authenticated with its own pair key), moves every
+ * object onto it with what it had not yet written, and answers MOVED (0
+ * and how many moved, or why not).  The next host starts each object
+ * with the bytes that were under way at the guest's old end (sockstate.h,
+ * forward image): those for the guest it passes on first, those from the
+ * guest it sends first.  The old link then ends with BYE.
+ *
  * An object ends when both directions are SHUT and every byte was passed
  * on, or at a RESET.  Frames about an object that ended are ignored (they
  * were under way).  BYE ends the link in order; a link that breaks in
@@ -62,6 +72,8 @@ enum hrpc_fwd_type {
 	HRPC_FWD_HOLD  = 70,       /* empty: guest's end -> remnant, the guest moves on */
 	HRPC_FWD_HELD  = 71,       /* empty: remnant -> guest's end, after its last DATA */
 	HRPC_FWD_RESUME = 72,      /* empty: guest's end -> remnant, the move failed */
+	HRPC_FWD_MOVE  = 73,       /* struct hrpc_fwd_move: guest's end -> remnant, held */
+	HRPC_FWD_MOVED = 74,       /* struct hrpc_fwd_moved: remnant -> guest's end */
 };
 
 #define HRPC_FWD_MAGIC     0x44574648u   /* "HFWD" */
@@ -84,6 +96,20 @@ struct hrpc_fwd_obj {
 	hrpc_u64 object;           /* the guest's handle; never 0 */
 };
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_fwd_obj) == 8, "fwd object is 8 bytes");
+
+struct hrpc_fwd_move {
+	char     host[64];         /* the next host's address, numeric, NUL-padded */
+	hrpc_u16 port;             /* its forward listener, not 0 */
+	hrpc_u16 reserved0;        /* 0 */
+	hrpc_u32 reserved1;        /* 0 */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_fwd_move) == 72, "fwd move is 72 bytes");
+
+struct hrpc_fwd_moved {
+	hrpc_s32 status;           /* 0, or a negative errno (-1..-4095) */
+	hrpc_u32 nobj;             /* objects now on the new link */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_fwd_moved) == 8, "fwd moved is 8 bytes");
 
 struct hrpc_fwd_ack {
 	hrpc_u64 object;
@@ -158,6 +184,39 @@ static inline int hrpc_fwd_check(hrpc_u32 type, const void *p, hrpc_u64 len)
 			return -EPROTO;
 		memcpy(&r, p, sizeof(r));
 		return r.object && r.error > 0 && r.error < 4096 && !r.reserved ? 0 : -EPROTO;
+	}
+	case HRPC_FWD_MOVE: {
+		struct hrpc_fwd_move mv;
+		int n = 0;
+
+		if (len != sizeof(mv))
+			return -EPROTO;
+		memcpy(&mv, p, sizeof(mv));
+		if (!mv.port || mv.reserved0 || mv.reserved1)
+			return -EPROTO;
+		while (n < (int)sizeof(mv.host) && mv.host[n])
+			n++;
+		if (n == 0 || n == (int)sizeof(mv.host))
+			return -EPROTO;
+		for (int i = 0; i < n; i++)
+			if (!((mv.host[i] >= '0' && mv.host[i] <= '9') ||
+			      (mv.host[i] >= 'a' && mv.host[i] <= 'f') ||
+			      (mv.host[i] >= 'A' && mv.host[i] <= 'F') ||
+			      mv.host[i] == '.' || mv.host[i] == ':'))
+				return -EPROTO;
+		for (; n < (int)sizeof(mv.host); n++)
+			if (mv.host[n])
+				return -EPROTO;
+		return 0;
+	}
+	case HRPC_FWD_MOVED: {
+		struct hrpc_fwd_moved md;
+
+		if (len != sizeof(md))
+			return -EPROTO;
+		memcpy(&md, p, sizeof(md));
+		return md.status <= 0 && md.status >= -4095 && (md.status == 0 || !md.nobj) ?
+			       0 : -EPROTO;
 	}
 	case HRPC_FWD_BYE:
 	case HRPC_FWD_HOLD:

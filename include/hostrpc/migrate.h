@@ -52,6 +52,11 @@ enum hrpc_mig_type {
 	                           * no memfd) the stand-ins' far ends in record order.
 	                           * A RESUME lets the remnant go on. */
 	HRPC_MIG_FWD_HELD   = 11,
+	HRPC_MIG_FWD_MOVE   = 12, /* struct hrpc_mig_fwd_move, after the pages: the
+	                           * remnant behind held link `link` opens a forward
+	                           * link to the destination's listener and moves its
+	                           * objects there (migfwd.h MOVE); reply STATUS: the
+	                           * number moved, or -errno */
 	/* link (destination worker) */
 	HRPC_MIG_PREPARE    = 16, /* struct hrpc_mig_prepare; reply STATUS */
 	HRPC_MIG_STATE_IN   = 17, /* struct hrpc_mig_state + socket table with TCP images */
@@ -63,6 +68,11 @@ enum hrpc_mig_type {
 	HRPC_MIG_FWD_OPEN   = 23, /* empty: listen for the forward link; reply
 	                           * HRPC_MIG_FWD_PORT, then STATUS once it is up */
 	HRPC_MIG_FWD_PORT   = 24, /* struct hrpc_mig_fwd_port */
+	HRPC_MIG_FWD_REMOTE = 25, /* u64 handles (1..HRPC_MIG_FWD_MAX), after the state:
+	                           * the stand-ins whose remnant (elsewhere) will link
+	                           * here; reply FWD_PORT, then STATUS once it did; or
+	                           * STATUS at once: the remnant is on this host (they
+	                           * become local again, no link) */
 	/* both */
 	HRPC_MIG_STATUS     = 32, /* struct hrpc_mig_status */
 };
@@ -157,10 +167,19 @@ HRPC_STATIC_ASSERT(sizeof(struct hrpc_mig_fwd_link) == 88, "fwd link is 88 bytes
 struct hrpc_mig_fwd_held {
 	hrpc_u64 handle;
 	hrpc_u32 pend_len;         /* <= HRPC_FWD_WINDOW */
-	hrpc_u32 flags;            /* HRPC_MIG_FWD_HELD_F_* */
+	hrpc_u16 flags;            /* HRPC_MIG_FWD_HELD_F_* */
+	hrpc_u16 link;             /* which of the worker's forward links (FWD_MOVE) */
 };
 #define HRPC_MIG_FWD_HELD_F_SHUT 0x1u   /* half closed: it cannot become local again */
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_mig_fwd_held) == 16, "fwd held is 16 bytes");
+
+struct hrpc_mig_fwd_move {
+	hrpc_u16 link;             /* as in struct hrpc_mig_fwd_held */
+	hrpc_u16 port;             /* the destination's forward listener */
+	hrpc_u32 reserved;         /* 0 */
+	char     host[64];         /* the destination's address, numeric */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_mig_fwd_move) == 72, "fwd move is 72 bytes");
 
 struct hrpc_mig_hash_req {
 	hrpc_u64 seed;             /* keys the page hash (a fresh random value) */

@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	check(mig_fwd_add(f, 1, o1[1]) == 0);
 	check(mig_fwd_add(f, 2, o2[1]) == 0);
 	while (n >= 3 && !ended) {
-		uint32_t type = HRPC_FWD_HELLO - 1 + d[0] % 8;
+		uint32_t type = HRPC_FWD_HELLO - 1 + d[0] % 13;
 		size_t len = (size_t)d[1] | (size_t)d[2] << 8;
 		uint8_t *p;
 		struct iovec v;

@@ -440,7 +440,9 @@ static int miglink_seeds(const char *dir)
 
 /* fuzz-migfwd: scripts of frames ([type - 63][len u16][payload]) an honest
  * peer sends: HELLO, data both objects, acknowledgements, a shutdown, a
- * reset, BYE. */
+ * reset, BYE; the guest moving on (HOLD, RESUME, HOLD again, BYE); and
+ * one that ends in a HELD nobody asked for (the forwarder never holds
+ * there: a protocol error). */
 static size_t fwd_frame(uint8_t *out, uint32_t type, const void *p, uint16_t len)
 {
 	out[0] = (uint8_t)(type - (HRPC_FWD_HELLO - 1));
@@ -477,7 +479,32 @@ static int migfwd_seeds(const char *dir)
 	if (write_file(dir, "seed-migfwd-all", buf, n))
 		return 1;
 	n += fwd_frame(buf + n, HRPC_FWD_BYE, NULL, 0);
-	return write_file(dir, "seed-migfwd-bye", buf, n);
+	if (write_file(dir, "seed-migfwd-bye", buf, n))
+		return 1;
+	/* The guest's end holds and resumes around data both ways. */
+	n = 0;
+	n += fwd_frame(buf + n, HRPC_FWD_HELLO, &h, sizeof(h));
+	data[0] = 1;
+	n += fwd_frame(buf + n, HRPC_FWD_DATA, data, sizeof(data));
+	n += fwd_frame(buf + n, HRPC_FWD_ACK, &a, sizeof(a));
+	n += fwd_frame(buf + n, HRPC_FWD_HOLD, NULL, 0);
+	n += fwd_frame(buf + n, HRPC_FWD_RESUME, NULL, 0);
+	data[0] = 2;
+	n += fwd_frame(buf + n, HRPC_FWD_DATA, data, sizeof(data));
+	n += fwd_frame(buf + n, HRPC_FWD_HOLD, NULL, 0);
+	if (write_file(dir, "seed-migfwd-hold", buf, n))
+		return 1;
+	n += fwd_frame(buf + n, HRPC_FWD_RESUME, NULL, 0);
+	n += fwd_frame(buf + n, HRPC_FWD_SHUT, &o, sizeof(o));
+	n += fwd_frame(buf + n, HRPC_FWD_BYE, NULL, 0);
+	if (write_file(dir, "seed-migfwd-resume", buf, n))
+		return 1;
+	/* HELD unasked. */
+	n = 0;
+	n += fwd_frame(buf + n, HRPC_FWD_HELLO, &h, sizeof(h));
+	n += fwd_frame(buf + n, HRPC_FWD_DATA, data, sizeof(data));
+	n += fwd_frame(buf + n, HRPC_FWD_HELD, NULL, 0);
+	return write_file(dir, "seed-migfwd-held", buf, n);
 }
 
 /* fuzz-fsstate: [nnodes][nfiles][ro], the root, d, d/f and f open for

@@ -66,6 +66,7 @@ mig_p=m$$
 mig_tmp=$vm_tmp
 A=$mig_tmp/A
 B=$mig_tmp/B
+C=$mig_tmp/C	# MIG_THIRD_HOST=1 before mig_setup: a third host (tools/two-hosts ... C)
 mig_key=$mig_tmp/migrate.key
 mig_pids=()
 mig_hostrpcd_bin=$top_builddir/hostrpc/daemon/hostrpcd
@@ -80,7 +81,7 @@ mig_setup() {
 	command -v ip > /dev/null || vm_skip "ip missing (apt-get install iproute2)"
 	[ -x "$mig_tool" ] || vm_skip "hostrpc-migrate not built"
 	vm_load_lock exclusive
-	"$top_srcdir/tools/two-hosts" up "$mig_p" ||
+	"$top_srcdir/tools/two-hosts" up "$mig_p" ${MIG_THIRD_HOST:+C} ||
 		vm_skip "cannot make the two hosts' namespaces"
 	mkdir -p "$A/state" "$B/state" "$A/policy" "$B/policy"
 	chmod 0755 "$mig_tmp"
@@ -88,6 +89,10 @@ mig_setup() {
 	chmod 0600 "$mig_key"
 	printf 'netns /run/netns/%s-gA\nidentity eth0\n' "$mig_p" > "$A/policy/g1.conf"
 	printf 'netns /run/netns/%s-gB\nidentity eth0\n' "$mig_p" > "$B/policy/g1.conf"
+	if [ -n "${MIG_THIRD_HOST:-}" ]; then
+		mkdir -p "$C/state" "$C/policy"
+		printf 'netns /run/netns/%s-gC\nidentity eth0\n' "$mig_p" > "$C/policy/g1.conf"
+	fi
 }
 
 mig_hostrpcd() {	# mig_hostrpcd H [process-guests]: in H's network namespace, or its own host (mig_host_ns)
@@ -198,7 +203,7 @@ mig_initrd() {	# mig_initrd CMD FILE...
 	cat "$HOSTRPC_GUEST_DIR/initramfs.cpio.gz" "$mig_tmp/extra.cpio.gz" > "$mig_tmp/initrd"
 }
 
-mig_ip() { [ "$1" = A ] && echo 10.77.0.2 || echo 10.77.0.3; }
+mig_ip() { case $1 in A) echo 10.77.0.2 ;; B) echo 10.77.0.3 ;; C) echo 10.77.0.4 ;; esac; }
 
 # The host end of QEMU NAME's Guest RPC port org.hostrpc.guest.N.
 mig_gs_sock() { echo "$mig_tmp/$1.gs$2.sock"; }

@@ -14,8 +14,10 @@ mig_vm_tests += tests/vm/migrate/migrate-guestsource.sh
 mig_vm_tests += tests/vm/migrate/migrate-libvirt.sh
 # Connections that stay at the source, forwarded (the location table).
 mig_vm_tests += tests/vm/migrate/migrate-forward.sh
-# ... and the guest coming back to the source while its remnant relays.
+# ... the guest coming back to the source: they become local again;
 mig_vm_tests += tests/vm/migrate/migrate-forward-return.sh
+# ... and on to a third host: the remnant relays there, no chain.
+mig_vm_tests += tests/vm/migrate/migrate-forward-chain.sh
 # Issue 14's benchmark (bench/migrate-forward-bench.sh) in its quick mode.
 mig_vm_tests += tests/vm/migrate/migrate-forward-bench-smoke.sh
 # A destination configured otherwise (uplink name, export path and order,
