@@ -84,6 +84,8 @@ struct mig_fwd {
 	void *move_data;
 	mig_fwd_moved_fn moved_fn; /* MOVE said: once, at MOVED or the link's end */
 	void *moved_data;
+	bool moved;                /* MOVED 0: the objects live on another link now */
+	bool move_asked;           /* the remnant: MOVE came, MOVED not yet sent */
 	mig_fwd_end_fn on_end;
 	void *data;
 };
@@ -356,7 +358,7 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 		return 0;
 	}
 	if (type == HRPC_FWD_RESUME) {
-		if (f->hold != HOLD_BY_PEER)
+		if (f->hold != HOLD_BY_PEER || f->move_asked)
 			return -EPROTO;
 		f->hold = HOLD_NONE;
 		return 0;
@@ -364,9 +366,10 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 	if (type == HRPC_FWD_MOVE) {
 		struct hrpc_fwd_move mv;
 
-		if (f->hold != HOLD_BY_PEER)
+		if (f->hold != HOLD_BY_PEER || f->move_asked)
 			return -EPROTO;
 		memcpy(&mv, p, sizeof(mv));
+		f->move_asked = true;
 		if (f->move_fn)
 			f->move_fn(f->move_data, mv.host, mv.port);
 		else
@@ -381,6 +384,7 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 			return -EPROTO;
 		memcpy(&md, p, sizeof(md));
 		f->moved_fn = NULL;
+		f->moved = md.status == 0;
 		fn(f->moved_data, md.status, md.nobj);
 		return 0;
 	}
@@ -547,6 +551,16 @@ static gboolean fwd_dispatch(GSource *src, GSourceFunc cb, gpointer data)
 				obj_hangup(f, o);
 		}
 		rc = link_write(f);
+		/* A move's bytes wait for room in f->out, not for their fd:
+		 * once the link took some, offer the room to them. */
+		for (guint i = 0; rc == 0 && i < ids->len && f->out->len < OUT_HIGH; i++) {
+			Obj *o = g_hash_table_lookup(f->objs, &g_array_index(ids, uint64_t, i));
+
+			if (o && o->pre_out && o->pre_out->len && !resting(f) &&
+			    f->hold != HOLD_BY_PEER && o->unacked < HRPC_FWD_WINDOW &&
+			    obj_read(f, o))
+				rc = link_write(f);
+		}
 	}
 	if (rc != 0) {
 		int err = rc == 1 ? 0 : rc;
@@ -730,7 +744,9 @@ void mig_fwd_resume(mig_fwd *f)
 	GHashTableIter it;
 	gpointer v;
 
-	if (!resting(f))
+	/* Not while a MOVE is under way, nor after one: the objects are (or
+	 * may be) the next host's; the link ends instead. */
+	if (!resting(f) || f->moved_fn || f->moved)
 		return;
 	if (f->hold == HOLD_ASKED)
 		f->stale_held++;   /* its HELD is still to come: not an answer to the next */
@@ -829,6 +845,8 @@ void mig_fwd_moved(mig_fwd *f, int status, uint32_t nobj)
 				     .nobj = status ? 0 : nobj };
 
 	seal(f, HRPC_FWD_MOVED, &md, sizeof(md), NULL, 0);
+	if (md.status)
+		f->move_asked = false;   /* RESUME may come (or another MOVE) */
 	if (!f->ended)
 		update(f);
 }

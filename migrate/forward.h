@@ -99,7 +99,8 @@ int mig_fwd_take(mig_fwd *f, uint64_t object, int *fd, GByteArray **pend);
  * closed ones are reset instead) and returns how many, and mig_fwd_moved()
  * answers.  The next host: mig_fwd_add_moved() is mig_fwd_add() with the
  * bytes that were under way (forward image): `in` for the descriptor
- * first, `out` for the link first.
+ * first, `out` for the link first.  Add them before the loop turns on a
+ * new link: frames for an object this end does not know are dropped.
  */
 typedef void (*mig_fwd_move_fn)(void *data, const char *host, uint16_t port);
 typedef void (*mig_fwd_moved_fn)(void *data, int status, uint32_t nobj);

@@ -400,7 +400,35 @@ static int socktable_seeds(const char *dir)
 	p += sizeof(r);
 	memcpy(p, &h, sizeof(h));
 	memset(p + sizeof(h), 'q', 24);
-	return write_file(dir, "seed-socktable", buf, sizeof(buf));
+	if (write_file(dir, "seed-socktable", buf, sizeof(buf)) < 0)
+		return -1;
+	/* The same listener, and a connection forwarded from a remnant on
+	 * another host with its forward image (sockstate.h) and one staying at
+	 * the source (no image). */
+	{
+		uint8_t fbuf[sizeof(struct hrpc_sock_mig_table) + 3 * sizeof(struct hrpc_sock_mig) +
+			     sizeof(struct hrpc_sock_fwd_image) + 12];
+		struct hrpc_sock_fwd_image fi = { .magic = HRPC_SOCK_FWD_IMAGE_MAGIC,
+						  .size = sizeof(fi) + 12, .in_len = 5,
+						  .out_len = 7 };
+
+		t.size = sizeof(fbuf);
+		r[1] = r[2];
+		r[1].handle = ((uint64_t)7 << 32) | 1;
+		r[1].flags = HRPC_SOCK_MIG_F_FORWARD;
+		r[1].tcp_len = 0;
+		r[2].flags = HRPC_SOCK_MIG_F_FORWARD;
+		r[2].tcp_len = sizeof(fi) + 12;
+		r[2].local.port = 39104;
+		p = fbuf;
+		memcpy(p, &t, sizeof(t));
+		p += sizeof(t);
+		memcpy(p, r, sizeof(r));
+		p += sizeof(r);
+		memcpy(p, &fi, sizeof(fi));
+		memset(p + sizeof(fi), 'f', 12);
+		return write_file(dir, "seed-socktable-fwd", fbuf, sizeof(fbuf));
+	}
 }
 
 /* fuzz-miglink: one honest message of each kind, behind its selector byte

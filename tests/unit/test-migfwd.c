@@ -15,8 +15,19 @@
  *     everything arrives once it reads again;
  *   - the link cut: both ends report it, every forwarded connection reads
  *     ECONNRESET, nothing hangs;
+ *   - the guest moves on: HOLD (the guest's end rests; the remnant reads
+ *     nothing more and answers HELD), what came is at the program or
+ *     pending, RESUME goes on byte-exact, a take at the remnant hands
+ *     over the live socket, a cut during a hold reaches the callback;
+ *     a SHUT that came during the hold reaches the program at RESUME;
+ *     RESUME before HELD keeps the link (the late HELD answers nothing,
+ *     the next hold waits for its own); an object added while held rests;
+ *   - the guest moves on to a third host (MOVE): R's owner refuses once,
+ *     then moves the object onto a new link to C; C starts it with the
+ *     bytes under way at G; every byte arrives in order both ways;
  *   - a hostile peer (a HELLO for another guest, DATA past the window, a
- *     bad frame): the link ends with -EPROTO, the objects are reset.
+ *     bad frame, HELD or RESUME unasked, HOLD twice, MOVE not held, MOVED
+ *     unasked): the link ends with -EPROTO, the objects are reset.
  */
 #include "config.h"
 
@@ -64,6 +75,24 @@ static void tcp_pair(int *a, int *b)
 	if (connect(*a, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		tap_skip_all("connect: %s", strerror(errno));
 	*b = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	fcntl(*a, F_SETFL, O_NONBLOCK);
+}
+
+/* The same with little room in the kernel toward the program: its
+ * receive buffer set before connect (so the window it offers is small
+ * from the start), the forwarder's send buffer small. */
+static void tcp_pair_small(int *a, int *b)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(lport),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int small = 4096;
+
+	*a = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(*a, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	if (connect(*a, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		tap_skip_all("connect: %s", strerror(errno));
+	*b = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	setsockopt(*b, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	fcntl(*a, F_SETFL, O_NONBLOCK);
 }
 
@@ -195,6 +224,244 @@ static int read_end(int fd, int ms)
 	return -ETIMEDOUT;
 }
 
+/* The HOLD callback (mig_fwd_hold). */
+struct held_seen {
+	int n;
+	int err;
+};
+
+static void on_held(void *data, int err)
+{
+	struct held_seen *h = data;
+
+	h->n++;
+	h->err = err;
+}
+
+/* Turn the loop until *n is non-zero or ms pass. */
+static bool spin_until(const int *n, int ms)
+{
+	gint64 until = g_get_monotonic_time() + ms * 1000;
+
+	while (!*n && g_get_monotonic_time() < until)
+		if (!g_main_context_iteration(ctx, FALSE))
+			g_usleep(200);
+	return *n != 0;
+}
+
+/* One object's listing entry. */
+static bool fwd_info(mig_fwd *f, uint64_t object, struct mig_fwd_info *info)
+{
+	uint32_t pos = 0;
+
+	while (mig_fwd_next(f, &pos, info))
+		if (info->object == object)
+			return true;
+	return false;
+}
+
+/* Turn the loop until f has sent `bytes` of object from its descriptor. */
+static bool wait_out(mig_fwd *f, uint64_t object, uint64_t bytes, int ms)
+{
+	gint64 until = g_get_monotonic_time() + ms * 1000;
+	struct mig_fwd_info info;
+
+	while (g_get_monotonic_time() < until) {
+		if (fwd_info(f, object, &info) && info.bytes_out == bytes)
+			return true;
+		if (!g_main_context_iteration(ctx, FALSE))
+			g_usleep(200);
+	}
+	return false;
+}
+
+/* Bytes [off, off + len) of a flow's pattern into fd (small: the kernel
+ * takes them at once).  true when all went. */
+static bool send_pat(int fd, unsigned seed, size_t off, size_t len)
+{
+	uint8_t buf[16384];
+
+	while (len) {
+		size_t k = MIN(sizeof(buf), len);
+		ssize_t n;
+
+		for (size_t i = 0; i < k; i++)
+			buf[i] = pat(seed, off + i);
+		n = send(fd, buf, k, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n <= 0)
+			return false;
+		off += (size_t)n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+static bool is_pat(const uint8_t *p, size_t n, unsigned seed, size_t off)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != pat(seed, off + i))
+			return false;
+	return true;
+}
+
+/* A fresh link whose raw client end lc plays the peer; fb the forwarder
+ * under test, after the peer's HELLO. */
+static mig_fwd *hostile_pair(mig_link **lc, struct end_seen *e)
+{
+	struct hrpc_fwd_hello h = { .magic = HRPC_FWD_MAGIC, .version = HRPC_FWD_VERSION,
+				    .guest = "g1" };
+	mig_link *ls;
+	mig_fwd *f;
+
+	link_pair(lc, &ls);
+	memset(e, 0, sizeof(*e));
+	f = mig_fwd_new(ls, "g1", ctx, on_end, e);
+	mig_link_send(*lc, HRPC_FWD_HELLO, &h, sizeof(h));
+	return f;
+}
+
+/* The raw peer: turn the loop a little (the forwarder writes what it
+ * sealed), then read frames, skipping others, until one of `type`; its
+ * payload in *p (g_free) where p is not NULL.  true when it came. */
+static bool raw_expect(mig_link *l, uint32_t type, void **p, size_t *len)
+{
+	for (int i = 0; i < 16; i++) {
+		uint32_t t = 0;
+		void *b = NULL;
+		size_t n = 0;
+
+		spin(20);
+		if (mig_link_recv(l, &t, &b, &n, HRPC_FWD_FRAME_MAX, TMO) < 0)
+			return false;
+		if (t == type) {
+			if (p)
+				*p = b;
+			else
+				g_free(b);
+			if (len)
+				*len = n;
+			return true;
+		}
+		g_free(b);
+	}
+	return false;
+}
+
+/* Exactly n bytes from fd within ms, the loop turning.  true when all came. */
+static bool recv_exact(int fd, void *buf, size_t n, int ms)
+{
+	gint64 until = g_get_monotonic_time() + ms * 1000;
+	size_t got = 0;
+
+	while (got < n && g_get_monotonic_time() < until) {
+		ssize_t k = recv(fd, (uint8_t *)buf + got, n - got, MSG_DONTWAIT);
+
+		if (k > 0)
+			got += (size_t)k;
+		else if (k == 0 || errno != EAGAIN)
+			return false;
+		else if (!g_main_context_iteration(ctx, FALSE))
+			g_usleep(200);
+	}
+	return got == n;
+}
+
+/* Nothing readable on fd for ms (the loop turning). */
+static bool quiet_for(int fd, int ms)
+{
+	gint64 until = g_get_monotonic_time() + ms * 1000;
+	char c;
+
+	while (g_get_monotonic_time() < until) {
+		if (recv(fd, &c, 1, MSG_DONTWAIT | MSG_PEEK) != -1 || errno != EAGAIN)
+			return false;
+		if (!g_main_context_iteration(ctx, FALSE))
+			g_usleep(1000);
+	}
+	return true;
+}
+
+/* The MOVED callback (mig_fwd_move). */
+struct moved_seen {
+	int n;
+	int status;
+	uint32_t nobj;
+};
+
+static void on_moved(void *data, int status, uint32_t nobj)
+{
+	struct moved_seen *m = data;
+
+	m->n++;
+	m->status = status;
+	m->nobj = nobj;
+}
+
+/* R's owner (mig_fwd_set_move_fn): refuse, or make the new link to C on
+ * 127.0.0.1 (fr2 R's end, fc C's), start the object at C with the bytes
+ * under way at G, move R's objects onto fr2, answer MOVED. */
+struct move_ctx {
+	int calls;
+	char host[64];
+	uint16_t port;
+	int refuse;                /* answer this (< 0) instead */
+	mig_fwd *from;             /* R's old forwarder */
+	mig_fwd *fr2, *fc;
+	struct end_seen er2, ec;
+	uint64_t object;
+	int fd_c;                  /* C's forwarder's end of app_c's connection */
+	const uint8_t *in, *out;
+	size_t in_len, out_len;
+	int add_rc;
+	uint32_t moved;
+	uint64_t r_in;             /* R's bytes written to app_b at the move */
+};
+
+static void on_move(void *data, const char *host, uint16_t port)
+{
+	struct move_ctx *m = data;
+	struct mig_fwd_info info;
+	mig_link *l2c, *l2s;
+
+	m->calls++;
+	g_strlcpy(m->host, host, sizeof(m->host));
+	m->port = port;
+	if (m->refuse) {
+		mig_fwd_moved(m->from, m->refuse, 0);
+		return;
+	}
+	if (fwd_info(m->from, m->object, &info))
+		m->r_in = info.bytes_in;
+	link_pair(&l2c, &l2s);
+	m->fr2 = mig_fwd_new(l2c, "g1", ctx, on_end, &m->er2);
+	m->fc = mig_fwd_new(l2s, "g1", ctx, on_end, &m->ec);
+	/* C knows the guest's objects before R's frames come. */
+	m->add_rc = mig_fwd_add_moved(m->fc, m->object, m->fd_c, m->in, m->in_len, m->out,
+				      m->out_len);
+	m->moved = mig_fwd_transfer(m->from, m->fr2);
+	mig_fwd_moved(m->from, 0, m->moved);
+}
+
+/* Send what the flows have left to send (their readers idle). */
+static bool flows_send(struct flow *fl, int n, int ms)
+{
+	gint64 until = g_get_monotonic_time() + ms * 1000;
+
+	while (g_get_monotonic_time() < until) {
+		bool done = true;
+
+		for (int i = 0; i < n; i++) {
+			flow_step(&fl[i]);
+			done = done && fl[i].sent == fl[i].total;
+		}
+		if (done)
+			return true;
+		if (!g_main_context_iteration(ctx, FALSE))
+			g_usleep(200);
+	}
+	return false;
+}
+
 int main(void)
 {
 	struct end_seen ea = { 0 }, eb = { 0 };
@@ -204,7 +471,7 @@ int main(void)
 	struct flow fl[4];
 	bool ok;
 
-	tap_plan(17);
+	tap_plan(52);
 	if (getrandom(key, sizeof(key), 0) != sizeof(key))
 		tap_skip_all("getrandom");
 	ctx = g_main_context_new();
@@ -337,6 +604,467 @@ int main(void)
 	mig_fwd_free(fa);
 	mig_fwd_free(fb);
 
+	/* The guest moves on: fa is its end (G), fb the remnant (R). */
+	{
+		struct held_seen hs = { 0 };
+		struct mig_fwd_pending pd;
+		struct mig_fwd_info info;
+		uint8_t buf[65536];
+		size_t k = 0, m = 0;
+		bool quiet = true;
+		int a3, fa3, b3, fb3, tfd = -1, rc;
+		GByteArray *tpend = NULL;
+		ssize_t n;
+
+		memset(&ea, 0, sizeof(ea));
+		memset(&eb, 0, sizeof(eb));
+		link_pair(&lc, &ls);
+		fa = mig_fwd_new(lc, "g1", ctx, on_end, &ea);
+		fb = mig_fwd_new(ls, "g1", ctx, on_end, &eb);
+		tcp_pair(&a1, &fa1);
+		tcp_pair(&b1, &fb1);
+		mig_fwd_add(fa, 0x606, fa1);
+		mig_fwd_add(fb, 0x606, fb1);
+
+		/* app_b's first 6000 bytes reach app_a (unread there), the
+		 * next 4000 are read and sent by R; then G holds, and app_b
+		 * writes 5000 more while the HOLD travels. */
+		ok = send_pat(b1, 7, 0, 6000) && wait_out(fb, 0x606, 6000, TMO);
+		for (int i = 0; ok && i < 1000 && (!fwd_info(fa, 0x606, &info) || info.bytes_in < 6000);
+		     i++)
+			spin(5);
+		ok = ok && info.bytes_in == 6000 && send_pat(b1, 7, 6000, 4000) &&
+		     wait_out(fb, 0x606, 10000, TMO);
+		rc = mig_fwd_hold(fa, on_held, &hs);
+		tap_ok(ok && rc == 0 && mig_fwd_hold(fa, on_held, &hs) == -EBUSY &&
+		       !mig_fwd_held(fa) && mig_fwd_pending(fa, 0x606, &pd) == -EBUSY,
+		       "hold: 0, a second one -EBUSY, not held before HELD (%d)", rc);
+		ok = send_pat(b1, 7, 10000, 5000) && send_pat(a1, 8, 0, 7000);
+		spin_until(&hs.n, TMO);
+		tap_ok(ok && hs.n == 1 && hs.err == 0 && mig_fwd_held(fa) && !mig_fwd_held_by_peer(fa) &&
+		       mig_fwd_held_by_peer(fb) && !mig_fwd_held(fb) && mig_fwd_hold(fb, on_held, &hs) == -EBUSY,
+		       "HELD: the callback says 0 (n %d, %s), G held, R held by its peer", hs.n,
+		       g_strerror(-hs.err));
+		/* What R sent is at app_a or pending at G: a prefix of what
+		 * app_b wrote, at least what R had sent before the hold. */
+		spin(50);
+		while ((n = recv(a1, buf + k, sizeof(buf) - k, MSG_DONTWAIT)) > 0)
+			k += (size_t)n;
+		rc = mig_fwd_pending(fa, 0x606, &pd);
+		if (rc == 0)
+			m = pd.pend_len;
+		tap_ok(rc == 0 && k >= 6000 && k + m >= 10000 && k + m <= 15000 && is_pat(buf, k, 7, 0) &&
+		       (!m || is_pat(pd.pend, m, 7, k)) && pd.fd == fa1 && !pd.shut,
+		       "held: app_b's bytes at app_a (%zu) and pending at G (%zu), in order", k, m);
+		tap_ok(mig_fwd_pending(fa, 0x999, &pd) == -ENOENT &&
+		       mig_fwd_pending(fb, 0x606, &pd) == -EBUSY,
+		       "pending: -ENOENT for an unknown object, -EBUSY at the end not holding");
+		/* While held nothing moves: app_a's bytes stay, R reads no more. */
+		{
+			gint64 until = g_get_monotonic_time() + 200000;
+
+			while (g_get_monotonic_time() < until) {
+				if (recv(b1, buf, sizeof(buf), MSG_DONTWAIT) != -1 || errno != EAGAIN)
+					quiet = false;
+				if (!g_main_context_iteration(ctx, FALSE))
+					g_usleep(1000);
+			}
+		}
+		tap_ok(quiet && mig_fwd_pending(fa, 0x606, &pd) == 0 && pd.pend_len == m &&
+		       fwd_info(fb, 0x606, &info) && info.bytes_in == 0 && mig_fwd_held(fa),
+		       "held for 200 ms: app_b reads nothing of app_a's, nothing more comes from R");
+
+		/* RESUME: both go on where they were, byte-exact. */
+		mig_fwd_resume(fa);
+		fl[0] = (struct flow){ .w = a1, .r = b1, .total = 7000 + 300000, .sent = 7000,
+				       .seed = 8 };
+		fl[1] = (struct flow){ .w = b1, .r = a1, .total = 15000 + 300000, .sent = 15000,
+				       .got = k, .seed = 7 };
+		ok = flows_run(fl, 2, TMO);
+		tap_ok(ok && !fl[0].bad && !fl[1].bad && !mig_fwd_held(fa) &&
+		       !mig_fwd_held_by_peer(fb) && ea.n == 0 && eb.n == 0,
+		       "resume: both flows complete, every byte in order (%zu, %zu)", fl[0].got,
+		       fl[1].got);
+
+		/* A half-closed object, then a second hold, and the take. */
+		tcp_pair(&a3, &fa3);
+		tcp_pair(&b3, &fb3);
+		mig_fwd_add(fa, 0x707, fa3);
+		mig_fwd_add(fb, 0x707, fb3);
+		shutdown(a3, SHUT_WR);
+		ok = read_end(b3, TMO) == 0;
+		memset(&hs, 0, sizeof(hs));
+		rc = mig_fwd_hold(fa, on_held, &hs);
+		spin_until(&hs.n, TMO);
+		tap_ok(ok && rc == 0 && hs.n == 1 && hs.err == 0 && mig_fwd_held_by_peer(fb) &&
+		       mig_fwd_pending(fa, 0x707, &pd) == 0 && pd.shut &&
+		       mig_fwd_pending(fa, 0x606, &pd) == 0 && !pd.shut && pd.pend_len == 0,
+		       "a second hold after RESUME: HELD again; the half-closed object says so");
+		tap_ok(mig_fwd_take(fa, 0x606, &tfd, &tpend) == -EBUSY &&
+		       mig_fwd_take(fb, 0x999, &tfd, &tpend) == -ENOENT &&
+		       mig_fwd_take(fb, 0x707, &tfd, &tpend) == -ESHUTDOWN && mig_fwd_count(fb) == 2,
+		       "take: -EBUSY where the peer holds nothing, -ENOENT unknown, "
+		       "-ESHUTDOWN half closed");
+		rc = mig_fwd_take(fb, 0x606, &tfd, &tpend);
+		tap_ok(rc == 0 && tfd == fb1 && tpend && tpend->len == 0 && mig_fwd_count(fb) == 1 &&
+		       mig_fwd_take(fb, 0x606, &tfd, &tpend) == -ENOENT,
+		       "take: 0, the descriptor and nothing pending; the object is gone (%d)", rc);
+		/* The taken socket is still app_b's peer, and R no longer reads it. */
+		ok = false;
+		if (rc == 0) {
+			char c[8] = { 0 };
+			int got = 0;
+
+			ok = send(tfd, "taken", 5, MSG_NOSIGNAL) == 5 && send(b1, "back", 4, 0) == 4;
+			spin(100);
+			for (int i = 0; ok && i < 100 && got < 5; i++) {
+				n = recv(b1, c + got, sizeof(c) - 1 - (size_t)got, MSG_DONTWAIT);
+				if (n > 0)
+					got += (int)n;
+				else
+					g_usleep(1000);
+			}
+			ok = ok && got == 5 && !memcmp(c, "taken", 5);
+			memset(c, 0, sizeof(c));
+			ok = ok && recv(tfd, c, sizeof(c), MSG_DONTWAIT) == 4 && !memcmp(c, "back", 4);
+		}
+		tap_ok(ok, "the taken descriptor is still connected to app_b both ways");
+		if (tpend)
+			g_byte_array_unref(tpend);
+		if (tfd >= 0)
+			close(tfd);
+
+		/* The link cut before HELD: the callback gets the error. */
+		mig_fwd_resume(fa);
+		spin(50);
+		memset(&hs, 0, sizeof(hs));
+		rc = mig_fwd_hold(fa, on_held, &hs);
+		shutdown(mig_link_fd(mig_fwd_link(fa)), SHUT_RDWR);
+		spin_until(&hs.n, TMO);
+		spin(50);
+		tap_ok(rc == 0 && hs.n == 1 && hs.err < 0 && !mig_fwd_held(fa) && ea.n == 1 &&
+		       mig_fwd_hold(fa, on_held, &hs) < 0 && hs.n == 1,
+		       "the link cut during a hold: the callback says %s, a new hold fails",
+		       g_strerror(-hs.err));
+		close(a1);
+		close(b1);
+		close(a3);
+		close(b3);
+		mig_fwd_free(fa);
+		mig_fwd_free(fb);
+	}
+
+	/* A SHUT that comes while G holds reaches app_a at RESUME (the raw
+	 * peer plays R: the SHUT is under way when the HOLD arrives). */
+	{
+		struct end_seen e;
+		struct held_seen hs = { 0 };
+		struct mig_fwd_pending pd;
+		struct mig_fwd_info info;
+		uint64_t obj = 0x909;
+		uint8_t d[8 + 3];
+		char c[8] = { 0 };
+		void *p = NULL;
+		size_t len = 0;
+		bool quiet;
+		int rc;
+
+		fa = hostile_pair(&lc, &e);
+		tcp_pair(&a1, &fa1);
+		mig_fwd_add(fa, obj, fa1);
+		memcpy(d, &obj, 8);
+		memcpy(d + 8, "abc", 3);
+		mig_link_send(lc, HRPC_FWD_DATA, d, sizeof(d));
+		ok = recv_exact(a1, c, 3, TMO) && !memcmp(c, "abc", 3);
+		rc = mig_fwd_hold(fa, on_held, &hs);
+		ok = ok && rc == 0 && raw_expect(lc, HRPC_FWD_HOLD, NULL, NULL);
+		mig_link_send(lc, HRPC_FWD_SHUT, &obj, sizeof(obj));
+		mig_link_send(lc, HRPC_FWD_HELD, NULL, 0);
+		spin_until(&hs.n, TMO);
+		quiet = quiet_for(a1, 100);
+		tap_ok(ok && hs.n == 1 && hs.err == 0 && quiet && mig_fwd_pending(fa, obj, &pd) == 0 &&
+		       pd.shut && pd.pend_len == 0 && fwd_info(fa, obj, &info) && info.shut_in &&
+		       !info.shut_out && e.n == 0,
+		       "a SHUT during the hold: app_a sees nothing while held, pending says shut");
+		mig_fwd_resume(fa);
+		rc = read_end(a1, TMO);
+		ok = send(a1, "xyz", 3, MSG_NOSIGNAL) == 3 &&
+		     raw_expect(lc, HRPC_FWD_RESUME, NULL, NULL) &&
+		     raw_expect(lc, HRPC_FWD_DATA, &p, &len) && len == 11 &&
+		     !memcmp((uint8_t *)p, &obj, 8) && !memcmp((uint8_t *)p + 8, "xyz", 3);
+		tap_ok(rc == 0 && ok && e.n == 0 && mig_fwd_count(fa) == 1,
+		       "RESUME: the SHUT reaches app_a (%s), the other way still carries data",
+		       rc ? g_strerror(-rc) : "end of file");
+		g_free(p);
+		mig_fwd_free(fa);
+		mig_link_free(lc);
+		close(a1);
+	}
+
+	/* RESUME before HELD came (the move failed at once): the link stays
+	 * up; HELD answers each HOLD in order, a stale one is no answer. */
+	{
+		struct held_seen h1 = { 0 }, h2 = { 0 };
+		int a4, fa4, b4, fb4, rc1, rc2, nd = 0;
+		char c[8] = { 0 };
+		bool quiet;
+
+		memset(&ea, 0, sizeof(ea));
+		memset(&eb, 0, sizeof(eb));
+		link_pair(&lc, &ls);
+		fa = mig_fwd_new(lc, "g1", ctx, on_end, &ea);
+		fb = mig_fwd_new(ls, "g1", ctx, on_end, &eb);
+		tcp_pair(&a1, &fa1);
+		tcp_pair(&b1, &fb1);
+		mig_fwd_add(fa, 0xa0a, fa1);
+		mig_fwd_add(fb, 0xa0a, fb1);
+		fl[0] = (struct flow){ .w = a1, .r = b1, .total = 1000, .seed = 30 };
+		fl[1] = (struct flow){ .w = b1, .r = a1, .total = 1000, .seed = 31 };
+		ok = flows_run(fl, 2, TMO);
+		rc1 = mig_fwd_hold(fa, on_held, &h1);
+		mig_fwd_resume(fa);
+		spin(200);
+		tap_ok(ok && rc1 == 0 && h1.n == 0 && ea.n == 0 && eb.n == 0 && !mig_fwd_held(fa) &&
+		       !mig_fwd_held_by_peer(fb),
+		       "RESUME before HELD: the link stays up, the late HELD runs no callback");
+		fl[0].total += 200000;
+		fl[1].total += 200000;
+		ok = flows_run(fl, 2, TMO);
+		tap_ok(ok && !fl[0].bad && !fl[1].bad && ea.n == 0 && eb.n == 0,
+		       "and the object goes on both ways, every byte in order (%zu, %zu)", fl[0].got,
+		       fl[1].got);
+
+		/* Hold, resume, hold, with no turn of the loop between. */
+		memset(&h1, 0, sizeof(h1));
+		rc1 = mig_fwd_hold(fa, on_held, &h1);
+		mig_fwd_resume(fa);
+		rc2 = mig_fwd_hold(fa, on_held, &h2);
+		spin_until(&h2.n, TMO);
+		spin(50);
+		tap_ok(rc1 == 0 && rc2 == 0 && h1.n == 0 && h2.n == 1 && h2.err == 0 &&
+		       mig_fwd_held(fa) && mig_fwd_held_by_peer(fb) && ea.n == 0 && eb.n == 0,
+		       "hold, resume, hold at once: one callback, the second hold's, 0 (n %d/%d)",
+		       h1.n, h2.n);
+
+		/* An object added while held rests (no busy loop), at both ends. */
+		tcp_pair(&a4, &fa4);
+		tcp_pair(&b4, &fb4);
+		send(a4, "early", 5, MSG_NOSIGNAL);
+		spin(20);
+		rc1 = mig_fwd_add(fa, 0xb0b, fa4);
+		rc2 = mig_fwd_add(fb, 0xb0b, fb4);
+		{
+			gint64 until = g_get_monotonic_time() + 100000;
+
+			while (g_get_monotonic_time() < until) {
+				if (g_main_context_iteration(ctx, FALSE))
+					nd++;
+				else
+					g_usleep(1000);
+			}
+		}
+		quiet = quiet_for(b4, 50);
+		tap_ok(rc1 == 0 && rc2 == 0 && nd < 20 && quiet && mig_fwd_held(fa),
+		       "an object added while held rests: %d dispatches in 100 ms, nothing sent", nd);
+		mig_fwd_resume(fa);
+		ok = recv_exact(b4, c, 5, TMO) && !memcmp(c, "early", 5) &&
+		     send(b4, "late", 4, MSG_NOSIGNAL) == 4 && recv_exact(a4, c, 4, TMO) &&
+		     !memcmp(c, "late", 4);
+		fl[0].total += 100000;
+		fl[1].total += 100000;
+		ok = ok && flows_run(fl, 2, TMO) && !fl[0].bad && !fl[1].bad;
+		tap_ok(ok && !mig_fwd_held(fa) && !mig_fwd_held_by_peer(fb) && ea.n == 0 && eb.n == 0,
+		       "RESUME: the object added while held and the old one go on");
+		close(a4);
+		close(b4);
+		close(a1);
+		close(b1);
+		mig_fwd_free(fa);
+		mig_fwd_free(fb);
+	}
+	{
+		struct end_seen e;
+		struct held_seen h1 = { 0 }, h2 = { 0 };
+		bool seen, early;
+		int rc1, rc2;
+
+		fa = hostile_pair(&lc, &e);
+		rc1 = mig_fwd_hold(fa, on_held, &h1);
+		mig_fwd_resume(fa);
+		rc2 = mig_fwd_hold(fa, on_held, &h2);
+		seen = raw_expect(lc, HRPC_FWD_HOLD, NULL, NULL) &&
+		       raw_expect(lc, HRPC_FWD_RESUME, NULL, NULL) &&
+		       raw_expect(lc, HRPC_FWD_HOLD, NULL, NULL);
+		mig_link_send(lc, HRPC_FWD_HELD, NULL, 0);
+		spin(100);
+		early = h1.n == 0 && h2.n == 0 && !mig_fwd_held(fa) && e.n == 0;
+		mig_link_send(lc, HRPC_FWD_HELD, NULL, 0);
+		spin_until(&h2.n, TMO);
+		tap_ok(rc1 == 0 && rc2 == 0 && seen && early && h1.n == 0 && h2.n == 1 && h2.err == 0 &&
+		       mig_fwd_held(fa) && e.n == 0,
+		       "HOLD RESUME HOLD to a raw peer: its first HELD is the resumed hold's (no "
+		       "callback), the second runs the callback (0)");
+		mig_link_send(lc, HRPC_FWD_HELD, NULL, 0);
+		spin(200);
+		tap_ok(e.n == 1 && e.err == -EPROTO && h2.n == 1, "a third HELD, unasked: -EPROTO (%s)",
+		       g_strerror(-e.err));
+		mig_fwd_free(fa);
+		mig_link_free(lc);
+	}
+
+	/* The guest moves on to a third host.  G (fa, the guest's end, its
+	 * program app_a) holds R (fb, the remnant, the service app_b); G says
+	 * MOVE; R's owner opens a new link to C (fr2 its end, fc C's) and
+	 * moves the object there; the program goes on at C as app_c. */
+	{
+		struct held_seen hs = { 0 };
+		struct moved_seen ms = { 0 };
+		struct move_ctx mc = { 0 };
+		struct mig_fwd_pending pd;
+		struct mig_fwd_info info;
+		uint64_t obj = 0xc0c, sa = 0, sb = 0, k = 0;
+		size_t ta, tb, in_len = 0, out_len = 0;
+		uint8_t *in = NULL, *out = NULL, *buf = NULL;
+		int c1, fc1, rc, rc2, rc3;
+
+		memset(&ea, 0, sizeof(ea));
+		memset(&eb, 0, sizeof(eb));
+		link_pair(&lc, &ls);
+		fa = mig_fwd_new(lc, "g1", ctx, on_end, &ea);
+		fb = mig_fwd_new(ls, "g1", ctx, on_end, &eb);
+		mig_fwd_set_move_fn(fb, on_move, &mc);
+		/* Little room in the kernel toward each program: what they do
+		 * not read stays under way in the forwarders. */
+		tcp_pair_small(&a1, &fa1);
+		tcp_pair_small(&b1, &fb1);
+		mig_fwd_add(fa, obj, fa1);
+		mig_fwd_add(fb, obj, fb1);
+
+		/* 2000 bytes each way, read; then each program writes what
+		 * the kernel takes in a second (more than the window and the
+		 * kernel's buffers hold: the forwarders stop reading) and
+		 * neither reads. */
+		fl[0] = (struct flow){ .w = a1, .r = b1, .total = 2000, .seed = 20 };
+		fl[1] = (struct flow){ .w = b1, .r = a1, .total = 2000, .seed = 21 };
+		ok = flows_run(fl, 2, TMO) && !fl[0].bad && !fl[1].bad;
+		fl[0].r = fl[1].r = -1;
+		fl[0].total = fl[1].total = 4u << 20;
+		(void)flows_send(fl, 2, 1000);
+		fl[0].total = fl[0].sent;
+		fl[1].total = tb = fl[1].sent;
+		spin(200);
+		rc = mig_fwd_hold(fa, on_held, &hs);
+		spin_until(&hs.n, TMO);
+
+		/* At HELD: G wrote k bytes to app_a (app_a reads them all), the
+		 * rest of what R sent (sb) is pending at G (in); app_a writes
+		 * 5000 more, which G does not read; what G never sent of
+		 * app_a's is the guest's bytes under way (out), read from G's
+		 * descriptor as a forward image would have them. */
+		if (fwd_info(fa, obj, &info)) {
+			sa = info.bytes_out;
+			k = info.bytes_in;
+		}
+		if (fwd_info(fb, obj, &info))
+			sb = info.bytes_out;
+		rc2 = mig_fwd_pending(fa, obj, &pd);
+		if (rc2 == 0 && pd.pend_len) {
+			in_len = pd.pend_len;
+			in = g_memdup2(pd.pend, in_len);
+		}
+		buf = g_malloc(k > 2000 ? k - 2000 : 1);
+		ok = ok && rc == 0 && hs.n == 1 && hs.err == 0 && rc2 == 0 && k > 2000 &&
+		     recv_exact(a1, buf, k - 2000, TMO) && is_pat(buf, k - 2000, 21, 2000) &&
+		     quiet_for(a1, 50);
+		g_free(buf);
+		fl[0].total = ta = fl[0].sent + 5000;
+		ok = ok && flows_send(fl, 1, TMO) && sa > 2000 && sa < ta;
+		out_len = ta - sa;
+		out = g_malloc(out_len);
+		ok = ok && recv_exact(fa1, out, out_len, TMO) && is_pat(out, out_len, 20, sa);
+		tap_ok(ok && in_len > 0 && k + in_len == sb && sb < tb && is_pat(in, in_len, 21, k) &&
+		       mig_fwd_held(fa) && mig_fwd_held_by_peer(fb),
+		       "held: app_a read %" G_GUINT64_FORMAT ", %zu pending at G (R sent %"
+		       G_GUINT64_FORMAT " of %zu), %zu of app_a's %zu never sent by G", k, in_len, sb,
+		       tb, out_len, ta);
+
+		rc = mig_fwd_move(fa, "localhost", lport, on_moved, &ms);
+		rc2 = mig_fwd_move(fa, "127.0.0.1", 0, on_moved, &ms);
+		rc3 = mig_fwd_move(fb, "127.0.0.1", lport, on_moved, &ms);
+		spin(50);
+		tap_ok(rc == -EINVAL && rc2 == -EINVAL && rc3 == -EBUSY && ms.n == 0 && mc.calls == 0,
+		       "move: -EINVAL for a name or port 0, -EBUSY where not held (%d %d %d)", rc, rc2,
+		       rc3);
+
+		/* R's owner refuses once. */
+		mc.from = fb;
+		mc.object = obj;
+		mc.refuse = -ECONNREFUSED;
+		rc = mig_fwd_move(fa, "127.0.0.1", lport, on_moved, &ms);
+		rc2 = mig_fwd_move(fa, "127.0.0.1", lport, on_moved, &ms);
+		spin_until(&ms.n, TMO);
+		spin(50);
+		tap_ok(rc == 0 && rc2 == -EINVAL && ms.n == 1 && ms.status == -ECONNREFUSED &&
+		       ms.nobj == 0 && mc.calls == 1 && mig_fwd_count(fb) == 1 && mig_fwd_held(fa) &&
+		       mig_fwd_held_by_peer(fb) && ea.n == 0 && eb.n == 0,
+		       "a move R refuses: the callback says %s, nothing moved, still held; a second "
+		       "MOVE while one is under way: -EINVAL", g_strerror(-ms.status));
+
+		/* Then the move. */
+		tcp_pair(&c1, &fc1);
+		mc.refuse = 0;
+		mc.fd_c = fc1;
+		mc.in = in;
+		mc.in_len = in_len;
+		mc.out = out;
+		mc.out_len = out_len;
+		memset(&ms, 0, sizeof(ms));
+		rc = mig_fwd_move(fa, "127.0.0.1", lport, on_moved, &ms);
+		spin_until(&ms.n, TMO);
+		tap_ok(rc == 0 && ms.n == 1 && ms.status == 0 && ms.nobj == 1 && mc.calls == 2 &&
+		       !strcmp(mc.host, "127.0.0.1") && mc.port == lport && mc.add_rc == 0 &&
+		       mc.moved == 1 && mig_fwd_count(fb) == 0 && mc.fr2 &&
+		       mig_fwd_count(mc.fr2) == 1 && mig_fwd_count(mc.fc) == 1 && mc.r_in < sa,
+		       "MOVE: R's owner gets %s:%u, moves the object (R still had %" G_GUINT64_FORMAT
+		       " bytes for app_b) onto the new link; G's callback: %d, %u", mc.host, mc.port,
+		       sa - mc.r_in, ms.status, ms.nobj);
+
+		/* The old link ends with BYE. */
+		mig_fwd_free(fa);
+		spin(100);
+		tap_ok(eb.n == 1 && eb.err == 0 && mig_fwd_lost(fb) == 0 && mc.er2.n == 0 &&
+		       mc.ec.n == 0 && mc.fr2 && mig_fwd_count(mc.fr2) == 1,
+		       "the old link ends with BYE, nothing lost at R; the new link is up");
+
+		/* app_b reads on from 2000: what G sent (R had some still), the
+		 * guest's bytes under way, then app_c's.  app_c reads from k: G's
+		 * pending bytes, what app_b wrote that R had not read, then
+		 * app_b's new bytes.  Over twice the window each way. */
+		fl[0] = (struct flow){ .w = c1, .r = b1, .total = ta + 600000, .sent = ta,
+				       .got = 2000, .seed = 20 };
+		fl[1] = (struct flow){ .w = b1, .r = c1, .total = tb + 600000, .sent = tb,
+				       .got = k, .seed = 21 };
+		ok = flows_run(fl, 2, 20000);
+		tap_ok(ok && !fl[0].bad && !fl[1].bad && mc.er2.n == 0 && mc.ec.n == 0,
+		       "after the move: app_b and app_c get every byte in order, the bytes under way "
+		       "first (%zu of %zu, %zu of %zu)", fl[0].got, fl[0].total, fl[1].got,
+		       fl[1].total);
+
+		close(c1);
+		rc = mc.fr2 ? read_end(b1, TMO) : -1;
+		close(b1);
+		spin(100);
+		tap_ok(rc == 0 && mc.fr2 && mig_fwd_count(mc.fr2) == 0 && mig_fwd_count(mc.fc) == 0 &&
+		       mc.er2.n == 0 && mc.ec.n == 0,
+		       "app_c closes: app_b reads end of file, the object ends at R and C");
+		close(a1);
+		g_free(in);
+		g_free(out);
+		mig_fwd_free(mc.fr2);
+		mig_fwd_free(mc.fc);
+		mig_fwd_free(fb);
+	}
+
 	/* A hostile peer: DATA past the window, with a raw link. */
 	{
 		struct end_seen e = { 0 };
@@ -382,6 +1110,154 @@ int main(void)
 		       g_strerror(-e.err));
 		mig_fwd_free(fb);
 		mig_link_free(lc);
+
+		/* HELD when no HOLD was asked. */
+		fb = hostile_pair(&lc, &e);
+		mig_link_send(lc, HRPC_FWD_HELD, NULL, 0);
+		spin(200);
+		tap_ok(e.n == 1 && e.err == -EPROTO, "HELD unasked: -EPROTO (%s)", g_strerror(-e.err));
+		mig_fwd_free(fb);
+		mig_link_free(lc);
+
+		/* RESUME when not held. */
+		fb = hostile_pair(&lc, &e);
+		mig_link_send(lc, HRPC_FWD_RESUME, NULL, 0);
+		spin(200);
+		tap_ok(e.n == 1 && e.err == -EPROTO, "RESUME unasked: -EPROTO (%s)",
+		       g_strerror(-e.err));
+		mig_fwd_free(fb);
+		mig_link_free(lc);
+
+		/* HOLD is answered by HELD (after the HELLO); HOLD again breaks. */
+		{
+			uint32_t t1 = 0, t2 = 0;
+			void *p1 = NULL, *p2 = NULL;
+			size_t l1, l2;
+			bool held;
+
+			fb = hostile_pair(&lc, &e);
+			mig_link_send(lc, HRPC_FWD_HOLD, NULL, 0);
+			spin(100);
+			mig_link_recv(lc, &t1, &p1, &l1, HRPC_FWD_FRAME_MAX, TMO);
+			mig_link_recv(lc, &t2, &p2, &l2, HRPC_FWD_FRAME_MAX, TMO);
+			held = mig_fwd_held_by_peer(fb) && e.n == 0;
+			mig_link_send(lc, HRPC_FWD_HOLD, NULL, 0);
+			spin(200);
+			tap_ok(t1 == HRPC_FWD_HELLO && t2 == HRPC_FWD_HELD && l2 == 0 && held &&
+			       e.n == 1 && e.err == -EPROTO,
+			       "HOLD: HELD comes back (%u); HOLD twice: -EPROTO (%s)", t2,
+			       g_strerror(-e.err));
+			g_free(p1);
+			g_free(p2);
+			mig_fwd_free(fb);
+			mig_link_free(lc);
+		}
+
+		/* MOVE when the peer holds nothing: R never acts on it. */
+		{
+			struct hrpc_fwd_move mv = { .host = "127.0.0.1", .port = 4242 };
+			struct move_ctx mc = { 0 };
+
+			fb = hostile_pair(&lc, &e);
+			mig_fwd_set_move_fn(fb, on_move, &mc);
+			mig_link_send(lc, HRPC_FWD_MOVE, &mv, sizeof(mv));
+			spin(200);
+			tap_ok(e.n == 1 && e.err == -EPROTO && mc.calls == 0,
+			       "MOVE when not held: -EPROTO (%s), the move function not run",
+			       g_strerror(-e.err));
+			mig_fwd_free(fb);
+			mig_link_free(lc);
+		}
+
+		/* MOVED when no hold was asked. */
+		{
+			struct hrpc_fwd_moved md = { .status = 0, .nobj = 1 };
+
+			fb = hostile_pair(&lc, &e);
+			mig_link_send(lc, HRPC_FWD_MOVED, &md, sizeof(md));
+			spin(200);
+			tap_ok(e.n == 1 && e.err == -EPROTO, "MOVED unasked: -EPROTO (%s)",
+			       g_strerror(-e.err));
+			mig_fwd_free(fb);
+			mig_link_free(lc);
+		}
+
+		/* MOVED while held, but no MOVE was said. */
+		{
+			struct hrpc_fwd_moved md = { .status = 0, .nobj = 1 };
+			struct held_seen hs = { 0 };
+			bool held;
+
+			fa = hostile_pair(&lc, &e);
+			rc = mig_fwd_hold(fa, on_held, &hs);
+			held = rc == 0 && raw_expect(lc, HRPC_FWD_HOLD, NULL, NULL);
+			mig_link_send(lc, HRPC_FWD_HELD, NULL, 0);
+			spin_until(&hs.n, TMO);
+			held = held && hs.err == 0 && mig_fwd_held(fa);
+			mig_link_send(lc, HRPC_FWD_MOVED, &md, sizeof(md));
+			spin(200);
+			tap_ok(held && e.n == 1 && e.err == -EPROTO,
+			       "MOVED while held but no MOVE said: -EPROTO (%s)", g_strerror(-e.err));
+			mig_fwd_free(fa);
+			mig_link_free(lc);
+		}
+
+		/* MOVE to a remnant whose owner does not move: MOVED says so,
+		 * the link stays up, RESUME goes on. */
+		{
+			struct hrpc_fwd_move mv = { .host = "::1", .port = 4242 };
+			struct hrpc_fwd_moved md = { 0 };
+			void *p = NULL;
+			size_t len = 0;
+			bool held;
+
+			fb = hostile_pair(&lc, &e);
+			mig_link_send(lc, HRPC_FWD_HOLD, NULL, 0);
+			held = raw_expect(lc, HRPC_FWD_HELD, NULL, NULL) && mig_fwd_held_by_peer(fb);
+			mig_link_send(lc, HRPC_FWD_MOVE, &mv, sizeof(mv));
+			if (raw_expect(lc, HRPC_FWD_MOVED, &p, &len) && len == sizeof(md))
+				memcpy(&md, p, sizeof(md));
+			mig_link_send(lc, HRPC_FWD_RESUME, NULL, 0);
+			spin(100);
+			tap_ok(held && len == sizeof(md) && md.status == -EOPNOTSUPP && md.nobj == 0 &&
+			       e.n == 0 && !mig_fwd_held_by_peer(fb),
+			       "MOVE with no move function: MOVED %d (%s), the link stays up, RESUME",
+			       (int)md.status, g_strerror(-md.status));
+			g_free(p);
+			mig_fwd_free(fb);
+			mig_link_free(lc);
+		}
+
+		/* The link ends before MOVED: the callback says so. */
+		{
+			struct hrpc_fwd_move mv = { 0 };
+			struct held_seen hs = { 0 };
+			struct moved_seen ms = { 0 };
+			void *p = NULL;
+			size_t len = 0;
+			bool said;
+
+			fa = hostile_pair(&lc, &e);
+			rc = mig_fwd_hold(fa, on_held, &hs);
+			said = rc == 0 && raw_expect(lc, HRPC_FWD_HOLD, NULL, NULL);
+			mig_link_send(lc, HRPC_FWD_HELD, NULL, 0);
+			spin_until(&hs.n, TMO);
+			rc = mig_fwd_move(fa, "::1", 4242, on_moved, &ms);
+			said = said && rc == 0 && raw_expect(lc, HRPC_FWD_MOVE, &p, &len) &&
+			       len == sizeof(mv);
+			if (said)
+				memcpy(&mv, p, sizeof(mv));
+			said = said && !strcmp(mv.host, "::1") && mv.port == 4242;
+			mig_link_free(lc);
+			spin_until(&ms.n, TMO);
+			spin(50);
+			tap_ok(said && ms.n == 1 && ms.status < 0 && ms.nobj == 0 && e.n == 1 &&
+			       hs.n == 1,
+			       "MOVE says host and port; the link ends before MOVED: the callback says "
+			       "%s", g_strerror(-ms.status));
+			g_free(p);
+			mig_fwd_free(fa);
+		}
 	}
 	close(lfd);
 	g_main_context_unref(ctx);
