@@ -21,6 +21,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -43,6 +44,9 @@ typedef struct {
 	bool shut_remote;          /* the peer's SHUT: shut fd down once pend is out */
 	bool wr_shut;              /* done */
 	bool hold_parked;          /* out of the poll set while we hold */
+	bool listener;             /* the remnant's copy of a listener: accepts */
+	bool accepted;             /* made by an ACCEPT: its addresses below */
+	struct hrpc_sock_addr acc_local, acc_peer;
 	uint32_t extra;            /* pend's first bytes that this link's peer did not
 	                            * send (a move brought them): not in its window */
 	GByteArray *pre_out;       /* a move's bytes from the guest: sent before any
@@ -82,6 +86,8 @@ struct mig_fwd {
 	void *held_data;
 	mig_fwd_move_fn move_fn;   /* the remnant: the peer said MOVE */
 	void *move_data;
+	mig_fwd_accept_fn accept_fn;   /* the guest's end: the remnant accepted one */
+	void *accept_data;
 	mig_fwd_moved_fn moved_fn; /* MOVE said: once, at MOVED or the link's end */
 	void *moved_data;
 	bool moved;                /* MOVED 0: the objects live on another link now */
@@ -246,6 +252,86 @@ static bool obj_read(mig_fwd *f, Obj *o)
 	return true;
 }
 
+/* An address as the wire has it (sock.h); family 0 if neither IPv4 nor IPv6. */
+static void addr_wire(const struct sockaddr_storage *ss, struct hrpc_sock_addr *w)
+{
+	memset(w, 0, sizeof(*w));
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+
+		w->family = HRPC_AF_INET;
+		w->port = ntohs(a->sin_port);
+		memcpy(w->addr, &a->sin_addr, 4);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+
+		w->family = HRPC_AF_INET6;
+		w->port = ntohs(a->sin6_port);
+		w->flowinfo = ntohl(a->sin6_flowinfo);
+		memcpy(w->addr, &a->sin6_addr, 16);
+		w->scope_id = a->sin6_scope_id;
+	}
+}
+
+static Obj *obj_new(mig_fwd *f, uint64_t id, int fd);
+
+static bool obj_accepted(Obj *o, const struct hrpc_fwd_accept *a)
+{
+	o->accepted = true;
+	o->acc_local = a->local;
+	o->acc_peer = a->peer;
+	return true;
+}
+
+static Obj *obj_new(mig_fwd *f, uint64_t id, int fd)
+{
+	Obj *o = g_new0(Obj, 1);
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	o->id = id;
+	o->fd = fd;
+	o->pend = g_byte_array_new();
+	if (resting(f))
+		o->hold_parked = true;   /* polled again at RESUME */
+	else
+		o->tag = g_source_add_unix_fd(f->src, fd, G_IO_IN);
+	g_hash_table_insert(f->objs, &o->id, o);
+	g_ptr_array_add(f->order, o);
+	return o;
+}
+
+/* The remnant's copy of a listener: each connection becomes an object of
+ * ours, announced (ACCEPT) before any of its bytes. */
+static void listener_accept(mig_fwd *f, Obj *l)
+{
+	for (int n = 0; n < 16 && f->hold != HOLD_BY_PEER && f->out->len < OUT_HIGH; n++) {
+		struct sockaddr_storage ls, ps;
+		socklen_t ll = sizeof(ls), pl = sizeof(ps);
+		struct hrpc_fwd_accept a = { .listener = l->id };
+		int fd = accept4(l->fd, (struct sockaddr *)&ps, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;   /* EAGAIN; or out of descriptors: it waits in the backlog */
+		if (getsockname(fd, (struct sockaddr *)&ls, &ll) < 0) {
+			close_reset(fd);
+			continue;
+		}
+		addr_wire(&ls, &a.local);
+		addr_wire(&ps, &a.peer);
+		do
+			a.object = (uint64_t)g_random_int() << 32 | g_random_int();
+		while (!a.object || g_hash_table_contains(f->objs, &a.object));
+		if (hrpc_fwd_check(HRPC_FWD_ACCEPT, &a, sizeof(a)) < 0) {
+			close_reset(fd);
+			continue;
+		}
+		seal(f, HRPC_FWD_ACCEPT, &a, sizeof(a), NULL, 0);
+		obj_accepted(obj_new(f, a.object, fd), &a);
+	}
+}
+
 /* poll() reports ERR and HUP whatever was asked: a failed descriptor is
  * reset; one that is closed both ways and has nothing to write is parked
  * (out of the poll set) until the peer sends something for it. */
@@ -374,6 +460,39 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 			f->move_fn(f->move_data, mv.host, mv.port);
 		else
 			mig_fwd_moved(f, -EOPNOTSUPP, 0);
+		return 0;
+	}
+	if (type == HRPC_FWD_ACCEPT) {
+		struct hrpc_fwd_accept a;
+		int fd;
+
+		memcpy(&a, p, sizeof(a));
+		if (g_hash_table_contains(f->objs, &a.object))
+			return -EPROTO;   /* not a new name */
+		fd = f->accept_fn ? f->accept_fn(f->accept_data, a.listener, a.object, &a.local,
+						 &a.peer) : -ECONNREFUSED;
+		if (fd < 0) {
+			struct hrpc_fwd_reset r = { .object = a.object,
+						    .error = -fd > 0 && -fd < 4096 ? -fd : EIO };
+
+			seal(f, HRPC_FWD_RESET, &r, sizeof(r), NULL, 0);
+			return 0;
+		}
+		obj_accepted(obj_new(f, a.object, fd), &a);
+		return 0;
+	}
+	if (type == HRPC_FWD_RENAME) {
+		struct hrpc_fwd_rename r;
+
+		memcpy(&r, p, sizeof(r));
+		o = g_hash_table_lookup(f->objs, &r.object);
+		if (!o)
+			return 0;   /* it ended here; the frame was under way */
+		if (g_hash_table_contains(f->objs, &r.name))
+			return -EPROTO;
+		g_hash_table_steal(f->objs, &o->id);
+		o->id = r.name;
+		g_hash_table_insert(f->objs, &o->id, o);
 		return 0;
 	}
 	if (type == HRPC_FWD_MOVED) {
@@ -510,7 +629,7 @@ static void update(mig_fwd *f)
 		if (!o->eof_local && o->unacked < HRPC_FWD_WINDOW && f->out->len < OUT_HIGH &&
 		    f->hold != HOLD_BY_PEER)
 			c |= G_IO_IN;
-		if (o->pend->len)
+		if (o->pend->len && !o->listener)
 			c |= G_IO_OUT;
 		/* HUP and ERR always come: a reset shows as readable anyway. */
 		g_source_modify_unix_fd(f->src, o->tag, c);
@@ -543,6 +662,11 @@ static gboolean fwd_dispatch(GSource *src, GSourceFunc cb, gpointer data)
 			if (!o || !o->tag || resting(f))
 				continue;
 			c = g_source_query_unix_fd(src, o->tag);
+			if (o->listener) {
+				if (c & (G_IO_IN | G_IO_ERR | G_IO_HUP))
+					listener_accept(f, o);
+				continue;
+			}
 			if ((c & (G_IO_OUT | G_IO_ERR | G_IO_HUP)) && o->pend->len && !obj_write(f, o))
 				continue;
 			if ((c & (G_IO_IN | G_IO_ERR | G_IO_HUP)) && !obj_read(f, o))
@@ -666,6 +790,12 @@ int mig_fwd_next(mig_fwd *f, uint32_t *pos, struct mig_fwd_info *info)
 	info->bytes_out = o->bytes_out;
 	info->shut_in = o->shut_remote;
 	info->shut_out = o->eof_local;
+	info->listener = o->listener;
+	info->accepted = o->accepted;
+	if (o->accepted) {
+		info->local = o->acc_local;
+		info->peer = o->acc_peer;
+	}
 	return 1;
 }
 
@@ -800,7 +930,7 @@ int mig_fwd_take(mig_fwd *f, uint64_t object, int *fd, GByteArray **pend)
 	o = g_hash_table_lookup(f->objs, &object);
 	if (!o)
 		return -ENOENT;
-	if (o->eof_local || o->shut_remote || o->wr_shut)
+	if (!o->listener && (o->eof_local || o->shut_remote || o->wr_shut))
 		return -ESHUTDOWN;   /* half closed: it cannot be made again */
 	if (o->tag)
 		g_source_remove_unix_fd(f->src, o->tag);
@@ -913,4 +1043,61 @@ int mig_fwd_add_moved(mig_fwd *f, uint64_t object, int fd, const void *in, size_
 	}
 	update(f);
 	return 0;
+}
+
+/* ---- listeners (ACCEPT, RENAME) ------------------------------------------------------ */
+
+int mig_fwd_add_listener(mig_fwd *f, uint64_t object, int fd)
+{
+	Obj *o;
+	int rc = mig_fwd_add(f, object, fd);
+
+	if (rc < 0)
+		return rc;
+	o = g_hash_table_lookup(f->objs, &object);
+	o->listener = true;
+	update(f);
+	return 0;
+}
+
+void mig_fwd_set_accept_fn(mig_fwd *f, mig_fwd_accept_fn fn, void *data)
+{
+	f->accept_fn = fn;
+	f->accept_data = data;
+}
+
+int mig_fwd_rename(mig_fwd *f, uint64_t object, uint64_t name)
+{
+	struct hrpc_fwd_rename r = { .object = object, .name = name };
+	Obj *o = g_hash_table_lookup(f->objs, &object);
+
+	if (!o || !name)
+		return -ENOENT;
+	if (g_hash_table_contains(f->objs, &name))
+		return -EEXIST;
+	g_hash_table_steal(f->objs, &o->id);
+	o->id = name;
+	g_hash_table_insert(f->objs, &o->id, o);
+	seal(f, HRPC_FWD_RENAME, &r, sizeof(r), NULL, 0);
+	update(f);
+	return 0;
+}
+
+bool mig_fwd_has(const mig_fwd *f, uint64_t object)
+{
+	return g_hash_table_contains(f->objs, &object);
+}
+
+void mig_fwd_forget(mig_fwd *f, uint64_t object, int err)
+{
+	struct hrpc_fwd_reset r = { .object = object, .error = err > 0 && err < 4096 ? err : EIO };
+	Obj *o = g_hash_table_lookup(f->objs, &object);
+
+	if (o) {
+		obj_reset(f, o, err);
+	} else {
+		seal(f, HRPC_FWD_RESET, &r, sizeof(r), NULL, 0);
+	}
+	if (!f->ended)
+		update(f);
 }

@@ -28,6 +28,7 @@
 
 #include <glib.h>
 
+#include "hostrpc/sock.h"
 #include "migrate/link.h"
 
 typedef struct mig_fwd mig_fwd;
@@ -37,6 +38,9 @@ struct mig_fwd_info {
 	uint64_t bytes_in;         /* from the link, passed to the descriptor */
 	uint64_t bytes_out;        /* read from the descriptor, sent */
 	bool shut_in, shut_out;    /* end of file seen each way */
+	bool listener;             /* the remnant's copy of a listener */
+	bool accepted;             /* accepted on such a copy: local, peer */
+	struct hrpc_sock_addr local, peer;
 };
 
 typedef void (*mig_fwd_end_fn)(void *data, int err);
@@ -110,6 +114,27 @@ void mig_fwd_moved(mig_fwd *f, int status, uint32_t nobj);
 uint32_t mig_fwd_transfer(mig_fwd *from, mig_fwd *to);
 int mig_fwd_add_moved(mig_fwd *f, uint64_t object, int fd, const void *in, size_t in_len,
 		      const void *out, size_t out_len);
+
+/*
+ * Listeners (migfwd.h ACCEPT, RENAME).  The remnant: mig_fwd_add_listener()
+ * keeps a copy of the guest's listener (fd taken, as mig_fwd_add()); each
+ * connection it accepts becomes an object, announced with its addresses.
+ * The guest's end: `fn` of mig_fwd_set_accept_fn() makes such a
+ * connection arrive at the guest's listener and returns the far end of its
+ * stand-in (a connected stream socket, taken), or -errno (the remnant
+ * resets it).  Once the guest accepted it, mig_fwd_rename() names it by
+ * the guest's handle at both ends (-ENOENT, -EEXIST).  mig_fwd_forget():
+ * the object (here or only at the peer: the guest closed its listener)
+ * ends with a RESET.
+ */
+typedef int (*mig_fwd_accept_fn)(void *data, uint64_t listener, uint64_t object,
+				 const struct hrpc_sock_addr *local,
+				 const struct hrpc_sock_addr *peer);
+int mig_fwd_add_listener(mig_fwd *f, uint64_t object, int fd);
+void mig_fwd_set_accept_fn(mig_fwd *f, mig_fwd_accept_fn fn, void *data);
+int mig_fwd_rename(mig_fwd *f, uint64_t object, uint64_t name);
+bool mig_fwd_has(const mig_fwd *f, uint64_t object);
+void mig_fwd_forget(mig_fwd *f, uint64_t object, int err);
 
 /* NULL-safe.  Says BYE (best effort: what the socket takes now) and
  * closes everything; objects still open are reset. */

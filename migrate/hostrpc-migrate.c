@@ -113,6 +113,7 @@ typedef struct {
 	gint64 t_paused, t_resumed;
 	guint64 state_bytes, page_bytes, pages, ram_total, ram_transferred;
 	guint32 tcp_moved, tcp_lost, tcp_forwarded, tcp_refwd, tcp_repointed, sockets;
+	guint32 listen_forwarded;  /* listeners a copy of which stays here */
 	gboolean remnant_there;    /* the destination holds their remnant: local again */
 	char why[512];
 } Mig;
@@ -395,7 +396,7 @@ static int fwd_hold(Mig *m)
 	int fds[HRPC_UNIX_MAX_FDS], nfds = 1;
 	g_autofree guint8 *blob = NULL;
 	gsize len = 0, off = 0;
-	guint32 got = 0;
+	guint32 got = 0, want, slot = 0;
 
 	if (port_send(m, HRPC_MIG_FWD_HOLD, -1, 0) < 0 ||
 	    port_recv(m, &h, &st, sizeof(st), &len, fds, &nfds) < 0)
@@ -418,7 +419,8 @@ static int fwd_hold(Mig *m)
 		memcpy(&r, blob + off, sizeof(r));
 		off += sizeof(r);
 		if (r.pend_len > HRPC_FWD_WINDOW || h.len - off < r.pend_len ||
-		    (r.flags & ~HRPC_MIG_FWD_HELD_F_SHUT))
+		    (r.flags & ~(HRPC_MIG_FWD_HELD_F_SHUT | HRPC_MIG_FWD_HELD_F_LINK)) ||
+		    ((r.flags & HRPC_MIG_FWD_HELD_F_LINK) && (r.handle || r.pend_len)))
 			return fail(m, "source worker: bad held connections");
 		m->held[m->nheld].handle = r.handle;
 		m->held[m->nheld].flags = r.flags;
@@ -429,17 +431,25 @@ static int fwd_hold(Mig *m)
 		m->nheld++;
 		off += r.pend_len;
 	}
-	while (got < m->nheld) {
+	want = m->nheld;
+	/* The links' records have no descriptor: the connections' come in order. */
+	for (guint32 i = 0; i < m->nheld; i++)
+		if (m->held[i].flags & HRPC_MIG_FWD_HELD_F_LINK)
+			want--;
+	while (got < want) {
 		nfds = G_N_ELEMENTS(fds);
 		if (port_recv(m, &h, &st, sizeof(st), &len, fds, &nfds) < 0)
 			return -1;
-		if (h.type != HRPC_MIG_FWD_HELD || !nfds || got + (guint32)nfds > m->nheld) {
+		if (h.type != HRPC_MIG_FWD_HELD || !nfds || got + (guint32)nfds > want) {
 			for (int i = 0; i < nfds; i++)
 				close(fds[i]);
 			return fail(m, "source worker: held connections' sockets missing");
 		}
-		for (int i = 0; i < nfds; i++)
-			m->held[got++].fd = fds[i];
+		for (int i = 0; i < nfds; i++, got++) {
+			while (m->held[slot].flags & HRPC_MIG_FWD_HELD_F_LINK)
+				slot++;
+			m->held[slot++].fd = fds[i];
+		}
 	}
 	return 0;
 }
@@ -458,7 +468,8 @@ static gboolean has_standins(Mig *m)
 		struct hrpc_sock_mig r;
 
 		memcpy(&r, &recs[i], sizeof(r));
-		if (r.flags & HRPC_SOCK_MIG_F_FORWARD)
+		/* (a listener a remnant keeps a copy of rides a link to it too) */
+		if (r.flags & (HRPC_SOCK_MIG_F_FORWARD | HRPC_SOCK_MIG_F_FWD_LISTEN))
 			return TRUE;
 	}
 	return FALSE;
@@ -466,7 +477,7 @@ static gboolean has_standins(Mig *m)
 
 static struct held *held_find(Mig *m, guint64 handle)
 {
-	for (guint32 i = 0; i < m->nheld; i++)
+	for (guint32 i = 0; handle && i < m->nheld; i++)
 		if (m->held[i].handle == handle)
 			return &m->held[i];
 	return NULL;
@@ -574,6 +585,19 @@ static int freeze(Mig *m, GByteArray *out)
 
 		memcpy(&r, &recs[i], sizeof(r));
 		r.tcp_len = 0;
+		if (r.type == HRPC_SOCK_STREAM && r.state == HRPC_SOCK_MIG_LISTEN &&
+		    !(r.flags & HRPC_SOCK_MIG_F_FWD_LISTEN) && r.local.family && r.local.port &&
+		    mig_loc_forward(m->keep_rules, m->nkeep, m->fwd_rules, m->nfwd_rules,
+				    &r.local)) {
+			/* Bound to an address only this host has: it moves, and
+			 * a copy stays here, whose connections are forwarded. */
+			if (m->nfwd == HRPC_MIG_FWD_MAX)
+				return fail(m, "more than %u objects would stay at the source",
+					    HRPC_MIG_FWD_MAX);
+			r.flags |= HRPC_SOCK_MIG_F_FWD_LISTEN;
+			m->fwd[m->nfwd++] = r.handle;
+			m->listen_forwarded++;
+		}
 		if (r.type == HRPC_SOCK_STREAM &&
 		    (r.state == HRPC_SOCK_MIG_CONNECTED || r.state == HRPC_SOCK_MIG_SHUT)) {
 			struct sockaddr_storage ss;
@@ -817,10 +841,12 @@ static void repoint(Mig *m)
 		gsize len = 0;
 		int nfds = 0, rc;
 
-		if (!m->held[i].imaged || (done_links & (1u << MIN(m->held[i].link, 31))))
+		/* one round per link: its record (every held link has one) */
+		if (!(m->held[i].flags & HRPC_MIG_FWD_HELD_F_LINK) ||
+		    (done_links & (1u << MIN(m->held[i].link, 31))))
 			continue;
 		done_links |= 1u << MIN(m->held[i].link, 31);
-		for (guint32 j = i; j < m->nheld; j++)
+		for (guint32 j = 0; j < m->nheld; j++)
 			if (m->held[j].imaged && m->held[j].link == m->held[i].link)
 				handles[n++] = m->held[j].handle;
 		rc = mig_link_send(m->link, HRPC_MIG_FWD_REMOTE, handles, n * sizeof(guint64));
@@ -1029,7 +1055,7 @@ static int migrate(Mig *m)
 	phase(m, P_PAGES);
 	if (pages(m) < 0)
 		return -1;
-	if (m->tcp_refwd)
+	if (m->nheld)
 		repoint(m);
 	phase(m, P_RESUME);
 	if (link_call(m, HRPC_MIG_GO, NULL, 0, "go") < 0)
@@ -1104,6 +1130,8 @@ static void report(Mig *m, int rc)
 		json_builder_add_int_value(b, m->tcp_refwd);
 		json_builder_set_member_name(b, "tcp_repointed");
 		json_builder_add_int_value(b, m->tcp_repointed);
+		json_builder_set_member_name(b, "listen_forwarded");
+		json_builder_add_int_value(b, m->listen_forwarded);
 		json_builder_set_member_name(b, "remnant_at_destination");
 		json_builder_add_boolean_value(b, m->remnant_there);
 		json_builder_set_member_name(b, "phases_ms");

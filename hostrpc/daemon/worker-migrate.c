@@ -195,6 +195,48 @@ static void fwd_peer_name(WorkerFwd *wf, int fd)
 static void fwd_ended(void *data, int err);
 static void remnant_move(void *data, const char *host, uint16_t port);
 
+static outsource_sock *worker_sock(Worker *w)
+{
+	OutsourceSockService *ss = hrpcd_services_sock(w->svcs);
+
+	return ss ? outsource_sock_service_get(ss) : NULL;
+}
+
+/* A remnant accepted a connection on its copy of one of the guest's
+ * listeners: it arrives at the guest's (migfwd.h ACCEPT). */
+static int fwd_accept_cb(void *data, uint64_t listener, uint64_t object,
+			 const struct hrpc_sock_addr *local, const struct hrpc_sock_addr *peer)
+{
+	WorkerFwd *wf = data;
+	outsource_sock *sock = worker_sock(wf->w);
+
+	if (wf->w->remnant || !sock)
+		return -ECONNREFUSED;
+	return outsource_sock_fwd_arrive(sock, listener, object, local, peer);
+}
+
+/* The socket service: the guest accepted such a connection (it takes the
+ * guest's handle as its name), or closed such a listener. */
+static void sock_fwd_hook(void *data, int event, uint64_t a, uint64_t b)
+{
+	Worker *w = data;
+
+	for (guint k = 0; w->fwds && k < w->fwds->len; k++) {
+		struct mig_fwd *fwd = ((WorkerFwd *)g_ptr_array_index(w->fwds, k))->fwd;
+
+		if (event == OUTSOURCE_SOCK_FWD_ACCEPTED && mig_fwd_has(fwd, a)) {
+			char what[160];
+
+			if (mig_fwd_rename(fwd, a, b) == 0 && worker_sock(w) &&
+			    outsource_sock_describe(worker_sock(w), b, what, sizeof(what)) == 0)
+				location_add(w, b, what);
+			return;
+		}
+		if (event == OUTSOURCE_SOCK_FWD_LISTENER_CLOSED)
+			mig_fwd_forget(fwd, a, ECONNABORTED);
+	}
+}
+
 static void wf_free(gpointer p)
 {
 	WorkerFwd *wf = p;
@@ -214,6 +256,9 @@ static WorkerFwd *wf_new(Worker *w, mig_link *link)
 	fwd_peer_name(wf, mig_link_fd(link));
 	wf->fwd = mig_fwd_new(link, w->spec->name, w->ctx, fwd_ended, wf);
 	mig_fwd_set_move_fn(wf->fwd, remnant_move, wf);
+	mig_fwd_set_accept_fn(wf->fwd, fwd_accept_cb, wf);
+	if (!w->remnant && worker_sock(w))
+		outsource_sock_set_fwd_hook(worker_sock(w), sock_fwd_hook, w);
 	if (!w->fwds)
 		w->fwds = g_ptr_array_new_with_free_func(wf_free);
 	g_ptr_array_add(w->fwds, wf);
@@ -253,9 +298,33 @@ static void link_json(GString *out, WorkerFwd *wf)
 			       mig_link_bytes_received(l));
 }
 
+static void wire_fmt(const struct hrpc_sock_addr *a, char *buf, gsize len)
+{
+	char ip[INET6_ADDRSTRLEN] = "?";
+
+	inet_ntop(a->family == HRPC_AF_INET6 ? AF_INET6 : AF_INET, a->addr, ip, sizeof(ip));
+	g_snprintf(buf, len, a->family == HRPC_AF_INET6 ? "[%s]:%u" : "%s:%u", ip, a->port);
+}
+
+/* What the location table says of an object, or (one a remnant accepted on
+ * its copy of a listener) its addresses. */
+static const char *obj_what(Worker *w, const struct mig_fwd_info *info, char *buf, gsize len)
+{
+	const char *what = location_what(w, info->object);
+	char l[64], p[64];
+
+	if (strcmp(what, "?") || !info->accepted)
+		return what;
+	wire_fmt(&info->local, l, sizeof(l));
+	wire_fmt(&info->peer, p, sizeof(p));
+	g_snprintf(buf, len, "tcp %s -> %s (accepted here)", l, p);
+	return buf;
+}
+
 char *hrpcd_worker_locations(Worker *w, gboolean json, gsize *len)
 {
 	GString *out = g_string_new(NULL);
+	char whatbuf[160];
 	struct mig_fwd_info info;
 	const char *role = w->remnant ? "remnant" : "forwarding";
 	guint n = fwd_count(w);
@@ -286,7 +355,7 @@ char *hrpcd_worker_locations(Worker *w, gboolean json, gsize *len)
 						       "\"bytes_in\":%" G_GUINT64_FORMAT
 						       ",\"bytes_out\":%" G_GUINT64_FORMAT "}",
 						       first ? "" : ",", info.object,
-						       location_what(w, info.object),
+						       obj_what(w, &info, whatbuf, sizeof(whatbuf)),
 						       w->remnant ? "here" : wf->peer, info.bytes_in,
 						       info.bytes_out);
 				first = 0;
@@ -321,7 +390,7 @@ char *hrpcd_worker_locations(Worker *w, gboolean json, gsize *len)
 
 				g_string_append_printf(out, "%#-20" G_GINT64_MODIFIER "x %-52s %-16s %12"
 						       G_GUINT64_FORMAT " %12" G_GUINT64_FORMAT "\n",
-						       info.object, location_what(w, info.object),
+						       info.object, obj_what(w, &info, whatbuf, sizeof(whatbuf)),
 						       w->remnant ? "here" : wf->peer, to_guest,
 						       from_guest);
 			}
@@ -549,6 +618,7 @@ static void become_remnant(Worker *w)
 	OutsourceSockService *ss = hrpcd_services_sock(w->svcs);
 	outsource_sock *sock = ss ? outsource_sock_service_get(ss) : NULL;
 	g_autofree int *fds = g_new(int, p->nfwd);
+	g_autofree bool *listening = g_new0(bool, p->nfwd);
 	WorkerFwd *wf;
 	guint32 kept = 0;
 
@@ -564,14 +634,16 @@ static void become_remnant(Worker *w)
 			location_add(w, p->fwd_handles[i], what);
 	}
 	if (sock)
-		outsource_sock_mig_remnant(sock, p->fwd_handles, p->nfwd, fds);
+		outsource_sock_mig_remnant(sock, p->fwd_handles, p->nfwd, fds, listening);
 	else
 		for (guint32 i = 0; i < p->nfwd; i++)
 			fds[i] = -1;
 	w->remnant = TRUE;
 	wf = wf_new(w, g_steal_pointer(&p->fwd_link));
 	for (guint32 i = 0; i < p->nfwd; i++)
-		if (fds[i] >= 0 && mig_fwd_add(wf->fwd, p->fwd_handles[i], fds[i]) == 0)
+		if (fds[i] >= 0 && (listening[i] ? mig_fwd_add_listener(wf->fwd, p->fwd_handles[i],
+									 fds[i]) :
+				    mig_fwd_add(wf->fwd, p->fwd_handles[i], fds[i])) == 0)
 			kept++;
 	/* On the worker's own context (g_timeout_add() would use the global
 	 * default one, which nobody runs here). */
@@ -626,8 +698,12 @@ static void fwd_held_send(Worker *w)
 
 	for (guint k = 0; k < fwd_count(w); k++) {
 		struct mig_fwd *fwd = fwd_at(w, k)->fwd;
+		struct hrpc_mig_fwd_held lk = { .flags = HRPC_MIG_FWD_HELD_F_LINK,
+						.link = (guint16)k };
 		guint32 pos = 0;
 
+		if (mig_fwd_held(fwd))   /* the link itself (listeners' copies ride it too) */
+			g_byte_array_append(buf, (const guint8 *)&lk, sizeof(lk));
 		while (mig_fwd_held(fwd) && mig_fwd_next(fwd, &pos, &info)) {
 			struct mig_fwd_pending pd;
 			struct hrpc_mig_fwd_held r = { .handle = info.object, .link = (guint16)k };
@@ -1261,7 +1337,7 @@ static int in_fwd_remote(Incoming *in, const guint8 *buf, gsize len, char *err, 
 	FarLink *fl;
 	int rc;
 
-	if (!len || len % sizeof(guint64) || len / sizeof(guint64) > HRPC_MIG_FWD_MAX) {
+	if (len % sizeof(guint64) || len / sizeof(guint64) > HRPC_MIG_FWD_MAX) {
 		g_strlcpy(err, "FWD_REMOTE: bad request", errlen);
 		return -EPROTO;
 	}
@@ -1288,7 +1364,7 @@ static int in_fwd_remote(Incoming *in, const guint8 *buf, gsize len, char *err, 
 		return 0;
 	}
 	fl->n = (guint32)(len / sizeof(guint64));
-	fl->handles = g_memdup2(buf, len);
+	fl->handles = len ? g_memdup2(buf, len) : NULL;
 	if (!in->far)
 		in->far = g_ptr_array_new_with_free_func(far_free);
 	g_ptr_array_add(in->far, fl);
@@ -1427,45 +1503,59 @@ static void in_fwd_local(Incoming *in)
 	g_autofree struct outsource_sock_fwd *mv = NULL;
 	g_autofree int *real = NULL;
 	g_autoptr(GPtrArray) pends = NULL;
-	guint32 n = 0, local = 0;
+	guint64 lis[HRPC_MIG_FWD_MAX];
+	int lfds[HRPC_MIG_FWD_MAX];
+	guint32 n = 0, nl = 0, local = 0;
 
-	if (in->sock)
+	if (in->sock) {
 		mv = outsource_sock_mig_moved(in->sock, &n);
-	if (!n)
+		nl = outsource_sock_mig_deferred(in->sock, lis, HRPC_MIG_FWD_MAX);
+	}
+	if (!n && !nl)
 		return;
-	real = g_new(int, n);
+	real = g_new(int, n ? n : 1);
 	pends = g_ptr_array_new_full(n, (GDestroyNotify)g_byte_array_unref);
 	for (guint32 i = 0; i < n; i++) {
 		real[i] = -1;
 		g_ptr_array_add(pends, g_byte_array_new());
 	}
+	for (guint32 i = 0; i < nl; i++)
+		lfds[i] = -1;
 	if (rfd >= 0) {
 		struct {
 			struct hrpcd_remnant_take h;
 			guint64 handles[HRPC_MIG_FWD_MAX];
-		} req = { .h = { .type = HRPCD_REMNANT_TAKE, .n = MIN(n, HRPC_MIG_FWD_MAX) } };
+		} req = { .h = { .type = HRPCD_REMNANT_TAKE } };
 
-		for (guint32 i = 0; i < req.h.n; i++)
-			req.handles[i] = mv[i].handle;
+		for (guint32 i = 0; i < n && req.h.n < HRPC_MIG_FWD_MAX; i++)
+			req.handles[req.h.n++] = mv[i].handle;
+		for (guint32 i = 0; i < nl && req.h.n < HRPC_MIG_FWD_MAX; i++)
+			req.handles[req.h.n++] = lis[i];
 		if (send(rfd, &req, sizeof(req.h) + req.h.n * sizeof(guint64), MSG_NOSIGNAL) < 0)
 			rfd = -1;
 	}
 	while (rfd >= 0) {
 		struct hrpcd_remnant_took t;
 		int fds[2], nfds = 2, rc = took_recv(rfd, &t, fds, &nfds);
-		guint32 i;
+		guint32 i, k;
 
 		if (rc < 0 || !t.handle)
 			break;
 		for (i = 0; i < n && mv[i].handle != t.handle; i++)
 			;
+		for (k = 0; i == n && k < nl && lis[k] != t.handle; k++)
+			;
+		if (i == n && k < nl && !t.status && nfds == 1 && !t.pend_len && lfds[k] < 0) {
+			lfds[k] = fds[0];   /* the remnant's copy of a listener */
+			continue;
+		}
 		if (i == n || real[i] >= 0 || t.status || nfds != (t.pend_len ? 2 : 1) ||
 		    t.pend_len > HRPC_FWD_WINDOW) {
-			for (int k = 0; k < nfds; k++) {
-				if (t.status == 0 && k == 0)
-					close_reset(fds[k]);   /* the service sees the end */
+			for (int j = 0; j < nfds; j++) {
+				if (t.status == 0 && j == 0 && i < n)
+					close_reset(fds[j]);   /* the service sees the end */
 				else
-					close(fds[k]);
+					close(fds[j]);
 			}
 			continue;
 		}
@@ -1480,6 +1570,22 @@ static void in_fwd_local(Incoming *in)
 			}
 			close(fds[1]);
 		}
+	}
+	/* The guest's listeners whose address the remnant held: its copy is
+	 * the guest's again (what waits in its backlog too). */
+	for (guint32 k = 0; k < nl; k++) {
+		int rc = lfds[k] < 0 ? -ENOENT : outsource_sock_mig_localize(in->sock, lis[k], lfds[k]);
+
+		if (rc < 0 && lfds[k] >= 0)
+			close(lfds[k]);
+		if (rc < 0 && (rc = outsource_sock_mig_relisten(in->sock, lis[k])) < 0)
+			hrpcd_log_guest(G_LOG_LEVEL_WARNING, w->spec->guest_id, w->spec->name,
+					"listener %#" G_GINT64_MODIFIER "x: its address stays "
+					"taken here: %s", lis[k], g_strerror(-rc));
+		else if (lfds[k] >= 0 && rc == 0)
+			hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+					"listener %#" G_GINT64_MODIFIER "x: the remnant's copy "
+					"is the guest's again", lis[k]);
 	}
 	for (guint32 i = 0; i < n; i++) {
 		int fd = -1, rc;
@@ -1522,12 +1628,25 @@ static int in_fwd_start(Incoming *in, char *err, gsize errlen)
 	WorkerFwd *wf;
 	guint32 n = 0;
 
+	/* A remnant's link that carries no connection of ours (only its
+	 * copies of the guest's listeners) is ours all the same. */
+	for (guint k = 0; in->far && k < in->far->len; k++) {
+		FarLink *fl = g_ptr_array_index(in->far, k);
+
+		if (fl->link)
+			fl->wf = wf_new(w, g_steal_pointer(&fl->link));
+	}
 	if (w->fwd_lfd >= 0) {   /* no forward link came: none will */
 		close(w->fwd_lfd);
 		w->fwd_lfd = -1;
 	}
 	if (in->sock)
 		fw = outsource_sock_mig_forwards(in->sock, &n);
+	if (!n && in->fwd_link && in->sock && outsource_sock_mig_fwd_listening(in->sock)) {
+		/* Only copies of the guest's listeners stayed at the source. */
+		wf_new(w, g_steal_pointer(&in->fwd_link));
+		return 0;
+	}
 	if (!n) {
 		/* A link made ahead (--prepare) that nothing needed. */
 		g_clear_pointer(&in->fwd_link, mig_link_free);

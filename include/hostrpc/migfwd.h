@@ -46,6 +46,16 @@
  * forward image): those for the guest it passes on first, those from the
  * guest it sends first.  The old link then ends with BYE.
  *
+ * A listener bound to an address only the source has (its loopback) also
+ * keeps a copy at the remnant (the guest's own moves as any listener).
+ * Its object is the guest's handle for the listener; it carries no bytes.
+ * Each connection the remnant accepts on it becomes a new object, named by
+ * the remnant (ACCEPT: a number no object of the link has), whose bytes
+ * flow as any; the guest's end makes it arrive at the guest's listener
+ * and, once the guest accepted it, names it by the guest's handle
+ * (RENAME, to the remnant).  RESET of the listener's object (the guest
+ * closed it) closes the copy.
+ *
  * An object ends when both directions are SHUT and every byte was passed
  * on, or at a RESET.  Frames about an object that ended are ignored (they
  * were under way).  BYE ends the link in order; a link that breaks in
@@ -60,6 +70,7 @@
 #define HOSTRPC_MIGFWD_H
 
 #include "compat.h"
+#include "sock.h"
 
 /* Frame types on a forward link (the migration link's are below 64). */
 enum hrpc_fwd_type {
@@ -74,6 +85,8 @@ enum hrpc_fwd_type {
 	HRPC_FWD_RESUME = 72,      /* empty: guest's end -> remnant, the move failed */
 	HRPC_FWD_MOVE  = 73,       /* struct hrpc_fwd_move: guest's end -> remnant, held */
 	HRPC_FWD_MOVED = 74,       /* struct hrpc_fwd_moved: remnant -> guest's end */
+	HRPC_FWD_ACCEPT = 75,      /* struct hrpc_fwd_accept: remnant -> guest's end */
+	HRPC_FWD_RENAME = 76,      /* struct hrpc_fwd_rename: guest's end -> remnant */
 };
 
 #define HRPC_FWD_MAGIC     0x44574648u   /* "HFWD" */
@@ -110,6 +123,30 @@ struct hrpc_fwd_moved {
 	hrpc_u32 nobj;             /* objects now on the new link */
 };
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_fwd_moved) == 8, "fwd moved is 8 bytes");
+
+struct hrpc_fwd_accept {
+	hrpc_u64 listener;         /* the listener's object (the guest's handle) */
+	hrpc_u64 object;           /* the new connection's, chosen by the remnant */
+	struct hrpc_sock_addr local, peer;   /* the connection at the remnant */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_fwd_accept) == 80, "fwd accept is 80 bytes");
+
+struct hrpc_fwd_rename {
+	hrpc_u64 object;           /* as ACCEPT named it */
+	hrpc_u64 name;             /* the guest's handle for it from now on */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_fwd_rename) == 16, "fwd rename is 16 bytes");
+
+static inline int hrpc_fwd_addr_ok(const struct hrpc_sock_addr *a)
+{
+	static const hrpc_u8 zero[12];
+
+	if (a->reserved || !a->port)
+		return 0;
+	if (a->family == HRPC_AF_INET)
+		return !a->flowinfo && !a->scope_id && !memcmp(a->addr + 4, zero, 12);
+	return a->family == HRPC_AF_INET6;
+}
 
 struct hrpc_fwd_ack {
 	hrpc_u64 object;
@@ -217,6 +254,24 @@ static inline int hrpc_fwd_check(hrpc_u32 type, const void *p, hrpc_u64 len)
 		memcpy(&md, p, sizeof(md));
 		return md.status <= 0 && md.status >= -4095 && (md.status == 0 || !md.nobj) ?
 			       0 : -EPROTO;
+	}
+	case HRPC_FWD_ACCEPT: {
+		struct hrpc_fwd_accept a;
+
+		if (len != sizeof(a))
+			return -EPROTO;
+		memcpy(&a, p, sizeof(a));
+		return a.listener && a.object && a.listener != a.object &&
+		       hrpc_fwd_addr_ok(&a.local) && hrpc_fwd_addr_ok(&a.peer) &&
+		       a.local.family == a.peer.family ? 0 : -EPROTO;
+	}
+	case HRPC_FWD_RENAME: {
+		struct hrpc_fwd_rename r;
+
+		if (len != sizeof(r))
+			return -EPROTO;
+		memcpy(&r, p, sizeof(r));
+		return r.object && r.name ? 0 : -EPROTO;
 	}
 	case HRPC_FWD_BYE:
 	case HRPC_FWD_HOLD:

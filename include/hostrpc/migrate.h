@@ -68,7 +68,7 @@ enum hrpc_mig_type {
 	HRPC_MIG_FWD_OPEN   = 23, /* empty: listen for the forward link; reply
 	                           * HRPC_MIG_FWD_PORT, then STATUS once it is up */
 	HRPC_MIG_FWD_PORT   = 24, /* struct hrpc_mig_fwd_port */
-	HRPC_MIG_FWD_REMOTE = 25, /* u64 handles (1..HRPC_MIG_FWD_MAX), after the state:
+	HRPC_MIG_FWD_REMOTE = 25, /* u64 handles (0..HRPC_MIG_FWD_MAX), after the state:
 	                           * the stand-ins whose remnant (elsewhere) will link
 	                           * here; reply FWD_PORT, then STATUS once it did; or
 	                           * STATUS at once: the remnant is on this host (they
@@ -171,6 +171,9 @@ struct hrpc_mig_fwd_held {
 	hrpc_u16 link;             /* which of the worker's forward links (FWD_MOVE) */
 };
 #define HRPC_MIG_FWD_HELD_F_SHUT 0x1u   /* half closed: it cannot become local again */
+#define HRPC_MIG_FWD_HELD_F_LINK 0x2u   /* not a connection: link `link` is held (it may
+                                         * carry only a listener's copy); handle 0, no
+                                         * bytes, no descriptor */
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_mig_fwd_held) == 16, "fwd held is 16 bytes");
 
 struct hrpc_mig_fwd_move {

@@ -148,7 +148,11 @@ static inline int hrpc_tcp_image_check(const void *image, hrpc_u64 len)
  *    migfwd.h).  On the remnant's own host the connection becomes local
  *    again; elsewhere it is reset (re-pointing the remnant is not built). */
 #define HRPC_SOCK_MIG_F_FORWARD       0x400u
-#define HRPC_SOCK_MIG_F_ALL           0x7ffu
+/* A listener bound to an address only the source has (its loopback): the
+ * source's remnant keeps a copy and forwards the connections it accepts
+ * (migfwd.h ACCEPT); the listener itself moves as any. */
+#define HRPC_SOCK_MIG_F_FWD_LISTEN    0x800u
+#define HRPC_SOCK_MIG_F_ALL           0xfffu
 
 #define HRPC_SOCK_FWD_IMAGE_MAGIC     0x31445746u  /* "FWD1" */
 
@@ -249,6 +253,9 @@ static inline int hrpc_sock_mig_check(const struct hrpc_sock_mig *m)
 	if (m->host_family && (m->host_family != HRPC_AF_INET6 || m->family != HRPC_AF_INET))
 		return -EPROTO;
 	if (m->type == HRPC_SOCK_DGRAM && (m->state == HRPC_SOCK_MIG_LISTEN || m->tcp_len))
+		return -EPROTO;
+	if ((m->flags & HRPC_SOCK_MIG_F_FWD_LISTEN) &&
+	    (m->type != HRPC_SOCK_STREAM || m->state != HRPC_SOCK_MIG_LISTEN))
 		return -EPROTO;
 	if ((m->flags & HRPC_SOCK_MIG_F_FORWARD) &&
 	    (m->type != HRPC_SOCK_STREAM || (m->flags & HRPC_SOCK_MIG_F_LOST) ||

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include "hostrpc/hostrpc.h"
+#include "hostrpc/sock.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -133,7 +134,8 @@ int outsource_sock_mig_attach(outsource_sock *s, hrpc_conn *conn);
  * and *n 0 when there are none) for the forward link to relay.  Source,
  * after the switch: take the host sockets of `handles` out of the service
  * (fds[i], the caller's now; -1 where a handle is not a connection here)
- * and close every other socket.  Returns how many were taken.
+ * and close every other socket; listening[i]: a listener's copy (issue 14,
+ * HRPC_SOCK_MIG_F_FWD_LISTEN).  Returns how many were taken.
  */
 struct outsource_sock_fwd {
 	uint64_t handle;
@@ -154,9 +156,35 @@ struct outsource_sock_fwd *outsource_sock_mig_forwards(outsource_sock *s, uint32
  */
 struct outsource_sock_fwd *outsource_sock_mig_moved(outsource_sock *s, uint32_t *n);
 int outsource_sock_mig_localize(outsource_sock *s, uint64_t handle, int fd);
+/*
+ * Listeners a remnant elsewhere keeps a copy of (HRPC_SOCK_MIG_F_FWD_LISTEN).
+ * Destination: one whose address that remnant holds on this host (the
+ * guest came back) is imported unbound: `handles` gets those (at most
+ * max); GO localizes the remnant's copy in its place or, failing that,
+ * relistens (bind and listen again: 0 or -errno).
+ * Where the guest runs: outsource_sock_fwd_arrive() makes a connection the
+ * remnant accepted (migfwd.h ACCEPT) arrive at the guest's listener: it
+ * returns the stand-in's far end (connected, non-blocking) or -errno;
+ * once the guest accepts it the hook hears OUTSOURCE_SOCK_FWD_ACCEPTED
+ * (object, the guest's handle), and when the guest closes such a listener,
+ * OUTSOURCE_SOCK_FWD_LISTENER_CLOSED (its handle, 0).
+ */
+uint32_t outsource_sock_mig_deferred(outsource_sock *s, uint64_t *handles, uint32_t max);
+/* Does the guest have such a listener? */
+bool outsource_sock_mig_fwd_listening(outsource_sock *s);
+int outsource_sock_mig_relisten(outsource_sock *s, uint64_t handle);
+int outsource_sock_fwd_arrive(outsource_sock *s, uint64_t listener, uint64_t object,
+			      const struct hrpc_sock_addr *local, const struct hrpc_sock_addr *peer);
+enum outsource_sock_fwd_event {
+	OUTSOURCE_SOCK_FWD_ACCEPTED = 1,
+	OUTSOURCE_SOCK_FWD_LISTENER_CLOSED = 2,
+};
+typedef void (*outsource_sock_fwd_hook)(void *data, int event, uint64_t a, uint64_t b);
+void outsource_sock_set_fwd_hook(outsource_sock *s, outsource_sock_fwd_hook fn, void *data);
 /* "tcp LOCAL -> PEER" (the host's view) of a socket, for listings. */
 int outsource_sock_describe(outsource_sock *s, uint64_t handle, char *buf, size_t len);
-int outsource_sock_mig_remnant(outsource_sock *s, const uint64_t *handles, uint32_t n, int *fds);
+int outsource_sock_mig_remnant(outsource_sock *s, const uint64_t *handles, uint32_t n, int *fds,
+			       bool *listening);
 
 size_t outsource_sock_list(outsource_sock *s, struct outsource_sock_info *out, size_t max);
 void outsource_sock_totals(outsource_sock *s, struct outsource_sock_totals *t);

@@ -89,6 +89,19 @@ struct hsock {
 	bool forwarded;                 /* fd is a local stand-in for a connection that
 	                                 * stayed on another host (migfwd.h): its
 	                                 * addresses are local/peer, not the fd's */
+	bool fwd_listen;                /* a listener a remnant elsewhere keeps a copy
+	                                 * of: connections it accepts arrive here */
+	bool listen_deferred;           /* imported, its address held by that remnant
+	                                 * here: GO takes the remnant's (localize) */
+};
+
+/* A connection a remnant accepted, on its way to the guest's listener: the
+ * stand-in's near end connects from `port` (loopback); the guest's accept
+ * takes it as `object` with the remnant's addresses (migfwd.h ACCEPT). */
+struct fwd_expect {
+	uint64_t listener, object;
+	struct sockaddr_storage from;   /* the near end's address */
+	struct sockaddr_storage local, peer;
 };
 
 struct outsource_sock {
@@ -121,6 +134,10 @@ struct outsource_sock {
 	 * until outsource_sock_mig_forwards() hands them on. */
 	struct outsource_sock_fwd *fwd;
 	uint32_t nfwd;
+	struct fwd_expect *expect;      /* of nexpect */
+	uint32_t nexpect;
+	outsource_sock_fwd_hook fwd_hook;   /* outsource_sock_set_fwd_hook() */
+	void *fwd_hook_data;
 	struct outsource_sock_totals tot;
 	struct hrpc_sock_ev_state evbuf[HRPC_SOCK_EV_MAX_STATES];
 };
@@ -321,6 +338,9 @@ static void slot_close(outsource_sock *s, struct hsock *hs, const char *why)
 		pend_remove(s, hs);
 	if (hs->in_epoll)
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, hs->fd, NULL);
+	if (hs->fwd_listen && s->fwd_hook && !(why && !strcmp(why, "migrated")))
+		/* the remnant's copy goes too */
+		s->fwd_hook(s->fwd_hook_data, OUTSOURCE_SOCK_FWD_LISTENER_CLOSED, hs->handle, 0);
 	/* SO_LINGER with a timeout would make close() sleep in the worker:
 	 * let the host kernel finish the close in the background instead (a
 	 * guest that lingers has waited before its CLOSE: sock.h "Closing").
@@ -1052,6 +1072,101 @@ static int do_listen(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	return rc;
 }
 
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return !memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+			       &((const struct sockaddr_in *)b)->sin_addr, 4) &&
+		       ((const struct sockaddr_in *)a)->sin_port ==
+			       ((const struct sockaddr_in *)b)->sin_port;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr, 16) &&
+		       ((const struct sockaddr_in6 *)a)->sin6_port ==
+			       ((const struct sockaddr_in6 *)b)->sin6_port;
+	return false;
+}
+
+/* The guest accepted a connection a remnant elsewhere accepted (its near
+ * end came from the stand-in's far end): it is that connection, forwarded;
+ * *ss becomes the peer the guest is told. */
+static void fwd_accepted(outsource_sock *s, struct hsock *ls, struct hsock *hs,
+			 struct sockaddr_storage *ss)
+{
+	for (uint32_t i = 0; i < s->nexpect; i++) {
+		struct fwd_expect *e = &s->expect[i];
+
+		if (e->listener != ls->handle || !same_addr(&e->from, ss))
+			continue;
+		hs->forwarded = true;
+		memcpy(&hs->local, &e->local, sizeof(hs->local));
+		memcpy(&hs->peer, &e->peer, sizeof(hs->peer));
+		memcpy(ss, &e->peer, sizeof(*ss));
+		if (s->fwd_hook)
+			s->fwd_hook(s->fwd_hook_data, OUTSOURCE_SOCK_FWD_ACCEPTED, e->object,
+				    hs->handle);
+		s->expect[i] = s->expect[--s->nexpect];
+		return;
+	}
+}
+
+int outsource_sock_fwd_arrive(outsource_sock *s, uint64_t listener, uint64_t object,
+			      const struct hrpc_sock_addr *local, const struct hrpc_sock_addr *peer)
+{
+	struct hsock *ls = hrpc_handle_table_get(&s->socks, listener);
+	struct sockaddr_storage to;
+	socklen_t tl = sizeof(to), fl;
+	struct fwd_expect e = { .listener = listener, .object = object };
+	struct fwd_expect *ne;
+	int fd, rc;
+
+	if (!ls || ls->state != S_LISTEN || !ls->fwd_listen || ls->fd < 0)
+		return -ECONNREFUSED;
+	if (sock_addr_from_wire(local, &e.local, &fl) < 0 ||
+	    sock_addr_from_wire(peer, &e.peer, &fl) < 0)
+		return -EINVAL;
+	if (s->nexpect >= 4096)
+		return -ENOBUFS;   /* the guest does not accept: the backlog is full anyway */
+	if (getsockname(ls->fd, (struct sockaddr *)&to, &tl) < 0)
+		return -errno;
+	/* To the listener's own address; an unspecified one is its loopback. */
+	if (to.ss_family == AF_INET && ((struct sockaddr_in *)&to)->sin_addr.s_addr == INADDR_ANY)
+		((struct sockaddr_in *)&to)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (to.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&to)->sin6_addr))
+		((struct sockaddr_in6 *)&to)->sin6_addr = in6addr_loopback;
+	fd = ns_socket(s, to.ss_family, SOCK_STREAM, 0);
+	if (fd < 0)
+		return fd;
+	if (connect(fd, (struct sockaddr *)&to, tl) < 0 && errno != EINPROGRESS) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	fl = sizeof(e.from);
+	if (getsockname(fd, (struct sockaddr *)&e.from, &fl) < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	ne = realloc(s->expect, (s->nexpect + 1) * sizeof(*ne));
+	if (!ne) {
+		close(fd);
+		return -ENOMEM;
+	}
+	s->expect = ne;
+	s->expect[s->nexpect++] = e;
+	return fd;
+}
+
+void outsource_sock_set_fwd_hook(outsource_sock *s, outsource_sock_fwd_hook fn, void *data)
+{
+	s->fwd_hook = fn;
+	s->fwd_hook_data = data;
+}
+
 static int do_accept(outsource_sock *s, const struct hrpc_req *req, struct hrpc_reply *rep)
 {
 	const struct hrpc_sock_handle_req *r = req->payload;
@@ -1109,6 +1224,8 @@ static int do_accept(outsource_sock *s, const struct hrpc_req *req, struct hrpc_
 	hs->created_ns = hrpc_now_ns();
 	memcpy(&hs->peer, &ss, sizeof(ss));
 	note_local(hs);
+	if (ls->fwd_listen)
+		fwd_accepted(s, ls, hs, &ss);
 	s->tot.created++;
 	audit(s, idx_of(hs), "accept on sock=%" PRIu32 " local=%s peer=%s", lidx,
 	      fmt_addr(&hs->local, a, sizeof(a)), fmt_addr(&ss, b, sizeof(b)));
@@ -1872,7 +1989,8 @@ int outsource_sock_mig_export(outsource_sock *s, void **out, size_t *out_len, in
 			   (hs->pending ? HRPC_SOCK_MIG_F_PENDING : 0) |
 			   /* A stand-in: hostrpc-migrate makes its forward image
 			    * (sockstate.h) or, if it cannot, marks it lost. */
-			   (hs->forwarded ? HRPC_SOCK_MIG_F_FORWARD : 0);
+			   (hs->forwarded ? HRPC_SOCK_MIG_F_FORWARD : 0) |
+			   (hs->fwd_listen ? HRPC_SOCK_MIG_F_FWD_LISTEN : 0);
 		if (hs->area) {
 			struct sock_area *a = hs->area;
 
@@ -2050,6 +2168,13 @@ static int mig_make(outsource_sock *s, struct hsock *hs, const struct hrpc_sock_
 			rc = sopt_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
 		if (!rc && bind(fd, (struct sockaddr *)&ss, sl) < 0)
 			rc = -errno;
+		if (rc == -EADDRINUSE && (m->flags & HRPC_SOCK_MIG_F_FWD_LISTEN)) {
+			/* The remnant of an earlier move holds its copy here: the
+			 * guest came back.  GO takes that one (outsource_sock_mig_
+			 * localize()); this socket stands in until then. */
+			hs->listen_deferred = true;
+			return 0;
+		}
 		if (rc < 0)
 			return rc;
 	}
@@ -2180,6 +2305,7 @@ int outsource_sock_mig_import(outsource_sock *s, const void *buf, size_t len, ch
 		hs->connect_retry = (m->flags & HRPC_SOCK_MIG_F_CONNECT_RETRY) != 0;
 		hs->want_in = (m->flags & HRPC_SOCK_MIG_F_WANT_IN) != 0;
 		hs->want_out = (m->flags & HRPC_SOCK_MIG_F_WANT_OUT) != 0;
+		hs->fwd_listen = (m->flags & HRPC_SOCK_MIG_F_FWD_LISTEN) != 0;
 		if (m->nopt && (hs->jopt = calloc(HRPC_SOCK_MIG_OPTS, sizeof(*hs->jopt)))) {
 			memcpy(hs->jopt, m->opt, m->nopt * sizeof(*hs->jopt));
 			hs->njopt = m->nopt;
@@ -2486,7 +2612,7 @@ int outsource_sock_mig_localize(outsource_sock *s, uint64_t handle, int fd)
 	struct hsock *hs = hrpc_handle_table_get(&s->socks, handle);
 	int fl;
 
-	if (!hs || !hs->forwarded)
+	if (!hs || (!hs->forwarded && !hs->listen_deferred))
 		return -ENOENT;
 	/* The guest's options, as a moved connection's get them. */
 	for (unsigned int i = 0; i < hs->njopt; i++) {
@@ -2504,11 +2630,13 @@ int outsource_sock_mig_localize(outsource_sock *s, uint64_t handle, int fd)
 	close(hs->fd);   /* the stand-in's end: its peer is the caller's to close */
 	hs->fd = fd;
 	hs->forwarded = false;
+	hs->listen_deferred = false;
 	audit(s, idx_of(hs), "local again: the connection lived at a remnant on this host");
 	return 0;
 }
 
-int outsource_sock_mig_remnant(outsource_sock *s, const uint64_t *handles, uint32_t n, int *fds)
+int outsource_sock_mig_remnant(outsource_sock *s, const uint64_t *handles, uint32_t n, int *fds,
+			       bool *listening)
 {
 	struct hsock *hs;
 	uint32_t pos = 0;
@@ -2516,10 +2644,12 @@ int outsource_sock_mig_remnant(outsource_sock *s, const uint64_t *handles, uint3
 
 	for (uint32_t i = 0; i < n; i++) {
 		fds[i] = -1;
+		listening[i] = false;
 		hs = hrpc_handle_table_get(&s->socks, handles[i]);
 		if (!hs || hs->type != SOCK_STREAM || hs->fd < 0 ||
-		    (hs->state != S_CONNECTED && hs->state != S_SHUT))
+		    (hs->state != S_CONNECTED && hs->state != S_SHUT && hs->state != S_LISTEN))
 			continue;
+		listening[i] = hs->state == S_LISTEN;
 		if (hs->in_epoll)
 			(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, hs->fd, NULL);
 		if (hs->pending)
@@ -2547,6 +2677,7 @@ void outsource_sock_free(outsource_sock *s)
 		free(s->fwd[i].img);
 	}
 	free(s->fwd);
+	free(s->expect);
 	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL)))
 		slot_close(s, hs, "service-stop");
 	if (s->audit && s->epfd >= 0)
@@ -2690,4 +2821,42 @@ void outsource_sock_print(outsource_sock *s, FILE *f, bool json)
 			" KiB of the guest's channel memory; the host buffers no more than each "
 			"socket's kernel buffers)\n",
 			t.open, t.max_sockets, t.denied, t.credit, s->version, nring, ring_bytes >> 10);
+}
+
+uint32_t outsource_sock_mig_deferred(outsource_sock *s, uint64_t *handles, uint32_t max)
+{
+	struct hsock *hs;
+	uint32_t pos = 0, n = 0;
+
+	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL)))
+		if (hs->listen_deferred && n < max)
+			handles[n++] = hs->handle;
+	return n;
+}
+
+int outsource_sock_mig_relisten(outsource_sock *s, uint64_t handle)
+{
+	struct hsock *hs = hrpc_handle_table_get(&s->socks, handle);
+	socklen_t sl;
+
+	if (!hs || !hs->listen_deferred)
+		return -ENOENT;
+	sl = hs->local.ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+					      sizeof(struct sockaddr_in6);
+	if (bind(hs->fd, (struct sockaddr *)&hs->local, sl) < 0 ||
+	    listen(hs->fd, (int)hs->backlog) < 0)
+		return -errno;
+	hs->listen_deferred = false;
+	return 0;
+}
+
+bool outsource_sock_mig_fwd_listening(outsource_sock *s)
+{
+	struct hsock *hs;
+	uint32_t pos = 0;
+
+	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL)))
+		if (hs->fwd_listen && hs->state == S_LISTEN)
+			return true;
+	return false;
 }

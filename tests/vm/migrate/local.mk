@@ -18,6 +18,8 @@ mig_vm_tests += tests/vm/migrate/migrate-forward.sh
 mig_vm_tests += tests/vm/migrate/migrate-forward-return.sh
 # ... and on to a third host: the remnant relays there, no chain.
 mig_vm_tests += tests/vm/migrate/migrate-forward-chain.sh
+# A listener on an address only the source has: a copy stays there.
+mig_vm_tests += tests/vm/migrate/migrate-forward-listen.sh
 # Issue 14's benchmark (bench/migrate-forward-bench.sh) in its quick mode.
 mig_vm_tests += tests/vm/migrate/migrate-forward-bench-smoke.sh
 # A destination configured otherwise (uplink name, export path and order,
@@ -26,4 +28,5 @@ mig_vm_tests += tests/vm/migrate/migrate-hosts-differ.sh
 dist_check_SCRIPTS += $(mig_vm_tests)
 EXTRA_DIST += tests/vm/migrate/lib.sh tests/vm/migrate/world.py \
 	tests/vm/migrate/guest/mig-stream.c tests/vm/migrate/guest/fwd-probe.c \
-	tests/vm/migrate/echo.py tests/vm/migrate/guest/fs-mig-probe.c
+	tests/vm/migrate/echo.py tests/vm/migrate/guest/fs-mig-probe.c \
+	tests/vm/migrate/guest/listen-echo.c tests/vm/migrate/lis-client.py
