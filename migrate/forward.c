@@ -46,6 +46,8 @@ typedef struct {
 	bool hold_parked;          /* out of the poll set while we hold */
 	bool listener;             /* the remnant's copy of a listener: accepts */
 	bool accepted;             /* made by an ACCEPT: its addresses below */
+	uint64_t alias;            /* its name before mig_fwd_rename(): the peer may
+	                            * still use it for frames under way; 0: none */
 	struct hrpc_sock_addr acc_local, acc_peer;
 	uint32_t extra;            /* pend's first bytes that this link's peer did not
 	                            * send (a move brought them): not in its window */
@@ -75,6 +77,8 @@ struct mig_fwd {
 	gpointer link_tag;
 	GByteArray *out, *in;
 	GHashTable *objs;          /* id -> Obj* */
+	GHashTable *aliases;       /* old id -> Obj* (renamed here, mig_fwd_rename) */
+	int spare;                 /* a descriptor to give up when out of them (listeners) */
 	GPtrArray *order;          /* Obj*, in the order added (listings) */
 	bool hello_seen;
 	bool ended;
@@ -123,6 +127,8 @@ static void obj_drop(mig_fwd *f, Obj *o, bool reset)
 		close(o->fd);
 	g_ptr_array_remove(f->order, o);
 	g_hash_table_remove(f->objs, &o->id);
+	if (o->alias)
+		g_hash_table_remove(f->aliases, &o->alias);
 	g_byte_array_unref(o->pend);
 	if (o->pre_out)
 		g_byte_array_unref(o->pre_out);
@@ -312,8 +318,18 @@ static void listener_accept(mig_fwd *f, Obj *l)
 		struct hrpc_fwd_accept a = { .listener = l->id };
 		int fd = accept4(l->fd, (struct sockaddr *)&ps, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE) && f->spare >= 0) {
+			/* Out of descriptors: the listener would stay readable and
+			 * the loop spin.  Refuse this one with the spare one. */
+			close(f->spare);
+			fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+			if (fd >= 0)
+				close_reset(fd);
+			f->spare = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
+			continue;
+		}
 		if (fd < 0)
-			return;   /* EAGAIN; or out of descriptors: it waits in the backlog */
+			return;   /* EAGAIN */
 		if (getsockname(fd, (struct sockaddr *)&ls, &ll) < 0) {
 			close_reset(fd);
 			continue;
@@ -364,6 +380,7 @@ static void end(mig_fwd *f, int err)
 	f->ended = true;
 	f->err = err;
 	f->lost = g_hash_table_size(f->objs);
+	g_hash_table_remove_all(f->aliases);
 	if (f->hold == HOLD_ASKED && f->held_fn) {
 		mig_fwd_held_fn fn = f->held_fn;
 
@@ -467,7 +484,8 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 		int fd;
 
 		memcpy(&a, p, sizeof(a));
-		if (g_hash_table_contains(f->objs, &a.object))
+		if (g_hash_table_contains(f->objs, &a.object) ||
+		    g_hash_table_contains(f->aliases, &a.object))
 			return -EPROTO;   /* not a new name */
 		fd = f->accept_fn ? f->accept_fn(f->accept_data, a.listener, a.object, &a.local,
 						 &a.peer) : -ECONNREFUSED;
@@ -510,7 +528,11 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 	memcpy(&id, p, sizeof(id));
 	o = g_hash_table_lookup(f->objs, &id);
 	if (!o)
+		o = g_hash_table_lookup(f->aliases, &id);   /* sent before our RENAME came */
+	if (!o)
 		return 0;   /* it ended here; the frame was under way */
+	if (o->listener && type != HRPC_FWD_RESET)
+		return -EPROTO;   /* a listener's copy carries no bytes */
 	switch (type) {
 	case HRPC_FWD_DATA:
 		/* Unacknowledged: what waits for fd and what fd took since our last ACK. */
@@ -732,6 +754,8 @@ mig_fwd *mig_fwd_new(mig_link *link, const char *guest, GMainContext *ctx,
 	f->out = g_byte_array_new();
 	f->in = g_byte_array_new();
 	f->objs = g_hash_table_new(g_int64_hash, g_int64_equal);
+	f->aliases = g_hash_table_new(g_int64_hash, g_int64_equal);
+	f->spare = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
 	f->order = g_ptr_array_new();
 	f->on_end = on_end;
 	f->data = data;
@@ -832,6 +856,9 @@ void mig_fwd_free(mig_fwd *f)
 	g_source_unref(f->src);
 	mig_link_free(f->link);
 	g_hash_table_unref(f->objs);
+	g_hash_table_unref(f->aliases);
+	if (f->spare >= 0)
+		close(f->spare);
 	g_ptr_array_unref(f->order);
 	g_byte_array_unref(f->out);
 	g_byte_array_unref(f->in);
@@ -938,6 +965,10 @@ int mig_fwd_take(mig_fwd *f, uint64_t object, int *fd, GByteArray **pend)
 	*pend = o->pend;
 	g_ptr_array_remove(f->order, o);
 	g_hash_table_remove(f->objs, &o->id);
+	if (o->alias)
+		g_hash_table_remove(f->aliases, &o->alias);
+	if (o->pre_out)
+		g_byte_array_unref(o->pre_out);
 	g_free(o);
 	return 0;
 }
@@ -1003,6 +1034,10 @@ uint32_t mig_fwd_transfer(mig_fwd *from, mig_fwd *to)
 			g_source_remove_unix_fd(from->src, o->tag);
 		g_ptr_array_remove(from->order, o);
 		g_hash_table_remove(from->objs, &o->id);
+		if (o->alias) {
+			g_hash_table_remove(from->aliases, &o->alias);
+			o->alias = 0;
+		}
 		/* A new peer: nothing of this link under way yet; what the old
 		 * peer sent and fd has not taken is not in the new one's window. */
 		o->unacked = 0;
@@ -1073,9 +1108,13 @@ int mig_fwd_rename(mig_fwd *f, uint64_t object, uint64_t name)
 
 	if (!o || !name)
 		return -ENOENT;
-	if (g_hash_table_contains(f->objs, &name))
+	if (g_hash_table_contains(f->objs, &name) || g_hash_table_contains(f->aliases, &name))
 		return -EEXIST;
 	g_hash_table_steal(f->objs, &o->id);
+	if (o->alias)
+		g_hash_table_remove(f->aliases, &o->alias);
+	o->alias = o->id;   /* frames the peer sent before it read RENAME */
+	g_hash_table_insert(f->aliases, &o->alias, o);
 	o->id = name;
 	g_hash_table_insert(f->objs, &o->id, o);
 	seal(f, HRPC_FWD_RENAME, &r, sizeof(r), NULL, 0);

@@ -114,6 +114,7 @@ typedef struct {
 	guint64 state_bytes, page_bytes, pages, ram_total, ram_transferred;
 	guint32 tcp_moved, tcp_lost, tcp_forwarded, tcp_refwd, tcp_repointed, sockets;
 	guint32 listen_forwarded;  /* listeners a copy of which stays here */
+	gint64 repoint_us;         /* of the pages phase: re-pointing remnants */
 	gboolean remnant_there;    /* the destination holds their remnant: local again */
 	char why[512];
 } Mig;
@@ -1055,8 +1056,12 @@ static int migrate(Mig *m)
 	phase(m, P_PAGES);
 	if (pages(m) < 0)
 		return -1;
-	if (m->nheld)
+	if (m->nheld) {
+		gint64 t = now_us();
+
 		repoint(m);
+		m->repoint_us = now_us() - t;
+	}
 	phase(m, P_RESUME);
 	if (link_call(m, HRPC_MIG_GO, NULL, 0, "go") < 0)
 		return -1;
@@ -1132,6 +1137,8 @@ static void report(Mig *m, int rc)
 		json_builder_add_int_value(b, m->tcp_repointed);
 		json_builder_set_member_name(b, "listen_forwarded");
 		json_builder_add_int_value(b, m->listen_forwarded);
+		json_builder_set_member_name(b, "repoint_ms");
+		json_builder_add_double_value(b, (double)m->repoint_us / 1000.0);
 		json_builder_set_member_name(b, "remnant_at_destination");
 		json_builder_add_boolean_value(b, m->remnant_there);
 		json_builder_set_member_name(b, "phases_ms");
@@ -1195,8 +1202,8 @@ int main(int argc, char **argv)
 		{ "migrate-socket", 0, 0, G_OPTION_ARG_FILENAME, &port,
 		  "The source hostrpcd's migration socket (default " DEFAULT_PORT ")", "PATH" },
 		{ "forward", 0, 0, G_OPTION_ARG_STRING_ARRAY, &fwd_specs,
-		  "Connections to SPEC stay at the source and are forwarded (repeatable; default: "
-		  "loopback peers)", "SPEC" },
+		  "Connections to SPEC stay at the source and are forwarded, and listeners bound "
+		  "to SPEC leave a copy there (repeatable; default: loopback)", "SPEC" },
 		{ "keep-local", 0, 0, G_OPTION_ARG_STRING_ARRAY, &keep_specs,
 		  "Connections to SPEC move with the guest even if --forward or the default "
 		  "would keep them here (repeatable)", "SPEC" },

@@ -1272,25 +1272,40 @@ int hrpcd_worker_mig_fwd_listener(int link_fd)
 }
 
 /* Take one connection on the forward listener that authenticates with the
- * pair's key for this guest. */
+ * pair's key for this guest, within 10 s; others that come first (anyone
+ * on the LAN may connect) are dropped, not taken for it. */
 static int fwd_accept(Incoming *in, int lfd, mig_link **out)
 {
-	struct hrpc_mig_intro intro;
-	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-	int fd, rc;
+	gint64 deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+	int rc = -ETIMEDOUT;
 
-	rc = poll(&pfd, 1, 10000);
-	fd = rc == 1 ? accept4(lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
-	rc = rc == 1 ? (fd < 0 ? -errno : 0) : -ETIMEDOUT;
-	if (rc == 0)
-		rc = mig_link_read_intro(fd, &intro, 10000);
-	if (rc == 0 && strcmp(intro.guest, in->w->spec->name))
-		rc = -EACCES;
-	if (rc == 0)
-		rc = mig_link_accept(fd, &intro, in->key, 10000, out);
-	if (rc < 0 && fd >= 0)
+	for (;;) {
+		struct hrpc_mig_intro intro;
+		struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+		gint64 left = (deadline - g_get_monotonic_time()) / 1000;
+		int fd, r;
+
+		if (left <= 0)
+			return rc;
+		r = poll(&pfd, 1, (int)left);
+		if (r != 1)
+			return rc;
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue;
+		r = mig_link_read_intro(fd, &intro, (int)MAX(left, 1));
+		if (r == 0 && strcmp(intro.guest, in->w->spec->name))
+			r = -EACCES;
+		if (r == 0)
+			r = mig_link_accept(fd, &intro, in->key, (int)MAX(left, 1), out);
+		if (r == 0)
+			return 0;
 		close(fd);
-	return rc;
+		rc = r;   /* said if nothing better comes */
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, in->w->spec->guest_id, in->w->spec->name,
+				"forward listener: a connection that is not the link dropped: %s",
+				g_strerror(-r));
+	}
 }
 
 static int in_fwd_open(Incoming *in, char *err, gsize errlen)

@@ -27,7 +27,15 @@
  *     bytes under way at G; every byte arrives in order both ways;
  *   - a hostile peer (a HELLO for another guest, DATA past the window, a
  *     bad frame, HELD or RESUME unasked, HOLD twice, MOVE not held, MOVED
- *     unasked): the link ends with -EPROTO, the objects are reset.
+ *     unasked): the link ends with -EPROTO, the objects are reset;
+ *   - listeners (ACCEPT, RENAME): R keeps a copy of a listener; a client
+ *     that connects to it reaches the program at G through G's accept
+ *     function (told the listener, the new object and both addresses),
+ *     byte-exact both ways; RENAME names it at both ends; a refusal at G
+ *     resets the client; G forgetting the listener closes R's copy; a
+ *     take hands the listening socket over; a hostile peer (ACCEPT of a
+ *     name in use, ACCEPT of the listener itself, a bad address, RENAME
+ *     to a name in use) breaks the link with -EPROTO.
  */
 #include "config.h"
 
@@ -462,6 +470,90 @@ static bool flows_send(struct flow *fl, int n, int ms)
 	return false;
 }
 
+/* ---- listeners ------------------------------------------------------------------- */
+
+/* Turn the loop until cond holds or ms pass; the value of cond then. */
+#define SPIN_COND(cond, ms)                                                              \
+	({                                                                               \
+		gint64 until_ = g_get_monotonic_time() + (gint64)(ms) * 1000;            \
+		while (!(cond) && g_get_monotonic_time() < until_)                       \
+			if (!g_main_context_iteration(ctx, FALSE))                       \
+				g_usleep(200);                                           \
+		(bool)(cond);                                                            \
+	})
+
+/* A client of 127.0.0.1:port, non-blocking once connected (its own port
+ * in *cport); -errno when the connect fails. */
+static int tcp_connect(uint16_t port, uint16_t *cport)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	if (cport) {
+		*cport = 0;
+		if (getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+			*cport = ntohs(sa.sin_port);
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
+}
+
+/* The wire's 127.0.0.1:port (sock.h: the port a plain number). */
+static bool addr_is(const struct hrpc_sock_addr *a, uint16_t port)
+{
+	static const uint8_t lo[16] = { 127, 0, 0, 1 };
+
+	return a->family == HRPC_AF_INET && a->port == port && port && !a->flowinfo &&
+	       !a->scope_id && !a->reserved && !memcmp(a->addr, lo, sizeof(lo));
+}
+
+static struct hrpc_sock_addr wire_lo(uint16_t port)
+{
+	struct hrpc_sock_addr a = { .family = HRPC_AF_INET, .port = port,
+				    .addr = { 127, 0, 0, 1 } };
+
+	return a;
+}
+
+/* G's accept function (mig_fwd_set_accept_fn): records what it was told;
+ * refuses with `refuse` (< 0), else makes a TCP pair whose program end is
+ * app and returns the forwarder's end. */
+struct acc_ctx {
+	int calls;
+	int refuse;
+	uint64_t listener, object;
+	struct hrpc_sock_addr local, peer;
+	int app;
+};
+
+static int on_accept(void *data, uint64_t listener, uint64_t object,
+		     const struct hrpc_sock_addr *local, const struct hrpc_sock_addr *peer)
+{
+	struct acc_ctx *a = data;
+	int fwd;
+
+	a->calls++;
+	a->listener = listener;
+	a->object = object;
+	a->local = *local;
+	a->peer = *peer;
+	a->app = -1;
+	if (a->refuse)
+		return a->refuse;
+	tcp_pair(&a->app, &fwd);
+	return fwd;
+}
+
 int main(void)
 {
 	struct end_seen ea = { 0 }, eb = { 0 };
@@ -471,7 +563,7 @@ int main(void)
 	struct flow fl[4];
 	bool ok;
 
-	tap_plan(52);
+	tap_plan(72);
 	if (getrandom(key, sizeof(key), 0) != sizeof(key))
 		tap_skip_all("getrandom");
 	ctx = g_main_context_new();
@@ -1258,6 +1350,380 @@ int main(void)
 			g_free(p);
 			mig_fwd_free(fa);
 		}
+	}
+	/* Listeners: G (fa) where the guest runs, R (fb) keeps a copy of the
+	 * guest's listener L (a listening socket on 127.0.0.1, port rport). */
+	{
+		struct acc_ctx acc = { .app = -1 };
+		struct mig_fwd_info info;
+		const uint64_t L = 0x5151, name = 0x1234;
+		uint64_t o1 = 0, o2 = 0, o4 = 0;
+		uint16_t rport, cport = 0;
+		int lsock, c1 = -1, g1 = -1, c2 = -1, g2 = -1, c3, c4 = -1, g4 = -1, rc, rc2;
+		bool okl, okr;
+
+		memset(&ea, 0, sizeof(ea));
+		memset(&eb, 0, sizeof(eb));
+		link_pair(&lc, &ls);
+		fa = mig_fwd_new(lc, "g1", ctx, on_end, &ea);
+		fb = mig_fwd_new(ls, "g1", ctx, on_end, &eb);
+		mig_fwd_set_accept_fn(fa, on_accept, &acc);
+		lsock = listener(&rport);
+		rc = mig_fwd_add_listener(fb, L, lsock);
+		{
+			int dup = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+			rc2 = mig_fwd_add_listener(fb, L, dup);
+		}
+		tap_ok(rc == 0 && rc2 == -EEXIST && mig_fwd_count(fb) == 1 && mig_fwd_has(fb, L) &&
+		       !mig_fwd_has(fa, L) && fwd_info(fb, L, &info) && info.listener &&
+		       !info.accepted,
+		       "a listener copy at R: 0, listed as a listener; the same id again: -EEXIST "
+		       "(%d %d)", rc, rc2);
+
+		/* (a) A client connects and writes before anything accepted it. */
+		c1 = tcp_connect(rport, &cport);
+		ok = c1 >= 0 && send_pat(c1, 30, 0, 1000);
+		ok = ok && SPIN_COND(acc.calls == 1, TMO);
+		o1 = acc.object;
+		g1 = acc.app;
+		tap_ok(ok && acc.calls == 1 && acc.listener == L && o1 && o1 != L &&
+		       addr_is(&acc.local, rport) && addr_is(&acc.peer, cport) && g1 >= 0 &&
+		       mig_fwd_has(fa, o1) && mig_fwd_has(fb, o1) && mig_fwd_count(fb) == 2 &&
+		       mig_fwd_count(fa) == 1 && ea.n == 0 && eb.n == 0,
+		       "a connection to R's copy: G's accept function is told listener %#" G_GINT64_MODIFIER
+		       "x, object %#" G_GINT64_MODIFIER "x, local port %u (R's %u), peer port %u "
+		       "(the client's %u)", acc.listener, o1, acc.local.port, rport, acc.peer.port, cport);
+		fl[0] = (struct flow){ .w = c1, .r = g1, .total = 300000, .sent = 1000, .seed = 30 };
+		fl[1] = (struct flow){ .w = g1, .r = c1, .total = 300000, .seed = 31 };
+		ok = g1 >= 0 && flows_run(fl, 2, 20000);
+		tap_ok(ok && !fl[0].bad && !fl[1].bad,
+		       "client -> app at G and back, every byte in order (%zu, %zu)", fl[0].got,
+		       fl[1].got);
+
+		/* (f) Both listings say accepted, with the addresses. */
+		spin(50);
+		okl = fwd_info(fa, o1, &info) && info.accepted && !info.listener &&
+		      addr_is(&info.local, rport) && addr_is(&info.peer, cport) &&
+		      info.bytes_in == 300000 && info.bytes_out == 300000;
+		okr = fwd_info(fb, o1, &info) && info.accepted && !info.listener &&
+		      addr_is(&info.local, rport) && addr_is(&info.peer, cport) &&
+		      info.bytes_in == 300000 && info.bytes_out == 300000;
+		tap_ok(okl && okr && fwd_info(fb, L, &info) && info.listener && !info.accepted &&
+		       !fwd_info(fa, L, &info),
+		       "the listings: the accepted object at G and R with its addresses and bytes, "
+		       "the listener at R only");
+
+		/* (b) G names it by the guest's handle: at G at once, at R when
+		 * RENAME came; the old name is gone at both. */
+		spin(100);   /* nothing under way (see the report on RENAME) */
+		rc = mig_fwd_rename(fa, o1, name);
+		okl = rc == 0 && mig_fwd_has(fa, name) && !mig_fwd_has(fa, o1);
+		okr = SPIN_COND(mig_fwd_has(fb, name), TMO) && !mig_fwd_has(fb, o1);
+		tap_ok(okl && okr && mig_fwd_count(fa) == 1 && mig_fwd_count(fb) == 2 && ea.n == 0 &&
+		       eb.n == 0 && fwd_info(fb, name, &info) && info.accepted &&
+		       addr_is(&info.peer, cport) && fwd_info(fa, name, &info) && info.accepted,
+		       "rename: 0 (%d), the new name at G and then at R, the old one gone at both",
+		       rc);
+		fl[0].total += 300000;
+		fl[1].total += 300000;
+		ok = flows_run(fl, 2, 20000);
+		tap_ok(ok && !fl[0].bad && !fl[1].bad && fwd_info(fb, name, &info) &&
+		       info.bytes_out == 600000,
+		       "after the rename the data flows on both ways, every byte in order (%zu, %zu)",
+		       fl[0].got, fl[1].got);
+
+		/* A second connection: renaming it to a name in use, or an
+		 * unknown object. */
+		c2 = tcp_connect(rport, NULL);
+		ok = c2 >= 0 && SPIN_COND(acc.calls == 2, TMO);
+		o2 = acc.object;
+		g2 = acc.app;
+		rc = mig_fwd_rename(fa, o2, name);
+		rc2 = mig_fwd_rename(fa, 0x5eed, 0x777);
+		tap_ok(ok && o2 && o2 != o1 && g2 >= 0 && rc == -EEXIST && rc2 == -ENOENT &&
+		       mig_fwd_rename(fa, o2, 0) < 0 && mig_fwd_has(fa, o2) &&
+		       SPIN_COND(mig_fwd_has(fb, o2), TMO) && mig_fwd_count(fb) == 3,
+		       "rename to a name in use: -EEXIST (%d); an unknown object: -ENOENT (%d)", rc,
+		       rc2);
+
+		/* Both connections close cleanly: only the listener stays. */
+		close(c1);
+		close(g2);
+		rc = read_end(g1, TMO);
+		rc2 = read_end(c2, TMO);
+		close(g1);
+		close(c2);
+		c1 = g1 = c2 = g2 = -1;
+		ok = SPIN_COND(mig_fwd_count(fb) == 1 && mig_fwd_count(fa) == 0, TMO);
+		tap_ok(ok && rc == 0 && rc2 == 0 && mig_fwd_has(fb, L) && ea.n == 0 && eb.n == 0,
+		       "the accepted connections close: end of file through, only the listener "
+		       "left at R (%u, %u)", mig_fwd_count(fb), mig_fwd_count(fa));
+
+		/* (c) G refuses: the client's connection is reset. */
+		acc.refuse = -ECONNREFUSED;
+		c3 = tcp_connect(rport, NULL);
+		ok = c3 >= 0 && send_pat(c3, 32, 0, 500) && SPIN_COND(acc.calls == 3, TMO);
+		rc = c3 >= 0 ? read_end(c3, TMO) : c3;
+		ok = ok && SPIN_COND(mig_fwd_count(fb) == 1, TMO);
+		tap_ok(ok && rc == -ECONNRESET && acc.object && !mig_fwd_has(fb, acc.object) &&
+		       !mig_fwd_has(fa, acc.object) && mig_fwd_has(fb, L) && mig_fwd_count(fa) == 0 &&
+		       ea.n == 0 && eb.n == 0,
+		       "G refuses (-ECONNREFUSED): the client reads %s, R is back to just its "
+		       "listener, the link stays up", rc ? g_strerror(-rc) : "end of file");
+		if (c3 >= 0)
+			close(c3);
+		acc.refuse = 0;
+
+		/* (d) The guest closes its listener: R's copy closes; what it
+		 * accepted before stays. */
+		c4 = tcp_connect(rport, NULL);
+		ok = c4 >= 0 && SPIN_COND(acc.calls == 4, TMO);
+		o4 = acc.object;
+		g4 = acc.app;
+		ok = ok && g4 >= 0 && SPIN_COND(mig_fwd_count(fb) == 2, TMO);
+		mig_fwd_forget(fa, L, ECONNABORTED);
+		ok = ok && SPIN_COND(!mig_fwd_has(fb, L), TMO);
+		rc = tcp_connect(rport, NULL);
+		if (rc >= 0)
+			close(rc);
+		tap_ok(ok && rc == -ECONNREFUSED && mig_fwd_count(fb) == 1 && mig_fwd_has(fb, o4) &&
+		       mig_fwd_count(fa) == 1 && ea.n == 0 && eb.n == 0,
+		       "G forgets the listener: R's copy closes (a connect: %s), R %u object(s) "
+		       "left", rc < 0 ? g_strerror(-rc) : "connected", mig_fwd_count(fb));
+		{
+			char c[8] = { 0 };
+
+			ok = g4 >= 0 && c4 >= 0 && send(c4, "ping", 4, MSG_NOSIGNAL) == 4 &&
+			     recv_exact(g4, c, 4, TMO) && !memcmp(c, "ping", 4) &&
+			     send(g4, "pong", 4, MSG_NOSIGNAL) == 4 && recv_exact(c4, c, 4, TMO) &&
+			     !memcmp(c, "pong", 4);
+		}
+		mig_fwd_forget(fa, o4, ECONNABORTED);
+		rc = g4 >= 0 ? read_end(g4, TMO) : g4;
+		rc2 = c4 >= 0 ? read_end(c4, TMO) : c4;
+		tap_ok(ok && rc == -ECONNRESET && rc2 == -ECONNRESET &&
+		       SPIN_COND(mig_fwd_count(fb) == 0, TMO) && mig_fwd_count(fa) == 0 && ea.n == 0 &&
+		       eb.n == 0,
+		       "the connection accepted before still works; forgotten at G: both programs "
+		       "read a reset (%s, %s)", g_strerror(-rc), g_strerror(-rc2));
+		if (c4 >= 0)
+			close(c4);
+		if (g4 >= 0)
+			close(g4);
+		mig_fwd_free(fa);
+		spin(100);
+		tap_ok(eb.n == 1 && eb.err == 0 && mig_fwd_lost(fb) == 0,
+		       "the link ends with BYE, nothing lost at R");
+		mig_fwd_free(fb);
+	}
+
+	/* A hold keeps R from accepting; a take hands the listening socket
+	 * over with what waits in its backlog. */
+	{
+		struct acc_ctx acc = { .app = -1 };
+		struct held_seen hs = { 0 };
+		GByteArray *tpend = NULL;
+		const uint64_t L = 0x6161;
+		uint16_t rport;
+		int lsock, c1, tfd = -1, afd = -1, rc;
+		bool quiet;
+
+		memset(&ea, 0, sizeof(ea));
+		memset(&eb, 0, sizeof(eb));
+		link_pair(&lc, &ls);
+		fa = mig_fwd_new(lc, "g1", ctx, on_end, &ea);
+		fb = mig_fwd_new(ls, "g1", ctx, on_end, &eb);
+		mig_fwd_set_accept_fn(fa, on_accept, &acc);
+		lsock = listener(&rport);
+		mig_fwd_add_listener(fb, L, lsock);
+		rc = mig_fwd_hold(fa, on_held, &hs);
+		ok = rc == 0 && spin_until(&hs.n, TMO) && hs.err == 0 && mig_fwd_held_by_peer(fb);
+		c1 = tcp_connect(rport, NULL);
+		spin(100);
+		quiet = acc.calls == 0 && mig_fwd_count(fb) == 1;
+		rc = mig_fwd_take(fb, L, &tfd, &tpend);
+		if (rc == 0) {
+			spin(50);
+			afd = accept4(tfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		}
+		tap_ok(ok && c1 >= 0 && quiet && rc == 0 && tfd == lsock && tpend && tpend->len == 0 &&
+		       mig_fwd_count(fb) == 0 && afd >= 0 && acc.calls == 0,
+		       "held: R accepts nothing; take: 0 (%d), the listening socket, nothing pending; "
+		       "the connection waits in its backlog", rc);
+		if (tpend)
+			g_byte_array_unref(tpend);
+		if (afd >= 0)
+			close(afd);
+		if (tfd >= 0)
+			close(tfd);
+		if (c1 >= 0)
+			close(c1);
+		mig_fwd_free(fa);
+		mig_fwd_free(fb);
+	}
+
+	/* A raw peer plays G against R's listener copy: ACCEPT comes before
+	 * the connection's DATA; RENAME of an unknown object is ignored, a
+	 * RENAME renames, RENAME to a name in use breaks the link. */
+	{
+		struct end_seen e;
+		struct hrpc_fwd_accept a = { 0 };
+		const uint64_t L = 0x7171;
+		uint32_t t1 = 0, t2 = 0;
+		void *p1 = NULL, *p2 = NULL;
+		size_t l1 = 0, l2 = 0;
+		uint16_t rport, cport = 0;
+		int lsock, c1, rc, rc2;
+		char c[8] = { 0 };
+		bool seen;
+
+		fb = hostile_pair(&lc, &e);
+		lsock = listener(&rport);
+		mig_fwd_add_listener(fb, L, lsock);
+		seen = raw_expect(lc, HRPC_FWD_HELLO, NULL, NULL);
+		c1 = tcp_connect(rport, &cport);
+		seen = seen && c1 >= 0 && send(c1, "hello", 5, MSG_NOSIGNAL) == 5;
+		spin(100);
+		seen = seen && mig_link_recv(lc, &t1, &p1, &l1, HRPC_FWD_FRAME_MAX, TMO) == 0 &&
+		       t1 == HRPC_FWD_ACCEPT && l1 == sizeof(a);
+		if (seen)
+			memcpy(&a, p1, sizeof(a));
+		spin(50);
+		seen = seen && mig_link_recv(lc, &t2, &p2, &l2, HRPC_FWD_FRAME_MAX, TMO) == 0 &&
+		       t2 == HRPC_FWD_DATA && l2 == 13 && !memcmp(p2, &a.object, 8) &&
+		       !memcmp((uint8_t *)p2 + 8, "hello", 5);
+		tap_ok(seen && a.listener == L && a.object && a.object != L &&
+		       addr_is(&a.local, rport) && addr_is(&a.peer, cport) &&
+		       hrpc_fwd_check(HRPC_FWD_ACCEPT, &a, sizeof(a)) == 0 &&
+		       mig_fwd_has(fb, a.object) && e.n == 0,
+		       "R announces the connection (ACCEPT: listener, object, local port %u, peer "
+		       "port %u) before its DATA (frames %u, %u)", a.local.port, a.peer.port, t1, t2);
+		g_free(p1);
+		g_free(p2);
+		{
+			struct hrpc_fwd_rename rn = { .object = 0xdead, .name = 0x77 };
+			uint8_t d[8 + 4];
+			uint64_t nm = 0x1234;
+
+			mig_link_send(lc, HRPC_FWD_RENAME, &rn, sizeof(rn));
+			spin(50);
+			ok = e.n == 0 && !mig_fwd_has(fb, 0x77) && mig_fwd_count(fb) == 2;
+			rn = (struct hrpc_fwd_rename){ .object = a.object, .name = nm };
+			mig_link_send(lc, HRPC_FWD_RENAME, &rn, sizeof(rn));
+			memcpy(d, &nm, 8);
+			memcpy(d + 8, "back", 4);
+			mig_link_send(lc, HRPC_FWD_DATA, d, sizeof(d));
+			ok = ok && recv_exact(c1, c, 4, TMO) && !memcmp(c, "back", 4) &&
+			     mig_fwd_has(fb, nm) && !mig_fwd_has(fb, a.object) && e.n == 0;
+			rn = (struct hrpc_fwd_rename){ .object = nm, .name = L };
+			mig_link_send(lc, HRPC_FWD_RENAME, &rn, sizeof(rn));
+			spin(200);
+			rc = read_end(c1, TMO);
+		}
+		rc2 = tcp_connect(rport, NULL);
+		if (rc2 >= 0)
+			close(rc2);
+		tap_ok(ok && e.n == 1 && e.err == -EPROTO && rc == -ECONNRESET && rc2 == -ECONNREFUSED,
+		       "RENAME of an unknown object: ignored; RENAME: DATA for the new name reaches "
+		       "the client; RENAME to a name in use at R: -EPROTO (%s), the client reads %s, "
+		       "the listener copy closed (%s)", g_strerror(-e.err), g_strerror(-rc),
+		       g_strerror(-rc2));
+		if (c1 >= 0)
+			close(c1);
+		mig_fwd_free(fb);
+		mig_link_free(lc);
+	}
+
+	/* A raw peer plays R against G's accept function. */
+	{
+		struct end_seen e;
+		struct acc_ctx acc = { .app = -1 };
+		struct hrpc_fwd_accept a = { .listener = 0x50, .object = 0x60,
+					     .local = wire_lo(1000), .peer = wire_lo(2000) };
+		struct hrpc_fwd_reset r = { 0 };
+		void *p = NULL;
+		size_t len = 0;
+		uint8_t d[8 + 2];
+		char c[4] = { 0 };
+		int a1x, b1x;
+
+		/* No accept function: G refuses with a RESET; then with one,
+		 * the connection arrives at its program. */
+		fa = hostile_pair(&lc, &e);
+		mig_link_send(lc, HRPC_FWD_ACCEPT, &a, sizeof(a));
+		ok = raw_expect(lc, HRPC_FWD_RESET, &p, &len) && len == sizeof(r);
+		if (ok)
+			memcpy(&r, p, sizeof(r));
+		g_free(p);
+		mig_fwd_set_accept_fn(fa, on_accept, &acc);
+		a.object = 0x61;
+		mig_link_send(lc, HRPC_FWD_ACCEPT, &a, sizeof(a));
+		memcpy(d, &a.object, 8);
+		memcpy(d + 8, "xy", 2);
+		mig_link_send(lc, HRPC_FWD_DATA, d, sizeof(d));
+		ok = ok && SPIN_COND(acc.calls == 1, TMO) && acc.app >= 0 &&
+		     recv_exact(acc.app, c, 2, TMO) && !memcmp(c, "xy", 2);
+		tap_ok(ok && r.object == 0x60 && r.error == ECONNREFUSED && acc.listener == 0x50 &&
+		       acc.object == 0x61 && addr_is(&acc.local, 1000) && addr_is(&acc.peer, 2000) &&
+		       mig_fwd_count(fa) == 1 && e.n == 0,
+		       "ACCEPT with no accept function: RESET (%s); with one: the connection and its "
+		       "DATA reach the program", g_strerror(r.error));
+
+		/* ACCEPT naming an object G has: -EPROTO. */
+		a.object = 0x61;
+		mig_link_send(lc, HRPC_FWD_ACCEPT, &a, sizeof(a));
+		spin(200);
+		tap_ok(e.n == 1 && e.err == -EPROTO && acc.calls == 1 && acc.app >= 0 &&
+		       read_end(acc.app, TMO) == -ECONNRESET,
+		       "ACCEPT of an object in use at G: -EPROTO (%s), accept function not run, "
+		       "the object reset", g_strerror(-e.err));
+		if (acc.app >= 0)
+			close(acc.app);
+		mig_fwd_free(fa);
+		mig_link_free(lc);
+
+		/* The same with an object G added itself. */
+		fa = hostile_pair(&lc, &e);
+		memset(&acc, 0, sizeof(acc));
+		mig_fwd_set_accept_fn(fa, on_accept, &acc);
+		tcp_pair(&a1x, &b1x);
+		mig_fwd_add(fa, 0x111, b1x);
+		a.object = 0x111;
+		mig_link_send(lc, HRPC_FWD_ACCEPT, &a, sizeof(a));
+		spin(200);
+		tap_ok(e.n == 1 && e.err == -EPROTO && acc.calls == 0 &&
+		       read_end(a1x, TMO) == -ECONNRESET,
+		       "ACCEPT naming an added object: -EPROTO (%s), the object reset",
+		       g_strerror(-e.err));
+		close(a1x);
+		mig_fwd_free(fa);
+		mig_link_free(lc);
+
+		/* ACCEPT of the listener itself (listener == object). */
+		fa = hostile_pair(&lc, &e);
+		mig_fwd_set_accept_fn(fa, on_accept, &acc);
+		a.object = a.listener;
+		mig_link_send(lc, HRPC_FWD_ACCEPT, &a, sizeof(a));
+		spin(200);
+		tap_ok(hrpc_fwd_check(HRPC_FWD_ACCEPT, &a, sizeof(a)) == -EPROTO && e.n == 1 &&
+		       e.err == -EPROTO && acc.calls == 0,
+		       "ACCEPT with listener == object: -EPROTO (%s)", g_strerror(-e.err));
+		mig_fwd_free(fa);
+		mig_link_free(lc);
+
+		/* ACCEPT with a peer address of port 0. */
+		fa = hostile_pair(&lc, &e);
+		mig_fwd_set_accept_fn(fa, on_accept, &acc);
+		a.object = 0x62;
+		a.peer.port = 0;
+		mig_link_send(lc, HRPC_FWD_ACCEPT, &a, sizeof(a));
+		spin(200);
+		tap_ok(hrpc_fwd_check(HRPC_FWD_ACCEPT, &a, sizeof(a)) == -EPROTO && e.n == 1 &&
+		       e.err == -EPROTO && acc.calls == 0,
+		       "ACCEPT with a bad address (port 0): -EPROTO (%s)", g_strerror(-e.err));
+		mig_fwd_free(fa);
+		mig_link_free(lc);
 	}
 	close(lfd);
 	g_main_context_unref(ctx);

@@ -75,7 +75,8 @@ grep -hE 'remnant|forward link|forwarded|held|local again' "$A/hostrpcd.log" "$B
 	"$C/hostrpcd.log" | sed 's/^/# /'
 ok=0
 [ "$rc" = 0 ] && [ "$back" = 2 ] && [ "$rep" = 2 ] || ok=1
-tap 4 "$ok" "B -> C: L1 and L2 go along, their remnant at A re-pointed to C (exit $rc, $back from the remnant, $rep re-pointed)"
+down=$(mig_json "$mig_tmp/mig.json" "'%.1f ms downtime, %.1f ms of it re-pointing' % (d['downtime_ms'], d['repoint_ms'])" 2> /dev/null || echo "?")
+tap 4 "$ok" "B -> C: L1 and L2 go along, their remnant at A re-pointed to C (exit $rc, $back from the remnant, $rep re-pointed; $down)"
 
 ok=0
 grep -q 'remnant: 2 connections now forwarded to 10.77.0.4 (no longer to 10.77.0.3)' \
