@@ -263,6 +263,16 @@ static void fwd_connect(HrpcdSupervisor *sup, guint32 guest_id, const char *text
 	else if (sscanf(text, "%63s %u", host, &port) != 2 || !port || port > 65535 ||
 		 !g_hostname_is_ip_address(host))
 		rc = -EINVAL;
+	else {
+		/* Another host's forward listener: never this host's loopback or
+		 * an address that is not one host's (the worker is the guest's;
+		 * we connect from the host's namespace). */
+		g_autoptr(GInetAddress) ia = g_inet_address_new_from_string(host);
+
+		if (!ia || g_inet_address_get_is_loopback(ia) || g_inet_address_get_is_any(ia) ||
+		    g_inet_address_get_is_multicast(ia) || g_inet_address_get_is_link_local(ia))
+			rc = -EADDRNOTAVAIL;
+	}
 	if (rc < 0) {
 		hrpcd_worker_ctl_send(sup->ctl, guest_id, HRPCD_CTL_FWD_LINK, rc, NULL, 0, -1);
 		return;
