@@ -195,6 +195,25 @@ static void fwd_peer_name(WorkerFwd *wf, int fd)
 static void fwd_ended(void *data, int err);
 static void remnant_move(void *data, const char *host, uint16_t port);
 
+static gboolean location_live(Worker *w, guint64 handle)
+{
+	for (guint k = 0; w->fwds && k < w->fwds->len; k++)
+		if (mig_fwd_has(((WorkerFwd *)g_ptr_array_index(w->fwds, k))->fwd, handle))
+			return TRUE;
+	return FALSE;
+}
+
+/* Entries of objects that ended go now and then: a listener's copy may
+ * bring connections for as long as the guest lives. */
+static void location_prune(Worker *w)
+{
+	if (!w->locations || w->locations->len < 64 || (w->locations->len & 63))
+		return;
+	for (guint i = w->locations->len; i-- > 0;)
+		if (!location_live(w, g_array_index(w->locations, WorkerLocation, i).handle))
+			g_array_remove_index_fast(w->locations, i);
+}
+
 static outsource_sock *worker_sock(Worker *w)
 {
 	OutsourceSockService *ss = hrpcd_services_sock(w->svcs);
@@ -227,6 +246,7 @@ static void sock_fwd_hook(void *data, int event, uint64_t a, uint64_t b)
 		if (event == OUTSOURCE_SOCK_FWD_ACCEPTED && mig_fwd_has(fwd, a)) {
 			char what[160];
 
+			location_prune(w);
 			if (mig_fwd_rename(fwd, a, b) == 0 && worker_sock(w) &&
 			    outsource_sock_describe(worker_sock(w), b, what, sizeof(what)) == 0)
 				location_add(w, b, what);

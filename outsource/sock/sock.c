@@ -341,6 +341,11 @@ static void slot_close(outsource_sock *s, struct hsock *hs, const char *why)
 	if (hs->fwd_listen && s->fwd_hook && !(why && !strcmp(why, "migrated")))
 		/* the remnant's copy goes too */
 		s->fwd_hook(s->fwd_hook_data, OUTSOURCE_SOCK_FWD_LISTENER_CLOSED, hs->handle, 0);
+	for (uint32_t i = 0; hs->fwd_listen && i < s->nexpect;)
+		if (s->expect[i].listener == hs->handle)   /* nobody accepts those now */
+			s->expect[i] = s->expect[--s->nexpect];
+		else
+			i++;
 	/* SO_LINGER with a timeout would make close() sleep in the worker:
 	 * let the host kernel finish the close in the background instead (a
 	 * guest that lingers has waited before its CLOSE: sock.h "Closing").

@@ -8,8 +8,8 @@
  *
  *   [type u8][len u16 LE][len payload bytes] ...
  *
- * type is taken modulo 8 and added to HRPC_FWD_HELLO - 1 (so 63..70: one
- * unknown below, the six kinds, one unknown above); an object field whose
+ * type is taken modulo 14 and added to HRPC_FWD_HELLO - 1 (so 63..76: one
+ * unknown below, then every kind up to RENAME); an object field whose
  * value is below 4 names object 1 or 2 (the forwarder's) or one it never
  * had.  The peer seals each frame as the real peer would; between frames
  * the forwarder's main context runs and the programs on the objects'
@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	check(mig_fwd_add(f, 1, o1[1]) == 0);
 	check(mig_fwd_add(f, 2, o2[1]) == 0);
 	while (n >= 3 && !ended) {
-		uint32_t type = HRPC_FWD_HELLO - 1 + d[0] % 13;
+		uint32_t type = HRPC_FWD_HELLO - 1 + d[0] % 14;
 		size_t len = (size_t)d[1] | (size_t)d[2] << 8;
 		uint8_t *p;
 		struct iovec v;

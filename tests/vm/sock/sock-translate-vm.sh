@@ -120,15 +120,15 @@ for c in $probes; do
 done
 audit=$(cat "$vm_tmp"/state/sock-audit/*.sock.log 2>/dev/null || true)
 echo "$audit" | grep 'translate\|denied' | sed 's/^/# audit: /' || true
-echo "$audit" | grep -q "translate tcp connect 10\.64\.0\.1:$p6 -> \[::1\]:$p6 rule 10\.64\.0\.1/32 -> ::1/128"
+grep -q "translate tcp connect 10\.64\.0\.1:$p6 -> \[::1\]:$p6 rule 10\.64\.0\.1/32 -> ::1/128" <<< "$audit"
 t $? "audit: the IPv4 guest's TCP connection translated to [::1]:$p6"
-echo "$audit" | grep -q "translate udp sendto 10\.64\.0\.1:$p6 -> \[::1\]:$p6 "
+grep -q "translate udp sendto 10\.64\.0\.1:$p6 -> \[::1\]:$p6 " <<< "$audit"
 t $? "audit: the IPv4 guest's UDP destination translated to [::1]:$p6"
-echo "$audit" | grep -q "translate tcp connect \[64:ff9b::7f00:1\]:$p4 -> \[::ffff:127\.0\.0\.1\]:$p4 rule 64:ff9b::/96 -> 0\.0\.0\.0/0" &&
-	echo "$audit" | grep -q "translate udp sendto \[64:ff9b::7f00:1\]:$p4 -> " &&
-	echo "$audit" | grep -q "translate tcp connect \[::ffff:127\.0\.0\.1\]:$p4 -> .* rule ::ffff:0\.0\.0\.0/96"
+grep -q "translate tcp connect \[64:ff9b::7f00:1\]:$p4 -> \[::ffff:127\.0\.0\.1\]:$p4 rule 64:ff9b::/96 -> 0\.0\.0\.0/0" <<< "$audit" &&
+	grep -q "translate udp sendto \[64:ff9b::7f00:1\]:$p4 -> " <<< "$audit" &&
+	grep -q "translate tcp connect \[::ffff:127\.0\.0\.1\]:$p4 -> .* rule ::ffff:0\.0\.0\.0/96" <<< "$audit"
 t $? "audit: the IPv6 guest's NAT64 TCP and UDP and its IPv4-mapped connection"
-echo "$audit" | grep -q "connect 10\.66\.0\.5:$p6 translated to \[2001:db8:66::5\]:$p6 denied by policy"
+grep -q "connect 10\.66\.0\.5:$p6 translated to \[2001:db8:66::5\]:$p6 denied by policy" <<< "$audit"
 t $? "audit: the denial names the guest's and the translated address"
 sed 's/^/# hostrpcctl sockets guest: /' "$vm_tmp/ctl-sockets" 2>/dev/null || true
 grep -Eq "^ +translate 10\.64\.0\.1/32 -> ::1/128 +policy line 1" "$vm_tmp/ctl-sockets" 2>/dev/null &&
