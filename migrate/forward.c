@@ -772,9 +772,6 @@ mig_fwd *mig_fwd_new(mig_link *link, const char *guest, GMainContext *ctx,
 
 int mig_fwd_add(mig_fwd *f, uint64_t object, int fd)
 {
-	Obj *o;
-	int fl;
-
 	if (f->ended) {
 		close_reset(fd);
 		return f->err < 0 ? f->err : -EPIPE;
@@ -784,19 +781,7 @@ int mig_fwd_add(mig_fwd *f, uint64_t object, int fd)
 			close_reset(fd);
 		return object && fd >= 0 ? -EEXIST : -EINVAL;
 	}
-	fl = fcntl(fd, F_GETFL);
-	if (fl >= 0)
-		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-	o = g_new0(Obj, 1);
-	o->id = object;
-	o->fd = fd;
-	o->pend = g_byte_array_new();
-	if (resting(f))
-		o->hold_parked = true;   /* polled again at RESUME */
-	else
-		o->tag = g_source_add_unix_fd(f->src, fd, G_IO_IN);
-	g_hash_table_insert(f->objs, &o->id, o);
-	g_ptr_array_add(f->order, o);
+	obj_new(f, object, fd);
 	update(f);
 	return 0;
 }

@@ -1328,28 +1328,34 @@ static int fwd_accept(Incoming *in, int lfd, mig_link **out)
 	}
 }
 
-static int in_fwd_open(Incoming *in, char *err, gsize errlen)
+/* Say the forward listener's port on the link (FWD_PORT): 0, -errno. */
+static int fwd_port_say(Incoming *in, char *err, gsize errlen)
 {
-	Worker *w = in->w;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	struct hrpc_mig_fwd_port fp = { 0 };
-	int lfd = w->fwd_lfd, rc;
+
+	if (in->w->fwd_lfd < 0 || getsockname(in->w->fwd_lfd, (struct sockaddr *)&ss, &sl) < 0) {
+		g_strlcpy(err, "cannot listen for a forward link", errlen);
+		return -EADDRNOTAVAIL;
+	}
+	fp.port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
+						  ((struct sockaddr_in6 *)&ss)->sin6_port);
+	return mig_link_send(in->link, HRPC_MIG_FWD_PORT, &fp, sizeof(fp));
+}
+
+static int in_fwd_open(Incoming *in, char *err, gsize errlen)
+{
+	int rc;
 
 	if (in->fwd_link) {
 		g_strlcpy(err, "a second forward link", errlen);
 		return -EPROTO;
 	}
-	if (lfd < 0 || getsockname(lfd, (struct sockaddr *)&ss, &sl) < 0) {
-		g_strlcpy(err, "cannot listen for the forward link", errlen);
-		return -EADDRNOTAVAIL;
-	}
-	fp.port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
-						  ((struct sockaddr_in6 *)&ss)->sin6_port);
-	rc = mig_link_send(in->link, HRPC_MIG_FWD_PORT, &fp, sizeof(fp));
+	rc = fwd_port_say(in, err, errlen);
 	if (rc < 0)
 		return rc;
-	rc = fwd_accept(in, lfd, &in->fwd_link);
+	rc = fwd_accept(in, in->w->fwd_lfd, &in->fwd_link);
 	if (rc < 0) {
 		g_snprintf(err, errlen, "forward link: %s", g_strerror(-rc));
 		return rc;
@@ -1366,9 +1372,6 @@ static int in_fwd_open(Incoming *in, char *err, gsize errlen)
 static int in_fwd_remote(Incoming *in, const guint8 *buf, gsize len, char *err, gsize errlen)
 {
 	Worker *w = in->w;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	struct hrpc_mig_fwd_port fp = { 0 };
 	FarLink *fl;
 	int rc;
 
@@ -1380,13 +1383,7 @@ static int in_fwd_remote(Incoming *in, const guint8 *buf, gsize len, char *err, 
 		link_status(in->link, 0, "the remnant is here: they become local again");
 		return 0;
 	}
-	if (w->fwd_lfd < 0 || getsockname(w->fwd_lfd, (struct sockaddr *)&ss, &sl) < 0) {
-		g_strlcpy(err, "cannot listen for a forward link", errlen);
-		return -EADDRNOTAVAIL;
-	}
-	fp.port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port :
-						  ((struct sockaddr_in6 *)&ss)->sin6_port);
-	rc = mig_link_send(in->link, HRPC_MIG_FWD_PORT, &fp, sizeof(fp));
+	rc = fwd_port_say(in, err, errlen);
 	if (rc < 0)
 		return rc;
 	fl = g_new0(FarLink, 1);
