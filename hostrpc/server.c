@@ -21,6 +21,15 @@
 
 #define MAX_SERVICES 64
 #define MAX_RECORD HRPC_RECORD_SIZE(HRPC_MSG_MAX_PAYLOAD)
+/* Calls a conn may have deferred at once (hrpc_conn_defer()). */
+#define MAX_DEFERRED 64
+
+/* A call whose handler answers later: what its reply needs of it. */
+struct deferred {
+	uint64_t token;      /* 0: a free slot */
+	struct hrpc_msg_hdr call;
+	uint32_t max_len;    /* the reply's payload, at most */
+};
 
 struct service {
 	uint16_t id;
@@ -50,6 +59,14 @@ struct hrpc_conn {
 	void *fence_data;             /* ours: fence_destroy() when done */
 	void (*fence_destroy)(void *data);
 	char peer[64];
+	/* Deferred calls; `reserved` is the room their replies are sure of
+	 * in the response ring (no call is taken, no event sent into it). */
+	struct deferred deferred[MAX_DEFERRED];
+	unsigned int ndeferred;
+	uint64_t next_token;
+	long reserved;
+	bool defer_ok;       /* inside a handler whose call may be deferred */
+	uint64_t defer_token;   /* hrpc_conn_defer() during this handler */
 	uint8_t *vport_bulk; /* private bulk buffer on stream transports */
 	uint8_t *scratch;
 	size_t scratch_cap;
@@ -248,6 +265,92 @@ static int control(hrpc_conn *c, const struct hrpc_req *req, struct hrpc_reply *
 	}
 }
 
+static struct deferred *find_deferred(hrpc_conn *c, uint64_t token)
+{
+	for (unsigned int i = 0; token && i < MAX_DEFERRED; i++)
+		if (c->deferred[i].token == token)
+			return &c->deferred[i];
+	return NULL;
+}
+
+static void drop_deferred(hrpc_conn *c, uint64_t token)
+{
+	struct deferred *d = find_deferred(c, token);
+
+	if (!d)
+		return;
+	c->reserved -= (long)HRPC_RECORD_SIZE(d->max_len);
+	c->ndeferred--;
+	memset(d, 0, sizeof(*d));
+}
+
+int hrpc_conn_defer(const struct hrpc_req *req, uint32_t max_len, uint64_t *token)
+{
+	hrpc_conn *c = req->conn;
+	struct deferred *d = NULL;
+
+	if (!c || !c->defer_ok || c->defer_token)
+		return -EINVAL;
+	if (!c->ch->data)
+		return -EOPNOTSUPP;   /* a stream's bulk buffer is the next call's */
+	if (max_len > HRPC_MSG_MAX_PAYLOAD)
+		return -EINVAL;
+	for (unsigned int i = 0; i < MAX_DEFERRED && !d; i++)
+		if (!c->deferred[i].token)
+			d = &c->deferred[i];
+	if (!d)
+		return -EBUSY;
+	d->token = ++c->next_token;
+	d->call = *req->hdr;
+	d->max_len = max_len;
+	c->ndeferred++;
+	/* The record this call was taken with holds the reply's room until
+	 * the reply goes. */
+	c->reserved += (long)HRPC_RECORD_SIZE(max_len);
+	c->defer_token = d->token;
+	*token = d->token;
+	return 0;
+}
+
+int hrpc_conn_reply_deferred(hrpc_conn *c, uint64_t token, int status, const void *payload,
+			     uint32_t len, const void *bulk, uint32_t bulk_len)
+{
+	struct deferred *d = find_deferred(c, token);
+	struct hrpc_msg_hdr call;
+	struct hrpc_reply rep = { .payload = (void *)payload, .len = len };
+	int rc;
+
+	if (!d)
+		return -ENOENT;
+	if (c->defer_ok && c->defer_token == token)
+		return -EINVAL;   /* from its own handler: return the status */
+	call = d->call;
+	if (status > 0 || status < -4095 || len > d->max_len ||
+	    bulk_len > ((call.flags & HRPC_MSG_F_BULK) ? call.bulk_cap : 0)) {
+		rep.len = 0;
+		bulk_len = 0;
+		status = -EIO;
+	}
+	if (status < 0)
+		bulk_len = 0;
+	drop_deferred(c, token);
+	if (c->fenced)
+		return c->fenced;
+	if (call.flags & HRPC_MSG_F_ONEWAY)
+		return 0;
+	/* The call's bulk region was checked when it came, and the data
+	 * area does not move: the reply's bytes go at its start. */
+	if (bulk_len)
+		memcpy(c->ch->data + call.bulk_off, bulk, bulk_len);
+	rep.bulk_len = bulk_len;
+	rc = send_reply(c, &call, status, &rep, c->ch->data + call.bulk_off);
+	if (rc == -EPROTO)
+		return fence(c, "guest forged the response ring's consumer index", rc);
+	if (rc < 0)
+		return fence(c, "cannot send reply", rc);
+	return c->ch->ops->flush(c->ch);
+}
+
 static int handle_call(hrpc_conn *c, const struct hrpc_msg_hdr *h, const void *stream_bulk)
 {
 	struct hrpc_reply rep = { .payload = c->rep };
@@ -283,7 +386,14 @@ static int handle_call(hrpc_conn *c, const struct hrpc_msg_hdr *h, const void *s
 	} else if (!(svc = lookup(c->srv, h->service))) {
 		status = -ENOENT;
 	} else {
+		c->defer_ok = true;
+		c->defer_token = 0;
 		status = svc->fn(svc->opaque, &req, &rep);
+		c->defer_ok = false;
+		if (status == HRPC_DEFERRED && c->defer_token)
+			return 0;   /* hrpc_conn_reply_deferred() answers */
+		if (c->defer_token)
+			drop_deferred(c, c->defer_token);   /* it answered after all */
 		if (status > 0 || status < -4095)
 			status = -EIO;
 		/* A handler's reply must stay inside what it was given. */
@@ -323,8 +433,8 @@ int hrpc_conn_process(hrpc_conn *c)
 		/* Take a call only when its largest possible reply fits: a guest
 		 * that does not drain replies stops being served, it never makes
 		 * us buffer. */
-		if (space < (long)MAX_RECORD) {
-			rc = c->ch->ops->arm_space(c->ch, MAX_RECORD);
+		if (space < (long)MAX_RECORD + c->reserved) {
+			rc = c->ch->ops->arm_space(c->ch, (uint32_t)(MAX_RECORD + c->reserved));
 			if (rc < 0) {
 				rc = fence(c, "guest forged the response ring's consumer index", rc);
 				break;
@@ -393,7 +503,7 @@ int hrpc_conn_arm(hrpc_conn *c)
 	if (c->fenced || c->closed)
 		return 1;
 	if (c->blocked)
-		return c->ch->ops->arm_space(c->ch, MAX_RECORD) != 0;
+		return c->ch->ops->arm_space(c->ch, (uint32_t)(MAX_RECORD + c->reserved)) != 0;
 	return c->ch->ops->arm(c->ch) != 0;
 }
 
@@ -436,7 +546,7 @@ int hrpc_conn_serve(hrpc_conn *c, volatile bool *stop)
 			return rc;
 		if (stop && *stop)
 			return 0;
-		rc = hrpc_chan_wait(c->ch, 100, c->blocked ? MAX_RECORD : 0);
+		rc = hrpc_chan_wait(c->ch, 100, c->blocked ? (uint32_t)(MAX_RECORD + c->reserved) : 0);
 		if (rc < 0)
 			return rc;
 	}
@@ -452,6 +562,10 @@ int hrpc_conn_send_event(hrpc_conn *c, uint16_t service, uint16_t proc,
 		return c->fenced;
 	if (len > HRPC_MSG_MAX_PAYLOAD)
 		return -EMSGSIZE;
+	/* Never into the room deferred replies are sure of. */
+	if (c->reserved && c->ch->ops->space(c->ch) <
+				   (long)HRPC_RECORD_SIZE(len) + c->reserved)
+		return -EAGAIN;
 	hrpc_msg_init(&h, HRPC_KIND_EVENT, service, proc, 0, len);
 	rc = hrpc_chan_send(c->ch, &h, payload, NULL);
 	if (rc == -EPROTO)

@@ -184,6 +184,25 @@ struct hrpc_reply {
 typedef int (*hrpc_handler_fn)(void *opaque, const struct hrpc_req *req,
 			       struct hrpc_reply *rep);
 
+/*
+ * A handler that cannot answer at once (its service waits on another host,
+ * outsource/fs/ forwarding to a migration's remnant): hrpc_conn_defer()
+ * while it runs gives the call a token, and the handler returns
+ * HRPC_DEFERRED.  The reply goes later, from the same thread, through
+ * hrpc_conn_reply_deferred() - once; a payload of at most `max_len` bytes
+ * (more: the guest gets -EIO), reply bulk at the start of the call's bulk
+ * region.  Until then the reply's room in the response ring is kept for
+ * it: the conn takes no call and sends no event that would need it.  The
+ * conn forgets its deferred calls when freed (their tokens are then
+ * unknown: -ENOENT).  Shared-memory channels only (-EOPNOTSUPP on a
+ * stream, whose bulk buffer the next call reuses); -EBUSY past 64 at once.
+ */
+#define HRPC_DEFERRED 1
+int hrpc_conn_defer(const struct hrpc_req *req, uint32_t max_len, uint64_t *token);
+/* 0, -ENOENT (no such token), or the conn's fence. */
+int hrpc_conn_reply_deferred(hrpc_conn *conn, uint64_t token, int status, const void *payload,
+			     uint32_t len, const void *bulk, uint32_t bulk_len);
+
 hrpc_server *hrpc_server_new(const char *label);
 void hrpc_server_free(hrpc_server *s);
 int hrpc_server_register(hrpc_server *s, uint16_t service, const char *name,

@@ -6,6 +6,9 @@ TESTS += tests/unit/test-bulk-alloc-wrap tests/unit/test-echo-events-bounded
 check_PROGRAMS += tests/unit/test-bulk-alloc-wrap tests/unit/test-echo-events-bounded
 tests_unit_test_bulk_alloc_wrap_LDADD = $(unit_ldadd)
 tests_unit_test_echo_events_bounded_LDADD = $(unit_ldadd)
+TESTS += tests/unit/test-deferred
+check_PROGRAMS += tests/unit/test-deferred
+tests_unit_test_deferred_LDADD = $(unit_ldadd)
 TESTS += tests/unit/test-handle-table
 check_PROGRAMS += tests/unit/test-handle-table
 # sockets v2 data rings (include/hostrpc/sockring.h): header-only, no library
