@@ -96,6 +96,14 @@ struct mig_fwd {
 	void *moved_data;
 	bool moved;                /* MOVED 0: the objects live on another link now */
 	bool move_asked;           /* the remnant: MOVE came, MOVED not yet sent */
+	GHashTable *calls;         /* the guest's end: id -> bulk_cap, calls under way */
+	GQueue replies_out;        /* the remnant: where each REPLY in `out` ends (as
+	                            * out_base counts), until written */
+	uint64_t out_base;         /* bytes written to the link so far */
+	mig_fwd_call_fn call_fn;   /* the remnant: answers CALL */
+	mig_fwd_reply_fn reply_fn; /* the guest's end: REPLY, and failures at the end */
+	mig_fwd_event_fn event_fn; /* the guest's end: EVENT */
+	void *call_data;
 	mig_fwd_end_fn on_end;
 	void *data;
 };
@@ -415,6 +423,8 @@ static void end(mig_fwd *f, int err)
 }
 
 /* One frame from the peer: 0, or -EPROTO (the link breaks). */
+static int call_frame(mig_fwd *f, const uint8_t *p, size_t len);
+
 static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 {
 	Obj *o = NULL;
@@ -435,6 +445,30 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 		return -EPROTO;
 	if (type == HRPC_FWD_BYE)
 		return 1;
+	if (type == HRPC_FWD_CALL)
+		return call_frame(f, p, len);
+	if (type == HRPC_FWD_REPLY) {
+		struct hrpc_fwd_reply r;
+		gpointer cap;
+
+		memcpy(&r, p, sizeof(r));
+		if (!g_hash_table_lookup_extended(f->calls, &r.id, NULL, &cap) ||
+		    r.bulk_len > GPOINTER_TO_UINT(cap))
+			return -EPROTO;
+		g_hash_table_remove(f->calls, &r.id);
+		if (f->reply_fn)
+			f->reply_fn(f->call_data, r.id, r.status, p + sizeof(r), r.len,
+				    r.len + sizeof(r) + p, r.bulk_len);
+		return 0;
+	}
+	if (type == HRPC_FWD_EVENT) {
+		struct hrpc_fwd_event e;
+
+		memcpy(&e, p, sizeof(e));
+		if (f->event_fn)
+			f->event_fn(f->call_data, e.service, e.proc, p + sizeof(e), e.len);
+		return 0;
+	}
 	if (type == HRPC_FWD_HOLD) {
 		if (f->hold != HOLD_NONE)
 			return -EPROTO;
@@ -568,6 +602,69 @@ static int frame(mig_fwd *f, uint32_t type, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* The remnant: one call, answered now (its reply is ahead of anything
+ * sealed after it). */
+static int call_frame(mig_fwd *f, const uint8_t *p, size_t len)
+{
+	struct hrpc_fwd_call c;
+	struct hrpc_fwd_reply r = { 0 };
+	struct mig_fwd_answer a = { .status = -ENOSYS };
+	g_autofree uint8_t *bulk = NULL;
+	struct mig_fwd_callmsg m;
+
+	(void)len;
+	memcpy(&c, p, sizeof(c));
+	/* A peer with HRPC_FWD_CALLS calls under way has not read their
+	 * replies: they are all still here.  One more is past its limit (and
+	 * would make us buffer without bound). */
+	if (!(c.flags & HRPC_FWD_CALL_F_ONEWAY) &&
+	    g_queue_get_length(&f->replies_out) >= HRPC_FWD_CALLS)
+		return -EPROTO;
+	if (c.bulk_cap) {
+		bulk = g_malloc(c.bulk_cap);
+		memcpy(bulk, p + sizeof(c) + c.len, c.bulk_len);
+	}
+	m = (struct mig_fwd_callmsg){ .id = c.id, .service = c.service, .proc = c.proc,
+		.oneway = (c.flags & HRPC_FWD_CALL_F_ONEWAY) != 0, .payload = p + sizeof(c),
+		.len = c.len, .bulk = bulk, .bulk_len = c.bulk_len, .bulk_cap = c.bulk_cap };
+	if (f->call_fn)
+		f->call_fn(f->call_data, &m, &a);
+	if (m.oneway)
+		return 0;
+	if (a.status > 0 || a.status < -4095 || a.len > HRPC_MSG_MAX_PAYLOAD ||
+	    a.bulk_len > c.bulk_cap || (a.bulk_len && !a.bulk) || (a.len && !a.payload))
+		a = (struct mig_fwd_answer){ .status = -EIO };
+	if (a.status < 0)
+		a.bulk_len = 0;
+	r.id = c.id;
+	r.status = a.status;
+	r.len = a.len;
+	r.bulk_len = a.bulk_len;
+	if (!f->ended) {
+		struct iovec v[3] = { { &r, sizeof(r) }, { (void *)a.payload, a.len },
+				      { (void *)a.bulk, a.bulk_len } };
+
+		if (mig_link_seal(f->link, HRPC_FWD_REPLY, v, 3, f->out) == 0)
+			g_queue_push_tail(&f->replies_out,
+					  GSIZE_TO_POINTER((gsize)(f->out_base + f->out->len)));
+	}
+	return 0;
+}
+
+/* The link ended: every call under way fails. */
+static void fail_calls(mig_fwd *f)
+{
+	g_autoptr(GList) ids = g_hash_table_get_keys(f->calls);
+	g_autofree uint64_t *copy = g_new(uint64_t, g_list_length(ids) + 1);
+	guint n = 0;
+
+	for (GList *l = ids; l; l = l->next)
+		copy[n++] = *(uint64_t *)l->data;
+	g_hash_table_remove_all(f->calls);
+	for (guint i = 0; i < n && f->reply_fn; i++)
+		f->reply_fn(f->call_data, copy[i], -EIO, NULL, 0, NULL, 0);
+}
+
 static int link_read(mig_fwd *f)
 {
 	/* A bounded share per dispatch: the objects' writes come next. */
@@ -618,6 +715,10 @@ static int link_write(mig_fwd *f)
 		if (n < 0)
 			return -errno;
 		g_byte_array_remove_range(f->out, 0, (guint)n);
+		f->out_base += (uint64_t)n;
+		while (!g_queue_is_empty(&f->replies_out) &&
+		       GPOINTER_TO_SIZE(g_queue_peek_head(&f->replies_out)) <= f->out_base)
+			g_queue_pop_head(&f->replies_out);
 	}
 	return 0;
 }
@@ -712,6 +813,7 @@ static gboolean fwd_dispatch(GSource *src, GSourceFunc cb, gpointer data)
 		int err = rc == 1 ? 0 : rc;
 
 		end(f, err);
+		fail_calls(f);
 		if (f->on_end)
 			f->on_end(f->data, err);   /* may free f */
 		return G_SOURCE_CONTINUE;
@@ -755,6 +857,7 @@ mig_fwd *mig_fwd_new(mig_link *link, const char *guest, GMainContext *ctx,
 	f->in = g_byte_array_new();
 	f->objs = g_hash_table_new(g_int64_hash, g_int64_equal);
 	f->aliases = g_hash_table_new(g_int64_hash, g_int64_equal);
+	f->calls = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, NULL);
 	f->spare = fcntl(f->fd, F_DUPFD_CLOEXEC, 0);
 	f->order = g_ptr_array_new();
 	f->on_end = on_end;
@@ -842,12 +945,74 @@ void mig_fwd_free(mig_fwd *f)
 	mig_link_free(f->link);
 	g_hash_table_unref(f->objs);
 	g_hash_table_unref(f->aliases);
+	g_hash_table_unref(f->calls);   /* their owner goes too: no answer */
+	g_queue_clear(&f->replies_out);
 	if (f->spare >= 0)
 		close(f->spare);
 	g_ptr_array_unref(f->order);
 	g_byte_array_unref(f->out);
 	g_byte_array_unref(f->in);
 	g_free(f);
+}
+
+/* ---- calls (CALL, REPLY, EVENT) ----------------------------------------------------- */
+
+void mig_fwd_set_call_fns(mig_fwd *f, mig_fwd_call_fn call, mig_fwd_reply_fn reply,
+			  mig_fwd_event_fn event, void *data)
+{
+	f->call_fn = call;
+	f->reply_fn = reply;
+	f->event_fn = event;
+	f->call_data = data;
+}
+
+int mig_fwd_call(mig_fwd *f, const struct mig_fwd_callmsg *c)
+{
+	struct hrpc_fwd_call h = { .id = c->id, .service = c->service, .proc = c->proc,
+		.len = c->len, .bulk_len = c->bulk_len, .bulk_cap = c->bulk_cap,
+		.flags = c->oneway ? HRPC_FWD_CALL_F_ONEWAY : 0 };
+	struct iovec v[3] = { { &h, sizeof(h) }, { (void *)c->payload, c->len },
+			      { c->bulk, c->bulk_len } };
+	int rc;
+
+	if (f->ended)
+		return f->err < 0 ? f->err : -EPIPE;
+	if (!c->id || !c->service || c->len > HRPC_MSG_MAX_PAYLOAD ||
+	    c->bulk_cap > HRPC_FWD_BULK_MAX || c->bulk_len > c->bulk_cap)
+		return -EINVAL;
+	if (!c->oneway) {
+		if (g_hash_table_size(f->calls) >= HRPC_FWD_CALLS)
+			return -EBUSY;
+		if (g_hash_table_contains(f->calls, &c->id))
+			return -EEXIST;
+	}
+	rc = mig_link_seal(f->link, HRPC_FWD_CALL, v, 3, f->out);
+	if (rc < 0)
+		return rc;
+	if (!c->oneway)
+		g_hash_table_insert(f->calls, g_memdup2(&c->id, sizeof(c->id)),
+				    GUINT_TO_POINTER(c->bulk_cap));
+	(void)link_write(f);   /* now: the caller waits on it */
+	update(f);
+	return 0;
+}
+
+int mig_fwd_event(mig_fwd *f, uint16_t service, uint16_t proc, const void *payload, uint32_t len)
+{
+	struct hrpc_fwd_event e = { .service = service, .proc = proc, .len = len };
+
+	if (f->ended)
+		return f->err < 0 ? f->err : -EPIPE;
+	if (!service || len > HRPC_MSG_MAX_PAYLOAD)
+		return -EINVAL;
+	seal(f, HRPC_FWD_EVENT, &e, sizeof(e), payload, len);
+	update(f);
+	return 0;
+}
+
+uint32_t mig_fwd_calls(const mig_fwd *f)
+{
+	return g_hash_table_size(f->calls);
 }
 
 /* ---- the guest moves on (HOLD, HELD, RESUME) ---------------------------------------- */

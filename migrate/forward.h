@@ -136,6 +136,51 @@ int mig_fwd_rename(mig_fwd *f, uint64_t object, uint64_t name);
 bool mig_fwd_has(const mig_fwd *f, uint64_t object);
 void mig_fwd_forget(mig_fwd *f, uint64_t object, int err);
 
+/*
+ * Calls (migfwd.h CALL, REPLY, EVENT): Host RPC calls of the guest on
+ * servers the remnant kept (a source-only export's files).  The guest's
+ * end: mig_fwd_call() sends one (its payload and request bulk: copied;
+ * -EBUSY past HRPC_FWD_CALLS under way, -EEXIST for an id under way,
+ * -EINVAL, or the link's error); `reply` runs once per call but a one-way
+ * one, from the main loop, with the remnant's answer (payload and reply
+ * bulk valid during the call), or -EIO with nothing when the link ended
+ * first (before on_end); never after mig_fwd_free().  `event`: what the
+ * remnant's servers sent on their own.  The remnant: `call` answers each
+ * CALL at once, in *a (pointers valid until it returns; a status out of
+ * range, or more bulk than the call's bulk_cap: -EIO); `m->bulk` is a
+ * private buffer of bulk_cap bytes holding the request's bulk_len, for
+ * the reply's bulk too.  mig_fwd_event() sends an EVENT.
+ */
+struct mig_fwd_callmsg {
+	uint64_t id;
+	uint16_t service, proc;
+	bool oneway;
+	const void *payload;
+	uint32_t len;
+	uint8_t *bulk;
+	uint32_t bulk_len, bulk_cap;
+};
+struct mig_fwd_answer {
+	int status;
+	const void *payload;
+	uint32_t len;
+	const void *bulk;
+	uint32_t bulk_len;
+};
+typedef void (*mig_fwd_call_fn)(void *data, const struct mig_fwd_callmsg *m,
+				struct mig_fwd_answer *a);
+typedef void (*mig_fwd_reply_fn)(void *data, uint64_t id, int status, const void *payload,
+				 uint32_t len, const void *bulk, uint32_t bulk_len);
+typedef void (*mig_fwd_event_fn)(void *data, uint16_t service, uint16_t proc,
+				 const void *payload, uint32_t len);
+void mig_fwd_set_call_fns(mig_fwd *f, mig_fwd_call_fn call, mig_fwd_reply_fn reply,
+			  mig_fwd_event_fn event, void *data);
+int mig_fwd_call(mig_fwd *f, const struct mig_fwd_callmsg *c);
+int mig_fwd_event(mig_fwd *f, uint16_t service, uint16_t proc, const void *payload,
+		  uint32_t len);
+/* Calls under way (the guest's end). */
+uint32_t mig_fwd_calls(const mig_fwd *f);
+
 /* NULL-safe.  Says BYE (best effort: what the socket takes now) and
  * closes everything; objects still open are reset. */
 void mig_fwd_free(mig_fwd *f);

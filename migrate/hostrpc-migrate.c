@@ -40,6 +40,7 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
+#include "hostrpc/fsstate.h"
 #include "hostrpc/hostrpc.h"
 #include "hostrpc/migfwd.h"
 #include "hostrpc/migrate.h"
@@ -72,6 +73,7 @@ typedef struct {
 	int hold_phase, hold_s;    /* --hold: stop this long at the start of a phase */
 	struct mig_loc_rule *keep_rules, *fwd_rules;   /* --keep-local, --forward */
 	unsigned nkeep, nfwd_rules;
+	GStrv keep_exports, fwd_exports;   /* --keep-local/--forward export:NAME */
 	guint8 key[MIG_KEY_SIZE];  /* the pair's, until the forward link is made */
 
 	/* the conversation */
@@ -114,6 +116,9 @@ typedef struct {
 	guint64 state_bytes, page_bytes, pages, ram_total, ram_transferred;
 	guint32 tcp_moved, tcp_lost, tcp_forwarded, tcp_refwd, tcp_repointed, sockets;
 	guint32 listen_forwarded;  /* listeners a copy of which stays here */
+	guint64 fs_keep;           /* filesystem servers that stay here (tags) */
+	guint32 fs_forwarded;      /* and how many */
+	guint32 files_forwarded;   /* the files open through them */
 	gint64 repoint_us;         /* of the pages phase: re-pointing remnants */
 	gboolean remnant_there;    /* the destination holds their remnant: local again */
 	char why[512];
@@ -717,6 +722,125 @@ static int link_call(Mig *m, guint32 type, const void *buf, gsize len, const cha
 	return link_status(m, what);
 }
 
+/* ---- files of exports the destination does not have ------------------------------ */
+
+static gboolean export_listed(GStrv names, const char *name)
+{
+	return names && g_strv_contains((const gchar *const *)names, name);
+}
+
+/*
+ * The guest's mounted exports (the filesystem table's server records):
+ * the destination says which its policy has.  One it lacks stays here
+ * (HRPC_FS_MIG_F_FORWARD: the source's worker keeps its server as the
+ * remnant, the destination forwards the calls), unless --keep-local
+ * export:NAME (then the destination refuses the state, saying why);
+ * --forward export:NAME keeps one here even if the destination has it.
+ */
+static int fs_decide(Mig *m)
+{
+	guint8 *p = m->fs_table, *end = p ? p + m->fs_table_len : NULL;
+	struct hrpc_fs_mig_table t;
+	guint8 *rec[HRPC_FS_MIG_SERVERS];
+	char names[HRPC_FS_MIG_SERVERS][64];
+	g_autofree void *buf = NULL;
+	guint64 have = 0;
+	guint32 type, n = 0;
+	gsize len = 0;
+	int rc;
+
+	if (!p)
+		return 0;
+	if (m->fs_table_len < sizeof(t))
+		return fail(m, "source worker: bad filesystem table");
+	memcpy(&t, p, sizeof(t));
+	if (t.nserv > HRPC_FS_MIG_SERVERS)
+		return fail(m, "source worker: bad filesystem table");
+	p += sizeof(t);
+	for (guint32 i = 0; i < t.nserv; i++) {
+		struct hrpc_fs_mig_server r;
+
+		if ((gsize)(end - p) < sizeof(r))
+			return fail(m, "source worker: filesystem table cut short");
+		memcpy(&r, p, sizeof(r));
+		rec[n] = p;
+		memset(names[n], 0, sizeof(names[n]));
+		memcpy(names[n], r.export_name, sizeof(r.export_name) - 1);
+		n++;
+		p += sizeof(r);
+		for (guint32 k = 0; k < r.nnodes; k++) {
+			struct hrpc_fs_mig_node nr;
+
+			if ((gsize)(end - p) < sizeof(nr))
+				return fail(m, "source worker: filesystem table cut short");
+			memcpy(&nr, p, sizeof(nr));
+			if ((gsize)(end - p) - sizeof(nr) < (((gsize)nr.path_len + 7) & ~(gsize)7))
+				return fail(m, "source worker: filesystem table cut short");
+			p += sizeof(nr) + (((gsize)nr.path_len + 7) & ~(gsize)7);
+		}
+		if ((gsize)(end - p) / sizeof(struct hrpc_fs_mig_file) < r.nfiles)
+			return fail(m, "source worker: filesystem table cut short");
+		p += (gsize)r.nfiles * sizeof(struct hrpc_fs_mig_file);
+	}
+	if (!n)
+		return 0;
+	rc = mig_link_send(m->link, HRPC_MIG_FS_HAVE, names, (gsize)n * sizeof(names[0]));
+	if (rc == 0)
+		rc = mig_link_recv(m->link, &type, &buf, &len, sizeof(struct hrpc_mig_status),
+				   STEP_TIMEOUT_MS);
+	if (rc < 0)
+		return fail(m, "destination (exports): %s", g_strerror(-rc));
+	if (type == HRPC_MIG_FS_HAVE && len == sizeof(have)) {
+		memcpy(&have, buf, sizeof(have));
+	} else if (type == HRPC_MIG_STATUS && len == sizeof(struct hrpc_mig_status)) {
+		struct hrpc_mig_status st;
+
+		memcpy(&st, buf, sizeof(st));
+		st.message[sizeof(st.message) - 1] = 0;
+		return fail(m, "destination (exports): %s", st.message);
+	} else {
+		return fail(m, "destination (exports): unexpected answer");
+	}
+	for (guint32 i = 0; i < n; i++) {
+		struct hrpc_fs_mig_server r;
+		gboolean fwd;
+
+		memcpy(&r, rec[i], sizeof(r));
+		if (export_listed(m->keep_exports, names[i]))
+			fwd = FALSE;
+		else
+			fwd = export_listed(m->fwd_exports, names[i]) ||
+			      !(have & (G_GUINT64_CONSTANT(1) << i));
+		if (!fwd || r.tag >= 64)
+			continue;
+		r.flags |= HRPC_FS_MIG_F_FORWARD;
+		memcpy(rec[i], &r, sizeof(r));
+		m->fs_keep |= G_GUINT64_CONSTANT(1) << r.tag;
+		m->fs_forwarded++;
+		m->files_forwarded += r.nfiles;
+	}
+	return 0;
+}
+
+/* The servers that stay here, to the source's worker (quiesced). */
+static int fs_keep(Mig *m)
+{
+	struct {
+		struct hrpc_mig_msg h;
+		guint64 tags;
+	} msg = { .h = { .type = HRPC_MIG_FS_KEEP, .len = sizeof(guint64) }, .tags = m->fs_keep };
+	struct hrpc_mig_status st;
+	gsize len = 0;
+	int rc, nfds = 0;
+
+	rc = hrpc_unix_send(m->port, &msg, sizeof(msg), NULL, 0);
+	if (rc < 0)
+		return fail(m, "source worker: %s", g_strerror(-rc));
+	if (port_recv(m, &msg.h, &st, sizeof(st), &len, NULL, &nfds) < 0)
+		return -1;
+	return msg.h.type == HRPC_MIG_STATUS ? 0 : fail(m, "source worker: unexpected answer");
+}
+
 /*
  * Connections that stay here need a forward link between this host and
  * the destination (include/hostrpc/migfwd.h): the destination's worker
@@ -1029,7 +1153,11 @@ static int migrate(Mig *m)
 		return -1;
 	if (freeze(m, state) < 0)
 		return -1;
+	if (fs_decide(m) < 0)
+		return -1;
 	if (m->nfwd && forward_keep(m) < 0)
+		return -1;
+	if (m->fs_keep && ((!m->fwd_link_up && forward_link(m) < 0) || fs_keep(m) < 0))
 		return -1;
 	explicit_bzero(m->key, sizeof(m->key));
 	{
@@ -1137,6 +1265,10 @@ static void report(Mig *m, int rc)
 		json_builder_add_int_value(b, m->tcp_repointed);
 		json_builder_set_member_name(b, "listen_forwarded");
 		json_builder_add_int_value(b, m->listen_forwarded);
+		json_builder_set_member_name(b, "fs_forwarded");
+		json_builder_add_int_value(b, m->fs_forwarded);
+		json_builder_set_member_name(b, "files_forwarded");
+		json_builder_add_int_value(b, m->files_forwarded);
 		json_builder_set_member_name(b, "repoint_ms");
 		json_builder_add_double_value(b, (double)m->repoint_us / 1000.0);
 		json_builder_set_member_name(b, "remnant_at_destination");
@@ -1171,9 +1303,11 @@ static void report(Mig *m, int rc)
 	}
 	fprintf(stderr, "%shostrpc-migrate: %s migrated to %s: downtime %.1f ms; host state "
 		"%" PRIu64 " bytes (%u sockets, %u TCP connections moved, %u lost, %u stay here, "
-		"forwarded), %" PRIu64 " shared pages resent, guest RAM %" PRIu64 " MiB\n",
+		"forwarded; %u exports' files stay here, forwarded), %" PRIu64 " shared pages "
+		"resent, guest RAM %" PRIu64 " MiB\n",
 		m->tty ? "\r\033[K" : "", m->guest, m->dest, down, m->state_bytes, m->sockets,
-		m->tcp_moved, m->tcp_lost, m->tcp_forwarded, m->pages, m->ram_total >> 20);
+		m->tcp_moved, m->tcp_lost, m->tcp_forwarded, m->fs_forwarded, m->pages,
+		m->ram_total >> 20);
 }
 
 int main(int argc, char **argv)
@@ -1203,10 +1337,13 @@ int main(int argc, char **argv)
 		  "The source hostrpcd's migration socket (default " DEFAULT_PORT ")", "PATH" },
 		{ "forward", 0, 0, G_OPTION_ARG_STRING_ARRAY, &fwd_specs,
 		  "Connections to SPEC stay at the source and are forwarded, and listeners bound "
-		  "to SPEC leave a copy there (repeatable; default: loopback)", "SPEC" },
+		  "to SPEC leave a copy there (repeatable; default: loopback); export:NAME: the "
+		  "files of that export stay here even if the destination has one of that name "
+		  "(default: those the destination does not have)", "SPEC" },
 		{ "keep-local", 0, 0, G_OPTION_ARG_STRING_ARRAY, &keep_specs,
 		  "Connections to SPEC move with the guest even if --forward or the default "
-		  "would keep them here (repeatable)", "SPEC" },
+		  "would keep them here (repeatable); export:NAME: that export's files move "
+		  "(the migration fails if the destination has no such export)", "SPEC" },
 		{ "prepare", 0, 0, G_OPTION_ARG_NONE, &m.prepare,
 		  "Prepare the destination fully before pre-copy (the forward link for "
 		  "connections that may stay here), so that the switch is shorter", NULL },
@@ -1272,7 +1409,33 @@ int main(int argc, char **argv)
 		GStrv specs = k ? keep_specs : fwd_specs;
 		guint n = specs ? g_strv_length(specs) : 0;
 		struct mig_loc_rule *r = g_new0(struct mig_loc_rule, n + 1);
+		g_autoptr(GPtrArray) exports = g_ptr_array_new();
 
+		/* export:NAME rules are about files; the rest about addresses. */
+		for (guint i = 0; i < n;) {
+			char nb[HRPC_MIG_NAME_SIZE] = { 0 };
+
+			if (strncmp(specs[i], "export:", 7)) {
+				i++;
+				continue;
+			}
+			if (strlen(specs[i] + 7) >= sizeof(nb) ||
+			    hrpc_mig_name_check(strncpy(nb, specs[i] + 7, sizeof(nb) - 1)) < 0) {
+				fprintf(stderr, "hostrpc-migrate: --%s: %s: not an export name\n",
+					k ? "keep-local" : "forward", specs[i]);
+				g_free(r);
+				return 2;
+			}
+			g_ptr_array_add(exports, g_strdup(specs[i] + 7));
+			g_free(specs[i]);
+			memmove(&specs[i], &specs[i + 1], (n - i) * sizeof(specs[0]));
+			n--;
+		}
+		g_ptr_array_add(exports, NULL);
+		if (k)
+			m.keep_exports = (GStrv)g_ptr_array_free(g_steal_pointer(&exports), FALSE);
+		else
+			m.fwd_exports = (GStrv)g_ptr_array_free(g_steal_pointer(&exports), FALSE);
 		for (guint i = 0; i < n; i++)
 			if (mig_loc_rule_parse(specs[i], &r[i], err, sizeof(err)) < 0) {
 				fprintf(stderr, "hostrpc-migrate: --%s: %s\n",

@@ -73,6 +73,7 @@ struct _WorkerMigPort {
 	mig_link *fwd_link;
 	guint64 *fwd_handles;
 	guint32 nfwd;
+	guint64 fs_keep;       /* FS_KEEP: filesystem servers that stay (tags) */
 };
 
 /* ---- helpers ------------------------------------------------------------------- */
@@ -257,12 +258,24 @@ static void sock_fwd_hook(void *data, int event, uint64_t a, uint64_t b)
 	}
 }
 
+static void fs_link_gone(Worker *w, WorkerFwd *wf)
+{
+	OutsourceFsService *fs = hrpcd_services_fs(w->svcs);
+
+	if (w->fs_wf != wf)
+		return;
+	w->fs_wf = NULL;
+	if (fs && !w->remnant)
+		outsource_fs_service_fwd_lost(fs);   /* their calls are EIO from now */
+}
+
 static void wf_free(gpointer p)
 {
 	WorkerFwd *wf = p;
 
 	if (wf->w->moving == wf)
 		wf->w->moving = NULL;
+	fs_link_gone(wf->w, wf);
 	mig_fwd_free(wf->fwd);   /* BYE, if the link still works */
 	g_free(wf);
 }
@@ -527,6 +540,11 @@ void hrpcd_worker_remnant_peer(Worker *w, int fd)
 /* A remnant with nothing left to relay ends. */
 static gboolean remnant_idle(Worker *w)
 {
+	OutsourceFsService *fs = hrpcd_services_fs(w->svcs);
+
+	/* The guest still holds nodes of an export whose server stayed. */
+	if (w->fs_wf && fs && outsource_fs_service_kept_live(fs))
+		return FALSE;
 	for (guint k = 0; k < fwd_count(w); k++)
 		if (mig_fwd_count(fwd_at(w, k)->fwd) && !mig_fwd_error(fwd_at(w, k)->fwd))
 			return FALSE;
@@ -544,6 +562,12 @@ static void fwd_ended(void *data, int err)
 			wf->peer, err ? "lost" : "ended", mig_fwd_lost(wf->fwd), "reset");
 	if (w->moving == wf)
 		w->moving = NULL;   /* the answer, when it comes, has nobody to go to */
+	if (w->fs_wf == wf)
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, w->spec->guest_id, w->spec->name,
+				"forward link to %s %s: the files of exports %s are gone (EIO)",
+				wf->peer, err ? "lost" : "ended",
+				w->remnant ? "kept here for the guest" : "that live there");
+	fs_link_gone(w, wf);
 	if (w->remnant && remnant_idle(w))   /* nobody to forward for: the remnant ends */
 		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_MIGRATED);
 }
@@ -626,6 +650,108 @@ void hrpcd_worker_fwd_link_in(Worker *w, int status, const void *payload, gsize 
 	g_ptr_array_remove(w->fwds, old);   /* BYE to the old host */
 }
 
+/* ---- files that stay (fsstate.h HRPC_FS_MIG_F_FORWARD; migfwd.h CALL) -------------- */
+
+/* The remnant: one of the guest's calls on a server kept here. */
+static void remnant_fs_call(void *data, const struct mig_fwd_callmsg *m, struct mig_fwd_answer *a)
+{
+	WorkerFwd *wf = data;
+	OutsourceFsService *fs = hrpcd_services_fs(wf->w->svcs);
+	OutsourceFsCall c = { .id = m->id, .proc = m->proc, .oneway = m->oneway,
+		.payload = m->payload, .len = m->len, .bulk = m->bulk, .bulk_len = m->bulk_len,
+		.bulk_cap = m->bulk_cap };
+	struct hrpc_reply rep;
+
+	if (m->service != HRPC_SVC_FS || !fs || wf != wf->w->fs_wf) {
+		a->status = -ENOSYS;
+		return;
+	}
+	a->status = outsource_fs_service_call(fs, &c, &rep);
+	if (a->status > 0)
+		a->status = -EIO;
+	a->payload = rep.payload;
+	a->len = rep.len;
+	/* Reply bulk is at rep.bulk_pos of the call's bulk buffer. */
+	if (a->status == 0 && rep.bulk_len && m->bulk && rep.bulk_pos <= m->bulk_cap &&
+	    rep.bulk_len <= m->bulk_cap - rep.bulk_pos) {
+		a->bulk = m->bulk + rep.bulk_pos;
+		a->bulk_len = rep.bulk_len;
+	}
+}
+
+static void remnant_fs_event(void *data, guint16 proc, const void *payload, guint32 len)
+{
+	Worker *w = data;
+
+	if (w->fs_wf)
+		(void)mig_fwd_event(w->fs_wf->fwd, HRPC_SVC_FS, proc, payload, len);
+}
+
+static void remnant_fs_keep(Worker *w, WorkerFwd *wf, guint64 tags)
+{
+	int rc = outsource_fs_service_mig_keep(hrpcd_services_fs(w->svcs), tags, remnant_fs_event,
+					       w);
+
+	w->fs_wf = wf;
+	w->fs_kept = tags;
+	mig_fwd_set_call_fns(wf->fwd, remnant_fs_call, NULL, NULL, wf);
+	hrpcd_log_guest(rc < 0 ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE, w->spec->guest_id,
+			w->spec->name, "%u of the guest's filesystem servers stay here, forwarded "
+			"from %s%s%s", (guint)__builtin_popcountll(tags), wf->peer,
+			rc < 0 ? "; a lock the guest held was taken meanwhile: " : "",
+			rc < 0 ? g_strerror(-rc) : "");
+}
+
+/* Where the guest runs: a call on a forwarded export's handles. */
+static int fs_forward(void *data, guint tag, const OutsourceFsCall *c)
+{
+	Worker *w = data;
+	struct mig_fwd_callmsg m = { .id = c->id, .service = HRPC_SVC_FS, .proc = c->proc,
+		.oneway = c->oneway, .payload = c->payload, .len = c->len, .bulk = c->bulk,
+		.bulk_len = c->bulk_len, .bulk_cap = c->bulk_cap };
+
+	(void)tag;
+	if (!w->fs_wf)
+		return -EPIPE;
+	return mig_fwd_call(w->fs_wf->fwd, &m);
+}
+
+static void fs_forward_reply(void *data, uint64_t id, int status, const void *payload,
+			     uint32_t len, const void *bulk, uint32_t bulk_len)
+{
+	Worker *w = data;
+	OutsourceFsService *fs = hrpcd_services_fs(w->svcs);
+
+	if (fs)
+		outsource_fs_service_fwd_reply(fs, id, status, payload, len, bulk, bulk_len);
+}
+
+static void fs_forward_event(void *data, uint16_t service, uint16_t proc, const void *payload,
+			     uint32_t len)
+{
+	Worker *w = data;
+	OutsourceFsService *fs = hrpcd_services_fs(w->svcs);
+
+	/* From another host: checked before the guest sees it. */
+	if (service != HRPC_SVC_FS || !fs || outsource_fs_service_fwd_event(fs, proc, payload,
+									 len) < 0)
+		g_debug("guest %u: a forwarded event that is not one (service %u proc %u)",
+			w->spec->guest_id, service, proc);
+}
+
+/* GO with exports whose files stayed at the source: calls go over `wf`. */
+static void fs_forward_start(Worker *w, WorkerFwd *wf)
+{
+	OutsourceFsService *fs = hrpcd_services_fs(w->svcs);
+
+	w->fs_wf = wf;
+	mig_fwd_set_call_fns(wf->fwd, NULL, fs_forward_reply, fs_forward_event, w);
+	outsource_fs_service_set_forward(fs, fs_forward, w);
+	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+			"%u filesystem servers live at %s: forwarded",
+			(guint)__builtin_popcountll(outsource_fs_service_forwarded(fs)), wf->peer);
+}
+
 /*
  * DONE with connections that stay here: this worker becomes their
  * remnant.  It stops being the guest's (the channel is the destination's
@@ -665,6 +791,8 @@ static void become_remnant(Worker *w)
 									 fds[i]) :
 				    mig_fwd_add(wf->fwd, p->fwd_handles[i], fds[i])) == 0)
 			kept++;
+	if (p->fs_keep && hrpcd_services_fs(w->svcs))
+		remnant_fs_keep(w, wf, p->fs_keep);
 	/* On the worker's own context (g_timeout_add() would use the global
 	 * default one, which nobody runs here). */
 	w->remnant_timer = g_timeout_source_new_seconds(1);
@@ -846,11 +974,34 @@ static void fwd_keep(Worker *w, const guint8 *payload, gsize len)
 	port_status(p, 0, "%u connections will stay here", p->nfwd);
 }
 
+/* FS_KEEP: the servers of exports the destination does not have stay. */
+static void fs_keep(Worker *w, const guint8 *payload, gsize len)
+{
+	WorkerMigPort *p = w->port;
+	guint64 tags;
+
+	if (!p->fwd_link || !p->quiesced || p->fs_keep || len != sizeof(tags) ||
+	    !hrpcd_services_fs(w->svcs)) {
+		port_status(p, -EINVAL, "FS_KEEP: not quiesced, no forward link, no filesystem "
+			    "service, or bad");
+		return;
+	}
+	memcpy(&tags, payload, sizeof(tags));
+	if (!tags) {
+		port_status(p, -EINVAL, "FS_KEEP: no server");
+		return;
+	}
+	p->fs_keep = tags;
+	port_status(p, 0, "%u filesystem servers will stay here",
+		    (guint)__builtin_popcountll(tags));
+}
+
 static void fwd_link_drop(WorkerMigPort *p)
 {
 	g_clear_pointer(&p->fwd_link, mig_link_free);
 	g_clear_pointer(&p->fwd_handles, g_free);
 	p->nfwd = 0;
+	p->fs_keep = 0;
 }
 
 /* ---- source ---------------------------------------------------------------------- */
@@ -1095,7 +1246,7 @@ static gboolean port_event(gint fd, GIOCondition cond, gpointer user_data)
 	plen = rc >= (int)sizeof(m) ? (gsize)rc - sizeof(m) : 0;
 	if (rc < (int)sizeof(m) ||
 	    (plen && m.type != HRPC_MIG_FWD_LINK && m.type != HRPC_MIG_FWD_KEEP &&
-	     m.type != HRPC_MIG_FWD_MOVE)) {
+	     m.type != HRPC_MIG_FWD_MOVE && m.type != HRPC_MIG_FS_KEEP)) {
 		for (int i = 0; i < nfds; i++)
 			close(passed[i]);
 		if (p->switched) {
@@ -1124,11 +1275,12 @@ static gboolean port_event(gint fd, GIOCondition cond, gpointer user_data)
 		port_status(p, 0, "serving again");
 		break;
 	case HRPC_MIG_DONE:
-		if (p->fwd_link && p->nfwd && p->switched) {
+		if (p->fwd_link && (p->nfwd || p->fs_keep) && p->switched) {
 			/* The port closes now: hostrpc-migrate must not wait for
 			 * our end, which comes with the forwarded connections'. */
 			port_status(p, 0, "done; this worker stays as the remnant of %u "
-				    "connections", p->nfwd);
+				    "connections and %u filesystem servers", p->nfwd,
+				    (guint)__builtin_popcountll(p->fs_keep));
 			become_remnant(w);
 			hrpcd_worker_mig_port_close(w);
 			return G_SOURCE_REMOVE;
@@ -1146,6 +1298,9 @@ static gboolean port_event(gint fd, GIOCondition cond, gpointer user_data)
 		break;
 	case HRPC_MIG_FWD_KEEP:
 		fwd_keep(w, in.payload, plen);
+		break;
+	case HRPC_MIG_FS_KEEP:
+		fs_keep(w, in.payload, plen);
 		break;
 	case HRPC_MIG_FWD_HOLD:
 		fwd_hold(w);
@@ -1656,6 +1811,7 @@ static void in_fwd_local(Incoming *in)
 static int in_fwd_start(Incoming *in, char *err, gsize errlen)
 {
 	Worker *w = in->w;
+	OutsourceFsService *fs = hrpcd_services_fs(w->svcs);
 	g_autofree struct outsource_sock_fwd *fw = NULL;
 	WorkerFwd *wf;
 	guint32 n = 0;
@@ -1674,6 +1830,20 @@ static int in_fwd_start(Incoming *in, char *err, gsize errlen)
 	}
 	if (in->sock)
 		fw = outsource_sock_mig_forwards(in->sock, &n);
+	if (fs && outsource_fs_service_forwarded(fs)) {
+		if (!in->fwd_link) {
+			for (guint32 i = 0; i < n; i++)
+				close(fw[i].fd);
+			g_strlcpy(err, "files stayed at the source, but there is no forward link",
+				  errlen);
+			return -EPROTO;
+		}
+		wf = wf_new(w, g_steal_pointer(&in->fwd_link));
+		fs_forward_start(w, wf);
+		if (!n)
+			return 0;
+		goto add;
+	}
 	if (!n && in->fwd_link && in->sock && outsource_sock_mig_fwd_listening(in->sock)) {
 		/* Only copies of the guest's listeners stayed at the source. */
 		wf_new(w, g_steal_pointer(&in->fwd_link));
@@ -1692,6 +1862,7 @@ static int in_fwd_start(Incoming *in, char *err, gsize errlen)
 		return -EPROTO;
 	}
 	wf = wf_new(w, g_steal_pointer(&in->fwd_link));
+add:
 	for (guint32 i = 0; i < n; i++) {
 		char what[160];
 
@@ -1775,6 +1946,25 @@ static int in_state(Incoming *in, const guint8 *buf, gsize len, char *err, gsize
 	in->st = st;
 	in->have_state = TRUE;
 	return 0;
+}
+
+/* FS_HAVE: which of the guest's mounted exports this host's policy has. */
+static int in_fs_have(Incoming *in, const guint8 *buf, gsize len)
+{
+	OutsourceFsService *fs = hrpcd_services_fs(in->w->svcs);
+	guint64 have = 0;
+
+	if (!len || len % HRPC_MIG_NAME_SIZE || len / HRPC_MIG_NAME_SIZE > 64)
+		return -EPROTO;
+	for (gsize i = 0; i < len / HRPC_MIG_NAME_SIZE; i++) {
+		const char *name = (const char *)buf + i * HRPC_MIG_NAME_SIZE;
+
+		if (hrpc_mig_name_check(name) < 0)
+			return -EPROTO;
+		if (outsource_fs_service_has_export(fs, name))
+			have |= G_GUINT64_CONSTANT(1) << i;
+	}
+	return mig_link_send(in->link, HRPC_MIG_FS_HAVE, &have, sizeof(have));
 }
 
 static int in_hashes(Incoming *in, const guint8 *buf, gsize len)
@@ -1964,6 +2154,10 @@ gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error)
 			rc = in_hashes(&in, buf, len);
 			if (rc < 0)
 				break;
+		} else if (type == HRPC_MIG_FS_HAVE) {
+			rc = in.have_state ? -EPROTO : in_fs_have(&in, buf, len);
+			if (rc < 0)
+				break;
 		} else if (type == HRPC_MIG_FWD_OPEN) {
 			rc = len ? -EPROTO : in_fwd_open(&in, err, sizeof(err));
 			if (rc < 0)
@@ -2006,9 +2200,12 @@ gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error)
 	}
 	if (!err[0])
 		g_strlcpy(err, g_strerror(-rc), sizeof(err));
-	/* The source still serves the guest's address: leave it to it. */
+	/* The source still serves the guest's address: leave it to it, and
+	 * its connections (what an import restored here closes silently). */
 	if (in.have_state && (in.st.flags & HRPC_MIG_STATE_F_IDENT))
 		netident_set_up(in.iface, false);
+	if (in.sock)
+		outsource_sock_mig_abandon(in.sock);
 	link_status(in.link, rc, "%s", err);
 	mig_link_free(in.link);
 	mig_link_free(in.fwd_link);

@@ -46,6 +46,10 @@ typedef struct {
 	GSource *remnant_timer;    /* the remnant checks whether anything is left */
 	GSource *remnant_peer;     /* the remnant: an incoming worker of the guest may
 	                            * take its connections back (REMNANT_TAKE) */
+	struct _WorkerFwd *fs_wf;  /* the link to the remnant that serves the guest's
+	                            * forwarded exports (here), or over which the
+	                            * remnant serves them (remnant); NULL: none */
+	guint64 fs_kept;           /* the remnant: tags of the servers it kept */
 	int fwd_lfd;               /* incoming: a listener for a forward link, made in
 	                            * the host's network namespace (before the socket
 	                            * service enters the guest's), -1: none */

@@ -42,13 +42,19 @@ struct hrpc_fs_mig_server {
 	char     export_name[64];  /* the policy's name: [A-Za-z0-9._-]{1,63}, NUL-padded */
 	hrpc_u8  tag;              /* the handles' tag (top byte of their index) */
 	hrpc_u8  ro;               /* 1: the read-only mode of the export */
-	hrpc_u16 reserved0;        /* 0 */
+	hrpc_u16 flags;            /* HRPC_FS_MIG_F_* */
 	hrpc_u32 nnodes;
 	hrpc_u32 nfiles;
 	hrpc_u32 reserved1;        /* 0 */
 	hrpc_u64 written;          /* bytes written so far (the export's quota) */
 };
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_fs_mig_server) == 88, "fs server record is 88 bytes");
+
+/* The export is not at the destination (or the operator said so): its
+ * server stays at the source's remnant and the destination forwards every
+ * call on its handles there (migfwd.h CALL).  The destination skips its
+ * node and file records. */
+#define HRPC_FS_MIG_F_FORWARD 0x1u
 
 /* hrpc_fs_mig_node.type: the S_IFMT bits >> 12 */
 struct hrpc_fs_mig_node {

@@ -56,6 +56,18 @@
  * (RENAME, to the remnant).  RESET of the listener's object (the guest
  * closed it) closes the copy.
  *
+ * Calls (issue 14: a file open in an export only the source has).  The
+ * remnant also keeps the guest's servers of such exports; the guest's end
+ * sends each Host RPC call on them as CALL (its payload, and its request
+ * bulk: the bytes the guest gave), and the remnant answers every CALL but
+ * a one-way one with a REPLY of the same id (the reply's payload and
+ * bulk), in the order the calls came.  At most HRPC_FWD_CALLS calls may
+ * be under way (a call is under way until its REPLY arrived): a remnant
+ * that holds that many replies the caller has not read yet breaks the link
+ * at the next CALL.  A REPLY to no call under way breaks the link.  What the
+ * remnant's servers tell the guest on their own (an invalidation) goes
+ * as EVENT.  When the link ends every call under way fails (EIO).
+ *
  * An object ends when both directions are SHUT and every byte was passed
  * on, or at a RESET.  Frames about an object that ended are ignored (they
  * were under way).  BYE ends the link in order; a link that breaks in
@@ -70,6 +82,7 @@
 #define HOSTRPC_MIGFWD_H
 
 #include "compat.h"
+#include "msg.h"
 #include "sock.h"
 
 /* Frame types on a forward link (the migration link's are below 64). */
@@ -87,14 +100,49 @@ enum hrpc_fwd_type {
 	HRPC_FWD_MOVED = 74,       /* struct hrpc_fwd_moved: remnant -> guest's end */
 	HRPC_FWD_ACCEPT = 75,      /* struct hrpc_fwd_accept: remnant -> guest's end */
 	HRPC_FWD_RENAME = 76,      /* struct hrpc_fwd_rename: guest's end -> remnant */
+	HRPC_FWD_CALL  = 77,       /* struct hrpc_fwd_call, payload, bulk: guest's end -> remnant */
+	HRPC_FWD_REPLY = 78,       /* struct hrpc_fwd_reply, payload, bulk: remnant -> guest's end */
+	HRPC_FWD_EVENT = 79,       /* struct hrpc_fwd_event, payload: remnant -> guest's end */
 };
 
 #define HRPC_FWD_MAGIC     0x44574648u   /* "HFWD" */
 #define HRPC_FWD_VERSION   1u
 #define HRPC_FWD_DATA_MAX  (64u << 10)   /* bytes in one DATA frame */
 #define HRPC_FWD_WINDOW    (256u << 10)  /* unacknowledged bytes per object and direction */
-/* The largest frame payload a receiver accepts. */
-#define HRPC_FWD_FRAME_MAX (8u + HRPC_FWD_DATA_MAX)
+#define HRPC_FWD_CALLS     16u           /* calls under way per link */
+#define HRPC_FWD_BULK_MAX  (1u << 20)    /* bulk bytes of one call or reply */
+/* The largest frame payload a receiver accepts (a CALL with all). */
+#define HRPC_FWD_FRAME_MAX (32u + HRPC_MSG_MAX_PAYLOAD + HRPC_FWD_BULK_MAX)
+
+#define HRPC_FWD_CALL_F_ONEWAY 0x1u      /* no REPLY */
+
+struct hrpc_fwd_call {
+	hrpc_u64 id;               /* not 0; not that of another call under way */
+	hrpc_u16 service;          /* the Host RPC service (HRPC_SVC_FS), not 0 */
+	hrpc_u16 proc;
+	hrpc_u32 len;              /* payload bytes that follow, <= HRPC_MSG_MAX_PAYLOAD */
+	hrpc_u32 bulk_len;         /* request bulk bytes after them, <= bulk_cap */
+	hrpc_u32 bulk_cap;         /* the caller's bulk buffer, <= HRPC_FWD_BULK_MAX */
+	hrpc_u32 flags;            /* HRPC_FWD_CALL_F_* */
+	hrpc_u32 reserved;         /* 0 */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_fwd_call) == 32, "fwd call is 32 bytes");
+
+struct hrpc_fwd_reply {
+	hrpc_u64 id;               /* the call's */
+	hrpc_s32 status;           /* 0, or a negative errno (-1..-4095) */
+	hrpc_u32 len;              /* payload bytes that follow */
+	hrpc_u32 bulk_len;         /* reply bulk after them, <= the call's bulk_cap; 0 on error */
+	hrpc_u32 reserved;         /* 0 */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_fwd_reply) == 24, "fwd reply is 24 bytes");
+
+struct hrpc_fwd_event {
+	hrpc_u16 service;          /* not 0 */
+	hrpc_u16 proc;
+	hrpc_u32 len;              /* payload bytes that follow, <= HRPC_MSG_MAX_PAYLOAD */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_fwd_event) == 8, "fwd event is 8 bytes");
 
 struct hrpc_fwd_hello {
 	hrpc_u32 magic;            /* HRPC_FWD_MAGIC */
@@ -272,6 +320,36 @@ static inline int hrpc_fwd_check(hrpc_u32 type, const void *p, hrpc_u64 len)
 			return -EPROTO;
 		memcpy(&r, p, sizeof(r));
 		return r.object && r.name ? 0 : -EPROTO;
+	}
+	case HRPC_FWD_CALL: {
+		struct hrpc_fwd_call c;
+
+		if (len < sizeof(c))
+			return -EPROTO;
+		memcpy(&c, p, sizeof(c));
+		return c.id && c.service && c.len <= HRPC_MSG_MAX_PAYLOAD &&
+		       c.bulk_cap <= HRPC_FWD_BULK_MAX && c.bulk_len <= c.bulk_cap &&
+		       !(c.flags & ~HRPC_FWD_CALL_F_ONEWAY) && !c.reserved &&
+		       len == sizeof(c) + (hrpc_u64)c.len + c.bulk_len ? 0 : -EPROTO;
+	}
+	case HRPC_FWD_REPLY: {
+		struct hrpc_fwd_reply r;
+
+		if (len < sizeof(r))
+			return -EPROTO;
+		memcpy(&r, p, sizeof(r));
+		return r.id && r.status <= 0 && r.status >= -4095 && r.len <= HRPC_MSG_MAX_PAYLOAD &&
+		       r.bulk_len <= HRPC_FWD_BULK_MAX && (r.status == 0 || !r.bulk_len) &&
+		       !r.reserved && len == sizeof(r) + (hrpc_u64)r.len + r.bulk_len ? 0 : -EPROTO;
+	}
+	case HRPC_FWD_EVENT: {
+		struct hrpc_fwd_event e;
+
+		if (len < sizeof(e))
+			return -EPROTO;
+		memcpy(&e, p, sizeof(e));
+		return e.service && e.len <= HRPC_MSG_MAX_PAYLOAD && len == sizeof(e) + e.len ?
+			       0 : -EPROTO;
 	}
 	case HRPC_FWD_BYE:
 	case HRPC_FWD_HOLD:

@@ -57,6 +57,10 @@ enum hrpc_mig_type {
 	                           * link to the destination's listener and moves its
 	                           * objects there (migfwd.h MOVE); reply STATUS: the
 	                           * number moved, or -errno */
+	HRPC_MIG_FS_KEEP    = 13, /* u64: tags of the filesystem servers that stay
+	                           * (fsstate.h HRPC_FS_MIG_F_FORWARD), quiesced, after
+	                           * FWD_LINK; reply STATUS.  At DONE the worker stays
+	                           * as their remnant and serves the forwarded calls */
 	/* link (destination worker) */
 	HRPC_MIG_PREPARE    = 16, /* struct hrpc_mig_prepare; reply STATUS */
 	HRPC_MIG_STATE_IN   = 17, /* struct hrpc_mig_state + socket table with TCP images */
@@ -73,6 +77,9 @@ enum hrpc_mig_type {
 	                           * here; reply FWD_PORT, then STATUS once it did; or
 	                           * STATUS at once: the remnant is on this host (they
 	                           * become local again, no link) */
+	HRPC_MIG_FS_HAVE    = 26, /* names[n][64] (1..64 of the guest's mounted exports,
+	                           * NUL-padded), before the state; reply FS_HAVE:
+	                           * u64, bit i set = this host's policy has names[i] */
 	/* both */
 	HRPC_MIG_STATUS     = 32, /* struct hrpc_mig_status */
 };

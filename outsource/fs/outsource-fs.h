@@ -64,6 +64,56 @@ void outsource_fs_service_mig_quiesce(OutsourceFsService *svc);
 int outsource_fs_service_mig_resume(OutsourceFsService *svc);
 int outsource_fs_service_mig_import(OutsourceFsService *svc, const void *table, size_t len,
 				    char *err, size_t errlen);
+/*
+ * Files that stay at the source (issue 14): an export the destination does
+ * not have keeps its server at the source's remnant.
+ *
+ * The destination: import marks the servers of records with
+ * HRPC_FS_MIG_F_FORWARD as forwarded (outsource_fs_service_forwarded():
+ * a mask of their tags).  Each call on their handles goes out through
+ * `fn` (set_forward; 0 or -errno: the guest gets EIO, EAGAIN when the link
+ * has too many calls under way) and the guest's reply is deferred until
+ * fwd_reply() brings the remnant's with the same id (once; unknown ids are
+ * ignored).  fwd_event(): the remnant's invalidations (-EPROTO for one
+ * about a node no forwarded server has).  fwd_lost(): the link ended;
+ * every later call on those servers is EIO.  FORGET goes one-way; a new
+ * MOUNT of such an export is ENOENT here.  An export whose files are
+ * forwarded does not move on: export fails with -EXDEV.
+ *
+ * The remnant: mig_keep() keeps the servers of `tags` (the guest's locks
+ * taken again), frees the rest, and sends their events to `event_fn`;
+ * call() serves one forwarded call into rep (its payload: the service's
+ * buffer, valid until the next call; reply bulk in c->bulk); kept_live():
+ * the guest still holds nodes of a kept server.
+ */
+typedef struct {
+	guint64 id;
+	guint16 proc;
+	gboolean oneway;
+	const void *payload;
+	guint32 len;
+	guint8 *bulk;               /* NULL: none */
+	guint32 bulk_len, bulk_cap;
+} OutsourceFsCall;
+typedef int (*OutsourceFsForwardFn)(void *data, guint tag, const OutsourceFsCall *c);
+typedef void (*OutsourceFsEventFn)(void *data, guint16 proc, const void *payload, guint32 len);
+guint64 outsource_fs_service_forwarded(OutsourceFsService *svc);
+/* This host's policy has an export of that name. */
+gboolean outsource_fs_service_has_export(OutsourceFsService *svc, const char *name);
+void outsource_fs_service_set_forward(OutsourceFsService *svc, OutsourceFsForwardFn fn,
+				      void *data);
+void outsource_fs_service_fwd_reply(OutsourceFsService *svc, guint64 id, int status,
+				    const void *payload, guint32 len, const void *bulk,
+				    guint32 bulk_len);
+int outsource_fs_service_fwd_event(OutsourceFsService *svc, guint16 proc, const void *payload,
+				   guint32 len);
+void outsource_fs_service_fwd_lost(OutsourceFsService *svc);
+int outsource_fs_service_mig_keep(OutsourceFsService *svc, guint64 tags,
+				  OutsourceFsEventFn event_fn, void *data);
+gboolean outsource_fs_service_kept_live(OutsourceFsService *svc);
+int outsource_fs_service_call(OutsourceFsService *svc, const OutsourceFsCall *c,
+			      struct hrpc_reply *rep);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(OutsourceFsService, outsource_fs_service_stop)
 
 G_END_DECLS

@@ -37,7 +37,19 @@ typedef struct {
 	gboolean ro;
 	struct fss *fss;         /* NULL: not made yet */
 	GSource *watch_src;      /* inotify, on the thread-default context; NULL = none */
+	/* Or a server that stayed at a migration's remnant (its export is
+	 * not here): every call on its handles goes there (fwd_fn). */
+	gboolean fwd;
+	gboolean fwd_lost;       /* the link to it ended: EIO */
+	char fwd_name[64];
+	guint64 fwd_calls;
 } FsServer;
+
+/* A forwarded call whose reply the guest waits for. */
+typedef struct {
+	hrpc_conn *conn;
+	guint64 token;           /* hrpc_conn_defer()'s */
+} FsPending;
 
 struct _OutsourceFsService {
 	guint32 guest_id;
@@ -49,6 +61,18 @@ struct _OutsourceFsService {
 	FsServer servers[2 * FS_POLICY_EXPORTS_MAX];
 	int audit_fd;
 	hrpc_conn *conn;         /* the guest's, from its first call (events) */
+	/* Forwarding (a destination): where calls on forwarded servers go,
+	 * and those under way (id -> FsPending). */
+	OutsourceFsForwardFn fwd_fn;
+	void *fwd_data;
+	GHashTable *pending;
+	guint64 next_call;
+	/* A remnant: the servers kept for the guest's new host, and where
+	 * their events go. */
+	guint64 kept;
+	OutsourceFsEventFn event_fn;
+	void *event_data;
+	guint8 *rep_buf;         /* HRPC_MSG_MAX_PAYLOAD, a remnant's replies */
 };
 
 /* ---- audit and events ---------------------------------------------------- */
@@ -91,7 +115,9 @@ static void server_inval(void *data, const struct hrpc_gfs_inval_event *ev)
 
 	/* Best effort: a full event ring loses one invalidation, which the
 	 * guest's attribute timeout covers. */
-	if (v->exp->svc->conn)
+	if (v->exp->svc->event_fn)
+		v->exp->svc->event_fn(v->exp->svc->event_data, HRPC_GFS_EVT_INVAL, ev, sizeof(*ev));
+	else if (v->exp->svc->conn)
 		(void)hrpc_conn_send_event(v->exp->svc->conn, HRPC_SVC_FS, HRPC_GFS_EVT_INVAL, ev,
 					   sizeof(*ev));
 }
@@ -166,7 +192,43 @@ static FsServer *server_of_handle(OutsourceFsService *svc, guint64 h)
 {
 	guint tag = (guint)(h >> 24) & 0xff;
 
-	return tag < NSERVERS && svc->servers[tag].fss ? &svc->servers[tag] : NULL;
+	return tag < NSERVERS && (svc->servers[tag].fss || svc->servers[tag].fwd) ?
+		       &svc->servers[tag] : NULL;
+}
+
+/* The largest reply payload of the filesystem service (READLINK's
+ * target, inline): a forwarded call's room in the response ring. */
+#define FWD_REPLY_MAX (HRPC_GFS_PATH_MAX + 256u)
+
+/* A call on a server that lives at a remnant: it goes there, the guest's
+ * reply comes when the remnant's does (outsource_fs_service_fwd_reply). */
+static int forward_call(OutsourceFsService *svc, FsServer *v, const struct hrpc_req *req,
+			const void *payload, guint32 len)
+{
+	gboolean oneway = (req->hdr->flags & HRPC_MSG_F_ONEWAY) != 0;
+	OutsourceFsCall c = { .proc = req->hdr->proc, .oneway = oneway, .payload = payload,
+		.len = len, .bulk = req->bulk, .bulk_len = req->bulk_len,
+		.bulk_cap = req->bulk ? MIN(req->bulk_cap, (guint32)HRPC_GFS_IO_MAX) : 0 };
+	guint64 token = 0;
+	int rc;
+
+	if (v->fwd_lost || !svc->fwd_fn)
+		return -EIO;   /* as a network filesystem whose server is gone */
+	if (!oneway && (rc = hrpc_conn_defer(req, FWD_REPLY_MAX, &token)) < 0)
+		return rc == -EBUSY ? -EAGAIN : rc;
+	c.id = ++svc->next_call;
+	rc = svc->fwd_fn(svc->fwd_data, (guint)(v - svc->servers), &c);
+	if (rc < 0)
+		return rc == -EBUSY ? -EAGAIN : -EIO;   /* the deferral is dropped */
+	v->fwd_calls++;
+	if (!oneway) {
+		FsPending *pd = g_new(FsPending, 1);
+
+		pd->conn = req->conn;
+		pd->token = token;
+		g_hash_table_insert(svc->pending, g_memdup2(&c.id, sizeof(c.id)), pd);
+	}
+	return oneway ? 0 : HRPC_DEFERRED;
 }
 
 static int route_mount(OutsourceFsService *svc, const struct hrpc_req *req,
@@ -259,6 +321,17 @@ static int route_forget(OutsourceFsService *svc, const struct hrpc_req *req,
 		out.f.reserved = 0;
 		call.payload = &out;
 		call.len = (guint32)(sizeof(out.cred) + sizeof(out.f) + n * sizeof(out.items[0]));
+		if (svc->servers[x].fwd) {
+			/* No answer awaited: FORGET cannot fail in a way the
+			 * guest could act on. */
+			struct hrpc_msg_hdr oh = *req->hdr;
+
+			oh.flags |= HRPC_MSG_F_ONEWAY;
+			call.hdr = &oh;
+			call.bulk = NULL;
+			(void)forward_call(svc, &svc->servers[x], &call, &out, call.len);
+			continue;
+		}
 		if ((r = fss_handle(svc->servers[x].fss, &call, rep)) < 0)
 			rc = r;
 	}
@@ -272,7 +345,8 @@ static int fs_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply
 	guint64 h[2];
 	FsServer *v;
 
-	svc->conn = req->conn;
+	if (req->conn)
+		svc->conn = req->conn;
 	if (req->hdr->proc == HRPC_GFS_MOUNT)
 		return route_mount(svc, req, rep);
 	if (req->hdr->proc == HRPC_GFS_FORGET)
@@ -290,6 +364,8 @@ static int fs_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply
 		if (server_of_handle(svc, h[1]) != v)
 			return -EXDEV;
 	}
+	if (v->fwd)
+		return forward_call(svc, v, req, req->payload, req->len);
 	return fss_handle(v->fss, req, rep);
 }
 
@@ -333,6 +409,7 @@ OutsourceFsService *outsource_fs_service_start(hrpc_server *srv, guint32 guest_i
 
 	svc->guest_id = guest_id;
 	svc->audit_fd = -1;
+	svc->pending = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
 	svc->name = g_strdup(guest_name && *guest_name && strcmp(guest_name, ".") &&
 			     strcmp(guest_name, "..") && !strchr(guest_name, '/') ?
 			     guest_name : "");
@@ -391,6 +468,8 @@ void outsource_fs_service_stop(OutsourceFsService *svc)
 			close(svc->exports[i].root_fd);
 	if (svc->audit_fd >= 0)
 		close(svc->audit_fd);
+	g_hash_table_unref(svc->pending);   /* the conn forgets their deferrals */
+	g_free(svc->rep_buf);
 	fs_policy_clear(&svc->policy);
 	g_free(svc->policy_source);
 	g_free(svc->name);
@@ -518,6 +597,26 @@ char *outsource_fs_service_listing(OutsourceFsService *svc, gboolean json, gsize
 			g_string_append(o, "]}");
 	}
 	if (json)
+		g_string_append(o, "],\"forwarded\":[");
+	for (guint t = 0, n = 0; t < NSERVERS; t++) {
+		FsServer *v = &svc->servers[t];
+
+		if (!v->fwd)
+			continue;
+		if (json) {
+			g_string_append_printf(o, "%s{\"name\":", n++ ? "," : "");
+			json_str(o, v->fwd_name);
+			g_string_append_printf(o, ",\"ro\":%s,\"state\":\"%s\",\"calls\":%"
+					       G_GUINT64_FORMAT "}", v->ro ? "true" : "false",
+					       v->fwd_lost ? "lost" : "forwarded", v->fwd_calls);
+		} else {
+			g_string_append_printf(o, "FORWARDED %s%s %s calls=%" G_GUINT64_FORMAT "\n",
+					       v->fwd_name, v->ro ? " ro" : "",
+					       v->fwd_lost ? "lost (the remnant's link ended)" :
+							     "at the source's remnant", v->fwd_calls);
+		}
+	}
+	if (json)
 		g_string_append(o, "]}\n");
 	g_free(fi);
 	*len = o->len;
@@ -544,6 +643,10 @@ int outsource_fs_service_mig_export(OutsourceFsService *svc, void **table, size_
 		size_t nlen = 0;
 		FILE *nf;
 
+		if (v->fwd && !v->fwd_lost) {
+			rc = -EXDEV;   /* its files live at a remnant (not yet followed) */
+			break;
+		}
 		if (!v->fss || fss_mode(v->fss) < 0)
 			continue;   /* never mounted: nothing of it to move */
 		if (!(nf = open_memstream(&nb, &nlen))) {
@@ -620,7 +723,8 @@ int outsource_fs_service_mig_import(OutsourceFsService *svc, const void *table, 
 		}
 		memcpy(&r, p, sizeof(r));
 		p += sizeof(r);
-		if (r.ro > 1 || r.reserved0 || r.reserved1 || r.tag >= NSERVERS ||
+		if (r.ro > 1 || (r.flags & ~HRPC_FS_MIG_F_FORWARD) || r.reserved1 ||
+		    r.tag >= NSERVERS ||
 		    hrpc_mig_name_check(r.export_name) < 0 ||
 		    r.nnodes > HRPC_FS_MIG_NODES || r.nfiles > HRPC_FS_MIG_NODES) {
 			g_strlcpy(err, "filesystem table: a server record a host would not send",
@@ -651,6 +755,20 @@ int outsource_fs_service_mig_import(OutsourceFsService *svc, const void *table, 
 			break;
 		}
 		p += (size_t)r.nfiles * sizeof(struct hrpc_fs_mig_file);
+		if (r.flags & HRPC_FS_MIG_F_FORWARD) {
+			/* It stays at the source's remnant: its handles go there. */
+			FsServer *fv = &svc->servers[r.tag];
+
+			if (fv->fss || fv->fwd) {
+				g_strlcpy(err, "filesystem table: a server twice", errlen);
+				rc = -EPROTO;
+				break;
+			}
+			fv->fwd = TRUE;
+			fv->ro = r.ro;
+			g_strlcpy(fv->fwd_name, r.export_name, sizeof(fv->fwd_name));
+			continue;
+		}
 		for (guint k = 0; k < svc->nexports; k++)
 			if (!strcmp(svc->exports[k].pol->name, r.export_name))
 				e = &svc->exports[k];
@@ -660,7 +778,8 @@ int outsource_fs_service_mig_import(OutsourceFsService *svc, const void *table, 
 			rc = -ENOENT;
 			break;
 		}
-		if (svc->servers[r.tag].fss || server_find(svc, e, r.ro || e->pol->ro)) {
+		if (svc->servers[r.tag].fss || svc->servers[r.tag].fwd ||
+		    server_find(svc, e, r.ro || e->pol->ro)) {
 			g_strlcpy(err, "filesystem table: a server twice", errlen);
 			rc = -EPROTO;
 			break;
@@ -692,7 +811,152 @@ int outsource_fs_service_mig_import(OutsourceFsService *svc, const void *table, 
 				v->watch_src = NULL;
 			}
 			g_clear_pointer(&v->fss, fss_free);
+			v->fwd = FALSE;
 		}
 	}
 	return rc;
+}
+
+/* ---- forwarding: files that stayed at the source (issue 14) -------------------- */
+
+gboolean outsource_fs_service_has_export(OutsourceFsService *svc, const char *name)
+{
+	for (guint i = 0; svc && i < svc->nexports; i++)
+		if (!strcmp(svc->exports[i].pol->name, name))
+			return TRUE;
+	return FALSE;
+}
+
+guint64 outsource_fs_service_forwarded(OutsourceFsService *svc)
+{
+	guint64 m = 0;
+
+	for (guint t = 0; svc && t < NSERVERS; t++)
+		if (svc->servers[t].fwd)
+			m |= G_GUINT64_CONSTANT(1) << t;
+	return m;
+}
+
+void outsource_fs_service_set_forward(OutsourceFsService *svc, OutsourceFsForwardFn fn,
+				      void *data)
+{
+	svc->fwd_fn = fn;
+	svc->fwd_data = data;
+}
+
+void outsource_fs_service_fwd_reply(OutsourceFsService *svc, guint64 id, int status,
+				    const void *payload, guint32 len, const void *bulk,
+				    guint32 bulk_len)
+{
+	FsPending *pd = g_hash_table_lookup(svc->pending, &id);
+
+	if (!pd)
+		return;
+	/* hostrpc checks the length against what was promised and the bulk
+	 * against the call's region: a remnant cannot write past either. */
+	(void)hrpc_conn_reply_deferred(pd->conn, pd->token, status, payload, len, bulk, bulk_len);
+	g_hash_table_remove(svc->pending, &id);
+}
+
+int outsource_fs_service_fwd_event(OutsourceFsService *svc, guint16 proc, const void *payload,
+				   guint32 len)
+{
+	struct hrpc_gfs_inval_event ev;
+	FsServer *v;
+
+	if (proc != HRPC_GFS_EVT_INVAL || len != sizeof(ev))
+		return -EPROTO;
+	memcpy(&ev, payload, sizeof(ev));
+	/* Only about the remnant's own servers' nodes. */
+	v = server_of_handle(svc, ev.node);
+	if (!v || !v->fwd)
+		return -EPROTO;
+	if (svc->conn)
+		(void)hrpc_conn_send_event(svc->conn, HRPC_SVC_FS, HRPC_GFS_EVT_INVAL, &ev,
+					   sizeof(ev));
+	return 0;
+}
+
+void outsource_fs_service_fwd_lost(OutsourceFsService *svc)
+{
+	for (guint t = 0; t < NSERVERS; t++)
+		if (svc->servers[t].fwd)
+			svc->servers[t].fwd_lost = TRUE;
+}
+
+int outsource_fs_service_mig_keep(OutsourceFsService *svc, guint64 tags,
+				  OutsourceFsEventFn event_fn, void *data)
+{
+	int rc = 0, r;
+
+	for (guint t = 0; t < NSERVERS; t++) {
+		FsServer *v = &svc->servers[t];
+
+		if (!v->fss)
+			continue;
+		if (tags & (G_GUINT64_CONSTANT(1) << t)) {
+			/* The guest's locks on those files are ours again. */
+			if ((r = fss_mig_resume(v->fss)) < 0 && !rc)
+				rc = r;
+			continue;
+		}
+		if (v->watch_src) {
+			g_source_destroy(v->watch_src);
+			g_clear_pointer(&v->watch_src, g_source_unref);
+		}
+		g_clear_pointer(&v->fss, fss_free);
+	}
+	svc->kept = tags;
+	svc->conn = NULL;   /* the guest's channel is its new host's */
+	svc->event_fn = event_fn;
+	svc->event_data = data;
+	if (!svc->rep_buf)
+		svc->rep_buf = g_malloc(HRPC_MSG_MAX_PAYLOAD);
+	return rc;
+}
+
+gboolean outsource_fs_service_kept_live(OutsourceFsService *svc)
+{
+	for (guint t = 0; t < NSERVERS; t++)
+		if ((svc->kept & (G_GUINT64_CONSTANT(1) << t)) && svc->servers[t].fss &&
+		    fss_node_count(svc->servers[t].fss))
+			return TRUE;
+	return FALSE;
+}
+
+int outsource_fs_service_call(OutsourceFsService *svc, const OutsourceFsCall *c,
+			      struct hrpc_reply *rep)
+{
+	struct hrpc_msg_hdr h;
+	const size_t cl = sizeof(struct hrpc_gfs_cred);
+	struct hrpc_req req = { .hdr = &h, .payload = c->payload, .len = c->len,
+		.bulk = c->bulk, .bulk_len = c->bulk_len, .bulk_cap = c->bulk_cap };
+	guint64 first;
+	FsServer *v;
+
+	hrpc_msg_init(&h, HRPC_KIND_CALL, HRPC_SVC_FS, c->proc, 0, c->len);
+	if (c->oneway)
+		h.flags |= HRPC_MSG_F_ONEWAY;
+	if (c->bulk) {
+		h.flags |= HRPC_MSG_F_BULK;
+		h.bulk_len = c->bulk_len;
+		h.bulk_cap = c->bulk_cap;
+	}
+	memset(rep, 0, sizeof(*rep));
+	if (!svc->rep_buf)
+		return -EIO;
+	rep->payload = svc->rep_buf;
+	/* A new MOUNT is the new host's business; the rest goes to a kept
+	 * server by its first handle (FORGET by each item's). */
+	if (c->proc == HRPC_GFS_MOUNT)
+		return -ENOENT;
+	if (c->proc != HRPC_GFS_FORGET) {
+		if (c->len < cl + sizeof(first))
+			return -EINVAL;
+		memcpy(&first, (const guint8 *)c->payload + cl, sizeof(first));
+		v = server_of_handle(svc, first);
+		if (!v || !(svc->kept & (G_GUINT64_CONSTANT(1) << (guint)(v - svc->servers))))
+			return -ESTALE;
+	}
+	return fs_handle(svc, &req, rep);
 }

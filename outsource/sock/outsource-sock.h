@@ -127,6 +127,10 @@ int outsource_sock_mig_export(outsource_sock *s, void **table, size_t *len, int 
 int outsource_sock_mig_import(outsource_sock *s, const void *table, size_t len, char *err,
 			      size_t errlen);
 int outsource_sock_mig_attach(outsource_sock *s, hrpc_conn *conn);
+/* An incoming migration failed after the import: the restored connections
+ * go without a word to their peers (repair mode), as the source keeps
+ * them. */
+void outsource_sock_mig_abandon(outsource_sock *s);
 /*
  * Connections that stay at the source (issue 14, HRPC_SOCK_MIG_F_FORWARD).
  * Destination: import made each a local stand-in; this hands over the far

@@ -2343,8 +2343,13 @@ int outsource_sock_mig_import(outsource_sock *s, const void *buf, size_t len, ch
 	free(order);
 	free(imgs);
 	if (rc < 0) {
-		/* All or nothing: the source still has every socket. */
+		/* All or nothing: the source still has every socket (a
+		 * connection made here goes silently, in repair mode). */
 		while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL))) {
+			int one = 1;
+
+			if (hs->fd >= 0 && hs->type == SOCK_STREAM)
+				(void)setsockopt(hs->fd, IPPROTO_TCP, TCP_REPAIR, &one, sizeof(one));
 			if (hs->fd >= 0)
 				close(hs->fd);
 			slot_discard(s, hs);
@@ -2421,6 +2426,20 @@ static int mig_attach_one(outsource_sock *s, struct hsock *hs, void *data, uint3
 	rewatch(s, hs);
 	pump(s, hs);
 	return 0;
+}
+
+void outsource_sock_mig_abandon(outsource_sock *s)
+{
+	uint32_t pos = 0;
+	struct hsock *hs;
+	int one = 1;
+
+	/* Back in repair mode, a connection closes without a FIN or RST:
+	 * the source still has it, and its peer must not hear of ours. */
+	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL)))
+		if (hs->fd >= 0 && hs->type == SOCK_STREAM &&
+		    (hs->state == S_CONNECTED || hs->state == S_SHUT))
+			(void)setsockopt(hs->fd, IPPROTO_TCP, TCP_REPAIR, &one, sizeof(one));
 }
 
 int outsource_sock_mig_attach(outsource_sock *s, hrpc_conn *conn)

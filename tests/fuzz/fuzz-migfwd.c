@@ -8,10 +8,12 @@
  *
  *   [type u8][len u16 LE][len payload bytes] ...
  *
- * type is taken modulo 14 and added to HRPC_FWD_HELLO - 1 (so 63..76: one
- * unknown below, then every kind up to RENAME); an object field whose
- * value is below 4 names object 1 or 2 (the forwarder's) or one it never
- * had.  The peer seals each frame as the real peer would; between frames
+ * type is taken modulo 17 and added to HRPC_FWD_HELLO - 1 (so 63..79: one
+ * unknown below, then every kind up to EVENT); an object field (a call's
+ * id) whose value is below 4 names object 1 or 2 (the forwarder's, and
+ * its two calls under way) or one it never had.  The forwarder plays both
+ * call roles: its calls 1 and 2 are under way (REPLY), and its call
+ * function answers the peer's CALLs with a payload and bulk of its own.  The peer seals each frame as the real peer would; between frames
  * the forwarder's main context runs and the programs on the objects'
  * other ends read what arrived.  Whatever the script, the forwarder must
  * not crash, leak or buffer past its window, and must end (on_end) on
@@ -48,6 +50,40 @@ static void on_end(void *data, int err)
 	ended++;
 }
 
+/* The remnant's role: answer with what the call allows, and a bit more
+ * now and then (forward.c must turn that into -EIO). */
+static void on_call(void *data, const struct mig_fwd_callmsg *m, struct mig_fwd_answer *a)
+{
+	static uint8_t pl[128];
+
+	(void)data;
+	check(m->len <= HRPC_MSG_MAX_PAYLOAD && m->bulk_len <= m->bulk_cap &&
+	      m->bulk_cap <= HRPC_FWD_BULK_MAX && (m->bulk_cap == 0 || m->bulk != NULL));
+	a->status = m->proc & 1 ? -(int)(m->proc % 4096) : 0;
+	a->payload = pl;
+	a->len = m->len % sizeof(pl);
+	a->bulk = m->bulk;
+	a->bulk_len = m->proc & 2 ? m->bulk_cap + 1 : m->bulk_len;
+}
+
+static int replies;
+
+static void on_reply(void *data, uint64_t id, int status, const void *payload, uint32_t len,
+		     const void *bulk, uint32_t bulk_len)
+{
+	(void)data, (void)payload, (void)bulk;
+	check((id == 1 || id == 2) && status <= 0 && status >= -4095 && len <= HRPC_MSG_MAX_PAYLOAD &&
+	      bulk_len <= 16);
+	replies++;
+}
+
+static void on_event(void *data, uint16_t service, uint16_t proc, const void *payload,
+		     uint32_t len)
+{
+	(void)data, (void)proc, (void)payload;
+	check(service != 0 && len <= HRPC_MSG_MAX_PAYLOAD);
+}
+
 static void drain(int fd)
 {
 	char buf[65536];
@@ -78,8 +114,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	f = mig_fwd_new(mine, "g1", ctx, on_end, NULL);
 	check(mig_fwd_add(f, 1, o1[1]) == 0);
 	check(mig_fwd_add(f, 2, o2[1]) == 0);
+	mig_fwd_set_call_fns(f, on_call, on_reply, on_event, NULL);
+	replies = 0;
+	{
+		static uint8_t b[16];
+		struct mig_fwd_callmsg c = { .id = 1, .service = 17, .proc = 4, .payload = "x",
+					     .len = 1 };
+
+		check(mig_fwd_call(f, &c) == 0);
+		c.id = 2;
+		c.bulk = b;
+		c.bulk_cap = sizeof(b);
+		check(mig_fwd_call(f, &c) == 0);
+	}
 	while (n >= 3 && !ended) {
-		uint32_t type = HRPC_FWD_HELLO - 1 + d[0] % 14;
+		uint32_t type = HRPC_FWD_HELLO - 1 + d[0] % 17;
 		size_t len = (size_t)d[1] | (size_t)d[2] << 8;
 		uint8_t *p;
 		struct iovec v;
@@ -131,6 +180,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	}
 	check(ended <= 1);
 	check(mig_fwd_count(f) <= 2);
+	/* Each call answered at most once; at the end, every one. */
+	check(replies <= 2 && (!ended || replies == 2));
 	mig_fwd_free(f);
 	mig_link_free(peer);
 	close(o1[0]);

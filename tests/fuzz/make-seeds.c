@@ -527,6 +527,34 @@ static int migfwd_seeds(const char *dir)
 	n += fwd_frame(buf + n, HRPC_FWD_BYE, NULL, 0);
 	if (write_file(dir, "seed-migfwd-resume", buf, n))
 		return 1;
+	/* Calls: the peer's own CALL (payload and bulk), an EVENT, and the
+	 * answers to the target's two calls under way (ids 1 and 2). */
+	{
+		struct {
+			struct hrpc_fwd_call c;
+			uint8_t pl[16], b[8];
+		} call = { .c = { .id = 9, .service = 17, .proc = 4, .len = 16, .bulk_len = 8,
+				  .bulk_cap = 16 } };
+		struct {
+			struct hrpc_fwd_event e;
+			uint8_t pl[4];
+		} ev = { .e = { .service = 17, .proc = 1, .len = 4 } };
+		struct {
+			struct hrpc_fwd_reply r;
+			uint8_t pl[4], b[8];
+		} rp = { .r = { .id = 2, .len = 4, .bulk_len = 8 } };
+		struct hrpc_fwd_reply r1 = { .id = 1, .status = -ENOENT };
+
+		n = 0;
+		n += fwd_frame(buf + n, HRPC_FWD_HELLO, &h, sizeof(h));
+		n += fwd_frame(buf + n, HRPC_FWD_CALL, &call, sizeof(call));
+		n += fwd_frame(buf + n, HRPC_FWD_EVENT, &ev, sizeof(ev));
+		n += fwd_frame(buf + n, HRPC_FWD_REPLY, &r1, sizeof(r1));
+		n += fwd_frame(buf + n, HRPC_FWD_REPLY, &rp, sizeof(rp));
+		n += fwd_frame(buf + n, HRPC_FWD_BYE, NULL, 0);
+		if (write_file(dir, "seed-migfwd-calls", buf, n))
+			return 1;
+	}
 	/* HELD unasked. */
 	n = 0;
 	n += fwd_frame(buf + n, HRPC_FWD_HELLO, &h, sizeof(h));

@@ -36,6 +36,14 @@
  *     take hands the listening socket over; a hostile peer (ACCEPT of a
  *     name in use, ACCEPT of the listener itself, a bad address, RENAME
  *     to a name in use) breaks the link with -EPROTO.
+ *   - calls (CALL, REPLY, EVENT): the remnant's call function answers each
+ *     call, the reply (payload and 1 MiB of bulk) reaches the guest's end
+ *     under its id; a one-way call gets none; an EVENT arrives; 16 calls
+ *     under way at most (-EBUSY), an id twice -EEXIST; an answer out of
+ *     range is -EIO; the link cut fails every call under way (-EIO) before
+ *     the end is reported; a REPLY to no call, or with more bulk than the
+ *     call had room for, breaks the link (-EPROTO), as does a caller that
+ *     goes on calling while 16 replies wait for it to read them.
  */
 #include "config.h"
 
@@ -536,6 +544,84 @@ struct acc_ctx {
 	int app;
 };
 
+/* Calls: the remnant's side answers with the payload reversed and the
+ * request's bulk followed by "!" (or, for proc 9, a status out of range). */
+struct calls_seen {
+	int calls, oneway, replies, events, eio;
+	uint64_t last_id;
+	int last_status;
+	uint8_t payload[64];
+	uint32_t len, bulk_len;
+	bool bulk_ok;
+	int ended_before;          /* replies that came after the end was reported */
+	struct end_seen *end;
+};
+
+static void on_call(void *data, const struct mig_fwd_callmsg *m, struct mig_fwd_answer *a)
+{
+	struct calls_seen *c = data;
+	static uint8_t rev[64];
+
+	c->calls++;
+	if (m->oneway) {
+		c->oneway++;
+		return;
+	}
+	for (uint32_t i = 0; i < m->len && i < sizeof(rev); i++)
+		rev[i] = ((const uint8_t *)m->payload)[m->len - 1 - i];
+	a->status = m->proc == 9 ? 5 : 0;
+	a->payload = rev;
+	a->len = m->len < sizeof(rev) ? m->len : sizeof(rev);
+	if (m->bulk && m->bulk_len < m->bulk_cap) {
+		m->bulk[m->bulk_len] = '!';
+		a->bulk = m->bulk;
+		a->bulk_len = m->proc == 5 ? m->bulk_cap : m->bulk_len + 1;   /* 5: all of it */
+	}
+}
+
+static void on_reply(void *data, uint64_t id, int status, const void *payload, uint32_t len,
+		     const void *bulk, uint32_t bulk_len)
+{
+	struct calls_seen *c = data;
+	const uint8_t *b = bulk;
+
+	c->replies++;
+	c->last_id = id;
+	c->last_status = status;
+	c->eio += status == -EIO;
+	c->len = len;
+	memcpy(c->payload, payload, len < sizeof(c->payload) ? len : sizeof(c->payload));
+	c->bulk_len = bulk_len;
+	c->bulk_ok = true;
+	for (uint32_t i = 0; bulk_len && i + 1 < bulk_len; i++)
+		if (b[i] != pat(7, i))
+			c->bulk_ok = false;
+	if (bulk_len && b[bulk_len - 1] != '!')
+		c->bulk_ok = false;
+	if (c->end && c->end->n)
+		c->ended_before++;
+}
+
+static void on_event(void *data, uint16_t service, uint16_t proc, const void *payload,
+		     uint32_t len)
+{
+	struct calls_seen *c = data;
+
+	(void)payload;
+	if (service == 17 && proc == 1 && len == 4)
+		c->events++;
+}
+
+static bool spin_calls(const int *n, int want, int ms)
+{
+	gint64 until = g_get_monotonic_time() + ms * 1000;
+
+	while (*n < want && g_get_monotonic_time() < until)
+		if (!g_main_context_iteration(ctx, FALSE))
+			g_usleep(200);
+	return *n >= want;
+}
+
 static int on_accept(void *data, uint64_t listener, uint64_t object,
 		     const struct hrpc_sock_addr *local, const struct hrpc_sock_addr *peer)
 {
@@ -563,7 +649,7 @@ int main(void)
 	struct flow fl[4];
 	bool ok;
 
-	tap_plan(72);
+	tap_plan(82);
 	if (getrandom(key, sizeof(key), 0) != sizeof(key))
 		tap_skip_all("getrandom");
 	ctx = g_main_context_new();
@@ -1723,6 +1809,143 @@ int main(void)
 		       e.err == -EPROTO && acc.calls == 0,
 		       "ACCEPT with a bad address (port 0): -EPROTO (%s)", g_strerror(-e.err));
 		mig_fwd_free(fa);
+		mig_link_free(lc);
+	}
+
+	/* ---- calls ---- */
+	{
+		struct end_seen e1 = { 0 }, e2 = { 0 }, e;
+		struct calls_seen cg = { 0 }, cr = { 0 };
+		static uint8_t big[1u << 20];
+		struct mig_fwd_callmsg m = { .service = 17, .proc = 4, .payload = "hello",
+					     .len = 5 };
+		mig_fwd *g, *r;
+		int rc, busy = 0;
+
+		cg.end = &e1;
+		link_pair(&lc, &ls);
+		g = mig_fwd_new(lc, "g1", ctx, on_end, &e1);
+		r = mig_fwd_new(ls, "g1", ctx, on_end, &e2);
+		mig_fwd_set_call_fns(g, NULL, on_reply, on_event, &cg);
+		mig_fwd_set_call_fns(r, on_call, NULL, NULL, &cr);
+		for (size_t i = 0; i < sizeof(big) - 1; i++)
+			big[i] = pat(7, i);
+		m.id = 1;
+		rc = mig_fwd_call(g, &m);
+		m.id = 2;
+		m.bulk = big;
+		m.bulk_len = sizeof(big) - 1;
+		m.bulk_cap = sizeof(big);
+		rc = rc ? rc : mig_fwd_call(g, &m);
+		spin_calls(&cg.replies, 2, TMO);
+		tap_ok(rc == 0 && cr.calls == 2 && cg.replies == 2 && cg.last_id == 2 &&
+		       cg.last_status == 0 && cg.len == 5 && !memcmp(cg.payload, "olleh", 5) &&
+		       cg.bulk_len == sizeof(big) && cg.bulk_ok && mig_fwd_calls(g) == 0,
+		       "two calls answered by the remnant, each under its id: payload, and 1 MiB "
+		       "of bulk each way, right");
+		m.bulk = NULL;
+		m.bulk_len = m.bulk_cap = 0;
+		m.id = 3;
+		m.oneway = true;
+		rc = mig_fwd_call(g, &m);
+		m.oneway = false;
+		spin_calls(&cr.oneway, 1, TMO);
+		spin(50);
+		tap_ok(rc == 0 && cr.oneway == 1 && cg.replies == 2, "a one-way call: no reply");
+		rc = mig_fwd_event(r, 17, 1, "abcd", 4);
+		spin_calls(&cg.events, 1, TMO);
+		tap_ok(rc == 0 && cg.events == 1, "an EVENT from the remnant arrives");
+
+		for (int i = 0; i < 17; i++) {
+			m.id = 100 + (uint64_t)i;
+			busy += mig_fwd_call(g, &m) == -EBUSY;
+		}
+		m.id = 100;
+		rc = mig_fwd_call(g, &m);
+		tap_ok(busy == 1 && mig_fwd_calls(g) == 16 && rc == -EBUSY,
+		       "16 calls under way at most: the 17th -EBUSY");
+		spin_calls(&cg.replies, 18, TMO);
+		rc = mig_fwd_call(g, &m);
+		tap_ok(rc == 0 && mig_fwd_call(g, &m) == -EEXIST && cg.replies == 18,
+		       "all 16 answered; an id under way twice: -EEXIST");
+		spin_calls(&cg.replies, 19, TMO);
+		m.id = 200;
+		m.proc = 9;
+		mig_fwd_call(g, &m);
+		spin_calls(&cg.replies, 20, TMO);
+		tap_ok(cg.last_id == 200 && cg.last_status == -EIO && cg.len == 0,
+		       "an answer with a status out of range: -EIO");
+
+		/* The remnant ends the link (BYE) while calls are under way. */
+		cg.eio = 0;
+		m.proc = 4;
+		cg.replies = 0;
+		mig_fwd_free(r);   /* BYE: the link ends */
+		for (int i = 0; i < 3; i++) {
+			m.id = 300 + (uint64_t)i;
+			mig_fwd_call(g, &m);
+		}
+		spin_calls(&cg.replies, 3, TMO);
+		spin(50);
+		tap_ok(cg.replies == 3 && cg.eio == 3 && e1.n == 1 && cg.ended_before == 0,
+		       "the link ended with 3 calls under way: each fails with -EIO, before the "
+		       "end is reported");
+		mig_fwd_free(g);
+
+		/* Hostile remnants. */
+		g = hostile_pair(&lc, &e);
+		mig_fwd_set_call_fns(g, NULL, on_reply, on_event, &cg);
+		{
+			struct hrpc_fwd_reply rp = { .id = 77 };
+
+			mig_link_send(lc, HRPC_FWD_REPLY, &rp, sizeof(rp));
+			spin(200);
+			tap_ok(e.n == 1 && e.err == -EPROTO, "a REPLY to no call under way: -EPROTO (%s)",
+			       g_strerror(-e.err));
+		}
+		mig_fwd_free(g);
+		mig_link_free(lc);
+		g = hostile_pair(&lc, &e);
+		mig_fwd_set_call_fns(g, NULL, on_reply, on_event, &cg);
+		{
+			struct {
+				struct hrpc_fwd_reply rp;
+				uint8_t b[16];
+			} rb = { .rp = { .id = 5, .bulk_len = 16 } };
+			struct hrpc_fwd_call bad = { .id = 1, .service = 17, .len = 8 };
+
+			m.id = 5;
+			m.bulk = big;
+			m.bulk_len = 0;
+			m.bulk_cap = 8;
+			mig_fwd_call(g, &m);
+			raw_expect(lc, HRPC_FWD_CALL, NULL, NULL);
+			mig_link_send(lc, HRPC_FWD_REPLY, &rb, sizeof(rb));
+			spin(200);
+			tap_ok(e.n == 1 && e.err == -EPROTO &&
+			       hrpc_fwd_check(HRPC_FWD_CALL, &bad, sizeof(bad)) == -EPROTO,
+			       "a REPLY with more bulk than the call had room for: -EPROTO (%s); a "
+			       "CALL whose lengths do not add up is refused", g_strerror(-e.err));
+		}
+		mig_fwd_free(g);
+		mig_link_free(lc);
+
+		/* A guest's end that calls on without reading the replies: the
+		 * remnant holds 16 at most, the next CALL breaks the link. */
+		r = hostile_pair(&lc, &e);
+		memset(&cr, 0, sizeof(cr));
+		mig_fwd_set_call_fns(r, on_call, NULL, NULL, &cr);
+		for (int i = 0; i < 40 && !e.n; i++) {
+			struct hrpc_fwd_call fc = { .id = 1000 + (uint64_t)i, .service = 17, .proc = 5,
+						    .bulk_len = 0, .bulk_cap = 1u << 20 };
+
+			mig_link_send(lc, HRPC_FWD_CALL, &fc, sizeof(fc));
+			spin(20);
+		}
+		tap_ok(e.n == 1 && e.err == -EPROTO && cr.calls > 16 && cr.calls < 40,
+		       "a peer that calls on without reading its replies: the link breaks after "
+		       "%d calls (-EPROTO), nothing buffered past 16 replies", cr.calls);
+		mig_fwd_free(r);
 		mig_link_free(lc);
 	}
 	close(lfd);

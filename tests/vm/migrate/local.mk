@@ -20,6 +20,8 @@ mig_vm_tests += tests/vm/migrate/migrate-forward-return.sh
 mig_vm_tests += tests/vm/migrate/migrate-forward-chain.sh
 # A listener on an address only the source has: a copy stays there.
 mig_vm_tests += tests/vm/migrate/migrate-forward-listen.sh
+# Files open in an export only the source has: its server stays there.
+mig_vm_tests += tests/vm/migrate/migrate-forward-files.sh
 # Issue 14's benchmark (bench/migrate-forward-bench.sh) in its quick mode.
 mig_vm_tests += tests/vm/migrate/migrate-forward-bench-smoke.sh
 # A destination configured otherwise (uplink name, export path and order,
