@@ -16,13 +16,19 @@
 #          moves back to A with --prepare: the link is made before
 #          pre-copy.  Each host has the loopback service in its guest
 #          namespace, so the run is the same but for the direction.
+#   run 3: files.  A has exports "data" and "common", B only "common" (the
+#          same files); a guest with both mounted times open+close of a
+#          file in each (tests/vm/migrate/guest/fs-lat.c) and moves A -> B:
+#          "data" stays at A, its calls forwarded.
 #
 # Reported, each against its baseline measured in the same run: the 64-byte
 # round trip of the forwarded connection at B against the same connection
 # at A before the move (the latency forwarding adds per call), and the
 # moved connection's at B against at A (what the move itself costs, for
 # scale); the downtime (paused to resumed, hostrpc-migrate's figure) with
-# --prepare against without.
+# --prepare against without; a forwarded file's open+close at B against the
+# same at A before the move (the latency a forwarded file call adds), and
+# the local export's at B for scale.
 #
 # Environment: FWD_BENCH_SECS (each guest's run, 25).  Root (namespaces,
 # TCP_REPAIR).  Exit 77 when something is missing.
@@ -38,6 +44,11 @@ trap mig_cleanup EXIT
 
 SECS=${FWD_BENCH_SECS:-25}
 vm_watchdog $((2 * SECS + 300))
+mkdir -p "$A/fspolicy" "$B/fspolicy" "$mig_tmp/A-data" "$mig_tmp/A-common" "$mig_tmp/B-srv/common"
+mount --bind "$mig_tmp/A-common" "$mig_tmp/B-srv/common" || vm_skip "cannot bind-mount (not root?)"
+trap 'umount -l "$mig_tmp/B-srv/common" 2> /dev/null; mig_cleanup' EXIT
+${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/fs-lat" "$top_srcdir/tests/vm/migrate/guest/fs-lat.c" \
+	2> "$mig_tmp/cc-fs.log" || { cat "$mig_tmp/cc-fs.log" >&2; vm_skip "cannot build fs-lat (libc6-dev)"; }
 mig_fwd_prepare A B
 
 # run R FROM H1 TO H2 [ARGS]: a guest on host H1, moved to host H2; its
@@ -60,6 +71,27 @@ run() {
 rc=0
 run r1 A1 A B1 B || rc=1
 [ "$rc" = 0 ] && { run r2 B2 B A2 A --prepare || rc=1; }
+
+# run 3: a guest with an export only A has.
+run3() {
+	printf 'export data %s ids=passthrough\nexport common %s ids=passthrough\n' \
+		"$mig_tmp/A-data" "$mig_tmp/A-common" > "$A/fspolicy/g1.conf"
+	printf 'export common %s ids=passthrough\n' "$mig_tmp/B-srv/common" > "$B/fspolicy/g1.conf"
+	echo lat > "$mig_tmp/A-data/lat.bin"
+	echo lat > "$mig_tmp/A-common/lat.bin"
+	mig_load=hostrpc_sock,hostrpcfs
+	mig_initrd "mkdir -p /mnt /mnt2 && mount -t hostrpcfs data /mnt && mount -t hostrpcfs common /mnt2 && /hostrpc/fs-lat /mnt /mnt2 $SECS" \
+		"$mig_tmp/fs-lat"
+	mig_qemu A3 A
+	mig_up A3 'fslat up'
+	mig_qemu B3 B incoming
+	sleep 6   # open+close at A, both local
+	mig_migrate A3 B3 || { cat "$mig_tmp/mig.err" >&2; return 1; }
+	cp "$mig_tmp/mig.json" "$mig_tmp/r3.json"
+	wait_for $((SECS + 60)) grep -aq 'fslat done' "$mig_tmp/B3.out.log" || true
+	wait_for 20 grep -aq 'HOSTRPC-GUEST-EXIT' "$mig_tmp/B3.out.log" || true
+}
+[ "$rc" = 0 ] && { run3 || rc=1; }
 
 python3 - "$mig_tmp" <<'EOF'
 import json, os, re, sys, statistics
@@ -106,6 +138,27 @@ print(row % ("connections forwarded / moved (run 1)", r1.get("tcp_forwarded", -1
              r1.get("tcp_moved", -1), ""))
 print(row % ("connections forwarded / moved (run 2)", r2.get("tcp_forwarded", -1),
              r2.get("tcp_moved", -1), ""))
+def fslat(f, key):
+    v = []
+    try:
+        for line in open(os.path.join(d, f), errors="replace"):
+            m = re.search(r"^fslat t=\d+ .*\b%s=([0-9.]+)" % key, line)
+            if m and float(m.group(1)) > 0:
+                v.append(float(m.group(1)))
+    except OSError:
+        pass
+    # the first second after the move still waits on the switch
+    return statistics.median(v[1:] if len(v) > 2 else v) if v else -1
+r3 = load("r3.json")
+fa, fb, cb = fslat("A3.out.log", "a_us"), fslat("B3.out.log", "a_us"), fslat("B3.out.log", "b_us")
+print(row % ("r3: forwarded file, open+close (us)", "%.0f" % fa, "%.0f" % fb,
+             "%.2f" % (fb / fa) if fa > 0 and fb > 0 else "-"))
+print(row % ("r3:   added by forwarding, per open+close (us)", "",
+             "%.0f" % (fb - fa) if fa > 0 and fb > 0 else -1, ""))
+print(row % ("r3: local export at B, same (us)", "%.0f" % fslat("A3.out.log", "b_us"),
+             "%.0f" % cb, ""))
+print(row % ("exports forwarded / files (run 3)", r3.get("fs_forwarded", -1),
+             r3.get("files_forwarded", -1), ""))
 print("phases (ms) run 1:", json.dumps(r1.get("phases_ms", {})))
 print("phases (ms) run 2:", json.dumps(r2.get("phases_ms", {})))
 EOF
@@ -113,4 +166,5 @@ echo "remnants that ended by themselves once their connections did: $(cat "$A/ho
 for g in B1 A2; do
 	echo "guest $g: $(grep -a 'fwd done' "$mig_tmp/$g.out.log" 2> /dev/null | tr -d '\r')"
 done
+echo "guest B3: $(grep -a 'fslat done' "$mig_tmp/B3.out.log" 2> /dev/null | tr -d '\r')"
 exit "$rc"

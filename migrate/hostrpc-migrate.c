@@ -117,6 +117,8 @@ typedef struct {
 	guint32 tcp_moved, tcp_lost, tcp_forwarded, tcp_refwd, tcp_repointed, sockets;
 	guint32 listen_forwarded;  /* listeners a copy of which stays here */
 	guint64 fs_keep;           /* filesystem servers that stay here (tags) */
+	guint64 fs_fetched;        /* servers whose state a remnant gave (tags) */
+	guint32 fs_from_remnant;   /* and how many */
 	guint32 fs_forwarded;      /* and how many */
 	guint32 files_forwarded;   /* the files open through them */
 	gint64 repoint_us;         /* of the pages phase: re-pointing remnants */
@@ -724,6 +726,119 @@ static int link_call(Mig *m, guint32 type, const void *buf, gsize len, const cha
 
 /* ---- files of exports the destination does not have ------------------------------ */
 
+/* One server record of a filesystem table with its nodes and files:
+ * its length, or 0 when it does not fit before `end`. */
+static gsize fs_record_len(const guint8 *p, const guint8 *end)
+{
+	const guint8 *q = p;
+	struct hrpc_fs_mig_server r;
+
+	if ((gsize)(end - q) < sizeof(r))
+		return 0;
+	memcpy(&r, q, sizeof(r));
+	q += sizeof(r);
+	for (guint32 k = 0; k < r.nnodes; k++) {
+		struct hrpc_fs_mig_node nr;
+
+		if ((gsize)(end - q) < sizeof(nr))
+			return 0;
+		memcpy(&nr, q, sizeof(nr));
+		if ((gsize)(end - q) - sizeof(nr) < (((gsize)nr.path_len + 7) & ~(gsize)7))
+			return 0;
+		q += sizeof(nr) + (((gsize)nr.path_len + 7) & ~(gsize)7);
+	}
+	if ((gsize)(end - q) / sizeof(struct hrpc_fs_mig_file) < r.nfiles)
+		return 0;
+	return (gsize)(q - p) + (gsize)r.nfiles * sizeof(struct hrpc_fs_mig_file);
+}
+
+/*
+ * The source forwards some of the guest's exports to a remnant on another
+ * host (its table has HRPC_FS_MIG_F_FORWARD records, empty): that remnant
+ * gives their state (FS_FETCH; it lets go of their locks) and it takes the
+ * records' place, so the destination makes them again as any.  A rollback
+ * (RESUME) gives the remnant its locks back.
+ */
+static int fs_fetch(Mig *m)
+{
+	guint8 *p = m->fs_table, *end = p ? p + m->fs_table_len : NULL;
+	g_autoptr(GByteArray) out = g_byte_array_new();
+	g_autofree guint8 *got = NULL;
+	struct hrpc_fs_mig_table t, ft;
+	struct hrpc_mig_msg h;
+	struct hrpc_mig_status st;
+	guint64 want = 0;
+	gsize len = 0;
+	int fd = -1, nfds = 1;
+
+	if (!p || m->fs_table_len < sizeof(t))
+		return 0;
+	memcpy(&t, p, sizeof(t));
+	g_byte_array_append(out, p, sizeof(t));
+	t.nserv = 0;
+	p += sizeof(t);
+	while (p < end) {
+		struct hrpc_fs_mig_server r;
+		gsize rl = fs_record_len(p, end);
+
+		if (!rl)
+			return fail(m, "source worker: filesystem table cut short");
+		memcpy(&r, p, sizeof(r));
+		if ((r.flags & HRPC_FS_MIG_F_FORWARD) && r.tag < 64)
+			want |= G_GUINT64_CONSTANT(1) << r.tag;
+		else {
+			g_byte_array_append(out, p, (guint)rl);
+			t.nserv++;
+		}
+		p += rl;
+	}
+	if (!want)
+		return 0;
+	if (port_send(m, HRPC_MIG_FS_FETCH, -1, 0) < 0 ||
+	    port_recv(m, &h, &st, sizeof(st), &len, &fd, &nfds) < 0)
+		return -1;
+	if (h.type != HRPC_MIG_FS_FETCHED || nfds != 1) {
+		if (nfds == 1)
+			close(fd);
+		return fail(m, "source worker: no state of the files at the remnant");
+	}
+	got = memfd_read(fd, h.len);
+	close(fd);
+	/* Another host's worker made it: the destination checks it all; here
+	 * only what the splice needs. */
+	if (!got || h.len < sizeof(ft))
+		return fail(m, "the remnant's filesystem state: unreadable");
+	memcpy(&ft, got, sizeof(ft));
+	if (ft.magic != HRPC_FS_MIG_MAGIC || ft.size != h.len ||
+	    t.nserv + ft.nserv > HRPC_FS_MIG_SERVERS)
+		return fail(m, "the remnant's filesystem state: bad header");
+	for (p = got + sizeof(ft), end = got + h.len; p < end;) {
+		struct hrpc_fs_mig_server r;
+		gsize rl = fs_record_len(p, end);
+
+		if (!rl)
+			return fail(m, "the remnant's filesystem state: cut short");
+		memcpy(&r, p, sizeof(r));
+		if (r.tag >= 64 || !(want & (G_GUINT64_CONSTANT(1) << r.tag)) ||
+		    (m->fs_fetched & (G_GUINT64_CONSTANT(1) << r.tag)) || r.flags)
+			return fail(m, "the remnant's filesystem state: a server the guest does "
+				    "not have there");
+		m->fs_fetched |= G_GUINT64_CONSTANT(1) << r.tag;
+		m->fs_from_remnant++;
+		p += rl;
+	}
+	/* A forwarded server the remnant no longer has (unmounted there)
+	 * stays out: the guest's handles on it are stale at the destination. */
+	g_byte_array_append(out, got + sizeof(ft), (guint)(h.len - sizeof(ft)));
+	t.nserv += ft.nserv;
+	t.size = out->len;
+	memcpy(out->data, &t, sizeof(t));
+	g_free(m->fs_table);
+	m->fs_table_len = out->len;
+	m->fs_table = g_byte_array_free(g_steal_pointer(&out), FALSE);
+	return 0;
+}
+
 static gboolean export_listed(GStrv names, const char *name)
 {
 	return names && g_strv_contains((const gchar *const *)names, name);
@@ -806,6 +921,16 @@ static int fs_decide(Mig *m)
 		gboolean fwd;
 
 		memcpy(&r, rec[i], sizeof(r));
+		if (r.tag < 64 && (m->fs_fetched & (G_GUINT64_CONSTANT(1) << r.tag))) {
+			/* Its files are at a remnant on another host: they
+			 * become local at the destination, or the move fails. */
+			if (!(have & (G_GUINT64_CONSTANT(1) << i)))
+				return fail(m, "export %s: its files live at the remnant on another "
+					    "host, and the destination has no such export (a guest "
+					    "moves on with them only to a host that has it)",
+					    names[i]);
+			continue;
+		}
 		if (export_listed(m->keep_exports, names[i]))
 			fwd = FALSE;
 		else
@@ -1153,7 +1278,7 @@ static int migrate(Mig *m)
 		return -1;
 	if (freeze(m, state) < 0)
 		return -1;
-	if (fs_decide(m) < 0)
+	if (fs_fetch(m) < 0 || fs_decide(m) < 0)
 		return -1;
 	if (m->nfwd && forward_keep(m) < 0)
 		return -1;
@@ -1269,6 +1394,8 @@ static void report(Mig *m, int rc)
 		json_builder_add_int_value(b, m->fs_forwarded);
 		json_builder_set_member_name(b, "files_forwarded");
 		json_builder_add_int_value(b, m->files_forwarded);
+		json_builder_set_member_name(b, "fs_from_remnant");
+		json_builder_add_int_value(b, m->fs_from_remnant);
 		json_builder_set_member_name(b, "repoint_ms");
 		json_builder_add_double_value(b, (double)m->repoint_us / 1000.0);
 		json_builder_set_member_name(b, "remnant_at_destination");

@@ -776,7 +776,7 @@ static void guest_stop(HrpcdSupervisor *sup, HrpcdGuest *g)
 	if (g->remnant) {
 		hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, g->id, g->name,
 				"QEMU left; worker %ld stays as the remnant of the connections "
-				"forwarded to the guest's new host", (long)g->worker_pid);
+				"and files forwarded to the guest's new host", (long)g->worker_pid);
 		return;
 	}
 	if (migration_under_way(sup, g->id, HRPC_ADMIN_MIG_OUT)) {

@@ -74,6 +74,8 @@ struct _WorkerMigPort {
 	guint64 *fwd_handles;
 	guint32 nfwd;
 	guint64 fs_keep;       /* FS_KEEP: filesystem servers that stay (tags) */
+	guint64 fs_fetch_id;   /* FS_FETCH: our FS_EXPORT call to the remnant, under way */
+	gboolean fs_fetched;   /* and answered: a rollback gives the locks back */
 };
 
 /* ---- helpers ------------------------------------------------------------------- */
@@ -361,6 +363,8 @@ char *hrpcd_worker_locations(Worker *w, gboolean json, gsize *len)
 	struct mig_fwd_info info;
 	const char *role = w->remnant ? "remnant" : "forwarding";
 	guint n = fwd_count(w);
+	OutsourceFsService *fs = hrpcd_services_fs(w->svcs);
+	OutsourceFsFwdInfo fi;
 
 	if (json) {
 		g_string_append_printf(out, "{\"guest\":\"%s\",\"role\":\"%s\"", w->spec->name,
@@ -394,6 +398,16 @@ char *hrpcd_worker_locations(Worker *w, gboolean json, gsize *len)
 				first = 0;
 			}
 		}
+		g_string_append(out, "],\"files\":[");
+		for (guint pos = 0, first = 1; fs && w->fs_wf &&
+		     outsource_fs_service_fwd_next(fs, &pos, &fi); first = 0) {
+			g_string_append_printf(out, "%s{\"export\":", first ? "" : ",");
+			json_str(out, fi.name);
+			g_string_append_printf(out, ",\"lives\":\"%s\",\"state\":\"%s\",\"calls\":%"
+					       G_GUINT64_FORMAT ",\"nodes\":%u}",
+					       w->remnant ? "here" : w->fs_wf->peer,
+					       fi.lost ? "lost" : "up", fi.calls, fi.nodes);
+		}
 		g_string_append(out, "]}\n");
 	} else if (!n) {
 		g_string_append_printf(out, "no object of %s lives on another host\n",
@@ -412,6 +426,15 @@ char *hrpcd_worker_locations(Worker *w, gboolean json, gsize *len)
 		}
 		g_string_append_printf(out, "%-20s %-52s %-16s %12s %12s\n", "OBJECT", "CONNECTION",
 				       "LIVES AT", "TO GUEST", "FROM GUEST");
+		for (guint pos = 0; fs && w->fs_wf && outsource_fs_service_fwd_next(fs, &pos, &fi);) {
+			char what[128];
+
+			g_snprintf(what, sizeof(what), "files of export %s%s", fi.name,
+				   fi.lost ? " (link lost)" : "");
+			g_string_append_printf(out, "%-20s %-52s %-16s %12" G_GUINT64_FORMAT " calls\n",
+					       "-", what, w->remnant ? "here" : w->fs_wf->peer,
+					       fi.calls);
+		}
 		for (guint k = 0; k < n; k++) {
 			WorkerFwd *wf = fwd_at(w, k);
 			uint32_t pos = 0;
@@ -562,11 +585,14 @@ static void fwd_ended(void *data, int err)
 			wf->peer, err ? "lost" : "ended", mig_fwd_lost(wf->fwd), "reset");
 	if (w->moving == wf)
 		w->moving = NULL;   /* the answer, when it comes, has nobody to go to */
-	if (w->fs_wf == wf)
+	if (w->fs_wf == wf && !w->remnant)
 		hrpcd_log_guest(G_LOG_LEVEL_WARNING, w->spec->guest_id, w->spec->name,
-				"forward link to %s %s: the files of exports %s are gone (EIO)",
-				wf->peer, err ? "lost" : "ended",
-				w->remnant ? "kept here for the guest" : "that live there");
+				"forward link to %s %s: the files of exports that live there are "
+				"gone (EIO)", wf->peer, err ? "lost" : "ended");
+	else if (w->fs_wf == wf)
+		hrpcd_log_guest(err ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE, w->spec->guest_id,
+				w->spec->name, "forward link to %s %s: the guest's files kept here "
+				"are closed", wf->peer, err ? "lost" : "ended");
 	fs_link_gone(w, wf);
 	if (w->remnant && remnant_idle(w))   /* nobody to forward for: the remnant ends */
 		hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_MIGRATED);
@@ -652,6 +678,52 @@ void hrpcd_worker_fwd_link_in(Worker *w, int status, const void *payload, gsize 
 
 /* ---- files that stay (fsstate.h HRPC_FS_MIG_F_FORWARD; migfwd.h CALL) -------------- */
 
+/* Ids of the worker's own calls to a remnant (the fs service's count up
+ * from 1). */
+#define FS_CONTROL_ID (G_GUINT64_CONSTANT(1) << 63)
+
+/* The remnant: the guest moves on from its host (migfwd.h FS_EXPORT,
+ * FS_RESUME).  The table answered lives until the next one. */
+static void remnant_fs_control(Worker *w, OutsourceFsService *fs, const struct mig_fwd_callmsg *m,
+			       struct mig_fwd_answer *a)
+{
+	static void *table;
+	size_t len = 0;
+	int rc;
+
+	g_clear_pointer(&table, free);
+	if (m->proc == HRPC_FWD_REMNANT_FS_RESUME) {
+		rc = outsource_fs_service_mig_resume(fs);
+		hrpcd_log_guest(rc < 0 ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
+				w->spec->guest_id, w->spec->name,
+				"remnant: the guest did not move on; its file locks are ours again%s%s",
+				rc < 0 ? ", but one was taken meanwhile: " : "",
+				rc < 0 ? g_strerror(-rc) : "");
+		a->status = rc;
+		return;
+	}
+	if (m->proc != HRPC_FWD_REMNANT_FS_EXPORT || m->len) {
+		a->status = -EINVAL;
+		return;
+	}
+	outsource_fs_service_mig_quiesce(fs);
+	rc = outsource_fs_service_mig_export(fs, &table, &len);
+	if (rc == 0 && len > m->bulk_cap)
+		rc = -E2BIG;
+	if (rc < 0) {
+		(void)outsource_fs_service_mig_resume(fs);
+		a->status = rc;
+		return;
+	}
+	memcpy(m->bulk, table, len);
+	a->status = 0;
+	a->bulk = m->bulk;
+	a->bulk_len = (guint32)len;
+	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
+			"remnant: the guest moves on; the state of its files here goes with it "
+			"(%zu bytes, their locks let go)", len);
+}
+
 /* The remnant: one of the guest's calls on a server kept here. */
 static void remnant_fs_call(void *data, const struct mig_fwd_callmsg *m, struct mig_fwd_answer *a)
 {
@@ -662,6 +734,10 @@ static void remnant_fs_call(void *data, const struct mig_fwd_callmsg *m, struct 
 		.bulk_cap = m->bulk_cap };
 	struct hrpc_reply rep;
 
+	if (m->service == HRPC_FWD_SVC_REMNANT && fs && wf == wf->w->fs_wf) {
+		remnant_fs_control(wf->w, fs, m, a);
+		return;
+	}
 	if (m->service != HRPC_SVC_FS || !fs || wf != wf->w->fs_wf) {
 		a->status = -ENOSYS;
 		return;
@@ -716,12 +792,19 @@ static int fs_forward(void *data, guint tag, const OutsourceFsCall *c)
 	return mig_fwd_call(w->fs_wf->fwd, &m);
 }
 
+static void fs_fetched(Worker *w, int status, const void *bulk, uint32_t len);
+
 static void fs_forward_reply(void *data, uint64_t id, int status, const void *payload,
 			     uint32_t len, const void *bulk, uint32_t bulk_len)
 {
 	Worker *w = data;
 	OutsourceFsService *fs = hrpcd_services_fs(w->svcs);
 
+	if (id & FS_CONTROL_ID) {   /* ours, not the guest's */
+		if (w->port && id == w->port->fs_fetch_id)
+			fs_fetched(w, status, bulk, bulk_len);
+		return;
+	}
 	if (fs)
 		outsource_fs_service_fwd_reply(fs, id, status, payload, len, bulk, bulk_len);
 }
@@ -996,6 +1079,52 @@ static void fs_keep(Worker *w, const guint8 *payload, gsize len)
 		    (guint)__builtin_popcountll(tags));
 }
 
+/* FS_FETCH: the remnant's state of the exports forwarded to it. */
+static void fs_fetch(Worker *w)
+{
+	static guint64 ctr;
+	WorkerMigPort *p = w->port;
+	struct mig_fwd_callmsg m = { .service = HRPC_FWD_SVC_REMNANT,
+		.proc = HRPC_FWD_REMNANT_FS_EXPORT, .bulk_cap = HRPC_FWD_BULK_MAX };
+	int rc;
+
+	if (!p->quiesced || p->fs_fetch_id || p->fs_fetched || !w->fs_wf) {
+		port_status(p, -EINVAL, "FS_FETCH: not quiesced, twice, or no link to a remnant "
+			    "with the guest's files");
+		return;
+	}
+	m.id = FS_CONTROL_ID | ++ctr;
+	rc = mig_fwd_call(w->fs_wf->fwd, &m);
+	if (rc < 0) {
+		port_status(p, rc, "the remnant at %s: %s", w->fs_wf->peer, g_strerror(-rc));
+		return;
+	}
+	p->fs_fetch_id = m.id;
+}
+
+static void fs_fetched(Worker *w, int status, const void *bulk, uint32_t len)
+{
+	WorkerMigPort *p = w->port;
+	int memfd, rc;
+
+	p->fs_fetch_id = 0;
+	if (status < 0) {
+		port_status(p, status, "the remnant at %s cannot give the state of the guest's "
+			    "files there: %s", w->fs_wf ? w->fs_wf->peer : "?", g_strerror(-status));
+		return;
+	}
+	p->fs_fetched = TRUE;
+	memfd = memfd_of(bulk, len, NULL, 0);
+	if (memfd < 0) {
+		port_status(p, memfd, "cannot pass the remnant's state: %s", g_strerror(-memfd));
+		return;
+	}
+	rc = port_send(p->fd, HRPC_MIG_FS_FETCHED, NULL, 0, &memfd, 1, len);
+	close(memfd);
+	if (rc < 0)
+		g_debug("guest %u: cannot answer FS_FETCH: %s", w->spec->guest_id, g_strerror(-rc));
+}
+
 static void fwd_link_drop(WorkerMigPort *p)
 {
 	g_clear_pointer(&p->fwd_link, mig_link_free);
@@ -1012,6 +1141,14 @@ static void resume(Worker *w, const char *why)
 	OutsourceSockService *ss = hrpcd_services_sock(w->svcs);
 	int rc;
 
+	if (p->fs_fetched && w->fs_wf) {
+		struct mig_fwd_callmsg m = { .id = FS_CONTROL_ID, .service = HRPC_FWD_SVC_REMNANT,
+			.proc = HRPC_FWD_REMNANT_FS_RESUME, .oneway = TRUE };
+
+		(void)mig_fwd_call(w->fs_wf->fwd, &m);   /* the remnant's locks again */
+	}
+	p->fs_fetched = FALSE;
+	p->fs_fetch_id = 0;
 	fwd_link_drop(p);
 	w->holding = 0;
 	w->moves = 0;
@@ -1301,6 +1438,9 @@ static gboolean port_event(gint fd, GIOCondition cond, gpointer user_data)
 		break;
 	case HRPC_MIG_FS_KEEP:
 		fs_keep(w, in.payload, plen);
+		break;
+	case HRPC_MIG_FS_FETCH:
+		fs_fetch(w);
 		break;
 	case HRPC_MIG_FWD_HOLD:
 		fwd_hold(w);

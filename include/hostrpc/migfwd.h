@@ -68,6 +68,13 @@
  * remnant's servers tell the guest on their own (an invalidation) goes
  * as EVENT.  When the link ends every call under way fails (EIO).
  *
+ * Calls of service HRPC_FWD_SVC_REMNANT are to the remnant itself, when
+ * the guest moves on from the guest's end: FS_EXPORT (no payload; bulk
+ * room for the answer) lets go of the guest's locks on the files of the
+ * servers it kept and answers with their state as reply bulk (a
+ * filesystem table, fsstate.h), for the guest's next host to make them
+ * again; FS_RESUME (one-way) is the rollback: the locks are taken again.
+ *
  * An object ends when both directions are SHUT and every byte was passed
  * on, or at a RESET.  Frames about an object that ended are ignored (they
  * were under way).  BYE ends the link in order; a link that breaks in
@@ -115,6 +122,10 @@ enum hrpc_fwd_type {
 #define HRPC_FWD_FRAME_MAX (32u + HRPC_MSG_MAX_PAYLOAD + HRPC_FWD_BULK_MAX)
 
 #define HRPC_FWD_CALL_F_ONEWAY 0x1u      /* no REPLY */
+
+#define HRPC_FWD_SVC_REMNANT      0xffffu /* calls to the remnant itself */
+#define HRPC_FWD_REMNANT_FS_EXPORT 1u     /* -> reply bulk: fsstate.h table */
+#define HRPC_FWD_REMNANT_FS_RESUME 2u     /* one-way */
 
 struct hrpc_fwd_call {
 	hrpc_u64 id;               /* not 0; not that of another call under way */

@@ -61,6 +61,13 @@ enum hrpc_mig_type {
 	                           * (fsstate.h HRPC_FS_MIG_F_FORWARD), quiesced, after
 	                           * FWD_LINK; reply STATUS.  At DONE the worker stays
 	                           * as their remnant and serves the forwarded calls */
+	HRPC_MIG_FS_FETCH   = 14, /* empty, quiesced: the servers of exports forwarded to
+	                           * a remnant (fsstate.h HRPC_FS_MIG_F_FORWARD records of
+	                           * STATE_OUT): the remnant lets go of their locks and
+	                           * answers their state (migfwd.h FS_EXPORT); reply
+	                           * FS_FETCHED + memfd of that filesystem table, or
+	                           * STATUS.  A RESUME makes the remnant take them again */
+	HRPC_MIG_FS_FETCHED = 15,
 	/* link (destination worker) */
 	HRPC_MIG_PREPARE    = 16, /* struct hrpc_mig_prepare; reply STATUS */
 	HRPC_MIG_STATE_IN   = 17, /* struct hrpc_mig_state + socket table with TCP images */

@@ -77,11 +77,14 @@ int outsource_fs_service_mig_import(OutsourceFsService *svc, const void *table, 
  * ignored).  fwd_event(): the remnant's invalidations (-EPROTO for one
  * about a node no forwarded server has).  fwd_lost(): the link ended;
  * every later call on those servers is EIO.  FORGET goes one-way; a new
- * MOUNT of such an export is ENOENT here.  An export whose files are
- * forwarded does not move on: export fails with -EXDEV.
+ * MOUNT of such an export is ENOENT here.  Export writes a forwarded
+ * server as a record with HRPC_FS_MIG_F_FORWARD and no nodes or files:
+ * its state is the remnant's to give (migfwd.h FS_EXPORT), and
+ * hostrpc-migrate puts that in its place.
  *
  * The remnant: mig_keep() keeps the servers of `tags` (the guest's locks
  * taken again), frees the rest, and sends their events to `event_fn`;
+ * mig_quiesce(), mig_export() and mig_resume() then work on those alone;
  * call() serves one forwarded call into rep (its payload: the service's
  * buffer, valid until the next call; reply bulk in c->bulk); kept_live():
  * the guest still holds nodes of a kept server.
@@ -98,6 +101,18 @@ typedef struct {
 typedef int (*OutsourceFsForwardFn)(void *data, guint tag, const OutsourceFsCall *c);
 typedef void (*OutsourceFsEventFn)(void *data, guint16 proc, const void *payload, guint32 len);
 guint64 outsource_fs_service_forwarded(OutsourceFsService *svc);
+/* The location table's view: forwarded servers (the destination) or kept
+ * ones (the remnant), one per call from *pos (start at 0); FALSE at the
+ * end. */
+typedef struct {
+	guint tag;
+	char name[64];
+	gboolean ro, lost;
+	guint64 calls;             /* forwarded (destination) or served (remnant) */
+	guint32 nodes;             /* the remnant: nodes the guest holds */
+} OutsourceFsFwdInfo;
+gboolean outsource_fs_service_fwd_next(OutsourceFsService *svc, guint *pos,
+				       OutsourceFsFwdInfo *info);
 /* This host's policy has an export of that name. */
 gboolean outsource_fs_service_has_export(OutsourceFsService *svc, const char *name);
 void outsource_fs_service_set_forward(OutsourceFsService *svc, OutsourceFsForwardFn fn,

@@ -644,8 +644,13 @@ int outsource_fs_service_mig_export(OutsourceFsService *svc, void **table, size_
 		FILE *nf;
 
 		if (v->fwd && !v->fwd_lost) {
-			rc = -EXDEV;   /* its files live at a remnant (not yet followed) */
-			break;
+			/* Its state is the remnant's (hostrpc-migrate fetches it,
+			 * migfwd.h FS_EXPORT): a record that says so. */
+			r.flags = HRPC_FS_MIG_F_FORWARD;
+			g_strlcpy(r.export_name, v->fwd_name, sizeof(r.export_name));
+			fwrite(&r, sizeof(r), 1, out);
+			t.nserv++;
+			continue;
 		}
 		if (!v->fss || fss_mode(v->fss) < 0)
 			continue;   /* never mounted: nothing of it to move */
@@ -837,6 +842,28 @@ guint64 outsource_fs_service_forwarded(OutsourceFsService *svc)
 	return m;
 }
 
+gboolean outsource_fs_service_fwd_next(OutsourceFsService *svc, guint *pos,
+				       OutsourceFsFwdInfo *info)
+{
+	for (; svc && *pos < NSERVERS; (*pos)++) {
+		FsServer *v = &svc->servers[*pos];
+		gboolean kept = (svc->kept & (G_GUINT64_CONSTANT(1) << *pos)) && v->fss;
+
+		if (!v->fwd && !kept)
+			continue;
+		memset(info, 0, sizeof(*info));
+		info->tag = *pos;
+		g_strlcpy(info->name, v->fwd ? v->fwd_name : v->exp->pol->name, sizeof(info->name));
+		info->ro = v->ro;
+		info->calls = v->fwd_calls;
+		info->lost = v->fwd_lost;
+		info->nodes = kept ? fss_node_count(v->fss) : 0;
+		(*pos)++;
+		return TRUE;
+	}
+	return FALSE;
+}
+
 void outsource_fs_service_set_forward(OutsourceFsService *svc, OutsourceFsForwardFn fn,
 				      void *data)
 {
@@ -957,6 +984,7 @@ int outsource_fs_service_call(OutsourceFsService *svc, const OutsourceFsCall *c,
 		v = server_of_handle(svc, first);
 		if (!v || !(svc->kept & (G_GUINT64_CONSTANT(1) << (guint)(v - svc->servers))))
 			return -ESTALE;
+		v->fwd_calls++;
 	}
 	return fs_handle(svc, &req, rep);
 }

@@ -81,6 +81,12 @@ tests_unit_test_fss_migrate_SOURCES = tests/unit/test-fss-migrate.c \
 	fs-server/server.c fs-server/server.h hostrpc/idmap.c
 tests_unit_test_fss_migrate_CFLAGS = $(AM_CFLAGS)
 tests_unit_test_fss_migrate_LDADD = $(unit_ldadd)
+# An export whose server stayed at a migration's remnant: the destination's
+# fs service forwards its calls and defers the guest's replies.
+TESTS += tests/unit/test-fs-forward
+check_PROGRAMS += tests/unit/test-fs-forward
+tests_unit_test_fs_forward_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_unit_test_fs_forward_LDADD = outsource/fs/libhrpc-fs.la $(unit_ldadd) $(GLIB_LIBS)
 # fs-server's INVAL events: the host's edits, never the client's own.
 TESTS += tests/unit/test-fss-watch
 check_PROGRAMS += tests/unit/test-fss-watch

@@ -31,4 +31,5 @@ dist_check_SCRIPTS += $(mig_vm_tests)
 EXTRA_DIST += tests/vm/migrate/lib.sh tests/vm/migrate/world.py \
 	tests/vm/migrate/guest/mig-stream.c tests/vm/migrate/guest/fwd-probe.c \
 	tests/vm/migrate/echo.py tests/vm/migrate/guest/fs-mig-probe.c \
-	tests/vm/migrate/guest/listen-echo.c tests/vm/migrate/lis-client.py
+	tests/vm/migrate/guest/listen-echo.c tests/vm/migrate/lis-client.py \
+	tests/vm/migrate/guest/fs-lat.c

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # VM test: issue 14's benchmark (bench/migrate-forward-bench.sh) in a quick
 # mode (20 s guest runs), so that CI runs it on every change: the latency a
-# forwarded call adds, and the downtime with and without --prepare, each
-# against its baseline from the same run.
+# forwarded call adds (a connection's, a file's), and the downtime with and
+# without --prepare, each against its baseline from the same run.
 #
-# Passes when both migrations ran, every number was measured, and both
-# guests' connections worked to the end with every byte right; the numbers
+# Passes when the three migrations ran, every number was measured, and the
+# guests' connections and files worked to the end with every byte right; the numbers
 # are printed, not judged (a quick run on a busy machine says little).
 set -uo pipefail
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../../.." && pwd)}
@@ -21,11 +21,11 @@ if [ "$rc" = 77 ]; then
 	grep -m1 '^1\.\.0 # SKIP' "$tmp/out" || echo "1..0 # SKIP the benchmark cannot run here"
 	exit 77
 fi
-echo "1..5"
+echo "1..7"
 sed 's/^/# /' "$tmp/out"
 [ "$rc" = 0 ] || tail -20 "$tmp/err" | sed 's/^/# stderr: /'
 ok=0; [ "$rc" = 0 ] || ok=1
-echo "$( [ $ok = 0 ] && echo ok || echo not ok ) 1 - the benchmark ran both migrations (exit $rc)"
+echo "$( [ $ok = 0 ] && echo ok || echo not ok ) 1 - the benchmark ran its three migrations (exit $rc)"
 ok=0
 n=$(grep -cE '^r[12]: (forwarded call|moved connection).* [0-9]+ +[0-9]+ +[0-9.]+$' "$tmp/out")
 [ "$n" = 4 ] || ok=1
@@ -40,3 +40,10 @@ echo "$( [ $ok = 0 ] && echo ok || echo not ok ) 4 - both guests' connections wo
 ok=0
 grep -q '^remnants that ended by themselves once their connections did: 2$' "$tmp/out" || ok=1
 echo "$( [ $ok = 0 ] && echo ok || echo not ok ) 5 - each run's remnant ended by itself once the guest closed its forwarded connections"
+ok=0
+grep -qE '^r3: forwarded file, open\+close \(us\) +[0-9]+ +[0-9]+ +[0-9.]+$' "$tmp/out" || ok=1
+grep -qE '^exports forwarded / files \(run 3\) +1 ' "$tmp/out" || ok=1
+echo "$( [ $ok = 0 ] && echo ok || echo not ok ) 6 - run 3: export data forwarded, its open+close timed before and after"
+ok=0
+grep -q 'guest B3: fslat done n=[0-9]* bad=0' "$tmp/out" || ok=1
+echo "$( [ $ok = 0 ] && echo ok || echo not ok ) 7 - run 3's guest opened its files in both exports to the end, none failed"

@@ -9,18 +9,23 @@
 #
 # The guest mounts both and runs fs-mig-probe in "data": a log it appends
 # to, a file it reads through, a flock and a POSIX lock, and a TCP
-# connection to the world, all open across the move.  B has no export
+# connection to the world, all open across three moves.  B has no export
 # "data": by default its server stays in A's worker (the remnant), B's
 # worker forwards every call on its handles over the forward link and the
 # guest's reply waits for the remnant's (hostrpc deferred replies); the
-# "common" export moves as usual.  Checks: --keep-local export:data makes
-# the move fail before the switch, saying why (the guest stays at A); the
-# default move (fs_forwarded 1, files_forwarded 3); `hostrpcctl files` at
-# B (FORWARDED data); the guest's locks still held at A; every byte the
-# guest read and wrote through the forwarded export right and in order;
-# new files made there after the move land at A; then A's hostrpcd dies:
-# the guest's next call on "data" fails with EIO, "common" goes on, B's
-# hostrpcd serves on.
+# "common" export moves as usual.
+#
+#   A1 -> B1   --keep-local export:data first: refused before the switch,
+#              saying why; then the default: fs_forwarded 1, files 3;
+#              `hostrpcctl files` at B (FORWARDED data); the locks still
+#              held at A; the guest reads and writes on at B
+#   B1 -> A2   back: the remnant gives the files' state (FS_EXPORT) and
+#              they are local again at A (fs_from_remnant 1), the remnant
+#              ends, the locks are held by A's new worker; the probe ends
+#              at A: every byte right, the log in order
+#   A2 -> B2   forwarded again; new files the guest makes land at A; then
+#              A's hostrpcd dies: the guest's next call on "data" fails
+#              with EIO, "common" goes on, B's hostrpcd serves on.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 vm_prepare
@@ -36,10 +41,10 @@ ${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/fs-mig-probe" \
 	"$top_srcdir/tests/vm/migrate/guest/fs-mig-probe.c" 2> "$mig_tmp/cc.log" ||
 	{ cat "$mig_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (libc6-dev)"; }
 wport=$((20000 + RANDOM % 5000))
-SECS=${FSM_SECS:-24}
+SECS=${FSM_SECS:-40}
 ctl=$top_builddir/hostrpc/daemon/hostrpcctl
 
-echo "1..10"
+echo "1..13"
 mkdir -p "$mig_tmp/A-data" "$mig_tmp/A-common" "$mig_tmp/B-srv/common" "$A/fspolicy" "$B/fspolicy"
 mount --bind "$mig_tmp/A-common" "$mig_tmp/B-srv/common" || vm_skip "cannot bind-mount (not root?)"
 printf 'export data %s ids=passthrough\nexport common %s ids=passthrough\n' \
@@ -109,64 +114,113 @@ sleep 1
 sed 's/^/# B: /' "$mig_tmp/files-b.txt"
 grep -q '^FORWARDED data at the source' "$mig_tmp/files-b.txt" &&
 	grep -q "EXPORT common $mig_tmp/B-srv/common" "$mig_tmp/files-b.txt" || ok=1
-tap 3 "$ok" "hostrpcctl files at B: export common here, export data forwarded"
+"$ctl" --admin-socket "$B/admin.sock" locations g1 > "$mig_tmp/loc-b.txt" 2>&1 || ok=1
+"$ctl" --admin-socket "$A/admin.sock" locations g1 --json > "$mig_tmp/loc-a.json" 2>&1 || ok=1
+sed 's/^/# B: /' "$mig_tmp/loc-b.txt"
+grep -q "files of export data .*$(mig_ip A)" "$mig_tmp/loc-b.txt" || ok=1
+[ "$(mig_json "$mig_tmp/loc-a.json" "d['role'] + ' ' + d['files'][0]['export'] + ' ' + d['files'][0]['lives']" 2> /dev/null)" = "remnant data here" ] || ok=1
+tap 3 "$ok" "hostrpcctl at B: export common here, export data forwarded (files, locations); A's remnant lists it as its own"
 
-ok=0
-flock -n "$mig_tmp/A-data/lock" true 2> /dev/null && ok=1
-python3 -c 'import fcntl, sys
+locked() {	# the guest's flock and POSIX lock on A-data/lock are held
+	! flock -n "$mig_tmp/A-data/lock" true 2> /dev/null &&
+	python3 -c 'import fcntl, sys
 f = open(sys.argv[1], "r+")
 try:
     fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 10, 0)
 except OSError:
     sys.exit(0)
-sys.exit(1)' "$mig_tmp/A-data/lock" || ok=1
+sys.exit(1)' "$mig_tmp/A-data/lock"
+}
+ok=0
+locked || ok=1
 tap 4 "$ok" "the guest's flock and POSIX lock are still held at A (its remnant took them again)"
 
 ok=0
-wait_for $((SECS + 60)) grep -aq 'fsm done' "$mig_tmp/B1.out.log" || ok=1
-grep -a '^fsm' "$mig_tmp/A1.out.log" | tail -2 | sed 's/^/# guest at A: /'
-grep -a '^fsm' "$mig_tmp/B1.out.log" | tail -3 | sed 's/^/# guest at B: /'
-done_line=$(grep -a 'fsm done' "$mig_tmp/B1.out.log" | tr -d '\r' || true)
-echo "$done_line" | grep -q 'bad=0 verify=ok' || ok=1
-ra=$(grep -a '^fsm t=' "$mig_tmp/A1.out.log" | tail -1 | sed -n 's/.*read=\([0-9]*\).*/\1/p')
-rb=$(echo "$done_line" | sed -n 's/.*read=\([0-9]*\).*/\1/p')
-[ -n "$ra" ] && [ -n "$rb" ] && [ "$rb" -gt "$ra" ] || ok=1
-tap 5 "$ok" "through the forward link the guest read on (${ra:-?} bytes at A, ${rb:-?} in all) and wrote on; every byte right ($done_line)"
+reads() { grep -a '^fsm t=' "$mig_tmp/$1.out.log" | tail -1 | sed -n 's/.*read=\([0-9]*\).*/\1/p'; }
+ra=$(reads A1)
+wait_for 20 eval "[ \"\$(reads B1)\" -gt \"${ra:-0}\" ] 2> /dev/null" || ok=1
+sleep 3
+"$ctl" --admin-socket "$B/admin.sock" files g1 --json > "$mig_tmp/files-b.json" 2>&1 || ok=1
+calls=$(mig_json "$mig_tmp/files-b.json" "d['forwarded'][0]['calls']" 2> /dev/null || echo 0)
+[ "$calls" -gt 0 ] || ok=1
+grep -aq 'bad=[1-9]' "$mig_tmp/B1.out.log" && ok=1
+tap 5 "$ok" "at B the guest reads and writes on through the forward link (read ${ra:-?} -> $(reads B1) bytes, $calls calls forwarded), nothing wrong"
+
+# Back to A: the remnant's state of the files goes with the guest.
+mig_qemu A2 A incoming
+sleep 2
+rc=0
+mig_migrate B1 A2 || rc=$?
+sed 's/^/# /' "$mig_tmp/mig.json"
+[ "$rc" = 0 ] || sed 's/^/# hostrpc-migrate: /' "$mig_tmp/mig.err"
+ffr=$(mig_json "$mig_tmp/mig.json" "d['fs_from_remnant']" 2> /dev/null || echo -1)
+ffs=$(mig_json "$mig_tmp/mig.json" "d['fs_forwarded']" 2> /dev/null || echo -1)
+ok=0
+[ "$rc" = 0 ] && [ "$ffr" = 1 ] && [ "$ffs" = 0 ] || ok=1
+tap 6 "$ok" "back to A: the remnant gave the state of the guest's files there; nothing forwarded now (exit $rc)"
 
 ok=0
+wait_for 10 eval "! kill -0 $mig_qemu_B1 2>/dev/null" || ok=1
+wait_for 10 grep -q 'remnant: the guest moves on; the state of its files' "$A/hostrpcd.log" || ok=1
+sleep 1
+"$ctl" --admin-socket "$A/admin.sock" files g1 > "$mig_tmp/files-a.txt" 2>&1 || ok=1
+sed 's/^/# A: /' "$mig_tmp/files-a.txt"
+grep -q "EXPORT data $mig_tmp/A-data" "$mig_tmp/files-a.txt" &&
+	grep -q 'log.txt' "$mig_tmp/files-a.txt" && grep -q 'input.bin' "$mig_tmp/files-a.txt" &&
+	grep -q '/lock' "$mig_tmp/files-a.txt" || ok=1
+grep -q '^FORWARDED' "$mig_tmp/files-a.txt" && ok=1
+locked || ok=1
+tap 7 "$ok" "at A the guest's three files are local again, its locks held there"
+
+ok=0
+wait_for 20 grep -q "forward link to $(mig_ip B) ended: the guest's files kept here are closed" "$A/hostrpcd.log" || ok=1
+wait_for 20 grep -q 'worker .* exited with status 6' "$A/hostrpcd.log" || ok=1
+tap 8 "$ok" "A's remnant ended (it holds nothing for the guest any more)"
+
+ok=0
+wait_for $((SECS + 60)) grep -aq 'fsm done' "$mig_tmp/A2.out.log" || ok=1
+for n in A1 B1 A2; do grep -a '^fsm' "$mig_tmp/$n.out.log" | tail -1 | sed "s/^/# guest at $n: /"; done
+done_line=$(grep -a 'fsm done' "$mig_tmp/A2.out.log" | tr -d '\r' || true)
+echo "$done_line" | grep -q 'bad=0 verify=ok' || ok=1
 lines=$(echo "$done_line" | sed -n 's/.*lines=\([0-9]*\).*/\1/p')
 python3 -c 'import sys
 want = ["line %d" % i for i in range(int(sys.argv[2]))]
 sys.exit(0 if open(sys.argv[1]).read().splitlines() == want else 1)' \
 	"$mig_tmp/A-data/log.txt" "${lines:-0}" || ok=1
-tap 6 "$ok" "A's log.txt has the guest's ${lines:-0} lines, in order, none twice or lost"
+tap 9 "$ok" "the probe ended at A: every byte read right, A's log.txt has its ${lines:-0} lines in order, none twice or lost ($done_line)"
 
+# Forwarded again, then A's hostrpcd dies.
+wait_for 20 grep -aq 'fscut [0-9]* ok' "$mig_tmp/A2.out.log" || true
+mig_qemu B2 B incoming
+sleep 2
+rc=0
+mig_migrate A2 B2 || rc=$?
+[ "$rc" = 0 ] || sed 's/^/# hostrpc-migrate: /' "$mig_tmp/mig.err"
+ffs=$(mig_json "$mig_tmp/mig.json" "d['fs_forwarded']" 2> /dev/null || echo -1)
 ok=0
-wait_for 20 grep -aq 'fscut [0-9]* ok' "$mig_tmp/B1.out.log" || ok=1
-wait_for 10 eval "ls '$mig_tmp/A-data' | grep -q '^cut-'" || ok=1
-"$ctl" --admin-socket "$B/admin.sock" files g1 --json > "$mig_tmp/files-b.json" 2>&1 || ok=1
-calls=$(mig_json "$mig_tmp/files-b.json" "d['forwarded'][0]['calls']" 2> /dev/null || echo 0)
-[ "$calls" -gt 0 ] || ok=1
-tap 7 "$ok" "new files the guest makes in data at B land in A's directory ($calls calls forwarded)"
+[ "$rc" = 0 ] && [ "$ffs" = 1 ] || ok=1
+wait_for 20 grep -aq 'fscut [0-9]* ok' "$mig_tmp/B2.out.log" || ok=1
+n=$(grep -a 'fscut [0-9]* ok' "$mig_tmp/B2.out.log" | tail -1 | sed -n 's/fscut \([0-9]*\) ok.*/\1/p')
+[ -e "$mig_tmp/A-data/cut-${n:-x}" ] || ok=1
+tap 10 "$ok" "to B again: new files the guest makes in data at B land in A's directory (cut-${n:-?})"
 
-# A's hostrpcd dies: the remnant with it, the link is cut.
 kill -KILL "$mig_daemon_A"
 ok=0
-wait_for 30 grep -aEq 'fscut [0-9]* fail.*(Input/output|I/O) error' "$mig_tmp/B1.out.log" || ok=1
-cut=$(grep -a 'fscut [0-9]* fail' "$mig_tmp/B1.out.log" | head -1 | tr -d '\r' || true)
+wait_for 30 grep -aEq 'fscut [0-9]* fail.*(Input/output|I/O) error' "$mig_tmp/B2.out.log" || ok=1
+cut=$(grep -a 'fscut [0-9]* fail' "$mig_tmp/B2.out.log" | head -1 | tr -d '\r' || true)
 echo "# guest: $cut"
-tap 8 "$ok" "A's hostrpcd killed: the guest's next call on data fails with EIO, nothing hangs"
+tap 11 "$ok" "A's hostrpcd killed: the guest's next call on data fails with EIO, nothing hangs"
 
 ok=0
 n=$(echo "$cut" | sed -n 's/fscut \([0-9]*\) fail.*/\1/p')
-wait_for 20 grep -aq "fscommon $((${n:-0} + 2)) ok" "$mig_tmp/B1.out.log" || ok=1
+wait_for 20 grep -aq "fscommon $((${n:-0} + 2)) ok" "$mig_tmp/B2.out.log" || ok=1
 touch "$mig_tmp/A-common/stop"
-wait_for 30 grep -aq 'HOSTRPC-GUEST-EXIT 0' "$mig_tmp/B1.out.log" || ok=1
-grep -aq 'fscommon [0-9]* fail' "$mig_tmp/B1.out.log" && ok=1
-tap 9 "$ok" "export common served on at B (local: unaffected by the cut); the guest exited 0"
+wait_for 30 grep -aq 'HOSTRPC-GUEST-EXIT 0' "$mig_tmp/B2.out.log" || ok=1
+grep -aq 'fscommon [0-9]* fail' "$mig_tmp/A2.out.log" "$mig_tmp/B2.out.log" && ok=1
+tap 12 "$ok" "export common served on at B (local: unaffected by the cut); the guest exited 0"
 
 ok=0
 kill -0 "$mig_daemon_B" 2> /dev/null || ok=1
 grep -E 'CRITICAL|fenced' "$B/hostrpcd.log" | sed 's/^/# /' && ok=1
 grep -q 'files of exports that live there are gone' "$B/hostrpcd.log" || ok=1
-tap 10 "$ok" "B's hostrpcd up, nothing fenced; it logged the lost link"
+tap 13 "$ok" "B's hostrpcd up, nothing fenced; it logged the lost link"
