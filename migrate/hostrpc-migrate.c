@@ -117,8 +117,11 @@ typedef struct {
 	guint32 tcp_moved, tcp_lost, tcp_forwarded, tcp_refwd, tcp_repointed, sockets;
 	guint32 listen_forwarded;  /* listeners a copy of which stays here */
 	guint64 fs_keep;           /* filesystem servers that stay here (tags) */
+	guint64 fs_fetch_tags;     /* forwarded servers the destination has: fetched */
+	guint64 fs_repoint;        /* forwarded servers it lacks: their remnant re-points */
 	guint64 fs_fetched;        /* servers whose state a remnant gave (tags) */
 	guint32 fs_from_remnant;   /* and how many */
+	guint32 fs_repointed;
 	guint32 fs_forwarded;      /* and how many */
 	guint32 files_forwarded;   /* the files open through them */
 	gint64 repoint_us;         /* of the pages phase: re-pointing remnants */
@@ -427,7 +430,9 @@ static int fwd_hold(Mig *m)
 		memcpy(&r, blob + off, sizeof(r));
 		off += sizeof(r);
 		if (r.pend_len > HRPC_FWD_WINDOW || h.len - off < r.pend_len ||
-		    (r.flags & ~(HRPC_MIG_FWD_HELD_F_SHUT | HRPC_MIG_FWD_HELD_F_LINK)) ||
+		    (r.flags & ~(HRPC_MIG_FWD_HELD_F_SHUT | HRPC_MIG_FWD_HELD_F_LINK |
+				 HRPC_MIG_FWD_HELD_F_FILES)) ||
+		    ((r.flags & HRPC_MIG_FWD_HELD_F_FILES) && !(r.flags & HRPC_MIG_FWD_HELD_F_LINK)) ||
 		    ((r.flags & HRPC_MIG_FWD_HELD_F_LINK) && (r.handle || r.pend_len)))
 			return fail(m, "source worker: bad held connections");
 		m->held[m->nheld].handle = r.handle;
@@ -460,6 +465,15 @@ static int fwd_hold(Mig *m)
 		}
 	}
 	return 0;
+}
+
+/* Is the link that carries the guest's forwarded files among the held? */
+static gboolean held_files_link(Mig *m)
+{
+	for (guint32 i = 0; i < m->nheld; i++)
+		if (m->held[i].flags & HRPC_MIG_FWD_HELD_F_FILES)
+			return TRUE;
+	return FALSE;
 }
 
 /* Does the worker serve stand-ins of connections at a remnant elsewhere? */
@@ -784,7 +798,7 @@ static int fs_fetch(Mig *m)
 		if (!rl)
 			return fail(m, "source worker: filesystem table cut short");
 		memcpy(&r, p, sizeof(r));
-		if ((r.flags & HRPC_FS_MIG_F_FORWARD) && r.tag < 64)
+		if (r.tag < 64 && (m->fs_fetch_tags & (G_GUINT64_CONSTANT(1) << r.tag)))
 			want |= G_GUINT64_CONSTANT(1) << r.tag;
 		else {
 			g_byte_array_append(out, p, (guint)rl);
@@ -846,13 +860,14 @@ static gboolean export_listed(GStrv names, const char *name)
 
 /*
  * The guest's mounted exports (the filesystem table's server records):
- * the destination says which its policy has.  One it lacks stays here
+ * the destination says which its policy has (before the hold: a remnant
+ * of forwarded files re-points only if the destination lacks them).  One it lacks stays here
  * (HRPC_FS_MIG_F_FORWARD: the source's worker keeps its server as the
  * remnant, the destination forwards the calls), unless --keep-local
  * export:NAME (then the destination refuses the state, saying why);
  * --forward export:NAME keeps one here even if the destination has it.
  */
-static int fs_decide(Mig *m)
+static int fs_plan(Mig *m)
 {
 	guint8 *p = m->fs_table, *end = p ? p + m->fs_table_len : NULL;
 	struct hrpc_fs_mig_table t;
@@ -921,14 +936,19 @@ static int fs_decide(Mig *m)
 		gboolean fwd;
 
 		memcpy(&r, rec[i], sizeof(r));
-		if (r.tag < 64 && (m->fs_fetched & (G_GUINT64_CONSTANT(1) << r.tag))) {
-			/* Its files are at a remnant on another host: they
-			 * become local at the destination, or the move fails. */
-			if (!(have & (G_GUINT64_CONSTANT(1) << i)))
-				return fail(m, "export %s: its files live at the remnant on another "
-					    "host, and the destination has no such export (a guest "
-					    "moves on with them only to a host that has it)",
-					    names[i]);
+		if (r.flags & HRPC_FS_MIG_F_FORWARD) {
+			/* Its files are at a remnant on another host (the source
+			 * forwards them): a destination with the export makes
+			 * them again from the remnant's state (fs_fetch), one
+			 * without it is linked to by the remnant (repoint). */
+			if (r.tag >= 64)
+				return fail(m, "source worker: bad filesystem table");
+			if (have & (G_GUINT64_CONSTANT(1) << i)) {
+				m->fs_fetch_tags |= G_GUINT64_CONSTANT(1) << r.tag;
+			} else {
+				m->fs_repoint |= G_GUINT64_CONSTANT(1) << r.tag;
+				m->fs_repointed++;
+			}
 			continue;
 		}
 		if (export_listed(m->keep_exports, names[i]))
@@ -1090,6 +1110,7 @@ static void repoint(Mig *m)
 		guint32 n = 0, type;
 		gsize len = 0;
 		int nfds = 0, rc;
+		gboolean files;
 
 		/* one round per link: its record (every held link has one) */
 		if (!(m->held[i].flags & HRPC_MIG_FWD_HELD_F_LINK) ||
@@ -1099,15 +1120,22 @@ static void repoint(Mig *m)
 		for (guint32 j = 0; j < m->nheld; j++)
 			if (m->held[j].imaged && m->held[j].link == m->held[i].link)
 				handles[n++] = m->held[j].handle;
-		rc = mig_link_send(m->link, HRPC_MIG_FWD_REMOTE, handles, n * sizeof(guint64));
+		files = m->fs_repoint && (m->held[i].flags & HRPC_MIG_FWD_HELD_F_FILES);
+		rc = mig_link_send(m->link, files ? HRPC_MIG_FWD_REMOTE_FS : HRPC_MIG_FWD_REMOTE,
+				   handles, n * sizeof(guint64));
 		if (rc == 0)
 			rc = mig_link_recv(m->link, &type, &buf, &len, sizeof(st), STEP_TIMEOUT_MS);
-		if (rc < 0)
+		if (rc < 0) {
+			if (files)
+				m->fs_repointed = 0;
 			return;   /* GO says what became of the link */
+		}
 		if (type == HRPC_MIG_STATUS && len == sizeof(st)) {
 			memcpy(&st, buf, sizeof(st));
 			if (st.status >= 0)
 				m->remnant_there = TRUE;   /* all of them: local again */
+			else if (files)
+				m->fs_repointed = 0;
 			return;
 		}
 		if (type != HRPC_MIG_FWD_PORT || len != sizeof(fp) || !colon ||
@@ -1129,6 +1157,8 @@ static void repoint(Mig *m)
 			rc = port_recv(m, &h, &pst, sizeof(pst), &len, NULL, &nfds);
 			if (rc == 0 && h.type == HRPC_MIG_STATUS && pst.status > 0)
 				m->tcp_repointed += (guint32)pst.status;
+			if (files && (rc < 0 || h.type != HRPC_MIG_STATUS || pst.status < 0))
+				m->fs_repointed = 0;   /* the remnant did not follow: EIO there */
 		}
 		/* ... and the destination once the link came (or did not). */
 		g_clear_pointer(&buf, g_free);
@@ -1272,13 +1302,18 @@ static int migrate(Mig *m)
 	phase(m, P_QUIESCE);
 	if (quiesce(m) < 0 || source_ident(m) < 0)
 		return -1;
-	if (has_standins(m) && fwd_hold(m) < 0)
+	if (fs_plan(m) < 0)
 		return -1;
+	if ((has_standins(m) || m->fs_repoint) && fwd_hold(m) < 0)
+		return -1;
+	if (m->fs_repoint && !held_files_link(m))
+		return fail(m, "the guest's forwarded files: their remnant's link is gone, and the "
+			    "destination has no such export");
 	if (source_link(m, FALSE) < 0)
 		return -1;
 	if (freeze(m, state) < 0)
 		return -1;
-	if (fs_fetch(m) < 0 || fs_decide(m) < 0)
+	if (fs_fetch(m) < 0)
 		return -1;
 	if (m->nfwd && forward_keep(m) < 0)
 		return -1;
@@ -1396,6 +1431,8 @@ static void report(Mig *m, int rc)
 		json_builder_add_int_value(b, m->files_forwarded);
 		json_builder_set_member_name(b, "fs_from_remnant");
 		json_builder_add_int_value(b, m->fs_from_remnant);
+		json_builder_set_member_name(b, "fs_repointed");
+		json_builder_add_int_value(b, m->fs_repointed);
 		json_builder_set_member_name(b, "repoint_ms");
 		json_builder_add_double_value(b, (double)m->repoint_us / 1000.0);
 		json_builder_set_member_name(b, "remnant_at_destination");

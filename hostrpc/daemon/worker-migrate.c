@@ -197,6 +197,8 @@ static void fwd_peer_name(WorkerFwd *wf, int fd)
 
 static void fwd_ended(void *data, int err);
 static void remnant_move(void *data, const char *host, uint16_t port);
+static void remnant_fs_call(void *data, const struct mig_fwd_callmsg *m,
+			    struct mig_fwd_answer *a);
 
 static gboolean location_live(Worker *w, guint64 handle)
 {
@@ -669,10 +671,15 @@ void hrpcd_worker_fwd_link_in(Worker *w, int status, const void *payload, gsize 
 	explicit_bzero(&f, sizeof(f));
 	nwf = wf_new(w, link);
 	n = mig_fwd_transfer(old->fwd, nwf->fwd);
+	if (w->fs_wf == old) {
+		/* The guest's files kept here: their calls come from there now. */
+		w->fs_wf = nwf;
+		mig_fwd_set_call_fns(nwf->fwd, remnant_fs_call, NULL, NULL, nwf);
+	}
 	mig_fwd_moved(old->fwd, 0, n);
 	hrpcd_log_guest(G_LOG_LEVEL_MESSAGE, w->spec->guest_id, w->spec->name,
-			"remnant: %u connections now forwarded to %s (no longer to %s)", n,
-			nwf->peer, old->peer);
+			"remnant: %u connections%s now forwarded to %s (no longer to %s)", n,
+			w->fs_wf == nwf ? " and the guest's files" : "", nwf->peer, old->peer);
 	g_ptr_array_remove(w->fwds, old);   /* BYE to the old host */
 }
 
@@ -931,6 +938,9 @@ static void fwd_held_send(Worker *w)
 		struct mig_fwd *fwd = fwd_at(w, k)->fwd;
 		struct hrpc_mig_fwd_held lk = { .flags = HRPC_MIG_FWD_HELD_F_LINK,
 						.link = (guint16)k };
+
+		if (fwd_at(w, k) == w->fs_wf)
+			lk.flags |= HRPC_MIG_FWD_HELD_F_FILES;
 		guint32 pos = 0;
 
 		if (mig_fwd_held(fwd))   /* the link itself (listeners' copies ride it too) */
@@ -1547,6 +1557,7 @@ typedef struct {
 	mig_link *link;            /* until GO: then wf's */
 	guint64 *handles;
 	guint32 n;
+	gboolean files;            /* FWD_REMOTE_FS: the forwarded exports' calls too */
 	WorkerFwd *wf;             /* GO: its forwarder (w->fwds owns it) */
 } FarLink;
 
@@ -1664,7 +1675,8 @@ static int in_fwd_open(Incoming *in, char *err, gsize errlen)
  * at GO (in_fwd_local); else the remnant's host links to our listener
  * (the source's worker asked it: FWD_MOVE) and we keep that link for them.
  */
-static int in_fwd_remote(Incoming *in, const guint8 *buf, gsize len, char *err, gsize errlen)
+static int in_fwd_remote(Incoming *in, const guint8 *buf, gsize len, gboolean files, char *err,
+			 gsize errlen)
 {
 	Worker *w = in->w;
 	FarLink *fl;
@@ -1672,6 +1684,18 @@ static int in_fwd_remote(Incoming *in, const guint8 *buf, gsize len, char *err, 
 
 	if (len % sizeof(guint64) || len / sizeof(guint64) > HRPC_MIG_FWD_MAX) {
 		g_strlcpy(err, "FWD_REMOTE: bad request", errlen);
+		return -EPROTO;
+	}
+	if (files && (!outsource_fs_service_forwarded(hrpcd_services_fs(w->svcs)) ||
+		      w->fs_far_files)) {
+		g_strlcpy(err, "FWD_REMOTE_FS: no forwarded export here, or a second link for them",
+			  errlen);
+		return -EPROTO;
+	}
+	if (files && w->spec->remnant_fd >= 0) {
+		/* This host has the remnant, not the export: not one a tool
+		 * sends (it fetches the files' state for a host with it). */
+		g_strlcpy(err, "the guest's forwarded files: their remnant is on this host", errlen);
 		return -EPROTO;
 	}
 	if (w->spec->remnant_fd >= 0) {
@@ -1692,11 +1716,13 @@ static int in_fwd_remote(Incoming *in, const guint8 *buf, gsize len, char *err, 
 	}
 	fl->n = (guint32)(len / sizeof(guint64));
 	fl->handles = len ? g_memdup2(buf, len) : NULL;
+	fl->files = files;
+	w->fs_far_files |= files;
 	if (!in->far)
 		in->far = g_ptr_array_new_with_free_func(far_free);
 	g_ptr_array_add(in->far, fl);
-	link_status(in->link, 0, "a remnant on another host links here for %u connections",
-		    fl->n);
+	link_status(in->link, 0, "a remnant on another host links here for %u connections%s",
+		    fl->n, files ? " and the guest's forwarded files" : "");
 	return 0;
 }
 
@@ -1963,6 +1989,8 @@ static int in_fwd_start(Incoming *in, char *err, gsize errlen)
 
 		if (fl->link)
 			fl->wf = wf_new(w, g_steal_pointer(&fl->link));
+		if (fl->wf && fl->files)
+			fs_forward_start(w, fl->wf);
 	}
 	if (w->fwd_lfd >= 0) {   /* no forward link came: none will */
 		close(w->fwd_lfd);
@@ -1970,13 +1998,15 @@ static int in_fwd_start(Incoming *in, char *err, gsize errlen)
 	}
 	if (in->sock)
 		fw = outsource_sock_mig_forwards(in->sock, &n);
-	if (fs && outsource_fs_service_forwarded(fs)) {
+	if (fs && outsource_fs_service_forwarded(fs) && !w->fs_far_files) {
 		if (!in->fwd_link) {
-			for (guint32 i = 0; i < n; i++)
-				close(fw[i].fd);
-			g_strlcpy(err, "files stayed at the source, but there is no forward link",
-				  errlen);
-			return -EPROTO;
+			/* After the switch: the guest runs here whatever
+			 * happens; those files fail as after a lost link. */
+			outsource_fs_service_fwd_lost(fs);
+			hrpcd_log_guest(G_LOG_LEVEL_WARNING, w->spec->guest_id, w->spec->name,
+					"the guest's forwarded files have no link to their remnant: "
+					"EIO");
+			goto socks;
 		}
 		wf = wf_new(w, g_steal_pointer(&in->fwd_link));
 		fs_forward_start(w, wf);
@@ -1984,6 +2014,12 @@ static int in_fwd_start(Incoming *in, char *err, gsize errlen)
 			return 0;
 		goto add;
 	}
+	if (fs && outsource_fs_service_forwarded(fs) && w->fs_far_files && !w->fs_wf) {
+		outsource_fs_service_fwd_lost(fs);   /* their remnant's link never came */
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, w->spec->guest_id, w->spec->name,
+				"the remnant of the guest's forwarded files did not link here: EIO");
+	}
+socks:
 	if (!n && in->fwd_link && in->sock && outsource_sock_mig_fwd_listening(in->sock)) {
 		/* Only copies of the guest's listeners stayed at the source. */
 		wf_new(w, g_steal_pointer(&in->fwd_link));
@@ -2303,9 +2339,10 @@ gboolean hrpcd_worker_mig_incoming(Worker *w, GError **error)
 			if (rc < 0)
 				break;
 			link_status(in.link, 0, "forward link up");
-		} else if (type == HRPC_MIG_FWD_REMOTE) {
-			rc = in.have_state ? in_fwd_remote(&in, buf, len, err, sizeof(err)) :
-					     -EPROTO;
+		} else if (type == HRPC_MIG_FWD_REMOTE || type == HRPC_MIG_FWD_REMOTE_FS) {
+			rc = in.have_state ? in_fwd_remote(&in, buf, len,
+							   type == HRPC_MIG_FWD_REMOTE_FS, err,
+							   sizeof(err)) : -EPROTO;
 			if (rc < 0)
 				break;
 		} else if (type == HRPC_MIG_PAGES_IN) {

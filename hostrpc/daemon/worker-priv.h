@@ -50,6 +50,8 @@ typedef struct {
 	                            * forwarded exports (here), or over which the
 	                            * remnant serves them (remnant); NULL: none */
 	guint64 fs_kept;           /* the remnant: tags of the servers it kept */
+	gboolean fs_far_files;     /* incoming: the forwarded exports' remnant links here
+	                            * from a third host (FWD_REMOTE_FS) */
 	int fwd_lfd;               /* incoming: a listener for a forward link, made in
 	                            * the host's network namespace (before the socket
 	                            * service enters the guest's), -1: none */

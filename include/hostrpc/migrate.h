@@ -87,6 +87,9 @@ enum hrpc_mig_type {
 	HRPC_MIG_FS_HAVE    = 26, /* names[n][64] (1..64 of the guest's mounted exports,
 	                           * NUL-padded), before the state; reply FS_HAVE:
 	                           * u64, bit i set = this host's policy has names[i] */
+	HRPC_MIG_FWD_REMOTE_FS = 27, /* as FWD_REMOTE, and the link also carries the calls
+	                           * of the guest's forwarded exports (fsstate.h
+	                           * HRPC_FS_MIG_F_FORWARD records of the state) */
 	/* both */
 	HRPC_MIG_STATUS     = 32, /* struct hrpc_mig_status */
 };
@@ -188,6 +191,8 @@ struct hrpc_mig_fwd_held {
 #define HRPC_MIG_FWD_HELD_F_LINK 0x2u   /* not a connection: link `link` is held (it may
                                          * carry only a listener's copy); handle 0, no
                                          * bytes, no descriptor */
+#define HRPC_MIG_FWD_HELD_F_FILES 0x4u  /* with F_LINK: the link also carries the calls
+                                         * of the guest's forwarded exports */
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_mig_fwd_held) == 16, "fwd held is 16 bytes");
 
 struct hrpc_mig_fwd_move {

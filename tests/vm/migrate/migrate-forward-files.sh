@@ -23,9 +23,11 @@
 #              they are local again at A (fs_from_remnant 1), the remnant
 #              ends, the locks are held by A's new worker; the probe ends
 #              at A: every byte right, the log in order
-#   A2 -> B2   forwarded again; new files the guest makes land at A; then
-#              A's hostrpcd dies: the guest's next call on "data" fails
-#              with EIO, "common" goes on, B's hostrpcd serves on.
+#   A2 -> B2   forwarded again; new files the guest makes land at A
+#   B2 -> C1   C has no "data" either: A's remnant links to C itself and
+#              the calls go there (no chain through B; fs_repointed 1);
+#              then A's hostrpcd dies: the guest's next call on "data"
+#              fails with EIO, "common" goes on, C's hostrpcd serves on.
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 vm_prepare
@@ -33,8 +35,9 @@ vm_prepare
 command -v python3 > /dev/null || vm_skip "python3 missing"
 [ -e "$HOSTRPC_GUEST_DIR/modules/hostrpcfs.ko" ] ||
 	vm_skip "the guest image has no hostrpcfs.ko (tools/guest-image)"
+MIG_THIRD_HOST=1
 mig_setup
-trap 'umount -l "$mig_tmp/B-srv/common" 2> /dev/null; mig_cleanup' EXIT
+trap 'umount -l "$mig_tmp/B-srv/common" "$mig_tmp/C-srv/common" 2> /dev/null; mig_cleanup' EXIT
 vm_watchdog 300
 
 ${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/fs-mig-probe" \
@@ -44,17 +47,21 @@ wport=$((20000 + RANDOM % 5000))
 SECS=${FSM_SECS:-40}
 ctl=$top_builddir/hostrpc/daemon/hostrpcctl
 
-echo "1..13"
-mkdir -p "$mig_tmp/A-data" "$mig_tmp/A-common" "$mig_tmp/B-srv/common" "$A/fspolicy" "$B/fspolicy"
+echo "1..15"
+mkdir -p "$mig_tmp/A-data" "$mig_tmp/A-common" "$mig_tmp/B-srv/common" "$mig_tmp/C-srv/common" \
+	"$A/fspolicy" "$B/fspolicy" "$C/fspolicy"
 mount --bind "$mig_tmp/A-common" "$mig_tmp/B-srv/common" || vm_skip "cannot bind-mount (not root?)"
+mount --bind "$mig_tmp/A-common" "$mig_tmp/C-srv/common" || vm_skip "cannot bind-mount (not root?)"
 printf 'export data %s ids=passthrough\nexport common %s ids=passthrough\n' \
 	"$mig_tmp/A-data" "$mig_tmp/A-common" > "$A/fspolicy/g1.conf"
 printf 'export common %s ids=passthrough\n' "$mig_tmp/B-srv/common" > "$B/fspolicy/g1.conf"
+printf 'export common %s ids=passthrough\n' "$mig_tmp/C-srv/common" > "$C/fspolicy/g1.conf"
 python3 -c 'import sys
 open(sys.argv[1], "wb").write(bytes(((i * 7 + (i >> 8)) & 0xff) for i in range(1 << 18)))' \
 	"$mig_tmp/A-data/input.bin"
 mig_hostrpcd A
 mig_hostrpcd B
+mig_hostrpcd C
 ip netns exec "$mig_p-W" python3 "$top_srcdir/tests/vm/migrate/echo.py" 10.77.0.1 "$wport" \
 	"$mig_tmp/world-echo.log" > "$mig_tmp/world-echo.err" 2>&1 &
 mig_pids+=($!)
@@ -204,23 +211,47 @@ n=$(grep -a 'fscut [0-9]* ok' "$mig_tmp/B2.out.log" | tail -1 | sed -n 's/fscut 
 [ -e "$mig_tmp/A-data/cut-${n:-x}" ] || ok=1
 tap 10 "$ok" "to B again: new files the guest makes in data at B land in A's directory (cut-${n:-?})"
 
+# On to C, which has no "data" either: A's remnant re-points to C.
+mig_qemu C1 C incoming
+sleep 2
+rc=0
+mig_migrate B2 C1 || rc=$?
+sed 's/^/# /' "$mig_tmp/mig.json"
+[ "$rc" = 0 ] || sed 's/^/# hostrpc-migrate: /' "$mig_tmp/mig.err"
+rep=$(mig_json "$mig_tmp/mig.json" "d['fs_repointed']" 2> /dev/null || echo -1)
+ok=0
+[ "$rc" = 0 ] && [ "$rep" = 1 ] || ok=1
+wait_for 10 grep -q "remnant: 0 connections and the guest's files now forwarded to $(mig_ip C)" "$A/hostrpcd.log" || ok=1
+tap 11 "$ok" "B -> C, which has no export data: A's remnant links to C for the files (exit $rc, fs_repointed $rep)"
+
+ok=0
+wait_for 10 eval "! kill -0 $mig_qemu_B2 2>/dev/null" || ok=1
+"$ctl" --admin-socket "$C/admin.sock" locations g1 > "$mig_tmp/loc-c.txt" 2>&1 || ok=1
+sed 's/^/# C: /' "$mig_tmp/loc-c.txt"
+grep -q "files of export data .*$(mig_ip A)" "$mig_tmp/loc-c.txt" || ok=1
+n0=$(grep -a 'fscut [0-9]* ok' "$mig_tmp/B2.out.log" | tail -1 | sed -n 's/fscut \([0-9]*\) ok.*/\1/p')
+wait_for 20 grep -aq 'fscut [0-9]* ok' "$mig_tmp/C1.out.log" || ok=1
+n=$(grep -a 'fscut [0-9]* ok' "$mig_tmp/C1.out.log" | tail -1 | sed -n 's/fscut \([0-9]*\) ok.*/\1/p')
+[ -e "$mig_tmp/A-data/cut-${n:-x}" ] || ok=1
+tap 12 "$ok" "at C the files of data live at A (hostrpcctl locations); new ones the guest makes land at A (cut-${n:-?}, after cut-${n0:-?} at B)"
+
 kill -KILL "$mig_daemon_A"
 ok=0
-wait_for 30 grep -aEq 'fscut [0-9]* fail.*(Input/output|I/O) error' "$mig_tmp/B2.out.log" || ok=1
-cut=$(grep -a 'fscut [0-9]* fail' "$mig_tmp/B2.out.log" | head -1 | tr -d '\r' || true)
+wait_for 30 grep -aEq 'fscut [0-9]* fail.*(Input/output|I/O) error' "$mig_tmp/C1.out.log" || ok=1
+cut=$(grep -a 'fscut [0-9]* fail' "$mig_tmp/C1.out.log" | head -1 | tr -d '\r' || true)
 echo "# guest: $cut"
-tap 11 "$ok" "A's hostrpcd killed: the guest's next call on data fails with EIO, nothing hangs"
+tap 13 "$ok" "A's hostrpcd killed: the guest's next call on data fails with EIO, nothing hangs"
 
 ok=0
 n=$(echo "$cut" | sed -n 's/fscut \([0-9]*\) fail.*/\1/p')
-wait_for 20 grep -aq "fscommon $((${n:-0} + 2)) ok" "$mig_tmp/B2.out.log" || ok=1
+wait_for 20 grep -aq "fscommon $((${n:-0} + 2)) ok" "$mig_tmp/C1.out.log" || ok=1
 touch "$mig_tmp/A-common/stop"
-wait_for 30 grep -aq 'HOSTRPC-GUEST-EXIT 0' "$mig_tmp/B2.out.log" || ok=1
-grep -aq 'fscommon [0-9]* fail' "$mig_tmp/A2.out.log" "$mig_tmp/B2.out.log" && ok=1
-tap 12 "$ok" "export common served on at B (local: unaffected by the cut); the guest exited 0"
+wait_for 30 grep -aq 'HOSTRPC-GUEST-EXIT 0' "$mig_tmp/C1.out.log" || ok=1
+grep -aq 'fscommon [0-9]* fail' "$mig_tmp/A2.out.log" "$mig_tmp/B2.out.log" "$mig_tmp/C1.out.log" && ok=1
+tap 14 "$ok" "export common served on at C (local: unaffected by the cut); the guest exited 0"
 
 ok=0
-kill -0 "$mig_daemon_B" 2> /dev/null || ok=1
-grep -E 'CRITICAL|fenced' "$B/hostrpcd.log" | sed 's/^/# /' && ok=1
-grep -q 'files of exports that live there are gone' "$B/hostrpcd.log" || ok=1
-tap 13 "$ok" "B's hostrpcd up, nothing fenced; it logged the lost link"
+kill -0 "$mig_daemon_B" 2> /dev/null && kill -0 "$mig_daemon_C" 2> /dev/null || ok=1
+grep -E 'CRITICAL|fenced' "$B/hostrpcd.log" "$C/hostrpcd.log" | sed 's/^/# /' && ok=1
+grep -q 'files of exports that live there are gone' "$C/hostrpcd.log" || ok=1
+tap 15 "$ok" "B's and C's hostrpcd up, nothing fenced; C logged the lost link"
