@@ -964,6 +964,10 @@ static int fs_plan(Mig *m)
 		m->fs_forwarded++;
 		m->files_forwarded += r.nfiles;
 	}
+	/* The destination forwards files to one remnant. */
+	if (m->fs_repoint && m->fs_keep)
+		return fail(m, "the guest's files would stay on two hosts (some at the remnant it "
+			    "already has, some here): the destination forwards files to one");
 	return 0;
 }
 
