@@ -690,15 +690,14 @@ void hrpcd_worker_fwd_link_in(Worker *w, int status, const void *payload, gsize 
 #define FS_CONTROL_ID (G_GUINT64_CONSTANT(1) << 63)
 
 /* The remnant: the guest moves on from its host (migfwd.h FS_EXPORT,
- * FS_RESUME).  The table answered lives until the next one. */
+ * FS_RESUME).  The table goes back in the call's bulk buffer. */
 static void remnant_fs_control(Worker *w, OutsourceFsService *fs, const struct mig_fwd_callmsg *m,
 			       struct mig_fwd_answer *a)
 {
-	static void *table;
+	void *table = NULL;
 	size_t len = 0;
 	int rc;
 
-	g_clear_pointer(&table, free);
 	if (m->proc == HRPC_FWD_REMNANT_FS_RESUME) {
 		rc = outsource_fs_service_mig_resume(fs);
 		hrpcd_log_guest(rc < 0 ? G_LOG_LEVEL_WARNING : G_LOG_LEVEL_MESSAGE,
@@ -718,11 +717,13 @@ static void remnant_fs_control(Worker *w, OutsourceFsService *fs, const struct m
 	if (rc == 0 && len > m->bulk_cap)
 		rc = -E2BIG;
 	if (rc < 0) {
+		free(table);
 		(void)outsource_fs_service_mig_resume(fs);
 		a->status = rc;
 		return;
 	}
 	memcpy(m->bulk, table, len);
+	free(table);
 	a->status = 0;
 	a->bulk = m->bulk;
 	a->bulk_len = (guint32)len;
@@ -938,10 +939,10 @@ static void fwd_held_send(Worker *w)
 		struct mig_fwd *fwd = fwd_at(w, k)->fwd;
 		struct hrpc_mig_fwd_held lk = { .flags = HRPC_MIG_FWD_HELD_F_LINK,
 						.link = (guint16)k };
+		guint32 pos = 0;
 
 		if (fwd_at(w, k) == w->fs_wf)
 			lk.flags |= HRPC_MIG_FWD_HELD_F_FILES;
-		guint32 pos = 0;
 
 		if (mig_fwd_held(fwd))   /* the link itself (listeners' copies ride it too) */
 			g_byte_array_append(buf, (const guint8 *)&lk, sizeof(lk));
