@@ -124,7 +124,7 @@ static int drain_link(void)
 
 struct pending {
 	struct hrpc_call c;
-	guint8 req[sizeof(struct hrpc_gfs_cred) + 512];
+	guint8 req[sizeof(struct hrpc_gfs_cred) + sizeof(struct hrpc_gfs_mount_req)];
 	int done;
 };
 
@@ -141,6 +141,7 @@ static int call(struct tpair *p, struct pending *pd, guint16 proc, const void *r
 {
 	struct hrpc_gfs_cred cred = { 0 };
 
+	g_assert(len <= sizeof(pd->req) - sizeof(cred));
 	memset(pd, 0, sizeof(*pd));
 	memcpy(pd->req, &cred, sizeof(cred));
 	memcpy(pd->req + sizeof(cred), req, len);

@@ -590,7 +590,8 @@ static void on_reply(void *data, uint64_t id, int status, const void *payload, u
 	c->last_status = status;
 	c->eio += status == -EIO;
 	c->len = len;
-	memcpy(c->payload, payload, len < sizeof(c->payload) ? len : sizeof(c->payload));
+	if (len)
+		memcpy(c->payload, payload, len < sizeof(c->payload) ? len : sizeof(c->payload));
 	c->bulk_len = bulk_len;
 	c->bulk_ok = true;
 	for (uint32_t i = 0; bulk_len && i + 1 < bulk_len; i++)
