@@ -20,7 +20,7 @@ outsource_sock_libhrpc_sock_glib_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) \
 	-DSYSCONFDIR=\"$(sysconfdir)\" -DG_LOG_DOMAIN=\"hostrpc-sock\"
 outsource_sock_libhrpc_sock_glib_la_LIBADD = outsource/sock/libhrpc-sock.la \
 	hostrpc/libhostrpc-glib.la $(GLIB_LIBS)
-hostrpcinclude_HEADERS += include/hostrpc/sock.h include/hostrpc/sockring.h \
+hostrpcinclude_HEADERS += include/hostrpc/sock.h include/hostrpc/sockring.h include/hostrpc/mem.h \
 	include/hostrpc/sockstate.h
 EXTRA_DIST += outsource/sock/README.md
 

@@ -81,6 +81,14 @@ tests_unit_test_fss_migrate_SOURCES = tests/unit/test-fss-migrate.c \
 	fs-server/server.c fs-server/server.h hostrpc/idmap.c
 tests_unit_test_fss_migrate_CFLAGS = $(AM_CFLAGS)
 tests_unit_test_fss_migrate_LDADD = $(unit_ldadd)
+# Memory outsourcing: a guest's host-owned region, its chunk table and what
+# grants, reclaims and pins do to the file (outsource/mem/region.h).
+TESTS += tests/unit/test-mem-region
+check_PROGRAMS += tests/unit/test-mem-region
+tests_unit_test_mem_region_SOURCES = tests/unit/test-mem-region.c \
+	outsource/mem/region.c outsource/mem/region.h
+tests_unit_test_mem_region_CFLAGS = $(AM_CFLAGS)
+EXTRA_DIST += outsource/mem/README.md
 # An export whose server stayed at a migration's remnant: the destination's
 # fs service forwards its calls and defers the guest's replies.
 TESTS += tests/unit/test-fs-forward

@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/* region.c - a guest's host-owned memory region (region.h). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "outsource/mem/region.h"
+
+enum chunk_state { C_FREE, C_GRANTED, C_RECLAIMING };
+
+struct chunk {
+	uint8_t state;             /* enum chunk_state */
+	bool pinned;
+	uint32_t seq;              /* C_RECLAIMING: the RECLAIM's */
+	uint64_t deadline_ms;      /* C_RECLAIMING */
+};
+
+struct mem_region {
+	int fd;
+	uint32_t nchunks, pin_quota, npinned, ngranted, nreclaiming;
+	uint32_t next_seq;
+	void *map;                 /* the host's view, for mlock; NULL until a pin */
+	struct chunk c[];
+};
+
+static int punch(struct mem_region *r, uint32_t first, uint32_t count)
+{
+	if (fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+		      (off_t)first * HRPC_MEM_CHUNK, (off_t)count * HRPC_MEM_CHUNK) < 0)
+		return -errno;
+	return 0;
+}
+
+int mem_region_new(int fd, const struct mem_region_config *cfg, struct mem_region **out)
+{
+	struct mem_region *r;
+	int rc;
+
+	*out = NULL;
+	if (fd < 0)
+		return -EBADF;
+	if (!cfg->nchunks || cfg->nchunks > HRPC_MEM_CHUNKS_MAX || cfg->pin_quota > cfg->nchunks) {
+		close(fd);
+		return -EINVAL;
+	}
+	r = calloc(1, sizeof(*r) + (size_t)cfg->nchunks * sizeof(r->c[0]));
+	if (!r) {
+		close(fd);
+		return -ENOMEM;
+	}
+	r->fd = fd;
+	r->nchunks = cfg->nchunks;
+	r->pin_quota = cfg->pin_quota;
+	if (ftruncate(fd, (off_t)cfg->nchunks * HRPC_MEM_CHUNK) < 0) {
+		rc = -errno;
+		mem_region_free(r);
+		return rc;
+	}
+	/* Whatever the file held before (a restart): nothing is granted. */
+	rc = punch(r, 0, r->nchunks);
+	if (rc < 0) {
+		mem_region_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void mem_region_free(struct mem_region *r)
+{
+	if (!r)
+		return;
+	if (r->map)
+		munmap(r->map, (size_t)r->nchunks * HRPC_MEM_CHUNK);
+	close(r->fd);
+	free(r);
+}
+
+int mem_region_fd(const struct mem_region *r)
+{
+	return r->fd;
+}
+
+int mem_region_grant(struct mem_region *r, uint32_t want, struct hrpc_mem_grant_event *out,
+		     uint32_t max)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < r->nchunks && want && n < max; i++) {
+		if (r->c[i].state != C_FREE)
+			continue;
+		r->c[i].state = C_GRANTED;
+		r->ngranted++;
+		want--;
+		if (n && out[n - 1].first + out[n - 1].count == i) {
+			out[n - 1].count++;
+		} else {
+			out[n].first = i;
+			out[n].count = 1;
+			n++;
+		}
+	}
+	return (int)n;
+}
+
+int mem_region_reclaim(struct mem_region *r, uint32_t want, uint64_t now_ms,
+		       uint32_t deadline_ms, struct hrpc_mem_reclaim_event *out, uint32_t max)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = r->nchunks; i-- > 0 && want && n <= max;) {
+		struct chunk *c = &r->c[i];
+
+		if (c->state != C_GRANTED || c->pinned)
+			continue;
+		/* Ranges run downwards here: extend the last one at its start. */
+		if (n && out[n - 1].first == i + 1) {
+			out[n - 1].first = i;
+			out[n - 1].count++;
+		} else {
+			if (n == max)
+				break;
+			if (++r->next_seq == 0)
+				r->next_seq = 1;
+			out[n].first = i;
+			out[n].count = 1;
+			out[n].seq = r->next_seq;
+			out[n].deadline_ms = deadline_ms;
+			n++;
+		}
+		c->state = C_RECLAIMING;
+		c->seq = out[n - 1].seq;
+		c->deadline_ms = now_ms + deadline_ms;
+		r->ngranted--;
+		r->nreclaiming++;
+		want--;
+	}
+	return (int)n;
+}
+
+static int range_ok(const struct mem_region *r, uint32_t first, uint32_t count)
+{
+	return count && first < r->nchunks && count <= r->nchunks - first;
+}
+
+int mem_region_release(struct mem_region *r, uint32_t first, uint32_t count, uint32_t seq)
+{
+	int rc;
+
+	if (!range_ok(r, first, count))
+		return -EINVAL;
+	for (uint32_t i = first; i < first + count; i++) {
+		const struct chunk *c = &r->c[i];
+
+		if (c->pinned)
+			return -EBUSY;
+		if (seq ? c->state != C_RECLAIMING || c->seq != seq :
+			  c->state == C_FREE)
+			return -EPERM;
+	}
+	rc = punch(r, first, count);
+	if (rc < 0)
+		return rc;
+	for (uint32_t i = first; i < first + count; i++) {
+		struct chunk *c = &r->c[i];
+
+		if (c->state == C_GRANTED)
+			r->ngranted--;
+		else
+			r->nreclaiming--;
+		memset(c, 0, sizeof(*c));
+	}
+	return 0;
+}
+
+static int map_for_pins(struct mem_region *r)
+{
+	void *m;
+
+	if (r->map)
+		return 0;
+	m = mmap(NULL, (size_t)r->nchunks * HRPC_MEM_CHUNK, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 r->fd, 0);
+	if (m == MAP_FAILED)
+		return -errno;
+	r->map = m;
+	return 0;
+}
+
+int mem_region_pin(struct mem_region *r, uint32_t first, uint32_t count)
+{
+	int rc;
+
+	if (!range_ok(r, first, count))
+		return -EINVAL;
+	for (uint32_t i = first; i < first + count; i++)
+		if (r->c[i].state != C_GRANTED || r->c[i].pinned)
+			return r->c[i].state == C_GRANTED ? -EBUSY : -EPERM;
+	if (count > r->pin_quota - r->npinned)
+		return -EDQUOT;
+	rc = map_for_pins(r);
+	/* Resident from now on (faulted in: a hole becomes zeroed memory). */
+	if (rc == 0 && mlock((uint8_t *)r->map + (size_t)first * HRPC_MEM_CHUNK,
+			     (size_t)count * HRPC_MEM_CHUNK) < 0)
+		rc = -errno;
+	if (rc < 0)
+		return rc;
+	for (uint32_t i = first; i < first + count; i++)
+		r->c[i].pinned = true;
+	r->npinned += count;
+	return 0;
+}
+
+int mem_region_unpin(struct mem_region *r, uint32_t first, uint32_t count)
+{
+	if (!range_ok(r, first, count))
+		return -EINVAL;
+	for (uint32_t i = first; i < first + count; i++)
+		if (!r->c[i].pinned)
+			return -EPERM;
+	(void)munlock((uint8_t *)r->map + (size_t)first * HRPC_MEM_CHUNK,
+		      (size_t)count * HRPC_MEM_CHUNK);
+	for (uint32_t i = first; i < first + count; i++)
+		r->c[i].pinned = false;
+	r->npinned -= count;
+	return 0;
+}
+
+uint32_t mem_region_expire(struct mem_region *r, uint64_t now_ms)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < r->nchunks; i++) {
+		struct chunk *c = &r->c[i];
+
+		if (c->state != C_RECLAIMING || c->deadline_ms > now_ms)
+			continue;
+		/* A chunk that cannot be punched stays the guest's to release:
+		 * the next expiry tries again. */
+		if (punch(r, i, 1) < 0)
+			continue;
+		memset(c, 0, sizeof(*c));
+		r->nreclaiming--;
+		n++;
+	}
+	return n;
+}
+
+void mem_region_status(const struct mem_region *r, struct hrpc_mem_status *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->nchunks = r->nchunks;
+	st->granted = r->ngranted;
+	st->pinned = r->npinned;
+	st->reclaiming = r->nreclaiming;
+	st->pin_quota = r->pin_quota;
+}
+
+int64_t mem_region_resident(const struct mem_region *r)
+{
+	struct stat s;
+
+	if (fstat(r->fd, &s) < 0)
+		return -errno;
+	return (int64_t)s.st_blocks * 512;
+}
