@@ -889,28 +889,16 @@ static int fs_plan(Mig *m)
 	p += sizeof(t);
 	for (guint32 i = 0; i < t.nserv; i++) {
 		struct hrpc_fs_mig_server r;
+		gsize rl = fs_record_len(p, end);
 
-		if ((gsize)(end - p) < sizeof(r))
+		if (!rl)
 			return fail(m, "source worker: filesystem table cut short");
 		memcpy(&r, p, sizeof(r));
 		rec[n] = p;
 		memset(names[n], 0, sizeof(names[n]));
 		memcpy(names[n], r.export_name, sizeof(r.export_name) - 1);
 		n++;
-		p += sizeof(r);
-		for (guint32 k = 0; k < r.nnodes; k++) {
-			struct hrpc_fs_mig_node nr;
-
-			if ((gsize)(end - p) < sizeof(nr))
-				return fail(m, "source worker: filesystem table cut short");
-			memcpy(&nr, p, sizeof(nr));
-			if ((gsize)(end - p) - sizeof(nr) < (((gsize)nr.path_len + 7) & ~(gsize)7))
-				return fail(m, "source worker: filesystem table cut short");
-			p += sizeof(nr) + (((gsize)nr.path_len + 7) & ~(gsize)7);
-		}
-		if ((gsize)(end - p) / sizeof(struct hrpc_fs_mig_file) < r.nfiles)
-			return fail(m, "source worker: filesystem table cut short");
-		p += (gsize)r.nfiles * sizeof(struct hrpc_fs_mig_file);
+		p += rl;
 	}
 	if (!n)
 		return 0;
