@@ -269,6 +269,12 @@ mig_migrate() {	# mig_migrate FROM TO [ARGS...]
 		> "$mig_tmp/mig.json" 2> "$mig_tmp/mig.err"
 }
 
+mig_guest_build() {	# mig_guest_build NAME: tests/vm/migrate/guest/NAME.c -> $mig_tmp/NAME, static
+	${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/$1" \
+		"$top_srcdir/tests/vm/migrate/guest/$1.c" 2> "$mig_tmp/cc.log" ||
+		{ cat "$mig_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (libc6-dev)"; }
+}
+
 mig_stream_build() {
 	${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/mig-stream" \
 		"$top_srcdir/tests/vm/migrate/guest/mig-stream.c" 2> "$mig_tmp/cc.log" ||

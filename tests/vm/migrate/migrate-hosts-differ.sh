@@ -29,9 +29,7 @@ mig_setup
 trap 'umount -l "$mig_tmp/B-srv/data" 2> /dev/null; mig_cleanup' EXIT
 vm_watchdog 300
 
-${CC:-gcc} -static -O2 -std=gnu11 -o "$mig_tmp/fs-mig-probe" \
-	"$top_srcdir/tests/vm/migrate/guest/fs-mig-probe.c" 2> "$mig_tmp/cc.log" ||
-	{ cat "$mig_tmp/cc.log" >&2; vm_skip "cannot build the static guest program (libc6-dev)"; }
+mig_guest_build fs-mig-probe
 wport=$((20000 + RANDOM % 5000))
 SECS=${FSM_SECS:-30}
 ctl=$top_builddir/hostrpc/daemon/hostrpcctl
