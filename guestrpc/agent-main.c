@@ -181,6 +181,42 @@ static void port_remove(struct port *p)
 }
 
 /*
+ * The host of a device port left.  Closing the port would make the guest
+ * kernel drop whatever is queued on it (port_fops_release) - and that may
+ * already be the next host's HELLO: a host tool that gives up on a port
+ * QEMU restored throttled after a migration reconnects at once (see
+ * guestrpc/session.c, connect_path).  So keep the port open when reading
+ * proves nothing of the old host is left on it: end of file (no host,
+ * nothing queued) or EAGAIN before any byte (a new host, nothing of it
+ * here yet).  Bytes and then EAGAIN could be either host's: close, and the
+ * next host's HELLO times out and is retried.  Returns a new descriptor
+ * of the port, or -1.
+ */
+static int port_keep_fd(struct port *p)
+{
+	int fd = hrpc_conn_wait_fd(p->conn);
+	char buf[4096];
+	size_t got = 0;
+	ssize_t n;
+
+	if (p->kind != PORT_DEVICE || hrpc_conn_fenced(p->conn) || fd < 0)
+		return -1;
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		got += n > 0 ? (size_t)n : 0;
+	if (n < 0 && (errno != EAGAIN || got))
+		return -1;
+	return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+}
+
+/* Watch a device port that has no channel: SIGIO on the host's "port open". */
+static void port_watch(struct port *p, int fd)
+{
+	p->fd = fd;
+	fcntl(p->fd, F_SETOWN, getpid());
+	fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) | O_ASYNC);
+}
+
+/*
  * A device port without a channel: open it (for SIGIO on the host's "port
  * open") and start a channel once a host is there - poll() says POLLHUP
  * while nobody is connected.
@@ -192,13 +228,13 @@ static void device_check(struct port *p)
 	if (p->conn)
 		return;
 	if (p->fd < 0) {
-		p->fd = open(p->path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-		if (p->fd < 0) {
+		int fd = open(p->path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+		if (fd < 0) {
 			agent_debug("%s: open %s: %s", p->name, p->path, strerror(errno));
 			return;
 		}
-		fcntl(p->fd, F_SETOWN, getpid());
-		fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) | O_ASYNC);
+		port_watch(p, fd);
 	}
 	pfd = (struct pollfd){ .fd = p->fd, .events = POLLIN };
 	if (poll(&pfd, 1, 0) < 0 || (pfd.revents & (POLLHUP | POLLERR | POLLNVAL)))
@@ -487,7 +523,11 @@ int main(int argc, char **argv)
 			if (rc >= 0)
 				rc = gex_tick(p->ex);
 			if (rc < 0) {
+				int keep = port_keep_fd(p);
+
 				port_deactivate(p, rc);
+				if (keep >= 0)
+					port_watch(p, keep);
 				if (p->kind == PORT_SOCKET)
 					port_remove(p);
 				else if (p->kind == PORT_FD) {

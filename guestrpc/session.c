@@ -813,7 +813,20 @@ static int channel_lock(const char *path)
  * QEMU discards the stale output and resets the throttle
  * (virtio_serial_close), and the next host is served.  A channel that is
  * merely busy or an agent that is not running costs a second time-out.
+ * Before that second try, wait a little: the guest should see the hang-up
+ * (the port's "host closed") before the next "host open", or its agent may
+ * take the next host for the one that left (guestrpc/agent-main.c,
+ * port_keep_fd).
  */
+#define RETRY_PAUSE_MS 300
+
+static void retry_pause(void)
+{
+	struct timespec ts = { 0, RETRY_PAUSE_MS * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
 
 static int connect_path(const char *path, int hello_ms, bool use_lock, guestrpc_session **out)
 {
@@ -869,8 +882,10 @@ int guestrpc_session_open(const char *target, const char *uri, int hello_ms,
 		*err = NULL;
 	if (strchr(target, '/')) {
 		rc = connect_path(target, hello_ms, false, out);
-		if (rc == -ETIMEDOUT)
-			rc = connect_path(target, hello_ms, false, out);  /* see connect_path */
+		if (rc == -ETIMEDOUT) {
+			retry_pause();  /* see connect_path */
+			rc = connect_path(target, hello_ms, false, out);
+		}
 		if (rc < 0 && err)
 			*err = strdupf("%s: %s", target, rc == -ETIMEDOUT ?
 				       "no answer from the guest agent (channel busy or agent not running)" :
@@ -888,9 +903,15 @@ int guestrpc_session_open(const char *target, const char *uri, int hello_ms,
 	/* Channels whose HELLO timed out get a second pass (see connect_path). */
 	timed_out = calloc((size_t)n, sizeof(*timed_out));
 	for (int pass = 0; pass < 2 && rc < 0 && timed_out; pass++) {
+		bool paused = false;
+
 		for (int i = 0; i < n; i++) {
 			if (pass && !timed_out[i])
 				continue;
+			if (pass && !paused) {
+				retry_pause();
+				paused = true;
+			}
 			/* A busy channel that is not locked never answers: do not
 			 * wait long for it while another channel is left to try. */
 			rc = connect_path(paths[i], i + 1 < n && hello_ms > 3000 ? 3000 : hello_ms,
