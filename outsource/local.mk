@@ -91,3 +91,14 @@ outsource_fs_libhrpc_fs_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) \
 	-DSYSCONFDIR=\"$(sysconfdir)\" -DG_LOG_DOMAIN=\"hostrpc-fs\"
 outsource_fs_libhrpc_fs_la_LIBADD = hostrpc/libhostrpc.la $(GLIB_LIBS)
 EXTRA_DIST += outsource/fs/README.md
+
+# ---- mem: host-owned memory granted to the guest (hostrpc_mem.ko) -----------
+noinst_LTLIBRARIES += outsource/mem/libhrpc-mem.la
+outsource_mem_libhrpc_mem_la_SOURCES = \
+	outsource/mem/outsource-mem.h outsource/mem/service.c \
+	outsource/mem/region.h outsource/mem/region.c
+outsource_mem_libhrpc_mem_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) \
+	-DSYSCONFDIR=\"$(sysconfdir)\" -DG_LOG_DOMAIN=\"hostrpc-mem\"
+outsource_mem_libhrpc_mem_la_LIBADD = hostrpc/libhostrpc.la $(GLIB_LIBS)
+hostrpcinclude_HEADERS += include/hostrpc/hostmem.h
+EXTRA_DIST += outsource/mem/README.md

@@ -240,6 +240,53 @@ static int admin_sockets_ask(HrpcdAdmin *adm, AdminConn *ac, const struct hrpc_r
 	return 0;
 }
 
+/* hostrpcctl memory: the same ticket and event, through the worker's
+ * memory service (worker-ctl.h, HRPCD_CTL_F_MEMORY). */
+static int admin_memory_ask(HrpcdAdmin *adm, AdminConn *ac, const struct hrpc_req *req,
+			    struct hrpc_reply *rep)
+{
+	struct hrpc_admin_memory_query q;
+	struct hrpc_admin_sockets_ticket t = { 0 };
+	struct hrpcd_ctl_mem_act act = { 0 };
+	HrpcdGuest *g;
+	Ask *ask;
+	int rc;
+
+	if (req->len != sizeof(q))
+		return -EINVAL;
+	memcpy(&q, req->payload, sizeof(q));
+	if ((q.flags & ~HRPC_ADMIN_SOCKETS_F_JSON) || q.reserved ||
+	    q.op > HRPC_ADMIN_MEMORY_RECLAIM || (q.op && (!q.mib || q.mib % 2)) ||
+	    q.deadline_ms > 600000 || (!q.guest_id && !memchr(q.name, 0, sizeof(q.name))))
+		return -EINVAL;
+	g = find_guest(adm, q.guest_id, q.name);
+	if (!g)
+		return -ENOENT;
+	act.op = q.op == HRPC_ADMIN_MEMORY_GRANT ? HRPCD_CTL_MEM_GRANT :
+		 q.op == HRPC_ADMIN_MEMORY_RECLAIM ? HRPCD_CTL_MEM_RECLAIM : 0;
+	act.chunks = q.mib / 2;
+	act.deadline_ms = q.deadline_ms;
+	ask = g_new0(Ask, 1);
+	ask->ac = ac;
+	ask->ticket = ++ac->next_ticket;
+	ask->guest_id = g->id;
+	rc = hrpcd_worker_ctl_memory(hrpcd_supervisor_worker_ctl(adm->sup), g->id,
+				     (q.flags & HRPC_ADMIN_SOCKETS_F_JSON) ? HRPCD_CTL_F_JSON : 0,
+				     act.op ? &act : NULL, sockets_answered, ask);
+	if (rc < 0) {
+		g_free(ask);
+		return rc;
+	}
+	ac->asks = g_slist_prepend(ac->asks, ask);
+	t.ticket = ask->ticket;
+	t.guest_id = g->id;
+	t.timeout_ms = adm->ctl_timeout_ms;
+	g_strlcpy(t.name, g->name, sizeof(t.name));
+	memcpy(rep->payload, &t, sizeof(t));
+	rep->len = sizeof(t);
+	return 0;
+}
+
 static AdminConn *conn_of(HrpcdAdmin *adm, hrpc_conn *conn)
 {
 	for (GList *l = adm->conns; l; l = l->next)
@@ -278,6 +325,9 @@ static int admin_handle(void *opaque, const struct hrpc_req *req, struct hrpc_re
 	case HRPC_ADMIN_SOCKETS_ASK:
 		ac = conn_of(adm, req->conn);
 		return ac ? admin_sockets_ask(adm, ac, req, rep) : -EIO;
+	case HRPC_ADMIN_MEMORY_ASK:
+		ac = conn_of(adm, req->conn);
+		return ac ? admin_memory_ask(adm, ac, req, rep) : -EIO;
 	case HRPC_ADMIN_MIGRATIONS:
 		return admin_migrations(adm, req, rep);
 	default:

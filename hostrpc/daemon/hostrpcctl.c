@@ -510,12 +510,14 @@ static void sockets_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const vo
 /* The guest's effective socket policy and outsourced sockets (files: its
  * filesystem exports and open files): hostrpcd asks the guest's worker and
  * sends its answer as an event. */
-static int cmd_sockets(hrpc_client *c, const char *guest, guint32 listing)
+static int cmd_sockets(hrpc_client *c, const char *guest, guint32 listing,
+		       const struct hrpc_admin_memory_query *memq)
 {
-	const char *what = listing == HRPC_ADMIN_SOCKETS_F_FILES ? "file" :
+	const char *what = memq ? "memory" : listing == HRPC_ADMIN_SOCKETS_F_FILES ? "file" :
 			   listing == HRPC_ADMIN_SOCKETS_F_LOCATIONS ? "location" : "socket";
 
 	struct hrpc_admin_sockets_query q = { 0 };
+	struct hrpc_admin_memory_query mq = { 0 };
 	struct hrpc_admin_sockets_ticket t;
 	SocketsAnswer a = { .text = g_byte_array_new() };
 	struct hrpc_call call = {
@@ -535,10 +537,24 @@ static int cmd_sockets(hrpc_client *c, const char *guest, guint32 listing)
 		strcpy(q.name, guest);
 	}
 	q.flags = (opt_json ? HRPC_ADMIN_SOCKETS_F_JSON : 0) | listing;
+	if (memq) {
+		mq = *memq;
+		mq.guest_id = q.guest_id;
+		memcpy(mq.name, q.name, sizeof(mq.name));
+		mq.flags = opt_json ? HRPC_ADMIN_SOCKETS_F_JSON : 0;
+		call.proc = HRPC_ADMIN_MEMORY_ASK;
+		call.req = &mq;
+		call.req_len = sizeof(mq);
+	}
 	hrpc_client_set_event_handler(c, sockets_event, &a);
 	rc = hrpc_client_call(c, &call);
 	if (rc == -ENOENT)
 		fail("no guest %s", guest);
+	if (memq && rc == -ENOSYS)
+		fail("this hostrpcd has no memory outsourcing; upgrade it");
+	if (memq && rc == -EINVAL)
+		fail("hostrpcd refused the request: MIB must be a positive multiple of 2 "
+		     "and the deadline at most 600000 ms");
 	if (rc == -ENODATA)
 		fail("guest %s has no worker running", guest);
 	if (rc == -ENOSYS)
@@ -572,6 +588,17 @@ static int cmd_sockets(hrpc_client *c, const char *guest, guint32 listing)
 	if (a.status == -EFBIG)
 		fail("guest %s's %s listing is larger than one message (%u bytes) as JSON; "
 		     "the table form shows its head", guest, what, HRPC_ADMIN_SOCKETS_TEXT_MAX);
+	if (memq && a.status == -ENODEV)
+		fail("guest %s has no memory region (no [memory] in its policy)", guest);
+	if (memq && a.status == -ENOTCONN)
+		fail("guest %s's memory driver (hostrpc_mem.ko) has not attached yet", guest);
+	if (memq && a.status == -ENOSPC)
+		fail("guest %s's region has no free memory left to grant", guest);
+	if (memq && a.status == -ENOENT)
+		fail("guest %s has no granted memory the host could ask back "
+		     "(none granted, or all of it pinned or being reclaimed)", guest);
+	if (memq && a.status < 0)
+		fail("guest %s's worker could not do it: %s", guest, g_strerror(-a.status));
 	if (a.status < 0)
 		fail("guest %s's worker could not list its %ss: %s", guest, what,
 		     g_strerror(-a.status));
@@ -585,6 +612,7 @@ int main(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND [ARGS]");
 	g_autoptr(GError) error = NULL;
 	hrpc_client *c;
+	struct hrpc_admin_memory_query memq = { 0 };
 	const char *cmd;
 	int rc;
 
@@ -604,13 +632,45 @@ int main(int argc, char **argv)
 		"                  left them there and forwards to them), or that stayed here\n"
 		"                  after it left: connection, where, bytes each way\n"
 		"  migrations      the live migrations this host took part in (hostrpc-migrate):\n"
-		"                  guest, direction, state, start, duration, how it ended");
+		"                  guest, direction, state, start, duration, how it ended\n"
+		"  memory GUEST [grant MIB | reclaim MIB [DEADLINE_MS]]\n"
+		"                  the guest's host-owned memory: region, granted, pinned,\n"
+		"                  pressure, moves; grant gives it MIB more, reclaim asks MIB\n"
+		"                  back (taken anyway after DEADLINE_MS, default the policy's)");
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
 		fprintf(stderr, "hostrpcctl: %s\n", error->message);
 		return 2;
 	}
 	cmd = argc > 1 ? argv[1] : "list";
-	if (!(g_str_equal(cmd, "info") || g_str_equal(cmd, "list") ||
+	if (g_str_equal(cmd, "memory")) {
+		char *end = NULL;
+		unsigned long v = 0, dl = 0;
+
+		if (argc >= 5) {
+			v = strtoul(argv[4], &end, 10);
+			if (*end || !v || v % 2 || v > 131072)
+				v = 0;
+		}
+		if (argc == 6) {
+			dl = strtoul(argv[5], &end, 10);
+			if (*end || !dl || dl > 600000)
+				v = 0;
+		}
+		if (argc == 3)
+			memq.op = HRPC_ADMIN_MEMORY_LIST;
+		else if (argc == 5 && g_str_equal(argv[3], "grant") && v)
+			memq.op = HRPC_ADMIN_MEMORY_GRANT;
+		else if ((argc == 5 || argc == 6) && g_str_equal(argv[3], "reclaim") && v)
+			memq.op = HRPC_ADMIN_MEMORY_RECLAIM;
+		else {
+			fprintf(stderr, "hostrpcctl: usage: memory GUEST [grant MIB | reclaim MIB "
+				"[DEADLINE_MS]] (MIB a positive multiple of 2, DEADLINE_MS "
+				"1..600000)\n");
+			return 2;
+		}
+		memq.mib = (guint32)v;
+		memq.deadline_ms = (guint32)dl;
+	} else if (!(g_str_equal(cmd, "info") || g_str_equal(cmd, "list") ||
 	      g_str_equal(cmd, "channels") || g_str_equal(cmd, "stats") ||
 	      g_str_equal(cmd, "sockets") || g_str_equal(cmd, "files") ||
 	      g_str_equal(cmd, "locations") || g_str_equal(cmd, "migrations")) ||
@@ -631,11 +691,13 @@ int main(int argc, char **argv)
 	else if (g_str_equal(cmd, "channels"))
 		rc = cmd_channels(c, NULL, FALSE);
 	else if (g_str_equal(cmd, "sockets"))
-		rc = cmd_sockets(c, argv[2], 0);
+		rc = cmd_sockets(c, argv[2], 0, NULL);
 	else if (g_str_equal(cmd, "files"))
-		rc = cmd_sockets(c, argv[2], HRPC_ADMIN_SOCKETS_F_FILES);
+		rc = cmd_sockets(c, argv[2], HRPC_ADMIN_SOCKETS_F_FILES, NULL);
 	else if (g_str_equal(cmd, "locations"))
-		rc = cmd_sockets(c, argv[2], HRPC_ADMIN_SOCKETS_F_LOCATIONS);
+		rc = cmd_sockets(c, argv[2], HRPC_ADMIN_SOCKETS_F_LOCATIONS, NULL);
+	else if (g_str_equal(cmd, "memory"))
+		rc = cmd_sockets(c, argv[2], 0, &memq);
 	else if (g_str_equal(cmd, "migrations"))
 		rc = cmd_migrations(c);
 	else

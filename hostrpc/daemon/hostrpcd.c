@@ -53,6 +53,7 @@ typedef struct {
 	gint audit_rate;
 	char *sock_policy_dir;
 	char *fs_policy_dir;
+	char *mem_policy_dir;
 	char *sock_audit_dir;
 	char *migrate_socket;    /* the port for hostrpc-migrate (migrate-doors.h) */
 	char *migrate_listen;    /* HOST:PORT for incoming migrations */
@@ -82,6 +83,7 @@ static void options_clear(Options *o)
 	g_free(o->audit_max);
 	g_free(o->sock_policy_dir);
 	g_free(o->fs_policy_dir);
+	g_free(o->mem_policy_dir);
 	g_free(o->sock_audit_dir);
 	g_free(o->migrate_socket);
 	g_free(o->migrate_listen);
@@ -234,6 +236,9 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		{ "fs-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->fs_policy_dir,
 		  "Filesystem exports (outsource/fs/policy.h): DIR/NAME.conf, else "
 		  "DIR/default.conf, else none (default " SYSCONFDIR "/hostrpc/fs)", "DIR" },
+		{ "mem-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->mem_policy_dir,
+		  "Memory regions (outsource/mem/outsource-mem.h): DIR/NAME.conf, else "
+		  "DIR/default.conf, else none (default " SYSCONFDIR "/hostrpc/mem)", "DIR" },
 		{ "sock-audit-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->sock_audit_dir,
 		  "Socket audit logs DIR/NAME.sock.log, written by the daemon (default "
 		  "STATE_DIR/sock-audit)", "DIR" },
@@ -328,6 +333,7 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 	/* Before daemonize() leaves the directory they are relative to. */
 	absolutize(&o->sock_policy_dir);
 	absolutize(&o->fs_policy_dir);
+	absolutize(&o->mem_policy_dir);
 	absolutize(&o->sock_audit_dir);
 	absolutize(&o->migrate_socket);
 	absolutize(&o->migrate_key);
@@ -587,6 +593,7 @@ int main(int argc, char **argv)
 	cfg.audit_rate = (guint)o.audit_rate;
 	cfg.sock_policy_dir = o.sock_policy_dir;
 	cfg.fs_policy_dir = o.fs_policy_dir;
+	cfg.mem_policy_dir = o.mem_policy_dir;
 	cfg.sock_audit_dir = o.sock_audit_dir;
 	cfg.hello_timeout_s = (guint)o.hello_timeout;
 	cfg.endpoint_gid = o.endpoint_gid;

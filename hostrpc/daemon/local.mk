@@ -36,6 +36,7 @@ endif
 # socket outsourcing service (outsource/sock), registered in services.c
 hostrpc_daemon_libhostrpcd_la_LIBADD += outsource/sock/libhrpc-sock-glib.la
 hostrpc_daemon_libhostrpcd_la_LIBADD += outsource/fs/libhrpc-fs.la
+hostrpc_daemon_libhostrpcd_la_LIBADD += outsource/mem/libhrpc-mem.la
 # live migration (worker-migrate.c, migrate-doors.c): the link and the
 # guest's network identity (migrate/)
 hostrpc_daemon_libhostrpcd_la_LIBADD += migrate/libhrpc-miglink.la migrate/libhrpc-netident.la

@@ -344,6 +344,9 @@ static const char *const allowed[] = {
 	"access", "faccessat", "faccessat2", "readlink", "readlinkat", "getcwd",
 	/* memory */
 	"mmap", "munmap", "mremap", "mprotect", "madvise", "brk", "memfd_create",
+	/* the guest's memory region (outsource/mem): punch what it gave back,
+	 * pin what it asks, find what it refilled */
+	"fallocate", "mlock", "munlock",
 	/* threads, time, identity */
 	"futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq", "set_tid_address",
 	"sched_yield", "sched_getaffinity", "clock_gettime", "clock_getres", "clock_nanosleep",
@@ -363,7 +366,7 @@ static const char *const allowed[] = {
 static const char *const allowed_fs[] = {
 	"mkdirat", "mknodat", "unlinkat", "renameat2", "linkat", "symlinkat", "chmod",
 	"fchmodat", "fchownat", "truncate", "ftruncate", "utimensat", "fsync", "fdatasync",
-	"fallocate", "fgetxattr", "flistxattr", "fsetxattr", "fremovexattr", "fstatfs",
+	"fgetxattr", "flistxattr", "fsetxattr", "fremovexattr", "fstatfs",
 	"statfs", "openat2", "umask", "setfsuid", "setfsgid", "setgroups", "flock",
 	"inotify_init1", "inotify_add_watch", "inotify_rm_watch", "name_to_handle_at",
 };

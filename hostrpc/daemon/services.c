@@ -11,6 +11,7 @@
 #include "hostrpc/daemon/worker.h"
 #include "outsource/sock/outsource-sock-glib.h" /* socket outsourcing (outsource/sock) */
 #include "outsource/fs/outsource-fs.h"           /* filesystem outsourcing (outsource/fs) */
+#include "outsource/mem/outsource-mem.h"         /* memory outsourcing (outsource/mem) */
 
 static gboolean builtins_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
 			       GError **error)
@@ -58,6 +59,21 @@ static void fs_stop(gpointer state)
 }
 /* ---- end filesystem outsourcing ---- */
 
+/* ---- memory outsourcing (outsource/mem, service 18) ---- */
+static gboolean mem_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
+			  GError **error)
+{
+	*state = outsource_mem_service_start(srv, spec->guest_id, spec->name,
+					     spec->mem_policy_dir, spec->audit_fd, error);
+	return *state != NULL;
+}
+
+static void mem_stop(gpointer state)
+{
+	outsource_mem_service_stop(state);
+}
+/* ---- end memory outsourcing ---- */
+
 /* Stopped in reverse.  Filesystems before sockets: a guest with exports
  * keeps its worker uid 0 (sandbox.h), which the socket service must know
  * (SO_REUSEPORT groups only the worker's own uid's sockets). */
@@ -65,6 +81,7 @@ static const HrpcdService service_table[] = {
 	{ "builtins (echo, stats)", builtins_start, NULL },
 	{ "filesystems (outsource/fs)", fs_start, fs_stop },
 	{ "sockets (outsource/sock)", sock_start, sock_stop },
+	{ "memory (outsource/mem)", mem_start, mem_stop },
 };
 
 struct _HrpcdServices {
@@ -154,4 +171,12 @@ int hrpcd_services_list_sockets(HrpcdServices *svcs, gboolean json, char **text,
 			return *text ? 0 : -ENOMEM;
 		}
 	return -ENODATA;
+}
+
+OutsourceMemService *hrpcd_services_mem(HrpcdServices *svcs)
+{
+	for (guint i = 0; svcs && i < svcs->started; i++)
+		if (service_table[i].start == mem_start)
+			return svcs->state[i];
+	return NULL;
 }

@@ -49,5 +49,8 @@ guint hrpcd_services_fs_exports(HrpcdServices *svcs, guint32 *allow);
 /* The filesystem service, for a migration (NULL: not started). */
 typedef struct _OutsourceFsService OutsourceFsService;
 OutsourceFsService *hrpcd_services_fs(HrpcdServices *svcs);
+/* The guest's memory service (hostrpcctl memory), or NULL. */
+typedef struct _OutsourceMemService OutsourceMemService;
+OutsourceMemService *hrpcd_services_mem(HrpcdServices *svcs);
 
 #endif /* HOSTRPCD_SERVICES_H */

@@ -98,6 +98,7 @@ struct _HrpcdSupervisor {
 	HrpcdAuditSinks *audit;
 	char *sock_policy_dir;  /* absolute */
 	char *fs_policy_dir;    /* absolute */
+	char *mem_policy_dir;   /* absolute */
 	HrpcdWorkerCtl *ctl;    /* each worker's control channel (worker-ctl.h) */
 	int mntns_fd;           /* the workers' mount namespace (sandbox.h); -1: none */
 	int gate_fd;            /* the workers' spinner count page (worker.h); -1: none */
@@ -630,6 +631,7 @@ static gboolean worker_start(HrpcdSupervisor *sup, HrpcdGuest *g, HrpcdWorkerSpe
 	spec->poll_spinners = sup->poll_spinners;
 	spec->sock_policy_dir = sup->sock_policy_dir;
 	spec->fs_policy_dir = sup->fs_policy_dir;
+	spec->mem_policy_dir = sup->mem_policy_dir;
 	spec->audit_fd = hrpcd_audit_sinks_open(sup->audit, g->id, g->name, error);
 	if (spec->audit_fd < 0)
 		return FALSE;
@@ -1509,6 +1511,8 @@ HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError *
 		: g_build_filename(SYSCONFDIR, "hostrpc", "sock", NULL);
 	sup->fs_policy_dir = cfg->fs_policy_dir ? absolute(cfg->fs_policy_dir)
 		: g_build_filename(SYSCONFDIR, "hostrpc", "fs", NULL);
+	sup->mem_policy_dir = cfg->mem_policy_dir ? absolute(cfg->mem_policy_dir)
+		: g_build_filename(SYSCONFDIR, "hostrpc", "mem", NULL);
 	sup->ctl = hrpcd_worker_ctl_new(cfg->worker_ctl_timeout_ms, NULL);
 	hrpcd_worker_ctl_set_migration_cb(sup->ctl, migration_news, sup);
 	sup->max_guests = cfg->max_guests ? cfg->max_guests : HRPCD_DEFAULT_MAX_GUESTS;
@@ -1632,6 +1636,7 @@ void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 		close(sup->gate_fd);
 	g_free(sup->sock_policy_dir);
 	g_free(sup->fs_policy_dir);
+	g_free(sup->mem_policy_dir);
 	g_free(sup->migrate_key);
 	g_queue_clear_full(&sup->migrations, g_free);
 	g_free(sup->socket_path);

@@ -45,6 +45,7 @@ typedef struct {
 	guint audit_rate;         /* audit lines a second per guest; 0: default */
 	const char *sock_policy_dir; /* socket policies; NULL: SYSCONFDIR/hostrpc/sock */
 	const char *fs_policy_dir;   /* filesystem exports; NULL: SYSCONFDIR/hostrpc/fs */
+	const char *mem_policy_dir;  /* memory regions; NULL: SYSCONFDIR/hostrpc/mem */
 	const char *sock_audit_dir;  /* socket audit logs; NULL: <state_dir>/sock-audit */
 	guint worker_ctl_timeout_ms; /* a worker's answer (worker-ctl.h); 0: default */
 	guint hello_timeout_s;    /* process guests' HELLO deadline (0: default, 10 s) */

@@ -316,11 +316,16 @@ int hrpcd_worker_ctl_send(HrpcdWorkerCtl *ctl, guint32 guest_id, guint32 type, i
 	return rc < 0 ? rc : 0;
 }
 
-int hrpcd_worker_ctl_list_sockets(HrpcdWorkerCtl *ctl, guint32 guest_id, guint flags,
-				  HrpcdWorkerCtlDone done, gpointer data)
+static int ask(HrpcdWorkerCtl *ctl, guint32 guest_id, guint flags,
+	       const struct hrpcd_ctl_mem_act *act, HrpcdWorkerCtlDone done, gpointer data)
 {
 	Chan *c = g_hash_table_lookup(ctl->chans, GUINT_TO_POINTER(guest_id));
+	struct {
+		struct hrpcd_ctl_msg m;
+		struct hrpcd_ctl_mem_act act;
+	} msg = { .m = { .type = HRPCD_CTL_LIST_SOCKETS } };
 	struct hrpcd_ctl_msg m = { .type = HRPCD_CTL_LIST_SOCKETS };
+	gsize mlen = sizeof(m);
 	Request *r;
 	ssize_t n;
 
@@ -329,15 +334,21 @@ int hrpcd_worker_ctl_list_sockets(HrpcdWorkerCtl *ctl, guint32 guest_id, guint f
 	if (c->pending.length >= HRPCD_CTL_MAX_PENDING)
 		return -EBUSY;
 	m.seq = ++ctl->next_seq;
-	m.status = (gint32)(flags & (HRPCD_CTL_F_JSON | HRPCD_CTL_F_FILES | HRPCD_CTL_F_LOCATIONS));
+	m.status = (gint32)(flags & (HRPCD_CTL_F_JSON | HRPCD_CTL_F_FILES | HRPCD_CTL_F_LOCATIONS |
+				     HRPCD_CTL_F_MEMORY));
+	msg.m = m;
+	if (act) {
+		msg.act = *act;
+		mlen = sizeof(msg);
+	}
 	r = g_new0(Request, 1);
 	r->seq = m.seq;
 	r->done = done;
 	r->data = data;
 	do
-		n = send(c->fd, &m, sizeof(m), MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = send(c->fd, &msg, mlen, MSG_DONTWAIT | MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(m)) {
+	if (n != (ssize_t)mlen) {
 		/* Gone, or so far behind that its queue is full. */
 		GSource *idle = g_idle_source_new();
 
@@ -352,4 +363,17 @@ int hrpcd_worker_ctl_list_sockets(HrpcdWorkerCtl *ctl, guint32 guest_id, guint f
 	g_source_attach(r->timer, ctl->ctx);
 	g_queue_push_tail(&c->pending, r);
 	return 0;
+}
+
+int hrpcd_worker_ctl_list_sockets(HrpcdWorkerCtl *ctl, guint32 guest_id, guint flags,
+				  HrpcdWorkerCtlDone done, gpointer data)
+{
+	return ask(ctl, guest_id, flags, NULL, done, data);
+}
+
+int hrpcd_worker_ctl_memory(HrpcdWorkerCtl *ctl, guint32 guest_id, guint flags,
+			    const struct hrpcd_ctl_mem_act *act, HrpcdWorkerCtlDone done,
+			    gpointer data)
+{
+	return ask(ctl, guest_id, flags | HRPCD_CTL_F_MEMORY, act, done, data);
 }

@@ -52,6 +52,20 @@ enum hrpcd_ctl_type {
 #define HRPCD_CTL_F_JSON  0x1u
 #define HRPCD_CTL_F_FILES 0x2u /* the filesystem service's listing instead */
 #define HRPCD_CTL_F_LOCATIONS 0x4u /* the location table instead (issue 14) */
+/* The memory service's listing instead (hostrpcctl memory, issue 15); the
+ * request may carry a struct hrpcd_ctl_mem_act to do first. */
+#define HRPCD_CTL_F_MEMORY 0x8u
+
+enum hrpcd_ctl_mem_op {
+	HRPCD_CTL_MEM_GRANT = 1,    /* `chunks` more */
+	HRPCD_CTL_MEM_RECLAIM = 2,  /* `chunks` back within deadline_ms (0: the policy's) */
+};
+struct hrpcd_ctl_mem_act {
+	uint32_t op;
+	uint32_t chunks;
+	uint32_t deadline_ms;
+	uint32_t reserved;
+};
 
 enum hrpcd_ctl_mig_event {
 	HRPCD_CTL_MIG_OUT_ROLLBACK = 1,   /* source: serving again */
@@ -124,6 +138,10 @@ int hrpcd_worker_ctl_send(HrpcdWorkerCtl *ctl, guint32 guest_id, guint32 type, i
  * will be called), -ENODATA (no worker channel) or -EBUSY. */
 int hrpcd_worker_ctl_list_sockets(HrpcdWorkerCtl *ctl, guint32 guest_id, guint flags,
 				  HrpcdWorkerCtlDone done, gpointer data);
+/* The same with F_MEMORY and an action done first (NULL: none). */
+int hrpcd_worker_ctl_memory(HrpcdWorkerCtl *ctl, guint32 guest_id, guint flags,
+			    const struct hrpcd_ctl_mem_act *act, HrpcdWorkerCtlDone done,
+			    gpointer data);
 
 /* A worker's listing made safe to print (pure; exposed for tests): every
  * byte outside 0x20-0x7e, '\n' and '\t' becomes '?' in place, and text

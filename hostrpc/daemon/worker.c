@@ -41,6 +41,8 @@
 #include "hostrpc/daemon/worker.h"
 #include "hostrpc/daemon/worker-ctl.h"
 #include "hostrpc/daemon/worker-priv.h"
+#include "hostrpc/mem.h"
+#include "outsource/mem/outsource-mem.h"
 
 /* ivshmem: a fenced guest stays fenced this long before the supervisor's
  * next worker resets its channel.  Meanwhile hostrpcctl shows the guest
@@ -232,6 +234,39 @@ static GSource *watch_fd(Worker *w, int fd, GIOCondition cond, GUnixFDSourceFunc
 	return src;
 }
 
+/* hostrpcctl memory: an action of the host's, then the listing (its
+ * first line says what the action did). */
+static int memory_ctl(Worker *w, const struct hrpcd_ctl_mem_act *act, gboolean json, char **text,
+		      gsize *len)
+{
+	OutsourceMemService *mem = hrpcd_services_mem(w->svcs);
+	g_autofree char *list = NULL;
+	int rc = 0;
+
+	*text = NULL;
+	*len = 0;
+	if (!mem)
+		return -ENODATA;
+	if (act->reserved || act->op > HRPCD_CTL_MEM_RECLAIM || (act->op && !act->chunks))
+		return -EINVAL;
+	if (act->op == HRPCD_CTL_MEM_GRANT)
+		rc = outsource_mem_service_grant(mem, act->chunks);
+	else if (act->op == HRPCD_CTL_MEM_RECLAIM)
+		rc = outsource_mem_service_reclaim(mem, act->chunks, act->deadline_ms);
+	if (rc < 0)
+		return rc;
+	list = outsource_mem_service_listing(mem, json, len);
+	if (json || !act->op) {
+		*text = g_steal_pointer(&list);
+		return 0;
+	}
+	*text = g_strdup_printf("%s %u MiB\n%s",
+				act->op == HRPCD_CTL_MEM_GRANT ? "granted" : "asked back",
+				(guint)rc * (HRPC_MEM_CHUNK >> 20), list);
+	*len = strlen(*text);
+	return 0;
+}
+
 /* The supervisor asks (worker-ctl.h); we answer at once, never block. */
 static gboolean ctl_event(gint fd, GIOCondition cond, gpointer user_data)
 {
@@ -275,10 +310,18 @@ static gboolean ctl_event(gint fd, GIOCondition cond, gpointer user_data)
 	}
 	if (nfds > 0 && passed >= 0)
 		close(passed);
-	if (rc != sizeof(m) || m.type != HRPCD_CTL_LIST_SOCKETS)
+	if ((rc != sizeof(m) && rc != sizeof(m) + sizeof(struct hrpcd_ctl_mem_act)) ||
+	    m.type != HRPCD_CTL_LIST_SOCKETS ||
+	    (rc != sizeof(m) && !(m.status & HRPCD_CTL_F_MEMORY)))
 		return G_SOURCE_CONTINUE;
 	r.seq = m.seq;
-	if (m.status & HRPCD_CTL_F_LOCATIONS) {
+	if (m.status & HRPCD_CTL_F_MEMORY) {
+		struct hrpcd_ctl_mem_act act = { 0 };
+
+		if (rc > (int)sizeof(m))
+			memcpy(&act, in.payload, sizeof(act));
+		rc = memory_ctl(w, &act, (m.status & HRPCD_CTL_F_JSON) != 0, &text, &len);
+	} else if (m.status & HRPCD_CTL_F_LOCATIONS) {
 		text = hrpcd_worker_locations(w, (m.status & HRPCD_CTL_F_JSON) != 0, &len);
 		rc = 0;
 	} else if (m.status & HRPCD_CTL_F_FILES)
@@ -590,6 +633,7 @@ int hrpcd_worker_main(int argc, char **argv)
 	gint64 shm_size = 0, uid = -1, poll_max_ns = 0, poll_spinners = 0;
 	g_autofree char *name = NULL, *transport = NULL, *workdir = NULL, *policy_dir = NULL;
 	g_autofree char *mig_intro = NULL, *mig_key = NULL, *fs_policy_dir = NULL;
+	g_autofree char *mem_policy_dir = NULL;
 	gboolean worker = FALSE, use_syslog = FALSE, verbose = FALSE;
 	GOptionEntry entries[] = {
 		{ "worker", 0, 0, G_OPTION_ARG_NONE, &worker, NULL, NULL },
@@ -600,6 +644,7 @@ int hrpcd_worker_main(int argc, char **argv)
 		{ "workdir", 0, 0, G_OPTION_ARG_FILENAME, &workdir, NULL, NULL },
 		{ "sock-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &policy_dir, NULL, NULL },
 		{ "fs-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &fs_policy_dir, NULL, NULL },
+		{ "mem-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &mem_policy_dir, NULL, NULL },
 		{ "poll-max-ns", 0, 0, G_OPTION_ARG_INT64, &poll_max_ns, NULL, NULL },
 		{ "poll-spinners", 0, 0, G_OPTION_ARG_INT64, &poll_spinners, NULL, NULL },
 		{ "uid", 0, 0, G_OPTION_ARG_INT64, &uid, NULL, NULL },
@@ -638,6 +683,7 @@ int hrpcd_worker_main(int argc, char **argv)
 	spec.workdir = workdir;
 	spec.sock_policy_dir = policy_dir;
 	spec.fs_policy_dir = fs_policy_dir;
+	spec.mem_policy_dir = mem_policy_dir;
 	if (spec.transport == HRPC_ADMIN_TRANSPORT_IVSHMEM) {
 		spec.shm_fd = FD_SHM;
 		for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++) {
@@ -744,6 +790,8 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 						      spec->sock_policy_dir));
 	if (spec->fs_policy_dir)
 		g_ptr_array_add(argv, g_strdup_printf("--fs-policy-dir=%s", spec->fs_policy_dir));
+	if (spec->mem_policy_dir)
+		g_ptr_array_add(argv, g_strdup_printf("--mem-policy-dir=%s", spec->mem_policy_dir));
 	if (spec->poll_max_ns) {
 		g_ptr_array_add(argv, g_strdup_printf("--poll-max-ns=%u", spec->poll_max_ns));
 		g_ptr_array_add(argv, g_strdup_printf("--poll-spinners=%u", spec->poll_spinners));

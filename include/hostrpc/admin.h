@@ -57,6 +57,12 @@ enum hrpc_admin_proc {
 	 * migrations this daemon took part in (the last 64, oldest first).
 	 * A daemon without migrations answers -ENOSYS. */
 	HRPC_ADMIN_MIGRATIONS = 6,
+	/* hrpc_admin_memory_query -> hrpc_admin_sockets_ticket, then one
+	 * HRPC_ADMIN_EV_SOCKETS event with the guest's memory listing after
+	 * the query's action (issue 15; errors as SOCKETS_ASK, and the
+	 * action's: -ENODEV no region, -ENOTCONN no guest driver yet, -ENOSPC
+	 * nothing left to grant, -ENOENT nothing to reclaim). */
+	HRPC_ADMIN_MEMORY_ASK = 7,
 };
 
 /* Events (daemon -> hostrpcctl), service HRPC_SVC_ADMIN. */
@@ -234,6 +240,23 @@ struct hrpc_admin_sockets_event {
 	hrpc_u32 len;         /* bytes of listing following; 0 unless status is 0 */
 };
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_sockets_event) == 16, "sockets event is 16 bytes");
+
+enum hrpc_admin_memory_op {
+	HRPC_ADMIN_MEMORY_LIST = 0,
+	HRPC_ADMIN_MEMORY_GRANT = 1,    /* mib more to the guest */
+	HRPC_ADMIN_MEMORY_RECLAIM = 2,  /* mib back, within deadline_ms (0: the policy's) */
+};
+
+struct hrpc_admin_memory_query {
+	hrpc_u32 guest_id;    /* 0: look the guest up by name */
+	hrpc_u32 flags;       /* HRPC_ADMIN_SOCKETS_F_JSON */
+	hrpc_u32 op;          /* enum hrpc_admin_memory_op */
+	hrpc_u32 mib;         /* a multiple of 2 (HRPC_MEM_CHUNK), not 0 for an action */
+	hrpc_u32 deadline_ms;
+	hrpc_u32 reserved;
+	char     name[64];    /* NUL-terminated when guest_id is 0 */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_memory_query) == 88, "memory query is 88 bytes");
 
 /* The most listing text one event carries. */
 #define HRPC_ADMIN_SOCKETS_TEXT_MAX (65536u - 64u)

@@ -19,13 +19,14 @@ struct chunk {
 	uint8_t state;             /* enum chunk_state */
 	bool pinned;
 	uint32_t seq;              /* C_RECLAIMING: the RECLAIM's */
-	uint64_t deadline_ms;      /* C_RECLAIMING */
+	uint64_t deadline_ms;      /* C_RECLAIMING; C_FREE: when it was taken back */
 };
 
 struct mem_region {
 	int fd;
 	uint32_t nchunks, pin_quota, npinned, ngranted, nreclaiming;
 	uint32_t next_seq;
+	uint64_t now_ms;           /* mem_region_set_now(): stamps what release frees */
 	void *map;                 /* the host's view, for mlock; NULL until a pin */
 	struct chunk c[];
 };
@@ -41,6 +42,7 @@ static int punch(struct mem_region *r, uint32_t first, uint32_t count)
 int mem_region_new(int fd, const struct mem_region_config *cfg, struct mem_region **out)
 {
 	struct mem_region *r;
+	struct stat st;
 	int rc;
 
 	*out = NULL;
@@ -58,7 +60,11 @@ int mem_region_new(int fd, const struct mem_region_config *cfg, struct mem_regio
 	r->fd = fd;
 	r->nchunks = cfg->nchunks;
 	r->pin_quota = cfg->pin_quota;
-	if (ftruncate(fd, (off_t)cfg->nchunks * HRPC_MEM_CHUNK) < 0) {
+	/* Grown if short, never shrunk: QEMU may map it already (its BAR can
+	 * be larger than the region), and a mapping past the end is SIGBUS. */
+	if (fstat(fd, &st) < 0 ||
+	    (st.st_size < (off_t)cfg->nchunks * HRPC_MEM_CHUNK &&
+	     ftruncate(fd, (off_t)cfg->nchunks * HRPC_MEM_CHUNK) < 0)) {
 		rc = -errno;
 		mem_region_free(r);
 		return rc;
@@ -176,6 +182,7 @@ int mem_region_release(struct mem_region *r, uint32_t first, uint32_t count, uin
 		else
 			r->nreclaiming--;
 		memset(c, 0, sizeof(*c));
+		c->deadline_ms = r->now_ms;
 	}
 	return 0;
 }
@@ -247,6 +254,7 @@ uint32_t mem_region_expire(struct mem_region *r, uint64_t now_ms)
 		if (punch(r, i, 1) < 0)
 			continue;
 		memset(c, 0, sizeof(*c));
+		c->deadline_ms = now_ms;
 		r->nreclaiming--;
 		n++;
 	}
@@ -270,4 +278,58 @@ int64_t mem_region_resident(const struct mem_region *r)
 	if (fstat(r->fd, &s) < 0)
 		return -errno;
 	return (int64_t)s.st_blocks * 512;
+}
+
+void mem_region_set_now(struct mem_region *r, uint64_t now_ms)
+{
+	r->now_ms = now_ms;
+}
+
+int mem_region_granted_ranges(const struct mem_region *r, struct hrpc_mem_grant_event *out,
+			      uint32_t max)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < r->nchunks; i++) {
+		if (r->c[i].state != C_GRANTED)
+			continue;
+		if (n && out[n - 1].first + out[n - 1].count == i) {
+			out[n - 1].count++;
+		} else {
+			if (n == max)
+				break;
+			out[n].first = i;
+			out[n].count = 1;
+			n++;
+		}
+	}
+	return (int)n;
+}
+
+uint32_t mem_region_refilled(struct mem_region *r, uint64_t now_ms, uint32_t grace_ms)
+{
+	uint32_t n = 0;
+	off_t pos = 0, end = (off_t)r->nchunks * HRPC_MEM_CHUNK;
+
+	/* Walk the data extents (SEEK_DATA/SEEK_HOLE), not every chunk. */
+	while (pos < end) {
+		off_t d = lseek(r->fd, pos, SEEK_DATA), h;
+
+		if (d < 0 || d >= end)
+			break;
+		h = lseek(r->fd, d, SEEK_HOLE);
+		if (h < 0 || h > end)
+			h = end;
+		for (uint32_t i = (uint32_t)(d / HRPC_MEM_CHUNK);
+		     i < r->nchunks && (off_t)i * HRPC_MEM_CHUNK < h; i++) {
+			struct chunk *c = &r->c[i];
+
+			if (c->state != C_FREE || c->deadline_ms + grace_ms > now_ms)
+				continue;
+			if (punch(r, i, 1) == 0)
+				n++;
+		}
+		pos = h;
+	}
+	return n;
 }

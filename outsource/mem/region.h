@@ -63,6 +63,19 @@ int mem_region_unpin(struct mem_region *r, uint32_t first, uint32_t count);
  * (punched, FREE); returns how many. */
 uint32_t mem_region_expire(struct mem_region *r, uint64_t now_ms);
 
+/* The clock release() stamps freed chunks with (ms, the caller's). */
+void mem_region_set_now(struct mem_region *r, uint64_t now_ms);
+
+/* The GRANTED ranges now (to tell a guest that says HELLO again). */
+int mem_region_granted_ranges(const struct mem_region *r, struct hrpc_mem_grant_event *out,
+			      uint32_t max);
+
+/* FREE chunks taken back at least grace_ms before now_ms that hold data
+ * again - the guest kept writing (or reading: on shmem a read through a
+ * shared mapping of a hole allocates) memory it no longer has: punched
+ * again; returns how many.  The caller fences a guest that does this. */
+uint32_t mem_region_refilled(struct mem_region *r, uint64_t now_ms, uint32_t grace_ms);
+
 void mem_region_status(const struct mem_region *r, struct hrpc_mem_status *st);
 /* Bytes of the region's file the host holds now (its allocated blocks). */
 int64_t mem_region_resident(const struct mem_region *r);

@@ -118,6 +118,13 @@ tests_integration_sock_test_sock_audit_flood_LDFLAGS = $(itest_ldflags)
 
 # Filesystem outsourcing's host half in a real worker (issue 13).
 check_PROGRAMS += tests/integration/fs/test-fs-service
+# memory outsourcing's host half in a real worker (issue 15)
+check_PROGRAMS += tests/integration/mem/test-mem-service
+TESTS += tests/integration/mem/test-mem-service
+tests_integration_mem_test_mem_service_SOURCES = tests/integration/mem/test-mem-service.c $(itest_sources)
+tests_integration_mem_test_mem_service_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
+tests_integration_mem_test_mem_service_LDADD = $(itest_ldadd)
+tests_integration_mem_test_mem_service_LDFLAGS = $(itest_ldflags)
 TESTS += tests/integration/fs/test-fs-service
 tests_integration_fs_test_fs_service_SOURCES = tests/integration/fs/test-fs-service.c $(itest_sources)
 tests_integration_fs_test_fs_service_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
