@@ -14,3 +14,15 @@ EXTRA_DIST += \
 	drivers-frontend/core/chardev.c \
 	drivers-frontend/core/fence.c \
 	drivers-frontend/core/ivshmem.c
+
+# drivers-frontend/mem: memory frontend module hostrpc_mem.ko (built by
+# tools/guest-image), and its guest test program (tests/vm/guest/).
+EXTRA_DIST += \
+	drivers-frontend/mem/Kbuild \
+	drivers-frontend/mem/Makefile \
+	drivers-frontend/mem/README.md \
+	drivers-frontend/mem/hmem.h \
+	drivers-frontend/mem/main.c \
+	drivers-frontend/mem/region.c \
+	drivers-frontend/mem/dev.c \
+	tests/vm/guest/hostmem-touch.c

@@ -127,6 +127,11 @@ static int ivs_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	struct hrpck_chan *chan;
 	int ret, i;
 
+	/* ivshmem-plain (no MSI-X): the memory region, hostrpc_mem.ko's. */
+	if (!pdev->msix_cap) {
+		dev_dbg(&pdev->dev, "no MSI-X: ivshmem-plain, left to hostrpc_mem\n");
+		return -ENODEV;
+	}
 	if (pdev->revision != HRPC_IVSHMEM_REVISION) {
 		dev_info(&pdev->dev, "ivshmem revision %u not supported\n",
 			 pdev->revision);
