@@ -10,6 +10,7 @@ include tests/vm/sock/local.mk
 include tests/vm/fs/local.mk
 include tests/vm/guestsource/local.mk
 include tests/vm/migrate/local.mk
+include tests/vm/mem/local.mk
 include tests/vm/fs/workloads.mk
 
 # The VM tests (real guest kernels under QEMU) that `make check` runs: all of
@@ -17,6 +18,6 @@ include tests/vm/fs/workloads.mk
 # the daemon-lifetime ones - the sanitizer pass of tools/quickstart check
 # (make distcheck with --enable-sanitizers), so that the rest run once.
 vm_lifetime_tests = tests/vm/endpoint-churn.sh
-VM_TESTS = $(vm_tests) $(sock_vm_tests) $(fs_vm_tests) $(gs_vm_tests) $(mig_vm_tests)
+VM_TESTS = $(vm_tests) $(sock_vm_tests) $(fs_vm_tests) $(gs_vm_tests) $(mig_vm_tests) $(mem_vm_tests)
 VM_TESTS += $(fs_workload_vm_tests)
 TESTS += $(VM_TESTS)
