@@ -96,7 +96,8 @@ EXTRA_DIST += outsource/fs/README.md
 noinst_LTLIBRARIES += outsource/mem/libhrpc-mem.la
 outsource_mem_libhrpc_mem_la_SOURCES = \
 	outsource/mem/outsource-mem.h outsource/mem/service.c \
-	outsource/mem/region.h outsource/mem/region.c
+	outsource/mem/region.h outsource/mem/region.c \
+	outsource/mem/balance.h outsource/mem/balance.c
 outsource_mem_libhrpc_mem_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) \
 	-DSYSCONFDIR=\"$(sysconfdir)\" -DG_LOG_DOMAIN=\"hostrpc-mem\"
 outsource_mem_libhrpc_mem_la_LIBADD = hostrpc/libhostrpc.la $(GLIB_LIBS)

@@ -20,6 +20,7 @@
 #include <glib-unix.h>
 
 #include "hostrpc/daemon/admin.h"
+#include "hostrpc/daemon/mem-balance.h"
 #ifdef HAVE_LIBVIRT
 #include "hostrpc/daemon/libvirt-domains.h"
 #endif
@@ -54,6 +55,9 @@ typedef struct {
 	char *sock_policy_dir;
 	char *fs_policy_dir;
 	char *mem_policy_dir;
+	gint mem_pool_mib;       /* 0: no balancing */
+	gint mem_balance_step_mib;
+	gint mem_balance_ms;
 	char *sock_audit_dir;
 	char *migrate_socket;    /* the port for hostrpc-migrate (migrate-doors.h) */
 	char *migrate_listen;    /* HOST:PORT for incoming migrations */
@@ -239,6 +243,15 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		{ "mem-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->mem_policy_dir,
 		  "Memory regions (outsource/mem/outsource-mem.h): DIR/NAME.conf, else "
 		  "DIR/default.conf, else none (default " SYSCONFDIR "/hostrpc/mem)", "DIR" },
+		{ "mem-pool-mib", 0, 0, G_OPTION_ARG_INT, &o->mem_pool_mib,
+		  "Balance host-owned memory across guests: all grants together at most MIB "
+		  "(default 0: no balancing; outsource/mem/balance.h)", "MIB" },
+		{ "mem-balance-step-mib", 0, 0, G_OPTION_ARG_INT, &o->mem_balance_step_mib,
+		  "What one balancing action moves (default 64); a guest with less than a "
+		  "quarter of it unused is under pressure, one with more than half has slack",
+		  "MIB" },
+		{ "mem-balance-ms", 0, 0, G_OPTION_ARG_INT, &o->mem_balance_ms,
+		  "How often balancing looks at the guests (default 1000)", "MS" },
 		{ "sock-audit-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->sock_audit_dir,
 		  "Socket audit logs DIR/NAME.sock.log, written by the daemon (default "
 		  "STATE_DIR/sock-audit)", "DIR" },
@@ -275,6 +288,8 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 	g_autoptr(GOptionContext) ctx = g_option_context_new("- Host RPC daemon");
 
 	o->worker_uid_base = -1;
+	o->mem_balance_step_mib = 64;
+	o->mem_balance_ms = 1000;
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_summary(ctx,
 		"Serves Host RPC to guests: process guests on a unix socket (memfd\n"
@@ -318,6 +333,13 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 	}
 	if (!poll_resolve(o, error))
 		return FALSE;
+	if (o->mem_pool_mib < 0 || o->mem_balance_step_mib < 2 || o->mem_balance_step_mib % 2 ||
+	    o->mem_balance_ms < 10) {
+		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+				    "--mem-pool-mib must not be negative, --mem-balance-step-mib must "
+				    "be a positive multiple of 2, --mem-balance-ms at least 10");
+		return FALSE;
+	}
 	if (o->audit_rate < 0) {
 		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 				    "--audit-rate must not be negative");
@@ -538,6 +560,7 @@ int main(int argc, char **argv)
 	g_auto(Options) o = { 0 };
 	g_autoptr(GError) error = NULL;
 	g_autoptr(HrpcdSupervisor) sup = NULL;
+	HrpcdMemBalancer *bal = NULL;
 	g_autoptr(HrpcdAdmin) adm = NULL;
 	g_autoptr(HrpcdMigrateDoors) doors = NULL;
 	g_autoptr(GMainLoop) loop = NULL;
@@ -633,6 +656,18 @@ int main(int argc, char **argv)
 		}
 	}
 #endif
+	if (adm && o.mem_pool_mib > 0) {
+		struct mem_balance_cfg bc = {
+			.pool_mib = (guint32)o.mem_pool_mib,
+			.step_mib = (guint32)o.mem_balance_step_mib,
+			.low_mib = (guint32)o.mem_balance_step_mib / 4,
+			.high_mib = (guint32)o.mem_balance_step_mib / 2,
+		};
+
+		bal = hrpcd_mem_balancer_new(sup, &bc, (guint)o.mem_balance_ms, NULL, &error);
+		if (!bal)
+			g_clear_pointer(&adm, hrpcd_admin_free);
+	}
 	if (!adm) {
 		g_critical("%s", error->message);
 		return 1;
@@ -659,6 +694,7 @@ int main(int argc, char **argv)
 #ifdef HAVE_LIBVIRT
 	g_clear_pointer(&lv, hrpcd_libvirt_free);
 #endif
+	g_clear_pointer(&bal, hrpcd_mem_balancer_free);
 	g_clear_pointer(&adm, hrpcd_admin_free);
 	g_clear_pointer(&doors, hrpcd_migrate_doors_free);
 	g_clear_pointer(&sup, hrpcd_supervisor_free);

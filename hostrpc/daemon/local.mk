@@ -21,11 +21,13 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 	hostrpc/daemon/fdstore-proto.h hostrpc/daemon/fdstore.h \
 	hostrpc/daemon/fdstore.c hostrpc/daemon/fdstore-client.c \
 	hostrpc/daemon/supervisor.h hostrpc/daemon/supervisor.c \
-	hostrpc/daemon/admin.h hostrpc/daemon/admin.c
-hostrpc_daemon_libhostrpcd_la_CFLAGS = $(HRPCD_CFLAGS) $(SECCOMP_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\" \
+	hostrpc/daemon/admin.h hostrpc/daemon/admin.c \
+	hostrpc/daemon/mem-balance.h hostrpc/daemon/mem-balance.c
+hostrpc_daemon_libhostrpcd_la_CFLAGS = $(HRPCD_CFLAGS) $(SECCOMP_CFLAGS) $(JSON_GLIB_CFLAGS) \
+	-DG_LOG_DOMAIN=\"hostrpcd\" \
 	-DSYSCONFDIR=\"$(sysconfdir)\"
 hostrpc_daemon_libhostrpcd_la_LIBADD = hostrpc/libhostrpc-glib.la hostrpc/libhostrpc.la \
-	$(GLIB_LIBS) $(SECCOMP_LIBS)
+	$(GLIB_LIBS) $(SECCOMP_LIBS) $(JSON_GLIB_LIBS)
 # libvirt follower (--libvirt URI): endpoints from domain XML
 if HAVE_LIBVIRT
 hostrpc_daemon_libhostrpcd_la_SOURCES += \

@@ -31,6 +31,7 @@
 
 struct mem_policy {
 	guint32 region_chunks, grant_chunks, pin_quota_chunks, deadline_ms;
+	guint32 min_mib, max_mib;  /* what hostrpcd's balancing keeps it within */
 	char *file;
 };
 
@@ -91,7 +92,7 @@ static gboolean policy_load(OutsourceMemService *s, const char *dir, GError **er
 	g_autoptr(GKeyFile) kf = g_key_file_new();
 	g_autofree char *path = g_strdup_printf("%s/%s.conf", dir, s->name);
 	g_autoptr(GError) e = NULL;
-	gint64 region, grant, pin, deadline;
+	gint64 region, grant, pin, deadline, min, max;
 
 	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
 		g_free(path);
@@ -126,15 +127,19 @@ static gboolean policy_load(OutsourceMemService *s, const char *dir, GError **er
 	KEY(grant, "grant-mib", 0);
 	KEY(pin, "pin-quota-mib", 0);
 	KEY(deadline, "reclaim-deadline-ms", 2000);
+	KEY(min, "min-mib", 0);
+	KEY(max, "max-mib", region);
 #undef KEY
 	if (region <= 0 || region % (HRPC_MEM_CHUNK >> 20) ||
 	    region / (HRPC_MEM_CHUNK >> 20) > HRPC_MEM_CHUNKS_MAX || grant < 0 || grant > region ||
 	    grant % (HRPC_MEM_CHUNK >> 20) || pin < 0 || pin > region ||
-	    pin % (HRPC_MEM_CHUNK >> 20) || deadline < 1 || deadline > 600000) {
+	    pin % (HRPC_MEM_CHUNK >> 20) || deadline < 1 || deadline > 600000 || min < 0 ||
+	    max < min || max > region || min % (HRPC_MEM_CHUNK >> 20) ||
+	    max % (HRPC_MEM_CHUNK >> 20)) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
 			    "%s: [memory] wants region-mib (a multiple of %u, at most %u), grant-mib "
 			    "and pin-quota-mib (multiples of %u, at most region-mib), "
-			    "reclaim-deadline-ms 1..600000",
+			    "reclaim-deadline-ms 1..600000, 0 <= min-mib <= max-mib <= region-mib",
 			    path, HRPC_MEM_CHUNK >> 20, HRPC_MEM_CHUNKS_MAX * (HRPC_MEM_CHUNK >> 20),
 			    HRPC_MEM_CHUNK >> 20);
 		return FALSE;
@@ -143,6 +148,8 @@ static gboolean policy_load(OutsourceMemService *s, const char *dir, GError **er
 	s->pol.grant_chunks = (guint32)(grant / (HRPC_MEM_CHUNK >> 20));
 	s->pol.pin_quota_chunks = (guint32)(pin / (HRPC_MEM_CHUNK >> 20));
 	s->pol.deadline_ms = (guint32)deadline;
+	s->pol.min_mib = (guint32)min;
+	s->pol.max_mib = (guint32)max;
 	s->pol.file = g_key_file_get_string(kf, "memory", "region-file", NULL);
 	if (!s->pol.file)
 		s->pol.file = g_strdup_printf("/dev/shm/hostrpc-mem-%s", s->name);
@@ -496,13 +503,15 @@ char *outsource_mem_service_listing(OutsourceMemService *s, gboolean json, gsize
 			"{\"guest\":%u,\"policy\":\"%s\",\"region\":%s,\"file\":\"%s\","
 			"\"region_mib\":%u,\"granted_mib\":%u,\"reclaiming_mib\":%u,"
 			"\"pinned_mib\":%u,\"pin_quota_mib\":%u,\"resident_bytes\":%lld,"
+			"\"min_mib\":%u,\"max_mib\":%u,\"used_mib\":%llu,"
 			"\"attached\":%s,\"pressure\":{\"age_ms\":%lld,\"some_avg10\":%u,"
 			"\"full_avg10\":%u,\"free_kb\":%llu,\"avail_kb\":%llu,\"used_kb\":%llu},"
 			"\"moves\":{\"granted_mib\":%llu,\"reclaims\":%llu,\"reclaimed_mib\":%llu,"
 			"\"released_mib\":%llu,\"expired_mib\":%llu,\"refilled_mib\":%llu}}\n",
 			s->guest_id, src, s->region ? "true" : "false", file,
 			st.nchunks * mib, st.granted * mib, st.reclaiming * mib, st.pinned * mib,
-			st.pin_quota * mib, (long long)resident, s->hello ? "true" : "false",
+			st.pin_quota * mib, (long long)resident, s->pol.min_mib, s->pol.max_mib,
+			(unsigned long long)s->pressure.used_kb >> 10, s->hello ? "true" : "false",
 			(long long)age_ms, s->pressure.some_avg10, s->pressure.full_avg10,
 			(unsigned long long)s->pressure.free_kb,
 			(unsigned long long)s->pressure.avail_kb,
@@ -515,10 +524,11 @@ char *outsource_mem_service_listing(OutsourceMemService *s, gboolean json, gsize
 	} else if (!s->region) {
 		g_string_append_printf(out, "memory policy: %s\nno region\n", s->policy_source);
 	} else {
-		g_string_append_printf(out, "memory policy: %s\nregion %s: %u MiB, %s\n",
+		g_string_append_printf(out, "memory policy: %s\nregion %s: %u MiB, %s; "
+				       "balanced within %u-%u MiB\n",
 				       s->policy_source, s->pol.file, st.nchunks * mib,
 				       s->hello ? "the guest's driver attached" :
-						  "no guest driver yet");
+						  "no guest driver yet", s->pol.min_mib, s->pol.max_mib);
 		g_string_append_printf(out,
 			"granted %u MiB, reclaiming %u MiB, pinned %u of %u MiB, host holds %lld MiB\n",
 			st.granted * mib, st.reclaiming * mib, st.pinned * mib, st.pin_quota * mib,

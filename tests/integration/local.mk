@@ -125,6 +125,13 @@ tests_integration_mem_test_mem_service_SOURCES = tests/integration/mem/test-mem-
 tests_integration_mem_test_mem_service_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
 tests_integration_mem_test_mem_service_LDADD = $(itest_ldadd)
 tests_integration_mem_test_mem_service_LDFLAGS = $(itest_ldflags)
+# hostrpcd's balancing across two process guests (issue 15 item 5)
+check_PROGRAMS += tests/integration/mem/test-mem-balance
+TESTS += tests/integration/mem/test-mem-balance
+tests_integration_mem_test_mem_balance_SOURCES = tests/integration/mem/test-mem-balance.c $(itest_sources)
+tests_integration_mem_test_mem_balance_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
+tests_integration_mem_test_mem_balance_LDADD = $(itest_ldadd)
+tests_integration_mem_test_mem_balance_LDFLAGS = $(itest_ldflags)
 TESTS += tests/integration/fs/test-fs-service
 tests_integration_fs_test_fs_service_SOURCES = tests/integration/fs/test-fs-service.c $(itest_sources)
 tests_integration_fs_test_fs_service_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration

@@ -88,6 +88,12 @@ check_PROGRAMS += tests/unit/test-mem-region
 tests_unit_test_mem_region_SOURCES = tests/unit/test-mem-region.c \
 	outsource/mem/region.c outsource/mem/region.h
 tests_unit_test_mem_region_CFLAGS = $(AM_CFLAGS)
+# Host-driven balancing's decision (outsource/mem/balance.h).
+TESTS += tests/unit/test-mem-balance
+check_PROGRAMS += tests/unit/test-mem-balance
+tests_unit_test_mem_balance_SOURCES = tests/unit/test-mem-balance.c \
+	outsource/mem/balance.c outsource/mem/balance.h
+tests_unit_test_mem_balance_CFLAGS = $(AM_CFLAGS)
 EXTRA_DIST += outsource/mem/README.md
 # An export whose server stayed at a migration's remnant: the destination's
 # fs service forwards its calls and defers the guest's replies.
