@@ -26,3 +26,4 @@ migrate-forward-bench: hostrpc/daemon/hostrpcd migrate/hostrpc-migrate
 		$(SHELL) $(top_srcdir)/bench/migrate-forward-bench.sh
 
 include $(top_srcdir)/bench/fs.mk
+include $(top_srcdir)/bench/mem.mk

@@ -5,3 +5,11 @@
 # within and past the quota, a forged RELEASE fenced.
 mem_vm_tests = tests/vm/mem/mem-vm.sh
 dist_check_SCRIPTS += $(mem_vm_tests)
+# Host files in guest processes (issue 15 item 3): a host file mapped
+# MAP_SHARED from a hostrpcfs mount, writes from both sides seen by the
+# other (tests/vm/mem/guest/hostfile-map.c, built static by the test).
+mem_vm_tests += tests/vm/mem/mem-hostfile.sh
+EXTRA_DIST += tests/vm/mem/guest/hostfile-map.c
+# bench/mem-file-bench.sh with a 16 MiB file: every number measured, the
+# ratios printed.
+mem_vm_tests += tests/vm/mem/mem-file-bench-smoke.sh
