@@ -13,3 +13,6 @@ EXTRA_DIST += tests/vm/mem/guest/hostfile-map.c
 # bench/mem-file-bench.sh with a 16 MiB file: every number measured, the
 # ratios printed.
 mem_vm_tests += tests/vm/mem/mem-file-bench-smoke.sh
+# hostrpcd's balancing between two real guests under alternating pressure
+# (issue 15 item 5): memory moves to the one in need and back.
+mem_vm_tests += tests/vm/mem/mem-balance.sh
