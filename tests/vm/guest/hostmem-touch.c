@@ -20,6 +20,15 @@
  *          a hostile guest: RELEASE of chunk CHUNK straight through
  *          /dev/hostrpc0 (service 18), a chunk the host never granted;
  *          prints "forge status ERRNO_NAME" (the host fences the channel)
+ *        hostmem-touch waitmap MIB [ROUNDS]
+ *          the receiving end of a move (bench/mem-move-bench.sh): ROUNDS
+ *          times (1), waits until fewer than MIB MiB of granted chunks are
+ *          free (at once when the memory is not there yet: the host has it
+ *          or another guest does), then polls HOSTMEM_IOC_INFO every 5 ms
+ *          until at least MIB MiB are, maps MIB, touches one byte per 2 MiB
+ *          chunk and prints "mapped MIB"; then unmaps and closes (the
+ *          chunks go back to the driver's free pool, still granted) and
+ *          prints "unmapped MIB"
  * stdout is flushed after every line (the harness reads it through a pipe
  * or a file).  Exit 1 on a failure, 77 if /dev/hostmem is missing.
  */
@@ -35,6 +44,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "hostrpc/chardev.h"
@@ -317,9 +327,65 @@ static int cmd_forge(const char *chunk_s)
 	return 0;
 }
 
+/* ---- waitmap ------------------------------------------------------------------------ */
+
+static int free_chunks(int fd, unsigned *out)
+{
+	struct hostmem_info i;
+
+	if (ioctl(fd, HOSTMEM_IOC_INFO, &i)) {
+		say("info %s", errname(errno));
+		return -1;
+	}
+	*out = i.free;
+	return 0;
+}
+
+static int cmd_waitmap(const char *mib_s, const char *rounds_s)
+{
+	size_t len = parse_mib(mib_s);
+	unsigned need = (unsigned)(len / CHUNK), nfree;
+	long rounds = rounds_s ? strtol(rounds_s, NULL, 0) : 1;
+	const struct timespec tick = { 0, 5 * 1000 * 1000 };
+
+	if (rounds < 1) {
+		fprintf(stderr, "hostmem-touch: ROUNDS must be positive\n");
+		return 2;
+	}
+	for (long r = 0; r < rounds; r++) {
+		int fd = open_dev();
+		volatile uint8_t *p;
+
+		/* The memory must first have gone (the host took it back). */
+		do {
+			if (free_chunks(fd, &nfree))
+				return 1;
+			if (nfree >= need)
+				nanosleep(&tick, NULL);
+		} while (nfree >= need);
+		/* Then it must come (the host granted it). */
+		for (;;) {
+			if (free_chunks(fd, &nfree))
+				return 1;
+			if (nfree >= need)
+				break;
+			nanosleep(&tick, NULL);
+		}
+		p = map_dev(fd, len);
+		for (size_t off = 0; off < len; off += CHUNK)
+			p[off] = (uint8_t)(off >> 21);
+		say("mapped %zu", len >> 20);
+		munmap((void *)p, len);
+		close(fd);
+		say("unmapped %zu", len >> 20);
+	}
+	return 0;
+}
+
 static void usage(void)
 {
-	fprintf(stderr, "usage: hostmem-touch info | fill MIB SEED | pin MIB | forge CHUNK\n");
+	fprintf(stderr, "usage: hostmem-touch info | fill MIB SEED | pin MIB | forge CHUNK | "
+			"waitmap MIB [ROUNDS]\n");
 	exit(2);
 }
 
@@ -333,6 +399,8 @@ int main(int argc, char **argv)
 		return cmd_pin(argv[2]);
 	if (argc == 3 && !strcmp(argv[1], "forge"))
 		return cmd_forge(argv[2]);
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "waitmap"))
+		return cmd_waitmap(argv[2], argc == 4 ? argv[3] : NULL);
 	usage();
 	return 2;
 }

@@ -16,3 +16,6 @@ mem_vm_tests += tests/vm/mem/mem-file-bench-smoke.sh
 # hostrpcd's balancing between two real guests under alternating pressure
 # (issue 15 item 5): memory moves to the one in need and back.
 mem_vm_tests += tests/vm/mem/mem-balance.sh
+# bench/mem-move-bench.sh small (128 MiB, one move): hostrpc's move and
+# virtio-balloon's through libvirt both measured, the ratio printed.
+mem_vm_tests += tests/vm/mem/mem-move-bench-smoke.sh
