@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,10 @@ static GOptionEntry entries[] = {
 	{ NULL }
 };
 
+/* Set while `memory` without a guest asks each guest in turn: a guest's
+ * failure is said and the next one asked, instead of exiting. */
+static jmp_buf *fail_jmp;
+
 static void G_GNUC_PRINTF(1, 2) fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -42,6 +47,8 @@ static void G_GNUC_PRINTF(1, 2) fail(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	if (fail_jmp)
+		longjmp(*fail_jmp, 1);
 	exit(1);
 }
 
@@ -607,6 +614,46 @@ static int cmd_sockets(hrpc_client *c, const char *guest, guint32 listing,
 	return 0;
 }
 
+/* hostrpcctl memory: every guest with a worker, one after the other. */
+static int cmd_memory_all(hrpc_client *c)
+{
+	guint n;
+	g_autoptr(GByteArray) recs = admin_list(c, HRPC_ADMIN_GUESTS, 0,
+						 sizeof(struct hrpc_admin_guest), &n);
+	struct hrpc_admin_guest *g = (struct hrpc_admin_guest *)recs->data;
+	struct hrpc_admin_memory_query q = { .op = HRPC_ADMIN_MEMORY_LIST };
+	volatile guint asked = 0, failed = 0;
+
+	if (opt_json)
+		fputs("{\"guests\":[", stdout);
+	for (guint i = 0; i < n; i++, g++) {
+		jmp_buf jb;
+		char id[16];
+
+		if (!g->worker_pid)
+			continue;
+		terminate(g->name, sizeof(g->name));
+		g_snprintf(id, sizeof(id), "%u", g->guest_id);
+		if (opt_json)
+			fputs(asked ? "," : "", stdout);
+		else
+			printf("%s== guest %s (%u)\n", asked ? "\n" : "", g->name, g->guest_id);
+		fflush(stdout);
+		asked++;
+		fail_jmp = &jb;
+		if (setjmp(jb) == 0)
+			cmd_sockets(c, id, 0, &q);
+		else if (opt_json)
+			fputs("null", stdout);
+		else
+			failed++;
+		fail_jmp = NULL;
+	}
+	if (opt_json)
+		fputs("]}\n", stdout);
+	return failed && failed == asked ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	g_autoptr(GOptionContext) ctx = g_option_context_new("COMMAND [ARGS]");
@@ -633,8 +680,8 @@ int main(int argc, char **argv)
 		"                  after it left: connection, where, bytes each way\n"
 		"  migrations      the live migrations this host took part in (hostrpc-migrate):\n"
 		"                  guest, direction, state, start, duration, how it ended\n"
-		"  memory GUEST [grant MIB | reclaim MIB [DEADLINE_MS]]\n"
-		"                  the guest's host-owned memory: region, granted, pinned,\n"
+		"  memory [GUEST [grant MIB | reclaim MIB [DEADLINE_MS]]]\n"
+		"                  the guest's host-owned memory (every guest's: no GUEST): region, granted, pinned,\n"
 		"                  pressure, moves; grant gives it MIB more, reclaim asks MIB\n"
 		"                  back (taken anyway after DEADLINE_MS, default the policy's)");
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
@@ -656,15 +703,15 @@ int main(int argc, char **argv)
 			if (*end || !dl || dl > 600000)
 				v = 0;
 		}
-		if (argc == 3)
+		if (argc <= 3)
 			memq.op = HRPC_ADMIN_MEMORY_LIST;
 		else if (argc == 5 && g_str_equal(argv[3], "grant") && v)
 			memq.op = HRPC_ADMIN_MEMORY_GRANT;
 		else if ((argc == 5 || argc == 6) && g_str_equal(argv[3], "reclaim") && v)
 			memq.op = HRPC_ADMIN_MEMORY_RECLAIM;
 		else {
-			fprintf(stderr, "hostrpcctl: usage: memory GUEST [grant MIB | reclaim MIB "
-				"[DEADLINE_MS]] (MIB a positive multiple of 2, DEADLINE_MS "
+			fprintf(stderr, "hostrpcctl: usage: memory [GUEST [grant MIB | reclaim MIB "
+				"[DEADLINE_MS]]] (MIB a positive multiple of 2, DEADLINE_MS "
 				"1..600000)\n");
 			return 2;
 		}
@@ -697,7 +744,7 @@ int main(int argc, char **argv)
 	else if (g_str_equal(cmd, "locations"))
 		rc = cmd_sockets(c, argv[2], HRPC_ADMIN_SOCKETS_F_LOCATIONS, NULL);
 	else if (g_str_equal(cmd, "memory"))
-		rc = cmd_sockets(c, argv[2], 0, &memq);
+		rc = argc == 2 ? cmd_memory_all(c) : cmd_sockets(c, argv[2], 0, &memq);
 	else if (g_str_equal(cmd, "migrations"))
 		rc = cmd_migrations(c);
 	else

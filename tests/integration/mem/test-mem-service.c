@@ -179,7 +179,7 @@ int main(void)
 
 	if (geteuid() != 0)
 		tap_skip_all("needs root (hostrpcd's workers, files in /dev/shm)");
-	tap_plan(16);
+	tap_plan(17);
 	itest_watchdog(120);
 	snprintf(pol, sizeof(pol), "%s/hostrpc-mem.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(pol))
@@ -281,6 +281,11 @@ int main(void)
 			 "and m[\"resident_bytes\"] == 12 << 20 and m[\"attached\"] else 1)'",
 			 itest_build_path("hostrpc/daemon/hostrpcctl"), d.admin_sock, g1.label);
 		tap_ok(system(cmd) == 0, "hostrpcctl --json memory: the same as one JSON object");
+		snprintf(cmd, sizeof(cmd), "%s --json --admin-socket %s memory | python3 -c "
+			 "'import json,sys; m=json.load(sys.stdin)[\"guests\"]; sys.exit(0 if "
+			 "[g[\"granted_mib\"] for g in m if g] == [22] else 1)'",
+			 itest_build_path("hostrpc/daemon/hostrpcctl"), d.admin_sock);
+		tap_ok(system(cmd) == 0, "hostrpcctl --json memory without a guest: every guest's");
 	}
 
 	/* A guest that makes up grants is fenced; the other is not. */
