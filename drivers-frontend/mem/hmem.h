@@ -71,6 +71,7 @@ struct hmem_chunk {
 	u8 state;                       /* enum hmem_chunk_state */
 	bool pinned;                    /* the host holds it resident for us */
 	bool unpin;                     /* pinned, back in the pool: UNPIN due */
+	bool regranted;                 /* named by a GRANT since the last HELLO */
 	struct hmem_reclaim *reclaim;   /* the RECLAIM that wants it, or NULL */
 	struct hmem_file *file;         /* HMEM_C_MAPPED: whose */
 	u32 slot;                       /* HMEM_C_MAPPED: which of its slots */
@@ -128,6 +129,10 @@ struct hmem {
 	u32 nchunks;                    /* the region as the host sees it */
 	u32 pin_quota;
 	u32 nfree, nmapped, npinned, nlost, nunpin;
+	/* After a HELLO: the GRANT events it announced, and those seen; when
+	 * all came, mapped chunks none named are lost (main.c, reconcile). */
+	bool reconciling;
+	u32 hello_expect, hello_seen;
 	u64 reclaims, moved, released, forced;
 	struct list_head files;         /* hmem_file.link */
 	struct list_head reclaims_list; /* hmem_reclaim.link, under op_lock */

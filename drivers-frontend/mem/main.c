@@ -190,6 +190,7 @@ static void table_forget(void)
 
 		c->reclaim = NULL;
 		c->unpin = false;
+		c->regranted = false;
 		hmem_chunk_pin(c, false);
 		if (c->state == HMEM_C_FREE)
 			hmem_chunk_set(c, HMEM_C_NONE);
@@ -199,6 +200,29 @@ static void table_forget(void)
 		list_del(&r->link);
 		kfree(r);
 	}
+}
+
+static void chunk_lose(u32 i);
+
+/*
+ * Every GRANT a HELLO announced has come: a chunk still mapped that none
+ * named is no longer ours (a restarted host worker kept only the chunks
+ * holding data, outsource/mem/region.h) - lose it, so its processes get
+ * SIGBUS instead of memory the host may give to someone else.  lock held.
+ */
+static void reconcile(void)
+{
+	u32 i, n = 0;
+
+	hmem.reconciling = false;
+	for (i = 0; i < hmem.bar_chunks; i++) {
+		if (hmem.chunks[i].state == HMEM_C_MAPPED && !hmem.chunks[i].regranted) {
+			chunk_lose(i);
+			n++;
+		}
+	}
+	if (n)
+		pr_warn(HMEM_NAME ": %u mapped chunks the host no longer grants: lost (SIGBUS)\n", n);
 }
 
 static void hmem_hello_fn(struct work_struct *w)
@@ -251,6 +275,11 @@ static void hmem_hello_fn(struct work_struct *w)
 	hmem.nchunks = rep.nchunks;
 	hmem.pin_quota = rep.pin_quota;
 	hmem.attached = true;
+	hmem.reconciling = true;
+	hmem.hello_expect = rep.granted;
+	hmem.hello_seen = 0;
+	if (!rep.granted)
+		reconcile();
 	mutex_unlock(&hmem.lock);
 	mutex_unlock(&hmem.op_lock);
 	pr_info(HMEM_NAME ": host memory attached: %u chunks of 2 MiB, %u granted, pin quota %u\n",
@@ -318,7 +347,13 @@ static void apply_grant(const struct hrpc_mem_grant_event *g)
 		}
 		if (c->state == HMEM_C_NONE)
 			hmem_chunk_set(c, HMEM_C_FREE);
+		if (hmem.reconciling && !c->regranted) {
+			c->regranted = true;
+			hmem.hello_seen++;
+		}
 	}
+	if (hmem.reconciling && hmem.hello_seen >= hmem.hello_expect)
+		reconcile();
 out:
 	mutex_unlock(&hmem.lock);
 }

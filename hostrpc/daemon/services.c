@@ -64,7 +64,8 @@ static gboolean mem_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointe
 			  GError **error)
 {
 	*state = outsource_mem_service_start(srv, spec->guest_id, spec->name,
-					     spec->mem_policy_dir, spec->audit_fd, error);
+					     spec->mem_policy_dir, spec->mem_adopt, spec->audit_fd,
+					     error);
 	return *state != NULL;
 }
 

@@ -698,6 +698,10 @@ static gboolean worker_start_ivshmem(HrpcdSupervisor *sup, HrpcdGuest *g, GError
 	hrpcd_worker_spec_init(&spec, g->id, g->name, HRPC_ADMIN_TRANSPORT_IVSHMEM, g->status_fd);
 	spec.shm_fd = hrpcd_ivshmem_peer_shm_fd(peer);
 	spec.shm_size = hrpcd_ivshmem_peer_shm_size(peer);
+	/* The same QEMU had a worker before (a restart, or an earlier daemon's,
+	 * adopted from the fd holder), or brings the guest's memory with it
+	 * (a migration): its region's data is the guest's. */
+	spec.mem_adopt = g->worker_started_us != 0 || sup->adopting || g->mig_fd >= 0;
 	for (unsigned int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++) {
 		spec.host_fd[v] = hrpcd_ivshmem_peer_host_fd(peer, v);
 		spec.guest_fd[v] = hrpcd_ivshmem_peer_guest_fd(peer, v);

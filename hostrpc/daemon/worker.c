@@ -634,7 +634,7 @@ int hrpcd_worker_main(int argc, char **argv)
 	g_autofree char *name = NULL, *transport = NULL, *workdir = NULL, *policy_dir = NULL;
 	g_autofree char *mig_intro = NULL, *mig_key = NULL, *fs_policy_dir = NULL;
 	g_autofree char *mem_policy_dir = NULL;
-	gboolean worker = FALSE, use_syslog = FALSE, verbose = FALSE;
+	gboolean worker = FALSE, use_syslog = FALSE, verbose = FALSE, mem_adopt = FALSE;
 	GOptionEntry entries[] = {
 		{ "worker", 0, 0, G_OPTION_ARG_NONE, &worker, NULL, NULL },
 		{ "guest-id", 0, 0, G_OPTION_ARG_INT, &guest_id, NULL, NULL },
@@ -645,6 +645,7 @@ int hrpcd_worker_main(int argc, char **argv)
 		{ "sock-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &policy_dir, NULL, NULL },
 		{ "fs-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &fs_policy_dir, NULL, NULL },
 		{ "mem-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &mem_policy_dir, NULL, NULL },
+		{ "mem-adopt", 0, 0, G_OPTION_ARG_NONE, &mem_adopt, NULL, NULL },
 		{ "poll-max-ns", 0, 0, G_OPTION_ARG_INT64, &poll_max_ns, NULL, NULL },
 		{ "poll-spinners", 0, 0, G_OPTION_ARG_INT64, &poll_spinners, NULL, NULL },
 		{ "uid", 0, 0, G_OPTION_ARG_INT64, &uid, NULL, NULL },
@@ -684,6 +685,7 @@ int hrpcd_worker_main(int argc, char **argv)
 	spec.sock_policy_dir = policy_dir;
 	spec.fs_policy_dir = fs_policy_dir;
 	spec.mem_policy_dir = mem_policy_dir;
+	spec.mem_adopt = mem_adopt;
 	if (spec.transport == HRPC_ADMIN_TRANSPORT_IVSHMEM) {
 		spec.shm_fd = FD_SHM;
 		for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++) {
@@ -792,6 +794,8 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 		g_ptr_array_add(argv, g_strdup_printf("--fs-policy-dir=%s", spec->fs_policy_dir));
 	if (spec->mem_policy_dir)
 		g_ptr_array_add(argv, g_strdup_printf("--mem-policy-dir=%s", spec->mem_policy_dir));
+	if (spec->mem_adopt)
+		g_ptr_array_add(argv, g_strdup("--mem-adopt"));
 	if (spec->poll_max_ns) {
 		g_ptr_array_add(argv, g_strdup_printf("--poll-max-ns=%u", spec->poll_max_ns));
 		g_ptr_array_add(argv, g_strdup_printf("--poll-spinners=%u", spec->poll_spinners));

@@ -80,6 +80,8 @@ struct _HrpcdWorkerSpec {
 	const char *sock_policy_dir;              /* socket policies; NULL: default */
 	const char *fs_policy_dir;                /* filesystem exports; NULL: default */
 	const char *mem_policy_dir;               /* memory regions; NULL: default */
+	gboolean mem_adopt;                       /* the same running guest had a worker
+						   * before: keep its memory (outsource-mem.h) */
 	int audit_fd;                             /* audit-sink.h; -1: none */
 	int ctl_fd;                               /* worker-ctl.h; -1: none */
 	int mntns_fd;                             /* sandbox.h's shared namespace; -1: own */

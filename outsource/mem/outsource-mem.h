@@ -45,9 +45,12 @@ G_BEGIN_DECLS
 
 typedef struct _OutsourceMemService OutsourceMemService;
 
+/* adopt: this worker follows another for the same running guest (a
+ * restart; hostrpcd restarted and adopted the guest's QEMU): the chunks of
+ * the region that hold data stay the guest's (region.h). */
 OutsourceMemService *outsource_mem_service_start(hrpc_server *srv, guint32 guest_id,
 						 const char *guest_name, const char *policy_dir,
-						 int audit_fd, GError **error);
+						 gboolean adopt, int audit_fd, GError **error);
 void outsource_mem_service_stop(OutsourceMemService *svc);
 
 /* hostrpcctl memory GUEST grant|reclaim MIB: the host's decisions, now.

@@ -39,6 +39,33 @@ static int punch(struct mem_region *r, uint32_t first, uint32_t count)
 	return 0;
 }
 
+/* The chunks of the file that hold data: GRANTED. */
+static int adopt(struct mem_region *r)
+{
+	off_t pos = 0, end = (off_t)r->nchunks * HRPC_MEM_CHUNK;
+
+	while (pos < end) {
+		off_t d = lseek(r->fd, pos, SEEK_DATA), h;
+
+		if (d < 0)
+			return errno == ENXIO ? 0 : -errno;
+		if (d >= end)
+			break;
+		h = lseek(r->fd, d, SEEK_HOLE);
+		if (h < 0 || h > end)
+			h = end;
+		for (uint32_t i = (uint32_t)(d / HRPC_MEM_CHUNK);
+		     i < r->nchunks && (off_t)i * HRPC_MEM_CHUNK < h; i++) {
+			if (r->c[i].state == C_GRANTED)
+				continue;
+			r->c[i].state = C_GRANTED;
+			r->ngranted++;
+		}
+		pos = h;
+	}
+	return 0;
+}
+
 int mem_region_new(int fd, const struct mem_region_config *cfg, struct mem_region **out)
 {
 	struct mem_region *r;
@@ -69,8 +96,9 @@ int mem_region_new(int fd, const struct mem_region_config *cfg, struct mem_regio
 		mem_region_free(r);
 		return rc;
 	}
-	/* Whatever the file held before (a restart): nothing is granted. */
-	rc = punch(r, 0, r->nchunks);
+	/* Whatever the file held before: nothing is granted - unless this is
+	 * the same guest's, still running (cfg->adopt). */
+	rc = cfg->adopt ? adopt(r) : punch(r, 0, r->nchunks);
 	if (rc < 0) {
 		mem_region_free(r);
 		return rc;

@@ -33,10 +33,15 @@ struct mem_region;
 struct mem_region_config {
 	uint32_t nchunks;          /* 1..HRPC_MEM_CHUNKS_MAX */
 	uint32_t pin_quota;        /* chunks that may be pinned at once */
+	/* A worker restarted for the same running guest (its QEMU kept the
+	 * file mapped): chunks holding data are the guest's - GRANTED, not
+	 * punched.  Otherwise everything is punched: nothing is granted. */
+	bool adopt;
 };
 
-/* Takes fd (also on failure): made nchunks * HRPC_MEM_CHUNK bytes long
- * (sparse) and punched empty. */
+/* Takes fd (also on failure): made at least nchunks * HRPC_MEM_CHUNK bytes
+ * long (sparse, never shrunk) and punched empty - or, with cfg->adopt, its
+ * chunks holding data taken as granted. */
 int mem_region_new(int fd, const struct mem_region_config *cfg, struct mem_region **out);
 void mem_region_free(struct mem_region *r);
 int mem_region_fd(const struct mem_region *r);

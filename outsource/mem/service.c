@@ -163,11 +163,12 @@ static gboolean policy_load(OutsourceMemService *s, const char *dir, GError **er
 }
 
 /* The region file: a regular file on tmpfs, ours or root's, not a link. */
-static gboolean region_open(OutsourceMemService *s, GError **error)
+static gboolean region_open(OutsourceMemService *s, gboolean adopt, GError **error)
 {
 	struct mem_region_config cfg = {
 		.nchunks = s->pol.region_chunks,
 		.pin_quota = s->pol.pin_quota_chunks,
+		.adopt = adopt,
 	};
 	struct statfs sf;
 	struct stat st;
@@ -373,6 +374,7 @@ static int mem_handle(void *opaque, const struct hrpc_req *req, struct hrpc_repl
 			s->granted_once = TRUE;
 			r->granted += (guint32)do_grant(s, s->pol.grant_chunks);
 		}
+		events_flush(s);
 		return 0;
 	}
 	if (!s->region)
@@ -562,7 +564,7 @@ char *outsource_mem_service_listing(OutsourceMemService *s, gboolean json, gsize
 
 OutsourceMemService *outsource_mem_service_start(hrpc_server *srv, guint32 guest_id,
 						 const char *guest_name, const char *policy_dir,
-						 int audit_fd, GError **error)
+						 gboolean adopt, int audit_fd, GError **error)
 {
 	OutsourceMemService *s = g_new0(OutsourceMemService, 1);
 	g_autoptr(GError) e = NULL;
@@ -578,10 +580,21 @@ OutsourceMemService *outsource_mem_service_start(hrpc_server *srv, guint32 guest
 	}
 	/* A region that cannot be had (in use, not on tmpfs, too short) costs
 	 * the guest its memory service, not its other services. */
-	if (s->pol.region_chunks && !region_open(s, &e)) {
+	if (s->pol.region_chunks && !region_open(s, adopt, &e)) {
 		g_warning("guest %u: no memory region: %s", guest_id, e->message);
 		g_free(s->policy_source);
 		s->policy_source = g_strdup_printf("none (%s)", e->message);
+	}
+	if (s->region && adopt) {
+		struct hrpc_mem_status st;
+
+		/* Its first grant was an earlier worker's: not again. */
+		mem_region_status(s->region, &st);
+		s->granted_once = TRUE;
+		g_info("guest %u: memory region %s: a restart for the same guest: the %u MiB "
+		       "holding data stay granted", guest_id, s->pol.file,
+		       st.granted * (HRPC_MEM_CHUNK >> 20));
+		audit(s, "adopted %u chunks holding data", st.granted);
 	}
 	rc = hrpc_server_register(srv, HRPC_SVC_MEM, "memory", mem_handle, s);
 	if (rc < 0) {

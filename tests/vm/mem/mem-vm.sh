@@ -15,7 +15,8 @@
 #   host: grant 64; guest pins 8 MiB (ok) and 32 MiB (EDQUOT past the quota)
 #   guest: a forged RELEASE of a chunk never granted (/dev/hostrpc0)
 #          fences its channel; a process guest of the same hostrpcd is
-#          served throughout
+#          served throughout; the fresh worker for the reset channel keeps
+#          the chunks holding data (B reads its memory back)
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 vm_prepare
@@ -43,7 +44,7 @@ EOF
 vm_hostrpcd_start --ivshmem="vm=$ivs" --mem-policy-dir="$vm_tmp/mem"
 admin=$vm_admin
 vm_bystander bystander
-echo "1..8"
+echo "1..9"
 
 # The host's part, from the guest's MEM-FILLED on.
 cat > "$vm_tmp/host.sh" <<HOST
@@ -109,11 +110,20 @@ line MEM-PIN
 until_ok "[ \"\$(info free)\" -ge 16 ]" 600 || line NO-GRANT2
 echo "pin8: $(hostmem-touch pin 8)"
 echo "pin32: $(hostmem-touch pin 32)"
-kill $A $B
-wait $A $B 2> /dev/null
+kill $A
+wait $A 2> /dev/null
 echo "forge: $(hostmem-touch forge 255)"
 echo MEM-FORGED
-sleep 4
+# The fenced channel is reset and a fresh worker serves it: B keeps its data.
+until_ok "[ \"\$(info attached)\" = 0 ]" 100
+until_ok "[ \"\$(info attached)\" = 1 ]" 600 || line NOT-REATTACHED
+c=$(grep -c ^verify /tmp/b.out)
+kill -USR1 $B
+until_ok "[ \$(grep -c ^verify /tmp/b.out) -gt $c ]" 600
+echo "b3: $(grep ^verify /tmp/b.out | tail -n 1)"
+line AFTER-RESTART
+kill $B
+sleep 2
 echo "dmesg-problems: $(dmesg | grep -cE "BUG|WARNING|Oops")"
 dmesg | grep -i hostrpc_mem | tail -n 5
 ' > "$log/out" 2> "$log/err" || rc=$?
@@ -154,12 +164,16 @@ r=0; { grep -q 'memory: guest released memory the host had not granted it: fenci
        [ "$(g forge)" != "forge status 0" ]; } || r=1
 tap 6 $r "a forged RELEASE of a chunk never granted fences the guest's channel ($(g forge))"
 
+r=0; { [ "$(g b3)" = "verify ok 0" ] &&
+       grep -q 'a restart for the same guest: the [0-9]* MiB holding data stay granted' "$log/hostrpcd.log"; } || r=1
+tap 7 $r "the fresh worker after the fence keeps the memory holding data: B reads its 16 MiB back ($(g b3); $(grep -o 'the [0-9]* MiB holding data stay granted' "$log/hostrpcd.log" | head -n 1))"
+
 touch "$vm_tmp/stop"
 wait_for 10 test -e "$vm_tmp/bystander-done" || true
 r=0; { [ "$(grep -c '^run ok' "$log/ping.log")" -ge 1 ] && ! grep -q '^run FAILED' "$log/ping.log" &&
        kill -0 "$vm_daemon" && ! grep -q 'kept using memory' "$log/hostrpcd.log"; } || r=1
-tap 7 $r "hostrpcd and a process guest were served throughout ($(grep -c '^run ok' "$log/ping.log") runs); no refill fence"
+tap 8 $r "hostrpcd and a process guest were served throughout ($(grep -c '^run ok' "$log/ping.log") runs); no refill fence"
 r=0; { [ "$rc" = 0 ] && grep -q '^dmesg-problems: 0$' "$log/out"; } || r=1
-tap 8 $r "no kernel warning, BUG or oops in the guest (exit $rc)"
+tap 9 $r "no kernel warning, BUG or oops in the guest (exit $rc)"
 [ "$rc" = 0 ] || tail -n 30 "$log/console" 2> /dev/null | sed 's/^/# console: /'
 grep -E 'memory|mem ' "$log/hostrpcd.log" | tail -n 20 | sed 's/^/# hostrpcd: /'
