@@ -196,36 +196,29 @@ static void sockets_answered(int status, const char *text, gsize len, gpointer d
 		g_debug("admin connection: cannot send the socket listing: %s", g_strerror(-rc));
 }
 
-static int admin_sockets_ask(HrpcdAdmin *adm, AdminConn *ac, const struct hrpc_req *req,
-			     struct hrpc_reply *rep)
+/*
+ * Ask guest (id, or name when id is 0) `g`'s worker for a listing (flags:
+ * HRPCD_CTL_F_*; `act`: a memory action first, NULL: none), and answer
+ * the call with the ticket its event will name.
+ */
+static int ask_worker(HrpcdAdmin *adm, AdminConn *ac, guint32 guest_id, const char *name,
+		      guint flags, const struct hrpcd_ctl_mem_act *act, struct hrpc_reply *rep)
 {
-	struct hrpc_admin_sockets_query q;
+	HrpcdWorkerCtl *ctl = hrpcd_supervisor_worker_ctl(adm->sup);
 	struct hrpc_admin_sockets_ticket t = { 0 };
-	HrpcdGuest *g;
+	HrpcdGuest *g = find_guest(adm, guest_id, name);
 	Ask *ask;
 	int rc;
 
-	if (req->len != sizeof(q))
-		return -EINVAL;
-	memcpy(&q, req->payload, sizeof(q));
-	if ((q.flags & ~(HRPC_ADMIN_SOCKETS_F_JSON | HRPC_ADMIN_SOCKETS_F_FILES |
-			 HRPC_ADMIN_SOCKETS_F_LOCATIONS)) ||
-	    (q.flags & HRPC_ADMIN_SOCKETS_F_FILES && q.flags & HRPC_ADMIN_SOCKETS_F_LOCATIONS) ||
-	    (!q.guest_id && !memchr(q.name, 0, sizeof(q.name))))
-		return -EINVAL;
-	g = find_guest(adm, q.guest_id, q.name);
 	if (!g)
 		return -ENOENT;
 	ask = g_new0(Ask, 1);
 	ask->ac = ac;
 	ask->ticket = ++ac->next_ticket;
 	ask->guest_id = g->id;
-	rc = hrpcd_worker_ctl_list_sockets(hrpcd_supervisor_worker_ctl(adm->sup), g->id,
-					   ((q.flags & HRPC_ADMIN_SOCKETS_F_JSON) ? HRPCD_CTL_F_JSON : 0) |
-					   ((q.flags & HRPC_ADMIN_SOCKETS_F_FILES) ? HRPCD_CTL_F_FILES : 0) |
-					   ((q.flags & HRPC_ADMIN_SOCKETS_F_LOCATIONS) ?
-					    HRPCD_CTL_F_LOCATIONS : 0),
-					   sockets_answered, ask);
+	rc = (flags & HRPCD_CTL_F_MEMORY) ?
+		hrpcd_worker_ctl_memory(ctl, g->id, flags, act, sockets_answered, ask) :
+		hrpcd_worker_ctl_list_sockets(ctl, g->id, flags, sockets_answered, ask);
 	if (rc < 0) {
 		g_free(ask);
 		return rc;
@@ -240,17 +233,33 @@ static int admin_sockets_ask(HrpcdAdmin *adm, AdminConn *ac, const struct hrpc_r
 	return 0;
 }
 
+static int admin_sockets_ask(HrpcdAdmin *adm, AdminConn *ac, const struct hrpc_req *req,
+			     struct hrpc_reply *rep)
+{
+	struct hrpc_admin_sockets_query q;
+
+	if (req->len != sizeof(q))
+		return -EINVAL;
+	memcpy(&q, req->payload, sizeof(q));
+	if ((q.flags & ~(HRPC_ADMIN_SOCKETS_F_JSON | HRPC_ADMIN_SOCKETS_F_FILES |
+			 HRPC_ADMIN_SOCKETS_F_LOCATIONS)) ||
+	    (q.flags & HRPC_ADMIN_SOCKETS_F_FILES && q.flags & HRPC_ADMIN_SOCKETS_F_LOCATIONS) ||
+	    (!q.guest_id && !memchr(q.name, 0, sizeof(q.name))))
+		return -EINVAL;
+	return ask_worker(adm, ac, q.guest_id, q.name,
+			  ((q.flags & HRPC_ADMIN_SOCKETS_F_JSON) ? HRPCD_CTL_F_JSON : 0) |
+			  ((q.flags & HRPC_ADMIN_SOCKETS_F_FILES) ? HRPCD_CTL_F_FILES : 0) |
+			  ((q.flags & HRPC_ADMIN_SOCKETS_F_LOCATIONS) ? HRPCD_CTL_F_LOCATIONS : 0),
+			  NULL, rep);
+}
+
 /* hostrpcctl memory: the same ticket and event, through the worker's
  * memory service (worker-ctl.h, HRPCD_CTL_F_MEMORY). */
 static int admin_memory_ask(HrpcdAdmin *adm, AdminConn *ac, const struct hrpc_req *req,
 			    struct hrpc_reply *rep)
 {
 	struct hrpc_admin_memory_query q;
-	struct hrpc_admin_sockets_ticket t = { 0 };
 	struct hrpcd_ctl_mem_act act = { 0 };
-	HrpcdGuest *g;
-	Ask *ask;
-	int rc;
 
 	if (req->len != sizeof(q))
 		return -EINVAL;
@@ -259,32 +268,14 @@ static int admin_memory_ask(HrpcdAdmin *adm, AdminConn *ac, const struct hrpc_re
 	    q.op > HRPC_ADMIN_MEMORY_RECLAIM || (q.op && (!q.mib || q.mib % 2)) ||
 	    q.deadline_ms > 600000 || (!q.guest_id && !memchr(q.name, 0, sizeof(q.name))))
 		return -EINVAL;
-	g = find_guest(adm, q.guest_id, q.name);
-	if (!g)
-		return -ENOENT;
 	act.op = q.op == HRPC_ADMIN_MEMORY_GRANT ? HRPCD_CTL_MEM_GRANT :
 		 q.op == HRPC_ADMIN_MEMORY_RECLAIM ? HRPCD_CTL_MEM_RECLAIM : 0;
 	act.chunks = q.mib / 2;
 	act.deadline_ms = q.deadline_ms;
-	ask = g_new0(Ask, 1);
-	ask->ac = ac;
-	ask->ticket = ++ac->next_ticket;
-	ask->guest_id = g->id;
-	rc = hrpcd_worker_ctl_memory(hrpcd_supervisor_worker_ctl(adm->sup), g->id,
-				     (q.flags & HRPC_ADMIN_SOCKETS_F_JSON) ? HRPCD_CTL_F_JSON : 0,
-				     act.op ? &act : NULL, sockets_answered, ask);
-	if (rc < 0) {
-		g_free(ask);
-		return rc;
-	}
-	ac->asks = g_slist_prepend(ac->asks, ask);
-	t.ticket = ask->ticket;
-	t.guest_id = g->id;
-	t.timeout_ms = adm->ctl_timeout_ms;
-	g_strlcpy(t.name, g->name, sizeof(t.name));
-	memcpy(rep->payload, &t, sizeof(t));
-	rep->len = sizeof(t);
-	return 0;
+	return ask_worker(adm, ac, q.guest_id, q.name,
+			  HRPCD_CTL_F_MEMORY |
+			  ((q.flags & HRPC_ADMIN_SOCKETS_F_JSON) ? HRPCD_CTL_F_JSON : 0),
+			  act.op ? &act : NULL, rep);
 }
 
 static AdminConn *conn_of(HrpcdAdmin *adm, hrpc_conn *conn)

@@ -39,8 +39,12 @@ static int punch(struct mem_region *r, uint32_t first, uint32_t count)
 	return 0;
 }
 
-/* The chunks of the file that hold data: GRANTED. */
-static int adopt(struct mem_region *r)
+/*
+ * fn(r, i, arg) for every chunk i of the file that holds data, walking its
+ * data extents (SEEK_DATA/SEEK_HOLE), not every chunk.  0 or -errno.
+ */
+static int each_data_chunk(struct mem_region *r, void (*fn)(struct mem_region *, uint32_t, void *),
+			   void *arg)
 {
 	off_t pos = 0, end = (off_t)r->nchunks * HRPC_MEM_CHUNK;
 
@@ -55,15 +59,21 @@ static int adopt(struct mem_region *r)
 		if (h < 0 || h > end)
 			h = end;
 		for (uint32_t i = (uint32_t)(d / HRPC_MEM_CHUNK);
-		     i < r->nchunks && (off_t)i * HRPC_MEM_CHUNK < h; i++) {
-			if (r->c[i].state == C_GRANTED)
-				continue;
-			r->c[i].state = C_GRANTED;
-			r->ngranted++;
-		}
+		     i < r->nchunks && (off_t)i * HRPC_MEM_CHUNK < h; i++)
+			fn(r, i, arg);
+		/* The next extent starts past this chunk at least. */
 		pos = h;
 	}
 	return 0;
+}
+
+static void adopt_chunk(struct mem_region *r, uint32_t i, void *arg)
+{
+	(void)arg;
+	if (r->c[i].state == C_GRANTED)
+		return;
+	r->c[i].state = C_GRANTED;
+	r->ngranted++;
 }
 
 int mem_region_new(int fd, const struct mem_region_config *cfg, struct mem_region **out)
@@ -98,7 +108,7 @@ int mem_region_new(int fd, const struct mem_region_config *cfg, struct mem_regio
 	}
 	/* Whatever the file held before: nothing is granted - unless this is
 	 * the same guest's, still running (cfg->adopt). */
-	rc = cfg->adopt ? adopt(r) : punch(r, 0, r->nchunks);
+	rc = cfg->adopt ? each_data_chunk(r, adopt_chunk, NULL) : punch(r, 0, r->nchunks);
 	if (rc < 0) {
 		mem_region_free(r);
 		return rc;
@@ -334,30 +344,26 @@ int mem_region_granted_ranges(const struct mem_region *r, struct hrpc_mem_grant_
 	return (int)n;
 }
 
+struct refill {
+	uint64_t now_ms;
+	uint32_t grace_ms, n;
+};
+
+static void refill_chunk(struct mem_region *r, uint32_t i, void *arg)
+{
+	struct refill *f = arg;
+	struct chunk *c = &r->c[i];
+
+	if (c->state != C_FREE || c->deadline_ms + f->grace_ms > f->now_ms)
+		return;
+	if (punch(r, i, 1) == 0)
+		f->n++;
+}
+
 uint32_t mem_region_refilled(struct mem_region *r, uint64_t now_ms, uint32_t grace_ms)
 {
-	uint32_t n = 0;
-	off_t pos = 0, end = (off_t)r->nchunks * HRPC_MEM_CHUNK;
+	struct refill f = { .now_ms = now_ms, .grace_ms = grace_ms };
 
-	/* Walk the data extents (SEEK_DATA/SEEK_HOLE), not every chunk. */
-	while (pos < end) {
-		off_t d = lseek(r->fd, pos, SEEK_DATA), h;
-
-		if (d < 0 || d >= end)
-			break;
-		h = lseek(r->fd, d, SEEK_HOLE);
-		if (h < 0 || h > end)
-			h = end;
-		for (uint32_t i = (uint32_t)(d / HRPC_MEM_CHUNK);
-		     i < r->nchunks && (off_t)i * HRPC_MEM_CHUNK < h; i++) {
-			struct chunk *c = &r->c[i];
-
-			if (c->state != C_FREE || c->deadline_ms + grace_ms > now_ms)
-				continue;
-			if (punch(r, i, 1) == 0)
-				n++;
-		}
-		pos = h;
-	}
-	return n;
+	(void)each_data_chunk(r, refill_chunk, &f);
+	return f.n;
 }

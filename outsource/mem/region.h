@@ -24,6 +24,7 @@
 #ifndef HOSTRPC_OUTSOURCE_MEM_REGION_H
 #define HOSTRPC_OUTSOURCE_MEM_REGION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hostrpc/mem.h"

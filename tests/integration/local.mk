@@ -121,14 +121,16 @@ check_PROGRAMS += tests/integration/fs/test-fs-service
 # memory outsourcing's host half in a real worker (issue 15)
 check_PROGRAMS += tests/integration/mem/test-mem-service
 TESTS += tests/integration/mem/test-mem-service
-tests_integration_mem_test_mem_service_SOURCES = tests/integration/mem/test-mem-service.c $(itest_sources)
+tests_integration_mem_test_mem_service_SOURCES = tests/integration/mem/test-mem-service.c \
+	tests/integration/mem/memitest.c tests/integration/mem/memitest.h $(itest_sources)
 tests_integration_mem_test_mem_service_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
 tests_integration_mem_test_mem_service_LDADD = $(itest_ldadd)
 tests_integration_mem_test_mem_service_LDFLAGS = $(itest_ldflags)
 # hostrpcd's balancing across two process guests (issue 15 item 5)
 check_PROGRAMS += tests/integration/mem/test-mem-balance
 TESTS += tests/integration/mem/test-mem-balance
-tests_integration_mem_test_mem_balance_SOURCES = tests/integration/mem/test-mem-balance.c $(itest_sources)
+tests_integration_mem_test_mem_balance_SOURCES = tests/integration/mem/test-mem-balance.c \
+	tests/integration/mem/memitest.c tests/integration/mem/memitest.h $(itest_sources)
 tests_integration_mem_test_mem_balance_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
 tests_integration_mem_test_mem_balance_LDADD = $(itest_ldadd)
 tests_integration_mem_test_mem_balance_LDFLAGS = $(itest_ldflags)

@@ -62,7 +62,7 @@ int main(void)
 	int fd = memfd_create("test-mem-region", MFD_CLOEXEC), n, pin_rc;
 	int64_t before;
 
-	tap_plan(13);
+	tap_plan(15);
 	if (fd < 0)
 		tap_skip_all("memfd_create: %s", strerror(errno));
 	if (mem_region_new(fd, &cfg, &r) < 0)
@@ -135,5 +135,33 @@ int main(void)
 	       "everything back: the file holds %lld bytes", (long long)mem_region_resident(r));
 	munmap(view, (size_t)cfg.nchunks * CH);
 	mem_region_free(r);
+
+	/* A fresh worker for the same running guest: what holds data stays
+	 * granted; a guest writing where it has nothing is found. */
+	{
+		int fd2 = memfd_create("test-mem-region-adopt", MFD_CLOEXEC);
+		struct mem_region_config acfg = { .nchunks = 8, .pin_quota = 0, .adopt = true };
+		struct hrpc_mem_grant_event gr[8];
+		int ng;
+
+		if (fd2 < 0 || ftruncate(fd2, 8 * (off_t)CH) < 0 ||
+		    pwrite(fd2, "x", 1, 1 * (off_t)CH + 5) != 1 ||
+		    pwrite(fd2, "y", 1, 4 * (off_t)CH) != 1 || pwrite(fd2, "z", 1, 5 * (off_t)CH) != 1)
+			tap_diag("cannot make the adopted file: %s", strerror(errno));
+		r = NULL;
+		ng = mem_region_new(fd2, &acfg, &r) == 0 ?
+			     mem_region_granted_ranges(r, gr, 8) : -1;
+		tap_ok(ng == 2 && gr[0].first == 1 && gr[0].count == 1 && gr[1].first == 4 &&
+		       gr[1].count == 2 && mem_region_resident(r) > 0,
+		       "adopt: the chunks holding data (1, 4, 5) are granted, nothing punched (%d ranges)",
+		       ng);
+		if (r && pwrite(mem_region_fd(r), "w", 1, 7 * (off_t)CH) == 1)
+			tap_ok(mem_region_refilled(r, 10000, 2000) == 1 &&
+			       mem_region_refilled(r, 10000, 2000) == 0,
+			       "data in a chunk never granted is found and punched again, once");
+		else
+			tap_ok(0, "cannot write the refill");
+		mem_region_free(r);
+	}
 	return tap_done();
 }

@@ -27,11 +27,11 @@
 #include "hostrpc/mem.h"
 #include "hostrpc/msg.h"
 #include "tests/tap.h"
-#include "itest.h"
+#include "memitest.h"
 
 #define MIB_PER_CHUNK (HRPC_MEM_CHUNK >> 20)
 
-static struct itest_daemon d;
+static struct memitest m;
 
 struct mguest {
 	hrpc_client *cli;
@@ -64,12 +64,7 @@ static void on_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *p
 static int mem_call(struct mguest *g, uint16_t proc, const void *req, uint32_t len, void *rep,
 		    uint32_t rep_cap)
 {
-	struct hrpc_call c = {
-		.service = HRPC_SVC_MEM, .proc = proc, .req = req, .req_len = len,
-		.rep = rep, .rep_cap = rep_cap, .timeout_ms = 5000,
-	};
-
-	return hrpc_client_call(g->cli, &c);
+	return memitest_call(g->cli, proc, req, len, rep, rep_cap);
 }
 
 /* Events in, RECLAIMs answered (a cooperative driver). */
@@ -135,7 +130,7 @@ static int guest_up(struct mguest *g, const char *label)
 
 	memset(g, 0, sizeof(*g));
 	snprintf(g->label, sizeof(g->label), "%s", label);
-	rc = itest_guest_connect(d.guest_sock, label, &g->cli);
+	rc = itest_guest_connect(m.d.guest_sock, label, &g->cli);
 	if (rc < 0)
 		return rc;
 	hrpc_client_set_event_handler(g->cli, on_event, g);
@@ -145,27 +140,11 @@ static int guest_up(struct mguest *g, const char *label)
 	return rc < 0 ? rc : (int)(r.granted * MIB_PER_CHUNK);
 }
 
-static int ctl(const struct mguest *g, char *out, size_t cap)
-{
-	char cmd[1024];
-	FILE *p;
-	size_t n;
-
-	snprintf(cmd, sizeof(cmd), "%s --admin-socket %s memory %s 2>&1",
-		 itest_build_path("hostrpc/daemon/hostrpcctl"), d.admin_sock, g->label);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	n = fread(out, 1, cap - 1, p);
-	out[n] = 0;
-	return pclose(p);
-}
-
 int main(void)
 {
-	char pol[256], arg[300], path[600], out[4096];
 	const char *extra[] = { "--mem-pool-mib=160", "--mem-balance-step-mib=32",
-				"--mem-balance-ms=200", arg, NULL };
+				"--mem-balance-ms=200", NULL };
+	char out[4096];
 	int a, b;
 	bool ok;
 
@@ -173,24 +152,9 @@ int main(void)
 		tap_skip_all("needs root (hostrpcd's workers, files in /dev/shm)");
 	tap_plan(6);
 	itest_watchdog(90);
-	snprintf(pol, sizeof(pol), "%s/hostrpc-memb.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(pol))
+	if (memitest_start(&m, "[memory]\nregion-mib=128\ngrant-mib=48\nmin-mib=16\n"
+			   "max-mib=112\nreclaim-deadline-ms=2000\n", extra) < 0)
 		return 1;
-	snprintf(arg, sizeof(arg), "--mem-policy-dir=%s", pol);
-	snprintf(path, sizeof(path), "%s/default.conf", pol);
-	{
-		FILE *f = fopen(path, "w");
-
-		if (!f)
-			return 1;
-		fprintf(f, "[memory]\nregion-mib=128\ngrant-mib=48\nmin-mib=16\nmax-mib=112\n"
-			   "reclaim-deadline-ms=2000\n");
-		fclose(f);
-	}
-	if (itest_daemon_start(&d, extra) < 0) {
-		itest_log_dump(&d);
-		return 1;
-	}
 	a = guest_up(&g1, "memb1");
 	b = guest_up(&g2, "memb2");
 	g1.granted_mib = a;   /* the HELLO's grant; its GRANT events follow */
@@ -211,20 +175,17 @@ int main(void)
 	tap_ok(ok && g1.granted_mib + g2.granted_mib <= 160, "guest 2 under pressure, the pool spent: the balancer reclaims %d MiB from guest 1 "
 	       "(it RELEASEs) and grants guest 2: %d and %d MiB, within the pool", g1.released_mib,
 	       g1.granted_mib, g2.granted_mib);
-	tap_ok(ctl(&g2, out, sizeof(out)) == 0 && strstr(out, "balanced within 16-112 MiB") &&
-	       itest_log_wait(&d, 2000, "memory balance: guest", "has slack: reclaiming", NULL),
+	tap_ok(memitest_ctl(&m, g2.label, out, sizeof(out)) == 0 && strstr(out, "balanced within 16-112 MiB") &&
+	       itest_log_wait(&m.d, 2000, "memory balance: guest", "has slack: reclaiming", NULL),
 	       "hostrpcctl memory shows the bounds; the log says who gave for whom");
 	if (!strstr(out, "balanced"))
 		tap_diag("%s", out);
-	tap_ok(itest_daemon_alive(&d) && itest_sanitizer_reports(&d) == 0,
+	tap_ok(itest_daemon_alive(&m.d) && itest_sanitizer_reports(&m.d) == 0,
 	       "hostrpcd alive, no sanitizer report");
 	hrpc_client_free(g1.cli);
 	hrpc_client_free(g2.cli);
 	unlink(g1.file);
 	unlink(g2.file);
-	if (itest_daemon_stop(&d) != 0)
-		tap_diag("hostrpcd did not stop cleanly");
-	unlink(path);
-	rmdir(pol);
+	memitest_stop(&m);
 	return tap_done();
 }

@@ -35,11 +35,11 @@
 #include "hostrpc/mem.h"
 #include "hostrpc/msg.h"
 #include "tests/tap.h"
-#include "itest.h"
+#include "memitest.h"
 
 #define CHUNK HRPC_MEM_CHUNK
 
-static struct itest_daemon d;
+static struct memitest m;
 
 struct mguest {
 	hrpc_client *cli;
@@ -71,12 +71,7 @@ static void on_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const void *p
 static int mem_call(struct mguest *g, uint16_t proc, const void *req, uint32_t len, void *rep,
 		    uint32_t rep_cap)
 {
-	struct hrpc_call c = {
-		.service = HRPC_SVC_MEM, .proc = proc, .req = req, .req_len = len,
-		.rep = rep, .rep_cap = rep_cap, .timeout_ms = 5000,
-	};
-
-	return hrpc_client_call(g->cli, &c);
+	return memitest_call(g->cli, proc, req, len, rep, rep_cap);
 }
 
 static int range_call(struct mguest *g, uint16_t proc, uint32_t first, uint32_t count,
@@ -117,18 +112,10 @@ static int granted_chunks(const struct mguest *g)
 /* hostrpcctl memory NAME ARGS; its output in out. */
 static int ctl(const struct mguest *g, const char *args, char *out, size_t cap)
 {
-	char cmd[1024];
-	FILE *p;
-	size_t n;
+	char a[256];
 
-	snprintf(cmd, sizeof(cmd), "%s --admin-socket %s memory %s %s 2>&1",
-		 itest_build_path("hostrpc/daemon/hostrpcctl"), d.admin_sock, g->label, args);
-	p = popen(cmd, "r");
-	if (!p)
-		return -1;
-	n = fread(out, 1, cap - 1, p);
-	out[n] = 0;
-	return pclose(p);
+	snprintf(a, sizeof(a), "%s %s", g->label, args);
+	return memitest_ctl(&m, a, out, cap);
 }
 
 static int guest_up(struct mguest *g, const char *label)
@@ -139,7 +126,7 @@ static int guest_up(struct mguest *g, const char *label)
 
 	memset(g, 0, sizeof(*g));
 	snprintf(g->label, sizeof(g->label), "%s", label);
-	rc = itest_guest_connect(d.guest_sock, label, &g->cli);
+	rc = itest_guest_connect(m.d.guest_sock, label, &g->cli);
 	if (rc < 0)
 		return rc;
 	g->id = hrpc_client_guest_id(g->cli);
@@ -172,8 +159,7 @@ static void guest_down(struct mguest *g)
 
 int main(void)
 {
-	char pol[512], arg[600], path[600], out[8192];
-	const char *extra[2] = { arg, NULL };
+	char out[8192];
 	struct mguest g1, g2, g3;
 	int rc, granted;
 
@@ -181,26 +167,9 @@ int main(void)
 		tap_skip_all("needs root (hostrpcd's workers, files in /dev/shm)");
 	tap_plan(17);
 	itest_watchdog(120);
-	snprintf(pol, sizeof(pol), "%s/hostrpc-mem.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	if (!mkdtemp(pol))
+	if (memitest_start(&m, "# test\n[memory]\nregion-mib=64\ngrant-mib=24\npin-quota-mib=8\n"
+			   "reclaim-deadline-ms=400\n", NULL) < 0)
 		return 1;
-	snprintf(path, sizeof(path), "%s/default.conf", pol);
-	{
-		FILE *f = fopen(path, "w");
-
-		if (!f)
-			return 1;
-		fprintf(f, "# test\n[memory]\nregion-mib=64\ngrant-mib=24\npin-quota-mib=8\n"
-			   "reclaim-deadline-ms=400\n");
-		fclose(f);
-	}
-	snprintf(arg, sizeof(arg), "--mem-policy-dir=%s", pol);
-	rc = itest_daemon_start(&d, extra);
-	if (rc < 0) {
-		tap_diag("hostrpcd did not start: %s", strerror(-rc));
-		itest_log_dump(&d);
-		return 1;
-	}
 
 	granted = guest_up(&g1, "memguest");
 	tap_ok(granted == 12 && granted_chunks(&g1) == 12 && g1.grants[0].first == 0,
@@ -208,7 +177,7 @@ int main(void)
 	       "(%d, %d in %d GRANT events)", granted, granted_chunks(&g1), g1.ngrants);
 	if (granted < 0) {
 		tap_diag("guest 1: %s", strerror(-granted));
-		itest_log_dump(&d);
+		itest_log_dump(&m.d);
 		return 1;
 	}
 	tap_ok(resident(&g1) == 0, "the region costs the host nothing before the guest writes (%lld)",
@@ -279,12 +248,12 @@ int main(void)
 			 "'import json,sys; m=json.load(sys.stdin); sys.exit(0 if m[\"granted_mib\"] "
 			 "== 22 and m[\"region_mib\"] == 64 and m[\"moves\"][\"expired_mib\"] == 4 "
 			 "and m[\"resident_bytes\"] == 12 << 20 and m[\"attached\"] else 1)'",
-			 itest_build_path("hostrpc/daemon/hostrpcctl"), d.admin_sock, g1.label);
+			 itest_build_path("hostrpc/daemon/hostrpcctl"), m.d.admin_sock, g1.label);
 		tap_ok(system(cmd) == 0, "hostrpcctl --json memory: the same as one JSON object");
 		snprintf(cmd, sizeof(cmd), "%s --json --admin-socket %s memory | python3 -c "
 			 "'import json,sys; m=json.load(sys.stdin)[\"guests\"]; sys.exit(0 if "
 			 "[g[\"granted_mib\"] for g in m if g] == [22] else 1)'",
-			 itest_build_path("hostrpc/daemon/hostrpcctl"), d.admin_sock);
+			 itest_build_path("hostrpc/daemon/hostrpcctl"), m.d.admin_sock);
 		tap_ok(system(cmd) == 0, "hostrpcctl --json memory without a guest: every guest's");
 	}
 
@@ -294,7 +263,7 @@ int main(void)
 	{
 		int a = range_call(&g2, HRPC_MEM_RELEASE, 30, 1, 0);
 		struct hrpc_mem_status st;
-		bool logged = itest_log_wait(&d, 5000, "memory: guest released memory the host had "
+		bool logged = itest_log_wait(&m.d, 5000, "memory: guest released memory the host had "
 					     "not granted it: fencing its channel", NULL);
 		int b = mem_call(&g1, HRPC_MEM_STATUS, NULL, 0, &st, sizeof(st));
 		int c = mem_call(&g2, HRPC_MEM_STATUS, NULL, 0, &st, sizeof(st));
@@ -307,7 +276,7 @@ int main(void)
 	/* Writing memory it no longer has: punched again and fenced. */
 	memset(g1.map + 20 * CHUNK, 0x77, CHUNK);
 	{
-		bool logged = itest_log_wait(&d, 5000, "memory: kept using 1 chunks the host took "
+		bool logged = itest_log_wait(&m.d, 5000, "memory: kept using 1 chunks the host took "
 					     "back: fencing its channel", NULL);
 		struct hrpc_mem_status st;
 		int c = mem_call(&g1, HRPC_MEM_STATUS, NULL, 0, &st, sizeof(st));
@@ -318,14 +287,11 @@ int main(void)
 	}
 	rc = guest_up(&g3, "memthird");
 	tap_ok(rc == 12, "a third guest is served after both fences (%d)", rc);
-	tap_ok(itest_daemon_alive(&d) && itest_sanitizer_reports(&d) == 0,
+	tap_ok(itest_daemon_alive(&m.d) && itest_sanitizer_reports(&m.d) == 0,
 	       "hostrpcd alive, no sanitizer report");
 	guest_down(&g3);
 	guest_down(&g2);
 	guest_down(&g1);
-	if (itest_daemon_stop(&d) != 0)
-		tap_diag("hostrpcd did not stop cleanly");
-	unlink(path);
-	rmdir(pol);
+	memitest_stop(&m);
 	return tap_done();
 }

@@ -9,7 +9,7 @@ dist_check_SCRIPTS += $(mem_vm_tests)
 # MAP_SHARED from a hostrpcfs mount, writes from both sides seen by the
 # other (tests/vm/mem/guest/hostfile-map.c, built static by the test).
 mem_vm_tests += tests/vm/mem/mem-hostfile.sh
-EXTRA_DIST += tests/vm/mem/guest/hostfile-map.c
+EXTRA_DIST += tests/vm/mem/guest/hostfile-map.c tests/vm/mem/lib.sh
 # bench/mem-file-bench.sh with a 16 MiB file: every number measured, the
 # ratios printed.
 mem_vm_tests += tests/vm/mem/mem-file-bench-smoke.sh

@@ -17,15 +17,11 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 vm_prepare
-[ "$vm_server_is_hostrpcd" = 1 ] || vm_skip "needs hostrpcd as the ivshmem server"
-[ -f "$HOSTRPC_GUEST_DIR/modules/hostrpc_mem.ko" ] ||
-	vm_skip "the guest image has no hostrpc_mem.ko (tools/guest-image build)"
-[ -x "$HOSTRPC_GUEST_DIR/bin/hostmem-touch" ] || vm_skip "the guest image has no hostmem-touch"
-[ -d /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ] || vm_skip "no tmpfs /dev/shm"
+. "$top_srcdir/tests/vm/mem/lib.sh"
+mem_vm_prepare
 command -v python3 > /dev/null || vm_skip "python3 missing"
 # two guests at once: not beside the other heavy tests
 vm_load_lock exclusive
-hostrpcctl=$top_builddir/hostrpc/daemon/hostrpcctl
 log=$vm_tmp
 trap 'vm_hostrpcd_cleanup; rm -f /dev/shm/hostrpc-mem-test-$$-g1 /dev/shm/hostrpc-mem-test-$$-g2' EXIT
 mkdir -p "$vm_tmp/mem"
@@ -102,7 +98,7 @@ until_ok "[ \"\$(info attached)\" = 1 ]" 300 || echo NOT-ATTACHED
 rc1=0 rc2=0
 "$vm_run" -m 256 -t "${HOSTRPC_VM_TIMEOUT:-400}" -x "$vm_tmp/g1.ivshmem" -l "$log/console1" \
 	-a hrpc.load=hostrpc_mem \
-	-Q "-object memory-backend-file,id=hmem,share=on,mem-path=/dev/shm/hostrpc-mem-test-$$-g1,size=512M -device ivshmem-plain,memdev=hmem" \
+	-Q "$(mem_qemu_region "/dev/shm/hostrpc-mem-test-$$-g1" 512)" \
 	"$common"'
 grow 192 100
 verify_all g1-first
@@ -119,7 +115,7 @@ echo "dmesg-problems: $(dmesg | grep -cE "BUG|WARNING|Oops")"
 p1=$!
 "$vm_run" -m 256 -t "${HOSTRPC_VM_TIMEOUT:-400}" -x "$vm_tmp/g2.ivshmem" -l "$log/console2" \
 	-a hrpc.load=hostrpc_mem \
-	-Q "-object memory-backend-file,id=hmem,share=on,mem-path=/dev/shm/hostrpc-mem-test-$$-g2,size=512M -device ivshmem-plain,memdev=hmem" \
+	-Q "$(mem_qemu_region "/dev/shm/hostrpc-mem-test-$$-g2" 512)" \
 	"$common"'
 sleep 20
 grow 192 300

@@ -20,13 +20,9 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 vm_prepare
-[ "$vm_server_is_hostrpcd" = 1 ] || vm_skip "needs hostrpcd as the ivshmem server"
-[ -f "$HOSTRPC_GUEST_DIR/modules/hostrpc_mem.ko" ] ||
-	vm_skip "the guest image has no hostrpc_mem.ko (tools/guest-image build)"
-[ -x "$HOSTRPC_GUEST_DIR/bin/hostmem-touch" ] || vm_skip "the guest image has no hostmem-touch"
-[ -d /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ] || vm_skip "no tmpfs /dev/shm"
+. "$top_srcdir/tests/vm/mem/lib.sh"
+mem_vm_prepare
 [ -x "$vm_ping" ] || vm_skip "hostrpc-ping not built"
-hostrpcctl=$top_builddir/hostrpc/daemon/hostrpcctl
 log=$vm_tmp
 ivs=$vm_tmp/vm.ivshmem
 region=/dev/shm/hostrpc-mem-test-$$
@@ -75,7 +71,7 @@ chmod +x "$vm_tmp/host.sh"
 rc=0
 "$vm_run" -m 256 -t "${HOSTRPC_VM_TIMEOUT:-420}" -x "$ivs" -l "$log/console" -L "$log/hook" \
 	-a hrpc.load=hostrpc_mem \
-	-Q "-object memory-backend-file,id=hmem,share=on,mem-path=$region,size=512M -device ivshmem-plain,memdev=hmem" \
+	-Q "$(mem_qemu_region "$region" 512)" \
 	-e "$vm_tmp/host.sh" -E '^MEM-FILLED' '
 info() { hostmem-touch info | sed -n "s/^$1=//p"; }
 until_ok() { n=0; while ! eval "$1"; do n=$((n + 1)); [ $n -ge $2 ] && return 1; sleep 0.2; done; }
