@@ -58,6 +58,7 @@ typedef struct {
 	gint mem_pool_mib;       /* 0: no balancing */
 	gint mem_balance_step_mib;
 	gint mem_balance_ms;
+	gint mem_balloon_min_mib;
 	char *sock_audit_dir;
 	char *migrate_socket;    /* the port for hostrpc-migrate (migrate-doors.h) */
 	char *migrate_listen;    /* HOST:PORT for incoming migrations */
@@ -252,6 +253,9 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		  "MIB" },
 		{ "mem-balance-ms", 0, 0, G_OPTION_ARG_INT, &o->mem_balance_ms,
 		  "How often balancing looks at the guests (default 1000)", "MS" },
+		{ "mem-balloon-min-mib", 0, 0, G_OPTION_ARG_INT, &o->mem_balloon_min_mib,
+		  "With --libvirt: libvirt domains without the memory driver are balanced "
+		  "through their virtio balloon, never below MIB (default 256)", "MIB" },
 		{ "sock-audit-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->sock_audit_dir,
 		  "Socket audit logs DIR/NAME.sock.log, written by the daemon (default "
 		  "STATE_DIR/sock-audit)", "DIR" },
@@ -290,6 +294,7 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 	o->worker_uid_base = -1;
 	o->mem_balance_step_mib = 64;
 	o->mem_balance_ms = 1000;
+	o->mem_balloon_min_mib = 256;
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_summary(ctx,
 		"Serves Host RPC to guests: process guests on a unix socket (memfd\n"
@@ -334,10 +339,11 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 	if (!poll_resolve(o, error))
 		return FALSE;
 	if (o->mem_pool_mib < 0 || o->mem_balance_step_mib < 2 || o->mem_balance_step_mib % 2 ||
-	    o->mem_balance_ms < 10) {
+	    o->mem_balance_ms < 10 || o->mem_balloon_min_mib < 0) {
 		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
 				    "--mem-pool-mib must not be negative, --mem-balance-step-mib must "
-				    "be a positive multiple of 2, --mem-balance-ms at least 10");
+				    "be a positive multiple of 2, --mem-balance-ms at least 10, "
+				    "--mem-balloon-min-mib not negative");
 		return FALSE;
 	}
 	if (o->audit_rate < 0) {
@@ -423,6 +429,7 @@ static gboolean add_endpoints(HrpcdSupervisor *sup, const Options *o, GError **e
 typedef struct {
 	HrpcdSupervisor *sup;
 	gsize shm_size;
+	HrpcdMemBalancer *bal;   /* balloon guests: NULL without balancing */
 } Follow;
 
 /* The guest name is the file name as it is: one that would need sanitising
@@ -452,6 +459,8 @@ static void libvirt_add(const char *domain, const char *path, gpointer user_data
 			  HRPCD_GUEST_NAME_MAX - 1);
 	else if (!hrpcd_supervisor_add_endpoint(f->sup, name, path, f->shm_size, &error))
 		g_warning("libvirt: domain %s: %s", domain, error->message);
+	else if (f->bal)
+		hrpcd_mem_balancer_domain(f->bal, domain, name);
 }
 
 static void libvirt_remove(const char *domain, const char *path, gpointer user_data)
@@ -460,6 +469,8 @@ static void libvirt_remove(const char *domain, const char *path, gpointer user_d
 	g_autofree char *name = endpoint_name(path);
 	g_autoptr(GError) error = NULL;
 
+	if (f->bal)
+		hrpcd_mem_balancer_domain(f->bal, domain, NULL);
 	/* Only the endpoint this path made: never another's of the same name. */
 	if (name && !g_strcmp0(hrpcd_supervisor_endpoint_path(f->sup, name), path) &&
 	    !hrpcd_supervisor_remove_endpoint(f->sup, name, &error))
@@ -640,10 +651,29 @@ int main(int argc, char **argv)
 		if (doors)
 			adm = hrpcd_admin_new(sup, o.admin_path, cfg.worker_ctl_timeout_ms, &error);
 	}
+	if (adm && o.mem_pool_mib > 0) {
+		struct mem_balance_cfg bc = {
+			.pool_mib = (guint32)o.mem_pool_mib,
+			.step_mib = (guint32)o.mem_balance_step_mib,
+			.low_mib = (guint32)o.mem_balance_step_mib / 4,
+			.high_mib = (guint32)o.mem_balance_step_mib / 2,
+		};
+
+		bal = hrpcd_mem_balancer_new(sup, &bc, (guint)o.mem_balance_ms, NULL, &error);
+		if (!bal)
+			g_clear_pointer(&adm, hrpcd_admin_free);
+#ifdef HAVE_LIBVIRT
+		/* Before the follower: it names the domains it finds at once. */
+		else if (o.libvirt_uri)
+			hrpcd_mem_balancer_use_libvirt(bal, o.libvirt_uri,
+						       (guint32)o.mem_balloon_min_mib);
+#endif
+	}
 #ifdef HAVE_LIBVIRT
 	if (adm && o.libvirt_uri) {
 		follow.sup = sup;
 		follow.shm_size = o.shm_size;
+		follow.bal = bal;
 		if (g_mkdir_with_parents(o.endpoint_dir, 0755) < 0) {
 			g_set_error(&error, G_IO_ERROR, g_io_error_from_errno(errno),
 				    "cannot create %s: %s", o.endpoint_dir, g_strerror(errno));
@@ -656,18 +686,6 @@ int main(int argc, char **argv)
 		}
 	}
 #endif
-	if (adm && o.mem_pool_mib > 0) {
-		struct mem_balance_cfg bc = {
-			.pool_mib = (guint32)o.mem_pool_mib,
-			.step_mib = (guint32)o.mem_balance_step_mib,
-			.low_mib = (guint32)o.mem_balance_step_mib / 4,
-			.high_mib = (guint32)o.mem_balance_step_mib / 2,
-		};
-
-		bal = hrpcd_mem_balancer_new(sup, &bc, (guint)o.mem_balance_ms, NULL, &error);
-		if (!bal)
-			g_clear_pointer(&adm, hrpcd_admin_free);
-	}
 	if (!adm) {
 		g_critical("%s", error->message);
 		return 1;

@@ -31,7 +31,8 @@ hostrpc_daemon_libhostrpcd_la_LIBADD = hostrpc/libhostrpc-glib.la hostrpc/libhos
 # libvirt follower (--libvirt URI): endpoints from domain XML
 if HAVE_LIBVIRT
 hostrpc_daemon_libhostrpcd_la_SOURCES += \
-	hostrpc/daemon/libvirt-domains.h hostrpc/daemon/libvirt-domains.c
+	hostrpc/daemon/libvirt-domains.h hostrpc/daemon/libvirt-domains.c \
+	hostrpc/daemon/mem-balloon.h hostrpc/daemon/mem-balloon.c
 hostrpc_daemon_libhostrpcd_la_CFLAGS += $(LIBVIRT_CFLAGS)
 hostrpc_daemon_libhostrpcd_la_LIBADD += $(LIBVIRT_LIBS)
 endif

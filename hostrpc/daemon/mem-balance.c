@@ -9,11 +9,17 @@
 
 #include "hostrpc/daemon/guest-table.h"
 #include "hostrpc/daemon/mem-balance.h"
+#ifdef HAVE_LIBVIRT
+#include "hostrpc/daemon/mem-balloon.h"
+#endif
 #include "hostrpc/daemon/worker-ctl.h"
 #include "hostrpc/mem.h"
 
 #define STATE_MAX_AGE_US (3 * G_USEC_PER_SEC)
 #define MIB_MAX (HRPC_MEM_CHUNKS_MAX * (HRPC_MEM_CHUNK >> 20))
+/* A balloon that has not moved toward what we asked for this long: we stop
+ * waiting (the guest gives what it can; there is no deadline to enforce). */
+#define BALLOON_PATIENCE_US (10 * G_USEC_PER_SEC)
 
 typedef struct {
 	struct mem_balance_guest g;
@@ -27,8 +33,39 @@ struct _HrpcdMemBalancer {
 	struct mem_balance_cfg cfg;
 	GSource *timer;
 	GHashTable *states;        /* guest id -> GuestState */
+	GHashTable *region_attached; /* guest ids whose driver said attached lately */
 	guint64 grants, reclaims;  /* actions taken */
+#ifdef HAVE_LIBVIRT
+	HrpcdMemBalloon *balloon;  /* NULL: no libvirt */
+	guint32 balloon_min_mib;
+	GHashTable *domains;       /* domain name -> Balloon */
+#endif
 };
+
+#ifdef HAVE_LIBVIRT
+/* A libvirt domain that is a hostrpc guest (main loop only). */
+typedef struct {
+	char *domain;
+	char *guest;               /* its hostrpc guest name (the endpoint's) */
+	guint32 id;                /* the guest's id when last asked */
+	gboolean fresh;            /* the last round read its balloon */
+	gint64 at;
+	gboolean reports;
+	guint64 actual_kib, prev_actual_kib, unused_kib, max_kib;
+	guint64 target_kib;        /* asked for and not reached; 0: none */
+	gint64 progress_at;        /* when it last moved toward target_kib */
+	guint64 set_kib;           /* to ask for with the next round */
+} Balloon;
+
+static void balloon_free(gpointer p)
+{
+	Balloon *d = p;
+
+	g_free(d->domain);
+	g_free(d->guest);
+	g_free(d);
+}
+#endif
 
 typedef struct {
 	HrpcdMemBalancer *b;
@@ -47,6 +84,10 @@ static void unref(HrpcdMemBalancer *b)
 	if (!g_atomic_int_dec_and_test(&b->ref))
 		return;
 	g_hash_table_destroy(b->states);
+	g_hash_table_destroy(b->region_attached);
+#ifdef HAVE_LIBVIRT
+	g_hash_table_destroy(b->domains);
+#endif
 	g_free(b);
 }
 
@@ -101,13 +142,19 @@ static void answered(int status, const char *text, gsize len, gpointer data)
 		s->g.id = q->id;
 		if (hrpcd_mem_balance_parse(text, len, &s->g)) {
 			s->at = g_get_monotonic_time();
+			if (s->g.attached)
+				g_hash_table_add(b->region_attached, GUINT_TO_POINTER(q->id));
+			else
+				g_hash_table_remove(b->region_attached, GUINT_TO_POINTER(q->id));
 			g_hash_table_replace(b->states, GUINT_TO_POINTER(q->id), s);
 		} else {
 			g_free(s);
 			g_hash_table_remove(b->states, GUINT_TO_POINTER(q->id));
+			g_hash_table_remove(b->region_attached, GUINT_TO_POINTER(q->id));
 		}
 	} else if (!b->stopped) {
 		g_hash_table_remove(b->states, GUINT_TO_POINTER(q->id));
+		g_hash_table_remove(b->region_attached, GUINT_TO_POINTER(q->id));
 	}
 	unref(b);
 	g_free(q);
@@ -154,6 +201,180 @@ static void act(HrpcdMemBalancer *b, const struct mem_balance_action *a)
 	}
 }
 
+#ifdef HAVE_LIBVIRT
+/* The guest a balloon domain is now, if it runs as a hostrpc guest whose
+ * memory driver is not attached: a balloon guest. */
+static HrpcdGuest *balloon_guest(HrpcdMemBalancer *b, Balloon *d)
+{
+	HrpcdGuest *x = hrpcd_guest_table_find_name(hrpcd_supervisor_guests(b->sup), d->guest);
+
+	if (!x || !x->worker_pid || x->stopping ||
+	    g_hash_table_contains(b->region_attached, GUINT_TO_POINTER(x->id)))
+		return NULL;
+	return x;
+}
+
+/* Its entry for this round; FALSE if there is none. */
+static gboolean balloon_entry(HrpcdMemBalancer *b, Balloon *d, gint64 now,
+			      struct mem_balance_guest *g)
+{
+	struct mem_balance_balloon bl;
+	HrpcdGuest *x = balloon_guest(b, d);
+
+	if (!x || x->id != d->id || !d->fresh || now - d->at > STATE_MAX_AGE_US)
+		return FALSE;
+	bl = (struct mem_balance_balloon){
+		.actual_kib = d->actual_kib, .unused_kib = d->unused_kib, .max_kib = d->max_kib,
+		.target_kib = d->target_kib, .reports = d->reports,
+		.settled = d->prev_actual_kib &&
+			   (d->actual_kib > d->prev_actual_kib ? d->actual_kib - d->prev_actual_kib
+				: d->prev_actual_kib - d->actual_kib) < 2048,
+	};
+	memset(g, 0, sizeof(*g));
+	g->id = d->id;
+	mem_balance_balloon_guest(&bl, b->balloon_min_mib, g);
+	/* A round still out: we could not carry an action out now. */
+	if (hrpcd_mem_balloon_busy(b->balloon))
+		g->attached = false;
+	return TRUE;
+}
+
+static Balloon *balloon_by_id(HrpcdMemBalancer *b, guint32 id)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	g_hash_table_iter_init(&it, b->domains);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		Balloon *d = v;
+
+		if (d->fresh && d->id == id)
+			return d;
+	}
+	return NULL;
+}
+
+static void balloon_act(HrpcdMemBalancer *b, const struct mem_balance_action *a, gint64 now)
+{
+	Balloon *d = balloon_by_id(b, a->id);
+	guint64 size;
+
+	if (!d)
+		return;
+	size = mem_balance_balloon_size(d->actual_kib, a);
+	d->set_kib = d->target_kib = size;
+	d->progress_at = now;
+	if (a->op == MEM_BALANCE_GRANT) {
+		b->grants++;
+		g_info("memory balance: guest %u (domain %s) under pressure: deflating its balloon "
+		       "by %u MiB to %" G_GUINT64_FORMAT " MiB", a->id, d->domain, a->mib, size >> 10);
+	} else {
+		b->reclaims++;
+		g_info("memory balance: guest %u (domain %s) has slack: inflating its balloon by "
+		       "%u MiB to %" G_GUINT64_FORMAT " MiB for guest %u", a->id, d->domain, a->mib,
+		       size >> 10, a->for_id);
+	}
+}
+
+static void balloon_back(GPtrArray *items, gpointer data)
+{
+	HrpcdMemBalancer *b = data;
+	gint64 now = g_get_monotonic_time();
+
+	for (guint i = 0; i < items->len; i++) {
+		HrpcdBalloonItem *it = g_ptr_array_index(items, i);
+		Balloon *d = g_hash_table_lookup(b->domains, it->domain);
+
+		if (!d)
+			continue;
+		if (!it->running || d->id != it->id) {
+			d->fresh = FALSE;
+			d->reports = FALSE;
+			d->prev_actual_kib = 0;
+			d->target_kib = 0;
+			if (!it->running)
+				continue;
+		}
+		if (it->set_failed && it->set_kib == d->target_kib)
+			d->target_kib = 0;
+		d->prev_actual_kib = d->fresh ? d->actual_kib : 0;
+		d->fresh = TRUE;
+		d->at = now;
+		d->actual_kib = it->actual_kib;
+		/* What the guest could use without reclaiming hard (MemAvailable:
+		 * free less the kernel's reserves, plus cache it can drop), else
+		 * MemFree. */
+		d->unused_kib = it->has_usable ? it->usable_kib : it->unused_kib;
+		d->max_kib = it->max_kib;
+		if (it->has_unused && !d->reports)
+			g_info("memory balance: guest %u (domain %s): a balloon guest, at %"
+			       G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " MiB", d->id, d->domain,
+			       d->actual_kib >> 10, d->max_kib >> 10);
+		d->reports = it->has_unused;
+		if (d->target_kib) {
+			guint64 gap = d->actual_kib > d->target_kib ? d->actual_kib - d->target_kib :
+				      d->target_kib - d->actual_kib;
+			guint64 was = d->prev_actual_kib > d->target_kib ?
+				      d->prev_actual_kib - d->target_kib :
+				      d->target_kib - d->prev_actual_kib;
+
+			if (gap < 2048) {
+				d->target_kib = 0;
+			} else if (gap < was) {
+				d->progress_at = now;
+			} else if (now - d->progress_at > BALLOON_PATIENCE_US) {
+				g_message("memory balance: domain %s: its balloon stays at %"
+					  G_GUINT64_FORMAT " MiB, not %" G_GUINT64_FORMAT
+					  " MiB; no longer waiting", d->domain, d->actual_kib >> 10,
+					  d->target_kib >> 10);
+				d->target_kib = 0;
+			}
+		}
+	}
+}
+
+static void unref_cb(gpointer data)
+{
+	unref(data);
+}
+
+/* Read every balloon guest's balloon (and set those acted on). */
+static void balloon_round(HrpcdMemBalancer *b)
+{
+	GPtrArray *items = g_ptr_array_new_with_free_func(hrpcd_balloon_item_free);
+	GHashTableIter it;
+	gpointer v;
+
+	if (hrpcd_mem_balloon_busy(b->balloon)) {
+		g_ptr_array_unref(items);
+		return;
+	}
+	g_hash_table_iter_init(&it, b->domains);
+	while (g_hash_table_iter_next(&it, NULL, &v)) {
+		Balloon *d = v;
+		HrpcdGuest *x = balloon_guest(b, d);
+
+		if (!x) {
+			d->fresh = FALSE;
+			d->target_kib = d->set_kib = 0;
+			continue;
+		}
+		if (d->id != x->id) {
+			d->fresh = FALSE;
+			d->target_kib = d->set_kib = 0;
+			d->id = x->id;
+		}
+		g_ptr_array_add(items, hrpcd_balloon_item_new(d->domain, d->id, d->set_kib));
+		d->set_kib = 0;
+	}
+	if (!items->len || !hrpcd_mem_balloon_round(b->balloon, items, balloon_back, ref(b), unref_cb)) {
+		if (items->len)
+			unref(b);
+		g_ptr_array_unref(items);
+	}
+}
+#endif
+
 static gboolean tick(gpointer data)
 {
 	HrpcdMemBalancer *b = data;
@@ -164,23 +385,46 @@ static gboolean tick(gpointer data)
 	gint64 now = g_get_monotonic_time();
 	GHashTableIter it;
 	gpointer v;
-	guint n = 0;
+	guint n = 0, nballoon = 0;
 	int k;
 
+#ifdef HAVE_LIBVIRT
+	/* Balloon guests first: a guest is one or the other. */
+	if (b->balloon) {
+		g_hash_table_iter_init(&it, b->domains);
+		while (n < G_N_ELEMENTS(g) && g_hash_table_iter_next(&it, NULL, &v))
+			if (balloon_entry(b, v, now, &g[n]))
+				n++;
+	}
+#endif
+	nballoon = n;
 	/* Decide on what the workers said lately... */
 	g_hash_table_iter_init(&it, b->states);
 	while (n < G_N_ELEMENTS(g) && g_hash_table_iter_next(&it, NULL, &v)) {
 		GuestState *s = v;
+		gboolean dup = FALSE;
 
-		if (now - s->at <= STATE_MAX_AGE_US && hrpcd_guest_table_lookup(t, s->g.id))
+		for (guint i = 0; i < nballoon; i++)
+			dup |= g[i].id == s->g.id;
+		if (!dup && now - s->at <= STATE_MAX_AGE_US && hrpcd_guest_table_lookup(t, s->g.id))
 			g[n++] = s->g;
 	}
 	k = mem_balance_plan(&b->cfg, g, n, acts, G_N_ELEMENTS(acts));
 	for (int i = 0; i < k; i++) {
+#ifdef HAVE_LIBVIRT
+		if (acts[i].kind == MEM_BALANCE_BALLOON) {
+			balloon_act(b, &acts[i], now);
+			continue;
+		}
+#endif
 		act(b, &acts[i]);
 		/* What it said no longer holds: ask again before deciding on it. */
 		g_hash_table_remove(b->states, GUINT_TO_POINTER(acts[i].id));
 	}
+#ifdef HAVE_LIBVIRT
+	if (b->balloon)
+		balloon_round(b);
+#endif
 	/* ...and ask them again for the next round. */
 	for (HrpcdGuest *x = hrpcd_guest_table_next(t, 0); x;
 	     x = x->id < G_MAXUINT32 ? hrpcd_guest_table_next(t, x->id + 1) : NULL) {
@@ -216,6 +460,10 @@ HrpcdMemBalancer *hrpcd_mem_balancer_new(HrpcdSupervisor *sup, const struct mem_
 	b->sup = sup;
 	b->cfg = *cfg;
 	b->states = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, g_free);
+	b->region_attached = g_hash_table_new(g_direct_hash, g_direct_equal);
+#ifdef HAVE_LIBVIRT
+	b->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, balloon_free);
+#endif
 	b->timer = g_timeout_source_new(interval_ms);
 	g_source_set_callback(b->timer, tick, b, NULL);
 	g_source_attach(b->timer, ctx);
@@ -232,5 +480,37 @@ void hrpcd_mem_balancer_free(HrpcdMemBalancer *b)
 	g_source_destroy(b->timer);
 	g_source_unref(b->timer);
 	b->stopped = TRUE;
+#ifdef HAVE_LIBVIRT
+	g_clear_pointer(&b->balloon, hrpcd_mem_balloon_free);
+#endif
 	unref(b);
 }
+
+#ifdef HAVE_LIBVIRT
+void hrpcd_mem_balancer_use_libvirt(HrpcdMemBalancer *b, const char *uri, guint32 balloon_min_mib)
+{
+	if (b->balloon)
+		return;
+	b->balloon = hrpcd_mem_balloon_new(uri, NULL);
+	b->balloon_min_mib = balloon_min_mib;
+	g_message("memory balancing: libvirt domains without the memory driver through their "
+		  "virtio balloon (at least %u MiB each)", balloon_min_mib);
+}
+
+void hrpcd_mem_balancer_domain(HrpcdMemBalancer *b, const char *domain, const char *guest)
+{
+	Balloon *d;
+
+	if (!guest) {
+		g_hash_table_remove(b->domains, domain);
+		return;
+	}
+	d = g_hash_table_lookup(b->domains, domain);
+	if (d && !g_strcmp0(d->guest, guest))
+		return;
+	d = g_new0(Balloon, 1);
+	d->domain = g_strdup(domain);
+	d->guest = g_strdup(guest);
+	g_hash_table_replace(b->domains, d->domain, d);
+}
+#endif

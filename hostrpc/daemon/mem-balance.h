@@ -27,6 +27,18 @@ HrpcdMemBalancer *hrpcd_mem_balancer_new(HrpcdSupervisor *sup, const struct mem_
 					 guint interval_ms, GMainContext *ctx, GError **error);
 void hrpcd_mem_balancer_free(HrpcdMemBalancer *b);
 
+/*
+ * Balloon guests (built with libvirt only): libvirt domains at `uri` that
+ * are hostrpc guests whose memory driver is not attached are balanced too,
+ * through their virtio balloon (outsource/mem/balance.h, kind BALLOON), each
+ * between `balloon_min_mib` and its maximum memory.  The libvirt calls run
+ * in a thread of their own (mem-balloon.h).  hrpcd_mem_balancer_domain()
+ * tells which domain is which hostrpc guest (guest NULL: gone); a domain
+ * only counts while its guest is there.
+ */
+void hrpcd_mem_balancer_use_libvirt(HrpcdMemBalancer *b, const char *uri, guint32 balloon_min_mib);
+void hrpcd_mem_balancer_domain(HrpcdMemBalancer *b, const char *domain, const char *guest);
+
 /* Pure, for tests: one worker's JSON listing into `g` (id set by the
  * caller).  FALSE if it does not parse or lacks a field. */
 gboolean hrpcd_mem_balance_parse(const char *json, gsize len, struct mem_balance_guest *g);

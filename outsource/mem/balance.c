@@ -51,6 +51,7 @@ int mem_balance_plan(const struct mem_balance_cfg *cfg, const struct mem_balance
 				want = room;
 			out[nact++] = (struct mem_balance_action){
 				.id = g[p].id, .op = MEM_BALANCE_GRANT, .mib = want,
+				.kind = g[p].kind,
 			};
 			total += want;
 			continue;
@@ -75,7 +76,44 @@ int mem_balance_plan(const struct mem_balance_cfg *cfg, const struct mem_balance
 			continue;
 		out[nact++] = (struct mem_balance_action){
 			.id = g[d].id, .op = MEM_BALANCE_RECLAIM, .mib = want, .for_id = g[p].id,
+			.kind = g[d].kind,
 		};
 	}
 	return (int)nact;
+}
+
+static uint32_t kib_to_mib(uint64_t kib)
+{
+	kib >>= 10;
+	return kib > UINT32_MAX ? UINT32_MAX : (uint32_t)kib;
+}
+
+void mem_balance_balloon_guest(const struct mem_balance_balloon *bl, uint32_t min_mib,
+			       struct mem_balance_guest *g)
+{
+	uint32_t actual = kib_to_mib(bl->actual_kib), unused = kib_to_mib(bl->unused_kib);
+	uint32_t target = kib_to_mib(bl->target_kib);
+
+	g->kind = MEM_BALANCE_BALLOON;
+	g->granted_mib = actual;
+	g->reclaiming_mib = 0;
+	if (bl->target_kib && target > actual)
+		g->granted_mib = target;            /* a deflate under way: count it */
+	else if (bl->target_kib && target < actual) {
+		g->granted_mib = target;            /* an inflate under way */
+		g->reclaiming_mib = actual - target;
+	}
+	g->used_mib = unused < actual ? actual - unused : 0;
+	g->min_mib = min_mib;
+	g->max_mib = kib_to_mib(bl->max_kib);
+	g->attached = bl->reports && bl->settled && !bl->target_kib && g->min_mib <= g->max_mib;
+}
+
+uint64_t mem_balance_balloon_size(uint64_t actual_kib, const struct mem_balance_action *a)
+{
+	uint64_t d = (uint64_t)a->mib << 10;
+
+	if (a->op == MEM_BALANCE_GRANT)
+		return actual_kib + d;
+	return actual_kib > d ? actual_kib - d : 0;
 }

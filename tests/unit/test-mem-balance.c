@@ -9,7 +9,11 @@
  * and the next round grants what came back; two guests under alternating
  * pressure trade memory back and forth; a guest without a driver, or with
  * a reclaim under way, is left alone; nobody under pressure: nothing; a bad
- * configuration: -EINVAL.
+ * configuration: -EINVAL.  Balloon guests (libvirt domains without the
+ * driver): their entry from the balloon's numbers (an inflate under way is
+ * reclaiming, a deflate under way counts at its target, not acted on
+ * until settled), actions carry the guest's kind, a balloon guest gives
+ * for a region guest and takes from the pool, the size asked for.
  */
 #include "config.h"
 
@@ -47,7 +51,7 @@ int main(void)
 	struct mem_balance_action a[8];
 	int k;
 
-	tap_plan(9);
+	tap_plan(17);
 	k = round_apply(g, 2, a);
 	tap_ok(k == 1 && a[0].id == 1 && a[0].op == MEM_BALANCE_GRANT && a[0].mib == 64,
 	       "guest 1 under pressure (8 MiB unused) gets 64 MiB from the pool");
@@ -86,6 +90,68 @@ int main(void)
 
 		bad.step_mib = 3;
 		tap_ok(mem_balance_plan(&bad, g, 2, a, 8) == -EINVAL, "an odd step: -EINVAL");
+	}
+	{
+		/* Balloon guests: whole memory, in KiB from libvirt. */
+		struct mem_balance_balloon bl = {
+			.actual_kib = 512 << 10, .unused_kib = 400 << 10, .max_kib = 768 << 10,
+			.reports = true, .settled = true,
+		};
+		struct mem_balance_guest b = { .id = 9 }, r[2];
+
+		mem_balance_balloon_guest(&bl, 256, &b);
+		tap_ok(b.kind == MEM_BALANCE_BALLOON && b.attached && b.granted_mib == 512 &&
+		       b.used_mib == 112 && !b.reclaiming_mib && b.min_mib == 256 && b.max_mib == 768,
+		       "a settled balloon guest: granted 512, used 112, within 256-768 MiB");
+		bl.target_kib = 384 << 10;
+		mem_balance_balloon_guest(&bl, 256, &b);
+		tap_ok(!b.attached && b.granted_mib == 384 && b.reclaiming_mib == 128,
+		       "an inflate to 384 under way: 128 MiB reclaiming, not acted on");
+		bl.target_kib = 640 << 10;
+		mem_balance_balloon_guest(&bl, 256, &b);
+		tap_ok(!b.attached && b.granted_mib == 640 && !b.reclaiming_mib,
+		       "a deflate to 640 under way counts at 640 MiB");
+		bl.target_kib = 0;
+		bl.settled = false;
+		mem_balance_balloon_guest(&bl, 256, &b);
+		tap_ok(!b.attached, "a balloon still moving (boot): counted, not acted on");
+		bl.settled = true;
+		bl.reports = false;
+		mem_balance_balloon_guest(&bl, 256, &b);
+		tap_ok(!b.attached, "a guest that reports nothing: not acted on");
+		bl.reports = true;
+		/* A region guest under pressure, the pool spent: the balloon
+		 * guest (400 MiB unused) gives, and is told so by its kind. */
+		r[0] = (struct mem_balance_guest){ .id = 1, .attached = true, .granted_mib = 128,
+						   .used_mib = 126, .min_mib = 64, .max_mib = 448 };
+		mem_balance_balloon_guest(&bl, 256, &r[1]);
+		r[1].id = 9;
+		k = mem_balance_plan(&cfg, r, 2, a, 8);   /* 128 + 512 > 320: spent */
+		tap_ok(k == 1 && a[0].id == 9 && a[0].op == MEM_BALANCE_RECLAIM &&
+		       a[0].kind == MEM_BALANCE_BALLOON && a[0].mib == 64 && a[0].for_id == 1 &&
+		       mem_balance_balloon_size(512 << 10, &a[0]) == 448 << 10,
+		       "a region guest in need: the balloon guest inflates by 64 MiB to 448 MiB");
+		/* The balloon guest under pressure, a pool with room. */
+		{
+			struct mem_balance_cfg big = cfg;
+
+			big.pool_mib = 1024;
+			bl.unused_kib = 8 << 10;
+			mem_balance_balloon_guest(&bl, 256, &r[1]);
+			r[1].id = 9;
+			r[0].used_mib = 0;
+			k = mem_balance_plan(&big, r, 2, a, 8);
+			tap_ok(k == 1 && a[0].id == 9 && a[0].op == MEM_BALANCE_GRANT &&
+			       a[0].kind == MEM_BALANCE_BALLOON && a[0].mib == 64 &&
+			       mem_balance_balloon_size(512 << 10, &a[0]) == 576 << 10,
+			       "a balloon guest under pressure: deflated by 64 MiB to 576 MiB");
+			/* ...and with the pool spent the region guest gives. */
+			big.pool_mib = 640;
+			k = mem_balance_plan(&big, r, 2, a, 8);
+			tap_ok(k == 1 && a[0].id == 1 && a[0].op == MEM_BALANCE_RECLAIM &&
+			       a[0].kind == MEM_BALANCE_REGION && a[0].for_id == 9,
+			       "the pool spent: the region guest gives for the balloon guest");
+		}
 	}
 	return tap_done();
 }

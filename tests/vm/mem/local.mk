@@ -19,3 +19,7 @@ mem_vm_tests += tests/vm/mem/mem-balance.sh
 # bench/mem-move-bench.sh small (128 MiB, one move): hostrpc's move and
 # virtio-balloon's through libvirt both measured, the ratio printed.
 mem_vm_tests += tests/vm/mem/mem-move-bench-smoke.sh
+# Guests without hostrpc_mem.ko balanced through libvirt's virtio balloon:
+# guest 1 under pressure grows, idle guest 2's balloon is inflated for it.
+mem_vm_tests += tests/vm/mem/mem-balloon.sh
+EXTRA_DIST += tests/vm/mem/guest/balloon-eat.c
