@@ -39,12 +39,9 @@ static int punch(struct mem_region *r, uint32_t first, uint32_t count)
 	return 0;
 }
 
-/*
- * fn(r, i, arg) for every chunk i of the file that holds data, walking its
- * data extents (SEEK_DATA/SEEK_HOLE), not every chunk.  0 or -errno.
- */
-static int each_data_chunk(struct mem_region *r, void (*fn)(struct mem_region *, uint32_t, void *),
-			   void *arg)
+/* Every chunk of the file holding data is GRANTED (a fresh worker for the
+ * same running guest, region.h): its data extents, SEEK_DATA/SEEK_HOLE. */
+static int adopt(struct mem_region *r)
 {
 	off_t pos = 0, end = (off_t)r->nchunks * HRPC_MEM_CHUNK;
 
@@ -59,21 +56,15 @@ static int each_data_chunk(struct mem_region *r, void (*fn)(struct mem_region *,
 		if (h < 0 || h > end)
 			h = end;
 		for (uint32_t i = (uint32_t)(d / HRPC_MEM_CHUNK);
-		     i < r->nchunks && (off_t)i * HRPC_MEM_CHUNK < h; i++)
-			fn(r, i, arg);
-		/* The next extent starts past this chunk at least. */
+		     i < r->nchunks && (off_t)i * HRPC_MEM_CHUNK < h; i++) {
+			if (r->c[i].state == C_GRANTED)
+				continue;
+			r->c[i].state = C_GRANTED;
+			r->ngranted++;
+		}
 		pos = h;
 	}
 	return 0;
-}
-
-static void adopt_chunk(struct mem_region *r, uint32_t i, void *arg)
-{
-	(void)arg;
-	if (r->c[i].state == C_GRANTED)
-		return;
-	r->c[i].state = C_GRANTED;
-	r->ngranted++;
 }
 
 int mem_region_new(int fd, const struct mem_region_config *cfg, struct mem_region **out)
@@ -108,7 +99,7 @@ int mem_region_new(int fd, const struct mem_region_config *cfg, struct mem_regio
 	}
 	/* Whatever the file held before: nothing is granted - unless this is
 	 * the same guest's, still running (cfg->adopt). */
-	rc = cfg->adopt ? each_data_chunk(r, adopt_chunk, NULL) : punch(r, 0, r->nchunks);
+	rc = cfg->adopt ? adopt(r) : punch(r, 0, r->nchunks);
 	if (rc < 0) {
 		mem_region_free(r);
 		return rc;
@@ -344,26 +335,42 @@ int mem_region_granted_ranges(const struct mem_region *r, struct hrpc_mem_grant_
 	return (int)n;
 }
 
-struct refill {
-	uint64_t now_ms;
-	uint32_t grace_ms, n;
-};
-
-static void refill_chunk(struct mem_region *r, uint32_t i, void *arg)
+/* A chunk the guest no longer has, taken back at least grace_ms ago. */
+static bool refill_due(const struct chunk *c, uint64_t now_ms, uint32_t grace_ms)
 {
-	struct refill *f = arg;
-	struct chunk *c = &r->c[i];
-
-	if (c->state != C_FREE || c->deadline_ms + f->grace_ms > f->now_ms)
-		return;
-	if (punch(r, i, 1) == 0)
-		f->n++;
+	return c->state == C_FREE && c->deadline_ms + grace_ms <= now_ms;
 }
 
+/*
+ * Asks the file only about the runs of chunks the guest does not have
+ * (SEEK_DATA from each run's start), never walks the data of what it has:
+ * this runs every tick, and a guest's grants may be gigabytes.
+ */
 uint32_t mem_region_refilled(struct mem_region *r, uint64_t now_ms, uint32_t grace_ms)
 {
-	struct refill f = { .now_ms = now_ms, .grace_ms = grace_ms };
+	uint32_t n = 0, i = 0;
 
-	(void)each_data_chunk(r, refill_chunk, &f);
-	return f.n;
+	while (i < r->nchunks) {
+		uint32_t end;
+		off_t d;
+
+		if (!refill_due(&r->c[i], now_ms, grace_ms)) {
+			i++;
+			continue;
+		}
+		for (end = i + 1; end < r->nchunks && refill_due(&r->c[end], now_ms, grace_ms); end++)
+			;
+		/* Data in [i, end)?  Punch the chunk it is in, look on after it. */
+		while (i < end) {
+			d = lseek(r->fd, (off_t)i * HRPC_MEM_CHUNK, SEEK_DATA);
+			if (d < 0 || d >= (off_t)end * HRPC_MEM_CHUNK)
+				break;
+			i = (uint32_t)(d / HRPC_MEM_CHUNK);
+			if (punch(r, i, 1) == 0)
+				n++;
+			i++;
+		}
+		i = end;
+	}
+	return n;
 }
