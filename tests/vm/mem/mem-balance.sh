@@ -57,7 +57,8 @@ echo "1..7"
 		sleep 0.5
 	done > "$vm_tmp/totals"
 ) &
-vm_bg+=($!)
+sampler=$!
+vm_bg+=($sampler)
 
 # Guest side: grow TARGET_MIB in 16 MiB processes, each waiting for grants.
 common='
@@ -131,6 +132,9 @@ p2=$!
 wait $p1 || rc1=$?
 wait $p2 || rc2=$?
 touch "$vm_tmp/stop"
+# Let the sampler finish its round: killed, it would leave its hostrpcctl behind.
+wait_for 10 eval "! kill -0 $sampler 2>/dev/null" || true
+wait "$sampler" 2> /dev/null || true
 sed 's/^/# g1: /' "$log/out1"
 sed 's/^/# g2: /' "$log/out2"
 sed 's/^/# vm-run g1: /' "$log/err1"

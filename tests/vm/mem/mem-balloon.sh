@@ -64,7 +64,12 @@ cleanup() {
 		virsh destroy "$d" > /dev/null 2>&1
 		virsh undefine "$d" > /dev/null 2>&1
 	done
-	for p in "${vm_bg[@]:+${vm_bg[@]}}"; do kill "$p" 2> /dev/null; done
+	# The sampler ends its round (killed, it would leave its virsh behind).
+	touch "$vm_tmp/stop"
+	for p in "${vm_bg[@]:+${vm_bg[@]}}"; do
+		wait_for 10 eval "! kill -0 $p 2>/dev/null" || kill "$p" 2> /dev/null
+		wait "$p" 2> /dev/null
+	done
 	[ -z "$daemon" ] || vm_stop_pid "$daemon"
 	"$hostrpcd" --fdstore-release --state-dir="$vm_tmp/state" > /dev/null 2>&1
 	rm -rf "$vm_tmp"
@@ -160,7 +165,7 @@ tap 1 $r "both guests booted with virtio_balloon at 512 of 768 MiB; guest 1 eats
 
 # Both balloons' actual sizes, sampled from now on.
 (
-	while :; do
+	while [ ! -e "$vm_tmp/stop" ]; do
 		echo "$(actual "${doms[0]}") $(actual "${doms[1]}")"
 		sleep 0.5
 	done > "$log/samples"
