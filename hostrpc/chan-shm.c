@@ -26,6 +26,7 @@ struct shm_chan {
 	uint32_t tx_flushed;       /* tx.pvt at the last flush */
 	uint32_t rx_flushed;       /* rx.pvt at the last flush */
 	int kick_fd;
+	struct hrpc_shm_bell bell;  /* kick == NULL: eventfds */
 	int broken;                /* 0 or the -errno that broke it */
 };
 
@@ -72,7 +73,13 @@ static int shm_flush(hrpc_chan *ch)
 		kick |= hrpc_ring_consumed_notify(&s->rx, s->rx_flushed);
 		s->rx_flushed = s->rx.pvt;
 	}
-	if (kick) {
+	if (kick && s->bell.kick) {
+		int rc = s->bell.kick(s->bell.arg);
+
+		if (rc < 0)
+			return rc;
+		ch->stats.doorbells_out++;
+	} else if (kick) {
 		uint64_t one = 1;
 
 		if (write(s->kick_fd, &one, sizeof(one)) != sizeof(one) && errno != EAGAIN)
@@ -120,8 +127,13 @@ static int shm_arm_space(hrpc_chan *ch, uint32_t need)
 
 static void shm_ack(hrpc_chan *ch)
 {
+	struct shm_chan *s = SHM(ch);
 	uint64_t v;
 
+	if (s->bell.ack) {
+		s->bell.ack(s->bell.arg);
+		return;
+	}
 	while (read(ch->wait_fd, &v, sizeof(v)) == sizeof(v))
 		;
 }
@@ -138,6 +150,10 @@ static void shm_set_state(hrpc_chan *ch, uint32_t state)
 
 static void shm_destroy(hrpc_chan *ch)
 {
+	struct shm_chan *s = SHM(ch);
+
+	if (s->bell.fini)
+		s->bell.fini(s->bell.arg);
 	free(ch);
 }
 
@@ -178,13 +194,13 @@ static int shm_server_init(struct shm_chan *s)
 	return 0;
 }
 
-int hrpc_shm_chan_new(enum hrpc_chan_role role, void *shm, size_t size,
-		      int kick_fd, int wait_fd, bool adopt, hrpc_chan **out)
+static int shm_chan_new(enum hrpc_chan_role role, void *shm, size_t size, int kick_fd,
+			const struct hrpc_shm_bell *bell, int wait_fd, bool adopt, hrpc_chan **out)
 {
 	struct shm_chan *s;
 	int rc;
 
-	if (!shm || size < sizeof(struct hrpc_shm_hdr) || kick_fd < 0 || wait_fd < 0)
+	if (!shm || size < sizeof(struct hrpc_shm_hdr) || (kick_fd < 0 && !bell) || wait_fd < 0)
 		return -EINVAL;
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -193,6 +209,8 @@ int hrpc_shm_chan_new(enum hrpc_chan_role role, void *shm, size_t size,
 	s->shm = shm;
 	s->size = size;
 	s->kick_fd = kick_fd;
+	if (bell)
+		s->bell = *bell;
 	s->base.wait_fd = wait_fd;
 
 	if (role == HRPC_ROLE_SERVER && !adopt) {
@@ -209,7 +227,7 @@ int hrpc_shm_chan_new(enum hrpc_chan_role role, void *shm, size_t size,
 		}
 	}
 	if (rc < 0) {
-		free(s);
+		free(s);   /* not shm_destroy(): the caller keeps what bell->fini frees */
 		return rc;
 	}
 	if (role == HRPC_ROLE_SERVER) {
@@ -227,4 +245,19 @@ int hrpc_shm_chan_new(enum hrpc_chan_role role, void *shm, size_t size,
 	s->base.data_size = s->geo.data_size;
 	*out = &s->base;
 	return 0;
+}
+
+int hrpc_shm_chan_new(enum hrpc_chan_role role, void *shm, size_t size,
+		      int kick_fd, int wait_fd, bool adopt, hrpc_chan **out)
+{
+	return shm_chan_new(role, shm, size, kick_fd, NULL, wait_fd, adopt, out);
+}
+
+int hrpc_shm_chan_new_bell(enum hrpc_chan_role role, void *shm, size_t size,
+			   const struct hrpc_shm_bell *bell, int wait_fd, bool adopt,
+			   hrpc_chan **out)
+{
+	if (!bell || !bell->kick || !bell->ack)
+		return -EINVAL;
+	return shm_chan_new(role, shm, size, -1, bell, wait_fd, adopt, out);
 }

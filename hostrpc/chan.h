@@ -62,6 +62,23 @@ struct hrpc_chan {
 	int own_fd[3];
 };
 
+/*
+ * A doorbell that is not an eventfd pair (Xen event channels): kick() rings
+ * the peer, ack() drains and re-enables wakeups on wait_fd, fini() runs when
+ * the channel is destroyed (unmap, close).  All three get `arg`.
+ */
+struct hrpc_shm_bell {
+	int (*kick)(void *arg);
+	void (*ack)(void *arg);
+	void (*fini)(void *arg);
+	void *arg;
+};
+
+/* hrpc_shm_chan_new() with a doorbell of the caller's (copied). */
+int hrpc_shm_chan_new_bell(enum hrpc_chan_role role, void *shm, size_t size,
+			   const struct hrpc_shm_bell *bell, int wait_fd, bool adopt,
+			   hrpc_chan **out);
+
 void hrpc_chan_init(hrpc_chan *ch, const struct hrpc_chan_ops *ops, enum hrpc_chan_role role);
 
 static inline int hrpc_chan_send(hrpc_chan *ch, const struct hrpc_msg_hdr *h,

@@ -6,6 +6,7 @@ hostrpc_libhostrpc_la_SOURCES = \
 	hostrpc/chan-shm.c \
 	hostrpc/chan-memfd.c \
 	hostrpc/chan-vport.c \
+	hostrpc/chan-xen.c \
 	hostrpc/client.c \
 	hostrpc/server.c \
 	hostrpc/builtins.c \
@@ -13,6 +14,10 @@ hostrpc_libhostrpc_la_SOURCES = \
 	hostrpc/handle-table.c \
 	hostrpc/idmap.c hostrpc/idmap.h \
 	hostrpc/unix.c
+if HAVE_XEN
+hostrpc_libhostrpc_la_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
+hostrpc_libhostrpc_la_LIBADD = $(XEN_LIBS)
+endif
 hostrpc_libhostrpc_la_LDFLAGS = -version-info 0:0:0 \
 	-Wl,--version-script=$(top_srcdir)/hostrpc/libhostrpc.sym
 EXTRA_hostrpc_libhostrpc_la_DEPENDENCIES = hostrpc/libhostrpc.sym
@@ -21,7 +26,7 @@ EXTRA_DIST += hostrpc/libhostrpc.sym
 hostrpcinclude_HEADERS += \
 	include/hostrpc/compat.h include/hostrpc/msg.h include/hostrpc/ring.h \
 	include/hostrpc/control.h include/hostrpc/echo.h include/hostrpc/stats.h \
-	include/hostrpc/memfd.h include/hostrpc/vport.h include/hostrpc/ivshmem.h \
+	include/hostrpc/memfd.h include/hostrpc/vport.h include/hostrpc/ivshmem.h include/hostrpc/xen.h \
 	include/hostrpc/hostrpc.h include/hostrpc/hostrpc-glib.h
 pkgconfig_DATA += hostrpc/libhostrpc.pc
 

@@ -28,6 +28,7 @@
 #include <glib.h>
 
 #include "hostrpc/admin.h"
+#include "hostrpc/hostrpc.h"
 #include "hostrpc/daemon/guest-status.h"
 
 #define HRPCD_GUEST_NAME_MAX 64
@@ -53,6 +54,8 @@ struct _HrpcdGuest {
 	guint respawn_timer;
 	gboolean stopping;           /* guest gone: free it once the worker is reaped */
 	gpointer endpoint;           /* ivshmem: the endpoint this guest is attached to */
+	struct hrpc_xen_chan_spec xen; /* xen: its checked handshake (xen-domains.h) */
+	guint32 xen_reset_port;      /* xen: the guest's reset event channel */
 
 	guint hello_timer;           /* process guest: its HELLO deadline (supervisor.c) */
 

@@ -75,6 +75,7 @@ typedef struct {
 	gboolean no_fdstore;
 	gboolean fdstore_release;
 	gboolean no_process_guests;
+	gboolean xen;
 	gboolean foreground;
 	gboolean verbose;
 	gboolean version;
@@ -207,6 +208,9 @@ static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
 		  "Process-guest socket (default " DEFAULT_SOCKET ")", "PATH" },
 		{ "no-process-guests", 0, 0, G_OPTION_ARG_NONE, &o->no_process_guests,
 		  "Do not listen for process guests", NULL },
+		{ "xen", 0, 0, G_OPTION_ARG_NONE, &o->xen,
+		  "Serve this Xen host's domUs (run in dom0): a hostrpc xenbus device "
+		  "for each, a worker once its frontend connects", NULL },
 		{ "admin-socket", 'a', 0, G_OPTION_ARG_FILENAME, &o->admin_path,
 		  "Admin socket for hostrpcctl (default " DEFAULT_ADMIN_SOCKET ")", "PATH" },
 		{ "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->state_dir,
@@ -634,6 +638,7 @@ int main(int argc, char **argv)
 	cfg.poll_max_ns = o.poll_max_ns;
 	cfg.poll_spinners = o.poll_spinners_n;
 	cfg.migrate_key = o.migrate_key;
+	cfg.xen = o.xen;
 	/* Not the process guests' socket: they reconnect by themselves. */
 	if (!o.no_fdstore) {
 		cfg.fdstore_path = fdstore_path;

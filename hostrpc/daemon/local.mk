@@ -36,6 +36,13 @@ hostrpc_daemon_libhostrpcd_la_SOURCES += \
 hostrpc_daemon_libhostrpcd_la_CFLAGS += $(LIBVIRT_CFLAGS)
 hostrpc_daemon_libhostrpcd_la_LIBADD += $(LIBVIRT_LIBS)
 endif
+# Xen domUs (--xen): xenstore, libxenctrl; the channel itself is libhostrpc's
+if HAVE_XEN
+hostrpc_daemon_libhostrpcd_la_SOURCES += \
+	hostrpc/daemon/xen-domains.h hostrpc/daemon/xen-domains.c
+hostrpc_daemon_libhostrpcd_la_CFLAGS += $(XEN_CFLAGS)
+hostrpc_daemon_libhostrpcd_la_LIBADD += $(XEN_LIBS)
+endif
 # socket outsourcing service (outsource/sock), registered in services.c
 hostrpc_daemon_libhostrpcd_la_LIBADD += outsource/sock/libhrpc-sock-glib.la
 hostrpc_daemon_libhostrpcd_la_LIBADD += outsource/fs/libhrpc-fs.la

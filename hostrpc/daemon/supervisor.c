@@ -46,7 +46,9 @@
 #include "hostrpc/daemon/sandbox.h"
 #include "hostrpc/daemon/supervisor.h"
 #include "hostrpc/daemon/worker.h"
+#include "hostrpc/daemon/xen-domains.h"
 #include "hostrpc/migrate.h"
+#include "hostrpc/xen.h"
 #include "migrate/link.h"
 
 /* A worker that lived shorter than this counts as a quick failure; respawns
@@ -109,6 +111,7 @@ struct _HrpcdSupervisor {
 	char *migrate_key;      /* the per-pair key incoming migrations prove; NULL: none */
 	GQueue migrations;      /* of MigRecord, the last MIGRATIONS_KEPT, oldest first */
 	guint32 next_mig_id;
+	HrpcdXenDomains *xen;   /* --xen: the domUs of this host; NULL: off */
 };
 
 /* ---- migrations (hostrpcctl migrations) ------------------------------------- */
@@ -683,6 +686,22 @@ static int remnant_channel(HrpcdSupervisor *sup, HrpcdGuest *g)
 	return sv[0];
 }
 
+/* xen: a worker on the pages and event channel the domU granted. */
+static gboolean worker_start_xen(HrpcdSupervisor *sup, HrpcdGuest *g, GError **error)
+{
+	HrpcdWorkerSpec spec;
+
+	hrpcd_worker_spec_init(&spec, g->id, g->name, HRPC_ADMIN_TRANSPORT_XEN, g->status_fd);
+	spec.xen = g->xen;
+	spec.xen_reset_port = g->xen_reset_port;
+	spec.shm_size = (gsize)g->xen.nr_pages * HRPC_XEN_PAGE;
+	spec.mem_adopt = g->worker_started_us != 0;
+	return worker_start(sup, g, &spec, error);
+}
+
+static gboolean worker_start_guest(HrpcdSupervisor *sup, HrpcdGuest *g, GError **error);
+static HrpcdGuest *guest_next(HrpcdSupervisor *sup, HrpcdGuest *g);
+
 /* ivshmem: a worker on the memory and eventfds the endpoint holds. */
 static gboolean worker_start_ivshmem(HrpcdSupervisor *sup, HrpcdGuest *g, GError **error)
 {
@@ -811,7 +830,7 @@ static gboolean respawn(gpointer user_data)
 	g_return_val_if_fail(!hrpcd_guest_removed(g), G_SOURCE_REMOVE);
 	/* Stale counters of the dead worker must not show as the new one's. */
 	memset(g->status, 0, sizeof(*g->status));
-	if (!worker_start_ivshmem(r->sup, g, &error)) {
+	if (!worker_start_guest(r->sup, g, &error)) {
 		hrpcd_log_guest(G_LOG_LEVEL_WARNING, g->id, g->name,
 				"cannot restart the worker, retrying: %s", error->message);
 		g->respawn_timer = guest_timeout_add(r->sup, g, RESPAWN_MAX_MS, respawn);
@@ -853,7 +872,8 @@ static void worker_exited(GPid pid, gint wait_status, gpointer user_data)
 	else
 		migration_end(sup, g->id, g->mig_worker ? HRPC_ADMIN_MIG_IN : HRPC_ADMIN_MIG_OUT,
 			      HRPC_ADMIN_MIG_FAILED, how);
-	if (g->stopping || g->transport != HRPC_ADMIN_TRANSPORT_IVSHMEM) {
+	if (g->stopping || (g->transport != HRPC_ADMIN_TRANSPORT_IVSHMEM &&
+			    g->transport != HRPC_ADMIN_TRANSPORT_XEN)) {
 		guest_free(sup, g);
 		return;
 	}
@@ -866,8 +886,9 @@ static void worker_exited(GPid pid, gint wait_status, gpointer user_data)
 				"guest migrated away; no new worker");
 		return;
 	}
-	/* ivshmem: QEMU is still attached and will not reconnect; give the
-	 * guest a fresh worker, backing off if they keep dying young. */
+	/* ivshmem: QEMU is still attached and will not reconnect (xen: the
+	 * frontend still grants its pages); give the guest a fresh worker,
+	 * backing off if they keep dying young. */
 	g->quick_failures = lived < WORKER_YOUNG_US ? g->quick_failures + 1 : 0;
 	delay = 0;
 	if (g->quick_failures > 1) {
@@ -878,6 +899,71 @@ static void worker_exited(GPid pid, gint wait_status, gpointer user_data)
 	}
 	g->respawn_timer = guest_timeout_add(sup, g, delay, respawn);
 }
+
+static gboolean worker_start_guest(HrpcdSupervisor *sup, HrpcdGuest *g, GError **error)
+{
+	if (g->transport == HRPC_ADMIN_TRANSPORT_XEN)
+		return worker_start_xen(sup, g, error);
+	return worker_start_ivshmem(sup, g, error);
+}
+
+/* ---- xen domains ------------------------------------------------------------ */
+
+#ifdef HAVE_XEN
+static HrpcdGuest *xen_guest(HrpcdSupervisor *sup, guint32 domid)
+{
+	for (HrpcdGuest *g = hrpcd_guest_table_next(sup->guests, 0); g; g = guest_next(sup, g))
+		if (g->transport == HRPC_ADMIN_TRANSPORT_XEN && g->xen.domid == domid &&
+		    !g->stopping)
+			return g;
+	return NULL;
+}
+
+static void xen_ready(guint32 domid, const char *name, const struct hrpc_xen_chan_spec *spec,
+		      guint32 reset_port, gpointer data)
+{
+	HrpcdSupervisor *sup = data;
+	g_autoptr(GError) error = NULL;
+	HrpcdGuest *g;
+
+	g = hrpcd_guest_table_add(sup->guests, HRPC_ADMIN_TRANSPORT_XEN, name, 0, &error);
+	if (!g) {
+		g_warning("xen domain %u (%s) gets no worker: %s", domid, name, error->message);
+		hrpcd_xen_domains_failed(sup->xen, domid, error->message);
+		return;
+	}
+	g->xen = *spec;
+	g->xen_reset_port = reset_port;
+	if (!worker_start_xen(sup, g, &error)) {
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, g->id, g->name, "xen domain %u: %s", domid,
+				error->message);
+		hrpcd_xen_domains_failed(sup->xen, domid, error->message);
+		guest_free(sup, g);
+		return;
+	}
+	hrpcd_xen_domains_connected(sup->xen, domid);
+	hrpcd_log_guest(G_LOG_LEVEL_INFO, g->id, g->name,
+			"xen domain %u connected (%u pages granted), worker %ld", domid,
+			spec->nr_pages, (long)g->worker_pid);
+}
+
+static void xen_gone(guint32 domid, const char *why, gpointer data)
+{
+	HrpcdSupervisor *sup = data;
+	HrpcdGuest *g = xen_guest(sup, domid);
+
+	if (!g)
+		return;
+	hrpcd_log_guest(G_LOG_LEVEL_INFO, g->id, g->name, "xen domain %u: %s; stopping the guest",
+			domid, why);
+	guest_stop(sup, g);
+}
+
+static const HrpcdXenCallbacks xen_callbacks = {
+	.ready = xen_ready,
+	.gone = xen_gone,
+};
+#endif
 
 /* ---- process guests --------------------------------------------------------- */
 
@@ -1544,6 +1630,17 @@ HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError *
 		return NULL;
 	if (cfg->poll_max_ns && !gate_make(sup, cfg, error))
 		return NULL;
+	if (cfg->xen) {
+#ifdef HAVE_XEN
+		sup->xen = hrpcd_xen_domains_new(&xen_callbacks, sup, error);
+		if (!sup->xen)
+			return NULL;
+#else
+		g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+				    "--xen: hostrpcd was built without Xen support");
+		return NULL;
+#endif
+	}
 	return g_steal_pointer(&sup);
 }
 
@@ -1608,6 +1705,10 @@ void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 		g_source_unref(sup->accept_src);
 	}
 	hrpcd_listen_socket_close(sup->listen_fd, sup->socket_path);
+#ifdef HAVE_XEN
+	/* Xen frontends see their backend close; their workers stop below. */
+	g_clear_pointer(&sup->xen, hrpcd_xen_domains_free);
+#endif
 	/* Endpoints first: their guests stop as if QEMU had left. */
 	n_endpoints = g_hash_table_size(sup->endpoints);
 	g_clear_pointer(&sup->endpoints, g_hash_table_unref);

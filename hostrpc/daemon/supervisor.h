@@ -53,6 +53,7 @@ typedef struct {
 	guint32 poll_max_ns;      /* workers' adaptive polling (worker.h); 0: off */
 	guint32 poll_spinners;    /* most workers spinning at once (with poll_max_ns) */
 	const char *migrate_key;  /* incoming migrations' per-pair key file; NULL: none */
+	gboolean xen;             /* serve this Xen host's domUs (xen-domains.h) */
 } HrpcdSupervisorConfig;
 
 #define HRPCD_DEFAULT_MAX_GUESTS 256

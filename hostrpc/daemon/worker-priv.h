@@ -29,7 +29,9 @@ typedef struct {
 	char fence_reason[160];
 	int exit_code;
 	GSource *publisher;
-	GSource *watch;            /* memfd: the connection; ivshmem: the reset vector */
+	GSource *watch;            /* memfd: the connection; ivshmem, xen: the reset vector */
+	void *xen_reset;           /* xen: the reset port's xenevtchn handle */
+	guint32 xen_reset_local;   /* xen: our end of it */
 	GSource *ctl;              /* the supervisor's requests (worker-ctl.h) */
 	guint conn_src;            /* serving the channel (hostrpc-glib.h) */
 	void *gate;                /* the spinner count page, mapped; NULL: none */

@@ -43,6 +43,10 @@
 #include "hostrpc/daemon/worker-priv.h"
 #include "hostrpc/mem.h"
 #include "outsource/mem/outsource-mem.h"
+#include "hostrpc/xen.h"
+#ifdef HAVE_XEN
+#include <xenevtchn.h>
+#endif
 
 /* ivshmem: a fenced guest stays fenced this long before the supervisor's
  * next worker resets its channel.  Meanwhile hostrpcctl shows the guest
@@ -412,6 +416,89 @@ static gboolean chan_ivshmem(Worker *w, hrpc_chan **ch, GError **error)
 	return TRUE;
 }
 
+#ifdef HAVE_XEN
+/* xen: the guest's reset port rang: as reset_vector_event. */
+static gboolean xen_reset_event(gint fd, GIOCondition cond, gpointer user_data)
+{
+	Worker *w = user_data;
+	xenevtchn_handle *h = w->xen_reset;
+	xenevtchn_port_or_error_t p;
+	gboolean rang = FALSE;
+
+	while ((p = xenevtchn_pending(h)) >= 0) {
+		xenevtchn_unmask(h, (evtchn_port_t)p);
+		rang = TRUE;
+	}
+	if (!rang)
+		return G_SOURCE_CONTINUE;
+	hrpcd_log_guest(G_LOG_LEVEL_INFO, w->spec->guest_id, w->spec->name,
+			"guest asked for a channel reset; ending this worker");
+	hrpcd_worker_stop(w, HRPC_ADMIN_STATE_CLOSED, HRPCD_WORKER_EXIT_RESET);
+	return G_SOURCE_CONTINUE;
+}
+
+static void xen_reset_close(Worker *w)
+{
+	if (!w->xen_reset)
+		return;
+	xenevtchn_unbind(w->xen_reset, w->xen_reset_local);
+	xenevtchn_close(w->xen_reset);
+	w->xen_reset = NULL;
+}
+#endif
+
+/* xen: map what the domU granted, bind its ports, lay out a fresh channel
+ * and ring its reset port so that it attaches. */
+static gboolean chan_xen(Worker *w, hrpc_chan **ch, GError **error)
+{
+#ifdef HAVE_XEN
+	const HrpcdWorkerSpec *spec = w->spec;
+	xenevtchn_port_or_error_t local;
+	xenevtchn_handle *h;
+	int rc, fd, fl;
+
+	rc = hrpc_xen_chan_new(&spec->xen, ch);
+	if (rc < 0) {
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+			    "cannot map the pages domain %u granted: %s", spec->xen.domid,
+			    g_strerror(-rc));
+		return FALSE;
+	}
+	h = xenevtchn_open(NULL, 0);
+	local = h ? xenevtchn_bind_interdomain(h, spec->xen.domid, spec->xen_reset_port) : -1;
+	fd = h ? xenevtchn_fd(h) : -1;
+	fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+	if (local < 0 || fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		int err = errno;
+
+		if (h && local >= 0)
+			xenevtchn_unbind(h, (evtchn_port_t)local);
+		if (h)
+			xenevtchn_close(h);
+		hrpc_chan_free(*ch);
+		*ch = NULL;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),
+			    "cannot bind domain %u's reset port: %s", spec->xen.domid,
+			    g_strerror(err));
+		return FALSE;
+	}
+	w->xen_reset = h;
+	w->xen_reset_local = (guint32)local;
+	w->generation = 1;
+	w->watch = watch_fd(w, fd, G_IO_IN, xen_reset_event);
+	if (xenevtchn_notify(h, (evtchn_port_t)local) < 0)
+		hrpcd_log_guest(G_LOG_LEVEL_WARNING, spec->guest_id, spec->name,
+				"cannot ring the guest's reset port: %s", g_strerror(errno));
+	return TRUE;
+#else
+	(void)w;
+	(void)ch;
+	g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+			    "hostrpcd was built without Xen support");
+	return FALSE;
+#endif
+}
+
 static gboolean worker_start(Worker *w, GError **error)
 {
 	const HrpcdWorkerSpec *spec = w->spec;
@@ -445,6 +532,8 @@ static gboolean worker_start(Worker *w, GError **error)
 	}
 	if (spec->transport == HRPC_ADMIN_TRANSPORT_IVSHMEM)
 		ok = chan_ivshmem(w, &ch, error);
+	else if (spec->transport == HRPC_ADMIN_TRANSPORT_XEN)
+		ok = chan_xen(w, &ch, error);
 	else
 		ok = chan_memfd(w, &ch, error);
 	if (!ok)
@@ -519,6 +608,9 @@ static void worker_stop(Worker *w)
 	}
 	hrpc_conn_free(w->conn);   /* frees the channel; says CLOSED unless fenced */
 	w->conn = NULL;
+#ifdef HAVE_XEN
+	xen_reset_close(w);
+#endif
 	if (w->map)
 		munmap(w->map, w->map_len);
 	hrpcd_services_stop(w->svcs);
@@ -606,7 +698,8 @@ static int worker_run(HrpcdWorkerSpec *spec)
 	publish(&w);
 	worker_stop(&w);
 	if (w.exit_code == HRPCD_WORKER_EXIT_FENCED &&
-	    spec->transport == HRPC_ADMIN_TRANSPORT_IVSHMEM)
+	    (spec->transport == HRPC_ADMIN_TRANSPORT_IVSHMEM ||
+	     spec->transport == HRPC_ADMIN_TRANSPORT_XEN))
 		g_usleep(FENCE_HOLD_MS * 1000);
 
 	g_source_destroy(w.publisher);
@@ -635,6 +728,8 @@ int hrpcd_worker_main(int argc, char **argv)
 	g_autofree char *mig_intro = NULL, *mig_key = NULL, *fs_policy_dir = NULL;
 	g_autofree char *mem_policy_dir = NULL;
 	gboolean worker = FALSE, use_syslog = FALSE, verbose = FALSE, mem_adopt = FALSE;
+	gint64 xen_domid = 0, xen_pages = 0, xen_port = 0, xen_reset_port = 0;
+	g_autofree char *xen_dirs = NULL;
 	GOptionEntry entries[] = {
 		{ "worker", 0, 0, G_OPTION_ARG_NONE, &worker, NULL, NULL },
 		{ "guest-id", 0, 0, G_OPTION_ARG_INT, &guest_id, NULL, NULL },
@@ -651,6 +746,11 @@ int hrpcd_worker_main(int argc, char **argv)
 		{ "uid", 0, 0, G_OPTION_ARG_INT64, &uid, NULL, NULL },
 		{ "migrate-in", 0, 0, G_OPTION_ARG_STRING, &mig_intro, NULL, NULL },
 		{ "migrate-key", 0, 0, G_OPTION_ARG_FILENAME, &mig_key, NULL, NULL },
+		{ "xen-domid", 0, 0, G_OPTION_ARG_INT64, &xen_domid, NULL, NULL },
+		{ "xen-pages", 0, 0, G_OPTION_ARG_INT64, &xen_pages, NULL, NULL },
+		{ "xen-dirs", 0, 0, G_OPTION_ARG_STRING, &xen_dirs, NULL, NULL },
+		{ "xen-port", 0, 0, G_OPTION_ARG_INT64, &xen_port, NULL, NULL },
+		{ "xen-reset-port", 0, 0, G_OPTION_ARG_INT64, &xen_reset_port, NULL, NULL },
 		{ "syslog", 0, 0, G_OPTION_ARG_NONE, &use_syslog, NULL, NULL },
 		{ "verbose", 0, 0, G_OPTION_ARG_NONE, &verbose, NULL, NULL },
 		{ NULL }
@@ -678,6 +778,7 @@ int hrpcd_worker_main(int argc, char **argv)
 
 	hrpcd_worker_spec_init(&spec, (guint32)guest_id, name,
 			       g_str_equal(transport, "ivshmem") ? HRPC_ADMIN_TRANSPORT_IVSHMEM
+			       : g_str_equal(transport, "xen")   ? HRPC_ADMIN_TRANSPORT_XEN
 								 : HRPC_ADMIN_TRANSPORT_MEMFD,
 			       FD_STATUS);
 	spec.shm_size = (gsize)shm_size;
@@ -701,6 +802,20 @@ int hrpcd_worker_main(int argc, char **argv)
 			if (fd_ok(FD_REMNANT))
 				spec.remnant_fd = FD_REMNANT;
 		}
+	} else if (spec.transport == HRPC_ADMIN_TRANSPORT_XEN) {
+		/* From our supervisor, which checked them (xen-domains.c). */
+		g_auto(GStrv) dirs = xen_dirs ? g_strsplit(xen_dirs, ",", HRPC_XEN_MAX_DIRS + 1)
+					      : NULL;
+
+		spec.xen.domid = (guint32)CLAMP(xen_domid, 0, G_MAXUINT32);
+		spec.xen.nr_pages = (guint32)CLAMP(xen_pages, 0, HRPC_XEN_MAX_PAGES);
+		spec.xen.port = (guint32)CLAMP(xen_port, 0, G_MAXUINT32);
+		spec.xen_reset_port = (guint32)CLAMP(xen_reset_port, 0, G_MAXUINT32);
+		ok = dirs && g_strv_length(dirs) == HRPC_XEN_DIRS(spec.xen.nr_pages) &&
+		     spec.xen.nr_pages >= HRPC_XEN_MIN_PAGES;
+		for (guint i = 0; ok && dirs[i]; i++)
+			ok = hrpc_xen_parse_u32(dirs[i], (unsigned int)strlen(dirs[i]), G_MAXUINT32,
+						&spec.xen.dir_refs[i]) == 0;
 	} else {
 		spec.sock = FD_SOCK;
 		ok = fd_ok(FD_SOCK);
@@ -796,6 +911,18 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 		g_ptr_array_add(argv, g_strdup_printf("--mem-policy-dir=%s", spec->mem_policy_dir));
 	if (spec->mem_adopt)
 		g_ptr_array_add(argv, g_strdup("--mem-adopt"));
+	if (spec->transport == HRPC_ADMIN_TRANSPORT_XEN) {
+		GString *dirs = g_string_new(NULL);
+
+		for (guint32 i = 0; i < HRPC_XEN_DIRS(spec->xen.nr_pages) && i < HRPC_XEN_MAX_DIRS; i++)
+			g_string_append_printf(dirs, "%s%u", i ? "," : "", spec->xen.dir_refs[i]);
+		g_ptr_array_add(argv, g_strdup_printf("--xen-domid=%u", spec->xen.domid));
+		g_ptr_array_add(argv, g_strdup_printf("--xen-pages=%u", spec->xen.nr_pages));
+		g_ptr_array_add(argv, g_strdup_printf("--xen-dirs=%s", dirs->str));
+		g_ptr_array_add(argv, g_strdup_printf("--xen-port=%u", spec->xen.port));
+		g_ptr_array_add(argv, g_strdup_printf("--xen-reset-port=%u", spec->xen_reset_port));
+		g_string_free(dirs, TRUE);
+	}
 	if (spec->poll_max_ns) {
 		g_ptr_array_add(argv, g_strdup_printf("--poll-max-ns=%u", spec->poll_max_ns));
 		g_ptr_array_add(argv, g_strdup_printf("--poll-spinners=%u", spec->poll_spinners));
@@ -819,7 +946,7 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 			src[n++] = spec->host_fd[v];
 		for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
 			src[n++] = spec->guest_fd[v];
-	} else {
+	} else if (spec->transport != HRPC_ADMIN_TRANSPORT_XEN) {
 		src[n++] = spec->sock;
 	}
 	for (int i = 0; i < n; i++)

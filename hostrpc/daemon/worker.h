@@ -47,6 +47,7 @@
 #include <glib.h>
 
 #include "hostrpc/admin.h"
+#include "hostrpc/hostrpc.h"
 #include "hostrpc/ivshmem.h"
 #include "hostrpc/daemon/guest-status.h"
 
@@ -74,6 +75,8 @@ struct _HrpcdWorkerSpec {
 	int status_fd;                            /* the guest's status page */
 	int sock;                                 /* memfd: the guest's connection */
 	int shm_fd;                               /* ivshmem: the shared memfd */
+	struct hrpc_xen_chan_spec xen;            /* xen: the domU's grants and ring port */
+	guint32 xen_reset_port;                   /* xen: the domU's reset port */
 	int host_fd[HRPC_IVSHMEM_NR_VECTORS];     /* ivshmem: the guest rings these */
 	int guest_fd[HRPC_IVSHMEM_NR_VECTORS];    /* ivshmem: we ring these */
 	const char *workdir;                      /* NULL: stay where we are */

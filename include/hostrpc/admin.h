@@ -76,6 +76,7 @@ enum hrpc_admin_transport {
 	HRPC_ADMIN_TRANSPORT_MEMFD   = 1, /* process guest: memfd rings over a unix socket */
 	HRPC_ADMIN_TRANSPORT_IVSHMEM = 2, /* QEMU guest: ivshmem-doorbell */
 	HRPC_ADMIN_TRANSPORT_VPORT   = 3, /* byte stream (virtio-serial) */
+	HRPC_ADMIN_TRANSPORT_XEN     = 4, /* Xen domU: granted pages + event channels */
 };
 
 enum hrpc_admin_state {
@@ -112,6 +113,7 @@ static inline const char *hrpc_admin_transport_name(hrpc_u32 transport)
 	case HRPC_ADMIN_TRANSPORT_MEMFD:   return "memfd";
 	case HRPC_ADMIN_TRANSPORT_IVSHMEM: return "ivshmem";
 	case HRPC_ADMIN_TRANSPORT_VPORT:   return "vport";
+	case HRPC_ADMIN_TRANSPORT_XEN:     return "xen";
 	default:                           return "none";
 	}
 }

@@ -85,6 +85,21 @@ int hrpc_vport_chan_new(enum hrpc_chan_role role, int fd, hrpc_chan **out);
 /* Host a channel on the other end of a unix socket path (vport). */
 int hrpc_vport_connect(const char *path, hrpc_chan **out);
 
+/*
+ * Xen transport, dom0 side (xen.h): map the `nr_pages` pages domain `domid`
+ * granted (their references in the directory pages `dir_refs`, checked by
+ * the caller against the handshake's limits), bind its event channel `port`
+ * and lay out a fresh channel (server role).  The channel owns the mapping
+ * and the handles.  -EOPNOTSUPP when built without Xen.
+ */
+struct hrpc_xen_chan_spec {
+	uint32_t domid;
+	uint32_t nr_pages;
+	uint32_t dir_refs[4];   /* HRPC_XEN_MAX_DIRS; the first HRPC_XEN_DIRS(nr_pages) */
+	uint32_t port;
+};
+int hrpc_xen_chan_new(const struct hrpc_xen_chan_spec *spec, hrpc_chan **out);
+
 void hrpc_chan_free(hrpc_chan *ch);
 
 /* fd to poll for readability: becomes readable when the peer notified us

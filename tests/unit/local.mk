@@ -108,3 +108,7 @@ tests_unit_test_fss_watch_SOURCES = tests/unit/test-fss-watch.c \
 	fs-server/server.c fs-server/server.h hostrpc/idmap.c
 tests_unit_test_fss_watch_CFLAGS = $(AM_CFLAGS)
 tests_unit_test_fss_watch_LDADD = $(unit_ldadd)
+# Xen transport: the frontend handshake's parsing and limits (include/hostrpc/xen.h)
+TESTS += tests/unit/test-xen-handshake
+check_PROGRAMS += tests/unit/test-xen-handshake
+tests_unit_test_xen_handshake_LDADD = $(unit_ldadd)

@@ -15,6 +15,9 @@
  *   "RESET-ME" for the harness), check that calls fail only with
  *   ECONNRESET/ENOTCONN meanwhile and work again afterwards.
  *   -t MS: per-call timeout (default: the module's).
+ *   -B MIB: bulk throughput: MIB MiB through BULK calls of 1 MiB (each MiB
+ *   goes to the host and comes back; "mib_s" counts it once), after the
+ *   integrity checks; prints "RESULT bulk ...".
  * Prints "ok"/"not ok" lines and "RESULT ..." lines for the harness; exits
  * 1 on any mismatch or failed call, 77 if the device is missing.
  */
@@ -166,6 +169,19 @@ static int bulk(uint32_t len, int mode, uint64_t seed)
 		return -1;
 	}
 	return 0;
+}
+
+static void throughput(int mib)
+{
+	uint64_t t0 = now_ns(), ns;
+	int bad = 0;
+
+	for (int i = 0; i < mib; i++)
+		bad += bulk(1u << 20, 0, (uint64_t)i) < 0;
+	ns = now_ns() - t0;
+	printf("RESULT bulk mib=%d secs=%.3f mib_s=%.1f\n", mib, ns / 1e9,
+	       ns ? mib / (ns / 1e9) : 0.0);
+	check(!bad, "bulk throughput: %d MiB in 1 MiB calls, %d failed", mib, bad);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -357,14 +373,14 @@ static void argsz_checks(void)
 int main(int argc, char **argv)
 {
 	const char *dev = "/dev/hostrpc0";
-	int n = 1000, opt, nev = 100, reset_secs = 0;
+	int n = 1000, opt, nev = 100, reset_secs = 0, bulk_mib = 0;
 	uint32_t lat_size = 64, poll_us = 0, max_bulk = 1u << 20;
 	static const uint32_t inline_sizes[] = { 0, 1, 7, 8, 40, 100, 1000, 4096, 4097,
 						 32768, 65535, 65536 };
 	uint64_t seed = 1;
 	int mode;
 
-	while ((opt = getopt(argc, argv, "d:n:s:p:e:l:qR:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:n:s:p:e:l:qR:t:B:")) != -1) {
 		switch (opt) {
 		case 'd': dev = optarg; break;
 		case 'n': n = atoi(optarg); break;
@@ -375,8 +391,9 @@ int main(int argc, char **argv)
 		case 'q': verbose = 0; break;
 		case 'R': reset_secs = atoi(optarg); break;
 		case 't': timeout_ms = (uint32_t)atoi(optarg); break;
+		case 'B': bulk_mib = atoi(optarg); break;
 		default:
-			fprintf(stderr, "usage: %s [-d DEV] [-n CALLS] [-s SIZE] [-p POLL_US] [-e EVENTS] [-l MAX_BULK] [-q] [-R SECS] [-t MS]\n",
+			fprintf(stderr, "usage: %s [-d DEV] [-n CALLS] [-s SIZE] [-p POLL_US] [-e EVENTS] [-l MAX_BULK] [-q] [-R SECS] [-t MS] [-B MIB]\n",
 				argv[0]);
 			return 2;
 		}
@@ -429,6 +446,8 @@ int main(int argc, char **argv)
 	}
 	if (nev > 0)
 		events((uint32_t)nev);
+	if (bulk_mib > 0)
+		throughput(bulk_mib);
 	info("end");
 	printf("RESULT integrity=%s failures=%d\n", failures ? "FAIL" : "PASS", failures);
 	close(fd);
