@@ -13,7 +13,8 @@ EXTRA_DIST += \
 	drivers-frontend/core/bulk.c \
 	drivers-frontend/core/chardev.c \
 	drivers-frontend/core/fence.c \
-	drivers-frontend/core/ivshmem.c
+	drivers-frontend/core/ivshmem.c \
+	drivers-frontend/core/xen.c
 
 # drivers-frontend/mem: memory frontend module hostrpc_mem.ko (built by
 # tools/guest-image), and its guest test program (tests/vm/guest/).

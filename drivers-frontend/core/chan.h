@@ -2,7 +2,7 @@
 /*
  * Private structures of hostrpc_core: the channel (transport
  * independent part of a Host RPC client), its bulk pool and the interface a
- * transport (ivshmem today, Xen next) implements.
+ * transport (ivshmem.c, xen.c) implements.
  *
  * Locking, outermost first:
  *   attach_mutex  serialises attach/detach (probe, reset work, remove)
@@ -49,6 +49,7 @@ extern unsigned int hrpck_attach_timeout_ms;
 extern unsigned int hrpck_call_timeout_ms;
 extern unsigned int hrpck_rekick_ms;
 extern bool hrpck_debug_forge;
+extern unsigned int hrpck_xen_pages;
 extern struct workqueue_struct *hrpck_wq;
 
 struct hrpck_transport_ops {
@@ -209,5 +210,15 @@ void hrpck_fence_init(void);
 void hrpck_fence_exit(void);
 int hrpck_ivshmem_init(void);
 void hrpck_ivshmem_exit(void);
+
+/* xen.c: a xenbus frontend; 0 without registering on a guest that is not
+ * a Xen domain, and on a kernel without xenbus no code at all. */
+#if IS_ENABLED(CONFIG_XEN_XENBUS_FRONTEND)
+int hrpck_xen_init(void);
+void hrpck_xen_exit(void);
+#else
+static inline int hrpck_xen_init(void) { return 0; }
+static inline void hrpck_xen_exit(void) { }
+#endif
 
 #endif /* HOSTRPC_CORE_CHAN_H */

@@ -10,6 +10,8 @@
 #include <linux/mutex.h>
 #include <linux/notifier.h>
 
+#include <hostrpc/xen.h>
+
 #include "chan.h"
 
 unsigned int hrpck_poll_us = 50;
@@ -31,6 +33,21 @@ MODULE_PARM_DESC(rekick_ms, "Re-ring the doorbell this often while a call waits 
 bool hrpck_debug_forge;
 module_param_named(debug_forge, hrpck_debug_forge, bool, 0444);
 MODULE_PARM_DESC(debug_forge, "Testing only: allow HRPC_IOC_DEBUG_FORGE to break the request ring on purpose (default off)");
+
+static int xen_pages_set(const char *val, const struct kernel_param *kp)
+{
+	return param_set_uint_minmax(val, kp, HRPC_XEN_MIN_PAGES, HRPC_XEN_MAX_PAGES);
+}
+
+static const struct kernel_param_ops xen_pages_ops = {
+	.set = xen_pages_set,
+	.get = param_get_uint,
+};
+
+unsigned int hrpck_xen_pages = HRPC_XEN_DEFAULT_PAGES;
+module_param_cb(xen_pages, &xen_pages_ops, &hrpck_xen_pages, 0644);
+/* Bounds and default: HRPC_XEN_*_PAGES (2048 pages, 8 MiB, as ivshmem's). */
+MODULE_PARM_DESC(xen_pages, "Xen: 4 KiB pages of the channel offered to the backend, capped by its max-pages; used at the next connection (default 2048)");
 
 struct workqueue_struct *hrpck_wq;
 
@@ -153,8 +170,13 @@ static int __init hrpck_core_init(void)
 	ret = hrpck_ivshmem_init();
 	if (ret)
 		goto err_cache;
+	ret = hrpck_xen_init();
+	if (ret)
+		goto err_ivshmem;
 	return 0;
 
+err_ivshmem:
+	hrpck_ivshmem_exit();
 err_cache:
 	hrpck_chan_cache_exit();
 err_wq:
@@ -165,6 +187,7 @@ err_wq:
 
 static void __exit hrpck_core_exit(void)
 {
+	hrpck_xen_exit();
 	hrpck_ivshmem_exit();
 	/* Runs the release work of channels whose last reference just went. */
 	destroy_workqueue(hrpck_wq);
@@ -176,6 +199,6 @@ static void __exit hrpck_core_exit(void)
 module_init(hrpck_core_init);
 module_exit(hrpck_core_exit);
 
-MODULE_DESCRIPTION("Host RPC transport core: ivshmem client for hostrpc");
+MODULE_DESCRIPTION("Host RPC transport core: ivshmem and Xen client for hostrpc");
 MODULE_AUTHOR("hostrpc developers");
 MODULE_LICENSE("GPL");

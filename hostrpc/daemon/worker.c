@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -481,6 +482,22 @@ static gboolean chan_xen(Worker *w, hrpc_chan **ch, GError **error)
 			    "cannot bind domain %u's reset port: %s", spec->xen.domid,
 			    g_strerror(err));
 		return FALSE;
+	}
+	/* Binding marks our new port pending (Xen does, so that nothing sent
+	 * before the bind is lost): that event is not a reset request. */
+	{
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		xenevtchn_port_or_error_t p;
+		gboolean seen = FALSE;
+
+		for (int tries = 0; tries < 2 && !seen; tries++) {
+			while ((p = xenevtchn_pending(h)) >= 0) {
+				xenevtchn_unmask(h, (evtchn_port_t)p);
+				seen = TRUE;
+			}
+			if (!seen)
+				poll(&pfd, 1, 20);
+		}
 	}
 	w->xen_reset = h;
 	w->xen_reset_local = (guint32)local;

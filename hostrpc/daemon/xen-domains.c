@@ -159,6 +159,12 @@ static void fe_changed(HrpcdXenDomains *x, XenDom *d)
 			fe_initialised(x, d);
 		break;
 	case HRPC_XB_CLOSING:
+		/* Answer Closing with Closing: a domU shutting down waits for
+		 * exactly that (xenbus_frontend_closed), then says Closed. */
+		dom_gone(x, d, "the frontend closes");
+		if (d->be_state != HRPC_XB_CLOSING && d->be_state != HRPC_XB_CLOSED)
+			be_state(x, d, HRPC_XB_CLOSING);
+		break;
 	case HRPC_XB_CLOSED:
 		dom_gone(x, d, "the frontend closed");
 		if (d->be_state != HRPC_XB_CLOSED)

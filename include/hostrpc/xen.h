@@ -14,7 +14,8 @@
  * state=1, backend gets frontend/frontend-id/online/state.
  *
  * Backend writes (before InitWait):
- *   HRPC_XS_VERSIONS    "1"       xenbus handshake revisions it speaks
+ *   HRPC_XS_VERSIONS    "1"       xenbus handshake revisions it speaks,
+ *                                 comma-separated
  *   HRPC_XS_MAX_PAGES   "<n>"     most shared pages it maps
  * Frontend writes (then Initialised):
  *   HRPC_XS_VERSION     "1"       the revision it chose
@@ -29,7 +30,14 @@
  *                                 "reset request" (docs/protocol.md 3.3)
  * Backend, having mapped the pages, bound both ports and laid out the
  * channel (host_state READY): Connected.  Frontend: attaches as on
- * ivshmem, then Connected.  Either side Closing/Closed: the other lets go.
+ * ivshmem, then Connected.  Frontend Closing: backend stops using the pages
+ * and answers Closing (a domU shutting down waits for it); frontend Closed:
+ * backend Closed; frontend Initialising again (a new driver): backend
+ * InitWait, and the frontend grants fresh pages.  Backend Closing or Closed,
+ * or its directory gone (hostrpcd stopped): the frontend tears down and
+ * writes Closed; a backend back in InitWait gets a new connection.
+ * Binding an interdomain port marks the binder's end pending once: neither
+ * side takes that first event for a request.
  *
  * Everything in the frontend directory and the directory pages is written
  * by the guest: hostrpcd parses it once, with hrpc_xen_parse_*() below.
