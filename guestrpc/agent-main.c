@@ -5,11 +5,14 @@
  * ports named org.hostrpc.guest.N (vport framing, docs/protocol.md §4).
  *
  * usage: guestrpcd [-v] [-r EXPORT_ROOT] [-p PORT_DEVICE]... [--listen SOCKET] [--fd N]
+ *                  [--vchan [--vchan-backend DOMID] [--vchan-channels N]]
  *
- * Without -p/--listen/--fd it serves every virtio-serial port whose name
- * (/sys/class/virtio-ports/ * /name) starts with "org.hostrpc.guest.".
+ * Without -p/--listen/--fd/--vchan it serves every virtio-serial port whose
+ * name (/sys/class/virtio-ports/ * /name) starts with "org.hostrpc.guest.".
  * --listen serves connections on a unix socket and --fd an inherited
  * connected socket (process-level tests; --fd exits when its peer hangs up).
+ * --vchan (Xen domU) publishes libxenvchan channels for dom0 instead
+ * (guestrpc/vchan.h): each serves one host, then is made anew for the next.
  *
  * A virtio-serial port reads end-of-file while no host is connected; the
  * agent then waits for the host's "port open" (SIGIO, with a slow poll as a
@@ -36,15 +39,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef HAVE_XEN
+#include <xenstore.h>
+#endif
+
 #include "hostrpc/hostrpc.h"
 #include "guestrpc/agent.h"
+#include "guestrpc/vchan.h"
 #include "fs-server/server.h"
 
 #define PORT_PREFIX "org.hostrpc.guest."
 #define MAX_POLL 4096
 #define RECHECK_MS 1000
 
-enum port_kind { PORT_DEVICE, PORT_SOCKET, PORT_FD };
+enum port_kind { PORT_DEVICE, PORT_SOCKET, PORT_FD, PORT_VCHAN };
 
 struct port {
 	enum port_kind kind;
@@ -56,6 +64,11 @@ struct port {
 	struct fss *fs;
 	struct gex_state *ex;
 	int pfd_conn, pfd_gex, n_gex;
+	/* PORT_VCHAN */
+	unsigned int vchan_index;
+	uint64_t retry_ns;       /* no set-up before (monotonic) */
+	unsigned int fails;      /* set-ups failed in a row */
+	bool published;          /* logged once */
 	struct port *next;
 };
 
@@ -70,6 +83,8 @@ const struct agent_config *agent_cfg = &cfg;
 static struct port *ports;
 static int export_fd = -1;
 static struct fss_config fs_cfg;
+static uint32_t vchan_backend;   /* --vchan-backend: who may connect (dom0) */
+static uint32_t vchan_ring;      /* --vchan-ring: bytes each way (0: libhostrpc's 64 KiB) */
 
 void agent_log(const char *fmt, ...)
 {
@@ -109,10 +124,9 @@ static void port_deactivate(struct port *p, int why)
 	p->srv = NULL;
 }
 
-/* Serve `fd` (owned from here on) as a fresh channel. */
-static int port_activate(struct port *p, int fd)
+/* Serve `ch` (owned from here on) as a fresh channel. */
+static int port_serve(struct port *p, hrpc_chan *ch)
 {
-	hrpc_chan *ch;
 	int rc;
 
 	p->srv = hrpc_server_new("guestrpcd");
@@ -120,25 +134,21 @@ static int port_activate(struct port *p, int fd)
 	p->ex = gex_state_new();
 	if (!p->srv || !p->fs || !p->ex) {
 		rc = -ENOMEM;
-		close(fd);
+		hrpc_chan_free(ch);
 		goto err;
 	}
 	if ((rc = hrpc_server_register_builtins(p->srv)) < 0 ||
 	    (rc = hrpc_server_register(p->srv, HRPC_SVC_GUEST_FS, "guest-fs", fss_handle, p->fs)) < 0 ||
 	    (rc = hrpc_server_register(p->srv, HRPC_SVC_GUEST_EXEC, "guest-exec", gex_handle, p->ex)) < 0) {
-		close(fd);
-		goto err;
-	}
-	rc = hrpc_vport_chan_new(HRPC_ROLE_SERVER, fd, &ch);
-	if (rc < 0) {
-		close(fd);
+		hrpc_chan_free(ch);
 		goto err;
 	}
 	rc = hrpc_conn_new(p->srv, ch, 0, &p->conn);
 	if (rc < 0)
 		goto err;
 	gex_state_set_conn(p->ex, p->conn);
-	agent_debug("%s: host connected", p->name);
+	/* A vchan is made before its host maps it. */
+	agent_debug("%s: %s", p->name, p->kind == PORT_VCHAN ? "ready for a host" : "host connected");
 	return 0;
 err:
 	gex_state_free(p->ex);
@@ -149,6 +159,20 @@ err:
 	p->srv = NULL;
 	agent_log("%s: cannot serve: %s", p->name, strerror(-rc));
 	return rc;
+}
+
+/* Serve `fd` (owned from here on) as a fresh vport channel. */
+static int port_activate(struct port *p, int fd)
+{
+	hrpc_chan *ch;
+	int rc = hrpc_vport_chan_new(HRPC_ROLE_SERVER, fd, &ch);
+
+	if (rc < 0) {
+		close(fd);
+		agent_log("%s: cannot serve: %s", p->name, strerror(-rc));
+		return rc;
+	}
+	return port_serve(p, ch);
 }
 
 static struct port *port_add(enum port_kind kind, const char *path, const char *name)
@@ -244,6 +268,102 @@ static void device_check(struct port *p)
 	p->fd = -1;
 }
 
+/* ---- vchan ports (Xen) ---------------------------------------------------------- */
+
+#define VCHAN_RETRY_MAX_S 60
+/* A vchan that ended before any HELLO is made anew only this much later, so
+ * that a peer that maps and drops it in a loop does not keep us in one. */
+#define VCHAN_UNUSED_RETRY_MS 250
+
+#ifdef HAVE_XEN
+/* Our domain id, from xenstore ("domid", relative to our own directory). */
+static int own_domid(uint32_t *domid)
+{
+	struct xs_handle *xs = xs_open(0);
+	unsigned int len = 0;
+	char *v;
+	int rc;
+
+	if (!xs)
+		return errno > 0 ? -errno : -EIO;
+	v = xs_read(xs, XBT_NULL, "domid", &len);
+	rc = v ? guestrpc_xen_parse_domid(v, len, domid) : (errno > 0 ? -errno : -ENOENT);
+	free(v);
+	xs_close(xs);
+	return rc;
+}
+
+/* What is missing, most likely, when setting up a vchan failed. */
+static const char *vchan_hint(void)
+{
+	if (access("/dev/xen/xenbus", F_OK) < 0)
+		return " (no /dev/xen/xenbus: not a Xen guest, or /dev not devtmpfs?)";
+	if (access("/dev/xen/gntalloc", F_OK) < 0)
+		return " (no /dev/xen/gntalloc: modprobe xen-gntalloc)";
+	if (access("/dev/xen/evtchn", F_OK) < 0)
+		return " (no /dev/xen/evtchn: modprobe xen-evtchn)";
+	return "";
+}
+#endif
+
+/*
+ * A vchan port without a channel: publish a fresh vchan for the backend -
+ * made anew every time a host left, so the next host finds new rings and
+ * fresh tables.  A failure is logged and tried again later, less often each
+ * time (1, 2, 4 ... 60 s): never a busy loop, never an exit.
+ */
+static void vchan_check(struct port *p)
+{
+#ifdef HAVE_XEN
+	char path[64] = "";
+	unsigned int delay;
+	uint32_t self = 0;
+	hrpc_chan *ch;
+	int rc;
+
+	if (p->conn || hrpc_now_ns() < p->retry_ns)
+		return;
+	rc = own_domid(&self);
+	if (rc < 0) {
+		agent_log("%s: cannot read our domain id from xenstore: %s%s", p->name,
+			  strerror(-rc), vchan_hint());
+		goto retry;
+	}
+	rc = guestrpc_vchan_path(self, p->vchan_index, path, sizeof(path));
+	if (rc == 0)
+		rc = hrpc_vchan_server_new(vchan_backend, path, vchan_ring, &ch);
+	if (rc < 0) {
+		agent_log("%s: cannot publish vchan %s for domain %u: %s%s", p->name, path,
+			  vchan_backend, strerror(-rc), vchan_hint());
+		goto retry;
+	}
+	if (!p->published || p->fails)
+		agent_log("serving vchan %s for domain %u", path, vchan_backend);
+	if (port_serve(p, ch) < 0)
+		goto retry;
+	p->published = true;
+	p->fails = 0;
+	return;
+retry:
+	delay = p->fails < 6 ? 1u << p->fails : VCHAN_RETRY_MAX_S;
+	if (p->fails < 100)
+		p->fails++;
+	p->retry_ns = hrpc_now_ns() + (uint64_t)delay * 1000000000ull;
+#else
+	(void)p;
+#endif
+}
+
+/* Milliseconds until a vchan port without a channel tries again. */
+static int vchan_wait_ms(const struct port *p)
+{
+	uint64_t now = hrpc_now_ns();
+
+	if (p->retry_ns <= now)
+		return 0;
+	return (int)((p->retry_ns - now + 999999) / 1000000);
+}
+
 static int scan_ports(void)
 {
 	DIR *d = opendir("/sys/class/virtio-ports");
@@ -334,7 +454,15 @@ static void usage(FILE *f)
 		"                every port named " PORT_PREFIX "* in /sys/class/virtio-ports\n"
 		"  --listen PATH serve connections on a unix socket (tests)\n"
 		"  --fd N        serve one connected socket, exit when it closes (tests)\n"
-		"  -v            log every connection and command\n");
+		"  --vchan       Xen domU: serve over libxenvchan instead of virtio-serial:\n"
+		"                channel i in xenstore /local/domain/<our id>/" GUESTRPC_VCHAN_DIR "/i,\n"
+		"                one host at a time each (host: hostrpc-guestmount xen:NAME ...)\n"
+		"  --vchan-backend DOMID  the domain that may connect (default 0, dom0)\n"
+		"  --vchan-channels N     channels to serve, 1..%u (default %u: a mount and an\n"
+		"                exec at the same time)\n"
+		"  --vchan-ring BYTES     ring size each way (default 65536, at most 1048576)\n"
+		"  -v            log every connection and command\n",
+		GUESTRPC_VCHAN_MAX, GUESTRPC_VCHAN_DEFAULT);
 }
 
 int main(int argc, char **argv)
@@ -347,6 +475,10 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "restrict", no_argument, NULL, 'R' },
 		{ "ids", required_argument, NULL, 'I' },
+		{ "vchan", no_argument, NULL, 'X' },
+		{ "vchan-backend", required_argument, NULL, 'B' },
+		{ "vchan-channels", required_argument, NULL, 'N' },
+		{ "vchan-ring", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -355,7 +487,8 @@ int main(int argc, char **argv)
 	int listen_fd = -1, sig_fd, inherited = -1, opt;
 	struct rlimit rl;
 	sigset_t mask;
-	bool nports = false, restrict_fs = false;
+	bool nports = false, restrict_fs = false, vchan = false;
+	unsigned int vchan_channels = GUESTRPC_VCHAN_DEFAULT;
 	struct hrpc_idmap ids = { .kind = HRPC_IDMAP_PASSTHROUGH };
 
 	while ((opt = getopt_long(argc, argv, "r:p:vh", opts, NULL)) != -1) {
@@ -387,6 +520,38 @@ int main(int argc, char **argv)
 				agent_log("--ids %s", why);
 				return 2;
 			}
+			break;
+		}
+		case 'X':
+			vchan = true;
+			break;
+		case 'B':
+			if (guestrpc_xen_parse_domid(optarg, strlen(optarg), &vchan_backend) < 0) {
+				agent_log("--vchan-backend %s: not a domain id (0..%u)", optarg,
+					  GUESTRPC_XEN_DOMID_MAX);
+				return 2;
+			}
+			break;
+		case 'N': {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || end == optarg || n < 1 || n > GUESTRPC_VCHAN_MAX) {
+				agent_log("--vchan-channels %s: not 1..%u", optarg, GUESTRPC_VCHAN_MAX);
+				return 2;
+			}
+			vchan_channels = (unsigned int)n;
+			break;
+		}
+		case 'S': {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*end || end == optarg || n < 1024 || n > (1ul << 20)) {
+				agent_log("--vchan-ring %s: not 1024..1048576 bytes", optarg);
+				return 2;
+			}
+			vchan_ring = (uint32_t)n;
 			break;
 		}
 		case 'h':
@@ -442,6 +607,25 @@ int main(int argc, char **argv)
 		}
 		nports = true;
 	}
+	if (vchan) {
+#ifdef HAVE_XEN
+		for (unsigned int i = vchan_channels; i-- > 0;) {
+			char name[32];
+			struct port *p;
+
+			snprintf(name, sizeof(name), "vchan.%u", i);
+			p = port_add(PORT_VCHAN, NULL, name);
+			if (!p)
+				return 1;
+			p->vchan_index = i;
+		}
+		nports = true;
+#else
+		(void)vchan_channels;
+		agent_log("--vchan: this guestrpcd was built without Xen support (libxen-dev)");
+		return 2;
+#endif
+	}
 	if (inherited >= 0) {
 		struct port *p = port_add(PORT_FD, NULL, "fd");
 
@@ -453,9 +637,12 @@ int main(int argc, char **argv)
 		agent_log("no virtio-serial port named " PORT_PREFIX "* (is virtio_console loaded?)");
 		return 1;
 	}
-	for (struct port *p = ports; p; p = p->next)
+	for (struct port *p = ports; p; p = p->next) {
 		if (p->kind == PORT_DEVICE)
 			device_check(p);
+		else if (p->kind == PORT_VCHAN)
+			vchan_check(p);
+	}
 	agent_log("ready (export root %s)", cfg.export_root);
 
 	for (;;) {
@@ -471,6 +658,12 @@ int main(int argc, char **argv)
 			p->pfd_conn = p->n_gex = -1;
 			if (!p->conn) {
 				waiting |= p->kind == PORT_DEVICE;
+				if (p->kind == PORT_VCHAN) {
+					int ms = vchan_wait_ms(p);
+
+					if (timeout < 0 || ms < timeout)
+						timeout = ms;
+				}
 				continue;
 			}
 			p->pfd_conn = n;
@@ -511,6 +704,8 @@ int main(int argc, char **argv)
 			if (!p->conn) {
 				if (p->kind == PORT_DEVICE)
 					device_check(p);
+				else if (p->kind == PORT_VCHAN)
+					vchan_check(p);
 				continue;
 			}
 			if (p->n_gex < 0)
@@ -523,6 +718,7 @@ int main(int argc, char **argv)
 			if (rc >= 0)
 				rc = gex_tick(p->ex);
 			if (rc < 0) {
+				bool unused = p->kind == PORT_VCHAN && !hrpc_conn_negotiated(p->conn);
 				int keep = port_keep_fd(p);
 
 				port_deactivate(p, rc);
@@ -533,6 +729,12 @@ int main(int argc, char **argv)
 				else if (p->kind == PORT_FD) {
 					port_remove(p);
 					return 0;
+				} else if (p->kind == PORT_VCHAN) {
+					/* A fresh vchan for the next host. */
+					if (unused)
+						p->retry_ns = hrpc_now_ns() +
+							VCHAN_UNUSED_RETRY_MS * 1000000ull;
+					vchan_check(p);
 				} else
 					device_check(p);
 			}

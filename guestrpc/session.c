@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,6 +39,7 @@
 
 #include "hostrpc/hostrpc.h"
 #include "guestrpc/session.h"
+#include "guestrpc/vchan.h"
 
 #define DEFAULT_TIMEOUT_MS 30000
 #define MAX_EV_SERVICES 4
@@ -65,8 +67,11 @@ struct guestrpc_session {
 	 * waiter's time-out must still fire - it shuts the socket down without
 	 * any lock, which fails the blocked send.  Order: lock, then wait_lock. */
 	pthread_mutex_t wait_lock;
-	int fd;                  /* the channel's (closed with it) */
-	int wd_fd;               /* a dup of it, to shut down without `lock` */
+	/* To hang the channel up from any thread, without `lock` (hang_up):
+	 * a dup of a vport channel's socket, or the eventfd a vchan channel
+	 * watches (hrpc_vchan_set_hangup_fd).  -1 if not that kind. */
+	int wd_fd;
+	int hup_fd;
 	int lock_fd;             /* flock on the channel (-1: none) */
 	hrpc_client *cli;
 	pthread_t reader;
@@ -161,6 +166,18 @@ static int lock_until(pthread_mutex_t *m, const struct timespec *dl)
 }
 
 /*
+ * Hang the channel up, from any thread, `lock` held or not: a blocked send
+ * fails at once, the reader sees the end of the stream.
+ */
+static void hang_up(guestrpc_session *s)
+{
+	if (s->wd_fd >= 0)
+		shutdown(s->wd_fd, SHUT_RDWR);
+	if (s->hup_fd >= 0)
+		(void)eventfd_write(s->hup_fd, 1);
+}
+
+/*
  * Shut the channel down without holding `lock` (a time-out, the watchdog):
  * the reader then sees the end of the stream and every call in flight
  * fails.  `why` is what mark_dead reports.
@@ -171,7 +188,7 @@ static void kill_unlocked(guestrpc_session *s, const char *why)
 	if (!s->kill_why[0])
 		snprintf(s->kill_why, sizeof(s->kill_why), "%s", why);
 	pthread_mutex_unlock(&s->wd_lock);
-	shutdown(s->wd_fd, SHUT_RDWR);
+	hang_up(s);
 }
 
 static void *watchdog_main(void *arg)
@@ -192,7 +209,7 @@ static void *watchdog_main(void *arg)
 		s->wd_fired = true;
 		if (!s->kill_why[0])
 			snprintf(s->kill_why, sizeof(s->kill_why), "%s", s->wd_why);
-		shutdown(s->wd_fd, SHUT_RDWR);
+		hang_up(s);
 	}
 	pthread_mutex_unlock(&s->wd_lock);
 	return NULL;
@@ -252,7 +269,7 @@ static void mark_dead(guestrpc_session *s, const char *why)
 	snprintf(s->error, sizeof(s->error), "%s", s->kill_why[0] ? s->kill_why : why);
 	pthread_mutex_unlock(&s->wd_lock);
 	if (s->cli)
-		shutdown(hrpc_client_wait_fd(s->cli), SHUT_RDWR);
+		hang_up(s);
 	pthread_mutex_lock(&s->ev_lock);
 	s->ev_dead = true;
 	pthread_cond_broadcast(&s->ev_cond);
@@ -365,20 +382,23 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-int guestrpc_session_new_fd(int fd, int hello_ms, guestrpc_session **out)
+/*
+ * A session over `ch` (a stream channel), which it takes, with `wd_fd` and
+ * `hup_fd` (see the struct; closed by the session, also on failure).
+ */
+static int session_new(hrpc_chan *ch, int wd_fd, int hup_fd, int hello_ms,
+		       guestrpc_session **out)
 {
 	guestrpc_session *s;
-	hrpc_chan *ch;
 	int rc;
 
-	rc = hrpc_vport_chan_new(HRPC_ROLE_CLIENT, fd, &ch);
-	if (rc < 0) {
-		close(fd);
-		return rc;
-	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		hrpc_chan_free(ch);
+		if (wd_fd >= 0)
+			close(wd_fd);
+		if (hup_fd >= 0)
+			close(hup_fd);
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&s->lock, NULL);
@@ -386,7 +406,6 @@ int guestrpc_session_new_fd(int fd, int hello_ms, guestrpc_session **out)
 	pthread_mutex_init(&s->ev_lock, NULL);
 	pthread_mutex_init(&s->wd_lock, NULL);
 	cond_init(&s->wd_cond);
-	s->fd = fd;
 	cond_init(&s->ev_cond);
 	s->ev_tail = &s->ev_head;
 	s->timeout_ms = DEFAULT_TIMEOUT_MS;
@@ -394,12 +413,8 @@ int guestrpc_session_new_fd(int fd, int hello_ms, guestrpc_session **out)
 	s->ev_limit = 256u << 20;
 	s->stop_pipe[0] = s->stop_pipe[1] = -1;
 	s->lock_fd = -1;
-	s->wd_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (s->wd_fd < 0) {
-		rc = -errno;
-		hrpc_chan_free(ch);
-		goto err;
-	}
+	s->wd_fd = wd_fd;
+	s->hup_fd = hup_fd;
 	rc = -pthread_create(&s->wd_thread, NULL, watchdog_main, s);
 	if (rc < 0) {
 		hrpc_chan_free(ch);
@@ -438,6 +453,25 @@ err:
 	return rc;
 }
 
+int guestrpc_session_new_fd(int fd, int hello_ms, guestrpc_session **out)
+{
+	hrpc_chan *ch;
+	int wd_fd, rc;
+
+	rc = hrpc_vport_chan_new(HRPC_ROLE_CLIENT, fd, &ch);
+	if (rc < 0) {
+		close(fd);
+		return rc;
+	}
+	wd_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (wd_fd < 0) {
+		rc = -errno;
+		hrpc_chan_free(ch);
+		return rc;
+	}
+	return session_new(ch, wd_fd, -1, hello_ms, out);
+}
+
 void guestrpc_session_free(guestrpc_session *s)
 {
 	struct evq *q;
@@ -448,8 +482,7 @@ void guestrpc_session_free(guestrpc_session *s)
 		/* If this fails the reader still stops on the dead channel.  The
 		 * shutdown ends a reader busy with a guest that floods us. */
 		(void)!write(s->stop_pipe[1], "x", 1);
-		if (s->wd_fd >= 0)
-			shutdown(s->wd_fd, SHUT_RDWR);
+		hang_up(s);
 		pthread_join(s->reader, NULL);
 	}
 	if (s->wd_started) {
@@ -466,6 +499,9 @@ void guestrpc_session_free(guestrpc_session *s)
 	hrpc_client_free(s->cli);
 	s->cli = NULL;
 	pthread_mutex_unlock(&s->lock);
+	/* After the channel, which watches it. */
+	if (s->hup_fd >= 0)
+		close(s->hup_fd);
 	while ((q = s->ev_head)) {
 		s->ev_head = q->next;
 		free(q->ev);
@@ -871,6 +907,141 @@ static char *strdupf(const char *fmt, ...)
 	return s;
 }
 
+/*
+ * Xen: channel `path` (a xenstore directory, vchan.h) of domain `domid`,
+ * locked as a domain's channel sockets are.  *setup says whether the
+ * vchan itself could be mapped (then a failure is the HELLO's).
+ */
+static int connect_vchan(uint32_t domid, const char *path, int hello_ms, bool *setup,
+			 guestrpc_session **out)
+{
+#ifdef HAVE_XEN
+	char key[128];
+	hrpc_chan *ch;
+	int lock, hup, rc;
+
+	*setup = false;
+	snprintf(key, sizeof(key), GUESTRPC_XEN_PREFIX "%u:%s", domid, path);
+	lock = channel_lock(key);
+	if (lock == -EBUSY)
+		return -EBUSY;
+	rc = hrpc_vchan_client_new(domid, path, &ch);
+	if (rc < 0)
+		goto err;
+	*setup = true;
+	hup = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (hup < 0) {
+		rc = -errno;
+		hrpc_chan_free(ch);
+		goto err;
+	}
+	rc = hrpc_vchan_set_hangup_fd(ch, hup);
+	if (rc < 0) {
+		hrpc_chan_free(ch);
+		close(hup);
+		goto err;
+	}
+	rc = session_new(ch, -1, hup, hello_ms, out);
+	if (rc < 0)
+		goto err;
+	(*out)->lock_fd = lock;
+	return 0;
+err:
+	if (lock >= 0)
+		close(lock);
+	return rc;
+#else
+	*setup = false;
+	return -ENOTSUP;
+#endif
+}
+
+/*
+ * DOMAIN "xen:NAME" / "xen:ID": the channels the domain's agent publishes,
+ * in order, as for a libvirt domain's.  A channel whose agent is making it
+ * anew - its last host just left - is briefly absent, or closes under a
+ * host that mapped the old one before the agent removed it from xenstore
+ * (libxenvchan has no way to refuse a second client): such failures get
+ * another look, twice.
+ */
+#define XEN_PASSES 3
+
+static int open_xen(const char *target, int hello_ms, guestrpc_session **out, char **err)
+{
+	const char *spec = target + strlen(GUESTRPC_XEN_PREFIX);
+	int n = 0, rc, nbusy = 0, nsetup_fail = 0;
+	int setup_rc = 0;
+	uint32_t domid;
+
+	rc = guestrpc_xen_resolve(spec, &domid, err);
+	if (rc < 0)
+		return rc;
+	rc = -ENOENT;
+	for (int pass = 0; pass < XEN_PASSES; pass++) {
+		bool again = false;
+		char **paths = NULL;
+
+		if (pass)
+			retry_pause();
+		n = guestrpc_xen_channels(domid, &paths, err);
+		if (n < 0)
+			return n;
+		nbusy = nsetup_fail = 0;
+		again = n == 0;
+		rc = -ENOENT;
+		for (int i = 0; i < n; i++) {
+			bool setup;
+
+			/* A busy channel that is not locked never answers: do not
+			 * wait long for it while another channel is left to try. */
+			rc = connect_vchan(domid, paths[i],
+					   i + 1 < n && hello_ms > 3000 ? 3000 : hello_ms, &setup, out);
+			if (rc == 0)
+				break;
+			if (rc == -EBUSY)
+				nbusy++;
+			else if (!setup) {
+				nsetup_fail++;
+				setup_rc = rc;
+			}
+			/* -EPROTO too: a host that mapped a vchan its agent was
+			 * tearing down may read what the last host left unread. */
+			again |= rc == -EPIPE || rc == -ECONNRESET || rc == -ECONNABORTED ||
+				 rc == -EPROTO || (!setup && rc != -EBUSY);
+		}
+		for (int i = 0; i < n; i++)
+			free(paths[i]);
+		free(paths);
+		if (rc == 0 || !again)
+			break;
+	}
+	if (rc == 0)
+		return 0;
+	if (!err)
+		return rc;
+	free(*err);
+	if (n == 0)
+		*err = strdupf("%s: domain %u publishes no Guest RPC channel (xenstore "
+			       "/local/domain/%u/" GUESTRPC_VCHAN_DIR "/N): is guestrpcd --vchan "
+			       "running in it?", target, domid, domid);
+	else if (nbusy == n)
+		*err = strdupf("%s: all %d Guest RPC channel(s) of domain %u are in use by other "
+			       "hostrpc tools", target, n, domid);
+	else if (nsetup_fail + nbusy == n)
+		*err = strdupf("%s: cannot map the Guest RPC vchan of domain %u: %s (its guestrpcd "
+			       "died without removing it? or dom0 lacks /dev/xen/gntdev, "
+			       "/dev/xen/evtchn - modules xen-gntdev, xen-evtchn - or root)",
+			       target, domid, strerror(-setup_rc));
+	else
+		*err = strdupf("%s: none of the %d Guest RPC channel(s) of domain %u answered: %s",
+			       target, n, domid, rc == -ETIMEDOUT ?
+			       "busy (another tool holds it) or the agent is not running" :
+			       rc == -EPIPE || rc == -ECONNRESET ?
+			       "the guest agent closed the channel (is guestrpcd --vchan running?)" :
+			       strerror(-rc));
+	return rc;
+}
+
 int guestrpc_session_open(const char *target, const char *uri, int hello_ms,
 			  guestrpc_session **out, char **err)
 {
@@ -880,6 +1051,8 @@ int guestrpc_session_open(const char *target, const char *uri, int hello_ms,
 
 	if (err)
 		*err = NULL;
+	if (!strncmp(target, GUESTRPC_XEN_PREFIX, strlen(GUESTRPC_XEN_PREFIX)))
+		return open_xen(target, hello_ms, out, err);
 	if (strchr(target, '/')) {
 		rc = connect_path(target, hello_ms, false, out);
 		if (rc == -ETIMEDOUT) {

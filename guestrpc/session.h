@@ -52,7 +52,10 @@ struct guestrpc_event {
 };
 
 /*
- * Connect to `target`: a unix socket path (anything containing '/'), or a
+ * Connect to `target`: "xen:NAME" or "xen:ID", a Xen domain whose agent
+ * serves Guest RPC over libxenvchan (guestrpc/vchan.h: its channels tried
+ * in order, those that other tools hold skipped; -ENOTSUP in a build
+ * without Xen), a unix socket path (anything else containing '/'), or a
  * libvirt domain name/UUID whose <channel type='unix'> targets are named
  * org.hostrpc.guest.N (tried in order: a channel another tool holds does
  * not answer HELLO within `hello_ms`).  A channel whose HELLO timed out is

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * chan-vport.c - Host RPC frames over a byte stream (vport.h): a
- * virtio-serial port in a guest, its unix socket on the host, or any
- * socketpair.  No shared memory; bulk bytes travel inside the frame.
+ * chan-vport.c - Host RPC frames over a byte stream (vport.h): the framing
+ * core every stream transport shares (chan-stream.h), and its file
+ * descriptor transport - a virtio-serial port in a guest, its unix socket
+ * on the host, or any socketpair.  No shared memory; bulk bytes travel
+ * inside the frame.  chan-vchan.c puts the same core on libxenvchan.
  *
  * The receive buffer holds at most one maximal frame plus what the last
  * read brought; a frame whose header announces more than the limits of
@@ -17,78 +19,58 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "hostrpc/chan.h"
+#include "hostrpc/chan-stream.h"
 #include "hostrpc/ring.h"
 #include "hostrpc/vport.h"
 
 #define VPORT_RBUF (HRPC_MSG_HDR_SIZE + HRPC_MSG_MAX_PAYLOAD + HRPC_VPORT_MAX_BULK)
 #define VPORT_SEND_TIMEOUT_MS 30000
 
-struct vport_chan {
-	hrpc_chan base;
-	int fd;
-	bool is_socket;     /* send with MSG_NOSIGNAL: a hang-up is -EPIPE, not SIGPIPE */
-	uint8_t *rbuf;
-	size_t rpos, rlen;  /* unparsed bytes are rbuf[rpos, rlen) */
-	int broken;
-};
+#define ST(ch) ((struct hrpc_stream *)(ch))
 
-#define VP(ch) ((struct vport_chan *)(ch))
+/* ---- the framing core ------------------------------------------------------- */
 
 /*
  * Read whatever the peer sent into the receive buffer, without parsing.
  * Used while a write is blocked: both sides writing at once into full
- * socket buffers would otherwise wait on each other forever.
+ * buffers would otherwise wait on each other forever.  Errors are left
+ * for the next recv to find.
  */
-static void absorb_input(struct vport_chan *v)
+static void absorb_input(struct hrpc_stream *s)
 {
 	ssize_t n;
 
-	if (v->rpos && v->rlen == VPORT_RBUF) {
-		memmove(v->rbuf, v->rbuf + v->rpos, v->rlen - v->rpos);
-		v->rlen -= v->rpos;
-		v->rpos = 0;
+	if (s->rpos && s->rlen == VPORT_RBUF) {
+		memmove(s->rbuf, s->rbuf + s->rpos, s->rlen - s->rpos);
+		s->rlen -= s->rpos;
+		s->rpos = 0;
 	}
-	if (v->rlen == VPORT_RBUF)
+	if (s->rlen == VPORT_RBUF)
 		return;
-	n = read(v->fd, v->rbuf + v->rlen, VPORT_RBUF - v->rlen);
+	n = s->io->read(s, s->rbuf + s->rlen, VPORT_RBUF - s->rlen);
 	if (n > 0)
-		v->rlen += (size_t)n;
+		s->rlen += (size_t)n;
 }
 
-static int write_all(struct vport_chan *v, struct iovec *iov, int n)
+static int write_all(struct hrpc_stream *s, struct iovec *iov, int n)
 {
 	while (n) {
-		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
-		ssize_t w = v->is_socket ? sendmsg(v->fd, &m, MSG_NOSIGNAL) : writev(v->fd, iov, n);
+		ssize_t w = s->io->writev(s, iov, n);
 
-		if (w < 0) {
-			struct pollfd p = { .fd = v->fd, .events = POLLOUT };
-			int rc;
+		if (w == -EAGAIN) {
+			int rc = s->io->wait_out(s, s->rlen < VPORT_RBUF || s->rpos,
+						 VPORT_SEND_TIMEOUT_MS);
 
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				return errno == ECONNRESET ? -EPIPE : -errno;
-			if (v->rlen < VPORT_RBUF || v->rpos)
-				p.events |= POLLIN;
-			rc = poll(&p, 1, VPORT_SEND_TIMEOUT_MS);
 			if (rc == 0)
 				return -ETIMEDOUT;
-			if (rc < 0 && errno != EINTR)
-				return -errno;
-			/* The peer is gone: a virtio-serial port whose host
-			 * closed its end polls POLLHUP (never POLLOUT) and its
-			 * write keeps saying EAGAIN - without this the loop spins
-			 * and the other channels of a single-threaded server
-			 * starve. */
-			if (rc > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL)) &&
-			    !(p.revents & POLLOUT))
-				return -EPIPE;
-			if (rc > 0 && (p.revents & POLLIN))
-				absorb_input(v);
+			if (rc < 0)
+				return rc;
+			if (rc & HRPC_STREAM_IN)
+				absorb_input(s);
 			continue;
 		}
+		if (w < 0)
+			return (int)w;
 		while (n && (size_t)w >= iov->iov_len) {
 			w -= (ssize_t)iov->iov_len;
 			iov++;
@@ -102,16 +84,16 @@ static int write_all(struct vport_chan *v, struct iovec *iov, int n)
 	return 0;
 }
 
-static int vport_send(hrpc_chan *ch, const struct hrpc_msg_hdr *h, const void *payload,
-		      const void *bulk)
+static int stream_send(hrpc_chan *ch, const struct hrpc_msg_hdr *h, const void *payload,
+		       const void *bulk)
 {
-	struct vport_chan *v = VP(ch);
+	struct hrpc_stream *s = ST(ch);
 	struct hrpc_msg_hdr hdr = *h;
 	struct iovec iov[3];
 	int n = 0, rc;
 
-	if (v->broken)
-		return v->broken;
+	if (s->broken)
+		return s->broken;
 	if (hdr.len > HRPC_MSG_MAX_PAYLOAD)
 		return -EMSGSIZE;
 	if (hdr.flags & HRPC_MSG_F_BULK) {
@@ -124,21 +106,21 @@ static int vport_send(hrpc_chan *ch, const struct hrpc_msg_hdr *h, const void *p
 		iov[n++] = (struct iovec){ (void *)payload, hdr.len };
 	if ((hdr.flags & HRPC_MSG_F_BULK) && hdr.bulk_len)
 		iov[n++] = (struct iovec){ (void *)bulk, hdr.bulk_len };
-	rc = write_all(v, iov, n);
+	rc = write_all(s, iov, n);
 	if (rc < 0)
-		v->broken = rc;
+		s->broken = rc;
 	return rc;
 }
 
 /* Complete frame at rpos?  1 yes, 0 not yet, -EPROTO never will be. */
-static int frame_ready(struct vport_chan *v, struct hrpc_msg_hdr *h, size_t *flen)
+static int frame_ready(struct hrpc_stream *s, struct hrpc_msg_hdr *h, size_t *flen)
 {
-	size_t have = v->rlen - v->rpos;
+	size_t have = s->rlen - s->rpos;
 	int rc;
 
 	if (have < HRPC_MSG_HDR_SIZE)
 		return 0;
-	memcpy(h, v->rbuf + v->rpos, HRPC_MSG_HDR_SIZE);
+	memcpy(h, s->rbuf + s->rpos, HRPC_MSG_HDR_SIZE);
 	rc = hrpc_msg_check(h);
 	/* A wrong version is still a well-framed message: let the endpoint
 	 * answer it.  Anything else means we lost the framing. */
@@ -150,116 +132,220 @@ static int frame_ready(struct vport_chan *v, struct hrpc_msg_hdr *h, size_t *fle
 	return have >= *flen;
 }
 
-static int vport_recv(hrpc_chan *ch, struct hrpc_msg_hdr *h, void *payload, const void **bulk)
+static int stream_recv(hrpc_chan *ch, struct hrpc_msg_hdr *h, void *payload, const void **bulk)
 {
-	struct vport_chan *v = VP(ch);
+	struct hrpc_stream *s = ST(ch);
 	size_t flen = 0;
 	int rc;
 
 	*bulk = NULL;
-	if (v->broken)
-		return v->broken;
+	if (s->broken)
+		return s->broken;
 	for (;;) {
 		ssize_t n;
 
-		rc = frame_ready(v, h, &flen);
+		rc = frame_ready(s, h, &flen);
 		if (rc < 0)
-			return v->broken = rc;
+			return s->broken = rc;
 		if (rc) {
-			const uint8_t *p = v->rbuf + v->rpos + HRPC_MSG_HDR_SIZE;
+			const uint8_t *p = s->rbuf + s->rpos + HRPC_MSG_HDR_SIZE;
 
 			memcpy(payload, p, h->len);
 			if (h->flags & HRPC_MSG_F_BULK)
 				*bulk = p + h->len;
-			v->rpos += flen;
+			s->rpos += flen;
 			return 0;
 		}
-		if (v->rpos) {
-			memmove(v->rbuf, v->rbuf + v->rpos, v->rlen - v->rpos);
-			v->rlen -= v->rpos;
-			v->rpos = 0;
+		if (s->rpos) {
+			memmove(s->rbuf, s->rbuf + s->rpos, s->rlen - s->rpos);
+			s->rlen -= s->rpos;
+			s->rpos = 0;
 		}
-		n = read(v->fd, v->rbuf + v->rlen, VPORT_RBUF - v->rlen);
+		/* frame_ready() bounds a frame by VPORT_RBUF: room is left. */
+		n = s->io->read(s, s->rbuf + s->rlen, VPORT_RBUF - s->rlen);
 		if (n > 0) {
-			v->rlen += (size_t)n;
+			s->rlen += (size_t)n;
 			continue;
 		}
 		if (n == 0)
-			return v->broken = -EPIPE;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN)
+			return s->broken = -EPIPE;
+		if (n == -EAGAIN)
 			return -EAGAIN;
-		return v->broken = (errno == ECONNRESET ? -EPIPE : -errno);
+		return s->broken = (int)n;
 	}
 }
 
-static int vport_flush(hrpc_chan *ch)
+static int stream_flush(hrpc_chan *ch)
 {
 	return 0;
 }
 
-static int vport_pending(hrpc_chan *ch)
+static int stream_pending(hrpc_chan *ch)
 {
-	struct vport_chan *v = VP(ch);
+	struct hrpc_stream *s = ST(ch);
 	struct hrpc_msg_hdr h;
 	size_t flen;
 
-	return v->broken || frame_ready(v, &h, &flen) != 0;
+	if (s->broken || frame_ready(s, &h, &flen) != 0)
+		return 1;
+	return s->io->input_ready ? s->io->input_ready(s) : 0;
 }
 
-static int vport_arm(hrpc_chan *ch)
+static int stream_arm(hrpc_chan *ch)
 {
-	return !vport_pending(ch);
+	return !stream_pending(ch);
 }
 
-static long vport_space(hrpc_chan *ch)
+static long stream_space(hrpc_chan *ch)
 {
 	return INT32_MAX;
 }
 
-static int vport_arm_space(hrpc_chan *ch, uint32_t need)
+static int stream_arm_space(hrpc_chan *ch, uint32_t need)
 {
 	return 0;
 }
 
-static void vport_ack(hrpc_chan *ch)
+static void stream_ack(hrpc_chan *ch)
 {
+	struct hrpc_stream *s = ST(ch);
+
+	if (s->io->ack)
+		s->io->ack(s);
 }
 
-static void vport_set_state(hrpc_chan *ch, uint32_t state)
+static void stream_set_state(hrpc_chan *ch, uint32_t state)
 {
-	if (state == HRPC_SHM_STATE_FENCED)
-		shutdown(VP(ch)->fd, SHUT_RDWR);
+	struct hrpc_stream *s = ST(ch);
+
+	if (state == HRPC_SHM_STATE_FENCED && s->io->shutdown)
+		s->io->shutdown(s);
 }
 
-static void vport_destroy(hrpc_chan *ch)
+static void stream_destroy(hrpc_chan *ch)
 {
-	struct vport_chan *v = VP(ch);
+	struct hrpc_stream *s = ST(ch);
 
-	close(v->fd);
-	free(v->rbuf);
-	free(v);
+	free(s->rbuf);
+	s->rbuf = NULL;
+	s->io->destroy(s);
 }
 
-static const struct hrpc_chan_ops vport_ops = {
+static const struct hrpc_chan_ops stream_ops = {
 	.name = "vport",
-	.send = vport_send,
-	.recv = vport_recv,
-	.flush = vport_flush,
-	.arm = vport_arm,
-	.pending = vport_pending,
-	.space = vport_space,
-	.arm_space = vport_arm_space,
-	.ack = vport_ack,
-	.set_state = vport_set_state,
-	.destroy = vport_destroy,
+	.send = stream_send,
+	.recv = stream_recv,
+	.flush = stream_flush,
+	.arm = stream_arm,
+	.pending = stream_pending,
+	.space = stream_space,
+	.arm_space = stream_arm_space,
+	.ack = stream_ack,
+	.set_state = stream_set_state,
+	.destroy = stream_destroy,
+};
+
+int hrpc_stream_init(struct hrpc_stream *s, const struct hrpc_stream_io *io,
+		     enum hrpc_chan_role role)
+{
+	s->rbuf = malloc(VPORT_RBUF);
+	if (!s->rbuf)
+		return -ENOMEM;
+	hrpc_chan_init(&s->base, &stream_ops, role);
+	s->io = io;
+	s->rpos = s->rlen = 0;
+	s->broken = 0;
+	return 0;
+}
+
+bool hrpc_chan_is_stream(hrpc_chan *ch)
+{
+	return ch->ops == &stream_ops;
+}
+
+/* ---- file descriptor transport ---------------------------------------------- */
+
+struct vport_fd {
+	struct hrpc_stream s;
+	int fd;
+	bool is_socket;     /* send with MSG_NOSIGNAL: a hang-up is -EPIPE, not SIGPIPE */
+};
+
+#define VFD(s) ((struct vport_fd *)(s))
+
+static ssize_t fd_read(struct hrpc_stream *s, void *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = read(VFD(s)->fd, buf, len);
+
+		if (n >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		return errno == ECONNRESET ? -EPIPE : -errno;
+	}
+}
+
+static ssize_t fd_writev(struct hrpc_stream *s, const struct iovec *iov, int n)
+{
+	struct vport_fd *v = VFD(s);
+
+	for (;;) {
+		struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n };
+		ssize_t w = v->is_socket ? sendmsg(v->fd, &m, MSG_NOSIGNAL) : writev(v->fd, iov, n);
+
+		if (w > 0)
+			return w;
+		if (w == 0)
+			return -EAGAIN;
+		if (errno == EINTR)
+			continue;
+		return errno == ECONNRESET ? -EPIPE : -errno;
+	}
+}
+
+static int fd_wait_out(struct hrpc_stream *s, bool want_in, int timeout_ms)
+{
+	struct pollfd p = { .fd = VFD(s)->fd, .events = POLLOUT | (want_in ? POLLIN : 0) };
+	int rc = poll(&p, 1, timeout_ms);
+
+	if (rc < 0)
+		return errno == EINTR ? HRPC_STREAM_OUT : -errno;
+	if (rc == 0)
+		return 0;
+	/* The peer is gone: a virtio-serial port whose host closed its end
+	 * polls POLLHUP (never POLLOUT) and its write keeps saying EAGAIN -
+	 * without this the loop spins and the other channels of a
+	 * single-threaded server starve. */
+	if ((p.revents & (POLLHUP | POLLERR | POLLNVAL)) && !(p.revents & POLLOUT))
+		return -EPIPE;
+	return ((p.revents & POLLIN) ? HRPC_STREAM_IN : 0) | HRPC_STREAM_OUT;
+}
+
+static void fd_shutdown(struct hrpc_stream *s)
+{
+	shutdown(VFD(s)->fd, SHUT_RDWR);
+}
+
+static void fd_destroy(struct hrpc_stream *s)
+{
+	close(VFD(s)->fd);
+	free(VFD(s));
+}
+
+static const struct hrpc_stream_io fd_io = {
+	.name = "fd",
+	.read = fd_read,
+	.writev = fd_writev,
+	.wait_out = fd_wait_out,
+	.shutdown = fd_shutdown,
+	.destroy = fd_destroy,
 };
 
 int hrpc_vport_chan_new(enum hrpc_chan_role role, int fd, hrpc_chan **out)
 {
-	struct vport_chan *v;
-	int fl;
+	struct vport_fd *v;
+	int fl, rc;
 
 	if (fd < 0)
 		return -EBADF;
@@ -269,18 +355,17 @@ int hrpc_vport_chan_new(enum hrpc_chan_role role, int fd, hrpc_chan **out)
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	v->rbuf = malloc(VPORT_RBUF);
-	if (!v->rbuf) {
+	rc = hrpc_stream_init(&v->s, &fd_io, role);
+	if (rc < 0) {
 		free(v);
-		return -ENOMEM;
+		return rc;
 	}
-	hrpc_chan_init(&v->base, &vport_ops, role);
 	v->fd = fd;
 	/* A virtio-serial port is a character device; everything else here
 	 * is a socket, where a library must not raise SIGPIPE in its caller. */
 	v->is_socket = getsockopt(fd, SOL_SOCKET, SO_TYPE, &fl, &(socklen_t){ sizeof(fl) }) == 0;
-	v->base.wait_fd = fd;
-	*out = &v->base;
+	v->s.base.wait_fd = fd;
+	*out = &v->s.base;
 	return 0;
 }
 

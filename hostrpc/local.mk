@@ -2,6 +2,7 @@
 lib_LTLIBRARIES += hostrpc/libhostrpc.la
 hostrpc_libhostrpc_la_SOURCES = \
 	hostrpc/chan.h \
+	hostrpc/chan-stream.h \
 	hostrpc/chan.c \
 	hostrpc/chan-shm.c \
 	hostrpc/chan-memfd.c \
@@ -15,6 +16,7 @@ hostrpc_libhostrpc_la_SOURCES = \
 	hostrpc/idmap.c hostrpc/idmap.h \
 	hostrpc/unix.c
 if HAVE_XEN
+hostrpc_libhostrpc_la_SOURCES += hostrpc/chan-vchan.c
 hostrpc_libhostrpc_la_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
 hostrpc_libhostrpc_la_LIBADD = $(XEN_LIBS)
 endif

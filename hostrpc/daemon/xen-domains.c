@@ -141,8 +141,14 @@ static void fe_initialised(HrpcdXenDomains *x, XenDom *d)
 static void fe_changed(HrpcdXenDomains *x, XenDom *d)
 {
 	guint32 st = HRPC_XB_UNKNOWN;
+	int rc = fe_u32(x, d, "state", HRPC_XB_RECONFIGURED, &st);
 
-	if (fe_u32(x, d, "state", HRPC_XB_RECONFIGURED, &st) < 0)
+	if (rc == -ENOENT) {
+		/* The toolstack removes the domain's directory as it destroys it. */
+		dom_gone(x, d, "its frontend directory is gone");
+		return;
+	}
+	if (rc < 0)
 		st = HRPC_XB_UNKNOWN;
 	switch (st) {
 	case HRPC_XB_INITIALISING:

@@ -86,6 +86,31 @@ int hrpc_vport_chan_new(enum hrpc_chan_role role, int fd, hrpc_chan **out);
 int hrpc_vport_connect(const char *path, hrpc_chan **out);
 
 /*
+ * vchan transport (Xen; only in a libhostrpc built with Xen support): vport
+ * framing over a libxenvchan byte stream between two domains.  The server
+ * end grants two rings of `ring_bytes` each (0 = 64 KiB, at most 1 MiB;
+ * rounded up to a power of two) to domain `peer` only and publishes them
+ * in the xenstore directory `xs_path` (at most 49 bytes, libxenvchan's
+ * limit), which it removes when freed; the client end maps those that
+ * domain `domid` published at `xs_path`.  A vchan serves one client: once
+ * it hung up (recv/process -EPIPE), free the server channel and make a
+ * new one.  The peer closing or dying is a hang-up, after everything it
+ * sent was read.  wait_fd is an epoll fd.  -errno from libxenvchan's set-up
+ * (-EIO when it did not say).
+ */
+int hrpc_vchan_server_new(uint32_t peer, const char *xs_path, uint32_t ring_bytes,
+			  hrpc_chan **out);
+int hrpc_vchan_client_new(uint32_t domid, const char *xs_path, hrpc_chan **out);
+/*
+ * Let another thread hang a vchan up without touching it: once `fd` is
+ * readable (an eventfd written, a pipe's writer closed), sends - blocked
+ * ones at once - and receives fail with -EPIPE and wait_fd turns readable,
+ * as a shutdown(2) does to a vport socket.  `fd` is not owned and must
+ * stay open until the channel is freed.  -EINVAL if `ch` is not a vchan.
+ */
+int hrpc_vchan_set_hangup_fd(hrpc_chan *ch, int fd);
+
+/*
  * Xen transport, dom0 side (xen.h): map the `nr_pages` pages domain `domid`
  * granted (their references in the directory pages `dir_refs`, checked by
  * the caller against the handshake's limits), bind its event channel `port`

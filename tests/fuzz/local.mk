@@ -77,9 +77,10 @@ tests/fuzz/fuzz-gex: $(top_srcdir)/tests/fuzz/fuzz-gex.c $(top_srcdir)/guestsour
 tests/fuzz/fuzz-client: $(top_srcdir)/tests/fuzz/fuzz-client.c $(addprefix $(top_srcdir)/,$(fuzz_lib_sources)) config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-client.c \
 		$(addprefix $(top_srcdir)/,$(fuzz_lib_sources)) -lpthread
-tests/fuzz/fuzz-session: $(top_srcdir)/tests/fuzz/fuzz-session.c $(top_srcdir)/guestrpc/session.c $(addprefix $(top_srcdir)/,$(fuzz_lib_sources)) config.h
+tests/fuzz/fuzz-session: $(top_srcdir)/tests/fuzz/fuzz-session.c $(top_srcdir)/guestrpc/session.c $(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(guestrpc_session_sources)) config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-session.c \
-		$(top_srcdir)/guestrpc/session.c $(addprefix $(top_srcdir)/,$(fuzz_lib_sources)) -lpthread
+		$(top_srcdir)/guestrpc/session.c $(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(guestrpc_session_sources)) \
+		$(guestrpc_session_libs) -lpthread
 tests/fuzz/fuzz-conn: $(top_srcdir)/tests/fuzz/fuzz-conn.c $(addprefix $(top_srcdir)/,$(fuzz_lib_sources)) config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-conn.c \
 		$(addprefix $(top_srcdir)/,$(fuzz_lib_sources))

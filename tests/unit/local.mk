@@ -112,3 +112,20 @@ tests_unit_test_fss_watch_LDADD = $(unit_ldadd)
 TESTS += tests/unit/test-xen-handshake
 check_PROGRAMS += tests/unit/test-xen-handshake
 tests_unit_test_xen_handshake_LDADD = $(unit_ldadd)
+# The vport framing core (hostrpc/chan-stream.h) on a ring transport with
+# libxenvchan's manners: split frames, crossing writes, hang-ups, limits.
+TESTS += tests/unit/test-stream-framing
+check_PROGRAMS += tests/unit/test-stream-framing
+tests_unit_test_stream_framing_LDADD = $(unit_ldadd)
+if HAVE_XEN
+# libhostrpc's vchan transport on an in-process libxenvchan (no Xen needed).
+TESTS += tests/unit/test-vchan-chan
+check_PROGRAMS += tests/unit/test-vchan-chan
+tests_unit_test_vchan_chan_SOURCES = tests/unit/test-vchan-chan.c \
+	tests/unit/vchan-mock.c tests/unit/vchan-mock.h \
+	hostrpc/chan.c hostrpc/chan-shm.c hostrpc/chan-memfd.c hostrpc/chan-vport.c \
+	hostrpc/chan-vchan.c hostrpc/client.c hostrpc/server.c hostrpc/builtins.c \
+	hostrpc/unix.c hostrpc/handle-table.c hostrpc/idmap.c
+tests_unit_test_vchan_chan_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
+tests_unit_test_vchan_chan_LDADD = -lpthread
+endif
