@@ -49,14 +49,16 @@ static int xen_kick(void *arg)
 	return xenevtchn_notify(b->evt, b->local) < 0 ? -errno : 0;
 }
 
-/* The kernel masks a port when it delivers it: read every pending port and
- * unmask it, or the next notification never comes. */
+/* The kernel masks a port when it delivers it: read the pending port and
+ * unmask it, or the next notification never comes.  The handle has this
+ * one port, and a masked port is delivered once: one read does (each
+ * syscall is a round through Xen in a PV dom0). */
 static void xen_ack(void *arg)
 {
 	struct xen_bell *b = arg;
-	xenevtchn_port_or_error_t p;
+	xenevtchn_port_or_error_t p = xenevtchn_pending(b->evt);
 
-	while ((p = xenevtchn_pending(b->evt)) >= 0)
+	if (p >= 0)
 		xenevtchn_unmask(b->evt, (evtchn_port_t)p);
 }
 
