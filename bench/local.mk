@@ -28,3 +28,4 @@ migrate-forward-bench: hostrpc/daemon/hostrpcd migrate/hostrpc-migrate
 include $(top_srcdir)/bench/fs.mk
 include $(top_srcdir)/bench/mem.mk
 include $(top_srcdir)/bench/mem-move.mk
+include $(top_srcdir)/bench/xen.mk

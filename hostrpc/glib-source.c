@@ -106,7 +106,9 @@ static int drain(HrpcConnSource *s)
 			continue;
 		if (hrpc_conn_arm(s->conn)) {
 			s->st.sleeps++;
-			s->slept_at = hrpc_now_ns();
+			/* Only adapt() reads it: no clock otherwise. */
+			if (s->adaptive)
+				s->slept_at = hrpc_now_ns();
 			return 0;
 		}
 	}

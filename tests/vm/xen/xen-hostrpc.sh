@@ -8,6 +8,7 @@
 #   domU x1 (no vif)                      dom0
 #   hrpc-echo ---- grants/evtchn ------>  hostrpcd --xen, worker of x1
 #   busybox wget ---- hostrpc_sock ---->  busybox httpd 127.0.0.1:8080
+#   mount -t hostrpcfs e ---- hostrpcfs ---> /srv/exp (export e)
 #   guestrpcd --vchan <--- libxenvchan -- hostrpc-guest-exec / -guestmount xen:x1
 #   domU forger: forges its request ring -> fenced alone, x1 unaffected
 #   x1 destroyed while calling -> its worker and grants are freed
@@ -16,7 +17,7 @@
 # "SEQ COMMAND"), answer on their console ("x-out SEQ: ..", "x-done SEQ rc=N").
 . "$(dirname "$0")/lib.sh"
 xen_prepare
-plan=20
+plan=21
 echo "1..$((plan + 1))"
 
 cat > "$xen_work/domu.sh" <<'EOF'
@@ -67,14 +68,16 @@ res() { sed -n "s/^RESULT $1 //p" /tmp/x.out | head -n 1; }
 val() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 ctl() { hostrpcctl --admin-socket=/run/hostrpc/admin.sock "$@"; }
 
-mkdir -p /run/hostrpc /var/lib/hostrpc /etc/hostrpc/sock /srv /mnt/x1
+mkdir -p /run/hostrpc /var/lib/hostrpc /etc/hostrpc/sock /etc/hostrpc/fs /srv/exp /mnt/x1
 printf 'connect allow loopback\n' > /etc/hostrpc/sock/default.conf
+printf 'export e /srv/exp ids=passthrough\n' > /etc/hostrpc/fs/default.conf
+echo hello-from-dom0 > /srv/exp/fs.txt
 head -c 8388608 /dev/urandom > /srv/big.bin
 md5=$(md5sum /srv/big.bin | cut -d' ' -f1)
 busybox httpd -p 127.0.0.1:8080 -h /srv
 hostrpcd --foreground --verbose --xen --no-fdstore --no-process-guests \
 	--admin-socket=/run/hostrpc/admin.sock --state-dir=/var/lib/hostrpc \
-	--sock-policy-dir=/etc/hostrpc/sock > /tmp/hostrpcd.log 2>&1 &
+	--sock-policy-dir=/etc/hostrpc/sock --fs-policy-dir=/etc/hostrpc/fs > /tmp/hostrpcd.log 2>&1 &
 hpid=$!
 i=0
 while [ $i -lt 100 ] && ! grep -q 'ready:' /tmp/hostrpcd.log; do sleep 0.1; i=$((i + 1)); done
@@ -111,6 +114,13 @@ rc=$?
 grep -q "$md5" /tmp/x.out && ! grep -q eth /tmp/x.out &&
 	xen_ok "x1 (no vif) downloads 8 MiB from dom0's httpd through hostrpc_sock, checksum equal" ||
 	{ xen_notok "x1 downloads 8 MiB through hostrpc_sock (rc $rc)"; xen_diag "$(cat /tmp/x.out)"; }
+
+# A dom0 directory as a domU filesystem (hostrpcfs.ko, unchanged from QEMU guests).
+x_run x1 120 'insmod /lib/modules/hostrpcfs.ko; mkdir -p /tmp/m && mount -t hostrpcfs e /tmp/m && cat /tmp/m/fs.txt && echo from-domU > /tmp/m/back.txt && umount /tmp/m'
+rc=$?
+[ $rc = 0 ] && grep -q hello-from-dom0 /tmp/x.out && [ "$(cat /srv/exp/back.txt 2>&1)" = from-domU ] &&
+	xen_ok "x1 mounts dom0's export (hostrpcfs): reads dom0's file, writes one dom0 reads" ||
+	{ xen_notok "x1 mounts dom0's export (rc $rc)"; xen_diag "$(cat /tmp/x.out)" "$(grep -i 'fs\|sandbox' /tmp/hostrpcd.log | tail -n 5)"; }
 
 # Guest-sourcing over libxenvchan.
 x_run x1 30 'guestrpcd --vchan > /tmp/guestrpcd.log 2>&1 & sleep 1; xenstore-ls data | grep -c hostrpc-guestrpc'
