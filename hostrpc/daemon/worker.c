@@ -418,11 +418,10 @@ static gboolean chan_ivshmem(Worker *w, hrpc_chan **ch, GError **error)
 }
 
 #ifdef HAVE_XEN
-/* xen: the guest's reset port rang: as reset_vector_event. */
-static gboolean xen_reset_event(gint fd, GIOCondition cond, gpointer user_data)
+/* Take every pending event of the (non-blocking) handle and unmask its
+ * port; TRUE if there was one. */
+static gboolean xen_drain(xenevtchn_handle *h)
 {
-	Worker *w = user_data;
-	xenevtchn_handle *h = w->xen_reset;
 	xenevtchn_port_or_error_t p;
 	gboolean rang = FALSE;
 
@@ -430,7 +429,15 @@ static gboolean xen_reset_event(gint fd, GIOCondition cond, gpointer user_data)
 		xenevtchn_unmask(h, (evtchn_port_t)p);
 		rang = TRUE;
 	}
-	if (!rang)
+	return rang;
+}
+
+/* xen: the guest's reset port rang: as reset_vector_event. */
+static gboolean xen_reset_event(gint fd, GIOCondition cond, gpointer user_data)
+{
+	Worker *w = user_data;
+
+	if (!xen_drain(w->xen_reset))
 		return G_SOURCE_CONTINUE;
 	hrpcd_log_guest(G_LOG_LEVEL_INFO, w->spec->guest_id, w->spec->name,
 			"guest asked for a channel reset; ending this worker");
@@ -485,19 +492,11 @@ static gboolean chan_xen(Worker *w, hrpc_chan **ch, GError **error)
 	}
 	/* Binding marks our new port pending (Xen does, so that nothing sent
 	 * before the bind is lost): that event is not a reset request. */
-	{
+	if (!xen_drain(h)) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		xenevtchn_port_or_error_t p;
-		gboolean seen = FALSE;
 
-		for (int tries = 0; tries < 2 && !seen; tries++) {
-			while ((p = xenevtchn_pending(h)) >= 0) {
-				xenevtchn_unmask(h, (evtchn_port_t)p);
-				seen = TRUE;
-			}
-			if (!seen)
-				poll(&pfd, 1, 20);
-		}
+		if (poll(&pfd, 1, 20) > 0)
+			xen_drain(h);
 	}
 	w->xen_reset = h;
 	w->xen_reset_local = (guint32)local;
