@@ -1,11 +1,13 @@
 # The Xen transport's benchmark (issue 16 item 5), included from
 # bench/local.mk:
-#   make xen-bench   in one boot of Xen 4.17 + a PV dom0 + a PV domU under
-#                    QEMU TCG: 64 B round trips and one-way bulk through
-#                    hostrpc (hostrpcd --xen, hrpc-echo in the domU) against
-#                    libxenvchan's own pair (tests/vm/xen/vchan-bench);
-#                    prints both ratios (root; XEN_BENCH_N, XEN_BENCH_MIB,
-#                    XEN_BENCH_SMP, XEN_BENCH_POLL; the smoke run of
+#   make xen-bench   in each of two boots of Xen 4.17 + a PV dom0 + a PV
+#                    domU under QEMU TCG (one vCPU, blocking waits; two
+#                    vCPUs, hostrpc's spins): 64 B round trips and one-way
+#                    bulk through hostrpc (hostrpcd --xen, hrpc-echo in the
+#                    domU) against libxenvchan's own pair and a bare
+#                    event-channel ping-pong (tests/vm/xen/vchan-bench);
+#                    prints the ratios (root; XEN_BENCH_N, XEN_BENCH_MIB,
+#                    XEN_BENCH_CONFIGS; the smoke run of
 #                    tests/vm/xen/xen-bench-smoke.sh: 100 round trips, 8 MiB)
 EXTRA_DIST += bench/xen.mk
 .PHONY: xen-bench

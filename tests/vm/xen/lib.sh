@@ -16,6 +16,8 @@
 #       -f SRC[:DEST]  copy a host file into dom0 (default /hostrpc/NAME)
 #       -F SRC[:DEST]  copy a host file into the domUs (default /hostrpc/NAME)
 #       -t SECONDS     hard timeout (default $HOSTRPC_XEN_TIMEOUT or 240)
+#       -b SECONDS     give up early if dom0 is not ready by then (default:
+#                      only the hard timeout)
 #       -m MIB         dom0 memory (default 512)
 #       -c CPUS        QEMU vCPUs (default $HOSTRPC_XEN_SMP or 1)
 #       -a ARGS        more dom0 kernel arguments
@@ -24,7 +26,7 @@
 #       $xen_log       the serial log (Xen + dom0 console): read it freely
 #       $xen_status    the script's exit status ("" if no HRPC-XEN-EXIT)
 #       $xen_end       exit | crash (a crash marker) | timeout | qemu (QEMU
-#                      ended without a marker)
+#                      ended without a marker) | boot-timeout (-b)
 #       $xen_secs, $xen_ready_secs  wall seconds to the end / to dom0's
 #                      "HRPC-DOM0-READY" (Xen + dom0 boot + xenstored ...)
 #   xen_report [N]     print dom0's results as TAP ("ok K - ..." numbered
@@ -226,16 +228,17 @@ xen_copy_in() {
 }
 
 xen_run() {
-	local timeout=${HOSTRPC_XEN_TIMEOUT:-240} mem=512 cpus=${HOSTRPC_XEN_SMP:-1}
+	local timeout=${HOSTRPC_XEN_TIMEOUT:-240} mem=512 cpus=${HOSTRPC_XEN_SMP:-1} boot_timeout=""
 	local dom0_args="" xen_args="" domu_script="" opt f
 	local dom0_files=() domu_files=()
 	OPTIND=1
-	while getopts "u:f:F:t:m:c:a:A:" opt; do
+	while getopts "u:f:F:t:b:m:c:a:A:" opt; do
 		case $opt in
 		u) domu_script=$OPTARG ;;
 		f) dom0_files+=("$OPTARG") ;;
 		F) domu_files+=("$OPTARG") ;;
 		t) timeout=$OPTARG ;;
+		b) boot_timeout=$OPTARG ;;
 		m) mem=$OPTARG ;;
 		c) cpus=$OPTARG ;;
 		a) dom0_args="$dom0_args $OPTARG" ;;
@@ -305,6 +308,11 @@ xen_run() {
 		fi
 		if awk -v e="$el" -v t="$timeout" 'BEGIN { exit !(e >= t) }'; then
 			xen_end=timeout
+			break
+		fi
+		if [ -z "$xen_ready_secs" ] && [ -n "$boot_timeout" ] &&
+		   awk -v e="$el" -v t="$boot_timeout" 'BEGIN { exit !(e >= t) }'; then
+			xen_end=boot-timeout
 			break
 		fi
 		sleep 0.2

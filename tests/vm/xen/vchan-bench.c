@@ -12,6 +12,15 @@
  * RING (bytes, default 65536) is the size of each of the server's rings:
  * the probe measured ~1 MiB/s with libxenvchan's default tiny rings and
  * ~50 MiB/s with 64 KiB ones, so the baseline uses the fast setting.
+ *
+ *        vchan-bench ping-server PEER XS_PATH [ROUNDTRIPS]           (domU)
+ *        vchan-bench ping-client PEER XS_PATH [ROUNDTRIPS]           (dom0)
+ * The floor under both transports: a bare event-channel ping-pong, no ring
+ * and no data (libxenevtchn on both sides; the domU allocates the port and
+ * writes it to XS_PATH/port).  Each round trip is what any event-driven
+ * Xen transport pays at least: a notify, a wake-up of the peer's blocked
+ * reader, a notify back and a wake-up.  The client prints
+ *   RESULT evtchn roundtrips=N mean_us=.. p50_us=..
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +28,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <poll.h>
+
 #include <libxenvchan.h>
+#include <xenevtchn.h>
+#include <xenstore.h>
 
 static uint64_t now_ns(void)
 {
@@ -43,6 +56,97 @@ static uint64_t sum_bytes(const uint8_t *p, size_t n, uint64_t s)
 	return s;
 }
 
+/* Take every event already pending (Xen marks a port pending when it is
+ * bound), so that the first timed wait is a real one. */
+static void evtchn_drain(xenevtchn_handle *h)
+{
+	struct pollfd pfd = { .fd = xenevtchn_fd(h), .events = POLLIN };
+	xenevtchn_port_or_error_t p;
+
+	while (poll(&pfd, 1, 200) > 0 && (p = xenevtchn_pending(h)) >= 0)
+		xenevtchn_unmask(h, (evtchn_port_t)p);
+}
+
+/* One blocking wait for the port's event (xenevtchn_pending reads the
+ * device, which sleeps until an event comes), then unmask it. */
+static int evtchn_wait(xenevtchn_handle *h, evtchn_port_t port)
+{
+	xenevtchn_port_or_error_t p = xenevtchn_pending(h);
+
+	if (p < 0 || (evtchn_port_t)p != port)
+		return -1;
+	return xenevtchn_unmask(h, port);
+}
+
+static int ping(int server, int peer, const char *path, int n)
+{
+	xenevtchn_handle *h = xenevtchn_open(NULL, 0);
+	struct xs_handle *xs = xs_open(0);
+	char key[256], val[32], *rv;
+	xenevtchn_port_or_error_t port;
+	uint64_t *t = calloc((size_t)n, sizeof(*t)), rt = 0;
+	const int warm = 20;
+
+	if (!h || !xs || !t) {
+		perror("vchan-bench: xenevtchn_open/xs_open");
+		return 1;
+	}
+	snprintf(key, sizeof(key), "%s/port", path);
+	if (server) {
+		port = xenevtchn_bind_unbound_port(h, (uint32_t)peer);
+		snprintf(val, sizeof(val), "%d", port);
+		if (port < 0 || !xs_write(xs, XBT_NULL, key, val, strlen(val))) {
+			perror("vchan-bench ping-server: port");
+			return 1;
+		}
+	} else {
+		unsigned int len;
+
+		for (int i = 0; !(rv = xs_read(xs, XBT_NULL, key, &len)); i++) {
+			if (i > 300) {
+				fprintf(stderr, "vchan-bench ping-client: no %s\n", key);
+				return 1;
+			}
+			nanosleep(&(struct timespec){ .tv_nsec = 100000000 }, NULL);
+		}
+		port = xenevtchn_bind_interdomain(h, (uint32_t)peer, (evtchn_port_t)atoi(rv));
+		free(rv);
+		if (port < 0) {
+			perror("vchan-bench ping-client: bind");
+			return 1;
+		}
+	}
+	evtchn_drain(h);
+	for (int i = 0; i < n + warm; i++) {
+		uint64_t t0 = now_ns();
+
+		if (server) {
+			if (evtchn_wait(h, (evtchn_port_t)port) || xenevtchn_notify(h, (evtchn_port_t)port))
+				goto broken;
+			continue;
+		}
+		if (xenevtchn_notify(h, (evtchn_port_t)port) || evtchn_wait(h, (evtchn_port_t)port))
+			goto broken;
+		if (i >= warm) {
+			t[i - warm] = now_ns() - t0;
+			rt += t[i - warm];
+		}
+	}
+	if (!server) {
+		qsort(t, (size_t)n, sizeof(*t), cmp_u64);
+		printf("RESULT evtchn roundtrips=%d mean_us=%.1f p50_us=%.1f\n", n, rt / 1e3 / n,
+		       t[n / 2] / 1e3);
+	}
+	xenevtchn_unbind(h, (evtchn_port_t)port);
+	xenevtchn_close(h);
+	xs_close(xs);
+	free(t);
+	return 0;
+broken:
+	perror(server ? "vchan-bench ping-server" : "vchan-bench ping-client");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t buf[65536];
@@ -51,9 +155,18 @@ int main(int argc, char **argv)
 	const char *path;
 	uint64_t total, moved = 0, sum = 0;
 
+	if (argc >= 4 && (!strcmp(argv[1], "ping-server") || !strcmp(argv[1], "ping-client"))) {
+		n = argc > 4 ? atoi(argv[4]) : 1000;
+		if (n < 1) {
+			fprintf(stderr, "vchan-bench: bad counts\n");
+			return 2;
+		}
+		return ping(!strcmp(argv[1], "ping-server"), atoi(argv[2]), argv[3], n);
+	}
 	if (argc < 4 || (strcmp(argv[1], "server") && strcmp(argv[1], "client"))) {
-		fprintf(stderr, "usage: %s server|client PEER XS_PATH [ROUNDTRIPS [MIB [RING]]]\n",
-			argv[0]);
+		fprintf(stderr, "usage: %s server|client PEER XS_PATH [ROUNDTRIPS [MIB [RING]]]\n"
+				"       %s ping-server|ping-client PEER XS_PATH [ROUNDTRIPS]\n",
+			argv[0], argv[0]);
 		return 2;
 	}
 	server = !strcmp(argv[1], "server");
