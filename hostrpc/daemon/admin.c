@@ -17,6 +17,7 @@
 #include "hostrpc/admin.h"
 #include "hostrpc/hostrpc-glib.h"
 #include "hostrpc/daemon/admin.h"
+#include "hostrpc/daemon/audit-sink.h"
 #include "hostrpc/daemon/listen-socket.h"
 #include "hostrpc/daemon/worker-ctl.h"
 
@@ -278,6 +279,55 @@ static int admin_memory_ask(HrpcdAdmin *adm, AdminConn *ac, const struct hrpc_re
 			  act.op ? &act : NULL, rep);
 }
 
+/* hostrpcctl audit: the supervisor writes the log, so it answers at once. */
+static int admin_audit(HrpcdAdmin *adm, const struct hrpc_req *req, struct hrpc_reply *rep)
+{
+	struct hrpc_admin_audit_query q;
+	struct hrpc_admin_audit_reply r = { 0 };
+	g_autoptr(GString) text = g_string_new(NULL);
+	g_autoptr(GError) error = NULL;
+	HrpcdAuditSinks *sinks = hrpcd_supervisor_audit_sinks(adm->sup);
+	HrpcdGuest *g;
+	gint n;
+
+	if (req->len != sizeof(q))
+		return -EINVAL;
+	memcpy(&q, req->payload, sizeof(q));
+	if (q.reserved[0] || q.reserved[1] || q.lines > HRPC_ADMIN_AUDIT_LINES_MAX ||
+	    (!q.guest_id && (!memchr(q.name, 0, sizeof(q.name)) || !q.name[0])))
+		return -EINVAL;
+	if (!sinks)
+		return -ENOSYS;
+	g = find_guest(adm, q.guest_id, q.name);
+	if (g) {
+		r.guest_id = g->id;
+		g_strlcpy(r.name, g->name, sizeof(r.name));
+	} else if (!q.guest_id) {
+		g_strlcpy(r.name, q.name, sizeof(r.name));
+	} else {
+		return -ENOENT;
+	}
+	n = hrpcd_audit_sinks_tail(sinks, r.guest_id, r.name,
+				   q.lines ? q.lines : HRPC_ADMIN_AUDIT_LINES_DEFAULT,
+				   HRPC_MSG_MAX_PAYLOAD - sizeof(r), text, &error);
+	if (n < 0) {
+		if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) && g)
+			n = 0;  /* a guest that has logged nothing yet */
+		else if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+			return -ENOENT;
+		else {
+			g_warning("hostrpcctl audit: %s", error->message);
+			return -EIO;
+		}
+	}
+	r.lines = (guint32)n;
+	r.len = (guint32)text->len;
+	memcpy(rep->payload, &r, sizeof(r));
+	memcpy((guint8 *)rep->payload + sizeof(r), text->str, text->len);
+	rep->len = (guint32)(sizeof(r) + text->len);
+	return 0;
+}
+
 static AdminConn *conn_of(HrpcdAdmin *adm, hrpc_conn *conn)
 {
 	for (GList *l = adm->conns; l; l = l->next)
@@ -321,6 +371,8 @@ static int admin_handle(void *opaque, const struct hrpc_req *req, struct hrpc_re
 		return ac ? admin_memory_ask(adm, ac, req, rep) : -EIO;
 	case HRPC_ADMIN_MIGRATIONS:
 		return admin_migrations(adm, req, rep);
+	case HRPC_ADMIN_AUDIT:
+		return admin_audit(adm, req, rep);
 	default:
 		return -ENOSYS;
 	}

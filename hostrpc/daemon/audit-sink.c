@@ -320,3 +320,108 @@ void hrpcd_audit_sinks_release(HrpcdAuditSinks *s, guint32 guest_id)
 	if (s)
 		g_hash_table_remove(s->guests, GUINT_TO_POINTER(guest_id));
 }
+
+/* The last `want` whole lines of `path` within its last `max` bytes, newest
+ * last, prepended (in order) to `acc`.  Returns the lines taken, 0 for a
+ * file that is not there, -1 on other errors. */
+static gint tail_file(const char *path, guint want, gsize max, GPtrArray *acc, GError **error)
+{
+	g_autofree char *buf = NULL;
+	g_auto(GStrv) v = NULL;
+	struct stat st;
+	gsize len, first = 0, n;
+	ssize_t got;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	guint taken = 0;
+
+	if (fd < 0) {
+		int e = errno;
+
+		if (e == ENOENT)
+			return 0;
+		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(e), "cannot open %s: %s", path,
+			    g_strerror(e));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s is not a regular file", path);
+		return -1;
+	}
+	len = MIN((gsize)st.st_size, max);
+	buf = g_malloc(len + 1);
+	got = pread(fd, buf, len, st.st_size - (off_t)len);
+	close(fd);
+	if (got < 0) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "cannot read %s", path);
+		return -1;
+	}
+	buf[got] = 0;
+	/* Started inside a line: that line is not whole. */
+	if ((gsize)got < (gsize)st.st_size) {
+		char *nl = memchr(buf, '\n', (size_t)got);
+
+		first = nl ? (gsize)(nl - buf) + 1 : (gsize)got;
+	}
+	v = g_strsplit(buf + first, "\n", -1);
+	n = g_strv_length(v);
+	if (n && !*v[n - 1])
+		n--;    /* after the last newline */
+	for (gsize i = n; i > 0 && taken < want; i--, taken++) {
+		char line[HRPCD_AUDIT_RECORD_MAX + 128];
+
+		hrpcd_audit_sanitize(v[i - 1], strlen(v[i - 1]), line, sizeof(line));
+		g_ptr_array_insert(acc, 0, g_strdup(line));
+	}
+	return (gint)taken;
+}
+
+gint hrpcd_audit_sinks_tail(HrpcdAuditSinks *s, guint32 guest_id, const char *name,
+			    guint lines, gsize max, GString *out, GError **error)
+{
+	g_autoptr(GPtrArray) acc = g_ptr_array_new_with_free_func(g_free);
+	GuestAudit *ga = guest_id ? g_hash_table_lookup(s->guests, GUINT_TO_POINTER(guest_id))
+				  : NULL;
+	g_autofree char *path = NULL, *old = NULL;
+	gsize room = max;
+	gint got, more = 0;
+	guint from;
+
+	if (ga) {
+		path = g_strdup(ga->path);
+	} else {
+		char file[64];
+
+		hrpcd_sandbox_file_name(name, guest_id, file, sizeof(file));
+		path = g_strdup_printf("%s/%s.sock.log", s->dir, file);
+	}
+	old = g_strconcat(path, ".1", NULL);
+	got = tail_file(path, lines, max, acc, error);
+	if (got < 0)
+		return -1;
+	if ((guint)got < lines) {
+		g_autoptr(GPtrArray) older = g_ptr_array_new_with_free_func(g_free);
+
+		more = tail_file(old, lines - (guint)got, max, older, error);
+		if (more < 0)
+			return -1;
+		for (guint i = older->len; i > 0; i--)
+			g_ptr_array_insert(acc, 0, g_strdup(older->pdata[i - 1]));
+	}
+	if (!got && !more && !g_file_test(path, G_FILE_TEST_EXISTS) &&
+	    !g_file_test(old, G_FILE_TEST_EXISTS)) {
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no socket audit log %s", path);
+		return -1;
+	}
+	/* The newest lines that fit. */
+	from = acc->len;
+	while (from > 0 && strlen(acc->pdata[from - 1]) + 1 <= room) {
+		room -= strlen(acc->pdata[from - 1]) + 1;
+		from--;
+	}
+	for (guint i = from; i < acc->len; i++) {
+		g_string_append(out, acc->pdata[i]);
+		g_string_append_c(out, '\n');
+	}
+	return (gint)(acc->len - from);
+}

@@ -50,6 +50,19 @@ int hrpcd_audit_sinks_open(HrpcdAuditSinks *sinks, guint32 guest_id, const char 
  * was suppressed, close its file. */
 void hrpcd_audit_sinks_release(HrpcdAuditSinks *sinks, guint32 guest_id);
 
+/*
+ * hostrpcctl audit: the newest lines of the log of guest `guest_id` called
+ * `name` (the file hrpcd_audit_sinks_open names; a guest that has gone is
+ * found by its name, `guest_id` 0).  Up to `lines` lines, oldest first,
+ * taken from the rotated <file>.1 too when the current file has fewer, at
+ * most `max` bytes in all (the newest kept), each made printable again (the
+ * file is the supervisor's, but it lies on disk), appended to `out` with a
+ * newline each.  Returns how many lines were appended, or -1 with `error`
+ * (G_IO_ERROR_NOT_FOUND: the guest never had a log here).
+ */
+gint hrpcd_audit_sinks_tail(HrpcdAuditSinks *sinks, guint32 guest_id, const char *name,
+			    guint lines, gsize max, GString *out, GError **error);
+
 /* The default directory (hostrpcd without --sock-audit-dir): absolute
  * <state_dir>/sock-audit, or LOCALSTATEDIR/log/hostrpc without one. */
 char *hrpcd_audit_dir(const char *state_dir);

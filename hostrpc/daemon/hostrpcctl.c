@@ -614,6 +614,68 @@ static int cmd_sockets(hrpc_client *c, const char *guest, guint32 listing,
 	return 0;
 }
 
+/* hostrpcctl audit GUEST [LINES]: the newest lines of the guest's socket
+ * audit log, which the daemon writes (and reads back) itself. */
+static int cmd_audit(hrpc_client *c, const char *guest, guint32 lines)
+{
+	g_autofree guint8 *buf = g_malloc(HRPC_MSG_MAX_PAYLOAD);
+	struct hrpc_admin_audit_query q = { .lines = lines };
+	struct hrpc_admin_audit_reply r;
+	struct hrpc_call call = {
+		.service = HRPC_SVC_ADMIN, .proc = HRPC_ADMIN_AUDIT,
+		.req = &q, .req_len = sizeof(q), .rep = buf, .rep_cap = HRPC_MSG_MAX_PAYLOAD,
+		.timeout_ms = CALL_TIMEOUT_MS,
+	};
+	g_autofree char *text = NULL;
+	char *end;
+	int rc;
+
+	q.guest_id = (uint32_t)strtoul(guest, &end, 10);
+	if (*end || !*guest) {
+		q.guest_id = 0;
+		if (strlen(guest) >= sizeof(q.name))
+			fail("no guest %s", guest);
+		strcpy(q.name, guest);
+	}
+	rc = hrpc_client_call(c, &call);
+	if (rc == -ENOSYS)
+		fail("this hostrpcd keeps no socket audit logs it can show (upgrade it)");
+	if (rc == -ENOENT)
+		fail("no guest %s, and no audit log of that name", guest);
+	if (rc < 0)
+		fail("AUDIT: %s", g_strerror(-rc));
+	if (call.rep_len < sizeof(r))
+		fail("hostrpcd sent a short reply");
+	memcpy(&r, buf, sizeof(r));
+	terminate(r.name, sizeof(r.name));
+	if (r.len != call.rep_len - sizeof(r))
+		fail("hostrpcd sent a malformed reply");
+	text = g_strndup((const char *)buf + sizeof(r), r.len);
+	/* Printable and newlines only, whatever the daemon sent. */
+	for (char *p = text; *p; p++)
+		if (*p != '\n' && (*p < 0x20 || *p > 0x7e))
+			*p = '?';
+	if (opt_json) {
+		g_autoptr(GString) j = g_string_new("{");
+		g_auto(GStrv) v = g_strsplit(text, "\n", -1);
+		gboolean first = TRUE;
+
+		json_kv_u64(j, "guest_id", r.guest_id, &first);
+		json_kv_str(j, "guest", r.name, &first);
+		g_string_append(j, ",\"lines\":[");
+		for (guint i = 0; v[i] && (v[i][0] || v[i + 1]); i++) {
+			if (i)
+				g_string_append_c(j, ',');
+			json_string(j, v[i]);
+		}
+		g_string_append(j, "]}");
+		printf("%s\n", j->str);
+	} else {
+		fputs(text, stdout);
+	}
+	return 0;
+}
+
 /* hostrpcctl memory: every guest with a worker, one after the other. */
 static int cmd_memory_all(hrpc_client *c)
 {
@@ -660,6 +722,7 @@ int main(int argc, char **argv)
 	g_autoptr(GError) error = NULL;
 	hrpc_client *c;
 	struct hrpc_admin_memory_query memq = { 0 };
+	guint32 audit_lines = 0;
 	const char *cmd;
 	int rc;
 
@@ -683,7 +746,13 @@ int main(int argc, char **argv)
 		"  memory [GUEST [grant MIB | reclaim MIB [DEADLINE_MS]]]\n"
 		"                  the guest's host-owned memory (every guest's: no GUEST): region, granted, pinned,\n"
 		"                  pressure, moves; grant gives it MIB more, reclaim asks MIB\n"
-		"                  back (taken anyway after DEADLINE_MS, default the policy's)");
+		"                  back (taken anyway after DEADLINE_MS, default the policy's)\n"
+		"  audit GUEST [LINES]\n"
+		"                  the newest LINES (default 20, at most 1000) lines of the\n"
+		"                  guest's socket audit log (also of a guest that has gone)\n"
+		"\n"
+		"Exit status: 0 done, 1 the daemon could not be reached or refused\n"
+		"(no such guest, ...), 2 bad usage.");
 	if (!g_option_context_parse(ctx, &argc, &argv, &error)) {
 		fprintf(stderr, "hostrpcctl: %s\n", error->message);
 		return 2;
@@ -717,6 +786,21 @@ int main(int argc, char **argv)
 		}
 		memq.mib = (guint32)v;
 		memq.deadline_ms = (guint32)dl;
+	} else if (g_str_equal(cmd, "audit")) {
+		char *end = NULL;
+		unsigned long v = HRPC_ADMIN_AUDIT_LINES_DEFAULT;
+
+		if (argc == 4) {
+			v = strtoul(argv[3], &end, 10);
+			if (*end || !v || v > HRPC_ADMIN_AUDIT_LINES_MAX)
+				v = 0;
+		}
+		if (argc < 3 || argc > 4 || !v) {
+			fprintf(stderr, "hostrpcctl: usage: audit GUEST [LINES] (LINES 1..%u)\n",
+				HRPC_ADMIN_AUDIT_LINES_MAX);
+			return 2;
+		}
+		audit_lines = (guint32)v;
 	} else if (!(g_str_equal(cmd, "info") || g_str_equal(cmd, "list") ||
 	      g_str_equal(cmd, "channels") || g_str_equal(cmd, "stats") ||
 	      g_str_equal(cmd, "sockets") || g_str_equal(cmd, "files") ||
@@ -747,6 +831,8 @@ int main(int argc, char **argv)
 		rc = argc == 2 ? cmd_memory_all(c) : cmd_sockets(c, argv[2], 0, &memq);
 	else if (g_str_equal(cmd, "migrations"))
 		rc = cmd_migrations(c);
+	else if (g_str_equal(cmd, "audit"))
+		rc = cmd_audit(c, argv[2], audit_lines);
 	else
 		rc = cmd_channels(c, argc > 2 ? argv[2] : NULL, TRUE);
 	hrpc_client_free(c);

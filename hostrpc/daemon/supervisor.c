@@ -1749,6 +1749,11 @@ void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 	g_free(sup);
 }
 
+HrpcdAuditSinks *hrpcd_supervisor_audit_sinks(HrpcdSupervisor *sup)
+{
+	return sup->audit;
+}
+
 HrpcdWorkerCtl *hrpcd_supervisor_worker_ctl(HrpcdSupervisor *sup)
 {
 	return sup->ctl;

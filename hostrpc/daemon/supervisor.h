@@ -30,6 +30,7 @@
 
 #include <glib.h>
 
+#include "hostrpc/daemon/audit-sink.h"
 #include "hostrpc/daemon/guest-table.h"
 
 typedef struct {
@@ -109,5 +110,7 @@ gboolean hrpcd_supervisor_migrate_in(HrpcdSupervisor *sup, HrpcdGuest *g, int fd
 /* The workers' control channels (worker-ctl.h), for the admin service. */
 typedef struct _HrpcdWorkerCtl HrpcdWorkerCtl;
 HrpcdWorkerCtl *hrpcd_supervisor_worker_ctl(HrpcdSupervisor *sup);
+/* The socket audit logs (audit-sink.h), the supervisor's. */
+HrpcdAuditSinks *hrpcd_supervisor_audit_sinks(HrpcdSupervisor *sup);
 
 #endif /* HOSTRPCD_SUPERVISOR_H */

@@ -63,6 +63,12 @@ enum hrpc_admin_proc {
 	 * action's: -ENODEV no region, -ENOTCONN no guest driver yet, -ENOSPC
 	 * nothing left to grant, -ENOENT nothing to reclaim). */
 	HRPC_ADMIN_MEMORY_ASK = 7,
+	/* hrpc_admin_audit_query -> hrpc_admin_audit_reply + `len` bytes: the
+	 * newest lines of the guest's socket audit log, which the daemon
+	 * writes itself (hostrpc/daemon/audit-sink.h), so no worker is asked.
+	 * A guest that has gone is found by name (guest_id 0) as long as its
+	 * log is there.  -ENOENT: no such guest and no log of that name. */
+	HRPC_ADMIN_AUDIT = 8,
 };
 
 /* Events (daemon -> hostrpcctl), service HRPC_SVC_ADMIN. */
@@ -223,6 +229,26 @@ struct hrpc_admin_sockets_query {
 	char     name[64];    /* NUL-terminated when guest_id is 0 */
 };
 HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_sockets_query) == 72, "sockets query is 72 bytes");
+
+/* hostrpcctl audit */
+#define HRPC_ADMIN_AUDIT_LINES_DEFAULT 20u
+#define HRPC_ADMIN_AUDIT_LINES_MAX     1000u
+struct hrpc_admin_audit_query {
+	hrpc_u32 guest_id;    /* 0: look the guest (or its log) up by name */
+	hrpc_u32 lines;       /* 0: HRPC_ADMIN_AUDIT_LINES_DEFAULT; at most _MAX */
+	hrpc_u32 reserved[2]; /* must be 0 */
+	char     name[64];    /* NUL-terminated when guest_id is 0 */
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_audit_query) == 80, "audit query is 80 bytes");
+
+struct hrpc_admin_audit_reply {
+	hrpc_u32 guest_id;    /* 0: a guest that is gone, found by its log's name */
+	hrpc_u32 lines;       /* lines in the text, each ending in a newline */
+	hrpc_u32 len;         /* bytes of text following (printable ASCII and newlines) */
+	hrpc_u32 reserved;
+	char     name[64];
+};
+HRPC_STATIC_ASSERT(sizeof(struct hrpc_admin_audit_reply) == 80, "audit reply is 80 bytes");
 
 struct hrpc_admin_sockets_ticket {
 	hrpc_u32 ticket;      /* named by the event that answers; unique per connection */

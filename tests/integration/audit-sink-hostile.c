@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <gio/gio.h>
 #include <glib.h>
 
 #include "tests/tap.h"
@@ -92,7 +93,7 @@ int main(void)
 	g_autofree char *log = NULL, *log1 = NULL;
 	int fd, fd2;
 
-	tap_plan(12);
+	tap_plan(17);
 	if (!mkdtemp(dir))
 		tap_skip_all("cannot make a temporary directory");
 
@@ -164,6 +165,49 @@ int main(void)
 	       "the rate limit left a \"suppressed N lines\" summary");
 	tap_ok(all_lines_start(log, "guest=7 name=victim ") && printable(log),
 	       "after the flood every line is still the supervisor's, printable");
+
+	/* hostrpcctl audit reads it back (the guest has gone: by name). */
+	{
+		g_autoptr(GString) t = g_string_new(NULL);
+		g_autoptr(GString) all = g_string_new(NULL);
+		g_autoptr(GString) small = g_string_new(NULL);
+		g_autoptr(GError) err = NULL;
+		g_auto(GStrv) loglines = g_strsplit(log, "\n", -1);
+		guint n = g_strv_length(loglines);
+		g_autofree char *want = NULL;
+		g_autofree char *path = g_strdup_printf("%s/victim.sock.log", dir);
+		FILE *f;
+		gint got;
+
+		/* The last two lines of the file, newest last. */
+		want = n >= 3 ? g_strdup_printf("%s\n%s\n", loglines[n - 3], loglines[n - 2])
+			      : g_strdup("?");
+		got = hrpcd_audit_sinks_tail(s, 0, "victim", 2, 65536, t, NULL);
+		tap_ok(got == 2 && g_str_equal(t->str, want),
+		       "tail: the newest 2 lines of a gone guest's log, by name, in order");
+		got = hrpcd_audit_sinks_tail(s, 0, "victim", 1000, 65536, all, NULL);
+		tap_ok(got > (gint)n - 1 && g_str_has_suffix(all->str, log) &&
+		       strstr(all->str, log1) == all->str + (all->len - strlen(log) - strlen(log1)),
+		       "tail: more lines than the file has come from the rotated .1 first (%d lines)",
+		       got);
+		got = hrpcd_audit_sinks_tail(s, 0, "victim", 1000, 300, small, NULL);
+		tap_ok(got > 0 && small->len <= 300 && g_str_has_suffix(log, small->str),
+		       "tail: a byte limit keeps the newest whole lines (%d lines, %zu bytes)", got,
+		       small->len);
+		tap_ok(hrpcd_audit_sinks_tail(s, 0, "nobody", 5, 65536, t, &err) < 0 &&
+		       g_error_matches(err, G_IO_ERROR, G_IO_ERROR_NOT_FOUND),
+		       "tail: a name with no log is NOT_FOUND");
+		/* Someone wrote into the file behind the supervisor's back. */
+		f = fopen(path, "a");
+		if (f) {
+			fputs("guest=7 name=victim forged\033[2J\x01\xff line\n", f);
+			fclose(f);
+		}
+		g_string_truncate(t, 0);
+		got = hrpcd_audit_sinks_tail(s, 0, "victim", 1, 65536, t, NULL);
+		tap_ok(got == 1 && printable(t->str) && strstr(t->str, "forged"),
+		       "tail: what it reads back is made printable again");
+	}
 
 	close(fd2);
 	hrpcd_audit_sinks_release(s, 8);

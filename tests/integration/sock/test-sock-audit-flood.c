@@ -12,6 +12,7 @@
 
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "tests/tap.h"
 #include "tests/integration/itest.h"
@@ -51,7 +52,7 @@ int main(void)
 	uint64_t h = 0;
 	FILE *f;
 
-	tap_plan(7);
+	tap_plan(9);
 	itest_watchdog(120);
 	snprintf(conf, sizeof(conf), "/tmp/sock-audit-flood.XXXXXX");
 	if (!mkdtemp(conf))
@@ -114,6 +115,29 @@ int main(void)
 			ok = ok && sp && !strncmp(sp + 1, "guest=1 name=guest-1 ", 21);
 		}
 		tap_ok(ok, "every line is attributed by the supervisor (guest=1 name=guest-1)");
+	}
+
+	/* hostrpcctl audit shows the same newest lines, through the daemon. */
+	{
+		g_autofree char *ctl = itest_build_path("hostrpc/daemon/hostrpcctl");
+		g_autofree char *cmd = NULL, *out = NULL, *json = NULL, *want = NULL;
+		g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+		guint n = g_strv_length(lines);
+		int st = -1;
+
+		want = n >= 4 ? g_strdup_printf("%s\n%s\n%s\n", lines[n - 4], lines[n - 3],
+						lines[n - 2]) : g_strdup("?");
+		cmd = g_strdup_printf("%s --admin-socket=%s audit guest-1 3", ctl, d.admin_sock);
+		g_spawn_command_line_sync(cmd, &out, NULL, &st, NULL);
+		tap_ok(st == 0 && out && g_str_equal(out, want),
+		       "hostrpcctl audit guest-1 3: the log's newest 3 lines, for a guest that "
+		       "has gone");
+		g_free(cmd);
+		cmd = g_strdup_printf("%s --admin-socket=%s --json audit no-such-guest", ctl,
+				      d.admin_sock);
+		g_spawn_command_line_sync(cmd, &json, NULL, &st, NULL);
+		tap_ok(WIFEXITED(st) && WEXITSTATUS(st) == 1,
+		       "hostrpcctl audit of an unknown guest exits 1");
 	}
 
 	rc = itest_daemon_stop(&d);
