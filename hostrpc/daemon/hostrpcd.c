@@ -482,6 +482,18 @@ static void libvirt_remove(const char *domain, const char *path, gpointer user_d
 }
 #endif
 
+/* The state directory is private (0700), but parents made on the way (a
+ * fresh prefix's var/) stay 0755: QEMU under libvirt runs as its own user
+ * and must reach the endpoints below var/run of the same prefix. */
+static gboolean mkdir_private(const char *dir)
+{
+	g_autofree char *parent = g_path_get_dirname(dir);
+
+	if (g_mkdir_with_parents(parent, 0755) < 0)
+		return FALSE;
+	return mkdir(dir, 0700) == 0 || errno == EEXIST;
+}
+
 /* Descriptors 0-2 must be taken, or a socket could land there and leak into
  * every worker as its stdin/stdout/stderr. */
 static void ensure_std_fds(void)
@@ -609,7 +621,7 @@ int main(int argc, char **argv)
 	fdstore_path = g_build_filename(o.state_dir, HRPCD_FDSTORE_SOCKET, NULL);
 	if (o.fdstore_release)
 		return fdstore_release(fdstore_path);
-	if (g_mkdir_with_parents(o.state_dir, 0700) < 0) {
+	if (!mkdir_private(o.state_dir)) {
 		g_critical("cannot create state directory %s: %s", o.state_dir, g_strerror(errno));
 		return 1;
 	}

@@ -10,6 +10,7 @@ vm_tests += tests/vm/guest-reboot.sh
 vm_tests += tests/vm/guest-forged-ring.sh
 vm_tests += tests/vm/guest-killed.sh
 vm_tests += tests/vm/virsh-guest.sh
+vm_tests += tests/vm/libvirt-lifecycle.sh
 vm_tests += tests/vm/endpoint-churn.sh
 vm_tests += tests/vm/demo.sh
 EXTRA_DIST += tests/vm/guest/hrpc-forge.c
