@@ -129,3 +129,7 @@ tests_unit_test_vchan_chan_SOURCES = tests/unit/test-vchan-chan.c \
 tests_unit_test_vchan_chan_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
 tests_unit_test_vchan_chan_LDADD = -lpthread
 endif
+# The manual pages (docs/man) against each tool's --help, and that each
+# renders without a warning (groff, tools/quickstart installs groff-base).
+TESTS += tests/unit/man-pages.sh
+dist_check_SCRIPTS += tests/unit/man-pages.sh
