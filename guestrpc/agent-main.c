@@ -441,7 +441,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: guestrpcd [-v] [-r EXPORT_ROOT] [--restrict] [--ids POLICY] [-p PORT_DEVICE]...\n"
 		"                 [--listen SOCKET] [--fd N]\n"
-		"  -r DIR        hosts may mount paths beneath DIR only (default /)\n"
+		"       guestrpcd --vchan [--vchan-backend DOMID] [--vchan-channels N] [--vchan-ring BYTES]\n"
+		"  -r, --root=DIR  hosts may mount paths beneath DIR only (default /)\n"
 		"  --restrict    hosts may not make setuid files (setgid ones but directories),\n"
 		"                device nodes, nor see or change security.* and trusted.*\n"
 		"                xattrs (file capabilities, LSM labels); default: they may,\n"
@@ -450,7 +451,7 @@ static void usage(FILE *f)
 		"                | squash:UID:GID (all of them that user, no groups) |\n"
 		"                map:HOST:GUEST:COUNT (host ids HOST.. are GUEST.., others\n"
 		"                65534; the guest's ids shown back the same way)\n"
-		"  -p DEV        serve this virtio-serial port device (repeatable); default:\n"
+		"  -p, --port=DEV  serve this virtio-serial port device (repeatable); default:\n"
 		"                every port named " PORT_PREFIX "* in /sys/class/virtio-ports\n"
 		"  --listen PATH serve connections on a unix socket (tests)\n"
 		"  --fd N        serve one connected socket, exit when it closes (tests)\n"
@@ -460,8 +461,9 @@ static void usage(FILE *f)
 		"  --vchan-backend DOMID  the domain that may connect (default 0, dom0)\n"
 		"  --vchan-channels N     channels to serve, 1..%u (default %u: a mount and an\n"
 		"                exec at the same time)\n"
-		"  --vchan-ring BYTES     ring size each way (default 65536, at most 1048576)\n"
-		"  -v            log every connection and command\n",
+		"  --vchan-ring BYTES     ring size each way (default 65536, 1024..1048576)\n"
+		"  -v, --verbose   log every connection and command\n"
+		"  -h, --help      this help\n",
 		GUESTRPC_VCHAN_MAX, GUESTRPC_VCHAN_DEFAULT);
 }
 

@@ -201,7 +201,8 @@ static void usage(FILE *f)
 		"                    in SEC (default 30)\n"
 		"  -n, --no-stdin    the command's stdin is /dev/null\n"
 		"  --merge-stderr    send stderr to stdout in the guest (2>&1)\n"
-		"  --window=BYTES    output flow-control window (default 8 MiB)\n");
+		"  --window=BYTES    output flow-control window (default 8 MiB, 64 KiB..64 MiB)\n"
+		"  -h, --help        this help\n");
 }
 
 int main(int argc, char **argv)

@@ -1535,7 +1535,8 @@ static void usage(FILE *f)
 		"  --timeout=SEC     fail a call the guest does not answer in SEC (default 30);\n"
 		"                    the mount then answers ENOTCONN until unmounted\n"
 		"  -f                stay in the foreground      -d  FUSE debug output\n"
-		"  -s                single-threaded             -h  this help\n");
+		"  -s                single-threaded\n"
+		"  -h, --help        this help\n");
 }
 
 /*

@@ -23,9 +23,9 @@ man=$top_builddir/docs/man
 pending_hostrpcd="-c --config --check-config --guest --guest-policy-dir --daemon --pidfile"
 # The tool accepts these (its getopt_long table) but its --help does not
 # show them; remove each once --help does.
-pending_guestmount="--help"
-pending_guest_exec="-h --help"
-pending_guestrpcd="--root --port --verbose -h --help"
+pending_guestmount=""
+pending_guest_exec=""
+pending_guestrpcd=""
 pending_hostrpcctl=""
 pending_migrate=""
 # hostrpcd's options that are not keys of hostrpcd.conf (hostrpcd.conf(5)).
