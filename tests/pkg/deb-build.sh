@@ -13,15 +13,21 @@
 #      sockets, serves the unpacked hostrpc-ping's echo calls (inline and
 #      bulk) while the unpacked hostrpcctl lists that guest.  The programs
 #      find the unpacked libhostrpc through LD_LIBRARY_PATH, which ldd
-#      confirms.
+#      confirms;
+#   4. dkms builds the four modules from the unpacked hostrpc-dkms against
+#      the guest kernel's headers (tools/guest-image installs them), in a
+#      scratch dkms tree, in a mount namespace of its own whose tmpfs on
+#      /var/lib/dkms takes the signing key dkms makes: nothing is added to
+#      this machine's dkms.
 #
 # Every file `make install` installs must land in some package or the build
 # fails (dh_missing --fail-missing, debhelper compat 13): that is the check
 # that new install rules were given a package.
 #
 # Root only (as CI runs it): the packaged daemon runs as root, its workers
-# under per-guest uids.  Skips (77) without root, dpkg-buildpackage, lintian
-# or the build dependencies (tools/quickstart installs them all).  Not in the
+# under per-guest uids; dkms and its namespace need root too.  Skips (77)
+# without root, dpkg-buildpackage, lintian, dkms or the build dependencies
+# (tools/quickstart installs them all).  Not in the
 # sanitizer pass: it is in VM_TESTS (tests/local.mk), which that pass narrows.
 # Environment: DEB_BUILD_KEEP=1 keeps the work directory.
 set -u
@@ -31,9 +37,9 @@ top_builddir=${top_builddir:-$top_srcdir}
 
 skip() { echo "1..0 # SKIP $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root (the packaged hostrpcd runs as root)"
-for t in dpkg-buildpackage dpkg-deb dpkg-architecture dpkg-checkbuilddeps lintian ldd; do
+for t in dpkg-buildpackage dpkg-deb dpkg-architecture dpkg-checkbuilddeps lintian dkms ldd unshare; do
 	command -v "$t" > /dev/null ||
-		skip "no $t (apt-get install dpkg-dev debhelper dh-dkms lintian)"
+		skip "no $t (apt-get install dpkg-dev debhelper dh-dkms lintian dkms)"
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hostrpc-deb.XXXXXX") || exit 99
@@ -81,7 +87,7 @@ ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 debver=$(cd "$src" && dpkg-parsechangelog -SVersion)
 
 watchdog_start 900
-echo "1..16"
+echo "1..17"
 n=0
 failed=0
 ok() {	# ok STATUS DESCRIPTION
@@ -165,6 +171,7 @@ r=0
 for p in hostrpc libhostrpc0 hostrpc-guest; do
 	dpkg-deb -x "$(deb $p)" "$root" || r=1
 done
+dpkg-deb -x "$(deb hostrpc-dkms all)" "$root" || r=1
 export LD_LIBRARY_PATH=$root/usr/lib/$ma
 hostrpcd=$root/usr/sbin/hostrpcd
 hostrpcctl=$root/usr/bin/hostrpcctl
@@ -221,4 +228,33 @@ daemon=
 [ $r = 0 ] && [ $st = 0 ] || r=1
 [ $r = 0 ] || { echo "# hostrpcd exit status $st; its log:"; tail -n 30 "$w/hostrpcd.log" | sed 's/^/#   /'; }
 ok $r "hostrpcd was still running and stopped cleanly on SIGTERM (status $st)"
+
+# ---- the DKMS package's modules build ----------------------------------------
+# The guest image's kernel, else any kernel whose headers are here.
+kver=$(sed -n 's/^KVER=//p' "${HOSTRPC_GUEST_DIR:-$top_srcdir/.guest}/env" 2> /dev/null)
+[ -n "$kver" ] && [ -d "/lib/modules/$kver/build" ] || kver=
+if [ -z "$kver" ]; then
+	for b in /lib/modules/*/build; do
+		[ -d "$b" ] && { kver=${b#/lib/modules/}; kver=${kver%/build}; break; }
+	done
+fi
+if [ -z "$kver" ]; then
+	n=$((n + 1))
+	echo "ok $n # SKIP dkms build: no kernel headers in /lib/modules/*/build (tools/guest-image installs the guest kernel's)"
+else
+	dk="--sourcetree $root/usr/src --dkmstree $work/dkms"
+	mkdir -p "$work/dkms"
+	unshare -m sh -c "mount -t tmpfs hostrpc-deb-build /var/lib/dkms &&
+		dkms add -m hostrpc -v $version $dk &&
+		dkms build -m hostrpc -v $version -k $kver $dk --kernelsourcedir /lib/modules/$kver/build" \
+		> "$work/dkms.log" 2>&1
+	r=$?
+	for m in hostrpc_core hostrpc_sock hostrpcfs hostrpc_mem; do
+		ls "$work/dkms/hostrpc/$version/$kver"/*/module/$m.ko* > /dev/null 2>&1 ||
+			{ echo "# dkms built no $m.ko"; r=1; }
+	done
+	[ $r = 0 ] || { tail -n 30 "$work/dkms.log" | sed 's/^/#   /'
+		cat "$work/dkms/hostrpc/$version/build/make.log" 2> /dev/null | tail -n 30 | sed 's/^/#   /'; }
+	ok $r "dkms builds hostrpc_core, hostrpc_sock, hostrpcfs, hostrpc_mem from hostrpc-dkms for $kver"
+fi
 exit $failed
