@@ -33,7 +33,7 @@
 set -u
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
-. "$top_srcdir/tests/lib.sh"   # wait_for, watchdog_start
+. "$top_srcdir/tests/lib.sh"   # wait_for, watchdog_start, vm_load_lock
 
 skip() { echo "1..0 # SKIP $*"; exit 77; }
 [ "$(id -u)" = 0 ] || skip "needs root (the packaged hostrpcd runs as root)"
@@ -86,6 +86,9 @@ arch=$(dpkg-architecture -qDEB_HOST_ARCH)
 ma=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 debver=$(cd "$src" && dpkg-parsechangelog -SVersion)
 
+# Two whole builds' worth of load on every core (the package, the modules):
+# like the live-migration tests, not beside the tests with deadlines.
+vm_load_lock exclusive
 watchdog_start 900
 echo "1..17"
 n=0
