@@ -52,6 +52,20 @@ OutsourceMemService *outsource_mem_service_start(hrpc_server *srv, guint32 guest
 						 const char *guest_name, const char *policy_dir,
 						 gboolean adopt, int audit_fd, GError **error);
 void outsource_mem_service_stop(OutsourceMemService *svc);
+/* The same with the policy's text (a GKeyFile with [memory]) from file
+ * `source`, whose name and the line of the key at fault errors carry;
+ * `policy_text` NULL: no region, `source` saying why.  A section of a
+ * larger file (hostrpcd's guests/NAME.conf): the whole file with the other
+ * lines blanked and its [memory] line kept. */
+OutsourceMemService *outsource_mem_service_start_text(hrpc_server *srv, guint32 guest_id,
+						      const char *guest_name,
+						      const char *policy_text, const char *source,
+						      gboolean adopt, int audit_fd, GError **error);
+/* The [memory] policy of `text` as the service would apply it, every key
+ * with its effective value, one key=value a line ("" without [memory]);
+ * NULL with `error` as the service would fail.  For hostrpcd --check-config. */
+char *outsource_mem_policy_format(const char *text, const char *source, const char *guest_name,
+				  GError **error);
 
 /* hostrpcctl memory GUEST grant|reclaim MIB: the host's decisions, now.
  * grant: up to `chunks` more (-ENOSPC: none free); reclaim: up to
