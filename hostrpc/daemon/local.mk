@@ -13,6 +13,7 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 	hostrpc/daemon/sandbox.h hostrpc/daemon/sandbox.c \
 	hostrpc/daemon/audit-sink.h hostrpc/daemon/audit-sink.c \
 	hostrpc/daemon/worker-ctl.h hostrpc/daemon/worker-ctl.c \
+	hostrpc/daemon/guest-policy.h hostrpc/daemon/guest-policy.c \
 	hostrpc/daemon/services.h hostrpc/daemon/services.c \
 	hostrpc/daemon/worker.h hostrpc/daemon/worker.c \
 	hostrpc/daemon/worker-priv.h hostrpc/daemon/worker-migrate.c \
