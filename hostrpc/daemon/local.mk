@@ -14,6 +14,7 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 	hostrpc/daemon/audit-sink.h hostrpc/daemon/audit-sink.c \
 	hostrpc/daemon/worker-ctl.h hostrpc/daemon/worker-ctl.c \
 	hostrpc/daemon/guest-policy.h hostrpc/daemon/guest-policy.c \
+	hostrpc/daemon/options.h hostrpc/daemon/options.c \
 	hostrpc/daemon/services.h hostrpc/daemon/services.c \
 	hostrpc/daemon/worker.h hostrpc/daemon/worker.c \
 	hostrpc/daemon/worker-priv.h hostrpc/daemon/worker-migrate.c \
@@ -65,3 +66,5 @@ hostrpc_daemon_hostrpcctl_LDADD = hostrpc/libhostrpc.la $(GLIB_LIBS)
 
 hostrpcinclude_HEADERS += include/hostrpc/admin.h
 EXTRA_DIST += hostrpc/daemon/README.md
+# Sample configuration (README.md, "Configuration"); installed by data/'s rules.
+EXTRA_DIST += data/hostrpcd.conf data/guests/default.conf

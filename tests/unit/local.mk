@@ -129,3 +129,10 @@ tests_unit_test_vchan_chan_SOURCES = tests/unit/test-vchan-chan.c \
 tests_unit_test_vchan_chan_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
 tests_unit_test_vchan_chan_LDADD = -lpthread
 endif
+# hostrpcd.conf and guests/NAME.conf as hostrpcd reads them (options.c,
+# guest-policy.c, the services' own policy parsers).
+TESTS += tests/unit/test-hostrpcd-config
+check_PROGRAMS += tests/unit/test-hostrpcd-config
+tests_unit_test_hostrpcd_config_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) -DSYSCONFDIR=\"$(sysconfdir)\"
+tests_unit_test_hostrpcd_config_LDADD = hostrpc/daemon/libhostrpcd.la $(GLIB_LIBS)
+tests_unit_test_hostrpcd_config_LDFLAGS = -no-install
