@@ -56,7 +56,7 @@ has() { grep -q -- "$1" "$2" 2>/dev/null; }
 echo "1..9"
 
 listen "$dir/notify" "$dir/notify.log"
-NOTIFY_SOCKET=$dir/notify "$hostrpcd" --daemon --pidfile "$dir/pid" --no-fdstore \
+NOTIFY_SOCKET=$dir/notify "$hostrpcd" --config /dev/null --daemon --pidfile "$dir/pid" --no-fdstore \
 	--socket "$dir/guests.sock" --admin-socket "$dir/admin.sock" --state-dir "$dir/state" \
 	> "$dir/start.log" 2>&1
 st=$?
@@ -87,7 +87,7 @@ kill "$listener" 2>/dev/null; wait "$listener" 2>/dev/null; listener=
 
 # An abstract socket, and --foreground (the systemd Type=notify way).
 listen "@hostrpc-itest-$$" "$dir/notify2.log"
-NOTIFY_SOCKET=@hostrpc-itest-$$ "$hostrpcd" --foreground --no-fdstore \
+NOTIFY_SOCKET=@hostrpc-itest-$$ "$hostrpcd" --config /dev/null --foreground --no-fdstore \
 	--socket "$dir/guests.sock" --admin-socket "$dir/admin.sock" --state-dir "$dir/state" \
 	> "$dir/fg.log" 2>&1 &
 fg=$!
