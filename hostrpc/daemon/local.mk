@@ -26,8 +26,7 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 	hostrpc/daemon/admin.h hostrpc/daemon/admin.c \
 	hostrpc/daemon/mem-balance.h hostrpc/daemon/mem-balance.c
 hostrpc_daemon_libhostrpcd_la_CFLAGS = $(HRPCD_CFLAGS) $(SECCOMP_CFLAGS) $(JSON_GLIB_CFLAGS) \
-	-DG_LOG_DOMAIN=\"hostrpcd\" \
-	-DSYSCONFDIR=\"$(sysconfdir)\"
+	-DG_LOG_DOMAIN=\"hostrpcd\"
 hostrpc_daemon_libhostrpcd_la_LIBADD = hostrpc/libhostrpc-glib.la hostrpc/libhostrpc.la \
 	$(GLIB_LIBS) $(SECCOMP_LIBS) $(JSON_GLIB_LIBS)
 # libvirt follower (--libvirt URI): endpoints from domain XML
@@ -55,8 +54,7 @@ hostrpc_daemon_libhostrpcd_la_LIBADD += migrate/libhrpc-miglink.la migrate/libhr
 
 sbin_PROGRAMS += hostrpc/daemon/hostrpcd
 hostrpc_daemon_hostrpcd_SOURCES = hostrpc/daemon/hostrpcd.c
-hostrpc_daemon_hostrpcd_CFLAGS = $(HRPCD_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\" \
-	-DSYSCONFDIR=\"$(sysconfdir)\"
+hostrpc_daemon_hostrpcd_CFLAGS = $(HRPCD_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
 hostrpc_daemon_hostrpcd_LDADD = hostrpc/daemon/libhostrpcd.la $(GLIB_LIBS)
 
 bin_PROGRAMS += hostrpc/daemon/hostrpcctl

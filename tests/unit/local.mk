@@ -133,6 +133,6 @@ endif
 # guest-policy.c, the services' own policy parsers).
 TESTS += tests/unit/test-hostrpcd-config
 check_PROGRAMS += tests/unit/test-hostrpcd-config
-tests_unit_test_hostrpcd_config_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) -DSYSCONFDIR=\"$(sysconfdir)\"
+tests_unit_test_hostrpcd_config_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_unit_test_hostrpcd_config_LDADD = hostrpc/daemon/libhostrpcd.la $(GLIB_LIBS)
 tests_unit_test_hostrpcd_config_LDFLAGS = -no-install
