@@ -13,7 +13,10 @@
  *   grant-mib=256            granted at the guest's first HELLO
  *   pin-quota-mib=64         what the guest may have pinned at once
  *   reclaim-deadline-ms=2000 how long a guest has to give memory back
+ *   min-mib=0, max-mib=region-mib   what hostrpcd's balancing keeps it within
  *
+ * Any other key in [memory] is an error; errors name the file, and the
+ * line and key at fault.
  * No policy: no region (HELLO answers -ENODEV).  The region file is the one
  * the guest's QEMU maps (memory-backend-file,share=on + ivshmem-plain, or
  * libvirt's <shmem name='hostrpc-mem-NAME'><model type='ivshmem-plain'/>):

@@ -164,6 +164,22 @@ static gboolean policy_parse(const char *text, const char *source, const char *n
 	}
 	if (!g_key_file_has_group(kf, "memory"))
 		return TRUE;
+	{
+		/* A misspelt key would otherwise leave its default in force
+		 * without a word. */
+		static const char *const known[] = {
+			"region-mib", "region-file", "grant-mib", "pin-quota-mib",
+			"reclaim-deadline-ms", "min-mib", "max-mib", NULL,
+		};
+		g_auto(GStrv) keys = g_key_file_get_keys(kf, "memory", NULL, NULL);
+
+		for (guint i = 0; keys && keys[i]; i++)
+			if (!g_strv_contains(known, keys[i]))
+				return policy_error(error, source, text, keys[i],
+						    "unknown key (region-mib, region-file, grant-mib, "
+						    "pin-quota-mib, reclaim-deadline-ms, min-mib, "
+						    "max-mib)");
+	}
 #define KEY(var, key, def)                                                                     \
 	do {                                                                                   \
 		var = g_key_file_get_int64(kf, "memory", key, &e);                             \

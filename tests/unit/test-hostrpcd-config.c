@@ -103,7 +103,7 @@ int main(void)
 	const char *srcdir = g_getenv("top_srcdir") ? g_getenv("top_srcdir") : ".";
 	g_autoptr(GError) e = NULL;
 
-	tap_plan(23);
+	tap_plan(24);
 	dir = g_dir_make_tmp("hostrpcd-config-XXXXXX", NULL);
 
 	good = write_file("good.conf",
@@ -221,6 +221,8 @@ int main(void)
 		    "a bad [exports] line: the fs parser's error at the file's line", ":5: ");
 	guest_error("[exports]\n[memory]\nregion-mib=64\ngrant-mib=3\n",
 		    "a bad [memory] key: the line of the key", ":4: grant-mib: ");
+	guest_error("[memory]\nregion-mib=64\ngrant-mb=2\n", "a misspelt [memory] key",
+		    ":3: grant-mb: unknown key");
 	guest_error("[sockets]\n[network]\n", "an unknown section", ":2: unknown section");
 	guest_error("# x\nmax-sockets 3\n[sockets]\n", "a line outside a section",
 		    ":2: \"max-sockets 3\" is outside a section");
