@@ -8,7 +8,8 @@
  * file with a bad line naming its line; SIGHUP after the guests/ file and
  * hostrpcd.conf changed gives a guest that connects afterwards the new
  * policy while the guest already attached keeps its worker and its policy,
- * and says which changed key needs a restart; a hostrpcd.conf that does not
+ * and says which changed key needs a restart, max-guests lowered there
+ * refuses the next guest beyond it; a hostrpcd.conf that does not
  * parse at SIGHUP is logged and kept out (the next guest still gets the
  * policy of before), and the daemon stops cleanly.
  *
@@ -133,7 +134,7 @@ int main(void)
 	getsockname(lfd, (struct sockaddr *)&sa, &sl);
 	port = ntohs(sa.sin_port);
 
-	tap_plan(14);
+	tap_plan(15);
 	rc = itest_daemon_start(&d, extra);
 	if (rc < 0) {
 		printf("Bail out! hostrpcd did not start: %s\n", strerror(-rc));
@@ -172,7 +173,7 @@ int main(void)
 	/* SIGHUP: a new guests/ file and a key that needs a restart. */
 	put("guests/default.conf", "[sockets]\nmax-sockets 5\n");
 	snprintf(cmd, sizeof(cmd), "[hostrpcd]\nguest-policy-dir=%s/guests\nhello-timeout=10\n"
-		 "endpoint-dir=%s/endpoints\n", conf, conf);
+		 "endpoint-dir=%s/endpoints\nmax-guests=3\n", conf, conf);
 	put("hostrpcd.conf", cmd);
 	kill(d.pid, SIGHUP);
 	tap_ok(itest_log_wait(&d, 5000, "endpoint-dir changed: that takes a restart", NULL) &&
@@ -198,6 +199,15 @@ int main(void)
 	rc = guest(&gc, &d, "policy-c", &quota);
 	tap_ok(rc == 0 && quota == 5, "the bad file was kept out: guest C still gets quota 5, "
 	       "not guests2's 7 (%d, %u)", rc, quota);
+	{
+		hrpc_client *extra_guest = NULL;
+
+		rc = itest_guest_connect(d.guest_sock, "policy-d", &extra_guest);
+		tap_ok(rc < 0 && itest_log_wait(&d, 5000, "refusing process guest", "no room", NULL),
+		       "max-guests=3 from the SIGHUP before: a fourth guest is refused (%d)", rc);
+		if (extra_guest)
+			hrpc_client_free(extra_guest);
+	}
 	tap_ok(itest_daemon_alive(&d) && itest_admin_listed(d.admin_sock, "policy-a") &&
 	       itest_admin_listed(d.admin_sock, "policy-b"),
 	       "hostrpcd and the guests attached before stay up");
