@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,11 +33,8 @@
 #include "hostrpc/daemon/options.h"
 #include "hostrpc/daemon/guest-policy.h"
 #include "migrate/link.h"
-#include "hostrpc/daemon/sandbox.h"
 #include "hostrpc/daemon/supervisor.h"
 #include "hostrpc/daemon/worker.h"
-
-#define POLL_AUTO_MIN_CPUS 4  /* options.c's "auto" */
 
 /* A key that does not load fails the start, not the first migration. */
 static gboolean check_migrate_key(const char *path, GError **error)
@@ -525,7 +521,7 @@ int main(int argc, char **argv)
 	else
 		g_message("polling: off (%ld online CPUs%s)", o.online_cpus,
 			  o.poll && !g_str_equal(o.poll, "auto") ? ""
-			  : "; auto needs " G_STRINGIFY(POLL_AUTO_MIN_CPUS));
+			  : "; auto needs " G_STRINGIFY(HRPCD_POLL_AUTO_MIN_CPUS));
 	g_message("hostrpcd %s ready: process guests on %s, admin on %s, %u ivshmem endpoint(s)",
 		  PACKAGE_VERSION, o.socket_path ? o.socket_path : "(none)", o.admin_path,
 		  hrpcd_supervisor_endpoint_count(sup));

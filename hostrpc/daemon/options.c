@@ -33,7 +33,6 @@ G_DEFINE_QUARK(hrpcd-options-error-quark, hrpcd_options_error)
  * fewer, a spinning worker takes the core a guest's vCPU thread needs (the
  * 2-core case measured in issue 11), so it stays off unless asked for. */
 #define POLL_AUTO_US 200
-#define POLL_AUTO_MIN_CPUS 4
 
 typedef struct {
 	GOptionEntry e;      /* arg_data: offset into HrpcdOptions */
@@ -303,7 +302,7 @@ static gboolean poll_resolve(HrpcdOptions *o, GError **error)
 		return FALSE;
 	}
 	if (!o->poll || g_str_equal(o->poll, "auto")) {
-		us = o->online_cpus >= POLL_AUTO_MIN_CPUS ? POLL_AUTO_US : 0;
+		us = o->online_cpus >= HRPCD_POLL_AUTO_MIN_CPUS ? POLL_AUTO_US : 0;
 	} else if (g_str_equal(o->poll, "off")) {
 		us = 0;
 	} else {
@@ -665,8 +664,9 @@ gboolean hrpcd_options_load(HrpcdOptions *o, int argc, char **argv, GError **err
 	}
 	if (!check(o, error))
 		return FALSE;
-	/* Before daemonize() leaves the directory they are relative to (it
-	 * does not today; a pidfile removed at exit must not depend on it). */
+	/* Workers run in the state directory: a relative path handed to
+	 * them would point elsewhere.  The pid file, removed at exit, the
+	 * same. */
 	absolutize(&o->sock_policy_dir);
 	absolutize(&o->fs_policy_dir);
 	absolutize(&o->mem_policy_dir);

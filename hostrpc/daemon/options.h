@@ -28,6 +28,9 @@
 
 #define HRPCD_DEFAULT_CONFIG SYSCONFDIR "/hostrpc/hostrpcd.conf"
 
+/* poll=auto polls with this many online CPUs or more (options.c). */
+#define HRPCD_POLL_AUTO_MIN_CPUS 4
+
 #define HRPCD_OPTIONS_ERROR (hrpcd_options_error_quark())
 GQuark hrpcd_options_error_quark(void);
 enum { HRPCD_OPTIONS_ERROR_FILE };
