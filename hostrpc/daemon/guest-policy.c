@@ -250,6 +250,15 @@ gboolean hrpcd_guest_policy_print(FILE *f, const HrpcdPolicyDirs *dirs, const ch
 	g_auto(HrpcdGuestPolicy) gp = { 0 };
 	const char *guest_dir = dirs->guest_dir ? dirs->guest_dir : DEFAULT_GUEST_DIR;
 
+	/* Names are [A-Za-z0-9._-] (guest-table.h): nothing else names a file
+	 * any service would read. */
+	for (const char *c = name; *c || c == name; c++)
+		if (!*c || !(g_ascii_isalnum(*c) || strchr("._-", *c))) {
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+				    "\"%s\" is not a guest name (letters, digits, '.', '_', '-')",
+				    name);
+			return FALSE;
+		}
 	if (!hrpcd_guest_policy_load(&gp, guest_dir, name, error))
 		return FALSE;
 	fprintf(f, "\n# guest %s\n", name);
