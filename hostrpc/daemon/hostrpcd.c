@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * hostrpcd - the per-host Host RPC daemon: options, daemonising, signals.
+ * hostrpcd - the per-host Host RPC daemon: daemonising, signals (SIGHUP
+ * reads the configuration again), systemd's readiness protocol, and
+ * --check-config.  Settings come from options.c (command line and
+ * hostrpcd.conf), a guest's policy file from guest-policy.c.
  * The work is done by the supervisor (supervisor.c), the per-guest workers
  * (worker.c), the fd holder (fdstore.c) and the admin service (admin.c).
  */
