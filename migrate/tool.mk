@@ -5,8 +5,7 @@
 sbin_PROGRAMS += migrate/hostrpc-migrate
 migrate_hostrpc_migrate_SOURCES = migrate/hostrpc-migrate.c migrate/hv.h migrate/hv-qmp.c \
 	migrate/location-rule.h migrate/location-rule.c
-migrate_hostrpc_migrate_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(JSON_GLIB_CFLAGS) \
-	-DSYSCONFDIR=\"$(sysconfdir)\"
+migrate_hostrpc_migrate_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) $(JSON_GLIB_CFLAGS)
 migrate_hostrpc_migrate_LDADD = migrate/libhrpc-qmp.la migrate/libhrpc-miglink.la \
 	migrate/libhrpc-netident.la outsource/sock/libhrpc-sock.la hostrpc/libhostrpc.la \
 	$(JSON_GLIB_LIBS) $(GLIB_LIBS) -lpthread

@@ -17,7 +17,7 @@ noinst_LTLIBRARIES += outsource/sock/libhrpc-sock-glib.la
 outsource_sock_libhrpc_sock_glib_la_SOURCES = \
 	outsource/sock/outsource-sock-glib.h outsource/sock/sock-glib.c
 outsource_sock_libhrpc_sock_glib_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) \
-	-DSYSCONFDIR=\"$(sysconfdir)\" -DG_LOG_DOMAIN=\"hostrpc-sock\"
+	-DG_LOG_DOMAIN=\"hostrpc-sock\"
 outsource_sock_libhrpc_sock_glib_la_LIBADD = outsource/sock/libhrpc-sock.la \
 	hostrpc/libhostrpc-glib.la $(GLIB_LIBS)
 hostrpcinclude_HEADERS += include/hostrpc/sock.h include/hostrpc/sockring.h include/hostrpc/mem.h \
@@ -88,7 +88,7 @@ outsource_fs_libhrpc_fs_la_SOURCES = \
 	outsource/fs/policy.h outsource/fs/policy.c \
 	fs-server/server.h fs-server/server.c
 outsource_fs_libhrpc_fs_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) \
-	-DSYSCONFDIR=\"$(sysconfdir)\" -DG_LOG_DOMAIN=\"hostrpc-fs\"
+	-DG_LOG_DOMAIN=\"hostrpc-fs\"
 outsource_fs_libhrpc_fs_la_LIBADD = hostrpc/libhostrpc.la $(GLIB_LIBS)
 EXTRA_DIST += outsource/fs/README.md
 
@@ -99,7 +99,7 @@ outsource_mem_libhrpc_mem_la_SOURCES = \
 	outsource/mem/region.h outsource/mem/region.c \
 	outsource/mem/balance.h outsource/mem/balance.c
 outsource_mem_libhrpc_mem_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) \
-	-DSYSCONFDIR=\"$(sysconfdir)\" -DG_LOG_DOMAIN=\"hostrpc-mem\"
+	-DG_LOG_DOMAIN=\"hostrpc-mem\"
 outsource_mem_libhrpc_mem_la_LIBADD = hostrpc/libhostrpc.la $(GLIB_LIBS)
 hostrpcinclude_HEADERS += include/hostrpc/hostmem.h
 EXTRA_DIST += outsource/mem/README.md

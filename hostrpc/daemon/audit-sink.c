@@ -249,6 +249,12 @@ static void guest_audit_free(gpointer data)
 	g_free(ga);
 }
 
+void hrpcd_audit_sinks_set_limits(HrpcdAuditSinks *s, gsize max_bytes, guint rate)
+{
+	s->max_bytes = max_bytes ? max_bytes : HRPCD_AUDIT_DEFAULT_MAX_BYTES;
+	s->rate = rate ? rate : HRPCD_AUDIT_DEFAULT_RATE;
+}
+
 HrpcdAuditSinks *hrpcd_audit_sinks_new(const char *dir, gsize max_bytes, guint rate,
 				       GMainContext *ctx)
 {

@@ -39,6 +39,8 @@ typedef struct _HrpcdAuditSinks HrpcdAuditSinks;
 HrpcdAuditSinks *hrpcd_audit_sinks_new(const char *dir, gsize max_bytes, guint rate,
 				       GMainContext *ctx);
 void hrpcd_audit_sinks_free(HrpcdAuditSinks *sinks);
+/* New limits (0: default), from the next line on (hostrpcd's SIGHUP). */
+void hrpcd_audit_sinks_set_limits(HrpcdAuditSinks *sinks, gsize max_bytes, guint rate);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdAuditSinks, hrpcd_audit_sinks_free)
 
 /* A new worker of guest `guest_id`, called `name` (the first name given for

@@ -54,6 +54,12 @@ static void guest_leave(HrpcdGuest *g)
 	hrpcd_guest_unref(g);
 }
 
+void hrpcd_guest_table_set_max(HrpcdGuestTable *t, guint max_guests)
+{
+	/* Guests beyond a lowered limit stay: it refuses only new ones. */
+	t->max = max_guests;
+}
+
 HrpcdGuestTable *hrpcd_guest_table_new(guint max_guests)
 {
 	HrpcdGuestTable *t = g_new0(HrpcdGuestTable, 1);

@@ -84,6 +84,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdGuest, hrpcd_guest_unref)
 gboolean hrpcd_guest_removed(const HrpcdGuest *g);
 
 HrpcdGuestTable *hrpcd_guest_table_new(guint max_guests);
+/* A new limit (SIGHUP): guests beyond it stay, new ones are refused. */
+void hrpcd_guest_table_set_max(HrpcdGuestTable *t, guint max_guests);
 /* Removes the remaining guests too (their workers must be gone). */
 void hrpcd_guest_table_free(HrpcdGuestTable *t);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(HrpcdGuestTable, hrpcd_guest_table_free)

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * hostrpcd - the per-host Host RPC daemon: options, daemonising, signals.
+ * hostrpcd - the per-host Host RPC daemon: daemonising, signals (SIGHUP
+ * reads the configuration again), systemd's readiness protocol, and
+ * --check-config.  Settings come from options.c (command line and
+ * hostrpcd.conf), a guest's policy file from guest-policy.c.
  * The work is done by the supervisor (supervisor.c), the per-guest workers
  * (worker.c), the fd holder (fdstore.c) and the admin service (admin.c).
  */
@@ -8,12 +11,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
@@ -28,162 +33,11 @@
 #include "hostrpc/daemon/ivshmem-server.h"
 #include "hostrpc/daemon/log.h"
 #include "hostrpc/daemon/migrate-doors.h"
+#include "hostrpc/daemon/options.h"
+#include "hostrpc/daemon/guest-policy.h"
 #include "migrate/link.h"
-#include "hostrpc/daemon/sandbox.h"
 #include "hostrpc/daemon/supervisor.h"
 #include "hostrpc/daemon/worker.h"
-
-#define DEFAULT_SOCKET       RUNSTATEDIR "/hostrpc/hostrpcd.sock"
-#define DEFAULT_ADMIN_SOCKET RUNSTATEDIR "/hostrpc/admin.sock"
-#define DEFAULT_STATE_DIR    LOCALSTATEDIR "/lib/hostrpc"
-#define DEFAULT_ENDPOINT_DIR RUNSTATEDIR "/hostrpc/ivshmem"
-
-typedef struct {
-	char *socket_path;
-	char *admin_path;
-	char *state_dir;
-	char **ivshmem;      /* NAME=SOCKPATH */
-	char *ivshmem_size;
-	guint64 shm_size;    /* parsed ivshmem_size */
-	char *libvirt_uri;
-	char *endpoint_dir;
-	gint max_guests;
-	gint64 worker_uid_base;  /* -1: the default (sandbox.h) when root */
-	char *audit_max;
-	guint64 audit_max_bytes; /* parsed audit_max */
-	gint audit_rate;
-	char *sock_policy_dir;
-	char *fs_policy_dir;
-	char *mem_policy_dir;
-	gint mem_pool_mib;       /* 0: no balancing */
-	gint mem_balance_step_mib;
-	gint mem_balance_ms;
-	gint mem_balloon_min_mib;
-	char *sock_audit_dir;
-	char *migrate_socket;    /* the port for hostrpc-migrate (migrate-doors.h) */
-	char *migrate_listen;    /* HOST:PORT for incoming migrations */
-	char *migrate_key;       /* their per-pair key */
-	gint hello_timeout;
-	char *poll;              /* auto, off or microseconds */
-	gint poll_spinners;
-	guint32 poll_max_ns;     /* parsed poll */
-	guint32 poll_spinners_n; /* resolved */
-	long online_cpus;
-	char *endpoint_group;
-	gid_t endpoint_gid;      /* resolved endpoint_group; 0: none */
-	gint fdstore_idle;
-	gboolean no_fdstore;
-	gboolean fdstore_release;
-	gboolean no_process_guests;
-	gboolean xen;
-	gboolean foreground;
-	gboolean verbose;
-	gboolean version;
-} Options;
-
-static void options_clear(Options *o)
-{
-	g_free(o->socket_path);
-	g_free(o->admin_path);
-	g_free(o->state_dir);
-	g_free(o->audit_max);
-	g_free(o->sock_policy_dir);
-	g_free(o->fs_policy_dir);
-	g_free(o->mem_policy_dir);
-	g_free(o->sock_audit_dir);
-	g_free(o->migrate_socket);
-	g_free(o->migrate_listen);
-	g_free(o->migrate_key);
-	g_free(o->poll);
-	g_strfreev(o->ivshmem);
-	g_free(o->ivshmem_size);
-	g_free(o->libvirt_uri);
-	g_free(o->endpoint_group);
-	g_free(o->endpoint_dir);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Options, options_clear)
-
-/* "8M", "8MiB", "1G", "4096": bytes. */
-/*
- * --poll: a worker's spin budget after activity (worker.h, "Polling").
- * auto: on with 4 or more online CPUs; with fewer, a spinning worker takes
- * the core a guest's vCPU thread needs (the 2-core case measured in
- * issue 11), so it stays off unless asked for.
- */
-#define POLL_AUTO_US 200
-#define POLL_AUTO_MIN_CPUS 4
-
-static gboolean poll_resolve(Options *o, GError **error)
-{
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	gint64 us;
-	char *end;
-
-	o->online_cpus = cpus > 0 ? cpus : 1;
-	if (o->poll_spinners < 0) {
-		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-				    "--poll-spinners must not be negative");
-		return FALSE;
-	}
-	if (!o->poll || g_str_equal(o->poll, "auto")) {
-		us = o->online_cpus >= POLL_AUTO_MIN_CPUS ? POLL_AUTO_US : 0;
-	} else if (g_str_equal(o->poll, "off")) {
-		us = 0;
-	} else {
-		errno = 0;
-		us = g_ascii_strtoll(o->poll, &end, 10);
-		if (errno || end == o->poll || *end || us < 0 ||
-		    us > HRPCD_POLL_MAX_NS / 1000) {
-			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-				    "--poll: \"%s\" is not auto, off or 0..%u microseconds", o->poll,
-				    HRPCD_POLL_MAX_NS / 1000);
-			return FALSE;
-		}
-	}
-	o->poll_max_ns = (guint32)us * 1000;
-	o->poll_spinners_n = o->poll_spinners ? (guint32)o->poll_spinners
-			     : (guint32)MAX(1, o->online_cpus / 2 - 1);
-	return TRUE;
-}
-
-static gboolean parse_size(const char *s, guint64 *out, GError **error)
-{
-	char *end = NULL;
-	guint64 v, mul = 1;
-
-	errno = 0;
-	v = g_ascii_strtoull(s, &end, 10);
-	if (errno || end == s)
-		goto bad;
-	switch (g_ascii_toupper(*end)) {
-	case 'K': mul = 1ull << 10; end++; break;
-	case 'M': mul = 1ull << 20; end++; break;
-	case 'G': mul = 1ull << 30; end++; break;
-	default: break;
-	}
-	if (mul > 1 && (!g_ascii_strcasecmp(end, "iB") || !g_ascii_strcasecmp(end, "B")))
-		end += strlen(end);
-	if (*end || v > G_MAXUINT64 / mul)
-		goto bad;
-	*out = v * mul;
-	return TRUE;
-bad:
-	g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "invalid size \"%s\"", s);
-	return FALSE;
-}
-
-static void absolutize(char **path)
-{
-	g_autofree char *cwd = NULL;
-	char *abs;
-
-	if (!*path || g_path_is_absolute(*path))
-		return;
-	cwd = g_get_current_dir();
-	abs = g_build_filename(cwd, *path, NULL);
-	g_free(*path);
-	*path = abs;
-}
 
 /* A key that does not load fails the start, not the first migration. */
 static gboolean check_migrate_key(const char *path, GError **error)
@@ -201,202 +55,45 @@ static gboolean check_migrate_key(const char *path, GError **error)
 	return TRUE;
 }
 
-static gboolean parse_options(int argc, char **argv, Options *o, GError **error)
+/* ---- systemd's readiness protocol (sd_notify(3), natively) ---------------------- */
+
+/* One datagram to $NOTIFY_SOCKET ("@name": the abstract namespace), if
+ * there is one; failures are not the daemon's business. */
+static void notify(const char *msg)
 {
-	GOptionEntry entries[] = {
-		{ "socket", 's', 0, G_OPTION_ARG_FILENAME, &o->socket_path,
-		  "Process-guest socket (default " DEFAULT_SOCKET ")", "PATH" },
-		{ "no-process-guests", 0, 0, G_OPTION_ARG_NONE, &o->no_process_guests,
-		  "Do not listen for process guests", NULL },
-		{ "xen", 0, 0, G_OPTION_ARG_NONE, &o->xen,
-		  "Serve this Xen host's domUs (run in dom0): a hostrpc xenbus device "
-		  "for each, a worker once its frontend connects", NULL },
-		{ "admin-socket", 'a', 0, G_OPTION_ARG_FILENAME, &o->admin_path,
-		  "Admin socket for hostrpcctl (default " DEFAULT_ADMIN_SOCKET ")", "PATH" },
-		{ "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->state_dir,
-		  "State directory; workers run in it (default " DEFAULT_STATE_DIR ")", "DIR" },
-		{ "ivshmem", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &o->ivshmem,
-		  "ivshmem server socket for guest NAME (repeatable; a bare SOCKPATH "
-		  "names the guest after the file)", "NAME=SOCKPATH" },
-		{ "ivshmem-size", 0, 0, G_OPTION_ARG_STRING, &o->ivshmem_size,
-		  "Shared memory per ivshmem guest, a power of two (default 32M)", "SIZE" },
-		{ "libvirt", 0, 0, G_OPTION_ARG_STRING, &o->libvirt_uri,
-		  "Follow the libvirt domains at URI (e.g. qemu:///system): an ivshmem endpoint "
-		  "for each hostrpc device in their XML", "URI" },
-		{ "endpoint-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->endpoint_dir,
-		  "Where libvirt domains' endpoints live (default " DEFAULT_ENDPOINT_DIR ")", "DIR" },
-		{ "max-guests", 0, 0, G_OPTION_ARG_INT, &o->max_guests,
-		  "Refuse guests beyond this many (default 256)", "N" },
-		{ "hello-timeout", 0, 0, G_OPTION_ARG_INT, &o->hello_timeout,
-		  "Drop a process guest that has not said HELLO after SECS (default 10)", "SECS" },
-		{ "endpoint-group", 0, 0, G_OPTION_ARG_STRING, &o->endpoint_group,
-		  "ivshmem endpoint sockets are 0660 for GROUP (QEMU's group under libvirt), "
-		  "not owner-only", "GROUP" },
-		{ "worker-uid-base", 0, 0, G_OPTION_ARG_INT64, &o->worker_uid_base,
-		  "Guest N's worker runs as uid and gid BASE + N % 65536 (default 2130706432 "
-		  "when run as root; 0: the daemon's own)", "BASE" },
-		{ "audit-log-max", 0, 0, G_OPTION_ARG_STRING, &o->audit_max,
-		  "Rotate a guest's socket audit log at this size (default 1M)", "SIZE" },
-		{ "audit-rate", 0, 0, G_OPTION_ARG_INT, &o->audit_rate,
-		  "Socket audit lines a second per guest; the rest are counted (default 100)", "N" },
-		{ "sock-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->sock_policy_dir,
-		  "Socket policies: DIR/NAME.conf, else DIR/default.conf, else the built-in "
-		  "default (default " SYSCONFDIR "/hostrpc/sock)", "DIR" },
-		{ "fs-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->fs_policy_dir,
-		  "Filesystem exports (outsource/fs/policy.h): DIR/NAME.conf, else "
-		  "DIR/default.conf, else none (default " SYSCONFDIR "/hostrpc/fs)", "DIR" },
-		{ "mem-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->mem_policy_dir,
-		  "Memory regions (outsource/mem/outsource-mem.h): DIR/NAME.conf, else "
-		  "DIR/default.conf, else none (default " SYSCONFDIR "/hostrpc/mem)", "DIR" },
-		{ "mem-pool-mib", 0, 0, G_OPTION_ARG_INT, &o->mem_pool_mib,
-		  "Balance host-owned memory across guests: all grants together at most MIB "
-		  "(default 0: no balancing; outsource/mem/balance.h)", "MIB" },
-		{ "mem-balance-step-mib", 0, 0, G_OPTION_ARG_INT, &o->mem_balance_step_mib,
-		  "What one balancing action moves (default 64); a guest with less than a "
-		  "quarter of it unused is under pressure, one with more than half has slack",
-		  "MIB" },
-		{ "mem-balance-ms", 0, 0, G_OPTION_ARG_INT, &o->mem_balance_ms,
-		  "How often balancing looks at the guests (default 1000)", "MS" },
-		{ "mem-balloon-min-mib", 0, 0, G_OPTION_ARG_INT, &o->mem_balloon_min_mib,
-		  "With --libvirt: libvirt domains without the memory driver are balanced "
-		  "through their virtio balloon, never below MIB (default 256)", "MIB" },
-		{ "sock-audit-dir", 0, 0, G_OPTION_ARG_FILENAME, &o->sock_audit_dir,
-		  "Socket audit logs DIR/NAME.sock.log, written by the daemon (default "
-		  "STATE_DIR/sock-audit)", "DIR" },
-		{ "migrate-socket", 0, 0, G_OPTION_ARG_FILENAME, &o->migrate_socket,
-		  "Where hostrpc-migrate reaches a guest's worker on this (source) host "
-		  "(default STATE_DIR/migrate.sock, mode 0600)", "PATH" },
-		{ "migrate-listen", 0, 0, G_OPTION_ARG_STRING, &o->migrate_listen,
-		  "Accept incoming migrations of guests whose QEMU waits here (-incoming) on "
-		  "this TCP address; needs --migrate-key", "HOST:PORT" },
-		{ "migrate-key", 0, 0, G_OPTION_ARG_FILENAME, &o->migrate_key,
-		  "The per-pair key the source host's hostrpc-migrate must prove (64 hex "
-		  "digits, a file of mode 0600)", "FILE" },
-		{ "poll", 0, 0, G_OPTION_ARG_STRING, &o->poll,
-		  "After serving calls a worker spins this long at most (adaptive) for the "
-		  "guest's next call before it sleeps: auto (default: 200 on hosts with 4 or "
-		  "more online CPUs, else off), off, or microseconds", "auto|off|US" },
-		{ "poll-spinners", 0, 0, G_OPTION_ARG_INT, &o->poll_spinners,
-		  "Most workers spinning at once (default: online CPUs / 2 - 1, at least 1)",
-		  "N" },
-		{ "no-fdstore", 0, 0, G_OPTION_ARG_NONE, &o->no_fdstore,
-		  "No fd holder: a restart of hostrpcd strands the QEMU guests attached", NULL },
-		{ "fdstore-idle", 0, 0, G_OPTION_ARG_INT, &o->fdstore_idle,
-		  "A started fd holder exits after this long without a daemon when no guest "
-		  "is attached (default 30)", "SECS" },
-		{ "fdstore-release", 0, 0, G_OPTION_ARG_NONE, &o->fdstore_release,
-		  "Make the fd holder of --state-dir close all it holds (attached QEMU guests "
-		  "lose their channel for good) and exit; refused while a hostrpcd runs", NULL },
-		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &o->foreground,
-		  "Stay in the foreground and log to stderr", NULL },
-		{ "verbose", 'v', 0, G_OPTION_ARG_NONE, &o->verbose, "Log debug messages", NULL },
-		{ "version", 'V', 0, G_OPTION_ARG_NONE, &o->version, "Print the version", NULL },
-		{ NULL }
-	};
-	g_autoptr(GOptionContext) ctx = g_option_context_new("- Host RPC daemon");
+	const char *path = g_getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len;
+	size_t n;
+	int fd;
 
-	o->worker_uid_base = -1;
-	o->mem_balance_step_mib = 64;
-	o->mem_balance_ms = 1000;
-	o->mem_balloon_min_mib = 256;
-	g_option_context_add_main_entries(ctx, entries, NULL);
-	g_option_context_set_summary(ctx,
-		"Serves Host RPC to guests: process guests on a unix socket (memfd\n"
-		"transport) and QEMU guests through ivshmem-doorbell endpoints.\n"
-		"Each guest is served by its own worker process.");
-	if (!g_option_context_parse(ctx, &argc, &argv, error))
-		return FALSE;
-	if (argc > 1) {
-		g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-			    "unexpected argument \"%s\"", argv[1]);
-		return FALSE;
-	}
-	if (o->max_guests < 0) {
-		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-				    "--max-guests must not be negative");
-		return FALSE;
-	}
-	if (o->endpoint_group) {
-		struct group *gr = getgrnam(o->endpoint_group);
-
-		if (!gr || !gr->gr_gid) {
-			g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-				    "--endpoint-group: no group \"%s\" (or it is root's)",
-				    o->endpoint_group);
-			return FALSE;
-		}
-		o->endpoint_gid = gr->gr_gid;
-	}
-	if (o->hello_timeout < 0) {
-		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-				    "--hello-timeout must not be negative");
-		return FALSE;
-	}
-	if (o->worker_uid_base == -1)
-		o->worker_uid_base = geteuid() == 0 ? HRPCD_SANDBOX_UID_BASE : 0;
-	if (o->worker_uid_base < 0 ||
-	    o->worker_uid_base > (gint64)G_MAXUINT32 - HRPCD_SANDBOX_UID_SPAN) {
-		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-				    "--worker-uid-base is out of range");
-		return FALSE;
-	}
-	if (!poll_resolve(o, error))
-		return FALSE;
-	if (o->mem_pool_mib < 0 || o->mem_balance_step_mib < 2 || o->mem_balance_step_mib % 2 ||
-	    o->mem_balance_ms < 10 || o->mem_balloon_min_mib < 0) {
-		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-				    "--mem-pool-mib must not be negative, --mem-balance-step-mib must "
-				    "be a positive multiple of 2, --mem-balance-ms at least 10, "
-				    "--mem-balloon-min-mib not negative");
-		return FALSE;
-	}
-	if (o->audit_rate < 0) {
-		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-				    "--audit-rate must not be negative");
-		return FALSE;
-	}
-	if (o->audit_max && !parse_size(o->audit_max, &o->audit_max_bytes, error))
-		return FALSE;
-	if (o->fdstore_idle < 0) {
-		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-				    "--fdstore-idle must not be negative");
-		return FALSE;
-	}
-	/* Before daemonize() leaves the directory they are relative to. */
-	absolutize(&o->sock_policy_dir);
-	absolutize(&o->fs_policy_dir);
-	absolutize(&o->mem_policy_dir);
-	absolutize(&o->sock_audit_dir);
-	absolutize(&o->migrate_socket);
-	absolutize(&o->migrate_key);
-	if (o->migrate_listen && !o->migrate_key) {
-		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-				    "--migrate-listen needs --migrate-key");
-		return FALSE;
-	}
-	if (!o->socket_path && !o->no_process_guests)
-		o->socket_path = g_strdup(DEFAULT_SOCKET);
-	if (!o->admin_path)
-		o->admin_path = g_strdup(DEFAULT_ADMIN_SOCKET);
-	if (!o->state_dir)
-		o->state_dir = g_strdup(DEFAULT_STATE_DIR);
-	if (!o->endpoint_dir)
-		o->endpoint_dir = g_strdup(DEFAULT_ENDPOINT_DIR);
-#ifndef HAVE_LIBVIRT
-	if (o->libvirt_uri) {
-		g_set_error_literal(error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-				    "--libvirt: hostrpcd was built without libvirt");
-		return FALSE;
-	}
-#endif
-	o->shm_size = HRPCD_IVSHMEM_DEFAULT_SIZE;
-	if (o->ivshmem_size && (!parse_size(o->ivshmem_size, &o->shm_size, error) ||
-				!hrpcd_ivshmem_size_valid(o->shm_size, error)))
-		return FALSE;
-	return TRUE;
+	if (!path || (path[0] != '/' && path[0] != '@'))
+		return;
+	n = strlen(path);
+	if (n >= sizeof(sa.sun_path))
+		return;
+	memcpy(sa.sun_path, path, n);
+	if (path[0] == '@')
+		sa.sun_path[0] = 0;
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (path[0] == '/'));
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
+		g_debug("NOTIFY_SOCKET %s: %s", path, g_strerror(errno));
+	close(fd);
 }
 
-static gboolean add_endpoints(HrpcdSupervisor *sup, const Options *o, GError **error)
+/* ---- --pidfile ---------------------------------------------------------------- */
+
+static gboolean pidfile_write(const char *path, GError **error)
+{
+	g_autofree char *pid = g_strdup_printf("%ld\n", (long)getpid());
+
+	return g_file_set_contents(path, pid, -1, error);
+}
+
+static gboolean add_endpoints(HrpcdSupervisor *sup, const HrpcdOptions *o, GError **error)
 {
 	for (char **spec = o->ivshmem; spec && *spec; spec++) {
 		const char *eq = strchr(*spec, '=');
@@ -582,9 +279,138 @@ static gboolean quit_signal(gpointer user_data)
 	return G_SOURCE_CONTINUE;
 }
 
+/* What the supervisor is told, at start and at each SIGHUP. */
+static void supervisor_config(const HrpcdOptions *o, HrpcdSupervisorConfig *cfg)
+{
+	cfg->socket_path = o->socket_path;
+	cfg->state_dir = o->state_dir;
+	cfg->max_guests = (guint)o->max_guests;
+	cfg->worker_uid_base = (guint32)o->worker_uid_base;
+	cfg->audit_max_bytes = (gsize)o->audit_max_bytes;
+	cfg->audit_rate = (guint)o->audit_rate;
+	cfg->sock_policy_dir = o->sock_policy_dir;
+	cfg->fs_policy_dir = o->fs_policy_dir;
+	cfg->mem_policy_dir = o->mem_policy_dir;
+	cfg->guest_policy_dir = o->guest_policy_dir;
+	cfg->sock_audit_dir = o->sock_audit_dir;
+	cfg->hello_timeout_s = (guint)o->hello_timeout;
+	cfg->endpoint_gid = o->endpoint_gid;
+	cfg->poll_max_ns = o->poll_max_ns;
+	cfg->poll_spinners = o->poll_spinners_n;
+	cfg->migrate_key = o->migrate_key;
+	cfg->xen = o->xen;
+}
+
+/* ---- SIGHUP: read the configuration again ------------------------------------- */
+
+typedef struct {
+	int argc;
+	char **argv;
+	HrpcdOptions *o;         /* what runs */
+	HrpcdSupervisor *sup;
+} Reload;
+
+/* What a running daemon can take over: they apply to what comes next
+ * (workers started from now on, new guests, the next audit line). */
+static const char *const reloadable[] = {
+	"guest-policy-dir", "sock-policy-dir", "fs-policy-dir", "mem-policy-dir",
+	"max-guests", "hello-timeout", "audit-log-max", "audit-rate", "poll",
+	"poll-spinners", NULL,
+};
+
+#define TAKE(field)                                                                        \
+	do {                                                                               \
+		typeof(cur->field) tmp_ = cur->field;                                      \
+		cur->field = new->field;                                                   \
+		new->field = tmp_;                                                         \
+	} while (0)
+
+static void take_reloadable(HrpcdOptions *cur, HrpcdOptions *new)
+{
+	TAKE(guest_policy_dir);
+	TAKE(sock_policy_dir);
+	TAKE(fs_policy_dir);
+	TAKE(mem_policy_dir);
+	TAKE(max_guests);
+	TAKE(hello_timeout);
+	TAKE(audit_max);
+	TAKE(audit_max_bytes);
+	TAKE(audit_rate);
+	TAKE(poll);
+	TAKE(poll_max_ns);
+	TAKE(poll_spinners);
+	TAKE(poll_spinners_n);
+}
+
+static gboolean reload_signal(gpointer user_data)
+{
+	Reload *r = user_data;
+	g_auto(HrpcdOptions) n = { 0 };
+	g_autoptr(GError) error = NULL;
+	g_auto(GStrv) changed = NULL;
+	g_autofree char *reloading = g_strdup_printf("RELOADING=1\nMONOTONIC_USEC=%" G_GINT64_FORMAT,
+						     g_get_monotonic_time());
+	HrpcdSupervisorConfig cfg = { 0 };
+	guint applied = 0;
+
+	if (!r->sup) {
+		g_message("SIGHUP before hostrpcd is ready: ignored");
+		return G_SOURCE_CONTINUE;
+	}
+	notify(reloading);
+	if (!hrpcd_options_load(&n, r->argc, r->argv, &error)) {
+		g_warning("SIGHUP: %s; the configuration stays as it was", error->message);
+		notify("READY=1");
+		return G_SOURCE_CONTINUE;
+	}
+	changed = hrpcd_options_diff(r->o, &n);
+	for (char **k = changed; *k; k++) {
+		if (g_strv_contains(reloadable, *k))
+			applied++;
+		else
+			g_warning("SIGHUP: %s changed: that takes a restart; it stays as it was "
+				  "until then", *k);
+	}
+	take_reloadable(r->o, &n);
+	supervisor_config(r->o, &cfg);
+	if (!hrpcd_supervisor_reconfigure(r->sup, &cfg, &error)) {
+		/* Polling could not be turned on: keep the rest, not that. */
+		g_warning("SIGHUP: %s; polling stays off", error->message);
+		r->o->poll_max_ns = 0;
+		supervisor_config(r->o, &cfg);
+		hrpcd_supervisor_reconfigure(r->sup, &cfg, NULL);
+	}
+	g_message("SIGHUP: configuration %s read again: %u setting(s) changed and applied",
+		  r->o->config_used ? r->o->config_used : "(none)", applied);
+	notify("READY=1");
+	return G_SOURCE_CONTINUE;
+}
+
+/* hostrpcd --check-config [--guest=NAME] */
+static int check_config(const HrpcdOptions *o)
+{
+	g_autoptr(GError) error = NULL;
+	HrpcdPolicyDirs dirs = {
+		.guest_dir = o->guest_policy_dir, .sock_dir = o->sock_policy_dir,
+		.fs_dir = o->fs_policy_dir, .mem_dir = o->mem_policy_dir,
+	};
+
+	if (o->migrate_key && !check_migrate_key(o->migrate_key, &error)) {
+		fprintf(stderr, "hostrpcd: %s\n", error->message);
+		return 1;
+	}
+	hrpcd_options_print(o, stdout);
+	if (o->guest && !hrpcd_guest_policy_print(stdout, &dirs, o->guest, &error)) {
+		fflush(stdout);
+		fprintf(stderr, "hostrpcd: guest %s: %s\n", o->guest, error->message);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	g_auto(Options) o = { 0 };
+	g_auto(HrpcdOptions) o = { 0 };
 	g_autoptr(GError) error = NULL;
 	g_autoptr(HrpcdSupervisor) sup = NULL;
 	HrpcdMemBalancer *bal = NULL;
@@ -597,6 +423,8 @@ int main(int argc, char **argv)
 #endif
 	HrpcdSupervisorConfig cfg = { 0 };
 	g_autofree char *fdstore_path = NULL;
+	g_autofree char *ready_msg = NULL;
+	Reload reload = { argc, argv, &o, NULL };
 	guint sig[3];
 	int ready_fd = -1;
 
@@ -609,14 +437,19 @@ int main(int argc, char **argv)
 	ensure_std_fds();
 	signal(SIGPIPE, SIG_IGN);
 	g_set_prgname("hostrpcd");
-	if (!parse_options(argc, argv, &o, &error)) {
+	if (!hrpcd_options_load(&o, argc, argv, &error)) {
 		fprintf(stderr, "hostrpcd: %s\n", error->message);
-		return 2;
+		/* Usage errors exit 2 as they always did; a bad file, or any
+		 * error of --check-config, 1. */
+		return error->domain == G_OPTION_ERROR && !o.check_config &&
+		       !g_strv_contains((const char *const *)argv, "--check-config") ? 2 : 1;
 	}
 	if (o.version) {
 		printf("hostrpcd %s\n", PACKAGE_VERSION);
 		return 0;
 	}
+	if (o.check_config)
+		return check_config(&o);
 	hrpcd_log_init(HRPCD_LOG_STDERR, o.verbose);
 	fdstore_path = g_build_filename(o.state_dir, HRPCD_FDSTORE_SOCKET, NULL);
 	if (o.fdstore_release)
@@ -633,24 +466,9 @@ int main(int argc, char **argv)
 	loop = g_main_loop_new(NULL, FALSE);
 	sig[0] = g_unix_signal_add(SIGTERM, quit_signal, loop);
 	sig[1] = g_unix_signal_add(SIGINT, quit_signal, loop);
-	sig[2] = g_unix_signal_add(SIGHUP, quit_signal, loop);
+	sig[2] = g_unix_signal_add(SIGHUP, reload_signal, &reload);
 
-	cfg.socket_path = o.socket_path;
-	cfg.state_dir = o.state_dir;
-	cfg.max_guests = (guint)o.max_guests;
-	cfg.worker_uid_base = (guint32)o.worker_uid_base;
-	cfg.audit_max_bytes = (gsize)o.audit_max_bytes;
-	cfg.audit_rate = (guint)o.audit_rate;
-	cfg.sock_policy_dir = o.sock_policy_dir;
-	cfg.fs_policy_dir = o.fs_policy_dir;
-	cfg.mem_policy_dir = o.mem_policy_dir;
-	cfg.sock_audit_dir = o.sock_audit_dir;
-	cfg.hello_timeout_s = (guint)o.hello_timeout;
-	cfg.endpoint_gid = o.endpoint_gid;
-	cfg.poll_max_ns = o.poll_max_ns;
-	cfg.poll_spinners = o.poll_spinners_n;
-	cfg.migrate_key = o.migrate_key;
-	cfg.xen = o.xen;
+	supervisor_config(&o, &cfg);
 	/* Not the process guests' socket: they reconnect by themselves. */
 	if (!o.no_fdstore) {
 		cfg.fdstore_path = fdstore_path;
@@ -710,6 +528,7 @@ int main(int argc, char **argv)
 	/* Every configured endpoint is there now (the libvirt follower adds
 	 * those of the domains it found before returning). */
 	hrpcd_supervisor_adoption_done(sup);
+	reload.sup = sup;
 	if (o.poll_max_ns)
 		g_message("polling: a worker spins up to %u us after serving calls, at most %u "
 			  "at once (%ld online CPUs)", o.poll_max_ns / 1000, o.poll_spinners_n,
@@ -717,14 +536,23 @@ int main(int argc, char **argv)
 	else
 		g_message("polling: off (%ld online CPUs%s)", o.online_cpus,
 			  o.poll && !g_str_equal(o.poll, "auto") ? ""
-			  : "; auto needs " G_STRINGIFY(POLL_AUTO_MIN_CPUS));
+			  : "; auto needs " G_STRINGIFY(HRPCD_POLL_AUTO_MIN_CPUS));
 	g_message("hostrpcd %s ready: process guests on %s, admin on %s, %u ivshmem endpoint(s)",
 		  PACKAGE_VERSION, o.socket_path ? o.socket_path : "(none)", o.admin_path,
 		  hrpcd_supervisor_endpoint_count(sup));
+	/* Before the parent is told: a pidfile that cannot be written fails
+	 * the start where the caller sees it. */
+	if (o.pidfile && !pidfile_write(o.pidfile, &error)) {
+		g_critical("--pidfile: %s", error->message);
+		return 1;
+	}
 	daemon_ready(ready_fd);
+	ready_msg = g_strdup_printf("READY=1\nMAINPID=%ld", (long)getpid());
+	notify(ready_msg);
 
 	g_main_loop_run(loop);
 
+	notify("STOPPING=1");
 	g_message("stopping");
 #ifdef HAVE_LIBVIRT
 	g_clear_pointer(&lv, hrpcd_libvirt_free);
@@ -735,5 +563,7 @@ int main(int argc, char **argv)
 	g_clear_pointer(&sup, hrpcd_supervisor_free);
 	for (int i = G_N_ELEMENTS(sig); i-- > 0;)
 		g_source_remove(sig[i]);
+	if (o.pidfile)
+		unlink(o.pidfile);
 	return 0;
 }

@@ -13,6 +13,8 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 	hostrpc/daemon/sandbox.h hostrpc/daemon/sandbox.c \
 	hostrpc/daemon/audit-sink.h hostrpc/daemon/audit-sink.c \
 	hostrpc/daemon/worker-ctl.h hostrpc/daemon/worker-ctl.c \
+	hostrpc/daemon/guest-policy.h hostrpc/daemon/guest-policy.c \
+	hostrpc/daemon/options.h hostrpc/daemon/options.c \
 	hostrpc/daemon/services.h hostrpc/daemon/services.c \
 	hostrpc/daemon/worker.h hostrpc/daemon/worker.c \
 	hostrpc/daemon/worker-priv.h hostrpc/daemon/worker-migrate.c \
@@ -24,8 +26,7 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 	hostrpc/daemon/admin.h hostrpc/daemon/admin.c \
 	hostrpc/daemon/mem-balance.h hostrpc/daemon/mem-balance.c
 hostrpc_daemon_libhostrpcd_la_CFLAGS = $(HRPCD_CFLAGS) $(SECCOMP_CFLAGS) $(JSON_GLIB_CFLAGS) \
-	-DG_LOG_DOMAIN=\"hostrpcd\" \
-	-DSYSCONFDIR=\"$(sysconfdir)\"
+	-DG_LOG_DOMAIN=\"hostrpcd\"
 hostrpc_daemon_libhostrpcd_la_LIBADD = hostrpc/libhostrpc-glib.la hostrpc/libhostrpc.la \
 	$(GLIB_LIBS) $(SECCOMP_LIBS) $(JSON_GLIB_LIBS)
 # libvirt follower (--libvirt URI): endpoints from domain XML
@@ -53,8 +54,7 @@ hostrpc_daemon_libhostrpcd_la_LIBADD += migrate/libhrpc-miglink.la migrate/libhr
 
 sbin_PROGRAMS += hostrpc/daemon/hostrpcd
 hostrpc_daemon_hostrpcd_SOURCES = hostrpc/daemon/hostrpcd.c
-hostrpc_daemon_hostrpcd_CFLAGS = $(HRPCD_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\" \
-	-DSYSCONFDIR=\"$(sysconfdir)\"
+hostrpc_daemon_hostrpcd_CFLAGS = $(HRPCD_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
 hostrpc_daemon_hostrpcd_LDADD = hostrpc/daemon/libhostrpcd.la $(GLIB_LIBS)
 
 bin_PROGRAMS += hostrpc/daemon/hostrpcctl
@@ -64,3 +64,5 @@ hostrpc_daemon_hostrpcctl_LDADD = hostrpc/libhostrpc.la $(GLIB_LIBS)
 
 hostrpcinclude_HEADERS += include/hostrpc/admin.h
 EXTRA_DIST += hostrpc/daemon/README.md
+# Sample configuration (README.md, "Configuration"); installed by data/'s rules.
+EXTRA_DIST += data/hostrpcd.conf data/guests/default.conf

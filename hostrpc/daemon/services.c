@@ -7,6 +7,7 @@
 
 #include <gio/gio.h>
 
+#include "hostrpc/daemon/guest-policy.h"
 #include "hostrpc/daemon/services.h"
 #include "hostrpc/daemon/worker.h"
 #include "outsource/sock/outsource-sock-glib.h" /* socket outsourcing (outsource/sock) */
@@ -32,9 +33,22 @@ static gboolean sock_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpoint
 {
 	/* A worker uid of the guest's own (sandbox.h): SO_REUSEPORT can only
 	 * group the guest's own sockets. */
-	*state = outsource_sock_service_start(srv, spec->guest_id, spec->name,
-					      spec->sock_policy_dir, spec->audit_fd,
-					      spec->uid != (uid_t)-1, error);
+	g_autofree char *source = NULL;
+	const HrpcdGuestPolicy *gp = spec->guest_policy;
+
+	if (gp && gp->path) {
+		const char *text = gp->text[HRPCD_GUEST_SOCKETS];
+
+		source = text ? g_strdup(gp->path)
+			: g_strdup_printf("built-in default (%s has no [sockets])", gp->path);
+		*state = outsource_sock_service_start_text(srv, spec->guest_id, spec->name, text,
+							   source, spec->audit_fd,
+							   spec->uid != (uid_t)-1, error);
+	} else {
+		*state = outsource_sock_service_start(srv, spec->guest_id, spec->name,
+						      spec->sock_policy_dir, spec->audit_fd,
+						      spec->uid != (uid_t)-1, error);
+	}
 	return *state != NULL;
 }
 
@@ -48,8 +62,20 @@ static void sock_stop(gpointer state)
 static gboolean fs_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
 			 GError **error)
 {
-	*state = outsource_fs_service_start(srv, spec->guest_id, spec->name,
-					    spec->fs_policy_dir, spec->audit_fd, error);
+	g_autofree char *source = NULL;
+	const HrpcdGuestPolicy *gp = spec->guest_policy;
+
+	if (gp && gp->path) {
+		const char *text = gp->text[HRPCD_GUEST_EXPORTS];
+
+		source = text ? g_strdup(gp->path)
+			: g_strdup_printf("none (%s has no [exports]): no exports", gp->path);
+		*state = outsource_fs_service_start_text(srv, spec->guest_id, spec->name, text,
+							 source, spec->audit_fd, error);
+	} else {
+		*state = outsource_fs_service_start(srv, spec->guest_id, spec->name,
+						    spec->fs_policy_dir, spec->audit_fd, error);
+	}
 	return *state != NULL;
 }
 
@@ -63,9 +89,22 @@ static void fs_stop(gpointer state)
 static gboolean mem_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
 			  GError **error)
 {
-	*state = outsource_mem_service_start(srv, spec->guest_id, spec->name,
-					     spec->mem_policy_dir, spec->mem_adopt, spec->audit_fd,
-					     error);
+	g_autofree char *source = NULL;
+	const HrpcdGuestPolicy *gp = spec->guest_policy;
+
+	if (gp && gp->path) {
+		const char *text = gp->text[HRPCD_GUEST_MEMORY];
+
+		source = text ? g_strdup(gp->path)
+			: g_strdup_printf("none (%s has no [memory])", gp->path);
+		*state = outsource_mem_service_start_text(srv, spec->guest_id, spec->name, text,
+							  source, spec->mem_adopt, spec->audit_fd,
+							  error);
+	} else {
+		*state = outsource_mem_service_start(srv, spec->guest_id, spec->name,
+						     spec->mem_policy_dir, spec->mem_adopt,
+						     spec->audit_fd, error);
+	}
 	return *state != NULL;
 }
 
@@ -94,8 +133,16 @@ HrpcdServices *hrpcd_services_start(hrpc_server *srv, const HrpcdWorkerSpec *spe
 				    GError **error)
 {
 	g_autoptr(HrpcdServices) svcs = g_new0(HrpcdServices, 1);
+	g_auto(HrpcdGuestPolicy) gp = { 0 };
 	HrpcdWorkerSpec s = *spec;
 
+	/* Read here, before the sandbox, as each service reads its own dir. */
+	if (!hrpcd_guest_policy_load(&gp, spec->guest_policy_dir, spec->name, error))
+		return NULL;
+	if (gp.skipped)
+		g_info("guest %s: %s has no section: the per-service policy directories apply",
+		       spec->name, gp.skipped);
+	s.guest_policy = &gp;
 	for (guint i = 0; i < G_N_ELEMENTS(service_table); i++) {
 		guint32 allow;
 

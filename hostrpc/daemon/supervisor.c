@@ -101,6 +101,7 @@ struct _HrpcdSupervisor {
 	char *sock_policy_dir;  /* absolute */
 	char *fs_policy_dir;    /* absolute */
 	char *mem_policy_dir;   /* absolute */
+	char *guest_policy_dir; /* absolute; guests/NAME.conf (guest-policy.h) */
 	HrpcdWorkerCtl *ctl;    /* each worker's control channel (worker-ctl.h) */
 	int mntns_fd;           /* the workers' mount namespace (sandbox.h); -1: none */
 	int gate_fd;            /* the workers' spinner count page (worker.h); -1: none */
@@ -635,6 +636,7 @@ static gboolean worker_start(HrpcdSupervisor *sup, HrpcdGuest *g, HrpcdWorkerSpe
 	spec->sock_policy_dir = sup->sock_policy_dir;
 	spec->fs_policy_dir = sup->fs_policy_dir;
 	spec->mem_policy_dir = sup->mem_policy_dir;
+	spec->guest_policy_dir = sup->guest_policy_dir;
 	spec->audit_fd = hrpcd_audit_sinks_open(sup->audit, g->id, g->name, error);
 	if (spec->audit_fd < 0)
 		return FALSE;
@@ -1569,6 +1571,8 @@ static gboolean mntns_make(HrpcdSupervisor *sup, GError **error)
 /* The page all workers count their spinners in (worker.h, "Polling"). */
 static gboolean gate_make(HrpcdSupervisor *sup, const HrpcdSupervisorConfig *cfg, GError **error)
 {
+	if (sup->gate_fd >= 0)
+		close(sup->gate_fd);
 	sup->gate_fd = memfd_create("hostrpcd-spinners", MFD_CLOEXEC);
 	if (sup->gate_fd < 0 || ftruncate(sup->gate_fd, HRPCD_GATE_SIZE) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
@@ -1577,6 +1581,33 @@ static gboolean gate_make(HrpcdSupervisor *sup, const HrpcdSupervisorConfig *cfg
 	}
 	sup->poll_max_ns = MIN(cfg->poll_max_ns, HRPCD_POLL_MAX_NS);
 	sup->poll_spinners = cfg->poll_spinners ? cfg->poll_spinners : 1;
+	return TRUE;
+}
+
+static void set_dir(char **dir, const char *path, const char *def)
+{
+	g_free(*dir);
+	*dir = path ? absolute(path) : g_build_filename(SYSCONFDIR, "hostrpc", def, NULL);
+}
+
+gboolean hrpcd_supervisor_reconfigure(HrpcdSupervisor *sup, const HrpcdSupervisorConfig *cfg,
+				      GError **error)
+{
+	/* The spinner page first: the only step that can fail, so a failure
+	 * changes nothing. */
+	if (cfg->poll_max_ns && sup->gate_fd < 0 && !gate_make(sup, cfg, error))
+		return FALSE;
+	sup->poll_max_ns = MIN(cfg->poll_max_ns, HRPCD_POLL_MAX_NS);
+	sup->poll_spinners = cfg->poll_spinners ? cfg->poll_spinners : 1;
+	set_dir(&sup->sock_policy_dir, cfg->sock_policy_dir, "sock");
+	set_dir(&sup->fs_policy_dir, cfg->fs_policy_dir, "fs");
+	set_dir(&sup->mem_policy_dir, cfg->mem_policy_dir, "mem");
+	set_dir(&sup->guest_policy_dir, cfg->guest_policy_dir, "guests");
+	sup->max_guests = cfg->max_guests ? cfg->max_guests : HRPCD_DEFAULT_MAX_GUESTS;
+	hrpcd_guest_table_set_max(sup->guests, sup->max_guests);
+	sup->hello_timeout_s = cfg->hello_timeout_s ? cfg->hello_timeout_s
+						    : HELLO_TIMEOUT_S_DEFAULT;
+	hrpcd_audit_sinks_set_limits(sup->audit, cfg->audit_max_bytes, cfg->audit_rate);
 	return TRUE;
 }
 
@@ -1603,6 +1634,8 @@ HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError *
 		: g_build_filename(SYSCONFDIR, "hostrpc", "fs", NULL);
 	sup->mem_policy_dir = cfg->mem_policy_dir ? absolute(cfg->mem_policy_dir)
 		: g_build_filename(SYSCONFDIR, "hostrpc", "mem", NULL);
+	sup->guest_policy_dir = cfg->guest_policy_dir ? absolute(cfg->guest_policy_dir)
+		: g_build_filename(SYSCONFDIR, "hostrpc", "guests", NULL);
 	sup->ctl = hrpcd_worker_ctl_new(cfg->worker_ctl_timeout_ms, NULL);
 	hrpcd_worker_ctl_set_migration_cb(sup->ctl, migration_news, sup);
 	sup->max_guests = cfg->max_guests ? cfg->max_guests : HRPCD_DEFAULT_MAX_GUESTS;
@@ -1742,6 +1775,7 @@ void hrpcd_supervisor_free(HrpcdSupervisor *sup)
 	g_free(sup->sock_policy_dir);
 	g_free(sup->fs_policy_dir);
 	g_free(sup->mem_policy_dir);
+	g_free(sup->guest_policy_dir);
 	g_free(sup->migrate_key);
 	g_queue_clear_full(&sup->migrations, g_free);
 	g_free(sup->socket_path);

@@ -47,6 +47,9 @@ typedef struct {
 	const char *sock_policy_dir; /* socket policies; NULL: SYSCONFDIR/hostrpc/sock */
 	const char *fs_policy_dir;   /* filesystem exports; NULL: SYSCONFDIR/hostrpc/fs */
 	const char *mem_policy_dir;  /* memory regions; NULL: SYSCONFDIR/hostrpc/mem */
+	const char *guest_policy_dir; /* guests/NAME.conf (guest-policy.h), which decides
+				       * over the three above when there; NULL:
+				       * SYSCONFDIR/hostrpc/guests */
 	const char *sock_audit_dir;  /* socket audit logs; NULL: <state_dir>/sock-audit */
 	guint worker_ctl_timeout_ms; /* a worker's answer (worker-ctl.h); 0: default */
 	guint hello_timeout_s;    /* process guests' HELLO deadline (0: default, 10 s) */
@@ -62,6 +65,14 @@ typedef struct {
 typedef struct _HrpcdSupervisor HrpcdSupervisor;
 
 HrpcdSupervisor *hrpcd_supervisor_new(const HrpcdSupervisorConfig *cfg, GError **error);
+/* hostrpcd's SIGHUP: what applies to what comes next, from `cfg`: the
+ * policy directories (workers started from now on read them), max_guests,
+ * hello_timeout_s, audit_max_bytes and audit_rate, poll_max_ns and
+ * poll_spinners (for workers started from now on).  Every other field is
+ * ignored (hostrpcd says which need a restart).  Guests and workers stay.
+ * FALSE (nothing changed) only when polling cannot be turned on. */
+gboolean hrpcd_supervisor_reconfigure(HrpcdSupervisor *sup, const HrpcdSupervisorConfig *cfg,
+				      GError **error);
 /* Removes the endpoints, stops every worker (SIGTERM, then SIGKILL after a
  * grace period), reaps them and frees all guests.  What the fd holder holds
  * stays there (and the endpoints' socket files stay in place) for the next

@@ -742,7 +742,7 @@ int hrpcd_worker_main(int argc, char **argv)
 	gint64 shm_size = 0, uid = -1, poll_max_ns = 0, poll_spinners = 0;
 	g_autofree char *name = NULL, *transport = NULL, *workdir = NULL, *policy_dir = NULL;
 	g_autofree char *mig_intro = NULL, *mig_key = NULL, *fs_policy_dir = NULL;
-	g_autofree char *mem_policy_dir = NULL;
+	g_autofree char *mem_policy_dir = NULL, *guest_policy_dir = NULL;
 	gboolean worker = FALSE, use_syslog = FALSE, verbose = FALSE, mem_adopt = FALSE;
 	gint64 xen_domid = 0, xen_pages = 0, xen_port = 0, xen_reset_port = 0;
 	g_autofree char *xen_dirs = NULL;
@@ -756,6 +756,7 @@ int hrpcd_worker_main(int argc, char **argv)
 		{ "sock-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &policy_dir, NULL, NULL },
 		{ "fs-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &fs_policy_dir, NULL, NULL },
 		{ "mem-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &mem_policy_dir, NULL, NULL },
+		{ "guest-policy-dir", 0, 0, G_OPTION_ARG_FILENAME, &guest_policy_dir, NULL, NULL },
 		{ "mem-adopt", 0, 0, G_OPTION_ARG_NONE, &mem_adopt, NULL, NULL },
 		{ "poll-max-ns", 0, 0, G_OPTION_ARG_INT64, &poll_max_ns, NULL, NULL },
 		{ "poll-spinners", 0, 0, G_OPTION_ARG_INT64, &poll_spinners, NULL, NULL },
@@ -802,6 +803,7 @@ int hrpcd_worker_main(int argc, char **argv)
 	spec.sock_policy_dir = policy_dir;
 	spec.fs_policy_dir = fs_policy_dir;
 	spec.mem_policy_dir = mem_policy_dir;
+	spec.guest_policy_dir = guest_policy_dir;
 	spec.mem_adopt = mem_adopt;
 	if (spec.transport == HRPC_ADMIN_TRANSPORT_IVSHMEM) {
 		spec.shm_fd = FD_SHM;
@@ -925,6 +927,9 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 		g_ptr_array_add(argv, g_strdup_printf("--fs-policy-dir=%s", spec->fs_policy_dir));
 	if (spec->mem_policy_dir)
 		g_ptr_array_add(argv, g_strdup_printf("--mem-policy-dir=%s", spec->mem_policy_dir));
+	if (spec->guest_policy_dir)
+		g_ptr_array_add(argv, g_strdup_printf("--guest-policy-dir=%s",
+						      spec->guest_policy_dir));
 	if (spec->mem_adopt)
 		g_ptr_array_add(argv, g_strdup("--mem-adopt"));
 	if (spec->transport == HRPC_ADMIN_TRANSPORT_XEN) {

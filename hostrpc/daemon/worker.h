@@ -49,6 +49,7 @@
 #include "hostrpc/admin.h"
 #include "hostrpc/hostrpc.h"
 #include "hostrpc/ivshmem.h"
+#include "hostrpc/daemon/guest-policy.h"
 #include "hostrpc/daemon/guest-status.h"
 
 /* Exit codes of a worker process. */
@@ -83,6 +84,10 @@ struct _HrpcdWorkerSpec {
 	const char *sock_policy_dir;              /* socket policies; NULL: default */
 	const char *fs_policy_dir;                /* filesystem exports; NULL: default */
 	const char *mem_policy_dir;               /* memory regions; NULL: default */
+	const char *guest_policy_dir;             /* guests/NAME.conf (guest-policy.h), which
+						   * when there decides over the three above;
+						   * NULL: default */
+	const HrpcdGuestPolicy *guest_policy;     /* in the worker: what it found there */
 	gboolean mem_adopt;                       /* the same running guest had a worker
 						   * before: keep its memory (outsource-mem.h) */
 	int audit_fd;                             /* audit-sink.h; -1: none */

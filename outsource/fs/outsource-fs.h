@@ -44,6 +44,13 @@ typedef struct _OutsourceFsService OutsourceFsService;
 OutsourceFsService *outsource_fs_service_start(hrpc_server *srv, guint32 guest_id,
 					       const char *guest_name, const char *policy_dir,
 					       int audit_fd, GError **error);
+/* The same with the policy's text (policy.h syntax) from file `source`,
+ * whose name and line errors carry; `policy_text` NULL: no exports,
+ * `source` saying why.  A section of a larger file (hostrpcd's
+ * guests/NAME.conf): the whole file with the other lines blanked. */
+OutsourceFsService *outsource_fs_service_start_text(hrpc_server *srv, guint32 guest_id,
+						    const char *guest_name, const char *policy_text,
+						    const char *source, int audit_fd, GError **error);
 void outsource_fs_service_stop(OutsourceFsService *svc);
 /* The exports, and what they allow together (FSS_ALLOW_*) in *allow. */
 guint outsource_fs_service_exports(OutsourceFsService *svc, guint32 *allow);

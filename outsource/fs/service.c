@@ -371,14 +371,15 @@ static int fs_handle(void *opaque, const struct hrpc_req *req, struct hrpc_reply
 
 /* ---- start and stop -------------------------------------------------------- */
 
+static gboolean parse_policy(OutsourceFsService *svc, const char *text, const char *source,
+			     GError **error);
+
 static gboolean load_policy(OutsourceFsService *svc, const char *policy_dir, GError **error)
 {
 	g_autofree char *defdir = g_build_filename(SYSCONFDIR, "hostrpc", "fs", NULL);
 	const char *dir = policy_dir ? policy_dir : defdir;
 	g_autofree char *conf = g_strdup_printf("%s/%s.conf", dir, svc->name);
 	g_autofree char *text = NULL;
-	char err[512];
-	int rc;
 
 	if (!g_file_test(conf, G_FILE_TEST_EXISTS)) {
 		g_free(conf);
@@ -391,18 +392,28 @@ static gboolean load_policy(OutsourceFsService *svc, const char *policy_dir, GEr
 	}
 	if (!g_file_get_contents(conf, &text, NULL, error))
 		return FALSE;
-	rc = fs_policy_parse(text, conf, &svc->policy, err, sizeof(err));
+	return parse_policy(svc, text, conf, error);
+}
+
+static gboolean parse_policy(OutsourceFsService *svc, const char *text, const char *source,
+			     GError **error)
+{
+	char err[512];
+	int rc = fs_policy_parse(text, source, &svc->policy, err, sizeof(err));
+
 	if (rc < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc), "%s", err);
 		return FALSE;
 	}
-	svc->policy_source = g_steal_pointer(&conf);
+	svc->policy_source = g_strdup(source);
 	return TRUE;
 }
 
-OutsourceFsService *outsource_fs_service_start(hrpc_server *srv, guint32 guest_id,
-					       const char *guest_name, const char *policy_dir,
-					       int audit_fd, GError **error)
+/* policy_dir: look up the guest's file there; else `text` from `source`,
+ * or with no text no exports (`source` says why). */
+static OutsourceFsService *start(hrpc_server *srv, guint32 guest_id, const char *guest_name,
+				 const char *policy_dir, const char *text, const char *source,
+				 gboolean by_dir, int audit_fd, GError **error)
 {
 	g_autoptr(OutsourceFsService) svc = g_new0(OutsourceFsService, 1);
 	int rc;
@@ -417,7 +428,9 @@ OutsourceFsService *outsource_fs_service_start(hrpc_server *srv, guint32 guest_i
 		g_free(svc->name);
 		svc->name = g_strdup_printf("guest%u", guest_id);
 	}
-	if (!load_policy(svc, policy_dir, error))
+	if (by_dir ? !load_policy(svc, policy_dir, error)
+	    : text ? !parse_policy(svc, text, source, error)
+	    : !(svc->policy_source = g_strdup(source ? source : "none: no exports")))
 		return NULL;
 	if (audit_fd >= 0 && (svc->audit_fd = fcntl(audit_fd, F_DUPFD_CLOEXEC, 3)) < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
@@ -448,6 +461,21 @@ OutsourceFsService *outsource_fs_service_start(hrpc_server *srv, guint32 guest_i
 		return NULL;
 	}
 	return g_steal_pointer(&svc);
+}
+
+OutsourceFsService *outsource_fs_service_start(hrpc_server *srv, guint32 guest_id,
+					       const char *guest_name, const char *policy_dir,
+					       int audit_fd, GError **error)
+{
+	return start(srv, guest_id, guest_name, policy_dir, NULL, NULL, TRUE, audit_fd, error);
+}
+
+OutsourceFsService *outsource_fs_service_start_text(hrpc_server *srv, guint32 guest_id,
+						    const char *guest_name, const char *policy_text,
+						    const char *source, int audit_fd, GError **error)
+{
+	return start(srv, guest_id, guest_name, NULL, policy_text, source, FALSE, audit_fd,
+		     error);
 }
 
 void outsource_fs_service_stop(OutsourceFsService *svc)

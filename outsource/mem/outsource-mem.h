@@ -13,7 +13,10 @@
  *   grant-mib=256            granted at the guest's first HELLO
  *   pin-quota-mib=64         what the guest may have pinned at once
  *   reclaim-deadline-ms=2000 how long a guest has to give memory back
+ *   min-mib=0, max-mib=region-mib   what hostrpcd's balancing keeps it within
  *
+ * Any other key in [memory] is an error; errors name the file, and the
+ * line and key at fault.
  * No policy: no region (HELLO answers -ENODEV).  The region file is the one
  * the guest's QEMU maps (memory-backend-file,share=on + ivshmem-plain, or
  * libvirt's <shmem name='hostrpc-mem-NAME'><model type='ivshmem-plain'/>):
@@ -52,6 +55,20 @@ OutsourceMemService *outsource_mem_service_start(hrpc_server *srv, guint32 guest
 						 const char *guest_name, const char *policy_dir,
 						 gboolean adopt, int audit_fd, GError **error);
 void outsource_mem_service_stop(OutsourceMemService *svc);
+/* The same with the policy's text (a GKeyFile with [memory]) from file
+ * `source`, whose name and the line of the key at fault errors carry;
+ * `policy_text` NULL: no region, `source` saying why.  A section of a
+ * larger file (hostrpcd's guests/NAME.conf): the whole file with the other
+ * lines blanked and its [memory] line kept. */
+OutsourceMemService *outsource_mem_service_start_text(hrpc_server *srv, guint32 guest_id,
+						      const char *guest_name,
+						      const char *policy_text, const char *source,
+						      gboolean adopt, int audit_fd, GError **error);
+/* The [memory] policy of `text` as the service would apply it, every key
+ * with its effective value, one key=value a line ("" without [memory]);
+ * NULL with `error` as the service would fail.  For hostrpcd --check-config. */
+char *outsource_mem_policy_format(const char *text, const char *source, const char *guest_name,
+				  GError **error);
 
 /* hostrpcctl memory GUEST grant|reclaim MIB: the host's decisions, now.
  * grant: up to `chunks` more (-ENOSPC: none free); reclaim: up to

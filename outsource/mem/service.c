@@ -87,12 +87,176 @@ static void audit(OutsourceMemService *s, const char *fmt, ...)
 
 /* ---- policy ------------------------------------------------------------------------ */
 
-static gboolean policy_load(OutsourceMemService *s, const char *dir, GError **error)
+/* The line of `key` in [memory] of `text`, 0 if it is not there: GKeyFile
+ * does not say, and an error without its line leaves people searching. */
+static guint key_line(const char *text, const char *key)
+{
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+	gboolean in_memory = FALSE;
+	gsize klen = strlen(key);
+
+	for (guint i = 0; lines[i]; i++) {
+		const char *l = lines[i];
+
+		while (g_ascii_isspace(*l))
+			l++;
+		if (*l == '[')
+			in_memory = g_str_has_prefix(l, "[memory]");
+		else if (in_memory && !strncmp(l, key, klen) &&
+			 (l[klen] == '=' || l[klen] == ' ' || l[klen] == '\t'))
+			return i + 1;
+	}
+	return 0;
+}
+
+/* The first line GKeyFile cannot take (not blank, a comment, a [group] or
+ * key=value), 0 if none. */
+static guint bad_line(const char *text)
+{
+	g_auto(GStrv) lines = g_strsplit(text, "\n", -1);
+
+	for (guint i = 0; lines[i]; i++) {
+		const char *l = lines[i];
+
+		while (g_ascii_isspace(*l))
+			l++;
+		if (*l && *l != '#' && *l != '[' && !strchr(l, '='))
+			return i + 1;
+	}
+	return 0;
+}
+
+static gboolean policy_error(GError **error, const char *source, const char *text,
+			     const char *key, const char *why)
+{
+	guint line = key_line(text, key);
+
+	if (line)
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s:%u: %s: %s", source,
+			    line, key, why);
+	else
+		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: [memory] %s: %s",
+			    source, key, why);
+	return FALSE;
+}
+
+/* Parse the [memory] group of `text` (from `source`, which errors name
+ * with the line at fault) into *pol; *has is FALSE when there is none. */
+static gboolean policy_parse(const char *text, const char *source, const char *name,
+			     struct mem_policy *pol, gboolean *has, GError **error)
 {
 	g_autoptr(GKeyFile) kf = g_key_file_new();
-	g_autofree char *path = g_strdup_printf("%s/%s.conf", dir, s->name);
 	g_autoptr(GError) e = NULL;
+	const gint64 mib = HRPC_MEM_CHUNK >> 20;
 	gint64 region, grant, pin, deadline, min, max;
+
+	*has = FALSE;
+	if (!g_key_file_load_from_data(kf, text, (gsize)-1, G_KEY_FILE_NONE, &e)) {
+		guint line = bad_line(text);
+
+		if (line)
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s:%u: %s", source,
+				    line, e->message);
+		else
+			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %s", source,
+				    e->message);
+		return FALSE;
+	}
+	if (!g_key_file_has_group(kf, "memory"))
+		return TRUE;
+	{
+		/* A misspelt key would otherwise leave its default in force
+		 * without a word. */
+		static const char *const known[] = {
+			"region-mib", "region-file", "grant-mib", "pin-quota-mib",
+			"reclaim-deadline-ms", "min-mib", "max-mib", NULL,
+		};
+		g_auto(GStrv) keys = g_key_file_get_keys(kf, "memory", NULL, NULL);
+
+		for (guint i = 0; keys && keys[i]; i++)
+			if (!g_strv_contains(known, keys[i]))
+				return policy_error(error, source, text, keys[i],
+						    "unknown key (region-mib, region-file, grant-mib, "
+						    "pin-quota-mib, reclaim-deadline-ms, min-mib, "
+						    "max-mib)");
+	}
+#define KEY(var, key, def)                                                                     \
+	do {                                                                                   \
+		var = g_key_file_get_int64(kf, "memory", key, &e);                             \
+		if (e && g_error_matches(e, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND)) { \
+			g_clear_error(&e);                                                     \
+			var = def;                                                             \
+		} else if (e) {                                                                \
+			return policy_error(error, source, text, key, e->message);             \
+		}                                                                              \
+	} while (0)
+	KEY(region, "region-mib", -1);
+	KEY(grant, "grant-mib", 0);
+	KEY(pin, "pin-quota-mib", 0);
+	KEY(deadline, "reclaim-deadline-ms", 2000);
+	KEY(min, "min-mib", 0);
+	KEY(max, "max-mib", region);
+#undef KEY
+	/* One check per key, so the message can point at its line. */
+	if (region <= 0 || region % mib || region / mib > HRPC_MEM_CHUNKS_MAX) {
+		g_autofree char *why = g_strdup_printf("wants a multiple of %u, at most %u (MiB)",
+						       (unsigned)mib,
+						       (unsigned)(HRPC_MEM_CHUNKS_MAX * mib));
+		return policy_error(error, source, text, "region-mib", why);
+	}
+	if (grant < 0 || grant > region || grant % mib)
+		return policy_error(error, source, text, "grant-mib",
+				    "wants a multiple of 2, at most region-mib");
+	if (pin < 0 || pin > region || pin % mib)
+		return policy_error(error, source, text, "pin-quota-mib",
+				    "wants a multiple of 2, at most region-mib");
+	if (deadline < 1 || deadline > 600000)
+		return policy_error(error, source, text, "reclaim-deadline-ms",
+				    "wants 1..600000");
+	if (min < 0 || min % mib || min > region)
+		return policy_error(error, source, text, "min-mib",
+				    "wants a multiple of 2, 0 <= min-mib <= max-mib <= region-mib");
+	if (max < min || max > region || max % mib)
+		return policy_error(error, source, text, "max-mib",
+				    "wants a multiple of 2, 0 <= min-mib <= max-mib <= region-mib");
+	pol->region_chunks = (guint32)(region / mib);
+	pol->grant_chunks = (guint32)(grant / mib);
+	pol->pin_quota_chunks = (guint32)(pin / mib);
+	pol->deadline_ms = (guint32)deadline;
+	pol->min_mib = (guint32)min;
+	pol->max_mib = (guint32)max;
+	g_free(pol->file);
+	pol->file = g_key_file_get_string(kf, "memory", "region-file", NULL);
+	if (!pol->file)
+		pol->file = g_strdup_printf("/dev/shm/hostrpc-mem-%s", name);
+	if (!g_path_is_absolute(pol->file))
+		return policy_error(error, source, text, "region-file",
+				    "must be an absolute path");
+	*has = TRUE;
+	return TRUE;
+}
+
+/* The policy from `text` (no text: none, `source` says why). */
+static gboolean policy_from_text(OutsourceMemService *s, const char *text, const char *source,
+				 GError **error)
+{
+	gboolean has;
+
+	if (!text) {
+		s->policy_source = g_strdup(source ? source : "none");
+		return TRUE;
+	}
+	if (!policy_parse(text, source, s->name, &s->pol, &has, error))
+		return FALSE;
+	s->policy_source = has ? g_strdup(source)
+		: g_strdup_printf("none (%s has no [memory])", source);
+	return TRUE;
+}
+
+static gboolean policy_load(OutsourceMemService *s, const char *dir, GError **error)
+{
+	g_autofree char *path = g_strdup_printf("%s/%s.conf", dir, s->name);
+	g_autofree char *text = NULL;
 
 	if (!g_file_test(path, G_FILE_TEST_EXISTS)) {
 		g_free(path);
@@ -103,63 +267,34 @@ static gboolean policy_load(OutsourceMemService *s, const char *dir, GError **er
 			return TRUE;
 		}
 	}
-	if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, error)) {
+	if (!g_file_get_contents(path, &text, NULL, error)) {
 		g_prefix_error(error, "%s: ", path);
 		return FALSE;
 	}
-	if (!g_key_file_has_group(kf, "memory")) {
-		s->policy_source = g_strdup_printf("none (%s has no [memory])", path);
-		return TRUE;
+	return policy_from_text(s, text, path, error);
+}
+
+char *outsource_mem_policy_format(const char *text, const char *source, const char *guest_name,
+				  GError **error)
+{
+	struct mem_policy pol = { 0 };
+	const guint32 mib = HRPC_MEM_CHUNK >> 20;
+	gboolean has;
+	char *out;
+
+	if (!policy_parse(text, source, guest_name, &pol, &has, error)) {
+		g_free(pol.file);
+		return NULL;
 	}
-#define KEY(var, key, def)                                                                     \
-	do {                                                                                   \
-		var = g_key_file_get_int64(kf, "memory", key, &e);                             \
-		if (e && g_error_matches(e, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND)) { \
-			g_clear_error(&e);                                                     \
-			var = def;                                                             \
-		} else if (e) {                                                                \
-			g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s: %s: %s",  \
-				    path, key, e->message);                                    \
-			return FALSE;                                                          \
-		}                                                                              \
-	} while (0)
-	KEY(region, "region-mib", -1);
-	KEY(grant, "grant-mib", 0);
-	KEY(pin, "pin-quota-mib", 0);
-	KEY(deadline, "reclaim-deadline-ms", 2000);
-	KEY(min, "min-mib", 0);
-	KEY(max, "max-mib", region);
-#undef KEY
-	if (region <= 0 || region % (HRPC_MEM_CHUNK >> 20) ||
-	    region / (HRPC_MEM_CHUNK >> 20) > HRPC_MEM_CHUNKS_MAX || grant < 0 || grant > region ||
-	    grant % (HRPC_MEM_CHUNK >> 20) || pin < 0 || pin > region ||
-	    pin % (HRPC_MEM_CHUNK >> 20) || deadline < 1 || deadline > 600000 || min < 0 ||
-	    max < min || max > region || min % (HRPC_MEM_CHUNK >> 20) ||
-	    max % (HRPC_MEM_CHUNK >> 20)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-			    "%s: [memory] wants region-mib (a multiple of %u, at most %u), grant-mib "
-			    "and pin-quota-mib (multiples of %u, at most region-mib), "
-			    "reclaim-deadline-ms 1..600000, 0 <= min-mib <= max-mib <= region-mib",
-			    path, HRPC_MEM_CHUNK >> 20, HRPC_MEM_CHUNKS_MAX * (HRPC_MEM_CHUNK >> 20),
-			    HRPC_MEM_CHUNK >> 20);
-		return FALSE;
-	}
-	s->pol.region_chunks = (guint32)(region / (HRPC_MEM_CHUNK >> 20));
-	s->pol.grant_chunks = (guint32)(grant / (HRPC_MEM_CHUNK >> 20));
-	s->pol.pin_quota_chunks = (guint32)(pin / (HRPC_MEM_CHUNK >> 20));
-	s->pol.deadline_ms = (guint32)deadline;
-	s->pol.min_mib = (guint32)min;
-	s->pol.max_mib = (guint32)max;
-	s->pol.file = g_key_file_get_string(kf, "memory", "region-file", NULL);
-	if (!s->pol.file)
-		s->pol.file = g_strdup_printf("/dev/shm/hostrpc-mem-%s", s->name);
-	if (!g_path_is_absolute(s->pol.file)) {
-		g_set_error(error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-			    "%s: region-file must be an absolute path", path);
-		return FALSE;
-	}
-	s->policy_source = g_steal_pointer(&path);
-	return TRUE;
+	if (!has)
+		return g_strdup("");
+	out = g_strdup_printf("region-mib=%u\nregion-file=%s\ngrant-mib=%u\npin-quota-mib=%u\n"
+			      "reclaim-deadline-ms=%u\nmin-mib=%u\nmax-mib=%u\n",
+			      pol.region_chunks * mib, pol.file, pol.grant_chunks * mib,
+			      pol.pin_quota_chunks * mib, pol.deadline_ms, pol.min_mib,
+			      pol.max_mib);
+	g_free(pol.file);
+	return out;
 }
 
 /* The region file: a regular file on tmpfs, ours or root's, not a link. */
@@ -562,9 +697,11 @@ char *outsource_mem_service_listing(OutsourceMemService *s, gboolean json, gsize
 
 /* ---- lifetime ---------------------------------------------------------------------- */
 
-OutsourceMemService *outsource_mem_service_start(hrpc_server *srv, guint32 guest_id,
-						 const char *guest_name, const char *policy_dir,
-						 gboolean adopt, int audit_fd, GError **error)
+/* by_dir: the guest's file in `policy_dir`; else `text` from `source`. */
+static OutsourceMemService *start(hrpc_server *srv, guint32 guest_id, const char *guest_name,
+				  const char *policy_dir, gboolean by_dir, const char *text,
+				  const char *source, gboolean adopt, int audit_fd,
+				  GError **error)
 {
 	OutsourceMemService *s = g_new0(OutsourceMemService, 1);
 	g_autoptr(GError) e = NULL;
@@ -574,7 +711,8 @@ OutsourceMemService *outsource_mem_service_start(hrpc_server *srv, guint32 guest
 	s->name = g_strdup(guest_name);
 	s->audit_fd = audit_fd;
 	g_queue_init(&s->events);
-	if (!policy_load(s, policy_dir ? policy_dir : SYSCONFDIR "/hostrpc/mem", error)) {
+	if (by_dir ? !policy_load(s, policy_dir ? policy_dir : SYSCONFDIR "/hostrpc/mem", error)
+	    : !policy_from_text(s, text, source, error)) {
 		outsource_mem_service_stop(s);
 		return NULL;
 	}
@@ -610,6 +748,23 @@ OutsourceMemService *outsource_mem_service_start(hrpc_server *srv, guint32 guest
 		g_info("guest %u: memory region %s, %u MiB (policy %s)", guest_id, s->pol.file,
 		       s->pol.region_chunks * (HRPC_MEM_CHUNK >> 20), s->policy_source);
 	return s;
+}
+
+OutsourceMemService *outsource_mem_service_start(hrpc_server *srv, guint32 guest_id,
+						 const char *guest_name, const char *policy_dir,
+						 gboolean adopt, int audit_fd, GError **error)
+{
+	return start(srv, guest_id, guest_name, policy_dir, TRUE, NULL, NULL, adopt, audit_fd,
+		     error);
+}
+
+OutsourceMemService *outsource_mem_service_start_text(hrpc_server *srv, guint32 guest_id,
+						      const char *guest_name,
+						      const char *policy_text, const char *source,
+						      gboolean adopt, int audit_fd, GError **error)
+{
+	return start(srv, guest_id, guest_name, NULL, FALSE, policy_text, source, adopt,
+		     audit_fd, error);
 }
 
 void outsource_mem_service_stop(OutsourceMemService *s)

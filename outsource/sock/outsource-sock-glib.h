@@ -45,6 +45,16 @@ typedef struct _OutsourceSockService OutsourceSockService;
 OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 guest_id,
 						   const char *guest_name, const char *policy_dir,
 						   int audit_fd, gboolean own_uid, GError **error);
+/* The same with the policy's text (policy.h syntax), from `source` (a
+ * file, for people: the listing shows it, errors name it before "line N");
+ * `policy_text` NULL: the built-in default, `source` saying why.  For a
+ * policy that is one section of a larger file (hostrpcd's guests/NAME.conf)
+ * pass the whole file with the other lines blanked: line numbers stay. */
+OutsourceSockService *outsource_sock_service_start_text(hrpc_server *srv, guint32 guest_id,
+							const char *guest_name,
+							const char *policy_text,
+							const char *source, int audit_fd,
+							gboolean own_uid, GError **error);
 void outsource_sock_service_stop(OutsourceSockService *svc);
 outsource_sock *outsource_sock_service_get(OutsourceSockService *svc);
 /* A migration: stop dispatching and pumping (outsource_sock_mig_quiesce),

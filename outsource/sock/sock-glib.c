@@ -72,34 +72,22 @@ static char *safe_name(const char *name, guint32 guest_id)
 	return n;
 }
 
-OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 guest_id,
-						   const char *guest_name, const char *policy_dir,
-						   int audit_fd, gboolean own_uid, GError **error)
+/* The service with the policy of file `conf`, or of `text` (from
+ * `source`), or neither: the built-in default (`source` says why). */
+static OutsourceSockService *start(hrpc_server *srv, guint32 guest_id, const char *name,
+				   const char *conf, const char *text, const char *source,
+				   int audit_fd, gboolean own_uid, GError **error)
 {
-	g_autofree char *name = safe_name(guest_name, guest_id);
-	g_autofree char *defconf = g_build_filename(SYSCONFDIR, "hostrpc", "sock", NULL);
-	const char *confdir = policy_dir ? policy_dir : defconf;
-	g_autofree char *conf = NULL, *audit = NULL, *nopolicy = NULL;
+	g_autofree char *audit = NULL;
 	struct outsource_sock_config cfg = { .guest_id = guest_id, .guest_name = name,
 					     .audit_fd = -1, .own_uid = own_uid };
 	OutsourceSockService *svc;
-	char err[256] = "";
+	char err[512] = "";
 	int rc;
 
-	conf = g_strdup_printf("%s/%s.conf", confdir, name);
-	if (!g_file_test(conf, G_FILE_TEST_EXISTS)) {
-		g_free(conf);
-		conf = g_strdup_printf("%s/default.conf", confdir);
-		if (!g_file_test(conf, G_FILE_TEST_EXISTS))
-			g_clear_pointer(&conf, g_free);
-	}
-	/* Say where a policy was looked for: a file that is not where the
-	 * operator thinks gives the built-in default, and the listing shows it. */
-	if (!conf)
-		nopolicy = g_strdup_printf("built-in default (no %s/%s.conf, no %s/default.conf)",
-					   confdir, name, confdir);
 	cfg.policy_path = conf;
-	cfg.policy_source = nopolicy;
+	cfg.policy_text = text;
+	cfg.policy_source = source;
 	if (audit_fd >= 0) {
 		/* hostrpcd's supervisor writes the log (audit-sink.h). */
 		cfg.audit_fd = audit_fd;
@@ -122,8 +110,16 @@ OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 gue
 	svc = g_new0(OutsourceSockService, 1);
 	rc = outsource_sock_new(&cfg, &svc->sock, err, sizeof(err));
 	if (rc < 0) {
-		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
-			    "socket service for %s: %s", name, err[0] ? err : g_strerror(-rc));
+		/* A policy given as text names its file here ("line N: why"
+		 * alone does not say which file). */
+		if (text && source)
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+				    "socket service for %s: %s: %s", name, source,
+				    err[0] ? err : g_strerror(-rc));
+		else
+			g_set_error(error, G_IO_ERROR, g_io_error_from_errno(-rc),
+				    "socket service for %s: %s", name,
+				    err[0] ? err : g_strerror(-rc));
 		g_free(svc);
 		return NULL;
 	}
@@ -148,6 +144,41 @@ OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 gue
 	}
 	svc->src = outsource_sock_glib_attach(svc->sock, g_main_context_get_thread_default());
 	return svc;
+}
+
+OutsourceSockService *outsource_sock_service_start(hrpc_server *srv, guint32 guest_id,
+						   const char *guest_name, const char *policy_dir,
+						   int audit_fd, gboolean own_uid, GError **error)
+{
+	g_autofree char *name = safe_name(guest_name, guest_id);
+	g_autofree char *defconf = g_build_filename(SYSCONFDIR, "hostrpc", "sock", NULL);
+	const char *confdir = policy_dir ? policy_dir : defconf;
+	g_autofree char *conf = NULL, *nopolicy = NULL;
+
+	conf = g_strdup_printf("%s/%s.conf", confdir, name);
+	if (!g_file_test(conf, G_FILE_TEST_EXISTS)) {
+		g_free(conf);
+		conf = g_strdup_printf("%s/default.conf", confdir);
+		if (!g_file_test(conf, G_FILE_TEST_EXISTS))
+			g_clear_pointer(&conf, g_free);
+	}
+	/* Say where a policy was looked for: a file that is not where the
+	 * operator thinks gives the built-in default, and the listing shows it. */
+	if (!conf)
+		nopolicy = g_strdup_printf("built-in default (no %s/%s.conf, no %s/default.conf)",
+					   confdir, name, confdir);
+	return start(srv, guest_id, name, conf, NULL, nopolicy, audit_fd, own_uid, error);
+}
+
+OutsourceSockService *outsource_sock_service_start_text(hrpc_server *srv, guint32 guest_id,
+							const char *guest_name,
+							const char *policy_text,
+							const char *source, int audit_fd,
+							gboolean own_uid, GError **error)
+{
+	g_autofree char *name = safe_name(guest_name, guest_id);
+
+	return start(srv, guest_id, name, NULL, policy_text, source, audit_fd, own_uid, error);
 }
 
 void outsource_sock_service_stop(OutsourceSockService *svc)

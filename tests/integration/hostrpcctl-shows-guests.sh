@@ -44,7 +44,7 @@ check() {
 }
 
 echo "1..14"
-"$hostrpcd" --foreground --verbose --socket "$dir/guests.sock" --admin-socket "$dir/admin.sock" \
+"$hostrpcd" --config /dev/null --foreground --verbose --socket "$dir/guests.sock" --admin-socket "$dir/admin.sock" \
 	--state-dir "$dir/state" > "$dir/hostrpcd.log" 2>&1 &
 daemon=$!
 wait_for 10 ctl info > /dev/null 2>&1

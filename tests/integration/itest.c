@@ -122,8 +122,17 @@ static int daemon_spawn(struct itest_daemon *d, const char *const *extra)
 	argv[argc++] = d->admin_sock;
 	argv[argc++] = "--state-dir";
 	argv[argc++] = d->state_dir;
-	for (int i = 0; extra && extra[i] && argc < 62; i++)
+	bool own_config = false;
+
+	for (int i = 0; extra && extra[i] && argc < 60; i++) {
+		own_config |= !strncmp(extra[i], "--config", 8) || !strcmp(extra[i], "-c");
 		argv[argc++] = subst_dir(extra[i], d->dir);
+	}
+	/* Not the host's hostrpcd.conf: what a test says is all there is. */
+	if (!own_config) {
+		argv[argc++] = "--config";
+		argv[argc++] = "/dev/null";
+	}
 	argv[argc] = NULL;
 
 	for (int i = 0; i < MAX_DAEMONS; i++)

@@ -335,7 +335,8 @@ int main(void)
 	{
 		char *prog = itest_build_path("hostrpc/daemon/hostrpcd");
 
-		snprintf(cmd, sizeof(cmd), "%s --fdstore-release --state-dir %s | sed 's/^/# /'",
+		snprintf(cmd, sizeof(cmd),
+			 "%s --config /dev/null --fdstore-release --state-dir %s | sed 's/^/# /'",
 			 prog, state);
 		free(prog);
 	}

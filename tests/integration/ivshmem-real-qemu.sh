@@ -38,7 +38,7 @@ guests() {
 }
 
 echo "1..5"
-"$hostrpcd" --foreground --verbose --no-process-guests --admin-socket "$dir/admin.sock" \
+"$hostrpcd" --config /dev/null --foreground --verbose --no-process-guests --admin-socket "$dir/admin.sock" \
 	--state-dir "$dir/state" --ivshmem "vmq=$dir/vmq.ivshmem" > "$dir/hostrpcd.log" 2>&1 &
 daemon=$!
 wait_for 10 ctl info > /dev/null 2>&1

@@ -26,6 +26,8 @@ TESTS += $(integration_tests)
 integration_scripts = \
 	tests/integration/hostrpcctl-shows-guests.sh \
 	tests/integration/worker-polling.sh \
+	tests/integration/hostrpcd-service.sh \
+	tests/integration/installed-config.sh \
 	tests/integration/ivshmem-real-qemu.sh
 dist_check_SCRIPTS += $(integration_scripts)
 TESTS += $(integration_scripts)
@@ -139,3 +141,13 @@ tests_integration_fs_test_fs_service_SOURCES = tests/integration/fs/test-fs-serv
 tests_integration_fs_test_fs_service_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
 tests_integration_fs_test_fs_service_LDADD = $(itest_ldadd)
 tests_integration_fs_test_fs_service_LDFLAGS = $(itest_ldflags)
+
+# hostrpcd.conf and guests/NAME.conf with process guests using the socket
+# service (sockguest), SIGHUP included.
+check_PROGRAMS += tests/integration/sock/test-guest-policy
+TESTS += tests/integration/sock/test-guest-policy
+tests_integration_sock_test_guest_policy_SOURCES = tests/integration/sock/test-guest-policy.c \
+	$(itest_sources)
+tests_integration_sock_test_guest_policy_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_integration_sock_test_guest_policy_LDADD = $(sock_itest_ldadd)
+tests_integration_sock_test_guest_policy_LDFLAGS = -no-install

@@ -37,7 +37,7 @@ ok() {	# ok STATUS DESCRIPTION
 # start ARGS...: a private hostrpcd; its log in $dir/hostrpcd.log
 start() {
 	rm -rf "$dir/state" "$dir/guests.sock" "$dir/admin.sock"
-	"$hostrpcd" --foreground --verbose --no-fdstore --socket "$dir/guests.sock" \
+	"$hostrpcd" --config /dev/null --foreground --verbose --no-fdstore --socket "$dir/guests.sock" \
 		--admin-socket "$dir/admin.sock" --state-dir "$dir/state" "$@" \
 		> "$dir/hostrpcd.log" 2>&1 &
 	daemon=$!
@@ -79,7 +79,7 @@ sed 's/^/# /' "$dir/awake.out"
 ok $? "--poll=2000: the guest rang for under 10 % of its calls: the worker was awake (${d:-?} doorbells for $calls)"
 stop
 
-"$hostrpcd" --foreground --no-fdstore --socket "$dir/x.sock" --admin-socket "$dir/xa.sock" \
+"$hostrpcd" --config /dev/null --foreground --no-fdstore --socket "$dir/x.sock" --admin-socket "$dir/xa.sock" \
 	--state-dir "$dir/xstate" --poll=fast > "$dir/bad.log" 2>&1
 st=$?
 sed 's/^/# /' "$dir/bad.log"

@@ -133,3 +133,10 @@ endif
 # renders without a warning (groff, tools/quickstart installs groff-base).
 TESTS += tests/unit/man-pages.sh
 dist_check_SCRIPTS += tests/unit/man-pages.sh
+# hostrpcd.conf and guests/NAME.conf as hostrpcd reads them (options.c,
+# guest-policy.c, the services' own policy parsers).
+TESTS += tests/unit/test-hostrpcd-config
+check_PROGRAMS += tests/unit/test-hostrpcd-config
+tests_unit_test_hostrpcd_config_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_unit_test_hostrpcd_config_LDADD = hostrpc/daemon/libhostrpcd.la $(GLIB_LIBS)
+tests_unit_test_hostrpcd_config_LDFLAGS = -no-install

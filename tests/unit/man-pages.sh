@@ -20,7 +20,7 @@ man=$top_builddir/docs/man
 #
 # hostrpcd: being added in parallel (issue 17, configuration file and
 # reload); the page already describes them.  Remove at merge.
-pending_hostrpcd="-c --config --check-config --guest --guest-policy-dir --daemon --pidfile"
+pending_hostrpcd=""
 # The tool accepts these (its getopt_long table) but its --help does not
 # show them; remove each once --help does.
 pending_guestmount=""
