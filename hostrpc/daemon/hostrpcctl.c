@@ -514,6 +514,22 @@ static void sockets_event(hrpc_client *c, const struct hrpc_msg_hdr *h, const vo
 	g_byte_array_append(a->text, (const guint8 *)payload + sizeof(ev), ev.len);
 }
 
+/* GUEST on the command line: an id, or a name into `name` (64 bytes, the
+ * admin queries' field) with 0 returned. */
+static guint32 guest_ref(const char *guest, char name[64])
+{
+	char *end;
+	guint32 id = (guint32)strtoul(guest, &end, 10);
+
+	if (*end || !*guest) {
+		if (strlen(guest) >= 64)
+			fail("no guest %s", guest);
+		strcpy(name, guest);
+		return 0;
+	}
+	return id;
+}
+
 /* The guest's effective socket policy and outsourced sockets (files: its
  * filesystem exports and open files): hostrpcd asks the guest's worker and
  * sends its answer as an event. */
@@ -533,16 +549,9 @@ static int cmd_sockets(hrpc_client *c, const char *guest, guint32 listing,
 		.timeout_ms = CALL_TIMEOUT_MS,
 	};
 	gint64 deadline;
-	char *end;
 	int rc;
 
-	q.guest_id = (uint32_t)strtoul(guest, &end, 10);
-	if (*end || !*guest) {
-		q.guest_id = 0;
-		if (strlen(guest) >= sizeof(q.name))
-			fail("no guest %s", guest);
-		strcpy(q.name, guest);
-	}
+	q.guest_id = guest_ref(guest, q.name);
 	q.flags = (opt_json ? HRPC_ADMIN_SOCKETS_F_JSON : 0) | listing;
 	if (memq) {
 		mq = *memq;
@@ -627,16 +636,9 @@ static int cmd_audit(hrpc_client *c, const char *guest, guint32 lines)
 		.timeout_ms = CALL_TIMEOUT_MS,
 	};
 	g_autofree char *text = NULL;
-	char *end;
 	int rc;
 
-	q.guest_id = (uint32_t)strtoul(guest, &end, 10);
-	if (*end || !*guest) {
-		q.guest_id = 0;
-		if (strlen(guest) >= sizeof(q.name))
-			fail("no guest %s", guest);
-		strcpy(q.name, guest);
-	}
+	q.guest_id = guest_ref(guest, q.name);
 	rc = hrpc_client_call(c, &call);
 	if (rc == -ENOSYS)
 		fail("this hostrpcd keeps no socket audit logs it can show (upgrade it)");
