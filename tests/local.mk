@@ -4,6 +4,7 @@ EXTRA_DIST += tests/tap-run tests/tap.h tests/lib.sh
 include tests/unit/local.mk
 include tests/integration/local.mk
 include tests/posix/local.mk
+include tests/install/local.mk
 include tests/fuzz/local.mk
 include tests/vm/local.mk
 include tests/vm/sock/local.mk
