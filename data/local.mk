@@ -105,7 +105,7 @@ AM_DISTCHECK_CONFIGURE_FLAGS = \
 # The installation directories, fully expanded, for tests/install/ (which
 # cannot read them from anywhere else without re-deriving configure's work).
 hrpc-print-install-dirs:
-	@echo "prefix=$(prefix)"; echo "bindir=$(bindir)"; echo "sbindir=$(sbindir)"; \
+	@echo "version=$(VERSION)"; echo "prefix=$(prefix)"; echo "bindir=$(bindir)"; echo "sbindir=$(sbindir)"; \
 	echo "libdir=$(libdir)"; echo "includedir=$(includedir)"; echo "docdir=$(docdir)"; \
 	echo "sysconfdir=$(sysconfdir)"; echo "systemdsystemunitdir=$(systemdsystemunitdir)"; \
 	echo "modulesloaddir=$(modulesloaddir)"; echo "udevrulesdir=$(udevrulesdir)"

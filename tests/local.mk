@@ -20,5 +20,5 @@ include tests/vm/fs/workloads.mk
 # (make distcheck with --enable-sanitizers), so that the rest run once.
 vm_lifetime_tests = tests/vm/endpoint-churn.sh
 VM_TESTS = $(vm_tests) $(sock_vm_tests) $(fs_vm_tests) $(gs_vm_tests) $(mig_vm_tests) $(mem_vm_tests)
-VM_TESTS += $(fs_workload_vm_tests)
+VM_TESTS += $(fs_workload_vm_tests) $(install_vm_tests)
 TESTS += $(VM_TESTS)

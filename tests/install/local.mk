@@ -5,3 +5,9 @@ install_tests = tests/install/install-layout.sh tests/install/units-verify.sh
 dist_check_SCRIPTS += $(install_tests)
 TESTS += $(install_tests)
 EXTRA_DIST += tests/install/lib.sh
+
+# The guest modules through drivers-frontend/Makefile and DKMS: they need
+# the guest kernel's headers, which tools/guest-image installs, so they run
+# with the VM tests (VM_TESTS, tests/local.mk) though they boot nothing.
+install_vm_tests = tests/install/guest-modules.sh tests/install/guest-modules-dkms.sh
+dist_check_SCRIPTS += $(install_vm_tests)
