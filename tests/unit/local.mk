@@ -129,3 +129,11 @@ tests_unit_test_vchan_chan_SOURCES = tests/unit/test-vchan-chan.c \
 tests_unit_test_vchan_chan_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
 tests_unit_test_vchan_chan_LDADD = -lpthread
 endif
+# hostrpcd's log writer: journald's native protocol when stderr is the
+# journal's stream (hostrpc/daemon/log.c), against a journal played by the test.
+TESTS += tests/unit/test-log-journal
+check_PROGRAMS += tests/unit/test-log-journal
+tests_unit_test_log_journal_SOURCES = tests/unit/test-log-journal.c \
+	hostrpc/daemon/log.c hostrpc/daemon/log.h hostrpc/daemon/log-priv.h
+tests_unit_test_log_journal_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
+tests_unit_test_log_journal_LDADD = $(GLIB_LIBS)
