@@ -98,9 +98,9 @@ uninstall-hrpc-conf:
 # make distcheck installs into a prefix of its own and checks that nothing
 # stays there after uninstall: the system directories must be in it too.
 AM_DISTCHECK_CONFIGURE_FLAGS = \
-	--with-systemdsystemunitdir='$$dc_install_base/lib/systemd/system' \
-	--with-modulesloaddir='$$dc_install_base/lib/modules-load.d' \
-	--with-udevrulesdir='$$dc_install_base/lib/udev/rules.d'
+	--with-systemdsystemunitdir=$$dc_install_base/lib/systemd/system \
+	--with-modulesloaddir=$$dc_install_base/lib/modules-load.d \
+	--with-udevrulesdir=$$dc_install_base/lib/udev/rules.d
 
 # The installation directories, fully expanded, for tests/install/ (which
 # cannot read them from anywhere else without re-deriving configure's work).
