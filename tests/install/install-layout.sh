@@ -35,6 +35,11 @@ check "documentation in docdir" missing \
 
 units="hostrpcd.service guestrpcd.service guestrpcd-vchan.service"
 unit_paths() {
+	if [ "$systemdsystemunitdir" = no ]; then
+		echo "# configured --with-systemdsystemunitdir=no"
+		! find "$inst_dest" -name '*.service' | grep .
+		return
+	fi
 	rc=0
 	for u in $units; do
 		f=$inst_dest$systemdsystemunitdir/$u
@@ -53,8 +58,21 @@ unit_paths() {
 	return $rc
 }
 check "systemd units in systemdsystemunitdir, paths filled in" unit_paths
-check "guest side: modules-load.d file and udev rules" missing \
-	"$modulesloaddir/hostrpc.conf" "$udevrulesdir/70-hostrpc.rules"
+guest_side() {
+	rc=0
+	if [ "$modulesloaddir" = no ]; then
+		! find "$inst_dest" -path '*/modules-load.d/*' | grep . || rc=1
+	else
+		missing "$modulesloaddir/hostrpc.conf" || rc=1
+	fi
+	if [ "$udevrulesdir" = no ]; then
+		! find "$inst_dest" -name '70-hostrpc.rules' | grep . || rc=1
+	else
+		missing "$udevrulesdir/70-hostrpc.rules" || rc=1
+	fi
+	return $rc
+}
+check "guest side: modules-load.d file and udev rules (or none, configured so)" guest_side
 check "sample configuration in sysconfdir/hostrpc" missing \
 	"$sysconfdir/hostrpc/hostrpcd.conf" "$sysconfdir/hostrpc/guests/default.conf"
 
