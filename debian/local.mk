@@ -7,7 +7,6 @@ EXTRA_DIST += \
 	debian/copyright \
 	debian/hostrpc-dkms.dkms \
 	debian/hostrpc-guest.install \
-	debian/hostrpc.docs \
 	debian/hostrpc.install \
 	debian/libhostrpc-dev.install \
 	debian/libhostrpc0.install \

@@ -4,6 +4,7 @@ EXTRA_DIST += tests/tap-run tests/tap.h tests/lib.sh
 include tests/unit/local.mk
 include tests/integration/local.mk
 include tests/posix/local.mk
+include tests/install/local.mk
 include tests/fuzz/local.mk
 include tests/vm/local.mk
 include tests/vm/sock/local.mk
@@ -22,6 +23,6 @@ include tests/pkg/local.mk
 # the same reason: it runs once, in make check.
 vm_lifetime_tests = tests/vm/endpoint-churn.sh
 VM_TESTS = $(vm_tests) $(sock_vm_tests) $(fs_vm_tests) $(gs_vm_tests) $(mig_vm_tests) $(mem_vm_tests)
-VM_TESTS += $(fs_workload_vm_tests)
+VM_TESTS += $(fs_workload_vm_tests) $(install_vm_tests)
 VM_TESTS += $(pkg_tests)
 TESTS += $(VM_TESTS)

@@ -5,7 +5,7 @@ HRPCD_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) -DG_LOG_USE_STRUCTURED=1
 
 noinst_LTLIBRARIES += hostrpc/daemon/libhostrpcd.la
 hostrpc_daemon_libhostrpcd_la_SOURCES = \
-	hostrpc/daemon/log.h hostrpc/daemon/log.c \
+	hostrpc/daemon/log.h hostrpc/daemon/log-priv.h hostrpc/daemon/log.c \
 	hostrpc/daemon/listen-socket.h hostrpc/daemon/listen-socket.c \
 	hostrpc/daemon/guest-status.h hostrpc/daemon/guest-status.c \
 	hostrpc/daemon/guest-table.h hostrpc/daemon/guest-table.c \

@@ -2,8 +2,8 @@
 /*
  * log.h - hostrpcd's log writer.  Everything logs through GLib structured
  * logging (G_LOG_DOMAIN "hostrpcd"); this picks where it goes: stderr in
- * the foreground (journald picks it up under systemd), syslog once
- * daemonised.
+ * the foreground - or, when stderr is journald's stream (systemd), journald
+ * itself with the entry's fields (log.c) - and syslog once daemonised.
  * Workers are hostrpcd run again (hostrpcd --worker) and log the same way;
  * their lines carry their own pid.
  */

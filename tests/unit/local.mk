@@ -140,3 +140,11 @@ check_PROGRAMS += tests/unit/test-hostrpcd-config
 tests_unit_test_hostrpcd_config_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_unit_test_hostrpcd_config_LDADD = hostrpc/daemon/libhostrpcd.la $(GLIB_LIBS)
 tests_unit_test_hostrpcd_config_LDFLAGS = -no-install
+# hostrpcd's log writer: journald's native protocol when stderr is the
+# journal's stream (hostrpc/daemon/log.c), against a journal played by the test.
+TESTS += tests/unit/test-log-journal
+check_PROGRAMS += tests/unit/test-log-journal
+tests_unit_test_log_journal_SOURCES = tests/unit/test-log-journal.c \
+	hostrpc/daemon/log.c hostrpc/daemon/log.h hostrpc/daemon/log-priv.h
+tests_unit_test_log_journal_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) -DG_LOG_DOMAIN=\"hostrpcd\"
+tests_unit_test_log_journal_LDADD = $(GLIB_LIBS)
