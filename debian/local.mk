@@ -5,7 +5,6 @@ EXTRA_DIST += \
 	debian/changelog \
 	debian/control \
 	debian/copyright \
-	debian/hostrpc-dkms.dkms \
 	debian/hostrpc-guest.install \
 	debian/hostrpc.install \
 	debian/libhostrpc-dev.install \

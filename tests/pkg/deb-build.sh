@@ -155,9 +155,8 @@ ok $? "libhostrpc-dev: headers, .so links, libhostrpc.pc"
 has hostrpc-guest usr/sbin/guestrpcd
 ok $? "hostrpc-guest: guestrpcd"
 d=usr/src/hostrpc-$version
-has hostrpc-dkms all "$d/dkms.conf" "$d/include/hostrpc/msg.h" \
-	"$d/drivers-frontend/core/Kbuild" "$d/drivers-frontend/sock/Kbuild" \
-	"$d/drivers-frontend/fs/Kbuild" "$d/drivers-frontend/mem/Kbuild"
+has hostrpc-dkms all "$d/dkms.conf" "$d/Makefile" "$d/include/hostrpc/msg.h" \
+	"$d/core/Kbuild" "$d/sock/Kbuild" "$d/fs/Kbuild" "$d/mem/Kbuild"
 ok $? "hostrpc-dkms: the four modules' sources and dkms.conf in /$d"
 r=0; ! grep -h '\.la$' "$work"/*.list || r=1
 ok $r "no libtool .la file in any package"
