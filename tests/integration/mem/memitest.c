@@ -3,9 +3,11 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,7 +20,20 @@ int memitest_start(struct memitest *m, const char *conf, const char *const *extr
 	const char *args[8] = { NULL };
 	char arg[300], path[300];
 	FILE *f;
-	int n = 0, rc;
+	int n = 0, rc, lock;
+
+	/*
+	 * A process guest is named guest-ID, so its region defaults to
+	 * /dev/shm/hostrpc-mem-guest-ID - the default these tests mean to
+	 * use.  Two of them at once (make -j) would have two daemons' guests
+	 * claim the same files ("in use by another worker"): one at a time.
+	 * The lock is held until the test exits (the descriptor is never
+	 * closed; it is not inherited by hostrpcd, O_CLOEXEC).
+	 */
+	lock = open("/dev/shm/hostrpc-mem-itest.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock < 0 || flock(lock, LOCK_EX) < 0)
+		tap_diag("cannot take /dev/shm/hostrpc-mem-itest.lock (%s): running unserialised",
+			 strerror(errno));
 
 	snprintf(m->pol, sizeof(m->pol), "%s/hostrpc-mem.XXXXXX",
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
