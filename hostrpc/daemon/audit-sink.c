@@ -328,9 +328,10 @@ void hrpcd_audit_sinks_release(HrpcdAuditSinks *s, guint32 guest_id)
 }
 
 /* The last `want` whole lines of `path` within its last `max` bytes, newest
- * last, prepended (in order) to `acc`.  Returns the lines taken, 0 for a
- * file that is not there, -1 on other errors. */
-static gint tail_file(const char *path, guint want, gsize max, GPtrArray *acc, GError **error)
+ * last, prepended (in order) to `acc`.  Returns the lines taken (0 for a
+ * file that is not there, `*found` then left alone), -1 on other errors. */
+static gint tail_file(const char *path, guint want, gsize max, GPtrArray *acc,
+		      gboolean *found, GError **error)
 {
 	g_autofree char *buf = NULL;
 	g_auto(GStrv) v = NULL;
@@ -349,6 +350,7 @@ static gint tail_file(const char *path, guint want, gsize max, GPtrArray *acc, G
 			    g_strerror(e));
 		return -1;
 	}
+	*found = TRUE;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s is not a regular file", path);
@@ -390,7 +392,8 @@ gint hrpcd_audit_sinks_tail(HrpcdAuditSinks *s, guint32 guest_id, const char *na
 				  : NULL;
 	g_autofree char *path = NULL, *old = NULL;
 	gsize room = max;
-	gint got, more = 0;
+	gboolean found = FALSE;
+	gint got;
 	guint from;
 
 	if (ga) {
@@ -402,20 +405,18 @@ gint hrpcd_audit_sinks_tail(HrpcdAuditSinks *s, guint32 guest_id, const char *na
 		path = g_strdup_printf("%s/%s.sock.log", s->dir, file);
 	}
 	old = g_strconcat(path, ".1", NULL);
-	got = tail_file(path, lines, max, acc, error);
+	got = tail_file(path, lines, max, acc, &found, error);
 	if (got < 0)
 		return -1;
 	if ((guint)got < lines) {
 		g_autoptr(GPtrArray) older = g_ptr_array_new_with_free_func(g_free);
 
-		more = tail_file(old, lines - (guint)got, max, older, error);
-		if (more < 0)
+		if (tail_file(old, lines - (guint)got, max, older, &found, error) < 0)
 			return -1;
 		for (guint i = older->len; i > 0; i--)
 			g_ptr_array_insert(acc, 0, g_strdup(older->pdata[i - 1]));
 	}
-	if (!got && !more && !g_file_test(path, G_FILE_TEST_EXISTS) &&
-	    !g_file_test(old, G_FILE_TEST_EXISTS)) {
+	if (!found) {
 		g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "no socket audit log %s", path);
 		return -1;
 	}

@@ -27,6 +27,23 @@ static gboolean builtins_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gp
 	return TRUE;
 }
 
+/*
+ * A guest with a guests/ file (guest-policy.h): the text of its section
+ * `sec` for that service (NULL: the file has none) and, in `*source`, what
+ * names the policy in the service's messages - the file, or what the
+ * missing section means: "ABSENT (FILE has no [SECTION])SUFFIX".
+ */
+static const char *guest_section(const HrpcdGuestPolicy *gp, HrpcdGuestSection sec,
+				 const char *absent, const char *suffix, char **source)
+{
+	const char *text = gp->text[sec];
+
+	*source = text ? g_strdup(gp->path)
+		       : g_strdup_printf("%s (%s has no [%s])%s", absent, gp->path,
+					 hrpcd_guest_section_name(sec), suffix);
+	return text;
+}
+
 /* ---- socket outsourcing (outsource/sock, service 16) ---- */
 static gboolean sock_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer *state,
 			   GError **error)
@@ -37,10 +54,9 @@ static gboolean sock_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpoint
 	const HrpcdGuestPolicy *gp = spec->guest_policy;
 
 	if (gp && gp->path) {
-		const char *text = gp->text[HRPCD_GUEST_SOCKETS];
+		const char *text = guest_section(gp, HRPCD_GUEST_SOCKETS, "built-in default", "",
+						 &source);
 
-		source = text ? g_strdup(gp->path)
-			: g_strdup_printf("built-in default (%s has no [sockets])", gp->path);
 		*state = outsource_sock_service_start_text(srv, spec->guest_id, spec->name, text,
 							   source, spec->audit_fd,
 							   spec->uid != (uid_t)-1, error);
@@ -66,10 +82,9 @@ static gboolean fs_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointer
 	const HrpcdGuestPolicy *gp = spec->guest_policy;
 
 	if (gp && gp->path) {
-		const char *text = gp->text[HRPCD_GUEST_EXPORTS];
+		const char *text = guest_section(gp, HRPCD_GUEST_EXPORTS, "none", ": no exports",
+						 &source);
 
-		source = text ? g_strdup(gp->path)
-			: g_strdup_printf("none (%s has no [exports]): no exports", gp->path);
 		*state = outsource_fs_service_start_text(srv, spec->guest_id, spec->name, text,
 							 source, spec->audit_fd, error);
 	} else {
@@ -93,10 +108,8 @@ static gboolean mem_start(hrpc_server *srv, const HrpcdWorkerSpec *spec, gpointe
 	const HrpcdGuestPolicy *gp = spec->guest_policy;
 
 	if (gp && gp->path) {
-		const char *text = gp->text[HRPCD_GUEST_MEMORY];
+		const char *text = guest_section(gp, HRPCD_GUEST_MEMORY, "none", "", &source);
 
-		source = text ? g_strdup(gp->path)
-			: g_strdup_printf("none (%s has no [memory])", gp->path);
 		*state = outsource_mem_service_start_text(srv, spec->guest_id, spec->name, text,
 							  source, spec->mem_adopt, spec->audit_fd,
 							  error);
