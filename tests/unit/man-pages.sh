@@ -216,6 +216,16 @@ for page in hostrpcd.8 hostrpcctl.8 hostrpcd.conf.5 hostrpc-migrate.8 guestrpcd.
 		continue
 	fi
 	warn=$(groff -man -ww -z "$p" 2>&1)
+	# The same page under a long prefix (distcheck's is about 50
+	# characters): a path in a tag that cannot be adjusted warns only
+	# there, so check it here whatever this build's prefix is.
+	long=/build/work/main/hostrpc-0.1.0/_build/sub/_inst
+	if [ -f "$top_srcdir/docs/man/$page.in" ]; then
+		warn=$warn$(sed -e "s|@sysconfdir@|$long/etc|g; s|@localstatedir@|$long/var|g;
+			s|@runstatedir@|$long/var/run|g; s|@[A-Za-z_]*dir@|$long/x|g;
+			s|@[A-Za-z_]*@|x|g" "$top_srcdir/docs/man/$page.in" |
+			groff -man -ww -z 2>&1 | sed 's/^/(long prefix) /')
+	fi
 	left=$(grep -n '@[A-Za-z_]*@' "$p")
 	if [ -z "$warn" ] && [ -z "$left" ]; then
 		ok "$page renders without warnings"
