@@ -705,12 +705,15 @@ static int cmd_memory_all(hrpc_client *c)
 		fflush(stdout);
 		asked++;
 		fail_jmp = &jb;
-		if (setjmp(jb) == 0)
+		if (setjmp(jb) == 0) {
 			cmd_sockets(c, id, 0, &q);
-		else if (opt_json)
-			fputs("null", stdout);
-		else
+		} else {
+			/* A guest that could not answer: null in its place
+			 * for scripts, counted in either mode. */
+			if (opt_json)
+				fputs("null", stdout);
 			failed++;
+		}
 		fail_jmp = NULL;
 	}
 	if (opt_json)
