@@ -29,11 +29,13 @@ static void usage(FILE *f)
 		"                    [--size BYTES] [--bulk] [--interval-ms MS] [--spin-us US]\n"
 		"  --socket PATH    hostrpcd guest socket (default " RUNSTATEDIR "/hostrpc/hostrpcd.sock)\n"
 		"  --vport          PATH is a stream (vport) socket instead of a memfd one\n"
+		"  --name NAME      the guest name sent in HELLO (default hostrpc-ping)\n"
 		"  --count N        calls to make (default 1000)\n"
 		"  --size BYTES     payload per call (default 64; > 65536 implies --bulk)\n"
 		"  --bulk           send the payload through the bulk data area\n"
 		"  --interval-ms MS pause between calls (default 0)\n"
-		"  --spin-us US     poll this long before sleeping (default 20)\n");
+		"  --spin-us US     poll this long before sleeping (default 20)\n"
+		"  --help           print this and exit\n");
 }
 
 int main(int argc, char **argv)

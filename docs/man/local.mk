@@ -6,17 +6,19 @@
 man_in_pages = \
 	docs/man/hostrpcd.8.in docs/man/hostrpcctl.8.in docs/man/hostrpcd.conf.5.in \
 	docs/man/hostrpc-migrate.8.in docs/man/guestrpcd.8.in \
-	docs/man/hostrpc-guest-exec.1.in docs/man/hostrpc-guestmount.1.in
+	docs/man/hostrpc-guest-exec.1.in docs/man/hostrpc-guestmount.1.in \
+	docs/man/hostrpc-ping.1.in
 man_MANS = \
 	docs/man/hostrpcd.8 docs/man/hostrpcctl.8 docs/man/hostrpcd.conf.5 \
-	docs/man/hostrpc-migrate.8 docs/man/guestrpcd.8 docs/man/hostrpc-guest-exec.1
+	docs/man/hostrpc-migrate.8 docs/man/guestrpcd.8 docs/man/hostrpc-guest-exec.1 \
+	docs/man/hostrpc-ping.1
 if HAVE_FUSE3
 man_MANS += docs/man/hostrpc-guestmount.1
 endif
 EXTRA_DIST += $(man_in_pages)
 CLEANFILES += docs/man/hostrpcd.8 docs/man/hostrpcctl.8 docs/man/hostrpcd.conf.5 \
 	docs/man/hostrpc-migrate.8 docs/man/guestrpcd.8 docs/man/hostrpc-guest-exec.1 \
-	docs/man/hostrpc-guestmount.1
+	docs/man/hostrpc-guestmount.1 docs/man/hostrpc-ping.1
 
 # [@] keeps config.status from substituting these here.
 man_subst = sed -e 's|@sysconfdir[@]|$(sysconfdir)|g' \

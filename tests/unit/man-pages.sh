@@ -36,7 +36,7 @@ if ! command -v groff > /dev/null 2>&1; then
 	exit 77
 fi
 
-echo "1..15"
+echo "1..17"
 n=0
 failed=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/man-pages.XXXXXX") || exit 99
@@ -174,6 +174,7 @@ check_tool hostrpc-guest-exec "$b/guestsource/hostrpc-guest-exec" hostrpc-guest-
 	"$pending_guest_exec"
 check_tool hostrpc-guestmount "$b/guestsource/hostrpc-guestmount" hostrpc-guestmount.1 \
 	"$pending_guestmount"
+check_tool hostrpc-ping "$b/hostrpc/hostrpc-ping" hostrpc-ping.1 ""
 
 # hostrpcctl's commands: the "Commands:" block of --help, the first word
 # of each entry; in the page the first word of each tag in COMMANDS.
@@ -209,7 +210,7 @@ fi
 
 # Rendering.
 for page in hostrpcd.8 hostrpcctl.8 hostrpcd.conf.5 hostrpc-migrate.8 guestrpcd.8 \
-	hostrpc-guest-exec.1 hostrpc-guestmount.1; do
+	hostrpc-guest-exec.1 hostrpc-guestmount.1 hostrpc-ping.1; do
 	p=$man/$page
 	if [ ! -f "$p" ]; then
 		not_ok "$page renders without warnings (no $p)"
