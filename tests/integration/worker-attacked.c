@@ -9,7 +9,7 @@
  * our choosing at a `syscall` instruction of its own (the one it sleeps in,
  * or one found in its text), in its own context: its uid, capabilities,
  * seccomp filter and mount namespace.  Then the registers go back and the
- * worker is let go.  For a worker of each service:
+ * worker is let go.  A worker of each service is attacked:
  *
  *   sock  a process guest with an outsourced TCP connection open to a host
  *         server;
@@ -23,13 +23,21 @@
  *         (STATE_OUT).  The destination half needs a second host's link;
  *         the source's worker is what holds the migration here.
  *
- * it tries
- *   - forbidden paths: the daemon's admin socket and the fd holder's, another
- *     guest's memory region, the fs export's root, /etc/shadow, and the
- *     supervisor's root and descriptors through /proc: each open fails with
- *     ENOENT or EACCES (its mount namespace, its uid, ptrace access checks);
+ * Each service runs inside its guest's worker (fs-server and the memory
+ * service are libraries of the worker, the migration port is handed to it):
+ * the set-up checks that the export and the region are the worker's
+ * descriptors and that the port's HELLO names the worker, so attacking the
+ * worker is attacking the service.  Each worker in turn tries
+ *   - forbidden paths: the daemon's admin socket and the fd holder's,
+ *     /etc/shadow, the supervisor's root and descriptors through /proc,
+ *     vm-mem's region file, the sock guest's audit log, and a file of vm-fs's
+ *     export by its host path (in a private 0700 directory, as an export's
+ *     parent should be): each open fails with ENOENT or EACCES (the workers'
+ *     mount namespace or the fs worker's own root, the worker's uid, the
+ *     ptrace access checks of /proc);
  *   - capabilities it lacks: a raw socket (CAP_NET_RAW), raising its hard
- *     descriptor limit (CAP_SYS_RESOURCE): EPERM;
+ *     descriptor limit (CAP_SYS_RESOURCE): EPERM, from the kernel's checks
+ *     (the filter lets both calls through);
  *   - a forbidden system call (mount, execve, bpf, ptrace of the supervisor;
  *     a different one per worker): the filter kills it with SIGSYS.  A
  *     --enable-sanitizers build's filter answers EPERM instead (sandbox.h):
@@ -37,11 +45,14 @@
  *     kills the worker itself (SIGKILL) to test the restart path - it says so.
  *
  * and then: the worker, and no other, died; the supervisor runs and logged
- * the death; a neighbour process guest was served throughout (echo checked
- * byte for byte in a thread, with no failure); the attacked guest is served
- * again by a fresh worker (the process guest reconnects; the ivshmem guests'
- * workers are restarted by the supervisor and the services answer again);
- * and the supervisor's descriptors are what they were.
+ * the death with its signal; a neighbour process guest was served throughout
+ * (echo checked byte for byte, in a process of its own, with no failure);
+ * the attacked guest is served again by a fresh worker (the process guest
+ * reconnects, and its host connection ended with the old worker; the
+ * ivshmem guests' workers are restarted by the supervisor: MOUNT and CREATE
+ * in the export, the memory the guest wrote still granted and intact, a new
+ * migration port reaching the fresh worker); and the supervisor holds the
+ * descriptors it held.
  *
  * Before any attack, the same injection runs harmless calls (getuid, an open
  * of /proc/self/status) in each worker and the worker serves its guest
@@ -869,7 +880,8 @@ int main(void)
 		}
 		tap_ok(!rc && !bad, "%s: worker %d cannot open the admin socket, the fd holder's, "
 		       "/etc/shadow, the supervisor's root or descriptors through /proc, "
-		       "another guest's memory region, the fs export (%s)", svc[s], (int)victim,
+		       "vm-mem's region, the sock guest's audit log, a file of vm-fs's export "
+		       "(%s)", svc[s], (int)victim,
 		       rc ? strerror(-rc) : errs);
 
 		bad = 0;
