@@ -118,6 +118,15 @@ tests_integration_sock_test_sock_audit_flood_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS
 tests_integration_sock_test_sock_audit_flood_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_sock_audit_flood_LDFLAGS = $(itest_ldflags)
 
+# A compromised worker of each service (sock, fs, mem, migration), simulated
+# with ptrace: forbidden paths, capabilities and system calls (issue 18).
+check_PROGRAMS += tests/integration/worker-attacked
+TESTS += tests/integration/worker-attacked
+tests_integration_worker_attacked_SOURCES = tests/integration/worker-attacked.c $(itest_sources)
+tests_integration_worker_attacked_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_integration_worker_attacked_LDADD = $(sock_itest_ldadd)
+tests_integration_worker_attacked_LDFLAGS = $(itest_ldflags)
+
 # Filesystem outsourcing's host half in a real worker (issue 13).
 check_PROGRAMS += tests/integration/fs/test-fs-service
 # memory outsourcing's host half in a real worker (issue 15)
