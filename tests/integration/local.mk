@@ -161,3 +161,11 @@ tests_integration_fault_loop_SOURCES = tests/integration/fault-loop.c $(itest_so
 tests_integration_fault_loop_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_fault_loop_LDADD = $(sock_itest_ldadd)
 tests_integration_fault_loop_LDFLAGS = $(itest_ldflags)
+
+# The soak's short run (bench/soak.c; `make soak` is the long one).
+check_PROGRAMS += bench/soak
+TESTS += bench/soak
+bench_soak_SOURCES = bench/soak.c $(itest_sources)
+bench_soak_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+bench_soak_LDADD = $(sock_itest_ldadd)
+bench_soak_LDFLAGS = $(itest_ldflags)
