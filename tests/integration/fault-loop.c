@@ -586,6 +586,23 @@ static bool dead(pid_t pid, int timeout_ms)
 	}
 }
 
+/* The last `n` lines of the daemon's (latest) log, as diagnostics. */
+static void log_tail(int n)
+{
+	char *log = itest_log(&d), *p = log + strlen(log);
+
+	for (int k = 0; p > log && k <= n; p--)
+		k += p[-1] == '\n';
+	tap_diag("---- the last lines of %s ----", d.log);
+	while (*p) {
+		char *nl = strchrnul(p, '\n');
+
+		tap_diag("%.*s", (int)(nl - p), p);
+		p = *nl ? nl + 1 : nl;
+	}
+	free(log);
+}
+
 /* The daemon logged a holder other than `old` holding the endpoint again. */
 static bool new_holder(pid_t old, int timeout_ms)
 {
@@ -764,6 +781,7 @@ int main(int argc, char **argv)
 			tap_diag("iteration %d: %s (guest %d) after %d ms: not back within %d ms",
 				 it, victims[v], who, delay, RECOVER_MS);
 			failed_iter = it;
+			log_tail(60);
 		}
 	}
 	tap_diag("%d iterations in %.1f s; kills: %d process guest, %d worker, %d supervisor, "
