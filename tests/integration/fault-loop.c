@@ -36,6 +36,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -603,6 +604,65 @@ static void log_tail(int n)
 	free(log);
 }
 
+/* Every fd holder process serving our state directory (by its command
+ * line); at most `max`. */
+static int holders(pid_t *out, int max)
+{
+	char want[400], path[64], buf[1024];
+	struct dirent *e;
+	DIR *dir = opendir("/proc");
+	int n = 0;
+
+	snprintf(want, sizeof(want), "--socket=%s/fdstore.sock", d.state_dir);
+	while (dir && (e = readdir(dir)) && n < max) {
+		FILE *f;
+		size_t len;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		len = fread(buf, 1, sizeof(buf) - 1, f);
+		fclose(f);
+		for (size_t k = 0; k < len; k++)
+			if (!buf[k])
+				buf[k] = ' ';
+		buf[len] = 0;
+		if (strstr(buf, want))
+			out[n++] = (pid_t)atol(e->d_name);
+	}
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
+/* Where every fd holder of ours is: which system call it waits in. */
+static void stuck_holders(void)
+{
+	pid_t h[16];
+	int n = holders(h, 16);
+
+	for (int i = 0; i < n; i++) {
+		char path[64], wchan[64] = "", sc[128] = "";
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/%ld/wchan", (long)h[i]);
+		if ((f = fopen(path, "r"))) {
+			wchan[fread(wchan, 1, sizeof(wchan) - 1, f)] = 0;
+			fclose(f);
+		}
+		snprintf(path, sizeof(path), "/proc/%ld/syscall", (long)h[i]);
+		if ((f = fopen(path, "r"))) {
+			sc[fread(sc, 1, sizeof(sc) - 1, f)] = 0;
+			sc[strcspn(sc, "\n")] = 0;
+			fclose(f);
+		}
+		tap_diag("holder process %ld: wchan %s, syscall %.40s", (long)h[i], wchan, sc);
+	}
+}
+
 /* The daemon logged a holder other than `old` holding the endpoint again. */
 static bool new_holder(pid_t old, int timeout_ms)
 {
@@ -645,6 +705,16 @@ struct sample {
 	int sup_fd, holder_fd;
 	long sup_rss, holder_rss;
 };
+
+/* HOSTRPC_FAULT_VICTIMS: the victims to pick from, as digits ("0123",
+ * default "01234"; to replay a kind of failure faster). */
+static int victim_pick(void)
+{
+	const char *e = getenv("HOSTRPC_FAULT_VICTIMS");
+	int n = e && *e ? (int)strlen(e) : 5, r = rand() % n;
+
+	return e && *e ? (e[r] - '0') % 5 : r;
+}
 
 static const char *const victims[] = {
 	"process guest", "worker", "supervisor", "fd holder", "fake QEMU"
@@ -716,7 +786,7 @@ int main(int argc, char **argv)
 
 	t0 = hrpc_now_ns();
 	for (int it = 0; it < iters && failed_iter < 0; it++) {
-		int v = rand() % 5, delay = rand() % 60, who = rand() % NGUESTS, ms;
+		int v = victim_pick(), delay = rand() % 60, who = rand() % NGUESTS, ms;
 		struct hrpc_admin_guest ag[8];
 		pid_t victim = 0;
 
@@ -782,6 +852,7 @@ int main(int argc, char **argv)
 				 it, victims[v], who, delay, RECOVER_MS);
 			failed_iter = it;
 			log_tail(60);
+			stuck_holders();
 		}
 	}
 	tap_diag("%d iterations in %.1f s; kills: %d process guest, %d worker, %d supervisor, "
@@ -897,12 +968,13 @@ int main(int argc, char **argv)
 	       (unsigned long long)restarts);
 out:
 	{
-		/* The holder outlives a stopped daemon by design; not this one. */
-		pid_t h = holder_pid();
+		/* The holder outlives a stopped daemon by design; not ours. */
+		pid_t h[16];
+		int n = holders(h, 16);
 
 		rc = itest_daemon_stop(&d);
-		if (h > 0)
-			kill(h, SIGKILL);
+		for (int i = 0; i < n; i++)
+			kill(h[i], SIGKILL);
 	}
 	tap_ok(rc != -2, "no sanitizer report in the logs of any start of hostrpcd or its workers");
 	unlink(path);
