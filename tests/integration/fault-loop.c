@@ -608,7 +608,7 @@ static void log_tail(int n)
  * line); at most `max`. */
 static int holders(pid_t *out, int max)
 {
-	char want[400], path[64], buf[1024];
+	char want[400], path[300], buf[1024];
 	struct dirent *e;
 	DIR *dir = opendir("/proc");
 	int n = 0;
@@ -645,7 +645,7 @@ static void stuck_holders(void)
 	int n = holders(h, 16);
 
 	for (int i = 0; i < n; i++) {
-		char path[64], wchan[64] = "", sc[128] = "";
+		char path[300], wchan[64] = "", sc[128] = "";
 		FILE *f;
 
 		snprintf(path, sizeof(path), "/proc/%ld/wchan", (long)h[i]);
@@ -831,7 +831,10 @@ int main(int argc, char **argv)
 		case 3:
 			victim = holder_pid();
 			kill(victim, SIGKILL);
-			if (!dead(victim, 5000) || !new_holder(victim, 5000))
+			/* A holder that is slow to start (a loaded machine, a
+			 * sanitizer build) is given up after 5 s and looked
+			 * for again 5 s later (fdstore-client.c). */
+			if (!dead(victim, 5000) || !new_holder(victim, 15000))
 				victim = -1;
 			else
 				itest_kill_on_bailout(holder_pid());
