@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -361,6 +362,7 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		gpid[i] = fork();
 		if (gpid[i] == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
 			dup2(pfd[1], 3);
 			execl(self, self, "--guest", d.guest_sock, name, n, port, NULL);
 			_exit(127);

@@ -46,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -481,6 +482,8 @@ static void spawn(int i)
 	fflush(stdout);
 	gu->pid = fork();
 	if (gu->pid == 0) {
+		/* not one guest left behind, whatever becomes of the test */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(pfd[1], 3);
 		snprintf(a1, sizeof(a1), "%d", i);
 		snprintf(a2, sizeof(a2), "%u", gu->gen);
@@ -727,7 +730,8 @@ int main(int argc, char **argv)
 	socklen_t sl = sizeof(sa);
 	const char *e;
 	unsigned int seed;
-	int iters, nsmp = 0, kills[5] = { 0 }, worst = 0, slow[5] = { 0 }, sum[5] = { 0 }, failed_iter = -1, rc;
+	int kills[5] = { 0 }, slow[5] = { 0 }, sum[5] = { 0 };
+	int iters, nsmp = 0, worst = 0, failed_iter = -1, rc;
 	uint64_t t0, restarts = 0;
 	pthread_t th;
 	char path[400];
@@ -787,7 +791,7 @@ int main(int argc, char **argv)
 	t0 = hrpc_now_ns();
 	for (int it = 0; it < iters && failed_iter < 0; it++) {
 		int v = victim_pick(), delay = rand() % 60, who = rand() % NGUESTS, ms;
-		struct hrpc_admin_guest ag[8];
+		struct hrpc_admin_guest ag;
 		pid_t victim = 0;
 
 		if (it % SAMPLE_EVERY == 0 && nsmp < MAX_SAMPLES) {
@@ -807,14 +811,15 @@ int main(int argc, char **argv)
 			spawn(who);
 			break;
 		case 1: {
-			int n = itest_admin_guests(d.admin_sock, ag, 8);
 			char name[8];
 
 			snprintf(name, sizeof(name), who == QEMU ? "vm" : "pg%d", who);
-			for (int k = 0; k < n; k++)
-				if (!strncmp(ag[k].name, name, sizeof(ag[k].name)))
-					victim = (pid_t)ag[k].worker_pid;
-			if (victim > 0) {
+			victim = itest_admin_find(d.admin_sock, name, &ag) == 0 ?
+				 (pid_t)ag.worker_pid : 0;
+			if (victim <= 0) {
+				tap_diag("no worker listed for %s", name);
+				victim = -1;
+			} else {
 				kill(victim, SIGKILL);
 				if (!itest_pid_gone(victim, 5000))
 					victim = -1;
