@@ -252,7 +252,10 @@ uint32_t sg_wait(struct sguest *g, uint64_t h, uint32_t bits, int timeout_ms)
 		if (hrpc_now_ns() >= deadline)
 			return 0;
 		sg_credit_return(g);
-		hrpc_client_process(g->cli, 10);
+		/* A channel whose host end is gone (its worker was killed)
+		 * says so at once: no use waiting out the timeout. */
+		if (hrpc_client_process(g->cli, 10) == -EPIPE)
+			return 0;
 	}
 }
 

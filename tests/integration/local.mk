@@ -160,3 +160,21 @@ tests_integration_sock_test_guest_policy_SOURCES = tests/integration/sock/test-g
 tests_integration_sock_test_guest_policy_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
 tests_integration_sock_test_guest_policy_LDADD = $(sock_itest_ldadd)
 tests_integration_sock_test_guest_policy_LDFLAGS = -no-install
+
+# kill -9 of guests, workers, the supervisor, the fd holder and a fake QEMU
+# at random points under checked traffic (issue 18 item 5);
+# HOSTRPC_FAULT_SEED replays, HOSTRPC_FAULT_ITERATIONS (200).
+check_PROGRAMS += tests/integration/fault-loop
+TESTS += tests/integration/fault-loop
+tests_integration_fault_loop_SOURCES = tests/integration/fault-loop.c $(itest_sources)
+tests_integration_fault_loop_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+tests_integration_fault_loop_LDADD = $(sock_itest_ldadd)
+tests_integration_fault_loop_LDFLAGS = $(itest_ldflags)
+
+# The soak's short run (bench/soak.c; `make soak` is the long one).
+check_PROGRAMS += bench/soak
+TESTS += bench/soak
+bench_soak_SOURCES = bench/soak.c $(itest_sources)
+bench_soak_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS)
+bench_soak_LDADD = $(sock_itest_ldadd)
+bench_soak_LDFLAGS = $(itest_ldflags)

@@ -13,6 +13,9 @@ vm_tests += tests/vm/virsh-guest.sh
 vm_tests += tests/vm/libvirt-lifecycle.sh
 vm_tests += tests/vm/endpoint-churn.sh
 vm_tests += tests/vm/demo.sh
+# kill -9 of worker, supervisor, fd holder and QEMU under a checking guest
+# (issue 18 item 5; FAULT_BOOTS=10 for the 200-kill run)
+vm_tests += tests/vm/fault-loop.sh
 EXTRA_DIST += tests/vm/guest/hrpc-forge.c
 dist_check_SCRIPTS += $(vm_tests)
 
