@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -198,6 +199,25 @@ static void ensure_std_fds(void)
 	for (int fd = 0; fd < 3; fd++)
 		if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)
 			_exit(1);
+}
+
+/*
+ * A guest's worker holds a descriptor per outsourced socket and open file
+ * (max-sockets defaults to 1024 a guest, and the worker has its channel,
+ * region and log besides), and workers inherit this process's limits.  The
+ * soft limit of 1024 a shell gives is the select() era's; nothing here uses
+ * select(), so take the hard limit, as the fd holder does and as
+ * hostrpcd.service's LimitNOFILE= does under systemd.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &r) < 0)
+			g_debug("cannot raise the descriptor limit: %s", g_strerror(errno));
+	}
 }
 
 /*
@@ -435,6 +455,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--fdstore"))
 		return hrpcd_fdstore_main(argc, argv);
 	ensure_std_fds();
+	raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 	g_set_prgname("hostrpcd");
 	if (!hrpcd_options_load(&o, argc, argv, &error)) {

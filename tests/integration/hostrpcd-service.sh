@@ -53,11 +53,17 @@ with open(sys.argv[2], "a", buffering=1) as f:
 }
 has() { grep -q -- "$1" "$2" 2>/dev/null; }
 
-echo "1..9"
+echo "1..10"
 
 listen "$dir/notify" "$dir/notify.log"
-NOTIFY_SOCKET=$dir/notify "$hostrpcd" --config /dev/null --daemon --pidfile "$dir/pid" --no-fdstore \
-	--socket "$dir/guests.sock" --admin-socket "$dir/admin.sock" --state-dir "$dir/state" \
+# Started with the soft descriptor limit a shell gives (1024, or lower if
+# the hard one is), which is too low for a guest's max-sockets.
+hard=$(ulimit -Hn)
+soft=1024
+[ "$hard" != unlimited ] && [ "$hard" -lt $soft ] && soft=$((hard / 2))
+( ulimit -Sn $soft
+NOTIFY_SOCKET=$dir/notify exec "$hostrpcd" --config /dev/null --daemon --pidfile "$dir/pid" --no-fdstore \
+	--socket "$dir/guests.sock" --admin-socket "$dir/admin.sock" --state-dir "$dir/state" ) \
 	> "$dir/start.log" 2>&1
 st=$?
 sed 's/^/# /' "$dir/start.log"
@@ -67,6 +73,11 @@ ok $? "--daemon --pidfile: the caller returns 0 once ready, the pid file names t
 
 wait_for 5 has "READY=1 MAINPID=$pid" "$dir/notify.log"
 ok $? "NOTIFY_SOCKET (a path): READY=1 with MAINPID=$pid"
+
+lim=$(awk '/^Max open files/ { print $4 " " $5 }' "/proc/$pid/limits" 2>/dev/null)
+echo "# started with soft $soft, hard $hard; the daemon's: $lim"
+[ "$lim" = "$hard $hard" ]
+ok $? "the daemon takes the hard descriptor limit (workers inherit it): $lim"
 
 kill -HUP "$pid"
 wait_for 5 eval '[ "$(grep -c . "$dir/notify.log")" -ge 3 ]'
