@@ -7,7 +7,10 @@
 #    channel with a reader thread;
 #  - the migration link and forwarding (migrate/link.c, forward.c) with
 #    their server and relay threads;
-#  - hostrpcd's libvirt follower (its event thread, libvirt-domains.c);
+#  - hostrpcd's libvirt follower (libvirt-domains.c: libvirt's events come
+#    through GLib's default context, also the caller's), alone and in a
+#    hostrpcd following the real libvirtd (as make check, it needs
+#    tools/libvirt-setup start);
 #  - the socket service's process guests (outsource/sock/sockguest.c: the
 #    host half in a thread, the guest half through libhostrpc), and the
 #    service in a real hostrpcd with a serving thread;
@@ -35,6 +38,7 @@ tsan_sock_tests = tests/integration/sock/test-sock-procs tests/integration/sock/
 	tests/integration/sock/test-sock-close
 tsan_itests = $(tsan_sock_tests) tests/integration/sock/test-sock-daemon \
 	tests/integration/ivshmem-handshake tests/integration/ivshmem-daemon-restart \
+	tests/integration/libvirt-endpoints \
 	tests/integration/worker-seccomp-filter \
 	tests/integration/guestsource/test-agent-hostile-host
 tsan_scripts = $(gs_itests)
