@@ -6,7 +6,8 @@
 #    ring producer/consumer pairs, the stream framing core and the vchan
 #    channel with a reader thread;
 #  - the migration link and forwarding (migrate/link.c, forward.c) with
-#    their server and relay threads;
+#    their server and relay threads, and the network identity's thread in
+#    another namespace (migrate/netident.c, netident.sh);
 #  - hostrpcd's libvirt follower (libvirt-domains.c: libvirt's events come
 #    through GLib's default context, also the caller's), alone and in a
 #    hostrpcd following the real libvirtd (as make check, it needs
@@ -41,11 +42,12 @@ tsan_itests = $(tsan_sock_tests) tests/integration/sock/test-sock-daemon \
 	tests/integration/libvirt-endpoints \
 	tests/integration/worker-seccomp-filter \
 	tests/integration/guestsource/test-agent-hostile-host
-tsan_scripts = $(gs_itests)
+tsan_scripts = $(gs_itests) tests/integration/migrate/netident.sh
 tsan_tests = $(tsan_unit_tests) $(tsan_itests) $(tsan_scripts)
 # What they run beside themselves (the tools and hostrpcd come with `all`).
 tsan_helpers = tests/integration/guestsource/fake-guest$(EXEEXT) \
-	tests/integration/itest-guest$(EXEEXT) tests/posix/runas$(EXEEXT)
+	tests/integration/itest-guest$(EXEEXT) tests/posix/runas$(EXEEXT) \
+	tests/integration/migrate/test-netident$(EXEEXT)
 EXTRA_DIST += tests/tsan-run
 .PHONY: check-tsan
 if ENABLE_TSAN
