@@ -86,7 +86,7 @@ static int ring_up(struct ring_rig *r, uint32_t spin_ns)
 
 static void ring_down(struct ring_rig *r)
 {
-	r->stop = true;
+	__atomic_store_n(&r->stop, true, __ATOMIC_RELEASE);  /* hrpc_conn_serve() reads it atomically */
 	pthread_join(r->th, NULL);
 	hrpc_client_free(r->cli);
 	hrpc_conn_free(r->conn);

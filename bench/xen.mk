@@ -12,7 +12,7 @@
 EXTRA_DIST += bench/xen.mk
 .PHONY: xen-bench
 if HAVE_XEN
-if !ENABLE_SANITIZERS
+if !SANITIZED_BUILD
 xen-bench: hostrpc/daemon/hostrpcd hostrpc/daemon/hostrpcctl tests/vm/xen/vchan-bench
 	top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
 		$(SHELL) $(top_srcdir)/bench/xen-bench.sh

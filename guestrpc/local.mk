@@ -21,8 +21,8 @@ guestrpc_guestrpcd_CFLAGS += $(XEN_CFLAGS)
 guestrpc_guestrpcd_LDADD = -lxenvchan -lxenstore -lxengnttab -lxenevtchn \
 	-lxentoollog -lxentoolcore -lpthread
 endif
-if ENABLE_SANITIZERS
-# ASan cannot link statically: in a sanitizer build the agent is dynamic,
+if SANITIZED_BUILD
+# ASan and TSan cannot link statically: in a sanitizer build the agent is dynamic,
 # for the process-level tests on the host (the guest images' VM tests need
 # a normal build's static agent and skip, saying so).
 guestrpc_guestrpcd_LDFLAGS =

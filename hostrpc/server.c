@@ -544,7 +544,7 @@ int hrpc_conn_serve(hrpc_conn *c, volatile bool *stop)
 
 		if (rc < 0)
 			return rc;
-		if (stop && *stop)
+		if (stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE))
 			return 0;
 		rc = hrpc_chan_wait(c->ch, 100, c->blocked ? (uint32_t)(MAX_RECORD + c->reserved) : 0);
 		if (rc < 0)

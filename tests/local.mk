@@ -14,6 +14,7 @@ include tests/vm/migrate/local.mk
 include tests/vm/mem/local.mk
 include tests/vm/fs/workloads.mk
 include tests/pkg/local.mk
+include tests/tsan.mk
 
 # The VM tests (real guest kernels under QEMU) that `make check` runs: all of
 # them by default.  `make check VM_TESTS='$$(vm_lifetime_tests)'` runs only

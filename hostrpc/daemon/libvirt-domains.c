@@ -3,10 +3,18 @@
  * libvirt-domains.c - follow libvirt domains and keep one ivshmem endpoint
  * per hostrpc device in their XML.
  *
- * libvirt's event loop runs in its own thread (virEventRunDefaultImpl);
- * everything it learns is posted to hostrpcd's GLib context as whole
- * "domain X now wants endpoints {...}" updates, so the endpoint table is
- * only ever touched from the main loop.
+ * libvirt's event implementation (virEventRegisterDefaultImpl) is GLib's
+ * global default context: its watches and timers are sources there, and
+ * virEventRunDefaultImpl() is one iteration of it.  That is hostrpcd's
+ * main loop, so libvirt's events are dispatched by the main loop - there is
+ * no thread of ours.  (There was one, running virEventRunDefaultImpl(): it
+ * competed with the main loop for the one context.  Whichever thread held
+ * it dispatched libvirt's callbacks and our own updates, so the tables
+ * below and the add/remove callbacks ran in either thread - a data race
+ * ThreadSanitizer showed in tests/unit/test-libvirt-domains - and while
+ * hostrpcd's loop ran, the thread waited for the context for good, so a
+ * lost connection was never retried.)  What libvirt tells us is applied as
+ * whole "domain X now wants endpoints {...}" updates, on `ctx`.
  */
 #include "config.h"
 
@@ -105,20 +113,23 @@ struct _HrpcdLibvirt {
 	gpointer user_data;
 	GHashTable *domains;      /* name -> GPtrArray of paths (main loop only) */
 	GHashTable *owners;       /* path -> the domain whose endpoint it is (main loop only) */
-	GThread *thread;
-	gint stop;
-	virConnectPtr conn;       /* libvirt thread only, after start-up */
+	GSource *watch;           /* the connection check and retry, on `ctx` */
+	GQueue pending;           /* GSource: updates posted, not yet applied */
+	gint64 retry;             /* when to try connecting again */
+	virConnectPtr conn;
 	int cb_id;
 };
 
 typedef struct {
 	HrpcdLibvirt *lv;
+	GSource *src;             /* ours in lv->pending (no reference) */
 	char *domain;
 	GPtrArray *paths;         /* NULL: the domain is gone */
 } Update;
 
 static void update_free(Update *u)
 {
+	g_queue_remove(&u->lv->pending, u->src);
 	g_free(u->domain);
 	if (u->paths)
 		g_ptr_array_unref(u->paths);
@@ -203,8 +214,16 @@ static void post(HrpcdLibvirt *lv, const char *domain, GPtrArray *paths)
 	u->lv = lv;
 	u->domain = g_strdup(domain);
 	u->paths = paths;
-	g_main_context_invoke_full(lv->ctx, G_PRIORITY_DEFAULT, apply_update, u,
-				   (GDestroyNotify)update_free);
+	/* A source of its own, not g_main_context_invoke(): that would apply
+	 * it at once, inside libvirt's callback (or the scan at start-up). */
+	GSource *src = g_idle_source_new();
+
+	g_source_set_priority(src, G_PRIORITY_DEFAULT);
+	u->src = src;
+	g_queue_push_tail(&lv->pending, src);
+	g_source_set_callback(src, apply_update, u, (GDestroyNotify)update_free);
+	g_source_attach(src, lv->ctx);
+	g_source_unref(src);
 }
 
 static void scan_domain(HrpcdLibvirt *lv, virDomainPtr dom)
@@ -285,36 +304,27 @@ static void lv_disconnect(HrpcdLibvirt *lv)
 	lv->cb_id = -1;
 }
 
-static gpointer lv_thread(gpointer data)
+/* Every 500 ms on `ctx`: notice a lost connection, retry every 2 s. */
+static gboolean lv_watch(gpointer data)
 {
 	HrpcdLibvirt *lv = data;
-	gint64 retry = 0;
 
-	while (!g_atomic_int_get(&lv->stop)) {
-		if (lv->conn && virConnectIsAlive(lv->conn) != 1) {
-			g_warning("libvirt: lost the connection to %s; retrying", lv->uri);
-			lv_disconnect(lv);
-		}
-		if (!lv->conn && g_get_monotonic_time() >= retry) {
-			g_autoptr(GError) err = NULL;
-
-			if (!lv_connect(lv, &err)) {
-				g_debug("%s", err->message);
-				lv_disconnect(lv);
-				retry = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
-			} else {
-				g_message("libvirt: following domains at %s", lv->uri);
-			}
-		}
-		/* Returns after each dispatched event or the keep-alive timer. */
-		virEventRunDefaultImpl();
+	if (lv->conn && virConnectIsAlive(lv->conn) != 1) {
+		g_warning("libvirt: lost the connection to %s; retrying", lv->uri);
+		lv_disconnect(lv);
 	}
-	lv_disconnect(lv);
-	return NULL;
-}
+	if (!lv->conn && g_get_monotonic_time() >= lv->retry) {
+		g_autoptr(GError) err = NULL;
 
-static void tick(int timer, void *opaque)
-{
+		if (!lv_connect(lv, &err)) {
+			g_debug("%s", err->message);
+			lv_disconnect(lv);
+			lv->retry = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+		} else {
+			g_message("libvirt: following domains at %s", lv->uri);
+		}
+	}
+	return G_SOURCE_CONTINUE;
 }
 
 HrpcdLibvirt *hrpcd_libvirt_new(const char *uri, const char *endpoint_dir, GMainContext *ctx,
@@ -327,9 +337,6 @@ HrpcdLibvirt *hrpcd_libvirt_new(const char *uri, const char *endpoint_dir, GMain
 	if (g_once_init_enter(&once)) {
 		virSetErrorFunc(NULL, silence);
 		virEventRegisterDefaultImpl();
-		/* A periodic timer so the loop thread wakes to notice stop and
-		 * to retry a lost connection. */
-		virEventAddTimeout(500, tick, NULL, NULL);
 		g_once_init_leave(&once, 1);
 	}
 	lv = g_new0(HrpcdLibvirt, 1);
@@ -340,6 +347,7 @@ HrpcdLibvirt *hrpcd_libvirt_new(const char *uri, const char *endpoint_dir, GMain
 	lv->remove = remove;
 	lv->user_data = user_data;
 	lv->cb_id = -1;
+	g_queue_init(&lv->pending);
 	lv->domains = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 					    (GDestroyNotify)g_ptr_array_unref);
 	lv->owners = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -349,7 +357,9 @@ HrpcdLibvirt *hrpcd_libvirt_new(const char *uri, const char *endpoint_dir, GMain
 		hrpcd_libvirt_free(lv);
 		return NULL;
 	}
-	lv->thread = g_thread_new("libvirt-events", lv_thread, lv);
+	lv->watch = g_timeout_source_new(500);
+	g_source_set_callback(lv->watch, lv_watch, lv, NULL);
+	g_source_attach(lv->watch, lv->ctx);
 	return lv;
 }
 
@@ -357,11 +367,15 @@ void hrpcd_libvirt_free(HrpcdLibvirt *lv)
 {
 	if (!lv)
 		return;
-	if (lv->thread) {
-		g_atomic_int_set(&lv->stop, 1);
-		g_thread_join(lv->thread);
+	if (lv->watch) {
+		g_source_destroy(lv->watch);
+		g_source_unref(lv->watch);
 	}
 	lv_disconnect(lv);
+	/* Updates not applied yet point at lv: gone with it (update_free()
+	 * takes each off the queue). */
+	while (!g_queue_is_empty(&lv->pending))
+		g_source_destroy(g_queue_peek_head(&lv->pending));
 	g_hash_table_unref(lv->domains);
 	g_hash_table_unref(lv->owners);
 	g_main_context_unref(lv->ctx);

@@ -37,6 +37,10 @@ typedef void (*HrpcdEndpointFunc)(const char *domain, const char *path, gpointer
  * for it; another domain naming it is refused (logged) until the owner lets
  * it go, and `remove` is only ever called by the owner.  A lost connection
  * is retried every 2 seconds; endpoints stay while it is down.
+ * libvirt's events come through GLib's global default context (libvirt's
+ * default event implementation): whoever calls this must run it, as
+ * hostrpcd's main loop does; `ctx` (NULL: the thread's default) runs the
+ * connection check and the callbacks.  One thread: no locking.
  */
 HrpcdLibvirt *hrpcd_libvirt_new(const char *uri, const char *endpoint_dir, GMainContext *ctx,
 				HrpcdEndpointFunc add, HrpcdEndpointFunc remove,

@@ -170,7 +170,17 @@ static gpointer balloon_thread(gpointer data)
 		}
 		for (guint i = 0; mb->conn && i < r->items->len; i++)
 			do_item(mb, g_ptr_array_index(r->items, i));
-		g_main_context_invoke_full(mb->ctx, G_PRIORITY_DEFAULT, round_back, r, round_free);
+		/* A source on the main loop's context, not g_main_context_invoke():
+		 * that would run round_back() here, in this thread, whenever the
+		 * (default) context is free to acquire - racing with the main
+		 * thread on `busy` and the caller's state (as libvirt-domains.c
+		 * did under ThreadSanitizer). */
+		GSource *src = g_idle_source_new();
+
+		g_source_set_priority(src, G_PRIORITY_DEFAULT);
+		g_source_set_callback(src, round_back, r, round_free);
+		g_source_attach(src, mb->ctx);
+		g_source_unref(src);
 	}
 	if (mb->conn)
 		virConnectClose(mb->conn);

@@ -425,6 +425,16 @@ int hrpcd_sandbox_seccomp_fs(bool fs, char *err, size_t errlen)
 	ctx = seccomp_init(deny);
 	if (!ctx)
 		FAIL(-ENOMEM, "seccomp: cannot build the filter");
+	/* Every thread of the process, not only the caller: a filter binds
+	 * only the thread that loads it and those it creates later, and a
+	 * thread started before (by GLib, or ThreadSanitizer's own, which
+	 * let setuid(0) succeed there while it failed here, and glibc abort)
+	 * would run unfiltered. */
+	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (rc < 0) {
+		seccomp_release(ctx);
+		FAIL(rc, "seccomp: cannot ask for every thread (TSYNC): %s", strerror(-rc));
+	}
 	rc = allow(ctx, allowed, sizeof(allowed) / sizeof(allowed[0]), err, errlen);
 	/* Signals to ourselves only (abort(), raise()): tgkill with our pid. */
 	if (!rc)

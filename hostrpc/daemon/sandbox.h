@@ -28,8 +28,10 @@
  *  3. hrpcd_sandbox_seccomp(): no_new_privs and the allow-list in sandbox.c;
  *     any other system call kills the worker (SIGSYS; the supervisor logs
  *     it like any crash).  A sanitizer build (configure
- *     --enable-sanitizers) allows what ASan/UBSan's reports need as well,
- *     and answers EPERM instead of killing, so a report is not cut short.
+ *     --enable-sanitizers, or --enable-tsan) allows what ASan/UBSan's
+ *     reports need as well, and answers EPERM instead of killing, so a
+ *     report (or TSan's own calls) is not cut short.  The filter binds
+ *     every thread of the worker (TSYNC).
  *
  * A hostrpcd that does not run as root cannot change uid or mount anything:
  * its workers keep its uid and mount namespace and still get 2 and 3.

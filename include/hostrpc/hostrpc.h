@@ -262,7 +262,10 @@ void hrpc_conn_free(hrpc_conn *conn);
 int hrpc_conn_process(hrpc_conn *conn);
 
 /* Block serving calls until fenced/hung up or `*stop` becomes true;
- * adaptive: spins for the channel's spin budget before sleeping. */
+ * adaptive: spins for the channel's spin budget before sleeping.  `*stop`
+ * is read atomically (acquire): another thread sets it with
+ * __atomic_store_n(stop, true, __ATOMIC_RELEASE) - volatile alone is no
+ * ordering, and a plain store races with the read. */
 int hrpc_conn_serve(hrpc_conn *conn, volatile bool *stop);
 
 int hrpc_conn_send_event(hrpc_conn *conn, uint16_t service, uint16_t proc,

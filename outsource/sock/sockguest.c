@@ -12,7 +12,7 @@ static void sg_conn_done(hrpc_conn *conn, int err, gpointer data)
 {
 	struct sguest *g = data;
 
-	g->conn_done = err ? err : -EPIPE;
+	__atomic_store_n(&g->conn_done, err ? err : -EPIPE, __ATOMIC_RELEASE);
 }
 
 static void *sg_serve(void *arg)
@@ -23,7 +23,7 @@ static void *sg_serve(void *arg)
 	g_main_context_push_thread_default(g->ctx);
 	hrpc_glib_conn_attach(g->conn, g->ctx, sg_conn_done, g);
 	src = outsource_sock_glib_attach(g->sock, g->ctx);
-	while (!g->stop)
+	while (!__atomic_load_n(&g->stop, __ATOMIC_ACQUIRE))
 		g_main_context_iteration(g->ctx, TRUE);
 	g_source_destroy(src);
 	g_source_unref(src);
@@ -128,13 +128,80 @@ int sg_start(struct sguest *g, const char *policy, int audit_fd)
 void sg_stop(struct sguest *g)
 {
 	hrpc_client_free(g->cli);
-	g->stop = true;
+	__atomic_store_n(&g->stop, true, __ATOMIC_RELEASE);
 	g_main_context_wakeup(g->ctx);
 	pthread_join(g->thread, NULL);
 	hrpc_conn_free(g->conn);
 	hrpc_server_free(g->srv);
 	outsource_sock_free(g->sock);
 	g_main_context_unref(g->ctx);
+}
+
+struct sg_host_job {
+	struct sguest *g;
+	void (*fn)(outsource_sock *s, void *data);
+	void *data;
+	/* pthread, not GMutex/GCond: GLib's are futexes inside libglib,
+	 * which ThreadSanitizer does not see (make check-tsan). */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+};
+
+static gboolean sg_host_job_run(gpointer p)
+{
+	struct sg_host_job *j = p;
+
+	pthread_mutex_lock(&j->mu);   /* the caller waits, having let go of it */
+	j->fn(j->g->sock, j->data);
+	j->done = true;
+	pthread_cond_signal(&j->cv);
+	pthread_mutex_unlock(&j->mu);
+	return G_SOURCE_REMOVE;
+}
+
+void sg_host_call(struct sguest *g, void (*fn)(outsource_sock *s, void *data), void *data)
+{
+	struct sg_host_job j = { .g = g, .fn = fn, .data = data,
+				 .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+	/* g->ctx is neither owned by nor the default of this thread: this
+	 * queues the job for sg_serve()'s loop and wakes it.  (The lock makes
+	 * the hand-over visible to ThreadSanitizer, which cannot see GLib's.) */
+	pthread_mutex_lock(&j.mu);
+	g_main_context_invoke(g->ctx, sg_host_job_run, &j);
+	while (!j.done)
+		pthread_cond_wait(&j.cv, &j.mu);
+	pthread_mutex_unlock(&j.mu);
+}
+
+static void sg_totals_fn(outsource_sock *s, void *data)
+{
+	outsource_sock_totals(s, data);
+}
+
+void sg_totals(struct sguest *g, struct outsource_sock_totals *t)
+{
+	sg_host_call(g, sg_totals_fn, t);
+}
+
+struct sg_print_args {
+	FILE *f;
+	bool json;
+};
+
+static void sg_print_fn(outsource_sock *s, void *data)
+{
+	struct sg_print_args *a = data;
+
+	outsource_sock_print(s, a->f, a->json);
+}
+
+void sg_print(struct sguest *g, FILE *f, bool json)
+{
+	struct sg_print_args a = { f, json };
+
+	sg_host_call(g, sg_print_fn, &a);
 }
 
 /* Give back the credit the host spent on events, in batches, as a guest

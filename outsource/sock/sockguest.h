@@ -47,8 +47,10 @@ struct sguest {
 	outsource_sock *sock;
 	GMainContext *ctx;
 	pthread_t thread;
-	volatile bool stop;
-	volatile int conn_done;
+	/* Shared by the two threads: atomic.  Everything else of the host
+	 * half belongs to its thread once it runs (sg_host_call()). */
+	bool stop;
+	int conn_done;           /* sg_conn_result() */
 	/* guest half */
 	hrpc_client *cli;
 	struct sg_track track[SG_MAX_TRACK];
@@ -72,6 +74,18 @@ int sg_start_full(struct sguest *g, const char *policy, int audit_fd,
 int sg_start(struct sguest *g, const char *policy, int audit_fd);
 
 void sg_stop(struct sguest *g);
+/* Run fn(g->sock, data) in the host half's thread and wait for it: the
+ * service's state is that thread's alone while it runs. */
+void sg_host_call(struct sguest *g, void (*fn)(outsource_sock *s, void *data), void *data);
+/* outsource_sock_totals() and outsource_sock_print() through sg_host_call(). */
+void sg_totals(struct sguest *g, struct outsource_sock_totals *t);
+void sg_print(struct sguest *g, FILE *f, bool json);
+/* 0 while the host half serves its conn; then why it stopped (-EPROTO:
+ * fenced, -EPIPE: hung up). */
+static inline int sg_conn_result(struct sguest *g)
+{
+	return __atomic_load_n(&g->conn_done, __ATOMIC_ACQUIRE);
+}
 
 /* Give back the credit the host spent on events, in batches, as a guest
  * kernel would (never from inside the event handler). */

@@ -138,6 +138,14 @@ static int daemon_spawn(struct itest_daemon *d, const char *const *extra)
 	for (int i = 0; i < MAX_DAEMONS; i++)
 		if (!daemons[i])
 			slot = i;
+	/* make check-tsan (tests/tsan-run) sends reports to files of its own;
+	 * a worker cannot write there (its uid, its mount namespace), so the
+	 * daemon's go to its log, where itest_sanitizer_reports() looks. */
+	static char tsan_env[1024];
+	const char *tsan = getenv("TSAN_OPTIONS");
+
+	if (tsan)
+		snprintf(tsan_env, sizeof(tsan_env), "TSAN_OPTIONS=%s:log_path=stderr", tsan);
 	fflush(stdout);
 	d->pid = fork();
 	if (d->pid < 0)
@@ -149,6 +157,8 @@ static int daemon_spawn(struct itest_daemon *d, const char *const *extra)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
 			_exit(127);
+		if (tsan)
+			putenv(tsan_env);   /* replaces the entry: no allocation after fork */
 		execv(prog, argv);
 		_exit(127);
 	}
@@ -222,6 +232,7 @@ static int log_reports(const char *path)
 {
 	static const char *const marks[] = {
 		"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+		"WARNING: ThreadSanitizer", "ERROR: ThreadSanitizer",
 	};
 	FILE *f = fopen(path, "r");
 	char line[1024];

@@ -430,7 +430,7 @@ int main(void)
 		pthread_t t;
 		uint64_t t0;
 
-		p.stop = true;
+		__atomic_store_n(&p.stop, true, __ATOMIC_RELEASE);
 		pthread_join(p.thread, NULL);  /* nobody reads the server end now */
 		h.conn = p.conn;
 		p.conn = NULL;

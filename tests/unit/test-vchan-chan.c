@@ -37,7 +37,7 @@ struct srv {
 	hrpc_conn *conn;
 	pthread_t thread;
 	int stop_fd;
-	volatile unsigned long wakeups;
+	unsigned long wakeups;   /* atomic: the test reads it while serve() runs */
 	int rc;
 };
 
@@ -55,7 +55,7 @@ static void *serve(void *arg)
 			continue;
 		if (p[1].revents)
 			return NULL;
-		s->wakeups++;
+		__atomic_add_fetch(&s->wakeups, 1, __ATOMIC_RELAXED);
 		s->rc = hrpc_conn_process(s->conn);
 		if (s->rc < 0)
 			return NULL;
@@ -271,16 +271,18 @@ int main(void)
 	/* Idle: the server's wait_fd goes quiet (events are taken in recv),
 	 * so a poll loop that never acks does not spin. */
 	{
-		unsigned long w0 = s.wakeups, e0 = vchan_mock_events();
+		unsigned long w0 = __atomic_load_n(&s.wakeups, __ATOMIC_RELAXED), w;
+		unsigned long e0 = vchan_mock_events();
 		struct pollfd p = { .fd = hrpc_client_wait_fd(c.c), .events = POLLIN };
 		int cr;
 
 		hrpc_client_process(c.c, 0);
 		cr = poll(&p, 1, 0);
 		usleep(300000);
-		tap_ok(s.wakeups - w0 <= 2 && vchan_mock_events() == e0 && cr == 0,
+		w = __atomic_load_n(&s.wakeups, __ATOMIC_RELAXED) - w0;
+		tap_ok(w <= 2 && vchan_mock_events() == e0 && cr == 0,
 		       "idle for 300 ms: %lu server wake-ups, client wait_fd %s",
-		       s.wakeups - w0, cr ? "readable" : "quiet");
+		       w, cr ? "readable" : "quiet");
 	}
 
 	/* The client goes: the server sees the end of the stream, and its

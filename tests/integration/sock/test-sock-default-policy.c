@@ -555,7 +555,7 @@ int main(void)
 	test_own_addresses(port);
 
 	f = open_memstream(&listing, &llen);
-	outsource_sock_print(g.sock, f, false);
+	sg_print(&g, f, false);
 	fclose(f);
 	tap_diag("listing:\n%s", listing);
 	tap_ok(strstr(listing, "POLICY built-in default (no policy file)") &&

@@ -502,7 +502,7 @@ int main(void)
 		sg_close(&g, s[0]);
 		rc = sg_accept(&g, lh, &ah, NULL, 2000);
 		tap_ok(rc == 0, "the connection waited in the backlog: accepted after a close");
-		outsource_sock_totals(g.sock, &t);
+		sg_totals(&g, &t);
 		close(hfd);
 	}
 	sg_stop(&g);

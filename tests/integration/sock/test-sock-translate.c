@@ -313,7 +313,7 @@ static void test_listing(void)
 	size_t llen = 0;
 	FILE *f = open_memstream(&listing, &llen);
 
-	outsource_sock_print(g.sock, f, false);
+	sg_print(&g, f, false);
 	fclose(f);
 	tap_ok(listing && strstr(listing, "translate 10.64.0.1/32 -> ::1/128") &&
 	       strstr(listing, "translate 64:ff9b::/96 -> 0.0.0.0/0") && strstr(listing, "(nat64)") &&
@@ -323,7 +323,7 @@ static void test_listing(void)
 		tap_diag("%s", listing);
 	free(listing);
 	f = open_memstream(&listing, &llen);
-	outsource_sock_print(g.sock, f, true);
+	sg_print(&g, f, true);
 	fclose(f);
 	tap_ok(listing && strstr(listing, "\"translate\":[{\"rule\":\"10.64.0.1/32 -> ::1/128\""),
 	       "the JSON listing has the translate rules");

@@ -12,10 +12,10 @@ vm_tests += tests/vm/xen/xen-hostrpc.sh
 vm_tests += tests/vm/xen/xen-bench-smoke.sh
 EXTRA_DIST += bench/xen-bench.sh tests/vm/xen/vchan-bench.c
 if HAVE_XEN
-if !ENABLE_SANITIZERS
+if !SANITIZED_BUILD
 # libxenvchan's own client/server pair, the benchmark's baseline: static, so
 # that the same binary runs in dom0 and in the domU (whose image carries no
-# Xen libraries).  Not in the sanitizer build (ASan cannot link static; that
+# Xen libraries).  Not in a sanitizer build (ASan, TSan cannot link static; that
 # pass runs no Xen test).
 check_PROGRAMS += tests/vm/xen/vchan-bench
 tests_vm_xen_vchan_bench_LDFLAGS = -all-static
