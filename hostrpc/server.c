@@ -600,6 +600,11 @@ bool hrpc_conn_fenced(hrpc_conn *c)
 	return c->fenced != 0;
 }
 
+bool hrpc_conn_blocked(hrpc_conn *c)
+{
+	return c->blocked;
+}
+
 const char *hrpc_conn_fence_reason(hrpc_conn *c)
 {
 	return c->fenced ? c->reason : NULL;
