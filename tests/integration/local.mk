@@ -17,7 +17,8 @@ integration_tests = \
 	tests/integration/libvirt-endpoints \
 	tests/integration/guest-lifetime-churn \
 	tests/integration/fdstore-impostor \
-	tests/integration/guest-identity
+	tests/integration/guest-identity \
+	tests/integration/hostile-neighbour
 
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
@@ -85,6 +86,11 @@ tests_integration_fdstore_impostor_LDFLAGS = $(itest_ldflags)
 tests_integration_guest_identity_SOURCES = tests/integration/guest-identity.c $(itest_sources)
 tests_integration_guest_identity_LDADD = $(itest_ldadd)
 tests_integration_guest_identity_LDFLAGS = $(itest_ldflags)
+
+# A neighbour's latency while a hostile guest attacks each service (issue 18).
+tests_integration_hostile_neighbour_SOURCES = tests/integration/hostile-neighbour.c $(itest_sources)
+tests_integration_hostile_neighbour_LDADD = $(itest_ldadd)
+tests_integration_hostile_neighbour_LDFLAGS = $(itest_ldflags)
 
 # Workers' sandbox (hostrpc/daemon/sandbox.h) and the supervisor's audit
 # log (audit-sink.h) and control channel (worker-ctl.h).  The last four run
