@@ -147,6 +147,13 @@ tests_integration_fs_test_fs_service_SOURCES = tests/integration/fs/test-fs-serv
 tests_integration_fs_test_fs_service_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
 tests_integration_fs_test_fs_service_LDADD = $(itest_ldadd)
 tests_integration_fs_test_fs_service_LDFLAGS = $(itest_ldflags)
+# The fs service against a hostile guest (issue 18).
+check_PROGRAMS += tests/integration/fs/test-fs-hostile
+TESTS += tests/integration/fs/test-fs-hostile
+tests_integration_fs_test_fs_hostile_SOURCES = tests/integration/fs/test-fs-hostile.c $(itest_sources)
+tests_integration_fs_test_fs_hostile_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
+tests_integration_fs_test_fs_hostile_LDADD = $(itest_ldadd) -lpthread
+tests_integration_fs_test_fs_hostile_LDFLAGS = $(itest_ldflags)
 
 # hostrpcd.conf and guests/NAME.conf with process guests using the socket
 # service (sockguest), SIGHUP included.
