@@ -453,11 +453,14 @@ static int handle_range(OutsourceMemService *s, const struct hrpc_req *req)
 		break;
 	}
 	/* -EPERM: chunks the host never gave it, or under another reclaim's
-	 * seq - a guest that makes up grants. */
+	 * seq - a guest that makes up grants; for UNPIN, chunks it never
+	 * pinned (each says which, for whoever reads the log). */
 	if (rc == -EPERM)
 		return fence(s, req, proc == HRPC_MEM_RELEASE ?
 					      "guest released memory the host had not granted it" :
-					      "guest pinned memory the host had not granted it");
+				     proc == HRPC_MEM_PIN ?
+					      "guest pinned memory the host had not granted it" :
+					      "guest unpinned memory it had not pinned");
 	return rc;
 }
 
