@@ -142,6 +142,14 @@ tests_integration_mem_test_mem_balance_SOURCES = tests/integration/mem/test-mem-
 tests_integration_mem_test_mem_balance_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
 tests_integration_mem_test_mem_balance_LDADD = $(itest_ldadd)
 tests_integration_mem_test_mem_balance_LDFLAGS = $(itest_ldflags)
+# the memory service against a hostile guest (issue 18)
+check_PROGRAMS += tests/integration/mem/test-mem-hostile
+TESTS += tests/integration/mem/test-mem-hostile
+tests_integration_mem_test_mem_hostile_SOURCES = tests/integration/mem/test-mem-hostile.c \
+	tests/integration/mem/memitest.c tests/integration/mem/memitest.h $(itest_sources)
+tests_integration_mem_test_mem_hostile_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
+tests_integration_mem_test_mem_hostile_LDADD = $(itest_ldadd)
+tests_integration_mem_test_mem_hostile_LDFLAGS = $(itest_ldflags)
 TESTS += tests/integration/fs/test-fs-service
 tests_integration_fs_test_fs_service_SOURCES = tests/integration/fs/test-fs-service.c $(itest_sources)
 tests_integration_fs_test_fs_service_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
