@@ -11,6 +11,8 @@
  *             record, a malformed header, a forged consumer index), in a loop
  *   doorbell  ring the worker's doorbell in a tight loop, posting nothing
  *             (XSA-391: an event storm must not buy a guest the host's CPU)
+ *   ivbell    the same from a (fake) QEMU on an ivshmem endpoint: the
+ *             doorbell vector's eventfd, as the guest's MMIO writes ring it
  *   sock      use up its socket quota, then keep asking for more
  *   fs        use up its open-file quota on an export, then keep asking
  *   mem       use up its pin quota, then keep pinning and unpinning
@@ -65,9 +67,9 @@
 #define MAX_FILES    32
 #define PIN_CHUNKS   4
 
-enum attack { A_FORGE, A_DOORBELL, A_SOCK, A_FS, A_MEM, A_STALL, A_SILENT, A_N };
+enum attack { A_FORGE, A_DOORBELL, A_IVBELL, A_SOCK, A_FS, A_MEM, A_STALL, A_SILENT, A_N };
 static const char *const attack_name[A_N] = {
-	"forge", "doorbell", "sock", "fs", "mem", "stall", "silent",
+	"forge", "doorbell", "ivbell", "sock", "fs", "mem", "stall", "silent",
 };
 
 struct sample {
@@ -326,6 +328,34 @@ static void attack_doorbell(uint64_t end)
 	raw_close(&g);
 }
 
+static void attack_ivbell(uint64_t end)
+{
+	struct itest_qemu q;
+	uint8_t in[16], out[16];
+	char path[400];
+	hrpc_client *c;
+	uint64_t one = 1;
+
+	snprintf(path, sizeof(path), "%s/storm.ivshmem", d.dir);
+	if (itest_qemu_attach(path, "ivstorm", &q, &c) < 0) {
+		printf("# ivbell: cannot attach\n");
+		sh->bad = 1;
+		return;
+	}
+	announce("vmstorm");
+	while (now_ns() < end) {
+		for (int i = 0; i < 256; i++)
+			(void)!write(q.host_fd[HRPC_IVSHMEM_VEC_RING], &one, sizeof(one));
+		sh->count += 256;
+	}
+	memset(in, 0xa5, sizeof(in));
+	if (call(c, HRPC_SVC_ECHO, HRPC_ECHO_PING, in, sizeof(in), out, sizeof(out)) == 0 &&
+	    !memcmp(in, out, sizeof(in)))
+		sh->hits++;
+	hrpc_client_free(c);
+	itest_qemu_disconnect(&q);
+}
+
 static void attack_sock(uint64_t end)
 {
 	struct hrpc_sock_init_req ir = { .version = HRPC_SOCK_VERSION, .credit = 64 };
@@ -512,6 +542,7 @@ static void run_attack(enum attack a, uint64_t end)
 	switch (a) {
 	case A_FORGE: attack_forge(end); break;
 	case A_DOORBELL: attack_doorbell(end); break;
+	case A_IVBELL: attack_ivbell(end); break;
 	case A_SOCK: attack_sock(end); break;
 	case A_FS: attack_fs(end); break;
 	case A_MEM: attack_mem(end); break;
@@ -636,7 +667,9 @@ int main(void)
 {
 	char sockpol[300], fspol[300], mempol[300], path[400], conf[600];
 	char a_sock[320], a_fs[320], a_mem[320];
-	const char *extra[] = { "--hello-timeout", "4", a_sock, a_fs, a_mem, NULL };
+	const char *extra[] = { "--hello-timeout", "4", a_sock, a_fs, a_mem,
+				"--ivshmem", "vmstorm=@DIR@/storm.ivshmem", "--ivshmem-size", "4M",
+				NULL };
 	double base50, base99;
 	struct cost cost_end[A_N];
 	double cpu[A_N] = { 0 }, win_s[A_N] = { 0 };
@@ -651,7 +684,7 @@ int main(void)
 		cycles = atoi(getenv("HOSTILE_NEIGHBOUR_CYCLES"));
 	if (cycles < 1 || cycles * A_N * 2 > MAX_WINDOWS)
 		cycles = 3;
-	tap_plan(2 + 2 * A_N + 7 + 5);
+	tap_plan(2 + 2 * A_N + 8 + 5);
 	itest_watchdog(60 + (unsigned int)cycles * A_N * (ATTACK_MS + QUIET_MS + 1500) / 1000);
 
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -813,6 +846,10 @@ int main(void)
 	       "doorbell: %llu empty doorbells cost its worker %.0f %% of a CPU (< 10 %%)",
 	       (unsigned long long)count[A_DOORBELL],
 	       win_s[A_DOORBELL] > 0 ? 100.0 * cpu[A_DOORBELL] / win_s[A_DOORBELL] : 0.0);
+	tap_ok(win_s[A_IVBELL] > 0 && cpu[A_IVBELL] / win_s[A_IVBELL] < 0.1,
+	       "ivbell: %llu rings of an ivshmem doorbell for nothing cost its worker %.0f %% of a "
+	       "CPU (< 10 %%)", (unsigned long long)count[A_IVBELL],
+	       win_s[A_IVBELL] > 0 ? 100.0 * cpu[A_IVBELL] / win_s[A_IVBELL] : 0.0);
 	tap_ok(cost_end[A_FS].fds > MAX_FILES && cost_end[A_FS].fds < MAX_FILES + 48,
 	       "fs: the worker holds at most its %d open files and its own descriptors (%ld)",
 	       MAX_FILES, cost_end[A_FS].fds);
@@ -854,6 +891,7 @@ int main(void)
 		snprintf(path, sizeof(path), "/dev/shm/hostrpc-mem-guest-%u", id);
 		unlink(path);
 	}
+	unlink("/dev/shm/hostrpc-mem-vmstorm");
 	snprintf(conf, sizeof(conf), "rm -rf %s", top);
 	(void)!system(conf);
 	return tap_done();
