@@ -17,7 +17,8 @@
  *   fs        use up its open-file quota on an export, then keep asking
  *   mem       use up its pin quota, then keep asking for more (and now and
  *             then unpin and pin one chunk again)
- *   stall     fill the request ring and never read a response
+ *   stall     fill the request ring and never read a response, nor the
+ *             events the host's edits of a file it holds make
  *   silent    connect and never say HELLO (--hello-timeout 4), eight at once
  *
  * Each attack runs CYCLES times, interleaved with quiet windows of the same
@@ -505,16 +506,47 @@ static void attack_stall(uint64_t end)
 	struct hrpc_ring r;
 	uint8_t payload[64] = { 0 };
 	uint64_t id = 1u << 20;
+	char file[320];
 
 	if (raw_connect("staller", &g) < 0) {
 		sh->bad = 1;
 		return;
 	}
 	announce("staller");
+	/* It holds a file of the export: the host's edits of it make events
+	 * for a guest that reads none. */
+	{
+		static uint8_t buf[sizeof(struct hrpc_gfs_cred) + sizeof(struct hrpc_gfs_mount_req)];
+		struct hrpc_gfs_mount_req m = { .path_len = 2 };
+		struct hrpc_gfs_dir_name_req l = { 0 };
+		struct hrpc_gfs_entry root, e;
+		int rc;
+
+		memset(buf, 0, sizeof(buf));
+		memcpy(m.path, "/x", 2);
+		memcpy(buf + sizeof(struct hrpc_gfs_cred), &m, sizeof(m));
+		rc = call(g.c, HRPC_SVC_FS, HRPC_GFS_MOUNT, buf, sizeof(buf), &root, sizeof(root));
+		l.parent = root.node;
+		l.name.len = 1;
+		l.name.name[0] = 'f';
+		memcpy(buf + sizeof(struct hrpc_gfs_cred), &l, sizeof(l));
+		if (rc == 0)
+			rc = call(g.c, HRPC_SVC_FS, HRPC_GFS_LOOKUP, buf,
+				  sizeof(struct hrpc_gfs_cred) + sizeof(l), &e, sizeof(e));
+		if (rc < 0) {
+			printf("# staller: MOUNT /x, LOOKUP f: %s\n", strerror(-rc));
+			sh->bad = 1;
+		}
+	}
+	snprintf(file, sizeof(file), "%s/export/f", top);
 	hrpc_ring_bind(&r, &g.shm->req, (uint8_t *)g.shm + g.shm->req_off, g.shm->req_size, 1);
 	/* Calls for as long as there is room, and never a response read: the
-	 * worker must stop when the response ring is full, not buffer for us. */
+	 * worker must stop when the response ring is full, not buffer for us;
+	 * the events it has for us meanwhile (the host appends to the file
+	 * every millisecond) go nowhere, and cost it nothing that grows. */
 	while (now_ns() < end) {
+		int fd;
+
 		hrpc_msg_init(&h, HRPC_KIND_CALL, HRPC_SVC_ECHO, HRPC_ECHO_PING, id, sizeof(payload));
 		if (hrpc_ring_put(&r, &h, payload) == 0) {
 			id++;
@@ -522,6 +554,11 @@ static void attack_stall(uint64_t end)
 			continue;
 		}
 		kick(&g);
+		fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fd >= 0) {
+			(void)!write(fd, "+", 1);
+			close(fd);
+		}
 		sleep_ms(1);
 	}
 	/* The responses that fitted are there; the rest waits. */
