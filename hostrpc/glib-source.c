@@ -24,7 +24,8 @@ typedef struct {
 } HrpcConnSource;
 
 /*
- * A guest rings only when it posted something (the rings' event indexes):
+ * A guest rings only when it posted something (the rings' event indexes;
+ * shared-memory channels, whose wait fd is a doorbell and nothing else):
  * a doorbell that finds nothing happens now and then (it raced our own
  * look at the ring), many in a row never.  A guest that rings in a loop
  * for nothing (XSA-391: an event storm) would buy itself our CPU, one
@@ -176,9 +177,12 @@ static gboolean conn_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 	if (served) {
 		s->empty = 0;
 		s->backoff_ms = 0;
-	} else if (rang && !hrpc_conn_blocked(s->conn) && ++s->empty >= BELL_STORM) {
+	} else if (rang && hrpc_conn_doorbell_only(s->conn) && !hrpc_conn_blocked(s->conn) &&
+		   ++s->empty >= BELL_STORM) {
 		/* (A guest waiting for us to take its calls while its replies
-		 * do not fit rings for each reply it reads: not a storm.) */
+		 * do not fit rings for each reply it reads: not a storm.  Nor
+		 * is a stream channel's wake-up without a whole frame: it
+		 * brought part of one, a large one comes in many.) */
 		s->backoff_ms = s->backoff_ms ? MIN(s->backoff_ms * 2, BELL_BACKOFF_MAX_MS) : 1;
 		s->muted = TRUE;
 		s->st.storms++;
