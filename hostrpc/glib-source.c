@@ -185,7 +185,6 @@ static gboolean conn_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 		 * brought part of one, a large one comes in many.) */
 		s->backoff_ms = s->backoff_ms ? MIN(s->backoff_ms * 2, BELL_BACKOFF_MAX_MS) : 1;
 		s->muted = TRUE;
-		s->st.storms++;
 		g_source_modify_unix_fd(source, s->tag, 0);
 		g_source_set_ready_time(source, g_get_monotonic_time() + s->backoff_ms * 1000);
 	}

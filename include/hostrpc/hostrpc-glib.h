@@ -50,8 +50,6 @@ typedef struct {
 	guint64 spin_hits;      /* ... that found a call */
 	guint64 gated;          /* spins the gate refused */
 	guint64 sleeps;         /* times it armed the doorbell and slept */
-	guint64 storms;         /* times it stopped listening to a doorbell rung
-				 * for nothing (glib-source.c, BELL_STORM) */
 } HrpcGlibPollStats;
 
 /* As hrpc_glib_conn_attach(), with adaptive polling (`p` is copied). */
