@@ -865,21 +865,26 @@ int main(void)
 	while (sh->n < 100 && now_ns() - t < 10000000000ull)
 		sleep_ms(10);
 
-	/* The neighbour alone. */
+	/* The neighbour alone (for the report; the criterion is the quiet
+	 * windows interleaved with the attacks): 1.5 s, or as long as it
+	 * takes to get 1000 round trips on a machine busy with other work,
+	 * up to 15 s. */
 	sleep_ms(200);
 	t = now_ns();
-	sleep_ms(1500);
 	{
 		uint32_t n0 = sh->n, k;
+		uint64_t t1;
 
-		for (int a = 0; a < A_N; a++)
-			nwin[a] = 0;
-		mark(0, t, now_ns(), false);
+		do
+			sleep_ms(100);
+		while ((now_ns() - t < 1500000000ull || sh->n - n0 < 1000) &&
+		       now_ns() - t < 15000000000ull);
+		t1 = now_ns();
+		mark(0, t, t1, false);
 		k = pct(0, false, &base50, &base99);
 		nwin[0] = 0;
-		tap_ok(k >= 500, "the neighbour alone: %u round trips in 1.5 s, p50 %.1f us, "
-		       "p99 %.1f us", k, base50, base99);
-		(void)n0;
+		tap_ok(k >= 1000, "the neighbour alone: %u round trips in %.1f s, p50 %.1f us, "
+		       "p99 %.1f us", k, (double)(t1 - t) / 1e9, base50, base99);
 	}
 
 	for (int c = 0; c < cycles; c++)
