@@ -18,7 +18,25 @@ typedef struct {
 	HrpcGlibPolling pol;
 	HrpcGlibPollStats st;
 	guint64 slept_at;       /* when it armed and slept; 0: not sleeping */
+	guint empty;            /* doorbells in a row that brought nothing */
+	guint backoff_ms;       /* the last back-off from a storm of them */
+	gboolean muted;         /* not listening to the doorbell (backing off) */
 } HrpcConnSource;
+
+/*
+ * A guest rings only when it posted something (the rings' event indexes;
+ * shared-memory channels, whose wait fd is a doorbell and nothing else):
+ * a doorbell that finds nothing happens now and then (it raced our own
+ * look at the ring), many in a row never.  A guest that rings in a loop
+ * for nothing (XSA-391: an event storm) would buy itself our CPU, one
+ * wake-up, eventfd read and ring check per ring: after BELL_STORM empty
+ * doorbells in a row we stop listening to it for 1 ms, twice as long
+ * each time it goes on, up to BELL_BACKOFF_MAX_MS, then look at the
+ * rings anyway.  Its calls are served then, late: only a storming guest
+ * waits; any doorbell that brings a call ends the storm.
+ */
+#define BELL_STORM          64
+#define BELL_BACKOFF_MAX_MS 32
 
 /* Take a place among the spinners; FALSE if the gate is full. */
 static gboolean gate_enter(HrpcConnSource *s)
@@ -95,13 +113,15 @@ static void adapt(HrpcConnSource *s, guint64 gap)
  * an idle guest costs nothing, and the spin is bounded so a loaded host
  * still makes progress.
  */
-static int drain(HrpcConnSource *s)
+static int drain(HrpcConnSource *s, int *served)
 {
+	*served = 0;
 	for (;;) {
 		int rc = hrpc_conn_process(s->conn);
 
 		if (rc < 0)
 			return rc;
+		*served += rc;
 		if (rc > 0 && poll_next(s))
 			continue;
 		if (hrpc_conn_arm(s->conn)) {
@@ -129,22 +149,44 @@ static void conn_fenced(void *data)
 static gboolean conn_dispatch(GSource *source, GSourceFunc cb, gpointer data)
 {
 	HrpcConnSource *s = (HrpcConnSource *)source;
-	int rc;
+	gboolean rang = FALSE;
+	int rc, served;
 
 	g_source_set_ready_time(source, -1);
-	if (g_source_query_unix_fd(source, s->tag) & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
+	if (s->muted) {
+		/* The back-off is over (or a fence cut it short): listen again;
+		 * whatever rang meanwhile is looked at now. */
+		s->muted = FALSE;
+		g_source_modify_unix_fd(source, s->tag, G_IO_IN | G_IO_HUP | G_IO_ERR);
 		hrpc_conn_ack(s->conn);
+	} else if (g_source_query_unix_fd(source, s->tag) & (G_IO_IN | G_IO_HUP | G_IO_ERR)) {
+		hrpc_conn_ack(s->conn);
+		rang = TRUE;
 		if (s->adaptive && s->slept_at)
 			adapt(s, hrpc_now_ns() - s->slept_at);
 	}
 	s->slept_at = 0;
-	rc = drain(s);
+	rc = drain(s, &served);
 	if (rc < 0) {
 		/* no more news wanted (drops the conn's reference on us) */
 		hrpc_conn_set_fence_notify(s->conn, NULL, NULL, NULL);
 		if (s->done)
 			s->done(s->conn, rc, s->user_data);
 		return G_SOURCE_REMOVE;
+	}
+	if (served) {
+		s->empty = 0;
+		s->backoff_ms = 0;
+	} else if (rang && hrpc_conn_doorbell_only(s->conn) && !hrpc_conn_blocked(s->conn) &&
+		   ++s->empty >= BELL_STORM) {
+		/* (A guest waiting for us to take its calls while its replies
+		 * do not fit rings for each reply it reads: not a storm.  Nor
+		 * is a stream channel's wake-up without a whole frame: it
+		 * brought part of one, a large one comes in many.) */
+		s->backoff_ms = s->backoff_ms ? MIN(s->backoff_ms * 2, BELL_BACKOFF_MAX_MS) : 1;
+		s->muted = TRUE;
+		g_source_modify_unix_fd(source, s->tag, 0);
+		g_source_set_ready_time(source, g_get_monotonic_time() + s->backoff_ms * 1000);
 	}
 	return G_SOURCE_CONTINUE;
 }

@@ -600,6 +600,16 @@ bool hrpc_conn_fenced(hrpc_conn *c)
 	return c->fenced != 0;
 }
 
+bool hrpc_conn_blocked(hrpc_conn *c)
+{
+	return c->blocked;
+}
+
+bool hrpc_conn_doorbell_only(hrpc_conn *c)
+{
+	return c->ch->data != NULL;   /* a bulk data area: shared memory */
+}
+
 const char *hrpc_conn_fence_reason(hrpc_conn *c)
 {
 	return c->fenced ? c->reason : NULL;

@@ -103,3 +103,5 @@ outsource_mem_libhrpc_mem_la_CFLAGS = $(AM_CFLAGS) $(GLIB_CFLAGS) \
 outsource_mem_libhrpc_mem_la_LIBADD = hostrpc/libhostrpc.la $(GLIB_LIBS)
 hostrpcinclude_HEADERS += include/hostrpc/hostmem.h
 EXTRA_DIST += outsource/mem/README.md
+# a service's cap on its worker's audit records (mem, fs)
+EXTRA_DIST += outsource/audit-limit.h

@@ -293,6 +293,12 @@ uint32_t hrpc_conn_spin(hrpc_conn *conn);
 /* Drain the doorbell after wait_fd became readable. */
 void hrpc_conn_ack(hrpc_conn *conn);
 bool hrpc_conn_fenced(hrpc_conn *conn);
+/* Is it waiting for the guest to drain responses (calls left unread until
+ * their largest reply fits)? */
+bool hrpc_conn_blocked(hrpc_conn *conn);
+/* Is its wait fd a doorbell only (shared-memory rings: memfd, ivshmem, Xen),
+ * not a byte stream that carries the frames (vport, vchan)? */
+bool hrpc_conn_doorbell_only(hrpc_conn *conn);
 /* A service found its peer breaking the protocol outside a call's payload
  * (in shared memory the service reads, e.g. a socket's data rings): fence
  * the conn as the transport would.  Returns -EPROTO. */

@@ -18,6 +18,7 @@
 #include "hostrpc/fsstate.h"
 #include "hostrpc/miglink.h"
 #include "hostrpc/msg.h"
+#include "outsource/audit-limit.h"
 #include "outsource/fs/outsource-fs.h"
 #include "outsource/fs/policy.h"
 
@@ -60,6 +61,7 @@ struct _OutsourceFsService {
 	guint nexports;
 	FsServer servers[2 * FS_POLICY_EXPORTS_MAX];
 	int audit_fd;
+	struct outsource_audit_limit audit_limit;
 	hrpc_conn *conn;         /* the guest's, from its first call (events) */
 	/* Forwarding (a destination): where calls on forwarded servers go,
 	 * and those under way (id -> FsPending). */
@@ -82,10 +84,18 @@ static void export_audit(void *data, const char *line)
 	FsExport *e = data;
 
 	char rec[1024];
+	guint64 held;
 	int n;
 
-	if (e->svc->audit_fd < 0)
+	if (e->svc->audit_fd < 0 ||
+	    !outsource_audit_take(&e->svc->audit_limit, g_get_monotonic_time(), &held))
 		return;
+	if (held) {
+		n = snprintf(rec, sizeof(rec), "fs audit: %" G_GUINT64_FORMAT " records not sent "
+			     "(more than %u a second)", held, OUTSOURCE_AUDIT_MAX_RATE);
+		(void)!send(e->svc->audit_fd, rec, MIN((size_t)n, sizeof(rec) - 1),
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
 	/* One record per datagram; the supervisor adds time and guest. */
 	n = snprintf(rec, sizeof(rec), "fs export=%s %s", e->pol->name, line);
 	if (n > 0)

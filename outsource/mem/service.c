@@ -19,6 +19,7 @@
 
 #include "hostrpc/mem.h"
 #include "hostrpc/msg.h"
+#include "outsource/audit-limit.h"
 #include "outsource/mem/outsource-mem.h"
 #include "outsource/mem/region.h"
 
@@ -51,6 +52,7 @@ struct _OutsourceMemService {
 	struct mem_policy pol;
 	struct mem_region *region; /* NULL: no policy */
 	int audit_fd;
+	struct outsource_audit_limit audit_limit;
 	hrpc_conn *conn;           /* the guest's, from its HELLO (events) */
 	gboolean hello, granted_once;
 	GQueue events;             /* MemEvent, not sent yet (ring full) */
@@ -72,11 +74,19 @@ static void audit(OutsourceMemService *s, const char *fmt, ...) G_GNUC_PRINTF(2,
 static void audit(OutsourceMemService *s, const char *fmt, ...)
 {
 	char rec[512];
+	guint64 held;
 	va_list ap;
 	int n;
 
-	if (s->audit_fd < 0)
+	if (s->audit_fd < 0 ||
+	    !outsource_audit_take(&s->audit_limit, g_get_monotonic_time(), &held))
 		return;
+	if (held) {
+		n = snprintf(rec, sizeof(rec), "mem audit: %" G_GUINT64_FORMAT " records not sent "
+			     "(more than %u a second)", held, OUTSOURCE_AUDIT_MAX_RATE);
+		(void)!send(s->audit_fd, rec, MIN((size_t)n, sizeof(rec) - 1),
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
 	n = snprintf(rec, sizeof(rec), "mem ");
 	va_start(ap, fmt);
 	n += vsnprintf(rec + n, sizeof(rec) - (size_t)n, fmt, ap);
@@ -453,11 +463,14 @@ static int handle_range(OutsourceMemService *s, const struct hrpc_req *req)
 		break;
 	}
 	/* -EPERM: chunks the host never gave it, or under another reclaim's
-	 * seq - a guest that makes up grants. */
+	 * seq - a guest that makes up grants; for UNPIN, chunks it never
+	 * pinned (each says which, for whoever reads the log). */
 	if (rc == -EPERM)
 		return fence(s, req, proc == HRPC_MEM_RELEASE ?
 					      "guest released memory the host had not granted it" :
-					      "guest pinned memory the host had not granted it");
+				     proc == HRPC_MEM_PIN ?
+					      "guest pinned memory the host had not granted it" :
+					      "guest unpinned memory it had not pinned");
 	return rc;
 }
 

@@ -17,7 +17,8 @@ integration_tests = \
 	tests/integration/libvirt-endpoints \
 	tests/integration/guest-lifetime-churn \
 	tests/integration/fdstore-impostor \
-	tests/integration/guest-identity
+	tests/integration/guest-identity \
+	tests/integration/hostile-neighbour
 
 check_PROGRAMS += $(integration_tests)
 TESTS += $(integration_tests)
@@ -86,6 +87,11 @@ tests_integration_guest_identity_SOURCES = tests/integration/guest-identity.c $(
 tests_integration_guest_identity_LDADD = $(itest_ldadd)
 tests_integration_guest_identity_LDFLAGS = $(itest_ldflags)
 
+# A neighbour's latency while a hostile guest attacks each service (issue 18).
+tests_integration_hostile_neighbour_SOURCES = tests/integration/hostile-neighbour.c $(itest_sources)
+tests_integration_hostile_neighbour_LDADD = $(itest_ldadd)
+tests_integration_hostile_neighbour_LDFLAGS = $(itest_ldflags)
+
 # Workers' sandbox (hostrpc/daemon/sandbox.h) and the supervisor's audit
 # log (audit-sink.h) and control channel (worker-ctl.h).  The last four run
 # pieces of the daemon in-process.
@@ -145,11 +151,26 @@ tests_integration_mem_test_mem_balance_SOURCES = tests/integration/mem/test-mem-
 tests_integration_mem_test_mem_balance_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
 tests_integration_mem_test_mem_balance_LDADD = $(itest_ldadd)
 tests_integration_mem_test_mem_balance_LDFLAGS = $(itest_ldflags)
+# the memory service against a hostile guest (issue 18)
+check_PROGRAMS += tests/integration/mem/test-mem-hostile
+TESTS += tests/integration/mem/test-mem-hostile
+tests_integration_mem_test_mem_hostile_SOURCES = tests/integration/mem/test-mem-hostile.c \
+	tests/integration/mem/memitest.c tests/integration/mem/memitest.h $(itest_sources)
+tests_integration_mem_test_mem_hostile_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
+tests_integration_mem_test_mem_hostile_LDADD = $(itest_ldadd)
+tests_integration_mem_test_mem_hostile_LDFLAGS = $(itest_ldflags)
 TESTS += tests/integration/fs/test-fs-service
 tests_integration_fs_test_fs_service_SOURCES = tests/integration/fs/test-fs-service.c $(itest_sources)
 tests_integration_fs_test_fs_service_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
 tests_integration_fs_test_fs_service_LDADD = $(itest_ldadd)
 tests_integration_fs_test_fs_service_LDFLAGS = $(itest_ldflags)
+# The fs service against a hostile guest (issue 18).
+check_PROGRAMS += tests/integration/fs/test-fs-hostile
+TESTS += tests/integration/fs/test-fs-hostile
+tests_integration_fs_test_fs_hostile_SOURCES = tests/integration/fs/test-fs-hostile.c $(itest_sources)
+tests_integration_fs_test_fs_hostile_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/integration
+tests_integration_fs_test_fs_hostile_LDADD = $(itest_ldadd) -lpthread
+tests_integration_fs_test_fs_hostile_LDFLAGS = $(itest_ldflags)
 
 # hostrpcd.conf and guests/NAME.conf with process guests using the socket
 # service (sockguest), SIGHUP included.
