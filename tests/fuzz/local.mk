@@ -88,3 +88,27 @@ tests/fuzz/fuzz-sock: $(top_srcdir)/tests/fuzz/fuzz-sock.c $(addprefix $(top_src
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-sock.c \
 		$(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(fuzz_sock_sources))
 endif
+# The memory service (outsource/mem/) against a hostile guest, on a region
+# file of its own on /dev/shm, with the host's grants, reclaims, deadlines
+# and balancing interleaved (tests/fuzz/fuzz-mem.c).
+if HAVE_FUZZ
+check_SCRIPTS += tests/fuzz/fuzz-mem
+CLEANFILES += tests/fuzz/fuzz-mem
+endif
+EXTRA_DIST += tests/fuzz/fuzz-mem.c
+fuzz_mem_sources = outsource/mem/region.c outsource/mem/balance.c
+tests/fuzz/fuzz-mem: $(top_srcdir)/tests/fuzz/fuzz-mem.c $(top_srcdir)/outsource/mem/service.c $(top_srcdir)/outsource/mem/region.h $(top_srcdir)/outsource/mem/balance.h $(top_srcdir)/include/hostrpc/mem.h $(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(fuzz_mem_sources)) config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) $(GLIB_CFLAGS) -DSYSCONFDIR=\"/nonexistent\" -o $@ $(top_srcdir)/tests/fuzz/fuzz-mem.c \
+		$(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(fuzz_mem_sources)) $(GLIB_LIBS) -lpthread
+# The dom0 side of the Xen handshake: a domU's xenstore values as hostrpcd
+# checks them before it maps a grant (hostrpc/daemon/xen-fe.c); no libxen.
+if HAVE_FUZZ
+check_SCRIPTS += tests/fuzz/fuzz-xen
+CLEANFILES += tests/fuzz/fuzz-xen
+endif
+EXTRA_DIST += tests/fuzz/fuzz-xen.c
+fuzz_xen_sources = hostrpc/daemon/xen-fe.c hostrpc/daemon/guest-status.c hostrpc/daemon/guest-table.c \
+	hostrpc/daemon/log.c
+tests/fuzz/fuzz-xen: $(top_srcdir)/tests/fuzz/fuzz-xen.c $(top_srcdir)/hostrpc/daemon/xen-fe.h $(top_srcdir)/include/hostrpc/xen.h $(addprefix $(top_srcdir)/,$(fuzz_xen_sources)) config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) $(GLIB_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz-xen.c \
+		$(addprefix $(top_srcdir)/,$(fuzz_xen_sources)) $(GLIB_LIBS)

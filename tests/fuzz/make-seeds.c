@@ -13,6 +13,7 @@
 #include "hostrpc/echo.h"
 #include "hostrpc/guestexec.h"
 #include "hostrpc/guestfs.h"
+#include "hostrpc/mem.h"
 #include "hostrpc/ring.h"
 #include "hostrpc/sock.h"
 #include "hostrpc/fsstate.h"
@@ -605,6 +606,88 @@ static int fsstate_seeds(const char *dir)
 	return write_file(dir, "seed-fsstate-links", buf, n);
 }
 
+/* fuzz-mem: [mode] then [op][len][payload] (tests/fuzz/fuzz-mem.c). */
+static size_t mem_op(uint8_t *out, uint8_t op, const void *p, uint8_t len)
+{
+	out[0] = op;
+	out[1] = len;
+	memcpy(out + 2, p, len);
+	return 2u + len;
+}
+
+static int mem_seeds(const char *dir)
+{
+	static uint8_t buf[1024];
+	struct hrpc_mem_hello_req he = { .version = HRPC_MEM_VERSION, .bar_size = 32u << 20 };
+	struct hrpc_mem_range_req rr = { .first = 0, .count = 1 };
+	struct hrpc_mem_pressure pr = { .some_avg10 = 500, .full_avg10 = 100, .free_kb = 1024,
+					.avail_kb = 4096, .used_kb = 8192 };
+	uint8_t two[2] = { 4, 10 }, five[1] = { 5 }, touch[2] = { 15, 0 }, grant[1] = { 2 };
+	uint8_t bal[16] = { 64, 1, 8, 4, 3, 8, 0, 1, 0, 16 };
+	size_t n;
+
+	for (int mode = 0; mode < 2; mode++) {
+		n = 0;
+		buf[n++] = (uint8_t)mode;
+		n += mem_op(buf + n, HRPC_MEM_HELLO, &he, sizeof(he));
+		n += mem_op(buf + n, HRPC_MEM_STATUS, NULL, 0);
+		n += mem_op(buf + n, HRPC_MEM_PIN | 0x40, &rr, sizeof(rr));
+		n += mem_op(buf + n, HRPC_MEM_UNPIN | 0x40, &rr, sizeof(rr));
+		n += mem_op(buf + n, HRPC_MEM_PRESSURE, &pr, sizeof(pr));
+		n += mem_op(buf + n, 9, two, sizeof(two));            /* host reclaims */
+		n += mem_op(buf + n, HRPC_MEM_RELEASE | 0x80, &rr, sizeof(rr));
+		n += mem_op(buf + n, 9, two, sizeof(two));
+		n += mem_op(buf + n, 10, five, sizeof(five));         /* deadline passes */
+		n += mem_op(buf + n, 11, touch, sizeof(touch));       /* guest writes */
+		n += mem_op(buf + n, 10, five, sizeof(five));
+		n += mem_op(buf + n, 8, grant, sizeof(grant));        /* host grants */
+		n += mem_op(buf + n, 12, bal, sizeof(bal));           /* balancing */
+		n += mem_op(buf + n, HRPC_MEM_RELEASE | 0x40, &rr, sizeof(rr));
+		if (write_file(dir, mode ? "seed-mem-adopt" : "seed-mem", buf, n))
+			return 1;
+	}
+	return 0;
+}
+
+/* fuzz-xen: [key][len][value] writes of a frontend (tests/fuzz/fuzz-xen.c). */
+static size_t xen_kv(uint8_t *out, uint8_t key, const char *v)
+{
+	size_t l = strlen(v);
+
+	out[0] = key;
+	out[1] = (uint8_t)l;
+	memcpy(out + 2, v, l);
+	return 2 + l;
+}
+
+static int xen_seeds(const char *dir)
+{
+	static uint8_t buf[512];
+	static const char *const pages[] = { "2048", "256", "4096" };
+	size_t n;
+
+	for (int i = 0; i < 3; i++) {
+		char name[32];
+
+		n = 0;
+		n += xen_kv(buf + n, 8, "3");
+		n += xen_kv(buf + n, 0, "1");
+		n += xen_kv(buf + n, 1, pages[i]);
+		n += xen_kv(buf + n, 2, "8");
+		n += xen_kv(buf + n, 3, "9");
+		n += xen_kv(buf + n, 4, "10");
+		n += xen_kv(buf + n, 5, "4294967295");
+		n += xen_kv(buf + n, 6, "12");
+		n += xen_kv(buf + n, 7, "13");
+		n += xen_kv(buf + n, 9, i ? "guest-3" : "web-1");
+		n += xen_kv(buf + n, 10, "\x40" "8,9");
+		snprintf(name, sizeof(name), "seed-xen-%s", pages[i]);
+		if (write_file(dir, name, buf, n))
+			return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t buf[8192];
@@ -612,13 +695,17 @@ int main(int argc, char **argv)
 	struct hrpc_echo_source_req sr = { .seed = 1, .len = 64 };
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: make-seeds conn|sock|sockring|sockstate|socktable|miglink|migfwd|fsstate|gm|gex|fss|client|session DIR\n");
+		fprintf(stderr, "usage: make-seeds conn|sock|mem|xen|sockring|sockstate|socktable|miglink|migfwd|fsstate|gm|gex|fss|client|session DIR\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "sock"))
 		return sock_seeds(argv[2]);
 	if (!strcmp(argv[1], "gm"))
 		return gm_seeds(argv[2]);
+	if (!strcmp(argv[1], "mem"))
+		return mem_seeds(argv[2]);
+	if (!strcmp(argv[1], "xen"))
+		return xen_seeds(argv[2]);
 	if (!strcmp(argv[1], "sockring"))
 		return sockring_seeds(argv[2]);
 	if (!strcmp(argv[1], "sockstate"))
