@@ -183,9 +183,47 @@ static void fss_name(struct hrpc_gfs_name *n, const char *s)
  * xattrs, rename, link, access, unlink, as root and as uid 1000; and a
  * MOUNT through a symlink that leads out.  In the harness a handle field
  * below 32 is the handle that many replies ago (0: the root). */
+static size_t fss_script(uint8_t *buf);
+static size_t fs_node(uint8_t *out, uint64_t h, uint16_t type, const char *path);
+
 static int fss_seeds(const char *dir)
 {
 	static uint8_t buf[32768];
+
+	return write_file(dir, "seed-fss", buf, fss_script(buf));
+}
+
+/* fuzz-fsservice: [mode][tlen u16][table] then fuzz-fss's calls; the
+ * exports are srv/ and up/, so fss_script's MOUNTs of /srv and /up name
+ * them.  One input without a table, one with a table of the srv export's
+ * root and d/ (the service's tag 0). */
+static int fsservice_seeds(const char *dir)
+{
+	static uint8_t buf[32768];
+	struct hrpc_fs_mig_table t = { .magic = HRPC_FS_MIG_MAGIC, .nserv = 1 };
+	struct hrpc_fs_mig_server sv = { .export_name = "srv", .tag = 0, .nnodes = 2 };
+	size_t n, tl;
+
+	buf[0] = 0;
+	buf[1] = buf[2] = 0;
+	n = 3 + fss_script(buf + 3);
+	if (write_file(dir, "seed-fsservice", buf, n))
+		return 1;
+	tl = sizeof(t) + sizeof(sv);
+	tl += fs_node(buf + 3 + tl, 0, 4, "");
+	tl += fs_node(buf + 3 + tl, 1, 4, "d");
+	t.size = tl;
+	memcpy(buf + 3, &t, sizeof(t));
+	memcpy(buf + 3 + sizeof(t), &sv, sizeof(sv));
+	buf[0] = 1;
+	buf[1] = (uint8_t)tl;
+	buf[2] = (uint8_t)(tl >> 8);
+	n = 3 + tl + fss_script(buf + 3 + tl);
+	return write_file(dir, "seed-fsservice-table", buf, n);
+}
+
+static size_t fss_script(uint8_t *buf)
+{
 	static struct hrpc_gfs_mount_req m;
 	struct hrpc_gfs_dir_name_req dn = { .parent = 0 };
 	struct hrpc_gfs_open_req o = { .node = 1, .flags = 2 };
@@ -235,7 +273,7 @@ static int fss_seeds(const char *dir)
 	m.path_len = 3;
 	memcpy(m.path, "/up", 3);
 	n += fss_call(buf + n, HRPC_GFS_MOUNT, 0, &m, sizeof(m), NULL, 0);
-	return write_file(dir, "seed-fss", buf, n);
+	return n;
 }
 
 /* fuzz-gex: output on both streams, stdin room, the exit. */
@@ -695,7 +733,7 @@ int main(int argc, char **argv)
 	struct hrpc_echo_source_req sr = { .seed = 1, .len = 64 };
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: make-seeds conn|sock|mem|xen|sockring|sockstate|socktable|miglink|migfwd|fsstate|gm|gex|fss|client|session DIR\n");
+		fprintf(stderr, "usage: make-seeds conn|sock|mem|xen|fsservice|sockring|sockstate|socktable|miglink|migfwd|fsstate|gm|gex|fss|client|session DIR\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "sock"))
@@ -706,6 +744,8 @@ int main(int argc, char **argv)
 		return mem_seeds(argv[2]);
 	if (!strcmp(argv[1], "xen"))
 		return xen_seeds(argv[2]);
+	if (!strcmp(argv[1], "fsservice"))
+		return fsservice_seeds(argv[2]);
 	if (!strcmp(argv[1], "sockring"))
 		return sockring_seeds(argv[2]);
 	if (!strcmp(argv[1], "sockstate"))
