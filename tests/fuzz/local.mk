@@ -113,8 +113,8 @@ tests/fuzz/fuzz-xen: $(top_srcdir)/tests/fuzz/fuzz-xen.c $(top_srcdir)/hostrpc/d
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) $(GLIB_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz-xen.c \
 		$(addprefix $(top_srcdir)/,$(fuzz_xen_sources)) $(GLIB_LIBS)
 # make fuzz-long: every target for FUZZ_LONG_RUNS (default 10 M) executions
-# from its checked-in corpus (tests/fuzz/fuzz-long.sh); not part of check.
-EXTRA_DIST += tests/fuzz/fuzz-long.sh tests/fuzz/corpus-update.sh tests/fuzz/README
+# from its checked-in corpus (tests/fuzz/long.sh); not part of check.
+EXTRA_DIST += tests/fuzz/long.sh tests/fuzz/corpus-update.sh tests/fuzz/README
 CLEANFILES += tests/fuzz/fuzz-long.txt
 .PHONY: fuzz-long
 if HAVE_FUZZ
@@ -124,7 +124,7 @@ fuzz_bins = tests/fuzz/fuzz-conn tests/fuzz/fuzz-sock tests/fuzz/fuzz-gm tests/f
 	tests/fuzz/fuzz-migfwd tests/fuzz/fuzz-fsstate tests/fuzz/fuzz-mem tests/fuzz/fuzz-xen \
 	tests/fuzz/fuzz-fsservice
 fuzz-long: $(fuzz_bins) tests/fuzz/make-seeds
-	top_builddir=$(top_builddir) top_srcdir=$(top_srcdir) $(SHELL) $(top_srcdir)/tests/fuzz/fuzz-long.sh
+	top_builddir=$(top_builddir) top_srcdir=$(top_srcdir) $(SHELL) $(top_srcdir)/tests/fuzz/long.sh
 else
 fuzz-long:
 	@echo "fuzz-long: configure found no clang with -fsanitize=fuzzer"; exit 1
