@@ -122,7 +122,7 @@ fuzz_bins = tests/fuzz/fuzz-conn tests/fuzz/fuzz-sock tests/fuzz/fuzz-gm tests/f
 	tests/fuzz/fuzz-fss tests/fuzz/fuzz-client tests/fuzz/fuzz-session tests/fuzz/fuzz-sockring \
 	tests/fuzz/fuzz-sockstate tests/fuzz/fuzz-miglink tests/fuzz/fuzz-socktable \
 	tests/fuzz/fuzz-migfwd tests/fuzz/fuzz-fsstate tests/fuzz/fuzz-mem tests/fuzz/fuzz-xen \
-	tests/fuzz/fuzz-fsservice
+	tests/fuzz/fuzz-fsservice tests/fuzz/fuzz-workerctl
 fuzz-long: $(fuzz_bins) tests/fuzz/make-seeds
 	top_builddir=$(top_builddir) top_srcdir=$(top_srcdir) $(SHELL) $(top_srcdir)/tests/fuzz/long.sh
 else
@@ -152,3 +152,13 @@ tests/fuzz/fuzz-fsservice: $(top_srcdir)/tests/fuzz/fuzz-fsservice.c $(top_srcdi
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) $(GLIB_CFLAGS) -DSYSCONFDIR=\"/nonexistent\" -o $@ \
 		$(top_srcdir)/tests/fuzz/fuzz-fsservice.c \
 		$(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(fuzz_fsservice_sources)) $(GLIB_LIBS) -lpthread
+# The supervisor's end of the worker control channel against a hostile
+# (guest-owned) worker (tests/fuzz/fuzz-workerctl.c).
+if HAVE_FUZZ
+check_SCRIPTS += tests/fuzz/fuzz-workerctl
+CLEANFILES += tests/fuzz/fuzz-workerctl
+endif
+EXTRA_DIST += tests/fuzz/fuzz-workerctl.c
+tests/fuzz/fuzz-workerctl: $(top_srcdir)/tests/fuzz/fuzz-workerctl.c $(top_srcdir)/hostrpc/daemon/worker-ctl.c $(top_srcdir)/hostrpc/daemon/worker-ctl.h $(top_srcdir)/hostrpc/unix.c config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) $(GLIB_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz-workerctl.c \
+		$(top_srcdir)/hostrpc/daemon/worker-ctl.c $(top_srcdir)/hostrpc/unix.c $(GLIB_LIBS)

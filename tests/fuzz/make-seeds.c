@@ -726,6 +726,41 @@ static int xen_seeds(const char *dir)
 	return 0;
 }
 
+/* fuzz-workerctl: [op][len u16][bytes] (tests/fuzz/fuzz-workerctl.c). */
+static size_t ctl_op(uint8_t *out, uint8_t op, const void *p, uint16_t len)
+{
+	out[0] = op;
+	out[1] = (uint8_t)len;
+	out[2] = (uint8_t)(len >> 8);
+	memcpy(out + 3, p, len);
+	return 3u + len;
+}
+
+static int workerctl_seeds(const char *dir)
+{
+	static uint8_t buf[1024];
+	static const char listing[] = "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0tcp 127.0.0.1:80 LISTEN\n";
+	static const char mig[] = "\0\0\0\0\2\0\0\0\0\0\0\0\0\0\0\0done";
+	uint8_t flags = 1;
+	size_t n = 0;
+
+	n += ctl_op(buf + n, 0, &flags, 1);                               /* ask */
+	n += ctl_op(buf + n, 1 | 8, listing, sizeof(listing) - 1);        /* its reply */
+	n += ctl_op(buf + n, 2, NULL, 0);                                 /* loop */
+	n += ctl_op(buf + n, 0 | 8, &flags, 1);                           /* memory */
+	n += ctl_op(buf + n, 1 | 16, mig, sizeof(mig) - 1);               /* news */
+	n += ctl_op(buf + n, 1 | 8 | 32, listing, sizeof(listing) - 1);   /* too long */
+	n += ctl_op(buf + n, 2, NULL, 0);
+	n += ctl_op(buf + n, 0, &flags, 1);
+	n += ctl_op(buf + n, 4, NULL, 0);                                 /* replaced */
+	n += ctl_op(buf + n, 0, &flags, 1);
+	n += ctl_op(buf + n, 3, NULL, 0);                                 /* hangs up */
+	n += ctl_op(buf + n, 2, NULL, 0);
+	n += ctl_op(buf + n, 0, &flags, 1);
+	n += ctl_op(buf + n, 2, NULL, 0);
+	return write_file(dir, "seed-workerctl", buf, n);
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t buf[8192];
@@ -733,7 +768,7 @@ int main(int argc, char **argv)
 	struct hrpc_echo_source_req sr = { .seed = 1, .len = 64 };
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: make-seeds conn|sock|mem|xen|fsservice|sockring|sockstate|socktable|miglink|migfwd|fsstate|gm|gex|fss|client|session DIR\n");
+		fprintf(stderr, "usage: make-seeds conn|sock|mem|xen|fsservice|workerctl|sockring|sockstate|socktable|miglink|migfwd|fsstate|gm|gex|fss|client|session DIR\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "sock"))
@@ -746,6 +781,8 @@ int main(int argc, char **argv)
 		return xen_seeds(argv[2]);
 	if (!strcmp(argv[1], "fsservice"))
 		return fsservice_seeds(argv[2]);
+	if (!strcmp(argv[1], "workerctl"))
+		return workerctl_seeds(argv[2]);
 	if (!strcmp(argv[1], "sockring"))
 		return sockring_seeds(argv[2]);
 	if (!strcmp(argv[1], "sockstate"))

@@ -23,6 +23,8 @@
 #   fuzz-xen     a domU's xenstore handshake values as dom0 checks them
 #   fuzz-fsservice the filesystem service above fs-server: a migration
 #                table from another host, a guest's calls routed to exports
+#   fuzz-workerctl the supervisor's end of the worker control channel
+#                against a hostile (guest-owned) worker
 # Each target runs on a copy of its checked-in corpus (tests/fuzz/corpus/)
 # and make-seeds' inputs.  make fuzz-long is the long run (tests/fuzz/README).
 set -u
@@ -30,7 +32,7 @@ set -u
 : "${top_srcdir:=.}"
 T=$top_builddir/tests/fuzz
 secs=${HOSTRPC_FUZZ_SECONDS:-20}
-targets="conn sock gm gex fss client session sockring sockstate miglink socktable migfwd fsstate mem xen fsservice"
+targets="conn sock gm gex fss client session sockring sockstate miglink socktable migfwd fsstate mem xen fsservice workerctl"
 for t in $targets; do
 	if [ ! -x "$T/fuzz-$t" ]; then
 		echo "1..0 # SKIP fuzz-$t not built (configure found no clang with -fsanitize=fuzzer; apt-get install clang libclang-rt-14-dev)"
