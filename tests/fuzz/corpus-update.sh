@@ -22,14 +22,14 @@ for t in $targets; do
 		cp "$CORPUS_EXTRA/$t"/* "$work/$t"/ 2>/dev/null || true
 	fi
 	if [ "$secs" -gt 0 ]; then
-		"$T/fuzz-$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+		"$T/fuzz-$t" -max_total_time="$secs" -timeout="${FUZZ_TIMEOUT:-60}" -rss_limit_mb=2048 \
 			-artifact_prefix="$work/$t-" "$work/$t" > "$work/$t.log" 2>&1 || {
 			tail -n 30 "$work/$t.log" >&2
 			echo "corpus-update: fuzz-$t found a problem" >&2
 			exit 1
 		}
 	fi
-	"$T/fuzz-$t" -merge=1 -timeout=10 -rss_limit_mb=2048 "$work/$t.min" "$work/$t" \
+	"$T/fuzz-$t" -merge=1 -timeout="${FUZZ_TIMEOUT:-60}" -rss_limit_mb=2048 "$work/$t.min" "$work/$t" \
 		> "$work/$t.merge.log" 2>&1
 	rm -rf "$c"
 	mkdir -p "$c"

@@ -19,6 +19,8 @@
 #                          limit); a target stopped so reports "no" in
 #                          the reached column and does not fail the run
 #   FUZZ_LONG_WORK=DIR     keep the work (corpora, logs) there
+#   FUZZ_TIMEOUT=S         one input running longer fails (default 60: on a
+#                          loaded machine an inotify close alone took 50 s)
 set -u
 : "${top_builddir:=.}"
 : "${top_srcdir:=.}"
@@ -53,7 +55,7 @@ one() {
 	fi
 	"$T/make-seeds" "$t" "$work/$t" || return 1
 	start=$(date +%s)
-	"$T/fuzz-$t" -runs="$runs" -max_total_time="$maxsecs" -timeout=10 -rss_limit_mb=2048 \
+	"$T/fuzz-$t" -runs="$runs" -max_total_time="$maxsecs" -timeout="${FUZZ_TIMEOUT:-60}" -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$work/$t-" "$work/$t" > "$work/$t.log" 2>&1
 	rc=$?
 	wall=$(( $(date +%s) - start ))
