@@ -9,6 +9,7 @@ hostrpc_daemon_libhostrpcd_la_SOURCES = \
 	hostrpc/daemon/listen-socket.h hostrpc/daemon/listen-socket.c \
 	hostrpc/daemon/guest-status.h hostrpc/daemon/guest-status.c \
 	hostrpc/daemon/guest-table.h hostrpc/daemon/guest-table.c \
+	hostrpc/daemon/xen-fe.h hostrpc/daemon/xen-fe.c \
 	hostrpc/daemon/spawn.h hostrpc/daemon/spawn.c \
 	hostrpc/daemon/sandbox.h hostrpc/daemon/sandbox.c \
 	hostrpc/daemon/audit-sink.h hostrpc/daemon/audit-sink.c \

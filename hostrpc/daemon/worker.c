@@ -42,6 +42,7 @@
 #include "hostrpc/daemon/worker.h"
 #include "hostrpc/daemon/worker-ctl.h"
 #include "hostrpc/daemon/worker-priv.h"
+#include "hostrpc/daemon/xen-fe.h"
 #include "hostrpc/mem.h"
 #include "outsource/mem/outsource-mem.h"
 #include "hostrpc/xen.h"
@@ -822,18 +823,11 @@ int hrpcd_worker_main(int argc, char **argv)
 		}
 	} else if (spec.transport == HRPC_ADMIN_TRANSPORT_XEN) {
 		/* From our supervisor, which checked them (xen-domains.c). */
-		g_auto(GStrv) dirs = xen_dirs ? g_strsplit(xen_dirs, ",", HRPC_XEN_MAX_DIRS + 1)
-					      : NULL;
-
 		spec.xen.domid = (guint32)CLAMP(xen_domid, 0, G_MAXUINT32);
 		spec.xen.nr_pages = (guint32)CLAMP(xen_pages, 0, HRPC_XEN_MAX_PAGES);
 		spec.xen.port = (guint32)CLAMP(xen_port, 0, G_MAXUINT32);
 		spec.xen_reset_port = (guint32)CLAMP(xen_reset_port, 0, G_MAXUINT32);
-		ok = dirs && g_strv_length(dirs) == HRPC_XEN_DIRS(spec.xen.nr_pages) &&
-		     spec.xen.nr_pages >= HRPC_XEN_MIN_PAGES;
-		for (guint i = 0; ok && dirs[i]; i++)
-			ok = hrpc_xen_parse_u32(dirs[i], (unsigned int)strlen(dirs[i]), G_MAXUINT32,
-						&spec.xen.dir_refs[i]) == 0;
+		ok = hrpcd_xen_dirs_parse(xen_dirs, spec.xen.nr_pages, spec.xen.dir_refs);
 	} else {
 		spec.sock = FD_SOCK;
 		ok = fd_ok(FD_SOCK);

@@ -13,8 +13,8 @@
 #include <xenstore.h>
 
 #include "hostrpc/xen.h"
-#include "hostrpc/daemon/guest-table.h"   /* hrpcd_name_sanitize */
 #include "hostrpc/daemon/xen-domains.h"
+#include "hostrpc/daemon/xen-fe.h"
 #include "hostrpc/daemon/log.h"
 
 #define MAX_DOMAINS 1024
@@ -110,28 +110,25 @@ static void fe_refuse(HrpcdXenDomains *x, XenDom *d, const char *why)
 	be_state(x, d, HRPC_XB_CLOSED);
 }
 
+/* hrpcd_xen_fe_check()'s reader: the frontend's keys through fe_u32(). */
+static int fe_read(void *arg, const char *key, guint32 max, guint32 *out)
+{
+	HrpcdXenDomains *x = ((void **)arg)[0];
+	XenDom *d = ((void **)arg)[1];
+
+	return fe_u32(x, d, key, max, out);
+}
+
 /* Frontend Initialised: read and check what it granted us. */
 static void fe_initialised(HrpcdXenDomains *x, XenDom *d)
 {
 	struct hrpc_xen_chan_spec spec = { .domid = d->domid };
-	guint32 version, reset_port;
-	char key[32];
+	void *arg[2] = { x, d };
+	guint32 reset_port;
+	const char *why = hrpcd_xen_fe_check(fe_read, arg, &spec, &reset_port);
 
-	if (fe_u32(x, d, HRPC_XS_VERSION, G_MAXUINT32, &version) < 0 ||
-	    version != HRPC_XEN_HANDSHAKE_VERSION)
-		return fe_refuse(x, d, "no supported " HRPC_XS_VERSION);
-	if (fe_u32(x, d, HRPC_XS_NR_PAGES, HRPC_XEN_MAX_PAGES, &spec.nr_pages) < 0 ||
-	    spec.nr_pages < HRPC_XEN_MIN_PAGES)
-		return fe_refuse(x, d, "bad " HRPC_XS_NR_PAGES);
-	for (guint32 i = 0; i < HRPC_XEN_DIRS(spec.nr_pages); i++) {
-		snprintf(key, sizeof(key), HRPC_XS_DIR_REF "%u", i);
-		if (fe_u32(x, d, key, G_MAXUINT32, &spec.dir_refs[i]) < 0)
-			return fe_refuse(x, d, "bad " HRPC_XS_DIR_REF "N");
-	}
-	if (fe_u32(x, d, HRPC_XS_EVTCHN, G_MAXUINT32, &spec.port) < 0 || !spec.port ||
-	    fe_u32(x, d, HRPC_XS_EVTCHN_RESET, G_MAXUINT32, &reset_port) < 0 || !reset_port ||
-	    reset_port == spec.port)
-		return fe_refuse(x, d, "bad event channels");
+	if (why)
+		return fe_refuse(x, d, why);
 	dom_log(d, G_LOG_LEVEL_INFO, "frontend initialised: %u pages, ports %u/%u",
 		spec.nr_pages, spec.port, reset_port);
 	d->live = TRUE;
@@ -234,18 +231,10 @@ static void dom_name(HrpcdXenDomains *x, XenDom *d)
 	char path[64];
 	unsigned int len = 0;
 	g_autofree char *v = NULL;
-	char raw[64];
 
 	snprintf(path, sizeof(path), "/local/domain/%u/name", d->domid);
 	v = xs_read(x->xs, XBT_NULL, path, &len);
-	if (v && len && len < sizeof(raw)) {
-		memcpy(raw, v, len);
-		raw[len] = 0;
-		if (hrpcd_name_sanitize(raw, d->name, sizeof(d->name)) && !strcmp(raw, d->name) &&
-		    !hrpcd_guest_name_is_default(d->name))
-			return;
-	}
-	snprintf(d->name, sizeof(d->name), "xen-dom%u", d->domid);
+	hrpcd_xen_dom_name(v, len, d->domid, d->name, sizeof(d->name));
 }
 
 static void dom_new(HrpcdXenDomains *x, guint32 domid)

@@ -88,3 +88,77 @@ tests/fuzz/fuzz-sock: $(top_srcdir)/tests/fuzz/fuzz-sock.c $(addprefix $(top_src
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-sock.c \
 		$(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(fuzz_sock_sources))
 endif
+# The memory service (outsource/mem/) against a hostile guest, on a region
+# file of its own on /dev/shm, with the host's grants, reclaims, deadlines
+# and balancing interleaved (tests/fuzz/fuzz-mem.c).
+if HAVE_FUZZ
+check_SCRIPTS += tests/fuzz/fuzz-mem
+CLEANFILES += tests/fuzz/fuzz-mem
+endif
+EXTRA_DIST += tests/fuzz/fuzz-mem.c
+fuzz_mem_sources = outsource/mem/region.c outsource/mem/balance.c
+tests/fuzz/fuzz-mem: $(top_srcdir)/tests/fuzz/fuzz-mem.c $(top_srcdir)/outsource/mem/service.c $(top_srcdir)/outsource/mem/region.h $(top_srcdir)/outsource/mem/balance.h $(top_srcdir)/include/hostrpc/mem.h $(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(fuzz_mem_sources)) config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) $(GLIB_CFLAGS) -DSYSCONFDIR=\"/nonexistent\" -o $@ $(top_srcdir)/tests/fuzz/fuzz-mem.c \
+		$(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(fuzz_mem_sources)) $(GLIB_LIBS) -lpthread
+# The dom0 side of the Xen handshake: a domU's xenstore values as hostrpcd
+# checks them before it maps a grant (hostrpc/daemon/xen-fe.c); no libxen.
+if HAVE_FUZZ
+check_SCRIPTS += tests/fuzz/fuzz-xen
+CLEANFILES += tests/fuzz/fuzz-xen
+endif
+EXTRA_DIST += tests/fuzz/fuzz-xen.c
+fuzz_xen_sources = hostrpc/daemon/xen-fe.c hostrpc/daemon/guest-status.c hostrpc/daemon/guest-table.c \
+	hostrpc/daemon/log.c
+tests/fuzz/fuzz-xen: $(top_srcdir)/tests/fuzz/fuzz-xen.c $(top_srcdir)/hostrpc/daemon/xen-fe.h $(top_srcdir)/include/hostrpc/xen.h $(addprefix $(top_srcdir)/,$(fuzz_xen_sources)) config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) $(GLIB_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz-xen.c \
+		$(addprefix $(top_srcdir)/,$(fuzz_xen_sources)) $(GLIB_LIBS)
+# make fuzz-long: every target for FUZZ_LONG_RUNS (default 10 M) executions
+# from its checked-in corpus (tests/fuzz/long.sh); not part of check.
+EXTRA_DIST += tests/fuzz/long.sh tests/fuzz/corpus-update.sh tests/fuzz/README
+CLEANFILES += tests/fuzz/fuzz-long.txt
+.PHONY: fuzz-long
+if HAVE_FUZZ
+fuzz_bins = tests/fuzz/fuzz-conn tests/fuzz/fuzz-sock tests/fuzz/fuzz-gm tests/fuzz/fuzz-gex \
+	tests/fuzz/fuzz-fss tests/fuzz/fuzz-client tests/fuzz/fuzz-session tests/fuzz/fuzz-sockring \
+	tests/fuzz/fuzz-sockstate tests/fuzz/fuzz-miglink tests/fuzz/fuzz-socktable \
+	tests/fuzz/fuzz-migfwd tests/fuzz/fuzz-fsstate tests/fuzz/fuzz-mem tests/fuzz/fuzz-xen \
+	tests/fuzz/fuzz-fsservice tests/fuzz/fuzz-workerctl
+fuzz-long: $(fuzz_bins) tests/fuzz/make-seeds
+	top_builddir=$(top_builddir) top_srcdir=$(top_srcdir) $(SHELL) $(top_srcdir)/tests/fuzz/long.sh
+else
+fuzz-long:
+	@echo "fuzz-long: configure found no clang with -fsanitize=fuzzer"; exit 1
+endif
+# The checked-in corpora (tests/fuzz/corpus/TARGET/, files named by their
+# SHA-1 as libFuzzer writes them): a directory copy, as automake has no
+# wildcards for EXTRA_DIST.
+dist-hook: fuzz-corpus-dist
+.PHONY: fuzz-corpus-dist
+fuzz-corpus-dist:
+	rm -rf $(distdir)/tests/fuzz/corpus
+	$(MKDIR_P) $(distdir)/tests/fuzz
+	cp -R $(top_srcdir)/tests/fuzz/corpus $(distdir)/tests/fuzz/corpus
+# The filesystem service above fs-server (outsource/fs/service.c): the
+# migration table another host ships and the routing of a hostile guest's
+# calls to its exports (tests/fuzz/fuzz-fsservice.c).
+if HAVE_FUZZ
+check_SCRIPTS += tests/fuzz/fuzz-fsservice
+CLEANFILES += tests/fuzz/fuzz-fsservice
+endif
+EXTRA_DIST += tests/fuzz/fuzz-fsservice.c
+fuzz_fsservice_sources = outsource/fs/service.c outsource/fs/policy.c fs-server/server.c \
+	hostrpc/idmap.c
+tests/fuzz/fuzz-fsservice: $(top_srcdir)/tests/fuzz/fuzz-fsservice.c $(top_srcdir)/outsource/fs/outsource-fs.h $(top_srcdir)/fs-server/server.h $(top_srcdir)/include/hostrpc/fsstate.h $(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(fuzz_fsservice_sources)) config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) $(GLIB_CFLAGS) -DSYSCONFDIR=\"/nonexistent\" -o $@ \
+		$(top_srcdir)/tests/fuzz/fuzz-fsservice.c \
+		$(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(fuzz_fsservice_sources)) $(GLIB_LIBS) -lpthread
+# The supervisor's end of the worker control channel against a hostile
+# (guest-owned) worker (tests/fuzz/fuzz-workerctl.c).
+if HAVE_FUZZ
+check_SCRIPTS += tests/fuzz/fuzz-workerctl
+CLEANFILES += tests/fuzz/fuzz-workerctl
+endif
+EXTRA_DIST += tests/fuzz/fuzz-workerctl.c
+tests/fuzz/fuzz-workerctl: $(top_srcdir)/tests/fuzz/fuzz-workerctl.c $(top_srcdir)/hostrpc/daemon/worker-ctl.c $(top_srcdir)/hostrpc/daemon/worker-ctl.h $(top_srcdir)/hostrpc/unix.c config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) $(GLIB_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz-workerctl.c \
+		$(top_srcdir)/hostrpc/daemon/worker-ctl.c $(top_srcdir)/hostrpc/unix.c $(GLIB_LIBS)

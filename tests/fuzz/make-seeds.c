@@ -13,6 +13,7 @@
 #include "hostrpc/echo.h"
 #include "hostrpc/guestexec.h"
 #include "hostrpc/guestfs.h"
+#include "hostrpc/mem.h"
 #include "hostrpc/ring.h"
 #include "hostrpc/sock.h"
 #include "hostrpc/fsstate.h"
@@ -182,9 +183,47 @@ static void fss_name(struct hrpc_gfs_name *n, const char *s)
  * xattrs, rename, link, access, unlink, as root and as uid 1000; and a
  * MOUNT through a symlink that leads out.  In the harness a handle field
  * below 32 is the handle that many replies ago (0: the root). */
+static size_t fss_script(uint8_t *buf);
+static size_t fs_node(uint8_t *out, uint64_t h, uint16_t type, const char *path);
+
 static int fss_seeds(const char *dir)
 {
 	static uint8_t buf[32768];
+
+	return write_file(dir, "seed-fss", buf, fss_script(buf));
+}
+
+/* fuzz-fsservice: [mode][tlen u16][table] then fuzz-fss's calls; the
+ * exports are srv/ and up/, so fss_script's MOUNTs of /srv and /up name
+ * them.  One input without a table, one with a table of the srv export's
+ * root and d/ (the service's tag 0). */
+static int fsservice_seeds(const char *dir)
+{
+	static uint8_t buf[32768];
+	struct hrpc_fs_mig_table t = { .magic = HRPC_FS_MIG_MAGIC, .nserv = 1 };
+	struct hrpc_fs_mig_server sv = { .export_name = "srv", .tag = 0, .nnodes = 2 };
+	size_t n, tl;
+
+	buf[0] = 0;
+	buf[1] = buf[2] = 0;
+	n = 3 + fss_script(buf + 3);
+	if (write_file(dir, "seed-fsservice", buf, n))
+		return 1;
+	tl = sizeof(t) + sizeof(sv);
+	tl += fs_node(buf + 3 + tl, 0, 4, "");
+	tl += fs_node(buf + 3 + tl, 1, 4, "d");
+	t.size = tl;
+	memcpy(buf + 3, &t, sizeof(t));
+	memcpy(buf + 3 + sizeof(t), &sv, sizeof(sv));
+	buf[0] = 1;
+	buf[1] = (uint8_t)tl;
+	buf[2] = (uint8_t)(tl >> 8);
+	n = 3 + tl + fss_script(buf + 3 + tl);
+	return write_file(dir, "seed-fsservice-table", buf, n);
+}
+
+static size_t fss_script(uint8_t *buf)
+{
 	static struct hrpc_gfs_mount_req m;
 	struct hrpc_gfs_dir_name_req dn = { .parent = 0 };
 	struct hrpc_gfs_open_req o = { .node = 1, .flags = 2 };
@@ -234,7 +273,7 @@ static int fss_seeds(const char *dir)
 	m.path_len = 3;
 	memcpy(m.path, "/up", 3);
 	n += fss_call(buf + n, HRPC_GFS_MOUNT, 0, &m, sizeof(m), NULL, 0);
-	return write_file(dir, "seed-fss", buf, n);
+	return n;
 }
 
 /* fuzz-gex: output on both streams, stdin room, the exit. */
@@ -605,6 +644,123 @@ static int fsstate_seeds(const char *dir)
 	return write_file(dir, "seed-fsstate-links", buf, n);
 }
 
+/* fuzz-mem: [mode] then [op][len][payload] (tests/fuzz/fuzz-mem.c). */
+static size_t mem_op(uint8_t *out, uint8_t op, const void *p, uint8_t len)
+{
+	out[0] = op;
+	out[1] = len;
+	memcpy(out + 2, p, len);
+	return 2u + len;
+}
+
+static int mem_seeds(const char *dir)
+{
+	static uint8_t buf[1024];
+	struct hrpc_mem_hello_req he = { .version = HRPC_MEM_VERSION, .bar_size = 32u << 20 };
+	struct hrpc_mem_range_req rr = { .first = 0, .count = 1 };
+	struct hrpc_mem_pressure pr = { .some_avg10 = 500, .full_avg10 = 100, .free_kb = 1024,
+					.avail_kb = 4096, .used_kb = 8192 };
+	uint8_t two[2] = { 4, 10 }, five[1] = { 5 }, touch[2] = { 15, 0 }, grant[1] = { 2 };
+	uint8_t bal[16] = { 64, 1, 8, 4, 3, 8, 0, 1, 0, 16 };
+	size_t n;
+
+	for (int mode = 0; mode < 2; mode++) {
+		n = 0;
+		buf[n++] = (uint8_t)mode;
+		n += mem_op(buf + n, HRPC_MEM_HELLO, &he, sizeof(he));
+		n += mem_op(buf + n, HRPC_MEM_STATUS, NULL, 0);
+		n += mem_op(buf + n, HRPC_MEM_PIN | 0x40, &rr, sizeof(rr));
+		n += mem_op(buf + n, HRPC_MEM_UNPIN | 0x40, &rr, sizeof(rr));
+		n += mem_op(buf + n, HRPC_MEM_PRESSURE, &pr, sizeof(pr));
+		n += mem_op(buf + n, 9, two, sizeof(two));            /* host reclaims */
+		n += mem_op(buf + n, HRPC_MEM_RELEASE | 0x80, &rr, sizeof(rr));
+		n += mem_op(buf + n, 9, two, sizeof(two));
+		n += mem_op(buf + n, 10, five, sizeof(five));         /* deadline passes */
+		n += mem_op(buf + n, 11, touch, sizeof(touch));       /* guest writes */
+		n += mem_op(buf + n, 10, five, sizeof(five));
+		n += mem_op(buf + n, 8, grant, sizeof(grant));        /* host grants */
+		n += mem_op(buf + n, 12, bal, sizeof(bal));           /* balancing */
+		n += mem_op(buf + n, HRPC_MEM_RELEASE | 0x40, &rr, sizeof(rr));
+		if (write_file(dir, mode ? "seed-mem-adopt" : "seed-mem", buf, n))
+			return 1;
+	}
+	return 0;
+}
+
+/* fuzz-xen: [key][len][value] writes of a frontend (tests/fuzz/fuzz-xen.c). */
+static size_t xen_kv(uint8_t *out, uint8_t key, const char *v)
+{
+	size_t l = strlen(v);
+
+	out[0] = key;
+	out[1] = (uint8_t)l;
+	memcpy(out + 2, v, l);
+	return 2 + l;
+}
+
+static int xen_seeds(const char *dir)
+{
+	static uint8_t buf[512];
+	static const char *const pages[] = { "2048", "256", "4096" };
+	size_t n;
+
+	for (int i = 0; i < 3; i++) {
+		char name[32];
+
+		n = 0;
+		n += xen_kv(buf + n, 8, "3");
+		n += xen_kv(buf + n, 0, "1");
+		n += xen_kv(buf + n, 1, pages[i]);
+		n += xen_kv(buf + n, 2, "8");
+		n += xen_kv(buf + n, 3, "9");
+		n += xen_kv(buf + n, 4, "10");
+		n += xen_kv(buf + n, 5, "4294967295");
+		n += xen_kv(buf + n, 6, "12");
+		n += xen_kv(buf + n, 7, "13");
+		n += xen_kv(buf + n, 9, i ? "guest-3" : "web-1");
+		n += xen_kv(buf + n, 10, "\x40" "8,9");
+		snprintf(name, sizeof(name), "seed-xen-%s", pages[i]);
+		if (write_file(dir, name, buf, n))
+			return 1;
+	}
+	return 0;
+}
+
+/* fuzz-workerctl: [op][len u16][bytes] (tests/fuzz/fuzz-workerctl.c). */
+static size_t ctl_op(uint8_t *out, uint8_t op, const void *p, uint16_t len)
+{
+	out[0] = op;
+	out[1] = (uint8_t)len;
+	out[2] = (uint8_t)(len >> 8);
+	memcpy(out + 3, p, len);
+	return 3u + len;
+}
+
+static int workerctl_seeds(const char *dir)
+{
+	static uint8_t buf[1024];
+	static const char listing[] = "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0tcp 127.0.0.1:80 LISTEN\n";
+	static const char mig[] = "\0\0\0\0\2\0\0\0\0\0\0\0\0\0\0\0done";
+	uint8_t flags = 1;
+	size_t n = 0;
+
+	n += ctl_op(buf + n, 0, &flags, 1);                               /* ask */
+	n += ctl_op(buf + n, 1 | 8, listing, sizeof(listing) - 1);        /* its reply */
+	n += ctl_op(buf + n, 2, NULL, 0);                                 /* loop */
+	n += ctl_op(buf + n, 0 | 8, &flags, 1);                           /* memory */
+	n += ctl_op(buf + n, 1 | 16, mig, sizeof(mig) - 1);               /* news */
+	n += ctl_op(buf + n, 1 | 8 | 32, listing, sizeof(listing) - 1);   /* too long */
+	n += ctl_op(buf + n, 2, NULL, 0);
+	n += ctl_op(buf + n, 0, &flags, 1);
+	n += ctl_op(buf + n, 4, NULL, 0);                                 /* replaced */
+	n += ctl_op(buf + n, 0, &flags, 1);
+	n += ctl_op(buf + n, 3, NULL, 0);                                 /* hangs up */
+	n += ctl_op(buf + n, 2, NULL, 0);
+	n += ctl_op(buf + n, 0, &flags, 1);
+	n += ctl_op(buf + n, 2, NULL, 0);
+	return write_file(dir, "seed-workerctl", buf, n);
+}
+
 int main(int argc, char **argv)
 {
 	static uint8_t buf[8192];
@@ -612,13 +768,21 @@ int main(int argc, char **argv)
 	struct hrpc_echo_source_req sr = { .seed = 1, .len = 64 };
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: make-seeds conn|sock|sockring|sockstate|socktable|miglink|migfwd|fsstate|gm|gex|fss|client|session DIR\n");
+		fprintf(stderr, "usage: make-seeds conn|sock|mem|xen|fsservice|workerctl|sockring|sockstate|socktable|miglink|migfwd|fsstate|gm|gex|fss|client|session DIR\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "sock"))
 		return sock_seeds(argv[2]);
 	if (!strcmp(argv[1], "gm"))
 		return gm_seeds(argv[2]);
+	if (!strcmp(argv[1], "mem"))
+		return mem_seeds(argv[2]);
+	if (!strcmp(argv[1], "xen"))
+		return xen_seeds(argv[2]);
+	if (!strcmp(argv[1], "fsservice"))
+		return fsservice_seeds(argv[2]);
+	if (!strcmp(argv[1], "workerctl"))
+		return workerctl_seeds(argv[2]);
 	if (!strcmp(argv[1], "sockring"))
 		return sockring_seeds(argv[2]);
 	if (!strcmp(argv[1], "sockstate"))

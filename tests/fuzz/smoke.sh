@@ -18,11 +18,21 @@
 #   fuzz-socktable the socket service's replay of a migrating guest's table
 #   fuzz-migfwd  one end of a forward link against a hostile peer host
 #   fuzz-fsstate the import of a migrating guest's filesystem state
+#   fuzz-mem     the memory service's requests, with the host's grants,
+#                reclaims, deadlines and balancing interleaved
+#   fuzz-xen     a domU's xenstore handshake values as dom0 checks them
+#   fuzz-fsservice the filesystem service above fs-server: a migration
+#                table from another host, a guest's calls routed to exports
+#   fuzz-workerctl the supervisor's end of the worker control channel
+#                against a hostile (guest-owned) worker
+# Each target runs on a copy of its checked-in corpus (tests/fuzz/corpus/)
+# and make-seeds' inputs.  make fuzz-long is the long run (tests/fuzz/README).
 set -u
 : "${top_builddir:=.}"
+: "${top_srcdir:=.}"
 T=$top_builddir/tests/fuzz
 secs=${HOSTRPC_FUZZ_SECONDS:-20}
-targets="conn sock gm gex fss client session sockring sockstate miglink socktable migfwd fsstate"
+targets="conn sock gm gex fss client session sockring sockstate miglink socktable migfwd fsstate mem xen fsservice workerctl"
 for t in $targets; do
 	if [ ! -x "$T/fuzz-$t" ]; then
 		echo "1..0 # SKIP fuzz-$t not built (configure found no clang with -fsanitize=fuzzer; apt-get install clang libclang-rt-14-dev)"
@@ -37,6 +47,9 @@ fail=0
 for t in $targets; do
 	n=$((n + 1))
 	mkdir -p "$work/$t"
+	if [ -d "$top_srcdir/tests/fuzz/corpus/$t" ]; then
+		cp "$top_srcdir/tests/fuzz/corpus/$t"/* "$work/$t"/ 2>/dev/null
+	fi
 	if ! "$T/make-seeds" "$t" "$work/$t"; then
 		echo "not ok $n - fuzz-$t: cannot write seeds"
 		fail=1
