@@ -212,42 +212,12 @@ struct sample {
 
 static struct itest_daemon d;
 
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmRSS:", 6))
-			kib = strtol(line + 6, NULL, 10);
-	if (f)
-		fclose(f);
-	return kib;
-}
-
 static struct proc_sample sample_of(pid_t pid)
 {
 	return (struct proc_sample){
 		.fds = pid > 0 ? itest_fd_count(pid) - itest_fd_count_like(pid, "pidfd") : -1,
-		.rss = pid > 0 ? rss_kib(pid) : -1,
+		.rss = pid > 0 ? itest_rss_kib(pid) : -1,
 	};
-}
-
-static pid_t holder_pid(void)
-{
-	char *log = itest_log(&d), *p = log, *last = NULL;
-	long pid;
-
-	while ((p = strstr(p, "fd holder pid "))) {
-		p += strlen("fd holder pid ");
-		last = p;
-	}
-	pid = last ? strtol(last, NULL, 10) : 0;
-	free(log);
-	return (pid_t)pid;
 }
 
 #ifdef HRPC_SANITIZERS
@@ -346,7 +316,7 @@ int main(int argc, char **argv)
 	if (!tap_ok(rc == 0, "hostrpcd starts (socket policy: max-sockets %d, loopback)",
 		    nsock + 16))
 		return 1;
-	itest_kill_on_bailout(holder_pid());
+	itest_kill_on_bailout(itest_holder_pid(&d));
 
 	self = realpath("/proc/self/exe", NULL);
 	t0 = hrpc_now_ns();
@@ -417,7 +387,7 @@ int main(int argc, char **argv)
 	t0 = hrpc_now_ns();
 	for (int s = 0; !failed; s++) {
 		struct sample *p;
-		pid_t h = holder_pid();
+		pid_t h = itest_holder_pid(&d);
 		int wfd_min = 1 << 30, wfd_max = 0;
 		long wrss_min = 1L << 40, wrss_max = 0;
 		uint64_t total = 0, prev = 0;
@@ -499,7 +469,7 @@ out:
 			waitpid(gpid[i], NULL, 0);
 		}
 	{
-		pid_t h = holder_pid();
+		pid_t h = itest_holder_pid(&d);
 
 		tap_ok(itest_daemon_alive(&d), "hostrpcd still runs");
 		rc = itest_daemon_stop(&d);

@@ -554,21 +554,6 @@ static int wait_progress(int more)
 	}
 }
 
-/* The holder's pid from the daemon's latest log line about it. */
-static pid_t holder_pid(void)
-{
-	char *log = itest_log(&d), *p = log, *last = NULL;
-	long pid;
-
-	while ((p = strstr(p, "fd holder pid "))) {
-		p += strlen("fd holder pid ");
-		last = p;
-	}
-	pid = last ? strtol(last, NULL, 10) : 0;
-	free(log);
-	return (pid_t)pid;
-}
-
 /* Gone or a zombie: the holder runs in a session of its own and whoever
  * reaps it (init here) may take its time about it. */
 static bool dead(pid_t pid, int timeout_ms)
@@ -670,7 +655,7 @@ static void stuck_holders(void)
 static bool new_holder(pid_t old, int timeout_ms)
 {
 	for (int waited = 0;; waited += 10) {
-		pid_t h = holder_pid();
+		pid_t h = itest_holder_pid(&d);
 
 		if (h > 0 && h != old && kill(h, 0) == 0 &&
 		    itest_log_wait(&d, 0, "holds the 1 endpoint(s) again", NULL))
@@ -679,22 +664,6 @@ static bool new_holder(pid_t old, int timeout_ms)
 			return false;
 		sleep_ms(10);
 	}
-}
-
-static long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
-	f = fopen(path, "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmRSS:", 6))
-			kib = strtol(line + 6, NULL, 10);
-	if (f)
-		fclose(f);
-	return kib;
 }
 
 static int held_fds(pid_t pid)
@@ -777,7 +746,7 @@ int main(int argc, char **argv)
 	rc = itest_daemon_start(&d, args);
 	if (!tap_ok(rc == 0, "hostrpcd starts with an ivshmem endpoint and a socket policy"))
 		return 1;
-	itest_kill_on_bailout(holder_pid());
+	itest_kill_on_bailout(itest_holder_pid(&d));
 	pthread_create(&th, NULL, checker, NULL);
 	for (int i = 0; i < NGUESTS; i++)
 		spawn(i);
@@ -795,11 +764,11 @@ int main(int argc, char **argv)
 		pid_t victim = 0;
 
 		if (it % SAMPLE_EVERY == 0 && nsmp < MAX_SAMPLES) {
-			pid_t h = holder_pid();
+			pid_t h = itest_holder_pid(&d);
 
 			smp[nsmp++] = (struct sample){
 				.iter = it, .sup_fd = held_fds(d.pid), .holder_fd = held_fds(h),
-				.sup_rss = rss_kib(d.pid), .holder_rss = rss_kib(h),
+				.sup_rss = itest_rss_kib(d.pid), .holder_rss = itest_rss_kib(h),
 			};
 		}
 		sleep_ms(delay);   /* into the traffic */
@@ -834,7 +803,7 @@ int main(int argc, char **argv)
 				victim = -1;
 			break;
 		case 3:
-			victim = holder_pid();
+			victim = itest_holder_pid(&d);
 			kill(victim, SIGKILL);
 			/* A holder that is slow to start (a loaded machine, a
 			 * sanitizer build) is given up after 5 s and looked
@@ -842,7 +811,7 @@ int main(int argc, char **argv)
 			if (!dead(victim, 5000) || !new_holder(victim, 15000))
 				victim = -1;
 			else
-				itest_kill_on_bailout(holder_pid());
+				itest_kill_on_bailout(itest_holder_pid(&d));
 			break;
 		case 4:
 			kill_guest(QEMU);
@@ -875,12 +844,12 @@ int main(int argc, char **argv)
 
 	/* The last sample, then the samples must be flat. */
 	if (nsmp < MAX_SAMPLES) {
-		pid_t h = holder_pid();
+		pid_t h = itest_holder_pid(&d);
 
 		wait_progress(3);
 		smp[nsmp++] = (struct sample){
 			.iter = iters, .sup_fd = held_fds(d.pid), .holder_fd = held_fds(h),
-			.sup_rss = rss_kib(d.pid), .holder_rss = rss_kib(h),
+			.sup_rss = itest_rss_kib(d.pid), .holder_rss = itest_rss_kib(h),
 		};
 	}
 	{

@@ -415,6 +415,36 @@ int itest_fd_count_like(pid_t pid, const char *target_part)
 	return n;
 }
 
+long itest_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "VmRSS:", 6))
+			kib = strtol(line + 6, NULL, 10);
+	if (f)
+		fclose(f);
+	return kib;
+}
+
+pid_t itest_holder_pid(struct itest_daemon *d)
+{
+	char *log = itest_log(d), *p = log, *last = NULL;
+	long pid;
+
+	while ((p = strstr(p, "fd holder pid "))) {
+		p += strlen("fd holder pid ");
+		last = p;
+	}
+	pid = last ? strtol(last, NULL, 10) : 0;
+	free(log);
+	return (pid_t)pid;
+}
+
 int itest_fd_count(pid_t pid)
 {
 	return itest_fd_count_like(pid, NULL);

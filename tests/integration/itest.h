@@ -72,6 +72,11 @@ void itest_log_dump(struct itest_daemon *d);
 int itest_fd_count(pid_t pid);
 /* Those whose /proc link target contains `target_part` ("pidfd"). */
 int itest_fd_count_like(pid_t pid, const char *target_part);
+/* VmRSS of a process in KiB, -1 if it cannot be read. */
+long itest_rss_kib(pid_t pid);
+/* The fd holder's pid, from the daemon's latest log line naming it; 0 if
+ * none was logged yet. */
+pid_t itest_holder_pid(struct itest_daemon *d);
 /* Wait until the count less GLib's pidfds (one per child it watches, on
  * GLib versions that use them) is `want`; returns the last such count. */
 int itest_fd_held_wait(pid_t pid, int want, int timeout_ms);

@@ -46,21 +46,6 @@ static const char *const args[] = {
 static struct itest_daemon d;
 static struct itest_qemu q, q2;
 
-/* The holder's pid, from the daemon's latest log line about it. */
-static pid_t holder_pid(void)
-{
-	char *log = itest_log(&d), *p = log, *last = NULL;
-	long pid;
-
-	while ((p = strstr(p, "fd holder pid "))) {
-		p += strlen("fd holder pid ");
-		last = p;
-	}
-	pid = last ? strtol(last, NULL, 10) : 0;
-	free(log);
-	return (pid_t)pid;
-}
-
 /* Warnings in the daemon's log other than the one about the holder we kill. */
 static int unexpected_warnings(void)
 {
@@ -220,7 +205,7 @@ int main(void)
 	rc = itest_daemon_start(&d, args);
 	if (!tap_ok(rc == 0, "hostrpcd starts with two ivshmem endpoints"))
 		return 1;
-	holder = holder_pid();
+	holder = itest_holder_pid(&d);
 	if (holder > 0)
 		itest_kill_on_bailout(holder);
 	tap_ok(holder > 0 && getsid(holder) > 0 && getsid(holder) != getsid(d.pid) &&
@@ -250,7 +235,7 @@ int main(void)
 	tap_ok(restart_under_calls(SIGKILL, &c, 2, holder, vm2_leaves),
 	       "hostrpcd killed (SIGKILL) while the guest calls, restarted: reset vector, "
 	       "generation 2, calls work again on the same connection");
-	tap_ok(itest_log_wait(&d, 0, "fd holder pid", "found", NULL) && holder_pid() == holder &&
+	tap_ok(itest_log_wait(&d, 0, "fd holder pid", "found", NULL) && itest_holder_pid(&d) == holder &&
 	       itest_log_wait(&d, 0, "(vm): QEMU pid", "still attached, adopted", NULL),
 	       "the new daemon found the same holder and adopted the attached QEMU");
 	tap_ok(itest_log_wait(&d, 0, "ivshmem vm2:", "left while hostrpcd was down", NULL) &&
@@ -294,7 +279,7 @@ int main(void)
 	n = 0;
 	if (itest_pid_gone(holder, 3000) &&
 	    itest_log_wait(&d, 3000, "holds the 2 endpoint(s) again", NULL)) {
-		holder = holder_pid();
+		holder = itest_holder_pid(&d);
 		itest_kill_on_bailout(holder);
 		n = itest_fd_count_wait(holder, base + 2 + PER_QEMU, 3000);
 	}
@@ -328,7 +313,7 @@ int main(void)
 
 		rc = itest_daemon_restart(&d, keep);
 	}
-	holder = rc == 0 ? holder_pid() : 0;
+	holder = rc == 0 ? itest_holder_pid(&d) : 0;
 	if (holder > 0)
 		itest_kill_on_bailout(holder);
 	snprintf(state, sizeof(state), "%s", d.state_dir);
@@ -348,7 +333,7 @@ int main(void)
 
 		rc = itest_daemon_restart(&d, none);
 	}
-	holder2 = rc == 0 ? holder_pid() : 0;
+	holder2 = rc == 0 ? itest_holder_pid(&d) : 0;
 	if (holder2 > 0)
 		itest_kill_on_bailout(holder2);
 	tap_ok(holder2 > 0 && holder2 != holder &&
