@@ -26,40 +26,11 @@
 #include "tests/tap.h"
 #include "itest.h"
 
-/* A process guest that keeps its own view of the raw shared memory. */
-struct raw_guest {
-	char name[32];
-	int sock;
-	int fds[HRPC_MEMFD_NR_FDS];    /* memfd, to-server eventfd, to-client eventfd */
-	struct hrpc_shm_hdr *shm;
-	size_t size;
-	hrpc_client *c;
-	struct hrpc_admin_guest info;  /* as the daemon listed it */
-};
-
-static int raw_connect(struct itest_daemon *d, const char *name, struct raw_guest *g)
+/* A raw guest (itest.h) that has made a few calls and been listed. */
+static int raw_connect(struct itest_daemon *d, const char *name, struct itest_raw_guest *g)
 {
-	struct hrpc_memfd_offer offer;
-	int nfds = HRPC_MEMFD_NR_FDS, rc;
-	hrpc_chan *ch;
+	int rc = itest_raw_connect(d->guest_sock, name, g);
 
-	memset(g, 0, sizeof(*g));
-	snprintf(g->name, sizeof(g->name), "%s", name);
-	g->sock = itest_unix_connect(d->guest_sock);
-	if (g->sock < 0)
-		return g->sock;
-	rc = hrpc_unix_recv(g->sock, &offer, sizeof(offer), g->fds, &nfds);
-	if (rc < 0 || nfds != HRPC_MEMFD_NR_FDS)
-		return rc < 0 ? rc : -EPROTO;
-	g->size = offer.shm_size;
-	g->shm = mmap(NULL, g->size, PROT_READ | PROT_WRITE, MAP_SHARED, g->fds[0], 0);
-	if (g->shm == MAP_FAILED)
-		return -errno;
-	fcntl(g->fds[2], F_SETFL, O_NONBLOCK);
-	rc = hrpc_shm_chan_new(HRPC_ROLE_CLIENT, g->shm, g->size, g->fds[1], g->fds[2], false, &ch);
-	if (rc < 0)
-		return rc;
-	rc = hrpc_client_new(ch, name, 5000, &g->c);
 	if (rc < 0)
 		return rc;
 	rc = itest_echo_workload(g->c, 99, 20, 1);
@@ -68,47 +39,12 @@ static int raw_connect(struct itest_daemon *d, const char *name, struct raw_gues
 	return itest_admin_find(d->admin_sock, name, &g->info);
 }
 
-static void raw_close(struct raw_guest *g)
-{
-	hrpc_client_free(g->c);    /* the channel owns neither the map nor the fds */
-	if (g->shm && g->shm != MAP_FAILED)
-		munmap(g->shm, g->size);
-	for (int i = 0; i < HRPC_MEMFD_NR_FDS; i++)
-		if (g->fds[i] > 0)
-			close(g->fds[i]);
-	if (g->sock >= 0)
-		close(g->sock);
-}
-
-static void kick(struct raw_guest *g)
-{
-	uint64_t one = 1;
-
-	if (write(g->fds[1], &one, sizeof(one)) != sizeof(one))
-		tap_diag("kick: %s", strerror(errno));
-}
-
-/* Did the peer close the connection within `ms`? */
-static bool hung_up(int sock, int ms)
-{
-	struct pollfd p = { .fd = sock, .events = POLLIN };
-	char b[16];
-
-	while (poll(&p, 1, ms) == 1) {
-		ssize_t n = recv(sock, b, sizeof(b), MSG_DONTWAIT);
-
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return true;
-	}
-	return false;
-}
-
-static void expect_fenced(struct itest_daemon *d, struct raw_guest *g, const char *reason,
+static void expect_fenced(struct itest_daemon *d, struct itest_raw_guest *g, const char *reason,
 			  uint32_t shm_state)
 {
 	char who[96], pidstr[32];
 
-	tap_ok(hung_up(g->sock, 5000), "%s: its worker dropped the connection", g->name);
+	tap_ok(itest_hung_up(g->sock, 5000), "%s: its worker dropped the connection", g->name);
 	tap_ok(hrpc_load_acquire(&g->shm->host_state) == shm_state,
 	       "%s: the shared header says %s", g->name,
 	       shm_state == HRPC_SHM_STATE_FENCED ? "FENCED" : "CLOSED");
@@ -124,14 +60,14 @@ static void expect_fenced(struct itest_daemon *d, struct raw_guest *g, const cha
 	       g->info.worker_pid);
 	tap_ok(itest_pid_gone((pid_t)g->info.worker_pid, 5000), "%s: worker %u was reaped",
 	       g->name, g->info.worker_pid);
-	raw_close(g);
+	itest_raw_close(g);
 }
 
 /* ---- the attacks on a process guest's own channel ------------------------------ */
 
 static void forged_producer_index(struct itest_daemon *d)
 {
-	struct raw_guest g;
+	struct itest_raw_guest g;
 	int rc = raw_connect(d, "forger", &g);
 
 	if (!tap_ok(rc == 0, "forger connected, negotiated and was served (%d)", rc))
@@ -139,13 +75,13 @@ static void forged_producer_index(struct itest_daemon *d)
 	/* Claim twice the ring's size of unread requests. */
 	hrpc_store_release(&g.shm->req.prod,
 			   hrpc_read_once(g.shm->req.cons) + 2 * hrpc_read_once(g.shm->req_size));
-	kick(&g);
+	itest_raw_kick(&g);
 	expect_fenced(d, &g, "guest broke the ring or frame format", HRPC_SHM_STATE_FENCED);
 }
 
 static void malformed_header(struct itest_daemon *d)
 {
-	struct raw_guest g;
+	struct itest_raw_guest g;
 	struct hrpc_msg_hdr h;
 	struct hrpc_ring r;
 	int rc = raw_connect(d, "scribbler", &g);
@@ -158,27 +94,27 @@ static void malformed_header(struct itest_daemon *d)
 	h.magic = 0xdeadbeef;
 	rc = hrpc_ring_put(&r, &h, NULL);
 	tap_diag("bad record put: %d", rc);
-	kick(&g);
+	itest_raw_kick(&g);
 	expect_fenced(d, &g, "malformed message header", HRPC_SHM_STATE_FENCED);
 }
 
 static void forged_consumer_index(struct itest_daemon *d)
 {
-	struct raw_guest g;
+	struct itest_raw_guest g;
 	int rc = raw_connect(d, "thief", &g);
 
 	if (!tap_ok(rc == 0, "thief connected, negotiated and was served (%d)", rc))
 		return;
 	/* Say we consumed replies the server never produced. */
 	hrpc_store_release(&g.shm->rsp.cons, hrpc_read_once(g.shm->rsp.prod) + 4096);
-	kick(&g);
+	itest_raw_kick(&g);
 	expect_fenced(d, &g, "guest forged the response ring's consumer index",
 		      HRPC_SHM_STATE_FENCED);
 }
 
 static void chatty_setup_socket(struct itest_daemon *d)
 {
-	struct raw_guest g;
+	struct itest_raw_guest g;
 	int rc = raw_connect(d, "chatter", &g);
 
 	if (!tap_ok(rc == 0, "chatter connected, negotiated and was served (%d)", rc))
@@ -215,7 +151,7 @@ static void admin_attacks(struct itest_daemon *d)
 	s = admin_raw(d);
 	tap_ok(s >= 0 && write(s, junk, sizeof(junk)) == (ssize_t)sizeof(junk),
 	       "admin: sent 64 bytes of garbage");
-	tap_ok(s >= 0 && hung_up(s, 5000), "admin: the daemon dropped the garbage connection");
+	tap_ok(s >= 0 && itest_hung_up(s, 5000), "admin: the daemon dropped the garbage connection");
 	if (s >= 0)
 		close(s);
 
@@ -223,7 +159,7 @@ static void admin_attacks(struct itest_daemon *d)
 	hrpc_msg_init(&h, HRPC_KIND_CALL, HRPC_SVC_ADMIN, HRPC_ADMIN_INFO, 2, 0);
 	h.len = 0x80000000u;
 	s = admin_raw(d);
-	tap_ok(s >= 0 && write(s, &h, sizeof(h)) == (ssize_t)sizeof(h) && hung_up(s, 5000),
+	tap_ok(s >= 0 && write(s, &h, sizeof(h)) == (ssize_t)sizeof(h) && itest_hung_up(s, 5000),
 	       "admin: a 2 GiB frame is refused before anything is buffered");
 	if (s >= 0)
 		close(s);

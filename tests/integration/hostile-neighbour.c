@@ -167,74 +167,13 @@ static int neighbour(void)
 
 /* ---- a process guest with its own view of the raw shared memory --------------- */
 
-struct raw_guest {
-	int sock;
-	int fds[HRPC_MEMFD_NR_FDS];    /* memfd, to-server eventfd, to-client eventfd */
-	struct hrpc_shm_hdr *shm;
-	size_t size;
-	hrpc_client *c;
-};
-
-static int raw_connect(const char *name, struct raw_guest *g)
+static int raw_connect(const char *name, struct itest_raw_guest *g)
 {
-	struct hrpc_memfd_offer offer;
-	int nfds = HRPC_MEMFD_NR_FDS, rc;
-	hrpc_chan *ch;
+	int rc = itest_raw_connect(d.guest_sock, name, g);
 
-	memset(g, 0, sizeof(*g));
-	g->sock = itest_unix_connect(d.guest_sock);
-	if (g->sock < 0)
-		return g->sock;
-	rc = hrpc_unix_recv(g->sock, &offer, sizeof(offer), g->fds, &nfds);
-	if (rc < 0 || nfds != HRPC_MEMFD_NR_FDS)
-		return rc < 0 ? rc : -EPROTO;
-	g->size = offer.shm_size;
-	g->shm = mmap(NULL, g->size, PROT_READ | PROT_WRITE, MAP_SHARED, g->fds[0], 0);
-	if (g->shm == MAP_FAILED)
-		return -errno;
-	fcntl(g->fds[2], F_SETFL, O_NONBLOCK);
-	rc = hrpc_shm_chan_new(HRPC_ROLE_CLIENT, g->shm, g->size, g->fds[1], g->fds[2], false, &ch);
-	if (rc < 0)
-		return rc;
-	rc = hrpc_client_new(ch, name, 5000, &g->c);
 	if (rc == 0)
 		note_id(hrpc_client_guest_id(g->c));
 	return rc;
-}
-
-static void raw_close(struct raw_guest *g)
-{
-	if (g->c)
-		hrpc_client_free(g->c);
-	if (g->shm && g->shm != MAP_FAILED)
-		munmap(g->shm, g->size);
-	for (int i = 0; i < HRPC_MEMFD_NR_FDS; i++)
-		if (g->fds[i] > 0)
-			close(g->fds[i]);
-	if (g->sock > 0)
-		close(g->sock);
-}
-
-static void kick(struct raw_guest *g)
-{
-	uint64_t one = 1;
-
-	(void)!write(g->fds[1], &one, sizeof(one));
-}
-
-/* Did the peer close the connection within `ms`? */
-static bool hung_up(int sock, int ms)
-{
-	struct pollfd p = { .fd = sock, .events = POLLIN };
-	char b[256];
-
-	while (poll(&p, 1, ms) == 1) {
-		ssize_t n = recv(sock, b, sizeof(b), MSG_DONTWAIT);
-
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			return true;
-	}
-	return false;
 }
 
 /* Tell the test which worker serves this attacker. */
@@ -264,7 +203,7 @@ static void attack_forge(uint64_t end)
 {
 	sh->ready = 1;    /* a new worker each round: nothing to watch */
 	for (unsigned int i = 0; now_ns() < end; i++) {
-		struct raw_guest g;
+		struct itest_raw_guest g;
 		struct hrpc_msg_hdr h;
 		struct hrpc_ring r;
 		uint32_t cons;
@@ -274,7 +213,7 @@ static void attack_forge(uint64_t end)
 		if (rc < 0) {
 			printf("# forger: cannot connect: %s\n", strerror(-rc));
 			sh->bad = 1;
-			raw_close(&g);
+			itest_raw_close(&g);
 			continue;
 		}
 		sh->count++;
@@ -301,17 +240,17 @@ static void attack_forge(uint64_t end)
 			hrpc_store_release(&g.shm->rsp.cons, hrpc_read_once(g.shm->rsp.prod) + 4096);
 			break;
 		}
-		kick(&g);
-		if (hung_up(g.sock, 5000) &&
+		itest_raw_kick(&g);
+		if (itest_hung_up(g.sock, 5000) &&
 		    hrpc_load_acquire(&g.shm->host_state) == HRPC_SHM_STATE_FENCED)
 			sh->hits++;
-		raw_close(&g);
+		itest_raw_close(&g);
 	}
 }
 
 static void attack_doorbell(uint64_t end)
 {
-	struct raw_guest g;
+	struct itest_raw_guest g;
 	uint8_t in[16] = { 0 }, out[16];
 
 	if (raw_connect("doorbell", &g) < 0) {
@@ -321,7 +260,7 @@ static void attack_doorbell(uint64_t end)
 	announce("doorbell");
 	while (now_ns() < end) {
 		for (int i = 0; i < 256; i++)
-			kick(&g);
+			itest_raw_kick(&g);
 		sh->count += 256;
 	}
 	/* Rung a million times for nothing: still served (it broke no rule). */
@@ -329,7 +268,7 @@ static void attack_doorbell(uint64_t end)
 	if (call(g.c, HRPC_SVC_ECHO, HRPC_ECHO_PING, in, sizeof(in), out, sizeof(out)) == 0 &&
 	    !memcmp(in, out, sizeof(in)))
 		sh->hits++;
-	raw_close(&g);
+	itest_raw_close(&g);
 }
 
 static void attack_ivbell(uint64_t end)
@@ -503,7 +442,7 @@ static void attack_mem(uint64_t end)
 
 static void attack_stall(uint64_t end)
 {
-	struct raw_guest g;
+	struct itest_raw_guest g;
 	struct hrpc_msg_hdr h;
 	struct hrpc_ring r;
 	uint8_t payload[64] = { 0 };
@@ -555,7 +494,7 @@ static void attack_stall(uint64_t end)
 			sh->count++;
 			continue;
 		}
-		kick(&g);
+		itest_raw_kick(&g);
 		fd = open(file, O_WRONLY | O_APPEND | O_CLOEXEC);
 		if (fd >= 0) {
 			(void)!write(fd, "+", 1);
@@ -567,7 +506,7 @@ static void attack_stall(uint64_t end)
 	if (hrpc_read_once(g.shm->rsp.prod) - hrpc_read_once(g.shm->rsp.cons) >
 	    hrpc_read_once(g.shm->rsp_size) / 2)
 		sh->hits++;
-	raw_close(&g);
+	itest_raw_close(&g);
 }
 
 static void attack_silent(uint64_t end)
@@ -586,7 +525,7 @@ static void attack_silent(uint64_t end)
 	for (int i = 0; i < SILENT_CONNS; i++) {
 		int64_t left = ((int64_t)end - (int64_t)now_ns()) / 1000000;
 
-		if (s[i] >= 0 && hung_up(s[i], left > 0 ? (int)left : 0))
+		if (s[i] >= 0 && itest_hung_up(s[i], left > 0 ? (int)left : 0))
 			sh->hits++;
 		if (s[i] >= 0)
 			close(s[i]);

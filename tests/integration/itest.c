@@ -415,6 +415,66 @@ int itest_fd_count_like(pid_t pid, const char *target_part)
 	return n;
 }
 
+int itest_raw_connect(const char *guest_sock, const char *name, struct itest_raw_guest *g)
+{
+	struct hrpc_memfd_offer offer;
+	int nfds = HRPC_MEMFD_NR_FDS, rc;
+	hrpc_chan *ch;
+
+	memset(g, 0, sizeof(*g));
+	snprintf(g->name, sizeof(g->name), "%s", name);
+	g->sock = itest_unix_connect(guest_sock);
+	if (g->sock < 0)
+		return g->sock;
+	rc = hrpc_unix_recv(g->sock, &offer, sizeof(offer), g->fds, &nfds);
+	if (rc < 0 || nfds != HRPC_MEMFD_NR_FDS)
+		return rc < 0 ? rc : -EPROTO;
+	g->size = offer.shm_size;
+	g->shm = mmap(NULL, g->size, PROT_READ | PROT_WRITE, MAP_SHARED, g->fds[0], 0);
+	if (g->shm == MAP_FAILED)
+		return -errno;
+	fcntl(g->fds[2], F_SETFL, O_NONBLOCK);
+	rc = hrpc_shm_chan_new(HRPC_ROLE_CLIENT, g->shm, g->size, g->fds[1], g->fds[2], false, &ch);
+	if (rc < 0)
+		return rc;
+	return hrpc_client_new(ch, name, 5000, &g->c);
+}
+
+void itest_raw_close(struct itest_raw_guest *g)
+{
+	if (g->c)
+		hrpc_client_free(g->c);    /* the channel owns neither the map nor the fds */
+	if (g->shm && g->shm != MAP_FAILED)
+		munmap(g->shm, g->size);
+	for (int i = 0; i < HRPC_MEMFD_NR_FDS; i++)
+		if (g->fds[i] > 0)
+			close(g->fds[i]);
+	if (g->sock > 0)
+		close(g->sock);
+	memset(g, 0, sizeof(*g));
+}
+
+int itest_raw_kick(struct itest_raw_guest *g)
+{
+	uint64_t one = 1;
+
+	return write(g->fds[1], &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
+}
+
+bool itest_hung_up(int sock, int ms)
+{
+	struct pollfd p = { .fd = sock, .events = POLLIN };
+	char b[256];
+
+	while (poll(&p, 1, ms) == 1) {
+		ssize_t n = recv(sock, b, sizeof(b), MSG_DONTWAIT);
+
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return true;
+	}
+	return false;
+}
+
 long itest_rss_kib(pid_t pid)
 {
 	char path[64], line[256];

@@ -19,6 +19,8 @@
 #include "hostrpc/admin.h"
 #include "hostrpc/hostrpc.h"
 #include "hostrpc/ivshmem.h"
+#include "hostrpc/memfd.h"
+#include "hostrpc/ring.h"
 
 struct itest_daemon {
 	char dir[256];          /* private temporary directory */
@@ -72,6 +74,27 @@ void itest_log_dump(struct itest_daemon *d);
 int itest_fd_count(pid_t pid);
 /* Those whose /proc link target contains `target_part` ("pidfd"). */
 int itest_fd_count_like(pid_t pid, const char *target_part);
+/* A process guest that keeps its own view of the memory it was offered
+ * (the memfd and both doorbells), to write what a libhostrpc client never
+ * would: forged ring indexes, headers, doorbells for nothing. */
+struct itest_raw_guest {
+	char name[32];
+	int sock;
+	int fds[HRPC_MEMFD_NR_FDS];    /* memfd, to-server eventfd, to-client eventfd */
+	struct hrpc_shm_hdr *shm;
+	size_t size;
+	hrpc_client *c;                /* its client, HELLO done */
+	struct hrpc_admin_guest info;  /* as the daemon listed it, where a test asks */
+};
+/* Connect to the guest socket, map the offer and say HELLO as `name`;
+ * 0 or -errno (then itest_raw_close() what was set up). */
+int itest_raw_connect(const char *guest_sock, const char *name, struct itest_raw_guest *g);
+void itest_raw_close(struct itest_raw_guest *g);
+/* Ring the worker's doorbell once. */
+int itest_raw_kick(struct itest_raw_guest *g);
+/* Did the peer close `sock` within `ms`?  What it sends meanwhile is read
+ * and dropped. */
+bool itest_hung_up(int sock, int ms);
 /* VmRSS of a process in KiB, -1 if it cannot be read. */
 long itest_rss_kib(pid_t pid);
 /* The fd holder's pid, from the daemon's latest log line naming it; 0 if
