@@ -82,6 +82,17 @@ static bool wait_count(Events *ev, int *counter, int want)
 	return ok;
 }
 
+/* A counter as the loop thread last left it. */
+static int count(Events *ev, const int *counter)
+{
+	int n;
+
+	pthread_mutex_lock(&ev->lock);
+	n = *counter;
+	pthread_mutex_unlock(&ev->lock);
+	return n;
+}
+
 static gpointer run_loop(gpointer loop)
 {
 	g_main_context_push_thread_default(g_main_loop_get_context(loop));
@@ -194,7 +205,8 @@ int main(void)
 	tap_ok(second >= 0 && closed_by_peer(second), "a second QEMU is turned away");
 	if (second >= 0)
 		close(second);
-	tap_ok(ev.peers_new == 1 && ev.peers_gone == 0, "and the first one stays attached");
+	tap_ok(count(&ev, &ev.peers_new) == 1 && count(&ev, &ev.peers_gone) == 0,
+	       "and the first one stays attached");
 
 	fstat(q.shm_fd, &st);
 	first_ino = st.st_ino;
@@ -215,7 +227,7 @@ int main(void)
 	g_main_loop_quit(loop);
 	g_thread_join(thread);
 	hrpcd_ivshmem_server_free(srv);
-	tap_ok(ev.peers_gone == 2 && closed_by_peer(q2.sock),
+	tap_ok(count(&ev, &ev.peers_gone) == 2 && closed_by_peer(q2.sock),
 	       "freeing the server drops the attached QEMU (peer_gone, hang-up)");
 	itest_qemu_disconnect(&q2);
 	rc = itest_fd_count(getpid());
