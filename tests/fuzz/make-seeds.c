@@ -649,7 +649,8 @@ static size_t mem_op(uint8_t *out, uint8_t op, const void *p, uint8_t len)
 {
 	out[0] = op;
 	out[1] = len;
-	memcpy(out + 2, p, len);
+	if (len)    /* p may be NULL then: memcpy's arguments must not be */
+		memcpy(out + 2, p, len);
 	return 2u + len;
 }
 
@@ -732,7 +733,8 @@ static size_t ctl_op(uint8_t *out, uint8_t op, const void *p, uint16_t len)
 	out[0] = op;
 	out[1] = (uint8_t)len;
 	out[2] = (uint8_t)(len >> 8);
-	memcpy(out + 3, p, len);
+	if (len)    /* p may be NULL then: memcpy's arguments must not be */
+		memcpy(out + 3, p, len);
 	return 3u + len;
 }
 
