@@ -115,8 +115,13 @@ tb=$(echo "$done_line" | sed -n 's/.*tcp=\([0-9]*\).*/\1/p')
 tap 6 "$ok" "the TCP connection carried on at B (${ta:-?} bytes echoed at A, ${tb:-?} in all)"
 
 ok=0
-ip -n "$mig_p-gB" addr show uplink0 | grep -q '10.77.0.10/' || ok=1
-ip -n "$mig_p-gB" link show uplink0 | grep -q '02:77:00:00:00:10' || ok=1
+# Whole outputs, then grep: ip writes a line at a time, and grep -q on a
+# pipe would leave it to die of SIGPIPE, which pipefail counts as failure.
+addrs=$(ip -n "$mig_p-gB" addr show uplink0 2>&1) || ok=1
+link=$(ip -n "$mig_p-gB" link show uplink0 2>&1) || ok=1
+grep -q '10.77.0.10/' <<< "$addrs" || ok=1
+grep -q '02:77:00:00:00:10' <<< "$link" || ok=1
+[ "$ok" = 0 ] || sed 's/^/# B: /' <<< "$addrs"
 tap 7 "$ok" "B's uplink0 carries the guest's address and MAC"
 
 ok=0
