@@ -44,6 +44,7 @@
 #include "hostrpc/handle-table.h"
 #include "hostrpc/sock.h"
 #include "hostrpc/sockstate.h"
+#include "outsource/audit-limit.h"
 #include "outsource/sock/outsource-sock.h"
 #include "outsource/sock/policy.h"
 #include "outsource/sock/sockaddr.h"
@@ -120,6 +121,7 @@ struct outsource_sock {
 	FILE *audit;
 	bool own_audit;
 	bool audit_bare;        /* the collector adds time and guest */
+	struct outsource_audit_limit audit_limit;
 	hrpc_conn *conn;
 
 	struct hrpc_handle_table socks; /* of struct hsock, max = policy.max_sockets */
@@ -166,31 +168,75 @@ static const char *fmt_addr(const struct sockaddr_storage *ss, char *buf, size_t
 	return buf;
 }
 
-/* One line per event; only host-made text (numbers and inet_ntop output)
- * goes in, so a guest cannot forge or split lines. */
-__attribute__((format(printf, 3, 4)))
-static void audit(outsource_sock *s, uint32_t idx, const char *fmt, ...)
+/* A line's start: "sock=N " for the collector, or time, guest and name
+ * too in a file of our own (sock=0: the service's, not a socket's). */
+static void audit_prefix(outsource_sock *s, uint32_t idx)
 {
 	struct timespec ts;
 	struct tm tm;
 	char when[32];
-	va_list ap;
 
-	if (!s->audit)
+	if (s->audit_bare) {
+		fprintf(s->audit, "sock=%" PRIu32 " ", idx);
 		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	if (s->audit_bare)
-		fprintf(s->audit, "sock=%" PRIu32 " ", idx);
-	else
-		fprintf(s->audit, "%s.%03ldZ guest=%" PRIu32 " name=%s sock=%" PRIu32 " ", when,
-			ts.tv_nsec / 1000000, s->guest_id, s->name, idx);
-	va_start(ap, fmt);
+	fprintf(s->audit, "%s.%03ldZ guest=%" PRIu32 " name=%s sock=%" PRIu32 " ", when,
+		ts.tv_nsec / 1000000, s->guest_id, s->name, idx);
+}
+
+/* One line per event; only host-made text (numbers and inet_ntop output)
+ * goes in, so a guest cannot forge or split lines.  At most
+ * OUTSOURCE_AUDIT_MAX_RATE lines a second (audit-limit.h): a guest that
+ * has its denials audited in a loop costs the supervisor, or the disk,
+ * no more than that; a line says how many were held back.  The service's
+ * own start, stop and migration lines (once each) always go. */
+static void vaudit(outsource_sock *s, uint32_t idx, bool always, const char *fmt, va_list ap)
+{
+	uint64_t held = 0;
+
+	if (!s->audit)
+		return;
+	if (always) {
+		held = s->audit_limit.held;
+		s->audit_limit.held = 0;
+	} else if (!outsource_audit_take(&s->audit_limit, (int64_t)(hrpc_now_ns() / 1000),
+					 &held)) {
+		return;
+	}
+	if (held) {
+		audit_prefix(s, 0);
+		fprintf(s->audit, "audit: %" PRIu64 " records not written (more than %u a second)\n",
+			held, OUTSOURCE_AUDIT_MAX_RATE);
+		fflush(s->audit);
+	}
+	audit_prefix(s, idx);
 	vfprintf(s->audit, fmt, ap);
-	va_end(ap);
 	fputc('\n', s->audit);
 	fflush(s->audit);
+}
+
+__attribute__((format(printf, 3, 4)))
+static void audit(outsource_sock *s, uint32_t idx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vaudit(s, idx, false, fmt, ap);
+	va_end(ap);
+}
+
+/* The service's own lines: not counted, never held back. */
+__attribute__((format(printf, 2, 3)))
+static void audit_service(outsource_sock *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vaudit(s, 0, true, fmt, ap);
+	va_end(ap);
 }
 
 /* ---- addresses -------------------------------------------------------------- */
@@ -2372,7 +2418,7 @@ int outsource_sock_mig_import(outsource_sock *s, const void *buf, size_t len, ch
 	}
 	s->version = t.version;
 	s->credit = t.credit;
-	audit(s, 0, "migrated in: %u sockets, version %u", t.nsock, t.version);
+	audit_service(s, "migrated in: %u sockets, version %u", t.nsock, t.version);
 	return 0;
 }
 
@@ -2562,9 +2608,9 @@ int outsource_sock_new(const struct outsource_sock_config *cfg, outsource_sock *
 	 * guest does not name one of this worker's sockets. */
 	hrpc_handle_table_init(&s->socks, s->policy.max_sockets, 0);
 	s->tot.max_sockets = s->policy.max_sockets;
-	audit(s, 0, "service start netns=%s max-sockets=%" PRIu32 " rules=%zu builtin-rules=%zu",
-	      s->policy.netns[0] ? s->policy.netns : "-", s->policy.max_sockets,
-	      s->policy.nrules - s->policy.nbuiltin, s->policy.nbuiltin);
+	audit_service(s, "service start netns=%s max-sockets=%" PRIu32 " rules=%zu builtin-rules=%zu",
+		      s->policy.netns[0] ? s->policy.netns : "-", s->policy.max_sockets,
+		      s->policy.nrules - s->policy.nbuiltin, s->policy.nbuiltin);
 	*out = s;
 	return 0;
 fail:
@@ -2705,9 +2751,9 @@ void outsource_sock_free(outsource_sock *s)
 	while ((hs = hrpc_handle_table_next(&s->socks, &pos, NULL)))
 		slot_close(s, hs, "service-stop");
 	if (s->audit && s->epfd >= 0)
-		audit(s, 0, "service stop created=%" PRIu64 " denied=%" PRIu64
-		      " sent=%" PRIu64 " received=%" PRIu64, s->tot.created, s->tot.denied,
-		      s->tot.bytes_sent, s->tot.bytes_received);
+		audit_service(s, "service stop created=%" PRIu64 " denied=%" PRIu64
+			      " sent=%" PRIu64 " received=%" PRIu64, s->tot.created, s->tot.denied,
+			      s->tot.bytes_sent, s->tot.bytes_received);
 	if (s->audit)
 		fclose(s->audit);
 	if (s->epfd >= 0)

@@ -2,8 +2,10 @@
 /*
  * test-sock-policy - per-guest identity and policy of the socket service:
  * connect/sendto/bind rules (first match wins; IPv4-mapped, -compatible and
- * NAT64 IPv6 cannot slip past IPv4 rules; the normaliser's readings), denials answered with -EACCES and written to the audit
- * log, policy syntax errors reported by line, and a guest whose sockets
+ * NAT64 IPv6 cannot slip past IPv4 rules; the normaliser's readings),
+ * denials answered with -EACCES and written to the audit log - at most
+ * OUTSOURCE_AUDIT_MAX_RATE lines a second, however fast a guest has them
+ * made - policy syntax errors reported by line, and a guest whose sockets
  * live in a network namespace of their own (skipped without the privilege
  * to make one).
  */
@@ -17,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "tests/tap.h"
+#include "outsource/audit-limit.h"
 #include "outsource/sock/sockguest.h"
 #include "outsource/sock/policy.h"
 
@@ -364,10 +367,71 @@ static void test_netns(void)
 	waitpid(pid, NULL, 0);
 }
 
+/*
+ * A guest that has its denials audited in a loop: every one is answered
+ * -EACCES, but the log takes at most OUTSOURCE_AUDIT_MAX_RATE lines a
+ * second, and lines say how many were held back (the denials, and the
+ * socket's close after them, which may fall in a full second too).  The
+ * denials run far
+ * faster than the cap (tens of thousands a second in-process); the bound
+ * is checked against the wall time they took, whatever it was.
+ */
+static void test_audit_cap(void)
+{
+	enum { DENIALS = 20000 };
+	char path[] = "/tmp/sock-policy-cap.XXXXXX";
+	int afd = mkstemp(path), rc, denied = 0;
+	g_autofree char *log = NULL;
+	uint64_t u, t0, t1, held = 0;
+	struct hrpc_sock_addr a;
+	unsigned lines = 0, notes = 0, windows;
+	bool stop_line;
+
+	rc = sg_start(&g, policy, afd);
+	if (rc < 0) {
+		printf("Bail out! cannot start: %s\n", strerror(-rc));
+		exit(1);
+	}
+	sg_socket(&g, AF_INET, SOCK_DGRAM, &u);
+	sg_addr(&a, AF_INET, "127.0.0.2", 9);
+	t0 = hrpc_now_ns();
+	for (int i = 0; i < DENIALS; i++)
+		denied += sg_send(&g, u, "x", 1, NULL, 0, &a) == -EACCES;
+	t1 = hrpc_now_ns();
+	sg_close(&g, u);
+	sg_stop(&g);
+	g_file_get_contents(path, &log, NULL, NULL);
+	{
+		g_auto(GStrv) v = g_strsplit(log ? log : "", "\n", -1);
+
+		for (int i = 0; v[i] && v[i][0]; i++) {
+			const char *n = strstr(v[i], " audit: ");
+
+			if (strstr(v[i], "sendto 127.0.0.2:9 denied"))
+				lines++;
+			if (n) {
+				notes++;
+				held += g_ascii_strtoull(n + 8, NULL, 10);
+			}
+		}
+		stop_line = log && strstr(log, "service stop created=1 denied=20000");
+	}
+	/* Windows of one second the denials touched, at most. */
+	windows = (unsigned)((t1 - t0) / 1000000000u) + 2;
+	tap_ok(denied == DENIALS && lines >= 1 && lines <= windows * OUTSOURCE_AUDIT_MAX_RATE &&
+	       lines + held >= DENIALS && lines + held <= DENIALS + 2 && notes >= 1 && stop_line,
+	       "%d denials in %.2f s: %u audit lines (at most %u a second), %u lines say %llu "
+	       "were held back, the stop line counts all", denied, (double)(t1 - t0) / 1e9, lines,
+	       OUTSOURCE_AUDIT_MAX_RATE, notes, (unsigned long long)held);
+	close(afd);
+	unlink(path);
+}
+
 int main(void)
 {
-	tap_plan(20);
+	tap_plan(21);
 	test_rules();
+	test_audit_cap();
 	test_syntax();
 	test_normalize();
 	test_netns();
