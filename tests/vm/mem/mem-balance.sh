@@ -146,8 +146,8 @@ r=0; { grep -q '^grew to 192 MiB' "$log/out1" && grep -q '^verify-all g1-first: 
 tap 1 $r "g1 under pressure grew to 192 MiB of processes from the pool ($(grep -m1 '^grew' "$log/out1"))"
 r=0; { grep -q '^grew to 192 MiB' "$log/out2" && grep -q '^verify-all g2: 0 bad of 12' "$log/out2"; } || r=1
 tap 2 $r "g2 under pressure grew to 192 MiB after g1 let go ($(grep -m1 '^grew' "$log/out2"))"
-g1id=$(grep -o 'guest [0-9]* (g1)' "$log/hostrpcd.log" | head -n 1 | awk '{ print $2 }')
-g2id=$(grep -o 'guest [0-9]* (g2)' "$log/hostrpcd.log" | head -n 1 | awk '{ print $2 }')
+g1id=$(grep -m 1 -o 'guest [0-9]* (g1)' "$log/hostrpcd.log" | head -n 1 | awk '{ print $2 }')
+g2id=$(grep -m 1 -o 'guest [0-9]* (g2)' "$log/hostrpcd.log" | head -n 1 | awk '{ print $2 }')
 r=0; grep -q "memory balance: guest ${g1id:-x} has slack: reclaiming [0-9]* MiB for guest ${g2id:-x}" "$log/hostrpcd.log" || r=1
 tap 3 $r "the balancer reclaimed from g1 for g2 ($(grep -c "guest ${g1id:-x} has slack" "$log/hostrpcd.log") times)"
 r=0; { grep -q '^grew to 192 MiB (granted' <(sed -n '/^gave to g2/,$p' "$log/out1") &&
