@@ -28,7 +28,10 @@ vm_prepare
 command -v python3 > /dev/null || vm_skip "python3 missing"
 mig_setup
 trap mig_cleanup EXIT
-vm_watchdog $(( ${MIG_SECS:-45} + 150 ))
+# A hang guard, not a time limit: a boot and two moves under TCG, while
+# make -j runs a Xen test beside it (two busy vCPU threads), took longer
+# than 185 s once.
+vm_watchdog $(( ${MIG_SECS:-45} + 300 ))
 
 NOUT=${MIG_NOUT:-4} NIN=${MIG_NIN:-4} SECS=${MIG_SECS:-40} RATE=${MIG_RATE:-16384}
 mig_stream_build

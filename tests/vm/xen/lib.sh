@@ -303,7 +303,10 @@ xen_run() {
 			break
 		fi
 		if ! kill -0 "$xen_qemu_pid" 2> /dev/null; then
+			# dom0 may have printed its marker and powered off
+			# since the grep above: QEMU's end is the marker's.
 			xen_end=qemu
+			grep -a -q 'HRPC-XEN-EXIT [0-9]' "$xen_log" && xen_end=exit
 			break
 		fi
 		if awk -v e="$el" -v t="$timeout" 'BEGIN { exit !(e >= t) }'; then
