@@ -2,7 +2,10 @@
 # a real guest moved between them by QEMU live migration with its
 # outsourced sockets (tests/vm/migrate/lib.sh).  Root only (network
 # namespaces, TCP_REPAIR); the guest program is built static by the test.
-mig_vm_tests = tests/vm/migrate/migrate-vm.sh
+# First what they all rely on: plain QEMU migrates a guest (no hostrpc)
+# with its memory intact on this host.
+mig_vm_tests = tests/vm/migrate/qemu-migrate-sanity.sh
+mig_vm_tests += tests/vm/migrate/migrate-vm.sh
 # Failures before the switch (QEMU, the destination hostrpcd, the network)
 # leave the guest at the source with every socket intact.
 mig_vm_tests += tests/vm/migrate/migrate-rollback.sh
@@ -32,4 +35,4 @@ EXTRA_DIST += tests/vm/migrate/lib.sh tests/vm/migrate/world.py \
 	tests/vm/migrate/guest/mig-stream.c tests/vm/migrate/guest/fwd-probe.c \
 	tests/vm/migrate/echo.py tests/vm/migrate/guest/fs-mig-probe.c \
 	tests/vm/migrate/guest/listen-echo.c tests/vm/migrate/lis-client.py \
-	tests/vm/migrate/guest/fs-lat.c
+	tests/vm/migrate/guest/fs-lat.c tests/vm/migrate/guest/memcheck.c
