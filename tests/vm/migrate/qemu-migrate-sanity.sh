@@ -21,11 +21,11 @@ trap 'stop_all; [ -z "${vm_watchdog_pid:-}" ] || kill "$vm_watchdog_pid" 2> /dev
 
 ${CC:-gcc} -static -O2 -o "$tmp/memcheck" "$top_srcdir/tests/vm/migrate/guest/memcheck.c" ||
 	vm_skip "cannot build the static guest program (libc6-dev)"
-mkdir -p "$tmp/extra/hostrpc"
-printf '#!/bin/sh\n/hostrpc/memcheck %s\n' "$secs" > "$tmp/extra/hostrpc/cmd"
-cp "$tmp/memcheck" "$tmp/extra/hostrpc/"
-(cd "$tmp/extra" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 > "$tmp/extra.cpio.gz"
-cat "$HOSTRPC_GUEST_DIR/initramfs.cpio.gz" "$tmp/extra.cpio.gz" > "$tmp/initrd"
+# The guest image plus the program as /hostrpc/cmd runs it (mig_initrd;
+# only its helpers are used here, no two hosts).
+. "$top_srcdir/tests/vm/migrate/lib.sh"
+mig_tmp=$tmp
+mig_initrd "/hostrpc/memcheck $secs" "$tmp/memcheck"
 
 boot() {	# boot NAME [QEMU ARGS...]
 	local n=$1
