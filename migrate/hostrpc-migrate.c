@@ -70,6 +70,7 @@ typedef struct {
 	gboolean prepare;          /* --prepare: the forward link before pre-copy */
 	int timeout_s;
 	int max_bandwidth;         /* MiB/s for QEMU's stream; 0: QEMU's default */
+	enum mig_precopy precopy;  /* --precopy */
 	int hold_phase, hold_s;    /* --hold: stop this long at the start of a phase */
 	struct mig_loc_rule *keep_rules, *fwd_rules;   /* --keep-local, --forward */
 	unsigned nkeep, nfwd_rules;
@@ -1284,8 +1285,12 @@ static int migrate(Mig *m)
 		return -1;
 
 	phase(m, P_PRECOPY);
-	if (hv_fail(m, hv->precopy(m->hv, err, sizeof(err)), err) < 0 ||
-	    hv_fail(m, hv->wait_paused(m->hv, m->timeout_s * 1000,
+	if (hv_fail(m, hv->precopy(m->hv, err, sizeof(err)), err) < 0)
+		return -1;
+	if (m->hv->single_pass_why[0])
+		fprintf(stderr, "hostrpc-migrate: single-pass pre-copy: %s (upstream 03bfc2188f)\n",
+			m->hv->single_pass_why);
+	if (hv_fail(m, hv->wait_paused(m->hv, m->timeout_s * 1000,
 				       m->tty && !m->json ? progress : NULL, m, &m->ram_total,
 				       err, sizeof(err)), err) < 0)
 		return -1;
@@ -1391,6 +1396,9 @@ static void report(Mig *m, int rc)
 		}
 		json_builder_set_member_name(b, "downtime_ms");
 		json_builder_add_double_value(b, down);
+		json_builder_set_member_name(b, "precopy");
+		json_builder_add_string_value(b, m->hv && m->hv->single_pass ? "single-pass"
+									   : "iterative");
 		json_builder_set_member_name(b, "total_ms");
 		json_builder_add_double_value(b, (double)(now_us() - m->t0) / 1000.0);
 		json_builder_set_member_name(b, "guest_ram_bytes");
@@ -1471,7 +1479,7 @@ int main(int argc, char **argv)
 	Mig m = { .port = -1, .netns_fd = -1, .timeout_s = 600 };
 	g_autofree char *qmp_path = NULL, *dest_qmp_path = NULL, *uri = NULL, *key = NULL,
 		*port = NULL, *hold = NULL, *libvirt = NULL, *dest_xml_path = NULL,
-		*dest_xml = NULL;
+		*dest_xml = NULL, *precopy = NULL;
 	g_auto(GStrv) fwd_specs = NULL, keep_specs = NULL;
 	GOptionEntry entries[] = {
 		{ "libvirt", 0, 0, G_OPTION_ARG_STRING, &libvirt,
@@ -1510,6 +1518,12 @@ int main(int argc, char **argv)
 		  "Give up (and roll back) after this long in pre-copy (default 600)", "SECS" },
 		{ "max-bandwidth", 0, 0, G_OPTION_ARG_INT, &m.max_bandwidth,
 		  "Limit QEMU's migration stream to this many MiB/s", "MIB" },
+		{ "precopy", 0, 0, G_OPTION_ARG_STRING, &precopy,
+		  "How QEMU's pre-copy runs: iterative (passes until what is left fits the "
+		  "downtime), single-pass (one pass, the rest with the guest paused), or auto "
+		  "(the default: iterative, but single-pass where the source QEMU is older "
+		  "than 9.0 and runs TCG, whose iterative pre-copy loses guest writes)",
+		  "MODE" },
 		{ "hold", 0, 0, G_OPTION_ARG_STRING, &hold,
 		  "Stop SECONDS before PHASE (prepare, pre-copy, quiesce, ship-state, switch, "
 		  "pages, resume): to inject failures in tests or watch a phase", "PHASE=SECONDS" },
@@ -1555,6 +1569,17 @@ int main(int argc, char **argv)
 	}
 	if (m.max_bandwidth < 0) {
 		fprintf(stderr, "hostrpc-migrate: --max-bandwidth must not be negative\n");
+		return 2;
+	}
+	if (!precopy || !strcmp(precopy, "auto"))
+		m.precopy = MIG_PRECOPY_AUTO;
+	else if (!strcmp(precopy, "iterative"))
+		m.precopy = MIG_PRECOPY_ITERATIVE;
+	else if (!strcmp(precopy, "single-pass"))
+		m.precopy = MIG_PRECOPY_SINGLE_PASS;
+	else {
+		fprintf(stderr, "hostrpc-migrate: --precopy wants auto, iterative or "
+			"single-pass, not '%s'\n", precopy);
 		return 2;
 	}
 	if (m.timeout_s <= 0) {
@@ -1617,10 +1642,10 @@ int main(int argc, char **argv)
 
 	if (libvirt)
 		rc = mig_hv_libvirt_open(libvirt, argv[1], m.guest, uri, dest_xml,
-					 m.max_bandwidth, &m.hv, err, sizeof(err));
+					 m.max_bandwidth, m.precopy, &m.hv, err, sizeof(err));
 	else
 		rc = mig_hv_qmp_open(qmp_path, dest_qmp_path, uri, m.max_bandwidth,
-				     m.keep_source, &m.hv, err, sizeof(err));
+				     m.precopy, m.keep_source, &m.hv, err, sizeof(err));
 	if (rc < 0) {
 		m.t0 = now_us();
 		fail(&m, "%s", err);

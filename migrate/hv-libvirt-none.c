@@ -7,11 +7,11 @@
 #include "migrate/hv.h"
 
 int mig_hv_libvirt_open(const char *src_uri, const char *dst_uri, const char *domain,
-			const char *uri, const char *dest_xml, int max_bandwidth, mig_hv **out,
-			char *err, size_t errlen)
+			const char *uri, const char *dest_xml, int max_bandwidth,
+			enum mig_precopy precopy, mig_hv **out, char *err, size_t errlen)
 {
 	(void)src_uri, (void)dst_uri, (void)domain, (void)uri, (void)dest_xml;
-	(void)max_bandwidth, (void)out;
+	(void)max_bandwidth, (void)precopy, (void)out;
 	snprintf(err, errlen, "--libvirt: hostrpc-migrate was built without libvirt "
 		 "(apt-get install libvirt-dev; configure)");
 	return -1;

@@ -69,6 +69,7 @@ typedef struct {
 	gboolean dest_done;           /* the destination libvirtd finished (switched) */
 	char *name, *host, *port, *dest_xml;
 	int max_bandwidth;
+	unsigned int flags;           /* virDomainMigrate3's */
 
 	GThread *call, *relay;
 	int lfd;                  /* the relay's listening socket, 127.0.0.1:port */
@@ -323,8 +324,7 @@ static gpointer call_main(gpointer data)
 	    (!h->max_bandwidth || virTypedParamsAddULLong(&params, &n, &max,
 							  VIR_MIGRATE_PARAM_BANDWIDTH,
 							  (unsigned long long)h->max_bandwidth) == 0))
-		dd = virDomainMigrate3(h->dom, h->dconn, params, (unsigned int)n,
-				       VIR_MIGRATE_LIVE | VIR_MIGRATE_PAUSED);
+		dd = virDomainMigrate3(h->dom, h->dconn, params, (unsigned int)n, h->flags);
 	g_mutex_lock(&h->lock);
 	h->call_done = TRUE;
 	h->call_result = dd;
@@ -662,9 +662,48 @@ static int parse_uri(const char *uri, char **host, char **port)
 	return 0;
 }
 
+/* The domain runs TCG (<domain type='qemu'>) rather than KVM? */
+static int domain_kvm(virDomainPtr dom)
+{
+	g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+	const char *t = xml ? strstr(xml, "<domain type=") : NULL;
+
+	return !t || !strncmp(t + 14, "kvm", 3);
+}
+
+/* As hv-qmp.c: single-pass pre-copy (a downtime limit of 0) where the
+ * source QEMU's iterative pre-copy loses guest writes, and libvirt
+ * migrating live otherwise.  Where libvirt refuses the limit, the guest
+ * stays paused for the whole copy (a migration that is not live). */
+static void choose_precopy(HvLibvirt *h, enum mig_precopy precopy)
+{
+	unsigned long version = 0;
+	int kvm = domain_kvm(h->qdom), major;
+
+	h->flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PAUSED;
+	if (virConnectGetVersion(h->qconn, &version) < 0)
+		version = 0;
+	major = (int)(version / 1000000);
+	if (precopy == MIG_PRECOPY_AUTO && mig_precopy_needs_single_pass(kvm, major))
+		snprintf(h->base.single_pass_why, sizeof(h->base.single_pass_why),
+			 "the source QEMU %lu.%lu runs TCG, whose iterative pre-copy loses guest "
+			 "writes before QEMU 9.0", version / 1000000, version / 1000 % 1000);
+	if (precopy != MIG_PRECOPY_SINGLE_PASS && !h->base.single_pass_why[0])
+		return;
+	h->base.single_pass = 1;
+	if (virDomainMigrateSetMaxDowntime(h->qdom, 0, 0) < 0) {
+		size_t n = strlen(h->base.single_pass_why);
+
+		snprintf(h->base.single_pass_why + n, sizeof(h->base.single_pass_why) - n,
+			 "%slibvirt refused a downtime limit of 0 (%s): not live",
+			 n ? "; " : "", lv_why());
+		h->flags &= ~(unsigned int)VIR_MIGRATE_LIVE;
+	}
+}
+
 int mig_hv_libvirt_open(const char *src_uri, const char *dst_uri, const char *domain,
-			const char *uri, const char *dest_xml, int max_bandwidth, mig_hv **out,
-			char *err, size_t errlen)
+			const char *uri, const char *dest_xml, int max_bandwidth,
+			enum mig_precopy precopy, mig_hv **out, char *err, size_t errlen)
 {
 	HvLibvirt *h = g_new0(HvLibvirt, 1);
 	int state = 0, reason = 0;
@@ -719,6 +758,7 @@ int mig_hv_libvirt_open(const char *src_uri, const char *dst_uri, const char *do
 		goto fail;
 	}
 	h->ram_total = (uint64_t)virDomainGetMaxMemory(h->qdom) << 10;
+	choose_precopy(h, precopy);
 	*out = &h->base;
 	return 0;
 fail:

@@ -22,6 +22,7 @@ typedef struct {
 	qmp *src, *dst;
 	char *uri;
 	int max_bandwidth, keep_source;
+	enum mig_precopy precopy;
 	mig_hv_progress_fn progress;
 	void *progress_data;
 } HvQmp;
@@ -45,9 +46,36 @@ static int hvq_incoming(mig_hv *hv, int timeout_ms, char *err, size_t errlen)
 	return 0;
 }
 
+/* Does the source QEMU run TCG, and which QEMU is it?  -1 and a message in
+ * err when it does not say. */
+static int source_accel(HvQmp *h, int *kvm, int *major, int *minor, char *err, size_t errlen)
+{
+	g_autoptr(JsonNode) k = NULL, v = NULL;
+	JsonObject *o;
+	char e[256] = "";
+
+	if (qmp_call(h->src, "query-kvm", NULL, &k, QMP_TIMEOUT_MS, e, sizeof(e)) < 0 ||
+	    qmp_call(h->src, "query-version", NULL, &v, QMP_TIMEOUT_MS, e, sizeof(e)) < 0) {
+		snprintf(err, errlen, "source QEMU: %s", e);
+		return -1;
+	}
+	if (!JSON_NODE_HOLDS_OBJECT(k) || !JSON_NODE_HOLDS_OBJECT(v) ||
+	    !json_object_has_member(json_node_get_object(k), "enabled") ||
+	    !(o = json_object_get_object_member(json_node_get_object(v), "qemu")) ||
+	    !json_object_has_member(o, "major") || !json_object_has_member(o, "minor")) {
+		snprintf(err, errlen, "source QEMU: query-kvm or query-version: unexpected answer");
+		return -1;
+	}
+	*kvm = json_object_get_boolean_member(json_node_get_object(k), "enabled");
+	*major = (int)json_object_get_int_member(o, "major");
+	*minor = (int)json_object_get_int_member(o, "minor");
+	return 0;
+}
+
 static int hvq_precopy(mig_hv *hv, char *err, size_t errlen)
 {
 	HvQmp *h = (HvQmp *)hv;
+	int kvm = 1, major = 0, minor = 0;
 	static const char caps[] =
 		"{\"capabilities\":[{\"capability\":\"pause-before-switchover\",\"state\":true},"
 		"{\"capability\":\"events\",\"state\":true}]}";
@@ -55,6 +83,21 @@ static int hvq_precopy(mig_hv *hv, char *err, size_t errlen)
 
 	if (call(h->src, "source", "migrate-set-capabilities", caps, err, errlen) < 0 ||
 	    call(h->dst, "destination", "migrate-set-capabilities", caps, err, errlen) < 0)
+		return -1;
+	if (h->precopy == MIG_PRECOPY_AUTO) {
+		if (source_accel(h, &kvm, &major, &minor, err, errlen) < 0)
+			return -1;
+		if (mig_precopy_needs_single_pass(kvm, major))
+			snprintf(hv->single_pass_why, sizeof(hv->single_pass_why),
+				 "the source QEMU %d.%d runs TCG, whose iterative pre-copy loses "
+				 "guest writes before QEMU 9.0", major, minor);
+	}
+	hv->single_pass = h->precopy == MIG_PRECOPY_SINGLE_PASS || hv->single_pass_why[0];
+	/* threshold = bandwidth x downtime-limit = 0: no sync of the dirty
+	 * bitmap until the pass ends, then the guest stops for the rest. */
+	if (hv->single_pass &&
+	    call(h->src, "source", "migrate-set-parameters", "{\"downtime-limit\":0}", err,
+		 errlen) < 0)
 		return -1;
 	if (h->max_bandwidth) {
 		g_autofree char *bw = g_strdup_printf("{\"max-bandwidth\":%lld}",
@@ -196,8 +239,14 @@ static const struct mig_hv_ops hvq_ops = {
 	.free = hvq_free,
 };
 
+int mig_precopy_needs_single_pass(int kvm, int qemu_major)
+{
+	return !kvm && qemu_major < 9;
+}
+
 int mig_hv_qmp_open(const char *src_qmp, const char *dst_qmp, const char *uri,
-		    int max_bandwidth, int keep_source, mig_hv **out, char *err, size_t errlen)
+		    int max_bandwidth, enum mig_precopy precopy, int keep_source, mig_hv **out,
+		    char *err, size_t errlen)
 {
 	HvQmp *h = g_new0(HvQmp, 1);
 	char e[256] = "";
@@ -205,6 +254,7 @@ int mig_hv_qmp_open(const char *src_qmp, const char *dst_qmp, const char *uri,
 	h->base.ops = &hvq_ops;
 	h->uri = g_strdup(uri);
 	h->max_bandwidth = max_bandwidth;
+	h->precopy = precopy;
 	h->keep_source = keep_source;
 	if (qmp_open(src_qmp, QMP_TIMEOUT_MS, &h->src, e, sizeof(e)) < 0) {
 		snprintf(err, errlen, "source QEMU (%s): %s", src_qmp, e);

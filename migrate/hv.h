@@ -50,21 +50,41 @@ struct mig_hv_ops {
 	void (*free)(mig_hv *hv);
 };
 
+/* How QEMU's pre-copy runs.  MIG_PRECOPY_AUTO: iterative, except where the
+ * source QEMU cannot migrate a running guest that way without losing its
+ * writes (TCG before QEMU 9.0, below), then single-pass. */
+enum mig_precopy { MIG_PRECOPY_AUTO, MIG_PRECOPY_ITERATIVE, MIG_PRECOPY_SINGLE_PASS };
+
 struct mig_hv {
 	const struct mig_hv_ops *ops;
+	/* Set by precopy: whether it ran single-pass, and why (or ""). */
+	int single_pass;
+	char single_pass_why[160];
 };
+
+/* TCG in QEMU before 9.0 loses writes of a running guest when its dirty
+ * bitmap is synced more than once before the guest stops: the sync does not
+ * re-arm TCG's TLB, so the guest's later stores to a page QEMU has already
+ * sent again go unseen (fixed upstream by 03bfc2188f, "physmem: Fix
+ * migration dirty bitmap coherency with TCG memory access").  Single-pass
+ * pre-copy (downtime-limit 0) syncs only once while the guest runs, when
+ * dirty logging starts and TCG's TLB is flushed; the pages dirtied during
+ * that pass go while the guest is paused.  Does a QEMU of this version
+ * under this accelerator (kvm: 1 for KVM, 0 for TCG) need that? */
+int mig_precopy_needs_single_pass(int kvm, int qemu_major);
 
 /* QEMU by QMP.  uri: QEMU's stream (tcp:HOST:PORT); max_bandwidth in MiB/s
  * (0: QEMU's default); keep_source: end_source leaves the source paused. */
 int mig_hv_qmp_open(const char *src_qmp, const char *dst_qmp, const char *uri,
-		    int max_bandwidth, int keep_source, mig_hv **out, char *err, size_t errlen);
+		    int max_bandwidth, enum mig_precopy precopy, int keep_source, mig_hv **out,
+		    char *err, size_t errlen);
 
 /* A libvirt domain: src_uri and dst_uri are the two libvirtds, domain the
  * domain's name at the source, uri QEMU's stream at the destination
  * (tcp:HOST:PORT; the source QEMU reaches it through hostrpc-migrate),
  * dest_xml the domain's XML for the destination (NULL: the source's). */
 int mig_hv_libvirt_open(const char *src_uri, const char *dst_uri, const char *domain,
-			const char *uri, const char *dest_xml, int max_bandwidth, mig_hv **out,
-			char *err, size_t errlen);
+			const char *uri, const char *dest_xml, int max_bandwidth,
+			enum mig_precopy precopy, mig_hv **out, char *err, size_t errlen);
 
 #endif

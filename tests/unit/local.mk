@@ -130,9 +130,10 @@ tests_unit_test_vchan_chan_CFLAGS = $(AM_CFLAGS) $(XEN_CFLAGS)
 tests_unit_test_vchan_chan_LDADD = -lpthread
 endif
 # The manual pages (docs/man) against each tool's --help, and that each
-# renders without a warning (groff, tools/quickstart installs groff-base).
-TESTS += tests/unit/man-pages.sh
-dist_check_SCRIPTS += tests/unit/man-pages.sh
+# renders without a warning (groff, tools/quickstart installs groff-base);
+# hostrpc-migrate's --precopy modes.
+TESTS += tests/unit/man-pages.sh tests/unit/migrate-options.sh
+dist_check_SCRIPTS += tests/unit/man-pages.sh tests/unit/migrate-options.sh
 # hostrpcd.conf and guests/NAME.conf as hostrpcd reads them (options.c,
 # guest-policy.c, the services' own policy parsers).
 TESTS += tests/unit/test-hostrpcd-config

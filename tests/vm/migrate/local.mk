@@ -35,4 +35,5 @@ EXTRA_DIST += tests/vm/migrate/lib.sh tests/vm/migrate/world.py \
 	tests/vm/migrate/guest/mig-stream.c tests/vm/migrate/guest/fwd-probe.c \
 	tests/vm/migrate/echo.py tests/vm/migrate/guest/fs-mig-probe.c \
 	tests/vm/migrate/guest/listen-echo.c tests/vm/migrate/lis-client.py \
-	tests/vm/migrate/guest/fs-lat.c tests/vm/migrate/guest/memcheck.c
+	tests/vm/migrate/guest/fs-lat.c tests/vm/migrate/guest/memcheck.c \
+	tests/vm/migrate/guest/hotpage.c
