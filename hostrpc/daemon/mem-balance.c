@@ -21,9 +21,14 @@
  * waiting (the guest gives what it can; there is no deadline to enforce). */
 #define BALLOON_PATIENCE_US (10 * G_USEC_PER_SEC)
 
+/* What a guest's worker said last.  It stays while the guest is in the
+ * table, fresh or not: its memory counts against the pool whatever its
+ * worker can say now (a worker that is restarting, a slow answer, an action
+ * under way); only a fresh state is acted on. */
 typedef struct {
 	struct mem_balance_guest g;
-	gint64 at;                 /* when the worker said it */
+	gint64 at;                 /* when the worker said it; 0: stale */
+	guint64 acted;             /* the round of our last action on it */
 } GuestState;
 
 struct _HrpcdMemBalancer {
@@ -33,6 +38,7 @@ struct _HrpcdMemBalancer {
 	struct mem_balance_cfg cfg;
 	GSource *timer;
 	GHashTable *states;        /* guest id -> GuestState */
+	guint64 round;             /* ticks so far */
 	GHashTable *region_attached; /* guest ids whose driver said attached lately */
 	guint64 grants, reclaims;  /* actions taken */
 #ifdef HAVE_LIBVIRT
@@ -70,6 +76,7 @@ static void balloon_free(gpointer p)
 typedef struct {
 	HrpcdMemBalancer *b;
 	guint32 id;
+	guint64 round;             /* when it was asked */
 	struct mem_balance_action act;
 } Question;
 
@@ -135,25 +142,30 @@ static void answered(int status, const char *text, gsize len, gpointer data)
 {
 	Question *q = data;
 	HrpcdMemBalancer *b = q->b;
-	GuestState *s;
+	GuestState *s, *old = b->stopped ? NULL :
+				     g_hash_table_lookup(b->states, GUINT_TO_POINTER(q->id));
+	struct mem_balance_guest g = { .id = q->id };
 
-	if (!b->stopped && status == 0) {
-		s = g_new0(GuestState, 1);
-		s->g.id = q->id;
-		if (hrpcd_mem_balance_parse(text, len, &s->g)) {
-			s->at = g_get_monotonic_time();
-			if (s->g.attached)
-				g_hash_table_add(b->region_attached, GUINT_TO_POINTER(q->id));
-			else
-				g_hash_table_remove(b->region_attached, GUINT_TO_POINTER(q->id));
-			g_hash_table_replace(b->states, GUINT_TO_POINTER(q->id), s);
-		} else {
-			g_free(s);
-			g_hash_table_remove(b->states, GUINT_TO_POINTER(q->id));
+	if (b->stopped) {
+		/* nothing */
+	} else if (old && q->round <= old->acted) {
+		/* Asked in the round of our last action on it, or before: the
+		 * answer may not have it yet.  The next round's will. */
+	} else if (status == 0 && hrpcd_mem_balance_parse(text, len, &g)) {
+		s = old ? old : g_new0(GuestState, 1);
+		s->g = g;
+		s->at = g_get_monotonic_time();
+		if (s->g.attached)
+			g_hash_table_add(b->region_attached, GUINT_TO_POINTER(q->id));
+		else
 			g_hash_table_remove(b->region_attached, GUINT_TO_POINTER(q->id));
-		}
-	} else if (!b->stopped) {
-		g_hash_table_remove(b->states, GUINT_TO_POINTER(q->id));
+		if (!old)
+			g_hash_table_insert(b->states, GUINT_TO_POINTER(q->id), s);
+	} else {
+		/* No answer, or none we can read: keep what it said last (its
+		 * memory still counts), but do not act on it. */
+		if (old)
+			old->at = 0;
 		g_hash_table_remove(b->region_attached, GUINT_TO_POINTER(q->id));
 	}
 	unref(b);
@@ -384,10 +396,11 @@ static gboolean tick(gpointer data)
 	struct mem_balance_action acts[16];
 	gint64 now = g_get_monotonic_time();
 	GHashTableIter it;
-	gpointer v;
+	gpointer k_, v;
 	guint n = 0, nballoon = 0;
 	int k;
 
+	b->round++;
 #ifdef HAVE_LIBVIRT
 	/* Balloon guests first: a guest is one or the other. */
 	if (b->balloon) {
@@ -398,16 +411,25 @@ static gboolean tick(gpointer data)
 	}
 #endif
 	nballoon = n;
-	/* Decide on what the workers said lately... */
+	/* Decide on what the workers said lately: every guest in the table
+	 * counts against the pool, only those with a fresh state are acted on. */
 	g_hash_table_iter_init(&it, b->states);
-	while (n < G_N_ELEMENTS(g) && g_hash_table_iter_next(&it, NULL, &v)) {
+	while (n < G_N_ELEMENTS(g) && g_hash_table_iter_next(&it, &k_, &v)) {
 		GuestState *s = v;
 		gboolean dup = FALSE;
 
+		if (!hrpcd_guest_table_lookup(t, GPOINTER_TO_UINT(k_))) {
+			g_hash_table_iter_remove(&it);   /* gone, and its memory with it */
+			continue;
+		}
 		for (guint i = 0; i < nballoon; i++)
 			dup |= g[i].id == s->g.id;
-		if (!dup && now - s->at <= STATE_MAX_AGE_US && hrpcd_guest_table_lookup(t, s->g.id))
-			g[n++] = s->g;
+		if (dup)
+			continue;
+		g[n] = s->g;
+		if (!s->at || now - s->at > STATE_MAX_AGE_US)
+			g[n].attached = false;
+		n++;
 	}
 	k = mem_balance_plan(&b->cfg, g, n, acts, G_N_ELEMENTS(acts));
 	for (int i = 0; i < k; i++) {
@@ -418,8 +440,24 @@ static gboolean tick(gpointer data)
 		}
 #endif
 		act(b, &acts[i]);
-		/* What it said no longer holds: ask again before deciding on it. */
-		g_hash_table_remove(b->states, GUINT_TO_POINTER(acts[i].id));
+		/* What it said no longer holds: count the action in until it
+		 * answers a question asked after it, and do not act on it again
+		 * before then. */
+		{
+			GuestState *s = g_hash_table_lookup(b->states,
+							    GUINT_TO_POINTER(acts[i].id));
+
+			if (s) {
+				if (acts[i].op == MEM_BALANCE_GRANT) {
+					s->g.granted_mib += acts[i].mib;
+				} else {
+					s->g.granted_mib -= MIN(acts[i].mib, s->g.granted_mib);
+					s->g.reclaiming_mib += acts[i].mib;
+				}
+				s->at = 0;
+				s->acted = b->round;
+			}
+		}
 	}
 #ifdef HAVE_LIBVIRT
 	if (b->balloon)
@@ -435,6 +473,7 @@ static gboolean tick(gpointer data)
 		q = g_new0(Question, 1);
 		q->b = ref(b);
 		q->id = x->id;
+		q->round = b->round;
 		if (hrpcd_worker_ctl_memory(ctl, x->id, HRPCD_CTL_F_JSON, NULL, answered, q) < 0) {
 			unref(b);
 			g_free(q);

@@ -18,7 +18,9 @@ enum chunk_state { C_FREE, C_GRANTED, C_RECLAIMING };
 struct chunk {
 	uint8_t state;             /* enum chunk_state */
 	bool pinned;
-	uint32_t seq;              /* C_RECLAIMING: the RECLAIM's */
+	uint32_t seq;              /* C_RECLAIMING: the RECLAIM's; C_FREE: that of
+				    * the RECLAIM it was taken at the deadline of
+				    * (a late RELEASE under it is no forgery), or 0 */
 	uint64_t deadline_ms;      /* C_RECLAIMING; C_FREE: when it was taken back */
 };
 
@@ -132,6 +134,7 @@ int mem_region_grant(struct mem_region *r, uint32_t want, struct hrpc_mem_grant_
 		if (r->c[i].state != C_FREE)
 			continue;
 		r->c[i].state = C_GRANTED;
+		r->c[i].seq = 0;
 		r->ngranted++;
 		want--;
 		if (n && out[n - 1].first + out[n - 1].count == i) {
@@ -185,6 +188,14 @@ static int range_ok(const struct mem_region *r, uint32_t first, uint32_t count)
 	return count && first < r->nchunks && count <= r->nchunks - first;
 }
 
+/* A chunk the host took at the deadline of RECLAIM `seq`: the guest that
+ * gives it back late (it was emptying it when the deadline passed) gives
+ * what it no longer has, and is not making up grants. */
+static bool taken_under(const struct chunk *c, uint32_t seq)
+{
+	return seq && c->state == C_FREE && c->seq == seq;
+}
+
 int mem_region_release(struct mem_region *r, uint32_t first, uint32_t count, uint32_t seq)
 {
 	int rc;
@@ -196,6 +207,8 @@ int mem_region_release(struct mem_region *r, uint32_t first, uint32_t count, uin
 
 		if (c->pinned)
 			return -EBUSY;
+		if (taken_under(c, seq))
+			continue;
 		if (seq ? c->state != C_RECLAIMING || c->seq != seq :
 			  c->state == C_FREE)
 			return -EPERM;
@@ -206,6 +219,10 @@ int mem_region_release(struct mem_region *r, uint32_t first, uint32_t count, uin
 	for (uint32_t i = first; i < first + count; i++) {
 		struct chunk *c = &r->c[i];
 
+		if (taken_under(c, seq)) {
+			c->seq = 0;   /* once: a second RELEASE is one too many */
+			continue;
+		}
 		if (c->state == C_GRANTED)
 			r->ngranted--;
 		else
@@ -282,7 +299,7 @@ uint32_t mem_region_expire(struct mem_region *r, uint64_t now_ms)
 		 * the next expiry tries again. */
 		if (punch(r, i, 1) < 0)
 			continue;
-		memset(c, 0, sizeof(*c));
+		c->state = C_FREE;   /* keeps its seq: see taken_under() */
 		c->deadline_ms = now_ms;
 		r->nreclaiming--;
 		n++;

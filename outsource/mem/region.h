@@ -59,7 +59,9 @@ int mem_region_reclaim(struct mem_region *r, uint32_t want, uint64_t now_ms,
 
 /* The guest's requests (its range, checked here; all or nothing).
  * release: chunks GRANTED (seq 0) or RECLAIMING under `seq`; -EBUSY if one
- * is pinned, -EPERM if one is not the guest's or under another seq.
+ * is pinned, -EPERM if one is not the guest's or under another seq.  A
+ * chunk the host took at the deadline of RECLAIM `seq` may be in the range
+ * once (a late RELEASE): nothing is done to it.
  * pin: GRANTED chunks not pinned, -EDQUOT past the quota; unpin: pinned. */
 int mem_region_release(struct mem_region *r, uint32_t first, uint32_t count, uint32_t seq);
 int mem_region_pin(struct mem_region *r, uint32_t first, uint32_t count);

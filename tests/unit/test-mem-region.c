@@ -57,12 +57,12 @@ int main(void)
 	struct mem_region_config cfg = { .nchunks = 8, .pin_quota = 2 };
 	struct hrpc_mem_grant_event g[8];
 	struct hrpc_mem_reclaim_event rc[8];
-	struct hrpc_mem_status st;
+	struct hrpc_mem_status st, st2;
 	struct mem_region *r;
 	int fd = memfd_create("test-mem-region", MFD_CLOEXEC), n, pin_rc;
 	int64_t before;
 
-	tap_plan(15);
+	tap_plan(16);
 	if (fd < 0)
 		tap_skip_all("memfd_create: %s", strerror(errno));
 	if (mem_region_new(fd, &cfg, &r) < 0)
@@ -106,9 +106,16 @@ int main(void)
 	       "a guest that does not answer keeps the chunk until its deadline");
 	before = mem_region_resident(r);
 	tap_ok(mem_region_expire(r, 2100) == 1 && all(2, 0) &&
-	       mem_region_resident(r) <= before - (int64_t)CH &&
-	       mem_region_release(r, 2, 1, rc[0].seq) == -EPERM,
-	       "at the deadline it is taken anyway (punched, reads zero); a late RELEASE: -EPERM");
+	       mem_region_resident(r) <= before - (int64_t)CH,
+	       "at the deadline it is taken anyway (punched, reads zero)");
+	mem_region_status(r, &st);
+	n = mem_region_release(r, 2, 1, rc[0].seq);
+	mem_region_status(r, &st2);
+	tap_ok(n == 0 && st2.granted == st.granted && st2.reclaiming == st.reclaiming &&
+	       mem_region_release(r, 2, 1, rc[0].seq) == -EPERM &&
+	       mem_region_release(r, 2, 1, rc[0].seq + 1) == -EPERM,
+	       "a late RELEASE under that RECLAIM's seq gives what the host took: accepted once, "
+	       "nothing counted twice (%d); again, or under another seq: -EPERM", n);
 
 	pin_rc = mem_region_pin(r, 0, 2);
 	if (pin_rc == -EPERM || pin_rc == -ENOMEM)

@@ -172,5 +172,10 @@ vm_hostrpcd_cleanup() {
 	for p in "${vm_bg[@]:+${vm_bg[@]}}"; do kill "$p" 2> /dev/null; wait "$p" 2> /dev/null; done
 	[ -z "$vm_daemon" ] || vm_stop_pid "$vm_daemon"
 	"$vm_hostrpcd" --fdstore-release --state-dir="$vm_state" > /dev/null 2>&1
-	rm -rf "$vm_tmp"
+	# HOSTRPC_VM_KEEP=1: the logs stay for a look (the test says where).
+	if [ -n "${HOSTRPC_VM_KEEP:-}" ]; then
+		echo "# kept $vm_tmp"
+	else
+		rm -rf "$vm_tmp"
+	fi
 }
