@@ -12,11 +12,14 @@
  * of the pool, never past its max; with the pool spent the other guest
  * under pressure gets memory reclaimed from the one with slack (RECLAIM,
  * RELEASE) and granted to it; the pool is never exceeded; the moves are in
- * hostrpcctl memory and hostrpcd's log.
+ * hostrpcctl memory and hostrpcd's log; while guest 2's worker cannot
+ * answer (stopped), what guest 2 holds still counts: guest 1 under pressure
+ * gets nothing past the pool.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,7 +153,7 @@ int main(void)
 
 	if (geteuid() != 0)
 		tap_skip_all("needs root (hostrpcd's workers, files in /dev/shm)");
-	tap_plan(6);
+	tap_plan(7);
 	itest_watchdog(90);
 	if (memitest_start(&m, "[memory]\nregion-mib=128\ngrant-mib=48\nmin-mib=16\n"
 			   "max-mib=112\nreclaim-deadline-ms=2000\n", extra) < 0)
@@ -175,6 +178,35 @@ int main(void)
 	tap_ok(ok && g1.granted_mib + g2.granted_mib <= 160, "guest 2 under pressure, the pool spent: the balancer reclaims %d MiB from guest 1 "
 	       "(it RELEASEs) and grants guest 2: %d and %d MiB, within the pool", g1.released_mib,
 	       g1.granted_mib, g2.granted_mib);
+	/* Guest 2's worker cannot answer: the pool stays spent for guest 1. */
+	{
+		struct hrpc_admin_guest ag;
+		pid_t w2 = itest_admin_find(m.d.admin_sock, g2.label, &ag) == 0 ?
+			   (pid_t)ag.worker_pid : 0;
+		int most = 0;
+		struct timespec t0, t;
+
+		if (w2 > 0)
+			kill(w2, SIGSTOP);
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		do {
+			report(&g1, g1.granted_mib > 4 ? g1.granted_mib - 4 : 0);
+			for (int i = 0; i < 10; i++) {
+				serve(&g1);
+				usleep(10000);
+			}
+			if (g1.granted_mib + g2.granted_mib > most)
+				most = g1.granted_mib + g2.granted_mib;
+			clock_gettime(CLOCK_MONOTONIC, &t);
+		} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < 6000);
+		if (w2 > 0)
+			kill(w2, SIGCONT);
+		tap_ok(w2 > 0 && most <= 160,
+		       "guest 2's worker stopped for 6 s, guest 1 under pressure: at most %d MiB "
+		       "of the 160 MiB pool granted (guest 1 %d, guest 2 %d)", most,
+		       g1.granted_mib, g2.granted_mib);
+		run_until(&g1, 0, &g2, 0, 1000, NULL);
+	}
 	tap_ok(memitest_ctl(&m, g2.label, out, sizeof(out)) == 0 && strstr(out, "balanced within 16-112 MiB") &&
 	       itest_log_wait(&m.d, 2000, "memory balance: guest", "has slack: reclaiming", NULL),
 	       "hostrpcctl memory shows the bounds; the log says who gave for whom");
