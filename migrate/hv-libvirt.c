@@ -678,19 +678,13 @@ static int domain_kvm(virDomainPtr dom)
 static void choose_precopy(HvLibvirt *h, enum mig_precopy precopy)
 {
 	unsigned long version = 0;
-	int kvm = domain_kvm(h->qdom), major;
 
 	h->flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PAUSED;
 	if (virConnectGetVersion(h->qconn, &version) < 0)
 		version = 0;
-	major = (int)(version / 1000000);
-	if (precopy == MIG_PRECOPY_AUTO && mig_precopy_needs_single_pass(kvm, major))
-		snprintf(h->base.single_pass_why, sizeof(h->base.single_pass_why),
-			 "the source QEMU %lu.%lu runs TCG, whose iterative pre-copy loses guest "
-			 "writes before QEMU 9.0", version / 1000000, version / 1000 % 1000);
-	if (precopy != MIG_PRECOPY_SINGLE_PASS && !h->base.single_pass_why[0])
+	if (!mig_hv_choose_precopy(&h->base, precopy, domain_kvm(h->qdom),
+				   (int)(version / 1000000), (int)(version / 1000 % 1000)))
 		return;
-	h->base.single_pass = 1;
 	if (virDomainMigrateSetMaxDowntime(h->qdom, 0, 0) < 0) {
 		size_t n = strlen(h->base.single_pass_why);
 

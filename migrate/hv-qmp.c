@@ -84,18 +84,12 @@ static int hvq_precopy(mig_hv *hv, char *err, size_t errlen)
 	if (call(h->src, "source", "migrate-set-capabilities", caps, err, errlen) < 0 ||
 	    call(h->dst, "destination", "migrate-set-capabilities", caps, err, errlen) < 0)
 		return -1;
-	if (h->precopy == MIG_PRECOPY_AUTO) {
-		if (source_accel(h, &kvm, &major, &minor, err, errlen) < 0)
-			return -1;
-		if (mig_precopy_needs_single_pass(kvm, major))
-			snprintf(hv->single_pass_why, sizeof(hv->single_pass_why),
-				 "the source QEMU %d.%d runs TCG, whose iterative pre-copy loses "
-				 "guest writes before QEMU 9.0", major, minor);
-	}
-	hv->single_pass = h->precopy == MIG_PRECOPY_SINGLE_PASS || hv->single_pass_why[0];
+	if (h->precopy == MIG_PRECOPY_AUTO &&
+	    source_accel(h, &kvm, &major, &minor, err, errlen) < 0)
+		return -1;
 	/* threshold = bandwidth x downtime-limit = 0: no sync of the dirty
 	 * bitmap until the pass ends, then the guest stops for the rest. */
-	if (hv->single_pass &&
+	if (mig_hv_choose_precopy(hv, h->precopy, kvm, major, minor) &&
 	    call(h->src, "source", "migrate-set-parameters", "{\"downtime-limit\":0}", err,
 		 errlen) < 0)
 		return -1;
@@ -239,9 +233,14 @@ static const struct mig_hv_ops hvq_ops = {
 	.free = hvq_free,
 };
 
-int mig_precopy_needs_single_pass(int kvm, int qemu_major)
+int mig_hv_choose_precopy(mig_hv *hv, enum mig_precopy precopy, int kvm, int major, int minor)
 {
-	return !kvm && qemu_major < 9;
+	if (precopy == MIG_PRECOPY_AUTO && !kvm && major < 9)
+		snprintf(hv->single_pass_why, sizeof(hv->single_pass_why),
+			 "the source QEMU %d.%d runs TCG, whose iterative pre-copy loses guest "
+			 "writes before QEMU 9.0", major, minor);
+	hv->single_pass = precopy == MIG_PRECOPY_SINGLE_PASS || hv->single_pass_why[0];
+	return hv->single_pass;
 }
 
 int mig_hv_qmp_open(const char *src_qmp, const char *dst_qmp, const char *uri,

@@ -69,9 +69,11 @@ struct mig_hv {
  * migration dirty bitmap coherency with TCG memory access").  Single-pass
  * pre-copy (downtime-limit 0) syncs only once while the guest runs, when
  * dirty logging starts and TCG's TLB is flushed; the pages dirtied during
- * that pass go while the guest is paused.  Does a QEMU of this version
- * under this accelerator (kvm: 1 for KVM, 0 for TCG) need that? */
-int mig_precopy_needs_single_pass(int kvm, int qemu_major);
+ * that pass go while the guest is paused.  Decides for `precopy` and a
+ * source QEMU major.minor under this accelerator (kvm: 1 for KVM, 0 for
+ * TCG): sets hv->single_pass, and hv->single_pass_why where auto chose it;
+ * returns hv->single_pass. */
+int mig_hv_choose_precopy(mig_hv *hv, enum mig_precopy precopy, int kvm, int major, int minor);
 
 /* QEMU by QMP.  uri: QEMU's stream (tcp:HOST:PORT); max_bandwidth in MiB/s
  * (0: QEMU's default); keep_source: end_source leaves the source paused. */

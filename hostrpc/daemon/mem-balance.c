@@ -387,6 +387,25 @@ static void balloon_round(HrpcdMemBalancer *b)
 }
 #endif
 
+/* What the guest's worker said no longer holds once we acted on it: the
+ * action counts in its state until it answers a question asked after it,
+ * and it is not acted on again before then. */
+static void count_action(HrpcdMemBalancer *b, const struct mem_balance_action *a)
+{
+	GuestState *s = g_hash_table_lookup(b->states, GUINT_TO_POINTER(a->id));
+
+	if (!s)
+		return;
+	if (a->op == MEM_BALANCE_GRANT) {
+		s->g.granted_mib += a->mib;
+	} else {
+		s->g.granted_mib -= MIN(a->mib, s->g.granted_mib);
+		s->g.reclaiming_mib += a->mib;
+	}
+	s->at = 0;
+	s->acted = b->round;
+}
+
 static gboolean tick(gpointer data)
 {
 	HrpcdMemBalancer *b = data;
@@ -440,24 +459,7 @@ static gboolean tick(gpointer data)
 		}
 #endif
 		act(b, &acts[i]);
-		/* What it said no longer holds: count the action in until it
-		 * answers a question asked after it, and do not act on it again
-		 * before then. */
-		{
-			GuestState *s = g_hash_table_lookup(b->states,
-							    GUINT_TO_POINTER(acts[i].id));
-
-			if (s) {
-				if (acts[i].op == MEM_BALANCE_GRANT) {
-					s->g.granted_mib += acts[i].mib;
-				} else {
-					s->g.granted_mib -= MIN(acts[i].mib, s->g.granted_mib);
-					s->g.reclaiming_mib += acts[i].mib;
-				}
-				s->at = 0;
-				s->acted = b->round;
-			}
-		}
+		count_action(b, &acts[i]);
 	}
 #ifdef HAVE_LIBVIRT
 	if (b->balloon)
