@@ -57,7 +57,8 @@ struct hrpc_stream_io {
 struct hrpc_stream {
 	hrpc_chan base;          /* first: a stream is a channel */
 	const struct hrpc_stream_io *io;
-	uint8_t *rbuf;           /* one maximal frame */
+	uint8_t *rbuf;           /* rcap bytes, grown up to one maximal frame */
+	size_t rcap;
 	size_t rpos, rlen;       /* unparsed bytes are rbuf[rpos, rlen) */
 	int broken;              /* sticky -errno once the stream failed */
 };

@@ -8,7 +8,12 @@
  *
  * The receive buffer holds at most one maximal frame plus what the last
  * read brought; a frame whose header announces more than the limits of
- * vport.h breaks the channel before any of it is buffered.
+ * vport.h breaks the channel before any of it is buffered.  It starts
+ * small (VPORT_RBUF_MIN) and grows, up to VPORT_RBUF, only when a frame's
+ * header asks for more or a blocked send must absorb more input: most
+ * channels never carry bulk, and each would otherwise hold 1.1 MiB.  It
+ * never shrinks.  Growing moves it, which the recv contract allows (a
+ * frame's bulk is valid until the next recv or send, chan.h).
  */
 #include "config.h"
 
@@ -24,11 +29,34 @@
 #include "hostrpc/vport.h"
 
 #define VPORT_RBUF (HRPC_MSG_HDR_SIZE + HRPC_MSG_MAX_PAYLOAD + HRPC_VPORT_MAX_BULK)
+#define VPORT_RBUF_MIN 16384u
 #define VPORT_SEND_TIMEOUT_MS 30000
 
 #define ST(ch) ((struct hrpc_stream *)(ch))
 
 /* ---- the framing core ------------------------------------------------------- */
+
+/* Make room for `need` bytes (at most VPORT_RBUF) in the receive buffer:
+ * at least double it, so that a stream of growing frames reallocates only
+ * a few times.  0, or -ENOMEM with the buffer as it was. */
+static int rbuf_reserve(struct hrpc_stream *s, size_t need)
+{
+	size_t cap = s->rcap;
+	uint8_t *p;
+
+	if (need <= cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	if (cap > VPORT_RBUF)
+		cap = VPORT_RBUF;
+	p = realloc(s->rbuf, cap);
+	if (!p)
+		return -ENOMEM;
+	s->rbuf = p;
+	s->rcap = cap;
+	return 0;
+}
 
 /*
  * Read whatever the peer sent into the receive buffer, without parsing.
@@ -40,14 +68,16 @@ static void absorb_input(struct hrpc_stream *s)
 {
 	ssize_t n;
 
-	if (s->rpos && s->rlen == VPORT_RBUF) {
+	if (s->rpos && s->rlen == s->rcap) {
 		memmove(s->rbuf, s->rbuf + s->rpos, s->rlen - s->rpos);
 		s->rlen -= s->rpos;
 		s->rpos = 0;
 	}
-	if (s->rlen == VPORT_RBUF)
+	if (s->rlen == s->rcap && rbuf_reserve(s, s->rcap + 1) < 0)
 		return;
-	n = s->io->read(s, s->rbuf + s->rlen, VPORT_RBUF - s->rlen);
+	if (s->rlen == s->rcap)
+		return;
+	n = s->io->read(s, s->rbuf + s->rlen, s->rcap - s->rlen);
 	if (n > 0)
 		s->rlen += (size_t)n;
 }
@@ -161,8 +191,11 @@ static int stream_recv(hrpc_chan *ch, struct hrpc_msg_hdr *h, void *payload, con
 			s->rlen -= s->rpos;
 			s->rpos = 0;
 		}
-		/* frame_ready() bounds a frame by VPORT_RBUF: room is left. */
-		n = s->io->read(s, s->rbuf + s->rlen, VPORT_RBUF - s->rlen);
+		/* frame_ready() bounds a frame by VPORT_RBUF, and a frame
+		 * whose header we have gets room for all of it: room is left. */
+		if (rbuf_reserve(s, flen > s->rlen ? flen : s->rlen + 1) < 0)
+			return s->broken = -ENOMEM;
+		n = s->io->read(s, s->rbuf + s->rlen, s->rcap - s->rlen);
 		if (n > 0) {
 			s->rlen += (size_t)n;
 			continue;
@@ -248,9 +281,10 @@ static const struct hrpc_chan_ops stream_ops = {
 int hrpc_stream_init(struct hrpc_stream *s, const struct hrpc_stream_io *io,
 		     enum hrpc_chan_role role)
 {
-	s->rbuf = malloc(VPORT_RBUF);
+	s->rbuf = malloc(VPORT_RBUF_MIN);
 	if (!s->rbuf)
 		return -ENOMEM;
+	s->rcap = VPORT_RBUF_MIN;
 	hrpc_chan_init(&s->base, &stream_ops, role);
 	s->io = io;
 	s->rpos = s->rlen = 0;

@@ -22,6 +22,7 @@
 
 #include "hostrpc/chan-stream.h"
 #include "hostrpc/echo.h"
+#include "hostrpc/vport.h"
 #include "tests/tap.h"
 
 /* ---- the ring transport ----------------------------------------------------- */
@@ -310,6 +311,23 @@ static int serve_until_error(hrpc_conn *c)
 	return 0;
 }
 
+/* Send one frame on a stream end from another thread (the ring is small:
+ * the send waits while the main thread receives). */
+struct big_send {
+	hrpc_chan *ch;
+	struct hrpc_msg_hdr h;
+	const void *payload, *bulk;
+	int rc;
+};
+
+static void *big_send_main(void *arg)
+{
+	struct big_send *b = arg;
+
+	b->rc = hrpc_chan_send(b->ch, &b->h, b->payload, b->bulk);
+	return NULL;
+}
+
 /* Free the server end once the client's send filled the ring and waits. */
 struct hang {
 	struct link *l;
@@ -342,7 +360,7 @@ int main(void)
 	struct pair p;
 	int ok, rc;
 
-	tap_plan(10);
+	tap_plan(11);
 
 	rc = pair_start(&p, 42);
 	tap_ok(rc == 0 && hrpc_client_guest_id(p.cli) == 7,
@@ -523,6 +541,54 @@ int main(void)
 		tap_ok(rc1 == 0 && got.call_id == 9 && got.len == 5 && !memcmp(out, "hello", 5) &&
 		       rc2 == -EPIPE, "a whole frame, then hang-up: the frame is delivered, then EPIPE "
 		       "(%d, %d)", rc1, rc2);
+		hrpc_chan_free(sch);
+	}
+	/* The receive buffer starts small and grows only for a frame that
+	 * needs it: a maximal frame (64 KiB payload, 1 MiB bulk) arrives
+	 * whole on a channel that carried small frames before. */
+	{
+		hrpc_chan *sch, *cch;
+		struct hrpc_msg_hdr got;
+		struct big_send b = { 0 };
+		static uint8_t pay[HRPC_MSG_MAX_PAYLOAD], blk[HRPC_VPORT_MAX_BULK], in[HRPC_MSG_MAX_PAYLOAD];
+		const void *bulk = NULL;
+		size_t cap0, cap1, cap2;
+		pthread_t t;
+		int rc1 = -1, rc2 = -1;
+
+		ring_pair(&sch, &cch, 11);
+		cap0 = ((struct hrpc_stream *)sch)->rcap;
+		b.ch = cch;
+		hrpc_msg_init(&b.h, HRPC_KIND_CALL, HRPC_SVC_ECHO, HRPC_ECHO_PING, 1, 5);
+		b.payload = "small";
+		pthread_create(&t, NULL, big_send_main, &b);
+		do
+			rc1 = hrpc_chan_recv(sch, &got, in, &bulk);
+		while (rc1 == -EAGAIN);
+		pthread_join(t, NULL);
+		cap1 = ((struct hrpc_stream *)sch)->rcap;
+		for (size_t i = 0; i < sizeof(pay); i++)
+			pay[i] = (uint8_t)(i * 7);
+		for (size_t i = 0; i < sizeof(blk); i++)
+			blk[i] = (uint8_t)(i * 13 + 1);
+		hrpc_msg_init(&b.h, HRPC_KIND_CALL, HRPC_SVC_ECHO, HRPC_ECHO_BULK, 2, sizeof(pay));
+		b.h.flags |= HRPC_MSG_F_BULK;
+		b.h.bulk_len = b.h.bulk_cap = sizeof(blk);
+		b.payload = pay;
+		b.bulk = blk;
+		pthread_create(&t, NULL, big_send_main, &b);
+		do
+			rc2 = hrpc_chan_recv(sch, &got, in, &bulk);
+		while (rc2 == -EAGAIN);
+		pthread_join(t, NULL);
+		cap2 = ((struct hrpc_stream *)sch)->rcap;
+		tap_ok(rc1 == 0 && cap0 <= 16384 && cap1 == cap0 && rc2 == 0 && b.rc == 0 &&
+		       got.call_id == 2 && got.len == sizeof(pay) && got.bulk_len == sizeof(blk) &&
+		       bulk && !memcmp(in, pay, sizeof(pay)) && !memcmp(bulk, blk, sizeof(blk)) &&
+		       cap2 >= sizeof(got) + sizeof(pay) + sizeof(blk),
+		       "receive buffer: %zu B fresh, %zu B after a small frame, %zu B after a maximal "
+		       "frame (64 KiB + 1 MiB bulk), delivered intact (%d, %d)", cap0, cap1, cap2, rc1, rc2);
+		hrpc_chan_free(cch);
 		hrpc_chan_free(sch);
 	}
 	return tap_done();
