@@ -67,7 +67,7 @@ struct hrpc_conn {
 	long reserved;
 	bool defer_ok;       /* inside a handler whose call may be deferred */
 	uint64_t defer_token;   /* hrpc_conn_defer() during this handler */
-	uint8_t *vport_bulk; /* private bulk buffer on stream transports */
+	uint8_t *vport_bulk; /* private bulk buffer on stream transports, from the first bulk call */
 	uint8_t *scratch;
 	size_t scratch_cap;
 	/* Payload structs hold u64 fields: services cast these. */
@@ -141,13 +141,6 @@ int hrpc_conn_new(hrpc_server *s, hrpc_chan *ch, uint32_t guest_id, hrpc_conn **
 	c->ch = ch;
 	c->guest_id = guest_id;
 	ch->stats.guest_id = guest_id;
-	if (!ch->data) {
-		c->vport_bulk = malloc(HRPC_VPORT_MAX_BULK);
-		if (!c->vport_bulk) {
-			hrpc_conn_free(c);
-			return -ENOMEM;
-		}
-	}
 	*out = c;
 	return 0;
 }
@@ -367,7 +360,13 @@ static int handle_call(hrpc_conn *c, const struct hrpc_msg_hdr *h, const void *s
 				goto reply;
 			req.bulk = c->ch->data + h->bulk_off;
 		} else {
-			/* Framing already bounded bulk_len <= bulk_cap <= the buffer. */
+			/* Taken at the first bulk call: most connections never
+			 * make one.  Framing already bounded bulk_len <= bulk_cap
+			 * <= the buffer. */
+			if (!c->vport_bulk && !(c->vport_bulk = malloc(HRPC_VPORT_MAX_BULK))) {
+				status = -ENOMEM;
+				goto reply;
+			}
 			memcpy(c->vport_bulk, stream_bulk, h->bulk_len);
 			req.bulk = c->vport_bulk;
 		}
