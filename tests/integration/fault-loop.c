@@ -879,15 +879,20 @@ int main(int argc, char **argv)
 		       "(%d samples)", nsmp);
 	}
 
-	/* The end: every guest goes, every worker with it, every stream ends. */
+	/* The end: every guest goes, every worker with it, every stream ends:
+	 * the sink has read each connection to its end, and none still waits
+	 * in the listen queue (one the worker had sent on and then closed
+	 * before the sink thread took it: its bytes count too). */
 	for (int i = 0; i < NGUESTS; i++)
 		kill_guest(i);
 	for (int waited = 0; waited < 5000; waited += 20) {
+		struct pollfd lq = { .fd = sink_fd, .events = POLLIN };
 		int n;
 
 		pthread_mutex_lock(&lock);
 		n = nsink;
 		pthread_mutex_unlock(&lock);
+		n += poll(&lq, 1, 0) > 0;
 		if (n == 0)
 			break;
 		sleep_ms(20);
