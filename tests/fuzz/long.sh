@@ -11,6 +11,16 @@
 # whether FUZZ_LONG_RUNS was reached - goes to stdout and to FUZZ_LONG_OUT
 # (default tests/fuzz/fuzz-long.txt in the build tree).
 #
+# A campaign may be split over several runs (a slow target needs hours on
+# a small machine): with FUZZ_LONG_RESUME=1 and a FUZZ_LONG_WORK directory,
+# a target goes on from the corpus its last run left there, for the
+# executions still missing, and its ledger (WORK/TARGET.ledger: one line
+# per run - when, executions, seconds, how it ended, the source commit and
+# the fuzz binary's checksum) sums them.  Only runs that ended cleanly
+# count; a run that failed stops the target's campaign until its artifact
+# is dealt with (fixed, then removed from WORK).  The table's execs column
+# is then the campaign's total and runs says over how many runs and builds.
+#
 #   FUZZ_LONG_RUNS=N       executions per target (libFuzzer -runs)
 #   FUZZ_LONG_TARGETS="a b" only these targets (default: smoke.sh's list)
 #   FUZZ_LONG_JOBS=N       targets run at once (default 1; each is one
@@ -18,7 +28,8 @@
 #   FUZZ_LONG_MAX_SECONDS=S  stop a target after S seconds (default 0: no
 #                          limit); a target stopped so reports "no" in
 #                          the reached column and does not fail the run
-#   FUZZ_LONG_WORK=DIR     keep the work (corpora, logs) there
+#   FUZZ_LONG_WORK=DIR     keep the work (corpora, logs, ledgers) there
+#   FUZZ_LONG_RESUME=1     go on with the campaign in FUZZ_LONG_WORK
 #   FUZZ_TIMEOUT=S         one input running longer fails (default 60: on a
 #                          loaded machine an inotify close alone took 50 s)
 set -u
@@ -28,6 +39,7 @@ T=$top_builddir/tests/fuzz
 runs=${FUZZ_LONG_RUNS:-10000000}
 jobs=${FUZZ_LONG_JOBS:-1}
 maxsecs=${FUZZ_LONG_MAX_SECONDS:-0}
+resume=${FUZZ_LONG_RESUME:-0}
 out=${FUZZ_LONG_OUT:-$T/fuzz-long.txt}
 targets=${FUZZ_LONG_TARGETS:-$(sed -n 's/^targets="\(.*\)"$/\1/p' "$top_srcdir/tests/fuzz/smoke.sh")}
 for t in $targets; do
@@ -36,6 +48,11 @@ for t in $targets; do
 		exit 1
 	fi
 done
+if [ "$resume" = 1 ] && [ -z "${FUZZ_LONG_WORK:-}" ]; then
+	echo "fuzz-long: FUZZ_LONG_RESUME=1 needs FUZZ_LONG_WORK (where the campaign is kept)" >&2
+	exit 1
+fi
+commit=$(git -C "$top_srcdir" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 if [ -n "${FUZZ_LONG_WORK:-}" ]; then
 	work=$FUZZ_LONG_WORK
 	mkdir -p "$work"
@@ -44,42 +61,106 @@ else
 	trap 'rm -rf "$work"' EXIT
 fi
 
+# Executions the ledger counts (runs that ended cleanly), and how many
+# runs and distinct fuzz binaries they took.
+ledger_sum() {
+	[ -f "$1" ] || { echo "0 0 0"; return; }
+	awk '$4 == "ok" { n += $2; r++; if (!($6 in b)) { b[$6] = 1; nb++ } }
+	     END { printf "%d %d %d\n", n, r, nb }' "$1"
+}
+
 # One target: its corpus copy, the run, one line of figures in $work/$t.row.
 one() {
 	t=$1
-	rm -rf "$work/$t" "$work/$t".row "$work/$t"-crash-* "$work/$t"-leak-* \
-		"$work/$t"-timeout-* "$work/$t"-oom-*
+	ledger=$work/$t.ledger
+	rm -f "$work/$t".row
+	if [ "$resume" = 1 ]; then
+		for a in "$work/$t"-crash-* "$work/$t"-leak-* "$work/$t"-timeout-* "$work/$t"-oom-*; do
+			if [ -e "$a" ]; then
+				echo "fuzz-long: $t: $a is still there: fix what it found, remove it, resume" >&2
+				printf '%-10s %12s %6s %7s %12s %7s %8s %-6s %s\n' "$t" - - - - - - FAIL "artifact" > "$work/$t.row"
+				cat "$work/$t.row"
+				return 1
+			fi
+		done
+	else
+		rm -rf "$work/$t" "$ledger" "$work/$t"-crash-* "$work/$t"-leak-* \
+			"$work/$t"-timeout-* "$work/$t"-oom-*
+	fi
+	set -- $(ledger_sum "$ledger")
+	before=$1
+	want=$(( runs - before ))
+	if [ -e "$work/.stopped" ]; then
+		printf '%-10s %12s %6s %7s %12s %7s %8s %-6s %s\n' "$t" "$before" - - - 0 - no \
+			"$2 runs, $3 builds (not run: interrupted)" > "$work/$t.row"
+		cat "$work/$t.row"
+		return 0
+	fi
+	if [ "$want" -le 0 ]; then
+		printf '%-10s %12s %6s %7s %12s %7s %8s %-6s %s\n' "$t" "$before" - - - 0 - yes \
+			"$2 runs, $3 builds (done before)" > "$work/$t.row"
+		cat "$work/$t.row"
+		return 0
+	fi
 	mkdir -p "$work/$t"
 	if [ -d "$top_srcdir/tests/fuzz/corpus/$t" ]; then
 		cp "$top_srcdir/tests/fuzz/corpus/$t"/* "$work/$t"/ 2>/dev/null
 	fi
 	"$T/make-seeds" "$t" "$work/$t" || return 1
 	start=$(date +%s)
-	"$T/fuzz-$t" -runs="$runs" -max_total_time="$maxsecs" -timeout="${FUZZ_TIMEOUT:-60}" -rss_limit_mb=2048 \
+	"$T/fuzz-$t" -runs="$want" -max_total_time="$maxsecs" -timeout="${FUZZ_TIMEOUT:-60}" -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$work/$t-" "$work/$t" > "$work/$t.log" 2>&1
 	rc=$?
 	wall=$(( $(date +%s) - start ))
+	cat "$work/$t.log" >> "$work/$t.logs"
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log" | tail -n 1)
 	last=$(grep -E '^#[0-9]+' "$work/$t.log" | tail -n 1)
 	cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
 	ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 	corp=$(echo "$last" | sed -n 's/.* corp: \([^ ]*\).*/\1/p')
 	: "${execs:=0}"
+	# 72: libFuzzer's exit on SIGINT - stopped by hand, every execution
+	# before it was checked; it counts, and fails nothing.
+	[ "$rc" = 72 ] && rc=0
+	end=ok
+	[ "$rc" = 0 ] || end=FAIL
+	bin=$(sha1sum < "$T/fuzz-$t" | cut -c1-12)
+	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $execs $wall $end $commit $bin" >> "$ledger"
+	set -- $(ledger_sum "$ledger")
+	total=$1
 	reached=no
-	[ "$execs" -ge "$runs" ] && reached=yes
+	[ "$total" -ge "$runs" ] && reached=yes
 	if [ "$rc" != 0 ]; then
 		reached=FAIL
 		sed 's/^/# /' "$work/$t.log" | grep -v '^# #[0-9]' | tail -n 30 >&2
 	fi
-	printf '%-10s %12s %6s %7s %12s %7s %8s %s\n' "$t" "$execs" "${cov:-?}" "${ft:-?}" \
-		"${corp:-?}" "$wall" "$(( execs / (wall > 0 ? wall : 1) ))" "$reached" > "$work/$t.row"
+	printf '%-10s %12s %6s %7s %12s %7s %8s %-6s %s\n' "$t" "$total" "${cov:-?}" "${ft:-?}" \
+		"${corp:-?}" "$wall" "$(( execs / (wall > 0 ? wall : 1) ))" "$reached" \
+		"$2 runs, $3 builds" > "$work/$t.row"
 	cat "$work/$t.row"
 	[ "$rc" = 0 ]
 }
 
-header=$(printf '%-10s %12s %6s %7s %12s %7s %8s %s' target execs cov ft corpus wall_s exec/s reached)
-echo "fuzz-long: $runs runs per target, $jobs at once, work in $work"
+# Ctrl-C stops the running targets (libFuzzer exits 72 and they are
+# counted) and starts no more; the table is still written.
+rm -f "$work/.stopped"
+trap 'touch "$work/.stopped"' INT
+header=$(printf '%-10s %12s %6s %7s %12s %7s %8s %-6s %s' target execs cov ft corpus wall_s exec/s reached runs)
+echo "fuzz-long: $runs runs per target, $jobs at once, work in $work$([ "$resume" = 1 ] && echo ", resumed")"
 echo "$header"
+# Wait for job $1; a trapped Ctrl-C interrupts wait itself (status > 128
+# while the job still runs): wait again.
+reap() {
+	while :; do
+		wait "$1"
+		r=$?
+		if [ "$r" -gt 128 ] && kill -0 "$1" 2>/dev/null; then
+			continue
+		fi
+		return "$r"
+	done
+}
+
 fail=0
 if [ "$jobs" -gt 1 ]; then
 	for t in $targets; do
@@ -87,12 +168,12 @@ if [ "$jobs" -gt 1 ]; then
 		( one "$t" ) &
 		set -- "$@" $!
 		if [ $# -ge "$jobs" ]; then
-			wait "$1" || fail=1
+			reap "$1" || fail=1
 			shift
 		fi
 	done
 	for p in "$@"; do
-		wait "$p" || fail=1
+		reap "$p" || fail=1
 	done
 else
 	for t in $targets; do
@@ -100,7 +181,8 @@ else
 	done
 fi
 {
-	echo "# make fuzz-long, $(date -u +%Y-%m-%dT%H:%MZ), FUZZ_LONG_RUNS=$runs, $(nproc) cores"
+	echo "# make fuzz-long, $(date -u +%Y-%m-%dT%H:%MZ), FUZZ_LONG_RUNS=$runs, $(nproc) cores, commit $commit"
+	echo "# execs: this run's, or with FUZZ_LONG_RESUME=1 the campaign's (ledgers in $work); wall_s and exec/s: this run's"
 	echo "$header"
 	for t in $targets; do
 		cat "$work/$t.row" 2>/dev/null || echo "$t (no result)"
