@@ -64,6 +64,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* Not instrumented: a per-byte check over up to 64 KiB whose comparisons
+ * teach the fuzzer nothing, and were half of its time. */
+__attribute__((no_sanitize("coverage")))
 static void printable(const char *t, gsize len, gboolean newlines)
 {
 	for (gsize i = 0; i < len; i++) {

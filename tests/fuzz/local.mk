@@ -114,7 +114,8 @@ tests/fuzz/fuzz-xen: $(top_srcdir)/tests/fuzz/fuzz-xen.c $(top_srcdir)/hostrpc/d
 		$(addprefix $(top_srcdir)/,$(fuzz_xen_sources)) $(GLIB_LIBS)
 # make fuzz-long: every target for FUZZ_LONG_RUNS (default 10 M) executions
 # from its checked-in corpus (tests/fuzz/long.sh); not part of check.
-EXTRA_DIST += tests/fuzz/long.sh tests/fuzz/corpus-update.sh tests/fuzz/README
+EXTRA_DIST += tests/fuzz/long.sh tests/fuzz/corpus-update.sh tests/fuzz/README \
+	tests/fuzz/workerctl-cov-ignore.txt
 CLEANFILES += tests/fuzz/fuzz-long.txt
 .PHONY: fuzz-long
 if HAVE_FUZZ
@@ -159,6 +160,8 @@ check_SCRIPTS += tests/fuzz/fuzz-workerctl
 CLEANFILES += tests/fuzz/fuzz-workerctl
 endif
 EXTRA_DIST += tests/fuzz/fuzz-workerctl.c
-tests/fuzz/fuzz-workerctl: $(top_srcdir)/tests/fuzz/fuzz-workerctl.c $(top_srcdir)/hostrpc/daemon/worker-ctl.c $(top_srcdir)/hostrpc/daemon/worker-ctl.h $(top_srcdir)/hostrpc/unix.c config.h
-	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) $(GLIB_CFLAGS) -o $@ $(top_srcdir)/tests/fuzz/fuzz-workerctl.c \
+tests/fuzz/fuzz-workerctl: $(top_srcdir)/tests/fuzz/fuzz-workerctl.c $(top_srcdir)/hostrpc/daemon/worker-ctl.c $(top_srcdir)/hostrpc/daemon/worker-ctl.h $(top_srcdir)/hostrpc/unix.c $(top_srcdir)/tests/fuzz/workerctl-cov-ignore.txt config.h
+	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) $(GLIB_CFLAGS) \
+		-fsanitize-coverage-ignorelist=$(top_srcdir)/tests/fuzz/workerctl-cov-ignore.txt \
+		-o $@ $(top_srcdir)/tests/fuzz/fuzz-workerctl.c \
 		$(top_srcdir)/hostrpc/daemon/worker-ctl.c $(top_srcdir)/hostrpc/unix.c $(GLIB_LIBS)
