@@ -70,9 +70,13 @@ struct hrpc_conn {
 	uint8_t *vport_bulk; /* private bulk buffer on stream transports, from the first bulk call */
 	uint8_t *scratch;
 	size_t scratch_cap;
-	/* Payload structs hold u64 fields: services cast these. */
-	_Alignas(8) uint8_t req[HRPC_MSG_MAX_PAYLOAD];
-	_Alignas(8) uint8_t rep[HRPC_MSG_MAX_PAYLOAD];
+	/* HRPC_MSG_MAX_PAYLOAD each, zeroed (a reply never carries another
+	 * conn's old bytes), apart from the struct, which so stays small
+	 * enough for an allocator's pools rather than a mapping of its own.
+	 * Payload structs hold u64 fields: services cast these, and malloc's
+	 * alignment is enough. */
+	uint8_t *req;
+	uint8_t *rep;
 };
 
 /* ---- registry ----------------------------------------------------------- */
@@ -141,6 +145,12 @@ int hrpc_conn_new(hrpc_server *s, hrpc_chan *ch, uint32_t guest_id, hrpc_conn **
 	c->ch = ch;
 	c->guest_id = guest_id;
 	ch->stats.guest_id = guest_id;
+	c->req = calloc(1, HRPC_MSG_MAX_PAYLOAD);
+	c->rep = calloc(1, HRPC_MSG_MAX_PAYLOAD);
+	if (!c->req || !c->rep) {
+		hrpc_conn_free(c);
+		return -ENOMEM;
+	}
 	*out = c;
 	return 0;
 }
@@ -155,6 +165,8 @@ void hrpc_conn_free(hrpc_conn *c)
 	hrpc_chan_free(c->ch);
 	free(c->vport_bulk);
 	free(c->scratch);
+	free(c->req);
+	free(c->rep);
 	free(c);
 }
 
