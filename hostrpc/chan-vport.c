@@ -36,14 +36,17 @@
 
 /* ---- the framing core ------------------------------------------------------- */
 
-/* Make room for `need` bytes (at most VPORT_RBUF) in the receive buffer:
+/* Make room for `need` bytes, VPORT_RBUF at most, in the receive buffer:
  * at least double it, so that a stream of growing frames reallocates only
- * a few times.  0, or -ENOMEM with the buffer as it was. */
+ * a few times.  0 (also when it is as large as it gets), or -ENOMEM with
+ * the buffer as it was. */
 static int rbuf_reserve(struct hrpc_stream *s, size_t need)
 {
 	size_t cap = s->rcap;
 	uint8_t *p;
 
+	if (need > VPORT_RBUF)
+		need = VPORT_RBUF;
 	if (need <= cap)
 		return 0;
 	while (cap < need)
