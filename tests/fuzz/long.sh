@@ -71,6 +71,7 @@ ledger_sum() {
 
 # One target: its corpus copy, the run, one line of figures in $work/$t.row.
 one() {
+	trap 'touch "$work/.stopped"' INT TERM
 	t=$1
 	ledger=$work/$t.ledger
 	rm -f "$work/$t".row
@@ -141,10 +142,13 @@ one() {
 	[ "$rc" = 0 ]
 }
 
-# Ctrl-C stops the running targets (libFuzzer exits 72 and they are
-# counted) and starts no more; the table is still written.
+# Ctrl-C, or SIGTERM to the process group (a shell started in the
+# background ignores SIGINT for good), stops the running targets
+# (libFuzzer exits 72 on either and they are counted) and starts no more;
+# the table is still written.  one() sets the same trap: a subshell's are
+# reset.
 rm -f "$work/.stopped"
-trap 'touch "$work/.stopped"' INT
+trap 'touch "$work/.stopped"' INT TERM
 header=$(printf '%-10s %12s %6s %7s %12s %7s %8s %-6s %s' target execs cov ft corpus wall_s exec/s reached runs)
 echo "fuzz-long: $runs runs per target, $jobs at once, work in $work$([ "$resume" = 1 ] && echo ", resumed")"
 echo "$header"
