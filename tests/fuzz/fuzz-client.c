@@ -39,6 +39,7 @@
 #include "hostrpc/control.h"
 #include "hostrpc/hostrpc.h"
 #include "hostrpc/vport.h"
+#include "tests/fuzz/fuzz-runner.h"
 
 #define NCALLS 8
 #define SHM_SIZE (1u << 20)
@@ -48,8 +49,13 @@ static int efd[2];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
+/* The peer's HELLO answer runs here (fuzz-runner.h), not on a new
+ * thread per input. */
+static struct fuzz_runner hello_runner;
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	fuzz_runners_init(&hello_runner, 1);
 	shm = mmap(NULL, SHM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	efd[0] = eventfd(0, EFD_NONBLOCK);
 	efd[1] = eventfd(0, EFD_NONBLOCK);
@@ -290,7 +296,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	hrpc_client *cli = NULL;
 	size_t events = 0;
 	uint64_t drain;
-	pthread_t t;
 	hrpc_chan *ch;
 	bool use_shm;
 	int sv[2] = { -1, -1 };
@@ -327,10 +332,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			return 0;
 		}
 	}
-	pthread_create(&t, NULL, hello_main, &peer);
+	fuzz_run_start(&hello_runner, hello_main, &peer);
 	if (hrpc_client_new(ch, "fuzz-client", 2000, &cli) < 0)
 		cli = NULL;
-	pthread_join(t, NULL);
+	fuzz_run_join(&hello_runner);
 	if (!cli) {
 		if (sv[1] >= 0)
 			close(sv[1]);

@@ -33,6 +33,7 @@
 #include "hostrpc/hostrpc.h"
 #include "hostrpc/vport.h"
 #include "guestrpc/session.h"
+#include "tests/fuzz/fuzz-runner.h"
 
 #define NTHREADS 4
 #define NIDS 8
@@ -50,6 +51,19 @@ static void check(int ok)
 {
 	if (!ok)
 		abort();
+}
+
+/* The harness's own threads (fuzz-runner.h): [0] answers HELLO, [1..]
+ * the callers.  The session's own two threads are made per input, as
+ * hostrpc makes them. */
+static struct fuzz_runner runners[1 + NTHREADS];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	fuzz_runners_init(runners, 1 + NTHREADS);
+	return 0;
 }
 
 static int read_full(int fd, void *p, size_t n, int ms)
@@ -116,7 +130,6 @@ static void *hello_main(void *arg)
 
 struct caller {
 	guestrpc_session *s;
-	pthread_t t;
 	bool started;
 	bool send_only;
 	uint32_t rep_cap, bulk_cap;
@@ -193,17 +206,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	uint64_t ids[NIDS] = { 0 };
 	guestrpc_session *s = NULL;
 	unsigned ncallers = 0, nids = 0;
-	pthread_t t;
 	int sv[2];
 
 	if (!n)
 		return 0;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return 0;
-	pthread_create(&t, NULL, hello_main, &sv[1]);
+	fuzz_run_start(&runners[0], hello_main, &sv[1]);
 	if (guestrpc_session_new_fd(sv[0], 5000, &s) < 0)
 		s = NULL;
-	pthread_join(t, NULL);
+	fuzz_run_join(&runners[0]);
 	if (!s) {
 		close(sv[1]);
 		return 0;
@@ -239,10 +251,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 				c->send_only = op & 4;
 				c->rep_cap = len > 0 ? d[0] * 8u : 16;
 				c->bulk_cap = len > 1 ? (d[1] % 64) * 1024u : 0;
-				if (pthread_create(&c->t, NULL, caller_main, c) == 0) {
-					c->started = true;
-					ids[nids++ % NIDS] = read_call(sv[1], 500);
-				}
+				fuzz_run_start(&runners[ncallers], caller_main, c);
+				c->started = true;
+				ids[nids++ % NIDS] = read_call(sv[1], 500);
 			}
 			break;
 		case 3:
@@ -256,7 +267,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 	shutdown(sv[1], SHUT_WR);
 	for (unsigned i = 0; i < ncallers; i++)
 		if (callers[i].started)
-			pthread_join(callers[i].t, NULL);
+			fuzz_run_join(&runners[1 + i]);
 	take_events(s);
 	close(sv[1]);
 	guestrpc_session_free(s);

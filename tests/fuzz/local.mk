@@ -30,7 +30,7 @@ tests/fuzz/fuzz-sockring: $(top_srcdir)/tests/fuzz/fuzz-sockring.c $(top_srcdir)
 # replayed by the socket service.
 check_SCRIPTS += tests/fuzz/fuzz-socktable
 CLEANFILES += tests/fuzz/fuzz-socktable
-EXTRA_DIST += tests/fuzz/fuzz-socktable.c tests/fuzz/fuzz-netns.h
+EXTRA_DIST += tests/fuzz/fuzz-socktable.c tests/fuzz/fuzz-netns.h tests/fuzz/fuzz-runner.h
 tests/fuzz/fuzz-socktable: $(top_srcdir)/tests/fuzz/fuzz-socktable.c $(top_srcdir)/tests/fuzz/fuzz-netns.h $(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(fuzz_sock_sources)) config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-socktable.c \
 		$(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(fuzz_sock_sources)) -lpthread
@@ -74,10 +74,10 @@ tests/fuzz/fuzz-fss: $(top_srcdir)/tests/fuzz/fuzz-fss.c $(top_srcdir)/fs-server
 tests/fuzz/fuzz-gex: $(top_srcdir)/tests/fuzz/fuzz-gex.c $(top_srcdir)/guestsource/gex-decode.c $(top_srcdir)/guestsource/gex-decode.h config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-gex.c \
 		$(top_srcdir)/guestsource/gex-decode.c
-tests/fuzz/fuzz-client: $(top_srcdir)/tests/fuzz/fuzz-client.c $(addprefix $(top_srcdir)/,$(fuzz_lib_sources)) config.h
+tests/fuzz/fuzz-client: $(top_srcdir)/tests/fuzz/fuzz-client.c $(top_srcdir)/tests/fuzz/fuzz-runner.h $(addprefix $(top_srcdir)/,$(fuzz_lib_sources)) config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-client.c \
 		$(addprefix $(top_srcdir)/,$(fuzz_lib_sources)) -lpthread
-tests/fuzz/fuzz-session: $(top_srcdir)/tests/fuzz/fuzz-session.c $(top_srcdir)/guestrpc/session.c $(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(guestrpc_session_sources)) config.h
+tests/fuzz/fuzz-session: $(top_srcdir)/tests/fuzz/fuzz-session.c $(top_srcdir)/tests/fuzz/fuzz-runner.h $(top_srcdir)/guestrpc/session.c $(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(guestrpc_session_sources)) config.h
 	$(AM_V_CC)$(FUZZ_CC) $(fuzz_cflags) -o $@ $(top_srcdir)/tests/fuzz/fuzz-session.c \
 		$(top_srcdir)/guestrpc/session.c $(addprefix $(top_srcdir)/,$(fuzz_lib_sources) $(guestrpc_session_sources)) \
 		$(guestrpc_session_libs) -lpthread
