@@ -76,10 +76,10 @@ static void absorb_input(struct hrpc_stream *s)
 		s->rlen -= s->rpos;
 		s->rpos = 0;
 	}
-	if (s->rlen == s->rcap && rbuf_reserve(s, s->rcap + 1) < 0)
-		return;
 	if (s->rlen == s->rcap)
-		return;
+		(void)rbuf_reserve(s, s->rcap + 1);
+	if (s->rlen == s->rcap)
+		return;   /* a maximal frame's worth held, or no memory to grow */
 	n = s->io->read(s, s->rbuf + s->rlen, s->rcap - s->rlen);
 	if (n > 0)
 		s->rlen += (size_t)n;
@@ -194,9 +194,10 @@ static int stream_recv(hrpc_chan *ch, struct hrpc_msg_hdr *h, void *payload, con
 			s->rlen -= s->rpos;
 			s->rpos = 0;
 		}
-		/* frame_ready() bounds a frame by VPORT_RBUF, and a frame
-		 * whose header we have gets room for all of it: room is left. */
-		if (rbuf_reserve(s, flen > s->rlen ? flen : s->rlen + 1) < 0)
+		/* Room is left: a frame whose header we have (flen, bounded
+		 * by VPORT_RBUF in frame_ready()) is not all here, so gets
+		 * room for all of it; without a header rlen < HDR < rcap. */
+		if (rbuf_reserve(s, flen) < 0)
 			return s->broken = -ENOMEM;
 		n = s->io->read(s, s->rbuf + s->rlen, s->rcap - s->rlen);
 		if (n > 0) {
