@@ -61,6 +61,17 @@ else
 	trap 'rm -rf "$work"' EXIT
 fi
 
+# The table's columns: one place for their format.
+cols() {
+	printf '%-10s %12s %6s %7s %12s %7s %8s %-6s %s\n' "$@"
+}
+
+# One row of the table, kept in $work/$t.row and shown.
+row() {
+	cols "$@" > "$work/$t.row"
+	cat "$work/$t.row"
+}
+
 # Executions the ledger counts (runs that ended cleanly), and how many
 # runs and distinct fuzz binaries they took.
 ledger_sum() {
@@ -79,8 +90,7 @@ one() {
 		for a in "$work/$t"-crash-* "$work/$t"-leak-* "$work/$t"-timeout-* "$work/$t"-oom-*; do
 			if [ -e "$a" ]; then
 				echo "fuzz-long: $t: $a is still there: fix what it found, remove it, resume" >&2
-				printf '%-10s %12s %6s %7s %12s %7s %8s %-6s %s\n' "$t" - - - - - - FAIL "artifact" > "$work/$t.row"
-				cat "$work/$t.row"
+				row "$t" - - - - - - FAIL "artifact"
 				return 1
 			fi
 		done
@@ -92,15 +102,11 @@ one() {
 	before=$1
 	want=$(( runs - before ))
 	if [ -e "$work/.stopped" ]; then
-		printf '%-10s %12s %6s %7s %12s %7s %8s %-6s %s\n' "$t" "$before" - - - 0 - no \
-			"$2 runs, $3 builds (not run: interrupted)" > "$work/$t.row"
-		cat "$work/$t.row"
+		row "$t" "$before" - - - 0 - no "$2 runs, $3 builds (not run: interrupted)"
 		return 0
 	fi
 	if [ "$want" -le 0 ]; then
-		printf '%-10s %12s %6s %7s %12s %7s %8s %-6s %s\n' "$t" "$before" - - - 0 - yes \
-			"$2 runs, $3 builds (done before)" > "$work/$t.row"
-		cat "$work/$t.row"
+		row "$t" "$before" - - - 0 - yes "$2 runs, $3 builds (done before)"
 		return 0
 	fi
 	mkdir -p "$work/$t"
@@ -135,10 +141,8 @@ one() {
 		reached=FAIL
 		sed 's/^/# /' "$work/$t.log" | grep -v '^# #[0-9]' | tail -n 30 >&2
 	fi
-	printf '%-10s %12s %6s %7s %12s %7s %8s %-6s %s\n' "$t" "$total" "${cov:-?}" "${ft:-?}" \
-		"${corp:-?}" "$wall" "$(( execs / (wall > 0 ? wall : 1) ))" "$reached" \
-		"$2 runs, $3 builds" > "$work/$t.row"
-	cat "$work/$t.row"
+	row "$t" "$total" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$wall" \
+		"$(( execs / (wall > 0 ? wall : 1) ))" "$reached" "$2 runs, $3 builds"
 	[ "$rc" = 0 ]
 }
 
@@ -149,7 +153,7 @@ one() {
 # reset.
 rm -f "$work/.stopped"
 trap 'touch "$work/.stopped"' INT TERM
-header=$(printf '%-10s %12s %6s %7s %12s %7s %8s %-6s %s' target execs cov ft corpus wall_s exec/s reached runs)
+header=$(cols target execs cov ft corpus wall_s exec/s reached runs)
 echo "fuzz-long: $runs runs per target, $jobs at once, work in $work$([ "$resume" = 1 ] && echo ", resumed")"
 echo "$header"
 # Wait for job $1; a trapped Ctrl-C interrupts wait itself (status > 128
