@@ -393,6 +393,14 @@ static void file_close(struct gfile *f)
 
 static void audit_open(struct fss *s, int fd, uint32_t flags, bool dir, int rc);
 
+/* The open-file quota, checked before the file is opened (or made): a
+ * guest at its quota costs a table lookup per request, not an open(), and
+ * a refused CREATE leaves no file behind.  file_add() checks it again. */
+static int files_room(const struct fss *s)
+{
+	return hrpc_handle_table_full(&s->files) ? -EMFILE : 0;
+}
+
 static int file_add(struct fss *s, int fd, DIR *dir, uint64_t node, bool writable,
 		    uint32_t flags, uint64_t *fh)
 {
@@ -945,6 +953,8 @@ static int do_open(struct fss *s, const struct hrpc_req *req, struct hrpc_reply 
 		return -EISDIR;
 	if (n->type != S_IFREG)
 		return -ENXIO;  /* FIFOs and devices could block the agent */
+	if ((rc = files_room(s)) < 0)
+		return rc;
 	proc_path(pp, sizeof(pp), n->fd);
 	fd = open(pp, flags | O_NONBLOCK);
 	if (fd < 0)
@@ -1008,6 +1018,8 @@ static int do_create(struct fss *s, const struct hrpc_req *req, struct hrpc_repl
 		return rc;
 	if (mode_allowed(s, S_IFREG, r->mode & ~r->umask) < 0)
 		return -EPERM;
+	if ((rc = files_room(s)) < 0)
+		return rc;
 	fd = openat(dir->fd, name, flags | O_CREAT | O_NOFOLLOW | O_NONBLOCK, r->mode & ~r->umask);
 	if (fd < 0)
 		return -errno;
@@ -1164,6 +1176,8 @@ static int do_opendir(struct fss *s, const struct hrpc_req *req, struct hrpc_rep
 		return -ESTALE;
 	if (n->type != S_IFDIR)
 		return -ENOTDIR;
+	if ((rc = files_room(s)) < 0)
+		return rc;
 	fd = openat(n->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

@@ -29,6 +29,7 @@
 #ifndef HOSTRPC_HANDLE_TABLE_H
 #define HOSTRPC_HANDLE_TABLE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define HRPC_HANDLE_GEN_STRIDE (1u << 16)
@@ -98,6 +99,13 @@ static inline void *hrpc_handle_table_at(const struct hrpc_handle_table *t, uint
 static inline uint32_t hrpc_handle_table_count(const struct hrpc_handle_table *t)
 {
 	return t->used;
+}
+
+/* Whether add() would refuse with -EMFILE: for a service that checks its
+ * quota before it makes the object (an open file, say), not after. */
+static inline bool hrpc_handle_table_full(const struct hrpc_handle_table *t)
+{
+	return t->used >= t->max;
 }
 
 /* Iterate: the object of the first live slot at or after *pos (start at

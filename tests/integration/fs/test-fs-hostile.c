@@ -19,8 +19,9 @@
  *    never reads a byte from outside, and the outside files are untouched;
  *  - handles: released file handles, forgotten nodes, forged generations,
  *    and another guest's handle values: EBADF / ESTALE;
- *  - the open-file quota (max-files 16): the 17th open EMFILE, the
- *    worker's descriptors bounded, and back after RELEASE;
+ *  - the open-file quota (max-files 16): the 17th open EMFILE, a CREATE
+ *    at the quota EMFILE with no file made, the worker's descriptors
+ *    bounded, and back after RELEASE;
  *  - huge sizes and offsets, reserved fields, bad credentials, short
  *    payloads, an unknown procedure: EINVAL (ENOSYS);
  * and afterwards normal traffic works for both guests, neither was fenced
@@ -523,7 +524,8 @@ static void test_quota(void)
 {
 	uint64_t fh[MAX_FILES + 2] = { 0 };
 	struct hrpc_gfs_entry e;
-	int base, peak, n = 0, last = 0, after, rc, dirrc;
+	int base, peak, n = 0, last = 0, after, rc, dirrc, crc;
+	bool made;
 
 	base = itest_fd_count((pid_t)A.info.worker_pid);
 	rc = lookup(&A, A.root.node, "inside", &e);
@@ -538,12 +540,25 @@ static void test_quota(void)
 
 		dirrc = fs_call(&A, HRPC_GFS_OPENDIR, &o, sizeof(o), &r, sizeof(r), 0, NULL);
 	}
+	{
+		/* At the quota a CREATE is refused before it makes the file. */
+		struct hrpc_gfs_make_req m = { .parent = A.root.node, .mode = 0644, .flags = 2 };
+		struct hrpc_gfs_create_rep cr;
+		char path[400];
+
+		set_name(&m.name, "overquota");
+		crc = fs_call(&A, HRPC_GFS_CREATE, &m, sizeof(m), &cr, sizeof(cr), 0, NULL);
+		snprintf(path, sizeof(path), "%s/x/overquota", top);
+		made = access(path, F_OK) == 0;
+	}
 	peak = itest_fd_count((pid_t)A.info.worker_pid);
 	tap_ok(n == MAX_FILES && (last == -EMFILE || last == -ENFILE) &&
-	       (dirrc == -EMFILE || dirrc == -ENFILE) && peak <= base + 1 + MAX_FILES,
-	       "max-files %d: %d opens, the next OPEN and OPENDIR %s, %s; the worker holds %d "
-	       "descriptors (%d before, + the node + the files)", MAX_FILES, n, strerror(-last),
-	       strerror(-dirrc), peak, base);
+	       (dirrc == -EMFILE || dirrc == -ENFILE) && crc == -EMFILE && !made &&
+	       peak <= base + 1 + MAX_FILES,
+	       "max-files %d: %d opens, the next OPEN, OPENDIR and CREATE %s, %s, %s (%s); the "
+	       "worker holds %d descriptors (%d before, + the node + the files)", MAX_FILES, n,
+	       strerror(-last), strerror(-dirrc), strerror(-crc),
+	       made ? "the file was made" : "no file made", peak, base);
 	do_release(&A, fh[0]);
 	rc = do_open(&A, e.node, 0, &fh[0]);
 	tap_ok(rc == 0, "one RELEASE later an OPEN works again (%d)", rc);
