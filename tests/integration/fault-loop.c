@@ -514,14 +514,14 @@ static void kill_guest(int i)
 	guests[i].pid = 0;
 }
 
-/* Has any guest exited by itself (it never should)? */
-static bool guests_alive(void)
+/* Has any guest exited by itself (it never should)?  Says which in why. */
+static bool guests_alive(char *why, size_t len)
 {
 	for (int i = 0; i < NGUESTS; i++) {
 		int st;
 
 		if (waitpid(guests[i].pid, &st, WNOHANG) == guests[i].pid) {
-			tap_diag("guest %d (pid %ld) exited by itself, wait status 0x%x", i,
+			snprintf(why, len, "guest %d (pid %ld) exited by itself, wait status 0x%x", i,
 				 (long)guests[i].pid, st);
 			guests[i].pid = 0;
 			return false;
@@ -530,7 +530,11 @@ static bool guests_alive(void)
 	return true;
 }
 
-/* Wait until every guest had `more` further calls answered; ms taken, or -1. */
+/* Which guests wait_progress() last gave up on, and how far they got. */
+static char stuck[300];
+
+/* Wait until every guest had `more` further calls answered; ms taken, or -1
+ * (and stuck says who did not). */
 static int wait_progress(int more)
 {
 	uint64_t base[NGUESTS], t0 = hrpc_now_ns();
@@ -548,8 +552,21 @@ static int wait_progress(int more)
 		pthread_mutex_unlock(&lock);
 		if (all)
 			return (int)((hrpc_now_ns() - t0) / 1000000);
-		if (hrpc_now_ns() - t0 > RECOVER_MS * 1000000ull)
+		if (hrpc_now_ns() - t0 > RECOVER_MS * 1000000ull) {
+			size_t n = 0;
+
+			pthread_mutex_lock(&lock);
+			for (int i = 0; i < NGUESTS && n < sizeof(stuck); i++)
+				if (guests[i].echoes < base[i] + (uint64_t)more)
+					n += (size_t)snprintf(stuck + n, sizeof(stuck) - n,
+						"%sguest %d made %llu of %d calls (%llu attaches, "
+						"%llu failed calls so far)", n ? "; " : "", i,
+						(unsigned long long)(guests[i].echoes - base[i]),
+						more, (unsigned long long)guests[i].attaches,
+						(unsigned long long)guests[i].fails);
+			pthread_mutex_unlock(&lock);
 			return -1;
+		}
 		sleep_ms(5);
 	}
 }
@@ -701,6 +718,8 @@ int main(int argc, char **argv)
 	unsigned int seed;
 	int kills[5] = { 0 }, slow[5] = { 0 }, sum[5] = { 0 };
 	int iters, nsmp = 0, worst = 0, failed_iter = -1, rc;
+	int failed_v = 0;
+	char why[320] = "";   /* what went wrong at failed_iter, for the TAP line */
 	uint64_t t0, restarts = 0;
 	pthread_t th;
 	char path[400];
@@ -786,12 +805,15 @@ int main(int argc, char **argv)
 			victim = itest_admin_find(d.admin_sock, name, &ag) == 0 ?
 				 (pid_t)ag.worker_pid : 0;
 			if (victim <= 0) {
-				tap_diag("no worker listed for %s", name);
+				snprintf(why, sizeof(why), "no worker listed for %s", name);
 				victim = -1;
 			} else {
 				kill(victim, SIGKILL);
-				if (!itest_pid_gone(victim, 5000))
+				if (!itest_pid_gone(victim, 5000)) {
+					snprintf(why, sizeof(why), "worker %ld of %s still there 5 s "
+						 "after SIGKILL", (long)victim, name);
 					victim = -1;
+				}
 			}
 			break;
 		}
@@ -799,8 +821,12 @@ int main(int argc, char **argv)
 			itest_daemon_kill(&d, SIGKILL);
 			rc = itest_daemon_restart(&d, args);
 			restarts++;
-			if (rc < 0)
+			if (rc < 0) {
+				snprintf(why, sizeof(why), "the restarted hostrpcd %s",
+					 rc == -ECHILD ? "exited during start-up" :
+					 "did not answer its admin socket within 10 s");
 				victim = -1;
+			}
 			break;
 		case 3:
 			victim = itest_holder_pid(&d);
@@ -808,8 +834,12 @@ int main(int argc, char **argv)
 			/* A holder that is slow to start (a loaded machine, a
 			 * sanitizer build) is given up after 5 s and looked
 			 * for again 5 s later (fdstore-client.c). */
-			if (!dead(victim, 5000) || !new_holder(victim, 15000))
+			if (!dead(victim, 5000) || !new_holder(victim, 15000)) {
+				snprintf(why, sizeof(why), "fd holder %ld: %s", (long)victim,
+					 kill(victim, 0) == 0 ? "still there 5 s after SIGKILL" :
+					 "no new holder holding the endpoint within 15 s");
 				victim = -1;
+			}
 			else
 				itest_kill_on_bailout(itest_holder_pid(&d));
 			break;
@@ -824,10 +854,14 @@ int main(int argc, char **argv)
 		if (ms > slow[v])
 			slow[v] = ms;
 		sum[v] += ms > 0 ? ms : 0;
-		if (ms < 0 || !guests_alive() || !itest_daemon_alive(&d)) {
-			tap_diag("iteration %d: %s (guest %d) after %d ms: not back within %d ms",
-				 it, victims[v], who, delay, RECOVER_MS);
+		if (ms < 0 || !guests_alive(why, sizeof(why)) || !itest_daemon_alive(&d)) {
+			if (!why[0])
+				snprintf(why, sizeof(why), "%s", !itest_daemon_alive(&d) ?
+					 "hostrpcd is gone" : victim < 0 ? "the kill failed" : stuck);
+			tap_diag("iteration %d: %s (guest %d) after %d ms: not back within %d ms: %s",
+				 it, victims[v], who, delay, RECOVER_MS, why);
 			failed_iter = it;
+			failed_v = v;
 			log_tail(60);
 			stuck_holders();
 		}
@@ -839,8 +873,13 @@ int main(int argc, char **argv)
 	for (int v = 0; v < 5; v++)
 		tap_diag("%-14s killed %3d times, back in %4d ms on average, %5d at worst",
 			 victims[v], kills[v], kills[v] ? sum[v] / kills[v] : 0, slow[v]);
-	tap_ok(failed_iter < 0, "after every kill the victim came back and every guest made "
-	       "checked calls again (within %d ms)", RECOVER_MS);
+	if (failed_iter >= 0)
+		tap_ok(false, "after every kill the victim came back and every guest made checked "
+		       "calls again (within %d ms): not at iteration %d (%s %s): %s", RECOVER_MS,
+		       failed_iter, "killed", victims[failed_v], why);
+	else
+		tap_ok(true, "after every kill the victim came back and every guest made checked "
+		       "calls again (within %d ms)", RECOVER_MS);
 
 	/* The last sample, then the samples must be flat. */
 	if (nsmp < MAX_SAMPLES) {
