@@ -637,6 +637,7 @@ static gboolean worker_start(HrpcdSupervisor *sup, HrpcdGuest *g, HrpcdWorkerSpe
 	spec->fs_policy_dir = sup->fs_policy_dir;
 	spec->mem_policy_dir = sup->mem_policy_dir;
 	spec->guest_policy_dir = sup->guest_policy_dir;
+	spec->nice = hrpcd_worker_guest_nice(g->peer_pid);
 	spec->audit_fd = hrpcd_audit_sinks_open(sup->audit, g->id, g->name, error);
 	if (spec->audit_fd < 0)
 		return FALSE;
@@ -654,6 +655,10 @@ static gboolean worker_start(HrpcdSupervisor *sup, HrpcdGuest *g, HrpcdWorkerSpe
 		return FALSE;
 	g->worker_pid = pid;
 	g->worker_started_us = g_get_monotonic_time();
+	if (spec->nice != HRPCD_NICE_KEEP)
+		hrpcd_log_guest(G_LOG_LEVEL_INFO, g->id, g->name,
+				"worker %ld runs at nice %d, as its guest (pid %ld) does", (long)pid,
+				spec->nice, (long)g->peer_pid);
 	g->child_watch = g_child_watch_add_full(G_PRIORITY_DEFAULT, pid, worker_exited,
 						guest_ref_new(sup, g), guest_ref_free);
 	return TRUE;

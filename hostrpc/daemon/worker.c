@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -84,8 +85,23 @@ void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char 
 	spec->sock = spec->shm_fd = spec->audit_fd = spec->ctl_fd = spec->mntns_fd = -1;
 	spec->gate_fd = spec->mig_fd = spec->remnant_fd = -1;
 	spec->uid = (uid_t)-1;
+	spec->nice = HRPCD_NICE_KEEP;
 	for (int v = 0; v < HRPC_IVSHMEM_NR_VECTORS; v++)
 		spec->host_fd[v] = spec->guest_fd[v] = -1;
+}
+
+int hrpcd_worker_guest_nice(pid_t pid)
+{
+	int theirs, ours;
+
+	if (pid <= 0)
+		return HRPCD_NICE_KEEP;
+	errno = 0;
+	theirs = getpriority(PRIO_PROCESS, (id_t)pid);
+	if (theirs == -1 && errno)
+		return HRPCD_NICE_KEEP;   /* gone already: its worker will see that */
+	ours = getpriority(PRIO_PROCESS, 0);
+	return theirs > ours ? theirs : HRPCD_NICE_KEEP;
 }
 
 char *hrpcd_worker_describe_exit(int wait_status)
@@ -862,7 +878,7 @@ int hrpcd_worker_main(int argc, char **argv)
 
 /* Between fork() and execve(): async-signal-safe calls only. */
 static void G_GNUC_NORETURN exec_worker(const int *src, const int *dst, int n, char **argv,
-					pid_t parent, int max_fd)
+					pid_t parent, int max_fd, int nice)
 {
 	static const int reset[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2, SIGQUIT };
 	int tmp[FD_MAX];
@@ -870,6 +886,9 @@ static void G_GNUC_NORETURN exec_worker(const int *src, const int *dst, int n, c
 	hrpcd_spawn_child_signals(reset, G_N_ELEMENTS(reset));
 	/* A worker without its supervisor is no use to anyone. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(127);
+	/* Lower only (hrpcd_worker_guest_nice()), which cannot fail. */
+	if (nice != HRPCD_NICE_KEEP && setpriority(PRIO_PROCESS, 0, nice) < 0)
 		_exit(127);
 	/* Copies above the target range first, so no target clobbers a source;
 	 * then only 0-2 and the targets survive: no listening socket, no admin
@@ -1003,7 +1022,7 @@ pid_t hrpcd_worker_spawn(const HrpcdWorkerSpec *spec, GError **error)
 	 * not run the daemon's handler there (spawn.h). */
 	pid = hrpcd_spawn_fork();
 	if (pid == 0)
-		exec_worker(src, dst, n, (char **)argv->pdata, parent, max_fd);
+		exec_worker(src, dst, n, (char **)argv->pdata, parent, max_fd, spec->nice);
 	err = errno;
 	if (pid < 0) {
 		g_set_error(error, G_IO_ERROR, g_io_error_from_errno(err),

@@ -42,6 +42,7 @@
 #ifndef HOSTRPCD_WORKER_H
 #define HOSTRPCD_WORKER_H
 
+#include <limits.h>
 #include <sys/types.h>
 
 #include <glib.h>
@@ -97,6 +98,9 @@ struct _HrpcdWorkerSpec {
 	guint32 poll_max_ns;                      /* adaptive polling; 0: off */
 	guint32 poll_spinners;                    /* the gate's limit */
 	uid_t uid;                                /* sandbox.h; (uid_t)-1: keep */
+	int nice;                                 /* run at this nice (the guest's own,
+						   * hrpcd_worker_guest_nice());
+						   * HRPCD_NICE_KEEP: the supervisor's */
 	int mig_fd;                               /* incoming migration link; -1: none */
 	const char *mig_intro;                    /* its intro (hex), read by the supervisor */
 	const char *mig_key;                      /* the per-pair key file */
@@ -105,6 +109,18 @@ struct _HrpcdWorkerSpec {
 	struct hrpcd_status *status;              /* in the worker: status_fd mapped */
 };
 typedef struct _HrpcdWorkerSpec HrpcdWorkerSpec;
+
+#define HRPCD_NICE_KEEP INT_MIN
+
+/*
+ * The nice a worker for the guest process (or QEMU) `pid` runs at: the
+ * guest's own when it is lower priority (a larger nice) than ours, else
+ * HRPCD_NICE_KEEP - never higher priority than the supervisor's.  A guest
+ * cannot buy through its worker CPU it would not get itself: the
+ * process-guest analogue of charging a VM's vhost thread to the VM.  Read
+ * once, when the worker starts.  pid 0 (a Xen domU, not known): KEEP.
+ */
+int hrpcd_worker_guest_nice(pid_t pid);
 
 /* Fill in the "no descriptor" defaults. */
 void hrpcd_worker_spec_init(HrpcdWorkerSpec *spec, guint32 guest_id, const char *name,
