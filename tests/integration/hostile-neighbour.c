@@ -21,18 +21,35 @@
  *             events the host's edits of a file it holds make
  *   silent    connect and never say HELLO (--hello-timeout 4), eight at once
  *
- * Each attack runs CYCLES times, interleaved with quiet windows of the same
+ * and, as a control, a busy guest that does nothing wrong:
+ *
+ *   busy      echo PINGs as fast as it can, at the attackers' nice 19
+ *
+ * Each runs CYCLES times, interleaved with quiet windows of the same
  * neighbour (so a change in the machine's background load hits both
  * sides); the neighbour's p50 and p99 in the attack windows are compared
- * with its quiet windows.  The pass criterion is p50 within 2x; p99 and the
- * ratio to the first, undisturbed baseline are reported.  An attack that
- * misses it is measured once more on its own (a burst of outside load on
- * its windows is not its doing; a real cost shows again).  For each attack
+ * with its quiet windows.  The pass criterion is p50 within 2x - or within
+ * a quarter over what the control costs the neighbour, when that is more:
+ * on a VM whose cross-CPU wake-ups are dear (this project's CI machine), any
+ * busy pair of processes makes a neighbour that sleeps between calls wait
+ * longer for its wake-ups, hostrpcd or not (two processes ringing each
+ * other through eventfds, no hostrpcd at all, took a pair that pauses
+ * 200 us between round trips from p50 12.8 us to 44.1 us there, x3.4; the
+ * busy guest costs x2.1-2.5, the sock, fs and mem floods x2.0-2.6).  What a
+ * hostile guest must not do is cost its neighbour more than a busy one.
+ * p99 and the ratio to the first, undisturbed baseline are reported.  An
+ * attack that misses it is measured once more on its own (a burst of
+ * outside load on its windows is not its doing; a real cost shows again).
+ * Every worker runs at its guest's nice (worker.h), checked here: the
+ * attackers' at 19, the neighbour's at 0.  For each attack
  * the test also checks what the hostile guest got (fences logged with a
  * reason and its worker's exit, EMFILE, EDQUOT, hung-up connections), and
  * what its worker cost the host (CPU, descriptors, locked and resident
  * memory); at the end the supervisor is up, holds the descriptors it
  * started with, logged nothing critical and (sanitizer build) no report.
+ *
+ * In a sanitizer build the control's worker pays ASan's cost per call as
+ * the floods' workers do, so the bound holds there too.
  *
  * HOSTILE_NEIGHBOUR_CYCLES=N runs more cycles (default 3, about 40 s).
  */
@@ -71,9 +88,11 @@
 #define MAX_FILES    32
 #define PIN_CHUNKS   4
 
-enum attack { A_FORGE, A_DOORBELL, A_IVBELL, A_SOCK, A_FS, A_MEM, A_STALL, A_SILENT, A_N };
-static const char *const attack_name[A_N] = {
-	"forge", "doorbell", "ivbell", "sock", "fs", "mem", "stall", "silent",
+/* The attacks, then the control: windows of a busy tenant that is no guest. */
+enum attack { A_FORGE, A_DOORBELL, A_IVBELL, A_SOCK, A_FS, A_MEM, A_STALL, A_SILENT, A_N,
+	      A_BUSY = A_N, W_KINDS };
+static const char *const attack_name[W_KINDS] = {
+	"forge", "doorbell", "ivbell", "sock", "fs", "mem", "stall", "silent", "busy",
 };
 
 struct sample {
@@ -532,6 +551,39 @@ static void attack_silent(uint64_t end)
 	}
 }
 
+/*
+ * The control, not an attack: a busy guest that does nothing wrong - echo
+ * PINGs through its own worker as fast as it can, at the attackers' nice
+ * 19, as the sock, fs and mem floods make calls but with every call
+ * answered.  What it costs the neighbour is what any busy guest costs it on
+ * this machine.
+ */
+static void busy_tenant(uint64_t end)
+{
+	uint8_t in[64] = { 0 }, out[64];
+	hrpc_client *c;
+
+	if (itest_guest_connect(d.guest_sock, "busy", &c) < 0) {
+		sh->bad = 1;
+		return;
+	}
+	note_id(hrpc_client_guest_id(c));
+	announce("busy");
+	while (now_ns() < end) {
+		int rc = call(c, HRPC_SVC_ECHO, HRPC_ECHO_PING, in, sizeof(in), out, sizeof(out));
+
+		sh->count++;
+		if (rc == (int)sizeof(in) || rc == 0)
+			sh->hits++;
+		else {
+			printf("# busy: PING: %s\n", rc < 0 ? strerror(-rc) : "short");
+			sh->bad = 1;
+			break;
+		}
+	}
+	hrpc_client_free(c);
+}
+
 static void run_attack(enum attack a, uint64_t end)
 {
 	switch (a) {
@@ -542,7 +594,9 @@ static void run_attack(enum attack a, uint64_t end)
 	case A_FS: attack_fs(end); break;
 	case A_MEM: attack_mem(end); break;
 	case A_STALL: attack_stall(end); break;
-	default: attack_silent(end); break;
+	case A_SILENT: attack_silent(end); break;
+	case A_BUSY: busy_tenant(end); break;
+	case W_KINDS: break;
 	}
 }
 
@@ -550,6 +604,7 @@ static void run_attack(enum attack a, uint64_t end)
 
 struct cost {
 	double cpu_s;      /* user + system */
+	long nice;
 	long fds;
 	long vm_lck_kb, vm_rss_kb;
 };
@@ -569,8 +624,8 @@ static void cost_of(pid_t pid, struct cost *c)
 	if (f && fgets(line, sizeof(line), f)) {
 		char *p = strrchr(line, ')');
 
-		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-				&ut, &st) == 2)
+		if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu "
+				"%*d %*d %*d %ld", &ut, &st, &c->nice) == 3)
 			c->cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 	}
 	if (f)
@@ -594,8 +649,8 @@ struct window {
 };
 
 #define MAX_WINDOWS 256
-static struct window win[A_N][MAX_WINDOWS];
-static int nwin[A_N];
+static struct window win[W_KINDS][MAX_WINDOWS];
+static int nwin[W_KINDS];
 
 static void mark(enum attack a, uint64_t t0, uint64_t t1, bool attack)
 {
@@ -604,10 +659,11 @@ static void mark(enum attack a, uint64_t t0, uint64_t t1, bool attack)
 }
 
 /* What each attack cost, over all its windows. */
-static struct cost cost_end[A_N];
-static double cpu[A_N], win_s[A_N], sup_cpu[A_N], sup_s[A_N];
-static uint64_t count[A_N], hits[A_N];
-static int bad[A_N];
+static struct cost cost_end[W_KINDS];
+static double cpu[W_KINDS], win_s[W_KINDS], sup_cpu[W_KINDS], sup_s[W_KINDS];
+static long worker_nice[W_KINDS];   /* the lowest nice an attacker's worker had (99: none) */
+static uint64_t count[W_KINDS], hits[W_KINDS];
+static int bad[W_KINDS];
 
 static int cmp_u32(const void *a, const void *b)
 {
@@ -710,6 +766,8 @@ static void one_window(enum attack a)
 	mark(a, t0, t1, true);
 	waitpid(at, &st, 0);
 	if (sh->worker_pid) {
+		if (c1.nice < worker_nice[a])
+			worker_nice[a] = c1.nice;
 		cpu[a] += c1.cpu_s - c0.cpu_s;
 		win_s[a] += (double)(t1 - t0) / 1e9;
 		if (c1.fds > cost_end[a].fds)
@@ -735,7 +793,8 @@ int main(void)
 	const char *extra[] = { "--hello-timeout", "4", a_sock, a_fs, a_mem,
 				"--ivshmem", "vmstorm=@DIR@/storm.ivshmem", "--ivshmem-size", "4M",
 				NULL };
-	double base50, base99;
+	struct cost nb_cost = { .fds = -1 };
+	double base50, base99, busy_x = 0, bound = 2.0;
 	int cycles = 3, baseline, rc, lock;
 	uint64_t t;
 	pid_t nb;
@@ -744,11 +803,14 @@ int main(void)
 		tap_skip_all("needs root (an fs export, memory regions in /dev/shm)");
 	if (getenv("HOSTILE_NEIGHBOUR_CYCLES"))
 		cycles = atoi(getenv("HOSTILE_NEIGHBOUR_CYCLES"));
-	if (cycles < 1 || cycles * A_N * 2 > MAX_WINDOWS)
+	if (cycles < 1 || cycles * 2 * 2 > MAX_WINDOWS)
 		cycles = 3;
-	tap_plan(2 + 2 * A_N + 9 + 5);
+	tap_plan(2 + 1 + 2 * A_N + 9 + 6);
+	for (int a = 0; a < W_KINDS; a++)
+		worker_nice[a] = 99;
 	/* (twice: each attack may be measured again) */
-	itest_watchdog(60 + 2 * (unsigned int)cycles * A_N * (ATTACK_MS + QUIET_MS + 1500) / 1000);
+	itest_watchdog(60 + 2 * (unsigned int)cycles * W_KINDS * (ATTACK_MS + QUIET_MS + 1500) /
+		       1000);
 
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)
@@ -827,8 +889,18 @@ int main(void)
 	}
 
 	for (int c = 0; c < cycles; c++)
-		for (int a = 0; a < A_N; a++)
+		for (int a = 0; a < W_KINDS; a++)
 			one_window(a);
+	{
+		double q50, q99, x50, x99;
+
+		pct(A_BUSY, false, &q50, &q99);
+		pct(A_BUSY, true, &x50, &x99);
+		busy_x = q50 > 0 ? x50 / q50 : 0;
+		/* A quarter over the control: the spread of this ratio between
+		 * runs of one load (sock x2.0-2.6 over five runs here). */
+		bound = 1.25 * busy_x > 2.0 ? 1.25 * busy_x : 2.0;
+	}
 	/*
 	 * A burst of load from outside (another test, another tenant) that
 	 * falls on the attack windows of one attack reads as that attack's
@@ -841,7 +913,7 @@ int main(void)
 		uint32_t nx = pct(a, true, &x50, &x99);
 
 		pct(a, false, &q50, &q99);
-		if (nx >= 100 && q50 > 0 && x50 / q50 <= 2.0)
+		if (nx >= 100 && q50 > 0 && x50 / q50 <= bound)
 			continue;
 		tap_diag("%s: neighbour p50 x%.2f over %u samples: measured again", attack_name[a],
 			 q50 > 0 ? x50 / q50 : 99.0, nx);
@@ -849,17 +921,36 @@ int main(void)
 		for (int c = 0; c < cycles; c++)
 			one_window(a);
 	}
+	{
+		/* hostrpcd runs a worker at its guest's nice (worker.h). */
+		struct hrpc_admin_guest info;
+
+		if (itest_admin_find(d.admin_sock, "neighbour", &info) == 0)
+			cost_of((pid_t)info.worker_pid, &nb_cost);
+	}
 	sh->stop = 1;
 
+	{
+		double q50, q99, x50, x99;
+		uint32_t nq = pct(A_BUSY, false, &q50, &q99), nx = pct(A_BUSY, true, &x50, &x99);
+
+		tap_ok(nx >= 100 && nq >= 100 && !bad[A_BUSY],
+		       "busy     (the control: a busy guest that does nothing wrong, %llu calls) "
+		       "neighbour p50 %.1f us (quiet %.1f us, x%.2f), p99 %.1f us (quiet %.1f us, "
+		       "x%.2f); %u and %u samples: an attack may cost the neighbour x%.2f (2, or a "
+		       "quarter over this if more)", (unsigned long long)count[A_BUSY], x50, q50,
+		       busy_x, x99, q99, q99 > 0 ? x99 / q99 : 0, nx, nq, bound);
+	}
 	for (int a = 0; a < A_N; a++) {
 		double q50, q99, x50, x99;
 		uint32_t nq = pct(a, false, &q50, &q99), nx = pct(a, true, &x50, &x99);
 		double r = q50 > 0 ? x50 / q50 : 99;
 
-		tap_ok(nx >= 100 && r <= 2.0,
-		       "%-8s neighbour p50 %.1f us (quiet %.1f us, x%.2f; baseline x%.2f), p99 %.1f us "
-		       "(quiet %.1f us, x%.2f); %u and %u samples", attack_name[a], x50, q50, r,
-		       base50 > 0 ? x50 / base50 : 0, x99, q99, q99 > 0 ? x99 / q99 : 0, nx, nq);
+		tap_ok(nx >= 100 && r <= bound,
+		       "%-8s neighbour p50 %.1f us (quiet %.1f us, x%.2f <= x%.2f; baseline x%.2f), "
+		       "p99 %.1f us (quiet %.1f us, x%.2f); %u and %u samples", attack_name[a], x50,
+		       q50, r, bound, base50 > 0 ? x50 / base50 : 0, x99, q99,
+		       q99 > 0 ? x99 / q99 : 0, nx, nq);
 		tap_ok(!bad[a] && hits[a] > 0,
 		       "%-8s the attacker got what a hostile guest gets: %llu of %llu attempts "
 		       "(worker: %.0f %% of a CPU, %ld fds, VmLck %ld kB, RSS +%ld kB; supervisor "
@@ -912,6 +1003,23 @@ int main(void)
 	       "stall: a guest that reads no response costs its worker %.0f %% of a CPU and "
 	       "+%ld kB", 100.0 * cpu[A_STALL] / (win_s[A_STALL] > 0 ? win_s[A_STALL] : 1),
 	       cost_end[A_STALL].vm_rss_kb);
+	{
+		int wrong = 0, seen = 0;
+
+		for (int a = 0; a < A_N; a++) {
+			if (worker_nice[a] == 99)
+				continue;
+			seen++;
+			if (worker_nice[a] != 19) {
+				tap_diag("%s: its worker ran at nice %ld", attack_name[a],
+					 worker_nice[a]);
+				wrong++;
+			}
+		}
+		tap_ok(seen >= 4 && !wrong && nb_cost.fds > 0 && nb_cost.nice == 0,
+		       "every attacker's worker ran at nice 19, as its guest did (%d attacks, %d "
+		       "not); the neighbour's at %ld, as it", seen, wrong, nb_cost.nice);
+	}
 	tap_ok(hits[A_SILENT] == count[A_SILENT] &&
 	       count_lines("said no HELLO within 4 s", NULL) >= (int)count[A_SILENT],
 	       "silent: all %llu connections that never said HELLO were hung up and logged",
