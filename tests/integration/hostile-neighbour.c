@@ -88,7 +88,7 @@
 #define MAX_FILES    32
 #define PIN_CHUNKS   4
 
-/* The attacks, then the control: windows of a busy tenant that is no guest. */
+/* The attacks, then the control: a busy guest that does nothing wrong. */
 enum attack { A_FORGE, A_DOORBELL, A_IVBELL, A_SOCK, A_FS, A_MEM, A_STALL, A_SILENT, A_N,
 	      A_BUSY = A_N, W_KINDS };
 static const char *const attack_name[W_KINDS] = {
