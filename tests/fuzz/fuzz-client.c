@@ -27,6 +27,7 @@
  * once, with a status, within its buffers; ASan/UBSan catch the rest.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,7 @@ struct pcall {
 struct peer {
 	int fd;                  /* stream: our end of the socketpair */
 	hrpc_chan *ch;           /* shm: the server's side of the rings */
+	hrpc_client *cli;        /* after HELLO: the client, which reads while we write */
 	struct hrpc_control_welcome w;
 	int rc;
 };
@@ -98,15 +100,31 @@ static int read_full(int fd, void *p, size_t n)
 	return 0;
 }
 
-static int write_full(int fd, const void *p, size_t n)
+/*
+ * Write all of it.  After HELLO our end does not block: the client runs on
+ * this thread, so when the socket is full (many small frames fill it long
+ * before its bytes do) the client takes in what it can, as it would
+ * beside a real peer, and the write goes on.  A client that takes nothing
+ * more (its buffer holds a frame that is not complete, or it gave up on
+ * us) cuts the stream there: the rest is dropped, as a peer that stops
+ * writing would leave it.
+ */
+static int write_full(struct peer *peer, const void *p, size_t n)
 {
-	while (n) {
-		ssize_t r = write(fd, p, n);
+	int stuck = 0;
 
+	while (n) {
+		ssize_t r = write(peer->fd, p, n);
+
+		if (r < 0 && errno == EAGAIN && peer->cli && stuck++ < 8) {
+			hrpc_client_process(peer->cli, 0);
+			continue;
+		}
 		if (r <= 0)
 			return -1;
 		p = (const uint8_t *)p + r;
 		n -= (size_t)r;
+		stuck = 0;
 	}
 	return 0;
 }
@@ -154,9 +172,8 @@ static void peer_send(struct peer *p, const struct hrpc_msg_hdr *h, const void *
 		p->ch->ops->flush(p->ch);
 		return;
 	}
-	(void)!write_full(p->fd, h, sizeof(*h));
-	if (body)
-		(void)!write_full(p->fd, payload, body);
+	if (write_full(p, h, sizeof(*h)) == 0 && body)
+		(void)!write_full(p, payload, body);
 }
 
 static void *hello_main(void *arg)
@@ -343,6 +360,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 		return 0;
 	}
 	hrpc_client_set_event_handler(cli, on_event, &events);
+	if (!use_shm) {
+		peer.cli = cli;
+		fcntl(sv[1], F_SETFL, O_NONBLOCK);
+	}
 
 	while (n >= 3) {
 		uint8_t op = d[0];
@@ -357,7 +378,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n)
 			if (use_shm)
 				poke(d, len);
 			else if (len)
-				(void)!write_full(sv[1], d, len);
+				(void)!write_full(&peer, d, len);
 			break;
 		case 1:
 			write_frame(&peer, op, pcs, d, len);
