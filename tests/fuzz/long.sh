@@ -121,10 +121,12 @@ one() {
 	wall=$(( $(date +%s) - start ))
 	cat "$work/$t.log" >> "$work/$t.logs"
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log" | tail -n 1)
-	last=$(grep -E '^#[0-9]+' "$work/$t.log" | tail -n 1)
-	cov=$(echo "$last" | sed -n 's/.*cov: \([0-9]*\).*/\1/p')
-	ft=$(echo "$last" | sed -n 's/.* ft: \([0-9]*\).*/\1/p')
-	corp=$(echo "$last" | sed -n 's/.* corp: \([^ ]*\).*/\1/p')
+	# Bytes, not characters: the line may quote an input's dictionary
+	# entry ("\377..."), which in a UTF-8 locale '.' does not match.
+	last=$(LC_ALL=C grep -E '^#[0-9]+' "$work/$t.log" | tail -n 1)
+	cov=$(echo "$last" | LC_ALL=C sed -n 's/.*cov: \([0-9]*\).*/\1/p')
+	ft=$(echo "$last" | LC_ALL=C sed -n 's/.* ft: \([0-9]*\).*/\1/p')
+	corp=$(echo "$last" | LC_ALL=C sed -n 's/.* corp: \([^ ]*\).*/\1/p')
 	: "${execs:=0}"
 	# 72: libFuzzer's exit on SIGINT - stopped by hand, every execution
 	# before it was checked; it counts, and fails nothing.
@@ -169,18 +171,40 @@ reap() {
 	done
 }
 
+# A pool of $jobs: when it is full, the first job to end makes room (sh
+# has no 'wait -n': look once a second; a job that ended and is not yet
+# reaped is a zombie).  $running: the pids.
+running=
+ended() {
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)
+	[ -z "$st" ] || [ "$st" = Z ]
+}
+fill() {
+	while :; do
+		n=0
+		left=
+		for p in $running; do
+			if ended "$p"; then
+				reap "$p" || fail=1
+			else
+				n=$((n + 1))
+				left="$left $p"
+			fi
+		done
+		running=$left
+		[ "$n" -lt "$1" ] && return
+		sleep 1
+	done
+}
+
 fail=0
 if [ "$jobs" -gt 1 ]; then
 	for t in $targets; do
-		# A simple pool: start up to $jobs, wait for the oldest.
+		fill "$jobs"
 		( one "$t" ) &
-		set -- "$@" $!
-		if [ $# -ge "$jobs" ]; then
-			reap "$1" || fail=1
-			shift
-		fi
+		running="$running $!"
 	done
-	for p in "$@"; do
+	for p in $running; do
 		reap "$p" || fail=1
 	done
 else
