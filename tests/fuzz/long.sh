@@ -121,12 +121,13 @@ one() {
 	wall=$(( $(date +%s) - start ))
 	cat "$work/$t.log" >> "$work/$t.logs"
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log" | tail -n 1)
-	# Bytes, not characters: the line may quote an input's dictionary
-	# entry ("\377..."), which in a UTF-8 locale '.' does not match.
+	# The line may quote an input's dictionary entry ("\377..."): printf,
+	# not dash's echo, which would make those bytes; and bytes, not
+	# characters, in case ('.' does not match them in a UTF-8 locale).
 	last=$(LC_ALL=C grep -E '^#[0-9]+' "$work/$t.log" | tail -n 1)
-	cov=$(echo "$last" | LC_ALL=C sed -n 's/.*cov: \([0-9]*\).*/\1/p')
-	ft=$(echo "$last" | LC_ALL=C sed -n 's/.* ft: \([0-9]*\).*/\1/p')
-	corp=$(echo "$last" | LC_ALL=C sed -n 's/.* corp: \([^ ]*\).*/\1/p')
+	cov=$(printf "%s\n" "$last" | LC_ALL=C sed -n 's/.*cov: \([0-9]*\).*/\1/p')
+	ft=$(printf "%s\n" "$last" | LC_ALL=C sed -n 's/.* ft: \([0-9]*\).*/\1/p')
+	corp=$(printf "%s\n" "$last" | LC_ALL=C sed -n 's/.* corp: \([^ ]*\).*/\1/p')
 	: "${execs:=0}"
 	# 72: libFuzzer's exit on SIGINT - stopped by hand, every execution
 	# before it was checked; it counts, and fails nothing.
