@@ -299,12 +299,18 @@ static int route_forget(OutsourceFsService *svc, const struct hrpc_req *req,
 {
 	const guint8 *pl = req->payload;
 	struct hrpc_gfs_forget_req f;
+	/* cred, then struct hrpc_gfs_forget_req spelled out: a struct
+	 * with a flexible array cannot sit inside another (a GNU extension). */
 	struct {
 		struct hrpc_gfs_cred cred;
-		struct hrpc_gfs_forget_req f;
+		hrpc_u32 count;
+		hrpc_u32 reserved;
 		struct hrpc_gfs_forget_item items[HRPC_GFS_FORGET_MAX];
 	} out;
 	int rc = 0;
+
+	G_STATIC_ASSERT(G_STRUCT_OFFSET(typeof(out), items) ==
+			sizeof(out.cred) + sizeof(struct hrpc_gfs_forget_req));
 
 	if (req->len < sizeof(out.cred) + sizeof(f))
 		return -EINVAL;
@@ -327,10 +333,10 @@ static int route_forget(OutsourceFsService *svc, const struct hrpc_req *req,
 		}
 		if (!n)
 			continue;
-		out.f.count = n;
-		out.f.reserved = 0;
+		out.count = n;
+		out.reserved = 0;
 		call.payload = &out;
-		call.len = (guint32)(sizeof(out.cred) + sizeof(out.f) + n * sizeof(out.items[0]));
+		call.len = (guint32)(sizeof(out.cred) + sizeof(f) + n * sizeof(out.items[0]));
 		if (svc->servers[x].fwd) {
 			/* No answer awaited: FORGET cannot fail in a way the
 			 * guest could act on. */
