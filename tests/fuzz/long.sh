@@ -22,7 +22,11 @@
 # is then the campaign's total and runs says over how many runs and builds.
 #
 #   FUZZ_LONG_RUNS=N       executions per target (libFuzzer -runs)
-#   FUZZ_LONG_TARGETS="a b" only these targets (default: smoke.sh's list)
+#   FUZZ_LONG_TARGETS="a b" only these targets (default: smoke.sh's list);
+#                          one named twice runs twice at once on its one
+#                          corpus, each run taking half the executions
+#                          still missing (the last target of a campaign
+#                          on two cores)
 #   FUZZ_LONG_JOBS=N       targets run at once (default 1; each is one
 #                          process, so N cores)
 #   FUZZ_LONG_PIN=0        do not pin each job to a core of its own (the
@@ -72,10 +76,11 @@ cols() {
 	printf '%-10s %12s %6s %7s %12s %7s %8s %-6s %s\n' "$@"
 }
 
-# One row of the table, kept in $work/$t.row and shown.
+# One row of the table, kept in $work/NAME.row (NAME: its first column,
+# the target or TARGET.N for its run N) and shown.
 row() {
-	cols "$@" > "$work/$t.row"
-	cat "$work/$t.row"
+	cols "$@" > "$work/$1.row"
+	cat "$work/$1.row"
 }
 
 # Executions the ledger counts (runs that ended cleanly), and how many
@@ -86,20 +91,19 @@ ledger_sum() {
 	     END { printf "%d %d %d\n", n, r, nb }' "$1"
 }
 
-# One target: its corpus copy, the run, one line of figures in $work/$t.row.
-# $2: the core to pin it to, if any.
-one() {
-	trap 'touch "$work/.stopped"' INT TERM
+# Each target once, before any runs: its artifacts (resume) or a fresh
+# start, its corpus copy, and the executions each of its $2 runs takes
+# ($work/$t.want; 0: nothing to run, its row is written).
+prepare() {
 	t=$1
-	pin=
-	[ -n "${2:-}" ] && pin="taskset -c $2"
 	ledger=$work/$t.ledger
-	rm -f "$work/$t".row
+	rm -f "$work/$t".row "$work/$t".*.row "$work/$t.want"
 	if [ "$resume" = 1 ]; then
 		for a in "$work/$t"-crash-* "$work/$t"-leak-* "$work/$t"-timeout-* "$work/$t"-oom-*; do
 			if [ -e "$a" ]; then
 				echo "fuzz-long: $t: $a is still there: fix what it found, remove it, resume" >&2
 				row "$t" - - - - - - FAIL "artifact"
+				echo 0 > "$work/$t.want"
 				return 1
 			fi
 		done
@@ -107,33 +111,54 @@ one() {
 		rm -rf "$work/$t" "$ledger" "$work/$t"-crash-* "$work/$t"-leak-* \
 			"$work/$t"-timeout-* "$work/$t"-oom-*
 	fi
-	set -- $(ledger_sum "$ledger")
-	before=$1
-	want=$(( runs - before ))
-	if [ -e "$work/.stopped" ]; then
-		row "$t" "$before" - - - 0 - no "$2 runs, $3 builds (not run: interrupted)"
-		return 0
-	fi
+	set -- $(ledger_sum "$ledger") "$2"
+	want=$(( runs - $1 ))
 	if [ "$want" -le 0 ]; then
-		row "$t" "$before" - - - 0 - yes "$2 runs, $3 builds (done before)"
+		row "$t" "$1" - - - 0 - yes "$2 runs, $3 builds (done before)"
+		echo 0 > "$work/$t.want"
 		return 0
 	fi
 	mkdir -p "$work/$t"
 	if [ -d "$top_srcdir/tests/fuzz/corpus/$t" ]; then
 		cp "$top_srcdir/tests/fuzz/corpus/$t"/* "$work/$t"/ 2>/dev/null
 	fi
-	"$T/make-seeds" "$t" "$work/$t" || return 1
+	if ! "$T/make-seeds" "$t" "$work/$t"; then
+		row "$t" "$1" - - - - - FAIL "make-seeds failed"
+		echo 0 > "$work/$t.want"
+		return 1
+	fi
+	echo $(( (want + $4 - 1) / $4 )) > "$work/$t.want"
+}
+
+# One run of target $1 (prepared): one line of figures in its row file.
+# $2: the core to pin it to, if any; $3: which of the target's runs this
+# is (0: the only or first one; its log and row are $t.log and $t.row).
+one() {
+	trap 'touch "$work/.stopped"' INT TERM
+	t=$1
+	pin=
+	[ -n "${2:-}" ] && pin="taskset -c $2"
+	sfx=
+	[ "${3:-0}" -gt 0 ] && sfx=.$3
+	ledger=$work/$t.ledger
+	want=$(cat "$work/$t.want" 2>/dev/null || echo 0)
+	[ "$want" -le 0 ] && return 0
+	if [ -e "$work/.stopped" ]; then
+		set -- $(ledger_sum "$ledger")
+		row "$t$sfx" "$1" - - - 0 - no "$2 runs, $3 builds (not run: interrupted)"
+		return 0
+	fi
 	start=$(date +%s)
 	$pin "$T/fuzz-$t" -runs="$want" -max_total_time="$maxsecs" -timeout="${FUZZ_TIMEOUT:-60}" -rss_limit_mb=2048 \
-		-print_final_stats=1 -artifact_prefix="$work/$t-" "$work/$t" > "$work/$t.log" 2>&1
+		-print_final_stats=1 -artifact_prefix="$work/$t-" "$work/$t" > "$work/$t$sfx.log" 2>&1
 	rc=$?
 	wall=$(( $(date +%s) - start ))
-	cat "$work/$t.log" >> "$work/$t.logs"
-	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t.log" | tail -n 1)
+	cat "$work/$t$sfx.log" >> "$work/$t.logs"
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/$t$sfx.log" | tail -n 1)
 	# The line may quote an input's dictionary entry ("\377..."): printf,
 	# not dash's echo, which would make those bytes; and bytes, not
 	# characters, in case ('.' does not match them in a UTF-8 locale).
-	last=$(LC_ALL=C grep -E '^#[0-9]+' "$work/$t.log" | tail -n 1)
+	last=$(LC_ALL=C grep -E '^#[0-9]+' "$work/$t$sfx.log" | tail -n 1)
 	cov=$(printf "%s\n" "$last" | LC_ALL=C sed -n 's/.*cov: \([0-9]*\).*/\1/p')
 	ft=$(printf "%s\n" "$last" | LC_ALL=C sed -n 's/.* ft: \([0-9]*\).*/\1/p')
 	corp=$(printf "%s\n" "$last" | LC_ALL=C sed -n 's/.* corp: \([^ ]*\).*/\1/p')
@@ -144,6 +169,7 @@ one() {
 	end=ok
 	[ "$rc" = 0 ] || end=FAIL
 	bin=$(sha1sum < "$T/fuzz-$t" | cut -c1-12)
+	# One write in append mode: two runs of a target may end at once.
 	echo "$(date -u +%Y-%m-%dT%H:%M:%SZ) $execs $wall $end $commit $bin" >> "$ledger"
 	set -- $(ledger_sum "$ledger")
 	total=$1
@@ -151,9 +177,9 @@ one() {
 	[ "$total" -ge "$runs" ] && reached=yes
 	if [ "$rc" != 0 ]; then
 		reached=FAIL
-		sed 's/^/# /' "$work/$t.log" | grep -v '^# #[0-9]' | tail -n 30 >&2
+		sed 's/^/# /' "$work/$t$sfx.log" | grep -v '^# #[0-9]' | tail -n 30 >&2
 	fi
-	row "$t" "$total" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$wall" \
+	row "$t$sfx" "$total" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$wall" \
 		"$(( execs / (wall > 0 ? wall : 1) ))" "$reached" "$2 runs, $3 builds"
 	[ "$rc" = 0 ]
 }
@@ -223,7 +249,35 @@ free_core() {
 	done
 }
 
+# The targets once each, in order, and how many runs each gets.
+distinct=
+for t in $targets; do
+	case " $distinct " in
+	*" $t "*) ;;
+	*) distinct="$distinct $t" ;;
+	esac
+done
+copies() {
+	n=0
+	for u in $targets; do
+		[ "$u" = "$1" ] && n=$((n + 1))
+	done
+	echo "$n"
+}
+
 fail=0
+for t in $distinct; do
+	prepare "$t" "$(copies "$t")" || fail=1
+done
+# $t's run number: how often it came before in $targets.
+nth() {
+	n=0
+	for u in $started; do
+		[ "$u" = "$1" ] && n=$((n + 1))
+	done
+	echo "$n"
+}
+started=
 if [ "$jobs" -gt 1 ]; then
 	cpus=
 	if [ "${FUZZ_LONG_PIN:-1}" = 1 ] && command -v taskset > /dev/null; then
@@ -231,25 +285,32 @@ if [ "$jobs" -gt 1 ]; then
 		[ "$jobs" -le "$(echo $cpus | wc -w)" ] || cpus=
 	fi
 	for t in $targets; do
+		[ "$(cat "$work/$t.want")" -gt 0 ] || continue
 		fill "$jobs"
 		c=$(free_core)
-		( one "$t" "$c" ) &
+		( one "$t" "$c" "$(nth "$t")" ) &
 		running="$running $!:${c:--}"
+		started="$started $t"
 	done
 	for j in $running; do
 		reap "${j%%:*}" || fail=1
 	done
 else
 	for t in $targets; do
-		one "$t" || fail=1
+		one "$t" "" "$(nth "$t")" || fail=1
+		started="$started $t"
 	done
 fi
 {
 	echo "# make fuzz-long, $(date -u +%Y-%m-%dT%H:%MZ), FUZZ_LONG_RUNS=$runs, $(nproc) cores, commit $commit"
 	echo "# execs: this run's, or with FUZZ_LONG_RESUME=1 the campaign's (ledgers in $work); wall_s and exec/s: this run's"
 	echo "$header"
-	for t in $targets; do
-		cat "$work/$t.row" 2>/dev/null || echo "$t (no result)"
+	for t in $distinct; do
+		shown=0
+		for f in "$work/$t.row" "$work/$t".*.row; do
+			[ -e "$f" ] && cat "$f" && shown=1
+		done
+		[ "$shown" = 1 ] || echo "$t (no result)"
 	done
 } > "$out"
 echo "fuzz-long: table in $out"
