@@ -12,6 +12,9 @@ fuzz_sock_sources = outsource/sock/sock.c outsource/sock/policy.c outsource/sock
 	outsource/sock/tcprepair.c
 TESTS += tests/fuzz/smoke.sh
 dist_check_SCRIPTS += tests/fuzz/smoke.sh
+# make fuzz-long's bookkeeping, on two fast targets (a few seconds).
+TESTS += tests/fuzz/test-long.sh
+dist_check_SCRIPTS += tests/fuzz/test-long.sh
 if HAVE_FUZZ
 check_PROGRAMS += tests/fuzz/make-seeds
 tests_fuzz_make_seeds_SOURCES = tests/fuzz/make-seeds.c
