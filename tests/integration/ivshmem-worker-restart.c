@@ -146,9 +146,17 @@ int main(void)
 		    "the supervisor holds the guest's memory and eventfds, nothing more (%d = %d + %d)",
 		    rc, baseline, HELD_PER_GUEST))
 		itest_fd_dump(d.pid);
+	/* The three killed above lived well under 2 s: 100 ms, then 200.
+	 * (Not 400: that needs the fenced worker before them to count too,
+	 * and it lived through 500 calls - over 2 s under ASan on a loaded
+	 * machine.) */
 	tap_ok(itest_log_wait(&d, 0, "workers in a row died young; next worker in 100 ms", NULL) &&
-	       itest_log_wait(&d, 0, "workers in a row died young; next worker in 400 ms", NULL),
-	       "restarts of workers that died young were paced (100 ms, then doubling)");
+	       itest_log_wait(&d, 0, "workers in a row died young; next worker in 200 ms", NULL),
+	       "restarts of workers that died young were paced (100 ms, then doubling: %s)",
+	       itest_log_wait(&d, 0, "died young; next worker in 400 ms", NULL) ? "100, 200, 400" :
+	       itest_log_wait(&d, 0, "died young; next worker in 200 ms", NULL) ? "100, 200" :
+	       itest_log_wait(&d, 0, "died young; next worker in 100 ms", NULL) ? "100 only" :
+	       "none logged");
 
 	/* 4. QEMU goes away: everything of the guest is freed. */
 	hrpc_client_free(c);
