@@ -110,16 +110,30 @@ static void test_stream(void)
 	n = peer_read(pfd, &rpos, sent - rpos, 5000);
 	tap_ok(sent >= 300000 && rpos == sent, "%" PRIu64 " bytes in %" PRIu64 " sends reach the "
 	       "host peer intact", rpos, sends);
-#if defined(__SANITIZE_ADDRESS__)
-	/* Under ASan this process (the guest) runs slower than the worker
-	 * drains: every send may find the host asleep and ring (seen in CI:
-	 * 297 of 297).  What holds whatever the speeds: never more than one. */
-	tap_ok(ar.kicks <= sends, "at most one doorbell per send: %" PRIu64 " KICKs for %" PRIu64
-	       " sends", ar.kicks, sends);
-#else
-	tap_ok(ar.kicks < sends, "the host asked for a doorbell for some of them only: %" PRIu64
-	       " KICKs for %" PRIu64 " sends", ar.kicks, sends);
-#endif
+	/* Doorbells only while the host sleeps.  Over the sends above that
+	 * depends on speeds (under ASan, or on a loaded machine, this guest
+	 * may be slower than the worker drains and every send ring: seen in
+	 * CI, 297 of 297); what holds whatever the speeds is at most one per
+	 * send.  A burst of sends back to back shows the suppression: the
+	 * first rings, and until the host has woken, drained and re-armed,
+	 * the next ones do not. */
+	{
+		uint64_t k0 = ar.kicks, bsends = 0, bkicks;
+
+		for (int i = 0; i < 64; i++) {
+			n = sg_area_send(&g, h, &ar, buf + sent, 16);
+			if (n <= 0)
+				break;
+			sent += (uint64_t)n;
+			bsends++;
+		}
+		bkicks = ar.kicks - k0;
+		n = peer_read(pfd, &rpos, sent - rpos, 5000);
+		tap_ok(k0 <= sends && bsends == 64 && bkicks >= 1 && bkicks < bsends && rpos == sent,
+		       "doorbells only while the host sleeps: %" PRIu64 " KICKs for %" PRIu64
+		       " sends (at most one each); a burst of %" PRIu64 " sends back to back rang %"
+		       PRIu64 " times", k0, sends, bsends, bkicks);
+	}
 
 	/* back-pressure: the peer stops reading */
 	{
