@@ -52,13 +52,18 @@ ok $([ "$out" = "v1 /tmp" ]; echo $?) "environment and working directory ($out)"
 out=$("$gexec" -n --clear-env -e ONLY=1 "$sock" -- /usr/bin/env)
 ok $([ "$out" = "ONLY=1" ]; echo $?) "--clear-env ($out)"
 
-# A signal to the host tool reaches the command's process group.
-"$gexec" -n "$sock" -- sh -c 'trap "exit 7" TERM; sleep 30 & wait' &
+# A signal to the host tool reaches the command's process group (once
+# the command has set its trap: it says so in a file - the agent is a
+# process on this machine).
+rm -f "$work/trapped"
+"$gexec" -n "$sock" -- sh -c "trap 'exit 7' TERM; : > '$work/trapped'; sleep 30 & wait" &
 p=$!
-sleep 1
+wait_for 10 test -e "$work/trapped"
+started=$?
 kill -TERM $p
 wait $p
-ok $([ $? = 7 ]; echo $?) "SIGTERM forwarded to the guest command"
+rc=$?
+ok $([ $started = 0 ] && [ $rc = 7 ]; echo $?) "SIGTERM forwarded to the guest command (rc $rc, want 7$([ $started = 0 ] || echo "; it never started in 10 s"))"
 
 # Several at once: each tool has its own channel (connection).
 jobs=()
