@@ -98,7 +98,13 @@ for i in $(seq 0 $((boots - 1))); do
 	2)	args+=(-e "$vm_tmp/kill-qemu.sh" -E '^HAMMERING')
 		cmd="$hammer; echo HAMMERING; sleep 60; echo NOT-KILLED"; want=125 ;;
 	3)	args+=(-e "$vm_tmp/kill-worker.sh" -E '^HAMMERING')
-		cmd="$hammer; echo HAMMERING; sleep 3; kill %1 %2 2>/dev/null;
+		# (hammering until the host's reset is seen - the hook may
+		# come late on a loaded host - then echo again)
+		cmd="$hammer; n0=\$(dmesg | grep -c 'host reset the channel'); echo HAMMERING;
+		     t=0; while [ \$t -lt 60 ] && [ \$(dmesg | grep -c 'host reset the channel') -le \$n0 ]; do
+		         sleep 0.5; t=\$((t + 1)); done;
+		     [ \$t -lt 60 ] || echo NOT-RESET;
+		     kill %1 %2 2>/dev/null;
 		     for t in 1 2 3 4 5 6 7 8 9 10; do hrpc-echo -q -n 50 >/dev/null 2>&1 && break; sleep 0.5; done;
 		     hrpc-echo -q -n 100 && echo AFTER-RESET-OK"
 		expect=AFTER-RESET-OK ;;
