@@ -17,9 +17,10 @@
  * first quarter (after every socket was connected and used once): the
  * largest descriptor count of each process at most 4 above, the largest RSS
  * at most 5% + 1 MiB above (25% + 8 MiB with sanitizers, whose quarantine
- * fills up first).  And the traffic never stopped: every guest completed
- * rounds over all of its sockets in every interval (each at least
- * SOAK_SAMPLE long, however late a sample was taken).
+ * fills up first).  And the traffic never stopped: every guest had echoes
+ * in every interval (each at least SOAK_SAMPLE long, however late a sample
+ * was taken), and went round all of its sockets at least twice over the
+ * run.
  *
  * A TAP program: the short default runs in make check (tests/integration),
  * `make soak` is the full run (bench-style, not in CI).  The descriptor
@@ -54,9 +55,10 @@
 
 /* What a guest tells the test (pipe, one atomic write each). */
 struct report {
-	uint32_t type;           /* 'R' ready, 'N' rounds done, 'X' failed */
+	uint32_t type;           /* 'R' ready, 'N' progress, 'X' failed */
 	int32_t err;
-	uint64_t rounds;
+	uint64_t rounds;         /* rounds over all its sockets done */
+	uint64_t echoes;         /* echoes checked */
 };
 
 static void sleep_ms(int ms)
@@ -78,9 +80,9 @@ static int env_int(const char *name, int dflt)
 
 static struct sguest g;
 
-static void report(uint32_t type, int err, uint64_t rounds)
+static void report(uint32_t type, int err, uint64_t rounds, uint64_t echoes)
 {
-	struct report r = { .type = type, .err = err, .rounds = rounds };
+	struct report r = { .type = type, .err = err, .rounds = rounds, .echoes = echoes };
 
 	if (write(3, &r, sizeof(r)) != sizeof(r))
 		_exit(3);
@@ -90,7 +92,7 @@ __attribute__((noreturn))
 static void guest_fail(const char *what, int i, int rc)
 {
 	fprintf(stderr, "soak guest: %s (socket %d): %s\n", what, i, strerror(-rc));
-	report('X', rc, 0);
+	report('X', rc, 0, 0);
 	exit(1);
 }
 
@@ -99,7 +101,7 @@ static void guest_main(const char *sock, const char *name, int nsock, uint16_t p
 {
 	static uint64_t h[8192];
 	struct hrpc_sock_addr a;
-	uint64_t rounds = 0, last = hrpc_now_ns();
+	uint64_t rounds = 0, echoes = 0, last = hrpc_now_ns();
 	int rc;
 
 	if (nsock > 8192)
@@ -119,7 +121,7 @@ static void guest_main(const char *sock, const char *name, int nsock, uint16_t p
 		if (rc < 0)
 			guest_fail("connect", i, rc);
 	}
-	report('R', 0, 0);
+	report('R', 0, 0, 0);
 	for (;;) {
 		for (int i = 0; i < nsock; i++) {
 			uint64_t msg[2] = { (uint64_t)i, rounds }, back[2];
@@ -140,11 +142,13 @@ static void guest_main(const char *sock, const char *name, int nsock, uint16_t p
 			}
 			if (back[0] != msg[0] || back[1] != msg[1])
 				guest_fail("the echo differs", i, -EILSEQ);
-		}
-		rounds++;
-		if (hrpc_now_ns() - last > 100000000ull) {
-			report('N', 0, rounds);
-			last = hrpc_now_ns();
+			echoes++;
+			if (i == nsock - 1)
+				rounds++;
+			if (hrpc_now_ns() - last > 100000000ull) {
+				report('N', 0, rounds, echoes);
+				last = hrpc_now_ns();
+			}
 		}
 	}
 }
@@ -208,7 +212,7 @@ struct proc_sample {
 struct sample {
 	double t;
 	struct proc_sample sup, holder, w[MAX_GUESTS];
-	uint64_t rounds[MAX_GUESTS];
+	uint64_t rounds[MAX_GUESTS], echoes[MAX_GUESTS];
 };
 
 static struct itest_daemon d;
@@ -261,7 +265,7 @@ int main(int argc, char **argv)
 	socklen_t sl = sizeof(sa);
 	static pid_t gpid[MAX_GUESTS];
 	static int gfd[MAX_GUESTS];
-	static uint64_t rounds[MAX_GUESTS];
+	static uint64_t rounds[MAX_GUESTS], echoes[MAX_GUESTS];
 	static bool went[MAX_GUESTS];
 	static pid_t wpid[MAX_GUESTS];
 	struct hrpc_admin_guest ag[MAX_GUESTS + 4];
@@ -358,10 +362,11 @@ int main(int argc, char **argv)
 			while (read(gfd[i], &r, sizeof(r)) == sizeof(r)) {
 				if (r.type == 'X')
 					failed = true;
-				/* ready: connected, and a round reported */
+				/* ready: connected, and a round done */
 				if (r.type == 'N') {
 					rounds[i] = r.rounds;
-					went[i] = true;
+					echoes[i] = r.echoes;
+					went[i] = r.rounds > 0;
 				}
 			}
 			ready += went[i];
@@ -412,8 +417,10 @@ int main(int argc, char **argv)
 							 i, strerror(-r.err));
 					failed = true;
 				}
-				if (r.type == 'N')
+				if (r.type == 'N') {
 					rounds[i] = r.rounds;
+					echoes[i] = r.echoes;
+				}
 			}
 		}
 		if (nsmp >= maxsmp || failed)
@@ -425,30 +432,39 @@ int main(int argc, char **argv)
 		for (int i = 0; i < nguests; i++) {
 			p->w[i] = sample_of(wpid[i]);
 			p->rounds[i] = rounds[i];
+			p->echoes[i] = echoes[i];
 			wfd_min = MIN(wfd_min, p->w[i].fds);
 			wfd_max = MAX(wfd_max, p->w[i].fds);
 			wrss_min = MIN(wrss_min, p->w[i].rss);
 			wrss_max = MAX(wrss_max, p->w[i].rss);
-			total += rounds[i];
+			total += echoes[i];
 			if (nsmp > 1) {
-				prev += p[-1].rounds[i];
-				/* every guest went round its sockets again */
-				if (p->rounds[i] <= p[-1].rounds[i]) {
+				prev += p[-1].echoes[i];
+				/* every guest's traffic went on */
+				if (p->echoes[i] <= p[-1].echoes[i]) {
 					if (moving)
 						snprintf(why, sizeof(why),
-							 ": guest soak%d made no round from %.1f to %.1f s "
-							 "(round %llu)", i, p[-1].t, p->t,
-							 (unsigned long long)p->rounds[i]);
+							 ": guest soak%d had no echo from %.1f to %.1f s "
+							 "(echo %llu)", i, p[-1].t, p->t,
+							 (unsigned long long)p->echoes[i]);
 					moving = false;
 				}
 			}
 		}
 		tap_diag("%6.0f %8d %9ld %8d %9ld %8d %9ld %9d %9ld %10.0f", p->t, p->sup.fds,
 			 p->sup.rss, p->holder.fds, p->holder.rss, wfd_min, wrss_min, wfd_max,
-			 wrss_max, nsmp > 1 ? (double)(total - prev) * nsock / every : 0.0);
+			 wrss_max, nsmp > 1 ? (double)(total - prev) / (p->t - p[-1].t) : 0.0);
 		if (p->t >= seconds)
 			break;
 	}
+	/* and over the run every guest went round all of its sockets */
+	for (int i = 0; i < nguests && nsmp >= 4 && moving && !failed; i++)
+		if (smp[nsmp - 1].rounds[i] < smp[0].rounds[i] + 2) {
+			snprintf(why, sizeof(why), ": guest soak%d went round its %d sockets only "
+				 "%llu times", i, nsock,
+				 (unsigned long long)(smp[nsmp - 1].rounds[i] - smp[0].rounds[i]));
+			moving = false;
+		}
 	tap_ok(!failed && moving && nsmp >= 4,
 	       "traffic on every socket of every guest for %d s (%d samples), every echo "
 	       "checked%s", seconds, nsmp, why);
