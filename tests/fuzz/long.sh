@@ -257,26 +257,22 @@ for t in $targets; do
 	*) distinct="$distinct $t" ;;
 	esac
 done
-copies() {
+# How often $1 is in the list that follows.
+count() {
 	n=0
-	for u in $targets; do
-		[ "$u" = "$1" ] && n=$((n + 1))
+	w=$1
+	shift
+	for u in "$@"; do
+		[ "$u" = "$w" ] && n=$((n + 1))
 	done
 	echo "$n"
 }
 
 fail=0
 for t in $distinct; do
-	prepare "$t" "$(copies "$t")" || fail=1
+	prepare "$t" "$(count "$t" $targets)" || fail=1
 done
-# $t's run number: how often it came before in $targets.
-nth() {
-	n=0
-	for u in $started; do
-		[ "$u" = "$1" ] && n=$((n + 1))
-	done
-	echo "$n"
-}
+# A run's number: how many of its target's runs started before it.
 started=
 if [ "$jobs" -gt 1 ]; then
 	cpus=
@@ -288,7 +284,7 @@ if [ "$jobs" -gt 1 ]; then
 		[ "$(cat "$work/$t.want")" -gt 0 ] || continue
 		fill "$jobs"
 		c=$(free_core)
-		( one "$t" "$c" "$(nth "$t")" ) &
+		( one "$t" "$c" "$(count "$t" $started)" ) &
 		running="$running $!:${c:--}"
 		started="$started $t"
 	done
@@ -297,7 +293,7 @@ if [ "$jobs" -gt 1 ]; then
 	done
 else
 	for t in $targets; do
-		one "$t" "" "$(nth "$t")" || fail=1
+		one "$t" "" "$(count "$t" $started)" || fail=1
 		started="$started $t"
 	done
 fi
