@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hostrpc/hostrpc.h"
 #include "hostrpc/mem.h"
 #include "hostrpc/msg.h"
 #include "tests/tap.h"
@@ -102,10 +103,7 @@ static long long resident(const struct mguest *g)
 
 static long long now_ms(void)
 {
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+	return (long long)(hrpc_now_ns() / 1000000);
 }
 
 /* Pump until the host holds `bytes` of the region, at most until max_ms
