@@ -29,7 +29,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "hostrpc/hostrpc.h"
@@ -83,15 +82,18 @@ static int range_call(struct mguest *g, uint16_t proc, uint32_t first, uint32_t 
 	return mem_call(g, proc, &r, sizeof(r), NULL, 0);
 }
 
+static long long now_ms(void)
+{
+	return (long long)(hrpc_now_ns() / 1000000);
+}
+
 static void pump(struct mguest *g, int ms)
 {
-	struct timespec t0, t;
+	long long t0 = now_ms();
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	do {
+	do
 		hrpc_client_process(g->cli, 20);
-		clock_gettime(CLOCK_MONOTONIC, &t);
-	} while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < ms);
+	while (now_ms() - t0 < ms);
 }
 
 static long long resident(const struct mguest *g)
@@ -99,11 +101,6 @@ static long long resident(const struct mguest *g)
 	struct stat st;
 
 	return stat(g->file, &st) == 0 ? (long long)st.st_blocks * 512 : -1;
-}
-
-static long long now_ms(void)
-{
-	return (long long)(hrpc_now_ns() / 1000000);
 }
 
 /* Pump until the host holds `bytes` of the region, at most until max_ms
