@@ -48,8 +48,9 @@
  * reason and its worker's exit, EMFILE, EDQUOT, hung-up connections), and
  * what its worker cost the host (CPU, descriptors, locked and resident
  * memory; a doorbell storm's CPU less an idle guest's worker's in the same
- * window, each window's figures in a diagnostic); at the end the supervisor is up, holds the descriptors it
- * started with, logged nothing critical and (sanitizer build) no report.
+ * window, each window's figures in a diagnostic); at the end the
+ * supervisor is up, holds the descriptors it started with, logged nothing
+ * critical and (sanitizer build) no report.
  *
  * In a sanitizer build the control's worker pays ASan's cost per call as
  * the floods' workers do, so the bound holds there too.
@@ -217,25 +218,26 @@ static int raw_connect(const char *name, struct itest_raw_guest *g)
  * to start, and CI once saw 10-12 % of a CPU for the storm worker that
  * costs 1 % here).  The idle guest connects before the storming one.
  */
-static int connect_idle(struct itest_raw_guest *g)
+static uint32_t worker_of(const char *name)
 {
 	struct hrpc_admin_guest info;
+
+	return itest_admin_find(d.admin_sock, name, &info) == 0 ? info.worker_pid : 0;
+}
+
+static int connect_idle(struct itest_raw_guest *g)
+{
 	int rc = raw_connect("bellidle", g);
 
-	if (rc < 0)
-		return rc;
-	if (itest_admin_find(d.admin_sock, "bellidle", &info) == 0)
-		sh->idle_pid = info.worker_pid;
-	return 0;
+	if (rc == 0)
+		sh->idle_pid = worker_of("bellidle");
+	return rc;
 }
 
 /* Tell the test which worker serves this attacker. */
 static void announce(const char *name)
 {
-	struct hrpc_admin_guest info;
-
-	if (itest_admin_find(d.admin_sock, name, &info) == 0)
-		sh->worker_pid = info.worker_pid;
+	sh->worker_pid = worker_of(name);
 	sh->ready = 1;
 }
 
@@ -798,6 +800,18 @@ static double pct_of(double cpu_s, double s)
 	return s > 0 ? 100.0 * cpu_s / s : 0.0;
 }
 
+/* A doorbell storm costs its worker under 10 % of a CPU more than an idle
+ * guest's worker costs in the same windows (unthrottled, 85-100 %). */
+static void storm_ok(enum attack a, const char *what)
+{
+	double extra = pct_of(cpu[a] - idle_cpu[a], win_s[a]);
+
+	tap_ok(win_s[a] > 0 && extra < 10.0,
+	       "%s: %llu %s cost its worker %.0f %% of a CPU more than an idle guest's worker in "
+	       "the same windows (%.0f %%; < 10 %%)", attack_name[a], (unsigned long long)count[a],
+	       what, extra, pct_of(idle_cpu[a], win_s[a]));
+}
+
 /* One quiet window of the neighbour, then one of attack `a`. */
 static void one_window(enum attack a)
 {
@@ -869,13 +883,13 @@ static void one_window(enum attack a)
 			worker_nice[a] = c1.nice;
 		cpu[a] += c1.cpu_s - c0.cpu_s;
 		win_s[a] += (double)(t1 - t0) / 1e9;
-		/* each window's share, so that a total over a bound says
-		 * whether one window or all of them were dear */
-		if (ip)
+		if (ip) {
 			idle_cpu[a] += i1.cpu_s - i0.cpu_s;
-		if (ip)
 			snprintf(idle, sizeof(idle), "; an idle guest's worker %.0f ms",
 				 1000 * (i1.cpu_s - i0.cpu_s));
+		}
+		/* each window's share, so that a total over a bound says
+		 * whether one window or all of them were dear */
 		tap_diag("%s: worker %d spent %.0f ms of CPU in a %.0f ms window (%.0f ms "
 			 "before it)%s, %llu attempts", attack_name[a], (int)wp,
 			 1000 * (c1.cpu_s - c0.cpu_s), (double)(t1 - t0) / 1e6, 1000 * c0.cpu_s,
@@ -1080,9 +1094,9 @@ int main(void)
 		       "%-8s the attacker got what a hostile guest gets: %llu of %llu attempts "
 		       "(worker: %.0f %% of a CPU, %ld fds, VmLck %ld kB, RSS +%ld kB; supervisor "
 		       "%.0f %%)%s", attack_name[a], (unsigned long long)hits[a],
-		       (unsigned long long)count[a], win_s[a] > 0 ? 100.0 * cpu[a] / win_s[a] : 0.0,
-		       cost_end[a].fds, cost_end[a].vm_lck_kb, cost_end[a].vm_rss_kb,
-		       sup_s[a] > 0 ? 100.0 * sup_cpu[a] / sup_s[a] : 0.0, late_note(a));
+		       (unsigned long long)count[a], pct_of(cpu[a], win_s[a]), cost_end[a].fds,
+		       cost_end[a].vm_lck_kb, cost_end[a].vm_rss_kb, pct_of(sup_cpu[a], sup_s[a]),
+		       late_note(a));
 	}
 	/* The supervisor is every guest's: no attack buys its CPU (it did,
 	 * 41 %, while each refused PIN sent it an audit record). */
@@ -1106,19 +1120,8 @@ int main(void)
 	       count_lines("fenced:", "forged the response ring's consumer index") > 0,
 	       "forge: every one of %llu connections fenced, each worker's exit logged with its "
 	       "reason", (unsigned long long)count[A_FORGE]);
-	/* (unthrottled, either storm costs its worker 85-100 % of a CPU) */
-	tap_ok(win_s[A_DOORBELL] > 0 &&
-	       (cpu[A_DOORBELL] - idle_cpu[A_DOORBELL]) / win_s[A_DOORBELL] < 0.1,
-	       "doorbell: %llu empty doorbells cost its worker %.0f %% of a CPU more than an idle "
-	       "guest's worker in the same windows (%.0f %%; < 10 %%)",
-	       (unsigned long long)count[A_DOORBELL], pct_of(cpu[A_DOORBELL] -
-	       idle_cpu[A_DOORBELL], win_s[A_DOORBELL]), pct_of(idle_cpu[A_DOORBELL],
-	       win_s[A_DOORBELL]));
-	tap_ok(win_s[A_IVBELL] > 0 && (cpu[A_IVBELL] - idle_cpu[A_IVBELL]) / win_s[A_IVBELL] < 0.1,
-	       "ivbell: %llu rings of an ivshmem doorbell for nothing cost its worker %.0f %% of a "
-	       "CPU more than an idle guest's worker in the same windows (%.0f %%; < 10 %%)",
-	       (unsigned long long)count[A_IVBELL], pct_of(cpu[A_IVBELL] - idle_cpu[A_IVBELL],
-	       win_s[A_IVBELL]), pct_of(idle_cpu[A_IVBELL], win_s[A_IVBELL]));
+	storm_ok(A_DOORBELL, "empty doorbells");
+	storm_ok(A_IVBELL, "rings of an ivshmem doorbell for nothing");
 	tap_ok(cost_end[A_FS].fds > MAX_FILES && cost_end[A_FS].fds < MAX_FILES + 48,
 	       "fs: the worker holds at most its %d open files and its own descriptors (%ld)",
 	       MAX_FILES, cost_end[A_FS].fds);
