@@ -134,8 +134,12 @@ static void shm_ack(hrpc_chan *ch)
 		s->bell.ack(s->bell.arg);
 		return;
 	}
-	while (read(ch->wait_fd, &v, sizeof(v)) == sizeof(v))
-		;
+	/* Once: a (non-semaphore) eventfd hands over its whole count in one
+	 * read.  A second read only finds rings that came since, which the
+	 * rings show anyway, and a loop until EAGAIN is the guest's to make
+	 * endless: one that rings from another CPU as fast as it can kept a
+	 * worker reading here for milliseconds at a time (XSA-391). */
+	(void)!read(ch->wait_fd, &v, sizeof(v));
 }
 
 static void shm_set_state(hrpc_chan *ch, uint32_t state)
